@@ -1,0 +1,58 @@
+"""webber: run a workflow of Python functions in parallel, with almost no overhead.
+
+Two ways to build a flow -- decorators in a ``with Flow():`` block, or the
+explicit ``DAG`` API -- one compiled ``Plan``, one engine, several executors::
+
+    @task / Flow / DAG  ->  compile() -> Plan  ->  engine  ->  inline | threads
+
+Importing webber starts nothing and imports no optional backend.
+"""
+
+from webber._compile import Plan
+from webber._engine import Listener
+from webber._errors import (
+    CycleError,
+    ExecutorError,
+    ForeignPromiseError,
+    GraphError,
+    TaskDefinitionError,
+    TaskError,
+    TaskSkippedError,
+    TaskTimeoutError,
+    UnknownNodeError,
+    WebberError,
+    WorkerCrashedError,
+)
+from webber._flow import DAG, Flow
+from webber._graph import Condition, Edge, Node
+from webber._promise import Promise
+from webber._run import Attempt, Run
+from webber._task import Task, task
+
+__version__ = "0.5.0.dev0"
+
+__all__ = [
+    "Attempt",
+    "Condition",
+    "CycleError",
+    "DAG",
+    "Edge",
+    "ExecutorError",
+    "Flow",
+    "ForeignPromiseError",
+    "GraphError",
+    "Listener",
+    "Node",
+    "Plan",
+    "Promise",
+    "Run",
+    "Task",
+    "TaskDefinitionError",
+    "TaskError",
+    "TaskSkippedError",
+    "TaskTimeoutError",
+    "UnknownNodeError",
+    "WebberError",
+    "WorkerCrashedError",
+    "task",
+]

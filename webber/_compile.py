@@ -1,0 +1,181 @@
+"""Compile: validate a graph and lower it to a Plan (plain data).
+
+``compile_graph`` is the only way from the authoring layer to the engine. It
+refuses, before anything runs, what cannot run: a cycle (named in order), a
+Promise of an unknown id (with the closest match), a task that is not callable
+or has out-of-range settings, an edge condition that is not a Condition. The
+levels come from the standard library's ``graphlib``: level k holds the nodes
+whose parents all sit in levels < k. The engine does not wait for whole levels
+(a node starts when its own parents are final); the levels are for reading,
+drawing and checking. Everything is O(nodes + edges).
+"""
+
+from __future__ import annotations
+
+import graphlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from webber._errors import CycleError, TaskDefinitionError, UnknownNodeError
+from webber._graph import Condition, Node
+from webber._task import validate_options
+
+__all__ = ["Plan", "PlanNode", "compile_graph"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanNode:
+    """One node of a Plan: what to call, with what, after whom, and how."""
+
+    id: str
+    name: str
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: Mapping[str, Any]
+    #: parent id -> the condition of the edge from it
+    parents: Mapping[str, Condition]
+    children: tuple[str, ...]
+    #: Promise key (as written in the arguments) -> the node id it names
+    deps: Mapping[Any, str]
+    level: int
+    retries: int = 0
+    retry_delay: float = 0.0
+    retry_backoff: float = 1.0
+    timeout: float | None = None
+    skip: bool = False
+    skip_as_failure: bool = False
+    map: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A validated graph, in topological levels: what the engine runs.
+
+    ``levels[k]`` lists the ids of the nodes whose parents all sit in earlier
+    levels. ``print(plan)`` shows one line per level.
+    """
+
+    name: str
+    nodes: Mapping[str, PlanNode]
+    levels: list[list[str]]
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __str__(self) -> str:
+        lines = [
+            f"Plan {self.name!r}: {len(self.nodes)} task{'s' * (len(self.nodes) != 1)} "
+            f"in {len(self.levels)} level{'s' * (len(self.levels) != 1)}"
+        ]
+        lines += [f"  level {k}: {', '.join(ids)}" for k, ids in enumerate(self.levels)]
+        return "\n".join(lines)
+
+
+def compile_graph(
+    name: str,
+    nodes: Mapping[str, Node],
+    pred: Mapping[str, Mapping[str, Condition]],
+    resolve: Callable[[Any], str],
+) -> Plan:
+    """Validate ``nodes`` and their incoming edges ``pred``; return the Plan.
+
+    ``resolve`` maps a Promise key (an id or a callable) to a node id, raising
+    UnknownNodeError when it names none.
+    """
+    parents: dict[str, dict[str, Condition]] = {}
+    deps: dict[str, dict[Any, str]] = {}
+    for n, node in nodes.items():
+        _check_node(node)
+        incoming = dict(pred[n])
+        for u, condition in incoming.items():
+            if not isinstance(condition, Condition):
+                raise TaskDefinitionError(
+                    f"edge {u} -> {n}: continue_on={condition!r} is not a Condition; "
+                    f"use Condition.Success, Condition.Failure or Condition.AnyCase"
+                )
+        resolved: dict[Any, str] = {}
+        for key in node.deps:
+            try:
+                resolved[key] = parent = resolve(key)
+            except UnknownNodeError as e:
+                raise UnknownNodeError(f"task {n!r} takes a Promise that fails: {e}", e.key) from e
+            # A Promise argument is an edge even if it was never added (or removed).
+            incoming.setdefault(parent, Condition.Success)
+        parents[n] = incoming
+        deps[n] = resolved
+
+    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+    for n, incoming in parents.items():
+        sorter.add(n, *incoming)
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as e:
+        raise _cycle_error(list(e.args[1]), nodes) from None
+    index = {n: i for i, n in enumerate(nodes)}  # insertion order: deterministic levels
+    levels: list[list[str]] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=index.__getitem__)
+        sorter.done(*ready)
+        levels.append(ready)
+
+    children: dict[str, list[str]] = {n: [] for n in nodes}
+    for n, incoming in parents.items():
+        for u in incoming:
+            children[u].append(n)
+    level_of = {n: k for k, ids in enumerate(levels) for n in ids}
+    plan_nodes = {
+        n: PlanNode(
+            id=n,
+            name=node.name,
+            func=node.func,
+            args=node.args,
+            kwargs=node.kwargs,
+            parents=parents[n],
+            children=tuple(children[n]),
+            deps=deps[n],
+            level=level_of[n],
+            retries=node.retries,
+            retry_delay=node.retry_delay,
+            retry_backoff=node.retry_backoff,
+            timeout=node.timeout,
+            skip=node.skip,
+            skip_as_failure=node.skip_as_failure,
+            map=node.map,
+        )
+        for n, node in nodes.items()
+    }
+    return Plan(name, plan_nodes, levels)
+
+
+def _check_node(node: Node) -> None:
+    if not callable(node.func):
+        raise TaskDefinitionError(
+            f"task {node.id!r}: {type(node.func).__name__} {node.func!r} is not callable; "
+            f"add_node() takes the function first, then its arguments"
+        )
+    validate_options(node.id, node.retries, node.retry_delay, node.retry_backoff, node.timeout)
+    for flag in ("skip", "skip_as_failure", "map"):
+        if not isinstance(getattr(node, flag), bool):
+            raise TaskDefinitionError(
+                f"task {node.id!r}: {flag}={getattr(node, flag)!r} must be True or False"
+            )
+
+
+def _cycle_error(cycle: list[str], nodes: Mapping[str, Node]) -> CycleError:
+    # graphlib returns the cycle in edge order with the first node repeated
+    # last; start it at the earliest-added node so the message is stable.
+    ring = cycle[:-1]
+    index = {n: i for i, n in enumerate(nodes)}
+    start = min(range(len(ring)), key=lambda i: index[ring[i]])
+    ring = ring[start:] + ring[:start]
+    path = [*ring, ring[0]]
+    names = " -> ".join(path)
+    if len(ring) == 1:
+        message = f"task {ring[0]!r} depends on itself ({names}); remove the self-edge"
+    else:
+        message = (
+            f"the graph has a cycle: {names}; a task cannot wait for its own result: "
+            f"remove one of these edges (remove_edge)"
+        )
+    return CycleError(message, path)

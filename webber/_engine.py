@@ -1,0 +1,326 @@
+"""The engine: one event loop that owns a run from the first job to the Run.
+
+State, all in the caller's thread (no locks; executors only enqueue)::
+
+    waiting[n]   parents of n not yet final; n is decided when it reaches 0
+    outcome[n]   what n's children see: success | failed | skipped
+                 (skip_node counts as success, or failed with as_failure=True)
+    running      job key -> the Job in flight (its attempt number rejects
+                 late outcomes of timed-out attempts)
+    timers       heap of (when, seq, action): retry delays and timeouts
+    fanouts      n -> results of a map node's elements still coming in
+
+The loop blocks on a queue of Outcomes with a timeout equal to the next
+timer, so it never polls. A node is decided as soon as its own parents are
+final (never level by level): it is skipped (skip_node, or an edge whose
+condition its parent's outcome does not meet -- which then spreads by the
+same rule) or submitted. Deciding runs from a work list, not recursion, so a
+10,000-node chain of skips costs no stack.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import queue
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from webber import _output
+from webber._compile import Plan, PlanNode
+from webber._errors import TaskTimeoutError
+from webber._graph import Condition
+from webber._promise import Promise
+from webber._run import Attempt, Run, State
+from webber.executors._base import Executor, Job, Outcome
+
+__all__ = ["Listener", "run_plan"]
+
+log = logging.getLogger("webber")
+
+SUCCESS: State = "success"
+FAILED: State = "failed"
+SKIPPED: State = "skipped"
+
+
+class Listener:
+    """Callbacks on a run, called in the caller's thread. Override what you need."""
+
+    def on_run_start(self, plan: Plan) -> None:
+        """Before the first task is submitted."""
+
+    def on_task_start(self, node: str, attempt: int, index: int | None) -> None:
+        """A job (a task's attempt, or one fan-out element's) was handed to the executor."""
+
+    def on_task_end(self, node: str, state: State, duration: float, attempts: int) -> None:
+        """A node reached its final state."""
+
+    def on_run_end(self, run: Run) -> None:
+        """After the last node is final."""
+
+
+@dataclass(slots=True)
+class _FanOut:
+    results: list[Any]
+    remaining: int
+    error: BaseException | None = None
+    error_index: int = -1
+
+
+@dataclass(slots=True)
+class _Engine:
+    plan: Plan
+    executor: Executor
+    listeners: Sequence[Listener]
+    outcomes: queue.SimpleQueue[Outcome] = field(default_factory=queue.SimpleQueue)
+    waiting: dict[str, int] = field(default_factory=dict)
+    outcome: dict[str, State] = field(default_factory=dict)
+    states: dict[str, State] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    attempts: dict[str, list[Attempt]] = field(default_factory=dict)
+    running: dict[tuple[str, int | None], Job] = field(default_factory=dict)
+    timers: list[tuple[float, int, Callable[[], None]]] = field(default_factory=list)
+    fanouts: dict[str, _FanOut] = field(default_factory=dict)
+    decide: deque[str] = field(default_factory=deque)
+    seq: itertools.count[int] = field(default_factory=itertools.count)
+
+    def run(self) -> Run:
+        started, t0 = time.time(), time.perf_counter()
+        nodes = self.plan.nodes
+        self.waiting = {n: len(node.parents) for n, node in nodes.items()}
+        for listener in self.listeners:
+            listener.on_run_start(self.plan)
+        self.executor.start(self.outcomes.put)
+        finished = False
+        try:
+            self.decide.extend(n for n, count in self.waiting.items() if count == 0)
+            self._decide_all()
+            while len(self.states) < len(nodes):
+                self._wait()
+            finished = True
+        finally:
+            self.executor.stop(cancel=not finished)
+        return self._result(started, time.perf_counter() - t0)
+
+    # -- waiting ------------------------------------------------------------------
+    def _wait(self) -> None:
+        """Block until an outcome arrives or the next timer is due; handle both."""
+        timeout = max(0.0, self.timers[0][0] - time.monotonic()) if self.timers else None
+        try:
+            outcome = self.outcomes.get(timeout=timeout)
+        except queue.Empty:
+            pass
+        else:
+            self._finish_attempt(outcome)
+        now = time.monotonic()
+        while self.timers and self.timers[0][0] <= now:
+            heapq.heappop(self.timers)[2]()
+        self._decide_all()
+
+    def _after(self, delay: float, action: Callable[[], None]) -> None:
+        heapq.heappush(self.timers, (time.monotonic() + delay, next(self.seq), action))
+
+    # -- deciding: skip, or submit --------------------------------------------------
+    def _decide_all(self) -> None:
+        while self.decide:
+            n = self.decide.popleft()
+            node = self.plan.nodes[n]
+            if node.skip:
+                self._final(n, SKIPPED, None, FAILED if node.skip_as_failure else SUCCESS)
+            elif not all(_holds(c, self.outcome[u]) for u, c in node.parents.items()):
+                self._final(n, SKIPPED, None, SKIPPED)
+            elif node.map:
+                self._fan_out(node)
+            else:
+                self._submit(node, None, 1)
+
+    def _inputs(self, node: PlanNode) -> dict[str, Any] | None:
+        # A failed parent's value is its exception; a skipped one's is None.
+        return {u: self.values.get(u) for u in node.deps} if node.deps else None
+
+    def _submit(self, node: PlanNode, index: int | None, attempt: int) -> None:
+        if index is None:
+            args = node.args
+        else:
+            args = (self.fanouts[node.id].results[index], *node.args[1:])
+        job = Job(
+            node.id, index, attempt, node.name, node.func, args, node.kwargs,
+            self._inputs(node), node.timeout,
+        )
+        self.running[job.key] = job
+        if node.timeout is not None:
+            self._after(node.timeout, lambda: self._time_out(job))
+        for listener in self.listeners:
+            listener.on_task_start(node.id, attempt, index)
+        self.executor.submit(job)
+
+    def _fan_out(self, node: PlanNode) -> None:
+        source = node.args[0]
+        if isinstance(source, Promise):
+            source = self.values[source.key]
+        try:
+            items = list(source)
+        except Exception as e:  # noqa: BLE001 -- becomes the node's failure
+            error = TypeError(
+                f"task {node.id!r}: .map() needs an iterable, got {type(source).__name__}: {e}"
+            )
+            self._record(node.id, None, 1, False, error, time.time(), 0.0, "engine")
+            self._final(node.id, FAILED, error, FAILED)
+            return
+        if not items:
+            self._final(node.id, SUCCESS, [], SUCCESS)
+            return
+        # results holds the items until each element's result replaces it.
+        self.fanouts[node.id] = _FanOut(items, len(items))
+        for index in range(len(items)):
+            self._submit(node, index, 1)
+
+    # -- outcomes ---------------------------------------------------------------------
+    def _finish_attempt(self, outcome: Outcome) -> None:
+        job = outcome.job
+        if self.running.get(job.key) is not job:
+            return  # a late outcome of an attempt that timed out
+        del self.running[job.key]
+        ok, value = outcome.ok, outcome.value
+        if ok and job.timeout is not None and outcome.duration > job.timeout:
+            # Only the inline executor gets here: it cannot interrupt a task.
+            ok, value = False, _timeout_error(job)
+        self._record(job.node, job.index, job.attempt, ok, value, outcome.started,
+                     outcome.duration, outcome.worker)
+        if ok:
+            self._succeeded(job, value)
+        else:
+            self._attempt_failed(job, value)
+
+    def _time_out(self, job: Job) -> None:
+        if self.running.get(job.key) is not job:
+            return  # finished in time
+        del self.running[job.key]
+        self.executor.abandon(job)
+        error = _timeout_error(job)
+        self._record(job.node, job.index, job.attempt, False, error,
+                     time.time() - (job.timeout or 0.0), job.timeout or 0.0, "")
+        self._attempt_failed(job, error)
+
+    def _succeeded(self, job: Job, value: Any) -> None:
+        if job.index is None:
+            self._final(job.node, SUCCESS, value, SUCCESS)
+            return
+        fan = self.fanouts[job.node]
+        fan.results[job.index] = value
+        self._element_done(job.node, fan)
+
+    def _attempt_failed(self, job: Job, error: BaseException) -> None:
+        node = self.plan.nodes[job.node]
+        where = job.node if job.index is None else f"{job.node}[{job.index}]"
+        if job.attempt <= node.retries:
+            delay = node.retry_delay * node.retry_backoff ** (job.attempt - 1)
+            log.warning(
+                "attempt %d of %d failed (%s: %s); retrying %s in %.3g s",
+                job.attempt, node.retries + 1, type(error).__name__, error, where, delay,
+                extra={"task": node.name, "node": node.id},
+            )
+            retry = lambda: self._submit(node, job.index, job.attempt + 1)  # noqa: E731
+            if delay > 0:
+                self._after(delay, retry)
+            else:
+                retry()
+            return
+        log.error(
+            "task %s failed after %d attempt%s: %s: %s",
+            where, job.attempt, "s" * (job.attempt != 1), type(error).__name__, error,
+            exc_info=error, extra={"task": node.name, "node": node.id},
+        )
+        if job.index is None:
+            self._final(job.node, FAILED, error, FAILED)
+            return
+        fan = self.fanouts[job.node]
+        if fan.error is None or job.index < fan.error_index:
+            fan.error, fan.error_index = error, job.index
+        self._element_done(job.node, fan)
+
+    def _element_done(self, n: str, fan: _FanOut) -> None:
+        fan.remaining -= 1
+        if fan.remaining == 0:
+            del self.fanouts[n]
+            if fan.error is None:
+                self._final(n, SUCCESS, fan.results, SUCCESS)
+            else:
+                self._final(n, FAILED, fan.error, FAILED)
+
+    def _record(self, n: str, index: int | None, number: int, ok: bool, value: Any,
+                started: float, duration: float, worker: str) -> None:
+        error = None if ok else f"{type(value).__name__}: {value}"
+        self.attempts.setdefault(n, []).append(
+            Attempt(n, number, index, ok, started, duration, worker, error)
+        )
+
+    def _final(self, n: str, state: State, value: Any, outcome: State) -> None:
+        self.states[n] = state
+        self.outcome[n] = outcome
+        self.values[n] = value
+        attempts = self.attempts.get(n, ())
+        duration = _span(attempts)
+        for listener in self.listeners:
+            listener.on_task_end(n, state, duration, len(attempts))
+        for child in self.plan.nodes[n].children:
+            self.waiting[child] -= 1
+            if self.waiting[child] == 0:
+                self.decide.append(child)
+
+    def _result(self, started: float, duration: float) -> Run:
+        order = list(self.plan.nodes)
+        run = Run(
+            self.plan,
+            states={n: self.states[n] for n in order},
+            values=self.values,
+            durations={n: _span(self.attempts.get(n, ())) for n in order},
+            attempts={n: tuple(self.attempts.get(n, ())) for n in order},
+            started=started,
+            duration=duration,
+        )
+        for listener in self.listeners:
+            listener.on_run_end(run)
+        return run
+
+
+def _holds(condition: Condition, parent: State) -> bool:
+    if condition is Condition.AnyCase:
+        return True
+    return parent == (SUCCESS if condition is Condition.Success else FAILED)
+
+
+def _span(attempts: Sequence[Attempt]) -> float:
+    if not attempts:
+        return 0.0
+    return max(a.started + a.duration for a in attempts) - min(a.started for a in attempts)
+
+
+def _timeout_error(job: Job) -> TaskTimeoutError:
+    return TaskTimeoutError(
+        f"task {job.node!r} timed out after {job.timeout:g} s (attempt {job.attempt}); "
+        f"raise its timeout=, or make it faster",
+        job.node,
+    )
+
+
+def run_plan(
+    plan: Plan,
+    executor: Executor,
+    *,
+    progress: bool = False,
+    listeners: Sequence[Listener] = (),
+) -> Run:
+    """Run ``plan`` on ``executor`` (started and stopped here); return the Run."""
+    all_listeners = list(listeners)
+    if progress:
+        from webber._progress import ProgressBar
+
+        all_listeners.append(ProgressBar())
+    _output.ensure_handler()
+    with _output.redirected():
+        return _Engine(plan, executor, all_listeners).run()

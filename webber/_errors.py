@@ -1,0 +1,108 @@
+"""The exception tree of webber.
+
+Every error webber raises on its own account derives from :class:`WebberError`,
+so ``except webber.WebberError`` catches them all; each also derives from the
+built-in exception a Python user would reach for first (``ValueError`` for a
+bad graph, ``KeyError`` for an unknown id, ``TimeoutError`` for a timeout)::
+
+    WebberError
+     ├── GraphError (ValueError)           the graph cannot run; raised by compile()
+     │    ├── CycleError                   a -> b -> a; lists the cycle in order
+     │    ├── UnknownNodeError (KeyError)  an id that is not in the graph
+     │    ├── ForeignPromiseError          a Promise of another flow
+     │    └── TaskDefinitionError          not callable, bad retries, bad condition
+     ├── TaskError                         raised *for* a task, not *by* it
+     │    ├── TaskTimeoutError (TimeoutError)  the task ran past its timeout
+     │    ├── TaskSkippedError             reading the result of a skipped task
+     │    └── WorkerCrashedError           the process running the task died
+     └── ExecutorError                     an executor cannot start or was misused
+
+An exception raised *by* a task is never wrapped: reading that task's result
+raises the task's own exception, so ``except ValueError`` keeps working.
+Messages name the task and end with how to fix the problem.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CycleError",
+    "ExecutorError",
+    "ForeignPromiseError",
+    "GraphError",
+    "TaskDefinitionError",
+    "TaskError",
+    "TaskSkippedError",
+    "TaskTimeoutError",
+    "UnknownNodeError",
+    "WebberError",
+    "WorkerCrashedError",
+]
+
+
+class WebberError(Exception):
+    """Base class of every error webber raises on its own account.
+
+    >>> import webber
+    >>> issubclass(webber.CycleError, webber.WebberError)
+    True
+    """
+
+
+class GraphError(WebberError, ValueError):
+    """The graph cannot run as written; raised by ``compile()`` and ``run()``."""
+
+
+class CycleError(GraphError):
+    """The graph has a cycle. ``.cycle`` lists its node ids in order, first repeated last."""
+
+    def __init__(self, message: str, cycle: list[str]) -> None:
+        super().__init__(message)
+        self.cycle = cycle
+
+
+class UnknownNodeError(GraphError, KeyError):
+    """A node id (or Promise) that the graph does not hold. ``.key`` is the id."""
+
+    def __init__(self, message: str, key: object) -> None:
+        super().__init__(message)
+        self.key = key
+
+    def __str__(self) -> str:
+        # KeyError.__str__ would repr() the message; show it as written.
+        return str(self.args[0])
+
+
+class ForeignPromiseError(GraphError):
+    """A Promise recorded by one flow was used in another."""
+
+
+class TaskDefinitionError(GraphError, TypeError):
+    """A task is not callable, or one of its settings is out of range."""
+
+
+class TaskError(WebberError):
+    """Raised on behalf of a task (timeouts, skips, crashes). ``.task`` is the node id."""
+
+    def __init__(self, message: str, task: str = "") -> None:
+        super().__init__(message)
+        self.task = task
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keep both arguments when the error crosses a process boundary.
+        return (type(self), (self.args[0] if self.args else "", self.task))
+
+
+class TaskTimeoutError(TaskError, TimeoutError):
+    """The task ran longer than its ``timeout``."""
+
+
+class TaskSkippedError(TaskError):
+    """The task was skipped, so it has no result to read."""
+
+
+class WorkerCrashedError(TaskError):
+    """The worker process running the task died (exit code or signal in the message)."""
+
+
+class ExecutorError(WebberError, RuntimeError):
+    """An executor cannot start, or was used in a way it does not support."""

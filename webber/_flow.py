@@ -1,0 +1,510 @@
+"""DAG and Flow: building a graph of tasks (the authoring layer).
+
+``DAG`` is the seed's explicit API (``add_node``, ``add_edge``, ...). ``Flow``
+is a DAG that is also a context manager: inside ``with Flow():`` calls of
+``@task`` functions record nodes into it (through the context variable in
+``_context.py``). Both hand their nodes and edges to ``_compile.py``; running
+goes ``compile() -> Plan -> _engine.run_plan``.
+
+Storage is two adjacency dicts (``_pred[child][parent]`` and
+``_succ[parent][child]``, both holding the edge's Condition) and one dict of
+frozen Node records; Edge records are made only when asked for, which keeps a
+100,000-node graph cheap to build.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import fields, replace
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from webber import _context
+from webber._errors import ForeignPromiseError, TaskDefinitionError, UnknownNodeError, WebberError
+from webber._graph import Condition, Edge, Node, display_name, slug
+from webber._promise import Promise, find_promises
+from webber._task import Task
+
+if TYPE_CHECKING:
+    import graphviz
+
+    from webber._compile import Plan
+    from webber._run import Run
+    from webber.executors import Executor
+
+__all__ = ["DAG", "Flow", "NodeRef"]
+
+#: A node id (str), the Promise of a node, or the callable a single node runs.
+#: Typed as Any because inside a flow a Promise stands in for a task's value.
+NodeRef: TypeAlias = Any
+
+_UPDATABLE = frozenset(f.name for f in fields(Node)) - {"id", "deps", "map"}
+_uids = itertools.count(1)
+
+
+class DAG:
+    """A directed acyclic graph of Python callables: the seed's explicit API.
+
+    >>> import webber
+    >>> from webber import Promise
+    >>> dag = webber.DAG()
+    >>> hello = dag.add_node(lambda: "Hello")
+    >>> world = dag.add_node(lambda: "World!")
+    >>> both = dag.add_node(" ".join, [Promise(hello), Promise(world)])
+    >>> hello, both
+    ('lambda-1', 'join-1')
+    >>> dag.run(executor="inline")[both]
+    'Hello World!'
+    """
+
+    def __init__(self, name: str = "dag") -> None:
+        self.name = name
+        self._uid = next(_uids)
+        self._nodes: dict[str, Node] = {}
+        self._pred: dict[str, dict[str, Condition]] = {}
+        self._succ: dict[str, dict[str, Condition]] = {}
+        self._counts: dict[str, int] = {}
+
+    # -- reading ------------------------------------------------------------------
+    def __repr__(self) -> str:
+        edges = sum(len(children) for children in self._succ.values())
+        return f"<{type(self).__name__} {self.name!r}: {len(self._nodes)} nodes, {edges} edges>"
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._nodes))
+
+    def __contains__(self, ref: object) -> bool:
+        try:
+            self.node_id(ref)
+        except (UnknownNodeError, TypeError):
+            return False
+        return True
+
+    @property
+    def nodes(self) -> list[str]:
+        """The node ids, in the order they were added."""
+        return list(self._nodes)
+
+    @property
+    def edges(self) -> list[tuple[str, str]]:
+        """The edges as ``(parent, child)`` id pairs."""
+        return [(u, v) for u, children in self._succ.items() for v in children]
+
+    def node_id(self, ref: NodeRef) -> str:
+        """The id of the node ``ref`` names: an id, a Promise, or a callable run by one node."""
+        if isinstance(ref, Promise):
+            ref = ref.key
+        if isinstance(ref, str):
+            if ref in self._nodes:
+                return ref
+            raise self._unknown(ref)
+        if callable(ref):
+            func = ref.fn if isinstance(ref, Task) else ref
+            found = [n.id for n in self._nodes.values() if n.func is func]
+            if len(found) == 1:
+                return found[0]
+            name = display_name(func)
+            if not found:
+                raise UnknownNodeError(
+                    f"no node of {self._label()} runs {name!r}; add it with add_node() first",
+                    ref,
+                )
+            raise UnknownNodeError(
+                f"{len(found)} nodes of {self._label()} run {name!r} ({', '.join(found)}); "
+                f"name one by its id",
+                ref,
+            )
+        raise TypeError(
+            f"expected a node id (str) or a Promise, got {type(ref).__name__} {ref!r}"
+        )
+
+    def get_node(self, ref: NodeRef) -> Node:
+        """The record of one node (attribute access: ``.name``, ``.retries``, ...)."""
+        return self._nodes[self.node_id(ref)]
+
+    def get_nodes(self, *refs: NodeRef) -> list[Node]:
+        """The records of the named nodes, or of every node when none is named."""
+        if not refs:
+            return list(self._nodes.values())
+        return [self.get_node(ref) for ref in refs]
+
+    def get_edge(self, parent: NodeRef, child: NodeRef) -> Edge:
+        """The record of the edge ``parent -> child``."""
+        u, v = self.node_id(parent), self.node_id(child)
+        if v not in self._succ[u]:
+            raise UnknownNodeError(
+                f"{self._label()} has no edge {u} -> {v}; add it with add_edge({u!r}, {v!r})",
+                (u, v),
+            )
+        return self._edge(u, v)
+
+    def get_edges(self, *refs: NodeRef | tuple[NodeRef, NodeRef]) -> list[Edge]:
+        """Edge records: of every edge; or, per argument, a ``(parent, child)``
+        pair's edge, or every edge into and out of a named node."""
+        if not refs:
+            return [self._edge(u, v) for u, v in self.edges]
+        pairs: dict[tuple[str, str], None] = {}
+        for ref in refs:
+            if isinstance(ref, tuple):
+                pairs[(self.get_edge(*ref).parent, self.node_id(ref[1]))] = None
+                continue
+            n = self.node_id(ref)
+            pairs.update(((u, n), None) for u in self._pred[n])
+            pairs.update(((n, v), None) for v in self._succ[n])
+        return [self._edge(u, v) for u, v in pairs]
+
+    def filter_nodes(self, predicate: Callable[[Node], object]) -> list[str]:
+        """Ids of the nodes whose record satisfies ``predicate``.
+
+        >>> from webber import DAG
+        >>> dag = DAG()
+        >>> a = dag.add_node(print, "a")
+        >>> dag.retry_node(a, 2)
+        >>> dag.filter_nodes(lambda node: node.retries > 0)
+        ['print-1']
+        """
+        return [n.id for n in list(self._nodes.values()) if predicate(n)]
+
+    def filter_edges(self, predicate: Callable[[Edge], object]) -> list[tuple[str, str]]:
+        """``(parent, child)`` pairs of the edges whose record satisfies ``predicate``."""
+        return [(e.parent, e.child) for e in self.get_edges() if predicate(e)]
+
+    # -- building -------------------------------------------------------------------
+    def add_node(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> str:
+        """Add a node that will call ``fn(*args, **kwargs)``; returns its id.
+
+        A ``Promise`` among the arguments (also inside lists, tuples, sets and
+        dicts) is replaced by that node's result and records the edge. A
+        ``@task`` function brings its settings (name, retries, timeout).
+        """
+        self._check_promises(args, kwargs, display_name(fn) if callable(fn) else repr(fn))
+        if isinstance(fn, Task):
+            return self._insert(fn.fn, fn.options.name, args, kwargs, fn.options, fan_out=False)
+        name = display_name(fn) if callable(fn) else type(fn).__name__
+        return self._insert(fn, name, args, kwargs, None, fan_out=False)
+
+    def add_edge(
+        self, parent: NodeRef, child: NodeRef, continue_on: Condition = Condition.Success
+    ) -> None:
+        """Make ``child`` wait for ``parent``; it runs only if ``continue_on`` holds.
+
+        Adding an edge that exists already sets its condition.
+        """
+        self._link(self.node_id(parent), self.node_id(child), continue_on)
+
+    def add_edge_many(
+        self, parents: Iterable[NodeRef], children: Iterable[NodeRef]
+    ) -> None:
+        """Ordering edges from every parent to every child (what ``a >> b`` records)."""
+        kids = [self.node_id(c) for c in children]
+        for parent in parents:
+            if isinstance(parent, Promise) and parent.flow not in (None, self):
+                raise self._foreign(parent, "`>>`")
+            u = self.node_id(parent)
+            for v in kids:
+                if v not in self._succ[u]:
+                    self._link(u, v, Condition.Success)
+
+    def retry_node(self, ref: NodeRef, count: int) -> None:
+        """Re-run the node after a failure, up to ``count`` more times."""
+        self._update(self.node_id(ref), retries=count)
+
+    def skip_node(self, ref: NodeRef, skip: bool = True, as_failure: bool = False) -> None:
+        """Don't run the node; its children see it as a success (or a failure
+        with ``as_failure=True``). Its state in the Run is ``"skipped"``."""
+        self._update(self.node_id(ref), skip=skip, skip_as_failure=as_failure)
+
+    def relabel_node(self, ref: NodeRef, label: str) -> None:
+        """Change the name the node shows in logs and diagrams (its id stays)."""
+        self._update(self.node_id(ref), name=label)
+
+    def update_nodes(
+        self, *refs: NodeRef, filter: Callable[[Node], object] | None = None, **changes: Any
+    ) -> list[str]:
+        """Change fields of the named nodes (or of those matching ``filter``;
+        every node when neither is given). Returns the ids changed.
+
+        >>> from webber import DAG
+        >>> dag = DAG()
+        >>> a = dag.add_node(print, "a")
+        >>> dag.update_nodes(filter=lambda n: n.name == "print", retries=3, timeout=5.0)
+        ['print-1']
+        """
+        unknown = set(changes) - _UPDATABLE
+        if unknown:
+            raise TypeError(
+                f"update_nodes() cannot set {', '.join(sorted(unknown))}; "
+                f"settable fields: {', '.join(sorted(_UPDATABLE))}"
+            )
+        named = [self.node_id(ref) for ref in refs]
+        ids = self._select(named, filter, self._nodes.values(), lambda n: n.id)
+        for n in ids:
+            self._update(n, **changes)
+        return ids
+
+    def update_edges(
+        self,
+        *refs: tuple[NodeRef, NodeRef],
+        filter: Callable[[Edge], object] | None = None,
+        continue_on: Condition,
+    ) -> list[tuple[str, str]]:
+        """Set the condition of the named edges (or of those matching ``filter``;
+        every edge when neither is given). Returns the pairs changed."""
+        pairs = [(self.node_id(u), self.node_id(v)) for u, v in refs]
+        for u, v in pairs:
+            self.get_edge(u, v)  # raises for a missing edge
+        chosen = self._select(pairs, filter, self.get_edges(), lambda e: (e.parent, e.child))
+        for u, v in chosen:
+            self._link(u, v, continue_on)
+        return chosen
+
+    def remove_node(self, ref: NodeRef) -> None:
+        """Remove the node and its edges."""
+        n = self.node_id(ref)
+        for u in self._pred.pop(n):
+            del self._succ[u][n]
+        for v in self._succ.pop(n):
+            del self._pred[v][n]
+        del self._nodes[n]
+
+    def remove_edge(self, parent: NodeRef, child: NodeRef) -> None:
+        """Remove the edge ``parent -> child``. A Promise argument still makes
+        the child wait for the parent's result."""
+        edge = self.get_edge(parent, child)
+        del self._succ[edge.parent][edge.child]
+        del self._pred[edge.child][edge.parent]
+
+    def critical_path(self, refs: NodeRef | Iterable[NodeRef]) -> DAG:
+        """A new graph of the named nodes and all their ancestors (same ids).
+
+        >>> from webber import DAG
+        >>> dag = DAG()
+        >>> a, b = dag.add_node(print, "a"), dag.add_node(print, "b")
+        >>> c = dag.add_node(print, "c")
+        >>> dag.add_edge(a, c)
+        >>> dag.critical_path(c).nodes
+        ['print-1', 'print-3']
+        """
+        if isinstance(refs, (str, Promise)) or callable(refs):
+            refs = [refs]
+        keep = {self.node_id(ref) for ref in refs}  # type: ignore[union-attr]
+        queue = deque(keep)
+        while queue:  # iterative: a 10,000-node chain costs no recursion
+            for parent in self._pred[queue.popleft()]:
+                if parent not in keep:
+                    keep.add(parent)
+                    queue.append(parent)
+        sub = type(self)(self.name)
+        sub._counts = dict(self._counts)
+        for n, node in self._nodes.items():
+            if n in keep:
+                sub._nodes[n] = node
+                sub._pred[n] = {u: c for u, c in self._pred[n].items() if u in keep}
+                sub._succ[n] = {v: c for v, c in self._succ[n].items() if v in keep}
+        return sub
+
+    # -- compiling, running, drawing -----------------------------------------------
+    def compile(self) -> Plan:
+        """Validate the graph and lower it to a Plan of topological levels.
+
+        Raises a :class:`~webber.GraphError` naming the problem: a cycle (in
+        order), an unknown id (with the closest match), a task that is not
+        callable or has bad settings, a condition that is not a Condition.
+        """
+        from webber._compile import compile_graph
+
+        return compile_graph(self.name, self._nodes, self._pred, self._resolve_dep)
+
+    def run(
+        self,
+        executor: str | Executor = "threads",
+        *,
+        max_workers: int | None = None,
+        progress: bool = False,
+    ) -> Run:
+        """Run the graph and return its :class:`~webber.Run`.
+
+        ``executor`` is ``"threads"`` (the default), ``"inline"`` (one task at a
+        time in this thread: breakpoints work) or an Executor instance.
+        """
+        from webber._engine import run_plan
+        from webber.executors import resolve_executor
+
+        plan = self.compile()
+        return run_plan(plan, resolve_executor(executor, max_workers), progress=progress)
+
+    def execute(
+        self,
+        executor: str | Executor = "threads",
+        *,
+        max_workers: int | None = None,
+        progress: bool = False,
+    ) -> Run:
+        """The seed's name for :meth:`run`: runs the graph, logging task output."""
+        return self.run(executor, max_workers=max_workers, progress=progress)
+
+    def visualize(self, path: str | None = None) -> graphviz.Digraph:
+        """The graph as a ``graphviz.Digraph`` (shown inline in Jupyter).
+
+        With ``path`` (``.svg``, ``.png``, ``.pdf``, ...) also writes the file,
+        which needs Graphviz's ``dot`` program.
+        """
+        from webber import viz
+
+        return viz.visualize(self, path)
+
+    # -- internals --------------------------------------------------------------------
+    def _label(self) -> str:
+        return f"{type(self).__name__.lower()} {self.name!r}"
+
+    def _unknown(self, key: str) -> UnknownNodeError:
+        close = difflib.get_close_matches(key, list(self._nodes), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "use an id that add_node() returned"
+        return UnknownNodeError(f"{self._label()} has no node {key!r}; {hint}", key)
+
+    def _foreign(self, promise: Promise, where: str) -> ForeignPromiseError:
+        other = promise.flow
+        other_name = other._label() if other is not None else "a flow that no longer exists"
+        return ForeignPromiseError(
+            f"{where}: {promise!r} was recorded by {other_name}, not by {self._label()}; "
+            f"a flow's Promises work only inside that flow: build the task in this flow, "
+            f"or pass a plain value"
+        )
+
+    def _check_promises(self, args: tuple[Any, ...], kwargs: dict[str, Any], where: str) -> None:
+        for promise in find_promises((args, kwargs)):
+            if promise.flow not in (None, self):
+                raise self._foreign(promise, f"task {where!r}")
+
+    def _record(
+        self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], fan_out: bool
+    ) -> Promise:
+        """Record one call of ``task`` (the DSL path); returns its Promise."""
+        self._check_promises(args, kwargs, task.options.name)
+        if fan_out and not isinstance(args[0], (Promise, list, tuple)):
+            # Materialize generators and other one-shot iterables now, once.
+            args = (list(args[0]), *args[1:])
+        n = self._insert(task.fn, task.options.name, args, kwargs, task.options, fan_out)
+        return Promise._bound(n, self)
+
+    def _insert(
+        self,
+        fn: Callable[..., Any],
+        name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        options: Any,
+        fan_out: bool,
+    ) -> str:
+        base = slug(name)
+        count = self._counts.get(base, 0)
+        while True:  # a relabelled or removed node may have left a gap or a clash
+            count += 1
+            n = f"{base}-{count}"
+            if n not in self._nodes:
+                break
+        self._counts[base] = count
+        settings = {} if options is None else {
+            "retries": options.retries,
+            "retry_delay": options.retry_delay,
+            "retry_backoff": options.retry_backoff,
+            "timeout": options.timeout,
+        }
+        node = Node(n, name, fn, args, kwargs, map=fan_out, **settings)
+        self._nodes[n] = node
+        self._pred[n] = {}
+        self._succ[n] = {}
+        self._link_deps(node)
+        return n
+
+    def _link_deps(self, node: Node) -> None:
+        """Edges for the Promise arguments that name a node already present."""
+        for key in node.deps:
+            try:
+                parent = self._resolve_dep(key)
+            except WebberError:
+                continue  # a forward reference; compile() checks it
+            if parent not in self._pred[node.id]:
+                self._link(parent, node.id, Condition.Success)
+
+    def _resolve_dep(self, key: str | Callable[..., Any]) -> str:
+        return self.node_id(key)
+
+    def _link(self, u: str, v: str, continue_on: Condition) -> None:
+        self._succ[u][v] = continue_on
+        self._pred[v][u] = continue_on
+
+    def _edge(self, u: str, v: str) -> Edge:
+        child = self._nodes[v]
+        data = any(self._dep_is(key, u) for key in child.deps)
+        return Edge(u, v, self._succ[u][v], data)
+
+    def _dep_is(self, key: str | Callable[..., Any], n: str) -> bool:
+        try:
+            return self._resolve_dep(key) == n
+        except WebberError:
+            return False
+
+    def _update(self, n: str, **changes: Any) -> None:
+        try:
+            node = replace(self._nodes[n], **changes)
+        except TypeError as e:  # unreachable for checked names; keep the cause visible
+            raise TaskDefinitionError(f"cannot update node {n!r}: {e}") from e
+        self._nodes[n] = node
+        if "args" in changes or "kwargs" in changes:
+            self._link_deps(node)
+
+    @staticmethod
+    def _select(
+        refs: Iterable[Any],
+        predicate: Callable[[Any], object] | None,
+        records: Iterable[Any],
+        key: Callable[[Any], Any],
+    ) -> list[Any]:
+        chosen = list(refs)
+        if predicate is not None or not chosen:
+            named = set(chosen)
+            chosen = [
+                key(r) for r in records
+                if (not named or key(r) in named) and (predicate is None or predicate(r))
+            ]
+        return chosen
+
+
+class Flow(DAG):
+    """A DAG built by calling ``@task`` functions inside ``with Flow():``.
+
+    The innermost active flow records; each thread and asyncio task has its own.
+
+    >>> from webber import Flow, task
+    >>> @task
+    ... def load() -> list[int]:
+    ...     return [3, 1, 2]
+    >>> @task
+    ... def total(rows: list[int]) -> int:
+    ...     return sum(rows)
+    >>> with Flow("etl") as flow:
+    ...     result = total(load())
+    >>> print(flow.compile())
+    Plan 'etl': 2 tasks in 2 levels
+      level 0: load-1
+      level 1: total-1
+    >>> flow.run(executor="inline")[result]
+    6
+    """
+
+    def __init__(self, name: str = "flow") -> None:
+        super().__init__(name)
+        self._tokens: list[Any] = []
+
+    def __enter__(self) -> Flow:
+        self._tokens.append(_context.active_flow.set(self))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        _context.active_flow.reset(self._tokens.pop())

@@ -1,0 +1,99 @@
+"""Nodes, edges and conditions: the graph as plain data.
+
+The records here are frozen dataclasses with ``__slots__``: printable,
+comparable, and a typo (``node.retires``) raises AttributeError instead of
+returning None. The DAG in ``_flow.py`` stores them; ``_compile.py`` lowers
+them to a Plan. Nothing here runs anything.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from webber._promise import find_promises
+
+__all__ = ["Condition", "Edge", "Node", "display_name", "slug"]
+
+
+class Condition(enum.Enum):
+    """When a child runs, given its parent's final state.
+
+    ``Success`` (the default) needs the parent to succeed, ``Failure`` needs it
+    to fail, ``AnyCase`` accepts any final state (success, failure or skip).
+
+    >>> from webber import DAG, Condition
+    >>> dag = DAG()
+    >>> risky = dag.add_node(int, "not a number")
+    >>> handler = dag.add_node(print, "cleaning up")
+    >>> dag.add_edge(risky, handler, continue_on=Condition.Failure)
+    """
+
+    Success = "success"
+    Failure = "failure"
+    AnyCase = "anycase"
+
+    def __repr__(self) -> str:
+        return f"Condition.{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One task of a graph, as ``dag.get_node(id)`` returns it.
+
+    ``deps`` lists the keys of the Promises found in ``args`` and ``kwargs``:
+    the nodes whose results this one receives.
+    """
+
+    id: str
+    name: str
+    func: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    retries: int = 0
+    retry_delay: float = 0.0
+    retry_backoff: float = 1.0
+    timeout: float | None = None
+    skip: bool = False
+    skip_as_failure: bool = False
+    map: bool = False
+    deps: tuple[str | Callable[..., Any], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        keys: dict[Any, None] = {}  # ordered set; callables hash by identity
+        for promise in find_promises((self.args, self.kwargs)):
+            keys[promise.key] = None
+        object.__setattr__(self, "deps", tuple(keys))
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """A dependency ``parent -> child``, as ``dag.get_edge(u, v)`` returns it.
+
+    ``data`` is True when the child receives the parent's result (a Promise
+    argument), False for an ordering-only edge (``a >> b``).
+    """
+
+    parent: str
+    child: str
+    continue_on: Condition = Condition.Success
+    data: bool = False
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.]+")
+
+
+def display_name(func: Callable[..., Any]) -> str:
+    """The name a task shows in logs and diagrams: ``load``, ``lambda``, ``print``."""
+    while hasattr(func, "func") and not hasattr(func, "__name__"):  # functools.partial
+        func = func.func
+    name = getattr(func, "__name__", None) or type(func).__name__
+    return name.strip("<>") or "task"
+
+
+def slug(name: str) -> str:
+    """``name`` made safe for ids: ``<lambda>`` -> ``lambda``, ``a b`` -> ``a_b``."""
+    return _UNSAFE.sub("_", name).strip("_") or "task"

@@ -1,0 +1,184 @@
+"""Task output -> the ``"webber"`` logger, one record per printed line.
+
+How a printed line finds its task without a racy ``sys.stdout`` swap per task:
+while any run is active, ``sys.stdout`` and ``sys.stderr`` are each wrapped
+once by a :class:`_Router`. A router looks up the *current task* in a context
+variable -- set by the code that runs a task, so every thread (and asyncio
+task) has its own -- and hands the text to that task's :class:`_Sink`, or to
+the original stream when no task is running. Two tasks printing at the same
+time on two threads therefore never see each other's lines::
+
+    print() in task A (thread 1) --> sys.stdout (_Router) --> sink A --> logger "webber"
+    print() in task B (thread 2) --> sys.stdout (_Router) --> sink B --> logger "webber"
+    print() outside any task     --> sys.stdout (_Router) --> the original stream
+
+A sink cuts text into lines and logs each complete line at INFO with the
+task's name in ``record.task`` (``record.stream`` says stdout or stderr); a
+partial last line is logged when the task ends. While logging, the current
+task is cleared, so a handler writing to ``sys.stdout`` cannot loop back.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, TextIO
+
+__all__ = ["TaskFormatter", "capture", "emit_line", "ensure_handler", "logger", "redirected"]
+
+logger = logging.getLogger("webber")
+
+#: The seed's format: "2024-06-12 21:53:42,233           print: Hello"
+FORMAT = "%(asctime)s %(task)15s: %(message)s"
+
+_current: ContextVar[_Sink | None] = ContextVar("webber_task_output", default=None)
+
+
+class TaskFormatter(logging.Formatter):
+    """The seed's log format; records without a task show ``webber``."""
+
+    def __init__(self) -> None:
+        super().__init__(FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not hasattr(record, "task"):
+            record.task = "webber"
+        return super().format(record)
+
+
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stdout`` is at the time of each record (a
+    notebook replaces it per cell), like the print() it stands in for."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
+def ensure_handler() -> None:
+    """Give the logger a handler in the seed's format, unless one is configured.
+
+    "Configured" means any handler on ``webber`` or its ancestors (the root
+    logger included), so ``logging.basicConfig()`` or a framework's setup wins.
+    """
+    if logger.hasHandlers():
+        return
+    handler = _StdoutHandler()
+    handler.setFormatter(TaskFormatter())
+    logger.addHandler(handler)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+
+
+def emit_line(task: str, line: str, stream: str = "stdout", node: str = "") -> None:
+    """Log one line of task output (also used for lines from worker processes)."""
+    token = _current.set(None)  # a handler printing to sys.stdout must not loop back
+    try:
+        logger.info(line, extra={"task": task, "node": node, "stream": stream})
+    finally:
+        _current.reset(token)
+
+
+class _Sink:
+    """The output of one task attempt, cut into lines."""
+
+    __slots__ = ("name", "node", "partial")
+
+    def __init__(self, name: str, node: str) -> None:
+        self.name = name
+        self.node = node
+        self.partial = {"stdout": "", "stderr": ""}
+
+    def write(self, stream: str, text: str) -> None:
+        text = self.partial[stream] + text
+        *lines, self.partial[stream] = text.split("\n")
+        for line in lines:
+            emit_line(self.name, line.rstrip("\r"), stream, self.node)
+
+    def close(self) -> None:
+        for stream, rest in self.partial.items():
+            if rest:
+                self.partial[stream] = ""
+                emit_line(self.name, rest, stream, self.node)
+
+
+class _Router:
+    """Stands in for sys.stdout / sys.stderr while runs are active."""
+
+    def __init__(self, original: TextIO, stream: str) -> None:
+        self._original = original
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        sink = _current.get()
+        if sink is None:
+            return self._original.write(text)
+        sink.write(self._stream, text)
+        return len(text)
+
+    def writelines(self, lines: list[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if _current.get() is None:
+            self._original.flush()
+
+    def isatty(self) -> bool:
+        return _current.get() is None and self._original.isatty()
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for attributes the router lacks (encoding, fileno,
+        # buffer, ...): a proxy must look like the stream it wraps.
+        return getattr(self._original, name)
+
+
+_lock = threading.Lock()
+_active = 0
+_saved: dict[str, Any] = {}
+
+
+@contextmanager
+def redirected() -> Iterator[None]:
+    """Route task output to the logger while the block runs (re-entrant,
+    thread-safe: the outermost block installs and removes the routers)."""
+    global _active
+    with _lock:
+        if _active == 0:
+            for name in ("stdout", "stderr"):
+                original = getattr(sys, name)
+                _saved[name] = router = None if original is None else _Router(original, name)
+                if router is not None:
+                    setattr(sys, name, router)
+        _active += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _active -= 1
+            if _active == 0:
+                for name, router in _saved.items():
+                    # Put the original back only if nobody replaced ours meanwhile.
+                    if router is not None and getattr(sys, name) is router:
+                        setattr(sys, name, router._original)
+                _saved.clear()
+
+
+@contextmanager
+def capture(name: str, node: str = "") -> Iterator[None]:
+    """Attribute everything printed in this context to task ``name``."""
+    sink = _Sink(name, node)
+    token = _current.set(sink)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+        sink.close()

@@ -1,0 +1,175 @@
+"""Promise: a stand-in for the result of a node that has not run yet.
+
+A Promise is what a task call returns inside ``with Flow():`` and what the seed
+API builds with ``Promise(node_id)``. Passed as an argument (also nested in
+lists, tuples, sets and dicts), it records an edge, and at run time it is
+replaced by the parent's value.
+
+Both helpers here walk nested containers with an explicit stack, so a
+100,000-deep nested list costs no recursion.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from webber import _context
+
+if TYPE_CHECKING:
+    from webber._flow import DAG
+
+__all__ = ["Promise", "find_promises", "substitute"]
+
+
+class Promise:
+    """The future result of a node, usable as an argument of another node.
+
+    ``Promise(key)`` takes a node id, a callable (the node that runs it), or a
+    Promise. Inside ``with Flow():`` task calls return Promises bound to that
+    flow; using one in another flow is an error.
+
+    >>> from webber import DAG, Promise
+    >>> dag = DAG()
+    >>> hello = dag.add_node(lambda: "Hello")
+    >>> shout = dag.add_node(str.upper, Promise(hello))
+    >>> dag.run(executor="inline")[shout]
+    'HELLO'
+    """
+
+    __slots__ = ("__weakref__", "_flow", "key")
+
+    key: str | Callable[..., Any]
+    _flow: weakref.ReferenceType[DAG] | None
+
+    def __init__(self, key: str | Callable[..., Any] | Promise) -> None:
+        if isinstance(key, Promise):
+            self.key, self._flow = key.key, key._flow
+        elif isinstance(key, str) or callable(key):
+            self.key, self._flow = key, None
+        else:
+            raise TypeError(
+                f"Promise() takes a node id (str), a callable or a Promise, not "
+                f"{type(key).__name__} {key!r}; pass the id that add_node() returned"
+            )
+
+    @classmethod
+    def _bound(cls, node_id: str, flow: DAG) -> Promise:
+        promise = cls(node_id)
+        promise._flow = weakref.ref(flow)
+        return promise
+
+    @property
+    def flow(self) -> DAG | None:
+        """The flow that recorded this Promise, or None for ``Promise(id)``."""
+        return self._flow() if self._flow is not None else None
+
+    def __repr__(self) -> str:
+        key = self.key if isinstance(self.key, str) else getattr(self.key, "__name__", self.key)
+        return f"Promise({key!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The flow reference is build-time only; a shipped Promise is just its key.
+        return (Promise, (self.key,))
+
+    # -- ordering-only edges: a >> b, a >> [b, c], [a, b] >> c -------------------
+    def __rshift__(self, other: Any) -> Any:
+        _flow_for(self, other).add_edge_many([self], _as_list(other))
+        return other
+
+    def __rrshift__(self, other: Any) -> Promise:
+        _flow_for(self, other).add_edge_many(_as_list(other), [self])
+        return self
+
+    # -- refuse what a value would do, with a hint -------------------------------
+    def __bool__(self) -> NoReturn:
+        raise TypeError(
+            f"{self!r} has no value yet: the flow is being built, not run. To branch "
+            f"on a result, put the `if` inside a task, or use edges with "
+            f"continue_on=Condition.Failure / AnyCase"
+        )
+
+    def __iter__(self) -> NoReturn:
+        raise TypeError(
+            f"{self!r} cannot be iterated while the flow is being built; to run a task "
+            f"per element, use my_task.map({self!r})"
+        )
+
+    def __len__(self) -> NoReturn:
+        raise TypeError(f"{self!r} has no length while the flow is being built")
+
+
+def _as_list(obj: Any) -> list[Any]:
+    return list(obj) if isinstance(obj, (list, tuple, set, frozenset)) else [obj]
+
+
+def _flow_for(*objs: Any) -> DAG:
+    for obj in objs:
+        for item in _as_list(obj):
+            if isinstance(item, Promise) and item.flow is not None:
+                return item.flow
+    flow = _context.active_flow.get()
+    if flow is None:
+        raise TypeError("`a >> b` with Promise(id) needs an active flow: use it inside `with Flow():`")
+    return flow
+
+
+# Exact types only: a subclass (a namedtuple, an OrderedDict) is passed through
+# untouched rather than rebuilt as its base type.
+_SEQUENCES = (list, tuple, set, frozenset)
+
+
+def _children(obj: Any) -> Iterator[Any]:
+    return iter(obj.values()) if type(obj) is dict else iter(obj)
+
+
+def find_promises(obj: Any) -> list[Promise]:
+    """Every Promise inside ``obj`` (lists, tuples, sets, dicts), in order found."""
+    found: list[Promise] = []
+    stack = [obj]
+    seen: set[int] = set()
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is Promise:
+            found.append(item)
+        elif kind in _SEQUENCES or kind is dict:
+            if id(item) not in seen:  # a self-containing list must not loop
+                seen.add(id(item))
+                stack.extend(reversed(list(_children(item))))
+    return found
+
+
+def substitute(obj: Any, resolve: Callable[[Promise], Any]) -> Any:
+    """A copy of ``obj`` with every Promise replaced by ``resolve(promise)``."""
+    kind = type(obj)
+    if kind is Promise:
+        return resolve(obj)
+    if not (kind in _SEQUENCES or kind is dict):
+        return obj
+    result: Any = None
+    # Each frame: the original container, an iterator over its items, the new items.
+    stack: list[tuple[Any, Iterator[Any], list[Any]]] = [(obj, _children(obj), [])]
+    while stack:
+        original, items, built = stack[-1]
+        for item in items:
+            kind = type(item)
+            if kind is Promise:
+                built.append(resolve(item))
+            elif kind in _SEQUENCES or kind is dict:
+                stack.append((item, _children(item), []))
+                break
+            else:
+                built.append(item)
+        else:
+            stack.pop()
+            if type(original) is dict:
+                value: Any = dict(zip(original.keys(), built))
+            else:
+                value = type(original)(built)
+            if stack:
+                stack[-1][2].append(value)
+            else:
+                result = value
+    return result

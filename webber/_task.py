@@ -1,0 +1,191 @@
+"""``@task``: a function that records a node when called inside a flow.
+
+Outside ``with Flow():`` a task is its function: the call runs it and returns
+its value. Inside, the call records a node and returns a Promise. The type
+signature says the call returns the function's value either way, so
+``clean(load("x.csv"))`` type-checks as it reads: a Promise stands in for the
+value it will become.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, ParamSpec, TypeVar, overload
+
+from webber import _context
+from webber._errors import TaskDefinitionError
+from webber._graph import display_name
+
+__all__ = ["Task", "TaskOptions", "task", "validate_options"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def validate_options(
+    name: str, retries: object, retry_delay: object, retry_backoff: object, timeout: object
+) -> None:
+    """Raise TaskDefinitionError naming the task when a setting is out of range."""
+
+    def bad(what: str, value: object, want: str) -> TaskDefinitionError:
+        return TaskDefinitionError(
+            f"task {name!r}: {what}={value!r} is not valid; {what} must be {want}"
+        )
+
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+        raise bad("retries", retries, "a whole number >= 0 (how many extra attempts)")
+    for what, value in (("retry_delay", retry_delay), ("retry_backoff", retry_backoff)):
+        if not _is_number(value) or value < 0 or not math.isfinite(value):  # type: ignore[operator,arg-type]
+            raise bad(what, value, "a finite number of seconds >= 0")
+    if timeout is not None and (not _is_number(timeout) or not timeout > 0):  # type: ignore[operator]
+        raise bad("timeout", timeout, "None or a number of seconds > 0")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class TaskOptions:
+    """Settings shared by every node a task records (plain, read-only)."""
+
+    __slots__ = ("name", "retries", "retry_backoff", "retry_delay", "timeout")
+
+    def __init__(
+        self,
+        name: str,
+        retries: int = 0,
+        retry_delay: float = 0.0,
+        retry_backoff: float = 1.0,
+        timeout: float | None = None,
+    ) -> None:
+        validate_options(name, retries, retry_delay, retry_backoff, timeout)
+        self.name = name
+        self.retries = retries
+        self.retry_delay = float(retry_delay)
+        self.retry_backoff = float(retry_backoff)
+        self.timeout = None if timeout is None else float(timeout)
+
+
+class Task(Generic[P, R]):
+    """A function that records a node when called inside ``with Flow():``.
+
+    Made by :func:`task`. ``task.fn`` is the wrapped function and
+    ``task.options`` its settings.
+
+    >>> from webber import Flow, task
+    >>> @task
+    ... def double(x: int) -> int:
+    ...     return 2 * x
+    >>> double(4)                      # outside a flow: a plain call
+    8
+    >>> with Flow("demo") as flow:
+    ...     four = double(2)           # inside: records a node, returns a Promise
+    ...     eight = double(four)
+    >>> flow.run(executor="inline")[eight]
+    8
+    """
+
+    fn: Callable[P, R]
+    options: TaskOptions
+
+    def __init__(self, fn: Callable[P, R], options: TaskOptions) -> None:
+        if not callable(fn):
+            raise TaskDefinitionError(
+                f"@task needs a function, got {type(fn).__name__} {fn!r}; "
+                f"decorate a def or pass a callable: task(my_function)"
+            )
+        self.fn = fn
+        self.options = options
+        functools.update_wrapper(self, fn)  # __name__, __doc__, __wrapped__ (signature)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        flow = _context.active_flow.get()
+        if flow is None:
+            return self.fn(*args, **kwargs)
+        # Inside a flow the call stands in for its value: a Promise (see module doc).
+        return flow._record(self, args, kwargs, fan_out=False)  # type: ignore[no-any-return]
+
+    def map(self, items: Iterable[Any], /, *args: Any, **kwargs: Any) -> list[R]:
+        """Run the task once per element of ``items``; one Promise of the list of results.
+
+        ``items`` may be a Promise (the list is known only at run time) or any
+        iterable. Extra arguments are passed to every call after the element.
+        Outside a flow, this is ``[fn(x, *args, **kwargs) for x in items]``.
+
+        >>> from webber import Flow, task
+        >>> square = task(lambda x: x * x)
+        >>> with Flow() as flow:
+        ...     squares = square.map([1, 2, 3])
+        >>> flow.run(executor="inline")[squares]
+        [1, 4, 9]
+        """
+        flow = _context.active_flow.get()
+        if flow is None:
+            return [self.fn(item, *args, **kwargs) for item in items]  # type: ignore[arg-type]
+        return flow._record(self, (items, *args), kwargs, fan_out=True)  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return f"<task {self.options.name}>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Task, (self.fn, self.options))
+
+
+@overload
+def task(fn: Callable[P, R], /) -> Task[P, R]: ...
+
+
+@overload
+def task(
+    *,
+    name: str | None = None,
+    retries: int = 0,
+    retry_delay: float = 0.0,
+    retry_backoff: float = 1.0,
+    timeout: float | None = None,
+) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+
+
+def task(
+    fn: Callable[P, R] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    retries: int = 0,
+    retry_delay: float = 0.0,
+    retry_backoff: float = 1.0,
+    timeout: float | None = None,
+) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
+    """Make a function a task: a plain call outside a flow, a node inside one.
+
+    Use it bare (``@task``) or with settings: ``name`` (shown in logs and
+    diagrams), ``retries`` (extra attempts after a failure), ``retry_delay``
+    (seconds before the first retry), ``retry_backoff`` (factor applied to the
+    delay after each retry) and ``timeout`` (seconds per attempt).
+
+    >>> from webber import task
+    >>> @task(name="clean", retries=2, retry_delay=0.1)
+    ... def clean(rows: list[int]) -> list[int]:
+    ...     return [r for r in rows if r >= 0]
+    >>> clean([3, -1, 2])
+    [3, 2]
+    """
+
+    def wrap(func: Callable[P, R]) -> Task[P, R]:
+        if not callable(func):
+            raise TaskDefinitionError(
+                f"@task needs a function, got {type(func).__name__} {func!r}; "
+                f"decorate a def or pass a callable: task(my_function)"
+            )
+        options = TaskOptions(
+            name if name is not None else display_name(func),
+            retries=retries,
+            retry_delay=retry_delay,
+            retry_backoff=retry_backoff,
+            timeout=timeout,
+        )
+        return Task(func, options)
+
+    return wrap if fn is None else wrap(fn)

@@ -1,0 +1,96 @@
+"""The small interface between the engine and an executor.
+
+The engine owns the run (states, conditions, retries, timeouts, events); an
+executor only carries out jobs. It is handed a ``report`` callback at
+``start`` and must call it exactly once per submitted job with an
+:class:`Outcome`, from any thread, and never raise from ``submit`` because
+of the task itself::
+
+    engine --submit(Job)--> executor --runs--> task
+    engine <--report(Outcome)-- executor            (one per Job)
+
+A Job carries the Promise-bearing arguments as written plus ``inputs``, the
+parents' results by node id; the executor substitutes them where it runs the
+task (``_work.run_job``), so an executor that keeps results remote can hand
+the engine handles instead of values.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Executor", "Job", "Outcome"]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One attempt at one task (or one element of a fan-out)."""
+
+    node: str
+    index: int | None  # the element of a fan-out, else None
+    attempt: int  # 1 for the first try
+    name: str
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: Mapping[str, Any]
+    inputs: Mapping[str, Any] | None  # parent id -> result; None when no Promise arguments
+    timeout: float | None
+
+    @property
+    def key(self) -> tuple[str, int | None]:
+        return (self.node, self.index)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of a Job: its value, or the exception it raised."""
+
+    job: Job
+    ok: bool
+    value: Any  # the result, or the BaseException raised
+    started: float  # time.time() when the task began
+    duration: float  # seconds
+    worker: str  # which thread or process ran it
+
+
+class Executor(abc.ABC):
+    """Carries out jobs for the engine. Subclass to add a backend.
+
+    Lifecycle per run: ``start(report)``, any number of ``submit(job)`` and
+    ``abandon(job)``, then ``stop(cancel)``. An executor instance may serve
+    several runs one after another.
+    """
+
+    #: the name used in ``run(executor=...)``
+    name: str = ""
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        if max_workers is not None and (
+            not isinstance(max_workers, int) or isinstance(max_workers, bool) or max_workers < 1
+        ):
+            raise ValueError(f"max_workers={max_workers!r}: must be a whole number >= 1 or None")
+        self.max_workers = max_workers
+
+    @abc.abstractmethod
+    def start(self, report: Callable[[Outcome], None]) -> None:
+        """Get ready to run jobs; ``report`` receives every Outcome."""
+
+    @abc.abstractmethod
+    def submit(self, job: Job) -> None:
+        """Run ``job`` (now or when a worker is free) and report its Outcome."""
+
+    def abandon(self, job: Job) -> None:  # noqa: B027 (optional hook)
+        """The engine gave up on ``job`` (timeout): stop it if possible.
+
+        Its Outcome may still be reported later; the engine ignores it.
+        """
+
+    @abc.abstractmethod
+    def stop(self, cancel: bool = False) -> None:
+        """End the run; with ``cancel``, drop queued jobs and stop what can be stopped."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(max_workers={self.max_workers!r})"

@@ -1,0 +1,59 @@
+"""Running one Job where the executor runs it: substitute, capture, call, time."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+from webber import _context
+from webber._output import capture
+from webber._promise import Promise, substitute
+from webber.executors._base import Job, Outcome
+
+__all__ = ["materialize", "run_job"]
+
+
+def materialize(job: Job) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The job's arguments with each Promise replaced by its parent's result."""
+    if job.inputs is None:
+        return job.args, dict(job.kwargs)
+    inputs = job.inputs
+
+    def value(promise: Promise) -> Any:
+        return inputs[promise.key]  # type: ignore[index]  # compile() made keys ids
+
+    args, kwargs = substitute((job.args, dict(job.kwargs)), value)
+    return args, kwargs
+
+
+def worker_name() -> str:
+    return f"{os.getpid()}/{threading.current_thread().name}"
+
+
+def run_job(job: Job, *, catch_interrupt: bool = True) -> Outcome:
+    """Run ``job`` and describe what happened; never raises for the task's sake.
+
+    A task's ``SystemExit`` is its failure, not the caller's exit. So is its
+    ``KeyboardInterrupt`` when it runs on a worker; in the caller's own thread
+    (``catch_interrupt=False``, the inline executor) a KeyboardInterrupt
+    cannot be told apart from the user's Ctrl-C, so it stops the run.
+    """
+    started = time.time()
+    t0 = time.perf_counter()
+    token = _context.active_flow.set(None)  # a task calling tasks calls them
+    try:
+        args, kwargs = materialize(job)
+        with capture(job.name, job.node):
+            value = job.func(*args, **kwargs)
+        ok = True
+    except KeyboardInterrupt as e:
+        if not catch_interrupt:
+            raise
+        ok, value = False, e
+    except BaseException as e:  # noqa: BLE001 -- the task's failure, reported, never lost
+        ok, value = False, e
+    finally:
+        _context.active_flow.reset(token)
+    return Outcome(job, ok, value, started, time.perf_counter() - t0, worker_name())

@@ -1,0 +1,5 @@
+"""The seed's import path for Promise: ``from webber.xcoms import Promise``."""
+
+from webber._promise import Promise
+
+__all__ = ["Promise"]
