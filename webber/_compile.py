@@ -19,6 +19,7 @@ from typing import Any
 
 from webber._errors import CycleError, TaskDefinitionError, UnknownNodeError
 from webber._graph import Condition, Node
+from webber._promise import Promise, substitute
 from webber._task import validate_options
 
 __all__ = ["Plan", "PlanNode", "compile_graph"]
@@ -36,8 +37,8 @@ class PlanNode:
     #: parent id -> the condition of the edge from it
     parents: Mapping[str, Condition]
     children: tuple[str, ...]
-    #: Promise key (as written in the arguments) -> the node id it names
-    deps: Mapping[Any, str]
+    #: ids of the parents whose results the arguments take (as Promise(id))
+    deps: tuple[str, ...]
     level: int
     retries: int = 0
     retry_delay: float = 0.0
@@ -84,7 +85,8 @@ def compile_graph(
     UnknownNodeError when it names none.
     """
     parents: dict[str, dict[str, Condition]] = {}
-    deps: dict[str, dict[Any, str]] = {}
+    deps: dict[str, tuple[str, ...]] = {}
+    arguments: dict[str, tuple[tuple[Any, ...], Mapping[str, Any]]] = {}
     for n, node in nodes.items():
         _check_node(node)
         incoming = dict(pred[n])
@@ -103,7 +105,13 @@ def compile_graph(
             # A Promise argument is an edge even if it was never added (or removed).
             incoming.setdefault(parent, Condition.Success)
         parents[n] = incoming
-        deps[n] = resolved
+        deps[n] = tuple(dict.fromkeys(resolved.values()))
+        if any(not isinstance(key, str) for key in resolved):
+            # Promise(callable) -> Promise(id): executors look results up by id.
+            def by_id(p: Promise, resolved: dict[Any, str] = resolved) -> Promise:
+                return Promise(resolved[p.key])
+
+            arguments[n] = substitute((node.args, dict(node.kwargs)), by_id)
 
     sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
     for n, incoming in parents.items():
@@ -129,8 +137,8 @@ def compile_graph(
             id=n,
             name=node.name,
             func=node.func,
-            args=node.args,
-            kwargs=node.kwargs,
+            args=arguments[n][0] if n in arguments else node.args,
+            kwargs=arguments[n][1] if n in arguments else node.kwargs,
             parents=parents[n],
             children=tuple(children[n]),
             deps=deps[n],

@@ -161,10 +161,10 @@ class _Engine:
     def _fan_out(self, node: PlanNode) -> None:
         source = node.args[0]
         if isinstance(source, Promise):
-            source = self.values[source.key]
+            source = self.values[str(source.key)]  # compile() made Promise keys ids
         try:
             items = list(source)
-        except Exception as e:  # noqa: BLE001 -- becomes the node's failure
+        except Exception as e:
             error = TypeError(
                 f"task {node.id!r}: .map() needs an iterable, got {type(source).__name__}: {e}"
             )
@@ -224,7 +224,9 @@ class _Engine:
                 job.attempt, node.retries + 1, type(error).__name__, error, where, delay,
                 extra={"task": node.name, "node": node.id},
             )
-            retry = lambda: self._submit(node, job.index, job.attempt + 1)  # noqa: E731
+            def retry() -> None:
+                self._submit(node, job.index, job.attempt + 1)
+
             if delay > 0:
                 self._after(delay, retry)
             else:

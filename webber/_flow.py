@@ -292,7 +292,7 @@ class DAG:
         """
         if isinstance(refs, (str, Promise)) or callable(refs):
             refs = [refs]
-        keep = {self.node_id(ref) for ref in refs}  # type: ignore[union-attr]
+        keep = {self.node_id(ref) for ref in refs}
         queue = deque(keep)
         while queue:  # iterative: a 10,000-node chain costs no recursion
             for parent in self._pred[queue.popleft()]:

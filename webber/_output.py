@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 __all__ = ["TaskFormatter", "capture", "emit_line", "ensure_handler", "logger", "redirected"]
 
@@ -50,11 +50,17 @@ class TaskFormatter(logging.Formatter):
         return super().format(record)
 
 
-class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+if TYPE_CHECKING:
+    _StreamHandler = logging.StreamHandler[TextIO]
+else:  # not subscriptable at run time on Python 3.10
+    _StreamHandler = logging.StreamHandler
+
+
+class _StdoutHandler(_StreamHandler):
     """Writes to whatever ``sys.stdout`` is at the time of each record (a
     notebook replaces it per cell), like the print() it stands in for."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stdout
 

@@ -111,7 +111,9 @@ def _flow_for(*objs: Any) -> DAG:
                 return item.flow
     flow = _context.active_flow.get()
     if flow is None:
-        raise TypeError("`a >> b` with Promise(id) needs an active flow: use it inside `with Flow():`")
+        raise TypeError(
+            "`a >> b` with Promise(id) needs an active flow: use it inside `with Flow():`"
+        )
     return flow
 
 
@@ -134,10 +136,9 @@ def find_promises(obj: Any) -> list[Promise]:
         kind = type(item)
         if kind is Promise:
             found.append(item)
-        elif kind in _SEQUENCES or kind is dict:
-            if id(item) not in seen:  # a self-containing list must not loop
-                seen.add(id(item))
-                stack.extend(reversed(list(_children(item))))
+        elif (kind in _SEQUENCES or kind is dict) and id(item) not in seen:
+            seen.add(id(item))  # a self-containing list must not loop
+            stack.extend(reversed(list(_children(item))))
     return found
 
 
@@ -165,7 +166,7 @@ def substitute(obj: Any, resolve: Callable[[Promise], Any]) -> Any:
         else:
             stack.pop()
             if type(original) is dict:
-                value: Any = dict(zip(original.keys(), built))
+                value: Any = dict(zip(original.keys(), built, strict=True))
             else:
                 value = type(original)(built)
             if stack:

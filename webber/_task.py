@@ -105,7 +105,7 @@ class Task(Generic[P, R]):
         if flow is None:
             return self.fn(*args, **kwargs)
         # Inside a flow the call stands in for its value: a Promise (see module doc).
-        return flow._record(self, args, kwargs, fan_out=False)  # type: ignore[no-any-return]
+        return flow._record(self, args, kwargs, fan_out=False)  # type: ignore[return-value]
 
     def map(self, items: Iterable[Any], /, *args: Any, **kwargs: Any) -> list[R]:
         """Run the task once per element of ``items``; one Promise of the list of results.
@@ -123,8 +123,8 @@ class Task(Generic[P, R]):
         """
         flow = _context.active_flow.get()
         if flow is None:
-            return [self.fn(item, *args, **kwargs) for item in items]  # type: ignore[arg-type]
-        return flow._record(self, (items, *args), kwargs, fan_out=True)  # type: ignore[no-any-return]
+            return [self.fn(item, *args, **kwargs) for item in items]  # type: ignore[arg-type,unused-ignore]
+        return flow._record(self, (items, *args), kwargs, fan_out=True)  # type: ignore[return-value]
 
     def __repr__(self) -> str:
         return f"<task {self.options.name}>"

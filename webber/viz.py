@@ -78,9 +78,8 @@ def to_graphviz(plan: Plan, run: Run | None = None) -> graphviz.Digraph:
 
 def _write(dot: graphviz.Digraph, path: str) -> None:
     gv = _graphviz()
-    stem, ext = os.path.splitext(path)
-    if not ext:
-        raise WebberError(f"cannot tell the format of {path!r}: give it an ending like .svg or .png")
+    if not os.path.splitext(path)[1]:
+        raise WebberError(f"cannot tell the format of {path!r}: end it in .svg, .png or .pdf")
     try:
         dot.render(outfile=path, cleanup=True)
     except gv.ExecutableNotFound as e:

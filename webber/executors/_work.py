@@ -52,7 +52,7 @@ def run_job(job: Job, *, catch_interrupt: bool = True) -> Outcome:
         if not catch_interrupt:
             raise
         ok, value = False, e
-    except BaseException as e:  # noqa: BLE001 -- the task's failure, reported, never lost
+    except BaseException as e:
         ok, value = False, e
     finally:
         _context.active_flow.reset(token)
