@@ -106,3 +106,8 @@ class WorkerCrashedError(TaskError):
 
 class ExecutorError(WebberError, RuntimeError):
     """An executor cannot start, or was used in a way it does not support."""
+
+
+# Tracebacks and pickles name the public path (webber.CycleError), not this module.
+for _name in __all__:
+    globals()[_name].__module__ = "webber"

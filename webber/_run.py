@@ -33,6 +33,15 @@ class Attempt:
     error: str | None = None  # "ValueError: bad row" when it failed
 
 
+class _ByNode(dict[str, Any]):
+    """A dict keyed by node id that also takes the Promise of a node."""
+
+    def __missing__(self, key: Any) -> Any:
+        if isinstance(key, Promise) and isinstance(key.key, str) and key.key in self:
+            return self[key.key]
+        raise KeyError(key)
+
+
 class Run:
     """The outcome of ``flow.run()``: values, states, durations, attempts.
 
@@ -127,7 +136,7 @@ class Run:
     @property
     def states(self) -> dict[str, State]:
         """Node id -> final state, in plan order."""
-        return dict(self._states)
+        return _ByNode(self._states)
 
     @property
     def ok(self) -> bool:
@@ -149,12 +158,12 @@ class Run:
     @property
     def durations(self) -> dict[str, float]:
         """Node id -> seconds from its first start to its last end (0.0 if skipped)."""
-        return dict(self._durations)
+        return _ByNode(self._durations)
 
     @property
     def attempts(self) -> dict[str, tuple[Attempt, ...]]:
         """Node id -> every attempt, in order (empty for a skipped node)."""
-        return dict(self._attempts)
+        return _ByNode(self._attempts)
 
     def visualize(self, path: str | None = None) -> graphviz.Digraph:
         """The graph coloured by state, with durations (a ``graphviz.Digraph``)."""
