@@ -101,7 +101,7 @@ def compile_graph(
             try:
                 resolved[key] = parent = resolve(key)
             except UnknownNodeError as e:
-                raise UnknownNodeError(f"task {n!r} takes a Promise that fails: {e}", e.key) from e
+                raise UnknownNodeError(f"task {n!r} takes {Promise(key)!r}, but {e}", e.key) from e
             # A Promise argument is an edge even if it was never added (or removed).
             incoming.setdefault(parent, Condition.Success)
         parents[n] = incoming
