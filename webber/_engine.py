@@ -36,7 +36,7 @@ from webber._errors import TaskTimeoutError
 from webber._graph import Condition
 from webber._promise import Promise
 from webber._run import Attempt, Run, State
-from webber.executors._base import Executor, Job, Outcome
+from webber.executors._base import Executor, Job, Outcome, Started
 
 __all__ = ["Listener", "run_plan"]
 
@@ -53,8 +53,8 @@ class Listener:
     def on_run_start(self, plan: Plan) -> None:
         """Before the first task is submitted."""
 
-    def on_task_start(self, node: str, attempt: int, index: int | None) -> None:
-        """A job (a task's attempt, or one fan-out element's) was handed to the executor."""
+    def on_task_start(self, node: str, attempt: int, index: int | None, worker: str) -> None:
+        """An attempt at a task (or at one fan-out element) began on ``worker``."""
 
     def on_task_end(self, node: str, state: State, duration: float, attempts: int) -> None:
         """A node reached its final state."""
@@ -76,13 +76,14 @@ class _Engine:
     plan: Plan
     executor: Executor
     listeners: Sequence[Listener]
-    outcomes: queue.SimpleQueue[Outcome] = field(default_factory=queue.SimpleQueue)
+    outcomes: queue.SimpleQueue[Started | Outcome] = field(default_factory=queue.SimpleQueue)
     waiting: dict[str, int] = field(default_factory=dict)
     outcome: dict[str, State] = field(default_factory=dict)
     states: dict[str, State] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
     attempts: dict[str, list[Attempt]] = field(default_factory=dict)
     running: dict[tuple[str, int | None], Job] = field(default_factory=dict)
+    began: dict[tuple[str, int | None], float] = field(default_factory=dict)
     timers: list[tuple[float, int, Callable[[], None]]] = field(default_factory=list)
     fanouts: dict[str, _FanOut] = field(default_factory=dict)
     decide: deque[str] = field(default_factory=deque)
@@ -111,11 +112,14 @@ class _Engine:
         """Block until an outcome arrives or the next timer is due; handle both."""
         timeout = max(0.0, self.timers[0][0] - time.monotonic()) if self.timers else None
         try:
-            outcome = self.outcomes.get(timeout=timeout)
+            message = self.outcomes.get(timeout=timeout)
         except queue.Empty:
             pass
         else:
-            self._finish_attempt(outcome)
+            if isinstance(message, Started):
+                self._started(message)
+            else:
+                self._finish_attempt(message)
         now = time.monotonic()
         while self.timers and self.timers[0][0] <= now:
             heapq.heappop(self.timers)[2]()
@@ -152,10 +156,6 @@ class _Engine:
             self._inputs(node), node.timeout,
         )
         self.running[job.key] = job
-        if node.timeout is not None:
-            self._after(node.timeout, lambda: self._time_out(job))
-        for listener in self.listeners:
-            listener.on_task_start(node.id, attempt, index)
         self.executor.submit(job)
 
     def _fan_out(self, node: PlanNode) -> None:
@@ -180,11 +180,24 @@ class _Engine:
             self._submit(node, index, 1)
 
     # -- outcomes ---------------------------------------------------------------------
+    def _started(self, message: Started) -> None:
+        job = message.job
+        if self.running.get(job.key) is not job:
+            return
+        self.began[job.key] = message.at
+        if job.timeout is not None:
+            # Count from the start the executor saw, not from now (the queue may lag).
+            delay = job.timeout - (time.time() - message.at)
+            self._after(delay, lambda: self._time_out(job))
+        for listener in self.listeners:
+            listener.on_task_start(job.node, job.attempt, job.index, message.worker)
+
     def _finish_attempt(self, outcome: Outcome) -> None:
         job = outcome.job
         if self.running.get(job.key) is not job:
             return  # a late outcome of an attempt that timed out
         del self.running[job.key]
+        self.began.pop(job.key, None)
         ok, value = outcome.ok, outcome.value
         if ok and job.timeout is not None and outcome.duration > job.timeout:
             # Only the inline executor gets here: it cannot interrupt a task.
@@ -202,8 +215,9 @@ class _Engine:
         del self.running[job.key]
         self.executor.abandon(job)
         error = _timeout_error(job)
-        self._record(job.node, job.index, job.attempt, False, error,
-                     time.time() - (job.timeout or 0.0), job.timeout or 0.0, "")
+        began = self.began.pop(job.key, time.time())
+        self._record(job.node, job.index, job.attempt, False, error, began,
+                     time.time() - began, "")
         self._attempt_failed(job, error)
 
     def _succeeded(self, job: Job, value: Any) -> None:

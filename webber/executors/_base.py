@@ -7,7 +7,11 @@ executor only carries out jobs. It is handed a ``report`` callback at
 of the task itself::
 
     engine --submit(Job)--> executor --runs--> task
+    engine <--report(Started)-- executor            (when the task begins)
     engine <--report(Outcome)-- executor            (one per Job)
+
+Timeouts count from ``Started``, not from ``submit``: a job waiting for a
+free worker is not running late.
 
 A Job carries the Promise-bearing arguments as written plus ``inputs``, the
 parents' results by node id; the executor substitutes them where it runs the
@@ -22,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Executor", "Job", "Outcome"]
+__all__ = ["Executor", "Job", "Outcome", "Report", "Started"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,18 @@ class Outcome:
     worker: str  # which thread or process ran it
 
 
+@dataclass(frozen=True, slots=True)
+class Started:
+    """A Job began to run (on ``worker``, at ``time.time()`` ``at``)."""
+
+    job: Job
+    at: float
+    worker: str
+
+
+Report = Callable[[Started | Outcome], None]
+
+
 class Executor(abc.ABC):
     """Carries out jobs for the engine. Subclass to add a backend.
 
@@ -75,8 +91,8 @@ class Executor(abc.ABC):
         self.max_workers = max_workers
 
     @abc.abstractmethod
-    def start(self, report: Callable[[Outcome], None]) -> None:
-        """Get ready to run jobs; ``report`` receives every Outcome."""
+    def start(self, report: Report) -> None:
+        """Get ready to run jobs; ``report`` receives a Started and an Outcome per job."""
 
     @abc.abstractmethod
     def submit(self, job: Job) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from webber import _context
 from webber._output import capture
 from webber._promise import Promise, substitute
-from webber.executors._base import Job, Outcome
+from webber.executors._base import Job, Outcome, Report, Started
 
 __all__ = ["materialize", "run_job"]
 
@@ -32,7 +32,7 @@ def worker_name() -> str:
     return f"{os.getpid()}/{threading.current_thread().name}"
 
 
-def run_job(job: Job, *, catch_interrupt: bool = True) -> Outcome:
+def run_job(job: Job, report: Report | None = None, *, catch_interrupt: bool = True) -> Outcome:
     """Run ``job`` and describe what happened; never raises for the task's sake.
 
     A task's ``SystemExit`` is its failure, not the caller's exit. So is its
@@ -42,6 +42,8 @@ def run_job(job: Job, *, catch_interrupt: bool = True) -> Outcome:
     """
     started = time.time()
     t0 = time.perf_counter()
+    if report is not None:
+        report(Started(job, started, worker_name()))
     token = _context.active_flow.set(None)  # a task calling tasks calls them
     try:
         args, kwargs = materialize(job)

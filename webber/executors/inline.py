@@ -8,9 +8,7 @@ limit is marked failed with TaskTimeoutError (its result is discarded).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from webber.executors._base import Executor, Job, Outcome
+from webber.executors._base import Executor, Job, Report
 from webber.executors._work import run_job
 
 __all__ = ["InlineExecutor"]
@@ -31,15 +29,15 @@ class InlineExecutor(Executor):
 
     def __init__(self, max_workers: int | None = None) -> None:
         super().__init__(max_workers)
-        self._report: Callable[[Outcome], None] | None = None
+        self._report: Report | None = None
 
-    def start(self, report: Callable[[Outcome], None]) -> None:
+    def start(self, report: Report) -> None:
         self._report = report
 
     def submit(self, job: Job) -> None:
         assert self._report is not None, "InlineExecutor.submit() before start()"
         # The engine only enqueues the outcome, so running here cannot recurse.
-        self._report(run_job(job, catch_interrupt=False))
+        self._report(run_job(job, self._report, catch_interrupt=False))
 
     def stop(self, cancel: bool = False) -> None:
         self._report = None

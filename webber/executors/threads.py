@@ -11,10 +11,9 @@ it at exit. Use the process executor when timeouts must stop the work.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from webber.executors._base import Executor, Job, Outcome
+from webber.executors._base import Executor, Job, Outcome, Report
 from webber.executors._work import run_job
 
 __all__ = ["ThreadExecutor"]
@@ -37,10 +36,10 @@ class ThreadExecutor(Executor):
     def __init__(self, max_workers: int | None = None) -> None:
         super().__init__(max_workers)
         self._pool: ThreadPoolExecutor | None = None
-        self._report: Callable[[Outcome], None] | None = None
+        self._report: Report | None = None
         self._abandoned = False
 
-    def start(self, report: Callable[[Outcome], None]) -> None:
+    def start(self, report: Report) -> None:
         workers = self.max_workers or min(32, (os.cpu_count() or 1) + 4)
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="webber")
         self._report = report
@@ -48,7 +47,7 @@ class ThreadExecutor(Executor):
 
     def submit(self, job: Job) -> None:
         assert self._pool is not None, "ThreadExecutor.submit() before start()"
-        future = self._pool.submit(run_job, job)
+        future = self._pool.submit(run_job, job, self._report)
         future.add_done_callback(self._done)
 
     def _done(self, future: Future[Outcome]) -> None:
