@@ -23,12 +23,20 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TextIO
 
-__all__ = ["TaskFormatter", "capture", "emit_line", "ensure_handler", "logger", "redirected"]
+__all__ = [
+    "TaskFormatter",
+    "capture",
+    "emit_line",
+    "ensure_handler",
+    "logger",
+    "redirected",
+    "set_emitter",
+]
 
 logger = logging.getLogger("webber")
 
@@ -93,6 +101,17 @@ def emit_line(task: str, line: str, stream: str = "stdout", node: str = "") -> N
         _current.reset(token)
 
 
+Emitter = Callable[[str, str, str, str], None]
+_emit: Emitter = emit_line
+
+
+def set_emitter(emit: Emitter) -> None:
+    """Where completed lines go: the logger (default), or, in a worker
+    process, a pipe back to the caller, who logs them."""
+    global _emit
+    _emit = emit
+
+
 class _Sink:
     """The output of one task attempt, cut into lines."""
 
@@ -107,13 +126,13 @@ class _Sink:
         text = self.partial[stream] + text
         *lines, self.partial[stream] = text.split("\n")
         for line in lines:
-            emit_line(self.name, line.rstrip("\r"), stream, self.node)
+            _emit(self.name, line.rstrip("\r"), stream, self.node)
 
     def close(self) -> None:
         for stream, rest in self.partial.items():
             if rest:
                 self.partial[stream] = ""
-                emit_line(self.name, rest, stream, self.node)
+                _emit(self.name, rest, stream, self.node)
 
 
 class _Router:

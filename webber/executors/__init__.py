@@ -9,14 +9,25 @@ same on each of them.
 from __future__ import annotations
 
 from webber._errors import ExecutorError
-from webber.executors._base import Executor, Job, Outcome
+from webber.executors._base import Executor, Job, Outcome, Started
 from webber.executors.inline import InlineExecutor
+from webber.executors.processes import ProcessExecutor
 from webber.executors.threads import ThreadExecutor
 
-__all__ = ["Executor", "InlineExecutor", "Job", "Outcome", "ThreadExecutor", "resolve_executor"]
+__all__ = [
+    "Executor",
+    "InlineExecutor",
+    "Job",
+    "Outcome",
+    "ProcessExecutor",
+    "Started",
+    "ThreadExecutor",
+    "resolve_executor",
+]
 
 _BY_NAME: dict[str, type[Executor]] = {
     "inline": InlineExecutor,
+    "processes": ProcessExecutor,
     "threads": ThreadExecutor,
 }
 

@@ -1,0 +1,150 @@
+"""Pickling for the process executor: cloudpickle, with large buffers out of band.
+
+``dumps`` pickles with protocol 5. Every buffer of at least ``THRESHOLD``
+bytes that an object exposes out of band (numpy arrays, bytearrays, large
+``bytes`` -- wrapped here, as pickle never offers them) is written to a
+shared-memory file instead of the pipe::
+
+    sender:    obj --cloudpickle--> small pickle (pipe) + segments (/dev/shm files)
+    receiver:  map each segment, unlink it at once, unpickle against the maps
+
+The receiver unlinks a segment as soon as it has mapped it, so the name is
+gone from ``/dev/shm`` whatever happens next; the memory lives exactly as
+long as the objects that use it (a numpy array keeps its map alive). Segment
+names start with ``webber-<pid of the creator>-``, so whoever outlives a
+crashed process can remove what it left (:func:`remove_segments_of`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import mmap
+import os
+import pickle
+import secrets
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["THRESHOLD", "dumps", "loads", "remove_segments", "remove_segments_of"]
+
+#: Buffers this large or larger travel through shared memory.
+THRESHOLD = 1 << 20
+
+_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+_counter = itertools.count()
+
+
+class _BigBytes:
+    """Carries a large ``bytes`` out of band (pickle keeps plain bytes in band)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        return (bytes, (pickle.PickleBuffer(self.data),))
+
+
+def _wrap_big_bytes(obj: Any) -> Any:
+    if type(obj) is bytes and len(obj) >= THRESHOLD:
+        return _BigBytes(obj)
+    if type(obj) in (tuple, list) and any(type(x) is bytes and len(x) >= THRESHOLD for x in obj):
+        return type(obj)(_wrap_big_bytes(x) for x in obj)
+    if type(obj) is dict and any(type(v) is bytes and len(v) >= THRESHOLD for v in obj.values()):
+        return {k: _wrap_big_bytes(v) for k, v in obj.items()}
+    return obj
+
+
+def _segment_path(name: str) -> str:
+    return os.path.join(_DIR, name)
+
+
+def _write_segment(raw: memoryview) -> str:
+    name = f"webber-{os.getpid()}-{next(_counter)}-{secrets.token_hex(4)}"
+    fd = os.open(_segment_path(name), os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+    try:
+        # write() beats filling an mmap here: no page fault per page.
+        written = 0
+        while written < raw.nbytes:
+            written += os.write(fd, raw[written:])
+    except BaseException:
+        os.close(fd)
+        remove_segments([name])
+        raise
+    os.close(fd)
+    return name
+
+
+def dumps(obj: Any, out_of_band: bool = True) -> tuple[bytes, list[str]]:
+    """Pickle ``obj``; returns the pickle and the names of its segments.
+
+    ``out_of_band=False`` keeps every buffer in the pickle: for what is sent
+    to several processes (a segment is unlinked by its first reader).
+    """
+    import cloudpickle  # only the process executor pays for it
+
+    segments: list[str] = []
+
+    def callback(buffer: pickle.PickleBuffer) -> bool:
+        raw = buffer.raw()
+        if raw.nbytes < THRESHOLD or not out_of_band:
+            return True  # small: keep it in the pickle
+        segments.append(_write_segment(raw))
+        return False
+
+    try:
+        if out_of_band:
+            obj = _wrap_big_bytes(obj)
+        data = cloudpickle.dumps(obj, protocol=5, buffer_callback=callback)
+    except BaseException:
+        remove_segments(segments)
+        raise
+    return data, segments
+
+
+def _map(name: str) -> memoryview:
+    path = _segment_path(name)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        # ACCESS_COPY: the receiver may write to its arrays; nobody else sees it.
+        mm = mmap.mmap(fd, size, access=mmap.ACCESS_COPY) if size else None
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return memoryview(mm) if mm is not None else memoryview(b"")
+
+
+def loads(data: bytes, segments: list[str]) -> Any:
+    """Unpickle what ``dumps`` made; removes every segment, even on failure."""
+    buffers: list[memoryview] = []
+    try:
+        for name in segments:
+            buffers.append(_map(name))
+    except BaseException:
+        remove_segments(segments)
+        raise
+    return pickle.loads(data, buffers=buffers)
+
+
+def remove_segments(names: list[str]) -> None:
+    """Unlink segments that will never be loaded (missing ones are fine)."""
+    for name in names:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(_segment_path(name))
+
+
+def _segments_of(pid: int) -> Iterator[str]:
+    prefix = f"webber-{pid}-"
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(_DIR):
+            if entry.name.startswith(prefix):
+                yield entry.name
+
+
+def remove_segments_of(pid: int) -> None:
+    """Unlink every segment that process ``pid`` created and nobody loaded."""
+    remove_segments(list(_segments_of(pid)))

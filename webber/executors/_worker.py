@@ -1,0 +1,149 @@
+"""The worker process of the process executor (``python -c ... _worker.main``).
+
+A worker is started by ``processes.py`` with three pipe file descriptors and
+runs jobs one at a time, in the order they arrive::
+
+    caller --(fd_in)-->  worker     ("init", sys.path) once, then
+                                    ("fn", fid, pickle, segments)   a function, once per worker
+                                    ("run", [(tag, fid, pickle, segments), ...], forget)
+    caller <--(fd_out)-- worker     ("out", name, node, stream, line)   each printed line, at once
+                                    ("done", tag, ok, pickle, segments, started, duration, info)
+    caller --(fd_life)   worker     never written; EOF means the caller died
+
+It leads its own session (process group), so a timeout kills its children
+too, and the terminal's Ctrl-C reaches only the caller, which then stops the
+pool. A watchdog thread blocks on the lifeline: when the caller dies, the
+read returns EOF and the worker kills its group. Lines a task prints go down
+the pipe as they are printed, so they reach the caller even if the task then
+kills the process.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import sys
+import threading
+import traceback
+from dataclasses import replace
+from multiprocessing.connection import Connection
+from typing import Any
+
+from webber import _output
+from webber.executors import _serialize
+from webber.executors._base import Job
+from webber.executors._work import run_job
+
+__all__ = ["main"]
+
+
+def _watch_caller(fd_life: int) -> None:
+    try:
+        while os.read(fd_life, 1):
+            pass
+    except OSError:
+        pass
+    # The caller is gone: end this worker and whatever its task started.
+    os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def _failure_info(error: BaseException) -> tuple[str, str, str]:
+    kind = type(error)
+    name = kind.__qualname__
+    if kind.__module__ != "builtins":
+        name = f"{kind.__module__}.{name}"
+    return name, str(error), "".join(traceback.format_exception(error))
+
+
+class _Worker:
+    def __init__(self, conn_in: Connection, conn_out: Connection) -> None:
+        self.conn_in = conn_in
+        self.conn_out = conn_out
+        self.lock = threading.Lock()  # a task's own threads may print too
+        self.functions: dict[Any, Any] = {}  # fid -> function, or its pickle until first use
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+        with self.lock:
+            self.conn_out.send_bytes(data)
+
+    def emit(self, name: str, line: str, stream: str, node: str) -> None:
+        self.send(("out", name, node, stream, line))
+
+    def function(self, fid: Any) -> Any:
+        entry = self.functions[fid]
+        if isinstance(entry, tuple):  # still pickled: load on first use, once
+            entry = _serialize.loads(*entry)
+            self.functions[fid] = entry
+        return entry
+
+    def run(self, tag: int, fid: Any, data: bytes, segments: list[str]) -> None:
+        started, duration = 0.0, 0.0
+        try:
+            job: Job = _serialize.loads(data, segments)
+            job = replace(job, func=self.function(fid))
+        except BaseException as e:  # reported as the task's failure
+            error: BaseException = RuntimeError(
+                f"the worker could not unpickle task arguments or function: "
+                f"{type(e).__name__}: {e}"
+            )
+            error.__cause__ = e
+            self.fail(tag, error, started, duration)
+            return
+        outcome = run_job(job)
+        started, duration = outcome.started, outcome.duration
+        if not outcome.ok:
+            self.fail(tag, outcome.value, started, duration)
+            return
+        try:
+            result, result_segments = _serialize.dumps(outcome.value)
+        except BaseException as e:
+            error = TypeError(
+                f"task {job.node!r} returned a {type(outcome.value).__name__} that cannot be "
+                f"pickled to send back ({type(e).__name__}: {e}); return plain data, or run "
+                f"it with executor='threads'"
+            )
+            self.fail(tag, error, started, duration)
+            return
+        self.send(("done", tag, True, result, result_segments, started, duration, None))
+
+    def fail(self, tag: int, error: BaseException, started: float, duration: float) -> None:
+        info = _failure_info(error)
+        try:
+            data, segments = _serialize.dumps(error)
+        except BaseException:  # the text in `info` still gets through
+            data, segments = b"", []
+        self.send(("done", tag, False, data, segments, started, duration, info))
+
+    def serve(self) -> None:
+        while True:
+            try:
+                message = pickle.loads(self.conn_in.recv_bytes())
+            except EOFError:
+                return
+            kind = message[0]
+            if kind == "run":
+                for fid in message[2]:  # functions of runs that have ended
+                    self.functions.pop(fid, None)
+                for tag, fid, data, segments in message[1]:
+                    self.run(tag, fid, data, segments)
+            elif kind == "fn":
+                self.functions[message[1]] = (message[2], message[3])
+            elif kind == "init":
+                sys.path[:] = message[1]
+            elif kind == "stop":
+                return
+
+
+def main() -> None:
+    fd_in, fd_out, fd_life = (int(arg) for arg in sys.argv[1:4])
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle
+    threading.Thread(target=_watch_caller, args=(fd_life,), daemon=True).start()
+    worker = _Worker(Connection(fd_in, writable=False), Connection(fd_out, readable=False))
+    _output.set_emitter(worker.emit)
+    with _output.redirected():
+        worker.serve()
+    sys.stdout.flush()
+    # Skip interpreter teardown: nothing to flush, and it could print noise.
+    os._exit(0)
