@@ -1,0 +1,31 @@
+"""Shared fixtures: the executors every conformance test runs on, and log capture."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+#: Every executor the conformance suite proves; a new executor is one more entry.
+EXECUTORS = ["inline", "threads", "processes"]
+
+
+@pytest.fixture(params=EXECUTORS)
+def executor(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(autouse=True)
+def _webber_logs_at_info(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    caplog.set_level(logging.INFO, logger="webber")
+    yield
+
+
+def task_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    """(task name, line) of every task-output record captured so far."""
+    return [
+        (r.task, r.getMessage())  # type: ignore[attr-defined]
+        for r in caplog.records
+        if r.name == "webber" and hasattr(r, "stream")
+    ]
