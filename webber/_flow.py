@@ -203,7 +203,7 @@ class DAG:
         """Ordering edges from every parent to every child (what ``a >> b`` records)."""
         kids = [self.node_id(c) for c in children]
         for parent in parents:
-            if isinstance(parent, Promise) and parent.flow not in (None, self):
+            if isinstance(parent, Promise) and self._is_foreign(parent):
                 raise self._foreign(parent, "`>>`")
             u = self.node_id(parent)
             for v in kids:
@@ -367,9 +367,11 @@ class DAG:
         hint = f"did you mean {close[0]!r}?" if close else "use an id that add_node() returned"
         return UnknownNodeError(f"{self._label()} has no node {key!r}; {hint}", key)
 
+    def _is_foreign(self, promise: Promise) -> bool:
+        return promise._origin is not None and promise._origin[0] != self._uid
+
     def _foreign(self, promise: Promise, where: str) -> ForeignPromiseError:
-        other = promise.flow
-        other_name = other._label() if other is not None else "a flow that no longer exists"
+        other_name = promise._origin[1] if promise._origin else "another flow"
         return ForeignPromiseError(
             f"{where}: {promise!r} was recorded by {other_name}, not by {self._label()}; "
             f"a flow's Promises work only inside that flow: build the task in this flow, "
@@ -378,7 +380,7 @@ class DAG:
 
     def _check_promises(self, args: tuple[Any, ...], kwargs: dict[str, Any], where: str) -> None:
         for promise in find_promises((args, kwargs)):
-            if promise.flow not in (None, self):
+            if self._is_foreign(promise):
                 raise self._foreign(promise, f"task {where!r}")
 
     def _record(

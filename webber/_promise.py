@@ -38,16 +38,18 @@ class Promise:
     'HELLO'
     """
 
-    __slots__ = ("__weakref__", "_flow", "key")
+    __slots__ = ("__weakref__", "_flow", "_origin", "key")
 
     key: str | Callable[..., Any]
     _flow: weakref.ReferenceType[DAG] | None
+    #: (uid, label) of the recording flow: outlives the flow, for error messages
+    _origin: tuple[int, str] | None
 
     def __init__(self, key: str | Callable[..., Any] | Promise) -> None:
         if isinstance(key, Promise):
-            self.key, self._flow = key.key, key._flow
+            self.key, self._flow, self._origin = key.key, key._flow, key._origin
         elif isinstance(key, str) or callable(key):
-            self.key, self._flow = key, None
+            self.key, self._flow, self._origin = key, None, None
         else:
             raise TypeError(
                 f"Promise() takes a node id (str), a callable or a Promise, not "
@@ -58,6 +60,7 @@ class Promise:
     def _bound(cls, node_id: str, flow: DAG) -> Promise:
         promise = cls(node_id)
         promise._flow = weakref.ref(flow)
+        promise._origin = (flow._uid, flow._label())
         return promise
 
     @property
