@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,9 +16,8 @@ def executor(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _webber_logs_at_info(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+def _webber_logs_at_info(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="webber")
-    yield
 
 
 def task_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -45,4 +46,4 @@ def test_concurrent_prints_are_attributed(caplog: pytest.LogCaptureFixture) -> N
     assert [line for name, line in lines if name == "left"] == [f"left {i}" for i in range(200)]
     # They really did overlap: the names interleave at least once.
     names = [name for name, _ in lines]
-    assert any(a != b for a, b in zip(names, names[1:]) if a == "right")
+    assert any(a != b for a, b in itertools.pairwise(names) if a == "right")

@@ -32,10 +32,10 @@ from webber._task import Task, task
 __version__ = "0.5.0.dev0"
 
 __all__ = [
-    "DAG",
     "Attempt",
     "Condition",
     "CycleError",
+    "DAG",
     "Edge",
     "ExecutorError",
     "Flow",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from webber import DAG, Condition, Flow, task
@@ -81,7 +83,7 @@ def test_skips_spread_down_a_chain_and_anycase_stops_them(executor: str) -> None
     head = dag.add_node(boom)
     chain = [dag.add_node(echo, i) for i in range(50)]
     dag.add_edge(head, chain[0])
-    for u, v in zip(chain, chain[1:]):
+    for u, v in itertools.pairwise(chain):
         dag.add_edge(u, v)
     cleanup = dag.add_node(echo, "cleanup")
     dag.add_edge(chain[-1], cleanup, continue_on=Condition.AnyCase)

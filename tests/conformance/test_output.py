@@ -65,7 +65,9 @@ def test_seed_example_prints_in_the_seed_format(
     assert formatted[23:] == "           print: Hello World!"
 
 
-def test_output_outside_tasks_is_untouched(executor: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_output_outside_tasks_is_untouched(
+    executor: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     dag = DAG()
     dag.add_node(print, "inside")
     print("before")

@@ -38,7 +38,9 @@ def test_values_states_and_durations(executor: str) -> None:
 
 def test_nested_promises_in_containers_and_kwargs(executor: str) -> None:
     @task
-    def combine(items: list[object], mapping: dict[str, object], *, extra: tuple[object, ...]) -> object:
+    def combine(
+        items: list[object], mapping: dict[str, object], *, extra: tuple[object, ...]
+    ) -> object:
         return (items, mapping, extra)
 
     with Flow() as flow:
@@ -122,10 +124,7 @@ def test_ordering_edge_passes_no_data(executor: str, tmp_path: object) -> None:
 
 
 def test_a_ten_thousand_node_chain(executor: str) -> None:
-    if executor == "processes":
-        n = 2_000  # the same code path; keeps the suite fast
-    else:
-        n = 10_000
+    n = 2_000 if executor == "processes" else 10_000  # same code path; a faster suite
     dag = DAG()
     prev = dag.add_node(int, 0)
     for _ in range(n - 1):

@@ -11,7 +11,7 @@ from webber import DAG, Flow, task
 
 
 def flaky(counter: str, fail_times: int) -> str:
-    """Fails ``fail_times`` times, then succeeds; counts calls in a file (works across processes)."""
+    """Fails ``fail_times`` times, then succeeds; counts calls in a file (so: in any process)."""
     path = Path(counter)
     calls = int(path.read_text()) + 1 if path.exists() else 1
     path.write_text(str(calls))
@@ -74,7 +74,7 @@ def test_timeout_fails_the_task(executor: str) -> None:
     run = flow.run(executor=executor)
     assert run.state(quick) == "success"
     assert run.state(late) == "failed"
-    with pytest.raises(webber.TaskTimeoutError, match="0.2 s") as info:
+    with pytest.raises(webber.TaskTimeoutError, match=r"0\.2 s") as info:
         run[late]
     assert isinstance(info.value, TimeoutError)
     assert info.value.task == "slow-1"
