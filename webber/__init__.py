@@ -9,7 +9,6 @@ Importing webber starts nothing and imports no optional backend.
 """
 
 from webber._compile import Plan
-from webber._engine import Listener
 from webber._errors import (
     CycleError,
     ExecutorError,
@@ -23,6 +22,7 @@ from webber._errors import (
     WebberError,
     WorkerCrashedError,
 )
+from webber._events import Listener
 from webber._flow import DAG, Flow
 from webber._graph import Condition, Edge, Node
 from webber._promise import Promise

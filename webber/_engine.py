@@ -33,34 +33,19 @@ from typing import Any
 from webber import _output
 from webber._compile import Plan, PlanNode
 from webber._errors import TaskTimeoutError
+from webber._events import Listener
 from webber._graph import Condition
 from webber._promise import Promise
 from webber._run import Attempt, Run, State
 from webber.executors._base import Executor, Job, Outcome, Started
 
-__all__ = ["Listener", "run_plan"]
+__all__ = ["run_plan"]
 
 log = logging.getLogger("webber")
 
 SUCCESS: State = "success"
 FAILED: State = "failed"
 SKIPPED: State = "skipped"
-
-
-class Listener:
-    """Callbacks on a run, called in the caller's thread. Override what you need."""
-
-    def on_run_start(self, plan: Plan) -> None:
-        """Before the first task is submitted."""
-
-    def on_task_start(self, node: str, attempt: int, index: int | None, worker: str) -> None:
-        """An attempt at a task (or at one fan-out element) began on ``worker``."""
-
-    def on_task_end(self, node: str, state: State, duration: float, attempts: int) -> None:
-        """A node reached its final state."""
-
-    def on_run_end(self, run: Run) -> None:
-        """After the last node is final."""
 
 
 @dataclass(slots=True)

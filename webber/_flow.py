@@ -14,7 +14,6 @@ frozen Node records; Edge records are made only when asked for, which keeps a
 
 from __future__ import annotations
 
-import difflib
 import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -363,6 +362,8 @@ class DAG:
         return f"{type(self).__name__.lower()} {self.name!r}"
 
     def _unknown(self, key: str) -> UnknownNodeError:
+        import difflib  # only on this error path: it costs 5 ms to import
+
         close = difflib.get_close_matches(key, list(self._nodes), n=1)
         hint = f"did you mean {close[0]!r}?" if close else "use an id that add_node() returned"
         return UnknownNodeError(f"{self._label()} has no node {key!r}; {hint}", key)

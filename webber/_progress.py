@@ -6,7 +6,7 @@ import sys
 import time
 
 from webber._compile import Plan
-from webber._engine import Listener
+from webber._events import Listener
 from webber._run import Run, State
 
 __all__ = ["ProgressBar"]

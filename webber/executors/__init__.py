@@ -1,18 +1,25 @@
 """Executors: where a run's tasks execute.
 
-``"inline"`` runs tasks one at a time in the caller's thread (debugging),
-``"threads"`` on a thread pool (I/O-bound work). All share the interface in
-``_base.py``; the engine holds every rule of a run, so a flow computes the
-same on each of them.
+``"processes"`` runs tasks in a persistent pool of worker processes (CPU-bound
+work, the default), ``"threads"`` on a thread pool (I/O-bound work),
+``"inline"`` one at a time in the caller's thread (debugging). All share the
+interface in ``_base.py``; the engine holds every rule of a run, so a flow
+computes the same on each of them. The concrete executors are imported on
+first use, so ``import webber`` stays light.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from webber._errors import ExecutorError
 from webber.executors._base import Executor, Job, Outcome, Started
-from webber.executors.inline import InlineExecutor
-from webber.executors.processes import ProcessExecutor
-from webber.executors.threads import ThreadExecutor
+
+if TYPE_CHECKING:
+    from webber.executors.inline import InlineExecutor
+    from webber.executors.processes import ProcessExecutor
+    from webber.executors.threads import ThreadExecutor
 
 __all__ = [
     "Executor",
@@ -25,11 +32,19 @@ __all__ = [
     "resolve_executor",
 ]
 
-_BY_NAME: dict[str, type[Executor]] = {
-    "inline": InlineExecutor,
-    "processes": ProcessExecutor,
-    "threads": ThreadExecutor,
+#: executor name -> (module, class)
+_BY_NAME = {
+    "inline": ("webber.executors.inline", "InlineExecutor"),
+    "processes": ("webber.executors.processes", "ProcessExecutor"),
+    "threads": ("webber.executors.threads", "ThreadExecutor"),
 }
+_CLASSES = {cls: module for module, cls in _BY_NAME.values()}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CLASSES:
+        return getattr(importlib.import_module(_CLASSES[name]), name)
+    raise AttributeError(f"module 'webber.executors' has no attribute {name!r}")
 
 
 def resolve_executor(executor: str | Executor, max_workers: int | None = None) -> Executor:
@@ -42,7 +57,9 @@ def resolve_executor(executor: str | Executor, max_workers: int | None = None) -
             )
         return executor
     if isinstance(executor, str) and executor in _BY_NAME:
-        return _BY_NAME[executor](max_workers)
+        module, cls = _BY_NAME[executor]
+        factory: type[Executor] = getattr(importlib.import_module(module), cls)
+        return factory(max_workers)
     raise ExecutorError(
         f"unknown executor {executor!r}; use one of {', '.join(map(repr, _BY_NAME))} "
         f"or an Executor instance"
