@@ -380,6 +380,8 @@ class DAG:
         )
 
     def _check_promises(self, args: tuple[Any, ...], kwargs: dict[str, Any], where: str) -> None:
+        if not args and not kwargs:
+            return
         for promise in find_promises((args, kwargs)):
             if self._is_foreign(promise):
                 raise self._foreign(promise, f"task {where!r}")

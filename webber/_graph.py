@@ -63,6 +63,9 @@ class Node:
     deps: tuple[str | Callable[..., Any], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not self.args and not self.kwargs:
+            object.__setattr__(self, "deps", ())
+            return
         keys: dict[Any, None] = {}  # ordered set; callables hash by identity
         for promise in find_promises((self.args, self.kwargs)):
             keys[promise.key] = None

@@ -1,0 +1,22 @@
+"""Helpers shared by the benchmark scripts (not a benchmark itself)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def import_webber_from_checkout() -> None:
+    """Make ``import webber`` work when run as ``python benchmarks/x.py``."""
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+
+
+def table(rows: list[list[str]]) -> str:
+    """A plain-text table: first row is the header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
