@@ -3,7 +3,7 @@
 Two ways to build a flow -- decorators in a ``with Flow():`` block, or the
 explicit ``DAG`` API -- one compiled ``Plan``, one engine, several executors::
 
-    @task / Flow / DAG  ->  compile() -> Plan  ->  engine  ->  inline | threads
+    @task / Flow / DAG  ->  compile() -> Plan  ->  engine  ->  processes | threads | inline
 
 Importing webber starts nothing and imports no optional backend.
 """
@@ -19,6 +19,7 @@ from webber._errors import (
     TaskSkippedError,
     TaskTimeoutError,
     UnknownNodeError,
+    UnpicklableTaskError,
     WebberError,
     WorkerCrashedError,
 )
@@ -28,6 +29,7 @@ from webber._graph import Condition, Edge, Node
 from webber._promise import Promise
 from webber._run import Attempt, Run
 from webber._task import Task, task
+from webber.executors import shutdown
 
 __version__ = "0.5.0.dev0"
 
@@ -52,7 +54,9 @@ __all__ = [
     "TaskSkippedError",
     "TaskTimeoutError",
     "UnknownNodeError",
+    "UnpicklableTaskError",
     "WebberError",
     "WorkerCrashedError",
+    "shutdown",
     "task",
 ]

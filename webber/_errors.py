@@ -10,7 +10,8 @@ bad graph, ``KeyError`` for an unknown id, ``TimeoutError`` for a timeout)::
      │    ├── CycleError                   a -> b -> a; lists the cycle in order
      │    ├── UnknownNodeError (KeyError)  an id that is not in the graph
      │    ├── ForeignPromiseError          a Promise of another flow
-     │    └── TaskDefinitionError          not callable, bad retries, bad condition
+     │    ├── TaskDefinitionError          not callable, bad retries, bad condition
+     │    └── UnpicklableTaskError         cannot be sent to a worker process
      ├── TaskError                         raised *for* a task, not *by* it
      │    ├── TaskTimeoutError (TimeoutError)  the task ran past its timeout
      │    ├── TaskSkippedError             reading the result of a skipped task
@@ -34,6 +35,7 @@ __all__ = [
     "TaskSkippedError",
     "TaskTimeoutError",
     "UnknownNodeError",
+    "UnpicklableTaskError",
     "WebberError",
     "WorkerCrashedError",
 ]
@@ -78,6 +80,11 @@ class ForeignPromiseError(GraphError):
 
 class TaskDefinitionError(GraphError, TypeError):
     """A task is not callable, or one of its settings is out of range."""
+
+
+class UnpicklableTaskError(GraphError):
+    """A task's function or argument cannot be pickled, so it cannot run in a
+    worker process. The message names the task and the object."""
 
 
 class TaskError(WebberError):

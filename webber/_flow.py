@@ -308,38 +308,46 @@ class DAG:
         return sub
 
     # -- compiling, running, drawing -----------------------------------------------
-    def compile(self) -> Plan:
+    def compile(self, executor: str | Executor = "processes") -> Plan:
         """Validate the graph and lower it to a Plan of topological levels.
 
         Raises a :class:`~webber.GraphError` naming the problem: a cycle (in
         order), an unknown id (with the closest match), a task that is not
-        callable or has bad settings, a condition that is not a Condition.
+        callable or has bad settings, a condition that is not a Condition --
+        and, for an executor that ships tasks to other processes (the default),
+        a function or argument that cannot be pickled.
         """
         from webber._compile import compile_graph
+        from webber.executors import resolve_executor
 
-        return compile_graph(self.name, self._nodes, self._pred, self._resolve_dep)
+        plan = compile_graph(self.name, self._nodes, self._pred, self._resolve_dep)
+        resolve_executor(executor).check(plan)
+        return plan
 
     def run(
         self,
-        executor: str | Executor = "threads",
+        executor: str | Executor = "processes",
         *,
         max_workers: int | None = None,
         progress: bool = False,
     ) -> Run:
         """Run the graph and return its :class:`~webber.Run`.
 
-        ``executor`` is ``"threads"`` (the default), ``"inline"`` (one task at a
-        time in this thread: breakpoints work) or an Executor instance.
+        ``executor`` is ``"processes"`` (the default: a pool of worker
+        processes, for CPU-bound Python), ``"threads"`` (I/O-bound tasks),
+        ``"inline"`` (one task at a time in this thread: breakpoints work) or
+        an Executor instance.
         """
         from webber._engine import run_plan
         from webber.executors import resolve_executor
 
-        plan = self.compile()
-        return run_plan(plan, resolve_executor(executor, max_workers), progress=progress)
+        chosen = resolve_executor(executor, max_workers)
+        plan = self.compile(chosen)
+        return run_plan(plan, chosen, progress=progress)
 
     def execute(
         self,
-        executor: str | Executor = "threads",
+        executor: str | Executor = "processes",
         *,
         max_workers: int | None = None,
         progress: bool = False,

@@ -11,6 +11,7 @@ first use, so ``import webber`` stays light.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 from webber._errors import ExecutorError
@@ -30,6 +31,7 @@ __all__ = [
     "Started",
     "ThreadExecutor",
     "resolve_executor",
+    "shutdown",
 ]
 
 #: executor name -> (module, class)
@@ -45,6 +47,18 @@ def __getattr__(name: str) -> Any:
     if name in _CLASSES:
         return getattr(importlib.import_module(_CLASSES[name]), name)
     raise AttributeError(f"module 'webber.executors' has no attribute {name!r}")
+
+
+def shutdown() -> None:
+    """Stop the worker processes of the process executor now (the next run
+    starts new ones). Runs at interpreter exit too.
+
+    >>> import webber
+    >>> webber.shutdown()
+    """
+    processes = sys.modules.get("webber.executors.processes")
+    if processes is not None:  # no pool was ever started otherwise
+        processes.shutdown()
 
 
 def resolve_executor(executor: str | Executor, max_workers: int | None = None) -> Executor:

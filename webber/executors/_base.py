@@ -24,7 +24,10 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from webber._compile import Plan
 
 __all__ = ["Executor", "Job", "Outcome", "Report", "Started"]
 
@@ -89,6 +92,10 @@ class Executor(abc.ABC):
         ):
             raise ValueError(f"max_workers={max_workers!r}: must be a whole number >= 1 or None")
         self.max_workers = max_workers
+
+    def check(self, plan: Plan) -> None:  # noqa: B027 (optional hook)
+        """Refuse, before anything runs, a plan this executor cannot run
+        (raise a :class:`~webber.GraphError` naming the task)."""
 
     @abc.abstractmethod
     def start(self, report: Report) -> None:

@@ -22,12 +22,26 @@ import itertools
 import mmap
 import os
 import pickle
+import reprlib
 import secrets
 import tempfile
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["THRESHOLD", "dumps", "loads", "remove_segments", "remove_segments_of"]
+from webber._errors import UnpicklableTaskError
+from webber._graph import display_name
+
+if TYPE_CHECKING:
+    from webber._compile import Plan
+
+__all__ = [
+    "THRESHOLD",
+    "check_plan",
+    "dumps",
+    "loads",
+    "remove_segments",
+    "remove_segments_of",
+]
 
 #: Buffers this large or larger travel through shared memory.
 THRESHOLD = 1 << 20
@@ -148,3 +162,47 @@ def _segments_of(pid: int) -> Iterator[str]:
 def remove_segments_of(pid: int) -> None:
     """Unlink every segment that process ``pid`` created and nobody loaded."""
     remove_segments(list(_segments_of(pid)))
+
+
+def check_plan(plan: Plan) -> None:
+    """Refuse a plan whose functions or arguments cannot be pickled, naming the
+    task and the object; each distinct function is tried once."""
+    import cloudpickle
+
+    tried: set[int] = set()
+    for n, node in plan.nodes.items():
+        if id(node.func) not in tried:
+            try:
+                cloudpickle.dumps(node.func)
+            except Exception as e:
+                raise _unpicklable(n, f"its function {display_name(node.func)!r} (or what it "
+                                      f"refers to: closure, globals)", e) from e
+            tried.add(id(node.func))
+        if not node.args and not node.kwargs:
+            continue
+        try:
+            cloudpickle.dumps((node.args, node.kwargs))
+        except Exception as e:
+            raise _unpicklable(n, _culprit(node.args, node.kwargs), e) from e
+
+
+def _culprit(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
+    """Which argument will not pickle, as a phrase."""
+    import cloudpickle
+
+    named = [(f"argument {i}", a) for i, a in enumerate(args)]
+    named += [(f"argument {k}=", v) for k, v in kwargs.items()]
+    for label, value in named:
+        try:
+            cloudpickle.dumps(value)
+        except Exception:
+            return f"its {label} ({type(value).__name__} {reprlib.repr(value)})"
+    return "its arguments"
+
+
+def _unpicklable(node: str, what: str, error: Exception) -> UnpicklableTaskError:
+    return UnpicklableTaskError(
+        f"task {node!r} cannot be sent to a worker process: {what} cannot be pickled "
+        f"({type(error).__name__}: {error}); run it with executor='threads', or create "
+        f"the object inside the task"
+    )

@@ -41,12 +41,15 @@ import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from webber._errors import TaskError, WorkerCrashedError
 from webber._output import emit_line
 from webber.executors import _serialize
 from webber.executors._base import Executor, Job, Outcome, Report, Started
+
+if TYPE_CHECKING:
+    from webber._compile import Plan
 
 __all__ = ["ProcessExecutor", "shutdown"]
 
@@ -481,6 +484,9 @@ class ProcessExecutor(Executor):
         super().__init__(max_workers)
         self._pool: _Pool | None = None
         self._session: _Session | None = None
+
+    def check(self, plan: Plan) -> None:
+        _serialize.check_plan(plan)
 
     def start(self, report: Report) -> None:
         self._pool = _get_pool(self.max_workers or os.cpu_count() or 1)
