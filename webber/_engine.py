@@ -11,7 +11,8 @@ State, all in the caller's thread (no locks; executors only enqueue)::
     fanouts      n -> results of a map node's elements still coming in
 
 The loop blocks on a queue of Outcomes with a timeout equal to the next
-timer, so it never polls. A node is decided as soon as its own parents are
+timer (in the main thread, at most HEARTBEAT, so that a simulated Ctrl-C
+gets through), so it never polls for work. A node is decided as soon as its own parents are
 final (never level by level): it is skipped (skip_node, or an edge whose
 condition its parent's outcome does not meet -- which then spreads by the
 same rule) or submitted. Deciding runs from a work list, not recursion, so a
@@ -24,6 +25,7 @@ import heapq
 import itertools
 import logging
 import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -42,6 +44,9 @@ from webber.executors._base import Executor, Job, Outcome, Started
 __all__ = ["run_plan"]
 
 log = logging.getLogger("webber")
+
+#: seconds between wake-ups of an idle engine in the main thread (see _wait)
+HEARTBEAT = 0.25
 
 SUCCESS: State = "success"
 FAILED: State = "failed"
@@ -73,6 +78,9 @@ class _Engine:
     fanouts: dict[str, _FanOut] = field(default_factory=dict)
     decide: deque[str] = field(default_factory=deque)
     seq: itertools.count[int] = field(default_factory=itertools.count)
+    main_thread: bool = field(
+        default_factory=lambda: threading.current_thread() is threading.main_thread()
+    )
 
     def run(self) -> Run:
         started, t0 = time.time(), time.perf_counter()
@@ -96,6 +104,11 @@ class _Engine:
     def _wait(self) -> None:
         """Block until an outcome arrives or the next timer is due; handle both."""
         timeout = max(0.0, self.timers[0][0] - time.monotonic()) if self.timers else None
+        if self.main_thread:
+            # A lock wait is not interrupted by a *simulated* Ctrl-C
+            # (_thread.interrupt_main, as IDEs send it), only by a real
+            # signal: wake up now and then, doing nothing, to let it through.
+            timeout = HEARTBEAT if timeout is None else min(timeout, HEARTBEAT)
         try:
             message = self.outcomes.get(timeout=timeout)
         except queue.Empty:

@@ -1,0 +1,465 @@
+"""Faults a run on the process executor must survive (shared/design/reliability.md).
+
+Every test here cannot hang (pytest-timeout), checks that the error names the
+task, that unrelated work still finishes, that the next run on the same pool
+works, and -- after ``webber.shutdown()`` -- that no child process is left.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+import webber
+from tests.conftest import task_lines
+from webber import DAG, Condition, Flow, task
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left_behind() -> Iterator[None]:
+    yield
+    webber.shutdown()
+    deadline = time.monotonic() + 5
+    while psutil.Process().children(recursive=True) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert psutil.Process().children(recursive=True) == []
+
+
+def slow_ok(seconds: float = 0.5) -> str:
+    time.sleep(seconds)
+    return "sibling done"
+
+
+def then_works() -> None:
+    """The same pool still runs work after the fault."""
+    dag = DAG()
+    n = dag.add_node(os.getpid)
+    run = dag.run()
+    assert run.ok and run[n] != os.getpid()
+
+
+def _exit_one() -> None:
+    os._exit(1)
+
+
+def _sigkill() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _segfault() -> None:
+    faulthandler.disable()  # keep the test log clean
+    faulthandler._sigsegv()
+
+
+# -- row 1: a task raises beside a slow sibling ------------------------------------------
+def test_row01_task_raises_beside_a_slow_sibling() -> None:
+    def bad() -> None:
+        raise ValueError("bad row 7")
+
+    dag = DAG()
+    b = dag.add_node(bad)
+    s = dag.add_node(slow_ok, 0.3)
+    on_fail = dag.add_node(str, "handled")
+    on_ok = dag.add_node(str, "never")
+    dag.add_edge(b, on_fail, continue_on=Condition.Failure)
+    dag.add_edge(b, on_ok)
+    run = dag.run(executor="processes")
+    assert run.states == {b: "failed", s: "success", on_fail: "success", on_ok: "skipped"}
+    with pytest.raises(ValueError, match="bad row 7") as info:
+        run[b]
+    assert "bad" in str(info.value.__cause__)  # the worker-side traceback
+    assert ", in bad\nValueError: bad row 7" in str(info.value.__cause__)
+    then_works()
+
+
+# -- row 2: a worker dies -------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("killer", "why"),
+    [(_exit_one, "exit code 1"), (_sigkill, "SIGKILL"), (_segfault, "SIGSEGV")],
+)
+def test_row02_worker_death_fails_only_its_node(killer: object, why: str) -> None:
+    dag = DAG()
+    dead = dag.add_node(killer)  # type: ignore[arg-type]
+    siblings = [dag.add_node(slow_ok, 0.2) for _ in range(3)]
+    run = dag.run(executor="processes", max_workers=2)
+    assert run.state(dead) == "failed"
+    with pytest.raises(webber.WorkerCrashedError, match=why) as info:
+        run[dead]
+    assert dead in str(info.value)
+    assert all(run[s] == "sibling done" for s in siblings)
+    assert all(len(run.attempts[s]) == 1 for s in siblings)  # no retries spent
+    then_works()
+
+
+def test_row02_jobs_queued_behind_a_crash_rerun_without_spending_retries(tmp_path: Path) -> None:
+    # One worker, one batch: the crash takes the queued jobs down with it.
+    dag = DAG()
+    dead = dag.add_node(_exit_one)
+    after = [dag.add_node(str, i) for i in range(20)]
+    run = dag.run(executor="processes", max_workers=1)
+    assert run.state(dead) == "failed"
+    assert [run[a] for a in after] == [str(i) for i in range(20)]
+    assert all(len(run.attempts[a]) == 1 for a in after)
+
+
+def test_row02_crash_with_retries_counts_attempts(tmp_path: Path) -> None:
+    marker = tmp_path / "crashed"
+
+    @task(retries=2)
+    def crash_once(path: str) -> str:
+        if not os.path.exists(path):
+            Path(path).write_text("x")
+            os._exit(1)
+        return "recovered"
+
+    with Flow() as flow:
+        n = crash_once(str(marker))
+    run = flow.run()
+    assert run[n] == "recovered"
+    assert [a.ok for a in run.attempts[n]] == [False, True]
+    assert "WorkerCrashedError" in (run.attempts[n][0].error or "")
+
+
+# -- row 3: sys.exit / KeyboardInterrupt inside a task --------------------------------
+def _sys_exit() -> None:
+    sys.exit(3)
+
+
+def _keyboard_interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    ("func", "kind"), [(_sys_exit, SystemExit), (_keyboard_interrupt, KeyboardInterrupt)]
+)
+def test_row03_exit_and_interrupt_are_ordinary_failures(func: object, kind: type) -> None:
+    dag = DAG()
+    n = dag.add_node(func)  # type: ignore[arg-type]
+    other = dag.add_node(str, "fine")
+    run = dag.run(executor="processes")
+    assert run.state(n) == "failed" and run[other] == "fine"
+    assert isinstance(run.error(n), kind)
+    then_works()
+
+
+# -- rows 4, 5, 6: results and exceptions that do not travel ----------------------------
+def _returns_a_lock() -> object:
+    return {"lock": threading.Lock()}
+
+
+class Unloadable:
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_refuse, ())
+
+
+def _refuse() -> None:
+    raise RuntimeError("this object cannot be rebuilt")
+
+
+def _returns_unloadable() -> object:
+    return Unloadable()
+
+
+class NeedsTwo(Exception):
+    def __init__(self, a: int, b: int) -> None:
+        super().__init__(f"needs {a} and {b}")
+
+
+def _raises_needs_two() -> None:
+    raise NeedsTwo(1, 2)
+
+
+def test_row04_unpicklable_result_fails_its_node_naming_the_type() -> None:
+    dag = DAG()
+    n = dag.add_node(_returns_a_lock)
+    ok = dag.add_node(str, "fine")
+    run = dag.run()
+    assert run[ok] == "fine"
+    with pytest.raises(TypeError, match="cannot be pickled to send back") as info:
+        run[n]
+    assert n in str(info.value)
+    assert "dict" in str(info.value) and "lock" in str(info.value)
+    then_works()
+
+
+def test_row05_result_that_cannot_be_unpickled_fails_only_its_node() -> None:
+    dag = DAG()
+    n = dag.add_node(_returns_unloadable)
+    ok = dag.add_node(str, "fine")
+    run = dag.run()
+    assert run[ok] == "fine"
+    with pytest.raises(TypeError, match="cannot be unpickled") as info:
+        run[n]
+    assert n in str(info.value)
+    then_works()
+
+
+def test_row06_exception_with_extra_init_args_still_reaches_the_caller() -> None:
+    dag = DAG()
+    n = dag.add_node(_raises_needs_two)
+    run = dag.run()
+    error = run.error(n)
+    assert error is not None
+    assert "NeedsTwo" in str(error) and "needs 1 and 2" in str(error)
+    assert "_raises_needs_two" in str(error.__cause__)
+    then_works()
+
+
+# -- row 7: refused before anything runs ---------------------------------------------
+def test_row07_unpicklable_task_or_argument_refused_before_running(tmp_path: Path) -> None:
+    lock = threading.Lock()
+    ran = tmp_path / "ran"
+    dag = DAG()
+    dag.add_node(Path.write_text, ran, "x")
+    dag.add_node(lambda: lock.locked())
+    refused = r"task 'lambda-1'.*function 'lambda'"
+    with pytest.raises(webber.UnpicklableTaskError, match=refused) as info:
+        dag.run()
+    assert "lock" in str(info.value) and "executor='threads'" in str(info.value)
+    assert not ran.exists()
+
+    dag2 = DAG()
+    dag2.add_node(print, "a", threading.Lock())
+    with pytest.raises(webber.UnpicklableTaskError, match=r"'print-1'.*argument 1 \(lock"):
+        dag2.compile()
+    assert dag2.compile(executor="threads").levels == [["print-1"]]  # fine on threads
+    assert dag2.run(executor="threads").ok
+
+
+# -- row 8: an argument kills the worker while it is unpickled ----------------------------
+class KillsOnLoad:
+    def __reduce__(self) -> tuple[object, ...]:
+        return (os._exit, (7,))
+
+
+def _identity(x: object) -> object:
+    return x
+
+
+def test_row08_argument_that_kills_the_worker_on_load() -> None:
+    # Made here, unpickled in the worker. (A *result* like this would kill the
+    # caller when it is unpickled there: pickle runs code; nothing can stop that.)
+    dag = DAG()
+    n = dag.add_node(_identity, KillsOnLoad())
+    other = dag.add_node(str, "fine")
+    run = dag.run()
+    assert run[other] == "fine"
+    with pytest.raises(webber.WorkerCrashedError, match="exit code 7"):
+        run[n]
+    then_works()
+
+
+# -- row 9: 200 MB through the pool -------------------------------------------------------
+def _big(n: int) -> bytes:
+    return os.urandom(n)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.slow
+def test_row09_200mb_argument_and_result_arrive_intact() -> None:
+    dag = DAG()
+    big = dag.add_node(_big, 200 << 20)
+    digest = dag.add_node(_digest, webber.Promise(big))
+    run = dag.run()
+    assert run[digest] == hashlib.sha256(run[big]).hexdigest()
+    assert len(run[big]) == 200 << 20
+    leftovers = [f for f in os.listdir("/dev/shm") if f.startswith(f"webber-{os.getpid()}-")]
+    assert leftovers == []
+
+
+# -- row 10: timeouts kill the worker and its children ------------------------------------
+def _spin() -> None:
+    while True:
+        pass
+
+
+def _ignore_term() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    time.sleep(30)
+
+
+def _child_sleeps(pidfile: str) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    Path(pidfile).write_text(str(child.pid))
+    time.sleep(60)
+
+
+@pytest.mark.parametrize("func", [slow_ok, _spin, _ignore_term])
+def test_row10_timeout_kills_the_worker(func: object) -> None:
+    limited = task(timeout=0.5)(func)  # type: ignore[call-overload]
+    with Flow() as flow:
+        n = limited(30) if func is slow_ok else limited()
+        other = task(str)("fine")
+    start = time.monotonic()
+    run = flow.run()
+    assert time.monotonic() - start < 10
+    assert run[other] == "fine"
+    with pytest.raises(webber.TaskTimeoutError, match=r"timed out after 0\.5 s"):
+        run[n]
+    then_works()
+
+
+def test_row10_timeout_kills_the_tasks_children_and_retries(tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    limited = task(timeout=1.0, retries=1)(_child_sleeps)
+    with Flow() as flow:
+        n = limited(str(pidfile))
+    run = flow.run()
+    assert run.state(n) == "failed"
+    assert len(run.attempts[n]) == 2
+    grandchild = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while psutil.pid_exists(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not psutil.pid_exists(grandchild) or psutil.Process(grandchild).status() == "zombie"
+
+
+# -- rows 11, 12, 13: the caller is interrupted, killed, or just ends --------------------
+SCRIPT_HEADER = f"import sys; sys.path.insert(0, {str(Path(__file__).parents[2])!r})\n"
+
+
+def _script(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "script.py"
+    path.write_text(SCRIPT_HEADER + textwrap.dedent(body))
+    return path
+
+
+def test_row11_ctrl_c_in_the_caller_stops_run_and_workers(tmp_path: Path) -> None:
+    script = _script(tmp_path, """
+        import _thread, threading, time, psutil, webber
+        dag = webber.DAG()
+        for _ in range(4):
+            dag.add_node(time.sleep, 30)
+        threading.Timer(1.0, _thread.interrupt_main).start()
+        start = time.monotonic()
+        try:
+            dag.run()
+        except KeyboardInterrupt:
+            print("interrupted after", round(time.monotonic() - start, 1))
+        time.sleep(0.5)
+        print("children", len(psutil.Process().children(recursive=True)))
+    """)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=30)
+    assert "interrupted after" in out.stdout, out.stderr
+    seconds = float(out.stdout.split("interrupted after")[1].split()[0])
+    assert seconds < 3.5  # the timer fires at 1 s; webber must answer within ~2 s
+    assert "children 0" in out.stdout
+
+
+def test_row12_caller_killed_workers_exit(tmp_path: Path) -> None:
+    script = _script(tmp_path, """
+        import os, time, webber
+        dag = webber.DAG()
+        for _ in range(2):
+            dag.add_node(time.sleep, 60)
+        dag.run()
+    """)
+    caller = subprocess.Popen([sys.executable, str(script)])
+    proc = psutil.Process(caller.pid)
+    deadline = time.monotonic() + 15
+    while len(proc.children(recursive=True)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = proc.children(recursive=True)
+    assert len(workers) >= 2
+    caller.kill()
+    caller.wait()
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert alive == []
+
+
+def test_row13_script_ends_without_shutdown(tmp_path: Path) -> None:
+    script = _script(tmp_path, """
+        import webber
+        dag = webber.DAG()
+        n = dag.add_node(sum, [1, 2, 3])
+        assert dag.run()[n] == 6
+    """)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0
+    assert out.stderr == ""
+
+
+# -- rows 14, 15: tasks that start processes or flows ---------------------------------
+def _pool_in_task() -> list[int]:
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2) as pool:
+        return list(pool.map(abs, [-1, -2, -3]))
+
+
+def _flow_in_task() -> int:
+    inner = DAG("inner")
+    n = inner.add_node(sum, [1, 2, 3])
+    return int(inner.run(executor="processes", max_workers=1)[n])
+
+
+def test_row14_task_starts_its_own_process_pool() -> None:
+    dag = DAG()
+    n = dag.add_node(_pool_in_task)
+    assert dag.run()[n] == [1, 2, 3]
+
+
+def test_row15_task_runs_a_flow() -> None:
+    dag = DAG()
+    n = dag.add_node(_flow_in_task)
+    assert dag.run()[n] == 6
+
+
+# -- row 20: threads holding locks in the caller ---------------------------------------
+def test_row20_a_thread_holding_the_logging_lock_does_not_deadlock_workers() -> None:
+    import logging
+
+    handler = logging.getLogger().handlers[0] if logging.getLogger().handlers else None
+    release = threading.Event()
+
+    def hold() -> None:
+        logging._acquireLock()  # type: ignore[attr-defined]
+        try:
+            release.wait(10)
+        finally:
+            logging._releaseLock()  # type: ignore[attr-defined]
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        webber.shutdown()  # workers must be started while the lock is held
+        dag = DAG()
+        n = dag.add_node(os.getpid)
+        run = dag.run(executor=webber.executors.ProcessExecutor(1))
+        assert run.ok and run[n] != os.getpid()
+    finally:
+        release.set()
+        holder.join()
+    assert handler is handler
+
+
+# -- row 21: output printed right before a crash -----------------------------------------
+def _print_then_die() -> None:
+    print("last words")
+    sys.stdout.flush()
+    os._exit(1)
+
+
+def test_row21_lines_printed_before_a_crash_reach_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    dag = DAG()
+    n = dag.add_node(_print_then_die)
+    run = dag.run()
+    assert run.state(n) == "failed"
+    assert ("_print_then_die", "last words") in task_lines(caplog)
