@@ -53,20 +53,18 @@ def to_graphviz(plan: Plan, run: Run | None = None) -> graphviz.Digraph:
             rank.attr(rank="same")
             for n in level:
                 node = plan.nodes[n]
-                label = f"{node.name}\n{n}" if node.name != n else n
+                lines = [node.name, n] if node.name != n else [n]
                 attrs: dict[str, str] = {}
                 if node.map:
-                    label += "\n(map)"
+                    lines.append("(map)")
                     attrs["peripheries"] = "2"
                 if run is not None:
                     state = run.state(n)
                     attrs["fillcolor"] = STATE_COLORS[state]
                     if state != "skipped":
-                        attempts = len(run.attempts[n])
-                        label += f"\n{run.durations[n]:.3f} s"
-                        if attempts > 1:
-                            label += f", {attempts} attempts"
-                rank.node(n, label, **attrs)
+                        lines.append(_timing(run, n))
+                # "\n" is DOT's centred line break
+                rank.node(n, "\\n".join(lines), **attrs)
     for n, node in plan.nodes.items():
         for u, condition in node.parents.items():
             attrs = dict(EDGE_STYLES[condition.name])
@@ -74,6 +72,18 @@ def to_graphviz(plan: Plan, run: Run | None = None) -> graphviz.Digraph:
                 attrs["style"] = "dashed"  # ordering only: no data passed
             dot.edge(u, n, **attrs)
     return dot
+
+
+def _timing(run: Run, n: str) -> str:
+    """``0.120 s``, with retries when there were any (counted per fan-out element)."""
+    attempts = run.attempts[n]
+    tries = len(attempts) - len({a.index for a in attempts})
+    text = f"{run.durations[n]:.3f} s"
+    if len({a.index for a in attempts}) > 1 or (attempts and attempts[0].index is not None):
+        text += f", {len({a.index for a in attempts})} items"
+    if tries:
+        text += f", {tries} retr{'y' if tries == 1 else 'ies'}"
+    return text
 
 
 def _write(dot: graphviz.Digraph, path: str) -> None:
