@@ -40,6 +40,9 @@ class PlanNode:
     #: ids of the parents whose results the arguments take
     deps: tuple[str, ...]
     level: int
+    #: the only child, when this node is its only parent (a link of a chain):
+    #: the executor may run it right after this one, where this one ran
+    fused: str | None = None
 
     # The task's own settings, read through from its (frozen) graph record.
     id = property(lambda self: self.node.id)
@@ -154,6 +157,7 @@ def _compile(
             children[u].append(n)
     levels = _levels(nodes, parents, children)
     level_of = {n: k for k, ids in enumerate(levels) for n in ids}
+    fused = _chains(nodes, parents, children)
     plan_nodes = {
         n: PlanNode(
             node,
@@ -162,10 +166,34 @@ def _compile(
             tuple(children[n]),
             deps[n],
             level_of[n],
+            fused.get(n),
         )
         for n, node in nodes.items()
     }
     return Plan(name, plan_nodes, levels)
+
+
+def _chains(
+    nodes: Mapping[str, Node],
+    parents: Mapping[str, Mapping[str, Condition]],
+    children: Mapping[str, list[str]],
+) -> dict[str, str]:
+    """parent -> child for every edge that links a chain: the child's only
+    parent, the parent's only child, a Success edge, and neither a fan-out,
+    a skip, nor a task with a timeout (those need the engine between them)."""
+
+    def plain(node: Node) -> bool:
+        return not node.map and not node.skip and node.timeout is None
+
+    fused = {}
+    for n, kids in children.items():
+        if len(kids) == 1:
+            child = kids[0]
+            incoming = parents[child]
+            if (len(incoming) == 1 and incoming.get(n) is Condition.Success
+                    and plain(nodes[n]) and plain(nodes[child])):
+                fused[n] = child
+    return fused
 
 
 def _levels(

@@ -7,6 +7,9 @@ State, all in the caller's thread (no locks; executors only enqueue)::
                  (skip_node counts as success, or failed with as_failure=True)
     running      job key -> the Job in flight (its attempt number rejects
                  late outcomes of timed-out attempts)
+    carried      nodes already on their way inside a chain (Job.then): when
+                 their parent is final they are not submitted again
+    rest         job key -> the chain links after it; dropped if it fails
     timers       heap of (when, seq, action): retry delays and timeouts
     fanouts      n -> results of a map node's elements still coming in
 
@@ -74,6 +77,8 @@ class _Engine:
     attempts: dict[str, list[Attempt]] = field(default_factory=dict)
     running: dict[tuple[str, int | None], Job] = field(default_factory=dict)
     began: dict[tuple[str, int | None], float] = field(default_factory=dict)
+    carried: set[str] = field(default_factory=set)
+    rest: dict[tuple[str, int | None], tuple[Job, ...]] = field(default_factory=dict)
     timers: list[tuple[float, int, Callable[[], None]]] = field(default_factory=list)
     fanouts: dict[str, _FanOut] = field(default_factory=dict)
     decide: deque[str] = field(default_factory=deque)
@@ -130,6 +135,8 @@ class _Engine:
     def _decide_all(self) -> None:
         while self.decide:
             n = self.decide.popleft()
+            if n in self.carried:
+                continue  # its chain's executor runs it and reports it
             node = self.plan.nodes[n]
             if node.skip:
                 self._final(n, SKIPPED, None, FAILED if node.skip_as_failure else SUCCESS)
@@ -149,12 +156,30 @@ class _Engine:
             args = node.args
         else:
             args = (self.fanouts[node.id].results[index], *node.args[1:])
+        links = self._chain(node) if index is None else ()
         job = Job(
             node.id, index, attempt, node.name, node.func, args, node.kwargs,
-            self._inputs(node), node.timeout,
+            self._inputs(node), node.timeout, links,
         )
         self.running[job.key] = job
+        self.rest[job.key] = links
+        for i, link in enumerate(links):
+            self.running[link.key] = link
+            self.rest[link.key] = links[i + 1:]
+            self.carried.add(link.node)
         self.executor.submit(job)
+
+    def _chain(self, node: PlanNode) -> tuple[Job, ...]:
+        """The fused successors of ``node``, as jobs fed by their predecessor."""
+        links = []
+        previous, n = node.id, node.fused
+        while n is not None:
+            link = self.plan.nodes[n]
+            inputs = {previous: None} if link.deps else None  # filled in by the executor
+            links.append(Job(n, None, 1, link.name, link.func, link.args, link.kwargs,
+                             inputs, None))
+            previous, n = n, link.fused
+        return tuple(links)
 
     def _fan_out(self, node: PlanNode) -> None:
         source = node.args[0]
@@ -178,9 +203,16 @@ class _Engine:
             self._submit(node, index, 1)
 
     # -- outcomes ---------------------------------------------------------------------
+    def _current(self, job: Job) -> Job | None:
+        """The engine's own Job for this attempt, or None if the attempt is over.
+
+        Compared by key and attempt, not identity: executors may copy jobs."""
+        current = self.running.get(job.key)
+        return current if current is not None and current.attempt == job.attempt else None
+
     def _started(self, message: Started) -> None:
-        job = message.job
-        if self.running.get(job.key) is not job:
+        job = self._current(message.job)
+        if job is None:
             return
         self.began[job.key] = message.at
         if job.timeout is not None:
@@ -191,17 +223,25 @@ class _Engine:
             listener.on_task_start(job.node, job.attempt, job.index, message.worker)
 
     def _finish_attempt(self, outcome: Outcome) -> None:
-        job = outcome.job
-        if self.running.get(job.key) is not job:
+        job = self._current(outcome.job)
+        if job is None:
             return  # a late outcome of an attempt that timed out
         del self.running[job.key]
         self.began.pop(job.key, None)
+        links = self.rest.pop(job.key, ())
         ok, value = outcome.ok, outcome.value
         if ok and job.timeout is not None and outcome.duration > job.timeout:
             # Only the inline executor gets here: it cannot interrupt a task.
             ok, value = False, _timeout_error(job)
         self._record(job.node, job.index, job.attempt, ok, value, outcome.started,
                      outcome.duration, outcome.worker)
+        self.carried.discard(job.node)
+        if not ok:
+            # The executor stopped the chain here: its links are decided anew.
+            for link in links:
+                self.running.pop(link.key, None)
+                self.rest.pop(link.key, None)
+                self.carried.discard(link.node)
         if ok:
             self._succeeded(job, value)
         else:

@@ -10,6 +10,11 @@ of the task itself::
     engine <--report(Started)-- executor            (when the task begins)
     engine <--report(Outcome)-- executor            (one per Job)
 
+A Job may carry a chain (``then``): jobs the executor runs right after it,
+where it ran, each fed the previous result -- one hand-off instead of one
+per task. The executor reports each of them as it finishes, and stops at the
+first failure; the engine knows the rest did not run.
+
 Timeouts count from ``Started``, not from ``submit``: a job waiting for a
 free worker is not running late.
 
@@ -45,6 +50,10 @@ class Job:
     kwargs: Mapping[str, Any]
     inputs: Mapping[str, Any] | None  # parent id -> result; None when no Promise arguments
     timeout: float | None
+    #: jobs to run right after this one, in order, each taking the previous
+    #: one's result (a fused chain); an executor stops at the first failure
+    #: and reports nothing for the rest
+    then: tuple[Job, ...] = ()
 
     @property
     def key(self) -> tuple[str, int | None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 from webber import _context
@@ -12,7 +13,7 @@ from webber._output import capture
 from webber._promise import Promise, substitute
 from webber.executors._base import Job, Outcome, Report, Started
 
-__all__ = ["materialize", "run_job"]
+__all__ = ["follow", "materialize", "run_chain", "run_job"]
 
 
 def materialize(job: Job) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -43,7 +44,7 @@ def run_job(job: Job, report: Report | None = None, *, catch_interrupt: bool = T
     started = time.time()
     t0 = time.perf_counter()
     if report is not None:
-        report(Started(job, started, worker_name()))
+        report(Started(job, started, worker_name()))  # links: see run_chain
     token = _context.active_flow.set(None)  # a task calling tasks calls them
     try:
         args, kwargs = materialize(job)
@@ -59,3 +60,21 @@ def run_job(job: Job, report: Report | None = None, *, catch_interrupt: bool = T
     finally:
         _context.active_flow.reset(token)
     return Outcome(job, ok, value, started, time.perf_counter() - t0, worker_name())
+
+
+def follow(link: Job, previous: Any) -> Job:
+    """``link`` with its parent's result filled in (a chain link has one parent)."""
+    if link.inputs is None:
+        return link
+    return replace(link, inputs=dict.fromkeys(link.inputs, previous))
+
+
+def run_chain(job: Job, report: Report, *, catch_interrupt: bool = True) -> None:
+    """Run ``job`` and its chain, reporting each; stop at the first failure."""
+    outcome = run_job(job, report, catch_interrupt=catch_interrupt)
+    report(outcome)
+    for link in job.then:
+        if not outcome.ok:
+            return
+        outcome = run_job(follow(link, outcome.value), report, catch_interrupt=catch_interrupt)
+        report(replace(outcome, job=link))  # the engine knows the link by identity

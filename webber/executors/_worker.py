@@ -5,7 +5,8 @@ runs jobs one at a time, in the order they arrive::
 
     caller --(fd_in)-->  worker     ("init", sys.path) once, then
                                     ("fn", fid, pickle, segments)   a function, once per worker
-                                    ("run", [(tag, fid, pickle, segments), ...], forget)
+                                    ("run", [(tag, fid, pickle, segments, links), ...], forget)
+                                    links: a chain, [(tag, fid, pickle, segments), ...]
     caller <--(fd_out)-- worker     ("out", name, node, stream, line)   each printed line, at once
                                     ("done", tag, ok, pickle, segments, started, duration, info)
     caller --(fd_life)   worker     never written; EOF means the caller died
@@ -33,7 +34,7 @@ from typing import Any
 from webber import _output
 from webber.executors import _serialize
 from webber.executors._base import Job
-from webber.executors._work import run_job
+from webber.executors._work import follow, run_job
 
 __all__ = ["main"]
 
@@ -78,11 +79,26 @@ class _Worker:
             self.functions[fid] = entry
         return entry
 
-    def run(self, tag: int, fid: Any, data: bytes, segments: list[str]) -> None:
+    def run_chain(self, tag: int, fid: Any, data: bytes, segments: list[str],
+                  links: list[tuple[int, Any, bytes, list[str]]]) -> None:
+        """Run a job, then its chain links while they succeed, each fed the last result."""
+        ok, value = self.run(tag, fid, data, segments, None)
+        for index, link in enumerate(links):
+            if not ok:
+                for _, _, _, rest in links[index:]:
+                    _serialize.remove_segments(rest)
+                return
+            ok, value = self.run(*link, (value,))
+
+    def run(self, tag: int, fid: Any, data: bytes, segments: list[str],
+            previous: tuple[Any] | None) -> tuple[bool, Any]:
+        """Run one job and report it; ``previous`` holds a chain link's input."""
         started, duration = 0.0, 0.0
         try:
             job: Job = _serialize.loads(data, segments)
             job = replace(job, func=self.function(fid))
+            if previous is not None:
+                job = follow(job, previous[0])
         except BaseException as e:  # reported as the task's failure
             error: BaseException = RuntimeError(
                 f"the worker could not unpickle task arguments or function: "
@@ -90,12 +106,12 @@ class _Worker:
             )
             error.__cause__ = e
             self.fail(tag, error, started, duration)
-            return
+            return False, None
         outcome = run_job(job)
         started, duration = outcome.started, outcome.duration
         if not outcome.ok:
             self.fail(tag, outcome.value, started, duration)
-            return
+            return False, None
         try:
             result, result_segments = _serialize.dumps(outcome.value)
         except BaseException as e:
@@ -105,8 +121,9 @@ class _Worker:
                 f"it with executor='threads'"
             )
             self.fail(tag, error, started, duration)
-            return
+            return False, None
         self.send(("done", tag, True, result, result_segments, started, duration, None))
+        return True, outcome.value
 
     def fail(self, tag: int, error: BaseException, started: float, duration: float) -> None:
         info = _failure_info(error)
@@ -126,8 +143,8 @@ class _Worker:
             if kind == "run":
                 for fid in message[2]:  # functions of runs that have ended
                     self.functions.pop(fid, None)
-                for tag, fid, data, segments in message[1]:
-                    self.run(tag, fid, data, segments)
+                for tag, fid, data, segments, links in message[1]:
+                    self.run_chain(tag, fid, data, segments, links)
             elif kind == "fn":
                 self.functions[message[1]] = (message[2], message[3])
             elif kind == "init":

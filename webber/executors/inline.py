@@ -9,7 +9,7 @@ limit is marked failed with TaskTimeoutError (its result is discarded).
 from __future__ import annotations
 
 from webber.executors._base import Executor, Job, Report
-from webber.executors._work import run_job
+from webber.executors._work import run_chain
 
 __all__ = ["InlineExecutor"]
 
@@ -36,8 +36,8 @@ class InlineExecutor(Executor):
 
     def submit(self, job: Job) -> None:
         assert self._report is not None, "InlineExecutor.submit() before start()"
-        # The engine only enqueues the outcome, so running here cannot recurse.
-        self._report(run_job(job, self._report, catch_interrupt=False))
+        # The engine only enqueues outcomes, so running here cannot recurse.
+        run_chain(job, self._report, catch_interrupt=False)
 
     def stop(self, cancel: bool = False) -> None:
         self._report = None

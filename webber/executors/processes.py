@@ -91,6 +91,9 @@ class _Task:
     session: _Session
     segments: list[str] = field(default_factory=list)
     abandoned: bool = False
+    #: how many chain links follow this task in its worker's queue
+    links_after: int = 0
+    link: bool = False  # a chain link: re-created from its head, never requeued alone
 
 
 @dataclass(eq=False, slots=True)
@@ -230,15 +233,24 @@ class _Pool:
             proc.fids.add(fid)
         return fid
 
+    def _pack(self, proc: _Proc, task: _Task) -> tuple[Any, ...]:
+        fid = self._function_id(proc, task)
+        # The function travels once per worker ("fn"), not with each job.
+        bare = replace(task.job, func=None, then=())  # type: ignore[arg-type]
+        data, task.segments = _serialize.dumps(bare)
+        return (task.tag, fid, data, task.segments)
+
     def _send(self, proc: _Proc, batch: list[_Task]) -> None:
         entries = []
         for task in batch:
+            links = [_Task(next(self.tags), job, task.session, link=True) for job in task.job.then]
             try:
-                fid = self._function_id(proc, task)
-                # The function travels once per worker ("fn"), not with each job.
-                bare = replace(task.job, func=None)  # type: ignore[arg-type]
-                data, task.segments = _serialize.dumps(bare)
+                entry = self._pack(proc, task)
+                packed = [self._pack(proc, link) for link in links]
             except Exception as e:
+                _serialize.remove_segments(task.segments)
+                for link in links:
+                    _serialize.remove_segments(link.segments)
                 error = TypeError(
                     f"task {task.job.node!r} cannot be sent to a worker process: "
                     f"{type(e).__name__}: {e}; use executor='threads' for tasks that "
@@ -246,8 +258,12 @@ class _Pool:
                 )
                 task.session.report(Outcome(task.job, False, error, time.time(), 0.0, ""))
                 continue
-            entries.append((task.tag, fid, data, task.segments))
+            entries.append((*entry, packed))
+            task.links_after = len(links)
             proc.inflight.append(task)
+            for i, link in enumerate(links):
+                link.links_after = len(links) - i - 1
+                proc.inflight.append(link)
         if not entries:
             return
         forget, proc.forget = proc.forget, []
@@ -309,6 +325,10 @@ class _Pool:
         with self.lock:
             task = proc.inflight.popleft()
             assert task.tag == tag, "worker answered out of order"
+            if not ok:
+                # The worker stopped the chain here; the engine drops the rest.
+                for _ in range(task.links_after):
+                    _serialize.remove_segments(proc.inflight.popleft().segments)
             if proc.inflight:
                 nxt = proc.inflight[0]
                 nxt.session.report(Started(nxt.job, time.time(), proc.name))
@@ -334,9 +354,12 @@ class _Pool:
             tasks = list(proc.inflight)
             for task in tasks:
                 _serialize.remove_segments(task.segments)
-            for task in reversed(tasks[1:]):
-                if not task.abandoned:
-                    self.pending.appendleft(task)  # never started: no retry spent
+            # The first task crashed (and with it the rest of its chain, which
+            # the engine drops); the others never started: no retry spent.
+            later = tasks[1 + tasks[0].links_after:] if tasks else []
+            for task in reversed(later):
+                if not task.abandoned and not task.link:  # a head brings its links again
+                    self.pending.appendleft(task)
             if self.closed:
                 return
             self._dispatch()

@@ -11,10 +11,10 @@ it at exit. Use the process executor when timeouts must stop the work.
 from __future__ import annotations
 
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
-from webber.executors._base import Executor, Job, Outcome, Report
-from webber.executors._work import run_job
+from webber.executors._base import Executor, Job, Report
+from webber.executors._work import run_chain
 
 __all__ = ["ThreadExecutor"]
 
@@ -47,13 +47,9 @@ class ThreadExecutor(Executor):
 
     def submit(self, job: Job) -> None:
         assert self._pool is not None, "ThreadExecutor.submit() before start()"
-        future = self._pool.submit(run_job, job, self._report)
-        future.add_done_callback(self._done)
-
-    def _done(self, future: Future[Outcome]) -> None:
-        report = self._report
-        if report is not None and not future.cancelled():
-            report(future.result())  # run_job never raises
+        assert self._report is not None
+        # run_chain reports every outcome itself and never raises for a task.
+        self._pool.submit(run_chain, job, self._report)
 
     def abandon(self, job: Job) -> None:
         self._abandoned = True
