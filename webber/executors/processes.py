@@ -1,476 +1,38 @@
 """The process executor: a persistent pool of worker processes, fed through cloudpickle.
 
-Data flow (one pool per Python process, shared by every run on it)::
-
-    engine thread                     pool                      worker processes
-    submit(job) --> pending deque --> _dispatch(): pickles the   --fd_in--> run the batch,
-                                      job, sends functions once,            one job at a time
-                                      batches small jobs to an
-                                      idle worker
-    engine queue <-- report(Outcome) <-- receiver thread <--fd_out-- "out" lines, "done" results
-                                        (waits on every worker's pipe
-                                         and pidfd: never polls)
-
-Workers are started with ``subprocess`` (fork+exec of a fresh interpreter;
-no ``fork()`` of this process, so threads holding locks here cannot deadlock
-a child, and the caller's ``__main__`` is never re-imported). Each worker
-leads its own process group. Everything the pool knows is guarded by one
-lock; the receiver thread is the only reader of the workers' pipes.
-
-Faults: a worker that dies (exit code or signal) fails only the job it was
-running (:class:`~webber.WorkerCrashedError`); the jobs queued behind it in
-its batch go back to the front of the queue without spending a retry; a new
-worker takes its place on demand. A timeout kills the worker's whole process
-group (SIGTERM, then SIGKILL after ``GRACE`` seconds). Ctrl-C in the caller
-kills the pool. If the caller dies, every worker sees its lifeline pipe close
-and kills its own group.
+One pool per Python process (``_pool.py`` draws its data flow), started on
+the first run, shared by every later run, stopped by :func:`shutdown` and at
+interpreter exit. Ctrl-C during a run kills it; the next run starts anew.
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
-import itertools
 import os
-import pickle
-import signal
-import subprocess
-import sys
 import threading
-import time
-from collections import deque
-from dataclasses import dataclass, field, replace
-from multiprocessing.connection import Connection, wait
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from webber._errors import TaskError, WorkerCrashedError
-from webber._output import emit_line
 from webber.executors import _serialize
-from webber.executors._base import Executor, Job, Outcome, Report, Started
+from webber.executors._base import Executor, Job, Report
+from webber.executors._pool import Pool, Session
 
 if TYPE_CHECKING:
     from webber._compile import Plan
 
 __all__ = ["ProcessExecutor", "shutdown"]
 
-#: seconds between SIGTERM and SIGKILL when a task times out
-GRACE = 1.0
-#: most jobs sent to a worker in one message
-MAX_BATCH = 64
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_BOOT = (
-    f"import sys; sys.path.insert(0, {_ROOT!r}); "
-    "from webber.executors._worker import main; main()"
-)
-
-
-class _RemoteTraceback(Exception):
-    """The worker-side traceback, attached as ``__cause__`` (as concurrent.futures does)."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
-
-    def __str__(self) -> str:
-        return f'\n"""\n{self.text}"""'
-
-
-@dataclass(eq=False, slots=True)
-class _Session:
-    """One run's link to the pool: where its outcomes go, which functions it sent."""
-
-    report: Report
-    functions: dict[int, tuple[str, Any, bytes]] = field(default_factory=dict)
-
-
-@dataclass(eq=False, slots=True)
-class _Task:
-    tag: int
-    job: Job
-    session: _Session
-    segments: list[str] = field(default_factory=list)
-    abandoned: bool = False
-    #: how many chain links follow this task in its worker's queue
-    links_after: int = 0
-    link: bool = False  # a chain link: re-created from its head, never requeued alone
-
-
-@dataclass(eq=False, slots=True)
-class _Proc:
-    """One worker process, seen from the caller."""
-
-    popen: subprocess.Popen[bytes]
-    conn_in: Connection
-    conn_out: Connection
-    life_w: int
-    pidfd: int | None
-    fids: set[str] = field(default_factory=set)
-    forget: list[str] = field(default_factory=list)
-    inflight: deque[_Task] = field(default_factory=deque)
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    @property
-    def name(self) -> str:
-        return f"process {self.pid}"
-
-
-def _why(code: int | None) -> str:
-    if code is None:
-        return "stopped answering"
-    if code >= 0:
-        return f"exited with exit code {code}"
-    try:
-        name = signal.Signals(-code).name
-    except ValueError:
-        name = f"signal {-code}"
-    hint = {
-        "SIGKILL": " (killed by the system, often for lack of memory, or by another process)",
-        "SIGSEGV": " (a crash in C code: a segmentation fault)",
-        "SIGABRT": " (aborted, usually by a failed check in C code)",
-        "SIGBUS": " (a bus error in C code)",
-    }.get(name, "")
-    return f"was killed by {name}{hint}"
-
-
-class _Pool:
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.lock = threading.RLock()
-        self.procs: list[_Proc] = []
-        self.pending: deque[_Task] = deque()
-        self.tags = itertools.count()
-        self.fids = itertools.count()
-        self.closed = False
-        self.wake_r, self.wake_w = os.pipe()
-        self.thread = threading.Thread(target=self._receive, name="webber-pool", daemon=True)
-        self.thread.start()
-
-    # -- workers -------------------------------------------------------------------
-    def _spawn(self) -> _Proc:
-        r_in, w_in = os.pipe()
-        r_out, w_out = os.pipe()
-        r_life, w_life = os.pipe()
-        try:
-            popen = subprocess.Popen(
-                [sys.executable, "-c", _BOOT, str(r_in), str(w_out), str(r_life)],
-                pass_fds=(r_in, w_out, r_life),
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        finally:
-            for fd in (r_in, w_out, r_life):
-                os.close(fd)
-        pidfd = None
-        if hasattr(os, "pidfd_open"):
-            with contextlib.suppress(OSError):
-                pidfd = os.pidfd_open(popen.pid)
-        proc = _Proc(popen, Connection(w_in, readable=False), Connection(r_out, writable=False),
-                     w_life, pidfd)
-        path = [os.getcwd() if entry == "" else entry for entry in sys.path]
-        proc.conn_in.send_bytes(pickle.dumps(("init", path)))
-        self.procs.append(proc)
-        os.write(self.wake_w, b"!")  # the receiver must start watching it
-        return proc
-
-    def _close(self, proc: _Proc, sig: int | None = signal.SIGKILL) -> None:
-        """Forget ``proc``; kill its group first when ``sig`` is given."""
-        if proc in self.procs:
-            self.procs.remove(proc)
-        if sig is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, sig)
-        for conn in (proc.conn_in, proc.conn_out):
-            conn.close()
-        for fd in (proc.life_w, proc.pidfd):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-
-    # -- sending -------------------------------------------------------------------
-    def submit(self, job: Job, session: _Session) -> None:
-        with self.lock:
-            if self.closed:
-                raise RuntimeError("the process pool was shut down")
-            self.pending.append(_Task(next(self.tags), job, session))
-            self._dispatch()
-
-    def _dispatch(self) -> None:
-        while self.pending:
-            idle = [p for p in self.procs if not p.inflight]
-            if not idle:
-                if len(self.procs) >= self.size:
-                    return
-                idle = [self._spawn()]
-            proc = idle[0]
-            # Share the queue among the idle workers; a job with a timeout goes
-            # alone, so its clock starts when it starts.
-            want = max(1, min(MAX_BATCH, len(self.pending) // max(1, self.size)))
-            batch: list[_Task] = []
-            while self.pending and len(batch) < want:
-                if self.pending[0].job.timeout is not None and batch:
-                    break
-                batch.append(self.pending.popleft())
-                if batch[-1].job.timeout is not None:
-                    break
-            self._send(proc, batch)
-        surplus = len(self.procs) - self.size
-        for proc in [p for p in self.procs if not p.inflight][: max(0, surplus)]:
-            self._stop(proc)  # the pool was resized down
-
-    def _function_id(self, proc: _Proc, task: _Task) -> str:
-        func = task.job.func
-        known = task.session.functions.get(id(func))
-        if known is None:
-            data, _ = _serialize.dumps(func, out_of_band=False)
-            known = task.session.functions[id(func)] = (f"f{next(self.fids)}", func, data)
-        fid, _, data = known
-        if fid not in proc.fids:
-            proc.conn_in.send_bytes(pickle.dumps(("fn", fid, data, []), pickle.HIGHEST_PROTOCOL))
-            proc.fids.add(fid)
-        return fid
-
-    def _pack(self, proc: _Proc, task: _Task) -> tuple[Any, ...]:
-        fid = self._function_id(proc, task)
-        # The function travels once per worker ("fn"), not with each job.
-        bare = replace(task.job, func=None, then=())  # type: ignore[arg-type]
-        data, task.segments = _serialize.dumps(bare)
-        return (task.tag, fid, data, task.segments)
-
-    def _send(self, proc: _Proc, batch: list[_Task]) -> None:
-        entries = []
-        for task in batch:
-            links = [_Task(next(self.tags), job, task.session, link=True) for job in task.job.then]
-            try:
-                entry = self._pack(proc, task)
-                packed = [self._pack(proc, link) for link in links]
-            except Exception as e:
-                _serialize.remove_segments(task.segments)
-                for link in links:
-                    _serialize.remove_segments(link.segments)
-                error = TypeError(
-                    f"task {task.job.node!r} cannot be sent to a worker process: "
-                    f"{type(e).__name__}: {e}; use executor='threads' for tasks that "
-                    f"hold locks, sockets or open files"
-                )
-                task.session.report(Outcome(task.job, False, error, time.time(), 0.0, ""))
-                continue
-            entries.append((*entry, packed))
-            task.links_after = len(links)
-            proc.inflight.append(task)
-            for i, link in enumerate(links):
-                link.links_after = len(links) - i - 1
-                proc.inflight.append(link)
-        if not entries:
-            return
-        forget, proc.forget = proc.forget, []
-        try:
-            proc.conn_in.send_bytes(
-                pickle.dumps(("run", entries, forget), pickle.HIGHEST_PROTOCOL)
-            )
-        except OSError:
-            return  # it died; the receiver sees it and requeues the batch
-        first = proc.inflight[0]
-        first.session.report(Started(first.job, time.time(), proc.name))
-
-    def _stop(self, proc: _Proc) -> None:
-        with contextlib.suppress(OSError):
-            proc.conn_in.send_bytes(pickle.dumps(("stop",)))
-        self._close(proc, sig=None)
-        _reap(proc)
-
-    # -- receiving -----------------------------------------------------------------
-    def _receive(self) -> None:
-        while True:
-            with self.lock:
-                if self.closed:
-                    return
-                watched: dict[Any, _Proc] = {}
-                for proc in self.procs:
-                    watched[proc.conn_out] = proc
-                    if proc.pidfd is not None:
-                        watched[proc.pidfd] = proc
-            for ready in wait([*watched, self.wake_r]):
-                if ready == self.wake_r:
-                    with contextlib.suppress(OSError):
-                        os.read(self.wake_r, 4096)
-                    continue
-                proc = watched[ready]
-                if proc not in self.procs:
-                    continue  # closed while we waited
-                if ready is proc.conn_out:
-                    self._drain(proc, until_eof=False)
-                else:
-                    self._drain(proc, until_eof=True)  # it exited: read its last words
-
-    def _drain(self, proc: _Proc, until_eof: bool) -> None:
-        try:
-            while True:
-                self._message(proc, proc.conn_out.recv_bytes())
-                if not until_eof and not proc.conn_out.poll():
-                    return
-        except (EOFError, OSError):
-            self._lost(proc)
-
-    def _message(self, proc: _Proc, data: bytes) -> None:
-        message = pickle.loads(data)
-        if message[0] == "out":
-            _, name, node, stream, line = message
-            emit_line(name, line, stream, node)
-            return
-        _, tag, ok, payload, segments, started, duration, info = message
-        with self.lock:
-            task = proc.inflight.popleft()
-            assert task.tag == tag, "worker answered out of order"
-            if not ok:
-                # The worker stopped the chain here; the engine drops the rest.
-                for _ in range(task.links_after):
-                    _serialize.remove_segments(proc.inflight.popleft().segments)
-            if proc.inflight:
-                nxt = proc.inflight[0]
-                nxt.session.report(Started(nxt.job, time.time(), proc.name))
-            else:
-                self._dispatch()
-        if task.abandoned:
-            _serialize.remove_segments(segments)
-            return
-        value = _decode(task.job, ok, payload, segments, info)
-        ok = ok and not isinstance(value, _Undecodable)
-        if isinstance(value, _Undecodable):
-            value = value.error
-        task.session.report(Outcome(task.job, ok, value, started, duration, proc.name))
-
-    def _lost(self, proc: _Proc) -> None:
-        """``proc`` died: fail the job it ran, requeue the rest, replace it."""
-        with self.lock:
-            if proc not in self.procs:
-                return
-            self._close(proc)
-            code = _reap(proc)
-            _serialize.remove_segments_of(proc.pid)
-            tasks = list(proc.inflight)
-            for task in tasks:
-                _serialize.remove_segments(task.segments)
-            # The first task crashed (and with it the rest of its chain, which
-            # the engine drops); the others never started: no retry spent.
-            later = tasks[1 + tasks[0].links_after:] if tasks else []
-            for task in reversed(later):
-                if not task.abandoned and not task.link:  # a head brings its links again
-                    self.pending.appendleft(task)
-            if self.closed:
-                return
-            self._dispatch()
-        if tasks and not tasks[0].abandoned:
-            job = tasks[0].job
-            error = WorkerCrashedError(
-                f"task {job.node!r}: its worker process (pid {proc.pid}) {_why(code)} "
-                f"while running it; the other tasks were not affected",
-                job.node,
-            )
-            tasks[0].session.report(Outcome(job, False, error, time.time(), 0.0, proc.name))
-
-    # -- control -------------------------------------------------------------------
-    def abandon(self, job: Job) -> None:
-        with self.lock:
-            for proc in self.procs:
-                if proc.inflight and proc.inflight[0].job is job:
-                    proc.inflight[0].abandoned = True
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.killpg(proc.pid, signal.SIGTERM)
-                    timer = threading.Timer(GRACE, _kill_group, (proc.pid,))
-                    timer.daemon = True
-                    timer.start()
-                    return
-
-    def end(self, session: _Session) -> None:
-        """A run is over: its functions may be dropped by the workers."""
-        with self.lock:
-            fids = [fid for fid, _, _ in session.functions.values()]
-            for proc in self.procs:
-                gone = proc.fids.intersection(fids)
-                proc.fids -= gone
-                proc.forget.extend(gone)
-            self.pending = deque(t for t in self.pending if t.session is not session)
-
-    def shutdown(self, kill: bool = False) -> None:
-        with self.lock:
-            if self.closed:
-                return
-            self.closed = True
-            procs = list(self.procs)
-            for proc in procs:
-                if kill:
-                    self._close(proc)
-                else:
-                    with contextlib.suppress(OSError):
-                        proc.conn_in.send_bytes(pickle.dumps(("stop",)))
-                    self._close(proc, sig=None)
-            os.write(self.wake_w, b"!")
-        for proc in procs:
-            _reap(proc)
-            _serialize.remove_segments_of(proc.pid)
-        if threading.current_thread() is not self.thread:
-            self.thread.join(timeout=5)
-        for fd in (self.wake_r, self.wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
-def _reap(proc: _Proc, timeout: float = 2.0) -> int | None:
-    """Wait for ``proc`` to exit (killing its group if it won't); its exit code."""
-    try:
-        return proc.popen.wait(timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc.pid)
-        return proc.popen.wait()
-
-
-@dataclass(slots=True)
-class _Undecodable:
-    error: BaseException
-
-
-def _decode(job: Job, ok: bool, payload: bytes, segments: list[str], info: Any) -> Any:
-    """The value or exception a worker sent, rebuilt here."""
-    try:
-        value = _serialize.loads(payload, segments) if payload else None
-    except Exception as e:
-        if ok:
-            return _Undecodable(TypeError(
-                f"task {job.node!r} returned a value that cannot be unpickled here: "
-                f"{type(e).__name__}: {e}"
-            ))
-        value = None
-    if ok:
-        return value
-    kind, message, text = info
-    if not isinstance(value, BaseException):
-        # The exception could not travel (for example, its __init__ wants
-        # other arguments than its .args); its type, message and traceback can.
-        value = TaskError(f"{kind}: {message}", job.node)
-    value.__cause__ = _RemoteTraceback(text)
-    return value
-
-
-_pool: _Pool | None = None
+_pool: Pool | None = None
 _pool_lock = threading.Lock()
 
 
-def _get_pool(size: int) -> _Pool:
+def _get_pool(size: int) -> Pool:
     global _pool
     with _pool_lock:
         if _pool is None or _pool.closed:
             if _pool is None:
                 atexit.register(shutdown)
-            _pool = _Pool(size)
+            _pool = Pool(size)
         elif _pool.size != size:
             with _pool.lock:
                 _pool.size = size
@@ -505,15 +67,15 @@ class ProcessExecutor(Executor):
 
     def __init__(self, max_workers: int | None = None) -> None:
         super().__init__(max_workers)
-        self._pool: _Pool | None = None
-        self._session: _Session | None = None
+        self._pool: Pool | None = None
+        self._session: Session | None = None
 
     def check(self, plan: Plan) -> None:
         _serialize.check_plan(plan)
 
     def start(self, report: Report) -> None:
         self._pool = _get_pool(self.max_workers or os.cpu_count() or 1)
-        self._session = _Session(report)
+        self._session = Session(report)
 
     def submit(self, job: Job) -> None:
         assert self._pool is not None, "submit() before start()"
