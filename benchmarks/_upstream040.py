@@ -1,0 +1,67 @@
+"""Runs the peers workloads on webber 0.4.0 (in its own venv); prints JSON.
+
+Invoked by peers.py as ``<venv>/bin/python _upstream040.py``; 0.4.0 runs
+tasks on threads, so its numbers are what users of the PyPI release see.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from _workloads import burn, inc, noop
+
+import webber  # 0.4.0
+from webber.xcoms import Promise
+
+
+def best(fn: Callable[[], Any], repeat: int = 3) -> float:
+    fn()  # warm-up
+    fastest = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        fastest = min(fastest, time.perf_counter() - t0)
+    return fastest
+
+
+def quiet(dag: Any) -> Callable[[], Any]:
+    return lambda: dag.execute()
+
+
+def main() -> None:
+    import io
+    import logging
+
+    logging.disable(logging.CRITICAL)
+    sink = io.StringIO()
+    real_stdout = sys.stdout
+    sys.stdout = sink  # 0.4.0 prints a line per task
+    try:
+        cpu = webber.DAG()
+        for _ in range(8):
+            cpu.add_node(burn)
+        many = webber.DAG()
+        for _ in range(1000):
+            many.add_node(noop)
+        chain = webber.DAG()
+        prev = chain.add_node(int, 0)
+        for _ in range(299):
+            nxt = chain.add_node(inc, Promise(prev))
+            chain.add_edge(prev, nxt)
+            prev = nxt
+        result = {
+            "cpu": best(quiet(cpu)),
+            "noop1000": best(quiet(many)),
+            "chain300": best(quiet(chain)),
+        }
+    finally:
+        sys.stdout = real_stdout
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""webber against the engines users pick today, on the same workloads, in one run.
+
+Engines: webber (default executor: worker processes), webber 0.4.0 from PyPI
+(threads; in its own venv, ``benchmarks/.venv-040``, made on first use),
+``concurrent.futures.ProcessPoolExecutor``, dask's ``processes`` scheduler and
+joblib (loky). Pools that persist between calls are warm; every number is the
+best of 3 after a warm-up. Workloads (``_workloads.py``):
+
+1. 8 CPU-bound pure-Python tasks of ~90 ms: speedup over running them serially.
+2. 1,000 independent no-op tasks: milliseconds.
+3. a chain of 300 dependent tasks (each adds 1 to its parent's result): ms.
+4. a 100 MB numpy array made by one task and summed by two others: time as a
+   multiple of doing the same serially in one process.
+5. the seed's hello example as a whole process (``python examples/hello.py``
+   without its last line, ``dag.visualize()``, which in 0.4.0 opens a GUI).
+
+Run: ``python3 dev.py bench peers``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from _common import ROOT, import_webber_from_checkout, table
+from _workloads import burn, consume, inc, make_array, noop
+
+HERE = Path(__file__).resolve().parent
+VENV_040 = HERE / ".venv-040"
+WORKERS = os.cpu_count() or 2
+
+
+def best(fn: Callable[[], Any], repeat: int = 3) -> float:
+    fn()  # warm-up: pools started, functions imported
+    fastest = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        fastest = min(fastest, time.perf_counter() - t0)
+    return fastest
+
+
+def python_040() -> Path:
+    python = VENV_040 / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV_040)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "webber==0.4.0"], check=True)
+    return python
+
+
+# -- webber -------------------------------------------------------------------------
+def webber_workloads() -> dict[str, float]:
+    import_webber_from_checkout()
+    import webber
+    from webber import DAG, Promise
+
+    cpu = DAG()
+    for _ in range(8):
+        cpu.add_node(burn)
+    many = DAG()
+    for _ in range(1000):
+        many.add_node(noop)
+    chain = DAG()
+    prev = chain.add_node(int, 0)
+    for _ in range(299):
+        prev = chain.add_node(inc, Promise(prev))
+    data = DAG()
+    array = data.add_node(make_array)
+    sums = [data.add_node(consume, Promise(array)) for _ in range(2)]
+
+    def run_data() -> None:
+        run = data.run()
+        assert [run[s] for s in sums] == [float(2 * 0 + make_array.__defaults__[0])] * 2  # type: ignore[index]
+
+    result = {
+        "cpu": best(lambda: cpu.run()),
+        "noop1000": best(lambda: many.run()),
+        "chain300": best(lambda: chain.run()),
+        "array": best(run_data),
+    }
+    webber.shutdown()
+    return result
+
+
+# -- concurrent.futures ---------------------------------------------------------------
+def ppe_workloads() -> dict[str, float]:
+    with ProcessPoolExecutor(WORKERS) as pool:
+        def chain() -> None:
+            x = 0
+            for _ in range(300):
+                x = pool.submit(inc, x).result()
+
+        def array() -> None:
+            a = pool.submit(make_array).result()
+            [f.result() for f in [pool.submit(consume, a) for _ in range(2)]]
+
+        return {
+            "cpu": best(lambda: [f.result() for f in [pool.submit(burn) for _ in range(8)]]),
+            "noop1000": best(lambda: [f.result() for f in [pool.submit(noop) for _ in range(1000)]]),
+            "chain300": best(chain),
+            "array": best(array),
+        }
+
+
+# -- dask -------------------------------------------------------------------------------
+def dask_workloads() -> dict[str, float]:
+    import dask
+    from dask import delayed
+
+    def compute(*values: Any) -> Any:
+        return dask.compute(*values, scheduler="processes", num_workers=WORKERS)
+
+    def chain() -> None:
+        x = delayed(int)(0)
+        for _ in range(299):
+            x = delayed(inc)(x)
+        compute(x)
+
+    def array() -> None:
+        a = delayed(make_array)()
+        compute(delayed(consume)(a), delayed(consume)(a))
+
+    return {
+        "cpu": best(lambda: compute(*[delayed(burn, pure=False)() for _ in range(8)])),
+        "noop1000": best(lambda: compute(*[delayed(noop, pure=False)() for _ in range(1000)])),
+        "chain300": best(chain),
+        "array": best(array),
+    }
+
+
+# -- joblib -------------------------------------------------------------------------------
+def joblib_workloads() -> dict[str, float]:
+    from joblib import Parallel, delayed
+
+    parallel = Parallel(n_jobs=WORKERS)
+    return {
+        "cpu": best(lambda: parallel(delayed(burn)() for _ in range(8))),
+        "noop1000": best(lambda: parallel(delayed(noop)() for _ in range(1000))),
+    }
+
+
+def upstream_workloads() -> dict[str, float]:
+    out = subprocess.run(
+        [str(python_040()), str(HERE / "_upstream040.py")],
+        capture_output=True, text=True, check=True, cwd=HERE,
+    ).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def hello_process(python: Path | str) -> float:
+    code = (Path(ROOT) / "examples" / "hello.py").read_text().replace("dag.visualize()", "")
+    script = HERE / ".hello_no_visualize.py"
+    script.write_text(code)
+    try:
+        return best(lambda: subprocess.run(
+            [str(python), str(script)], capture_output=True, check=True, cwd="/"
+        ), repeat=7)
+    finally:
+        script.unlink()
+
+
+def main() -> None:
+    serial_cpu = best(lambda: [burn() for _ in range(8)])
+
+    def serial_array() -> None:
+        a = make_array()
+        consume(a)
+        consume(a)
+
+    serial_data = best(serial_array)
+    engines = {
+        "webber": webber_workloads(),
+        "webber 0.4.0": upstream_workloads(),
+        "ProcessPool": ppe_workloads(),
+        "dask processes": dask_workloads(),
+        "joblib": joblib_workloads(),
+    }
+    hello = {"webber": hello_process(sys.executable), "webber 0.4.0": hello_process(python_040())}
+
+    def cell(name: str, key: str) -> str:
+        value = engines[name].get(key)
+        if value is None:
+            return "-"
+        if key == "cpu":
+            return f"{serial_cpu / value:.2f}x faster"
+        if key == "array":
+            return f"{value / serial_data:.1f}x serial"
+        return f"{value * 1e3:.0f} ms"
+
+    rows = [["workload", *engines]]
+    rows.append(["8 CPU-bound tasks (vs serial)", *(cell(e, "cpu") for e in engines)])
+    rows.append(["1,000 no-op tasks", *(cell(e, "noop1000") for e in engines)])
+    rows.append(["chain of 300 tasks", *(cell(e, "chain300") for e in engines)])
+    rows.append(["100 MB array, 2 consumers", *(cell(e, "array") for e in engines)])
+    rows.append(["hello example, whole process",
+                 *(f"{hello[e] * 1e3:.0f} ms" if e in hello else "-" for e in engines)])
+    print(f"{WORKERS} workers; serial: 8 CPU tasks {serial_cpu:.2f} s, "
+          f"array workload {serial_data * 1e3:.0f} ms\n")
+    print(table(rows))
+
+    w, up = engines["webber"], engines["webber 0.4.0"]
+    checks = [
+        ("CPU speedup >= 1.8x", serial_cpu / w["cpu"] >= 1.8),
+        ("1,000 no-ops <= 0.4.0's time", w["noop1000"] <= up["noop1000"]),
+        ("chain of 300 <= 0.4.0's time", w["chain300"] <= up["chain300"]),
+        ("100 MB array <= 3x serial", w["array"] / serial_data <= 3),
+        ("hello process <= 0.4.0's", hello["webber"] <= hello["webber 0.4.0"]),
+    ]
+    print()
+    for name, ok in checks:
+        print(f"{'PASS' if ok else 'FAIL'}  {name}")
+
+
+if __name__ == "__main__":
+    main()
