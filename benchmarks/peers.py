@@ -92,6 +92,9 @@ def webber_workloads() -> dict[str, float]:
 # -- concurrent.futures ---------------------------------------------------------------
 def ppe_workloads() -> dict[str, float]:
     with ProcessPoolExecutor(WORKERS) as pool:
+        def each(func: Callable[[], Any], n: int) -> list[Any]:
+            return [f.result() for f in [pool.submit(func) for _ in range(n)]]
+
         def chain() -> None:
             x = 0
             for _ in range(300):
@@ -102,8 +105,8 @@ def ppe_workloads() -> dict[str, float]:
             [f.result() for f in [pool.submit(consume, a) for _ in range(2)]]
 
         return {
-            "cpu": best(lambda: [f.result() for f in [pool.submit(burn) for _ in range(8)]]),
-            "noop1000": best(lambda: [f.result() for f in [pool.submit(noop) for _ in range(1000)]]),
+            "cpu": best(lambda: each(burn, 8)),
+            "noop1000": best(lambda: each(noop, 1000)),
             "chain300": best(chain),
             "array": best(array),
         }
