@@ -82,6 +82,7 @@ class _Engine:
     timers: list[tuple[float, int, Callable[[], None]]] = field(default_factory=list)
     fanouts: dict[str, _FanOut] = field(default_factory=dict)
     decide: deque[str] = field(default_factory=deque)
+    batch: list[Job] | None = None  # jobs of the current decision pass
     seq: itertools.count[int] = field(default_factory=itertools.count)
     main_thread: bool = field(
         default_factory=lambda: threading.current_thread() is threading.main_thread()
@@ -116,13 +117,14 @@ class _Engine:
             timeout = HEARTBEAT if timeout is None else min(timeout, HEARTBEAT)
         try:
             message = self.outcomes.get(timeout=timeout)
+            while True:  # everything already queued, then decide once
+                if isinstance(message, Started):
+                    self._started(message)
+                else:
+                    self._finish_attempt(message)
+                message = self.outcomes.get_nowait()
         except queue.Empty:
             pass
-        else:
-            if isinstance(message, Started):
-                self._started(message)
-            else:
-                self._finish_attempt(message)
         now = time.monotonic()
         while self.timers and self.timers[0][0] <= now:
             heapq.heappop(self.timers)[2]()
@@ -133,10 +135,19 @@ class _Engine:
 
     # -- deciding: skip, or submit --------------------------------------------------
     def _decide_all(self) -> None:
+        """Decide every node whose parents are final; submit the jobs in one go."""
+        self.batch = []
+        self._decide_each()
+        batch, self.batch = self.batch, None
+        if batch:
+            self.executor.submit_many(batch)
+
+    def _decide_each(self) -> None:
         while self.decide:
             n = self.decide.popleft()
-            if n in self.carried:
-                continue  # its chain's executor runs it and reports it
+            if n in self.carried or n in self.states:
+                # Its chain's executor runs it (or already reported it final).
+                continue
             node = self.plan.nodes[n]
             if node.skip:
                 self._final(n, SKIPPED, None, FAILED if node.skip_as_failure else SUCCESS)
@@ -167,7 +178,10 @@ class _Engine:
             self.running[link.key] = link
             self.rest[link.key] = links[i + 1:]
             self.carried.add(link.node)
-        self.executor.submit(job)
+        if self.batch is not None:
+            self.batch.append(job)  # submitted at the end of the decision pass
+        else:
+            self.executor.submit(job)
 
     def _chain(self, node: PlanNode) -> tuple[Job, ...]:
         """The fused successors of ``node``, as jobs fed by their predecessor."""

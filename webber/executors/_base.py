@@ -114,6 +114,12 @@ class Executor(abc.ABC):
     def submit(self, job: Job) -> None:
         """Run ``job`` (now or when a worker is free) and report its Outcome."""
 
+    def submit_many(self, jobs: list[Job]) -> None:
+        """Submit several jobs at once (the engine's whole decision pass);
+        an executor with a lock or a pipe to feed overrides it to pay once."""
+        for job in jobs:
+            self.submit(job)
+
     def abandon(self, job: Job) -> None:  # noqa: B027 (optional hook)
         """The engine gave up on ``job`` (timeout): stop it if possible.
 

@@ -187,11 +187,11 @@ class Pool:
                     os.close(fd)
 
     # -- sending -------------------------------------------------------------------
-    def submit(self, job: Job, session: Session) -> None:
+    def submit(self, jobs: list[Job], session: Session) -> None:
         with self.lock:
             if self.closed:
                 raise RuntimeError("the process pool was shut down")
-            self.pending.append(_Task(next(self.tags), job, session))
+            self.pending.extend(_Task(next(self.tags), job, session) for job in jobs)
             self._dispatch()
 
     def _dispatch(self) -> None:
@@ -303,41 +303,52 @@ class Pool:
                     self._drain(proc, until_eof=True)  # it exited: read its last words
 
     def _drain(self, proc: _Proc, until_eof: bool) -> None:
+        """Read every message ``proc`` has sent; results are handled together."""
+        results: list[tuple[Any, ...]] = []
         try:
             while True:
-                self._message(proc, proc.conn_out.recv_bytes())
+                message = pickle.loads(proc.conn_out.recv_bytes())
+                if message[0] == "out":
+                    self._finished(proc, results)  # keep lines and results in order
+                    results = []
+                    _, name, node, stream, line = message
+                    emit_line(name, line, stream, node)
+                else:
+                    results += message[1]
                 if not until_eof and not proc.conn_out.poll():
-                    return
+                    break
         except (EOFError, OSError):
+            self._finished(proc, results)
             self._lost(proc)
-
-    def _message(self, proc: _Proc, data: bytes) -> None:
-        message = pickle.loads(data)
-        if message[0] == "out":
-            _, name, node, stream, line = message
-            emit_line(name, line, stream, node)
             return
-        _, tag, ok, payload, segments, started, duration, info = message
+        self._finished(proc, results)
+
+    def _finished(self, proc: _Proc, results: list[tuple[Any, ...]]) -> None:
+        if not results:
+            return
+        finished = []
         with self.lock:
-            task = proc.inflight.popleft()
-            assert task.tag == tag, "worker answered out of order"
-            if not ok:
-                # The worker stopped the chain here; the engine drops the rest.
-                for _ in range(task.links_after):
-                    _serialize.remove_segments(proc.inflight.popleft().segments)
+            for tag, ok, payload, segments, started, duration, info in results:
+                task = proc.inflight.popleft()
+                assert task.tag == tag, "worker answered out of order"
+                if not ok:
+                    # The worker stopped the chain here; the engine drops the rest.
+                    for _ in range(task.links_after):
+                        _serialize.remove_segments(proc.inflight.popleft().segments)
+                finished.append((task, ok, payload, segments, started, duration, info))
             if proc.inflight:
                 nxt = proc.inflight[0]
                 nxt.session.report(Started(nxt.job, time.time(), proc.name))
             else:
                 self._dispatch()
-        if task.abandoned:
-            _serialize.remove_segments(segments)
-            return
-        value = _decode(task.job, ok, payload, segments, info)
-        ok = ok and not isinstance(value, _Undecodable)
-        if isinstance(value, _Undecodable):
-            value = value.error
-        task.session.report(Outcome(task.job, ok, value, started, duration, proc.name))
+        for task, ok, payload, segments, started, duration, info in finished:
+            if task.abandoned:
+                _serialize.remove_segments(segments)
+                continue
+            value = _decode(task.job, ok, payload, segments, info)
+            if isinstance(value, _Undecodable):
+                ok, value = False, value.error
+            task.session.report(Outcome(task.job, ok, value, started, duration, proc.name))
 
     def _lost(self, proc: _Proc) -> None:
         """``proc`` died: fail the job it ran, requeue the rest, replace it."""

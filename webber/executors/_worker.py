@@ -8,7 +8,11 @@ runs jobs one at a time, in the order they arrive::
                                     ("run", [(tag, fid, pickle, segments, links), ...], forget)
                                     links: a chain, [(tag, fid, pickle, segments), ...]
     caller <--(fd_out)-- worker     ("out", name, node, stream, line)   each printed line, at once
-                                    ("done", tag, ok, pickle, segments, started, duration, info)
+                                    ("done", [(tag, ok, pickle, segments, started, duration,
+                                               info), ...])
+                                    each result as soon as it exists: one that waited to
+                                    share a message would be lost with a crashing worker,
+                                    and the crash blamed on a job that succeeded
     caller --(fd_life)   worker     never written; EOF means the caller died
 
 It leads its own session (process group), so a timeout kills its children
@@ -72,6 +76,9 @@ class _Worker:
     def emit(self, name: str, line: str, stream: str, node: str) -> None:
         self.send(("out", name, node, stream, line))
 
+    def done(self, *result: Any) -> None:
+        self.send(("done", [result]))
+
     def function(self, fid: Any) -> Any:
         entry = self.functions[fid]
         if isinstance(entry, tuple):  # still pickled: load on first use, once
@@ -122,7 +129,7 @@ class _Worker:
             )
             self.fail(tag, error, started, duration)
             return False, None
-        self.send(("done", tag, True, result, result_segments, started, duration, None))
+        self.done(tag, True, result, result_segments, started, duration, None)
         return True, outcome.value
 
     def fail(self, tag: int, error: BaseException, started: float, duration: float) -> None:
@@ -131,7 +138,7 @@ class _Worker:
             data, segments = _serialize.dumps(error)
         except BaseException:  # the text in `info` still gets through
             data, segments = b"", []
-        self.send(("done", tag, False, data, segments, started, duration, info))
+        self.done(tag, False, data, segments, started, duration, info)
 
     def serve(self) -> None:
         while True:

@@ -80,7 +80,12 @@ class ProcessExecutor(Executor):
     def submit(self, job: Job) -> None:
         assert self._pool is not None, "submit() before start()"
         assert self._session is not None
-        self._pool.submit(job, self._session)
+        self._pool.submit([job], self._session)
+
+    def submit_many(self, jobs: list[Job]) -> None:
+        assert self._pool is not None, "submit_many() before start()"
+        assert self._session is not None
+        self._pool.submit(jobs, self._session)
 
     def abandon(self, job: Job) -> None:
         if self._pool is not None:
