@@ -1,0 +1,67 @@
+"""Large buffers travel through shared memory, and every segment is released."""
+
+from __future__ import annotations
+
+import os
+import pickle
+
+import pytest
+
+import webber
+from webber import DAG, Promise
+from webber.executors import _serialize
+
+np = pytest.importorskip("numpy")
+
+
+def _ours() -> list[str]:
+    return [f for f in os.listdir(_serialize._DIR) if f.startswith("webber-")]
+
+
+def test_small_values_stay_in_the_pickle() -> None:
+    data, segments = _serialize.dumps({"a": np.arange(10), "b": b"x" * 100})
+    assert segments == []
+    assert (_serialize.loads(data, segments)["a"] == np.arange(10)).all()
+
+
+def test_large_buffers_go_out_of_band_and_are_unlinked_on_load() -> None:
+    before = set(_ours())
+    array = np.random.default_rng(0).random(1 << 18)  # 2 MB
+    blob = os.urandom(3 << 20)
+    data, segments = _serialize.dumps({"array": array, "blob": blob, "f": lambda: 1})
+    assert len(segments) == 2
+    assert len(data) < 10_000  # the megabytes are not in the pickle
+    assert set(_ours()) - before == set(segments)
+    out = _serialize.loads(data, segments)
+    assert set(_ours()) == before  # unlinked as soon as mapped
+    assert (out["array"] == array).all() and out["blob"] == blob and out["f"]() == 1
+    out["array"][0] = -1.0  # the receiver may write to its copy
+    assert array[0] != -1.0
+
+
+def test_segments_are_removed_when_pickling_fails() -> None:
+    before = set(_ours())
+    with pytest.raises((TypeError, pickle.PicklingError)):
+        _serialize.dumps([np.ones(1 << 18), __import__("threading").Lock()])
+    assert set(_ours()) == before
+
+
+def _make(n: int) -> object:
+    return np.arange(n, dtype=np.float64)
+
+
+def _total(a: object) -> float:
+    return float(a.sum())  # type: ignore[attr-defined]
+
+
+def test_arrays_between_tasks_on_processes() -> None:
+    before = set(_ours())
+    dag = DAG()
+    n = 10 << 20 >> 3  # 10 MB
+    a = dag.add_node(_make, n)
+    sums = [dag.add_node(_total, Promise(a)) for _ in range(2)]
+    run = dag.run(executor="processes")
+    assert [run[s] for s in sums] == [float(n * (n - 1) / 2)] * 2
+    assert run[a].shape == (n,)
+    webber.shutdown()
+    assert set(_ours()) == before
