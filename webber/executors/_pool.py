@@ -78,6 +78,8 @@ class Session:
 
     report: Report
     functions: dict[int, tuple[str, Any, bytes]] = field(default_factory=dict)
+    #: results' segments, kept to pass on to later tasks by reference
+    holder: _serialize.Holder = field(default_factory=_serialize.Holder)
 
 
 @dataclass(eq=False, slots=True)
@@ -85,7 +87,7 @@ class _Task:
     tag: int
     job: Job
     session: Session
-    segments: list[str] = field(default_factory=list)
+    segments: list[_serialize.Segment] = field(default_factory=list)
     abandoned: bool = False
     #: how many chain links follow this task in its worker's queue
     links_after: int = 0
@@ -233,7 +235,7 @@ class Pool:
         fid = self._function_id(proc, task)
         # The function travels once per worker ("fn"), not with each job.
         bare = replace(task.job, func=None, then=())  # type: ignore[arg-type]
-        data, task.segments = _serialize.dumps(bare)
+        data, task.segments = _serialize.dumps(bare, holder=task.session.holder)
         return (task.tag, fid, data, task.segments)
 
     def _send(self, proc: _Proc, batch: list[_Task]) -> None:
@@ -345,7 +347,7 @@ class Pool:
             if task.abandoned:
                 _serialize.remove_segments(segments)
                 continue
-            value = _decode(task.job, ok, payload, segments, info)
+            value = _decode(task.job, ok, payload, segments, info, task.session.holder)
             if isinstance(value, _Undecodable):
                 ok, value = False, value.error
             task.session.report(Outcome(task.job, ok, value, started, duration, proc.name))
@@ -401,6 +403,7 @@ class Pool:
                 proc.fids -= gone
                 proc.forget.extend(gone)
             self.pending = deque(t for t in self.pending if t.session is not session)
+        session.holder.release()
 
     def shutdown(self, kill: bool = False) -> None:
         with self.lock:
@@ -445,10 +448,11 @@ class _Undecodable:
     error: BaseException
 
 
-def _decode(job: Job, ok: bool, payload: bytes, segments: list[str], info: Any) -> Any:
+def _decode(job: Job, ok: bool, payload: bytes, segments: list[_serialize.Segment], info: Any,
+            holder: _serialize.Holder) -> Any:
     """The value or exception a worker sent, rebuilt here."""
     try:
-        value = _serialize.loads(payload, segments) if payload else None
+        value = _serialize.loads(payload, segments, holder) if payload else None
     except Exception as e:
         if ok:
             return _Undecodable(TypeError(

@@ -10,7 +10,13 @@ shared-memory file instead of the pipe::
 
 The receiver unlinks a segment as soon as it has mapped it, so the name is
 gone from ``/dev/shm`` whatever happens next; the memory lives exactly as
-long as the objects that use it (a numpy array keeps its map alive). Segment
+long as the objects that use it (a numpy array keeps its map alive).
+
+The caller passes results on to other tasks, so it keeps what it maps in a
+:class:`Holder` instead: the segment is renamed as its own and stays linked
+until the run ends, and a buffer that lies inside it is sent on by reference
+``(name, offset, length)`` -- one copy from producer to any number of
+consumers. Borrowed segments are mapped, never unlinked, by the receiver. Segment
 names start with ``webber-<pid of the creator>-``, so whoever outlives a
 crashed process can remove what it left (:func:`remove_segments_of`).
 """
@@ -25,7 +31,7 @@ import pickle
 import reprlib
 import secrets
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from webber._errors import UnpicklableTaskError
@@ -36,6 +42,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "THRESHOLD",
+    "Holder",
+    "Segment",
     "check_plan",
     "dumps",
     "loads",
@@ -92,7 +100,54 @@ def _write_segment(raw: memoryview) -> str:
     return name
 
 
-def dumps(obj: Any, out_of_band: bool = True) -> tuple[bytes, list[str]]:
+#: a segment entry: an owned name (the receiver unlinks it) or a borrowed span
+Segment = str | tuple[str, int, int]
+
+
+def _address(view: memoryview) -> int | None:
+    """Where a writable buffer starts in memory (None for read-only ones)."""
+    import ctypes
+
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(view))
+    except (TypeError, ValueError):
+        return None
+
+
+class Holder:
+    """Segments this process keeps mapped and linked, to pass on without copying."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[int, int, str]] = []
+        self.names: list[str] = []
+
+    def keep(self, name: str, view: memoryview) -> str:
+        """Take over segment ``name`` (mapped as ``view``); returns its new name."""
+        mine = f"webber-{os.getpid()}-{next(_counter)}-{secrets.token_hex(4)}"
+        os.rename(_segment_path(name), _segment_path(mine))  # no longer its creator's
+        self.names.append(mine)
+        start = _address(view)
+        if start is not None:
+            self.spans.append((start, start + view.nbytes, mine))
+        return mine
+
+    def find(self, raw: memoryview) -> tuple[str, int, int] | None:
+        start = _address(raw) if self.spans else None
+        if start is not None:
+            for low, high, name in self.spans:
+                if low <= start and start + raw.nbytes <= high:
+                    return (name, start - low, raw.nbytes)
+        return None
+
+    def release(self) -> None:
+        remove_segments(self.names)
+        self.spans.clear()
+        self.names.clear()
+
+
+def dumps(
+    obj: Any, out_of_band: bool = True, holder: Holder | None = None
+) -> tuple[bytes, list[Segment]]:
     """Pickle ``obj``; returns the pickle and the names of its segments.
 
     ``out_of_band=False`` keeps every buffer in the pickle: for what is sent
@@ -100,13 +155,14 @@ def dumps(obj: Any, out_of_band: bool = True) -> tuple[bytes, list[str]]:
     """
     import cloudpickle  # only the process executor pays for it
 
-    segments: list[str] = []
+    segments: list[Segment] = []
 
     def callback(buffer: pickle.PickleBuffer) -> bool:
         raw = buffer.raw()
         if raw.nbytes < THRESHOLD or not out_of_band:
             return True  # small: keep it in the pickle
-        segments.append(_write_segment(raw))
+        held = holder.find(raw) if holder is not None else None
+        segments.append(held if held is not None else _write_segment(raw))
         return False
 
     try:
@@ -119,36 +175,50 @@ def dumps(obj: Any, out_of_band: bool = True) -> tuple[bytes, list[str]]:
     return data, segments
 
 
-def _map(name: str) -> memoryview:
+def _map(name: str, unlink: bool) -> memoryview:
     path = _segment_path(name)
     fd = os.open(path, os.O_RDONLY)
     try:
         size = os.fstat(fd).st_size
         # ACCESS_COPY: the receiver may write to its arrays; nobody else sees it.
+        # (MAP_POPULATE was tried: every process then faults in all pages,
+        # even the caller that only passes the array on; 2.5x slower.)
         mm = mmap.mmap(fd, size, access=mmap.ACCESS_COPY) if size else None
     finally:
         os.close(fd)
-        os.unlink(path)
+        if unlink:
+            os.unlink(path)
     return memoryview(mm) if mm is not None else memoryview(b"")
 
 
-def loads(data: bytes, segments: list[str]) -> Any:
-    """Unpickle what ``dumps`` made; removes every segment, even on failure."""
+def loads(data: bytes, segments: list[Segment], holder: Holder | None = None) -> Any:
+    """Unpickle what ``dumps`` made. Owned segments are unlinked (or, with a
+    ``holder``, kept by it); borrowed ones are only mapped."""
     buffers: list[memoryview] = []
     try:
-        for name in segments:
-            buffers.append(_map(name))
+        for segment in segments:
+            if isinstance(segment, tuple):
+                name, offset, length = segment
+                buffers.append(_map(name, unlink=False)[offset:offset + length])
+            elif holder is not None:
+                view = _map(segment, unlink=False)
+                holder.keep(segment, view)
+                buffers.append(view)
+            else:
+                buffers.append(_map(segment, unlink=True))
     except BaseException:
         remove_segments(segments)
         raise
     return pickle.loads(data, buffers=buffers)
 
 
-def remove_segments(names: list[str]) -> None:
-    """Unlink segments that will never be loaded (missing ones are fine)."""
-    for name in names:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(_segment_path(name))
+def remove_segments(segments: Sequence[Segment]) -> None:
+    """Unlink owned segments that will never be loaded (missing ones are fine;
+    borrowed spans belong to someone else and are left alone)."""
+    for segment in segments:
+        if isinstance(segment, str):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(_segment_path(segment))
 
 
 def _segments_of(pid: int) -> Iterator[str]:

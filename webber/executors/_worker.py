@@ -86,8 +86,8 @@ class _Worker:
             self.functions[fid] = entry
         return entry
 
-    def run_chain(self, tag: int, fid: Any, data: bytes, segments: list[str],
-                  links: list[tuple[int, Any, bytes, list[str]]]) -> None:
+    def run_chain(self, tag: int, fid: Any, data: bytes, segments: list[_serialize.Segment],
+                  links: list[tuple[int, Any, bytes, list[_serialize.Segment]]]) -> None:
         """Run a job, then its chain links while they succeed, each fed the last result."""
         ok, value = self.run(tag, fid, data, segments, None)
         for index, link in enumerate(links):
@@ -97,7 +97,7 @@ class _Worker:
                 return
             ok, value = self.run(*link, (value,))
 
-    def run(self, tag: int, fid: Any, data: bytes, segments: list[str],
+    def run(self, tag: int, fid: Any, data: bytes, segments: list[_serialize.Segment],
             previous: tuple[Any] | None) -> tuple[bool, Any]:
         """Run one job and report it; ``previous`` holds a chain link's input."""
         started, duration = 0.0, 0.0

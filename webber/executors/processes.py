@@ -102,5 +102,6 @@ class ProcessExecutor(Executor):
                 if _pool is pool:
                     _pool = None
             pool.shutdown(kill=True)
+            session.holder.release()
         else:
             pool.end(session)
