@@ -38,7 +38,7 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -234,8 +234,10 @@ class Pool:
     def _pack(self, proc: _Proc, task: _Task) -> tuple[Any, ...]:
         fid = self._function_id(proc, task)
         # The function travels once per worker ("fn"), not with each job.
-        bare = replace(task.job, func=None, then=())  # type: ignore[arg-type]
-        data, task.segments = _serialize.dumps(bare, holder=task.session.holder)
+        job = task.job
+        fields = (job.node, job.index, job.attempt, job.name, job.args, dict(job.kwargs),
+                  None if job.inputs is None else dict(job.inputs), job.timeout)
+        data, task.segments = _serialize.dumps_fields(fields, holder=task.session.holder)
         return (task.tag, fid, data, task.segments)
 
     def _send(self, proc: _Proc, batch: list[_Task]) -> None:

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from webber._errors import UnpicklableTaskError
 from webber._graph import display_name
+from webber._promise import Promise
 
 if TYPE_CHECKING:
     from webber._compile import Plan
@@ -46,6 +47,8 @@ __all__ = [
     "Segment",
     "check_plan",
     "dumps",
+    "dumps_fields",
+    "dumps_value",
     "loads",
     "remove_segments",
     "remove_segments_of",
@@ -143,6 +146,36 @@ class Holder:
         remove_segments(self.names)
         self.spans.clear()
         self.names.clear()
+
+
+#: what the C pickler sends safely: nothing here can be a function or a
+#: ``__main__`` object (Promise(id) reduces to its key)
+_PLAIN = frozenset({type(None), bool, int, float, str, Promise})
+
+
+def dumps_fields(
+    fields: tuple[Any, ...], holder: Holder | None = None
+) -> tuple[bytes, list[Segment]]:
+    """``dumps`` for a tuple of fields; by the C pickler, several times faster,
+    when every field, and every item of a tuple or dict field, is plain."""
+    for field in fields:
+        kind = type(field)
+        if kind is tuple:
+            items = field
+        elif kind is dict:
+            items = field.values()
+        else:
+            items = (field,)
+        if any(type(item) not in _PLAIN for item in items):
+            return dumps(fields, holder=holder)
+    return pickle.dumps(fields, pickle.HIGHEST_PROTOCOL), []
+
+
+def dumps_value(obj: Any) -> tuple[bytes, list[Segment]]:
+    """``dumps`` for a task's result: plain scalars by the C pickler."""
+    if type(obj) in _PLAIN:
+        return pickle.dumps(obj, pickle.HIGHEST_PROTOCOL), []
+    return dumps(obj)
 
 
 def dumps(

@@ -31,7 +31,6 @@ import signal
 import sys
 import threading
 import traceback
-from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -102,8 +101,10 @@ class _Worker:
         """Run one job and report it; ``previous`` holds a chain link's input."""
         started, duration = 0.0, 0.0
         try:
-            job: Job = _serialize.loads(data, segments)
-            job = replace(job, func=self.function(fid))
+            node, index, attempt, name, args, kwargs, inputs, timeout = _serialize.loads(
+                data, segments
+            )
+            job = Job(node, index, attempt, name, self.function(fid), args, kwargs, inputs, timeout)
             if previous is not None:
                 job = follow(job, previous[0])
         except BaseException as e:  # reported as the task's failure
@@ -120,7 +121,7 @@ class _Worker:
             self.fail(tag, outcome.value, started, duration)
             return False, None
         try:
-            result, result_segments = _serialize.dumps(outcome.value)
+            result, result_segments = _serialize.dumps_value(outcome.value)
         except BaseException as e:
             error = TypeError(
                 f"task {job.node!r} returned a {type(outcome.value).__name__} that cannot be "
