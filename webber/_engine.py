@@ -167,13 +167,14 @@ class _Engine:
             args = node.args
         else:
             args = (self.fanouts[node.id].results[index], *node.args[1:])
-        links = self._chain(node) if index is None else ()
+        links = self._chain(node) if index is None and node.fused is not None else ()
         job = Job(
             node.id, index, attempt, node.name, node.func, args, node.kwargs,
             self._inputs(node), node.timeout, links,
         )
         self.running[job.key] = job
-        self.rest[job.key] = links
+        if links:
+            self.rest[job.key] = links
         for i, link in enumerate(links):
             self.running[link.key] = link
             self.rest[link.key] = links[i + 1:]
@@ -331,10 +332,11 @@ class _Engine:
         self.states[n] = state
         self.outcome[n] = outcome
         self.values[n] = value
-        attempts = self.attempts.get(n, ())
-        duration = _span(attempts)
-        for listener in self.listeners:
-            listener.on_task_end(n, state, duration, len(attempts))
+        if self.listeners:
+            attempts = self.attempts.get(n, ())
+            duration = _span(attempts)
+            for listener in self.listeners:
+                listener.on_task_end(n, state, duration, len(attempts))
         for child in self.plan.nodes[n].children:
             self.waiting[child] -= 1
             if self.waiting[child] == 0:
