@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from collections.abc import Callable
+from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -20,3 +23,14 @@ def table(rows: list[list[str]]) -> str:
     lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def best(fn: Callable[[], Any], repeat: int = 3) -> float:
+    """Best wall-clock seconds of ``repeat`` calls, after one warm-up call."""
+    fn()  # warm-up: pools started, functions imported
+    fastest = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        fastest = min(fastest, time.perf_counter() - t0)
+    return fastest

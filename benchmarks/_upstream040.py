@@ -8,24 +8,14 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
+from _common import best
 from _workloads import burn, inc, noop
 
 import webber  # 0.4.0
 from webber.xcoms import Promise
-
-
-def best(fn: Callable[[], Any], repeat: int = 3) -> float:
-    fn()  # warm-up
-    fastest = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        fastest = min(fastest, time.perf_counter() - t0)
-    return fastest
 
 
 def quiet(dag: Any) -> Callable[[], Any]:

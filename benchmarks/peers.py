@@ -23,28 +23,17 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, import_webber_from_checkout, table
+from _common import ROOT, best, import_webber_from_checkout, table
 from _workloads import burn, consume, inc, make_array, noop
 
 HERE = Path(__file__).resolve().parent
 VENV_040 = HERE / ".venv-040"
 WORKERS = os.cpu_count() or 2
-
-
-def best(fn: Callable[[], Any], repeat: int = 3) -> float:
-    fn()  # warm-up: pools started, functions imported
-    fastest = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        fastest = min(fastest, time.perf_counter() - t0)
-    return fastest
 
 
 def python_040() -> Path:
