@@ -29,8 +29,18 @@ def materialize(job: Job) -> tuple[tuple[Any, ...], dict[str, Any]]:
     return args, kwargs
 
 
+_names: dict[tuple[int, int], str] = {}
+
+
 def worker_name() -> str:
-    return f"{os.getpid()}/{threading.current_thread().name}"
+    """``pid/thread-name`` of the running thread (cached: it is asked twice a job)."""
+    key = (os.getpid(), threading.get_ident())
+    name = _names.get(key)
+    if name is None:
+        if len(_names) > 1024:  # thread pools come and go: keep the cache small
+            _names.clear()
+        name = _names[key] = f"{key[0]}/{threading.current_thread().name}"
+    return name
 
 
 def run_job(job: Job, report: Report | None = None, *, catch_interrupt: bool = True) -> Outcome:
@@ -43,8 +53,9 @@ def run_job(job: Job, report: Report | None = None, *, catch_interrupt: bool = T
     """
     started = time.time()
     t0 = time.perf_counter()
+    worker = worker_name()
     if report is not None:
-        report(Started(job, started, worker_name()))  # links: see run_chain
+        report(Started(job, started, worker))  # links: see run_chain
     token = _context.active_flow.set(None)  # a task calling tasks calls them
     try:
         args, kwargs = materialize(job)
@@ -59,7 +70,7 @@ def run_job(job: Job, report: Report | None = None, *, catch_interrupt: bool = T
         ok, value = False, e
     finally:
         _context.active_flow.reset(token)
-    return Outcome(job, ok, value, started, time.perf_counter() - t0, worker_name())
+    return Outcome(job, ok, value, started, time.perf_counter() - t0, worker)
 
 
 def follow(link: Job, previous: Any) -> Job:
