@@ -33,6 +33,7 @@ import itertools
 import os
 import pickle
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -94,13 +95,76 @@ class _Task:
     link: bool = False  # a chain link: re-created from its head, never requeued alone
 
 
+class _Frames:
+    """Reads what ``Connection.send_bytes`` writes (a 4-byte big-endian size,
+    or -1 and an 8-byte size past 2 GiB, then the bytes), as many frames per
+    ``read()`` system call as have arrived: one call per wake-up, not two
+    per message."""
+
+    __slots__ = ("buffer", "eof", "fd")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = bytearray()
+        self.eof = False
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+    def _fill(self, size: int) -> None:
+        chunk = os.read(self.fd, size)
+        if not chunk:
+            self.eof = True
+        self.buffer += chunk
+
+    def _next(self) -> bytes | None:
+        buffer = self.buffer
+        if len(buffer) < 4:
+            return None
+        size, start = struct.unpack_from("!i", buffer)[0], 4
+        if size == -1:
+            if len(buffer) < 12:
+                return None
+            size, start = struct.unpack_from("!Q", buffer, 4)[0], 12
+        if len(buffer) < start + size:
+            return None
+        frame = bytes(buffer[start:start + size])
+        del buffer[:start + size]
+        return frame
+
+    def read(self) -> list[bytes]:
+        """The frames that have arrived; EOFError once the writer is gone and
+        everything it wrote was returned."""
+        if self.eof:
+            raise EOFError
+        self._fill(1 << 16)
+        frames = []
+        while not self.eof or self.buffer:
+            frame = self._next()
+            if frame is not None:
+                frames.append(frame)
+            elif not self.buffer or self.eof:
+                break
+            else:
+                # A frame has begun; a worker writes frames whole, so the rest
+                # is on its way (or EOF comes, if it died writing).
+                self._fill(1 << 20)
+        if self.eof and not frames:
+            raise EOFError
+        return frames
+
+
 @dataclass(eq=False, slots=True)
 class _Proc:
     """One worker process, seen from the caller."""
 
     popen: subprocess.Popen[bytes]
     conn_in: Connection
-    conn_out: Connection
+    conn_out: _Frames
     life_w: int
     pidfd: int | None
     fids: set[str] = field(default_factory=set)
@@ -166,8 +230,7 @@ class Pool:
         if hasattr(os, "pidfd_open"):
             with contextlib.suppress(OSError):
                 pidfd = os.pidfd_open(popen.pid)
-        proc = _Proc(popen, Connection(w_in, readable=False), Connection(r_out, writable=False),
-                     w_life, pidfd)
+        proc = _Proc(popen, Connection(w_in, readable=False), _Frames(r_out), w_life, pidfd)
         path = [os.getcwd() if entry == "" else entry for entry in sys.path]
         proc.conn_in.send_bytes(pickle.dumps(("init", path)))
         self.procs.append(proc)
@@ -181,8 +244,8 @@ class Pool:
         if sig is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, sig)
-        for conn in (proc.conn_in, proc.conn_out):
-            conn.close()
+        proc.conn_in.close()
+        proc.conn_out.close()
         for fd in (proc.life_w, proc.pidfd):
             if fd is not None:
                 with contextlib.suppress(OSError):
@@ -301,25 +364,24 @@ class Pool:
                 proc = watched[ready]
                 if proc not in self.procs:
                     continue  # closed while we waited
-                if ready is proc.conn_out:
-                    self._drain(proc, until_eof=False)
-                else:
-                    self._drain(proc, until_eof=True)  # it exited: read its last words
+                # Its pidfd is ready when it exited: then read its last words.
+                self._drain(proc, until_eof=ready == proc.pidfd)
 
     def _drain(self, proc: _Proc, until_eof: bool) -> None:
         """Read every message ``proc`` has sent; results are handled together."""
         results: list[tuple[Any, ...]] = []
         try:
             while True:
-                message = pickle.loads(proc.conn_out.recv_bytes())
-                if message[0] == "out":
-                    self._finished(proc, results)  # keep lines and results in order
-                    results = []
-                    _, name, node, stream, line = message
-                    emit_line(name, line, stream, node)
-                else:
-                    results += message[1]
-                if not until_eof and not proc.conn_out.poll():
+                for data in proc.conn_out.read():
+                    message = pickle.loads(data)
+                    if message[0] == "out":
+                        self._finished(proc, results)  # keep lines and results in order
+                        results = []
+                        _, name, node, stream, line = message
+                        emit_line(name, line, stream, node)
+                    else:
+                        results += message[1]
+                if not until_eof:
                     break
         except (EOFError, OSError):
             self._finished(proc, results)
