@@ -214,8 +214,8 @@ def _map(name: str, unlink: bool) -> memoryview:
     try:
         size = os.fstat(fd).st_size
         # ACCESS_COPY: the receiver may write to its arrays; nobody else sees it.
-        # (MAP_POPULATE was tried: every process then faults in all pages,
-        # even the caller that only passes the array on; 2.5x slower.)
+        # (MAP_POPULATE was tried, everywhere and then only in consumers: on a
+        # writable private map it copies every page up front; 2.5x slower.)
         mm = mmap.mmap(fd, size, access=mmap.ACCESS_COPY) if size else None
     finally:
         os.close(fd)
