@@ -463,3 +463,14 @@ def test_row21_lines_printed_before_a_crash_reach_the_log(caplog: pytest.LogCapt
     run = dag.run()
     assert run.state(n) == "failed"
     assert ("_print_then_die", "last words") in task_lines(caplog)
+
+
+# -- locality (not a fault, but a property of this executor) ------------------------------
+def test_a_task_runs_where_its_input_was_made_when_that_worker_is_free() -> None:
+    dag = DAG()
+    a = dag.add_node(os.getpid)
+    b = dag.add_node(_identity, webber.Promise(a))
+    c = dag.add_node(_identity, webber.Promise(a))  # two children: no chain
+    run = dag.run(executor="processes", max_workers=2)
+    assert run.attempts[b][0].worker == run.attempts[a][0].worker
+    assert run[b] == run[c] == run[a]

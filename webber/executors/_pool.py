@@ -204,6 +204,7 @@ class Pool:
         self.lock = threading.RLock()
         self.procs: list[_Proc] = []
         self.pending: deque[_Task] = deque()
+        self.where: dict[str, _Proc] = {}  # node id -> the worker that made its result
         self.tags = itertools.count()
         self.fids = itertools.count()
         self.closed = False
@@ -266,7 +267,7 @@ class Pool:
                 if len(self.procs) >= self.size:
                     return
                 idle = [self._spawn()]
-            proc = idle[0]
+            proc = self._near(self.pending[0], idle)
             # Share the queue among the idle workers; a job with a timeout goes
             # alone, so its clock starts when it starts.
             want = max(1, min(MAX_BATCH, len(self.pending) // max(1, self.size)))
@@ -281,6 +282,15 @@ class Pool:
         surplus = len(self.procs) - self.size
         for proc in [p for p in self.procs if not p.inflight][: max(0, surplus)]:
             self._stop(proc)  # the pool was resized down
+
+    def _near(self, task: _Task, idle: list[_Proc]) -> _Proc:
+        """An idle worker that made one of ``task``'s inputs, if there is one:
+        its functions are loaded and its caches warm."""
+        for parent in task.job.inputs or ():
+            proc = self.where.get(parent)
+            if proc is not None and proc in idle:
+                return proc
+        return idle[0]
 
     def _function_id(self, proc: _Proc, task: _Task) -> str:
         func = task.job.func
@@ -402,6 +412,8 @@ class Pool:
                     for _ in range(task.links_after):
                         _serialize.remove_segments(proc.inflight.popleft().segments)
                 finished.append((task, ok, payload, segments, started, duration, info))
+                if ok:
+                    self.where[task.job.node] = proc
             if proc.inflight:
                 nxt = proc.inflight[0]
                 nxt.session.report(Started(nxt.job, time.time(), proc.name))
@@ -422,6 +434,7 @@ class Pool:
             if proc not in self.procs:
                 return
             self._close(proc)
+            self.where = {n: p for n, p in self.where.items() if p is not proc}
             code = _reap(proc)
             _serialize.remove_segments_of(proc.pid)
             tasks = list(proc.inflight)
@@ -467,6 +480,7 @@ class Pool:
                 proc.fids -= gone
                 proc.forget.extend(gone)
             self.pending = deque(t for t in self.pending if t.session is not session)
+            self.where.clear()
         session.holder.release()
 
     def shutdown(self, kill: bool = False) -> None:
