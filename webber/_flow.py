@@ -257,7 +257,8 @@ class DAG:
         pairs = [(self.node_id(u), self.node_id(v)) for u, v in refs]
         for u, v in pairs:
             self.get_edge(u, v)  # raises for a missing edge
-        chosen = self._select(pairs, filter, self.get_edges(), lambda e: (e.parent, e.child))
+        records = (self._edge(u, v) for u, kids in self._succ.items() for v in kids)  # lazy
+        chosen = self._select(pairs, filter, records, lambda e: (e.parent, e.child))
         for u, v in chosen:
             self._link(u, v, continue_on)
         return chosen
@@ -479,6 +480,9 @@ class DAG:
         records: Iterable[Any],
         key: Callable[[Any], Any],
     ) -> list[Any]:
+        """The named keys; or, with a predicate or no names, the keys of the
+        records that match (among the named ones, if any). ``records`` is
+        only read in the second case."""
         chosen = list(refs)
         if predicate is not None or not chosen:
             named = set(chosen)
