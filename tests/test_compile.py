@@ -146,3 +146,27 @@ def test_all_errors_are_webber_errors() -> None:
         if isinstance(obj, type) and issubclass(obj, Exception):
             assert issubclass(obj, webber.WebberError)
             assert obj.__module__ == "webber"
+
+
+def test_plan_is_reused_until_the_graph_changes() -> None:
+    dag = DAG()
+    a = dag.add_node(f)
+    plan = dag.compile()
+    assert dag.compile() is plan
+    assert dag.compile(executor="threads") is not plan  # checked for another executor
+    changes = [
+        lambda: dag.add_node(f),
+        lambda: dag.add_edge(a, "f-2"),
+        lambda: dag.update_edges(("f-1", "f-2"), continue_on=Condition.AnyCase),
+        lambda: dag.retry_node(a, 1),
+        lambda: dag.relabel_node(a, "renamed"),
+        lambda: dag.remove_edge(a, "f-2"),
+        lambda: dag.remove_node("f-2"),
+    ]
+    for change in changes:
+        before = dag.compile()
+        change()
+        after = dag.compile()
+        assert after is not before
+    assert dag.compile().nodes["f-1"].name == "renamed"
+    assert dag.compile().nodes["f-1"].retries == 1

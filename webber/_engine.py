@@ -368,6 +368,8 @@ def _holds(condition: Condition, parent: State) -> bool:
 def _span(attempts: Sequence[Attempt]) -> float:
     if not attempts:
         return 0.0
+    if len(attempts) == 1:
+        return attempts[0].duration
     return max(a.started + a.duration for a in attempts) - min(a.started for a in attempts)
 
 

@@ -65,6 +65,8 @@ class DAG:
         self._pred: dict[str, dict[str, Condition]] = {}
         self._succ: dict[str, dict[str, Condition]] = {}
         self._counts: dict[str, int] = {}
+        # The last Plan, kept until the graph changes: flows are often run again.
+        self._plan: tuple[tuple[str, type[Any]], Plan] | None = None
 
     # -- reading ------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -266,6 +268,7 @@ class DAG:
     def remove_node(self, ref: NodeRef) -> None:
         """Remove the node and its edges."""
         n = self.node_id(ref)
+        self._plan = None
         for u in self._pred.pop(n):
             del self._succ[u][n]
         for v in self._succ.pop(n):
@@ -276,6 +279,7 @@ class DAG:
         """Remove the edge ``parent -> child``. A Promise argument still makes
         the child wait for the parent's result."""
         edge = self.get_edge(parent, child)
+        self._plan = None
         del self._succ[edge.parent][edge.child]
         del self._pred[edge.child][edge.parent]
 
@@ -321,8 +325,13 @@ class DAG:
         from webber._compile import compile_graph
         from webber.executors import resolve_executor
 
+        checker = resolve_executor(executor)
+        key = (self.name, type(checker))
+        if self._plan is not None and self._plan[0] == key:
+            return self._plan[1]
         plan = compile_graph(self.name, self._nodes, self._pred, self._resolve_dep)
-        resolve_executor(executor).check(plan)
+        checker.check(plan)
+        self._plan = (key, plan)
         return plan
 
     def run(
@@ -430,6 +439,7 @@ class DAG:
             "timeout": options.timeout,
         }
         node = Node(n, name, fn, args, kwargs, map=fan_out, **settings)
+        self._plan = None
         self._nodes[n] = node
         self._pred[n] = {}
         self._succ[n] = {}
@@ -450,6 +460,7 @@ class DAG:
         return self.node_id(key)
 
     def _link(self, u: str, v: str, continue_on: Condition) -> None:
+        self._plan = None
         self._succ[u][v] = continue_on
         self._pred[v][u] = continue_on
 
@@ -469,6 +480,7 @@ class DAG:
             node = replace(self._nodes[n], **changes)
         except TypeError as e:  # unreachable for checked names; keep the cause visible
             raise TaskDefinitionError(f"cannot update node {n!r}: {e}") from e
+        self._plan = None
         self._nodes[n] = node
         if "args" in changes or "kwargs" in changes:
             self._link_deps(node)
