@@ -32,21 +32,21 @@ import contextlib
 import itertools
 import os
 import pickle
+import select
 import signal
-import struct
 import subprocess
 import sys
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from webber._errors import TaskError, WorkerCrashedError
 from webber._output import emit_line
 from webber.executors import _serialize
 from webber.executors._base import Job, Outcome, Report, Started
+from webber.executors._frames import Frames, send_frame
 
 __all__ = ["GRACE", "MAX_BATCH", "Pool", "Session"]
 
@@ -95,76 +95,13 @@ class _Task:
     link: bool = False  # a chain link: re-created from its head, never requeued alone
 
 
-class _Frames:
-    """Reads what ``Connection.send_bytes`` writes (a 4-byte big-endian size,
-    or -1 and an 8-byte size past 2 GiB, then the bytes), as many frames per
-    ``read()`` system call as have arrived: one call per wake-up, not two
-    per message."""
-
-    __slots__ = ("buffer", "eof", "fd")
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.buffer = bytearray()
-        self.eof = False
-
-    def fileno(self) -> int:
-        return self.fd
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self.fd)
-
-    def _fill(self, size: int) -> None:
-        chunk = os.read(self.fd, size)
-        if not chunk:
-            self.eof = True
-        self.buffer += chunk
-
-    def _next(self) -> bytes | None:
-        buffer = self.buffer
-        if len(buffer) < 4:
-            return None
-        size, start = struct.unpack_from("!i", buffer)[0], 4
-        if size == -1:
-            if len(buffer) < 12:
-                return None
-            size, start = struct.unpack_from("!Q", buffer, 4)[0], 12
-        if len(buffer) < start + size:
-            return None
-        frame = bytes(buffer[start:start + size])
-        del buffer[:start + size]
-        return frame
-
-    def read(self) -> list[bytes]:
-        """The frames that have arrived; EOFError once the writer is gone and
-        everything it wrote was returned."""
-        if self.eof:
-            raise EOFError
-        self._fill(1 << 16)
-        frames = []
-        while not self.eof or self.buffer:
-            frame = self._next()
-            if frame is not None:
-                frames.append(frame)
-            elif not self.buffer or self.eof:
-                break
-            else:
-                # A frame has begun; a worker writes frames whole, so the rest
-                # is on its way (or EOF comes, if it died writing).
-                self._fill(1 << 20)
-        if self.eof and not frames:
-            raise EOFError
-        return frames
-
-
 @dataclass(eq=False, slots=True)
 class _Proc:
     """One worker process, seen from the caller."""
 
     popen: subprocess.Popen[bytes]
-    conn_in: Connection
-    conn_out: _Frames
+    conn_in: int  # the pipe to the worker (send_frame)
+    conn_out: Frames
     life_w: int
     pidfd: int | None
     fids: set[str] = field(default_factory=set)
@@ -231,9 +168,9 @@ class Pool:
         if hasattr(os, "pidfd_open"):
             with contextlib.suppress(OSError):
                 pidfd = os.pidfd_open(popen.pid)
-        proc = _Proc(popen, Connection(w_in, readable=False), _Frames(r_out), w_life, pidfd)
+        proc = _Proc(popen, w_in, Frames(r_out), w_life, pidfd)
         path = [os.getcwd() if entry == "" else entry for entry in sys.path]
-        proc.conn_in.send_bytes(pickle.dumps(("init", path)))
+        send_frame(proc.conn_in, pickle.dumps(("init", path)))
         self.procs.append(proc)
         os.write(self.wake_w, b"!")  # the receiver must start watching it
         return proc
@@ -245,9 +182,8 @@ class Pool:
         if sig is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, sig)
-        proc.conn_in.close()
         proc.conn_out.close()
-        for fd in (proc.life_w, proc.pidfd):
+        for fd in (proc.conn_in, proc.life_w, proc.pidfd):
             if fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(fd)
@@ -300,7 +236,7 @@ class Pool:
             known = task.session.functions[id(func)] = (f"f{next(self.fids)}", func, data)
         fid, _, data = known
         if fid not in proc.fids:
-            proc.conn_in.send_bytes(pickle.dumps(("fn", fid, data, []), pickle.HIGHEST_PROTOCOL))
+            send_frame(proc.conn_in, pickle.dumps(("fn", fid, data, []), pickle.HIGHEST_PROTOCOL))
             proc.fids.add(fid)
         return fid
 
@@ -341,7 +277,7 @@ class Pool:
             return
         forget, proc.forget = proc.forget, []
         try:
-            proc.conn_in.send_bytes(
+            send_frame(proc.conn_in,
                 pickle.dumps(("run", entries, forget), pickle.HIGHEST_PROTOCOL)
             )
         except OSError:
@@ -351,7 +287,7 @@ class Pool:
 
     def _stop(self, proc: _Proc) -> None:
         with contextlib.suppress(OSError):
-            proc.conn_in.send_bytes(pickle.dumps(("stop",)))
+            send_frame(proc.conn_in, pickle.dumps(("stop",)))
         self._close(proc, sig=None)
         _reap(proc)
 
@@ -361,21 +297,25 @@ class Pool:
             with self.lock:
                 if self.closed:
                     return
-                watched: dict[Any, _Proc] = {}
+                # fd -> (worker, whether it is the worker's pidfd)
+                watched: dict[int, tuple[_Proc, bool]] = {}
                 for proc in self.procs:
-                    watched[proc.conn_out] = proc
+                    watched[proc.conn_out.fd] = (proc, False)
                     if proc.pidfd is not None:
-                        watched[proc.pidfd] = proc
-            for ready in wait([*watched, self.wake_r]):
-                if ready == self.wake_r:
+                        watched[proc.pidfd] = (proc, True)
+            poller = select.poll()
+            for fd in (*watched, self.wake_r):
+                poller.register(fd, select.POLLIN)
+            for fd, _ in poller.poll():
+                if fd == self.wake_r:
                     with contextlib.suppress(OSError):
                         os.read(self.wake_r, 4096)
                     continue
-                proc = watched[ready]
+                proc, exited = watched[fd]
                 if proc not in self.procs:
                     continue  # closed while we waited
                 # Its pidfd is ready when it exited: then read its last words.
-                self._drain(proc, until_eof=ready == proc.pidfd)
+                self._drain(proc, until_eof=exited)
 
     def _drain(self, proc: _Proc, until_eof: bool) -> None:
         """Read every message ``proc`` has sent; results are handled together."""
@@ -494,7 +434,7 @@ class Pool:
                     self._close(proc)
                 else:
                     with contextlib.suppress(OSError):
-                        proc.conn_in.send_bytes(pickle.dumps(("stop",)))
+                        send_frame(proc.conn_in, pickle.dumps(("stop",)))
                     self._close(proc, sig=None)
             os.write(self.wake_w, b"!")
         for proc in procs:

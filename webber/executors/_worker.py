@@ -31,12 +31,12 @@ import signal
 import sys
 import threading
 import traceback
-from multiprocessing.connection import Connection
 from typing import Any
 
 from webber import _output
 from webber.executors import _serialize
 from webber.executors._base import Job
+from webber.executors._frames import Frames, send_frame
 from webber.executors._work import follow, run_job
 
 __all__ = ["main"]
@@ -61,16 +61,16 @@ def _failure_info(error: BaseException) -> tuple[str, str, str]:
 
 
 class _Worker:
-    def __init__(self, conn_in: Connection, conn_out: Connection) -> None:
-        self.conn_in = conn_in
-        self.conn_out = conn_out
+    def __init__(self, fd_in: int, fd_out: int) -> None:
+        self.frames = Frames(fd_in)
+        self.fd_out = fd_out
         self.lock = threading.Lock()  # a task's own threads may print too
         self.functions: dict[Any, Any] = {}  # fid -> function, or its pickle until first use
 
     def send(self, message: tuple[Any, ...]) -> None:
         data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
         with self.lock:
-            self.conn_out.send_bytes(data)
+            send_frame(self.fd_out, data)
 
     def emit(self, name: str, line: str, stream: str, node: str) -> None:
         self.send(("out", name, node, stream, line))
@@ -144,28 +144,35 @@ class _Worker:
     def serve(self) -> None:
         while True:
             try:
-                message = pickle.loads(self.conn_in.recv_bytes())
+                frames = self.frames.read()
             except EOFError:
                 return
-            kind = message[0]
-            if kind == "run":
-                for fid in message[2]:  # functions of runs that have ended
-                    self.functions.pop(fid, None)
-                for tag, fid, data, segments, links in message[1]:
-                    self.run_chain(tag, fid, data, segments, links)
-            elif kind == "fn":
-                self.functions[message[1]] = (message[2], message[3])
-            elif kind == "init":
-                sys.path[:] = message[1]
-            elif kind == "stop":
-                return
+            for frame in frames:
+                if not self.handle(pickle.loads(frame)):
+                    return
+
+    def handle(self, message: tuple[Any, ...]) -> bool:
+        """Act on one message from the caller; False means stop."""
+        kind = message[0]
+        if kind == "run":
+            for fid in message[2]:  # functions of runs that have ended
+                self.functions.pop(fid, None)
+            for tag, fid, data, segments, links in message[1]:
+                self.run_chain(tag, fid, data, segments, links)
+        elif kind == "fn":
+            self.functions[message[1]] = (message[2], message[3])
+        elif kind == "init":
+            sys.path[:] = message[1]
+        elif kind == "stop":
+            return False
+        return True
 
 
 def main() -> None:
     fd_in, fd_out, fd_life = (int(arg) for arg in sys.argv[1:4])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle
     threading.Thread(target=_watch_caller, args=(fd_life,), daemon=True).start()
-    worker = _Worker(Connection(fd_in, writable=False), Connection(fd_out, readable=False))
+    worker = _Worker(fd_in, fd_out)
     _output.set_emitter(worker.emit)
     with _output.redirected():
         worker.serve()
