@@ -146,8 +146,10 @@ class _Engine:
     def _decide_each(self) -> None:
         while self.decide:
             n = self.decide.popleft()
-            if n in self.carried or n in self.states:
-                # Its chain's executor runs it (or already reported it final).
+            if n in self.carried or n in self.states or (n, None) in self.running:
+                # Already taken care of: its chain runs it, it is final, or it is
+                # in flight (a chain link that failed and is being retried: its
+                # parent's success queued it here before its failure came in).
                 continue
             node = self.plan.nodes[n]
             if node.skip:
