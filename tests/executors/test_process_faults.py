@@ -426,18 +426,17 @@ def test_row15_task_runs_a_flow() -> None:
 def test_row20_a_thread_holding_the_logging_lock_does_not_deadlock_workers() -> None:
     import logging
 
-    handler = logging.getLogger().handlers[0] if logging.getLogger().handlers else None
     release = threading.Event()
+    held = threading.Event()
 
     def hold() -> None:
-        logging._acquireLock()  # type: ignore[attr-defined]
-        try:
+        with logging._lock:  # type: ignore[attr-defined]  # the module lock fork() would copy
+            held.set()
             release.wait(10)
-        finally:
-            logging._releaseLock()  # type: ignore[attr-defined]
 
     holder = threading.Thread(target=hold)
     holder.start()
+    assert held.wait(5)
     try:
         webber.shutdown()  # workers must be started while the lock is held
         dag = DAG()
@@ -447,7 +446,6 @@ def test_row20_a_thread_holding_the_logging_lock_does_not_deadlock_workers() -> 
     finally:
         release.set()
         holder.join()
-    assert handler is handler
 
 
 # -- row 21: output printed right before a crash -----------------------------------------
