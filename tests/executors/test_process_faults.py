@@ -423,11 +423,20 @@ def test_row15_task_runs_a_flow() -> None:
 
 
 # -- row 20: threads holding locks in the caller ---------------------------------------
-def test_row20_a_thread_holding_the_logging_lock_does_not_deadlock_workers() -> None:
+def _logs_in_the_worker() -> int:
     import logging
 
-    release = threading.Event()
-    held = threading.Event()
+    logging.getLogger("row20").warning("a worker can log")  # would hang on an inherited lock
+    return os.getpid()
+
+
+def test_row20_a_worker_born_while_a_thread_holds_the_logging_lock_can_log() -> None:
+    import logging
+
+    from webber.executors import processes
+
+    webber.shutdown()
+    release, held = threading.Event(), threading.Event()
 
     def hold() -> None:
         with logging._lock:  # type: ignore[attr-defined]  # the module lock fork() would copy
@@ -438,14 +447,16 @@ def test_row20_a_thread_holding_the_logging_lock_does_not_deadlock_workers() -> 
     holder.start()
     assert held.wait(5)
     try:
-        webber.shutdown()  # workers must be started while the lock is held
-        dag = DAG()
-        n = dag.add_node(os.getpid)
-        run = dag.run(executor=webber.executors.ProcessExecutor(1))
-        assert run.ok and run[n] != os.getpid()
+        pool = processes._get_pool(1)
+        with pool.lock:
+            pool._spawn()  # born while another thread holds logging's lock
     finally:
         release.set()
         holder.join()
+    dag = DAG()
+    n = dag.add_node(_logs_in_the_worker)
+    run = dag.run(executor=webber.executors.ProcessExecutor(1))
+    assert run.ok and run[n] != os.getpid()
 
 
 # -- row 21: output printed right before a crash -----------------------------------------
