@@ -6,11 +6,16 @@ import logging
 
 import pytest
 
-#: Every executor the conformance suite proves; a new executor is one more entry.
+#: Every executor the conformance suite proves; a new executor is one more entry
+#: (e.g. "dask" once webber.DaskExecutor exists).
 EXECUTORS = ["inline", "threads", "processes"]
 
+#: The executors that run tasks in the test's own process (threading.Event,
+#: Barrier and in-memory counters only work there).
+IN_PROCESS = ["inline", "threads"]
 
-@pytest.fixture(params=EXECUTORS)
+
+@pytest.fixture(params=EXECUTORS, ids=EXECUTORS)
 def executor(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

@@ -170,3 +170,184 @@ def test_plan_is_reused_until_the_graph_changes() -> None:
         assert after is not before
     assert dag.compile().nodes["f-1"].name == "renamed"
     assert dag.compile().nodes["f-1"].retries == 1
+
+
+# -- more levels, more bad inputs --------------------------------------------------
+
+
+def test_levels_are_in_insertion_order_within_a_level() -> None:
+    dag = DAG()
+    x = dag.add_node(f)
+    y = dag.add_node(f)
+    from_y = dag.add_node(f, Promise(y))  # added first, discovered second
+    from_x = dag.add_node(f, Promise(x))
+    plan = dag.compile()
+    assert plan.levels == [[x, y], [from_y, from_x]]
+    assert [plan.nodes[n].level for n in (x, y, from_y, from_x)] == [0, 0, 1, 1]
+    assert set(plan.nodes) == {x, y, from_y, from_x}
+
+
+def test_every_level_depends_only_on_earlier_levels() -> None:
+    dag = DAG()
+    ids = [dag.add_node(f) for _ in range(12)]
+    for i, n in enumerate(ids):
+        for j in (i - 1, i - 3, i - 7):
+            if j >= 0 and (i * j) % 3 != 1:
+                dag.add_edge(ids[j], n)
+    plan = dag.compile()
+    level_of = {n: k for k, level in enumerate(plan.levels) for n in level}
+    assert sorted(level_of) == sorted(ids)
+    for u, v in dag.edges:
+        assert level_of[u] < level_of[v]
+    for k, level in enumerate(plan.levels[1:], start=1):  # and as early as possible
+        for n in level:
+            assert max(level_of[u] for u in plan.nodes[n].parents) == k - 1
+
+
+def test_str_of_small_plans() -> None:
+    assert str(DAG("empty").compile()) == "Plan 'empty': 0 tasks in 0 levels"
+    dag = DAG("one")
+    dag.add_node(f)
+    assert str(dag.compile()) == "Plan 'one': 1 task in 1 level\n  level 0: f-1"
+    with Flow("etl") as flow:
+        task(name="load")(f)()
+    assert str(flow.compile()).splitlines()[0] == "Plan 'etl': 1 task in 1 level"
+
+
+def test_cycle_behind_other_nodes_names_only_the_cycle() -> None:
+    dag = DAG()
+    a, b, c, d = (dag.add_node(f) for _ in range(4))
+    dag.add_edge(a, b)
+    dag.add_edge(b, c)
+    dag.add_edge(c, b)  # the cycle
+    dag.add_edge(c, d)  # stuck behind it
+    with pytest.raises(webber.CycleError) as info:
+        dag.compile()
+    assert info.value.cycle == ["f-2", "f-3", "f-2"]
+    assert "the graph has a cycle: f-2 -> f-3 -> f-2" in str(info.value)
+    assert "f-1" not in str(info.value) and "f-4" not in str(info.value)
+
+
+def test_cycle_through_promise_arguments() -> None:
+    dag = DAG()
+    dag.add_node(f, Promise("f-3"))  # forward references close the loop
+    dag.add_node(f, Promise("f-1"))
+    dag.add_node(f, Promise("f-2"))
+    with pytest.raises(webber.CycleError, match="f-1 -> f-2 -> f-3 -> f-1") as info:
+        dag.compile()
+    assert info.value.cycle == ["f-1", "f-2", "f-3", "f-1"]
+
+
+def test_cycle_through_rshift_in_a_flow() -> None:
+    @task
+    def step() -> None: ...
+
+    with Flow() as flow:
+        a, b = step(), step()
+        a >> b
+        b >> a
+    with pytest.raises(webber.CycleError, match="step-1 -> step-2 -> step-1"):
+        flow.compile()
+    with pytest.raises(webber.CycleError):
+        flow.run(executor="inline")
+
+
+def test_promise_of_a_removed_node() -> None:
+    dag = DAG()
+    a = dag.add_node(f)
+    b = dag.add_node(f, Promise(a))
+    dag.remove_node(a)
+    with pytest.raises(webber.UnknownNodeError) as info:
+        dag.compile()
+    assert str(info.value).startswith(f"task {b!r} takes Promise('f-1'), but dag 'dag' has no node")
+    assert info.value.key == "f-1"
+    assert isinstance(info.value, KeyError) and isinstance(info.value, ValueError)
+
+
+def test_promise_of_a_callable_that_no_node_runs() -> None:
+    def helper() -> None: ...
+
+    dag = DAG()
+    dag.add_node(f, Promise(helper))
+    with pytest.raises(webber.UnknownNodeError, match="no node of dag 'dag' runs 'helper'"):
+        dag.compile()
+
+
+def test_unknown_id_without_a_close_match() -> None:
+    dag = DAG()
+    dag.add_node(f)
+    dag.add_node(f, Promise("completely-different"))
+    with pytest.raises(webber.UnknownNodeError) as info:
+        dag.compile()
+    assert "did you mean" not in str(info.value)
+    assert "use an id that add_node() returned" in str(info.value)
+
+
+@pytest.mark.parametrize("count", [-1, -5, 1.0, "2", True])
+def test_bad_retries_through_update_nodes(count: object) -> None:
+    dag = DAG()
+    a = dag.add_node(f)
+    assert dag.update_nodes(a, retries=count) == [a]
+    with pytest.raises(webber.TaskDefinitionError, match=rf"task 'f-1': retries={count!r}") as info:
+        dag.compile()
+    assert "whole number >= 0" in str(info.value)
+    with pytest.raises(webber.TaskDefinitionError):
+        dag.run(executor="inline")
+    dag.retry_node(a, 2)  # fixing it makes the graph valid again
+    assert dag.compile().nodes[a].retries == 2
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("retry_delay", -1), ("retry_backoff", "x"), ("timeout", 0), ("skip", "yes")],
+)
+def test_other_bad_settings_through_update_nodes(field: str, value: object) -> None:
+    dag = DAG()
+    dag.update_nodes(dag.add_node(f), **{field: value})
+    with pytest.raises(webber.TaskDefinitionError, match=rf"task 'f-1': {field}={value!r}"):
+        dag.compile()
+
+
+def test_bad_condition_through_update_edges_and_none() -> None:
+    dag = DAG()
+    a, b, c = dag.add_node(f), dag.add_node(f), dag.add_node(f)
+    dag.add_edge(a, b)
+    dag.add_edge(b, c, continue_on=None)  # type: ignore[arg-type]
+    with pytest.raises(
+        webber.TaskDefinitionError, match=r"edge f-2 -> f-3: continue_on=None is not"
+    ):
+        dag.compile()
+    dag.update_edges((b, c), continue_on=Condition.Failure)
+    dag.update_edges((a, b), continue_on=True)  # type: ignore[arg-type]
+    with pytest.raises(webber.TaskDefinitionError, match=r"use Condition\.Success, Condition\.F"):
+        dag.compile()
+
+
+def test_a_ten_thousand_node_chain_compiles_without_recursion() -> None:
+    import sys
+
+    dag = DAG()
+    prev = dag.add_node(f)
+    for _ in range(9_999):
+        prev = dag.add_node(f, Promise(prev))
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(200, len(__import__("inspect").stack()) + 150))
+    try:
+        plan = dag.compile()
+    finally:
+        sys.setrecursionlimit(limit)
+    assert len(plan.levels) == 10_000
+    assert plan.levels[-1] == [prev]
+    run = dag.run(executor="inline")
+    assert run.ok and len(run.succeeded) == 10_000
+
+
+def test_a_ten_thousand_node_cycle_is_reported_without_recursion() -> None:
+    dag = DAG()
+    ids = [dag.add_node(f) for _ in range(10_000)]
+    for u, v in zip(ids, ids[1:] + ids[:1], strict=True):
+        dag.add_edge(u, v)
+    with pytest.raises(webber.CycleError) as info:
+        dag.compile()
+    assert info.value.cycle[0] == info.value.cycle[-1] == "f-1"
+    assert len(info.value.cycle) == 10_001

@@ -176,3 +176,247 @@ def test_execute_is_run(dag: DAG) -> None:
     run = dag.execute(executor="inline")
     assert isinstance(run, webber.Run)
     assert run["f-2"] == ((1,),)
+
+
+# -- ids, Promises everywhere, updates, errors ---------------------------------------
+
+
+def test_id_scheme() -> None:
+    import functools
+
+    @task(name="clean", retries=2, retry_delay=0.5)
+    def cleaner() -> None: ...
+
+    class Adder:
+        def __call__(self, a: int, b: int) -> int:
+            return a + b
+
+    dag = DAG()
+    assert dag.add_node(lambda: 1) == "lambda-1"
+    assert dag.add_node(lambda: 2) == "lambda-2"
+    assert dag.add_node(print) == "print-1"
+    assert dag.add_node(cleaner) == "clean-1"
+    assert dag.add_node(cleaner) == "clean-2"
+    assert dag.add_node(task(name="my task!")(g)) == "my_task-1"
+    assert dag.add_node(functools.partial(int, base=2), "101") == "int-1"
+    assert dag.add_node(Adder(), 1, 2) == "Adder-1"
+    assert dag.add_node(str.upper, "x") == "upper-1"
+    assert dag.add_node(print) == "print-2"
+    node = dag.get_node("clean-1")
+    assert (node.name, node.retries, node.retry_delay, node.func) == ("clean", 2, 0.5, cleaner.fn)
+    run = dag.run(executor="inline")
+    assert (run["int-1"], run["Adder-1"], run["upper-1"]) == (5, 3, "X")
+
+
+def test_every_method_takes_the_promise_of_a_node() -> None:
+    dag = DAG()
+    a, b, c = dag.add_node(f, 1), dag.add_node(f, 2), dag.add_node(g)
+    pa, pb, pc = Promise(a), Promise(b), Promise(c)
+    dag.add_edge(pa, pb)
+    dag.add_edge(pb, pc, continue_on=Condition.AnyCase)
+    assert dag.get_node(pa).id == a
+    assert [n.id for n in dag.get_nodes(pc, pa)] == [c, a]
+    assert dag.get_edge(pa, pb) == Edge(a, b, Condition.Success, data=False)
+    assert [(e.parent, e.child) for e in dag.get_edges(pb)] == [(a, b), (b, c)]
+    assert [(e.parent, e.child) for e in dag.get_edges((pa, pb))] == [(a, b)]
+    assert dag.update_nodes(pa, pb, retries=1) == [a, b]
+    assert dag.update_edges((pa, pb), continue_on=Condition.Failure) == [(a, b)]
+    assert dag.get_edge(a, b).continue_on is Condition.Failure
+    dag.retry_node(pc, 4)
+    dag.skip_node(pc, as_failure=True)
+    dag.relabel_node(pc, "last")
+    node = dag.get_node(c)
+    assert (node.retries, node.skip, node.skip_as_failure, node.name) == (4, True, True, "last")
+    assert dag.critical_path(pb).nodes == [a, b]
+    assert dag.critical_path([pc]).nodes == [a, b, c]
+    assert pa in dag and Promise("f-9") not in dag
+    dag.remove_edge(pb, pc)
+    assert dag.edges == [(a, b)]
+    dag.remove_node(pc)
+    assert dag.nodes == [a, b]
+
+
+def test_filter_nodes_sees_node_records() -> None:
+    dag = DAG()
+    a = dag.add_node(f, 1)
+    b = dag.add_node(f, Promise(a))
+    c = dag.add_node(g)
+    dag.skip_node(c)
+    dag.update_nodes(b, timeout=3.0)
+    seen: list[object] = []
+    assert dag.filter_nodes(lambda node: seen.append(node) or node.skip) == [c]
+    assert all(isinstance(n, Node) for n in seen) and len(seen) == 3
+    assert dag.filter_nodes(lambda node: node.timeout is not None) == [b]
+    assert dag.filter_nodes(lambda node: node.deps == (a,)) == [b]
+    assert dag.filter_nodes(lambda node: node.func is f) == [a, b]
+    assert dag.filter_nodes(lambda node: False) == []
+
+
+def test_filter_edges_sees_edge_records() -> None:
+    dag = DAG()
+    a, b, c = dag.add_node(g), dag.add_node(g), dag.add_node(f, Promise("g-1"))
+    dag.add_edge(b, c, continue_on=Condition.AnyCase)
+    seen: list[object] = []
+    assert dag.filter_edges(lambda edge: seen.append(edge) or True) == [(a, c), (b, c)]
+    assert all(isinstance(e, Edge) for e in seen)
+    assert dag.filter_edges(lambda edge: edge.continue_on is Condition.AnyCase) == [(b, c)]
+    assert dag.filter_edges(lambda edge: edge.child == c and edge.data) == [(a, c)]
+
+
+def test_update_edges_selection_rules() -> None:
+    dag = DAG()
+    a, b, c = dag.add_node(g), dag.add_node(g), dag.add_node(g)
+    dag.add_edge(a, b)
+    dag.add_edge(b, c)
+    dag.add_edge(a, c)
+    assert dag.update_edges(continue_on=Condition.AnyCase) == [(a, b), (a, c), (b, c)]
+    assert {e.continue_on for e in dag.get_edges()} == {Condition.AnyCase}
+    # named pairs and a filter: those named pairs that match
+    chosen = dag.update_edges(
+        (a, b), (b, c), filter=lambda e: e.child == c, continue_on=Condition.Failure
+    )
+    assert chosen == [(b, c)]
+    assert dag.get_edge(a, b).continue_on is Condition.AnyCase
+    with pytest.raises(webber.UnknownNodeError, match="no edge g-3 -> g-1"):
+        dag.update_edges((c, a), continue_on=Condition.Success)
+
+
+def test_update_nodes_selection_rules_and_unknown_fields() -> None:
+    dag = DAG()
+    a, b = dag.add_node(f), dag.add_node(g)
+    assert dag.update_nodes(a, b, filter=lambda n: n.name == "g", retries=1) == [b]
+    assert dag.get_node(a).retries == 0
+    assert dag.update_nodes(filter=lambda n: False, retries=5) == []
+    with pytest.raises(TypeError, match="cannot set id"):
+        dag.update_nodes(a, id="x")
+    with pytest.raises(webber.UnknownNodeError, match="did you mean 'g-1'"):
+        dag.update_nodes("g-2", retries=1)
+
+
+def test_update_nodes_with_an_unknown_field_is_a_webber_error() -> None:
+    # Regression test: webber's own errors all derive from WebberError (see
+    # webber/_errors.py); an unknown field should be a TaskDefinitionError
+    # (which is a TypeError, so `except TypeError` keeps working).
+    dag = DAG()
+    a = dag.add_node(f)
+    for field in ("bogus", "id", "deps", "map"):
+        with pytest.raises(webber.TaskDefinitionError, match=f"cannot set {field}"):
+            dag.update_nodes(a, **{field: 1})
+
+
+def test_lookups_of_unknown_ids_fail_at_once_with_the_closest_match() -> None:
+    dag = DAG()
+    dag.add_node(task(name="load")(g))
+    calls = [
+        lambda: dag.add_edge("load-1", "laod-1"),
+        lambda: dag.add_edge("lod-1", "load-1"),
+        lambda: dag.get_node("load-2"),
+        lambda: dag.get_nodes("load-1", "loads-1"),
+        lambda: dag.get_edge("load-1", "lod-1"),
+        lambda: dag.get_edges("lod-1"),
+        lambda: dag.retry_node(Promise("lod-1"), 1),
+        lambda: dag.skip_node("lod-1"),
+        lambda: dag.relabel_node("lod-1", "x"),
+        lambda: dag.remove_node("lod-1"),
+        lambda: dag.remove_edge("lod-1", "load-1"),
+        lambda: dag.critical_path("lod-1"),
+        lambda: dag.update_nodes("lod-1", retries=1),
+    ]
+    for call in calls:
+        with pytest.raises(webber.UnknownNodeError, match=r"did you mean 'load-1'\?") as info:
+            call()
+        assert isinstance(info.value, KeyError) and isinstance(info.value, webber.WebberError)
+    assert dag.nodes == ["load-1"] and dag.edges == []  # nothing changed on the way
+
+
+def test_remove_node_removes_its_edges_both_ways() -> None:
+    dag = DAG()
+    a, b, c = dag.add_node(g), dag.add_node(g), dag.add_node(g)
+    dag.add_edge(a, b)
+    dag.add_edge(b, c)
+    dag.remove_node(b)
+    assert dag.edges == []
+    assert dag.compile().levels == [[a, c]]
+    with pytest.raises(webber.UnknownNodeError):
+        dag.get_edge(a, b)
+
+
+def test_critical_path_keeps_conditions_settings_and_skips_unrelated_nodes() -> None:
+    dag = DAG()
+    a = dag.add_node(g)
+    b = dag.add_node(f, Promise(a))
+    unrelated = dag.add_node(g)
+    c = dag.add_node(f, "c")
+    dag.add_edge(b, c, continue_on=Condition.AnyCase)
+    dag.add_edge(c, unrelated)  # a descendant: not part of c's critical path
+    dag.retry_node(b, 2)
+    sub = dag.critical_path(c)
+    assert sub.nodes == [a, b, c]
+    assert sub.get_edge(b, c).continue_on is Condition.AnyCase
+    assert sub.get_node(b).retries == 2
+    assert sub.add_node(g) == "g-3"  # new ids do not clash with the original's
+    dag.retry_node(b, 0)
+    assert sub.get_node(b).retries == 2  # an independent copy
+    run = sub.run(executor="inline")
+    assert run[c] == ("c",) and run.state(b) == "success"
+
+
+def test_skip_node_flags() -> None:
+    dag = DAG()
+    n = dag.add_node(g)
+    dag.skip_node(n)
+    assert (dag.get_node(n).skip, dag.get_node(n).skip_as_failure) == (True, False)
+    dag.skip_node(n, as_failure=True)
+    assert (dag.get_node(n).skip, dag.get_node(n).skip_as_failure) == (True, True)
+    dag.skip_node(n, skip=False)
+    assert dag.get_node(n).skip is False
+    assert dag.run(executor="inline")[n] == "g"
+
+
+def test_retry_node_and_relabel_node_show_in_the_run() -> None:
+    dag = DAG()
+    n = dag.add_node(g)
+    dag.retry_node(n, 3)
+    dag.relabel_node(n, "renamed")
+    assert n == "g-1" and dag.nodes == ["g-1"]
+    plan = dag.compile()
+    assert (plan.nodes[n].name, plan.nodes[n].retries) == ("renamed", 3)
+
+
+def test_edge_and_node_records_are_slotted() -> None:
+    node = Node("x-1", "x", g)
+    edge = Edge("a", "b")
+    for record in (node, edge):
+        assert not hasattr(record, "__dict__")
+        with pytest.raises((AttributeError, TypeError)):
+            record.extra = 1  # type: ignore[attr-defined]
+    assert edge.continue_on is Condition.Success and edge.data is False
+    assert (node.retries, node.retry_delay, node.retry_backoff, node.timeout) == (0, 0.0, 1.0, None)
+    assert dataclasses.replace(node, retries=2).retries == 2 and node.retries == 0
+
+
+def test_execute_and_run_give_the_same_result() -> None:
+    dag = DAG()
+    a = dag.add_node(f, 1)
+    b = dag.add_node(f, Promise(a))
+    one, two = dag.run(executor="inline"), dag.execute(executor="inline")
+    assert one[b] == two[b] == ((1,),)
+    assert one.states == two.states
+
+
+def test_promises_of_a_flow_work_on_its_critical_path() -> None:
+    # critical_path keeps the ids, so the flow's Promises must keep working on
+    # the new graph (and on its runs) -- also once foreign Promises are refused.
+    @task
+    def h(x: int = 0) -> int:
+        return x + 1
+
+    with Flow("full") as flow:
+        a = h()
+        b = h(a)
+        h(b)
+    sub = flow.critical_path(b)
+    assert sub.get_node(b).id == "h-2"
+    assert sub.get_edge(a, b).data is True
+    run = sub.run(executor="inline")
+    assert run[b] == 2 and run.state(a) == "success"

@@ -88,3 +88,179 @@ def test_self_containing_list_does_not_loop() -> None:
     loop: list[object] = [Promise("a")]
     loop.append(loop)
     assert [p.key for p in find_promises(loop)] == ["a"]
+
+
+# -- foreign Promises, >>, nesting ----------------------------------------------------
+
+
+def test_foreign_promise_nested_deep_in_keyword_arguments() -> None:
+    with Flow("source"):
+        p = one()
+    with Flow("target") as target:
+        ok = one()
+        with pytest.raises(webber.ForeignPromiseError) as info:
+            task(print)(x={"rows": [1, (2, {p})]})
+    message = str(info.value)
+    assert "flow 'source'" in message and "flow 'target'" in message
+    assert "Promise('one-1')" in message
+    assert target.nodes == [ok.key]  # nothing recorded by the refused call
+
+
+def test_a_promise_of_the_outer_flow_is_foreign_in_the_inner_one() -> None:
+    with Flow("outer") as outer:
+        p = one()
+        with Flow("inner") as inner, pytest.raises(
+            webber.ForeignPromiseError, match="flow 'outer', not by flow 'inner'"
+        ):
+            task(print)(p)
+        q = task(str)(p)  # back in the outer flow: fine
+    assert inner.nodes == []
+    assert outer.get_edge(p, q).data is True
+
+
+def test_foreign_promise_in_add_node_and_task_map() -> None:
+    with Flow("first"):
+        p = one()
+    dag = DAG("second")
+    with pytest.raises(webber.ForeignPromiseError, match=r"flow 'first'.*dag 'second'"):
+        dag.add_node(print, x=p)
+    with Flow("third"), pytest.raises(webber.ForeignPromiseError, match="flow 'first'"):
+        one.map(p)
+    assert len(dag) == 0
+
+
+def test_promise_by_id_is_not_bound_to_a_flow() -> None:
+    with Flow("first") as first:
+        p = one()
+    assert p.flow is first and Promise("one-1").flow is None
+    dag = DAG()
+    n = dag.add_node(int, 4)
+    out = dag.add_node(str, Promise(n))  # Promise(id) works in any graph
+    assert dag.run(executor="inline")[out] == "4"
+
+
+def test_rshift_to_a_promise_of_another_flow_is_refused() -> None:
+    # Regression test: `>>` checked the left side's flow but not the right
+    # side's, so `b >> c` with c from another flow silently linked b to
+    # whatever node of b's flow had c's id ("one-1" here).
+    with Flow("first") as first:
+        one()
+        b = one()
+    with Flow("second"):
+        c = one()
+    with pytest.raises(webber.ForeignPromiseError, match="flow 'second'"):
+        b >> c
+    assert first.edges == []
+
+
+def test_add_edge_with_a_promise_of_another_flow_is_refused() -> None:
+    # Regression test: "a Promise from another flow used in this one raises a
+    # clear error at the call site" -- add_edge took its key and linked
+    # whatever node of this flow has the same id (here a self-edge).
+    with Flow("first") as first:
+        a = one()
+    with Flow("second"):
+        c = one()
+    with pytest.raises(webber.ForeignPromiseError, match="flow 'second'"):
+        first.add_edge(c, a)
+    assert first.edges == []
+
+
+def test_rshift_returns_its_right_side_and_takes_tuples() -> None:
+    with Flow() as flow:
+        a, b, c, d = one(), one(), one(), one()
+        assert (a >> b) is b
+        assert (a >> (c, d)) == (c, d)
+        assert ((b, c) >> d) is d
+    assert sorted(flow.edges) == [
+        ("one-1", "one-2"), ("one-1", "one-3"), ("one-1", "one-4"),
+        ("one-2", "one-4"), ("one-3", "one-4"),
+    ]
+    assert flow.get_edge(a, b).data is False
+
+
+def test_rshift_with_unbound_promises_needs_an_active_flow() -> None:
+    with pytest.raises(TypeError, match=r"needs an active flow"):
+        Promise("a") >> Promise("b")
+
+
+def test_rshift_keeps_an_existing_edge_condition() -> None:
+    from webber import Condition
+
+    with Flow() as flow:
+        a = one()
+        b = task(str)(a)
+    flow.update_edges((a, b), continue_on=Condition.AnyCase)
+    with flow:
+        a >> b
+    assert flow.get_edge(a, b).continue_on is Condition.AnyCase
+
+
+def test_a_promise_in_a_hundred_thousand_deep_list_through_the_dsl() -> None:
+    @task
+    def depth(obj: object) -> tuple[int, object]:
+        d = 0
+        while isinstance(obj, list):
+            obj = obj[0]
+            d += 1
+        return d, obj
+
+    with Flow() as flow:
+        nested: object = one()
+        for _ in range(100_000):
+            nested = [nested]
+        out = depth(nested)
+    assert flow.compile(executor="inline").levels == [["one-1"], ["depth-1"]]
+    assert flow.run(executor="inline")[out] == (100_000, 1)
+
+
+def test_truth_tests_fail_in_if_and_while_with_the_hint() -> None:
+    with Flow():
+        p = one()
+        with pytest.raises(TypeError, match=r"Promise\('one-1'\) has no value yet"):
+            bool(p)
+        with pytest.raises(TypeError, match=r"continue_on=Condition\.Failure"):
+            not p  # noqa: B018
+        with pytest.raises(TypeError, match="cannot be iterated"):
+            _a, _b = p  # type: ignore[misc]
+        with pytest.raises(TypeError, match=r"use my_task\.map\(Promise\('one-1'\)\)"):
+            list(p)  # type: ignore[call-overload]
+
+
+SUBSTITUTE_LOOP = """
+import resource
+resource.setrlimit(resource.RLIMIT_AS, (256 << 20, 256 << 20))  # a loop fails fast
+import os, threading
+watchdog = threading.Timer(5, lambda: (print("LOOPING after 5 s", flush=True), os._exit(3)))
+watchdog.daemon = True
+watchdog.start()
+from webber import Promise
+from webber._promise import substitute
+loop = [Promise("a")]
+loop.append(loop)
+try:
+    out = substitute(loop, lambda p: 5)
+except MemoryError:
+    print("MemoryError")
+except Exception as e:   # refusing it with a clear error is acceptable
+    print("refused", type(e).__name__, e)
+else:
+    print("ok", out[0], out[1] is out)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_substitute_of_a_self_containing_list_does_not_loop() -> None:
+    # Regression test: find_promises() guards against a list that contains
+    # itself; substitute() did not, and descended until MemoryError.
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    result = subprocess.run(
+        [sys.executable, "-c", SUBSTITUTE_LOOP], capture_output=True, text=True, env=env,
+        timeout=30, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(("ok 5 True", "refused")), result.stdout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import webber
 
 
@@ -27,3 +29,52 @@ def test_every_public_name_has_a_docstring() -> None:
     for name in webber.__all__:
         doc = getattr(webber, name).__doc__
         assert doc and doc.strip(), name
+
+
+def test_the_contract_import_line_and_the_seed_path() -> None:
+    namespace: dict[str, object] = {}
+    exec("from webber import task, Flow, DAG, Promise, Condition, Run", namespace)
+    exec("from webber.xcoms import Promise as SeedPromise", namespace)
+    assert namespace["Promise"] is namespace["SeedPromise"] is webber.Promise
+    assert namespace["Run"] is webber.Run and namespace["task"] is webber.task
+    xcoms = importlib.import_module("webber.xcoms")
+    assert xcoms.__all__ == ["Promise"]
+
+
+def test_condition_members() -> None:
+    from webber import Condition
+
+    assert [c.name for c in Condition] == ["Success", "Failure", "AnyCase"]
+    assert repr(Condition.Failure) == "Condition.Failure"
+
+
+def test_executor_classes_are_importable() -> None:
+    from webber.executors import Executor, InlineExecutor, ThreadExecutor
+
+    assert issubclass(InlineExecutor, Executor) and issubclass(ThreadExecutor, Executor)
+    assert (InlineExecutor.name, ThreadExecutor.name) == ("inline", "threads")
+    assert ThreadExecutor(max_workers=2).max_workers == 2
+
+
+def test_the_error_tree() -> None:
+    tree = {
+        "GraphError": ("WebberError", ValueError),
+        "CycleError": ("GraphError", ValueError),
+        "UnknownNodeError": ("GraphError", KeyError),
+        "ForeignPromiseError": ("GraphError", ValueError),
+        "TaskDefinitionError": ("GraphError", TypeError),
+        "UnpicklableTaskError": ("GraphError", ValueError),
+        "TaskError": ("WebberError", Exception),
+        "TaskTimeoutError": ("TaskError", TimeoutError),
+        "TaskSkippedError": ("TaskError", Exception),
+        "WorkerCrashedError": ("TaskError", Exception),
+        "ExecutorError": ("WebberError", RuntimeError),
+    }
+    for name, (parent, builtin) in tree.items():
+        cls = getattr(webber, name)
+        assert issubclass(cls, getattr(webber, parent)), name
+        assert issubclass(cls, builtin), name
+        assert repr(cls) == f"<class 'webber.{name}'>"
+    error = webber.UnknownNodeError("dag 'x' has no node 'a-1'", "a-1")
+    assert str(error) == "dag 'x' has no node 'a-1'"  # not KeyError's repr()
+    assert webber.CycleError("m", ["a", "b", "a"]).cycle == ["a", "b", "a"]

@@ -98,3 +98,164 @@ def test_flows_nest_and_threads_have_their_own() -> None:
     assert inner.nodes == ["documented-1"]
     assert (a.key, b.key, c.key) == ("documented-1", "documented-1", "documented-2")
     assert seen == ["4x"]  # the other thread sees no active flow: a plain call
+
+
+# -- more of the decorator ------------------------------------------------------------
+
+
+def test_wraps_keep_qualname_module_annotations_and_defaults() -> None:
+    @task(name="other", retries=1)
+    def configured(rows: list[int], *, limit: int = 3) -> list[int]:
+        """Keep the first rows."""
+        return rows[:limit]
+
+    assert isinstance(configured, webber.Task)
+    assert configured.__name__ == "configured"
+    assert configured.__qualname__.endswith("configured")
+    assert configured.__module__ == __name__
+    assert configured.__doc__ == "Keep the first rows."
+    sig = inspect.signature(configured)
+    assert str(sig) == str(inspect.signature(configured.fn))
+    assert sig.parameters["limit"].default == 3
+    assert sig.parameters["limit"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert configured([5, 6, 7, 8], limit=2) == [5, 6]
+    assert repr(configured) == "<task other>"
+
+
+def test_default_options() -> None:
+    options = documented.options
+    assert (options.name, options.retries, options.retry_delay) == ("documented", 0, 0.0)
+    assert (options.retry_backoff, options.timeout) == (1.0, None)
+    with Flow() as flow:
+        p = documented(1)
+    node = flow.get_node(p)
+    assert (node.retries, node.retry_delay, node.retry_backoff, node.timeout) == (0, 0.0, 1.0, None)
+    assert (node.skip, node.map) == (False, False)
+
+
+def test_plain_call_raises_and_returns_exactly_like_the_function() -> None:
+    @task(retries=5)
+    def explode(x: int) -> int:
+        raise ZeroDivisionError(x)
+
+    with pytest.raises(ZeroDivisionError):  # no retries outside a flow: a plain call
+        explode(1)
+    assert task(max)(3, 9, 4) == 9
+    assert task(dict)(a=1) == {"a": 1}
+
+
+def test_inside_a_flow_kwargs_and_defaults_are_recorded() -> None:
+    with Flow() as flow:
+        a = documented(1)
+        b = documented(a=2, b="z")
+        c = documented(3, b=a)
+    assert flow.get_node(b).kwargs == {"a": 2, "b": "z"}
+    assert flow.get_node(c).args == (3,)
+    assert isinstance(flow.get_node(c).kwargs["b"], Promise)
+    assert flow.get_edge(a, c).data is True
+    run = flow.run(executor="inline")
+    assert (run[a], run[b], run[c]) == ("1x", "2z", "31x")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"retries": None}, "retries=None"),
+        ({"retries": "2"}, "retries='2'"),
+        ({"retry_delay": "1"}, "retry_delay='1'"),
+        ({"retry_delay": float("inf")}, "retry_delay=inf"),
+        ({"retry_backoff": -2}, "retry_backoff=-2"),
+        ({"timeout": -1}, "timeout=-1"),
+        ({"timeout": True}, "timeout=True"),
+    ],
+)
+def test_more_bad_settings(kwargs: dict[str, object], match: str) -> None:
+    @task
+    def ok() -> None: ...
+
+    with pytest.raises(webber.TaskDefinitionError, match=match) as info:
+        task(**kwargs)(ok)  # type: ignore[call-overload]
+    assert isinstance(info.value, webber.WebberError) and isinstance(info.value, TypeError)
+
+
+def test_negative_retries_fail_at_decoration_naming_the_task() -> None:
+    with pytest.raises(webber.TaskDefinitionError) as info:
+
+        @task(name="clean", retries=-1)
+        def clean(rows: list[int]) -> list[int]:
+            return rows
+
+    assert str(info.value).startswith("task 'clean': retries=-1 is not valid")
+
+
+def test_good_settings_are_normalised() -> None:
+    t = task(retries=0, retry_delay=1, retry_backoff=2, timeout=5)(print)
+    assert (t.options.retry_delay, t.options.retry_backoff, t.options.timeout) == (1.0, 2.0, 5.0)
+    assert all(isinstance(v, float) for v in (t.options.retry_delay, t.options.timeout))
+
+
+def test_a_task_called_inside_a_running_task_is_a_plain_call() -> None:
+    @task
+    def inner(x: int) -> int:
+        return x + 1
+
+    @task
+    def outer(x: int) -> int:
+        return inner(inner(x))
+
+    with Flow() as flow:
+        p = outer(1)
+    assert flow.nodes == ["outer-1"]
+    assert flow.run(executor="threads")[p] == 3
+
+
+def test_task_map_records_one_node() -> None:
+    square = task(lambda x: x * x)
+    with Flow() as flow:
+        out = square.map([1, 2, 3])
+    assert isinstance(out, Promise)
+    assert flow.nodes == ["lambda-1"] and flow.get_node(out).map is True
+    assert flow.run(executor="inline")[out] == [1, 4, 9]
+
+
+def test_an_exception_inside_the_with_block_leaves_no_active_flow() -> None:
+    def build() -> None:
+        documented(1)
+        1 / 0  # noqa: B018
+
+    flow = Flow()
+    with pytest.raises(ZeroDivisionError), flow:
+        build()
+    assert flow.nodes == ["documented-1"]
+    assert documented(2) == "2x"  # a plain call again
+
+
+def test_the_same_flow_can_be_entered_again_and_nested_in_itself() -> None:
+    with Flow() as flow:
+        a = documented(1)
+    with flow:
+        b = documented(a)
+        with flow:
+            c = documented(b)
+        d = documented(c)
+    assert documented(0) == "0x"
+    assert flow.nodes == ["documented-1", "documented-2", "documented-3", "documented-4"]
+    assert flow.run(executor="inline")[d] == "1xxxx"
+
+
+def test_each_asyncio_task_sees_its_own_flow() -> None:
+    import asyncio
+
+    async def build(name: str) -> Flow:
+        with Flow(name) as flow:
+            documented(1)
+            await asyncio.sleep(0.01)  # the other coroutine enters its flow meanwhile
+            documented(2)
+        return flow
+
+    async def main() -> list[Flow]:
+        return list(await asyncio.gather(build("one"), build("two")))
+
+    one, two = asyncio.run(main())
+    assert one.nodes == two.nodes == ["documented-1", "documented-2"]
+    assert documented(3) == "3x"

@@ -77,7 +77,8 @@ class _Engine:
     values: dict[str, Any] = field(default_factory=dict)
     attempts: dict[str, list[Attempt]] = field(default_factory=dict)
     running: dict[tuple[str, int | None], Job] = field(default_factory=dict)
-    began: dict[tuple[str, int | None], float] = field(default_factory=dict)
+    #: when, and on which worker, each running attempt started
+    began: dict[tuple[str, int | None], tuple[float, str]] = field(default_factory=dict)
     carried: set[str] = field(default_factory=set)
     rest: dict[tuple[str, int | None], tuple[tuple[Job, ...], int]] = field(default_factory=dict)
     timers: list[tuple[float, int, Callable[[], None]]] = field(default_factory=list)
@@ -232,7 +233,7 @@ class _Engine:
         job = self._current(message.job)
         if job is None:
             return
-        self.began[job.key] = message.at
+        self.began[job.key] = (message.at, message.worker)
         if job.timeout is not None:
             # Count from the start the executor saw, not from now (the queue may lag).
             delay = job.timeout - (time.time() - message.at)
@@ -271,9 +272,9 @@ class _Engine:
         del self.running[job.key]
         self.executor.abandon(job)
         error = _timeout_error(job)
-        began = self.began.pop(job.key, time.time())
+        began, worker = self.began.pop(job.key, (time.time(), ""))
         self._record(job.node, job.index, job.attempt, False, error, began,
-                     time.time() - began, "")
+                     time.time() - began, worker)
         self._attempt_failed(job, error)
 
     def _succeeded(self, job: Job, value: Any) -> None:

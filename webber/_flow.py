@@ -61,6 +61,9 @@ class DAG:
     def __init__(self, name: str = "dag") -> None:
         self.name = name
         self._uid = next(_uids)
+        # The flows whose Promises name the same nodes here: this one, and the
+        # flows a critical_path() was cut from (it keeps their ids).
+        self._kin: frozenset[int] = frozenset((self._uid,))
         self._nodes: dict[str, Node] = {}
         self._pred: dict[str, dict[str, Condition]] = {}
         self._succ: dict[str, dict[str, Condition]] = {}
@@ -99,6 +102,9 @@ class DAG:
     def node_id(self, ref: NodeRef) -> str:
         """The id of the node ``ref`` names: an id, a Promise, or a callable run by one node."""
         if isinstance(ref, Promise):
+            if self._is_foreign(ref):
+                # Its id may name an unrelated node here: never guess.
+                raise self._foreign(ref, "node reference")
             ref = ref.key
         if isinstance(ref, str):
             if ref in self._nodes:
@@ -204,8 +210,6 @@ class DAG:
         """Ordering edges from every parent to every child (what ``a >> b`` records)."""
         kids = [self.node_id(c) for c in children]
         for parent in parents:
-            if isinstance(parent, Promise) and self._is_foreign(parent):
-                raise self._foreign(parent, "`>>`")
             u = self.node_id(parent)
             for v in kids:
                 if v not in self._succ[u]:
@@ -238,7 +242,7 @@ class DAG:
         """
         unknown = set(changes) - _UPDATABLE
         if unknown:
-            raise TypeError(
+            raise TaskDefinitionError(
                 f"update_nodes() cannot set {', '.join(sorted(unknown))}; "
                 f"settable fields: {', '.join(sorted(_UPDATABLE))}"
             )
@@ -305,6 +309,7 @@ class DAG:
                     queue.append(parent)
         sub = type(self)(self.name)
         sub._counts = dict(self._counts)
+        sub._kin = self._kin | sub._kin
         for n, node in self._nodes.items():
             if n in keep:
                 sub._nodes[n] = node
@@ -387,7 +392,7 @@ class DAG:
         return UnknownNodeError(f"{self._label()} has no node {key!r}; {hint}", key)
 
     def _is_foreign(self, promise: Promise) -> bool:
-        return promise._origin is not None and promise._origin[0] != self._uid
+        return promise._origin is not None and promise._origin[0] not in self._kin
 
     def _foreign(self, promise: Promise, where: str) -> ForeignPromiseError:
         other_name = promise._origin[1] if promise._origin else "another flow"

@@ -146,15 +146,27 @@ def find_promises(obj: Any) -> list[Promise]:
 
 
 def substitute(obj: Any, resolve: Callable[[Promise], Any]) -> Any:
-    """A copy of ``obj`` with every Promise replaced by ``resolve(promise)``."""
+    """A copy of ``obj`` with every Promise replaced by ``resolve(promise)``.
+
+    Like :func:`copy.deepcopy`, a container met twice is copied once, so a list
+    that contains itself becomes a new list that contains itself (not a loop).
+    """
     kind = type(obj)
     if kind is Promise:
         return resolve(obj)
     if not (kind in _SEQUENCES or kind is dict):
         return obj
+    # Copies by id(original). Lists and dicts are created empty when first met and
+    # filled in place, so a reference back to one resolves to its copy; tuples and
+    # sets are built when complete, so a cycle back into one cannot be rebuilt.
+    copies: dict[int, Any] = {}
+    keep = [obj]  # the originals stay alive while their ids are keys
+    open_ids = {id(obj)}  # the containers on the stack
     result: Any = None
     # Each frame: the original container, an iterator over its items, the new items.
     stack: list[tuple[Any, Iterator[Any], list[Any]]] = [(obj, _children(obj), [])]
+    if kind is list or kind is dict:
+        copies[id(obj)] = kind()
     while stack:
         original, items, built = stack[-1]
         for item in items:
@@ -162,18 +174,39 @@ def substitute(obj: Any, resolve: Callable[[Promise], Any]) -> Any:
             if kind is Promise:
                 built.append(resolve(item))
             elif kind in _SEQUENCES or kind is dict:
+                if id(item) in copies:
+                    built.append(copies[id(item)])
+                    continue
+                if id(item) in open_ids:
+                    raise ValueError(
+                        f"an argument contains itself through a {kind.__name__}, and holds "
+                        "a Promise: webber cannot rebuild it with the value in place; "
+                        "make the cycle go through lists or dicts only"
+                    )
+                keep.append(item)
+                open_ids.add(id(item))
+                if kind is list or kind is dict:
+                    copies[id(item)] = kind()
                 stack.append((item, _children(item), []))
                 break
             else:
                 built.append(item)
         else:
             stack.pop()
-            if type(original) is dict:
-                value: Any = dict(zip(original.keys(), built, strict=True))
+            open_ids.discard(id(original))
+            kind = type(original)
+            if kind is dict:
+                value: Any = copies[id(original)]
+                value.update(zip(original.keys(), built, strict=True))
+            elif kind is list:
+                value = copies[id(original)]
+                value.extend(built)
             else:
-                value = type(original)(built)
+                value = kind(built)
+                copies[id(original)] = value
             if stack:
                 stack[-1][2].append(value)
             else:
                 result = value
+    del keep
     return result

@@ -129,3 +129,91 @@ def test_skip_node_can_be_undone(executor: str) -> None:
     dag.skip_node(n)
     dag.skip_node(n, skip=False)
     assert dag.run(executor=executor)[n] == "ok"
+
+
+# -- what children receive, and how skips spread -----------------------------------
+
+
+def test_children_of_skip_node_see_success_and_receive_none(executor: str) -> None:
+    from webber import Promise
+
+    dag = DAG()
+    parent = dag.add_node(ok)
+    dag.skip_node(parent)
+    on_success = dag.add_node(echo, Promise(parent))  # a data edge: Condition.Success
+    on_failure = dag.add_node(echo, "failure branch")
+    dag.add_edge(parent, on_failure, continue_on=Condition.Failure)
+    run = dag.run(executor=executor)
+    assert run.state(parent) == "skipped"
+    assert run.state(on_success) == "success" and run[on_success] is None
+    assert run.state(on_failure) == "skipped"
+    assert run.attempts[parent] == ()  # it really did not run
+
+
+def test_skip_node_as_failure_takes_the_failure_branch(executor: str) -> None:
+    from webber import Promise
+
+    dag = DAG()
+    parent = dag.add_node(ok)
+    dag.skip_node(parent, as_failure=True)
+    normal = dag.add_node(echo, "normal")
+    dag.add_edge(parent, normal)
+    handler = dag.add_node(echo, Promise(parent))
+    dag.update_edges((parent, handler), continue_on=Condition.Failure)
+    run = dag.run(executor=executor)
+    assert run.state(parent) == "skipped"  # its own state stays "skipped"
+    assert run.state(normal) == "skipped"
+    assert run.state(handler) == "success"
+    assert run[handler] is None  # a skipped parent's value is None, even "as failure"
+    assert run.failed == [] and run.ok
+
+
+def test_anycase_child_receives_the_exception_of_a_failed_parent(executor: str) -> None:
+    def describe(value: object) -> str:
+        return f"{type(value).__name__}:{value}"
+
+    with Flow() as flow:
+        bad = task(boom)()
+        good = task(ok)()
+        either_bad = task(describe)(bad)
+        either_good = task(describe)(good)
+    flow.update_edges((bad, either_bad), (good, either_good), continue_on=Condition.AnyCase)
+    run = flow.run(executor=executor)
+    assert run[either_bad] == "RuntimeError:boom"
+    assert run[either_good] == "str:ok"
+    assert run.failed == ["boom-1"]
+
+
+def test_a_skip_spreads_through_success_and_failure_edges_alike(executor: str) -> None:
+    dag = DAG()
+    head = dag.add_node(boom)
+    skipped = dag.add_node(echo, "skipped")  # Success edge from a failure: skipped
+    dag.add_edge(head, skipped)
+    via_failure = dag.add_node(echo, "x")  # Failure edge from a *skipped* parent: skipped
+    dag.add_edge(skipped, via_failure, continue_on=Condition.Failure)
+    via_success = dag.add_node(echo, "y")
+    dag.add_edge(skipped, via_success)
+    any_case = dag.add_node(echo, "z")  # AnyCase: runs after anything
+    dag.add_edge(via_failure, any_case, continue_on=Condition.AnyCase)
+    run = dag.run(executor=executor)
+    assert run.skipped == [skipped, via_failure, via_success]
+    assert run[any_case] == "z"
+
+
+def test_a_node_with_several_parents_needs_every_edge(executor: str) -> None:
+    dag = DAG()
+    good = dag.add_node(ok)
+    bad = dag.add_node(boom)
+    manual = dag.add_node(ok)
+    dag.skip_node(manual)
+    all_three = dag.add_node(echo, "ran")
+    dag.add_edge(good, all_three, continue_on=Condition.Success)
+    dag.add_edge(bad, all_three, continue_on=Condition.Failure)
+    dag.add_edge(manual, all_three, continue_on=Condition.Success)  # skip_node: success
+    one_unmet = dag.add_node(echo, "never")
+    dag.add_edge(good, one_unmet, continue_on=Condition.AnyCase)
+    dag.add_edge(bad, one_unmet, continue_on=Condition.AnyCase)
+    dag.add_edge(manual, one_unmet, continue_on=Condition.Failure)  # unmet
+    run = dag.run(executor=executor)
+    assert run[all_three] == "ran"
+    assert run.state(one_unmet) == "skipped"

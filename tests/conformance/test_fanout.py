@@ -100,3 +100,93 @@ def test_map_over_a_non_iterable_fails_clearly(executor: str) -> None:
     run = flow.run(executor=executor)
     with pytest.raises(TypeError, match=r"square-1.*\.map\(\) needs an iterable, got int"):
         run[out]
+
+
+# -- which failure wins, Promises among the items, one-shot iterables ---------------
+
+
+def slow_low_fast_high(x: int) -> int:
+    import time
+
+    if x == 1:
+        time.sleep(0.3)  # on a parallel executor element 3 fails first
+        raise ValueError("element 1")
+    if x == 3:
+        raise KeyError("element 3")
+    return x
+
+
+def test_the_lowest_failing_index_wins_not_the_first_to_fail(executor: str) -> None:
+    checked = task(slow_low_fast_high)
+    with Flow() as flow:
+        out = checked.map([0, 1, 2, 3])
+    run = flow.run(executor=executor)
+    assert run.state(out) == "failed"
+    with pytest.raises(ValueError, match="element 1"):
+        run[out]
+    by_index = {a.index: a.ok for a in run.attempts[out]}
+    assert by_index == {0: True, 1: False, 2: True, 3: False}  # every element ran
+
+
+def test_map_over_a_list_of_promises(executor: str) -> None:
+    with Flow() as flow:
+        three = total([1, 2])
+        four = total([4])
+        out = scale.map([three, 5, four], 10)
+    assert flow.compile().levels == [["total-1", "total-2"], ["scale-1"]]
+    run = flow.run(executor=executor)
+    assert run[out] == [30, 50, 40]
+
+
+def test_map_over_a_generator_reads_it_once(executor: str) -> None:
+    reads: list[int] = []
+
+    def numbers_once() -> object:
+        for i in range(3):
+            reads.append(i)
+            yield i
+
+    with Flow() as flow:
+        out = square.map(numbers_once())
+    assert reads == [0, 1, 2]  # materialized when recorded
+    run = flow.run(executor=executor)
+    assert run[out] == [0, 1, 4]
+    assert flow.run(executor=executor)[out] == [0, 1, 4]  # and again
+    assert reads == [0, 1, 2]
+
+
+def test_retry_delay_applies_per_element(executor: str, tmp_path: Path) -> None:
+    retrying = task(retries=1, retry_delay=0.1)(flaky_element)
+    with Flow() as flow:
+        out = retrying.map([2, 5], str(tmp_path))
+    run = flow.run(executor=executor)
+    assert run[out] == [2, 5]
+    first, second = sorted(
+        (a for a in run.attempts[out] if a.index == 0), key=lambda a: a.number
+    )
+    assert (first.ok, second.ok) == (False, True)
+    assert second.started - (first.started + first.duration) >= 0.1 - 0.02
+
+
+def test_a_failed_upstream_skips_the_map(executor: str) -> None:
+    boom = task(picky)
+    with Flow() as flow:
+        source = boom(1)  # fails
+        out = square.map(source)
+    run = flow.run(executor=executor)
+    assert run.state(source) == "failed"
+    assert run.state(out) == "skipped"
+    assert run.attempts[out] == ()
+
+
+def test_a_failed_element_is_logged_with_its_index(
+    executor: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    checked = task(picky)
+    with Flow() as flow:
+        checked.map([0, 2, 3])
+    flow.run(executor=executor)
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert "picky-1[2]" in errors[0].getMessage() and "odd 3" in errors[0].getMessage()
+    assert errors[0].task == "picky"  # type: ignore[attr-defined]

@@ -96,3 +96,117 @@ def test_default_handler_only_without_configuration() -> None:
     finally:
         logger.handlers[:], root.handlers[:] = saved[0], saved[1]
         logger.setLevel(saved[2])
+
+
+# -- record fields, partial lines, failures, fan-outs -------------------------------
+
+
+def test_each_line_is_one_info_record_with_task_stream_and_node(
+    executor: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    dag = DAG()
+    n = dag.add_node(print, "one\ntwo\n\nfour")  # one print(), four lines (one empty)
+    dag.run(executor=executor)
+    records = [r for r in caplog.records if hasattr(r, "stream")]
+    assert [r.getMessage() for r in records] == ["one", "two", "", "four"]
+    for record in records:
+        assert record.name == "webber"
+        assert record.levelno == logging.INFO
+        assert record.task == "print"  # type: ignore[attr-defined]
+        assert record.node == n  # type: ignore[attr-defined]
+        assert record.stream == "stdout"  # type: ignore[attr-defined]
+
+
+def crlf_then_fail() -> None:
+    sys.stdout.write("windows line\r\n")
+    sys.stderr.write("partial error text")
+    print("partial out", end="")
+    raise RuntimeError("after printing")
+
+
+def test_partial_lines_of_a_failing_task_are_not_lost(
+    executor: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    dag = DAG()
+    dag.add_node(crlf_then_fail)
+    run = dag.run(executor=executor)
+    assert not run.ok
+    lines = sorted(task_lines(caplog))
+    assert lines == [
+        ("crlf_then_fail", "partial error text"),
+        ("crlf_then_fail", "partial out"),
+        ("crlf_then_fail", "windows line"),
+    ]
+
+
+def test_a_failure_is_logged_at_error_with_its_traceback(
+    executor: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    dag = DAG()
+    n = dag.add_node(crlf_then_fail)
+    dag.relabel_node(n, "fragile")
+    dag.run(executor=executor)
+    (record,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert record.name == "webber"
+    assert record.task == "fragile"  # type: ignore[attr-defined]
+    assert record.node == n  # type: ignore[attr-defined]
+    assert record.exc_info is not None
+    exc_type, exc, _ = record.exc_info
+    assert exc_type is RuntimeError and str(exc) == "after printing"
+    assert "RuntimeError: after printing" in caplog.text  # the traceback was formatted
+    formatted = webber._output.TaskFormatter().format(record)
+    assert f" {'fragile':>15}: task crlf_then_fail-1 failed after 1 attempt" in formatted
+
+
+def test_fan_out_elements_print_under_the_task_name(
+    executor: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    @task(name="shout")
+    def shout(word: str) -> None:
+        print(word.upper())
+
+    with Flow() as flow:
+        shout.map(["a", "b", "c"])
+    flow.run(executor=executor)
+    lines = task_lines(caplog)
+    assert sorted(lines) == [("shout", "A"), ("shout", "B"), ("shout", "C")]
+
+
+def test_the_default_format_matches_the_seed() -> None:
+    record = logging.LogRecord("webber", logging.INFO, __file__, 1, "Hello", None, None)
+    record.task = "print"
+    record.created = 1718229222.233  # any time: only the shape is checked
+    record.msecs = 233.0
+    text = webber._output.TaskFormatter().format(record)
+    import re
+
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,233           print: Hello", text)
+    assert webber._output.FORMAT == "%(asctime)s %(task)15s: %(message)s"
+    plain = logging.LogRecord("webber", logging.INFO, __file__, 1, "note", None, None)
+    assert webber._output.TaskFormatter().format(plain).endswith("          webber: note")
+
+
+CONFIGURED = """
+import logging, sys
+logging.basicConfig(level=logging.INFO, format="ROOT %(task)s|%(stream)s|%(message)s",
+                    stream=sys.stdout)
+import webber
+dag = webber.DAG()
+dag.add_node(print, "hi there")
+dag.run(executor={executor!r})
+print("handlers on webber:", len(logging.getLogger("webber").handlers))
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_configured_root_logger_wins_over_the_default_handler(executor: str) -> None:
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    result = subprocess.run(
+        [sys.executable, "-c", CONFIGURED.format(executor=executor)],
+        capture_output=True, text=True, env=env, timeout=50, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["ROOT print|stdout|hi there", "handlers on webber: 0"]

@@ -156,3 +156,178 @@ def _depth(obj: object) -> tuple[int, object]:
         obj = obj[0]
         depth += 1
     return depth, obj[0]  # type: ignore[index]
+
+
+# -- Run: lists in plan order, durations, attempts, get/error -----------------------
+
+
+def _sleep_then(value: str) -> str:
+    import time
+
+    time.sleep(0.2)
+    return value
+
+
+def _raise_value_error() -> None:
+    raise ValueError("fast failure")
+
+
+def test_state_lists_are_in_plan_order_not_completion_order(executor: str) -> None:
+    dag = DAG("order")
+    slow = dag.add_node(_sleep_then, "slow")  # finishes last on a parallel executor
+    bad = dag.add_node(_raise_value_error)
+    child = dag.add_node(str, Promise(bad))
+    quick = dag.add_node(str, "quick")
+    lonely = dag.add_node(str, "skipped by hand")
+    dag.skip_node(lonely)
+    run = dag.run(executor=executor)
+    assert run.succeeded == [slow, quick]
+    assert run.failed == [bad]
+    assert run.skipped == [child, lonely]
+    assert list(run.durations) == [slow, bad, child, quick, lonely]
+    assert list(run.attempts) == [slow, bad, child, quick, lonely]
+    assert list(run.states.values()) == ["success", "failed", "skipped", "success", "skipped"]
+    assert not run.ok
+    assert repr(run).startswith("<Run 'order': 2 succeeded, 1 failed, 2 skipped in ")
+
+
+def test_skipped_nodes_have_zero_duration_and_no_attempts(executor: str) -> None:
+    dag = DAG()
+    bad = dag.add_node(_raise_value_error)
+    after = dag.add_node(str, "never")
+    dag.add_edge(bad, after)
+    manual = dag.add_node(str, "manual")
+    dag.skip_node(manual)
+    run = dag.run(executor=executor)
+    for n in (after, manual):
+        assert run.state(n) == "skipped"
+        assert run.durations[n] == 0.0
+        assert run.attempts[n] == ()
+    assert run.durations[bad] >= 0.0 and len(run.attempts[bad]) == 1
+
+
+def test_attempt_records(executor: str) -> None:
+    import time
+
+    before = time.time()
+    dag = DAG()
+    good = dag.add_node(_sleep_then, "v")
+    bad = dag.add_node(_raise_value_error)
+    run = dag.run(executor=executor)
+    after = time.time()
+    (ok,) = run.attempts[good]
+    assert isinstance(ok, webber.Attempt)
+    assert (ok.node, ok.number, ok.index, ok.ok, ok.error) == (good, 1, None, True, None)
+    assert before - 1 <= ok.started <= after  # time.time(), not a monotonic clock
+    assert ok.duration >= 0.2 - 0.02  # lower bound only: the task slept 0.2 s
+    assert isinstance(ok.worker, str) and ok.worker
+    (failed,) = run.attempts[bad]
+    assert (failed.node, failed.number, failed.ok) == (bad, 1, False)
+    assert failed.error == "ValueError: fast failure"
+    with pytest.raises(AttributeError):
+        failed.retries  # type: ignore[attr-defined]  # noqa: B018
+    assert run.durations[good] == pytest.approx(ok.duration)
+    assert run.duration >= run.durations[good]
+
+
+def test_get_error_and_skipped_reads(executor: str) -> None:
+    dag = DAG("reads")
+    good = dag.add_node(str, "fine")
+    bad = dag.add_node(_raise_value_error)
+    skipped = dag.add_node(str, Promise(bad))
+    run = dag.run(executor=executor)
+    assert run.get(good) == "fine" and run.get(good, "d") == "fine"
+    assert run.get(bad) is None and run.get(bad, "d") == "d"
+    assert run.get(skipped, "d") == "d"
+    assert run.error(good) is None and run.error(skipped) is None
+    error = run.error(bad)
+    assert type(error) is ValueError and str(error) == "fast failure"
+    with pytest.raises(webber.TaskSkippedError) as info:
+        run[skipped]
+    assert isinstance(info.value, webber.WebberError)
+    assert info.value.task == skipped
+    assert skipped in str(info.value) and "an edge condition was not met" in str(info.value)
+    for ref in ("str-9", Promise("nope")):
+        with pytest.raises(webber.UnknownNodeError):
+            run.state(ref)
+        with pytest.raises(webber.UnknownNodeError):
+            run.get(ref, "d")
+
+
+def test_run_by_task_object_and_promise_of_a_callable(executor: str) -> None:
+    seven = task(lambda: 7)
+    dag = DAG()
+    n = dag.add_node(seven)
+    shout = dag.add_node(str, Promise(seven))  # Promise of the callable a node runs
+    run = dag.run(executor=executor)
+    assert run[seven] == run[n] == run[Promise(seven)] == 7
+    assert run[shout] == "7"
+    assert run.state(seven) == "success"
+
+
+def test_failure_keeps_the_exception_type_and_message(executor: str) -> None:
+    class Odd(Exception):
+        pass
+
+    def raise_odd() -> None:
+        raise Odd("odd one", 3)
+
+    dag = DAG()
+    n = dag.add_node(raise_odd)
+    run = dag.run(executor=executor)
+    with pytest.raises(Exception) as info:  # noqa: PT011 - the exact type is checked below
+        run[n]
+    assert type(info.value).__name__ == "Odd"
+    assert info.value.args == ("odd one", 3)
+    # Reading it again raises again: a failure is never silent.
+    with pytest.raises(Exception, match="odd one"):
+        run[n]
+
+
+def _exit_three() -> None:
+    import sys
+
+    sys.exit(3)
+
+
+def test_system_exit_in_a_task_is_that_tasks_failure(executor: str) -> None:
+    dag = DAG()
+    n = dag.add_node(_exit_three)
+    other = dag.add_node(str, "still runs")
+    run = dag.run(executor=executor)
+    assert run.state(n) == "failed"
+    assert run[other] == "still runs"
+    with pytest.raises(SystemExit) as info:
+        run[n]
+    assert info.value.code == 3
+
+
+def test_executor_instances_and_max_workers(executor: str) -> None:
+    from webber import executors
+
+    cls = {
+        "inline": "InlineExecutor",
+        "threads": "ThreadExecutor",
+        "processes": "ProcessExecutor",
+    }[executor]
+    instance = getattr(executors, cls)(max_workers=2)
+    assert instance.name == executor and instance.max_workers == 2
+    with Flow() as flow:
+        a = add(1, 2)
+        b = add(a, 10)
+    run = flow.run(executor=instance)
+    assert run[b] == 13
+    assert flow.run(executor=instance)[b] == 13  # an instance serves several runs
+    assert flow.run(executor=executor, max_workers=2)[b] == 13
+    assert flow.execute(executor=instance)[b] == 13  # execute() is run()
+
+
+def test_run_mappings_take_promises(executor: str) -> None:
+    with Flow() as flow:
+        a = add(1, 1)
+        b = add(a, 1)
+    run = flow.run(executor=executor)
+    assert run.states[b] == "success"
+    assert run.durations[b] == run.durations["add-2"]
+    assert run.attempts[a] == run.attempts["add-1"] and len(run.attempts[a]) == 1
+    assert a in run and Promise("add-3") not in run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,125 @@ def test_timeout_then_retry(executor: str, tmp_path: Path) -> None:
     assert run[n] == "second try"
     assert [a.ok for a in run.attempts[n]] == [False, True]
     assert "TaskTimeoutError" in (run.attempts[n][0].error or "")
+
+
+# -- delays, logs, settings through the DAG API, timeouts ---------------------------
+
+SLACK = 0.02  # clock granularity between the timestamps of two attempts
+
+
+def _gaps(attempts: tuple[webber.Attempt, ...]) -> list[float]:
+    return [
+        later.started - (earlier.started + earlier.duration)
+        for earlier, later in itertools.pairwise(attempts)
+    ]
+
+
+def test_retry_delay_and_backoff_are_lower_bounds(executor: str, tmp_path: Path) -> None:
+    @task(retries=2, retry_delay=0.1, retry_backoff=3.0)
+    def fetch(counter: str) -> str:
+        return flaky(counter, 2)
+
+    with Flow() as flow:
+        n = fetch(str(tmp_path / "count"))
+    run = flow.run(executor=executor)
+    assert run[n] == "ok after 3"
+    attempts = run.attempts[n]
+    assert [a.number for a in attempts] == [1, 2, 3]
+    gap1, gap2 = _gaps(attempts)
+    assert gap1 >= 0.1 - SLACK  # retry 1: retry_delay
+    assert gap2 >= 0.3 - SLACK  # retry 2: retry_delay * backoff
+    assert run.durations[n] >= 0.4 - SLACK  # first start to last end
+
+
+def test_each_retry_is_logged_as_a_warning_with_the_task_name(
+    executor: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    dag = DAG()
+    n = dag.add_node(flaky, str(tmp_path / "count"), 2)
+    dag.relabel_node(n, "fetcher")
+    dag.update_nodes(n, retries=3)
+    run = dag.run(executor=executor)
+    assert run[n] == "ok after 3"
+    assert len(run.attempts[n]) == 3  # stops retrying at the first success
+    warnings = [r for r in caplog.records if r.name == "webber" and r.levelname == "WARNING"]
+    assert [r.task for r in warnings] == ["fetcher", "fetcher"]  # type: ignore[attr-defined]
+    assert [r.node for r in warnings] == [n, n]  # type: ignore[attr-defined]
+    assert "attempt 1 of 4 failed (ConnectionError: attempt 1 failed)" in warnings[0].getMessage()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def test_retry_node_through_a_promise(executor: str, tmp_path: Path) -> None:
+    retrying = task(flaky)
+    with Flow() as flow:
+        n = retrying(str(tmp_path / "count"), 1)
+    flow.retry_node(n, 1)
+    assert flow.get_node(n).retries == 1
+    run = flow.run(executor=executor)
+    assert run[n] == "ok after 2"
+    assert [a.ok for a in run.attempts[n]] == [False, True]
+
+
+def test_a_task_that_returns_after_its_timeout_is_failed_and_its_value_dropped(
+    executor: str,
+) -> None:
+    limited = task(timeout=0.1)(slow)
+    with Flow() as flow:
+        late = limited(0.4)
+        after = task(lambda x: x)(late)
+    run = flow.run(executor=executor)
+    assert run.state(late) == "failed"
+    assert run.state(after) == "skipped"
+    assert run.get(late) is None
+    error = run.error(late)
+    assert isinstance(error, webber.TaskTimeoutError) and isinstance(error, TimeoutError)
+    assert isinstance(error, webber.WebberError)
+    assert "'slow-1' timed out after 0.1 s (attempt 1)" in str(error)
+    (attempt,) = run.attempts[late]
+    assert not attempt.ok and (attempt.error or "").startswith("TaskTimeoutError: ")
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("executor", ["threads"])
+def test_threads_fail_the_node_at_the_deadline_without_waiting(executor: str) -> None:
+    import threading
+
+    release = threading.Event()
+    finished: list[str] = []
+
+    @task(timeout=0.2)
+    def stuck() -> str:
+        release.wait(20)
+        finished.append("stuck")
+        return "too late"
+
+    try:
+        with Flow() as flow:
+            n = stuck()
+            after = task(lambda x: x)(n)
+            other = task(lambda: "independent")()
+        run = flow.run(executor=executor)
+        # run() came back while the task was still blocked in its thread.
+        assert finished == []
+        assert run.state(n) == "failed" and run.state(after) == "skipped"
+        assert run[other] == "independent"
+        with pytest.raises(webber.TaskTimeoutError):
+            run[n]
+        assert run.duration < 20  # it did not wait for release.wait(20)
+        (attempt,) = run.attempts[n]
+        assert attempt.duration >= 0.2 - 0.02  # failed at the deadline, not before
+    finally:
+        release.set()
+
+
+@pytest.mark.timeout(30)
+def test_the_attempt_of_a_timed_out_task_names_its_worker(executor: str) -> None:
+    # Regression test: the engine knows the worker from the Started message,
+    # but recorded a timed-out attempt (threads, processes) with worker="".
+    limited = task(timeout=0.1)(slow)
+    with Flow() as flow:
+        n = limited(0.5)
+    run = flow.run(executor=executor)
+    (attempt,) = run.attempts[n]
+    assert not attempt.ok and "TaskTimeoutError" in (attempt.error or "")
+    assert attempt.worker, "the timed-out attempt does not say which worker ran it"

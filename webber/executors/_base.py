@@ -31,6 +31,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from webber._errors import ExecutorError
+
 if TYPE_CHECKING:
     from webber._compile import Plan
 
@@ -99,7 +101,10 @@ class Executor(abc.ABC):
         if max_workers is not None and (
             not isinstance(max_workers, int) or isinstance(max_workers, bool) or max_workers < 1
         ):
-            raise ValueError(f"max_workers={max_workers!r}: must be a whole number >= 1 or None")
+            raise ExecutorError(
+                f"max_workers={max_workers!r}: must be a whole number >= 1, "
+                "or None for one per core"
+            )
         self.max_workers = max_workers
 
     def check(self, plan: Plan) -> None:  # noqa: B027 (optional hook)

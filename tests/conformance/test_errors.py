@@ -1,0 +1,213 @@
+"""Errors on every executor: bad graphs are refused before anything runs, a
+task's own exception comes back unwrapped, and webber's errors form one tree."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import webber
+from webber import DAG, Condition, Flow, Promise, task
+
+
+def touch(path: str) -> str:
+    Path(path).write_text("ran")
+    return path
+
+
+def noop(*args: object) -> None:
+    return None
+
+
+def _cycle(dag: DAG) -> None:
+    a, b = dag.add_node(noop), dag.add_node(noop)
+    dag.add_edge(a, b)
+    dag.add_edge(b, a)
+
+
+def _self_edge(dag: DAG) -> None:
+    a = dag.add_node(noop)
+    dag.add_edge(a, a)
+
+
+def _unknown_promise(dag: DAG) -> None:
+    dag.add_node(task(name="load")(noop))
+    dag.add_node(noop, Promise("lod-1"))
+
+
+def _not_callable(dag: DAG) -> None:
+    dag.add_node(42)  # type: ignore[arg-type]
+
+
+def _negative_retries(dag: DAG) -> None:
+    dag.retry_node(dag.add_node(noop), -1)
+
+
+def _fractional_retries(dag: DAG) -> None:
+    dag.update_nodes(dag.add_node(noop), retries=1.5)
+
+
+def _bad_condition(dag: DAG) -> None:
+    a, b = dag.add_node(noop), dag.add_node(noop)
+    dag.add_edge(a, b, continue_on="Failure")  # type: ignore[arg-type]
+
+
+BAD_GRAPHS: list[tuple[Any, type[Exception], str]] = [
+    (_cycle, webber.CycleError, r"the graph has a cycle: noop-1 -> noop-2 -> noop-1"),
+    (_self_edge, webber.CycleError, r"'noop-1' depends on itself \(noop-1 -> noop-1\)"),
+    (_unknown_promise, webber.UnknownNodeError, r"Promise\('lod-1'\).*did you mean 'load-1'\?"),
+    (_not_callable, webber.TaskDefinitionError, r"int 42 is not callable"),
+    (_negative_retries, webber.TaskDefinitionError, r"retries=-1 is not valid"),
+    (_fractional_retries, webber.TaskDefinitionError, r"retries=1\.5 is not valid"),
+    (_bad_condition, webber.TaskDefinitionError, r"continue_on='Failure' is not a Condition"),
+]
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "message"), BAD_GRAPHS, ids=[b[0].__name__[1:] for b in BAD_GRAPHS]
+)
+def test_run_refuses_a_bad_graph_before_running_anything(
+    executor: str, tmp_path: Path, build: Any, error: type[Exception], message: str
+) -> None:
+    dag = DAG()
+    marker = tmp_path / "ran"
+    dag.add_node(touch, str(marker))  # a healthy task that would run first
+    build(dag)
+    with pytest.raises(error, match=message) as info:
+        dag.run(executor=executor)
+    assert isinstance(info.value, webber.GraphError)
+    assert isinstance(info.value, webber.WebberError) and isinstance(info.value, ValueError)
+    assert not marker.exists()  # nothing ran
+    with pytest.raises(error, match=message):
+        dag.compile(executor=executor)
+
+
+class BadRow(ValueError):
+    """A user's own exception type: comes back as itself, never wrapped."""
+
+
+def bad_row(n: int) -> None:
+    raise BadRow(f"row {n} is bad")
+
+
+def test_a_tasks_own_exception_is_never_wrapped(executor: str) -> None:
+    dag = DAG()
+    n = dag.add_node(bad_row, 7)
+    run = dag.run(executor=executor)
+    with pytest.raises(ValueError, match="row 7 is bad") as info:  # `except ValueError` works
+        run[n]
+    assert type(info.value) is BadRow
+    assert str(info.value) == "row 7 is bad"
+    assert not isinstance(info.value, webber.WebberError)
+
+
+def test_errors_raised_for_tasks_are_task_errors(executor: str) -> None:
+    limited = task(timeout=0.1)(__import__("time").sleep)
+    with Flow() as flow:
+        late = limited(0.4)
+        skipped = task(noop)(late)
+    run = flow.run(executor=executor)
+    with pytest.raises(webber.TaskTimeoutError) as timeout:
+        run[late]
+    with pytest.raises(webber.TaskSkippedError) as skip:
+        run[skipped]
+    for error, node in ((timeout.value, late), (skip.value, skipped)):
+        assert isinstance(error, webber.TaskError) and isinstance(error, webber.WebberError)
+        assert error.task == node.key
+        assert node.key in str(error)
+    assert isinstance(timeout.value, TimeoutError)
+
+
+def test_bad_max_workers_is_a_webber_error(executor: str) -> None:
+    # Regression test: Executor.__init__ raised a plain ValueError, outside the
+    # documented tree ("every error webber raises on its own account derives
+    # from WebberError").
+    dag = DAG()
+    dag.add_node(noop)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(webber.WebberError, match="max_workers"):
+            dag.run(executor=executor, max_workers=bad)  # type: ignore[arg-type]
+
+
+def test_max_workers_conflicting_with_an_instance(executor: str) -> None:
+    from webber.executors import resolve_executor
+
+    instance = resolve_executor(executor, 2)
+    dag = DAG()
+    n = dag.add_node(noop)
+    assert dag.run(executor=instance, max_workers=2).state(n) == "success"
+    with pytest.raises(webber.ExecutorError, match="max_workers=3 conflicts with"):
+        dag.run(executor=instance, max_workers=3)
+
+
+def test_unknown_executor_name() -> None:
+    dag = DAG()
+    dag.add_node(noop)
+    with pytest.raises(webber.ExecutorError, match=r"unknown executor 'thread'; use one of") as e:
+        dag.run(executor="thread")
+    assert "'threads'" in str(e.value) and "'inline'" in str(e.value)
+
+
+SELF_CONTAINING = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (256 << 20, 256 << 20))  # a loop fails fast
+import os, threading
+watchdog = threading.Timer(5, lambda: (print("LOOPING after 5 s", flush=True), os._exit(3)))
+watchdog.daemon = True
+watchdog.start()
+import webber
+from webber import DAG, Promise
+
+def peek(x):
+    return x[0], x[1] is x
+
+dag = DAG()
+five = dag.add_node(int, 5)
+loop = [Promise(five)]
+loop.append(loop)
+n = dag.add_node(peek, loop)
+try:
+    dag.compile(executor={executor!r})
+except webber.GraphError as e:   # refusing it clearly is fine too
+    print("refused:", e)
+    sys.exit(0)
+run = dag.run(executor={executor!r})
+print(run.state(n), repr(run.error(n)))
+if run.state(n) == "success":   # best: the task gets the loop, Promise replaced
+    assert run[n] == (5, True), run[n]
+else:                           # or a clear failure -- but not running out of memory
+    assert not isinstance(run.error(n), MemoryError), repr(run.error(n))
+print("OK")
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_self_containing_argument_with_a_promise_does_not_loop(executor: str) -> None:
+    # Regression test: find_promises() stops at a list that contains itself,
+    # but substitute() (run time, in the worker) descends into it forever,
+    # allocating until MemoryError.
+    code = textwrap.dedent(SELF_CONTAINING.format(executor=executor))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert result.stdout.splitlines()[-1] == "OK" or "refused:" in result.stdout
+
+
+def test_every_edge_condition_is_checked_not_only_new_ones(executor: str) -> None:
+    dag = DAG()
+    a, b = dag.add_node(noop), dag.add_node(noop)
+    dag.add_edge(a, b)
+    dag.update_edges(continue_on="anycase")  # type: ignore[arg-type]
+    with pytest.raises(webber.TaskDefinitionError, match="noop-1 -> noop-2"):
+        dag.run(executor=executor)
+    dag.update_edges(continue_on=Condition.AnyCase)
+    assert dag.run(executor=executor).ok
