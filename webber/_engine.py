@@ -32,7 +32,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +42,7 @@ from webber._errors import TaskTimeoutError
 from webber._events import Listener
 from webber._graph import Condition
 from webber._promise import Promise
-from webber._run import Attempt, Run, State
+from webber._run import Attempt, Recorder, Run, State
 from webber.executors._base import Executor, Job, Outcome, Started
 
 __all__ = ["run_plan"]
@@ -69,13 +69,13 @@ class _FanOut:
 class _Engine:
     plan: Plan
     executor: Executor
-    listeners: Sequence[Listener]
+    #: the run record first, then the progress bar and the user's listeners
+    listeners: list[Listener]
     outcomes: queue.SimpleQueue[Started | Outcome] = field(default_factory=queue.SimpleQueue)
     waiting: dict[str, int] = field(default_factory=dict)
     outcome: dict[str, State] = field(default_factory=dict)
     states: dict[str, State] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
-    attempts: dict[str, list[Attempt]] = field(default_factory=dict)
     running: dict[tuple[str, int | None], Job] = field(default_factory=dict)
     #: when, and on which worker, each running attempt started
     began: dict[tuple[str, int | None], tuple[float, str]] = field(default_factory=dict)
@@ -86,6 +86,9 @@ class _Engine:
     decide: deque[str] = field(default_factory=deque)
     batch: list[Job] | None = None  # jobs of the current decision pass
     seq: itertools.count[int] = field(default_factory=itertools.count)
+    record: Recorder = field(default_factory=Recorder)
+    #: node id -> value taken from an earlier run instead of running the node
+    reuse: dict[str, Any] = field(default_factory=dict)
     main_thread: bool = field(
         default_factory=lambda: threading.current_thread() is threading.main_thread()
     )
@@ -94,8 +97,7 @@ class _Engine:
         started, t0 = time.time(), time.perf_counter()
         nodes = self.plan.nodes
         self.waiting = {n: len(node.parents) for n, node in nodes.items()}
-        for listener in self.listeners:
-            listener.on_run_start(self.plan)
+        self._emit("on_run_start", self.plan)
         self.executor.start(self.outcomes.put)
         finished = False
         try:
@@ -153,7 +155,9 @@ class _Engine:
                 # parent's success queued it here before its failure came in).
                 continue
             node = self.plan.nodes[n]
-            if node.skip:
+            if n in self.reuse:
+                self._final(n, SUCCESS, self.reuse[n], SUCCESS)
+            elif node.skip:
                 self._final(n, SKIPPED, None, FAILED if node.skip_as_failure else SUCCESS)
             elif not all(_holds(c, self.outcome[u]) for u, c in node.parents.items()):
                 self._final(n, SKIPPED, None, SKIPPED)
@@ -238,8 +242,7 @@ class _Engine:
             # Count from the start the executor saw, not from now (the queue may lag).
             delay = job.timeout - (time.time() - message.at)
             self._after(delay, lambda: self._time_out(job))
-        for listener in self.listeners:
-            listener.on_task_start(job.node, job.attempt, job.index, message.worker)
+        self._emit("on_task_start", job.node, job.attempt, job.index, message.worker)
 
     def _finish_attempt(self, outcome: Outcome) -> None:
         job = self._current(outcome.job)
@@ -328,38 +331,43 @@ class _Engine:
     def _record(self, n: str, index: int | None, number: int, ok: bool, value: Any,
                 started: float, duration: float, worker: str) -> None:
         error = None if ok else f"{type(value).__name__}: {value}"
-        self.attempts.setdefault(n, []).append(
-            Attempt(n, number, index, ok, started, duration, worker, error)
-        )
+        attempt = Attempt(n, number, index, ok, started, duration, worker, error)
+        self._emit("on_attempt_end", attempt)
 
     def _final(self, n: str, state: State, value: Any, outcome: State) -> None:
         self.states[n] = state
         self.outcome[n] = outcome
         self.values[n] = value
-        if self.listeners:
-            attempts = self.attempts.get(n, ())
-            duration = _span(attempts)
-            for listener in self.listeners:
-                listener.on_task_end(n, state, duration, len(attempts))
+        attempts = self.record.attempts.get(n, ())
+        if attempts:
+            last = attempts[-1]
+            number = max(a.number for a in attempts) if len(attempts) > 1 else last.number
+            self._emit("on_task_end", n, state, number, _span(attempts), last.worker)
+        else:
+            self._emit("on_task_end", n, state, 0, 0.0, "")
         for child in self.plan.nodes[n].children:
             self.waiting[child] -= 1
             if self.waiting[child] == 0:
                 self.decide.append(child)
 
     def _result(self, started: float, duration: float) -> Run:
-        order = list(self.plan.nodes)
-        run = Run(
-            self.plan,
-            states={n: self.states[n] for n in order},
-            values=self.values,
-            durations={n: _span(self.attempts.get(n, ())) for n in order},
-            attempts={n: tuple(self.attempts.get(n, ())) for n in order},
-            started=started,
-            duration=duration,
+        run = self.record.run(
+            self.plan, self.states, self.values, started, duration, list(self.reuse)
         )
-        for listener in self.listeners:
-            listener.on_run_end(run)
+        self._emit("on_run_end", run)
         return run
+
+    def _emit(self, event: str, *args: Any) -> None:
+        for listener in self.listeners:
+            try:
+                getattr(listener, event)(*args)
+            except Exception:
+                # A listener's bug must not lose the run: report it, drop the listener.
+                log.exception(
+                    "listener %r raised in %s; it gets no more events in this run",
+                    listener, event,
+                )
+                self.listeners = [x for x in self.listeners if x is not listener]
 
 
 def _holds(condition: Condition, parent: State) -> bool:
@@ -390,13 +398,20 @@ def run_plan(
     *,
     progress: bool = False,
     listeners: Sequence[Listener] = (),
+    reuse: Mapping[str, Any] | None = None,
 ) -> Run:
-    """Run ``plan`` on ``executor`` (started and stopped here); return the Run."""
-    all_listeners = list(listeners)
-    if progress:
-        from webber._progress import ProgressBar
+    """Run ``plan`` on ``executor`` (started and stopped here); return the Run.
 
-        all_listeners.append(ProgressBar())
+    ``reuse`` maps node ids to values of an earlier run: those nodes count as
+    succeeded with that value and do not run (``run(resume=...)``).
+    """
+    record = Recorder()
+    everyone: list[Listener] = [record]
+    if progress:
+        from webber._progress import progress_bar
+
+        everyone.append(progress_bar())
+    everyone.extend(listeners)
     _output.ensure_handler()
     with _output.redirected():
-        return _Engine(plan, executor, all_listeners).run()
+        return _Engine(plan, executor, everyone, record=record, reuse=dict(reuse or {})).run()

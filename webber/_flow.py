@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import graphviz
 
     from webber._compile import Plan
+    from webber._events import Listener
     from webber._run import Run
     from webber.executors import Executor
 
@@ -345,20 +346,36 @@ class DAG:
         *,
         max_workers: int | None = None,
         progress: bool = False,
+        listeners: Iterable[Listener] = (),
+        resume: Run | None = None,
     ) -> Run:
         """Run the graph and return its :class:`~webber.Run`.
 
         ``executor`` is ``"processes"`` (the default: a pool of worker
         processes, for CPU-bound Python), ``"threads"`` (I/O-bound tasks),
-        ``"inline"`` (one task at a time in this thread: breakpoints work) or
-        an Executor instance.
+        ``"inline"`` (one task at a time in this thread: breakpoints work),
+        ``"dask"`` (a local dask.distributed cluster) or an Executor instance.
+
+        ``progress=True`` shows a progress bar (tqdm's when installed).
+        ``listeners`` get the run's events (see :class:`~webber.Listener`).
+        ``resume=previous_run`` reuses the results of the tasks that succeeded
+        in ``previous_run`` and runs only the others: those that failed or were
+        skipped, those whose function or arguments changed, and everything
+        downstream of them (``run.reused`` lists what was reused).
         """
         from webber._engine import run_plan
         from webber.executors import resolve_executor
 
         chosen = resolve_executor(executor, max_workers)
         plan = self.compile(chosen)
-        return run_plan(plan, chosen, progress=progress)
+        reuse = None
+        if resume is not None:
+            from webber._resume import reusable
+
+            reuse = reusable(plan, resume)
+        return run_plan(
+            plan, chosen, progress=progress, listeners=list(listeners), reuse=reuse
+        )
 
     def execute(
         self,
@@ -366,9 +383,14 @@ class DAG:
         *,
         max_workers: int | None = None,
         progress: bool = False,
+        listeners: Iterable[Listener] = (),
+        resume: Run | None = None,
     ) -> Run:
         """The seed's name for :meth:`run`: runs the graph, logging task output."""
-        return self.run(executor, max_workers=max_workers, progress=progress)
+        return self.run(
+            executor, max_workers=max_workers, progress=progress, listeners=listeners,
+            resume=resume,
+        )
 
     def visualize(self, path: str | None = None) -> graphviz.Digraph:
         """The graph as a ``graphviz.Digraph`` (shown inline in Jupyter).

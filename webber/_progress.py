@@ -1,36 +1,98 @@
-"""A plain progress line for ``run(progress=True)``, built on the engine's Listener."""
+"""``run(progress=True)``: a progress bar built on the engine's Listener.
+
+With tqdm installed (``pip install 'webber[progress]'``) the bar is
+``tqdm.auto``'s: a widget in Jupyter, a redrawn line in a terminal. Without
+it, a plain line on stderr. Nothing here is imported unless progress is on.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
+from typing import Any, TextIO
 
 from webber._compile import Plan
 from webber._events import Listener
 from webber._run import Run, State
 
-__all__ = ["ProgressBar"]
+__all__ = ["PlainBar", "TqdmBar", "progress_bar"]
 
 
-class ProgressBar(Listener):
+def progress_bar() -> Listener:
+    """tqdm's bar if tqdm is installed, else the plain one. Both write to the
+    ``sys.stderr`` of now: during the run it is webber's output router."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return PlainBar(sys.stderr)
+    return TqdmBar(tqdm, sys.stderr)
+
+
+class _Counts(Listener):
+    def __init__(self) -> None:
+        self.total = 0
+        self.counts: dict[State, int] = {"success": 0, "failed": 0, "skipped": 0}
+
+    @property
+    def done(self) -> int:
+        return sum(self.counts.values())
+
+    def on_run_start(self, plan: Plan) -> None:
+        self.total = len(plan)
+
+    def on_task_end(
+        self, node: str, state: State, attempt: int, duration: float, worker: str
+    ) -> None:
+        self.counts[state] += 1
+        self.update()
+
+    def update(self) -> None:
+        """Show the new counts."""
+
+    def summary(self) -> str:
+        return f"{self.counts['failed']} failed, {self.counts['skipped']} skipped"
+
+
+class TqdmBar(_Counts):
+    """tqdm.auto's bar: ``webber: 100%|####| 10/10 [00:01, 1 failed, 0 skipped]``."""
+
+    def __init__(self, tqdm: Any, stream: TextIO) -> None:
+        super().__init__()
+        self.tqdm = tqdm
+        self.stream = stream
+        self.bar: Any = None
+        self.shown = 0
+
+    def on_run_start(self, plan: Plan) -> None:
+        super().on_run_start(plan)
+        self.bar = self.tqdm(total=self.total, desc="webber", unit="task", leave=True,
+                             file=self.stream)
+
+    def update(self) -> None:
+        done = self.done
+        self.bar.set_postfix_str(self.summary(), refresh=False)
+        self.bar.update(done - self.shown)  # tqdm limits its own redraw rate
+        self.shown = done
+
+    def on_run_end(self, run: Run) -> None:
+        self.bar.set_postfix_str(self.summary(), refresh=False)
+        self.bar.close()
+
+
+class PlainBar(_Counts):
     """``webber: [#####     ] 5/10 done (1 failed, 0 skipped)`` on stderr.
 
     In a terminal the line redraws in place (at most 10 times a second);
     elsewhere (CI logs, files) it prints only the final line.
     """
 
-    def __init__(self, width: int = 20) -> None:
+    def __init__(self, stream: TextIO, width: int = 20) -> None:
+        super().__init__()
         self.width = width
-        self.total = 0
-        self.counts: dict[State, int] = {"success": 0, "failed": 0, "skipped": 0}
         self.last = 0.0
-        self.stream = sys.__stderr__ or sys.stderr
+        self.stream = stream
 
-    def on_run_start(self, plan: Plan) -> None:
-        self.total = len(plan)
-
-    def on_task_end(self, node: str, state: State, duration: float, attempts: int) -> None:
-        self.counts[state] += 1
+    def update(self) -> None:
         now = time.monotonic()
         if now - self.last >= 0.1 and self._tty():
             self.last = now
@@ -45,11 +107,9 @@ class ProgressBar(Listener):
         return bool(getattr(self.stream, "isatty", lambda: False)())
 
     def _draw(self, prefix: str) -> None:
-        done = sum(self.counts.values())
-        filled = self.width * done // max(self.total, 1)
+        filled = self.width * self.done // max(self.total, 1)
         bar = "#" * filled + " " * (self.width - filled)
         self.stream.write(
-            f"{prefix}webber: [{bar}] {done}/{self.total} done "
-            f"({self.counts['failed']} failed, {self.counts['skipped']} skipped)"
+            f"{prefix}webber: [{bar}] {self.done}/{self.total} done ({self.summary()})"
         )
         self.stream.flush()

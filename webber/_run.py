@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from webber._errors import TaskSkippedError, UnknownNodeError
+from webber._events import Listener
 from webber._promise import Promise
 
 if TYPE_CHECKING:
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 
     from webber._compile import Plan
 
-__all__ = ["Attempt", "Run", "State"]
+__all__ = ["Attempt", "Recorder", "Run", "State"]
 
 State = Literal["success", "failed", "skipped"]
 
@@ -66,6 +67,7 @@ class Run:
         attempts: Mapping[str, tuple[Attempt, ...]],
         started: float,
         duration: float,
+        reused: Sequence[str] = (),
     ) -> None:
         self.plan = plan
         self._states = dict(states)
@@ -75,6 +77,8 @@ class Run:
         self.started = started
         #: seconds from the start of the run to its end
         self.duration = duration
+        #: the nodes whose values came from the run given as ``resume=`` (they did not run)
+        self.reused = list(reused)
 
     def __repr__(self) -> str:
         return (
@@ -170,3 +174,41 @@ class Run:
         from webber import viz
 
         return viz.visualize_run(self, path)
+
+
+class Recorder(Listener):
+    """The run record: collects every attempt from the engine's events and
+    builds the :class:`Run` at the end (the engine's first listener)."""
+
+    def __init__(self) -> None:
+        self.attempts: dict[str, list[Attempt]] = {}
+        self.durations: dict[str, float] = {}
+
+    def on_attempt_end(self, attempt: Attempt) -> None:
+        self.attempts.setdefault(attempt.node, []).append(attempt)
+
+    def on_task_end(
+        self, node: str, state: State, attempt: int, duration: float, worker: str
+    ) -> None:
+        self.durations[node] = duration
+
+    def run(
+        self,
+        plan: Plan,
+        states: Mapping[str, State],
+        values: Mapping[str, Any],
+        started: float,
+        duration: float,
+        reused: Sequence[str],
+    ) -> Run:
+        order = list(plan.nodes)
+        return Run(
+            plan,
+            states={n: states[n] for n in order},
+            values=values,
+            durations={n: self.durations.get(n, 0.0) for n in order},
+            attempts={n: tuple(self.attempts.get(n, ())) for n in order},
+            started=started,
+            duration=duration,
+            reused=reused,
+        )

@@ -211,24 +211,3 @@ def test_promises_in_every_container_and_keyword(executor: str) -> None:
     args, kwargs = run[out]
     assert args == ([1, (4,)], {1, 4}, frozenset([4]), {"k": [1]})
     assert kwargs == {"key": {"n": 4}}
-
-
-def test_progress_prints_a_final_line_on_stderr(
-    executor: str, capfd: pytest.CaptureFixture[str]
-) -> None:
-    @task
-    def maybe(x: int) -> int:
-        if x == 2:
-            raise ValueError("two")
-        return x
-
-    with Flow() as flow:
-        a = maybe(1)
-        b = maybe(2)
-        maybe(b)
-    run = flow.run(executor=executor, max_workers=2, progress=True)
-    assert run[a] == 1 and run.failed == ["maybe-2"] and run.skipped == ["maybe-3"]
-    err = capfd.readouterr().err
-    # Not a terminal: only the final state, once.
-    assert err.count("webber: [") == 1
-    assert "webber: [####################] 3/3 done (1 failed, 1 skipped)" in err

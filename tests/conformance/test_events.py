@@ -1,0 +1,282 @@
+"""Events (Listener), the progress bar built on them, and resume -- on every executor."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import webber
+from webber import DAG, Condition, Flow, Listener, task
+
+
+class Recorder(Listener):
+    """Every event, with the thread it arrived in."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[Any, ...]] = []
+        self.threads: set[int] = set()
+
+    def _add(self, *event: Any) -> None:
+        self.threads.add(threading.get_ident())
+        self.events.append(event)
+
+    def on_run_start(self, plan: webber.Plan) -> None:
+        self._add("run_start", len(plan))
+
+    def on_task_start(self, node: str, attempt: int, index: int | None, worker: str) -> None:
+        assert worker, "every start names its worker"
+        self._add("start", node, attempt, index)
+
+    def on_attempt_end(self, attempt: webber.Attempt) -> None:
+        self._add("attempt", attempt.node, attempt.number, attempt.index, attempt.ok)
+
+    def on_task_end(
+        self, node: str, state: str, attempt: int, duration: float, worker: str
+    ) -> None:
+        assert duration >= 0.0 and (worker != "") == (attempt > 0)
+        self._add("end", node, state, attempt)
+
+    def on_run_end(self, run: webber.Run) -> None:
+        self._add("run_end", run.ok)
+
+    def of(self, node: str) -> list[tuple[Any, ...]]:
+        return [e for e in self.events if len(e) > 1 and e[1] == node]
+
+
+def flaky(marker: str) -> str:
+    path = Path(marker)
+    if not path.exists():
+        path.write_text("tried")
+        raise ValueError("first try fails")
+    return "second try"
+
+
+def fail() -> None:
+    raise RuntimeError("no")
+
+
+def test_events_arrive_in_the_callers_thread_in_order(executor: str, tmp_path: Path) -> None:
+    dag = DAG()
+    ok = dag.add_node(str.upper, "a")
+    retried = dag.add_node(flaky, str(tmp_path / "marker"))
+    dag.retry_node(retried, 1)
+    bad = dag.add_node(fail)
+    after_bad = dag.add_node(print, "never")
+    dag.add_edge(bad, after_bad)
+    plain = dag.add_node(abs, -1)
+    recorder = Recorder()
+    run = dag.run(executor=executor, listeners=[recorder])
+
+    assert recorder.threads == {threading.get_ident()}
+    assert recorder.events[0] == ("run_start", 5)
+    assert recorder.events[-1] == ("run_end", False)
+    assert recorder.of(ok) == [
+        ("start", ok, 1, None), ("attempt", ok, 1, None, True), ("end", ok, "success", 1),
+    ]
+    assert recorder.of(retried) == [
+        ("start", retried, 1, None), ("attempt", retried, 1, None, False),
+        ("start", retried, 2, None), ("attempt", retried, 2, None, True),
+        ("end", retried, "success", 2),
+    ]
+    assert recorder.of(bad)[-1] == ("end", bad, "failed", 1)
+    assert recorder.of(after_bad) == [("end", after_bad, "skipped", 0)]
+    assert recorder.of(plain)[-1] == ("end", plain, "success", 1)
+    # The run record is built from the same events.
+    assert [a.number for a in run.attempts[retried]] == [1, 2]
+
+
+def test_fan_out_elements_each_start_and_end(executor: str) -> None:
+    @task
+    def double(x: int) -> int:
+        return 2 * x
+
+    with Flow() as flow:
+        out = double.map([1, 2, 3])
+    recorder = Recorder()
+    run = flow.run(executor=executor, listeners=[recorder])
+    assert run[out] == [2, 4, 6]
+    events = recorder.of("double-1")
+    assert sorted(e[3] for e in events if e[0] == "start") == [0, 1, 2]
+    assert sorted(e[3] for e in events if e[0] == "attempt") == [0, 1, 2]
+    assert events[-1] == ("end", "double-1", "success", 1)
+    # Each element's start comes before its end.
+    for index in range(3):
+        starts = [i for i, e in enumerate(events) if e[0] == "start" and e[3] == index]
+        ends = [i for i, e in enumerate(events) if e[0] == "attempt" and e[3] == index]
+        assert starts[0] < ends[0]
+
+
+def test_a_listener_that_raises_is_logged_and_dropped(
+    executor: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken(Listener):
+        calls = 0
+
+        def on_task_end(self, *args: Any) -> None:
+            Broken.calls += 1
+            raise KeyError("listener bug")
+
+    dag = DAG()
+    a = dag.add_node(str.upper, "a")
+    b = dag.add_node(str.lower, "B")
+    dag.add_edge(a, b)
+    recorder = Recorder()
+    with caplog.at_level(logging.ERROR, logger="webber"):
+        run = dag.run(executor=executor, listeners=[Broken(), recorder])
+    assert run.ok and run[b] == "b"
+    assert Broken.calls == 1  # dropped after its first error
+    assert recorder.events[-1] == ("run_end", True)  # the others go on
+    assert "listener" in caplog.text and "on_task_end" in caplog.text
+    assert "KeyError: 'listener bug'" in caplog.text
+
+
+def test_progress_bar_plain_fallback(
+    executor: str, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # as if tqdm were not installed
+    dag = DAG()
+    dag.add_node(str.upper, "a")
+    bad = dag.add_node(fail)
+    dag.add_edge(bad, dag.add_node(print, "never"))
+    dag.run(executor=executor, progress=True)
+    err = capfd.readouterr().err
+    assert err.count("webber: [") == 1  # not a terminal: only the final state, once
+    assert "webber: [####################] 3/3 done (1 failed, 1 skipped)" in err
+
+
+def test_progress_bar_uses_tqdm_when_installed(
+    executor: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("tqdm")
+    dag = DAG()
+    for i in range(4):
+        dag.add_node(abs, -i)
+    bad = dag.add_node(fail)
+    dag.add_edge(bad, dag.add_node(print, "never"))
+    dag.run(executor=executor, progress=True)
+    err = capfd.readouterr().err
+    final = err.replace("\r", "\n").strip().splitlines()[-1]
+    assert final.startswith("webber: 100%")
+    assert "6/6" in final and "1 failed, 1 skipped" in final
+
+
+def test_progress_off_creates_no_bar(executor: str, capfd: pytest.CaptureFixture[str]) -> None:
+    dag = DAG()
+    dag.add_node(abs, -1)
+    dag.run(executor=executor)
+    assert "webber" not in capfd.readouterr().err
+
+
+# -- resume -------------------------------------------------------------------------
+
+
+def counting(log: str, tag: str, *inputs: object) -> str:
+    """Appends its tag to ``log`` (a file: works in worker processes too)."""
+    with open(log, "a") as f:
+        f.write(tag + "\n")
+    return tag + "".join(f"({x})" for x in inputs)
+
+
+def fails_once(log: str, marker: str, value: str) -> str:
+    counting(log, "flaky")
+    path = Path(marker)
+    if not path.exists():
+        path.write_text("x")
+        raise ConnectionError("the database blinked")
+    return value + "!"
+
+
+def calls(log: Path) -> list[str]:
+    return log.read_text().split() if log.exists() else []
+
+
+def test_resume_runs_only_the_failed_task_and_its_descendants(
+    executor: str, tmp_path: Path
+) -> None:
+    log, marker = str(tmp_path / "calls"), str(tmp_path / "marker")
+    dag = DAG()
+    a = dag.add_node(counting, log, "a")
+    b = dag.add_node(counting, log, "b", webber.Promise(a))
+    flaky_node = dag.add_node(fails_once, log, marker, webber.Promise(a))
+    c = dag.add_node(counting, log, "c", webber.Promise(flaky_node))
+    d = dag.add_node(counting, log, "d", webber.Promise(c), webber.Promise(b))
+    handler = dag.add_node(counting, log, "handler")
+    dag.add_edge(flaky_node, handler, continue_on=Condition.Failure)
+
+    first = dag.run(executor=executor)
+    assert first.failed == [flaky_node] and first.skipped == [c, d]
+    assert sorted(calls(Path(log))) == ["a", "b", "flaky", "handler"]
+    Path(log).unlink()
+
+    second = dag.run(executor=executor, resume=first)
+    assert second.ok
+    assert sorted(calls(Path(log))) == ["c", "d", "flaky"]  # nothing else ran
+    assert sorted(second.reused) == sorted([a, b])
+    assert second[d] == "d(c(a!))(b(a))"
+    assert second.state(handler) == "skipped"  # its parent succeeded this time
+    assert second.attempts[a] == ()  # reused: no attempt in this run
+
+    Path(log).unlink()
+    third = dag.run(executor=executor, resume=second)  # all done: nothing runs
+    assert calls(Path(log)) == []
+    assert third.reused == [a, b, flaky_node, c, d]
+    assert third.state(handler) == "skipped"
+    assert third[d] == second[d]
+
+
+def test_resume_reruns_a_changed_task_and_its_descendants(
+    executor: str, tmp_path: Path
+) -> None:
+    log = str(tmp_path / "calls")
+    dag = DAG()
+    a = dag.add_node(counting, log, "a")
+    b = dag.add_node(counting, log, "b", webber.Promise(a))
+    c = dag.add_node(counting, log, "c", webber.Promise(b))
+    other = dag.add_node(counting, log, "other")
+    first = dag.run(executor=executor)
+    assert first.ok
+    Path(log).unlink()
+
+    dag.update_nodes(b, args=(log, "B", webber.Promise(a)))
+    second = dag.run(executor=executor, resume=first)
+    assert sorted(calls(Path(log))) == ["B", "c"]
+    assert sorted(second.reused) == sorted([a, other])
+    assert second[c] == "c(B(a))"
+
+
+def test_resume_of_a_rebuilt_flow_compares_functions_and_arguments(
+    executor: str, tmp_path: Path
+) -> None:
+    log = str(tmp_path / "calls")
+
+    def build(tag: str) -> tuple[DAG, str, str]:
+        dag = DAG()
+        a = dag.add_node(counting, log, "a")
+        b = dag.add_node(counting, log, tag, webber.Promise(a))
+        return dag, a, b
+
+    dag, a, b = build("b")
+    first = dag.run(executor=executor)
+    Path(log).unlink()
+    same, _, _ = build("b")  # new Node records, same function and arguments
+    assert same.run(executor=executor, resume=first).reused == [a, b]
+    assert calls(Path(log)) == []
+    changed, _, _ = build("B")
+    assert changed.run(executor=executor, resume=first).reused == [a]
+    assert calls(Path(log)) == ["B"]
+
+
+def test_resume_refuses_what_is_not_a_run_of_this_flow() -> None:
+    dag = DAG()
+    dag.add_node(abs, -1)
+    with pytest.raises(webber.WebberError, match="resume= takes the Run"):
+        dag.run(executor="inline", resume="last time")  # type: ignore[arg-type]
+    other = DAG("other")
+    other.add_node(len, "x")
+    with pytest.raises(webber.WebberError, match="shares no node id"):
+        dag.run(executor="inline", resume=other.run(executor="inline"))
