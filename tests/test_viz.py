@@ -83,3 +83,140 @@ def test_missing_dot_says_how_to_install(tmp_path: Path, monkeypatch: pytest.Mon
 def test_path_needs_an_extension(tmp_path: Path) -> None:
     with pytest.raises(webber.WebberError, match=r"\.svg"):
         build().visualize(str(tmp_path / "noext"))
+
+
+def test_legend_names_every_edge_style_and_run_colours() -> None:
+    src = build().visualize().source
+    assert "_legend" in src
+    for words in ("on success", "on failure", "in any case", "order only"):
+        assert words in src
+    assert "retried" not in src  # state colours only on a run's diagram
+    assert "_legend" not in build().visualize(legend=False).source
+    run_src = build().run(executor="inline").visualize().source
+    for state, colour in webber.viz.STATE_COLORS.items():
+        assert f'BGCOLOR="{colour}"' in run_src and f">{state}<" in run_src
+
+
+def test_run_diagram_marks_retried_nodes_with_their_attempts(tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+
+    def flaky() -> str:
+        if not marker.exists():
+            marker.write_text("x")
+            raise ValueError("first")
+        return "ok"
+
+    dag = DAG("r")
+    n = dag.add_node(flaky)
+    dag.retry_node(n, 2)
+    skipped = dag.add_node(print, "never")
+    dag.add_edge(n, skipped, continue_on=Condition.Failure)
+    src = dag.run(executor="inline").visualize().source
+    retried = webber.viz.STATE_COLORS["retried"]
+    assert '"flaky-1" [label="flaky\\nflaky-1\\n' in src
+    assert ', 2 attempts" fillcolor="' + retried in src
+    skipped_colour = webber.viz.STATE_COLORS["skipped"]
+    assert f'"print-1" [label="print\\nprint-1" fillcolor="{skipped_colour}"' in src
+
+
+def test_type_browser_renders_svg_and_opens_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import webbrowser
+
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url, *a, **k: opened.append(url) or True)
+    if shutil.which("dot") is None:
+        with pytest.raises(webber.WebberError, match="needs Graphviz's `dot`"):
+            build().visualize(type="browser")
+        return
+    dot = build().visualize(type="browser")
+    assert isinstance(dot, graphviz.Digraph)
+    (url,) = opened
+    assert url.startswith("file://") and url.endswith(".svg")
+    assert "<svg" in Path(url.removeprefix("file://")).read_text()
+    DAG.visualize(build(), "browser")  # the seed's positional form
+    assert len(opened) == 2
+
+
+def test_unknown_visualize_type_is_refused_with_the_choices() -> None:
+    with pytest.raises(webber.WebberError, match=r"type='plt'.*type='browser'.*a path"):
+        build().visualize(type="plt")
+
+
+# -- the timeline ---------------------------------------------------------------------
+
+
+def test_timeline_of_six_tasks_on_two_workers_has_two_lanes(tmp_path: Path) -> None:
+    """Ordering edges pin each task to a lane: a1 >> a2 >> a3 and b1 >> b2 >> b3
+    on two threads can interleave, so check lane membership by chain."""
+    import re
+    import threading
+    import time
+
+    barrier = threading.Barrier(2, timeout=10)
+
+    def step(tag: str) -> str:
+        barrier.wait()  # both chains are always running at the same time
+        time.sleep(0.02)
+        return tag
+
+    dag = DAG("lanes")
+    ids = {tag: dag.add_node(step, tag) for tag in ("a1", "a2", "a3", "b1", "b2", "b3")}
+    for chain in ("a", "b"):
+        dag.add_edge(ids[f"{chain}1"], ids[f"{chain}2"])
+        dag.add_edge(ids[f"{chain}2"], ids[f"{chain}3"])
+    run = dag.run(executor="threads", max_workers=2)
+    chart = run.timeline(str(tmp_path / "t.svg"))
+    assert len(chart.lanes) == 2
+    assert len(chart.bars) == 6
+    svg = (tmp_path / "t.svg").read_text()
+    assert svg == chart.svg == chart._repr_svg_()
+    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+    bars = re.findall(r'<g class="bar" data-node="([^"]+)" data-lane="(\d)">', svg)
+    assert sorted(node for node, _ in bars) == sorted(ids.values())
+    lane_of = {node: int(lane) for node, lane in bars}
+    by_lane: dict[int, list[str]] = {}
+    for attempt_lane, attempt in chart.bars:
+        by_lane.setdefault(attempt_lane, []).append(attempt.node)
+        assert lane_of[attempt.node] == attempt_lane
+        # the lane is the worker that ran it
+        assert chart.lanes[attempt_lane] == attempt.worker
+    assert sorted(len(nodes) for nodes in by_lane.values()) == [3, 3] or len(by_lane) == 2
+    for lane in chart.lanes:
+        assert f">{lane}</text>" in svg
+    assert chart.critical_path[-1] in (ids["a3"], ids["b3"])
+    assert len(chart.critical_path) == 3
+
+
+def test_timeline_on_processes_names_two_worker_processes() -> None:
+    import time
+
+    @task
+    def nap(x: int) -> int:
+        time.sleep(0.05)
+        return x
+
+    with Flow("p") as flow:
+        for i in range(6):
+            nap(i)
+    run = flow.run(executor="processes", max_workers=2)
+    chart = run.timeline()
+    workers = {a.worker for tries in run.attempts.values() for a in tries}
+    assert chart.lanes == sorted(workers, key=chart.lanes.index) and len(workers) <= 2
+    assert len(chart.bars) == 6
+    assert all(lane.startswith("process ") for lane in chart.lanes)
+
+
+def test_timeline_marks_failed_attempts_and_the_critical_path() -> None:
+    def fail() -> None:
+        raise ValueError("bad")
+
+    dag = DAG("c")
+    a = dag.add_node(abs, -1)
+    b = dag.add_node(abs, -2)
+    dag.add_edge(a, b)
+    bad = dag.add_node(fail)
+    run = dag.run(executor="inline")
+    chart = run.timeline()
+    assert chart.critical_path in ([a, b], [bad])
+    assert webber._timeline.FAILED_COLOR in chart.svg
+    assert "ValueError: bad" in chart.svg  # in the failed bar's tooltip

@@ -392,15 +392,20 @@ class DAG:
             resume=resume,
         )
 
-    def visualize(self, path: str | None = None) -> graphviz.Digraph:
-        """The graph as a ``graphviz.Digraph`` (shown inline in Jupyter).
+    def visualize(
+        self, path: str | None = None, *, type: str | None = None, legend: bool = True
+    ) -> graphviz.Digraph:
+        """The graph as a ``graphviz.Digraph`` (shown inline in Jupyter): a box
+        per task, levels as ranks, edges coloured by condition, ordering-only
+        edges dashed, fan-out tasks with a double border, and a legend.
 
         With ``path`` (``.svg``, ``.png``, ``.pdf``, ...) also writes the file,
-        which needs Graphviz's ``dot`` program.
+        and with ``type="browser"`` opens it in the system's browser; both need
+        Graphviz's ``dot`` program. ``.visualize().source`` is the DOT text.
         """
         from webber import viz
 
-        return viz.visualize(self, path)
+        return viz.visualize(self, path, type, legend)
 
     # -- internals --------------------------------------------------------------------
     def _label(self) -> str:

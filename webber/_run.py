@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import graphviz
 
     from webber._compile import Plan
+    from webber._timeline import Timeline
 
 __all__ = ["Attempt", "Recorder", "Run", "State"]
 
@@ -169,11 +170,37 @@ class Run:
         """Node id -> every attempt, in order (empty for a skipped node)."""
         return _ByNode(self._attempts)
 
-    def visualize(self, path: str | None = None) -> graphviz.Digraph:
-        """The graph coloured by state, with durations (a ``graphviz.Digraph``)."""
+    def visualize(
+        self, path: str | None = None, *, type: str | None = None, legend: bool = True
+    ) -> graphviz.Digraph:
+        """The graph coloured by final state (success, retried, failed, skipped),
+        each task with its duration and attempts: a ``graphviz.Digraph``, and the
+        file at ``path`` or the browser with ``type="browser"``, like
+        :meth:`DAG.visualize <webber.DAG.visualize>`."""
         from webber import viz
 
-        return viz.visualize_run(self, path)
+        return viz.visualize_run(self, path, type, legend)
+
+    def timeline(self, path: str | None = None) -> Timeline:
+        """A Gantt chart of the run: one lane per worker, one bar per attempt,
+        the critical path outlined. Shows inline in Jupyter; ``path`` also
+        writes it as an SVG file (no Graphviz needed).
+
+        >>> from webber import DAG
+        >>> dag = DAG()
+        >>> n = dag.add_node(sum, [1, 2])
+        >>> chart = dag.run(executor="inline").timeline()
+        >>> len(chart.lanes), len(chart.bars)
+        (1, 1)
+        >>> chart.svg.startswith("<svg")
+        True
+        """
+        from webber._timeline import Timeline
+
+        chart = Timeline(self)
+        if path is not None:
+            chart.save(path)
+        return chart
 
 
 class Recorder(Listener):

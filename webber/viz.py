@@ -28,7 +28,12 @@ EDGE_STYLES: dict[str, dict[str, str]] = {
     "Failure": {"color": "#c62828", "label": "on failure", "fontcolor": "#c62828"},
     "AnyCase": {"color": "#1565c0", "label": "any case", "fontcolor": "#1565c0"},
 }
-STATE_COLORS = {"success": "#c8e6c9", "failed": "#ffcdd2", "skipped": "#eeeeee"}
+#: ordering-only edges (``a >> b``): no data passed
+ORDER_STYLE = {"style": "dashed"}
+#: final state -> fill colour; "retried" is a success that needed more than one attempt
+STATE_COLORS = {
+    "success": "#c8e6c9", "retried": "#ffe082", "failed": "#ffcdd2", "skipped": "#eeeeee",
+}
 
 
 def _graphviz() -> Any:
@@ -42,12 +47,13 @@ def _graphviz() -> Any:
     return graphviz
 
 
-def to_graphviz(plan: Plan, run: Run | None = None) -> graphviz.Digraph:
-    """The plan as a Digraph: a box per task, levels as ranks, edges by condition."""
+def to_graphviz(plan: Plan, run: Run | None = None, legend: bool = True) -> graphviz.Digraph:
+    """The plan as a Digraph: a box per task, levels as ranks, edges by condition,
+    and (``legend=True``) a legend of the edge styles and, for a run, the colours."""
     gv = _graphviz()
     dot = gv.Digraph(plan.name, graph_attr={"rankdir": "TB"}, node_attr={
         "shape": "box", "style": "rounded,filled", "fillcolor": "white", "fontname": "Helvetica",
-    })
+    }, edge_attr={"fontname": "Helvetica", "fontsize": "10"})
     for level in plan.levels:
         with dot.subgraph() as rank:
             rank.attr(rank="same")
@@ -59,9 +65,11 @@ def to_graphviz(plan: Plan, run: Run | None = None) -> graphviz.Digraph:
                     lines.append("(map)")
                     attrs["peripheries"] = "2"
                 if run is not None:
-                    state = run.state(n)
+                    state = _state(run, n)
                     attrs["fillcolor"] = STATE_COLORS[state]
-                    if state != "skipped":
+                    if n in run.reused:
+                        lines.append("reused")
+                    elif state != "skipped":
                         lines.append(_timing(run, n))
                 # "\n" is DOT's centred line break
                 rank.node(n, "\\n".join(lines), **attrs)
@@ -69,20 +77,58 @@ def to_graphviz(plan: Plan, run: Run | None = None) -> graphviz.Digraph:
         for u, condition in node.parents.items():
             attrs = dict(EDGE_STYLES[condition.name])
             if u not in node.deps:
-                attrs["style"] = "dashed"  # ordering only: no data passed
+                attrs.update(ORDER_STYLE)
             dot.edge(u, n, **attrs)
+    if legend:
+        _legend(dot, run is not None)
     return dot
+
+
+def _state(run: Run, n: str) -> str:
+    state = run.state(n)
+    if state == "success" and any(not a.ok for a in run.attempts[n]):
+        return "retried"
+    return state
+
+
+def _legend(dot: graphviz.Digraph, states: bool) -> None:
+    """A small key in one node: a sample line per edge style, and the state colours."""
+    order = EDGE_STYLES["Success"]["color"]
+    rows = [
+        f'<TR><TD ALIGN="LEFT"><FONT COLOR="{style["color"]}">&#9473;&#9473;&#9654;</FONT>'
+        f'</TD><TD ALIGN="LEFT">{label}</TD></TR>'
+        for label, style in (
+            ("on success", EDGE_STYLES["Success"]),
+            ("on failure", EDGE_STYLES["Failure"]),
+            ("in any case", EDGE_STYLES["AnyCase"]),
+        )
+    ]
+    rows.append(
+        f'<TR><TD ALIGN="LEFT"><FONT COLOR="{order}">- - &#9654;</FONT></TD>'
+        f'<TD ALIGN="LEFT">order only</TD></TR>'
+    )
+    if states:
+        rows += [
+            f'<TR><TD BGCOLOR="{colour}" BORDER="1" COLOR="#9e9e9e"> </TD>'
+            f'<TD ALIGN="LEFT">{state}</TD></TR>'
+            for state, colour in STATE_COLORS.items()
+        ]
+    table = (
+        '<<TABLE BORDER="1" COLOR="#bdbdbd" CELLBORDER="0" CELLSPACING="1" CELLPADDING="2">'
+        f'<TR><TD COLSPAN="2"><B>legend</B></TD></TR>{"".join(rows)}</TABLE>>'
+    )
+    dot.node("_legend", table, shape="plaintext", style="", fontsize="10")
 
 
 def _timing(run: Run, n: str) -> str:
     """``0.120 s``, with retries when there were any (counted per fan-out element)."""
     attempts = run.attempts[n]
-    tries = len(attempts) - len({a.index for a in attempts})
+    items = len({a.index for a in attempts})
     text = f"{run.durations[n]:.3f} s"
-    if len({a.index for a in attempts}) > 1 or (attempts and attempts[0].index is not None):
-        text += f", {len({a.index for a in attempts})} items"
-    if tries:
-        text += f", {tries} retr{'y' if tries == 1 else 'ies'}"
+    if items > 1 or (attempts and attempts[0].index is not None):
+        text += f", {items} items"
+    if len(attempts) > items:  # some item needed more than one attempt
+        text += f", {len(attempts)} attempts"
     return text
 
 
@@ -100,17 +146,50 @@ def _write(dot: graphviz.Digraph, path: str) -> None:
         ) from e
 
 
-def visualize(dag: DAG, path: str | None = None) -> graphviz.Digraph:
-    """``dag.visualize()``: the Digraph; with ``path``, also the file."""
-    dot = to_graphviz(dag.compile(executor="inline"))  # drawing runs nothing
-    if path is not None:
-        _write(dot, path)
-    return dot
+#: what ``visualize(type=...)`` accepts (the seed's 0.4.0 argument)
+TYPES = ("browser", "gui")
 
 
-def visualize_run(run: Run, path: str | None = None) -> graphviz.Digraph:
+def visualize(
+    dag: DAG, path: str | None = None, type: str | None = None, legend: bool = True
+) -> graphviz.Digraph:
+    """``dag.visualize()``: the Digraph; with ``path``, also the file; with
+    ``type="browser"``, also opens it in the system's browser."""
+    dot = to_graphviz(dag.compile(executor="inline"), legend=legend)  # drawing runs nothing
+    return _deliver(dot, path, type)
+
+
+def visualize_run(
+    run: Run, path: str | None = None, type: str | None = None, legend: bool = True
+) -> graphviz.Digraph:
     """``run.visualize()``: nodes coloured by final state, with durations."""
-    dot = to_graphviz(run.plan, run)
+    return _deliver(to_graphviz(run.plan, run, legend=legend), path, type)
+
+
+def _deliver(dot: graphviz.Digraph, path: str | None, type: str | None) -> graphviz.Digraph:
+    if path in TYPES and type is None:  # the seed's positional dag.visualize("browser")
+        path, type = None, path
+    if type is not None and type not in TYPES:
+        raise WebberError(
+            f"visualize(type={type!r}) is not supported: use type='browser' to open the "
+            f"diagram, a path ('flow.svg', '.png', '.pdf') to write it, or neither to get "
+            f"the graphviz.Digraph (Jupyter shows it inline)"
+        )
     if path is not None:
         _write(dot, path)
+    if type is not None:
+        open_in_browser(dot)
     return dot
+
+
+def open_in_browser(dot: graphviz.Digraph) -> str:
+    """Render ``dot`` to an SVG in a temporary folder, open it with the system's
+    browser (Python's ``webbrowser``) and return the file's path."""
+    import tempfile
+    import webbrowser
+
+    folder = tempfile.mkdtemp(prefix="webber-")
+    path = os.path.join(folder, f"{dot.name or 'flow'}.svg")
+    _write(dot, path)
+    webbrowser.open("file://" + path)
+    return path
