@@ -420,3 +420,44 @@ def test_promises_of_a_flow_work_on_its_critical_path() -> None:
     assert sub.get_edge(a, b).data is True
     run = sub.run(executor="inline")
     assert run[b] == 2 and run.state(a) == "success"
+
+
+def test_to_dict_and_to_json_describe_structure_not_functions() -> None:
+    import json
+
+    from webber import Flow, task
+
+    @task(retries=2, retry_delay=0.5, timeout=3.0)
+    def fetch(url: str) -> str:
+        return url
+
+    @task
+    def parse(text: str) -> int:
+        return len(text)
+
+    with Flow("described") as flow:
+        pages = fetch.map(["a", "b"])
+        sizes = parse(pages)
+        cleanup = task(lambda: None)()
+        cleanup >> sizes
+    flow.update_edges((pages, sizes), continue_on=Condition.AnyCase)
+    flow.skip_node(cleanup, as_failure=True)
+    d = flow.to_dict()
+    assert d["name"] == "described"
+    by_id = {n["id"]: n for n in d["nodes"]}
+    assert list(by_id) == ["fetch-1", "parse-1", "lambda-1"]
+    assert by_id["fetch-1"] == {
+        "id": "fetch-1", "name": "fetch",
+        "function": "tests.test_dag_api.test_to_dict_and_to_json_describe_structure_not_functions"
+                    ".<locals>.fetch",
+        "inputs": [], "map": True, "retries": 2, "retry_delay": 0.5, "retry_backoff": 1.0,
+        "timeout": 3.0, "skip": False, "skip_as_failure": False,
+    }
+    assert by_id["parse-1"]["inputs"] == ["fetch-1"]
+    assert by_id["lambda-1"]["skip"] and by_id["lambda-1"]["skip_as_failure"]
+    assert sorted(d["edges"], key=lambda e: e["parent"]) == [
+        {"parent": "fetch-1", "child": "parse-1", "continue_on": "AnyCase", "data": True},
+        {"parent": "lambda-1", "child": "parse-1", "continue_on": "Success", "data": False},
+    ]
+    assert json.loads(flow.to_json()) == d
+    assert "\n" not in flow.to_json(indent=None)
