@@ -14,6 +14,7 @@ MODULES = sorted(
     name
     for _, name, _ in pkgutil.walk_packages(webber.__path__, "webber.")
     if not name.startswith("webber.executors.process")  # spawns workers; tested elsewhere
+    and name != "webber.__main__"  # runs the CLI when imported; tests/test_cli.py
 )
 
 
