@@ -42,7 +42,7 @@ from webber._errors import TaskTimeoutError
 from webber._events import Listener
 from webber._graph import Condition
 from webber._promise import Promise
-from webber._run import Attempt, Recorder, Run, State
+from webber._run import Attempt, Recorder, Run, State, span
 from webber.executors._base import Executor, Job, Outcome, Started
 
 __all__ = ["run_plan"]
@@ -51,6 +51,8 @@ log = logging.getLogger("webber")
 
 #: seconds between wake-ups of an idle engine in the main thread (see _wait)
 HEARTBEAT = 0.25
+
+EVENTS = ("on_run_start", "on_task_start", "on_attempt_end", "on_task_end", "on_run_end")
 
 SUCCESS: State = "success"
 FAILED: State = "failed"
@@ -87,6 +89,8 @@ class _Engine:
     batch: list[Job] | None = None  # jobs of the current decision pass
     seq: itertools.count[int] = field(default_factory=itertools.count)
     record: Recorder = field(default_factory=Recorder)
+    #: event name -> the listeners that override it
+    hooks: dict[str, list[Listener]] = field(default_factory=dict)
     #: node id -> value taken from an earlier run instead of running the node
     reuse: dict[str, Any] = field(default_factory=dict)
     main_thread: bool = field(
@@ -97,6 +101,11 @@ class _Engine:
         started, t0 = time.time(), time.perf_counter()
         nodes = self.plan.nodes
         self.waiting = {n: len(node.parents) for n, node in nodes.items()}
+        # Only the callbacks a listener overrides are called: no cost for the rest.
+        self.hooks = {
+            event: [x for x in self.listeners if x is not self.record and _overrides(x, event)]
+            for event in EVENTS
+        }
         self._emit("on_run_start", self.plan)
         self.executor.start(self.outcomes.put)
         finished = False
@@ -242,7 +251,8 @@ class _Engine:
             # Count from the start the executor saw, not from now (the queue may lag).
             delay = job.timeout - (time.time() - message.at)
             self._after(delay, lambda: self._time_out(job))
-        self._emit("on_task_start", job.node, job.attempt, job.index, message.worker)
+        if self.hooks["on_task_start"]:
+            self._emit("on_task_start", job.node, job.attempt, job.index, message.worker)
 
     def _finish_attempt(self, outcome: Outcome) -> None:
         job = self._current(outcome.job)
@@ -332,19 +342,22 @@ class _Engine:
                 started: float, duration: float, worker: str) -> None:
         error = None if ok else f"{type(value).__name__}: {value}"
         attempt = Attempt(n, number, index, ok, started, duration, worker, error)
-        self._emit("on_attempt_end", attempt)
+        self.record.on_attempt_end(attempt)  # the run record: called directly, it never fails
+        if self.hooks["on_attempt_end"]:
+            self._emit("on_attempt_end", attempt)
 
     def _final(self, n: str, state: State, value: Any, outcome: State) -> None:
         self.states[n] = state
         self.outcome[n] = outcome
         self.values[n] = value
-        attempts = self.record.attempts.get(n, ())
-        if attempts:
-            last = attempts[-1]
-            number = max(a.number for a in attempts) if len(attempts) > 1 else last.number
-            self._emit("on_task_end", n, state, number, _span(attempts), last.worker)
-        else:
-            self._emit("on_task_end", n, state, 0, 0.0, "")
+        if self.hooks["on_task_end"]:
+            attempts = self.record.attempts.get(n, ())
+            if attempts:
+                last = attempts[-1]
+                number = max(a.number for a in attempts) if len(attempts) > 1 else last.number
+                self._emit("on_task_end", n, state, number, span(attempts), last.worker)
+            else:
+                self._emit("on_task_end", n, state, 0, 0.0, "")
         for child in self.plan.nodes[n].children:
             self.waiting[child] -= 1
             if self.waiting[child] == 0:
@@ -358,7 +371,7 @@ class _Engine:
         return run
 
     def _emit(self, event: str, *args: Any) -> None:
-        for listener in self.listeners:
+        for listener in self.hooks[event]:
             try:
                 getattr(listener, event)(*args)
             except Exception:
@@ -367,7 +380,9 @@ class _Engine:
                     "listener %r raised in %s; it gets no more events in this run",
                     listener, event,
                 )
-                self.listeners = [x for x in self.listeners if x is not listener]
+                self.hooks = {
+                    e: [x for x in hooked if x is not listener] for e, hooked in self.hooks.items()
+                }
 
 
 def _holds(condition: Condition, parent: State) -> bool:
@@ -376,12 +391,8 @@ def _holds(condition: Condition, parent: State) -> bool:
     return parent == (SUCCESS if condition is Condition.Success else FAILED)
 
 
-def _span(attempts: Sequence[Attempt]) -> float:
-    if not attempts:
-        return 0.0
-    if len(attempts) == 1:
-        return attempts[0].duration
-    return max(a.started + a.duration for a in attempts) - min(a.started for a in attempts)
+def _overrides(listener: Listener, event: str) -> bool:
+    return getattr(type(listener), event, None) is not getattr(Listener, event)
 
 
 def _timeout_error(job: Job) -> TaskTimeoutError:

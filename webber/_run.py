@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from webber._compile import Plan
     from webber._timeline import Timeline
 
-__all__ = ["Attempt", "Recorder", "Run", "State"]
+__all__ = ["Attempt", "Recorder", "Run", "State", "span"]
 
 State = Literal["success", "failed", "skipped"]
 
@@ -209,15 +209,9 @@ class Recorder(Listener):
 
     def __init__(self) -> None:
         self.attempts: dict[str, list[Attempt]] = {}
-        self.durations: dict[str, float] = {}
 
     def on_attempt_end(self, attempt: Attempt) -> None:
         self.attempts.setdefault(attempt.node, []).append(attempt)
-
-    def on_task_end(
-        self, node: str, state: State, attempt: int, duration: float, worker: str
-    ) -> None:
-        self.durations[node] = duration
 
     def run(
         self,
@@ -233,9 +227,18 @@ class Recorder(Listener):
             plan,
             states={n: states[n] for n in order},
             values=values,
-            durations={n: self.durations.get(n, 0.0) for n in order},
+            durations={n: span(self.attempts.get(n, ())) for n in order},
             attempts={n: tuple(self.attempts.get(n, ())) for n in order},
             started=started,
             duration=duration,
             reused=reused,
         )
+
+
+def span(attempts: Sequence[Attempt]) -> float:
+    """Seconds from the first attempt's start to the last one's end."""
+    if not attempts:
+        return 0.0
+    if len(attempts) == 1:
+        return attempts[0].duration
+    return max(a.started + a.duration for a in attempts) - min(a.started for a in attempts)
