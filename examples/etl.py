@@ -78,7 +78,7 @@ def main(broken: bool = False) -> webber.Run:
         run = flow.run(executor="processes")
 
     print(run)
-    attempts = run.attempts[count]
+    attempts = run.attempts[flow.node_id(count)]  # typed dict[str, ...]: pass the id
     outcomes = ", ".join("ok" if a.ok else "failed" for a in attempts)
     print(f"load: {run.state(count)} after {len(attempts)} attempts ({outcomes})")
     if run.state(count) == "success":
