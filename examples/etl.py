@@ -80,7 +80,8 @@ def main(broken: bool = False) -> webber.Run:
     print(run)
     attempts = run.attempts[flow.node_id(count)]  # typed dict[str, ...]: pass the id
     outcomes = ", ".join("ok" if a.ok else "failed" for a in attempts)
-    print(f"load: {run.state(count)} after {len(attempts)} attempts ({outcomes})")
+    tries = f"{len(attempts)} attempt{'s' * (len(attempts) > 1)}"
+    print(f"load: {run.state(count)} after {tries} ({outcomes})")
     if run.state(count) == "success":
         print(f"rows loaded: {run[count]}")
     print(f"alert: {run.state(handler)}")
