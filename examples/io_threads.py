@@ -1,0 +1,62 @@
+"""I/O-bound tasks on threads: 8 slow reads of 0.2 s each finish in ~0.2 s, not 1.6 s.
+
+Run it: ``python examples/io_threads.py``.
+
+Each task waits 0.2 s (standing in for a network call or a slow disk) and then
+counts the words of a local temp file. Waiting releases the GIL, so threads are
+enough: with ``executor="threads"`` all 8 wait at the same time. The default
+thread count is min(32, cores + 4); ``max_workers=8`` gives each task its own
+thread whatever the machine. For CPU-bound work use the default, processes.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import webber
+from webber import Flow, task
+
+FILES = 8
+LATENCY = 0.2  # seconds per read
+
+
+@task
+def fetch(path: str) -> int:
+    time.sleep(LATENCY)  # the "network"
+    words = len(Path(path).read_text().split())
+    print(f"{Path(path).name}: {words} words")
+    return words
+
+
+@task
+def total(counts: list[int]) -> int:
+    return sum(counts)
+
+
+def main() -> webber.Run:
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for i in range(FILES):
+            path = Path(tmp) / f"page-{i}.txt"
+            path.write_text("lorem ipsum dolor " * (i + 1))
+            paths.append(str(path))
+
+        with Flow("io") as flow:
+            counts = [fetch(p) for p in paths]  # 8 independent tasks
+            words = total(counts)  # a list of Promises: waits for all 8
+
+        start = time.perf_counter()
+        run = flow.run(executor="threads", max_workers=FILES)
+        elapsed = time.perf_counter() - start
+
+    busy = sum(run.durations[flow.node_id(c)] for c in counts)
+    print(f"words in {FILES} files: {run[words]}")
+    print(f"time in the {FILES} tasks, added up: {busy:.2f} s (the time one after the other)")
+    print(f"wall time on threads: {elapsed:.2f} s")
+    return run
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Every script in examples/ runs as a user would run it, and does what it says.
+
+Each script runs in a fresh interpreter (``python examples/NAME.py`` from the
+repo root); the test checks its exit code and the lines of its stdout that show
+the behaviour it demonstrates. A new example needs an entry in CHECKS.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.py"))
+
+
+def run_example(*args: str) -> str:
+    """Run ``python <args>`` from the repo root; its stdout, after checking it exited 0."""
+    result = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    output = f"{result.stdout}\n--- stderr:\n{result.stderr}"
+    assert result.returncode == 0, f"exit code {result.returncode}\n{output}"
+    return result.stdout
+
+
+def number(pattern: str, out: str) -> float:
+    found = re.search(pattern, out, re.MULTILINE)
+    assert found, f"no line matching {pattern!r} in:\n{out}"
+    return float(found.group(1).replace(",", ""))
+
+
+def check_hello(out: str) -> None:
+    assert re.search(r"^\S+ \S+ +print: Hello World!$", out, re.MULTILINE), out
+
+
+def check_quickstart(out: str) -> None:
+    assert "total of 4 squares" in out and "report-1 = 'report: 14'" in out, out
+
+
+def check_etl(out: str) -> None:
+    assert "load: attempt 1 of 3 failed (ConnectionError: database went away)" in out, out
+    assert "load: success after 2 attempts (failed, ok)" in out, out
+    assert "rows loaded: 12" in out, out
+    assert "alert: skipped" in out and "ALERT" not in out, out
+
+
+def check_cpu_parallel(out: str) -> None:
+    assert "primes below 500,000: 41,538 (serial), 41,538 (processes)" in out, out
+    assert number(r"^speedup: +([\d.]+)x$", out) > 0  # printed, never asserted to be > 1
+
+
+def check_conditional(out: str) -> None:
+    states = dict(re.findall(r"^  (\w+) +(success|failed|skipped)$", out, re.MULTILINE))
+    assert states == {
+        "build": "success", "test": "failed", "deploy": "skipped", "announce": "skipped",
+        "notify": "success", "page_oncall": "skipped", "cleanup": "success",
+        "lint": "skipped", "docs": "success", "migrate": "skipped", "restore": "success",
+    }, out
+    assert "notify: tests failed: 3 tests failed for app-1.0.tar.gz" in out, out
+    assert "critical path of announce: build -> test -> deploy -> announce" in out, out
+
+
+def check_io_threads(out: str) -> None:
+    assert "words in 8 files: 108" in out, out
+    assert number(r"^time in the 8 tasks, added up: ([\d.]+) s", out) >= 1.6
+    # 8 x 0.2 s one after the other would be 1.6 s; together ~0.2 s (slack for a busy CI).
+    assert number(r"^wall time on threads: ([\d.]+) s$", out) < 1.0, out
+
+
+def check_data_science(out: str) -> None:
+    if importlib.util.find_spec("numpy") is None:
+        assert "this example needs numpy: pip install numpy" in out, out
+        return
+    assert "array: 6,553,600 float64 = 50 MB" in out, out
+    assert abs(number(r"^  mean +(\S+)$", out)) < 0.01  # standard normal samples
+    assert abs(number(r"^  std +(\S+)$", out) - 1) < 0.01
+    assert number(r"^  min +(\S+)$", out) < number(r"^  max +(\S+)$", out)
+    assert number(r"^run time: ([\d.]+) s$", out) > 0
+
+
+CHECKS: dict[str, Callable[[str], None]] = {
+    "hello": check_hello,
+    "quickstart": check_quickstart,
+    "etl": check_etl,
+    "cpu_parallel": check_cpu_parallel,
+    "conditional": check_conditional,
+    "io_threads": check_io_threads,
+    "data_science": check_data_science,
+}
+
+
+def test_every_example_has_a_check() -> None:
+    assert sorted(CHECKS) == EXAMPLES
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_example(name: str) -> None:
+    CHECKS[name](run_example(f"examples/{name}.py"))
+
+
+@pytest.mark.timeout(90)
+def test_etl_handler_runs_when_load_fails_for_good() -> None:
+    out = run_example("examples/etl.py", "--break-load")
+    assert "load: failed after 3 attempts (failed, failed, failed)" in out, out
+    assert "ALERT: load failed: ConnectionError('database is down')" in out, out
+    assert "alert: success" in out and "rows loaded" not in out, out
+
+
+@pytest.mark.timeout(90)
+def test_data_science_without_numpy_prints_a_hint_and_exits_0() -> None:
+    hide_numpy = (
+        "import runpy, sys; sys.modules['numpy'] = None; "  # None: `import numpy` fails
+        "runpy.run_path('examples/data_science.py', run_name='__main__')"
+    )
+    out = run_example("-c", hide_numpy)
+    assert out == "this example needs numpy: pip install numpy\n"
