@@ -7,6 +7,7 @@ only when pyproject.toml changed), and runs the command with the venv's tools.
     python3 dev.py test [pytest args]   ruff, mypy --strict, then pytest
     python3 dev.py demo                 examples/hello.py
     python3 dev.py bench [name]         benchmarks/<name>.py (default: all)
+    python3 dev.py figures              docs/img/*.svg, drawn by webber from examples/
 """
 
 from __future__ import annotations
@@ -69,6 +70,11 @@ def bench(names: list[str]) -> None:
         step(f"bench {script.stem}", PYTHON, script)
 
 
+def figures() -> None:
+    ensure_venv("test")
+    step("figures", PYTHON, "docs/make_figures.py")
+
+
 def main() -> None:
     command, args = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
     if command == "test":
@@ -77,6 +83,8 @@ def main() -> None:
         demo()
     elif command == "bench":
         bench(args)
+    elif command == "figures":
+        figures()
     else:
         print(__doc__)
         sys.exit(2)

@@ -45,23 +45,27 @@ def chunks(limit: int, count: int) -> list[tuple[int, int]]:
     return [(lo, min(lo + step, limit)) for lo in range(0, limit, step)]
 
 
-def main(limit: int = LIMIT) -> tuple[int, int]:
-    parts = chunks(limit, CHUNKS)
+def build(limit: int = LIMIT) -> Flow:
+    """The flow: one prime-counting task per chunk, then their sum (``add-1``)."""
+    with Flow("primes") as flow:
+        counts = task(count_primes).map(chunks(limit, CHUNKS))  # one task per chunk
+        task(add)(counts)
+    return flow
 
+
+def main(limit: int = LIMIT) -> tuple[int, int]:
     start = time.perf_counter()
-    serial = sum(count_primes(part) for part in parts)
+    serial = sum(count_primes(part) for part in chunks(limit, CHUNKS))
     serial_time = time.perf_counter() - start
 
-    with Flow("primes") as flow:
-        counts = task(count_primes).map(parts)  # one task per chunk
-        total = task(add)(counts)
+    flow = build(limit)
     start = time.perf_counter()
     run = flow.run(executor="processes")  # the first run also starts the workers
     cold_time = time.perf_counter() - start
     start = time.perf_counter()
     run = flow.run(executor="processes")  # the pool stays up between runs
     parallel_time = time.perf_counter() - start
-    parallel: int = run[total]
+    parallel: int = run["add-1"]
 
     print(f"primes below {limit:,}: {serial:,} (serial), {parallel:,} (processes)")
     print(f"serial:    {serial_time:.2f} s  ({CHUNKS} chunks, one after the other)")

@@ -42,8 +42,9 @@ def test_flow_source_shows_tasks_conditions_and_ordering_edges() -> None:
     dot = build().visualize()
     assert isinstance(dot, graphviz.Digraph)
     src = dot.source
-    assert '"load-1" [label="load\\nload-1"]' in src
-    assert "(map)" in src and "peripheries=2" in src
+    small = '<BR/><FONT POINT-SIZE="9" COLOR="#616161">'
+    assert f'"load-1" [label=<load{small}load-1</FONT>>]' in src
+    assert f"{small}map</FONT>" in src and "peripheries=2" in src
     assert '"boom-1" -> "print-1" [label="any case"' in src
     assert '"double-1" -> "print-1" [color="#2e7d32" style=dashed]' in src
     assert "rank=same" in src
@@ -52,7 +53,7 @@ def test_flow_source_shows_tasks_conditions_and_ordering_edges() -> None:
 def test_run_source_colours_by_state() -> None:
     run = build().run(executor="inline")
     src = run.visualize().source
-    assert '"boom-1" [label="boom\\nboom-1\\n' in src and 'fillcolor="#ffcdd2"' in src
+    assert '"boom-1" [label=<boom<BR/>' in src and 'fillcolor="#ffcdd2"' in src
     assert 'fillcolor="#c8e6c9"' in src
 
 
@@ -113,10 +114,10 @@ def test_run_diagram_marks_retried_nodes_with_their_attempts(tmp_path: Path) -> 
     dag.add_edge(n, skipped, continue_on=Condition.Failure)
     src = dag.run(executor="inline").visualize().source
     retried = webber.viz.STATE_COLORS["retried"]
-    assert '"flaky-1" [label="flaky\\nflaky-1\\n' in src
-    assert ', 2 attempts" fillcolor="' + retried in src
+    assert '"flaky-1" [label=<flaky<BR/>' in src
+    assert ', 2 attempts</FONT>> fillcolor="' + retried in src
     skipped_colour = webber.viz.STATE_COLORS["skipped"]
-    assert f'"print-1" [label="print\\nprint-1" fillcolor="{skipped_colour}"' in src
+    assert f'print-1</FONT>> fillcolor="{skipped_colour}"' in src
 
 
 def test_type_browser_renders_svg_and_opens_it(monkeypatch: pytest.MonkeyPatch) -> None:

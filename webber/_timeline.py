@@ -12,8 +12,10 @@ import math
 from html import escape
 from typing import TYPE_CHECKING
 
+from webber._run import Attempt
+
 if TYPE_CHECKING:
-    from webber._run import Attempt, Run
+    from webber._run import Run
 
 __all__ = ["Timeline"]
 
@@ -93,7 +95,16 @@ class Timeline:
             y = TOP + ROW * i
             out.append(f'<text class="lane" x="{LEFT - 8}" y="{y + BAR / 2 + 4:.1f}" '
                        f'text-anchor="end">{escape(lane)}</text>')
-        critical = set(self.critical_path)
+        # On the critical path, outline each node's attempt that ended last (for
+        # a fan-out: the element everything downstream waited for).
+        last: dict[str, Attempt] = {}
+        for _, a in self.bars:
+            if a.node in self.critical_path and (
+                a.node not in last or a.started + a.duration > last[a.node].started
+                + last[a.node].duration
+            ):
+                last[a.node] = a
+        critical = {id(a) for a in last.values()}
         for row, a in self.bars:
             x = LEFT + (a.started - start) * scale
             w = max(a.duration * scale, 1.0)
@@ -102,7 +113,7 @@ class Timeline:
             tip = f"{label} attempt {a.number}: {_seconds(a.duration)} on {a.worker}"
             if a.error:
                 tip += f" -- {a.error}"
-            stroke = ' stroke="#212121" stroke-width="2"' if a.node in critical and a.ok else ""
+            stroke = ' stroke="#212121" stroke-width="2"' if id(a) in critical else ""
             out.append(
                 f'<g class="bar" data-node="{escape(a.node)}" data-lane="{row}">'
                 f"<title>{escape(tip)}</title>"

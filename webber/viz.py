@@ -9,6 +9,7 @@ first use.
 from __future__ import annotations
 
 import os
+from html import escape
 from typing import TYPE_CHECKING, Any
 
 from webber._errors import WebberError
@@ -59,20 +60,24 @@ def to_graphviz(plan: Plan, run: Run | None = None, legend: bool = True) -> grap
             rank.attr(rank="same")
             for n in level:
                 node = plan.nodes[n]
-                lines = [node.name, n] if node.name != n else [n]
+                # The task's name, then (small, grey) its id and what happened.
+                small = [n] if node.name != n else []
                 attrs: dict[str, str] = {}
                 if node.map:
-                    lines.append("(map)")
+                    small.append("map")
                     attrs["peripheries"] = "2"
                 if run is not None:
                     state = _state(run, n)
                     attrs["fillcolor"] = STATE_COLORS[state]
                     if n in run.reused:
-                        lines.append("reused")
+                        small.append("reused")
                     elif state != "skipped":
-                        lines.append(_timing(run, n))
-                # "\n" is DOT's centred line break
-                rank.node(n, "\\n".join(lines), **attrs)
+                        small.append(_timing(run, n))
+                detail = "".join(
+                    f'<BR/><FONT POINT-SIZE="9" COLOR="#616161">{escape(line)}</FONT>'
+                    for line in small
+                )
+                rank.node(n, f"<{escape(node.name)}{detail}>", **attrs)
     for n, node in plan.nodes.items():
         for u, condition in node.parents.items():
             attrs = dict(EDGE_STYLES[condition.name])
