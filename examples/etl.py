@@ -78,7 +78,7 @@ def main(broken: bool = False) -> webber.Run:
         run = flow.run(executor="processes")
 
     print(run)
-    attempts = run.attempts[flow.node_id(count)]  # typed dict[str, ...]: pass the id
+    attempts = run.attempts[count]
     outcomes = ", ".join("ok" if a.ok else "failed" for a in attempts)
     tries = f"{len(attempts)} attempt{'s' * (len(attempts) > 1)}"
     print(f"load: {run.state(count)} after {tries} ({outcomes})")

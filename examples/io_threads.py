@@ -51,7 +51,7 @@ def main() -> webber.Run:
         run = flow.run(executor="threads", max_workers=FILES)
         elapsed = time.perf_counter() - start
 
-    busy = sum(run.durations[flow.node_id(c)] for c in counts)
+    busy = sum(run.durations[c] for c in counts)
     print(f"words in {FILES} files: {run[words]}")
     print(f"time in the {FILES} tasks, added up: {busy:.2f} s (the time one after the other)")
     print(f"wall time on threads: {elapsed:.2f} s")

@@ -36,7 +36,10 @@ class Attempt:
 
 
 class _ByNode(dict[str, Any]):
-    """A dict keyed by node id that also takes the Promise of a node."""
+    """A dict keyed by node id that also takes the Promise of a node.
+
+    Typed with ``Any`` keys: inside a flow a task call is typed as its value,
+    and ``run.attempts[that]`` must type-check like ``run[that]`` does."""
 
     def __missing__(self, key: Any) -> Any:
         if isinstance(key, Promise) and isinstance(key.key, str) and key.key in self:
@@ -139,7 +142,7 @@ class Run:
         return self._values[n] if self._states[n] == "failed" else None
 
     @property
-    def states(self) -> dict[str, State]:
+    def states(self) -> dict[Any, State]:
         """Node id -> final state, in plan order."""
         return _ByNode(self._states)
 
@@ -161,12 +164,12 @@ class Run:
         return [n for n, s in self._states.items() if s == "skipped"]
 
     @property
-    def durations(self) -> dict[str, float]:
+    def durations(self) -> dict[Any, float]:
         """Node id -> seconds from its first start to its last end (0.0 if skipped)."""
         return _ByNode(self._durations)
 
     @property
-    def attempts(self) -> dict[str, tuple[Attempt, ...]]:
+    def attempts(self) -> dict[Any, tuple[Attempt, ...]]:
         """Node id -> every attempt, in order (empty for a skipped node)."""
         return _ByNode(self._attempts)
 
