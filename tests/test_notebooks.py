@@ -1,0 +1,71 @@
+"""notebooks/*.ipynb run to completion (executed again here, with nbclient)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def execute(path: Path, tmp_path: Path) -> Any:
+    copy = tmp_path / path.name
+    shutil.copy(path, copy)
+    notebook = nbformat.read(copy, as_version=4)
+    for cell in notebook.cells:  # run from scratch: stored outputs must not count
+        if cell.cell_type == "code":
+            cell.outputs = []
+    nbclient.NotebookClient(
+        notebook, timeout=240, kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    ).execute()  # raises CellExecutionError on the first failing cell
+    return notebook
+
+
+def text(cell: Any) -> str:
+    parts = []
+    for out in cell.outputs:
+        if out.output_type == "stream":
+            parts.append(out.text)
+        elif "data" in out:
+            parts.append(out.data.get("text/plain", ""))
+    return "".join(parts)
+
+
+def test_there_are_three_notebooks() -> None:
+    assert [p.name for p in NOTEBOOKS] == [
+        "01-quickstart.ipynb", "02-control-flow.ipynb", "03-performance.ipynb",
+    ]
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_to_completion(path: Path, tmp_path: Path) -> None:
+    notebook = execute(path, tmp_path)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert all(c.outputs or not c.source.strip() for c in code[:1])
+    everything = "\n".join(text(c) for c in code)
+    assert "Traceback" not in everything or path.stem == "02-control-flow"
+    if path.stem == "01-quickstart":
+        kernel = re.search(r"this kernel's pid: (\d+)", everything)
+        printed = re.search(r"greet: hello notebook, from pid (\d+)", everything)
+        assert kernel and printed, everything
+        assert printed.group(1) != kernel.group(1)  # the lambda ran in a worker process
+        assert "a different process: True" in everything
+        assert "(30, 'total is 30', 'success')" in everything
+        svgs = [o for c in code for o in c.outputs if "image/svg+xml" in o.get("data", {})]
+        assert len(svgs) == 3  # the flow, the run, the timeline
+    elif path.stem == "02-control-flow":
+        assert "alert! ZeroDivisionError: division by zero" in everything
+        assert "reused: ['extract-1']" in everything
+        assert "'connected'" in everything
+    else:
+        assert re.search(r"processes +\d+\.\d+ s +speedup", everything)
