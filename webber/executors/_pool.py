@@ -406,7 +406,9 @@ class Pool:
                     proc.inflight[0].abandoned = True
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.killpg(proc.pid, signal.SIGTERM)
+                    # Lives GRACE seconds, then SIGKILLs whatever of the group is left.
                     timer = threading.Timer(GRACE, _kill_group, (proc.pid,))
+                    timer.name = f"webber-kill-{proc.pid}"
                     timer.daemon = True
                     timer.start()
                     return
