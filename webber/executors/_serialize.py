@@ -224,6 +224,48 @@ def _map(name: str, unlink: bool) -> memoryview:
     return memoryview(mm) if mm is not None else memoryview(b"")
 
 
+def dumps_exception(error: BaseException) -> tuple[bytes, list[Segment]]:
+    """Pickle a task's exception so that it can be rebuilt in the caller.
+
+    An exception pickles as ``type(error)(*error.args)``, which fails for a
+    class whose ``__init__`` wants other arguments (``E(a, b)`` whose message
+    is its only arg). Such an exception travels as its class, args and
+    attributes instead, rebuilt without calling ``__init__``: the caller gets
+    the real type, so ``except E`` works there too.
+    """
+    import cloudpickle
+
+    data, segments = dumps(error, out_of_band=False)
+    try:
+        cloudpickle.loads(data)  # the worker may run the class's code; the caller must not fail
+    except Exception:
+        data, segments = dumps(_RebuiltException(error), out_of_band=False)
+    return data, segments
+
+
+class _RebuiltException:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        error = self.error
+        state = dict(vars(error)) if hasattr(error, "__dict__") else None
+        return (rebuild_exception, (type(error), error.args, state))
+
+
+def rebuild_exception(
+    cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any] | None
+) -> BaseException:
+    """``cls`` with these args and attributes, made without calling its ``__init__``."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    if state:
+        error.__dict__.update(state)
+    return error
+
+
 def loads(data: bytes, segments: list[Segment], holder: Holder | None = None) -> Any:
     """Unpickle what ``dumps`` made. Owned segments are unlinked (or, with a
     ``holder``, kept by it); borrowed ones are only mapped."""

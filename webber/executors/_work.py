@@ -29,27 +29,23 @@ def materialize(job: Job) -> tuple[tuple[Any, ...], dict[str, Any]]:
     return args, kwargs
 
 
-_names: dict[tuple[int, int], str] = {}
+_local = threading.local()
 
 
 def worker_name() -> str:
-    """``pid/thread-name`` of the running thread (cached: it is asked twice a job)."""
-    key = (os.getpid(), threading.get_ident())
-    name = _names.get(key)
+    """``pid/thread-name`` of the running thread (cached per thread: it is asked
+    twice a job). Not keyed by thread id: ids are reused by later threads."""
+    name: str | None = getattr(_local, "name", None)
     if name is None:
-        if len(_names) > 1024:  # thread pools come and go: keep the cache small
-            _names.clear()
-        name = _names[key] = f"{key[0]}/{threading.current_thread().name}"
+        name = _local.name = f"{os.getpid()}/{threading.current_thread().name}"
     return name
 
 
-def run_job(job: Job, report: Report | None = None, *, catch_interrupt: bool = True) -> Outcome:
+def run_job(job: Job, report: Report | None = None) -> Outcome:
     """Run ``job`` and describe what happened; never raises for the task's sake.
 
-    A task's ``SystemExit`` is its failure, not the caller's exit. So is its
-    ``KeyboardInterrupt`` when it runs on a worker; in the caller's own thread
-    (``catch_interrupt=False``, the inline executor) a KeyboardInterrupt
-    cannot be told apart from the user's Ctrl-C, so it stops the run.
+    A task's ``SystemExit`` and ``KeyboardInterrupt`` are its failure, not the
+    caller's exit (the inline executor tells the user's Ctrl-C apart itself).
     """
     started = time.time()
     t0 = time.perf_counter()
@@ -62,10 +58,6 @@ def run_job(job: Job, report: Report | None = None, *, catch_interrupt: bool = T
         with capture(job.name, job.node):
             value = job.func(*args, **kwargs)
         ok = True
-    except KeyboardInterrupt as e:
-        if not catch_interrupt:
-            raise
-        ok, value = False, e
     except BaseException as e:
         ok, value = False, e
     finally:
@@ -80,12 +72,12 @@ def follow(link: Job, previous: Any) -> Job:
     return replace(link, inputs=dict.fromkeys(link.inputs, previous))
 
 
-def run_chain(job: Job, report: Report, *, catch_interrupt: bool = True) -> None:
+def run_chain(job: Job, report: Report) -> None:
     """Run ``job`` and its chain, reporting each; stop at the first failure."""
-    outcome = run_job(job, report, catch_interrupt=catch_interrupt)
+    outcome = run_job(job, report)
     report(outcome)
     for link in job.then:
         if not outcome.ok:
             return
-        outcome = run_job(follow(link, outcome.value), report, catch_interrupt=catch_interrupt)
+        outcome = run_job(follow(link, outcome.value), report)
         report(replace(outcome, job=link))  # the engine knows the link by identity

@@ -136,7 +136,7 @@ class _Worker:
     def fail(self, tag: int, error: BaseException, started: float, duration: float) -> None:
         info = _failure_info(error)
         try:
-            data, segments = _serialize.dumps(error)
+            data, segments = _serialize.dumps_exception(error)
         except BaseException:  # the text in `info` still gets through
             data, segments = b"", []
         self.done(tag, False, data, segments, started, duration, info)

@@ -1,0 +1,239 @@
+"""Rows of shared/design/reliability.md that apply to every executor.
+
+Each test checks that the error names the task, that unrelated branches
+finish, and that the next run on the same executor works. Rows that only
+exist with worker processes (crashes, pickling, 200 MB pipes, grace kills,
+spawn) are in tests/executors/test_process_faults.py; the README's table maps
+every row to its tests.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import traceback
+from pathlib import Path
+
+import pytest
+
+import webber
+from webber import DAG, Condition, Promise
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def next_run_works(executor: str) -> None:
+    dag = DAG("next")
+    n = dag.add_node(sum, [1, 2, 3])
+    assert dag.run(executor=executor)[n] == 6
+
+
+def slow(seconds: float) -> str:
+    time.sleep(seconds)
+    return "slow done"
+
+
+def bad() -> None:
+    raise ValueError("bad row 7")
+
+
+# -- row 1 ------------------------------------------------------------------------------
+def test_row01_task_raises_beside_a_slow_sibling(executor: str) -> None:
+    dag = DAG()
+    failing = dag.add_node(bad)
+    sibling = dag.add_node(slow, 0.3)
+    on_failure = dag.add_node(lambda e: f"handled {type(e).__name__}", Promise(failing))
+    any_case = dag.add_node(str, "any case ran")
+    on_success = dag.add_node(str, "never")
+    dag.update_edges((failing, on_failure), continue_on=Condition.Failure)
+    dag.add_edge(failing, any_case, continue_on=Condition.AnyCase)
+    dag.add_edge(failing, on_success)
+    run = dag.run(executor=executor)
+    assert run[sibling] == "slow done"
+    assert run[on_failure] == "handled ValueError" and run[any_case] == "any case ran"
+    assert run.state(on_success) == "skipped"
+    with pytest.raises(ValueError, match="bad row 7") as info:
+        run[failing]
+    assert type(info.value) is ValueError
+    assert "in bad" in "".join(traceback.format_exception(info.value))  # where it was raised
+    assert run.attempts[failing][0].error == "ValueError: bad row 7"
+    next_run_works(executor)
+
+
+# -- row 3 ------------------------------------------------------------------------------
+def exits() -> None:
+    sys.exit(3)
+
+
+def interrupts() -> None:
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(("func", "kind"), [(exits, SystemExit), (interrupts, KeyboardInterrupt)])
+def test_row03_exit_and_keyboard_interrupt_raised_by_a_task_are_its_failure(
+    executor: str, func: object, kind: type[BaseException]
+) -> None:
+    dag = DAG()
+    n = dag.add_node(func)  # type: ignore[arg-type]
+    other = dag.add_node(str, "still runs")
+    run = dag.run(executor=executor)  # the caller keeps running
+    assert run.state(n) == "failed" and run[other] == "still runs"
+    assert isinstance(run.error(n), kind)
+    next_run_works(executor)
+
+
+# -- row 6 ------------------------------------------------------------------------------
+class TwoArgs(Exception):
+    def __init__(self, a: int, b: int) -> None:
+        super().__init__(f"a={a} b={b}")
+        self.a, self.b = a, b
+
+
+def raises_two_args() -> None:
+    raise TwoArgs(1, 2)
+
+
+def test_row06_exception_with_extra_init_args_reaches_the_caller(executor: str) -> None:
+    dag = DAG()
+    n = dag.add_node(raises_two_args)
+    run = dag.run(executor=executor)
+    error = run.error(n)
+    assert error is not None and type(error).__name__ == "TwoArgs"
+    assert "a=1 b=2" in str(error)
+    assert run.attempts[n][0].error == "TwoArgs: a=1 b=2"
+    next_run_works(executor)
+
+
+# -- row 10 (every executor fails the node at its limit; killing is processes') ---------
+def test_row10_timeout_names_the_limit_and_retries(executor: str) -> None:
+    dag = DAG()
+    n = dag.add_node(slow, 0.6)
+    dag.update_nodes(n, timeout=0.2, retries=1)
+    other = dag.add_node(str, "fine")
+    run = dag.run(executor=executor)
+    error = run.error(n)
+    assert isinstance(error, webber.TaskTimeoutError) and isinstance(error, TimeoutError)
+    assert "slow-1" in str(error) and "0.2 s" in str(error)
+    assert [a.ok for a in run.attempts[n]] == [False, False]  # retried once
+    assert run[other] == "fine"
+    next_run_works(executor)
+
+
+# -- row 11 -----------------------------------------------------------------------------
+CTRL_C = """
+import _thread, os, signal, sys, threading, time
+sys.path.insert(0, {root!r})
+import webber
+dag = webber.DAG()
+for _ in range(3):
+    dag.add_node(time.sleep, {sleep})
+def ctrl_c():
+    if {real!r}:
+        os.kill(os.getpid(), signal.SIGINT)  # what a terminal sends
+    else:
+        _thread.interrupt_main()  # what IDEs send
+threading.Timer(1.0, ctrl_c).start()
+start = time.monotonic()
+try:
+    run = dag.run(executor={executor!r}, max_workers=3)
+    print("not interrupted", run)
+except KeyboardInterrupt:
+    print("interrupted after", round(time.monotonic() - start, 1), flush=True)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_row11_ctrl_c_in_the_caller_stops_the_run(executor: str) -> None:
+    # Threads cannot be killed: their tasks sleep only 4 s, so that the script's
+    # interpreter (which waits for them at exit) ends soon after.
+    sleep = 4 if executor == "threads" else 30
+    # On inline the task sleeps in the main thread itself: only a real signal
+    # interrupts a blocking call there (interrupt_main waits for it to return).
+    real = executor == "inline"
+    code = textwrap.dedent(
+        CTRL_C.format(root=str(ROOT), sleep=sleep, executor=executor, real=real)
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=50, check=False,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert "interrupted after" in out.stdout, out.stdout + out.stderr
+    seconds = float(out.stdout.split("interrupted after")[1].split()[0])
+    assert seconds < 3.5  # the Ctrl-C comes at 1 s; webber answers within ~2 s
+
+
+# -- rows 14, 15 ------------------------------------------------------------------------
+def pool_in_task() -> list[int]:
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2) as pool:
+        return list(pool.map(abs, [-1, -2, -3]))
+
+
+def flow_in_task(inner_executor: str) -> int:
+    inner = DAG("inner")
+    n = inner.add_node(sum, [1, 2, 3])
+    return int(inner.run(executor=inner_executor, max_workers=1)[n])
+
+
+@pytest.mark.timeout(60)
+def test_row14_task_starts_its_own_process_pool(executor: str) -> None:
+    dag = DAG()
+    n = dag.add_node(pool_in_task)
+    assert dag.run(executor=executor)[n] == [1, 2, 3]
+    next_run_works(executor)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("inner", ["inline", "threads", "processes"])
+def test_row15_task_runs_a_flow(executor: str, inner: str) -> None:
+    dag = DAG()
+    n = dag.add_node(flow_in_task, inner)
+    sibling = dag.add_node(str, "sibling")
+    run = dag.run(executor=executor)
+    assert run[n] == 6 and run[sibling] == "sibling"
+    next_run_works(executor)
+
+
+# -- row 18 (deep graphs: also tests/conformance/test_results.py) ------------------------
+def test_row18_deep_chain_of_skips_and_deep_values(executor: str) -> None:
+    dag = DAG()
+    head = dag.add_node(bad)
+    previous = head
+    for _ in range(3000):  # a failure skips 3,000 descendants without recursion
+        n = dag.add_node(str, "x")
+        dag.add_edge(previous, n)
+        previous = n
+    run = dag.run(executor=executor)
+    assert len(run.skipped) == 3000 and run.failed == [head]
+
+
+# -- row 19 -----------------------------------------------------------------------------
+def fails_twice(path: str) -> str:
+    marker = Path(path)
+    count = int(marker.read_text()) if marker.exists() else 0
+    marker.write_text(str(count + 1))
+    if count < 2:
+        raise ConnectionError(f"attempt {count + 1}")
+    return "third time lucky"
+
+
+def test_row19_fails_twice_then_succeeds_with_exact_attempts_and_delays(
+    executor: str, tmp_path: Path
+) -> None:
+    dag = DAG()
+    n = dag.add_node(fails_twice, str(tmp_path / "count"))
+    dag.update_nodes(n, retries=2, retry_delay=0.1, retry_backoff=2.0)
+    run = dag.run(executor=executor)
+    assert run[n] == "third time lucky"
+    attempts = run.attempts[n]
+    assert [(a.number, a.ok) for a in attempts] == [(1, False), (2, False), (3, True)]
+    assert [a.error for a in attempts] == [
+        "ConnectionError: attempt 1", "ConnectionError: attempt 2", None,
+    ]
+    gaps = [b.started - (a.started + a.duration) for a, b in itertools.pairwise(attempts)]
+    assert gaps[0] >= 0.09 and gaps[1] >= 0.19  # 0.1 s, then 0.1 * 2
