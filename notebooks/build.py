@@ -63,7 +63,7 @@ flow.visualize()"""),
     ("md", """## Run it on worker processes (the default executor)
 
 The lines the tasks print appear below, each attributed to its task."""),
-    ("code", """run = flow.run()
+    ("code", """run = flow.run(progress=True)  # tqdm's bar when tqdm is installed
 run"""),
     ("code", """print("greet ran in pid", run[worker_pid], "; this kernel is pid", os.getpid())
 print("a different process:", run[worker_pid] != os.getpid())"""),

@@ -61,6 +61,9 @@ def test_notebook_runs_to_completion(path: Path, tmp_path: Path) -> None:
         assert printed.group(1) != kernel.group(1)  # the lambda ran in a worker process
         assert "a different process: True" in everything
         assert "(30, 'total is 30', 'success')" in everything
+        progress = "".join(o.text for c in code for o in c.outputs
+                           if o.output_type == "stream" and o.name == "stderr")
+        assert "5/5" in progress and "Warning" not in progress  # the bar, in the cell
         svgs = [o for c in code for o in c.outputs if "image/svg+xml" in o.get("data", {})]
         assert len(svgs) == 3  # the flow, the run, the timeline
     elif path.stem == "02-control-flow":

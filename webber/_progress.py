@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from typing import Any, TextIO
 
 from webber._compile import Plan
@@ -22,7 +23,11 @@ def progress_bar() -> Listener:
     """tqdm's bar if tqdm is installed, else the plain one. Both write to the
     ``sys.stderr`` of now: during the run it is webber's output router."""
     try:
-        from tqdm.auto import tqdm
+        with warnings.catch_warnings():
+            # In Jupyter without ipywidgets tqdm falls back to its text bar (fine
+            # in a cell) but warns about it on every first import.
+            warnings.filterwarnings("ignore", message="IProgress not found")
+            from tqdm.auto import tqdm
     except ImportError:
         return PlainBar(sys.stderr)
     return TqdmBar(tqdm, sys.stderr)
