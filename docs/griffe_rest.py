@@ -34,9 +34,13 @@ class RestToMarkdown(griffe.Extension):
             return
         public = _public_paths(pkg)
         for obj in _walk(pkg):
-            if obj.docstring is not None:
-                text = _fence_literal_blocks(_fence_doctests(obj.docstring.value))
-                obj.docstring.value = ROLE.sub(lambda m: _role(m.group(1), obj, public), text)
+            _rewrite(obj, public)
+
+
+def _rewrite(obj: griffe.Object, public: dict[str, str]) -> None:
+    if obj.docstring is not None:
+        text = _fence_literal_blocks(_fence_doctests(obj.docstring.value))
+        obj.docstring.value = ROLE.sub(lambda m: _role(m.group(1), obj, public), text)
 
 
 def _walk(obj: griffe.Object) -> list[griffe.Object]:
@@ -103,7 +107,7 @@ def _resolve(target: str, obj: griffe.Object, public: dict[str, str]) -> str | N
 
 
 def _parents(obj: griffe.Object) -> list[griffe.Object]:
-    found = []
+    found: list[griffe.Object] = []
     parent = obj.parent
     while parent is not None:
         found.append(parent)

@@ -14,7 +14,7 @@ which fails on a broken link, a missing anchor or a docstring griffe cannot read
 
 from __future__ import annotations
 
-import os
+import argparse
 import re
 import shutil
 import subprocess
@@ -59,10 +59,9 @@ def test_code_samples_run(page: str, tmp_path: Path) -> None:
         pytest.skip("no Python sample")
     script = tmp_path / "sample.py"
     script.write_text("\n\n".join(blocks), encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the samples import webber and examples
     result = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True,
-        text=True, timeout=100,
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
+        timeout=100,
     )
     assert result.returncode == 0, (
         f"the samples of docs/{page} failed:\n{result.stdout}\n{result.stderr}"
@@ -79,8 +78,8 @@ def test_the_cli_page_mentions_every_option() -> None:
     from webber._cli import parser
 
     page = (DOCS / "guide" / "cli.md").read_text(encoding="utf-8")
-    verbs = parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    for verb, sub in verbs.items():
+    verbs = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for verb, sub in verbs.choices.items():
         assert f"python -m webber {verb}" in page
         for action in sub._actions:
             for option in action.option_strings:
