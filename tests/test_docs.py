@@ -52,11 +52,10 @@ def test_the_pages_are_found() -> None:
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", [p for p in PAGES if p != "reference.md"])
 def test_code_samples_run(page: str, tmp_path: Path) -> None:
     blocks = python_blocks((DOCS / page).read_text(encoding="utf-8"))
-    if not blocks:
-        pytest.skip("no Python sample")
+    assert blocks, "a guide page without a runnable sample: mark none as not run"
     script = tmp_path / "sample.py"
     script.write_text("\n\n".join(blocks), encoding="utf-8")
     result = subprocess.run(
