@@ -83,3 +83,19 @@ def test_the_cli_page_mentions_every_option() -> None:
         for action in sub._actions:
             for option in action.option_strings:
                 assert option in page, f"{verb} {option}"
+
+
+def test_the_griffe_extension_turns_rest_into_markdown() -> None:
+    """docs/griffe_rest.py, as mkdocstrings loads it: doctests fenced, roles linked."""
+    griffe = pytest.importorskip("griffe")
+    extensions = griffe.load_extensions(str(DOCS / "griffe_rest.py"))
+    package = griffe.load("webber", extensions=extensions, search_paths=[str(ROOT)])
+    to_json = package["DAG.to_json"].docstring.value
+    assert to_json.startswith("[`to_dict`][webber.DAG.to_dict] as JSON text.")
+    dag = package["DAG"].docstring.value
+    assert "\n```pycon\n>>> import webber\n" in dag and dag.rstrip().endswith("```")
+    errors = package["_errors"].docstring.value
+    assert "from [`WebberError`][webber.WebberError]" in errors  # a role, resolved in scope
+    assert "\n```text\nWebberError\n" in errors  # the `::` literal block
+    substitute = package["_promise.substitute"].docstring.value
+    assert "Like `copy.deepcopy`," in substitute  # not webber's: plain code, no link
