@@ -61,6 +61,7 @@ class DAG:
 
     def __init__(self, name: str = "dag") -> None:
         self.name = name
+        """The graph's name, shown in plans, logs and diagrams."""
         self._uid = next(_uids)
         # The flows whose Promises name the same nodes here: this one, and the
         # flows a critical_path() was cut from (it keeps their ids).

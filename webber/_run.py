@@ -26,13 +26,21 @@ class Attempt:
     """One try at a task (or at one element of a fan-out)."""
 
     node: str
-    number: int  # 1 for the first try
-    index: int | None  # the fan-out element, else None
+    """The node's id."""
+    number: int
+    """1 for the first try."""
+    index: int | None
+    """The fan-out element, else None."""
     ok: bool
-    started: float  # time.time()
-    duration: float  # seconds
+    """True when the attempt succeeded."""
+    started: float
+    """When it began, as ``time.time()``."""
+    duration: float
+    """How long it ran, in seconds."""
     worker: str
-    error: str | None = None  # "ValueError: bad row" when it failed
+    """The thread or worker process that ran it."""
+    error: str | None = None
+    """``"ValueError: bad row"`` when it failed, else None."""
 
 
 class _ByNode(dict[str, Any]):
@@ -74,15 +82,17 @@ class Run:
         reused: Sequence[str] = (),
     ) -> None:
         self.plan = plan
+        """The :class:`~webber.Plan` that ran."""
         self._states = dict(states)
         self._values = dict(values)
         self._durations = dict(durations)
         self._attempts = dict(attempts)
         self.started = started
-        #: seconds from the start of the run to its end
+        """When the run began, as ``time.time()``."""
         self.duration = duration
-        #: the nodes whose values came from the run given as ``resume=`` (they did not run)
+        """Seconds from the start of the run to its end."""
         self.reused = list(reused)
+        """The nodes whose values came from the run given as ``resume=`` (they did not run)."""
 
     def __repr__(self) -> str:
         return (
@@ -153,14 +163,17 @@ class Run:
 
     @property
     def succeeded(self) -> list[str]:
+        """Ids of the nodes that succeeded, in plan order."""
         return [n for n, s in self._states.items() if s == "success"]
 
     @property
     def failed(self) -> list[str]:
+        """Ids of the nodes that failed, in plan order."""
         return [n for n, s in self._states.items() if s == "failed"]
 
     @property
     def skipped(self) -> list[str]:
+        """Ids of the nodes that were skipped, in plan order."""
         return [n for n, s in self._states.items() if s == "skipped"]
 
     @property

@@ -44,21 +44,28 @@ class Job:
     """One attempt at one task (or one element of a fan-out)."""
 
     node: str
-    index: int | None  # the element of a fan-out, else None
-    attempt: int  # 1 for the first try
+    """The node's id."""
+    index: int | None
+    """The element of a fan-out, else None."""
+    attempt: int
+    """1 for the first try."""
     name: str
+    """The task's name, for its output and logs."""
     func: Callable[..., Any]
     args: tuple[Any, ...]
+    """The arguments as written: Promises still in place."""
     kwargs: Mapping[str, Any]
-    inputs: Mapping[str, Any] | None  # parent id -> result; None when no Promise arguments
+    inputs: Mapping[str, Any] | None
+    """Parent id -> result, to put in place of the Promises; None when there are none."""
     timeout: float | None
-    #: jobs to run right after this one, in order, each taking the previous
-    #: one's result (a fused chain); an executor stops at the first failure
-    #: and reports nothing for the rest
     then: tuple[Job, ...] = ()
+    """Jobs to run right after this one, in order, each taking the previous
+    one's result (a fused chain); an executor stops at the first failure
+    and reports nothing for the rest."""
 
     @property
     def key(self) -> tuple[str, int | None]:
+        """``(node, index)``: one task, or one element of a fan-out."""
         return (self.node, self.index)
 
 
@@ -68,10 +75,14 @@ class Outcome:
 
     job: Job
     ok: bool
-    value: Any  # the result, or the BaseException raised
-    started: float  # time.time() when the task began
-    duration: float  # seconds
-    worker: str  # which thread or process ran it
+    value: Any
+    """The result, or the BaseException raised."""
+    started: float
+    """When the task began, as ``time.time()``."""
+    duration: float
+    """Seconds."""
+    worker: str
+    """Which thread or process ran it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +105,8 @@ class Executor(abc.ABC):
     several runs one after another.
     """
 
-    #: the name used in ``run(executor=...)``
     name: str = ""
+    """The name used in ``run(executor=...)``."""
 
     def __init__(self, max_workers: int | None = None) -> None:
         if max_workers is not None and (
