@@ -155,3 +155,20 @@ def test_help_lists_every_option() -> None:
         assert option in show_help
     bad = webber_cli("run")
     assert bad.returncode == 2 and "target" in bad.stderr
+
+
+def test_show_into_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
+    big = tmp_path / "big.py"  # DOT source far larger than a pipe's buffer
+    big.write_text("from webber import DAG\ndag = DAG()\nfor i in range(3000):\n"
+                   "    dag.add_node(abs, i)\n")
+    full_env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "webber", "show", str(big)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(10)  # like `| head -c 10`: read a little, then leave
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0
+    assert "Traceback" not in err and "BrokenPipeError" not in err

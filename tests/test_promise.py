@@ -264,3 +264,11 @@ def test_substitute_of_a_self_containing_list_does_not_loop() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(("ok 5 True", "refused")), result.stdout
+
+
+def test_two_flows_with_the_same_name_are_told_apart_in_the_error() -> None:
+    with Flow():
+        p = one()
+    with Flow(), pytest.raises(webber.ForeignPromiseError) as info:
+        one() >> p
+    assert "a different flow with the same name" in str(info.value)

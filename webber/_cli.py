@@ -122,6 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WebberError as e:  # a graph error, dot missing, a bad setting
         print(f"webber: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `python -m webber show x.py | head`: the reader left; say nothing more
+        # (and keep Python from complaining when it flushes stdout at exit).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _show(flow: Any, args: argparse.Namespace) -> int:

@@ -247,7 +247,7 @@ class _Engine:
         if job is None:
             return
         self.began[job.key] = (message.at, message.worker)
-        if job.timeout is not None:
+        if job.timeout is not None and not message.done:
             # Count from the start the executor saw, not from now (the queue may lag).
             delay = job.timeout - (time.time() - message.at)
             self._after(delay, lambda: self._time_out(job))

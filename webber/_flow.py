@@ -478,6 +478,8 @@ class DAG:
 
     def _foreign(self, promise: Promise, where: str) -> ForeignPromiseError:
         other_name = promise._origin[1] if promise._origin else "another flow"
+        if other_name == self._label():
+            other_name = f"another {other_name} (a different flow with the same name)"
         return ForeignPromiseError(
             f"{where}: {promise!r} was recorded by {other_name}, not by {self._label()}; "
             f"a flow's Promises work only inside that flow: build the task in this flow, "

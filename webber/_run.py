@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -44,15 +44,24 @@ class Attempt:
 
 
 class _ByNode(dict[str, Any]):
-    """A dict keyed by node id that also takes the Promise of a node.
+    """A dict keyed by node id that also takes what ``run[...]`` takes: the
+    Promise of a node, or the task/callable a single node runs.
 
     Typed with ``Any`` keys: inside a flow a task call is typed as its value,
     and ``run.attempts[that]`` must type-check like ``run[that]`` does."""
 
+    def __init__(self, data: Mapping[str, Any], resolve: Callable[[Any], str]) -> None:
+        super().__init__(data)
+        self._resolve = resolve
+
     def __missing__(self, key: Any) -> Any:
-        if isinstance(key, Promise) and isinstance(key.key, str) and key.key in self:
-            return self[key.key]
-        raise KeyError(key)
+        if isinstance(key, str):
+            raise KeyError(key)
+        try:
+            n = self._resolve(key)
+        except UnknownNodeError:
+            raise KeyError(key) from None
+        return self[n]
 
 
 class Run:
@@ -154,7 +163,7 @@ class Run:
     @property
     def states(self) -> dict[Any, State]:
         """Node id -> final state, in plan order."""
-        return _ByNode(self._states)
+        return _ByNode(self._states, self._id)
 
     @property
     def ok(self) -> bool:
@@ -179,12 +188,12 @@ class Run:
     @property
     def durations(self) -> dict[Any, float]:
         """Node id -> seconds from its first start to its last end (0.0 if skipped)."""
-        return _ByNode(self._durations)
+        return _ByNode(self._durations, self._id)
 
     @property
     def attempts(self) -> dict[Any, tuple[Attempt, ...]]:
         """Node id -> every attempt, in order (empty for a skipped node)."""
-        return _ByNode(self._attempts)
+        return _ByNode(self._attempts, self._id)
 
     def visualize(
         self, path: str | None = None, *, type: str | None = None, legend: bool = True

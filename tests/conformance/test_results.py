@@ -331,3 +331,22 @@ def test_run_mappings_take_promises(executor: str) -> None:
     assert run.durations[b] == run.durations["add-2"]
     assert run.attempts[a] == run.attempts["add-1"] and len(run.attempts[a]) == 1
     assert a in run and Promise("add-3") not in run
+
+
+def test_run_mappings_take_the_task_itself_like_run_does(executor: str) -> None:
+    # Regression test: run[task] worked, run.attempts[task] raised KeyError.
+    from webber import task
+
+    @task
+    def only(x: int) -> int:
+        return x + 1
+
+    with Flow() as flow:
+        promise = only(1)
+    run = flow.run(executor=executor)
+    assert run[only] == run[promise] == 2
+    assert run.states[only] == "success"
+    assert run.attempts[only] == run.attempts[promise] == run.attempts["only-1"]
+    assert run.durations[only] == run.durations["only-1"]
+    with pytest.raises(KeyError):
+        run.attempts["nope-1"]

@@ -92,6 +92,9 @@ class Started:
     job: Job
     at: float
     worker: str
+    #: reported after the fact: the job is over and its Outcome follows at once
+    #: (the engine arms no timeout for it)
+    done: bool = False
 
 
 Report = Callable[[Started | Outcome], None]

@@ -93,6 +93,8 @@ class _Task:
     #: how many chain links follow this task in its worker's queue
     links_after: int = 0
     link: bool = False  # a chain link: re-created from its head, never requeued alone
+    #: whether the engine was told it started (see _announce)
+    announced: bool = False
 
 
 @dataclass(eq=False, slots=True)
@@ -282,8 +284,7 @@ class Pool:
             )
         except OSError:
             return  # it died; the receiver sees it and requeues the batch
-        first = proc.inflight[0]
-        first.session.report(Started(first.job, time.time(), proc.name))
+        _announce(proc.inflight[0], proc)
 
     def _stop(self, proc: _Proc) -> None:
         with contextlib.suppress(OSError):
@@ -355,14 +356,18 @@ class Pool:
                 if ok:
                     self.where[task.job.node] = proc
             if proc.inflight:
-                nxt = proc.inflight[0]
-                nxt.session.report(Started(nxt.job, time.time(), proc.name))
+                _announce(proc.inflight[0], proc)
             else:
                 self._dispatch()
         for task, ok, payload, segments, started, duration, info in finished:
             if task.abandoned:
                 _serialize.remove_segments(segments)
                 continue
+            if not task.announced:
+                # It ran and finished between two of our looks at the queue's
+                # head (a batch): every attempt still gets its start event.
+                task.announced = True
+                task.session.report(Started(task.job, started, proc.name, done=True))
             value = _decode(task.job, ok, payload, segments, info, task.session.holder)
             if isinstance(value, _Undecodable):
                 ok, value = False, value.error
@@ -447,6 +452,13 @@ class Pool:
         for fd in (self.wake_r, self.wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+def _announce(task: _Task, proc: _Proc) -> None:
+    """Tell the engine ``task`` started: it is at the head of its worker's queue."""
+    if not task.announced:
+        task.announced = True
+        task.session.report(Started(task.job, time.time(), proc.name))
 
 
 def _kill_group(pid: int) -> None:
