@@ -25,10 +25,12 @@ def test_all_is_sorted_and_complete() -> None:
     assert public - modules <= set(webber.__all__)
 
 
-def test_every_public_name_has_a_docstring() -> None:
-    for name in webber.__all__:
-        doc = getattr(webber, name).__doc__
-        assert doc and doc.strip(), name
+def test_every_public_name_has_a_docstring_with_an_example() -> None:
+    without = [
+        name for name in webber.__all__
+        if ">>> " not in (getattr(webber, name).__doc__ or "")
+    ]
+    assert without == []
 
 
 def test_the_contract_import_line_and_the_seed_path() -> None:

@@ -63,6 +63,18 @@ class Plan:
 
     ``levels[k]`` lists the ids of the nodes whose parents all sit in earlier
     levels. ``print(plan)`` shows one line per level.
+
+    >>> from webber import DAG, Promise
+    >>> dag = DAG("p")
+    >>> a, b = dag.add_node(len, "ab"), dag.add_node(len, "cd")
+    >>> total = dag.add_node(max, Promise(a), Promise(b))
+    >>> plan = dag.compile()
+    >>> plan.levels, len(plan), plan.nodes[total].deps
+    ([['len-1', 'len-2'], ['max-1']], 3, ('len-1', 'len-2'))
+    >>> print(plan)
+    Plan 'p': 3 tasks in 2 levels
+      level 0: len-1, len-2
+      level 1: max-1
     """
 
     name: str

@@ -51,11 +51,33 @@ class WebberError(Exception):
 
 
 class GraphError(WebberError, ValueError):
-    """The graph cannot run as written; raised by ``compile()`` and ``run()``."""
+    """The graph cannot run as written; raised by ``compile()`` and ``run()``.
+
+    >>> import webber
+    >>> dag = webber.DAG()
+    >>> n = dag.add_node(print, webber.Promise("missing-1"))
+    >>> try:
+    ...     dag.compile()
+    ... except ValueError as e:  # every GraphError is a ValueError
+    ...     print(type(e).__name__)
+    UnknownNodeError
+    """
 
 
 class CycleError(GraphError):
-    """The graph has a cycle. ``.cycle`` lists its node ids in order, first repeated last."""
+    """The graph has a cycle. ``.cycle`` lists its node ids in order, first repeated last.
+
+    >>> import webber
+    >>> dag = webber.DAG()
+    >>> a, b = dag.add_node(print), dag.add_node(print)
+    >>> dag.add_edge(a, b)
+    >>> dag.add_edge(b, a)
+    >>> try:
+    ...     dag.compile()
+    ... except webber.CycleError as e:
+    ...     print(e.cycle)
+    ['print-1', 'print-2', 'print-1']
+    """
 
     def __init__(self, message: str, cycle: list[str]) -> None:
         super().__init__(message)
@@ -63,7 +85,17 @@ class CycleError(GraphError):
 
 
 class UnknownNodeError(GraphError, KeyError):
-    """A node id (or Promise) that the graph does not hold. ``.key`` is the id."""
+    """A node id (or Promise) that the graph does not hold. ``.key`` is the id.
+
+    >>> import webber
+    >>> dag = webber.DAG()
+    >>> n = dag.add_node(print, "hi")
+    >>> try:
+    ...     dag.get_node("prnt-1")
+    ... except KeyError as e:
+    ...     print(e)
+    dag 'dag' has no node 'prnt-1'; did you mean 'print-1'?
+    """
 
     def __init__(self, message: str, key: object) -> None:
         super().__init__(message)
@@ -75,20 +107,61 @@ class UnknownNodeError(GraphError, KeyError):
 
 
 class ForeignPromiseError(GraphError):
-    """A Promise recorded by one flow was used in another."""
+    """A Promise recorded by one flow was used in another.
+
+    >>> from webber import Flow, ForeignPromiseError, task
+    >>> one = task(lambda: 1, name="one")
+    >>> with Flow("first"):
+    ...     p = one()
+    >>> try:
+    ...     with Flow("second"):
+    ...         task(print)(p)
+    ... except ForeignPromiseError as e:
+    ...     print(str(e).split(";")[0])
+    task 'print': Promise('one-1') was recorded by flow 'first', not by flow 'second'
+    """
 
 
 class TaskDefinitionError(GraphError, TypeError):
-    """A task is not callable, or one of its settings is out of range."""
+    """A task is not callable, or one of its settings is out of range.
+
+    >>> from webber import TaskDefinitionError, task
+    >>> try:
+    ...     task(retries=-1)(print)
+    ... except TaskDefinitionError as e:
+    ...     print(type(e).__name__, "retries" in str(e))
+    TaskDefinitionError True
+    """
 
 
 class UnpicklableTaskError(GraphError):
     """A task's function or argument cannot be pickled, so it cannot run in a
-    worker process. The message names the task and the object."""
+    worker process. The message names the task and the object.
+
+    >>> import threading, webber
+    >>> dag = webber.DAG()
+    >>> n = dag.add_node(print, threading.Lock())
+    >>> try:
+    ...     dag.compile(executor="processes")
+    ... except webber.UnpicklableTaskError as e:
+    ...     print("print-1" in str(e), "executor='threads'" in str(e))
+    True True
+    """
 
 
 class TaskError(WebberError):
-    """Raised on behalf of a task (timeouts, skips, crashes). ``.task`` is the node id."""
+    """Raised on behalf of a task (timeouts, skips, crashes). ``.task`` is the node id.
+
+    >>> import webber
+    >>> dag = webber.DAG()
+    >>> n = dag.add_node(print, "never")
+    >>> dag.skip_node(n)
+    >>> try:
+    ...     dag.run(executor="inline")[n]
+    ... except webber.TaskError as e:
+    ...     print(type(e).__name__, e.task)
+    TaskSkippedError print-1
+    """
 
     def __init__(self, message: str, task: str = "") -> None:
         super().__init__(message)
@@ -100,19 +173,57 @@ class TaskError(WebberError):
 
 
 class TaskTimeoutError(TaskError, TimeoutError):
-    """The task ran longer than its ``timeout``."""
+    """The task ran longer than its ``timeout``.
+
+    >>> import time, webber
+    >>> nap = webber.task(time.sleep, timeout=0.01)
+    >>> with webber.Flow() as flow:
+    ...     n = nap(0.1)
+    >>> run = flow.run(executor="threads")
+    >>> isinstance(run.error(n), TimeoutError), run.error(n).task
+    (True, 'sleep-1')
+    """
 
 
 class TaskSkippedError(TaskError):
-    """The task was skipped, so it has no result to read."""
+    """The task was skipped, so it has no result to read.
+
+    >>> import webber
+    >>> dag = webber.DAG()
+    >>> n = dag.add_node(print, "never")
+    >>> dag.skip_node(n)
+    >>> run = dag.run(executor="inline")
+    >>> run.state(n), run.get(n, "nothing")
+    ('skipped', 'nothing')
+    """
 
 
 class WorkerCrashedError(TaskError):
-    """The worker process running the task died (exit code or signal in the message)."""
+    """The worker process running the task died (exit code or signal in the message).
+
+    Only the process executor (and dask's) raise it; the run goes on.
+
+    >>> import os, webber
+    >>> dag = webber.DAG()
+    >>> n = dag.add_node(os._exit, 3)
+    >>> error = dag.run(executor="processes").error(n)  # doctest: +SKIP
+    >>> type(error).__name__, "exit code 3" in str(error)  # doctest: +SKIP
+    ('WorkerCrashedError', True)
+    """
 
 
 class ExecutorError(WebberError, RuntimeError):
-    """An executor cannot start, or was used in a way it does not support."""
+    """An executor cannot start, or was used in a way it does not support.
+
+    >>> import webber
+    >>> dag = webber.DAG()
+    >>> n = dag.add_node(print)
+    >>> try:
+    ...     dag.run(executor="thread")
+    ... except webber.ExecutorError as e:
+    ...     print(str(e).split(";")[0])
+    unknown executor 'thread'
+    """
 
 
 # Tracebacks and pickles name the public path (webber.CycleError), not this module.

@@ -46,6 +46,14 @@ class Node:
 
     ``deps`` lists the keys of the Promises found in ``args`` and ``kwargs``:
     the nodes whose results this one receives.
+
+    >>> from webber import DAG, Promise
+    >>> dag = DAG()
+    >>> a = dag.add_node(len, "abc")
+    >>> b = dag.add_node(print, Promise(a), sep="")
+    >>> node = dag.get_node(b)
+    >>> node.name, node.deps, node.kwargs, node.retries
+    ('print', ('len-1',), {'sep': ''}, 0)
     """
 
     id: str
@@ -78,6 +86,13 @@ class Edge:
 
     ``data`` is True when the child receives the parent's result (a Promise
     argument), False for an ordering-only edge (``a >> b``).
+
+    >>> from webber import DAG, Condition, Promise
+    >>> dag = DAG()
+    >>> a = dag.add_node(len, "abc")
+    >>> b = dag.add_node(print, Promise(a))
+    >>> dag.get_edge(a, b)
+    Edge(parent='len-1', child='print-1', continue_on=Condition.Success, data=True)
     """
 
     parent: str

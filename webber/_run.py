@@ -23,7 +23,15 @@ State = Literal["success", "failed", "skipped"]
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """One try at a task (or at one element of a fan-out)."""
+    """One try at a task (or at one element of a fan-out).
+
+    >>> from webber import DAG
+    >>> dag = DAG()
+    >>> n = dag.add_node(int, "x")
+    >>> (attempt,) = dag.run(executor="inline").attempts[n]
+    >>> attempt.number, attempt.ok, attempt.error
+    (1, False, "ValueError: invalid literal for int() with base 10: 'x'")
+    """
 
     node: str
     """The node's id."""
