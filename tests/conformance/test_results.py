@@ -64,8 +64,9 @@ def test_failure_raises_its_own_exception_with_worker_traceback(executor: str) -
         run[bad]
     # The traceback of the task itself is kept: in-process as the exception's
     # own traceback, from a worker as the __cause__ text (like concurrent.futures).
-    frames = str(info.value.__cause__) if executor == "processes" else ""
-    if executor != "processes":
+    remote = executor in ("processes", "dask")
+    frames = str(info.value.__cause__) if remote else ""
+    if not remote:
         tb = info.value.__traceback__
         while tb is not None and tb.tb_next is not None:
             tb = tb.tb_next
@@ -143,11 +144,12 @@ def test_deeply_nested_argument(executor: str) -> None:
     value = dag.add_node(int, 5)
     nested: list[object] = [Promise(value)]
     # pickle itself recurses, so values for worker processes nest less deeply
-    for _ in range(100_000 if executor != "processes" else 300):
+    depth = 300 if executor in ("processes", "dask") else 100_000
+    for _ in range(depth):
         nested = [nested]
     out = dag.add_node(_depth, nested)
     run = dag.run(executor=executor)
-    assert run[out] == (100_000 if executor != "processes" else 300, 5)
+    assert run[out] == (depth, 5)
 
 
 def _depth(obj: object) -> tuple[int, object]:
@@ -309,6 +311,7 @@ def test_executor_instances_and_max_workers(executor: str) -> None:
         "inline": "InlineExecutor",
         "threads": "ThreadExecutor",
         "processes": "ProcessExecutor",
+        "dask": "DaskExecutor",
     }[executor]
     instance = getattr(executors, cls)(max_workers=2)
     assert instance.name == executor and instance.max_workers == 2
