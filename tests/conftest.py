@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -25,7 +23,7 @@ def executor(request: pytest.FixtureRequest) -> str:
     name = str(request.param)
     if name == "dask":
         # executor="dask" starts a LocalCluster for each run (seconds each); in
-        # this process the runs share one cluster for the session instead.
+        # this process the conformance suite shares one (its dask_client fixture).
         # Tests that run a flow in a subprocess still start their own.
         client = request.getfixturevalue("dask_client")
         monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
@@ -33,19 +31,6 @@ def executor(request: pytest.FixtureRequest) -> str:
 
         monkeypatch.setattr(dask, "_local_cluster", lambda n_workers: (client, lambda: None))
     return name
-
-
-@pytest.fixture(scope="session")
-def dask_client() -> Iterator[Any]:
-    """A Client of a LocalCluster of 2 single-threaded worker processes, for the session."""
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    )
-    client = distributed.Client(cluster, set_as_default=False)
-    yield client
-    client.close()
-    cluster.close()
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ explicit ``DAG`` API -- one compiled ``Plan``, one engine, several executors::
 Importing webber starts nothing and imports no optional backend.
 """
 
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 from webber._compile import Plan
 from webber._errors import (
@@ -33,7 +33,7 @@ from webber._run import Attempt, Run
 from webber._task import Task, task
 from webber.executors import shutdown
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from webber.executors.dask import DaskExecutor
 
 __version__ = "0.5.0.dev0"
@@ -68,7 +68,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     # DaskExecutor is imported on first use: `import webber` never imports dask.
     if name == "DaskExecutor":
         from webber.executors.dask import DaskExecutor

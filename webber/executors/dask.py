@@ -156,7 +156,7 @@ def _run_remote(spec: _Spec, *deps: Any) -> Any:
 
     Returns the job's value, or for a chain the list of its links' values
     (up to the first failure); never raises for the task's sake."""
-    from distributed import get_worker
+    from distributed import get_client, get_worker
 
     worker = get_worker()
     where = f"dask {worker.address}"
@@ -180,10 +180,17 @@ def _run_remote(spec: _Spec, *deps: Any) -> Any:
             with _output.collecting() as lines:
                 outcome = run_job(link, started if link.timeout is not None else None)
             ok, error, info = _event(outcome)
-            worker.log_event(spec.topic, (
-                "done", spec.token, spec.tag, position, ok, outcome.started, outcome.duration,
-                where, lines, error, info,
-            ))
+            message = ("done", spec.token, spec.tag, position, ok, outcome.started,
+                       outcome.duration, where, lines, error, info)
+            if ok and position < len(job.then):
+                # Another job runs next, here: the scheduler must have this report
+                # before it starts, or a crash in the next one would be blamed on
+                # this one (its report lost with the worker). A round trip (~1 ms).
+                get_client().log_event(spec.topic, message)
+            else:
+                # The last report: the worker's own stream sends it before the
+                # task's result, which is all the order needed.
+                worker.log_event(spec.topic, message)
             if not ok:
                 break
             values.append(outcome.value)
@@ -200,12 +207,15 @@ class _Box:
 
     jobs: tuple[Job, ...]
     future: _Future = None
+    #: submits the first n jobs again (a chain's results lost with its worker)
+    redo: Callable[[int], _Future] | None = None
     reported: int = 0  # how many of the jobs have an Outcome with the engine
+    succeeded: int = 0  # how many of them succeeded (a Run may read their results)
     failed: bool = False  # one of them failed: the rest never ran
     abandoned: bool = False
-    kept: bool = False  # a job succeeded: a Run may ask for the result
     fetched: bool = False
-    value: Any = None
+    value: Any = None  # once fetched: the result, or a chain's list of results
+    error: BaseException | None = None  # once fetched: why there is no result
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -215,21 +225,41 @@ class _Box:
     def result(self, position: int | None) -> Any:
         with self.lock:
             if not self.fetched:
-                assert self.future is not None
-                try:
-                    self.value = self.future.client.gather(self.future)
-                except Exception as e:
-                    raise _lost(self.jobs[position or 0], e) from e
-                self.fetched = True
+                self.load(None, fetched=False)
+        if self.error is not None:
+            raise self.error
         return self.value if position is None else self.value[position]
+
+    def load(self, value: Any, fetched: bool) -> None:
+        """Keep ``value`` (``fetched``), or fetch the result; with the lock held."""
+        client = self.future.client
+        try:
+            self.value = value if fetched else client.gather(self.future)
+        except Exception as e:
+            if self.redo is None or self.future.status != "error":
+                self.error = _lost(self.jobs[0], e)
+            else:
+                # A later job of the chain crashed its worker after these had
+                # succeeded, and their results died with it: run them again, as
+                # dask recomputes a result lost with a worker.
+                n = self.succeeded
+                try:
+                    values = client.gather(self.redo(n))
+                except Exception as again:
+                    self.error = _lost(self.jobs[n - 1], again)
+                else:
+                    self.value = values if n > 1 else [values]
+        self.fetched = True
 
 
 def _lost(job: Job, error: BaseException) -> ExecutorError:
-    return ExecutorError(
+    lost = ExecutorError(
         f"task {job.node!r}: its result could not be fetched from the dask cluster "
         f"({type(error).__name__}: {error}); keep the Client open while you read the "
         f"Run, and the workers that hold the results alive"
     )
+    lost.__cause__ = error
+    return lost
 
 
 class _Handle(Remote):
@@ -256,19 +286,18 @@ class _Handle(Remote):
 
 
 def _gather(boxes: Any) -> None:
-    """Fetch the results of several boxes in one round trip (where it works)."""
+    """Fetch the results of several boxes, in one round trip where it works."""
     todo = [b for b in boxes if not b.fetched and b.future is not None]
     if not todo:
         return
-    client = todo[0].future.client
     try:
-        values = client.gather([b.future for b in todo])
-    except Exception:
-        return  # each box fetches its own and names the task that failed
-    for box, value in zip(todo, values, strict=True):
+        values = todo[0].future.client.gather([b.future for b in todo])
+    except Exception:  # one of them is lost: each box fetches its own
+        values = None
+    for i, box in enumerate(todo):
         with box.lock:
             if not box.fetched:
-                box.value, box.fetched = value, True
+                box.load(None if values is None else values[i], fetched=values is not None)
 
 
 # Each client's webber events come on one topic ("webber-<client id>"), routed
@@ -439,6 +468,8 @@ class _Run:
                 _run_remote, _Spec(self.topic, self.token, tag, remote), *deps,
                 key=f"{job.name}-{uuid.uuid4().hex}", pure=False,
             )
+            if job.then:
+                box.redo = self.redoer(remote, deps)
         except Exception as e:  # never raise for the task's sake: report it
             error = TaskError(
                 f"task {job.node!r} could not be sent to the dask cluster: "
@@ -451,6 +482,20 @@ class _Run:
             return
         box.future = future
         future.add_done_callback(lambda _: self.on_done(box))
+
+    def redoer(self, remote: Job, deps: list[_Future]) -> Callable[[int], _Future]:
+        client = self.client
+
+        def redo(n: int) -> _Future:
+            # Its reports go nowhere (no run has the empty token): the engine
+            # is done with these jobs.
+            again = replace(remote, then=remote.then[: n - 1])
+            return client.submit(
+                _run_remote, _Spec(self.topic, "", -1, again), *deps,
+                key=f"{remote.name}-{uuid.uuid4().hex}", pure=False,
+            )
+
+        return redo
 
     def abandon(self, job: Job) -> None:
         box = self.by_job.get((job.key, job.attempt))
@@ -474,7 +519,7 @@ class _Run:
             elif self.close is not None:
                 # The cluster closes with the run: bring every result the Run
                 # may read here first, in one round trip.
-                _gather(b for b in boxes if b.kept)
+                _gather(b for b in boxes if b.succeeded)
         finally:
             if self.close is not None:
                 self.close()
@@ -499,8 +544,8 @@ class _Run:
             if position != box.reported or box.failed:
                 return  # the same, for a job that had already ended
             box.reported += 1
+            box.succeeded += ok
             box.failed = not ok
-            box.kept = box.kept or ok
         for stream, line in lines:
             _output.emit_line(job.name, line, stream, job.node)
         if job.timeout is None:
@@ -519,15 +564,18 @@ class _Run:
                 return
             job = box.jobs[box.reported]
             box.reported, box.failed = len(box.jobs), True
-        self.report(Outcome(job, False, self.why(job, future), time.time(), 0.0, ""))
+        self.report(Outcome(job, False, self.why(job, box, future), time.time(), 0.0, ""))
 
-    def why(self, job: Job, future: _Future) -> BaseException:
+    def why(self, job: Job, box: _Box, future: _Future) -> BaseException:
         status = future.status
         if status == "error":
             cause = future.exception()
             if isinstance(cause, self.killed_worker):
+                # dask names its task after the first of the jobs it runs.
+                within = f" (dask task of the chain from {box.jobs[0].node!r})" if (
+                    job is not box.jobs[0]) else ""
                 error: BaseException = WorkerCrashedError(
-                    f"task {job.node!r}: the dask worker running it died "
+                    f"task {job.node!r}: the dask worker running it died{within} "
                     f"(distributed.KilledWorker: {cause}); it may have run out of memory "
                     f"or crashed in C code (see the workers' logs); the dask setting "
                     f"distributed.scheduler.allowed-failures says how often dask retries it",
