@@ -16,7 +16,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from webber._errors import ExecutorError
-from webber.executors._base import Executor, Job, Outcome, Started
+from webber.executors._base import Executor, Job, Outcome, Remote, Started
 
 if TYPE_CHECKING:
     from webber.executors.dask import DaskExecutor
@@ -31,6 +31,7 @@ __all__ = [
     "Job",
     "Outcome",
     "ProcessExecutor",
+    "Remote",
     "Started",
     "ThreadExecutor",
     "resolve_executor",
