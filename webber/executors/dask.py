@@ -19,14 +19,17 @@ from worker to worker), and only the Run brings a value here, the first time
 it is read (``run[node]``), once. A chain (``Job.then``) runs as one dask task
 that returns the list of its links' values.
 
-Start and end of each job travel as ``log_event`` messages (topic
-``webber-<client id>``): they carry the start time, the worker, the lines the
-task printed (so they reach the caller's ``"webber"`` logger, attributed to
-the task) and a failure's exception and traceback. The worker sends them
-before the task's result, and dask keeps that order up to the client, so an
-Outcome's lines are logged before it is reported. A dask task never raises for
-the task's sake: when its future errs, the worker died (``KilledWorker``) or
-dask could not run it at all.
+Each job's end travels as a ``log_event`` message (topic ``webber-<client
+id>``) with its start time, its worker, the lines the task printed (so they
+reach the caller's ``"webber"`` logger, attributed to the task) and a
+failure's exception and traceback. The worker sends it before the task's
+result, and dask keeps that order up to the client, so an Outcome's lines are
+logged before it is reported. Only a job with a timeout also reports its start
+when it starts (its clock starts there); the others' Started is reported with
+their end, one message instead of two per job. Inside a chain, a link's report
+reaches the scheduler before the next link starts, so a crash is blamed on
+the link that ran. A dask task never raises for the task's sake: when its
+future errs, the worker died (``KilledWorker``) or dask could not run it.
 
 Limits: a running task cannot be interrupted -- on a timeout (or Ctrl-C) its
 future is cancelled and the engine moves on, but the worker thread finishes
@@ -215,7 +218,7 @@ class _Box:
     abandoned: bool = False
     fetched: bool = False
     value: Any = None  # once fetched: the result, or a chain's list of results
-    error: BaseException | None = None  # once fetched: why there is no result
+    error: BaseException | None = None  # once fetched: why there is no result (dask's error)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -227,7 +230,7 @@ class _Box:
             if not self.fetched:
                 self.load(None, fetched=False)
         if self.error is not None:
-            raise self.error
+            raise _lost(self.jobs[position or 0], self.error)
         return self.value if position is None else self.value[position]
 
     def load(self, value: Any, fetched: bool) -> None:
@@ -237,7 +240,7 @@ class _Box:
             self.value = value if fetched else client.gather(self.future)
         except Exception as e:
             if self.redo is None or self.future.status != "error":
-                self.error = _lost(self.jobs[0], e)
+                self.error = e
             else:
                 # A later job of the chain crashed its worker after these had
                 # succeeded, and their results died with it: run them again, as
@@ -246,7 +249,7 @@ class _Box:
                 try:
                     values = client.gather(self.redo(n))
                 except Exception as again:
-                    self.error = _lost(self.jobs[n - 1], again)
+                    self.error = again
                 else:
                     self.value = values if n > 1 else [values]
         self.fetched = True
