@@ -1,12 +1,12 @@
 """The dask executor beyond the conformance suite: whose client is closed,
-worker deaths, results that stay on the cluster, Ctrl-C, and dask missing."""
+worker deaths, results that stay on the cluster, Ctrl-C (dask missing:
+test_dask_missing.py)."""
 
 from __future__ import annotations
 
 import _thread
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -197,14 +197,3 @@ def test_max_workers_belongs_to_the_cluster_webber_starts(client: Any) -> None:
     with pytest.raises(webber.ExecutorError, match=r"expected a distributed\.Client"):
         webber.DaskExecutor("tcp://127.0.0.1:8786")  # type: ignore[arg-type]
     assert webber.DaskExecutor(max_workers=3).max_workers == 3
-
-
-@pytest.mark.timeout(60)
-def test_without_dask_the_error_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "distributed", None)  # `import distributed` fails
-    dag = DAG()
-    dag.add_node(add, 1, 2)
-    for attempt in (lambda: webber.DaskExecutor(), lambda: dag.run(executor="dask")):
-        with pytest.raises(webber.ExecutorError) as info:
-            attempt()
-        assert "    pip install 'webber[dask]'" in str(info.value).splitlines()
