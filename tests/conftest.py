@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 
 import pytest
 
-#: Every executor the conformance suite proves; a new executor is one more entry
-#: (e.g. "dask" once webber.DaskExecutor exists).
-EXECUTORS = ["inline", "threads", "processes"]
+#: dask is optional: without it the "dask" entries are left out, not failed.
+HAVE_DASK = importlib.util.find_spec("distributed") is not None
+
+#: Every executor the conformance suite proves; a new executor is one more entry.
+EXECUTORS = ["inline", "threads", "processes", *(["dask"] if HAVE_DASK else [])]
 
 #: The executors that run tasks in the test's own process (threading.Event,
 #: Barrier and in-memory counters only work there).
@@ -17,7 +20,17 @@ IN_PROCESS = ["inline", "threads"]
 
 @pytest.fixture(params=EXECUTORS, ids=EXECUTORS)
 def executor(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+    name = str(request.param)
+    if name == "dask":
+        # executor="dask" starts a LocalCluster for each run (seconds each); in
+        # this process the conformance suite shares one (its dask_client fixture).
+        # Tests that run a flow in a subprocess still start their own.
+        client = request.getfixturevalue("dask_client")
+        monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+        from webber.executors import dask
+
+        monkeypatch.setattr(dask, "_local_cluster", lambda n_workers: (client, lambda: None))
+    return name
 
 
 @pytest.fixture(autouse=True)

@@ -3,10 +3,12 @@
 Two ways to build a flow -- decorators in a ``with Flow():`` block, or the
 explicit ``DAG`` API -- one compiled ``Plan``, one engine, several executors::
 
-    @task / Flow / DAG  ->  compile() -> Plan  ->  engine  ->  processes | threads | inline
+    @task / Flow / DAG  ->  compile() -> Plan  ->  engine  ->  processes | threads | inline | dask
 
 Importing webber starts nothing and imports no optional backend.
 """
+
+import typing as _typing
 
 from webber._compile import Plan
 from webber._errors import (
@@ -31,6 +33,9 @@ from webber._run import Attempt, Run
 from webber._task import Task, task
 from webber.executors import shutdown
 
+if _typing.TYPE_CHECKING:
+    from webber.executors.dask import DaskExecutor
+
 __version__ = "0.5.0.dev0"
 
 __all__ = [
@@ -38,6 +43,7 @@ __all__ = [
     "Condition",
     "CycleError",
     "DAG",
+    "DaskExecutor",
     "Edge",
     "ExecutorError",
     "Flow",
@@ -60,3 +66,12 @@ __all__ = [
     "shutdown",
     "task",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    # DaskExecutor is imported on first use: `import webber` never imports dask.
+    if name == "DaskExecutor":
+        from webber.executors.dask import DaskExecutor
+
+        return DaskExecutor
+    raise AttributeError(f"module 'webber' has no attribute {name!r}")

@@ -43,7 +43,7 @@ from webber._events import Listener
 from webber._graph import Condition
 from webber._promise import Promise
 from webber._run import Attempt, Recorder, Run, State, span
-from webber.executors._base import Executor, Job, Outcome, Started
+from webber.executors._base import Executor, Job, Outcome, Started, resolve
 
 __all__ = ["run_plan"]
 
@@ -216,7 +216,8 @@ class _Engine:
     def _fan_out(self, node: PlanNode) -> None:
         source = node.args[0]
         if isinstance(source, Promise):
-            source = self.values[str(source.key)]  # compile() made Promise keys ids
+            # compile() made Promise keys ids; a result kept remote is needed here.
+            source = resolve(self.values[str(source.key)])
         try:
             items = list(source)
         except Exception as e:

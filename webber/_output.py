@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 __all__ = [
     "TaskFormatter",
     "capture",
+    "collecting",
     "emit_line",
     "ensure_handler",
     "logger",
@@ -104,12 +105,38 @@ def emit_line(task: str, line: str, stream: str = "stdout", node: str = "") -> N
 Emitter = Callable[[str, str, str, str], None]
 _emit: Emitter = emit_line
 
+#: (stream, line) of each line completed in this context, when a caller asked
+#: to keep them (see collecting)
+_kept: ContextVar[list[tuple[str, str]] | None] = ContextVar("webber_kept_lines", default=None)
+
 
 def set_emitter(emit: Emitter) -> None:
     """Where completed lines go: the logger (default), or, in a worker
     process, a pipe back to the caller, who logs them."""
     global _emit
     _emit = emit
+
+
+@contextmanager
+def collecting() -> Iterator[list[tuple[str, str]]]:
+    """Keep the lines that tasks complete in this context, as (stream, line),
+    instead of emitting them: a dask worker is shared with other work and has
+    no pipe to the caller, so it sends a task's lines back with its outcome.
+    Only this context is affected (other threads and tasks emit as usual)."""
+    lines: list[tuple[str, str]] = []
+    token = _kept.set(lines)
+    try:
+        yield lines
+    finally:
+        _kept.reset(token)
+
+
+def _send(name: str, line: str, stream: str, node: str) -> None:
+    kept = _kept.get()
+    if kept is None:
+        _emit(name, line, stream, node)
+    else:
+        kept.append((stream, line))
 
 
 class _Sink:
@@ -126,13 +153,13 @@ class _Sink:
         text = self.partial[stream] + text
         *lines, self.partial[stream] = text.split("\n")
         for line in lines:
-            _emit(self.name, line.rstrip("\r"), stream, self.node)
+            _send(self.name, line.rstrip("\r"), stream, self.node)
 
     def close(self) -> None:
         for stream, rest in self.partial.items():
             if rest:
                 self.partial[stream] = ""
-                _emit(self.name, rest, stream, self.node)
+                _send(self.name, rest, stream, self.node)
 
 
 class _Router:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from webber._errors import TaskSkippedError, UnknownNodeError
 from webber._events import Listener
 from webber._promise import Promise
+from webber.executors._base import resolve
 
 if TYPE_CHECKING:
     import graphviz
@@ -146,7 +147,15 @@ class Run:
                 f"run.state({n!r}) before reading it",
                 n,
             )
-        return self._values[n]
+        return self._value(n)
+
+    def _value(self, n: str) -> Any:
+        """A successful node's value, fetched (once) if the executor kept it remote."""
+        value = self._values[n]
+        fetched = resolve(value)
+        if fetched is not value:
+            self._values[n] = fetched
+        return fetched
 
     def __contains__(self, ref: Any) -> bool:
         try:

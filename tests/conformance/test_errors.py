@@ -156,7 +156,7 @@ def test_unknown_executor_name() -> None:
 
 SELF_CONTAINING = """
 import resource, sys
-resource.setrlimit(resource.RLIMIT_AS, (256 << 20, 256 << 20))  # a loop fails fast
+resource.setrlimit(resource.RLIMIT_AS, ({limit} << 20, {limit} << 20))  # a loop fails fast
 import os, threading
 watchdog = threading.Timer(5, lambda: (print("LOOPING after 5 s", flush=True), os._exit(3)))
 watchdog.daemon = True
@@ -192,7 +192,9 @@ def test_a_self_containing_argument_with_a_promise_does_not_loop(executor: str) 
     # Regression test: find_promises() stops at a list that contains itself,
     # but substitute() (run time, in the worker) descends into it forever,
     # allocating until MemoryError.
-    code = textwrap.dedent(SELF_CONTAINING.format(executor=executor))
+    # A dask cluster (scheduler threads, spawned workers) needs more address space.
+    limit = 1024 if executor == "dask" else 256  # MiB
+    code = textwrap.dedent(SELF_CONTAINING.format(executor=executor, limit=limit))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=30,

@@ -22,15 +22,24 @@ from hypothesis import strategies as st
 from tests.conftest import EXECUTORS
 from webber import Condition, Flow, Promise, task
 
+#: the executor fixture's monkeypatch is set once for all examples, on purpose
+SUPPRESS = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 settings.register_profile(
-    "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+    "ci", max_examples=200, deadline=None, suppress_health_check=SUPPRESS,
     derandomize=False, print_blob=True,
 )
 settings.register_profile(
-    "long", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+    "long", max_examples=2000, deadline=None, suppress_health_check=SUPPRESS,
     print_blob=True,
 )
+settings.register_profile(
+    "quick", max_examples=20, deadline=None, suppress_health_check=SUPPRESS,
+)
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+
+# dask's client threads draw random numbers (keys) while examples run: not the
+# strategy using `random`, which is what hypothesis warns about.
+pytestmark = pytest.mark.filterwarnings("ignore:Do not use the `random` module")
 
 CONDITIONS = [Condition.Success, Condition.Failure, Condition.AnyCase]
 
@@ -134,7 +143,9 @@ def outcome(flow: Flow, executor: str) -> dict[str, tuple[str, Any, int]]:
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("executor", [e for e in EXECUTORS if e != "inline"])
+# Through the conftest's executor fixture (indirect), so that dask runs on the
+# suite's shared cluster instead of starting one per example.
+@pytest.mark.parametrize("executor", [e for e in EXECUTORS if e != "inline"], indirect=True)
 @settings(settings.get_profile(PROFILE))
 @given(spec=dags())
 # Kept from earlier failures and tricky shapes (see tests/test_engine.py for the

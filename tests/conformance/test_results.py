@@ -64,8 +64,9 @@ def test_failure_raises_its_own_exception_with_worker_traceback(executor: str) -
         run[bad]
     # The traceback of the task itself is kept: in-process as the exception's
     # own traceback, from a worker as the __cause__ text (like concurrent.futures).
-    frames = str(info.value.__cause__) if executor == "processes" else ""
-    if executor != "processes":
+    remote = executor in ("processes", "dask")
+    frames = str(info.value.__cause__) if remote else ""
+    if not remote:
         tb = info.value.__traceback__
         while tb is not None and tb.tb_next is not None:
             tb = tb.tb_next
@@ -124,7 +125,8 @@ def test_ordering_edge_passes_no_data(executor: str, tmp_path: object) -> None:
 
 
 def test_a_ten_thousand_node_chain(executor: str) -> None:
-    n = 2_000 if executor == "processes" else 10_000  # same code path; a faster suite
+    # same code path; a faster suite (dask: a report round trip per chain link)
+    n = 2_000 if executor in ("processes", "dask") else 10_000
     dag = DAG()
     prev = dag.add_node(int, 0)
     for _ in range(n - 1):
@@ -143,11 +145,12 @@ def test_deeply_nested_argument(executor: str) -> None:
     value = dag.add_node(int, 5)
     nested: list[object] = [Promise(value)]
     # pickle itself recurses, so values for worker processes nest less deeply
-    for _ in range(100_000 if executor != "processes" else 300):
+    depth = 300 if executor in ("processes", "dask") else 100_000
+    for _ in range(depth):
         nested = [nested]
     out = dag.add_node(_depth, nested)
     run = dag.run(executor=executor)
-    assert run[out] == (100_000 if executor != "processes" else 300, 5)
+    assert run[out] == (depth, 5)
 
 
 def _depth(obj: object) -> tuple[int, object]:
@@ -309,6 +312,7 @@ def test_executor_instances_and_max_workers(executor: str) -> None:
         "inline": "InlineExecutor",
         "threads": "ThreadExecutor",
         "processes": "ProcessExecutor",
+        "dask": "DaskExecutor",
     }[executor]
     instance = getattr(executors, cls)(max_workers=2)
     assert instance.name == executor and instance.max_workers == 2

@@ -2,7 +2,8 @@
 
 ``"processes"`` runs tasks in a persistent pool of worker processes (CPU-bound
 work, the default), ``"threads"`` on a thread pool (I/O-bound work),
-``"inline"`` one at a time in the caller's thread (debugging). All share the
+``"inline"`` one at a time in the caller's thread (debugging), ``"dask"`` on a
+dask cluster (``DaskExecutor(client)`` for your own). All share the
 interface in ``_base.py``; the engine holds every rule of a run, so a flow
 computes the same on each of them. The concrete executors are imported on
 first use, so ``import webber`` stays light.
@@ -15,19 +16,22 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from webber._errors import ExecutorError
-from webber.executors._base import Executor, Job, Outcome, Started
+from webber.executors._base import Executor, Job, Outcome, Remote, Started
 
 if TYPE_CHECKING:
+    from webber.executors.dask import DaskExecutor
     from webber.executors.inline import InlineExecutor
     from webber.executors.processes import ProcessExecutor
     from webber.executors.threads import ThreadExecutor
 
 __all__ = [
+    "DaskExecutor",
     "Executor",
     "InlineExecutor",
     "Job",
     "Outcome",
     "ProcessExecutor",
+    "Remote",
     "Started",
     "ThreadExecutor",
     "resolve_executor",
@@ -36,6 +40,7 @@ __all__ = [
 
 #: executor name -> (module, class)
 _BY_NAME = {
+    "dask": ("webber.executors.dask", "DaskExecutor"),
     "inline": ("webber.executors.inline", "InlineExecutor"),
     "processes": ("webber.executors.processes", "ProcessExecutor"),
     "threads": ("webber.executors.threads", "ThreadExecutor"),
@@ -73,7 +78,7 @@ def resolve_executor(executor: str | Executor, max_workers: int | None = None) -
     if isinstance(executor, str) and executor in _BY_NAME:
         module, cls = _BY_NAME[executor]
         factory: type[Executor] = getattr(importlib.import_module(module), cls)
-        return factory(max_workers)
+        return factory(max_workers=max_workers)  # by keyword: DaskExecutor takes a client first
     raise ExecutorError(
         f"unknown executor {executor!r}; use one of {', '.join(map(repr, _BY_NAME))} "
         f"or an Executor instance"

@@ -21,13 +21,16 @@ free worker is not running late.
 A Job carries the Promise-bearing arguments as written plus ``inputs``, the
 parents' results by node id; the executor substitutes them where it runs the
 task (``_work.run_job``), so an executor that keeps results remote can hand
-the engine handles instead of values.
+the engine handles instead of values: a :class:`Remote` as an Outcome's value
+stays where it was computed (the dask executor's cluster); the engine passes
+it on to the executor for the children, and only the Run (or a ``.map()``
+over it) fetches it, once.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +39,7 @@ from webber._errors import ExecutorError
 if TYPE_CHECKING:
     from webber._compile import Plan
 
-__all__ = ["Executor", "Job", "Outcome", "Report", "Started"]
+__all__ = ["Executor", "Job", "Outcome", "Remote", "Report", "Started", "resolve"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,37 @@ class Started:
 
 
 Report = Callable[[Started | Outcome], None]
+
+
+class Remote(abc.ABC):
+    """A task's result kept where the executor computed it (see the module doc).
+
+    Only an executor creates one, and only that executor gets it back as an
+    input; everyone else sees the value through :func:`resolve`.
+    """
+
+    __slots__ = ()
+
+    @abc.abstractmethod
+    def fetch(self) -> Any:
+        """The value, brought here (on the first call; later calls reuse it)."""
+
+    @classmethod
+    def fetch_many(cls, remotes: Sequence[Remote]) -> list[Any]:
+        """The values of several handles of this class (a fan-out's results);
+        override to fetch them in one round trip."""
+        return [remote.fetch() for remote in remotes]
+
+
+def resolve(value: Any) -> Any:
+    """``value`` with its Remote handles fetched: a Remote itself, or the list
+    the engine built of a fan-out's element results. Anything else is returned
+    as it is (a task's own value is never searched)."""
+    if isinstance(value, Remote):
+        return value.fetch()
+    if type(value) is list and value and all(isinstance(v, Remote) for v in value):
+        return type(value[0]).fetch_many(value)
+    return value
 
 
 class Executor(abc.ABC):

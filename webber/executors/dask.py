@@ -1,0 +1,650 @@
+"""The dask executor: each job becomes one task on a dask cluster.
+
+The engine keeps every rule of the run (conditions, retries, timeouts,
+fan-out); dask only carries out jobs, running webber's own ``run_job`` on a
+worker, so a flow computes the same here as on the other executors::
+
+    engine --submit(Job)--> client.submit(_run_remote, spec, *parent futures)
+                                    |                      (pure=False, a unique key)
+                                    v
+                            dask worker: run_job for the job and its chain;
+                            each job's start and end go back as events
+    engine <--Started/Outcome-- event handler (client's thread) <-- scheduler
+    engine <--Outcome (crash)-- future.add_done_callback        <-- KilledWorker
+
+Results stay on the cluster: an Outcome's value is a :class:`_Handle` (a
+:class:`~webber.executors.Remote`) holding the dask Future, a child's job gets
+its parents' Futures as arguments of ``client.submit`` (dask moves the data
+from worker to worker), and only the Run brings a value here, the first time
+it is read (``run[node]``), once. A chain (``Job.then``) runs as one dask task
+that returns the list of its links' values.
+
+Each job's end travels as a ``log_event`` message (topic ``webber-<client
+id>``) with its start time, its worker, the lines the task printed (so they
+reach the caller's ``"webber"`` logger, attributed to the task) and a
+failure's exception and traceback. The worker sends it before the task's
+result, and dask keeps that order up to the client, so an Outcome's lines are
+logged before it is reported. Only a job with a timeout also reports its start
+when it starts (its clock starts there); the others' Started is reported with
+their end, one message instead of two per job. Inside a chain, a link's report
+reaches the scheduler before the next link starts, so a crash is blamed on
+the link that ran. A dask task never raises for the task's sake: when its
+future errs, the worker died (``KilledWorker``) or dask could not run it.
+
+Limits: a running task cannot be interrupted -- on a timeout (or Ctrl-C) its
+future is cancelled and the engine moves on, but the worker thread finishes
+the task; lines a task printed before its worker died are lost with it; and,
+as with any dask task, a task whose worker dies may be run again by dask
+(``distributed.scheduler.allowed-failures``), and a result lost with a worker
+is recomputed when it is needed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from webber import _output
+from webber._errors import ExecutorError, TaskError, WorkerCrashedError
+from webber.executors import _serialize
+from webber.executors._base import Executor, Job, Outcome, Remote, Report, Started
+from webber.executors._work import follow, run_job
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from webber._compile import Plan
+
+# distributed's own annotations differ from release to release and leave much
+# untyped: its objects are handled as Any here, past the public signature.
+_Client = Any
+_Future = Any
+
+__all__ = ["DaskExecutor"]
+
+INSTALL = (
+    "the dask executor needs dask.distributed, which is not installed; install it with\n"
+    "    pip install 'webber[dask]'"
+)
+
+
+def _distributed() -> Any:
+    """The ``distributed`` module, or an ExecutorError that says how to install it."""
+    try:
+        import distributed
+    except ImportError as e:
+        raise ExecutorError(f"{INSTALL}\n({type(e).__name__}: {e})") from e
+    return distributed
+
+
+def _local_cluster(n_workers: int) -> tuple[_Client, Callable[[], None]]:
+    """A LocalCluster of ``n_workers`` single-threaded processes and a Client
+    of it, for one run of ``executor="dask"``; and how to close both."""
+    distributed = _distributed()
+    import dask
+
+    # Non-daemonic workers, as in webber's own pool: a task may start processes
+    # (a ProcessPoolExecutor, a nested flow); daemonic ones may not have children.
+    with dask.config.set({"distributed.worker.daemon": False}):
+        cluster = distributed.LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True,
+            # Any free port: the default 8787 may be taken (another cluster), which
+            # only costs a warning on stderr, but a warning all the same.
+            dashboard_address=":0",
+        )
+    try:
+        # Not the default client: the user's own dask code keeps its own.
+        client = distributed.Client(cluster, set_as_default=False)
+    except BaseException:
+        cluster.close()
+        raise
+
+    def close() -> None:
+        try:
+            client.close()
+        finally:
+            cluster.close()
+
+    return client, close
+
+
+# -- the worker side ------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """Stands for a parent's result in a job sent to a worker: argument ``dep``
+    of the dask task (a Future the worker receives as its value), or item
+    ``position`` of it when the parent ran in a chain (a list of values)."""
+
+    dep: int
+    position: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    """What a dask task needs besides its parents' values."""
+
+    topic: str
+    token: str  # the executor run the events belong to
+    tag: int  # the dask task within that run
+    job: Job  # its inputs and Remote arguments replaced by _Slots
+
+
+def _fill(value: Any, deps: Sequence[Any]) -> Any:
+    if isinstance(value, _Slot):
+        found = deps[value.dep]
+        return found if value.position is None else found[value.position]
+    if type(value) is list and value and all(isinstance(v, _Slot) for v in value):
+        return [_fill(v, deps) for v in value]  # a fan-out's results
+    return value
+
+
+def _event(outcome: Outcome) -> tuple[bool, bytes, tuple[str, str, str] | None]:
+    """A finished job as event fields: ok, the pickled exception, (kind, message, traceback)."""
+    if outcome.ok:
+        return True, b"", None
+    from webber.executors._serialize import dumps_exception
+    from webber.executors._worker import _failure_info
+
+    error = outcome.value
+    try:
+        data, _ = dumps_exception(error)  # in-band: no shared-memory segments here
+    except Exception:  # the kind, message and traceback still get through
+        data = b""
+    return False, data, _failure_info(error)
+
+
+def _run_remote(spec: _Spec, *deps: Any) -> Any:
+    """The dask task: run the job and its chain here, report each by event.
+
+    Returns the job's value, or for a chain the list of its links' values
+    (up to the first failure); never raises for the task's sake."""
+    from distributed import get_client, get_worker
+
+    worker = get_worker()
+    where = f"dask {worker.address}"
+    job = spec.job
+    if job.inputs is not None:
+        job = replace(job, inputs={k: _fill(v, deps) for k, v in job.inputs.items()})
+    if job.index is not None and job.args:  # a fan-out element: its item may be remote
+        job = replace(job, args=(_fill(job.args[0], deps), *job.args[1:]))
+
+    def started(message: Started | Outcome) -> None:
+        # Only a job with a timeout needs its start now (the clock starts there);
+        # the others' start comes with their end, one event instead of two.
+        assert isinstance(message, Started)
+        worker.log_event(spec.topic, ("start", spec.token, spec.tag, position, message.at, where))
+
+    values: list[Any] = []
+    with _output.redirected():
+        for position, link in enumerate((job, *job.then)):
+            if position:
+                link = follow(link, values[-1])
+            with _output.collecting() as lines:
+                outcome = run_job(link, started if link.timeout is not None else None)
+            ok, error, info = _event(outcome)
+            message = ("done", spec.token, spec.tag, position, ok, outcome.started,
+                       outcome.duration, where, lines, error, info)
+            if ok and position < len(job.then):
+                # Another job runs next, here: the scheduler must have this report
+                # before it starts, or a crash in the next one would be blamed on
+                # this one (its report lost with the worker). A round trip (~1 ms).
+                get_client().log_event(spec.topic, message)
+            else:
+                # The last report: the worker's own stream sends it before the
+                # task's result, which is all the order needed.
+                worker.log_event(spec.topic, message)
+            if not ok:
+                break
+            values.append(outcome.value)
+    if job.then:
+        return values
+    return values[0] if values else None
+
+
+# -- the caller side ------------------------------------------------------------------
+@dataclass(eq=False, slots=True)
+class _Box:
+    """One dask task of a run: its jobs (the head, then its chain), its Future,
+    and, once a Run asked for it, its result."""
+
+    jobs: tuple[Job, ...]
+    future: _Future = None
+    #: submits the first n jobs again (a chain's results lost with its worker)
+    redo: Callable[[int], _Future] | None = None
+    reported: int = 0  # how many of the jobs have an Outcome with the engine
+    succeeded: int = 0  # how many of them succeeded (a Run may read their results)
+    failed: bool = False  # one of them failed: the rest never ran
+    abandoned: bool = False
+    fetched: bool = False
+    value: Any = None  # once fetched: the result, or a chain's list of results
+    error: BaseException | None = None  # once fetched: why there is no result (dask's error)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def chain(self) -> bool:
+        return len(self.jobs) > 1
+
+    def result(self, position: int | None) -> Any:
+        with self.lock:
+            if not self.fetched:
+                self.load(None, fetched=False)
+        if self.error is not None:
+            raise _lost(self.jobs[position or 0], self.error)
+        return self.value if position is None else self.value[position]
+
+    def load(self, value: Any, fetched: bool) -> None:
+        """Keep ``value`` (``fetched``), or fetch the result; with the lock held."""
+        client = self.future.client
+        try:
+            self.value = value if fetched else client.gather(self.future)
+        except Exception as e:
+            if self.redo is None or self.future.status != "error":
+                self.error = e
+            else:
+                # A later job of the chain crashed its worker after these had
+                # succeeded, and their results died with it: run them again, as
+                # dask recomputes a result lost with a worker.
+                n = self.succeeded
+                try:
+                    values = client.gather(self.redo(n))
+                except Exception as again:
+                    self.error = again
+                else:
+                    self.value = values if n > 1 else [values]
+        self.fetched = True
+
+
+def _lost(job: Job, error: BaseException) -> ExecutorError:
+    lost = ExecutorError(
+        f"task {job.node!r}: its result could not be fetched from the dask cluster "
+        f"({type(error).__name__}: {error}); keep the Client open while you read the "
+        f"Run, and the workers that hold the results alive"
+    )
+    lost.__cause__ = error
+    return lost
+
+
+class _Handle(Remote):
+    """The result of one job, kept on the cluster until a Run reads it."""
+
+    __slots__ = ("box", "position")
+
+    def __init__(self, box: _Box, position: int | None) -> None:
+        self.box = box
+        self.position = position  # the link in a chain, else None
+
+    def fetch(self) -> Any:
+        return self.box.result(self.position)
+
+    @classmethod
+    def fetch_many(cls, remotes: Sequence[Remote]) -> list[Any]:
+        handles = [r for r in remotes if isinstance(r, _Handle)]
+        _gather({id(h.box): h.box for h in handles}.values())
+        return [remote.fetch() for remote in remotes]
+
+    def __repr__(self) -> str:
+        job = self.box.jobs[self.position or 0]
+        return f"<result of {job.node!r} on the dask cluster>"
+
+
+def _gather(boxes: Any) -> None:
+    """Fetch the results of several boxes, in one round trip where it works."""
+    todo = [b for b in boxes if not b.fetched and b.future is not None]
+    if not todo:
+        return
+    try:
+        values = todo[0].future.client.gather([b.future for b in todo])
+    except Exception:  # one of them is lost: each box fetches its own
+        values = None
+    for i, box in enumerate(todo):
+        with box.lock:
+            if not box.fetched:
+                box.load(None if values is None else values[i], fetched=values is not None)
+
+
+# Each client's webber events come on one topic ("webber-<client id>"), routed
+# here to the run they belong to by its token. One topic per client, not per
+# run: the scheduler keeps a topic's last events, and runs come and go.
+_routes_lock = threading.Lock()
+_routes: dict[str, dict[str, Callable[[Any], None]]] = {}
+
+
+def _subscribe(client: _Client, token: str, handler: Callable[[Any], None]) -> str:
+    topic = f"webber-{client.id}"
+    with _routes_lock:
+        routes = _routes.setdefault(topic, {})
+        if not routes:
+            # The subscription reaches the scheduler before the run's tasks do
+            # (one ordered stream), so no event is missed.
+            client.subscribe_topic(topic, lambda event: _dispatch(topic, event))
+        routes[token] = handler
+    return topic
+
+
+def _unsubscribe(client: _Client, topic: str, token: str) -> None:
+    with _routes_lock:
+        routes = _routes.get(topic, {})
+        routes.pop(token, None)
+        if not routes:
+            _routes.pop(topic, None)
+            if client.status == "running":
+                client.unsubscribe_topic(topic)
+
+
+def _dispatch(topic: str, event: Any) -> None:
+    _, message = event  # (the scheduler's time, what the worker sent)
+    handler = _routes.get(topic, {}).get(message[1])
+    if handler is not None:  # else a late event of a run that is over
+        handler(message)
+
+
+class DaskExecutor(Executor):
+    """Runs each task as a dask task on ``client``'s cluster, results staying there.
+
+    ``DaskExecutor(client)`` uses your ``distributed.Client`` (webber never
+    closes it); ``executor="dask"`` (or ``DaskExecutor()``) starts a
+    ``LocalCluster`` of ``max_workers`` single-threaded worker processes
+    (default 2) for each run and closes it after the run.
+
+    Results stay on the cluster: tasks get their parents' results from the
+    worker that made them, and ``run[node]`` fetches a value the first time you
+    read it. With your own client the Run keeps them there until it is
+    garbage-collected; with a cluster of webber's own, every result is fetched
+    before the cluster closes.
+
+    Its workers are not daemonic, so tasks may start processes; on your own
+    cluster that needs the dask setting ``distributed.worker.daemon: False``.
+
+    Like any ``LocalCluster``, ``executor="dask"`` in a script needs the
+    script's code under ``if __name__ == "__main__":`` (workers are spawned
+    processes that import the main module).
+
+    >>> from dask.distributed import Client, LocalCluster  # doctest: +SKIP
+    >>> import webber
+    >>> dag = webber.DAG()
+    >>> n = dag.add_node(sum, [1, 2, 3])
+    >>> with LocalCluster(n_workers=2) as cluster, Client(cluster) as client:  # doctest: +SKIP
+    ...     run = dag.run(executor=webber.DaskExecutor(client))
+    ...     print(run[n])
+    6
+    """
+
+    name = "dask"
+
+    def __init__(self, client: Client | None = None, max_workers: int | None = None) -> None:
+        super().__init__(max_workers)
+        distributed = _distributed()  # fail now, with how to install it
+        if client is not None:
+            if not isinstance(client, distributed.Client):
+                raise ExecutorError(
+                    f"DaskExecutor(client={client!r}): expected a distributed.Client, "
+                    f"e.g. DaskExecutor(Client(cluster))"
+                )
+            if client.asynchronous:
+                raise ExecutorError(
+                    "DaskExecutor needs a synchronous Client (asynchronous=False): the "
+                    "engine waits for results in the calling thread"
+                )
+            if max_workers is not None:
+                raise ExecutorError(
+                    f"DaskExecutor(client, max_workers={max_workers}): max_workers sizes "
+                    f"the cluster webber starts when it has no client; size your own "
+                    f"cluster where you create it"
+                )
+        self.client: _Client = client
+        self._run: _Run | None = None
+
+    def __repr__(self) -> str:
+        if self.client is None:
+            return f"DaskExecutor(max_workers={self.max_workers!r})"
+        return f"DaskExecutor({self.client!r})"
+
+    def check(self, plan: Plan) -> None:
+        _serialize.check_plan(plan)  # refuse what cannot travel, before anything runs
+
+    def start(self, report: Report) -> None:
+        if self.client is None:
+            client, close = _local_cluster(self.max_workers or 2)
+            self._run = _Run(client, report, close)
+            return
+        if self.client.status != "running":
+            raise ExecutorError(
+                f"the dask Client given to DaskExecutor is {self.client.status}; "
+                f"pass an open Client"
+            )
+        self._run = _Run(self.client, report, None)
+
+    def submit(self, job: Job) -> None:
+        assert self._run is not None, "DaskExecutor.submit() before start()"
+        self._run.submit(job)
+
+    def abandon(self, job: Job) -> None:
+        if self._run is not None:
+            self._run.abandon(job)
+
+    def stop(self, cancel: bool = False) -> None:
+        run, self._run = self._run, None
+        if run is not None:
+            run.stop(cancel)
+
+
+class _Run:
+    """One run on the cluster: its dask tasks and where their reports go.
+
+    Everything a late report could reach is bound here, so a task of an
+    earlier run (abandoned, or re-run by dask) never reports into a later one.
+    """
+
+    def __init__(self, client: _Client, report: Report, close: Callable[[], None] | None) -> None:
+        self.client = client
+        self.report = report
+        self.close = close  # closes the cluster webber started for this run
+        self.killed_worker: type[BaseException] = _distributed().KilledWorker
+        self.token = uuid.uuid4().hex
+        self.tags = itertools.count()
+        self.boxes: dict[int, _Box] = {}
+        self.by_job: dict[tuple[tuple[str, int | None], int], _Box] = {}
+        try:
+            self.topic = _subscribe(client, self.token, self.on_event)
+        except BaseException:
+            if close is not None:
+                close()
+            raise
+
+    def submit(self, job: Job) -> None:
+        tag = next(self.tags)
+        box = _Box((job, *job.then))
+        # Known before it can report: its events may come back on another thread.
+        self.boxes[tag] = box
+        self.by_job[(job.key, job.attempt)] = box
+        deps: list[_Future] = []
+        where: dict[int, int] = {}  # id(future) -> its place in deps
+
+        def slot(value: Any) -> Any:
+            if isinstance(value, _Handle):
+                future = value.box.future
+                assert future is not None
+                if id(future) not in where:
+                    where[id(future)] = len(deps)
+                    deps.append(future)
+                return _Slot(where[id(future)], value.position)
+            if type(value) is list and value and all(isinstance(v, _Handle) for v in value):
+                return [slot(v) for v in value]  # a fan-out's results
+            return value
+
+        remote = job
+        if job.inputs is not None:
+            remote = replace(remote, inputs={k: slot(v) for k, v in job.inputs.items()})
+        if job.index is not None and job.args:
+            remote = replace(remote, args=(slot(job.args[0]), *job.args[1:]))
+        try:
+            future = self.client.submit(
+                _run_remote, _Spec(self.topic, self.token, tag, remote), *deps,
+                key=f"{job.name}-{uuid.uuid4().hex}", pure=False,
+            )
+            if job.then:
+                box.redo = self.redoer(remote, deps)
+        except Exception as e:  # never raise for the task's sake: report it
+            error = TaskError(
+                f"task {job.node!r} could not be sent to the dask cluster: "
+                f"{type(e).__name__}: {e}",
+                job.node,
+            )
+            error.__cause__ = e
+            box.reported, box.failed = len(box.jobs), True
+            self.report(Outcome(job, False, error, time.time(), 0.0, ""))
+            return
+        box.future = future
+        future.add_done_callback(lambda _: self.on_done(box))
+
+    def redoer(self, remote: Job, deps: list[_Future]) -> Callable[[int], _Future]:
+        client = self.client
+
+        def redo(n: int) -> _Future:
+            # Its reports go nowhere (no run has the empty token): the engine
+            # is done with these jobs.
+            again = replace(remote, then=remote.then[: n - 1])
+            return client.submit(
+                _run_remote, _Spec(self.topic, "", -1, again), *deps,
+                key=f"{remote.name}-{uuid.uuid4().hex}", pure=False,
+            )
+
+        return redo
+
+    def abandon(self, job: Job) -> None:
+        box = self.by_job.get((job.key, job.attempt))
+        if box is None or box.future is None:
+            return
+        box.abandoned = True
+        # Frees the worker only if the task has not started: a running thread
+        # cannot be stopped, so it finishes and its result is dropped.
+        self.client.cancel([box.future])
+
+    def stop(self, cancel: bool) -> None:
+        boxes = list(self.boxes.values())
+        self.boxes, self.by_job = {}, {}
+        try:
+            _unsubscribe(self.client, self.topic, self.token)
+            if cancel:
+                # Ctrl-C or an error in the engine: nothing of this run goes on.
+                pending = [b.future for b in boxes if b.future is not None and not b.future.done()]
+                if pending and self.close is None:  # a cluster of our own just closes
+                    self.client.cancel(pending)
+            elif self.close is not None:
+                # The cluster closes with the run: bring every result the Run
+                # may read here first, in one round trip.
+                _gather(b for b in boxes if b.succeeded)
+        finally:
+            if self.close is not None:
+                self.close()
+
+    # -- reports (on dask's threads) --------------------------------------------------
+    def on_event(self, message: Any) -> None:
+        """A job started or ended on a worker (on the client's event-loop thread)."""
+        kind, _, tag, position = message[:4]
+        box = self.boxes.get(tag)
+        if box is None or box.abandoned:
+            return
+        job = box.jobs[position]
+        if kind == "start":
+            at, where = message[4:6]
+            with box.lock:
+                if position != box.reported or box.failed:
+                    return  # a job dask ran again after its worker died
+            self.report(Started(job, at, where))
+            return
+        ok, started, duration, where, lines, error, info = message[4:]
+        with box.lock:
+            if position != box.reported or box.failed:
+                return  # the same, for a job that had already ended
+            box.reported += 1
+            box.succeeded += ok
+            box.failed = not ok
+        for stream, line in lines:
+            _output.emit_line(job.name, line, stream, job.node)
+        if job.timeout is None:
+            self.report(Started(job, started, where))  # see _run_remote
+        value = _Handle(box, position if box.chain else None) if ok else _error(job, error, info)
+        self.report(Outcome(job, ok, value, started, duration, where))
+
+    def on_done(self, box: _Box) -> None:
+        """The dask task is over (on dask's callback thread): report the job that
+        its events did not, because its worker died or dask could not run it."""
+        future = box.future
+        if future is None or box.abandoned:
+            return
+        with box.lock:
+            if box.failed or box.reported == len(box.jobs):
+                return
+            job = box.jobs[box.reported]
+            box.reported, box.failed = len(box.jobs), True
+        self.report(Outcome(job, False, self.why(job, box, future), time.time(), 0.0, ""))
+
+    def why(self, job: Job, box: _Box, future: _Future) -> BaseException:
+        status = future.status
+        if status == "error":
+            cause = future.exception()
+            if isinstance(cause, self.killed_worker):
+                # dask names its task after the first of the jobs it runs.
+                within = f" (dask task of the chain from {box.jobs[0].node!r})" if (
+                    job is not box.jobs[0]) else ""
+                error: BaseException = WorkerCrashedError(
+                    f"task {job.node!r}: the dask worker running it died{within} "
+                    f"(distributed.KilledWorker: {cause}); it may have run out of memory "
+                    f"or crashed in C code (see the workers' logs); the dask setting "
+                    f"distributed.scheduler.allowed-failures says how often dask retries it",
+                    job.node,
+                )
+            else:
+                error = TaskError(
+                    f"task {job.node!r} could not run on the dask cluster: "
+                    f"{type(cause).__name__}: {cause}",
+                    job.node,
+                )
+            error.__cause__ = cause
+            return error
+        if status == "cancelled":
+            return TaskError(
+                f"task {job.node!r} was cancelled on the dask cluster (its client closed, "
+                f"the cluster restarted, or someone cancelled it); run the flow again",
+                job.node,
+            )
+        return TaskError(  # finished, yet one of its jobs never reported: a webber bug
+            f"task {job.node!r} ended on the dask cluster without a report from webber's "
+            f"worker code; please report this as a webber bug",
+            job.node,
+        )
+
+
+def _error(job: Job, data: bytes, info: Sequence[str]) -> BaseException:
+    """A failed job's exception, rebuilt here, its worker traceback as ``__cause__``."""
+    import cloudpickle
+
+    from webber.executors._pool import _RemoteTraceback
+
+    kind, message, text = info
+    loaded: object = None
+    if data:
+        try:
+            loaded = cloudpickle.loads(data)
+        except Exception:
+            loaded = None
+    # An exception that could not travel (its __init__ wants other arguments
+    # than its .args, say) still brings its type, message and traceback.
+    error = loaded if isinstance(loaded, BaseException) else TaskError(
+        f"{kind}: {message}", job.node
+    )
+    # distributed installs tblib's pickling for every exception type, which
+    # rebuilds an exception whose class has its own __init__ without calling
+    # it: what that __init__ derives from the args comes back unset.
+    if isinstance(error, SystemExit) and error.code is None and len(error.args) == 1:
+        error.code = error.args[0]
+    if isinstance(error, StopIteration) and error.value is None and error.args:
+        error.value = error.args[0]
+    error.__cause__ = _RemoteTraceback(text)
+    return error
