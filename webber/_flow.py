@@ -103,6 +103,8 @@ class DAG:
 
     def node_id(self, ref: NodeRef) -> str:
         """The id of the node ``ref`` names: an id, a Promise, or a callable run by one node."""
+        if ref.__class__ is str and ref in self._nodes:
+            return ref  # the common case first: add_edge(id, id) on large graphs
         if isinstance(ref, Promise):
             if self._is_foreign(ref):
                 # Its id may name an unrelated node here: never guess.
