@@ -393,7 +393,10 @@ def _holds(condition: Condition, parent: State) -> bool:
 
 
 def _overrides(listener: Listener, event: str) -> bool:
-    return getattr(type(listener), event, None) is not getattr(Listener, event)
+    """Whether ``listener`` has its own ``event`` callback (a duck-typed object
+    that is no Listener may define only some)."""
+    own = getattr(type(listener), event, None)
+    return own is not None and own is not getattr(Listener, event)
 
 
 def _timeout_error(job: Job) -> TaskTimeoutError:

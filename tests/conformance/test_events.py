@@ -282,3 +282,20 @@ def test_resume_refuses_what_is_not_a_run_of_this_flow() -> None:
     other.add_node(len, "x")
     with pytest.raises(webber.WebberError, match="shares no node id"):
         dag.run(executor="inline", resume=other.run(executor="inline"))
+
+
+def test_a_plain_object_with_some_callbacks_is_a_listener_too(executor: str) -> None:
+    class Ends:  # not a Listener subclass: only the callbacks it defines are called
+        def __init__(self) -> None:
+            self.ended: list[tuple[str, str]] = []
+
+        def on_task_end(
+            self, node: str, state: str, attempt: int, duration: float, worker: str
+        ) -> None:
+            self.ended.append((node, state))
+
+    dag = DAG()
+    a = dag.add_node(str.upper, "a")
+    ends = Ends()
+    dag.run(executor=executor, listeners=[ends])  # type: ignore[list-item]
+    assert ends.ended == [(a, "success")]
