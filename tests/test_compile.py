@@ -351,3 +351,26 @@ def test_a_ten_thousand_node_cycle_is_reported_without_recursion() -> None:
         dag.compile()
     assert info.value.cycle[0] == info.value.cycle[-1] == "f-1"
     assert len(info.value.cycle) == 10_001
+
+
+def test_levels_are_the_same_whether_parents_come_first_or_not() -> None:
+    # compile() takes one pass when every parent was added before its children,
+    # and falls back to Kahn's algorithm otherwise: both must give the same plan.
+    import random
+
+    from webber._compile import _kahn_levels, _levels
+
+    rng = random.Random(7)
+    for _ in range(50):
+        n = rng.randrange(1, 40)
+        edges = {(rng.randrange(0, v), v) for v in range(1, n) for _ in range(rng.randrange(0, 3))}
+        for order in (list(range(n)), rng.sample(range(n), n)):
+            dag = DAG()
+            ids = {i: dag.add_node(f, i) for i in order}
+            for u, v in edges:
+                dag.add_edge(ids[u], ids[v])
+            plan = dag.compile(executor="inline")
+            parents = {k: dict(node.parents) for k, node in plan.nodes.items()}
+            children = {k: list(node.children) for k, node in plan.nodes.items()}
+            assert plan.levels == _kahn_levels(plan.nodes, parents, children)
+            assert _levels(plan.nodes, parents, children) == plan.levels

@@ -213,6 +213,34 @@ def _levels(
     parents: Mapping[str, Mapping[str, Condition]],
     children: Mapping[str, list[str]],
 ) -> list[list[str]]:
+    """A node's level is one more than its parents' highest (0 without any);
+    in insertion order within a level.
+
+    Graphs are usually built parents first, so one pass in insertion order
+    computes every level; only when a node comes before one of its parents
+    does Kahn's algorithm (a level at a time) take over.
+    """
+    level_of: dict[str, int] = {}
+    for n, incoming in parents.items():
+        level = 0
+        for u in incoming:
+            parent_level = level_of.get(u)
+            if parent_level is None:  # a parent added later (or a cycle)
+                return _kahn_levels(nodes, parents, children)
+            if parent_level >= level:
+                level = parent_level + 1
+        level_of[n] = level
+    levels: list[list[str]] = [[] for _ in range(max(level_of.values(), default=-1) + 1)]
+    for n, level in level_of.items():
+        levels[level].append(n)
+    return levels
+
+
+def _kahn_levels(
+    nodes: Mapping[str, Node],
+    parents: Mapping[str, Mapping[str, Condition]],
+    children: Mapping[str, list[str]],
+) -> list[list[str]]:
     """Kahn's algorithm, a level at a time; in insertion order within a level."""
     index = {n: i for i, n in enumerate(nodes)}
     waiting = {n: len(incoming) for n, incoming in parents.items()}
