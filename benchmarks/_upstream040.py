@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from _common import best
-from _workloads import burn, inc, noop
+from _workloads import build_chain, build_noops, burn
 
 import webber  # 0.4.0
 from webber.xcoms import Promise
@@ -34,15 +34,8 @@ def main() -> None:
         cpu = webber.DAG()
         for _ in range(8):
             cpu.add_node(burn)
-        many = webber.DAG()
-        for _ in range(1000):
-            many.add_node(noop)
-        chain = webber.DAG()
-        prev = chain.add_node(int, 0)
-        for _ in range(299):
-            nxt = chain.add_node(inc, Promise(prev))
-            chain.add_edge(prev, nxt)
-            prev = nxt
+        many = build_noops(webber.DAG())
+        chain = build_chain(webber.DAG(), Promise, explicit_edges=True)
         result = {
             "cpu": best(quiet(cpu)),
             "noop1000": best(quiet(many)),

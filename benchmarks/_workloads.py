@@ -33,3 +33,24 @@ def make_array(n: int = ARRAY) -> Any:
 
 def consume(a: Any) -> float:
     return float(a.sum())
+
+
+def build_noops(dag: Any, count: int = 1000) -> Any:
+    """``count`` independent no-op tasks in ``dag`` (a webber DAG, this one's or 0.4.0's)."""
+    for _ in range(count):
+        dag.add_node(noop)
+    return dag
+
+
+def build_chain(dag: Any, promise: Any, length: int = 300, explicit_edges: bool = False) -> Any:
+    """A chain of ``length`` tasks, each taking the one before's result.
+
+    0.4.0 needs the edge added as well (``explicit_edges``); this webber
+    records it from the Promise argument."""
+    previous = dag.add_node(int, 0)
+    for _ in range(length - 1):
+        node = dag.add_node(inc, promise(previous))
+        if explicit_edges:
+            dag.add_edge(previous, node)
+        previous = node
+    return dag

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from _common import best, import_webber_from_checkout, table
-from _workloads import inc, noop
+from _workloads import build_chain, build_noops, inc, noop
 
 TARGET = 1.10
 
@@ -48,19 +48,14 @@ def main() -> None:
             assert client.compute(x, sync=True) == 299
 
         executor = DaskExecutor(client)
-        many = DAG()
-        for _ in range(1000):
-            many.add_node(noop)
-        chain = DAG()
-        last = chain.add_node(int, 0)
-        for _ in range(299):
-            last = chain.add_node(inc, Promise(last))
+        many = build_noops(DAG())
+        chain = build_chain(DAG(), Promise)
 
         def webber_many() -> None:
             assert many.run(executor=executor).ok
 
         def webber_chain() -> None:
-            assert chain.run(executor=executor)[last] == 299
+            assert chain.run(executor=executor)[chain.nodes[-1]] == 299
 
         rows = [["workload", "raw dask", "webber", "webber / raw"]]
         worst = 0.0

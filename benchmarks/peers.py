@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import ROOT, best, import_webber_from_checkout, table
-from _workloads import burn, consume, inc, make_array, noop
+from _workloads import build_chain, build_noops, burn, consume, inc, make_array, noop
 
 HERE = Path(__file__).resolve().parent
 VENV_040 = HERE / ".venv-040"
@@ -53,13 +53,8 @@ def webber_workloads() -> dict[str, float]:
     cpu = DAG()
     for _ in range(8):
         cpu.add_node(burn)
-    many = DAG()
-    for _ in range(1000):
-        many.add_node(noop)
-    chain = DAG()
-    prev = chain.add_node(int, 0)
-    for _ in range(299):
-        prev = chain.add_node(inc, Promise(prev))
+    many = build_noops(DAG())
+    chain = build_chain(DAG(), Promise)
     data = DAG()
     array = data.add_node(make_array)
     sums = [data.add_node(consume, Promise(array)) for _ in range(2)]
