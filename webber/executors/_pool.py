@@ -109,6 +109,11 @@ class _Proc:
     fids: set[str] = field(default_factory=set)
     forget: list[str] = field(default_factory=list)
     inflight: deque[_Task] = field(default_factory=deque)
+    #: "process <pid>", made once: it names the worker in every Started/Outcome
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        self.label = f"process {self.popen.pid}"
 
     @property
     def pid(self) -> int:
@@ -116,7 +121,7 @@ class _Proc:
 
     @property
     def name(self) -> str:
-        return f"process {self.pid}"
+        return self.label
 
 
 def _why(code: int | None) -> str:
