@@ -107,6 +107,8 @@ class _Engine:
             for event in EVENTS
         }
         self._emit("on_run_start", self.plan)
+        # Starts only matter to timeouts (always sent for those) and to listeners.
+        self.executor.report_starts = bool(self.hooks["on_task_start"])
         self.executor.start(self.outcomes.put)
         finished = False
         try:

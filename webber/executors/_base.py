@@ -145,6 +145,12 @@ class Executor(abc.ABC):
     name: str = ""
     """The name used in ``run(executor=...)``."""
 
+    report_starts: bool = True
+    """Whether the engine needs a ``Started`` for every job. The engine sets it
+    before ``start()``: False when no listener asks for task starts. A job
+    with a ``timeout`` needs its ``Started`` regardless (its clock starts
+    there); an executor may skip the others' to save the messages."""
+
     def __init__(self, max_workers: int | None = None) -> None:
         if max_workers is not None and (
             not isinstance(max_workers, int) or isinstance(max_workers, bool) or max_workers < 1

@@ -81,6 +81,8 @@ class Session:
     functions: dict[int, tuple[str, Any, bytes]] = field(default_factory=dict)
     #: results' segments, kept to pass on to later tasks by reference
     holder: _serialize.Holder = field(default_factory=_serialize.Holder)
+    #: Started for every job, or only for those with a timeout (Executor.report_starts)
+    starts: bool = True
 
 
 @dataclass(eq=False, slots=True)
@@ -368,7 +370,7 @@ class Pool:
             if task.abandoned:
                 _serialize.remove_segments(segments)
                 continue
-            if not task.announced:
+            if not task.announced and task.session.starts:
                 # It ran and finished between two of our looks at the queue's
                 # head (a batch): every attempt still gets its start event.
                 task.announced = True
@@ -463,7 +465,8 @@ def _announce(task: _Task, proc: _Proc) -> None:
     """Tell the engine ``task`` started: it is at the head of its worker's queue."""
     if not task.announced:
         task.announced = True
-        task.session.report(Started(task.job, time.time(), proc.name))
+        if task.session.starts or task.job.timeout is not None:
+            task.session.report(Started(task.job, time.time(), proc.name))
 
 
 def _kill_group(pid: int) -> None:

@@ -82,7 +82,7 @@ class ProcessExecutor(Executor):
                 "executor='threads' here"
             )
         self._pool = _get_pool(self.max_workers or os.cpu_count() or 1)
-        self._session = Session(report)
+        self._session = Session(report, starts=self.report_starts)
 
     def submit(self, job: Job) -> None:
         assert self._pool is not None, "submit() before start()"
