@@ -55,6 +55,8 @@ def test_run_source_colours_by_state() -> None:
     src = run.visualize().source
     assert '"boom-1" [label=<boom<BR/>' in src and 'fillcolor="#ffcdd2"' in src
     assert 'fillcolor="#c8e6c9"' in src
+    assert " s, 1 attempt</FONT>" in src  # every task that ran: duration and attempts
+    assert ", 2 items, 2 attempts</FONT>" in src  # the fan-out: items too
 
 
 def test_seed_dag_visualize() -> None:

@@ -126,14 +126,13 @@ def _legend(dot: graphviz.Digraph, states: bool) -> None:
 
 
 def _timing(run: Run, n: str) -> str:
-    """``0.120 s``, with retries when there were any (counted per fan-out element)."""
+    """``0.120 s, 1 attempt``; a fan-out also says how many items it ran."""
     attempts = run.attempts[n]
     items = len({a.index for a in attempts})
     text = f"{run.durations[n]:.3f} s"
     if items > 1 or (attempts and attempts[0].index is not None):
         text += f", {items} items"
-    if len(attempts) > items:  # some item needed more than one attempt
-        text += f", {len(attempts)} attempts"
+    text += f", {len(attempts)} attempt{'s' * (len(attempts) != 1)}"
     return text
 
 
