@@ -338,42 +338,15 @@ class DAG:
         >>> d["edges"][0]["continue_on"], d["edges"][0]["data"]
         ('Success', True)
         """
-        return {
-            "name": self.name,
-            "nodes": [
-                {
-                    "id": node.id,
-                    "name": node.name,
-                    "function": _qualified(node.func),
-                    "inputs": [self._dep_name(key) for key in node.deps],
-                    "map": node.map,
-                    "retries": node.retries,
-                    "retry_delay": node.retry_delay,
-                    "retry_backoff": node.retry_backoff,
-                    "timeout": node.timeout,
-                    "skip": node.skip,
-                    "skip_as_failure": node.skip_as_failure,
-                }
-                for node in self._nodes.values()
-            ],
-            "edges": [
-                {"parent": e.parent, "child": e.child, "continue_on": e.continue_on.name,
-                 "data": e.data}
-                for e in self.get_edges()
-            ],
-        }
+        from webber._describe import describe
+
+        return describe(self)
 
     def to_json(self, indent: int | None = 2) -> str:
         """:meth:`to_dict` as JSON text."""
         import json
 
         return json.dumps(self.to_dict(), indent=indent)
-
-    def _dep_name(self, key: str | Callable[..., Any]) -> str:
-        try:
-            return self._resolve_dep(key)
-        except WebberError:
-            return key if isinstance(key, str) else _qualified(key)
 
     # -- compiling, running, drawing -----------------------------------------------
     def compile(self, executor: str | Executor = "processes") -> Plan:
@@ -629,13 +602,3 @@ class Flow(DAG):
     def __exit__(self, *exc_info: object) -> None:
         _context.active_flow.reset(self._tokens.pop())
 
-
-def _qualified(func: Callable[..., Any]) -> str:
-    """``package.module.function`` (or the type of a callable object)."""
-    target: Any = func
-    while hasattr(target, "func") and not hasattr(target, "__qualname__"):  # partial
-        target = target.func
-    if not hasattr(target, "__qualname__"):
-        target = type(target)
-    module = getattr(target, "__module__", None)
-    return f"{module}.{target.__qualname__}" if module else str(target.__qualname__)

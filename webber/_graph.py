@@ -16,7 +16,7 @@ from typing import Any
 
 from webber._promise import find_promises
 
-__all__ = ["Condition", "Edge", "Node", "display_name", "slug"]
+__all__ = ["Condition", "Edge", "Node", "display_name", "qualified_name", "slug"]
 
 
 class Condition(enum.Enum):
@@ -104,12 +104,27 @@ class Edge:
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.]+")
 
 
-def display_name(func: Callable[..., Any]) -> str:
-    """The name a task shows in logs and diagrams: ``load``, ``lambda``, ``print``."""
+def _unwrap(func: Callable[..., Any]) -> Callable[..., Any]:
     while hasattr(func, "func") and not hasattr(func, "__name__"):  # functools.partial
         func = func.func
+    return func
+
+
+def display_name(func: Callable[..., Any]) -> str:
+    """The name a task shows in logs and diagrams: ``load``, ``lambda``, ``print``."""
+    func = _unwrap(func)
     name = getattr(func, "__name__", None) or type(func).__name__
     return name.strip("<>") or "task"
+
+
+def qualified_name(func: Callable[..., Any]) -> str:
+    """``package.module.function`` (or the type of a callable object), for
+    descriptions of a graph: ``builtins.print``, ``__main__.main.<locals>.f``."""
+    target: Any = _unwrap(func)
+    if not hasattr(target, "__qualname__"):
+        target = type(target)
+    module = getattr(target, "__module__", None)
+    return f"{module}.{target.__qualname__}" if module else str(target.__qualname__)
 
 
 def slug(name: str) -> str:

@@ -97,13 +97,13 @@ class Timeline:
                        f'text-anchor="end">{escape(lane)}</text>')
         # On the critical path, outline each node's attempt that ended last (for
         # a fan-out: the element everything downstream waited for).
+        on_path = set(self.critical_path)
         last: dict[str, Attempt] = {}
         for _, a in self.bars:
-            if a.node in self.critical_path and (
-                a.node not in last or a.started + a.duration > last[a.node].started
-                + last[a.node].duration
-            ):
-                last[a.node] = a
+            if a.node in on_path:
+                best = last.get(a.node)
+                if best is None or a.started + a.duration > best.started + best.duration:
+                    last[a.node] = a
         critical = {id(a) for a in last.values()}
         for row, a in self.bars:
             x = LEFT + (a.started - start) * scale

@@ -42,7 +42,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from webber._errors import TaskError, WorkerCrashedError
+from webber._errors import WorkerCrashedError
 from webber._output import emit_line
 from webber.executors import _serialize
 from webber.executors._base import Job, Outcome, Report, Started
@@ -60,17 +60,6 @@ _BOOT = (
     f"import sys; sys.path.insert(0, {_ROOT!r}); "
     "from webber.executors._worker import main; main()"
 )
-
-
-class _RemoteTraceback(Exception):
-    """The worker-side traceback, attached as ``__cause__`` (as concurrent.futures does)."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
-
-    def __str__(self) -> str:
-        return f'\n"""\n{self.text}"""'
 
 
 @dataclass(eq=False, slots=True)
@@ -502,10 +491,4 @@ def _decode(job: Job, ok: bool, payload: bytes, segments: list[_serialize.Segmen
         value = None
     if ok:
         return value
-    kind, message, text = info
-    if not isinstance(value, BaseException):
-        # The exception could not travel (for example, its __init__ wants
-        # other arguments than its .args); its type, message and traceback can.
-        value = TaskError(f"{kind}: {message}", job.node)
-    value.__cause__ = _RemoteTraceback(text)
-    return value
+    return _serialize.failure(job.node, value, info)

@@ -34,7 +34,7 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from webber._errors import UnpicklableTaskError
+from webber._errors import TaskError, UnpicklableTaskError
 from webber._graph import display_name
 from webber._promise import Promise
 
@@ -267,6 +267,43 @@ def rebuild_exception(
     error.args = args
     if state:
         error.__dict__.update(state)
+    _restore_init_fields(error)
+    return error
+
+
+def _restore_init_fields(error: BaseException) -> None:
+    # What a built-in __init__ derives from the args, unset when an exception
+    # was made without it (here, or by the tblib pickling dask installs).
+    if isinstance(error, SystemExit) and error.code is None and len(error.args) == 1:
+        error.code = error.args[0]
+    if isinstance(error, StopIteration) and error.value is None and error.args:
+        error.value = error.args[0]
+
+
+class RemoteTraceback(Exception):
+    """The worker-side traceback, attached as ``__cause__`` (as concurrent.futures does)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.text}"""'
+
+
+def failure(node: str, loaded: object, info: Sequence[str]) -> BaseException:
+    """A task's exception as it arrives from a worker: ``loaded`` (what its
+    pickle gave, or None) with the worker's traceback as ``__cause__``; ``info``
+    is (type name, message, traceback text), as the worker made it."""
+    kind, message, text = info
+    if isinstance(loaded, BaseException):
+        error = loaded
+        _restore_init_fields(error)
+    else:
+        # The exception could not travel at all; its type, message and
+        # traceback can.
+        error = TaskError(f"{kind}: {message}", node)
+    error.__cause__ = RemoteTraceback(text)
     return error
 
 

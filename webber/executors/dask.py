@@ -4,7 +4,7 @@ The engine keeps every rule of the run (conditions, retries, timeouts,
 fan-out); dask only carries out jobs, running webber's own ``run_job`` on a
 worker, so a flow computes the same here as on the other executors::
 
-    engine --submit(Job)--> client.submit(_run_remote, spec, *parent futures)
+    engine --submit(Job)--> client.submit(run_remote, spec, *parent futures)
                                     |                      (pure=False, a unique key)
                                     v
                             dask worker: run_job for the job and its chain;
@@ -41,6 +41,7 @@ is recomputed when it is needed.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
@@ -53,7 +54,7 @@ from webber import _output
 from webber._errors import ExecutorError, TaskError, WorkerCrashedError
 from webber.executors import _serialize
 from webber.executors._base import Executor, Job, Outcome, Remote, Report, Started
-from webber.executors._work import follow, run_job
+from webber.executors._dask_remote import Slot, Spec, run_remote
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -111,99 +112,6 @@ def _local_cluster(n_workers: int) -> tuple[_Client, Callable[[], None]]:
             cluster.close()
 
     return client, close
-
-
-# -- the worker side ------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class _Slot:
-    """Stands for a parent's result in a job sent to a worker: argument ``dep``
-    of the dask task (a Future the worker receives as its value), or item
-    ``position`` of it when the parent ran in a chain (a list of values)."""
-
-    dep: int
-    position: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Spec:
-    """What a dask task needs besides its parents' values."""
-
-    topic: str
-    token: str  # the executor run the events belong to
-    tag: int  # the dask task within that run
-    job: Job  # its inputs and Remote arguments replaced by _Slots
-
-
-def _fill(value: Any, deps: Sequence[Any]) -> Any:
-    if isinstance(value, _Slot):
-        found = deps[value.dep]
-        return found if value.position is None else found[value.position]
-    if type(value) is list and value and all(isinstance(v, _Slot) for v in value):
-        return [_fill(v, deps) for v in value]  # a fan-out's results
-    return value
-
-
-def _event(outcome: Outcome) -> tuple[bool, bytes, tuple[str, str, str] | None]:
-    """A finished job as event fields: ok, the pickled exception, (kind, message, traceback)."""
-    if outcome.ok:
-        return True, b"", None
-    from webber.executors._serialize import dumps_exception
-    from webber.executors._worker import _failure_info
-
-    error = outcome.value
-    try:
-        data, _ = dumps_exception(error)  # in-band: no shared-memory segments here
-    except Exception:  # the kind, message and traceback still get through
-        data = b""
-    return False, data, _failure_info(error)
-
-
-def _run_remote(spec: _Spec, *deps: Any) -> Any:
-    """The dask task: run the job and its chain here, report each by event.
-
-    Returns the job's value, or for a chain the list of its links' values
-    (up to the first failure); never raises for the task's sake."""
-    from distributed import get_client, get_worker
-
-    worker = get_worker()
-    where = f"dask {worker.address}"
-    job = spec.job
-    if job.inputs is not None:
-        job = replace(job, inputs={k: _fill(v, deps) for k, v in job.inputs.items()})
-    if job.index is not None and job.args:  # a fan-out element: its item may be remote
-        job = replace(job, args=(_fill(job.args[0], deps), *job.args[1:]))
-
-    def started(message: Started | Outcome) -> None:
-        # Only a job with a timeout needs its start now (the clock starts there);
-        # the others' start comes with their end, one event instead of two.
-        assert isinstance(message, Started)
-        worker.log_event(spec.topic, ("start", spec.token, spec.tag, position, message.at, where))
-
-    values: list[Any] = []
-    with _output.redirected():
-        for position, link in enumerate((job, *job.then)):
-            if position:
-                link = follow(link, values[-1])
-            with _output.collecting() as lines:
-                outcome = run_job(link, started if link.timeout is not None else None)
-            ok, error, info = _event(outcome)
-            message = ("done", spec.token, spec.tag, position, ok, outcome.started,
-                       outcome.duration, where, lines, error, info)
-            if ok and position < len(job.then):
-                # Another job runs next, here: the scheduler must have this report
-                # before it starts, or a crash in the next one would be blamed on
-                # this one (its report lost with the worker). A round trip (~1 ms).
-                get_client().log_event(spec.topic, message)
-            else:
-                # The last report: the worker's own stream sends it before the
-                # task's result, which is all the order needed.
-                worker.log_event(spec.topic, message)
-            if not ok:
-                break
-            values.append(outcome.value)
-    if job.then:
-        return values
-    return values[0] if values else None
 
 
 # -- the caller side ------------------------------------------------------------------
@@ -472,7 +380,7 @@ class _Run:
                 if id(future) not in where:
                     where[id(future)] = len(deps)
                     deps.append(future)
-                return _Slot(where[id(future)], value.position)
+                return Slot(where[id(future)], value.position)
             if type(value) is list and value and all(isinstance(v, _Handle) for v in value):
                 return [slot(v) for v in value]  # a fan-out's results
             return value
@@ -484,7 +392,7 @@ class _Run:
             remote = replace(remote, args=(slot(job.args[0]), *job.args[1:]))
         try:
             future = self.client.submit(
-                _run_remote, _Spec(self.topic, self.token, tag, remote), *deps,
+                run_remote, Spec(self.topic, self.token, tag, remote), *deps,
                 key=f"{job.name}-{uuid.uuid4().hex}", pure=False,
             )
             if job.then:
@@ -510,7 +418,7 @@ class _Run:
             # is done with these jobs.
             again = replace(remote, then=remote.then[: n - 1])
             return client.submit(
-                _run_remote, _Spec(self.topic, "", -1, again), *deps,
+                run_remote, Spec(self.topic, "", -1, again), *deps,
                 key=f"{remote.name}-{uuid.uuid4().hex}", pure=False,
             )
 
@@ -568,7 +476,7 @@ class _Run:
         for stream, line in lines:
             _output.emit_line(job.name, line, stream, job.node)
         if job.timeout is None:
-            self.report(Started(job, started, where))  # see _run_remote
+            self.report(Started(job, started, where))  # see run_remote
         value = _Handle(box, position if box.chain else None) if ok else _error(job, error, info)
         self.report(Outcome(job, ok, value, started, duration, where))
 
@@ -625,26 +533,8 @@ def _error(job: Job, data: bytes, info: Sequence[str]) -> BaseException:
     """A failed job's exception, rebuilt here, its worker traceback as ``__cause__``."""
     import cloudpickle
 
-    from webber.executors._pool import _RemoteTraceback
-
-    kind, message, text = info
     loaded: object = None
     if data:
-        try:
+        with contextlib.suppress(Exception):
             loaded = cloudpickle.loads(data)
-        except Exception:
-            loaded = None
-    # An exception that could not travel (its __init__ wants other arguments
-    # than its .args, say) still brings its type, message and traceback.
-    error = loaded if isinstance(loaded, BaseException) else TaskError(
-        f"{kind}: {message}", job.node
-    )
-    # distributed installs tblib's pickling for every exception type, which
-    # rebuilds an exception whose class has its own __init__ without calling
-    # it: what that __init__ derives from the args comes back unset.
-    if isinstance(error, SystemExit) and error.code is None and len(error.args) == 1:
-        error.code = error.args[0]
-    if isinstance(error, StopIteration) and error.value is None and error.args:
-        error.value = error.args[0]
-    error.__cause__ = _RemoteTraceback(text)
-    return error
+    return _serialize.failure(job.node, loaded, info)

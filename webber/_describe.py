@@ -1,0 +1,53 @@
+"""``flow.to_dict()`` / ``to_json()``: a graph's structure as plain data.
+
+Nodes (id, name, function, settings, the nodes whose results they take) and
+edges (condition, whether data passes); functions and arguments are named,
+not included: for tools and docs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from webber._errors import WebberError
+from webber._graph import qualified_name
+
+if TYPE_CHECKING:
+    from webber._flow import DAG
+
+__all__ = ["describe"]
+
+
+def describe(dag: DAG) -> dict[str, Any]:
+    """What :meth:`DAG.to_dict <webber.DAG.to_dict>` returns."""
+
+    def dep_name(key: Any) -> str:
+        try:
+            return dag._resolve_dep(key)
+        except WebberError:  # a forward reference, or one compile() would refuse
+            return key if isinstance(key, str) else qualified_name(key)
+
+    return {
+        "name": dag.name,
+        "nodes": [
+            {
+                "id": node.id,
+                "name": node.name,
+                "function": qualified_name(node.func),
+                "inputs": [dep_name(key) for key in node.deps],
+                "map": node.map,
+                "retries": node.retries,
+                "retry_delay": node.retry_delay,
+                "retry_backoff": node.retry_backoff,
+                "timeout": node.timeout,
+                "skip": node.skip,
+                "skip_as_failure": node.skip_as_failure,
+            }
+            for node in dag.get_nodes()
+        ],
+        "edges": [
+            {"parent": e.parent, "child": e.child, "continue_on": e.continue_on.name,
+             "data": e.data}
+            for e in dag.get_edges()
+        ],
+    }
