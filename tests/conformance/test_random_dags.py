@@ -170,7 +170,10 @@ def test_the_generated_flows_cover_every_feature() -> None:
     condition (so a green run above means something)."""
     seen: set[str] = set()
 
-    @settings(max_examples=100, deadline=None, database=None)
+    # Derandomized, so the same examples every run (a fan-out that succeeds
+    # with elements shows up in roughly 1 example in 8; 100 random ones once
+    # missed it in CI).
+    @settings(max_examples=300, deadline=None, database=None, derandomize=True)
     @given(spec=dags(max_nodes=30))
     def collect(spec: Spec) -> None:
         flow = build(spec)
