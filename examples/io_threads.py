@@ -52,8 +52,12 @@ def main() -> webber.Run:
         elapsed = time.perf_counter() - start
 
     busy = sum(run.durations[c] for c in counts)
+    # How many fetches were waiting at the same moment (from the run's record).
+    spans = [(a.started, a.started + a.duration) for c in counts for a in run.attempts[c]]
+    at_once = max(sum(s <= t < e for s, e in spans) for t, _ in spans)
     print(f"words in {FILES} files: {run[words]}")
     print(f"time in the {FILES} tasks, added up: {busy:.2f} s (the time one after the other)")
+    print(f"most fetches waiting at once: {at_once} of {FILES}")
     print(f"wall time on threads: {elapsed:.2f} s")
     return run
 

@@ -70,8 +70,10 @@ def check_conditional(out: str) -> None:
 def check_io_threads(out: str) -> None:
     assert "words in 8 files: 108" in out, out
     assert number(r"^time in the 8 tasks, added up: ([\d.]+) s", out) >= 1.6
-    # 8 x 0.2 s one after the other would be 1.6 s; together ~0.2 s (slack for a busy CI).
-    assert number(r"^wall time on threads: ([\d.]+) s$", out) < 1.0, out
+    # Behaviour, not speed: the fetches overlapped (all 8 normally; a busy CI
+    # machine may start the threads late, so at least 2).
+    assert 2 <= number(r"^most fetches waiting at once: (\d+) of 8$", out) <= 8, out
+    assert number(r"^wall time on threads: ([\d.]+) s$", out) > 0, out
 
 
 def check_data_science(out: str) -> None:
