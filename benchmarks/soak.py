@@ -93,25 +93,10 @@ def expected_states() -> dict[str, str]:
     }
 
 
-def pause(seconds: float) -> None:
-    time.sleep(seconds)
-
-
-def fill_pool() -> None:
-    """Bring the pool to its 2 workers. It replaces a dead worker only when work
-    waits, so after a run it holds 0-2 of them, depending on which ones the
-    faults killed last; two tasks that overlap make both measurements alike."""
-    with Flow("fill") as flow:
-        task(pause)(0.2)
-        task(pause)(0.2)
-    flow.run(max_workers=2)
-
-
 def measure() -> dict[str, float]:
     # A timed-out worker gets SIGKILL GRACE seconds after SIGTERM, from a timer
     # thread: let pending ones finish first (they end on their own).
     time.sleep(GRACE + 0.5)
-    fill_pool()
     gc.collect()
     me = psutil.Process()
     shm = [f for f in os.listdir("/dev/shm") if f.startswith("webber-")] if os.path.isdir(

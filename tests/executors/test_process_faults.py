@@ -120,6 +120,24 @@ def test_row02_worker_death_fails_only_its_node(killer: object, why: str) -> Non
     then_works()
 
 
+def _exit_late() -> None:
+    time.sleep(0.3)  # after its sibling is done: nothing waits when it dies
+    os._exit(1)
+
+
+def test_row02_the_pool_replaces_a_dead_worker_at_once() -> None:
+    """Not only when the next task needs one: the pool keeps its size."""
+    dag = DAG()
+    dead = dag.add_node(_exit_late)
+    dag.add_node(os.getpid)
+    run = dag.run(executor="processes", max_workers=2)
+    assert run.state(dead) == "failed"
+    dead_pid = int(run.attempts[dead][0].worker.split()[-1])  # "process 1234"
+    workers = [p.pid for p in _children()]
+    assert len(workers) == 2 and dead_pid not in workers, (dead_pid, workers)
+    then_works()
+
+
 def test_row02_jobs_queued_behind_a_crash_rerun_without_spending_retries(tmp_path: Path) -> None:
     # One worker, one batch: the crash takes the queued jobs down with it.
     dag = DAG()

@@ -389,7 +389,14 @@ class Pool:
                     self.pending.appendleft(task)
             if self.closed:
                 return
+            had = min(self.size, len(self.procs) + 1)
             self._dispatch()
+            if len(self.procs) < had:
+                # Replace it now, not at the next run's first task: the pool
+                # keeps its size (and the next run its warm start). If that
+                # fails (no fds, no memory), the next task spawns one instead.
+                with contextlib.suppress(OSError):
+                    self._spawn()
         if tasks and not tasks[0].abandoned:
             job = tasks[0].job
             error = WorkerCrashedError(
