@@ -93,19 +93,32 @@ def expected_states() -> dict[str, str]:
     }
 
 
+def segments_of(me: psutil.Process) -> list[str]:
+    """Segments ("webber-<creator pid>-...") of this process, its workers or dead
+    processes: not those of another webber program running beside this one."""
+    if not os.path.isdir("/dev/shm"):
+        return []
+    family = {me.pid, *(c.pid for c in me.children(recursive=True))}
+    found = []
+    for name in os.listdir("/dev/shm"):
+        if name.startswith("webber-"):
+            creator = int(name.split("-")[1])
+            if creator in family or not psutil.pid_exists(creator):
+                found.append(name)
+    return found
+
+
 def measure() -> dict[str, float]:
     # A timed-out worker gets SIGKILL GRACE seconds after SIGTERM, from a timer
     # thread: let pending ones finish first (they end on their own).
     time.sleep(GRACE + 0.5)
     gc.collect()
     me = psutil.Process()
-    shm = [f for f in os.listdir("/dev/shm") if f.startswith("webber-")] if os.path.isdir(
-        "/dev/shm") else []
     return {
         "child processes": len(me.children(recursive=True)),
         "open fds": me.num_fds(),
         "threads": me.num_threads(),
-        "/dev/shm segments": len(shm),
+        "/dev/shm segments": len(segments_of(me)),
         "RSS (MB)": me.memory_info().rss / 2**20,
     }
 
