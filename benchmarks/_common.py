@@ -17,6 +17,25 @@ def import_webber_from_checkout() -> None:
         sys.path.insert(0, ROOT)
 
 
+def our_segments(directory: str) -> list[str]:
+    """webber's shared-memory segments in ``directory`` ("webber-<creator pid>-...")
+    made by this process, its workers, or processes now dead: not those of
+    another webber program running beside this one."""
+    import psutil
+
+    if not os.path.isdir(directory):
+        return []
+    me = psutil.Process()
+    family = {me.pid, *(c.pid for c in me.children(recursive=True))}
+    found = []
+    for name in os.listdir(directory):
+        if name.startswith("webber-"):
+            creator = int(name.split("-")[1])
+            if creator in family or not psutil.pid_exists(creator):
+                found.append(name)
+    return found
+
+
 def table(rows: list[list[str]]) -> str:
     """A plain-text table: first row is the header."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

@@ -24,9 +24,9 @@ from typing import Any
 import psutil
 
 try:
-    from _common import import_webber_from_checkout, table
+    from _common import import_webber_from_checkout, our_segments, table
 except ImportError:  # imported as benchmarks.soak
-    from benchmarks._common import import_webber_from_checkout, table
+    from benchmarks._common import import_webber_from_checkout, our_segments, table
 
 import_webber_from_checkout()
 
@@ -93,21 +93,6 @@ def expected_states() -> dict[str, str]:
     }
 
 
-def segments_of(me: psutil.Process) -> list[str]:
-    """Segments ("webber-<creator pid>-...") of this process, its workers or dead
-    processes: not those of another webber program running beside this one."""
-    if not os.path.isdir("/dev/shm"):
-        return []
-    family = {me.pid, *(c.pid for c in me.children(recursive=True))}
-    found = []
-    for name in os.listdir("/dev/shm"):
-        if name.startswith("webber-"):
-            creator = int(name.split("-")[1])
-            if creator in family or not psutil.pid_exists(creator):
-                found.append(name)
-    return found
-
-
 def measure() -> dict[str, float]:
     # A timed-out worker gets SIGKILL GRACE seconds after SIGTERM, from a timer
     # thread: let pending ones finish first (they end on their own).
@@ -118,7 +103,7 @@ def measure() -> dict[str, float]:
         "child processes": len(me.children(recursive=True)),
         "open fds": me.num_fds(),
         "threads": me.num_threads(),
-        "/dev/shm segments": len(segments_of(me)),
+        "/dev/shm segments": len(our_segments("/dev/shm")),
         "RSS (MB)": me.memory_info().rss / 2**20,
     }
 

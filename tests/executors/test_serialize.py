@@ -8,6 +8,7 @@ import pickle
 import pytest
 
 import webber
+from benchmarks._common import our_segments
 from webber import DAG, Promise
 from webber.executors import _serialize
 
@@ -15,17 +16,8 @@ np = pytest.importorskip("numpy")
 
 
 def _ours() -> list[str]:
-    """Segments of this process and its workers (or of processes now dead): not
-    those of another webber program running beside the tests."""
-    psutil = pytest.importorskip("psutil")
-    family = {os.getpid(), *(c.pid for c in psutil.Process().children(recursive=True))}
-    found = []
-    for name in os.listdir(_serialize._DIR):
-        if name.startswith("webber-"):
-            creator = int(name.split("-")[1])
-            if creator in family or not psutil.pid_exists(creator):
-                found.append(name)
-    return found
+    pytest.importorskip("psutil")
+    return our_segments(_serialize._DIR)
 
 
 def test_small_values_stay_in_the_pickle() -> None:

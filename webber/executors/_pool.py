@@ -101,18 +101,14 @@ class _Proc:
     forget: list[str] = field(default_factory=list)
     inflight: deque[_Task] = field(default_factory=deque)
     #: "process <pid>", made once: it names the worker in every Started/Outcome
-    label: str = ""
+    name: str = field(init=False)
 
     def __post_init__(self) -> None:
-        self.label = f"process {self.popen.pid}"
+        self.name = f"process {self.popen.pid}"
 
     @property
     def pid(self) -> int:
         return self.popen.pid
-
-    @property
-    def name(self) -> str:
-        return self.label
 
 
 def _why(code: int | None) -> str:
