@@ -98,6 +98,8 @@ class _Engine:
     main_thread: bool = field(
         default_factory=lambda: threading.current_thread() is threading.main_thread()
     )
+    #: the thread the engine runs in
+    thread: int = field(default_factory=threading.get_ident)
 
     def run(self) -> Run:
         started, t0 = time.time(), time.perf_counter()
@@ -111,7 +113,7 @@ class _Engine:
         self._emit("on_run_start", self.plan)
         # Starts only matter to timeouts (always sent for those) and to listeners.
         self.executor.report_starts = bool(self.hooks["on_task_start"])
-        self.executor.start(self.outcomes.put)
+        self.executor.start(self._report)
         finished = False
         try:
             self.decide.extend(n for n, count in self.waiting.items() if count == 0)
@@ -122,6 +124,16 @@ class _Engine:
         finally:
             self.executor.stop(cancel=not finished)
         return self._result(started, time.perf_counter() - t0)
+
+    def _report(self, message: Started | Outcome) -> None:
+        """The executors' report callback: queue the message for the loop. A
+        start reported from this thread (the inline executor, about to run the
+        task here) is handled now, so its listeners hear of it before the task
+        runs, not after; an Outcome always waits for the loop (no recursion)."""
+        if isinstance(message, Started) and threading.get_ident() == self.thread:
+            self._started(message)
+        else:
+            self.outcomes.put(message)
 
     # -- waiting ------------------------------------------------------------------
     def _wait(self) -> None:

@@ -16,6 +16,7 @@ bad graph, ``KeyError`` for an unknown id, ``TimeoutError`` for a timeout)::
      │    ├── TaskTimeoutError (TimeoutError)  the task ran past its timeout
      │    ├── TaskSkippedError             reading the result of a skipped task
      │    ├── WorkerCrashedError           the process running the task died
+     │    ├── TaskExitError                the task raised SystemExit / KeyboardInterrupt
      │    └── TransportError               something of the task could not travel
      │         ├── JobSendError (TypeError)     its arguments, leaving the caller
      │         ├── JobLoadError (RuntimeError)  its function or arguments, in the worker
@@ -52,6 +53,7 @@ __all__ = [
     "ResumeError",
     "TaskDefinitionError",
     "TaskError",
+    "TaskExitError",
     "TaskSkippedError",
     "TaskTimeoutError",
     "TransportError",
@@ -231,6 +233,33 @@ class WorkerCrashedError(TaskError):
     >>> type(error).__name__, "exit code 3" in str(error)  # doctest: +SKIP
     ('WorkerCrashedError', True)
     """
+
+
+class TaskExitError(TaskError):
+    """The task raised ``SystemExit`` (``sys.exit()``), ``KeyboardInterrupt`` or
+    another BaseException that is not an Exception. That fails the task, on
+    every executor; it does not end or interrupt the program that reads the
+    result. The original exception is the ``__cause__``.
+
+    >>> import sys, webber
+    >>> dag = webber.DAG()
+    >>> n = dag.add_node(sys.exit, 0)
+    >>> error = dag.run(executor="inline").error(n)
+    >>> type(error).__name__, type(error.__cause__).__name__, isinstance(error, Exception)
+    ('TaskExitError', 'SystemExit', True)
+    """
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # The original travels too (from a worker process): it is the point.
+        return (_with_cause, (*super().__reduce__(), self.__cause__))
+
+
+def _with_cause(
+    cls: type[TaskError], args: tuple[str, str], cause: BaseException | None
+) -> TaskError:
+    error = cls(*args)
+    error.__cause__ = cause
+    return error
 
 
 class ExecutorError(WebberError, RuntimeError):

@@ -82,7 +82,30 @@ def test_row03_exit_and_keyboard_interrupt_raised_by_a_task_are_its_failure(
     other = dag.add_node(str, "still runs")
     run = dag.run(executor=executor)  # the caller keeps running
     assert run.state(n) == "failed" and run[other] == "still runs"
-    assert isinstance(run.error(n), kind)
+    error = run.error(n)
+    assert isinstance(error, webber.TaskExitError) and isinstance(error.__cause__, kind)
+    next_run_works(executor)
+
+
+# -- row 29 -----------------------------------------------------------------------------
+def exits_zero() -> None:
+    sys.exit(0)
+
+
+@pytest.mark.timeout(120)
+def test_row29_sys_exit_0_in_a_task_never_exits_the_caller(executor: str) -> None:
+    dag = DAG()
+    n = dag.add_node(exits_zero)
+    run = dag.run(executor=executor)
+    # Reading the result raises an Exception (a CI job's `except Exception` or a
+    # plain crash reports a failure), not a SystemExit that exits with status 0.
+    with pytest.raises(webber.TaskError) as info:
+        run[n]
+    error = info.value
+    assert type(error) is webber.TaskExitError and isinstance(error, Exception)
+    assert isinstance(error.__cause__, SystemExit) and error.__cause__.code == 0
+    assert error.task == n and "SystemExit(0)" in str(error)
+    assert run.attempts[n][0].error is not None and "SystemExit(0)" in run.attempts[n][0].error
     next_run_works(executor)
 
 
@@ -105,6 +128,36 @@ def test_row06_exception_with_extra_init_args_reaches_the_caller(executor: str) 
     assert error is not None and type(error).__name__ == "TwoArgs"
     assert "a=1 b=2" in str(error)
     assert run.attempts[n][0].error == "TwoArgs: a=1 b=2"
+    next_run_works(executor)
+
+
+# -- row 26 -----------------------------------------------------------------------------
+class HoldsAGenerator(ValueError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.rows = (n for n in range(3))  # cannot be pickled
+        self.count = 3
+
+
+def raises_holding_a_generator() -> None:
+    raise HoldsAGenerator("bad rows")
+
+
+def test_row26_exception_with_an_unpicklable_attribute_keeps_its_class(executor: str) -> None:
+    dag = DAG()
+    n = dag.add_node(raises_holding_a_generator)
+    run = dag.run(executor=executor)
+    try:
+        run[n]
+    except ValueError as e:  # its own class arrives, so the caller's except works
+        error = e
+    assert type(error).__name__ == "HoldsAGenerator" and str(error) == "bad rows"
+    assert error.count == 3  # type: ignore[attr-defined]
+    rows = error.rows  # type: ignore[attr-defined]
+    if executor in ("processes", "dask"):  # it could not travel: its repr did
+        assert isinstance(rows, str) and "generator" in rows
+    # The traceback still shows where it was raised.
+    assert "raises_holding_a_generator" in "".join(traceback.format_exception(error))
     next_run_works(executor)
 
 

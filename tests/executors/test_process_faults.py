@@ -185,7 +185,10 @@ def test_row03_exit_and_interrupt_are_ordinary_failures(func: object, kind: type
     other = dag.add_node(str, "fine")
     run = dag.run(executor="processes")
     assert run.state(n) == "failed" and run[other] == "fine"
-    assert isinstance(run.error(n), kind)
+    error = run.error(n)
+    assert isinstance(error, webber.TaskExitError) and isinstance(error.__cause__, kind)
+    # The worker's traceback is still there, under the original.
+    assert "RemoteTraceback" in type(error.__cause__.__cause__).__name__
     then_works()
 
 

@@ -131,5 +131,10 @@ def decode_failure(node: str, data: bytes, info: Sequence[str]) -> BaseException
             error.args = (f"task {node!r}: {error.args[0] if error.args else ''}",)
     else:
         error = TaskError(f"{kind}: {message}", node)
-    error.__cause__ = RemoteTraceback(text)
+    # Under what the error brought along as its cause (TaskExitError's original).
+    below = error
+    while below.__cause__ is not None:
+        below = below.__cause__
+        _restore_init_fields(below)
+    below.__cause__ = RemoteTraceback(text)
     return error

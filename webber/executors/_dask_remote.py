@@ -39,6 +39,7 @@ class Spec:
     token: str  # the executor run the events belong to
     tag: int  # the dask task within that run
     job: Job  # its inputs and Remote arguments replaced by Slots
+    starts: bool = False  # report every job's start when it starts (Executor.report_starts)
 
 
 def fill(value: Any, deps: Sequence[Any]) -> Any:
@@ -66,8 +67,9 @@ def run_remote(spec: Spec, *deps: Any) -> Any:
         job = replace(job, args=(fill(job.args[0], deps), *job.args[1:]))
 
     def started(message: Started | Outcome) -> None:
-        # Only a job with a timeout needs its start now (the clock starts there);
-        # the others' start comes with their end, one event instead of two.
+        # Only a job with a timeout (its clock starts there) or a run whose
+        # listeners want starts needs its start now; the others' start comes
+        # with their end, one event instead of two.
         assert isinstance(message, Started)
         worker.log_event(spec.topic, ("start", spec.token, spec.tag, position, message.at, where))
 
@@ -81,7 +83,7 @@ def run_remote(spec: Spec, *deps: Any) -> Any:
         if previous is not None:
             link = feed(link, previous[0])
         with _output.collecting() as lines:
-            outcome = run_job(link, started if link.timeout is not None else None)
+            outcome = run_job(link, started if link.timeout is not None or spec.starts else None)
         error, info = encode_failure(outcome.value) if not outcome.ok else (b"", None)
         message = ("done", spec.token, spec.tag, position, outcome.ok, outcome.started,
                    outcome.duration, where, lines, error, info)

@@ -10,19 +10,35 @@ passes its own ``step``.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, TypeVar
 
 from webber import _context
+from webber._errors import TaskExitError
 from webber._output import capture
 from webber._refs import Ref, substitute
 from webber.executors._base import Job, Outcome, Report, Started
 
-__all__ = ["feed", "materialize", "run_chain", "run_job", "run_links", "worker_name"]
+__all__ = [
+    "event_loop",
+    "feed",
+    "is_async",
+    "materialize",
+    "run_chain",
+    "run_job",
+    "run_job_async",
+    "run_links",
+    "start_async",
+    "worker_name",
+]
 
 L = TypeVar("L")
 
@@ -52,29 +68,136 @@ def worker_name() -> str:
     return name
 
 
+class _Attempt:
+    """One run of a job as it happens: when and where it began, what it gave."""
+
+    __slots__ = ("job", "ok", "started", "t0", "value", "worker")
+
+    def __init__(self, job: Job, report: Report | None) -> None:
+        self.job = job
+        self.started = time.time()
+        self.t0 = time.perf_counter()
+        self.worker = worker_name()
+        self.ok, self.value = False, None
+        if report is not None:
+            report(Started(job, self.started, self.worker))
+
+    def outcome(self) -> Outcome:
+        duration = time.perf_counter() - self.t0
+        return Outcome(self.job, self.ok, self.value, self.started, duration, self.worker)
+
+
+@contextmanager
+def _attempt(job: Job, report: Report | None) -> Iterator[_Attempt]:
+    """Time and capture one run of ``job``; whatever it raises is its failure."""
+    attempt = _Attempt(job, report)
+    token = _context.active_flow.set(None)  # a task calling tasks calls them
+    try:
+        with capture(job.name, job.node):
+            yield attempt
+        attempt.ok = True
+    except BaseException as e:
+        attempt.value = _failure(job, e)
+    finally:
+        _context.active_flow.reset(token)
+
+
+def _failure(job: Job, error: BaseException) -> BaseException:
+    """A task's exception as its node's failure: an Exception as raised; a
+    ``SystemExit``, ``KeyboardInterrupt`` (or other BaseException) wrapped, so
+    that reading the result cannot exit or interrupt the caller."""
+    if isinstance(error, Exception):
+        return error
+    wrapped = TaskExitError(
+        f"task {job.node!r} raised {type(error).__name__}({_args(error)}); a task cannot "
+        f"end or interrupt the program, so this failed the task (the original is the "
+        f"__cause__); raise an Exception to fail a task on purpose",
+        job.node,
+    )
+    wrapped.__cause__ = error
+    return wrapped
+
+
+def _args(error: BaseException) -> str:
+    return ", ".join(map(repr, error.args))
+
+
 def run_job(job: Job, report: Report | None = None) -> Outcome:
     """Run ``job`` and describe what happened; never raises for the task's sake.
 
-    A task's ``SystemExit`` and ``KeyboardInterrupt`` are its failure, not the
-    caller's exit (the inline executor tells the user's Ctrl-C apart itself).
-    ``report``, when given, gets the job's Started before the task runs.
+    A task's ``SystemExit`` and ``KeyboardInterrupt`` are its failure (a
+    :class:`~webber.TaskExitError`), not the caller's exit (the inline
+    executor tells the user's Ctrl-C apart itself). A coroutine the task
+    returns (an ``async def`` task run here, not on the event loop: inline, a
+    dask worker) is awaited in this thread. ``report``, when given, gets the
+    job's Started before the task runs.
     """
-    started = time.time()
-    t0 = time.perf_counter()
-    worker = worker_name()
-    if report is not None:
-        report(Started(job, started, worker))
-    token = _context.active_flow.set(None)  # a task calling tasks calls them
-    try:
+    with _attempt(job, report) as attempt:
         args, kwargs = materialize(job)
-        with capture(job.name, job.node):
-            value = job.func(*args, **kwargs)
-        ok = True
-    except BaseException as e:
-        ok, value = False, e
-    finally:
-        _context.active_flow.reset(token)
-    return Outcome(job, ok, value, started, time.perf_counter() - t0, worker)
+        value = job.func(*args, **kwargs)
+        if inspect.iscoroutine(value):
+            value = _await_here(value)
+        attempt.value = value
+    return attempt.outcome()
+
+
+def _await_here(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coroutine`` to its end, blocking this thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    # This thread runs a loop (inline in a notebook cell): it cannot wait on itself.
+    return asyncio.run_coroutine_threadsafe(coroutine, event_loop()).result()
+
+
+async def run_job_async(job: Job, report: Report | None = None) -> Outcome:
+    """:func:`run_job` for an ``async def`` task, awaited on the running loop."""
+    with _attempt(job, report) as attempt:
+        args, kwargs = materialize(job)
+        attempt.value = await job.func(*args, **kwargs)
+    return attempt.outcome()
+
+
+def is_async(job: Job) -> bool:
+    """Whether ``job`` is an ``async def`` task alone (not in a chain, which
+    compile never makes of one): it goes to the event loop, not a worker."""
+    return not job.links and inspect.iscoroutinefunction(job.func)
+
+
+_loop_lock = threading.Lock()
+_loop: tuple[asyncio.AbstractEventLoop, threading.Thread] | None = None
+
+
+def event_loop() -> asyncio.AbstractEventLoop:
+    """This process's event loop for async tasks, running in a daemon thread of
+    its own (started on first use): the async tasks of every worker thread and
+    run share it, so a thousand of them waiting cost no thread each, and none
+    blocks a worker."""
+    global _loop
+    with _loop_lock:
+        if _loop is None or not _loop[1].is_alive():
+            if _loop is None:
+                os.register_at_fork(after_in_child=_forget_loop)
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=loop.run_forever, name="webber-async", daemon=True)
+            thread.start()
+            _loop = (loop, thread)
+        return _loop[0]
+
+
+def _forget_loop() -> None:
+    # A forked child has the loop object but not its thread: start a new one.
+    global _loop, _loop_lock
+    _loop_lock = threading.Lock()
+    if _loop is not None:
+        _loop = (_loop[0], threading.Thread())  # not alive: replaced on first use
+
+
+def start_async(job: Job, report: Report | None = None) -> Future[Outcome]:
+    """Start an async job on :func:`event_loop` and return at once; the future
+    holds its Outcome (cancel it to cancel the task)."""
+    return asyncio.run_coroutine_threadsafe(run_job_async(job, report), event_loop())
 
 
 def feed(link: Job, previous: Any) -> Job:

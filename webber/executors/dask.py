@@ -24,9 +24,10 @@ id>``) with its start time, its worker, the lines the task printed (so they
 reach the caller's ``"webber"`` logger, attributed to the task) and a
 failure's exception and traceback. The worker sends it before the task's
 result, and dask keeps that order up to the client, so an Outcome's lines are
-logged before it is reported. Only a job with a timeout also reports its start
-when it starts (its clock starts there); the others' Started is reported with
-their end, one message instead of two per job. Inside a chain, a link's report
+logged before it is reported. Only a job with a timeout (its clock starts
+there), or any job of a run whose listeners want task starts, also reports its
+start when it starts; the others' Started is reported with their end, one
+message instead of two per job. Inside a chain, a link's report
 reaches the scheduler before the next link starts, so a crash is blamed on
 the link that ran. A dask task never raises for the task's sake: when its
 future errs, the worker died (``KilledWorker``) or dask could not run it.
@@ -324,14 +325,14 @@ class DaskExecutor(Executor):
     def start(self, report: Report) -> None:
         if self.client is None:
             client, close = _local_cluster(self.max_workers or 2)
-            self._session = _Session(client, report, close)
+            self._session = _Session(client, report, close, self.report_starts)
             return
         if self.client.status != "running":
             raise ExecutorError(
                 f"the dask Client given to DaskExecutor is {self.client.status}; "
                 f"pass an open Client"
             )
-        self._session = _Session(self.client, report, None)
+        self._session = _Session(self.client, report, None, self.report_starts)
 
     def submit(self, job: Job) -> None:
         assert self._session is not None, "DaskExecutor.submit() before start()"
@@ -354,9 +355,11 @@ class _Session:
     earlier run (abandoned, or re-run by dask) never reports into a later one.
     """
 
-    def __init__(self, client: _Client, report: Report, close: Callable[[], None] | None) -> None:
+    def __init__(self, client: _Client, report: Report, close: Callable[[], None] | None,
+                 starts: bool) -> None:
         self.client = client
         self.report = report
+        self.starts = starts  # each job reports its start when it starts, not with its end
         self.close = close  # closes the cluster webber started for this run
         self.killed_worker: type[BaseException] = _distributed().KilledWorker
         self.token = uuid.uuid4().hex
@@ -398,7 +401,7 @@ class _Session:
             remote = replace(remote, args=(slot(job.args[0]), *job.args[1:]))
         try:
             future = self.client.submit(
-                run_remote, Spec(self.topic, self.token, tag, remote), *deps,
+                run_remote, Spec(self.topic, self.token, tag, remote, self.starts), *deps,
                 key=f"{job.name}-{uuid.uuid4().hex}", pure=False,
             )
             if job.links:
@@ -482,7 +485,7 @@ class _Session:
             box.failed = not ok
         for stream, line in lines:
             _output.emit_line(job.name, line, stream, job.node)
-        if job.timeout is None:
+        if job.timeout is None and not self.starts:
             self.report(Started(job, started, where))  # see run_remote
         value = (_Handle(box, position if box.chain else None) if ok
                  else decode_failure(job.node, error, info))
