@@ -78,7 +78,8 @@ class _Attempt:
         self.started = time.time()
         self.t0 = time.perf_counter()
         self.worker = worker_name()
-        self.ok, self.value = False, None
+        self.ok = False
+        self.value: Any = None
         if report is not None:
             report(Started(job, self.started, self.worker))
 
