@@ -76,6 +76,15 @@ def check_io_threads(out: str) -> None:
     assert number(r"^wall time on threads: ([\d.]+) s$", out) > 0, out
 
 
+def check_async_tasks(out: str) -> None:
+    assert "sum of 100 pages: 9900; words: 9" in out, out
+    assert number(r"^time in the 100 tasks, added up: ([\d.]+) s", out) >= 50
+    # Behaviour, not speed: the awaits overlapped (far more than the threads
+    # executor's thread count, which is at most 32).
+    assert number(r"^most fetches waiting at once: (\d+) of 100$", out) > 32, out
+    assert "the same from async code (await flow.arun()): 9900" in out, out
+
+
 def check_data_science(out: str) -> None:
     if importlib.util.find_spec("numpy") is None:
         assert "this example needs numpy: pip install numpy" in out, out
@@ -95,6 +104,7 @@ CHECKS: dict[str, Callable[[str], None]] = {
     "conditional": check_conditional,
     "io_threads": check_io_threads,
     "data_science": check_data_science,
+    "async_tasks": check_async_tasks,
 }
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import graphlib
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -124,10 +125,12 @@ def _chains(
 ) -> dict[str, str]:
     """parent -> child for every edge that links a chain: the child's only
     parent, the parent's only child, a Success edge, and neither a fan-out,
-    a skip, nor a task with a timeout (those need the engine between them)."""
+    a skip, nor a task with a timeout (those need the engine between them),
+    nor an ``async def`` task (it runs on an event loop, not a worker's thread)."""
 
     def plain(node: Node) -> bool:
-        return not node.fan_out and not node.skip and node.options.timeout is None
+        return (not node.fan_out and not node.skip and node.options.timeout is None
+                and not inspect.iscoroutinefunction(node.func))
 
     links = {}
     for n, kids in children.items():

@@ -363,6 +363,38 @@ class DAG:
             plan, chosen, progress=progress, listeners=list(listeners), reuse=reuse
         )
 
+    async def arun(
+        self,
+        executor: str | Executor = "processes",
+        *,
+        max_workers: int | None = None,
+        progress: bool = False,
+        listeners: Iterable[Listener] = (),
+        resume: Run | None = None,
+    ) -> Run:
+        """:meth:`run` for code already inside an event loop (Jupyter, FastAPI,
+        an ``async def``): ``await flow.arun()`` runs the graph in a thread of
+        its own and does not block the loop meanwhile. Same arguments as run().
+
+        Cancelling the await stops the waiting, not the run: it ends in the
+        background as it would have (its tasks are not interrupted).
+
+        >>> import asyncio, webber
+        >>> dag = webber.DAG()
+        >>> n = dag.add_node(sum, [1, 2, 3])
+        >>> async def main() -> int:
+        ...     run = await dag.arun(executor="threads")
+        ...     return run[n]
+        >>> asyncio.run(main())
+        6
+        """
+        import asyncio
+
+        return await asyncio.to_thread(
+            self.run, executor, max_workers=max_workers, progress=progress,
+            listeners=listeners, resume=resume,
+        )
+
     def execute(
         self,
         executor: str | Executor = "processes",

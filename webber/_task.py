@@ -10,8 +10,8 @@ value it will become.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from webber import _context
 from webber._errors import TaskDefinitionError
@@ -94,6 +94,22 @@ class Task(Generic[P, R]):
         return (Task, (self.fn, self.options))
 
 
+class _Decorator(Protocol):
+    """What ``task(name=...)`` returns: ``@task`` with those settings."""
+
+    @overload
+    def __call__(self, fn: Callable[P, Coroutine[Any, Any, R]], /) -> Task[P, R]: ...
+    @overload
+    def __call__(self, fn: Callable[P, R], /) -> Task[P, R]: ...
+
+
+# An ``async def`` task's Promise stands for the awaited value, as the engine
+# awaits it: Task[P, R], not Task[P, Coroutine[..., R]] (the first overload
+# wins for an async function).
+@overload
+def task(fn: Callable[P, Coroutine[Any, Any, R]], /) -> Task[P, R]: ...
+
+
 @overload
 def task(fn: Callable[P, R], /) -> Task[P, R]: ...
 
@@ -106,10 +122,10 @@ def task(
     retry_delay: float = 0.0,
     retry_backoff: float = 1.0,
     timeout: float | None = None,
-) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+) -> _Decorator: ...
 
 
-def task(
+def task(  # type: ignore[misc]  # (the async overload's R is the awaited value)
     fn: Callable[P, R] | None = None,
     /,
     *,
@@ -118,7 +134,7 @@ def task(
     retry_delay: float = 0.0,
     retry_backoff: float = 1.0,
     timeout: float | None = None,
-) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
+) -> Task[P, R] | _Decorator:
     """Make a function a task: a plain call outside a flow, a node inside one.
 
     Use it bare (``@task``) or with settings: ``name`` (shown in logs and
@@ -145,4 +161,4 @@ def task(
         options.check(label)
         return Task(func, options)
 
-    return wrap if fn is None else wrap(fn)
+    return wrap if fn is None else wrap(fn)  # type: ignore[return-value]

@@ -203,14 +203,16 @@ class Pool:
     def _dispatch(self) -> None:
         while self.pending:
             idle = [p for p in self.procs if not p.inflight]
+            # Share the queue among the workers free to take some now (idle, or
+            # yet to start): async tasks of one batch run at the same time.
+            free = len(idle) + max(0, self.size - len(self.procs))
             if not idle:
                 if len(self.procs) >= self.size:
                     return
                 idle = [self._spawn()]
             proc = self._near(self.pending[0], idle)
-            # Share the queue among the idle workers; a job with a timeout goes
-            # alone, so its clock starts when it starts.
-            want = max(1, min(MAX_BATCH, len(self.pending) // max(1, self.size)))
+            # A job with a timeout goes alone, so its clock starts when it starts.
+            want = max(1, min(MAX_BATCH, -(-len(self.pending) // max(1, free))))
             batch: list[_Sent] = []
             while self.pending and len(batch) < want:
                 if self.pending[0].job.timeout is not None and batch:

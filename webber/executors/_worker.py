@@ -25,22 +25,24 @@ kills the process.
 
 from __future__ import annotations
 
+import inspect
 import os
 import pickle
 import signal
 import sys
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from typing import Any
 
 from webber import _output
 from webber._errors import JobLoadError, ResultSendError
-from webber.executors._base import Job
+from webber.executors._base import Job, Outcome
 from webber.executors._codec import encode_failure
 from webber.executors._frames import Frames, send_frame
 from webber.executors._pickling import dumps_value, loads
 from webber.executors._shm import Segment, remove_segments
-from webber.executors._work import feed, run_job, run_links
+from webber.executors._work import feed, run_job, run_links, start_async
 
 __all__ = ["main"]
 
@@ -97,22 +99,32 @@ class _Worker:
     def run(self, tag: int, fid: Any, data: bytes, segments: list[Segment],
             previous: tuple[Any] | None) -> tuple[bool, Any]:
         """Run one job and report it; ``previous`` holds a chain link's input."""
-        started, duration = 0.0, 0.0
+        job = self.load(fid, data, segments, previous)
+        if isinstance(job, BaseException):
+            self.fail(tag, job, 0.0, 0.0)
+            return False, None
+        return self.finish(tag, job, run_job(job))
+
+    def load(self, fid: Any, data: bytes, segments: list[Segment],
+             previous: tuple[Any] | None) -> Job | BaseException:
+        """The job as sent, or why it cannot be loaded (to report as its failure)."""
         try:
             node, index, attempt, name, args, kwargs, inputs, timeout = loads(data, segments)
             job = Job(node, index, attempt, name, self.function(fid), args, kwargs, inputs, timeout)
             if previous is not None:
                 job = feed(job, previous[0])
-        except BaseException as e:  # reported as the task's failure
-            error: BaseException = JobLoadError(
+        except BaseException as e:
+            error = JobLoadError(
                 f"its worker process could not unpickle its function or arguments "
                 f"({type(e).__name__}: {e}); make sure the worker can import what they "
                 f"refer to (the same packages and sys.path as the caller)"
             )
             error.__cause__ = e
-            self.fail(tag, error, started, duration)
-            return False, None
-        outcome = run_job(job)
+            return error
+        return job
+
+    def finish(self, tag: int, job: Job, outcome: Outcome) -> tuple[bool, Any]:
+        """Send ``job``'s outcome to the caller."""
         started, duration = outcome.started, outcome.duration
         if not outcome.ok:
             self.fail(tag, outcome.value, started, duration)
@@ -131,6 +143,37 @@ class _Worker:
             return False, None
         self.done(tag, True, result, result_segments, started, duration, None)
         return True, outcome.value
+
+    def run_batch(self, entries: list[tuple[int, Any, bytes, list[Segment], list[Any]]]) -> None:
+        """Run a batch of jobs, answering in the order they came (the caller
+        matches answers to jobs by order). ``async def`` tasks go to the event
+        loop as they come and run there together, while the jobs between them
+        wait their turn; each answer is sent once the ones before it are."""
+        awaiting: list[tuple[int, Job, Future[Outcome]]] = []
+
+        def answer_awaiting() -> None:
+            for tag, job, future in awaiting:
+                self.finish(tag, job, future.result())
+            awaiting.clear()
+
+        for tag, fid, data, segments, links in entries:
+            if not links and self.is_async(fid):
+                job = self.load(fid, data, segments, None)
+                if isinstance(job, BaseException):
+                    answer_awaiting()
+                    self.fail(tag, job, 0.0, 0.0)
+                else:
+                    awaiting.append((tag, job, start_async(job)))
+                continue
+            answer_awaiting()
+            self.run_chain(tag, fid, data, segments, links)
+        answer_awaiting()
+
+    def is_async(self, fid: Any) -> bool:
+        try:
+            return inspect.iscoroutinefunction(self.function(fid))
+        except BaseException:
+            return False  # it will fail to load as an ordinary job, and say why
 
     def fail(self, tag: int, error: BaseException, started: float, duration: float) -> None:
         data, info = encode_failure(error)
@@ -152,8 +195,7 @@ class _Worker:
         if kind == "run":
             for fid in message[2]:  # functions of runs that have ended
                 self.functions.pop(fid, None)
-            for tag, fid, data, segments, links in message[1]:
-                self.run_chain(tag, fid, data, segments, links)
+            self.run_batch(message[1])
         elif kind == "fn":
             self.functions[message[1]] = (message[2], message[3])
         elif kind == "init":

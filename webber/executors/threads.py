@@ -1,27 +1,87 @@
 """The thread executor: tasks run on a pool of threads in the caller's process.
 
 For I/O-bound tasks (network, files, subprocesses, C code that releases the
-GIL); pure-Python CPU work does not run in parallel on threads. A thread
-cannot be killed: when a task passes its ``timeout`` the engine marks it
-failed (TaskTimeoutError) and moves on, but the thread runs the task to its
-end in the background, its result discarded -- and the interpreter waits for
-it at exit. Use the process executor when timeouts must stop the work.
+GIL); pure-Python CPU work does not run in parallel on threads. ``async def``
+tasks do not take a thread: they run on the process's event loop
+(``_work.event_loop``), all of a run's awaiting at the same time.
+
+A thread cannot be killed: when a task passes its ``timeout``, or the user
+presses Ctrl-C, the engine stops waiting for it at once, but the thread runs
+the task to its end in the background, its result discarded. The threads are
+daemon threads of webber's own (not ``concurrent.futures``', which the
+interpreter joins at exit), so such a thread never keeps the program from
+exiting. An async task is cancelled instead.
 """
 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import threading
+from concurrent.futures import Future
 
-from webber.executors._base import Executor, Job, Report
-from webber.executors._work import run_chain
+from webber.executors._base import Executor, Job, Outcome, Report
+from webber.executors._work import is_async, run_chain, start_async
 
 __all__ = ["ThreadExecutor"]
 
 
+class _Threads:
+    """``size`` daemon threads taking jobs from one queue, started as work
+    comes (one per job waiting, up to ``size``); None in the queue stops one."""
+
+    def __init__(self, size: int, report: Report) -> None:
+        self.size = size
+        self.report = report
+        self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
+        self.idle = 0
+        self.lock = threading.Lock()
+
+    def submit(self, job: Job) -> None:
+        self.jobs.put(job)
+        with self.lock:
+            if self.idle > 0:
+                self.idle -= 1  # that thread takes it
+                return
+            if len(self.threads) >= self.size:
+                return
+            thread = threading.Thread(
+                target=self._work, name=f"webber_{len(self.threads)}", daemon=True
+            )
+            self.threads.append(thread)
+        thread.start()
+
+    def _work(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            # run_chain reports every outcome itself and never raises for a task.
+            run_chain(job, self.report)
+            with self.lock:
+                self.idle += 1
+
+    def stop(self, wait: bool) -> None:
+        if not wait:
+            # Drop what has not started (Ctrl-C, or an abandoned task's run).
+            try:
+                while True:
+                    self.jobs.get_nowait()
+            except queue.Empty:
+                pass
+        with self.lock:
+            threads = list(self.threads)
+        for _ in threads:
+            self.jobs.put(None)
+        if wait:
+            for thread in threads:
+                thread.join()
+
+
 class ThreadExecutor(Executor):
     """Runs tasks on ``max_workers`` threads (default: min(32, cores + 4)), a
-    fresh pool per run.
+    fresh pool per run; ``async def`` tasks on the event loop beside them.
 
     >>> from webber import DAG
     >>> from webber.executors import ThreadExecutor
@@ -35,29 +95,52 @@ class ThreadExecutor(Executor):
 
     def __init__(self, max_workers: int | None = None) -> None:
         super().__init__(max_workers)
-        self._pool: ThreadPoolExecutor | None = None
+        self._threads: _Threads | None = None
         self._report: Report | None = None
         self._abandoned = False
+        #: the async jobs of this run still on the event loop, to cancel
+        self._awaiting: dict[tuple[tuple[str, int | None], int], Future[Outcome]] = {}
 
     def start(self, report: Report) -> None:
         workers = self.max_workers or min(32, (os.cpu_count() or 1) + 4)
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="webber")
+        self._threads = _Threads(workers, report)
         self._report = report
         self._abandoned = False
+        self._awaiting = {}
 
     def submit(self, job: Job) -> None:
-        assert self._pool is not None, "ThreadExecutor.submit() before start()"
-        assert self._report is not None
-        # run_chain reports every outcome itself and never raises for a task.
-        self._pool.submit(run_chain, job, self._report)
+        assert self._threads is not None, "ThreadExecutor.submit() before start()"
+        if not is_async(job):
+            self._threads.submit(job)
+            return
+        report = self._report
+        assert report is not None
+        future = start_async(job, report)
+        key = (job.key, job.attempt)
+        awaiting = self._awaiting  # this run's, even when the callback comes late
+        awaiting[key] = future
+
+        def done(future: Future[Outcome]) -> None:
+            awaiting.pop(key, None)
+            if not future.cancelled():
+                report(future.result())
+
+        future.add_done_callback(done)
 
     def abandon(self, job: Job) -> None:
-        self._abandoned = True
+        future = self._awaiting.pop((job.key, job.attempt), None)
+        if future is not None:
+            future.cancel()  # an async task can be stopped: cancel it
+        else:
+            self._abandoned = True
 
     def stop(self, cancel: bool = False) -> None:
-        pool, self._pool, self._report = self._pool, None, None
-        if pool is not None:
+        threads, self._threads, self._report = self._threads, None, None
+        if cancel:
+            for future in list(self._awaiting.values()):
+                future.cancel()
+        self._awaiting = {}
+        if threads is not None:
             # Don't wait for a thread that is still running an abandoned
             # (timed-out) task, or for queued work after Ctrl-C.
-            wait = not (cancel or self._abandoned)
-            pool.shutdown(wait=wait, cancel_futures=not wait)
+            threads.stop(wait=not (cancel or self._abandoned))
