@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
 from webber import DAG
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def meet(barrier: threading.Barrier, tag: str) -> str:
@@ -33,3 +38,40 @@ def test_concurrent_tasks_never_share_a_worker_name_across_many_pools() -> None:
         run = dag.run(executor="threads", max_workers=2)
         workers = {run.attempts[n][0].worker for n in (a, b)}
         assert len(workers) == 2, workers
+
+
+# -- row 28: Ctrl-C on threads --------------------------------------------------------
+CTRL_C = """
+import _thread, sys, threading, time
+sys.path.insert(0, {root!r})
+import webber
+
+class Started(webber.Listener):
+    def __init__(self):
+        self.count = 0
+    def on_task_start(self, node, attempt, index, worker):
+        self.count += 1
+        if self.count == 20:  # every task sleeps now: press Ctrl-C
+            threading.Thread(target=_thread.interrupt_main).start()
+
+dag = webber.DAG()
+for _ in range(20):
+    dag.add_node(time.sleep, 300)
+try:
+    dag.run(executor="threads", max_workers=20, listeners=[Started()])
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_row28_ctrl_c_on_threads_stops_the_run_and_the_interpreter_exits() -> None:
+    # The 20 tasks sleep 300 s and cannot be killed: the run must stop waiting
+    # for them at once, and the interpreter must exit without joining their
+    # threads (concurrent.futures' threads are joined at exit).
+    code = CTRL_C.format(root=str(ROOT))
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=100, check=False
+    )
+    assert "interrupted" in out.stdout, out.stdout + out.stderr
+    assert out.returncode == 0, out.stderr

@@ -1,0 +1,114 @@
+"""``async def`` tasks (reliability row 24) and ``await flow.arun()`` -- on every executor."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+import webber
+from webber import DAG, Flow, task
+
+
+@task
+async def double(x: int) -> int:
+    await asyncio.sleep(0.01)
+    print(f"doubled {x}")
+    return 2 * x
+
+
+@task
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@task
+async def refuse(x: int) -> int:
+    await asyncio.sleep(0)
+    raise ValueError(f"no {x}")
+
+
+@pytest.mark.timeout(120)
+def test_row24_async_tasks_are_awaited(executor: str, caplog: pytest.LogCaptureFixture) -> None:
+    with Flow() as flow:
+        a = double(1)  # async
+        b = add(a, 10)  # sync, fed an async result
+        c = double(b)  # async, fed a sync result
+        d = double(c)  # async after async (never chained: each goes to the loop)
+        many = double.map([1, 2, 3])
+        bad = refuse(5)
+    run = flow.run(executor=executor)
+    assert (run[a], run[b], run[c], run[d], run[many]) == (2, 12, 24, 48, [2, 4, 6])
+    with pytest.raises(ValueError, match="no 5"):
+        run[bad]
+    assert "doubled 12" in caplog.text  # its output reaches the log, as a sync task's
+
+
+@task
+async def nap(seconds: float) -> float:
+    await asyncio.sleep(seconds)
+    return seconds
+
+
+@pytest.mark.timeout(120)
+def test_row24_awaits_overlap_beyond_the_worker_count(executor: str) -> None:
+    # 12 tasks awaiting 1 s on 2 workers: on threads and processes they share
+    # an event loop per process, so more than 2 wait at the same time (read
+    # from the run's record, not from the clock of the run).
+    with Flow() as flow:
+        naps = [nap(1.0) for _ in range(12)]
+    run = flow.run(executor=executor, max_workers=2)
+    assert [run[n] for n in naps] == [1.0] * 12
+    spans = [(a.started, a.started + a.duration) for n in naps for a in run.attempts[n]]
+    at_once = max(sum(s <= t < e for s, e in spans) for t, _ in spans)
+    if executor in ("threads", "processes"):
+        assert at_once > 2, spans
+    else:  # inline awaits one at a time; dask runs one task per worker thread
+        assert at_once <= 2
+
+
+@pytest.mark.timeout(120)
+def test_async_task_timeout(executor: str) -> None:
+    if executor == "inline":
+        pytest.skip("inline cannot interrupt a task (documented): it would wait it out")
+    # Threads cancel the awaiting task, processes kill the worker; a dask worker
+    # finishes it (documented), so there the nap is short: the shared cluster
+    # must not stay busy after the test.
+    seconds = 3.0 if executor == "dask" else 300.0
+    limited = task(timeout=0.5)(nap.fn)
+    with Flow() as flow:
+        n = limited(seconds)
+        other = add(1, 2)
+    run = flow.run(executor=executor)
+    assert isinstance(run.error(n), webber.TaskTimeoutError)
+    assert run[other] == 3
+
+
+def waits_for(marker: str) -> bool:
+    import time
+
+    path = Path(marker)
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+@pytest.mark.timeout(120)
+def test_arun_does_not_block_the_event_loop(executor: str, tmp_path: Path) -> None:
+    marker = tmp_path / "loop-ran"
+    dag = DAG()
+    n = dag.add_node(waits_for, str(marker))
+
+    async def main() -> bool:
+        running = asyncio.ensure_future(dag.arun(executor=executor))
+        await asyncio.sleep(0.05)
+        marker.touch()  # only happens if the loop runs while the flow does
+        run = await running
+        return bool(run[n])
+
+    # (Inline runs the task in arun's thread: the loop is free all the same.)
+    assert asyncio.run(main()) is True
