@@ -1,8 +1,8 @@
 """Soak: many runs on ``processes`` mixing every kind of fault; nothing may leak.
 
 Each run has normal tasks, a task that raises, one that calls ``os._exit``,
-one that SIGKILLs its own worker, one that runs past its timeout, and a 50 MB
-numpy result passed to a consumer. After a warm-up run, it measures the
+one that SIGKILLs its own worker, one that runs past its timeout, an ``async
+def`` task, and a 50 MB numpy result passed to a consumer. After a warm-up run, it measures the
 caller's child processes, open file descriptors, threads, ``/dev/shm``
 segments and memory (RSS); after RUNS runs it measures them again and prints
 both. Growth fails the script (exit status 1).
@@ -60,6 +60,13 @@ def sleeps() -> None:
     time.sleep(30)
 
 
+async def awaits(x: int) -> int:
+    import asyncio
+
+    await asyncio.sleep(0.01)  # on the worker's event loop
+    return x + 1
+
+
 def big() -> Any:
     import numpy as np
 
@@ -80,6 +87,7 @@ def build() -> Flow:
         task(sleeps, timeout=0.3)()
         summed = task(total)(task(big)())
         outs[1] >> summed
+        task(awaits)(outs[2])
     flow.update_edges((failing, handler), continue_on=Condition.Failure)
     return flow
 
@@ -89,7 +97,7 @@ def expected_states() -> dict[str, str]:
         "normal-1": "success", "normal-2": "success", "normal-3": "success",
         "normal-4": "success", "raises-1": "failed", "handler-1": "success",
         "exits-1": "failed", "kills-1": "failed", "sleeps-1": "failed",
-        "big-1": "success", "total-1": "success",
+        "big-1": "success", "total-1": "success", "awaits-1": "success",
     }
 
 
