@@ -235,6 +235,23 @@ def test_cycle_through_promise_arguments() -> None:
     with pytest.raises(webber.CycleError, match="f-1 -> f-2 -> f-3 -> f-1") as info:
         dag.compile()
     assert info.value.cycle == ["f-1", "f-2", "f-3", "f-1"]
+    # remove_edge cannot remove an edge that a Promise argument makes: the
+    # message must not send the user there (it then fails, or does nothing).
+    assert "remove_edge" not in str(info.value)
+    assert "Promise argument" in str(info.value)
+
+
+def test_cycle_of_an_argument_and_an_edge_names_the_edge_to_remove() -> None:
+    dag = DAG()
+    dag.add_node(f)
+    dag.add_node(f, Promise("f-1"))
+    dag.add_edge("f-2", "f-1")
+    with pytest.raises(webber.CycleError) as info:
+        dag.compile()
+    assert "remove_edge('f-2', 'f-1')" in str(info.value)
+    assert "remove_edge('f-1', 'f-2')" not in str(info.value)
+    dag.remove_edge("f-2", "f-1")  # the fix named works
+    dag.compile()
 
 
 def test_cycle_through_rshift_in_a_flow() -> None:

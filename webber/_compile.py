@@ -90,7 +90,7 @@ def _compile(
     for n, incoming in parents.items():
         for u in incoming:
             children[u].append(n)
-    levels = _levels(nodes, parents, children)
+    levels = _levels(nodes, parents, children, deps)
     level_of = {n: k for k, level in enumerate(levels) for n in level}
     chains = _chains(nodes, parents, children)
     plan_nodes = {
@@ -147,6 +147,7 @@ def _levels(
     nodes: Mapping[str, Node],
     parents: Mapping[str, Mapping[str, Condition]],
     children: Mapping[str, list[str]],
+    deps: Mapping[str, tuple[str, ...]],
 ) -> list[list[str]]:
     """A node's level is one more than its parents' highest (0 without any);
     in insertion order within a level.
@@ -161,7 +162,7 @@ def _levels(
         for u in incoming:
             parent_level = level_of.get(u)
             if parent_level is None:  # a parent added later (or a cycle)
-                return _kahn_levels(nodes, parents, children)
+                return _kahn_levels(nodes, parents, children, deps)
             if parent_level >= level:
                 level = parent_level + 1
         level_of[n] = level
@@ -175,6 +176,7 @@ def _kahn_levels(
     nodes: Mapping[str, Node],
     parents: Mapping[str, Mapping[str, Condition]],
     children: Mapping[str, list[str]],
+    deps: Mapping[str, tuple[str, ...]],
 ) -> list[list[str]]:
     """Kahn's algorithm, a level at a time; in insertion order within a level."""
     index = {n: i for i, n in enumerate(nodes)}
@@ -202,7 +204,7 @@ def _kahn_levels(
         try:
             sorter.prepare()
         except graphlib.CycleError as e:
-            raise _cycle_error(list(e.args[1]), nodes) from None
+            raise _cycle_error(list(e.args[1]), nodes, deps) from None
         raise AssertionError("unreachable: stuck nodes without a cycle")  # pragma: no cover
     return levels
 
@@ -226,7 +228,9 @@ def _check_node(node: Node, checked: set[int]) -> None:
             )
 
 
-def _cycle_error(cycle: list[str], nodes: Mapping[str, Node]) -> CycleError:
+def _cycle_error(
+    cycle: list[str], nodes: Mapping[str, Node], deps: Mapping[str, tuple[str, ...]]
+) -> CycleError:
     # graphlib returns the cycle in edge order with the first node repeated
     # last; start it at the earliest-added node so the message is stable.
     ring = cycle[:-1]
@@ -235,11 +239,22 @@ def _cycle_error(cycle: list[str], nodes: Mapping[str, Node]) -> CycleError:
     ring = ring[start:] + ring[:start]
     path = [*ring, ring[0]]
     names = " -> ".join(path)
+    # An edge made by a Promise argument goes only with the argument:
+    # remove_edge cannot remove it, so the fix named depends on the edges.
+    edges = list(zip(path, path[1:]))
+    plain = [(u, v) for u, v in edges if u not in deps.get(v, ())]
     if len(ring) == 1:
-        message = f"task {ring[0]!r} depends on itself ({names}); remove the self-edge"
-    else:
-        message = (
-            f"the graph has a cycle: {names}; a task cannot wait for its own result: "
-            f"remove one of these edges (remove_edge)"
+        fix = ("remove the self-edge" if plain else
+               f"task {ring[0]!r} takes its own result as an argument: pass it something else")
+        return CycleError(f"task {ring[0]!r} depends on itself ({names}); {fix}", path)
+    if plain:
+        fix = "remove one of the edges added with add_edge or >>: " + ", ".join(
+            f"remove_edge({u!r}, {v!r})" for u, v in plain
         )
+    else:
+        fix = ("every edge here comes from a Promise argument (each task takes the "
+               "previous one's result): change one task's arguments so that it does not")
+    message = (
+        f"the graph has a cycle: {names}; a task cannot wait for its own result: {fix}"
+    )
     return CycleError(message, path)
