@@ -87,6 +87,18 @@ __all__ = [
 ]
 
 
+def _present_as_webber() -> None:
+    # Public names report the path users import them from (webber.Node, not
+    # webber._graph.Node): in reprs, tracebacks, pickles and help().
+    for name in __all__:
+        obj = globals().get(name)
+        if isinstance(obj, type) or callable(obj):
+            obj.__module__ = __name__
+
+
+_present_as_webber()
+
+
 def __getattr__(name: str) -> _typing.Any:
     # DaskExecutor is imported on first use: `import webber` never imports dask.
     if name == "DaskExecutor":

@@ -17,6 +17,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from webber.executors import NAMES
+
 __all__ = ["main"]
 
 EXAMPLES = """\
@@ -50,9 +52,8 @@ def parser() -> argparse.ArgumentParser:
         description="Run a flow and print a summary; exit status 1 if a task failed.",
     )
     run.add_argument("target", help=target_help)
-    run.add_argument("--executor", "-e", default="processes",
-                     choices=["processes", "threads", "inline", "dask"],
-                     help="where tasks run (default: processes)")
+    run.add_argument("--executor", "-e", default=NAMES[0], choices=NAMES,
+                     help=f"where tasks run (default: {NAMES[0]})")
     run.add_argument("--workers", "-w", type=int, default=None, metavar="N",
                      help="number of workers (default: one per core)")
     run.add_argument("--progress", "-p", action="store_true", help="show a progress bar")

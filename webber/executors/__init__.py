@@ -29,6 +29,7 @@ __all__ = [
     "Executor",
     "InlineExecutor",
     "Job",
+    "NAMES",
     "Outcome",
     "ProcessExecutor",
     "Remote",
@@ -38,13 +39,15 @@ __all__ = [
     "shutdown",
 ]
 
-#: executor name -> (module, class)
+#: The registry: executor name -> (module, class), the default first. The
+#: names ``run(executor=...)`` and the CLI's ``--executor`` accept.
 _BY_NAME = {
-    "dask": ("webber.executors.dask", "DaskExecutor"),
-    "inline": ("webber.executors.inline", "InlineExecutor"),
     "processes": ("webber.executors.processes", "ProcessExecutor"),
     "threads": ("webber.executors.threads", "ThreadExecutor"),
+    "inline": ("webber.executors.inline", "InlineExecutor"),
+    "dask": ("webber.executors.dask", "DaskExecutor"),
 }
+NAMES = tuple(_BY_NAME)
 _CLASSES = {cls: module for module, cls in _BY_NAME.values()}
 
 
