@@ -1,0 +1,458 @@
+"""``run(dashboard=True)``: one page, served from the caller's process, that
+shows a run live -- and ``run.to_html()``, the same page as one file.
+
+How the pieces fit::
+
+    engine --events--> Board (a Listener) --append--> board.log (a list of entries)
+    logger "webber" --printed lines, tracebacks--> Board._Capture --^
+    browser <--SSE: log[seen:], at most every 100 ms-- _Handler (one thread per client)
+
+The Board only appends small lists to ``log`` (in the engine's thread, and in
+the threads that log task output): no lock, no serialising, no I/O, so a run
+with nobody watching pays almost nothing. Each browser's handler thread
+sends what it has not sent yet, batched, as server-sent events; the page
+(``_assets/dashboard.js``) replays the same entries, so a file written by
+``to_html`` is the page with the whole log embedded.
+
+Safe by default: the server binds 127.0.0.1 on a free port; every request
+needs the random token in the URL and a ``Host`` header naming this machine
+(so another web page cannot reach it through DNS rebinding); the page builds
+its DOM with ``textContent`` only, under a Content-Security-Policy that lets
+only its own script run. Threads are daemons; ``webber.shutdown()`` and the
+interpreter's exit stop every server. Nothing here is imported unless a
+dashboard is asked for.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import hashlib
+import json
+import logging
+import re
+import secrets
+import sys
+import threading
+import time
+import traceback
+import weakref
+from collections.abc import Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from webber._events import Listener
+
+if TYPE_CHECKING:
+    from webber._compile import Plan
+    from webber._run import Attempt, Run, State
+
+__all__ = ["Board", "Dashboard", "page", "report", "stop_all", "watch"]
+
+#: seconds between two batches sent to one browser (the page redraws per batch)
+BATCH = 0.1
+#: printed lines kept per task; the rest are counted, not kept
+LINES_PER_TASK = 1000
+#: the host names a browser on this machine sends
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+_running: weakref.WeakSet[Dashboard] = weakref.WeakSet()
+#: the Board that watched a Run live (its printed lines go into to_html)
+_watched: weakref.WeakKeyDictionary[Run, Board] = weakref.WeakKeyDictionary()
+_exit_hook = False
+
+
+class Dashboard:
+    """A page in the browser that shows runs: live while they go on, then as a
+    report. ``flow.run(dashboard=True)`` makes one; make one yourself to choose
+    where it listens, to open the browser, or to show several runs on one page.
+
+    It binds ``host`` (127.0.0.1: this machine only) on ``port`` (0: a free
+    one) and answers only requests carrying its random token (it is in
+    ``url``) whose ``Host`` header is this machine or one of ``allow_hosts``
+    (``["*"]``: any). ``open_browser=True`` opens ``url`` with the system's
+    browser; in Jupyter the object shows the page in the output cell. It stops
+    with :meth:`stop`, ``webber.shutdown()`` or the end of the program.
+
+    >>> from webber import DAG, Dashboard
+    >>> dag = DAG()
+    >>> n = dag.add_node(sum, [1, 2])
+    >>> board = Dashboard()
+    >>> run = dag.run(executor="inline", dashboard=board)
+    >>> board.url.startswith("http://127.0.0.1:")
+    True
+    >>> board.stop()
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        allow_hosts: Iterable[str] = (),
+        open_browser: bool = False,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.allow_hosts = frozenset(h.lower() for h in allow_hosts)
+        self.open_browser = open_browser
+        self.token = secrets.token_urlsafe(24)
+        self.board: Board | None = None
+        self._server: _Server | None = None
+        self._stopped = threading.Event()
+
+    @property
+    def url(self) -> str:
+        """The page's address, token included (starts the server if needed)."""
+        self._start()
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else str(host)
+        if ":" in shown:
+            shown = f"[{shown}]"
+        return f"http://{shown}:{port}/?token={self.token}"
+
+    @property
+    def serving(self) -> bool:
+        """True while the server answers."""
+        return self._server is not None
+
+    def __repr__(self) -> str:
+        return f"<Dashboard {self.url if self.serving else '(stopped)'}>"
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows the page itself, in a frame."""
+        from html import escape
+
+        return (f'<iframe src="{escape(self.url)}" width="100%" height="720" '
+                f'style="border:1px solid #ddd"></iframe>')
+
+    def show(self, board: Board) -> None:
+        """Serve ``board`` from now on (an open page reloads to it)."""
+        if self.board is not None and self.board is not board:
+            self.board.detach()
+        self.board = board
+
+    def stop(self) -> None:
+        """Stop serving: open pages stop updating, the port is freed."""
+        server, self._server = self._server, None
+        self._stopped.set()
+        if self.board is not None:
+            self.board.detach()
+        _running.discard(self)
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+    def _start(self) -> None:
+        global _exit_hook
+        if self._server is not None:
+            return
+        self._stopped.clear()
+        server = _Server((self.host, self.port), _Handler)
+        server.dashboard = self
+        self._server = server
+        _running.add(self)
+        if not _exit_hook:
+            atexit.register(stop_all)
+            _exit_hook = True
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.25},
+                         name="webber-dashboard", daemon=True).start()
+        self._announce()
+
+    def _announce(self) -> None:
+        if self.open_browser:
+            import webbrowser
+
+            webbrowser.open(self.url)
+        if _in_jupyter():
+            from IPython.display import display
+
+            display(self)  # type: ignore[no-untyped-call]
+        else:
+            # sys.__stderr__: during a run sys.stderr is webber's output router.
+            stream = sys.__stderr__ or sys.stderr
+            print(f"webber: dashboard at {self.url}", file=stream, flush=True)
+
+    def _host_ok(self, header: str) -> bool:
+        if "*" in self.allow_hosts:
+            return True
+        host = header.strip().lower()
+        if host.startswith("["):  # [::1]:8000
+            host = host[1:].partition("]")[0]
+        elif host.count(":") == 1:
+            host = host.partition(":")[0]
+        return host in LOCAL_HOSTS or host in self.allow_hosts
+
+    def _page(self) -> str:
+        board = self.board
+        if board is None:
+            return page({"name": "webber", "nodes": [], "log": [], "live": True, "waiting": True})
+        return page({**board.head(), "log": [], "live": True})
+
+
+def watch(dashboard: bool | Dashboard) -> Board:
+    """The listener that ``run(dashboard=...)`` adds: a Board shown on
+    ``dashboard`` (a new :class:`Dashboard` when it is True)."""
+    chosen = dashboard if isinstance(dashboard, Dashboard) else Dashboard()
+    chosen._start()
+    return Board(chosen)
+
+
+class Board(Listener):
+    """What one run's page shows, as a list of entries the page replays::
+
+        ["start", node, index, attempt, worker, time]      an attempt began
+        ["attempt", node, index, number, ok, started, duration, worker, error]
+        ["end", node, state]                                the task is final
+        ["line", node, stream, text]                        a printed line
+        ["tb", node, text]                                  a failure's traceback
+        ["done", duration, ok]                              the run ended
+    """
+
+    def __init__(self, dashboard: Dashboard | None = None) -> None:
+        self.dashboard = dashboard
+        self.log: list[list[Any]] = []
+        self.plan: Plan | None = None
+        self.started = time.time()
+        self.finished = False
+        self._lines: dict[str, int] = {}
+        self._capture: _Capture | None = None
+
+    def head(self) -> dict[str, Any]:
+        """The page's data apart from the log: the graph."""
+        assert self.plan is not None
+        return {"name": self.plan.name, "started": self.started, "nodes": graph(self.plan)}
+
+    def on_run_start(self, plan: Plan) -> None:
+        self.plan = plan
+        self.started = time.time()
+        self._capture = _Capture(self)
+        logging.getLogger("webber").addHandler(self._capture)
+        if self.dashboard is not None:
+            self.dashboard.show(self)
+
+    def on_task_start(self, node: str, attempt: int, index: int | None, worker: str) -> None:
+        self.log.append(["start", node, index, attempt, worker, time.time()])
+
+    def on_attempt_end(self, attempt: Attempt) -> None:
+        a = attempt
+        self.log.append(
+            ["attempt", a.node, a.index, a.number, a.ok, a.started, a.duration, a.worker, a.error]
+        )
+
+    def on_task_end(
+        self, node: str, state: State, attempt: int, duration: float, worker: str
+    ) -> None:
+        self.log.append(["end", node, state])
+
+    def on_run_end(self, run: Run) -> None:
+        self.detach()
+        for n in run.failed:
+            self.log.append(["tb", n, _traceback(run.error(n))])
+        self.log.append(["done", run.duration, run.ok])
+        self.finished = True
+        _watched[run] = self
+
+    def line(self, node: str, stream: str, text: str) -> None:
+        """One printed line of ``node`` (called from any thread)."""
+        count = self._lines.get(node, 0) + 1
+        self._lines[node] = count
+        if count <= LINES_PER_TASK:
+            self.log.append(["line", node, stream, text])
+        elif count == LINES_PER_TASK + 1:
+            self.log.append(["line", node, "note", f"(more than {LINES_PER_TASK} lines: "
+                                                   f"the rest are in the log only)"])
+
+    def detach(self) -> None:
+        """Stop collecting printed lines (at the run's end, or when it was cut short)."""
+        if self._capture is not None:
+            logging.getLogger("webber").removeHandler(self._capture)
+            self._capture = None
+
+
+class _Capture(logging.Handler):
+    """Printed lines (records with ``stream``) and failures' tracebacks (records
+    with ``exc_info``) from the ``"webber"`` logger, into a Board."""
+
+    def __init__(self, board: Board) -> None:
+        super().__init__(logging.DEBUG)
+        self.board = board
+
+    def emit(self, record: logging.LogRecord) -> None:
+        node = getattr(record, "node", "") or getattr(record, "task", "")
+        stream = getattr(record, "stream", None)
+        if stream is not None:
+            self.board.line(node, stream, record.getMessage())
+        elif record.exc_info and record.exc_info[1] is not None and node:
+            self.board.log.append(["tb", node, _traceback(record.exc_info[1])])
+
+
+def _traceback(error: BaseException | None) -> str:
+    if error is None:
+        return ""
+    return "".join(traceback.format_exception(type(error), error, error.__traceback__))
+
+
+def graph(plan: Plan) -> list[list[Any]]:
+    """``[id, name, level, is_map, [[parent, condition, passes_data], ...]]`` per node."""
+    level = {n: k for k, ns in enumerate(plan.levels) for n in ns}
+    return [
+        [n, node.name, level[n], bool(node.map),
+         [[u, c.name, u in node.deps] for u, c in node.parents.items()]]
+        for n, node in plan.nodes.items()
+    ]
+
+
+def report(run: Run) -> dict[str, Any]:
+    """The page's data for a finished run: its live log if a dashboard watched
+    it (printed lines included), else one rebuilt from the Run."""
+    board = _watched.get(run)
+    if board is not None:
+        return {**board.head(), "log": list(board.log), "live": False}
+    log: list[list[Any]] = []
+    for tries in run.attempts.values():
+        for a in tries:
+            log.append(["attempt", a.node, a.index, a.number, a.ok, a.started, a.duration,
+                        a.worker, a.error])
+    for n, state in run.states.items():
+        log.append(["end", n, state])
+    for n in run.failed:
+        log.append(["tb", n, _traceback(run.error(n))])
+    log.append(["done", run.duration, run.ok])
+    return {"name": run.plan.name, "started": run.started, "nodes": graph(run.plan),
+            "log": log, "live": False}
+
+
+def show_run(run: Run, dashboard: Dashboard | None) -> Dashboard:
+    """``run.dashboard()``: the page that watched it if still served, else a new one."""
+    board = _watched.get(run)
+    if dashboard is None and board is not None and board.dashboard is not None \
+            and board.dashboard.serving and board.dashboard.board is board:
+        return board.dashboard
+    chosen = dashboard if dashboard is not None else Dashboard()
+    static = Board(chosen)
+    static.plan, static.started, static.finished = run.plan, run.started, True
+    static.log = report(run)["log"]
+    chosen.show(static)
+    chosen._start()
+    return chosen
+
+
+def stop_all() -> None:
+    """Stop every dashboard (``webber.shutdown()`` and the interpreter's exit)."""
+    for dashboard in list(_running):
+        dashboard.stop()
+
+
+def _in_jupyter() -> bool:
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+# -- the page ---------------------------------------------------------------------------
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+
+
+def _asset(name: str) -> str:
+    return (resources.files("webber") / "_assets" / name).read_text(encoding="utf-8")
+
+
+def page(data: dict[str, Any]) -> str:
+    """The page with ``data`` embedded, its script and style inline: one file
+    that needs no network. The JSON is made safe to sit in a <script> element."""
+    script = _asset("dashboard.js")
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    payload = (json.dumps(data, separators=(",", ":"), allow_nan=False)
+               .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+    parts = {
+        "csp": _csp(digest),
+        "style": _asset("dashboard.css"),
+        "data": payload,
+        "script": script,
+    }
+    # One pass: text put in is never searched for placeholders again.
+    return _PLACEHOLDER.sub(lambda m: parts[m.group(1)], _asset("dashboard.html"))
+
+
+def _csp(script_digest: str) -> str:
+    return (f"default-src 'none'; script-src 'sha256-{script_digest}'; "
+            f"style-src 'unsafe-inline'; connect-src 'self'; img-src data:")
+
+
+# -- the server ---------------------------------------------------------------------------
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    dashboard: Dashboard
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the caller's stderr is theirs."""
+
+    def do_GET(self) -> None:
+        dashboard = self.server.dashboard
+        url = urlsplit(self.path)
+        if not dashboard._host_ok(self.headers.get("Host", "")):
+            self._send(403, "text/plain", b"webber dashboard: this Host is not allowed "
+                                          b"(see Dashboard(allow_hosts=...))\n")
+            return
+        token = parse_qs(url.query).get("token", [""])[0]
+        if not secrets.compare_digest(token.encode(), dashboard.token.encode()):
+            self._send(403, "text/plain", b"webber dashboard: wrong or missing token "
+                                          b"(use the URL webber printed)\n")
+            return
+        if url.path == "/":
+            self._send(200, "text/html; charset=utf-8", dashboard._page().encode())
+        elif url.path == "/events":
+            self._events(dashboard)
+        else:
+            self._send(404, "text/plain", b"not found\n")
+
+    def _send(self, status: int, kind: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self._common_headers()
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _common_headers(self) -> None:
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Referrer-Policy", "no-referrer")  # the token is in the URL
+        self.send_header("X-Content-Type-Options", "nosniff")
+
+    def _events(self, dashboard: Dashboard) -> None:
+        """Server-sent events: ``{"at": i, "log": [...]}`` batches of the board's
+        log from entry i on, at most every BATCH seconds; ``reload`` when the
+        dashboard moves on to another run."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self._common_headers()
+        self.end_headers()
+        board, sent, quiet = dashboard.board, 0, 0.0
+        try:
+            while not dashboard._stopped.is_set():
+                if dashboard.board is not board:
+                    self.wfile.write(b"event: reload\ndata: {}\n\n")
+                    return
+                if board is not None and len(board.log) > sent:
+                    finished = board.finished
+                    chunk = board.log[sent:]
+                    body = json.dumps({"at": sent, "log": chunk}, separators=(",", ":"))
+                    self.wfile.write(b"data: " + body.encode() + b"\n\n")
+                    sent += len(chunk)
+                    quiet = 0.0
+                    if finished and len(board.log) == sent:
+                        return  # the page has it all: it is a report now
+                elif quiet >= 15:
+                    self.wfile.write(b": keep-alive\n\n")  # find out if the page left
+                    quiet = 0.0
+                dashboard._stopped.wait(BATCH)
+                quiet += BATCH
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the page was closed
