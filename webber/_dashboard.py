@@ -171,10 +171,8 @@ class Dashboard:
             from IPython.display import display
 
             display(self)  # type: ignore[no-untyped-call]
-        else:
-            # sys.__stderr__: during a run sys.stderr is webber's output router.
-            stream = sys.__stderr__ or sys.stderr
-            print(f"webber: dashboard at {self.url}", file=stream, flush=True)
+        elif sys.stderr is not None:
+            print(f"webber: dashboard at {self.url}", file=sys.stderr, flush=True)
 
     def _host_ok(self, header: str) -> bool:
         if "*" in self.allow_hosts:
