@@ -8,6 +8,7 @@ page is looked at wait on a threading.Event the test sets: no sleeps as sync.
 from __future__ import annotations
 
 import os
+import runpy
 import shutil
 import subprocess
 import sys
@@ -29,37 +30,18 @@ pytestmark = pytest.mark.timeout(120)
 WAIT = 30  # seconds a condition in the page may take under load (2 shared cores)
 
 
-def _chromium() -> tuple[str, str] | None:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    return (browser, driver) if browser and driver else None
+#: docs/make_figures.py photographs the page with the same browser setup
+FIGURES = runpy.run_path(str(Path(__file__).resolve().parent.parent / "docs" / "make_figures.py"),
+                         run_name="figures")
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    found = _chromium()
-    if found is None:
-        pytest.skip("needs Debian's chromium and chromium-driver "
+    if FIGURES["chromium"]() is None:
+        pytest.skip("needs Debian's chromium and chromium-driver, and selenium "
                     "(`python3 dev.py test` installs them when run as root)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (the test extra)")
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="webber-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = found[0]
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={profile}",
-                 "--window-size=1280,900"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=found[1]), options=options)
-    driver.set_page_load_timeout(WAIT)
-    try:
+    with FIGURES["headless_chromium"](1280, 900) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture

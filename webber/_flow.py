@@ -410,7 +410,7 @@ class DAG:
         if dashboard:
             from webber._dashboard import watch
 
-            listeners = [*listeners, watch(dashboard)]
+            listeners = [watch(dashboard), *listeners]
         return run_plan(
             plan, chosen, progress=progress, listeners=list(listeners), reuse=reuse
         )

@@ -88,6 +88,7 @@
   }
   function fit(s, n) { s = String(s); return s.length <= n ? s : s.slice(0, n - 1) + "\u2026"; }
   function seconds(t) {
+    if (t === 0) return "0";
     if (t >= 10) return t.toFixed(0) + " s";
     if (t >= 1) return t.toFixed(1) + " s";
     if (t >= 0.01) return (t * 1000).toFixed(0) + " ms";
@@ -378,6 +379,12 @@
       var item = html("span", null, box);
       html("i", null, item).style.background = COLORS[s];
       item.appendChild(document.createTextNode(s));
+    });
+    [["on success", "Success", ""], ["on failure", "Failure", ""], ["in any case", "AnyCase", ""],
+     ["order only", "Success", "order"]].forEach(function (e) {
+      var item = html("span", null, box);
+      html("b", null, item, e[2]).style.borderColor = EDGES[e[1]];
+      item.appendChild(document.createTextNode(e[0]));
     });
   })();
 
