@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import subprocess
 import sys
 import time
@@ -33,9 +34,13 @@ REPEAT = 9
 
 
 def read_events(url: str) -> None:
-    """Read the page's event stream like the browser does, until the run's end."""
-    events = url.replace("/?", "/events?")
+    """Load the page and read its event stream like the browser does (again
+    after a ``reload``), until the run's end."""
     while True:
+        with urllib.request.urlopen(url, timeout=60) as page:
+            run = re.search(r'"run":(\d+)', page.read().decode())
+        assert run is not None
+        events = url.replace("/?", "/events?") + "&run=" + run.group(1)
         with urllib.request.urlopen(events, timeout=60) as stream:
             print("connected", flush=True)
             reload = False

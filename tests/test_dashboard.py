@@ -223,6 +223,7 @@ def test_run_dashboard_after_the_run_and_shutdown_stops_it(browser: Any) -> None
     finally:
         webber.shutdown()
     assert not board.serving
+    assert not [t for t in threading.enumerate() if t.name == "webber-dashboard"]
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url, timeout=5)
 
@@ -268,3 +269,41 @@ def test_nothing_is_imported_without_a_dashboard() -> None:
                             env=env, check=False, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_cli_dashboard_prints_the_url_and_writes_the_report(tmp_path: Path) -> None:
+    flow = tmp_path / "flow.py"
+    flow.write_text("from webber import DAG\ndag = DAG('cli')\ndag.add_node(print, 'hi <b>')\n")
+    report = tmp_path / "run.html"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "webber", "run", str(flow), "-e", "inline", "--dashboard",
+         "--report", str(report)],
+        capture_output=True, text=True, env=env, check=False, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "webber: dashboard at http://127.0.0.1:" in result.stderr
+    assert "?token=" in result.stderr
+    assert '"hi \\u003cb\\u003e"' in report.read_text(encoding="utf-8")  # its printed line
+
+
+def test_in_jupyter_the_page_shows_in_the_cell(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    shown: list[Any] = []
+    ipython = types.ModuleType("IPython")
+    display = types.ModuleType("IPython.display")
+    ipython.get_ipython = lambda: types.SimpleNamespace(kernel=object())  # type: ignore[attr-defined]
+    display.display = shown.append  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "IPython.display", display)
+    dag = DAG("cell")
+    dag.add_node(sum, [1])
+    board = Dashboard()
+    try:
+        dag.run(executor="inline", dashboard=board)
+        assert shown == [board]
+        frame = board._repr_html_()
+        assert frame.startswith("<iframe src=\"http://127.0.0.1:") and "token=" in frame
+    finally:
+        board.stop()

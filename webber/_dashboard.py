@@ -28,6 +28,7 @@ from __future__ import annotations
 import atexit
 import base64
 import hashlib
+import itertools
 import json
 import logging
 import re
@@ -62,6 +63,8 @@ _running: weakref.WeakSet[Dashboard] = weakref.WeakSet()
 #: the Board that watched a Run live (its printed lines go into to_html)
 _watched: weakref.WeakKeyDictionary[Run, Board] = weakref.WeakKeyDictionary()
 _exit_hook = False
+#: each Board's number: a page asks for the events of the run it shows
+_numbers = itertools.count(1)
 
 
 class Dashboard:
@@ -187,8 +190,9 @@ class Dashboard:
     def _page(self) -> str:
         board = self.board
         if board is None:
-            return page({"name": "webber", "nodes": [], "log": [], "live": True, "waiting": True})
-        return page({**board.head(), "log": [], "live": True})
+            return page({"name": "webber", "nodes": [], "log": [], "live": True, "waiting": True,
+                         "run": 0})
+        return page({**board.head(), "log": [], "live": True, "run": board.number})
 
 
 def watch(dashboard: bool | Dashboard) -> Board:
@@ -212,6 +216,7 @@ class Board(Listener):
 
     def __init__(self, dashboard: Dashboard | None = None) -> None:
         self.dashboard = dashboard
+        self.number = next(_numbers)
         self.log: list[list[Any]] = []
         self.plan: Plan | None = None
         self.started = time.time()
@@ -407,7 +412,7 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path == "/":
             self._send(200, "text/html; charset=utf-8", dashboard._page().encode())
         elif url.path == "/events":
-            self._events(dashboard)
+            self._events(dashboard, parse_qs(url.query).get("run", [""])[0])
         else:
             self._send(404, "text/plain", b"not found\n")
 
@@ -424,18 +429,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Referrer-Policy", "no-referrer")  # the token is in the URL
         self.send_header("X-Content-Type-Options", "nosniff")
 
-    def _events(self, dashboard: Dashboard) -> None:
-        """Server-sent events: ``{"at": i, "log": [...]}`` batches of the board's
-        log from entry i on, at most every BATCH seconds; ``reload`` when the
-        dashboard moves on to another run."""
+    def _events(self, dashboard: Dashboard, run: str) -> None:
+        """Server-sent events: ``{"at": i, "log": [...]}`` batches of the log of
+        run number ``run`` (the one the page shows) from entry i on, at most
+        every BATCH seconds; ``reload`` when the dashboard shows another run."""
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self._common_headers()
         self.end_headers()
         board, sent, quiet = dashboard.board, 0, 0.0
+        shown = str(board.number if board is not None else 0)
         try:
             while not dashboard._stopped.is_set():
-                if dashboard.board is not board:
+                if dashboard.board is not board or shown != run:
                     self.wfile.write(b"event: reload\ndata: {}\n\n")
                     return
                 if board is not None and len(board.log) > sent:

@@ -405,7 +405,7 @@
 
   if (DATA.live) {
     var token = new URLSearchParams(location.search).get("token") || "";
-    var events = new EventSource("events?token=" + encodeURIComponent(token));
+    var events = new EventSource("events?token=" + encodeURIComponent(token) + "&run=" + DATA.run);
     events.onmessage = function (m) {
       var batch = JSON.parse(m.data);
       // A reconnected stream starts again from 0: skip what is applied already.
