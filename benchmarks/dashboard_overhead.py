@@ -30,7 +30,7 @@ from _common import import_webber_from_checkout, table
 from _workloads import build_noops
 
 TARGET = 1.20
-REPEAT = 9
+REPEAT = 15
 
 
 def read_events(url: str) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import functools
 import hashlib
 import itertools
 import json
@@ -359,22 +360,27 @@ def _in_jupyter() -> bool:
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 
+@functools.cache
 def _asset(name: str) -> str:
     return (resources.files("webber") / "_assets" / name).read_text(encoding="utf-8")
+
+
+@functools.cache
+def _script_digest() -> str:
+    """The page script's sha256, which the page's Content-Security-Policy allows."""
+    return base64.b64encode(hashlib.sha256(_asset("dashboard.js").encode()).digest()).decode()
 
 
 def page(data: dict[str, Any]) -> str:
     """The page with ``data`` embedded, its script and style inline: one file
     that needs no network. The JSON is made safe to sit in a <script> element."""
-    script = _asset("dashboard.js")
-    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
     payload = (json.dumps(data, separators=(",", ":"), allow_nan=False)
                .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
     parts = {
-        "csp": _csp(digest),
+        "csp": _csp(_script_digest()),
         "style": _asset("dashboard.css"),
         "data": payload,
-        "script": script,
+        "script": _asset("dashboard.js"),
     }
     # One pass: text put in is never searched for placeholders again.
     return _PLACEHOLDER.sub(lambda m: parts[m.group(1)], _asset("dashboard.html"))
