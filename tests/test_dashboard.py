@@ -307,3 +307,22 @@ def test_in_jupyter_the_page_shows_in_the_cell(monkeypatch: pytest.MonkeyPatch) 
         assert frame.startswith("<iframe src=\"http://127.0.0.1:") and "token=" in frame
     finally:
         board.stop()
+
+
+def test_dashboard_true_serves_every_run_from_one_server(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    dag = DAG("twice")
+    n = dag.add_node(sum, [1, 2])
+    try:
+        first = dag.run(executor="inline", dashboard=True)
+        second = dag.run(executor="inline", dashboard=True)
+        urls = [line for line in capsys.readouterr().err.splitlines() if "dashboard at" in line]
+        assert len(urls) == 2 and urls[0] == urls[1]  # one server, printed per run
+        page = second.dashboard()  # still shown there: the same page
+        assert page.url in urls[0]
+        assert first.dashboard() is not page  # the first run's report gets a page of its own
+        with urllib.request.urlopen(page.url) as response:
+            assert f'"{n}"' in response.read().decode()
+    finally:
+        webber.shutdown()

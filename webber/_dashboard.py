@@ -64,6 +64,8 @@ _running: weakref.WeakSet[Dashboard] = weakref.WeakSet()
 #: the Board that watched a Run live (its printed lines go into to_html)
 _watched: weakref.WeakKeyDictionary[Run, Board] = weakref.WeakKeyDictionary()
 _exit_hook = False
+#: the Dashboard of ``run(dashboard=True)``, made on first use
+_default: Dashboard | None = None
 #: each Board's number: a page asks for the events of the run it shows
 _numbers = itertools.count(1)
 
@@ -106,6 +108,7 @@ class Dashboard:
         self.board: Board | None = None
         self._server: _Server | None = None
         self._stopped = threading.Event()
+        self._opened = False
 
     @property
     def url(self) -> str:
@@ -143,6 +146,7 @@ class Dashboard:
         """Stop serving: open pages stop updating, the port is freed."""
         server, self._server = self._server, None
         self._stopped.set()
+        self._opened = False
         if self.board is not None:
             self.board.detach()
         _running.discard(self)
@@ -162,14 +166,18 @@ class Dashboard:
         if not _exit_hook:
             atexit.register(stop_all)
             _exit_hook = True
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.25},
+        # poll_interval: how long stop() (and so the program's exit) may wait
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                          name="webber-dashboard", daemon=True).start()
-        self._announce()
 
     def _announce(self) -> None:
-        if self.open_browser:
+        """Say where the page is: on stderr, or in Jupyter's cell; the first time
+        after a start, also open the browser when asked."""
+        self._start()
+        if self.open_browser and not self._opened:
             import webbrowser
 
+            self._opened = True
             webbrowser.open(self.url)
         if _in_jupyter():
             from IPython.display import display
@@ -198,9 +206,16 @@ class Dashboard:
 
 def watch(dashboard: bool | Dashboard) -> Board:
     """The listener that ``run(dashboard=...)`` adds: a Board shown on
-    ``dashboard`` (a new :class:`Dashboard` when it is True)."""
-    chosen = dashboard if isinstance(dashboard, Dashboard) else Dashboard()
-    chosen._start()
+    ``dashboard``, or for True on the process's default :class:`Dashboard` (one
+    server however many runs: an open page moves on to the next run)."""
+    global _default
+    if isinstance(dashboard, Dashboard):
+        chosen = dashboard
+    else:
+        if _default is None:
+            _default = Dashboard()
+        chosen = _default
+    chosen._announce()
     return Board(chosen)
 
 
@@ -335,13 +350,14 @@ def show_run(run: Run, dashboard: Dashboard | None) -> Dashboard:
     board = _watched.get(run)
     if dashboard is None and board is not None and board.dashboard is not None \
             and board.dashboard.serving and board.dashboard.board is board:
+        board.dashboard._announce()
         return board.dashboard
     chosen = dashboard if dashboard is not None else Dashboard()
     static = Board(chosen)
     static.plan, static.started, static.finished = run.plan, run.started, True
     static.log = report(run)["log"]
     chosen.show(static)
-    chosen._start()
+    chosen._announce()
     return chosen
 
 
