@@ -326,3 +326,35 @@ def test_dashboard_true_serves_every_run_from_one_server(
             assert f'"{n}"' in response.read().decode()
     finally:
         webber.shutdown()
+
+
+def test_clicking_a_task_shows_only_its_lines(browser: Any, dashboard: Dashboard) -> None:
+    dag = DAG("click")
+    a = dag.add_node(print, "from a")
+    dag.add_node(print, "from b")
+    dag.run(executor="threads", dashboard=dashboard)
+    browser.get(dashboard.url)
+    output = browser.find_element("id", "output")
+    wait_for(browser, lambda: "from a" in output.text and "from b" in output.text, "both lines")
+    browser.find_element("css selector", f'g.node[data-node="{a}"]').click()
+    assert "from a" in output.text and "from b" not in output.text
+    browser.find_element("css selector", f'g.node[data-node="{a}"]').click()  # all again
+    assert "from b" in output.text
+
+
+def test_printed_lines_are_capped_per_task_and_per_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from webber import _dashboard
+
+    monkeypatch.setattr(_dashboard, "LINES_PER_TASK", 3)
+    monkeypatch.setattr(_dashboard, "LINES_PER_RUN", 6)  # lines printed, kept or not
+    board = _dashboard.Board()
+    for i in range(5):
+        board.line("a", "stdout", f"a{i}")
+    for i in range(4):
+        board.line("b", "stderr", f"b{i}")
+    texts = [entry[3] for entry in board.log]
+    assert texts[:3] == ["a0", "a1", "a2"]
+    assert texts[3].startswith("(more than 3 lines")
+    assert texts[4] == "b0"
+    assert texts[5].startswith("(more than 6 lines")
+    assert len(texts) == 6

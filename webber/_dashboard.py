@@ -55,8 +55,9 @@ __all__ = ["Board", "Dashboard", "page", "report", "stop_all", "watch"]
 
 #: seconds between two batches sent to one browser (the page redraws per batch)
 BATCH = 0.1
-#: printed lines kept per task; the rest are counted, not kept
+#: printed lines kept per task, and in all; the rest are only in the log
 LINES_PER_TASK = 1000
+LINES_PER_RUN = 100_000
 #: the host names a browser on this machine sends
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -238,6 +239,7 @@ class Board(Listener):
         self.started = time.time()
         self.finished = False
         self._lines: dict[str, int] = {}
+        self._total = 0
         self._capture: _Capture | None = None
 
     def head(self) -> dict[str, Any]:
@@ -279,11 +281,13 @@ class Board(Listener):
         """One printed line of ``node`` (called from any thread)."""
         count = self._lines.get(node, 0) + 1
         self._lines[node] = count
-        if count <= LINES_PER_TASK:
+        self._total += 1
+        if count <= LINES_PER_TASK and self._total <= LINES_PER_RUN:
             self.log.append(["line", node, stream, text])
-        elif count == LINES_PER_TASK + 1:
-            self.log.append(["line", node, "note", f"(more than {LINES_PER_TASK} lines: "
-                                                   f"the rest are in the log only)"])
+        elif count == LINES_PER_TASK + 1 or self._total == LINES_PER_RUN + 1:
+            limit = LINES_PER_TASK if count > LINES_PER_TASK else LINES_PER_RUN
+            self.log.append(["line", node, "note", f"(more than {limit:,} lines: the rest "
+                                                   f"are in the log only)"])
 
     def detach(self) -> None:
         """Stop collecting printed lines (at the run's end, or when it was cut short)."""

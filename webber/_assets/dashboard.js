@@ -309,6 +309,10 @@
   function updateOutput() {
     var box = document.getElementById("output");
     var atEnd = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
+    // Far behind (a report, a new filter): start at the last MAX_LINES that match.
+    var kept = 0, from = lines.length;
+    while (from > shownLines && kept < MAX_LINES) { from--; if (wanted(lines[from])) kept++; }
+    shownLines = from;
     for (; shownLines < lines.length; shownLines++) {
       if (wanted(lines[shownLines])) addLine(box, lines[shownLines]);
     }
