@@ -282,10 +282,13 @@ class Board(Listener):
         count = self._lines.get(node, 0) + 1
         self._lines[node] = count
         self._total += 1
-        if count <= LINES_PER_TASK and self._total <= LINES_PER_RUN:
-            self.log.append(["line", node, stream, text])
-        elif count == LINES_PER_TASK + 1 or self._total == LINES_PER_RUN + 1:
-            limit = LINES_PER_TASK if count > LINES_PER_TASK else LINES_PER_RUN
+        if self._total > LINES_PER_RUN:
+            limit = LINES_PER_RUN if self._total == LINES_PER_RUN + 1 else 0
+        else:
+            limit = LINES_PER_TASK if count == LINES_PER_TASK + 1 else 0
+            if count <= LINES_PER_TASK:
+                self.log.append(["line", node, stream, text])
+        if limit:  # said once per task, and once for the run
             self.log.append(["line", node, "note", f"(more than {limit:,} lines: the rest "
                                                    f"are in the log only)"])
 
