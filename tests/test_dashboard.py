@@ -358,3 +358,16 @@ def test_printed_lines_are_capped_per_task_and_per_run(monkeypatch: pytest.Monke
     assert texts[4] == "b0"
     assert texts[5].startswith("(more than 6 lines")
     assert len(texts) == 6
+
+
+def test_a_run_cut_short_is_marked_when_the_next_one_starts(dashboard: Dashboard) -> None:
+    from webber import _dashboard
+
+    dag = DAG("cut")
+    dag.add_node(sum, [1])
+    plan = dag.compile(executor="inline")
+    first = _dashboard.Board(dashboard)
+    first.on_run_start(plan)  # ... and Ctrl-C: no on_run_end
+    _dashboard.Board(dashboard).on_run_start(plan)
+    assert first.finished and first.log[-1] == ["done", None, None]
+    assert first._capture is None  # no longer collects printed lines

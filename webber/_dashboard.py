@@ -34,6 +34,7 @@ import json
 import logging
 import re
 import secrets
+import socket
 import sys
 import threading
 import time
@@ -139,8 +140,10 @@ class Dashboard:
 
     def show(self, board: Board) -> None:
         """Serve ``board`` from now on (an open page reloads to it)."""
-        if self.board is not None and self.board is not board:
-            self.board.detach()
+        previous = self.board
+        if previous is not None and previous is not board and not previous.finished \
+                and previous.thread is threading.current_thread():
+            previous.cut()  # this thread starts another run: that one was cut short
         self.board = board
 
     def stop(self) -> None:
@@ -160,7 +163,7 @@ class Dashboard:
         if self._server is not None:
             return
         self._stopped.clear()
-        server = _Server((self.host, self.port), _Handler)
+        server = (_Server6 if ":" in self.host else _Server)((self.host, self.port), _Handler)
         server.dashboard = self
         self._server = server
         _running.add(self)
@@ -238,6 +241,7 @@ class Board(Listener):
         self.plan: Plan | None = None
         self.started = time.time()
         self.finished = False
+        self.thread: threading.Thread | None = None
         self._lines: dict[str, int] = {}
         self._total = 0
         self._capture: _Capture | None = None
@@ -250,7 +254,8 @@ class Board(Listener):
     def on_run_start(self, plan: Plan) -> None:
         self.plan = plan
         self.started = time.time()
-        self._capture = _Capture(self)
+        self.thread = threading.current_thread()
+        self._capture = _Capture(self, frozenset(plan.nodes))
         logging.getLogger("webber").addHandler(self._capture)
         if self.dashboard is not None:
             self.dashboard.show(self)
@@ -292,6 +297,12 @@ class Board(Listener):
             self.log.append(["line", node, "note", f"(more than {limit:,} lines: the rest "
                                                    f"are in the log only)"])
 
+    def cut(self) -> None:
+        """The run ended without its on_run_end (Ctrl-C, an error in the engine)."""
+        self.detach()
+        self.log.append(["done", None, None])
+        self.finished = True
+
     def detach(self) -> None:
         """Stop collecting printed lines (at the run's end, or when it was cut short)."""
         if self._capture is not None:
@@ -303,12 +314,15 @@ class _Capture(logging.Handler):
     """Printed lines (records with ``stream``) and failures' tracebacks (records
     with ``exc_info``) from the ``"webber"`` logger, into a Board."""
 
-    def __init__(self, board: Board) -> None:
+    def __init__(self, board: Board, nodes: frozenset[str]) -> None:
         super().__init__(logging.DEBUG)
         self.board = board
+        self.nodes = nodes
 
     def emit(self, record: logging.LogRecord) -> None:
         node = getattr(record, "node", "") or getattr(record, "task", "")
+        if node not in self.nodes:
+            return  # another run's, going on at the same time
         stream = getattr(record, "stream", None)
         if stream is not None:
             self.board.line(node, stream, record.getMessage())
@@ -418,6 +432,10 @@ def _csp(script_digest: str) -> str:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     dashboard: Dashboard
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -240,7 +240,9 @@
     var total = tasks.size, done = c.success + c.retried + c.failed + c.skipped;
     var status = document.getElementById("status");
     if (DATA.waiting) { status.textContent = "waiting for a run"; status.setAttribute("data-state", "lost"); }
-    else if (finished) {
+    else if (finished && allOk === null) {
+      status.textContent = "stopped before the end"; status.setAttribute("data-state", "lost");
+    } else if (finished) {
       status.textContent = (allOk === false ? "failed" : "finished") + (duration !== null ? " in " + seconds(duration) : "");
       status.setAttribute("data-state", allOk === false ? "failed" : "finished");
     } else if (lost) { status.textContent = "reconnecting\u2026"; status.setAttribute("data-state", "lost"); }
