@@ -152,7 +152,8 @@
 
   function drawGraph() {
     var size = layout();
-    var root = svg("svg", { width: size.width, height: Math.max(size.height, 40), role: "img" });
+    var height = Math.max(size.height, 40);
+    var root = svg("svg", { width: size.width, height: height, viewBox: "0 0 " + size.width + " " + height, role: "img" });
     var defs = svg("defs", {}, root);
     Object.keys(EDGES).forEach(function (c) {
       var m = svg("marker", { id: "arrow-" + c, viewBox: "0 0 10 10", refX: 10, refY: 5,
@@ -185,6 +186,8 @@
     var box = document.getElementById("graph");
     box.textContent = "";
     box.appendChild(root);
+    // A little too wide: shrink it to fit. Much too wide: keep it legible, and scroll.
+    if (size.width <= 2 * box.clientWidth) { root.style.maxWidth = "100%"; root.style.height = "auto"; }
   }
 
   function tally(members) {
