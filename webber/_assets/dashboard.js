@@ -417,9 +417,10 @@
     var events = new EventSource("events?token=" + encodeURIComponent(token) + "&run=" + DATA.run);
     events.onmessage = function (m) {
       var batch = JSON.parse(m.data);
-      // A reconnected stream starts again from 0: skip what is applied already.
-      for (var i = Math.max(0, seen - batch.at); i < batch.log.length; i++) apply(batch.log[i]);
-      seen = Math.max(seen, batch.at + batch.log.length);
+      if (batch.to <= seen) return;  // had it already
+      if (batch.at !== seen) { events.close(); location.reload(); return; }  // a gap: start over
+      batch.log.forEach(apply);
+      seen = batch.to;
       lost = false;
       if (finished) events.close();
       schedule();
