@@ -74,8 +74,9 @@ _numbers = itertools.count(1)
 
 class Dashboard:
     """A page in the browser that shows runs: live while they go on, then as a
-    report. ``flow.run(dashboard=True)`` makes one; make one yourself to choose
-    where it listens, to open the browser, or to show several runs on one page.
+    report (an open page moves on to the next run shown). ``flow.run(dashboard=True)``
+    uses one made for the whole program; make one yourself and pass it as
+    ``dashboard=`` to choose where it listens, or to open the browser.
 
     It binds ``host`` (127.0.0.1: this machine only) on ``port`` (0: a free
     one) and answers only requests carrying its random token (it is in
