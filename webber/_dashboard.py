@@ -7,6 +7,8 @@ How the pieces fit::
     logger "webber" --printed lines, tracebacks--> Board._Capture --^
     browser <--SSE: log[seen:], at most every 100 ms-- _Handler (one thread per client)
 
+Printed lines reach the Board as the ``"webber"`` logger's records, so the
+page has the lines the log has (none when that logger is set above INFO).
 The Board only appends small lists to ``log`` (in the engine's thread, and in
 the threads that log task output): no lock, no serialising, no I/O, so a run
 with nobody watching pays almost nothing. Each browser's handler thread
@@ -52,7 +54,7 @@ if TYPE_CHECKING:
     from webber._compile import Plan
     from webber._run import Attempt, Run, State
 
-__all__ = ["Board", "Dashboard", "page", "report", "stop_all", "watch"]
+__all__ = ["Board", "Dashboard", "graph", "page", "report", "show_run", "stop_all", "watch"]
 
 #: seconds between two batches sent to one browser (the page redraws per batch)
 BATCH = 0.1
@@ -232,7 +234,8 @@ class Board(Listener):
         ["end", node, state]                                the task is final
         ["line", node, stream, text]                        a printed line
         ["tb", node, text]                                  a failure's traceback
-        ["done", duration, ok]                              the run ended
+        ["done", duration, ok]                              the run ended (None, None:
+                                                            it was cut short)
     """
 
     def __init__(self, dashboard: Dashboard | None = None) -> None:
