@@ -167,6 +167,8 @@ def test_requests_without_the_token_or_from_another_host_are_refused(
     dag.add_node(sum, [1])
     dag.run(executor="inline", dashboard=dashboard)
     base = dashboard.url.partition("?")[0]
+    assert base.startswith("http://127.0.0.1:")  # bound to this machine only
+    assert len(dashboard.token) >= 32
     with urllib.request.urlopen(dashboard.url) as page:
         assert page.status == 200
         assert page.headers["Referrer-Policy"] == "no-referrer"
