@@ -373,3 +373,19 @@ def test_a_run_cut_short_is_marked_when_the_next_one_starts(dashboard: Dashboard
     _dashboard.Board(dashboard).on_run_start(plan)
     assert first.finished and first.log[-1] == ["done", None, None]
     assert first._capture is None  # no longer collects printed lines
+
+
+def test_open_browser_opens_the_page_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import webbrowser
+
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", opened.append)
+    dag = DAG("open")
+    dag.add_node(sum, [1])
+    board = Dashboard(open_browser=True)
+    try:
+        dag.run(executor="inline", dashboard=board)
+        dag.run(executor="inline", dashboard=board)  # the open page moves on by itself
+        assert opened == [board.url]
+    finally:
+        board.stop()
