@@ -367,7 +367,7 @@ def test_a_run_cut_short_is_marked_when_the_next_one_starts(dashboard: Dashboard
 
     dag = DAG("cut")
     dag.add_node(sum, [1])
-    plan = dag.compile(executor="inline")
+    plan = dag.compile()
     first = _dashboard.Board(dashboard)
     first.on_run_start(plan)  # ... and Ctrl-C: no on_run_end
     _dashboard.Board(dashboard).on_run_start(plan)

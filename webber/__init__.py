@@ -10,16 +10,24 @@ Importing webber starts nothing and imports no optional backend.
 
 import typing as _typing
 
-from webber._compile import Plan
 from webber._errors import (
     CycleError,
+    DiagramError,
     ExecutorError,
     ForeignPromiseError,
     GraphError,
+    JobLoadError,
+    JobSendError,
+    PoolClosedError,
+    ResultLoadError,
+    ResultLostError,
+    ResultSendError,
+    ResumeError,
     TaskDefinitionError,
     TaskError,
     TaskSkippedError,
     TaskTimeoutError,
+    TransportError,
     UnknownNodeError,
     UnpicklableTaskError,
     WebberError,
@@ -27,7 +35,8 @@ from webber._errors import (
 )
 from webber._events import Listener
 from webber._flow import DAG, Flow
-from webber._graph import Condition, Edge, Node
+from webber._graph import Condition, Edge, Node, TaskOptions
+from webber._plan import Plan
 from webber._promise import Promise
 from webber._run import Attempt, Run
 from webber._task import Task, task
@@ -46,21 +55,31 @@ __all__ = [
     "DAG",
     "Dashboard",
     "DaskExecutor",
+    "DiagramError",
     "Edge",
     "ExecutorError",
     "Flow",
     "ForeignPromiseError",
     "GraphError",
+    "JobLoadError",
+    "JobSendError",
     "Listener",
     "Node",
     "Plan",
+    "PoolClosedError",
     "Promise",
+    "ResultLoadError",
+    "ResultLostError",
+    "ResultSendError",
+    "ResumeError",
     "Run",
     "Task",
     "TaskDefinitionError",
     "TaskError",
+    "TaskOptions",
     "TaskSkippedError",
     "TaskTimeoutError",
+    "TransportError",
     "UnknownNodeError",
     "UnpicklableTaskError",
     "WebberError",

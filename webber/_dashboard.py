@@ -51,7 +51,7 @@ from urllib.parse import parse_qs, urlsplit
 from webber._events import Listener
 
 if TYPE_CHECKING:
-    from webber._compile import Plan
+    from webber._plan import Plan
     from webber._run import Attempt, Run, State
 
 __all__ = ["Board", "Dashboard", "graph", "page", "report", "show_run", "stop_all", "watch"]
@@ -342,9 +342,8 @@ def _traceback(error: BaseException | None) -> str:
 
 def graph(plan: Plan) -> list[list[Any]]:
     """``[id, name, level, is_map, [[parent, condition, passes_data], ...]]`` per node."""
-    level = {n: k for k, ns in enumerate(plan.levels) for n in ns}
     return [
-        [n, node.name, level[n], bool(node.map),
+        [n, node.name, node.level, node.node.fan_out,
          [[u, c.name, u in node.deps] for u, c in node.parents.items()]]
         for n, node in plan.nodes.items()
     ]
