@@ -43,6 +43,7 @@ from webber._task import Task, task
 from webber.executors import shutdown
 
 if _typing.TYPE_CHECKING:
+    from webber._dashboard import Dashboard
     from webber.executors.dask import DaskExecutor
 
 __version__ = "0.5.0.dev0"
@@ -52,6 +53,7 @@ __all__ = [
     "Condition",
     "CycleError",
     "DAG",
+    "Dashboard",
     "DaskExecutor",
     "DiagramError",
     "Edge",
@@ -100,9 +102,13 @@ _present_as_webber()
 
 
 def __getattr__(name: str) -> _typing.Any:
-    # DaskExecutor is imported on first use: `import webber` never imports dask.
+    # Imported on first use: `import webber` never imports dask or an HTTP server.
     if name == "DaskExecutor":
         from webber.executors.dask import DaskExecutor
 
         return DaskExecutor
+    if name == "Dashboard":
+        from webber._dashboard import Dashboard
+
+        return Dashboard
     raise AttributeError(f"module 'webber' has no attribute {name!r}")

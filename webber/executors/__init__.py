@@ -59,7 +59,7 @@ def __getattr__(name: str) -> Any:
 
 def shutdown() -> None:
     """Stop the worker processes of the process executor now (the next run
-    starts new ones). Runs at interpreter exit too.
+    starts new ones), and every dashboard. Runs at interpreter exit too.
 
     >>> import webber
     >>> webber.shutdown()
@@ -67,6 +67,9 @@ def shutdown() -> None:
     processes = sys.modules.get("webber.executors.processes")
     if processes is not None:  # no pool was ever started otherwise
         processes.shutdown()
+    dashboards = sys.modules.get("webber._dashboard")
+    if dashboards is not None:
+        dashboards.stop_all()
 
 
 def resolve_executor(executor: str | Executor, max_workers: int | None = None) -> Executor:
