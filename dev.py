@@ -4,7 +4,7 @@ Needs only Python (>= 3.10) and pip: it creates ``.venv`` beside this file,
 installs webber there in editable mode with what the command needs (again
 only when pyproject.toml changed), and runs the command with the venv's tools.
 
-    python3 dev.py test [pytest args]   ruff, mypy --strict, the docs site, then pytest
+    python3 dev.py test [pytest args]   ruff, mypy --strict, import layers, the docs site, pytest
     python3 dev.py demo                 examples/hello.py
     python3 dev.py bench [name]         benchmarks/<name>.py (default: all)
     python3 dev.py figures              docs/img/*.svg, drawn by webber from examples/
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -49,10 +50,27 @@ def ensure_venv(extra: str) -> None:
     stamp.write_text(want)
 
 
+def ensure_chromium() -> None:
+    """The dashboard's tests drive a real headless browser: Debian's chromium and
+    its driver. Installed here when missing and we are root (as on CI); else
+    those tests skip and say why."""
+    if shutil.which("chromium") and shutil.which("chromedriver"):
+        return
+    if os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get"):
+        step("install chromium", "sh", "-c",
+             "apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null")
+    else:
+        print("=== warning: chromium and chromedriver are missing and this is not root: "
+              "the dashboard's browser tests will skip", flush=True)
+
+
 def test(args: list[str]) -> None:
     ensure_venv("test")
+    ensure_chromium()
     step("ruff", PYTHON, "-m", "ruff", "check", ".")
     step("mypy", PYTHON, "-m", "mypy", "--strict", "webber", "examples")
+    # The layers contract in pyproject.toml (see ARCHITECTURE.md).
+    step("imports", BIN / ("lint-imports.exe" if os.name == "nt" else "lint-imports"))
     # The docs site: --strict fails on a broken link or anchor and on a docstring
     # that mkdocstrings cannot render. Built into .site/ (ignored by git).
     step(
