@@ -153,7 +153,8 @@ def main(runs: int = 100) -> int:
         rows.append([key, fmt.format(before[key]), fmt.format(after[key]),
                      fmt.format(after[key] - before[key])])
     print(f"soak: {runs} runs on processes (2 workers) in {elapsed:.1f} s; each run: 4 normal "
-          f"tasks, a raise + handler, os._exit, SIGKILL, a timeout, an async task, a {RESULT_MB} MB result")
+          f"tasks, a raise + handler, os._exit, SIGKILL, a timeout, an async task, "
+          f"a {RESULT_MB} MB result")
     print(table(rows))
     problems = grew(before, after)
     webber.shutdown()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import graphlib
 import inspect
+import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -241,7 +242,7 @@ def _cycle_error(
     names = " -> ".join(path)
     # An edge made by a Promise argument goes only with the argument:
     # remove_edge cannot remove it, so the fix named depends on the edges.
-    edges = list(zip(path, path[1:]))
+    edges = list(itertools.pairwise(path))
     plain = [(u, v) for u, v in edges if u not in deps.get(v, ())]
     if len(ring) == 1:
         fix = ("remove the self-edge" if plain else
