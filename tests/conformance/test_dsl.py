@@ -135,7 +135,7 @@ webber.DAG.execute = lambda self, *a, **k: _execute(self, {executor!r}, **k)
 """
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 def test_seed_readme_block_prints_the_seed_line_with_the_default_handler(executor: str) -> None:
     """A fresh interpreter, no logging configured: webber's own handler prints
     the seed's line on stdout, and nothing else."""
@@ -143,14 +143,18 @@ def test_seed_readme_block_prints_the_seed_line_with_the_default_handler(executo
     code = PRELUDE.format(executor=executor) + SEED_README_BLOCK
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=50,
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=150,
         check=False,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 1, result.stdout
     assert SEED_LINE.fullmatch(lines[0]), lines[0]
-    assert result.stderr == ""
+    # On a loaded machine a LocalCluster's nanny may warn while it closes
+    # (its workers take over 4 s to stop): dask's teardown, not webber's output.
+    stderr = [line for line in result.stderr.splitlines()
+              if "distributed.nanny - WARNING - Worker process still alive" not in line]
+    assert stderr == [], result.stderr
 
 
 def test_ordering_edges_in_every_shape(executor: str) -> None:

@@ -165,6 +165,7 @@ def test_same_as_inline(executor: str, spec: Spec) -> None:
     assert outcome(flow, executor) == outcome(flow, "inline")
 
 
+@pytest.mark.timeout(600)  # 300 flows: minutes on a loaded machine
 def test_the_generated_flows_cover_every_feature() -> None:
     """The strategy really produces fan-outs, failures, retries, skips and every
     condition (so a green run above means something)."""
