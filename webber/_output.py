@@ -43,6 +43,8 @@ logger = logging.getLogger("webber")
 
 #: webber 0.4.0's format: "2024-06-12 21:53:42,233           print: Hello"
 FORMAT = "%(asctime)s %(task)15s: %(message)s"
+#: the task column's width in FORMAT
+WIDTH = 15
 
 _current: ContextVar[_Sink | None] = ContextVar("webber_task_output", default=None)
 
@@ -56,7 +58,17 @@ class TaskFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         if not hasattr(record, "task"):
             record.task = "webber"
-        return super().format(record)
+        name = str(record.task)
+        if len(name) <= WIDTH:
+            return super().format(record)
+        # A longer name would push its line's text right of everyone else's:
+        # show its start and end (the end tells "-1" from "-2"), for this
+        # handler only (the record keeps the full name for other handlers).
+        record.task = f"{name[:WIDTH // 2 - 1]}~{name[-(WIDTH - WIDTH // 2):]}"
+        try:
+            return super().format(record)
+        finally:
+            record.task = name
 
 
 if TYPE_CHECKING:

@@ -186,6 +186,19 @@ def test_the_default_format_matches_the_seed() -> None:
     assert webber._output.TaskFormatter().format(plain).endswith("          webber: note")
 
 
+def test_long_task_names_keep_the_columns_aligned() -> None:
+    formatter = webber._output.TaskFormatter()
+    texts = []
+    for name in ("print", "download_every_report_of_the_year", "exactly_15_char"):
+        record = logging.LogRecord("webber", logging.INFO, __file__, 1, "text", None, None)
+        record.task = name
+        texts.append(formatter.format(record))
+        assert record.task == name  # other handlers still see the full name
+    assert len({text.index(": text") for text in texts}) == 1, texts  # one column
+    assert texts[1].endswith(" downlo~the_year: text")  # its start and its end
+    assert texts[2].endswith(" exactly_15_char: text")
+
+
 CONFIGURED = """
 import logging, sys
 logging.basicConfig(level=logging.INFO, format="ROOT %(task)s|%(stream)s|%(message)s",
