@@ -58,7 +58,7 @@ class TaskFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         if not hasattr(record, "task"):
             record.task = "webber"
-        name = str(record.task)
+        name = str(vars(record)["task"])
         if len(name) <= WIDTH:
             return super().format(record)
         # A longer name would push its line's text right of everyone else's:

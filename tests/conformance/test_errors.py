@@ -221,3 +221,38 @@ def test_every_edge_condition_is_checked_not_only_new_ones(executor: str) -> Non
         dag.run(executor=executor)
     dag.update_edges(continue_on=Condition.AnyCase)
     assert dag.run(executor=executor).ok
+
+
+SCRIPT_TRACEBACK = """\
+import sys, traceback
+import webber
+
+def parse(text):
+    number = int(text)  # the line that fails
+    return number
+
+if __name__ == "__main__":
+    dag = webber.DAG()
+    n = dag.add_node(parse, "x")
+    run = dag.run(executor=sys.argv[1])
+    print("".join(traceback.format_exception(run.error(n))))
+"""
+
+
+@pytest.mark.timeout(180)
+def test_traceback_of_a_task_defined_in_a_script_shows_its_lines(
+    executor: str, tmp_path: Path
+) -> None:
+    # A function of a script's __main__ travels by value to worker processes;
+    # its traceback used to say File "<dynamic-code>" with no source line.
+    script = tmp_path / "my_script.py"
+    script.write_text(SCRIPT_TRACEBACK)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    result = subprocess.run(
+        [sys.executable, str(script), executor], capture_output=True, text=True, env=env,
+        timeout=150, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f'File "{script}", line 5, in parse' in result.stdout, result.stdout
+    assert "number = int(text)  # the line that fails" in result.stdout, result.stdout
+    assert "<dynamic-code>" not in result.stdout

@@ -16,6 +16,7 @@ from typing import Any
 from webber import _output
 from webber.executors._base import Job, Outcome, Started
 from webber.executors._codec import encode_failure
+from webber.executors._source import restore
 from webber.executors._work import feed, run_job, run_links
 
 __all__ = ["Slot", "Spec", "fill", "run_remote"]
@@ -40,6 +41,8 @@ class Spec:
     tag: int  # the dask task within that run
     job: Job  # its inputs and Remote arguments replaced by Slots
     starts: bool = False  # report every job's start when it starts (Executor.report_starts)
+    #: the function's file name and lines when it travels by value (``_source``)
+    source: tuple[str, list[str]] | None = None
 
 
 def fill(value: Any, deps: Sequence[Any]) -> Any:
@@ -61,6 +64,8 @@ def run_remote(spec: Spec, *deps: Any) -> Any:
     worker = get_worker()
     where = f"dask {worker.address}"
     job = spec.job
+    if spec.source is not None:  # its traceback shows its lines
+        job = replace(job, func=restore(job.func, *spec.source))
     if job.inputs is not None:
         job = replace(job, inputs={k: fill(v, deps) for k, v in job.inputs.items()})
     if job.index is not None and job.args:  # a fan-out element: its item may be remote

@@ -53,6 +53,7 @@ from webber.executors._frames import send_frame
 from webber.executors._pickling import dumps, dumps_fields, loads
 from webber.executors._process import Proc, kill_group, reap, spawn, why
 from webber.executors._shm import Holder, Segment, remove_segments, remove_segments_of
+from webber.executors._source import with_source
 
 __all__ = ["GRACE", "MAX_BATCH", "Pool", "Session"]
 
@@ -166,7 +167,7 @@ class Pool:
         func = task.job.func
         known = task.session.functions.get(id(func))
         if known is None:
-            data, _ = dumps(func, out_of_band=False)
+            data, _ = dumps(with_source(func), out_of_band=False)
             known = task.session.functions[id(func)] = (f"f{next(self.fids)}", func, data)
         fid, _, data = known
         if fid not in proc.fids:

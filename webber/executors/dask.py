@@ -62,6 +62,7 @@ from webber.executors._codec import decode_failure
 from webber.executors._dask_remote import Slot, Spec, run_remote
 from webber.executors._dask_results import Box, Handle, gather
 from webber.executors._picklable import check_plan
+from webber.executors._source import source_of
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -300,7 +301,8 @@ class _Session:
             remote = replace(remote, args=(slot(job.args[0]), *job.args[1:]))
         try:
             future = self.client.submit(
-                run_remote, Spec(self.topic, self.token, tag, remote, self.starts), *deps,
+                run_remote, Spec(self.topic, self.token, tag, remote, self.starts,
+                                 source_of(job.func)), *deps,
                 key=f"{job.name}-{uuid.uuid4().hex}", pure=False,
             )
             if job.links:

@@ -1,0 +1,68 @@
+"""A task function's source lines, sent along when the function travels by value.
+
+cloudpickle sends a function defined in a script's ``__main__`` or a notebook
+cell by value, and names its code ``<dynamic-code>``: a traceback from the
+worker then shows ``File "<dynamic-code>", line 7`` and no source. So such a
+function travels with its file name and that file's lines (as the caller's
+``linecache`` has them: a notebook registers its cells there), and the worker,
+on unpickling it, gives the code its file name back and registers the lines
+with its own ``linecache``: the worker's traceback shows the task's lines::
+
+    caller:  with_source(func) --pickle--> (func, filename, lines)   (process pool)
+             source_of(func) beside the job                       (dask: its own pickling)
+    worker:  restore(func, filename, lines): its code named filename, lines in linecache
+"""
+
+from __future__ import annotations
+
+import linecache
+import types
+from typing import Any
+
+__all__ = ["restore", "source_of", "with_source"]
+
+
+def source_of(func: Any) -> tuple[str, list[str]] | None:
+    """``(file name, lines)`` of ``func`` when it will travel by value, else None."""
+    code = getattr(func, "__code__", None)
+    if not isinstance(code, types.CodeType) or getattr(func, "__module__", None) != "__main__":
+        return None  # pickled by reference: the worker imports it, file and all
+    lines = linecache.getlines(code.co_filename)
+    return (code.co_filename, lines) if lines else None
+
+
+def with_source(func: Any) -> Any:
+    """``func``, or, when it will travel by value, a stand-in that pickles it
+    with its source lines (and unpickles as ``func`` itself, named and
+    registered by :func:`restore`)."""
+    source = source_of(func)
+    return func if source is None else _Sourced(func, *source)
+
+
+class _Sourced:
+    __slots__ = ("filename", "func", "lines")
+
+    def __init__(self, func: Any, filename: str, lines: list[str]) -> None:
+        self.func, self.filename, self.lines = func, filename, lines
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (restore, (self.func, self.filename, self.lines))
+
+
+def restore(func: Any, filename: str, lines: list[str]) -> Any:
+    """``func`` (unpickled here) with its code named ``filename`` again and
+    ``lines`` registered with this process's linecache."""
+    # mtime None: linecache.checkcache() keeps the entry (there may be no such
+    # file here, as for a notebook cell).
+    linecache.cache[filename] = (sum(map(len, lines)), None, lines, filename)
+    if isinstance(getattr(func, "__code__", None), types.CodeType):
+        func.__code__ = _named(func.__code__, filename)
+    return func
+
+
+def _named(code: types.CodeType, filename: str) -> types.CodeType:
+    """``code`` and the code nested in it (lambdas, comprehensions) as from ``filename``."""
+    consts = tuple(
+        _named(c, filename) if isinstance(c, types.CodeType) else c for c in code.co_consts
+    )
+    return code.replace(co_filename=filename, co_consts=consts)
