@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import faulthandler
 import hashlib
+import io
 import os
 import signal
 import subprocess
@@ -312,6 +313,27 @@ def test_row07_unpicklable_task_or_argument_refused_before_running(tmp_path: Pat
         dag2.run()
     assert dag2.compile().levels == [["print-1"]]  # the graph is fine: the executor refuses
     assert dag2.run(executor="threads").ok
+
+
+def read_it(handle: object) -> str:
+    return handle.read()  # type: ignore[attr-defined, no-any-return]
+
+
+@pytest.mark.parametrize("mode", ["r", "rb", "a"])
+def test_row07_an_open_file_is_refused_as_documented(tmp_path: Path, mode: str) -> None:
+    # cloudpickle would send a snapshot of its text as a StringIO: the task
+    # would read stale data, and its writes would go nowhere.
+    path = tmp_path / "data.txt"
+    path.write_text("v1")
+    with open(path, mode) as handle:
+        dag = DAG()
+        dag.add_node(read_it, handle)
+        with pytest.raises(webber.UnpicklableTaskError, match=r"'read_it-1'.*open file") as info:
+            dag.run(executor="processes")
+        assert "pass its path" in str(info.value)
+    dag = DAG()
+    n = dag.add_node(read_it, io.StringIO("in memory"))  # a buffer travels, as before
+    assert dag.run(executor="processes")[n] == "in memory"
 
 
 # -- row 8: an argument kills the worker while it is unpickled ----------------------------

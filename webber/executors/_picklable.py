@@ -6,6 +6,8 @@ pickled, naming the task and the object; each distinct function is tried once.
 
 from __future__ import annotations
 
+import functools
+import io
 import reprlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -17,6 +19,9 @@ if TYPE_CHECKING:
     from webber._plan import Plan
 
 __all__ = ["check_plan"]
+
+#: open files (what ``open()`` returns), as opposed to in-memory buffers
+_FILES = (io.FileIO, io.BufferedReader, io.BufferedWriter, io.BufferedRandom, io.TextIOWrapper)
 
 
 def check_plan(plan: Plan) -> None:
@@ -35,20 +40,38 @@ def check_plan(plan: Plan) -> None:
         if not node.args and not node.kwargs:
             continue
         try:
-            cloudpickle.dumps((node.args, node.kwargs))
+            _dumps((node.args, node.kwargs))
         except Exception as e:
             raise _unpicklable(n, _culprit(node.args, node.kwargs), e) from e
 
 
-def _culprit(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
-    """Which argument will not pickle, as a phrase."""
+def _dumps(obj: Any) -> None:
+    """Pickle ``obj`` as a worker would get it, refusing open files: cloudpickle
+    would send a snapshot of a file's text (a StringIO), not the file, so the
+    task would silently read stale data and write nowhere."""
+    _strict_pickler()(io.BytesIO(), protocol=5).dump(obj)
+
+
+@functools.cache
+def _strict_pickler() -> Any:
     import cloudpickle
 
+    class Strict(cloudpickle.Pickler):  # type: ignore[misc]
+        def reducer_override(self, obj: Any) -> Any:
+            if isinstance(obj, _FILES):
+                raise TypeError(f"{obj!r} is an open file; pass its path and open it in the task")
+            return super().reducer_override(obj)
+
+    return Strict
+
+
+def _culprit(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
+    """Which argument will not pickle, as a phrase."""
     named = [(f"argument {i}", a) for i, a in enumerate(args)]
     named += [(f"argument {k}=", v) for k, v in kwargs.items()]
     for label, value in named:
         try:
-            cloudpickle.dumps(value)
+            _dumps(value)
         except Exception:
             return f"its {label} ({type(value).__name__} {reprlib.repr(value)})"
     return "its arguments"
