@@ -26,6 +26,7 @@ from webber._task import Task
 if TYPE_CHECKING:
     import graphviz
 
+    from webber._dashboard import Dashboard
     from webber._events import Listener
     from webber._plan import Plan
     from webber._run import Run
@@ -333,6 +334,7 @@ class DAG:
         progress: bool = False,
         listeners: Iterable[Listener] = (),
         resume: Run | None = None,
+        dashboard: bool | Dashboard = False,
     ) -> Run:
         """Run the graph and return its :class:`~webber.Run`.
 
@@ -343,6 +345,8 @@ class DAG:
 
         ``progress=True`` shows a progress bar (tqdm's when installed).
         ``listeners`` get the run's events (see :class:`~webber.Listener`).
+        ``dashboard=True`` shows the run live in the browser: it prints the
+        page's URL (see :class:`~webber.Dashboard`, which can also be passed).
         ``resume=previous_run`` reuses the results of the tasks that succeeded
         in ``previous_run`` and runs only the others: those that failed or were
         skipped, those whose function or arguments changed, and everything
@@ -359,6 +363,10 @@ class DAG:
             from webber._resume import reusable
 
             reuse = reusable(plan, resume)
+        if dashboard:
+            from webber._dashboard import watch
+
+            listeners = [watch(dashboard), *listeners]
         return run_plan(
             plan, chosen, progress=progress, listeners=list(listeners), reuse=reuse
         )
@@ -371,11 +379,12 @@ class DAG:
         progress: bool = False,
         listeners: Iterable[Listener] = (),
         resume: Run | None = None,
+        dashboard: bool | Dashboard = False,
     ) -> Run:
         """webber 0.4.0's name for :meth:`run`: runs the graph, logging task output."""
         return self.run(
             executor, max_workers=max_workers, progress=progress, listeners=listeners,
-            resume=resume,
+            resume=resume, dashboard=dashboard,
         )
 
     def visualize(
