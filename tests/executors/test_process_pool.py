@@ -245,6 +245,14 @@ def test_row25_a_worker_over_its_memory_limit_is_recycled_after_its_task() -> No
     assert run[first] == run[second]
 
 
+def test_row25_with_a_memory_limit_no_batched_task_follows_an_oversized_one() -> None:
+    dag = DAG()
+    first = dag.add_node(_hoard)
+    others = [dag.add_node(os.getpid) for _ in range(3)]  # would share its batch
+    run = dag.run(executor=ProcessExecutor(1, memory_limit="100MB"))
+    assert run.ok and run[first] not in {run[n] for n in others}
+
+
 def _killed_by_the_kernel() -> None:
     os.kill(os.getpid(), 9)  # what the OOM killer does
 

@@ -261,6 +261,8 @@ class Pool:
             want = max(1, min(MAX_BATCH, len(pending) // session.limit))
             if session.max_tasks is not None:  # no more than it may still run
                 want = max(1, min(want, session.max_tasks - proc.tasks))
+            if session.memory_limit is not None:
+                want = 1  # its memory is measured after each job: none may follow blindly
             batch: list[_Sent] = []
             while pending and len(batch) < want:
                 if pending[0].job.timeout is not None and batch:
