@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -25,26 +24,15 @@ import psutil
 import pytest
 
 import webber
+from tests.executors.test_process_faults import _children, _script
 from webber import DAG, Listener, task
 from webber.executors import ProcessExecutor, _shm
 
 pytestmark = pytest.mark.timeout(120)
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
 def _workers() -> list[psutil.Process]:
-    """This process's children, less multiprocessing's resource tracker (a
-    dask LocalCluster of an earlier test starts it for good)."""
-    found = []
-    for child in psutil.Process().children():
-        try:
-            if "multiprocessing.resource_tracker" in " ".join(child.cmdline()):
-                continue
-        except psutil.Error:
-            continue
-        found.append(child)
-    return found
+    """The worker processes of this process's pool (and anything they started)."""
+    return _children()
 
 
 @pytest.fixture(autouse=True)
@@ -56,12 +44,6 @@ def _no_process_left_behind() -> Iterator[None]:
     while _workers() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _workers() == []
-
-
-def _script(tmp_path: Path, body: str) -> Path:
-    path = tmp_path / "script.py"
-    path.write_text(f"import sys; sys.path.insert(0, {str(ROOT)!r})\n" + textwrap.dedent(body))
-    return path
 
 
 # -- row 23: os.fork() after a run -------------------------------------------------------

@@ -401,7 +401,9 @@ class Pool:
                         _shm.warn_once(message[1])
                     else:
                         results += message[1]
-                if not until_eof:
+                if not until_eof or proc not in self.procs:
+                    # (recycled meanwhile: its pipe is closed, and its fd number
+                    # may already belong to a new worker's pipe)
                     break
         except (EOFError, OSError):
             self._finished(proc, results)
