@@ -46,8 +46,6 @@ import os
 import pickle
 import select
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import deque
@@ -64,8 +62,9 @@ from webber._output import emit_line
 from webber.executors import _shm
 from webber.executors._base import Job, Outcome, Report, Started
 from webber.executors._codec import decode_failure
-from webber.executors._frames import Frames, send_frame
+from webber.executors._frames import send_frame
 from webber.executors._pickling import dumps, dumps_fields, loads
+from webber.executors._process import Proc, kill_group, reap, spawn, why
 from webber.executors._shm import Holder, Segment, remove_segments, remove_segments_of
 
 __all__ = ["GRACE", "MAX_BATCH", "Pool", "Session"]
@@ -75,11 +74,7 @@ GRACE = 1.0
 #: most jobs sent to a worker in one message
 MAX_BATCH = 64
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_BOOT = (
-    f"import sys; sys.path.insert(0, {_ROOT!r}); "
-    "from webber.executors._worker import main; main()"
-)
+
 
 
 @dataclass(eq=False, slots=True)
@@ -101,7 +96,7 @@ class Session:
     #: jobs submitted, not yet sent to a worker
     pending: deque[_Sent] = field(default_factory=deque)
     #: node id -> the worker that made its result (where its children run best)
-    where: dict[str, _Proc] = field(default_factory=dict)
+    where: dict[str, Proc] = field(default_factory=dict)
 
 
 @dataclass(eq=False, slots=True)
@@ -118,56 +113,12 @@ class _Sent:
     announced: bool = False
 
 
-@dataclass(eq=False, slots=True)
-class _Proc:
-    """One worker process, seen from the caller."""
-
-    popen: subprocess.Popen[bytes]
-    conn_in: int  # the pipe to the worker (send_frame)
-    conn_out: Frames
-    life_w: int
-    pidfd: int | None
-    fids: set[str] = field(default_factory=set)
-    forget: list[str] = field(default_factory=list)
-    inflight: deque[_Sent] = field(default_factory=deque)
-    #: tasks it has run (chain links included), and its RSS after the last one
-    tasks: int = 0
-    rss: int = 0
-    #: "process <pid>", made once: it names the worker in every Started/Outcome
-    name: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.name = f"process {self.popen.pid}"
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-
-def _why(code: int | None) -> str:
-    if code is None:
-        return "stopped answering"
-    if code >= 0:
-        return f"exited with exit code {code}"
-    try:
-        name = signal.Signals(-code).name
-    except ValueError:
-        name = f"signal {-code}"
-    hint = {
-        "SIGKILL": " (killed by the system, often for lack of memory, or by another process)",
-        "SIGSEGV": " (a crash in C code: a segmentation fault)",
-        "SIGABRT": " (aborted, usually by a failed check in C code)",
-        "SIGBUS": " (a bus error in C code)",
-    }.get(name, "")
-    return f"was killed by {name}{hint}"
-
-
 class Pool:
     def __init__(self, size: int) -> None:
         #: most workers: the largest limit among the runs under way (or of the last run)
         self.size = size
         self.lock = threading.RLock()
-        self.procs: list[_Proc] = []
+        self.procs: list[Proc] = []
         #: the runs under way, in the order they take turns at a free worker
         self.sessions: list[Session] = []
         self.tags = itertools.count()
@@ -178,45 +129,18 @@ class Pool:
         self.thread.start()
 
     # -- workers -------------------------------------------------------------------
-    def _spawn(self) -> _Proc:
-        r_in, w_in = os.pipe()
-        r_out, w_out = os.pipe()
-        r_life, w_life = os.pipe()
-        try:
-            popen = subprocess.Popen(
-                [sys.executable, "-c", _BOOT, str(r_in), str(w_out), str(r_life)],
-                pass_fds=(r_in, w_out, r_life),
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        finally:
-            for fd in (r_in, w_out, r_life):
-                os.close(fd)
-        pidfd = None
-        if hasattr(os, "pidfd_open"):
-            with contextlib.suppress(OSError):
-                pidfd = os.pidfd_open(popen.pid)
-        proc = _Proc(popen, w_in, Frames(r_out), w_life, pidfd)
-        path = [os.getcwd() if entry == "" else entry for entry in sys.path]
+    def _spawn(self) -> Proc:
         # A run inside the worker defaults to its share of the cores (see _worker).
-        share = max(1, (os.cpu_count() or 1) // max(1, self.size))
-        send_frame(proc.conn_in, pickle.dumps(("init", path, _shm.directory(), share)))
+        proc = spawn(_shm.directory(), max(1, (os.cpu_count() or 1) // max(1, self.size)))
         self.procs.append(proc)
         os.write(self.wake_w, b"!")  # the receiver must start watching it
         return proc
 
-    def _close(self, proc: _Proc, sig: int | None = signal.SIGKILL) -> None:
+    def _close(self, proc: Proc, sig: int | None = signal.SIGKILL) -> None:
         """Forget ``proc``; kill its group first when ``sig`` is given."""
         if proc in self.procs:
             self.procs.remove(proc)
-        if sig is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, sig)
-        proc.conn_out.close()
-        for fd in (proc.conn_in, proc.life_w, proc.pidfd):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+        proc.close(sig)
 
     # -- sending -------------------------------------------------------------------
     def begin(self, session: Session) -> None:
@@ -275,7 +199,7 @@ class Pool:
         for proc in [p for p in self.procs if not p.inflight][: max(0, surplus)]:
             self._stop(proc)  # the pool was resized down
 
-    def _near(self, task: _Sent, idle: list[_Proc]) -> _Proc:
+    def _near(self, task: _Sent, idle: list[Proc]) -> Proc:
         """An idle worker that made one of ``task``'s inputs, if there is one:
         its functions are loaded and its caches warm."""
         for parent in task.job.inputs or ():
@@ -284,7 +208,7 @@ class Pool:
                 return proc
         return idle[0]
 
-    def _function_id(self, proc: _Proc, task: _Sent) -> str:
+    def _function_id(self, proc: Proc, task: _Sent) -> str:
         func = task.job.func
         known = task.session.functions.get(id(func))
         if known is None:
@@ -296,7 +220,7 @@ class Pool:
             proc.fids.add(fid)
         return fid
 
-    def _pack(self, proc: _Proc, task: _Sent) -> tuple[Any, ...]:
+    def _pack(self, proc: Proc, task: _Sent) -> tuple[Any, ...]:
         fid = self._function_id(proc, task)
         # The function travels once per worker ("fn"), not with each job.
         job = task.job
@@ -305,7 +229,7 @@ class Pool:
         data, task.segments = dumps_fields(fields, holder=task.session.holder)
         return (task.tag, fid, data, task.segments)
 
-    def _send(self, proc: _Proc, batch: list[_Sent]) -> None:
+    def _send(self, proc: Proc, batch: list[_Sent]) -> None:
         entries = []
         for task in batch:
             links = [_Sent(next(self.tags), job, task.session, link=True) for job in task.job.links]
@@ -343,17 +267,17 @@ class Pool:
             return  # it died; the receiver sees it and requeues the batch
         _announce(proc.inflight[0], proc)
 
-    def _stop(self, proc: _Proc) -> None:
+    def _stop(self, proc: Proc) -> None:
         with contextlib.suppress(OSError):
             send_frame(proc.conn_in, pickle.dumps(("stop",)))
         self._close(proc, sig=None)
-        _reap(proc)
-        _kill_group(proc.pid)  # what its tasks left running (the group outlives its leader)
+        reap(proc)
+        kill_group(proc.pid)  # what its tasks left running (the group outlives its leader)
         remove_segments_of(proc.pid)
         for session in self.sessions:
             session.where = {n: p for n, p in session.where.items() if p is not proc}
 
-    def _worn(self, proc: _Proc, session: Session) -> bool:
+    def _worn(self, proc: Proc, session: Session) -> bool:
         """Whether ``proc``, now idle after ``session``'s tasks, must be recycled."""
         return (session.max_tasks is not None and proc.tasks >= session.max_tasks) or (
             session.memory_limit is not None and proc.rss > session.memory_limit
@@ -366,7 +290,7 @@ class Pool:
                 if self.closed:
                     return
                 # fd -> (worker, whether it is the worker's pidfd)
-                watched: dict[int, tuple[_Proc, bool]] = {}
+                watched: dict[int, tuple[Proc, bool]] = {}
                 for proc in self.procs:
                     watched[proc.conn_out.fd] = (proc, False)
                     if proc.pidfd is not None:
@@ -385,7 +309,7 @@ class Pool:
                 # Its pidfd is ready when it exited: then read its last words.
                 self._drain(proc, until_eof=exited)
 
-    def _drain(self, proc: _Proc, until_eof: bool) -> None:
+    def _drain(self, proc: Proc, until_eof: bool) -> None:
         """Read every message ``proc`` has sent; results are handled together."""
         results: list[tuple[Any, ...]] = []
         try:
@@ -411,7 +335,7 @@ class Pool:
             return
         self._finished(proc, results)
 
-    def _finished(self, proc: _Proc, results: list[tuple[Any, ...]]) -> None:
+    def _finished(self, proc: Proc, results: list[tuple[Any, ...]]) -> None:
         if not results:
             return
         finished = []
@@ -448,7 +372,7 @@ class Pool:
                 ok, value = False, value.error
             task.session.report(Outcome(task.job, ok, value, started, duration, proc.name))
 
-    def _lost(self, proc: _Proc) -> None:
+    def _lost(self, proc: Proc) -> None:
         """``proc`` died: fail the job it ran, requeue the rest, replace it."""
         with self.lock:
             if proc not in self.procs:
@@ -456,7 +380,7 @@ class Pool:
             self._close(proc)
             for session in self.sessions:
                 session.where = {n: p for n, p in session.where.items() if p is not proc}
-            code = _reap(proc)
+            code = reap(proc)
             remove_segments_of(proc.pid)
             tasks = list(proc.inflight)
             for task in tasks:
@@ -484,7 +408,7 @@ class Pool:
                       f"recycled after a task that passed it, not during one)"
                       if limit is not None and code == -signal.SIGKILL else "")
             error = WorkerCrashedError(
-                f"task {job.node!r}: its worker process (pid {proc.pid}) {_why(code)}{memory} "
+                f"task {job.node!r}: its worker process (pid {proc.pid}) {why(code)}{memory} "
                 f"while running it; the other tasks were not affected",
                 job.node,
             )
@@ -499,7 +423,7 @@ class Pool:
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.killpg(proc.pid, signal.SIGTERM)
                     # Lives GRACE seconds, then SIGKILLs whatever of the group is left.
-                    timer = threading.Timer(GRACE, _kill_group, (proc.pid,))
+                    timer = threading.Timer(GRACE, kill_group, (proc.pid,))
                     timer.name = f"webber-kill-{proc.pid}"
                     timer.daemon = True
                     timer.start()
@@ -538,7 +462,7 @@ class Pool:
                     self._close(proc, sig=None)
             os.write(self.wake_w, b"!")
         for proc in procs:
-            _reap(proc)
+            reap(proc)
             remove_segments_of(proc.pid)
         if threading.current_thread() is not self.thread:
             self.thread.join(timeout=5)
@@ -556,11 +480,7 @@ class Pool:
         """
         self.closed = True
         for proc in self.procs:
-            proc.conn_out.close()
-            for fd in (proc.conn_in, proc.life_w, proc.pidfd):
-                if fd is not None:
-                    with contextlib.suppress(OSError):
-                        os.close(fd)
+            proc.close(sig=None)
         for fd in (self.wake_r, self.wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -568,26 +488,12 @@ class Pool:
         self.sessions = []
 
 
-def _announce(task: _Sent, proc: _Proc) -> None:
+def _announce(task: _Sent, proc: Proc) -> None:
     """Tell the engine ``task`` started: it is at the head of its worker's queue."""
     if not task.announced:
         task.announced = True
         if task.session.starts or task.job.timeout is not None:
             task.session.report(Started(task.job, time.time(), proc.name))
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
-def _reap(proc: _Proc, timeout: float = 2.0) -> int | None:
-    """Wait for ``proc`` to exit (killing its group if it won't); its exit code."""
-    try:
-        return proc.popen.wait(timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc.pid)
-        return proc.popen.wait()
 
 
 @dataclass(slots=True)
