@@ -45,3 +45,18 @@ def task_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
         for r in caplog.records
         if r.name == "webber" and hasattr(r, "stream")
     ]
+
+
+def appears(marker: str) -> bool:
+    """A task that waits (60 s at most) for the file ``marker`` to exist: made
+    by the caller's side while the task runs (an event, the event loop)."""
+    import time
+    from pathlib import Path
+
+    path = Path(marker)
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True

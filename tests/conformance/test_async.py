@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import webber
+from tests.conftest import appears
 from webber import DAG, Flow, task
 
 
@@ -85,23 +86,11 @@ def test_async_task_timeout(executor: str) -> None:
     assert run[other] == 3
 
 
-def waits_for(marker: str) -> bool:
-    import time
-
-    path = Path(marker)
-    deadline = time.monotonic() + 60
-    while not path.exists():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 @pytest.mark.timeout(120)
 def test_arun_does_not_block_the_event_loop(executor: str, tmp_path: Path) -> None:
     marker = tmp_path / "loop-ran"
     dag = DAG()
-    n = dag.add_node(waits_for, str(marker))
+    n = dag.add_node(appears, str(marker))
 
     async def main() -> bool:
         running = asyncio.ensure_future(dag.arun(executor=executor))

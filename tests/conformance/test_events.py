@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import webber
+from tests.conftest import appears
 from webber import DAG, Condition, Flow, Listener, task
 
 
@@ -312,26 +312,15 @@ class MarksStarts(Listener):
         (self.where / node).touch()
 
 
-def started_before_me(marker: str) -> bool:
-    """Whether the start event of this task came before it ran: its marker file
-    exists now, or appears while the caller is busy (a worker process is told
-    of its job at the same time the caller reports its start)."""
-    path = Path(marker)
-    deadline = time.monotonic() + 60
-    while not path.exists():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 @pytest.mark.timeout(180)
 def test_start_events_come_before_the_task_runs(executor: str, tmp_path: Path) -> None:
     # A progress bar shows a task while it runs: inline used to send every
     # start after the task had ended (and the task here would wait in vain).
     dag = DAG()
-    first = dag.add_node(started_before_me, str(tmp_path / "started_before_me-1"))
-    second = dag.add_node(started_before_me, str(tmp_path / "started_before_me-2"))
+    # Each task waits for the file its start event makes (a worker process is
+    # told of its job at the same time as the caller reports its start).
+    first = dag.add_node(appears, str(tmp_path / "appears-1"))
+    second = dag.add_node(appears, str(tmp_path / "appears-2"))
     dag.add_edge(first, second)
     run = dag.run(executor=executor, listeners=[MarksStarts(tmp_path)])
     assert (run[first], run[second]) == (True, True)
