@@ -11,16 +11,19 @@ Importing webber starts nothing and imports no optional backend.
 import typing as _typing
 
 from webber._compile import Plan
+from webber._config import Config, config
 from webber._errors import (
     CycleError,
     ExecutorError,
     ForeignPromiseError,
     GraphError,
+    InvalidPromiseError,
     TaskDefinitionError,
     TaskError,
     TaskSkippedError,
     TaskTimeoutError,
     UnknownNodeError,
+    UnknownPromiseError,
     UnpicklableTaskError,
     WebberError,
     WorkerCrashedError,
@@ -41,6 +44,7 @@ __version__ = "0.5.0.dev0"
 __all__ = [
     "Attempt",
     "Condition",
+    "Config",
     "CycleError",
     "DAG",
     "DaskExecutor",
@@ -49,6 +53,7 @@ __all__ = [
     "Flow",
     "ForeignPromiseError",
     "GraphError",
+    "InvalidPromiseError",
     "Listener",
     "Node",
     "Plan",
@@ -60,12 +65,19 @@ __all__ = [
     "TaskSkippedError",
     "TaskTimeoutError",
     "UnknownNodeError",
+    "UnknownPromiseError",
     "UnpicklableTaskError",
     "WebberError",
     "WorkerCrashedError",
+    "config",
     "shutdown",
     "task",
 ]
+
+
+#: webber 0.4.0's submodules, reachable as attributes after a plain ``import
+#: webber`` (as they were there) yet imported only on first use
+_SEED_MODULES = ("core", "edges", "xcoms")
 
 
 def __getattr__(name: str) -> _typing.Any:
@@ -74,4 +86,8 @@ def __getattr__(name: str) -> _typing.Any:
         from webber.executors.dask import DaskExecutor
 
         return DaskExecutor
+    if name in _SEED_MODULES:
+        import importlib
+
+        return importlib.import_module(f"webber.{name}")
     raise AttributeError(f"module 'webber' has no attribute {name!r}")

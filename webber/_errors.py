@@ -9,7 +9,9 @@ bad graph, ``KeyError`` for an unknown id, ``TimeoutError`` for a timeout)::
      ├── GraphError (ValueError)           the graph cannot run; raised by compile()
      │    ├── CycleError                   a -> b -> a; lists the cycle in order
      │    ├── UnknownNodeError (KeyError)  an id that is not in the graph
-     │    ├── ForeignPromiseError          a Promise of another flow
+     │    ├── InvalidPromiseError          a Promise argument naming no node here
+     │    │    ├── UnknownPromiseError (also UnknownNodeError)  of a missing node
+     │    │    └── ForeignPromiseError     of another flow (or another flow's id)
      │    ├── TaskDefinitionError          not callable, bad retries, bad condition
      │    └── UnpicklableTaskError         cannot be sent to a worker process
      ├── TaskError                         raised *for* a task, not *by* it
@@ -30,11 +32,13 @@ __all__ = [
     "ExecutorError",
     "ForeignPromiseError",
     "GraphError",
+    "InvalidPromiseError",
     "TaskDefinitionError",
     "TaskError",
     "TaskSkippedError",
     "TaskTimeoutError",
     "UnknownNodeError",
+    "UnknownPromiseError",
     "UnpicklableTaskError",
     "WebberError",
     "WorkerCrashedError",
@@ -106,8 +110,38 @@ class UnknownNodeError(GraphError, KeyError):
         return str(self.args[0])
 
 
-class ForeignPromiseError(GraphError):
-    """A Promise recorded by one flow was used in another.
+class InvalidPromiseError(GraphError):
+    """A Promise argument that names no node of this graph: unknown, or of
+    another flow. Raised where the Promise is passed (``add_node``). webber
+    0.4.0 code catches it as ``webber.xcoms.InvalidCallable``.
+
+    >>> import webber
+    >>> from webber.xcoms import InvalidCallable
+    >>> dag = webber.DAG()
+    >>> try:
+    ...     dag.add_node(print, webber.Promise("missing-1"))
+    ... except InvalidCallable as e:
+    ...     print(type(e).__name__)
+    UnknownPromiseError
+    """
+
+
+class UnknownPromiseError(InvalidPromiseError, UnknownNodeError):
+    """A Promise of a node the graph does not hold (``except KeyError`` catches it too).
+
+    >>> import webber
+    >>> dag = webber.DAG()
+    >>> try:
+    ...     dag.add_node(print, webber.Promise("prnt-1"))
+    ... except KeyError as e:
+    ...     print(e.key)
+    prnt-1
+    """
+
+
+class ForeignPromiseError(InvalidPromiseError):
+    """A Promise recorded by one flow was used in another (or an id that
+    one DAG's ``add_node`` returned, in another DAG or its Run).
 
     >>> from webber import Flow, ForeignPromiseError, task
     >>> one = task(lambda: 1, name="one")

@@ -19,11 +19,13 @@ from webber._promise import find_promises
 __all__ = ["Condition", "Edge", "Node", "display_name", "qualified_name", "slug"]
 
 
-class Condition(enum.Enum):
+class Condition(enum.IntEnum):
     """When a child runs, given its parent's final state.
 
     ``Success`` (the default) needs the parent to succeed, ``Failure`` needs it
     to fail, ``AnyCase`` accepts any final state (success, failure or skip).
+    An ``IntEnum`` with webber 0.4.0's values (0, 1, 3), so code that stored
+    or compared them as numbers keeps working.
 
     >>> from webber import DAG, Condition
     >>> dag = DAG()
@@ -32,9 +34,9 @@ class Condition(enum.Enum):
     >>> dag.add_edge(risky, handler, continue_on=Condition.Failure)
     """
 
-    Success = "success"
-    Failure = "failure"
-    AnyCase = "anycase"
+    Success = 0
+    Failure = 1
+    AnyCase = 3
 
     def __repr__(self) -> str:
         return f"Condition.{self.name}"

@@ -1,0 +1,103 @@
+"""webber.config: settings that change what runs without changing the code.
+
+One setting for now, the executor that ``run()`` / ``execute()`` use when the
+call names none. Where it comes from, first match wins:
+
+1. ``run(executor=...)`` in the code;
+2. ``webber.config.executor`` (set directly, or for a block with
+   ``with webber.config.set(executor="threads"):``);
+3. the environment variable ``WEBBER_EXECUTOR`` (read at each run, so a
+   notebook can set ``os.environ`` too);
+4. ``"processes"``.
+
+That is dask's manner (``dask.config.set``, ``DASK_*`` variables): code
+written for webber 0.4.0, which ran tasks on threads, can keep doing so with
+``WEBBER_EXECUTOR=threads`` and no edit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING
+
+from webber._errors import ExecutorError
+
+if TYPE_CHECKING:
+    from webber.executors import Executor
+
+__all__ = ["ENV_EXECUTOR", "Config", "config"]
+
+#: the environment variable that names the default executor
+ENV_EXECUTOR = "WEBBER_EXECUTOR"
+
+#: the executor names ``WEBBER_EXECUTOR`` and ``config.executor`` accept
+NAMES = ("processes", "threads", "inline", "dask")
+
+
+class Config:
+    """webber's settings (``webber.config``); today the default executor.
+
+    ``executor`` is None (then ``WEBBER_EXECUTOR``, else ``"processes"``), an
+    executor name, or an Executor instance. ``set()`` changes settings now and,
+    used as a context manager, puts them back when the block ends.
+
+    >>> import webber
+    >>> dag = webber.DAG()
+    >>> n = dag.add_node(lambda: "ran")
+    >>> with webber.config.set(executor="threads"):
+    ...     run = dag.execute()
+    >>> run[n], run.attempts[n][0].worker.startswith("webber")
+    ('ran', True)
+    >>> webber.config.executor is None
+    True
+    """
+
+    def __init__(self) -> None:
+        self.executor: str | Executor | None = None
+        """The executor ``run()`` uses when called without one (None: see above)."""
+
+    def __repr__(self) -> str:
+        return f"webber.config(executor={self.executor!r}, resolved={self.default_executor()!r})"
+
+    @contextmanager
+    def _restoring(self, saved: str | Executor | None) -> Iterator[Config]:
+        try:
+            yield self
+        finally:
+            self.executor = saved
+
+    def set(self, *, executor: str | Executor | None = None) -> AbstractContextManager[Config]:
+        """Set ``executor`` now; as a context manager, restore it on exit."""
+        _check(executor, "webber.config.set(executor=...)")
+        saved, self.executor = self.executor, executor
+        return self._restoring(saved)
+
+    def default_executor(self) -> str | Executor:
+        """The executor a run without ``executor=`` uses (see the module's doc)."""
+        if self.executor is not None:
+            _check(self.executor, "webber.config.executor")
+            return self.executor
+        name = os.environ.get(ENV_EXECUTOR, "").strip()
+        if name:
+            _check(name, f"the environment variable {ENV_EXECUTOR}")
+            return name
+        return "processes"
+
+
+def _check(executor: object, where: str) -> None:
+    if executor is None or (isinstance(executor, str) and executor in NAMES):
+        return
+    if not isinstance(executor, str):
+        from webber.executors import Executor
+
+        if isinstance(executor, Executor):
+            return
+    raise ExecutorError(
+        f"{where} is {executor!r}: use one of {', '.join(map(repr, NAMES))} "
+        f"or an Executor instance"
+    )
+
+
+config = Config()
