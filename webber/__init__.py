@@ -14,6 +14,7 @@ from webber._compile import Plan
 from webber._config import Config, config
 from webber._errors import (
     CycleError,
+    DuplicateEdgeError,
     ExecutorError,
     ForeignPromiseError,
     GraphError,
@@ -48,6 +49,7 @@ __all__ = [
     "CycleError",
     "DAG",
     "DaskExecutor",
+    "DuplicateEdgeError",
     "Edge",
     "ExecutorError",
     "Flow",

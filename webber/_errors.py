@@ -8,6 +8,7 @@ bad graph, ``KeyError`` for an unknown id, ``TimeoutError`` for a timeout)::
     WebberError
      ├── GraphError (ValueError)           the graph cannot run; raised by compile()
      │    ├── CycleError                   a -> b -> a; lists the cycle in order
+     │    ├── DuplicateEdgeError           add_edge(a, b) when a -> b exists
      │    ├── UnknownNodeError (KeyError)  an id that is not in the graph
      │    ├── InvalidPromiseError          a Promise argument naming no node here
      │    │    ├── UnknownPromiseError (also UnknownNodeError)  of a missing node
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 __all__ = [
     "CycleError",
+    "DuplicateEdgeError",
     "ExecutorError",
     "ForeignPromiseError",
     "GraphError",
@@ -86,6 +88,23 @@ class CycleError(GraphError):
     def __init__(self, message: str, cycle: list[str]) -> None:
         super().__init__(message)
         self.cycle = cycle
+
+
+class DuplicateEdgeError(GraphError):
+    """``add_edge(a, b)`` when the edge ``a -> b`` was added already; to change
+    its condition, use ``update_edges``.
+
+    >>> import webber
+    >>> dag = webber.DAG()
+    >>> a, b = dag.add_node(print), dag.add_node(print)
+    >>> dag.add_edge(a, b)
+    ('print-1', 'print-2')
+    >>> try:
+    ...     dag.add_edge(a, b, continue_on=webber.Condition.AnyCase)
+    ... except ValueError as e:  # 0.4.0 raised ValueError here too
+    ...     print(type(e).__name__)
+    DuplicateEdgeError
+    """
 
 
 class UnknownNodeError(GraphError, KeyError):

@@ -193,6 +193,11 @@ class Run:
         return [n for n, s in self._states.items() if s == "success"]
 
     @property
+    def completed(self) -> list[str]:
+        """webber 0.4.0's name for :attr:`succeeded` (its executor's ``completed``)."""
+        return self.succeeded
+
+    @property
     def failed(self) -> list[str]:
         """Ids of the nodes that failed, in plan order."""
         return [n for n, s in self._states.items() if s == "failed"]

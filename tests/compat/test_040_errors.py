@@ -1,0 +1,156 @@
+"""Item 4 of the 0.4.0 drop-in: every mutator checks its input and raises at
+the line that is wrong, in the WebberError tree and under 0.4.0's built-in
+base class; a refused call changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import webber
+from webber import DAG, Condition, Flow, Promise, task
+from webber.xcoms import InvalidCallable
+
+
+def f() -> int:
+    return 1
+
+
+def g(x: int = 0) -> int:
+    return x + 1
+
+
+def build() -> tuple[DAG, str, str]:
+    dag = DAG("checked")
+    a, b = dag.add_node(f), dag.add_node(g)
+    dag.add_edge(a, b)
+    return dag, a, b
+
+
+def snapshot(dag: DAG) -> tuple[Any, ...]:
+    return (
+        [(n.id, n.name, n.func, n.args, n.kwargs, n.retries, n.skip) for n in dag.get_nodes()],
+        [(e.parent, e.child, e.Condition) for e in dag.get_edges()],
+    )
+
+
+CASES: dict[str, tuple[Callable[[DAG, str, str], object], type[Exception], type[Exception]]] = {
+    # name: (call, our leaf, 0.4.0's built-in)
+    "non-callable node": (lambda d, a, b: d.add_node(5), webber.TaskDefinitionError, TypeError),
+    "promise of unknown node": (
+        lambda d, a, b: d.add_node(g, Promise("nope-1")), webber.UnknownPromiseError,
+        InvalidCallable,
+    ),
+    "promise of another dag": (
+        lambda d, a, b: d.add_node(g, Promise(DAG("other").add_node(f))),
+        webber.ForeignPromiseError, InvalidCallable,
+    ),
+    "self-loop": (lambda d, a, b: d.add_edge(a, a), webber.CycleError, ValueError),
+    "edge closing a cycle": (lambda d, a, b: d.add_edge(b, a), webber.CycleError, ValueError),
+    "duplicate edge": (
+        lambda d, a, b: d.add_edge(a, b, continue_on=Condition.Failure),
+        webber.DuplicateEdgeError, ValueError,
+    ),
+    "bad continue_on": (
+        lambda d, a, b: d.add_edge(b, d.add_node(f), continue_on="yes"),  # type: ignore[arg-type]
+        webber.TaskDefinitionError, TypeError,
+    ),
+    "bad continue_on in update_edges": (
+        lambda d, a, b: d.update_edges((a, b), continue_on=1),  # type: ignore[arg-type]
+        webber.TaskDefinitionError, TypeError,
+    ),
+    "negative retries": (lambda d, a, b: d.retry_node(a, -1), webber.TaskDefinitionError,
+                         ValueError),
+    "non-int retries": (lambda d, a, b: d.retry_node(a, 1.5), webber.TaskDefinitionError,
+                        ValueError),  # type: ignore[arg-type]
+    "non-bool skip": (lambda d, a, b: d.skip_node(a, skip="yes"), webber.TaskDefinitionError,
+                      ValueError),  # type: ignore[arg-type]
+    "str args": (lambda d, a, b: d.update_nodes(a, args="abc"), webber.TaskDefinitionError,
+                 TypeError),
+    "non-dict kwargs": (lambda d, a, b: d.update_nodes(a, kwargs=[1]), webber.TaskDefinitionError,
+                        TypeError),
+    "non-callable callable": (lambda d, a, b: d.update_nodes(a, callable=3),
+                              webber.TaskDefinitionError, TypeError),
+    "int label": (lambda d, a, b: d.relabel_node(a, 123), webber.TaskDefinitionError,
+                  ValueError),  # type: ignore[arg-type]
+    "empty label": (lambda d, a, b: d.relabel_node(a, ""), webber.TaskDefinitionError,
+                    ValueError),
+    "unknown node": (lambda d, a, b: d.retry_node("h-1", 1), webber.UnknownNodeError, ValueError),
+    "missing edge": (lambda d, a, b: d.remove_edge(b, a), webber.UnknownNodeError, ValueError),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_bad_call_raises_where_it_is_made(case: str) -> None:
+    call, leaf, builtin = CASES[case]
+    dag, a, b = build()
+    before = snapshot(dag)
+    with pytest.raises(leaf) as caught:
+        call(dag, a, b)
+    assert isinstance(caught.value, webber.WebberError)
+    assert isinstance(caught.value, builtin)
+    assert snapshot(dag) == before, "a refused call must change nothing"
+
+
+def test_messages_name_the_task_and_the_fix() -> None:
+    dag, a, b = build()
+    with pytest.raises(webber.CycleError) as cycle:
+        dag.add_edge(b, a)
+    assert cycle.value.cycle == ["f-1", "g-1", "f-1"]
+    assert "f-1" in str(cycle.value) and "g-1" in str(cycle.value)
+    with pytest.raises(webber.DuplicateEdgeError, match="update_edges"):
+        dag.add_edge(a, b)
+    with pytest.raises(webber.TaskDefinitionError, match="f-1.*non-negative"):
+        dag.retry_node(a, -1)
+
+
+def test_the_cycle_check_sees_long_paths_and_allows_what_is_acyclic() -> None:
+    dag = DAG()
+    ids = [dag.add_node(g) for _ in range(200)]
+    for u, v in zip(ids, ids[1:], strict=False):
+        dag.add_edge(u, v)
+    with pytest.raises(webber.CycleError) as caught:
+        dag.add_edge(ids[-1], ids[0])
+    assert caught.value.cycle[0] == caught.value.cycle[-1] == ids[-1]
+    assert len(caught.value.cycle) == 201
+    # edges "backwards" in insertion order that close no cycle are fine
+    late, early = dag.add_node(f), dag.add_node(f)
+    dag.add_edge(early, late)
+    dag.add_edge(late, ids[0])
+    with pytest.raises(webber.CycleError):
+        dag.add_edge(ids[5], early)
+    assert dag.compile("inline").levels[0] == [early]
+
+
+def test_a_promise_edge_that_closes_a_cycle_is_refused() -> None:
+    dag, a, b = build()
+    with pytest.raises(webber.CycleError):
+        dag.update_nodes(a, args=[Promise(b)])
+    assert dag.get_node(a).args == ()
+
+
+def test_the_seed_readme_pattern_promise_then_add_edge_is_no_duplicate(executor: str) -> None:
+    dag = DAG()
+    a = dag.add_node(f)
+    b = dag.add_node(g, Promise(a))
+    assert dag.add_edge(a, b) == (a, b)  # the Promise's edge, now named explicitly
+    with pytest.raises(webber.DuplicateEdgeError):
+        dag.add_edge(a, b)
+    assert dag.execute(executor)[b] == 2
+
+
+def test_the_flow_dsl_raises_for_a_cycle_at_the_line_and_compile_still_checks() -> None:
+    one = task(f, name="one")
+    with pytest.raises(webber.CycleError), Flow():
+        x, y = one(), one()
+        x >> y
+        y >> x
+    # compile() keeps its own checks (a graph changed behind the API's back)
+    with Flow() as flow:
+        x, y = one(), one()
+        x >> y
+    flow._store_link_for_test(y.key, x.key)  # type: ignore[attr-defined]
+    with pytest.raises(webber.CycleError):
+        flow.compile("inline")
