@@ -10,19 +10,27 @@ Importing webber starts nothing and imports no optional backend.
 
 import typing as _typing
 
-from webber._compile import Plan
 from webber._config import Config, config
 from webber._errors import (
     CycleError,
+    DiagramError,
     DuplicateEdgeError,
     ExecutorError,
     ForeignPromiseError,
     GraphError,
     InvalidPromiseError,
+    JobLoadError,
+    JobSendError,
+    PoolClosedError,
+    ResultLoadError,
+    ResultLostError,
+    ResultSendError,
+    ResumeError,
     TaskDefinitionError,
     TaskError,
     TaskSkippedError,
     TaskTimeoutError,
+    TransportError,
     UnknownNodeError,
     UnknownPromiseError,
     UnpicklableTaskError,
@@ -31,13 +39,15 @@ from webber._errors import (
 )
 from webber._events import Listener
 from webber._flow import DAG, Flow
-from webber._graph import Condition, Edge, Node
+from webber._graph import Condition, Edge, Node, TaskOptions
+from webber._plan import Plan
 from webber._promise import Promise
 from webber._run import Attempt, Run
 from webber._task import Task, task
 from webber.executors import shutdown
 
 if _typing.TYPE_CHECKING:
+    from webber._dashboard import Dashboard
     from webber.executors.dask import DaskExecutor
 
 __version__ = "0.5.0.dev0"
@@ -48,7 +58,9 @@ __all__ = [
     "Config",
     "CycleError",
     "DAG",
+    "Dashboard",
     "DaskExecutor",
+    "DiagramError",
     "DuplicateEdgeError",
     "Edge",
     "ExecutorError",
@@ -56,16 +68,25 @@ __all__ = [
     "ForeignPromiseError",
     "GraphError",
     "InvalidPromiseError",
+    "JobLoadError",
+    "JobSendError",
     "Listener",
     "Node",
     "Plan",
+    "PoolClosedError",
     "Promise",
+    "ResultLoadError",
+    "ResultLostError",
+    "ResultSendError",
+    "ResumeError",
     "Run",
     "Task",
     "TaskDefinitionError",
     "TaskError",
+    "TaskOptions",
     "TaskSkippedError",
     "TaskTimeoutError",
+    "TransportError",
     "UnknownNodeError",
     "UnknownPromiseError",
     "UnpicklableTaskError",
@@ -82,12 +103,28 @@ __all__ = [
 _SEED_MODULES = ("core", "edges", "xcoms")
 
 
+def _present_as_webber() -> None:
+    # Public names report the path users import them from (webber.Node, not
+    # webber._graph.Node): in reprs, tracebacks, pickles and help().
+    for name in __all__:
+        obj = globals().get(name)
+        if isinstance(obj, type) or callable(obj):
+            obj.__module__ = __name__
+
+
+_present_as_webber()
+
+
 def __getattr__(name: str) -> _typing.Any:
-    # DaskExecutor is imported on first use: `import webber` never imports dask.
+    # Imported on first use: `import webber` never imports dask or an HTTP server.
     if name == "DaskExecutor":
         from webber.executors.dask import DaskExecutor
 
         return DaskExecutor
+    if name == "Dashboard":
+        from webber._dashboard import Dashboard
+
+        return Dashboard
     if name in _SEED_MODULES:
         import importlib
 

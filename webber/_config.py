@@ -20,20 +20,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING
 
 from webber._errors import ExecutorError
-
-if TYPE_CHECKING:
-    from webber.executors import Executor
+from webber.executors import NAMES, Executor
 
 __all__ = ["ENV_EXECUTOR", "Config", "config"]
 
 #: the environment variable that names the default executor
 ENV_EXECUTOR = "WEBBER_EXECUTOR"
-
-#: the executor names ``WEBBER_EXECUTOR`` and ``config.executor`` accept
-NAMES = ("processes", "threads", "inline", "dask")
 
 
 class Config:
@@ -83,17 +77,14 @@ class Config:
         if name:
             _check(name, f"the environment variable {ENV_EXECUTOR}")
             return name
-        return "processes"
+        return NAMES[0]  # the registry's default
 
 
 def _check(executor: object, where: str) -> None:
-    if executor is None or (isinstance(executor, str) and executor in NAMES):
+    if executor is None or isinstance(executor, Executor) or (
+        isinstance(executor, str) and executor in NAMES
+    ):
         return
-    if not isinstance(executor, str):
-        from webber.executors import Executor
-
-        if isinstance(executor, Executor):
-            return
     raise ExecutorError(
         f"{where} is {executor!r}: use one of {', '.join(map(repr, NAMES))} "
         f"or an Executor instance"
