@@ -56,6 +56,13 @@ class TopoOrder(Generic[K]):
     def discard(self, node: K) -> None:
         self.index.pop(node, None)
 
+    def subset(self, keep: set[K]) -> TopoOrder[K]:
+        """The order of the nodes in ``keep`` (a subgraph's: still valid)."""
+        sub: TopoOrder[K] = TopoOrder()
+        sub.index = {n: i for n, i in self.index.items() if n in keep}
+        sub._next = self._next
+        return sub
+
     def check(
         self,
         edge: tuple[K, K],

@@ -15,7 +15,7 @@ def flaky_counter(path: str) -> str:
     import os
 
     if not os.path.exists(path):
-        open(path, "w").close()  # noqa: SIM115
+        open(path, "w").close()
         raise RuntimeError("first try fails")
     return "second try"
 

@@ -88,6 +88,6 @@ def test_config_set_is_a_setting_and_a_context_manager(monkeypatch: pytest.Monke
         assert dag.run()[n] == "MainThread"
     finally:
         webber.config.executor = None
-    with pytest.raises(ExecutorError, match="webber.config"):
+    with pytest.raises(ExecutorError, match=r"webber\.config"):
         webber.config.set(executor="thread")
     assert webber.config.executor is None

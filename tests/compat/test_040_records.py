@@ -21,7 +21,7 @@ def add(x: int, y: int = 0) -> int:
 def dag() -> DAG:
     d = DAG()
     a = d.add_node(double, 2)
-    b = d.add_node(add, Promise(a), y=1)
+    d.add_node(add, Promise(a), y=1)
     c = d.add_node(print, "side")
     d.add_edge(a, c, continue_on=Condition.AnyCase)
     return d

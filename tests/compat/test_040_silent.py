@@ -171,7 +171,7 @@ def test_an_id_of_another_dag_raises_at_once_naming_both() -> None:
     first, second = DAG("first"), DAG("second")
     a = first.add_node(lambda: 1)
     second.add_node(lambda: 2)  # also "lambda-1"
-    with pytest.raises(webber.ForeignPromiseError, match="first.*second|second.*first"):
+    with pytest.raises(webber.ForeignPromiseError, match=r"first.*second|second.*first"):
         second.add_node(print, Promise(a))
     with pytest.raises(webber.ForeignPromiseError, match="'first'"):
         second.get_node(a)
