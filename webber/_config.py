@@ -37,15 +37,16 @@ class Config:
     executor name, or an Executor instance. ``set()`` changes settings now and,
     used as a context manager, puts them back when the block ends.
 
-    >>> import webber
+    >>> import threading, webber
     >>> dag = webber.DAG()
-    >>> n = dag.add_node(lambda: "ran")
-    >>> with webber.config.set(executor="threads"):
-    ...     run = dag.execute()
-    >>> run[n], run.attempts[n][0].worker.startswith("webber")
-    ('ran', True)
-    >>> webber.config.executor is None
+    >>> n = dag.add_node(lambda: threading.current_thread() is threading.main_thread())
+    >>> with webber.config.set(executor="inline"):  # in this thread
+    ...     dag.execute()[n]
     True
+    >>> webber.config.executor = "threads"          # from now on
+    >>> dag.execute()[n]
+    False
+    >>> webber.config.executor = None               # back to WEBBER_EXECUTOR or processes
     """
 
     def __init__(self) -> None:
