@@ -153,9 +153,8 @@ class DAG:
             owner = ref._owner
             if owner is not self._owner and owner.uid not in self._kin:
                 raise self._foreign_id(ref)
-            node = self._store.nodes.get(ref)
             # the plain string: the store keeps no NodeId
-            return node.id if node is not None else self._store.node_id(str(ref))
+            return self._store.node_id(ref._plain)
         if isinstance(ref, Promise) and self._is_foreign(ref):
             # Its id may name an unrelated node here: never guess.
             raise self._foreign(ref, "node reference")
@@ -258,18 +257,14 @@ class DAG:
         to change an edge's condition use :meth:`update_edges`. The edge that a
         Promise argument made may be named once, to set its condition.
         """
-        if continue_on.__class__ is Condition:
+        if continue_on.__class__ is Condition and parent.__class__ is child.__class__ is NodeId:
             # The common case first (100,000-node graphs): two ids of this DAG, a
             # new edge that agrees with the topological order (parent added first).
-            store = self._store
-            nodes, index = store.nodes, store.order.index
-            if (
-                parent.__class__ is child.__class__ is NodeId
-                and parent._owner is self._owner is child._owner
-                and parent in nodes and child in nodes
-            ):
-                u, v = nodes[parent].id, nodes[child].id
-                if not store.has_edge(u, v) and index[u] < index[v]:
+            store, owner = self._store, self._owner
+            if parent._owner is owner and child._owner is owner:
+                u, v = parent._plain, child._plain
+                succ, index = store.succ, store.order.index
+                if u in succ and v in succ and v not in succ[u] and index[u] < index[v]:
                     store.link(u, v, continue_on)  # agrees with the order: no cycle
                     return (parent, child)
         _check_condition(continue_on, "add_edge")

@@ -48,10 +48,14 @@ class NodeId(str):
     """
 
     _owner: Owner
+    #: the plain string the graph keys its node by: a dict finds an exact str
+    #: key on its fast path (a str subclass takes the slow, generic one)
+    _plain: str
 
     def __new__(cls, value: str, owner: Owner) -> NodeId:
         self = super().__new__(cls, value)
         self._owner = owner
+        self._plain = value
         return self
 
     def __reduce__(self) -> tuple[Any, ...]:
