@@ -115,18 +115,22 @@ def _present_as_webber() -> None:
 _present_as_webber()
 
 
+#: Public names imported on first use: `import webber` never imports dask or
+#: an HTTP server. name -> the module that defines it.
+_LAZY = {
+    "Dashboard": "webber._dashboard",
+    "DaskExecutor": "webber.executors.dask",
+}
+
+
 def __getattr__(name: str) -> _typing.Any:
-    # Imported on first use: `import webber` never imports dask or an HTTP server.
-    if name == "DaskExecutor":
-        from webber.executors.dask import DaskExecutor
+    import importlib
 
-        return DaskExecutor
-    if name == "Dashboard":
-        from webber._dashboard import Dashboard
-
-        return Dashboard
     if name in _SEED_MODULES:
-        import importlib
-
         return importlib.import_module(f"webber.{name}")
-    raise AttributeError(f"module 'webber' has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'webber' has no attribute {name!r}")
+    obj = getattr(importlib.import_module(module), name)
+    obj.__module__ = __name__  # as _present_as_webber() does for the others
+    return obj

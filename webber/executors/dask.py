@@ -246,9 +246,6 @@ class DaskExecutor(Executor):
             session.stop(cancel)
 
 
-DaskExecutor.__module__ = "webber"  # imported as webber.DaskExecutor (see webber/__init__)
-
-
 class _Session:
     """One run on the cluster: its dask tasks and where their reports go.
 
