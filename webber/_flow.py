@@ -240,9 +240,12 @@ class DAG:
                 f"add_node(): {type(fn).__name__} {fn!r} is not callable; add_node() takes "
                 f"the function first, then its arguments"
             )
-        options = fn.options if isinstance(fn, Task) else TaskOptions(display_name(fn))
-        self._check_promises(args, kwargs, options.name, known=True)
-        func = fn.fn if isinstance(fn, Task) else fn
+        if isinstance(fn, Task):
+            func, options = fn.fn, fn.options
+        else:
+            func, options = fn, TaskOptions(display_name(fn))
+        if args or kwargs:
+            self._check_promises(args, kwargs, options.name, known=True)
         return NodeId(self._insert(func, options, args, kwargs, fan_out=False), self._owner)
 
     def add_edge(
