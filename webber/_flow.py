@@ -149,7 +149,7 @@ class DAG:
         cls = ref.__class__
         if cls is str and ref in self._store.nodes:
             return ref  # type: ignore[no-any-return]  # the common case first (large graphs)
-        if cls is NodeId:
+        if isinstance(ref, NodeId):
             owner = ref._owner
             if owner is not self._owner and owner.uid not in self._kin:
                 raise self._foreign_id(ref)
@@ -246,7 +246,7 @@ class DAG:
             func, options = fn, TaskOptions(display_name(fn))
         if args or kwargs:
             self._check_promises(args, kwargs, options.name, known=True)
-        return NodeId(self._insert(func, options, args, kwargs, fan_out=False), self._owner)
+        return self._owner.cls(self._insert(func, options, args, kwargs, fan_out=False))
 
     def add_edge(
         self, parent: NodeRef, child: NodeRef, continue_on: Condition = Condition.Success
@@ -260,14 +260,16 @@ class DAG:
         to change an edge's condition use :meth:`update_edges`. The edge that a
         Promise argument made may be named once, to set its condition.
         """
-        if continue_on.__class__ is Condition and parent.__class__ is child.__class__ is NodeId:
+        mine = self._owner.cls
+        if continue_on.__class__ is Condition and parent.__class__ is child.__class__ is mine:
             # The common case first (100,000-node graphs): two ids of this DAG, a
             # new edge that agrees with the topological order (parent added first).
-            store, owner = self._store, self._owner
-            if parent._owner is owner and child._owner is owner:
-                u, v = parent._plain, child._plain
-                succ, index = store.succ, store.order.index
-                if u in succ and v in succ and v not in succ[u] and index[u] < index[v]:
+            store = self._store
+            pu, pv = store.nodes.get(parent), store.nodes.get(child)
+            if pu is not None and pv is not None:
+                u, v = pu.id, pv.id  # plain strings: the dicts' fast path from here on
+                index = store.order.index
+                if v not in store.succ[u] and index[u] < index[v]:
                     store.link(u, v, continue_on)  # agrees with the order: no cycle
                     return (parent, child)
         _check_condition(continue_on, "add_edge")
@@ -633,7 +635,7 @@ class DAG:
         """The id ``n`` (default: ``ref``) as this DAG hands ids out: remembering it."""
         if isinstance(ref, NodeId) and ref._owner is self._owner:
             return ref
-        return NodeId(n if n is not None else str(ref), self._owner)
+        return self._owner.cls(n if n is not None else str(ref))
 
     def _check_promises(
         self, args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str, known: bool = False
