@@ -239,16 +239,16 @@ def test_cycle_through_promise_arguments_is_found_by_compile() -> None:
 
 
 def test_cycle_of_an_argument_and_an_edge_names_the_edge_to_remove() -> None:
-    dag = DAG()
-    dag.add_node(f, Promise("f-2"))  # a forward reference: f-2 -> f-1
-    dag.add_node(f)
-    dag.add_edge("f-1", "f-2")  # f-1 -> f-2 closes the loop (seen by compile)
+    with Flow() as flow:
+        task(f)(Promise("f-2"))  # a forward reference: f-2 -> f-1
+        task(f)()
+    flow.add_edge("f-1", "f-2")  # f-1 -> f-2 closes the loop (seen by compile)
     with pytest.raises(webber.CycleError) as info:
-        dag.compile()
+        flow.compile()
     assert "remove_edge('f-1', 'f-2')" in str(info.value)
     assert "remove_edge('f-2', 'f-1')" not in str(info.value)
-    dag.remove_edge("f-1", "f-2")  # the fix named works
-    dag.compile()
+    flow.remove_edge("f-1", "f-2")  # the fix named works
+    flow.compile()
 
 
 def test_cycle_through_rshift_in_a_flow() -> None:
