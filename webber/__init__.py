@@ -10,7 +10,9 @@ Importing webber starts nothing and imports no optional backend.
 
 import typing as _typing
 
+from webber._cache import Cache
 from webber._errors import (
+    CacheError,
     CycleError,
     DiagramError,
     ExecutorError,
@@ -18,6 +20,7 @@ from webber._errors import (
     GraphError,
     JobLoadError,
     JobSendError,
+    LimitError,
     PoolClosedError,
     ResultLoadError,
     ResultLostError,
@@ -49,6 +52,8 @@ __version__ = "0.5.0.dev0"
 
 __all__ = [
     "Attempt",
+    "Cache",
+    "CacheError",
     "Condition",
     "CycleError",
     "DAG",
@@ -61,6 +66,7 @@ __all__ = [
     "GraphError",
     "JobLoadError",
     "JobSendError",
+    "LimitError",
     "Listener",
     "Node",
     "Plan",

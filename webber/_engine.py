@@ -13,6 +13,11 @@ State, all in the caller's thread (no locks; executors only enqueue)::
                  those are dropped if it fails
     timers       heap of (when, seq, action): retry delays and timeouts
     fan_outs     n -> results of a fan-out node's elements still coming in
+    keys         n -> its cache key (run(cache=...)): computed for every node
+                 before the first job, from functions, arguments and parents'
+                 keys only, so a hit needs no value of its parents
+    active/held  tag -> jobs of that concurrency tag running / waiting for a
+                 slot (run(limits=...)); a finished job hands its slot on
 
 The loop blocks on a queue of Outcomes with a timeout equal to the next
 timer (in the main thread, at most HEARTBEAT, so that a simulated Ctrl-C
@@ -37,7 +42,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webber import _output
-from webber._errors import TaskTimeoutError
+from webber._cache import Cache, CacheStats
+from webber._errors import LimitError, TaskTimeoutError
 from webber._events import Listener
 from webber._graph import Condition
 from webber._plan import Plan, PlanNode
@@ -95,6 +101,15 @@ class _Engine:
     hooks: dict[str, list[Listener]] = field(default_factory=dict)
     #: node id -> value taken from an earlier run instead of running the node
     reuse: dict[str, Any] = field(default_factory=dict)
+    cache: Cache | None = None
+    keys: dict[str, str] = field(default_factory=dict)
+    #: nodes loaded from the cache, in the order they were
+    hits: dict[str, None] = field(default_factory=dict)
+    misses: int = 0
+    stored: int = 0
+    limits: dict[str, int] = field(default_factory=dict)
+    active: dict[str, int] = field(default_factory=dict)
+    held: dict[str, deque[tuple[PlanNode, int | None, int]]] = field(default_factory=dict)
     main_thread: bool = field(
         default_factory=lambda: threading.current_thread() is threading.main_thread()
     )
@@ -108,6 +123,10 @@ class _Engine:
             event: [x for x in self.listeners if x is not self.record and _overrides(x, event)]
             for event in EVENTS
         }
+        if self.cache is not None:
+            self._compute_keys()
+        self.active = dict.fromkeys(self.limits, 0)
+        self.held = {tag: deque() for tag in self.limits}
         self._emit("on_run_start", self.plan)
         # Starts only matter to timeouts (always sent for those) and to listeners.
         self.executor.report_starts = bool(self.hooks["on_task_start"])
@@ -174,6 +193,8 @@ class _Engine:
                 self._final(n, SKIPPED, None, FAILED if node.node.skip_as_failure else SUCCESS)
             elif not all(_holds(c, self.seen[u]) for u, c in node.parents.items()):
                 self._final(n, SKIPPED, None, SKIPPED)
+            elif n in self.keys and self._from_cache(node):
+                pass  # final already: loaded from the store
             elif node.node.fan_out:
                 self._fan_out(node)
             else:
@@ -183,7 +204,63 @@ class _Engine:
         # A failed parent's value is its exception; a skipped one's is None.
         return {u: self.values.get(u) for u in node.deps} if node.deps else None
 
+    # -- the cache ---------------------------------------------------------------------
+    def _compute_keys(self) -> None:
+        """A key for every node that may be cached: ``cache=True``, not skipped,
+        and every parent keyed (a parent left out of the cache may compute
+        something else next time, so what depends on it is left out too)."""
+        from webber._fingerprint import Unkeyable, key_pickler, node_key
+
+        keys = self.keys
+        pickler = key_pickler(keys)
+        for level in self.plan.levels:
+            for n in level:
+                node = self.plan.nodes[n]
+                options = node.options
+                if not options.cache or node.node.skip or not all(u in keys for u in node.parents):
+                    continue
+                try:
+                    keys[n] = node_key(pickler, node.func, options.version, node.args,
+                                       node.kwargs, node.node.fan_out, node.parents)
+                except Unkeyable as e:
+                    log.warning(
+                        "task %r is not cached: %s; give it version=\"...\" (the key then "
+                        "uses that instead of its function) or cache=False",
+                        n, e, extra={"task": node.name, "node": n},
+                    )
+
+    def _cacheable(self, node: PlanNode) -> bool:
+        """Whether the key describes this run of ``node``: every parent succeeded
+        (a Failure or AnyCase child of a failed parent is not cached)."""
+        return node.id in self.keys and all(self.states[u] == SUCCESS for u in node.parents)
+
+    def _from_cache(self, node: PlanNode) -> bool:
+        assert self.cache is not None
+        if not self._cacheable(node):
+            return False
+        found, value = self.cache.load(self.keys[node.id], node.name)
+        if not found:
+            self.misses += 1
+            return False
+        self.hits[node.id] = None
+        self._final(node.id, SUCCESS, value, SUCCESS)
+        return True
+
+    def _keep(self, n: str, value: Any) -> None:
+        """Store a successful node's value, when it is cached."""
+        node = self.plan.nodes[n]
+        if self.cache is not None and n not in self.hits and self._cacheable(node):
+            if self.cache.store(self.keys[n], fetch(value), node.name, n):
+                self.stored += 1
+
+    # -- submitting ---------------------------------------------------------------------
     def _submit(self, node: PlanNode, index: int | None, attempt: int) -> None:
+        tag = node.options.limit
+        if tag is not None and tag in self.limits:
+            if self.active[tag] >= self.limits[tag]:
+                self.held[tag].append((node, index, attempt))  # until a slot is free
+                return
+            self.active[tag] += 1
         if index is None:
             args = node.args
         else:
@@ -211,6 +288,13 @@ class _Engine:
         previous, n = node.id, node.next_link
         while n is not None:
             link = self.plan.nodes[n]
+            if link.options.limit in self.limits:
+                break  # it waits for a slot: the engine submits it
+            if n in self.keys:
+                assert self.cache is not None
+                if self.cache.contains(self.keys[n]):
+                    break  # decided when its parent is final: loaded, not run
+                self.misses += 1
             inputs = {previous: None} if link.deps else None  # filled in by the executor
             links.append(Job(n, None, 1, link.name, link.func, link.args, link.kwargs,
                              inputs, None))
@@ -265,6 +349,7 @@ class _Engine:
             return  # a late outcome of an attempt that timed out
         del self.running[job.key]
         self.began.pop(job.key, None)
+        self._release(job)
         links, after = self.chain_of.pop(job.key, ((), 0))
         ok, value = outcome.ok, outcome.value
         if ok and job.timeout is not None and outcome.duration > job.timeout:
@@ -289,14 +374,25 @@ class _Engine:
             return  # finished in time
         del self.running[job.key]
         self.executor.abandon(job)
+        self._release(job)
         error = _timeout_error(job)
         began, worker = self.began.pop(job.key, (time.time(), ""))
         self._record(job.node, job.index, job.attempt, False, error, began,
                      time.time() - began, worker)
         self._attempt_failed(job, error)
 
+    def _release(self, job: Job) -> None:
+        """Hand the slot of ``job``'s concurrency tag to the next job waiting."""
+        tag = self.plan.nodes[job.node].options.limit
+        if tag is None or tag not in self.limits:
+            return
+        self.active[tag] -= 1
+        if self.held[tag]:
+            self._submit(*self.held[tag].popleft())
+
     def _succeeded(self, job: Job, value: Any) -> None:
         if job.index is None:
+            self._keep(job.node, value)
             self._final(job.node, SUCCESS, value, SUCCESS)
             return
         fan = self.fan_outs[job.node]
@@ -307,7 +403,7 @@ class _Engine:
         node = self.plan.nodes[job.node]
         where = job.node if job.index is None else f"{job.node}[{job.index}]"
         options = node.options
-        if job.attempt <= options.retries:
+        if job.attempt <= options.retries and self._retries_on(node, error):
             delay = options.retry_delay * options.retry_backoff ** (job.attempt - 1)
             log.warning(
                 "attempt %d of %d failed (%s: %s); retrying %s in %.3g s",
@@ -335,11 +431,20 @@ class _Engine:
             fan.error, fan.error_index = error, job.index
         self._element_done(job.node, fan)
 
+    def _retries_on(self, node: PlanNode, error: BaseException) -> bool:
+        try:
+            return node.options.retries_on(error)
+        except Exception as e:  # the user's predicate is broken: fail, and say why
+            log.error("task %r: its retry_on predicate raised %s: %s; not retrying",
+                      node.id, type(e).__name__, e, extra={"task": node.name, "node": node.id})
+            return False
+
     def _element_done(self, n: str, fan: _FanOut) -> None:
         fan.remaining -= 1
         if fan.remaining == 0:
             del self.fan_outs[n]
             if fan.error is None:
+                self._keep(n, fan.results)
                 self._final(n, SUCCESS, fan.results, SUCCESS)
             else:
                 self._final(n, FAILED, fan.error, FAILED)
@@ -362,16 +467,20 @@ class _Engine:
                 last = attempts[-1]
                 number = max(a.number for a in attempts) if len(attempts) > 1 else last.number
                 self._emit("on_task_end", n, state, number, span(attempts), last.worker)
-            else:
-                self._emit("on_task_end", n, state, 0, 0.0, "")
+            else:  # did not run: skipped, reused, or loaded from the cache
+                self._emit("on_task_end", n, state, 0, 0.0, "cache" if n in self.hits else "")
         for child in self.plan.nodes[n].children:
             self.waiting[child] -= 1
             if self.waiting[child] == 0:
                 self.decide.append(child)
 
     def _result(self, started: float, duration: float) -> Run:
+        stats = None
+        if self.cache is not None:
+            stats = CacheStats(len(self.hits), self.misses, self.stored, self.cache.size())
         run = self.record.run(
-            self.plan, self.states, self.values, started, duration, list(self.reuse)
+            self.plan, self.states, self.values, started, duration,
+            [*self.reuse, *self.hits], list(self.hits), stats,
         )
         self._emit("on_run_end", run)
         return run
@@ -419,12 +528,17 @@ def run_plan(
     progress: bool = False,
     listeners: Sequence[Listener] = (),
     reuse: Mapping[str, Any] | None = None,
+    cache: Cache | None = None,
+    limits: Mapping[str, int] | None = None,
 ) -> Run:
     """Run ``plan`` on ``executor`` (started and stopped here); return the Run.
 
     ``reuse`` maps node ids to values of an earlier run: those nodes count as
-    succeeded with that value and do not run (``run(resume=...)``).
+    succeeded with that value and do not run (``run(resume=...)``). ``cache``
+    loads and stores results (``run(cache=...)``); ``limits`` caps how many
+    jobs of a concurrency tag run at once (``run(limits=...)``).
     """
+    checked = _check_limits(limits)
     record = Recorder()
     everyone: list[Listener] = [record]
     if progress:
@@ -434,4 +548,23 @@ def run_plan(
     everyone.extend(listeners)
     _output.ensure_handler()
     with _output.redirected():
-        return _Engine(plan, executor, everyone, record=record, reuse=dict(reuse or {})).run()
+        return _Engine(plan, executor, everyone, record=record, reuse=dict(reuse or {}),
+                       cache=cache, limits=checked).run()
+
+
+def _check_limits(limits: Mapping[str, int] | None) -> dict[str, int]:
+    if limits is None:
+        return {}
+    if not isinstance(limits, Mapping):
+        raise LimitError(
+            f"limits={limits!r}: must be a dict of tag -> how many may run at once, "
+            f"e.g. limits={{\"db\": 2}}"
+        )
+    for tag, count in limits.items():
+        if not isinstance(tag, str):
+            raise LimitError(f"limits={dict(limits)!r}: tag {tag!r} must be a str; "
+                             f"tasks name theirs with @task(limit=\"...\")")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise LimitError(f"limits={dict(limits)!r}: the limit of {tag!r} must be a whole "
+                             f"number >= 1; leave a tag out to not limit it")
+    return dict(limits)

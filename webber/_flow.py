@@ -12,7 +12,8 @@ executor.check(plan) -> _engine.run_plan``.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -26,6 +27,7 @@ from webber._task import Task
 if TYPE_CHECKING:
     import graphviz
 
+    from webber._cache import Cache
     from webber._events import Listener
     from webber._plan import Plan
     from webber._run import Run
@@ -194,9 +196,27 @@ class DAG:
                 if not self._store.has_edge(u, v):
                     self._store.link(u, v, Condition.Success)
 
-    def retry_node(self, ref: NodeRef, count: int) -> None:
-        """Re-run the node after a failure, up to ``count`` more times."""
-        self._update(self.node_id(ref), retries=count)
+    def retry_node(
+        self,
+        ref: NodeRef,
+        count: int,
+        retry_on: type[BaseException]
+        | tuple[type[BaseException], ...]
+        | Callable[[BaseException], object]
+        | None = None,
+    ) -> None:
+        """Re-run the node after a failure, up to ``count`` more times; with
+        ``retry_on``, only after those exception classes (or when that
+        predicate of the exception is true): other failures fail at once.
+
+        >>> from webber import DAG
+        >>> dag = DAG()
+        >>> n = dag.add_node(int, "x")
+        >>> dag.retry_node(n, 3, retry_on=ConnectionError)
+        >>> len(dag.run(executor="inline").attempts[n])  # a ValueError: not retried
+        1
+        """
+        self._update(self.node_id(ref), retries=count, retry_on=retry_on)
 
     def skip_node(self, ref: NodeRef, skip: bool = True, as_failure: bool = False) -> None:
         """Don't run the node; its children see it as a success (or a failure
@@ -333,6 +353,8 @@ class DAG:
         progress: bool = False,
         listeners: Iterable[Listener] = (),
         resume: Run | None = None,
+        cache: str | os.PathLike[str] | Cache | None = None,
+        limits: Mapping[str, int] | None = None,
     ) -> Run:
         """Run the graph and return its :class:`~webber.Run`.
 
@@ -347,6 +369,13 @@ class DAG:
         in ``previous_run`` and runs only the others: those that failed or were
         skipped, those whose function or arguments changed, and everything
         downstream of them (``run.reused`` lists what was reused).
+
+        ``cache=".webber-cache"`` (a directory, or a :class:`~webber.Cache`)
+        stores each result on disk under a key of the task's function,
+        arguments and parents' keys; a later run, in any process, loads it
+        instead of running the task (``run.cached``; see the caching guide).
+        ``limits={"db": 2}`` lets at most 2 tasks tagged ``@task(limit="db")``
+        run at once.
         """
         from webber._engine import run_plan
         from webber.executors import resolve_executor
@@ -359,8 +388,14 @@ class DAG:
             from webber._resume import reusable
 
             reuse = reusable(plan, resume)
+        store = None
+        if cache is not None:
+            from webber._cache import resolve_cache
+
+            store = resolve_cache(cache)
         return run_plan(
-            plan, chosen, progress=progress, listeners=list(listeners), reuse=reuse
+            plan, chosen, progress=progress, listeners=list(listeners), reuse=reuse,
+            cache=store, limits=limits,
         )
 
     def execute(
@@ -371,11 +406,13 @@ class DAG:
         progress: bool = False,
         listeners: Iterable[Listener] = (),
         resume: Run | None = None,
+        cache: str | os.PathLike[str] | Cache | None = None,
+        limits: Mapping[str, int] | None = None,
     ) -> Run:
         """webber 0.4.0's name for :meth:`run`: runs the graph, logging task output."""
         return self.run(
             executor, max_workers=max_workers, progress=progress, listeners=listeners,
-            resume=resume,
+            resume=resume, cache=cache, limits=limits,
         )
 
     def visualize(

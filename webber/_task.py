@@ -106,6 +106,13 @@ def task(
     retry_delay: float = 0.0,
     retry_backoff: float = 1.0,
     timeout: float | None = None,
+    retry_on: type[BaseException]
+    | tuple[type[BaseException], ...]
+    | Callable[[BaseException], object]
+    | None = None,
+    cache: bool = True,
+    version: str | None = None,
+    limit: str | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
@@ -118,13 +125,25 @@ def task(
     retry_delay: float = 0.0,
     retry_backoff: float = 1.0,
     timeout: float | None = None,
+    retry_on: type[BaseException]
+    | tuple[type[BaseException], ...]
+    | Callable[[BaseException], object]
+    | None = None,
+    cache: bool = True,
+    version: str | None = None,
+    limit: str | None = None,
 ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
     """Make a function a task: a plain call outside a flow, a node inside one.
 
     Use it bare (``@task``) or with settings: ``name`` (shown in logs and
     diagrams), ``retries`` (extra attempts after a failure), ``retry_delay``
     (seconds before the first retry), ``retry_backoff`` (factor applied to the
-    delay after each retry) and ``timeout`` (seconds per attempt).
+    delay after each retry), ``timeout`` (seconds per attempt), ``retry_on``
+    (retry only these exception classes, or when this predicate of the
+    exception is true), ``cache`` (False keeps the task out of
+    ``run(cache=...)``: for side effects), ``version`` (part of the cache key:
+    bump it for changes the key cannot see) and ``limit`` (a concurrency tag,
+    capped by ``run(limits={tag: n})``).
 
     >>> from webber import task
     >>> @task(name="clean", retries=2, retry_delay=0.1)
@@ -141,7 +160,11 @@ def task(
                 f"decorate a def or pass a callable: task(my_function)"
             )
         label = name if name is not None else display_name(func)
-        options = TaskOptions(label, retries, retry_delay, retry_backoff, timeout)
+        options = TaskOptions(
+            label, retries, retry_delay, retry_backoff, timeout,
+            retry_on,  # type: ignore[arg-type]  # a single class: __post_init__ makes it a tuple
+            cache, version, limit,
+        )
         options.check(label)
         return Task(func, options)
 
