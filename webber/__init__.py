@@ -40,7 +40,7 @@ from webber._events import Listener
 from webber._flow import DAG, Flow
 from webber._graph import Condition, Edge, Node, TaskOptions
 from webber._plan import Plan
-from webber._promise import Promise
+from webber._promise import Promise, any_case, on_failure
 from webber._run import Attempt, Run
 from webber._task import Task, task
 from webber.executors import shutdown
@@ -88,6 +88,8 @@ __all__ = [
     "UnpicklableTaskError",
     "WebberError",
     "WorkerCrashedError",
+    "any_case",
+    "on_failure",
     "shutdown",
     "task",
 ]

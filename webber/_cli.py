@@ -1,4 +1,5 @@
-"""``python -m webber run|show FILE.py[:flow]``: run or draw a flow defined in a file.
+"""``python -m webber run|show FILE.py[:flow]``: run or draw a flow defined in a file;
+``python -m webber cache ls|clear|prune PATH``: look after a result store.
 
 The file is run as a module named ``__webber_cli__`` (so its
 ``if __name__ == "__main__":`` block does not run, and worker processes get
@@ -26,6 +27,9 @@ examples:
   python -m webber run pipeline.py --timeline run.svg --diagram states.svg
   python -m webber show pipeline.py:flow -o flow.svg
   python -m webber show pipeline.py --json
+  python -m webber run pipeline.py --cache .webber-cache
+  python -m webber cache ls .webber-cache
+  python -m webber cache prune --max-size 5GB --older-than 7d .webber-cache
 """
 
 
@@ -40,7 +44,7 @@ def parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    verbs = top.add_subparsers(dest="verb", required=True, metavar="{run,show}")
+    verbs = top.add_subparsers(dest="verb", required=True, metavar="{run,show,cache}")
     target_help = (
         "FILE.py or FILE.py:NAME, where NAME is a DAG/Flow in the file or a function "
         "returning one (default: the file's only flow)"
@@ -56,6 +60,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", "-w", type=int, default=None, metavar="N",
                      help="number of workers (default: one per core)")
     run.add_argument("--progress", "-p", action="store_true", help="show a progress bar")
+    run.add_argument("--cache", metavar="DIR",
+                     help="load unchanged results from this store, and store new ones")
     run.add_argument("--timeline", metavar="PATH.svg", help="write the run's timeline (SVG)")
     run.add_argument("--diagram", metavar="PATH",
                      help="write the graph coloured by state (.svg, .png, .pdf; needs dot)")
@@ -68,7 +74,42 @@ def parser() -> argparse.ArgumentParser:
                       help="write the diagram (.svg, .png, .pdf; needs Graphviz's dot)")
     show.add_argument("--json", action="store_true",
                       help="print the flow's structure as JSON instead (flow.to_json())")
+    cache = verbs.add_parser(
+        "cache", help="list, clear or prune a result store (run(cache=DIR))",
+        description="List, clear or prune a result store made by run(cache=DIR).",
+    )
+    actions = cache.add_subparsers(dest="action", required=True, metavar="{ls,clear,prune}")
+    ls = actions.add_parser("ls", help="list the entries, oldest first, and the total size")
+    ls.add_argument("path", metavar="DIR")
+    clear = actions.add_parser("clear", help="remove every entry")
+    clear.add_argument("path", metavar="DIR")
+    prune = actions.add_parser(
+        "prune", help="remove entries unused for --older-than, then the least recently "
+                      "used until the store fits in --max-size",
+    )
+    prune.add_argument("--max-size", metavar="SIZE", type=_size,
+                       help="e.g. 500MB, 5GB, 1.5GiB")
+    prune.add_argument("--older-than", metavar="AGE", type=_age, help="e.g. 12h, 7d, 2w")
+    prune.add_argument("path", metavar="DIR")
     return top
+
+
+def _size(text: str) -> int:
+    from webber._cache import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _age(text: str) -> float:
+    from webber._cache import parse_age
+
+    try:
+        return parse_age(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def load(target: str) -> Any:
@@ -108,6 +149,8 @@ def load(target: str) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.verb == "cache":
+        return _cache(args)
     try:
         flow = load(args.target)
     except UsageError as e:
@@ -140,11 +183,52 @@ def _show(flow: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cache(args: argparse.Namespace) -> int:
+    from webber._cache import Cache
+
+    if not os.path.isdir(args.path):
+        print(f"webber: no cache directory at {args.path!r}", file=sys.stderr)
+        return 2
+    store = Cache(args.path)
+    if args.action == "ls":
+        entries = store.entries()
+        for e in entries:
+            print(f"{e.key[:12]}  {_bytes(e.size):>9}  {_when(e.modified)}  {e.task} ({e.node})")
+        total = sum(e.size for e in entries)
+        print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, {_bytes(total)}")
+    elif args.action == "clear":
+        print(f"removed {store.clear()} entries")
+    else:
+        if args.max_size is None and args.older_than is None:
+            print("webber: cache prune needs --max-size and/or --older-than", file=sys.stderr)
+            return 2
+        removed = store.prune(args.max_size, args.older_than)
+        print(f"removed {len(removed)} entries ({_bytes(sum(e.size for e in removed))}); "
+              f"{_bytes(store.size())} left")
+    return 0
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    raise AssertionError("unreachable")
+
+
+def _when(t: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
+
+
 def _run(flow: Any, args: argparse.Namespace) -> int:
-    run = flow.run(args.executor, max_workers=args.workers, progress=args.progress)
+    run = flow.run(args.executor, max_workers=args.workers, progress=args.progress,
+                   cache=args.cache)
     print(
         f"{run.plan.name}: {len(run.succeeded)} succeeded, {len(run.failed)} failed, "
         f"{len(run.skipped)} skipped in {run.duration:.3f} s"
+        + (f", {len(run.cached)} loaded from the cache" if run.cache_stats else "")
     )
     for n in run.failed:
         error = run.error(n)

@@ -249,9 +249,9 @@ class _Engine:
     def _keep(self, n: str, value: Any) -> None:
         """Store a successful node's value, when it is cached."""
         node = self.plan.nodes[n]
-        if self.cache is not None and n not in self.hits and self._cacheable(node):
-            if self.cache.store(self.keys[n], fetch(value), node.name, n):
-                self.stored += 1
+        if (self.cache is not None and n not in self.hits and self._cacheable(node)
+                and self.cache.store(self.keys[n], fetch(value), node.name, n)):
+            self.stored += 1
 
     # -- submitting ---------------------------------------------------------------------
     def _submit(self, node: PlanNode, index: int | None, attempt: int) -> None:

@@ -150,7 +150,7 @@ def _pickler_class() -> type[Any]:
     if not _PICKLER:
         import cloudpickle
 
-        class Pickler(cloudpickle.Pickler):  # type: ignore[misc,name-defined]
+        class Pickler(cloudpickle.Pickler):  # type: ignore[misc]
             keys: _KeyPickler
 
             def reducer_override(self, obj: Any) -> Any:

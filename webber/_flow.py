@@ -477,7 +477,21 @@ class DAG:
         self._store.insert(
             Node(n, options, fn, args, kwargs, fan_out=fan_out, deps=_deps(args, kwargs))
         )
+        self._conditions(n, args, kwargs)
         return n
+
+    def _conditions(self, n: str, args: Any, kwargs: Any) -> None:
+        """Set the condition of each edge an argument marked with
+        ``webber.any_case()`` / ``webber.on_failure()`` (see _promise)."""
+        if not args and not kwargs:
+            return
+        for promise in find_promises((args, kwargs)):
+            if promise.condition is not None:
+                try:
+                    parent = self.node_id(promise.key)
+                except UnknownNodeError:
+                    continue  # a forward reference: compile() names it
+                self._store.link(parent, n, promise.condition)
 
     def _update(self, n: str, **changes: Any) -> None:
         if "args" in changes or "kwargs" in changes:
@@ -488,6 +502,9 @@ class DAG:
             self._store.update(n, **changes)
         except TypeError as e:  # unreachable for checked names; keep the cause visible
             raise TaskDefinitionError(f"cannot update node {n!r}: {e}") from e
+        if "args" in changes or "kwargs" in changes:
+            node = self._store.nodes[n]
+            self._conditions(n, node.args, node.kwargs)
 
     @staticmethod
     def _select(

@@ -162,7 +162,7 @@ def task(
         label = name if name is not None else display_name(func)
         options = TaskOptions(
             label, retries, retry_delay, retry_backoff, timeout,
-            retry_on,  # type: ignore[arg-type]  # a single class: __post_init__ makes it a tuple
+            retry_on,  # a single class: __post_init__ makes it a tuple
             cache, version, limit,
         )
         options.check(label)
