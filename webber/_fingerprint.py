@@ -8,7 +8,8 @@ change upstream changes every key downstream, and nothing else):
   change), defaults, closure values and the globals its body names, each
   recursively; a function or class of an installed package (the standard
   library, site-packages) is its module and name only;
-- every other value is its cloudpickle bytes, with sets sorted and
+- every other value is its cloudpickle bytes, with sets (in lists, tuples
+  and dicts) sorted, and
   classes defined in ``__main__`` described by their contents (cloudpickle
   tags those with a random id per process);
 - a :class:`~webber._refs.Ref` to a parent is that parent's key.
@@ -28,7 +29,7 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from webber._refs import Ref
+from webber._refs import Ref, find, substitute
 
 __all__ = ["Unkeyable", "node_key"]
 
@@ -88,11 +89,19 @@ class _KeyPickler:
         self.active: set[int] = set()  # functions being described (recursion)
 
     def dumps(self, value: Any) -> bytes:
+        # pickle writes a set in iteration order, which for strings differs
+        # between processes (hash randomisation): sort them first.
+        for kind in (set, frozenset):
+            if find(value, kind):
+                value = substitute(value, kind, self._ordered)
         buffer = io.BytesIO()
         pickler = _pickler_class()(buffer, protocol=5)
         pickler.keys = self
         pickler.dump(value)
         return buffer.getvalue()
+
+    def _ordered(self, items: set[Any] | frozenset[Any]) -> tuple[Any, ...]:
+        return (type(items).__name__, sorted(items, key=self.dumps))
 
     def _token(self, obj: Any) -> str | None:
         if type(obj) is Ref:
@@ -157,8 +166,6 @@ def _pickler_class() -> type[Any]:
                 token = self.keys._token(obj)
                 if token is not None:
                     return (str, (token,))
-                if type(obj) in (set, frozenset):
-                    return (type(obj), (sorted(obj, key=self.keys.dumps),))
                 return super().reducer_override(obj)
 
         _PICKLER.append(Pickler)
