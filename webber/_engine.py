@@ -49,7 +49,7 @@ from webber._graph import Condition
 from webber._plan import Plan, PlanNode
 from webber._refs import Ref
 from webber._run import Attempt, Recorder, Run, State, span
-from webber.executors._base import Executor, Job, Outcome, Started, fetch
+from webber.executors._base import Executor, Job, Outcome, Remote, Started, fetch
 
 __all__ = ["run_plan"]
 
@@ -107,6 +107,8 @@ class _Engine:
     hits: dict[str, None] = field(default_factory=dict)
     misses: int = 0
     stored: int = 0
+    #: (node, value) of results kept remote, stored at the end (see _keep)
+    remote: list[tuple[str, Any]] = field(default_factory=list)
     limits: dict[str, int] = field(default_factory=dict)
     active: dict[str, int] = field(default_factory=dict)
     held: dict[str, deque[tuple[PlanNode, int | None, int]]] = field(default_factory=dict)
@@ -137,6 +139,8 @@ class _Engine:
             self._decide_all()
             while len(self.states) < len(nodes):
                 self._wait()
+            for n, value in self.remote:
+                self._keep(n, value, now=True)
             finished = True
         finally:
             self.executor.stop(cancel=not finished)
@@ -246,9 +250,16 @@ class _Engine:
         self._final(node.id, SUCCESS, value, SUCCESS)
         return True
 
-    def _keep(self, n: str, value: Any) -> None:
-        """Store a successful node's value, when it is cached."""
+    def _keep(self, n: str, value: Any, now: bool = False) -> None:
+        """Store a successful node's value, when it is cached.
+
+        A value kept remote (dask) is stored when the last task is final:
+        fetching a chain's result while the chain still runs on the cluster
+        would wait for the chain's own reports, which wait for this thread."""
         node = self.plan.nodes[n]
+        if not now and _is_remote(value):
+            self.remote.append((n, value))
+            return
         if (self.cache is not None and n not in self.hits and self._cacheable(node)
                 and self.cache.store(self.keys[n], fetch(value), node.name, n)):
             self.stored += 1
@@ -498,6 +509,12 @@ class _Engine:
                 self.hooks = {
                     e: [x for x in hooked if x is not listener] for e, hooked in self.hooks.items()
                 }
+
+
+def _is_remote(value: Any) -> bool:
+    return isinstance(value, Remote) or (
+        type(value) is list and bool(value) and isinstance(value[0], Remote)
+    )
 
 
 def _holds(condition: Condition, parent: State) -> bool:

@@ -71,16 +71,23 @@ def build():
 if __name__ == "__main__":
     flow, total = build()
     executor, cache = sys.argv[1], sys.argv[2]
-    run = flow.run(executor=executor, max_workers=2, cache=cache)
+    workers = 2
+    if executor == "dask":  # the test suite's cluster: starting one costs seconds
+        from distributed import Client
+        from webber import DaskExecutor
+        executor, workers = DaskExecutor(Client(os.environ["SCHEDULER"])), None
+    run = flow.run(executor=executor, max_workers=workers, cache=cache)
     print(json.dumps({"total": run[total], "cached": run.cached}))
 '''
 
 
-def _run_pipeline(folder: Path, executor: str) -> tuple[list[str], dict[str, Any]]:
+def _run_pipeline(
+    folder: Path, executor: str, scheduler: str
+) -> tuple[list[str], dict[str, Any]]:
     """Run the pipeline in a new Python process; (the tasks that ran, its output)."""
     calls = folder / "calls.txt"
     calls.unlink(missing_ok=True)
-    env = {**os.environ, "CALLS": str(calls),
+    env = {**os.environ, "CALLS": str(calls), "SCHEDULER": scheduler,
            "PYTHONPATH": os.pathsep.join([str(folder), *sys.path])}
     result = subprocess.run(
         [sys.executable, str(folder / "pipeline.py"), executor, str(folder / "store")],
@@ -97,30 +104,35 @@ def _edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def test_a_new_process_runs_only_what_changed(executor: str, tmp_path: Path) -> None:
+def test_a_new_process_runs_only_what_changed(
+    executor: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    scheduler = ""
+    if executor == "dask":
+        scheduler = request.getfixturevalue("dask_client").scheduler.address
     script = tmp_path / "pipeline.py"
     script.write_text(PIPELINE)
-    ran, out = _run_pipeline(tmp_path, executor)
+    ran, out = _run_pipeline(tmp_path, executor, scheduler)
     assert ran == ["combine", "load", "other", "scale"]
     assert out == {"total": 18 + 11, "cached": []}
 
-    ran, out = _run_pipeline(tmp_path, executor)  # a new process: nothing changed
+    ran, out = _run_pipeline(tmp_path, executor, scheduler)  # a new process: nothing changed
     assert ran == []
     assert out["total"] == 29
     assert sorted(out["cached"]) == ["combine-1", "load-1", "other-1", "scale-1"]
 
     _edit(script, "return x + 1", "return x + 2")  # a function's body
-    ran, out = _run_pipeline(tmp_path, executor)
+    ran, out = _run_pipeline(tmp_path, executor, scheduler)
     assert ran == ["combine", "other"]
     assert out["total"] == 30
 
     _edit(script, "FACTOR = 3", "FACTOR = 4")  # a closure value
-    ran, out = _run_pipeline(tmp_path, executor)
+    ran, out = _run_pipeline(tmp_path, executor, scheduler)
     assert ran == ["combine", "scale"]
     assert out["total"] == 24 + 12
 
     _edit(script, "rows = load(4)", "rows = load(5)")  # an argument: all its downstream
-    ran, out = _run_pipeline(tmp_path, executor)
+    ran, out = _run_pipeline(tmp_path, executor, scheduler)
     assert ran == ["combine", "load", "scale"]
     assert out == {"total": 40 + 12, "cached": ["other-1"]}
 
