@@ -27,6 +27,7 @@ import sys
 import sysconfig
 import types
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from webber._refs import Ref, find, substitute
@@ -100,7 +101,7 @@ class _KeyPickler:
         pickler.dump(value)
         return buffer.getvalue()
 
-    def _ordered(self, items: set[Any] | frozenset[Any]) -> tuple[Any, ...]:
+    def _ordered(self, items: AbstractSet[Any]) -> tuple[Any, ...]:
         return (type(items).__name__, sorted(items, key=self.dumps))
 
     def _token(self, obj: Any) -> str | None:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import graphviz
 
     from webber._cache import Cache
+    from webber._dashboard import Dashboard
     from webber._events import Listener
     from webber._plan import Plan
     from webber._run import Run
@@ -355,6 +356,7 @@ class DAG:
         resume: Run | None = None,
         cache: str | os.PathLike[str] | Cache | None = None,
         limits: Mapping[str, int] | None = None,
+        dashboard: bool | Dashboard = False,
     ) -> Run:
         """Run the graph and return its :class:`~webber.Run`.
 
@@ -365,6 +367,8 @@ class DAG:
 
         ``progress=True`` shows a progress bar (tqdm's when installed).
         ``listeners`` get the run's events (see :class:`~webber.Listener`).
+        ``dashboard=True`` shows the run live in the browser: it prints the
+        page's URL (see :class:`~webber.Dashboard`, which can also be passed).
         ``resume=previous_run`` reuses the results of the tasks that succeeded
         in ``previous_run`` and runs only the others: those that failed or were
         skipped, those whose function or arguments changed, and everything
@@ -393,6 +397,10 @@ class DAG:
             from webber._cache import resolve_cache
 
             store = resolve_cache(cache)
+        if dashboard:
+            from webber._dashboard import watch
+
+            listeners = [watch(dashboard), *listeners]
         return run_plan(
             plan, chosen, progress=progress, listeners=list(listeners), reuse=reuse,
             cache=store, limits=limits,
@@ -408,11 +416,12 @@ class DAG:
         resume: Run | None = None,
         cache: str | os.PathLike[str] | Cache | None = None,
         limits: Mapping[str, int] | None = None,
+        dashboard: bool | Dashboard = False,
     ) -> Run:
         """webber 0.4.0's name for :meth:`run`: runs the graph, logging task output."""
         return self.run(
             executor, max_workers=max_workers, progress=progress, listeners=listeners,
-            resume=resume, cache=cache, limits=limits,
+            resume=resume, cache=cache, limits=limits, dashboard=dashboard,
         )
 
     def visualize(

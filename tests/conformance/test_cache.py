@@ -370,7 +370,7 @@ def test_two_processes_writing_at_once(tmp_path: Path) -> None:
 def test_bad_cache_argument() -> None:
     with Flow() as flow:
         task(len)("x")
-    with pytest.raises(webber.CacheError, match="directory path or a webber.Cache"):
+    with pytest.raises(webber.CacheError, match=r"directory path or a webber\.Cache"):
         flow.run(executor="inline", cache=3)  # type: ignore[arg-type]
 
 
