@@ -87,6 +87,7 @@ class _KeyPickler:
     def __init__(self, parents: Mapping[str, str]) -> None:
         self.parents = parents
         self.tokens: dict[int, str] = {}
+        self.functions: dict[int, str] = {}  # id(task function) -> its token
         self.active: set[int] = set()  # functions being described (recursion)
 
     def dumps(self, value: Any) -> bytes:
@@ -179,8 +180,12 @@ def _digest(data: bytes) -> str:
 
 def function_token(func: Callable[..., Any], pickler: _KeyPickler) -> str:
     """What stands for ``func`` in a key."""
+    known = pickler.functions.get(id(func))
+    if known is not None:
+        return known
     try:
-        return _digest(pickler.dumps(func))
+        known = pickler.functions[id(func)] = _digest(pickler.dumps(func))
+        return known
     except Exception as e:
         raise Unkeyable(f"its function cannot be described ({type(e).__name__}: {e})") from e
 
