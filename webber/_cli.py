@@ -84,6 +84,11 @@ def parser() -> argparse.ArgumentParser:
                       help="write the diagram (.svg, .png, .pdf; needs Graphviz's dot)")
     show.add_argument("--json", action="store_true",
                       help="print the flow's structure as JSON instead (flow.to_json())")
+    _cache_parser(verbs)
+    return top
+
+
+def _cache_parser(verbs: Any) -> None:
     cache = verbs.add_parser(
         "cache", help="list, clear or prune a result store (run(cache=DIR))",
         description="List, clear or prune a result store made by run(cache=DIR).",
@@ -101,7 +106,6 @@ def parser() -> argparse.ArgumentParser:
                        help="e.g. 500MB, 5GB, 1.5GiB")
     prune.add_argument("--older-than", metavar="AGE", type=_age, help="e.g. 12h, 7d, 2w")
     prune.add_argument("path", metavar="DIR")
-    return top
 
 
 def _size(text: str) -> int:

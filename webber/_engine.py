@@ -13,11 +13,9 @@ State, all in the caller's thread (no locks; executors only enqueue)::
                  those are dropped if it fails
     timers       heap of (when, seq, action): retry delays and timeouts
     fan_outs     n -> results of a fan-out node's elements still coming in
-    keys         n -> its cache key (run(cache=...)): computed for every node
-                 before the first job, from functions, arguments and parents'
-                 keys only, so a hit needs no value of its parents
-    active/held  tag -> jobs of that concurrency tag running / waiting for a
-                 slot (run(limits=...)); a finished job hands its slot on
+    session      run(cache=...)'s keys, hits and misses (_cache_session)
+    limits       run(limits=...)'s slots per concurrency tag (_limits): a job
+                 waits there for a slot; a finished job hands its slot on
 
 The loop blocks on a queue of Outcomes with a timeout equal to the next
 timer (in the main thread, at most HEARTBEAT, so that a simulated Ctrl-C
@@ -42,14 +40,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webber import _output
-from webber._cache import Cache, CacheStats
-from webber._errors import LimitError, TaskTimeoutError
+from webber._cache import Cache
+from webber._cache_session import CacheSession
+from webber._errors import TaskTimeoutError
 from webber._events import Listener
 from webber._graph import Condition
+from webber._limits import Limits
 from webber._plan import Plan, PlanNode
 from webber._refs import Ref
 from webber._run import Attempt, Recorder, Run, State, span
-from webber.executors._base import Executor, Job, Outcome, Remote, Started, fetch
+from webber.executors._base import Executor, Job, Outcome, Started, fetch
 
 __all__ = ["run_plan"]
 
@@ -101,17 +101,8 @@ class _Engine:
     hooks: dict[str, list[Listener]] = field(default_factory=dict)
     #: node id -> value taken from an earlier run instead of running the node
     reuse: dict[str, Any] = field(default_factory=dict)
-    cache: Cache | None = None
-    keys: dict[str, str] = field(default_factory=dict)
-    #: nodes loaded from the cache, in the order they were
-    hits: dict[str, None] = field(default_factory=dict)
-    misses: int = 0
-    stored: int = 0
-    #: (node, value) of results kept remote, stored at the end (see _keep)
-    remote: list[tuple[str, Any]] = field(default_factory=list)
-    limits: dict[str, int] = field(default_factory=dict)
-    active: dict[str, int] = field(default_factory=dict)
-    held: dict[str, deque[tuple[PlanNode, int | None, int]]] = field(default_factory=dict)
+    session: CacheSession | None = None
+    limits: Limits = field(default_factory=lambda: Limits(None))
     main_thread: bool = field(
         default_factory=lambda: threading.current_thread() is threading.main_thread()
     )
@@ -125,10 +116,6 @@ class _Engine:
             event: [x for x in self.listeners if x is not self.record and _overrides(x, event)]
             for event in EVENTS
         }
-        if self.cache is not None:
-            self._compute_keys()
-        self.active = dict.fromkeys(self.limits, 0)
-        self.held = {tag: deque() for tag in self.limits}
         self._emit("on_run_start", self.plan)
         # Starts only matter to timeouts (always sent for those) and to listeners.
         self.executor.report_starts = bool(self.hooks["on_task_start"])
@@ -139,8 +126,8 @@ class _Engine:
             self._decide_all()
             while len(self.states) < len(nodes):
                 self._wait()
-            for n, value in self.remote:
-                self._keep(n, value, now=True)
+            if self.session is not None:
+                self.session.flush(self.states)
             finished = True
         finally:
             self.executor.stop(cancel=not finished)
@@ -197,7 +184,7 @@ class _Engine:
                 self._final(n, SKIPPED, None, FAILED if node.node.skip_as_failure else SUCCESS)
             elif not all(_holds(c, self.seen[u]) for u, c in node.parents.items()):
                 self._final(n, SKIPPED, None, SKIPPED)
-            elif n in self.keys and self._from_cache(node):
+            elif self.session is not None and self._from_cache(node):
                 pass  # final already: loaded from the store
             elif node.node.fan_out:
                 self._fan_out(node)
@@ -208,70 +195,17 @@ class _Engine:
         # A failed parent's value is its exception; a skipped one's is None.
         return {u: self.values.get(u) for u in node.deps} if node.deps else None
 
-    # -- the cache ---------------------------------------------------------------------
-    def _compute_keys(self) -> None:
-        """A key for every node that may be cached: ``cache=True``, not skipped,
-        and every parent keyed (a parent left out of the cache may compute
-        something else next time, so what depends on it is left out too)."""
-        from webber._fingerprint import Unkeyable, key_pickler, node_key
-
-        keys = self.keys
-        pickler = key_pickler(keys)
-        for level in self.plan.levels:
-            for n in level:
-                node = self.plan.nodes[n]
-                options = node.options
-                if not options.cache or node.node.skip or not all(u in keys for u in node.parents):
-                    continue
-                try:
-                    keys[n] = node_key(pickler, node.func, options.version, node.args,
-                                       node.kwargs, node.node.fan_out, node.parents)
-                except Unkeyable as e:
-                    log.warning(
-                        "task %r is not cached: %s; give it version=\"...\" (the key then "
-                        "uses that instead of its function) or cache=False",
-                        n, e, extra={"task": node.name, "node": n},
-                    )
-
-    def _cacheable(self, node: PlanNode) -> bool:
-        """Whether the key describes this run of ``node``: every parent succeeded
-        (a Failure or AnyCase child of a failed parent is not cached)."""
-        return node.id in self.keys and all(self.states[u] == SUCCESS for u in node.parents)
-
     def _from_cache(self, node: PlanNode) -> bool:
-        assert self.cache is not None
-        if not self._cacheable(node):
-            return False
-        found, value = self.cache.load(self.keys[node.id], node.name)
-        if not found:
-            self.misses += 1
-            return False
-        self.hits[node.id] = None
-        self._final(node.id, SUCCESS, value, SUCCESS)
-        return True
-
-    def _keep(self, n: str, value: Any, now: bool = False) -> None:
-        """Store a successful node's value, when it is cached.
-
-        A value kept remote (dask) is stored when the last task is final:
-        fetching a chain's result while the chain still runs on the cluster
-        would wait for the chain's own reports, which wait for this thread."""
-        node = self.plan.nodes[n]
-        if not now and _is_remote(value):
-            self.remote.append((n, value))
-            return
-        if (self.cache is not None and n not in self.hits and self._cacheable(node)
-                and self.cache.store(self.keys[n], fetch(value), node.name, n)):
-            self.stored += 1
+        assert self.session is not None
+        found, value = self.session.load(node, self.states)
+        if found:
+            self._final(node.id, SUCCESS, value, SUCCESS)
+        return found
 
     # -- submitting ---------------------------------------------------------------------
     def _submit(self, node: PlanNode, index: int | None, attempt: int) -> None:
-        tag = node.options.limit
-        if tag is not None and tag in self.limits:
-            if self.active[tag] >= self.limits[tag]:
-                self.held[tag].append((node, index, attempt))  # until a slot is free
-                return
-            self.active[tag] += 1
+        if not self.limits.acquire(node.options.limit, (node, index, attempt)):
+            return  # submitted when a job of its tag hands its slot on
         if index is None:
             args = node.args
         else:
@@ -299,13 +233,10 @@ class _Engine:
         previous, n = node.id, node.next_link
         while n is not None:
             link = self.plan.nodes[n]
-            if link.options.limit in self.limits:
+            if self.limits.limited(link.options.limit):
                 break  # it waits for a slot: the engine submits it
-            if n in self.keys:
-                assert self.cache is not None
-                if self.cache.contains(self.keys[n]):
-                    break  # decided when its parent is final: loaded, not run
-                self.misses += 1
+            if self.session is not None and self.session.ends_chain(n):
+                break  # decided when its parent is final: loaded, not run
             inputs = {previous: None} if link.deps else None  # filled in by the executor
             links.append(Job(n, None, 1, link.name, link.func, link.args, link.kwargs,
                              inputs, None))
@@ -394,12 +325,13 @@ class _Engine:
 
     def _release(self, job: Job) -> None:
         """Hand the slot of ``job``'s concurrency tag to the next job waiting."""
-        tag = self.plan.nodes[job.node].options.limit
-        if tag is None or tag not in self.limits:
-            return
-        self.active[tag] -= 1
-        if self.held[tag]:
-            self._submit(*self.held[tag].popleft())
+        waiting = self.limits.release(self.plan.nodes[job.node].options.limit)
+        if waiting is not None:
+            self._submit(*waiting)
+
+    def _keep(self, n: str, value: Any) -> None:
+        if self.session is not None:
+            self.session.keep(n, value, self.states)
 
     def _succeeded(self, job: Job, value: Any) -> None:
         if job.index is None:
@@ -479,19 +411,20 @@ class _Engine:
                 number = max(a.number for a in attempts) if len(attempts) > 1 else last.number
                 self._emit("on_task_end", n, state, number, span(attempts), last.worker)
             else:  # did not run: skipped, reused, or loaded from the cache
-                self._emit("on_task_end", n, state, 0, 0.0, "cache" if n in self.hits else "")
+                self._emit("on_task_end", n, state, 0, 0.0, "cache" if self._hit(n) else "")
         for child in self.plan.nodes[n].children:
             self.waiting[child] -= 1
             if self.waiting[child] == 0:
                 self.decide.append(child)
 
+    def _hit(self, n: str) -> bool:
+        return self.session is not None and n in self.session.hits
+
     def _result(self, started: float, duration: float) -> Run:
-        stats = None
-        if self.cache is not None:
-            stats = CacheStats(len(self.hits), self.misses, self.stored, self.cache.size())
+        hits = list(self.session.hits) if self.session is not None else []
         run = self.record.run(
-            self.plan, self.states, self.values, started, duration,
-            [*self.reuse, *self.hits], list(self.hits), stats,
+            self.plan, self.states, self.values, started, duration, [*self.reuse, *hits],
+            hits, self.session.stats() if self.session is not None else None,
         )
         self._emit("on_run_end", run)
         return run
@@ -509,12 +442,6 @@ class _Engine:
                 self.hooks = {
                     e: [x for x in hooked if x is not listener] for e, hooked in self.hooks.items()
                 }
-
-
-def _is_remote(value: Any) -> bool:
-    return isinstance(value, Remote) or (
-        type(value) is list and bool(value) and isinstance(value[0], Remote)
-    )
 
 
 def _holds(condition: Condition, parent: State) -> bool:
@@ -555,7 +482,7 @@ def run_plan(
     loads and stores results (``run(cache=...)``); ``limits`` caps how many
     jobs of a concurrency tag run at once (``run(limits=...)``).
     """
-    checked = _check_limits(limits)
+    slots = Limits(limits)
     record = Recorder()
     everyone: list[Listener] = [record]
     if progress:
@@ -565,23 +492,7 @@ def run_plan(
     everyone.extend(listeners)
     _output.ensure_handler()
     with _output.redirected():
+        session = CacheSession(cache, plan) if cache is not None else None
         return _Engine(plan, executor, everyone, record=record, reuse=dict(reuse or {}),
-                       cache=cache, limits=checked).run()
+                       session=session, limits=slots).run()
 
-
-def _check_limits(limits: Mapping[str, int] | None) -> dict[str, int]:
-    if limits is None:
-        return {}
-    if not isinstance(limits, Mapping):
-        raise LimitError(
-            f"limits={limits!r}: must be a dict of tag -> how many may run at once, "
-            f"e.g. limits={{\"db\": 2}}"
-        )
-    for tag, count in limits.items():
-        if not isinstance(tag, str):
-            raise LimitError(f"limits={dict(limits)!r}: tag {tag!r} must be a str; "
-                             f"tasks name theirs with @task(limit=\"...\")")
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise LimitError(f"limits={dict(limits)!r}: the limit of {tag!r} must be a whole "
-                             f"number >= 1; leave a tag out to not limit it")
-    return dict(limits)
