@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from webber import _context
 from webber._errors import TaskDefinitionError, UnknownNodeError
-from webber._graph import Condition, Edge, Node, TaskOptions, display_name
+from webber._graph import Condition, Edge, Node, RetryOn, TaskOptions, display_name
 from webber._promise import Promise, find_promises
 from webber._query import GraphView, NodeRef
 from webber._store import GraphStore
@@ -109,10 +109,7 @@ class DAG(GraphView):
         self,
         ref: NodeRef,
         count: int,
-        retry_on: type[BaseException]
-        | tuple[type[BaseException], ...]
-        | Callable[[BaseException], object]
-        | None = None,
+        retry_on: RetryOn = None,
     ) -> None:
         """Re-run the node after a failure, up to ``count`` more times; with
         ``retry_on``, only after those exception classes (or when that

@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import FrozenInstanceError, dataclass, field, fields
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 from webber._errors import TaskDefinitionError, UnknownNodeError
 
@@ -21,6 +21,7 @@ __all__ = [
     "Condition",
     "Edge",
     "Node",
+    "RetryOn",
     "TaskOptions",
     "display_name",
     "find_id",
@@ -49,6 +50,12 @@ class Condition(enum.Enum):
 
     def __repr__(self) -> str:
         return f"Condition.{self.name}"
+
+
+#: what ``retry_on=`` takes: exception classes, or a predicate of the exception
+RetryOn: TypeAlias = (
+    type[BaseException] | tuple[type[BaseException], ...] | Callable[[BaseException], object] | None
+)
 
 
 @dataclass(frozen=True, slots=True)

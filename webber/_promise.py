@@ -158,16 +158,12 @@ def on_failure(value: object) -> BaseException:
 
     >>> import webber
     >>> from webber import Flow, task
-    >>> @task
-    ... def load() -> int:
-    ...     raise ConnectionError("down")
-    >>> @task
-    ... def alert(error: BaseException) -> str:
-    ...     return f"paging: {error}"
+    >>> fetch = task(lambda: 1 // 0, name="fetch")
+    >>> alert = task(lambda error: f"paging: {error}", name="alert")
     >>> with Flow() as flow:
-    ...     paged = alert(webber.on_failure(load()))
+    ...     paged = alert(webber.on_failure(fetch()))
     >>> flow.run(executor="inline")[paged]
-    'paging: down'
+    'paging: integer division or modulo by zero'
     """
     return _conditioned(value, Condition.Failure, "on_failure")  # type: ignore[return-value]
 

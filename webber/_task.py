@@ -15,7 +15,7 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from webber import _context
 from webber._errors import TaskDefinitionError
-from webber._graph import TaskOptions, display_name
+from webber._graph import RetryOn, TaskOptions, display_name
 
 __all__ = ["Task", "task"]
 
@@ -106,10 +106,7 @@ def task(
     retry_delay: float = 0.0,
     retry_backoff: float = 1.0,
     timeout: float | None = None,
-    retry_on: type[BaseException]
-    | tuple[type[BaseException], ...]
-    | Callable[[BaseException], object]
-    | None = None,
+    retry_on: RetryOn = None,
     cache: bool = True,
     version: str | None = None,
     limit: str | None = None,
@@ -125,10 +122,7 @@ def task(
     retry_delay: float = 0.0,
     retry_backoff: float = 1.0,
     timeout: float | None = None,
-    retry_on: type[BaseException]
-    | tuple[type[BaseException], ...]
-    | Callable[[BaseException], object]
-    | None = None,
+    retry_on: RetryOn = None,
     cache: bool = True,
     version: str | None = None,
     limit: str | None = None,
