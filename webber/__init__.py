@@ -10,7 +10,6 @@ Importing webber starts nothing and imports no optional backend.
 
 import typing as _typing
 
-from webber._cache import Cache
 from webber._errors import (
     CacheError,
     CycleError,
@@ -46,6 +45,7 @@ from webber._task import Task, task
 from webber.executors import shutdown
 
 if _typing.TYPE_CHECKING:
+    from webber._cache import Cache
     from webber._dashboard import Dashboard
     from webber.executors.dask import DaskExecutor
 
@@ -109,9 +109,10 @@ def _present_as_webber() -> None:
 _present_as_webber()
 
 
-#: Public names imported on first use: `import webber` never imports dask or
-#: an HTTP server. name -> the module that defines it.
+#: Public names imported on first use: `import webber` never imports dask,
+#: an HTTP server or the result store's file handling. name -> the module that defines it.
 _LAZY = {
+    "Cache": "webber._cache",
     "Dashboard": "webber._dashboard",
     "DaskExecutor": "webber.executors.dask",
 }
