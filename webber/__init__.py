@@ -10,13 +10,16 @@ Importing webber starts nothing and imports no optional backend.
 
 import typing as _typing
 
+from webber._config import Config, config
 from webber._errors import (
     CacheError,
     CycleError,
     DiagramError,
+    DuplicateEdgeError,
     ExecutorError,
     ForeignPromiseError,
     GraphError,
+    InvalidPromiseError,
     JobLoadError,
     JobSendError,
     LimitError,
@@ -31,6 +34,7 @@ from webber._errors import (
     TaskTimeoutError,
     TransportError,
     UnknownNodeError,
+    UnknownPromiseError,
     UnpicklableTaskError,
     WebberError,
     WorkerCrashedError,
@@ -56,16 +60,19 @@ __all__ = [
     "Cache",
     "CacheError",
     "Condition",
+    "Config",
     "CycleError",
     "DAG",
     "Dashboard",
     "DaskExecutor",
     "DiagramError",
+    "DuplicateEdgeError",
     "Edge",
     "ExecutorError",
     "Flow",
     "ForeignPromiseError",
     "GraphError",
+    "InvalidPromiseError",
     "JobLoadError",
     "JobSendError",
     "LimitError",
@@ -87,14 +94,21 @@ __all__ = [
     "TaskTimeoutError",
     "TransportError",
     "UnknownNodeError",
+    "UnknownPromiseError",
     "UnpicklableTaskError",
     "WebberError",
     "WorkerCrashedError",
     "any_case",
     "on_failure",
+    "config",
     "shutdown",
     "task",
 ]
+
+
+#: webber 0.4.0's submodules, reachable as attributes after a plain ``import
+#: webber`` (as they were there) yet imported only on first use
+_SEED_MODULES = ("core", "edges", "xcoms")
 
 
 def _present_as_webber() -> None:
@@ -119,11 +133,13 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> _typing.Any:
+    import importlib
+
+    if name in _SEED_MODULES:
+        return importlib.import_module(f"webber.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'webber' has no attribute {name!r}")
-    import importlib
-
     obj = getattr(importlib.import_module(module), name)
     obj.__module__ = __name__  # as _present_as_webber() does for the others
     return obj

@@ -103,6 +103,10 @@ class _Engine:
     reuse: dict[str, Any] = field(default_factory=dict)
     session: CacheSession | None = None
     limits: Limits = field(default_factory=lambda: Limits(None))
+    #: log a failed task's traceback with its failure (``execute(print_exc=False)``: not)
+    tracebacks: bool = True
+    #: log each retry (``execute(verbose=False)``: not; failures are logged anyway)
+    verbose: bool = True
     main_thread: bool = field(
         default_factory=lambda: threading.current_thread() is threading.main_thread()
     )
@@ -346,13 +350,15 @@ class _Engine:
         node = self.plan.nodes[job.node]
         where = job.node if job.index is None else f"{job.node}[{job.index}]"
         options = node.options
-        if job.attempt <= options.retries and self._retries_on(node, error):
+        if job.attempt <= options.retries and options.retries_on(error, node.id):
             delay = options.retry_delay * options.retry_backoff ** (job.attempt - 1)
-            log.warning(
-                "attempt %d of %d failed (%s: %s); retrying %s in %.3g s",
-                job.attempt, options.retries + 1, type(error).__name__, error, where, delay,
-                extra={"task": node.name, "node": node.id},
-            )
+            if self.verbose:
+                log.warning(
+                    "attempt %d of %d failed (%s: %s); retrying %s in %.3g s",
+                    job.attempt, options.retries + 1, type(error).__name__, error, where,
+                    delay, extra={"task": node.name, "node": node.id},
+                )
+
             def retry() -> None:
                 self._submit(node, job.index, job.attempt + 1)
 
@@ -364,7 +370,8 @@ class _Engine:
         log.error(
             "task %s failed after %d attempt%s: %s: %s",
             where, job.attempt, "s" * (job.attempt != 1), type(error).__name__, error,
-            exc_info=error, extra={"task": node.name, "node": node.id},
+            exc_info=error if self.tracebacks else None,
+            extra={"task": node.name, "node": node.id},
         )
         if job.index is None:
             self._final(job.node, FAILED, error, FAILED)
@@ -373,14 +380,6 @@ class _Engine:
         if fan.error is None or job.index < fan.error_index:
             fan.error, fan.error_index = error, job.index
         self._element_done(job.node, fan)
-
-    def _retries_on(self, node: PlanNode, error: BaseException) -> bool:
-        try:
-            return node.options.retries_on(error)
-        except Exception as e:  # the user's predicate is broken: fail, and say why
-            log.error("task %r: its retry_on predicate raised %s: %s; not retrying",
-                      node.id, type(e).__name__, e, extra={"task": node.name, "node": node.id})
-            return False
 
     def _element_done(self, n: str, fan: _FanOut) -> None:
         fan.remaining -= 1
@@ -411,14 +410,12 @@ class _Engine:
                 number = max(a.number for a in attempts) if len(attempts) > 1 else last.number
                 self._emit("on_task_end", n, state, number, span(attempts), last.worker)
             else:  # did not run: skipped, reused, or loaded from the cache
-                self._emit("on_task_end", n, state, 0, 0.0, "cache" if self._hit(n) else "")
+                hit = self.session is not None and n in self.session.hits
+                self._emit("on_task_end", n, state, 0, 0.0, "cache" if hit else "")
         for child in self.plan.nodes[n].children:
             self.waiting[child] -= 1
             if self.waiting[child] == 0:
                 self.decide.append(child)
-
-    def _hit(self, n: str) -> bool:
-        return self.session is not None and n in self.session.hits
 
     def _result(self, started: float, duration: float) -> Run:
         hits = list(self.session.hits) if self.session is not None else []
@@ -474,11 +471,15 @@ def run_plan(
     reuse: Mapping[str, Any] | None = None,
     cache: Cache | None = None,
     limits: Mapping[str, int] | None = None,
+    tracebacks: bool = True,
+    verbose: bool = True,
 ) -> Run:
     """Run ``plan`` on ``executor`` (started and stopped here); return the Run.
 
     ``reuse`` maps node ids to values of an earlier run: those nodes count as
-    succeeded with that value and do not run (``run(resume=...)``). ``cache``
+    succeeded with that value and do not run (``run(resume=...)``).
+    ``tracebacks=False`` logs failures without their traceback, ``verbose=False``
+    leaves retries unlogged (0.4.0's ``print_exc`` and ``verbose``). ``cache``
     loads and stores results (``run(cache=...)``); ``limits`` caps how many
     jobs of a concurrency tag run at once (``run(limits=...)``).
     """
@@ -493,6 +494,7 @@ def run_plan(
     _output.ensure_handler()
     with _output.redirected():
         session = CacheSession(cache, plan) if cache is not None else None
-        return _Engine(plan, executor, everyone, record=record, reuse=dict(reuse or {}),
-                       session=session, limits=slots).run()
-
+        return _Engine(
+            plan, executor, everyone, record=record, reuse=dict(reuse or {}),
+            tracebacks=tracebacks, verbose=verbose, session=session, limits=slots,
+        ).run()

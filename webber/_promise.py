@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from webber import _context
 from webber._graph import Condition
+from webber._nodeid import NodeId
 from webber._refs import find
 
 if TYPE_CHECKING:
@@ -56,6 +57,9 @@ class Promise:
         if isinstance(key, Promise):
             self.key, self._flow, self._origin = key.key, key._flow, key._origin
             self.condition = key.condition
+        elif isinstance(key, NodeId):  # an id add_node returned: bound to its DAG
+            owner = key._owner
+            self.key, self._flow, self._origin = str(key), owner.ref, owner.origin
         elif isinstance(key, str) or callable(key):
             self.key, self._flow, self._origin = key, None, None
         else:
