@@ -99,8 +99,8 @@ __all__ = [
     "WebberError",
     "WorkerCrashedError",
     "any_case",
-    "on_failure",
     "config",
+    "on_failure",
     "shutdown",
     "task",
 ]
