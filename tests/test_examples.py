@@ -3,14 +3,22 @@
 Each script runs in a fresh interpreter (``python examples/NAME.py`` from the
 repo root); the test checks its exit code and the lines of its stdout that show
 the behaviour it demonstrates. A new example needs an entry in CHECKS.
+
+``WEBBER_EXAMPLES_PYTHON=/venv/bin/python`` runs them with that interpreter
+instead, from a copy of examples/ in a temp dir, so that only an installed
+webber can be imported: ``python3 dev.py package`` runs them on the built wheel.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import atexit
+import functools
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,12 +26,25 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.py"))
+INSTALLED = "WEBBER_EXAMPLES_PYTHON" in os.environ  # the examples run on an installed webber
+PYTHON = os.environ.get("WEBBER_EXAMPLES_PYTHON", sys.executable)
+
+
+@functools.cache
+def workdir() -> Path:
+    """The folder the examples run from: the repo root, or a temp copy of examples/."""
+    if not INSTALLED:
+        return ROOT
+    folder = Path(tempfile.mkdtemp(prefix="webber-examples-"))
+    atexit.register(shutil.rmtree, folder, True)
+    shutil.copytree(ROOT / "examples", folder / "examples")
+    return folder
 
 
 def run_example(*args: str) -> str:
-    """Run ``python <args>`` from the repo root; its stdout, after checking it exited 0."""
+    """Run ``python <args>`` from workdir(); its stdout, after checking it exited 0."""
     result = subprocess.run(
-        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=60
+        [PYTHON, *args], cwd=workdir(), capture_output=True, text=True, timeout=60
     )
     output = f"{result.stdout}\n--- stderr:\n{result.stderr}"
     assert result.returncode == 0, f"exit code {result.returncode}\n{output}"
@@ -76,8 +97,14 @@ def check_io_threads(out: str) -> None:
     assert number(r"^wall time on threads: ([\d.]+) s$", out) > 0, out
 
 
+def has_numpy() -> bool:
+    """Whether the examples' interpreter can import numpy."""
+    probe = [PYTHON, "-c", "import numpy"]
+    return subprocess.run(probe, capture_output=True, cwd=workdir()).returncode == 0
+
+
 def check_data_science(out: str) -> None:
-    if importlib.util.find_spec("numpy") is None:
+    if not has_numpy():
         assert "this example needs numpy: pip install numpy" in out, out
         return
     assert "array: 6,553,600 float64 = 50 MB" in out, out
@@ -100,6 +127,12 @@ CHECKS: dict[str, Callable[[str], None]] = {
 
 def test_every_example_has_a_check() -> None:
     assert sorted(CHECKS) == EXAMPLES
+
+
+def test_the_examples_import_the_webber_they_should() -> None:
+    """The source tree's, or (WEBBER_EXAMPLES_PYTHON) the installed one's only."""
+    where = Path(run_example("-c", "import webber; print(webber.__file__)").strip())
+    assert (ROOT in where.parents) != INSTALLED, where
 
 
 @pytest.mark.timeout(90)
