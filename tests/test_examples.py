@@ -80,12 +80,12 @@ def check_cpu_parallel(out: str) -> None:
 def check_conditional(out: str) -> None:
     states = dict(re.findall(r"^  (\w+) +(success|failed|skipped)$", out, re.MULTILINE))
     assert states == {
-        "build": "success", "test": "failed", "deploy": "skipped", "announce": "skipped",
+        "package": "success", "test": "failed", "deploy": "skipped", "announce": "skipped",
         "notify": "success", "page_oncall": "skipped", "cleanup": "success",
         "lint": "skipped", "docs": "success", "migrate": "skipped", "restore": "success",
     }, out
     assert "notify: tests failed: 3 tests failed for app-1.0.tar.gz" in out, out
-    assert "critical path of announce: build -> test -> deploy -> announce" in out, out
+    assert "critical path of announce: package -> test -> deploy -> announce" in out, out
 
 
 def check_io_threads(out: str) -> None:
@@ -126,7 +126,7 @@ CHECKS: dict[str, Callable[[str], None]] = {
 
 
 def test_every_example_has_a_check() -> None:
-    assert sorted(CHECKS) == EXAMPLES
+    assert sorted(CHECKS) == sorted(CLI_RUNS) == EXAMPLES
 
 
 def test_the_examples_import_the_webber_they_should() -> None:
@@ -157,3 +157,42 @@ def test_data_science_without_numpy_prints_a_hint_and_exits_0() -> None:
     )
     out = run_example("-c", hide_numpy)
     assert out == "this example needs numpy: pip install numpy\n"
+
+
+#: ``python -m webber run examples/NAME.py``: (exit status, summary line, other
+#: lines the output must hold). Each example's flow is found without ``:NAME``
+#: (a top-level flow, or its build() function).
+CLI_RUNS: dict[str, tuple[int, str, list[str]]] = {
+    "hello": (0, "dag: 3 succeeded, 0 failed, 0 skipped", []),
+    "quickstart": (0, "quickstart: 5 succeeded, 0 failed, 0 skipped", ["total of 4 squares"]),
+    "etl": (0, "etl: 3 succeeded, 0 failed, 1 skipped",
+            ["load: attempt 1 of 3 failed (ConnectionError: database went away)"]),
+    "cpu_parallel": (0, "primes: 2 succeeded, 0 failed, 0 skipped", []),
+    "conditional": (1, "release: 5 succeeded, 1 failed, 5 skipped",
+                    ["  failed: test-1: AssertionError: 3 tests failed for app-1.0.tar.gz"]),
+    "io_threads": (0, "io: 9 succeeded, 0 failed, 0 skipped", ["page-7.txt: 24 words"]),
+    "data_science": (0, "stats: 3 succeeded, 0 failed, 0 skipped", []),
+}
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_the_command_line_runs_the_example(name: str) -> None:
+    """The README's ``python -m webber run examples/X.py``, on each example."""
+    result = subprocess.run(
+        [PYTHON, "-m", "webber", "run", f"examples/{name}.py"],
+        cwd=workdir(), capture_output=True, text=True, timeout=80,
+    )
+    out = f"{result.stdout}\n--- stderr:\n{result.stderr}"
+    status, summary, lines = CLI_RUNS[name]
+    if name == "data_science" and not has_numpy():  # build() says what is missing
+        status, summary, lines = 2, "", []
+        assert result.stderr.endswith("ImportError: this example needs numpy: pip install "
+                                      "numpy\n"), out
+    assert result.returncode == status, out
+    if summary:
+        assert re.search(rf"^{re.escape(summary)} in [\d.]+ s$", result.stdout, re.M), out
+    for line in lines:
+        assert line in result.stdout, out
+    if name == "hello":  # the flow runs once: loading the file does not run it
+        assert result.stdout.count("print: Hello World!") == 1, out
