@@ -20,6 +20,7 @@ error instead of a skip.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import os
@@ -162,12 +163,15 @@ def pythons() -> None:
     """The conformance suite and the examples' tests on every other supported Python.
 
     Cheapest form that still proves each version: a venv ``.venv-3.X`` with
-    webber (editable) and only pytest, pytest-timeout and hypothesis (the
-    ``conformance`` extra), so the dask executor is left out there (it is
-    tested on the starting interpreter); the random-DAG test runs its
-    ``quick`` profile (20 flows per executor instead of 200)."""
+    webber (editable) and only the ``conformance`` extra (pytest,
+    pytest-timeout, hypothesis, tqdm), so the dask executor is left out there
+    (it is tested on the starting interpreter); the random-DAG test runs its
+    ``quick`` profile (20 flows per executor instead of 200). The versions run
+    at the same time: their tests mostly wait (on workers, timeouts, sleeps),
+    so on 2 cores three suites take little longer than one."""
     current = "{}.{}".format(*sys.version_info[:2])
-    found, skipped = [], []
+    found: dict[str, Path] = {}
+    skipped = []
     for version in SUPPORTED:
         if version == current:
             continue
@@ -175,15 +179,32 @@ def pythons() -> None:
         if interpreter is None:
             skipped.append(version)
             continue
-        found.append(version)
-        python = ensure_venv(ROOT / f".venv-{version}", "-e .[conformance]",
-                             interpreter=interpreter, upgrade_pip=False)
-        step(f"Python {version}", python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-             "tests/conformance", "tests/test_examples.py",
-             env={**os.environ, "HYPOTHESIS_PROFILE": "quick"})
+        found[version] = ensure_venv(ROOT / f".venv-{version}", "-e .[conformance]",
+                                     interpreter=interpreter, upgrade_pip=False)
+    env = {**os.environ, "HYPOTHESIS_PROFILE": "quick"}
+    failed = []
+    with contextlib.ExitStack() as logs:
+        runs = []
+        for version, python in found.items():
+            cmd = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                   "tests/conformance", "tests/test_examples.py"]
+            print(f"\n=== Python {version} (started): {' '.join(cmd)}", flush=True)
+            log = logs.enter_context(tempfile.TemporaryFile("w+"))
+            runs.append((version, subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log,
+                                                   stderr=subprocess.STDOUT, text=True), log))
+        for version, proc, log in runs:
+            code = proc.wait()
+            log.seek(0)
+            print(f"\n=== Python {version} (exit code {code}):\n{log.read()}", end="",
+                  flush=True)
+            if code != 0:
+                failed.append(version)
     print(f"\n=== Python {current}: the whole suite; conformance and examples on "
           f"{', '.join(found) or 'no other version'}"
           f"{'; not found (skipped): ' + ', '.join(skipped) if skipped else ''}", flush=True)
+    if failed:
+        print(f"=== failed on Python {', '.join(failed)}", flush=True)
+        sys.exit(1)
     if skipped and os.environ.get("WEBBER_ALL_PYTHONS"):
         print(f"=== WEBBER_ALL_PYTHONS is set: Python {', '.join(skipped)} must be "
               f"installed (pyenv install {skipped[0]})", flush=True)
