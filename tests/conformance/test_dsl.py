@@ -83,28 +83,18 @@ def test_run_options(executor: str) -> None:
 
 # -- the seed README's code block, verbatim -----------------------------------------
 
-#: The code block of the seed's README (shared/seed/webber-readme.md), verbatim,
-#: comment and all (examples/hello.py is the same code under a __main__ guard, so
-#: that `python -m webber run` can load it without running it).
-SEED_README_BLOCK = """\
-import webber
-from webber.xcoms import Promise
-
-dag = webber.DAG()
-
-fun_1: str = dag.add_node(lambda: "Hello")
-fun_2: str = dag.add_node(lambda: "World!")
-fun_3: str = dag.add_node(print, Promise(fun_1), Promise(fun_2))
-
-dag.add_edge(fun_1, fun_3)
-dag.add_edge(fun_2, fun_3)
-
-dag.execute()
-# 2024-06-12 21:53:42,233           print: Hello
-# 2024-06-12 21:53:42,248           print: World!
-
-dag.visualize()
-"""
+#: The code block of the seed's README (shared/seed/webber-readme.md), verbatim:
+#: examples/hello.py builds the same DAG, then runs it under a __main__ guard (so
+#: that `python -m webber run` can load it without running it); the seed's block
+#: runs it at the top level, with the seed's comment, and draws it.
+HELLO = Path(__file__).resolve().parents[2] / "examples" / "hello.py"
+SEED_README_BLOCK = HELLO.read_text().split('"""\n\n', 1)[1].split("if __name__", 1)[0] + (
+    "dag.execute()\n"
+    "# 2024-06-12 21:53:42,233           print: Hello\n"
+    "# 2024-06-12 21:53:42,248           print: World!\n"
+    "\n"
+    "dag.visualize()\n"
+)
 
 SEED_README = Path("/work/shared/seed/webber-readme.md")
 
