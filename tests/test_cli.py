@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -286,3 +287,29 @@ def test_without_a_name_a_build_function_is_used(tmp_path: Path) -> None:
     assert result.stderr == f"webber: {path}:10: broken() failed: KeyError: 'missing'\n"
     result = webber_cli("show", f"{path}:helper")
     assert result.returncode == 2 and "has no name 'helper'" in result.stderr
+
+
+def test_ctrl_c_stops_the_run_with_one_line_and_status_130(tmp_path: Path) -> None:
+    path = tmp_path / "slow.py"
+    path.write_text(textwrap.dedent('''
+        import time
+        from webber import Flow, task
+
+        @task
+        def slow():
+            print("sleeping", flush=True)
+            time.sleep(60)
+
+        with Flow("slow") as flow:
+            slow()
+    '''))
+    full_env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "webber", "run", str(path), "-w", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert "slow: sleeping" in proc.stdout.readline()  # the task is running: now Ctrl-C
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    assert proc.stderr.read().splitlines()[-1:] == ["webber: interrupted"]

@@ -6,7 +6,7 @@ its functions by value through cloudpickle). ``:flow`` names a DAG/Flow in
 it, or a function that returns one; without it, the file's only top-level
 flow is used, or else its ``build()`` function. Loading never runs a flow.
 Exit status: 0 when every task succeeded (or was skipped), 1 when one failed,
-2 for a usage error (printed on one line).
+2 for a usage error (printed on one line), 130 after Ctrl-C.
 """
 
 from __future__ import annotations
@@ -208,6 +208,14 @@ DIAGRAM_SUFFIXES = (".svg", ".png", ".pdf", ".jpg", ".jpeg", ".gif", ".dot", ".g
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C: the run (and its workers) stopped already
+        print("webber: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = parser().parse_args(argv)
     try:
         if args.verb == "show" and args.output:
