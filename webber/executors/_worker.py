@@ -1,6 +1,7 @@
 """The worker process of the process executor (``python -c ... _worker.main``).
 
-A worker is started by ``processes.py`` with three pipe file descriptors and
+A worker is started by the pool through ``_spawn.py`` (three pipe file
+descriptors, or on the portable path two sockets it connects back with) and
 runs jobs one at a time, in the order they arrive::
 
     caller --(fd_in)-->  worker     ("init", sys.path) once, then
@@ -15,10 +16,10 @@ runs jobs one at a time, in the order they arrive::
                                     and the crash blamed on a job that succeeded
     caller --(fd_life)   worker     never written; EOF means the caller died
 
-It leads its own session (process group), so a timeout kills its children
-too, and the terminal's Ctrl-C reaches only the caller, which then stops the
-pool. A watchdog thread blocks on the lifeline: when the caller dies, the
-read returns EOF and the worker kills its group. Lines a task prints go down
+On the POSIX path it leads its own session (process group), so a timeout
+kills its children too, and the terminal's Ctrl-C reaches only the caller,
+which then stops the pool. A watchdog thread blocks on the lifeline: when the
+caller dies, the read returns EOF and the worker kills its tree. Lines a task prints go down
 the pipe as they are printed, so they reach the caller even if the task then
 kills the process.
 """
@@ -28,28 +29,19 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import socket
 import sys
 import threading
 import traceback
 from typing import Any
 
 from webber import _output
-from webber.executors import _serialize
+from webber.executors import _serialize, _spawn
 from webber.executors._base import Job
 from webber.executors._frames import Frames, send_frame
 from webber.executors._work import follow, run_job
 
 __all__ = ["main"]
-
-
-def _watch_caller(fd_life: int) -> None:
-    try:
-        while os.read(fd_life, 1):
-            pass
-    except OSError:
-        pass
-    # The caller is gone: end this worker and whatever its task started.
-    os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
 def _failure_info(error: BaseException) -> tuple[str, str, str]:
@@ -61,16 +53,16 @@ def _failure_info(error: BaseException) -> tuple[str, str, str]:
 
 
 class _Worker:
-    def __init__(self, fd_in: int, fd_out: int) -> None:
-        self.frames = Frames(fd_in)
-        self.fd_out = fd_out
+    def __init__(self, frames: Frames, out: int | socket.socket) -> None:
+        self.frames = frames
+        self.out = out
         self.lock = threading.Lock()  # a task's own threads may print too
         self.functions: dict[Any, Any] = {}  # fid -> function, or its pickle until first use
 
     def send(self, message: tuple[Any, ...]) -> None:
         data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
         with self.lock:
-            send_frame(self.fd_out, data)
+            send_frame(self.out, data)
 
     def emit(self, name: str, line: str, stream: str, node: str) -> None:
         self.send(("out", name, node, stream, line))
@@ -169,10 +161,10 @@ class _Worker:
 
 
 def main() -> None:
-    fd_in, fd_out, fd_life = (int(arg) for arg in sys.argv[1:4])
+    frames, out, life = _spawn.connect(sys.argv[1:])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle
-    threading.Thread(target=_watch_caller, args=(fd_life,), daemon=True).start()
-    worker = _Worker(fd_in, fd_out)
+    threading.Thread(target=_spawn.watch_caller, args=(life,), daemon=True).start()
+    worker = _Worker(frames, out)
     _output.set_emitter(worker.emit)
     with _output.redirected():
         worker.serve()
