@@ -10,16 +10,24 @@ Importing webber starts nothing and imports no optional backend.
 
 import typing as _typing
 
-from webber._compile import Plan
 from webber._errors import (
     CycleError,
+    DiagramError,
     ExecutorError,
     ForeignPromiseError,
     GraphError,
+    JobLoadError,
+    JobSendError,
+    PoolClosedError,
+    ResultLoadError,
+    ResultLostError,
+    ResultSendError,
+    ResumeError,
     TaskDefinitionError,
     TaskError,
     TaskSkippedError,
     TaskTimeoutError,
+    TransportError,
     UnknownNodeError,
     UnpicklableTaskError,
     WebberError,
@@ -27,13 +35,15 @@ from webber._errors import (
 )
 from webber._events import Listener
 from webber._flow import DAG, Flow
-from webber._graph import Condition, Edge, Node
+from webber._graph import Condition, Edge, Node, TaskOptions
+from webber._plan import Plan
 from webber._promise import Promise
 from webber._run import Attempt, Run
 from webber._task import Task, task
 from webber.executors import shutdown
 
 if _typing.TYPE_CHECKING:
+    from webber._dashboard import Dashboard
     from webber.executors.dask import DaskExecutor
 
 __version__ = "0.5.0.dev0"
@@ -43,22 +53,33 @@ __all__ = [
     "Condition",
     "CycleError",
     "DAG",
+    "Dashboard",
     "DaskExecutor",
+    "DiagramError",
     "Edge",
     "ExecutorError",
     "Flow",
     "ForeignPromiseError",
     "GraphError",
+    "JobLoadError",
+    "JobSendError",
     "Listener",
     "Node",
     "Plan",
+    "PoolClosedError",
     "Promise",
+    "ResultLoadError",
+    "ResultLostError",
+    "ResultSendError",
+    "ResumeError",
     "Run",
     "Task",
     "TaskDefinitionError",
     "TaskError",
+    "TaskOptions",
     "TaskSkippedError",
     "TaskTimeoutError",
+    "TransportError",
     "UnknownNodeError",
     "UnpicklableTaskError",
     "WebberError",
@@ -68,10 +89,32 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> _typing.Any:
-    # DaskExecutor is imported on first use: `import webber` never imports dask.
-    if name == "DaskExecutor":
-        from webber.executors.dask import DaskExecutor
+def _present_as_webber() -> None:
+    # Public names report the path users import them from (webber.Node, not
+    # webber._graph.Node): in reprs, tracebacks, pickles and help().
+    for name in __all__:
+        obj = globals().get(name)
+        if isinstance(obj, type) or callable(obj):
+            obj.__module__ = __name__
 
-        return DaskExecutor
-    raise AttributeError(f"module 'webber' has no attribute {name!r}")
+
+_present_as_webber()
+
+
+#: Public names imported on first use: `import webber` never imports dask or
+#: an HTTP server. name -> the module that defines it.
+_LAZY = {
+    "Dashboard": "webber._dashboard",
+    "DaskExecutor": "webber.executors.dask",
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'webber' has no attribute {name!r}")
+    import importlib
+
+    obj = getattr(importlib.import_module(module), name)
+    obj.__module__ = __name__  # as _present_as_webber() does for the others
+    return obj

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from webber._errors import WebberError
-from webber._graph import qualified_name
+from webber._graph import OPTION_FIELDS, qualified_name
 
 if TYPE_CHECKING:
     from webber._flow import DAG
@@ -23,8 +23,8 @@ def describe(dag: DAG) -> dict[str, Any]:
 
     def dep_name(key: Any) -> str:
         try:
-            return dag._resolve_dep(key)
-        except WebberError:  # a forward reference, or one compile() would refuse
+            return dag.node_id(key)
+        except (WebberError, TypeError):  # a forward reference, or one compile() would refuse
             return key if isinstance(key, str) else qualified_name(key)
 
     return {
@@ -35,11 +35,8 @@ def describe(dag: DAG) -> dict[str, Any]:
                 "name": node.name,
                 "function": qualified_name(node.func),
                 "inputs": [dep_name(key) for key in node.deps],
-                "map": node.map,
-                "retries": node.retries,
-                "retry_delay": node.retry_delay,
-                "retry_backoff": node.retry_backoff,
-                "timeout": node.timeout,
+                "fan_out": node.fan_out,
+                **{field: getattr(node.options, field) for field in OPTION_FIELDS[1:]},
                 "skip": node.skip,
                 "skip_as_failure": node.skip_as_failure,
             }

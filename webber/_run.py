@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from webber._errors import TaskSkippedError, UnknownNodeError
 from webber._events import Listener
-from webber._promise import Promise
-from webber.executors._base import resolve
+from webber._graph import find_id
+from webber.executors._base import fetch
 
 if TYPE_CHECKING:
     import graphviz
 
-    from webber._compile import Plan
+    from webber._dashboard import Dashboard
+    from webber._plan import Plan
     from webber._timeline import Timeline
 
 __all__ = ["Attempt", "Recorder", "Run", "State", "span"]
@@ -119,19 +120,19 @@ class Run:
         )
 
     def _id(self, ref: Any) -> str:
-        key = ref.key if isinstance(ref, Promise) else ref
-        if isinstance(key, str) and key in self._states:
-            return key
-        if callable(key):
-            func = getattr(key, "fn", key)
-            found = [n for n, node in self.plan.nodes.items() if node.func is func]
-            if len(found) == 1:
-                return found[0]
-        raise UnknownNodeError(
-            f"run of {self.plan.name!r} has no node {ref!r}; its nodes: "
-            f"{', '.join(list(self._states)[:10])}{' ...' if len(self._states) > 10 else ''}",
-            ref,
-        )
+        if ref.__class__ is str and ref in self._states:
+            return ref
+
+        def listing(_: str) -> str:
+            ids = list(self._states)
+            return f"its nodes: {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}"
+
+        try:
+            return find_id(ref, self.plan.nodes, f"run of {self.plan.name!r}", listing)
+        except TypeError:
+            raise UnknownNodeError(
+                f"run of {self.plan.name!r} has no node {ref!r}; {listing('')}", ref
+            ) from None
 
     def __getitem__(self, ref: Any) -> Any:
         n = self._id(ref)
@@ -141,7 +142,7 @@ class Run:
             raise error.with_traceback(error.__traceback__)
         if state == "skipped":
             node = self.plan.nodes[n]
-            why = "skip_node()" if node.skip else "an edge condition was not met"
+            why = "skip_node()" if node.node.skip else "an edge condition was not met"
             raise TaskSkippedError(
                 f"task {n!r} was skipped ({why}), so it has no result; check "
                 f"run.state({n!r}) before reading it",
@@ -152,7 +153,7 @@ class Run:
     def _value(self, n: str) -> Any:
         """A successful node's value, fetched (once) if the executor kept it remote."""
         value = self._values[n]
-        fetched = resolve(value)
+        fetched = fetch(value)
         if fetched is not value:
             self._values[n] = fetched
         return fetched
@@ -243,6 +244,44 @@ class Run:
         if path is not None:
             chart.save(path)
         return chart
+
+    def dashboard(self, dashboard: Dashboard | None = None) -> Dashboard:
+        """Serve this run's report in the browser (webber 0.4.0's call): the page
+        of ``run(dashboard=True)`` if it still serves, else a new
+        :class:`~webber.Dashboard` (or ``dashboard``) showing it. Prints the URL;
+        in Jupyter the returned object shows the page in the cell.
+
+        >>> from webber import DAG
+        >>> dag = DAG()
+        >>> n = dag.add_node(sum, [1, 2])
+        >>> page = dag.run(executor="inline").dashboard()  # doctest: +SKIP
+        >>> page.url  # doctest: +SKIP
+        'http://127.0.0.1:40123/?token=...'
+        """
+        from webber._dashboard import show_run
+
+        return show_run(self, dashboard)
+
+    def to_html(self, path: str | None = None) -> str:
+        """The dashboard's report of this run as one self-contained HTML page
+        (no network needed: attach it to a CI job or an email); also written to
+        ``path`` when given. Printed lines are in it when the run was watched
+        with ``dashboard=``.
+
+        >>> from webber import DAG
+        >>> dag = DAG()
+        >>> n = dag.add_node(sum, [1, 2])
+        >>> html = dag.run(executor="inline").to_html()
+        >>> html.startswith("<!DOCTYPE html>")
+        True
+        """
+        from webber._dashboard import page, report
+
+        text = page(report(self))
+        if path is not None:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        return text
 
 
 class Recorder(Listener):

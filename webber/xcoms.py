@@ -1,4 +1,4 @@
-"""The seed's import path for Promise: ``from webber.xcoms import Promise``."""
+"""webber 0.4.0's import path for Promise: ``from webber.xcoms import Promise``."""
 
 from webber._promise import Promise
 

@@ -12,12 +12,12 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
-from webber.executors import _serialize
 from webber.executors._base import Executor, Job, Report
+from webber.executors._picklable import check_plan
 from webber.executors._pool import Pool, Session
 
 if TYPE_CHECKING:
-    from webber._compile import Plan
+    from webber._plan import Plan
 
 __all__ = ["ProcessExecutor", "shutdown"]
 
@@ -71,7 +71,7 @@ class ProcessExecutor(Executor):
         self._session: Session | None = None
 
     def check(self, plan: Plan) -> None:
-        _serialize.check_plan(plan)
+        check_plan(plan)
 
     def start(self, report: Report) -> None:
         self._pool = _get_pool(self.max_workers or os.cpu_count() or 1)
