@@ -23,8 +23,8 @@ running (:class:`~webber.WorkerCrashedError`); the jobs queued behind it in
 its batch go back to the front of the queue without spending a retry; a new
 worker takes its place on demand. A timeout kills the worker's whole process
 tree (SIGTERM, then SIGKILL after ``GRACE`` seconds). Ctrl-C in the caller
-kills the pool. If the caller dies, every worker sees its lifeline close
-and kills its own tree.
+kills the pool. If the caller dies, every worker sees its lifeline pipe close
+and kills its own group.
 """
 
 from __future__ import annotations
