@@ -71,22 +71,3 @@ def test_each_path_runs_a_flow(
     run = flow.run(executor="processes", max_workers=1)
     assert run[pid] != os.getpid()
     assert (run[session] == os.getsid(0)) == (kind == "portable")
-
-
-def _die() -> None:
-    os._exit(7)
-
-
-def test_without_pidfd_a_thread_notices_a_worker_die(
-    monkeypatch: pytest.MonkeyPatch, fresh_pool: object
-) -> None:
-    """macOS has no pidfd: the POSIX path then waits for each worker on a thread."""
-    monkeypatch.delenv("WEBBER_POOL", raising=False)
-    monkeypatch.delattr(os, "pidfd_open", raising=False)
-    with webber.Flow("no-pidfd") as flow:
-        dead = webber.task(_die)()
-        alive = webber.task(abs)(-3)
-    run = flow.run(executor="processes", max_workers=2)
-    assert isinstance(run.error(dead), webber.WorkerCrashedError)
-    assert "exited with exit code 7" in str(run.error(dead))
-    assert run[alive] == 3
