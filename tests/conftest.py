@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 
 import pytest
 
@@ -12,11 +11,7 @@ import pytest
 HAVE_DASK = importlib.util.find_spec("distributed") is not None
 
 #: Every executor the conformance suite proves; a new executor is one more entry.
-#: WEBBER_POOL (``posix`` or ``portable``) is a run of the suite for the process
-#: pool's path only (``python3 dev.py test`` runs it with ``portable``).
 EXECUTORS = ["inline", "threads", "processes", *(["dask"] if HAVE_DASK else [])]
-if os.environ.get("WEBBER_POOL"):
-    EXECUTORS = ["processes"]
 
 #: The executors that run tasks in the test's own process (threading.Event,
 #: Barrier and in-memory counters only work there).

@@ -12,9 +12,7 @@ first use, so ``import webber`` stays light.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
-import warnings
 from typing import TYPE_CHECKING, Any
 
 from webber._errors import ExecutorError
@@ -83,9 +81,6 @@ def resolve_executor(executor: str | Executor, max_workers: int | None = None) -
                 f"set max_workers on the executor instead"
             )
         return executor
-    if executor == "processes" and os.name != "posix" and not os.environ.get("WEBBER_POOL"):
-        _warn_threads_instead()
-        executor = "threads"
     if isinstance(executor, str) and executor in _BY_NAME:
         module, cls = _BY_NAME[executor]
         factory: type[Executor] = getattr(importlib.import_module(module), cls)
@@ -94,29 +89,3 @@ def resolve_executor(executor: str | Executor, max_workers: int | None = None) -
         f"unknown executor {executor!r}; use one of {', '.join(map(repr, _BY_NAME))} "
         f"or an Executor instance"
     )
-
-
-_warned = False
-
-
-def _warn_threads_instead() -> None:
-    """Once per process: the default executor runs on threads on this system."""
-    global _warned
-    if not _warned:
-        _warned = True
-        warnings.warn(
-            "webber: worker processes are not supported on this system yet (their "
-            "shared-memory segments need POSIX files), so executor='processes' runs on "
-            "threads; pass executor='threads' to say so, or set WEBBER_POOL=portable to "
-            "try the portable process pool",
-            RuntimeWarning,
-            stacklevel=_user_level(),
-        )
-
-
-def _user_level() -> int:
-    """The warnings ``stacklevel`` of the first caller outside webber (run() or execute())."""
-    level, frame = 2, sys._getframe(2)  # 1: warnings.warn's caller, 2: its caller
-    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("webber"):
-        frame, level = frame.f_back, level + 1
-    return level

@@ -9,20 +9,19 @@ Data flow (one pool per Python process, shared by every run on it)::
                                       idle worker
     engine queue <-- report(Outcome) <-- receiver thread <--fd_out-- "out" lines, "done" results
                                         (waits on every worker's pipe
-                                         and its death: never polls)
+                                         and pidfd: never polls)
 
-Workers are fresh interpreters (no ``fork()`` of this process, so threads
-holding locks here cannot deadlock a child, and the caller's ``__main__`` is
-never re-imported). How one is started, talked to, watched and killed is
-``_spawn.py``'s: pipes and process groups on POSIX, or the portable path
-(``WEBBER_POOL=portable``). Everything the pool knows is guarded by one
+Workers are started with ``subprocess`` (fork+exec of a fresh interpreter;
+no ``fork()`` of this process, so threads holding locks here cannot deadlock
+a child, and the caller's ``__main__`` is never re-imported). Each worker
+leads its own process group. Everything the pool knows is guarded by one
 lock; the receiver thread is the only reader of the workers' pipes.
 
 Faults: a worker that dies (exit code or signal) fails only the job it was
 running (:class:`~webber.WorkerCrashedError`); the jobs queued behind it in
 its batch go back to the front of the queue without spending a retry; a new
 worker takes its place on demand. A timeout kills the worker's whole process
-tree (SIGTERM, then SIGKILL after ``GRACE`` seconds). Ctrl-C in the caller
+group (SIGTERM, then SIGKILL after ``GRACE`` seconds). Ctrl-C in the caller
 kills the pool. If the caller dies, every worker sees its lifeline pipe close
 and kills its own group.
 """
@@ -33,6 +32,7 @@ import contextlib
 import itertools
 import os
 import pickle
+import select
 import signal
 import subprocess
 import sys
@@ -49,9 +49,9 @@ from webber._errors import (
     WorkerCrashedError,
 )
 from webber._output import emit_line
-from webber.executors import _spawn
 from webber.executors._base import Job, Outcome, Report, Started
 from webber.executors._codec import decode_failure
+from webber.executors._frames import Frames, send_frame
 from webber.executors._pickling import dumps, dumps_fields, loads
 from webber.executors._shm import Holder, Segment, remove_segments, remove_segments_of
 
@@ -99,7 +99,11 @@ class _Sent:
 class _Proc:
     """One worker process, seen from the caller."""
 
-    link: _spawn.Link  # its process, its pipes, its death, its tree
+    popen: subprocess.Popen[bytes]
+    conn_in: int  # the pipe to the worker (send_frame)
+    conn_out: Frames
+    life_w: int
+    pidfd: int | None
     fids: set[str] = field(default_factory=set)
     forget: list[str] = field(default_factory=list)
     inflight: deque[_Sent] = field(default_factory=deque)
@@ -107,11 +111,11 @@ class _Proc:
     name: str = field(init=False)
 
     def __post_init__(self) -> None:
-        self.name = f"process {self.link.pid}"
+        self.name = f"process {self.popen.pid}"
 
     @property
     def pid(self) -> int:
-        return self.link.pid
+        return self.popen.pid
 
 
 def _why(code: int | None) -> str:
@@ -142,27 +146,48 @@ class Pool:
         self.tags = itertools.count()
         self.fids = itertools.count()
         self.closed = False
-        self.posix = _spawn.mode() == "posix"
-        self.waker = _spawn.Waker()
+        self.wake_r, self.wake_w = os.pipe()
         self.thread = threading.Thread(target=self._receive, name="webber-pool", daemon=True)
         self.thread.start()
 
     # -- workers -------------------------------------------------------------------
     def _spawn(self) -> _Proc:
-        proc = _Proc(_spawn.start(_BOOT, self.posix))
+        r_in, w_in = os.pipe()
+        r_out, w_out = os.pipe()
+        r_life, w_life = os.pipe()
+        try:
+            popen = subprocess.Popen(
+                [sys.executable, "-c", _BOOT, str(r_in), str(w_out), str(r_life)],
+                pass_fds=(r_in, w_out, r_life),
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        finally:
+            for fd in (r_in, w_out, r_life):
+                os.close(fd)
+        pidfd = None
+        if hasattr(os, "pidfd_open"):
+            with contextlib.suppress(OSError):
+                pidfd = os.pidfd_open(popen.pid)
+        proc = _Proc(popen, w_in, Frames(r_out), w_life, pidfd)
         path = [os.getcwd() if entry == "" else entry for entry in sys.path]
-        proc.link.send(pickle.dumps(("init", path)))
+        send_frame(proc.conn_in, pickle.dumps(("init", path)))
         self.procs.append(proc)
-        self.waker.wake()  # the receiver must start watching it
+        os.write(self.wake_w, b"!")  # the receiver must start watching it
         return proc
 
-    def _close(self, proc: _Proc, kill: bool = True) -> None:
-        """Forget ``proc``; kill its tree first when ``kill``."""
+    def _close(self, proc: _Proc, sig: int | None = signal.SIGKILL) -> None:
+        """Forget ``proc``; kill its group first when ``sig`` is given."""
         if proc in self.procs:
             self.procs.remove(proc)
-        if kill:
-            proc.link.signal_tree(kill=True)
-        proc.link.close()
+        if sig is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, sig)
+        proc.conn_out.close()
+        for fd in (proc.conn_in, proc.life_w, proc.pidfd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
     # -- sending -------------------------------------------------------------------
     def submit(self, jobs: list[Job], session: Session) -> None:
@@ -215,7 +240,7 @@ class Pool:
             known = task.session.functions[id(func)] = (f"f{next(self.fids)}", func, data)
         fid, _, data = known
         if fid not in proc.fids:
-            proc.link.send(pickle.dumps(("fn", fid, data, []), pickle.HIGHEST_PROTOCOL))
+            send_frame(proc.conn_in, pickle.dumps(("fn", fid, data, []), pickle.HIGHEST_PROTOCOL))
             proc.fids.add(fid)
         return fid
 
@@ -258,15 +283,17 @@ class Pool:
             return
         forget, proc.forget = proc.forget, []
         try:
-            proc.link.send(pickle.dumps(("run", entries, forget), pickle.HIGHEST_PROTOCOL))
+            send_frame(proc.conn_in,
+                pickle.dumps(("run", entries, forget), pickle.HIGHEST_PROTOCOL)
+            )
         except OSError:
             return  # it died; the receiver sees it and requeues the batch
         _announce(proc.inflight[0], proc)
 
     def _stop(self, proc: _Proc) -> None:
         with contextlib.suppress(OSError):
-            proc.link.send(pickle.dumps(("stop",)))
-        self._close(proc, kill=False)
+            send_frame(proc.conn_in, pickle.dumps(("stop",)))
+        self._close(proc, sig=None)
         _reap(proc)
 
     # -- receiving -----------------------------------------------------------------
@@ -275,21 +302,24 @@ class Pool:
             with self.lock:
                 if self.closed:
                     return
-                # fd -> (worker, whether it says the worker exited)
+                # fd -> (worker, whether it is the worker's pidfd)
                 watched: dict[int, tuple[_Proc, bool]] = {}
                 for proc in self.procs:
-                    watched[proc.link.frames.fd] = (proc, False)
-                    if proc.link.death_fd is not None:
-                        watched[proc.link.death_fd] = (proc, True)
-            wake = self.waker.fileno()
-            for fd in _spawn.wait_readable([*watched, wake], self.posix):
-                if fd == wake:
-                    self.waker.clear()
+                    watched[proc.conn_out.fd] = (proc, False)
+                    if proc.pidfd is not None:
+                        watched[proc.pidfd] = (proc, True)
+            poller = select.poll()
+            for fd in (*watched, self.wake_r):
+                poller.register(fd, select.POLLIN)
+            for fd, _ in poller.poll():
+                if fd == self.wake_r:
+                    with contextlib.suppress(OSError):
+                        os.read(self.wake_r, 4096)
                     continue
                 proc, exited = watched[fd]
                 if proc not in self.procs:
                     continue  # closed while we waited
-                # Its death is ready when it exited: then read its last words.
+                # Its pidfd is ready when it exited: then read its last words.
                 self._drain(proc, until_eof=exited)
 
     def _drain(self, proc: _Proc, until_eof: bool) -> None:
@@ -297,7 +327,7 @@ class Pool:
         results: list[tuple[Any, ...]] = []
         try:
             while True:
-                for data in proc.link.frames.read():
+                for data in proc.conn_out.read():
                     message = pickle.loads(data)
                     if message[0] == "out":
                         self._finished(proc, results)  # keep lines and results in order
@@ -390,9 +420,10 @@ class Pool:
             for proc in self.procs:
                 if proc.inflight and proc.inflight[0].job is job:
                     proc.inflight[0].abandoned = True
-                    proc.link.signal_tree(kill=False)
-                    # Lives GRACE seconds, then SIGKILLs whatever of the tree is left.
-                    timer = threading.Timer(GRACE, proc.link.signal_tree, (True,))
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(proc.pid, signal.SIGTERM)
+                    # Lives GRACE seconds, then SIGKILLs whatever of the group is left.
+                    timer = threading.Timer(GRACE, _kill_group, (proc.pid,))
                     timer.name = f"webber-kill-{proc.pid}"
                     timer.daemon = True
                     timer.start()
@@ -421,15 +452,17 @@ class Pool:
                     self._close(proc)
                 else:
                     with contextlib.suppress(OSError):
-                        proc.link.send(pickle.dumps(("stop",)))
-                    self._close(proc, kill=False)
-            self.waker.wake()
+                        send_frame(proc.conn_in, pickle.dumps(("stop",)))
+                    self._close(proc, sig=None)
+            os.write(self.wake_w, b"!")
         for proc in procs:
             _reap(proc)
             remove_segments_of(proc.pid)
         if threading.current_thread() is not self.thread:
             self.thread.join(timeout=5)
-        self.waker.close()
+        for fd in (self.wake_r, self.wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def _announce(task: _Sent, proc: _Proc) -> None:
@@ -440,13 +473,18 @@ def _announce(task: _Sent, proc: _Proc) -> None:
             task.session.report(Started(task.job, time.time(), proc.name))
 
 
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
 def _reap(proc: _Proc, timeout: float = 2.0) -> int | None:
-    """Wait for ``proc`` to exit (killing its tree if it won't); its exit code."""
+    """Wait for ``proc`` to exit (killing its group if it won't); its exit code."""
     try:
-        return proc.link.popen.wait(timeout)
+        return proc.popen.wait(timeout)
     except subprocess.TimeoutExpired:
-        proc.link.signal_tree(kill=True)
-        return proc.link.popen.wait()
+        _kill_group(proc.pid)
+        return proc.popen.wait()
 
 
 @dataclass(slots=True)

@@ -1,7 +1,6 @@
 """The worker process of the process executor (``python -c ... _worker.main``).
 
-A worker is started by the pool through ``_spawn.py`` (three pipe file
-descriptors, or on the portable path two sockets it connects back with) and
+A worker is started by ``processes.py`` with three pipe file descriptors and
 runs jobs one at a time, in the order they arrive::
 
     caller --(fd_in)-->  worker     ("init", sys.path) once, then
@@ -16,10 +15,10 @@ runs jobs one at a time, in the order they arrive::
                                     and the crash blamed on a job that succeeded
     caller --(fd_life)   worker     never written; EOF means the caller died
 
-On the POSIX path it leads its own session (process group), so a timeout
-kills its children too, and the terminal's Ctrl-C reaches only the caller,
-which then stops the pool. A watchdog thread blocks on the lifeline: when the
-caller dies, the read returns EOF and the worker kills its tree. Lines a task prints go down
+It leads its own session (process group), so a timeout kills its children
+too, and the terminal's Ctrl-C reaches only the caller, which then stops the
+pool. A watchdog thread blocks on the lifeline: when the caller dies, the
+read returns EOF and the worker kills its group. Lines a task prints go down
 the pipe as they are printed, so they reach the caller even if the task then
 kills the process.
 """
@@ -29,7 +28,6 @@ from __future__ import annotations
 import os
 import pickle
 import signal
-import socket
 import sys
 import threading
 from collections.abc import Sequence
@@ -37,7 +35,6 @@ from typing import Any
 
 from webber import _output
 from webber._errors import JobLoadError, ResultSendError
-from webber.executors import _spawn
 from webber.executors._base import Job
 from webber.executors._codec import encode_failure
 from webber.executors._frames import Frames, send_frame
@@ -48,19 +45,27 @@ from webber.executors._work import feed, run_job, run_links
 __all__ = ["main"]
 
 
+def _watch_caller(fd_life: int) -> None:
+    try:
+        while os.read(fd_life, 1):
+            pass
+    except OSError:
+        pass
+    # The caller is gone: end this worker and whatever its task started.
+    os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
 class _Worker:
-    def __init__(self, frames: Frames, out: int | socket.socket) -> None:
-        self.frames = frames
-        self.out = out
+    def __init__(self, fd_in: int, fd_out: int) -> None:
+        self.frames = Frames(fd_in)
+        self.fd_out = fd_out
         self.lock = threading.Lock()  # a task's own threads may print too
         self.functions: dict[Any, Any] = {}  # fid -> function, or its pickle until first use
 
     def send(self, message: tuple[Any, ...]) -> None:
         data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
         with self.lock:
-            send_frame(self.out, data)
+            send_frame(self.fd_out, data)
 
     def emit(self, name: str, line: str, stream: str, node: str) -> None:
         self.send(("out", name, node, stream, line))
@@ -159,10 +164,10 @@ class _Worker:
 
 
 def main() -> None:
-    frames, out, life = _spawn.connect(sys.argv[1:])
+    fd_in, fd_out, fd_life = (int(arg) for arg in sys.argv[1:4])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle
-    threading.Thread(target=_spawn.watch_caller, args=(life,), daemon=True).start()
-    worker = _Worker(frames, out)
+    threading.Thread(target=_watch_caller, args=(fd_life,), daemon=True).start()
+    worker = _Worker(fd_in, fd_out)
     _output.set_emitter(worker.emit)
     with _output.redirected():
         worker.serve()

@@ -12,6 +12,7 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
+from webber._errors import ExecutorError
 from webber.executors._base import Executor, Job, Report
 from webber.executors._picklable import check_plan
 from webber.executors._pool import Pool, Session
@@ -74,6 +75,12 @@ class ProcessExecutor(Executor):
         check_plan(plan)
 
     def start(self, report: Report) -> None:
+        if os.name != "posix":
+            raise ExecutorError(
+                "the process executor needs a POSIX system (Linux, macOS): it passes "
+                "pipes to its workers and kills their process groups; use "
+                "executor='threads' here"
+            )
         self._pool = _get_pool(self.max_workers or os.cpu_count() or 1)
         self._session = Session(report, starts=self.report_starts)
 
