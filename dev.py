@@ -5,8 +5,9 @@ installs webber there in editable mode with what the command needs (again
 only when pyproject.toml changed), and runs the command with the venv's tools.
 
     python3 dev.py demo                 examples/hello.py (installs webber alone, no extras)
-    python3 dev.py test [pytest args]   ruff, mypy --strict, the docs site, pytest; then,
-                                        without pytest args, the package and other Pythons
+    python3 dev.py test [pytest args]   ruff, mypy --strict, import layers, the docs site,
+                                        pytest; then, without pytest args, the package and
+                                        the other Pythons
     python3 dev.py package              build the sdist and wheel; run the examples on the wheel
     python3 dev.py pythons              the conformance suite and examples on every other
                                         supported Python found (3.10-3.13)
@@ -47,6 +48,7 @@ def python_of(venv: Path) -> Path:
 
 
 PYTHON = python_of(VENV)
+BIN = bin_dir(VENV)
 
 
 def step(title: str, *cmd: str | Path, env: dict[str, str] | None = None,
@@ -113,6 +115,8 @@ def test(args: list[str]) -> None:
     ensure_chromium()
     step("ruff", PYTHON, "-m", "ruff", "check", ".")
     step("mypy", PYTHON, "-m", "mypy", "--strict", "webber", "examples")
+    # The layers contract in pyproject.toml (see ARCHITECTURE.md).
+    step("imports", BIN / ("lint-imports.exe" if os.name == "nt" else "lint-imports"))
     # The docs site: --strict fails on a broken link or anchor and on a docstring
     # that mkdocstrings cannot render. Built into .site/ (ignored by git).
     step(

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from _common import best
-from _workloads import build_chain, build_noops, burn
+from _workloads import build_chain, build_lattice, build_noops, burn
 
 import webber  # 0.4.0
 from webber.xcoms import Promise
@@ -40,6 +40,16 @@ def main() -> None:
             "cpu": best(quiet(cpu)),
             "noop1000": best(quiet(many)),
             "chain300": best(quiet(chain)),
+            # end to end: build + execute a fresh DAG each time
+            "noop1000 fresh": best(lambda: build_noops(webber.DAG()).execute()),
+            "noop10000 fresh": best(lambda: build_noops(webber.DAG(), 10_000).execute(),
+                                    repeat=1),
+            "chain300 fresh": best(
+                lambda: build_chain(webber.DAG(), Promise, explicit_edges=True).execute()
+            ),
+            "lattice fresh": best(
+                lambda: build_lattice(webber.DAG(), Promise, explicit_edges=True).execute()
+            ),
         }
     finally:
         sys.stdout = real_stdout

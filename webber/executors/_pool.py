@@ -3,10 +3,10 @@
 Data flow (one pool per Python process, shared by every run on it)::
 
     engine thread                     pool                      worker processes
-    submit(job) --> pending deque --> _dispatch(): pickles the   --fd_in--> run the batch,
-                                      job, sends functions once,            one job at a time
-                                      batches small jobs to an
-                                      idle worker
+    submit(job) --> the Session's --> _dispatch(): pickles the   --fd_in--> run the batch,
+                    pending deque     job, sends functions once,            one job at a time
+                                      batches small jobs of one
+                                      run to an idle worker
     engine queue <-- report(Outcome) <-- receiver thread <--fd_out-- "out" lines, "done" results
                                         (waits on every worker's pipe
                                          and pidfd: never polls)
@@ -24,6 +24,18 @@ worker takes its place on demand. A timeout kills the worker's whole process
 group (SIGTERM, then SIGKILL after ``GRACE`` seconds). Ctrl-C in the caller
 kills the pool. If the caller dies, every worker sees its lifeline pipe close
 and kills its own group.
+
+Runs share the pool, each within its own limit: a run (a :class:`Session`)
+never has more than ``limit`` workers busy with its jobs, and the pool grows
+to the largest limit among the runs under way (idle workers beyond it are
+stopped). Runs with work waiting take turns at each free worker.
+
+Hygiene: a worker is recycled (stopped when idle, replaced on demand) once it
+has run a run's ``max_tasks`` tasks, or when its memory (RSS, measured by the
+worker after each task) passed the run's ``memory_limit``.
+
+After ``os.fork()`` the child must not touch this pool: :meth:`Pool.forget`
+closes the child's copies of its pipes and nothing else.
 """
 
 from __future__ import annotations
@@ -34,8 +46,6 @@ import os
 import pickle
 import select
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import deque
@@ -49,10 +59,12 @@ from webber._errors import (
     WorkerCrashedError,
 )
 from webber._output import emit_line
+from webber.executors import _shm
 from webber.executors._base import Job, Outcome, Report, Started
 from webber.executors._codec import decode_failure
-from webber.executors._frames import Frames, send_frame
+from webber.executors._frames import send_frame
 from webber.executors._pickling import dumps, dumps_fields, loads
+from webber.executors._process import Proc, kill_group, reap, spawn, why
 from webber.executors._shm import Holder, Segment, remove_segments, remove_segments_of
 
 __all__ = ["GRACE", "MAX_BATCH", "Pool", "Session"]
@@ -62,11 +74,7 @@ GRACE = 1.0
 #: most jobs sent to a worker in one message
 MAX_BATCH = 64
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_BOOT = (
-    f"import sys; sys.path.insert(0, {_ROOT!r}); "
-    "from webber.executors._worker import main; main()"
-)
+
 
 
 @dataclass(eq=False, slots=True)
@@ -79,6 +87,16 @@ class Session:
     holder: Holder = field(default_factory=Holder)
     #: Started for every job, or only for those with a timeout (Executor.report_starts)
     starts: bool = True
+    #: most workers busy with this run's jobs at once (its max_workers)
+    limit: int = 1
+    #: recycle a worker once it has run this many tasks (None: never)
+    max_tasks: int | None = None
+    #: recycle a worker whose RSS passed this many bytes after a task (None: never)
+    memory_limit: int | None = None
+    #: jobs submitted, not yet sent to a worker
+    pending: deque[_Sent] = field(default_factory=deque)
+    #: node id -> the worker that made its result (where its children run best)
+    where: dict[str, Proc] = field(default_factory=dict)
 
 
 @dataclass(eq=False, slots=True)
@@ -95,54 +113,14 @@ class _Sent:
     announced: bool = False
 
 
-@dataclass(eq=False, slots=True)
-class _Proc:
-    """One worker process, seen from the caller."""
-
-    popen: subprocess.Popen[bytes]
-    conn_in: int  # the pipe to the worker (send_frame)
-    conn_out: Frames
-    life_w: int
-    pidfd: int | None
-    fids: set[str] = field(default_factory=set)
-    forget: list[str] = field(default_factory=list)
-    inflight: deque[_Sent] = field(default_factory=deque)
-    #: "process <pid>", made once: it names the worker in every Started/Outcome
-    name: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.name = f"process {self.popen.pid}"
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-
-def _why(code: int | None) -> str:
-    if code is None:
-        return "stopped answering"
-    if code >= 0:
-        return f"exited with exit code {code}"
-    try:
-        name = signal.Signals(-code).name
-    except ValueError:
-        name = f"signal {-code}"
-    hint = {
-        "SIGKILL": " (killed by the system, often for lack of memory, or by another process)",
-        "SIGSEGV": " (a crash in C code: a segmentation fault)",
-        "SIGABRT": " (aborted, usually by a failed check in C code)",
-        "SIGBUS": " (a bus error in C code)",
-    }.get(name, "")
-    return f"was killed by {name}{hint}"
-
-
 class Pool:
     def __init__(self, size: int) -> None:
+        #: most workers: the largest limit among the runs under way (or of the last run)
         self.size = size
         self.lock = threading.RLock()
-        self.procs: list[_Proc] = []
-        self.pending: deque[_Sent] = deque()
-        self.where: dict[str, _Proc] = {}  # node id -> the worker that made its result
+        self.procs: list[Proc] = []
+        #: the runs under way, in the order they take turns at a free worker
+        self.sessions: list[Session] = []
         self.tags = itertools.count()
         self.fids = itertools.count()
         self.closed = False
@@ -151,45 +129,26 @@ class Pool:
         self.thread.start()
 
     # -- workers -------------------------------------------------------------------
-    def _spawn(self) -> _Proc:
-        r_in, w_in = os.pipe()
-        r_out, w_out = os.pipe()
-        r_life, w_life = os.pipe()
-        try:
-            popen = subprocess.Popen(
-                [sys.executable, "-c", _BOOT, str(r_in), str(w_out), str(r_life)],
-                pass_fds=(r_in, w_out, r_life),
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        finally:
-            for fd in (r_in, w_out, r_life):
-                os.close(fd)
-        pidfd = None
-        if hasattr(os, "pidfd_open"):
-            with contextlib.suppress(OSError):
-                pidfd = os.pidfd_open(popen.pid)
-        proc = _Proc(popen, w_in, Frames(r_out), w_life, pidfd)
-        path = [os.getcwd() if entry == "" else entry for entry in sys.path]
-        send_frame(proc.conn_in, pickle.dumps(("init", path)))
+    def _spawn(self) -> Proc:
+        # A run inside the worker defaults to its share of the cores (see _worker).
+        proc = spawn(_shm.directory(), max(1, (os.cpu_count() or 1) // max(1, self.size)))
         self.procs.append(proc)
         os.write(self.wake_w, b"!")  # the receiver must start watching it
         return proc
 
-    def _close(self, proc: _Proc, sig: int | None = signal.SIGKILL) -> None:
+    def _close(self, proc: Proc, sig: int | None = signal.SIGKILL) -> None:
         """Forget ``proc``; kill its group first when ``sig`` is given."""
         if proc in self.procs:
             self.procs.remove(proc)
-        if sig is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, sig)
-        proc.conn_out.close()
-        for fd in (proc.conn_in, proc.life_w, proc.pidfd):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+        proc.close(sig)
 
     # -- sending -------------------------------------------------------------------
+    def begin(self, session: Session) -> None:
+        """A run starts: the pool grows to its limit if that is the largest."""
+        with self.lock:
+            self.sessions.append(session)
+            self.size = max(s.limit for s in self.sessions)
+
     def submit(self, jobs: list[Job], session: Session) -> None:
         with self.lock:
             if self.closed:
@@ -197,25 +156,42 @@ class Pool:
                     "the process pool was shut down (webber.shutdown(), or Ctrl-C in "
                     "another run) while this run still used it; run the flow again"
                 )
-            self.pending.extend(_Sent(next(self.tags), job, session) for job in jobs)
+            session.pending.extend(_Sent(next(self.tags), job, session) for job in jobs)
             self._dispatch()
 
+    def _busy(self, session: Session) -> int:
+        """How many workers run ``session``'s jobs (a worker serves one run at a time)."""
+        return sum(1 for p in self.procs if p.inflight and p.inflight[0].session is session)
+
+    def _next_session(self) -> Session | None:
+        """The next run, in turn, with jobs waiting and a worker to spare under its limit."""
+        for i, session in enumerate(self.sessions):
+            if session.pending and self._busy(session) < session.limit:
+                self.sessions.append(self.sessions.pop(i))  # the others go first next time
+                return session
+        return None
+
     def _dispatch(self) -> None:
-        while self.pending:
+        while (session := self._next_session()) is not None:
             idle = [p for p in self.procs if not p.inflight]
             if not idle:
                 if len(self.procs) >= self.size:
                     return
                 idle = [self._spawn()]
-            proc = self._near(self.pending[0], idle)
-            # Share the queue among the idle workers; a job with a timeout goes
-            # alone, so its clock starts when it starts.
-            want = max(1, min(MAX_BATCH, len(self.pending) // max(1, self.size)))
+            pending = session.pending
+            proc = self._near(pending[0], idle)
+            # Share the run's queue among the workers it may use; a job with a
+            # timeout goes alone, so its clock starts when it starts.
+            want = max(1, min(MAX_BATCH, len(pending) // session.limit))
+            if session.max_tasks is not None:  # no more than it may still run
+                want = max(1, min(want, session.max_tasks - proc.tasks))
+            if session.memory_limit is not None:
+                want = 1  # its memory is measured after each job: none may follow blindly
             batch: list[_Sent] = []
-            while self.pending and len(batch) < want:
-                if self.pending[0].job.timeout is not None and batch:
+            while pending and len(batch) < want:
+                if pending[0].job.timeout is not None and batch:
                     break
-                batch.append(self.pending.popleft())
+                batch.append(pending.popleft())
                 if batch[-1].job.timeout is not None:
                     break
             self._send(proc, batch)
@@ -223,16 +199,16 @@ class Pool:
         for proc in [p for p in self.procs if not p.inflight][: max(0, surplus)]:
             self._stop(proc)  # the pool was resized down
 
-    def _near(self, task: _Sent, idle: list[_Proc]) -> _Proc:
+    def _near(self, task: _Sent, idle: list[Proc]) -> Proc:
         """An idle worker that made one of ``task``'s inputs, if there is one:
         its functions are loaded and its caches warm."""
         for parent in task.job.inputs or ():
-            proc = self.where.get(parent)
+            proc = task.session.where.get(parent)
             if proc is not None and proc in idle:
                 return proc
         return idle[0]
 
-    def _function_id(self, proc: _Proc, task: _Sent) -> str:
+    def _function_id(self, proc: Proc, task: _Sent) -> str:
         func = task.job.func
         known = task.session.functions.get(id(func))
         if known is None:
@@ -244,7 +220,7 @@ class Pool:
             proc.fids.add(fid)
         return fid
 
-    def _pack(self, proc: _Proc, task: _Sent) -> tuple[Any, ...]:
+    def _pack(self, proc: Proc, task: _Sent) -> tuple[Any, ...]:
         fid = self._function_id(proc, task)
         # The function travels once per worker ("fn"), not with each job.
         job = task.job
@@ -253,7 +229,7 @@ class Pool:
         data, task.segments = dumps_fields(fields, holder=task.session.holder)
         return (task.tag, fid, data, task.segments)
 
-    def _send(self, proc: _Proc, batch: list[_Sent]) -> None:
+    def _send(self, proc: Proc, batch: list[_Sent]) -> None:
         entries = []
         for task in batch:
             links = [_Sent(next(self.tags), job, task.session, link=True) for job in task.job.links]
@@ -283,18 +259,29 @@ class Pool:
             return
         forget, proc.forget = proc.forget, []
         try:
+            measure = batch[0].session.memory_limit is not None
             send_frame(proc.conn_in,
-                pickle.dumps(("run", entries, forget), pickle.HIGHEST_PROTOCOL)
+                pickle.dumps(("run", entries, forget, measure), pickle.HIGHEST_PROTOCOL)
             )
         except OSError:
             return  # it died; the receiver sees it and requeues the batch
         _announce(proc.inflight[0], proc)
 
-    def _stop(self, proc: _Proc) -> None:
+    def _stop(self, proc: Proc) -> None:
         with contextlib.suppress(OSError):
             send_frame(proc.conn_in, pickle.dumps(("stop",)))
         self._close(proc, sig=None)
-        _reap(proc)
+        reap(proc)
+        kill_group(proc.pid)  # what its tasks left running (the group outlives its leader)
+        remove_segments_of(proc.pid)
+        for session in self.sessions:
+            session.where = {n: p for n, p in session.where.items() if p is not proc}
+
+    def _worn(self, proc: Proc, session: Session) -> bool:
+        """Whether ``proc``, now idle after ``session``'s tasks, must be recycled."""
+        return (session.max_tasks is not None and proc.tasks >= session.max_tasks) or (
+            session.memory_limit is not None and proc.rss > session.memory_limit
+        )
 
     # -- receiving -----------------------------------------------------------------
     def _receive(self) -> None:
@@ -303,7 +290,7 @@ class Pool:
                 if self.closed:
                     return
                 # fd -> (worker, whether it is the worker's pidfd)
-                watched: dict[int, tuple[_Proc, bool]] = {}
+                watched: dict[int, tuple[Proc, bool]] = {}
                 for proc in self.procs:
                     watched[proc.conn_out.fd] = (proc, False)
                     if proc.pidfd is not None:
@@ -322,7 +309,7 @@ class Pool:
                 # Its pidfd is ready when it exited: then read its last words.
                 self._drain(proc, until_eof=exited)
 
-    def _drain(self, proc: _Proc, until_eof: bool) -> None:
+    def _drain(self, proc: Proc, until_eof: bool) -> None:
         """Read every message ``proc`` has sent; results are handled together."""
         results: list[tuple[Any, ...]] = []
         try:
@@ -334,9 +321,13 @@ class Pool:
                         results = []
                         _, name, node, stream, line = message
                         emit_line(name, line, stream, node)
+                    elif message[0] == "note":
+                        _shm.warn_once(message[1])
                     else:
                         results += message[1]
-                if not until_eof:
+                if not until_eof or proc not in self.procs:
+                    # (recycled meanwhile: its pipe is closed, and its fd number
+                    # may already belong to a new worker's pipe)
                     break
         except (EOFError, OSError):
             self._finished(proc, results)
@@ -344,24 +335,28 @@ class Pool:
             return
         self._finished(proc, results)
 
-    def _finished(self, proc: _Proc, results: list[tuple[Any, ...]]) -> None:
+    def _finished(self, proc: Proc, results: list[tuple[Any, ...]]) -> None:
         if not results:
             return
         finished = []
         with self.lock:
-            for tag, ok, payload, segments, started, duration, info in results:
+            for tag, ok, payload, segments, started, duration, info, rss in results:
                 task = proc.inflight.popleft()
                 assert task.tag == tag, "worker answered out of order"
+                proc.tasks += 1
+                proc.rss = rss
                 if not ok:
                     # The worker stopped the chain here; the engine drops the rest.
                     for _ in range(task.links_after):
                         remove_segments(proc.inflight.popleft().segments)
                 finished.append((task, ok, payload, segments, started, duration, info))
                 if ok:
-                    self.where[task.job.node] = proc
+                    task.session.where[task.job.node] = proc
             if proc.inflight:
                 _announce(proc.inflight[0], proc)
             else:
+                if proc in self.procs and self._worn(proc, finished[-1][0].session):
+                    self._stop(proc)  # recycled: a fresh one replaces it on demand
                 self._dispatch()
         for task, ok, payload, segments, started, duration, info in finished:
             if task.abandoned:
@@ -377,14 +372,15 @@ class Pool:
                 ok, value = False, value.error
             task.session.report(Outcome(task.job, ok, value, started, duration, proc.name))
 
-    def _lost(self, proc: _Proc) -> None:
+    def _lost(self, proc: Proc) -> None:
         """``proc`` died: fail the job it ran, requeue the rest, replace it."""
         with self.lock:
             if proc not in self.procs:
                 return
             self._close(proc)
-            self.where = {n: p for n, p in self.where.items() if p is not proc}
-            code = _reap(proc)
+            for session in self.sessions:
+                session.where = {n: p for n, p in session.where.items() if p is not proc}
+            code = reap(proc)
             remove_segments_of(proc.pid)
             tasks = list(proc.inflight)
             for task in tasks:
@@ -394,7 +390,7 @@ class Pool:
             later = tasks[1 + tasks[0].links_after:] if tasks else []
             for task in reversed(later):
                 if not task.abandoned and not task.link:  # a head brings its links again
-                    self.pending.appendleft(task)
+                    task.session.pending.appendleft(task)
             if self.closed:
                 return
             had = min(self.size, len(self.procs) + 1)
@@ -407,8 +403,12 @@ class Pool:
                     self._spawn()
         if tasks and not tasks[0].abandoned:
             job = tasks[0].job
+            limit = tasks[0].session.memory_limit
+            memory = (f" (the run's memory_limit is {limit / 2**20:.0f} MB: the worker is "
+                      f"recycled after a task that passed it, not during one)"
+                      if limit is not None and code == -signal.SIGKILL else "")
             error = WorkerCrashedError(
-                f"task {job.node!r}: its worker process (pid {proc.pid}) {_why(code)} "
+                f"task {job.node!r}: its worker process (pid {proc.pid}) {why(code)}{memory} "
                 f"while running it; the other tasks were not affected",
                 job.node,
             )
@@ -423,7 +423,7 @@ class Pool:
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.killpg(proc.pid, signal.SIGTERM)
                     # Lives GRACE seconds, then SIGKILLs whatever of the group is left.
-                    timer = threading.Timer(GRACE, _kill_group, (proc.pid,))
+                    timer = threading.Timer(GRACE, kill_group, (proc.pid,))
                     timer.name = f"webber-kill-{proc.pid}"
                     timer.daemon = True
                     timer.start()
@@ -437,8 +437,14 @@ class Pool:
                 gone = proc.fids.intersection(fids)
                 proc.fids -= gone
                 proc.forget.extend(gone)
-            self.pending = deque(t for t in self.pending if t.session is not session)
-            self.where.clear()
+            session.pending.clear()
+            session.where.clear()
+            if session in self.sessions:
+                self.sessions.remove(session)
+                if self.sessions:  # the others' limits: stop the workers beyond them
+                    self.size = max(s.limit for s in self.sessions)
+                    if not self.closed:
+                        self._dispatch()
         session.holder.release()
 
     def shutdown(self, kill: bool = False) -> None:
@@ -456,7 +462,7 @@ class Pool:
                     self._close(proc, sig=None)
             os.write(self.wake_w, b"!")
         for proc in procs:
-            _reap(proc)
+            reap(proc)
             remove_segments_of(proc.pid)
         if threading.current_thread() is not self.thread:
             self.thread.join(timeout=5)
@@ -464,27 +470,30 @@ class Pool:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
+    def forget(self) -> None:
+        """In the child of an ``os.fork()``: drop this (the parent's) pool.
 
-def _announce(task: _Sent, proc: _Proc) -> None:
+        Closes the child's copies of the pipes -- above all the lifelines, so
+        the workers still notice when the parent dies -- and nothing else: no
+        message, no signal, no lock (another thread of the parent may have
+        held it; that thread does not exist here), no segment removed.
+        """
+        self.closed = True
+        for proc in self.procs:
+            proc.close(sig=None)
+        for fd in (self.wake_r, self.wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.procs = []
+        self.sessions = []
+
+
+def _announce(task: _Sent, proc: Proc) -> None:
     """Tell the engine ``task`` started: it is at the head of its worker's queue."""
     if not task.announced:
         task.announced = True
         if task.session.starts or task.job.timeout is not None:
             task.session.report(Started(task.job, time.time(), proc.name))
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
-def _reap(proc: _Proc, timeout: float = 2.0) -> int | None:
-    """Wait for ``proc`` to exit (killing its group if it won't); its exit code."""
-    try:
-        return proc.popen.wait(timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc.pid)
-        return proc.popen.wait()
 
 
 @dataclass(slots=True)
