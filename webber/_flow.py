@@ -7,20 +7,36 @@ variable in ``_context.py``). The facade turns what users pass (ids,
 Promises, tasks, callables) into ids, checks it, and keeps the graph in a
 :class:`~webber._store.GraphStore`; running goes ``compile() -> Plan ->
 executor.check(plan) -> _engine.run_plan``.
+
+Every method checks its input and raises at the call that is wrong (a cycle
+included: the store keeps a topological order up to date, see ``_order.py``),
+and takes webber 0.4.0's forms too (ids as arguments or one list, ``data=``,
+``filter=``; see docs/guide/coming-from-0.4.0.md). ``compile()`` checks the
+whole graph again: a ``with Flow():`` block may name a node before it exists.
 """
 
 from __future__ import annotations
 
+import builtins
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from webber import _context
-from webber._errors import TaskDefinitionError
+from webber._checks import check_node
+from webber._errors import (
+    DuplicateEdgeError,
+    TaskDefinitionError,
+    UnknownNodeError,
+    UnknownPromiseError,
+    WebberError,
+)
 from webber._graph import Condition, Edge, Node, TaskOptions, display_name
+from webber._nodeid import Owner
 from webber._promise import Promise, find_promises
-from webber._query import GraphView, NodeRef
+from webber._query import GraphView, NodeRef, spread
+from webber._refs import substitute
 from webber._store import GraphStore
 from webber._task import Task
 
@@ -39,11 +55,17 @@ __all__ = ["DAG", "Flow", "NodeRef"]
 _UPDATABLE = (
     frozenset(f.name for f in fields(Node)) - {"id", "deps", "fan_out", "options"}
 ) | frozenset(f.name for f in fields(TaskOptions))
+#: webber 0.4.0's keys of a node's data -> the field they set
+_SEED_NODE_KEYS = {"callable": "func", "retry": "retries"}
 _uids = itertools.count(1)
 
 
 class DAG(GraphView):
-    """A directed acyclic graph of Python callables: webber 0.4.0's explicit API.
+    """A directed acyclic graph of Python callables: the seed's explicit API.
+
+    ``DAG(name)`` starts an empty graph; ``DAG(graph)`` copies a graph given as
+    anything with ``.nodes`` and ``.edges`` (a ``networkx.DiGraph`` whose nodes
+    are callables, as webber 0.4.0 took, or another DAG's ``.graph``).
 
     >>> import webber
     >>> from webber import Promise
@@ -57,51 +79,103 @@ class DAG(GraphView):
     'Hello World!'
     """
 
-    def __init__(self, name: str = "dag") -> None:
-        self.name = name
+    def __init__(self, graph: Any = None, *, name: str | None = None) -> None:
+        if isinstance(graph, str):  # DAG("etl"): the name
+            graph, name = None, graph
+        self.name = "dag" if name is None else name
         """The graph's name, shown in plans, logs and diagrams."""
         self._uid = next(_uids)
         # The flows whose Promises name the same nodes here: this one, and the
         # flows a critical_path() was cut from (it keeps their ids).
         self._kin: frozenset[int] = frozenset((self._uid,))
         self._store = GraphStore(self._label)
+        self._owner = Owner(self)
         # The last Plan and the store version it was compiled from: flows are
         # often run again unchanged.
         self._plan: tuple[tuple[str, int], Plan] | None = None
+        if graph is not None:
+            self._load(graph)
 
     # -- building -------------------------------------------------------------------
     def add_node(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> str:
         """Add a node that will call ``fn(*args, **kwargs)``; returns its id.
 
         A ``Promise`` among the arguments (also inside lists, tuples, sets and
-        dicts) is replaced by that node's result and records the edge. A
-        ``@task`` function brings its settings (name, retries, timeout).
+        dicts) is replaced by that node's result and records the edge; it must
+        name a node of this DAG (else :class:`~webber.InvalidPromiseError`). A
+        ``@task`` function brings its settings (name, retries, timeout). The id
+        is a ``str`` that remembers this DAG: another DAG refuses it.
         """
-        self._check_promises(args, kwargs, display_name(fn) if callable(fn) else repr(fn))
+        if not callable(fn):
+            raise TaskDefinitionError(
+                f"add_node(): {type(fn).__name__} {fn!r} is not callable; add_node() takes "
+                f"the function first, then its arguments"
+            )
         if isinstance(fn, Task):
-            return self._insert(fn.fn, fn.options, args, kwargs, fan_out=False)
-        name = display_name(fn) if callable(fn) else type(fn).__name__
-        return self._insert(fn, TaskOptions(name), args, kwargs, fan_out=False)
+            func, options = fn.fn, fn.options
+        else:
+            func, options = fn, TaskOptions(display_name(fn))
+        if args or kwargs:
+            self._check_promises(args, kwargs, options.name, known=True)
+        return self._owner.cls(self._insert(func, options, args, kwargs, fan_out=False))
 
     def add_edge(
         self, parent: NodeRef, child: NodeRef, continue_on: Condition = Condition.Success
-    ) -> None:
+    ) -> tuple[str, str]:
         """Make ``child`` wait for ``parent``; it runs only if ``continue_on`` holds.
+        Returns the pair of ids.
 
-        Adding an edge that exists already sets its condition.
+        A callable that no node runs yet is added as a node (with no
+        arguments). An edge that closes a cycle, or that was added already,
+        raises (:class:`~webber.CycleError`, :class:`~webber.DuplicateEdgeError`);
+        to change an edge's condition use :meth:`update_edges`. The edge that a
+        Promise argument made may be named once, to set its condition.
         """
-        self._store.link(self.node_id(parent), self.node_id(child), continue_on)
+        mine = self._owner.cls
+        if continue_on.__class__ is Condition and parent.__class__ is child.__class__ is mine:
+            # The common case first (100,000-node graphs): two ids of this DAG, a
+            # new edge that agrees with the topological order (parent added first).
+            store = self._store
+            pu, pv = store.nodes.get(parent), store.nodes.get(child)
+            if pu is not None and pv is not None:
+                u, v = pu.id, pv.id  # plain strings: the dicts' fast path from here on
+                index = store.order.index
+                if v not in store.succ[u] and index[u] < index[v]:
+                    store.link(u, v, continue_on)  # agrees with the order: no cycle
+                    return (parent, child)
+        _check_condition(continue_on, "add_edge")
+        new = [callable(ref) and not isinstance(ref, (str, Promise, Mapping))
+               and not self._runs(ref) for ref in (parent, child)]
+        u = "" if new[0] else self.node_id(parent)
+        v = "" if new[1] else self.node_id(child)
+        if not (new[0] or new[1]):
+            self._check_edge(u, v)
+        if new[0]:
+            u = self.add_node(parent)
+        if new[1]:
+            v = self.add_node(child)
+        self._store.implied.discard((u, v))
+        self._store.link(u, v, continue_on)
+        return (self._mine(parent, u), self._mine(child, v))
 
     def add_edge_many(
         self, parents: Iterable[NodeRef], children: Iterable[NodeRef]
     ) -> None:
-        """Ordering edges from every parent to every child (what ``a >> b`` records)."""
+        """Ordering edges from every parent to every child (what ``a >> b``
+        records); existing edges are kept. All or none are added."""
         kids = [self.node_id(c) for c in children]
-        for parent in parents:
-            u = self.node_id(parent)
-            for v in kids:
-                if not self._store.has_edge(u, v):
-                    self._store.link(u, v, Condition.Success)
+        added: list[tuple[str, str]] = []
+        try:
+            for parent in parents:
+                u = self.node_id(parent)
+                for v in kids:
+                    if not self._store.has_edge(u, v):
+                        self._store.connect(u, v, Condition.Success)
+                        added.append((u, v))
+        except WebberError:
+            for u, v in added:
+                self._store.unlink(u, v)
+            raise
 
     def retry_node(self, ref: NodeRef, count: int) -> None:
         """Re-run the node after a failure, up to ``count`` more times."""
@@ -112,15 +186,35 @@ class DAG(GraphView):
         with ``as_failure=True``). Its state in the Run is ``"skipped"``."""
         self._update(self.node_id(ref), skip=skip, skip_as_failure=as_failure)
 
-    def relabel_node(self, ref: NodeRef, label: str) -> None:
-        """Change the name the node shows in logs and diagrams (its id stays)."""
-        self._update(self.node_id(ref), name=label)
+    def relabel_node(self, ref: NodeRef, label: str) -> str:
+        """Change the name the node shows in logs and diagrams (its id stays);
+        returns the label."""
+        n = self.node_id(ref)
+        if not isinstance(label, str) or not label:
+            raise TaskDefinitionError(
+                f"relabel_node({n!r}, {label!r}): the label must be a non-empty str"
+            )
+        self._update(n, name=label)
+        return label
 
     def update_nodes(
-        self, *refs: NodeRef, filter: Callable[[Node], object] | None = None, **changes: Any
+        self,
+        *refs: NodeRef,
+        filter: Callable[[Node], object] | None = None,
+        data: Mapping[str, Any] | None = None,
+        callable: Callable[..., Any] | None = None,
+        args: Iterable[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        **changes: Any,
     ) -> list[str]:
-        """Change fields of the named nodes (or of those matching ``filter``;
-        every node when neither is given). Returns the ids changed.
+        """Change the named nodes (as arguments or one list), or those matching
+        ``filter``: give one or the other. Returns the ids changed.
+
+        What to change: ``callable=``, ``args=``, ``kwargs=``, ``data=`` (a
+        dict of those and ``name``, as webber 0.4.0 took), or any field of the
+        record (``retries=``, ``timeout=``, ``name=``, ...). A record or dict
+        with an ``"id"`` given instead of an id sets what it holds. All nodes
+        are changed, or none (a bad value raises, naming the task).
 
         >>> from webber import DAG
         >>> dag = DAG()
@@ -128,45 +222,79 @@ class DAG(GraphView):
         >>> dag.update_nodes(filter=lambda n: n.name == "print", retries=3, timeout=5.0)
         ['print-1']
         """
-        unknown = set(changes) - _UPDATABLE
-        if unknown:
-            raise TaskDefinitionError(
-                f"update_nodes() cannot set {', '.join(sorted(unknown))}; "
-                f"settable fields: {', '.join(sorted(_UPDATABLE))}"
+        given = dict(data or {})
+        for key, value in (("callable", callable), ("args", args), ("kwargs", kwargs)):
+            if value is not None:
+                given[key] = value
+        given.update(changes)
+        named = spread(refs)
+        if not given and named and all(isinstance(r, Mapping) for r in named):
+            # 0.4.0's update_nodes(record, ...): each record holds its own changes
+            plans = [(self.node_id(r), {k: v for k, v in r.items() if k != "deps"})
+                     for r in named]
+        else:
+            ids = self._choose(
+                "update_nodes", [self.node_id(r) for r in named], filter,
+                self._store.nodes.values(), lambda n: n.id,
             )
-        named = [self.node_id(ref) for ref in refs]
-        ids = self._select(named, filter, self._store.nodes.values(), lambda n: n.id)
-        for n in ids:
-            self._update(n, **changes)
-        return ids
+            plans = [(n, given) for n in ids]
+        if not given and not all(fields_ for _, fields_ in plans):
+            raise TaskDefinitionError(
+                "update_nodes() got nothing to change; pass callable=, args=, kwargs=, "
+                "data={...} or a field such as retries= or timeout="
+            )
+        self._update_many([(n, self._node_fields(n, fields_)) for n, fields_ in plans])
+        return [self._mine(n) for n, _ in plans]
 
     def update_edges(
         self,
-        *refs: tuple[NodeRef, NodeRef],
+        *refs: Any,
         filter: Callable[[Edge], object] | None = None,
-        continue_on: Condition,
+        data: Mapping[str, Any] | None = None,
+        continue_on: Condition | None = None,
     ) -> list[tuple[str, str]]:
-        """Set the condition of the named edges (or of those matching ``filter``;
-        every edge when neither is given). Returns the pairs changed."""
-        pairs = [(self.node_id(u), self.node_id(v)) for u, v in refs]
-        for u, v in pairs:
-            self.get_edge(u, v)  # raises for a missing edge
-        store = self._store
-        records = (store.edge(u, v) for u, v in store.pairs())  # lazy
-        chosen = self._select(pairs, filter, records, lambda e: (e.parent, e.child))
-        for u, v in chosen:
-            store.link(u, v, continue_on)
-        return chosen
+        """Set the condition of the named edges (``(parent, child)`` pairs, as
+        arguments or one list) or of those matching ``filter``: give one or
+        the other. ``continue_on=`` (or ``data={"continue_on": ...}``, also
+        spelled ``"Condition"``) is the new condition. Returns the pairs changed.
+        """
+        named = spread(refs)
+        wanted = continue_on
+        if data is not None:
+            wanted = _condition_in(data, "update_edges(data=...)", continue_on)
+        if wanted is None and named and all(isinstance(r, Mapping) for r in named):
+            # 0.4.0's update_edges(record, ...): each record holds its condition
+            plans = [(self._pair(r), _condition_in(r, "update_edges(record)", None))
+                     for r in named]
+        else:
+            pairs = [self._pair(r) for r in named]
+            store = self._store
+            records = (store.edge(u, v) for u, v in store.pairs())  # lazy
+            chosen = self._choose(
+                "update_edges", pairs, filter, records, lambda e: (e.parent, e.child)
+            )
+            plans = [(pair, wanted) for pair in chosen]
+        for _, condition in plans:
+            if condition is None:
+                raise TaskDefinitionError(
+                    "update_edges() got no condition; pass continue_on=Condition.Success, "
+                    "Condition.Failure or Condition.AnyCase"
+                )
+            _check_condition(condition, "update_edges")
+        for (u, v), condition in plans:
+            self._store.link(u, v, condition)  # type: ignore[arg-type]  # checked above
+        return [(self._mine(u), self._mine(v)) for (u, v), _ in plans]
 
     def remove_node(self, ref: NodeRef) -> None:
         """Remove the node and its edges."""
         self._store.remove(self.node_id(ref))
 
-    def remove_edge(self, parent: NodeRef, child: NodeRef) -> None:
-        """Remove the edge ``parent -> child``. A Promise argument still makes
-        the child wait for the parent's result."""
+    def remove_edge(self, parent: NodeRef, child: NodeRef) -> tuple[str, str]:
+        """Remove the edge ``parent -> child``; returns its pair of ids. A
+        Promise argument still makes the child wait for the parent's result."""
         edge = self.get_edge(parent, child)
         self._store.unlink(edge.parent, edge.child)
+        return (self._mine(parent, edge.parent), self._mine(child, edge.child))
 
     def critical_path(self, refs: NodeRef | Iterable[NodeRef]) -> DAG:
         """A new graph of the named nodes and all their ancestors (same ids).
@@ -176,10 +304,11 @@ class DAG(GraphView):
         >>> a, b = dag.add_node(print, "a"), dag.add_node(print, "b")
         >>> c = dag.add_node(print, "c")
         >>> dag.add_edge(a, c)
-        >>> dag.critical_path(c).nodes
+        ('print-1', 'print-3')
+        >>> list(dag.critical_path(c).nodes)
         ['print-1', 'print-3']
         """
-        if isinstance(refs, (str, Promise)) or callable(refs):
+        if isinstance(refs, (str, Promise, Mapping)) or callable(refs):
             refs = [refs]
         keep = self._store.ancestors(self.node_id(ref) for ref in refs)
         sub = type(self)(self.name)
@@ -236,7 +365,7 @@ class DAG(GraphView):
 
     def run(
         self,
-        executor: str | Executor = "processes",
+        executor: str | Executor | None = None,
         *,
         max_workers: int | None = None,
         progress: bool = False,
@@ -250,6 +379,8 @@ class DAG(GraphView):
         processes, for CPU-bound Python), ``"threads"`` (I/O-bound tasks),
         ``"inline"`` (one task at a time in this thread: breakpoints work),
         ``"dask"`` (a local dask.distributed cluster) or an Executor instance.
+        Without one, ``webber.config.executor`` or the environment variable
+        ``WEBBER_EXECUTOR`` chooses (see :class:`~webber.Config`).
 
         ``progress=True`` shows a progress bar (tqdm's when installed).
         ``listeners`` get the run's events (see :class:`~webber.Listener`).
@@ -260,6 +391,54 @@ class DAG(GraphView):
         skipped, those whose function or arguments changed, and everything
         downstream of them (``run.reused`` lists what was reused).
         """
+        return self._run(executor, max_workers, progress, listeners, resume, dashboard)
+
+    def execute(
+        self,
+        executor: str | Executor | bool | None = None,
+        print_exc: bool | None = None,
+        max_workers: int | None = None,
+        verbose: bool = True,
+        callbacks: Any = None,
+        *,
+        return_ref: bool = False,
+        progress: bool = False,
+        listeners: Iterable[Listener] = (),
+        resume: Run | None = None,
+        dashboard: bool | Dashboard = False,
+    ) -> Run:
+        """webber 0.4.0's name for :meth:`run`, with its arguments: runs the
+        graph, logging task output, and returns the Run.
+
+        ``print_exc=False`` logs failures without their traceback, ``verbose=False``
+        leaves retries unlogged, ``max_workers`` caps the workers, ``callbacks``
+        is passed on to :meth:`run`. ``return_ref`` is accepted and changes
+        nothing: the Run is always returned (0.4.0 returned None unless it was
+        True); a bool in the first place is 0.4.0's positional ``return_ref``.
+        """
+        if isinstance(executor, bool):
+            executor = None
+        if callbacks is not None:
+            return self.run(  # type: ignore[call-arg]  # run() takes callbacks (DAGCallbacks)
+                executor, max_workers=max_workers, progress=progress, listeners=listeners,
+                resume=resume, dashboard=dashboard, callbacks=callbacks,
+            )
+        return self._run(
+            executor, max_workers, progress, listeners, resume, dashboard,
+            tracebacks=print_exc is not False, verbose=verbose,
+        )
+
+    def _run(
+        self,
+        executor: str | Executor | None,
+        max_workers: int | None,
+        progress: bool,
+        listeners: Iterable[Listener],
+        resume: Run | None,
+        dashboard: bool | Dashboard,
+        tracebacks: bool = True,
+        verbose: bool = True,
+    ) -> Run:
         from webber._engine import run_plan
         from webber.executors import resolve_executor
 
@@ -275,25 +454,12 @@ class DAG(GraphView):
             from webber._dashboard import watch
 
             listeners = [watch(dashboard), *listeners]
-        return run_plan(
-            plan, chosen, progress=progress, listeners=list(listeners), reuse=reuse
+        run = run_plan(
+            plan, chosen, progress=progress, listeners=list(listeners), reuse=reuse,
+            tracebacks=tracebacks, verbose=verbose,
         )
-
-    def execute(
-        self,
-        executor: str | Executor = "processes",
-        *,
-        max_workers: int | None = None,
-        progress: bool = False,
-        listeners: Iterable[Listener] = (),
-        resume: Run | None = None,
-        dashboard: bool | Dashboard = False,
-    ) -> Run:
-        """webber 0.4.0's name for :meth:`run`: runs the graph, logging task output."""
-        return self.run(
-            executor, max_workers=max_workers, progress=progress, listeners=listeners,
-            resume=resume, dashboard=dashboard,
-        )
+        run._owner = (self._kin, self._label())  # to refuse ids and Promises of other graphs
+        return run
 
     def visualize(
         self, path: str | None = None, *, type: str | None = None, legend: bool = True
@@ -311,12 +477,23 @@ class DAG(GraphView):
         return viz.visualize(self, path, type, legend)
 
     # -- internals --------------------------------------------------------------------
-    def _check_promises(self, args: tuple[Any, ...], kwargs: dict[str, Any], where: str) -> None:
+    def _check_promises(
+        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str, known: bool = False
+    ) -> None:
+        """Refuse a Promise of another flow; with ``known``, also one of a node
+        that is not here yet (the DAG API; the DSL may name a node to come)."""
         if not args and not kwargs:
             return
         for promise in find_promises((args, kwargs)):
             if self._is_foreign(promise):
                 raise self._foreign(promise, f"task {where!r}")
+            if known:
+                try:
+                    self._store.node_id(promise.key)
+                except UnknownNodeError as e:
+                    raise UnknownPromiseError(
+                        f"task {where!r} takes {promise!r}, but {e}", promise.key
+                    ) from None
 
     def _record(
         self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], fan_out: bool
@@ -343,34 +520,159 @@ class DAG(GraphView):
         )
         return n
 
+    def _runs(self, func: Callable[..., Any]) -> bool:
+        """Whether some node runs ``func`` (add_edge adds those that none runs)."""
+        func = func.fn if isinstance(func, Task) else func
+        return any(n.func is func for n in self._store.nodes.values())
+
+    def _check_edge(self, u: str, v: str) -> None:
+        """Raise if ``u -> v`` cannot be added: it exists, or closes a cycle."""
+        store = self._store
+        if store.has_edge(u, v):
+            if (u, v) in store.implied:
+                return  # made by a Promise: add_edge may name it, once
+            raise DuplicateEdgeError(
+                f"edge {u} -> {v} exists already in {self._label()}; to change its "
+                f"condition use update_edges(({u!r}, {v!r}), continue_on=...)"
+            )
+        store.check_new_edge(u, v)
+
+    def _pair(self, ref: Any) -> tuple[str, str]:
+        """The existing edge a pair (or an edge record or dict) names, as ids."""
+        if isinstance(ref, Mapping):
+            ref = ref["id"] if "id" in ref else (ref["parent"], ref["child"])
+        if not (isinstance(ref, tuple) and len(ref) == 2):
+            raise TypeError(
+                f"expected an edge as a (parent, child) pair, got {type(ref).__name__} {ref!r}"
+            )
+        edge = self.get_edge(*ref)
+        return (edge.parent, edge.child)
+
+    def _node_fields(self, n: str, given: Mapping[str, Any]) -> dict[str, Any]:
+        """``given`` (0.4.0's keys or Node fields) checked and turned into fields."""
+        out: dict[str, Any] = {}
+        for key, value in given.items():
+            if key == "id":
+                if value != n:
+                    raise TaskDefinitionError(
+                        f"update_nodes() cannot set id: ids never change ({value!r} is not "
+                        f"{n!r}); relabel_node() changes the name a node shows"
+                    )
+                continue
+            out[_SEED_NODE_KEYS.get(key, key)] = value
+        unknown = set(out) - _UPDATABLE
+        if unknown:
+            raise TaskDefinitionError(
+                f"update_nodes() cannot set {', '.join(sorted(unknown))}; "
+                f"settable fields: {', '.join(sorted(_UPDATABLE))}"
+            )
+        if "args" in out:
+            args = out["args"]
+            if isinstance(args, (str, bytes, Mapping)) or not isinstance(args, Iterable):
+                raise TaskDefinitionError(
+                    f"task {n!r}: args={args!r} must be a list or tuple of positional "
+                    f"arguments (for one string argument: args=[{args!r}])"
+                )
+            out["args"] = tuple(args)
+        if "kwargs" in out and not isinstance(out["kwargs"], Mapping):
+            raise TaskDefinitionError(
+                f"task {n!r}: kwargs={out['kwargs']!r} must be a dict of keyword arguments"
+            )
+        if "name" in out and (not isinstance(out["name"], str) or not out["name"]):
+            raise TaskDefinitionError(f"task {n!r}: name={out['name']!r} must be a non-empty str")
+        if "func" in out and "name" not in out and builtins.callable(out["func"]):
+            out["name"] = display_name(out["func"])  # the name follows the function
+        return out
+
     def _update(self, n: str, **changes: Any) -> None:
-        if "args" in changes or "kwargs" in changes:
-            node = self._store.nodes[n]
-            changes["deps"] = _deps(changes.get("args", node.args),
-                                    changes.get("kwargs", node.kwargs))
+        self._update_many([(n, changes)])
+
+    def _update_many(self, plans: list[tuple[str, dict[str, Any]]]) -> None:
+        """Change the planned nodes: all of them, or (when a change is refused:
+        a bad value, a Promise of no node here, a cycle) none."""
+        store = self._store
+        old = {n: store.nodes[n] for n, _ in plans}
+        added: list[tuple[str, str]] = []
         try:
-            self._store.update(n, **changes)
-        except TypeError as e:  # unreachable for checked names; keep the cause visible
-            raise TaskDefinitionError(f"cannot update node {n!r}: {e}") from e
+            for n, changes in plans:
+                if "args" in changes or "kwargs" in changes:
+                    node = store.nodes[n]
+                    args = changes.get("args", node.args)
+                    kwargs = changes.get("kwargs", node.kwargs)
+                    self._check_promises(args, kwargs, n, known=True)
+                    changes = {**changes, "deps": _deps(args, kwargs)}
+                try:
+                    added.extend(store.update(n, **changes))
+                except TypeError as e:  # unreachable for checked names; keep the cause visible
+                    raise TaskDefinitionError(f"cannot update node {n!r}: {e}") from e
+                check_node(store.nodes[n])
+        except WebberError:
+            for u, v in added:
+                store.unlink(u, v)
+            for node in old.values():
+                store.put(node)
+            raise
 
     @staticmethod
-    def _select(
-        refs: Iterable[Any],
+    def _choose(
+        method: str,
+        refs: list[Any],
         predicate: Callable[[Any], object] | None,
         records: Iterable[Any],
         key: Callable[[Any], Any],
     ) -> list[Any]:
-        """The named keys; or, with a predicate or no names, the keys of the
-        records that match (among the named ones, if any). ``records`` is
-        only read in the second case."""
-        chosen = list(refs)
-        if predicate is not None or not chosen:
-            named = set(chosen)
-            chosen = [
-                key(r) for r in records
-                if (not named or key(r) in named) and (predicate is None or predicate(r))
-            ]
-        return chosen
+        """The keys named in ``refs``, or those of the records that match
+        ``predicate``: exactly one of the two must be given (0.4.0's rule)."""
+        if bool(refs) == (predicate is not None):
+            which = "both ids and" if refs else "neither ids nor"
+            raise TaskDefinitionError(
+                f"{method}() got {which} a filter: name what to change either by ids "
+                f"(as arguments or one list) or with filter=lambda ...: ..., not both"
+            )
+        if predicate is None:
+            return list(dict.fromkeys(refs))
+        return [key(r) for r in records if predicate(r)]
+
+    def _load(self, graph: Any) -> None:
+        """Build from ``graph`` (``.nodes`` and ``.edges``, networkx's shape):
+        nodes that are callables, or ids whose data holds ``"callable"``."""
+        nodes, edges = getattr(graph, "nodes", None), getattr(graph, "edges", None)
+        if nodes is None or edges is None:
+            raise TypeError(
+                f"DAG() takes a name (str) or a graph with .nodes and .edges (such as a "
+                f"networkx.DiGraph whose nodes are callables), not {type(graph).__name__} "
+                f"{graph!r}"
+            )
+        ids: dict[Any, str] = {}
+        for key in list(nodes):
+            data = _item(nodes, key)
+            func = data.get("callable", key if callable(key) else None)
+            if not callable(func):
+                raise TaskDefinitionError(
+                    f"DAG(graph): node {key!r} is not callable and its data has no "
+                    f"'callable'; the graph's nodes must be the functions to run"
+                )
+            options = TaskOptions(data.get("name") or display_name(func))
+            ids[key] = self._insert(func, options, (), {}, bool(data.get("fan_out", False)))
+        for key, n in ids.items():  # arguments last: their Promises name the new ids
+            data = _item(nodes, key)
+            args, kwargs = substitute(
+                (tuple(data.get("args", ())), dict(data.get("kwargs", {}))),
+                Promise, lambda p: Promise(ids.get(p.key, p.key)),
+            )
+            settings = {f: data[f] for f in ("retries", "retry_delay", "retry_backoff",
+                                             "timeout", "skip_as_failure") if f in data}
+            if "retry" in data and "retries" not in data:
+                settings["retries"] = data["retry"]
+            skip = data.get("skip", False)
+            if isinstance(skip, tuple):  # 0.4.0 kept (skip, as_failure)
+                skip, settings["skip_as_failure"] = skip
+            self._update(n, args=args, kwargs=kwargs, skip=skip, **settings)
+        for u, v in list(edges):
+            data = _item(edges, (u, v))
+            condition = _condition_in(data, f"DAG(graph): edge {u!r} -> {v!r}", None)
+            self._check_edge(ids[u], ids[v])
+            self._store.link(ids[u], ids[v], condition or Condition.Success)
 
 
 def _deps(args: Any, kwargs: Any) -> tuple[Any, ...]:
@@ -416,3 +718,37 @@ class Flow(DAG):
     def __exit__(self, *exc_info: object) -> None:
         _context.active_flow.reset(self._tokens.pop())
 
+
+def _item(container: Any, key: Any) -> Mapping[str, Any]:
+    """The data of a node or edge of a networkx-shaped graph ({} if it has none)."""
+    try:
+        data = container[key]
+    except (TypeError, KeyError, IndexError):
+        return {}
+    return data if isinstance(data, Mapping) else {}
+
+
+def _check_condition(condition: object, method: str) -> None:
+    if condition.__class__ is not Condition:
+        raise TaskDefinitionError(
+            f"{method}(): continue_on={condition!r} is not a Condition; use "
+            f"Condition.Success, Condition.Failure or Condition.AnyCase"
+        )
+
+
+def _condition_in(
+    data: Mapping[str, Any], where: str, default: Condition | None
+) -> Condition | None:
+    """The condition a dict gives as ``continue_on`` or (0.4.0's key) ``Condition``."""
+    condition = data.get("continue_on", data.get("Condition", default))
+    if condition is None or condition.__class__ is Condition:
+        return condition
+    if isinstance(condition, int) and not isinstance(condition, bool):
+        try:
+            return Condition(condition)  # 0.4.0 stored them as numbers too
+        except ValueError:
+            pass
+    raise TaskDefinitionError(
+        f"{where}: condition {condition!r} is not a Condition; use Condition.Success, "
+        f"Condition.Failure or Condition.AnyCase"
+    )

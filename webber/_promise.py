@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from webber import _context
+from webber._nodeid import NodeId
 from webber._refs import find
 
 if TYPE_CHECKING:
@@ -48,6 +49,9 @@ class Promise:
     def __init__(self, key: str | Callable[..., Any] | Promise) -> None:
         if isinstance(key, Promise):
             self.key, self._flow, self._origin = key.key, key._flow, key._origin
+        elif isinstance(key, NodeId):  # an id add_node returned: bound to its DAG
+            owner = key._owner
+            self.key, self._flow, self._origin = str(key), owner.ref, owner.origin
         elif isinstance(key, str) or callable(key):
             self.key, self._flow, self._origin = key, None, None
         else:
