@@ -101,7 +101,7 @@ def load(target: str) -> Any:
     """The DAG that ``FILE.py[:NAME]`` names. Loading never runs a flow: a file
     that runs one at its top level is a usage error (``show`` draws without
     running, and ``run`` would run it twice)."""
-    import webber
+    from webber import _engine
 
     path, name = split_target(target)
     if not os.path.isfile(path):
@@ -113,8 +113,10 @@ def load(target: str) -> Any:
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise _RunWhileLoading
 
-    real_run = webber.DAG.run
-    webber.DAG.run = refuse  # type: ignore[method-assign]
+    # Every run of a flow (run(), execute(), any drop-in form) goes through the
+    # engine's run_plan, looked up when the run starts: refused while loading.
+    real_run = _engine.run_plan
+    _engine.run_plan = refuse
     try:
         return _pick(_run_file(path), path, name)
     except _RunWhileLoading as e:
@@ -124,7 +126,7 @@ def load(target: str) -> Any:
             f"draws it without running it)"
         ) from None
     finally:
-        webber.DAG.run = real_run  # type: ignore[method-assign]
+        _engine.run_plan = real_run
 
 
 def split_target(target: str) -> tuple[str, str]:
