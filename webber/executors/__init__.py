@@ -72,15 +72,9 @@ def shutdown() -> None:
         dashboards.stop_all()
 
 
-def resolve_executor(
-    executor: str | Executor | None, max_workers: int | None = None
-) -> Executor:
-    """The Executor that ``run(executor=..., max_workers=...)`` asks for; None
-    means the default (``webber.config.executor``, ``WEBBER_EXECUTOR``, processes)."""
-    if executor is None:
-        from webber._config import config
-
-        executor = config.default_executor()
+def resolve_executor(executor: str | Executor, max_workers: int | None = None) -> Executor:
+    """The Executor that ``run(executor=..., max_workers=...)`` asks for (the
+    facade turns None into the configured default first: ``webber.config``)."""
     if isinstance(executor, Executor):
         if max_workers is not None and max_workers != executor.max_workers:
             raise ExecutorError(
