@@ -4,20 +4,22 @@
 The file is run as a module named ``__webber_cli__`` (so its
 ``if __name__ == "__main__":`` block does not run, and worker processes get
 its functions by value through cloudpickle). ``:flow`` names a DAG/Flow in
-it, or a function that returns one; without it the file must hold exactly one.
+it, or a function that returns one; without it, the file's only top-level
+flow is used, or else its ``build()`` function. Loading never runs a flow.
 Exit status: 0 when every task succeeded (or was skipped), 1 when one failed,
-2 for a usage error.
+2 for a usage error (printed on one line), 130 after Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import os
 import runpy
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from webber.executors import NAMES
 
@@ -25,7 +27,7 @@ __all__ = ["main"]
 
 EXAMPLES = """\
 examples:
-  python -m webber run examples/quickstart.py:build --progress
+  python -m webber run examples/quickstart.py --progress
   python -m webber run pipeline.py:flow --executor threads --workers 8
   python -m webber run pipeline.py --timeline run.svg --diagram states.svg
   python -m webber run pipeline.py --dashboard --report run.html
@@ -38,20 +40,34 @@ examples:
 
 
 class UsageError(Exception):
-    """A target that cannot be loaded: printed, exit status 2."""
+    """A target that cannot be loaded or an option that cannot work: printed on
+    one line, exit status 2."""
+
+
+class _RunWhileLoading(BaseException):
+    """The file ran a flow while it loaded. A BaseException, so that a user's
+    ``except Exception`` around the call does not hide it."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (and the pointer to --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"webber: {message} (see: {self.prog} --help)\n")
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top = _Parser(
         prog="python -m webber",
         description="Run or draw a webber flow defined in a Python file.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    verbs = top.add_subparsers(dest="verb", required=True, metavar="{run,show,cache}")
+    verbs = top.add_subparsers(dest="verb", required=True, metavar="{run,show,cache}",
+                               parser_class=_Parser)
     target_help = (
         "FILE.py or FILE.py:NAME, where NAME is a DAG/Flow in the file or a function "
-        "returning one (default: the file's only flow)"
+        "returning one (default: the file's only flow, else its build() function)"
     )
     run = verbs.add_parser(
         "run", help="run a flow; exit status 1 if a task failed",
@@ -127,45 +143,148 @@ def _age(text: str) -> float:
 
 
 def load(target: str) -> Any:
-    """The DAG that ``FILE.py[:NAME]`` names."""
-    from webber._flow import DAG
+    """The DAG that ``FILE.py[:NAME]`` names. Loading never runs a flow: a file
+    that runs one at its top level is a usage error (``show`` draws without
+    running, and ``run`` would run it twice)."""
+    from webber import _engine
 
-    path, _, name = target.partition(":")
+    path, name = split_target(target)
     if not os.path.isfile(path):
         raise UsageError(f"no such file: {path!r} (expected FILE.py or FILE.py:NAME)")
     folder = os.path.dirname(os.path.abspath(path))
     if folder not in sys.path:
         sys.path.insert(0, folder)  # its sibling modules import, as with `python FILE.py`
-    namespace = runpy.run_path(path, run_name="__webber_cli__")
-    if name:
-        if name not in namespace:
-            raise UsageError(f"{path} has no name {name!r}")
-        found = namespace[name]
-        if not isinstance(found, DAG) and callable(found):
-            found = found()
-        if not isinstance(found, DAG):
-            raise UsageError(
-                f"{path}:{name} is a {type(found).__name__}, not a DAG or Flow (or a "
-                f"function returning one)"
-            )
-        return found
-    flows = {k: v for k, v in namespace.items() if isinstance(v, DAG)}
-    if len(flows) == 1:
-        return next(iter(flows.values()))
-    if not flows:
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise _RunWhileLoading
+
+    # Every run of a flow (run(), execute(), any drop-in form) goes through the
+    # engine's run_plan, looked up when the run starts: refused while loading.
+    real_run = _engine.run_plan
+    _engine.run_plan = refuse
+    try:
+        return _pick(_run_file(path), path, name)
+    except _RunWhileLoading as e:
         raise UsageError(
-            f"{path} defines no DAG or Flow at module level; name the one to use, "
-            f"e.g. {path}:build for a function that returns it"
+            f"{_where(path, e)} runs a flow while the file loads; put that call under "
+            f'`if __name__ == "__main__":` (python -m webber runs the flow itself, or '
+            f"draws it without running it)"
+        ) from None
+    finally:
+        _engine.run_plan = real_run
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """``FILE.py:NAME`` -> (FILE.py, NAME); a plain path (``C:\\x.py`` too) -> (path, "")."""
+    path, colon, name = target.rpartition(":")
+    if not colon or not name.isidentifier():
+        return target, ""
+    return path, name
+
+
+def _run_file(path: str) -> dict[str, Any]:
+    try:
+        return runpy.run_path(path, run_name="__webber_cli__")
+    except (Exception, SystemExit) as e:
+        line = e.lineno if isinstance(e, SyntaxError) else None
+        raise UsageError(
+            f"{_where(path, e, line)} failed while loading: {type(e).__name__}: {e}"
+        ) from None
+
+
+def _where(path: str, error: BaseException, line: int | None = None) -> str:
+    """``FILE.py:LINE``: the innermost line of ``path`` in the error's traceback."""
+    full = os.path.abspath(path)
+    tb = error.__traceback__
+    while tb is not None:
+        if os.path.abspath(tb.tb_frame.f_code.co_filename) == full:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f"{path}:{line}" if line else path
+
+
+def _pick(namespace: dict[str, Any], path: str, name: str) -> Any:
+    from webber._flow import DAG
+    from webber._task import Task
+
+    if not name:
+        flows = sorted(k for k, v in namespace.items() if isinstance(v, DAG))
+        if len(flows) > 1:
+            raise UsageError(f"{path} defines several flows ({', '.join(flows)}); "
+                             f"pick one: {path}:{flows[0]}")
+        if flows:
+            return namespace[flows[0]]
+        builders = sorted(
+            k for k, v in namespace.items()
+            if inspect.isfunction(v) and v.__module__ == "__webber_cli__"
         )
-    raise UsageError(f"{path} defines several flows ({', '.join(sorted(flows))}); "
-                     f"pick one: {path}:{sorted(flows)[0]}")
+        if "build" not in builders:
+            named = f" (its functions: {', '.join(builders)})" if builders else ""
+            raise UsageError(
+                f"{path} defines no DAG or Flow at its top level and no build() function "
+                f"returning one; add either, or name a function that returns one: "
+                f"{path}:NAME{named}"
+            )
+        name = "build"
+    if name not in namespace:
+        raise UsageError(f"{path} has no name {name!r}")
+    found = namespace[name]
+    if isinstance(found, Task):
+        raise UsageError(f"{path}:{name} is a task, not a flow; name the DAG/Flow that uses "
+                         f"it or a function that returns one")
+    if not isinstance(found, DAG) and callable(found):
+        try:
+            found = found()
+        except (Exception, SystemExit) as e:
+            raise UsageError(
+                f"{_where(path, e)}: {name}() failed: {type(e).__name__}: {e}"
+            ) from None
+        if not isinstance(found, DAG):
+            raise UsageError(f"{path}:{name}() returned a {type(found).__name__}, "
+                             f"not a DAG or Flow")
+    if not isinstance(found, DAG):
+        raise UsageError(f"{path}:{name} is a {type(found).__name__}, not a DAG or Flow "
+                         f"(or a function returning one)")
+    return found
+
+
+def check_output(option: str, path: str, *, suffixes: tuple[str, ...] | None) -> None:
+    """Fail before anything runs if ``path`` cannot be written: its folder is
+    missing, or (``suffixes``: the formats allowed) its suffix is not one of them."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"{option} {path}: no such directory {folder!r}")
+    suffix = os.path.splitext(path)[1].lower()
+    if suffixes is not None and suffix not in suffixes:
+        raise UsageError(f"{option} {path}: cannot write {suffix or 'a file without a suffix'}"
+                         f"; use {', '.join(suffixes)}")
+
+
+#: what Graphviz's dot writes that a user asks for (dot knows more; these are the usual)
+DIAGRAM_SUFFIXES = (".svg", ".png", ".pdf", ".jpg", ".jpeg", ".gif", ".dot", ".gv", ".ps")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C: the run (and its workers) stopped already
+        print("webber: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = parser().parse_args(argv)
     if args.verb == "cache":
         return _cache(args)
     try:
+        if args.verb == "show" and args.output:
+            check_output("-o", args.output, suffixes=DIAGRAM_SUFFIXES)
+        if args.verb == "run" and args.timeline:
+            check_output("--timeline", args.timeline, suffixes=(".svg",))
+        if args.verb == "run" and args.diagram:
+            check_output("--diagram", args.diagram, suffixes=DIAGRAM_SUFFIXES)
+        if args.verb == "run" and args.report:
+            check_output("--report", args.report, suffixes=(".html",))
         flow = load(args.target)
     except UsageError as e:
         print(f"webber: {e}", file=sys.stderr)
