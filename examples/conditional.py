@@ -1,16 +1,17 @@
 """Edge conditions in the explicit DAG style: Success, Failure, AnyCase, skip_node.
 
-Run it: ``python examples/conditional.py``.
+Run it: ``python examples/conditional.py``, or ``python -m webber run
+examples/conditional.py`` (which runs ``build()``'s DAG and exits 1: a task failed).
 
 A small release pipeline in which the tests fail. Each edge says when its child
 runs, given its parent's final state (the table in README.md):
 
     edge(s)                          condition  what happens
-    build -> test                    Success    test runs, and fails
-    build, test -> deploy -> announce
+    package -> test                  Success    test runs, and fails
+    package, test -> deploy -> announce
                                      Success    both skipped (the skip spreads)
     test -> notify                   Failure    runs, and receives test's exception
-    build -> page_oncall             Failure    skipped: build succeeded
+    package -> page_oncall           Failure    skipped: package succeeded
     deploy -> cleanup                AnyCase    runs, although deploy was skipped
     lint -> docs                     Success    lint has skip_node(): counts as a success
     migrate -> restore               Failure    skip_node(as_failure=True): as a failure
@@ -25,8 +26,8 @@ import webber
 from webber import Condition, Promise
 
 
-def build() -> str:
-    print("compiling")
+def package() -> str:
+    print("packaging")
     return "app-1.0.tar.gz"
 
 
@@ -50,9 +51,10 @@ def add_step(dag: webber.DAG, name: str, what: str) -> str:
     return node
 
 
-def main() -> webber.Run:
+def build() -> webber.DAG:
+    """The release DAG (what ``python -m webber run examples/conditional.py`` runs)."""
     dag = webber.DAG("release")
-    built = dag.add_node(build)
+    built = dag.add_node(package)
     tested = dag.add_node(test, Promise(built))
     deploy = add_step(dag, "deploy", "deploying")
     announce = add_step(dag, "announce", "announcing the release")
@@ -69,11 +71,16 @@ def main() -> webber.Run:
     migrate = add_step(dag, "migrate", "migrating")
     dag.add_edge(migrate, add_step(dag, "restore", "restoring"), continue_on=Condition.Failure)
     dag.skip_node(migrate, as_failure=True)  # don't run it; its children see a failure
+    return dag
 
+
+def main() -> webber.Run:
+    dag = build()
     run = dag.run()
     print(run)
     for node, state in run.states.items():
         print(f"  {dag.get_node(node).name:<12} {state}")
+    (announce,) = dag.filter_nodes(lambda node: node.name == "announce")
     path = dag.critical_path(announce)
     print("critical path of announce:", " -> ".join(path.get_node(n).name for n in path.nodes))
     return run

@@ -1,7 +1,8 @@
 """NumPy arrays between tasks on worker processes: one 50 MB array, two consumers.
 
 Run it: ``python examples/data_science.py`` (needs numpy: ``pip install numpy``;
-without it the script prints that hint and exits 0).
+without it the script prints that hint and exits 0), or ``python -m webber run
+examples/data_science.py`` (which runs ``build()``'s flow).
 
 ``make`` draws 6.25 million normal samples (50 MB of float64) in one worker;
 ``moments`` and ``extremes`` read it in parallel. Buffers of 1 MB or more do not
@@ -44,23 +45,32 @@ def extremes(a: NDArray[np.float64]) -> dict[str, float]:
     return {"min": float(a.min()), "p1": float(low), "p99": float(high), "max": float(a.max())}
 
 
-def main() -> webber.Run | None:
-    if np is None:
-        print("this example needs numpy: pip install numpy")
-        return None
+HINT = "this example needs numpy: pip install numpy"
 
+
+def build() -> Flow:
+    """The flow: one array, two consumers."""
+    if np is None:
+        raise ImportError(HINT)
     with Flow("stats") as flow:
         array = make(SAMPLES, seed=0)
-        stats = moments(array)  # two consumers of one array: they run in parallel
-        spread = extremes(array)
+        moments(array)  # two consumers of one array: they run in parallel
+        extremes(array)
+    return flow
 
-    run = flow.run(executor="processes")
+
+def main() -> webber.Run | None:
+    if np is None:
+        print(HINT)
+        return None
+
+    run = build().run(executor="processes")
+    array, stats, spread = "make-1", "moments-1", "extremes-1"  # node ids: name and counter
     print(f"array: {SAMPLES:,} float64 = {SAMPLES * 8 / 2**20:.0f} MB")
     for name, value in {**run[stats], **run[spread]}.items():
         print(f"  {name:<5} {value: .4f}")
     for node in (array, stats, spread):
-        node_id = flow.node_id(node)
-        print(f"  {node_id:<11} {run.durations[node_id]:.3f} s")
+        print(f"  {node:<11} {run.durations[node]:.3f} s")
     print(f"run time: {run.duration:.3f} s")
     return run
 

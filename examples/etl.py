@@ -1,7 +1,8 @@
 """ETL on worker processes: extract -> transform (fan-out) -> load, with a retry
 and a failure handler.
 
-Run it: ``python examples/etl.py`` (add ``--break-load`` to see the handler run).
+Run it: ``python examples/etl.py`` (add ``--break-load`` to see the handler run),
+or ``python -m webber run examples/etl.py`` (which runs ``build()``'s flow).
 
 - ``extract`` reads a CSV file written to a temporary directory;
 - ``transform.map(lines)`` parses every line in its own task, spread over the
@@ -15,6 +16,8 @@ Run it: ``python examples/etl.py`` (add ``--break-load`` to see the handler run)
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -62,21 +65,29 @@ def alert(error: object) -> str:
     return "alerted"
 
 
+def build(workdir: str | None = None, broken: bool = False) -> Flow:
+    """The flow over a CSV file it writes to ``workdir`` (by default a temporary
+    folder removed when the program exits)."""
+    if workdir is None:
+        workdir = tempfile.mkdtemp(prefix="webber-etl-")
+        atexit.register(shutil.rmtree, workdir, True)
+    csv = Path(workdir) / "sales.csv"
+    body = "".join(f"{i},name{i},{i * 2.5:.2f}\n" for i in range(1, ROWS + 1))
+    csv.write_text("id,name,amount\n" + body)
+
+    with Flow("etl") as flow:
+        lines = extract(str(csv))
+        records = transform.map(lines)  # one task per line, known at run time
+        count = load(records, workdir, broken)
+        handler = alert(count)  # gets load's exception when it failed
+    flow.add_edge(count, handler, continue_on=Condition.Failure)
+    return flow
+
+
 def main(broken: bool = False) -> webber.Run:
     with tempfile.TemporaryDirectory() as workdir:
-        csv = Path(workdir) / "sales.csv"
-        body = "".join(f"{i},name{i},{i * 2.5:.2f}\n" for i in range(1, ROWS + 1))
-        csv.write_text("id,name,amount\n" + body)
-
-        with Flow("etl") as flow:
-            lines = extract(str(csv))
-            records = transform.map(lines)  # one task per line, known at run time
-            count = load(records, workdir, broken)
-            handler = alert(count)  # gets load's exception when it failed
-        flow.add_edge(count, handler, continue_on=Condition.Failure)
-
-        run = flow.run(executor="processes")
-
+        run = build(workdir, broken).run(executor="processes")
+    count, handler = "load-1", "alert-1"  # node ids: the task's name and a counter
     print(run)
     attempts = run.attempts[count]
     outcomes = ", ".join("ok" if a.ok else "failed" for a in attempts)

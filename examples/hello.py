@@ -1,4 +1,8 @@
-"""The seed README's example, verbatim: two lambdas feed print()."""
+"""The seed README's example: two lambdas feed print().
+
+Run it: ``python examples/hello.py``, or ``python -m webber run examples/hello.py``
+(the ``__main__`` guard lets the command line load the flow without running it).
+"""
 
 import webber
 from webber.xcoms import Promise
@@ -12,8 +16,6 @@ fun_3: str = dag.add_node(print, Promise(fun_1), Promise(fun_2))
 dag.add_edge(fun_1, fun_3)
 dag.add_edge(fun_2, fun_3)
 
-dag.execute()
-# 2024-06-12 21:53:42,233           print: Hello
-# 2024-06-12 21:53:42,248           print: World!
-
-dag.visualize()
+if __name__ == "__main__":
+    dag.execute()
+    # 2026-11-29 14:50:15,814           print: Hello World!

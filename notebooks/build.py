@@ -1,6 +1,6 @@
 """Write (and execute, with fresh outputs) the notebooks from the cells below.
 
-Run it: ``.venv/bin/python notebooks/build.py``. Edit the cells here, not the
+Run it: ``.venv/bin/python notebooks/build.py [NAME.ipynb ...]``. Edit the cells here, not the
 .ipynb files: this keeps them reviewable as code. CI executes the notebooks
 again (tests/test_notebooks.py).
 """
@@ -282,11 +282,85 @@ dask moves data worker to worker."""),
     ("code", """webber.shutdown()  # stop the worker processes now (they also stop when the kernel exits)"""),
 ]
 
+CACHING = [
+    ("md", """# Caching: a kernel restart skips the long steps
+
+`flow.run(cache=DIR)` stores every task's result on disk, under a key of the task's
+function, arguments and parents' keys. After a kernel restart (or tomorrow, in a
+script) the same run loads what did not change instead of running it."""),
+    ("code", """%%writefile cache_demo.py
+import time
+
+from webber import Flow, task
+
+
+@task
+def download(day):
+    print(f"downloading {day} (slow)")
+    time.sleep(1.5)
+    return list(range(100))
+
+
+@task
+def train(rows, rate):
+    print(f"training at rate {rate} (slow)")
+    time.sleep(1.5)
+    return sum(rows) * rate
+
+
+@task(cache=False)  # a side effect: runs every time
+def publish(model):
+    print(f"publishing model {model}")
+    return model
+
+
+def build(rate=0.1):
+    with Flow("cached") as flow:
+        model = train(download("2026-11-29"), rate)
+        publish(model)
+    return flow"""),
+    ("code", """import shutil
+import time
+
+import cache_demo
+
+shutil.rmtree(".webber-cache-demo", ignore_errors=True)  # start from an empty store
+t0 = time.perf_counter()
+run = cache_demo.build().run(executor="threads", cache=".webber-cache-demo")
+print(f"first run: {time.perf_counter() - t0:.1f} s, loaded from the cache: {run.cached}")"""),
+    ("md", """## Restart the kernel
+
+Use *Kernel > Restart*, then run the cells below: nothing of the first run is left in
+memory, only the store on disk. (When this notebook is built, the cells below run in a
+second, fresh kernel.)"""),
+    ("code", """import os
+import time
+
+import cache_demo
+
+print("a new kernel, pid", os.getpid())
+t0 = time.perf_counter()
+run = cache_demo.build().run(executor="threads", cache=".webber-cache-demo")
+print(f"after the restart: {time.perf_counter() - t0:.1f} s, loaded from the cache: {run.cached}")
+print(run.cache_stats)"""),
+    ("md", """Only `publish` ran (it has `cache=False`). Change an argument and only what depends
+on it runs again: `download` is still loaded."""),
+    ("code", """run = cache_demo.build(rate=0.2).run(executor="threads", cache=".webber-cache-demo")
+print("loaded from the cache:", run.cached)
+run.visualize()"""),
+    ("code", """__import__("shutil").rmtree(".webber-cache-demo")  # tidy up
+os.remove("cache_demo.py")"""),
+]
+
 NOTEBOOKS = {
     "01-quickstart.ipynb": QUICKSTART,
     "02-control-flow.ipynb": CONTROL,
     "03-performance.ipynb": PERFORMANCE,
+    "04-caching.ipynb": CACHING,
 }
+
+#: the markdown cell at which a notebook continues in a new kernel
+RESTART = "## Restart the kernel"
 
 
 def notebook(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
@@ -299,15 +373,32 @@ def notebook(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
     return nb
 
 
-def main(execute: bool = True) -> None:
+def execute(nb: nbformat.NotebookNode, path: Path, timeout: int = 300) -> None:
+    """Run ``nb`` in place, in ``path``; from a cell starting with RESTART on,
+    in a second, fresh kernel (what a reader does after a kernel restart)."""
+    cut = next((i for i, c in enumerate(nb.cells)
+                if c.cell_type == "markdown" and c.source.startswith(RESTART)), None)
+    parts = [nb.cells] if cut is None else [nb.cells[:cut], nb.cells[cut:]]
+    done = []
+    for part in parts:
+        piece = nbformat.v4.new_notebook(metadata=nb.metadata, cells=part)
+        NotebookClient(piece, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(path)}}).execute()
+        done.extend(piece.cells)
+    nb.cells = done
+
+
+def main(execute_them: bool = True, only: list[str] | None = None) -> None:
     for name, cells in NOTEBOOKS.items():
+        if only and name not in only:
+            continue
         nb = notebook(cells)
-        if execute:
-            NotebookClient(nb, timeout=300, kernel_name="python3",
-                           resources={"metadata": {"path": str(HERE)}}).execute()
+        if execute_them:
+            execute(nb, HERE)
         nbformat.write(nb, HERE / name)
         print(f"wrote notebooks/{name}")
 
 
 if __name__ == "__main__":
-    main(execute="--no-execute" not in sys.argv)
+    main(execute_them="--no-execute" not in sys.argv,
+         only=[a for a in sys.argv[1:] if a.endswith(".ipynb")])

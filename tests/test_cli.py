@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -172,3 +173,143 @@ def test_show_into_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0
     assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+RUNS_AT_IMPORT = textwrap.dedent('''
+    from pathlib import Path
+    from webber import DAG
+
+    def mark():
+        Path(__file__).with_suffix(".ran").touch()
+
+    dag = DAG("eager")
+    dag.add_node(mark)
+    dag.execute(executor="inline")  # no __main__ guard
+''')
+
+
+@pytest.mark.parametrize("verb", ["run", "show"])
+def test_loading_never_runs_a_flow(tmp_path: Path, verb: str) -> None:
+    """`show` draws without running, and `run` runs once: a file that runs its
+    flow at import is a usage error that names the line and the fix."""
+    path = tmp_path / "eager.py"
+    path.write_text(RUNS_AT_IMPORT)
+    result = webber_cli(verb, str(path), "-e" if verb == "run" else "--json",
+                        *(["inline"] if verb == "run" else []))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"webber: {path}:10 runs a flow while the file loads; put that call under "
+        f'`if __name__ == "__main__":` (python -m webber runs the flow itself, or draws it '
+        f"without running it)\n"
+    )
+    assert not path.with_suffix(".ran").exists()
+
+
+def test_a_file_that_fails_to_load_is_one_line(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text("import os\nLIMIT = int(os.environ['NOT_SET_ANYWHERE_1234'])\n")
+    result = webber_cli("show", str(broken))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"webber: {broken}:2 failed while loading: KeyError: 'NOT_SET_ANYWHERE_1234'\n"
+    )
+    broken.write_text("from webber import DAG\ndag = DAG(\n")
+    result = webber_cli("run", str(broken))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"webber: {broken}:2 failed while loading: SyntaxError:")
+
+
+def test_bad_output_paths_fail_before_anything_runs(pipeline: Path, tmp_path: Path) -> None:
+    result = webber_cli("show", str(pipeline), "-o", str(tmp_path / "flow.txt"))
+    assert result.returncode == 2
+    assert result.stderr == (f"webber: -o {tmp_path / 'flow.txt'}: cannot write .txt; use "
+                             f".svg, .png, .pdf, .jpg, .jpeg, .gif, .dot, .gv, .ps\n")
+    missing = tmp_path / "no-such-dir" / "t.svg"
+    result = webber_cli("run", str(pipeline), "--timeline", str(missing))
+    assert result.returncode == 2 and result.stdout == ""  # nothing ran
+    assert result.stderr == (f"webber: --timeline {missing}: no such directory "
+                             f"{str(missing.parent)!r}\n")
+    result = webber_cli("run", str(pipeline), "--timeline", str(tmp_path / "t.png"))
+    assert result.returncode == 2 and "cannot write .png; use .svg" in result.stderr
+    result = webber_cli("run", str(pipeline), "--diagram", str(tmp_path / "d"))
+    assert result.returncode == 2 and "cannot write a file without a suffix" in result.stderr
+
+
+def test_argument_errors_are_one_line(pipeline: Path) -> None:
+    result = webber_cli("run", str(pipeline), "--executor", "gpu")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "invalid choice: 'gpu'" in result.stderr
+    assert result.stderr.endswith("(see: python -m webber run --help)\n")
+    result = webber_cli("launch", str(pipeline))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+
+
+def test_without_a_name_a_build_function_is_used(tmp_path: Path) -> None:
+    path = tmp_path / "built.py"
+    path.write_text(textwrap.dedent('''
+        from webber import Flow, task
+
+        @task
+        def build(x):  # a task may share the name; only a plain function is a builder
+            return x
+
+        def helper():
+            return 1
+    '''))
+    result = webber_cli("run", f"{path}:build")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"webber: {path}:build is a task, not a flow; name the DAG/Flow that uses it or a "
+        f"function that returns one\n"
+    )
+    result = webber_cli("run", str(path))  # the hint names neither the task nor `:build`
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"webber: {path} defines no DAG or Flow at its top level and no build() function "
+        f"returning one; add either, or name a function that returns one: {path}:NAME "
+        f"(its functions: helper)\n"
+    )
+    path.write_text(textwrap.dedent('''
+        from webber import Flow, task
+
+        def build(n=3):
+            with Flow("built") as flow:
+                task(sum)(list(range(n)))
+            return flow
+
+        def broken():
+            return {}["missing"]
+    '''))
+    result = webber_cli("run", str(path), "-e", "inline")
+    assert result.returncode == 0 and "built: 1 succeeded, 0 failed" in result.stdout
+    result = webber_cli("show", f"{path}:broken")
+    assert result.returncode == 2
+    assert result.stderr == f"webber: {path}:10: broken() failed: KeyError: 'missing'\n"
+    result = webber_cli("show", f"{path}:helper")
+    assert result.returncode == 2 and "has no name 'helper'" in result.stderr
+
+
+def test_ctrl_c_stops_the_run_with_one_line_and_status_130(tmp_path: Path) -> None:
+    path = tmp_path / "slow.py"
+    path.write_text(textwrap.dedent('''
+        import time
+        from webber import Flow, task
+
+        @task
+        def slow():
+            print("sleeping", flush=True)
+            time.sleep(60)
+
+        with Flow("slow") as flow:
+            slow()
+    '''))
+    full_env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "webber", "run", str(path), "-w", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert "slow: sleeping" in proc.stdout.readline()  # the task is running: now Ctrl-C
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    assert proc.stderr.read().splitlines()[-1:] == ["webber: interrupted"]

@@ -461,7 +461,8 @@ def test_to_dict_and_to_json_describe_structure_not_functions() -> None:
         "function": "tests.test_dag_api.test_to_dict_and_to_json_describe_structure_not_functions"
                     ".<locals>.fetch",
         "inputs": [], "fan_out": True, "retries": 2, "retry_delay": 0.5, "retry_backoff": 1.0,
-        "timeout": 3.0, "skip": False, "skip_as_failure": False,
+        "timeout": 3.0, "retry_on": None, "cache": True, "version": None, "limit": None,
+        "skip": False, "skip_as_failure": False,
     }
     assert by_id["parse-1"]["inputs"] == ["fetch-1"]
     assert by_id["lambda-1"]["skip"] and by_id["lambda-1"]["skip_as_failure"]

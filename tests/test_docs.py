@@ -1,6 +1,6 @@
-"""The documentation site (docs/, mkdocs.yml) stays true to the code.
+"""The documentation site (docs/, mkdocs.yml) and README.md stay true to the code.
 
-- Every ```python block of a page runs: the blocks of one page, in order, as one
+- Every ```python block of a page (and of README.md) runs: the blocks of one page, in order, as one
   script in a fresh interpreter and an empty folder (so a sample that calls a
   renamed method, or a wrong argument, fails here). A block right after an
   ``<!-- not run: why -->`` line is skipped; one after ``<!-- needs: dot -->``
@@ -52,7 +52,7 @@ def test_the_pages_are_found() -> None:
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("page", [p for p in PAGES if p != "reference.md"])
+@pytest.mark.parametrize("page", [*(p for p in PAGES if p != "reference.md"), "../README.md"])
 def test_code_samples_run(page: str, tmp_path: Path) -> None:
     blocks = python_blocks((DOCS / page).read_text(encoding="utf-8"))
     assert blocks, "a guide page without a runnable sample: mark none as not run"

@@ -3,14 +3,22 @@
 Each script runs in a fresh interpreter (``python examples/NAME.py`` from the
 repo root); the test checks its exit code and the lines of its stdout that show
 the behaviour it demonstrates. A new example needs an entry in CHECKS.
+
+``WEBBER_EXAMPLES_PYTHON=/venv/bin/python`` runs them with that interpreter
+instead, from a copy of examples/ in a temp dir, so that only an installed
+webber can be imported: ``python3 dev.py package`` runs them on the built wheel.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import atexit
+import functools
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,12 +26,25 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.py"))
+INSTALLED = "WEBBER_EXAMPLES_PYTHON" in os.environ  # the examples run on an installed webber
+PYTHON = os.environ.get("WEBBER_EXAMPLES_PYTHON", sys.executable)
+
+
+@functools.cache
+def workdir() -> Path:
+    """The folder the examples run from: the repo root, or a temp copy of examples/."""
+    if not INSTALLED:
+        return ROOT
+    folder = Path(tempfile.mkdtemp(prefix="webber-examples-"))
+    atexit.register(shutil.rmtree, folder, True)
+    shutil.copytree(ROOT / "examples", folder / "examples")
+    return folder
 
 
 def run_example(*args: str) -> str:
-    """Run ``python <args>`` from the repo root; its stdout, after checking it exited 0."""
+    """Run ``python <args>`` from workdir(); its stdout, after checking it exited 0."""
     result = subprocess.run(
-        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=60
+        [PYTHON, *args], cwd=workdir(), capture_output=True, text=True, timeout=60
     )
     output = f"{result.stdout}\n--- stderr:\n{result.stderr}"
     assert result.returncode == 0, f"exit code {result.returncode}\n{output}"
@@ -59,12 +80,12 @@ def check_cpu_parallel(out: str) -> None:
 def check_conditional(out: str) -> None:
     states = dict(re.findall(r"^  (\w+) +(success|failed|skipped)$", out, re.MULTILINE))
     assert states == {
-        "build": "success", "test": "failed", "deploy": "skipped", "announce": "skipped",
+        "package": "success", "test": "failed", "deploy": "skipped", "announce": "skipped",
         "notify": "success", "page_oncall": "skipped", "cleanup": "success",
         "lint": "skipped", "docs": "success", "migrate": "skipped", "restore": "success",
     }, out
     assert "notify: tests failed: 3 tests failed for app-1.0.tar.gz" in out, out
-    assert "critical path of announce: build -> test -> deploy -> announce" in out, out
+    assert "critical path of announce: package -> test -> deploy -> announce" in out, out
 
 
 def check_io_threads(out: str) -> None:
@@ -85,8 +106,14 @@ def check_async_tasks(out: str) -> None:
     assert "the same from async code (await flow.arun()): 9900" in out, out
 
 
+def has_numpy() -> bool:
+    """Whether the examples' interpreter can import numpy."""
+    probe = [PYTHON, "-c", "import numpy"]
+    return subprocess.run(probe, capture_output=True, cwd=workdir()).returncode == 0
+
+
 def check_data_science(out: str) -> None:
-    if importlib.util.find_spec("numpy") is None:
+    if not has_numpy():
         assert "this example needs numpy: pip install numpy" in out, out
         return
     assert "array: 6,553,600 float64 = 50 MB" in out, out
@@ -109,7 +136,13 @@ CHECKS: dict[str, Callable[[str], None]] = {
 
 
 def test_every_example_has_a_check() -> None:
-    assert sorted(CHECKS) == EXAMPLES
+    assert sorted(CHECKS) == sorted(CLI_RUNS) == EXAMPLES
+
+
+def test_the_examples_import_the_webber_they_should() -> None:
+    """The source tree's, or (WEBBER_EXAMPLES_PYTHON) the installed one's only."""
+    where = Path(run_example("-c", "import webber; print(webber.__file__)").strip())
+    assert (ROOT in where.parents) != INSTALLED, where
 
 
 @pytest.mark.timeout(90)
@@ -134,3 +167,42 @@ def test_data_science_without_numpy_prints_a_hint_and_exits_0() -> None:
     )
     out = run_example("-c", hide_numpy)
     assert out == "this example needs numpy: pip install numpy\n"
+
+
+#: ``python -m webber run examples/NAME.py``: (exit status, summary line, other
+#: lines the output must hold). Each example's flow is found without ``:NAME``
+#: (a top-level flow, or its build() function).
+CLI_RUNS: dict[str, tuple[int, str, list[str]]] = {
+    "hello": (0, "dag: 3 succeeded, 0 failed, 0 skipped", []),
+    "quickstart": (0, "quickstart: 5 succeeded, 0 failed, 0 skipped", ["total of 4 squares"]),
+    "etl": (0, "etl: 3 succeeded, 0 failed, 1 skipped",
+            ["load: attempt 1 of 3 failed (ConnectionError: database went away)"]),
+    "cpu_parallel": (0, "primes: 2 succeeded, 0 failed, 0 skipped", []),
+    "conditional": (1, "release: 5 succeeded, 1 failed, 5 skipped",
+                    ["  failed: test-1: AssertionError: 3 tests failed for app-1.0.tar.gz"]),
+    "io_threads": (0, "io: 9 succeeded, 0 failed, 0 skipped", ["page-7.txt: 24 words"]),
+    "data_science": (0, "stats: 3 succeeded, 0 failed, 0 skipped", []),
+}
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_the_command_line_runs_the_example(name: str) -> None:
+    """The README's ``python -m webber run examples/X.py``, on each example."""
+    result = subprocess.run(
+        [PYTHON, "-m", "webber", "run", f"examples/{name}.py"],
+        cwd=workdir(), capture_output=True, text=True, timeout=80,
+    )
+    out = f"{result.stdout}\n--- stderr:\n{result.stderr}"
+    status, summary, lines = CLI_RUNS[name]
+    if name == "data_science" and not has_numpy():  # build() says what is missing
+        status, summary, lines = 2, "", []
+        assert result.stderr.endswith("ImportError: this example needs numpy: pip install "
+                                      "numpy\n"), out
+    assert result.returncode == status, out
+    if summary:
+        assert re.search(rf"^{re.escape(summary)} in [\d.]+ s$", result.stdout, re.M), out
+    for line in lines:
+        assert line in result.stdout, out
+    if name == "hello":  # the flow runs once: loading the file does not run it
+        assert result.stdout.count("print: Hello World!") == 1, out

@@ -23,11 +23,21 @@ def execute(path: Path, tmp_path: Path) -> Any:
     for cell in notebook.cells:  # run from scratch: stored outputs must not count
         if cell.cell_type == "code":
             cell.outputs = []
-    nbclient.NotebookClient(
-        notebook, timeout=240, kernel_name="python3",
-        resources={"metadata": {"path": str(tmp_path)}},
-    ).execute()  # raises CellExecutionError on the first failing cell
+    # As notebooks/build.py runs them: after a "Restart the kernel" cell, in a
+    # new kernel. Raises CellExecutionError on the first failing cell.
+    _build().execute(notebook, tmp_path, timeout=240)
     return notebook
+
+
+def _build() -> Any:
+    import importlib.util
+
+    path = ROOT / "notebooks" / "build.py"
+    spec = importlib.util.spec_from_file_location("_notebooks_build", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def text(cell: Any) -> str:
@@ -40,9 +50,10 @@ def text(cell: Any) -> str:
     return "".join(parts)
 
 
-def test_there_are_three_notebooks() -> None:
+def test_there_are_four_notebooks() -> None:
     assert [p.name for p in NOTEBOOKS] == [
         "01-quickstart.ipynb", "02-control-flow.ipynb", "03-performance.ipynb",
+        "04-caching.ipynb",
     ]
 
 
@@ -70,5 +81,14 @@ def test_notebook_runs_to_completion(path: Path, tmp_path: Path) -> None:
         assert "alert! ZeroDivisionError: division by zero" in everything
         assert "reused: ['extract-1']" in everything
         assert "'connected'" in everything
+    elif path.stem == "04-caching":
+        pids = re.findall(r"a new kernel, pid (\d+)", everything)
+        assert len(pids) == 1
+        assert "first run:" in everything and "loaded from the cache: []" in everything
+        # After the restart: the slow steps were loaded, not run.
+        after = everything.split("a new kernel")[1]
+        assert "loaded from the cache: ['download-1', 'train-1']" in after
+        assert after.index("training at rate 0.2") > after.index("after the restart")
+        assert "downloading" not in after and "training at rate 0.1" not in after
     else:
         assert re.search(r"processes +\d+\.\d+ s +speedup", everything)

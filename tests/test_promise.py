@@ -205,3 +205,16 @@ def test_two_flows_with_the_same_name_are_told_apart_in_the_error() -> None:
     with Flow(), pytest.raises(webber.ForeignPromiseError) as info:
         one() >> p
     assert "a different flow with the same name" in str(info.value)
+
+
+def test_condition_words_take_only_promises_and_show_in_repr() -> None:
+    import webber
+    from webber import Flow, task
+
+    with pytest.raises(TypeError, match=r"on_failure\(\) takes the result of a task call"):
+        webber.on_failure(3)
+    with Flow():
+        p = task(len)("abc")
+        marked = webber.any_case(p)
+    assert repr(marked) == "any_case(Promise('len-1'))"
+    assert repr(p) == "Promise('len-1')"  # the original is unchanged

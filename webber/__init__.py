@@ -12,6 +12,7 @@ import typing as _typing
 
 from webber._config import Config, config
 from webber._errors import (
+    CacheError,
     CycleError,
     DiagramError,
     DuplicateEdgeError,
@@ -21,6 +22,7 @@ from webber._errors import (
     InvalidPromiseError,
     JobLoadError,
     JobSendError,
+    LimitError,
     PoolClosedError,
     ResultLoadError,
     ResultLostError,
@@ -42,12 +44,13 @@ from webber._events import Listener
 from webber._flow import DAG, Flow
 from webber._graph import Condition, Edge, Node, TaskOptions
 from webber._plan import Plan
-from webber._promise import Promise
+from webber._promise import Promise, any_case, on_failure
 from webber._run import Attempt, Run
 from webber._task import Task, task
 from webber.executors import shutdown
 
 if _typing.TYPE_CHECKING:
+    from webber._cache import Cache
     from webber._dashboard import Dashboard
     from webber.executors.dask import DaskExecutor
 
@@ -55,6 +58,8 @@ __version__ = "0.5.0.dev0"
 
 __all__ = [
     "Attempt",
+    "Cache",
+    "CacheError",
     "Condition",
     "Config",
     "CycleError",
@@ -71,6 +76,7 @@ __all__ = [
     "InvalidPromiseError",
     "JobLoadError",
     "JobSendError",
+    "LimitError",
     "Listener",
     "Node",
     "Plan",
@@ -94,7 +100,9 @@ __all__ = [
     "UnpicklableTaskError",
     "WebberError",
     "WorkerCrashedError",
+    "any_case",
     "config",
+    "on_failure",
     "shutdown",
     "task",
 ]
@@ -117,9 +125,10 @@ def _present_as_webber() -> None:
 _present_as_webber()
 
 
-#: Public names imported on first use: `import webber` never imports dask or
-#: an HTTP server. name -> the module that defines it.
+#: Public names imported on first use: `import webber` never imports dask,
+#: an HTTP server or the result store's file handling. name -> the module that defines it.
 _LAZY = {
+    "Cache": "webber._cache",
     "Dashboard": "webber._dashboard",
     "DaskExecutor": "webber.executors.dask",
 }

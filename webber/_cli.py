@@ -1,22 +1,25 @@
-"""``python -m webber run|show FILE.py[:flow]``: run or draw a flow defined in a file.
+"""``python -m webber run|show FILE.py[:flow]``: run or draw a flow defined in a file;
+``python -m webber cache ls|clear|prune PATH``: look after a result store.
 
 The file is run as a module named ``__webber_cli__`` (so its
 ``if __name__ == "__main__":`` block does not run, and worker processes get
 its functions by value through cloudpickle). ``:flow`` names a DAG/Flow in
-it, or a function that returns one; without it the file must hold exactly one.
+it, or a function that returns one; without it, the file's only top-level
+flow is used, or else its ``build()`` function. Loading never runs a flow.
 Exit status: 0 when every task succeeded (or was skipped), 1 when one failed,
-2 for a usage error.
+2 for a usage error (printed on one line), 130 after Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import os
 import runpy
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from webber.executors import NAMES
 
@@ -24,30 +27,47 @@ __all__ = ["main"]
 
 EXAMPLES = """\
 examples:
-  python -m webber run examples/quickstart.py:build --progress
+  python -m webber run examples/quickstart.py --progress
   python -m webber run pipeline.py:flow --executor threads --workers 8
   python -m webber run pipeline.py --timeline run.svg --diagram states.svg
   python -m webber run pipeline.py --dashboard --report run.html
   python -m webber show pipeline.py:flow -o flow.svg
   python -m webber show pipeline.py --json
+  python -m webber run pipeline.py --cache .webber-cache
+  python -m webber cache ls .webber-cache
+  python -m webber cache prune --max-size 5GB --older-than 7d .webber-cache
 """
 
 
 class UsageError(Exception):
-    """A target that cannot be loaded: printed, exit status 2."""
+    """A target that cannot be loaded or an option that cannot work: printed on
+    one line, exit status 2."""
+
+
+class _RunWhileLoading(BaseException):
+    """The file ran a flow while it loaded. A BaseException, so that a user's
+    ``except Exception`` around the call does not hide it."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (and the pointer to --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"webber: {message} (see: {self.prog} --help)\n")
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top = _Parser(
         prog="python -m webber",
         description="Run or draw a webber flow defined in a Python file.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    verbs = top.add_subparsers(dest="verb", required=True, metavar="{run,show}")
+    verbs = top.add_subparsers(dest="verb", required=True, metavar="{run,show,cache}",
+                               parser_class=_Parser)
     target_help = (
         "FILE.py or FILE.py:NAME, where NAME is a DAG/Flow in the file or a function "
-        "returning one (default: the file's only flow)"
+        "returning one (default: the file's only flow, else its build() function)"
     )
     run = verbs.add_parser(
         "run", help="run a flow; exit status 1 if a task failed",
@@ -59,6 +79,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", "-w", type=int, default=None, metavar="N",
                      help="number of workers (default: one per core)")
     run.add_argument("--progress", "-p", action="store_true", help="show a progress bar")
+    run.add_argument("--cache", metavar="DIR",
+                     help="load unchanged results from this store, and store new ones")
     run.add_argument("--timeline", metavar="PATH.svg", help="write the run's timeline (SVG)")
     run.add_argument("--diagram", metavar="PATH",
                      help="write the graph coloured by state (.svg, .png, .pdf; needs dot)")
@@ -78,47 +100,191 @@ def parser() -> argparse.ArgumentParser:
                       help="write the diagram (.svg, .png, .pdf; needs Graphviz's dot)")
     show.add_argument("--json", action="store_true",
                       help="print the flow's structure as JSON instead (flow.to_json())")
+    _cache_parser(verbs)
     return top
 
 
-def load(target: str) -> Any:
-    """The DAG that ``FILE.py[:NAME]`` names."""
-    from webber._flow import DAG
+def _cache_parser(verbs: Any) -> None:
+    cache = verbs.add_parser(
+        "cache", help="list, clear or prune a result store (run(cache=DIR))",
+        description="List, clear or prune a result store made by run(cache=DIR).",
+    )
+    actions = cache.add_subparsers(dest="action", required=True, metavar="{ls,clear,prune}")
+    ls = actions.add_parser("ls", help="list the entries, oldest first, and the total size")
+    ls.add_argument("path", metavar="DIR")
+    clear = actions.add_parser("clear", help="remove every entry")
+    clear.add_argument("path", metavar="DIR")
+    prune = actions.add_parser(
+        "prune", help="remove entries unused for --older-than, then the least recently "
+                      "used until the store fits in --max-size",
+    )
+    prune.add_argument("--max-size", metavar="SIZE", type=_size,
+                       help="e.g. 500MB, 5GB, 1.5GiB")
+    prune.add_argument("--older-than", metavar="AGE", type=_age, help="e.g. 12h, 7d, 2w")
+    prune.add_argument("path", metavar="DIR")
 
-    path, _, name = target.partition(":")
+
+def _size(text: str) -> int:
+    from webber._cache import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _age(text: str) -> float:
+    from webber._cache import parse_age
+
+    try:
+        return parse_age(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def load(target: str) -> Any:
+    """The DAG that ``FILE.py[:NAME]`` names. Loading never runs a flow: a file
+    that runs one at its top level is a usage error (``show`` draws without
+    running, and ``run`` would run it twice)."""
+    from webber import _engine
+
+    path, name = split_target(target)
     if not os.path.isfile(path):
         raise UsageError(f"no such file: {path!r} (expected FILE.py or FILE.py:NAME)")
     folder = os.path.dirname(os.path.abspath(path))
     if folder not in sys.path:
         sys.path.insert(0, folder)  # its sibling modules import, as with `python FILE.py`
-    namespace = runpy.run_path(path, run_name="__webber_cli__")
-    if name:
-        if name not in namespace:
-            raise UsageError(f"{path} has no name {name!r}")
-        found = namespace[name]
-        if not isinstance(found, DAG) and callable(found):
-            found = found()
-        if not isinstance(found, DAG):
-            raise UsageError(
-                f"{path}:{name} is a {type(found).__name__}, not a DAG or Flow (or a "
-                f"function returning one)"
-            )
-        return found
-    flows = {k: v for k, v in namespace.items() if isinstance(v, DAG)}
-    if len(flows) == 1:
-        return next(iter(flows.values()))
-    if not flows:
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise _RunWhileLoading
+
+    # Every run of a flow (run(), execute(), any drop-in form) goes through the
+    # engine's run_plan, looked up when the run starts: refused while loading.
+    real_run = _engine.run_plan
+    _engine.run_plan = refuse
+    try:
+        return _pick(_run_file(path), path, name)
+    except _RunWhileLoading as e:
         raise UsageError(
-            f"{path} defines no DAG or Flow at module level; name the one to use, "
-            f"e.g. {path}:build for a function that returns it"
+            f"{_where(path, e)} runs a flow while the file loads; put that call under "
+            f'`if __name__ == "__main__":` (python -m webber runs the flow itself, or '
+            f"draws it without running it)"
+        ) from None
+    finally:
+        _engine.run_plan = real_run
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """``FILE.py:NAME`` -> (FILE.py, NAME); a plain path (``C:\\x.py`` too) -> (path, "")."""
+    path, colon, name = target.rpartition(":")
+    if not colon or not name.isidentifier():
+        return target, ""
+    return path, name
+
+
+def _run_file(path: str) -> dict[str, Any]:
+    try:
+        return runpy.run_path(path, run_name="__webber_cli__")
+    except (Exception, SystemExit) as e:
+        line = e.lineno if isinstance(e, SyntaxError) else None
+        raise UsageError(
+            f"{_where(path, e, line)} failed while loading: {type(e).__name__}: {e}"
+        ) from None
+
+
+def _where(path: str, error: BaseException, line: int | None = None) -> str:
+    """``FILE.py:LINE``: the innermost line of ``path`` in the error's traceback."""
+    full = os.path.abspath(path)
+    tb = error.__traceback__
+    while tb is not None:
+        if os.path.abspath(tb.tb_frame.f_code.co_filename) == full:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f"{path}:{line}" if line else path
+
+
+def _pick(namespace: dict[str, Any], path: str, name: str) -> Any:
+    from webber._flow import DAG
+    from webber._task import Task
+
+    if not name:
+        flows = sorted(k for k, v in namespace.items() if isinstance(v, DAG))
+        if len(flows) > 1:
+            raise UsageError(f"{path} defines several flows ({', '.join(flows)}); "
+                             f"pick one: {path}:{flows[0]}")
+        if flows:
+            return namespace[flows[0]]
+        builders = sorted(
+            k for k, v in namespace.items()
+            if inspect.isfunction(v) and v.__module__ == "__webber_cli__"
         )
-    raise UsageError(f"{path} defines several flows ({', '.join(sorted(flows))}); "
-                     f"pick one: {path}:{sorted(flows)[0]}")
+        if "build" not in builders:
+            named = f" (its functions: {', '.join(builders)})" if builders else ""
+            raise UsageError(
+                f"{path} defines no DAG or Flow at its top level and no build() function "
+                f"returning one; add either, or name a function that returns one: "
+                f"{path}:NAME{named}"
+            )
+        name = "build"
+    if name not in namespace:
+        raise UsageError(f"{path} has no name {name!r}")
+    found = namespace[name]
+    if isinstance(found, Task):
+        raise UsageError(f"{path}:{name} is a task, not a flow; name the DAG/Flow that uses "
+                         f"it or a function that returns one")
+    if not isinstance(found, DAG) and callable(found):
+        try:
+            found = found()
+        except (Exception, SystemExit) as e:
+            raise UsageError(
+                f"{_where(path, e)}: {name}() failed: {type(e).__name__}: {e}"
+            ) from None
+        if not isinstance(found, DAG):
+            raise UsageError(f"{path}:{name}() returned a {type(found).__name__}, "
+                             f"not a DAG or Flow")
+    if not isinstance(found, DAG):
+        raise UsageError(f"{path}:{name} is a {type(found).__name__}, not a DAG or Flow "
+                         f"(or a function returning one)")
+    return found
+
+
+def check_output(option: str, path: str, *, suffixes: tuple[str, ...] | None) -> None:
+    """Fail before anything runs if ``path`` cannot be written: its folder is
+    missing, or (``suffixes``: the formats allowed) its suffix is not one of them."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"{option} {path}: no such directory {folder!r}")
+    suffix = os.path.splitext(path)[1].lower()
+    if suffixes is not None and suffix not in suffixes:
+        raise UsageError(f"{option} {path}: cannot write {suffix or 'a file without a suffix'}"
+                         f"; use {', '.join(suffixes)}")
+
+
+#: what Graphviz's dot writes that a user asks for (dot knows more; these are the usual)
+DIAGRAM_SUFFIXES = (".svg", ".png", ".pdf", ".jpg", ".jpeg", ".gif", ".dot", ".gv", ".ps")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
     try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C: the run (and its workers) stopped already
+        print("webber: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = parser().parse_args(argv)
+    if args.verb == "cache":
+        return _cache(args)
+    try:
+        if args.verb == "show" and args.output:
+            check_output("-o", args.output, suffixes=DIAGRAM_SUFFIXES)
+        if args.verb == "run" and args.timeline:
+            check_output("--timeline", args.timeline, suffixes=(".svg",))
+        if args.verb == "run" and args.diagram:
+            check_output("--diagram", args.diagram, suffixes=DIAGRAM_SUFFIXES)
+        if args.verb == "run" and args.report:
+            check_output("--report", args.report, suffixes=(".html",))
         flow = load(args.target)
     except UsageError as e:
         print(f"webber: {e}", file=sys.stderr)
@@ -150,6 +316,45 @@ def _show(flow: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cache(args: argparse.Namespace) -> int:
+    from webber._cache import Cache
+
+    if not os.path.isdir(args.path):
+        print(f"webber: no cache directory at {args.path!r}", file=sys.stderr)
+        return 2
+    store = Cache(args.path)
+    if args.action == "ls":
+        entries = store.entries()
+        for e in entries:
+            print(f"{e.key[:12]}  {_bytes(e.size):>9}  {_when(e.modified)}  {e.task} ({e.node})")
+        total = sum(e.size for e in entries)
+        print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, {_bytes(total)}")
+    elif args.action == "clear":
+        print(f"removed {store.clear()} entries")
+    else:
+        if args.max_size is None and args.older_than is None:
+            print("webber: cache prune needs --max-size and/or --older-than", file=sys.stderr)
+            return 2
+        removed = store.prune(args.max_size, args.older_than)
+        print(f"removed {len(removed)} entries ({_bytes(sum(e.size for e in removed))}); "
+              f"{_bytes(store.size())} left")
+    return 0
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    raise AssertionError("unreachable")
+
+
+def _when(t: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
+
+
 def _run(flow: Any, args: argparse.Namespace) -> int:
     dashboard: Any = False
     if args.dashboard or args.browser:
@@ -157,10 +362,11 @@ def _run(flow: Any, args: argparse.Namespace) -> int:
 
         dashboard = Dashboard(open_browser=args.browser)
     run = flow.run(args.executor, max_workers=args.workers, progress=args.progress,
-                   dashboard=dashboard)
+                   dashboard=dashboard, cache=args.cache)
     print(
         f"{run.plan.name}: {len(run.succeeded)} succeeded, {len(run.failed)} failed, "
         f"{len(run.skipped)} skipped in {run.duration:.3f} s"
+        + (f", {len(run.cached)} loaded from the cache" if run.cache_stats else "")
     )
     for n in run.failed:
         error = run.error(n)

@@ -18,6 +18,15 @@ if TYPE_CHECKING:
 __all__ = ["describe"]
 
 
+def _setting(value: Any) -> Any:
+    """A task setting as JSON data: ``retry_on`` classes and predicates by name."""
+    if isinstance(value, tuple):
+        return [qualified_name(v) for v in value]
+    if callable(value):
+        return qualified_name(value)
+    return value
+
+
 def describe(dag: DAG) -> dict[str, Any]:
     """What :meth:`DAG.to_dict <webber.DAG.to_dict>` returns."""
 
@@ -36,7 +45,7 @@ def describe(dag: DAG) -> dict[str, Any]:
                 "function": qualified_name(node.func),
                 "inputs": [dep_name(key) for key in node.deps],
                 "fan_out": node.fan_out,
-                **{field: getattr(node.options, field) for field in OPTION_FIELDS[1:]},
+                **{field: _setting(getattr(node.options, field)) for field in OPTION_FIELDS[1:]},
                 "skip": node.skip,
                 "skip_as_failure": node.skip_as_failure,
             }

@@ -160,7 +160,21 @@ class GraphEdits(GraphView):
         self._store.insert(
             Node(n, options, fn, args, kwargs, fan_out=fan_out, deps=_deps(args, kwargs))
         )
+        self._conditions(n, args, kwargs)
         return n
+
+    def _conditions(self, n: str, args: Any, kwargs: Any) -> None:
+        """Set the condition of each edge an argument marked with
+        ``webber.any_case()`` / ``webber.on_failure()`` (see _promise)."""
+        if not args and not kwargs:
+            return
+        for promise in find_promises((args, kwargs)):
+            if promise.condition is not None:
+                try:
+                    parent = self.node_id(promise.key)
+                except UnknownNodeError:
+                    continue  # a forward reference: compile() names it
+                self._store.link(parent, n, promise.condition)
 
     def _check_edge(self, u: str, v: str) -> None:
         """Raise if ``u -> v`` cannot be added: it exists, or closes a cycle."""
@@ -243,6 +257,8 @@ class GraphEdits(GraphView):
                 except TypeError as e:  # unreachable for checked names; keep the cause visible
                     raise TaskDefinitionError(f"cannot update node {n!r}: {e}") from e
                 check_node(store.nodes[n])
+                if "args" in changes or "kwargs" in changes:
+                    self._conditions(n, store.nodes[n].args, store.nodes[n].kwargs)
         except WebberError:
             for u, v in added:
                 store.unlink(u, v)

@@ -13,6 +13,9 @@ State, all in the caller's thread (no locks; executors only enqueue)::
                  those are dropped if it fails
     timers       heap of (when, seq, action): retry delays and timeouts
     fan_outs     n -> results of a fan-out node's elements still coming in
+    session      run(cache=...)'s keys, hits and misses (_cache_session)
+    limits       run(limits=...)'s slots per concurrency tag (_limits): a job
+                 waits there for a slot; a finished job hands its slot on
 
 The loop blocks on a queue of Outcomes with a timeout equal to the next
 timer (in the main thread, at most HEARTBEAT, so that a simulated Ctrl-C
@@ -37,9 +40,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webber import _output
+from webber._cache import Cache
+from webber._cache_session import CacheSession
 from webber._errors import TaskTimeoutError
 from webber._events import Listener
 from webber._graph import Condition
+from webber._limits import Limits
 from webber._plan import Plan, PlanNode
 from webber._refs import Ref
 from webber._run import Attempt, Recorder, Run, State, span
@@ -95,6 +101,8 @@ class _Engine:
     hooks: dict[str, list[Listener]] = field(default_factory=dict)
     #: node id -> value taken from an earlier run instead of running the node
     reuse: dict[str, Any] = field(default_factory=dict)
+    session: CacheSession | None = None
+    limits: Limits = field(default_factory=lambda: Limits(None))
     #: log a failed task's traceback with its failure (``execute(print_exc=False)``: not)
     tracebacks: bool = True
     #: log each retry (``execute(verbose=False)``: not; failures are logged anyway)
@@ -124,6 +132,8 @@ class _Engine:
             self._decide_all()
             while len(self.states) < len(nodes):
                 self._wait()
+            if self.session is not None:
+                self.session.flush(self.states)
             finished = True
         finally:
             self.executor.stop(cancel=not finished)
@@ -190,6 +200,8 @@ class _Engine:
                 self._final(n, SKIPPED, None, FAILED if node.node.skip_as_failure else SUCCESS)
             elif not all(_holds(c, self.seen[u]) for u, c in node.parents.items()):
                 self._final(n, SKIPPED, None, SKIPPED)
+            elif self.session is not None and self._from_cache(node):
+                pass  # final already: loaded from the store
             elif node.node.fan_out:
                 self._fan_out(node)
             else:
@@ -199,7 +211,17 @@ class _Engine:
         # A failed parent's value is its exception; a skipped one's is None.
         return {u: self.values.get(u) for u in node.deps} if node.deps else None
 
+    def _from_cache(self, node: PlanNode) -> bool:
+        assert self.session is not None
+        found, value = self.session.load(node, self.states)
+        if found:
+            self._final(node.id, SUCCESS, value, SUCCESS)
+        return found
+
+    # -- submitting ---------------------------------------------------------------------
     def _submit(self, node: PlanNode, index: int | None, attempt: int) -> None:
+        if not self.limits.acquire(node.options.limit, (node, index, attempt)):
+            return  # submitted when a job of its tag hands its slot on
         if index is None:
             args = node.args
         else:
@@ -227,6 +249,10 @@ class _Engine:
         previous, n = node.id, node.next_link
         while n is not None:
             link = self.plan.nodes[n]
+            if self.limits.limited(link.options.limit):
+                break  # it waits for a slot: the engine submits it
+            if self.session is not None and self.session.ends_chain(n):
+                break  # decided when its parent is final: loaded, not run
             inputs = {previous: None} if link.deps else None  # filled in by the executor
             links.append(Job(n, None, 1, link.name, link.func, link.args, link.kwargs,
                              inputs, None))
@@ -281,6 +307,7 @@ class _Engine:
             return  # a late outcome of an attempt that timed out
         del self.running[job.key]
         self.began.pop(job.key, None)
+        self._release(job)
         links, after = self.chain_of.pop(job.key, ((), 0))
         ok, value = outcome.ok, outcome.value
         if ok and job.timeout is not None and outcome.duration > job.timeout:
@@ -305,14 +332,26 @@ class _Engine:
             return  # finished in time
         del self.running[job.key]
         self.executor.abandon(job)
+        self._release(job)
         error = _timeout_error(job)
         began, worker = self.began.pop(job.key, (time.time(), ""))
         self._record(job.node, job.index, job.attempt, False, error, began,
                      time.time() - began, worker)
         self._attempt_failed(job, error)
 
+    def _release(self, job: Job) -> None:
+        """Hand the slot of ``job``'s concurrency tag to the next job waiting."""
+        waiting = self.limits.release(self.plan.nodes[job.node].options.limit)
+        if waiting is not None:
+            self._submit(*waiting)
+
+    def _keep(self, n: str, value: Any) -> None:
+        if self.session is not None:
+            self.session.keep(n, value, self.states)
+
     def _succeeded(self, job: Job, value: Any) -> None:
         if job.index is None:
+            self._keep(job.node, value)
             self._final(job.node, SUCCESS, value, SUCCESS)
             return
         fan = self.fan_outs[job.node]
@@ -323,7 +362,7 @@ class _Engine:
         node = self.plan.nodes[job.node]
         where = job.node if job.index is None else f"{job.node}[{job.index}]"
         options = node.options
-        if job.attempt <= options.retries:
+        if job.attempt <= options.retries and options.retries_on(error, node.id):
             delay = options.retry_delay * options.retry_backoff ** (job.attempt - 1)
             if self.verbose:
                 log.warning(
@@ -359,6 +398,7 @@ class _Engine:
         if fan.remaining == 0:
             del self.fan_outs[n]
             if fan.error is None:
+                self._keep(n, fan.results)
                 self._final(n, SUCCESS, fan.results, SUCCESS)
             else:
                 self._final(n, FAILED, fan.error, FAILED)
@@ -381,16 +421,19 @@ class _Engine:
                 last = attempts[-1]
                 number = max(a.number for a in attempts) if len(attempts) > 1 else last.number
                 self._emit("on_task_end", n, state, number, span(attempts), last.worker)
-            else:
-                self._emit("on_task_end", n, state, 0, 0.0, "")
+            else:  # did not run: skipped, reused, or loaded from the cache
+                hit = self.session is not None and n in self.session.hits
+                self._emit("on_task_end", n, state, 0, 0.0, "cache" if hit else "")
         for child in self.plan.nodes[n].children:
             self.waiting[child] -= 1
             if self.waiting[child] == 0:
                 self.decide.append(child)
 
     def _result(self, started: float, duration: float) -> Run:
+        hits = list(self.session.hits) if self.session is not None else []
         run = self.record.run(
-            self.plan, self.states, self.values, started, duration, list(self.reuse)
+            self.plan, self.states, self.values, started, duration, [*self.reuse, *hits],
+            hits, self.session.stats() if self.session is not None else None,
         )
         self._emit("on_run_end", run)
         return run
@@ -438,6 +481,8 @@ def run_plan(
     progress: bool = False,
     listeners: Sequence[Listener] = (),
     reuse: Mapping[str, Any] | None = None,
+    cache: Cache | None = None,
+    limits: Mapping[str, int] | None = None,
     tracebacks: bool = True,
     verbose: bool = True,
 ) -> Run:
@@ -446,8 +491,11 @@ def run_plan(
     ``reuse`` maps node ids to values of an earlier run: those nodes count as
     succeeded with that value and do not run (``run(resume=...)``).
     ``tracebacks=False`` logs failures without their traceback, ``verbose=False``
-    leaves retries unlogged (0.4.0's ``print_exc`` and ``verbose``).
+    leaves retries unlogged (0.4.0's ``print_exc`` and ``verbose``). ``cache``
+    loads and stores results (``run(cache=...)``); ``limits`` caps how many
+    jobs of a concurrency tag run at once (``run(limits=...)``).
     """
+    slots = Limits(limits)
     record = Recorder()
     everyone: list[Listener] = [record]
     if progress:
@@ -457,7 +505,8 @@ def run_plan(
     everyone.extend(listeners)
     _output.ensure_handler()
     with _output.redirected():
+        session = CacheSession(cache, plan) if cache is not None else None
         return _Engine(
             plan, executor, everyone, record=record, reuse=dict(reuse or {}),
-            tracebacks=tracebacks, verbose=verbose,
+            tracebacks=tracebacks, verbose=verbose, session=session, limits=slots,
         ).run()

@@ -29,6 +29,8 @@ bad graph, ``KeyError`` for an unknown id, ``TimeoutError`` for a timeout)::
      │    ├── PoolClosedError              the process pool was shut down mid-use
      │    └── ResultLostError              a result kept on a cluster cannot be fetched
      ├── ResumeError (ValueError)          run(resume=...) got something it cannot use
+     ├── CacheError (ValueError)           run(cache=...) got something it cannot use
+     ├── LimitError (ValueError)           run(limits=...) got something it cannot use
      └── DiagramError (RuntimeError)       a diagram cannot be drawn or written
 
 Errors that cross a process boundary carry the worker-side traceback as
@@ -42,6 +44,7 @@ Messages name the task and end with how to fix the problem.
 from __future__ import annotations
 
 __all__ = [
+    "CacheError",
     "CycleError",
     "DiagramError",
     "DuplicateEdgeError",
@@ -51,6 +54,7 @@ __all__ = [
     "InvalidPromiseError",
     "JobLoadError",
     "JobSendError",
+    "LimitError",
     "PoolClosedError",
     "ResultLoadError",
     "ResultLostError",
@@ -407,6 +411,35 @@ class ResumeError(WebberError, ValueError):
     ... except webber.ResumeError as e:
     ...     print(str(e).split(",")[0])
     resume= takes the Run an earlier run() returned
+    """
+
+
+class CacheError(WebberError, ValueError):
+    """``run(cache=...)`` got something other than a directory path or a
+    :class:`~webber.Cache`, or the store's directory cannot be used.
+
+    >>> import webber
+    >>> dag = webber.DAG()
+    >>> n = dag.add_node(print)
+    >>> try:
+    ...     dag.run(executor="inline", cache=42)
+    ... except webber.CacheError as e:
+    ...     print(str(e).split(";")[0])
+    cache= takes a directory path or a webber.Cache, not int 42
+    """
+
+
+class LimitError(WebberError, ValueError):
+    """``run(limits=...)`` is not a mapping of tag names to whole numbers >= 1.
+
+    >>> import webber
+    >>> dag = webber.DAG()
+    >>> n = dag.add_node(print)
+    >>> try:
+    ...     dag.run(executor="inline", limits={"db": 0})
+    ... except webber.LimitError as e:
+    ...     print(str(e).split(";")[0])
+    limits={'db': 0}: the limit of 'db' must be a whole number >= 1
     """
 
 

@@ -19,8 +19,9 @@ class Listener:
     called ``run()``), whatever the executor, so a listener needs no locks.
     Per task the order is: ``on_task_start`` and ``on_attempt_end`` for each
     attempt (a fan-out node has one per element), then ``on_task_end`` once. A
-    skipped task, or one reused by ``run(resume=...)``, only gets
-    ``on_task_end``. A listener that raises is logged and left out for the rest
+    skipped task, or one reused by ``run(resume=...)`` or loaded from
+    ``run(cache=...)``, only gets ``on_task_end`` (``worker="cache"`` for a
+    cache hit). A listener that raises is logged and left out for the rest
     of the run; the run goes on.
 
     >>> from webber import DAG, Listener

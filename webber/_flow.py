@@ -18,6 +18,7 @@ whole graph again: a ``with Flow():`` block may name a node before it exists.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ from webber._errors import (
     TaskDefinitionError,
     WebberError,
 )
-from webber._graph import Condition, Node, TaskOptions, display_name
+from webber._graph import Condition, Node, RetryOn, TaskOptions, display_name
 from webber._nodeid import Owner
 from webber._promise import Promise
 from webber._query import NodeRef
@@ -38,6 +39,7 @@ from webber._task import Task
 if TYPE_CHECKING:
     import graphviz
 
+    from webber._cache import Cache
     from webber._dashboard import Dashboard
     from webber._events import Listener
     from webber._plan import Plan
@@ -172,9 +174,24 @@ class DAG(GraphEdits):
                 self._store.unlink(u, v)
             raise
 
-    def retry_node(self, ref: NodeRef, count: int) -> None:
-        """Re-run the node after a failure, up to ``count`` more times."""
-        self._update(self.node_id(ref), retries=count)
+    def retry_node(
+        self,
+        ref: NodeRef,
+        count: int,
+        retry_on: RetryOn = None,
+    ) -> None:
+        """Re-run the node after a failure, up to ``count`` more times; with
+        ``retry_on``, only after those exception classes (or when that
+        predicate of the exception is true): other failures fail at once.
+
+        >>> from webber import DAG
+        >>> dag = DAG()
+        >>> n = dag.add_node(int, "x")
+        >>> dag.retry_node(n, 3, retry_on=ConnectionError)
+        >>> len(dag.run(executor="inline").attempts[n])  # a ValueError: not retried
+        1
+        """
+        self._update(self.node_id(ref), retries=count, retry_on=retry_on)
 
     def skip_node(self, ref: NodeRef, skip: bool = True, as_failure: bool = False) -> None:
         """Don't run the node; its children see it as a success (or a failure
@@ -278,6 +295,8 @@ class DAG(GraphEdits):
         progress: bool = False,
         listeners: Iterable[Listener] = (),
         resume: Run | None = None,
+        cache: str | os.PathLike[str] | Cache | None = None,
+        limits: Mapping[str, int] | None = None,
         dashboard: bool | Dashboard = False,
     ) -> Run:
         """Run the graph and return its :class:`~webber.Run`.
@@ -297,8 +316,16 @@ class DAG(GraphEdits):
         in ``previous_run`` and runs only the others: those that failed or were
         skipped, those whose function or arguments changed, and everything
         downstream of them (``run.reused`` lists what was reused).
+
+        ``cache=".webber-cache"`` (a directory, or a :class:`~webber.Cache`)
+        stores each result on disk under a key of the task's function,
+        arguments and parents' keys; a later run, in any process, loads it
+        instead of running the task (``run.cached``; see the caching guide).
+        ``limits={"db": 2}`` lets at most 2 tasks tagged ``@task(limit="db")``
+        run at once.
         """
-        return self._run(executor, max_workers, progress, listeners, resume, dashboard)
+        return self._run(executor, max_workers, progress, listeners, resume, dashboard,
+                         cache=cache, limits=limits)
 
     async def arun(
         self,
@@ -376,6 +403,8 @@ class DAG(GraphEdits):
         dashboard: bool | Dashboard,
         tracebacks: bool = True,
         verbose: bool = True,
+        cache: str | os.PathLike[str] | Cache | None = None,
+        limits: Mapping[str, int] | None = None,
     ) -> Run:
         from webber._engine import run_plan
         from webber.executors import resolve_executor
@@ -392,13 +421,18 @@ class DAG(GraphEdits):
             from webber._resume import reusable
 
             reuse = reusable(plan, resume)
+        store = None
+        if cache is not None:
+            from webber._cache import resolve_cache
+
+            store = resolve_cache(cache)
         if dashboard:
             from webber._dashboard import watch
 
             listeners = [watch(dashboard), *listeners]
         run = run_plan(
             plan, chosen, progress=progress, listeners=list(listeners), reuse=reuse,
-            tracebacks=tracebacks, verbose=verbose,
+            tracebacks=tracebacks, verbose=verbose, cache=store, limits=limits,
         )
         run._owner = (self._kin, self._label())  # to refuse ids and Promises of other graphs
         return run

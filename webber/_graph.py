@@ -9,11 +9,12 @@ lowers them to a Plan. Nothing here runs anything.
 from __future__ import annotations
 
 import enum
+import logging
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import FrozenInstanceError, dataclass, field, fields
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 from webber._errors import TaskDefinitionError, UnknownNodeError
 
@@ -21,6 +22,7 @@ __all__ = [
     "Condition",
     "Edge",
     "Node",
+    "RetryOn",
     "TaskOptions",
     "display_name",
     "find_id",
@@ -53,6 +55,12 @@ class Condition(enum.IntEnum):
         return f"Condition.{self.name}"
 
 
+#: what ``retry_on=`` takes: exception classes, or a predicate of the exception
+RetryOn: TypeAlias = (
+    type[BaseException] | tuple[type[BaseException], ...] | Callable[[BaseException], object] | None
+)
+
+
 @dataclass(frozen=True, slots=True)
 class TaskOptions:
     """The settings of a task: what ``@task(...)`` takes, shared by every node
@@ -61,12 +69,19 @@ class TaskOptions:
     ``name`` is shown in logs and diagrams; ``retries`` extra attempts follow a
     failure, the first after ``retry_delay`` seconds, each next one
     ``retry_backoff`` times later; ``timeout`` limits each attempt (seconds).
-    :meth:`check` refuses out-of-range values, naming the task (``@task`` checks
-    at once; ``compile()`` checks what the DAG API set).
+    ``retry_on`` narrows which failures are retried: exception classes, or a
+    predicate taking the exception (None: every failure). ``cache=False``
+    keeps the task out of ``run(cache=...)``'s result store (for side
+    effects); ``version`` is part of its cache key, for what the key cannot
+    see (bump it when a file the task reads changes). ``limit`` names a
+    concurrency tag: ``run(limits={tag: n})`` lets at most n such tasks run
+    at once. :meth:`check` refuses out-of-range values, naming the task
+    (``@task`` checks at once; ``compile()`` checks what the DAG API set).
 
     >>> from webber import task
-    >>> task(print, retries=2).options
-    TaskOptions(name='print', retries=2, retry_delay=0.0, retry_backoff=1.0, timeout=None)
+    >>> options = task(print, retries=2, retry_on=TimeoutError).options
+    >>> options.retries, options.retry_on, options.cache
+    (2, (<class 'TimeoutError'>,), True)
     """
 
     name: str
@@ -74,6 +89,10 @@ class TaskOptions:
     retry_delay: float = 0.0
     retry_backoff: float = 1.0
     timeout: float | None = None
+    retry_on: tuple[type[BaseException], ...] | Callable[[BaseException], object] | None = None
+    cache: bool = True
+    version: str | None = None
+    limit: str | None = None
 
     def __post_init__(self) -> None:
         # Plain floats, so that equal settings compare (and hash) equal.
@@ -81,6 +100,11 @@ class TaskOptions:
             value = getattr(self, what)
             if type(value) is int:
                 object.__setattr__(self, what, float(value))
+        # One exception class reads as the tuple of it (what `except` takes).
+        if isinstance(self.retry_on, type):
+            object.__setattr__(self, "retry_on", (self.retry_on,))
+        elif isinstance(self.retry_on, list):
+            object.__setattr__(self, "retry_on", tuple(self.retry_on))
 
     def check(self, task: str) -> None:
         """Raise TaskDefinitionError naming ``task`` when a setting is out of range."""
@@ -101,6 +125,37 @@ class TaskOptions:
                 raise bad(what, value, "a finite number of seconds >= 0")
         if self.timeout is not None and (not _is_number(self.timeout) or not self.timeout > 0):
             raise bad("timeout", self.timeout, "None or a number of seconds > 0")
+        retry_on = self.retry_on
+        if retry_on is not None and not callable(retry_on) and not (
+            isinstance(retry_on, tuple)
+            and all(isinstance(e, type) and issubclass(e, BaseException) for e in retry_on)
+        ):
+            raise bad("retry_on", retry_on,
+                      "exception classes, e.g. (TimeoutError, ConnectionError), "
+                      "or a function taking the exception")
+        if not isinstance(self.cache, bool):
+            raise bad("cache", self.cache, "True or False")
+        if self.version is not None and not isinstance(self.version, str):
+            raise bad("version", self.version, "None or a str, e.g. version=\"2\"")
+        if self.limit is not None and (not isinstance(self.limit, str) or not self.limit):
+            raise bad("limit", self.limit, "None or a tag name (a str), e.g. limit=\"db\"")
+
+    def retries_on(self, error: BaseException, task: str) -> bool:
+        """Whether ``retry_on`` lets ``error`` be retried (not when the user's
+        predicate raises: that is logged, naming ``task``)."""
+        retry_on = self.retry_on
+        if retry_on is None:
+            return True
+        if isinstance(retry_on, tuple):
+            return isinstance(error, retry_on)
+        try:
+            return bool(retry_on(error))
+        except Exception as e:
+            logging.getLogger("webber").error(
+                "task %r: its retry_on predicate raised %s: %s; not retrying",
+                task, type(e).__name__, e, extra={"task": self.name, "node": task},
+            )
+            return False
 
 
 #: the names of the task settings, in order

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from webber import _context
+from webber._graph import Condition
 from webber._nodeid import NodeId
 from webber._refs import find
 
 if TYPE_CHECKING:
     from webber._flow import DAG
 
-__all__ = ["Promise", "find_promises"]
+__all__ = ["Promise", "any_case", "find_promises", "on_failure"]
+
+T = TypeVar("T")
 
 
 class Promise:
@@ -39,16 +42,21 @@ class Promise:
     'HELLO'
     """
 
-    __slots__ = ("__weakref__", "_flow", "_origin", "key")
+    __slots__ = ("__weakref__", "_flow", "_origin", "condition", "key")
 
     key: str | Callable[..., Any]
+    #: the condition of the edge this argument records (None: Success);
+    #: set by :func:`any_case` and :func:`on_failure`
+    condition: Condition | None
     _flow: weakref.ReferenceType[DAG] | None
     #: (uid, label) of the recording flow: outlives the flow, for error messages
     _origin: tuple[int, str] | None
 
     def __init__(self, key: str | Callable[..., Any] | Promise) -> None:
+        self.condition = None
         if isinstance(key, Promise):
             self.key, self._flow, self._origin = key.key, key._flow, key._origin
+            self.condition = key.condition
         elif isinstance(key, NodeId):  # an id add_node returned: bound to its DAG
             owner = key._owner
             self.key, self._flow, self._origin = str(key), owner.ref, owner.origin
@@ -79,6 +87,8 @@ class Promise:
 
     def __repr__(self) -> str:
         key = self.key if isinstance(self.key, str) else getattr(self.key, "__name__", self.key)
+        if self.condition is not None:
+            return f"{_WORDS[self.condition]}(Promise({key!r}))"
         return f"Promise({key!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -110,6 +120,60 @@ class Promise:
 
     def __len__(self) -> NoReturn:
         raise TypeError(f"{self!r} has no length while the flow is being built")
+
+
+def _conditioned(value: Any, condition: Condition, word: str) -> Promise:
+    if not isinstance(value, Promise):
+        raise TypeError(
+            f"webber.{word}() takes the result of a task call inside `with Flow():` (or a "
+            f"Promise), not {type(value).__name__} {value!r}; it marks the edge from that "
+            f"task as Condition.{condition.name}"
+        )
+    marked = Promise(value)
+    marked.condition = condition
+    return marked
+
+
+def any_case(value: T) -> T | BaseException | None:
+    """Pass a task's result on whatever becomes of the task: the child runs
+    after it succeeds (getting its value), fails (getting its exception) or
+    is skipped (getting None). Records the edge with ``Condition.AnyCase``.
+
+    >>> import webber
+    >>> from webber import Flow, task
+    >>> @task
+    ... def load() -> int:
+    ...     raise ConnectionError("down")
+    >>> @task
+    ... def report(result: int | BaseException | None) -> str:
+    ...     return f"load gave {result!r}"
+    >>> with Flow() as flow:
+    ...     done = report(webber.any_case(load()))
+    >>> flow.run(executor="inline")[done]
+    "load gave ConnectionError('down')"
+    """
+    return _conditioned(value, Condition.AnyCase, "any_case")  # type: ignore[return-value]
+
+
+def on_failure(value: object) -> BaseException:
+    """Run the child only if the task fails, passing it the task's exception.
+    Records the edge with ``Condition.Failure`` (when the task succeeds, the
+    child is skipped).
+
+    >>> import webber
+    >>> from webber import Flow, task
+    >>> fetch = task(lambda: 1 // 0, name="fetch")
+    >>> alert = task(lambda error: f"paging: {error}", name="alert")
+    >>> with Flow() as flow:
+    ...     paged = alert(webber.on_failure(fetch()))
+    >>> flow.run(executor="inline")[paged]
+    'paging: integer division or modulo by zero'
+    """
+    return _conditioned(value, Condition.Failure, "on_failure")  # type: ignore[return-value]
+
+
+_WORDS = {Condition.AnyCase: "any_case", Condition.Failure: "on_failure",
+          Condition.Success: "Promise"}
 
 
 def _as_list(obj: Any) -> list[Any]:

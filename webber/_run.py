@@ -14,6 +14,7 @@ from webber.executors._base import fetch
 if TYPE_CHECKING:
     import graphviz
 
+    from webber._cache import CacheStats
     from webber._dashboard import Dashboard
     from webber._plan import Plan
     from webber._timeline import Timeline
@@ -99,6 +100,8 @@ class Run:
         started: float,
         duration: float,
         reused: Sequence[str] = (),
+        cached: Sequence[str] = (),
+        cache_stats: CacheStats | None = None,
     ) -> None:
         self.plan = plan
         """The :class:`~webber.Plan` that ran."""
@@ -111,7 +114,14 @@ class Run:
         self.duration = duration
         """Seconds from the start of the run to its end."""
         self.reused = list(reused)
-        """The nodes whose values came from the run given as ``resume=`` (they did not run)."""
+        """The nodes that did not run because their values were known: from the
+        run given as ``resume=``, or loaded from ``cache=`` (those are also in
+        :attr:`cached`)."""
+        self.cached = list(cached)
+        """The nodes loaded from the ``cache=`` store instead of running."""
+        self.cache_stats = cache_stats
+        """Hits, misses, results stored and the store's size in bytes (a
+        :class:`~webber._cache.CacheStats`); None without ``cache=``."""
         #: (uids, label) of the graph that ran, set by it: ids and Promises
         #: that another graph handed out are refused (they may name another node)
         self._owner: tuple[frozenset[int], str] | None = None
@@ -324,6 +334,8 @@ class Recorder(Listener):
         started: float,
         duration: float,
         reused: Sequence[str],
+        cached: Sequence[str] = (),
+        cache_stats: CacheStats | None = None,
     ) -> Run:
         order = list(plan.nodes)
         return Run(
@@ -335,6 +347,8 @@ class Recorder(Listener):
             started=started,
             duration=duration,
             reused=reused,
+            cached=cached,
+            cache_stats=cache_stats,
         )
 
 

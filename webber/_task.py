@@ -15,7 +15,7 @@ from typing import Any, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from webber import _context
 from webber._errors import TaskDefinitionError
-from webber._graph import TaskOptions, display_name
+from webber._graph import RetryOn, TaskOptions, display_name
 
 __all__ = ["Task", "task"]
 
@@ -122,6 +122,10 @@ def task(
     retry_delay: float = 0.0,
     retry_backoff: float = 1.0,
     timeout: float | None = None,
+    retry_on: RetryOn = None,
+    cache: bool = True,
+    version: str | None = None,
+    limit: str | None = None,
 ) -> _Decorator: ...
 
 
@@ -134,13 +138,22 @@ def task(  # type: ignore[misc]  # (the async overload's R is the awaited value)
     retry_delay: float = 0.0,
     retry_backoff: float = 1.0,
     timeout: float | None = None,
+    retry_on: RetryOn = None,
+    cache: bool = True,
+    version: str | None = None,
+    limit: str | None = None,
 ) -> Task[P, R] | _Decorator:
     """Make a function a task: a plain call outside a flow, a node inside one.
 
     Use it bare (``@task``) or with settings: ``name`` (shown in logs and
     diagrams), ``retries`` (extra attempts after a failure), ``retry_delay``
     (seconds before the first retry), ``retry_backoff`` (factor applied to the
-    delay after each retry) and ``timeout`` (seconds per attempt).
+    delay after each retry), ``timeout`` (seconds per attempt), ``retry_on``
+    (retry only these exception classes, or when this predicate of the
+    exception is true), ``cache`` (False keeps the task out of
+    ``run(cache=...)``: for side effects), ``version`` (part of the cache key:
+    bump it for changes the key cannot see) and ``limit`` (a concurrency tag,
+    capped by ``run(limits={tag: n})``).
 
     >>> from webber import task
     >>> @task(name="clean", retries=2, retry_delay=0.1)
@@ -157,7 +170,11 @@ def task(  # type: ignore[misc]  # (the async overload's R is the awaited value)
                 f"decorate a def or pass a callable: task(my_function)"
             )
         label = name if name is not None else display_name(func)
-        options = TaskOptions(label, retries, retry_delay, retry_backoff, timeout)
+        options = TaskOptions(
+            label, retries, retry_delay, retry_backoff, timeout,
+            retry_on,  # a single class: __post_init__ makes it a tuple
+            cache, version, limit,
+        )
         options.check(label)
         return Task(func, options)
 

@@ -3,7 +3,8 @@
 Plain SVG text (no dependency): one lane per worker, one bar per attempt
 (green when it succeeded, red when it failed), the critical path outlined in
 black. Idle gaps in a lane are workers waiting; the outlined bars are the
-chain of tasks that decided when the run ended.
+chain of tasks that decided when the run ended. Tasks loaded from the cache
+did not run: they have no bar, and the title counts them.
 """
 
 from __future__ import annotations
@@ -75,7 +76,9 @@ class Timeline:
             f'font-size="11">',
             f'<text x="{LEFT}" y="16" font-size="13">{escape(run.plan.name)}: '
             f"{len(self.bars)} attempts on {len(self.lanes)} workers in "
-            f"{_seconds(run.duration)}</text>",
+            f"{_seconds(run.duration)}"
+            + (f", {len(run.cached)} tasks loaded from the cache" if run.cached else "")
+            + "</text>",
         ]
         out += self._axis(span, scale)
         # On the critical path, outline each node's attempt that ended last (for

@@ -69,7 +69,9 @@ def to_graphviz(plan: Plan, run: Run | None = None, legend: bool = True) -> grap
                 if run is not None:
                     state = _state(run, n)
                     attrs["fillcolor"] = STATE_COLORS[state]
-                    if n in run.reused:
+                    if n in run.cached:
+                        small.append("cached")
+                    elif n in run.reused:
                         small.append("reused")
                     elif state != "skipped":
                         small.append(_timing(run, n))

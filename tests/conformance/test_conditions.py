@@ -217,3 +217,35 @@ def test_a_node_with_several_parents_needs_every_edge(executor: str) -> None:
     run = dag.run(executor=executor)
     assert run[all_three] == "ran"
     assert run.state(one_unmet) == "skipped"
+
+
+def _boom() -> int:
+    raise ConnectionError("down")
+
+
+def _fine() -> int:
+    return 5
+
+
+def _describe(value: object) -> str:
+    return type(value).__name__
+
+
+def test_dsl_words_record_conditions_where_the_call_is(executor: str) -> None:
+    from webber import Condition, Flow, any_case, on_failure, task
+
+    boom, fine, describe = task(_boom), task(_fine), task(_describe)
+    with Flow() as flow:
+        failed, ok = boom(), fine()
+        alert = describe(on_failure(failed))       # runs: its parent failed
+        quiet = describe(on_failure(ok))           # skipped: its parent succeeded
+        report = describe(any_case(failed))        # runs either way
+        report_ok = describe(any_case(ok))
+        plain = describe(failed)                   # Success edge: skipped
+    assert flow.get_edge(failed, alert).continue_on is Condition.Failure
+    assert flow.get_edge(failed, report).continue_on is Condition.AnyCase
+    assert flow.get_edge(failed, plain).continue_on is Condition.Success
+    run = flow.run(executor=executor)
+    assert run[alert] == "ConnectionError" and run[report] == "ConnectionError"
+    assert run[report_ok] == "int"
+    assert run.state(quiet) == "skipped" and run.state(plain) == "skipped"

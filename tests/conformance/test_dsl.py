@@ -84,9 +84,17 @@ def test_run_options(executor: str) -> None:
 # -- the seed README's code block, verbatim -----------------------------------------
 
 #: The code block of the seed's README (shared/seed/webber-readme.md), verbatim:
-#: examples/hello.py is that block under a one-line docstring.
+#: examples/hello.py builds the same DAG, then runs it under a __main__ guard (so
+#: that `python -m webber run` can load it without running it); the seed's block
+#: runs it at the top level, with the seed's comment, and draws it.
 HELLO = Path(__file__).resolve().parents[2] / "examples" / "hello.py"
-SEED_README_BLOCK = HELLO.read_text().split('"""\n\n', 1)[1]
+SEED_README_BLOCK = HELLO.read_text().split('"""\n\n', 1)[1].split("if __name__", 1)[0] + (
+    "dag.execute()\n"
+    "# 2024-06-12 21:53:42,233           print: Hello\n"
+    "# 2024-06-12 21:53:42,248           print: World!\n"
+    "\n"
+    "dag.visualize()\n"
+)
 
 SEED_README = Path("/work/shared/seed/webber-readme.md")
 

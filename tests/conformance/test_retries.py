@@ -222,3 +222,41 @@ def test_the_attempt_of_a_timed_out_task_names_its_worker(executor: str) -> None
     (attempt,) = run.attempts[n]
     assert not attempt.ok and "TaskTimeoutError" in (attempt.error or "")
     assert attempt.worker, "the timed-out attempt does not say which worker ran it"
+
+
+def raising(counter: str, kind: str) -> str:
+    """Counts calls in a file; raises ``kind`` (a builtin exception's name) each time."""
+    path = Path(counter)
+    calls = int(path.read_text()) + 1 if path.exists() else 1
+    path.write_text(str(calls))
+    raise getattr(__import__("builtins"), kind)(f"call {calls}")
+
+
+def test_retry_on_retries_only_those_errors(executor: str, tmp_path: Path) -> None:
+    transient = task(retries=3, retry_on=(TimeoutError, ConnectionError))(raising)
+    with Flow() as flow:
+        permanent = transient(str(tmp_path / "a"), "LookupError")  # a 404: fails at once
+        flaky_call = transient(str(tmp_path / "b"), "ConnectionError")
+    run = flow.run(executor=executor)
+    assert len(run.attempts[permanent]) == 1
+    assert len(run.attempts[flaky_call]) == 4
+    with pytest.raises(LookupError, match="call 1"):
+        run[permanent]
+
+
+def test_retry_on_predicate_and_retry_node(executor: str, tmp_path: Path) -> None:
+    dag = DAG()
+    by_message = dag.add_node(raising, str(tmp_path / "a"), "ValueError")
+    dag.retry_node(by_message, 2, retry_on=lambda e: "call 1" in str(e))  # only the first
+    by_class = dag.add_node(raising, str(tmp_path / "b"), "ValueError")
+    dag.retry_node(by_class, 2, retry_on=ValueError)
+    run = dag.run(executor=executor)
+    assert [a.error for a in run.attempts[by_message]] == [
+        "ValueError: call 1", "ValueError: call 2"]
+    assert len(run.attempts[by_class]) == 3
+    assert dag.get_node(by_class).options.retry_on == (ValueError,)
+
+
+def test_retry_on_is_checked() -> None:
+    with pytest.raises(webber.TaskDefinitionError, match="retry_on"):
+        task(retries=1, retry_on="ValueError")(len)  # type: ignore[call-overload]

@@ -1,0 +1,118 @@
+"""One run's use of the result store: keys, hits, misses and what to store.
+
+The engine holds a :class:`CacheSession` when ``run(cache=...)`` is given.
+Keys are computed for every node before the first job, from functions,
+arguments and parents' keys only (``_fingerprint``), so a hit needs no value
+of its parents. A node is looked up, and stored, only when every parent
+succeeded: the key describes its inputs then (a ``Failure`` or ``AnyCase``
+child of a failed parent got an exception, which it does not describe).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from webber._cache import Cache, CacheStats
+from webber._plan import Plan, PlanNode
+from webber.executors._base import Remote, fetch
+
+__all__ = ["CacheSession"]
+
+log = logging.getLogger("webber")
+
+
+class CacheSession:
+    """The store's side of one run (see the module doc)."""
+
+    def __init__(self, cache: Cache, plan: Plan) -> None:
+        self.cache = cache
+        self.plan = plan
+        self.keys: dict[str, str] = {}
+        #: nodes loaded from the store, in the order they were
+        self.hits: dict[str, None] = {}
+        self.misses = 0
+        self.stored = 0
+        #: (node, value) of results kept remote, stored at the end (see keep)
+        self.remote: list[tuple[str, Any]] = []
+        self._compute_keys()
+
+    def _compute_keys(self) -> None:
+        """A key for every node that may be cached: ``cache=True``, not skipped,
+        and every parent keyed (a parent left out of the cache may compute
+        something else next time, so what depends on it is left out too)."""
+        from webber._fingerprint import Unkeyable, key_pickler, node_key
+
+        keys = self.keys
+        pickler = key_pickler(keys)
+        for level in self.plan.levels:
+            for n in level:
+                node = self.plan.nodes[n]
+                options = node.options
+                if not options.cache or node.node.skip or not all(u in keys for u in node.parents):
+                    continue
+                try:
+                    keys[n] = node_key(pickler, node.func, options.version, node.args,
+                                       node.kwargs, node.node.fan_out, node.parents)
+                except Unkeyable as e:
+                    log.warning(
+                        "task %r is not cached: %s; give it version=\"...\" (the key then "
+                        "uses that instead of its function) or cache=False",
+                        n, e, extra={"task": node.name, "node": n},
+                    )
+
+    def _cacheable(self, node: PlanNode, states: Mapping[str, str]) -> bool:
+        return node.id in self.keys and all(states[u] == "success" for u in node.parents)
+
+    def load(self, node: PlanNode, states: Mapping[str, str]) -> tuple[bool, Any]:
+        """``(True, value)`` for a hit; ``(False, None)`` when ``node`` must run."""
+        if not self._cacheable(node, states):
+            return False, None
+        found, value = self.cache.load(self.keys[node.id], node.name)
+        if found:
+            self.hits[node.id] = None
+        else:
+            self.misses += 1
+        return found, value
+
+    def ends_chain(self, n: str) -> bool:
+        """Whether chain link ``n`` has an entry (the engine then decides it
+        when its parent is final: loaded, not run); counts a miss if not."""
+        key = self.keys.get(n)
+        if key is None:
+            return False
+        if self.cache.contains(key):
+            return True
+        self.misses += 1
+        return False
+
+    def keep(self, n: str, value: Any, states: Mapping[str, str], now: bool = False) -> None:
+        """Store a successful node's value, when it is cached.
+
+        A value kept remote (dask) is stored by :meth:`flush`, once the last
+        task is final: fetching a chain's result while the chain still runs
+        on the cluster would wait for the chain's own reports, which wait
+        for the engine's thread."""
+        if not now and _is_remote(value):
+            self.remote.append((n, value))
+            return
+        node = self.plan.nodes[n]
+        if (n not in self.hits and self._cacheable(node, states)
+                and self.cache.store(self.keys[n], fetch(value), node.name, n)):
+            self.stored += 1
+
+    def flush(self, states: Mapping[str, str]) -> None:
+        """Store the results kept remote (the run is over)."""
+        for n, value in self.remote:
+            self.keep(n, value, states, now=True)
+        self.remote = []
+
+    def stats(self) -> CacheStats:
+        return CacheStats(len(self.hits), self.misses, self.stored, self.cache.size())
+
+
+def _is_remote(value: Any) -> bool:
+    return isinstance(value, Remote) or (
+        type(value) is list and bool(value) and isinstance(value[0], Remote)
+    )

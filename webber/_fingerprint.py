@@ -1,0 +1,218 @@
+"""Cache keys: a digest of what a task computes from, stable across processes.
+
+A node's key covers its function, its arguments and its parents' keys (so a
+change upstream changes every key downstream, and nothing else):
+
+- a function (the task's, or one it refers to) is its compiled body (not its
+  line numbers or file name: moving it, or a new notebook kernel, is no
+  change), defaults, closure values and the globals its body names, each
+  recursively; a function or class of an installed package (the standard
+  library, site-packages) is its module and name only;
+- every other value is its cloudpickle bytes, with sets (in lists, tuples
+  and dicts) sorted, and
+  classes defined in ``__main__`` described by their contents (cloudpickle
+  tags those with a random id per process);
+- a :class:`~webber._refs.Ref` to a parent is that parent's key.
+
+``version=`` on a task takes the place of its function in the key. What the
+key cannot see is in docs/guide/caching.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import pickle
+import sys
+import sysconfig
+import types
+from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
+from typing import Any
+
+from webber._refs import Ref, find, substitute
+
+__all__ = ["Unkeyable", "node_key"]
+
+#: bump when the key's recipe changes: old entries then simply miss
+RECIPE = "webber-cache-1"
+
+_INSTALLED_ROOTS = tuple(
+    {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+)
+_installed: dict[str, bool] = {}
+
+
+class Unkeyable(Exception):
+    """The key cannot be computed (an unpicklable argument or global)."""
+
+
+def _is_installed(module: str | None) -> bool:
+    """Whether ``module`` is library code (its functions are keyed by name)."""
+    if not module or module == "__main__":
+        return False
+    known = _installed.get(module)
+    if known is None:
+        mod = sys.modules.get(module)
+        path = getattr(mod, "__file__", None)
+        known = mod is not None and (path is None or str(path).startswith(_INSTALLED_ROOTS))
+        _installed[module] = known
+    return known
+
+
+def _global_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
+
+
+def _code_token(code: types.CodeType) -> tuple[Any, ...]:
+    """The compiled body without its file name and line numbers."""
+    consts = tuple(
+        _code_token(c) if isinstance(c, types.CodeType) else c for c in code.co_consts
+    )
+    return (
+        code.co_code, code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount,
+        code.co_flags, code.co_names, code.co_varnames, code.co_freevars,
+        code.co_cellvars, consts,
+    )
+
+
+class _KeyPickler:
+    """Pickles a value for hashing (see the module doc); one per key computation
+    batch, memoizing function and class tokens by identity."""
+
+    def __init__(self, parents: Mapping[str, str]) -> None:
+        self.parents = parents
+        self.tokens: dict[int, str] = {}
+        self.functions: dict[int, str] = {}  # id(task function) -> its token
+        self.active: set[int] = set()  # functions being described (recursion)
+
+    def dumps(self, value: Any) -> bytes:
+        # pickle writes a set in iteration order, which for strings differs
+        # between processes (hash randomisation): sort them first.
+        for kind in (set, frozenset):
+            if find(value, kind):
+                value = substitute(value, kind, self._ordered)
+        buffer = io.BytesIO()
+        pickler = _pickler_class()(buffer, protocol=5)
+        pickler.keys = self
+        pickler.dump(value)
+        return buffer.getvalue()
+
+    def _ordered(self, items: AbstractSet[Any]) -> tuple[Any, ...]:
+        return (type(items).__name__, sorted(items, key=self.dumps))
+
+    def _token(self, obj: Any) -> str | None:
+        if type(obj) is Ref:
+            return f"parent:{self.parents[obj.id]}"
+        if isinstance(obj, types.ModuleType):
+            return f"module:{obj.__name__}"
+        if isinstance(obj, (types.FunctionType, type)):
+            if _is_installed(getattr(obj, "__module__", None)):
+                return None if isinstance(obj, type) else f"ref:{obj.__module__}.{obj.__qualname__}"
+            known = self.tokens.get(id(obj))
+            if known is None:
+                if id(obj) in self.active:  # recursion: the name is enough
+                    return f"self:{obj.__qualname__}"
+                self.active.add(id(obj))
+                try:
+                    known = self.tokens[id(obj)] = self._describe(obj)
+                finally:
+                    self.active.discard(id(obj))
+            return known
+        return None
+
+    def _describe(self, obj: types.FunctionType | type) -> str:
+        if isinstance(obj, type):
+            members = {
+                k: v for k, v in vars(obj).items()
+                if k not in ("__dict__", "__weakref__", "__doc__", "__module__", "__qualname__")
+            }
+            try:
+                body = self.dumps(members)
+            except Exception:
+                body = repr(sorted(members)).encode()
+            parts: tuple[Any, ...] = ("class", obj.__module__, obj.__qualname__, body)
+            return "class:" + _digest(pickle.dumps(parts, protocol=5))
+        f = obj
+        code = f.__code__
+        globs = f.__globals__
+        referenced = {n: globs[n] for n in sorted(_global_names(code)) if n in globs}
+        try:
+            closure = tuple(cell.cell_contents for cell in f.__closure__ or ())
+        except ValueError:  # an empty cell (a name assigned after the def)
+            closure = ()
+        described = (
+            "function", f.__module__, f.__qualname__, _code_token(code),
+            f.__defaults__, f.__kwdefaults__, closure, referenced,
+        )
+        return "function:" + _digest(self.dumps(described))
+
+
+_PICKLER: list[type[Any]] = []
+
+
+def _pickler_class() -> type[Any]:
+    """cloudpickle's Pickler, asking the _KeyPickler first (made on first use:
+    importing cloudpickle is not free)."""
+    if not _PICKLER:
+        import cloudpickle
+
+        class Pickler(cloudpickle.Pickler):  # type: ignore[misc]
+            keys: _KeyPickler
+
+            def reducer_override(self, obj: Any) -> Any:
+                token = self.keys._token(obj)
+                if token is not None:
+                    return (str, (token,))
+                return super().reducer_override(obj)
+
+        _PICKLER.append(Pickler)
+    return _PICKLER[0]
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=20).hexdigest()
+
+
+def function_token(func: Callable[..., Any], pickler: _KeyPickler) -> str:
+    """What stands for ``func`` in a key."""
+    known = pickler.functions.get(id(func))
+    if known is not None:
+        return known
+    try:
+        known = pickler.functions[id(func)] = _digest(pickler.dumps(func))
+        return known
+    except Exception as e:
+        raise Unkeyable(f"its function cannot be described ({type(e).__name__}: {e})") from e
+
+
+def node_key(
+    pickler: _KeyPickler,
+    func: Callable[..., Any],
+    version: str | None,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    fan_out: bool,
+    parents: Mapping[str, Any],
+) -> str:
+    """The key of one node; ``pickler.parents`` must hold its parents' keys.
+
+    Raises Unkeyable naming what could not be described."""
+    what = ("version", version) if version is not None else function_token(func, pickler)
+    parent_keys = sorted((pickler.parents[u], str(c)) for u, c in parents.items())
+    try:
+        data = pickler.dumps((RECIPE, what, args, sorted(kwargs.items()), fan_out, parent_keys))
+    except Exception as e:
+        raise Unkeyable(f"its arguments cannot be pickled ({type(e).__name__}: {e})") from e
+    return _digest(data)
+
+
+def key_pickler(parents: Mapping[str, str]) -> _KeyPickler:
+    """A pickler for the keys of one run; ``parents`` (node id -> key) is
+    read as keys are added to it."""
+    return _KeyPickler(parents)
+
