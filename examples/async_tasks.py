@@ -40,7 +40,7 @@ def total(sizes: list[int]) -> int:
     return sum(sizes)
 
 
-def build() -> tuple[Flow, list[int], int, list[str]]:
+def flow_and_results() -> tuple[Flow, list[int], int, list[str]]:
     with Flow("async") as flow:
         pages = [fetch(p) for p in range(PAGES)]  # Promises of int, not coroutines
         summed = total(pages)
@@ -48,14 +48,19 @@ def build() -> tuple[Flow, list[int], int, list[str]]:
     return flow, pages, summed, listed
 
 
+def build() -> Flow:
+    """The flow alone (``python -m webber run examples/async_tasks.py`` runs it)."""
+    return flow_and_results()[0]
+
+
 async def from_async_code() -> int:
-    flow, _, summed, _ = build()
+    flow, _, summed, _ = flow_and_results()
     run = await flow.arun(executor="threads")  # the loop keeps running meanwhile
     return int(run[summed])
 
 
 def main() -> webber.Run:
-    flow, pages, summed, listed = build()
+    flow, pages, summed, listed = flow_and_results()
     start = time.perf_counter()
     run = flow.run(executor="threads")
     elapsed = time.perf_counter() - start

@@ -182,6 +182,7 @@ CLI_RUNS: dict[str, tuple[int, str, list[str]]] = {
                     ["  failed: test-1: AssertionError: 3 tests failed for app-1.0.tar.gz"]),
     "io_threads": (0, "io: 9 succeeded, 0 failed, 0 skipped", ["page-7.txt: 24 words"]),
     "data_science": (0, "stats: 3 succeeded, 0 failed, 0 skipped", []),
+    "async_tasks": (0, "async: 102 succeeded, 0 failed, 0 skipped", []),
 }
 
 
