@@ -10,6 +10,7 @@ Importing webber starts nothing and imports no optional backend.
 
 import typing as _typing
 
+from webber._callbacks import DAGCallbacks
 from webber._compile import Plan
 from webber._errors import (
     CycleError,
@@ -28,6 +29,7 @@ from webber._errors import (
 from webber._events import Listener
 from webber._flow import DAG, Flow
 from webber._graph import Condition, Edge, Node
+from webber._metrics import DAGMetrics
 from webber._promise import Promise
 from webber._run import Attempt, Run
 from webber._task import Task, task
@@ -43,6 +45,8 @@ __all__ = [
     "Condition",
     "CycleError",
     "DAG",
+    "DAGCallbacks",
+    "DAGMetrics",
     "DaskExecutor",
     "Edge",
     "ExecutorError",

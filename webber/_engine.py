@@ -52,7 +52,10 @@ log = logging.getLogger("webber")
 #: seconds between wake-ups of an idle engine in the main thread (see _wait)
 HEARTBEAT = 0.25
 
-EVENTS = ("on_run_start", "on_task_start", "on_attempt_end", "on_task_end", "on_run_end")
+EVENTS = (
+    "on_run_start", "on_task_start", "on_attempt_end", "on_task_result", "on_task_end",
+    "on_run_end",
+)
 
 SUCCESS: State = "success"
 FAILED: State = "failed"
@@ -353,6 +356,8 @@ class _Engine:
         self.states[n] = state
         self.outcome[n] = outcome
         self.values[n] = value
+        if self.hooks["on_task_result"]:
+            self._emit("on_task_result", n, state, resolve(value) if state == SUCCESS else value)
         if self.hooks["on_task_end"]:
             attempts = self.record.attempts.get(n, ())
             if attempts:

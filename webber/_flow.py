@@ -29,6 +29,7 @@ from webber._task import Task
 if TYPE_CHECKING:
     import graphviz
 
+    from webber._callbacks import DAGCallbacks
     from webber._compile import Plan
     from webber._events import Listener
     from webber._run import Run
@@ -378,6 +379,7 @@ class DAG:
         progress: bool = False,
         listeners: Iterable[Listener] = (),
         resume: Run | None = None,
+        callbacks: DAGCallbacks | None = None,
     ) -> Run:
         """Run the graph and return its :class:`~webber.Run`.
 
@@ -392,6 +394,7 @@ class DAG:
         in ``previous_run`` and runs only the others: those that failed or were
         skipped, those whose function or arguments changed, and everything
         downstream of them (``run.reused`` lists what was reused).
+        ``callbacks`` takes 0.4.0's :class:`~webber.DAGCallbacks`.
         """
         from webber._engine import run_plan
         from webber.executors import resolve_executor
@@ -403,9 +406,12 @@ class DAG:
             from webber._resume import reusable
 
             reuse = reusable(plan, resume)
-        return run_plan(
-            plan, chosen, progress=progress, listeners=list(listeners), reuse=reuse
-        )
+        listening = list(listeners)
+        if callbacks is not None:
+            from webber._callbacks import listener_for
+
+            listening.append(listener_for(callbacks))
+        return run_plan(plan, chosen, progress=progress, listeners=listening, reuse=reuse)
 
     def execute(
         self,
@@ -415,11 +421,12 @@ class DAG:
         progress: bool = False,
         listeners: Iterable[Listener] = (),
         resume: Run | None = None,
+        callbacks: DAGCallbacks | None = None,
     ) -> Run:
         """The seed's name for :meth:`run`: runs the graph, logging task output."""
         return self.run(
             executor, max_workers=max_workers, progress=progress, listeners=listeners,
-            resume=resume,
+            resume=resume, callbacks=callbacks,
         )
 
     def visualize(

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import graphviz
 
     from webber._compile import Plan
+    from webber._metrics import DAGMetrics
     from webber._timeline import Timeline
 
 __all__ = ["Attempt", "Recorder", "Run", "State", "span"]
@@ -111,6 +112,7 @@ class Run:
         """Seconds from the start of the run to its end."""
         self.reused = list(reused)
         """The nodes whose values came from the run given as ``resume=`` (they did not run)."""
+        self._metrics: DAGMetrics | None = None
 
     def __repr__(self) -> str:
         return (
@@ -206,6 +208,15 @@ class Run:
     def durations(self) -> dict[Any, float]:
         """Node id -> seconds from its first start to its last end (0.0 if skipped)."""
         return _ByNode(self._durations, self._id)
+
+    @property
+    def metrics(self) -> DAGMetrics:
+        """0.4.0's :class:`~webber.DAGMetrics` of this run (made on first use)."""
+        if self._metrics is None:
+            from webber._metrics import metrics_of
+
+            self._metrics = metrics_of(self)
+        return self._metrics
 
     @property
     def attempts(self) -> dict[Any, tuple[Attempt, ...]]:
