@@ -31,6 +31,7 @@ from webber._flow import DAG, Flow
 from webber._graph import Condition, Edge, Node
 from webber._metrics import DAGMetrics
 from webber._promise import Promise
+from webber._queue import QueueDAG, stream
 from webber._run import Attempt, Run
 from webber._task import Task, task
 from webber.executors import shutdown
@@ -57,6 +58,7 @@ __all__ = [
     "Node",
     "Plan",
     "Promise",
+    "QueueDAG",
     "Run",
     "Task",
     "TaskDefinitionError",
@@ -68,6 +70,7 @@ __all__ = [
     "WebberError",
     "WorkerCrashedError",
     "shutdown",
+    "stream",
     "task",
 ]
 

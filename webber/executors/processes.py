@@ -20,7 +20,7 @@ from webber.executors._pool import Pool, Session
 if TYPE_CHECKING:
     from webber._compile import Plan
 
-__all__ = ["ProcessExecutor", "shutdown"]
+__all__ = ["DedicatedProcesses", "ProcessExecutor", "shutdown"]
 
 
 _pool: Pool | None = None
@@ -112,3 +112,22 @@ class ProcessExecutor(Executor):
             session.holder.release()
         else:
             pool.end(session)
+
+
+class DedicatedProcesses(ProcessExecutor):
+    """A ProcessExecutor with a pool of its own, for one run only: started
+    with the run, stopped at its end (a streaming stage keeps its worker, and
+    whatever state its function builds there, for the whole stream)."""
+
+    def start(self, report: Report) -> None:
+        if os.name != "posix":
+            super().start(report)  # raises the same ExecutorError
+        self._pool = Pool(self.max_workers or 1)
+        self._session = Session(report, starts=self.report_starts)
+
+    def stop(self, cancel: bool = False) -> None:
+        pool, session, self._pool, self._session = self._pool, self._session, None, None
+        if pool is None or session is None:
+            return
+        pool.shutdown(kill=cancel)
+        session.holder.release()
