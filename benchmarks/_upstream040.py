@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from _common import best
-from _workloads import build_chain, build_noops, burn
+from _workloads import BURN_10MS, build_chain, build_noops, build_stream, burn
 
 import webber  # 0.4.0
 from webber.xcoms import Promise
@@ -36,11 +36,23 @@ def main() -> None:
             cpu.add_node(burn)
         many = build_noops(webber.DAG())
         chain = build_chain(webber.DAG(), Promise, explicit_edges=True)
-        result = {
-            "cpu": best(quiet(cpu)),
-            "noop1000": best(quiet(many)),
-            "chain300": best(quiet(chain)),
-        }
+        if sys.argv[1:2] == ["stream"]:  # benchmarks/streaming.py: items per second
+            counts = {"noop": int(sys.argv[2]) if len(sys.argv) > 2 else 2000, "cpu": 40}
+            result: dict[str, float] = {}
+            for kind, work in (("noop", 0), ("cpu", BURN_10MS)):
+                items = counts[kind]
+                qdag = build_stream(webber.QueueDAG(), Promise, items, work, explicit_edges=True)
+                # 0.4.0's stages poll LIFO queues: record what came out, and how.
+                outputs = qdag.execute() or []
+                result[kind] = items / best(quiet(qdag))
+                result[f"{kind}_outputs"] = len(outputs)
+                result[f"{kind}_in_order"] = float(outputs == list(range(items)))
+        else:
+            result = {
+                "cpu": best(quiet(cpu)),
+                "noop1000": best(quiet(many)),
+                "chain300": best(quiet(chain)),
+            }
     finally:
         sys.stdout = real_stdout
     print(json.dumps(result))

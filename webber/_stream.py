@@ -123,7 +123,7 @@ def stage_executors(executor: str | Executor, count: int, local_root: bool) -> l
     if executor == "processes":
         from webber.executors.processes import DedicatedProcesses
 
-        chosen: list[Executor] = [DedicatedProcesses(1) for _ in range(count)]
+        chosen: list[Executor] = [DedicatedProcesses() for _ in range(count)]
     elif executor == "threads":
         chosen = [ThreadExecutor(1) for _ in range(count)]
     else:

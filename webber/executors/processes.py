@@ -25,6 +25,10 @@ __all__ = ["DedicatedProcesses", "ProcessExecutor", "shutdown"]
 
 _pool: Pool | None = None
 _pool_lock = threading.Lock()
+#: one-worker pools of finished streams, kept warm for the next (DedicatedProcesses)
+_spares: list[Pool] = []
+#: most spare pools kept
+MAX_SPARES = 8
 
 
 def _get_pool(size: int) -> Pool:
@@ -51,8 +55,11 @@ def shutdown() -> None:
     global _pool
     with _pool_lock:
         pool, _pool = _pool, None
-    if pool is not None:
-        pool.shutdown()
+        spares = list(_spares)
+        _spares.clear()
+    for stopping in [pool, *spares]:
+        if stopping is not None:
+            stopping.shutdown()
 
 
 class ProcessExecutor(Executor):
@@ -115,19 +122,36 @@ class ProcessExecutor(Executor):
 
 
 class DedicatedProcesses(ProcessExecutor):
-    """A ProcessExecutor with a pool of its own, for one run only: started
-    with the run, stopped at its end (a streaming stage keeps its worker, and
-    whatever state its function builds there, for the whole stream)."""
+    """A ProcessExecutor with a one-worker pool of its own for the length of a
+    run: a streaming stage keeps its worker (and whatever its function builds
+    there) for the whole stream. The pool is kept warm for the next stream
+    afterwards, like the shared pool, until :func:`shutdown`."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
 
     def start(self, report: Report) -> None:
         if os.name != "posix":
             super().start(report)  # raises the same ExecutorError
-        self._pool = Pool(self.max_workers or 1)
+        with _pool_lock:
+            atexit.unregister(shutdown)  # registered once, whoever starts a pool first
+            atexit.register(shutdown)
+            while _spares and _spares[-1].closed:
+                _spares.pop()
+            self._pool = _spares.pop() if _spares else Pool(1)
         self._session = Session(report, starts=self.report_starts)
 
     def stop(self, cancel: bool = False) -> None:
         pool, session, self._pool, self._session = self._pool, self._session, None, None
         if pool is None or session is None:
             return
-        pool.shutdown(kill=cancel)
-        session.holder.release()
+        if cancel:
+            pool.shutdown(kill=True)
+            session.holder.release()
+            return
+        pool.end(session)
+        with _pool_lock:
+            if len(_spares) < MAX_SPARES and not pool.closed:
+                _spares.append(pool)
+                return
+        pool.shutdown()
