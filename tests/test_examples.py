@@ -87,6 +87,13 @@ def check_data_science(out: str) -> None:
     assert number(r"^run time: ([\d.]+) s$", out) > 0
 
 
+def check_queue_dag(out: str) -> None:
+    lines = out.splitlines()
+    assert lines[:3] == ["11.74 C ok", "15.31 C ok", "31.32 C HOT"], out  # in order
+    assert lines[7] == "end of readings", out  # the output that met halt_condition flowed on
+    assert "hot readings: 2 of 7" in out, out
+
+
 CHECKS: dict[str, Callable[[str], None]] = {
     "hello": check_hello,
     "quickstart": check_quickstart,
@@ -95,6 +102,7 @@ CHECKS: dict[str, Callable[[str], None]] = {
     "conditional": check_conditional,
     "io_threads": check_io_threads,
     "data_science": check_data_science,
+    "queue_dag": check_queue_dag,
 }
 
 
