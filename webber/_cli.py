@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _show(flow: Any, args: argparse.Namespace) -> int:
     if args.json:
-        print(flow.to_json())
+        print(flow.to_json(strict=False))
     elif args.output:
         flow.visualize(args.output)
         print(f"wrote {args.output}")

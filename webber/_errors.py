@@ -16,7 +16,8 @@ bad graph, ``KeyError`` for an unknown id, ``TimeoutError`` for a timeout)::
      │    ├── TaskTimeoutError (TimeoutError)  the task ran past its timeout
      │    ├── TaskSkippedError             reading the result of a skipped task
      │    └── WorkerCrashedError           the process running the task died
-     └── ExecutorError                     an executor cannot start or was misused
+     ├── ExecutorError                     an executor cannot start or was misused
+     └── FormatError (ValueError)          a graph cannot be written to JSON or read from it
 
 An exception raised *by* a task is never wrapped: reading that task's result
 raises the task's own exception, so ``except ValueError`` keeps working.
@@ -28,6 +29,7 @@ from __future__ import annotations
 __all__ = [
     "CycleError",
     "ExecutorError",
+    "FormatError",
     "ForeignPromiseError",
     "GraphError",
     "TaskDefinitionError",
@@ -224,6 +226,29 @@ class ExecutorError(WebberError, RuntimeError):
     ...     print(str(e).split(";")[0])
     unknown executor 'thread'
     """
+
+
+class FormatError(WebberError, ValueError):
+    """A graph cannot be written to JSON (a lambda, an argument that is not
+    JSON) or read from it (an unknown function, another format version).
+    ``.node`` is the id of the node concerned ("" for the whole document).
+
+    >>> import webber
+    >>> dag = webber.DAG()
+    >>> n = dag.add_node(lambda: 1)
+    >>> try:
+    ...     dag.to_json()
+    ... except webber.FormatError as e:
+    ...     print(e.node)
+    lambda-1
+    """
+
+    def __init__(self, message: str, node: str = "") -> None:
+        super().__init__(message)
+        self.node = node
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.args[0] if self.args else "", self.node))
 
 
 # Tracebacks and pickles name the public path (webber.CycleError), not this module.

@@ -15,8 +15,9 @@ frozen Node records; Edge records are made only when asked for, which keeps a
 from __future__ import annotations
 
 import itertools
+import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -28,6 +29,7 @@ from webber._task import Task
 
 if TYPE_CHECKING:
     import graphviz
+    from typing_extensions import Self
 
     from webber._callbacks import DAGCallbacks
     from webber._compile import Plan
@@ -323,31 +325,81 @@ class DAG:
         return sub
 
     # -- describing --------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        """The structure of the graph as plain data, for tools and docs: nodes
-        (id, name, function, settings, the nodes whose results they take),
-        edges (condition, whether data passes). Functions and arguments are
-        named, not included.
+    def to_dict(self, *, strict: bool = True) -> dict[str, Any]:
+        """The graph as plain data, in a versioned format that
+        :meth:`from_dict` reads back: nodes (id, name, function path,
+        arguments, settings, the nodes whose results they take) and edges
+        (condition, whether data passes). Functions are written by name.
+
+        Raises :class:`~webber.FormatError` naming the node that cannot be
+        written: one that runs a lambda, or takes an argument that is not
+        JSON. ``strict=False`` writes those anyway, as text that cannot be
+        read back (for tools: ``python -m webber show --json``).
 
         >>> from webber import DAG, Promise
         >>> dag = DAG("doc")
         >>> a = dag.add_node(len, "abc")
-        >>> b = dag.add_node(print, Promise(a))
+        >>> b = dag.add_node(print, Promise(a), sep="")
         >>> d = dag.to_dict()
-        >>> d["nodes"][1]["function"], d["nodes"][1]["inputs"]
-        ('builtins.print', ['len-1'])
+        >>> d["version"], d["nodes"][1]["function"], d["nodes"][1]["args"]
+        (1, 'builtins.print', [{'$promise': 'len-1'}])
         >>> d["edges"][0]["continue_on"], d["edges"][0]["data"]
         ('Success', True)
+        >>> DAG.from_dict(d).get_node(b).args
+        (Promise('len-1'),)
         """
         from webber._describe import describe
 
-        return describe(self)
+        return describe(self, strict)
 
-    def to_json(self, indent: int | None = 2) -> str:
-        """:meth:`to_dict` as JSON text."""
+    def to_json(
+        self, path: str | os.PathLike[str] | None = None, *, indent: int | None = 2,
+        strict: bool = True,
+    ) -> str:
+        """:meth:`to_dict` as JSON text. With ``path``, also written to that file."""
         import json
 
-        return json.dumps(self.to_dict(), indent=indent)
+        text = json.dumps(self.to_dict(strict=strict), indent=indent, allow_nan=False)
+        if path is not None:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+        return text
+
+    @classmethod
+    def from_dict(
+        cls, data: dict[str, Any], registry: Mapping[str, Callable[..., Any]] | None = None
+    ) -> Self:
+        """The graph that :meth:`to_dict` described, with the same ids, settings,
+        arguments and edges.
+
+        Each node's function is ``registry[node name]`` (or ``[node id]``, or
+        ``[function path]``), else imported by its dotted path. Raises
+        :class:`~webber.FormatError` naming the node whose function cannot
+        be found, and for a document of another format version.
+
+        >>> from webber import DAG
+        >>> def shout(text: str) -> str:
+        ...     return text.upper() + "!"
+        >>> dag = DAG()
+        >>> n = dag.add_node(shout, "hi")
+        >>> copy = DAG.from_dict(dag.to_dict(), registry={"shout": shout})
+        >>> copy.run(executor="inline")[n]
+        'HI!'
+        """
+        from webber._describe import load
+
+        return load(cls, data, registry)
+
+    @classmethod
+    def from_json(
+        cls,
+        path_or_text: str | os.PathLike[str],
+        registry: Mapping[str, Callable[..., Any]] | None = None,
+    ) -> Self:
+        """:meth:`from_dict` of JSON text, or of the JSON file at a path."""
+        from webber._describe import load, read_text
+
+        return load(cls, read_text(path_or_text), registry)
 
     # -- compiling, running, drawing -----------------------------------------------
     def compile(self, executor: str | Executor = "processes") -> Plan:
@@ -510,12 +562,15 @@ class DAG:
             "timeout": options.timeout,
         }
         node = Node(n, name, fn, args, kwargs, map=fan_out, **settings)
-        self._plan = None
-        self._nodes[n] = node
-        self._pred[n] = {}
-        self._succ[n] = {}
+        self._store(node)
         self._link_deps(node)
         return n
+
+    def _store(self, node: Node) -> None:
+        self._plan = None
+        self._nodes[node.id] = node
+        self._pred[node.id] = {}
+        self._succ[node.id] = {}
 
     def _link_deps(self, node: Node) -> None:
         """Edges for the Promise arguments that name a node already present."""
