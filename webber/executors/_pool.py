@@ -130,8 +130,12 @@ def _why(code: int | None) -> str:
 
 
 class Pool:
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, depth: int = 1) -> None:
         self.size = size
+        #: jobs a worker may hold at once: 1 shares the queue among the workers
+        #: as they free up; more keeps one worker fed, no round trip between
+        #: batches (a streaming stage's own worker)
+        self.depth = depth
         self.lock = threading.RLock()
         self.procs: list[_Proc] = []
         self.pending: deque[_Task] = deque()
@@ -192,7 +196,7 @@ class Pool:
 
     def _dispatch(self) -> None:
         while self.pending:
-            idle = [p for p in self.procs if not p.inflight]
+            idle = [p for p in self.procs if len(p.inflight) < self.depth]
             if not idle:
                 if len(self.procs) >= self.size:
                     return

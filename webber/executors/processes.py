@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from webber._errors import ExecutorError
 from webber.executors import _serialize
 from webber.executors._base import Executor, Job, Report
-from webber.executors._pool import Pool, Session
+from webber.executors._pool import MAX_BATCH, Pool, Session
 
 if TYPE_CHECKING:
     from webber._compile import Plan
@@ -138,7 +138,7 @@ class DedicatedProcesses(ProcessExecutor):
             atexit.register(shutdown)
             while _spares and _spares[-1].closed:
                 _spares.pop()
-            self._pool = _spares.pop() if _spares else Pool(1)
+            self._pool = _spares.pop() if _spares else Pool(1, depth=MAX_BATCH)
         self._session = Session(report, starts=self.report_starts)
 
     def stop(self, cancel: bool = False) -> None:
