@@ -11,12 +11,11 @@ State, all in the caller's thread (no locks; executors only enqueue)::
                  their parent is final they are not submitted again
     rest         job key -> (its chain's links, where the links after it start);
                  those are dropped if it fails
-    timers       heap of (when, seq, action): retry delays and timeouts
+    inbox        the executors' messages, and timers: retry delays and timeouts
     fanouts      n -> results of a map node's elements still coming in
 
-The loop blocks on a queue of Outcomes with a timeout equal to the next
-timer (in the main thread, at most HEARTBEAT, so that a simulated Ctrl-C
-gets through), so it never polls for work. A node is decided as soon as its own parents are
+The loop blocks in its Inbox (``_inbox.py``) until an outcome arrives or
+a timer is due, so it never polls for work. A node is decided as soon as its own parents are
 final (never level by level): it is skipped (skip_node, or an edge whose
 condition its parent's outcome does not meet -- which then spreads by the
 same rule) or submitted. Deciding runs from a work list, not recursion, so a
@@ -25,11 +24,7 @@ same rule) or submitted. Deciding runs from a work list, not recursion, so a
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
-import queue
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -41,6 +36,7 @@ from webber._compile import Plan, PlanNode
 from webber._errors import TaskTimeoutError
 from webber._events import Listener
 from webber._graph import Condition
+from webber._inbox import Inbox
 from webber._promise import Promise
 from webber._run import Attempt, Recorder, Run, State, span
 from webber.executors._base import Executor, Job, Outcome, Started, resolve
@@ -48,9 +44,6 @@ from webber.executors._base import Executor, Job, Outcome, Started, resolve
 __all__ = ["run_plan"]
 
 log = logging.getLogger("webber")
-
-#: seconds between wake-ups of an idle engine in the main thread (see _wait)
-HEARTBEAT = 0.25
 
 EVENTS = (
     "on_run_start", "on_task_start", "on_attempt_end", "on_task_result", "on_task_end",
@@ -76,7 +69,7 @@ class _Engine:
     executor: Executor
     #: the run record first, then the progress bar and the user's listeners
     listeners: list[Listener]
-    outcomes: queue.SimpleQueue[Started | Outcome] = field(default_factory=queue.SimpleQueue)
+    inbox: Inbox = field(default_factory=Inbox)
     waiting: dict[str, int] = field(default_factory=dict)
     outcome: dict[str, State] = field(default_factory=dict)
     states: dict[str, State] = field(default_factory=dict)
@@ -86,19 +79,14 @@ class _Engine:
     began: dict[tuple[str, int | None], tuple[float, str]] = field(default_factory=dict)
     carried: set[str] = field(default_factory=set)
     rest: dict[tuple[str, int | None], tuple[tuple[Job, ...], int]] = field(default_factory=dict)
-    timers: list[tuple[float, int, Callable[[], None]]] = field(default_factory=list)
     fanouts: dict[str, _FanOut] = field(default_factory=dict)
     decide: deque[str] = field(default_factory=deque)
     batch: list[Job] | None = None  # jobs of the current decision pass
-    seq: itertools.count[int] = field(default_factory=itertools.count)
     record: Recorder = field(default_factory=Recorder)
     #: event name -> the listeners that override it
     hooks: dict[str, list[Listener]] = field(default_factory=dict)
     #: node id -> value taken from an earlier run instead of running the node
     reuse: dict[str, Any] = field(default_factory=dict)
-    main_thread: bool = field(
-        default_factory=lambda: threading.current_thread() is threading.main_thread()
-    )
 
     def run(self) -> Run:
         started, t0 = time.time(), time.perf_counter()
@@ -112,7 +100,7 @@ class _Engine:
         self._emit("on_run_start", self.plan)
         # Starts only matter to timeouts (always sent for those) and to listeners.
         self.executor.report_starts = bool(self.hooks["on_task_start"])
-        self.executor.start(self.outcomes.put)
+        self.executor.start(self.inbox.put)
         finished = False
         try:
             self.decide.extend(n for n, count in self.waiting.items() if count == 0)
@@ -126,30 +114,12 @@ class _Engine:
 
     # -- waiting ------------------------------------------------------------------
     def _wait(self) -> None:
-        """Block until an outcome arrives or the next timer is due; handle both."""
-        timeout = max(0.0, self.timers[0][0] - time.monotonic()) if self.timers else None
-        if self.main_thread:
-            # A lock wait is not interrupted by a *simulated* Ctrl-C
-            # (_thread.interrupt_main, as IDEs send it), only by a real
-            # signal: wake up now and then, doing nothing, to let it through.
-            timeout = HEARTBEAT if timeout is None else min(timeout, HEARTBEAT)
-        try:
-            message = self.outcomes.get(timeout=timeout)
-            while True:  # everything already queued, then decide once
-                if isinstance(message, Started):
-                    self._started(message)
-                else:
-                    self._finish_attempt(message)
-                message = self.outcomes.get_nowait()
-        except queue.Empty:
-            pass
-        now = time.monotonic()
-        while self.timers and self.timers[0][0] <= now:
-            heapq.heappop(self.timers)[2]()
+        """Handle what arrives (and due timers), then decide once."""
+        self.inbox.wait(self._started, self._finish_attempt)
         self._decide_all()
 
     def _after(self, delay: float, action: Callable[[], None]) -> None:
-        heapq.heappush(self.timers, (time.monotonic() + delay, next(self.seq), action))
+        self.inbox.after(delay, action)
 
     # -- deciding: skip, or submit --------------------------------------------------
     def _decide_all(self) -> None:

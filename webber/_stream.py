@@ -21,11 +21,8 @@ and the stage. Items reach the next stage in order even when one is retried.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import math
-import queue
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -33,6 +30,7 @@ from typing import Any
 
 from webber import _output
 from webber._errors import TaskDefinitionError, TaskTimeoutError
+from webber._inbox import Inbox
 from webber.executors import Executor, resolve_executor
 from webber.executors._base import Job, Outcome, Started, resolve
 
@@ -175,7 +173,7 @@ class _Stream:
         self.halt = halt_condition
         self.limit = math.inf if iterations is None else iterations
         self.maxsize = maxsize
-        self.outcomes: queue.SimpleQueue[Started | Outcome] = queue.SimpleQueue()
+        self.inbox = Inbox()
         count = len(stages)
         #: stage -> item -> its Job in flight (or waiting for a retry)
         self.inflight: list[dict[int, Job]] = [{} for _ in range(count)]
@@ -186,8 +184,6 @@ class _Stream:
         self.produced = 0  # items the source gave (or root calls begun)
         self.exhausted = False
         self.results: list[Any] = []
-        self.timers: list[tuple[float, int, Callable[[], None]]] = []
-        self.seq = itertools.count()
         self.batch: dict[int, tuple[Executor, list[Job]]] = {}
 
     # -- the loop -------------------------------------------------------------------
@@ -198,11 +194,11 @@ class _Stream:
             for ex in self.executors:
                 if not any(ex is s for s in started):
                     ex.report_starts = False  # only jobs with a timeout need theirs
-                    ex.start(self.outcomes.put)
+                    ex.start(self.inbox.put)
                     started.append(ex)
             self._pump()
             while not self._done():
-                self._wait()
+                self.inbox.wait(self._started, self._finished)
                 self._pump()
             finished = True
         finally:
@@ -212,27 +208,6 @@ class _Stream:
 
     def _done(self) -> bool:
         return self.exhausted and not any(self.inflight) and not any(self.ready)
-
-    def _wait(self) -> None:
-        timeout = max(0.0, self.timers[0][0] - time.monotonic()) if self.timers else None
-        # Wake up now and then: a lock wait is deaf to a simulated Ctrl-C (see _engine).
-        timeout = 0.25 if timeout is None else min(timeout, 0.25)
-        try:
-            message = self.outcomes.get(timeout=timeout)
-            while True:
-                if isinstance(message, Started):
-                    self._started(message)
-                else:
-                    self._finished(message)
-                message = self.outcomes.get_nowait()
-        except queue.Empty:
-            pass
-        now = time.monotonic()
-        while self.timers and self.timers[0][0] <= now:
-            heapq.heappop(self.timers)[2]()
-
-    def _after(self, delay: float, action: Callable[[], None]) -> None:
-        heapq.heappush(self.timers, (time.monotonic() + delay, next(self.seq), action))
 
     # -- moving items on ------------------------------------------------------------------
     def _room(self, k: int) -> bool:
@@ -288,7 +263,7 @@ class _Stream:
             return
         job = found[1]
         delay = job.timeout - (time.time() - message.at)  # type: ignore[operator]
-        self._after(delay, lambda: self._time_out(job))
+        self.inbox.after(delay, lambda: self._time_out(job))
 
     def _time_out(self, job: Job) -> None:
         found = self._current(job)
@@ -337,7 +312,7 @@ class _Stream:
                 self.batch.setdefault(id(ex), (ex, []))[1].append(again)
 
             if delay > 0:
-                self._after(delay, retry)
+                self.inbox.after(delay, retry)
             else:
                 retry()
             return

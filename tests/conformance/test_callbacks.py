@@ -9,19 +9,8 @@ from typing import Any
 import pytest
 
 import webber
+from tests.conformance.test_events import fail, flaky
 from webber import DAG, DAGCallbacks, Flow, Promise, task
-
-
-def flaky(marker: str) -> str:
-    path = Path(marker)
-    if not path.exists():
-        path.write_text("tried")
-        raise ValueError("first try fails")
-    return "second try"
-
-
-def fail() -> None:
-    raise RuntimeError("no")
 
 
 @task
@@ -52,15 +41,16 @@ def recording() -> tuple[DAGCallbacks, list[tuple[Any, ...]], set[int]]:
 
 
 def test_the_six_hooks_in_the_callers_thread(executor: str, tmp_path: Path) -> None:
-    dag = DAG()
-    ok = dag.add_node(str.upper, "a")
-    retried = dag.add_node(flaky, str(tmp_path / "marker"))
-    dag.retry_node(retried, 1)
-    bad = dag.add_node(fail)
-    after_bad = dag.add_node(print, "never")
-    dag.add_edge(bad, after_bad)
+    with Flow() as flow:  # the Flow DSL here; test_events builds its twin with the DAG API
+        ok = task(str.upper)("a").key
+        retried = task(retries=1)(flaky)(str(tmp_path / "marker")).key
+        failing = task(fail)()
+        bad = failing.key
+        after_bad = task(print)("never")
+        failing >> after_bad
+        after_bad = after_bad.key
     callbacks, events, threads = recording()
-    run = dag.execute(executor=executor, callbacks=callbacks)
+    run = flow.execute(executor=executor, callbacks=callbacks)
 
     assert threads == {threading.get_ident()}
     assert events[0] == ("dag_start", 4)
