@@ -450,7 +450,7 @@ def test_to_dict_and_to_json_describe_structure_and_arguments() -> None:
         "id": "fetch-1", "name": "fetch",
         "function": "tests.test_dag_api.test_to_dict_and_to_json_describe_structure_and_arguments"
                     ".<locals>.fetch",
-        "args": [["a", "b"]], "kwargs": {}, "inputs": [], "map": True,
+        "args": [["a", "b"]], "kwargs": {}, "inputs": [], "map": True, "partial": False,
         "retries": 2, "retry_delay": 0.5, "retry_backoff": 1.0,
         "timeout": 3.0, "skip": False, "skip_as_failure": False,
     }

@@ -55,6 +55,7 @@ class PlanNode:
     skip = property(lambda self: self.node.skip)
     skip_as_failure = property(lambda self: self.node.skip_as_failure)
     map = property(lambda self: self.node.map)
+    partial = property(lambda self: self.node.partial)
 
 
 @dataclass(frozen=True, slots=True)

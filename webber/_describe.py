@@ -5,7 +5,7 @@ The format (version 1; its JSON Schema is ``webber/schema/dag-v1.json``)::
     {"format": "webber.dag", "version": 1, "name": ...,
      "nodes": [{"id", "name", "function": "package.module.function",
                 "args": [...], "kwargs": {...}, "inputs": [parent ids],
-                "map", "retries", "retry_delay", "retry_backoff", "timeout",
+                "map", "partial", "retries", "retry_delay", "retry_backoff", "timeout",
                 "skip", "skip_as_failure"}, ...],
      "edges": [{"parent", "child", "continue_on": "Success", "data": bool}, ...]}
 
@@ -73,6 +73,7 @@ def describe(dag: DAG, strict: bool = True) -> dict[str, Any]:
             "kwargs": {k: encode(v) for k, v in node.kwargs.items()},
             "inputs": [dep_name(key) for key in node.deps],
             "map": node.map,
+            "partial": node.partial,
             **{setting: getattr(node, setting) for setting in _SETTINGS},
         })
     return {
@@ -203,7 +204,8 @@ def _node(entry: Any, registry: Mapping[str, Callable[..., Any]]) -> Node:
         return Node(
             n, name, func, tuple(_decode(n, a) for a in args),
             {k: _decode(n, v) for k, v in kwargs.items()},
-            map=bool(entry.get("map", False)), **settings,
+            map=bool(entry.get("map", False)), partial=bool(entry.get("partial", False)),
+            **settings,
         )
     except TypeError as e:
         raise FormatError(f"node {n!r}: {e}", n) from None

@@ -33,7 +33,7 @@ from typing import Any
 
 from webber import _output
 from webber._compile import Plan, PlanNode
-from webber._errors import TaskTimeoutError
+from webber._errors import TaskTimeoutError, add_note
 from webber._events import Listener
 from webber._graph import Condition
 from webber._inbox import Inbox
@@ -300,8 +300,13 @@ class _Engine:
         if job.index is None:
             self._final(job.node, FAILED, error, FAILED)
             return
+        add_note(error, f"webber: element {job.index} (counting from 0) of the fan-out of "
+                        f"task {job.node!r} failed after {job.attempt} attempt"
+                        f"{'s' * (job.attempt != 1)}")
         fan = self.fanouts[job.node]
-        if fan.error is None or job.index < fan.error_index:
+        if node.partial:
+            fan.results[job.index] = error  # the node succeeds with the rest
+        elif fan.error is None or job.index < fan.error_index:
             fan.error, fan.error_index = error, job.index
         self._element_done(job.node, fan)
 

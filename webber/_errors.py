@@ -40,6 +40,7 @@ __all__ = [
     "UnpicklableTaskError",
     "WebberError",
     "WorkerCrashedError",
+    "add_note",
 ]
 
 
@@ -251,6 +252,23 @@ class FormatError(WebberError, ValueError):
         return (type(self), (self.args[0] if self.args else "", self.node))
 
 
+def add_note(error: BaseException, note: str) -> BaseException:
+    """``error`` with ``note`` added (shown under its traceback, once): how
+    webber says which element or item failed while raising the task's own
+    exception, so ``except ValueError`` keeps working."""
+    notes = getattr(error, "__notes__", None)
+    if notes is None:
+        notes = []
+        try:
+            setattr(error, "__notes__", notes)  # what add_note() does (Python 3.11+)  # noqa: B010
+        except AttributeError:
+            return error
+    if note not in notes:
+        notes.append(note)
+    return error
+
+
 # Tracebacks and pickles name the public path (webber.CycleError), not this module.
 for _name in __all__:
-    globals()[_name].__module__ = "webber"
+    if _name[0].isupper():
+        globals()[_name].__module__ = "webber"

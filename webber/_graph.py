@@ -68,6 +68,8 @@ class Node:
     skip: bool = False
     skip_as_failure: bool = False
     map: bool = False
+    #: a fan-out whose failed elements leave their exception in the results
+    partial: bool = False
     deps: tuple[str | Callable[..., Any], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from webber import _output
-from webber._errors import TaskDefinitionError, TaskTimeoutError
+from webber._errors import TaskDefinitionError, TaskTimeoutError, add_note
 from webber._inbox import Inbox
 from webber.executors import Executor, resolve_executor
 from webber.executors._base import Job, Outcome, Started, resolve
@@ -95,17 +95,8 @@ def check_repeat(
 
 
 def name_failure(error: BaseException, note: str) -> BaseException:
-    """``error`` with ``note`` added (shown under its traceback): a task's own
-    exception is raised as it is, so ``except ValueError`` keeps working."""
-    notes = getattr(error, "__notes__", None)
-    if notes is None:
-        notes = []
-        try:
-            setattr(error, "__notes__", notes)  # what add_note() does (Python 3.11+)  # noqa: B010
-        except AttributeError:
-            return error
-    if note not in notes:
-        notes.append(note)
+    """``error`` noted with which item and stage failed, and logged."""
+    add_note(error, note)
     log.error("%s: %s: %s", note, type(error).__name__, error)
     return error
 
