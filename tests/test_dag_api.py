@@ -451,6 +451,7 @@ def test_to_dict_and_to_json_describe_structure_and_arguments() -> None:
         "function": "tests.test_dag_api.test_to_dict_and_to_json_describe_structure_and_arguments"
                     ".<locals>.fetch",
         "args": [["a", "b"]], "kwargs": {}, "inputs": [], "map": True, "partial": False,
+        "map_slot": 0, "map_zip": False,
         "retries": 2, "retry_delay": 0.5, "retry_backoff": 1.0,
         "timeout": 3.0, "skip": False, "skip_as_failure": False,
     }

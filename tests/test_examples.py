@@ -94,6 +94,13 @@ def check_queue_dag(out: str) -> None:
     assert "hot readings: 2 of 7" in out, out
 
 
+def check_iter_promise(out: str) -> None:
+    assert out.splitlines()[:4] == [
+        "6 x apple: 3.00", "2 x bread: 4.50", "1 x cheese: 7.00", "1 x caviar: not sold",
+    ], out
+    assert "3 of 4 orders priced, total 14.50" in out, out
+
+
 CHECKS: dict[str, Callable[[str], None]] = {
     "hello": check_hello,
     "quickstart": check_quickstart,
@@ -103,6 +110,7 @@ CHECKS: dict[str, Callable[[str], None]] = {
     "io_threads": check_io_threads,
     "data_science": check_data_science,
     "queue_dag": check_queue_dag,
+    "iter_promise": check_iter_promise,
 }
 
 

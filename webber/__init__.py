@@ -31,7 +31,7 @@ from webber._events import Listener
 from webber._flow import DAG, Flow
 from webber._graph import Condition, Edge, Node
 from webber._metrics import DAGMetrics
-from webber._promise import Promise
+from webber._promise import IterPromise, Promise
 from webber._queue import QueueDAG, stream
 from webber._run import Attempt, Run
 from webber._task import Task, task
@@ -56,6 +56,7 @@ __all__ = [
     "ForeignPromiseError",
     "FormatError",
     "GraphError",
+    "IterPromise",
     "Listener",
     "Node",
     "Plan",

@@ -56,6 +56,8 @@ class PlanNode:
     skip_as_failure = property(lambda self: self.node.skip_as_failure)
     map = property(lambda self: self.node.map)
     partial = property(lambda self: self.node.partial)
+    map_slot = property(lambda self: self.node.map_slot)
+    map_zip = property(lambda self: self.node.map_zip)
 
 
 @dataclass(frozen=True, slots=True)

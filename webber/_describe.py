@@ -5,8 +5,8 @@ The format (version 1; its JSON Schema is ``webber/schema/dag-v1.json``)::
     {"format": "webber.dag", "version": 1, "name": ...,
      "nodes": [{"id", "name", "function": "package.module.function",
                 "args": [...], "kwargs": {...}, "inputs": [parent ids],
-                "map", "partial", "retries", "retry_delay", "retry_backoff", "timeout",
-                "skip", "skip_as_failure"}, ...],
+                "map", "partial", "map_slot", "map_zip", "retries", "retry_delay",
+                "retry_backoff", "timeout", "skip", "skip_as_failure"}, ...],
      "edges": [{"parent", "child", "continue_on": "Success", "data": bool}, ...]}
 
 Arguments are JSON values, with three tagged forms: ``{"$promise": id}`` (a
@@ -74,6 +74,8 @@ def describe(dag: DAG, strict: bool = True) -> dict[str, Any]:
             "inputs": [dep_name(key) for key in node.deps],
             "map": node.map,
             "partial": node.partial,
+            "map_slot": node.map_slot,
+            "map_zip": node.map_zip,
             **{setting: getattr(node, setting) for setting in _SETTINGS},
         })
     return {
@@ -205,6 +207,7 @@ def _node(entry: Any, registry: Mapping[str, Callable[..., Any]]) -> Node:
             n, name, func, tuple(_decode(n, a) for a in args),
             {k: _decode(n, v) for k, v in kwargs.items()},
             map=bool(entry.get("map", False)), partial=bool(entry.get("partial", False)),
+            map_slot=entry.get("map_slot", 0), map_zip=bool(entry.get("map_zip", False)),
             **settings,
         )
     except TypeError as e:

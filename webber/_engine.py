@@ -155,13 +155,16 @@ class _Engine:
         return {u: self.values.get(u) for u in node.deps} if node.deps else None
 
     def _submit(self, node: PlanNode, index: int | None, attempt: int) -> None:
-        if index is None:
-            args = node.args
-        else:
-            args = (self.fanouts[node.id].results[index], *node.args[1:])
+        args, kwargs = node.args, node.kwargs
+        if index is not None:  # the element goes where the items were (map_slot)
+            element, slot = self.fanouts[node.id].results[index], node.map_slot
+            if isinstance(slot, int):
+                args = (*args[:slot], element, *args[slot + 1:])
+            else:
+                kwargs = {**kwargs, slot: element}
         links = self._chain(node) if index is None and node.fused is not None else ()
         job = Job(
-            node.id, index, attempt, node.name, node.func, args, node.kwargs,
+            node.id, index, attempt, node.name, node.func, args, kwargs,
             self._inputs(node), node.timeout, links,
         )
         self.running[job.key] = job
@@ -189,15 +192,17 @@ class _Engine:
         return tuple(links)
 
     def _fan_out(self, node: PlanNode) -> None:
-        source = node.args[0]
-        if isinstance(source, Promise):
-            # compile() made Promise keys ids; a result kept remote is needed here.
-            source = resolve(self.values[str(source.key)])
+        slot = node.map_slot
+        source = node.args[slot] if isinstance(slot, int) else node.kwargs[slot]
         try:
-            items = list(source)
+            if node.map_zip:  # IterPromise(a, b, zip=True): tuples, the shortest wins
+                items = list(zip(*(list(self._source(s)) for s in source), strict=False))
+            else:
+                items = list(self._source(source))
         except Exception as e:
             error = TypeError(
-                f"task {node.id!r}: .map() needs an iterable, got {type(source).__name__}: {e}"
+                f"task {node.id!r}: .map() needs an iterable, got "
+                f"{type(self._source(source)).__name__}: {e} (an IterPromise's source too)"
             )
             self._record(node.id, None, 1, False, error, time.time(), 0.0, "engine")
             self._final(node.id, FAILED, error, FAILED)
@@ -209,6 +214,13 @@ class _Engine:
         self.fanouts[node.id] = _FanOut(items, len(items))
         for index in range(len(items)):
             self._submit(node, index, 1)
+
+    def _source(self, source: Any) -> Any:
+        """A fan-out's items: a parent's result, or the items themselves."""
+        if isinstance(source, Promise):
+            # compile() made Promise keys ids; a result kept remote is needed here.
+            return resolve(self.values[str(source.key)])
+        return source
 
     # -- outcomes ---------------------------------------------------------------------
     def _current(self, job: Job) -> Job | None:
@@ -292,11 +304,20 @@ class _Engine:
             else:
                 retry()
             return
-        log.error(
-            "task %s failed after %d attempt%s: %s: %s",
-            where, job.attempt, "s" * (job.attempt != 1), type(error).__name__, error,
-            exc_info=error, extra={"task": node.name, "node": node.id},
-        )
+        if job.index is not None and node.partial:
+            # Expected by the flow's author: the exception takes the element's place.
+            log.warning(
+                "task %s failed after %d attempt%s (partial=True: its exception stays in "
+                "the results): %s: %s",
+                where, job.attempt, "s" * (job.attempt != 1), type(error).__name__, error,
+                extra={"task": node.name, "node": node.id},
+            )
+        else:
+            log.error(
+                "task %s failed after %d attempt%s: %s: %s",
+                where, job.attempt, "s" * (job.attempt != 1), type(error).__name__, error,
+                exc_info=error, extra={"task": node.name, "node": node.id},
+            )
         if job.index is None:
             self._final(job.node, FAILED, error, FAILED)
             return

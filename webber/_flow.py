@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from webber import _context
 from webber._errors import ForeignPromiseError, TaskDefinitionError, UnknownNodeError, WebberError
 from webber._graph import Condition, Edge, Node, display_name, slug
-from webber._promise import Promise, find_promises
+from webber._promise import IterPromise, Promise, find_promises
 from webber._task import Task
 
 if TYPE_CHECKING:
@@ -196,11 +196,13 @@ class DAG:
         dicts) is replaced by that node's result and records the edge. A
         ``@task`` function brings its settings (name, retries, timeout).
         """
-        self._check_promises(args, kwargs, display_name(fn) if callable(fn) else repr(fn))
+        where = display_name(fn) if callable(fn) else repr(fn)
+        args, kwargs, fan = _lower_iter_promise(args, kwargs, where)
+        self._check_promises(args, kwargs, where)
         if isinstance(fn, Task):
-            return self._insert(fn.fn, fn.options.name, args, kwargs, fn.options, fan_out=False)
+            return self._insert(fn.fn, fn.options.name, args, kwargs, fn.options, False, fan)
         name = display_name(fn) if callable(fn) else type(fn).__name__
-        return self._insert(fn, name, args, kwargs, None, fan_out=False)
+        return self._insert(fn, name, args, kwargs, None, False, fan)
 
     def add_edge(
         self, parent: NodeRef, child: NodeRef, continue_on: Condition = Condition.Success
@@ -531,11 +533,12 @@ class DAG:
         self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], fan_out: bool
     ) -> Promise:
         """Record one call of ``task`` (the DSL path); returns its Promise."""
+        args, kwargs, fan = _lower_iter_promise(args, kwargs, task.options.name)
         self._check_promises(args, kwargs, task.options.name)
         if fan_out and not isinstance(args[0], (Promise, list, tuple)):
             # Materialize generators and other one-shot iterables now, once.
             args = (list(args[0]), *args[1:])
-        n = self._insert(task.fn, task.options.name, args, kwargs, task.options, fan_out)
+        n = self._insert(task.fn, task.options.name, args, kwargs, task.options, fan_out, fan)
         return Promise._bound(n, self)
 
     def _insert(
@@ -546,6 +549,7 @@ class DAG:
         kwargs: dict[str, Any],
         options: Any,
         fan_out: bool,
+        fan: dict[str, Any] | None = None,
     ) -> str:
         base = slug(name)
         count = self._counts.get(base, 0)
@@ -561,7 +565,11 @@ class DAG:
             "retry_backoff": options.retry_backoff,
             "timeout": options.timeout,
         }
-        node = Node(n, name, fn, args, kwargs, map=fan_out, **settings)
+        if fan is not None:  # an IterPromise argument: its map settings
+            settings.update(fan, map=True)
+        else:
+            settings["map"] = fan_out
+        node = Node(n, name, fn, args, kwargs, **settings)
         self._store(node)
         self._link_deps(node)
         return n
@@ -629,6 +637,34 @@ class DAG:
                 if (not named or key(r) in named) and (predicate is None or predicate(r))
             ]
         return chosen
+
+
+def _lower_iter_promise(
+    args: tuple[Any, ...], kwargs: dict[str, Any], where: str
+) -> tuple[tuple[Any, ...], dict[str, Any], dict[str, Any] | None]:
+    """An IterPromise argument made a fan-out: its source Promise (a tuple of
+    them with zip) in its place, and the node's map settings. No IterPromise:
+    the arguments as they are, and None."""
+    found: list[tuple[int | str, IterPromise]] = [
+        (i, a) for i, a in enumerate(args) if isinstance(a, IterPromise)
+    ]
+    if kwargs:
+        found += [(k, v) for k, v in kwargs.items() if isinstance(v, IterPromise)]
+    if not found:
+        return args, kwargs, None
+    if len(found) > 1:
+        raise TaskDefinitionError(
+            f"task {where!r} takes {len(found)} IterPromises; a node fans out over one: "
+            f"pass IterPromise(a, b, zip=True) to run once per pair"
+        )
+    slot, iterated = found[0]
+    zipped = iterated.zip and len(iterated.sources) > 1
+    source: Any = tuple(iterated.sources) if zipped else Promise(iterated.sources[0])
+    if isinstance(slot, int):
+        args = (*args[:slot], source, *args[slot + 1:])
+    else:
+        kwargs = {**kwargs, slot: source}
+    return args, kwargs, {"map_slot": slot, "map_zip": zipped, "partial": iterated.partial}
 
 
 class Flow(DAG):

@@ -70,6 +70,11 @@ class Node:
     map: bool = False
     #: a fan-out whose failed elements leave their exception in the results
     partial: bool = False
+    #: where a fan-out's items are, and its element goes: a position in
+    #: ``args`` or a name in ``kwargs`` (``Task.map``: 0; IterPromise: its place)
+    map_slot: int | str = 0
+    #: the slot holds a tuple of sources, zipped (``IterPromise(a, b, zip=True)``)
+    map_zip: bool = False
     deps: tuple[str | Callable[..., Any], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -20,7 +20,7 @@ from webber import _context
 if TYPE_CHECKING:
     from webber._flow import DAG
 
-__all__ = ["Promise", "find_promises", "substitute"]
+__all__ = ["IterPromise", "Promise", "find_promises", "substitute"]
 
 
 class Promise:
@@ -101,6 +101,70 @@ class Promise:
 
     def __len__(self) -> NoReturn:
         raise TypeError(f"{self!r} has no length while the flow is being built")
+
+
+class IterPromise(Promise):
+    """Fan-out in the DAG API (webber 0.4.0's): the node runs once per element
+    of its source's result, in parallel, and its value is the list of results
+    in order -- the machinery of :meth:`Task.map <webber.Task.map>`.
+
+    ``IterPromise(a, b, zip=True)`` runs once per ``tuple`` of the zipped
+    sources (the shortest one sets the length). With ``partial=True`` a failed
+    element leaves its exception in its place, and the node succeeds with the
+    rest. One IterPromise per node, as an argument of its own (not inside a
+    list).
+
+    >>> from webber import DAG, IterPromise
+    >>> dag = DAG()
+    >>> words = dag.add_node(str.split, "streams of words")
+    >>> loud = dag.add_node(str.upper, IterPromise(words))
+    >>> dag.run(executor="inline")[loud]
+    ['STREAMS', 'OF', 'WORDS']
+    """
+
+    __slots__ = ("partial", "sources", "zip")
+
+    sources: tuple[Promise, ...]
+    partial: bool
+    zip: bool
+
+    def __init__(
+        self, *sources: str | Callable[..., Any] | Promise, partial: bool = False,
+        zip: bool = False,
+    ) -> None:
+        if not sources:
+            raise TypeError("IterPromise() needs a source: IterPromise(node_id)")
+        if len(sources) > 1 and not zip:
+            raise TypeError(
+                f"IterPromise of {len(sources)} sources needs zip=True: it runs once per "
+                f"tuple of their elements"
+            )
+        promises = tuple(Promise(source) for source in sources)
+        super().__init__(promises[0])
+        self.sources = promises
+        self.partial = bool(partial)
+        self.zip = bool(zip)
+
+    @property
+    def keys(self) -> tuple[str | Callable[..., Any], ...]:
+        """The keys of the sources (0.4.0's attribute)."""
+        return tuple(p.key for p in self.sources)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(p)[len("Promise("):-1] for p in self.sources)
+        flags = "".join(
+            f", {flag}=True" for flag in ("partial", "zip") if getattr(self, flag)
+        )
+        return f"IterPromise({inner}{flags})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_iter_promise, (self.keys, self.partial, self.zip))
+
+
+def _iter_promise(
+    keys: tuple[str | Callable[..., Any], ...], partial: bool, zip: bool
+) -> IterPromise:
+    return IterPromise(*keys, partial=partial, zip=zip)
 
 
 def _as_list(obj: Any) -> list[Any]:

@@ -14,7 +14,7 @@ from webber import _context
 from webber._errors import GraphError, TaskDefinitionError
 from webber._flow import DAG
 from webber._graph import Condition, display_name, slug
-from webber._promise import Promise, find_promises
+from webber._promise import IterPromise, Promise, find_promises
 from webber._stream import DEFAULT_MAXSIZE, Stage, check_repeat, run_stream
 from webber._task import Task
 
@@ -72,6 +72,11 @@ class QueueDAG(DAG):
         flows on); ``max_iter=N`` caps the calls.
         """
         where = f"queue_dag {self.name!r}: node of {display_name(fn) if callable(fn) else fn!r}"
+        if any(isinstance(a, IterPromise) for a in (*args, *kwargs.values())):
+            raise TaskDefinitionError(
+                f"{where} takes an IterPromise; a stream stage runs once per item already: "
+                f"take the parent's output with Promise(parent), or fan out in a DAG"
+            )
         parents = sorted(
             {n for n in (self._dep_id(p.key) for p in find_promises((args, kwargs))) if n}
         )

@@ -55,7 +55,9 @@ def _unchanged(old: PlanNode, new: PlanNode) -> bool:
     a, b = old.node, new.node
     if a is b:  # the same flow, not edited since: its records are frozen
         return True
-    if (a.map, a.skip, a.skip_as_failure) != (b.map, b.skip, b.skip_as_failure):
+    if (a.map, a.partial, a.map_slot, a.map_zip, a.skip, a.skip_as_failure) != (
+        b.map, b.partial, b.map_slot, b.map_zip, b.skip, b.skip_as_failure
+    ):
         return False
     return _same_function(a.func, b.func) and _same_value(
         (old.args, dict(old.kwargs)), (new.args, dict(new.kwargs))

@@ -1,5 +1,5 @@
-"""The seed's import path for Promise: ``from webber.xcoms import Promise``."""
+"""The seed's import path: ``from webber.xcoms import Promise, IterPromise``."""
 
-from webber._promise import Promise
+from webber._promise import IterPromise, Promise
 
-__all__ = ["Promise"]
+__all__ = ["IterPromise", "Promise"]
