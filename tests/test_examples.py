@@ -95,9 +95,11 @@ def check_queue_dag(out: str) -> None:
 
 
 def check_iter_promise(out: str) -> None:
-    assert out.splitlines()[:4] == [
+    # (the warning for caviar, logged to stdout as well, may come first)
+    assert [line for line in out.splitlines() if " x " in line] == [
         "6 x apple: 3.00", "2 x bread: 4.50", "1 x cheese: 7.00", "1 x caviar: not sold",
     ], out
+    assert "price-1[3] failed after 1 attempt (partial=True" in out, out
     assert "3 of 4 orders priced, total 14.50" in out, out
 
 
