@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 import webber
-from webber import DAG, Condition, Edge, Flow, Node, Promise, task
+from webber import DAG, Condition, Edge, Flow, Node, Promise, TaskOptions, task
 
 
 def f(*args: object) -> object:
@@ -299,7 +299,7 @@ def test_update_nodes_with_an_unknown_field_is_a_webber_error() -> None:
     # (which is a TypeError, so `except TypeError` keeps working).
     dag = DAG()
     a = dag.add_node(f)
-    for field in ("bogus", "id", "deps", "map"):
+    for field in ("bogus", "id", "deps", "fan_out", "options"):
         with pytest.raises(webber.TaskDefinitionError, match=f"cannot set {field}"):
             dag.update_nodes(a, **{field: 1})
 
@@ -380,11 +380,11 @@ def test_retry_node_and_relabel_node_show_in_the_run() -> None:
     dag.relabel_node(n, "renamed")
     assert n == "g-1" and dag.nodes == ["g-1"]
     plan = dag.compile()
-    assert (plan.nodes[n].name, plan.nodes[n].retries) == ("renamed", 3)
+    assert (plan.nodes[n].name, plan.nodes[n].options.retries) == ("renamed", 3)
 
 
 def test_edge_and_node_records_are_slotted() -> None:
-    node = Node("x-1", "x", g)
+    node = Node("x-1", TaskOptions("x"), g)
     edge = Edge("a", "b")
     for record in (node, edge):
         assert not hasattr(record, "__dict__")
@@ -392,7 +392,8 @@ def test_edge_and_node_records_are_slotted() -> None:
             record.extra = 1  # type: ignore[attr-defined]
     assert edge.continue_on is Condition.Success and edge.data is False
     assert (node.retries, node.retry_delay, node.retry_backoff, node.timeout) == (0, 0.0, 1.0, None)
-    assert dataclasses.replace(node, retries=2).retries == 2 and node.retries == 0
+    options = dataclasses.replace(node.options, retries=2)
+    assert dataclasses.replace(node, options=options).retries == 2 and node.retries == 0
 
 
 def test_execute_and_run_give_the_same_result() -> None:
@@ -450,7 +451,7 @@ def test_to_dict_and_to_json_describe_structure_and_arguments() -> None:
         "id": "fetch-1", "name": "fetch",
         "function": "tests.test_dag_api.test_to_dict_and_to_json_describe_structure_and_arguments"
                     ".<locals>.fetch",
-        "args": [["a", "b"]], "kwargs": {}, "inputs": [], "map": True, "partial": False,
+        "args": [["a", "b"]], "kwargs": {}, "inputs": [], "fan_out": True, "partial": False,
         "map_slot": 0, "map_zip": False,
         "retries": 2, "retry_delay": 0.5, "retry_backoff": 1.0,
         "timeout": 3.0, "skip": False, "skip_as_failure": False,

@@ -97,5 +97,5 @@ def test_the_griffe_extension_turns_rest_into_markdown() -> None:
     errors = package["_errors"].docstring.value
     assert "from [`WebberError`][webber.WebberError]" in errors  # a role, resolved in scope
     assert "\n```text\nWebberError\n" in errors  # the `::` literal block
-    substitute = package["_promise.substitute"].docstring.value
+    substitute = package["_refs.substitute"].docstring.value
     assert "Like `copy.deepcopy`," in substitute  # not webber's: plain code, no link

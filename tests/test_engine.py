@@ -46,7 +46,7 @@ def test_a_retried_chain_link_is_not_decided_again(tmp_path: Path) -> None:
     head = dag.add_node(int, 0)
     link = dag.add_node(fail_once, Promise(head), str(tmp_path / "marker"))
     dag.retry_node(link, 1)
-    assert dag.compile(executor="inline").nodes[head].fused == link
+    assert dag.compile().nodes[head].next_link == link
     run = dag.run(executor=LateRetries())
     assert run[link] == 1
     assert [(a.number, a.ok) for a in run.attempts[link]] == [(1, False), (2, True)]

@@ -130,7 +130,7 @@ def test_default_options() -> None:
         p = documented(1)
     node = flow.get_node(p)
     assert (node.retries, node.retry_delay, node.retry_backoff, node.timeout) == (0, 0.0, 1.0, None)
-    assert (node.skip, node.map) == (False, False)
+    assert (node.skip, node.fan_out) == (False, False)
 
 
 def test_plain_call_raises_and_returns_exactly_like_the_function() -> None:
@@ -214,7 +214,7 @@ def test_task_map_records_one_node() -> None:
     with Flow() as flow:
         out = square.map([1, 2, 3])
     assert isinstance(out, Promise)
-    assert flow.nodes == ["lambda-1"] and flow.get_node(out).map is True
+    assert flow.nodes == ["lambda-1"] and flow.get_node(out).fan_out is True
     assert flow.run(executor="inline")[out] == [1, 4, 9]
 
 

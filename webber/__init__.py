@@ -11,17 +11,25 @@ Importing webber starts nothing and imports no optional backend.
 import typing as _typing
 
 from webber._callbacks import DAGCallbacks
-from webber._compile import Plan
 from webber._errors import (
     CycleError,
+    DiagramError,
     ExecutorError,
     ForeignPromiseError,
     FormatError,
     GraphError,
+    JobLoadError,
+    JobSendError,
+    PoolClosedError,
+    ResultLoadError,
+    ResultLostError,
+    ResultSendError,
+    ResumeError,
     TaskDefinitionError,
     TaskError,
     TaskSkippedError,
     TaskTimeoutError,
+    TransportError,
     UnknownNodeError,
     UnpicklableTaskError,
     WebberError,
@@ -29,8 +37,9 @@ from webber._errors import (
 )
 from webber._events import Listener
 from webber._flow import DAG, Flow
-from webber._graph import Condition, Edge, Node
+from webber._graph import Condition, Edge, Node, TaskOptions
 from webber._metrics import DAGMetrics
+from webber._plan import Plan
 from webber._promise import IterPromise, Promise
 from webber._queue import QueueDAG, stream
 from webber._run import Attempt, Run
@@ -50,6 +59,7 @@ __all__ = [
     "DAGCallbacks",
     "DAGMetrics",
     "DaskExecutor",
+    "DiagramError",
     "Edge",
     "ExecutorError",
     "Flow",
@@ -57,17 +67,26 @@ __all__ = [
     "FormatError",
     "GraphError",
     "IterPromise",
+    "JobLoadError",
+    "JobSendError",
     "Listener",
     "Node",
     "Plan",
+    "PoolClosedError",
     "Promise",
     "QueueDAG",
+    "ResultLoadError",
+    "ResultLostError",
+    "ResultSendError",
+    "ResumeError",
     "Run",
     "Task",
     "TaskDefinitionError",
     "TaskError",
+    "TaskOptions",
     "TaskSkippedError",
     "TaskTimeoutError",
+    "TransportError",
     "UnknownNodeError",
     "UnpicklableTaskError",
     "WebberError",

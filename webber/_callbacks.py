@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from webber._events import Listener
 
 if TYPE_CHECKING:
-    from webber._compile import Plan
+    from webber._plan import Plan
     from webber._run import Run, State
 
 __all__ = ["DAGCallbacks", "listener_for"]

@@ -3,11 +3,13 @@
 ``compile_graph`` is the only way from the authoring layer to the engine. It
 refuses, before anything runs, what cannot run: a cycle (named in order), a
 Promise of an unknown id (with the closest match), a task that is not callable
-or has out-of-range settings, an edge condition that is not a Condition. The
-levels come from the standard library's ``graphlib``: level k holds the nodes
-whose parents all sit in levels < k. The engine does not wait for whole levels
-(a node starts when its own parents are final); the levels are for reading,
-drawing and checking. Everything is O(nodes + edges).
+or has out-of-range settings, an edge condition that is not a Condition. It
+lowers every Promise in the arguments to a :class:`~webber._refs.Ref` naming
+the parent by id, so nothing downstream sees an authoring object. The levels:
+level k holds the nodes whose parents all sit in levels < k. The engine does
+not wait for whole levels (a node starts when its own parents are final); the
+levels are for reading, drawing and checking. Everything is O(nodes + edges).
+It knows no executor: ``run()`` asks the executor it chose to check the Plan.
 """
 
 from __future__ import annotations
@@ -15,96 +17,26 @@ from __future__ import annotations
 import gc
 import graphlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from webber._errors import CycleError, TaskDefinitionError, UnknownNodeError
-from webber._graph import Condition, Node
-from webber._promise import Promise, substitute
-from webber._task import validate_options
+from webber._graph import Condition, Node, TaskOptions
+from webber._plan import Plan, PlanNode
+from webber._promise import Promise
+from webber._refs import Ref, substitute
 
-__all__ = ["Plan", "PlanNode", "compile_graph"]
-
-
-@dataclass(frozen=True, slots=True)
-class PlanNode:
-    """One node of a Plan: its graph record, and where it sits in the plan."""
-
-    node: Node
-    #: the arguments, with every Promise naming its parent by id
-    args: tuple[Any, ...]
-    kwargs: Mapping[str, Any]
-    #: parent id -> the condition of the edge from it
-    parents: Mapping[str, Condition]
-    children: tuple[str, ...]
-    #: ids of the parents whose results the arguments take
-    deps: tuple[str, ...]
-    level: int
-    #: the only child, when this node is its only parent (a link of a chain):
-    #: the executor may run it right after this one, where this one ran
-    fused: str | None = None
-
-    # The task's own settings, read through from its (frozen) graph record.
-    id = property(lambda self: self.node.id)
-    name = property(lambda self: self.node.name)
-    func = property(lambda self: self.node.func)
-    retries = property(lambda self: self.node.retries)
-    retry_delay = property(lambda self: self.node.retry_delay)
-    retry_backoff = property(lambda self: self.node.retry_backoff)
-    timeout = property(lambda self: self.node.timeout)
-    skip = property(lambda self: self.node.skip)
-    skip_as_failure = property(lambda self: self.node.skip_as_failure)
-    map = property(lambda self: self.node.map)
-    partial = property(lambda self: self.node.partial)
-    map_slot = property(lambda self: self.node.map_slot)
-    map_zip = property(lambda self: self.node.map_zip)
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """A validated graph, in topological levels: what the engine runs.
-
-    ``levels[k]`` lists the ids of the nodes whose parents all sit in earlier
-    levels. ``print(plan)`` shows one line per level.
-
-    >>> from webber import DAG, Promise
-    >>> dag = DAG("p")
-    >>> a, b = dag.add_node(len, "ab"), dag.add_node(len, "cd")
-    >>> total = dag.add_node(max, Promise(a), Promise(b))
-    >>> plan = dag.compile()
-    >>> plan.levels, len(plan), plan.nodes[total].deps
-    ([['len-1', 'len-2'], ['max-1']], 3, ('len-1', 'len-2'))
-    >>> print(plan)
-    Plan 'p': 3 tasks in 2 levels
-      level 0: len-1, len-2
-      level 1: max-1
-    """
-
-    name: str
-    nodes: Mapping[str, PlanNode]
-    levels: list[list[str]]
-
-    def __len__(self) -> int:
-        return len(self.nodes)
-
-    def __str__(self) -> str:
-        lines = [
-            f"Plan {self.name!r}: {len(self.nodes)} task{'s' * (len(self.nodes) != 1)} "
-            f"in {len(self.levels)} level{'s' * (len(self.levels) != 1)}"
-        ]
-        lines += [f"  level {k}: {', '.join(ids)}" for k, ids in enumerate(self.levels)]
-        return "\n".join(lines)
+__all__ = ["compile_graph"]
 
 
 def compile_graph(
     name: str,
     nodes: Mapping[str, Node],
     pred: Mapping[str, Mapping[str, Condition]],
-    resolve: Callable[[Any], str],
+    node_id: Callable[[Any], str],
 ) -> Plan:
     """Validate ``nodes`` and their incoming edges ``pred``; return the Plan.
 
-    ``resolve`` maps a Promise key (an id or a callable) to a node id, raising
+    ``node_id`` maps a Promise key (an id or a callable) to a node id, raising
     UnknownNodeError when it names none.
     """
     # Compiling allocates a few containers per node and no reference cycles;
@@ -113,7 +45,7 @@ def compile_graph(
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _compile(name, nodes, pred, resolve)
+        return _compile(name, nodes, pred, node_id)
     finally:
         if paused:
             gc.enable()
@@ -123,22 +55,14 @@ def _compile(
     name: str,
     nodes: Mapping[str, Node],
     pred: Mapping[str, Mapping[str, Condition]],
-    resolve: Callable[[Any], str],
+    node_id: Callable[[Any], str],
 ) -> Plan:
     parents: dict[str, dict[str, Condition]] = {}
     deps: dict[str, tuple[str, ...]] = {}
-    checked: set[tuple[Any, ...]] = set()  # settings tuples already validated
+    checked: set[int] = set()  # ids of the TaskOptions already validated
     arguments: dict[str, tuple[tuple[Any, ...], Mapping[str, Any]]] = {}
     for n, node in nodes.items():
-        settings = (node.retries, node.retry_delay, node.retry_backoff, node.timeout,
-                    node.skip, node.skip_as_failure, node.map)
-        try:
-            fresh = settings not in checked
-        except TypeError:  # an unhashable setting: certainly wrong, let the check say so
-            fresh = True
-        if fresh or not callable(node.func):
-            _check_node(node)
-            checked.add(settings)
+        _check_node(node, checked)
         incoming = dict(pred[n])
         for u, condition in incoming.items():
             if condition.__class__ is not Condition:
@@ -150,29 +74,24 @@ def _compile(
         if not node.deps:
             deps[n] = ()
             continue
-        resolved: dict[Any, str] = {}
+        ids: dict[Any, str] = {}
         for key in node.deps:
             try:
-                resolved[key] = parent = resolve(key)
+                ids[key] = parent = node_id(key)
             except UnknownNodeError as e:
                 raise UnknownNodeError(f"task {n!r} takes {Promise(key)!r}, but {e}", e.key) from e
             # A Promise argument is an edge even if it was never added (or removed).
             incoming.setdefault(parent, Condition.Success)
-        deps[n] = tuple(dict.fromkeys(resolved.values()))
-        if any(not isinstance(key, str) for key in resolved):
-            # Promise(callable) -> Promise(id): executors look results up by id.
-            def by_id(p: Promise, resolved: dict[Any, str] = resolved) -> Promise:
-                return Promise(resolved[p.key])
-
-            arguments[n] = substitute((node.args, dict(node.kwargs)), by_id)
+        deps[n] = tuple(dict.fromkeys(ids.values()))
+        arguments[n] = _lower(node, ids)
 
     children: dict[str, list[str]] = {n: [] for n in nodes}
     for n, incoming in parents.items():
         for u in incoming:
             children[u].append(n)
     levels = _levels(nodes, parents, children)
-    level_of = {n: k for k, ids in enumerate(levels) for n in ids}
-    fused = _chains(nodes, parents, children)
+    level_of = {n: k for k, level in enumerate(levels) for n in level}
+    chains = _chains(nodes, parents, children)
     plan_nodes = {
         n: PlanNode(
             node,
@@ -181,11 +100,21 @@ def _compile(
             tuple(children[n]),
             deps[n],
             level_of[n],
-            fused.get(n),
+            chains.get(n),
         )
         for n, node in nodes.items()
     }
     return Plan(name, plan_nodes, levels)
+
+
+def _lower(node: Node, ids: Mapping[Any, str]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``node``'s arguments with each Promise replaced by a Ref to its parent's id."""
+
+    def ref(promise: Promise) -> Ref:
+        return Ref(ids[promise.key])
+
+    args, kwargs = substitute((node.args, dict(node.kwargs)), Promise, ref)
+    return args, kwargs
 
 
 def _chains(
@@ -198,17 +127,17 @@ def _chains(
     a skip, nor a task with a timeout (those need the engine between them)."""
 
     def plain(node: Node) -> bool:
-        return not node.map and not node.skip and node.timeout is None
+        return not node.fan_out and not node.skip and node.options.timeout is None
 
-    fused = {}
+    links = {}
     for n, kids in children.items():
         if len(kids) == 1:
             child = kids[0]
             incoming = parents[child]
             if (len(incoming) == 1 and incoming.get(n) is Condition.Success
                     and plain(nodes[n]) and plain(nodes[child])):
-                fused[n] = child
-    return fused
+                links[n] = child
+    return links
 
 
 def _levels(
@@ -275,14 +204,19 @@ def _kahn_levels(
     return levels
 
 
-def _check_node(node: Node) -> None:
+def _check_node(node: Node, checked: set[int]) -> None:
     if not callable(node.func):
         raise TaskDefinitionError(
             f"task {node.id!r}: {type(node.func).__name__} {node.func!r} is not callable; "
             f"add_node() takes the function first, then its arguments"
         )
-    validate_options(node.id, node.retries, node.retry_delay, node.retry_backoff, node.timeout)
-    for flag in ("skip", "skip_as_failure", "map"):
+    options = node.options
+    if id(options) not in checked:  # a task's nodes share one record: check it once
+        if not isinstance(options, TaskOptions):
+            raise TaskDefinitionError(f"task {node.id!r}: options={options!r} is not a TaskOptions")
+        options.check(node.id)
+        checked.add(id(options))
+    for flag in ("skip", "skip_as_failure", "fan_out"):
         if not isinstance(getattr(node, flag), bool):
             raise TaskDefinitionError(
                 f"task {node.id!r}: {flag}={getattr(node, flag)!r} must be True or False"

@@ -5,7 +5,7 @@ The format (version 1; its JSON Schema is ``webber/schema/dag-v1.json``)::
     {"format": "webber.dag", "version": 1, "name": ...,
      "nodes": [{"id", "name", "function": "package.module.function",
                 "args": [...], "kwargs": {...}, "inputs": [parent ids],
-                "map", "partial", "map_slot", "map_zip", "retries", "retry_delay",
+                "fan_out", "partial", "map_slot", "map_zip", "retries", "retry_delay",
                 "retry_backoff", "timeout", "skip", "skip_as_failure"}, ...],
      "edges": [{"parent", "child", "continue_on": "Success", "data": bool}, ...]}
 
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from webber._errors import FormatError, WebberError
-from webber._graph import Condition, Node, qualified_name
+from webber._graph import OPTION_FIELDS, Condition, Node, TaskOptions, qualified_name
 from webber._promise import Promise
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ VERSION = 1
 
 D = TypeVar("D", bound="DAG")
 
-_SETTINGS = ("retries", "retry_delay", "retry_backoff", "timeout", "skip", "skip_as_failure")
+_OPTIONS = OPTION_FIELDS[1:]  # retries, retry_delay, retry_backoff, timeout (name apart)
 
 
 def schema_path() -> Path:
@@ -58,8 +58,8 @@ def describe(dag: DAG, strict: bool = True) -> dict[str, Any]:
 
     def dep_name(key: Any) -> str:
         try:
-            return dag._resolve_dep(key)
-        except WebberError:  # a forward reference, or one compile() would refuse
+            return dag.node_id(key)
+        except (WebberError, TypeError):  # a forward reference, or one compile() would refuse
             return key if isinstance(key, str) else qualified_name(key)
 
     nodes = []
@@ -72,11 +72,13 @@ def describe(dag: DAG, strict: bool = True) -> dict[str, Any]:
             "args": [encode(a) for a in node.args],
             "kwargs": {k: encode(v) for k, v in node.kwargs.items()},
             "inputs": [dep_name(key) for key in node.deps],
-            "map": node.map,
+            "fan_out": node.fan_out,
             "partial": node.partial,
             "map_slot": node.map_slot,
             "map_zip": node.map_zip,
-            **{setting: getattr(node, setting) for setting in _SETTINGS},
+            **{field: getattr(node.options, field) for field in OPTION_FIELDS[1:]},
+            "skip": node.skip,
+            "skip_as_failure": node.skip_as_failure,
         })
     return {
         "format": FORMAT,
@@ -169,13 +171,15 @@ def load(
     if not isinstance(nodes, list) or not isinstance(edges, list):
         raise FormatError("\"nodes\" and \"edges\" must be lists")
     dag = cls(str(data.get("name", "dag")))
+    store = dag._store
     records = [_node(entry, registry or {}) for entry in nodes]
     for node in records:
-        if node.id in dag._nodes:
+        if node.id in store.nodes:
             raise FormatError(f"node {node.id!r} appears twice", node.id)
-        dag._store(node)
+        store.insert(node)
     for node in records:
-        dag._link_deps(node)  # data edges: every parent is present now
+        # Its deps and their data edges, now that every parent is present.
+        dag._update(node.id, args=node.args, kwargs=node.kwargs)
     for entry in edges:
         try:
             parent, child = entry["parent"], entry["child"]
@@ -186,9 +190,9 @@ def load(
                 f"{', '.join(c.name for c in Condition)} ({type(e).__name__}: {e})"
             ) from None
         for end in (parent, child):
-            if end not in dag._nodes:
+            if end not in store.nodes:
                 raise FormatError(f"edge {parent!r} -> {child!r}: no node {end!r}", str(end))
-        dag._link(parent, child, condition)
+        store.link(parent, child, condition)
     return dag
 
 
@@ -201,14 +205,16 @@ def _node(entry: Any, registry: Mapping[str, Callable[..., Any]]) -> Node:
     args, kwargs = entry.get("args", []), entry.get("kwargs", {})
     if not isinstance(args, list) or not isinstance(kwargs, dict):
         raise FormatError(f"node {n!r}: \"args\" must be a list and \"kwargs\" an object", n)
-    settings = {s: entry[s] for s in _SETTINGS if s in entry}
+    options = {o: entry[o] for o in _OPTIONS if o in entry}
     try:
         return Node(
-            n, name, func, tuple(_decode(n, a) for a in args),
+            n, TaskOptions(name, **options), func, tuple(_decode(n, a) for a in args),
             {k: _decode(n, v) for k, v in kwargs.items()},
-            map=bool(entry.get("map", False)), partial=bool(entry.get("partial", False)),
+            skip=bool(entry.get("skip", False)),
+            skip_as_failure=bool(entry.get("skip_as_failure", False)),
+            fan_out=bool(entry.get("fan_out", False)),
+            partial=bool(entry.get("partial", False)),
             map_slot=entry.get("map_slot", 0), map_zip=bool(entry.get("map_zip", False)),
-            **settings,
         )
     except TypeError as e:
         raise FormatError(f"node {n!r}: {e}", n) from None

@@ -3,16 +3,16 @@
 State, all in the caller's thread (no locks; executors only enqueue)::
 
     waiting[n]   parents of n not yet final; n is decided when it reaches 0
-    outcome[n]   what n's children see: success | failed | skipped
+    seen[n]      what n's children see: success | failed | skipped
                  (skip_node counts as success, or failed with as_failure=True)
     running      job key -> the Job in flight (its attempt number rejects
                  late outcomes of timed-out attempts)
-    carried      nodes already on their way inside a chain (Job.then): when
-                 their parent is final they are not submitted again
-    rest         job key -> (its chain's links, where the links after it start);
+    linked       nodes already on their way as links of a chain (Job.links):
+                 when their parent is final they are not submitted again
+    chain_of     job key -> (its chain's links, where the links after it start);
                  those are dropped if it fails
     inbox        the executors' messages, and timers: retry delays and timeouts
-    fanouts      n -> results of a map node's elements still coming in
+    fan_outs     n -> results of a fan-out node's elements still coming in
 
 The loop blocks in its Inbox (``_inbox.py``) until an outcome arrives or
 a timer is due, so it never polls for work. A node is decided as soon as its own parents are
@@ -32,14 +32,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webber import _output
-from webber._compile import Plan, PlanNode
 from webber._errors import TaskTimeoutError, add_note
 from webber._events import Listener
 from webber._graph import Condition
 from webber._inbox import Inbox
-from webber._promise import Promise
+from webber._plan import Plan, PlanNode
+from webber._refs import Ref
 from webber._run import Attempt, Recorder, Run, State, span
-from webber.executors._base import Executor, Job, Outcome, Started, resolve
+from webber.executors._base import Executor, Job, Outcome, Started, fetch
 
 __all__ = ["run_plan"]
 
@@ -71,15 +71,17 @@ class _Engine:
     listeners: list[Listener]
     inbox: Inbox = field(default_factory=Inbox)
     waiting: dict[str, int] = field(default_factory=dict)
-    outcome: dict[str, State] = field(default_factory=dict)
+    seen: dict[str, State] = field(default_factory=dict)
     states: dict[str, State] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
     running: dict[tuple[str, int | None], Job] = field(default_factory=dict)
     #: when, and on which worker, each running attempt started
     began: dict[tuple[str, int | None], tuple[float, str]] = field(default_factory=dict)
-    carried: set[str] = field(default_factory=set)
-    rest: dict[tuple[str, int | None], tuple[tuple[Job, ...], int]] = field(default_factory=dict)
-    fanouts: dict[str, _FanOut] = field(default_factory=dict)
+    linked: set[str] = field(default_factory=set)
+    chain_of: dict[tuple[str, int | None], tuple[tuple[Job, ...], int]] = field(
+        default_factory=dict
+    )
+    fan_outs: dict[str, _FanOut] = field(default_factory=dict)
     decide: deque[str] = field(default_factory=deque)
     batch: list[Job] | None = None  # jobs of the current decision pass
     record: Recorder = field(default_factory=Recorder)
@@ -133,7 +135,7 @@ class _Engine:
     def _decide_each(self) -> None:
         while self.decide:
             n = self.decide.popleft()
-            if n in self.carried or n in self.states or (n, None) in self.running:
+            if n in self.linked or n in self.states or (n, None) in self.running:
                 # Already taken care of: its chain runs it, it is final, or it is
                 # in flight (a chain link that failed and is being retried: its
                 # parent's success queued it here before its failure came in).
@@ -141,11 +143,11 @@ class _Engine:
             node = self.plan.nodes[n]
             if n in self.reuse:
                 self._final(n, SUCCESS, self.reuse[n], SUCCESS)
-            elif node.skip:
-                self._final(n, SKIPPED, None, FAILED if node.skip_as_failure else SUCCESS)
-            elif not all(_holds(c, self.outcome[u]) for u, c in node.parents.items()):
+            elif node.node.skip:
+                self._final(n, SKIPPED, None, FAILED if node.node.skip_as_failure else SUCCESS)
+            elif not all(_holds(c, self.seen[u]) for u, c in node.parents.items()):
                 self._final(n, SKIPPED, None, SKIPPED)
-            elif node.map:
+            elif node.node.fan_out:
                 self._fan_out(node)
             else:
                 self._submit(node, None, 1)
@@ -157,45 +159,45 @@ class _Engine:
     def _submit(self, node: PlanNode, index: int | None, attempt: int) -> None:
         args, kwargs = node.args, node.kwargs
         if index is not None:  # the element goes where the items were (map_slot)
-            element, slot = self.fanouts[node.id].results[index], node.map_slot
+            element, slot = self.fan_outs[node.id].results[index], node.node.map_slot
             if isinstance(slot, int):
                 args = (*args[:slot], element, *args[slot + 1:])
             else:
                 kwargs = {**kwargs, slot: element}
-        links = self._chain(node) if index is None and node.fused is not None else ()
+        links = self._chain(node) if index is None and node.next_link is not None else ()
         job = Job(
             node.id, index, attempt, node.name, node.func, args, kwargs,
-            self._inputs(node), node.timeout, links,
+            self._inputs(node), node.options.timeout, links,
         )
         self.running[job.key] = job
         if links:
-            self.rest[job.key] = (links, 0)
+            self.chain_of[job.key] = (links, 0)
         for i, link in enumerate(links):  # one shared tuple: O(chain), not O(chain^2)
             self.running[link.key] = link
-            self.rest[link.key] = (links, i + 1)
-            self.carried.add(link.node)
+            self.chain_of[link.key] = (links, i + 1)
+            self.linked.add(link.node)
         if self.batch is not None:
             self.batch.append(job)  # submitted at the end of the decision pass
         else:
             self.executor.submit(job)
 
     def _chain(self, node: PlanNode) -> tuple[Job, ...]:
-        """The fused successors of ``node``, as jobs fed by their predecessor."""
+        """The links of the chain ``node`` heads, as jobs fed by their predecessor."""
         links = []
-        previous, n = node.id, node.fused
+        previous, n = node.id, node.next_link
         while n is not None:
             link = self.plan.nodes[n]
             inputs = {previous: None} if link.deps else None  # filled in by the executor
             links.append(Job(n, None, 1, link.name, link.func, link.args, link.kwargs,
                              inputs, None))
-            previous, n = n, link.fused
+            previous, n = n, link.next_link
         return tuple(links)
 
     def _fan_out(self, node: PlanNode) -> None:
-        slot = node.map_slot
+        slot = node.node.map_slot
         source = node.args[slot] if isinstance(slot, int) else node.kwargs[slot]
         try:
-            if node.map_zip:  # IterPromise(a, b, zip=True): tuples, the shortest wins
+            if node.node.map_zip:  # IterPromise(a, b, zip=True): tuples, the shortest wins
                 items = list(zip(*(list(self._source(s)) for s in source), strict=False))
             else:
                 items = list(self._source(source))
@@ -211,15 +213,15 @@ class _Engine:
             self._final(node.id, SUCCESS, [], SUCCESS)
             return
         # results holds the items until each element's result replaces it.
-        self.fanouts[node.id] = _FanOut(items, len(items))
+        self.fan_outs[node.id] = _FanOut(items, len(items))
         for index in range(len(items)):
             self._submit(node, index, 1)
 
     def _source(self, source: Any) -> Any:
         """A fan-out's items: a parent's result, or the items themselves."""
-        if isinstance(source, Promise):
-            # compile() made Promise keys ids; a result kept remote is needed here.
-            return resolve(self.values[str(source.key)])
+        if isinstance(source, Ref):
+            # The list is known only now; a result kept remote is needed here.
+            return fetch(self.values[source.id])
         return source
 
     # -- outcomes ---------------------------------------------------------------------
@@ -248,20 +250,20 @@ class _Engine:
             return  # a late outcome of an attempt that timed out
         del self.running[job.key]
         self.began.pop(job.key, None)
-        links, after = self.rest.pop(job.key, ((), 0))
+        links, after = self.chain_of.pop(job.key, ((), 0))
         ok, value = outcome.ok, outcome.value
         if ok and job.timeout is not None and outcome.duration > job.timeout:
             # Only the inline executor gets here: it cannot interrupt a task.
             ok, value = False, _timeout_error(job)
         self._record(job.node, job.index, job.attempt, ok, value, outcome.started,
                      outcome.duration, outcome.worker)
-        self.carried.discard(job.node)
+        self.linked.discard(job.node)
         if not ok:
             # The executor stopped the chain here: its links are decided anew.
             for link in links[after:]:
                 self.running.pop(link.key, None)
-                self.rest.pop(link.key, None)
-                self.carried.discard(link.node)
+                self.chain_of.pop(link.key, None)
+                self.linked.discard(link.node)
         if ok:
             self._succeeded(job, value)
         else:
@@ -282,18 +284,19 @@ class _Engine:
         if job.index is None:
             self._final(job.node, SUCCESS, value, SUCCESS)
             return
-        fan = self.fanouts[job.node]
+        fan = self.fan_outs[job.node]
         fan.results[job.index] = value
         self._element_done(job.node, fan)
 
     def _attempt_failed(self, job: Job, error: BaseException) -> None:
         node = self.plan.nodes[job.node]
         where = job.node if job.index is None else f"{job.node}[{job.index}]"
-        if job.attempt <= node.retries:
-            delay = node.retry_delay * node.retry_backoff ** (job.attempt - 1)
+        options = node.options
+        if job.attempt <= options.retries:
+            delay = options.retry_delay * options.retry_backoff ** (job.attempt - 1)
             log.warning(
                 "attempt %d of %d failed (%s: %s); retrying %s in %.3g s",
-                job.attempt, node.retries + 1, type(error).__name__, error, where, delay,
+                job.attempt, options.retries + 1, type(error).__name__, error, where, delay,
                 extra={"task": node.name, "node": node.id},
             )
             def retry() -> None:
@@ -304,7 +307,7 @@ class _Engine:
             else:
                 retry()
             return
-        if job.index is not None and node.partial:
+        if job.index is not None and node.node.partial:
             # Expected by the flow's author: the exception takes the element's place.
             log.warning(
                 "task %s failed after %d attempt%s (partial=True: its exception stays in "
@@ -324,8 +327,8 @@ class _Engine:
         add_note(error, f"webber: element {job.index} (counting from 0) of the fan-out of "
                         f"task {job.node!r} failed after {job.attempt} attempt"
                         f"{'s' * (job.attempt != 1)}")
-        fan = self.fanouts[job.node]
-        if node.partial:
+        fan = self.fan_outs[job.node]
+        if node.node.partial:
             fan.results[job.index] = error  # the node succeeds with the rest
         elif fan.error is None or job.index < fan.error_index:
             fan.error, fan.error_index = error, job.index
@@ -334,7 +337,7 @@ class _Engine:
     def _element_done(self, n: str, fan: _FanOut) -> None:
         fan.remaining -= 1
         if fan.remaining == 0:
-            del self.fanouts[n]
+            del self.fan_outs[n]
             if fan.error is None:
                 self._final(n, SUCCESS, fan.results, SUCCESS)
             else:
@@ -348,12 +351,12 @@ class _Engine:
         if self.hooks["on_attempt_end"]:
             self._emit("on_attempt_end", attempt)
 
-    def _final(self, n: str, state: State, value: Any, outcome: State) -> None:
+    def _final(self, n: str, state: State, value: Any, seen: State) -> None:
         self.states[n] = state
-        self.outcome[n] = outcome
+        self.seen[n] = seen
         self.values[n] = value
         if self.hooks["on_task_result"]:
-            self._emit("on_task_result", n, state, resolve(value) if state == SUCCESS else value)
+            self._emit("on_task_result", n, state, fetch(value) if state == SUCCESS else value)
         if self.hooks["on_task_end"]:
             attempts = self.record.attempts.get(n, ())
             if attempts:

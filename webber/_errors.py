@@ -15,9 +15,21 @@ bad graph, ``KeyError`` for an unknown id, ``TimeoutError`` for a timeout)::
      ├── TaskError                         raised *for* a task, not *by* it
      │    ├── TaskTimeoutError (TimeoutError)  the task ran past its timeout
      │    ├── TaskSkippedError             reading the result of a skipped task
-     │    └── WorkerCrashedError           the process running the task died
+     │    ├── WorkerCrashedError           the process running the task died
+     │    └── TransportError               something of the task could not travel
+     │         ├── JobSendError (TypeError)     its arguments, leaving the caller
+     │         ├── JobLoadError (RuntimeError)  its function or arguments, in the worker
+     │         ├── ResultSendError (TypeError)  its result, leaving the worker
+     │         └── ResultLoadError (TypeError)  its result, arriving in the caller
      ├── ExecutorError                     an executor cannot start or was misused
+     │    ├── PoolClosedError              the process pool was shut down mid-use
+     │    └── ResultLostError              a result kept on a cluster cannot be fetched
+     ├── ResumeError (ValueError)          run(resume=...) got something it cannot use
+     ├── DiagramError (RuntimeError)       a diagram cannot be drawn or written
      └── FormatError (ValueError)          a graph cannot be written to JSON or read from it
+
+Errors that cross a process boundary carry the worker-side traceback as
+``__cause__``.
 
 An exception raised *by* a task is never wrapped: reading that task's result
 raises the task's own exception, so ``except ValueError`` keeps working.
@@ -28,14 +40,23 @@ from __future__ import annotations
 
 __all__ = [
     "CycleError",
+    "DiagramError",
     "ExecutorError",
     "FormatError",
     "ForeignPromiseError",
     "GraphError",
+    "JobLoadError",
+    "JobSendError",
+    "PoolClosedError",
+    "ResultLoadError",
+    "ResultLostError",
+    "ResultSendError",
+    "ResumeError",
     "TaskDefinitionError",
     "TaskError",
     "TaskSkippedError",
     "TaskTimeoutError",
+    "TransportError",
     "UnknownNodeError",
     "UnpicklableTaskError",
     "WebberError",
@@ -266,6 +287,100 @@ def add_note(error: BaseException, note: str) -> BaseException:
     if note not in notes:
         notes.append(note)
     return error
+class TransportError(TaskError):
+    """Something of the task could not travel between processes; the leaf says
+    what and where. The original error is its ``__cause__``.
+
+    >>> import webber
+    >>> issubclass(webber.ResultSendError, webber.TransportError)
+    True
+    """
+
+
+class JobSendError(TransportError, TypeError):
+    """The task's arguments could not be pickled to leave the caller.
+
+    >>> import webber
+    >>> issubclass(webber.JobSendError, TypeError)
+    True
+    """
+
+
+class JobLoadError(TransportError, RuntimeError):
+    """The worker could not unpickle the task's function or arguments.
+
+    >>> import webber
+    >>> issubclass(webber.JobLoadError, webber.TaskError)
+    True
+    """
+
+
+class ResultSendError(TransportError, TypeError):
+    """The task's result could not be pickled to leave its worker.
+
+    >>> import threading, webber
+    >>> dag = webber.DAG()
+    >>> n = dag.add_node(threading.Lock)
+    >>> type(dag.run(executor="processes").error(n)).__name__  # doctest: +SKIP
+    'ResultSendError'
+    """
+
+
+class ResultLoadError(TransportError, TypeError):
+    """The task's result arrived but could not be unpickled in the caller.
+
+    >>> import webber
+    >>> issubclass(webber.ResultLoadError, webber.TransportError)
+    True
+    """
+
+
+class PoolClosedError(ExecutorError):
+    """The process pool was shut down while a run still used it.
+
+    >>> import webber
+    >>> issubclass(webber.PoolClosedError, RuntimeError)
+    True
+    """
+
+
+class ResultLostError(ExecutorError):
+    """A result kept on a dask cluster could not be fetched (its client or
+    workers are gone).
+
+    >>> import webber
+    >>> issubclass(webber.ResultLostError, webber.ExecutorError)
+    True
+    """
+
+
+class ResumeError(WebberError, ValueError):
+    """``run(resume=...)`` got something other than a Run of the same flow.
+
+    >>> import webber
+    >>> dag = webber.DAG()
+    >>> n = dag.add_node(print)
+    >>> try:
+    ...     dag.run(executor="inline", resume="yesterday")
+    ... except webber.ResumeError as e:
+    ...     print(str(e).split(",")[0])
+    resume= takes the Run an earlier run() returned
+    """
+
+
+class DiagramError(WebberError, RuntimeError):
+    """A diagram cannot be drawn or written: Graphviz's ``dot`` is missing, the
+    file's format is unknown, or ``type=`` names no way of showing it.
+
+    >>> import webber
+    >>> dag = webber.DAG()
+    >>> n = dag.add_node(print)
+    >>> try:
+    ...     dag.visualize(type="3d")
+    ... except webber.DiagramError as e:
+    ...     print(str(e).split(":")[0])
+    visualize(type='3d') is not supported
+    """
 
 
 # Tracebacks and pickles name the public path (webber.CycleError), not this module.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from webber._compile import Plan
+    from webber._plan import Plan
     from webber._run import Attempt, Run, State
 
 __all__ = ["Listener"]

@@ -1,30 +1,27 @@
-"""DAG and Flow: building a graph of tasks (the authoring layer).
+"""DAG and Flow: the user-facing facade of a graph (the authoring layer).
 
-``DAG`` is the seed's explicit API (``add_node``, ``add_edge``, ...). ``Flow``
-is a DAG that is also a context manager: inside ``with Flow():`` calls of
-``@task`` functions record nodes into it (through the context variable in
-``_context.py``). Both hand their nodes and edges to ``_compile.py``; running
-goes ``compile() -> Plan -> _engine.run_plan``.
-
-Storage is two adjacency dicts (``_pred[child][parent]`` and
-``_succ[parent][child]``, both holding the edge's Condition) and one dict of
-frozen Node records; Edge records are made only when asked for, which keeps a
-100,000-node graph cheap to build.
+``DAG`` is webber 0.4.0's explicit API (``add_node``, ``add_edge``, ...).
+``Flow`` is a DAG that is also a context manager: inside ``with Flow():``
+calls of ``@task`` functions record nodes into it (through the context
+variable in ``_context.py``). The facade turns what users pass (ids,
+Promises, tasks, callables) into ids, checks it, and keeps the graph in a
+:class:`~webber._store.GraphStore`; running goes ``compile() -> Plan ->
+executor.check(plan) -> _engine.run_plan``.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import fields, replace
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from webber import _context
-from webber._errors import ForeignPromiseError, TaskDefinitionError, UnknownNodeError, WebberError
-from webber._graph import Condition, Edge, Node, display_name, slug
+from webber._errors import ForeignPromiseError, TaskDefinitionError, UnknownNodeError
+from webber._graph import Condition, Edge, Node, TaskOptions, display_name
 from webber._promise import IterPromise, Promise, find_promises
+from webber._store import GraphStore
 from webber._task import Task
 
 if TYPE_CHECKING:
@@ -32,8 +29,8 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
     from webber._callbacks import DAGCallbacks
-    from webber._compile import Plan
     from webber._events import Listener
+    from webber._plan import Plan
     from webber._run import Run
     from webber.executors import Executor
 
@@ -43,12 +40,16 @@ __all__ = ["DAG", "Flow", "NodeRef"]
 #: Typed as Any because inside a flow a Promise stands in for a task's value.
 NodeRef: TypeAlias = Any
 
-_UPDATABLE = frozenset(f.name for f in fields(Node)) - {"id", "deps", "map"}
+#: what update_nodes() may set: the node's own fields and its task settings
+_UPDATABLE = (
+    frozenset(f.name for f in fields(Node))
+    - {"id", "deps", "fan_out", "options", "map_slot", "map_zip"}
+) | frozenset(f.name for f in fields(TaskOptions))
 _uids = itertools.count(1)
 
 
 class DAG:
-    """A directed acyclic graph of Python callables: the seed's explicit API.
+    """A directed acyclic graph of Python callables: webber 0.4.0's explicit API.
 
     >>> import webber
     >>> from webber import Promise
@@ -69,23 +70,23 @@ class DAG:
         # The flows whose Promises name the same nodes here: this one, and the
         # flows a critical_path() was cut from (it keeps their ids).
         self._kin: frozenset[int] = frozenset((self._uid,))
-        self._nodes: dict[str, Node] = {}
-        self._pred: dict[str, dict[str, Condition]] = {}
-        self._succ: dict[str, dict[str, Condition]] = {}
-        self._counts: dict[str, int] = {}
-        # The last Plan, kept until the graph changes: flows are often run again.
-        self._plan: tuple[tuple[str, type[Any]], Plan] | None = None
+        self._store = GraphStore(self._label)
+        # The last Plan and the store version it was compiled from: flows are
+        # often run again unchanged.
+        self._plan: tuple[tuple[str, int], Plan] | None = None
 
     # -- reading ------------------------------------------------------------------
     def __repr__(self) -> str:
-        edges = sum(len(children) for children in self._succ.values())
-        return f"<{type(self).__name__} {self.name!r}: {len(self._nodes)} nodes, {edges} edges>"
+        return (
+            f"<{type(self).__name__} {self.name!r}: {len(self._store)} nodes, "
+            f"{self._store.edge_count()} edges>"
+        )
 
     def __len__(self) -> int:
-        return len(self._nodes)
+        return len(self._store)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(list(self._nodes))
+        return iter(self._store)
 
     def __contains__(self, ref: object) -> bool:
         try:
@@ -97,80 +98,55 @@ class DAG:
     @property
     def nodes(self) -> list[str]:
         """The node ids, in the order they were added."""
-        return list(self._nodes)
+        return list(self._store.nodes)
 
     @property
     def edges(self) -> list[tuple[str, str]]:
         """The edges as ``(parent, child)`` id pairs."""
-        return [(u, v) for u, children in self._succ.items() for v in children]
+        return self._store.pairs()
 
     def node_id(self, ref: NodeRef) -> str:
         """The id of the node ``ref`` names: an id, a Promise, or a callable run by one node."""
-        if ref.__class__ is str and ref in self._nodes:
-            return ref  # the common case first: add_edge(id, id) on large graphs
-        if isinstance(ref, Promise):
-            if self._is_foreign(ref):
-                # Its id may name an unrelated node here: never guess.
-                raise self._foreign(ref, "node reference")
-            ref = ref.key
-        if isinstance(ref, str):
-            if ref in self._nodes:
-                return ref
-            raise self._unknown(ref)
-        if callable(ref):
-            func = ref.fn if isinstance(ref, Task) else ref
-            found = [n.id for n in self._nodes.values() if n.func is func]
-            if len(found) == 1:
-                return found[0]
-            name = display_name(func)
-            if not found:
-                raise UnknownNodeError(
-                    f"no node of {self._label()} runs {name!r}; add it with add_node() first",
-                    ref,
-                )
-            raise UnknownNodeError(
-                f"{len(found)} nodes of {self._label()} run {name!r} ({', '.join(found)}); "
-                f"name one by its id",
-                ref,
-            )
-        raise TypeError(
-            f"expected a node id (str) or a Promise, got {type(ref).__name__} {ref!r}"
-        )
+        if isinstance(ref, Promise) and self._is_foreign(ref):
+            # Its id may name an unrelated node here: never guess.
+            raise self._foreign(ref, "node reference")
+        return self._store.node_id(ref)
 
     def get_node(self, ref: NodeRef) -> Node:
         """The record of one node (attribute access: ``.name``, ``.retries``, ...)."""
-        return self._nodes[self.node_id(ref)]
+        return self._store.nodes[self.node_id(ref)]
 
     def get_nodes(self, *refs: NodeRef) -> list[Node]:
         """The records of the named nodes, or of every node when none is named."""
         if not refs:
-            return list(self._nodes.values())
+            return list(self._store.nodes.values())
         return [self.get_node(ref) for ref in refs]
 
     def get_edge(self, parent: NodeRef, child: NodeRef) -> Edge:
         """The record of the edge ``parent -> child``."""
         u, v = self.node_id(parent), self.node_id(child)
-        if v not in self._succ[u]:
+        if not self._store.has_edge(u, v):
             raise UnknownNodeError(
                 f"{self._label()} has no edge {u} -> {v}; add it with add_edge({u!r}, {v!r})",
                 (u, v),
             )
-        return self._edge(u, v)
+        return self._store.edge(u, v)
 
     def get_edges(self, *refs: NodeRef | tuple[NodeRef, NodeRef]) -> list[Edge]:
         """Edge records: of every edge; or, per argument, a ``(parent, child)``
         pair's edge, or every edge into and out of a named node."""
+        store = self._store
         if not refs:
-            return [self._edge(u, v) for u, v in self.edges]
+            return [store.edge(u, v) for u, v in store.pairs()]
         pairs: dict[tuple[str, str], None] = {}
         for ref in refs:
             if isinstance(ref, tuple):
                 pairs[(self.get_edge(*ref).parent, self.node_id(ref[1]))] = None
                 continue
             n = self.node_id(ref)
-            pairs.update(((u, n), None) for u in self._pred[n])
-            pairs.update(((n, v), None) for v in self._succ[n])
-        return [self._edge(u, v) for u, v in pairs]
+            pairs.update(((u, n), None) for u in store.pred[n])
+            pairs.update(((n, v), None) for v in store.succ[n])
+        return [store.edge(u, v) for u, v in pairs]
 
     def filter_nodes(self, predicate: Callable[[Node], object]) -> list[str]:
         """Ids of the nodes whose record satisfies ``predicate``.
@@ -182,7 +158,7 @@ class DAG:
         >>> dag.filter_nodes(lambda node: node.retries > 0)
         ['print-1']
         """
-        return [n.id for n in list(self._nodes.values()) if predicate(n)]
+        return [n.id for n in list(self._store.nodes.values()) if predicate(n)]
 
     def filter_edges(self, predicate: Callable[[Edge], object]) -> list[tuple[str, str]]:
         """``(parent, child)`` pairs of the edges whose record satisfies ``predicate``."""
@@ -200,9 +176,9 @@ class DAG:
         args, kwargs, fan = _lower_iter_promise(args, kwargs, where)
         self._check_promises(args, kwargs, where)
         if isinstance(fn, Task):
-            return self._insert(fn.fn, fn.options.name, args, kwargs, fn.options, False, fan)
+            return self._insert(fn.fn, fn.options, args, kwargs, False, fan)
         name = display_name(fn) if callable(fn) else type(fn).__name__
-        return self._insert(fn, name, args, kwargs, None, False, fan)
+        return self._insert(fn, TaskOptions(name), args, kwargs, False, fan)
 
     def add_edge(
         self, parent: NodeRef, child: NodeRef, continue_on: Condition = Condition.Success
@@ -211,7 +187,7 @@ class DAG:
 
         Adding an edge that exists already sets its condition.
         """
-        self._link(self.node_id(parent), self.node_id(child), continue_on)
+        self._store.link(self.node_id(parent), self.node_id(child), continue_on)
 
     def add_edge_many(
         self, parents: Iterable[NodeRef], children: Iterable[NodeRef]
@@ -221,8 +197,8 @@ class DAG:
         for parent in parents:
             u = self.node_id(parent)
             for v in kids:
-                if v not in self._succ[u]:
-                    self._link(u, v, Condition.Success)
+                if not self._store.has_edge(u, v):
+                    self._store.link(u, v, Condition.Success)
 
     def retry_node(self, ref: NodeRef, count: int) -> None:
         """Re-run the node after a failure, up to ``count`` more times."""
@@ -256,7 +232,7 @@ class DAG:
                 f"settable fields: {', '.join(sorted(_UPDATABLE))}"
             )
         named = [self.node_id(ref) for ref in refs]
-        ids = self._select(named, filter, self._nodes.values(), lambda n: n.id)
+        ids = self._select(named, filter, self._store.nodes.values(), lambda n: n.id)
         for n in ids:
             self._update(n, **changes)
         return ids
@@ -272,29 +248,22 @@ class DAG:
         pairs = [(self.node_id(u), self.node_id(v)) for u, v in refs]
         for u, v in pairs:
             self.get_edge(u, v)  # raises for a missing edge
-        records = (self._edge(u, v) for u, kids in self._succ.items() for v in kids)  # lazy
+        store = self._store
+        records = (store.edge(u, v) for u, v in store.pairs())  # lazy
         chosen = self._select(pairs, filter, records, lambda e: (e.parent, e.child))
         for u, v in chosen:
-            self._link(u, v, continue_on)
+            store.link(u, v, continue_on)
         return chosen
 
     def remove_node(self, ref: NodeRef) -> None:
         """Remove the node and its edges."""
-        n = self.node_id(ref)
-        self._plan = None
-        for u in self._pred.pop(n):
-            del self._succ[u][n]
-        for v in self._succ.pop(n):
-            del self._pred[v][n]
-        del self._nodes[n]
+        self._store.remove(self.node_id(ref))
 
     def remove_edge(self, parent: NodeRef, child: NodeRef) -> None:
         """Remove the edge ``parent -> child``. A Promise argument still makes
         the child wait for the parent's result."""
         edge = self.get_edge(parent, child)
-        self._plan = None
-        del self._succ[edge.parent][edge.child]
-        del self._pred[edge.child][edge.parent]
+        self._store.unlink(edge.parent, edge.child)
 
     def critical_path(self, refs: NodeRef | Iterable[NodeRef]) -> DAG:
         """A new graph of the named nodes and all their ancestors (same ids).
@@ -309,21 +278,10 @@ class DAG:
         """
         if isinstance(refs, (str, Promise)) or callable(refs):
             refs = [refs]
-        keep = {self.node_id(ref) for ref in refs}
-        queue = deque(keep)
-        while queue:  # iterative: a 10,000-node chain costs no recursion
-            for parent in self._pred[queue.popleft()]:
-                if parent not in keep:
-                    keep.add(parent)
-                    queue.append(parent)
+        keep = self._store.ancestors(self.node_id(ref) for ref in refs)
         sub = type(self)(self.name)
-        sub._counts = dict(self._counts)
         sub._kin = self._kin | sub._kin
-        for n, node in self._nodes.items():
-            if n in keep:
-                sub._nodes[n] = node
-                sub._pred[n] = {u: c for u, c in self._pred[n].items() if u in keep}
-                sub._succ[n] = {v: c for v, c in self._succ[n].items() if v in keep}
+        sub._store = self._store.subgraph(keep, sub._label)
         return sub
 
     # -- describing --------------------------------------------------------------
@@ -404,24 +362,22 @@ class DAG:
         return load(cls, read_text(path_or_text), registry)
 
     # -- compiling, running, drawing -----------------------------------------------
-    def compile(self, executor: str | Executor = "processes") -> Plan:
+    def compile(self) -> Plan:
         """Validate the graph and lower it to a Plan of topological levels.
 
         Raises a :class:`~webber.GraphError` naming the problem: a cycle (in
         order), an unknown id (with the closest match), a task that is not
-        callable or has bad settings, a condition that is not a Condition --
-        and, for an executor that ships tasks to other processes (the default),
-        a function or argument that cannot be pickled.
+        callable or has bad settings, a condition that is not a Condition.
+        The Plan knows no executor; ``run()`` asks the executor it uses to
+        check it (the process executor refuses what cannot be pickled).
         """
         from webber._compile import compile_graph
-        from webber.executors import resolve_executor
 
-        checker = resolve_executor(executor)
-        key = (self.name, type(checker))
+        key = (self.name, self._store.version)
         if self._plan is not None and self._plan[0] == key:
             return self._plan[1]
-        plan = compile_graph(self.name, self._nodes, self._pred, self._resolve_dep)
-        checker.check(plan)
+        store = self._store
+        plan = compile_graph(self.name, store.nodes, store.pred, self.node_id)
         self._plan = (key, plan)
         return plan
 
@@ -448,13 +404,14 @@ class DAG:
         in ``previous_run`` and runs only the others: those that failed or were
         skipped, those whose function or arguments changed, and everything
         downstream of them (``run.reused`` lists what was reused).
-        ``callbacks`` takes 0.4.0's :class:`~webber.DAGCallbacks`.
+        ``callbacks`` takes webber 0.4.0's :class:`~webber.DAGCallbacks`.
         """
         from webber._engine import run_plan
         from webber.executors import resolve_executor
 
         chosen = resolve_executor(executor, max_workers)
-        plan = self.compile(chosen)
+        plan = self.compile()
+        chosen.check(plan)
         reuse = None
         if resume is not None:
             from webber._resume import reusable
@@ -477,7 +434,7 @@ class DAG:
         resume: Run | None = None,
         callbacks: DAGCallbacks | None = None,
     ) -> Run:
-        """The seed's name for :meth:`run`: runs the graph, logging task output."""
+        """webber 0.4.0's name for :meth:`run`: runs the graph, logging task output."""
         return self.run(
             executor, max_workers=max_workers, progress=progress, listeners=listeners,
             resume=resume, callbacks=callbacks,
@@ -501,13 +458,6 @@ class DAG:
     # -- internals --------------------------------------------------------------------
     def _label(self) -> str:
         return f"{type(self).__name__.lower()} {self.name!r}"
-
-    def _unknown(self, key: str) -> UnknownNodeError:
-        import difflib  # only on this error path: it costs 5 ms to import
-
-        close = difflib.get_close_matches(key, list(self._nodes), n=1)
-        hint = f"did you mean {close[0]!r}?" if close else "use an id that add_node() returned"
-        return UnknownNodeError(f"{self._label()} has no node {key!r}; {hint}", key)
 
     def _is_foreign(self, promise: Promise) -> bool:
         return promise._origin is not None and promise._origin[0] not in self._kin
@@ -538,86 +488,35 @@ class DAG:
         if fan_out and not isinstance(args[0], (Promise, list, tuple)):
             # Materialize generators and other one-shot iterables now, once.
             args = (list(args[0]), *args[1:])
-        n = self._insert(task.fn, task.options.name, args, kwargs, task.options, fan_out, fan)
+        n = self._insert(task.fn, task.options, args, kwargs, fan_out, fan)
         return Promise._bound(n, self)
 
     def _insert(
         self,
         fn: Callable[..., Any],
-        name: str,
+        options: TaskOptions,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-        options: Any,
         fan_out: bool,
         fan: dict[str, Any] | None = None,
     ) -> str:
-        base = slug(name)
-        count = self._counts.get(base, 0)
-        while True:  # a relabelled or removed node may have left a gap or a clash
-            count += 1
-            n = f"{base}-{count}"
-            if n not in self._nodes:
-                break
-        self._counts[base] = count
-        settings = {} if options is None else {
-            "retries": options.retries,
-            "retry_delay": options.retry_delay,
-            "retry_backoff": options.retry_backoff,
-            "timeout": options.timeout,
-        }
-        if fan is not None:  # an IterPromise argument: its map settings
-            settings.update(fan, map=True)
-        else:
-            settings["map"] = fan_out
-        node = Node(n, name, fn, args, kwargs, **settings)
-        self._store(node)
-        self._link_deps(node)
+        n = self._store.new_id(options.name)
+        # An IterPromise argument brings its fan-out settings (see _lower_iter_promise).
+        settings = {"fan_out": fan_out} if fan is None else {**fan, "fan_out": True}
+        self._store.insert(
+            Node(n, options, fn, args, kwargs, deps=_deps(args, kwargs), **settings)
+        )
         return n
 
-    def _store(self, node: Node) -> None:
-        self._plan = None
-        self._nodes[node.id] = node
-        self._pred[node.id] = {}
-        self._succ[node.id] = {}
-
-    def _link_deps(self, node: Node) -> None:
-        """Edges for the Promise arguments that name a node already present."""
-        for key in node.deps:
-            try:
-                parent = self._resolve_dep(key)
-            except WebberError:
-                continue  # a forward reference; compile() checks it
-            if parent not in self._pred[node.id]:
-                self._link(parent, node.id, Condition.Success)
-
-    def _resolve_dep(self, key: str | Callable[..., Any]) -> str:
-        return self.node_id(key)
-
-    def _link(self, u: str, v: str, continue_on: Condition) -> None:
-        self._plan = None
-        self._succ[u][v] = continue_on
-        self._pred[v][u] = continue_on
-
-    def _edge(self, u: str, v: str) -> Edge:
-        child = self._nodes[v]
-        data = any(self._dep_is(key, u) for key in child.deps)
-        return Edge(u, v, self._succ[u][v], data)
-
-    def _dep_is(self, key: str | Callable[..., Any], n: str) -> bool:
-        try:
-            return self._resolve_dep(key) == n
-        except WebberError:
-            return False
-
     def _update(self, n: str, **changes: Any) -> None:
+        if "args" in changes or "kwargs" in changes:
+            node = self._store.nodes[n]
+            changes["deps"] = _deps(changes.get("args", node.args),
+                                    changes.get("kwargs", node.kwargs))
         try:
-            node = replace(self._nodes[n], **changes)
+            self._store.update(n, **changes)
         except TypeError as e:  # unreachable for checked names; keep the cause visible
             raise TaskDefinitionError(f"cannot update node {n!r}: {e}") from e
-        self._plan = None
-        self._nodes[n] = node
-        if "args" in changes or "kwargs" in changes:
-            self._link_deps(node)
 
     @staticmethod
     def _select(
@@ -639,12 +538,22 @@ class DAG:
         return chosen
 
 
+def _deps(args: Any, kwargs: Any) -> tuple[Any, ...]:
+    """The keys of the Promises among the arguments, each once, in order."""
+    if not args and not kwargs:
+        return ()
+    keys: dict[Any, None] = {}  # ordered set; callables hash by identity
+    for promise in find_promises((args, kwargs)):
+        keys[promise.key] = None
+    return tuple(keys)
+
+
 def _lower_iter_promise(
     args: tuple[Any, ...], kwargs: dict[str, Any], where: str
 ) -> tuple[tuple[Any, ...], dict[str, Any], dict[str, Any] | None]:
     """An IterPromise argument made a fan-out: its source Promise (a tuple of
-    them with zip) in its place, and the node's map settings. No IterPromise:
-    the arguments as they are, and None."""
+    them with zip) in its place, and the node's fan-out settings. No
+    IterPromise: the arguments as they are, and None."""
     found: list[tuple[int | str, IterPromise]] = [
         (i, a) for i, a in enumerate(args) if isinstance(a, IterPromise)
     ]

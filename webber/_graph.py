@@ -1,22 +1,33 @@
-"""Nodes, edges and conditions: the graph as plain data.
+"""Nodes, edges, conditions and task settings: the graph as plain data.
 
 The records here are frozen dataclasses with ``__slots__``: printable,
 comparable, and a typo (``node.retires``) raises AttributeError instead of
-returning None. The DAG in ``_flow.py`` stores them; ``_compile.py`` lowers
-them to a Plan. Nothing here runs anything.
+returning None. The graph store (``_store.py``) keeps them; ``_compile.py``
+lowers them to a Plan. Nothing here runs anything.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import FrozenInstanceError, dataclass, field, fields
+from typing import Any, Protocol
 
-from webber._promise import find_promises
+from webber._errors import TaskDefinitionError, UnknownNodeError
 
-__all__ = ["Condition", "Edge", "Node", "display_name", "qualified_name", "slug"]
+__all__ = [
+    "Condition",
+    "Edge",
+    "Node",
+    "TaskOptions",
+    "display_name",
+    "find_id",
+    "node_key",
+    "qualified_name",
+    "slug",
+]
 
 
 class Condition(enum.Enum):
@@ -41,11 +52,71 @@ class Condition(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class TaskOptions:
+    """The settings of a task: what ``@task(...)`` takes, shared by every node
+    the task records, and held by each :class:`Node` (``node.options``).
+
+    ``name`` is shown in logs and diagrams; ``retries`` extra attempts follow a
+    failure, the first after ``retry_delay`` seconds, each next one
+    ``retry_backoff`` times later; ``timeout`` limits each attempt (seconds).
+    :meth:`check` refuses out-of-range values, naming the task (``@task`` checks
+    at once; ``compile()`` checks what the DAG API set).
+
+    >>> from webber import task
+    >>> task(print, retries=2).options
+    TaskOptions(name='print', retries=2, retry_delay=0.0, retry_backoff=1.0, timeout=None)
+    """
+
+    name: str
+    retries: int = 0
+    retry_delay: float = 0.0
+    retry_backoff: float = 1.0
+    timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        # Plain floats, so that equal settings compare (and hash) equal.
+        for what in ("retry_delay", "retry_backoff", "timeout"):
+            value = getattr(self, what)
+            if type(value) is int:
+                object.__setattr__(self, what, float(value))
+
+    def check(self, task: str) -> None:
+        """Raise TaskDefinitionError naming ``task`` when a setting is out of range."""
+
+        def bad(what: str, value: object, want: str) -> TaskDefinitionError:
+            return TaskDefinitionError(
+                f"task {task!r}: {what}={value!r} is not valid; {what} must be {want}"
+            )
+
+        if not isinstance(self.name, str):
+            raise bad("name", self.name, "a str")
+        retries = self.retries
+        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+            raise bad("retries", retries, "a whole number >= 0 (how many extra attempts)")
+        for what in ("retry_delay", "retry_backoff"):
+            value = getattr(self, what)
+            if not _is_number(value) or value < 0 or not math.isfinite(value):
+                raise bad(what, value, "a finite number of seconds >= 0")
+        if self.timeout is not None and (not _is_number(self.timeout) or not self.timeout > 0):
+            raise bad("timeout", self.timeout, "None or a number of seconds > 0")
+
+
+#: the names of the task settings, in order
+OPTION_FIELDS = tuple(f.name for f in fields(TaskOptions))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True, slots=True)
 class Node:
     """One task of a graph, as ``dag.get_node(id)`` returns it.
 
-    ``deps`` lists the keys of the Promises found in ``args`` and ``kwargs``:
-    the nodes whose results this one receives.
+    Its task settings are ``node.options`` (a :class:`TaskOptions`), also
+    readable one by one (``node.name``, ``node.retries``, ...). ``deps`` lists
+    the keys of the Promises found in ``args`` and ``kwargs``: the nodes whose
+    results this one receives. ``fan_out`` is True for a ``task.map(...)`` node.
 
     >>> from webber import DAG, Promise
     >>> dag = DAG()
@@ -57,17 +128,13 @@ class Node:
     """
 
     id: str
-    name: str
+    options: TaskOptions
     func: Callable[..., Any]
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
-    retries: int = 0
-    retry_delay: float = 0.0
-    retry_backoff: float = 1.0
-    timeout: float | None = None
     skip: bool = False
     skip_as_failure: bool = False
-    map: bool = False
+    fan_out: bool = False
     #: a fan-out whose failed elements leave their exception in the results
     partial: bool = False
     #: where a fan-out's items are, and its element goes: a position in
@@ -75,16 +142,43 @@ class Node:
     map_slot: int | str = 0
     #: the slot holds a tuple of sources, zipped (``IterPromise(a, b, zip=True)``)
     map_zip: bool = False
-    deps: tuple[str | Callable[..., Any], ...] = field(init=False, repr=False, compare=False)
+    deps: tuple[str | Callable[..., Any], ...] = field(default=(), repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        if not self.args and not self.kwargs:
-            object.__setattr__(self, "deps", ())
-            return
-        keys: dict[Any, None] = {}  # ordered set; callables hash by identity
-        for promise in find_promises((self.args, self.kwargs)):
-            keys[promise.key] = None
-        object.__setattr__(self, "deps", tuple(keys))
+    @property
+    def name(self) -> str:
+        """The task's name, shown in logs and diagrams."""
+        return self.options.name
+
+    @property
+    def retries(self) -> int:
+        """Extra attempts after a failure."""
+        return self.options.retries
+
+    @property
+    def retry_delay(self) -> float:
+        """Seconds before the first retry."""
+        return self.options.retry_delay
+
+    @property
+    def retry_backoff(self) -> float:
+        """Factor applied to the delay after each retry."""
+        return self.options.retry_backoff
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds an attempt may take, or None."""
+        return self.options.timeout
+
+
+def _refuse_assignment(self: Node, name: str, value: object = None) -> None:
+    raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+
+# The frozen check that dataclass generates breaks for names that are not
+# fields (the read-through settings) in a slotted class: assigning one raised
+# TypeError from super(). Every assignment is refused plainly instead.
+Node.__setattr__ = _refuse_assignment  # type: ignore[method-assign,assignment]
+Node.__delattr__ = _refuse_assignment  # type: ignore[method-assign,assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,3 +231,47 @@ def qualified_name(func: Callable[..., Any]) -> str:
 def slug(name: str) -> str:
     """``name`` made safe for ids: ``<lambda>`` -> ``lambda``, ``a b`` -> ``a_b``."""
     return _UNSAFE.sub("_", name).strip("_") or "task"
+
+
+class _Runs(Protocol):
+    @property
+    def func(self) -> Callable[..., Any]: ...
+
+
+def node_key(ref: Any) -> Any:
+    """What ``ref`` names a node by: an id (str) or a callable. An authoring
+    object (a Promise, a ``@task``) gives the key it stands for through its
+    ``_webber_key`` attribute, so this layer imports none of them."""
+    key = getattr(ref, "_webber_key", None)
+    while key is not None:  # Promise(task) -> the task -> its function
+        ref, key = key, getattr(key, "_webber_key", None)
+    return ref
+
+
+def find_id(
+    ref: Any, nodes: Mapping[str, _Runs], label: str, hint: Callable[[str], str] | None = None
+) -> str:
+    """The id of the node among ``nodes`` that ``ref`` names: an id, or the
+    callable exactly one node runs. Raises UnknownNodeError naming ``label``
+    (``hint(key)`` adds a suggestion for an unknown id)."""
+    key = node_key(ref)
+    if isinstance(key, str):
+        if key in nodes:
+            return key
+        extra = hint(key) if hint is not None else "use an id that add_node() returned"
+        raise UnknownNodeError(f"{label} has no node {key!r}; {extra}", key)
+    if callable(key):
+        found = [n for n, node in nodes.items() if node.func is key]
+        if len(found) == 1:
+            return found[0]
+        name = display_name(key)
+        if not found:
+            raise UnknownNodeError(
+                f"no node of {label} runs {name!r}; add it with add_node() first", ref
+            )
+        raise UnknownNodeError(
+            f"{len(found)} nodes of {label} run {name!r} ({', '.join(found)}); "
+            f"name one by its id",
+            ref,
+        )
+    raise TypeError(f"expected a node id (str) or a Promise, got {type(ref).__name__} {ref!r}")

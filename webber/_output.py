@@ -41,14 +41,14 @@ __all__ = [
 
 logger = logging.getLogger("webber")
 
-#: The seed's format: "2024-06-12 21:53:42,233           print: Hello"
+#: webber 0.4.0's format: "2024-06-12 21:53:42,233           print: Hello"
 FORMAT = "%(asctime)s %(task)15s: %(message)s"
 
 _current: ContextVar[_Sink | None] = ContextVar("webber_task_output", default=None)
 
 
 class TaskFormatter(logging.Formatter):
-    """The seed's log format; records without a task show ``webber``."""
+    """webber 0.4.0's log format; records without a task show ``webber``."""
 
     def __init__(self) -> None:
         super().__init__(FORMAT)
@@ -79,7 +79,7 @@ class _StdoutHandler(_StreamHandler):
 
 
 def ensure_handler() -> None:
-    """Give the logger a handler in the seed's format, unless one is configured.
+    """Give the logger a handler in webber 0.4.0's format, unless one is configured.
 
     "Configured" means any handler on ``webber`` or its ancestors (the root
     logger included), so ``logging.basicConfig()`` or a framework's setup wins.

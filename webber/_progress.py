@@ -12,8 +12,8 @@ import time
 import warnings
 from typing import Any, TextIO
 
-from webber._compile import Plan
 from webber._events import Listener
+from webber._plan import Plan
 from webber._run import Run, State
 
 __all__ = ["PlainBar", "TqdmBar", "progress_bar"]

@@ -1,26 +1,26 @@
 """Promise: a stand-in for the result of a node that has not run yet.
 
-A Promise is what a task call returns inside ``with Flow():`` and what the seed
-API builds with ``Promise(node_id)``. Passed as an argument (also nested in
-lists, tuples, sets and dicts), it records an edge, and at run time it is
-replaced by the parent's value.
-
-Both helpers here walk nested containers with an explicit stack, so a
-100,000-deep nested list costs no recursion.
+A Promise is what a task call returns inside ``with Flow():`` and what webber
+0.4.0's API builds with ``Promise(node_id)``. Passed as an argument (also
+nested in lists, tuples, sets and dicts), it records an edge. It is an
+authoring object only: ``compile()`` lowers it to a runtime
+:class:`~webber._refs.Ref`, which is replaced by the parent's value where the
+task runs.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from webber import _context
+from webber._refs import find
 
 if TYPE_CHECKING:
     from webber._flow import DAG
 
-__all__ = ["IterPromise", "Promise", "find_promises", "substitute"]
+__all__ = ["IterPromise", "Promise", "find_promises"]
 
 
 class Promise:
@@ -62,6 +62,11 @@ class Promise:
         promise._flow = weakref.ref(flow)
         promise._origin = (flow._uid, flow._label())
         return promise
+
+    @property
+    def _webber_key(self) -> str | Callable[..., Any]:
+        # The node-reference protocol of the graph store (see _store.node_key).
+        return self.key
 
     @property
     def flow(self) -> DAG | None:
@@ -184,93 +189,6 @@ def _flow_for(*objs: Any) -> DAG:
     return flow
 
 
-# Exact types only: a subclass (a namedtuple, an OrderedDict) is passed through
-# untouched rather than rebuilt as its base type.
-_SEQUENCES = (list, tuple, set, frozenset)
-
-
-def _children(obj: Any) -> Iterator[Any]:
-    return iter(obj.values()) if type(obj) is dict else iter(obj)
-
-
 def find_promises(obj: Any) -> list[Promise]:
     """Every Promise inside ``obj`` (lists, tuples, sets, dicts), in order found."""
-    found: list[Promise] = []
-    stack = [obj]
-    seen: set[int] = set()
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is Promise:
-            found.append(item)
-        elif (kind in _SEQUENCES or kind is dict) and id(item) not in seen:
-            seen.add(id(item))  # a self-containing list must not loop
-            stack.extend(reversed(list(_children(item))))
-    return found
-
-
-def substitute(obj: Any, resolve: Callable[[Promise], Any]) -> Any:
-    """A copy of ``obj`` with every Promise replaced by ``resolve(promise)``.
-
-    Like :func:`copy.deepcopy`, a container met twice is copied once, so a list
-    that contains itself becomes a new list that contains itself (not a loop).
-    """
-    kind = type(obj)
-    if kind is Promise:
-        return resolve(obj)
-    if not (kind in _SEQUENCES or kind is dict):
-        return obj
-    # Copies by id(original). Lists and dicts are created empty when first met and
-    # filled in place, so a reference back to one resolves to its copy; tuples and
-    # sets are built when complete, so a cycle back into one cannot be rebuilt.
-    copies: dict[int, Any] = {}
-    keep = [obj]  # the originals stay alive while their ids are keys
-    open_ids = {id(obj)}  # the containers on the stack
-    result: Any = None
-    # Each frame: the original container, an iterator over its items, the new items.
-    stack: list[tuple[Any, Iterator[Any], list[Any]]] = [(obj, _children(obj), [])]
-    if kind is list or kind is dict:
-        copies[id(obj)] = kind()
-    while stack:
-        original, items, built = stack[-1]
-        for item in items:
-            kind = type(item)
-            if kind is Promise:
-                built.append(resolve(item))
-            elif kind in _SEQUENCES or kind is dict:
-                if id(item) in copies:
-                    built.append(copies[id(item)])
-                    continue
-                if id(item) in open_ids:
-                    raise ValueError(
-                        f"an argument contains itself through a {kind.__name__}, and holds "
-                        "a Promise: webber cannot rebuild it with the value in place; "
-                        "make the cycle go through lists or dicts only"
-                    )
-                keep.append(item)
-                open_ids.add(id(item))
-                if kind is list or kind is dict:
-                    copies[id(item)] = kind()
-                stack.append((item, _children(item), []))
-                break
-            else:
-                built.append(item)
-        else:
-            stack.pop()
-            open_ids.discard(id(original))
-            kind = type(original)
-            if kind is dict:
-                value: Any = copies[id(original)]
-                value.update(zip(original.keys(), built, strict=True))
-            elif kind is list:
-                value = copies[id(original)]
-                value.extend(built)
-            else:
-                value = kind(built)
-                copies[id(original)] = value
-            if stack:
-                stack[-1][2].append(value)
-            else:
-                result = value
-    del keep
-    return result
+    return find(obj, Promise)

@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from webber import _context
-from webber._errors import GraphError, TaskDefinitionError
+from webber._errors import GraphError, TaskDefinitionError, WebberError
 from webber._flow import DAG
-from webber._graph import Condition, display_name, slug
+from webber._graph import Condition, TaskOptions, display_name, slug
 from webber._promise import IterPromise, Promise, find_promises
+from webber._store import GraphStore
 from webber._stream import DEFAULT_MAXSIZE, Stage, check_repeat, run_stream
 from webber._task import Task
 
@@ -51,6 +52,7 @@ class QueueDAG(DAG):
 
     def __init__(self, name: str = "queue_dag") -> None:
         super().__init__(name)
+        self._store = _ChainStore(self._label)
         #: node id -> (halt_condition, iterator, max_iter) given to add_node
         self._repeat: dict[str, tuple[Callable[[Any], object] | None, int | None, int | None]] = {}
 
@@ -86,7 +88,7 @@ class QueueDAG(DAG):
                 f"a QueueDAG node has at most one parent: take one Promise"
             )
         for parent in parents:
-            self._check_link(parent, None, where)
+            _check_link(self._store, parent, None, where)
         repeat = (halt_condition, iterator, max_iter)
         if repeat != (None, None, None):
             check_repeat(where, halt_condition, iterator, max_iter)
@@ -119,11 +121,11 @@ class QueueDAG(DAG):
     def _stages(
         self, executor: str | Executor
     ) -> tuple[list[Stage], tuple[Callable[[Any], object] | None, int | None, int | None]]:
-        if not self._nodes:
+        if not len(self):
             return [], (None, None, None)
-        # Not compiled for `executor`: the root runs here, unpickled; a stage
+        # Not checked by `executor`: the root runs here, unpickled; a stage
         # that cannot be sent to its worker fails its first item, naming it.
-        plan = self.compile("inline")
+        plan = self.compile()
         roots = [n for n, node in plan.nodes.items() if not node.parents]
         if len(roots) != 1:
             raise GraphError(
@@ -135,12 +137,12 @@ class QueueDAG(DAG):
         n: str | None = roots[0]
         while n is not None:
             node = plan.nodes[n]
-            if node.skip:
+            if node.node.skip:
                 raise TaskDefinitionError(
                     f"{self._label()}: node {n!r} is marked skip_node(); a QueueDAG stage "
                     f"cannot be skipped: remove it from the chain instead"
                 )
-            if node.map:
+            if node.node.fan_out:
                 raise TaskDefinitionError(
                     f"{self._label()}: node {n!r} fans out (map); a QueueDAG stage runs "
                     f"once per item"
@@ -151,9 +153,10 @@ class QueueDAG(DAG):
                     f"but only the root ({roots[0]!r}) repeats; remove them from {n!r}"
                 )
             feed = "none" if previous is None else ("inputs" if previous in node.deps else "none")
+            o = node.options
             stages.append(Stage(
                 n, node.name, node.func, node.args, dict(node.kwargs), feed, previous or "",
-                node.retries, node.retry_delay, node.retry_backoff, node.timeout,
+                o.retries, o.retry_delay, o.retry_backoff, o.timeout,
             ))
             previous, n = n, (node.children[0] if node.children else None)
         repeat = self._repeat.get(roots[0], (None, None, None))
@@ -162,39 +165,44 @@ class QueueDAG(DAG):
 
     def _dep_id(self, key: Any) -> str | None:
         try:
-            return self._resolve_dep(key)
-        except Exception:
+            return self.node_id(key)
+        except (WebberError, TypeError):
             return None  # a forward reference: compile() reports it
-
-    def _check_link(self, u: str, v: str | None, where: str) -> None:
-        others = [c for c in self._succ[u] if c != v]
-        if others:
-            raise GraphError(
-                f"{where}: {u!r} already feeds {others[0]!r}; a QueueDAG node has at most "
-                f"one child (a stream is a chain); build a second QueueDAG for a branch"
-            )
-        if v is not None:
-            parents = [p for p in self._pred[v] if p != u]
-            if parents:
-                raise GraphError(
-                    f"{where}: {v!r} already takes the output of {parents[0]!r}; a QueueDAG "
-                    f"node has at most one parent (a stream is a chain)"
-                )
-
-    def _link(self, u: str, v: str, continue_on: Condition) -> None:
-        # Every edge passes here: add_edge(), and the Promise arguments of add_node().
-        self._check_link(u, v, f"{self._label()}: edge {u!r} -> {v!r}")
-        if continue_on is not Condition.Success:
-            raise GraphError(
-                f"{self._label()}: edge {u!r} -> {v!r} with continue_on={continue_on!r}; in "
-                f"a stream every output of a stage goes on to the next: use Condition.Success"
-            )
-        super()._link(u, v, continue_on)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_plan"] = None  # rebuilt where it runs (qdag.execute as a node of a graph)
         return state
+
+
+class _ChainStore(GraphStore):
+    """A QueueDAG's graph store: every edge passes through ``link`` -- add_edge(),
+    a Promise argument of add_node(), update_edges() -- and is checked there."""
+
+    def link(self, u: str, v: str, condition: Condition) -> None:
+        _check_link(self, u, v, f"{self.label()}: edge {u!r} -> {v!r}")
+        if condition is not Condition.Success:
+            raise GraphError(
+                f"{self.label()}: edge {u!r} -> {v!r} with continue_on={condition!r}; in "
+                f"a stream every output of a stage goes on to the next: use Condition.Success"
+            )
+        super().link(u, v, condition)
+
+
+def _check_link(store: GraphStore, u: str, v: str | None, where: str) -> None:
+    others = [c for c in store.succ[u] if c != v]
+    if others:
+        raise GraphError(
+            f"{where}: {u!r} already feeds {others[0]!r}; a QueueDAG node has at most "
+            f"one child (a stream is a chain); build a second QueueDAG for a branch"
+        )
+    if v is not None:
+        parents = [p for p in store.pred[v] if p != u]
+        if parents:
+            raise GraphError(
+                f"{where}: {v!r} already takes the output of {parents[0]!r}; a QueueDAG "
+                f"node has at most one parent (a stream is a chain)"
+            )
 
 
 def stream(
@@ -235,8 +243,9 @@ def stream(
     flow._check_promises((items,), {}, name)
     if not isinstance(items, Promise):
         items = list(items)  # a generator is read once, now
-    n = flow._insert(_stream_node, name, (items, tuple(steps), executor, maxsize), {}, None,
-                     fan_out=False)
+    n = flow._insert(
+        _stream_node, TaskOptions(name), (items, tuple(steps), executor, maxsize), {}, False
+    )
     return Promise._bound(n, flow)  # type: ignore[return-value]  # stands in for the list
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import marshal
 from typing import TYPE_CHECKING, Any
 
-from webber._errors import WebberError
+from webber._errors import ResumeError
 
 if TYPE_CHECKING:
-    from webber._compile import Plan, PlanNode
+    from webber._plan import Plan, PlanNode
     from webber._run import Run
 
 __all__ = ["reusable"]
@@ -25,12 +25,12 @@ def reusable(plan: Plan, previous: Run) -> dict[str, Any]:
     from webber._run import Run
 
     if not isinstance(previous, Run):
-        raise WebberError(
+        raise ResumeError(
             f"resume= takes the Run an earlier run() returned, not {type(previous).__name__}"
         )
     old_nodes = previous.plan.nodes
     if not set(old_nodes) & set(plan.nodes):
-        raise WebberError(
+        raise ResumeError(
             f"resume=: the earlier run ({previous.plan.name!r}) shares no node id with "
             f"{plan.name!r}; resume a run of the same flow"
         )
@@ -55,8 +55,8 @@ def _unchanged(old: PlanNode, new: PlanNode) -> bool:
     a, b = old.node, new.node
     if a is b:  # the same flow, not edited since: its records are frozen
         return True
-    if (a.map, a.partial, a.map_slot, a.map_zip, a.skip, a.skip_as_failure) != (
-        b.map, b.partial, b.map_slot, b.map_zip, b.skip, b.skip_as_failure
+    if (a.fan_out, a.partial, a.map_slot, a.map_zip, a.skip, a.skip_as_failure) != (
+        b.fan_out, b.partial, b.map_slot, b.map_zip, b.skip, b.skip_as_failure
     ):
         return False
     return _same_function(a.func, b.func) and _same_value(

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from webber._errors import TaskSkippedError, UnknownNodeError
 from webber._events import Listener
-from webber._promise import Promise
-from webber.executors._base import resolve
+from webber._graph import find_id
+from webber.executors._base import fetch
 
 if TYPE_CHECKING:
     import graphviz
 
-    from webber._compile import Plan
     from webber._metrics import DAGMetrics
+    from webber._plan import Plan
     from webber._timeline import Timeline
 
 __all__ = ["Attempt", "Recorder", "Run", "State", "span"]
@@ -121,19 +121,19 @@ class Run:
         )
 
     def _id(self, ref: Any) -> str:
-        key = ref.key if isinstance(ref, Promise) else ref
-        if isinstance(key, str) and key in self._states:
-            return key
-        if callable(key):
-            func = getattr(key, "fn", key)
-            found = [n for n, node in self.plan.nodes.items() if node.func is func]
-            if len(found) == 1:
-                return found[0]
-        raise UnknownNodeError(
-            f"run of {self.plan.name!r} has no node {ref!r}; its nodes: "
-            f"{', '.join(list(self._states)[:10])}{' ...' if len(self._states) > 10 else ''}",
-            ref,
-        )
+        if ref.__class__ is str and ref in self._states:
+            return ref
+
+        def listing(_: str) -> str:
+            ids = list(self._states)
+            return f"its nodes: {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}"
+
+        try:
+            return find_id(ref, self.plan.nodes, f"run of {self.plan.name!r}", listing)
+        except TypeError:
+            raise UnknownNodeError(
+                f"run of {self.plan.name!r} has no node {ref!r}; {listing('')}", ref
+            ) from None
 
     def __getitem__(self, ref: Any) -> Any:
         n = self._id(ref)
@@ -143,7 +143,7 @@ class Run:
             raise error.with_traceback(error.__traceback__)
         if state == "skipped":
             node = self.plan.nodes[n]
-            why = "skip_node()" if node.skip else "an edge condition was not met"
+            why = "skip_node()" if node.node.skip else "an edge condition was not met"
             raise TaskSkippedError(
                 f"task {n!r} was skipped ({why}), so it has no result; check "
                 f"run.state({n!r}) before reading it",
@@ -154,7 +154,7 @@ class Run:
     def _value(self, n: str) -> Any:
         """A successful node's value, fetched (once) if the executor kept it remote."""
         value = self._values[n]
-        fetched = resolve(value)
+        fetched = fetch(value)
         if fetched is not value:
             self._values[n] = fetched
         return fetched

@@ -32,7 +32,7 @@ from webber import _output
 from webber._errors import TaskDefinitionError, TaskTimeoutError, add_note
 from webber._inbox import Inbox
 from webber.executors import Executor, resolve_executor
-from webber.executors._base import Job, Outcome, Started, resolve
+from webber.executors._base import Job, Outcome, Started, fetch
 
 __all__ = ["DEFAULT_MAXSIZE", "Stage", "check_repeat", "name_failure", "run_stream"]
 
@@ -209,7 +209,7 @@ class _Stream:
         submit the jobs of this pass together, per executor."""
         last = len(self.stages) - 1
         while self.ready[last] and len(self.results) in self.ready[last]:
-            self.results.append(resolve(self.ready[last].pop(len(self.results))))
+            self.results.append(fetch(self.ready[last].pop(len(self.results))))
         for k in range(last, 0, -1):
             ready = self.ready[k - 1]
             while self._room(k) and self.taken[k] in ready:
@@ -282,7 +282,7 @@ class _Stream:
         self.ready[k][item] = outcome.value
         if k == 0 and self.source is None and self.halt is not None:
             try:
-                stop = self.halt(resolve(outcome.value))
+                stop = self.halt(fetch(outcome.value))
             except Exception as e:
                 raise name_failure(
                     e, f"webber: the halt_condition of stream stage {job.node!r} raised on the "

@@ -10,62 +10,17 @@ value it will become.
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from webber import _context
 from webber._errors import TaskDefinitionError
-from webber._graph import display_name
+from webber._graph import TaskOptions, display_name
 
-__all__ = ["Task", "TaskOptions", "task", "validate_options"]
+__all__ = ["Task", "task"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def validate_options(
-    name: str, retries: object, retry_delay: object, retry_backoff: object, timeout: object
-) -> None:
-    """Raise TaskDefinitionError naming the task when a setting is out of range."""
-
-    def bad(what: str, value: object, want: str) -> TaskDefinitionError:
-        return TaskDefinitionError(
-            f"task {name!r}: {what}={value!r} is not valid; {what} must be {want}"
-        )
-
-    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
-        raise bad("retries", retries, "a whole number >= 0 (how many extra attempts)")
-    for what, value in (("retry_delay", retry_delay), ("retry_backoff", retry_backoff)):
-        if not _is_number(value) or value < 0 or not math.isfinite(value):  # type: ignore[operator,arg-type]
-            raise bad(what, value, "a finite number of seconds >= 0")
-    if timeout is not None and (not _is_number(timeout) or not timeout > 0):  # type: ignore[operator]
-        raise bad("timeout", timeout, "None or a number of seconds > 0")
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-class TaskOptions:
-    """Settings shared by every node a task records (plain, read-only)."""
-
-    __slots__ = ("name", "retries", "retry_backoff", "retry_delay", "timeout")
-
-    def __init__(
-        self,
-        name: str,
-        retries: int = 0,
-        retry_delay: float = 0.0,
-        retry_backoff: float = 1.0,
-        timeout: float | None = None,
-    ) -> None:
-        validate_options(name, retries, retry_delay, retry_backoff, timeout)
-        self.name = name
-        self.retries = retries
-        self.retry_delay = float(retry_delay)
-        self.retry_backoff = float(retry_backoff)
-        self.timeout = None if timeout is None else float(timeout)
 
 
 class Task(Generic[P, R]):
@@ -136,6 +91,12 @@ class Task(Generic[P, R]):
             flow._update(promise.key, partial=True)  # type: ignore[arg-type]
         return promise  # type: ignore[return-value]
 
+    @property
+    def _webber_key(self) -> Callable[..., Any]:
+        # The node-reference protocol of the graph store: a task names the
+        # node that runs its function.
+        return self.fn
+
     def __repr__(self) -> str:
         return f"<task {self.options.name}>"
 
@@ -189,13 +150,9 @@ def task(
                 f"@task needs a function, got {type(func).__name__} {func!r}; "
                 f"decorate a def or pass a callable: task(my_function)"
             )
-        options = TaskOptions(
-            name if name is not None else display_name(func),
-            retries=retries,
-            retry_delay=retry_delay,
-            retry_backoff=retry_backoff,
-            timeout=timeout,
-        )
+        label = name if name is not None else display_name(func)
+        options = TaskOptions(label, retries, retry_delay, retry_backoff, timeout)
+        options.check(label)
         return Task(func, options)
 
     return wrap if fn is None else wrap(fn)

@@ -12,13 +12,13 @@ import os
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from webber._errors import WebberError
+from webber._errors import DiagramError
 
 if TYPE_CHECKING:
     import graphviz
 
-    from webber._compile import Plan
     from webber._flow import DAG
+    from webber._plan import Plan
     from webber._run import Run
 
 __all__ = ["to_graphviz", "visualize", "visualize_run"]
@@ -41,7 +41,7 @@ def _graphviz() -> Any:
     try:
         import graphviz
     except ImportError as e:  # pragma: no cover - graphviz is a dependency
-        raise WebberError(
+        raise DiagramError(
             "drawing needs the graphviz package: pip install graphviz "
             "(and Graphviz's `dot` program to write files)"
         ) from e
@@ -63,7 +63,7 @@ def to_graphviz(plan: Plan, run: Run | None = None, legend: bool = True) -> grap
                 # The task's name, then (small, grey) its id and what happened.
                 small = [n] if node.name != n else []
                 attrs: dict[str, str] = {}
-                if node.map:
+                if node.node.fan_out:
                     small.append("map")
                     attrs["peripheries"] = "2"
                 if run is not None:
@@ -139,18 +139,18 @@ def _timing(run: Run, n: str) -> str:
 def _write(dot: graphviz.Digraph, path: str) -> None:
     gv = _graphviz()
     if not os.path.splitext(path)[1]:
-        raise WebberError(f"cannot tell the format of {path!r}: end it in .svg, .png or .pdf")
+        raise DiagramError(f"cannot tell the format of {path!r}: end it in .svg, .png or .pdf")
     try:
         dot.render(outfile=path, cleanup=True)
     except gv.ExecutableNotFound as e:
-        raise WebberError(
+        raise DiagramError(
             f"writing {path!r} needs Graphviz's `dot` program, which is not installed: "
             f"apt-get install graphviz, brew install graphviz, or conda install graphviz "
             f"(the diagram's source is available without it: .visualize().source)"
         ) from e
 
 
-#: what ``visualize(type=...)`` accepts (the seed's 0.4.0 argument)
+#: what ``visualize(type=...)`` accepts (webber 0.4.0's argument)
 TYPES = ("browser", "gui")
 
 
@@ -159,7 +159,7 @@ def visualize(
 ) -> graphviz.Digraph:
     """``dag.visualize()``: the Digraph; with ``path``, also the file; with
     ``type="browser"``, also opens it in the system's browser."""
-    dot = to_graphviz(dag.compile(executor="inline"), legend=legend)  # drawing runs nothing
+    dot = to_graphviz(dag.compile(), legend=legend)
     return _deliver(dot, path, type)
 
 
@@ -171,10 +171,10 @@ def visualize_run(
 
 
 def _deliver(dot: graphviz.Digraph, path: str | None, type: str | None) -> graphviz.Digraph:
-    if path in TYPES and type is None:  # the seed's positional dag.visualize("browser")
+    if path in TYPES and type is None:  # webber 0.4.0's positional dag.visualize("browser")
         path, type = None, path
     if type is not None and type not in TYPES:
-        raise WebberError(
+        raise DiagramError(
             f"visualize(type={type!r}) is not supported: use type='browser' to open the "
             f"diagram, a path ('flow.svg', '.png', '.pdf') to write it, or neither to get "
             f"the graphviz.Digraph (Jupyter shows it inline)"

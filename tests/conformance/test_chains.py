@@ -40,12 +40,12 @@ def test_plan_fuses_only_plain_one_to_one_links() -> None:
     ids = chain(dag, 4)
     side = dag.add_node(inc, Promise(ids[2]))  # ids[2] now has two children
     plan = dag.compile()
-    assert [plan.nodes[n].fused for n in ids] == [ids[1], ids[2], None, ids[4], None]
-    assert plan.nodes[side].fused is None
+    assert [plan.nodes[n].next_link for n in ids] == [ids[1], ids[2], None, ids[4], None]
+    assert plan.nodes[side].next_link is None
     dag.update_nodes(ids[3], timeout=5.0)  # a timeout needs the engine between tasks
-    assert dag.compile().nodes[ids[3]].fused is None
+    assert dag.compile().nodes[ids[3]].next_link is None
     dag.add_edge(ids[0], ids[1], continue_on=Condition.AnyCase)
-    assert dag.compile().nodes[ids[0]].fused is None
+    assert dag.compile().nodes[ids[0]].next_link is None
 
 
 def test_chain_values_and_attempts(executor: str) -> None:

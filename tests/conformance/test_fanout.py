@@ -34,7 +34,7 @@ def test_map_over_a_runtime_list(executor: str) -> None:
         xs = numbers(5)
         squares = square.map(xs)
         s = total(squares)
-    assert flow.get_node(squares).map is True
+    assert flow.get_node(squares).fan_out is True
     run = flow.run(executor=executor)
     assert run[squares] == [0, 1, 4, 9, 16]
     assert run[s] == 30

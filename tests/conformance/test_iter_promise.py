@@ -46,7 +46,7 @@ def test_a_node_runs_once_per_element_and_children_get_the_list(executor: str) -
     assert run[by_keyword] == ["ALPHA.", "BETA.", "GAMMA."]
     assert run[total] == "ALPHA? BETA? GAMMA?"
     assert sorted(a.index or 0 for a in run.attempts[loud]) == [0, 1, 2]  # one per element
-    assert dag.get_node(loud).map and dag.get_edge(source, loud).data
+    assert dag.get_node(loud).fan_out and dag.get_edge(source, loud).data
 
 
 def test_zip_runs_once_per_tuple_the_shortest_source_wins(executor: str) -> None:
@@ -96,7 +96,7 @@ def test_an_iter_promise_node_survives_the_json_round_trip(executor: str) -> Non
     pairs = dag.add_node(join, IterPromise(source, numbers, zip=True, partial=True), sep="=")
     copy = DAG.from_json(dag.to_json())
     node = copy.get_node(pairs)
-    assert (node.map, node.map_zip, node.partial, node.map_slot) == (True, True, True, 0)
+    assert (node.fan_out, node.map_zip, node.partial, node.map_slot) == (True, True, True, 0)
     assert copy.run(executor=executor)[pairs] == ["x=0", "y=1"]
 
 

@@ -89,7 +89,7 @@ def test_from_json_takes_text_and_a_flow_built_with_tasks(executor: str) -> None
     run = copy.run(executor=executor)
     assert run[summed] == 3 and run[pairs] == [(1, "x"), (2, "x")]
     node = copy.get_node(pairs.key)  # by id: the Promise belongs to the original flow
-    assert node.map and node.retries == 2 and node.timeout == 30.0
+    assert node.fan_out and node.retries == 2 and node.timeout == 30.0
 
 
 def test_exporting_names_the_node_that_cannot_be_written() -> None:

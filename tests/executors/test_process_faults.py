@@ -263,15 +263,31 @@ def test_row06_exception_with_extra_init_args_still_reaches_the_caller() -> None
     then_works()
 
 
-def test_row06_an_exception_that_cannot_travel_at_all_keeps_its_name_and_text() -> None:
+def test_row06_an_exception_with_an_unpicklable_attribute_keeps_its_class() -> None:
     dag = DAG()
     n = dag.add_node(_raises_holds_a_lock)
     run = dag.run()
     error = run.error(n)
-    assert isinstance(error, webber.TaskError) and error.task == n
-    assert "HoldsALock: lock 1 2" in str(error)
+    # Its own class (so `except HoldsALock` works), the lock as its repr.
+    assert type(error) is HoldsALock and str(error) == "lock 1 2"
+    assert isinstance(error.lock, str) and "lock" in error.lock
     assert "_raises_holds_a_lock" in str(error.__cause__)
     then_works()
+
+
+class _NoClassHere(Exception):
+    pass
+
+
+def test_row06_an_exception_that_cannot_travel_at_all_keeps_its_name_and_text() -> None:
+    from webber.executors._codec import decode_failure, encode_failure
+
+    data, info = encode_failure(_NoClassHere("gone"))
+    # The caller cannot load it (here: a pickle that fails): name and text remain.
+    error = decode_failure("n-1", b"not a pickle" if data else data, info)
+    assert isinstance(error, webber.TaskError) and error.task == "n-1"
+    assert "_NoClassHere: gone" in str(error)
+    assert "gone" in str(error.__cause__)
 
 
 # -- row 7: refused before anything runs ---------------------------------------------
@@ -290,8 +306,8 @@ def test_row07_unpicklable_task_or_argument_refused_before_running(tmp_path: Pat
     dag2 = DAG()
     dag2.add_node(print, "a", threading.Lock())
     with pytest.raises(webber.UnpicklableTaskError, match=r"'print-1'.*argument 1 \(lock"):
-        dag2.compile()
-    assert dag2.compile(executor="threads").levels == [["print-1"]]  # fine on threads
+        dag2.run()
+    assert dag2.compile().levels == [["print-1"]]  # the graph is fine: the executor refuses
     assert dag2.run(executor="threads").ok
 
 

@@ -10,21 +10,23 @@ of the task itself::
     engine <--report(Started)-- executor            (when the task begins)
     engine <--report(Outcome)-- executor            (one per Job)
 
-A Job may carry a chain (``then``): jobs the executor runs right after it,
-where it ran, each fed the previous result -- one hand-off instead of one
-per task. The executor reports each of them as it finishes, and stops at the
-first failure; the engine knows the rest did not run.
+A Job may head a chain: its ``links`` are jobs the executor runs right
+after it, where it ran, each fed the previous result -- one hand-off instead
+of one per task (``_work.run_links`` is the one chain runner). The executor
+reports each link as it finishes and stops at the first failure; the engine
+knows the rest did not run.
 
 Timeouts count from ``Started``, not from ``submit``: a job waiting for a
 free worker is not running late.
 
-A Job carries the Promise-bearing arguments as written plus ``inputs``, the
-parents' results by node id; the executor substitutes them where it runs the
-task (``_work.run_job``), so an executor that keeps results remote can hand
-the engine handles instead of values: a :class:`Remote` as an Outcome's value
-stays where it was computed (the dask executor's cluster); the engine passes
-it on to the executor for the children, and only the Run (or a ``.map()``
-over it) fetches it, once.
+A Job carries the arguments as compiled (a :class:`~webber._refs.Ref` where a
+parent's result goes) plus ``inputs``, the parents' results by node id; the
+executor substitutes them where it runs the task (``_work.run_job``), so an
+executor that keeps results remote can hand the engine handles instead of
+values: a :class:`Remote` as an Outcome's value stays where it was computed
+(the dask executor's cluster); the engine passes it on to the executor for
+the children, and only the Run (or a fan-out over it) fetches it, once
+(:func:`fetch`).
 """
 
 from __future__ import annotations
@@ -37,9 +39,9 @@ from typing import TYPE_CHECKING, Any
 from webber._errors import ExecutorError
 
 if TYPE_CHECKING:
-    from webber._compile import Plan
+    from webber._plan import Plan
 
-__all__ = ["Executor", "Job", "Outcome", "Remote", "Report", "Started", "resolve"]
+__all__ = ["Executor", "Job", "Outcome", "Remote", "Report", "Started", "fetch"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,15 +58,15 @@ class Job:
     """The task's name, for its output and logs."""
     func: Callable[..., Any]
     args: tuple[Any, ...]
-    """The arguments as written: Promises still in place."""
+    """The arguments as compiled: a Ref where a parent's result goes."""
     kwargs: Mapping[str, Any]
     inputs: Mapping[str, Any] | None
-    """Parent id -> result, to put in place of the Promises; None when there are none."""
+    """Parent id -> result, to put in place of the Refs; None when there are none."""
     timeout: float | None
-    then: tuple[Job, ...] = ()
-    """Jobs to run right after this one, in order, each taking the previous
-    one's result (a fused chain); an executor stops at the first failure
-    and reports nothing for the rest."""
+    links: tuple[Job, ...] = ()
+    """The rest of the chain this job heads: jobs to run right after it, in
+    order, each taking the previous one's result; an executor stops at the
+    first failure and reports nothing for the rest."""
 
     @property
     def key(self) -> tuple[str, int | None]:
@@ -107,7 +109,7 @@ class Remote(abc.ABC):
     """A task's result kept where the executor computed it (see the module doc).
 
     Only an executor creates one, and only that executor gets it back as an
-    input; everyone else sees the value through :func:`resolve`.
+    input; everyone else sees the value through :func:`fetch`.
     """
 
     __slots__ = ()
@@ -123,7 +125,7 @@ class Remote(abc.ABC):
         return [remote.fetch() for remote in remotes]
 
 
-def resolve(value: Any) -> Any:
+def fetch(value: Any) -> Any:
     """``value`` with its Remote handles fetched: a Remote itself, or the list
     the engine built of a fan-out's element results (with a ``partial=True``
     fan-out's exceptions among them). Anything else is returned

@@ -1,6 +1,6 @@
 """The worker side of the dask executor: what runs inside a dask task.
 
-``run_remote`` runs a job (and its chain) with webber's own ``run_job`` on a
+``run_remote`` runs a job (and its links) with webber's chain runner on a
 dask worker and reports each job's start and end as ``log_event`` messages;
 the caller side (``dask.py``) turns those into the engine's Started and
 Outcome. Kept apart because this code runs in another process, on another
@@ -15,7 +15,8 @@ from typing import Any
 
 from webber import _output
 from webber.executors._base import Job, Outcome, Started
-from webber.executors._work import follow, run_job
+from webber.executors._codec import encode_failure
+from webber.executors._work import feed, run_job, run_links
 
 __all__ = ["Slot", "Spec", "fill", "run_remote"]
 
@@ -49,21 +50,6 @@ def fill(value: Any, deps: Sequence[Any]) -> Any:
     return value
 
 
-def _event(outcome: Outcome) -> tuple[bool, bytes, tuple[str, str, str] | None]:
-    """A finished job as event fields: ok, the pickled exception, (kind, message, traceback)."""
-    if outcome.ok:
-        return True, b"", None
-    from webber.executors._serialize import dumps_exception
-    from webber.executors._worker import _failure_info
-
-    error = outcome.value
-    try:
-        data, _ = dumps_exception(error)  # in-band: no shared-memory segments here
-    except Exception:  # the kind, message and traceback still get through
-        data = b""
-    return False, data, _failure_info(error)
-
-
 def run_remote(spec: Spec, *deps: Any) -> Any:
     """The dask task: run the job and its chain here, report each by event.
 
@@ -86,27 +72,34 @@ def run_remote(spec: Spec, *deps: Any) -> Any:
         worker.log_event(spec.topic, ("start", spec.token, spec.tag, position, message.at, where))
 
     values: list[Any] = []
-    with _output.redirected():
-        for position, link in enumerate((job, *job.then)):
-            if position:
-                link = follow(link, values[-1])
-            with _output.collecting() as lines:
-                outcome = run_job(link, started if link.timeout is not None else None)
-            ok, error, info = _event(outcome)
-            message = ("done", spec.token, spec.tag, position, ok, outcome.started,
-                       outcome.duration, where, lines, error, info)
-            if ok and position < len(job.then):
-                # Another job runs next, here: the scheduler must have this report
-                # before it starts, or a crash in the next one would be blamed on
-                # this one (its report lost with the worker). A round trip (~1 ms).
-                get_client().log_event(spec.topic, message)
-            else:
-                # The last report: the worker's own stream sends it before the
-                # task's result, which is all the order needed.
-                worker.log_event(spec.topic, message)
-            if not ok:
-                break
+    links = (job, *job.links)
+    position = 0
+
+    def step(link: Job, previous: tuple[Any] | None) -> tuple[bool, Any]:
+        nonlocal position
+        position = len(values)
+        if previous is not None:
+            link = feed(link, previous[0])
+        with _output.collecting() as lines:
+            outcome = run_job(link, started if link.timeout is not None else None)
+        error, info = encode_failure(outcome.value) if not outcome.ok else (b"", None)
+        message = ("done", spec.token, spec.tag, position, outcome.ok, outcome.started,
+                   outcome.duration, where, lines, error, info)
+        if outcome.ok and position < len(links) - 1:
+            # Another job runs next, here: the scheduler must have this report
+            # before it starts, or a crash in the next one would be blamed on
+            # this one (its report lost with the worker). A round trip (~1 ms).
+            get_client().log_event(spec.topic, message)
+        else:
+            # The last report: the worker's own stream sends it before the
+            # task's result, which is all the order needed.
+            worker.log_event(spec.topic, message)
+        if outcome.ok:
             values.append(outcome.value)
-    if job.then:
+        return outcome.ok, outcome.value
+
+    with _output.redirected():
+        run_links(links, step)
+    if job.links:
         return values
     return values[0] if values else None

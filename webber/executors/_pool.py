@@ -42,11 +42,18 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from webber._errors import WorkerCrashedError
+from webber._errors import (
+    JobSendError,
+    PoolClosedError,
+    ResultLoadError,
+    WorkerCrashedError,
+)
 from webber._output import emit_line
-from webber.executors import _serialize
 from webber.executors._base import Job, Outcome, Report, Started
+from webber.executors._codec import decode_failure
 from webber.executors._frames import Frames, send_frame
+from webber.executors._pickling import dumps, dumps_fields, loads
+from webber.executors._shm import Holder, Segment, remove_segments, remove_segments_of
 
 __all__ = ["GRACE", "MAX_BATCH", "Pool", "Session"]
 
@@ -69,17 +76,17 @@ class Session:
     report: Report
     functions: dict[int, tuple[str, Any, bytes]] = field(default_factory=dict)
     #: results' segments, kept to pass on to later tasks by reference
-    holder: _serialize.Holder = field(default_factory=_serialize.Holder)
+    holder: Holder = field(default_factory=Holder)
     #: Started for every job, or only for those with a timeout (Executor.report_starts)
     starts: bool = True
 
 
 @dataclass(eq=False, slots=True)
-class _Task:
+class _Sent:
     tag: int
     job: Job
     session: Session
-    segments: list[_serialize.Segment] = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)
     abandoned: bool = False
     #: how many chain links follow this task in its worker's queue
     links_after: int = 0
@@ -99,7 +106,7 @@ class _Proc:
     pidfd: int | None
     fids: set[str] = field(default_factory=set)
     forget: list[str] = field(default_factory=list)
-    inflight: deque[_Task] = field(default_factory=deque)
+    inflight: deque[_Sent] = field(default_factory=deque)
     #: "process <pid>", made once: it names the worker in every Started/Outcome
     name: str = field(init=False)
 
@@ -138,7 +145,7 @@ class Pool:
         self.depth = depth
         self.lock = threading.RLock()
         self.procs: list[_Proc] = []
-        self.pending: deque[_Task] = deque()
+        self.pending: deque[_Sent] = deque()
         self.where: dict[str, _Proc] = {}  # node id -> the worker that made its result
         self.tags = itertools.count()
         self.fids = itertools.count()
@@ -190,8 +197,11 @@ class Pool:
     def submit(self, jobs: list[Job], session: Session) -> None:
         with self.lock:
             if self.closed:
-                raise RuntimeError("the process pool was shut down")
-            self.pending.extend(_Task(next(self.tags), job, session) for job in jobs)
+                raise PoolClosedError(
+                    "the process pool was shut down (webber.shutdown(), or Ctrl-C in "
+                    "another run) while this run still used it; run the flow again"
+                )
+            self.pending.extend(_Sent(next(self.tags), job, session) for job in jobs)
             self._dispatch()
 
     def _dispatch(self) -> None:
@@ -205,7 +215,7 @@ class Pool:
             # Share the queue among the idle workers; a job with a timeout goes
             # alone, so its clock starts when it starts.
             want = max(1, min(MAX_BATCH, len(self.pending) // max(1, self.size)))
-            batch: list[_Task] = []
+            batch: list[_Sent] = []
             while self.pending and len(batch) < want:
                 if self.pending[0].job.timeout is not None and batch:
                     break
@@ -217,7 +227,7 @@ class Pool:
         for proc in [p for p in self.procs if not p.inflight][: max(0, surplus)]:
             self._stop(proc)  # the pool was resized down
 
-    def _near(self, task: _Task, idle: list[_Proc]) -> _Proc:
+    def _near(self, task: _Sent, idle: list[_Proc]) -> _Proc:
         """An idle worker that made one of ``task``'s inputs, if there is one:
         its functions are loaded and its caches warm."""
         for parent in task.job.inputs or ():
@@ -226,11 +236,11 @@ class Pool:
                 return proc
         return idle[0]
 
-    def _function_id(self, proc: _Proc, task: _Task) -> str:
+    def _function_id(self, proc: _Proc, task: _Sent) -> str:
         func = task.job.func
         known = task.session.functions.get(id(func))
         if known is None:
-            data, _ = _serialize.dumps(func, out_of_band=False)
+            data, _ = dumps(func, out_of_band=False)
             known = task.session.functions[id(func)] = (f"f{next(self.fids)}", func, data)
         fid, _, data = known
         if fid not in proc.fids:
@@ -238,31 +248,33 @@ class Pool:
             proc.fids.add(fid)
         return fid
 
-    def _pack(self, proc: _Proc, task: _Task) -> tuple[Any, ...]:
+    def _pack(self, proc: _Proc, task: _Sent) -> tuple[Any, ...]:
         fid = self._function_id(proc, task)
         # The function travels once per worker ("fn"), not with each job.
         job = task.job
         fields = (job.node, job.index, job.attempt, job.name, job.args, dict(job.kwargs),
                   None if job.inputs is None else dict(job.inputs), job.timeout)
-        data, task.segments = _serialize.dumps_fields(fields, holder=task.session.holder)
+        data, task.segments = dumps_fields(fields, holder=task.session.holder)
         return (task.tag, fid, data, task.segments)
 
-    def _send(self, proc: _Proc, batch: list[_Task]) -> None:
+    def _send(self, proc: _Proc, batch: list[_Sent]) -> None:
         entries = []
         for task in batch:
-            links = [_Task(next(self.tags), job, task.session, link=True) for job in task.job.then]
+            links = [_Sent(next(self.tags), job, task.session, link=True) for job in task.job.links]
             try:
                 entry = self._pack(proc, task)
                 packed = [self._pack(proc, link) for link in links]
             except Exception as e:
-                _serialize.remove_segments(task.segments)
+                remove_segments(task.segments)
                 for link in links:
-                    _serialize.remove_segments(link.segments)
-                error = TypeError(
+                    remove_segments(link.segments)
+                error = JobSendError(
                     f"task {task.job.node!r} cannot be sent to a worker process: "
                     f"{type(e).__name__}: {e}; use executor='threads' for tasks that "
-                    f"hold locks, sockets or open files"
+                    f"hold locks, sockets or open files",
+                    task.job.node,
                 )
+                error.__cause__ = e
                 task.session.report(Outcome(task.job, False, error, time.time(), 0.0, ""))
                 continue
             entries.append((*entry, packed))
@@ -347,7 +359,7 @@ class Pool:
                 if not ok:
                     # The worker stopped the chain here; the engine drops the rest.
                     for _ in range(task.links_after):
-                        _serialize.remove_segments(proc.inflight.popleft().segments)
+                        remove_segments(proc.inflight.popleft().segments)
                 finished.append((task, ok, payload, segments, started, duration, info))
                 if ok:
                     self.where[task.job.node] = proc
@@ -357,7 +369,7 @@ class Pool:
                 self._dispatch()
         for task, ok, payload, segments, started, duration, info in finished:
             if task.abandoned:
-                _serialize.remove_segments(segments)
+                remove_segments(segments)
                 continue
             if not task.announced and task.session.starts:
                 # It ran and finished between two of our looks at the queue's
@@ -377,10 +389,10 @@ class Pool:
             self._close(proc)
             self.where = {n: p for n, p in self.where.items() if p is not proc}
             code = _reap(proc)
-            _serialize.remove_segments_of(proc.pid)
+            remove_segments_of(proc.pid)
             tasks = list(proc.inflight)
             for task in tasks:
-                _serialize.remove_segments(task.segments)
+                remove_segments(task.segments)
             # The first task crashed (and with it the rest of its chain, which
             # the engine drops); the others never started: no retry spent.
             later = tasks[1 + tasks[0].links_after:] if tasks else []
@@ -449,7 +461,7 @@ class Pool:
             os.write(self.wake_w, b"!")
         for proc in procs:
             _reap(proc)
-            _serialize.remove_segments_of(proc.pid)
+            remove_segments_of(proc.pid)
         if threading.current_thread() is not self.thread:
             self.thread.join(timeout=5)
         for fd in (self.wake_r, self.wake_w):
@@ -457,7 +469,7 @@ class Pool:
                 os.close(fd)
 
 
-def _announce(task: _Task, proc: _Proc) -> None:
+def _announce(task: _Sent, proc: _Proc) -> None:
     """Tell the engine ``task`` started: it is at the head of its worker's queue."""
     if not task.announced:
         task.announced = True
@@ -484,18 +496,20 @@ class _Undecodable:
     error: BaseException
 
 
-def _decode(job: Job, ok: bool, payload: bytes, segments: list[_serialize.Segment], info: Any,
-            holder: _serialize.Holder) -> Any:
+def _decode(job: Job, ok: bool, payload: bytes, segments: list[Segment], info: Any,
+            holder: Holder) -> Any:
     """The value or exception a worker sent, rebuilt here."""
+    if not ok:
+        return decode_failure(job.node, payload, info)
     try:
-        value = _serialize.loads(payload, segments, holder) if payload else None
+        value = loads(payload, segments, holder) if payload else None
     except Exception as e:
-        if ok:
-            return _Undecodable(TypeError(
-                f"task {job.node!r} returned a value that cannot be unpickled here: "
-                f"{type(e).__name__}: {e}"
-            ))
-        value = None
-    if ok:
-        return value
-    return _serialize.failure(job.node, value, info)
+        error = ResultLoadError(
+            f"task {job.node!r} returned a value that cannot be unpickled here: "
+            f"{type(e).__name__}: {e}; return plain data (the caller must be able to "
+            f"import its class)",
+            job.node,
+        )
+        error.__cause__ = e
+        return _Undecodable(error)
+    return value

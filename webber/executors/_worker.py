@@ -6,7 +6,7 @@ runs jobs one at a time, in the order they arrive::
     caller --(fd_in)-->  worker     ("init", sys.path) once, then
                                     ("fn", fid, pickle, segments)   a function, once per worker
                                     ("run", [(tag, fid, pickle, segments, links), ...], forget)
-                                    links: a chain, [(tag, fid, pickle, segments), ...]
+                                    links: the rest of a chain, [(tag, fid, pickle, segments), ...]
     caller <--(fd_out)-- worker     ("out", name, node, stream, line)   each printed line, at once
                                     ("done", [(tag, ok, pickle, segments, started, duration,
                                                info), ...])
@@ -30,14 +30,17 @@ import pickle
 import signal
 import sys
 import threading
-import traceback
+from collections.abc import Sequence
 from typing import Any
 
 from webber import _output
-from webber.executors import _serialize
+from webber._errors import JobLoadError, ResultSendError
 from webber.executors._base import Job
+from webber.executors._codec import encode_failure
 from webber.executors._frames import Frames, send_frame
-from webber.executors._work import follow, run_job
+from webber.executors._pickling import dumps_value, loads
+from webber.executors._shm import Segment, remove_segments
+from webber.executors._work import feed, run_job, run_links
 
 __all__ = ["main"]
 
@@ -50,14 +53,6 @@ def _watch_caller(fd_life: int) -> None:
         pass
     # The caller is gone: end this worker and whatever its task started.
     os.killpg(os.getpgrp(), signal.SIGKILL)
-
-
-def _failure_info(error: BaseException) -> tuple[str, str, str]:
-    kind = type(error)
-    name = kind.__qualname__
-    if kind.__module__ != "builtins":
-        name = f"{kind.__module__}.{name}"
-    return name, str(error), "".join(traceback.format_exception(error))
 
 
 class _Worker:
@@ -81,36 +76,38 @@ class _Worker:
     def function(self, fid: Any) -> Any:
         entry = self.functions[fid]
         if isinstance(entry, tuple):  # still pickled: load on first use, once
-            entry = _serialize.loads(*entry)
+            entry = loads(*entry)
             self.functions[fid] = entry
         return entry
 
-    def run_chain(self, tag: int, fid: Any, data: bytes, segments: list[_serialize.Segment],
-                  links: list[tuple[int, Any, bytes, list[_serialize.Segment]]]) -> None:
-        """Run a job, then its chain links while they succeed, each fed the last result."""
-        ok, value = self.run(tag, fid, data, segments, None)
-        for index, link in enumerate(links):
-            if not ok:
-                for _, _, _, rest in links[index:]:
-                    _serialize.remove_segments(rest)
-                return
-            ok, value = self.run(*link, (value,))
+    def run_chain(self, tag: int, fid: Any, data: bytes, segments: list[Segment],
+                  links: list[tuple[int, Any, bytes, list[Segment]]]) -> None:
+        """Run a job, then its links while they succeed, each fed the last result."""
 
-    def run(self, tag: int, fid: Any, data: bytes, segments: list[_serialize.Segment],
+        def dropped(rest: Sequence[tuple[int, Any, bytes, list[Segment]]]) -> None:
+            for _, _, _, unused in rest:
+                remove_segments(unused)
+
+        def step(entry: tuple[int, Any, bytes, list[Segment]],
+                 previous: tuple[Any] | None) -> tuple[bool, Any]:
+            return self.run(*entry, previous)
+
+        run_links([(tag, fid, data, segments), *links], step, dropped)
+
+    def run(self, tag: int, fid: Any, data: bytes, segments: list[Segment],
             previous: tuple[Any] | None) -> tuple[bool, Any]:
         """Run one job and report it; ``previous`` holds a chain link's input."""
         started, duration = 0.0, 0.0
         try:
-            node, index, attempt, name, args, kwargs, inputs, timeout = _serialize.loads(
-                data, segments
-            )
+            node, index, attempt, name, args, kwargs, inputs, timeout = loads(data, segments)
             job = Job(node, index, attempt, name, self.function(fid), args, kwargs, inputs, timeout)
             if previous is not None:
-                job = follow(job, previous[0])
+                job = feed(job, previous[0])
         except BaseException as e:  # reported as the task's failure
-            error: BaseException = RuntimeError(
-                f"the worker could not unpickle task arguments or function: "
-                f"{type(e).__name__}: {e}"
+            error: BaseException = JobLoadError(
+                f"its worker process could not unpickle its function or arguments "
+                f"({type(e).__name__}: {e}); make sure the worker can import what they "
+                f"refer to (the same packages and sys.path as the caller)"
             )
             error.__cause__ = e
             self.fail(tag, error, started, duration)
@@ -121,25 +118,23 @@ class _Worker:
             self.fail(tag, outcome.value, started, duration)
             return False, None
         try:
-            result, result_segments = _serialize.dumps_value(outcome.value)
+            result, result_segments = dumps_value(outcome.value)
         except BaseException as e:
-            error = TypeError(
+            error = ResultSendError(
                 f"task {job.node!r} returned a {type(outcome.value).__name__} that cannot be "
                 f"pickled to send back ({type(e).__name__}: {e}); return plain data, or run "
-                f"it with executor='threads'"
+                f"it with executor='threads'",
+                job.node,
             )
+            error.__cause__ = e
             self.fail(tag, error, started, duration)
             return False, None
         self.done(tag, True, result, result_segments, started, duration, None)
         return True, outcome.value
 
     def fail(self, tag: int, error: BaseException, started: float, duration: float) -> None:
-        info = _failure_info(error)
-        try:
-            data, segments = _serialize.dumps_exception(error)
-        except BaseException:  # the text in `info` still gets through
-            data, segments = b"", []
-        self.done(tag, False, data, segments, started, duration, info)
+        data, info = encode_failure(error)
+        self.done(tag, False, data, [], started, duration, info)
 
     def serve(self) -> None:
         while True:

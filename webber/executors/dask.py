@@ -16,7 +16,7 @@ Results stay on the cluster: an Outcome's value is a :class:`_Handle` (a
 :class:`~webber.executors.Remote`) holding the dask Future, a child's job gets
 its parents' Futures as arguments of ``client.submit`` (dask moves the data
 from worker to worker), and only the Run brings a value here, the first time
-it is read (``run[node]``), once. A chain (``Job.then``) runs as one dask task
+it is read (``run[node]``), once. A chain (a job and its ``links``) runs as one dask task
 that returns the list of its links' values.
 
 Each job's end travels as a ``log_event`` message (topic ``webber-<client
@@ -41,7 +41,6 @@ is recomputed when it is needed.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import threading
 import time
@@ -51,15 +50,22 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from webber import _output
-from webber._errors import ExecutorError, TaskError, WorkerCrashedError
-from webber.executors import _serialize
+from webber._errors import (
+    ExecutorError,
+    JobSendError,
+    ResultLostError,
+    TaskError,
+    WorkerCrashedError,
+)
 from webber.executors._base import Executor, Job, Outcome, Remote, Report, Started
+from webber.executors._codec import decode_failure
 from webber.executors._dask_remote import Slot, Spec, run_remote
+from webber.executors._picklable import check_plan
 
 if TYPE_CHECKING:
     from distributed import Client
 
-    from webber._compile import Plan
+    from webber._plan import Plan
 
 # distributed's own annotations differ from release to release and leave much
 # untyped: its objects are handled as Any here, past the public signature.
@@ -167,8 +173,8 @@ class _Box:
         self.fetched = True
 
 
-def _lost(job: Job, error: BaseException) -> ExecutorError:
-    lost = ExecutorError(
+def _lost(job: Job, error: BaseException) -> ResultLostError:
+    lost = ResultLostError(
         f"task {job.node!r}: its result could not be fetched from the dask cluster "
         f"({type(error).__name__}: {error}); keep the Client open while you read the "
         f"Run, and the workers that hold the results alive"
@@ -305,7 +311,7 @@ class DaskExecutor(Executor):
                     f"cluster where you create it"
                 )
         self.client: _Client = client
-        self._run: _Run | None = None
+        self._session: _Session | None = None
 
     def __repr__(self) -> str:
         if self.client is None:
@@ -313,35 +319,35 @@ class DaskExecutor(Executor):
         return f"DaskExecutor({self.client!r})"
 
     def check(self, plan: Plan) -> None:
-        _serialize.check_plan(plan)  # refuse what cannot travel, before anything runs
+        check_plan(plan)  # refuse what cannot travel, before anything runs
 
     def start(self, report: Report) -> None:
         if self.client is None:
             client, close = _local_cluster(self.max_workers or 2)
-            self._run = _Run(client, report, close)
+            self._session = _Session(client, report, close)
             return
         if self.client.status != "running":
             raise ExecutorError(
                 f"the dask Client given to DaskExecutor is {self.client.status}; "
                 f"pass an open Client"
             )
-        self._run = _Run(self.client, report, None)
+        self._session = _Session(self.client, report, None)
 
     def submit(self, job: Job) -> None:
-        assert self._run is not None, "DaskExecutor.submit() before start()"
-        self._run.submit(job)
+        assert self._session is not None, "DaskExecutor.submit() before start()"
+        self._session.submit(job)
 
     def abandon(self, job: Job) -> None:
-        if self._run is not None:
-            self._run.abandon(job)
+        if self._session is not None:
+            self._session.abandon(job)
 
     def stop(self, cancel: bool = False) -> None:
-        run, self._run = self._run, None
-        if run is not None:
-            run.stop(cancel)
+        session, self._session = self._session, None
+        if session is not None:
+            session.stop(cancel)
 
 
-class _Run:
+class _Session:
     """One run on the cluster: its dask tasks and where their reports go.
 
     Everything a late report could reach is bound here, so a task of an
@@ -366,7 +372,7 @@ class _Run:
 
     def submit(self, job: Job) -> None:
         tag = next(self.tags)
-        box = _Box((job, *job.then))
+        box = _Box((job, *job.links))
         # Known before it can report: its events may come back on another thread.
         self.boxes[tag] = box
         self.by_job[(job.key, job.attempt)] = box
@@ -395,12 +401,13 @@ class _Run:
                 run_remote, Spec(self.topic, self.token, tag, remote), *deps,
                 key=f"{job.name}-{uuid.uuid4().hex}", pure=False,
             )
-            if job.then:
+            if job.links:
                 box.redo = self.redoer(remote, deps)
         except Exception as e:  # never raise for the task's sake: report it
-            error = TaskError(
+            error = JobSendError(
                 f"task {job.node!r} could not be sent to the dask cluster: "
-                f"{type(e).__name__}: {e}",
+                f"{type(e).__name__}: {e}; use executor='threads' for tasks that hold "
+                f"locks, sockets or open files",
                 job.node,
             )
             error.__cause__ = e
@@ -416,7 +423,7 @@ class _Run:
         def redo(n: int) -> _Future:
             # Its reports go nowhere (no run has the empty token): the engine
             # is done with these jobs.
-            again = replace(remote, then=remote.then[: n - 1])
+            again = replace(remote, links=remote.links[: n - 1])
             return client.submit(
                 run_remote, Spec(self.topic, "", -1, again), *deps,
                 key=f"{remote.name}-{uuid.uuid4().hex}", pure=False,
@@ -477,7 +484,8 @@ class _Run:
             _output.emit_line(job.name, line, stream, job.node)
         if job.timeout is None:
             self.report(Started(job, started, where))  # see run_remote
-        value = _Handle(box, position if box.chain else None) if ok else _error(job, error, info)
+        value = (_Handle(box, position if box.chain else None) if ok
+                 else decode_failure(job.node, error, info))
         self.report(Outcome(job, ok, value, started, duration, where))
 
     def on_done(self, box: _Box) -> None:
@@ -527,14 +535,3 @@ class _Run:
             f"worker code; please report this as a webber bug",
             job.node,
         )
-
-
-def _error(job: Job, data: bytes, info: Sequence[str]) -> BaseException:
-    """A failed job's exception, rebuilt here, its worker traceback as ``__cause__``."""
-    import cloudpickle
-
-    loaded: object = None
-    if data:
-        with contextlib.suppress(Exception):
-            loaded = cloudpickle.loads(data)
-    return _serialize.failure(job.node, loaded, info)

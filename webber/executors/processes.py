@@ -13,12 +13,12 @@ import threading
 from typing import TYPE_CHECKING
 
 from webber._errors import ExecutorError
-from webber.executors import _serialize
 from webber.executors._base import Executor, Job, Report
+from webber.executors._picklable import check_plan
 from webber.executors._pool import MAX_BATCH, Pool, Session
 
 if TYPE_CHECKING:
-    from webber._compile import Plan
+    from webber._plan import Plan
 
 __all__ = ["DedicatedProcesses", "ProcessExecutor", "shutdown"]
 
@@ -79,7 +79,7 @@ class ProcessExecutor(Executor):
         self._session: Session | None = None
 
     def check(self, plan: Plan) -> None:
-        _serialize.check_plan(plan)
+        check_plan(plan)
 
     def start(self, report: Report) -> None:
         if os.name != "posix":

@@ -1,4 +1,4 @@
-"""Large buffers travel through shared memory, and every segment is released."""
+"""Large buffers travel through shared memory (_pickling, _shm), and every segment is released."""
 
 from __future__ import annotations
 
@@ -10,31 +10,31 @@ import pytest
 import webber
 from benchmarks._common import our_segments
 from webber import DAG, Promise
-from webber.executors import _serialize
+from webber.executors import _pickling, _shm
 
 np = pytest.importorskip("numpy")
 
 
 def _ours() -> list[str]:
     pytest.importorskip("psutil")
-    return our_segments(_serialize._DIR)
+    return our_segments(_shm._DIR)
 
 
 def test_small_values_stay_in_the_pickle() -> None:
-    data, segments = _serialize.dumps({"a": np.arange(10), "b": b"x" * 100})
+    data, segments = _pickling.dumps({"a": np.arange(10), "b": b"x" * 100})
     assert segments == []
-    assert (_serialize.loads(data, segments)["a"] == np.arange(10)).all()
+    assert (_pickling.loads(data, segments)["a"] == np.arange(10)).all()
 
 
 def test_large_buffers_go_out_of_band_and_are_unlinked_on_load() -> None:
     before = set(_ours())
     array = np.random.default_rng(0).random(1 << 18)  # 2 MB
     blob = os.urandom(3 << 20)
-    data, segments = _serialize.dumps({"array": array, "blob": blob, "f": lambda: 1})
+    data, segments = _pickling.dumps({"array": array, "blob": blob, "f": lambda: 1})
     assert len(segments) == 2
     assert len(data) < 10_000  # the megabytes are not in the pickle
     assert set(_ours()) - before == set(segments)
-    out = _serialize.loads(data, segments)
+    out = _pickling.loads(data, segments)
     assert set(_ours()) == before  # unlinked as soon as mapped
     assert (out["array"] == array).all() and out["blob"] == blob and out["f"]() == 1
     out["array"][0] = -1.0  # the receiver may write to its copy
@@ -44,7 +44,7 @@ def test_large_buffers_go_out_of_band_and_are_unlinked_on_load() -> None:
 def test_segments_are_removed_when_pickling_fails() -> None:
     before = set(_ours())
     with pytest.raises((TypeError, pickle.PicklingError)):
-        _serialize.dumps([np.ones(1 << 18), __import__("threading").Lock()])
+        _pickling.dumps([np.ones(1 << 18), __import__("threading").Lock()])
     assert set(_ours()) == before
 
 

@@ -1,0 +1,166 @@
+"""The graph store: nodes, edges and ids of one graph, and nothing else.
+
+Storage is two adjacency dicts (``pred[child][parent]`` and
+``succ[parent][child]``, both holding the edge's Condition) and one dict of
+frozen Node records; Edge records are made only when asked for, which keeps a
+100,000-node graph cheap to build. Every change bumps ``version``, which the
+facade keys its cached Plan by.
+
+The store speaks ids. What else names a node -- a Promise, a ``@task``, a
+callable -- is turned into an id by :meth:`GraphStore.node_id`, which uses
+:func:`~webber._graph.find_id` (as the Run does over a Plan); an authoring
+object takes part through its ``_webber_key`` attribute, so this module
+imports nothing of the authoring layer.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
+from typing import Any
+
+from webber._errors import UnknownNodeError
+from webber._graph import OPTION_FIELDS, Condition, Edge, Node, find_id, slug
+
+__all__ = ["GraphStore"]
+
+
+class GraphStore:
+    """Nodes, edges and ids of one graph (see the module doc)."""
+
+    def __init__(self, label: Callable[[], str]) -> None:
+        #: names the graph in errors ("dag 'etl'"); the facade's, read when needed
+        self.label = label
+        self.nodes: dict[str, Node] = {}
+        self.pred: dict[str, dict[str, Condition]] = {}
+        self.succ: dict[str, dict[str, Condition]] = {}
+        self.counts: dict[str, int] = {}
+        self.version = 0
+
+    # -- ids --------------------------------------------------------------------------
+    def node_id(self, ref: Any) -> str:
+        """The id of the node ``ref`` names (see :func:`find_id`)."""
+        if ref.__class__ is str and ref in self.nodes:
+            return ref  # the common case first: add_edge(id, id) on large graphs
+        return find_id(ref, self.nodes, self.label(), self._close_match)
+
+    def _close_match(self, key: str) -> str:
+        import difflib  # only on this error path: it costs 5 ms to import
+
+        close = difflib.get_close_matches(key, list(self.nodes), n=1)
+        return f"did you mean {close[0]!r}?" if close else "use an id that add_node() returned"
+
+    def new_id(self, name: str) -> str:
+        """A fresh readable id for a node named ``name``: ``clean-3``."""
+        base = slug(name)
+        count = self.counts.get(base, 0)
+        while True:  # a relabelled or removed node may have left a gap or a clash
+            count += 1
+            n = f"{base}-{count}"
+            if n not in self.nodes:
+                break
+        self.counts[base] = count
+        return n
+
+    # -- reading ----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self.nodes))
+
+    def edge_count(self) -> int:
+        return sum(len(children) for children in self.succ.values())
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every edge as a ``(parent, child)`` id pair."""
+        return [(u, v) for u, children in self.succ.items() for v in children]
+
+    def has_edge(self, u: str, v: str) -> bool:
+        return v in self.succ[u]
+
+    def edge(self, u: str, v: str) -> Edge:
+        """The record of the existing edge ``u -> v``."""
+        child = self.nodes[v]
+        data = any(self._names(key, u) for key in child.deps)
+        return Edge(u, v, self.succ[u][v], data)
+
+    def _names(self, key: Any, n: str) -> bool:
+        try:
+            return self.node_id(key) == n
+        except (UnknownNodeError, TypeError):
+            return False
+
+    def ancestors(self, ids: Iterable[str]) -> set[str]:
+        """``ids`` and every node they depend on, transitively."""
+        keep = set(ids)
+        queue = deque(keep)
+        while queue:  # iterative: a 10,000-node chain costs no recursion
+            for parent in self.pred[queue.popleft()]:
+                if parent not in keep:
+                    keep.add(parent)
+                    queue.append(parent)
+        return keep
+
+    # -- editing ----------------------------------------------------------------------
+    def insert(self, node: Node) -> None:
+        """Add ``node`` (its id from :meth:`new_id`), with an edge from each
+        parent its Promise arguments name that is present already."""
+        self.version += 1
+        self.nodes[node.id] = node
+        self.pred[node.id] = {}
+        self.succ[node.id] = {}
+        self._link_deps(node)
+
+    def _link_deps(self, node: Node) -> None:
+        for key in node.deps:
+            try:
+                parent = self.node_id(key)
+            except (UnknownNodeError, TypeError):
+                continue  # a forward reference; compile() checks it
+            if parent not in self.pred[node.id]:
+                self.link(parent, node.id, Condition.Success)
+
+    def link(self, u: str, v: str, condition: Condition) -> None:
+        """Add the edge ``u -> v``, or set its condition."""
+        self.version += 1
+        self.succ[u][v] = condition
+        self.pred[v][u] = condition
+
+    def unlink(self, u: str, v: str) -> None:
+        self.version += 1
+        del self.succ[u][v]
+        del self.pred[v][u]
+
+    def remove(self, n: str) -> None:
+        """Remove node ``n`` and its edges."""
+        self.version += 1
+        for u in self.pred.pop(n):
+            del self.succ[u][n]
+        for v in self.succ.pop(n):
+            del self.pred[v][n]
+        del self.nodes[n]
+
+    def update(self, n: str, **changes: Any) -> None:
+        """Replace fields of node ``n``'s record; task settings (``retries``,
+        ``name``, ...) go to its options. New arguments bring their edges."""
+        node = self.nodes[n]
+        options = {k: changes.pop(k) for k in OPTION_FIELDS if k in changes}
+        if options:
+            changes["options"] = replace(node.options, **options)
+        self.version += 1
+        node = self.nodes[n] = replace(node, **changes)
+        if "args" in changes or "kwargs" in changes:
+            self._link_deps(node)
+
+    def subgraph(self, keep: set[str], label: Callable[[], str]) -> GraphStore:
+        """A new store of the nodes in ``keep`` and the edges among them (same ids)."""
+        sub = GraphStore(label)
+        sub.counts = dict(self.counts)
+        for n, node in self.nodes.items():
+            if n in keep:
+                sub.nodes[n] = node
+                sub.pred[n] = {u: c for u, c in self.pred[n].items() if u in keep}
+                sub.succ[n] = {v: c for v, c in self.succ[n].items() if v in keep}
+        return sub

@@ -1,0 +1,62 @@
+"""The plan check of executors that ship tasks to other processes.
+
+Refuses, before anything runs, a plan whose functions or arguments cannot be
+pickled, naming the task and the object; each distinct function is tried once.
+"""
+
+from __future__ import annotations
+
+import reprlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from webber._errors import UnpicklableTaskError
+from webber._graph import display_name
+
+if TYPE_CHECKING:
+    from webber._plan import Plan
+
+__all__ = ["check_plan"]
+
+
+def check_plan(plan: Plan) -> None:
+    """Raise UnpicklableTaskError for the first task that cannot travel."""
+    import cloudpickle
+
+    tried: set[int] = set()
+    for n, node in plan.nodes.items():
+        if id(node.func) not in tried:
+            try:
+                cloudpickle.dumps(node.func)
+            except Exception as e:
+                raise _unpicklable(n, f"its function {display_name(node.func)!r} (or what it "
+                                      f"refers to: closure, globals)", e) from e
+            tried.add(id(node.func))
+        if not node.args and not node.kwargs:
+            continue
+        try:
+            cloudpickle.dumps((node.args, node.kwargs))
+        except Exception as e:
+            raise _unpicklable(n, _culprit(node.args, node.kwargs), e) from e
+
+
+def _culprit(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
+    """Which argument will not pickle, as a phrase."""
+    import cloudpickle
+
+    named = [(f"argument {i}", a) for i, a in enumerate(args)]
+    named += [(f"argument {k}=", v) for k, v in kwargs.items()]
+    for label, value in named:
+        try:
+            cloudpickle.dumps(value)
+        except Exception:
+            return f"its {label} ({type(value).__name__} {reprlib.repr(value)})"
+    return "its arguments"
+
+
+def _unpicklable(node: str, what: str, error: Exception) -> UnpicklableTaskError:
+    return UnpicklableTaskError(
+        f"task {node!r} cannot be sent to a worker process: {what} cannot be pickled "
+        f"({type(error).__name__}: {error}); run it with executor='threads', or create "
+        f"the object inside the task"
+    )
