@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from webber import Promise, QueueDAG, WorkerCrashedError, stream, task
+from webber import shutdown as webber_shutdown
 from webber._errors import TaskTimeoutError
 
 _loaded = 0
@@ -76,3 +77,33 @@ def test_an_unpicklable_stage_fails_its_first_item_naming_the_stage() -> None:
     with pytest.raises(TypeError, match="cannot be sent to a worker process") as caught:
         stream(range(3), lambda x: (lock, x), executor="processes")
     assert "item 0 of the stream" in caught.value.__notes__[0]
+
+
+def nap(x: int) -> int:
+    import time
+
+    time.sleep(0.05)
+    return x
+
+
+def test_ctrl_c_stops_the_stream_and_its_workers() -> None:
+    import _thread
+
+    import psutil
+
+    webber_shutdown()  # warm spare workers of earlier streams would be counted below
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+
+    def source() -> Any:
+        for i in range(1000):
+            if i == 20:
+                _thread.interrupt_main()  # what an IDE's stop button sends
+            yield i
+
+    with pytest.raises(KeyboardInterrupt):
+        stream(source(), nap, nap, executor="processes", maxsize=4)
+    left = {
+        p for p in psutil.Process().children(recursive=True)
+        if p.pid not in before and p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    }
+    assert not left, left  # the stage workers were killed, not kept as spares
