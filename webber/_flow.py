@@ -21,6 +21,7 @@ from webber import _context
 from webber._errors import ForeignPromiseError, TaskDefinitionError, UnknownNodeError
 from webber._graph import Condition, Edge, Node, TaskOptions, display_name
 from webber._promise import IterPromise, Promise, find_promises
+from webber._refs import find
 from webber._store import GraphStore
 from webber._task import Task
 
@@ -548,6 +549,9 @@ def _deps(args: Any, kwargs: Any) -> tuple[Any, ...]:
     return tuple(keys)
 
 
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+
+
 def _lower_iter_promise(
     args: tuple[Any, ...], kwargs: dict[str, Any], where: str
 ) -> tuple[tuple[Any, ...], dict[str, Any], dict[str, Any] | None]:
@@ -560,6 +564,12 @@ def _lower_iter_promise(
     if kwargs:
         found += [(k, v) for k, v in kwargs.items() if isinstance(v, IterPromise)]
     if not found:
+        containers = [a for a in (*args, *kwargs.values()) if type(a) in _CONTAINERS]
+        if containers and find(containers, IterPromise):
+            raise TaskDefinitionError(
+                f"task {where!r} takes an IterPromise inside a list, tuple, set or dict; "
+                f"pass it as an argument of its own: the element takes its place"
+            )
         return args, kwargs, None
     if len(found) > 1:
         raise TaskDefinitionError(

@@ -110,6 +110,8 @@ def test_mistakes_are_refused_where_they_are_written() -> None:
         IterPromise()
     with pytest.raises(TaskDefinitionError, match="takes 2 IterPromises"):
         dag.add_node(join, IterPromise(a), IterPromise(b))
+    with pytest.raises(TaskDefinitionError, match="IterPromise inside a list, tuple"):
+        dag.add_node(len, [IterPromise(a)])
     assert repr(IterPromise(a, b, zip=True)) == "IterPromise('words-1', 'words-2', zip=True)"
     with pytest.raises(TaskDefinitionError, match="takes an IterPromise; a stream stage"):
         QueueDAG().add_node(shout, IterPromise(a))
