@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -49,8 +50,23 @@ def ensure_venv(extra: str) -> None:
     stamp.write_text(want)
 
 
+def ensure_chromium() -> None:
+    """The dashboard's tests drive a real headless browser: Debian's chromium and
+    its driver. Installed here when missing and we are root (as on CI); else
+    those tests skip and say why."""
+    if shutil.which("chromium") and shutil.which("chromedriver"):
+        return
+    if os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get"):
+        step("install chromium", "sh", "-c",
+             "apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null")
+    else:
+        print("=== warning: chromium and chromedriver are missing and this is not root: "
+              "the dashboard's browser tests will skip", flush=True)
+
+
 def test(args: list[str]) -> None:
     ensure_venv("test")
+    ensure_chromium()
     step("ruff", PYTHON, "-m", "ruff", "check", ".")
     step("mypy", PYTHON, "-m", "mypy", "--strict", "webber", "examples")
     # The docs site: --strict fails on a broken link or anchor and on a docstring

@@ -25,6 +25,13 @@ def test_all_is_sorted_and_complete() -> None:
     assert public - modules <= set(webber.__all__)
 
 
+def test_public_names_report_the_webber_module() -> None:
+    for name in webber.__all__:
+        obj = getattr(webber, name)
+        if isinstance(obj, type) or callable(obj):
+            assert obj.__module__ == "webber", name
+
+
 def test_every_public_name_has_a_docstring_with_an_example() -> None:
     without = [
         name for name in webber.__all__

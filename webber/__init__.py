@@ -47,6 +47,7 @@ from webber._task import Task, task
 from webber.executors import shutdown
 
 if _typing.TYPE_CHECKING:
+    from webber._dashboard import Dashboard
     from webber.executors.dask import DaskExecutor
 
 __version__ = "0.5.0.dev0"
@@ -58,6 +59,7 @@ __all__ = [
     "DAG",
     "DAGCallbacks",
     "DAGMetrics",
+    "Dashboard",
     "DaskExecutor",
     "DiagramError",
     "Edge",
@@ -97,10 +99,32 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> _typing.Any:
-    # DaskExecutor is imported on first use: `import webber` never imports dask.
-    if name == "DaskExecutor":
-        from webber.executors.dask import DaskExecutor
+def _present_as_webber() -> None:
+    # Public names report the path users import them from (webber.Node, not
+    # webber._graph.Node): in reprs, tracebacks, pickles and help().
+    for name in __all__:
+        obj = globals().get(name)
+        if isinstance(obj, type) or callable(obj):
+            obj.__module__ = __name__
 
-        return DaskExecutor
-    raise AttributeError(f"module 'webber' has no attribute {name!r}")
+
+_present_as_webber()
+
+
+#: Public names imported on first use: `import webber` never imports dask or
+#: an HTTP server. name -> the module that defines it.
+_LAZY = {
+    "Dashboard": "webber._dashboard",
+    "DaskExecutor": "webber.executors.dask",
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'webber' has no attribute {name!r}")
+    import importlib
+
+    obj = getattr(importlib.import_module(module), name)
+    obj.__module__ = __name__  # as _present_as_webber() does for the others
+    return obj

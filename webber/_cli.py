@@ -11,11 +11,14 @@ Exit status: 0 when every task succeeded (or was skipped), 1 when one failed,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import runpy
 import sys
 from collections.abc import Sequence
 from typing import Any
+
+from webber.executors import NAMES
 
 __all__ = ["main"]
 
@@ -24,6 +27,7 @@ examples:
   python -m webber run examples/quickstart.py:build --progress
   python -m webber run pipeline.py:flow --executor threads --workers 8
   python -m webber run pipeline.py --timeline run.svg --diagram states.svg
+  python -m webber run pipeline.py --dashboard --report run.html
   python -m webber show pipeline.py:flow -o flow.svg
   python -m webber show pipeline.py --json
 """
@@ -50,15 +54,21 @@ def parser() -> argparse.ArgumentParser:
         description="Run a flow and print a summary; exit status 1 if a task failed.",
     )
     run.add_argument("target", help=target_help)
-    run.add_argument("--executor", "-e", default="processes",
-                     choices=["processes", "threads", "inline", "dask"],
-                     help="where tasks run (default: processes)")
+    run.add_argument("--executor", "-e", default=NAMES[0], choices=NAMES,
+                     help=f"where tasks run (default: {NAMES[0]})")
     run.add_argument("--workers", "-w", type=int, default=None, metavar="N",
                      help="number of workers (default: one per core)")
     run.add_argument("--progress", "-p", action="store_true", help="show a progress bar")
     run.add_argument("--timeline", metavar="PATH.svg", help="write the run's timeline (SVG)")
     run.add_argument("--diagram", metavar="PATH",
                      help="write the graph coloured by state (.svg, .png, .pdf; needs dot)")
+    run.add_argument("--dashboard", action="store_true",
+                     help="watch the run live in the browser (prints the page's URL; in a "
+                          "terminal, keeps serving the report until Enter or Ctrl-C)")
+    run.add_argument("--browser", action="store_true",
+                     help="like --dashboard, and open the page in the system's browser")
+    run.add_argument("--report", metavar="PATH.html",
+                     help="write the run's dashboard as one self-contained HTML file")
     show = verbs.add_parser(
         "show", help="draw a flow without running it",
         description="Draw a flow without running it: DOT source on stdout, or a file.",
@@ -141,7 +151,13 @@ def _show(flow: Any, args: argparse.Namespace) -> int:
 
 
 def _run(flow: Any, args: argparse.Namespace) -> int:
-    run = flow.run(args.executor, max_workers=args.workers, progress=args.progress)
+    dashboard: Any = False
+    if args.dashboard or args.browser:
+        from webber._dashboard import Dashboard
+
+        dashboard = Dashboard(open_browser=args.browser)
+    run = flow.run(args.executor, max_workers=args.workers, progress=args.progress,
+                   dashboard=dashboard)
     print(
         f"{run.plan.name}: {len(run.succeeded)} succeeded, {len(run.failed)} failed, "
         f"{len(run.skipped)} skipped in {run.duration:.3f} s"
@@ -155,4 +171,11 @@ def _run(flow: Any, args: argparse.Namespace) -> int:
     if args.diagram:
         run.visualize(args.diagram)
         print(f"wrote {args.diagram}")
+    if args.report:
+        run.to_html(args.report)
+        print(f"wrote {args.report}")
+    if dashboard and sys.stdin is not None and sys.stdin.isatty():
+        print(f"serving the report at {dashboard.url} -- press Enter or Ctrl-C to stop")
+        with contextlib.suppress(KeyboardInterrupt, EOFError):
+            input()
     return 0 if run.ok else 1

@@ -382,8 +382,3 @@ class DiagramError(WebberError, RuntimeError):
     visualize(type='3d') is not supported
     """
 
-
-# Tracebacks and pickles name the public path (webber.CycleError), not this module.
-for _name in __all__:
-    if _name[0].isupper():
-        globals()[_name].__module__ = "webber"

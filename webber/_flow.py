@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
     from webber._callbacks import DAGCallbacks
+    from webber._dashboard import Dashboard
     from webber._events import Listener
     from webber._plan import Plan
     from webber._run import Run
@@ -391,6 +392,7 @@ class DAG:
         listeners: Iterable[Listener] = (),
         resume: Run | None = None,
         callbacks: DAGCallbacks | None = None,
+        dashboard: bool | Dashboard = False,
     ) -> Run:
         """Run the graph and return its :class:`~webber.Run`.
 
@@ -401,6 +403,8 @@ class DAG:
 
         ``progress=True`` shows a progress bar (tqdm's when installed).
         ``listeners`` get the run's events (see :class:`~webber.Listener`).
+        ``dashboard=True`` shows the run live in the browser: it prints the
+        page's URL (see :class:`~webber.Dashboard`, which can also be passed).
         ``resume=previous_run`` reuses the results of the tasks that succeeded
         in ``previous_run`` and runs only the others: those that failed or were
         skipped, those whose function or arguments changed, and everything
@@ -419,6 +423,10 @@ class DAG:
 
             reuse = reusable(plan, resume)
         listening = list(listeners)
+        if dashboard:
+            from webber._dashboard import watch
+
+            listening.insert(0, watch(dashboard))
         if callbacks is not None:
             from webber._callbacks import listener_for
 
@@ -434,11 +442,12 @@ class DAG:
         listeners: Iterable[Listener] = (),
         resume: Run | None = None,
         callbacks: DAGCallbacks | None = None,
+        dashboard: bool | Dashboard = False,
     ) -> Run:
         """webber 0.4.0's name for :meth:`run`: runs the graph, logging task output."""
         return self.run(
             executor, max_workers=max_workers, progress=progress, listeners=listeners,
-            resume=resume, callbacks=callbacks,
+            resume=resume, callbacks=callbacks, dashboard=dashboard,
         )
 
     def visualize(

@@ -14,6 +14,7 @@ from webber.executors._base import fetch
 if TYPE_CHECKING:
     import graphviz
 
+    from webber._dashboard import Dashboard
     from webber._metrics import DAGMetrics
     from webber._plan import Plan
     from webber._timeline import Timeline
@@ -254,6 +255,44 @@ class Run:
         if path is not None:
             chart.save(path)
         return chart
+
+    def dashboard(self, dashboard: Dashboard | None = None) -> Dashboard:
+        """Serve this run's report in the browser (webber 0.4.0's call): the page
+        of ``run(dashboard=True)`` if it still serves, else a new
+        :class:`~webber.Dashboard` (or ``dashboard``) showing it. Prints the URL;
+        in Jupyter the returned object shows the page in the cell.
+
+        >>> from webber import DAG
+        >>> dag = DAG()
+        >>> n = dag.add_node(sum, [1, 2])
+        >>> page = dag.run(executor="inline").dashboard()  # doctest: +SKIP
+        >>> page.url  # doctest: +SKIP
+        'http://127.0.0.1:40123/?token=...'
+        """
+        from webber._dashboard import show_run
+
+        return show_run(self, dashboard)
+
+    def to_html(self, path: str | None = None) -> str:
+        """The dashboard's report of this run as one self-contained HTML page
+        (no network needed: attach it to a CI job or an email); also written to
+        ``path`` when given. Printed lines are in it when the run was watched
+        with ``dashboard=``.
+
+        >>> from webber import DAG
+        >>> dag = DAG()
+        >>> n = dag.add_node(sum, [1, 2])
+        >>> html = dag.run(executor="inline").to_html()
+        >>> html.startswith("<!DOCTYPE html>")
+        True
+        """
+        from webber._dashboard import page, report
+
+        text = page(report(self))
+        if path is not None:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        return text
 
 
 class Recorder(Listener):

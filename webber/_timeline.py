@@ -79,22 +79,7 @@ class Timeline:
             f"{len(self.bars)} attempts on {len(self.lanes)} workers in "
             f"{_seconds(run.duration)}</text>",
         ]
-        axis_y = TOP + ROW * len(self.lanes) + 4
-        step = _tick(span)
-        ticks = int(span / step) + 1
-        for k in range(ticks + 1):
-            t = k * step
-            if t > span * 1.0001:
-                break
-            x = LEFT + t * scale
-            out.append(f'<line x1="{x:.1f}" y1="{TOP - 4}" x2="{x:.1f}" y2="{axis_y}" '
-                       f'stroke="#e0e0e0"/>')
-            out.append(f'<text x="{x:.1f}" y="{axis_y + 14}" text-anchor="middle" '
-                       f'fill="#616161">{_seconds(t)}</text>')
-        for i, lane in enumerate(self.lanes):
-            y = TOP + ROW * i
-            out.append(f'<text class="lane" x="{LEFT - 8}" y="{y + BAR / 2 + 4:.1f}" '
-                       f'text-anchor="end">{escape(lane)}</text>')
+        out += self._axis(span, scale)
         # On the critical path, outline each node's attempt that ended last (for
         # a fan-out: the element everything downstream waited for).
         on_path = set(self.critical_path)
@@ -126,6 +111,27 @@ class Timeline:
             out.append("</g>")
         out.append("</svg>")
         return "\n".join(out)
+
+    def _axis(self, span: float, scale: float) -> list[str]:
+        """The time grid with its labels, and the lane names."""
+        out = []
+        axis_y = TOP + ROW * len(self.lanes) + 4
+        step = _tick(span)
+        ticks = int(span / step) + 1
+        for k in range(ticks + 1):
+            t = k * step
+            if t > span * 1.0001:
+                break
+            x = LEFT + t * scale
+            out.append(f'<line x1="{x:.1f}" y1="{TOP - 4}" x2="{x:.1f}" y2="{axis_y}" '
+                       f'stroke="#e0e0e0"/>')
+            out.append(f'<text x="{x:.1f}" y="{axis_y + 14}" text-anchor="middle" '
+                       f'fill="#616161">{_seconds(t)}</text>')
+        for i, lane in enumerate(self.lanes):
+            y = TOP + ROW * i
+            out.append(f'<text class="lane" x="{LEFT - 8}" y="{y + BAR / 2 + 4:.1f}" '
+                       f'text-anchor="end">{escape(lane)}</text>')
+        return out
 
 
 def _critical_path(run: Run) -> list[str]:

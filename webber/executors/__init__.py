@@ -29,6 +29,7 @@ __all__ = [
     "Executor",
     "InlineExecutor",
     "Job",
+    "NAMES",
     "Outcome",
     "ProcessExecutor",
     "Remote",
@@ -38,13 +39,15 @@ __all__ = [
     "shutdown",
 ]
 
-#: executor name -> (module, class)
+#: The registry: executor name -> (module, class), the default first. The
+#: names ``run(executor=...)`` and the CLI's ``--executor`` accept.
 _BY_NAME = {
-    "dask": ("webber.executors.dask", "DaskExecutor"),
-    "inline": ("webber.executors.inline", "InlineExecutor"),
     "processes": ("webber.executors.processes", "ProcessExecutor"),
     "threads": ("webber.executors.threads", "ThreadExecutor"),
+    "inline": ("webber.executors.inline", "InlineExecutor"),
+    "dask": ("webber.executors.dask", "DaskExecutor"),
 }
+NAMES = tuple(_BY_NAME)
 _CLASSES = {cls: module for module, cls in _BY_NAME.values()}
 
 
@@ -56,7 +59,7 @@ def __getattr__(name: str) -> Any:
 
 def shutdown() -> None:
     """Stop the worker processes of the process executor now (the next run
-    starts new ones). Runs at interpreter exit too.
+    starts new ones), and every dashboard. Runs at interpreter exit too.
 
     >>> import webber
     >>> webber.shutdown()
@@ -64,6 +67,9 @@ def shutdown() -> None:
     processes = sys.modules.get("webber.executors.processes")
     if processes is not None:  # no pool was ever started otherwise
         processes.shutdown()
+    dashboards = sys.modules.get("webber._dashboard")
+    if dashboards is not None:
+        dashboards.stop_all()
 
 
 def resolve_executor(executor: str | Executor, max_workers: int | None = None) -> Executor:

@@ -12,7 +12,7 @@ worker, so a flow computes the same here as on the other executors::
     engine <--Started/Outcome-- event handler (client's thread) <-- scheduler
     engine <--Outcome (crash)-- future.add_done_callback        <-- KilledWorker
 
-Results stay on the cluster: an Outcome's value is a :class:`_Handle` (a
+Results stay on the cluster: an Outcome's value is a :class:`Handle` (a
 :class:`~webber.executors.Remote`) holding the dask Future, a child's job gets
 its parents' Futures as arguments of ``client.submit`` (dask moves the data
 from worker to worker), and only the Run brings a value here, the first time
@@ -45,21 +45,21 @@ import itertools
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from webber import _output
 from webber._errors import (
     ExecutorError,
     JobSendError,
-    ResultLostError,
     TaskError,
     WorkerCrashedError,
 )
-from webber.executors._base import Executor, Job, Outcome, Remote, Report, Started
+from webber.executors._base import Executor, Job, Outcome, Report, Started
 from webber.executors._codec import decode_failure
 from webber.executors._dask_remote import Slot, Spec, run_remote
+from webber.executors._dask_results import Box, Handle, gather
 from webber.executors._picklable import check_plan
 
 if TYPE_CHECKING:
@@ -118,107 +118,6 @@ def _local_cluster(n_workers: int) -> tuple[_Client, Callable[[], None]]:
             cluster.close()
 
     return client, close
-
-
-# -- the caller side ------------------------------------------------------------------
-@dataclass(eq=False, slots=True)
-class _Box:
-    """One dask task of a run: its jobs (the head, then its chain), its Future,
-    and, once a Run asked for it, its result."""
-
-    jobs: tuple[Job, ...]
-    future: _Future = None
-    #: submits the first n jobs again (a chain's results lost with its worker)
-    redo: Callable[[int], _Future] | None = None
-    reported: int = 0  # how many of the jobs have an Outcome with the engine
-    succeeded: int = 0  # how many of them succeeded (a Run may read their results)
-    failed: bool = False  # one of them failed: the rest never ran
-    abandoned: bool = False
-    fetched: bool = False
-    value: Any = None  # once fetched: the result, or a chain's list of results
-    error: BaseException | None = None  # once fetched: why there is no result (dask's error)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def chain(self) -> bool:
-        return len(self.jobs) > 1
-
-    def result(self, position: int | None) -> Any:
-        with self.lock:
-            if not self.fetched:
-                self.load(None, fetched=False)
-        if self.error is not None:
-            raise _lost(self.jobs[position or 0], self.error)
-        return self.value if position is None else self.value[position]
-
-    def load(self, value: Any, fetched: bool) -> None:
-        """Keep ``value`` (``fetched``), or fetch the result; with the lock held."""
-        client = self.future.client
-        try:
-            self.value = value if fetched else client.gather(self.future)
-        except Exception as e:
-            if self.redo is None or self.future.status != "error":
-                self.error = e
-            else:
-                # A later job of the chain crashed its worker after these had
-                # succeeded, and their results died with it: run them again, as
-                # dask recomputes a result lost with a worker.
-                n = self.succeeded
-                try:
-                    values = client.gather(self.redo(n))
-                except Exception as again:
-                    self.error = again
-                else:
-                    self.value = values if n > 1 else [values]
-        self.fetched = True
-
-
-def _lost(job: Job, error: BaseException) -> ResultLostError:
-    lost = ResultLostError(
-        f"task {job.node!r}: its result could not be fetched from the dask cluster "
-        f"({type(error).__name__}: {error}); keep the Client open while you read the "
-        f"Run, and the workers that hold the results alive"
-    )
-    lost.__cause__ = error
-    return lost
-
-
-class _Handle(Remote):
-    """The result of one job, kept on the cluster until a Run reads it."""
-
-    __slots__ = ("box", "position")
-
-    def __init__(self, box: _Box, position: int | None) -> None:
-        self.box = box
-        self.position = position  # the link in a chain, else None
-
-    def fetch(self) -> Any:
-        return self.box.result(self.position)
-
-    @classmethod
-    def fetch_many(cls, remotes: Sequence[Remote]) -> list[Any]:
-        handles = [r for r in remotes if isinstance(r, _Handle)]
-        _gather({id(h.box): h.box for h in handles}.values())
-        return [remote.fetch() for remote in remotes]
-
-    def __repr__(self) -> str:
-        job = self.box.jobs[self.position or 0]
-        return f"<result of {job.node!r} on the dask cluster>"
-
-
-def _gather(boxes: Any) -> None:
-    """Fetch the results of several boxes, in one round trip where it works."""
-    todo = [b for b in boxes if not b.fetched and b.future is not None]
-    if not todo:
-        return
-    try:
-        values = todo[0].future.client.gather([b.future for b in todo])
-    except Exception:  # one of them is lost: each box fetches its own
-        values = None
-    for i, box in enumerate(todo):
-        with box.lock:
-            if not box.fetched:
-                box.load(None if values is None else values[i], fetched=values is not None)
 
 
 # Each client's webber events come on one topic ("webber-<client id>"), routed
@@ -361,8 +260,8 @@ class _Session:
         self.killed_worker: type[BaseException] = _distributed().KilledWorker
         self.token = uuid.uuid4().hex
         self.tags = itertools.count()
-        self.boxes: dict[int, _Box] = {}
-        self.by_job: dict[tuple[tuple[str, int | None], int], _Box] = {}
+        self.boxes: dict[int, Box] = {}
+        self.by_job: dict[tuple[tuple[str, int | None], int], Box] = {}
         try:
             self.topic = _subscribe(client, self.token, self.on_event)
         except BaseException:
@@ -372,7 +271,7 @@ class _Session:
 
     def submit(self, job: Job) -> None:
         tag = next(self.tags)
-        box = _Box((job, *job.links))
+        box = Box((job, *job.links))
         # Known before it can report: its events may come back on another thread.
         self.boxes[tag] = box
         self.by_job[(job.key, job.attempt)] = box
@@ -380,14 +279,14 @@ class _Session:
         where: dict[int, int] = {}  # id(future) -> its place in deps
 
         def slot(value: Any) -> Any:
-            if isinstance(value, _Handle):
+            if isinstance(value, Handle):
                 future = value.box.future
                 assert future is not None
                 if id(future) not in where:
                     where[id(future)] = len(deps)
                     deps.append(future)
                 return Slot(where[id(future)], value.position)
-            if type(value) is list and value and any(isinstance(v, _Handle) for v in value):
+            if type(value) is list and value and any(isinstance(v, Handle) for v in value):
                 return [slot(v) for v in value]  # a fan-out's results (partial: and errors)
             return value
 
@@ -453,7 +352,7 @@ class _Session:
             elif self.close is not None:
                 # The cluster closes with the run: bring every result the Run
                 # may read here first, in one round trip.
-                _gather(b for b in boxes if b.succeeded)
+                gather(b for b in boxes if b.succeeded)
         finally:
             if self.close is not None:
                 self.close()
@@ -484,11 +383,11 @@ class _Session:
             _output.emit_line(job.name, line, stream, job.node)
         if job.timeout is None:
             self.report(Started(job, started, where))  # see run_remote
-        value = (_Handle(box, position if box.chain else None) if ok
+        value = (Handle(box, position if box.chain else None) if ok
                  else decode_failure(job.node, error, info))
         self.report(Outcome(job, ok, value, started, duration, where))
 
-    def on_done(self, box: _Box) -> None:
+    def on_done(self, box: Box) -> None:
         """The dask task is over (on dask's callback thread): report the job that
         its events did not, because its worker died or dask could not run it."""
         future = box.future
@@ -501,7 +400,7 @@ class _Session:
             box.reported, box.failed = len(box.jobs), True
         self.report(Outcome(job, False, self.why(job, box, future), time.time(), 0.0, ""))
 
-    def why(self, job: Job, box: _Box, future: _Future) -> BaseException:
+    def why(self, job: Job, box: Box, future: _Future) -> BaseException:
         status = future.status
         if status == "error":
             cause = future.exception()

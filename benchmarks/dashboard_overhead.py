@@ -1,0 +1,119 @@
+"""What ``run(dashboard=True)`` costs a run: 1,000 no-op tasks with and without it.
+
+Three ways, on the threads and on the processes executor:
+
+1. no dashboard;
+2. ``dashboard=True``'s work with no browser connected (a new server per run,
+   its start included);
+3. the same with one browser-like client reading the server-sent events: a
+   separate process, like a browser (it connects before the run, reconnects
+   on ``reload`` as the page does, and reads until the run's last entry).
+
+Two measures, each the best of 15 runs after a warm-up (modes interleaved),
+as ratios with / without (the target: at most 1.20):
+
+- wall: the time ``run()`` takes;
+- CPU: the CPU time of this process (the caller: engine, listeners, the
+  server's threads) from the start of ``run()`` until the client has read the
+  whole run -- what the dashboard costs the machine beside the tasks, steady
+  on a loaded machine where the wall time is not (the client's own CPU, a
+  browser's, is not counted; the workers' is the same either way).
+
+Run: ``python3 dev.py bench dashboard_overhead``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from typing import Any
+
+from _common import import_webber_from_checkout, table
+from _workloads import build_noops
+
+TARGET = 1.20
+REPEAT = 15
+
+
+def read_events(url: str) -> None:
+    """Load the page and read its event stream like the browser does (again
+    after a ``reload``), until the run's end."""
+    while True:
+        with urllib.request.urlopen(url, timeout=60) as page:
+            run = re.search(r'"run":(\d+)', page.read().decode())
+        assert run is not None
+        events = url.replace("/?", "/events?") + "&run=" + run.group(1)
+        with urllib.request.urlopen(events, timeout=60) as stream:
+            print("connected", flush=True)
+            reload = False
+            for raw in stream:
+                line = raw.decode()
+                if line.startswith("event: reload"):
+                    reload = True
+                    break
+                if line.startswith("data: ") and '["done",' in line:
+                    return
+            if not reload:
+                return
+
+
+def timed(flow: Any, executor: str, mode: str) -> tuple[float, float]:
+    from webber import Dashboard
+
+    board = Dashboard() if mode != "off" else None
+    reader = None
+    if mode == "client":
+        assert board is not None
+        reader = subprocess.Popen([sys.executable, __file__, "--read", board.url],
+                                  stdout=subprocess.PIPE, text=True)
+        assert reader.stdout is not None
+        assert reader.stdout.readline() == "connected\n"
+    c0, t0 = time.process_time(), time.perf_counter()
+    run = flow.run(executor=executor, dashboard=board or False)
+    elapsed = time.perf_counter() - t0
+    assert run.ok
+    if reader is not None:
+        reader.communicate(timeout=60)
+    cpu = time.process_time() - c0
+    if board is not None:
+        board.stop()
+    return elapsed, cpu
+
+
+def main() -> None:
+    import_webber_from_checkout()
+    from webber import DAG
+
+    flow = build_noops(DAG())
+    rows = [["executor", "measure", "no dashboard", "dashboard", "ratio", "+ 1 client", "ratio"]]
+    worst = {"wall": 0.0, "CPU": 0.0}
+    with contextlib.redirect_stderr(io.StringIO()):  # each server prints its URL
+        for executor in ("threads", "processes"):
+            best: dict[tuple[str, str], float] = {}
+            for mode in ("off", "on", "client"):
+                timed(flow, executor, mode)  # warm-up: pool up, modules imported
+            for mode in ("off", "on", "client") * REPEAT:
+                for measure, t in zip(("wall", "CPU"), timed(flow, executor, mode), strict=True):
+                    best[measure, mode] = min(best.get((measure, mode), t), t)
+            for measure in ("wall", "CPU"):
+                off, on, client = (best[measure, m] for m in ("off", "on", "client"))
+                worst[measure] = max(worst[measure], on / off, client / off)
+                rows.append([executor, measure, f"{off * 1e3:.0f} ms", f"{on * 1e3:.0f} ms",
+                             f"{on / off:.2f}", f"{client * 1e3:.0f} ms", f"{client / off:.2f}"])
+    print(f"1,000 no-op tasks; best of {REPEAT} after a warm-up (modes interleaved)\n")
+    print(table(rows))
+    for measure, ratio in worst.items():
+        verdict = "within" if ratio <= TARGET else "OVER"
+        print(f"worst {measure} ratio {ratio:.2f}: {verdict} the target of {TARGET:.2f}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--read"]:
+        read_events(sys.argv[2])
+    else:
+        main()

@@ -1,0 +1,391 @@
+"""The dashboard, driven in a real headless browser (Debian's chromium and
+chromium-driver with selenium; ``python3 dev.py test`` installs them as root).
+
+One browser serves the whole module. Tasks that must still be running when the
+page is looked at wait on a threading.Event the test sets: no sleeps as sync.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import webber
+from webber import DAG, Dashboard, Promise
+
+pytestmark = pytest.mark.timeout(120)
+
+WAIT = 30  # seconds a condition in the page may take under load (2 shared cores)
+
+
+#: docs/make_figures.py photographs the page with the same browser setup
+FIGURES = runpy.run_path(str(Path(__file__).resolve().parent.parent / "docs" / "make_figures.py"),
+                         run_name="figures")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if FIGURES["chromium"]() is None:
+        pytest.skip("needs Debian's chromium and chromium-driver, and selenium "
+                    "(`python3 dev.py test` installs them when run as root)")
+    with FIGURES["headless_chromium"](1280, 900) as driver:
+        yield driver
+
+
+@pytest.fixture
+def dashboard() -> Iterator[Dashboard]:
+    board = Dashboard()
+    yield board
+    board.stop()
+
+
+def wait_for(driver: Any, condition: Callable[[], Any], what: str) -> Any:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, WAIT, poll_frequency=0.05).until(
+        lambda _: condition(), message=f"timed out waiting for {what}"
+    )
+
+
+def state(driver: Any, node: str) -> str | None:
+    """The state the page shows for ``node`` (None while it is not drawn)."""
+    found = driver.execute_script(
+        "var g = document.querySelector('g.node[data-node=\"' + arguments[0] + '\"]');"
+        "return g ? g.getAttribute('data-state') : null;", node)
+    return found if found is None else str(found)
+
+
+def status(driver: Any) -> str:
+    return str(driver.execute_script("return document.getElementById('status').textContent"))
+
+
+def test_page_loads_with_the_graph_and_counts(browser: Any, dashboard: Dashboard) -> None:
+    dag = DAG("loads")
+    a = dag.add_node(sum, [1, 2])
+    b = dag.add_node(str, Promise(a))
+    run = dag.run(executor="inline", dashboard=dashboard)
+    assert run.ok
+    browser.get(dashboard.url)
+    wait_for(browser, lambda: state(browser, b) == "success", "b to show success")
+    assert state(browser, a) == "success"
+    assert browser.title == "webber: loads"
+    assert status(browser).startswith("finished")
+    counts = browser.find_element("id", "counts").text
+    assert "2/2 done" in counts and "0 failed" in counts
+
+
+def test_a_node_turns_from_running_to_success_while_the_run_goes_on(
+    browser: Any, dashboard: Dashboard
+) -> None:
+    release = threading.Event()
+    dag = DAG("live")
+    first = dag.add_node(release.wait, WAIT * 2)
+    after = dag.add_node(print, Promise(first))
+    browser.get(dashboard.url)  # no run yet: the page waits, then reloads for it
+    runs: list[webber.Run] = []
+    runner = threading.Thread(
+        target=lambda: runs.append(dag.run(executor="threads", dashboard=dashboard))
+    )
+    runner.start()
+    try:
+        wait_for(browser, lambda: state(browser, first) == "running", "the task to run")
+        assert state(browser, after) == "pending"
+        assert status(browser) == "running"
+    finally:
+        release.set()
+        runner.join(WAIT * 2)
+    wait_for(browser, lambda: state(browser, first) == "success", "the task to succeed")
+    wait_for(browser, lambda: status(browser).startswith("finished"), "the run to finish")
+    assert state(browser, after) == "success"
+    assert runs and runs[0].ok
+    # The timeline drew a lane: its canvas is taller than an empty one.
+    assert browser.execute_script("return document.getElementById('lanes').height") > 0
+
+
+def test_a_failed_task_shows_its_error_and_traceback(
+    browser: Any, dashboard: Dashboard
+) -> None:
+    def parse(text: str) -> int:
+        return int(text)
+
+    dag = DAG("fails")
+    bad = dag.add_node(parse, "x1")
+    dag.add_node(print, Promise(bad))
+    run = dag.run(executor="threads", dashboard=dashboard)
+    assert not run.ok
+    browser.get(dashboard.url)
+    wait_for(browser, lambda: state(browser, bad) == "failed", "the failure")
+    failure = browser.find_element("css selector", f'details.failure[data-node="{bad}"]')
+    wait_for(browser, lambda: "Traceback" in failure.text, "the traceback")
+    assert "ValueError: invalid literal for int() with base 10: 'x1'" in failure.text
+    assert "in parse" in failure.text
+    assert status(browser).startswith("failed")
+
+
+def test_script_in_a_task_name_and_output_shows_as_text(
+    browser: Any, dashboard: Dashboard
+) -> None:
+    evil = "<script>alert(1)</script>"
+    dag = DAG(evil)
+    n = dag.add_node(print, evil)
+    dag.relabel_node(n, evil)
+    run = dag.run(executor="threads", dashboard=dashboard)
+    assert run.ok
+    browser.get(dashboard.url)
+    wait_for(browser, lambda: state(browser, n) == "success", "the task")
+    output = browser.find_element("id", "output")
+    wait_for(browser, lambda: evil in output.text, "the printed line")
+    tip = browser.execute_script(
+        "return document.querySelector('g.node[data-node=\"' + arguments[0] + '\"] title')"
+        ".textContent", n)
+    assert tip.startswith(f"{evil} ({n})")  # the box shows it cut short, the tooltip whole
+    assert browser.title == f"webber: {evil}"
+    # Only the page's own two <script> elements exist, and no alert opened.
+    assert browser.execute_script("return document.scripts.length") == 2
+    from selenium.common.exceptions import NoAlertPresentException
+
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text  # noqa: B018 - reading it is the check
+
+
+def test_requests_without_the_token_or_from_another_host_are_refused(
+    dashboard: Dashboard,
+) -> None:
+    dag = DAG("safe")
+    dag.add_node(sum, [1])
+    dag.run(executor="inline", dashboard=dashboard)
+    base = dashboard.url.partition("?")[0]
+    assert base.startswith("http://127.0.0.1:")  # bound to this machine only
+    assert len(dashboard.token) >= 32
+    with urllib.request.urlopen(dashboard.url) as page:
+        assert page.status == 200
+        assert page.headers["Referrer-Policy"] == "no-referrer"
+    for url, headers in [
+        (base, {}),
+        (base + "?token=wrong", {}),
+        (base + "events", {}),
+        (base + "?token=%C3%A9%C3%A9", {}),  # not ASCII
+        (dashboard.url, {"Host": "evil.example:80"}),  # DNS rebinding
+    ]:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(url, headers=headers))
+        assert refused.value.code == 403, url
+
+
+def test_allow_hosts_lets_a_named_host_in() -> None:
+    board = Dashboard(allow_hosts=["box.lan"])
+    try:
+        request = urllib.request.Request(board.url, headers={"Host": "box.lan:8000"})
+        with urllib.request.urlopen(request) as page:
+            assert page.status == 200
+    finally:
+        board.stop()
+
+
+def test_to_html_opens_offline_and_shows_the_states(browser: Any, tmp_path: Path) -> None:
+    dag = DAG("report")
+    ok = dag.add_node(sum, [1, 2])
+    bad = dag.add_node(int, "x")
+    skipped = dag.add_node(print, Promise(bad))
+    run = dag.run(executor="inline")
+    path = tmp_path / "run.html"
+    text = run.to_html(str(path))
+    assert path.read_text(encoding="utf-8") == text
+    # Nothing to fetch: the only address in it is the SVG namespace's name.
+    assert "://" not in text.replace('"http://www.w3.org/2000/svg"', "")
+    assert " src=" not in text and " href=" not in text
+    browser.get(path.as_uri())
+    wait_for(browser, lambda: state(browser, bad) == "failed", "the failed node")
+    assert state(browser, ok) == "success"
+    assert state(browser, skipped) == "skipped"
+    assert status(browser).startswith("failed")
+
+
+def test_run_dashboard_after_the_run_and_shutdown_stops_it(browser: Any) -> None:
+    dag = DAG("after")
+    n = dag.add_node(sum, [1, 2])
+    board = dag.run(executor="inline").dashboard()
+    try:
+        assert board.serving
+        browser.get(board.url)
+        wait_for(browser, lambda: state(browser, n) == "success", "the report")
+        url = board.url
+    finally:
+        webber.shutdown()
+    assert not board.serving
+    assert not [t for t in threading.enumerate() if t.name == "webber-dashboard"]
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(url, timeout=5)
+
+
+def test_a_watched_run_keeps_its_printed_lines_in_to_html(dashboard: Dashboard) -> None:
+    dag = DAG("lines")
+    dag.add_node(print, "first line")
+    run = dag.run(executor="threads", dashboard=dashboard)
+    assert '"first line"' in run.to_html()
+    assert run.dashboard() is dashboard  # still serving it: the same page
+
+
+def test_thousands_of_tasks_collapse_into_boxes(browser: Any) -> None:
+    dag = DAG("wide")
+    sources = [dag.add_node(abs, -i) for i in range(2000)]
+    dag.add_node(sum, [Promise(s) for s in sources])
+    run = dag.run(executor="inline")
+    path = Path(tempfile.mkdtemp()) / "wide.html"
+    run.to_html(str(path))
+    try:
+        browser.get(path.as_uri())
+        wait_for(browser, lambda: status(browser).startswith("finished"), "the report")
+        boxes = browser.execute_script("return document.querySelectorAll('g.node').length")
+        assert boxes == 2  # abs x2000, and sum
+        group = browser.find_element("css selector", 'g.node[data-group="abs"]')
+        assert group.get_attribute("data-state") == "success"
+        assert "2000/2000 done" in browser.find_element("id", "graph").text
+    finally:
+        shutil.rmtree(path.parent)
+
+
+def test_nothing_is_imported_without_a_dashboard() -> None:
+    code = (
+        "import sys, webber\n"
+        "dag = webber.DAG(); dag.add_node(sum, [1])\n"
+        "run = dag.run(executor='inline'); run.timeline()\n"
+        "assert 'webber._dashboard' not in sys.modules\n"
+        "assert 'http.server' not in sys.modules\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, check=False, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_cli_dashboard_prints_the_url_and_writes_the_report(tmp_path: Path) -> None:
+    flow = tmp_path / "flow.py"
+    flow.write_text("from webber import DAG\ndag = DAG('cli')\ndag.add_node(print, 'hi <b>')\n")
+    report = tmp_path / "run.html"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "webber", "run", str(flow), "-e", "inline", "--dashboard",
+         "--report", str(report)],
+        capture_output=True, text=True, env=env, check=False, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "webber: dashboard at http://127.0.0.1:" in result.stderr
+    assert "?token=" in result.stderr
+    assert '"hi \\u003cb\\u003e"' in report.read_text(encoding="utf-8")  # its printed line
+
+
+def test_in_jupyter_the_page_shows_in_the_cell(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    shown: list[Any] = []
+    ipython = types.ModuleType("IPython")
+    display = types.ModuleType("IPython.display")
+    ipython.get_ipython = lambda: types.SimpleNamespace(kernel=object())  # type: ignore[attr-defined]
+    display.display = shown.append  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "IPython.display", display)
+    dag = DAG("cell")
+    dag.add_node(sum, [1])
+    board = Dashboard()
+    try:
+        dag.run(executor="inline", dashboard=board)
+        assert shown == [board]
+        frame = board._repr_html_()
+        assert frame.startswith("<iframe src=\"http://127.0.0.1:") and "token=" in frame
+    finally:
+        board.stop()
+
+
+def test_dashboard_true_serves_every_run_from_one_server(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    dag = DAG("twice")
+    n = dag.add_node(sum, [1, 2])
+    try:
+        first = dag.run(executor="inline", dashboard=True)
+        second = dag.run(executor="inline", dashboard=True)
+        urls = [line for line in capsys.readouterr().err.splitlines() if "dashboard at" in line]
+        assert len(urls) == 2 and urls[0] == urls[1]  # one server, printed per run
+        page = second.dashboard()  # still shown there: the same page
+        assert page.url in urls[0]
+        assert first.dashboard() is not page  # the first run's report gets a page of its own
+        with urllib.request.urlopen(page.url) as response:
+            assert f'"{n}"' in response.read().decode()
+    finally:
+        webber.shutdown()
+
+
+def test_clicking_a_task_shows_only_its_lines(browser: Any, dashboard: Dashboard) -> None:
+    dag = DAG("click")
+    a = dag.add_node(print, "from a")
+    dag.add_node(print, "from b")
+    dag.run(executor="threads", dashboard=dashboard)
+    browser.get(dashboard.url)
+    output = browser.find_element("id", "output")
+    wait_for(browser, lambda: "from a" in output.text and "from b" in output.text, "both lines")
+    browser.find_element("css selector", f'g.node[data-node="{a}"]').click()
+    assert "from a" in output.text and "from b" not in output.text
+    browser.find_element("css selector", f'g.node[data-node="{a}"]').click()  # all again
+    assert "from b" in output.text
+
+
+def test_printed_lines_are_capped_per_task_and_per_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from webber import _dashboard
+
+    monkeypatch.setattr(_dashboard, "LINES_PER_TASK", 3)
+    monkeypatch.setattr(_dashboard, "LINES_PER_RUN", 6)  # lines printed, kept or not
+    board = _dashboard.Board()
+    for i in range(5):
+        board.line("a", "stdout", f"a{i}")
+    for i in range(4):
+        board.line("b", "stderr", f"b{i}")
+    texts = [entry[3] for entry in board.log]
+    assert texts[:3] == ["a0", "a1", "a2"]
+    assert texts[3].startswith("(more than 3 lines")
+    assert texts[4] == "b0"
+    assert texts[5].startswith("(more than 6 lines")
+    assert len(texts) == 6
+
+
+def test_a_run_cut_short_is_marked_when_the_next_one_starts(dashboard: Dashboard) -> None:
+    from webber import _dashboard
+
+    dag = DAG("cut")
+    dag.add_node(sum, [1])
+    plan = dag.compile()
+    first = _dashboard.Board(dashboard)
+    first.on_run_start(plan)  # ... and Ctrl-C: no on_run_end
+    _dashboard.Board(dashboard).on_run_start(plan)
+    assert first.finished and first.log[-1] == ["done", None, None]
+    assert first._capture is None  # no longer collects printed lines
+
+
+def test_open_browser_opens_the_page_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import webbrowser
+
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", opened.append)
+    dag = DAG("open")
+    dag.add_node(sum, [1])
+    board = Dashboard(open_browser=True)
+    try:
+        dag.run(executor="inline", dashboard=board)
+        dag.run(executor="inline", dashboard=board)  # the open page moves on by itself
+        assert opened == [board.url]
+    finally:
+        board.stop()

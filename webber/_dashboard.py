@@ -1,0 +1,387 @@
+"""``run(dashboard=True)``: one page, served from the caller's process, that
+shows a run live -- and ``run.to_html()``, the same page as one file.
+
+How the pieces fit::
+
+    engine --events--> Board (a Listener) --append--> board.log (a list of entries)
+    logger "webber" --printed lines, tracebacks--> Board._Capture --^
+    browser <--SSE: log[seen:], at most every 100 ms-- Handler (one thread per client,
+                                                       in _dashboard_http.py)
+
+Printed lines reach the Board as the ``"webber"`` logger's records, so the
+page has the lines the log has (none when that logger is set above INFO).
+The Board only appends small lists to ``log`` (in the engine's thread, and in
+the threads that log task output): no lock, no serialising, no I/O, so a run
+with nobody watching pays almost nothing. Each browser's handler thread
+sends what it has not sent yet, batched, as server-sent events; the page
+(``_assets/dashboard.js``) replays the same entries, so a file written by
+``to_html`` is the page with the whole log embedded.
+
+Safe by default: the server binds 127.0.0.1 on a free port; every request
+needs the random token in the URL and a ``Host`` header naming this machine
+(so another web page cannot reach it through DNS rebinding); the page builds
+its DOM with ``textContent`` only, under a Content-Security-Policy that lets
+only its own script run. Threads are daemons; ``webber.shutdown()`` and the
+interpreter's exit stop every server. Nothing here is imported unless a
+dashboard is asked for.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import logging
+import secrets
+import sys
+import threading
+import time
+import traceback
+import weakref
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from webber._dashboard_http import Handler, Server, Server6, page
+from webber._events import Listener
+
+if TYPE_CHECKING:
+    from webber._plan import Plan
+    from webber._run import Attempt, Run, State
+
+__all__ = ["Board", "Dashboard", "graph", "page", "report", "show_run", "stop_all", "watch"]
+
+#: printed lines kept per task, and in all; the rest are only in the log
+LINES_PER_TASK = 1000
+LINES_PER_RUN = 100_000
+#: the host names a browser on this machine sends
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+_running: weakref.WeakSet[Dashboard] = weakref.WeakSet()
+#: the Board that watched a Run live (its printed lines go into to_html)
+_watched: weakref.WeakKeyDictionary[Run, Board] = weakref.WeakKeyDictionary()
+_exit_hook = False
+#: the Dashboard of ``run(dashboard=True)``, made on first use
+_default: Dashboard | None = None
+#: each Board's number: a page asks for the events of the run it shows
+_numbers = itertools.count(1)
+
+
+class Dashboard:
+    """A page in the browser that shows runs: live while they go on, then as a
+    report (an open page moves on to the next run shown). ``flow.run(dashboard=True)``
+    uses one made for the whole program; make one yourself and pass it as
+    ``dashboard=`` to choose where it listens, or to open the browser.
+
+    It binds ``host`` (127.0.0.1: this machine only) on ``port`` (0: a free
+    one) and answers only requests carrying its random token (it is in
+    ``url``) whose ``Host`` header is this machine or one of ``allow_hosts``
+    (``["*"]``: any). ``open_browser=True`` opens ``url`` with the system's
+    browser; in Jupyter the object shows the page in the output cell. It stops
+    with :meth:`stop`, ``webber.shutdown()`` or the end of the program.
+
+    >>> from webber import DAG, Dashboard
+    >>> dag = DAG()
+    >>> n = dag.add_node(sum, [1, 2])
+    >>> board = Dashboard()
+    >>> run = dag.run(executor="inline", dashboard=board)
+    >>> board.url.startswith("http://127.0.0.1:")
+    True
+    >>> board.stop()
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        allow_hosts: Iterable[str] = (),
+        open_browser: bool = False,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.allow_hosts = frozenset(h.lower() for h in allow_hosts)
+        self.open_browser = open_browser
+        self.token = secrets.token_urlsafe(24)
+        self.board: Board | None = None
+        self._server: Server | None = None
+        self._stopped = threading.Event()
+        self._opened = False
+
+    @property
+    def url(self) -> str:
+        """The page's address, token included (starts the server if needed)."""
+        self._start()
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else str(host)
+        if ":" in shown:
+            shown = f"[{shown}]"
+        return f"http://{shown}:{port}/?token={self.token}"
+
+    @property
+    def serving(self) -> bool:
+        """True while the server answers."""
+        return self._server is not None
+
+    def __repr__(self) -> str:
+        return f"<Dashboard {self.url if self.serving else '(stopped)'}>"
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows the page itself, in a frame."""
+        from html import escape
+
+        return (f'<iframe src="{escape(self.url)}" width="100%" height="720" '
+                f'style="border:1px solid #ddd"></iframe>')
+
+    def show(self, board: Board) -> None:
+        """Serve ``board`` from now on (an open page reloads to it)."""
+        previous = self.board
+        if previous is not None and previous is not board and not previous.finished \
+                and previous.thread is threading.current_thread():
+            previous.cut()  # this thread starts another run: that one was cut short
+        self.board = board
+
+    def stop(self) -> None:
+        """Stop serving: open pages stop updating, the port is freed."""
+        server, self._server = self._server, None
+        self._stopped.set()
+        self._opened = False
+        if self.board is not None:
+            self.board.detach()
+        _running.discard(self)
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+    def _start(self) -> None:
+        global _exit_hook
+        if self._server is not None:
+            return
+        self._stopped.clear()
+        server = (Server6 if ":" in self.host else Server)((self.host, self.port), Handler)
+        server.dashboard = self
+        self._server = server
+        _running.add(self)
+        if not _exit_hook:
+            atexit.register(stop_all)
+            _exit_hook = True
+        # poll_interval: how long stop() (and so the program's exit) may wait
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                         name="webber-dashboard", daemon=True).start()
+
+    def _announce(self) -> None:
+        """Say where the page is: on stderr, or in Jupyter's cell; the first time
+        after a start, also open the browser when asked."""
+        self._start()
+        if self.open_browser and not self._opened:
+            import webbrowser
+
+            self._opened = True
+            webbrowser.open(self.url)
+        if _in_jupyter():
+            from IPython.display import display
+
+            display(self)  # type: ignore[no-untyped-call]
+        elif sys.stderr is not None:
+            print(f"webber: dashboard at {self.url}", file=sys.stderr, flush=True)
+
+    def _host_ok(self, header: str) -> bool:
+        if "*" in self.allow_hosts:
+            return True
+        host = header.strip().lower()
+        if host.startswith("["):  # [::1]:8000
+            host = host[1:].partition("]")[0]
+        elif host.count(":") == 1:
+            host = host.partition(":")[0]
+        return host in LOCAL_HOSTS or host in self.allow_hosts
+
+    def _page(self) -> str:
+        board = self.board
+        if board is None:
+            return page({"name": "webber", "nodes": [], "log": [], "live": True, "waiting": True,
+                         "run": 0})
+        return page({**board.head(), "log": [], "live": True, "run": board.number})
+
+
+def watch(dashboard: bool | Dashboard) -> Board:
+    """The listener that ``run(dashboard=...)`` adds: a Board shown on
+    ``dashboard``, or for True on the process's default :class:`Dashboard` (one
+    server however many runs: an open page moves on to the next run)."""
+    global _default
+    if isinstance(dashboard, Dashboard):
+        chosen = dashboard
+    else:
+        if _default is None:
+            _default = Dashboard()
+        chosen = _default
+    chosen._announce()
+    return Board(chosen)
+
+
+class Board(Listener):
+    """What one run's page shows, as a list of entries the page replays::
+
+        ["start", node, index, attempt, worker, time]      an attempt began
+        ["attempt", node, index, number, ok, started, duration, worker, error]
+        ["end", node, state]                                the task is final
+        ["line", node, stream, text]                        a printed line
+        ["tb", node, text]                                  a failure's traceback
+        ["done", duration, ok]                              the run ended (None, None:
+                                                            it was cut short)
+    """
+
+    def __init__(self, dashboard: Dashboard | None = None) -> None:
+        self.dashboard = dashboard
+        self.number = next(_numbers)
+        self.log: list[list[Any]] = []
+        self.plan: Plan | None = None
+        self.started = time.time()
+        self.finished = False
+        self.thread: threading.Thread | None = None
+        self._lines: dict[str, int] = {}
+        self._total = 0
+        self._capture: _Capture | None = None
+
+    def head(self) -> dict[str, Any]:
+        """The page's data apart from the log: the graph."""
+        assert self.plan is not None
+        return {"name": self.plan.name, "started": self.started, "nodes": graph(self.plan)}
+
+    def on_run_start(self, plan: Plan) -> None:
+        self.plan = plan
+        self.started = time.time()
+        self.thread = threading.current_thread()
+        self._capture = _Capture(self, frozenset(plan.nodes))
+        logging.getLogger("webber").addHandler(self._capture)
+        if self.dashboard is not None:
+            self.dashboard.show(self)
+
+    def on_task_start(self, node: str, attempt: int, index: int | None, worker: str) -> None:
+        self.log.append(["start", node, index, attempt, worker, time.time()])
+
+    def on_attempt_end(self, attempt: Attempt) -> None:
+        a = attempt
+        self.log.append(
+            ["attempt", a.node, a.index, a.number, a.ok, a.started, a.duration, a.worker, a.error]
+        )
+
+    def on_task_end(
+        self, node: str, state: State, attempt: int, duration: float, worker: str
+    ) -> None:
+        self.log.append(["end", node, state])
+
+    def on_run_end(self, run: Run) -> None:
+        self.detach()
+        for n in run.failed:
+            self.log.append(["tb", n, _traceback(run.error(n))])
+        self.log.append(["done", run.duration, run.ok])
+        self.finished = True
+        _watched[run] = self
+
+    def line(self, node: str, stream: str, text: str) -> None:
+        """One printed line of ``node`` (called from any thread)."""
+        count = self._lines.get(node, 0) + 1
+        self._lines[node] = count
+        self._total += 1
+        if self._total > LINES_PER_RUN:
+            limit = LINES_PER_RUN if self._total == LINES_PER_RUN + 1 else 0
+        else:
+            limit = LINES_PER_TASK if count == LINES_PER_TASK + 1 else 0
+            if count <= LINES_PER_TASK:
+                self.log.append(["line", node, stream, text])
+        if limit:  # said once per task, and once for the run
+            self.log.append(["line", node, "note", f"(more than {limit:,} lines: the rest "
+                                                   f"are in the log only)"])
+
+    def cut(self) -> None:
+        """The run ended without its on_run_end (Ctrl-C, an error in the engine)."""
+        self.detach()
+        self.log.append(["done", None, None])
+        self.finished = True
+
+    def detach(self) -> None:
+        """Stop collecting printed lines (at the run's end, or when it was cut short)."""
+        if self._capture is not None:
+            logging.getLogger("webber").removeHandler(self._capture)
+            self._capture = None
+
+
+class _Capture(logging.Handler):
+    """Printed lines (records with ``stream``) and failures' tracebacks (records
+    with ``exc_info``) from the ``"webber"`` logger, into a Board."""
+
+    def __init__(self, board: Board, nodes: frozenset[str]) -> None:
+        super().__init__(logging.DEBUG)
+        self.board = board
+        self.nodes = nodes
+
+    def emit(self, record: logging.LogRecord) -> None:
+        node = getattr(record, "node", "") or getattr(record, "task", "")
+        if node not in self.nodes:
+            return  # another run's, going on at the same time
+        stream = getattr(record, "stream", None)
+        if stream is not None:
+            self.board.line(node, stream, record.getMessage())
+        elif record.exc_info and record.exc_info[1] is not None and node:
+            self.board.log.append(["tb", node, _traceback(record.exc_info[1])])
+
+
+def _traceback(error: BaseException | None) -> str:
+    if error is None:
+        return ""
+    return "".join(traceback.format_exception(type(error), error, error.__traceback__))
+
+
+def graph(plan: Plan) -> list[list[Any]]:
+    """``[id, name, level, is_map, [[parent, condition, passes_data], ...]]`` per node."""
+    return [
+        [n, node.name, node.level, node.node.fan_out,
+         [[u, c.name, u in node.deps] for u, c in node.parents.items()]]
+        for n, node in plan.nodes.items()
+    ]
+
+
+def report(run: Run) -> dict[str, Any]:
+    """The page's data for a finished run: its live log if a dashboard watched
+    it (printed lines included), else one rebuilt from the Run."""
+    board = _watched.get(run)
+    if board is not None:
+        return {**board.head(), "log": list(board.log), "live": False}
+    log: list[list[Any]] = []
+    for tries in run.attempts.values():
+        for a in tries:
+            log.append(["attempt", a.node, a.index, a.number, a.ok, a.started, a.duration,
+                        a.worker, a.error])
+    for n, state in run.states.items():
+        log.append(["end", n, state])
+    for n in run.failed:
+        log.append(["tb", n, _traceback(run.error(n))])
+    log.append(["done", run.duration, run.ok])
+    return {"name": run.plan.name, "started": run.started, "nodes": graph(run.plan),
+            "log": log, "live": False}
+
+
+def show_run(run: Run, dashboard: Dashboard | None) -> Dashboard:
+    """``run.dashboard()``: the page that watched it if still served, else a new one."""
+    board = _watched.get(run)
+    if dashboard is None and board is not None and board.dashboard is not None \
+            and board.dashboard.serving and board.dashboard.board is board:
+        board.dashboard._announce()
+        return board.dashboard
+    chosen = dashboard if dashboard is not None else Dashboard()
+    static = Board(chosen)
+    static.plan, static.started, static.finished = run.plan, run.started, True
+    static.log = report(run)["log"]
+    chosen.show(static)
+    chosen._announce()
+    return chosen
+
+
+def stop_all() -> None:
+    """Stop every dashboard (``webber.shutdown()`` and the interpreter's exit)."""
+    for dashboard in list(_running):
+        dashboard.stop()
+
+
+def _in_jupyter() -> bool:
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return shell is not None and hasattr(shell, "kernel")
