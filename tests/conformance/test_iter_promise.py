@@ -120,3 +120,12 @@ def test_mistakes_are_refused_where_they_are_written() -> None:
     run = dag.run(executor="inline")
     with pytest.raises(TypeError, match=r"needs an iterable, got int.*IterPromise's source"):
         run[fans]
+
+
+def test_an_iter_promise_in_a_task_call_inside_a_flow(executor: str) -> None:
+    from webber import Flow, task
+
+    with Flow() as flow:
+        source = task(words)("one two")
+        shouted = task(shout)(IterPromise(source), suffix="")
+    assert flow.run(executor=executor)[shouted] == ["ONE", "TWO"]
