@@ -4,7 +4,7 @@ Needs only Python (>= 3.10) and pip: it creates ``.venv`` beside this file,
 installs webber there in editable mode with what the command needs (again
 only when pyproject.toml changed), and runs the command with the venv's tools.
 
-    python3 dev.py test [pytest args]   ruff, mypy --strict, the docs site, then pytest
+    python3 dev.py test [pytest args]   ruff, mypy --strict, import layers, the docs site, pytest
     python3 dev.py demo                 examples/hello.py
     python3 dev.py bench [name]         benchmarks/<name>.py (default: all)
     python3 dev.py figures              docs/img/*.svg, drawn by webber from examples/
@@ -69,6 +69,8 @@ def test(args: list[str]) -> None:
     ensure_chromium()
     step("ruff", PYTHON, "-m", "ruff", "check", ".")
     step("mypy", PYTHON, "-m", "mypy", "--strict", "webber", "examples")
+    # The layers contract in pyproject.toml (see ARCHITECTURE.md).
+    step("imports", BIN / ("lint-imports.exe" if os.name == "nt" else "lint-imports"))
     # The docs site: --strict fails on a broken link or anchor and on a docstring
     # that mkdocstrings cannot render. Built into .site/ (ignored by git).
     step(

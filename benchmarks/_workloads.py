@@ -95,3 +95,25 @@ def build_stream(
         qdag.add_edge(root, second)
         qdag.add_edge(second, third)
     return qdag
+
+
+def join(*values: Any) -> int:
+    return len(values)
+
+
+def build_lattice(dag: Any, promise: Any, layers: int = 20, width: int = 100,
+                  explicit_edges: bool = False) -> Any:
+    """``layers`` x ``width`` tasks, each taking the results of 3 tasks of the
+    layer before (the first layer takes none)."""
+    previous = [dag.add_node(noop) for _ in range(width)]
+    for _ in range(layers - 1):
+        layer = []
+        for i in range(width):
+            parents = [previous[(i + k) % width] for k in range(3)]
+            node = dag.add_node(join, *(promise(p) for p in parents))
+            if explicit_edges:
+                for p in parents:
+                    dag.add_edge(p, node)
+            layer.append(node)
+        previous = layer
+    return dag

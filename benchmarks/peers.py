@@ -7,8 +7,12 @@ joblib (loky). Pools that persist between calls are warm; every number is the
 best of 3 after a warm-up. Workloads (``_workloads.py``):
 
 1. 8 CPU-bound pure-Python tasks of ~90 ms: speedup over running them serially.
-2. 1,000 independent no-op tasks: milliseconds.
-3. a chain of 300 dependent tasks (each adds 1 to its parent's result): ms.
+2. 1,000 independent no-op tasks: milliseconds, re-running a built flow (the
+   plan cached) and end to end (build, compile and run a fresh flow, what a
+   script pays every time); also 10,000 end to end.
+3. a chain of 300 dependent tasks (each adds 1 to its parent's result): ms;
+   and a lattice of 20 layers x 100 tasks, each taking 3 of the layer before,
+   end to end.
 4. a 100 MB numpy array made by one task and summed by two others: time as a
    multiple of doing the same serially in one process.
 5. the seed's hello example as a whole process (``python examples/hello.py``
@@ -29,7 +33,17 @@ from pathlib import Path
 from typing import Any
 
 from _common import ROOT, best, import_webber_from_checkout, table
-from _workloads import build_chain, build_noops, burn, consume, inc, make_array, noop
+from _workloads import (
+    build_chain,
+    build_lattice,
+    build_noops,
+    burn,
+    consume,
+    inc,
+    join,
+    make_array,
+    noop,
+)
 
 HERE = Path(__file__).resolve().parent
 VENV_040 = HERE / ".venv-040"
@@ -68,6 +82,11 @@ def webber_workloads() -> dict[str, float]:
         "noop1000": best(lambda: many.run()),
         "chain300": best(lambda: chain.run()),
         "array": best(run_data),
+        # end to end: a fresh flow each time, as a script builds it
+        "noop1000 fresh": best(lambda: build_noops(DAG()).run()),
+        "noop10000 fresh": best(lambda: build_noops(DAG(), 10_000).run()),
+        "chain300 fresh": best(lambda: build_chain(DAG(), Promise).run()),
+        "lattice fresh": best(lambda: build_lattice(DAG(), Promise).run()),
     }
     webber.shutdown()
     return result
@@ -93,6 +112,9 @@ def ppe_workloads() -> dict[str, float]:
             "noop1000": best(lambda: each(noop, 1000)),
             "chain300": best(chain),
             "array": best(array),
+            "noop1000 fresh": best(lambda: each(noop, 1000)),
+            "noop10000 fresh": best(lambda: each(noop, 10_000)),
+            "chain300 fresh": best(chain),
         }
 
 
@@ -114,11 +136,26 @@ def dask_workloads() -> dict[str, float]:
         a = delayed(make_array)()
         compute(delayed(consume)(a), delayed(consume)(a))
 
+    def lattice() -> None:
+        previous = [delayed(noop, pure=False)() for _ in range(100)]
+        for _ in range(19):
+            previous = [delayed(join)(*(previous[(i + k) % 100] for k in range(3)))
+                        for i in range(100)]
+        compute(*previous)
+
+    def noops(n: int) -> Any:
+        return compute(*[delayed(noop, pure=False)() for _ in range(n)])
+
     return {
         "cpu": best(lambda: compute(*[delayed(burn, pure=False)() for _ in range(8)])),
-        "noop1000": best(lambda: compute(*[delayed(noop, pure=False)() for _ in range(1000)])),
+        "noop1000": best(lambda: noops(1000)),
         "chain300": best(chain),
         "array": best(array),
+        # dask graphs are built per call: its numbers are end to end already
+        "noop1000 fresh": best(lambda: noops(1000)),
+        "noop10000 fresh": best(lambda: noops(10_000)),
+        "chain300 fresh": best(chain),
+        "lattice fresh": best(lattice),
     }
 
 
@@ -130,6 +167,8 @@ def joblib_workloads() -> dict[str, float]:
     return {
         "cpu": best(lambda: parallel(delayed(burn)() for _ in range(8))),
         "noop1000": best(lambda: parallel(delayed(noop)() for _ in range(1000))),
+        "noop1000 fresh": best(lambda: parallel(delayed(noop)() for _ in range(1000))),
+        "noop10000 fresh": best(lambda: parallel(delayed(noop)() for _ in range(10_000))),
     }
 
 
@@ -184,7 +223,11 @@ def main() -> None:
     rows = [["workload", *engines]]
     rows.append(["8 CPU-bound tasks (vs serial)", *(cell(e, "cpu") for e in engines)])
     rows.append(["1,000 no-op tasks", *(cell(e, "noop1000") for e in engines)])
+    rows.append(["  end to end (fresh flow)", *(cell(e, "noop1000 fresh") for e in engines)])
+    rows.append(["10,000 no-ops, end to end", *(cell(e, "noop10000 fresh") for e in engines)])
     rows.append(["chain of 300 tasks", *(cell(e, "chain300") for e in engines)])
+    rows.append(["  end to end (fresh flow)", *(cell(e, "chain300 fresh") for e in engines)])
+    rows.append(["lattice 20x100, end to end", *(cell(e, "lattice fresh") for e in engines)])
     rows.append(["100 MB array, 2 consumers", *(cell(e, "array") for e in engines)])
     rows.append(["hello example, whole process",
                  *(f"{hello[e] * 1e3:.0f} ms" if e in hello else "-" for e in engines)])
@@ -199,6 +242,10 @@ def main() -> None:
         ("chain of 300 <= 0.4.0's time", w["chain300"] <= up["chain300"]),
         ("100 MB array <= 3x serial", w["array"] / serial_data <= 3),
         ("hello process <= 0.4.0's", hello["webber"] <= hello["webber 0.4.0"]),
+        ("10,000 no-ops end to end <= joblib's",
+         w["noop10000 fresh"] <= engines["joblib"]["noop10000 fresh"]),
+        ("1,000 no-ops end to end <= 0.3x 0.4.0's",
+         w["noop1000 fresh"] <= 0.3 * up["noop1000 fresh"]),
     ]
     print()
     for name, ok in checks:

@@ -61,15 +61,15 @@ class _ByNode(dict[str, Any]):
     Typed with ``Any`` keys: inside a flow a task call is typed as its value,
     and ``run.attempts[that]`` must type-check like ``run[that]`` does."""
 
-    def __init__(self, data: Mapping[str, Any], resolve: Callable[[Any], str]) -> None:
+    def __init__(self, data: Mapping[str, Any], node_id: Callable[[Any], str]) -> None:
         super().__init__(data)
-        self._resolve = resolve
+        self._node_id = node_id
 
     def __missing__(self, key: Any) -> Any:
         if isinstance(key, str):
             raise KeyError(key)
         try:
-            n = self._resolve(key)
+            n = self._node_id(key)
         except UnknownNodeError:
             raise KeyError(key) from None
         return self[n]

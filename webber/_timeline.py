@@ -12,10 +12,8 @@ import math
 from html import escape
 from typing import TYPE_CHECKING
 
-from webber._run import Attempt
-
 if TYPE_CHECKING:
-    from webber._run import Run
+    from webber._run import Attempt, Run
 
 __all__ = ["Timeline"]
 

@@ -34,8 +34,6 @@ import os
 import pickle
 import select
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import deque
@@ -51,8 +49,9 @@ from webber._errors import (
 from webber._output import emit_line
 from webber.executors._base import Job, Outcome, Report, Started
 from webber.executors._codec import decode_failure
-from webber.executors._frames import Frames, send_frame
+from webber.executors._frames import send_frame
 from webber.executors._pickling import dumps, dumps_fields, loads
+from webber.executors._process import Proc, kill_group, reap, spawn, why
 from webber.executors._shm import Holder, Segment, remove_segments, remove_segments_of
 
 __all__ = ["GRACE", "MAX_BATCH", "Pool", "Session"]
@@ -62,11 +61,7 @@ GRACE = 1.0
 #: most jobs sent to a worker in one message
 MAX_BATCH = 64
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_BOOT = (
-    f"import sys; sys.path.insert(0, {_ROOT!r}); "
-    "from webber.executors._worker import main; main()"
-)
+
 
 
 @dataclass(eq=False, slots=True)
@@ -95,47 +90,6 @@ class _Sent:
     announced: bool = False
 
 
-@dataclass(eq=False, slots=True)
-class _Proc:
-    """One worker process, seen from the caller."""
-
-    popen: subprocess.Popen[bytes]
-    conn_in: int  # the pipe to the worker (send_frame)
-    conn_out: Frames
-    life_w: int
-    pidfd: int | None
-    fids: set[str] = field(default_factory=set)
-    forget: list[str] = field(default_factory=list)
-    inflight: deque[_Sent] = field(default_factory=deque)
-    #: "process <pid>", made once: it names the worker in every Started/Outcome
-    name: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.name = f"process {self.popen.pid}"
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-
-def _why(code: int | None) -> str:
-    if code is None:
-        return "stopped answering"
-    if code >= 0:
-        return f"exited with exit code {code}"
-    try:
-        name = signal.Signals(-code).name
-    except ValueError:
-        name = f"signal {-code}"
-    hint = {
-        "SIGKILL": " (killed by the system, often for lack of memory, or by another process)",
-        "SIGSEGV": " (a crash in C code: a segmentation fault)",
-        "SIGABRT": " (aborted, usually by a failed check in C code)",
-        "SIGBUS": " (a bus error in C code)",
-    }.get(name, "")
-    return f"was killed by {name}{hint}"
-
-
 class Pool:
     def __init__(self, size: int, depth: int = 1) -> None:
         self.size = size
@@ -144,9 +98,9 @@ class Pool:
         #: batches (a streaming stage's own worker)
         self.depth = depth
         self.lock = threading.RLock()
-        self.procs: list[_Proc] = []
+        self.procs: list[Proc] = []
         self.pending: deque[_Sent] = deque()
-        self.where: dict[str, _Proc] = {}  # node id -> the worker that made its result
+        self.where: dict[str, Proc] = {}  # node id -> the worker that made its result
         self.tags = itertools.count()
         self.fids = itertools.count()
         self.closed = False
@@ -155,43 +109,17 @@ class Pool:
         self.thread.start()
 
     # -- workers -------------------------------------------------------------------
-    def _spawn(self) -> _Proc:
-        r_in, w_in = os.pipe()
-        r_out, w_out = os.pipe()
-        r_life, w_life = os.pipe()
-        try:
-            popen = subprocess.Popen(
-                [sys.executable, "-c", _BOOT, str(r_in), str(w_out), str(r_life)],
-                pass_fds=(r_in, w_out, r_life),
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        finally:
-            for fd in (r_in, w_out, r_life):
-                os.close(fd)
-        pidfd = None
-        if hasattr(os, "pidfd_open"):
-            with contextlib.suppress(OSError):
-                pidfd = os.pidfd_open(popen.pid)
-        proc = _Proc(popen, w_in, Frames(r_out), w_life, pidfd)
-        path = [os.getcwd() if entry == "" else entry for entry in sys.path]
-        send_frame(proc.conn_in, pickle.dumps(("init", path)))
+    def _spawn(self) -> Proc:
+        proc = spawn()
         self.procs.append(proc)
         os.write(self.wake_w, b"!")  # the receiver must start watching it
         return proc
 
-    def _close(self, proc: _Proc, sig: int | None = signal.SIGKILL) -> None:
+    def _close(self, proc: Proc, sig: int | None = signal.SIGKILL) -> None:
         """Forget ``proc``; kill its group first when ``sig`` is given."""
         if proc in self.procs:
             self.procs.remove(proc)
-        if sig is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, sig)
-        proc.conn_out.close()
-        for fd in (proc.conn_in, proc.life_w, proc.pidfd):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+        proc.close(sig)
 
     # -- sending -------------------------------------------------------------------
     def submit(self, jobs: list[Job], session: Session) -> None:
@@ -227,7 +155,7 @@ class Pool:
         for proc in [p for p in self.procs if not p.inflight][: max(0, surplus)]:
             self._stop(proc)  # the pool was resized down
 
-    def _near(self, task: _Sent, idle: list[_Proc]) -> _Proc:
+    def _near(self, task: _Sent, idle: list[Proc]) -> Proc:
         """An idle worker that made one of ``task``'s inputs, if there is one:
         its functions are loaded and its caches warm."""
         for parent in task.job.inputs or ():
@@ -236,7 +164,7 @@ class Pool:
                 return proc
         return idle[0]
 
-    def _function_id(self, proc: _Proc, task: _Sent) -> str:
+    def _function_id(self, proc: Proc, task: _Sent) -> str:
         func = task.job.func
         known = task.session.functions.get(id(func))
         if known is None:
@@ -248,7 +176,7 @@ class Pool:
             proc.fids.add(fid)
         return fid
 
-    def _pack(self, proc: _Proc, task: _Sent) -> tuple[Any, ...]:
+    def _pack(self, proc: Proc, task: _Sent) -> tuple[Any, ...]:
         fid = self._function_id(proc, task)
         # The function travels once per worker ("fn"), not with each job.
         job = task.job
@@ -257,7 +185,7 @@ class Pool:
         data, task.segments = dumps_fields(fields, holder=task.session.holder)
         return (task.tag, fid, data, task.segments)
 
-    def _send(self, proc: _Proc, batch: list[_Sent]) -> None:
+    def _send(self, proc: Proc, batch: list[_Sent]) -> None:
         entries = []
         for task in batch:
             links = [_Sent(next(self.tags), job, task.session, link=True) for job in task.job.links]
@@ -294,11 +222,11 @@ class Pool:
             return  # it died; the receiver sees it and requeues the batch
         _announce(proc.inflight[0], proc)
 
-    def _stop(self, proc: _Proc) -> None:
+    def _stop(self, proc: Proc) -> None:
         with contextlib.suppress(OSError):
             send_frame(proc.conn_in, pickle.dumps(("stop",)))
         self._close(proc, sig=None)
-        _reap(proc)
+        reap(proc)
 
     # -- receiving -----------------------------------------------------------------
     def _receive(self) -> None:
@@ -307,7 +235,7 @@ class Pool:
                 if self.closed:
                     return
                 # fd -> (worker, whether it is the worker's pidfd)
-                watched: dict[int, tuple[_Proc, bool]] = {}
+                watched: dict[int, tuple[Proc, bool]] = {}
                 for proc in self.procs:
                     watched[proc.conn_out.fd] = (proc, False)
                     if proc.pidfd is not None:
@@ -326,7 +254,7 @@ class Pool:
                 # Its pidfd is ready when it exited: then read its last words.
                 self._drain(proc, until_eof=exited)
 
-    def _drain(self, proc: _Proc, until_eof: bool) -> None:
+    def _drain(self, proc: Proc, until_eof: bool) -> None:
         """Read every message ``proc`` has sent; results are handled together."""
         results: list[tuple[Any, ...]] = []
         try:
@@ -348,7 +276,7 @@ class Pool:
             return
         self._finished(proc, results)
 
-    def _finished(self, proc: _Proc, results: list[tuple[Any, ...]]) -> None:
+    def _finished(self, proc: Proc, results: list[tuple[Any, ...]]) -> None:
         if not results:
             return
         finished = []
@@ -381,14 +309,14 @@ class Pool:
                 ok, value = False, value.error
             task.session.report(Outcome(task.job, ok, value, started, duration, proc.name))
 
-    def _lost(self, proc: _Proc) -> None:
+    def _lost(self, proc: Proc) -> None:
         """``proc`` died: fail the job it ran, requeue the rest, replace it."""
         with self.lock:
             if proc not in self.procs:
                 return
             self._close(proc)
             self.where = {n: p for n, p in self.where.items() if p is not proc}
-            code = _reap(proc)
+            code = reap(proc)
             remove_segments_of(proc.pid)
             tasks = list(proc.inflight)
             for task in tasks:
@@ -412,7 +340,7 @@ class Pool:
         if tasks and not tasks[0].abandoned:
             job = tasks[0].job
             error = WorkerCrashedError(
-                f"task {job.node!r}: its worker process (pid {proc.pid}) {_why(code)} "
+                f"task {job.node!r}: its worker process (pid {proc.pid}) {why(code)} "
                 f"while running it; the other tasks were not affected",
                 job.node,
             )
@@ -427,7 +355,7 @@ class Pool:
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.killpg(proc.pid, signal.SIGTERM)
                     # Lives GRACE seconds, then SIGKILLs whatever of the group is left.
-                    timer = threading.Timer(GRACE, _kill_group, (proc.pid,))
+                    timer = threading.Timer(GRACE, kill_group, (proc.pid,))
                     timer.name = f"webber-kill-{proc.pid}"
                     timer.daemon = True
                     timer.start()
@@ -460,7 +388,7 @@ class Pool:
                     self._close(proc, sig=None)
             os.write(self.wake_w, b"!")
         for proc in procs:
-            _reap(proc)
+            reap(proc)
             remove_segments_of(proc.pid)
         if threading.current_thread() is not self.thread:
             self.thread.join(timeout=5)
@@ -469,26 +397,12 @@ class Pool:
                 os.close(fd)
 
 
-def _announce(task: _Sent, proc: _Proc) -> None:
+def _announce(task: _Sent, proc: Proc) -> None:
     """Tell the engine ``task`` started: it is at the head of its worker's queue."""
     if not task.announced:
         task.announced = True
         if task.session.starts or task.job.timeout is not None:
             task.session.report(Started(task.job, time.time(), proc.name))
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
-def _reap(proc: _Proc, timeout: float = 2.0) -> int | None:
-    """Wait for ``proc`` to exit (killing its group if it won't); its exit code."""
-    try:
-        return proc.popen.wait(timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc.pid)
-        return proc.popen.wait()
 
 
 @dataclass(slots=True)
