@@ -452,7 +452,7 @@ def test_to_dict_and_to_json_describe_structure_and_arguments() -> None:
         "function": "tests.test_dag_api.test_to_dict_and_to_json_describe_structure_and_arguments"
                     ".<locals>.fetch",
         "args": [["a", "b"]], "kwargs": {}, "inputs": [], "fan_out": True, "partial": False,
-        "map_slot": 0, "map_zip": False,
+        "fan_out_slot": 0, "fan_out_zip": False,
         "retries": 2, "retry_delay": 0.5, "retry_backoff": 1.0,
         "timeout": 3.0, "skip": False, "skip_as_failure": False,
     }

@@ -5,7 +5,7 @@ The format (version 1; its JSON Schema is ``webber/schema/dag-v1.json``)::
     {"format": "webber.dag", "version": 1, "name": ...,
      "nodes": [{"id", "name", "function": "package.module.function",
                 "args": [...], "kwargs": {...}, "inputs": [parent ids],
-                "fan_out", "partial", "map_slot", "map_zip", "retries", "retry_delay",
+                "fan_out", "partial", "fan_out_slot", "fan_out_zip", "retries", "retry_delay",
                 "retry_backoff", "timeout", "skip", "skip_as_failure"}, ...],
      "edges": [{"parent", "child", "continue_on": "Success", "data": bool}, ...]}
 
@@ -74,8 +74,8 @@ def describe(dag: DAG, strict: bool = True) -> dict[str, Any]:
             "inputs": [dep_name(key) for key in node.deps],
             "fan_out": node.fan_out,
             "partial": node.partial,
-            "map_slot": node.map_slot,
-            "map_zip": node.map_zip,
+            "fan_out_slot": node.fan_out_slot,
+            "fan_out_zip": node.fan_out_zip,
             **{field: getattr(node.options, field) for field in OPTION_FIELDS[1:]},
             "skip": node.skip,
             "skip_as_failure": node.skip_as_failure,
@@ -214,7 +214,8 @@ def _node(entry: Any, registry: Mapping[str, Callable[..., Any]]) -> Node:
             skip_as_failure=bool(entry.get("skip_as_failure", False)),
             fan_out=bool(entry.get("fan_out", False)),
             partial=bool(entry.get("partial", False)),
-            map_slot=entry.get("map_slot", 0), map_zip=bool(entry.get("map_zip", False)),
+            fan_out_slot=entry.get("fan_out_slot", 0),
+            fan_out_zip=bool(entry.get("fan_out_zip", False)),
         )
     except TypeError as e:
         raise FormatError(f"node {n!r}: {e}", n) from None

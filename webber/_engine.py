@@ -158,8 +158,8 @@ class _Engine:
 
     def _submit(self, node: PlanNode, index: int | None, attempt: int) -> None:
         args, kwargs = node.args, node.kwargs
-        if index is not None:  # the element goes where the items were (map_slot)
-            element, slot = self.fan_outs[node.id].results[index], node.node.map_slot
+        if index is not None:  # the element goes where the items were (fan_out_slot)
+            element, slot = self.fan_outs[node.id].results[index], node.node.fan_out_slot
             if isinstance(slot, int):
                 args = (*args[:slot], element, *args[slot + 1:])
             else:
@@ -194,10 +194,10 @@ class _Engine:
         return tuple(links)
 
     def _fan_out(self, node: PlanNode) -> None:
-        slot = node.node.map_slot
+        slot = node.node.fan_out_slot
         source = node.args[slot] if isinstance(slot, int) else node.kwargs[slot]
         try:
-            if node.node.map_zip:  # IterPromise(a, b, zip=True): tuples, the shortest wins
+            if node.node.fan_out_zip:  # IterPromise(a, b, zip=True): tuples, the shortest wins
                 items = list(zip(*(list(self._source(s)) for s in source), strict=False))
             else:
                 items = list(self._source(source))

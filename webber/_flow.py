@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING, Any
 from webber import _context
 from webber._errors import TaskDefinitionError
 from webber._graph import Condition, Edge, Node, TaskOptions, display_name
-from webber._promise import IterPromise, Promise, find_promises
+from webber._promise import Promise, find_promises, lower_iter_promise
 from webber._query import GraphView, NodeRef
-from webber._refs import find
 from webber._store import GraphStore
 from webber._task import Task
 
@@ -42,7 +41,7 @@ __all__ = ["DAG", "Flow", "NodeRef"]
 #: what update_nodes() may set: the node's own fields and its task settings
 _UPDATABLE = (
     frozenset(f.name for f in fields(Node))
-    - {"id", "deps", "fan_out", "options", "map_slot", "map_zip"}
+    - {"id", "deps", "fan_out", "options", "fan_out_slot", "fan_out_zip"}
 ) | frozenset(f.name for f in fields(TaskOptions))
 _uids = itertools.count(1)
 
@@ -83,7 +82,7 @@ class DAG(GraphView):
         ``@task`` function brings its settings (name, retries, timeout).
         """
         where = display_name(fn) if callable(fn) else repr(fn)
-        args, kwargs, fan = _lower_iter_promise(args, kwargs, where)
+        args, kwargs, fan = lower_iter_promise(args, kwargs, where)
         self._check_promises(args, kwargs, where)
         if isinstance(fn, Task):
             return self._insert(fn.fn, fn.options, args, kwargs, False, fan)
@@ -385,7 +384,7 @@ class DAG(GraphView):
         self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], fan_out: bool
     ) -> Promise:
         """Record one call of ``task`` (the DSL path); returns its Promise."""
-        args, kwargs, fan = _lower_iter_promise(args, kwargs, task.options.name)
+        args, kwargs, fan = lower_iter_promise(args, kwargs, task.options.name)
         self._check_promises(args, kwargs, task.options.name)
         if fan_out and not isinstance(args[0], (Promise, list, tuple)):
             # Materialize generators and other one-shot iterables now, once.
@@ -403,7 +402,7 @@ class DAG(GraphView):
         fan: dict[str, Any] | None = None,
     ) -> str:
         n = self._store.new_id(options.name)
-        # An IterPromise argument brings its fan-out settings (see _lower_iter_promise).
+        # An IterPromise argument brings its fan-out settings (see lower_iter_promise).
         settings = {"fan_out": fan_out} if fan is None else {**fan, "fan_out": True}
         self._store.insert(
             Node(n, options, fn, args, kwargs, deps=_deps(args, kwargs), **settings)
@@ -448,43 +447,6 @@ def _deps(args: Any, kwargs: Any) -> tuple[Any, ...]:
     for promise in find_promises((args, kwargs)):
         keys[promise.key] = None
     return tuple(keys)
-
-
-_CONTAINERS = (list, tuple, set, frozenset, dict)
-
-
-def _lower_iter_promise(
-    args: tuple[Any, ...], kwargs: dict[str, Any], where: str
-) -> tuple[tuple[Any, ...], dict[str, Any], dict[str, Any] | None]:
-    """An IterPromise argument made a fan-out: its source Promise (a tuple of
-    them with zip) in its place, and the node's fan-out settings. No
-    IterPromise: the arguments as they are, and None."""
-    found: list[tuple[int | str, IterPromise]] = [
-        (i, a) for i, a in enumerate(args) if isinstance(a, IterPromise)
-    ]
-    if kwargs:
-        found += [(k, v) for k, v in kwargs.items() if isinstance(v, IterPromise)]
-    if not found:
-        containers = [a for a in (*args, *kwargs.values()) if type(a) in _CONTAINERS]
-        if containers and find(containers, IterPromise):
-            raise TaskDefinitionError(
-                f"task {where!r} takes an IterPromise inside a list, tuple, set or dict; "
-                f"pass it as an argument of its own: the element takes its place"
-            )
-        return args, kwargs, None
-    if len(found) > 1:
-        raise TaskDefinitionError(
-            f"task {where!r} takes {len(found)} IterPromises; a node fans out over one: "
-            f"pass IterPromise(a, b, zip=True) to run once per pair"
-        )
-    slot, iterated = found[0]
-    zipped = iterated.zip and len(iterated.sources) > 1
-    source: Any = tuple(iterated.sources) if zipped else Promise(iterated.sources[0])
-    if isinstance(slot, int):
-        args = (*args[:slot], source, *args[slot + 1:])
-    else:
-        kwargs = {**kwargs, slot: source}
-    return args, kwargs, {"map_slot": slot, "map_zip": zipped, "partial": iterated.partial}
 
 
 class Flow(DAG):

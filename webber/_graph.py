@@ -139,9 +139,9 @@ class Node:
     partial: bool = False
     #: where a fan-out's items are, and its element goes: a position in
     #: ``args`` or a name in ``kwargs`` (``Task.map``: 0; IterPromise: its place)
-    map_slot: int | str = 0
+    fan_out_slot: int | str = 0
     #: the slot holds a tuple of sources, zipped (``IterPromise(a, b, zip=True)``)
-    map_zip: bool = False
+    fan_out_zip: bool = False
     deps: tuple[str | Callable[..., Any], ...] = field(default=(), repr=False, compare=False)
 
     @property

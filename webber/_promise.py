@@ -15,12 +15,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from webber import _context
+from webber._errors import TaskDefinitionError
 from webber._refs import find
 
 if TYPE_CHECKING:
     from webber._flow import DAG
 
-__all__ = ["IterPromise", "Promise", "find_promises"]
+__all__ = ["IterPromise", "Promise", "find_promises", "lower_iter_promise"]
 
 
 class Promise:
@@ -192,3 +193,40 @@ def _flow_for(*objs: Any) -> DAG:
 def find_promises(obj: Any) -> list[Promise]:
     """Every Promise inside ``obj`` (lists, tuples, sets, dicts), in order found."""
     return find(obj, Promise)
+
+
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+
+
+def lower_iter_promise(
+    args: tuple[Any, ...], kwargs: dict[str, Any], where: str
+) -> tuple[tuple[Any, ...], dict[str, Any], dict[str, Any] | None]:
+    """An IterPromise argument made a fan-out: its source Promise (a tuple of
+    them with zip) in its place, and the node's fan-out settings. No
+    IterPromise: the arguments as they are, and None."""
+    found: list[tuple[int | str, IterPromise]] = [
+        (i, a) for i, a in enumerate(args) if isinstance(a, IterPromise)
+    ]
+    if kwargs:
+        found += [(k, v) for k, v in kwargs.items() if isinstance(v, IterPromise)]
+    if not found:
+        containers = [a for a in (*args, *kwargs.values()) if type(a) in _CONTAINERS]
+        if containers and find(containers, IterPromise):
+            raise TaskDefinitionError(
+                f"task {where!r} takes an IterPromise inside a list, tuple, set or dict; "
+                f"pass it as an argument of its own: the element takes its place"
+            )
+        return args, kwargs, None
+    if len(found) > 1:
+        raise TaskDefinitionError(
+            f"task {where!r} takes {len(found)} IterPromises; a node fans out over one: "
+            f"pass IterPromise(a, b, zip=True) to run once per pair"
+        )
+    slot, iterated = found[0]
+    zipped = iterated.zip and len(iterated.sources) > 1
+    source: Any = tuple(iterated.sources) if zipped else Promise(iterated.sources[0])
+    if isinstance(slot, int):
+        args = (*args[:slot], source, *args[slot + 1:])
+    else:
+        kwargs = {**kwargs, slot: source}
+    return args, kwargs, {"fan_out_slot": slot, "fan_out_zip": zipped, "partial": iterated.partial}

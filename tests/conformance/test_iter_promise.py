@@ -96,7 +96,8 @@ def test_an_iter_promise_node_survives_the_json_round_trip(executor: str) -> Non
     pairs = dag.add_node(join, IterPromise(source, numbers, zip=True, partial=True), sep="=")
     copy = DAG.from_json(dag.to_json())
     node = copy.get_node(pairs)
-    assert (node.fan_out, node.map_zip, node.partial, node.map_slot) == (True, True, True, 0)
+    settings = (node.fan_out, node.fan_out_zip, node.partial, node.fan_out_slot)
+    assert settings == (True, True, True, 0)
     assert copy.run(executor=executor)[pairs] == ["x=0", "y=1"]
 
 
