@@ -1,11 +1,16 @@
 """Soak: many runs on ``processes`` mixing every kind of fault; nothing may leak.
 
 Each run has normal tasks, a task that raises, one that calls ``os._exit``,
-one that SIGKILLs its own worker, one that runs past its timeout, and a 50 MB
-numpy result passed to a consumer. After a warm-up run, it measures the
-caller's child processes, open file descriptors, threads, ``/dev/shm``
-segments and memory (RSS); after RUNS runs it measures them again and prints
-both. Growth fails the script (exit status 1).
+one that SIGKILLs its own worker, one that runs past its timeout, and two
+50 MB numpy results, each passed to a consumer. Workers are recycled after
+every few tasks (``max_tasks_per_worker``), and after each run the script
+forks: the child runs a flow on a pool of its own and exits. Run as root, the
+soak runs in a mount namespace of its own with a 64 MB ``/dev/shm`` (Docker's
+default): the first 50 MB result fills it, so the second goes through the
+pipe. After a warm-up run, it measures the caller's child processes, open
+file descriptors, threads, ``/dev/shm`` segments and memory (RSS); after
+RUNS runs it measures them again and prints both. Growth fails the script
+(exit status 1).
 
     python3 dev.py bench soak            # 100 runs
     python benchmarks/soak.py 10         # a short one (tests/test_soak.py runs this)
@@ -16,7 +21,9 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import time
 from typing import Any
@@ -31,10 +38,15 @@ except ImportError:  # imported as benchmarks.soak
 import_webber_from_checkout()
 
 import webber  # noqa: E402
-from webber import Condition, Flow, task  # noqa: E402
+from webber import DAG, Condition, Flow, task  # noqa: E402
+from webber.executors import ProcessExecutor  # noqa: E402
 from webber.executors._pool import GRACE  # noqa: E402
 
 RESULT_MB = 50
+#: /dev/shm in the soak's own mount namespace (when run as root): one result fits
+SHM_MB = 64
+#: tasks a worker runs before it is replaced: several recycles per run
+MAX_TASKS = 4
 #: RSS may move by allocator noise, never by the size of what each run made
 RSS_SLACK_MB = 40
 
@@ -80,6 +92,7 @@ def build() -> Flow:
         task(sleeps, timeout=0.3)()
         summed = task(total)(task(big)())
         outs[1] >> summed
+        task(total)(task(big)())  # no room left in a small /dev/shm: the pipe
     flow.update_edges((failing, handler), continue_on=Condition.Failure)
     return flow
 
@@ -89,8 +102,25 @@ def expected_states() -> dict[str, str]:
         "normal-1": "success", "normal-2": "success", "normal-3": "success",
         "normal-4": "success", "raises-1": "failed", "handler-1": "success",
         "exits-1": "failed", "kills-1": "failed", "sleeps-1": "failed",
-        "big-1": "success", "total-1": "success",
+        "big-1": "success", "total-1": "success", "big-2": "success", "total-2": "success",
     }
+
+
+def fork_and_run() -> None:
+    """A forked child runs a flow on a pool of its own; the parent's is untouched."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            dag = DAG()
+            n = dag.add_node(os.getpid)
+            worker = dag.run(max_workers=1)[n]
+            code = 0 if worker != os.getpid() else 1
+            webber.shutdown()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the forked child's run failed"
 
 
 def measure() -> dict[str, float]:
@@ -111,16 +141,19 @@ def measure() -> dict[str, float]:
 def soak(runs: int) -> tuple[dict[str, float], dict[str, float], float]:
     flow = build()
     want = expected_states()
-    flow.run(max_workers=2)  # warm-up: the pool is up, imports done
+    executor = ProcessExecutor(2, max_tasks_per_worker=MAX_TASKS)
+    flow.run(executor=executor)  # warm-up: the pool is up, imports done
+    fork_and_run()
     before = measure()
     t0 = time.perf_counter()
     for i in range(runs):
-        run = flow.run(max_workers=2)
+        run = flow.run(executor=executor)
         states = dict(run.states)
         assert states == want, f"run {i}: {states}"
-        assert run["total-1"] == RESULT_MB * 2**20 // 8
+        assert run["total-1"] == run["total-2"] == RESULT_MB * 2**20 // 8
         assert run["handler-1"] == "ValueError"
         del run
+        fork_and_run()
     elapsed = time.perf_counter() - t0
     after = measure()
     return before, after, elapsed
@@ -135,8 +168,32 @@ def grew(before: dict[str, float], after: dict[str, float]) -> list[str]:
     return problems
 
 
+def small_shm() -> bool:
+    """Whether /dev/shm here is the soak's own small tmpfs."""
+    return os.environ.get("WEBBER_SOAK_SMALL_SHM") == "1"
+
+
+def in_small_shm(runs: int) -> int | None:
+    """Run this script again in a mount namespace with a SHM_MB /dev/shm; its
+    exit status, or None when that is not possible (not root, no unshare)."""
+    if small_shm() or os.geteuid() != 0 or shutil.which("unshare") is None:
+        return None
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs tmpfs /dev/shm"],
+                           capture_output=True)
+    if probe.returncode != 0:
+        return None
+    shell = (f"mount -t tmpfs -o size={SHM_MB}m tmpfs /dev/shm && "
+             f"exec {sys.executable} {os.path.abspath(__file__)} {runs}")
+    env = {**os.environ, "WEBBER_SOAK_SMALL_SHM": "1"}
+    return subprocess.call(["unshare", "-m", "sh", "-c", shell], env=env)
+
+
 def main(runs: int = 100) -> int:
-    # The failures are expected; their log lines (with tracebacks) would bury the table.
+    code = in_small_shm(runs)
+    if code is not None:
+        return code
+    # The failures are expected; their log lines (with tracebacks) would bury the
+    # table, and so would the notice that /dev/shm is short.
     logging.getLogger("webber").setLevel(logging.CRITICAL)
     before, after, elapsed = soak(runs)
     rows = [["", "before", f"after {runs} runs", "growth"]]
@@ -144,8 +201,11 @@ def main(runs: int = 100) -> int:
         fmt = "{:.0f}" if key == "RSS (MB)" else "{:g}"
         rows.append([key, fmt.format(before[key]), fmt.format(after[key]),
                      fmt.format(after[key] - before[key])])
-    print(f"soak: {runs} runs on processes (2 workers) in {elapsed:.1f} s; each run: 4 normal "
-          f"tasks, a raise + handler, os._exit, SIGKILL, a timeout, a {RESULT_MB} MB result")
+    shm = (f"a {SHM_MB} MB /dev/shm (the second result through the pipe)" if small_shm()
+           else "/dev/shm as it is (not root: no small tmpfs)")
+    print(f"soak: {runs} runs on processes (2 workers, recycled every {MAX_TASKS} tasks) in "
+          f"{elapsed:.1f} s; each run: 4 normal tasks, a raise + handler, os._exit, SIGKILL, "
+          f"a timeout, two {RESULT_MB} MB results, then a fork whose child runs a flow; {shm}")
     print(table(rows))
     problems = grew(before, after)
     webber.shutdown()

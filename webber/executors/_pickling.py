@@ -9,6 +9,8 @@ the pipe::
     sender:    obj --cloudpickle--> small pickle (pipe) + segments (/dev/shm files)
     receiver:  map each segment, unlink it, unpickle against the maps
 
+(a buffer that finds no room in shared memory stays in the pickle).
+
 Only what needs cloudpickle pays for it: job fields and results made of
 plain scalars go through the C pickler.
 """
@@ -105,7 +107,10 @@ def dumps(
         if raw.nbytes < THRESHOLD or not out_of_band:
             return True  # small: keep it in the pickle
         held = holder.find(raw) if holder is not None else None
-        segments.append(held if held is not None else write_segment(raw))
+        segment = held if held is not None else write_segment(raw)
+        if segment is None:
+            return True  # shared memory has no room: in the pickle, through the pipe
+        segments.append(segment)
         return False
 
     try:

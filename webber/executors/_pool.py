@@ -3,10 +3,10 @@
 Data flow (one pool per Python process, shared by every run on it)::
 
     engine thread                     pool                      worker processes
-    submit(job) --> pending deque --> _dispatch(): pickles the   --fd_in--> run the batch,
-                                      job, sends functions once,            one job at a time
-                                      batches small jobs to an
-                                      idle worker
+    submit(job) --> the Session's --> _dispatch(): pickles the   --fd_in--> run the batch,
+                    pending deque     job, sends functions once,            one job at a time
+                                      batches small jobs of one
+                                      run to an idle worker
     engine queue <-- report(Outcome) <-- receiver thread <--fd_out-- "out" lines, "done" results
                                         (waits on every worker's pipe
                                          and pidfd: never polls)
@@ -24,6 +24,18 @@ worker takes its place on demand. A timeout kills the worker's whole process
 group (SIGTERM, then SIGKILL after ``GRACE`` seconds). Ctrl-C in the caller
 kills the pool. If the caller dies, every worker sees its lifeline pipe close
 and kills its own group.
+
+Runs share the pool, each within its own limit: a run (a :class:`Session`)
+never has more than ``limit`` workers busy with its jobs, and the pool grows
+to the largest limit among the runs under way (idle workers beyond it are
+stopped). Runs with work waiting take turns at each free worker.
+
+Hygiene: a worker is recycled (stopped when idle, replaced on demand) once it
+has run a run's ``max_tasks`` tasks, or when its memory (RSS, measured by the
+worker after each task) passed the run's ``memory_limit``.
+
+After ``os.fork()`` the child must not touch this pool: :meth:`Pool.forget`
+closes the child's copies of its pipes and nothing else.
 """
 
 from __future__ import annotations
@@ -47,6 +59,7 @@ from webber._errors import (
     WorkerCrashedError,
 )
 from webber._output import emit_line
+from webber.executors import _shm
 from webber.executors._base import Job, Outcome, Report, Started
 from webber.executors._codec import decode_failure
 from webber.executors._frames import send_frame
@@ -74,6 +87,16 @@ class Session:
     holder: Holder = field(default_factory=Holder)
     #: Started for every job, or only for those with a timeout (Executor.report_starts)
     starts: bool = True
+    #: most workers busy with this run's jobs at once (its max_workers)
+    limit: int = 1
+    #: recycle a worker once it has run this many tasks (None: never)
+    max_tasks: int | None = None
+    #: recycle a worker whose RSS passed this many bytes after a task (None: never)
+    memory_limit: int | None = None
+    #: jobs submitted, not yet sent to a worker
+    pending: deque[_Sent] = field(default_factory=deque)
+    #: node id -> the worker that made its result (where its children run best)
+    where: dict[str, Proc] = field(default_factory=dict)
 
 
 @dataclass(eq=False, slots=True)
@@ -92,6 +115,7 @@ class _Sent:
 
 class Pool:
     def __init__(self, size: int, depth: int = 1) -> None:
+        #: most workers: the largest limit among the runs under way (or of the last run)
         self.size = size
         #: jobs a worker may hold at once: 1 shares the queue among the workers
         #: as they free up; more keeps one worker fed, no round trip between
@@ -99,8 +123,8 @@ class Pool:
         self.depth = depth
         self.lock = threading.RLock()
         self.procs: list[Proc] = []
-        self.pending: deque[_Sent] = deque()
-        self.where: dict[str, Proc] = {}  # node id -> the worker that made its result
+        #: the runs under way, in the order they take turns at a free worker
+        self.sessions: list[Session] = []
         self.tags = itertools.count()
         self.fids = itertools.count()
         self.closed = False
@@ -110,7 +134,8 @@ class Pool:
 
     # -- workers -------------------------------------------------------------------
     def _spawn(self) -> Proc:
-        proc = spawn()
+        # A run inside the worker defaults to its share of the cores (see _worker).
+        proc = spawn(_shm.directory(), max(1, (os.cpu_count() or 1) // max(1, self.size)))
         self.procs.append(proc)
         os.write(self.wake_w, b"!")  # the receiver must start watching it
         return proc
@@ -122,6 +147,12 @@ class Pool:
         proc.close(sig)
 
     # -- sending -------------------------------------------------------------------
+    def begin(self, session: Session) -> None:
+        """A run starts: the pool grows to its limit if that is the largest."""
+        with self.lock:
+            self.sessions.append(session)
+            self.size = max(s.limit for s in self.sessions)
+
     def submit(self, jobs: list[Job], session: Session) -> None:
         with self.lock:
             if self.closed:
@@ -129,25 +160,45 @@ class Pool:
                     "the process pool was shut down (webber.shutdown(), or Ctrl-C in "
                     "another run) while this run still used it; run the flow again"
                 )
-            self.pending.extend(_Sent(next(self.tags), job, session) for job in jobs)
+            session.pending.extend(_Sent(next(self.tags), job, session) for job in jobs)
             self._dispatch()
 
+    def _busy(self, session: Session) -> int:
+        """How many workers run ``session``'s jobs (a worker serves one run at a time)."""
+        return sum(
+            1 for p in self.procs
+            if len(p.inflight) >= self.depth and p.inflight[0].session is session
+        )
+
+    def _next_session(self) -> Session | None:
+        """The next run, in turn, with jobs waiting and a worker to spare under its limit."""
+        for i, session in enumerate(self.sessions):
+            if session.pending and self._busy(session) < session.limit:
+                self.sessions.append(self.sessions.pop(i))  # the others go first next time
+                return session
+        return None
+
     def _dispatch(self) -> None:
-        while self.pending:
+        while (session := self._next_session()) is not None:
             idle = [p for p in self.procs if len(p.inflight) < self.depth]
             if not idle:
                 if len(self.procs) >= self.size:
                     return
                 idle = [self._spawn()]
-            proc = self._near(self.pending[0], idle)
-            # Share the queue among the idle workers; a job with a timeout goes
-            # alone, so its clock starts when it starts.
-            want = max(1, min(MAX_BATCH, len(self.pending) // max(1, self.size)))
+            pending = session.pending
+            proc = self._near(pending[0], idle)
+            # Share the run's queue among the workers it may use; a job with a
+            # timeout goes alone, so its clock starts when it starts.
+            want = max(1, min(MAX_BATCH, len(pending) // session.limit))
+            if session.max_tasks is not None:  # no more than it may still run
+                want = max(1, min(want, session.max_tasks - proc.tasks))
+            if session.memory_limit is not None:
+                want = 1  # its memory is measured after each job: none may follow blindly
             batch: list[_Sent] = []
-            while self.pending and len(batch) < want:
-                if self.pending[0].job.timeout is not None and batch:
+            while pending and len(batch) < want:
+                if pending[0].job.timeout is not None and batch:
                     break
-                batch.append(self.pending.popleft())
+                batch.append(pending.popleft())
                 if batch[-1].job.timeout is not None:
                     break
             self._send(proc, batch)
@@ -159,7 +210,7 @@ class Pool:
         """An idle worker that made one of ``task``'s inputs, if there is one:
         its functions are loaded and its caches warm."""
         for parent in task.job.inputs or ():
-            proc = self.where.get(parent)
+            proc = task.session.where.get(parent)
             if proc is not None and proc in idle:
                 return proc
         return idle[0]
@@ -215,8 +266,9 @@ class Pool:
             return
         forget, proc.forget = proc.forget, []
         try:
+            measure = batch[0].session.memory_limit is not None
             send_frame(proc.conn_in,
-                pickle.dumps(("run", entries, forget), pickle.HIGHEST_PROTOCOL)
+                pickle.dumps(("run", entries, forget, measure), pickle.HIGHEST_PROTOCOL)
             )
         except OSError:
             return  # it died; the receiver sees it and requeues the batch
@@ -227,6 +279,16 @@ class Pool:
             send_frame(proc.conn_in, pickle.dumps(("stop",)))
         self._close(proc, sig=None)
         reap(proc)
+        kill_group(proc.pid)  # what its tasks left running (the group outlives its leader)
+        remove_segments_of(proc.pid)
+        for session in self.sessions:
+            session.where = {n: p for n, p in session.where.items() if p is not proc}
+
+    def _worn(self, proc: Proc, session: Session) -> bool:
+        """Whether ``proc``, now idle after ``session``'s tasks, must be recycled."""
+        return (session.max_tasks is not None and proc.tasks >= session.max_tasks) or (
+            session.memory_limit is not None and proc.rss > session.memory_limit
+        )
 
     # -- receiving -----------------------------------------------------------------
     def _receive(self) -> None:
@@ -266,9 +328,13 @@ class Pool:
                         results = []
                         _, name, node, stream, line = message
                         emit_line(name, line, stream, node)
+                    elif message[0] == "note":
+                        _shm.warn_once(message[1])
                     else:
                         results += message[1]
-                if not until_eof:
+                if not until_eof or proc not in self.procs:
+                    # (recycled meanwhile: its pipe is closed, and its fd number
+                    # may already belong to a new worker's pipe)
                     break
         except (EOFError, OSError):
             self._finished(proc, results)
@@ -281,19 +347,23 @@ class Pool:
             return
         finished = []
         with self.lock:
-            for tag, ok, payload, segments, started, duration, info in results:
+            for tag, ok, payload, segments, started, duration, info, rss in results:
                 task = proc.inflight.popleft()
                 assert task.tag == tag, "worker answered out of order"
+                proc.tasks += 1
+                proc.rss = rss
                 if not ok:
                     # The worker stopped the chain here; the engine drops the rest.
                     for _ in range(task.links_after):
                         remove_segments(proc.inflight.popleft().segments)
                 finished.append((task, ok, payload, segments, started, duration, info))
                 if ok:
-                    self.where[task.job.node] = proc
+                    task.session.where[task.job.node] = proc
             if proc.inflight:
                 _announce(proc.inflight[0], proc)
             else:
+                if proc in self.procs and self._worn(proc, finished[-1][0].session):
+                    self._stop(proc)  # recycled: a fresh one replaces it on demand
                 self._dispatch()
         for task, ok, payload, segments, started, duration, info in finished:
             if task.abandoned:
@@ -315,7 +385,8 @@ class Pool:
             if proc not in self.procs:
                 return
             self._close(proc)
-            self.where = {n: p for n, p in self.where.items() if p is not proc}
+            for session in self.sessions:
+                session.where = {n: p for n, p in session.where.items() if p is not proc}
             code = reap(proc)
             remove_segments_of(proc.pid)
             tasks = list(proc.inflight)
@@ -326,7 +397,7 @@ class Pool:
             later = tasks[1 + tasks[0].links_after:] if tasks else []
             for task in reversed(later):
                 if not task.abandoned and not task.link:  # a head brings its links again
-                    self.pending.appendleft(task)
+                    task.session.pending.appendleft(task)
             if self.closed:
                 return
             had = min(self.size, len(self.procs) + 1)
@@ -339,8 +410,12 @@ class Pool:
                     self._spawn()
         if tasks and not tasks[0].abandoned:
             job = tasks[0].job
+            limit = tasks[0].session.memory_limit
+            memory = (f" (the run's memory_limit is {limit / 2**20:.0f} MB: the worker is "
+                      f"recycled after a task that passed it, not during one)"
+                      if limit is not None and code == -signal.SIGKILL else "")
             error = WorkerCrashedError(
-                f"task {job.node!r}: its worker process (pid {proc.pid}) {why(code)} "
+                f"task {job.node!r}: its worker process (pid {proc.pid}) {why(code)}{memory} "
                 f"while running it; the other tasks were not affected",
                 job.node,
             )
@@ -369,8 +444,14 @@ class Pool:
                 gone = proc.fids.intersection(fids)
                 proc.fids -= gone
                 proc.forget.extend(gone)
-            self.pending = deque(t for t in self.pending if t.session is not session)
-            self.where.clear()
+            session.pending.clear()
+            session.where.clear()
+            if session in self.sessions:
+                self.sessions.remove(session)
+                if self.sessions:  # the others' limits: stop the workers beyond them
+                    self.size = max(s.limit for s in self.sessions)
+                    if not self.closed:
+                        self._dispatch()
         session.holder.release()
 
     def shutdown(self, kill: bool = False) -> None:
@@ -395,6 +476,23 @@ class Pool:
         for fd in (self.wake_r, self.wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+    def forget(self) -> None:
+        """In the child of an ``os.fork()``: drop this (the parent's) pool.
+
+        Closes the child's copies of the pipes -- above all the lifelines, so
+        the workers still notice when the parent dies -- and nothing else: no
+        message, no signal, no lock (another thread of the parent may have
+        held it; that thread does not exist here), no segment removed.
+        """
+        self.closed = True
+        for proc in self.procs:
+            proc.close(sig=None)
+        for fd in (self.wake_r, self.wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.procs = []
+        self.sessions = []
 
 
 def _announce(task: _Sent, proc: Proc) -> None:

@@ -46,6 +46,9 @@ class Proc:
     fids: set[str] = field(default_factory=set)
     forget: list[str] = field(default_factory=list)
     inflight: deque[_Sent] = field(default_factory=deque)
+    #: tasks it has run (chain links included), and its RSS after the last one
+    tasks: int = 0
+    rss: int = 0
     #: "process <pid>", made once: it names the worker in every Started/Outcome
     name: str = field(init=False)
 
@@ -89,8 +92,9 @@ def why(code: int | None) -> str:
     return f"was killed by {name}{hint}"
 
 
-def spawn() -> Proc:
-    """Start a worker, tell it the caller's ``sys.path``; returns it."""
+def spawn(shm_directory: str, share: int) -> Proc:
+    """Start a worker, tell it the caller's ``sys.path``, where shared memory
+    is, and the default size of a pool that a task starts there; returns it."""
     r_in, w_in = os.pipe()
     r_out, w_out = os.pipe()
     r_life, w_life = os.pipe()
@@ -110,7 +114,7 @@ def spawn() -> Proc:
             pidfd = os.pidfd_open(popen.pid)
     proc = Proc(popen, w_in, Frames(r_out), w_life, pidfd)
     path = [os.getcwd() if entry == "" else entry for entry in sys.path]
-    send_frame(proc.conn_in, pickle.dumps(("init", path)))
+    send_frame(proc.conn_in, pickle.dumps(("init", path, shm_directory, share)))
     return proc
 
 

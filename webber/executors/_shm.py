@@ -13,25 +13,35 @@ its own and stays linked until the run ends, and a buffer inside it is sent on
 by reference ``(name, offset, length)`` -- one copy from a producer to any
 number of consumers. Names carry the creator's pid, so whoever outlives a
 crashed process can remove what it left (:func:`remove_segments_of`).
+
+When the directory has no room (Docker gives containers 64 MB of ``/dev/shm``)
+or cannot be written, :func:`write_segment` returns None and the buffer
+travels inside the pickle, through the pipe: slower, but it arrives. The
+first time, the ``webber`` logger says why (:func:`warn_once`; a worker sends
+its notice to the caller, which logs it).
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import mmap
 import os
 import secrets
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 __all__ = [
     "THRESHOLD",
     "Holder",
     "Segment",
+    "directory",
     "map_segment",
     "remove_segments",
     "remove_segments_of",
+    "use_directory",
+    "warn_once",
     "write_segment",
 ]
 
@@ -40,6 +50,10 @@ THRESHOLD = 1 << 20
 
 _DIR = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
 _counter = itertools.count()
+#: whether this process said (or sent word) that a buffer went through the pipe
+_warned = False
+#: where a notice goes: the ``webber`` logger here; a worker sends it to the caller
+notify: Callable[[str], None] = logging.getLogger("webber").warning
 
 #: a segment entry: an owned name (the receiver unlinks it) or a borrowed span
 Segment = str | tuple[str, int, int]
@@ -53,8 +67,49 @@ def _new_name() -> str:
     return f"webber-{os.getpid()}-{next(_counter)}-{secrets.token_hex(4)}"
 
 
-def write_segment(raw: memoryview) -> str:
-    """Copy ``raw`` into a new segment; returns its name."""
+def directory() -> str:
+    """Where this process writes segments (a worker is told the caller's)."""
+    return _DIR
+
+
+def use_directory(path: str) -> None:
+    """Write segments to ``path`` from now on."""
+    global _DIR
+    _DIR = path
+
+
+def warn_once(text: str) -> None:
+    """Pass on the first notice that shared memory was short; drop the rest."""
+    global _warned
+    if not _warned:
+        _warned = True
+        notify(text)
+
+
+def write_segment(raw: memoryview) -> str | None:
+    """Copy ``raw`` into a new segment; returns its name, or None when the
+    directory has no room for it or cannot be written (send it in band)."""
+    try:
+        free = os.statvfs(_DIR)
+        room: int | None = free.f_bavail * free.f_frsize
+    except OSError:
+        room = None  # no such directory: os.open says why
+    try:
+        if room is not None and room < raw.nbytes:
+            raise OSError(f"{room / 2**20:.0f} MB free")
+        name = _write(raw)
+    except OSError as e:  # full (ENOSPC, a file size limit) or not writable
+        warn_once(
+            f"shared memory ({_DIR}) has no room for a {raw.nbytes / 2**20:.0f} MB buffer "
+            f"({e.strerror or e}): such buffers go through the pipe instead, which is "
+            f"slower and needs more memory; give it more room (Docker: "
+            f"--shm-size=2g) to make them fast again"
+        )
+        return None
+    return name
+
+
+def _write(raw: memoryview) -> str:
     name = _new_name()
     fd = os.open(_segment_path(name), os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
     try:

@@ -3,13 +3,15 @@
 A worker is started by ``processes.py`` with three pipe file descriptors and
 runs jobs one at a time, in the order they arrive::
 
-    caller --(fd_in)-->  worker     ("init", sys.path) once, then
+    caller --(fd_in)-->  worker     ("init", sys.path, shm directory, share of cores) once, then
                                     ("fn", fid, pickle, segments)   a function, once per worker
-                                    ("run", [(tag, fid, pickle, segments, links), ...], forget)
+                                    ("run", [(tag, fid, pickle, segments, links), ...], forget,
+                                     measure: whether to report the RSS after each job)
                                     links: the rest of a chain, [(tag, fid, pickle, segments), ...]
     caller <--(fd_out)-- worker     ("out", name, node, stream, line)   each printed line, at once
+                                    ("note", text)   shared memory was short (once)
                                     ("done", [(tag, ok, pickle, segments, started, duration,
-                                               info), ...])
+                                               info, rss or 0), ...])
                                     each result as soon as it exists: one that waited to
                                     share a message would be lost with a crashing worker,
                                     and the crash blamed on a job that succeeded
@@ -21,6 +23,10 @@ pool. A watchdog thread blocks on the lifeline: when the caller dies, the
 read returns EOF and the worker kills its group. Lines a task prints go down
 the pipe as they are printed, so they reach the caller even if the task then
 kills the process.
+
+A task may run a flow of its own on processes: that nested run gets a pool
+of this worker's share of the cores by default (:data:`share`), and the
+pool is shut down when the task ends, so no idle processes stay behind.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from typing import Any
 
 from webber import _output
 from webber._errors import JobLoadError, ResultSendError
+from webber.executors import _shm
 from webber.executors._base import Job
 from webber.executors._codec import encode_failure
 from webber.executors._frames import Frames, send_frame
@@ -42,7 +49,30 @@ from webber.executors._pickling import dumps_value, loads
 from webber.executors._shm import Segment, remove_segments
 from webber.executors._work import feed, run_job, run_links
 
-__all__ = ["main"]
+__all__ = ["main", "share"]
+
+#: the default max_workers of a process run inside this worker: its share of
+#: the cores (cores // the pool's size when it was started), never below 1
+share: int | None = None
+
+
+def _rss() -> int:
+    """This process's resident memory in bytes (its peak where /proc is missing)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
+
+
+def _end_nested_pool() -> None:
+    """The task is over: stop the pool a flow it ran on processes started here."""
+    processes = sys.modules.get("webber.executors.processes")
+    if processes is not None and processes._pool is not None:
+        processes.shutdown()
 
 
 def _watch_caller(fd_life: int) -> None:
@@ -61,6 +91,7 @@ class _Worker:
         self.fd_out = fd_out
         self.lock = threading.Lock()  # a task's own threads may print too
         self.functions: dict[Any, Any] = {}  # fid -> function, or its pickle until first use
+        self.measure = False  # the run has a memory limit: report the RSS (16 us a job)
 
     def send(self, message: tuple[Any, ...]) -> None:
         data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
@@ -71,7 +102,7 @@ class _Worker:
         self.send(("out", name, node, stream, line))
 
     def done(self, *result: Any) -> None:
-        self.send(("done", [result]))
+        self.send(("done", [(*result, _rss() if self.measure else 0)]))
 
     def function(self, fid: Any) -> Any:
         entry = self.functions[fid]
@@ -113,6 +144,7 @@ class _Worker:
             self.fail(tag, error, started, duration)
             return False, None
         outcome = run_job(job)
+        _end_nested_pool()
         started, duration = outcome.started, outcome.duration
         if not outcome.ok:
             self.fail(tag, outcome.value, started, duration)
@@ -152,12 +184,15 @@ class _Worker:
         if kind == "run":
             for fid in message[2]:  # functions of runs that have ended
                 self.functions.pop(fid, None)
+            self.measure = message[3]
             for tag, fid, data, segments, links in message[1]:
                 self.run_chain(tag, fid, data, segments, links)
         elif kind == "fn":
             self.functions[message[1]] = (message[2], message[3])
         elif kind == "init":
-            sys.path[:] = message[1]
+            global share
+            sys.path[:], directory, share = message[1:]
+            _shm.use_directory(directory)
         elif kind == "stop":
             return False
         return True
@@ -169,6 +204,7 @@ def main() -> None:
     threading.Thread(target=_watch_caller, args=(fd_life,), daemon=True).start()
     worker = _Worker(fd_in, fd_out)
     _output.set_emitter(worker.emit)
+    _shm.notify = lambda text: worker.send(("note", text))  # the caller logs it
     with _output.redirected():
         worker.serve()
     sys.stdout.flush()

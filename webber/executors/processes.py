@@ -3,12 +3,19 @@
 One pool per Python process (``_pool.py`` draws its data flow), started on
 the first run, shared by every later run, stopped by :func:`shutdown` and at
 interpreter exit. Ctrl-C during a run kills it; the next run starts anew.
+
+After ``os.fork()`` (gunicorn ``--preload``, Celery's prefork pool,
+multiprocessing's fork start method) the child forgets the parent's pool
+(:func:`_forget_after_fork`) and starts its own on first use; the parent's
+pool never hears of it.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import re
+import sys
 import threading
 from typing import TYPE_CHECKING
 
@@ -29,19 +36,70 @@ _pool_lock = threading.Lock()
 _spares: list[Pool] = []
 #: most spare pools kept
 MAX_SPARES = 8
+#: atexit and at-fork handlers are registered with the first pool, once
+_hooked = False
 
 
 def _get_pool(size: int) -> Pool:
+    """The pool, started (with ``size`` workers at most) if there is none."""
     global _pool
     with _pool_lock:
         if _pool is None or _pool.closed:
-            if _pool is None:
-                atexit.register(shutdown)
+            _hook()
             _pool = Pool(size)
-        elif _pool.size != size:
-            with _pool.lock:
-                _pool.size = size
         return _pool
+
+
+def _hook() -> None:
+    """Register the atexit and at-fork handlers, once (the caller holds _pool_lock)."""
+    global _hooked
+    if not _hooked:
+        _hooked = True
+        atexit.register(shutdown)
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def _forget_after_fork() -> None:
+    """In the child of ``os.fork()``: the parent's pool is not ours. Its pipes
+    are closed here without a word to its workers; a run starts a new one."""
+    global _pool, _pool_lock
+    # A thread of the parent may have held the lock; it does not exist here.
+    _pool_lock = threading.Lock()
+    pool, _pool = _pool, None
+    spares = list(_spares)
+    _spares.clear()
+    for forgotten in [pool, *spares]:
+        # A closed pool's fds may be reused already.
+        if forgotten is not None and not forgotten.closed:
+            forgotten.forget()
+
+
+def _default_workers() -> int:
+    """One per core; in a worker process of the pool, that worker's share."""
+    worker = sys.modules.get("webber.executors._worker")  # loaded only in workers
+    share: int | None = getattr(worker, "share", None)
+    return share or os.cpu_count() or 1
+
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def _memory(value: int | str | None) -> int | None:
+    """``memory_limit`` in bytes: an int, or a string such as ``"2GB"``/``"512 MiB"``."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
+        if match and match[2].lower() in _UNITS and float(match[1]) > 0:
+            return int(float(match[1]) * _UNITS[match[2].lower()])
+    raise ExecutorError(
+        f"memory_limit={value!r}: must be a number of bytes > 0 or a string such as "
+        "'2GB' or '512MiB', or None for no limit"
+    )
 
 
 def shutdown() -> None:
@@ -63,18 +121,45 @@ def shutdown() -> None:
 
 
 class ProcessExecutor(Executor):
-    """Runs tasks in a persistent pool of ``max_workers`` worker processes
-    (default: one per core), shared by every run in this Python process.
+    """Runs tasks in a persistent pool of worker processes, shared by every
+    run in this Python process; this run uses at most ``max_workers`` of
+    them at once (default: one per core).
 
     Functions and arguments travel with cloudpickle, so lambdas, closures and
     functions defined in ``__main__`` or a notebook work; buffers of 1 MB and
     more (numpy arrays, bytes) travel through shared memory.
+
+    Workers are reused by later tasks and runs, so what a task changes in its
+    process (environment, resource limits, module globals, threads, memory)
+    stays for the next. ``max_tasks_per_worker=N`` replaces a worker once it
+    has run N tasks; ``memory_limit`` (bytes, or a string such as ``"2GB"``)
+    replaces one whose resident memory passed it after a task.
+
+    >>> from webber import DAG
+    >>> from webber.executors import ProcessExecutor
+    >>> dag = DAG()
+    >>> n = dag.add_node(sum, [1, 2, 3])
+    >>> fresh = ProcessExecutor(max_workers=2, max_tasks_per_worker=1, memory_limit="2GB")
+    >>> dag.run(executor=fresh)[n]
+    6
     """
 
     name = "processes"
 
-    def __init__(self, max_workers: int | None = None) -> None:
+    def __init__(self, max_workers: int | None = None, *,
+                 max_tasks_per_worker: int | None = None,
+                 memory_limit: int | str | None = None) -> None:
         super().__init__(max_workers)
+        if max_tasks_per_worker is not None and (
+            not isinstance(max_tasks_per_worker, int) or isinstance(max_tasks_per_worker, bool)
+            or max_tasks_per_worker < 1
+        ):
+            raise ExecutorError(
+                f"max_tasks_per_worker={max_tasks_per_worker!r}: must be a whole number "
+                ">= 1, or None to keep workers as long as they live"
+            )
+        self.max_tasks_per_worker = max_tasks_per_worker
+        self.memory_limit = _memory(memory_limit)
         self._pool: Pool | None = None
         self._session: Session | None = None
 
@@ -88,8 +173,12 @@ class ProcessExecutor(Executor):
                 "pipes to its workers and kills their process groups; use "
                 "executor='threads' here"
             )
-        self._pool = _get_pool(self.max_workers or os.cpu_count() or 1)
-        self._session = Session(report, starts=self.report_starts)
+        limit = self.max_workers or _default_workers()
+        self._pool = _get_pool(limit)
+        self._session = Session(report, starts=self.report_starts, limit=limit,
+                                max_tasks=self.max_tasks_per_worker,
+                                memory_limit=self.memory_limit)
+        self._pool.begin(self._session)
 
     def submit(self, job: Job) -> None:
         assert self._pool is not None, "submit() before start()"
@@ -134,12 +223,12 @@ class DedicatedProcesses(ProcessExecutor):
         if os.name != "posix":
             super().start(report)  # raises the same ExecutorError
         with _pool_lock:
-            atexit.unregister(shutdown)  # registered once, whoever starts a pool first
-            atexit.register(shutdown)
+            _hook()
             while _spares and _spares[-1].closed:
                 _spares.pop()
             self._pool = _spares.pop() if _spares else Pool(1, depth=MAX_BATCH)
         self._session = Session(report, starts=self.report_starts)
+        self._pool.begin(self._session)
 
     def stop(self, cancel: bool = False) -> None:
         pool, session, self._pool, self._session = self._pool, self._session, None, None

@@ -1,0 +1,417 @@
+"""How the process pool is shared and kept clean (reliability rows 23, 25, 27, 30, 31).
+
+Forks of the caller, workers that a task changed, shared memory without
+room, flows run inside workers, and runs with different ``max_workers`` at
+once. Each test cannot hang (pytest-timeout) and leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+import webber
+from tests.executors.test_process_faults import _children, _script
+from webber import DAG, Listener, task
+from webber.executors import ProcessExecutor, _shm
+
+pytestmark = pytest.mark.timeout(120)
+
+def _workers() -> list[psutil.Process]:
+    """The worker processes of this process's pool (and anything they started)."""
+    return _children()
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left_behind() -> Iterator[None]:
+    webber.shutdown()  # each test starts its own pool
+    yield
+    webber.shutdown()
+    deadline = time.monotonic() + 5
+    while _workers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _workers() == []
+
+
+# -- row 23: os.fork() after a run -------------------------------------------------------
+FORK = """
+    import os, sys, threading, time, traceback
+    import psutil, webber
+    from webber import DAG, Listener, task
+
+    def workers():
+        return sorted(c.pid for c in psutil.Process().children())
+
+    dag = DAG()
+    n = dag.add_node(os.getpid)
+
+    def worker_pid():
+        return dag.run(executor="processes", max_workers=2)[n]
+
+    assert worker_pid() in workers()
+    parent_workers = workers()
+
+    busy = sys.argv[1] == "busy"
+    if busy:  # a run in the parent, under way across the fork and the child's run
+        slow = DAG()
+        sleepers = [slow.add_node(task(timeout=60)(time.sleep), 2) for _ in range(2)]
+        started = threading.Event()
+
+        class Started(Listener):
+            def on_task_start(self, node, attempt, index, worker):
+                started.set()
+
+        done = {}
+        thread = threading.Thread(target=lambda: done.update(
+            run=slow.run(executor="processes", max_workers=2, listeners=[Started()])))
+        thread.start()
+        assert started.wait(30)
+
+    pid = os.fork()
+    if pid == 0:
+        try:
+            child_worker = worker_pid()  # must not hang, nor use the parent's workers
+            mine = workers()
+            again = worker_pid()
+            webber.shutdown()
+            good = (child_worker in mine and again in mine
+                    and not set(mine) & set(parent_workers) and workers() == [])
+            os._exit(0 if good else 3)
+        except BaseException:
+            traceback.print_exc()
+            os._exit(4)
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done_pid, status = os.waitpid(pid, os.WNOHANG)
+        if done_pid:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        sys.exit("the child hung")
+    print("child exit", os.waitstatus_to_exitcode(status))
+    if busy:
+        thread.join(60)
+        print("busy run ok", done["run"].ok and all(done["run"].state(s) == "success"
+                                                       for s in sleepers))
+    after = worker_pid()
+    now = workers()  # the same pool: its workers still there (the busy run may add one)
+    print("parent pool untouched",
+          set(parent_workers) <= set(now) and after in now and len(now) <= 2)
+"""
+
+
+@pytest.mark.parametrize("parent", ["idle", "busy"])
+def test_row23_a_forked_child_gets_its_own_pool_and_the_parent_keeps_its_own(
+    tmp_path: Path, parent: str
+) -> None:
+    script = _script(tmp_path, FORK)
+    out = subprocess.run([sys.executable, str(script), parent], capture_output=True,
+                         text=True, timeout=100)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "child exit 0" in out.stdout, out.stdout + out.stderr
+    assert "parent pool untouched True" in out.stdout, out.stdout + out.stderr
+    if parent == "busy":
+        assert "busy run ok True" in out.stdout, out.stdout + out.stderr
+
+
+def test_row23_a_forked_child_does_not_keep_the_parents_workers_alive(tmp_path: Path) -> None:
+    """The child closes its copies of the lifelines: when the parent dies, its
+    workers exit even though the child lives on."""
+    script = _script(tmp_path, """
+        import os, sys, time, webber
+        dag = webber.DAG()
+        n = dag.add_node(os.getpid)
+        dag.run(executor="processes", max_workers=2)
+        if os.fork() == 0:
+            time.sleep(60)  # outlives the parent
+            os._exit(0)
+        print("ready", flush=True)
+        time.sleep(60)
+    """)
+    caller = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert caller.stdout is not None and caller.stdout.readline().strip() == "ready"
+        me = psutil.Process(caller.pid)
+        family = me.children()
+        workers = [p for p in family if "webber.executors._worker" in " ".join(p.cmdline())]
+        child = [p for p in family if p not in workers]
+        assert len(workers) >= 1 and len(child) == 1
+        caller.kill()
+        caller.wait()
+        _, alive = psutil.wait_procs(workers, timeout=15)
+        assert alive == []
+    finally:
+        caller.kill()
+        caller.wait()
+        for proc in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if "script.py" in " ".join(proc.cmdline()):
+                    proc.kill()
+
+
+# -- row 25: tasks that change their worker process ----------------------------------------
+def _poison() -> tuple[int, str | None]:
+    """Returns its worker and what an earlier task left there, then leaves its own mark."""
+    seen = os.environ.get("WEBBER_TEST_POISON")
+    os.environ["WEBBER_TEST_POISON"] = "left by an earlier task"
+    return os.getpid(), seen
+
+
+def _independent(count: int, func: object) -> tuple[DAG, list[str]]:
+    dag = DAG()
+    return dag, [dag.add_node(func) for _ in range(count)]  # type: ignore[arg-type]
+
+
+def test_row25_max_tasks_per_worker_gives_each_task_a_fresh_process() -> None:
+    dag, nodes = _independent(4, _poison)
+    run = dag.run(executor=ProcessExecutor(1, max_tasks_per_worker=1))
+    pids = [run[n][0] for n in nodes]
+    assert len(set(pids)) == 4
+    assert [run[n][1] for n in nodes] == [None] * 4  # nothing of an earlier task
+    assert all(not psutil.pid_exists(p) or psutil.Process(p).status() == "zombie"
+               for p in pids[:3])  # the recycled ones are gone
+    # Without the option the same worker serves all: the reuse the option is for.
+    run = dag.run(executor=ProcessExecutor(1))
+    assert len({run[n][0] for n in nodes}) == 1
+
+
+def test_row25_max_tasks_per_worker_recycles_after_n() -> None:
+    dag, nodes = _independent(6, _poison)
+    run = dag.run(executor=ProcessExecutor(1, max_tasks_per_worker=2))
+    pids = [run[n][0] for n in nodes]
+    assert len(set(pids)) == 3
+    assert sorted(pids.count(p) for p in set(pids)) == [2, 2, 2]
+
+
+_HOARD: list[bytes] = []
+#: a timeout makes a task go to a worker alone: not batched, not a chain link
+_LIMITED_GETPID = task(timeout=60)(os.getpid)
+
+
+def _hoard() -> int:
+    _HOARD.append(b"x" * (200 << 20))  # written, so resident: a leak that stays
+    return os.getpid()
+
+
+def _hoarder_then_other() -> tuple[DAG, str, str]:
+    dag = DAG()
+    first = dag.add_node(_hoard)
+    # timeout: not a chain link of `first`, so it may go to another worker
+    second = dag.add_node(_LIMITED_GETPID)
+    dag.add_edge(first, second)
+    return dag, first, second
+
+
+def test_row25_a_worker_over_its_memory_limit_is_recycled_after_its_task() -> None:
+    dag, first, second = _hoarder_then_other()
+    run = dag.run(executor=ProcessExecutor(1, memory_limit="100MB"))
+    assert run.ok and run[first] != run[second]
+    assert run[first] not in [p.pid for p in _workers()]
+    # Without a limit, the next task lands in the bloated worker.
+    run = dag.run(executor=ProcessExecutor(1))
+    assert run[first] == run[second]
+
+
+def test_row25_with_a_memory_limit_no_batched_task_follows_an_oversized_one() -> None:
+    dag = DAG()
+    first = dag.add_node(_hoard)
+    others = [dag.add_node(os.getpid) for _ in range(3)]  # would share its batch
+    run = dag.run(executor=ProcessExecutor(1, memory_limit="100MB"))
+    assert run.ok and run[first] not in {run[n] for n in others}
+
+
+def _killed_by_the_kernel() -> None:
+    os.kill(os.getpid(), 9)  # what the OOM killer does
+
+
+def test_row25_a_worker_killed_for_memory_fails_its_node_clearly() -> None:
+    dag = DAG()
+    n = dag.add_node(_killed_by_the_kernel)
+    run = dag.run(executor=ProcessExecutor(1, memory_limit=2**30))
+    with pytest.raises(webber.WorkerCrashedError, match="SIGKILL") as info:
+        run[n]
+    assert n in str(info.value) and "memory_limit is 1024 MB" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"max_tasks_per_worker": 0}, {"max_tasks_per_worker": 1.5}, {"memory_limit": "lots"},
+     {"memory_limit": -1}, {"memory_limit": "0GB"}],
+)
+def test_row25_bad_hygiene_options_are_refused(options: dict[str, object]) -> None:
+    with pytest.raises(webber.ExecutorError, match=next(iter(options))):
+        ProcessExecutor(**options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("text", "size"), [("2GB", 2 * 10**9), ("512 MiB", 512 * 2**20),
+                                            (1000, 1000), ("1.5gb", 15 * 10**8)])
+def test_memory_limit_takes_bytes_or_units(text: int | str, size: int) -> None:
+    assert ProcessExecutor(memory_limit=text).memory_limit == size
+
+
+# -- row 27: shared memory that is small, full or missing ----------------------------------
+def _digest(data: Any) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _make(size: int) -> bytes:
+    return bytes(range(256)) * (size // 256)
+
+
+@pytest.fixture
+def no_shared_memory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Segments go to a directory that does not exist (workers are told at start)."""
+    monkeypatch.setattr(_shm, "_DIR", str(tmp_path / "missing"))
+    monkeypatch.setattr(_shm, "_warned", False)
+    webber.shutdown()
+    yield
+    webber.shutdown()
+
+
+def _shm_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.name == "webber" and "shared memory" in r.getMessage()]
+
+
+def test_row27_an_argument_without_room_in_shared_memory_goes_through_the_pipe(
+    no_shared_memory: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="webber")
+    np = pytest.importorskip("numpy")
+    data = np.frombuffer(_make(20 << 20), dtype=np.uint8)  # a buffer sent out of band
+    dag = DAG()
+    n = dag.add_node(_digest, data)
+    m = dag.add_node(_digest, data)
+    run = dag.run(executor="processes", max_workers=1)
+    assert run[n] == run[m] == _digest(data)
+    warnings = _shm_warnings(caplog)
+    assert len(warnings) == 1, warnings
+    assert "pipe" in warnings[0] and "20 MB" in warnings[0] and "missing" in warnings[0]
+
+
+def test_row27_a_result_without_room_in_shared_memory_goes_through_the_pipe(
+    no_shared_memory: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="webber")
+    dag = DAG()
+    made = dag.add_node(_make, 20 << 20)
+    again = dag.add_node(task(timeout=60)(_make), 20 << 20)  # not a chain: two results arrive
+    run = dag.run(executor="processes", max_workers=1)
+    assert _digest(run[made]) == _digest(run[again]) == _digest(_make(20 << 20))
+    warnings = _shm_warnings(caplog)  # the worker's notice, logged here once
+    assert len(warnings) == 1, warnings
+    assert "pipe" in warnings[0]
+
+
+SMALL_SHM = """
+    import hashlib, logging, os, numpy, webber
+    logging.basicConfig()
+    def check(data):
+        return hashlib.sha256(data).hexdigest(), data[::-1].copy()
+    data = numpy.frombuffer(os.urandom(200 << 20), dtype=numpy.uint8)
+    dag = webber.DAG()
+    n = dag.add_node(check, data)
+    digest, back = dag.run(executor="processes", max_workers=1)[n]
+    print("intact", digest == hashlib.sha256(data).hexdigest() and (back == data[::-1]).all())
+    print("shm left", [f for f in os.listdir("/dev/shm") if f.startswith("webber-")])
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None,
+                    reason="mounts a small tmpfs on /dev/shm in a private mount namespace")
+def test_row27_a_200mb_array_with_a_64mb_dev_shm(tmp_path: Path) -> None:
+    """Docker's default: a 64 MB /dev/shm (here in a mount namespace of its own)."""
+    pytest.importorskip("numpy")
+    script = _script(tmp_path, SMALL_SHM)
+    shell = f"mount -t tmpfs -o size=64m tmpfs /dev/shm && exec {sys.executable} {script}"
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs tmpfs /dev/shm"],
+                           capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {probe.stderr!r}")
+    out = subprocess.run(["unshare", "-m", "sh", "-c", shell], capture_output=True,
+                         text=True, timeout=110)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "intact True" in out.stdout
+    assert "shm left []" in out.stdout
+    assert out.stderr.count("has no room for a 200 MB buffer") == 1, out.stderr
+    assert "cannot be pickled" not in out.stderr
+
+
+# -- row 30: flows run inside workers ---------------------------------------------------
+def _inner_flow() -> tuple[int, list[int]]:
+    inner = DAG("inner")
+    nodes = [inner.add_node(_LIMITED_GETPID) for _ in range(4)]
+    run = inner.run(executor="processes")  # default size: this worker's share
+    return os.getpid(), [run[n] for n in nodes]
+
+
+def test_row30_flows_run_inside_workers_leave_no_pool_behind() -> None:
+    dag = DAG()
+    nodes = [dag.add_node(_inner_flow) for _ in range(2)]
+    run = dag.run(executor="processes", max_workers=2)
+    assert run.ok
+    share = max(1, (os.cpu_count() or 1) // 2)
+    for n in nodes:
+        outer, inner = run[n]
+        assert outer not in inner  # it ran on processes of its own
+        assert len(set(inner)) <= share
+    workers = _workers()
+    assert {run[n][0] for n in nodes} <= {w.pid for w in workers}
+    assert all(w.children(recursive=True) == [] for w in workers), [
+        w.children(recursive=True) for w in workers]
+
+
+# -- row 31: runs at once, each with its own max_workers ----------------------------------
+def _span() -> tuple[float, float]:
+    start = time.time()
+    time.sleep(0.4)
+    return start, time.time()
+
+
+_LIMITED_SPAN = task(timeout=60)(_span)
+
+
+def _most_at_once(spans: list[tuple[float, float]]) -> int:
+    return max(sum(1 for s, e in spans if s <= start < e) for start, _ in spans)
+
+
+def test_row31_two_runs_at_once_each_keep_to_their_max_workers() -> None:
+    small, small_nodes = DAG(), []
+    big, big_nodes = DAG(), []
+    for _ in range(8):  # a timeout: each task is sent alone, not in a batch
+        small_nodes.append(small.add_node(_LIMITED_SPAN))
+        big_nodes.append(big.add_node(_LIMITED_SPAN))
+    started = threading.Event()
+
+    class Started(Listener):
+        def on_task_start(self, node: str, attempt: int, index: int | None,
+                          worker: str) -> None:
+            started.set()
+
+    runs: dict[str, webber.Run] = {}
+    first = threading.Thread(target=lambda: runs.update(
+        small=small.run(executor="processes", max_workers=2, listeners=[Started()])))
+    first.start()
+    assert started.wait(30)  # the small run is under way when the big one starts
+    runs["big"] = big.run(executor="processes", max_workers=6)
+    first.join(60)
+    assert runs["small"].ok and runs["big"].ok
+    assert _most_at_once([runs["small"][n] for n in small_nodes]) <= 2
+    assert _most_at_once([runs["big"][n] for n in big_nodes]) <= 6
+    assert len({a.worker for n in small_nodes for a in runs["small"].attempts[n]}) <= 6
+    assert len(_workers()) <= 6  # one shared pool, as large as the largest limit
