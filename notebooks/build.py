@@ -179,7 +179,7 @@ pipeline.add_edge(deploy, notify, continue_on=Condition.AnyCase)
 pipeline.skip_node(test)  # tests are slow today: children still run
 run = pipeline.run()
 print(run.states)
-print("to deploy, these must run:", pipeline.critical_path(deploy).nodes)"""),
+print("to deploy, these must run:", list(pipeline.critical_path(deploy).nodes))"""),
     ("md", """## Fan-out over a list known only at run time"""),
     ("code", """from webber import Flow, task
 

@@ -30,10 +30,10 @@ def dag() -> DAG:
 
 
 def test_ids_are_readable_and_deterministic(dag: DAG) -> None:
-    assert dag.nodes == ["f-1", "f-2", "g-1"]
+    assert list(dag.nodes) == ["f-1", "f-2", "g-1"]
     assert DAG().add_node(lambda: 1) == "lambda-1"
     assert repr(dag) == "<DAG 'seed': 3 nodes, 3 edges>"
-    assert len(dag) == 3 and list(dag) == dag.nodes
+    assert len(dag) == 3 and list(dag) == list(dag.nodes)
     assert "f-1" in dag and Promise("g-1") in dag and "x" not in dag
 
 
@@ -42,10 +42,15 @@ def test_add_node_records_data_edges(dag: DAG) -> None:
     assert dag.get_edge("f-1", "g-1").data is False
 
 
-def test_add_edge_again_sets_the_condition(dag: DAG) -> None:
-    dag.add_edge("f-2", "g-1", continue_on=Condition.AnyCase)
+def test_add_edge_again_is_refused_update_edges_changes_the_condition(dag: DAG) -> None:
+    with pytest.raises(webber.DuplicateEdgeError, match="update_edges"):
+        dag.add_edge("f-2", "g-1", continue_on=Condition.AnyCase)
+    dag.update_edges(("f-2", "g-1"), continue_on=Condition.AnyCase)
     assert dag.get_edge("f-2", "g-1").continue_on is Condition.AnyCase
     assert len(dag.edges) == 3
+    # the edge a Promise made may be named once, to set its condition
+    assert dag.add_edge("f-1", "f-2", continue_on=Condition.AnyCase) == ("f-1", "f-2")
+    assert dag.get_edge("f-1", "f-2").continue_on is Condition.AnyCase
 
 
 def test_promise_by_callable(dag: DAG) -> None:
@@ -69,7 +74,7 @@ def test_records_are_frozen_and_strict(dag: DAG) -> None:
 
 
 def test_get_nodes_and_edges(dag: DAG) -> None:
-    assert [n.id for n in dag.get_nodes()] == dag.nodes
+    assert [n.id for n in dag.get_nodes()] == list(dag.nodes)
     assert [n.id for n in dag.get_nodes("g-1", "f-1")] == ["g-1", "f-1"]
     assert [(e.parent, e.child) for e in dag.get_edges("g-1")] == [("f-1", "g-1"), ("f-2", "g-1")]
     assert [(e.parent, e.child) for e in dag.get_edges(("f-1", "f-2"))] == [("f-1", "f-2")]
@@ -88,7 +93,8 @@ def test_update_nodes(dag: DAG) -> None:
     assert dag.update_nodes("f-1", retries=2) == ["f-1"]
     assert dag.update_nodes(filter=lambda n: n.name == "f", timeout=5.0) == ["f-1", "f-2"]
     assert dag.get_node("f-2").timeout == 5.0 and dag.get_node("g-1").timeout is None
-    assert dag.update_nodes(retry_delay=1.0) == dag.nodes  # no selection: every node
+    with pytest.raises(ValueError, match="neither ids nor a filter"):
+        dag.update_nodes(retry_delay=1.0)  # 0.4.0's rule: say which nodes
     # new Promise arguments record their edges
     dag.update_nodes("g-1", args=(Promise("f-1"),))
     assert dag.get_edge("f-1", "g-1").data is True
@@ -117,7 +123,7 @@ def test_remove_node_and_edge(dag: DAG) -> None:
     dag.remove_edge("f-1", "g-1")
     assert ("f-1", "g-1") not in dag.edges
     dag.remove_node("f-2")
-    assert dag.nodes == ["f-1", "g-1"] and dag.edges == []
+    assert list(dag.nodes) == ["f-1", "g-1"] and dag.edges == []
     assert dag.add_node(f) == "f-3"  # ids are never reused
 
 
@@ -129,16 +135,16 @@ def test_remove_edge_keeps_data_dependency(dag: DAG) -> None:
 def test_relabel_node(dag: DAG) -> None:
     dag.relabel_node("g-1", "report")
     assert dag.get_node("g-1").name == "report"
-    assert dag.nodes[-1] == "g-1"
+    assert list(dag.nodes)[-1] == "g-1"
 
 
 def test_critical_path(dag: DAG) -> None:
     extra = dag.add_node(g)
     sub = dag.critical_path("f-2")
     assert isinstance(sub, DAG) and sub is not dag
-    assert sub.nodes == ["f-1", "f-2"]
+    assert list(sub.nodes) == ["f-1", "f-2"]
     assert sub.edges == [("f-1", "f-2")]
-    assert dag.critical_path(["g-1", extra]).nodes == ["f-1", "f-2", "g-1", "g-2"]
+    assert list(dag.critical_path(["g-1", extra]).nodes) == ["f-1", "f-2", "g-1", "g-2"]
     run = sub.run(executor="inline")
     assert run["f-2"] == ((1,),)
     assert len(dag) == 4  # the original is untouched
@@ -166,10 +172,10 @@ def test_flow_is_a_dag_and_takes_promises() -> None:
     flow.relabel_node(a, "first")
     assert flow.get_node(a).name == "first"
     assert flow.get_edge(a, b).continue_on is Condition.AnyCase
-    assert flow.critical_path(b).nodes == ["h-1", "h-2"]
+    assert list(flow.critical_path(b).nodes) == ["h-1", "h-2"]
     flow.remove_edge(a, b)
     flow.remove_node(a)
-    assert flow.nodes == ["h-2"]
+    assert list(flow.nodes) == ["h-2"]
 
 
 def test_execute_is_run(dag: DAG) -> None:
@@ -227,13 +233,13 @@ def test_every_method_takes_the_promise_of_a_node() -> None:
     dag.relabel_node(pc, "last")
     node = dag.get_node(c)
     assert (node.retries, node.skip, node.skip_as_failure, node.name) == (4, True, True, "last")
-    assert dag.critical_path(pb).nodes == [a, b]
-    assert dag.critical_path([pc]).nodes == [a, b, c]
+    assert list(dag.critical_path(pb).nodes) == [a, b]
+    assert list(dag.critical_path([pc]).nodes) == [a, b, c]
     assert pa in dag and Promise("f-9") not in dag
     dag.remove_edge(pb, pc)
     assert dag.edges == [(a, b)]
     dag.remove_node(pc)
-    assert dag.nodes == [a, b]
+    assert list(dag.nodes) == [a, b]
 
 
 def test_filter_nodes_sees_node_records() -> None:
@@ -269,13 +275,14 @@ def test_update_edges_selection_rules() -> None:
     dag.add_edge(a, b)
     dag.add_edge(b, c)
     dag.add_edge(a, c)
-    assert dag.update_edges(continue_on=Condition.AnyCase) == [(a, b), (a, c), (b, c)]
+    every = dag.update_edges(filter=lambda e: True, continue_on=Condition.AnyCase)
+    assert every == [(a, b), (a, c), (b, c)]
     assert {e.continue_on for e in dag.get_edges()} == {Condition.AnyCase}
-    # named pairs and a filter: those named pairs that match
-    chosen = dag.update_edges(
-        (a, b), (b, c), filter=lambda e: e.child == c, continue_on=Condition.Failure
-    )
-    assert chosen == [(b, c)]
+    # 0.4.0's rule: pairs or a filter, exactly one of them
+    for pairs, chooser in (((), None), (((a, b),), lambda e: True)):
+        with pytest.raises(ValueError, match=r"ids (nor|and) a filter"):
+            dag.update_edges(*pairs, filter=chooser, continue_on=Condition.Failure)
+    assert dag.update_edges([(b, c)], continue_on=Condition.Failure) == [(b, c)]
     assert dag.get_edge(a, b).continue_on is Condition.AnyCase
     with pytest.raises(webber.UnknownNodeError, match="no edge g-3 -> g-1"):
         dag.update_edges((c, a), continue_on=Condition.Success)
@@ -284,7 +291,9 @@ def test_update_edges_selection_rules() -> None:
 def test_update_nodes_selection_rules_and_unknown_fields() -> None:
     dag = DAG()
     a, b = dag.add_node(f), dag.add_node(g)
-    assert dag.update_nodes(a, b, filter=lambda n: n.name == "g", retries=1) == [b]
+    with pytest.raises(ValueError, match="both ids and a filter"):
+        dag.update_nodes(a, b, filter=lambda n: n.name == "g", retries=1)
+    assert dag.update_nodes(filter=lambda n: n.name == "g", retries=1) == [b]
     assert dag.get_node(a).retries == 0
     assert dag.update_nodes(filter=lambda n: False, retries=5) == []
     with pytest.raises(TypeError, match="cannot set id"):
@@ -326,7 +335,7 @@ def test_lookups_of_unknown_ids_fail_at_once_with_the_closest_match() -> None:
         with pytest.raises(webber.UnknownNodeError, match=r"did you mean 'load-1'\?") as info:
             call()
         assert isinstance(info.value, KeyError) and isinstance(info.value, webber.WebberError)
-    assert dag.nodes == ["load-1"] and dag.edges == []  # nothing changed on the way
+    assert list(dag.nodes) == ["load-1"] and dag.edges == []  # nothing changed on the way
 
 
 def test_remove_node_removes_its_edges_both_ways() -> None:
@@ -351,7 +360,7 @@ def test_critical_path_keeps_conditions_settings_and_skips_unrelated_nodes() -> 
     dag.add_edge(c, unrelated)  # a descendant: not part of c's critical path
     dag.retry_node(b, 2)
     sub = dag.critical_path(c)
-    assert sub.nodes == [a, b, c]
+    assert list(sub.nodes) == [a, b, c]
     assert sub.get_edge(b, c).continue_on is Condition.AnyCase
     assert sub.get_node(b).retries == 2
     assert sub.add_node(g) == "g-3"  # new ids do not clash with the original's
@@ -378,7 +387,7 @@ def test_retry_node_and_relabel_node_show_in_the_run() -> None:
     n = dag.add_node(g)
     dag.retry_node(n, 3)
     dag.relabel_node(n, "renamed")
-    assert n == "g-1" and dag.nodes == ["g-1"]
+    assert n == "g-1" and list(dag.nodes) == ["g-1"]
     plan = dag.compile()
     assert (plan.nodes[n].name, plan.nodes[n].options.retries) == ("renamed", 3)
 

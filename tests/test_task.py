@@ -94,8 +94,8 @@ def test_flows_nest_and_threads_have_their_own() -> None:
         t = threading.Thread(target=lambda: seen.append(documented(4)))
         t.start()
         t.join()
-    assert outer.nodes == ["documented-1", "documented-2"]
-    assert inner.nodes == ["documented-1"]
+    assert list(outer.nodes) == ["documented-1", "documented-2"]
+    assert list(inner.nodes) == ["documented-1"]
     assert (a.key, b.key, c.key) == ("documented-1", "documented-1", "documented-2")
     assert seen == ["4x"]  # the other thread sees no active flow: a plain call
 
@@ -205,7 +205,7 @@ def test_a_task_called_inside_a_running_task_is_a_plain_call() -> None:
 
     with Flow() as flow:
         p = outer(1)
-    assert flow.nodes == ["outer-1"]
+    assert list(flow.nodes) == ["outer-1"]
     assert flow.run(executor="threads")[p] == 3
 
 
@@ -214,7 +214,7 @@ def test_task_map_records_one_node() -> None:
     with Flow() as flow:
         out = square.map([1, 2, 3])
     assert isinstance(out, Promise)
-    assert flow.nodes == ["lambda-1"] and flow.get_node(out).fan_out is True
+    assert list(flow.nodes) == ["lambda-1"] and flow.get_node(out).fan_out is True
     assert flow.run(executor="inline")[out] == [1, 4, 9]
 
 
@@ -226,7 +226,7 @@ def test_an_exception_inside_the_with_block_leaves_no_active_flow() -> None:
     flow = Flow()
     with pytest.raises(ZeroDivisionError), flow:
         build()
-    assert flow.nodes == ["documented-1"]
+    assert list(flow.nodes) == ["documented-1"]
     assert documented(2) == "2x"  # a plain call again
 
 
@@ -239,7 +239,7 @@ def test_the_same_flow_can_be_entered_again_and_nested_in_itself() -> None:
             c = documented(b)
         d = documented(c)
     assert documented(0) == "0x"
-    assert flow.nodes == ["documented-1", "documented-2", "documented-3", "documented-4"]
+    assert list(flow.nodes) == ["documented-1", "documented-2", "documented-3", "documented-4"]
     assert flow.run(executor="inline")[d] == "1xxxx"
 
 
@@ -257,5 +257,5 @@ def test_each_asyncio_task_sees_its_own_flow() -> None:
         return list(await asyncio.gather(build("one"), build("two")))
 
     one, two = asyncio.run(main())
-    assert one.nodes == two.nodes == ["documented-1", "documented-2"]
+    assert list(one.nodes) == list(two.nodes) == ["documented-1", "documented-2"]
     assert documented(3) == "3x"

@@ -141,8 +141,8 @@ def test_type_browser_renders_svg_and_opens_it(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_unknown_visualize_type_is_refused_with_the_choices() -> None:
-    with pytest.raises(webber.WebberError, match=r"type='plt'.*type='browser'.*a path"):
-        build().visualize(type="plt")
+    with pytest.raises(webber.WebberError, match=r"type='svg'.*'browser', 'gui', 'plt'.*a path"):
+        build().visualize(type="svg")
 
 
 # -- the timeline ---------------------------------------------------------------------

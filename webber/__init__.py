@@ -11,13 +11,16 @@ Importing webber starts nothing and imports no optional backend.
 import typing as _typing
 
 from webber._callbacks import DAGCallbacks
+from webber._config import Config, config
 from webber._errors import (
     CycleError,
     DiagramError,
+    DuplicateEdgeError,
     ExecutorError,
     ForeignPromiseError,
     FormatError,
     GraphError,
+    InvalidPromiseError,
     JobLoadError,
     JobSendError,
     PoolClosedError,
@@ -31,6 +34,7 @@ from webber._errors import (
     TaskTimeoutError,
     TransportError,
     UnknownNodeError,
+    UnknownPromiseError,
     UnpicklableTaskError,
     WebberError,
     WorkerCrashedError,
@@ -55,6 +59,7 @@ __version__ = "0.5.0.dev0"
 __all__ = [
     "Attempt",
     "Condition",
+    "Config",
     "CycleError",
     "DAG",
     "DAGCallbacks",
@@ -62,12 +67,14 @@ __all__ = [
     "Dashboard",
     "DaskExecutor",
     "DiagramError",
+    "DuplicateEdgeError",
     "Edge",
     "ExecutorError",
     "Flow",
     "ForeignPromiseError",
     "FormatError",
     "GraphError",
+    "InvalidPromiseError",
     "IterPromise",
     "JobLoadError",
     "JobSendError",
@@ -90,13 +97,20 @@ __all__ = [
     "TaskTimeoutError",
     "TransportError",
     "UnknownNodeError",
+    "UnknownPromiseError",
     "UnpicklableTaskError",
     "WebberError",
     "WorkerCrashedError",
+    "config",
     "shutdown",
     "stream",
     "task",
 ]
+
+
+#: webber 0.4.0's submodules, reachable as attributes after a plain ``import
+#: webber`` (as they were there) yet imported only on first use
+_SEED_MODULES = ("core", "edges", "xcoms")
 
 
 def _present_as_webber() -> None:
@@ -120,11 +134,13 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> _typing.Any:
+    import importlib
+
+    if name in _SEED_MODULES:
+        return importlib.import_module(f"webber.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'webber' has no attribute {name!r}")
-    import importlib
-
     obj = getattr(importlib.import_module(module), name)
     obj.__module__ = __name__  # as _present_as_webber() does for the others
     return obj

@@ -54,8 +54,8 @@ def parser() -> argparse.ArgumentParser:
         description="Run a flow and print a summary; exit status 1 if a task failed.",
     )
     run.add_argument("target", help=target_help)
-    run.add_argument("--executor", "-e", default=NAMES[0], choices=NAMES,
-                     help=f"where tasks run (default: {NAMES[0]})")
+    run.add_argument("--executor", "-e", default=None, choices=NAMES,
+                     help=f"where tasks run (default: $WEBBER_EXECUTOR, else {NAMES[0]})")
     run.add_argument("--workers", "-w", type=int, default=None, metavar="N",
                      help="number of workers (default: one per core)")
     run.add_argument("--progress", "-p", action="store_true", help="show a progress bar")

@@ -19,8 +19,9 @@ import graphlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from webber._errors import CycleError, TaskDefinitionError, UnknownNodeError
-from webber._graph import Condition, Node, TaskOptions
+from webber._checks import check_node, cycle_error
+from webber._errors import TaskDefinitionError, UnknownNodeError
+from webber._graph import Condition, Node
 from webber._plan import Plan, PlanNode
 from webber._promise import Promise
 from webber._refs import Ref, substitute
@@ -62,7 +63,7 @@ def _compile(
     checked: set[int] = set()  # ids of the TaskOptions already validated
     arguments: dict[str, tuple[tuple[Any, ...], Mapping[str, Any]]] = {}
     for n, node in nodes.items():
-        _check_node(node, checked)
+        check_node(node, checked)
         incoming = dict(pred[n])
         for u, condition in incoming.items():
             if condition.__class__ is not Condition:
@@ -199,44 +200,6 @@ def _kahn_levels(
         try:
             sorter.prepare()
         except graphlib.CycleError as e:
-            raise _cycle_error(list(e.args[1]), nodes) from None
+            raise cycle_error(list(e.args[1]), nodes) from None
         raise AssertionError("unreachable: stuck nodes without a cycle")  # pragma: no cover
     return levels
-
-
-def _check_node(node: Node, checked: set[int]) -> None:
-    if not callable(node.func):
-        raise TaskDefinitionError(
-            f"task {node.id!r}: {type(node.func).__name__} {node.func!r} is not callable; "
-            f"add_node() takes the function first, then its arguments"
-        )
-    options = node.options
-    if id(options) not in checked:  # a task's nodes share one record: check it once
-        if not isinstance(options, TaskOptions):
-            raise TaskDefinitionError(f"task {node.id!r}: options={options!r} is not a TaskOptions")
-        options.check(node.id)
-        checked.add(id(options))
-    for flag in ("skip", "skip_as_failure", "fan_out"):
-        if not isinstance(getattr(node, flag), bool):
-            raise TaskDefinitionError(
-                f"task {node.id!r}: {flag}={getattr(node, flag)!r} must be True or False"
-            )
-
-
-def _cycle_error(cycle: list[str], nodes: Mapping[str, Node]) -> CycleError:
-    # graphlib returns the cycle in edge order with the first node repeated
-    # last; start it at the earliest-added node so the message is stable.
-    ring = cycle[:-1]
-    index = {n: i for i, n in enumerate(nodes)}
-    start = min(range(len(ring)), key=lambda i: index[ring[i]])
-    ring = ring[start:] + ring[:start]
-    path = [*ring, ring[0]]
-    names = " -> ".join(path)
-    if len(ring) == 1:
-        message = f"task {ring[0]!r} depends on itself ({names}); remove the self-edge"
-    else:
-        message = (
-            f"the graph has a cycle: {names}; a task cannot wait for its own result: "
-            f"remove one of these edges (remove_edge)"
-        )
-    return CycleError(message, path)

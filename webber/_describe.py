@@ -170,7 +170,7 @@ def load(
     nodes, edges = data.get("nodes"), data.get("edges", [])
     if not isinstance(nodes, list) or not isinstance(edges, list):
         raise FormatError("\"nodes\" and \"edges\" must be lists")
-    dag = cls(str(data.get("name", "dag")))
+    dag = cls(name=str(data.get("name", "dag")))
     store = dag._store
     records = [_node(entry, registry or {}) for entry in nodes]
     for node in records:

@@ -89,6 +89,10 @@ class _Engine:
     hooks: dict[str, list[Listener]] = field(default_factory=dict)
     #: node id -> value taken from an earlier run instead of running the node
     reuse: dict[str, Any] = field(default_factory=dict)
+    #: log a failed task's traceback with its failure (``execute(print_exc=False)``: not)
+    tracebacks: bool = True
+    #: log each retry (``execute(verbose=False)``: not; failures are logged anyway)
+    verbose: bool = True
 
     def run(self) -> Run:
         started, t0 = time.time(), time.perf_counter()
@@ -294,11 +298,13 @@ class _Engine:
         options = node.options
         if job.attempt <= options.retries:
             delay = options.retry_delay * options.retry_backoff ** (job.attempt - 1)
-            log.warning(
-                "attempt %d of %d failed (%s: %s); retrying %s in %.3g s",
-                job.attempt, options.retries + 1, type(error).__name__, error, where, delay,
-                extra={"task": node.name, "node": node.id},
-            )
+            if self.verbose:
+                log.warning(
+                    "attempt %d of %d failed (%s: %s); retrying %s in %.3g s",
+                    job.attempt, options.retries + 1, type(error).__name__, error, where,
+                    delay, extra={"task": node.name, "node": node.id},
+                )
+
             def retry() -> None:
                 self._submit(node, job.index, job.attempt + 1)
 
@@ -319,7 +325,8 @@ class _Engine:
             log.error(
                 "task %s failed after %d attempt%s: %s: %s",
                 where, job.attempt, "s" * (job.attempt != 1), type(error).__name__, error,
-                exc_info=error, extra={"task": node.name, "node": node.id},
+                exc_info=error if self.tracebacks else None,
+                extra={"task": node.name, "node": node.id},
             )
         if job.index is None:
             self._final(job.node, FAILED, error, FAILED)
@@ -420,11 +427,15 @@ def run_plan(
     progress: bool = False,
     listeners: Sequence[Listener] = (),
     reuse: Mapping[str, Any] | None = None,
+    tracebacks: bool = True,
+    verbose: bool = True,
 ) -> Run:
     """Run ``plan`` on ``executor`` (started and stopped here); return the Run.
 
     ``reuse`` maps node ids to values of an earlier run: those nodes count as
     succeeded with that value and do not run (``run(resume=...)``).
+    ``tracebacks=False`` logs failures without their traceback, ``verbose=False``
+    leaves retries unlogged (0.4.0's ``print_exc`` and ``verbose``).
     """
     record = Recorder()
     everyone: list[Listener] = [record]
@@ -435,4 +446,7 @@ def run_plan(
     everyone.extend(listeners)
     _output.ensure_handler()
     with _output.redirected():
-        return _Engine(plan, executor, everyone, record=record, reuse=dict(reuse or {})).run()
+        return _Engine(
+            plan, executor, everyone, record=record, reuse=dict(reuse or {}),
+            tracebacks=tracebacks, verbose=verbose,
+        ).run()

@@ -6,10 +6,13 @@ built-in exception a Python user would reach for first (``ValueError`` for a
 bad graph, ``KeyError`` for an unknown id, ``TimeoutError`` for a timeout)::
 
     WebberError
-     ├── GraphError (ValueError)           the graph cannot run; raised by compile()
+     ├── GraphError (ValueError)           the graph cannot run; raised as it is built
      │    ├── CycleError                   a -> b -> a; lists the cycle in order
+     │    ├── DuplicateEdgeError           add_edge(a, b) when a -> b exists
      │    ├── UnknownNodeError (KeyError)  an id that is not in the graph
-     │    ├── ForeignPromiseError          a Promise of another flow
+     │    ├── InvalidPromiseError          a Promise argument naming no node here
+     │    │    ├── UnknownPromiseError (also UnknownNodeError)  of a missing node
+     │    │    └── ForeignPromiseError     of another flow (or another flow's id)
      │    ├── TaskDefinitionError          not callable, bad retries, bad condition
      │    └── UnpicklableTaskError         cannot be sent to a worker process
      ├── TaskError                         raised *for* a task, not *by* it
@@ -41,10 +44,12 @@ from __future__ import annotations
 __all__ = [
     "CycleError",
     "DiagramError",
+    "DuplicateEdgeError",
     "ExecutorError",
     "FormatError",
     "ForeignPromiseError",
     "GraphError",
+    "InvalidPromiseError",
     "JobLoadError",
     "JobSendError",
     "PoolClosedError",
@@ -58,6 +63,7 @@ __all__ = [
     "TaskTimeoutError",
     "TransportError",
     "UnknownNodeError",
+    "UnknownPromiseError",
     "UnpicklableTaskError",
     "WebberError",
     "WorkerCrashedError",
@@ -108,6 +114,23 @@ class CycleError(GraphError):
         self.cycle = cycle
 
 
+class DuplicateEdgeError(GraphError):
+    """``add_edge(a, b)`` when the edge ``a -> b`` was added already; to change
+    its condition, use ``update_edges``.
+
+    >>> import webber
+    >>> dag = webber.DAG()
+    >>> a, b = dag.add_node(print), dag.add_node(print)
+    >>> dag.add_edge(a, b)
+    ('print-1', 'print-2')
+    >>> try:
+    ...     dag.add_edge(a, b, continue_on=webber.Condition.AnyCase)
+    ... except ValueError as e:  # 0.4.0 raised ValueError here too
+    ...     print(type(e).__name__)
+    DuplicateEdgeError
+    """
+
+
 class UnknownNodeError(GraphError, KeyError):
     """A node id (or Promise) that the graph does not hold. ``.key`` is the id.
 
@@ -130,8 +153,38 @@ class UnknownNodeError(GraphError, KeyError):
         return str(self.args[0])
 
 
-class ForeignPromiseError(GraphError):
-    """A Promise recorded by one flow was used in another.
+class InvalidPromiseError(GraphError):
+    """A Promise argument that names no node of this graph: unknown, or of
+    another flow. Raised where the Promise is passed (``add_node``). webber
+    0.4.0 code catches it as ``webber.xcoms.InvalidCallable``.
+
+    >>> import webber
+    >>> from webber.xcoms import InvalidCallable
+    >>> dag = webber.DAG()
+    >>> try:
+    ...     dag.add_node(print, webber.Promise("missing-1"))
+    ... except InvalidCallable as e:
+    ...     print(type(e).__name__)
+    UnknownPromiseError
+    """
+
+
+class UnknownPromiseError(InvalidPromiseError, UnknownNodeError):
+    """A Promise of a node the graph does not hold (``except KeyError`` catches it too).
+
+    >>> import webber
+    >>> dag = webber.DAG()
+    >>> try:
+    ...     dag.add_node(print, webber.Promise("prnt-1"))
+    ... except KeyError as e:
+    ...     print(e.key)
+    prnt-1
+    """
+
+
+class ForeignPromiseError(InvalidPromiseError):
+    """A Promise recorded by one flow was used in another (or an id that
+    one DAG's ``add_node`` returned, in another DAG or its Run).
 
     >>> from webber import Flow, ForeignPromiseError, task
     >>> one = task(lambda: 1, name="one")

@@ -7,6 +7,12 @@ variable in ``_context.py``). The facade turns what users pass (ids,
 Promises, tasks, callables) into ids, checks it, and keeps the graph in a
 :class:`~webber._store.GraphStore`; running goes ``compile() -> Plan ->
 executor.check(plan) -> _engine.run_plan``.
+
+Every method checks its input and raises at the call that is wrong (a cycle
+included: the store keeps a topological order up to date, see ``_order.py``),
+and takes webber 0.4.0's forms too (ids as arguments or one list, ``data=``,
+``filter=``; see docs/guide/coming-from-0.4.0.md). ``compile()`` checks the
+whole graph again: a ``with Flow():`` block may name a node before it exists.
 """
 
 from __future__ import annotations
@@ -18,10 +24,15 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from webber import _context
-from webber._errors import TaskDefinitionError
-from webber._graph import Condition, Edge, Node, TaskOptions, display_name
-from webber._promise import Promise, find_promises, lower_iter_promise
-from webber._query import GraphView, NodeRef
+from webber._edits import GraphEdits, check_condition
+from webber._errors import (
+    TaskDefinitionError,
+    WebberError,
+)
+from webber._graph import Condition, Node, TaskOptions, display_name
+from webber._nodeid import Owner
+from webber._promise import Promise, lower_iter_promise
+from webber._query import NodeRef
 from webber._store import GraphStore
 from webber._task import Task
 
@@ -43,11 +54,17 @@ _UPDATABLE = (
     frozenset(f.name for f in fields(Node))
     - {"id", "deps", "fan_out", "options", "fan_out_slot", "fan_out_zip"}
 ) | frozenset(f.name for f in fields(TaskOptions))
+#: webber 0.4.0's keys of a node's data -> the field they set
+_SEED_NODE_KEYS = {"callable": "func", "retry": "retries"}
 _uids = itertools.count(1)
 
 
-class DAG(GraphView):
+class DAG(GraphEdits):
     """A directed acyclic graph of Python callables: webber 0.4.0's explicit API.
+
+    ``DAG(name)`` starts an empty graph; ``DAG(graph)`` copies a graph given as
+    anything with ``.nodes`` and ``.edges`` (a ``networkx.DiGraph`` whose nodes
+    are callables, as webber 0.4.0 took, or another DAG's ``.graph``).
 
     >>> import webber
     >>> from webber import Promise
@@ -61,53 +78,104 @@ class DAG(GraphView):
     'Hello World!'
     """
 
-    def __init__(self, name: str = "dag") -> None:
-        self.name = name
+    def __init__(self, graph: Any = None, *, name: str | None = None) -> None:
+        if isinstance(graph, str):  # DAG("etl"): the name
+            graph, name = None, graph
+        self.name = "dag" if name is None else name
         """The graph's name, shown in plans, logs and diagrams."""
         self._uid = next(_uids)
         # The flows whose Promises name the same nodes here: this one, and the
         # flows a critical_path() was cut from (it keeps their ids).
         self._kin: frozenset[int] = frozenset((self._uid,))
         self._store = GraphStore(self._label)
+        self._owner = Owner(self)
         # The last Plan and the store version it was compiled from: flows are
         # often run again unchanged.
         self._plan: tuple[tuple[str, int], Plan] | None = None
+        if graph is not None:
+            self._load(graph)
 
     # -- building -------------------------------------------------------------------
     def add_node(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> str:
         """Add a node that will call ``fn(*args, **kwargs)``; returns its id.
 
         A ``Promise`` among the arguments (also inside lists, tuples, sets and
-        dicts) is replaced by that node's result and records the edge. A
-        ``@task`` function brings its settings (name, retries, timeout).
+        dicts) is replaced by that node's result and records the edge; it must
+        name a node of this DAG (else :class:`~webber.InvalidPromiseError`). A
+        ``@task`` function brings its settings (name, retries, timeout). The id
+        is a ``str`` that remembers this DAG: another DAG refuses it.
         """
-        where = display_name(fn) if callable(fn) else repr(fn)
-        args, kwargs, fan = lower_iter_promise(args, kwargs, where)
-        self._check_promises(args, kwargs, where)
+        if not callable(fn):
+            raise TaskDefinitionError(
+                f"add_node(): {type(fn).__name__} {fn!r} is not callable; add_node() takes "
+                f"the function first, then its arguments"
+            )
         if isinstance(fn, Task):
-            return self._insert(fn.fn, fn.options, args, kwargs, False, fan)
-        name = display_name(fn) if callable(fn) else type(fn).__name__
-        return self._insert(fn, TaskOptions(name), args, kwargs, False, fan)
+            func, options = fn.fn, fn.options
+        else:
+            func, options = fn, TaskOptions(display_name(fn))
+        args, kwargs, fan = lower_iter_promise(args, kwargs, options.name)
+        if args or kwargs:
+            self._check_promises(args, kwargs, options.name, known=True)
+        return self._owner.cls(self._insert(func, options, args, kwargs, False, fan))
 
     def add_edge(
         self, parent: NodeRef, child: NodeRef, continue_on: Condition = Condition.Success
-    ) -> None:
+    ) -> tuple[str, str]:
         """Make ``child`` wait for ``parent``; it runs only if ``continue_on`` holds.
+        Returns the pair of ids.
 
-        Adding an edge that exists already sets its condition.
+        A callable that no node runs yet is added as a node (with no
+        arguments). An edge that closes a cycle, or that was added already,
+        raises (:class:`~webber.CycleError`, :class:`~webber.DuplicateEdgeError`);
+        to change an edge's condition use :meth:`update_edges`. The edge that a
+        Promise argument made may be named once, to set its condition.
         """
-        self._store.link(self.node_id(parent), self.node_id(child), continue_on)
+        mine = self._owner.cls
+        if continue_on.__class__ is Condition and parent.__class__ is child.__class__ is mine:
+            # The common case first (100,000-node graphs): two ids of this DAG, a
+            # new edge that agrees with the topological order (parent added first).
+            store = self._store
+            pu, pv = store.nodes.get(parent), store.nodes.get(child)
+            if pu is not None and pv is not None:
+                u, v = pu.id, pv.id  # plain strings: the dicts' fast path from here on
+                index = store.order.index
+                if v not in store.succ[u] and index[u] < index[v]:
+                    store.link(u, v, continue_on)  # agrees with the order: no cycle
+                    return (parent, child)
+        check_condition(continue_on, "add_edge")
+        new = [callable(ref) and not isinstance(ref, (str, Promise, Mapping))
+               and not self._runs(ref) for ref in (parent, child)]
+        u = "" if new[0] else self.node_id(parent)
+        v = "" if new[1] else self.node_id(child)
+        if not (new[0] or new[1]):
+            self._check_edge(u, v)
+        if new[0]:
+            u = self.add_node(parent)
+        if new[1]:
+            v = self.add_node(child)
+        self._store.implied.discard((u, v))
+        self._store.link(u, v, continue_on)
+        return (self._mine(parent, u), self._mine(child, v))
 
     def add_edge_many(
         self, parents: Iterable[NodeRef], children: Iterable[NodeRef]
     ) -> None:
-        """Ordering edges from every parent to every child (what ``a >> b`` records)."""
+        """Ordering edges from every parent to every child (what ``a >> b``
+        records); existing edges are kept. All or none are added."""
         kids = [self.node_id(c) for c in children]
-        for parent in parents:
-            u = self.node_id(parent)
-            for v in kids:
-                if not self._store.has_edge(u, v):
-                    self._store.link(u, v, Condition.Success)
+        added: list[tuple[str, str]] = []
+        try:
+            for parent in parents:
+                u = self.node_id(parent)
+                for v in kids:
+                    if not self._store.has_edge(u, v):
+                        self._store.connect(u, v, Condition.Success)
+                        added.append((u, v))
+        except WebberError:
+            for u, v in added:
+                self._store.unlink(u, v)
+            raise
 
     def retry_node(self, ref: NodeRef, count: int) -> None:
         """Re-run the node after a failure, up to ``count`` more times."""
@@ -118,61 +186,27 @@ class DAG(GraphView):
         with ``as_failure=True``). Its state in the Run is ``"skipped"``."""
         self._update(self.node_id(ref), skip=skip, skip_as_failure=as_failure)
 
-    def relabel_node(self, ref: NodeRef, label: str) -> None:
-        """Change the name the node shows in logs and diagrams (its id stays)."""
-        self._update(self.node_id(ref), name=label)
-
-    def update_nodes(
-        self, *refs: NodeRef, filter: Callable[[Node], object] | None = None, **changes: Any
-    ) -> list[str]:
-        """Change fields of the named nodes (or of those matching ``filter``;
-        every node when neither is given). Returns the ids changed.
-
-        >>> from webber import DAG
-        >>> dag = DAG()
-        >>> a = dag.add_node(print, "a")
-        >>> dag.update_nodes(filter=lambda n: n.name == "print", retries=3, timeout=5.0)
-        ['print-1']
-        """
-        unknown = set(changes) - _UPDATABLE
-        if unknown:
+    def relabel_node(self, ref: NodeRef, label: str) -> str:
+        """Change the name the node shows in logs and diagrams (its id stays);
+        returns the label."""
+        n = self.node_id(ref)
+        if not isinstance(label, str) or not label:
             raise TaskDefinitionError(
-                f"update_nodes() cannot set {', '.join(sorted(unknown))}; "
-                f"settable fields: {', '.join(sorted(_UPDATABLE))}"
+                f"relabel_node({n!r}, {label!r}): the label must be a non-empty str"
             )
-        named = [self.node_id(ref) for ref in refs]
-        ids = self._select(named, filter, self._store.nodes.values(), lambda n: n.id)
-        for n in ids:
-            self._update(n, **changes)
-        return ids
-
-    def update_edges(
-        self,
-        *refs: tuple[NodeRef, NodeRef],
-        filter: Callable[[Edge], object] | None = None,
-        continue_on: Condition,
-    ) -> list[tuple[str, str]]:
-        """Set the condition of the named edges (or of those matching ``filter``;
-        every edge when neither is given). Returns the pairs changed."""
-        pairs = [(self.node_id(u), self.node_id(v)) for u, v in refs]
-        for u, v in pairs:
-            self.get_edge(u, v)  # raises for a missing edge
-        store = self._store
-        records = (store.edge(u, v) for u, v in store.pairs())  # lazy
-        chosen = self._select(pairs, filter, records, lambda e: (e.parent, e.child))
-        for u, v in chosen:
-            store.link(u, v, continue_on)
-        return chosen
+        self._update(n, name=label)
+        return label
 
     def remove_node(self, ref: NodeRef) -> None:
         """Remove the node and its edges."""
         self._store.remove(self.node_id(ref))
 
-    def remove_edge(self, parent: NodeRef, child: NodeRef) -> None:
-        """Remove the edge ``parent -> child``. A Promise argument still makes
-        the child wait for the parent's result."""
+    def remove_edge(self, parent: NodeRef, child: NodeRef) -> tuple[str, str]:
+        """Remove the edge ``parent -> child``; returns its pair of ids. A
+        Promise argument still makes the child wait for the parent's result."""
         edge = self.get_edge(parent, child)
         self._store.unlink(edge.parent, edge.child)
+        return (self._mine(parent, edge.parent), self._mine(child, edge.child))
 
     def critical_path(self, refs: NodeRef | Iterable[NodeRef]) -> DAG:
         """A new graph of the named nodes and all their ancestors (same ids).
@@ -182,10 +216,11 @@ class DAG(GraphView):
         >>> a, b = dag.add_node(print, "a"), dag.add_node(print, "b")
         >>> c = dag.add_node(print, "c")
         >>> dag.add_edge(a, c)
-        >>> dag.critical_path(c).nodes
+        ('print-1', 'print-3')
+        >>> list(dag.critical_path(c).nodes)
         ['print-1', 'print-3']
         """
-        if isinstance(refs, (str, Promise)) or callable(refs):
+        if isinstance(refs, (str, Promise, Mapping)) or callable(refs):
             refs = [refs]
         keep = self._store.ancestors(self.node_id(ref) for ref in refs)
         sub = type(self)(self.name)
@@ -214,7 +249,7 @@ class DAG(GraphView):
         (1, 'builtins.print', [{'$promise': 'len-1'}])
         >>> d["edges"][0]["continue_on"], d["edges"][0]["data"]
         ('Success', True)
-        >>> DAG.from_dict(d).get_node(b).args
+        >>> DAG.from_dict(d).get_node("print-1").args  # ids are plain strings in a file
         (Promise('len-1'),)
         """
         from webber._describe import describe
@@ -252,7 +287,7 @@ class DAG(GraphView):
         >>> dag = DAG()
         >>> n = dag.add_node(shout, "hi")
         >>> copy = DAG.from_dict(dag.to_dict(), registry={"shout": shout})
-        >>> copy.run(executor="inline")[n]
+        >>> copy.run(executor="inline")["shout-1"]  # the copy's id: the same string
         'HI!'
         """
         from webber._describe import load
@@ -292,14 +327,14 @@ class DAG(GraphView):
 
     def run(
         self,
-        executor: str | Executor = "processes",
+        executor: str | Executor | None = None,
         *,
         max_workers: int | None = None,
         progress: bool = False,
         listeners: Iterable[Listener] = (),
         resume: Run | None = None,
-        callbacks: DAGCallbacks | None = None,
         dashboard: bool | Dashboard = False,
+        callbacks: DAGCallbacks | None = None,
     ) -> Run:
         """Run the graph and return its :class:`~webber.Run`.
 
@@ -307,6 +342,8 @@ class DAG(GraphView):
         processes, for CPU-bound Python), ``"threads"`` (I/O-bound tasks),
         ``"inline"`` (one task at a time in this thread: breakpoints work),
         ``"dask"`` (a local dask.distributed cluster) or an Executor instance.
+        Without one, ``webber.config.executor`` or the environment variable
+        ``WEBBER_EXECUTOR`` chooses (see :class:`~webber.Config`).
 
         ``progress=True`` shows a progress bar (tqdm's when installed).
         ``listeners`` get the run's events (see :class:`~webber.Listener`).
@@ -318,9 +355,59 @@ class DAG(GraphView):
         downstream of them (``run.reused`` lists what was reused).
         ``callbacks`` takes webber 0.4.0's :class:`~webber.DAGCallbacks`.
         """
+        return self._run(
+            executor, max_workers, progress, listeners, resume, dashboard, callbacks
+        )
+
+    def execute(
+        self,
+        executor: str | Executor | bool | None = None,
+        print_exc: bool | None = None,
+        max_workers: int | None = None,
+        verbose: bool = True,
+        callbacks: DAGCallbacks | None = None,
+        *,
+        return_ref: bool = False,
+        progress: bool = False,
+        listeners: Iterable[Listener] = (),
+        resume: Run | None = None,
+        dashboard: bool | Dashboard = False,
+    ) -> Run:
+        """webber 0.4.0's name for :meth:`run`, with its arguments: runs the
+        graph, logging task output, and returns the Run.
+
+        ``print_exc=False`` logs failures without their traceback, ``verbose=False``
+        leaves retries unlogged, ``max_workers`` caps the workers, ``callbacks``
+        is passed on to :meth:`run`. ``return_ref`` is accepted and changes
+        nothing: the Run is always returned (0.4.0 returned None unless it was
+        True); a bool in the first place is 0.4.0's positional ``return_ref``.
+        """
+        if isinstance(executor, bool):
+            executor = None
+        return self._run(
+            executor, max_workers, progress, listeners, resume, dashboard, callbacks,
+            tracebacks=print_exc is not False, verbose=verbose,
+        )
+
+    def _run(
+        self,
+        executor: str | Executor | None,
+        max_workers: int | None,
+        progress: bool,
+        listeners: Iterable[Listener],
+        resume: Run | None,
+        dashboard: bool | Dashboard,
+        callbacks: DAGCallbacks | None = None,
+        tracebacks: bool = True,
+        verbose: bool = True,
+    ) -> Run:
         from webber._engine import run_plan
         from webber.executors import resolve_executor
 
+        if executor is None:  # webber.config's, or WEBBER_EXECUTOR, or processes
+            from webber._config import config
+
+            executor = config.default_executor()
         chosen = resolve_executor(executor, max_workers)
         plan = self.compile()
         chosen.check(plan)
@@ -338,24 +425,12 @@ class DAG(GraphView):
             from webber._callbacks import listener_for
 
             listening.append(listener_for(callbacks))
-        return run_plan(plan, chosen, progress=progress, listeners=listening, reuse=reuse)
-
-    def execute(
-        self,
-        executor: str | Executor = "processes",
-        *,
-        max_workers: int | None = None,
-        progress: bool = False,
-        listeners: Iterable[Listener] = (),
-        resume: Run | None = None,
-        callbacks: DAGCallbacks | None = None,
-        dashboard: bool | Dashboard = False,
-    ) -> Run:
-        """webber 0.4.0's name for :meth:`run`: runs the graph, logging task output."""
-        return self.run(
-            executor, max_workers=max_workers, progress=progress, listeners=listeners,
-            resume=resume, callbacks=callbacks, dashboard=dashboard,
+        run = run_plan(
+            plan, chosen, progress=progress, listeners=listening, reuse=reuse,
+            tracebacks=tracebacks, verbose=verbose,
         )
+        run._owner = (self._kin, self._label())  # to refuse ids and Promises of other graphs
+        return run
 
     def visualize(
         self, path: str | None = None, *, type: str | None = None, legend: bool = True
@@ -373,13 +448,6 @@ class DAG(GraphView):
         return viz.visualize(self, path, type, legend)
 
     # -- internals --------------------------------------------------------------------
-    def _check_promises(self, args: tuple[Any, ...], kwargs: dict[str, Any], where: str) -> None:
-        if not args and not kwargs:
-            return
-        for promise in find_promises((args, kwargs)):
-            if self._is_foreign(promise):
-                raise self._foreign(promise, f"task {where!r}")
-
     def _record(
         self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], fan_out: bool
     ) -> Promise:
@@ -392,61 +460,10 @@ class DAG(GraphView):
         n = self._insert(task.fn, task.options, args, kwargs, fan_out, fan)
         return Promise._bound(n, self)
 
-    def _insert(
-        self,
-        fn: Callable[..., Any],
-        options: TaskOptions,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        fan_out: bool,
-        fan: dict[str, Any] | None = None,
-    ) -> str:
-        n = self._store.new_id(options.name)
-        # An IterPromise argument brings its fan-out settings (see lower_iter_promise).
-        settings = {"fan_out": fan_out} if fan is None else {**fan, "fan_out": True}
-        self._store.insert(
-            Node(n, options, fn, args, kwargs, deps=_deps(args, kwargs), **settings)
-        )
-        return n
-
-    def _update(self, n: str, **changes: Any) -> None:
-        if "args" in changes or "kwargs" in changes:
-            node = self._store.nodes[n]
-            changes["deps"] = _deps(changes.get("args", node.args),
-                                    changes.get("kwargs", node.kwargs))
-        try:
-            self._store.update(n, **changes)
-        except TypeError as e:  # unreachable for checked names; keep the cause visible
-            raise TaskDefinitionError(f"cannot update node {n!r}: {e}") from e
-
-    @staticmethod
-    def _select(
-        refs: Iterable[Any],
-        predicate: Callable[[Any], object] | None,
-        records: Iterable[Any],
-        key: Callable[[Any], Any],
-    ) -> list[Any]:
-        """The named keys; or, with a predicate or no names, the keys of the
-        records that match (among the named ones, if any). ``records`` is
-        only read in the second case."""
-        chosen = list(refs)
-        if predicate is not None or not chosen:
-            named = set(chosen)
-            chosen = [
-                key(r) for r in records
-                if (not named or key(r) in named) and (predicate is None or predicate(r))
-            ]
-        return chosen
-
-
-def _deps(args: Any, kwargs: Any) -> tuple[Any, ...]:
-    """The keys of the Promises among the arguments, each once, in order."""
-    if not args and not kwargs:
-        return ()
-    keys: dict[Any, None] = {}  # ordered set; callables hash by identity
-    for promise in find_promises((args, kwargs)):
-        keys[promise.key] = None
-    return tuple(keys)
+    def _runs(self, func: Callable[..., Any]) -> bool:
+        """Whether some node runs ``func`` (add_edge adds those that none runs)."""
+        func = func.fn if isinstance(func, Task) else func
+        return any(n.func is func for n in self._store.nodes.values())
 
 
 class Flow(DAG):
@@ -481,4 +498,3 @@ class Flow(DAG):
 
     def __exit__(self, *exc_info: object) -> None:
         _context.active_flow.reset(self._tokens.pop())
-

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import FrozenInstanceError, dataclass, field, fields
 from typing import Any, Protocol
 
@@ -30,11 +30,13 @@ __all__ = [
 ]
 
 
-class Condition(enum.Enum):
+class Condition(enum.IntEnum):
     """When a child runs, given its parent's final state.
 
     ``Success`` (the default) needs the parent to succeed, ``Failure`` needs it
     to fail, ``AnyCase`` accepts any final state (success, failure or skip).
+    An ``IntEnum`` with webber 0.4.0's values (0, 1, 3), so code that stored
+    or compared them as numbers keeps working.
 
     >>> from webber import DAG, Condition
     >>> dag = DAG()
@@ -43,9 +45,9 @@ class Condition(enum.Enum):
     >>> dag.add_edge(risky, handler, continue_on=Condition.Failure)
     """
 
-    Success = "success"
-    Failure = "failure"
-    AnyCase = "anycase"
+    Success = 0
+    Failure = 1
+    AnyCase = 3
 
     def __repr__(self) -> str:
         return f"Condition.{self.name}"
@@ -109,14 +111,40 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
+class _Record(Mapping[str, Any]):
+    """Item access to a record, as webber 0.4.0 code reads its node and edge
+    dicts (``node["callable"]``, ``edge["Condition"]``): ``_KEYS`` maps each
+    key to the attribute that holds it. The records stay frozen and strict:
+    an unknown key raises KeyError (``.get()`` gives a default)."""
+
+    __slots__ = ()
+    _KEYS: Mapping[str, str] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            attribute = self._KEYS[key]
+        except (KeyError, TypeError):
+            raise KeyError(key) from None
+        return getattr(self, attribute)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._KEYS)
+
+    def __len__(self) -> int:
+        return len(self._KEYS)
+
+
+@dataclass(frozen=True, slots=True, eq=True)
+class Node(_Record):
     """One task of a graph, as ``dag.get_node(id)`` returns it.
 
     Its task settings are ``node.options`` (a :class:`TaskOptions`), also
     readable one by one (``node.name``, ``node.retries``, ...). ``deps`` lists
     the keys of the Promises found in ``args`` and ``kwargs``: the nodes whose
     results this one receives. ``fan_out`` is True for a ``task.map(...)`` node.
+    webber 0.4.0's names work too, as attributes and as keys: ``node.callable``
+    (``func``), ``node.retry`` (``retries``), ``node["callable"]``,
+    ``node["args"]``, ``node["id"]``, ...
 
     >>> from webber import DAG, Promise
     >>> dag = DAG()
@@ -125,6 +153,8 @@ class Node:
     >>> node = dag.get_node(b)
     >>> node.name, node.deps, node.kwargs, node.retries
     ('print', ('len-1',), {'sep': ''}, 0)
+    >>> node["callable"] is node.callable is print, node["name"]
+    (True, 'print')
     """
 
     id: str
@@ -169,6 +199,16 @@ class Node:
         """Seconds an attempt may take, or None."""
         return self.options.timeout
 
+    @property
+    def callable(self) -> Callable[..., Any]:
+        """webber 0.4.0's name for :attr:`func`."""
+        return self.func
+
+    @property
+    def retry(self) -> int:
+        """webber 0.4.0's name for :attr:`retries`."""
+        return self.options.retries
+
 
 def _refuse_assignment(self: Node, name: str, value: object = None) -> None:
     raise FrozenInstanceError(f"cannot assign to field {name!r}")
@@ -181,12 +221,14 @@ Node.__setattr__ = _refuse_assignment  # type: ignore[method-assign,assignment]
 Node.__delattr__ = _refuse_assignment  # type: ignore[method-assign,assignment]
 
 
-@dataclass(frozen=True, slots=True)
-class Edge:
+@dataclass(frozen=True, slots=True, eq=True)
+class Edge(_Record):
     """A dependency ``parent -> child``, as ``dag.get_edge(u, v)`` returns it.
 
     ``data`` is True when the child receives the parent's result (a Promise
-    argument), False for an ordering-only edge (``a >> b``).
+    argument), False for an ordering-only edge (``a >> b``). webber 0.4.0's
+    names work too, as attributes and as keys: ``edge.Condition``
+    (``continue_on``), ``edge.id`` (the pair), ``edge["Condition"]``, ...
 
     >>> from webber import DAG, Condition, Promise
     >>> dag = DAG()
@@ -194,12 +236,39 @@ class Edge:
     >>> b = dag.add_node(print, Promise(a))
     >>> dag.get_edge(a, b)
     Edge(parent='len-1', child='print-1', continue_on=Condition.Success, data=True)
+    >>> dag.get_edge(a, b)["Condition"], dag.get_edge(a, b).id
+    (Condition.Success, ('len-1', 'print-1'))
     """
 
     parent: str
     child: str
     continue_on: Condition = Condition.Success
     data: bool = False
+
+    @property
+    def Condition(self) -> Condition:  # 0.4.0 spelled the key so
+        """webber 0.4.0's name for :attr:`continue_on`."""
+        return self.continue_on
+
+    @property
+    def id(self) -> tuple[str, str]:
+        """The pair ``(parent, child)``, webber 0.4.0's id of an edge."""
+        return (self.parent, self.child)
+
+
+Node._KEYS = {
+    # webber 0.4.0's keys first (what dict(node) shows first), then webber's own
+    "callable": "func", "args": "args", "kwargs": "kwargs", "name": "name", "id": "id",
+    "retry": "retries", "skip": "skip",
+    **{f: f for f in (
+        "func", "options", "retries", "retry_delay", "retry_backoff", "timeout",
+        "skip_as_failure", "fan_out", "deps",
+    )},
+}
+Edge._KEYS = {
+    "parent": "parent", "child": "child", "id": "id", "Condition": "continue_on",
+    "continue_on": "continue_on", "data": "data",
+}
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.]+")

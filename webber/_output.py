@@ -79,18 +79,23 @@ class _StdoutHandler(_StreamHandler):
 
 
 def ensure_handler() -> None:
-    """Give the logger a handler in webber 0.4.0's format, unless one is configured.
+    """Make task output reach someone: the logger at INFO unless its level was
+    set, and a handler in webber 0.4.0's format unless one is configured.
 
     "Configured" means any handler on ``webber`` or its ancestors (the root
     logger included), so ``logging.basicConfig()`` or a framework's setup wins.
+    The level is set even then: ``logging.basicConfig()`` leaves the root at
+    WARNING, and a ``"webber"`` logger that inherits it would drop every
+    printed line (INFO) -- output would vanish because of an unrelated setting.
+    Setting the ``"webber"`` logger's own level (to WARNING, say) still silences it.
     """
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
     if logger.hasHandlers():
         return
     handler = _StdoutHandler()
     handler.setFormatter(TaskFormatter())
     logger.addHandler(handler)
-    if logger.level == logging.NOTSET:
-        logger.setLevel(logging.INFO)
 
 
 def emit_line(task: str, line: str, stream: str = "stdout", node: str = "") -> None:

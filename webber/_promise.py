@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from webber import _context
 from webber._errors import TaskDefinitionError
+from webber._nodeid import NodeId
 from webber._refs import find
 
 if TYPE_CHECKING:
@@ -49,6 +50,9 @@ class Promise:
     def __init__(self, key: str | Callable[..., Any] | Promise) -> None:
         if isinstance(key, Promise):
             self.key, self._flow, self._origin = key.key, key._flow, key._origin
+        elif isinstance(key, NodeId):  # an id add_node returned: bound to its DAG
+            owner = key._owner
+            self.key, self._flow, self._origin = str(key), owner.ref, owner.origin
         elif isinstance(key, str) or callable(key):
             self.key, self._flow, self._origin = key, None, None
         else:

@@ -1,23 +1,27 @@
 """The read side of a DAG: ids, records and queries (``GraphView``).
 
 ``DAG`` (``_flow.py``) is a GraphView that also builds, edits, compiles and
-runs. Everything here reads the graph store; a Promise of another flow is
-refused here, where every reference is turned into an id.
+runs. Everything here reads the graph store; a Promise of another flow, or
+an id that another DAG returned, is refused here, where every reference is
+turned into an id. The queries take webber 0.4.0's forms too (one list of
+ids, ``data=``), and ``dag.nodes`` / ``dag.graph`` are read-only views in
+networkx's shape.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from webber._errors import ForeignPromiseError, UnknownNodeError
 from webber._graph import Edge, Node
+from webber._nodeid import NodeId, Owner
 from webber._promise import Promise
 
 if TYPE_CHECKING:
     from webber._store import GraphStore
 
-__all__ = ["GraphView", "NodeRef"]
+__all__ = ["DiGraphView", "EdgesView", "GraphView", "NodeRef", "NodesView", "spread"]
 
 #: A node id (str), the Promise of a node, or the callable a single node runs.
 #: Typed as Any because inside a flow a Promise stands in for a task's value.
@@ -32,6 +36,8 @@ class GraphView:
     #: the flows whose Promises name the same nodes here
     _kin: frozenset[int]
     _store: GraphStore
+    #: what the ids this graph hands out remember (see _nodeid.py)
+    _owner: Owner
 
     def __repr__(self) -> str:
         return (
@@ -48,65 +54,98 @@ class GraphView:
     def __contains__(self, ref: object) -> bool:
         try:
             self.node_id(ref)
-        except (UnknownNodeError, TypeError):
+        except (UnknownNodeError, ForeignPromiseError, TypeError):
             return False
         return True
 
     @property
-    def nodes(self) -> list[str]:
-        """The node ids, in the order they were added."""
-        return list(self._store.nodes)
+    def nodes(self) -> NodesView:
+        """The nodes, as a read-only mapping of id -> record (in the order added):
+        ``len``, ``in``, iteration over the ids, ``dag.nodes[id]``."""
+        return NodesView(self)
 
     @property
     def edges(self) -> list[tuple[str, str]]:
         """The edges as ``(parent, child)`` id pairs."""
         return self._store.pairs()
 
+    @property
+    def root(self) -> list[str]:
+        """The ids of the nodes without parents (they run first)."""
+        return [self._mine(n) for n, parents in self._store.pred.items() if not parents]
+
+    @property
+    def graph(self) -> DiGraphView:
+        """A read-only view of the graph in networkx's shape, without networkx:
+        ``.nodes`` (id -> node record) and ``.edges`` (``(parent, child)`` ->
+        edge record). ``DAG(dag.graph)`` copies the DAG."""
+        return DiGraphView(self)
+
     def node_id(self, ref: NodeRef) -> str:
-        """The id of the node ``ref`` names: an id, a Promise, or a callable run by one node."""
+        """The id of the node ``ref`` names: an id, a Promise, a node record, or a
+        callable run by one node. An id that another DAG returned raises."""
+        cls = ref.__class__
+        if cls is str and ref in self._store.nodes:
+            return ref  # type: ignore[no-any-return]  # the common case first (large graphs)
+        if isinstance(ref, NodeId):
+            owner = ref._owner
+            if owner is not self._owner and owner.uid not in self._kin:
+                raise self._foreign_id(ref)
+            # the plain string: the store keeps no NodeId
+            return self._store.node_id(ref._plain)
         if isinstance(ref, Promise) and self._is_foreign(ref):
             # Its id may name an unrelated node here: never guess.
             raise self._foreign(ref, "node reference")
+        if isinstance(ref, Mapping) and "id" in ref:  # a record (0.4.0 passed its dicts)
+            return self.node_id(ref["id"])
         return self._store.node_id(ref)
 
     def get_node(self, ref: NodeRef) -> Node:
-        """The record of one node (attribute access: ``.name``, ``.retries``, ...)."""
+        """The record of one node (``.name``, ``.retries``; or ``["name"]``, ``["callable"]``)."""
         return self._store.nodes[self.node_id(ref)]
 
     def get_nodes(self, *refs: NodeRef) -> list[Node]:
-        """The records of the named nodes, or of every node when none is named."""
-        if not refs:
+        """The records of the named nodes (as arguments or one list), or of
+        every node when none is named."""
+        named = spread(refs)
+        if not named:
             return list(self._store.nodes.values())
-        return [self.get_node(ref) for ref in refs]
+        return [self.get_node(ref) for ref in named]
 
-    def get_edge(self, parent: NodeRef, child: NodeRef) -> Edge:
-        """The record of the edge ``parent -> child``."""
+    def get_edge(self, parent: NodeRef, child: NodeRef, data: bool = True) -> Any:
+        """The record of the edge ``parent -> child`` (``data=False``: its id pair)."""
         u, v = self.node_id(parent), self.node_id(child)
         if not self._store.has_edge(u, v):
             raise UnknownNodeError(
                 f"{self._label()} has no edge {u} -> {v}; add it with add_edge({u!r}, {v!r})",
                 (u, v),
             )
+        if not data:
+            return (self._mine(parent, u), self._mine(child, v))
         return self._store.edge(u, v)
 
-    def get_edges(self, *refs: NodeRef | tuple[NodeRef, NodeRef]) -> list[Edge]:
-        """Edge records: of every edge; or, per argument, a ``(parent, child)``
-        pair's edge, or every edge into and out of a named node."""
-        store = self._store
-        if not refs:
-            return [store.edge(u, v) for u, v in store.pairs()]
+    def get_edges(self, *refs: NodeRef | tuple[NodeRef, NodeRef], data: bool = True) -> list[Any]:
+        """Edge records (``data=False``: id pairs): of every edge; or, per
+        argument (or in one list), a ``(parent, child)`` pair's edge, or every
+        edge into and out of a named node."""
+        named = spread(refs)
         pairs: dict[tuple[str, str], None] = {}
-        for ref in refs:
+        if not named:
+            pairs = dict.fromkeys(self.edges)
+        for ref in named:
             if isinstance(ref, tuple):
-                pairs[(self.get_edge(*ref).parent, self.node_id(ref[1]))] = None
+                edge = self.get_edge(*ref)
+                pairs[(edge.parent, edge.child)] = None
                 continue
             n = self.node_id(ref)
-            pairs.update(((u, n), None) for u in store.pred[n])
-            pairs.update(((n, v), None) for v in store.succ[n])
-        return [store.edge(u, v) for u, v in pairs]
+            pairs.update(((u, n), None) for u in self._store.pred[n])
+            pairs.update(((n, v), None) for v in self._store.succ[n])
+        if not data:
+            return [(self._mine(u), self._mine(v)) for u, v in pairs]
+        return [self._store.edge(u, v) for u, v in pairs]
 
-    def filter_nodes(self, predicate: Callable[[Node], object]) -> list[str]:
-        """Ids of the nodes whose record satisfies ``predicate``.
+    def filter_nodes(self, predicate: Callable[[Node], object], data: bool = False) -> list[Any]:
+        """Ids of the nodes whose record satisfies ``predicate`` (``data=True``: the records).
 
         >>> from webber import DAG
         >>> dag = DAG()
@@ -115,11 +154,14 @@ class GraphView:
         >>> dag.filter_nodes(lambda node: node.retries > 0)
         ['print-1']
         """
-        return [n.id for n in list(self._store.nodes.values()) if predicate(n)]
+        chosen = [n for n in list(self._store.nodes.values()) if predicate(n)]
+        return chosen if data else [self._mine(n.id) for n in chosen]
 
-    def filter_edges(self, predicate: Callable[[Edge], object]) -> list[tuple[str, str]]:
-        """``(parent, child)`` pairs of the edges whose record satisfies ``predicate``."""
-        return [(e.parent, e.child) for e in self.get_edges() if predicate(e)]
+    def filter_edges(self, predicate: Callable[[Edge], object], data: bool = False) -> list[Any]:
+        """``(parent, child)`` pairs of the edges whose record satisfies
+        ``predicate`` (``data=True``: the records)."""
+        chosen = [e for e in self.get_edges() if predicate(e)]
+        return chosen if data else [(self._mine(e.parent), self._mine(e.child)) for e in chosen]
 
     # -- naming the graph in errors ---------------------------------------------------
     def _label(self) -> str:
@@ -137,3 +179,121 @@ class GraphView:
             f"a flow's Promises work only inside that flow: build the task in this flow, "
             f"or pass a plain value"
         )
+
+    def _foreign_id(self, n: NodeId) -> ForeignPromiseError:
+        other_name = n._owner.label
+        if other_name == self._label():
+            other_name = f"another {other_name} (a different graph with the same name)"
+        return ForeignPromiseError(
+            f"{str(n)!r} is an id that {other_name} returned, not {self._label()}: it may "
+            f"name an unrelated node here; use the id that this graph's add_node() returned"
+        )
+
+    def _mine(self, ref: object, n: str | None = None) -> str:
+        """The id ``n`` (default: ``ref``) as this DAG hands ids out: remembering it."""
+        if isinstance(ref, NodeId) and ref._owner is self._owner:
+            return ref
+        return self._owner.cls(n if n is not None else str(ref))
+
+
+class NodesView(Mapping[str, Node]):
+    """``dag.nodes``: id -> node record, read-only, in the order the nodes were
+    added (``len``, ``in``, iteration over ids; ``[ref]`` takes any node reference).
+
+    >>> from webber import DAG
+    >>> dag = DAG()
+    >>> n = dag.add_node(print, "hi")
+    >>> len(dag.nodes), n in dag.nodes, list(dag.nodes), dag.nodes[n]["args"]
+    (1, True, ['print-1'], ('hi',))
+    """
+
+    __slots__ = ("_dag",)
+
+    def __init__(self, dag: GraphView) -> None:
+        self._dag = dag
+
+    def __getitem__(self, ref: Any) -> Node:
+        return self._dag.get_node(ref)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dag._store)
+
+    def __len__(self) -> int:
+        return len(self._dag._store)
+
+    def __contains__(self, ref: object) -> bool:
+        return ref in self._dag
+
+    def __repr__(self) -> str:
+        return f"NodesView({list(self._dag._store)!r})"
+
+
+class EdgesView(Mapping[tuple[str, str], Edge]):
+    """``dag.graph.edges``: ``(parent, child)`` -> edge record, read-only."""
+
+    __slots__ = ("_dag",)
+
+    def __init__(self, dag: GraphView) -> None:
+        self._dag = dag
+
+    def __getitem__(self, pair: tuple[Any, Any]) -> Edge:
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            raise KeyError(pair)
+        return self._dag.get_edge(*pair)  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._dag.edges)
+
+    def __len__(self) -> int:
+        return self._dag._store.edge_count()
+
+    def __contains__(self, pair: object) -> bool:
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            return False
+        try:
+            self._dag.get_edge(*pair)
+        except (UnknownNodeError, ForeignPromiseError, TypeError):
+            return False
+        return True
+
+    def __repr__(self) -> str:
+        return f"EdgesView({self._dag.edges!r})"
+
+
+class DiGraphView:
+    """``dag.graph``: the graph in networkx's shape (``.nodes``, ``.edges``),
+    read-only and without networkx. ``DAG(dag.graph)`` copies a DAG.
+
+    >>> from webber import DAG, Promise
+    >>> dag = DAG()
+    >>> a = dag.add_node(len, "abc")
+    >>> b = dag.add_node(print, Promise(a))
+    >>> list(dag.graph.edges), dag.graph.edges[a, b]["Condition"]
+    ([('len-1', 'print-1')], Condition.Success)
+    """
+
+    __slots__ = ("_dag",)
+
+    def __init__(self, dag: GraphView) -> None:
+        self._dag = dag
+
+    @property
+    def nodes(self) -> NodesView:
+        """id -> node record."""
+        return NodesView(self._dag)
+
+    @property
+    def edges(self) -> EdgesView:
+        """``(parent, child)`` -> edge record."""
+        return EdgesView(self._dag)
+
+    def __repr__(self) -> str:
+        return f"<graph of {self._dag!r}>"
+
+
+def spread(refs: tuple[Any, ...]) -> list[Any]:
+    """0.4.0's two spellings of several refs: as arguments, or as one list."""
+    if len(refs) == 1 and isinstance(refs[0], (list, set, frozenset)):
+        return list(refs[0])
+    return list(refs)
+

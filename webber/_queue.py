@@ -14,6 +14,7 @@ from webber import _context
 from webber._errors import GraphError, TaskDefinitionError, WebberError
 from webber._flow import DAG
 from webber._graph import Condition, TaskOptions, display_name, slug
+from webber._nodeid import Owner
 from webber._promise import IterPromise, Promise, find_promises
 from webber._store import GraphStore
 from webber._stream import DEFAULT_MAXSIZE, Stage, check_repeat, run_stream
@@ -51,7 +52,7 @@ class QueueDAG(DAG):
     """
 
     def __init__(self, name: str = "queue_dag") -> None:
-        super().__init__(name)
+        super().__init__(name=name)
         self._store = _ChainStore(self._label)
         #: node id -> (halt_condition, iterator, max_iter) given to add_node
         self._repeat: dict[str, tuple[Callable[[Any], object] | None, int | None, int | None]] = {}
@@ -170,9 +171,16 @@ class QueueDAG(DAG):
             return None  # a forward reference: compile() reports it
 
     def __getstate__(self) -> dict[str, Any]:
+        # Shipped to a worker (qdag.execute as a node of a graph): without the
+        # cached Plan (rebuilt there) and the id owner (a weak reference to self).
         state = self.__dict__.copy()
-        state["_plan"] = None  # rebuilt where it runs (qdag.execute as a node of a graph)
+        state["_plan"] = None
+        del state["_owner"]
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._owner = Owner(self)
 
 
 class _ChainStore(GraphStore):

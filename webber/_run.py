@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from webber._errors import TaskSkippedError, UnknownNodeError
+from webber._errors import ForeignPromiseError, TaskSkippedError, UnknownNodeError
 from webber._events import Listener
 from webber._graph import find_id
 from webber.executors._base import fetch
@@ -114,6 +114,9 @@ class Run:
         self.reused = list(reused)
         """The nodes whose values came from the run given as ``resume=`` (they did not run)."""
         self._metrics: DAGMetrics | None = None
+        #: (uids, label) of the graph that ran, set by it: ids and Promises
+        #: that another graph handed out are refused (they may name another node)
+        self._owner: tuple[frozenset[int], str] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -124,6 +127,8 @@ class Run:
     def _id(self, ref: Any) -> str:
         if ref.__class__ is str and ref in self._states:
             return ref
+        if self._owner is not None:
+            self._refuse_foreign(ref, *self._owner)
 
         def listing(_: str) -> str:
             ids = list(self._states)
@@ -135,6 +140,18 @@ class Run:
             raise UnknownNodeError(
                 f"run of {self.plan.name!r} has no node {ref!r}; {listing('')}", ref
             ) from None
+
+    @staticmethod
+    def _refuse_foreign(ref: Any, kin: frozenset[int], label: str) -> None:
+        # Duck-typed: an id add_node returned has ._owner, a Promise ._origin.
+        owner = getattr(ref, "_owner", None)
+        origin = (owner.uid, owner.label) if owner is not None else getattr(ref, "_origin", None)
+        if origin is not None and origin[0] not in kin:
+            key = str(getattr(ref, "key", ref))
+            raise ForeignPromiseError(
+                f"run of {label}: {key!r} belongs to {origin[1]}, not to {label}; it may "
+                f"name an unrelated node here: read this run with the ids of the graph that ran"
+            )
 
     def __getitem__(self, ref: Any) -> Any:
         n = self._id(ref)
@@ -194,6 +211,11 @@ class Run:
     def succeeded(self) -> list[str]:
         """Ids of the nodes that succeeded, in plan order."""
         return [n for n, s in self._states.items() if s == "success"]
+
+    @property
+    def completed(self) -> list[str]:
+        """webber 0.4.0's name for :attr:`succeeded` (its executor's ``completed``)."""
+        return self.succeeded
 
     @property
     def failed(self) -> list[str]:

@@ -6,6 +6,12 @@ frozen Node records; Edge records are made only when asked for, which keeps a
 100,000-node graph cheap to build. Every change bumps ``version``, which the
 facade keys its cached Plan by.
 
+The store refuses an edge that would close a cycle (:meth:`GraphStore.connect`,
+used for every new edge) without a traversal of the graph per edge: ``order``
+keeps a topological order up to date (``_order.py``), so an edge that agrees
+with it costs O(1). ``implied`` holds the edges that only a Promise argument
+made: the facade lets ``add_edge`` name such an edge once.
+
 The store speaks ids. What else names a node -- a Promise, a ``@task``, a
 callable -- is turned into an id by :meth:`GraphStore.node_id`, which uses
 :func:`~webber._graph.find_id` (as the Run does over a Plan); an authoring
@@ -20,8 +26,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
+from webber._checks import cycle_error
 from webber._errors import UnknownNodeError
 from webber._graph import OPTION_FIELDS, Condition, Edge, Node, find_id, slug
+from webber._order import TopoOrder
 
 __all__ = ["GraphStore"]
 
@@ -37,6 +45,8 @@ class GraphStore:
         self.succ: dict[str, dict[str, Condition]] = {}
         self.counts: dict[str, int] = {}
         self.version = 0
+        self.order: TopoOrder[str] = TopoOrder()
+        self.implied: set[tuple[str, str]] = set()
 
     # -- ids --------------------------------------------------------------------------
     def node_id(self, ref: Any) -> str:
@@ -106,24 +116,51 @@ class GraphStore:
     # -- editing ----------------------------------------------------------------------
     def insert(self, node: Node) -> None:
         """Add ``node`` (its id from :meth:`new_id`), with an edge from each
-        parent its Promise arguments name that is present already."""
+        parent its Promise arguments name that is present already (edges
+        into a new node close no cycle)."""
         self.version += 1
         self.nodes[node.id] = node
         self.pred[node.id] = {}
         self.succ[node.id] = {}
-        self._link_deps(node)
+        self.order.add(node.id)
+        if node.deps:
+            self._link_deps(node)
 
-    def _link_deps(self, node: Node) -> None:
-        for key in node.deps:
-            try:
-                parent = self.node_id(key)
-            except (UnknownNodeError, TypeError):
-                continue  # a forward reference; compile() checks it
-            if parent not in self.pred[node.id]:
-                self.link(parent, node.id, Condition.Success)
+    def _link_deps(self, node: Node) -> list[tuple[str, str]]:
+        """The edges for ``node``'s Promise arguments that name a node present;
+        returns those added. Raises CycleError, having added none, if one
+        would close a cycle."""
+        added: list[tuple[str, str]] = []
+        try:
+            for key in node.deps:
+                try:
+                    parent = self.node_id(key)
+                except (UnknownNodeError, TypeError):
+                    continue  # a forward reference (a flow may name a node to come)
+                if parent not in self.pred[node.id]:
+                    self.connect(parent, node.id, Condition.Success)
+                    self.implied.add((parent, node.id))
+                    added.append((parent, node.id))
+        except BaseException:
+            for u, v in added:
+                self.unlink(u, v)
+            raise
+        return added
+
+    def check_new_edge(self, u: str, v: str) -> None:
+        """Raise CycleError if the new edge ``u -> v`` would close a cycle
+        (else the order is made to hold for it: add it next)."""
+        cycle = self.order.check((u, v), self.succ, self.pred)
+        if cycle is not None:
+            raise cycle_error(cycle, self.nodes, (u, v))
+
+    def connect(self, u: str, v: str, condition: Condition) -> None:
+        """Add the new edge ``u -> v``; raise CycleError if it would close a cycle."""
+        self.check_new_edge(u, v)
+        self.link(u, v, condition)
 
     def link(self, u: str, v: str, condition: Condition) -> None:
-        """Add the edge ``u -> v``, or set its condition."""
+        """Set the condition of the edge ``u -> v`` (checked: use connect() for a new edge)."""
         self.version += 1
         self.succ[u][v] = condition
         self.pred[v][u] = condition
@@ -132,27 +169,42 @@ class GraphStore:
         self.version += 1
         del self.succ[u][v]
         del self.pred[v][u]
+        self.implied.discard((u, v))
+
+    def put(self, node: Node) -> None:
+        """Put back a record as it was (the facade undoing a refused change)."""
+        self.version += 1
+        self.nodes[node.id] = node
 
     def remove(self, n: str) -> None:
         """Remove node ``n`` and its edges."""
         self.version += 1
         for u in self.pred.pop(n):
             del self.succ[u][n]
+            self.implied.discard((u, n))
         for v in self.succ.pop(n):
             del self.pred[v][n]
+            self.implied.discard((n, v))
         del self.nodes[n]
+        self.order.discard(n)
 
-    def update(self, n: str, **changes: Any) -> None:
+    def update(self, n: str, **changes: Any) -> list[tuple[str, str]]:
         """Replace fields of node ``n``'s record; task settings (``retries``,
-        ``name``, ...) go to its options. New arguments bring their edges."""
-        node = self.nodes[n]
+        ``name``, ...) go to its options. New arguments bring their edges
+        (returned; CycleError, changing nothing, if one would close a cycle)."""
+        node = old = self.nodes[n]
         options = {k: changes.pop(k) for k in OPTION_FIELDS if k in changes}
         if options:
             changes["options"] = replace(node.options, **options)
         self.version += 1
         node = self.nodes[n] = replace(node, **changes)
         if "args" in changes or "kwargs" in changes:
-            self._link_deps(node)
+            try:
+                return self._link_deps(node)
+            except BaseException:
+                self.nodes[n] = old
+                raise
+        return []
 
     def subgraph(self, keep: set[str], label: Callable[[], str]) -> GraphStore:
         """A new store of the nodes in ``keep`` and the edges among them (same ids)."""
@@ -163,4 +215,6 @@ class GraphStore:
                 sub.nodes[n] = node
                 sub.pred[n] = {u: c for u, c in self.pred[n].items() if u in keep}
                 sub.succ[n] = {v: c for v, c in self.succ[n].items() if v in keep}
+        sub.order = self.order.subset(keep)
+        sub.implied = {(u, v) for u, v in self.implied if u in keep and v in keep}
         return sub

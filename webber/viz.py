@@ -150,8 +150,11 @@ def _write(dot: graphviz.Digraph, path: str) -> None:
         ) from e
 
 
-#: what ``visualize(type=...)`` accepts (webber 0.4.0's argument)
-TYPES = ("browser", "gui")
+#: what ``visualize(type=...)`` accepts (webber 0.4.0's argument): "browser"
+#: and "gui" open the diagram; "plt" (0.4.0's notebook drawing) returns it, and
+#: Jupyter shows the returned Digraph inline
+TYPES = ("browser", "gui", "plt")
+OPENS = ("browser", "gui")
 
 
 def visualize(
@@ -175,13 +178,14 @@ def _deliver(dot: graphviz.Digraph, path: str | None, type: str | None) -> graph
         path, type = None, path
     if type is not None and type not in TYPES:
         raise DiagramError(
-            f"visualize(type={type!r}) is not supported: use type='browser' to open the "
+            f"visualize(type={type!r}) is not supported: the types are "
+            f"{', '.join(map(repr, TYPES))}; use type='browser' to open the "
             f"diagram, a path ('flow.svg', '.png', '.pdf') to write it, or neither to get "
             f"the graphviz.Digraph (Jupyter shows it inline)"
         )
     if path is not None:
         _write(dot, path)
-    if type is not None:
+    if type in OPENS:
         open_in_browser(dot)
     return dot
 

@@ -95,10 +95,10 @@ def test_an_iter_promise_node_survives_the_json_round_trip(executor: str) -> Non
     numbers = dag.add_node(list, [0, 1])
     pairs = dag.add_node(join, IterPromise(source, numbers, zip=True, partial=True), sep="=")
     copy = DAG.from_json(dag.to_json())
-    node = copy.get_node(pairs)
+    node = copy.get_node(str(pairs))  # the copy's id: the same string
     settings = (node.fan_out, node.fan_out_zip, node.partial, node.fan_out_slot)
     assert settings == (True, True, True, 0)
-    assert copy.run(executor=executor)[pairs] == ["x=0", "y=1"]
+    assert copy.run(executor=executor)[str(pairs)] == ["x=0", "y=1"]
 
 
 def test_mistakes_are_refused_where_they_are_written() -> None:

@@ -73,7 +73,8 @@ def shutdown() -> None:
 
 
 def resolve_executor(executor: str | Executor, max_workers: int | None = None) -> Executor:
-    """The Executor that ``run(executor=..., max_workers=...)`` asks for."""
+    """The Executor that ``run(executor=..., max_workers=...)`` asks for (the
+    facade turns None into the configured default first: ``webber.config``)."""
     if isinstance(executor, Executor):
         if max_workers is not None and max_workers != executor.max_workers:
             raise ExecutorError(

@@ -1,0 +1,360 @@
+"""Changing a graph in webber 0.4.0's forms: the edit side of a DAG (``GraphEdits``).
+
+``DAG`` (``_flow.py``) is a GraphEdits: a :class:`~webber._query.GraphView`
+that inserts and changes nodes and edges. Every change is checked at the
+call (a bad value, a Promise of no node here, a cycle, a duplicate edge) and
+applied to all it names, or to none. It takes 0.4.0's forms: ids as
+arguments or one list, ``filter=``, ``data=``, records, and ``DAG(graph)``
+with a networkx-shaped graph.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import fields
+from typing import Any
+
+from webber._checks import check_node
+from webber._errors import (
+    DuplicateEdgeError,
+    TaskDefinitionError,
+    UnknownNodeError,
+    UnknownPromiseError,
+    WebberError,
+)
+from webber._graph import Condition, Edge, Node, TaskOptions, display_name
+from webber._promise import Promise, find_promises
+from webber._query import GraphView, NodeRef, spread
+from webber._refs import substitute
+
+__all__ = ["GraphEdits", "check_condition"]
+
+#: what update_nodes() may set: the node's own fields and its task settings
+_UPDATABLE = (
+    frozenset(f.name for f in fields(Node)) - {"id", "deps", "fan_out", "options"}
+) | frozenset(f.name for f in fields(TaskOptions))
+#: webber 0.4.0's keys of a node's data -> the field they set
+_SEED_NODE_KEYS = {"callable": "func", "retry": "retries"}
+
+
+class GraphEdits(GraphView):
+    """The methods that change a DAG in bulk (see :class:`~webber.DAG`)."""
+
+    def update_nodes(
+        self,
+        *refs: NodeRef,
+        filter: Callable[[Node], object] | None = None,
+        data: Mapping[str, Any] | None = None,
+        callable: Callable[..., Any] | None = None,
+        args: Iterable[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        **changes: Any,
+    ) -> list[str]:
+        """Change the named nodes (as arguments or one list), or those matching
+        ``filter``: give one or the other. Returns the ids changed.
+
+        What to change: ``callable=``, ``args=``, ``kwargs=``, ``data=`` (a
+        dict of those and ``name``, as webber 0.4.0 took), or any field of the
+        record (``retries=``, ``timeout=``, ``name=``, ...). A record or dict
+        with an ``"id"`` given instead of an id sets what it holds. All nodes
+        are changed, or none (a bad value raises, naming the task).
+
+        >>> from webber import DAG
+        >>> dag = DAG()
+        >>> a = dag.add_node(print, "a")
+        >>> dag.update_nodes(filter=lambda n: n.name == "print", retries=3, timeout=5.0)
+        ['print-1']
+        """
+        given = dict(data or {})
+        for key, value in (("callable", callable), ("args", args), ("kwargs", kwargs)):
+            if value is not None:
+                given[key] = value
+        given.update(changes)
+        named = spread(refs)
+        if not given and named and all(isinstance(r, Mapping) for r in named):
+            # 0.4.0's update_nodes(record, ...): each record holds its own changes
+            plans = [(self.node_id(r), {k: v for k, v in r.items() if k != "deps"})
+                     for r in named]
+        else:
+            ids = self._choose(
+                "update_nodes", [self.node_id(r) for r in named], filter,
+                self._store.nodes.values(), lambda n: n.id,
+            )
+            plans = [(n, given) for n in ids]
+        if not given and not all(fields_ for _, fields_ in plans):
+            raise TaskDefinitionError(
+                "update_nodes() got nothing to change; pass callable=, args=, kwargs=, "
+                "data={...} or a field such as retries= or timeout="
+            )
+        self._update_many([(n, self._node_fields(n, fields_)) for n, fields_ in plans])
+        return [self._mine(n) for n, _ in plans]
+
+    def update_edges(
+        self,
+        *refs: Any,
+        filter: Callable[[Edge], object] | None = None,
+        data: Mapping[str, Any] | None = None,
+        continue_on: Condition | None = None,
+    ) -> list[tuple[str, str]]:
+        """Set the condition of the named edges (``(parent, child)`` pairs, as
+        arguments or one list) or of those matching ``filter``: give one or
+        the other. ``continue_on=`` (or ``data={"continue_on": ...}``, also
+        spelled ``"Condition"``) is the new condition. Returns the pairs changed.
+        """
+        named = spread(refs)
+        wanted = continue_on
+        if data is not None:
+            wanted = _condition_in(data, "update_edges(data=...)", continue_on)
+        if wanted is None and named and all(isinstance(r, Mapping) for r in named):
+            # 0.4.0's update_edges(record, ...): each record holds its condition
+            plans = [(self._pair(r), _condition_in(r, "update_edges(record)", None))
+                     for r in named]
+        else:
+            pairs = [self._pair(r) for r in named]
+            store = self._store
+            records = (store.edge(u, v) for u, v in store.pairs())  # lazy
+            chosen = self._choose(
+                "update_edges", pairs, filter, records, lambda e: (e.parent, e.child)
+            )
+            plans = [(pair, wanted) for pair in chosen]
+        for _, condition in plans:
+            if condition is None:
+                raise TaskDefinitionError(
+                    "update_edges() got no condition; pass continue_on=Condition.Success, "
+                    "Condition.Failure or Condition.AnyCase"
+                )
+            check_condition(condition, "update_edges")
+        for (u, v), condition in plans:
+            self._store.link(u, v, condition)  # type: ignore[arg-type]  # checked above
+        return [(self._mine(u), self._mine(v)) for (u, v), _ in plans]
+
+    # -- internals --------------------------------------------------------------------
+    def _check_promises(
+        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str, known: bool = False
+    ) -> None:
+        """Refuse a Promise of another flow; with ``known``, also one of a node
+        that is not here yet (the DAG API; the DSL may name a node to come)."""
+        if not args and not kwargs:
+            return
+        for promise in find_promises((args, kwargs)):
+            if self._is_foreign(promise):
+                raise self._foreign(promise, f"task {where!r}")
+            if known:
+                try:
+                    self._store.node_id(promise.key)
+                except UnknownNodeError as e:
+                    raise UnknownPromiseError(
+                        f"task {where!r} takes {promise!r}, but {e}", promise.key
+                    ) from None
+
+    def _insert(
+        self,
+        fn: Callable[..., Any],
+        options: TaskOptions,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        fan_out: bool,
+        fan: dict[str, Any] | None = None,
+    ) -> str:
+        n = self._store.new_id(options.name)
+        # An IterPromise argument brings its fan-out settings (see lower_iter_promise).
+        settings = {"fan_out": fan_out} if fan is None else {**fan, "fan_out": True}
+        self._store.insert(
+            Node(n, options, fn, args, kwargs, deps=_deps(args, kwargs), **settings)
+        )
+        return n
+
+    def _check_edge(self, u: str, v: str) -> None:
+        """Raise if ``u -> v`` cannot be added: it exists, or closes a cycle."""
+        store = self._store
+        if store.has_edge(u, v):
+            if (u, v) in store.implied:
+                return  # made by a Promise: add_edge may name it, once
+            raise DuplicateEdgeError(
+                f"edge {u} -> {v} exists already in {self._label()}; to change its "
+                f"condition use update_edges(({u!r}, {v!r}), continue_on=...)"
+            )
+        store.check_new_edge(u, v)
+
+    def _pair(self, ref: Any) -> tuple[str, str]:
+        """The existing edge a pair (or an edge record or dict) names, as ids."""
+        if isinstance(ref, Mapping):
+            ref = ref["id"] if "id" in ref else (ref["parent"], ref["child"])
+        if not (isinstance(ref, tuple) and len(ref) == 2):
+            raise TypeError(
+                f"expected an edge as a (parent, child) pair, got {type(ref).__name__} {ref!r}"
+            )
+        edge = self.get_edge(*ref)
+        return (edge.parent, edge.child)
+
+    def _node_fields(self, n: str, given: Mapping[str, Any]) -> dict[str, Any]:
+        """``given`` (0.4.0's keys or Node fields) checked and turned into fields."""
+        out: dict[str, Any] = {}
+        for key, value in given.items():
+            if key == "id":
+                if value != n:
+                    raise TaskDefinitionError(
+                        f"update_nodes() cannot set id: ids never change ({value!r} is not "
+                        f"{n!r}); relabel_node() changes the name a node shows"
+                    )
+                continue
+            out[_SEED_NODE_KEYS.get(key, key)] = value
+        unknown = set(out) - _UPDATABLE
+        if unknown:
+            raise TaskDefinitionError(
+                f"update_nodes() cannot set {', '.join(sorted(unknown))}; "
+                f"settable fields: {', '.join(sorted(_UPDATABLE))}"
+            )
+        if "args" in out:
+            args = out["args"]
+            if isinstance(args, (str, bytes, Mapping)) or not isinstance(args, Iterable):
+                raise TaskDefinitionError(
+                    f"task {n!r}: args={args!r} must be a list or tuple of positional "
+                    f"arguments (for one string argument: args=[{args!r}])"
+                )
+            out["args"] = tuple(args)
+        if "kwargs" in out and not isinstance(out["kwargs"], Mapping):
+            raise TaskDefinitionError(
+                f"task {n!r}: kwargs={out['kwargs']!r} must be a dict of keyword arguments"
+            )
+        if "name" in out and (not isinstance(out["name"], str) or not out["name"]):
+            raise TaskDefinitionError(f"task {n!r}: name={out['name']!r} must be a non-empty str")
+        if "func" in out and "name" not in out and builtins.callable(out["func"]):
+            out["name"] = display_name(out["func"])  # the name follows the function
+        return out
+
+    def _update(self, n: str, **changes: Any) -> None:
+        self._update_many([(n, changes)])
+
+    def _update_many(self, plans: list[tuple[str, dict[str, Any]]]) -> None:
+        """Change the planned nodes: all of them, or (when a change is refused:
+        a bad value, a Promise of no node here, a cycle) none."""
+        store = self._store
+        old = {n: store.nodes[n] for n, _ in plans}
+        added: list[tuple[str, str]] = []
+        try:
+            for n, changes in plans:
+                if "args" in changes or "kwargs" in changes:
+                    node = store.nodes[n]
+                    args = changes.get("args", node.args)
+                    kwargs = changes.get("kwargs", node.kwargs)
+                    self._check_promises(args, kwargs, n, known=True)
+                    changes = {**changes, "deps": _deps(args, kwargs)}
+                try:
+                    added.extend(store.update(n, **changes))
+                except TypeError as e:  # unreachable for checked names; keep the cause visible
+                    raise TaskDefinitionError(f"cannot update node {n!r}: {e}") from e
+                check_node(store.nodes[n])
+        except WebberError:
+            for u, v in added:
+                store.unlink(u, v)
+            for node in old.values():
+                store.put(node)
+            raise
+
+    @staticmethod
+    def _choose(
+        method: str,
+        refs: list[Any],
+        predicate: Callable[[Any], object] | None,
+        records: Iterable[Any],
+        key: Callable[[Any], Any],
+    ) -> list[Any]:
+        """The keys named in ``refs``, or those of the records that match
+        ``predicate``: exactly one of the two must be given (0.4.0's rule)."""
+        if bool(refs) == (predicate is not None):
+            which = "both ids and" if refs else "neither ids nor"
+            raise TaskDefinitionError(
+                f"{method}() got {which} a filter: name what to change either by ids "
+                f"(as arguments or one list) or with filter=lambda ...: ..., not both"
+            )
+        if predicate is None:
+            return list(dict.fromkeys(refs))
+        return [key(r) for r in records if predicate(r)]
+
+    def _load(self, graph: Any) -> None:
+        """Build from ``graph`` (``.nodes`` and ``.edges``, networkx's shape):
+        nodes that are callables, or ids whose data holds ``"callable"``."""
+        nodes, edges = getattr(graph, "nodes", None), getattr(graph, "edges", None)
+        if nodes is None or edges is None:
+            raise TypeError(
+                f"DAG() takes a name (str) or a graph with .nodes and .edges (such as a "
+                f"networkx.DiGraph whose nodes are callables), not {type(graph).__name__} "
+                f"{graph!r}"
+            )
+        ids: dict[Any, str] = {}
+        for key in list(nodes):
+            data = _item(nodes, key)
+            func = data.get("callable", key if callable(key) else None)
+            if not callable(func):
+                raise TaskDefinitionError(
+                    f"DAG(graph): node {key!r} is not callable and its data has no "
+                    f"'callable'; the graph's nodes must be the functions to run"
+                )
+            options = TaskOptions(data.get("name") or display_name(func))
+            ids[key] = self._insert(func, options, (), {}, bool(data.get("fan_out", False)))
+        for key, n in ids.items():  # arguments last: their Promises name the new ids
+            data = _item(nodes, key)
+            args, kwargs = substitute(
+                (tuple(data.get("args", ())), dict(data.get("kwargs", {}))),
+                Promise, lambda p: Promise(ids.get(p.key, p.key)),
+            )
+            settings = {f: data[f] for f in ("retries", "retry_delay", "retry_backoff",
+                                             "timeout", "skip_as_failure") if f in data}
+            if "retry" in data and "retries" not in data:
+                settings["retries"] = data["retry"]
+            skip = data.get("skip", False)
+            if isinstance(skip, tuple):  # 0.4.0 kept (skip, as_failure)
+                skip, settings["skip_as_failure"] = skip
+            self._update(n, args=args, kwargs=kwargs, skip=skip, **settings)
+        for u, v in list(edges):
+            data = _item(edges, (u, v))
+            condition = _condition_in(data, f"DAG(graph): edge {u!r} -> {v!r}", None)
+            self._check_edge(ids[u], ids[v])
+            self._store.link(ids[u], ids[v], condition or Condition.Success)
+
+
+def _deps(args: Any, kwargs: Any) -> tuple[Any, ...]:
+    """The keys of the Promises among the arguments, each once, in order."""
+    if not args and not kwargs:
+        return ()
+    keys: dict[Any, None] = {}  # ordered set; callables hash by identity
+    for promise in find_promises((args, kwargs)):
+        keys[promise.key] = None
+    return tuple(keys)
+
+
+def _item(container: Any, key: Any) -> Mapping[str, Any]:
+    """The data of a node or edge of a networkx-shaped graph ({} if it has none)."""
+    try:
+        data = container[key]
+    except (TypeError, KeyError, IndexError):
+        return {}
+    return data if isinstance(data, Mapping) else {}
+
+
+def check_condition(condition: object, method: str) -> None:
+    if condition.__class__ is not Condition:
+        raise TaskDefinitionError(
+            f"{method}(): continue_on={condition!r} is not a Condition; use "
+            f"Condition.Success, Condition.Failure or Condition.AnyCase"
+        )
+
+
+def _condition_in(
+    data: Mapping[str, Any], where: str, default: Condition | None
+) -> Condition | None:
+    """The condition a dict gives as ``continue_on`` or (0.4.0's key) ``Condition``."""
+    condition = data.get("continue_on", data.get("Condition", default))
+    if condition is None or condition.__class__ is Condition:
+        return condition
+    if isinstance(condition, int) and not isinstance(condition, bool):
+        try:
+            return Condition(condition)  # 0.4.0 stored them as numbers too
+        except ValueError:
+            pass
+    raise TaskDefinitionError(
+        f"{where}: condition {condition!r} is not a Condition; use Condition.Success, "
+        f"Condition.Failure or Condition.AnyCase"
+    )

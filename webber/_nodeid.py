@@ -1,0 +1,70 @@
+"""NodeId: the id ``add_node`` returns -- a ``str`` that remembers its DAG.
+
+Ids are readable and repeat across graphs (``lambda-1`` in each), so a plain
+string cannot tell which graph it came from: ``Promise(a)`` of one DAG used in
+another would silently bind to that DAG's node of the same id. A NodeId is
+equal to, hashes like, prints, serializes (JSON) and pickles as the plain
+string, and carries its DAG's :class:`Owner`; the DAG API and Run check it and
+raise :class:`~webber.ForeignPromiseError` naming both graphs. A plain string
+is taken at its word, in any graph.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from webber._flow import DAG
+
+__all__ = ["NodeId", "Owner"]
+
+
+class Owner:
+    """Who handed out an id: one per DAG. Its ids are instances of ``cls``, a
+    subclass of NodeId made for this DAG that holds the owner as a class
+    attribute: an id then carries no ``__dict__`` and is not tracked by the
+    cyclic GC (100,000 tracked ids made building a large graph 1.4x slower)."""
+
+    __slots__ = ("__weakref__", "cls", "label", "ref", "uid")
+
+    def __init__(self, dag: DAG) -> None:
+        self.uid: int = dag._uid
+        self.label: str = dag._label()
+        self.ref: weakref.ReferenceType[DAG] = weakref.ref(dag)
+        self.cls: type[NodeId] = type("NodeId", (NodeId,), {"__slots__": (), "_owner": self})
+
+    @property
+    def origin(self) -> tuple[int, str]:
+        """What a Promise records about its flow: (uid, label)."""
+        return (self.uid, self.label)
+
+
+class NodeId(str):
+    """A node id that remembers the DAG that returned it.
+
+    >>> import json, pickle, webber
+    >>> n = webber.DAG().add_node(print)
+    >>> n == "print-1", isinstance(n, str), json.dumps(n)
+    (True, True, '"print-1"')
+    >>> type(pickle.loads(pickle.dumps(n))) is str
+    True
+    """
+
+    __slots__ = ()
+    _owner: Owner  # set on each DAG's subclass (Owner.cls)
+
+    @property
+    def _plain(self) -> str:
+        """The plain string (what the graph keys its node by)."""
+        return str.__str__(self)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Shipped to a worker or saved: just the string (the DAG stays here).
+        return (str, (str(self),))
+
+    def __copy__(self) -> NodeId:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> NodeId:
+        return self
