@@ -38,7 +38,7 @@ from webber import _output
 from webber._cache import Cache
 from webber._cache_session import CacheSession
 from webber._errors import TaskTimeoutError, add_note
-from webber._events import Listener
+from webber._events import Listener, overrides
 from webber._graph import Condition
 from webber._inbox import Inbox
 from webber._limits import Limits
@@ -108,7 +108,7 @@ class _Engine:
         self.waiting = {n: len(node.parents) for n, node in nodes.items()}
         # Only the callbacks a listener overrides are called: no cost for the rest.
         self.hooks = {
-            event: [x for x in self.listeners if x is not self.record and _overrides(x, event)]
+            event: [x for x in self.listeners if x is not self.record and overrides(x, event)]
             for event in EVENTS
         }
         self._emit("on_run_start", self.plan)
@@ -446,13 +446,6 @@ def _holds(condition: Condition, parent: State) -> bool:
     if condition is Condition.AnyCase:
         return True
     return parent == (SUCCESS if condition is Condition.Success else FAILED)
-
-
-def _overrides(listener: Listener, event: str) -> bool:
-    """Whether ``listener`` has its own ``event`` callback (a duck-typed object
-    that is no Listener may define only some)."""
-    own = getattr(type(listener), event, None)
-    return own is not None and own is not getattr(Listener, event)
 
 
 def _timeout_error(job: Job) -> TaskTimeoutError:

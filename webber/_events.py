@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     from webber._plan import Plan
     from webber._run import Attempt, Run, State
 
-__all__ = ["Listener"]
+__all__ = ["Listener", "overrides"]
 
 
 class Listener:
@@ -58,3 +58,10 @@ class Listener:
 
     def on_run_end(self, run: Run) -> None:
         """After the last task is final, with the finished :class:`~webber.Run`."""
+
+
+def overrides(listener: Listener, event: str) -> bool:
+    """Whether ``listener`` has its own ``event`` callback (a duck-typed object
+    that is no Listener may define only some): only those are called."""
+    own = getattr(type(listener), event, None)
+    return own is not None and own is not getattr(Listener, event)

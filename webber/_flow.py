@@ -379,7 +379,9 @@ class DAG(GraphEdits):
         ``limits={"db": 2}`` lets at most 2 tasks tagged ``@task(limit="db")``
         run at once. ``callbacks`` takes webber 0.4.0's :class:`~webber.DAGCallbacks`.
         """
-        return self._run(executor, max_workers, progress, listeners, resume, dashboard,
+        from webber._running import run_graph
+
+        return run_graph(self, executor, max_workers, progress, listeners, resume, dashboard,
                          callbacks, cache=cache, limits=limits)
 
     def execute(
@@ -407,60 +409,12 @@ class DAG(GraphEdits):
         """
         if isinstance(executor, bool):
             executor = None
-        return self._run(
-            executor, max_workers, progress, listeners, resume, dashboard, callbacks,
+        from webber._running import run_graph
+
+        return run_graph(
+            self, executor, max_workers, progress, listeners, resume, dashboard, callbacks,
             tracebacks=print_exc is not False, verbose=verbose,
         )
-
-    def _run(
-        self,
-        executor: str | Executor | None,
-        max_workers: int | None,
-        progress: bool,
-        listeners: Iterable[Listener],
-        resume: Run | None,
-        dashboard: bool | Dashboard,
-        callbacks: DAGCallbacks | None = None,
-        tracebacks: bool = True,
-        verbose: bool = True,
-        cache: str | os.PathLike[str] | Cache | None = None,
-        limits: Mapping[str, int] | None = None,
-    ) -> Run:
-        from webber._engine import run_plan
-        from webber.executors import resolve_executor
-
-        if executor is None:  # webber.config's, or WEBBER_EXECUTOR, or processes
-            from webber._config import config
-
-            executor = config.default_executor()
-        chosen = resolve_executor(executor, max_workers)
-        plan = self.compile()
-        chosen.check(plan)
-        reuse = None
-        if resume is not None:
-            from webber._resume import reusable
-
-            reuse = reusable(plan, resume)
-        store = None
-        if cache is not None:
-            from webber._cache import resolve_cache
-
-            store = resolve_cache(cache)
-        listening = list(listeners)
-        if dashboard:
-            from webber._dashboard import watch
-
-            listening.insert(0, watch(dashboard))
-        if callbacks is not None:
-            from webber._callbacks import listener_for
-
-            listening.append(listener_for(callbacks))
-        run = run_plan(
-            plan, chosen, progress=progress, listeners=listening, reuse=reuse,
-            tracebacks=tracebacks, verbose=verbose, cache=store, limits=limits,
-        )
-        run._owner = (self._kin, self._label())  # to refuse ids and Promises of other graphs
-        return run
 
     def visualize(
         self, path: str | None = None, *, type: str | None = None, legend: bool = True
