@@ -56,6 +56,47 @@ def build_chain(dag: Any, promise: Any, length: int = 300, explicit_edges: bool 
     return dag
 
 
+# -- streaming (benchmarks/streaming.py) ----------------------------------------------
+#: loop count of one ~10 ms CPU-bound stage
+BURN_10MS = BURN // 5
+
+
+class Source:
+    """A streaming root: returns 0, 1, 2, ... (after ``work`` loops of CPU)."""
+
+    def __init__(self, work: int = 0) -> None:
+        self.__name__ = "source"  # 0.4.0 names a node after its callable's __name__
+        self.work = work
+        self.n = -1
+
+    def __call__(self) -> int:
+        if self.work:
+            burn(self.work)
+        self.n += 1
+        return self.n
+
+
+def step(x: int, work: int = 0) -> int:
+    """A streaming stage: ``x`` unchanged, after ``work`` loops of CPU."""
+    if work:
+        burn(work)
+    return x
+
+
+def build_stream(
+    qdag: Any, promise: Any, items: int, work: int, explicit_edges: bool = False
+) -> Any:
+    """A 3-stage QueueDAG (this webber's or 0.4.0's): a root run ``items``
+    times, then two stages, each doing ``work`` loops of CPU per item."""
+    root = qdag.add_node(Source(work), iterator=items)
+    second = qdag.add_node(step, promise(root), work)
+    third = qdag.add_node(step, promise(second), work)
+    if explicit_edges:
+        qdag.add_edge(root, second)
+        qdag.add_edge(second, third)
+    return qdag
+
+
 def join(*values: Any) -> int:
     return len(values)
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
+from typing import Any
 
 import pytest
 
@@ -31,6 +33,38 @@ def executor(request: pytest.FixtureRequest) -> str:
 
         monkeypatch.setattr(dask, "_local_cluster", lambda n_workers: (client, lambda: None))
     return name
+
+
+_schema_validator: Any = None
+
+
+def check_graph_document(document: dict[str, Any]) -> None:
+    """Raise unless ``document`` meets the JSON Schema shipped in the package."""
+    global _schema_validator
+    if _schema_validator is None:
+        import jsonschema
+
+        from webber._describe import schema_path
+
+        schema = json.loads(schema_path().read_text())
+        jsonschema.Draft202012Validator.check_schema(schema)
+        _schema_validator = jsonschema.Draft202012Validator(schema)
+    _schema_validator.validate(document)
+
+
+@pytest.fixture(autouse=True)
+def _every_graph_document_meets_the_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every to_dict()/to_json() of every test is checked against the schema."""
+    from webber import _describe
+
+    describe = _describe.describe
+
+    def checked(dag: Any, strict: bool = True) -> dict[str, Any]:
+        document = describe(dag, strict)
+        check_graph_document(document)
+        return document
+
+    monkeypatch.setattr(_describe, "describe", checked)
 
 
 @pytest.fixture(autouse=True)

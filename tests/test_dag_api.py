@@ -432,7 +432,7 @@ def test_promises_of_a_flow_work_on_its_critical_path() -> None:
     assert run[b] == 2 and run.state(a) == "success"
 
 
-def test_to_dict_and_to_json_describe_structure_not_functions() -> None:
+def test_to_dict_and_to_json_describe_structure_and_arguments() -> None:
     import json
 
     from webber import Flow, task
@@ -452,15 +452,17 @@ def test_to_dict_and_to_json_describe_structure_not_functions() -> None:
         cleanup >> sizes
     flow.update_edges((pages, sizes), continue_on=Condition.AnyCase)
     flow.skip_node(cleanup, as_failure=True)
-    d = flow.to_dict()
-    assert d["name"] == "described"
+    d = flow.to_dict(strict=False)  # the lambda: strict=True refuses it (tests/test_json.py)
+    assert (d["format"], d["version"], d["name"]) == ("webber.dag", 1, "described")
     by_id = {n["id"]: n for n in d["nodes"]}
     assert list(by_id) == ["fetch-1", "parse-1", "lambda-1"]
     assert by_id["fetch-1"] == {
         "id": "fetch-1", "name": "fetch",
-        "function": "tests.test_dag_api.test_to_dict_and_to_json_describe_structure_not_functions"
+        "function": "tests.test_dag_api.test_to_dict_and_to_json_describe_structure_and_arguments"
                     ".<locals>.fetch",
-        "inputs": [], "fan_out": True, "retries": 2, "retry_delay": 0.5, "retry_backoff": 1.0,
+        "args": [["a", "b"]], "kwargs": {}, "inputs": [], "fan_out": True, "partial": False,
+        "fan_out_slot": 0, "fan_out_zip": False,
+        "retries": 2, "retry_delay": 0.5, "retry_backoff": 1.0,
         "timeout": 3.0, "retry_on": None, "cache": True, "version": None, "limit": None,
         "skip": False, "skip_as_failure": False,
     }
@@ -470,5 +472,6 @@ def test_to_dict_and_to_json_describe_structure_not_functions() -> None:
         {"parent": "fetch-1", "child": "parse-1", "continue_on": "AnyCase", "data": True},
         {"parent": "lambda-1", "child": "parse-1", "continue_on": "Success", "data": False},
     ]
-    assert json.loads(flow.to_json()) == d
-    assert "\n" not in flow.to_json(indent=None)
+    assert by_id["parse-1"]["args"] == [{"$promise": "fetch-1"}]
+    assert json.loads(flow.to_json(strict=False)) == d
+    assert "\n" not in flow.to_json(indent=None, strict=False)

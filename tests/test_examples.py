@@ -123,6 +123,22 @@ def check_data_science(out: str) -> None:
     assert number(r"^run time: ([\d.]+) s$", out) > 0
 
 
+def check_queue_dag(out: str) -> None:
+    lines = out.splitlines()
+    assert lines[:3] == ["11.74 C ok", "15.31 C ok", "31.32 C HOT"], out  # in order
+    assert lines[7] == "end of readings", out  # the output that met halt_condition flowed on
+    assert "hot readings: 2 of 7" in out, out
+
+
+def check_iter_promise(out: str) -> None:
+    # (the warning for caviar, logged to stdout as well, may come first)
+    assert [line for line in out.splitlines() if " x " in line] == [
+        "6 x apple: 3.00", "2 x bread: 4.50", "1 x cheese: 7.00", "1 x caviar: not sold",
+    ], out
+    assert "price-1[3] failed after 1 attempt (partial=True" in out, out
+    assert "3 of 4 orders priced, total 14.50" in out, out
+
+
 CHECKS: dict[str, Callable[[str], None]] = {
     "hello": check_hello,
     "quickstart": check_quickstart,
@@ -131,6 +147,8 @@ CHECKS: dict[str, Callable[[str], None]] = {
     "conditional": check_conditional,
     "io_threads": check_io_threads,
     "data_science": check_data_science,
+    "queue_dag": check_queue_dag,
+    "iter_promise": check_iter_promise,
     "async_tasks": check_async_tasks,
 }
 

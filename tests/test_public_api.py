@@ -47,7 +47,8 @@ def test_the_contract_import_line_and_the_seed_path() -> None:
     assert namespace["Promise"] is namespace["SeedPromise"] is webber.Promise
     assert namespace["Run"] is webber.Run and namespace["task"] is webber.task
     xcoms = importlib.import_module("webber.xcoms")
-    assert xcoms.__all__ == ["InvalidCallable", "Promise"]
+    assert xcoms.__all__ == ["InvalidCallable", "IterPromise", "Promise"]
+    assert xcoms.IterPromise is webber.IterPromise
 
 
 def test_condition_members() -> None:

@@ -10,6 +10,7 @@ Importing webber starts nothing and imports no optional backend.
 
 import typing as _typing
 
+from webber._callbacks import DAGCallbacks
 from webber._config import Config, config
 from webber._errors import (
     CacheError,
@@ -18,6 +19,7 @@ from webber._errors import (
     DuplicateEdgeError,
     ExecutorError,
     ForeignPromiseError,
+    FormatError,
     GraphError,
     InvalidPromiseError,
     JobLoadError,
@@ -43,8 +45,10 @@ from webber._errors import (
 from webber._events import Listener
 from webber._flow import DAG, Flow
 from webber._graph import Condition, Edge, Node, TaskOptions
+from webber._metrics import DAGMetrics
 from webber._plan import Plan
-from webber._promise import Promise, any_case, on_failure
+from webber._promise import IterPromise, Promise, any_case, on_failure
+from webber._queue import QueueDAG, stream
 from webber._run import Attempt, Run
 from webber._task import Task, task
 from webber.executors import shutdown
@@ -64,6 +68,8 @@ __all__ = [
     "Config",
     "CycleError",
     "DAG",
+    "DAGCallbacks",
+    "DAGMetrics",
     "Dashboard",
     "DaskExecutor",
     "DiagramError",
@@ -72,8 +78,10 @@ __all__ = [
     "ExecutorError",
     "Flow",
     "ForeignPromiseError",
+    "FormatError",
     "GraphError",
     "InvalidPromiseError",
+    "IterPromise",
     "JobLoadError",
     "JobSendError",
     "LimitError",
@@ -82,6 +90,7 @@ __all__ = [
     "Plan",
     "PoolClosedError",
     "Promise",
+    "QueueDAG",
     "ResultLoadError",
     "ResultLostError",
     "ResultSendError",
@@ -104,6 +113,7 @@ __all__ = [
     "config",
     "on_failure",
     "shutdown",
+    "stream",
     "task",
 ]
 

@@ -307,7 +307,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def _show(flow: Any, args: argparse.Namespace) -> int:
     if args.json:
-        print(flow.to_json())
+        print(flow.to_json(strict=False))
     elif args.output:
         flow.visualize(args.output)
         print(f"wrote {args.output}")

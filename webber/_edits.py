@@ -155,10 +155,13 @@ class GraphEdits(GraphView):
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         fan_out: bool,
+        fan: dict[str, Any] | None = None,
     ) -> str:
         n = self._store.new_id(options.name)
+        # An IterPromise argument brings its fan-out settings (see lower_iter_promise).
+        settings = {"fan_out": fan_out} if fan is None else {**fan, "fan_out": True}
         self._store.insert(
-            Node(n, options, fn, args, kwargs, fan_out=fan_out, deps=_deps(args, kwargs))
+            Node(n, options, fn, args, kwargs, deps=_deps(args, kwargs), **settings)
         )
         self._conditions(n, args, kwargs)
         return n

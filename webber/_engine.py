@@ -11,15 +11,14 @@ State, all in the caller's thread (no locks; executors only enqueue)::
                  when their parent is final they are not submitted again
     chain_of     job key -> (its chain's links, where the links after it start);
                  those are dropped if it fails
-    timers       heap of (when, seq, action): retry delays and timeouts
+    inbox        the executors' messages, and timers: retry delays and timeouts
     fan_outs     n -> results of a fan-out node's elements still coming in
     session      run(cache=...)'s keys, hits and misses (_cache_session)
     limits       run(limits=...)'s slots per concurrency tag (_limits): a job
                  waits there for a slot; a finished job hands its slot on
 
-The loop blocks on a queue of Outcomes with a timeout equal to the next
-timer (in the main thread, at most HEARTBEAT, so that a simulated Ctrl-C
-gets through), so it never polls for work. A node is decided as soon as its own parents are
+The loop blocks in its Inbox (``_inbox.py``) until an outcome arrives or
+a timer is due, so it never polls for work. A node is decided as soon as its own parents are
 final (never level by level): it is skipped (skip_node, or an edge whose
 condition its parent's outcome does not meet -- which then spreads by the
 same rule) or submitted. Deciding runs from a work list, not recursion, so a
@@ -28,11 +27,7 @@ same rule) or submitted. Deciding runs from a work list, not recursion, so a
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
-import queue
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -42,9 +37,10 @@ from typing import Any
 from webber import _output
 from webber._cache import Cache
 from webber._cache_session import CacheSession
-from webber._errors import TaskTimeoutError
-from webber._events import Listener
+from webber._errors import TaskTimeoutError, add_note
+from webber._events import Listener, overrides
 from webber._graph import Condition
+from webber._inbox import Inbox
 from webber._limits import Limits
 from webber._plan import Plan, PlanNode
 from webber._refs import Ref
@@ -55,10 +51,10 @@ __all__ = ["run_plan"]
 
 log = logging.getLogger("webber")
 
-#: seconds between wake-ups of an idle engine in the main thread (see _wait)
-HEARTBEAT = 0.25
-
-EVENTS = ("on_run_start", "on_task_start", "on_attempt_end", "on_task_end", "on_run_end")
+EVENTS = (
+    "on_run_start", "on_task_start", "on_attempt_end", "on_task_result", "on_task_end",
+    "on_run_end",
+)
 
 SUCCESS: State = "success"
 FAILED: State = "failed"
@@ -79,7 +75,7 @@ class _Engine:
     executor: Executor
     #: the run record first, then the progress bar and the user's listeners
     listeners: list[Listener]
-    outcomes: queue.SimpleQueue[Started | Outcome] = field(default_factory=queue.SimpleQueue)
+    inbox: Inbox = field(default_factory=Inbox)
     waiting: dict[str, int] = field(default_factory=dict)
     seen: dict[str, State] = field(default_factory=dict)
     states: dict[str, State] = field(default_factory=dict)
@@ -91,11 +87,9 @@ class _Engine:
     chain_of: dict[tuple[str, int | None], tuple[tuple[Job, ...], int]] = field(
         default_factory=dict
     )
-    timers: list[tuple[float, int, Callable[[], None]]] = field(default_factory=list)
     fan_outs: dict[str, _FanOut] = field(default_factory=dict)
     decide: deque[str] = field(default_factory=deque)
     batch: list[Job] | None = None  # jobs of the current decision pass
-    seq: itertools.count[int] = field(default_factory=itertools.count)
     record: Recorder = field(default_factory=Recorder)
     #: event name -> the listeners that override it
     hooks: dict[str, list[Listener]] = field(default_factory=dict)
@@ -107,11 +101,6 @@ class _Engine:
     tracebacks: bool = True
     #: log each retry (``execute(verbose=False)``: not; failures are logged anyway)
     verbose: bool = True
-    main_thread: bool = field(
-        default_factory=lambda: threading.current_thread() is threading.main_thread()
-    )
-    #: the thread the engine runs in
-    thread: int = field(default_factory=threading.get_ident)
 
     def run(self) -> Run:
         started, t0 = time.time(), time.perf_counter()
@@ -119,13 +108,13 @@ class _Engine:
         self.waiting = {n: len(node.parents) for n, node in nodes.items()}
         # Only the callbacks a listener overrides are called: no cost for the rest.
         self.hooks = {
-            event: [x for x in self.listeners if x is not self.record and _overrides(x, event)]
+            event: [x for x in self.listeners if x is not self.record and overrides(x, event)]
             for event in EVENTS
         }
         self._emit("on_run_start", self.plan)
         # Starts only matter to timeouts (always sent for those) and to listeners.
         self.executor.report_starts = bool(self.hooks["on_task_start"])
-        self.executor.start(self._report)
+        self.executor.start(self.inbox.report(self._started))
         finished = False
         try:
             self.decide.extend(n for n, count in self.waiting.items() if count == 0)
@@ -139,42 +128,14 @@ class _Engine:
             self.executor.stop(cancel=not finished)
         return self._result(started, time.perf_counter() - t0)
 
-    def _report(self, message: Started | Outcome) -> None:
-        """The executors' report callback: queue the message for the loop. A
-        start reported from this thread (the inline executor, about to run the
-        task here) is handled now, so its listeners hear of it before the task
-        runs, not after; an Outcome always waits for the loop (no recursion)."""
-        if isinstance(message, Started) and threading.get_ident() == self.thread:
-            self._started(message)
-        else:
-            self.outcomes.put(message)
-
     # -- waiting ------------------------------------------------------------------
     def _wait(self) -> None:
-        """Block until an outcome arrives or the next timer is due; handle both."""
-        timeout = max(0.0, self.timers[0][0] - time.monotonic()) if self.timers else None
-        if self.main_thread:
-            # A lock wait is not interrupted by a *simulated* Ctrl-C
-            # (_thread.interrupt_main, as IDEs send it), only by a real
-            # signal: wake up now and then, doing nothing, to let it through.
-            timeout = HEARTBEAT if timeout is None else min(timeout, HEARTBEAT)
-        try:
-            message = self.outcomes.get(timeout=timeout)
-            while True:  # everything already queued, then decide once
-                if isinstance(message, Started):
-                    self._started(message)
-                else:
-                    self._finish_attempt(message)
-                message = self.outcomes.get_nowait()
-        except queue.Empty:
-            pass
-        now = time.monotonic()
-        while self.timers and self.timers[0][0] <= now:
-            heapq.heappop(self.timers)[2]()
+        """Handle what arrives (and due timers), then decide once."""
+        self.inbox.wait(self._started, self._finish_attempt)
         self._decide_all()
 
     def _after(self, delay: float, action: Callable[[], None]) -> None:
-        heapq.heappush(self.timers, (time.monotonic() + delay, next(self.seq), action))
+        self.inbox.after(delay, action)
 
     # -- deciding: skip, or submit --------------------------------------------------
     def _decide_all(self) -> None:
@@ -222,13 +183,16 @@ class _Engine:
     def _submit(self, node: PlanNode, index: int | None, attempt: int) -> None:
         if not self.limits.acquire(node.options.limit, (node, index, attempt)):
             return  # submitted when a job of its tag hands its slot on
-        if index is None:
-            args = node.args
-        else:
-            args = (self.fan_outs[node.id].results[index], *node.args[1:])
+        args, kwargs = node.args, node.kwargs
+        if index is not None:  # the element goes where the items were (fan_out_slot)
+            element, slot = self.fan_outs[node.id].results[index], node.node.fan_out_slot
+            if isinstance(slot, int):
+                args = (*args[:slot], element, *args[slot + 1:])
+            else:
+                kwargs = {**kwargs, slot: element}
         links = self._chain(node) if index is None and node.next_link is not None else ()
         job = Job(
-            node.id, index, attempt, node.name, node.func, args, node.kwargs,
+            node.id, index, attempt, node.name, node.func, args, kwargs,
             self._inputs(node), node.options.timeout, links,
         )
         self.running[job.key] = job
@@ -260,15 +224,17 @@ class _Engine:
         return tuple(links)
 
     def _fan_out(self, node: PlanNode) -> None:
-        source = node.args[0]
-        if isinstance(source, Ref):
-            # The list is known only now; a result kept remote is needed here.
-            source = fetch(self.values[source.id])
+        slot = node.node.fan_out_slot
+        source = node.args[slot] if isinstance(slot, int) else node.kwargs[slot]
         try:
-            items = list(source)
+            if node.node.fan_out_zip:  # IterPromise(a, b, zip=True): tuples, the shortest wins
+                items = list(zip(*(list(self._source(s)) for s in source), strict=False))
+            else:
+                items = list(self._source(source))
         except Exception as e:
             error = TypeError(
-                f"task {node.id!r}: .map() needs an iterable, got {type(source).__name__}: {e}"
+                f"task {node.id!r}: .map() needs an iterable, got "
+                f"{type(self._source(source)).__name__}: {e} (an IterPromise's source too)"
             )
             self._record(node.id, None, 1, False, error, time.time(), 0.0, "engine")
             self._final(node.id, FAILED, error, FAILED)
@@ -280,6 +246,13 @@ class _Engine:
         self.fan_outs[node.id] = _FanOut(items, len(items))
         for index in range(len(items)):
             self._submit(node, index, 1)
+
+    def _source(self, source: Any) -> Any:
+        """A fan-out's items: a parent's result, or the items themselves."""
+        if isinstance(source, Ref):
+            # The list is known only now; a result kept remote is needed here.
+            return fetch(self.values[source.id])
+        return source
 
     # -- outcomes ---------------------------------------------------------------------
     def _current(self, job: Job) -> Job | None:
@@ -379,17 +352,31 @@ class _Engine:
             else:
                 retry()
             return
-        log.error(
-            "task %s failed after %d attempt%s: %s: %s",
-            where, job.attempt, "s" * (job.attempt != 1), type(error).__name__, error,
-            exc_info=error if self.tracebacks else None,
-            extra={"task": node.name, "node": node.id},
-        )
+        if job.index is not None and node.node.partial:
+            # Expected by the flow's author: the exception takes the element's place.
+            log.warning(
+                "task %s failed after %d attempt%s (partial=True: its exception stays in "
+                "the results): %s: %s",
+                where, job.attempt, "s" * (job.attempt != 1), type(error).__name__, error,
+                extra={"task": node.name, "node": node.id},
+            )
+        else:
+            log.error(
+                "task %s failed after %d attempt%s: %s: %s",
+                where, job.attempt, "s" * (job.attempt != 1), type(error).__name__, error,
+                exc_info=error if self.tracebacks else None,
+                extra={"task": node.name, "node": node.id},
+            )
         if job.index is None:
             self._final(job.node, FAILED, error, FAILED)
             return
+        add_note(error, f"webber: element {job.index} (counting from 0) of the fan-out of "
+                        f"task {job.node!r} failed after {job.attempt} attempt"
+                        f"{'s' * (job.attempt != 1)}")
         fan = self.fan_outs[job.node]
-        if fan.error is None or job.index < fan.error_index:
+        if node.node.partial:
+            fan.results[job.index] = error  # the node succeeds with the rest
+        elif fan.error is None or job.index < fan.error_index:
             fan.error, fan.error_index = error, job.index
         self._element_done(job.node, fan)
 
@@ -415,6 +402,8 @@ class _Engine:
         self.states[n] = state
         self.seen[n] = seen
         self.values[n] = value
+        if self.hooks["on_task_result"]:
+            self._emit("on_task_result", n, state, fetch(value) if state == SUCCESS else value)
         if self.hooks["on_task_end"]:
             attempts = self.record.attempts.get(n, ())
             if attempts:
@@ -457,13 +446,6 @@ def _holds(condition: Condition, parent: State) -> bool:
     if condition is Condition.AnyCase:
         return True
     return parent == (SUCCESS if condition is Condition.Success else FAILED)
-
-
-def _overrides(listener: Listener, event: str) -> bool:
-    """Whether ``listener`` has its own ``event`` callback (a duck-typed object
-    that is no Listener may define only some)."""
-    own = getattr(type(listener), event, None)
-    return own is not None and own is not getattr(Listener, event)
 
 
 def _timeout_error(job: Job) -> TaskTimeoutError:

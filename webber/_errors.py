@@ -31,7 +31,8 @@ bad graph, ``KeyError`` for an unknown id, ``TimeoutError`` for a timeout)::
      ├── ResumeError (ValueError)          run(resume=...) got something it cannot use
      ├── CacheError (ValueError)           run(cache=...) got something it cannot use
      ├── LimitError (ValueError)           run(limits=...) got something it cannot use
-     └── DiagramError (RuntimeError)       a diagram cannot be drawn or written
+     ├── DiagramError (RuntimeError)       a diagram cannot be drawn or written
+     └── FormatError (ValueError)          a graph cannot be written to JSON or read from it
 
 Errors that cross a process boundary carry the worker-side traceback as
 ``__cause__``.
@@ -49,6 +50,7 @@ __all__ = [
     "DiagramError",
     "DuplicateEdgeError",
     "ExecutorError",
+    "FormatError",
     "ForeignPromiseError",
     "GraphError",
     "InvalidPromiseError",
@@ -71,6 +73,7 @@ __all__ = [
     "UnpicklableTaskError",
     "WebberError",
     "WorkerCrashedError",
+    "add_note",
 ]
 
 
@@ -333,6 +336,43 @@ class ExecutorError(WebberError, RuntimeError):
     """
 
 
+class FormatError(WebberError, ValueError):
+    """A graph cannot be written to JSON (a lambda, an argument that is not
+    JSON) or read from it (an unknown function, another format version).
+    ``.node`` is the id of the node concerned ("" for the whole document).
+
+    >>> import webber
+    >>> dag = webber.DAG()
+    >>> n = dag.add_node(lambda: 1)
+    >>> try:
+    ...     dag.to_json()
+    ... except webber.FormatError as e:
+    ...     print(e.node)
+    lambda-1
+    """
+
+    def __init__(self, message: str, node: str = "") -> None:
+        super().__init__(message)
+        self.node = node
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.args[0] if self.args else "", self.node))
+
+
+def add_note(error: BaseException, note: str) -> BaseException:
+    """``error`` with ``note`` added (shown under its traceback, once): how
+    webber says which element or item failed while raising the task's own
+    exception, so ``except ValueError`` keeps working."""
+    notes = getattr(error, "__notes__", None)
+    if notes is None:
+        notes = []
+        try:
+            setattr(error, "__notes__", notes)  # what add_note() does (Python 3.11+)  # noqa: B010
+        except AttributeError:
+            return error
+    if note not in notes:
+        notes.append(note)
+    return error
 class TransportError(TaskError):
     """Something of the task could not travel between processes; the leaf says
     what and where. The original error is its ``__cause__``.

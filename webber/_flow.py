@@ -17,6 +17,7 @@ whole graph again: a ``with Flow():`` block may name a node before it exists.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -31,15 +32,17 @@ from webber._errors import (
 )
 from webber._graph import Condition, Node, RetryOn, TaskOptions, display_name
 from webber._nodeid import Owner
-from webber._promise import Promise
+from webber._promise import Promise, lower_iter_promise
 from webber._query import NodeRef
 from webber._store import GraphStore
 from webber._task import Task
 
 if TYPE_CHECKING:
     import graphviz
+    from typing_extensions import Self
 
     from webber._cache import Cache
+    from webber._callbacks import DAGCallbacks
     from webber._dashboard import Dashboard
     from webber._events import Listener
     from webber._plan import Plan
@@ -50,7 +53,8 @@ __all__ = ["DAG", "Flow", "NodeRef"]
 
 #: what update_nodes() may set: the node's own fields and its task settings
 _UPDATABLE = (
-    frozenset(f.name for f in fields(Node)) - {"id", "deps", "fan_out", "options"}
+    frozenset(f.name for f in fields(Node))
+    - {"id", "deps", "fan_out", "options", "fan_out_slot", "fan_out_zip"}
 ) | frozenset(f.name for f in fields(TaskOptions))
 #: webber 0.4.0's keys of a node's data -> the field they set
 _SEED_NODE_KEYS = {"callable": "func", "retry": "retries"}
@@ -112,9 +116,10 @@ class DAG(GraphEdits):
             func, options = fn.fn, fn.options
         else:
             func, options = fn, TaskOptions(display_name(fn))
+        args, kwargs, fan = lower_iter_promise(args, kwargs, options.name)
         if args or kwargs:
             self._check_promises(args, kwargs, options.name, known=True)
-        return self._owner.cls(self._insert(func, options, args, kwargs, fan_out=False))
+        return self._owner.cls(self._insert(func, options, args, kwargs, False, fan))
 
     def add_edge(
         self, parent: NodeRef, child: NodeRef, continue_on: Condition = Condition.Success
@@ -241,31 +246,81 @@ class DAG(GraphEdits):
         return sub
 
     # -- describing --------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        """The structure of the graph as plain data, for tools and docs: nodes
-        (id, name, function, settings, the nodes whose results they take),
-        edges (condition, whether data passes). Functions and arguments are
-        named, not included.
+    def to_dict(self, *, strict: bool = True) -> dict[str, Any]:
+        """The graph as plain data, in a versioned format that
+        :meth:`from_dict` reads back: nodes (id, name, function path,
+        arguments, settings, the nodes whose results they take) and edges
+        (condition, whether data passes). Functions are written by name.
+
+        Raises :class:`~webber.FormatError` naming the node that cannot be
+        written: one that runs a lambda, or takes an argument that is not
+        JSON. ``strict=False`` writes those anyway, as text that cannot be
+        read back (for tools: ``python -m webber show --json``).
 
         >>> from webber import DAG, Promise
         >>> dag = DAG("doc")
         >>> a = dag.add_node(len, "abc")
-        >>> b = dag.add_node(print, Promise(a))
+        >>> b = dag.add_node(print, Promise(a), sep="")
         >>> d = dag.to_dict()
-        >>> d["nodes"][1]["function"], d["nodes"][1]["inputs"]
-        ('builtins.print', ['len-1'])
+        >>> d["version"], d["nodes"][1]["function"], d["nodes"][1]["args"]
+        (1, 'builtins.print', [{'$promise': 'len-1'}])
         >>> d["edges"][0]["continue_on"], d["edges"][0]["data"]
         ('Success', True)
+        >>> DAG.from_dict(d).get_node("print-1").args  # ids are plain strings in a file
+        (Promise('len-1'),)
         """
         from webber._describe import describe
 
-        return describe(self)
+        return describe(self, strict)
 
-    def to_json(self, indent: int | None = 2) -> str:
-        """:meth:`to_dict` as JSON text."""
+    def to_json(
+        self, path: str | os.PathLike[str] | None = None, *, indent: int | None = 2,
+        strict: bool = True,
+    ) -> str:
+        """:meth:`to_dict` as JSON text. With ``path``, also written to that file."""
         import json
 
-        return json.dumps(self.to_dict(), indent=indent)
+        text = json.dumps(self.to_dict(strict=strict), indent=indent, allow_nan=False)
+        if path is not None:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+        return text
+
+    @classmethod
+    def from_dict(
+        cls, data: dict[str, Any], registry: Mapping[str, Callable[..., Any]] | None = None
+    ) -> Self:
+        """The graph that :meth:`to_dict` described, with the same ids, settings,
+        arguments and edges.
+
+        Each node's function is ``registry[node name]`` (or ``[node id]``, or
+        ``[function path]``), else imported by its dotted path. Raises
+        :class:`~webber.FormatError` naming the node whose function cannot
+        be found, and for a document of another format version.
+
+        >>> from webber import DAG
+        >>> def shout(text: str) -> str:
+        ...     return text.upper() + "!"
+        >>> dag = DAG()
+        >>> n = dag.add_node(shout, "hi")
+        >>> copy = DAG.from_dict(dag.to_dict(), registry={"shout": shout})
+        >>> copy.run(executor="inline")["shout-1"]  # the copy's id: the same string
+        'HI!'
+        """
+        from webber._describe import load
+
+        return load(cls, data, registry)
+
+    @classmethod
+    def from_json(
+        cls,
+        path_or_text: str | os.PathLike[str],
+        registry: Mapping[str, Callable[..., Any]] | None = None,
+    ) -> Self:
+        """:meth:`from_dict` of JSON text, or of the JSON file at a path."""
+        from webber._describe import load, read_text
+
+        return load(cls, read_text(path_or_text), registry)
 
     # -- compiling, running, drawing -----------------------------------------------
     def compile(self) -> Plan:
@@ -298,6 +353,7 @@ class DAG(GraphEdits):
         cache: str | os.PathLike[str] | Cache | None = None,
         limits: Mapping[str, int] | None = None,
         dashboard: bool | Dashboard = False,
+        callbacks: DAGCallbacks | None = None,
     ) -> Run:
         """Run the graph and return its :class:`~webber.Run`.
 
@@ -322,41 +378,26 @@ class DAG(GraphEdits):
         arguments and parents' keys; a later run, in any process, loads it
         instead of running the task (``run.cached``; see the caching guide).
         ``limits={"db": 2}`` lets at most 2 tasks tagged ``@task(limit="db")``
-        run at once.
+        run at once. ``callbacks`` takes webber 0.4.0's :class:`~webber.DAGCallbacks`.
         """
-        return self._run(executor, max_workers, progress, listeners, resume, dashboard,
-                         cache=cache, limits=limits)
+        from webber._running import run_graph
 
-    async def arun(
-        self,
-        executor: str | Executor | None = None,
-        *,
-        max_workers: int | None = None,
-        progress: bool = False,
-        listeners: Iterable[Listener] = (),
-        resume: Run | None = None,
-        dashboard: bool | Dashboard = False,
-    ) -> Run:
-        """:meth:`run` for code already inside an event loop (Jupyter, FastAPI,
-        an ``async def``): ``await flow.arun()`` runs the graph in a thread of
-        its own and does not block the loop meanwhile. Same arguments as run().
-        Cancelling the await stops the waiting, not the run (it ends in the
-        background; its tasks are not interrupted).
+        return run_graph(self, executor, max_workers, progress, listeners, resume, dashboard,
+                         callbacks, cache=cache, limits=limits)
+
+    async def arun(self, executor: str | Executor | None = None, **options: Any) -> Run:
+        """:meth:`run` (same arguments) without blocking the caller's event loop
+        (Jupyter, FastAPI): the run goes on in a thread of its own.
 
         >>> import asyncio, webber
         >>> dag = webber.DAG()
         >>> n = dag.add_node(sum, [1, 2, 3])
-        >>> async def main() -> int:
-        ...     run = await dag.arun(executor="threads")
-        ...     return run[n]
-        >>> asyncio.run(main())
+        >>> asyncio.run(dag.arun(executor="threads"))[n]
         6
         """
-        import asyncio
+        from asyncio import to_thread
 
-        return await asyncio.to_thread(
-            self._run, executor, max_workers, progress, listeners, resume, dashboard
-        )
+        return await to_thread(functools.partial(self.run, executor, **options))
 
     def execute(
         self,
@@ -364,7 +405,7 @@ class DAG(GraphEdits):
         print_exc: bool | None = None,
         max_workers: int | None = None,
         verbose: bool = True,
-        callbacks: Any = None,
+        callbacks: DAGCallbacks | None = None,
         *,
         return_ref: bool = False,
         progress: bool = False,
@@ -383,59 +424,12 @@ class DAG(GraphEdits):
         """
         if isinstance(executor, bool):
             executor = None
-        if callbacks is not None:
-            return self.run(  # type: ignore[call-arg]  # run() takes callbacks (DAGCallbacks)
-                executor, max_workers=max_workers, progress=progress, listeners=listeners,
-                resume=resume, dashboard=dashboard, callbacks=callbacks,
-            )
-        return self._run(
-            executor, max_workers, progress, listeners, resume, dashboard,
+        from webber._running import run_graph
+
+        return run_graph(
+            self, executor, max_workers, progress, listeners, resume, dashboard, callbacks,
             tracebacks=print_exc is not False, verbose=verbose,
         )
-
-    def _run(
-        self,
-        executor: str | Executor | None,
-        max_workers: int | None,
-        progress: bool,
-        listeners: Iterable[Listener],
-        resume: Run | None,
-        dashboard: bool | Dashboard,
-        tracebacks: bool = True,
-        verbose: bool = True,
-        cache: str | os.PathLike[str] | Cache | None = None,
-        limits: Mapping[str, int] | None = None,
-    ) -> Run:
-        from webber._engine import run_plan
-        from webber.executors import resolve_executor
-
-        if executor is None:  # webber.config's, or WEBBER_EXECUTOR, or processes
-            from webber._config import config
-
-            executor = config.default_executor()
-        chosen = resolve_executor(executor, max_workers)
-        plan = self.compile()
-        chosen.check(plan)
-        reuse = None
-        if resume is not None:
-            from webber._resume import reusable
-
-            reuse = reusable(plan, resume)
-        store = None
-        if cache is not None:
-            from webber._cache import resolve_cache
-
-            store = resolve_cache(cache)
-        if dashboard:
-            from webber._dashboard import watch
-
-            listeners = [watch(dashboard), *listeners]
-        run = run_plan(
-            plan, chosen, progress=progress, listeners=list(listeners), reuse=reuse,
-            tracebacks=tracebacks, verbose=verbose, cache=store, limits=limits,
-        )
-        run._owner = (self._kin, self._label())  # to refuse ids and Promises of other graphs
-        return run
 
     def visualize(
         self, path: str | None = None, *, type: str | None = None, legend: bool = True
@@ -457,11 +451,12 @@ class DAG(GraphEdits):
         self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], fan_out: bool
     ) -> Promise:
         """Record one call of ``task`` (the DSL path); returns its Promise."""
+        args, kwargs, fan = lower_iter_promise(args, kwargs, task.options.name)
         self._check_promises(args, kwargs, task.options.name)
         if fan_out and not isinstance(args[0], (Promise, list, tuple)):
             # Materialize generators and other one-shot iterables now, once.
             args = (list(args[0]), *args[1:])
-        n = self._insert(task.fn, task.options, args, kwargs, fan_out)
+        n = self._insert(task.fn, task.options, args, kwargs, fan_out, fan)
         return Promise._bound(n, self)
 
     def _runs(self, func: Callable[..., Any]) -> bool:

@@ -220,6 +220,13 @@ class Node(_Record):
     skip: bool = False
     skip_as_failure: bool = False
     fan_out: bool = False
+    #: a fan-out whose failed elements leave their exception in the results
+    partial: bool = False
+    #: where a fan-out's items are, and its element goes: a position in
+    #: ``args`` or a name in ``kwargs`` (``Task.map``: 0; IterPromise: its place)
+    fan_out_slot: int | str = 0
+    #: the slot holds a tuple of sources, zipped (``IterPromise(a, b, zip=True)``)
+    fan_out_zip: bool = False
     deps: tuple[str | Callable[..., Any], ...] = field(default=(), repr=False, compare=False)
 
     @property

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from webber import _context
+from webber._errors import TaskDefinitionError
 from webber._graph import Condition
 from webber._nodeid import NodeId
 from webber._refs import find
@@ -22,7 +23,14 @@ from webber._refs import find
 if TYPE_CHECKING:
     from webber._flow import DAG
 
-__all__ = ["Promise", "any_case", "find_promises", "on_failure"]
+__all__ = [
+    "IterPromise",
+    "Promise",
+    "any_case",
+    "find_promises",
+    "lower_iter_promise",
+    "on_failure",
+]
 
 T = TypeVar("T")
 
@@ -176,6 +184,70 @@ _WORDS = {Condition.AnyCase: "any_case", Condition.Failure: "on_failure",
           Condition.Success: "Promise"}
 
 
+class IterPromise(Promise):
+    """Fan-out in the DAG API (webber 0.4.0's): the node runs once per element
+    of its source's result, in parallel, and its value is the list of results
+    in order -- the machinery of :meth:`Task.map <webber.Task.map>`.
+
+    ``IterPromise(a, b, zip=True)`` runs once per ``tuple`` of the zipped
+    sources (the shortest one sets the length). With ``partial=True`` a failed
+    element leaves its exception in its place, and the node succeeds with the
+    rest. One IterPromise per node, as an argument of its own (not inside a
+    list).
+
+    >>> from webber import DAG, IterPromise
+    >>> dag = DAG()
+    >>> words = dag.add_node(str.split, "streams of words")
+    >>> loud = dag.add_node(str.upper, IterPromise(words))
+    >>> dag.run(executor="inline")[loud]
+    ['STREAMS', 'OF', 'WORDS']
+    """
+
+    __slots__ = ("partial", "sources", "zip")
+
+    sources: tuple[Promise, ...]
+    partial: bool
+    zip: bool
+
+    def __init__(
+        self, *sources: str | Callable[..., Any] | Promise, partial: bool = False,
+        zip: bool = False,
+    ) -> None:
+        if not sources:
+            raise TypeError("IterPromise() needs a source: IterPromise(node_id)")
+        if len(sources) > 1 and not zip:
+            raise TypeError(
+                f"IterPromise of {len(sources)} sources needs zip=True: it runs once per "
+                f"tuple of their elements"
+            )
+        promises = tuple(Promise(source) for source in sources)
+        super().__init__(promises[0])
+        self.sources = promises
+        self.partial = bool(partial)
+        self.zip = bool(zip)
+
+    @property
+    def keys(self) -> tuple[str | Callable[..., Any], ...]:
+        """The keys of the sources (0.4.0's attribute)."""
+        return tuple(p.key for p in self.sources)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(p)[len("Promise("):-1] for p in self.sources)
+        flags = "".join(
+            f", {flag}=True" for flag in ("partial", "zip") if getattr(self, flag)
+        )
+        return f"IterPromise({inner}{flags})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_iter_promise, (self.keys, self.partial, self.zip))
+
+
+def _iter_promise(
+    keys: tuple[str | Callable[..., Any], ...], partial: bool, zip: bool
+) -> IterPromise:
+    return IterPromise(*keys, partial=partial, zip=zip)
+
+
 def _as_list(obj: Any) -> list[Any]:
     return list(obj) if isinstance(obj, (list, tuple, set, frozenset)) else [obj]
 
@@ -196,3 +268,40 @@ def _flow_for(*objs: Any) -> DAG:
 def find_promises(obj: Any) -> list[Promise]:
     """Every Promise inside ``obj`` (lists, tuples, sets, dicts), in order found."""
     return find(obj, Promise)
+
+
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+
+
+def lower_iter_promise(
+    args: tuple[Any, ...], kwargs: dict[str, Any], where: str
+) -> tuple[tuple[Any, ...], dict[str, Any], dict[str, Any] | None]:
+    """An IterPromise argument made a fan-out: its source Promise (a tuple of
+    them with zip) in its place, and the node's fan-out settings. No
+    IterPromise: the arguments as they are, and None."""
+    found: list[tuple[int | str, IterPromise]] = [
+        (i, a) for i, a in enumerate(args) if isinstance(a, IterPromise)
+    ]
+    if kwargs:
+        found += [(k, v) for k, v in kwargs.items() if isinstance(v, IterPromise)]
+    if not found:
+        containers = [a for a in (*args, *kwargs.values()) if type(a) in _CONTAINERS]
+        if containers and find(containers, IterPromise):
+            raise TaskDefinitionError(
+                f"task {where!r} takes an IterPromise inside a list, tuple, set or dict; "
+                f"pass it as an argument of its own: the element takes its place"
+            )
+        return args, kwargs, None
+    if len(found) > 1:
+        raise TaskDefinitionError(
+            f"task {where!r} takes {len(found)} IterPromises; a node fans out over one: "
+            f"pass IterPromise(a, b, zip=True) to run once per pair"
+        )
+    slot, iterated = found[0]
+    zipped = iterated.zip and len(iterated.sources) > 1
+    source: Any = tuple(iterated.sources) if zipped else Promise(iterated.sources[0])
+    if isinstance(slot, int):
+        args = (*args[:slot], source, *args[slot + 1:])
+    else:
+        kwargs = {**kwargs, slot: source}
+    return args, kwargs, {"fan_out_slot": slot, "fan_out_zip": zipped, "partial": iterated.partial}

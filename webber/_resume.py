@@ -55,7 +55,9 @@ def _unchanged(old: PlanNode, new: PlanNode) -> bool:
     a, b = old.node, new.node
     if a is b:  # the same flow, not edited since: its records are frozen
         return True
-    if (a.fan_out, a.skip, a.skip_as_failure) != (b.fan_out, b.skip, b.skip_as_failure):
+    if (a.fan_out, a.partial, a.fan_out_slot, a.fan_out_zip, a.skip, a.skip_as_failure) != (
+        b.fan_out, b.partial, b.fan_out_slot, b.fan_out_zip, b.skip, b.skip_as_failure
+    ):
         return False
     return _same_function(a.func, b.func) and _same_value(
         (old.args, dict(old.kwargs)), (new.args, dict(new.kwargs))

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from webber._cache import CacheStats
     from webber._dashboard import Dashboard
+    from webber._metrics import DAGMetrics
     from webber._plan import Plan
     from webber._timeline import Timeline
 
@@ -122,6 +123,7 @@ class Run:
         self.cache_stats = cache_stats
         """Hits, misses, results stored and the store's size in bytes (a
         :class:`~webber._cache.CacheStats`); None without ``cache=``."""
+        self._metrics: DAGMetrics | None = None
         #: (uids, label) of the graph that ran, set by it: ids and Promises
         #: that another graph handed out are refused (they may name another node)
         self._owner: tuple[frozenset[int], str] | None = None
@@ -239,6 +241,15 @@ class Run:
     def durations(self) -> dict[Any, float]:
         """Node id -> seconds from its first start to its last end (0.0 if skipped)."""
         return _ByNode(self._durations, self._id)
+
+    @property
+    def metrics(self) -> DAGMetrics:
+        """0.4.0's :class:`~webber.DAGMetrics` of this run (made on first use)."""
+        if self._metrics is None:
+            from webber._metrics import metrics_of
+
+            self._metrics = metrics_of(self)
+        return self._metrics
 
     @property
     def attempts(self) -> dict[Any, tuple[Attempt, ...]]:

@@ -62,12 +62,19 @@ class Task(Generic[P, R]):
         # Inside a flow the call stands in for its value: a Promise (see module doc).
         return flow._record(self, args, kwargs, fan_out=False)  # type: ignore[return-value]
 
-    def map(self, items: Iterable[Any], /, *args: Any, **kwargs: Any) -> list[R]:
+    def map(
+        self, items: Iterable[Any], /, *args: Any, partial: bool = False, **kwargs: Any
+    ) -> list[R]:
         """Run the task once per element of ``items``; one Promise of the list of results.
 
         ``items`` may be a Promise (the list is known only at run time) or any
         iterable. Extra arguments are passed to every call after the element.
         Outside a flow, this is ``[fn(x, *args, **kwargs) for x in items]``.
+
+        An element that fails (after the task's retries) fails the node, its
+        exception noted with the element's index; with ``partial=True`` it
+        leaves its exception in its place in the list instead, and the node
+        succeeds with the rest.
 
         >>> from webber import Flow, task
         >>> square = task(lambda x: x * x)
@@ -79,7 +86,10 @@ class Task(Generic[P, R]):
         flow = _context.active_flow.get()
         if flow is None:
             return [self.fn(item, *args, **kwargs) for item in items]  # type: ignore[arg-type,unused-ignore]
-        return flow._record(self, (items, *args), kwargs, fan_out=True)  # type: ignore[return-value]
+        promise = flow._record(self, (items, *args), kwargs, fan_out=True)
+        if partial:
+            flow._update(promise.key, partial=True)  # type: ignore[arg-type]
+        return promise  # type: ignore[return-value]
 
     @property
     def _webber_key(self) -> Callable[..., Any]:

@@ -190,3 +190,29 @@ def test_a_failed_element_is_logged_with_its_index(
     assert len(errors) == 1
     assert "picky-1[2]" in errors[0].getMessage() and "odd 3" in errors[0].getMessage()
     assert errors[0].task == "picky"  # type: ignore[attr-defined]
+
+
+# -- partial=True, and the failed element's index in its error ------------------------
+def test_a_failed_elements_error_names_its_index(executor: str) -> None:
+    with Flow() as flow:
+        out = task(picky).map([0, 2, 3, 4])
+    with pytest.raises(ValueError, match="odd 3") as caught:
+        flow.run(executor=executor)[out]
+    assert (
+        f"webber: element 2 (counting from 0) of the fan-out of task {out.key!r} failed "
+        "after 1 attempt"
+    ) in caught.value.__notes__
+
+
+def test_partial_leaves_each_failed_elements_exception_in_place(executor: str) -> None:
+    with Flow() as flow:
+        out = task(picky).map([0, 1, 2, 3], partial=True)
+        kept = task(lambda xs: [x for x in xs if not isinstance(x, Exception)])(out)
+    assert flow.get_node(out).partial
+    run = flow.run(executor=executor)
+    assert run.state(out) == "success"
+    results = run[out]
+    assert results[0] == 0 and results[2] == 2
+    assert [type(r) for r in results[1::2]] == [ValueError, ValueError]
+    assert "element 1 (counting from 0)" in results[1].__notes__[0]
+    assert run[kept] == [0, 2]

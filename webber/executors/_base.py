@@ -127,12 +127,16 @@ class Remote(abc.ABC):
 
 def fetch(value: Any) -> Any:
     """``value`` with its Remote handles fetched: a Remote itself, or the list
-    the engine built of a fan-out's element results. Anything else is returned
+    the engine built of a fan-out's element results (with a ``partial=True``
+    fan-out's exceptions among them). Anything else is returned
     as it is (a task's own value is never searched)."""
     if isinstance(value, Remote):
         return value.fetch()
-    if type(value) is list and value and all(isinstance(v, Remote) for v in value):
-        return type(value[0]).fetch_many(value)
+    if type(value) is list and value and any(isinstance(v, Remote) for v in value):
+        # A fan-out's results: all handles, or (partial=True) exceptions among them.
+        remotes = [v for v in value if isinstance(v, Remote)]
+        fetched = iter(type(remotes[0]).fetch_many(remotes))
+        return [next(fetched) if isinstance(v, Remote) else v for v in value]
     return value
 
 

@@ -49,8 +49,8 @@ def fill(value: Any, deps: Sequence[Any]) -> Any:
     if isinstance(value, Slot):
         found = deps[value.dep]
         return found if value.position is None else found[value.position]
-    if type(value) is list and value and all(isinstance(v, Slot) for v in value):
-        return [fill(v, deps) for v in value]  # a fan-out's results
+    if type(value) is list and value and any(isinstance(v, Slot) for v in value):
+        return [fill(v, deps) for v in value]  # a fan-out's results (partial: and errors)
     return value
 
 

@@ -115,9 +115,13 @@ class _Sent:
 
 
 class Pool:
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, depth: int = 1) -> None:
         #: most workers: the largest limit among the runs under way (or of the last run)
         self.size = size
+        #: jobs a worker may hold at once: 1 shares the queue among the workers
+        #: as they free up; more keeps one worker fed, no round trip between
+        #: batches (a streaming stage's own worker)
+        self.depth = depth
         self.lock = threading.RLock()
         self.procs: list[Proc] = []
         #: the runs under way, in the order they take turns at a free worker
@@ -162,7 +166,10 @@ class Pool:
 
     def _busy(self, session: Session) -> int:
         """How many workers run ``session``'s jobs (a worker serves one run at a time)."""
-        return sum(1 for p in self.procs if p.inflight and p.inflight[0].session is session)
+        return sum(
+            1 for p in self.procs
+            if len(p.inflight) >= self.depth and p.inflight[0].session is session
+        )
 
     def _next_session(self) -> Session | None:
         """The next run, in turn, with jobs waiting and a worker to spare under its limit."""
@@ -174,7 +181,7 @@ class Pool:
 
     def _dispatch(self) -> None:
         while (session := self._next_session()) is not None:
-            idle = [p for p in self.procs if not p.inflight]
+            idle = [p for p in self.procs if len(p.inflight) < self.depth]
             free = len(idle) + max(0, self.size - len(self.procs))  # idle or yet to start
             if not idle:
                 if len(self.procs) >= self.size:

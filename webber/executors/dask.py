@@ -290,8 +290,8 @@ class _Session:
                     where[id(future)] = len(deps)
                     deps.append(future)
                 return Slot(where[id(future)], value.position)
-            if type(value) is list and value and all(isinstance(v, Handle) for v in value):
-                return [slot(v) for v in value]  # a fan-out's results
+            if type(value) is list and value and any(isinstance(v, Handle) for v in value):
+                return [slot(v) for v in value]  # a fan-out's results (partial: and errors)
             return value
 
         remote = job

@@ -22,32 +22,42 @@ from typing import TYPE_CHECKING
 from webber._errors import ExecutorError
 from webber.executors._base import Executor, Job, Report
 from webber.executors._picklable import check_plan
-from webber.executors._pool import Pool, Session
+from webber.executors._pool import MAX_BATCH, Pool, Session
 
 if TYPE_CHECKING:
     from webber._plan import Plan
 
-__all__ = ["ProcessExecutor", "shutdown"]
+__all__ = ["DedicatedProcesses", "ProcessExecutor", "shutdown"]
 
 
 _pool: Pool | None = None
 _pool_lock = threading.Lock()
+#: one-worker pools of finished streams, kept warm for the next (DedicatedProcesses)
+_spares: list[Pool] = []
+#: most spare pools kept
+MAX_SPARES = 8
 #: atexit and at-fork handlers are registered with the first pool, once
 _hooked = False
 
 
 def _get_pool(size: int) -> Pool:
     """The pool, started (with ``size`` workers at most) if there is none."""
-    global _pool, _hooked
+    global _pool
     with _pool_lock:
         if _pool is None or _pool.closed:
-            if not _hooked:
-                _hooked = True
-                atexit.register(shutdown)
-                if hasattr(os, "register_at_fork"):
-                    os.register_at_fork(after_in_child=_forget_after_fork)
+            _hook()
             _pool = Pool(size)
         return _pool
+
+
+def _hook() -> None:
+    """Register the atexit and at-fork handlers, once (the caller holds _pool_lock)."""
+    global _hooked
+    if not _hooked:
+        _hooked = True
+        atexit.register(shutdown)
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def _forget_after_fork() -> None:
@@ -57,8 +67,12 @@ def _forget_after_fork() -> None:
     # A thread of the parent may have held the lock; it does not exist here.
     _pool_lock = threading.Lock()
     pool, _pool = _pool, None
-    if pool is not None and not pool.closed:  # a closed pool's fds may be reused already
-        pool.forget()
+    spares = list(_spares)
+    _spares.clear()
+    for forgotten in [pool, *spares]:
+        # A closed pool's fds may be reused already.
+        if forgotten is not None and not forgotten.closed:
+            forgotten.forget()
 
 
 def _default_workers() -> int:
@@ -99,8 +113,11 @@ def shutdown() -> None:
     global _pool
     with _pool_lock:
         pool, _pool = _pool, None
-    if pool is not None:
-        pool.shutdown()
+        spares = list(_spares)
+        _spares.clear()
+    for stopping in [pool, *spares]:
+        if stopping is not None:
+            stopping.shutdown()
 
 
 class ProcessExecutor(Executor):
@@ -191,3 +208,39 @@ class ProcessExecutor(Executor):
             session.holder.release()
         else:
             pool.end(session)
+
+
+class DedicatedProcesses(ProcessExecutor):
+    """A ProcessExecutor with a one-worker pool of its own for the length of a
+    run: a streaming stage keeps its worker (and whatever its function builds
+    there) for the whole stream. The pool is kept warm for the next stream
+    afterwards, like the shared pool, until :func:`shutdown`."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+
+    def start(self, report: Report) -> None:
+        if os.name != "posix":
+            super().start(report)  # raises the same ExecutorError
+        with _pool_lock:
+            _hook()
+            while _spares and _spares[-1].closed:
+                _spares.pop()
+            self._pool = _spares.pop() if _spares else Pool(1, depth=MAX_BATCH)
+        self._session = Session(report, starts=self.report_starts)
+        self._pool.begin(self._session)
+
+    def stop(self, cancel: bool = False) -> None:
+        pool, session, self._pool, self._session = self._pool, self._session, None, None
+        if pool is None or session is None:
+            return
+        if cancel:
+            pool.shutdown(kill=True)
+            session.holder.release()
+            return
+        pool.end(session)
+        with _pool_lock:
+            if len(_spares) < MAX_SPARES and not pool.closed:
+                _spares.append(pool)
+                return
+        pool.shutdown()

@@ -1,0 +1,174 @@
+"""Streaming (QueueDAG and stream()), on every executor."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import IN_PROCESS
+from webber import DAG, Flow, GraphError, Promise, QueueDAG, TaskDefinitionError, stream, task
+
+
+class Counter:
+    """A root that counts 0, 1, 2, ... in whatever process it runs (its state
+    lives where its stage's worker is)."""
+
+    def __init__(self) -> None:
+        self.n = -1
+
+    def __call__(self) -> int:
+        self.n += 1
+        return self.n
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def label(x: int) -> str:
+    return f"#{x}"
+
+
+def flaky_on(x: int, item: int, folder: str) -> int:
+    """Fails the first try on ``item``; a file remembers the try across processes."""
+    marker = Path(folder) / f"tried-{x}"
+    if x == item and not marker.exists():
+        marker.write_text("x")
+        raise ValueError(f"first try of {x} fails")
+    return x
+
+
+def bad_on_three(x: int) -> int:
+    if x == 3:
+        raise ValueError("bad item")
+    return x
+
+
+@task
+def parse(line: str) -> int:
+    return int(line)
+
+
+@task
+def double(x: int) -> int:
+    return 2 * x
+
+
+def chain(n: int = 6) -> QueueDAG:
+    qdag = QueueDAG()
+    numbers = qdag.add_node(Counter(), iterator=n)
+    squares = qdag.add_node(square, Promise(numbers))
+    qdag.add_node(label, Promise(squares))
+    return qdag
+
+
+def test_a_chain_streams_every_output_in_order(executor: str) -> None:
+    assert chain(6).execute(executor=executor) == ["#0", "#1", "#4", "#9", "#16", "#25"]
+    assert chain(40).execute(executor=executor, maxsize=2) == [f"#{i * i}" for i in range(40)]
+
+
+def test_halt_condition_stops_after_the_output_that_meets_it(executor: str) -> None:
+    qdag = QueueDAG()
+    numbers = qdag.add_node(Counter(), halt_condition=lambda out: out >= 4, max_iter=100)
+    qdag.add_node(square, Promise(numbers))
+    assert qdag.execute(executor=executor) == [0, 1, 4, 9, 16]
+
+    capped = QueueDAG()
+    capped.add_node(Counter(), halt_condition=lambda out: False, max_iter=3)
+    assert capped.execute(executor=executor) == [0, 1, 2]
+
+
+def test_a_stage_retries_an_item_and_the_order_holds(executor: str, tmp_path: Path) -> None:
+    qdag = QueueDAG()
+    numbers = qdag.add_node(Counter(), iterator=8)
+    checked = qdag.add_node(flaky_on, Promise(numbers), 2, str(tmp_path))
+    qdag.retry_node(checked, 1)
+    qdag.add_node(square, Promise(checked))
+    assert qdag.execute(executor=executor) == [i * i for i in range(8)]
+    assert (tmp_path / "tried-2").exists()
+
+
+def test_a_failing_item_stops_the_stream_naming_item_and_stage(executor: str) -> None:
+    qdag = QueueDAG()
+    numbers = qdag.add_node(Counter(), iterator=1000)
+    checked = qdag.add_node(bad_on_three, Promise(numbers))
+    qdag.add_node(square, Promise(checked))
+    with pytest.raises(ValueError, match="bad item") as caught:
+        qdag.execute(executor=executor, maxsize=4)
+    (note,) = caught.value.__notes__
+    assert "item 3 of the stream" in note and "stage 2 of 3, 'bad_on_three-1'" in note
+    assert "after 1 attempt" in note
+
+
+def test_stream_in_a_flow_and_outside(executor: str) -> None:
+    assert stream(["1", "2", "3"], parse, double, executor=executor) == [2, 4, 6]
+
+    @task
+    def lines() -> list[str]:
+        return ["4", "5", "6"]
+
+    with Flow() as flow:
+        doubled = stream(lines(), parse, double, label, executor=executor)
+    run = flow.run(executor="inline")
+    assert run[doubled] == ["#8", "#10", "#12"]
+    assert flow.get_node(doubled).name == "stream(parse, double, label)"
+
+
+def test_a_queue_dag_is_a_node_of_a_dag(executor: str) -> None:
+    outer = DAG()
+    streamed = outer.add_node(chain(4).execute, "threads")
+    joined = outer.add_node(", ".join, Promise(streamed))
+    run = outer.run(executor=executor)
+    assert run[joined] == "#0, #1, #4, #9"
+
+
+@pytest.mark.parametrize("executor", IN_PROCESS)
+def test_a_fast_source_waits_for_room(executor: str) -> None:
+    pulled = 0
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def source() -> Any:
+        nonlocal pulled
+        for i in range(300):
+            with lock:
+                pulled += 1
+            yield i
+
+    def last(x: int) -> int:
+        with lock:
+            seen.append(pulled - x)  # items pulled beyond this one
+        return x
+
+    out = stream(source(), square, abs, last, executor=executor, maxsize=2)
+    assert out == [i * i for i in range(300)] or out == list(range(300))
+    # 3 stages x (2 waiting or running): never the whole source at once
+    assert max(seen) <= 3 * 2 + 1
+
+
+def test_the_graph_must_be_a_chain() -> None:
+    qdag = QueueDAG()
+    a = qdag.add_node(Counter(), iterator=2)
+    b = qdag.add_node(square, Promise(a))
+    with pytest.raises(GraphError, match="already feeds 'square-1'; a QueueDAG node has at most"):
+        qdag.add_node(label, Promise(a))
+    c = qdag.add_node(label, 3)
+    with pytest.raises(GraphError, match="at most one child"):
+        qdag.add_edge(a, c)
+    with pytest.raises(GraphError, match="is not one chain: Counter-1, label-1 have no parent"):
+        qdag.execute(executor="inline")
+    with pytest.raises(GraphError, match="at most one parent"):
+        qdag.add_node(print, Promise(b), Promise(c))
+    assert len(qdag) == 3  # nothing half-added
+
+
+def test_a_root_that_would_run_forever_is_refused() -> None:
+    qdag = QueueDAG()
+    qdag.add_node(Counter())
+    with pytest.raises(TaskDefinitionError, match="would run forever; give it iterator=N"):
+        qdag.execute(executor="inline")
+    with pytest.raises(TaskDefinitionError, match="iterator=0 is not valid"):
+        QueueDAG().add_node(Counter(), iterator=0)

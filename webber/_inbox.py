@@ -1,0 +1,78 @@
+"""The caller's side of a run: the messages executors send, and timers.
+
+The engine and the streaming loop each own one Inbox, in the caller's thread.
+Executors only enqueue (``put``, from any thread); the owner blocks in
+``wait`` until a message arrives or its next timer is due, then handles
+everything queued and every due timer -- it never polls for work.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+from webber.executors._base import Outcome, Started
+
+__all__ = ["HEARTBEAT", "Inbox"]
+
+#: seconds between wake-ups of an idle loop in the main thread (see Inbox.wait)
+HEARTBEAT = 0.25
+
+
+class Inbox:
+    """Executor messages and timers, for one loop in one thread."""
+
+    def __init__(self) -> None:
+        self.messages: queue.SimpleQueue[Started | Outcome] = queue.SimpleQueue()
+        self.put = self.messages.put
+        """What executors report to (any thread)."""
+        self.timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._main_thread = threading.current_thread() is threading.main_thread()
+
+    def report(self, started: Callable[[Started], None]) -> Callable[[Started | Outcome], None]:
+        """The callback for executors: it queues each message, but hands a start
+        reported in the owner's thread (inline, about to run the task here) to
+        ``started`` at once, so listeners hear of it before the task runs."""
+        owner = threading.get_ident()
+
+        def report(message: Started | Outcome) -> None:
+            if isinstance(message, Started) and threading.get_ident() == owner:
+                started(message)
+            else:
+                self.messages.put(message)
+
+        return report
+
+    def after(self, delay: float, action: Callable[[], None]) -> None:
+        """Call ``action`` (in the owner's thread) ``delay`` seconds from now."""
+        heapq.heappush(self.timers, (time.monotonic() + delay, next(self._seq), action))
+
+    def wait(
+        self, started: Callable[[Started], None], finished: Callable[[Outcome], None]
+    ) -> None:
+        """Block until a message arrives or the next timer is due; handle every
+        message already queued, then every due timer."""
+        timeout = max(0.0, self.timers[0][0] - time.monotonic()) if self.timers else None
+        if self._main_thread:
+            # A lock wait is not interrupted by a *simulated* Ctrl-C
+            # (_thread.interrupt_main, as IDEs send it), only by a real
+            # signal: wake up now and then, doing nothing, to let it through.
+            timeout = HEARTBEAT if timeout is None else min(timeout, HEARTBEAT)
+        try:
+            message = self.messages.get(timeout=timeout)
+            while True:
+                if isinstance(message, Started):
+                    started(message)
+                else:
+                    finished(message)
+                message = self.messages.get_nowait()
+        except queue.Empty:
+            pass
+        now = time.monotonic()
+        while self.timers and self.timers[0][0] <= now:
+            heapq.heappop(self.timers)[2]()

@@ -1,0 +1,74 @@
+"""Running a DAG: what ``DAG.run`` and ``DAG.execute`` do once their
+arguments are read -- the executor, its check of the plan, resume, the result
+store, listeners -- then the engine."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from webber._cache import Cache
+    from webber._callbacks import DAGCallbacks
+    from webber._dashboard import Dashboard
+    from webber._events import Listener
+    from webber._flow import DAG
+    from webber._run import Run
+    from webber.executors import Executor
+
+__all__ = ["run_graph"]
+
+
+def run_graph(
+dag: DAG,
+    executor: str | Executor | None,
+    max_workers: int | None,
+    progress: bool,
+    listeners: Iterable[Listener],
+    resume: Run | None,
+    dashboard: bool | Dashboard,
+    callbacks: DAGCallbacks | None = None,
+    tracebacks: bool = True,
+    verbose: bool = True,
+    cache: str | os.PathLike[str] | Cache | None = None,
+    limits: Mapping[str, int] | None = None,
+) -> Run:
+    """``dag.run(...)`` and ``dag.execute(...)``: choose the executor (the
+    configured default for None), compile, let the executor check the plan,
+    gather the listeners, and run the plan on the engine."""
+    from webber._engine import run_plan
+    from webber.executors import resolve_executor
+
+    if executor is None:  # webber.config's, or WEBBER_EXECUTOR, or processes
+        from webber._config import config
+
+        executor = config.default_executor()
+    chosen = resolve_executor(executor, max_workers)
+    plan = dag.compile()
+    chosen.check(plan)
+    reuse = None
+    if resume is not None:
+        from webber._resume import reusable
+
+        reuse = reusable(plan, resume)
+    store = None
+    if cache is not None:
+        from webber._cache import resolve_cache
+
+        store = resolve_cache(cache)
+    listening = list(listeners)
+    if dashboard:
+        from webber._dashboard import watch
+
+        listening.insert(0, watch(dashboard))
+    if callbacks is not None:
+        from webber._callbacks import listener_for
+
+        listening.append(listener_for(callbacks))
+    run = run_plan(
+        plan, chosen, progress=progress, listeners=listening, reuse=reuse,
+        tracebacks=tracebacks, verbose=verbose, cache=store, limits=limits,
+    )
+    run._owner = (dag._kin, dag._label())  # to refuse ids and Promises of other graphs
+    return run

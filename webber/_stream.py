@@ -1,0 +1,315 @@
+"""Streaming: items flow through a linear chain of stages, all stages at work at once.
+
+One loop in the caller's thread owns a stream, like the engine owns a run::
+
+    source (an iterable, or a root stage called again and again)
+      -> stage 0 -> stage 1 -> ... -> stage n-1 -> results, in order
+
+Each stage has its own executor (one worker process per stage on
+``"processes"``, one thread per stage on ``"threads"``; ``"inline"`` and
+other executors are shared by every stage), so item k+1 is in stage 0 while
+item k is in stage 1. A repeating root runs in the caller's process, on a
+thread of its own (see ``stage_executors``). A stage's function travels to its worker once. Between
+two stages at most ``maxsize`` items wait or run, so a fast source cannot
+fill memory: the loop takes the next item only when stage 0 has room.
+
+An item that fails is retried if its stage has retries; after the last
+attempt the stream stops (every stage's executor is stopped, so nothing
+hangs) and the item's own exception is raised, with a note naming the item
+and the stage. Items reach the next stage in order even when one is retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from webber import _output
+from webber._errors import TaskDefinitionError, TaskTimeoutError, add_note
+from webber._inbox import Inbox
+from webber.executors import Executor, resolve_executor
+from webber.executors._base import Job, Outcome, Started, fetch
+
+__all__ = ["DEFAULT_MAXSIZE", "Stage", "check_repeat", "name_failure", "run_stream"]
+
+log = logging.getLogger("webber")
+
+#: items that may wait or run between two stages
+DEFAULT_MAXSIZE = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One stage: a task and how the item reaches it."""
+
+    id: str
+    name: str
+    func: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    #: "first": the item is the first argument; "inputs": it replaces the
+    #: Promise of ``parent`` in the arguments; "none": the stage does not take it
+    feed: str = "first"
+    parent: str = ""
+    retries: int = 0
+    retry_delay: float = 0.0
+    retry_backoff: float = 1.0
+    timeout: float | None = None
+
+    def job(self, item: int, attempt: int, value: Any) -> Job:
+        if self.feed == "first":
+            args, inputs = (value, *self.args), None
+        elif self.feed == "inputs":
+            args, inputs = self.args, {self.parent: value}
+        else:
+            args, inputs = self.args, None
+        return Job(self.id, item, attempt, self.name, self.func, args, self.kwargs, inputs,
+                   self.timeout)
+
+
+def check_repeat(
+    where: str, halt_condition: object, iterator: object, max_iter: object
+) -> None:
+    """Raise TaskDefinitionError naming ``where`` for a bad repeat setting."""
+    if halt_condition is not None and not callable(halt_condition):
+        raise TaskDefinitionError(
+            f"{where}: halt_condition={halt_condition!r} is not callable; pass a function "
+            f"of the root's output, e.g. halt_condition=lambda out: out is None"
+        )
+    for what, value in (("iterator", iterator), ("max_iter", max_iter)):
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
+            raise TaskDefinitionError(
+                f"{where}: {what}={value!r} is not valid; it must be a whole number >= 1"
+            )
+    if halt_condition is None and iterator is None and max_iter is None:
+        raise TaskDefinitionError(
+            f"{where}: the root would run forever; give it iterator=N (run N times), "
+            f"or halt_condition=... with max_iter=N as a safety limit"
+        )
+
+
+def name_failure(error: BaseException, note: str) -> BaseException:
+    """``error`` noted with which item and stage failed, and logged."""
+    add_note(error, note)
+    log.error("%s: %s: %s", note, type(error).__name__, error)
+    return error
+
+
+def stage_executors(executor: str | Executor, count: int, local_root: bool) -> list[Executor]:
+    """One executor per stage: a worker process or a thread of its own on
+    "processes" and "threads"; otherwise one executor serves every stage.
+    With ``local_root`` the first stage runs in this process (on its own
+    thread, or inline): a repeating root keeps its state, and may read what
+    only this process holds (a queue, a socket, an open file)."""
+    from webber.executors.threads import ThreadExecutor
+
+    if executor == "processes":
+        from webber.executors.processes import DedicatedProcesses
+
+        chosen: list[Executor] = [DedicatedProcesses() for _ in range(count)]
+    elif executor == "threads":
+        chosen = [ThreadExecutor(1) for _ in range(count)]
+    else:
+        chosen = [resolve_executor(executor)] * count
+    if local_root and chosen[0].name != "inline":
+        chosen[0] = ThreadExecutor(1)
+    return chosen
+
+
+def run_stream(
+    stages: Sequence[Stage],
+    executor: str | Executor = "processes",
+    *,
+    items: Iterable[Any] | None = None,
+    halt_condition: Callable[[Any], object] | None = None,
+    iterations: int | None = None,
+    maxsize: int = DEFAULT_MAXSIZE,
+) -> list[Any]:
+    """Stream ``items`` (or, without them, the outputs of ``stages[0]`` called
+    again and again) through ``stages``; the last stage's outputs, in order.
+
+    Without ``items`` the root stage runs until its output meets
+    ``halt_condition`` (that output still flows on) or it ran ``iterations``
+    times, whichever comes first.
+    """
+    if not isinstance(maxsize, int) or isinstance(maxsize, bool) or maxsize < 1:
+        raise TaskDefinitionError(f"maxsize={maxsize!r} must be a whole number >= 1")
+    if not stages:
+        return list(items) if items is not None else []
+    _output.ensure_handler()
+    with _output.redirected():
+        return _Stream(stages, executor, items, halt_condition, iterations, maxsize).run()
+
+
+class _Stream:
+    def __init__(
+        self,
+        stages: Sequence[Stage],
+        executor: str | Executor,
+        items: Iterable[Any] | None,
+        halt_condition: Callable[[Any], object] | None,
+        iterations: int | None,
+        maxsize: int,
+    ) -> None:
+        self.stages = list(stages)
+        self.index = {stage.id: k for k, stage in enumerate(self.stages)}
+        self.executors = stage_executors(executor, len(stages), local_root=items is None)
+        self.source: Iterator[Any] | None = iter(items) if items is not None else None
+        self.halt = halt_condition
+        self.limit = math.inf if iterations is None else iterations
+        self.maxsize = maxsize
+        self.inbox = Inbox()
+        count = len(stages)
+        #: stage -> item -> its Job in flight (or waiting for a retry)
+        self.inflight: list[dict[int, Job]] = [{} for _ in range(count)]
+        #: stage -> item -> its value, done there and not yet taken by the next stage
+        self.ready: list[dict[int, Any]] = [{} for _ in range(count)]
+        #: stage -> the next item it takes from the stage before
+        self.taken = [0] * count
+        self.produced = 0  # items the source gave (or root calls begun)
+        self.exhausted = False
+        self.results: list[Any] = []
+        self.batch: dict[int, tuple[Executor, list[Job]]] = {}
+
+    # -- the loop -------------------------------------------------------------------
+    def run(self) -> list[Any]:
+        started: list[Executor] = []
+        finished = False
+        try:
+            for ex in self.executors:
+                if not any(ex is s for s in started):
+                    ex.report_starts = False  # only jobs with a timeout need theirs
+                    ex.start(self.inbox.put)
+                    started.append(ex)
+            self._pump()
+            while not self._done():
+                self.inbox.wait(self._started, self._finished)
+                self._pump()
+            finished = True
+        finally:
+            for ex in started:
+                ex.stop(cancel=not finished)
+        return self.results
+
+    def _done(self) -> bool:
+        return self.exhausted and not any(self.inflight) and not any(self.ready)
+
+    # -- moving items on ------------------------------------------------------------------
+    def _room(self, k: int) -> bool:
+        return len(self.inflight[k]) + len(self.ready[k]) < self.maxsize
+
+    def _pump(self) -> None:
+        """Move every item that can move (downstream first, to free room), then
+        submit the jobs of this pass together, per executor."""
+        last = len(self.stages) - 1
+        while self.ready[last] and len(self.results) in self.ready[last]:
+            self.results.append(fetch(self.ready[last].pop(len(self.results))))
+        for k in range(last, 0, -1):
+            ready = self.ready[k - 1]
+            while self._room(k) and self.taken[k] in ready:
+                item = self.taken[k]
+                self.taken[k] += 1
+                self._submit(k, self.stages[k].job(item, 1, ready.pop(item)))
+        while self._room(0) and not self.exhausted:
+            if self.source is not None:
+                try:
+                    value = next(self.source)
+                except StopIteration:
+                    self.exhausted = True
+                    break
+                self._submit(0, self.stages[0].job(self.produced, 1, value))
+            else:
+                if self.halt is not None and self.inflight[0]:
+                    break  # whether to call the root again depends on this output
+                self._submit(0, self.stages[0].job(self.produced, 1, None))
+            self.produced += 1
+            if self.produced >= self.limit:
+                self.exhausted = True
+        batch, self.batch = self.batch, {}
+        for ex, jobs in batch.values():
+            ex.submit_many(jobs)
+
+    def _submit(self, k: int, job: Job) -> None:
+        self.inflight[k][job.index] = job  # type: ignore[index]
+        ex = self.executors[k]
+        self.batch.setdefault(id(ex), (ex, []))[1].append(job)
+
+    # -- outcomes -------------------------------------------------------------------
+    def _current(self, job: Job) -> tuple[int, Job] | None:
+        k = self.index[job.node]
+        current = self.inflight[k].get(job.index)  # type: ignore[arg-type]
+        if current is None or current.attempt != job.attempt:
+            return None  # a late outcome of an attempt that timed out
+        return k, current
+
+    def _started(self, message: Started) -> None:
+        found = self._current(message.job)
+        if found is None or found[1].timeout is None or message.done:
+            return
+        job = found[1]
+        delay = job.timeout - (time.time() - message.at)  # type: ignore[operator]
+        self.inbox.after(delay, lambda: self._time_out(job))
+
+    def _time_out(self, job: Job) -> None:
+        found = self._current(job)
+        if found is None:
+            return  # it finished in time
+        self.executors[found[0]].abandon(job)
+        error = TaskTimeoutError(
+            f"task {job.node!r} timed out after {job.timeout:g} s on item {job.index} "
+            f"(attempt {job.attempt}); raise its timeout=, or make it faster",
+            job.node,
+        )
+        self._failed(found[0], job, error)
+
+    def _finished(self, outcome: Outcome) -> None:
+        found = self._current(outcome.job)
+        if found is None:
+            return
+        k, job = found
+        if not outcome.ok:
+            self._failed(k, job, outcome.value)
+            return
+        item = job.index
+        assert item is not None
+        del self.inflight[k][item]
+        self.ready[k][item] = outcome.value
+        if k == 0 and self.source is None and self.halt is not None:
+            try:
+                stop = self.halt(fetch(outcome.value))
+            except Exception as e:
+                raise name_failure(
+                    e, f"webber: the halt_condition of stream stage {job.node!r} raised on the "
+                       f"output of call {item}",
+                ) from None
+            if stop:
+                self.exhausted = True
+
+    def _failed(self, k: int, job: Job, error: BaseException) -> None:
+        stage = self.stages[k]
+        if job.attempt <= stage.retries:
+            delay = stage.retry_delay * stage.retry_backoff ** (job.attempt - 1)
+            again = replace(job, attempt=job.attempt + 1)
+            self.inflight[k][job.index] = again  # type: ignore[index]  # holds its place
+
+            def retry() -> None:
+                ex = self.executors[k]
+                self.batch.setdefault(id(ex), (ex, []))[1].append(again)
+
+            if delay > 0:
+                self.inbox.after(delay, retry)
+            else:
+                retry()
+            return
+        attempts = f"{job.attempt} attempt{'s' * (job.attempt != 1)}"
+        raise name_failure(
+            error,
+            f"webber: item {job.index} of the stream (counting from 0) failed in stage "
+            f"{k + 1} of {len(self.stages)}, {stage.id!r}, after {attempts}",
+        )
