@@ -182,17 +182,15 @@ class Pool:
     def _dispatch(self) -> None:
         while (session := self._next_session()) is not None:
             idle = [p for p in self.procs if len(p.inflight) < self.depth]
-            free = len(idle) + max(0, self.size - len(self.procs))  # idle or yet to start
             if not idle:
                 if len(self.procs) >= self.size:
                     return
                 idle = [self._spawn()]
             pending = session.pending
             proc = self._near(pending[0], idle)
-            # Share the run's queue among the workers it may use now (async tasks
-            # of a batch run at once); a job with a timeout goes alone.
-            free = max(1, min(session.limit - self._busy(session), free))
-            want = max(1, min(MAX_BATCH, -(-len(pending) // free)))
+            # Share the run's queue among the workers it may use now (an async batch runs at once)
+            free = min(session.limit - self._busy(session), len(idle) + self.size - len(self.procs))
+            want = max(1, min(MAX_BATCH, -(-len(pending) // max(1, free))))
             if session.max_tasks is not None:  # no more than it may still run
                 want = max(1, min(want, session.max_tasks - proc.tasks))
             if session.memory_limit is not None:
