@@ -36,14 +36,19 @@ def label(pair: tuple[tuple[str, int], float | Exception]) -> str:
     return f"{count} x {item}: {'not sold' if isinstance(cost, Exception) else f'{cost:.2f}'}"
 
 
-def main() -> webber.Run:
+def build() -> DAG:
+    """The shop's DAG (``python -m webber run examples/iter_promise.py`` runs it)."""
     dag = DAG("shop")
     orders = dag.add_node(list_orders)
     prices = dag.add_node(price, IterPromise(orders, partial=True))
     dag.add_node(receipt, Promise(prices))
-    labels = dag.add_node(label, IterPromise(orders, prices, zip=True))
-    run = dag.run()
-    for line in run[labels]:
+    dag.add_node(label, IterPromise(orders, prices, zip=True))
+    return dag
+
+
+def main() -> webber.Run:
+    run = build().run()
+    for line in run["label-1"]:
         print(line)
     print(run["receipt-1"])
     return run

@@ -39,6 +39,14 @@ def classify(celsius: float) -> str:
     return f"{celsius:5.2f} C {'HOT' if celsius > 30 else 'ok'}"
 
 
+def build() -> webber.Flow:
+    """The Flow form, for ``python -m webber run examples/queue_dag.py``: the
+    readings streamed through the two stages, as one node of a flow."""
+    with webber.Flow("sensor-stream") as flow:
+        webber.stream(READINGS, calibrate, classify)
+    return flow
+
+
 def main() -> None:
     sensor = make_sensor()
     qdag = QueueDAG("sensor")

@@ -201,6 +201,8 @@ CLI_RUNS: dict[str, tuple[int, str, list[str]]] = {
     "io_threads": (0, "io: 9 succeeded, 0 failed, 0 skipped", ["page-7.txt: 24 words"]),
     "data_science": (0, "stats: 3 succeeded, 0 failed, 0 skipped", []),
     "async_tasks": (0, "async: 102 succeeded, 0 failed, 0 skipped", []),
+    "queue_dag": (0, "sensor-stream: 1 succeeded, 0 failed, 0 skipped", []),
+    "iter_promise": (0, "shop: 4 succeeded, 0 failed, 0 skipped", ["KeyError: 'caviar'"]),
 }
 
 

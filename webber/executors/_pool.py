@@ -48,24 +48,21 @@ import select
 import signal
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 from webber._errors import (
     JobSendError,
     PoolClosedError,
-    ResultLoadError,
     WorkerCrashedError,
 )
 from webber._output import emit_line
 from webber.executors import _shm
-from webber.executors._base import Job, Outcome, Report, Started
-from webber.executors._codec import decode_failure
+from webber.executors._base import Job, Outcome, Started
 from webber.executors._frames import send_frame
-from webber.executors._pickling import dumps, dumps_fields, loads
+from webber.executors._pickling import dumps, dumps_fields
 from webber.executors._process import Proc, kill_group, reap, spawn, why
-from webber.executors._shm import Holder, Segment, remove_segments, remove_segments_of
+from webber.executors._session import Sent, Session, Undecodable, announce, decode
+from webber.executors._shm import remove_segments, remove_segments_of
 from webber.executors._source import with_source
 
 __all__ = ["GRACE", "MAX_BATCH", "Pool", "Session"]
@@ -74,44 +71,6 @@ __all__ = ["GRACE", "MAX_BATCH", "Pool", "Session"]
 GRACE = 1.0
 #: most jobs sent to a worker in one message
 MAX_BATCH = 64
-
-
-
-
-@dataclass(eq=False, slots=True)
-class Session:
-    """One run's link to the pool: where its outcomes go, which functions it sent."""
-
-    report: Report
-    functions: dict[int, tuple[str, Any, bytes]] = field(default_factory=dict)
-    #: results' segments, kept to pass on to later tasks by reference
-    holder: Holder = field(default_factory=Holder)
-    #: Started for every job, or only for those with a timeout (Executor.report_starts)
-    starts: bool = True
-    #: most workers busy with this run's jobs at once (its max_workers)
-    limit: int = 1
-    #: recycle a worker once it has run this many tasks (None: never)
-    max_tasks: int | None = None
-    #: recycle a worker whose RSS passed this many bytes after a task (None: never)
-    memory_limit: int | None = None
-    #: jobs submitted, not yet sent to a worker
-    pending: deque[_Sent] = field(default_factory=deque)
-    #: node id -> the worker that made its result (where its children run best)
-    where: dict[str, Proc] = field(default_factory=dict)
-
-
-@dataclass(eq=False, slots=True)
-class _Sent:
-    tag: int
-    job: Job
-    session: Session
-    segments: list[Segment] = field(default_factory=list)
-    abandoned: bool = False
-    #: how many chain links follow this task in its worker's queue
-    links_after: int = 0
-    link: bool = False  # a chain link: re-created from its head, never requeued alone
-    #: whether the engine was told it started (see _announce)
-    announced: bool = False
 
 
 class Pool:
@@ -161,7 +120,7 @@ class Pool:
                     "the process pool was shut down (webber.shutdown(), or Ctrl-C in "
                     "another run) while this run still used it; run the flow again"
                 )
-            session.pending.extend(_Sent(next(self.tags), job, session) for job in jobs)
+            session.pending.extend(Sent(next(self.tags), job, session) for job in jobs)
             self._dispatch()
 
     def _busy(self, session: Session) -> int:
@@ -195,7 +154,7 @@ class Pool:
                 want = max(1, min(want, session.max_tasks - proc.tasks))
             if session.memory_limit is not None:
                 want = 1  # its memory is measured after each job: none may follow blindly
-            batch: list[_Sent] = []
+            batch: list[Sent] = []
             while pending and len(batch) < want:
                 if pending[0].job.timeout is not None and batch:
                     break
@@ -207,7 +166,7 @@ class Pool:
         for proc in [p for p in self.procs if not p.inflight][: max(0, surplus)]:
             self._stop(proc)  # the pool was resized down
 
-    def _near(self, task: _Sent, idle: list[Proc]) -> Proc:
+    def _near(self, task: Sent, idle: list[Proc]) -> Proc:
         """An idle worker that made one of ``task``'s inputs, if there is one:
         its functions are loaded and its caches warm."""
         for parent in task.job.inputs or ():
@@ -216,7 +175,7 @@ class Pool:
                 return proc
         return idle[0]
 
-    def _function_id(self, proc: Proc, task: _Sent) -> str:
+    def _function_id(self, proc: Proc, task: Sent) -> str:
         func = task.job.func
         known = task.session.functions.get(id(func))
         if known is None:
@@ -228,7 +187,7 @@ class Pool:
             proc.fids.add(fid)
         return fid
 
-    def _pack(self, proc: Proc, task: _Sent) -> tuple[Any, ...]:
+    def _pack(self, proc: Proc, task: Sent) -> tuple[Any, ...]:
         fid = self._function_id(proc, task)
         # The function travels once per worker ("fn"), not with each job.
         job = task.job
@@ -237,10 +196,10 @@ class Pool:
         data, task.segments = dumps_fields(fields, holder=task.session.holder)
         return (task.tag, fid, data, task.segments)
 
-    def _send(self, proc: Proc, batch: list[_Sent]) -> None:
+    def _send(self, proc: Proc, batch: list[Sent]) -> None:
         entries = []
         for task in batch:
-            links = [_Sent(next(self.tags), job, task.session, link=True) for job in task.job.links]
+            links = [Sent(next(self.tags), job, task.session, link=True) for job in task.job.links]
             try:
                 entry = self._pack(proc, task)
                 packed = [self._pack(proc, link) for link in links]
@@ -273,7 +232,7 @@ class Pool:
             )
         except OSError:
             return  # it died; the receiver sees it and requeues the batch
-        _announce(proc.inflight[0], proc)
+        announce(proc.inflight[0], proc)
 
     def _stop(self, proc: Proc) -> None:
         with contextlib.suppress(OSError):
@@ -361,7 +320,7 @@ class Pool:
                 if ok:
                     task.session.where[task.job.node] = proc
             if proc.inflight:
-                _announce(proc.inflight[0], proc)
+                announce(proc.inflight[0], proc)
             else:
                 if proc in self.procs and self._worn(proc, finished[-1][0].session):
                     self._stop(proc)  # recycled: a fresh one replaces it on demand
@@ -375,8 +334,8 @@ class Pool:
                 # head (a batch): every attempt still gets its start event.
                 task.announced = True
                 task.session.report(Started(task.job, started, proc.name, done=True))
-            value = _decode(task.job, ok, payload, segments, info, task.session.holder)
-            if isinstance(value, _Undecodable):
+            value = decode(task.job, ok, payload, segments, info, task.session.holder)
+            if isinstance(value, Undecodable):
                 ok, value = False, value.error
             task.session.report(Outcome(task.job, ok, value, started, duration, proc.name))
 
@@ -494,35 +453,3 @@ class Pool:
                 os.close(fd)
         self.procs = []
         self.sessions = []
-
-
-def _announce(task: _Sent, proc: Proc) -> None:
-    """Tell the engine ``task`` started: it is at the head of its worker's queue."""
-    if not task.announced:
-        task.announced = True
-        if task.session.starts or task.job.timeout is not None:
-            task.session.report(Started(task.job, time.time(), proc.name))
-
-
-@dataclass(slots=True)
-class _Undecodable:
-    error: BaseException
-
-
-def _decode(job: Job, ok: bool, payload: bytes, segments: list[Segment], info: Any,
-            holder: Holder) -> Any:
-    """The value or exception a worker sent, rebuilt here."""
-    if not ok:
-        return decode_failure(job.node, payload, info)
-    try:
-        value = loads(payload, segments, holder) if payload else None
-    except Exception as e:
-        error = ResultLoadError(
-            f"task {job.node!r} returned a value that cannot be unpickled here: "
-            f"{type(e).__name__}: {e}; return plain data (the caller must be able to "
-            f"import its class)",
-            job.node,
-        )
-        error.__cause__ = e
-        return _Undecodable(error)
-    return value

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from webber.executors._frames import Frames, send_frame
 
 if TYPE_CHECKING:
-    from webber.executors._pool import _Sent
+    from webber.executors._session import Sent
 
 __all__ = ["Proc", "kill_group", "reap", "spawn", "why"]
 
@@ -45,7 +45,7 @@ class Proc:
     pidfd: int | None
     fids: set[str] = field(default_factory=set)
     forget: list[str] = field(default_factory=list)
-    inflight: deque[_Sent] = field(default_factory=deque)
+    inflight: deque[Sent] = field(default_factory=deque)
     #: tasks it has run (chain links included), and its RSS after the last one
     tasks: int = 0
     rss: int = 0

@@ -1,0 +1,91 @@
+"""One run's link to the process pool, the jobs it handed over, and what
+comes back: a ``Session`` per run (where its outcomes go, its limit, its
+queue), a ``Sent`` per job, and the rebuilding of a worker's answer."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from webber._errors import ResultLoadError
+from webber.executors._base import Job, Report, Started
+from webber.executors._codec import decode_failure
+from webber.executors._pickling import loads
+from webber.executors._process import Proc
+from webber.executors._shm import Holder, Segment
+
+__all__ = ["Sent", "Session", "Undecodable", "announce", "decode"]
+
+
+@dataclass(eq=False, slots=True)
+class Session:
+    """One run's link to the pool: where its outcomes go, which functions it sent."""
+
+    report: Report
+    functions: dict[int, tuple[str, Any, bytes]] = field(default_factory=dict)
+    #: results' segments, kept to pass on to later tasks by reference
+    holder: Holder = field(default_factory=Holder)
+    #: Started for every job, or only for those with a timeout (Executor.report_starts)
+    starts: bool = True
+    #: most workers busy with this run's jobs at once (its max_workers)
+    limit: int = 1
+    #: recycle a worker once it has run this many tasks (None: never)
+    max_tasks: int | None = None
+    #: recycle a worker whose RSS passed this many bytes after a task (None: never)
+    memory_limit: int | None = None
+    #: jobs submitted, not yet sent to a worker
+    pending: deque[Sent] = field(default_factory=deque)
+    #: node id -> the worker that made its result (where its children run best)
+    where: dict[str, Proc] = field(default_factory=dict)
+
+
+@dataclass(eq=False, slots=True)
+class Sent:
+    """One job handed to the pool: its tag, its segments, where it stands."""
+
+    tag: int
+    job: Job
+    session: Session
+    segments: list[Segment] = field(default_factory=list)
+    abandoned: bool = False
+    #: how many chain links follow this task in its worker's queue
+    links_after: int = 0
+    link: bool = False  # a chain link: re-created from its head, never requeued alone
+    #: whether the engine was told it started (see announce)
+    announced: bool = False
+
+
+def announce(task: Sent, proc: Proc) -> None:
+    """Tell the engine ``task`` started: it is at the head of its worker's queue."""
+    if not task.announced:
+        task.announced = True
+        if task.session.starts or task.job.timeout is not None:
+            task.session.report(Started(task.job, time.time(), proc.name))
+
+
+@dataclass(slots=True)
+class Undecodable:
+    """A result that arrived but could not be rebuilt: why."""
+
+    error: BaseException
+
+
+def decode(job: Job, ok: bool, payload: bytes, segments: list[Segment], info: Any,
+            holder: Holder) -> Any:
+    """The value or exception a worker sent, rebuilt here."""
+    if not ok:
+        return decode_failure(job.node, payload, info)
+    try:
+        value = loads(payload, segments, holder) if payload else None
+    except Exception as e:
+        error = ResultLoadError(
+            f"task {job.node!r} returned a value that cannot be unpickled here: "
+            f"{type(e).__name__}: {e}; return plain data (the caller must be able to "
+            f"import its class)",
+            job.node,
+        )
+        error.__cause__ = e
+        return Undecodable(error)
+    return value
