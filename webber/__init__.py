@@ -10,7 +10,6 @@ Importing webber starts nothing and imports no optional backend.
 
 import typing as _typing
 
-from webber._callbacks import DAGCallbacks
 from webber._config import Config, config
 from webber._errors import (
     CacheError,
@@ -45,17 +44,18 @@ from webber._errors import (
 from webber._events import Listener
 from webber._flow import DAG, Flow
 from webber._graph import Condition, Edge, Node, TaskOptions
-from webber._metrics import DAGMetrics
 from webber._plan import Plan
 from webber._promise import IterPromise, Promise, any_case, on_failure
-from webber._queue import QueueDAG, stream
 from webber._run import Attempt, Run
 from webber._task import Task, task
 from webber.executors import shutdown
 
 if _typing.TYPE_CHECKING:
     from webber._cache import Cache
+    from webber._callbacks import DAGCallbacks
     from webber._dashboard import Dashboard
+    from webber._metrics import DAGMetrics
+    from webber._queue import QueueDAG, stream
     from webber.executors.dask import DaskExecutor
 
 __version__ = "0.5.0.dev0"
@@ -139,8 +139,12 @@ _present_as_webber()
 #: an HTTP server or the result store's file handling. name -> the module that defines it.
 _LAZY = {
     "Cache": "webber._cache",
+    "DAGCallbacks": "webber._callbacks",
+    "DAGMetrics": "webber._metrics",
     "Dashboard": "webber._dashboard",
     "DaskExecutor": "webber.executors.dask",
+    "QueueDAG": "webber._queue",
+    "stream": "webber._queue",
 }
 
 
