@@ -338,20 +338,25 @@ class Pool:
         return finished
 
     def _deliver(self, proc: Proc, finished: list[tuple[Any, ...]]) -> None:
-        """Report settled results to their runs (outside the lock)."""
+        """Report settled results to their runs (outside the lock), each run's
+        in one hand-over: the engine wakes once for a batch."""
+        reports: dict[Session, list[Started | Outcome]] = {}
         for task, ok, payload, segments, started, duration, info in finished:
             if task.abandoned:
                 remove_segments(segments)
                 continue
+            messages = reports.setdefault(task.session, [])
             if not task.announced and task.session.starts:
                 # It ran and finished between two of our looks at the queue's
                 # head (a batch): every attempt still gets its start event.
                 task.announced = True
-                task.session.report(Started(task.job, started, proc.name, done=True))
+                messages.append(Started(task.job, started, proc.name, done=True))
             value = decode(task.job, ok, payload, segments, info, task.session.holder)
             if isinstance(value, Undecodable):
                 ok, value = False, value.error
-            task.session.report(Outcome(task.job, ok, value, started, duration, proc.name))
+            messages.append(Outcome(task.job, ok, value, started, duration, proc.name))
+        for session, messages in reports.items():
+            session.report(messages)
 
     def _lost(self, proc: Proc) -> None:
         """``proc`` died: fail the job it ran, requeue the rest, replace it."""

@@ -74,7 +74,7 @@ class _attempt:  # a context manager, named as one is used
 
     __slots__ = ("capture", "job", "ok", "started", "t0", "token", "value", "worker")
 
-    def __init__(self, job: Job, report: Report | None) -> None:
+    def __init__(self, job: Job, report: Callable[[Started], None] | None) -> None:
         self.job = job
         self.started = time.time()
         self.t0 = time.perf_counter()
@@ -126,7 +126,7 @@ def _args(error: BaseException) -> str:
     return ", ".join(map(repr, error.args))
 
 
-def run_job(job: Job, report: Report | None = None) -> Outcome:
+def run_job(job: Job, report: Callable[[Started], None] | None = None) -> Outcome:
     """Run ``job`` and describe what happened; never raises for the task's sake.
 
     A task's ``SystemExit`` and ``KeyboardInterrupt`` are its failure (a
@@ -155,7 +155,9 @@ def _await_here(coroutine: Coroutine[Any, Any, Any]) -> Any:
     return asyncio.run_coroutine_threadsafe(coroutine, event_loop()).result()
 
 
-async def run_job_async(job: Job, report: Report | None = None) -> Outcome:
+async def run_job_async(
+    job: Job, report: Callable[[Started], None] | None = None
+) -> Outcome:
     """:func:`run_job` for an ``async def`` task, awaited on the running loop."""
     with _attempt(job, report) as attempt:
         args, kwargs = materialize(job)
@@ -198,7 +200,9 @@ def _forget_loop() -> None:
         _loop = (_loop[0], threading.Thread())  # not alive: replaced on first use
 
 
-def start_async(job: Job, report: Report | None = None) -> Future[Outcome]:
+def start_async(
+    job: Job, report: Callable[[Started], None] | None = None
+) -> Future[Outcome]:
     """Start an async job on :func:`event_loop` and return at once; the future
     holds its Outcome (cancel it to cancel the task)."""
     return asyncio.run_coroutine_threadsafe(run_job_async(job, report), event_loop())
