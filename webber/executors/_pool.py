@@ -123,7 +123,8 @@ class Pool:
                     "the process pool was shut down (webber.shutdown(), or Ctrl-C in "
                     "another run) while this run still used it; run the flow again"
                 )
-            session.pending.extend(Sent(next(self.tags), job, session) for job in jobs)
+            tags = self.tags
+            session.pending.extend([Sent(next(tags), job, session) for job in jobs])
             self._dispatch()
 
     def _busy(self, session: Session) -> int:
@@ -194,7 +195,8 @@ class Pool:
         fid = self._function_id(proc, task)
         # The function travels once per worker ("fn"), not with each job.
         job = task.job
-        fields = (job.node, job.index, job.attempt, job.name, job.args, dict(job.kwargs),
+        fields = (job.node, job.index, job.attempt, job.name, job.args,
+                  dict(job.kwargs) if job.kwargs else {},
                   None if job.inputs is None else dict(job.inputs), job.timeout)
         data, task.segments = dumps_fields(fields, holder=task.session.holder)
         return (task.tag, fid, data, task.segments)
