@@ -25,7 +25,7 @@ from webber._errors import TaskDefinitionError, UnknownNodeError
 from webber._graph import Condition, Node
 from webber._plan import Plan, PlanNode
 from webber._promise import Promise
-from webber._refs import Ref, substitute
+from webber._refs import Ref, substitute, walked
 
 __all__ = ["compile_graph"]
 
@@ -115,8 +115,12 @@ def _lower(node: Node, ids: Mapping[Any, str]) -> tuple[tuple[Any, ...], dict[st
     def ref(promise: Promise) -> Ref:
         return Ref(ids[promise.key])
 
+    if not node.kwargs and all(a.__class__ is Promise or not walked(a) for a in node.args):
+        # each argument a Promise or a value that holds none: no walk (chains, lattices)
+        return tuple(ref(a) if a.__class__ is Promise else a for a in node.args), {}
     args, kwargs = substitute((node.args, dict(node.kwargs)), Promise, ref)
     return args, kwargs
+
 
 
 def _chains(
