@@ -133,9 +133,15 @@ def _chains(
     a skip, nor a task with a timeout (those need the engine between them),
     nor an ``async def`` task (it runs on an event loop, not a worker's thread)."""
 
+    coroutines: dict[int, bool] = {}  # id(func) -> async def? (asked once per function)
+
     def plain(node: Node) -> bool:
-        return (not node.fan_out and not node.skip and node.options.timeout is None
-                and not inspect.iscoroutinefunction(node.func))
+        if node.fan_out or node.skip or node.options.timeout is not None:
+            return False
+        is_async = coroutines.get(id(node.func))
+        if is_async is None:
+            is_async = coroutines[id(node.func)] = inspect.iscoroutinefunction(node.func)
+        return not is_async
 
     links = {}
     for n, kids in children.items():
