@@ -30,7 +30,7 @@ from webber.executors._shm import (
     write_segment,
 )
 
-__all__ = ["dumps", "dumps_fields", "dumps_value", "loads", "plain"]
+__all__ = ["Packed", "dumps", "dumps_fields", "dumps_value", "loads", "plain", "unpack"]
 
 
 class _BigBytes:
@@ -80,20 +80,33 @@ def plain(fields: tuple[Any, ...]) -> bool:
     return True
 
 
+#: what :func:`dumps_fields` and :func:`dumps_value` make: a pickle, or -- for
+#: what is plain -- the object itself in a 1-tuple, which the message that
+#: carries it pickles (by the C pickler, in the same call); :func:`unpack` reads both
+Packed = bytes | tuple[Any]
+
+
 def dumps_fields(
     fields: tuple[Any, ...], holder: Holder | None = None
-) -> tuple[bytes, list[Segment]]:
-    """``dumps`` for a tuple of fields; by the C pickler when they are :func:`plain`."""
+) -> tuple[Packed, list[Segment]]:
+    """A job's fields, packed (see :data:`Packed`): as they are when :func:`plain`."""
     if plain(fields):
-        return pickle.dumps(fields, pickle.HIGHEST_PROTOCOL), []
+        return (fields,), []
     return dumps(fields, holder=holder)
 
 
-def dumps_value(obj: Any) -> tuple[bytes, list[Segment]]:
-    """``dumps`` for a task's result: plain scalars by the C pickler."""
+def dumps_value(obj: Any) -> tuple[Packed, list[Segment]]:
+    """A task's result, packed (see :data:`Packed`): as it is when a plain scalar."""
     if type(obj) in _PLAIN:
-        return pickle.dumps(obj, pickle.HIGHEST_PROTOCOL), []
+        return (obj,), []
     return dumps(obj)
+
+
+def unpack(data: Packed, segments: list[Segment], holder: Holder | None = None) -> Any:
+    """What :func:`dumps_fields` or :func:`dumps_value` packed."""
+    if data.__class__ is tuple:
+        return data[0]
+    return loads(data, segments, holder)  # type: ignore[arg-type]  # (bytes)
 
 
 def dumps(
