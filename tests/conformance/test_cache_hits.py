@@ -1,0 +1,100 @@
+"""A cache hit is loaded where it is needed: by the process that runs the
+task consuming it, not by the caller (which only checks the entry), and in
+the caller only when it is read there. On every executor."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from webber import Cache, CacheError, Flow, Listener, task
+from webber import _cache
+
+pytestmark = pytest.mark.timeout(300)
+
+LOCAL = ("inline", "threads")  # executors that run tasks in the caller's process
+
+
+def make(n: int) -> Any:
+    import numpy as np
+
+    return np.arange(n, dtype=np.float64)
+
+
+def describe(array: Any) -> tuple[int, float, bool]:
+    """Where the array was used, its sum, and whether it is writable."""
+    return os.getpid(), float(array.sum()), bool(array.flags.writeable)
+
+
+def note_loads(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Every entry unpickled in this process from now on (whether its checksum
+    was read again)."""
+    loads: list[bool] = []
+    read = _cache._read
+
+    def counted(f: Any, check: bool = True) -> Any:
+        loads.append(check)
+        return read(f, check)
+
+    monkeypatch.setattr(_cache, "_read", counted)
+    return loads
+
+
+def test_a_hit_is_loaded_by_the_process_that_uses_it(
+    executor: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("numpy")
+    store = Cache(tmp_path / "store")
+    with Flow() as flow:
+        array = task(make)(1_000_000)  # 8 MB: its buffer is memory-mapped
+        used = [task(describe, cache=False)(array) for _ in range(2)]
+        unread = task(make, name="unread")(10)  # a hit nobody reads
+    flow.run(executor=executor, cache=store)
+    loads = note_loads(monkeypatch)
+    run = flow.run(executor=executor, cache=store)
+    assert sorted(run.cached) == sorted([array.key, unread.key])
+    assert run.reused == run.cached and run.attempts[array] == ()
+    total = float(sum(range(1_000_000)))
+    for child in used:
+        pid, seen, writable = run[child]
+        assert seen == total and writable
+        assert (pid == os.getpid()) == (executor in LOCAL)
+    # Checked (not unpickled) by the caller; loaded once by each process that
+    # used it: the caller itself only when it ran the children.
+    assert loads == ([False] if executor in LOCAL else [])
+    value = run[array]  # read here: loaded here (if it was not already), once
+    assert value.sum() == total and run[array] is value
+    assert loads == [False]
+    assert run[unread].tolist() == list(range(10))  # loaded when read, not before
+    assert loads == [False, False]
+
+
+def test_an_entry_removed_mid_run_fails_its_consumer_clearly(
+    executor: str, tmp_path: Path
+) -> None:
+    pytest.importorskip("numpy")
+    store = Cache(tmp_path / "store")
+    with Flow() as flow:
+        array = task(make)(1000)
+        child = task(describe, cache=False)(array)
+
+    class Clear(Listener):
+        def on_task_end(self, node: str, state: Any, attempt: int, duration: float,
+                        worker: str) -> None:
+            if node == array.key:  # a hit: checked, not yet loaded
+                shutil.rmtree(store.path)
+
+    flow.run(executor=executor, cache=store)
+    run = flow.run(executor=executor, cache=store, listeners=[Clear()])
+    assert run.cached == [array.key] and run.state(child) == "failed"
+    error = run.error(child)
+    assert isinstance(error, CacheError)
+    text = str(error)
+    assert f"cached result of task {array.key!r} could not be read" in text
+    assert "run the flow again" in text
+    again = flow.run(executor=executor, cache=store)  # computed and stored anew
+    assert again.cached == [] and again[child][1] == float(sum(range(1000)))
