@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from webber import Cache, CacheError, Flow, Listener, task
-from webber import _cache
+from webber import Cache, CacheError, Flow, Listener, _cache, task
 
 pytestmark = pytest.mark.timeout(300)
 
