@@ -119,6 +119,7 @@ class Cache:
         self.path = Path(path).expanduser()
         """The store's directory (made on first write)."""
         self._made: set[str] = set()  # subdirectories known to exist
+        self._absolute = self.path.is_absolute()
 
     def __repr__(self) -> str:
         return f"Cache({str(self.path)!r})"
@@ -163,7 +164,8 @@ class Cache:
         except Exception as e:
             _damaged(task, e, path)
             return None
-        return str(path.resolve()), stamp
+        # Absolute: a worker process may have another working directory.
+        return (str(path) if self._absolute else os.path.join(os.getcwd(), path)), stamp
 
     def store(self, key: str, value: Any, task: str, node: str) -> bool:
         """Write ``value`` under ``key`` atomically; False (with a warning naming
