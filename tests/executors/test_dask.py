@@ -247,3 +247,38 @@ def test_fetching_a_chain_head_while_the_chain_runs_does_not_deadlock(
     assert not runner.is_alive(), "the run deadlocked"
     assert runs[0][last] == 14
     assert seen == {head.key: 3, middle.key: 4, last.key: 14}
+
+
+def _pid_and_sum(values: list[int]) -> tuple[int, int]:
+    return os.getpid(), sum(values)
+
+
+def test_a_cache_hit_goes_as_a_value_when_workers_cannot_see_the_store(
+    client: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webber import _cache
+
+    with Flow() as flow:
+        values = task(list)(range(10))
+        used = task(_pid_and_sum, cache=False)(values)
+    executor = webber.DaskExecutor(client)
+    flow.run(executor=executor, cache=tmp_path)
+    asked: list[Any] = []
+    loads: list[bool] = []
+    run_on_workers, read = distributed.Client.run, _cache._read
+
+    def elsewhere(self: Any, function: Any, *args: Any, **kwargs: Any) -> Any:
+        asked.append(args)  # as if the workers were on machines without the store
+        return {address: False for address in run_on_workers(self, function, *args, **kwargs)}
+
+    def counted(f: Any, check: bool = True) -> Any:
+        loads.append(check)
+        return read(f, check)
+
+    monkeypatch.setattr(distributed.Client, "run", elsewhere)
+    monkeypatch.setattr(_cache, "_read", counted)
+    run = flow.run(executor=executor, cache=tmp_path)
+    assert run.cached == [values.key] and len(asked) == 1  # asked once a run
+    pid, total = run[used]
+    assert total == 45 and pid != os.getpid()
+    assert loads == [False]  # loaded here (its checksum read once, by the check) and sent
