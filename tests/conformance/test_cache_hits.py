@@ -93,7 +93,40 @@ def test_an_entry_removed_mid_run_fails_its_consumer_clearly(
     error = run.error(child)
     assert isinstance(error, CacheError)
     text = str(error)
-    assert f"cached result of task {array.key!r} could not be read" in text
-    assert "run the flow again" in text
+    assert f"cached result of task {array.key!r} could not be loaded" in text
+    assert "removed or changed during the run" in text and "run the flow again" in text
     again = flow.run(executor=executor, cache=store)  # computed and stored anew
+    assert again.cached == [] and again[child][1] == float(sum(range(1000)))
+
+
+def _explode() -> None:
+    raise AttributeError("Can't get attribute 'Moved' on <module 'library'>")
+
+
+class Unloadable:
+    """Pickles fine; unpickling fails, as for a class a library upgrade moved."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_explode, ())
+
+
+def test_an_entry_that_does_not_unpickle_fails_its_consumer_then_is_gone(
+    executor: str, tmp_path: Path
+) -> None:
+    pytest.importorskip("numpy")
+    store = Cache(tmp_path / "store")
+    with Flow() as flow:
+        array = task(make)(1000)
+        child = task(describe, cache=False)(array)
+    flow.run(executor=executor, cache=store)
+    (entry,) = store.entries()
+    assert store.store(entry.key, Unloadable(), entry.task, entry.node)  # intact, checksum and all
+    run = flow.run(executor=executor, cache=store)
+    assert run.cached == [array.key] and run.state(child) == "failed"
+    error = run.error(child)
+    assert isinstance(error, CacheError)
+    assert f"cached result of task {array.key!r} could not be loaded" in str(error)
+    assert "does not unpickle here, so it was removed" in str(error)
+    assert store.entries() == []
+    again = flow.run(executor=executor, cache=store)
     assert again.cached == [] and again[child][1] == float(sum(range(1000)))

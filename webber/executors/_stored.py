@@ -14,10 +14,17 @@ so a 100 MB array goes from the page cache to the process that uses it,
 never through the caller's pickles and pipes. The caller loads it only when
 asked -- ``run[node]``, a fan-out over it, a listener of task results --
 once; a thread that loaded it for a child shares that load.
+
+An entry that fails its checksum is a miss (the caller checks it); one that
+passes but vanishes, or does not unpickle where it is loaded, fails the task
+that needed it with a :class:`~webber.CacheError` (the latter is removed
+from the store, so the next run computes it anew).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from typing import Any
 
@@ -46,16 +53,28 @@ class Stored(Remote):
     def fetch(self) -> Any:
         with self._lock:
             if self._value is _UNREAD:
-                try:
-                    self._value = load_entry(self.path, self.stamp)
-                except Exception as e:
-                    raise CacheError(
-                        f"the cached result of task {self.node!r} could not be read from "
-                        f"{self.path} ({type(e).__name__}: {e}): the entry was removed or "
-                        f"changed during the run (a cache clear or prune?); run the flow "
-                        f"again to compute and store it anew"
-                    ) from e
+                self._value = self._load()
             return self._value
+
+    def _load(self) -> Any:
+        try:
+            return load_entry(self.path, self.stamp)
+        except (OSError, MemoryError) as e:
+            why = "it was removed or changed during the run (a cache clear or prune?)"
+            error: Exception = e
+        except Exception as e:
+            # Checked, yet it does not unpickle here: it holds something the code
+            # now loaded cannot rebuild (a class moved by a library upgrade, ...).
+            # Removed, or every later run would hit it and fail the same way.
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+            why = "it does not unpickle here, so it was removed"
+            error = e
+        raise CacheError(
+            f"the cached result of task {self.node!r} could not be loaded from "
+            f"{self.path} ({type(error).__name__}: {error}): {why}; run the flow "
+            f"again to compute and store it anew"
+        ) from error
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Stored, (self.path, self.stamp, self.node))
