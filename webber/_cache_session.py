@@ -96,9 +96,8 @@ class CacheSession:
         """Store a successful node's value, when it is cached.
 
         A value kept remote (dask) is stored by :meth:`flush`, once the last
-        task is final: fetching a chain's result while the chain still runs
-        on the cluster would wait for the chain's own reports, which wait
-        for the engine's thread."""
+        task is final: fetching a chain link's result waits for the whole
+        chain (one dask task), which would hold up the engine's thread meanwhile."""
         if not now and _is_remote(value):
             self.remote.append((n, value))
             return
