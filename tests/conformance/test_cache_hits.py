@@ -130,3 +130,24 @@ def test_an_entry_that_does_not_unpickle_fails_its_consumer_then_is_gone(
     assert store.entries() == []
     again = flow.run(executor=executor, cache=store)
     assert again.cached == [] and again[child][1] == float(sum(range(1000)))
+
+
+def halve(array: Any) -> Any:
+    return array / 2
+
+
+def test_a_hit_feeds_a_chain_where_the_chain_runs(
+    executor: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("numpy")
+    store = Cache(tmp_path / "store")
+    with Flow() as flow:
+        array = task(make)(1000)
+        half = task(halve, cache=False)(array)
+        used = task(describe, cache=False)(half)
+    assert flow.compile().nodes[half.key].next_link == used.key  # one chain
+    flow.run(executor=executor, cache=store)
+    loads = note_loads(monkeypatch)
+    run = flow.run(executor=executor, cache=store)
+    assert run.cached == [array.key] and run[used][1] == float(sum(range(1000))) / 2
+    assert loads == ([False] if executor in LOCAL else [])
