@@ -63,12 +63,14 @@ class Stored(Remote):
             why = "it was removed or changed during the run (a cache clear or prune?)"
             error: Exception = e
         except Exception as e:
-            # Checked, yet it does not unpickle here: it holds something the code
-            # now loaded cannot rebuild (a class moved by a library upgrade, ...).
-            # Removed, or every later run would hit it and fail the same way.
+            # Checked, yet it does not load here: it holds something the code now
+            # loaded cannot rebuild (a class moved by a library upgrade, ...), or
+            # it was replaced by a damaged file. Removed, or every later run
+            # would hit it and fail the same way.
             with contextlib.suppress(OSError):
                 os.unlink(self.path)
-            why = "it does not unpickle here, so it was removed"
+            why = ("it does not load here (damaged, or it holds what this code cannot "
+                   "rebuild), so it was removed")
             error = e
         raise CacheError(
             f"the cached result of task {self.node!r} could not be loaded from "
