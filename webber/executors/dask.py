@@ -343,7 +343,7 @@ class _Session:
         try:
             return hit.fetch()
         except CacheError:
-            return hit  # the job fails with the same error, where it runs
+            return hit  # it fails to load there too: the job fails with a CacheError
 
     def redoer(self, remote: Job, deps: list[_Future]) -> Callable[[int], _Future]:
         client = self.client
