@@ -72,14 +72,29 @@ def test_a_hit_is_loaded_by_the_process_that_uses_it(
     assert loads == [False, False]
 
 
-def test_an_entry_removed_mid_run_fails_its_consumer_clearly(
-    executor: str, tmp_path: Path
-) -> None:
+def array_and_child() -> tuple[Flow, Any, Any]:
+    """A cached array and a task using it, not cached."""
     pytest.importorskip("numpy")
-    store = Cache(tmp_path / "store")
     with Flow() as flow:
         array = task(make)(1000)
         child = task(describe, cache=False)(array)
+    return flow, array, child
+
+
+def failed_clearly(run: Any, array: Any, child: Any, why: str) -> None:
+    """The child of the hit ``array`` failed with a CacheError naming it and ``why``."""
+    assert run.cached == [array.key] and run.state(child) == "failed"
+    error = run.error(child)
+    assert isinstance(error, CacheError)
+    assert f"cached result of task {array.key!r} could not be loaded" in str(error)
+    assert why in str(error) and "run the flow again" in str(error)
+
+
+def test_an_entry_removed_mid_run_fails_its_consumer_clearly(
+    executor: str, tmp_path: Path
+) -> None:
+    store = Cache(tmp_path / "store")
+    flow, array, child = array_and_child()
 
     class Clear(Listener):
         def on_task_end(self, node: str, state: Any, attempt: int, duration: float,
@@ -89,12 +104,7 @@ def test_an_entry_removed_mid_run_fails_its_consumer_clearly(
 
     flow.run(executor=executor, cache=store)
     run = flow.run(executor=executor, cache=store, listeners=[Clear()])
-    assert run.cached == [array.key] and run.state(child) == "failed"
-    error = run.error(child)
-    assert isinstance(error, CacheError)
-    text = str(error)
-    assert f"cached result of task {array.key!r} could not be loaded" in text
-    assert "removed or changed during the run" in text and "run the flow again" in text
+    failed_clearly(run, array, child, "removed or changed during the run")
     again = flow.run(executor=executor, cache=store)  # computed and stored anew
     assert again.cached == [] and again[child][1] == float(sum(range(1000)))
 
@@ -113,20 +123,14 @@ class Unloadable:
 def test_an_entry_that_does_not_unpickle_fails_its_consumer_then_is_gone(
     executor: str, tmp_path: Path
 ) -> None:
-    pytest.importorskip("numpy")
     store = Cache(tmp_path / "store")
-    with Flow() as flow:
-        array = task(make)(1000)
-        child = task(describe, cache=False)(array)
+    flow, array, child = array_and_child()
     flow.run(executor=executor, cache=store)
     (entry,) = store.entries()
     assert store.store(entry.key, Unloadable(), entry.task, entry.node)  # intact, checksum and all
     run = flow.run(executor=executor, cache=store)
-    assert run.cached == [array.key] and run.state(child) == "failed"
-    error = run.error(child)
-    assert isinstance(error, CacheError)
-    assert f"cached result of task {array.key!r} could not be loaded" in str(error)
-    assert "does not load here" in str(error) and "so it was removed" in str(error)
+    failed_clearly(run, array, child, "does not load here")
+    assert "so it was removed" in str(run.error(child))
     assert store.entries() == []
     again = flow.run(executor=executor, cache=store)
     assert again.cached == [] and again[child][1] == float(sum(range(1000)))
