@@ -30,7 +30,7 @@ from webber.executors._shm import (
     write_segment,
 )
 
-__all__ = ["dumps", "dumps_fields", "dumps_value", "loads"]
+__all__ = ["dumps", "dumps_fields", "dumps_value", "loads", "plain"]
 
 
 class _BigBytes:
@@ -60,26 +60,33 @@ def _wrap_big_bytes(obj: Any) -> Any:
 _PLAIN = frozenset({type(None), bool, int, float, str, Ref})
 
 
-def dumps_fields(
-    fields: tuple[Any, ...], holder: Holder | None = None
-) -> tuple[bytes, list[Segment]]:
-    """``dumps`` for a tuple of fields; by the C pickler, several times faster,
-    when every field, and every item of a tuple or dict field, is plain."""
-    plain = _PLAIN
+def plain(fields: tuple[Any, ...]) -> bool:
+    """Whether every field, and every item of a tuple or dict field, is plain:
+    then the C pickler sends ``fields``, several times faster, and surely."""
+    kinds = _PLAIN
     for field in fields:  # plain loops, no generators: this runs once per job
         kind = type(field)
-        if kind in plain:
+        if kind in kinds:
             continue
         if kind is tuple:
             items: Any = field
         elif kind is dict:
             items = field.values()
         else:
-            return dumps(fields, holder=holder)
+            return False
         for item in items:
-            if type(item) not in plain:
-                return dumps(fields, holder=holder)
-    return pickle.dumps(fields, pickle.HIGHEST_PROTOCOL), []
+            if type(item) not in kinds:
+                return False
+    return True
+
+
+def dumps_fields(
+    fields: tuple[Any, ...], holder: Holder | None = None
+) -> tuple[bytes, list[Segment]]:
+    """``dumps`` for a tuple of fields; by the C pickler when they are :func:`plain`."""
+    if plain(fields):
+        return pickle.dumps(fields, pickle.HIGHEST_PROTOCOL), []
+    return dumps(fields, holder=holder)
 
 
 def dumps_value(obj: Any) -> tuple[bytes, list[Segment]]:

@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from webber import _context
@@ -223,7 +222,9 @@ def feed(link: Job, previous: Any) -> Job:
     """``link`` with its parent's result filled in (a chain link has one parent)."""
     if link.inputs is None:
         return link
-    return replace(link, inputs=dict.fromkeys(link.inputs, previous))
+    # (not dataclasses.replace: this runs once per link, and replace costs 2 us)
+    return Job(link.node, link.index, link.attempt, link.name, link.func, link.args,
+               link.kwargs, dict.fromkeys(link.inputs, previous), link.timeout, link.links)
 
 
 def run_links(
