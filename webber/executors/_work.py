@@ -22,7 +22,7 @@ from webber import _context
 from webber._errors import TaskExitError
 from webber._output import capture
 from webber._refs import Ref, substitute
-from webber.executors._base import Job, Outcome, Report, Started
+from webber.executors._base import Job, Outcome, Remote, Report, Started
 
 if TYPE_CHECKING:
     import asyncio
@@ -44,13 +44,17 @@ L = TypeVar("L")
 
 
 def materialize(job: Job) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """The job's arguments with each Ref replaced by its parent's result."""
+    """The job's arguments with each Ref replaced by its parent's result.
+
+    A result that reaches here as a Remote is fetched here: a cache hit
+    (``_stored``) is loaded where the job runs, not by the caller."""
     if job.inputs is None:
         return job.args, dict(job.kwargs)
     inputs = job.inputs
 
     def value(ref: Ref) -> Any:
-        return inputs[ref.id]
+        found = inputs[ref.id]
+        return found.fetch() if isinstance(found, Remote) else found
 
     args, kwargs = substitute((job.args, dict(job.kwargs)), Ref, value)
     return args, kwargs
