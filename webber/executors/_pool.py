@@ -48,6 +48,7 @@ import select
 import signal
 import threading
 import time
+from collections import deque
 from typing import Any
 
 from webber._errors import JobSendError, PoolClosedError
@@ -163,17 +164,26 @@ class Pool:
                 want = max(1, min(want, session.max_tasks - proc.tasks))
             if session.memory_limit is not None:
                 want = 1  # its memory is measured after each job: none may follow blindly
-            batch: list[Sent] = []
-            while pending and len(batch) < want:
-                if pending[0].job.timeout is not None and batch:
-                    break
-                batch.append(pending.popleft())
-                if batch[-1].job.timeout is not None:
-                    break
-            self._send(proc, batch)
+            self._send(proc, _take(pending, want))
+            self._prefetch(proc)
         surplus = len(self.procs) - self.size
         for proc in [p for p in self.procs if not p.inflight][: max(0, surplus)]:
             self._stop(proc)  # the pool was resized down
+
+    def _prefetch(self, proc: Proc) -> None:
+        """A second full batch behind the one ``proc`` runs, while its run has
+        many small jobs queued and no other run waits: the worker goes on
+        without waiting for the round trip (recycling and timeouts need a
+        worker that comes back idle, so not for those)."""
+        if not proc.inflight or len(proc.inflight) > MAX_BATCH:
+            return
+        head = proc.inflight[0]
+        session, pending = head.session, head.session.pending
+        if (len(pending) >= 2 * MAX_BATCH * len(self.procs) and head.job.timeout is None
+                and session.max_tasks is None and session.memory_limit is None
+                and pending[0].job.timeout is None
+                and not any(s.pending for s in self.sessions if s is not session)):
+            self._send(proc, _take(pending, MAX_BATCH))
 
     def _near(self, task: Sent, idle: list[Proc]) -> Proc:
         """An idle worker that made one of ``task``'s inputs, if there is one:
@@ -338,6 +348,7 @@ class Pool:
                 task.session.where[task.job.node] = proc
         if proc.inflight:
             announce(proc.inflight[0], proc)
+            self._prefetch(proc)
         else:
             if proc in self.procs and self._worn(proc, finished[-1][0].session):
                 self._stop(proc)  # recycled: a fresh one replaces it on demand
@@ -496,3 +507,16 @@ class Pool:
                 os.close(fd)
         self.procs = []
         self.sessions = []
+
+
+def _take(pending: deque[Sent], want: int) -> list[Sent]:
+    """Up to ``want`` jobs from the front of ``pending``; one with a timeout
+    goes alone (its clock starts when it is sent)."""
+    batch: list[Sent] = []
+    while pending and len(batch) < want:
+        if pending[0].job.timeout is not None and batch:
+            break
+        batch.append(pending.popleft())
+        if batch[-1].job.timeout is not None:
+            break
+    return batch
