@@ -128,7 +128,8 @@ def runs_here(name: str) -> str:
 def _user_level() -> int:
     """The warnings ``stacklevel`` of the first caller outside webber (the
     user's run() or execute() line)."""
-    level, frame = 3, sys._getframe(2)  # 1: warnings.warn's caller, 2: its caller
+    # stacklevel 1 is runs_here (frame 1 here), 2 its caller (frame 2), ...
+    level, frame = 2, sys._getframe(2)
     while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("webber"):
         frame, level = frame.f_back, level + 1
     return level
