@@ -62,6 +62,16 @@ CONNECT_TIMEOUT = 60.0
 #: a file descriptor (posix) or a socket (portable)
 End = int | socket.socket
 
+#: run first in a portable worker, before any import of webber (the caller holds
+#: the pool's lock until it is connected): read the token, connect back twice,
+#: hand the two sockets to :func:`connect` as ``--sockets <data> <life>``
+_CONNECT_FIRST = (
+    "import socket, sys; token = sys.stdin.buffer.readline(); "
+    "ends = [socket.create_connection(('127.0.0.1', int(sys.argv[2]))) for _ in 'dl']; "
+    "[end.sendall(token) for end in ends]; "
+    "sys.argv[1:] = ['--sockets', *(str(end.detach()) for end in ends)]; "
+)
+
 
 def mode() -> str:
     """``"posix"`` or ``"portable"``: ``WEBBER_POOL`` when set, else what this
@@ -130,7 +140,7 @@ def _start_portable(boot: str) -> Ends:
         port = server.getsockname()[1]
         flags = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)  # Windows: no Ctrl-C
         popen = subprocess.Popen(
-            [sys.executable, "-c", boot, "--connect", str(port)],
+            [sys.executable, "-c", _CONNECT_FIRST + boot, "--connect", str(port)],
             stdin=subprocess.PIPE, creationflags=flags,
         )
         try:
@@ -273,14 +283,11 @@ def close_end(end: End | Frames | None) -> None:
 
 def connect(argv: list[str]) -> tuple[Frames, End, End]:
     """In the worker: (frames from the caller, where frames to it go, the lifeline)."""
-    if argv[0] != "--connect":
+    if argv[0] != "--sockets":
         fd_in, fd_out, fd_life = (int(arg) for arg in argv[:3])
         return Frames(fd_in), fd_out, fd_life
-    token = sys.stdin.buffer.readline()
-    data, life = (socket.create_connection(("127.0.0.1", int(argv[1]))) for _ in range(2))
-    for conn in (data, life):
-        conn.sendall(token)
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    data, life = (socket.socket(fileno=int(arg)) for arg in argv[1:3])  # see _CONNECT_FIRST
+    data.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return Frames(data), data, life
 
 
