@@ -103,6 +103,10 @@ def _die() -> None:
     os._exit(7)
 
 
+def _negate(x: int) -> int:
+    return -x
+
+
 def test_without_pidfd_a_thread_notices_a_worker_die(
     monkeypatch: pytest.MonkeyPatch, fresh_pool: None
 ) -> None:
@@ -111,7 +115,7 @@ def test_without_pidfd_a_thread_notices_a_worker_die(
     monkeypatch.delattr(os, "pidfd_open", raising=False)
     with webber.Flow("no-pidfd") as flow:
         dead = webber.task(_die)()
-        alive = webber.task(abs)(-3)
+        alive = webber.task(_negate)(-3)
     run = flow.run(executor="processes", max_workers=2)
     assert isinstance(run.error(dead), webber.WorkerCrashedError)
     assert "exited with exit code 7" in str(run.error(dead))
@@ -145,3 +149,39 @@ def test_a_script_without_the_main_guard_runs_once(tmp_path: Path, kind: str) ->
     lines = done.stdout.splitlines()
     assert [line.split()[0] for line in lines] == ["top", "result"]
     assert lines[-1] == "result HELLO!"
+
+
+def test_the_portable_path_takes_only_connections_that_bring_its_token() -> None:
+    """Another local program that connects to the pool's port first is turned
+    away; the worker's own connection, with the token, is taken."""
+    import socket
+    import threading
+
+    from webber.executors import _spawn
+
+    token = b"0123456789abcdef\n"
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        replies: list[bytes] = []
+
+        def knock() -> None:
+            with socket.create_connection(("127.0.0.1", port)) as stranger:
+                stranger.sendall(b"not the token!!!\n")
+                replies.append(stranger.recv(1))  # b"": turned away
+            worker = socket.create_connection(("127.0.0.1", port))
+            worker.sendall(token + b"hi")
+            replies.append(b"sent")
+            worker.close()
+
+        thread = threading.Thread(target=knock)
+        thread.start()
+        try:
+            conn = _spawn._accept(server, sleeper, token)
+            with conn:
+                assert conn.recv(2) == b"hi"
+        finally:
+            thread.join()
+            sleeper.kill()
+            sleeper.wait()
+    assert replies == [b"", b"sent"]
