@@ -77,6 +77,19 @@ def test_a_misspelt_pool_kind_is_an_error(
         processes.ProcessExecutor().start(lambda message: None)
 
 
+def test_the_posix_path_cannot_be_forced_where_there_is_no_posix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from webber.executors import _spawn
+
+    monkeypatch.setattr(_spawn, "os", types.SimpleNamespace(name="nt", environ={
+        "WEBBER_POOL": "posix"}))
+    with pytest.raises(webber.ExecutorError,
+                       match=r"WEBBER_POOL='posix' needs a POSIX system .*; use "
+                             "WEBBER_POOL=portable here"):
+        _spawn.mode()
+
+
 def _session_of_worker() -> int:
     return os.getsid(os.getpid())
 

@@ -83,6 +83,11 @@ def mode() -> str:
                 f"WEBBER_POOL={forced!r} is not a pool kind; use one of "
                 f"{', '.join(map(repr, MODES))} (or leave it unset)"
             )
+        if forced == "posix" and os.name != "posix":
+            raise ExecutorError(
+                "WEBBER_POOL='posix' needs a POSIX system (pipes passed to the worker, "
+                "process groups); use WEBBER_POOL=portable here"
+            )
         return forced
     return "posix" if os.name == "posix" else "portable"
 
