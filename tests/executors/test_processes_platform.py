@@ -198,3 +198,38 @@ def test_the_portable_path_takes_only_connections_that_bring_its_token() -> None
             sleeper.kill()
             sleeper.wait()
     assert replies == [b"", b"sent"]
+
+
+def _child_ignores_term(pidfile: str) -> None:
+    import time
+
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    child = subprocess.Popen([sys.executable, "-c", code])
+    Path(pidfile).write_text(str(child.pid))
+    time.sleep(60)
+
+
+@pytest.mark.parametrize("kind", ["posix", "portable"])
+def test_a_timeout_kills_a_child_that_ignores_sigterm_on_each_path(
+    monkeypatch: pytest.MonkeyPatch, fresh_pool: None, tmp_path: Path, kind: str
+) -> None:
+    """SIGTERM, then SIGKILL after GRACE: the portable path remembers whom it
+    sent SIGTERM to, since they are no longer below the worker once it died."""
+    import time
+
+    psutil = pytest.importorskip("psutil")
+    monkeypatch.setenv("WEBBER_POOL", kind)
+    pidfile = tmp_path / "pid"
+    with webber.Flow("stubborn") as flow:
+        stuck = webber.task(timeout=1.0)(_child_ignores_term)(str(pidfile))
+    run = flow.run(executor="processes", max_workers=1)
+    assert isinstance(run.error(stuck), webber.TaskTimeoutError)
+    grandchild = int(pidfile.read_text())
+    deadline = time.monotonic() + 30
+    while psutil.pid_exists(grandchild) and time.monotonic() < deadline:
+        if psutil.Process(grandchild).status() == psutil.STATUS_ZOMBIE:
+            break
+        time.sleep(0.05)
+    assert not psutil.pid_exists(grandchild) or (
+        psutil.Process(grandchild).status() == psutil.STATUS_ZOMBIE
+    )

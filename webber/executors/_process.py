@@ -18,7 +18,7 @@ import subprocess
 import sys
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from webber.executors._frames import Frames, send_frame
 from webber.executors._spawn import End, close_end, signal_tree, start
@@ -56,6 +56,8 @@ class Proc:
     #: tasks it has run (chain links included), and its RSS after the last one
     tasks: int = 0
     rss: int = 0
+    #: the processes below it that the portable path signalled (see signal_tree)
+    signalled: list[Any] = field(default_factory=list)
     #: "process <pid>", made once: it names the worker in every Started/Outcome
     name: str = field(init=False)
 
@@ -73,7 +75,7 @@ class Proc:
 
     def signal_tree(self, kill: bool = True) -> None:
         """SIGTERM (``kill=False``) or SIGKILL the worker and what its tasks started."""
-        signal_tree(self.popen, self.posix, kill)
+        self.signalled = signal_tree(self.popen, self.posix, kill, self.signalled)
 
     def close(self, kill: bool = True) -> None:
         """Close the caller's ends; kill its tree first when ``kill``."""

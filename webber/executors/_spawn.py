@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import socket
 import sys
@@ -155,7 +156,7 @@ def _start_portable(boot: str) -> Ends:
             data = _accept(server, popen, token)
             life = _accept(server, popen, token)
         except BaseException:
-            signal_tree(popen, posix=False, kill=True)
+            signal_tree(popen, posix=False, kill=True, known=[])
             popen.wait()
             raise
     return Ends(popen, data, Frames(data), life, _watch_exit(popen))
@@ -200,19 +201,24 @@ def _watch_exit(popen: subprocess.Popen[bytes]) -> socket.socket:
     return readable
 
 
-def signal_tree(popen: subprocess.Popen[bytes], posix: bool, kill: bool) -> None:
+def signal_tree(popen: subprocess.Popen[bytes], posix: bool, kill: bool,
+                known: list[Any]) -> list[Any]:
     """SIGTERM (``kill=False``) or SIGKILL a worker and everything it started:
-    its process group (posix), or its descendants (psutil) and itself."""
+    its process group (posix), or its descendants (psutil) and itself. Returns
+    the descendants signalled, to pass as ``known`` next time: once the worker
+    has exited they are no longer below it, but a SIGKILL must still reach
+    those that outlived a SIGTERM."""
     if posix:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(popen.pid, signal.SIGKILL if kill else signal.SIGTERM)
-        return
-    descendants: list[Any] = []
+        return []
+    descendants = list(known)
     if popen.returncode is None:  # (reaped: its pid may be another process's now)
-        descendants = _descendants(popen.pid)
+        descendants += _descendants(popen.pid)
     with contextlib.suppress(OSError):
         popen.kill() if kill else popen.terminate()
     _end_all(descendants, kill)
+    return descendants
 
 
 def _descendants(pid: int) -> list[Any]:
@@ -228,7 +234,8 @@ def _descendants(pid: int) -> list[Any]:
 
 def _end_all(processes: list[Any], kill: bool) -> None:
     for process in processes:
-        with contextlib.suppress(Exception):  # psutil.Error: gone meanwhile
+        # psutil.Error: gone meanwhile (psutil checks the pid was not reused)
+        with contextlib.suppress(Exception):
             process.kill() if kill else process.terminate()
 
 
@@ -260,8 +267,6 @@ def wait_readable(fds: list[int]) -> list[int]:
     """Block until some of ``fds`` are readable; those (none: look again, the
     set of workers changed). ``poll`` where there is one, else ``select``
     (Windows: sockets only, which is all the portable path watches)."""
-    import select
-
     if hasattr(select, "poll"):
         poller = select.poll()
         for fd in fds:
