@@ -30,6 +30,7 @@ __all__ = [
     "node_key",
     "plain_options",
     "qualified_name",
+    "slot_setters",
     "slug",
 ]
 
@@ -246,8 +247,7 @@ class Node(_Record):
         fan_out_zip: bool = False,
         deps: tuple[str | Callable[..., Any], ...] = (),
     ) -> None:
-        # Set through the slots' own descriptors: what dataclass's frozen
-        # __init__ does costs twice as much, and a graph may have 100,000 nodes.
+        # through the slots' own setters (see slot_setters): graphs have 100,000 nodes
         s = _NODE_SLOTS
         s[0](self, id)
         s[1](self, options)
@@ -302,10 +302,14 @@ def _refuse_assignment(self: Node, name: str, value: object = None) -> None:
     raise FrozenInstanceError(f"cannot assign to field {name!r}")
 
 
-#: the setters of Node's slots, in field order (see Node.__init__)
-_NODE_SLOTS: tuple[Callable[[Node, Any], None], ...] = tuple(
-    Node.__dict__[f.name].__set__ for f in fields(Node)
-)
+def slot_setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
+    """The setters of a slotted dataclass's fields, in field order: what the
+    ``__init__`` of a frozen record made by the thousand (Node, Attempt) uses,
+    as dataclass's frozen ``__init__`` costs twice as much."""
+    return tuple(cls.__dict__[f.name].__set__ for f in fields(cls))
+
+
+_NODE_SLOTS = slot_setters(Node)
 
 # The frozen check that dataclass generates breaks for names that are not
 # fields (the read-through settings) in a slotted class: assigning one raised
