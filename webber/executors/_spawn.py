@@ -13,6 +13,8 @@ its death            a pidfd (Linux); elsewhere a     a thread waits for it
                      thread waits for it
 its tree             it leads its own process         psutil's list of its descendants
                      group: ``killpg``                (without psutil: the worker alone)
+waiting on them      ``select.poll``                  the same where it exists, else
+                                                      ``select.select`` (Windows: sockets)
 ===================  ===============================  ====================================
 
 Both start a fresh interpreter (``python -c``), as multiprocessing's
@@ -21,6 +23,12 @@ functions travel by value (cloudpickle), so scripts need no
 ``if __name__ == "__main__":`` guard on either path. ``posix`` is the default
 where ``os.name == "posix"``; ``WEBBER_POOL=portable`` forces the other (the
 test command runs the conformance and fault suites that way on Linux).
+
+Why not multiprocessing's own pieces: ``multiprocessing.connection`` costs
+every worker 15 ms of imports (the frames are its format, see ``_frames.py``),
+and ``_shm.py`` passes large buffers by renaming and unlinking mapped files,
+which neither Windows nor ``multiprocessing.shared_memory`` allows there; on
+Windows those buffers go through the connection instead.
 """
 
 from __future__ import annotations
