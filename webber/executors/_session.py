@@ -4,6 +4,7 @@ queue), a ``Sent`` per job, and the rebuilding of a worker's answer."""
 
 from __future__ import annotations
 
+import pickle
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -79,7 +80,9 @@ def decode(job: Job, ok: bool, payload: bytes, segments: list[Segment], info: An
     if not ok:
         return decode_failure(job.node, payload, info)
     try:
-        value = loads(payload, segments, holder) if payload else None
+        if not segments:
+            return pickle.loads(payload) if payload else None
+        value = loads(payload, segments, holder)
     except Exception as e:
         error = ResultLoadError(
             f"task {job.node!r} returned a value that cannot be unpickled here: "

@@ -56,11 +56,12 @@ __all__ = [
     "Waker",
     "close_end",
     "connect",
+    "end_tree",
     "mode",
     "signal_tree",
     "start",
+    "wait_closed",
     "wait_readable",
-    "watch_caller",
 ]
 
 #: the values of WEBBER_POOL
@@ -309,10 +310,9 @@ def connect(argv: list[str]) -> tuple[Frames, End, End]:
     return Frames(data), data, life
 
 
-def watch_caller(life: End) -> None:
+def wait_closed(life: End) -> None:
     """In the worker, on a thread: wait for the lifeline to close (nothing is
-    ever written to it: EOF means the caller is gone), then end this worker and
-    whatever its task started."""
+    ever written to it: EOF means the caller is gone)."""
     with contextlib.suppress(OSError):
         if isinstance(life, int):
             while os.read(life, 1):
@@ -320,6 +320,10 @@ def watch_caller(life: End) -> None:
         else:
             while life.recv(1):
                 pass
+
+
+def end_tree(life: End) -> None:
+    """In the worker: end it and whatever its task started."""
     if isinstance(life, int):  # the posix path: this worker leads its process group
         os.killpg(os.getpgrp(), signal.SIGKILL)
     _end_all(_descendants(os.getpid()), kill=True)
