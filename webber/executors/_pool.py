@@ -13,27 +13,27 @@ Data flow (one pool per Python process, shared by every run on it)::
 
 Workers are fresh interpreters (no ``fork()`` of this process, so threads
 holding locks here cannot deadlock a child, and the caller's ``__main__`` is
-never re-imported). How one is started, talked to, watched and killed is
+never re-imported), at most ``BOOTING`` at a time and the next ``GROW_AFTER``
+s after one is up, so that workers coming up on few cores do not slow down
+the first jobs. How one is started, talked to, watched and killed is
 ``_spawn.py``'s: pipes and process groups on POSIX, or the portable path
-(sockets, psutil; ``WEBBER_POOL=portable``). Everything the pool knows is
-guarded by one lock; the receiver thread is the only reader of the workers' pipes.
+(sockets, psutil; ``WEBBER_POOL=portable``). One lock guards everything the
+pool knows; the receiver thread is the only reader of the workers' pipes.
 
 Faults: a worker that dies (exit code or signal) fails only the job it was
-running (:class:`~webber.WorkerCrashedError`); the jobs queued behind it in
-its batch go back to the front of the queue without spending a retry; a new
-worker takes its place on demand. A timeout kills the worker's whole process
-tree (SIGTERM, then SIGKILL after ``GRACE`` seconds). Ctrl-C in the caller
-kills the pool. If the caller dies, every worker sees its lifeline close
-and kills its own tree.
+running (:class:`~webber.WorkerCrashedError`); the results it had not sent
+are read back from its ledger (``_ledger.py``), and the jobs queued behind
+it go back to the front of the queue without spending a retry. A timeout
+kills the worker's process tree (SIGTERM, then SIGKILL after ``GRACE``
+seconds). Ctrl-C in the caller kills the pool; if the caller dies, every
+worker sees its lifeline close and kills its own tree.
 
 Runs share the pool, each within its own limit: a run (a :class:`Session`)
 never has more than ``limit`` workers busy with its jobs, and the pool grows
 to the largest limit among the runs under way (idle workers beyond it are
-stopped). Runs with work waiting take turns at each free worker.
-
-Hygiene: a worker is recycled (stopped when idle, replaced on demand) once it
-has run a run's ``max_tasks`` tasks, or when its memory (RSS, measured by the
-worker after each task) passed the run's ``memory_limit``.
+stopped). Runs with work waiting take turns at each free worker. A worker
+is recycled (stopped when idle) once it has run a run's ``max_tasks`` tasks,
+or when its RSS after a task passed the run's ``memory_limit``.
 
 After ``os.fork()`` the child must not touch this pool: :meth:`Pool.forget`
 closes the child's copies of its pipes and nothing else.
@@ -49,28 +49,29 @@ import threading
 import time
 from typing import Any
 
-from webber._errors import (
-    JobSendError,
-    PoolClosedError,
-    WorkerCrashedError,
-)
+from webber._errors import JobSendError, PoolClosedError
 from webber._output import emit_line
 from webber.executors import _shm, _spawn
 from webber.executors._base import Job, Outcome, Started
 from webber.executors._frames import send_frame
-from webber.executors._ledger import recover
+from webber.executors._ledger import hold, recover, release
 from webber.executors._pickling import dumps, dumps_fields
-from webber.executors._process import KILLED, Proc, reap, spawn, why
+from webber.executors._process import Proc, crash_error, reap, spawn
 from webber.executors._session import Sent, Session, Undecodable, announce, decode
 from webber.executors._shm import remove_segments, remove_segments_of
 from webber.executors._source import with_source
 
-__all__ = ["GRACE", "MAX_BATCH", "Pool", "Session"]
+__all__ = ["BOOTING", "GRACE", "GROW_AFTER", "MAX_BATCH", "Pool", "Session"]
 
 #: seconds between SIGTERM and SIGKILL when a task times out
 GRACE = 1.0
 #: most jobs sent to a worker in one message
 MAX_BATCH = 64
+#: most workers starting at once: one core stays with the caller, so workers
+#: coming up do not slow each other (or the first tasks) down on few cores
+BOOTING = max(1, (os.cpu_count() or 1) - 1)
+#: seconds after a worker is up before the next one starts (see Pool._ready)
+GROW_AFTER = 0.01
 
 
 class Pool:
@@ -85,6 +86,8 @@ class Pool:
         self.procs: list[Proc] = []
         #: each worker's ledger, open for reading if it dies (see _ledger)
         self.ledgers: dict[Proc, int] = {}
+        #: workers started that are not up yet (importing)
+        self.booting: set[Proc] = set()
         #: the runs under way, in the order they take turns at a free worker
         self.sessions: list[Session] = []
         self.tags = itertools.count()
@@ -101,6 +104,7 @@ class Pool:
         share = max(1, (os.cpu_count() or 1) // max(1, self.size))
         proc = spawn(_shm.directory(), share, self.posix)
         self.procs.append(proc)
+        self.booting.add(proc)
         self.waker.wake()  # the receiver must start watching it
         return proc
 
@@ -108,6 +112,7 @@ class Pool:
         """Forget ``proc``; kill its tree first when ``kill``."""
         if proc in self.procs:
             self.procs.remove(proc)
+        self.booting.discard(proc)
         proc.close(kill)
 
     # -- sending -------------------------------------------------------------------
@@ -147,8 +152,8 @@ class Pool:
         while (session := self._next_session()) is not None:
             idle = [p for p in self.procs if len(p.inflight) < self.depth]
             if not idle:
-                if len(self.procs) >= self.size:
-                    return
+                if len(self.procs) >= self.size or len(self.booting) >= BOOTING:
+                    return  # (a worker coming up dispatches again)
                 idle = [self._spawn()]
             pending = session.pending
             proc = self._near(pending[0], idle)
@@ -247,7 +252,7 @@ class Pool:
         reap(proc)
         proc.signal_tree()  # what its tasks left running (a group outlives its leader)
         remove_segments_of(proc.pid)
-        self._close_ledger(proc)
+        release(self.ledgers.pop(proc, None))
         for session in self.sessions:
             session.where = {n: p for n, p in session.where.items() if p is not proc}
 
@@ -295,8 +300,8 @@ class Pool:
                         emit_line(name, line, stream, node)
                     elif message[0] == "note":
                         _shm.warn_once(message[1])
-                    elif message[0] == "ledger":
-                        self._open_ledger(proc, message[1])
+                    elif message[0] == "ready":
+                        self._ready(proc, message[1])
                     else:
                         results += message[1]
                 if not until_eof or proc not in self.procs:
@@ -367,11 +372,12 @@ class Pool:
             self._close(proc)
             code = reap(proc)
             # What it finished but had not sent: those jobs succeeded (or failed) on their own.
-            finished = self._settle(proc, self._kept(proc)) if proc.inflight else []
+            kept = recover(self.ledgers.get(proc), [task.tag for task in proc.inflight])
+            finished = self._settle(proc, kept) if kept else []
             for session in self.sessions:
                 session.where = {n: p for n, p in session.where.items() if p is not proc}
             remove_segments_of(proc.pid)
-            self._close_ledger(proc)
+            release(self.ledgers.pop(proc, None))
             tasks = list(proc.inflight)
             for task in tasks:
                 remove_segments(task.segments)
@@ -393,36 +399,28 @@ class Pool:
                     self._spawn()
         self._deliver(proc, finished)
         if tasks and not tasks[0].abandoned:
-            job = tasks[0].job
-            limit = tasks[0].session.memory_limit
-            memory = (f" (the run's memory_limit is {limit / 2**20:.0f} MB: the worker is "
-                      f"recycled after a task that passed it, not during one)"
-                      if limit is not None and code == KILLED else "")
-            error = WorkerCrashedError(
-                f"task {job.node!r}: its worker process (pid {proc.pid}) {why(code)}{memory} "
-                f"while running it; the other tasks were not affected",
-                job.node,
-            )
-            tasks[0].session.report(Outcome(job, False, error, time.time(), 0.0, proc.name))
+            job, session = tasks[0].job, tasks[0].session
+            error = crash_error(job.node, proc.pid, code, session.memory_limit)
+            session.report(Outcome(job, False, error, time.time(), 0.0, proc.name))
 
-    def _open_ledger(self, proc: Proc, path: str) -> None:
-        """Hold ``proc``'s ledger open, its name gone: read if it dies (see _ledger)."""
-        with contextlib.suppress(OSError):
-            fd = os.open(path, os.O_RDONLY)
-            with self.lock:
+    def _ready(self, proc: Proc, ledger: str | None) -> None:
+        """``proc`` is up: hold its ledger open, the name gone (read if it dies,
+        see _ledger); the next worker may start. Not at once: if its first
+        jobs are small it may take the rest itself (a short first run on few
+        cores is faster on one worker than while another one starts)."""
+        with self.lock:
+            fd = hold(ledger) if ledger is not None else None
+            if fd is not None:
                 self.ledgers[proc] = fd
-            os.unlink(path)
+            self.booting.discard(proc)
+        timer = threading.Timer(GROW_AFTER, self._grow)
+        timer.daemon = True
+        timer.start()
 
-    def _close_ledger(self, proc: Proc) -> None:
-        fd = self.ledgers.pop(proc, None)
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-    def _kept(self, proc: Proc) -> list[tuple[Any, ...]]:
-        """The results dead ``proc`` kept in its ledger that never arrived, in order."""
-        fd = self.ledgers.get(proc)
-        return [] if fd is None else recover(fd, [task.tag for task in proc.inflight])
+    def _grow(self) -> None:
+        with self.lock:
+            if not self.closed:
+                self._dispatch()  # starts a worker if jobs still wait for one
 
     # -- control -------------------------------------------------------------------
     def abandon(self, job: Job) -> None:
@@ -463,7 +461,7 @@ class Pool:
             self.closed = True
             procs = list(self.procs)
             for proc in procs:
-                if kill:
+                if kill or proc in self.booting:  # (one still importing would finish first)
                     self._close(proc)
                 else:
                     with contextlib.suppress(OSError):
@@ -473,7 +471,7 @@ class Pool:
         for proc in procs:
             reap(proc)
             remove_segments_of(proc.pid)
-            self._close_ledger(proc)
+            release(self.ledgers.pop(proc, None))
         if threading.current_thread() is not self.thread:
             self.thread.join(timeout=5)
         self.waker.close()

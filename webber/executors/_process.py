@@ -20,13 +20,14 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from webber._errors import WorkerCrashedError
 from webber.executors._frames import Frames, send_frame
 from webber.executors._spawn import End, close_end, signal_tree, start
 
 if TYPE_CHECKING:
     from webber.executors._session import Sent
 
-__all__ = ["KILLED", "Proc", "reap", "spawn", "why"]
+__all__ = ["KILLED", "Proc", "crash_error", "reap", "spawn", "why"]
 
 #: the exit code of a worker killed by SIGKILL (Windows has no such signal)
 KILLED = -getattr(signal, "SIGKILL", 9)
@@ -121,3 +122,17 @@ def reap(proc: Proc, timeout: float = 2.0) -> int | None:
     except subprocess.TimeoutExpired:
         proc.signal_tree()
         return proc.popen.wait()
+
+
+def crash_error(
+    node: str, pid: int, code: int | None, memory_limit: int | None
+) -> WorkerCrashedError:
+    """The failure of the job that worker ``pid`` was running when it exited with ``code``."""
+    memory = (f" (the run's memory_limit is {memory_limit / 2**20:.0f} MB: the worker is "
+              f"recycled after a task that passed it, not during one)"
+              if memory_limit is not None and code == KILLED else "")
+    return WorkerCrashedError(
+        f"task {node!r}: its worker process (pid {pid}) {why(code)}{memory} "
+        f"while running it; the other tasks were not affected",
+        node,
+    )
