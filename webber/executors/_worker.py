@@ -54,7 +54,7 @@ from webber.executors._base import Job, Outcome
 from webber.executors._codec import encode_failure
 from webber.executors._frames import Frames, send_frame
 from webber.executors._ledger import Ledger, ledger_path
-from webber.executors._pickling import dumps_value, loads
+from webber.executors._pickling import dumps_value, loads, unpack
 from webber.executors._shm import Segment, remove_segments
 from webber.executors._work import feed, run_job, run_links, start_async
 
@@ -204,7 +204,7 @@ class _Worker:
              previous: tuple[Any] | None) -> Job | BaseException:
         """The job as sent, or why it cannot be loaded (to report as its failure)."""
         try:
-            node, index, attempt, name, args, kwargs, inputs, timeout = loads(data, segments)
+            node, index, attempt, name, args, kwargs, inputs, timeout = unpack(data, segments)
             job = Job(node, index, attempt, name, self.function(fid), args, kwargs, inputs, timeout)
             if previous is not None:
                 job = feed(job, previous[0])
