@@ -447,3 +447,28 @@ def test_a_fault_in_the_pool_itself_fails_one_task_and_the_run_ends(
     ]
     assert "the process pool failed on a message of its worker" in caplog.text
     webber.shutdown()
+
+
+def _fork_and_print(i: int) -> int:
+    pid = os.fork()
+    if pid == 0:  # the child prints, then ends without Python's teardown
+        print(f"child of {i}")
+        sys.stdout.flush()
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return i
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork")
+def test_a_task_whose_forked_child_prints_gets_each_result_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A worker keeps the results of a batch to send together; a child that a
+    task forks must not send them (again), and its lines still arrive."""
+    dag = DAG()
+    nodes = [dag.add_node(_fork_and_print, i) for i in range(20)]
+    with caplog.at_level(logging.INFO, logger="webber"):
+        run = dag.run(executor="processes", max_workers=1)
+    assert [run[n] for n in nodes] == list(range(20))
+    assert sorted(r.getMessage() for r in caplog.records if "child of" in r.getMessage()) == \
+        sorted(f"child of {i}" for i in range(20))

@@ -144,6 +144,14 @@ class _Worker:
             self.waiting.append(entry)
             self.flush_locked()
 
+    def forked(self) -> None:
+        """In a child a task forked: its lines still go to the caller, but
+        the results waiting here are the parent's to send (and its lock may
+        have been held by the parent's flusher thread at the fork)."""
+        self.lock = threading.Lock()
+        self.waiting = []
+        self.ledger = None
+
     def flush(self) -> None:
         with self.lock:
             self.flush_locked()
@@ -317,6 +325,8 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle
     threading.Thread(target=_watch_caller, args=(life,), daemon=True).start()
     worker = _Worker(frames, out)
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=worker.forked)
     _output.set_emitter(worker.emit)
     _shm.notify = lambda text: worker.send(("note", text))  # the caller logs it
     with _output.redirected():
