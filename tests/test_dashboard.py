@@ -354,7 +354,7 @@ def test_printed_lines_are_capped_per_task_and_per_run(monkeypatch: pytest.Monke
         board.line("a", "stdout", f"a{i}")
     for i in range(4):
         board.line("b", "stderr", f"b{i}")
-    texts = [entry[3] for entry in board.log]
+    texts = [entry[2] for entry in board.lines]
     assert texts[:3] == ["a0", "a1", "a2"]
     assert texts[3].startswith("(more than 3 lines")
     assert texts[4] == "b0"
@@ -371,7 +371,7 @@ def test_a_run_cut_short_is_marked_when_the_next_one_starts(dashboard: Dashboard
     first = _dashboard.Board(dashboard)
     first.on_run_start(plan)  # ... and Ctrl-C: no on_run_end
     _dashboard.Board(dashboard).on_run_start(plan)
-    assert first.finished and first.log[-1] == ["done", None, None]
+    assert first.finished and first.outcome == (None, None)
     assert first._capture is None  # no longer collects printed lines
 
 

@@ -1,9 +1,9 @@
 """The dashboard's page and its HTTP server (``_dashboard.py`` holds the rest).
 
-``page(data)`` is the one HTML file (script and style inline, the run's log
-embedded as JSON); the server answers ``/`` with it and ``/events`` with
-server-sent events: the entries of the shown run's log that a browser has not
-seen yet, batched at most every ``BATCH`` seconds. Every request needs the
+``page(data, nodes)`` is the one HTML file (script and style inline, the graph
+and, in a report, a ``batch`` of the whole run embedded as JSON); the server
+answers ``/`` with it and ``/events`` with server-sent events: a ``batch`` of
+what a browser has not seen yet, at most every ``BATCH`` seconds. Every request needs the
 dashboard's token and a local ``Host`` header (see ``_dashboard.py``).
 """
 
@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 if TYPE_CHECKING:
-    from webber._dashboard import Dashboard
+    from webber._dashboard import Board, Dashboard
 
-__all__ = ["BATCH", "Handler", "Server", "Server6", "page"]
+__all__ = ["BATCH", "Handler", "Seen", "Server", "Server6", "batch", "page"]
 
 #: seconds between two batches sent to one browser (the page redraws per batch)
 BATCH = 0.1
@@ -45,11 +45,12 @@ def _script_digest() -> str:
     return base64.b64encode(hashlib.sha256(_asset("dashboard.js").encode()).digest()).decode()
 
 
-def page(data: dict[str, Any]) -> str:
-    """The page with ``data`` embedded, its script and style inline: one file
-    that needs no network. The JSON is made safe to sit in a <script> element."""
-    payload = (json.dumps(data, separators=(",", ":"), allow_nan=False)
-               .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+def page(data: dict[str, Any], nodes: str) -> str:
+    """The page with ``data`` and the graph ``nodes`` (already JSON, see
+    ``Board.graph``) embedded, its script and style inline: one file that needs
+    no network. The JSON is made safe to sit in a <script> element."""
+    payload = _safe(json.dumps(data, separators=(",", ":"), allow_nan=False)[:-1]
+                    + ',"nodes":' + nodes + "}")
     parts = {
         "csp": _csp(_script_digest()),
         "style": _asset("dashboard.css"),
@@ -60,19 +61,51 @@ def page(data: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(lambda m: parts[m.group(1)], _asset("dashboard.html"))
 
 
+def _safe(text: str) -> str:
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def _csp(script_digest: str) -> str:
     return (f"default-src 'none'; script-src 'sha256-{script_digest}'; "
             f"style-src 'unsafe-inline'; connect-src 'self'; img-src data:")
 
 
-def _slim(chunk: list[list[Any]]) -> list[list[Any]]:
-    """``chunk`` without the starts of attempts that end in it too: the page
-    draws the attempt; the start would only be overwritten (a third less to send
-    for short tasks)."""
-    ended = {(e[1], e[2], e[3]) for e in chunk if e[0] == "attempt"}
-    if not ended:
-        return chunk
-    return [e for e in chunk if e[0] != "start" or (e[1], e[2], e[3]) not in ended]
+# -- what the page is sent -----------------------------------------------------------
+#: where a page is in a Board's lists: ends, attempts, lines, tracebacks
+Seen = tuple[int, int, int, int]
+
+
+def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> dict[str, Any]:
+    """What ``board`` has that a page at ``since`` has not, as the page takes it::
+
+        {"from": since, "to": [ends, attempts, lines, tracebacks],
+         "att": [[node, index, number, ok, started_us, duration_us, worker, error], ...],
+         "end": [[node, state], ...], "line": [[node, stream, text], ...],
+         "tb": [[node, text], ...],
+         "run": [[node, index, number, worker, started_us], ...],  (all running now)
+         "done": [duration, ok] or null}
+
+    Times are whole microseconds from the run's start (ints: a fraction of the
+    cost of floats to encode). Read in the order the engine writes backwards
+    (an end after its attempts, an attempt after it left ``running``), so what
+    is sent is whole: a task's end never comes before its attempts.
+    """
+    finished = board.finished
+    to = (len(board.ends), len(board.attempts), len(board.lines), len(board.tracebacks))
+    running = board.running.copy()
+    t0 = board.started
+    return {
+        "from": since, "to": to,
+        "att": [[a.node, a.index, a.number, a.ok, round((a.started - t0) * 1e6),
+                 round(a.duration * 1e6), a.worker, a.error]
+                for a in board.attempts[since[1]:to[1]]],
+        "end": board.ends[since[0]:to[0]],
+        "line": board.lines[since[2]:to[2]],
+        "tb": board.tracebacks[since[3]:to[3]],
+        "run": [[n, i, number, worker, round((at - t0) * 1e6)]
+                for (n, i), (number, worker, at) in running.items()],
+        "done": board.outcome if finished else None,
+    }
 
 
 # -- the server ---------------------------------------------------------------------------
@@ -124,33 +157,34 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("X-Content-Type-Options", "nosniff")
 
     def _events(self, dashboard: Dashboard, run: str) -> None:
-        """Server-sent events: ``{"at": i, "to": j, "log": [...]}``, entries i to j
-        of the log of run number ``run`` (the one the page shows), at most every
-        BATCH seconds; ``reload`` when the dashboard shows another run."""
+        """Server-sent events: a :func:`batch` of the run number ``run`` (the one
+        the page shows) when something changed, at most every BATCH seconds;
+        ``reload`` when the dashboard shows another run."""
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self._common_headers()
         self.end_headers()
         board, quiet = dashboard.board, 0.0
-        resume = self.headers.get("Last-Event-ID", "")
-        sent = int(resume) if resume.isdigit() and board and int(resume) <= len(board.log) else 0
+        seen = _resumed(self.headers.get("Last-Event-ID", ""), board)
+        running: dict[Any, Any] = {}
         shown = str(board.number if board is not None else 0)
         try:
             while not dashboard._stopped.is_set():
                 if dashboard.board is not board or shown != run:
                     self.wfile.write(b"event: reload\ndata: {}\n\n")
                     return
-                if board is not None and len(board.log) > sent:
-                    finished = board.finished
-                    chunk = board.log[sent:]
-                    end = sent + len(chunk)
-                    body = json.dumps({"at": sent, "to": end, "log": _slim(chunk)},
-                                      separators=(",", ":"))
+                if board is not None and (board.finished or board.running != running or seen != (
+                        len(board.ends), len(board.attempts), len(board.lines),
+                        len(board.tracebacks))):
+                    running = board.running.copy()
+                    news = batch(board, seen)
+                    seen = news["to"]
+                    body = json.dumps(news, separators=(",", ":"))
                     # id: a reconnecting EventSource sends it back as Last-Event-ID
-                    self.wfile.write(f"id: {end}\ndata: ".encode() + body.encode() + b"\n\n")
-                    sent = end
+                    self.wfile.write(b"id: %s\ndata: %s\n\n" % (
+                        ".".join(map(str, seen)).encode(), body.encode()))
                     quiet = 0.0
-                    if finished and len(board.log) == sent:
+                    if news["done"] is not None:
                         return  # the page has it all: it is a report now
                 elif quiet >= 15:
                     self.wfile.write(b": keep-alive\n\n")  # find out if the page left
@@ -159,3 +193,13 @@ class Handler(BaseHTTPRequestHandler):
                 quiet += BATCH
         except (BrokenPipeError, ConnectionResetError):
             return  # the page was closed
+
+
+def _resumed(last: str, board: Board | None) -> Seen:
+    """Where a reconnecting page was (its Last-Event-ID), if it fits ``board``."""
+    parts = last.split(".")
+    if board is None or len(parts) != 4 or not all(p.isdigit() for p in parts):
+        return (0, 0, 0, 0)
+    seen = (int(parts[0]), int(parts[1]), int(parts[2]), int(parts[3]))
+    have = (len(board.ends), len(board.attempts), len(board.lines), len(board.tracebacks))
+    return seen if all(s <= h for s, h in zip(seen, have)) else (0, 0, 0, 0)

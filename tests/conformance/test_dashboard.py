@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from webber import DAG, Dashboard, Promise
+from webber._dashboard_http import batch
 
 
 def shout(word: str) -> str:
@@ -35,18 +36,21 @@ def test_the_page_gets_each_state_line_and_traceback(executor: str, dashboard: D
     after = dag.add_node(shout, Promise(bad))
     run = dag.run(executor=executor, dashboard=dashboard)
     assert dashboard.board is not None
-    log = dashboard.board.log
-    kinds = [entry[0] for entry in log]
-    assert kinds[-1] == "done" and log[-1][2] is False  # the run's end, not ok
-    ends = {entry[1]: entry[2] for entry in log if entry[0] == "end"}
-    assert ends == {ok: "success", bad: "failed", after: "skipped"}
-    assert ["line", ok, "stdout", "<hi>"] in log
-    tracebacks = [entry[2] for entry in log if entry[0] == "tb" and entry[1] == bad]
+    fed = batch(dashboard.board)  # all of it, as a page that opens now gets it
+    assert fed["done"][1] is False and fed["run"] == []  # the run's end, not ok
+    assert dict(fed["end"]) == {ok: "success", bad: "failed", after: "skipped"}
+    assert (ok, "stdout", "<hi>") in fed["line"]
+    tracebacks = [text for node, text in fed["tb"] if node == bad]
     assert tracebacks and "ValueError: invalid literal for int()" in tracebacks[-1]
-    # Each task's attempt is there, after its start (when the executor reports
-    # starts) and before its end.
-    for node in (ok, bad):
-        steps = [e[0] for e in log if e[1] == node and e[0] in ("start", "attempt", "end")]
-        assert steps[-2:] == ["attempt", "end"]
-        assert steps[0] in ("start", "attempt")
+    # Each task that ran has its attempt, with its worker and times in
+    # microseconds from the run's start.
+    attempts = {a[0]: a for a in fed["att"]}
+    assert set(attempts) == {ok, bad}
+    assert attempts[ok][3] is True and attempts[bad][3] is False
+    assert attempts[bad][7] == "ValueError: invalid literal for int() with base 10: 'x'"
+    assert all(isinstance(a[4], int) and isinstance(a[5], int) and a[6] for a in fed["att"])
+    assert fed["to"] == (3, 2, len(fed["line"]), len(fed["tb"]))
+    # A page that has seen it all gets nothing more.
+    again = batch(dashboard.board, fed["to"])
+    assert (again["att"], again["end"], again["line"], again["tb"]) == ([], [], [], [])
     assert run.to_html().count('"\\u003chi\\u003e"') == 1  # the line, escaped, in the report

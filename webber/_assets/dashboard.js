@@ -1,6 +1,6 @@
-// webber's dashboard page: replays the run's log (embedded, then streamed by
-// server-sent events) into a graph coloured by state, timeline lanes, counts,
-// failures and printed lines. Every piece of run data goes into the page as
+// webber's dashboard page: applies batches of what happened in the run (one
+// embedded in a report, then streamed by server-sent events while it runs) to a
+// graph coloured by state, timeline lanes, counts, failures and printed lines. Every piece of run data goes into the page as
 // text (textContent, setAttribute): nothing is ever parsed as HTML.
 (function () {
   "use strict";
@@ -30,46 +30,48 @@
   var live = new Map();     // "node|index" -> [node, worker, since]: running now
   var lanes = [], laneOf = new Map();
   var lines = [];           // [node, stream, text]
-  var seen = 0, finished = !DATA.live, duration = null, allOk = null, lost = false;
+  var seen = [0, 0, 0, 0];  // how far into the run's ends, attempts, lines, tracebacks
+  var finished = !DATA.live, duration = null, allOk = null, lost = false;
+  var T0 = DATA.started || 0;
 
   function lane(worker) {
     worker = worker || "unknown";
     if (!laneOf.has(worker)) { laneOf.set(worker, lanes.length); lanes.push(worker); }
   }
 
-  function apply(e) {
-    var t = tasks.get(e[1]);
-    switch (e[0]) {
-      case "start":
+  // One batch of what happened (see batch() in webber/_dashboard_http.py); times
+  // come as microseconds from the run's start.
+  function apply(b) {
+    b.att.forEach(function (a) {
+      var t = tasks.get(a[0]);
+      if (!t) return;
+      a[4] = T0 + a[4] / 1e6; a[5] = a[5] / 1e6;
+      attempts.push(a);
+      lane(a[6]);
+      if (!a[3]) { t.retried = true; t.error = a[7]; } else if (a[1] !== null) t.items += 1;
+      if (t.state === "pending") t.state = "running";
+    });
+    b.end.forEach(function (e) {
+      var t = tasks.get(e[0]);
+      if (!t) return;
+      t.state = e[1] === "success" && t.retried ? "retried" : e[1];
+    });
+    live.forEach(function (r) { var t = tasks.get(r[0]); if (t) t.running = 0; });
+    live.clear();
+    if (!b.done) {
+      b.run.forEach(function (r) {
+        var t = tasks.get(r[0]);
         if (!t) return;
-        live.set(e[1] + "|" + e[2], [e[1], e[4], e[5]]);
-        lane(e[4]);
+        live.set(r[0] + "|" + r[1], [r[0], r[3], T0 + r[4] / 1e6]);
+        lane(r[3]);
         t.running += 1;
         if (t.state === "pending") t.state = "running";
-        break;
-      case "attempt":
-        if (!t) return;
-        if (live.delete(e[1] + "|" + e[2])) t.running = Math.max(0, t.running - 1);
-        attempts.push(e.slice(1));
-        lane(e[7]);
-        if (!e[4]) { t.retried = true; t.error = e[8]; } else if (e[2] !== null) t.items += 1;
-        if (t.state === "pending") t.state = "running";
-        break;
-      case "end":
-        if (!t) return;
-        t.state = e[2] === "success" && t.retried ? "retried" : e[2];
-        t.running = 0;
-        break;
-      case "line":
-        lines.push(e.slice(1));
-        break;
-      case "tb":
-        if (t) t.tb = e[2];
-        break;
-      case "done":
-        duration = e[1]; allOk = e[2]; finished = true; live.clear();
-        break;
+      });
     }
+    b.line.forEach(function (l) { lines.push(l); });
+    b.tb.forEach(function (e) { var t = tasks.get(e[0]); if (t) t.tb = e[1]; });
+    if (b.done) { duration = b.done[0]; allOk = b.done[1]; finished = true; }
+    seen = b.to;
   }
 
   // -- small DOM helpers (text only) --------------------------------------------------
@@ -406,8 +408,7 @@
 
   document.title = "webber: " + DATA.name;
   document.getElementById("title").textContent = DATA.name;
-  DATA.log.forEach(apply);
-  seen = DATA.log.length;
+  if (DATA.batch) apply(DATA.batch);
   drawGraph();
   render();
   window.addEventListener("resize", schedule);
@@ -417,10 +418,8 @@
     var events = new EventSource("events?token=" + encodeURIComponent(token) + "&run=" + DATA.run);
     events.onmessage = function (m) {
       var batch = JSON.parse(m.data);
-      if (batch.to <= seen) return;  // had it already
-      if (batch.at !== seen) { events.close(); location.reload(); return; }  // a gap: start over
-      batch.log.forEach(apply);
-      seen = batch.to;
+      if (String(batch.from) !== String(seen)) { events.close(); location.reload(); return; }  // a gap: start over
+      apply(batch);
       lost = false;
       if (finished) events.close();
       schedule();
