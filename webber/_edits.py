@@ -24,7 +24,7 @@ from webber._errors import (
     WebberError,
 )
 from webber._graph import Condition, Edge, Node, TaskOptions, display_name
-from webber._promise import Promise, find_promises
+from webber._promise import Promise, find_promises, lower_iter_promise
 from webber._query import GraphView, NodeRef, spread
 from webber._refs import substitute
 
@@ -130,14 +130,23 @@ class GraphEdits(GraphView):
         return [(self._mine(u), self._mine(v)) for (u, v), _ in plans]
 
     # -- internals --------------------------------------------------------------------
-    def _check_promises(
-        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str, known: bool = False
-    ) -> None:
+    def _scan(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], where: str, known: bool
+    ) -> tuple[tuple[Any, ...], dict[str, Any], dict[str, Any] | None, list[Promise]]:
+        """The arguments of a new node, read once: an IterPromise lowered to its
+        fan-out settings (see lower_iter_promise), and the Promises found,
+        checked (see :meth:`_check_promises`). Plain values are not walked."""
+        if _plain(args, kwargs):
+            return args, kwargs, None, []
+        args, kwargs, fan = lower_iter_promise(args, kwargs, where)
+        promises = find_promises((args, kwargs))
+        self._check_promises(promises, where, known)
+        return args, kwargs, fan, promises
+
+    def _check_promises(self, promises: list[Promise], where: str, known: bool) -> None:
         """Refuse a Promise of another flow; with ``known``, also one of a node
         that is not here yet (the DAG API; the DSL may name a node to come)."""
-        if not args and not kwargs:
-            return
-        for promise in find_promises((args, kwargs)):
+        for promise in promises:
             if self._is_foreign(promise):
                 raise self._foreign(promise, f"task {where!r}")
             if known:
@@ -156,22 +165,26 @@ class GraphEdits(GraphView):
         kwargs: dict[str, Any],
         fan_out: bool,
         fan: dict[str, Any] | None = None,
+        promises: list[Promise] | None = None,
     ) -> str:
-        n = self._store.new_id(options.name)
-        # An IterPromise argument brings its fan-out settings (see lower_iter_promise).
-        settings = {"fan_out": fan_out} if fan is None else {**fan, "fan_out": True}
-        self._store.insert(
-            Node(n, options, fn, args, kwargs, deps=_deps(args, kwargs), **settings)
-        )
-        self._conditions(n, args, kwargs)
+        """Add a node for arguments already read by :meth:`_scan` (its
+        ``promises``; None: read them here)."""
+        if promises is None:
+            promises = find_promises((args, kwargs)) if args or kwargs else []
+        store = self._store
+        n = store.new_id(options.name)
+        if fan is None:
+            node = Node(n, options, fn, args, kwargs, fan_out=fan_out, deps=_deps(promises))
+        else:  # an IterPromise argument brings its fan-out settings
+            node = Node(n, options, fn, args, kwargs, deps=_deps(promises), **fan, fan_out=True)
+        store.insert(node)
+        self._conditions(n, promises)
         return n
 
-    def _conditions(self, n: str, args: Any, kwargs: Any) -> None:
+    def _conditions(self, n: str, promises: list[Promise]) -> None:
         """Set the condition of each edge an argument marked with
         ``webber.any_case()`` / ``webber.on_failure()`` (see _promise)."""
-        if not args and not kwargs:
-            return
-        for promise in find_promises((args, kwargs)):
+        for promise in promises:
             if promise.condition is not None:
                 try:
                     parent = self.node_id(promise.key)
@@ -253,15 +266,16 @@ class GraphEdits(GraphView):
                     node = store.nodes[n]
                     args = changes.get("args", node.args)
                     kwargs = changes.get("kwargs", node.kwargs)
-                    self._check_promises(args, kwargs, n, known=True)
-                    changes = {**changes, "deps": _deps(args, kwargs)}
+                    promises = find_promises((args, kwargs))
+                    self._check_promises(promises, n, known=True)
+                    changes = {**changes, "deps": _deps(promises)}
                 try:
                     added.extend(store.update(n, **changes))
                 except TypeError as e:  # unreachable for checked names; keep the cause visible
                     raise TaskDefinitionError(f"cannot update node {n!r}: {e}") from e
                 check_node(store.nodes[n])
                 if "args" in changes or "kwargs" in changes:
-                    self._conditions(n, store.nodes[n].args, store.nodes[n].kwargs)
+                    self._conditions(n, promises)
         except WebberError:
             for u, v in added:
                 store.unlink(u, v)
@@ -331,14 +345,23 @@ class GraphEdits(GraphView):
             self._store.link(ids[u], ids[v], condition or Condition.Success)
 
 
-def _deps(args: Any, kwargs: Any) -> tuple[Any, ...]:
-    """The keys of the Promises among the arguments, each once, in order."""
-    if not args and not kwargs:
+#: argument types that cannot hold a Promise: a call with only these is not walked
+_ATOMS = frozenset({int, float, complex, str, bytes, bool, type(None)})
+
+
+def _plain(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
+    """Whether every argument is an atom (no container, no Promise)."""
+    for arg in args:
+        if arg.__class__ not in _ATOMS:
+            return False
+    return not kwargs or all(v.__class__ in _ATOMS for v in kwargs.values())
+
+
+def _deps(promises: list[Promise]) -> tuple[Any, ...]:
+    """The keys of ``promises``, each once, in order."""
+    if not promises:
         return ()
-    keys: dict[Any, None] = {}  # ordered set; callables hash by identity
-    for promise in find_promises((args, kwargs)):
-        keys[promise.key] = None
-    return tuple(keys)
+    return tuple(dict.fromkeys(p.key for p in promises))  # callables hash by identity
 
 
 def _item(container: Any, key: Any) -> Mapping[str, Any]:

@@ -60,6 +60,9 @@ SUCCESS: State = "success"
 FAILED: State = "failed"
 SKIPPED: State = "skipped"
 
+#: what chain_of holds for a job that is not part of a chain
+_NO_CHAIN: tuple[tuple[Job, ...], int] = ((), 0)
+
 
 @dataclass(slots=True)
 class _FanOut:
@@ -181,7 +184,7 @@ class _Engine:
 
     # -- submitting ---------------------------------------------------------------------
     def _submit(self, node: PlanNode, index: int | None, attempt: int) -> None:
-        if not self.limits.acquire(node.options.limit, (node, index, attempt)):
+        if self.limits.caps and not self.limits.acquire(node.options.limit, (node, index, attempt)):
             return  # submitted when a job of its tag hands its slot on
         args, kwargs = node.args, node.kwargs
         if index is not None:  # the element goes where the items were (fan_out_slot)
@@ -278,17 +281,21 @@ class _Engine:
         job = self._current(outcome.job)
         if job is None:
             return  # a late outcome of an attempt that timed out
-        del self.running[job.key]
-        self.began.pop(job.key, None)
-        self._release(job)
-        links, after = self.chain_of.pop(job.key, ((), 0))
+        key = job.key
+        del self.running[key]
+        if self.began:
+            self.began.pop(key, None)
+        if self.limits.caps:
+            self._release(job)
+        links, after = self.chain_of.pop(key, _NO_CHAIN) if self.chain_of else _NO_CHAIN
         ok, value = outcome.ok, outcome.value
         if ok and job.timeout is not None and outcome.duration > job.timeout:
             # Only the inline executor gets here: it cannot interrupt a task.
             ok, value = False, _timeout_error(job)
         self._record(job.node, job.index, job.attempt, ok, value, outcome.started,
                      outcome.duration, outcome.worker)
-        self.linked.discard(job.node)
+        if self.linked:
+            self.linked.discard(job.node)
         if not ok:
             # The executor stopped the chain here: its links are decided anew.
             for link in links[after:]:
@@ -305,7 +312,8 @@ class _Engine:
             return  # finished in time
         del self.running[job.key]
         self.executor.abandon(job)
-        self._release(job)
+        if self.limits.caps:
+            self._release(job)
         error = _timeout_error(job)
         began, worker = self.began.pop(job.key, (time.time(), ""))
         self._record(job.node, job.index, job.attempt, False, error, began,

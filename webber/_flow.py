@@ -30,9 +30,9 @@ from webber._errors import (
     TaskDefinitionError,
     WebberError,
 )
-from webber._graph import Condition, Node, RetryOn, TaskOptions, display_name
+from webber._graph import Condition, Node, RetryOn, TaskOptions, display_name, plain_options
 from webber._nodeid import Owner
-from webber._promise import Promise, lower_iter_promise
+from webber._promise import IterPromise, Promise
 from webber._query import NodeRef
 from webber._store import GraphStore
 from webber._task import Task
@@ -115,11 +115,9 @@ class DAG(GraphEdits):
         if isinstance(fn, Task):
             func, options = fn.fn, fn.options
         else:
-            func, options = fn, TaskOptions(display_name(fn))
-        args, kwargs, fan = lower_iter_promise(args, kwargs, options.name)
-        if args or kwargs:
-            self._check_promises(args, kwargs, options.name, known=True)
-        return self._owner.cls(self._insert(func, options, args, kwargs, False, fan))
+            func, options = fn, plain_options(display_name(fn))
+        args, kwargs, fan, promises = self._scan(args, kwargs, options.name, True)
+        return self._owner.cls(self._insert(func, options, args, kwargs, False, fan, promises))
 
     def add_edge(
         self, parent: NodeRef, child: NodeRef, continue_on: Condition = Condition.Success
@@ -142,8 +140,11 @@ class DAG(GraphEdits):
             if pu is not None and pv is not None:
                 u, v = pu.id, pv.id  # plain strings: the dicts' fast path from here on
                 index = store.order.index
-                if v not in store.succ[u] and index[u] < index[v]:
-                    store.link(u, v, continue_on)  # agrees with the order: no cycle
+                children = store.succ[u]
+                if v not in children and index[u] < index[v]:
+                    # agrees with the order: no cycle (store.link, inlined)
+                    store.version += 1
+                    children[v] = store.pred[v][u] = continue_on
                     return (parent, child)
         check_condition(continue_on, "add_edge")
         new = [callable(ref) and not isinstance(ref, (str, Promise, Mapping))
@@ -451,12 +452,11 @@ class DAG(GraphEdits):
         self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], fan_out: bool
     ) -> Promise:
         """Record one call of ``task`` (the DSL path); returns its Promise."""
-        args, kwargs, fan = lower_iter_promise(args, kwargs, task.options.name)
-        self._check_promises(args, kwargs, task.options.name)
-        if fan_out and not isinstance(args[0], (Promise, list, tuple)):
+        if fan_out and not isinstance(args[0], (Promise, IterPromise, list, tuple)):
             # Materialize generators and other one-shot iterables now, once.
             args = (list(args[0]), *args[1:])
-        n = self._insert(task.fn, task.options, args, kwargs, fan_out, fan)
+        args, kwargs, fan, promises = self._scan(args, kwargs, task.options.name, False)
+        n = self._insert(task.fn, task.options, args, kwargs, fan_out, fan, promises)
         return Promise._bound(n, self)
 
     def _runs(self, func: Callable[..., Any]) -> bool:

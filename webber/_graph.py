@@ -9,6 +9,7 @@ lowers them to a Plan. Nothing here runs anything.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import math
 import re
@@ -27,7 +28,9 @@ __all__ = [
     "display_name",
     "find_id",
     "node_key",
+    "plain_options",
     "qualified_name",
+    "slot_setters",
     "slug",
 ]
 
@@ -189,7 +192,7 @@ class _Record(Mapping[str, Any]):
         return len(self._KEYS)
 
 
-@dataclass(frozen=True, slots=True, eq=True)
+@dataclass(frozen=True, slots=True, eq=True, init=False)
 class Node(_Record):
     """One task of a graph, as ``dag.get_node(id)`` returns it.
 
@@ -228,6 +231,36 @@ class Node(_Record):
     #: the slot holds a tuple of sources, zipped (``IterPromise(a, b, zip=True)``)
     fan_out_zip: bool = False
     deps: tuple[str | Callable[..., Any], ...] = field(default=(), repr=False, compare=False)
+
+    def __init__(
+        self,
+        id: str,
+        options: TaskOptions,
+        func: Callable[..., Any],
+        args: tuple[Any, ...] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        skip: bool = False,
+        skip_as_failure: bool = False,
+        fan_out: bool = False,
+        partial: bool = False,
+        fan_out_slot: int | str = 0,
+        fan_out_zip: bool = False,
+        deps: tuple[str | Callable[..., Any], ...] = (),
+    ) -> None:
+        # through the slots' own setters (see slot_setters): graphs have 100,000 nodes
+        s = _NODE_SLOTS
+        s[0](self, id)
+        s[1](self, options)
+        s[2](self, func)
+        s[3](self, args)
+        s[4](self, {} if kwargs is None else kwargs)
+        s[5](self, skip)
+        s[6](self, skip_as_failure)
+        s[7](self, fan_out)
+        s[8](self, partial)
+        s[9](self, fan_out_slot)
+        s[10](self, fan_out_zip)
+        s[11](self, deps)
 
     @property
     def name(self) -> str:
@@ -268,6 +301,15 @@ class Node(_Record):
 def _refuse_assignment(self: Node, name: str, value: object = None) -> None:
     raise FrozenInstanceError(f"cannot assign to field {name!r}")
 
+
+def slot_setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
+    """The setters of a slotted dataclass's fields, in field order: what the
+    ``__init__`` of a frozen record made by the thousand (Node, Attempt) uses,
+    as dataclass's frozen ``__init__`` costs twice as much."""
+    return tuple(cls.__dict__[f.name].__set__ for f in fields(cls))
+
+
+_NODE_SLOTS = slot_setters(Node)
 
 # The frozen check that dataclass generates breaks for names that are not
 # fields (the read-through settings) in a slotted class: assigning one raised
@@ -352,6 +394,14 @@ def qualified_name(func: Callable[..., Any]) -> str:
     return f"{module}.{target.__qualname__}" if module else str(target.__qualname__)
 
 
+@functools.lru_cache(maxsize=4096)
+def plain_options(name: str) -> TaskOptions:
+    """The settings of a plain function named ``name``: the defaults, one
+    record per name (records are frozen, so nodes share them)."""
+    return TaskOptions(name)
+
+
+@functools.lru_cache(maxsize=4096)
 def slug(name: str) -> str:
     """``name`` made safe for ids: ``<lambda>`` -> ``lambda``, ``a b`` -> ``a_b``."""
     return _UNSAFE.sub("_", name).strip("_") or "task"

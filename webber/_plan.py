@@ -16,9 +16,13 @@ from webber._graph import Condition, Node, TaskOptions
 __all__ = ["Plan", "PlanNode"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PlanNode:
-    """One node of a Plan: its graph record, and where it sits in the plan."""
+    """One node of a Plan: its graph record, and where it sits in the plan.
+
+    Read-only by convention, not frozen: a frozen dataclass costs five times
+    as much to create, and compile() makes one per node.
+    """
 
     node: Node
     #: the arguments, with a Ref where each parent's result goes

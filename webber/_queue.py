@@ -248,7 +248,7 @@ def stream(
     if flow is None:
         return run_stream(steps, executor, items=items, maxsize=maxsize)
     name = "stream(" + ", ".join(stage.name for stage in steps) + ")"
-    flow._check_promises((items,), {}, name)
+    flow._check_promises(find_promises(items), name, False)
     if not isinstance(items, Promise):
         items = list(items)  # a generator is read once, now
     n = flow._insert(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from webber._errors import ForeignPromiseError, TaskSkippedError, UnknownNodeError
 from webber._events import Listener
-from webber._graph import find_id
+from webber._graph import find_id, slot_setters
 from webber.executors._base import fetch
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ __all__ = ["Attempt", "Recorder", "Run", "State", "span"]
 State = Literal["success", "failed", "skipped"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Attempt:
     """One try at a task (or at one element of a fan-out).
 
@@ -53,6 +53,30 @@ class Attempt:
     """The thread or worker process that ran it."""
     error: str | None = None
     """``"ValueError: bad row"`` when it failed, else None."""
+
+    def __init__(
+        self,
+        node: str,
+        number: int,
+        index: int | None,
+        ok: bool,
+        started: float,
+        duration: float,
+        worker: str,
+        error: str | None = None,
+    ) -> None:
+        s = _ATTEMPT_SLOTS  # one Attempt per task run: see slot_setters
+        s[0](self, node)
+        s[1](self, number)
+        s[2](self, index)
+        s[3](self, ok)
+        s[4](self, started)
+        s[5](self, duration)
+        s[6](self, worker)
+        s[7](self, error)
+
+
+_ATTEMPT_SLOTS = slot_setters(Attempt)
 
 
 class _ByNode(dict[str, Any]):
@@ -96,8 +120,7 @@ class Run:
         plan: Plan,
         states: Mapping[str, State],
         values: Mapping[str, Any],
-        durations: Mapping[str, float],
-        attempts: Mapping[str, tuple[Attempt, ...]],
+        attempts: Mapping[str, Sequence[Attempt]],
         started: float,
         duration: float,
         reused: Sequence[str] = (),
@@ -108,8 +131,10 @@ class Run:
         """The :class:`~webber.Plan` that ran."""
         self._states = dict(states)
         self._values = dict(values)
-        self._durations = dict(durations)
-        self._attempts = dict(attempts)
+        # node id -> its attempts (none: did not run); the per-node tables
+        # below are made on first use, not at the end of every run
+        self._tries = attempts
+        self._by_node: tuple[dict[str, float], dict[str, tuple[Attempt, ...]]] | None = None
         self.started = started
         """When the run began, as ``time.time()``."""
         self.duration = duration
@@ -240,7 +265,17 @@ class Run:
     @property
     def durations(self) -> dict[Any, float]:
         """Node id -> seconds from its first start to its last end (0.0 if skipped)."""
-        return _ByNode(self._durations, self._id)
+        return _ByNode(self._tables()[0], self._id)
+
+    def _tables(self) -> tuple[dict[str, float], dict[str, tuple[Attempt, ...]]]:
+        """Node id -> duration, and -> attempts, for every node in plan order."""
+        if self._by_node is None:
+            tries = self._tries
+            self._by_node = (
+                {n: span(tries.get(n, ())) for n in self._states},
+                {n: tuple(tries.get(n, ())) for n in self._states},
+            )
+        return self._by_node
 
     @property
     def metrics(self) -> DAGMetrics:
@@ -254,7 +289,7 @@ class Run:
     @property
     def attempts(self) -> dict[Any, tuple[Attempt, ...]]:
         """Node id -> every attempt, in order (empty for a skipped node)."""
-        return _ByNode(self._attempts, self._id)
+        return _ByNode(self._tables()[1], self._id)
 
     def visualize(
         self, path: str | None = None, *, type: str | None = None, legend: bool = True
@@ -348,13 +383,11 @@ class Recorder(Listener):
         cached: Sequence[str] = (),
         cache_stats: CacheStats | None = None,
     ) -> Run:
-        order = list(plan.nodes)
         return Run(
             plan,
-            states={n: states[n] for n in order},
+            states={n: states[n] for n in plan.nodes},
             values=values,
-            durations={n: span(self.attempts.get(n, ())) for n in order},
-            attempts={n: tuple(self.attempts.get(n, ())) for n in order},
+            attempts=self.attempts,
             started=started,
             duration=duration,
             reused=reused,

@@ -44,9 +44,14 @@ if TYPE_CHECKING:
 __all__ = ["Executor", "Job", "Outcome", "Remote", "Report", "Started", "fetch"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Job:
-    """One attempt at one task (or one element of a fan-out)."""
+    """One attempt at one task (or one element of a fan-out).
+
+    Job, Outcome and Started are read-only by convention, not frozen: a
+    frozen dataclass costs several times as much to create, and a run makes
+    them for every task.
+    """
 
     node: str
     """The node's id."""
@@ -74,7 +79,7 @@ class Job:
         return (self.node, self.index)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Outcome:
     """What became of a Job: its value, or the exception it raised."""
 
@@ -90,7 +95,7 @@ class Outcome:
     """Which thread or process ran it."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Started:
     """A Job began to run (on ``worker``, at ``time.time()`` ``at``)."""
 

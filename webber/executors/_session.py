@@ -48,7 +48,8 @@ class Sent:
     tag: int
     job: Job
     session: Session
-    segments: list[Segment] = field(default_factory=list)
+    #: its shared-memory segments, once packed (see _pool's _pack)
+    segments: list[Segment] | tuple[()] = ()
     abandoned: bool = False
     #: how many chain links follow this task in its worker's queue
     links_after: int = 0
