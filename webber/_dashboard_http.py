@@ -202,4 +202,4 @@ def _resumed(last: str, board: Board | None) -> Seen:
         return (0, 0, 0, 0)
     seen = (int(parts[0]), int(parts[1]), int(parts[2]), int(parts[3]))
     have = (len(board.ends), len(board.attempts), len(board.lines), len(board.tracebacks))
-    return seen if all(s <= h for s, h in zip(seen, have)) else (0, 0, 0, 0)
+    return seen if all(s <= h for s, h in zip(seen, have, strict=True)) else (0, 0, 0, 0)
