@@ -6,8 +6,9 @@ Three ways, on the threads and on the processes executor:
 2. ``dashboard=True``'s work with no browser connected (a new server per run,
    its start included);
 3. the same with one browser-like client reading the server-sent events: a
-   separate process, like a browser (it connects before the run, reconnects
-   on ``reload`` as the page does, and reads until the run's last entry).
+   separate process, like a browser (it connects before the run, gets the
+   run's graph on the same stream as the page does, and reads until the
+   run's end).
 
 Two measures, each the best of 15 runs after a warm-up (modes interleaved),
 as ratios with / without (the target: at most 1.20):
@@ -41,24 +42,20 @@ REPEAT = 15
 
 
 def read_events(url: str) -> None:
-    """Load the page and read its event stream like the browser does (again
-    after a ``reload``), until the run's end."""
-    while True:
-        with urllib.request.urlopen(url, timeout=60) as page:
-            run = re.search(r'"run":(\d+)', page.read().decode())
-        assert run is not None
-        events = url.replace("/?", "/events?") + "&run=" + run.group(1)
-        with urllib.request.urlopen(events, timeout=60) as stream:
-            print("connected", flush=True)
-            reload = False
-            for raw in stream:
-                line = raw.decode()
-                if line.startswith("event: reload"):
-                    reload = True
-                    break
-                if line.startswith("data: ") and '["done",' in line:
-                    return
-            if not reload:
+    """Load the page and read its event stream like the browser does, until
+    the end of a run it did not have when it loaded (the page moves on to the
+    next run shown on the same stream)."""
+    with urllib.request.urlopen(url, timeout=60) as page:
+        run = re.search(r'"run":(\d+)', page.read().decode())
+    assert run is not None
+    events = url.replace("/?", "/events?") + "&run=" + run.group(1)
+    with urllib.request.urlopen(events, timeout=60) as stream:
+        print("connected", flush=True)
+        moved = False
+        for raw in stream:
+            line = raw.decode()
+            moved = moved or line.startswith("event: run")
+            if moved and line.startswith("data: ") and '"done":[' in line:
                 return
 
 

@@ -93,7 +93,7 @@ def test_a_node_turns_from_running_to_success_while_the_run_goes_on(
     dag = DAG("live")
     first = dag.add_node(release.wait, WAIT * 2)
     after = dag.add_node(print, Promise(first))
-    browser.get(dashboard.url)  # no run yet: the page waits, then reloads for it
+    browser.get(dashboard.url)  # no run yet: the page waits, then its stream brings it
     runs: list[webber.Run] = []
     runner = threading.Thread(
         target=lambda: runs.append(dag.run(executor="threads", dashboard=dashboard))

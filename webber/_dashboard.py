@@ -56,6 +56,8 @@ __all__ = ["Board", "Dashboard", "graph", "page", "report", "show_run", "stop_al
 #: printed lines kept per task, and in all; the rest are only in the log
 LINES_PER_TASK = 1000
 LINES_PER_RUN = 100_000
+#: the graph of a page that waits for a run (see graph())
+NO_GRAPH = '{"id":[],"name":[],"level":[],"map":[],"parents":{}}'
 #: the host names a browser on this machine sends
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -108,6 +110,8 @@ class Dashboard:
         self.board: Board | None = None
         self._server: Server | None = None
         self._stopped = threading.Event()
+        #: notified when another run is shown or the server stops (idle pages wait on it)
+        self.changed = threading.Condition()
         self._opened = False
 
     @property
@@ -144,12 +148,16 @@ class Dashboard:
             previous.cut()  # this thread starts another run: that one was cut short
         if previous is not None and previous.plan is board.plan:
             board.nodes_json = previous.nodes_json  # the same graph: made once
-        self.board = board
+        with self.changed:
+            self.board = board
+            self.changed.notify_all()
 
     def stop(self) -> None:
         """Stop serving: open pages stop updating, the port is freed."""
         server, self._server = self._server, None
         self._stopped.set()
+        with self.changed:
+            self.changed.notify_all()
         self._opened = False
         if self.board is not None:
             self.board.detach()
@@ -201,10 +209,14 @@ class Dashboard:
         return host in LOCAL_HOSTS or host in self.allow_hosts
 
     def _page(self) -> str:
-        board = self.board
+        return page(*self.shown(self.board))
+
+    @staticmethod
+    def shown(board: Board | None) -> tuple[dict[str, Any], str]:
+        """The page's data for ``board`` (None: waiting for a run) and its graph's JSON."""
         if board is None:
-            return page({"name": "webber", "live": True, "waiting": True, "run": 0}, "[]")
-        return page({**board.head(), "live": True, "run": board.number}, board.graph())
+            return {"name": "webber", "live": True, "waiting": True, "run": 0}, NO_GRAPH
+        return {**board.head(), "live": True, "run": board.number}, board.graph()
 
 
 def watch(dashboard: bool | Dashboard) -> Board:
@@ -361,13 +373,23 @@ def _traceback(error: BaseException | None) -> str:
     return "".join(traceback.format_exception(type(error), error, error.__traceback__))
 
 
-def graph(plan: Plan) -> list[list[Any]]:
-    """``[id, name, level, is_map, [[parent, condition, passes_data], ...]]`` per node."""
-    return [
-        [n, node.name, node.level, node.node.fan_out,
-         [[u, c.name, u in node.deps] for u, c in node.parents.items()]]
-        for n, node in plan.nodes.items()
-    ]
+def graph(plan: Plan) -> dict[str, Any]:
+    """The graph for the page, as columns (a third of the time to make and
+    encode that a list per node takes)::
+
+        {"id": [...], "name": [...], "level": [...],
+         "map": [positions of the fan-out nodes],
+         "parents": {position: [[parent, condition, passes_data], ...]}}
+    """
+    nodes = list(plan.nodes.values())
+    return {
+        "id": list(plan.nodes),
+        "name": [n.node.options.name for n in nodes],
+        "level": [n.level for n in nodes],
+        "map": [i for i, n in enumerate(nodes) if n.node.fan_out],
+        "parents": {i: [[u, c.name, u in n.deps] for u, c in n.parents.items()]
+                    for i, n in enumerate(nodes) if n.parents},
+    }
 
 
 def report(run: Run) -> str:

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 if TYPE_CHECKING:
     from webber._dashboard import Board, Dashboard
 
-__all__ = ["BATCH", "Handler", "Seen", "Server", "Server6", "batch", "page"]
+__all__ = ["BATCH", "Handler", "Seen", "Server", "Server6", "batch", "page", "with_nodes"]
 
 #: seconds between two batches sent to one browser (the page redraws per batch)
 BATCH = 0.1
@@ -49,8 +49,7 @@ def page(data: dict[str, Any], nodes: str) -> str:
     """The page with ``data`` and the graph ``nodes`` (already JSON, see
     ``Board.graph``) embedded, its script and style inline: one file that needs
     no network. The JSON is made safe to sit in a <script> element."""
-    payload = _safe(json.dumps(data, separators=(",", ":"), allow_nan=False)[:-1]
-                    + ',"nodes":' + nodes + "}")
+    payload = _safe(with_nodes(data, nodes))
     parts = {
         "csp": _csp(_script_digest()),
         "style": _asset("dashboard.css"),
@@ -59,6 +58,11 @@ def page(data: dict[str, Any], nodes: str) -> str:
     }
     # One pass: text put in is never searched for placeholders again.
     return _PLACEHOLDER.sub(lambda m: parts[m.group(1)], _asset("dashboard.html"))
+
+
+def with_nodes(data: dict[str, Any], nodes: str) -> str:
+    """``data`` as JSON, with the graph ``nodes`` (JSON already) as its ``"nodes"``."""
+    return json.dumps(data, separators=(",", ":"), allow_nan=False)[:-1] + ',"nodes":' + nodes + "}"
 
 
 def _safe(text: str) -> str:
@@ -91,7 +95,7 @@ def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> dict[str, Any]:
     is sent is whole: a task's end never comes before its attempts.
     """
     finished = board.finished
-    to = (len(board.ends), len(board.attempts), len(board.lines), len(board.tracebacks))
+    to = _lengths(board)
     running = board.running.copy()
     t0 = board.started
     return {
@@ -157,49 +161,70 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("X-Content-Type-Options", "nosniff")
 
     def _events(self, dashboard: Dashboard, run: str) -> None:
-        """Server-sent events: a :func:`batch` of the run number ``run`` (the one
-        the page shows) when something changed, at most every BATCH seconds;
-        ``reload`` when the dashboard shows another run."""
+        """Server-sent events, for as long as the page is open: a :func:`batch`
+        of the run shown when something changed, at most every BATCH seconds;
+        a ``run`` event with the page's data when the dashboard shows another
+        run (the page starts over with it, on this same stream)."""
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self._common_headers()
         self.end_headers()
-        board, quiet = dashboard.board, 0.0
-        seen = _resumed(self.headers.get("Last-Event-ID", ""), board)
+        # A reconnecting EventSource says where it was: "run:ends.attempts.lines.tracebacks".
+        page_run, seen = _resumed(self.headers.get("Last-Event-ID", ""), run)
+        board: Board | None = None
         running: dict[Any, Any] = {}
-        shown = str(board.number if board is not None else 0)
+        done, quiet = False, 0.0
         try:
             while not dashboard._stopped.is_set():
-                if dashboard.board is not board or shown != run:
-                    self.wfile.write(b"event: reload\ndata: {}\n\n")
-                    return
-                if board is not None and (board.finished or board.running != running or seen != (
-                        len(board.ends), len(board.attempts), len(board.lines),
-                        len(board.tracebacks))):
+                shown = dashboard.board
+                if shown is not board:
+                    board, running, done = shown, {}, False
+                    if board is not None and not (str(board.number) == page_run
+                                                  and _fits(seen, board)):
+                        data = with_nodes(*dashboard.shown(board))
+                        self.wfile.write(b"event: run\ndata: %s\n\n" % data.encode())
+                        seen = (0, 0, 0, 0)
+                if board is not None and not done and (
+                        board.finished or board.running != running or seen != _lengths(board)):
                     running = board.running.copy()
                     news = batch(board, seen)
-                    seen = news["to"]
-                    body = json.dumps(news, separators=(",", ":"))
-                    # id: a reconnecting EventSource sends it back as Last-Event-ID
-                    self.wfile.write(b"id: %s\ndata: %s\n\n" % (
-                        ".".join(map(str, seen)).encode(), body.encode()))
-                    quiet = 0.0
-                    if news["done"] is not None:
-                        return  # the page has it all: it is a report now
+                    seen, done, quiet = news["to"], news["done"] is not None, 0.0
+                    self.wfile.write(b"id: %d:%d.%d.%d.%d\ndata: %s\n\n" % (
+                        board.number, *seen, json.dumps(news, separators=(",", ":")).encode()))
                 elif quiet >= 15:
                     self.wfile.write(b": keep-alive\n\n")  # find out if the page left
                     quiet = 0.0
-                dashboard._stopped.wait(BATCH)
-                quiet += BATCH
+                if board is None or done:
+                    _idle(self, dashboard, board)
+                else:
+                    dashboard._stopped.wait(BATCH)
+                    quiet += BATCH
         except (BrokenPipeError, ConnectionResetError):
             return  # the page was closed
 
 
-def _resumed(last: str, board: Board | None) -> Seen:
-    """Where a reconnecting page was (its Last-Event-ID), if it fits ``board``."""
-    parts = last.split(".")
-    if board is None or len(parts) != 4 or not all(p.isdigit() for p in parts):
-        return (0, 0, 0, 0)
-    seen = (int(parts[0]), int(parts[1]), int(parts[2]), int(parts[3]))
-    have = (len(board.ends), len(board.attempts), len(board.lines), len(board.tracebacks))
-    return seen if all(s <= h for s, h in zip(seen, have, strict=True)) else (0, 0, 0, 0)
+def _idle(handler: Handler, dashboard: Dashboard, board: Board | None) -> None:
+    """Wait for another run to be shown (or the end); a comment now and then
+    finds out whether the page is still there."""
+    with dashboard.changed:
+        if not dashboard.changed.wait_for(
+                lambda: dashboard.board is not board or dashboard._stopped.is_set(), timeout=15):
+            handler.wfile.write(b": keep-alive\n\n")
+
+
+def _lengths(board: Board) -> Seen:
+    return len(board.ends), len(board.attempts), len(board.lines), len(board.tracebacks)
+
+
+def _fits(seen: Seen, board: Board) -> bool:
+    return all(s <= h for s, h in zip(seen, _lengths(board), strict=True))
+
+
+def _resumed(last: str, run: str) -> tuple[str, Seen]:
+    """The run a page shows and how far it got: from a reconnecting page's
+    Last-Event-ID, else its ``run`` parameter and nothing seen yet."""
+    shown, _, where = last.partition(":")
+    parts = where.split(".")
+    if not shown.isdigit() or len(parts) != 4 or not all(p.isdigit() for p in parts):
+        return run, (0, 0, 0, 0)
+    return shown, (int(parts[0]), int(parts[1]), int(parts[2]), int(parts[3]))

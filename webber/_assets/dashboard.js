@@ -5,6 +5,7 @@
 (function () {
   "use strict";
   var DATA = JSON.parse(document.getElementById("webber-data").textContent);
+  var LIVE = DATA.live;
   var NS = "http://www.w3.org/2000/svg";
   // The same colours as run.visualize() (webber/viz.py), plus "running".
   var COLORS = {
@@ -18,21 +19,29 @@
   var MAX_LINES = 2000;  // printed lines kept in the output panel
   var W = 170, H = 46, GX = 22, GY = 56, PAD = 16;
 
-  // -- the model: tasks, attempts, lines ------------------------------------------
-  var tasks = new Map();
-  DATA.nodes.forEach(function (r) {
-    tasks.set(r[0], {
-      id: r[0], name: r[1], level: r[2], map: r[3], parents: r[4], state: "pending",
-      running: 0, retried: false, error: null, tb: null, items: 0
+  // -- the model: tasks, attempts, lines (one run's; load() starts another) --------
+  var tasks;      // id -> task
+  var attempts;   // [node, index, number, ok, started, duration, worker, error]
+  var live;       // "node|index" -> [node, worker, since]: running now
+  var lanes, laneOf;
+  var lines;      // [node, stream, text]
+  var seen;       // how far into the run's ends, attempts, lines, tracebacks
+  var finished, duration, allOk, lost = false, T0;
+
+  // The graph comes as columns (see graph() in webber/_dashboard.py).
+  function model(g) {
+    tasks = new Map();
+    g.id.forEach(function (id, i) {
+      tasks.set(id, {
+        id: id, name: g.name[i], level: g.level[i], map: false, parents: g.parents[i] || [],
+        state: "pending", running: 0, retried: false, error: null, tb: null, items: 0
+      });
     });
-  });
-  var attempts = [];        // [node, index, number, ok, started, duration, worker, error]
-  var live = new Map();     // "node|index" -> [node, worker, since]: running now
-  var lanes = [], laneOf = new Map();
-  var lines = [];           // [node, stream, text]
-  var seen = [0, 0, 0, 0];  // how far into the run's ends, attempts, lines, tracebacks
-  var finished = !DATA.live, duration = null, allOk = null, lost = false;
-  var T0 = DATA.started || 0;
+    g.map.forEach(function (i) { tasks.get(g.id[i]).map = true; });
+    attempts = []; live = new Map(); lanes = []; laneOf = new Map(); lines = [];
+    seen = [0, 0, 0, 0];
+    finished = !DATA.live; duration = null; allOk = null; T0 = DATA.started || 0;
+  }
 
   function lane(worker) {
     worker = worker || "unknown";
@@ -98,8 +107,9 @@
   }
 
   // -- the graph: boxes by level; many tasks of one name on one level share a box --
-  var groups = [], groupOf = new Map(), edges = new Map();
-  (function build() {
+  var groups, groupOf, edges;
+  function build() {
+    groups = []; groupOf = new Map(); edges = new Map();
     var count = new Map(), byKey = new Map();
     tasks.forEach(function (t) {
       var k = t.level + "\u0000" + t.name;
@@ -125,7 +135,7 @@
         if (!edges.has(k)) { edges.set(k, { from: from, to: g, cond: p[1], data: p[2] }); g.ins.push(from); }
       });
     });
-  })();
+  }
 
   var selected = null;
 
@@ -406,14 +416,31 @@
   }
   function schedule() { if (timer === null) timer = setTimeout(render, 16); }
 
-  document.title = "webber: " + DATA.name;
-  document.getElementById("title").textContent = DATA.name;
-  if (DATA.batch) apply(DATA.batch);
-  drawGraph();
-  render();
+  // Show the run in ``data`` (the page's own, or the next one the server shows).
+  function load(data) {
+    DATA = data;
+    model(DATA.nodes);
+    build();
+    selected = null;
+    failureEls = new Map();
+    var failures = document.getElementById("failures");
+    failures.textContent = "";
+    html("p", "none", failures, "none");
+    document.getElementById("output").textContent = "";
+    document.getElementById("filter").textContent = "";
+    shownLines = 0;
+    document.title = "webber: " + DATA.name;
+    document.getElementById("title").textContent = DATA.name;
+    if (DATA.batch) apply(DATA.batch);
+    drawGraph();
+    render();
+  }
+  load(DATA);
   window.addEventListener("resize", schedule);
 
-  if (DATA.live) {
+  if (LIVE) {
+    // One stream for as long as the page is open: batches of the run shown, and
+    // a "run" event with the next run's graph when the dashboard moves on to it.
     var token = new URLSearchParams(location.search).get("token") || "";
     var events = new EventSource("events?token=" + encodeURIComponent(token) + "&run=" + DATA.run);
     events.onmessage = function (m) {
@@ -421,10 +448,9 @@
       if (String(batch.from) !== String(seen)) { events.close(); location.reload(); return; }  // a gap: start over
       apply(batch);
       lost = false;
-      if (finished) events.close();
       schedule();
     };
-    events.addEventListener("reload", function () { events.close(); location.reload(); });
+    events.addEventListener("run", function (m) { lost = false; load(JSON.parse(m.data)); });
     events.onerror = function () { if (!finished) { lost = true; schedule(); } };
     // Running bars grow while nothing else happens.
     setInterval(function () { if (!finished && live.size) schedule(); }, 250);
