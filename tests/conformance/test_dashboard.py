@@ -4,6 +4,8 @@ tested in a browser in tests/test_dashboard.py)."""
 
 from __future__ import annotations
 
+import base64
+import struct
 from collections.abc import Iterator
 
 import pytest
@@ -38,19 +40,30 @@ def test_the_page_gets_each_state_line_and_traceback(executor: str, dashboard: D
     assert dashboard.board is not None
     fed = batch(dashboard.board)  # all of it, as a page that opens now gets it
     assert fed["done"][1] is False and fed["run"] == []  # the run's end, not ok
-    assert dict(fed["end"]) == {ok: "success", bad: "failed", after: "skipped"}
+    ends = dict(zip(fed["end"]["node"], fed["end"]["state"], strict=True))
+    assert ends == {ok: "success", bad: "failed", after: "skipped"}
     assert (ok, "stdout", "<hi>") in fed["line"]
     tracebacks = [text for node, text in fed["tb"] if node == bad]
     assert tracebacks and "ValueError: invalid literal for int()" in tracebacks[-1]
-    # Each task that ran has its attempt, with its worker and times in
-    # microseconds from the run's start.
-    attempts = {a[0]: a for a in fed["att"]}
-    assert set(attempts) == {ok, bad}
-    assert attempts[ok][3] is True and attempts[bad][3] is False
-    assert attempts[bad][7] == "ValueError: invalid literal for int() with base 10: 'x'"
-    assert all(isinstance(a[4], int) and isinstance(a[5], int) and a[6] for a in fed["att"])
+    # Each task that ran has its attempt, in columns; a column with one value
+    # for all is that value.
+    att = fed["att"]
+    assert sorted(att["node"]) == sorted([ok, bad])
+    row = {name: att[name] if isinstance(att[name], list) else [att[name]] * 2
+           for name in ("node", "number", "ok", "error", "worker")}
+    by_node = {n: i for i, n in enumerate(row["node"])}
+    assert row["ok"][by_node[ok]] is True and row["ok"][by_node[bad]] is False
+    assert row["error"][by_node[bad]] == "ValueError: invalid literal for int() with base 10: 'x'"
+    assert att["number"] == 1 and all(row["worker"])
+    # Start times and durations: little-endian doubles, in base64.
+    started = struct.unpack("<2d", base64.b64decode(att["started"]))
+    durations = struct.unpack("<2d", base64.b64decode(att["duration"]))
+    by_attempt = {a.node: a for tries in run.attempts.values() for a in tries}
+    for node in (ok, bad):
+        assert started[by_node[node]] == by_attempt[node].started
+        assert durations[by_node[node]] == by_attempt[node].duration
     assert fed["to"] == (3, 2, len(fed["line"]), len(fed["tb"]))
     # A page that has seen it all gets nothing more.
     again = batch(dashboard.board, fed["to"])
-    assert (again["att"], again["end"], again["line"], again["tb"]) == ([], [], [], [])
+    assert again["att"]["node"] == again["end"]["node"] == again["line"] == again["tb"] == []
     assert run.to_html().count('"\\u003chi\\u003e"') == 1  # the line, escaped, in the report

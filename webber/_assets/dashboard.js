@@ -26,7 +26,7 @@
   var lanes, laneOf;
   var lines;      // [node, stream, text]
   var seen;       // how far into the run's ends, attempts, lines, tracebacks
-  var finished, duration, allOk, lost = false, T0;
+  var finished, duration, allOk, lost = false;
 
   // The graph comes as columns (see graph() in webber/_dashboard.py).
   function model(g) {
@@ -40,7 +40,7 @@
     g.map.forEach(function (i) { tasks.get(g.id[i]).map = true; });
     attempts = []; live = new Map(); lanes = []; laneOf = new Map(); lines = [];
     seen = [0, 0, 0, 0];
-    finished = !DATA.live; duration = null; allOk = null; T0 = DATA.started || 0;
+    finished = !DATA.live; duration = null; allOk = null;
   }
 
   function lane(worker) {
@@ -48,22 +48,33 @@
     if (!laneOf.has(worker)) { laneOf.set(worker, lanes.length); lanes.push(worker); }
   }
 
-  // One batch of what happened (see batch() in webber/_dashboard_http.py); times
-  // come as microseconds from the run's start.
+  // A column of a batch: a list, or one value for all.
+  function col(c, i) { return Array.isArray(c) ? c[i] : c; }
+  // Little-endian doubles in base64.
+  function doubles(text) {
+    var bytes = atob(text), view = new DataView(new ArrayBuffer(bytes.length)), out = [];
+    for (var i = 0; i < bytes.length; i++) view.setUint8(i, bytes.charCodeAt(i));
+    for (var j = 0; j < bytes.length; j += 8) out.push(view.getFloat64(j, true));
+    return out;
+  }
+
+  // One batch of what happened, in columns (see batch() in webber/_dashboard_http.py).
   function apply(b) {
-    b.att.forEach(function (a) {
-      var t = tasks.get(a[0]);
+    var at = b.att, started = doubles(at.started), took = doubles(at.duration);
+    started.forEach(function (since, i) {
+      var node = col(at.node, i), t = tasks.get(node);
       if (!t) return;
-      a[4] = T0 + a[4] / 1e6; a[5] = a[5] / 1e6;
+      var a = [node, col(at.index, i), col(at.number, i), col(at.ok, i), since, took[i],
+               col(at.worker, i), col(at.error, i)];
       attempts.push(a);
       lane(a[6]);
       if (!a[3]) { t.retried = true; t.error = a[7]; } else if (a[1] !== null) t.items += 1;
       if (t.state === "pending") t.state = "running";
     });
-    b.end.forEach(function (e) {
-      var t = tasks.get(e[0]);
+    b.end.node.forEach(function (node, i) {
+      var t = tasks.get(node), state = col(b.end.state, i);
       if (!t) return;
-      t.state = e[1] === "success" && t.retried ? "retried" : e[1];
+      t.state = state === "success" && t.retried ? "retried" : state;
     });
     live.forEach(function (r) { var t = tasks.get(r[0]); if (t) t.running = 0; });
     live.clear();
@@ -71,7 +82,7 @@
       b.run.forEach(function (r) {
         var t = tasks.get(r[0]);
         if (!t) return;
-        live.set(r[0] + "|" + r[1], [r[0], r[3], T0 + r[4] / 1e6]);
+        live.set(r[0] + "|" + r[1], [r[0], r[3], r[4]]);
         lane(r[3]);
         t.running += 1;
         if (t.state === "pending") t.state = "running";
