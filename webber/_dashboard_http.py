@@ -18,17 +18,17 @@ import secrets
 import socket
 import sys
 from array import array
-from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 if TYPE_CHECKING:
     from webber._dashboard import Board, Dashboard
 
-__all__ = ["BATCH", "Handler", "Seen", "Server", "Server6", "batch", "page", "with_nodes"]
+__all__ = [
+    "BATCH", "Handler", "Seen", "Server", "Server6", "batch", "column", "page", "with_nodes",
+]
 
 #: seconds between two batches sent to one browser (the page redraws per batch)
 BATCH = 0.1
@@ -94,10 +94,10 @@ def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> dict[str, Any]:
          "run": [[node, index, number, worker, started], ...],  (all running now)
          "done": [duration, ok] or null}
 
-    Columns, each made by one loop in C (``map``) rather than a Python loop per
-    attempt: a column whose values are all the same is sent as that value; F
-    is the floats as little-endian doubles in base64 (a float in JSON costs
-    more than the rest of its attempt). Read in the order the engine writes,
+    Columns (a third cheaper to make and encode than a list per attempt): a
+    column whose values are all the same is sent as that value; F is the
+    floats as little-endian doubles in base64 (a float in JSON costs more than
+    the rest of its attempt). Read in the order the engine writes,
     backwards (an end after its attempts, an attempt after it left
     ``running``), so what is sent is whole: a task's end never comes before
     its attempts.
@@ -108,10 +108,17 @@ def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> dict[str, Any]:
     attempts, ends = board.attempts[since[1]:to[1]], board.ends[since[0]:to[0]]
     return {
         "from": since, "to": to,
-        "att": {name: _column(list(map(get, attempts))) for name, get in _ATTEMPT.items()}
-        | {"started": _doubles(map(_STARTED, attempts)),
-           "duration": _doubles(map(_DURATION, attempts))},
-        "end": {"node": list(map(_FIRST, ends)), "state": _column(list(map(_SECOND, ends)))},
+        "att": {
+            "node": [a.node for a in attempts],
+            "index": column([a.index for a in attempts]),
+            "number": column([a.number for a in attempts]),
+            "ok": column([a.ok for a in attempts]),
+            "worker": column([a.worker for a in attempts]),
+            "error": column([a.error for a in attempts]),
+            "started": _doubles([a.started for a in attempts]),
+            "duration": _doubles([a.duration for a in attempts]),
+        },
+        "end": {"node": [e[0] for e in ends], "state": column([e[1] for e in ends])},
         "line": board.lines[since[2]:to[2]],
         "tb": board.tracebacks[since[3]:to[3]],
         "run": [[n, i, number, worker, at] for (n, i), (number, worker, at) in running.items()],
@@ -119,19 +126,15 @@ def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> dict[str, Any]:
     }
 
 
-_ATTEMPT = {name: attrgetter(name) for name in ("node", "index", "number", "ok", "worker", "error")}
-_STARTED, _DURATION = attrgetter("started"), attrgetter("duration")
-_FIRST, _SECOND = itemgetter(0), itemgetter(1)
-
-
-def _column(values: list[Any]) -> Any:
-    """``values``, or its one value when all are the same (ok: all True, say)."""
+def column(values: list[Any]) -> Any:
+    """``values``, or its one value when all are the same (ok: all True, say);
+    the page reads either (``col()`` in dashboard.js)."""
     if values and values.count(values[0]) == len(values):
         return values[0]
     return values
 
 
-def _doubles(values: Iterable[float]) -> str:
+def _doubles(values: list[float]) -> str:
     packed = array("d", values)
     if sys.byteorder == "big":
         packed.byteswap()

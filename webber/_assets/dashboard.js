@@ -33,7 +33,7 @@
     tasks = new Map();
     g.id.forEach(function (id, i) {
       tasks.set(id, {
-        id: id, name: g.name[i], level: g.level[i], map: false, parents: g.parents[i] || [],
+        id: id, name: col(g.name, i), level: col(g.level, i), map: false, parents: g.parents[i] || [],
         state: "pending", running: 0, retried: false, error: null, tb: null, items: 0
       });
     });
