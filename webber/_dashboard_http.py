@@ -88,8 +88,9 @@ def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> dict[str, Any]:
 
         {"from": since, "to": [ends, attempts, lines, tracebacks],
          "att": {"node": [...], "index": [...], "number": [...], "ok": [...],
-                 "worker": [...], "error": [...], "started": F, "duration": F},
-         "end": {"node": [...], "state": [...]},
+                 "workers": [names], "worker": [position in workers, ...],
+                 "error": [...], "started": F, "duration": F},
+         "end": {"node": [...] or true (the same as att's), "state": [...]},
          "line": [[node, stream, text], ...], "tb": [[node, text], ...],
          "run": [[node, index, number, worker, started], ...],  (all running now)
          "done": [duration, ok] or null}
@@ -106,19 +107,25 @@ def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> dict[str, Any]:
     to = _lengths(board)
     running = board.running.copy()
     attempts, ends = board.attempts[since[1]:to[1]], board.ends[since[0]:to[0]]
+    nodes, ended = [a.node for a in attempts], [e[0] for e in ends]
+    workers = [a.worker for a in attempts]
+    lanes = {w: i for i, w in enumerate(dict.fromkeys(workers))}
     return {
         "from": since, "to": to,
         "att": {
-            "node": [a.node for a in attempts],
+            "node": nodes,
             "index": column([a.index for a in attempts]),
             "number": column([a.number for a in attempts]),
             "ok": column([a.ok for a in attempts]),
-            "worker": column([a.worker for a in attempts]),
+            "workers": list(lanes),
+            "worker": column([lanes[w] for w in workers]),
             "error": column([a.error for a in attempts]),
             "started": _doubles([a.started for a in attempts]),
             "duration": _doubles([a.duration for a in attempts]),
         },
-        "end": {"node": [e[0] for e in ends], "state": column([e[1] for e in ends])},
+        # Each task's end right after its one attempt, the usual case: said in one word.
+        "end": {"node": True if ended and ended == nodes else ended,
+                "state": column([e[1] for e in ends])},
         "line": board.lines[since[2]:to[2]],
         "tb": board.tracebacks[since[3]:to[3]],
         "run": [[n, i, number, worker, at] for (n, i), (number, worker, at) in running.items()],

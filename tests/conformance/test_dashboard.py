@@ -40,7 +40,7 @@ def test_the_page_gets_each_state_line_and_traceback(executor: str, dashboard: D
     assert dashboard.board is not None
     fed = batch(dashboard.board)  # all of it, as a page that opens now gets it
     assert fed["done"][1] is False and fed["run"] == []  # the run's end, not ok
-    ends = dict(zip(fed["end"]["node"], fed["end"]["state"], strict=True))
+    ends = dict(zip(fed["end"]["node"], fed["end"]["state"], strict=True))  # not those of att
     assert ends == {ok: "success", bad: "failed", after: "skipped"}
     assert (ok, "stdout", "<hi>") in fed["line"]
     tracebacks = [text for node, text in fed["tb"] if node == bad]
@@ -51,6 +51,7 @@ def test_the_page_gets_each_state_line_and_traceback(executor: str, dashboard: D
     assert sorted(att["node"]) == sorted([ok, bad])
     row = {name: att[name] if isinstance(att[name], list) else [att[name]] * 2
            for name in ("node", "number", "ok", "error", "worker")}
+    row["worker"] = [att["workers"][i] for i in row["worker"]]
     by_node = {n: i for i, n in enumerate(row["node"])}
     assert row["ok"][by_node[ok]] is True and row["ok"][by_node[bad]] is False
     assert row["error"][by_node[bad]] == "ValueError: invalid literal for int() with base 10: 'x'"

@@ -65,13 +65,13 @@
       var node = col(at.node, i), t = tasks.get(node);
       if (!t) return;
       var a = [node, col(at.index, i), col(at.number, i), col(at.ok, i), since, took[i],
-               col(at.worker, i), col(at.error, i)];
+               at.workers[col(at.worker, i)], col(at.error, i)];
       attempts.push(a);
       lane(a[6]);
       if (!a[3]) { t.retried = true; t.error = a[7]; } else if (a[1] !== null) t.items += 1;
       if (t.state === "pending") t.state = "running";
     });
-    b.end.node.forEach(function (node, i) {
+    (b.end.node === true ? at.node : b.end.node).forEach(function (node, i) {
       var t = tasks.get(node), state = col(b.end.state, i);
       if (!t) return;
       t.state = state === "success" && t.retried ? "retried" : state;
