@@ -283,8 +283,7 @@ class _Engine:
             return  # a late outcome of an attempt that timed out
         key = job.key
         del self.running[key]
-        if self.began:
-            self.began.pop(key, None)
+        self.began.pop(key, None)
         if self.limits.caps:
             self._release(job)
         links, after = self.chain_of.pop(key, _NO_CHAIN) if self.chain_of else _NO_CHAIN
@@ -294,8 +293,7 @@ class _Engine:
             ok, value = False, _timeout_error(job)
         self._record(job.node, job.index, job.attempt, ok, value, outcome.started,
                      outcome.duration, outcome.worker)
-        if self.linked:
-            self.linked.discard(job.node)
+        self.linked.discard(job.node)
         if not ok:
             # The executor stopped the chain here: its links are decided anew.
             for link in links[after:]:

@@ -140,11 +140,8 @@ class DAG(GraphEdits):
             if pu is not None and pv is not None:
                 u, v = pu.id, pv.id  # plain strings: the dicts' fast path from here on
                 index = store.order.index
-                children = store.succ[u]
-                if v not in children and index[u] < index[v]:
-                    # agrees with the order: no cycle (store.link, inlined)
-                    store.version += 1
-                    children[v] = store.pred[v][u] = continue_on
+                if v not in store.succ[u] and index[u] < index[v]:
+                    store.link(u, v, continue_on)  # agrees with the order: no cycle
                     return (parent, child)
         check_condition(continue_on, "add_edge")
         new = [callable(ref) and not isinstance(ref, (str, Promise, Mapping))

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from webber.executors._base import Outcome, Started
+from webber.executors._base import Outcome, Report, Started
 
 __all__ = ["HEARTBEAT", "Inbox"]
 
@@ -27,20 +27,22 @@ class Inbox:
     """Executor messages and timers, for one loop in one thread."""
 
     def __init__(self) -> None:
-        self.messages: queue.SimpleQueue[Started | Outcome] = queue.SimpleQueue()
+        self.messages: queue.SimpleQueue[Started | Outcome | list[Started | Outcome]] = (
+            queue.SimpleQueue()
+        )
         self.put = self.messages.put
         """What executors report to (any thread)."""
         self.timers: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self._main_thread = threading.current_thread() is threading.main_thread()
 
-    def report(self, started: Callable[[Started], None]) -> Callable[[Started | Outcome], None]:
+    def report(self, started: Callable[[Started], None]) -> Report:
         """The callback for executors: it queues each message, but hands a start
         reported in the owner's thread (inline, about to run the task here) to
         ``started`` at once, so listeners hear of it before the task runs."""
         owner = threading.get_ident()
 
-        def report(message: Started | Outcome) -> None:
+        def report(message: Started | Outcome | list[Started | Outcome]) -> None:
             if isinstance(message, Started) and threading.get_ident() == owner:
                 started(message)
             else:
@@ -66,10 +68,11 @@ class Inbox:
         try:
             message = self.messages.get(timeout=timeout)
             while True:
-                if isinstance(message, Started):
-                    started(message)
-                else:
-                    finished(message)
+                for one in message if isinstance(message, list) else (message,):
+                    if isinstance(one, Started):
+                        started(one)
+                    else:
+                        finished(one)
                 message = self.messages.get_nowait()
         except queue.Empty:
             pass

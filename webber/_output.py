@@ -241,13 +241,20 @@ def redirected() -> Iterator[None]:
                 _saved.clear()
 
 
-@contextmanager
-def capture(name: str, node: str = "") -> Iterator[None]:
-    """Attribute everything printed in this context to task ``name``."""
-    sink = _Sink(name, node)
-    token = _current.set(sink)
-    try:
-        yield
-    finally:
-        _current.reset(token)
-        sink.close()
+class capture:  # a context manager, named as one is used
+    """Attribute everything printed in this context to task ``name``.
+
+    A class rather than a generator: it is entered once per task run.
+    """
+
+    __slots__ = ("sink", "token")
+
+    def __init__(self, name: str, node: str = "") -> None:
+        self.sink = _Sink(name, node)
+
+    def __enter__(self) -> None:
+        self.token = _current.set(self.sink)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _current.reset(self.token)
+        self.sink.close()

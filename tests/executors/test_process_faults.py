@@ -150,6 +150,36 @@ def test_row02_jobs_queued_behind_a_crash_rerun_without_spending_retries(tmp_pat
     assert all(len(run.attempts[a]) == 1 for a in after)
 
 
+def _count_run(path: str, i: int) -> int:
+    with open(path, "a") as f:  # one line per time it ran
+        f.write(f"{i}\n")
+    return i
+
+
+def test_row02_jobs_that_finished_before_a_crash_in_their_batch_keep_their_results(
+    tmp_path: Path,
+) -> None:
+    """A worker answers a batch of small jobs together; when it dies running
+    one, the results it had not sent yet are read back from its ledger: the
+    jobs before it succeeded once (never run again), the crash is blamed on
+    the job that crashed, and the jobs after it run once."""
+    log = tmp_path / "ran"
+    dag = DAG()
+    before = [dag.add_node(_count_run, str(log), i) for i in range(10)]
+    dead = dag.add_node(_sigkill)
+    after = [dag.add_node(_count_run, str(log), 100 + i) for i in range(10)]
+    run = dag.run(executor="processes", max_workers=1)  # one worker, one batch
+    assert run.state(dead) == "failed"
+    with pytest.raises(webber.WorkerCrashedError, match=f"task '{dead}'"):
+        run[dead]
+    assert [run[n] for n in before] == list(range(10))
+    assert [run[n] for n in after] == [100 + i for i in range(10)]
+    ran = log.read_text().split()
+    assert sorted(map(int, ran)) == [*range(10), *range(100, 110)]  # each exactly once
+    assert all(len(run.attempts[n]) == 1 for n in [*before, *after])
+    then_works()
+
+
 def test_row02_crash_with_retries_counts_attempts(tmp_path: Path) -> None:
     marker = tmp_path / "crashed"
 

@@ -107,7 +107,9 @@ class Started:
     done: bool = False
 
 
-Report = Callable[[Started | Outcome], None]
+#: where an executor sends what happens: one message, or several in order
+#: (one hand-over for a batch of results)
+Report = Callable[["Started | Outcome | list[Started | Outcome]"], None]
 
 
 class Remote(abc.ABC):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from webber import _output
-from webber.executors._base import Job, Outcome, Started
+from webber.executors._base import Job, Started
 from webber.executors._codec import encode_failure
 from webber.executors._source import restore
 from webber.executors._work import feed, run_job, run_links
@@ -71,7 +71,7 @@ def run_remote(spec: Spec, *deps: Any) -> Any:
     if job.index is not None and job.args:  # a fan-out element: its item may be remote
         job = replace(job, args=(fill(job.args[0], deps), *job.args[1:]))
 
-    def started(message: Started | Outcome) -> None:
+    def started(message: Started) -> None:
         # Only a job with a timeout (its clock starts there) or a run whose
         # listeners want starts needs its start now; the others' start comes
         # with their end, one event instead of two.

@@ -59,6 +59,7 @@ from webber._output import emit_line
 from webber.executors import _shm
 from webber.executors._base import Job, Outcome, Started
 from webber.executors._frames import send_frame
+from webber.executors._ledger import recover
 from webber.executors._pickling import dumps, dumps_fields
 from webber.executors._process import Proc, kill_group, reap, spawn, why
 from webber.executors._session import Sent, Session, Undecodable, announce, decode
@@ -83,6 +84,8 @@ class Pool:
         self.depth = depth
         self.lock = threading.RLock()
         self.procs: list[Proc] = []
+        #: each worker's ledger, open for reading if it dies (see _ledger)
+        self.ledgers: dict[Proc, int] = {}
         #: the runs under way, in the order they take turns at a free worker
         self.sessions: list[Session] = []
         self.tags = itertools.count()
@@ -241,6 +244,7 @@ class Pool:
         reap(proc)
         kill_group(proc.pid)  # what its tasks left running (the group outlives its leader)
         remove_segments_of(proc.pid)
+        self._close_ledger(proc)
         for session in self.sessions:
             session.where = {n: p for n, p in session.where.items() if p is not proc}
 
@@ -290,6 +294,8 @@ class Pool:
                         emit_line(name, line, stream, node)
                     elif message[0] == "note":
                         _shm.warn_once(message[1])
+                    elif message[0] == "ledger":
+                        self._open_ledger(proc, message[1])
                     else:
                         results += message[1]
                 if not until_eof or proc not in self.procs:
@@ -303,41 +309,54 @@ class Pool:
         self._finished(proc, results)
 
     def _finished(self, proc: Proc, results: list[tuple[Any, ...]]) -> None:
-        if not results:
-            return
+        if results:
+            with self.lock:
+                finished = self._settle(proc, results)
+            self._deliver(proc, finished)
+
+    def _settle(self, proc: Proc, results: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Take ``results`` off ``proc``'s queue (under the lock); feed it anew when empty."""
         finished = []
-        with self.lock:
-            for tag, ok, payload, segments, started, duration, info, rss in results:
-                task = proc.inflight.popleft()
-                assert task.tag == tag, "worker answered out of order"
-                proc.tasks += 1
-                proc.rss = rss
-                if not ok:
-                    # The worker stopped the chain here; the engine drops the rest.
-                    for _ in range(task.links_after):
-                        remove_segments(proc.inflight.popleft().segments)
-                finished.append((task, ok, payload, segments, started, duration, info))
-                if ok:
-                    task.session.where[task.job.node] = proc
-            if proc.inflight:
-                announce(proc.inflight[0], proc)
-            else:
-                if proc in self.procs and self._worn(proc, finished[-1][0].session):
-                    self._stop(proc)  # recycled: a fresh one replaces it on demand
-                self._dispatch()
+        for tag, ok, payload, segments, started, duration, info, rss in results:
+            task = proc.inflight.popleft()
+            assert task.tag == tag, "worker answered out of order"
+            proc.tasks += 1
+            proc.rss = rss
+            if not ok:
+                # The worker stopped the chain here; the engine drops the rest.
+                for _ in range(task.links_after):
+                    remove_segments(proc.inflight.popleft().segments)
+            finished.append((task, ok, payload, segments, started, duration, info))
+            if ok:
+                task.session.where[task.job.node] = proc
+        if proc.inflight:
+            announce(proc.inflight[0], proc)
+        else:
+            if proc in self.procs and self._worn(proc, finished[-1][0].session):
+                self._stop(proc)  # recycled: a fresh one replaces it on demand
+            self._dispatch()
+        return finished
+
+    def _deliver(self, proc: Proc, finished: list[tuple[Any, ...]]) -> None:
+        """Report settled results to their runs (outside the lock), each run's
+        in one hand-over: the engine wakes once for a batch."""
+        reports: dict[Session, list[Started | Outcome]] = {}
         for task, ok, payload, segments, started, duration, info in finished:
             if task.abandoned:
                 remove_segments(segments)
                 continue
+            messages = reports.setdefault(task.session, [])
             if not task.announced and task.session.starts:
                 # It ran and finished between two of our looks at the queue's
                 # head (a batch): every attempt still gets its start event.
                 task.announced = True
-                task.session.report(Started(task.job, started, proc.name, done=True))
+                messages.append(Started(task.job, started, proc.name, done=True))
             value = decode(task.job, ok, payload, segments, info, task.session.holder)
             if isinstance(value, Undecodable):
                 ok, value = False, value.error
-            task.session.report(Outcome(task.job, ok, value, started, duration, proc.name))
+            messages.append(Outcome(task.job, ok, value, started, duration, proc.name))
+        for session, messages in reports.items():
+            session.report(messages)
 
     def _lost(self, proc: Proc) -> None:
         """``proc`` died: fail the job it ran, requeue the rest, replace it."""
@@ -345,10 +364,13 @@ class Pool:
             if proc not in self.procs:
                 return
             self._close(proc)
+            code = reap(proc)
+            # What it finished but had not sent: those jobs succeeded (or failed) on their own.
+            finished = self._settle(proc, self._kept(proc)) if proc.inflight else []
             for session in self.sessions:
                 session.where = {n: p for n, p in session.where.items() if p is not proc}
-            code = reap(proc)
             remove_segments_of(proc.pid)
+            self._close_ledger(proc)
             tasks = list(proc.inflight)
             for task in tasks:
                 remove_segments(task.segments)
@@ -368,6 +390,7 @@ class Pool:
                 # fails (no fds, no memory), the next task spawns one instead.
                 with contextlib.suppress(OSError):
                     self._spawn()
+        self._deliver(proc, finished)
         if tasks and not tasks[0].abandoned:
             job = tasks[0].job
             limit = tasks[0].session.memory_limit
@@ -380,6 +403,25 @@ class Pool:
                 job.node,
             )
             tasks[0].session.report(Outcome(job, False, error, time.time(), 0.0, proc.name))
+
+    def _open_ledger(self, proc: Proc, path: str) -> None:
+        """Hold ``proc``'s ledger open, its name gone: read if it dies (see _ledger)."""
+        with contextlib.suppress(OSError):
+            fd = os.open(path, os.O_RDONLY)
+            with self.lock:
+                self.ledgers[proc] = fd
+            os.unlink(path)
+
+    def _close_ledger(self, proc: Proc) -> None:
+        fd = self.ledgers.pop(proc, None)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _kept(self, proc: Proc) -> list[tuple[Any, ...]]:
+        """The results dead ``proc`` kept in its ledger that never arrived, in order."""
+        fd = self.ledgers.get(proc)
+        return [] if fd is None else recover(fd, [task.tag for task in proc.inflight])
 
     # -- control -------------------------------------------------------------------
     def abandon(self, job: Job) -> None:
@@ -431,6 +473,7 @@ class Pool:
         for proc in procs:
             reap(proc)
             remove_segments_of(proc.pid)
+            self._close_ledger(proc)
         if threading.current_thread() is not self.thread:
             self.thread.join(timeout=5)
         for fd in (self.wake_r, self.wake_w):
@@ -448,7 +491,7 @@ class Pool:
         self.closed = True
         for proc in self.procs:
             proc.close(sig=None)
-        for fd in (self.wake_r, self.wake_w):
+        for fd in (self.wake_r, self.wake_w, *self.ledgers.values()):
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.procs = []

@@ -15,9 +15,8 @@ import inspect
 import os
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -68,12 +67,14 @@ def worker_name() -> str:
     return name
 
 
-class _Attempt:
-    """One run of a job as it happens: when and where it began, what it gave."""
+class _attempt:  # a context manager, named as one is used
+    """One run of a job as it happens: timed, its output captured, and whatever
+    it raises taken as its failure (the block's exception is swallowed). A
+    class rather than a generator: it is entered once per task run."""
 
-    __slots__ = ("job", "ok", "started", "t0", "value", "worker")
+    __slots__ = ("capture", "job", "ok", "started", "t0", "token", "value", "worker")
 
-    def __init__(self, job: Job, report: Report | None) -> None:
+    def __init__(self, job: Job, report: Callable[[Started], None] | None) -> None:
         self.job = job
         self.started = time.time()
         self.t0 = time.perf_counter()
@@ -83,24 +84,26 @@ class _Attempt:
         if report is not None:
             report(Started(job, self.started, self.worker))
 
+    def __enter__(self) -> _attempt:
+        self.token = _context.active_flow.set(None)  # a task calling tasks calls them
+        self.capture = capture(self.job.name, self.job.node)
+        self.capture.__enter__()
+        return self
+
+    def __exit__(self, kind: object, error: BaseException | None, tb: object) -> bool:
+        try:
+            self.capture.__exit__()
+        finally:
+            _context.active_flow.reset(self.token)
+        if error is None:
+            self.ok = True
+        else:
+            self.value = _failure(self.job, error)
+        return True
+
     def outcome(self) -> Outcome:
         duration = time.perf_counter() - self.t0
         return Outcome(self.job, self.ok, self.value, self.started, duration, self.worker)
-
-
-@contextmanager
-def _attempt(job: Job, report: Report | None) -> Iterator[_Attempt]:
-    """Time and capture one run of ``job``; whatever it raises is its failure."""
-    attempt = _Attempt(job, report)
-    token = _context.active_flow.set(None)  # a task calling tasks calls them
-    try:
-        with capture(job.name, job.node):
-            yield attempt
-        attempt.ok = True
-    except BaseException as e:
-        attempt.value = _failure(job, e)
-    finally:
-        _context.active_flow.reset(token)
 
 
 def _failure(job: Job, error: BaseException) -> BaseException:
@@ -123,7 +126,7 @@ def _args(error: BaseException) -> str:
     return ", ".join(map(repr, error.args))
 
 
-def run_job(job: Job, report: Report | None = None) -> Outcome:
+def run_job(job: Job, report: Callable[[Started], None] | None = None) -> Outcome:
     """Run ``job`` and describe what happened; never raises for the task's sake.
 
     A task's ``SystemExit`` and ``KeyboardInterrupt`` are its failure (a
@@ -152,7 +155,9 @@ def _await_here(coroutine: Coroutine[Any, Any, Any]) -> Any:
     return asyncio.run_coroutine_threadsafe(coroutine, event_loop()).result()
 
 
-async def run_job_async(job: Job, report: Report | None = None) -> Outcome:
+async def run_job_async(
+    job: Job, report: Callable[[Started], None] | None = None
+) -> Outcome:
     """:func:`run_job` for an ``async def`` task, awaited on the running loop."""
     with _attempt(job, report) as attempt:
         args, kwargs = materialize(job)
@@ -195,7 +200,9 @@ def _forget_loop() -> None:
         _loop = (_loop[0], threading.Thread())  # not alive: replaced on first use
 
 
-def start_async(job: Job, report: Report | None = None) -> Future[Outcome]:
+def start_async(
+    job: Job, report: Callable[[Started], None] | None = None
+) -> Future[Outcome]:
     """Start an async job on :func:`event_loop` and return at once; the future
     holds its Outcome (cancel it to cancel the task)."""
     return asyncio.run_coroutine_threadsafe(run_job_async(job, report), event_loop())

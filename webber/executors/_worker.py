@@ -12,9 +12,10 @@ runs jobs one at a time, in the order they arrive::
                                     ("note", text)   shared memory was short (once)
                                     ("done", [(tag, ok, pickle, segments, started, duration,
                                                info, rss or 0), ...])
-                                    each result as soon as it exists: one that waited to
-                                    share a message would be lost with a crashing worker,
-                                    and the crash blamed on a job that succeeded
+                                    the results of a batch together: at its end, before a
+                                    line is printed, or FLUSH seconds after the first
+                                    waiting one; each kept meanwhile in the worker's
+                                    ledger (``_ledger.py``), which outlives a crash
     caller --(fd_life)   worker     never written; EOF means the caller died
 
 It leads its own session (process group), so a timeout kills its children
@@ -31,12 +32,14 @@ pool is shut down when the task ends, so no idle processes stay behind.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import pickle
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import Any
@@ -47,11 +50,15 @@ from webber.executors import _shm
 from webber.executors._base import Job, Outcome
 from webber.executors._codec import encode_failure
 from webber.executors._frames import Frames, send_frame
+from webber.executors._ledger import Ledger, ledger_path
 from webber.executors._pickling import dumps_value, loads
 from webber.executors._shm import Segment, remove_segments
 from webber.executors._work import feed, run_job, run_links, start_async
 
-__all__ = ["main", "share"]
+__all__ = ["FLUSH", "main", "share"]
+
+#: seconds a result may wait to share a message with the next ones
+FLUSH = 0.002
 
 #: the default max_workers of a process run inside this worker: its share of
 #: the cores (cores // the pool's size when it was started), never below 1
@@ -84,6 +91,8 @@ def _watch_caller(fd_life: int) -> None:
     except OSError:
         pass
     # The caller is gone: end this worker and whatever its task started.
+    with contextlib.suppress(OSError):
+        os.unlink(ledger_path(_shm.directory(), os.getpid()))
     os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
@@ -93,18 +102,63 @@ class _Worker:
         self.fd_out = fd_out
         self.lock = threading.Lock()  # a task's own threads may print too
         self.functions: dict[Any, Any] = {}  # fid -> function, or its pickle until first use
+        self.coroutines: dict[Any, bool] = {}  # fid -> whether it is an ``async def``
         self.measure = False  # the run has a memory limit: report the RSS (16 us a job)
+        #: results not sent yet (see the module doc), and where they are kept
+        self.waiting: list[tuple[Any, ...]] = []
+        self.ledger: Ledger | None = None
+        self.due = threading.Event()  # a result waits: the flusher sends it FLUSH s later
+
+    def start_ledger(self) -> None:
+        """Keep waiting results in a ledger; without one (no shared memory
+        to write), each result is sent as soon as it exists."""
+        path = ledger_path(_shm.directory(), os.getpid())
+        with contextlib.suppress(OSError):
+            self.ledger = Ledger(path)
+        if self.ledger is not None:
+            self.send(("ledger", path))
+            threading.Thread(target=self.flusher, name="webber-flush", daemon=True).start()
 
     def send(self, message: tuple[Any, ...]) -> None:
         data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
         with self.lock:
+            self.flush_locked()  # the results before it come first
             send_frame(self.fd_out, data)
 
     def emit(self, name: str, line: str, stream: str, node: str) -> None:
         self.send(("out", name, node, stream, line))
 
     def done(self, *result: Any) -> None:
-        self.send(("done", [(*result, _rss() if self.measure else 0)]))
+        entry = (*result, _rss() if self.measure else 0)
+        with self.lock:
+            if self.ledger is not None and self.ledger.add(entry):
+                self.waiting.append(entry)
+                if len(self.waiting) == 1:
+                    self.due.set()
+                return
+            self.waiting.append(entry)
+            self.flush_locked()
+
+    def flush(self) -> None:
+        with self.lock:
+            self.flush_locked()
+
+    def flush_locked(self) -> None:
+        if self.waiting:
+            waiting, self.waiting = self.waiting, []
+            send_frame(self.fd_out, pickle.dumps(("done", waiting), pickle.HIGHEST_PROTOCOL))
+            if self.ledger is not None:
+                self.ledger.clear()
+
+    def flusher(self) -> None:
+        """Send waiting results FLUSH seconds after the first: a long job after
+        a short one must not hold the short one's result back."""
+        while True:
+            self.due.wait()
+            time.sleep(FLUSH)  # what finishes meanwhile shares the message
+            with self.lock:
+                self.due.clear()
+                self.flush_locked()
 
     def function(self, fid: Any) -> Any:
         entry = self.functions[fid]
@@ -116,6 +170,9 @@ class _Worker:
     def run_chain(self, tag: int, fid: Any, data: bytes, segments: list[Segment],
                   links: list[tuple[int, Any, bytes, list[Segment]]]) -> None:
         """Run a job, then its links while they succeed, each fed the last result."""
+        if not links:
+            self.run(tag, fid, data, segments, None)
+            return
 
         def dropped(rest: Sequence[tuple[int, Any, bytes, list[Segment]]]) -> None:
             for _, _, _, unused in rest:
@@ -203,12 +260,17 @@ class _Worker:
             answer_awaiting()
             self.run_chain(tag, fid, data, segments, links)
         answer_awaiting()
+        self.flush()
 
     def is_async(self, fid: Any) -> bool:
-        try:
-            return inspect.iscoroutinefunction(self.function(fid))
-        except BaseException:
-            return False  # it will fail to load as an ordinary job, and say why
+        known = self.coroutines.get(fid)
+        if known is None:
+            try:
+                known = inspect.iscoroutinefunction(self.function(fid))
+            except BaseException:
+                return False  # it will fail to load as an ordinary job, and say why
+            self.coroutines[fid] = known
+        return known
 
     def fail(self, tag: int, error: BaseException, started: float, duration: float) -> None:
         data, info = encode_failure(error)
@@ -230,6 +292,7 @@ class _Worker:
         if kind == "run":
             for fid in message[2]:  # functions of runs that have ended
                 self.functions.pop(fid, None)
+                self.coroutines.pop(fid, None)
             self.measure = message[3]
             self.run_batch(message[1])
         elif kind == "fn":
@@ -238,6 +301,7 @@ class _Worker:
             global share
             sys.path[:], directory, share = message[1:]
             _shm.use_directory(directory)
+            self.start_ledger()
         elif kind == "stop":
             return False
         return True

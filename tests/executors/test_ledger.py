@@ -1,0 +1,63 @@
+"""The ledger: results a worker has not sent yet, read back after it died."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from webber.executors._ledger import SIZE, Ledger, recover
+
+
+def _open(path: Path) -> int:
+    return os.open(path, os.O_RDONLY)
+
+
+def test_what_was_kept_and_not_sent_comes_back_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "ledger"
+    ledger = Ledger(str(path))
+    fd = _open(path)
+    try:
+        for tag in (7, 8, 9):
+            assert ledger.add((tag, True, b"value", [], 0.0, 0.0, None, 0))
+        # the caller still waits for 8 and 9 (7 arrived through the pipe)
+        assert [r[0] for r in recover(fd, [8, 9])] == [8, 9]
+        # a sent batch is cleared: nothing is read back twice
+        ledger.clear()
+        assert recover(fd, [8, 9]) == []
+    finally:
+        os.close(fd)
+
+
+def test_results_of_other_jobs_or_out_of_order_are_not_taken(tmp_path: Path) -> None:
+    path = tmp_path / "ledger"
+    ledger = Ledger(str(path))
+    fd = _open(path)
+    try:
+        ledger.add((1, True, b"", [], 0.0, 0.0, None, 0))
+        ledger.add((3, True, b"", [], 0.0, 0.0, None, 0))
+        # waiting for 2 then 3: 1 was delivered, and 3 cannot come before 2
+        assert recover(fd, [2, 3]) == []
+        assert [r[0] for r in recover(fd, [3])] == [3]
+    finally:
+        os.close(fd)
+
+
+def test_a_result_too_large_is_refused_to_be_sent_at_once(tmp_path: Path) -> None:
+    ledger = Ledger(str(tmp_path / "ledger"))
+    assert not ledger.add((1, True, b"x" * SIZE, [], 0.0, 0.0, None, 0))
+    assert ledger.add((2, True, b"small", [], 0.0, 0.0, None, 0))
+
+
+def test_a_torn_tail_leaves_the_records_before_it(tmp_path: Path) -> None:
+    path = tmp_path / "ledger"
+    ledger = Ledger(str(path))
+    ledger.add((1, True, b"a", [], 0.0, 0.0, None, 0))
+    used = ledger.used
+    ledger.add((2, True, b"b", [], 0.0, 0.0, None, 0))
+    # a worker killed while writing record 2: the head still says `used`
+    ledger.map[0:8] = used.to_bytes(8, "little")
+    fd = _open(path)
+    try:
+        assert [r[0] for r in recover(fd, [1, 2])] == [1]
+    finally:
+        os.close(fd)

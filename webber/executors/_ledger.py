@@ -1,0 +1,109 @@
+"""The ledger: a worker's results not yet sent, kept where they outlive it.
+
+A worker answers a batch of small jobs in one message (one pipe write instead
+of one per job: the writes, and the caller's wake-ups to read them, were most
+of the cost of a small task). A result that waits to share a message must not
+be lost with the worker, though: if the worker dies running the next job, the
+caller would blame the crash on a job that succeeded, and run it again. So
+each result waiting to be sent is first written here -- a file in the
+shared-memory directory, mapped by the worker, named after its pid -- and
+whoever outlives the worker reads it back (:func:`recover`)::
+
+    worker:  Ledger(path)  -> ("ledger", path) to the caller, which opens the
+                              file and unlinks it (nothing is left behind)
+             add(result) ... add(result)  -> one "done" message, then clear()
+    caller:  the worker died: recover(fd) -> the results it had not sent
+
+The size at the head of the file is written after the record it covers, so
+a worker killed while writing leaves the records before it. A record that
+does not fit (a large result) is sent at once instead, as is everything when
+the directory cannot be written (then nothing waits).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+import os
+import pickle
+import struct
+from typing import Any
+
+__all__ = ["Ledger", "ledger_path", "recover"]
+
+#: bytes of results that may wait in the ledger
+SIZE = 1 << 20
+_HEAD = struct.Struct("<Q")  # the bytes used, head included
+_LENGTH = struct.Struct("<I")  # each record's size
+
+
+def ledger_path(directory: str, pid: int) -> str:
+    """Where worker ``pid`` keeps its ledger (named so that removing what a
+    dead worker left, ``_shm.remove_segments_of``, removes it too)."""
+    return os.path.join(directory, f"webber-{pid}-ledger")
+
+
+class Ledger:
+    """The worker's side: results kept until they are sent."""
+
+    __slots__ = ("map", "used")
+
+    def __init__(self, path: str) -> None:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.ftruncate(fd, SIZE)
+            self.map = mmap.mmap(fd, SIZE)
+        finally:
+            os.close(fd)
+        self.used = _HEAD.size
+        _HEAD.pack_into(self.map, 0, self.used)
+
+    def add(self, result: tuple[Any, ...]) -> bool:
+        """Keep ``result``; False when it does not fit (send it now instead)."""
+        data = pickle.dumps(result, pickle.HIGHEST_PROTOCOL)
+        start = self.used + _LENGTH.size
+        end = start + len(data)
+        if end > SIZE:
+            return False
+        self.map[start:end] = data
+        _LENGTH.pack_into(self.map, self.used, len(data))
+        self.used = end
+        _HEAD.pack_into(self.map, 0, end)  # last: the record is whole
+        return True
+
+    def clear(self) -> None:
+        """Everything kept was sent."""
+        self.used = _HEAD.size
+        _HEAD.pack_into(self.map, 0, self.used)
+
+
+def recover(fd: int, waiting: list[int]) -> list[tuple[Any, ...]]:
+    """The results a dead worker kept in the ledger open as ``fd`` that the
+    caller still waits for: those of the jobs tagged ``waiting``, in order
+    from the first (a result it sent before it died is there no more)."""
+    kept: list[tuple[Any, ...]] = []
+    for result in _records(fd):
+        if len(kept) < len(waiting) and result[0] == waiting[len(kept)]:
+            kept.append(result)
+    return kept
+
+
+def _records(fd: int) -> list[tuple[Any, ...]]:
+    results: list[tuple[Any, ...]] = []
+    with contextlib.suppress(OSError):
+        data = os.pread(fd, SIZE, 0)
+        if len(data) < _HEAD.size:
+            return results
+        used = min(_HEAD.unpack_from(data)[0], len(data))
+        offset = _HEAD.size
+        while offset + _LENGTH.size <= used:
+            (length,) = _LENGTH.unpack_from(data, offset)
+            offset += _LENGTH.size
+            if offset + length > used:
+                break
+            try:
+                results.append(pickle.loads(data[offset:offset + length]))
+            except Exception:
+                break  # not ours to read: what came before is all there is
+            offset += length
+    return results
