@@ -110,7 +110,7 @@ class Dashboard:
         self.board: Board | None = None
         self._server: Server | None = None
         self._stopped = threading.Event()
-        #: notified when another run is shown or the server stops (idle pages wait on it)
+        #: notified when another run is shown, a run ends, or the server stops (pages wait on it)
         self.changed = threading.Condition()
         self._opened = False
 
@@ -317,6 +317,13 @@ class Board(Listener):
         self.outcome = (run.duration, run.ok)
         self.finished = True  # last: a page that sees it has all the rest
         _watched[run] = self
+        self._ended()
+
+    def _ended(self) -> None:
+        """Wake the pages of this run: the end goes out now, not at their next look."""
+        if self.dashboard is not None:
+            with self.dashboard.changed:
+                self.dashboard.changed.notify_all()
 
     def line(self, node: str, stream: str, text: str) -> None:
         """One printed line of ``node`` (called from any thread)."""
@@ -339,6 +346,7 @@ class Board(Listener):
         self.running.clear()
         self.outcome = (None, None)
         self.finished = True
+        self._ended()
 
     def detach(self) -> None:
         """Stop collecting printed lines (at the run's end, or when it was cut short)."""

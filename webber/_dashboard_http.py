@@ -233,7 +233,8 @@ class Handler(BaseHTTPRequestHandler):
                 if board is None or done:
                     _idle(self, dashboard, board)
                 else:
-                    dashboard._stopped.wait(BATCH)
+                    with dashboard.changed:  # the next look, or the run's end
+                        dashboard.changed.wait(BATCH)
                     quiet += BATCH
         except (BrokenPipeError, ConnectionResetError):
             return  # the page was closed
