@@ -20,6 +20,7 @@ import sys
 from array import array
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
+from socketserver import TCPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -152,6 +153,13 @@ def _doubles(values: list[float]) -> str:
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     dashboard: Dashboard
+
+    def server_bind(self) -> None:
+        """Bind, without HTTPServer's reverse DNS lookup of the address
+        (``socket.getfqdn``: seconds on a machine whose resolver is slow, and
+        the name is not used)."""
+        TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
 
 
 class Server6(Server):
