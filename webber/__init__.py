@@ -8,54 +8,57 @@ explicit ``DAG`` API -- one compiled ``Plan``, one engine, several executors::
 Importing webber starts nothing and imports no optional backend.
 """
 
-import typing as _typing
+from __future__ import annotations
 
-from webber._config import Config, config
-from webber._errors import (
-    CacheError,
-    CycleError,
-    DiagramError,
-    DuplicateEdgeError,
-    ExecutorError,
-    ForeignPromiseError,
-    FormatError,
-    GraphError,
-    InvalidPromiseError,
-    JobLoadError,
-    JobSendError,
-    LimitError,
-    PoolClosedError,
-    ResultLoadError,
-    ResultLostError,
-    ResultSendError,
-    ResumeError,
-    TaskDefinitionError,
-    TaskError,
-    TaskExitError,
-    TaskSkippedError,
-    TaskTimeoutError,
-    TransportError,
-    UnknownNodeError,
-    UnknownPromiseError,
-    UnpicklableTaskError,
-    WebberError,
-    WorkerCrashedError,
-)
-from webber._events import Listener
-from webber._flow import DAG, Flow
-from webber._graph import Condition, Edge, Node, TaskOptions
-from webber._plan import Plan
-from webber._promise import IterPromise, Promise, any_case, on_failure
-from webber._run import Attempt, Run
-from webber._task import Task, task
-from webber.executors import shutdown
+#: (not typing.TYPE_CHECKING: importing typing would be most of this module's cost)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-if _typing.TYPE_CHECKING:
     from webber._cache import Cache
     from webber._callbacks import DAGCallbacks
+    from webber._config import Config, config
     from webber._dashboard import Dashboard
+    from webber._errors import (
+        CacheError,
+        CycleError,
+        DiagramError,
+        DuplicateEdgeError,
+        ExecutorError,
+        ForeignPromiseError,
+        FormatError,
+        GraphError,
+        InvalidPromiseError,
+        JobLoadError,
+        JobSendError,
+        LimitError,
+        PoolClosedError,
+        ResultLoadError,
+        ResultLostError,
+        ResultSendError,
+        ResumeError,
+        TaskDefinitionError,
+        TaskError,
+        TaskExitError,
+        TaskSkippedError,
+        TaskTimeoutError,
+        TransportError,
+        UnknownNodeError,
+        UnknownPromiseError,
+        UnpicklableTaskError,
+        WebberError,
+        WorkerCrashedError,
+    )
+    from webber._events import Listener
+    from webber._flow import DAG, Flow
+    from webber._graph import Condition, Edge, Node, TaskOptions
     from webber._metrics import DAGMetrics
+    from webber._plan import Plan
+    from webber._promise import IterPromise, Promise, any_case, on_failure
     from webber._queue import QueueDAG, stream
+    from webber._run import Attempt, Run
+    from webber._task import Task, task
+    from webber.executors import shutdown
     from webber.executors.dask import DaskExecutor
 
 __version__ = "0.5.0.dev0"
@@ -123,39 +126,94 @@ __all__ = [
 _SEED_MODULES = ("core", "edges", "xcoms")
 
 
-def _present_as_webber() -> None:
-    # Public names report the path users import them from (webber.Node, not
-    # webber._graph.Node): in reprs, tracebacks, pickles and help().
-    for name in __all__:
-        obj = globals().get(name)
-        if isinstance(obj, type) or callable(obj):
-            obj.__module__ = __name__
-
-
-_present_as_webber()
-
-
-#: Public names imported on first use: `import webber` never imports dask,
-#: an HTTP server or the result store's file handling. name -> the module that defines it.
-_LAZY = {
-    "Cache": "webber._cache",
-    "DAGCallbacks": "webber._callbacks",
-    "DAGMetrics": "webber._metrics",
-    "Dashboard": "webber._dashboard",
-    "DaskExecutor": "webber.executors.dask",
-    "QueueDAG": "webber._queue",
-    "stream": "webber._queue",
+#: every public name -> the module that defines it. Each is imported on first
+#: use: `import webber` imports nothing else, and a worker process (which
+#: imports only ``webber.executors``) none of the authoring layer.
+_HOME = {
+    'Attempt': 'webber._run',
+    'Cache': 'webber._cache',
+    'CacheError': 'webber._errors',
+    'Condition': 'webber._graph',
+    'Config': 'webber._config',
+    'CycleError': 'webber._errors',
+    'DAG': 'webber._flow',
+    'DAGCallbacks': 'webber._callbacks',
+    'DAGMetrics': 'webber._metrics',
+    'Dashboard': 'webber._dashboard',
+    'DaskExecutor': 'webber.executors.dask',
+    'DiagramError': 'webber._errors',
+    'DuplicateEdgeError': 'webber._errors',
+    'Edge': 'webber._graph',
+    'ExecutorError': 'webber._errors',
+    'Flow': 'webber._flow',
+    'ForeignPromiseError': 'webber._errors',
+    'FormatError': 'webber._errors',
+    'GraphError': 'webber._errors',
+    'InvalidPromiseError': 'webber._errors',
+    'IterPromise': 'webber._promise',
+    'JobLoadError': 'webber._errors',
+    'JobSendError': 'webber._errors',
+    'LimitError': 'webber._errors',
+    'Listener': 'webber._events',
+    'Node': 'webber._graph',
+    'Plan': 'webber._plan',
+    'PoolClosedError': 'webber._errors',
+    'Promise': 'webber._promise',
+    'QueueDAG': 'webber._queue',
+    'ResultLoadError': 'webber._errors',
+    'ResultLostError': 'webber._errors',
+    'ResultSendError': 'webber._errors',
+    'ResumeError': 'webber._errors',
+    'Run': 'webber._run',
+    'Task': 'webber._task',
+    'TaskDefinitionError': 'webber._errors',
+    'TaskError': 'webber._errors',
+    'TaskExitError': 'webber._errors',
+    'TaskOptions': 'webber._graph',
+    'TaskSkippedError': 'webber._errors',
+    'TaskTimeoutError': 'webber._errors',
+    'TransportError': 'webber._errors',
+    'UnknownNodeError': 'webber._errors',
+    'UnknownPromiseError': 'webber._errors',
+    'UnpicklableTaskError': 'webber._errors',
+    'WebberError': 'webber._errors',
+    'WorkerCrashedError': 'webber._errors',
+    'any_case': 'webber._promise',
+    'config': 'webber._config',
+    'on_failure': 'webber._promise',
+    'shutdown': 'webber.executors',
+    'stream': 'webber._queue',
+    'task': 'webber._task',
 }
 
 
-def __getattr__(name: str) -> _typing.Any:
+def _present_as_webber() -> None:
+    """Public names report the path users import them from (webber.Node, not
+    webber._graph.Node: in reprs, tracebacks, pickles and help()); each found
+    is kept here, so it is looked up once."""
+    import sys
+
+    for name, home in _HOME.items():
+        module = sys.modules.get(home)
+        if module is not None and name not in globals():
+            obj = getattr(module, name)
+            if isinstance(obj, type) or callable(obj):
+                obj.__module__ = __name__
+            globals()[name] = obj
+
+
+def __getattr__(name: str) -> Any:
     import importlib
 
     if name in _SEED_MODULES:
         return importlib.import_module(f"webber.{name}")
-    module = _LAZY.get(name)
-    if module is None:
+    home = _HOME.get(name)
+    if home is None:
         raise AttributeError(f"module 'webber' has no attribute {name!r}")
-    obj = getattr(importlib.import_module(module), name)
-    obj.__module__ = __name__  # as _present_as_webber() does for the others
-    return obj
+    importlib.import_module(home)
+    _present_as_webber()  # the names of every module loaded by now, this one's too
+    return globals()[name]
+
+
+def __dir__() -> list[str]:
+    return sorted({*__all__, "__version__", *_SEED_MODULES})

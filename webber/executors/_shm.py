@@ -28,8 +28,6 @@ import itertools
 import logging
 import mmap
 import os
-import secrets
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 
 __all__ = [
@@ -48,7 +46,8 @@ __all__ = [
 #: Buffers this large or larger travel through shared memory.
 THRESHOLD = 1 << 20
 
-_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+#: where segments go; None: the temp directory, looked up on first use
+_DIR: str | None = "/dev/shm" if os.path.isdir("/dev/shm") else None
 _counter = itertools.count()
 #: whether this process said (or sent word) that a buffer went through the pipe
 _warned = False
@@ -60,15 +59,20 @@ Segment = str | tuple[str, int, int]
 
 
 def _segment_path(name: str) -> str:
-    return os.path.join(_DIR, name)
+    return os.path.join(directory(), name)
 
 
 def _new_name() -> str:
-    return f"webber-{os.getpid()}-{next(_counter)}-{secrets.token_hex(4)}"
+    return f"webber-{os.getpid()}-{next(_counter)}-{os.urandom(4).hex()}"
 
 
 def directory() -> str:
     """Where this process writes segments (a worker is told the caller's)."""
+    global _DIR
+    if _DIR is None:
+        import tempfile
+
+        _DIR = tempfile.gettempdir()
     return _DIR
 
 
@@ -90,7 +94,7 @@ def write_segment(raw: memoryview) -> str | None:
     """Copy ``raw`` into a new segment; returns its name, or None when the
     directory has no room for it or cannot be written (send it in band)."""
     try:
-        free = os.statvfs(_DIR)
+        free = os.statvfs(directory())
         room: int | None = free.f_bavail * free.f_frsize
     except OSError:
         room = None  # no such directory: os.open says why
@@ -100,7 +104,7 @@ def write_segment(raw: memoryview) -> str | None:
         name = _write(raw)
     except OSError as e:  # full (ENOSPC, a file size limit) or not writable
         warn_once(
-            f"shared memory ({_DIR}) has no room for a {raw.nbytes / 2**20:.0f} MB buffer "
+            f"shared memory ({directory()}) has no room for a {raw.nbytes / 2**20:.0f} MB buffer "
             f"({e.strerror or e}): such buffers go through the pipe instead, which is "
             f"slower and needs more memory; give it more room (Docker: "
             f"--shm-size=2g) to make them fast again"
@@ -197,7 +201,7 @@ def remove_segments(segments: Sequence[Segment]) -> None:
 def _segments_of(pid: int) -> Iterator[str]:
     prefix = f"webber-{pid}-"
     with contextlib.suppress(OSError):
-        for entry in os.scandir(_DIR):
+        for entry in os.scandir(directory()):
             if entry.name.startswith(prefix):
                 yield entry.name
 

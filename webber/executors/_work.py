@@ -10,7 +10,6 @@ passes its own ``step``.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import os
 import threading
@@ -18,13 +17,16 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from webber import _context
 from webber._errors import TaskExitError
 from webber._output import capture
 from webber._refs import Ref, substitute
 from webber.executors._base import Job, Outcome, Report, Started
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = [
     "event_loop",
@@ -147,6 +149,7 @@ def run_job(job: Job, report: Callable[[Started], None] | None = None) -> Outcom
 
 def _await_here(coroutine: Coroutine[Any, Any, Any]) -> Any:
     """Run ``coroutine`` to its end, blocking this thread."""
+    import asyncio  # here and below, on first use: 30 ms a worker would pay at start
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -180,6 +183,8 @@ def event_loop() -> asyncio.AbstractEventLoop:
     its own (started on first use): the async tasks of every worker thread and
     run share it, so a thousand of them waiting cost no thread each, and none
     blocks a worker."""
+    import asyncio
+
     global _loop
     with _loop_lock:
         if _loop is None or not _loop[1].is_alive():
@@ -205,6 +210,8 @@ def start_async(
 ) -> Future[Outcome]:
     """Start an async job on :func:`event_loop` and return at once; the future
     holds its Outcome (cancel it to cancel the task)."""
+    import asyncio
+
     return asyncio.run_coroutine_threadsafe(run_job_async(job, report), event_loop())
 
 
