@@ -13,10 +13,12 @@ page has the lines the log has (none when that logger is set above INFO).
 The Board's callbacks only append to lists (the run's own Attempt objects,
 not copies) and keep the attempts going on now in a dict, in the engine's
 thread and in the threads that log task output: no lock, no serialising, no
-I/O, no wake-up of the server, so a run pays almost nothing for them. The
-page's records are built only when a page asks: each browser's handler
-thread looks every 100 ms and sends one batch of what it has not sent yet
-(plus the attempts running now) as a server-sent event; the page
+I/O, no wake-up of the server per event (only at the run's start and end),
+so a run pays almost nothing for them. The page's records are built only
+when a page asks: each browser's handler thread looks every 100 ms and sends
+one batch of what it has not sent yet (in columns, plus the attempts running
+now) as a server-sent event, on one stream that stays open from run to run
+(a ``run`` event brings the next run's graph); the page
 (``_assets/dashboard.js``) applies the same batches, so a file written by
 ``to_html`` is the page with one batch of the whole run embedded.
 
