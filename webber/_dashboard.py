@@ -165,8 +165,7 @@ class Dashboard:
             self.board.detach()
         _running.discard(self)
         if server is not None:
-            server.shutdown()
-            server.server_close()
+            server.stop()
 
     def _start(self) -> None:
         global _exit_hook
@@ -180,9 +179,7 @@ class Dashboard:
         if not _exit_hook:
             atexit.register(stop_all)
             _exit_hook = True
-        # poll_interval: how long stop() (and so the program's exit) may wait
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                         name="webber-dashboard", daemon=True).start()
+        server.start()
 
     def _announce(self) -> None:
         """Say where the page is: on stderr, or in Jupyter's cell; the first time

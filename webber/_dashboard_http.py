@@ -15,8 +15,10 @@ import hashlib
 import json
 import re
 import secrets
+import selectors
 import socket
 import sys
+import threading
 from array import array
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -160,6 +162,32 @@ class Server(ThreadingHTTPServer):
         the name is not used)."""
         TCPServer.server_bind(self)
         self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
+
+    def start(self) -> None:
+        """Answer requests in a thread of its own until :meth:`stop`."""
+        self._wake, self._waker = socket.socketpair()
+        self._thread = threading.Thread(target=self._serve, name="webber-dashboard", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        # Asleep until a request or stop() (serve_forever would wake up every
+        # poll_interval: a few ms of CPU a second, for as long as it serves).
+        with selectors.DefaultSelector() as selector:
+            selector.register(self, selectors.EVENT_READ)
+            selector.register(self._wake, selectors.EVENT_READ)
+            try:
+                while not any(key.fileobj is self._wake for key, _ in selector.select()):
+                    self.handle_request()
+            except (OSError, ValueError):
+                pass  # closed under it
+
+    def stop(self) -> None:
+        """Stop answering (the thread ends at once) and free the port."""
+        self._waker.send(b"x")
+        self._thread.join(5)
+        self.server_close()
+        self._wake.close()
+        self._waker.close()
 
 
 class Server6(Server):
