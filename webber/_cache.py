@@ -40,7 +40,10 @@ from typing import Any
 
 from webber._errors import CacheError
 
-__all__ = ["Cache", "CacheStats", "Entry", "parse_age", "parse_size", "resolve_cache"]
+__all__ = [
+    "Cache", "CacheStats", "Entry", "Stamp", "load_entry", "parse_age", "parse_size",
+    "resolve_cache",
+]
 
 log = logging.getLogger("webber")
 
@@ -48,6 +51,9 @@ MAGIC = b"WEBBERC1"
 SUFFIX = ".wbc"
 ALIGN = 64
 _HEAD = struct.Struct("<Q")
+
+#: an entry file as checked: (inode, size, modification time in ns)
+Stamp = tuple[int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +119,7 @@ class Cache:
         self.path = Path(path).expanduser()
         """The store's directory (made on first write)."""
         self._made: set[str] = set()  # subdirectories known to exist
+        self._absolute = self.path.is_absolute()
 
     def __repr__(self) -> str:
         return f"Cache({str(self.path)!r})"
@@ -135,15 +142,30 @@ class Cache:
         except FileNotFoundError:
             return False, None
         except Exception as e:
-            log.warning(
-                "cache entry of task %r is damaged (%s: %s); running the task instead: "
-                "its result will replace the entry (%s)",
-                task, type(e).__name__, e, path, extra={"task": task},
-            )
+            _damaged(task, e, path)
             return False, None
         with contextlib.suppress(OSError):
             os.utime(path)  # pruning by age keeps what is still used
         return True, value
+
+    def verify(self, key: str, task: str) -> tuple[str, Stamp] | None:
+        """Check the entry under ``key`` without unpickling it: ``(its file, its
+        stamp)`` for :func:`load_entry`, to load where the value is needed;
+        None for no entry, or a damaged one (with a warning naming ``task``)."""
+        path = self._file(key)
+        try:
+            with open(path, "rb") as f:
+                _contents(f, check=True)
+                with contextlib.suppress(OSError):
+                    os.utime(f.fileno() if os.utime in os.supports_fd else path)
+                stamp = _stamp(f)
+        except FileNotFoundError:
+            return None
+        except Exception as e:
+            _damaged(task, e, path)
+            return None
+        # Absolute: a worker process may have another working directory.
+        return (str(path) if self._absolute else os.path.join(os.getcwd(), path)), stamp
 
     def store(self, key: str, value: Any, task: str, node: str) -> bool:
         """Write ``value`` under ``key`` atomically; False (with a warning naming
@@ -263,6 +285,14 @@ class Cache:
                     path.unlink()
 
 
+def _damaged(task: str, error: Exception, path: Path) -> None:
+    log.warning(
+        "cache entry of task %r is damaged (%s: %s); running the task instead: "
+        "its result will replace the entry (%s)",
+        task, type(error).__name__, error, path, extra={"task": task},
+    )
+
+
 def resolve_cache(cache: object) -> Cache | None:
     """``run(cache=...)``'s argument as a Cache (None: no caching)."""
     if cache is None or isinstance(cache, Cache):
@@ -324,34 +354,55 @@ def _header(f: Any) -> dict[str, Any]:
     return header
 
 
-def _read(f: Any) -> Any:
+def _read(f: Any, check: bool = True) -> Any:
+    payload, buffers = _contents(f, check)
+    return pickle.loads(payload, buffers=buffers)
+
+
+def _contents(f: Any, check: bool) -> tuple[bytes, list[Any]]:
+    """An entry's pickle and its buffers (mapped, copy-on-write: arrays come
+    back writable, the file is not touched); with ``check``, the checksum is
+    verified, which reads every byte."""
     header = _header(f)
     offset = header["_start"]
     payload = f.read(header["payload"])
     if len(payload) != header["payload"]:
         raise ValueError("truncated")
     offset += len(payload)
-    checksum = zlib.crc32(payload)
+    checksum = zlib.crc32(payload) if check else 0
     lengths: list[int] = header["buffers"]
     buffers: list[Any] = []
     if lengths:
         end = offset + sum(_padding_run(offset, lengths))
         if os.fstat(f.fileno()).st_size != end:
             raise ValueError("truncated")
-        # Copy-on-write: arrays come back writable, and the file is not touched.
-        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
-        view = memoryview(mapped)
+        view = memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY))
         for length in lengths:
             offset += _padding(offset)
             part = view[offset:offset + length]
-            checksum = zlib.crc32(part, checksum)
+            if check:
+                checksum = zlib.crc32(part, checksum)
             buffers.append(part)
             offset += length
     elif f.read(1):
         raise ValueError("trailing bytes")
-    if checksum != header["crc32"]:
+    if check and checksum != header["crc32"]:
         raise ValueError("checksum mismatch")
-    return pickle.loads(payload, buffers=buffers)
+    return payload, buffers
+
+
+def _stamp(f: Any) -> Stamp:
+    st = os.fstat(f.fileno())
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def load_entry(path: str, stamp: Stamp) -> Any:
+    """The value in the entry file ``path``: the one :meth:`Cache.verify`
+    checked (same inode, size and time: its checksum is not read again, so
+    an array is only mapped, its pages read when used), else checked anew.
+    Raises when it is gone or damaged."""
+    with open(path, "rb") as f:
+        return _read(f, check=_stamp(f) != stamp)
 
 
 def _padding_run(offset: int, lengths: list[int]) -> list[int]:

@@ -17,6 +17,7 @@ from typing import Any
 from webber._cache import Cache, CacheStats
 from webber._plan import Plan, PlanNode
 from webber.executors._base import Remote, fetch
+from webber.executors._stored import Stored
 
 __all__ = ["CacheSession"]
 
@@ -66,15 +67,19 @@ class CacheSession:
         return node.id in self.keys and all(states[u] == "success" for u in node.parents)
 
     def load(self, node: PlanNode, states: Mapping[str, str]) -> tuple[bool, Any]:
-        """``(True, value)`` for a hit; ``(False, None)`` when ``node`` must run."""
+        """``(True, value)`` for a hit; ``(False, None)`` when ``node`` must run.
+
+        The value is a :class:`~webber.executors._stored.Stored`: the entry is
+        checked here, and loaded where it is needed (a worker, or the caller
+        when the user reads it)."""
         if not self._cacheable(node, states):
             return False, None
-        found, value = self.cache.load(self.keys[node.id], node.name)
-        if found:
-            self.hits[node.id] = None
-        else:
+        found = self.cache.verify(self.keys[node.id], node.name)
+        if found is None:
             self.misses += 1
-        return found, value
+            return False, None
+        self.hits[node.id] = None
+        return True, Stored(*found, node.id)
 
     def ends_chain(self, n: str) -> bool:
         """Whether chain link ``n`` has an entry (the engine then decides it
@@ -91,9 +96,8 @@ class CacheSession:
         """Store a successful node's value, when it is cached.
 
         A value kept remote (dask) is stored by :meth:`flush`, once the last
-        task is final: fetching a chain's result while the chain still runs
-        on the cluster would wait for the chain's own reports, which wait
-        for the engine's thread."""
+        task is final: fetching a chain link's result waits for the whole
+        chain (one dask task), which would hold up the engine's thread meanwhile."""
         if not now and _is_remote(value):
             self.remote.append((n, value))
             return

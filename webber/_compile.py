@@ -25,7 +25,7 @@ from webber._errors import TaskDefinitionError, UnknownNodeError
 from webber._graph import Condition, Node
 from webber._plan import Plan, PlanNode
 from webber._promise import Promise
-from webber._refs import Ref, substitute
+from webber._refs import Ref, substitute, walked
 
 __all__ = ["compile_graph"]
 
@@ -115,8 +115,12 @@ def _lower(node: Node, ids: Mapping[Any, str]) -> tuple[tuple[Any, ...], dict[st
     def ref(promise: Promise) -> Ref:
         return Ref(ids[promise.key])
 
+    if not node.kwargs and all(a.__class__ is Promise or not walked(a) for a in node.args):
+        # each argument a Promise or a value that holds none: no walk (chains, lattices)
+        return tuple(ref(a) if a.__class__ is Promise else a for a in node.args), {}
     args, kwargs = substitute((node.args, dict(node.kwargs)), Promise, ref)
     return args, kwargs
+
 
 
 def _chains(
@@ -129,9 +133,15 @@ def _chains(
     a skip, nor a task with a timeout (those need the engine between them),
     nor an ``async def`` task (it runs on an event loop, not a worker's thread)."""
 
+    coroutines: dict[int, bool] = {}  # id(func) -> async def? (asked once per function)
+
     def plain(node: Node) -> bool:
-        return (not node.fan_out and not node.skip and node.options.timeout is None
-                and not inspect.iscoroutinefunction(node.func))
+        if node.fan_out or node.skip or node.options.timeout is not None:
+            return False
+        is_async = coroutines.get(id(node.func))
+        if is_async is None:
+            is_async = coroutines[id(node.func)] = inspect.iscoroutinefunction(node.func)
+        return not is_async
 
     links = {}
     for n, kids in children.items():

@@ -136,8 +136,11 @@ class GraphEdits(GraphView):
         """The arguments of a new node, read once: an IterPromise lowered to its
         fan-out settings (see lower_iter_promise), and the Promises found,
         checked (see :meth:`_check_promises`). Plain values are not walked."""
-        if _plain(args, kwargs):
-            return args, kwargs, None, []
+        promises = _top_promises(args, kwargs)
+        if promises is not None:  # atoms and Promises only: nothing to walk or lower
+            if promises:
+                self._check_promises(promises, where, known)
+            return args, kwargs, None, promises
         args, kwargs, fan = lower_iter_promise(args, kwargs, where)
         promises = find_promises((args, kwargs))
         self._check_promises(promises, where, known)
@@ -349,12 +352,17 @@ class GraphEdits(GraphView):
 _ATOMS = frozenset({int, float, complex, str, bytes, bool, type(None)})
 
 
-def _plain(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
-    """Whether every argument is an atom (no container, no Promise)."""
-    for arg in args:
-        if arg.__class__ not in _ATOMS:
-            return False
-    return not kwargs or all(v.__class__ in _ATOMS for v in kwargs.values())
+def _top_promises(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> list[Promise] | None:
+    """The Promises among the arguments when each one is an atom or a Promise
+    (the common case, read without a walk); None when one may hold more."""
+    found: list[Promise] = []
+    for arg in (*args, *kwargs.values()) if kwargs else args:
+        kind = arg.__class__
+        if kind is Promise:
+            found.append(arg)
+        elif kind not in _ATOMS:
+            return None
+    return found
 
 
 def _deps(promises: list[Promise]) -> tuple[Any, ...]:

@@ -59,9 +59,7 @@ EVENTS = (
 SUCCESS: State = "success"
 FAILED: State = "failed"
 SKIPPED: State = "skipped"
-
-#: what chain_of holds for a job that is not part of a chain
-_NO_CHAIN: tuple[tuple[Job, ...], int] = ((), 0)
+_NO_CHAIN: tuple[tuple[Job, ...], int] = ((), 0)  # a job outside any chain
 
 
 @dataclass(slots=True)
@@ -162,7 +160,9 @@ class _Engine:
                 self._final(n, SUCCESS, self.reuse[n], SUCCESS)
             elif node.node.skip:
                 self._final(n, SKIPPED, None, FAILED if node.node.skip_as_failure else SUCCESS)
-            elif not all(_holds(c, self.seen[u]) for u, c in node.parents.items()):
+            elif node.parents and not all(
+                _holds(c, self.seen[u]) for u, c in node.parents.items()
+            ):
                 self._final(n, SKIPPED, None, SKIPPED)
             elif self.session is not None and self._from_cache(node):
                 pass  # final already: loaded from the store
@@ -170,10 +170,6 @@ class _Engine:
                 self._fan_out(node)
             else:
                 self._submit(node, None, 1)
-
-    def _inputs(self, node: PlanNode) -> dict[str, Any] | None:
-        # A failed parent's value is its exception; a skipped one's is None.
-        return {u: self.values.get(u) for u in node.deps} if node.deps else None
 
     def _from_cache(self, node: PlanNode) -> bool:
         assert self.session is not None
@@ -186,25 +182,28 @@ class _Engine:
     def _submit(self, node: PlanNode, index: int | None, attempt: int) -> None:
         if self.limits.caps and not self.limits.acquire(node.options.limit, (node, index, attempt)):
             return  # submitted when a job of its tag hands its slot on
-        args, kwargs = node.args, node.kwargs
+        record, args, kwargs = node.node, node.args, node.kwargs
         if index is not None:  # the element goes where the items were (fan_out_slot)
-            element, slot = self.fan_outs[node.id].results[index], node.node.fan_out_slot
+            element, slot = self.fan_outs[record.id].results[index], record.fan_out_slot
             if isinstance(slot, int):
                 args = (*args[:slot], element, *args[slot + 1:])
             else:
                 kwargs = {**kwargs, slot: element}
         links = self._chain(node) if index is None and node.next_link is not None else ()
+        options = record.options
         job = Job(
-            node.id, index, attempt, node.name, node.func, args, kwargs,
-            self._inputs(node), node.options.timeout, links,
+            record.id, index, attempt, options.name, record.func, args, kwargs,
+            # a failed parent's value is its exception; a skipped one's is None
+            {u: self.values.get(u) for u in node.deps} if node.deps else None,
+            options.timeout, links,
         )
-        self.running[job.key] = job
+        self.running[(record.id, index)] = job
         if links:
             self.chain_of[job.key] = (links, 0)
-        for i, link in enumerate(links):  # one shared tuple: O(chain), not O(chain^2)
-            self.running[link.key] = link
-            self.chain_of[link.key] = (links, i + 1)
-            self.linked.add(link.node)
+            for i, link in enumerate(links):  # one shared tuple: O(chain), not O(chain^2)
+                self.running[link.key] = link
+                self.chain_of[link.key] = (links, i + 1)
+                self.linked.add(link.node)
         if self.batch is not None:
             self.batch.append(job)  # submitted at the end of the decision pass
         else:

@@ -456,7 +456,8 @@ class ResumeError(WebberError, ValueError):
 
 class CacheError(WebberError, ValueError):
     """``run(cache=...)`` got something other than a directory path or a
-    :class:`~webber.Cache`, or the store's directory cannot be used.
+    :class:`~webber.Cache`, the store's directory cannot be used, or a hit's entry
+    vanished before the task that needed it loaded it (that task fails with it).
 
     >>> import webber
     >>> dag = webber.DAG()

@@ -124,12 +124,12 @@ class GraphStore:
         self.succ[node.id] = {}
         self.order.add(node.id)
         if node.deps:
-            self._link_deps(node)
+            self._link_deps(node, new=True)
 
-    def _link_deps(self, node: Node) -> list[tuple[str, str]]:
+    def _link_deps(self, node: Node, new: bool = False) -> list[tuple[str, str]]:
         """The edges for ``node``'s Promise arguments that name a node present;
         returns those added. Raises CycleError, having added none, if one
-        would close a cycle."""
+        would close a cycle (a ``new`` node has no children: none can)."""
         added: list[tuple[str, str]] = []
         try:
             for key in node.deps:
@@ -138,7 +138,10 @@ class GraphStore:
                 except (UnknownNodeError, TypeError):
                     continue  # a forward reference (a flow may name a node to come)
                 if parent not in self.pred[node.id]:
-                    self.connect(parent, node.id, Condition.Success)
+                    if new:
+                        self.link(parent, node.id, Condition.Success)
+                    else:
+                        self.connect(parent, node.id, Condition.Success)
                     self.implied.add((parent, node.id))
                     added.append((parent, node.id))
         except BaseException:

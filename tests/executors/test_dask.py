@@ -197,3 +197,88 @@ def test_max_workers_belongs_to_the_cluster_webber_starts(client: Any) -> None:
     with pytest.raises(webber.ExecutorError, match=r"expected a distributed\.Client"):
         webber.DaskExecutor("tcp://127.0.0.1:8786")  # type: ignore[arg-type]
     assert webber.DaskExecutor(max_workers=3).max_workers == 3
+
+
+def _wait_for(marker: str, value: int) -> int:
+    # Waits (on the worker) until the caller has begun fetching the chain's head.
+    deadline = time.monotonic() + 60
+    while not os.path.exists(marker):
+        assert time.monotonic() < deadline, "the caller never fetched the chain's head"
+        time.sleep(0.01)
+    return value + 1
+
+
+def test_fetching_a_chain_head_while_the_chain_runs_does_not_deadlock(
+    client: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A listener of task results makes the engine fetch the head of a chain
+    # (one dask task) as soon as the head reports, while its links still run:
+    # the fetch waits for the whole dask task, and the links' reports must
+    # get through meanwhile (they once waited for a lock the fetch held).
+    from webber.executors import _dask_results
+
+    marker = str(tmp_path / "fetching")
+    load = _dask_results.Box.load
+
+    def load_and_mark(box: Any, value: Any, fetched: bool) -> None:
+        open(marker, "w").close()  # the link may end only now, mid-fetch
+        load(box, value, fetched)
+
+    monkeypatch.setattr(_dask_results.Box, "load", load_and_mark)
+    seen: dict[str, Any] = {}
+
+    class Results(webber.Listener):
+        def on_task_result(self, node: str, state: Any, value: Any) -> None:
+            seen[node] = value
+
+    with Flow() as flow:
+        head = task(add)(1, 2)
+        middle = task(_wait_for)(marker, head)
+        last = task(add)(middle, 10)
+    assert flow.compile().nodes[head.key].next_link == middle.key  # one chain, one dask task
+    runs: list[Any] = []
+    runner = threading.Thread(
+        target=lambda: runs.append(
+            flow.run(executor=webber.DaskExecutor(client), listeners=[Results()])),
+        daemon=True,
+    )
+    runner.start()
+    runner.join(120)  # the cluster is up already: this times the run alone
+    assert not runner.is_alive(), "the run deadlocked"
+    assert runs[0][last] == 14
+    assert seen == {head.key: 3, middle.key: 4, last.key: 14}
+
+
+def _pid_and_sum(values: list[int]) -> tuple[int, int]:
+    return os.getpid(), sum(values)
+
+
+def test_a_cache_hit_goes_as_a_value_when_workers_cannot_see_the_store(
+    client: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webber import _cache
+
+    with Flow() as flow:
+        values = task(list)(range(10))
+        used = task(_pid_and_sum, cache=False)(values)
+    executor = webber.DaskExecutor(client)
+    flow.run(executor=executor, cache=tmp_path)
+    asked: list[Any] = []
+    loads: list[bool] = []
+    run_on_workers, read = distributed.Client.run, _cache._read
+
+    def elsewhere(self: Any, function: Any, *args: Any, **kwargs: Any) -> Any:
+        asked.append(args)  # as if the workers were on machines without the store
+        return {address: False for address in run_on_workers(self, function, *args, **kwargs)}
+
+    def counted(f: Any, check: bool = True) -> Any:
+        loads.append(check)
+        return read(f, check)
+
+    monkeypatch.setattr(distributed.Client, "run", elsewhere)
+    monkeypatch.setattr(_cache, "_read", counted)
+    run = flow.run(executor=executor, cache=tmp_path)
+    assert run.cached == [values.key] and len(asked) == 1  # asked once a run
+    pid, total = run[used]
+    assert total == 45 and pid != os.getpid()
+    assert loads == [False]  # loaded here (its checksum read once, by the check) and sent

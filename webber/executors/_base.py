@@ -26,7 +26,8 @@ executor that keeps results remote can hand the engine handles instead of
 values: a :class:`Remote` as an Outcome's value stays where it was computed
 (the dask executor's cluster); the engine passes it on to the executor for
 the children, and only the Run (or a fan-out over it) fetches it, once
-(:func:`fetch`).
+(:func:`fetch`). A cache hit is a Remote too (``_stored.Stored``): it is
+loaded where the job that needs it runs.
 """
 
 from __future__ import annotations
@@ -113,10 +114,12 @@ Report = Callable[["Started | Outcome | list[Started | Outcome]"], None]
 
 
 class Remote(abc.ABC):
-    """A task's result kept where the executor computed it (see the module doc).
+    """A task's result kept where the executor computed it (see the module doc),
+    or a cache hit kept in the store (``_stored.Stored``).
 
-    Only an executor creates one, and only that executor gets it back as an
-    input; everyone else sees the value through :func:`fetch`.
+    An executor's own handles come back only to that executor as inputs; a
+    cache hit may reach any executor's job, which fetches it where it runs
+    (``_work.materialize``). Everyone else sees the value through :func:`fetch`.
     """
 
     __slots__ = ()

@@ -41,14 +41,20 @@ class Box:
     fetched: bool = False
     value: Any = None  # once fetched: the result, or a chain's list of results
     error: BaseException | None = None  # once fetched: why there is no result (dask's error)
+    #: guards the report counts above (taken by the client's event-loop thread)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: one fetch at a time. Not ``lock``: a fetch waits for the whole dask task,
+    #: whose later links report through the event loop meanwhile, and those
+    #: reports take ``lock`` (a chain's head is fetched mid-chain when a
+    #: listener wants task results)
+    gate: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def chain(self) -> bool:
         return len(self.jobs) > 1
 
     def result(self, position: int | None) -> Any:
-        with self.lock:
+        with self.gate:
             if not self.fetched:
                 self.load(None, fetched=False)
         if self.error is not None:
@@ -56,7 +62,7 @@ class Box:
         return self.value if position is None else self.value[position]
 
     def load(self, value: Any, fetched: bool) -> None:
-        """Keep ``value`` (``fetched``), or fetch the result; with the lock held."""
+        """Keep ``value`` (``fetched``), or fetch the result; with ``gate`` held."""
         client = self.future.client
         try:
             self.value = value if fetched else client.gather(self.future)
@@ -120,6 +126,6 @@ def gather(boxes: Any) -> None:
     except Exception:  # one of them is lost: each box fetches its own
         values = None
     for i, box in enumerate(todo):
-        with box.lock:
+        with box.gate:
             if not box.fetched:
                 box.load(None if values is None else values[i], fetched=values is not None)

@@ -29,7 +29,7 @@ import pickle
 import struct
 from typing import Any
 
-__all__ = ["Ledger", "ledger_path", "recover"]
+__all__ = ["Ledger", "hold", "ledger_path", "recover", "release"]
 
 #: bytes of results that may wait in the ledger
 SIZE = 1 << 20
@@ -77,12 +77,30 @@ class Ledger:
         _HEAD.pack_into(self.map, 0, self.used)
 
 
-def recover(fd: int, waiting: list[int]) -> list[tuple[Any, ...]]:
-    """The results a dead worker kept in the ledger open as ``fd`` that the
-    caller still waits for: those of the jobs tagged ``waiting``, in order
-    from the first (a result it sent before it died is there no more)."""
+def hold(path: str) -> int | None:
+    """The caller's side: open a worker's ledger, and remove its name (the
+    file lives as long as someone holds it); None if that failed."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+    return fd
+
+
+def release(fd: int | None) -> None:
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def recover(fd: int | None, waiting: list[int]) -> list[tuple[Any, ...]]:
+    """The results a dead worker kept in the ledger open as ``fd`` (None: it
+    had none) that the caller still waits for: those of the jobs tagged
+    ``waiting``, in order from the first."""
     kept: list[tuple[Any, ...]] = []
-    for result in _records(fd):
+    for result in _records(fd) if fd is not None else ():
         if len(kept) < len(waiting) and result[0] == waiting[len(kept)]:
             kept.append(result)
     return kept

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from webber._errors import UnpicklableTaskError
 from webber._graph import display_name
+from webber.executors._pickling import plain
 
 if TYPE_CHECKING:
     from webber._plan import Plan
@@ -37,8 +38,8 @@ def check_plan(plan: Plan) -> None:
                 raise _unpicklable(n, f"its function {display_name(node.func)!r} (or what it "
                                       f"refers to: closure, globals)", e) from e
             tried.add(id(node.func))
-        if not node.args and not node.kwargs:
-            continue
+        if plain((node.args, node.kwargs)):
+            continue  # what the C pickler sends surely (no arguments, numbers, Refs...)
         try:
             _dumps((node.args, node.kwargs))
         except Exception as e:

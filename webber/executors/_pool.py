@@ -13,26 +13,26 @@ Data flow (one pool per Python process, shared by every run on it)::
 
 Workers are started with ``subprocess`` (fork+exec of a fresh interpreter;
 no ``fork()`` of this process, so threads holding locks here cannot deadlock
-a child, and the caller's ``__main__`` is never re-imported). Each worker
-leads its own process group. Everything the pool knows is guarded by one
-lock; the receiver thread is the only reader of the workers' pipes.
+a child, and the caller's ``__main__`` is never re-imported), at most
+``BOOTING`` at a time and the next ``GROW_AFTER`` s after one is up, so that
+workers coming up on few cores do not slow down the first jobs. Each leads
+its own process group. One lock guards everything the pool knows; the
+receiver thread is the only reader of the workers' pipes.
 
 Faults: a worker that dies (exit code or signal) fails only the job it was
-running (:class:`~webber.WorkerCrashedError`); the jobs queued behind it in
-its batch go back to the front of the queue without spending a retry; a new
-worker takes its place on demand. A timeout kills the worker's whole process
-group (SIGTERM, then SIGKILL after ``GRACE`` seconds). Ctrl-C in the caller
-kills the pool. If the caller dies, every worker sees its lifeline pipe close
-and kills its own group.
+running (:class:`~webber.WorkerCrashedError`); the results it had not sent
+are read back from its ledger (``_ledger.py``), and the jobs queued behind
+it go back to the front of the queue without spending a retry. A timeout
+kills the worker's process group (SIGTERM, then SIGKILL after ``GRACE``
+seconds). Ctrl-C in the caller kills the pool; if the caller dies, every
+worker sees its lifeline pipe close and kills its own group.
 
 Runs share the pool, each within its own limit: a run (a :class:`Session`)
 never has more than ``limit`` workers busy with its jobs, and the pool grows
 to the largest limit among the runs under way (idle workers beyond it are
-stopped). Runs with work waiting take turns at each free worker.
-
-Hygiene: a worker is recycled (stopped when idle, replaced on demand) once it
-has run a run's ``max_tasks`` tasks, or when its memory (RSS, measured by the
-worker after each task) passed the run's ``memory_limit``.
+stopped). Runs with work waiting take turns at each free worker. A worker
+is recycled (stopped when idle) once it has run a run's ``max_tasks`` tasks,
+or when its RSS after a task passed the run's ``memory_limit``.
 
 After ``os.fork()`` the child must not touch this pool: :meth:`Pool.forget`
 closes the child's copies of its pipes and nothing else.
@@ -50,28 +50,29 @@ import threading
 import time
 from typing import Any
 
-from webber._errors import (
-    JobSendError,
-    PoolClosedError,
-    WorkerCrashedError,
-)
+from webber._errors import JobSendError, PoolClosedError
 from webber._output import emit_line
 from webber.executors import _shm
 from webber.executors._base import Job, Outcome, Started
 from webber.executors._frames import send_frame
-from webber.executors._ledger import recover
+from webber.executors._ledger import hold, recover, release
 from webber.executors._pickling import dumps, dumps_fields
-from webber.executors._process import Proc, kill_group, reap, spawn, why
+from webber.executors._process import Proc, crash_error, kill_group, reap, spawn
 from webber.executors._session import Sent, Session, Undecodable, announce, decode
 from webber.executors._shm import remove_segments, remove_segments_of
 from webber.executors._source import with_source
 
-__all__ = ["GRACE", "MAX_BATCH", "Pool", "Session"]
+__all__ = ["BOOTING", "GRACE", "GROW_AFTER", "MAX_BATCH", "Pool", "Session"]
 
 #: seconds between SIGTERM and SIGKILL when a task times out
 GRACE = 1.0
 #: most jobs sent to a worker in one message
 MAX_BATCH = 64
+#: most workers starting at once: one core stays with the caller, so workers
+#: coming up do not slow each other (or the first tasks) down on few cores
+BOOTING = max(1, (os.cpu_count() or 1) - 1)
+#: seconds after a worker is up before the next one starts (see Pool._ready)
+GROW_AFTER = 0.01
 
 
 class Pool:
@@ -86,6 +87,8 @@ class Pool:
         self.procs: list[Proc] = []
         #: each worker's ledger, open for reading if it dies (see _ledger)
         self.ledgers: dict[Proc, int] = {}
+        #: workers started that are not up yet (importing)
+        self.booting: set[Proc] = set()
         #: the runs under way, in the order they take turns at a free worker
         self.sessions: list[Session] = []
         self.tags = itertools.count()
@@ -100,6 +103,7 @@ class Pool:
         # A run inside the worker defaults to its share of the cores (see _worker).
         proc = spawn(_shm.directory(), max(1, (os.cpu_count() or 1) // max(1, self.size)))
         self.procs.append(proc)
+        self.booting.add(proc)
         os.write(self.wake_w, b"!")  # the receiver must start watching it
         return proc
 
@@ -107,6 +111,7 @@ class Pool:
         """Forget ``proc``; kill its group first when ``sig`` is given."""
         if proc in self.procs:
             self.procs.remove(proc)
+        self.booting.discard(proc)
         proc.close(sig)
 
     # -- sending -------------------------------------------------------------------
@@ -123,7 +128,8 @@ class Pool:
                     "the process pool was shut down (webber.shutdown(), or Ctrl-C in "
                     "another run) while this run still used it; run the flow again"
                 )
-            session.pending.extend(Sent(next(self.tags), job, session) for job in jobs)
+            tags = self.tags
+            session.pending.extend([Sent(next(tags), job, session) for job in jobs])
             self._dispatch()
 
     def _busy(self, session: Session) -> int:
@@ -145,8 +151,8 @@ class Pool:
         while (session := self._next_session()) is not None:
             idle = [p for p in self.procs if len(p.inflight) < self.depth]
             if not idle:
-                if len(self.procs) >= self.size:
-                    return
+                if len(self.procs) >= self.size or len(self.booting) >= BOOTING:
+                    return  # (a worker coming up dispatches again)
                 idle = [self._spawn()]
             pending = session.pending
             proc = self._near(pending[0], idle)
@@ -194,7 +200,8 @@ class Pool:
         fid = self._function_id(proc, task)
         # The function travels once per worker ("fn"), not with each job.
         job = task.job
-        fields = (job.node, job.index, job.attempt, job.name, job.args, dict(job.kwargs),
+        fields = (job.node, job.index, job.attempt, job.name, job.args,
+                  dict(job.kwargs) if job.kwargs else {},
                   None if job.inputs is None else dict(job.inputs), job.timeout)
         data, task.segments = dumps_fields(fields, holder=task.session.holder)
         return (task.tag, fid, data, task.segments)
@@ -244,7 +251,7 @@ class Pool:
         reap(proc)
         kill_group(proc.pid)  # what its tasks left running (the group outlives its leader)
         remove_segments_of(proc.pid)
-        self._close_ledger(proc)
+        release(self.ledgers.pop(proc, None))
         for session in self.sessions:
             session.where = {n: p for n, p in session.where.items() if p is not proc}
 
@@ -294,8 +301,8 @@ class Pool:
                         emit_line(name, line, stream, node)
                     elif message[0] == "note":
                         _shm.warn_once(message[1])
-                    elif message[0] == "ledger":
-                        self._open_ledger(proc, message[1])
+                    elif message[0] == "ready":
+                        self._ready(proc, message[1])
                     else:
                         results += message[1]
                 if not until_eof or proc not in self.procs:
@@ -366,11 +373,12 @@ class Pool:
             self._close(proc)
             code = reap(proc)
             # What it finished but had not sent: those jobs succeeded (or failed) on their own.
-            finished = self._settle(proc, self._kept(proc)) if proc.inflight else []
+            kept = recover(self.ledgers.get(proc), [task.tag for task in proc.inflight])
+            finished = self._settle(proc, kept) if kept else []
             for session in self.sessions:
                 session.where = {n: p for n, p in session.where.items() if p is not proc}
             remove_segments_of(proc.pid)
-            self._close_ledger(proc)
+            release(self.ledgers.pop(proc, None))
             tasks = list(proc.inflight)
             for task in tasks:
                 remove_segments(task.segments)
@@ -392,36 +400,28 @@ class Pool:
                     self._spawn()
         self._deliver(proc, finished)
         if tasks and not tasks[0].abandoned:
-            job = tasks[0].job
-            limit = tasks[0].session.memory_limit
-            memory = (f" (the run's memory_limit is {limit / 2**20:.0f} MB: the worker is "
-                      f"recycled after a task that passed it, not during one)"
-                      if limit is not None and code == -signal.SIGKILL else "")
-            error = WorkerCrashedError(
-                f"task {job.node!r}: its worker process (pid {proc.pid}) {why(code)}{memory} "
-                f"while running it; the other tasks were not affected",
-                job.node,
-            )
-            tasks[0].session.report(Outcome(job, False, error, time.time(), 0.0, proc.name))
+            job, session = tasks[0].job, tasks[0].session
+            error = crash_error(job.node, proc.pid, code, session.memory_limit)
+            session.report(Outcome(job, False, error, time.time(), 0.0, proc.name))
 
-    def _open_ledger(self, proc: Proc, path: str) -> None:
-        """Hold ``proc``'s ledger open, its name gone: read if it dies (see _ledger)."""
-        with contextlib.suppress(OSError):
-            fd = os.open(path, os.O_RDONLY)
-            with self.lock:
+    def _ready(self, proc: Proc, ledger: str | None) -> None:
+        """``proc`` is up: hold its ledger open, the name gone (read if it dies,
+        see _ledger); the next worker may start. Not at once: if its first
+        jobs are small it may take the rest itself (a short first run on few
+        cores is faster on one worker than while another one starts)."""
+        with self.lock:
+            fd = hold(ledger) if ledger is not None else None
+            if fd is not None:
                 self.ledgers[proc] = fd
-            os.unlink(path)
+            self.booting.discard(proc)
+        timer = threading.Timer(GROW_AFTER, self._grow)
+        timer.daemon = True
+        timer.start()
 
-    def _close_ledger(self, proc: Proc) -> None:
-        fd = self.ledgers.pop(proc, None)
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-    def _kept(self, proc: Proc) -> list[tuple[Any, ...]]:
-        """The results dead ``proc`` kept in its ledger that never arrived, in order."""
-        fd = self.ledgers.get(proc)
-        return [] if fd is None else recover(fd, [task.tag for task in proc.inflight])
+    def _grow(self) -> None:
+        with self.lock:
+            if not self.closed:
+                self._dispatch()  # starts a worker if jobs still wait for one
 
     # -- control -------------------------------------------------------------------
     def abandon(self, job: Job) -> None:
@@ -463,7 +463,7 @@ class Pool:
             self.closed = True
             procs = list(self.procs)
             for proc in procs:
-                if kill:
+                if kill or proc in self.booting:  # (one still importing would finish first)
                     self._close(proc)
                 else:
                     with contextlib.suppress(OSError):
@@ -473,7 +473,7 @@ class Pool:
         for proc in procs:
             reap(proc)
             remove_segments_of(proc.pid)
-            self._close_ledger(proc)
+            release(self.ledgers.pop(proc, None))
         if threading.current_thread() is not self.thread:
             self.thread.join(timeout=5)
         for fd in (self.wake_r, self.wake_w):

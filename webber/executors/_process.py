@@ -20,12 +20,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from webber._errors import WorkerCrashedError
 from webber.executors._frames import Frames, send_frame
 
 if TYPE_CHECKING:
     from webber.executors._session import Sent
 
-__all__ = ["Proc", "kill_group", "reap", "spawn", "why"]
+__all__ = ["Proc", "crash_error", "kill_group", "reap", "spawn", "why"]
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _BOOT = (
@@ -130,3 +131,17 @@ def reap(proc: Proc, timeout: float = 2.0) -> int | None:
     except subprocess.TimeoutExpired:
         kill_group(proc.pid)
         return proc.popen.wait()
+
+
+def crash_error(
+    node: str, pid: int, code: int | None, memory_limit: int | None
+) -> WorkerCrashedError:
+    """The failure of the job that worker ``pid`` was running when it exited with ``code``."""
+    memory = (f" (the run's memory_limit is {memory_limit / 2**20:.0f} MB: the worker is "
+              f"recycled after a task that passed it, not during one)"
+              if memory_limit is not None and code == -signal.SIGKILL else "")
+    return WorkerCrashedError(
+        f"task {node!r}: its worker process (pid {pid}) {why(code)}{memory} "
+        f"while running it; the other tasks were not affected",
+        node,
+    )

@@ -12,7 +12,7 @@ from typing import Any
 from webber._errors import ResultLoadError
 from webber.executors._base import Job, Report, Started
 from webber.executors._codec import decode_failure
-from webber.executors._pickling import loads
+from webber.executors._pickling import Packed, unpack
 from webber.executors._process import Proc
 from webber.executors._shm import Holder, Segment
 
@@ -73,13 +73,15 @@ class Undecodable:
     error: BaseException
 
 
-def decode(job: Job, ok: bool, payload: bytes, segments: list[Segment], info: Any,
+def decode(job: Job, ok: bool, payload: Packed, segments: list[Segment], info: Any,
             holder: Holder) -> Any:
     """The value or exception a worker sent, rebuilt here."""
     if not ok:
-        return decode_failure(job.node, payload, info)
+        return decode_failure(job.node, payload, info)  # type: ignore[arg-type]  # (bytes)
+    if payload.__class__ is tuple:
+        return payload[0]  # a plain value (see dumps_value)
     try:
-        value = loads(payload, segments, holder) if payload else None
+        value = unpack(payload, segments, holder) if payload else None
     except Exception as e:
         error = ResultLoadError(
             f"task {job.node!r} returned a value that cannot be unpickled here: "

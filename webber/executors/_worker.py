@@ -8,7 +8,8 @@ runs jobs one at a time, in the order they arrive::
                                     ("run", [(tag, fid, pickle, segments, links), ...], forget,
                                      measure: whether to report the RSS after each job)
                                     links: the rest of a chain, [(tag, fid, pickle, segments), ...]
-    caller <--(fd_out)-- worker     ("out", name, node, stream, line)   each printed line, at once
+    caller <--(fd_out)-- worker     ("ready", ledger path or None)   once, when it is up
+                                    ("out", name, node, stream, line)   each printed line, at once
                                     ("note", text)   shared memory was short (once)
                                     ("done", [(tag, ok, pickle, segments, started, duration,
                                                info, rss or 0), ...])
@@ -51,7 +52,7 @@ from webber.executors._base import Job, Outcome
 from webber.executors._codec import encode_failure
 from webber.executors._frames import Frames, send_frame
 from webber.executors._ledger import Ledger, ledger_path
-from webber.executors._pickling import dumps_value, loads
+from webber.executors._pickling import dumps_value, loads, unpack
 from webber.executors._shm import Segment, remove_segments
 from webber.executors._work import feed, run_job, run_links, start_async
 
@@ -109,15 +110,16 @@ class _Worker:
         self.ledger: Ledger | None = None
         self.due = threading.Event()  # a result waits: the flusher sends it FLUSH s later
 
-    def start_ledger(self) -> None:
-        """Keep waiting results in a ledger; without one (no shared memory
-        to write), each result is sent as soon as it exists."""
+    def start_ledger(self) -> str | None:
+        """Keep waiting results in a ledger (its path is returned); without one
+        (no shared memory to write), each result is sent as soon as it exists."""
         path = ledger_path(_shm.directory(), os.getpid())
         with contextlib.suppress(OSError):
             self.ledger = Ledger(path)
-        if self.ledger is not None:
-            self.send(("ledger", path))
-            threading.Thread(target=self.flusher, name="webber-flush", daemon=True).start()
+        if self.ledger is None:
+            return None
+        threading.Thread(target=self.flusher, name="webber-flush", daemon=True).start()
+        return path
 
     def send(self, message: tuple[Any, ...]) -> None:
         data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
@@ -199,7 +201,7 @@ class _Worker:
              previous: tuple[Any] | None) -> Job | BaseException:
         """The job as sent, or why it cannot be loaded (to report as its failure)."""
         try:
-            node, index, attempt, name, args, kwargs, inputs, timeout = loads(data, segments)
+            node, index, attempt, name, args, kwargs, inputs, timeout = unpack(data, segments)
             job = Job(node, index, attempt, name, self.function(fid), args, kwargs, inputs, timeout)
             if previous is not None:
                 job = feed(job, previous[0])
@@ -301,7 +303,7 @@ class _Worker:
             global share
             sys.path[:], directory, share = message[1:]
             _shm.use_directory(directory)
-            self.start_ledger()
+            self.send(("ready", self.start_ledger()))  # up: the caller may start the next
         elif kind == "stop":
             return False
         return True

@@ -43,6 +43,7 @@ is recomputed when it is needed.
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 import uuid
@@ -52,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 from webber import _output
 from webber._errors import (
+    CacheError,
     ExecutorError,
     JobSendError,
     TaskError,
@@ -63,6 +65,7 @@ from webber.executors._dask_remote import Slot, Spec, run_remote
 from webber.executors._dask_results import Box, Handle, gather
 from webber.executors._picklable import check_plan
 from webber.executors._source import source_of
+from webber.executors._stored import Stored
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -266,6 +269,7 @@ class _Session:
         self.tags = itertools.count()
         self.boxes: dict[int, Box] = {}
         self.by_job: dict[tuple[tuple[str, int | None], int], Box] = {}
+        self.shares_store: bool | None = None  # whether the workers can read cache hits
         try:
             self.topic = _subscribe(client, self.token, self.on_event)
         except BaseException:
@@ -292,6 +296,8 @@ class _Session:
                 return Slot(where[id(future)], value.position)
             if type(value) is list and value and any(isinstance(v, Handle) for v in value):
                 return [slot(v) for v in value]  # a fan-out's results (partial: and errors)
+            if isinstance(value, Stored):
+                return self.stored(value)
             return value
 
         remote = job
@@ -320,6 +326,24 @@ class _Session:
             return
         box.future = future
         future.add_done_callback(lambda _: self.on_done(box))
+
+    def stored(self, hit: Stored) -> Any:
+        """A cache hit as a job's input: itself, loaded by the worker that needs
+        it (``_stored``), when every worker can open its file -- asked once a
+        run, of the first hit -- else its value, loaded here and sent along
+        (a cluster on other machines, without the store's filesystem)."""
+        if self.shares_store is None:
+            try:
+                seen = self.client.run(os.path.isfile, hit.path)
+                self.shares_store = bool(seen) and all(seen.values())
+            except Exception:
+                self.shares_store = False
+        if self.shares_store:
+            return hit
+        try:
+            return hit.fetch()
+        except CacheError:
+            return hit  # it fails to load there too: the job fails with a CacheError
 
     def redoer(self, remote: Job, deps: list[_Future]) -> Callable[[int], _Future]:
         client = self.client
