@@ -246,15 +246,18 @@ def run_links(
         previous = (value,)
 
 
-def run_chain(job: Job, report: Report) -> None:
+def run_chain(job: Job, report: Report, starts: bool = True) -> None:
     """Run ``job`` and its links in this thread, reporting a Started (when the
-    engine wants starts, or the job has a timeout) and an Outcome for each."""
+    engine wants ``starts``, or the job has a timeout) and an Outcome for each."""
 
     def step(link: Job, previous: tuple[Any] | None) -> tuple[bool, Any]:
         if previous is not None:
             link = feed(link, previous[0])
-        outcome = run_job(link, report)
+        outcome = run_job(link, report if starts or link.timeout is not None else None)
         report(outcome)
         return outcome.ok, outcome.value
 
-    run_links((job, *job.links), step)
+    if job.links:
+        run_links((job, *job.links), step)
+    else:
+        step(job, None)

@@ -30,9 +30,10 @@ class _Threads:
     """``size`` daemon threads taking jobs from one queue, started as work
     comes (one per job waiting, up to ``size``); None in the queue stops one."""
 
-    def __init__(self, size: int, report: Report) -> None:
+    def __init__(self, size: int, report: Report, starts: bool) -> None:
         self.size = size
         self.report = report
+        self.starts = starts  # the engine wants every Started (Executor.report_starts)
         self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self.threads: list[threading.Thread] = []
         self.idle = 0
@@ -58,7 +59,7 @@ class _Threads:
             if job is None:
                 return
             # run_chain reports every outcome itself and never raises for a task.
-            run_chain(job, self.report)
+            run_chain(job, self.report, self.starts)
             with self.lock:
                 self.idle += 1
 
@@ -103,7 +104,7 @@ class ThreadExecutor(Executor):
 
     def start(self, report: Report) -> None:
         workers = self.max_workers or min(32, (os.cpu_count() or 1) + 4)
-        self._threads = _Threads(workers, report)
+        self._threads = _Threads(workers, report, self.report_starts)
         self._report = report
         self._abandoned = False
         self._awaiting = {}
