@@ -10,7 +10,8 @@ only when pyproject.toml changed), and runs the command with the venv's tools.
                                         the other Pythons
     python3 dev.py package              build the sdist and wheel; run the examples on the wheel
     python3 dev.py pythons              the conformance suite and examples on every other
-                                        supported Python found (3.10-3.13)
+                                        supported Python found (3.10-3.13), and the
+                                        conformance and fault suites on the portable pool
     python3 dev.py bench [name]         benchmarks/<name>.py (default: all)
     python3 dev.py figures              docs/img/*.svg, drawn by webber from examples/
     python3 dev.py docs [mkdocs args]   serve the docs site (mkdocs serve; or: build)
@@ -37,6 +38,10 @@ VENV = ROOT / ".venv"
 #: the Python versions webber supports (requires-python >= 3.10); CI tests each
 SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
 DIST = ROOT / ".dist"  # the package check's sdist and wheel (ignored by git)
+#: the process pool's fault tests, run a second time on its portable path
+PORTABLE_FAULT_SUITES = ("tests/executors/test_process_faults.py",
+                         "tests/executors/test_process_pool.py",
+                         "tests/executors/test_processes_platform.py")
 
 
 def bin_dir(venv: Path) -> Path:
@@ -197,7 +202,10 @@ def find_python(version: str) -> str | None:
 
 
 def pythons() -> None:
-    """The conformance suite and the examples' tests on every other supported Python.
+    """The conformance suite and the examples' tests on every other supported Python,
+    and (on the starting one) the conformance and fault suites on the process
+    pool's portable path (``WEBBER_POOL=portable``, see webber/executors/_spawn.py;
+    the conformance suite then runs on the processes executor only).
 
     Cheapest form that still proves each version: a venv ``.venv-3.X`` with
     webber (editable) and only the ``conformance`` extra (pytest,
@@ -221,26 +229,33 @@ def pythons() -> None:
     env = {**os.environ, "HYPOTHESIS_PROFILE": "quick"}
     failed = []
     with contextlib.ExitStack() as logs:
+        suites = {
+            f"Python {version}": ([str(python), "tests/conformance", "tests/test_examples.py"],
+                                  env)
+            for version, python in found.items()
+        }
+        suites[f"Python {current}, portable pool"] = (
+            [str(PYTHON), "tests/conformance", *PORTABLE_FAULT_SUITES],
+            {**env, "WEBBER_POOL": "portable"},
+        )
         runs = []
-        for version, python in found.items():
-            cmd = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                   "tests/conformance", "tests/test_examples.py"]
-            print(f"\n=== Python {version} (started): {' '.join(cmd)}", flush=True)
+        for label, ((python, *paths), suite_env) in suites.items():
+            cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *paths]
+            print(f"\n=== {label} (started): {' '.join(cmd)}", flush=True)
             log = logs.enter_context(tempfile.TemporaryFile("w+"))
-            runs.append((version, subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log,
-                                                   stderr=subprocess.STDOUT, text=True), log))
-        for version, proc, log in runs:
+            runs.append((label, subprocess.Popen(cmd, cwd=ROOT, env=suite_env, stdout=log,
+                                                 stderr=subprocess.STDOUT, text=True), log))
+        for label, proc, log in runs:
             code = proc.wait()
             log.seek(0)
-            print(f"\n=== Python {version} (exit code {code}):\n{log.read()}", end="",
-                  flush=True)
+            print(f"\n=== {label} (exit code {code}):\n{log.read()}", end="", flush=True)
             if code != 0:
-                failed.append(version)
-    print(f"\n=== Python {current}: the whole suite; conformance and examples on "
-          f"{', '.join(found) or 'no other version'}"
+                failed.append(label)
+    print(f"\n=== Python {current}: the whole suite, and conformance and faults on the "
+          f"portable pool; conformance and examples on {', '.join(found) or 'no other version'}"
           f"{'; not found (skipped): ' + ', '.join(skipped) if skipped else ''}", flush=True)
     if failed:
-        print(f"=== failed on Python {', '.join(failed)}", flush=True)
+        print(f"=== failed: {', '.join(failed)}", flush=True)
         sys.exit(1)
     if skipped and os.environ.get("WEBBER_ALL_PYTHONS"):
         print(f"=== WEBBER_ALL_PYTHONS is set: Python {', '.join(skipped)} must be "

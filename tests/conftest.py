@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import os
 from typing import Any
 
 import pytest
@@ -13,7 +14,11 @@ import pytest
 HAVE_DASK = importlib.util.find_spec("distributed") is not None
 
 #: Every executor the conformance suite proves; a new executor is one more entry.
+#: With WEBBER_POOL set (``portable``: the process pool's other path, see
+#: webber/executors/_spawn.py), a run of the suite proves that path only.
 EXECUTORS = ["inline", "threads", "processes", *(["dask"] if HAVE_DASK else [])]
+if os.environ.get("WEBBER_POOL"):
+    EXECUTORS = ["processes"]
 
 #: The executors that run tasks in the test's own process (threading.Event,
 #: Barrier and in-memory counters only work there).

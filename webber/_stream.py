@@ -107,8 +107,11 @@ def stage_executors(executor: str | Executor, count: int, local_root: bool) -> l
     With ``local_root`` the first stage runs in this process (on its own
     thread, or inline): a repeating root keeps its state, and may read what
     only this process holds (a queue, a socket, an open file)."""
+    from webber.executors import runs_here
     from webber.executors.threads import ThreadExecutor
 
+    if isinstance(executor, str):
+        executor = runs_here(executor)  # threads on Windows, with one warning
     if executor == "processes":
         from webber.executors.processes import DedicatedProcesses
 

@@ -12,7 +12,9 @@ first use, so ``import webber`` stays light.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from webber._errors import ExecutorError
@@ -36,6 +38,7 @@ __all__ = [
     "Started",
     "ThreadExecutor",
     "resolve_executor",
+    "runs_here",
     "shutdown",
 ]
 
@@ -83,10 +86,50 @@ def resolve_executor(executor: str | Executor, max_workers: int | None = None) -
             )
         return executor
     if isinstance(executor, str) and executor in _BY_NAME:
-        module, cls = _BY_NAME[executor]
+        module, cls = _BY_NAME[runs_here(executor)]
         factory: type[Executor] = getattr(importlib.import_module(module), cls)
         return factory(max_workers=max_workers)  # by keyword: DaskExecutor takes a client first
     raise ExecutorError(
         f"unknown executor {executor!r}; use one of {', '.join(map(repr, _BY_NAME))} "
         f"or an Executor instance"
     )
+
+
+#: whether the one warning of runs_here() was given (once per process)
+_warned = False
+
+
+def runs_here(name: str) -> str:
+    """The executor that ``name`` runs on on this system: ``"threads"`` for
+    ``"processes"`` on Windows (the process pool is untested there, and its
+    shared memory cannot be: a mapped file cannot be unlinked), with one
+    ``RuntimeWarning`` per process; ``WEBBER_POOL=portable`` asks for the
+    pool anyway. Every other name, and every name on POSIX, is itself.
+
+    >>> runs_here("threads")
+    'threads'
+    """
+    global _warned
+    if name != "processes" or os.name == "posix" or os.environ.get("WEBBER_POOL"):
+        return name
+    if not _warned:
+        _warned = True
+        warnings.warn(
+            "webber: worker processes are not supported on this system yet, so "
+            "executor='processes' (the default) runs on threads; pass "
+            "executor='threads' to say so, or set WEBBER_POOL=portable to try the "
+            "portable process pool",
+            RuntimeWarning,
+            stacklevel=_user_level(),
+        )
+    return "threads"
+
+
+def _user_level() -> int:
+    """The warnings ``stacklevel`` of the first caller outside webber (the
+    user's run() or execute() line)."""
+    # stacklevel 1 is runs_here (frame 1 here), 2 its caller (frame 2), ...
+    level, frame = 2, sys._getframe(2)
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("webber"):
+        frame, level = frame.f_back, level + 1
+    return level

@@ -3,19 +3,21 @@
 A frame is a 4-byte big-endian size (or -1 and an 8-byte size past 2 GiB)
 and that many bytes -- the format of ``multiprocessing.connection``, without
 its 15 ms of imports, which every worker would pay at start-up. A reader
-takes as many frames per ``read()`` system call as have arrived.
+takes as many frames per ``read()`` system call as have arrived. The pipe
+is a file descriptor, or a socket (the portable path of ``_spawn.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import struct
 
 __all__ = ["Frames", "send_frame"]
 
 
-def send_frame(fd: int, data: bytes) -> None:
+def send_frame(fd: int | socket.socket, data: bytes) -> None:
     """Write one frame (whole: a reader may block until the rest arrives)."""
     size = len(data)
     header = struct.pack("!i", size) if size < 0x7FFFFFFF else struct.pack("!iQ", -1, size)
@@ -26,7 +28,10 @@ def send_frame(fd: int, data: bytes) -> None:
     _write_all(fd, view)
 
 
-def _write_all(fd: int, view: memoryview) -> None:
+def _write_all(fd: int | socket.socket, view: memoryview) -> None:
+    if not isinstance(fd, int):
+        fd.sendall(view)
+        return
     while view:
         view = view[os.write(fd, view):]
 
@@ -34,10 +39,11 @@ def _write_all(fd: int, view: memoryview) -> None:
 class Frames:
     """Reads frames from a pipe, as many per ``read()`` call as have arrived."""
 
-    __slots__ = ("buffer", "eof", "fd")
+    __slots__ = ("buffer", "eof", "fd", "sock")
 
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
+    def __init__(self, fd: int | socket.socket) -> None:
+        self.sock = None if isinstance(fd, int) else fd
+        self.fd = fd if isinstance(fd, int) else fd.fileno()
         self.buffer = bytearray()
         self.eof = False
 
@@ -46,10 +52,13 @@ class Frames:
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
-            os.close(self.fd)
+            if self.sock is None:
+                os.close(self.fd)
+            else:
+                self.sock.close()
 
     def _fill(self, size: int) -> None:
-        chunk = os.read(self.fd, size)
+        chunk = os.read(self.fd, size) if self.sock is None else self.sock.recv(size)
         if not chunk:
             self.eof = True
         self.buffer += chunk

@@ -9,23 +9,24 @@ Data flow (one pool per Python process, shared by every run on it)::
                                       run to an idle worker
     engine queue <-- report(Outcome) <-- receiver thread <--fd_out-- "out" lines, "done" results
                                         (waits on every worker's pipe
-                                         and pidfd: never polls)
+                                         and its death: never polls)
 
-Workers are started with ``subprocess`` (fork+exec of a fresh interpreter;
-no ``fork()`` of this process, so threads holding locks here cannot deadlock
-a child, and the caller's ``__main__`` is never re-imported), at most
-``BOOTING`` at a time and the next ``GROW_AFTER`` s after one is up, so that
-workers coming up on few cores do not slow down the first jobs. Each leads
-its own process group. One lock guards everything the pool knows; the
-receiver thread is the only reader of the workers' pipes.
+Workers are fresh interpreters (no ``fork()`` of this process, so threads
+holding locks here cannot deadlock a child, and the caller's ``__main__`` is
+never re-imported), at most ``BOOTING`` at a time and the next ``GROW_AFTER``
+s after one is up, so that workers coming up on few cores do not slow down
+the first jobs. How one is started, talked to, watched and killed is
+``_spawn.py``'s: pipes and process groups on POSIX, or the portable path
+(sockets, psutil; ``WEBBER_POOL=portable``). One lock guards everything the
+pool knows; the receiver thread is the only reader of the workers' pipes.
 
 Faults: a worker that dies (exit code or signal) fails only the job it was
 running (:class:`~webber.WorkerCrashedError`); the results it had not sent
 are read back from its ledger (``_ledger.py``), and the jobs queued behind
 it go back to the front of the queue without spending a retry. A timeout
-kills the worker's process group (SIGTERM, then SIGKILL after ``GRACE``
+kills the worker's process tree (SIGTERM, then SIGKILL after ``GRACE``
 seconds). Ctrl-C in the caller kills the pool; if the caller dies, every
-worker sees its lifeline pipe close and kills its own group.
+worker sees its lifeline close and kills its own tree.
 
 Runs share the pool, each within its own limit: a run (a :class:`Session`)
 never has more than ``limit`` workers busy with its jobs, and the pool grows
@@ -44,20 +45,19 @@ import contextlib
 import itertools
 import os
 import pickle
-import select
-import signal
 import threading
 import time
+from collections import deque
 from typing import Any
 
 from webber._errors import JobSendError, PoolClosedError
 from webber._output import emit_line
-from webber.executors import _shm
+from webber.executors import _shm, _spawn
 from webber.executors._base import Job, Outcome, Started
 from webber.executors._frames import send_frame
 from webber.executors._ledger import hold, recover, release
 from webber.executors._pickling import dumps, dumps_fields
-from webber.executors._process import Proc, crash_error, kill_group, reap, spawn
+from webber.executors._process import Proc, crash_error, reap, spawn
 from webber.executors._session import Sent, Session, Undecodable, announce, decode
 from webber.executors._shm import remove_segments, remove_segments_of
 from webber.executors._source import with_source
@@ -94,25 +94,27 @@ class Pool:
         self.tags = itertools.count()
         self.fids = itertools.count()
         self.closed = False
-        self.wake_r, self.wake_w = os.pipe()
+        self.posix = _spawn.mode() == "posix"
+        self.waker = _spawn.Waker()
         self.thread = threading.Thread(target=self._receive, name="webber-pool", daemon=True)
         self.thread.start()
 
     # -- workers -------------------------------------------------------------------
     def _spawn(self) -> Proc:
         # A run inside the worker defaults to its share of the cores (see _worker).
-        proc = spawn(_shm.directory(), max(1, (os.cpu_count() or 1) // max(1, self.size)))
+        share = max(1, (os.cpu_count() or 1) // max(1, self.size))
+        proc = spawn(_shm.directory(), share, self.posix)
         self.procs.append(proc)
         self.booting.add(proc)
-        os.write(self.wake_w, b"!")  # the receiver must start watching it
+        self.waker.wake()  # the receiver must start watching it
         return proc
 
-    def _close(self, proc: Proc, sig: int | None = signal.SIGKILL) -> None:
-        """Forget ``proc``; kill its group first when ``sig`` is given."""
+    def _close(self, proc: Proc, kill: bool = True) -> None:
+        """Forget ``proc``; kill its tree first when ``kill``."""
         if proc in self.procs:
             self.procs.remove(proc)
         self.booting.discard(proc)
-        proc.close(sig)
+        proc.close(kill)
 
     # -- sending -------------------------------------------------------------------
     def begin(self, session: Session) -> None:
@@ -163,17 +165,26 @@ class Pool:
                 want = max(1, min(want, session.max_tasks - proc.tasks))
             if session.memory_limit is not None:
                 want = 1  # its memory is measured after each job: none may follow blindly
-            batch: list[Sent] = []
-            while pending and len(batch) < want:
-                if pending[0].job.timeout is not None and batch:
-                    break
-                batch.append(pending.popleft())
-                if batch[-1].job.timeout is not None:
-                    break
-            self._send(proc, batch)
+            self._send(proc, _take(pending, want))
+            self._prefetch(proc)
         surplus = len(self.procs) - self.size
         for proc in [p for p in self.procs if not p.inflight][: max(0, surplus)]:
             self._stop(proc)  # the pool was resized down
+
+    def _prefetch(self, proc: Proc) -> None:
+        """A second full batch behind the one ``proc`` runs, while its run has
+        many small jobs queued and no other run waits: the worker goes on
+        without waiting for the round trip (recycling and timeouts need a
+        worker that comes back idle, so not for those)."""
+        if not proc.inflight or len(proc.inflight) > MAX_BATCH:
+            return
+        head = proc.inflight[0]
+        session, pending = head.session, head.session.pending
+        if (len(pending) >= 2 * MAX_BATCH * len(self.procs) and head.job.timeout is None
+                and session.max_tasks is None and session.memory_limit is None
+                and pending[0].job.timeout is None
+                and not any(s.pending for s in self.sessions if s is not session)):
+            self._send(proc, _take(pending, MAX_BATCH))
 
     def _near(self, task: Sent, idle: list[Proc]) -> Proc:
         """An idle worker that made one of ``task``'s inputs, if there is one:
@@ -247,9 +258,9 @@ class Pool:
     def _stop(self, proc: Proc) -> None:
         with contextlib.suppress(OSError):
             send_frame(proc.conn_in, pickle.dumps(("stop",)))
-        self._close(proc, sig=None)
+        self._close(proc, kill=False)
         reap(proc)
-        kill_group(proc.pid)  # what its tasks left running (the group outlives its leader)
+        proc.signal_tree()  # what its tasks left running (a group outlives its leader)
         remove_segments_of(proc.pid)
         release(self.ledgers.pop(proc, None))
         for session in self.sessions:
@@ -267,24 +278,22 @@ class Pool:
             with self.lock:
                 if self.closed:
                     return
-                # fd -> (worker, whether it is the worker's pidfd)
+                # fd -> (worker, whether it says the worker exited)
                 watched: dict[int, tuple[Proc, bool]] = {}
                 for proc in self.procs:
                     watched[proc.conn_out.fd] = (proc, False)
-                    if proc.pidfd is not None:
-                        watched[proc.pidfd] = (proc, True)
-            poller = select.poll()
-            for fd in (*watched, self.wake_r):
-                poller.register(fd, select.POLLIN)
-            for fd, _ in poller.poll():
-                if fd == self.wake_r:
-                    with contextlib.suppress(OSError):
-                        os.read(self.wake_r, 4096)
+                    death = proc.death_fd
+                    if death is not None:
+                        watched[death] = (proc, True)
+            wake = self.waker.fileno()
+            for fd in _spawn.wait_readable([*watched, wake]):
+                if fd == wake:
+                    self.waker.clear()
                     continue
                 proc, exited = watched[fd]
                 if proc not in self.procs:
                     continue  # closed while we waited
-                # Its pidfd is ready when it exited: then read its last words.
+                # Its death is ready when it exited: then read its last words.
                 self._drain(proc, until_eof=exited)
 
     def _drain(self, proc: Proc, until_eof: bool) -> None:
@@ -338,6 +347,7 @@ class Pool:
                 task.session.where[task.job.node] = proc
         if proc.inflight:
             announce(proc.inflight[0], proc)
+            self._prefetch(proc)
         else:
             if proc in self.procs and self._worn(proc, finished[-1][0].session):
                 self._stop(proc)  # recycled: a fresh one replaces it on demand
@@ -429,10 +439,9 @@ class Pool:
             for proc in self.procs:
                 if proc.inflight and proc.inflight[0].job is job:
                     proc.inflight[0].abandoned = True
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.killpg(proc.pid, signal.SIGTERM)
-                    # Lives GRACE seconds, then SIGKILLs whatever of the group is left.
-                    timer = threading.Timer(GRACE, kill_group, (proc.pid,))
+                    proc.signal_tree(kill=False)
+                    # Lives GRACE seconds, then SIGKILLs whatever of the tree is left.
+                    timer = threading.Timer(GRACE, proc.signal_tree)
                     timer.name = f"webber-kill-{proc.pid}"
                     timer.daemon = True
                     timer.start()
@@ -468,17 +477,15 @@ class Pool:
                 else:
                     with contextlib.suppress(OSError):
                         send_frame(proc.conn_in, pickle.dumps(("stop",)))
-                    self._close(proc, sig=None)
-            os.write(self.wake_w, b"!")
+                    self._close(proc, kill=False)
+            self.waker.wake()
         for proc in procs:
             reap(proc)
             remove_segments_of(proc.pid)
             release(self.ledgers.pop(proc, None))
         if threading.current_thread() is not self.thread:
             self.thread.join(timeout=5)
-        for fd in (self.wake_r, self.wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        self.waker.close()
 
     def forget(self) -> None:
         """In the child of an ``os.fork()``: drop this (the parent's) pool.
@@ -490,9 +497,23 @@ class Pool:
         """
         self.closed = True
         for proc in self.procs:
-            proc.close(sig=None)
-        for fd in (self.wake_r, self.wake_w, *self.ledgers.values()):
+            proc.close(kill=False)
+        for fd in self.ledgers.values():
             with contextlib.suppress(OSError):
                 os.close(fd)
+        self.waker.close()
         self.procs = []
         self.sessions = []
+
+
+def _take(pending: deque[Sent], want: int) -> list[Sent]:
+    """Up to ``want`` jobs from the front of ``pending``; one with a timeout
+    goes alone (its clock starts when it is sent)."""
+    batch: list[Sent] = []
+    while pending and len(batch) < want:
+        if pending[0].job.timeout is not None and batch:
+            break
+        batch.append(pending.popleft())
+        if batch[-1].job.timeout is not None:
+            break
+    return batch

@@ -18,7 +18,9 @@ When the directory has no room (Docker gives containers 64 MB of ``/dev/shm``)
 or cannot be written, :func:`write_segment` returns None and the buffer
 travels inside the pickle, through the pipe: slower, but it arrives. The
 first time, the ``webber`` logger says why (:func:`warn_once`; a worker sends
-its notice to the caller, which logs it).
+its notice to the caller, which logs it). On Windows every buffer goes
+through the pipe (the portable pool there, ``WEBBER_POOL=portable``): a
+mapped file cannot be unlinked there, and this scheme unlinks at once.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 __all__ = [
     "THRESHOLD",
+    "USABLE",
     "Holder",
     "Segment",
     "directory",
@@ -48,6 +51,8 @@ THRESHOLD = 1 << 20
 
 #: where segments go; None: the temp directory, looked up on first use
 _DIR: str | None = "/dev/shm" if os.path.isdir("/dev/shm") else None
+#: segments (and a worker's ledger, ``_ledger.py``) work here: not on Windows (see above)
+USABLE = os.name == "posix"
 _counter = itertools.count()
 #: whether this process said (or sent word) that a buffer went through the pipe
 _warned = False
@@ -93,6 +98,8 @@ def warn_once(text: str) -> None:
 def write_segment(raw: memoryview) -> str | None:
     """Copy ``raw`` into a new segment; returns its name, or None when the
     directory has no room for it or cannot be written (send it in band)."""
+    if not USABLE:
+        return None
     try:
         free = os.statvfs(directory())
         room: int | None = free.f_bavail * free.f_frsize

@@ -1,6 +1,7 @@
 """The worker process of the process executor (``python -c ... _worker.main``).
 
-A worker is started by ``processes.py`` with three pipe file descriptors and
+A worker is started by the pool through ``_spawn.py`` (three pipe file
+descriptors, or on the portable path two sockets it connects back with) and
 runs jobs one at a time, in the order they arrive::
 
     caller --(fd_in)-->  worker     ("init", sys.path, shm directory, share of cores) once, then
@@ -19,10 +20,11 @@ runs jobs one at a time, in the order they arrive::
                                     ledger (``_ledger.py``), which outlives a crash
     caller --(fd_life)   worker     never written; EOF means the caller died
 
-It leads its own session (process group), so a timeout kills its children
-too, and the terminal's Ctrl-C reaches only the caller, which then stops the
-pool. A watchdog thread blocks on the lifeline: when the caller dies, the
-read returns EOF and the worker kills its group. Lines a task prints go down
+On the POSIX path it leads its own session (process group), so a timeout
+kills its children too, and the terminal's Ctrl-C reaches only the caller,
+which then stops the pool (on the portable path the worker ignores Ctrl-C).
+A watchdog thread blocks on the lifeline: when the caller dies, the read
+returns EOF and the worker kills its tree. Lines a task prints go down
 the pipe as they are printed, so they reach the caller even if the task then
 kills the process.
 
@@ -47,7 +49,7 @@ from typing import Any
 
 from webber import _output
 from webber._errors import JobLoadError, ResultSendError
-from webber.executors import _shm
+from webber.executors import _shm, _spawn
 from webber.executors._base import Job, Outcome
 from webber.executors._codec import encode_failure
 from webber.executors._frames import Frames, send_frame
@@ -72,8 +74,10 @@ def _rss() -> int:
         with open("/proc/self/statm", "rb") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except OSError:
-        import resource
-
+        try:
+            import resource
+        except ImportError:  # Windows: unknown, so a memory_limit never recycles
+            return 0
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return peak if sys.platform == "darwin" else peak * 1024
 
@@ -85,22 +89,18 @@ def _end_nested_pool() -> None:
         processes.shutdown()
 
 
-def _watch_caller(fd_life: int) -> None:
-    try:
-        while os.read(fd_life, 1):
-            pass
-    except OSError:
-        pass
+def _watch_caller(life: _spawn.End) -> None:
+    _spawn.wait_closed(life)
     # The caller is gone: end this worker and whatever its task started.
     with contextlib.suppress(OSError):
         os.unlink(ledger_path(_shm.directory(), os.getpid()))
-    os.killpg(os.getpgrp(), signal.SIGKILL)
+    _spawn.end_tree(life)
 
 
 class _Worker:
-    def __init__(self, fd_in: int, fd_out: int) -> None:
-        self.frames = Frames(fd_in)
-        self.fd_out = fd_out
+    def __init__(self, frames: Frames, out: _spawn.End) -> None:
+        self.frames = frames
+        self.out = out
         self.lock = threading.Lock()  # a task's own threads may print too
         self.functions: dict[Any, Any] = {}  # fid -> function, or its pickle until first use
         self.coroutines: dict[Any, bool] = {}  # fid -> whether it is an ``async def``
@@ -112,7 +112,10 @@ class _Worker:
 
     def start_ledger(self) -> str | None:
         """Keep waiting results in a ledger (its path is returned); without one
-        (no shared memory to write), each result is sent as soon as it exists."""
+        (no shared memory to write, or none that works: Windows), each result
+        is sent as soon as it exists."""
+        if not _shm.USABLE:
+            return None
         path = ledger_path(_shm.directory(), os.getpid())
         with contextlib.suppress(OSError):
             self.ledger = Ledger(path)
@@ -125,7 +128,7 @@ class _Worker:
         data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
         with self.lock:
             self.flush_locked()  # the results before it come first
-            send_frame(self.fd_out, data)
+            send_frame(self.out, data)
 
     def emit(self, name: str, line: str, stream: str, node: str) -> None:
         self.send(("out", name, node, stream, line))
@@ -148,7 +151,7 @@ class _Worker:
     def flush_locked(self) -> None:
         if self.waiting:
             waiting, self.waiting = self.waiting, []
-            send_frame(self.fd_out, pickle.dumps(("done", waiting), pickle.HIGHEST_PROTOCOL))
+            send_frame(self.out, pickle.dumps(("done", waiting), pickle.HIGHEST_PROTOCOL))
             if self.ledger is not None:
                 self.ledger.clear()
 
@@ -310,10 +313,10 @@ class _Worker:
 
 
 def main() -> None:
-    fd_in, fd_out, fd_life = (int(arg) for arg in sys.argv[1:4])
+    frames, out, life = _spawn.connect(sys.argv[1:])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle
-    threading.Thread(target=_watch_caller, args=(fd_life,), daemon=True).start()
-    worker = _Worker(fd_in, fd_out)
+    threading.Thread(target=_watch_caller, args=(life,), daemon=True).start()
+    worker = _Worker(frames, out)
     _output.set_emitter(worker.emit)
     _shm.notify = lambda text: worker.send(("note", text))  # the caller logs it
     with _output.redirected():

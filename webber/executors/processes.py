@@ -167,12 +167,6 @@ class ProcessExecutor(Executor):
         check_plan(plan)
 
     def start(self, report: Report) -> None:
-        if os.name != "posix":
-            raise ExecutorError(
-                "the process executor needs a POSIX system (Linux, macOS): it passes "
-                "pipes to its workers and kills their process groups; use "
-                "executor='threads' here"
-            )
         limit = self.max_workers or _default_workers()
         self._pool = _get_pool(limit)
         self._session = Session(report, starts=self.report_starts, limit=limit,
@@ -220,8 +214,6 @@ class DedicatedProcesses(ProcessExecutor):
         super().__init__(1)
 
     def start(self, report: Report) -> None:
-        if os.name != "posix":
-            super().start(report)  # raises the same ExecutorError
         with _pool_lock:
             _hook()
             while _spares and _spares[-1].closed:
