@@ -3,10 +3,11 @@
 Data flow (one pool per Python process, shared by every run on it)::
 
     engine thread                     pool                      worker processes
-    submit(job) --> the Session's --> _dispatch(): pickles the   --fd_in--> run the batch,
-                    pending deque     job, sends functions once,            one job at a time
-                                      batches small jobs of one
-                                      run to an idle worker
+    submit(job) --> the Session's --> _dispatch(): batches small --fd_in--> run the batch,
+                    pending deque     jobs of one run to an idle            one job at a time
+                                      worker (a busy one gets its
+                                      next: _prefetch); _sending
+                                      packs them, functions once
     engine queue <-- report(Outcome) <-- receiver thread <--fd_out-- "out" lines, "done" results
                                         (waits on every worker's pipe
                                          and its death: never polls)
@@ -47,20 +48,18 @@ import os
 import pickle
 import threading
 import time
-from collections import deque
 from typing import Any
 
-from webber._errors import JobSendError, PoolClosedError
+from webber._errors import PoolClosedError
 from webber._output import emit_line
 from webber.executors import _shm, _spawn
 from webber.executors._base import Job, Outcome, Started
 from webber.executors._frames import send_frame
 from webber.executors._ledger import hold, recover, release
-from webber.executors._pickling import dumps, dumps_fields
 from webber.executors._process import Proc, crash_error, reap, spawn
+from webber.executors._sending import send_batch, take
 from webber.executors._session import Sent, Session, Undecodable, announce, decode
 from webber.executors._shm import remove_segments, remove_segments_of
-from webber.executors._source import with_source
 
 __all__ = ["BOOTING", "GRACE", "GROW_AFTER", "MAX_BATCH", "Pool", "Session"]
 
@@ -165,7 +164,7 @@ class Pool:
                 want = max(1, min(want, session.max_tasks - proc.tasks))
             if session.memory_limit is not None:
                 want = 1  # its memory is measured after each job: none may follow blindly
-            self._send(proc, _take(pending, want))
+            self._send(proc, take(pending, want))
             self._prefetch(proc)
         surplus = len(self.procs) - self.size
         for proc in [p for p in self.procs if not p.inflight][: max(0, surplus)]:
@@ -184,7 +183,7 @@ class Pool:
                 and session.max_tasks is None and session.memory_limit is None
                 and pending[0].job.timeout is None
                 and not any(s.pending for s in self.sessions if s is not session)):
-            self._send(proc, _take(pending, MAX_BATCH))
+            self._send(proc, take(pending, MAX_BATCH))
 
     def _near(self, task: Sent, idle: list[Proc]) -> Proc:
         """An idle worker that made one of ``task``'s inputs, if there is one:
@@ -195,65 +194,8 @@ class Pool:
                 return proc
         return idle[0]
 
-    def _function_id(self, proc: Proc, task: Sent) -> str:
-        func = task.job.func
-        known = task.session.functions.get(id(func))
-        if known is None:
-            data, _ = dumps(with_source(func), out_of_band=False)
-            known = task.session.functions[id(func)] = (f"f{next(self.fids)}", func, data)
-        fid, _, data = known
-        if fid not in proc.fids:
-            send_frame(proc.conn_in, pickle.dumps(("fn", fid, data, []), pickle.HIGHEST_PROTOCOL))
-            proc.fids.add(fid)
-        return fid
-
-    def _pack(self, proc: Proc, task: Sent) -> tuple[Any, ...]:
-        fid = self._function_id(proc, task)
-        # The function travels once per worker ("fn"), not with each job.
-        job = task.job
-        fields = (job.node, job.index, job.attempt, job.name, job.args,
-                  dict(job.kwargs) if job.kwargs else {},
-                  None if job.inputs is None else dict(job.inputs), job.timeout)
-        data, task.segments = dumps_fields(fields, holder=task.session.holder)
-        return (task.tag, fid, data, task.segments)
-
     def _send(self, proc: Proc, batch: list[Sent]) -> None:
-        entries = []
-        for task in batch:
-            links = [Sent(next(self.tags), job, task.session, link=True) for job in task.job.links]
-            try:
-                entry = self._pack(proc, task)
-                packed = [self._pack(proc, link) for link in links]
-            except Exception as e:
-                remove_segments(task.segments)
-                for link in links:
-                    remove_segments(link.segments)
-                error = JobSendError(
-                    f"task {task.job.node!r} cannot be sent to a worker process: "
-                    f"{type(e).__name__}: {e}; use executor='threads' for tasks that "
-                    f"hold locks, sockets or open files",
-                    task.job.node,
-                )
-                error.__cause__ = e
-                task.session.report(Outcome(task.job, False, error, time.time(), 0.0, ""))
-                continue
-            entries.append((*entry, packed))
-            task.links_after = len(links)
-            proc.inflight.append(task)
-            for i, link in enumerate(links):
-                link.links_after = len(links) - i - 1
-                proc.inflight.append(link)
-        if not entries:
-            return
-        forget, proc.forget = proc.forget, []
-        try:
-            measure = batch[0].session.memory_limit is not None
-            send_frame(proc.conn_in,
-                pickle.dumps(("run", entries, forget, measure), pickle.HIGHEST_PROTOCOL)
-            )
-        except OSError:
-            return  # it died; the receiver sees it and requeues the batch
-        announce(proc.inflight[0], proc)
+        send_batch(proc, batch, self.tags, self.fids)
 
     def _stop(self, proc: Proc) -> None:
         with contextlib.suppress(OSError):
@@ -505,15 +447,3 @@ class Pool:
         self.procs = []
         self.sessions = []
 
-
-def _take(pending: deque[Sent], want: int) -> list[Sent]:
-    """Up to ``want`` jobs from the front of ``pending``; one with a timeout
-    goes alone (its clock starts when it is sent)."""
-    batch: list[Sent] = []
-    while pending and len(batch) < want:
-        if pending[0].job.timeout is not None and batch:
-            break
-        batch.append(pending.popleft())
-        if batch[-1].job.timeout is not None:
-            break
-    return batch
