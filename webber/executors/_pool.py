@@ -175,11 +175,12 @@ class Pool:
         many small jobs queued and no other run waits: the worker goes on
         without waiting for the round trip (recycling and timeouts need a
         worker that comes back idle, so not for those)."""
-        if not proc.inflight or len(proc.inflight) > MAX_BATCH:
+        if not proc.inflight or len(proc.inflight) > MAX_BATCH or proc not in self.procs:
             return
         head = proc.inflight[0]
         session, pending = head.session, head.session.pending
-        if (len(pending) >= 2 * MAX_BATCH * len(self.procs) and head.job.timeout is None
+        if (pending and len(pending) >= 2 * MAX_BATCH * len(self.procs)
+                and head.job.timeout is None
                 and session.max_tasks is None and session.memory_limit is None
                 and pending[0].job.timeout is None
                 and not any(s.pending for s in self.sessions if s is not session)):
