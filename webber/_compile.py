@@ -35,8 +35,10 @@ def compile_graph(
     nodes: Mapping[str, Node],
     pred: Mapping[str, Mapping[str, Condition]],
     node_id: Callable[[Any], str],
+    succ: Mapping[str, Mapping[str, Condition]],
 ) -> Plan:
-    """Validate ``nodes`` and their incoming edges ``pred``; return the Plan.
+    """Validate ``nodes`` and their incoming edges ``pred`` (``succ``: the same
+    edges by parent); return the Plan.
 
     ``node_id`` maps a Promise key (an id or a callable) to a node id, raising
     UnknownNodeError when it names none.
@@ -47,7 +49,7 @@ def compile_graph(
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _compile(name, nodes, pred, node_id)
+        return _compile(name, nodes, pred, node_id, succ)
     finally:
         if paused:
             gc.enable()
@@ -58,16 +60,19 @@ def _compile(
     nodes: Mapping[str, Node],
     pred: Mapping[str, Mapping[str, Condition]],
     node_id: Callable[[Any], str],
+    succ: Mapping[str, Mapping[str, Condition]],
 ) -> Plan:
     parents: dict[str, dict[str, Condition]] = {}
+    unlisted: list[tuple[str, str]] = []  # Promise edges the graph does not hold
     deps: dict[str, tuple[str, ...]] = {}
     checked: set[int] = set()  # ids of the TaskOptions already validated
     arguments: dict[str, tuple[tuple[Any, ...], Mapping[str, Any]]] = {}
     for n, node in nodes.items():
         check_node(node, checked)
         incoming = dict(pred[n])
-        for u, condition in incoming.items():
+        for condition in incoming.values():
             if condition.__class__ is not Condition:
+                u = next(u for u, c in incoming.items() if c is condition)
                 raise TaskDefinitionError(
                     f"edge {u} -> {n}: continue_on={condition!r} is not a Condition; "
                     f"use Condition.Success, Condition.Failure or Condition.AnyCase"
@@ -83,14 +88,15 @@ def _compile(
             except UnknownNodeError as e:
                 raise UnknownNodeError(f"task {n!r} takes {Promise(key)!r}, but {e}", e.key) from e
             # A Promise argument is an edge even if it was never added (or removed).
-            incoming.setdefault(parent, Condition.Success)
+            if parent not in incoming:
+                incoming[parent] = Condition.Success
+                unlisted.append((parent, n))
         deps[n] = tuple(dict.fromkeys(ids.values()))
         arguments[n] = _lower(node, ids)
 
-    children: dict[str, list[str]] = {n: [] for n in nodes}
-    for n, incoming in parents.items():
-        for u in incoming:
-            children[u].append(n)
+    children = {n: list(succ[n]) for n in nodes}
+    for u, n in unlisted:
+        children[u].append(n)
     levels = _levels(nodes, parents, children, deps)
     level_of = {n: k for k, level in enumerate(levels) for n in level}
     chains = _chains(nodes, parents, children)

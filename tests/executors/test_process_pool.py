@@ -415,3 +415,35 @@ def test_row31_two_runs_at_once_each_keep_to_their_max_workers() -> None:
     assert _most_at_once([runs["big"][n] for n in big_nodes]) <= 6
     assert len({a.worker for n in small_nodes for a in runs["small"].attempts[n]}) <= 6
     assert len(_workers()) <= 6  # one shared pool, as large as the largest limit
+
+
+def test_a_fault_in_the_pool_itself_fails_one_task_and_the_run_ends(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug in the pool's handling of a worker's message must not leave the
+    run waiting forever: the worker is replaced, its current task fails,
+    the rest run, and the log says what happened."""
+    from webber.executors import _pool
+
+    original = _pool.Pool._settle
+    calls = [0]
+
+    def broken_once(self: Any, proc: Any, results: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise RuntimeError("injected")
+        return original(self, proc, results)
+
+    webber.shutdown()  # a fresh pool, whose receiver runs the patched method
+    monkeypatch.setattr(_pool.Pool, "_settle", broken_once)
+    dag = DAG()
+    nodes = [dag.add_node(int, str(i)) for i in range(5)]
+    with caplog.at_level(logging.ERROR, logger="webber"):
+        run = dag.run(executor="processes", max_workers=1)
+    assert calls[0] > 1
+    assert len(run.failed) == 1 and isinstance(run.error(run.failed[0]), webber.WorkerCrashedError)
+    assert [run[n] for n in nodes if n not in run.failed] == [
+        i for i, n in enumerate(nodes) if n not in run.failed
+    ]
+    assert "the process pool failed on a message of its worker" in caplog.text
+    webber.shutdown()

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import os
 import pickle
 import threading
@@ -236,8 +237,14 @@ class Pool:
                 proc, exited = watched[fd]
                 if proc not in self.procs:
                     continue  # closed while we waited
-                # Its death is ready when it exited: then read its last words.
-                self._drain(proc, until_eof=exited)
+                try:  # its death is ready when it exited: then read its last words
+                    self._drain(proc, until_eof=exited)
+                except Exception:  # a bug here must not leave a run waiting forever
+                    logging.getLogger("webber").exception(
+                        "the process pool failed on a message of its worker %s; the worker "
+                        "is replaced and its current task failed (please report this)", proc.name,
+                    )
+                    self._lost(proc)
 
     def _drain(self, proc: Proc, until_eof: bool) -> None:
         """Read every message ``proc`` has sent; results are handled together."""
