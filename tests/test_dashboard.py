@@ -93,7 +93,7 @@ def test_a_node_turns_from_running_to_success_while_the_run_goes_on(
     dag = DAG("live")
     first = dag.add_node(release.wait, WAIT * 2)
     after = dag.add_node(print, Promise(first))
-    browser.get(dashboard.url)  # no run yet: the page waits, then reloads for it
+    browser.get(dashboard.url)  # no run yet: the page waits, then its stream brings it
     runs: list[webber.Run] = []
     runner = threading.Thread(
         target=lambda: runs.append(dag.run(executor="threads", dashboard=dashboard))
@@ -354,7 +354,7 @@ def test_printed_lines_are_capped_per_task_and_per_run(monkeypatch: pytest.Monke
         board.line("a", "stdout", f"a{i}")
     for i in range(4):
         board.line("b", "stderr", f"b{i}")
-    texts = [entry[3] for entry in board.log]
+    texts = [entry[2] for entry in board.lines]
     assert texts[:3] == ["a0", "a1", "a2"]
     assert texts[3].startswith("(more than 3 lines")
     assert texts[4] == "b0"
@@ -371,7 +371,7 @@ def test_a_run_cut_short_is_marked_when_the_next_one_starts(dashboard: Dashboard
     first = _dashboard.Board(dashboard)
     first.on_run_start(plan)  # ... and Ctrl-C: no on_run_end
     _dashboard.Board(dashboard).on_run_start(plan)
-    assert first.finished and first.log[-1] == ["done", None, None]
+    assert first.finished and first.outcome == (None, None)
     assert first._capture is None  # no longer collects printed lines
 
 
@@ -389,3 +389,85 @@ def test_open_browser_opens_the_page_once(monkeypatch: pytest.MonkeyPatch) -> No
         assert opened == [board.url]
     finally:
         board.stop()
+
+
+def test_an_open_page_moves_on_to_the_next_run_without_reloading(
+    browser: Any, dashboard: Dashboard
+) -> None:
+    first = DAG("first")
+    a = first.add_node(sum, [1, 2])
+    first.run(executor="inline", dashboard=dashboard)
+    browser.get(dashboard.url)
+    wait_for(browser, lambda: state(browser, a) == "success", "the first run")
+    browser.execute_script("window.sameDocument = true")
+    second = DAG("second")
+    b = second.add_node(str, 3)
+    second.run(executor="threads", dashboard=dashboard)
+    wait_for(browser, lambda: state(browser, b) == "success", "the second run")
+    assert browser.title == "webber: second"
+    assert state(browser, a) is None  # the first run's graph is gone
+    assert browser.execute_script("return window.sameDocument") is True  # not reloaded
+
+
+def test_a_retried_attempt_and_a_fan_out_reach_the_page(browser: Any, tmp_path: Path) -> None:
+    from webber import Flow, task
+    from webber._dashboard_http import batch
+
+    tries: list[int] = []
+
+    @task(retries=1)
+    def flaky() -> int:
+        tries.append(1)
+        if len(tries) == 1:
+            raise OSError("first try fails")
+        return 1
+
+    @task
+    def double(x: int) -> int:
+        return 2 * x
+
+    with Flow("columns") as flow:
+        made, mapped = flaky(), double.map([1, 2, 3])
+    run = flow.run(executor="inline")
+    assert run.ok
+    f, m = str(made.key), str(mapped.key)
+    from webber._dashboard import Board
+
+    att = batch(Board.of_run(run))["att"]
+    rows = set(zip(att["node"], att["index"], att["number"], att["ok"], att["error"],
+                   strict=True))
+    assert rows == {(f, None, 1, False, "OSError: first try fails"), (f, None, 2, True, None),
+                    (m, 0, 1, True, None), (m, 1, 1, True, None), (m, 2, 1, True, None)}
+    path = tmp_path / "columns.html"
+    run.to_html(str(path))
+    browser.get(path.as_uri())
+    wait_for(browser, lambda: state(browser, f) == "retried", "the retried task")
+    assert state(browser, m) == "success"
+    assert "3 items" in browser.find_element("css selector", f'g.node[data-node="{m}"]').text
+
+
+def test_a_reconnecting_page_gets_only_what_it_has_not_seen(dashboard: Dashboard) -> None:
+    import json
+
+    dag = DAG("resume")
+    dag.add_node(print, "one line")
+    dag.add_node(sum, [1])
+    dag.run(executor="inline", dashboard=dashboard)
+    board = dashboard.board
+    assert board is not None
+    events = dashboard.url.replace("/?", "/events?") + f"&run={board.number}"
+
+    def first_batch(headers: dict[str, str]) -> dict[str, Any]:
+        request = urllib.request.Request(events, headers=headers)
+        with urllib.request.urlopen(request, timeout=WAIT) as stream:
+            for raw in stream:
+                if raw.startswith(b"data: "):
+                    return dict(json.loads(raw[6:]))
+        raise AssertionError("the stream ended without a batch")
+
+    whole = first_batch({})
+    assert whole["from"] == [0, 0, 0, 0] and whole["to"] == [2, 2, 1, 0]
+    assert len(whole["att"]["node"]) == 2 and whole["done"][1] is True
+    rest = first_batch({"Last-Event-ID": f"{board.number}:2.1.1.0"})
+    assert rest["from"] == [2, 1, 1, 0]
+    assert rest["att"]["node"] == [board.attempts[1].node] and rest["line"] == []

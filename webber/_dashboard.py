@@ -3,19 +3,24 @@ shows a run live -- and ``run.to_html()``, the same page as one file.
 
 How the pieces fit::
 
-    engine --events--> Board (a Listener) --append--> board.log (a list of entries)
-    logger "webber" --printed lines, tracebacks--> Board._Capture --^
-    browser <--SSE: log[seen:], at most every 100 ms-- Handler (one thread per client,
+    engine --events--> Board (a Listener) --append--> board.attempts, .ends, .running
+    logger "webber" --printed lines, tracebacks--> Board._Capture --> board.lines, ...
+    browser <--SSE: what is new, at most every 100 ms-- Handler (one thread per page,
                                                        in _dashboard_http.py)
 
 Printed lines reach the Board as the ``"webber"`` logger's records, so the
 page has the lines the log has (none when that logger is set above INFO).
-The Board only appends small lists to ``log`` (in the engine's thread, and in
-the threads that log task output): no lock, no serialising, no I/O, so a run
-with nobody watching pays almost nothing. Each browser's handler thread
-sends what it has not sent yet, batched, as server-sent events; the page
-(``_assets/dashboard.js``) replays the same entries, so a file written by
-``to_html`` is the page with the whole log embedded.
+The Board's callbacks only append to lists (the run's own Attempt objects,
+not copies) and keep the attempts going on now in a dict, in the engine's
+thread and in the threads that log task output: no lock, no serialising, no
+I/O, no wake-up of the server per event (only at the run's start and end),
+so a run pays almost nothing for them. The page's records are built only
+when a page asks: each browser's handler thread looks every 100 ms and sends
+one batch of what it has not sent yet (in columns, plus the attempts running
+now) as a server-sent event, on one stream that stays open from run to run
+(a ``run`` event brings the next run's graph); the page
+(``_assets/dashboard.js``) applies the same batches, so a file written by
+``to_html`` is the page with one batch of the whole run embedded.
 
 Safe by default: the server binds 127.0.0.1 on a free port; every request
 needs the random token in the URL and a ``Host`` header naming this machine
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import json
 import logging
 import secrets
 import sys
@@ -40,7 +46,7 @@ import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from webber._dashboard_http import Handler, Server, Server6, page
+from webber._dashboard_http import Handler, Server, Server6, batch, column, page
 from webber._events import Listener
 
 if TYPE_CHECKING:
@@ -52,6 +58,8 @@ __all__ = ["Board", "Dashboard", "graph", "page", "report", "show_run", "stop_al
 #: printed lines kept per task, and in all; the rest are only in the log
 LINES_PER_TASK = 1000
 LINES_PER_RUN = 100_000
+#: the graph of a page that waits for a run (see graph())
+NO_GRAPH = '{"id":[],"name":[],"level":[],"map":[],"parents":{}}'
 #: the host names a browser on this machine sends
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -104,6 +112,8 @@ class Dashboard:
         self.board: Board | None = None
         self._server: Server | None = None
         self._stopped = threading.Event()
+        #: notified when another run is shown, a run ends, or the server stops (pages wait on it)
+        self.changed = threading.Condition()
         self._opened = False
 
     @property
@@ -138,19 +148,24 @@ class Dashboard:
         if previous is not None and previous is not board and not previous.finished \
                 and previous.thread is threading.current_thread():
             previous.cut()  # this thread starts another run: that one was cut short
-        self.board = board
+        if previous is not None and previous.plan is board.plan:
+            board.nodes_json = previous.nodes_json  # the same graph: made once
+        with self.changed:
+            self.board = board
+            self.changed.notify_all()
 
     def stop(self) -> None:
         """Stop serving: open pages stop updating, the port is freed."""
         server, self._server = self._server, None
         self._stopped.set()
+        with self.changed:
+            self.changed.notify_all()
         self._opened = False
         if self.board is not None:
             self.board.detach()
         _running.discard(self)
         if server is not None:
-            server.shutdown()
-            server.server_close()
+            server.stop()
 
     def _start(self) -> None:
         global _exit_hook
@@ -164,9 +179,7 @@ class Dashboard:
         if not _exit_hook:
             atexit.register(stop_all)
             _exit_hook = True
-        # poll_interval: how long stop() (and so the program's exit) may wait
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                         name="webber-dashboard", daemon=True).start()
+        server.start()
 
     def _announce(self) -> None:
         """Say where the page is: on stderr, or in Jupyter's cell; the first time
@@ -195,11 +208,14 @@ class Dashboard:
         return host in LOCAL_HOSTS or host in self.allow_hosts
 
     def _page(self) -> str:
-        board = self.board
+        return page(*self.shown(self.board))
+
+    @staticmethod
+    def shown(board: Board | None) -> tuple[dict[str, Any], str]:
+        """The page's data for ``board`` (None: waiting for a run) and its graph's JSON."""
         if board is None:
-            return page({"name": "webber", "nodes": [], "log": [], "live": True, "waiting": True,
-                         "run": 0})
-        return page({**board.head(), "log": [], "live": True, "run": board.number})
+            return {"name": "webber", "live": True, "waiting": True, "run": 0}, NO_GRAPH
+        return {**board.head(), "live": True, "run": board.number}, board.graph()
 
 
 def watch(dashboard: bool | Dashboard) -> Board:
@@ -218,33 +234,58 @@ def watch(dashboard: bool | Dashboard) -> Board:
 
 
 class Board(Listener):
-    """What one run's page shows, as a list of entries the page replays::
+    """What one run's page shows, collected as the run goes: the callbacks only
+    append to lists (or set a dict entry), in the engine's thread; the page's
+    records are built from them when a page asks (``_dashboard_http.batch``).
 
-        ["start", node, index, attempt, worker, time]      an attempt began
-        ["attempt", node, index, number, ok, started, duration, worker, error]
-        ["end", node, state]                                the task is final
-        ["line", node, stream, text]                        a printed line
-        ["tb", node, text]                                  a failure's traceback
-        ["done", duration, ok]                              the run ended (None, None:
-                                                            it was cut short)
+    ``attempts`` (the run's :class:`~webber.Attempt` objects), ``ends``
+    (``(node, state)``), ``lines`` (``(node, stream, text)``), ``tracebacks``
+    (``(node, text)``), ``running`` (``(node, index) -> (attempt, worker,
+    started)`` of the attempts going on now) and ``outcome`` (``(duration,
+    ok)`` once finished; ``(None, None)``: the run was cut short).
     """
 
     def __init__(self, dashboard: Dashboard | None = None) -> None:
         self.dashboard = dashboard
         self.number = next(_numbers)
-        self.log: list[list[Any]] = []
         self.plan: Plan | None = None
         self.started = time.time()
         self.finished = False
         self.thread: threading.Thread | None = None
+        self.attempts: list[Attempt] = []
+        self.ends: list[tuple[str, str]] = []
+        self.lines: list[tuple[str, str, str]] = []
+        self.tracebacks: list[tuple[str, str]] = []
+        self.running: dict[tuple[str, int | None], tuple[int, str, float]] = {}
+        self.outcome: tuple[float | None, bool | None] = (None, None)
+        #: the graph as the page's JSON, made once (and reused by the next run of the same plan)
+        self.nodes_json: str | None = None
         self._lines: dict[str, int] = {}
         self._total = 0
         self._capture: _Capture | None = None
 
+    @classmethod
+    def of_run(cls, run: Run, dashboard: Dashboard | None = None) -> Board:
+        """A finished Board rebuilt from ``run`` (a run no dashboard watched)."""
+        board = cls(dashboard)
+        board.plan, board.started, board.finished = run.plan, run.started, True
+        board.attempts = [a for tries in run.attempts.values() for a in tries]
+        board.ends = list(run.states.items())
+        board.tracebacks = [(n, _traceback(run.error(n))) for n in run.failed]
+        board.outcome = (run.duration, run.ok)
+        return board
+
     def head(self) -> dict[str, Any]:
-        """The page's data apart from the log: the graph."""
+        """The page's data apart from what happened: the run's name and start."""
         assert self.plan is not None
-        return {"name": self.plan.name, "started": self.started, "nodes": graph(self.plan)}
+        return {"name": self.plan.name, "started": self.started}
+
+    def graph(self) -> str:
+        """The graph, as JSON for the page (see :func:`graph`), made once."""
+        if self.nodes_json is None:
+            assert self.plan is not None
+            self.nodes_json = json.dumps(graph(self.plan), separators=(",", ":"))
+        return self.nodes_json
 
     def on_run_start(self, plan: Plan) -> None:
         self.plan = plan
@@ -256,26 +297,32 @@ class Board(Listener):
             self.dashboard.show(self)
 
     def on_task_start(self, node: str, attempt: int, index: int | None, worker: str) -> None:
-        self.log.append(["start", node, index, attempt, worker, time.time()])
+        self.running[node, index] = (attempt, worker, time.time())
 
     def on_attempt_end(self, attempt: Attempt) -> None:
-        a = attempt
-        self.log.append(
-            ["attempt", a.node, a.index, a.number, a.ok, a.started, a.duration, a.worker, a.error]
-        )
+        # Gone from running before it is in attempts: a page never misses it.
+        self.running.pop((attempt.node, attempt.index), None)
+        self.attempts.append(attempt)
 
     def on_task_end(
         self, node: str, state: State, attempt: int, duration: float, worker: str
     ) -> None:
-        self.log.append(["end", node, state])
+        self.ends.append((node, state))
 
     def on_run_end(self, run: Run) -> None:
         self.detach()
-        for n in run.failed:
-            self.log.append(["tb", n, _traceback(run.error(n))])
-        self.log.append(["done", run.duration, run.ok])
-        self.finished = True
+        self.running.clear()
+        self.tracebacks.extend((n, _traceback(run.error(n))) for n in run.failed)
+        self.outcome = (run.duration, run.ok)
+        self.finished = True  # last: a page that sees it has all the rest
         _watched[run] = self
+        self._ended()
+
+    def _ended(self) -> None:
+        """Wake the pages of this run: the end goes out now, not at their next look."""
+        if self.dashboard is not None:
+            with self.dashboard.changed:
+                self.dashboard.changed.notify_all()
 
     def line(self, node: str, stream: str, text: str) -> None:
         """One printed line of ``node`` (called from any thread)."""
@@ -287,16 +334,18 @@ class Board(Listener):
         else:
             limit = LINES_PER_TASK if count == LINES_PER_TASK + 1 else 0
             if count <= LINES_PER_TASK:
-                self.log.append(["line", node, stream, text])
+                self.lines.append((node, stream, text))
         if limit:  # said once per task, and once for the run
-            self.log.append(["line", node, "note", f"(more than {limit:,} lines: the rest "
-                                                   f"are in the log only)"])
+            self.lines.append((node, "note", f"(more than {limit:,} lines: the rest "
+                                             f"are in the log only)"))
 
     def cut(self) -> None:
         """The run ended without its on_run_end (Ctrl-C, an error in the engine)."""
         self.detach()
-        self.log.append(["done", None, None])
+        self.running.clear()
+        self.outcome = (None, None)
         self.finished = True
+        self._ended()
 
     def detach(self) -> None:
         """Stop collecting printed lines (at the run's end, or when it was cut short)."""
@@ -322,7 +371,7 @@ class _Capture(logging.Handler):
         if stream is not None:
             self.board.line(node, stream, record.getMessage())
         elif record.exc_info and record.exc_info[1] is not None and node:
-            self.board.log.append(["tb", node, _traceback(record.exc_info[1])])
+            self.board.tracebacks.append((node, _traceback(record.exc_info[1])))
 
 
 def _traceback(error: BaseException | None) -> str:
@@ -331,33 +380,31 @@ def _traceback(error: BaseException | None) -> str:
     return "".join(traceback.format_exception(type(error), error, error.__traceback__))
 
 
-def graph(plan: Plan) -> list[list[Any]]:
-    """``[id, name, level, is_map, [[parent, condition, passes_data], ...]]`` per node."""
-    return [
-        [n, node.name, node.level, node.node.fan_out,
-         [[u, c.name, u in node.deps] for u, c in node.parents.items()]]
-        for n, node in plan.nodes.items()
-    ]
+def graph(plan: Plan) -> dict[str, Any]:
+    """The graph for the page, as columns (a column whose values are all the
+    same is that value; a few times cheaper to make and encode than a list per
+    node)::
+
+        {"id": [...], "name": [...], "level": [...],
+         "map": [positions of the fan-out nodes],
+         "parents": {position: [[parent, condition, passes_data], ...]}}
+    """
+    nodes = list(plan.nodes.values())
+    return {
+        "id": list(plan.nodes),
+        "name": column([n.node.options.name for n in nodes]),
+        "level": column([n.level for n in nodes]),
+        "map": [i for i, n in enumerate(nodes) if n.node.fan_out],
+        "parents": {i: [[u, c.name, u in n.deps] for u, c in n.parents.items()]
+                    for i, n in enumerate(nodes) if n.parents},
+    }
 
 
-def report(run: Run) -> dict[str, Any]:
-    """The page's data for a finished run: its live log if a dashboard watched
-    it (printed lines included), else one rebuilt from the Run."""
-    board = _watched.get(run)
-    if board is not None:
-        return {**board.head(), "log": list(board.log), "live": False}
-    log: list[list[Any]] = []
-    for tries in run.attempts.values():
-        for a in tries:
-            log.append(["attempt", a.node, a.index, a.number, a.ok, a.started, a.duration,
-                        a.worker, a.error])
-    for n, state in run.states.items():
-        log.append(["end", n, state])
-    for n in run.failed:
-        log.append(["tb", n, _traceback(run.error(n))])
-    log.append(["done", run.duration, run.ok])
-    return {"name": run.plan.name, "started": run.started, "nodes": graph(run.plan),
-            "log": log, "live": False}
+def report(run: Run) -> str:
+    """The page of a finished run as one file: its live record if a dashboard
+    watched it (printed lines included), else one rebuilt from the Run."""
+    board = _watched.get(run) or Board.of_run(run)
+    return page({**board.head(), "live": False, "batch": batch(board)}, board.graph())
 
 
 def show_run(run: Run, dashboard: Dashboard | None) -> Dashboard:
@@ -368,10 +415,7 @@ def show_run(run: Run, dashboard: Dashboard | None) -> Dashboard:
         board.dashboard._announce()
         return board.dashboard
     chosen = dashboard if dashboard is not None else Dashboard()
-    static = Board(chosen)
-    static.plan, static.started, static.finished = run.plan, run.started, True
-    static.log = report(run)["log"]
-    chosen.show(static)
+    chosen.show(board if board is not None else Board.of_run(run, chosen))
     chosen._announce()
     return chosen
 

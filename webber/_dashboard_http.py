@@ -1,9 +1,9 @@
 """The dashboard's page and its HTTP server (``_dashboard.py`` holds the rest).
 
-``page(data)`` is the one HTML file (script and style inline, the run's log
-embedded as JSON); the server answers ``/`` with it and ``/events`` with
-server-sent events: the entries of the shown run's log that a browser has not
-seen yet, batched at most every ``BATCH`` seconds. Every request needs the
+``page(data, nodes)`` is the one HTML file (script and style inline, the graph
+and, in a report, a ``batch`` of the whole run embedded as JSON); the server
+answers ``/`` with it and ``/events`` with server-sent events: a ``batch`` of
+what a browser has not seen yet, at most every ``BATCH`` seconds. Every request needs the
 dashboard's token and a local ``Host`` header (see ``_dashboard.py``).
 """
 
@@ -15,16 +15,23 @@ import hashlib
 import json
 import re
 import secrets
+import selectors
 import socket
+import sys
+import threading
+from array import array
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
+from socketserver import TCPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 if TYPE_CHECKING:
-    from webber._dashboard import Dashboard
+    from webber._dashboard import Board, Dashboard
 
-__all__ = ["BATCH", "Handler", "Server", "Server6", "page"]
+__all__ = [
+    "BATCH", "Handler", "Seen", "Server", "Server6", "batch", "column", "page", "with_nodes",
+]
 
 #: seconds between two batches sent to one browser (the page redraws per batch)
 BATCH = 0.1
@@ -45,11 +52,11 @@ def _script_digest() -> str:
     return base64.b64encode(hashlib.sha256(_asset("dashboard.js").encode()).digest()).decode()
 
 
-def page(data: dict[str, Any]) -> str:
-    """The page with ``data`` embedded, its script and style inline: one file
-    that needs no network. The JSON is made safe to sit in a <script> element."""
-    payload = (json.dumps(data, separators=(",", ":"), allow_nan=False)
-               .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+def page(data: dict[str, Any], nodes: str) -> str:
+    """The page with ``data`` and the graph ``nodes`` (already JSON, see
+    ``Board.graph``) embedded, its script and style inline: one file that needs
+    no network. The JSON is made safe to sit in a <script> element."""
+    payload = _safe(with_nodes(data, nodes))
     parts = {
         "csp": _csp(_script_digest()),
         "style": _asset("dashboard.css"),
@@ -60,25 +67,127 @@ def page(data: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(lambda m: parts[m.group(1)], _asset("dashboard.html"))
 
 
+def with_nodes(data: dict[str, Any], nodes: str) -> str:
+    """``data`` as JSON, with the graph ``nodes`` (JSON already) as its ``"nodes"``."""
+    return json.dumps(data, separators=(",", ":"), allow_nan=False)[:-1] + ',"nodes":' + nodes + "}"
+
+
+def _safe(text: str) -> str:
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def _csp(script_digest: str) -> str:
     return (f"default-src 'none'; script-src 'sha256-{script_digest}'; "
             f"style-src 'unsafe-inline'; connect-src 'self'; img-src data:")
 
 
-def _slim(chunk: list[list[Any]]) -> list[list[Any]]:
-    """``chunk`` without the starts of attempts that end in it too: the page
-    draws the attempt; the start would only be overwritten (a third less to send
-    for short tasks)."""
-    ended = {(e[1], e[2], e[3]) for e in chunk if e[0] == "attempt"}
-    if not ended:
-        return chunk
-    return [e for e in chunk if e[0] != "start" or (e[1], e[2], e[3]) not in ended]
+# -- what the page is sent -----------------------------------------------------------
+#: where a page is in a Board's lists: ends, attempts, lines, tracebacks
+Seen = tuple[int, int, int, int]
+
+
+def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> dict[str, Any]:
+    """What ``board`` has that a page at ``since`` has not, as the page takes it::
+
+        {"from": since, "to": [ends, attempts, lines, tracebacks],
+         "att": {"node": [...], "index": [...], "number": [...], "ok": [...],
+                 "workers": [names], "worker": [position in workers, ...],
+                 "error": [...], "started": F, "duration": F},
+         "end": {"node": [...] or true (the same as att's), "state": [...]},
+         "line": [[node, stream, text], ...], "tb": [[node, text], ...],
+         "run": [[node, index, number, worker, started], ...],  (all running now)
+         "done": [duration, ok] or null}
+
+    Columns (a third cheaper to make and encode than a list per attempt): a
+    column whose values are all the same is sent as that value; F is the
+    floats as little-endian doubles in base64 (a float in JSON costs more than
+    the rest of its attempt). Read in the order the engine writes,
+    backwards (an end after its attempts, an attempt after it left
+    ``running``), so what is sent is whole: a task's end never comes before
+    its attempts.
+    """
+    finished = board.finished
+    to = _lengths(board)
+    running = board.running.copy()
+    attempts, ends = board.attempts[since[1]:to[1]], board.ends[since[0]:to[0]]
+    nodes, ended = [a.node for a in attempts], [e[0] for e in ends]
+    workers = [a.worker for a in attempts]
+    lanes = {w: i for i, w in enumerate(dict.fromkeys(workers))}
+    return {
+        "from": since, "to": to,
+        "att": {
+            "node": nodes,
+            "index": column([a.index for a in attempts]),
+            "number": column([a.number for a in attempts]),
+            "ok": column([a.ok for a in attempts]),
+            "workers": list(lanes),
+            "worker": column([lanes[w] for w in workers]),
+            "error": column([a.error for a in attempts]),
+            "started": _doubles([a.started for a in attempts]),
+            "duration": _doubles([a.duration for a in attempts]),
+        },
+        # Each task's end right after its one attempt, the usual case: said in one word.
+        "end": {"node": True if ended and ended == nodes else ended,
+                "state": column([e[1] for e in ends])},
+        "line": board.lines[since[2]:to[2]],
+        "tb": board.tracebacks[since[3]:to[3]],
+        "run": [[n, i, number, worker, at] for (n, i), (number, worker, at) in running.items()],
+        "done": board.outcome if finished else None,
+    }
+
+
+def column(values: list[Any]) -> Any:
+    """``values``, or its one value when all are the same (ok: all True, say);
+    the page reads either (``col()`` in dashboard.js)."""
+    if values and values.count(values[0]) == len(values):
+        return values[0]
+    return values
+
+
+def _doubles(values: list[float]) -> str:
+    packed = array("d", values)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return base64.b64encode(packed.tobytes()).decode("ascii")
 
 
 # -- the server ---------------------------------------------------------------------------
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     dashboard: Dashboard
+
+    def server_bind(self) -> None:
+        """Bind, without HTTPServer's reverse DNS lookup of the address
+        (``socket.getfqdn``: seconds on a machine whose resolver is slow, and
+        the name is not used)."""
+        TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
+
+    def start(self) -> None:
+        """Answer requests in a thread of its own until :meth:`stop`."""
+        self._wake, self._waker = socket.socketpair()
+        self._thread = threading.Thread(target=self._serve, name="webber-dashboard", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        # Asleep until a request or stop() (serve_forever would wake up every
+        # poll_interval: a few ms of CPU a second, for as long as it serves).
+        with selectors.DefaultSelector() as selector:
+            selector.register(self, selectors.EVENT_READ)
+            selector.register(self._wake, selectors.EVENT_READ)
+            try:
+                while not any(key.fileobj is self._wake for key, _ in selector.select()):
+                    self.handle_request()
+            except (OSError, ValueError):
+                pass  # closed under it
+
+    def stop(self) -> None:
+        """Stop answering (the thread ends at once) and free the port."""
+        self._waker.send(b"x")
+        self._thread.join(5)
+        self.server_close()
+        self._wake.close()
+        self._waker.close()
 
 
 class Server6(Server):
@@ -124,38 +233,71 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("X-Content-Type-Options", "nosniff")
 
     def _events(self, dashboard: Dashboard, run: str) -> None:
-        """Server-sent events: ``{"at": i, "to": j, "log": [...]}``, entries i to j
-        of the log of run number ``run`` (the one the page shows), at most every
-        BATCH seconds; ``reload`` when the dashboard shows another run."""
+        """Server-sent events, for as long as the page is open: a :func:`batch`
+        of the run shown when something changed, at most every BATCH seconds;
+        a ``run`` event with the page's data when the dashboard shows another
+        run (the page starts over with it, on this same stream)."""
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self._common_headers()
         self.end_headers()
-        board, quiet = dashboard.board, 0.0
-        resume = self.headers.get("Last-Event-ID", "")
-        sent = int(resume) if resume.isdigit() and board and int(resume) <= len(board.log) else 0
-        shown = str(board.number if board is not None else 0)
+        # A reconnecting EventSource says where it was: "run:ends.attempts.lines.tracebacks".
+        page_run, seen = _resumed(self.headers.get("Last-Event-ID", ""), run)
+        board: Board | None = None
+        running: dict[Any, Any] = {}
+        done, quiet = False, 0.0
         try:
             while not dashboard._stopped.is_set():
-                if dashboard.board is not board or shown != run:
-                    self.wfile.write(b"event: reload\ndata: {}\n\n")
-                    return
-                if board is not None and len(board.log) > sent:
-                    finished = board.finished
-                    chunk = board.log[sent:]
-                    end = sent + len(chunk)
-                    body = json.dumps({"at": sent, "to": end, "log": _slim(chunk)},
-                                      separators=(",", ":"))
-                    # id: a reconnecting EventSource sends it back as Last-Event-ID
-                    self.wfile.write(f"id: {end}\ndata: ".encode() + body.encode() + b"\n\n")
-                    sent = end
-                    quiet = 0.0
-                    if finished and len(board.log) == sent:
-                        return  # the page has it all: it is a report now
+                shown = dashboard.board
+                if shown is not board:
+                    board, running, done = shown, {}, False
+                    if board is not None and not (str(board.number) == page_run
+                                                  and _fits(seen, board)):
+                        data = with_nodes(*dashboard.shown(board))
+                        self.wfile.write(b"event: run\ndata: %s\n\n" % data.encode())
+                        seen = (0, 0, 0, 0)
+                if board is not None and not done and (
+                        board.finished or board.running != running or seen != _lengths(board)):
+                    running = board.running.copy()
+                    news = batch(board, seen)
+                    seen, done, quiet = news["to"], news["done"] is not None, 0.0
+                    self.wfile.write(b"id: %d:%d.%d.%d.%d\ndata: %s\n\n" % (
+                        board.number, *seen, json.dumps(news, separators=(",", ":")).encode()))
                 elif quiet >= 15:
                     self.wfile.write(b": keep-alive\n\n")  # find out if the page left
                     quiet = 0.0
-                dashboard._stopped.wait(BATCH)
-                quiet += BATCH
+                if board is None or done:
+                    _idle(self, dashboard, board)
+                else:
+                    with dashboard.changed:  # the next look, or the run's end
+                        dashboard.changed.wait(BATCH)
+                    quiet += BATCH
         except (BrokenPipeError, ConnectionResetError):
             return  # the page was closed
+
+
+def _idle(handler: Handler, dashboard: Dashboard, board: Board | None) -> None:
+    """Wait for another run to be shown (or the end); a comment now and then
+    finds out whether the page is still there."""
+    with dashboard.changed:
+        if not dashboard.changed.wait_for(
+                lambda: dashboard.board is not board or dashboard._stopped.is_set(), timeout=15):
+            handler.wfile.write(b": keep-alive\n\n")
+
+
+def _lengths(board: Board) -> Seen:
+    return len(board.ends), len(board.attempts), len(board.lines), len(board.tracebacks)
+
+
+def _fits(seen: Seen, board: Board) -> bool:
+    return all(s <= h for s, h in zip(seen, _lengths(board), strict=True))
+
+
+def _resumed(last: str, run: str) -> tuple[str, Seen]:
+    """The run a page shows and how far it got: from a reconnecting page's
+    Last-Event-ID, else its ``run`` parameter and nothing seen yet."""
+    shown, _, where = last.partition(":")
+    parts = where.split(".")
+    if not shown.isdigit() or len(parts) != 4 or not all(p.isdigit() for p in parts):
+        return run, (0, 0, 0, 0)
+    return shown, (int(parts[0]), int(parts[1]), int(parts[2]), int(parts[3]))

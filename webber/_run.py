@@ -353,9 +353,9 @@ class Run:
         >>> html.startswith("<!DOCTYPE html>")
         True
         """
-        from webber._dashboard import page, report
+        from webber._dashboard import report
 
-        text = page(report(self))
+        text = report(self)
         if path is not None:
             with open(path, "w", encoding="utf-8") as f:
                 f.write(text)

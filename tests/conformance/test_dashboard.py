@@ -4,11 +4,14 @@ tested in a browser in tests/test_dashboard.py)."""
 
 from __future__ import annotations
 
+import base64
+import struct
 from collections.abc import Iterator
 
 import pytest
 
 from webber import DAG, Dashboard, Promise
+from webber._dashboard_http import batch
 
 
 def shout(word: str) -> str:
@@ -35,18 +38,33 @@ def test_the_page_gets_each_state_line_and_traceback(executor: str, dashboard: D
     after = dag.add_node(shout, Promise(bad))
     run = dag.run(executor=executor, dashboard=dashboard)
     assert dashboard.board is not None
-    log = dashboard.board.log
-    kinds = [entry[0] for entry in log]
-    assert kinds[-1] == "done" and log[-1][2] is False  # the run's end, not ok
-    ends = {entry[1]: entry[2] for entry in log if entry[0] == "end"}
+    fed = batch(dashboard.board)  # all of it, as a page that opens now gets it
+    assert fed["done"][1] is False and fed["run"] == []  # the run's end, not ok
+    ends = dict(zip(fed["end"]["node"], fed["end"]["state"], strict=True))  # not those of att
     assert ends == {ok: "success", bad: "failed", after: "skipped"}
-    assert ["line", ok, "stdout", "<hi>"] in log
-    tracebacks = [entry[2] for entry in log if entry[0] == "tb" and entry[1] == bad]
+    assert (ok, "stdout", "<hi>") in fed["line"]
+    tracebacks = [text for node, text in fed["tb"] if node == bad]
     assert tracebacks and "ValueError: invalid literal for int()" in tracebacks[-1]
-    # Each task's attempt is there, after its start (when the executor reports
-    # starts) and before its end.
+    # Each task that ran has its attempt, in columns; a column with one value
+    # for all is that value.
+    att = fed["att"]
+    assert sorted(att["node"]) == sorted([ok, bad])
+    row = {name: att[name] if isinstance(att[name], list) else [att[name]] * 2
+           for name in ("node", "number", "ok", "error", "worker")}
+    row["worker"] = [att["workers"][i] for i in row["worker"]]
+    by_node = {n: i for i, n in enumerate(row["node"])}
+    assert row["ok"][by_node[ok]] is True and row["ok"][by_node[bad]] is False
+    assert row["error"][by_node[bad]] == "ValueError: invalid literal for int() with base 10: 'x'"
+    assert att["number"] == 1 and all(row["worker"])
+    # Start times and durations: little-endian doubles, in base64.
+    started = struct.unpack("<2d", base64.b64decode(att["started"]))
+    durations = struct.unpack("<2d", base64.b64decode(att["duration"]))
+    by_attempt = {a.node: a for tries in run.attempts.values() for a in tries}
     for node in (ok, bad):
-        steps = [e[0] for e in log if e[1] == node and e[0] in ("start", "attempt", "end")]
-        assert steps[-2:] == ["attempt", "end"]
-        assert steps[0] in ("start", "attempt")
+        assert started[by_node[node]] == by_attempt[node].started
+        assert durations[by_node[node]] == by_attempt[node].duration
+    assert fed["to"] == (3, 2, len(fed["line"]), len(fed["tb"]))
+    # A page that has seen it all gets nothing more.
+    again = batch(dashboard.board, fed["to"])
+    assert again["att"]["node"] == again["end"]["node"] == again["line"] == again["tb"] == []
     assert run.to_html().count('"\\u003chi\\u003e"') == 1  # the line, escaped, in the report

@@ -1,10 +1,11 @@
-// webber's dashboard page: replays the run's log (embedded, then streamed by
-// server-sent events) into a graph coloured by state, timeline lanes, counts,
-// failures and printed lines. Every piece of run data goes into the page as
+// webber's dashboard page: applies batches of what happened in the run (one
+// embedded in a report, then streamed by server-sent events while it runs) to a
+// graph coloured by state, timeline lanes, counts, failures and printed lines. Every piece of run data goes into the page as
 // text (textContent, setAttribute): nothing is ever parsed as HTML.
 (function () {
   "use strict";
   var DATA = JSON.parse(document.getElementById("webber-data").textContent);
+  var LIVE = DATA.live;
   var NS = "http://www.w3.org/2000/svg";
   // The same colours as run.visualize() (webber/viz.py), plus "running".
   var COLORS = {
@@ -18,58 +19,79 @@
   var MAX_LINES = 2000;  // printed lines kept in the output panel
   var W = 170, H = 46, GX = 22, GY = 56, PAD = 16;
 
-  // -- the model: tasks, attempts, lines ------------------------------------------
-  var tasks = new Map();
-  DATA.nodes.forEach(function (r) {
-    tasks.set(r[0], {
-      id: r[0], name: r[1], level: r[2], map: r[3], parents: r[4], state: "pending",
-      running: 0, retried: false, error: null, tb: null, items: 0
+  // -- the model: tasks, attempts, lines (one run's; load() starts another) --------
+  var tasks;      // id -> task
+  var attempts;   // [node, index, number, ok, started, duration, worker, error]
+  var live;       // "node|index" -> [node, worker, since]: running now
+  var lanes, laneOf;
+  var lines;      // [node, stream, text]
+  var seen;       // how far into the run's ends, attempts, lines, tracebacks
+  var finished, duration, allOk, lost = false;
+
+  // The graph comes as columns (see graph() in webber/_dashboard.py).
+  function model(g) {
+    tasks = new Map();
+    g.id.forEach(function (id, i) {
+      tasks.set(id, {
+        id: id, name: col(g.name, i), level: col(g.level, i), map: false, parents: g.parents[i] || [],
+        state: "pending", running: 0, retried: false, error: null, tb: null, items: 0
+      });
     });
-  });
-  var attempts = [];        // [node, index, number, ok, started, duration, worker, error]
-  var live = new Map();     // "node|index" -> [node, worker, since]: running now
-  var lanes = [], laneOf = new Map();
-  var lines = [];           // [node, stream, text]
-  var seen = 0, finished = !DATA.live, duration = null, allOk = null, lost = false;
+    g.map.forEach(function (i) { tasks.get(g.id[i]).map = true; });
+    attempts = []; live = new Map(); lanes = []; laneOf = new Map(); lines = [];
+    seen = [0, 0, 0, 0];
+    finished = !DATA.live; duration = null; allOk = null;
+  }
 
   function lane(worker) {
     worker = worker || "unknown";
     if (!laneOf.has(worker)) { laneOf.set(worker, lanes.length); lanes.push(worker); }
   }
 
-  function apply(e) {
-    var t = tasks.get(e[1]);
-    switch (e[0]) {
-      case "start":
+  // A column of a batch: a list, or one value for all.
+  function col(c, i) { return Array.isArray(c) ? c[i] : c; }
+  // Little-endian doubles in base64.
+  function doubles(text) {
+    var bytes = atob(text), view = new DataView(new ArrayBuffer(bytes.length)), out = [];
+    for (var i = 0; i < bytes.length; i++) view.setUint8(i, bytes.charCodeAt(i));
+    for (var j = 0; j < bytes.length; j += 8) out.push(view.getFloat64(j, true));
+    return out;
+  }
+
+  // One batch of what happened, in columns (see batch() in webber/_dashboard_http.py).
+  function apply(b) {
+    var at = b.att, started = doubles(at.started), took = doubles(at.duration);
+    started.forEach(function (since, i) {
+      var node = col(at.node, i), t = tasks.get(node);
+      if (!t) return;
+      var a = [node, col(at.index, i), col(at.number, i), col(at.ok, i), since, took[i],
+               at.workers[col(at.worker, i)], col(at.error, i)];
+      attempts.push(a);
+      lane(a[6]);
+      if (!a[3]) { t.retried = true; t.error = a[7]; } else if (a[1] !== null) t.items += 1;
+      if (t.state === "pending") t.state = "running";
+    });
+    (b.end.node === true ? at.node : b.end.node).forEach(function (node, i) {
+      var t = tasks.get(node), state = col(b.end.state, i);
+      if (!t) return;
+      t.state = state === "success" && t.retried ? "retried" : state;
+    });
+    live.forEach(function (r) { var t = tasks.get(r[0]); if (t) t.running = 0; });
+    live.clear();
+    if (!b.done) {
+      b.run.forEach(function (r) {
+        var t = tasks.get(r[0]);
         if (!t) return;
-        live.set(e[1] + "|" + e[2], [e[1], e[4], e[5]]);
-        lane(e[4]);
+        live.set(r[0] + "|" + r[1], [r[0], r[3], r[4]]);
+        lane(r[3]);
         t.running += 1;
         if (t.state === "pending") t.state = "running";
-        break;
-      case "attempt":
-        if (!t) return;
-        if (live.delete(e[1] + "|" + e[2])) t.running = Math.max(0, t.running - 1);
-        attempts.push(e.slice(1));
-        lane(e[7]);
-        if (!e[4]) { t.retried = true; t.error = e[8]; } else if (e[2] !== null) t.items += 1;
-        if (t.state === "pending") t.state = "running";
-        break;
-      case "end":
-        if (!t) return;
-        t.state = e[2] === "success" && t.retried ? "retried" : e[2];
-        t.running = 0;
-        break;
-      case "line":
-        lines.push(e.slice(1));
-        break;
-      case "tb":
-        if (t) t.tb = e[2];
-        break;
-      case "done":
-        duration = e[1]; allOk = e[2]; finished = true; live.clear();
-        break;
+      });
     }
+    b.line.forEach(function (l) { lines.push(l); });
+    b.tb.forEach(function (e) { var t = tasks.get(e[0]); if (t) t.tb = e[1]; });
+    if (b.done) { duration = b.done[0]; allOk = b.done[1]; finished = true; }
+    seen = b.to;
   }
 
   // -- small DOM helpers (text only) --------------------------------------------------
@@ -96,8 +118,9 @@
   }
 
   // -- the graph: boxes by level; many tasks of one name on one level share a box --
-  var groups = [], groupOf = new Map(), edges = new Map();
-  (function build() {
+  var groups, groupOf, edges;
+  function build() {
+    groups = []; groupOf = new Map(); edges = new Map();
     var count = new Map(), byKey = new Map();
     tasks.forEach(function (t) {
       var k = t.level + "\u0000" + t.name;
@@ -123,7 +146,7 @@
         if (!edges.has(k)) { edges.set(k, { from: from, to: g, cond: p[1], data: p[2] }); g.ins.push(from); }
       });
     });
-  })();
+  }
 
   var selected = null;
 
@@ -404,28 +427,41 @@
   }
   function schedule() { if (timer === null) timer = setTimeout(render, 16); }
 
-  document.title = "webber: " + DATA.name;
-  document.getElementById("title").textContent = DATA.name;
-  DATA.log.forEach(apply);
-  seen = DATA.log.length;
-  drawGraph();
-  render();
+  // Show the run in ``data`` (the page's own, or the next one the server shows).
+  function load(data) {
+    DATA = data;
+    model(DATA.nodes);
+    build();
+    selected = null;
+    failureEls = new Map();
+    var failures = document.getElementById("failures");
+    failures.textContent = "";
+    html("p", "none", failures, "none");
+    document.getElementById("output").textContent = "";
+    document.getElementById("filter").textContent = "";
+    shownLines = 0;
+    document.title = "webber: " + DATA.name;
+    document.getElementById("title").textContent = DATA.name;
+    if (DATA.batch) apply(DATA.batch);
+    drawGraph();
+    render();
+  }
+  load(DATA);
   window.addEventListener("resize", schedule);
 
-  if (DATA.live) {
+  if (LIVE) {
+    // One stream for as long as the page is open: batches of the run shown, and
+    // a "run" event with the next run's graph when the dashboard moves on to it.
     var token = new URLSearchParams(location.search).get("token") || "";
     var events = new EventSource("events?token=" + encodeURIComponent(token) + "&run=" + DATA.run);
     events.onmessage = function (m) {
       var batch = JSON.parse(m.data);
-      if (batch.to <= seen) return;  // had it already
-      if (batch.at !== seen) { events.close(); location.reload(); return; }  // a gap: start over
-      batch.log.forEach(apply);
-      seen = batch.to;
+      if (String(batch.from) !== String(seen)) { events.close(); location.reload(); return; }  // a gap: start over
+      apply(batch);
       lost = false;
-      if (finished) events.close();
       schedule();
     };
-    events.addEventListener("reload", function () { events.close(); location.reload(); });
+    events.addEventListener("run", function (m) { lost = false; load(JSON.parse(m.data)); });
     events.onerror = function () { if (!finished) { lost = true; schedule(); } };
     // Running bars grow while nothing else happens.
     setInterval(function () { if (!finished && live.size) schedule(); }, 250);
