@@ -180,6 +180,23 @@ def test_row02_jobs_that_finished_before_a_crash_in_their_batch_keep_their_resul
     then_works()
 
 
+def _big_result(n: int) -> bytes:
+    return bytes([n]) * (3 << 20)  # out of band: a shared-memory segment of the worker's
+
+
+def test_row02_a_large_result_finished_before_a_crash_in_its_batch_arrives_intact() -> None:
+    """Its segment belongs to the dead worker: it is read before what the
+    worker left is removed."""
+    dag = DAG()
+    big = dag.add_node(_big_result, 7)
+    dead = dag.add_node(_sigkill)
+    run = dag.run(executor="processes", max_workers=1)  # one worker, one batch
+    assert run.state(dead) == "failed"
+    assert run[big] == bytes([7]) * (3 << 20)
+    assert len(run.attempts[big]) == 1
+    then_works()
+
+
 def test_row02_crash_with_retries_counts_attempts(tmp_path: Path) -> None:
     marker = tmp_path / "crashed"
 

@@ -334,7 +334,8 @@ class Pool:
             code = reap(proc)
             # What it finished but had not sent: those jobs succeeded (or failed) on their own.
             kept = recover(self.ledgers.get(proc), [task.tag for task in proc.inflight])
-            finished = self._settle(proc, kept) if kept else []
+            if kept:  # delivered before its segments are removed below
+                self._deliver(proc, self._settle(proc, kept))
             for session in self.sessions:
                 session.where = {n: p for n, p in session.where.items() if p is not proc}
             remove_segments_of(proc.pid)
@@ -358,7 +359,6 @@ class Pool:
                 # fails (no fds, no memory), the next task spawns one instead.
                 with contextlib.suppress(OSError):
                     self._spawn()
-        self._deliver(proc, finished)
         if tasks and not tasks[0].abandoned:
             job, session = tasks[0].job, tasks[0].session
             error = crash_error(job.node, proc.pid, code, session.memory_limit)
