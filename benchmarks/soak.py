@@ -159,7 +159,8 @@ def soak(runs: int) -> tuple[dict[str, float], dict[str, float], float]:
     for i in range(runs):
         run = flow.run(executor=executor)
         states = dict(run.states)
-        assert states == want, f"run {i}: {states}"
+        wrong = {n: f"{s}: {run.error(n)!r}" for n, s in states.items() if s != want.get(n)}
+        assert states == want, f"run {i}: {wrong}"
         assert run["total-1"] == run["total-2"] == RESULT_MB * 2**20 // 8
         assert run["handler-1"] == "ValueError"
         del run

@@ -472,3 +472,18 @@ def test_a_task_whose_forked_child_prints_gets_each_result_once(
     assert [run[n] for n in nodes] == list(range(20))
     assert sorted(r.getMessage() for r in caplog.records if "child of" in r.getMessage()) == \
         sorted(f"child of {i}" for i in range(20))
+
+
+def _big(n: int) -> bytes:
+    return bytes([n]) * (3 << 20)  # out of band: a shared-memory segment of the worker's
+
+
+def test_a_large_result_of_a_worker_recycled_after_it_arrives_intact() -> None:
+    """A worker recycled after its last task (max_tasks_per_worker) is stopped
+    before that task's result is read; what it left in shared memory is
+    removed only after."""
+    dag = DAG()
+    nodes = [dag.add_node(_big, i) for i in range(4)]
+    run = dag.run(executor=ProcessExecutor(1, max_tasks_per_worker=1))
+    assert run.ok, {n: run.error(n) for n in run.failed}
+    assert [run[n] for n in nodes] == [bytes([i]) * (3 << 20) for i in range(4)]

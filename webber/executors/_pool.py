@@ -199,13 +199,16 @@ class Pool:
     def _send(self, proc: Proc, batch: list[Sent]) -> None:
         send_batch(proc, batch, self.tags, self.fids)
 
-    def _stop(self, proc: Proc) -> None:
+    def _stop(self, proc: Proc, sweep: bool = True) -> None:
+        """Stop idle ``proc``; ``sweep``: remove the segments it left (not yet
+        when its last results are still to be read: the caller does it then)."""
         with contextlib.suppress(OSError):
             send_frame(proc.conn_in, pickle.dumps(("stop",)))
         self._close(proc, kill=False)
         reap(proc)
         proc.signal_tree()  # what its tasks left running (a group outlives its leader)
-        remove_segments_of(proc.pid)
+        if sweep:
+            remove_segments_of(proc.pid)
         release(self.ledgers.pop(proc, None))
         for session in self.sessions:
             session.where = {n: p for n, p in session.where.items() if p is not proc}
@@ -279,6 +282,8 @@ class Pool:
             with self.lock:
                 finished = self._settle(proc, results)
             self._deliver(proc, finished)
+            if proc not in self.procs:  # recycled meanwhile: now what it left can go
+                remove_segments_of(proc.pid)
 
     def _settle(self, proc: Proc, results: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """Take ``results`` off ``proc``'s queue (under the lock); feed it anew when empty."""
@@ -300,7 +305,7 @@ class Pool:
             self._prefetch(proc)
         else:
             if proc in self.procs and self._worn(proc, finished[-1][0].session):
-                self._stop(proc)  # recycled: a fresh one replaces it on demand
+                self._stop(proc, sweep=False)  # recycled: a fresh one replaces it on demand
             self._dispatch()
         return finished
 
