@@ -24,9 +24,9 @@ from webber._errors import (
     WebberError,
 )
 from webber._graph import Condition, Edge, Node, TaskOptions, display_name
-from webber._promise import Promise, find_promises, lower_iter_promise
+from webber._promise import IterPromise, Promise, find_promises, lower_iter_promise
 from webber._query import GraphView, NodeRef, spread
-from webber._refs import substitute
+from webber._refs import substitute, walked
 
 __all__ = ["GraphEdits", "check_condition"]
 
@@ -348,19 +348,15 @@ class GraphEdits(GraphView):
             self._store.link(ids[u], ids[v], condition or Condition.Success)
 
 
-#: argument types that cannot hold a Promise: a call with only these is not walked
-_ATOMS = frozenset({int, float, complex, str, bytes, bool, type(None)})
-
-
 def _top_promises(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> list[Promise] | None:
-    """The Promises among the arguments when each one is an atom or a Promise
-    (the common case, read without a walk); None when one may hold more."""
+    """The Promises among the arguments when none is a container the walker
+    looks into (``_refs.walked``) or an IterPromise: the common case, read
+    without a walk; None otherwise."""
     found: list[Promise] = []
     for arg in (*args, *kwargs.values()) if kwargs else args:
-        kind = arg.__class__
-        if kind is Promise:
+        if arg.__class__ is Promise:
             found.append(arg)
-        elif kind not in _ATOMS:
+        elif walked(arg) or isinstance(arg, IterPromise):
             return None
     return found
 

@@ -18,7 +18,7 @@ from webber import _context
 from webber._errors import TaskDefinitionError
 from webber._graph import Condition
 from webber._nodeid import NodeId
-from webber._refs import find
+from webber._refs import find, walked
 
 if TYPE_CHECKING:
     from webber._flow import DAG
@@ -270,9 +270,6 @@ def find_promises(obj: Any) -> list[Promise]:
     return find(obj, Promise)
 
 
-_CONTAINERS = (list, tuple, set, frozenset, dict)
-
-
 def lower_iter_promise(
     args: tuple[Any, ...], kwargs: dict[str, Any], where: str
 ) -> tuple[tuple[Any, ...], dict[str, Any], dict[str, Any] | None]:
@@ -285,7 +282,7 @@ def lower_iter_promise(
     if kwargs:
         found += [(k, v) for k, v in kwargs.items() if isinstance(v, IterPromise)]
     if not found:
-        containers = [a for a in (*args, *kwargs.values()) if type(a) in _CONTAINERS]
+        containers = [a for a in (*args, *kwargs.values()) if walked(a)]
         if containers and find(containers, IterPromise):
             raise TaskDefinitionError(
                 f"task {where!r} takes an IterPromise inside a list, tuple, set or dict; "
