@@ -378,4 +378,6 @@ def test_levels_are_the_same_whether_parents_come_first_or_not() -> None:
             children = {k: list(node.children) for k, node in plan.nodes.items()}
             deps = {k: node.deps for k, node in plan.nodes.items()}
             assert plan.levels == _kahn_levels(plan.nodes, parents, children, deps)
-            assert _levels(plan.nodes, parents, children, deps) == plan.levels
+            levels, level_of = _levels(plan.nodes, parents, children, deps)
+            assert levels == plan.levels
+            assert level_of == {k: node.level for k, node in plan.nodes.items()}

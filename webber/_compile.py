@@ -55,6 +55,10 @@ def compile_graph(
             gc.enable()
 
 
+#: the parents of every node that has none: one dict, read-only as the whole Plan is
+_NO_PARENTS: dict[str, Condition] = {}
+
+
 def _compile(
     name: str,
     nodes: Mapping[str, Node],
@@ -62,6 +66,8 @@ def _compile(
     node_id: Callable[[Any], str],
     succ: Mapping[str, Mapping[str, Condition]],
 ) -> Plan:
+    # Only nodes with parents (or Promise arguments) get entries here: most
+    # nodes of a wide graph have neither, and each dict slot costs (see _store).
     parents: dict[str, dict[str, Condition]] = {}
     unlisted: list[tuple[str, str]] = []  # Promise edges the graph does not hold
     deps: dict[str, tuple[str, ...]] = {}
@@ -69,18 +75,19 @@ def _compile(
     arguments: dict[str, tuple[tuple[Any, ...], Mapping[str, Any]]] = {}
     for n, node in nodes.items():
         check_node(node, checked)
-        incoming = dict(pred[n])
-        for condition in incoming.values():
-            if condition.__class__ is not Condition:
-                u = next(u for u, c in incoming.items() if c is condition)
-                raise TaskDefinitionError(
-                    f"edge {u} -> {n}: continue_on={condition!r} is not a Condition; "
-                    f"use Condition.Success, Condition.Failure or Condition.AnyCase"
-                )
-        parents[n] = incoming
+        edges = pred.get(n)
+        if edges:
+            incoming = parents[n] = dict(edges)
+            for condition in incoming.values():
+                if condition.__class__ is not Condition:
+                    u = next(u for u, c in incoming.items() if c is condition)
+                    raise TaskDefinitionError(
+                        f"edge {u} -> {n}: continue_on={condition!r} is not a Condition; "
+                        f"use Condition.Success, Condition.Failure or Condition.AnyCase"
+                    )
         if not node.deps:
-            deps[n] = ()
             continue
+        incoming = parents.setdefault(n, {})
         ids: dict[Any, str] = {}
         for key in node.deps:
             try:
@@ -94,24 +101,19 @@ def _compile(
         deps[n] = tuple(dict.fromkeys(ids.values()))
         arguments[n] = _lower(node, ids)
 
-    children = {n: list(succ[n]) for n in nodes}
+    children = {u: list(kids) for u, kids in succ.items() if kids}
     for u, n in unlisted:
-        children[u].append(n)
-    levels = _levels(nodes, parents, children, deps)
-    level_of = {n: k for k, level in enumerate(levels) for n in level}
+        children.setdefault(u, []).append(n)
+    levels, level_of = _levels(nodes, parents, children, deps)
     chains = _chains(nodes, parents, children)
-    plan_nodes = {
-        n: PlanNode(
-            node,
-            *arguments.get(n, (node.args, node.kwargs)),
-            parents[n],
-            tuple(children[n]),
-            deps[n],
-            level_of[n],
-            chains.get(n),
+    plan_nodes = {}
+    for n, node in nodes.items():
+        args, kwargs = arguments.get(n) or (node.args, node.kwargs)
+        kids = children.get(n)
+        plan_nodes[n] = PlanNode(
+            node, args, kwargs, parents.get(n, _NO_PARENTS), () if kids is None else tuple(kids),
+            deps.get(n, ()), level_of[n], chains.get(n),
         )
-        for n, node in nodes.items()
-    }
     return Plan(name, plan_nodes, levels)
 
 
@@ -153,7 +155,7 @@ def _chains(
     for n, kids in children.items():
         if len(kids) == 1:
             child = kids[0]
-            incoming = parents[child]
+            incoming = parents[child]  # a child has a parent: it has an entry
             if (len(incoming) == 1 and incoming.get(n) is Condition.Success
                     and plain(nodes[n]) and plain(nodes[child])):
                 links[n] = child
@@ -165,28 +167,37 @@ def _levels(
     parents: Mapping[str, Mapping[str, Condition]],
     children: Mapping[str, list[str]],
     deps: Mapping[str, tuple[str, ...]],
-) -> list[list[str]]:
-    """A node's level is one more than its parents' highest (0 without any);
-    in insertion order within a level.
+) -> tuple[list[list[str]], dict[str, int]]:
+    """The levels, and each node's: a node's level is one more than its
+    parents' highest (0 without any); in insertion order within a level.
+    ``parents`` and ``children`` hold only the nodes that have some.
 
     Graphs are usually built parents first, so one pass in insertion order
     computes every level; only when a node comes before one of its parents
     does Kahn's algorithm (a level at a time) take over.
     """
     level_of: dict[str, int] = {}
-    for n, incoming in parents.items():
+    top = 0
+    for n in nodes:
+        incoming = parents.get(n)
         level = 0
-        for u in incoming:
-            parent_level = level_of.get(u)
-            if parent_level is None:  # a parent added later (or a cycle)
-                return _kahn_levels(nodes, parents, children, deps)
-            if parent_level >= level:
-                level = parent_level + 1
+        if incoming:
+            for u in incoming:
+                parent_level = level_of.get(u)
+                if parent_level is None:  # a parent added later (or a cycle)
+                    levels = _kahn_levels(nodes, parents, children, deps)
+                    return levels, {n: k for k, level in enumerate(levels) for n in level}
+                if parent_level >= level:
+                    level = parent_level + 1
+            if level > top:
+                top = level
         level_of[n] = level
-    levels: list[list[str]] = [[] for _ in range(max(level_of.values(), default=-1) + 1)]
+    if not top:  # one level (or none): no sorting out
+        return ([list(nodes)] if nodes else []), level_of
+    levels: list[list[str]] = [[] for _ in range(top + 1)]
     for n, level in level_of.items():
         levels[level].append(n)
-    return levels
+    return levels, level_of
 
 
 def _kahn_levels(
@@ -197,7 +208,7 @@ def _kahn_levels(
 ) -> list[list[str]]:
     """Kahn's algorithm, a level at a time; in insertion order within a level."""
     index = {n: i for i, n in enumerate(nodes)}
-    waiting = {n: len(incoming) for n, incoming in parents.items()}
+    waiting = {n: len(parents.get(n, ())) for n in nodes}
     level = [n for n, count in waiting.items() if count == 0]
     levels: list[list[str]] = []
     placed = 0
@@ -206,7 +217,7 @@ def _kahn_levels(
         placed += len(level)
         ready = []
         for u in level:
-            for v in children[u]:
+            for v in children.get(u, ()):
                 waiting[v] -= 1
                 if waiting[v] == 0:
                     ready.append(v)

@@ -72,7 +72,8 @@ class GraphView:
     @property
     def root(self) -> list[str]:
         """The ids of the nodes without parents (they run first)."""
-        return [self._mine(n) for n, parents in self._store.pred.items() if not parents]
+        pred = self._store.pred
+        return [self._mine(n) for n in self._store.nodes if not pred[n]]
 
     @property
     def graph(self) -> DiGraphView:

@@ -3,7 +3,9 @@
 Storage is two adjacency dicts (``pred[child][parent]`` and
 ``succ[parent][child]``, both holding the edge's Condition) and one dict of
 frozen Node records; Edge records are made only when asked for, which keeps a
-100,000-node graph cheap to build. Every change bumps ``version``, which the
+100,000-node graph cheap to build. A node gets its adjacency entries with its
+first edge (:class:`Adjacency`): a node without edges costs one record and
+one slot in ``nodes``, as most nodes of a wide graph have no edges. Every change bumps ``version``, which the
 facade keys its cached Plan by.
 
 The store refuses an edge that would close a cycle (:meth:`GraphStore.connect`,
@@ -24,6 +26,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 
 from webber._checks import cycle_error
@@ -31,7 +34,28 @@ from webber._errors import UnknownNodeError
 from webber._graph import OPTION_FIELDS, Condition, Edge, Node, find_id, slug
 from webber._order import TopoOrder
 
-__all__ = ["GraphStore"]
+__all__ = ["Adjacency", "GraphStore"]
+
+#: the edges of a node that has none: read-only, so that no caller can fill it
+_NO_EDGES: Any = MappingProxyType({})
+
+
+class Adjacency(dict[str, dict[str, Condition]]):
+    """node id -> {neighbour id: condition}, with an entry only for a node that
+    has edges; reading any other node gives an empty read-only mapping.
+
+    Two empty dicts per node made a 100,000-node wide graph 1.3 us a node
+    slower to build (allocations, and two more large dicts to grow).
+
+    >>> adj = Adjacency()
+    >>> dict(adj["a"]), "a" in adj
+    ({}, False)
+    """
+
+    __slots__ = ()
+
+    def __missing__(self, key: str) -> dict[str, Condition]:
+        return _NO_EDGES  # type: ignore[no-any-return]
 
 
 class GraphStore:
@@ -41,8 +65,8 @@ class GraphStore:
         #: names the graph in errors ("dag 'etl'"); the facade's, read when needed
         self.label = label
         self.nodes: dict[str, Node] = {}
-        self.pred: dict[str, dict[str, Condition]] = {}
-        self.succ: dict[str, dict[str, Condition]] = {}
+        self.pred = Adjacency()
+        self.succ = Adjacency()
         self.counts: dict[str, int] = {}
         self.version = 0
         self.order: TopoOrder[str] = TopoOrder()
@@ -85,7 +109,8 @@ class GraphStore:
 
     def pairs(self) -> list[tuple[str, str]]:
         """Every edge as a ``(parent, child)`` id pair."""
-        return [(u, v) for u, children in self.succ.items() for v in children]
+        succ = self.succ  # in the order of the nodes (a node's entry comes with its first edge)
+        return [(u, v) for u in self.nodes if u in succ for v in succ[u]]
 
     def has_edge(self, u: str, v: str) -> bool:
         return v in self.succ[u]
@@ -120,8 +145,6 @@ class GraphStore:
         into a new node close no cycle)."""
         self.version += 1
         self.nodes[node.id] = node
-        self.pred[node.id] = {}
-        self.succ[node.id] = {}
         self.order.add(node.id)
         if node.deps:
             self._link_deps(node, new=True)
@@ -165,13 +188,22 @@ class GraphStore:
     def link(self, u: str, v: str, condition: Condition) -> None:
         """Set the condition of the edge ``u -> v`` (checked: use connect() for a new edge)."""
         self.version += 1
-        self.succ[u][v] = condition
-        self.pred[v][u] = condition
+        children = self.succ.get(u)
+        if children is None:
+            children = self.succ[u] = {}
+        children[v] = condition
+        parents = self.pred.get(v)
+        if parents is None:
+            parents = self.pred[v] = {}
+        parents[u] = condition
 
     def unlink(self, u: str, v: str) -> None:
         self.version += 1
-        del self.succ[u][v]
-        del self.pred[v][u]
+        for adjacency, a, b in ((self.succ, u, v), (self.pred, v, u)):
+            edges = adjacency[a]
+            del edges[b]
+            if not edges:
+                del adjacency[a]
         self.implied.discard((u, v))
 
     def put(self, node: Node) -> None:
@@ -181,13 +213,11 @@ class GraphStore:
 
     def remove(self, n: str) -> None:
         """Remove node ``n`` and its edges."""
+        for u in list(self.pred[n]):
+            self.unlink(u, n)
+        for v in list(self.succ[n]):
+            self.unlink(n, v)
         self.version += 1
-        for u in self.pred.pop(n):
-            del self.succ[u][n]
-            self.implied.discard((u, n))
-        for v in self.succ.pop(n):
-            del self.pred[v][n]
-            self.implied.discard((n, v))
         del self.nodes[n]
         self.order.discard(n)
 
@@ -216,8 +246,10 @@ class GraphStore:
         for n, node in self.nodes.items():
             if n in keep:
                 sub.nodes[n] = node
-                sub.pred[n] = {u: c for u, c in self.pred[n].items() if u in keep}
-                sub.succ[n] = {v: c for v, c in self.succ[n].items() if v in keep}
+                for mine, theirs in ((sub.pred, self.pred), (sub.succ, self.succ)):
+                    edges = {u: c for u, c in theirs[n].items() if u in keep}
+                    if edges:
+                        mine[n] = edges
         sub.order = self.order.subset(keep)
         sub.implied = {(u, v) for u, v in self.implied if u in keep and v in keep}
         return sub
