@@ -185,8 +185,8 @@ def _levels(
             for u in incoming:
                 parent_level = level_of.get(u)
                 if parent_level is None:  # a parent added later (or a cycle)
-                    levels = _kahn_levels(nodes, parents, children, deps)
-                    return levels, {n: k for k, level in enumerate(levels) for n in level}
+                    kahn = _kahn_levels(nodes, parents, children, deps)
+                    return kahn, {n: k for k, ids in enumerate(kahn) for n in ids}
                 if parent_level >= level:
                     level = parent_level + 1
             if level > top:

@@ -5,8 +5,8 @@ Storage is two adjacency dicts (``pred[child][parent]`` and
 frozen Node records; Edge records are made only when asked for, which keeps a
 100,000-node graph cheap to build. A node gets its adjacency entries with its
 first edge (:class:`Adjacency`): a node without edges costs one record and
-one slot in ``nodes``, as most nodes of a wide graph have no edges. Every change bumps ``version``, which the
-facade keys its cached Plan by.
+one slot in ``nodes``, as most nodes of a wide graph have no edges. Every
+change bumps ``version``, which the facade keys its cached Plan by.
 
 The store refuses an edge that would close a cycle (:meth:`GraphStore.connect`,
 used for every new edge) without a traversal of the graph per edge: ``order``
