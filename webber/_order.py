@@ -5,7 +5,10 @@ without a traversal of the whole graph per edge (a 100,000-node graph gets
 300,000 edges). The graph keeps a topological index per node (Pearce & Kelly,
 "A dynamic topological sort algorithm for directed acyclic graphs", 2006):
 
-- a new node gets the next index, so it comes after every node;
+- a node gets its index with its first edge: as a child, after every node
+  indexed so far; as a parent, before all of them (a node without edges may
+  sit anywhere, and most nodes of a wide graph never get one: no index to
+  keep for them);
 - an edge ``u -> v`` with ``index[u] < index[v]`` agrees with the order and
   cannot close a cycle: O(1), the common case (parents are usually added first);
 - otherwise a search forward from ``v`` visits only nodes with an index below
@@ -42,16 +45,36 @@ class TopoOrder(Generic[K]):
     ['c', 'a', 'b', 'c']
     """
 
-    __slots__ = ("_next", "index")
+    __slots__ = ("_first", "_next", "index")
 
     def __init__(self) -> None:
+        #: the nodes placed so far (each node with an edge is)
         self.index: dict[K, int] = {}
         self._next = 0
+        self._first = 0  # the index before every other one is _first - 1
 
     def add(self, node: K) -> None:
-        """A new node, after every other one."""
+        """Place ``node`` after every other one."""
         self.index[node] = self._next
         self._next += 1
+
+    def agrees(self, u: K, v: K) -> bool:
+        """Whether the new edge ``u -> v`` (``u != v``) agrees with the order,
+        so that it closes no cycle: O(1). A node not placed yet has no edges,
+        so it is placed where the edge agrees (``v`` last, ``u`` first)."""
+        index = self.index
+        if v in index:
+            if u in index:
+                return index[u] < index[v]
+            self._first -= 1
+            index[u] = self._first
+            return True
+        if u not in index:
+            index[u] = self._next
+            self._next += 1
+        index[v] = self._next
+        self._next += 1
+        return True
 
     def discard(self, node: K) -> None:
         self.index.pop(node, None)
@@ -60,7 +83,7 @@ class TopoOrder(Generic[K]):
         """The order of the nodes in ``keep`` (a subgraph's: still valid)."""
         sub: TopoOrder[K] = TopoOrder()
         sub.index = {n: i for n, i in self.index.items() if n in keep}
-        sub._next = self._next
+        sub._next, sub._first = self._next, self._first
         return sub
 
     def check(
@@ -75,10 +98,10 @@ class TopoOrder(Generic[K]):
         u, v = edge
         if u == v:
             return [u, u]
+        if self.agrees(u, v):
+            return None
         index = self.index
         upper, lower = index[u], index[v]
-        if upper < lower:
-            return None
         # Forward from v, among nodes ordered before u: can v reach u?
         came_from: dict[K, K | None] = {v: None}
         stack = [v]

@@ -145,7 +145,6 @@ class GraphStore:
         into a new node close no cycle)."""
         self.version += 1
         self.nodes[node.id] = node
-        self.order.add(node.id)
         if node.deps:
             self._link_deps(node, new=True)
 
@@ -188,14 +187,18 @@ class GraphStore:
     def link(self, u: str, v: str, condition: Condition) -> None:
         """Set the condition of the edge ``u -> v`` (checked: use connect() for a new edge)."""
         self.version += 1
-        children = self.succ.get(u)
-        if children is None:
-            children = self.succ[u] = {}
-        children[v] = condition
-        parents = self.pred.get(v)
-        if parents is None:
-            parents = self.pred[v] = {}
-        parents[u] = condition
+        index = self.order.index
+        if u not in index or v not in index:  # a first edge (one that cannot close a cycle)
+            self.order.agrees(u, v)
+        succ, pred = self.succ, self.pred
+        if u in succ:
+            succ[u][v] = condition
+        else:
+            succ[u] = {v: condition}
+        if v in pred:
+            pred[v][u] = condition
+        else:
+            pred[v] = {u: condition}
 
     def unlink(self, u: str, v: str) -> None:
         self.version += 1
