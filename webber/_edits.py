@@ -23,7 +23,7 @@ from webber._errors import (
     UnknownPromiseError,
     WebberError,
 )
-from webber._graph import Condition, Edge, Node, TaskOptions, display_name
+from webber._graph import Condition, Edge, Node, TaskOptions, display_name, make_node
 from webber._promise import IterPromise, Promise, find_promises, lower_iter_promise
 from webber._query import GraphView, NodeRef, spread
 from webber._refs import substitute, walked
@@ -177,11 +177,12 @@ class GraphEdits(GraphView):
         store = self._store
         n = store.new_id(options.name)
         if fan is None:
-            node = Node(n, options, fn, args, kwargs, fan_out=fan_out, deps=_deps(promises))
+            node = make_node(n, options, fn, args, kwargs, _deps(promises), fan_out)
         else:  # an IterPromise argument brings its fan-out settings
             node = Node(n, options, fn, args, kwargs, deps=_deps(promises), **fan, fan_out=True)
         store.insert(node)
-        self._conditions(n, promises)
+        if promises:
+            self._conditions(n, promises)
         return n
 
     def _conditions(self, n: str, promises: list[Promise]) -> None:
@@ -365,6 +366,8 @@ def _deps(promises: list[Promise]) -> tuple[Any, ...]:
     """The keys of ``promises``, each once, in order."""
     if not promises:
         return ()
+    if len(promises) == 1:
+        return (promises[0].key,)
     return tuple(dict.fromkeys(p.key for p in promises))  # callables hash by identity
 
 

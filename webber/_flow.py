@@ -59,7 +59,8 @@ _UPDATABLE = (
 #: webber 0.4.0's keys of a node's data -> the field they set
 _SEED_NODE_KEYS = {"callable": "func", "retry": "retries"}
 _uids = itertools.count(1)
-#: where a node without edges may sit in the topological order (see add_edge)
+#: a node without edges has no index yet: it may go first (as a parent) or last
+#: (as a child), so add_edge's fast path reads it so; link() then places it
 _FIRST, _LAST = float("-inf"), float("inf")
 
 
@@ -141,9 +142,7 @@ class DAG(GraphEdits):
             pu, pv = store.nodes.get(parent), store.nodes.get(child)
             if pu is not None and pv is not None:
                 u, v = pu.id, pv.id  # plain strings: the dicts' fast path from here on
-                # A node without edges has no index yet: it may go first (a parent)
-                # or last (a child), so the edge agrees; link() places it.
-                index = store.order.index
+                index = store.order.index  # (a node without edges: see _FIRST)
                 if (u != v and index.get(u, _FIRST) < index.get(v, _LAST)
                         and v not in store.succ[u]):
                     store.link(u, v, continue_on)  # agrees with the order: no cycle

@@ -26,18 +26,15 @@ class Owner:
     attribute: an id then carries no ``__dict__`` and is not tracked by the
     cyclic GC (100,000 tracked ids made building a large graph 1.4x slower)."""
 
-    __slots__ = ("__weakref__", "cls", "label", "ref", "uid")
+    __slots__ = ("__weakref__", "cls", "label", "origin", "ref", "uid")
 
     def __init__(self, dag: DAG) -> None:
         self.uid: int = dag._uid
         self.label: str = dag._label()
+        #: what a Promise records about its flow: (uid, label); one tuple for all
+        self.origin: tuple[int, str] = (self.uid, self.label)
         self.ref: weakref.ReferenceType[DAG] = weakref.ref(dag)
         self.cls: type[NodeId] = type("NodeId", (NodeId,), {"__slots__": (), "_owner": self})
-
-    @property
-    def origin(self) -> tuple[int, str]:
-        """What a Promise records about its flow: (uid, label)."""
-        return (self.uid, self.label)
 
 
 class NodeId(str):

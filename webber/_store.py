@@ -146,6 +146,7 @@ class GraphStore:
         self.version += 1
         self.nodes[node.id] = node
         if node.deps:
+            self.order.add(node.id)  # after its parents (the parents link() places)
             self._link_deps(node, new=True)
 
     def _link_deps(self, node: Node, new: bool = False) -> list[tuple[str, str]]:
@@ -159,7 +160,7 @@ class GraphStore:
                     parent = self.node_id(key)
                 except (UnknownNodeError, TypeError):
                     continue  # a forward reference (a flow may name a node to come)
-                if parent not in self.pred[node.id]:
+                if parent not in self.pred.get(node.id, ()):
                     if new:
                         self.link(parent, node.id, Condition.Success)
                     else:
