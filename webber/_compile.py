@@ -106,13 +106,14 @@ def _compile(
         children.setdefault(u, []).append(n)
     levels, level_of = _levels(nodes, parents, children, deps)
     chains = _chains(nodes, parents, children)
-    plan_nodes = {}
+    plan_nodes: dict[str, PlanNode] = dict.fromkeys(nodes)  # type: ignore[arg-type]  # sized once
     for n, node in nodes.items():
-        args, kwargs = arguments.get(n) or (node.args, node.kwargs)
+        lowered = arguments.get(n)
+        args, kwargs = (node.args, node.kwargs) if lowered is None else lowered
         kids = children.get(n)
         plan_nodes[n] = PlanNode(
             node, args, kwargs, parents.get(n, _NO_PARENTS), () if kids is None else tuple(kids),
-            deps.get(n, ()), level_of[n], chains.get(n),
+            deps.get(n, ()), level_of.get(n, 0), chains.get(n),
         )
     return Plan(name, plan_nodes, levels)
 
@@ -168,36 +169,33 @@ def _levels(
     children: Mapping[str, list[str]],
     deps: Mapping[str, tuple[str, ...]],
 ) -> tuple[list[list[str]], dict[str, int]]:
-    """The levels, and each node's: a node's level is one more than its
-    parents' highest (0 without any); in insertion order within a level.
-    ``parents`` and ``children`` hold only the nodes that have some.
+    """The levels, and the level of each node above level 0: a node's level
+    is one more than its parents' highest (0 without any); in insertion order
+    within a level. ``parents`` and ``children`` hold only the nodes that have
+    some, ``parents`` in the order of ``nodes``.
 
     Graphs are usually built parents first, so one pass in insertion order
     computes every level; only when a node comes before one of its parents
     does Kahn's algorithm (a level at a time) take over.
     """
-    level_of: dict[str, int] = {}
-    top = 0
-    for n in nodes:
-        incoming = parents.get(n)
-        level = 0
-        if incoming:
-            for u in incoming:
-                parent_level = level_of.get(u)
+    above: dict[str, int] = {}  # level of each node with parents, once computed
+    for n, incoming in parents.items():
+        level = 1
+        for u in incoming:
+            if u in parents:  # not a root: its level must be known by now
+                parent_level = above.get(u)
                 if parent_level is None:  # a parent added later (or a cycle)
                     kahn = _kahn_levels(nodes, parents, children, deps)
-                    return kahn, {n: k for k, ids in enumerate(kahn) for n in ids}
+                    return kahn, {n: k for k, ids in enumerate(kahn) for n in ids if k}
                 if parent_level >= level:
                     level = parent_level + 1
-            if level > top:
-                top = level
-        level_of[n] = level
-    if not top:  # one level (or none): no sorting out
-        return ([list(nodes)] if nodes else []), level_of
-    levels: list[list[str]] = [[] for _ in range(top + 1)]
-    for n, level in level_of.items():
-        levels[level].append(n)
-    return levels, level_of
+        above[n] = level
+    if not above:  # one level (or none): nothing to sort out
+        return ([list(nodes)] if nodes else []), above
+    levels: list[list[str]] = [[] for _ in range(max(above.values()) + 1)]
+    for n in nodes:
+        levels[above.get(n, 0)].append(n)
+    return levels, above
 
 
 def _kahn_levels(
