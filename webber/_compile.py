@@ -106,7 +106,7 @@ def _compile(
         children.setdefault(u, []).append(n)
     levels, level_of = _levels(nodes, parents, children, deps)
     chains = _chains(nodes, parents, children)
-    plan_nodes: dict[str, PlanNode] = dict.fromkeys(nodes)  # type: ignore[arg-type]  # sized once
+    plan_nodes: dict[str, PlanNode] = dict.fromkeys(nodes)  # type: ignore[assignment]  # sized once
     for n, node in nodes.items():
         lowered = arguments.get(n)
         args, kwargs = (node.args, node.kwargs) if lowered is None else lowered
