@@ -409,6 +409,45 @@ def test_an_open_page_moves_on_to_the_next_run_without_reloading(
     assert browser.execute_script("return window.sameDocument") is True  # not reloaded
 
 
+def _fails_the_second_time(marker: str) -> str:
+    if os.path.exists(marker):
+        raise ValueError("second time")
+    open(marker, "w").close()
+    return "first time"
+
+
+def test_the_next_run_of_the_same_flow_keeps_the_graph_the_page_has(
+    browser: Any, dashboard: Dashboard, tmp_path: Path
+) -> None:
+    dag = DAG("again")
+    a = dag.add_node(sum, [1, 2])
+    b = dag.add_node(_fails_the_second_time, str(tmp_path / "marker"))
+    dag.run(executor="inline", dashboard=dashboard)
+    browser.get(dashboard.url)
+    wait_for(browser, lambda: state(browser, b) == "success", "the first run")
+    graphs: list[bytes] = []
+
+    def listen(stream: Any) -> None:  # a second page's stream: the graph of each run shown
+        for line in stream:
+            if line.startswith(b"data: ") and b'"nodes":' in line:
+                graphs.append(line)
+                if len(graphs) == 2:
+                    return
+
+    events = dashboard.url.replace("/?", "/events?") + "&run=0"
+    with urllib.request.urlopen(events, timeout=WAIT) as stream:
+        reader = threading.Thread(target=listen, args=(stream,), daemon=True)
+        reader.start()
+        browser.execute_script("window.sameDocument = true")
+        dag.run(executor="threads", dashboard=dashboard)
+        wait_for(browser, lambda: state(browser, b) == "failed", "the second run")
+        reader.join(WAIT)
+    assert state(browser, a) == "success"
+    assert browser.execute_script("return window.sameDocument") is True  # not reloaded
+    assert len(graphs) == 2 and b'"nodes":{"id":' in graphs[0]
+    assert b'"nodes":"same"' in graphs[1]  # the graph went once: the page keeps it
+
+
 def test_a_retried_attempt_and_a_fan_out_reach_the_page(browser: Any, tmp_path: Path) -> None:
     from webber import Flow, task
     from webber._dashboard_http import batch

@@ -50,3 +50,64 @@ def test_a_retried_chain_link_is_not_decided_again(tmp_path: Path) -> None:
     run = dag.run(executor=LateRetries())
     assert run[link] == 1
     assert [(a.number, a.ok) for a in run.attempts[link]] == [(1, False), (2, True)]
+
+
+def _in_a_thread(call: object, *args: object) -> None:
+    thread = threading.Thread(target=call, args=args)  # type: ignore[arg-type]
+    thread.start()
+    thread.join()
+
+
+def test_a_start_waits_for_the_next_wake_up_and_a_stale_one_is_dropped() -> None:
+    import time
+
+    from webber._inbox import STARTS, Inbox
+    from webber.executors import Outcome, Started
+
+    inbox = Inbox()
+    handled: list[object] = []
+    report = inbox.report(handled.append)
+    job = Job("a", None, 1, "a", int, (), {}, None, None)
+    start = Started(job, time.time(), "w")
+    _in_a_thread(report, start)
+    assert inbox.messages.empty()  # it did not wake the owner
+    begun = time.monotonic()
+    inbox.wait(handled.append, handled.append)  # nothing else came: handled when due
+    assert handled == [start]
+    assert time.monotonic() - begun >= STARTS * 0.5
+    # A short task: its end comes first; its start, set down earlier, only after it.
+    handled.clear()
+    start = Started(job, time.time(), "w")
+    end = Outcome(job, True, 1, start.at, 0.0, "w")
+    _in_a_thread(report, start)
+    _in_a_thread(report, end)
+    inbox.wait(handled.append, handled.append)
+    assert handled == [end]
+    # A job with a timeout: its start wakes the owner at once (its clock starts there).
+    timed = Job("b", None, 1, "b", int, (), {}, None, 5.0)
+    start = Started(timed, time.time(), "w")
+    _in_a_thread(report, start)
+    assert not inbox.messages.empty()
+
+
+def test_every_attempt_gets_its_start_event_before_its_end() -> None:
+    from webber import Listener
+
+    class Order(Listener):
+        def __init__(self) -> None:
+            self.events: list[tuple[str, str]] = []
+
+        def on_task_start(self, node: str, attempt: int, index: int | None, worker: str) -> None:
+            self.events.append(("start", node))
+
+        def on_attempt_end(self, attempt: object) -> None:
+            self.events.append(("end", attempt.node))  # type: ignore[attr-defined]
+
+    dag = DAG()
+    nodes = [dag.add_node(abs, -i) for i in range(200)]
+    for executor in ("threads", "processes"):
+        order = Order()
+        assert dag.run(executor=executor, listeners=[order]).ok
+        for n in nodes:
+            assert order.events.index(("start", n)) < order.events.index(("end", n))
+        assert len(order.events) == 400

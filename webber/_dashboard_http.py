@@ -250,12 +250,19 @@ class Handler(BaseHTTPRequestHandler):
             while not dashboard._stopped.is_set():
                 shown = dashboard.board
                 if shown is not board:
+                    graph = board.nodes_json if board is not None else None
                     board, running, done = shown, {}, False
                     if board is not None and not (str(board.number) == page_run
                                                   and _fits(seen, board)):
-                        data = with_nodes(*dashboard.shown(board))
-                        self.wfile.write(b"event: run\ndata: %s\n\n" % data.encode())
+                        data, nodes = dashboard.shown(board)
+                        if nodes is graph:  # the same flow again: the page keeps its graph
+                            nodes = '"same"'
+                        self.wfile.write(b"event: run\ndata: %s\n\n"
+                                         % with_nodes(data, nodes).encode())
                         seen = (0, 0, 0, 0)
+                        if not board.finished:  # its first batch after BATCH, or at its end
+                            quiet = _look(dashboard, quiet)
+                            continue
                 if board is not None and not done and (
                         board.finished or board.running != running or seen != _lengths(board)):
                     running = board.running.copy()
@@ -269,11 +276,17 @@ class Handler(BaseHTTPRequestHandler):
                 if board is None or done:
                     _idle(self, dashboard, board)
                 else:
-                    with dashboard.changed:  # the next look, or the run's end
-                        dashboard.changed.wait(BATCH)
-                    quiet += BATCH
+                    quiet = _look(dashboard, quiet)
         except (BrokenPipeError, ConnectionResetError):
             return  # the page was closed
+
+
+def _look(dashboard: Dashboard, quiet: float) -> float:
+    """Wait for the next look (BATCH seconds), or the run's end; how long
+    the stream has been quiet then."""
+    with dashboard.changed:
+        dashboard.changed.wait(BATCH)
+    return quiet + BATCH
 
 
 def _idle(handler: Handler, dashboard: Dashboard, board: Board | None) -> None:

@@ -38,7 +38,7 @@ from webber import _output
 from webber._cache import Cache
 from webber._cache_session import CacheSession
 from webber._errors import TaskTimeoutError, add_note
-from webber._events import Listener, overrides
+from webber._events import Hooks, Listener
 from webber._graph import Condition
 from webber._inbox import Inbox
 from webber._limits import Limits
@@ -50,11 +50,6 @@ from webber.executors._base import Executor, Job, Outcome, Started, fetch
 __all__ = ["run_plan"]
 
 log = logging.getLogger("webber")
-
-EVENTS = (
-    "on_run_start", "on_task_start", "on_attempt_end", "on_task_result", "on_task_end",
-    "on_run_end",
-)
 
 SUCCESS: State = "success"
 FAILED: State = "failed"
@@ -92,8 +87,8 @@ class _Engine:
     decide: deque[str] = field(default_factory=deque)
     batch: list[Job] | None = None  # jobs of the current decision pass
     record: Recorder = field(default_factory=Recorder)
-    #: event name -> the listeners that override it
-    hooks: dict[str, list[Listener]] = field(default_factory=dict)
+    #: the listeners (the run record aside: the engine calls it directly)
+    hooks: Hooks = field(default_factory=lambda: Hooks(()))
     #: node id -> value taken from an earlier run instead of running the node
     reuse: dict[str, Any] = field(default_factory=dict)
     session: CacheSession | None = None
@@ -107,14 +102,10 @@ class _Engine:
         started, t0 = time.time(), time.perf_counter()
         nodes = self.plan.nodes
         self.waiting = {n: len(node.parents) for n, node in nodes.items()}
-        # Only the callbacks a listener overrides are called: no cost for the rest.
-        self.hooks = {
-            event: [x for x in self.listeners if x is not self.record and overrides(x, event)]
-            for event in EVENTS
-        }
-        self._emit("on_run_start", self.plan)
+        self.hooks = Hooks([x for x in self.listeners if x is not self.record])
+        self.hooks.emit("on_run_start", self.plan)
         # Starts only matter to timeouts (always sent for those) and to listeners.
-        self.executor.report_starts = bool(self.hooks["on_task_start"])
+        self.executor.report_starts = bool(self.hooks.on_task_start)
         self.executor.start(self.inbox.report(self._started))
         finished = False
         try:
@@ -261,20 +252,20 @@ class _Engine:
         """The engine's own Job for this attempt, or None if the attempt is over.
 
         Compared by key and attempt, not identity: executors may copy jobs."""
-        current = self.running.get(job.key)
+        current = self.running.get((job.node, job.index))
         return current if current is not None and current.attempt == job.attempt else None
 
     def _started(self, message: Started) -> None:
         job = self._current(message.job)
         if job is None:
             return
-        self.began[job.key] = (message.at, message.worker)
-        if job.timeout is not None and not message.done:
+        self.began[job.node, job.index] = (message.at, message.worker)
+        if job.timeout is not None:
             # Count from the start the executor saw, not from now (the queue may lag).
             delay = job.timeout - (time.time() - message.at)
             self._after(delay, lambda: self._time_out(job))
-        if self.hooks["on_task_start"]:
-            self._emit("on_task_start", job.node, job.attempt, job.index, message.worker)
+        if self.hooks.on_task_start:
+            self.hooks.task_start(job.node, job.attempt, job.index, message.worker)
 
     def _finish_attempt(self, outcome: Outcome) -> None:
         job = self._current(outcome.job)
@@ -282,7 +273,10 @@ class _Engine:
             return  # a late outcome of an attempt that timed out
         key = job.key
         del self.running[key]
-        self.began.pop(key, None)
+        if self.began.pop(key, None) is None and self.hooks.on_task_start:
+            # It started and ended between two looks of the executor (a batch
+            # of results): its start event comes with its end.
+            self.hooks.task_start(job.node, job.attempt, job.index, outcome.worker)
         if self.limits.caps:
             self._release(job)
         links, after = self.chain_of.pop(key, _NO_CHAIN) if self.chain_of else _NO_CHAIN
@@ -400,24 +394,27 @@ class _Engine:
         error = None if ok else f"{type(value).__name__}: {value}"
         attempt = Attempt(n, number, index, ok, started, duration, worker, error)
         self.record.on_attempt_end(attempt)  # the run record: called directly, it never fails
-        if self.hooks["on_attempt_end"]:
-            self._emit("on_attempt_end", attempt)
+        if self.hooks.on_attempt_end:
+            self.hooks.attempt_end(attempt)
 
     def _final(self, n: str, state: State, value: Any, seen: State) -> None:
         self.states[n] = state
         self.seen[n] = seen
         self.values[n] = value
-        if self.hooks["on_task_result"]:
-            self._emit("on_task_result", n, state, fetch(value) if state == SUCCESS else value)
-        if self.hooks["on_task_end"]:
-            attempts = self.record.attempts.get(n, ())
-            if attempts:
-                last = attempts[-1]
-                number = max(a.number for a in attempts) if len(attempts) > 1 else last.number
-                self._emit("on_task_end", n, state, number, span(attempts), last.worker)
-            else:  # did not run: skipped, reused, or loaded from the cache
+        if self.hooks.on_task_result:
+            self.hooks.emit("on_task_result", n, state, fetch(value) if state == SUCCESS else value)
+        if self.hooks.on_task_end:
+            attempts = self.record.attempts.get(n)
+            if attempts is None:  # did not run: skipped, reused, or loaded from the cache
                 hit = self.session is not None and n in self.session.hits
-                self._emit("on_task_end", n, state, 0, 0.0, "cache" if hit else "")
+                number, duration, worker = 0, 0.0, "cache" if hit else ""
+            elif len(attempts) == 1:
+                last = attempts[0]
+                number, duration, worker = last.number, last.duration, last.worker
+            else:
+                number = max(a.number for a in attempts)
+                duration, worker = span(attempts), attempts[-1].worker
+            self.hooks.task_end(n, state, number, duration, worker)
         for child in self.plan.nodes[n].children:
             self.waiting[child] -= 1
             if self.waiting[child] == 0:
@@ -429,22 +426,8 @@ class _Engine:
             self.plan, self.states, self.values, started, duration, [*self.reuse, *hits],
             hits, self.session.stats() if self.session is not None else None,
         )
-        self._emit("on_run_end", run)
+        self.hooks.emit("on_run_end", run)
         return run
-
-    def _emit(self, event: str, *args: Any) -> None:
-        for listener in self.hooks[event]:
-            try:
-                getattr(listener, event)(*args)
-            except Exception:
-                # A listener's bug must not lose the run: report it, drop the listener.
-                log.exception(
-                    "listener %r raised in %s; it gets no more events in this run",
-                    listener, event,
-                )
-                self.hooks = {
-                    e: [x for x in hooked if x is not listener] for e, hooked in self.hooks.items()
-                }
 
 
 def _holds(condition: Condition, parent: State) -> bool:

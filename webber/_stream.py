@@ -253,7 +253,7 @@ class _Stream:
 
     def _started(self, message: Started) -> None:
         found = self._current(message.job)
-        if found is None or found[1].timeout is None or message.done:
+        if found is None or found[1].timeout is None:
             return
         job = found[1]
         delay = job.timeout - (time.time() - message.at)  # type: ignore[operator]

@@ -459,6 +459,37 @@ def test_row10_timeout_kills_the_worker(func: object) -> None:
     then_works()
 
 
+class _SlowToLoad:
+    """A task whose loading in the worker takes a second (a slow import, say)."""
+
+    def __reduce__(self) -> tuple[object, tuple[()]]:
+        return (_load_slowly, ())
+
+    def __call__(self) -> str:
+        return "ran"
+
+
+def _load_slowly() -> _SlowToLoad:
+    time.sleep(1.0)
+    return _SlowToLoad()
+
+
+def test_row10_a_timeout_counts_the_call_not_the_load_nor_the_wait() -> None:
+    # The clock starts when the worker calls the task: not while the task
+    # waited behind another on its one worker, nor while the worker loaded
+    # its function (a worker that is still starting is the same case).
+    dag = DAG()
+    dag.add_node(int, 1)
+    dag.run(max_workers=1)  # the worker is up
+    ahead = dag.add_node(slow_ok, 1.0)
+    limited = dag.add_node(task(timeout=0.5)(_SlowToLoad()))
+    run = dag.run(max_workers=1)
+    assert run.ok, run.failed
+    assert run[ahead] == "sibling done" and run[limited] == "ran"
+    (attempt,) = run.attempts[limited]
+    assert attempt.started >= run.attempts[ahead][0].started + 1.0
+
+
 def test_row10_timeout_kills_the_tasks_children_and_retries(tmp_path: Path) -> None:
     pidfile = tmp_path / "pid"
     limited = task(timeout=1.0, retries=1)(_child_sleeps)

@@ -429,6 +429,7 @@
 
   // Show the run in ``data`` (the page's own, or the next one the server shows).
   function load(data) {
+    if (data.nodes === "same") data.nodes = DATA.nodes;  // another run of the same flow
     DATA = data;
     model(DATA.nodes);
     build();

@@ -10,6 +10,11 @@ of the task itself::
     engine <--report(Started)-- executor            (when the task begins)
     engine <--report(Outcome)-- executor            (one per Job)
 
+A Started is needed only for a job with a timeout, or for every job when
+``report_starts`` is set; an executor that learns of a start only with its
+end (a batch of results) sends just the Outcome: the engine tells its
+listeners of the start then.
+
 A Job may head a chain: its ``links`` are jobs the executor runs right
 after it, where it ran, each fed the previous result -- one hand-off instead
 of one per task (``_work.run_links`` is the one chain runner). The executor
@@ -103,9 +108,6 @@ class Started:
     job: Job
     at: float
     worker: str
-    #: reported after the fact: the job is over and its Outcome follows at once
-    #: (the engine arms no timeout for it)
-    done: bool = False
 
 
 #: where an executor sends what happens: one message, or several in order

@@ -265,6 +265,10 @@ class Pool:
                         _shm.warn_once(message[1])
                     elif message[0] == "ready":
                         self._ready(proc, message[1])
+                    elif message[0] == "start":
+                        self._finished(proc, results)  # it is at the head of the queue now
+                        results = []
+                        self._begun(proc, message[1], message[2])
                     else:
                         results += message[1]
                 if not until_eof or proc not in self.procs:
@@ -318,11 +322,6 @@ class Pool:
                 remove_segments(segments)
                 continue
             messages = reports.setdefault(task.session, [])
-            if not task.announced and task.session.starts:
-                # It ran and finished between two of our looks at the queue's
-                # head (a batch): every attempt still gets its start event.
-                task.announced = True
-                messages.append(Started(task.job, started, proc.name, done=True))
             value = decode(task.job, ok, payload, segments, info, task.session.holder)
             if isinstance(value, Undecodable):
                 ok, value = False, value.error
@@ -379,9 +378,20 @@ class Pool:
             if fd is not None:
                 self.ledgers[proc] = fd
             self.booting.discard(proc)
+            proc.up = True
+            if proc.inflight:
+                announce(proc.inflight[0], proc)
         timer = threading.Timer(GROW_AFTER, self._grow)
         timer.daemon = True
         timer.start()
+
+    def _begun(self, proc: Proc, tag: int, at: float) -> None:
+        """The job ``tag`` (one with a timeout) began on ``proc`` at ``at``."""
+        with self.lock:
+            task = proc.inflight[0] if proc.inflight else None
+            if task is None or task.tag != tag or task.abandoned:
+                return
+        task.session.report(Started(task.job, at, proc.name))
 
     def _grow(self) -> None:
         with self.lock:

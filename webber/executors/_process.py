@@ -57,6 +57,8 @@ class Proc:
     #: tasks it has run (chain links included), and its RSS after the last one
     tasks: int = 0
     rss: int = 0
+    #: it said "ready": done importing, it runs what it is sent at once
+    up: bool = False
     #: the processes below it that the portable path signalled (see signal_tree)
     signalled: list[Any] = field(default_factory=list)
     #: "process <pid>", made once: it names the worker in every Started/Outcome

@@ -59,11 +59,13 @@ class Sent:
 
 
 def announce(task: Sent, proc: Proc) -> None:
-    """Tell the engine ``task`` started: it is at the head of its worker's queue."""
-    if not task.announced:
+    """Tell the engine ``task`` started, for its listeners: it is at the head of
+    the queue of a worker that is up. A job with a timeout is not told here:
+    its worker says when it begins (the pool's ``_begun``), so its clock does
+    not count its wait."""
+    if not task.announced and proc.up and task.session.starts and task.job.timeout is None:
         task.announced = True
-        if task.session.starts or task.job.timeout is not None:
-            task.session.report(Started(task.job, time.time(), proc.name))
+        task.session.report(Started(task.job, time.time(), proc.name))
 
 
 @dataclass(slots=True)

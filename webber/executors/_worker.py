@@ -11,6 +11,7 @@ runs jobs one at a time, in the order they arrive::
                                     links: the rest of a chain, [(tag, fid, pickle, segments), ...]
     caller <--(fd_out)-- worker     ("ready", ledger path or None)   once, when it is up
                                     ("out", name, node, stream, line)   each printed line, at once
+                                    ("start", tag, time)   a job with a timeout begins, at once
                                     ("note", text)   shared memory was short (once)
                                     ("done", [(tag, ok, pickle, segments, started, duration,
                                                info, rss or 0), ...])
@@ -130,6 +131,12 @@ class _Worker:
             self.flush_locked()  # the results before it come first
             send_frame(self.out, data)
 
+    def starting(self, tag: int, job: Job) -> None:
+        """A job with a timeout starts now: its clock starts here, not while
+        it waited behind others or for this worker to start."""
+        if job.timeout is not None:
+            self.send(("start", tag, time.time()))
+
     def emit(self, name: str, line: str, stream: str, node: str) -> None:
         self.send(("out", name, node, stream, line))
 
@@ -204,6 +211,7 @@ class _Worker:
         if isinstance(job, BaseException):
             self.fail(tag, job, 0.0, 0.0)
             return False, None
+        self.starting(tag, job)
         outcome = run_job(job)
         _end_nested_pool()
         return self.finish(tag, job, outcome)
@@ -268,6 +276,7 @@ class _Worker:
                     answer_awaiting()
                     self.fail(tag, job, 0.0, 0.0)
                 else:
+                    self.starting(tag, job)
                     awaiting.append((tag, job, start_async(job)))
                 continue
             answer_awaiting()

@@ -26,11 +26,11 @@ failure's exception and traceback. The worker sends it before the task's
 result, and dask keeps that order up to the client, so an Outcome's lines are
 logged before it is reported. Only a job with a timeout (its clock starts
 there), or any job of a run whose listeners want task starts, also reports its
-start when it starts; the others' Started is reported with their end, one
-message instead of two per job. Inside a chain, a link's report
-reaches the scheduler before the next link starts, so a crash is blamed on
-the link that ran. A dask task never raises for the task's sake: when its
-future errs, the worker died (``KilledWorker``) or dask could not run it.
+start when it starts; the others send one message per job, their end.
+Inside a chain, a link's report reaches the scheduler before the next link
+starts, so a crash is blamed on the link that ran. A dask task never raises
+for the task's sake: when its future errs, the worker died
+(``KilledWorker``) or dask could not run it.
 
 Limits: a running task cannot be interrupted -- on a timeout (or Ctrl-C) its
 future is cancelled and the engine moves on, but the worker thread finishes
@@ -410,8 +410,6 @@ class _Session:
             box.failed = not ok
         for stream, line in lines:
             _output.emit_line(job.name, line, stream, job.node)
-        if job.timeout is None and not self.starts:
-            self.report(Started(job, started, where))  # see run_remote
         value = (Handle(box, position if box.chain else None) if ok
                  else decode_failure(job.node, error, info))
         self.report(Outcome(job, ok, value, started, duration, where))
