@@ -136,6 +136,8 @@ class GraphEdits(GraphView):
         """The arguments of a new node, read once: an IterPromise lowered to its
         fan-out settings (see lower_iter_promise), and the Promises found,
         checked (see :meth:`_check_promises`). Plain values are not walked."""
+        if not args and not kwargs:
+            return args, kwargs, None, []
         promises = _top_promises(args, kwargs)
         if promises is not None:  # atoms and Promises only: nothing to walk or lower
             if promises:

@@ -21,7 +21,6 @@ import functools
 import itertools
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from webber import _context
@@ -30,7 +29,7 @@ from webber._errors import (
     TaskDefinitionError,
     WebberError,
 )
-from webber._graph import Condition, Node, RetryOn, TaskOptions, display_name, plain_options
+from webber._graph import Condition, RetryOn, display_name, plain_options
 from webber._nodeid import Owner
 from webber._promise import IterPromise, Promise
 from webber._query import NodeRef
@@ -51,13 +50,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DAG", "Flow", "NodeRef"]
 
-#: what update_nodes() may set: the node's own fields and its task settings
-_UPDATABLE = (
-    frozenset(f.name for f in fields(Node))
-    - {"id", "deps", "fan_out", "options", "fan_out_slot", "fan_out_zip"}
-) | frozenset(f.name for f in fields(TaskOptions))
-#: webber 0.4.0's keys of a node's data -> the field they set
-_SEED_NODE_KEYS = {"callable": "func", "retry": "retries"}
 _uids = itertools.count(1)
 #: a node without edges has no index yet: it may go first (as a parent) or last
 #: (as a child), so add_edge's fast path reads it so; link() then places it

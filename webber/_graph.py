@@ -416,7 +416,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.]+")
 
 
 def _unwrap(func: Callable[..., Any]) -> Callable[..., Any]:
-    while hasattr(func, "func") and not hasattr(func, "__name__"):  # functools.partial
+    while not hasattr(func, "__name__") and hasattr(func, "func"):  # functools.partial
         func = func.func
     return func
 

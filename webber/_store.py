@@ -88,12 +88,11 @@ class GraphStore:
     def new_id(self, name: str) -> str:
         """A fresh readable id for a node named ``name``: ``clean-3``."""
         base = slug(name)
-        count = self.counts.get(base, 0)
-        while True:  # a relabelled or removed node may have left a gap or a clash
+        count = self.counts.get(base, 0) + 1
+        n = f"{base}-{count}"
+        while n in self.nodes:  # a relabelled or removed node may have left a gap or a clash
             count += 1
             n = f"{base}-{count}"
-            if n not in self.nodes:
-                break
         self.counts[base] = count
         return n
 
