@@ -26,10 +26,11 @@ class Owner:
     attribute: an id then carries no ``__dict__`` and is not tracked by the
     cyclic GC (100,000 tracked ids made building a large graph 1.4x slower)."""
 
-    __slots__ = ("__weakref__", "cls", "label", "origin", "ref", "uid")
+    __slots__ = ("__weakref__", "cls", "label", "name", "origin", "ref", "uid")
 
     def __init__(self, dag: DAG) -> None:
         self.uid: int = dag._uid
+        self.name: str = dag.name  # the name ``label`` was made from
         self.label: str = dag._label()
         #: what a Promise records about its flow: (uid, label); one tuple for all
         self.origin: tuple[int, str] = (self.uid, self.label)

@@ -78,9 +78,14 @@ class Promise:
 
     @classmethod
     def _bound(cls, node_id: str, flow: DAG) -> Promise:
-        promise = cls(node_id)
-        promise._flow = weakref.ref(flow)
-        promise._origin = (flow._uid, flow._label())
+        """The Promise of the node ``node_id`` that ``flow`` just recorded (the
+        DSL's hot path: the flow's own weak reference and origin, made once)."""
+        owner = flow._owner
+        promise = object.__new__(cls)
+        promise.key, promise.condition, promise._flow = node_id, None, owner.ref
+        # (the label names the flow in errors: made again if the flow was renamed)
+        same = flow.name is owner.name
+        promise._origin = owner.origin if same else (flow._uid, flow._label())
         return promise
 
     @property
