@@ -98,36 +98,38 @@ def _compile(
             if parent not in incoming:
                 incoming[parent] = Condition.Success
                 unlisted.append((parent, n))
-        deps[n] = tuple(dict.fromkeys(ids.values()))
+        deps[n] = (parent,) if len(ids) == 1 else tuple(dict.fromkeys(ids.values()))
         arguments[n] = _lower(node, ids)
 
-    children = {u: list(kids) for u, kids in succ.items() if kids}
+    children = {u: tuple(kids) for u, kids in succ.items() if kids}
     for u, n in unlisted:
-        children.setdefault(u, []).append(n)
+        children[u] = (*children.get(u, ()), n)
     levels, level_of = _levels(nodes, parents, children, deps)
     chains = _chains(nodes, parents, children)
     plan_nodes: dict[str, PlanNode] = dict.fromkeys(nodes)  # type: ignore[assignment]  # sized once
     for n, node in nodes.items():
         lowered = arguments.get(n)
         args, kwargs = (node.args, node.kwargs) if lowered is None else lowered
-        kids = children.get(n)
         plan_nodes[n] = PlanNode(
-            node, args, kwargs, parents.get(n, _NO_PARENTS), () if kids is None else tuple(kids),
+            node, args, kwargs, parents.get(n, _NO_PARENTS), children.get(n, ()),
             deps.get(n, ()), level_of.get(n, 0), chains.get(n),
         )
     return Plan(name, plan_nodes, levels)
 
 
-def _lower(node: Node, ids: Mapping[Any, str]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+def _lower(node: Node, ids: Mapping[Any, str]) -> tuple[tuple[Any, ...], Mapping[str, Any]]:
     """``node``'s arguments with each Promise replaced by a Ref to its parent's id."""
-
-    def ref(promise: Promise) -> Ref:
-        return Ref(ids[promise.key])
-
-    if not node.kwargs and all(a.__class__ is Promise or not walked(a) for a in node.args):
-        # each argument a Promise or a value that holds none: no walk (chains, lattices)
-        return tuple(ref(a) if a.__class__ is Promise else a for a in node.args), {}
-    args, kwargs = substitute((node.args, dict(node.kwargs)), Promise, ref)
+    if not node.kwargs:  # each argument a Promise or a value that holds none: no walk
+        args = []  # (chains, lattices)
+        for a in node.args:
+            if a.__class__ is Promise:
+                a = Ref(ids[a.key])
+            elif walked(a):
+                break
+            args.append(a)
+        else:
+            return tuple(args), node.kwargs
+    args, kwargs = substitute((node.args, dict(node.kwargs)), Promise, lambda p: Ref(ids[p.key]))
     return args, kwargs
 
 
@@ -135,7 +137,7 @@ def _lower(node: Node, ids: Mapping[Any, str]) -> tuple[tuple[Any, ...], dict[st
 def _chains(
     nodes: Mapping[str, Node],
     parents: Mapping[str, Mapping[str, Condition]],
-    children: Mapping[str, list[str]],
+    children: Mapping[str, tuple[str, ...]],
 ) -> dict[str, str]:
     """parent -> child for every edge that links a chain: the child's only
     parent, the parent's only child, a Success edge, and neither a fan-out,
@@ -166,7 +168,7 @@ def _chains(
 def _levels(
     nodes: Mapping[str, Node],
     parents: Mapping[str, Mapping[str, Condition]],
-    children: Mapping[str, list[str]],
+    children: Mapping[str, tuple[str, ...]],
     deps: Mapping[str, tuple[str, ...]],
 ) -> tuple[list[list[str]], dict[str, int]]:
     """The levels, and the level of each node above level 0: a node's level
@@ -201,7 +203,7 @@ def _levels(
 def _kahn_levels(
     nodes: Mapping[str, Node],
     parents: Mapping[str, Mapping[str, Condition]],
-    children: Mapping[str, list[str]],
+    children: Mapping[str, tuple[str, ...]],
     deps: Mapping[str, tuple[str, ...]],
 ) -> list[list[str]]:
     """Kahn's algorithm, a level at a time; in insertion order within a level."""
