@@ -73,6 +73,9 @@ def _compile(
     deps: dict[str, tuple[str, ...]] = {}
     checked: set[int] = set()  # ids of the TaskOptions already validated
     arguments: dict[str, tuple[tuple[Any, ...], Mapping[str, Any]]] = {}
+    # Nodes that cannot be a chain's link, found while each record is at hand
+    # (read again later, 100,000 records scattered in memory cost a cache miss each).
+    unlinkable = _Unlinkable()
     for n, node in nodes.items():
         check_node(node, checked)
         edges = pred.get(n)
@@ -85,27 +88,17 @@ def _compile(
                         f"edge {u} -> {n}: continue_on={condition!r} is not a Condition; "
                         f"use Condition.Success, Condition.Failure or Condition.AnyCase"
                     )
-        if not node.deps:
-            continue
-        incoming = parents.setdefault(n, {})
-        ids: dict[Any, str] = {}
-        for key in node.deps:
-            try:
-                ids[key] = parent = node_id(key)
-            except UnknownNodeError as e:
-                raise UnknownNodeError(f"task {n!r} takes {Promise(key)!r}, but {e}", e.key) from e
-            # A Promise argument is an edge even if it was never added (or removed).
-            if parent not in incoming:
-                incoming[parent] = Condition.Success
-                unlisted.append((parent, n))
-        deps[n] = (parent,) if len(ids) == 1 else tuple(dict.fromkeys(ids.values()))
-        arguments[n] = _lower(node, ids)
+        if edges or node.deps or n in succ:
+            unlinkable.note(n, node)
+        if node.deps:
+            incoming = parents.setdefault(n, {})
+            deps[n], arguments[n] = _resolve(n, node, incoming, unlisted, nodes, node_id)
 
     children = {u: tuple(kids) for u, kids in succ.items() if kids}
     for u, n in unlisted:
         children[u] = (*children.get(u, ()), n)
     levels, level_of = _levels(nodes, parents, children, deps)
-    chains = _chains(nodes, parents, children)
+    chains = _chains(parents, children, unlinkable.nodes)
     plan_nodes: dict[str, PlanNode] = dict.fromkeys(nodes)  # type: ignore[assignment]  # sized once
     for n, node in nodes.items():
         lowered = arguments.get(n)
@@ -115,6 +108,34 @@ def _compile(
             deps.get(n, ()), level_of.get(n, 0), chains.get(n),
         )
     return Plan(name, plan_nodes, levels)
+
+
+def _resolve(
+    n: str,
+    node: Node,
+    incoming: dict[str, Condition],
+    unlisted: list[tuple[str, str]],
+    nodes: Mapping[str, Node],
+    node_id: Callable[[Any], str],
+) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], Mapping[str, Any]]]:
+    """The ids of the parents whose results ``node``'s arguments take, and the
+    arguments with a Ref for each Promise. A Promise argument is an edge even
+    if the graph does not hold it (never added, or removed): added to
+    ``incoming`` and to ``unlisted``."""
+    ids: dict[Any, str] = {}
+    for key in node.deps:
+        if key.__class__ is str and key in nodes:
+            ids[key] = parent = key  # an id (the common case: no lookup by callable)
+        else:
+            try:
+                ids[key] = parent = node_id(key)
+            except UnknownNodeError as e:
+                raise UnknownNodeError(f"task {n!r} takes {Promise(key)!r}, but {e}", e.key) from e
+        if parent not in incoming:
+            incoming[parent] = Condition.Success
+            unlisted.append((parent, n))
+    found = (parent,) if len(ids) == 1 else tuple(dict.fromkeys(ids.values()))
+    return found, _lower(node, ids)
 
 
 def _lower(node: Node, ids: Mapping[Any, str]) -> tuple[tuple[Any, ...], Mapping[str, Any]]:
@@ -134,33 +155,42 @@ def _lower(node: Node, ids: Mapping[Any, str]) -> tuple[tuple[Any, ...], Mapping
 
 
 
+class _Unlinkable:
+    """The nodes that cannot be a link of a chain: a fan-out, a skip, a task
+    with a timeout (those need the engine between links), or an ``async def``
+    task (it runs on an event loop, not a worker's thread)."""
+
+    def __init__(self) -> None:
+        self.nodes: set[str] = set()
+        self._coroutines: dict[int, bool] = {}  # id(func) -> async def? (asked once each)
+
+    def note(self, n: str, node: Node) -> None:
+        if node.fan_out or node.skip or node.options.timeout is not None:
+            self.nodes.add(n)
+            return
+        func = node.func
+        is_async = self._coroutines.get(id(func))
+        if is_async is None:
+            is_async = self._coroutines[id(func)] = inspect.iscoroutinefunction(func)
+        if is_async:
+            self.nodes.add(n)
+
+
 def _chains(
-    nodes: Mapping[str, Node],
     parents: Mapping[str, Mapping[str, Condition]],
     children: Mapping[str, tuple[str, ...]],
+    unlinkable: set[str],
 ) -> dict[str, str]:
     """parent -> child for every edge that links a chain: the child's only
-    parent, the parent's only child, a Success edge, and neither a fan-out,
-    a skip, nor a task with a timeout (those need the engine between them),
-    nor an ``async def`` task (it runs on an event loop, not a worker's thread)."""
-
-    coroutines: dict[int, bool] = {}  # id(func) -> async def? (asked once per function)
-
-    def plain(node: Node) -> bool:
-        if node.fan_out or node.skip or node.options.timeout is not None:
-            return False
-        is_async = coroutines.get(id(node.func))
-        if is_async is None:
-            is_async = coroutines[id(node.func)] = inspect.iscoroutinefunction(node.func)
-        return not is_async
-
+    parent, the parent's only child, a Success edge, and neither end
+    ``unlinkable`` (see :class:`_Unlinkable`)."""
     links = {}
     for n, kids in children.items():
         if len(kids) == 1:
             child = kids[0]
             incoming = parents[child]  # a child has a parent: it has an entry
             if (len(incoming) == 1 and incoming.get(n) is Condition.Success
-                    and plain(nodes[n]) and plain(nodes[child])):
+                    and n not in unlinkable and child not in unlinkable):
                 links[n] = child
     return links
 
