@@ -382,3 +382,75 @@ def test_levels_are_the_same_whether_parents_come_first_or_not() -> None:
             levels, level_of = _levels(plan.nodes, parents, children, deps)
             assert levels == plan.levels
             assert level_of == {k: node.level for k, node in plan.nodes.items() if node.level}
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_compile_puts_the_gc_back_as_it_found_it_also_on_error(enabled: bool) -> None:
+    import gc
+
+    @task
+    def f(x: object = None) -> object:
+        return x
+
+    with Flow() as flow:
+        f(Promise("never-added"))  # a forward reference that never comes: compile raises
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        with pytest.raises(webber.UnknownNodeError):
+            flow.compile()
+        assert gc.isenabled() is enabled
+        with Flow() as ok:
+            f(f())
+        ok.compile()
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()
+
+
+def test_concurrent_compiles_share_one_gc_pause() -> None:
+    # The GC's switch is global: the compile that paused it, ending while
+    # another thread's compile runs, must not switch it back on under that one.
+    import gc
+    import threading
+
+    from webber._compile import compile_graph
+
+    def g() -> int:
+        return 1
+
+    dag = DAG()
+    dag.add_node(g)
+    dag.add_node(print, Promise(g))  # a Promise of a callable: compile asks node_id
+    store = dag._store
+    plans: list[object] = []
+
+    def held_compile() -> tuple[threading.Thread, threading.Event, threading.Event]:
+        inside, go = threading.Event(), threading.Event()
+
+        def held(key: object) -> str:
+            inside.set()
+            assert go.wait(60)
+            return dag.node_id(key)  # type: ignore[arg-type]
+
+        thread = threading.Thread(target=lambda: plans.append(
+            compile_graph("held", store.nodes, store.pred, held, store.succ)))
+        thread.start()
+        assert inside.wait(60)
+        return thread, inside, go
+
+    assert gc.isenabled()
+    first, _, first_go = held_compile()  # found the GC on, paused it
+    second, _, second_go = held_compile()
+    try:
+        assert not gc.isenabled()
+        first_go.set()
+        first.join(60)
+        assert not gc.isenabled()  # the second compile is still running
+    finally:
+        first_go.set()
+        second_go.set()
+        first.join(60)
+        second.join(60)
+    assert gc.isenabled()
+    assert len(plans) == 2
