@@ -111,6 +111,8 @@ class DAG(GraphEdits):
             func, options = fn.fn, fn.options
         else:
             func, options = fn, plain_options(display_name(fn))
+        if not (args or kwargs):  # nothing to scan (the call costs as much as the rest)
+            return self._owner.cls(self._insert(func, options, args, kwargs, False, None, []))
         args, kwargs, fan, promises = self._scan(args, kwargs, options.name, True)
         return self._owner.cls(self._insert(func, options, args, kwargs, False, fan, promises))
 
