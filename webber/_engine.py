@@ -44,7 +44,7 @@ from webber._inbox import Inbox
 from webber._limits import Limits
 from webber._plan import Plan, PlanNode
 from webber._refs import Ref
-from webber._run import Attempt, Recorder, Run, State, span
+from webber._run import Attempt, Recorder, Run, State
 from webber.executors._base import Executor, Job, Outcome, Started, fetch
 
 __all__ = ["run_plan"]
@@ -69,7 +69,7 @@ class _FanOut:
 class _Engine:
     plan: Plan
     executor: Executor
-    #: the run record first, then the progress bar and the user's listeners
+    #: the progress bar and the user's listeners (the run record is ``record``)
     listeners: list[Listener]
     inbox: Inbox = field(default_factory=Inbox)
     waiting: dict[str, int] = field(default_factory=dict)
@@ -87,6 +87,8 @@ class _Engine:
     decide: deque[str] = field(default_factory=deque)
     batch: list[Job] | None = None  # jobs of the current decision pass
     record: Recorder = field(default_factory=Recorder)
+    #: node id -> its attempts' rows, for on_task_end (kept only when a listener wants it)
+    tried: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     #: the listeners (the run record aside: the engine calls it directly)
     hooks: Hooks = field(default_factory=lambda: Hooks(()))
     #: node id -> value taken from an earlier run instead of running the node
@@ -102,7 +104,7 @@ class _Engine:
         started, t0 = time.time(), time.perf_counter()
         nodes = self.plan.nodes
         self.waiting = {n: len(node.parents) for n, node in nodes.items()}
-        self.hooks = Hooks([x for x in self.listeners if x is not self.record])
+        self.hooks = Hooks(self.listeners)
         self.hooks.emit("on_run_start", self.plan)
         # Starts only matter to timeouts (always sent for those) and to listeners.
         self.executor.report_starts = bool(self.hooks.on_task_start)
@@ -392,10 +394,12 @@ class _Engine:
     def _record(self, n: str, index: int | None, number: int, ok: bool, value: Any,
                 started: float, duration: float, worker: str) -> None:
         error = None if ok else f"{type(value).__name__}: {value}"
-        attempt = Attempt(n, number, index, ok, started, duration, worker, error)
-        self.record.on_attempt_end(attempt)  # the run record: called directly, it never fails
+        row = (n, number, index, ok, started, duration, worker, error)
+        self.record.rows.append(row)
+        if self.hooks.on_task_end:
+            self.tried.setdefault(n, []).append(row)
         if self.hooks.on_attempt_end:
-            self.hooks.attempt_end(attempt)
+            self.hooks.attempt_end(Attempt(n, number, index, ok, started, duration, worker, error))
 
     def _final(self, n: str, state: State, value: Any, seen: State) -> None:
         self.states[n] = state
@@ -404,16 +408,15 @@ class _Engine:
         if self.hooks.on_task_result:
             self.hooks.emit("on_task_result", n, state, fetch(value) if state == SUCCESS else value)
         if self.hooks.on_task_end:
-            attempts = self.record.attempts.get(n)
-            if attempts is None:  # did not run: skipped, reused, or loaded from the cache
+            rows = self.tried.pop(n, None)
+            if rows is None:  # did not run: skipped, reused, or loaded from the cache
                 hit = self.session is not None and n in self.session.hits
                 number, duration, worker = 0, 0.0, "cache" if hit else ""
-            elif len(attempts) == 1:
-                last = attempts[0]
-                number, duration, worker = last.number, last.duration, last.worker
-            else:
-                number = max(a.number for a in attempts)
-                duration, worker = span(attempts), attempts[-1].worker
+            elif len(rows) == 1:
+                number, duration, worker = rows[0][1], rows[0][5], rows[0][6]
+            else:  # (a fan-out's elements, retries): from the first start to the last end
+                number, worker = max(r[1] for r in rows), rows[-1][6]
+                duration = max(r[4] + r[5] for r in rows) - min(r[4] for r in rows)
             self.hooks.task_end(n, state, number, duration, worker)
         for child in self.plan.nodes[n].children:
             self.waiting[child] -= 1
@@ -467,7 +470,7 @@ def run_plan(
     """
     slots = Limits(limits)
     record = Recorder()
-    everyone: list[Listener] = [record]
+    everyone: list[Listener] = []
     if progress:
         from webber._progress import progress_bar
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from webber._errors import ForeignPromiseError, TaskSkippedError, UnknownNodeError
-from webber._events import Listener
 from webber._graph import find_id, slot_setters
 from webber.executors._base import fetch
 
@@ -120,7 +119,7 @@ class Run:
         plan: Plan,
         states: Mapping[str, State],
         values: Mapping[str, Any],
-        attempts: Mapping[str, Sequence[Attempt]],
+        attempts: Mapping[str, Sequence[Attempt]] | Callable[[], Mapping[str, Sequence[Attempt]]],
         started: float,
         duration: float,
         reused: Sequence[str] = (),
@@ -131,8 +130,8 @@ class Run:
         """The :class:`~webber.Plan` that ran."""
         self._states = dict(states)
         self._values = dict(values)
-        # node id -> its attempts (none: did not run); the per-node tables
-        # below are made on first use, not at the end of every run
+        # node id -> its attempts (none: did not run), or what makes them; the
+        # per-node tables below are made on first use, not at the end of every run
         self._tries = attempts
         self._by_node: tuple[dict[str, float], dict[str, tuple[Attempt, ...]]] | None = None
         self.started = started
@@ -270,7 +269,7 @@ class Run:
     def _tables(self) -> tuple[dict[str, float], dict[str, tuple[Attempt, ...]]]:
         """Node id -> duration, and -> attempts, for every node in plan order."""
         if self._by_node is None:
-            tries = self._tries
+            tries = self._tries() if callable(self._tries) else self._tries
             self._by_node = (
                 {n: span(tries.get(n, ())) for n in self._states},
                 {n: tuple(tries.get(n, ())) for n in self._states},
@@ -362,15 +361,24 @@ class Run:
         return text
 
 
-class Recorder(Listener):
-    """The run record: collects every attempt from the engine's events and
-    builds the :class:`Run` at the end (the engine's first listener)."""
+class Recorder:
+    """The run record: every attempt as the engine reports it (a row, not an
+    object: a run of 10,000 tasks reads few of them), and the :class:`Run`
+    built at the end. The :class:`Attempt` objects are made when first read."""
 
     def __init__(self) -> None:
-        self.attempts: dict[str, list[Attempt]] = {}
+        #: (node, number, index, ok, started, duration, worker, error), in order
+        self.rows: list[tuple[str, int, int | None, bool, float, float, str, str | None]] = []
+        self._by_node: dict[str, list[Attempt]] = {}
+        self._made = 0
 
-    def on_attempt_end(self, attempt: Attempt) -> None:
-        self.attempts.setdefault(attempt.node, []).append(attempt)
+    def attempts(self) -> dict[str, list[Attempt]]:
+        """Node id -> its attempts so far (made from the rows not made yet)."""
+        rows, by_node = self.rows, self._by_node
+        for row in rows[self._made:]:
+            by_node.setdefault(row[0], []).append(Attempt(*row))
+        self._made = len(rows)
+        return by_node
 
     def run(
         self,
