@@ -39,6 +39,7 @@ from webber._cache import Cache
 from webber._cache_session import CacheSession
 from webber._errors import TaskTimeoutError, add_note
 from webber._events import Hooks, Listener
+from webber._gc import frozen
 from webber._graph import Condition
 from webber._inbox import Inbox
 from webber._limits import Limits
@@ -480,7 +481,7 @@ def run_plan(
         everyone.append(progress_bar())
     everyone.extend(listeners)
     _output.ensure_handler()
-    with _output.redirected():
+    with _output.redirected(), frozen:
         session = CacheSession(cache, plan) if cache is not None else None
         return _Engine(
             plan, executor, everyone, record=record, reuse=dict(reuse or {}),
