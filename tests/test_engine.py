@@ -71,6 +71,8 @@ def test_a_start_waits_for_the_next_wake_up_and_a_stale_one_is_dropped() -> None
     start = Started(job, time.time(), "w")
     _in_a_thread(report, start)
     assert inbox.messages.empty()  # it did not wake the owner
+    # (a start is due by when it came, whatever the clock of the worker that sent it)
+    start.at -= 3600
     begun = time.monotonic()
     inbox.wait(handled.append, handled.append)  # nothing else came: handled when due
     assert handled == [start]
@@ -111,3 +113,57 @@ def test_every_attempt_gets_its_start_event_before_its_end() -> None:
         for n in nodes:
             assert order.events.index(("start", n)) < order.events.index(("end", n))
         assert len(order.events) == 400
+
+
+def _freeze_count() -> int:
+    import gc
+
+    return gc.get_freeze_count()
+
+
+def test_what_exists_is_frozen_while_a_run_goes_on_and_given_back_after() -> None:
+    import gc
+
+    from webber._gc import frozen
+
+    assert frozen._count == 0, "a run of an earlier test is still going on"
+    assert gc.get_freeze_count() == 0
+    dag = DAG()
+    during = dag.add_node(_freeze_count)
+    run = dag.run(executor="inline")
+    assert run[during] > 0  # the graph and the plan, left out of full collections
+    assert gc.get_freeze_count() == 0
+
+
+def test_runs_in_two_threads_share_one_freeze_until_the_last_ends() -> None:
+    import gc
+
+    release = threading.Event()
+    inner = DAG()
+    waiting = inner.add_node(release.wait, 30)
+    thread_run: dict[str, object] = {}
+    thread = threading.Thread(target=lambda: thread_run.update(run=inner.run(executor="threads")))
+    thread.start()
+    outer = DAG()
+    count = outer.add_node(_freeze_count)
+    assert outer.run(executor="inline")[count] > 0
+    assert gc.get_freeze_count() > 0  # the other run goes on: still frozen
+    release.set()
+    thread.join(30)
+    assert thread_run["run"][waiting] is True  # type: ignore[index]
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_program_that_froze_objects_itself_keeps_its_freeze() -> None:
+    import gc
+
+    gc.freeze()
+    try:
+        theirs = gc.get_freeze_count()
+        dag = DAG()
+        during = dag.add_node(_freeze_count)
+        # (the count of frozen objects only falls as some of them are freed)
+        assert dag.run(executor="inline")[during] <= theirs  # nothing of ours added
+        assert gc.get_freeze_count() > theirs // 2  # nor undone
+    finally:
+        gc.unfreeze()

@@ -39,6 +39,7 @@ from webber._cache import Cache
 from webber._cache_session import CacheSession
 from webber._errors import TaskTimeoutError, add_note
 from webber._events import Hooks, Listener
+from webber._gc import frozen
 from webber._graph import Condition
 from webber._inbox import Inbox
 from webber._limits import Limits
@@ -270,10 +271,11 @@ class _Engine:
             self.hooks.task_start(job.node, job.attempt, job.index, message.worker)
 
     def _finish_attempt(self, outcome: Outcome) -> None:
-        job = self._current(outcome.job)
-        if job is None:
+        # (once per task: _current inlined)
+        key = (outcome.job.node, outcome.job.index)
+        job = self.running.get(key)
+        if job is None or job.attempt != outcome.job.attempt:
             return  # a late outcome of an attempt that timed out
-        key = job.key
         del self.running[key]
         if self.began.pop(key, None) is None and self.hooks.on_task_start:
             # It started and ended between two looks of the executor (a batch
@@ -288,17 +290,19 @@ class _Engine:
             ok, value = False, _timeout_error(job)
         self._record(job.node, job.index, job.attempt, ok, value, outcome.started,
                      outcome.duration, outcome.worker)
-        self.linked.discard(job.node)
+        if self.linked:
+            self.linked.discard(job.node)
         if not ok:
             # The executor stopped the chain here: its links are decided anew.
             for link in links[after:]:
                 self.running.pop(link.key, None)
                 self.chain_of.pop(link.key, None)
                 self.linked.discard(link.node)
-        if ok:
-            self._succeeded(job, value)
-        else:
             self._attempt_failed(job, value)
+        elif job.index is None and self.session is None:
+            self._final(job.node, SUCCESS, value, SUCCESS)  # (_succeeded's common case)
+        else:
+            self._succeeded(job, value)
 
     def _time_out(self, job: Job) -> None:
         if self.running.get(job.key) is not job:
@@ -477,7 +481,7 @@ def run_plan(
         everyone.append(progress_bar())
     everyone.extend(listeners)
     _output.ensure_handler()
-    with _output.redirected():
+    with _output.redirected(), frozen:
         session = CacheSession(cache, plan) if cache is not None else None
         return _Engine(
             plan, executor, everyone, record=record, reuse=dict(reuse or {}),

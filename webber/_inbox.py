@@ -35,8 +35,8 @@ class Inbox:
         )
         self.put = self.messages.put
         """What executors report to (any thread)."""
-        #: starts that wait for the owner's next wake-up (see report)
-        self.starts: deque[Started] = deque()
+        #: starts that wait for the owner (see report), with when they came
+        self.starts: deque[tuple[float, Started]] = deque()
         self.timers: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self._main_thread = threading.current_thread() is threading.main_thread()
@@ -47,7 +47,8 @@ class Inbox:
         ``started`` at once, so listeners hear of it before the task runs.
 
         A start of a job without a timeout does not wake the owner: it waits
-        in ``starts`` and is handled ``STARTS`` seconds after it happened.
+        in ``starts`` and is handled ``STARTS`` seconds after it came (by this
+        machine's clock: a remote worker's may be off).
         Most tasks are shorter than that: their end comes first, which tells
         of their start too (the engine does that), and the start, when due,
         belongs to no running job -- and if the run is over by then, it is
@@ -55,7 +56,7 @@ class Inbox:
         instead of two; a task that runs long is shown as started that
         little late."""
         owner = threading.get_ident()
-        put, starts = self.messages.put, self.starts
+        put, starts, now = self.messages.put, self.starts, time.monotonic
 
         def report(message: Started | Outcome | list[Started | Outcome]) -> None:
             if type(message) is Started:
@@ -63,7 +64,7 @@ class Inbox:
                     started(message)
                     return
                 if message.job.timeout is None:
-                    starts.append(message)
+                    starts.append((now(), message))
                     return
             put(message)
 
@@ -86,7 +87,7 @@ class Inbox:
             timeout = HEARTBEAT if timeout is None else min(timeout, HEARTBEAT)
         starts = self.starts
         if starts:
-            due = max(0.0, starts[0].at + STARTS - time.time())
+            due = max(0.0, starts[0][0] + STARTS - time.monotonic())
             timeout = due if timeout is None else min(timeout, due)
         try:
             message = self.messages.get(timeout=timeout)
@@ -100,9 +101,9 @@ class Inbox:
         except queue.Empty:
             pass
         if starts:
-            due = time.time() - STARTS
-            while starts and starts[0].at <= due:
-                started(starts.popleft())
+            due = time.monotonic() - STARTS
+            while starts and starts[0][0] <= due:
+                started(starts.popleft()[1])
         now = time.monotonic()
         while self.timers and self.timers[0][0] <= now:
             heapq.heappop(self.timers)[2]()

@@ -30,7 +30,7 @@ from webber.executors._shm import (
     write_segment,
 )
 
-__all__ = ["Packed", "dumps", "dumps_fields", "dumps_value", "loads", "plain", "unpack"]
+__all__ = ["Packed", "dumps", "dumps_value", "loads", "plain", "unpack"]
 
 
 class _BigBytes:
@@ -80,19 +80,10 @@ def plain(fields: tuple[Any, ...]) -> bool:
     return True
 
 
-#: what :func:`dumps_fields` and :func:`dumps_value` make: a pickle, or -- for
+#: what a job's fields (``_sending``) and :func:`dumps_value` make: a pickle, or -- for
 #: what is plain -- the object itself in a 1-tuple, which the message that
 #: carries it pickles (by the C pickler, in the same call); :func:`unpack` reads both
 Packed = bytes | tuple[Any]
-
-
-def dumps_fields(
-    fields: tuple[Any, ...], holder: Holder | None = None
-) -> tuple[Packed, list[Segment]]:
-    """A job's fields, packed (see :data:`Packed`): as they are when :func:`plain`."""
-    if plain(fields):
-        return (fields,), []
-    return dumps(fields, holder=holder)
 
 
 def dumps_value(obj: Any) -> tuple[Packed, list[Segment]]:
@@ -103,7 +94,7 @@ def dumps_value(obj: Any) -> tuple[Packed, list[Segment]]:
 
 
 def unpack(data: Packed, segments: list[Segment], holder: Holder | None = None) -> Any:
-    """What :func:`dumps_fields` or :func:`dumps_value` packed."""
+    """What was packed (see :data:`Packed`)."""
     if data.__class__ is tuple:
         return data[0]
     return loads(data, segments, holder)  # type: ignore[arg-type]  # (bytes)

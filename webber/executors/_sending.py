@@ -17,7 +17,7 @@ from typing import Any
 from webber._errors import JobSendError
 from webber.executors._base import Outcome
 from webber.executors._frames import send_frame
-from webber.executors._pickling import dumps, dumps_fields
+from webber.executors._pickling import dumps, plain
 from webber.executors._process import Proc
 from webber.executors._session import Sent, announce
 from webber.executors._shm import remove_segments
@@ -44,10 +44,13 @@ def _pack(proc: Proc, task: Sent, fids: Iterator[int]) -> tuple[Any, ...]:
     fid = _function_id(proc, task, fids)
     # The function travels once per worker ("fn"), not with each job.
     job = task.job
-    fields = (job.node, job.index, job.attempt, job.name, job.args,
-              dict(job.kwargs) if job.kwargs else {},
-              None if job.inputs is None else dict(job.inputs), job.timeout)
-    data, task.segments = dumps_fields(fields, holder=task.session.holder)
+    kwargs = dict(job.kwargs) if job.kwargs else {}
+    inputs = None if job.inputs is None else dict(job.inputs)
+    fields = (job.node, job.index, job.attempt, job.name, job.args, kwargs, inputs, job.timeout)
+    # (the other fields are a str, ints and None: only these can be anything)
+    if plain((job.args, kwargs, inputs)):
+        return (task.tag, fid, (fields,), ())
+    data, task.segments = dumps(fields, holder=task.session.holder)
     return (task.tag, fid, data, task.segments)
 
 
@@ -58,10 +61,11 @@ def send_batch(
     message; a job that cannot be packed fails alone (JobSendError)."""
     entries = []
     for task in batch:
-        links = [Sent(next(tags), job, task.session, link=True) for job in task.job.links]
+        links = ([Sent(next(tags), job, task.session, link=True) for job in task.job.links]
+                 if task.job.links else [])
         try:
             entry = _pack(proc, task, fids)
-            packed = [_pack(proc, link, fids) for link in links]
+            packed = [_pack(proc, link, fids) for link in links] if links else []
         except Exception as e:
             remove_segments(task.segments)
             for link in links:
