@@ -421,8 +421,9 @@ def test_a_fault_in_the_pool_itself_fails_one_task_and_the_run_ends(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A bug in the pool's handling of a worker's message must not leave the
-    run waiting forever: the worker is replaced, its current task fails,
-    the rest run, and the log says what happened."""
+    run waiting forever: the worker is replaced, its current task fails
+    (unless the worker's ledger shows it had finished: then its result is
+    kept, as the others' are), the rest run, and the log says what happened."""
     from webber.executors import _pool
 
     original = _pool.Pool._settle
@@ -441,7 +442,8 @@ def test_a_fault_in_the_pool_itself_fails_one_task_and_the_run_ends(
     with caplog.at_level(logging.ERROR, logger="webber"):
         run = dag.run(executor="processes", max_workers=1)
     assert calls[0] > 1
-    assert len(run.failed) == 1 and isinstance(run.error(run.failed[0]), webber.WorkerCrashedError)
+    assert len(run.failed) <= 1  # (none when the ledger still held every result)
+    assert all(isinstance(run.error(n), webber.WorkerCrashedError) for n in run.failed)
     assert [run[n] for n in nodes if n not in run.failed] == [
         i for i, n in enumerate(nodes) if n not in run.failed
     ]

@@ -245,7 +245,8 @@ class Pool:
                 except Exception:  # a bug here must not leave a run waiting forever
                     logging.getLogger("webber").exception(
                         "the process pool failed on a message of its worker %s; the worker "
-                        "is replaced and its current task failed (please report this)", proc.name,
+                        "is replaced, and its current task fails unless it had finished "
+                        "(please report this)", proc.name,
                     )
                     self._lost(proc)
 
