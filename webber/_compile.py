@@ -14,15 +14,14 @@ It knows no executor: ``run()`` asks the executor it chose to check the Plan.
 
 from __future__ import annotations
 
-import gc
 import graphlib
 import inspect
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from webber._checks import check_node, cycle_error
 from webber._errors import TaskDefinitionError, UnknownNodeError
+from webber._gc import paused
 from webber._graph import Condition, Node
 from webber._plan import Plan, PlanNode
 from webber._promise import Promise
@@ -44,52 +43,8 @@ def compile_graph(
     ``node_id`` maps a Promise key (an id or a callable) to a node id, raising
     UnknownNodeError when it names none.
     """
-    with _GC_PAUSE:
+    with paused:
         return _compile(name, nodes, pred, node_id, succ)
-
-
-class _GCPause:
-    """The cyclic GC paused while any thread compiles, then put back as it was.
-
-    Compiling allocates a few containers per node and no reference cycles;
-    with the GC running, its full collections over a large graph made the
-    cost per node grow with the graph (a 100,000-node chain: 13.9 against
-    8.3 us per node, counting the young collection that follows). The GC's
-    switch is global: compiles in several threads share one pause (a count),
-    so the first to finish does not switch it back on under the others, and
-    the state found by the first is the one put back by the last, also when a
-    compile raises. (A thread that switches the GC off while a compile runs
-    sees it back on after: the one case this cannot tell apart.)
-
-    >>> import gc
-    >>> with _GC_PAUSE:
-    ...     gc.isenabled()
-    False
-    >>> gc.isenabled()
-    True
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._count = 0
-        self._was_enabled = False
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if not self._count:
-                self._was_enabled = gc.isenabled()
-                gc.disable()
-            self._count += 1
-
-    def __exit__(self, *exc_info: object) -> None:
-        with self._lock:
-            self._count -= 1
-            if not self._count and self._was_enabled:
-                gc.enable()
-
-
-#: the one pause all compiles share
-_GC_PAUSE = _GCPause()
 
 
 #: the parents of every node that has none: one dict, read-only as the whole Plan is
