@@ -475,3 +475,13 @@ def test_to_dict_and_to_json_describe_structure_and_arguments() -> None:
     assert by_id["parse-1"]["args"] == [{"$promise": "fetch-1"}]
     assert json.loads(flow.to_json(strict=False)) == d
     assert "\n" not in flow.to_json(indent=None, strict=False)
+
+
+def test_a_nodes_keyword_arguments_changed_in_place_stay_its_own() -> None:
+    # webber 0.4.0 code may edit a node's data in place; no dict is shared
+    # between nodes, not even an empty one.
+    dag = DAG()
+    a = dag.add_node(print, 1)
+    b = dag.add_node(print, 2)
+    dag.get_node(a)["kwargs"]["sep"] = "-"
+    assert dag.get_node(b).kwargs == {}

@@ -324,10 +324,11 @@ def make_node(
 ) -> Node:
     """``Node(id, options, func, args, kwargs, fan_out=fan_out, deps=deps)``,
     the other flags at their defaults: what ``add_node`` makes per call, for
-    a fifth of the cost (no ``__init__`` frame, no keyword matching). Nodes
-    without keyword arguments share one empty dict (records are read-only):
-    80 bytes less per node of a large graph, which is what its build time
-    grows with (fresh memory costs a page fault per 4 KB here).
+    a fifth of the cost (no ``__init__`` frame, no keyword matching). Each
+    node keeps the ``kwargs`` it is given: no dict is shared between nodes,
+    even an empty one, since a record's dict can be changed in place
+    (``get_node(n)["kwargs"]``, as in webber 0.4.0) and that must not reach
+    another node.
 
     >>> from webber._graph import plain_options
     >>> make_node("len-1", plain_options("len"), len, ("ab",), {}, ()) == Node(
@@ -340,7 +341,7 @@ def make_node(
     s[1](node, options)
     s[2](node, func)
     s[3](node, args)
-    s[4](node, kwargs if kwargs else _NO_KWARGS)
+    s[4](node, kwargs)
     s[5](node, False)
     s[6](node, False)
     s[7](node, fan_out)
@@ -352,8 +353,7 @@ def make_node(
 
 
 _new_object = object.__new__
-#: the keyword arguments of every node made by make_node() without any
-_NO_KWARGS: dict[str, Any] = {}
+
 
 # The frozen check that dataclass generates breaks for names that are not
 # fields (the read-through settings) in a slotted class: assigning one raised
