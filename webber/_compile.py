@@ -17,6 +17,7 @@ from __future__ import annotations
 import graphlib
 import inspect
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from webber._checks import check_node, cycle_error
@@ -47,8 +48,8 @@ def compile_graph(
         return _compile(name, nodes, pred, node_id, succ)
 
 
-#: the parents of every node that has none: one dict, read-only as the whole Plan is
-_NO_PARENTS: dict[str, Condition] = {}
+#: the parents of every node that has none: one mapping, shared, so refusing changes
+_NO_PARENTS: Mapping[str, Condition] = MappingProxyType({})
 
 
 def _compile(
