@@ -167,3 +167,30 @@ def test_a_program_that_froze_objects_itself_keeps_its_freeze() -> None:
         assert gc.get_freeze_count() > theirs // 2  # nor undone
     finally:
         gc.unfreeze()
+
+
+def test_a_child_forked_during_a_run_is_not_left_frozen() -> None:
+    import gc
+    import os
+
+    release = threading.Event()
+    dag = DAG()
+    dag.add_node(release.wait, 30)
+    thread = threading.Thread(target=lambda: dag.run(executor="threads"))
+    thread.start()
+    try:
+        while gc.get_freeze_count() == 0 and thread.is_alive():
+            release.wait(0.01)  # until the run has frozen what exists
+        pid = os.fork()
+        if pid == 0:  # the child: the run is not here, and neither is its freeze
+            code = 0 if gc.get_freeze_count() == 0 else 3
+            inner = DAG()
+            count = inner.add_node(_freeze_count)
+            code = code or (0 if inner.run(executor="inline")[count] > 0 else 4)
+            os._exit(code or (0 if gc.get_freeze_count() == 0 else 5))
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        release.set()
+        thread.join(30)
+    assert gc.get_freeze_count() == 0
