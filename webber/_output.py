@@ -164,15 +164,22 @@ class _Sink:
     def __init__(self, name: str, node: str) -> None:
         self.name = name
         self.node = node
-        self.partial = {"stdout": "", "stderr": ""}
+        #: each stream's unfinished last line; made at the first write (most
+        #: tasks print nothing, and a sink is made for every task run)
+        self.partial: dict[str, str] | None = None
 
     def write(self, stream: str, text: str) -> None:
-        text = self.partial[stream] + text
-        *lines, self.partial[stream] = text.split("\n")
+        partial = self.partial
+        if partial is None:
+            partial = self.partial = {"stdout": "", "stderr": ""}
+        text = partial[stream] + text
+        *lines, partial[stream] = text.split("\n")
         for line in lines:
             _send(self.name, line.rstrip("\r"), stream, self.node)
 
     def close(self) -> None:
+        if self.partial is None:
+            return
         for stream, rest in self.partial.items():
             if rest:
                 self.partial[stream] = ""
