@@ -147,7 +147,6 @@ def _lower(node: Node, ids: Mapping[Any, str]) -> tuple[tuple[Any, ...], Mapping
     return args, kwargs
 
 
-
 class _Unlinkable:
     """The nodes that cannot be a link of a chain: a fan-out, a skip, a task
     with a timeout (those need the engine between links), or an ``async def``

@@ -51,9 +51,6 @@ if TYPE_CHECKING:
 __all__ = ["DAG", "Flow", "NodeRef"]
 
 _uids = itertools.count(1)
-#: a node without edges has no index yet: it may go first (as a parent) or last
-#: (as a child), so add_edge's fast path reads it so; link() then places it
-_FIRST, _LAST = float("-inf"), float("inf")
 
 
 class DAG(GraphEdits):
@@ -136,9 +133,7 @@ class DAG(GraphEdits):
             pu, pv = store.nodes.get(parent), store.nodes.get(child)
             if pu is not None and pv is not None:
                 u, v = pu.id, pv.id  # plain strings: the dicts' fast path from here on
-                index = store.order.index  # (a node without edges: see _FIRST)
-                if (u != v and index.get(u, _FIRST) < index.get(v, _LAST)
-                        and v not in store.succ[u]):
+                if u != v and v not in store.succ[u] and store.order.agrees(u, v):
                     store.link(u, v, continue_on)  # agrees with the order: no cycle
                     return (parent, child)
         check_condition(continue_on, "add_edge")
