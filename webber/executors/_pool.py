@@ -323,12 +323,9 @@ class Pool:
                 remove_segments(segments)
                 continue
             messages = reports.setdefault(task.session, [])
-            if ok and payload.__class__ is tuple:
-                value = payload[0]  # a plain value (decode's first case, once per task)
-            else:
-                value = decode(task.job, ok, payload, segments, info, task.session.holder)
-                if isinstance(value, Undecodable):
-                    ok, value = False, value.error
+            value = decode(task.job, ok, payload, segments, info, task.session.holder)
+            if isinstance(value, Undecodable):
+                ok, value = False, value.error
             messages.append(Outcome(task.job, ok, value, started, duration, proc.name))
         for session, messages in reports.items():
             session.report(messages)
