@@ -119,7 +119,7 @@ class Run:
         plan: Plan,
         states: Mapping[str, State],
         values: Mapping[str, Any],
-        attempts: Mapping[str, Sequence[Attempt]] | Callable[[], Mapping[str, Sequence[Attempt]]],
+        attempts: Callable[[], Mapping[str, Sequence[Attempt]]],
         started: float,
         duration: float,
         reused: Sequence[str] = (),
@@ -130,8 +130,8 @@ class Run:
         """The :class:`~webber.Plan` that ran."""
         self._states = dict(states)
         self._values = dict(values)
-        # node id -> its attempts (none: did not run), or what makes them; the
-        # per-node tables below are made on first use, not at the end of every run
+        # what makes node id -> its attempts (none: did not run); the per-node
+        # tables below are made on first use, not at the end of every run
         self._tries = attempts
         self._by_node: tuple[dict[str, float], dict[str, tuple[Attempt, ...]]] | None = None
         self.started = started
@@ -269,7 +269,7 @@ class Run:
     def _tables(self) -> tuple[dict[str, float], dict[str, tuple[Attempt, ...]]]:
         """Node id -> duration, and -> attempts, for every node in plan order."""
         if self._by_node is None:
-            tries = self._tries() if callable(self._tries) else self._tries
+            tries = self._tries()
             self._by_node = (
                 {n: span(tries.get(n, ())) for n in self._states},
                 {n: tuple(tries.get(n, ())) for n in self._states},
