@@ -161,7 +161,7 @@ class _Sink:
 
     __slots__ = ("name", "node", "partial")
 
-    def __init__(self, name: str, node: str) -> None:
+    def __init__(self, name: str, node: str = "") -> None:
         self.name = name
         self.node = node
         #: each stream's unfinished last line; made at the first write (most
@@ -248,20 +248,18 @@ def redirected() -> Iterator[None]:
                 _saved.clear()
 
 
-class capture:  # a context manager, named as one is used
+class capture(_Sink):  # a context manager, named as one is used
     """Attribute everything printed in this context to task ``name``.
 
-    A class rather than a generator: it is entered once per task run.
+    A class rather than a generator, and its own sink: it is made and
+    entered once per task run.
     """
 
-    __slots__ = ("sink", "token")
-
-    def __init__(self, name: str, node: str = "") -> None:
-        self.sink = _Sink(name, node)
+    __slots__ = ("token",)
 
     def __enter__(self) -> None:
-        self.token = _current.set(self.sink)
+        self.token = _current.set(self)
 
     def __exit__(self, *exc_info: object) -> None:
         _current.reset(self.token)
-        self.sink.close()
+        self.close()

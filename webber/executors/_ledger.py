@@ -61,12 +61,11 @@ class Ledger:
     def add(self, result: tuple[Any, ...]) -> bool:
         """Keep ``result``; False when it does not fit (send it now instead)."""
         data = pickle.dumps(result, pickle.HIGHEST_PROTOCOL)
-        start = self.used + _LENGTH.size
-        end = start + len(data)
+        start = self.used
+        end = start + _LENGTH.size + len(data)
         if end > SIZE:
             return False
-        self.map[start:end] = data
-        _LENGTH.pack_into(self.map, self.used, len(data))
+        self.map[start:end] = _LENGTH.pack(len(data)) + data  # (one write: this runs per task)
         self.used = end
         _HEAD.pack_into(self.map, 0, end)  # last: the record is whole
         return True

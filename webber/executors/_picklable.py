@@ -38,7 +38,7 @@ def check_plan(plan: Plan) -> None:
                 raise _unpicklable(n, f"its function {display_name(node.func)!r} (or what it "
                                       f"refers to: closure, globals)", e) from e
             tried.add(id(node.func))
-        if plain((node.args, node.kwargs)):
+        if (not node.args and not node.kwargs) or plain((node.args, node.kwargs)):
             continue  # what the C pickler sends surely (no arguments, numbers, Refs...)
         try:
             _dumps((node.args, node.kwargs))

@@ -290,23 +290,27 @@ class Pool:
             if proc not in self.procs:  # recycled meanwhile: now what it left can go
                 remove_segments_of(proc.pid)
 
-    def _settle(self, proc: Proc, results: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        """Take ``results`` off ``proc``'s queue (under the lock); feed it anew when empty."""
+    def _settle(self, proc: Proc, results: list[tuple[Any, ...]]) -> list[tuple[Sent, Any]]:
+        """Take ``results`` off ``proc``'s queue (under the lock); feed it anew when
+        empty. Each result is returned with its task, as the worker sent it."""
         finished = []
-        for tag, ok, payload, segments, started, duration, info, rss in results:
-            task = proc.inflight.popleft()
-            assert task.tag == tag, "worker answered out of order"
-            proc.tasks += 1
-            proc.rss = rss
-            if not ok:
+        inflight, where = proc.inflight, None
+        for result in results:
+            task = inflight.popleft()
+            assert task.tag == result[0], "worker answered out of order"
+            if result[1]:
+                if task.session.where is not where:
+                    where = task.session.where
+                where[task.job.node] = proc
+            else:
                 # The worker stopped the chain here; the engine drops the rest.
                 for _ in range(task.links_after):
-                    remove_segments(proc.inflight.popleft().segments)
-            finished.append((task, ok, payload, segments, started, duration, info))
-            if ok:
-                task.session.where[task.job.node] = proc
-        if proc.inflight:
-            announce(proc.inflight[0], proc)
+                    remove_segments(inflight.popleft().segments)
+            finished.append((task, result))
+        proc.tasks += len(results)
+        proc.rss = results[-1][7]
+        if inflight:
+            announce(inflight[0], proc)
             self._prefetch(proc)
         else:
             if proc in self.procs and self._worn(proc, finished[-1][0].session):
@@ -314,21 +318,24 @@ class Pool:
             self._dispatch()
         return finished
 
-    def _deliver(self, proc: Proc, finished: list[tuple[Any, ...]]) -> None:
+    def _deliver(self, proc: Proc, finished: list[tuple[Sent, Any]]) -> None:
         """Report settled results to their runs (outside the lock), each run's
         in one hand-over: the engine wakes once for a batch."""
         reports: dict[Session, list[Started | Outcome]] = {}
-        for task, ok, payload, segments, started, duration, info in finished:
+        session, messages, name = None, [], proc.name
+        for task, (_, ok, payload, segments, started, duration, info, _) in finished:
             if task.abandoned:
                 remove_segments(segments)
                 continue
-            messages = reports.setdefault(task.session, [])
-            value = decode(task.job, ok, payload, segments, info, task.session.holder)
-            if isinstance(value, Undecodable):
+            if task.session is not session:  # (a batch is one run's)
+                session = task.session
+                messages = reports.setdefault(session, [])
+            value = decode(task.job, ok, payload, segments, info, session.holder)
+            if value.__class__ is Undecodable:
                 ok, value = False, value.error
-            messages.append(Outcome(task.job, ok, value, started, duration, proc.name))
-        for session, messages in reports.items():
-            session.report(messages)
+            messages.append(Outcome(task.job, ok, value, started, duration, name))
+        for each, sent in reports.items():
+            each.report(sent)
 
     def _lost(self, proc: Proc) -> None:
         """``proc`` died: fail the job it ran, requeue the rest, replace it."""

@@ -40,18 +40,17 @@ def _function_id(proc: Proc, task: Sent, fids: Iterator[int]) -> str:
     return fid
 
 
-def _pack(proc: Proc, task: Sent, fids: Iterator[int]) -> tuple[Any, ...]:
-    fid = _function_id(proc, task, fids)
-    # The function travels once per worker ("fn"), not with each job.
+def _pack(task: Sent, fid: str, links: list[Any]) -> tuple[Any, ...]:
+    """``task`` as an entry of the "run" message, ``links`` (packed) behind it."""
     job = task.job
     kwargs = dict(job.kwargs) if job.kwargs else {}
     inputs = None if job.inputs is None else dict(job.inputs)
     fields = (job.node, job.index, job.attempt, job.name, job.args, kwargs, inputs, job.timeout)
     # (the other fields are a str, ints and None: only these can be anything)
-    if plain((job.args, kwargs, inputs)):
-        return (task.tag, fid, (fields,), ())
+    if (inputs is None and not kwargs and not job.args) or plain((job.args, kwargs, inputs)):
+        return (task.tag, fid, (fields,), (), links)
     data, task.segments = dumps(fields, holder=task.session.holder)
-    return (task.tag, fid, data, task.segments)
+    return (task.tag, fid, data, task.segments, links)
 
 
 def send_batch(
@@ -60,31 +59,32 @@ def send_batch(
     """Send ``batch`` (each job's chain links behind it) to ``proc`` in one
     message; a job that cannot be packed fails alone (JobSendError)."""
     entries = []
+    inflight = proc.inflight
+    func: Any = None  # the last job's function, and its id: most batches have one
+    fid = ""
     for task in batch:
-        links = ([Sent(next(tags), job, task.session, link=True) for job in task.job.links]
-                 if task.job.links else [])
+        links: list[Sent] = []
         try:
-            entry = _pack(proc, task, fids)
-            packed = [_pack(proc, link, fids) for link in links] if links else []
+            if task.job.func is not func:
+                fid = _function_id(proc, task, fids)
+                func = task.job.func
+            if not task.job.links:  # (most jobs: one entry, no chain behind it)
+                entries.append(_pack(task, fid, links))
+                inflight.append(task)
+                continue
+            links = [Sent(next(tags), job, task.session, link=True) for job in task.job.links]
+            entry = _pack(task, fid, [  # (a link's entry is 4 fields: no links of its own)
+                _pack(link, _function_id(proc, link, fids), [])[:4] for link in links
+            ])
         except Exception as e:
-            remove_segments(task.segments)
-            for link in links:
-                remove_segments(link.segments)
-            error = JobSendError(
-                f"task {task.job.node!r} cannot be sent to a worker process: "
-                f"{type(e).__name__}: {e}; use executor='threads' for tasks that "
-                f"hold locks, sockets or open files",
-                task.job.node,
-            )
-            error.__cause__ = e
-            task.session.report(Outcome(task.job, False, error, time.time(), 0.0, ""))
+            _unsendable(task, links, e)
             continue
-        entries.append((*entry, packed))
+        entries.append(entry)
         task.links_after = len(links)
-        proc.inflight.append(task)
+        inflight.append(task)
         for i, link in enumerate(links):
             link.links_after = len(links) - i - 1
-            proc.inflight.append(link)
+            inflight.append(link)
     if not entries:
         return
     forget, proc.forget = proc.forget, []
@@ -94,17 +94,32 @@ def send_batch(
                    pickle.dumps(("run", entries, forget, measure), pickle.HIGHEST_PROTOCOL))
     except OSError:
         return  # it died; the receiver sees it and requeues the batch
-    announce(proc.inflight[0], proc)
+    announce(inflight[0], proc)
+
+
+def _unsendable(task: Sent, links: list[Sent], e: Exception) -> None:
+    """``task`` (or a link of its chain) cannot be packed: it fails alone."""
+    remove_segments(task.segments)
+    for link in links:
+        remove_segments(link.segments)
+    error = JobSendError(
+        f"task {task.job.node!r} cannot be sent to a worker process: "
+        f"{type(e).__name__}: {e}; use executor='threads' for tasks that "
+        f"hold locks, sockets or open files",
+        task.job.node,
+    )
+    error.__cause__ = e
+    task.session.report(Outcome(task.job, False, error, time.time(), 0.0, ""))
 
 
 def take(pending: deque[Sent], want: int) -> list[Sent]:
     """Up to ``want`` jobs from the front of ``pending``; one with a timeout
     goes alone (its clock starts when it is sent)."""
     batch: list[Sent] = []
-    while pending and len(batch) < want:
-        if pending[0].job.timeout is not None and batch:
+    for _ in range(min(want, len(pending))):
+        if pending[0].job.timeout is not None:
+            if not batch:
+                batch.append(pending.popleft())
             break
         batch.append(pending.popleft())
-        if batch[-1].job.timeout is not None:
-            break
     return batch

@@ -14,8 +14,9 @@ import inspect
 import os
 import threading
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from webber import _context
@@ -43,13 +44,15 @@ __all__ = [
 L = TypeVar("L")
 
 
-def materialize(job: Job) -> tuple[tuple[Any, ...], dict[str, Any]]:
+def materialize(job: Job) -> tuple[tuple[Any, ...], Mapping[str, Any]]:
     """The job's arguments with each Ref replaced by its parent's result.
 
     A result that reaches here as a Remote is fetched here: a cache hit
-    (``_stored``) is loaded where the job runs, not by the caller."""
+    (``_stored``) is loaded where the job runs, not by the caller. (The
+    keyword arguments are not copied: the call ``f(**kwargs)`` makes the
+    callee's dict.)"""
     if job.inputs is None:
-        return job.args, dict(job.kwargs)
+        return job.args, job.kwargs
     inputs = job.inputs
 
     def value(ref: Ref) -> Any:
@@ -144,7 +147,7 @@ def run_job(job: Job, report: Callable[[Started], None] | None = None) -> Outcom
     with _attempt(job, report) as attempt:
         args, kwargs = materialize(job)
         value = job.func(*args, **kwargs)
-        if inspect.iscoroutine(value):
+        if type(value) is CoroutineType:  # (inspect.iscoroutine, without its call)
             value = _await_here(value)
         attempt.value = value
     return attempt.outcome()

@@ -55,7 +55,7 @@ from webber.executors._base import Job, Outcome
 from webber.executors._codec import encode_failure
 from webber.executors._frames import Frames, send_frame
 from webber.executors._ledger import Ledger, ledger_path
-from webber.executors._pickling import dumps_value, loads, unpack
+from webber.executors._pickling import Packed, dumps_value, loads, unpack
 from webber.executors._shm import Segment, remove_segments
 from webber.executors._work import feed, run_job, run_links, start_async
 
@@ -143,8 +143,10 @@ class _Worker:
     def emit(self, name: str, line: str, stream: str, node: str) -> None:
         self.send(("out", name, node, stream, line))
 
-    def done(self, *result: Any) -> None:
-        entry = (*result, _rss() if self.measure else 0)
+    def done(self, tag: int, ok: bool, payload: Any, segments: list[Segment], started: float,
+             duration: float, info: Any) -> None:
+        entry = (tag, ok, payload, segments, started, duration, info,
+                 _rss() if self.measure else 0)
         with self.lock:
             if self.ledger is not None and self.ledger.add(entry):
                 self.waiting.append(entry)
@@ -191,42 +193,48 @@ class _Worker:
             self.functions[fid] = entry
         return entry
 
-    def run_chain(self, tag: int, fid: Any, data: bytes, segments: list[Segment],
-                  links: list[tuple[int, Any, bytes, list[Segment]]]) -> None:
+    def run_chain(self, tag: int, fid: Any, data: Packed, segments: list[Segment],
+                  links: list[tuple[int, Any, Packed, list[Segment]]]) -> None:
         """Run a job, then its links while they succeed, each fed the last result."""
         if not links:
             self.run(tag, fid, data, segments, None)
             return
 
-        def dropped(rest: Sequence[tuple[int, Any, bytes, list[Segment]]]) -> None:
+        def dropped(rest: Sequence[tuple[int, Any, Packed, list[Segment]]]) -> None:
             for _, _, _, unused in rest:
                 remove_segments(unused)
 
-        def step(entry: tuple[int, Any, bytes, list[Segment]],
+        def step(entry: tuple[int, Any, Packed, list[Segment]],
                  previous: tuple[Any] | None) -> tuple[bool, Any]:
             return self.run(*entry, previous)
 
         run_links([(tag, fid, data, segments), *links], step, dropped)
 
-    def run(self, tag: int, fid: Any, data: bytes, segments: list[Segment],
+    def run(self, tag: int, fid: Any, data: Packed, segments: list[Segment],
             previous: tuple[Any] | None) -> tuple[bool, Any]:
         """Run one job and report it; ``previous`` holds a chain link's input."""
         job = self.load(fid, data, segments, previous)
         if isinstance(job, BaseException):
             self.fail(tag, job, 0.0, 0.0)
             return False, None
-        self.starting(tag, job)
+        if job.timeout is not None:
+            self.starting(tag, job)
         self.last = job
         outcome = run_job(job)
         _end_nested_pool()
         return self.finish(tag, job, outcome)
 
-    def load(self, fid: Any, data: bytes, segments: list[Segment],
+    def load(self, fid: Any, data: Packed, segments: list[Segment],
              previous: tuple[Any] | None) -> Job | BaseException:
         """The job as sent, or why it cannot be loaded (to report as its failure)."""
         try:
-            node, index, attempt, name, args, kwargs, inputs, timeout = unpack(data, segments)
-            job = Job(node, index, attempt, name, self.function(fid), args, kwargs, inputs, timeout)
+            # (plain fields come as a 1-tuple: unpack's first case, without its call)
+            node, index, attempt, name, args, kwargs, inputs, timeout = (
+                data[0] if data.__class__ is tuple else unpack(data, segments))
+            func = self.functions[fid]
+            if func.__class__ is tuple:  # still pickled
+                func = self.function(fid)
+            job = Job(node, index, attempt, name, func, args, kwargs, inputs, timeout)
             if previous is not None:
                 job = feed(job, previous[0])
         except BaseException as e:
@@ -260,7 +268,7 @@ class _Worker:
         self.done(tag, True, result, result_segments, started, duration, None)
         return True, outcome.value
 
-    def run_batch(self, entries: list[tuple[int, Any, bytes, list[Segment], list[Any]]]) -> None:
+    def run_batch(self, entries: list[tuple[int, Any, Packed, list[Segment], list[Any]]]) -> None:
         """Run a batch of jobs, answering in the order they came (the caller
         matches answers to jobs by order). ``async def`` tasks go to the event
         loop as they come and run there together, while the jobs between them
@@ -275,7 +283,10 @@ class _Worker:
             awaiting.clear()
 
         for tag, fid, data, segments, links in entries:
-            if not links and self.is_async(fid):
+            if links:
+                answer_awaiting()
+                self.run_chain(tag, fid, data, segments, links)
+            elif self.is_async(fid):
                 job = self.load(fid, data, segments, None)
                 if isinstance(job, BaseException):
                     answer_awaiting()
@@ -283,9 +294,10 @@ class _Worker:
                 else:
                     self.starting(tag, job)
                     awaiting.append((tag, job, start_async(job)))
-                continue
-            answer_awaiting()
-            self.run_chain(tag, fid, data, segments, links)
+            else:
+                if awaiting:
+                    answer_awaiting()
+                self.run(tag, fid, data, segments, None)
         answer_awaiting()
         self.flush()
 
