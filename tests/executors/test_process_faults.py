@@ -25,7 +25,7 @@ import pytest
 
 import webber
 from tests.conftest import task_lines
-from webber import DAG, Condition, Flow, task
+from webber import DAG, Condition, Flow, Promise, task
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -177,6 +177,40 @@ def test_row02_jobs_that_finished_before_a_crash_in_their_batch_keep_their_resul
     ran = log.read_text().split()
     assert sorted(map(int, ran)) == [*range(10), *range(100, 110)]  # each exactly once
     assert all(len(run.attempts[n]) == 1 for n in [*before, *after])
+    then_works()
+
+
+def _count_twice(path: str, i: int) -> int:
+    return 2 * _count_run(path, i)
+
+
+def _count_next(path: str, i: int) -> int:
+    return _count_run(path, i + 1)
+
+
+def test_row02_a_batch_of_several_functions_and_a_chain_keeps_each_result_once(
+    tmp_path: Path,
+) -> None:
+    """The jobs of one batch alternate between functions (each sent to the
+    worker once, named by its id) and carry a chain; a crash after them
+    still blames its own task, and nothing that finished runs again."""
+    log = tmp_path / "ran"
+    dag = DAG()
+    mixed = [dag.add_node(_count_run if i % 2 else _count_twice, str(log), i) for i in range(8)]
+    head = dag.add_node(_count_run, str(log), 10)
+    link = dag.add_node(_count_next, str(log), Promise(head))
+    last = dag.add_node(_count_next, str(log), Promise(link))
+    dead = dag.add_node(_sigkill)
+    after = [dag.add_node(_count_twice, str(log), 100 + i) for i in range(4)]
+    run = dag.run(executor="processes", max_workers=1)  # one worker, one batch
+    with pytest.raises(webber.WorkerCrashedError, match=f"task '{dead}'"):
+        run[dead]
+    assert [run[n] for n in mixed] == [i if i % 2 else 2 * i for i in range(8)]
+    assert (run[head], run[link], run[last]) == (10, 11, 12)
+    assert [run[n] for n in after] == [2 * (100 + i) for i in range(4)]
+    ran = sorted(map(int, log.read_text().split()))
+    assert ran == [*range(8), 10, 11, 12, *range(100, 104)]  # each exactly once
+    assert all(len(run.attempts[n]) == 1 for n in [*mixed, head, link, last, *after])
     then_works()
 
 

@@ -30,14 +30,17 @@ def check_plan(plan: Plan) -> None:
     import cloudpickle
 
     tried: set[int] = set()
+    last = None  # (most tasks run the function of the task before)
     for n, node in plan.nodes.items():
-        if id(node.func) not in tried:
+        func = node.node.func
+        if func is not last and id(func) not in tried:
             try:
-                cloudpickle.dumps(node.func)
+                cloudpickle.dumps(func)
             except Exception as e:
-                raise _unpicklable(n, f"its function {display_name(node.func)!r} (or what it "
+                raise _unpicklable(n, f"its function {display_name(func)!r} (or what it "
                                       f"refers to: closure, globals)", e) from e
-            tried.add(id(node.func))
+            tried.add(id(func))
+        last = func
         if (not node.args and not node.kwargs) or plain((node.args, node.kwargs)):
             continue  # what the C pickler sends surely (no arguments, numbers, Refs...)
         try:
