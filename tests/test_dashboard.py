@@ -509,4 +509,4 @@ def test_a_reconnecting_page_gets_only_what_it_has_not_seen(dashboard: Dashboard
     assert len(whole["att"]["node"]) == 2 and whole["done"][1] is True
     rest = first_batch({"Last-Event-ID": f"{board.number}:2.1.1.0"})
     assert rest["from"] == [2, 1, 1, 0]
-    assert rest["att"]["node"] == [board.attempts[1].node] and rest["line"] == []
+    assert rest["att"]["node"] == [board.attempts[1][0]] and rest["line"] == []
