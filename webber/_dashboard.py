@@ -151,7 +151,8 @@ class Dashboard:
                 and previous.thread is threading.current_thread():
             previous.cut()  # this thread starts another run: that one was cut short
         if previous is not None and previous.plan is board.plan:
-            board.nodes_json = previous.nodes_json  # the same graph: made once
+            # the same graph: made once
+            board.nodes_json, board._positions = previous.nodes_json, previous._positions
         with self.changed:
             self.board = board
             self.changed.notify_all()
@@ -262,6 +263,7 @@ class Board(Listener):
         self.outcome: tuple[float | None, bool | None] = (None, None)
         #: the graph as the page's JSON, made once (and reused by the next run of the same plan)
         self.nodes_json: str | None = None
+        self._positions: dict[str, int] | None = None
         self._lines: dict[str, int] = {}
         self._total = 0
         self._capture: _Capture | None = None
@@ -291,6 +293,13 @@ class Board(Listener):
             assert self.plan is not None
             self.nodes_json = json.dumps(graph(self.plan), separators=(",", ":"))
         return self.nodes_json
+
+    def positions(self) -> dict[str, int]:
+        """Node id -> its position in the graph's ``id`` (how a batch names a node)."""
+        if self._positions is None:
+            assert self.plan is not None
+            self._positions = {n: i for i, n in enumerate(self.plan.nodes)}
+        return self._positions
 
     def on_run_start(self, plan: Plan) -> None:
         self.plan = plan
