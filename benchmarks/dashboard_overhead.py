@@ -3,9 +3,10 @@
 Four ways, on the threads and on the processes executor:
 
 1. no dashboard;
-2. a listener with the three callbacks the dashboard uses (task start,
-   attempt end, task end), doing nothing: what the engine spends on telling
-   any listener that much -- the floor under the dashboard's numbers;
+2. a listener with the callback the dashboard uses (``on_batch``, once per
+   wake-up of the engine with what happened since), doing nothing: what the
+   engine spends on telling any listener that much -- the floor under the
+   dashboard's numbers;
 3. a dashboard with no page open;
 4. the same with a page open: a separate process, like a browser, that
    loaded the page once and reads its event stream for the whole benchmark
@@ -65,14 +66,7 @@ def timed(flow: Any, executor: str, mode: str, boards: dict[str, Any],
     from webber import Listener
 
     class Quiet(Listener):
-        def on_task_start(self, node: str, attempt: int, index: int | None, worker: str) -> None:
-            pass
-
-        def on_attempt_end(self, attempt: Any) -> None:
-            pass
-
-        def on_task_end(self, node: str, state: Any, attempt: int, duration: float,
-                        worker: str) -> None:
+        def on_batch(self, started: Any, attempts: Any, ended: Any) -> None:
             pass
 
     listeners = [Quiet()] if mode == "listener" else []

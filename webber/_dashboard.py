@@ -3,18 +3,20 @@ shows a run live -- and ``run.to_html()``, the same page as one file.
 
 How the pieces fit::
 
-    engine --events--> Board (a Listener) --append--> board.attempts, .ends, .running
+    engine --on_batch--> Board (a Listener) --extend--> board.attempts, .ends, .running
     logger "webber" --printed lines, tracebacks--> Board._Capture --> board.lines, ...
     browser <--SSE: what is new, at most every 100 ms-- Handler (one thread per page,
                                                        in _dashboard_http.py)
 
 Printed lines reach the Board as the ``"webber"`` logger's records, so the
 page has the lines the log has (none when that logger is set above INFO).
-The Board's callbacks only append to lists (the run's own Attempt objects,
-not copies) and keep the attempts going on now in a dict, in the engine's
-thread and in the threads that log task output: no lock, no serialising, no
-I/O, no wake-up of the server per event (only at the run's start and end),
-so a run pays almost nothing for them. The page's records are built only
+The Board hears a run through ``on_batch``, once per wake-up of the engine
+rather than several times per task, and only extends lists with what it is
+given (the run record's own attempt rows, not copies) and keeps the attempts
+going on now in a dict, in the engine's thread and in the threads that log
+task output: no lock, no serialising, no I/O, no wake-up of the server per
+event (only at the run's start and end), so a run pays almost nothing for
+them. The page's records are built only
 when a page asks: each browser's handler thread looks every 100 ms and sends
 one batch of what it has not sent yet (in columns, plus the attempts running
 now) as a server-sent event, on one stream that stays open from run to run
@@ -43,15 +45,15 @@ import threading
 import time
 import traceback
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from webber._dashboard_http import Handler, Server, Server6, batch, column, page
-from webber._events import Listener
+from webber._events import AttemptRow, Listener
 
 if TYPE_CHECKING:
     from webber._plan import Plan
-    from webber._run import Attempt, Run, State
+    from webber._run import Run, State
 
 __all__ = ["Board", "Dashboard", "graph", "page", "report", "show_run", "stop_all", "watch"]
 
@@ -149,7 +151,8 @@ class Dashboard:
                 and previous.thread is threading.current_thread():
             previous.cut()  # this thread starts another run: that one was cut short
         if previous is not None and previous.plan is board.plan:
-            board.nodes_json = previous.nodes_json  # the same graph: made once
+            # the same graph: made once
+            board.nodes_json, board._positions = previous.nodes_json, previous._positions
         with self.changed:
             self.board = board
             self.changed.notify_all()
@@ -234,11 +237,11 @@ def watch(dashboard: bool | Dashboard) -> Board:
 
 
 class Board(Listener):
-    """What one run's page shows, collected as the run goes: the callbacks only
-    append to lists (or set a dict entry), in the engine's thread; the page's
+    """What one run's page shows, collected as the run goes: ``on_batch`` only
+    extends lists (and keeps a dict of the attempts running), in the engine's thread; the page's
     records are built from them when a page asks (``_dashboard_http.batch``).
 
-    ``attempts`` (the run's :class:`~webber.Attempt` objects), ``ends``
+    ``attempts`` (the run's attempts as rows: :class:`~webber.Attempt`'s fields), ``ends``
     (``(node, state)``), ``lines`` (``(node, stream, text)``), ``tracebacks``
     (``(node, text)``), ``running`` (``(node, index) -> (attempt, worker,
     started)`` of the attempts going on now) and ``outcome`` (``(duration,
@@ -252,7 +255,7 @@ class Board(Listener):
         self.started = time.time()
         self.finished = False
         self.thread: threading.Thread | None = None
-        self.attempts: list[Attempt] = []
+        self.attempts: list[AttemptRow] = []
         self.ends: list[tuple[str, str]] = []
         self.lines: list[tuple[str, str, str]] = []
         self.tracebacks: list[tuple[str, str]] = []
@@ -260,6 +263,7 @@ class Board(Listener):
         self.outcome: tuple[float | None, bool | None] = (None, None)
         #: the graph as the page's JSON, made once (and reused by the next run of the same plan)
         self.nodes_json: str | None = None
+        self._positions: dict[str, int] | None = None
         self._lines: dict[str, int] = {}
         self._total = 0
         self._capture: _Capture | None = None
@@ -269,7 +273,10 @@ class Board(Listener):
         """A finished Board rebuilt from ``run`` (a run no dashboard watched)."""
         board = cls(dashboard)
         board.plan, board.started, board.finished = run.plan, run.started, True
-        board.attempts = [a for tries in run.attempts.values() for a in tries]
+        board.attempts = [
+            (a.node, a.number, a.index, a.ok, a.started, a.duration, a.worker, a.error)
+            for tries in run.attempts.values() for a in tries
+        ]
         board.ends = list(run.states.items())
         board.tracebacks = [(n, _traceback(run.error(n))) for n in run.failed]
         board.outcome = (run.duration, run.ok)
@@ -287,6 +294,13 @@ class Board(Listener):
             self.nodes_json = json.dumps(graph(self.plan), separators=(",", ":"))
         return self.nodes_json
 
+    def positions(self) -> dict[str, int]:
+        """Node id -> its position in the graph's ``id`` (how a batch names a node)."""
+        if self._positions is None:
+            assert self.plan is not None
+            self._positions = {n: i for i, n in enumerate(self.plan.nodes)}
+        return self._positions
+
     def on_run_start(self, plan: Plan) -> None:
         self.plan = plan
         self.started = time.time()
@@ -296,18 +310,21 @@ class Board(Listener):
         if self.dashboard is not None:
             self.dashboard.show(self)
 
-    def on_task_start(self, node: str, attempt: int, index: int | None, worker: str) -> None:
-        self.running[node, index] = (attempt, worker, time.time())
-
-    def on_attempt_end(self, attempt: Attempt) -> None:
-        # Gone from running before it is in attempts: a page never misses it.
-        self.running.pop((attempt.node, attempt.index), None)
-        self.attempts.append(attempt)
-
-    def on_task_end(
-        self, node: str, state: State, attempt: int, duration: float, worker: str
+    def on_batch(
+        self,
+        started: Sequence[tuple[str, int, int | None, str, float]],
+        attempts: Sequence[AttemptRow],
+        ended: Sequence[tuple[str, State]],
     ) -> None:
-        self.ends.append((node, state))
+        running = self.running
+        for node, attempt, index, worker, at in started:
+            running[node, index] = (attempt, worker, at)
+        if running:
+            # Gone from running before it is in attempts: a page never misses it.
+            for row in attempts:
+                running.pop((row[0], row[2]), None)
+        self.attempts.extend(attempts)
+        self.ends.extend(ended)
 
     def on_run_end(self, run: Run) -> None:
         self.detach()

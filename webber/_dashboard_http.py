@@ -20,6 +20,7 @@ import socket
 import sys
 import threading
 from array import array
+from collections.abc import Iterable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from socketserver import TCPServer
@@ -90,10 +91,10 @@ def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> dict[str, Any]:
     """What ``board`` has that a page at ``since`` has not, as the page takes it::
 
         {"from": since, "to": [ends, attempts, lines, tracebacks],
-         "att": {"node": [...], "index": [...], "number": [...], "ok": [...],
-                 "workers": [names], "worker": [position in workers, ...],
+         "att": {"node": I, "index": [...], "number": [...], "ok": [...],
+                 "workers": [names], "worker": I (positions in workers),
                  "error": [...], "started": F, "duration": F},
-         "end": {"node": [...] or true (the same as att's), "state": [...]},
+         "end": {"node": I or true (the same as att's), "state": [...]},
          "line": [[node, stream, text], ...], "tb": [[node, text], ...],
          "run": [[node, index, number, worker, started], ...],  (all running now)
          "done": [duration, ok] or null}
@@ -101,7 +102,9 @@ def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> dict[str, Any]:
     Columns (a third cheaper to make and encode than a list per attempt): a
     column whose values are all the same is sent as that value; F is the
     floats as little-endian doubles in base64 (a float in JSON costs more than
-    the rest of its attempt). Read in the order the engine writes,
+    the rest of its attempt), I whole numbers as little-endian uint32 in
+    base64 (a node as its position in the graph's ``id``: three times cheaper
+    to encode than its name). Read in the order the engine writes,
     backwards (an end after its attempts, an attempt after it left
     ``running``), so what is sent is whole: a task's end never comes before
     its attempts.
@@ -109,26 +112,29 @@ def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> dict[str, Any]:
     finished = board.finished
     to = _lengths(board)
     running = board.running.copy()
-    attempts, ends = board.attempts[since[1]:to[1]], board.ends[since[0]:to[0]]
-    nodes, ended = [a.node for a in attempts], [e[0] for e in ends]
-    workers = [a.worker for a in attempts]
+    rows, ends = board.attempts[since[1]:to[1]], board.ends[since[0]:to[0]]
+    # The rows' columns (Attempt's fields in order), transposed in one go.
+    node, number, index, ok, started, duration, workers, error = (
+        zip(*rows, strict=True) if rows else [()] * 8)
+    ended, states = zip(*ends, strict=True) if ends else [(), ()]
     lanes = {w: i for i, w in enumerate(dict.fromkeys(workers))}
+    position = board.positions().__getitem__
     return {
         "from": since, "to": to,
         "att": {
-            "node": nodes,
-            "index": column([a.index for a in attempts]),
-            "number": column([a.number for a in attempts]),
-            "ok": column([a.ok for a in attempts]),
+            "node": _uint32(map(position, node)),
+            "index": column(index),
+            "number": column(number),
+            "ok": column(ok),
             "workers": list(lanes),
-            "worker": column([lanes[w] for w in workers]),
-            "error": column([a.error for a in attempts]),
-            "started": _doubles([a.started for a in attempts]),
-            "duration": _doubles([a.duration for a in attempts]),
+            "worker": 0 if len(lanes) == 1 else _uint32(map(lanes.__getitem__, workers)),
+            "error": column(error),
+            "started": _base64(array("d", started)),
+            "duration": _base64(array("d", duration)),
         },
         # Each task's end right after its one attempt, the usual case: said in one word.
-        "end": {"node": True if ended and ended == nodes else ended,
-                "state": column([e[1] for e in ends])},
+        "end": {"node": True if ended and ended == node else _uint32(map(position, ended)),
+                "state": column(states)},
         "line": board.lines[since[2]:to[2]],
         "tb": board.tracebacks[since[3]:to[3]],
         "run": [[n, i, number, worker, at] for (n, i), (number, worker, at) in running.items()],
@@ -136,7 +142,7 @@ def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> dict[str, Any]:
     }
 
 
-def column(values: list[Any]) -> Any:
+def column(values: Sequence[Any]) -> Any:
     """``values``, or its one value when all are the same (ok: all True, say);
     the page reads either (``col()`` in dashboard.js)."""
     if values and values.count(values[0]) == len(values):
@@ -144,8 +150,12 @@ def column(values: list[Any]) -> Any:
     return values
 
 
-def _doubles(values: list[float]) -> str:
-    packed = array("d", values)
+def _uint32(values: Iterable[int]) -> str:
+    return _base64(array("I", values))
+
+
+def _base64(packed: array[Any]) -> str:
+    """Little-endian, as the page reads it (``DataView`` with ``littleEndian``)."""
     if sys.byteorder == "big":
         packed.byteswap()
     return base64.b64encode(packed.tobytes()).decode("ascii")

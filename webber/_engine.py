@@ -108,7 +108,7 @@ class _Engine:
         self.hooks = Hooks(self.listeners)
         self.hooks.emit("on_run_start", self.plan)
         # Starts only matter to timeouts (always sent for those) and to listeners.
-        self.executor.report_starts = bool(self.hooks.on_task_start)
+        self.executor.report_starts = bool(self.hooks.on_task_start or self.hooks.on_batch)
         self.executor.start(self.inbox.report(self._started))
         finished = False
         try:
@@ -128,6 +128,8 @@ class _Engine:
         """Handle what arrives (and due timers), then decide once."""
         self.inbox.wait(self._started, self._finish_attempt)
         self._decide_all()
+        if self.hooks.on_batch:
+            self.hooks.batch(self.record.rows)
 
     def _after(self, delay: float, action: Callable[[], None]) -> None:
         self.inbox.after(delay, action)
@@ -269,6 +271,9 @@ class _Engine:
             self._after(delay, lambda: self._time_out(job))
         if self.hooks.on_task_start:
             self.hooks.task_start(job.node, job.attempt, job.index, message.worker)
+        if self.hooks.on_batch:
+            self.hooks.started.append((job.node, job.attempt, job.index, message.worker,
+                                       message.at))
 
     def _finish_attempt(self, outcome: Outcome) -> None:
         # (once per task: _current inlined)
@@ -409,6 +414,8 @@ class _Engine:
         self.states[n] = state
         self.seen[n] = seen
         self.values[n] = value
+        if self.hooks.on_batch:
+            self.hooks.ended.append((n, state))
         if self.hooks.on_task_result:
             self.hooks.emit("on_task_result", n, state, fetch(value) if state == SUCCESS else value)
         if self.hooks.on_task_end:
@@ -433,6 +440,8 @@ class _Engine:
             self.plan, self.states, self.values, started, duration, [*self.reuse, *hits],
             hits, self.session.stats() if self.session is not None else None,
         )
+        if self.hooks.on_batch:
+            self.hooks.batch(self.record.rows)
         self.hooks.emit("on_run_end", run)
         return run
 

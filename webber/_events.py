@@ -10,12 +10,15 @@ if TYPE_CHECKING:
     from webber._plan import Plan
     from webber._run import Attempt, Run, State
 
-__all__ = ["EVENTS", "Hooks", "Listener", "overrides"]
+__all__ = ["EVENTS", "AttemptRow", "Hooks", "Listener", "overrides"]
 
 EVENTS = (
     "on_run_start", "on_task_start", "on_attempt_end", "on_task_result", "on_task_end",
-    "on_run_end",
+    "on_batch", "on_run_end",
 )
+
+#: an attempt as ``on_batch`` gives it: Attempt's fields in order (``Attempt(*row)``)
+AttemptRow = tuple[str, int, int | None, bool, float, float, str, str | None]
 
 
 class Listener:
@@ -65,6 +68,28 @@ class Listener:
         did not run), ``duration`` seconds from its first start to its last end,
         last run on ``worker`` ("" when it did not run)."""
 
+    def on_batch(
+        self,
+        started: Sequence[tuple[str, int, int | None, str, float]],
+        attempts: Sequence[AttemptRow],
+        ended: Sequence[tuple[str, State]],
+    ) -> None:
+        """What happened since the last call, all at once: for a listener that
+        follows every task of big runs (a live view, a log shipper) and would
+        rather not be called several times per task. Called each time the
+        engine has taken in what arrived (a run of 10,000 short tasks calls it
+        a few dozen times, one of long tasks as each ends), and a last time
+        before ``on_run_end``; never with three empty lists.
+
+        ``started``: ``(node, attempt, index, worker, at)`` of attempts that
+        began (``at`` as ``time.time()``); an attempt that began and ended
+        between two calls may be only in ``attempts``. ``attempts``: the
+        attempts that ended, in order, each as a tuple of
+        :class:`~webber.Attempt`'s fields (``Attempt(*row)`` makes one).
+        ``ended``: ``(node, state)`` of the tasks that reached their final
+        state, each after its attempts. Every listener gets the same lists:
+        keep them, but do not change them."""
+
     def on_run_end(self, run: Run) -> None:
         """After the last task is final, with the finished :class:`~webber.Run`."""
 
@@ -91,11 +116,17 @@ class Hooks:
     on_attempt_end: list[tuple[Listener, Callable[..., None]]]
     on_task_result: list[tuple[Listener, Callable[..., None]]]
     on_task_end: list[tuple[Listener, Callable[..., None]]]
+    on_batch: list[tuple[Listener, Callable[..., None]]]
     on_run_end: list[tuple[Listener, Callable[..., None]]]
 
     def __init__(self, listeners: Sequence[Listener]) -> None:
         self._listeners = list(listeners)
         self._wire()
+        #: for on_batch (filled by the engine only when a listener wants it): the
+        #: starts and final states since the last call, and the attempt rows told so far
+        self.started: list[tuple[str, int, int | None, str, float]] = []
+        self.ended: list[tuple[str, State]] = []
+        self._told = 0
 
     def _wire(self) -> None:
         calls = {
@@ -107,6 +138,7 @@ class Hooks:
         self.on_attempt_end = calls["on_attempt_end"]
         self.on_task_result = calls["on_task_result"]
         self.on_task_end = calls["on_task_end"]
+        self.on_batch = calls["on_batch"]
         self.on_run_end = calls["on_run_end"]
 
     def _drop(self, listener: Listener, event: str) -> None:
@@ -146,3 +178,18 @@ class Hooks:
                 call(node, state, attempt, duration, worker)
             except Exception:
                 self._drop(listener, "on_task_end")
+
+    def batch(self, rows: list[AttemptRow]) -> None:
+        """Tell on_batch what happened since the last call: the starts and final
+        states collected in ``started`` and ``ended``, and the attempt rows of
+        ``rows`` (the run record's, appended to as attempts end) not told yet."""
+        attempts = rows[self._told:]
+        if not (attempts or self.started or self.ended):
+            return
+        started, ended = self.started, self.ended
+        self.started, self.ended, self._told = [], [], len(rows)
+        for listener, call in self.on_batch:
+            try:
+                call(started, attempts, ended)
+            except Exception:
+                self._drop(listener, "on_batch")

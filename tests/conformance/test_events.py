@@ -114,6 +114,92 @@ def test_fan_out_elements_each_start_and_end(executor: str) -> None:
         assert starts[0] < ends[0]
 
 
+class Batches(Listener):
+    """Every on_batch call, and when the run ended relative to them."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[Any], list[Any], list[Any]]] = []
+        self.threads: set[int] = set()
+        self.calls_at_run_end = -1
+
+    def on_batch(self, started: Any, attempts: Any, ended: Any) -> None:
+        self.threads.add(threading.get_ident())
+        self.calls.append((list(started), list(attempts), list(ended)))
+
+    def on_run_end(self, run: webber.Run) -> None:
+        self.calls_at_run_end = len(self.calls)
+
+
+def test_on_batch_tells_every_attempt_and_end_once_in_order(
+    executor: str, tmp_path: Path
+) -> None:
+    @task
+    def double(x: int) -> int:
+        return 2 * x
+
+    with Flow() as flow:
+        failed = task(fail)()
+        promises: list[Any] = [double.map(range(30)),
+                               task(retries=1)(flaky)(str(tmp_path / "marker")),
+                               failed, task(print)(failed)]
+    many, retried, bad, after_bad = (flow.node_id(p) for p in promises)
+    batches, recorder = Batches(), Recorder()
+    run = flow.run(executor=executor, listeners=[batches, recorder], max_workers=2)
+
+    assert batches.threads == {threading.get_ident()}
+    assert batches.calls and all(any(part) for part in batches.calls)
+    assert batches.calls_at_run_end == len(batches.calls)  # the last one before on_run_end
+    told = [row for _, attempts, _ in batches.calls for row in attempts]
+    # The rows are the run record's attempts, all of them, each once.
+    record = [a for tries in run.attempts.values() for a in tries]
+    assert len(told) == len(record)
+    assert all(webber.Attempt(*row) in record for row in told)
+    assert sorted((r[0], r[1], r[2]) for r in told) == sorted(
+        [(many, 1, i) for i in range(30)] + [(retried, 1, None), (retried, 2, None),
+                                             (bad, 1, None)])
+    ended = [e for _, _, ends in batches.calls for e in ends]
+    assert sorted(ended) == sorted(run.states.items())
+    assert (after_bad, "skipped") in ended
+    # A task's end comes after its attempts: in an earlier call, or later in the same one.
+    position = {}
+    for k, (_, attempts, ends) in enumerate(batches.calls):
+        for row in attempts:
+            position[row[0]] = k
+        for node, _ in ends:
+            assert position.get(node, -1) <= k
+    # A start told is one of the attempts that ran, and never after its end.
+    ran = {(r[0], r[1], r[2]): k for k, (_, attempts, _) in enumerate(batches.calls)
+           for r in attempts}
+    for k, (started, _, _) in enumerate(batches.calls):
+        for node, attempt, index, worker, at in started:
+            assert worker and at > 0
+            assert ran[node, attempt, index] >= k
+    # The per-task events of the other listener are not changed by it.
+    assert [e for e in recorder.events if e[0] == "end"] and \
+        len([e for e in recorder.events if e[0] == "attempt"]) == len(told)
+
+
+def test_a_listener_that_raises_in_on_batch_is_dropped_and_the_run_goes_on(
+    executor: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken(Listener):
+        calls = 0
+
+        def on_batch(self, *args: Any) -> None:
+            Broken.calls += 1
+            raise KeyError("listener bug")
+
+    with Flow() as flow:
+        out = task(abs).map(range(-5, 0))
+    batches = Batches()
+    with caplog.at_level(logging.ERROR, logger="webber"):
+        run = flow.run(executor=executor, listeners=[Broken(), batches])
+    assert run[out] == [5, 4, 3, 2, 1]
+    assert Broken.calls == 1
+    assert sum(len(attempts) for _, attempts, _ in batches.calls) == 5  # the others go on
+    assert "on_batch" in caplog.text and "KeyError: 'listener bug'" in caplog.text
+
+
 def test_a_listener_that_raises_is_logged_and_dropped(
     executor: str, caplog: pytest.LogCaptureFixture
 ) -> None:

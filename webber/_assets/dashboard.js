@@ -24,6 +24,7 @@
   var attempts;   // [node, index, number, ok, started, duration, worker, error]
   var live;       // "node|index" -> [node, worker, since]: running now
   var lanes, laneOf;
+  var ids;        // the graph's node ids: a batch names a node by its position here
   var lines;      // [node, stream, text]
   var seen;       // how far into the run's ends, attempts, lines, tracebacks
   var finished, duration, allOk, lost = false;
@@ -31,6 +32,7 @@
   // The graph comes as columns (see graph() in webber/_dashboard.py).
   function model(g) {
     tasks = new Map();
+    ids = g.id;
     g.id.forEach(function (id, i) {
       tasks.set(id, {
         id: id, name: col(g.name, i), level: col(g.level, i), map: false, parents: g.parents[i] || [],
@@ -50,28 +52,34 @@
 
   // A column of a batch: a list, or one value for all.
   function col(c, i) { return Array.isArray(c) ? c[i] : c; }
-  // Little-endian doubles in base64.
-  function doubles(text) {
+  // Little-endian numbers in base64: doubles (size 8) or uint32 (size 4).
+  function unpack(text, size) {
     var bytes = atob(text), view = new DataView(new ArrayBuffer(bytes.length)), out = [];
     for (var i = 0; i < bytes.length; i++) view.setUint8(i, bytes.charCodeAt(i));
-    for (var j = 0; j < bytes.length; j += 8) out.push(view.getFloat64(j, true));
+    for (var j = 0; j < bytes.length; j += size) {
+      out.push(size === 8 ? view.getFloat64(j, true) : view.getUint32(j, true));
+    }
     return out;
   }
+  // Nodes come as their positions in the graph's ids.
+  function nodesOf(text) { return unpack(text, 4).map(function (p) { return ids[p]; }); }
 
   // One batch of what happened, in columns (see batch() in webber/_dashboard_http.py).
   function apply(b) {
-    var at = b.att, started = doubles(at.started), took = doubles(at.duration);
+    var at = b.att, started = unpack(at.started, 8), took = unpack(at.duration, 8);
+    var nodes = nodesOf(at.node);
+    var worker = typeof at.worker === "string" ? unpack(at.worker, 4) : at.worker;
     started.forEach(function (since, i) {
-      var node = col(at.node, i), t = tasks.get(node);
+      var node = nodes[i], t = tasks.get(node);
       if (!t) return;
       var a = [node, col(at.index, i), col(at.number, i), col(at.ok, i), since, took[i],
-               at.workers[col(at.worker, i)], col(at.error, i)];
+               at.workers[col(worker, i)], col(at.error, i)];
       attempts.push(a);
       lane(a[6]);
       if (!a[3]) { t.retried = true; t.error = a[7]; } else if (a[1] !== null) t.items += 1;
       if (t.state === "pending") t.state = "running";
     });
-    (b.end.node === true ? at.node : b.end.node).forEach(function (node, i) {
+    (b.end.node === true ? nodes : nodesOf(b.end.node)).forEach(function (node, i) {
       var t = tasks.get(node), state = col(b.end.state, i);
       if (!t) return;
       t.state = state === "success" && t.retried ? "retried" : state;
