@@ -80,9 +80,10 @@ def plain(fields: tuple[Any, ...]) -> bool:
     return True
 
 
-#: what a job's fields (``_sending``) and :func:`dumps_value` make: a pickle, or -- for
-#: what is plain -- the object itself in a 1-tuple, which the message that
-#: carries it pickles (by the C pickler, in the same call); :func:`unpack` reads both
+#: what :func:`dumps_value` makes of a result: a pickle, or -- for what is plain --
+#: the object itself in a 1-tuple, which the message that carries it pickles (by
+#: the C pickler, in the same call); :func:`unpack` reads both. (A job's fields
+#: travel the same way, as the tuple of fields itself: ``_worker.Fields``.)
 Packed = bytes | tuple[Any]
 
 

@@ -40,15 +40,17 @@ def _function_id(proc: Proc, task: Sent, fids: Iterator[int]) -> str:
     return fid
 
 
-def _pack(task: Sent, fid: str, links: list[Any]) -> tuple[Any, ...]:
-    """``task`` as an entry of the "run" message, ``links`` (packed) behind it."""
+def _pack(task: Sent, fid: str, links: list[Any] | None) -> tuple[Any, ...]:
+    """``task`` as an entry of the "run" message, ``links`` (packed) behind it:
+    its fields as they are when plain (the message's pickle carries them), else
+    their own pickle (cloudpickle, large buffers in shared memory)."""
     job = task.job
     kwargs = dict(job.kwargs) if job.kwargs else {}
     inputs = None if job.inputs is None else dict(job.inputs)
     fields = (job.node, job.index, job.attempt, job.name, job.args, kwargs, inputs, job.timeout)
     # (the other fields are a str, ints and None: only these can be anything)
     if (inputs is None and not kwargs and not job.args) or plain((job.args, kwargs, inputs)):
-        return (task.tag, fid, (fields,), (), links)
+        return (task.tag, fid, fields, (), links)
     data, task.segments = dumps(fields, holder=task.session.holder)
     return (task.tag, fid, data, task.segments, links)
 
@@ -63,18 +65,18 @@ def send_batch(
     func: Any = None  # the last job's function, and its id: most batches have one
     fid = ""
     for task in batch:
-        links: list[Sent] = []
+        links: list[Sent] = []  # (not None: _unsendable reads it)
         try:
             if task.job.func is not func:
                 fid = _function_id(proc, task, fids)
                 func = task.job.func
             if not task.job.links:  # (most jobs: one entry, no chain behind it)
-                entries.append(_pack(task, fid, links))
+                entries.append(_pack(task, fid, None))
                 inflight.append(task)
                 continue
             links = [Sent(next(tags), job, task.session, link=True) for job in task.job.links]
             entry = _pack(task, fid, [  # (a link's entry is 4 fields: no links of its own)
-                _pack(link, _function_id(proc, link, fids), [])[:4] for link in links
+                _pack(link, _function_id(proc, link, fids), None)[:4] for link in links
             ])
         except Exception as e:
             _unsendable(task, links, e)

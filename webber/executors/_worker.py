@@ -6,9 +6,11 @@ runs jobs one at a time, in the order they arrive::
 
     caller --(fd_in)-->  worker     ("init", sys.path, shm directory, share of cores) once, then
                                     ("fn", fid, pickle, segments)   a function, once per worker
-                                    ("run", [(tag, fid, pickle, segments, links), ...], forget,
+                                    ("run", [(tag, fid, fields, segments, links), ...], forget,
                                      measure: whether to report the RSS after each job)
-                                    links: the rest of a chain, [(tag, fid, pickle, segments), ...]
+                                    fields: the job's 8 fields, or their pickle (:data:`Fields`)
+                                    links: the rest of a chain, [(tag, fid, fields, segments), ...],
+                                    or None
     caller <--(fd_out)-- worker     ("ready", ledger path or None)   once, when it is up
                                     ("out", name, node, stream, line)   each printed line, at once
                                     ("start", tag, time)   a job with a timeout begins, at once
@@ -55,11 +57,15 @@ from webber.executors._base import Job, Outcome
 from webber.executors._codec import encode_failure
 from webber.executors._frames import Frames, send_frame
 from webber.executors._ledger import Ledger, ledger_path
-from webber.executors._pickling import Packed, dumps_value, loads, unpack
+from webber.executors._pickling import dumps_value, loads
 from webber.executors._shm import Segment, remove_segments
 from webber.executors._work import feed, run_job, run_links, start_async
 
 __all__ = ["FLUSH", "main", "share"]
+
+#: a job's fields as the caller sends them: the 8 fields themselves when
+#: plain (the message's pickle carries them), else their pickle (see _sending)
+Fields = bytes | tuple[Any, ...]
 
 #: seconds a result may wait to share a message with the next ones
 FLUSH = 0.002
@@ -193,24 +199,24 @@ class _Worker:
             self.functions[fid] = entry
         return entry
 
-    def run_chain(self, tag: int, fid: Any, data: Packed, segments: list[Segment],
-                  links: list[tuple[int, Any, Packed, list[Segment]]]) -> None:
+    def run_chain(self, tag: int, fid: Any, data: Fields, segments: list[Segment],
+                  links: list[tuple[int, Any, Fields, list[Segment]]]) -> None:
         """Run a job, then its links while they succeed, each fed the last result."""
         if not links:
             self.run(tag, fid, data, segments, None)
             return
 
-        def dropped(rest: Sequence[tuple[int, Any, Packed, list[Segment]]]) -> None:
+        def dropped(rest: Sequence[tuple[int, Any, Fields, list[Segment]]]) -> None:
             for _, _, _, unused in rest:
                 remove_segments(unused)
 
-        def step(entry: tuple[int, Any, Packed, list[Segment]],
+        def step(entry: tuple[int, Any, Fields, list[Segment]],
                  previous: tuple[Any] | None) -> tuple[bool, Any]:
             return self.run(*entry, previous)
 
         run_links([(tag, fid, data, segments), *links], step, dropped)
 
-    def run(self, tag: int, fid: Any, data: Packed, segments: list[Segment],
+    def run(self, tag: int, fid: Any, data: Fields, segments: list[Segment],
             previous: tuple[Any] | None) -> tuple[bool, Any]:
         """Run one job and report it; ``previous`` holds a chain link's input."""
         job = self.load(fid, data, segments, previous)
@@ -224,13 +230,12 @@ class _Worker:
         _end_nested_pool()
         return self.finish(tag, job, outcome)
 
-    def load(self, fid: Any, data: Packed, segments: list[Segment],
+    def load(self, fid: Any, data: Fields, segments: list[Segment],
              previous: tuple[Any] | None) -> Job | BaseException:
         """The job as sent, or why it cannot be loaded (to report as its failure)."""
         try:
-            # (plain fields come as a 1-tuple: unpack's first case, without its call)
-            node, index, attempt, name, args, kwargs, inputs, timeout = (
-                data[0] if data.__class__ is tuple else unpack(data, segments))
+            node, index, attempt, name, args, kwargs, inputs, timeout = (  # (see Fields)
+                data if data.__class__ is tuple else loads(data, segments))  # type: ignore[arg-type]
             func = self.functions[fid]
             if func.__class__ is tuple:  # still pickled
                 func = self.function(fid)
@@ -268,7 +273,9 @@ class _Worker:
         self.done(tag, True, result, result_segments, started, duration, None)
         return True, outcome.value
 
-    def run_batch(self, entries: list[tuple[int, Any, Packed, list[Segment], list[Any]]]) -> None:
+    def run_batch(
+        self, entries: list[tuple[int, Any, Fields, list[Segment], list[Any] | None]]
+    ) -> None:
         """Run a batch of jobs, answering in the order they came (the caller
         matches answers to jobs by order). ``async def`` tasks go to the event
         loop as they come and run there together, while the jobs between them
