@@ -489,3 +489,45 @@ def test_a_large_result_of_a_worker_recycled_after_it_arrives_intact() -> None:
     run = dag.run(executor=ProcessExecutor(1, max_tasks_per_worker=1))
     assert run.ok, {n: run.error(n) for n in run.failed}
     assert [run[n] for n in nodes] == [bytes([i]) * (3 << 20) for i in range(4)]
+
+
+def _answers(count: int, each: float, first_started: float = 1000.0) -> list[tuple[Any, ...]]:
+    """A worker's answers to ``count`` jobs of ``each`` seconds, back to back."""
+    return [(tag, True, (None,), [], first_started + tag * each, each, None, 0)
+            for tag in range(count)]
+
+
+def test_batches_grow_only_while_a_runs_tasks_prove_tiny() -> None:
+    """Tiny tasks go BIG_BATCH to a message (its costs shared by more jobs);
+    longer ones never more than MAX_BATCH, so a run's last jobs still spread
+    over the workers; a few answers, or a job that could not load (it says
+    it started at 0), tell nothing."""
+    from webber.executors._session import BIG_BATCH, MAX_BATCH, PACE, Session
+
+    session = Session(lambda message: None)
+    assert session.batch == MAX_BATCH
+    session.pace(_answers(MAX_BATCH // 4, 1e-6))
+    assert session.batch == MAX_BATCH  # too few to tell
+    session.pace(_answers(MAX_BATCH, 1e-6))
+    assert session.batch == BIG_BATCH
+    session.pace(_answers(MAX_BATCH, 4 * PACE / BIG_BATCH))
+    assert session.batch == BIG_BATCH // 4
+    session.pace(_answers(MAX_BATCH, 0.01))
+    assert session.batch == MAX_BATCH
+    unloadable = (MAX_BATCH, False, b"", [], 0.0, 0.0, ("E", "e", ""), 0)
+    for answers in ([unloadable, *_answers(MAX_BATCH, 1e-6)],
+                    [*_answers(MAX_BATCH, 1e-6), unloadable]):
+        session.pace(_answers(MAX_BATCH, 1e-6))
+        assert session.batch == BIG_BATCH
+        session.pace(answers)
+        assert session.batch == MAX_BATCH
+
+
+def test_a_wide_run_of_tiny_tasks_gets_every_result_once() -> None:
+    """Batches grow during the run (see above): every task still runs once,
+    its result where it belongs."""
+    dag = DAG()
+    nodes = [dag.add_node(str, i) for i in range(3000)]
+    run = dag.run(executor="processes", max_workers=2)
+    assert [run[n] for n in nodes] == [str(i) for i in range(3000)]
+    assert all(len(run.attempts[n]) == 1 for n in nodes)

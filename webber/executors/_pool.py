@@ -59,15 +59,20 @@ from webber.executors._frames import send_frame
 from webber.executors._ledger import hold, recover, release
 from webber.executors._process import Proc, crash_error, reap, spawn
 from webber.executors._sending import send_batch, take
-from webber.executors._session import Sent, Session, Undecodable, announce, decode
+from webber.executors._session import (
+    MAX_BATCH,
+    Sent,
+    Session,
+    Undecodable,
+    announce,
+    decode,
+)
 from webber.executors._shm import remove_segments, remove_segments_of
 
 __all__ = ["BOOTING", "GRACE", "GROW_AFTER", "MAX_BATCH", "Pool", "Session"]
 
 #: seconds between SIGTERM and SIGKILL when a task times out
 GRACE = 1.0
-#: most jobs sent to a worker in one message
-MAX_BATCH = 64
 #: most workers starting at once: one core stays with the caller, so workers
 #: coming up do not slow each other (or the first tasks) down on few cores
 BOOTING = max(1, (os.cpu_count() or 1) - 1)
@@ -160,7 +165,7 @@ class Pool:
             proc = self._near(pending[0], idle)
             # Share the run's queue among the workers it may use now (an async batch runs at once)
             free = min(session.limit - self._busy(session), len(idle) + self.size - len(self.procs))
-            want = max(1, min(MAX_BATCH, -(-len(pending) // max(1, free))))
+            want = max(1, min(session.batch, -(-len(pending) // max(1, free))))
             if session.max_tasks is not None:  # no more than it may still run
                 want = max(1, min(want, session.max_tasks - proc.tasks))
             if session.memory_limit is not None:
@@ -176,16 +181,16 @@ class Pool:
         many small jobs queued and no other run waits: the worker goes on
         without waiting for the round trip (recycling and timeouts need a
         worker that comes back idle, so not for those)."""
-        if not proc.inflight or len(proc.inflight) > MAX_BATCH or proc not in self.procs:
+        if not proc.inflight or proc not in self.procs:
             return
         head = proc.inflight[0]
-        session, pending = head.session, head.session.pending
-        if (pending and len(pending) >= 2 * MAX_BATCH * len(self.procs)
+        session, pending, size = head.session, head.session.pending, head.session.batch
+        if (pending and len(proc.inflight) <= size and len(pending) >= 2 * size * len(self.procs)
                 and head.job.timeout is None
                 and session.max_tasks is None and session.memory_limit is None
                 and pending[0].job.timeout is None
                 and not any(s.pending for s in self.sessions if s is not session)):
-            self._send(proc, take(pending, MAX_BATCH))
+            self._send(proc, take(pending, size))
 
     def _near(self, task: Sent, idle: list[Proc]) -> Proc:
         """An idle worker that made one of ``task``'s inputs, if there is one:
@@ -309,6 +314,7 @@ class Pool:
             finished.append((task, result))
         proc.tasks += len(results)
         proc.rss = results[-1][7]
+        finished[-1][0].session.pace(results)
         if inflight:
             announce(inflight[0], proc)
             self._prefetch(proc)

@@ -16,7 +16,17 @@ from webber.executors._pickling import Packed, unpack
 from webber.executors._process import Proc
 from webber.executors._shm import Holder, Segment
 
-__all__ = ["Sent", "Session", "Undecodable", "announce", "decode"]
+__all__ = ["BIG_BATCH", "MAX_BATCH", "PACE", "Sent", "Session", "Undecodable", "announce",
+           "decode"]
+
+#: most jobs sent to a worker in one message, at first
+MAX_BATCH = 64
+#: most jobs in one message once a run's tasks proved tiny: the costs of a
+#: message (pipe writes, wake-ups, locks, on both sides) shared by more jobs
+BIG_BATCH = 256
+#: seconds of work a batch of tiny tasks is sized to (see Session.pace): at
+#: most the worker's FLUSH, after which it answers anyway
+PACE = 0.002
 
 
 @dataclass(eq=False, slots=True)
@@ -39,6 +49,21 @@ class Session:
     pending: deque[Sent] = field(default_factory=deque)
     #: node id -> the worker that made its result (where its children run best)
     where: dict[str, Proc] = field(default_factory=dict)
+    #: most jobs in one message to a worker (see pace)
+    batch: int = MAX_BATCH
+
+    def pace(self, results: list[tuple[Any, ...]]) -> None:
+        """Size the next batches by the answered ``results`` (a worker's, in
+        order): as many jobs as take about PACE seconds there, between
+        MAX_BATCH and BIG_BATCH. Only tiny tasks get bigger batches; a batch
+        of longer ones is never bigger than before, so the run's last jobs
+        still spread over the workers."""
+        if len(results) < MAX_BATCH // 2:
+            return  # too few to tell (a short batch, or answered early)
+        first, last = results[0], results[-1]
+        each = (last[4] + last[5] - first[4]) / len(results)  # (started, duration)
+        # (a job that could not load says it started at 0: then no telling)
+        self.batch = MAX_BATCH if each <= 0 else max(MAX_BATCH, min(BIG_BATCH, int(PACE / each)))
 
 
 @dataclass(eq=False, slots=True)
