@@ -95,25 +95,26 @@ def headless_chromium(width: int = 1280, height: int = 900) -> Iterator[Any]:
 
 
 def screenshot(path: Path) -> Path:
-    """The quickstart's live page, caught while ``total`` runs: a listener holds
-    the engine at that task's start until the picture is taken."""
+    """The quickstart's live page, caught while ``total`` runs: on threads, its
+    task waits (in the caller's process) until the picture is taken."""
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from webber import Dashboard, Listener
+    from webber import Dashboard
 
     flow = example("quickstart")["build"]()
     board = Dashboard()
     reached, release = threading.Event(), threading.Event()
+    (total,) = (n for n in flow.nodes if n.startswith("total"))
+    add_up = flow.get_node(total)["callable"]
 
-    class Pause(Listener):
-        def on_task_start(self, node: str, attempt: int, index: int | None, worker: str) -> None:
-            if node.startswith("total"):
-                reached.set()
-                release.wait(60)
+    def held(values: list[int]) -> int:
+        reached.set()
+        release.wait(60)
+        return int(add_up(values))
 
+    flow.update_nodes(total, callable=held, name="total")
     runner = threading.Thread(
-        target=flow.run, kwargs={"executor": "threads", "max_workers": 2,
-                                 "dashboard": board, "listeners": [Pause()]})
+        target=flow.run, kwargs={"executor": "threads", "max_workers": 2, "dashboard": board})
     with headless_chromium(1200, 860) as browser:  # started first: the bar of total stays short
         runner.start()
         try:

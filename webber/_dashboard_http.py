@@ -245,8 +245,9 @@ class Handler(BaseHTTPRequestHandler):
     def _events(self, dashboard: Dashboard, run: str) -> None:
         """Server-sent events, for as long as the page is open: a :func:`batch`
         of the run shown when something changed, at most every BATCH seconds;
-        a ``run`` event with the page's data when the dashboard shows another
-        run (the page starts over with it, on this same stream)."""
+        when the dashboard shows another run, a ``run`` event with the page's
+        data before that run's first batch (the page starts over with it, on
+        this same stream)."""
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self._common_headers()
@@ -255,7 +256,7 @@ class Handler(BaseHTTPRequestHandler):
         page_run, seen = _resumed(self.headers.get("Last-Event-ID", ""), run)
         board: Board | None = None
         running: dict[Any, Any] = {}
-        done, quiet = False, 0.0
+        done, quiet, header = False, 0.0, b""
         try:
             while not dashboard._stopped.is_set():
                 shown = dashboard.board
@@ -267,19 +268,21 @@ class Handler(BaseHTTPRequestHandler):
                         data, nodes = dashboard.shown(board)
                         if nodes is graph:  # the same flow again: the page keeps its graph
                             nodes = '"same"'
-                        self.wfile.write(b"event: run\ndata: %s\n\n"
-                                         % with_nodes(data, nodes).encode())
+                        # Sent with the run's first batch, after BATCH or at its end:
+                        # one write (and one wake-up of the page) for a short run.
+                        header = b"event: run\ndata: %s\n\n" % with_nodes(data, nodes).encode()
                         seen = (0, 0, 0, 0)
-                        if not board.finished:  # its first batch after BATCH, or at its end
-                            quiet = _look(dashboard, quiet)
-                            continue
-                if board is not None and not done and (
-                        board.finished or board.running != running or seen != _lengths(board)):
+                if board is not None and not done and (header or board.finished or
+                                                       board.running != running or
+                                                       seen != _lengths(board)):
+                    if header and not board.finished:
+                        quiet = _look(dashboard, quiet)  # wait for something to show
                     running = board.running.copy()
                     news = batch(board, seen)
                     seen, done, quiet = news["to"], news["done"] is not None, 0.0
-                    self.wfile.write(b"id: %d:%d.%d.%d.%d\ndata: %s\n\n" % (
+                    self.wfile.write(header + b"id: %d:%d.%d.%d.%d\ndata: %s\n\n" % (
                         board.number, *seen, json.dumps(news, separators=(",", ":")).encode()))
+                    header = b""
                 elif quiet >= 15:
                     self.wfile.write(b": keep-alive\n\n")  # find out if the page left
                     quiet = 0.0

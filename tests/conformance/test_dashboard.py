@@ -40,7 +40,13 @@ def test_the_page_gets_each_state_line_and_traceback(executor: str, dashboard: D
     assert dashboard.board is not None
     fed = batch(dashboard.board)  # all of it, as a page that opens now gets it
     assert fed["done"][1] is False and fed["run"] == []  # the run's end, not ok
-    ends = dict(zip(fed["end"]["node"], fed["end"]["state"], strict=True))  # not those of att
+    ids = list(run.plan.nodes)
+
+    def nodes(packed: str) -> list[str]:  # positions in the graph, little-endian uint32
+        raw = base64.b64decode(packed)
+        return [ids[p] for p in struct.unpack(f"<{len(raw) // 4}I", raw)]
+
+    ends = dict(zip(nodes(fed["end"]["node"]), fed["end"]["state"], strict=True))  # not att's
     assert ends == {ok: "success", bad: "failed", after: "skipped"}
     assert (ok, "stdout", "<hi>") in fed["line"]
     tracebacks = [text for node, text in fed["tb"] if node == bad]
@@ -48,10 +54,13 @@ def test_the_page_gets_each_state_line_and_traceback(executor: str, dashboard: D
     # Each task that ran has its attempt, in columns; a column with one value
     # for all is that value.
     att = fed["att"]
-    assert sorted(att["node"]) == sorted([ok, bad])
-    row = {name: att[name] if isinstance(att[name], list) else [att[name]] * 2
-           for name in ("node", "number", "ok", "error", "worker")}
-    row["worker"] = [att["workers"][i] for i in row["worker"]]
+    assert sorted(nodes(att["node"])) == sorted([ok, bad])
+    row = {name: list(att[name]) if isinstance(att[name], (list, tuple)) else [att[name]] * 2
+           for name in ("number", "ok", "error")}
+    row["node"] = nodes(att["node"])
+    lanes = (struct.unpack("<2I", base64.b64decode(att["worker"]))
+             if isinstance(att["worker"], str) else [att["worker"]] * 2)
+    row["worker"] = [att["workers"][i] for i in lanes]
     by_node = {n: i for i, n in enumerate(row["node"])}
     assert row["ok"][by_node[ok]] is True and row["ok"][by_node[bad]] is False
     assert row["error"][by_node[bad]] == "ValueError: invalid literal for int() with base 10: 'x'"
@@ -66,5 +75,6 @@ def test_the_page_gets_each_state_line_and_traceback(executor: str, dashboard: D
     assert fed["to"] == (3, 2, len(fed["line"]), len(fed["tb"]))
     # A page that has seen it all gets nothing more.
     again = batch(dashboard.board, fed["to"])
-    assert again["att"]["node"] == again["end"]["node"] == again["line"] == again["tb"] == []
+    assert again["att"]["node"] == again["end"]["node"] == ""
+    assert again["line"] == again["tb"] == []
     assert run.to_html().count('"\\u003chi\\u003e"') == 1  # the line, escaped, in the report
