@@ -144,17 +144,14 @@ class _Engine:
             self.executor.submit_many(batch)
 
     def _decide_each(self) -> None:
-        # (the tables read once: this loop runs once per node)
-        decide, nodes, linked, states, running = (
-            self.decide, self.plan.nodes, self.linked, self.states, self.running)
-        while decide:
-            n = decide.popleft()
-            if n in linked or n in states or (n, None) in running:
+        while self.decide:
+            n = self.decide.popleft()
+            if n in self.linked or n in self.states or (n, None) in self.running:
                 # Already taken care of: its chain runs it, it is final, or it is
                 # in flight (a chain link that failed and is being retried: its
                 # parent's success queued it here before its failure came in).
                 continue
-            node = nodes[n]
+            node = self.plan.nodes[n]
             if n in self.reuse:
                 self._final(n, SUCCESS, self.reuse[n], SUCCESS)
             elif node.node.skip:
