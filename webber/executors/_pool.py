@@ -6,8 +6,9 @@ Data flow (one pool per Python process, shared by every run on it)::
     submit(job) --> the Session's --> _dispatch(): batches small --fd_in--> run the batch,
                     pending deque     jobs of one run to an idle            one job at a time
                                       worker (a busy one gets its
-                                      next: _prefetch); _sending
-                                      packs them, functions once
+                                      next: _prefetch), bigger while
+                                      they prove tiny (Session.pace);
+                                      _sending packs them, functions once
     engine queue <-- report(Outcome) <-- receiver thread <--fd_out-- "out" lines, "done" results
                                         (waits on every worker's pipe
                                          and its death: never polls)
