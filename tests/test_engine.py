@@ -22,9 +22,9 @@ class LateRetries(Executor):
 
     def submit(self, job: Job) -> None:
         if job.attempt == 1:
-            run_chain(job, self.report)
+            run_chain(job, self.report, self.report)
         else:
-            threading.Timer(0.05, run_chain, (job, self.report)).start()
+            threading.Timer(0.05, run_chain, (job, self.report, self.report)).start()
 
     def stop(self, cancel: bool = False) -> None:
         pass
@@ -90,6 +90,39 @@ def test_a_start_waits_for_the_next_wake_up_and_a_stale_one_is_dropped() -> None
     start = Started(timed, time.time(), "w")
     _in_a_thread(report, start)
     assert not inbox.messages.empty()
+
+
+def test_starts_an_executor_holds_are_asked_for_while_the_owner_waits() -> None:
+    import time
+
+    from webber._inbox import STARTS, Inbox
+    from webber.executors import Started
+    from webber.executors.threads import _Threads
+
+    # The threads' side: each slot's start is handed over once.
+    threads = _Threads(2, lambda message: None, True)
+    job = Job("a", None, 1, "a", int, (), {}, None, None)
+    first, second = Started(job, time.time(), "w0"), Started(job, time.time(), "w1")
+    threads.held[0] = first
+    assert threads.due() == [first] and threads.due() == []
+    threads.held[1] = second
+    assert threads.due() == [second]
+    # The owner's side: with nothing arriving, it wakes up to ask.
+    inbox = Inbox()
+    handed: list[object] = []
+    asked = [0]
+
+    def held() -> list[Started]:
+        asked[0] += 1
+        return [first] if asked[0] == 1 else []
+
+    inbox.report(handed.append, held)
+    begun = time.monotonic()
+    inbox.wait(handed.append, handed.append)
+    assert handed == [first] and asked == [1]
+    assert time.monotonic() - begun >= STARTS * 0.5  # not before it was due
+    inbox.wait(handed.append, handed.append)  # the next look: nothing new
+    assert handed == [first] and asked == [2]
 
 
 def test_every_attempt_gets_its_start_event_before_its_end() -> None:

@@ -17,6 +17,7 @@ import re
 import secrets
 import selectors
 import socket
+import struct
 import sys
 import threading
 from array import array
@@ -129,8 +130,8 @@ def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> dict[str, Any]:
             "workers": list(lanes),
             "worker": 0 if len(lanes) == 1 else _uint32(map(lanes.__getitem__, workers)),
             "error": column(error),
-            "started": _base64(array("d", started)),
-            "duration": _base64(array("d", duration)),
+            "started": _doubles(started),
+            "duration": _doubles(duration),
         },
         # Each task's end right after its one attempt, the usual case: said in one word.
         "end": {"node": True if ended and ended == node else _uint32(map(position, ended)),
@@ -150,12 +151,14 @@ def column(values: Sequence[Any]) -> Any:
     return values
 
 
+def _doubles(values: Sequence[float]) -> str:
+    """Little-endian doubles in base64, as the page reads them (``DataView``)."""
+    return base64.b64encode(struct.pack(f"<{len(values)}d", *values)).decode("ascii")
+
+
 def _uint32(values: Iterable[int]) -> str:
-    return _base64(array("I", values))
-
-
-def _base64(packed: array[Any]) -> str:
-    """Little-endian, as the page reads it (``DataView`` with ``littleEndian``)."""
+    """Little-endian uint32 in base64, as the page reads them (``DataView``)."""
+    packed = array("I", values)
     if sys.byteorder == "big":
         packed.byteswap()
     return base64.b64encode(packed.tobytes()).decode("ascii")

@@ -109,7 +109,8 @@ class _Engine:
         self.hooks.emit("on_run_start", self.plan)
         # Starts only matter to timeouts (always sent for those) and to listeners.
         self.executor.report_starts = bool(self.hooks.on_task_start or self.hooks.on_batch)
-        self.executor.start(self.inbox.report(self._started))
+        held = self.executor.held_starts if self.executor.report_starts else None
+        self.executor.start(self.inbox.report(self._started, held))
         finished = False
         try:
             self.decide.extend(n for n, count in self.waiting.items() if count == 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import queue
 import threading
 import time
@@ -38,13 +39,22 @@ class Inbox:
         #: starts that wait for the owner (see report), with when they came
         self.starts: deque[tuple[float, Started]] = deque()
         self.timers: list[tuple[float, int, Callable[[], None]]] = []
+        #: the executor's held_starts, and when to ask it next (see report)
+        self.held: Callable[[], list[Started]] | None = None
+        self._look = 0.0
         self._seq = itertools.count()
         self._main_thread = threading.current_thread() is threading.main_thread()
 
-    def report(self, started: Callable[[Started], None]) -> Report:
+    def report(
+        self,
+        started: Callable[[Started], None],
+        held: Callable[[], list[Started]] | None = None,
+    ) -> Report:
         """The callback for executors: it queues each message, but hands a start
         reported in the owner's thread (inline, about to run the task here) to
         ``started`` at once, so listeners hear of it before the task runs.
+        ``held``: an executor's ``held_starts``, asked every ``STARTS``
+        seconds while the owner waits (threads keep their starts there).
 
         A start of a job without a timeout does not wake the owner: it waits
         in ``starts`` and is handled ``STARTS`` seconds after it came (by this
@@ -57,6 +67,7 @@ class Inbox:
         little late."""
         owner = threading.get_ident()
         put, starts, now = self.messages.put, self.starts, time.monotonic
+        self.held, self._look = held, now() + STARTS
 
         def report(message: Started | Outcome | list[Started | Outcome]) -> None:
             if type(message) is Started:
@@ -69,6 +80,17 @@ class Inbox:
             put(message)
 
         return report
+
+    def _due_starts(self, started: Callable[[Started], None]) -> None:
+        """Hand ``started`` the starts that are due: those reported ``STARTS``
+        ago, and every ``STARTS`` those the executor holds."""
+        now, starts = time.monotonic(), self.starts
+        while starts and starts[0][0] <= now - STARTS:
+            started(starts.popleft()[1])
+        if self.held is not None and now >= self._look:
+            self._look = now + STARTS
+            for one in self.held():
+                started(one)
 
     def after(self, delay: float, action: Callable[[], None]) -> None:
         """Call ``action`` (in the owner's thread) ``delay`` seconds from now."""
@@ -86,8 +108,10 @@ class Inbox:
             # signal: wake up now and then, doing nothing, to let it through.
             timeout = HEARTBEAT if timeout is None else min(timeout, HEARTBEAT)
         starts = self.starts
-        if starts:
-            due = max(0.0, starts[0][0] + STARTS - time.monotonic())
+        if starts or self.held is not None:
+            first = min(starts[0][0] + STARTS if starts else math.inf,
+                        self._look if self.held is not None else math.inf)
+            due = max(0.0, first - time.monotonic())
             timeout = due if timeout is None else min(timeout, due)
         try:
             message = self.messages.get(timeout=timeout)
@@ -100,10 +124,8 @@ class Inbox:
                 message = self.messages.get_nowait()
         except queue.Empty:
             pass
-        if starts:
-            due = time.monotonic() - STARTS
-            while starts and starts[0][0] <= due:
-                started(starts.popleft()[1])
+        if starts or self.held is not None:
+            self._due_starts(started)
         now = time.monotonic()
         while self.timers and self.timers[0][0] <= now:
             heapq.heappop(self.timers)[2]()

@@ -13,7 +13,8 @@ of the task itself::
 A Started is needed only for a job with a timeout, or for every job when
 ``report_starts`` is set; an executor that learns of a start only with its
 end (a batch of results) sends just the Outcome: the engine tells its
-listeners of the start then.
+listeners of the start then. An executor in the caller's process may keep
+the starts instead and hand them over when asked (``held_starts``).
 
 A Job may head a chain: its ``links`` are jobs the executor runs right
 after it, where it ran, each fed the previous result -- one hand-off instead
@@ -168,6 +169,13 @@ class Executor(abc.ABC):
     before ``start()``: False when no listener asks for task starts. A job
     with a ``timeout`` needs its ``Started`` regardless (its clock starts
     there); an executor may skip the others' to save the messages."""
+
+    #: For an executor that keeps the starts of the jobs it runs where the
+    #: engine can ask for them (threads, in the caller's process): returns
+    #: those not handed over yet. The engine asks every ``_inbox.STARTS``
+    #: seconds while it waits, instead of being sent a Started per job (most
+    #: tasks end before anyone would look). None: it reports them.
+    held_starts: Callable[[], list[Started]] | None = None
 
     def __init__(self, max_workers: int | None = None) -> None:
         if max_workers is not None and (

@@ -249,14 +249,15 @@ def run_links(
         previous = (value,)
 
 
-def run_chain(job: Job, report: Report, starts: bool = True) -> None:
-    """Run ``job`` and its links in this thread, reporting a Started (when the
-    engine wants ``starts``, or the job has a timeout) and an Outcome for each."""
+def run_chain(job: Job, report: Report, begun: Callable[[Started], None] | None) -> None:
+    """Run ``job`` and its links in this thread, reporting an Outcome for each,
+    and its Started: to ``report`` for a job with a timeout (its clock starts
+    there), else to ``begun`` (None: the engine wants no starts)."""
 
     def step(link: Job, previous: tuple[Any] | None) -> tuple[bool, Any]:
         if previous is not None:
             link = feed(link, previous[0])
-        outcome = run_job(link, report if starts or link.timeout is not None else None)
+        outcome = run_job(link, report if link.timeout is not None else begun)
         report(outcome)
         return outcome.ok, outcome.value
 

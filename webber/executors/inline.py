@@ -59,7 +59,7 @@ class InlineExecutor(Executor):
     def submit(self, job: Job) -> None:
         assert self._report is not None, "InlineExecutor.submit() before start()"
         # The engine only enqueues outcomes, so running here cannot recurse.
-        run_chain(job, self._report, self.report_starts)
+        run_chain(job, self._report, self._report if self.report_starts else None)
         if self._signalled:
             raise KeyboardInterrupt  # the user's Ctrl-C landed in a task: stop the run
 

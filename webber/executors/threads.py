@@ -15,12 +15,13 @@ exiting. An async task is cancelled instead.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import threading
 from concurrent.futures import Future
 
-from webber.executors._base import Executor, Job, Outcome, Report
+from webber.executors._base import Executor, Job, Outcome, Report, Started
 from webber.executors._work import is_async, run_chain, start_async
 
 __all__ = ["ThreadExecutor"]
@@ -28,16 +29,24 @@ __all__ = ["ThreadExecutor"]
 
 class _Threads:
     """``size`` daemon threads taking jobs from one queue, started as work
-    comes (one per job waiting, up to ``size``); None in the queue stops one."""
+    comes (one per job waiting, up to ``size``); None in the queue stops one.
+
+    When the engine wants starts (``Executor.report_starts``), each thread
+    keeps the Started of the job it runs in its slot of ``held`` (a store,
+    not a message: most tasks end before anyone would look), and
+    :meth:`due` hands over those not handed over yet."""
 
     def __init__(self, size: int, report: Report, starts: bool) -> None:
         self.size = size
         self.report = report
-        self.starts = starts  # the engine wants every Started (Executor.report_starts)
+        self.starts = starts
         self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self.threads: list[threading.Thread] = []
         self.idle = 0
         self.lock = threading.Lock()
+        #: per thread: the Started of its current (or last) job, and the last one handed over
+        self.held: list[Started | None] = [None] * size
+        self._told: list[Started | None] = [None] * size
 
     def submit(self, job: Job) -> None:
         self.jobs.put(job)
@@ -48,20 +57,32 @@ class _Threads:
             if len(self.threads) >= self.size:
                 return
             thread = threading.Thread(
-                target=self._work, name=f"webber_{len(self.threads)}", daemon=True
+                target=self._work, args=(len(self.threads),),
+                name=f"webber_{len(self.threads)}", daemon=True,
             )
             self.threads.append(thread)
         thread.start()
 
-    def _work(self) -> None:
+    def _work(self, slot: int) -> None:
+        hold = functools.partial(self.held.__setitem__, slot) if self.starts else None
         while True:
             job = self.jobs.get()
             if job is None:
                 return
             # run_chain reports every outcome itself and never raises for a task.
-            run_chain(job, self.report, self.starts)
+            run_chain(job, self.report, hold)
             with self.lock:
                 self.idle += 1
+
+    def due(self) -> list[Started]:
+        """The starts held since the last call (of jobs that may have ended
+        since: the engine tells apart)."""
+        told, fresh = self._told, []
+        for slot, started in enumerate(self.held):
+            if started is not None and started is not told[slot]:
+                told[slot] = started
+                fresh.append(started)
+        return fresh
 
     def stop(self, wait: bool) -> None:
         if not wait:
@@ -127,6 +148,11 @@ class ThreadExecutor(Executor):
                 report(future.result())
 
         future.add_done_callback(done)
+
+    def held_starts(self) -> list[Started]:
+        """The starts of jobs begun since the last call (see ``_Threads``)."""
+        threads = self._threads
+        return threads.due() if threads is not None else []
 
     def abandon(self, job: Job) -> None:
         future = self._awaiting.pop((job.key, job.attempt), None)
