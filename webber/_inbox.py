@@ -3,7 +3,9 @@
 The engine and the streaming loop each own one Inbox, in the caller's thread.
 Executors only enqueue (``put``, from any thread); the owner blocks in
 ``wait`` until a message arrives or its next timer is due, then handles
-everything queued and every due timer -- it never polls for work.
+everything queued and every due timer -- it never polls for work (only,
+every ``STARTS`` seconds, an executor that holds its jobs' starts: see
+``report``).
 """
 
 from __future__ import annotations
