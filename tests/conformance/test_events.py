@@ -49,6 +49,18 @@ class Recorder(Listener):
         return [e for e in self.events if len(e) > 1 and e[1] == node]
 
 
+def raising(event: str) -> Any:
+    """A listener whose ``event`` callback raises; ``.calls`` counts its calls."""
+
+    def callback(self: Any, *args: Any) -> None:
+        self.calls += 1
+        raise KeyError("listener bug")
+
+    listener = type("Broken", (Listener,), {event: callback})()
+    listener.calls = 0
+    return listener
+
+
 def flaky(marker: str) -> str:
     path = Path(marker)
     if not path.exists():
@@ -182,20 +194,14 @@ def test_on_batch_tells_every_attempt_and_end_once_in_order(
 def test_a_listener_that_raises_in_on_batch_is_dropped_and_the_run_goes_on(
     executor: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    class Broken(Listener):
-        calls = 0
-
-        def on_batch(self, *args: Any) -> None:
-            Broken.calls += 1
-            raise KeyError("listener bug")
-
+    broken = raising("on_batch")
     with Flow() as flow:
         out = task(abs).map(range(-5, 0))
     batches = Batches()
     with caplog.at_level(logging.ERROR, logger="webber"):
-        run = flow.run(executor=executor, listeners=[Broken(), batches])
+        run = flow.run(executor=executor, listeners=[broken, batches])
     assert run[out] == [5, 4, 3, 2, 1]
-    assert Broken.calls == 1
+    assert broken.calls == 1
     assert sum(len(attempts) for _, attempts, _ in batches.calls) == 5  # the others go on
     assert "on_batch" in caplog.text and "KeyError: 'listener bug'" in caplog.text
 
@@ -203,22 +209,16 @@ def test_a_listener_that_raises_in_on_batch_is_dropped_and_the_run_goes_on(
 def test_a_listener_that_raises_is_logged_and_dropped(
     executor: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    class Broken(Listener):
-        calls = 0
-
-        def on_task_end(self, *args: Any) -> None:
-            Broken.calls += 1
-            raise KeyError("listener bug")
-
+    broken = raising("on_task_end")
     dag = DAG()
     a = dag.add_node(str.upper, "a")
     b = dag.add_node(str.lower, "B")
     dag.add_edge(a, b)
     recorder = Recorder()
     with caplog.at_level(logging.ERROR, logger="webber"):
-        run = dag.run(executor=executor, listeners=[Broken(), recorder])
+        run = dag.run(executor=executor, listeners=[broken, recorder])
     assert run.ok and run[b] == "b"
-    assert Broken.calls == 1  # dropped after its first error
+    assert broken.calls == 1  # dropped after its first error
     assert recorder.events[-1] == ("run_end", True)  # the others go on
     assert "listener" in caplog.text and "on_task_end" in caplog.text
     assert "KeyError: 'listener bug'" in caplog.text
