@@ -37,14 +37,14 @@ from typing import Any
 from webber import _output
 from webber._cache import Cache
 from webber._cache_session import CacheSession
-from webber._errors import TaskTimeoutError, add_note
+from webber._errors import TaskTimeoutError
 from webber._events import Hooks, Listener
+from webber._fanout import FanOut, items_of
 from webber._gc import frozen
 from webber._graph import Condition
 from webber._inbox import Inbox
 from webber._limits import Limits
 from webber._plan import Plan, PlanNode
-from webber._refs import Ref
 from webber._run import Attempt, Recorder, Run, State
 from webber.executors._base import Executor, Job, Outcome, Started, fetch
 
@@ -56,14 +56,6 @@ SUCCESS: State = "success"
 FAILED: State = "failed"
 SKIPPED: State = "skipped"
 _NO_CHAIN: tuple[tuple[Job, ...], int] = ((), 0)  # a job outside any chain
-
-
-@dataclass(slots=True)
-class _FanOut:
-    results: list[Any]
-    remaining: int
-    error: BaseException | None = None
-    error_index: int = -1
 
 
 @dataclass(slots=True)
@@ -84,7 +76,7 @@ class _Engine:
     chain_of: dict[tuple[str, int | None], tuple[tuple[Job, ...], int]] = field(
         default_factory=dict
     )
-    fan_outs: dict[str, _FanOut] = field(default_factory=dict)
+    fan_outs: dict[str, FanOut] = field(default_factory=dict)
     decide: deque[str] = field(default_factory=deque)
     batch: list[Job] | None = None  # jobs of the current decision pass
     record: Recorder = field(default_factory=Recorder)
@@ -180,12 +172,8 @@ class _Engine:
         if self.limits.caps and not self.limits.acquire(node.options.limit, (node, index, attempt)):
             return  # submitted when a job of its tag hands its slot on
         record, args, kwargs = node.node, node.args, node.kwargs
-        if index is not None:  # the element goes where the items were (fan_out_slot)
-            element, slot = self.fan_outs[record.id].results[index], record.fan_out_slot
-            if isinstance(slot, int):
-                args = (*args[:slot], element, *args[slot + 1:])
-            else:
-                kwargs = {**kwargs, slot: element}
+        if index is not None:
+            args, kwargs = self.fan_outs[record.id].arguments(node, index)
         links = self._chain(node) if index is None and node.next_link is not None else ()
         options = record.options
         job = Job(
@@ -223,35 +211,16 @@ class _Engine:
         return tuple(links)
 
     def _fan_out(self, node: PlanNode) -> None:
-        slot = node.node.fan_out_slot
-        source = node.args[slot] if isinstance(slot, int) else node.kwargs[slot]
-        try:
-            if node.node.fan_out_zip:  # IterPromise(a, b, zip=True): tuples, the shortest wins
-                items = list(zip(*(list(self._source(s)) for s in source), strict=False))
-            else:
-                items = list(self._source(source))
-        except Exception as e:
-            error = TypeError(
-                f"task {node.id!r}: .map() needs an iterable, got "
-                f"{type(self._source(source)).__name__}: {e} (an IterPromise's source too)"
-            )
-            self._record(node.id, None, 1, False, error, time.time(), 0.0, "engine")
-            self._final(node.id, FAILED, error, FAILED)
-            return
-        if not items:
+        items = items_of(node, self.values)
+        if isinstance(items, TypeError):
+            self._record(node.id, None, 1, False, items, time.time(), 0.0, "engine")
+            self._final(node.id, FAILED, items, FAILED)
+        elif not items:
             self._final(node.id, SUCCESS, [], SUCCESS)
-            return
-        # results holds the items until each element's result replaces it.
-        self.fan_outs[node.id] = _FanOut(items, len(items))
-        for index in range(len(items)):
-            self._submit(node, index, 1)
-
-    def _source(self, source: Any) -> Any:
-        """A fan-out's items: a parent's result, or the items themselves."""
-        if isinstance(source, Ref):
-            # The list is known only now; a result kept remote is needed here.
-            return fetch(self.values[source.id])
-        return source
+        else:
+            self.fan_outs[node.id] = FanOut(items, len(items))
+            for index in range(len(items)):
+                self._submit(node, index, 1)
 
     # -- outcomes ---------------------------------------------------------------------
     def _current(self, job: Job) -> Job | None:
@@ -338,9 +307,8 @@ class _Engine:
             self._keep(job.node, value)
             self._final(job.node, SUCCESS, value, SUCCESS)
             return
-        fan = self.fan_outs[job.node]
-        fan.results[job.index] = value
-        self._element_done(job.node, fan)
+        if self.fan_outs[job.node].succeeded(job.index, value):
+            self._fan_out_done(job.node)
 
     def _attempt_failed(self, job: Job, error: BaseException) -> None:
         node = self.plan.nodes[job.node]
@@ -381,25 +349,16 @@ class _Engine:
         if job.index is None:
             self._final(job.node, FAILED, error, FAILED)
             return
-        add_note(error, f"webber: element {job.index} (counting from 0) of the fan-out of "
-                        f"task {job.node!r} failed after {job.attempt} attempt"
-                        f"{'s' * (job.attempt != 1)}")
-        fan = self.fan_outs[job.node]
-        if node.node.partial:
-            fan.results[job.index] = error  # the node succeeds with the rest
-        elif fan.error is None or job.index < fan.error_index:
-            fan.error, fan.error_index = error, job.index
-        self._element_done(job.node, fan)
+        if self.fan_outs[job.node].failed(node, job.index, job.attempt, error):
+            self._fan_out_done(job.node)
 
-    def _element_done(self, n: str, fan: _FanOut) -> None:
-        fan.remaining -= 1
-        if fan.remaining == 0:
-            del self.fan_outs[n]
-            if fan.error is None:
-                self._keep(n, fan.results)
-                self._final(n, SUCCESS, fan.results, SUCCESS)
-            else:
-                self._final(n, FAILED, fan.error, FAILED)
+    def _fan_out_done(self, n: str) -> None:
+        fan = self.fan_outs.pop(n)
+        if fan.error is None:
+            self._keep(n, fan.results)
+            self._final(n, SUCCESS, fan.results, SUCCESS)
+        else:
+            self._final(n, FAILED, fan.error, FAILED)
 
     def _record(self, n: str, index: int | None, number: int, ok: bool, value: Any,
                 started: float, duration: float, worker: str) -> None:
