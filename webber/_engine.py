@@ -40,7 +40,7 @@ from webber._cache_session import CacheSession
 from webber._errors import TaskTimeoutError
 from webber._events import Hooks, Listener
 from webber._fanout import FanOut, items_of
-from webber._gc import frozen
+from webber._gc import MANY, frozen
 from webber._graph import Condition
 from webber._inbox import Inbox
 from webber._limits import Limits
@@ -131,7 +131,11 @@ class _Engine:
     def _decide_all(self) -> None:
         """Decide every node whose parents are final; submit the jobs in one go."""
         self.batch = []
-        self._decide_each()
+        if len(self.decide) < MANY:
+            self._decide_each()
+        else:  # (a wide flow's roots) see _gc.frozen.adding
+            with frozen.adding():
+                self._decide_each()
         batch, self.batch = self.batch, None
         if batch:
             self.executor.submit_many(batch)

@@ -53,6 +53,7 @@ import time
 from typing import Any
 
 from webber._errors import PoolClosedError
+from webber._gc import MANY, frozen
 from webber._output import emit_line
 from webber.executors import _shm, _spawn
 from webber.executors._base import Job, Outcome, Started
@@ -137,7 +138,11 @@ class Pool:
                     "another run) while this run still used it; run the flow again"
                 )
             tags = self.tags
-            session.pending.extend([Sent(next(tags), job, session) for job in jobs])
+            if len(jobs) < MANY:
+                session.pending.extend([Sent(next(tags), job, session) for job in jobs])
+            else:  # (a wide flow's jobs: no task runs here) see _gc.frozen.adding
+                with frozen.adding():
+                    session.pending.extend([Sent(next(tags), job, session) for job in jobs])
             self._dispatch()
 
     def _busy(self, session: Session) -> int:
