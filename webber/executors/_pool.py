@@ -296,18 +296,19 @@ class Pool:
     def _finished(self, proc: Proc, results: list[tuple[Any, ...]]) -> None:
         if results:
             with self.lock:
-                finished = self._settle(proc, results)
-            self._deliver(proc, finished)
+                tasks = self._settle(proc, results)
+            self._deliver(proc, tasks, results)
             if proc not in self.procs:  # recycled meanwhile: now what it left can go
                 remove_segments_of(proc.pid)
 
-    def _settle(self, proc: Proc, results: list[tuple[Any, ...]]) -> list[tuple[Sent, Any]]:
+    def _settle(self, proc: Proc, results: list[tuple[Any, ...]]) -> list[Sent]:
         """Take ``results`` off ``proc``'s queue (under the lock); feed it anew when
-        empty. Each result is returned with its task, as the worker sent it."""
-        finished = []
+        empty. Returns the tasks of the results, in their order."""
+        tasks = []
         inflight, where = proc.inflight, None
         for result in results:
             task = inflight.popleft()
+            tasks.append(task)
             assert task.tag == result[0], "worker answered out of order"
             if result[1]:
                 if task.session.where is not where:
@@ -317,34 +318,37 @@ class Pool:
                 # The worker stopped the chain here; the engine drops the rest.
                 for _ in range(task.links_after):
                     remove_segments(inflight.popleft().segments)
-            finished.append((task, result))
         proc.tasks += len(results)
         proc.rss = results[-1][7]
-        finished[-1][0].session.pace(results)
+        tasks[-1].session.pace(results)
         if inflight:
             announce(inflight[0], proc)
             self._prefetch(proc)
         else:
-            if proc in self.procs and self._worn(proc, finished[-1][0].session):
+            if proc in self.procs and self._worn(proc, tasks[-1].session):
                 self._stop(proc, sweep=False)  # recycled: a fresh one replaces it on demand
             self._dispatch()
-        return finished
+        return tasks
 
-    def _deliver(self, proc: Proc, finished: list[tuple[Sent, Any]]) -> None:
+    def _deliver(self, proc: Proc, tasks: list[Sent], results: list[tuple[Any, ...]]) -> None:
         """Report settled results to their runs (outside the lock), each run's
         in one hand-over: the engine wakes once for a batch."""
         reports: dict[Session, list[Started | Outcome]] = {}
         session, messages, name = None, [], proc.name
-        for task, (_, ok, payload, segments, started, duration, info, _) in finished:
+        for task, result in zip(tasks, results, strict=True):
+            _, ok, payload, segments, started, duration, info, _ = result
             if task.abandoned:
-                remove_segments(segments)
+                remove_segments(segments or ())
                 continue
             if task.session is not session:  # (a batch is one run's)
                 session = task.session
                 messages = reports.setdefault(session, [])
-            value = decode(task.job, ok, payload, segments, info, session.holder)
-            if value.__class__ is Undecodable:
-                ok, value = False, value.error
+            if segments is None and ok:
+                value = payload  # a plain value (see _pickling.Packed)
+            else:
+                value = decode(task.job, ok, payload, segments, info, session.holder)
+                if value.__class__ is Undecodable:
+                    ok, value = False, value.error
             messages.append(Outcome(task.job, ok, value, started, duration, name))
         for each, sent in reports.items():
             each.report(sent)
@@ -359,7 +363,7 @@ class Pool:
             # What it finished but had not sent: those jobs succeeded (or failed) on their own.
             kept = recover(self.ledgers.get(proc), [task.tag for task in proc.inflight])
             if kept:  # delivered before its segments are removed below
-                self._deliver(proc, self._settle(proc, kept))
+                self._deliver(proc, self._settle(proc, kept), kept)
             for session in self.sessions:
                 session.where = {n: p for n, p in session.where.items() if p is not proc}
             remove_segments_of(proc.pid)

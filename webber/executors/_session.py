@@ -12,7 +12,7 @@ from typing import Any
 from webber._errors import ResultLoadError
 from webber.executors._base import Job, Report, Started
 from webber.executors._codec import decode_failure
-from webber.executors._pickling import Packed, unpack
+from webber.executors._pickling import unpack
 from webber.executors._process import Proc
 from webber.executors._shm import Holder, Segment
 
@@ -100,13 +100,13 @@ class Undecodable:
     error: BaseException
 
 
-def decode(job: Job, ok: bool, payload: Packed, segments: list[Segment], info: Any,
+def decode(job: Job, ok: bool, payload: Any, segments: list[Segment] | None, info: Any,
             holder: Holder) -> Any:
     """The value or exception a worker sent, rebuilt here."""
     if not ok:
-        return decode_failure(job.node, payload, info)  # type: ignore[arg-type]  # (bytes)
-    if payload.__class__ is tuple:
-        return payload[0]  # a plain value (see dumps_value)
+        return decode_failure(job.node, payload, info)
+    if segments is None:
+        return payload  # a plain value (see dumps_value)
     try:
         value = unpack(payload, segments, holder) if payload else None
     except Exception as e:
