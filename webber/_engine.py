@@ -3,7 +3,8 @@
 State, all in the caller's thread (no locks; executors only enqueue)::
 
     waiting[n]   parents of n not yet final; n is decided when it reaches 0
-    seen[n]      what n's children see: success | failed | skipped
+    seen[n]      what n's children see: success | failed | skipped (nodes
+                 with children only: children[n])
                  (skip_node counts as success, or failed with as_failure=True)
     running      job key -> the Job in flight (its attempt number rejects
                  late outcomes of timed-out attempts)
@@ -66,6 +67,9 @@ class _Engine:
     listeners: list[Listener]
     inbox: Inbox = field(default_factory=Inbox)
     waiting: dict[str, int] = field(default_factory=dict)
+    #: n -> its children, for the nodes that have some (most of a wide flow's
+    #: have none: it is looked up once per task, and a small dict stays in cache)
+    children: dict[str, tuple[str, ...]] = field(default_factory=dict)
     seen: dict[str, State] = field(default_factory=dict)
     states: dict[str, State] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
@@ -97,6 +101,7 @@ class _Engine:
         started, t0 = time.time(), time.perf_counter()
         nodes = self.plan.nodes
         self.waiting = {n: len(node.parents) for n, node in nodes.items()}
+        self.children = {n: node.children for n, node in nodes.items() if node.children}
         self.hooks = Hooks(self.listeners)
         self.hooks.emit("on_run_start", self.plan)
         # Starts only matter to timeouts (always sent for those) and to listeners.
@@ -369,15 +374,26 @@ class _Engine:
         error = None if ok else f"{type(value).__name__}: {value}"
         row = (n, number, index, ok, started, duration, worker, error)
         self.record.rows.append(row)
-        if self.hooks.on_task_end:
-            self.tried.setdefault(n, []).append(row)
-        if self.hooks.on_attempt_end:
-            self.hooks.attempt_end(Attempt(n, number, index, ok, started, duration, worker, error))
+        if self.hooks.attempts:
+            if self.hooks.on_task_end:
+                self.tried.setdefault(n, []).append(row)
+            if self.hooks.on_attempt_end:
+                self.hooks.attempt_end(Attempt(*row))
 
     def _final(self, n: str, state: State, value: Any, seen: State) -> None:
         self.states[n] = state
-        self.seen[n] = seen
         self.values[n] = value
+        if self.hooks.finals:
+            self._tell_final(n, state, value)
+        children = self.children.get(n)
+        if children is not None:
+            self.seen[n] = seen
+            for child in children:
+                self.waiting[child] -= 1
+                if self.waiting[child] == 0:
+                    self.decide.append(child)
+
+    def _tell_final(self, n: str, state: State, value: Any) -> None:
         if self.hooks.on_batch:
             self.hooks.ended.append((n, state))
         if self.hooks.on_task_result:
@@ -393,10 +409,6 @@ class _Engine:
                 number, worker = max(r[1] for r in rows), rows[-1][6]
                 duration = max(r[4] + r[5] for r in rows) - min(r[4] for r in rows)
             self.hooks.task_end(n, state, number, duration, worker)
-        for child in self.plan.nodes[n].children:
-            self.waiting[child] -= 1
-            if self.waiting[child] == 0:
-                self.decide.append(child)
 
     def _result(self, started: float, duration: float) -> Run:
         hits = list(self.session.hits) if self.session is not None else []
