@@ -17,8 +17,8 @@ flow of 100,000 tasks. That made the cost per node grow with the graph.
   ``frozen.adding()`` freezes what the engine makes while it decides many
   tasks at once (a wide flow's jobs: else dozens of young collections walk
   them and the full ones again, 0.5-1.3 us per task), the collector off
-  meanwhile; tasks do not run in it, and it is rare (:data:`MANY` tasks at once), so
-  the garbage of other threads it may freeze is little.
+  meanwhile; tasks do not run in it, and it is rare (:data:`MANY` tasks at
+  once), so the garbage of other threads it may freeze is little.
 
 The collector is global: compiles (runs) in several threads share one pause
 (freeze), made by the first and undone by the last, which puts back what the

@@ -53,7 +53,6 @@ import time
 from typing import Any
 
 from webber._errors import PoolClosedError
-from webber._gc import MANY, frozen
 from webber._output import emit_line
 from webber.executors import _shm, _spawn
 from webber.executors._base import Job, Outcome, Started
@@ -137,12 +136,7 @@ class Pool:
                     "the process pool was shut down (webber.shutdown(), or Ctrl-C in "
                     "another run) while this run still used it; run the flow again"
                 )
-            tags = self.tags
-            if len(jobs) < MANY:
-                session.pending.extend([Sent(next(tags), job, session) for job in jobs])
-            else:  # (a wide flow's jobs: no task runs here) see _gc.frozen.adding
-                with frozen.adding():
-                    session.pending.extend([Sent(next(tags), job, session) for job in jobs])
+            session.pending.extend(jobs)
             self._dispatch()
 
     def _busy(self, session: Session) -> int:
@@ -168,7 +162,7 @@ class Pool:
                     return  # (a worker coming up dispatches again)
                 idle = [self._spawn()]
             pending = session.pending
-            proc = self._near(pending[0], idle)
+            proc = self._near(pending[0], session, idle)
             # Share the run's queue among the workers it may use now (an async batch runs at once)
             free = min(session.limit - self._busy(session), len(idle) + self.size - len(self.procs))
             want = max(1, min(session.batch, -(-len(pending) // max(1, free))))
@@ -176,7 +170,7 @@ class Pool:
                 want = max(1, min(want, session.max_tasks - proc.tasks))
             if session.memory_limit is not None:
                 want = 1  # its memory is measured after each job: none may follow blindly
-            self._send(proc, take(pending, want))
+            self._send(proc, session, take(pending, want))
             self._prefetch(proc)
         surplus = len(self.procs) - self.size
         for proc in [p for p in self.procs if not p.inflight][: max(0, surplus)]:
@@ -194,21 +188,21 @@ class Pool:
         if (pending and len(proc.inflight) <= size and len(pending) >= 2 * size * len(self.procs)
                 and head.job.timeout is None
                 and session.max_tasks is None and session.memory_limit is None
-                and pending[0].job.timeout is None
+                and pending[0].timeout is None
                 and not any(s.pending for s in self.sessions if s is not session)):
-            self._send(proc, take(pending, size))
+            self._send(proc, session, take(pending, size))
 
-    def _near(self, task: Sent, idle: list[Proc]) -> Proc:
-        """An idle worker that made one of ``task``'s inputs, if there is one:
+    def _near(self, job: Job, session: Session, idle: list[Proc]) -> Proc:
+        """An idle worker that made one of ``job``'s inputs, if there is one:
         its functions are loaded and its caches warm."""
-        for parent in task.job.inputs or ():
-            proc = task.session.where.get(parent)
+        for parent in job.inputs or ():
+            proc = session.where.get(parent)
             if proc is not None and proc in idle:
                 return proc
         return idle[0]
 
-    def _send(self, proc: Proc, batch: list[Sent]) -> None:
-        send_batch(proc, batch, self.tags, self.fids)
+    def _send(self, proc: Proc, session: Session, batch: list[Job]) -> None:
+        send_batch(proc, session, batch, self.tags, self.fids)
 
     def _stop(self, proc: Proc, sweep: bool = True) -> None:
         """Stop idle ``proc``; ``sweep``: remove the segments it left (not yet
@@ -376,7 +370,7 @@ class Pool:
             later = tasks[1 + tasks[0].links_after:] if tasks else []
             for task in reversed(later):
                 if not task.abandoned and not task.link:  # a head brings its links again
-                    task.session.pending.appendleft(task)
+                    task.session.pending.appendleft(task.job)
             if self.closed:
                 return
             had = min(self.size, len(self.procs) + 1)

@@ -46,7 +46,7 @@ class Session:
     #: recycle a worker whose RSS passed this many bytes after a task (None: never)
     memory_limit: int | None = None
     #: jobs submitted, not yet sent to a worker
-    pending: deque[Sent] = field(default_factory=deque)
+    pending: deque[Job] = field(default_factory=deque)
     #: node id -> the worker that made its result (where its children run best)
     where: dict[str, Proc] = field(default_factory=dict)
     #: most jobs in one message to a worker (see pace)
