@@ -3,9 +3,9 @@
 State, all in the caller's thread (no locks; executors only enqueue)::
 
     waiting[n]   parents of n not yet final; n is decided when it reaches 0
-    seen[n]      what n's children see: success | failed | skipped (nodes
-                 with children only: children[n])
-                 (skip_node counts as success, or failed with as_failure=True)
+    seen[n]      what n's children see: success | failed | skipped
+                 (skip_node counts as success, or failed with as_failure=True);
+                 kept only for nodes with children (children[n])
     running      job key -> the Job in flight (its attempt number rejects
                  late outcomes of timed-out attempts)
     linked       nodes already on their way as links of a chain (Job.links):
