@@ -18,11 +18,21 @@ The size at the head of the file is written after the record it covers, so
 a worker killed while writing leaves the records before it. A record that
 does not fit (a large result) is sent at once instead, as is everything when
 the directory cannot be written (then nothing waits).
+
+Each result is pickled once, here: the records are its pickle's opcodes, one
+after the other, so that the kept bytes between an opening and a closing
+(:data:`OPEN`, :data:`CLOSE`) are the pickle of the whole "done" message, sent
+as they are (:meth:`Ledger.message`), and of the list :func:`recover` reads.
+A record is its result's whole pickle but the final STOP, which the next
+record overwrites (the PROTO and FRAME opcodes it begins with are valid
+anywhere); its pickler keeps no memo (``fast``), so no record refers to
+another's objects.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import mmap
 import os
 import pickle
@@ -34,7 +44,11 @@ __all__ = ["Ledger", "hold", "ledger_path", "recover", "release"]
 #: bytes of results that may wait in the ledger
 SIZE = 1 << 20
 _HEAD = struct.Struct("<Q")  # the bytes used, head included
-_LENGTH = struct.Struct("<I")  # each record's size
+_PROTO = pickle.HIGHEST_PROTOCOL.to_bytes(1, "little")
+#: pickle opcodes around the kept records: the message ("done", [record, ...])
+OPEN = b"\x80" + _PROTO + b"\x8c\x04done](" # PROTO, "done", EMPTY_LIST, MARK
+CLOSE = b"e\x86."  # APPENDS, TUPLE2, STOP
+_LIST = b"\x80" + _PROTO + b"]("  # (recover: the list alone)
 
 
 def ledger_path(directory: str, pid: int) -> str:
@@ -46,7 +60,7 @@ def ledger_path(directory: str, pid: int) -> str:
 class Ledger:
     """The worker's side: results kept until they are sent."""
 
-    __slots__ = ("map", "used")
+    __slots__ = ("buffer", "empty", "map", "pickler", "used")
 
     def __init__(self, path: str) -> None:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -55,24 +69,38 @@ class Ledger:
             self.map = mmap.mmap(fd, SIZE)
         finally:
             os.close(fd)
+        self.buffer = io.BytesIO()
+        self.pickler = pickle.Pickler(self.buffer, pickle.HIGHEST_PROTOCOL)
+        self.pickler.fast = True  # no memo: each record stands alone (see the module doc)
         self.used = _HEAD.size
+        self.empty = True
         _HEAD.pack_into(self.map, 0, self.used)
 
     def add(self, result: tuple[Any, ...]) -> bool:
         """Keep ``result``; False when it does not fit (send it now instead)."""
-        data = pickle.dumps(result, pickle.HIGHEST_PROTOCOL)
+        buffer = self.buffer
+        buffer.seek(0)
+        buffer.truncate()
+        self.pickler.dump(result)
+        data = buffer.getvalue()
         start = self.used
-        end = start + _LENGTH.size + len(data)
+        end = start + len(data)
         if end > SIZE:
             return False
-        self.map[start:end] = _LENGTH.pack(len(data)) + data  # (one write: this runs per task)
-        self.used = end
-        _HEAD.pack_into(self.map, 0, end)  # last: the record is whole
+        self.map[start:end] = data  # (one write: this runs per task)
+        self.used = end - 1  # the STOP is overwritten by the next record
+        _HEAD.pack_into(self.map, 0, end - 1)  # last: the record is whole
+        self.empty = False
         return True
+
+    def message(self) -> bytes:
+        """The pickle of ``("done", [every result kept])``."""
+        return b"".join((OPEN, self.map[_HEAD.size:self.used], CLOSE))
 
     def clear(self) -> None:
         """Everything kept was sent."""
         self.used = _HEAD.size
+        self.empty = True
         _HEAD.pack_into(self.map, 0, self.used)
 
 
@@ -106,21 +134,13 @@ def recover(fd: int | None, waiting: list[int]) -> list[tuple[Any, ...]]:
 
 
 def _records(fd: int) -> list[tuple[Any, ...]]:
-    results: list[tuple[Any, ...]] = []
     with contextlib.suppress(OSError):
         data = os.pread(fd, SIZE, 0)
-        if len(data) < _HEAD.size:
-            return results
-        used = min(_HEAD.unpack_from(data)[0], len(data))
-        offset = _HEAD.size
-        while offset + _LENGTH.size <= used:
-            (length,) = _LENGTH.unpack_from(data, offset)
-            offset += _LENGTH.size
-            if offset + length > used:
-                break
-            try:
-                results.append(pickle.loads(data[offset:offset + length]))
-            except Exception:
-                break  # not ours to read: what came before is all there is
-            offset += length
-    return results
+        if len(data) >= _HEAD.size:
+            used = min(_HEAD.unpack_from(data)[0], len(data))
+            with contextlib.suppress(Exception):  # not ours to read: nothing to recover
+                kept: list[tuple[Any, ...]] = pickle.loads(
+                    b"".join((_LIST, data[_HEAD.size:used], b"e."))
+                )
+                return kept
+    return []

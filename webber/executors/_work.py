@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future
+from contextvars import Token
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,7 +30,9 @@ if TYPE_CHECKING:
     import asyncio
 
 __all__ = [
+    "call",
     "event_loop",
+    "fed",
     "feed",
     "is_async",
     "materialize",
@@ -45,22 +48,27 @@ L = TypeVar("L")
 
 
 def materialize(job: Job) -> tuple[tuple[Any, ...], Mapping[str, Any]]:
-    """The job's arguments with each Ref replaced by its parent's result.
-
-    A result that reaches here as a Remote is fetched here: a cache hit
-    (``_stored``) is loaded where the job runs, not by the caller. (The
-    keyword arguments are not copied: the call ``f(**kwargs)`` makes the
-    callee's dict.)"""
+    """The job's arguments with each Ref replaced by its parent's result."""
     if job.inputs is None:
         return job.args, job.kwargs
-    inputs = job.inputs
+    return _substituted(job.args, job.kwargs, job.inputs)
+
+
+def _substituted(
+    args: tuple[Any, ...], kwargs: Mapping[str, Any], inputs: Mapping[Any, Any]
+) -> tuple[tuple[Any, ...], Mapping[str, Any]]:
+    """``args`` and ``kwargs`` with each Ref replaced by its parent's result
+    in ``inputs``. A result that reaches here as a Remote is fetched here: a
+    cache hit (``_stored``) is loaded where the job runs, not by the caller.
+    (Without inputs the keyword arguments are not copied: the call
+    ``f(**kwargs)`` makes the callee's dict.)"""
 
     def value(ref: Ref) -> Any:
         found = inputs[ref.id]
         return found.fetch() if isinstance(found, Remote) else found
 
-    args, kwargs = substitute((job.args, dict(job.kwargs)), Ref, value)
-    return args, kwargs
+    new_args, new_kwargs = substitute((args, dict(kwargs)), Ref, value)
+    return new_args, new_kwargs
 
 
 _local = threading.local()
@@ -75,56 +83,64 @@ def worker_name() -> str:
     return name
 
 
-class _attempt:  # a context manager, named as one is used
-    """One run of a job as it happens: timed, its output captured, and whatever
-    it raises taken as its failure (the block's exception is swallowed). A
-    class rather than a generator: it is entered once per task run."""
-
-    __slots__ = ("capture", "job", "ok", "started", "t0", "token", "value", "worker")
-
-    def __init__(self, job: Job, report: Callable[[Started], None] | None) -> None:
-        self.job = job
-        self.started = time.time()
-        self.t0 = time.perf_counter()
-        self.worker = worker_name()
-        self.ok = False
-        self.value: Any = None
-        if report is not None:
-            report(Started(job, self.started, self.worker))
-
-    def __enter__(self) -> _attempt:
-        self.token = _context.active_flow.set(None)  # a task calling tasks calls them
-        self.capture = capture(self.job.name, self.job.node)
-        self.capture.__enter__()
-        return self
-
-    def __exit__(self, kind: object, error: BaseException | None, tb: object) -> bool:
-        try:
-            self.capture.__exit__()
-        finally:
-            _context.active_flow.reset(self.token)
-        if error is None:
-            self.ok = True
-        else:
-            self.value = _failure(self.job, error)
-        return True
-
-    def outcome(self) -> Outcome:
-        duration = time.perf_counter() - self.t0
-        return Outcome(self.job, self.ok, self.value, self.started, duration, self.worker)
+def _enter(name: str, node: str) -> tuple[Token[Any], capture]:
+    """A task attempt begins in this thread: a task calling tasks calls them
+    (no flow is active), and what it prints is its own."""
+    token = _context.active_flow.set(None)
+    sink = capture(name, node)
+    sink.__enter__()
+    return token, sink
 
 
-def _failure(job: Job, error: BaseException) -> BaseException:
+def _leave(entered: tuple[Token[Any], capture]) -> None:
+    token, sink = entered
+    try:
+        sink.__exit__()
+    finally:
+        _context.active_flow.reset(token)
+
+
+def call(
+    name: str, node: str, func: Callable[..., Any], args: tuple[Any, ...],
+    kwargs: Mapping[str, Any], inputs: Mapping[Any, Any] | None, started: float,
+) -> tuple[bool, Any, float, float]:
+    """One attempt of a task that begins now (``started``, by ``time.time()``),
+    as it happens: ``(ok, value, started, duration)``.
+
+    Its arguments get their inputs (see :func:`materialize`), its output is
+    captured, and whatever it raises is its failure (:func:`_failure`);
+    never raises for the task's sake. A coroutine the task returns (an
+    ``async def`` task run here, not on the event loop: inline, a dask
+    worker) is awaited in this thread. The one runner of a sync attempt on
+    every executor, in fields rather than a Job: a worker process runs it
+    per task and builds no Job."""
+    t0 = time.perf_counter()
+    entered = _enter(name, node)
+    try:
+        if inputs is not None:
+            args, kwargs = _substituted(args, kwargs, inputs)
+        value = func(*args, **kwargs)
+        if type(value) is CoroutineType:  # (inspect.iscoroutine, without its call)
+            value = _await_here(value)
+        ok = True
+    except BaseException as error:
+        ok, value = False, _failure(node, error)
+    finally:
+        _leave(entered)
+    return ok, value, started, time.perf_counter() - t0
+
+
+def _failure(node: str, error: BaseException) -> BaseException:
     """A task's exception as its node's failure: an Exception as raised; a
     ``SystemExit``, ``KeyboardInterrupt`` (or other BaseException) wrapped, so
     that reading the result cannot exit or interrupt the caller."""
     if isinstance(error, Exception):
         return error
     wrapped = TaskExitError(
-        f"task {job.node!r} raised {type(error).__name__}({_args(error)}); a task cannot "
+        f"task {node!r} raised {type(error).__name__}({_args(error)}); a task cannot "
         f"end or interrupt the program, so this failed the task (the original is the "
         f"__cause__); raise an Exception to fail a task on purpose",
-        job.node,
+        node,
     )
     wrapped.__cause__ = error
     return wrapped
@@ -139,18 +155,17 @@ def run_job(job: Job, report: Callable[[Started], None] | None = None) -> Outcom
 
     A task's ``SystemExit`` and ``KeyboardInterrupt`` are its failure (a
     :class:`~webber.TaskExitError`), not the caller's exit (the inline
-    executor tells the user's Ctrl-C apart itself). A coroutine the task
-    returns (an ``async def`` task run here, not on the event loop: inline, a
-    dask worker) is awaited in this thread. ``report``, when given, gets the
-    job's Started before the task runs.
+    executor tells the user's Ctrl-C apart itself); see :func:`call`.
+    ``report``, when given, gets the job's Started before the task runs.
     """
-    with _attempt(job, report) as attempt:
-        args, kwargs = materialize(job)
-        value = job.func(*args, **kwargs)
-        if type(value) is CoroutineType:  # (inspect.iscoroutine, without its call)
-            value = _await_here(value)
-        attempt.value = value
-    return attempt.outcome()
+    worker = worker_name()
+    started = time.time()
+    if report is not None:
+        report(Started(job, started, worker))
+    ok, value, started, duration = call(
+        job.name, job.node, job.func, job.args, job.kwargs, job.inputs, started
+    )
+    return Outcome(job, ok, value, started, duration, worker)
 
 
 def _await_here(coroutine: Coroutine[Any, Any, Any]) -> Any:
@@ -168,10 +183,20 @@ async def run_job_async(
     job: Job, report: Callable[[Started], None] | None = None
 ) -> Outcome:
     """:func:`run_job` for an ``async def`` task, awaited on the running loop."""
-    with _attempt(job, report) as attempt:
+    worker = worker_name()
+    started = time.time()
+    if report is not None:
+        report(Started(job, started, worker))
+    t0 = time.perf_counter()
+    entered = _enter(job.name, job.node)
+    try:
         args, kwargs = materialize(job)
-        attempt.value = await job.func(*args, **kwargs)
-    return attempt.outcome()
+        ok, value = True, await job.func(*args, **kwargs)
+    except BaseException as error:
+        ok, value = False, _failure(job.node, error)
+    finally:
+        _leave(entered)
+    return Outcome(job, ok, value, started, time.perf_counter() - t0, worker)
 
 
 def is_async(job: Job) -> bool:
@@ -227,7 +252,12 @@ def feed(link: Job, previous: Any) -> Job:
         return link
     # (not dataclasses.replace: this runs once per link, and replace costs 2 us)
     return Job(link.node, link.index, link.attempt, link.name, link.func, link.args,
-               link.kwargs, dict.fromkeys(link.inputs, previous), link.timeout, link.links)
+               link.kwargs, fed(link.inputs, previous), link.timeout, link.links)
+
+
+def fed(inputs: Mapping[Any, Any], previous: Any) -> dict[Any, Any]:
+    """A chain link's inputs, its one parent's result filled in."""
+    return dict.fromkeys(inputs, previous)
 
 
 def run_links(

@@ -60,7 +60,7 @@ from webber.executors._frames import Frames, send_frame
 from webber.executors._ledger import Ledger, ledger_path
 from webber.executors._pickling import dumps_value, loads
 from webber.executors._shm import Segment, remove_segments
-from webber.executors._work import feed, run_job, run_links, start_async
+from webber.executors._work import call, fed, run_links, start_async
 
 __all__ = ["FLUSH", "main", "share"]
 
@@ -113,13 +113,12 @@ class _Worker:
         self.functions: dict[Any, Any] = {}  # fid -> function, or its pickle until first use
         self.coroutines: dict[Any, bool] = {}  # fid -> whether it is an ``async def``
         self.measure = False  # the run has a memory limit: report the RSS (16 us a job)
-        #: results not sent yet (see the module doc), and where they are kept
-        self.waiting: list[tuple[Any, ...]] = []
+        #: where results not sent yet are kept (see the module doc)
         self.ledger: Ledger | None = None
         self.due = threading.Event()  # a result waits: the flusher sends it FLUSH s later
         #: the last job run, held until its answer is sent: letting go of a large
         #: input (unmapping 100 MB) takes milliseconds the answer need not wait
-        self.last: Job | None = None
+        self.last: tuple[Any, ...] | None = None
 
     def start_ledger(self) -> str | None:
         """Keep waiting results in a ledger (its path is returned); without one
@@ -141,12 +140,6 @@ class _Worker:
             self.flush_locked()  # the results before it come first
             send_frame(self.out, data)
 
-    def starting(self, tag: int, job: Job) -> None:
-        """A job with a timeout starts now: its clock starts here, not while
-        it waited behind others or for this worker to start."""
-        if job.timeout is not None:
-            self.send(("start", tag, time.time()))
-
     def emit(self, name: str, line: str, stream: str, node: str) -> None:
         self.send(("out", name, node, stream, line))
 
@@ -155,20 +148,21 @@ class _Worker:
         entry = (tag, ok, payload, segments, started, duration, info,
                  _rss() if self.measure else 0)
         with self.lock:
-            if self.ledger is not None and self.ledger.add(entry):
-                self.waiting.append(entry)
-                if len(self.waiting) == 1:
-                    self.due.set()
-                return
-            self.waiting.append(entry)
-            self.flush_locked()
+            ledger = self.ledger
+            if ledger is not None:
+                first = ledger.empty
+                if ledger.add(entry):
+                    if first:
+                        self.due.set()
+                    return
+                self.flush_locked()  # the results kept come first
+            send_frame(self.out, pickle.dumps(("done", [entry]), pickle.HIGHEST_PROTOCOL))
 
     def forked(self) -> None:
         """In a child a task forked: its lines still go to the caller, but
-        the results waiting here are the parent's to send (and its lock may
+        the results kept here are the parent's to send (and its lock may
         have been held by the parent's flusher thread at the fork)."""
         self.lock = threading.Lock()
-        self.waiting = []
         self.ledger = None
 
     def flush(self) -> None:
@@ -177,11 +171,10 @@ class _Worker:
         self.last = None
 
     def flush_locked(self) -> None:
-        if self.waiting:
-            waiting, self.waiting = self.waiting, []
-            send_frame(self.out, pickle.dumps(("done", waiting), pickle.HIGHEST_PROTOCOL))
-            if self.ledger is not None:
-                self.ledger.clear()
+        ledger = self.ledger
+        if ledger is not None and not ledger.empty:
+            send_frame(self.out, ledger.message())  # ("done", [...]), pickled as kept
+            ledger.clear()
 
     def flusher(self) -> None:
         """Send waiting results FLUSH seconds after the first: a long job after
@@ -224,25 +217,27 @@ class _Worker:
         if isinstance(job, BaseException):
             self.fail(tag, job, 0.0, 0.0)
             return False, None
-        if job.timeout is not None:
-            self.starting(tag, job)
+        node, _, _, name, func, args, kwargs, inputs, timeout = job
+        if timeout is not None:
+            self.send(("start", tag, time.time()))  # its clock starts now, not while it waited
         self.last = job
-        outcome = run_job(job)
+        ok, value, started, duration = call(name, node, func, args, kwargs, inputs, time.time())
         _end_nested_pool()
-        return self.finish(tag, job, outcome)
+        return self.finish(tag, node, ok, value, started, duration)
 
     def load(self, fid: Any, data: Fields, segments: list[Segment],
-             previous: tuple[Any] | None) -> Job | BaseException:
-        """The job as sent, or why it cannot be loaded (to report as its failure)."""
+             previous: tuple[Any] | None) -> tuple[Any, ...] | BaseException:
+        """The job as sent -- a Job's fields, links aside -- or why it cannot
+        be loaded (to report as its failure). Not a Job: none is needed to
+        run it (the cost of making one is a worker's to pay per task)."""
         try:
             node, index, attempt, name, args, kwargs, inputs, timeout = (  # (see Fields)
                 data if data.__class__ is tuple else loads(data, segments))  # type: ignore[arg-type]
             func = self.functions[fid]
             if func.__class__ is tuple:  # still pickled
                 func = self.function(fid)
-            job = Job(node, index, attempt, name, func, args, kwargs, inputs, timeout)
-            if previous is not None:
-                job = feed(job, previous[0])
+            if previous is not None and inputs is not None:
+                inputs = fed(inputs, previous[0])
         except BaseException as e:
             error = JobLoadError(
                 f"its worker process could not unpickle its function or arguments "
@@ -251,28 +246,28 @@ class _Worker:
             )
             error.__cause__ = e
             return error
-        return job
+        return node, index, attempt, name, func, args, kwargs, inputs, timeout
 
-    def finish(self, tag: int, job: Job, outcome: Outcome) -> tuple[bool, Any]:
-        """Send ``job``'s outcome to the caller."""
-        started, duration = outcome.started, outcome.duration
-        if not outcome.ok:
-            self.fail(tag, outcome.value, started, duration)
+    def finish(self, tag: int, node: str, ok: bool, value: Any, started: float,
+               duration: float) -> tuple[bool, Any]:
+        """Send the outcome of the job ``tag`` (of ``node``) to the caller."""
+        if not ok:
+            self.fail(tag, value, started, duration)
             return False, None
         try:
-            result, result_segments = dumps_value(outcome.value)
+            result, result_segments = dumps_value(value)
         except BaseException as e:
             error = ResultSendError(
-                f"task {job.node!r} returned a {type(outcome.value).__name__} that cannot be "
+                f"task {node!r} returned a {type(value).__name__} that cannot be "
                 f"pickled to send back ({type(e).__name__}: {e}); return plain data, or run "
                 f"it with executor='threads'",
-                job.node,
+                node,
             )
             error.__cause__ = e
             self.fail(tag, error, started, duration)
             return False, None
         self.done(tag, True, result, result_segments, started, duration, None)
-        return True, outcome.value
+        return True, value
 
     def run_batch(
         self, entries: list[tuple[int, Any, Fields, list[Segment], list[Any] | None]]
@@ -285,7 +280,8 @@ class _Worker:
 
         def answer_awaiting() -> None:
             for tag, job, future in awaiting:
-                self.finish(tag, job, future.result())
+                done = future.result()
+                self.finish(tag, job.node, done.ok, done.value, done.started, done.duration)
             if awaiting:
                 _end_nested_pool()
             awaiting.clear()
@@ -295,12 +291,14 @@ class _Worker:
                 answer_awaiting()
                 self.run_chain(tag, fid, data, segments, links)
             elif self.is_async(fid):
-                job = self.load(fid, data, segments, None)
-                if isinstance(job, BaseException):
+                fields = self.load(fid, data, segments, None)
+                if isinstance(fields, BaseException):
                     answer_awaiting()
-                    self.fail(tag, job, 0.0, 0.0)
+                    self.fail(tag, fields, 0.0, 0.0)
                 else:
-                    self.starting(tag, job)
+                    job = Job(*fields)
+                    if job.timeout is not None:
+                        self.send(("start", tag, time.time()))
                     awaiting.append((tag, job, start_async(job)))
             else:
                 if awaiting:
