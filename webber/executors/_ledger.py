@@ -32,7 +32,6 @@ another's objects.
 from __future__ import annotations
 
 import contextlib
-import io
 import mmap
 import os
 import pickle
@@ -60,7 +59,7 @@ def ledger_path(directory: str, pid: int) -> str:
 class Ledger:
     """The worker's side: results kept until they are sent."""
 
-    __slots__ = ("buffer", "empty", "map", "pickler", "used")
+    __slots__ = ("empty", "map", "pickler", "used")
 
     def __init__(self, path: str) -> None:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -69,8 +68,8 @@ class Ledger:
             self.map = mmap.mmap(fd, SIZE)
         finally:
             os.close(fd)
-        self.buffer = io.BytesIO()
-        self.pickler = pickle.Pickler(self.buffer, pickle.HIGHEST_PROTOCOL)
+        # It writes each record into the map itself, at the map's position.
+        self.pickler = pickle.Pickler(self.map, pickle.HIGHEST_PROTOCOL)
         self.pickler.fast = True  # no memo: each record stands alone (see the module doc)
         self.used = _HEAD.size
         self.empty = True
@@ -78,18 +77,15 @@ class Ledger:
 
     def add(self, result: tuple[Any, ...]) -> bool:
         """Keep ``result``; False when it does not fit (send it now instead)."""
-        buffer = self.buffer
-        buffer.seek(0)
-        buffer.truncate()
-        self.pickler.dump(result)
-        data = buffer.getvalue()
-        start = self.used
-        end = start + len(data)
-        if end > SIZE:
+        kept = self.map
+        kept.seek(self.used)  # (over the last record's STOP)
+        try:
+            self.pickler.dump(result)
+        except ValueError:  # past the end: what it wrote lies past `used`, not kept
             return False
-        self.map[start:end] = data  # (one write: this runs per task)
-        self.used = end - 1  # the STOP is overwritten by the next record
-        _HEAD.pack_into(self.map, 0, end - 1)  # last: the record is whole
+        end = kept.tell() - 1  # the STOP is overwritten by the next record
+        self.used = end
+        _HEAD.pack_into(kept, 0, end)  # last: the record is whole
         self.empty = False
         return True
 

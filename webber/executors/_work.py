@@ -115,7 +115,10 @@ def call(
     every executor, in fields rather than a Job: a worker process runs it
     per task and builds no Job."""
     t0 = time.perf_counter()
-    entered = _enter(name, node)
+    # (_enter and _leave, written out: this runs once per task)
+    token = _context.active_flow.set(None)
+    sink = capture(name, node)
+    sink.__enter__()
     try:
         if inputs is not None:
             args, kwargs = _substituted(args, kwargs, inputs)
@@ -126,7 +129,10 @@ def call(
     except BaseException as error:
         ok, value = False, _failure(node, error)
     finally:
-        _leave(entered)
+        try:
+            sink.__exit__()
+        finally:
+            _context.active_flow.reset(token)
     return ok, value, started, time.perf_counter() - t0
 
 
