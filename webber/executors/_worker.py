@@ -213,14 +213,20 @@ class _Worker:
     def run(self, tag: int, fid: Any, data: Fields, segments: list[Segment],
             previous: tuple[Any] | None) -> tuple[bool, Any]:
         """Run one job and report it; ``previous`` holds a chain link's input."""
-        job = self.load(fid, data, segments, previous)
-        if isinstance(job, BaseException):
-            self.fail(tag, job, 0.0, 0.0)
-            return False, None
-        node, _, _, name, func, args, kwargs, inputs, timeout = job
+        func = self.functions.get(fid)
+        if (data.__class__ is tuple and previous is None and func is not None
+                and func.__class__ is not tuple):
+            # Plain fields and a loaded function (most jobs): load() in short.
+            node, _, _, name, args, kwargs, inputs, timeout = data
+        else:
+            job = self.load(fid, data, segments, previous)
+            if isinstance(job, BaseException):
+                self.fail(tag, job, 0.0, 0.0)
+                return False, None
+            node, _, _, name, func, args, kwargs, inputs, timeout = job
+            self.last = job
         if timeout is not None:
             self.send(("start", tag, time.time()))  # its clock starts now, not while it waited
-        self.last = job
         ok, value, started, duration = call(name, node, func, args, kwargs, inputs, time.time())
         _end_nested_pool()
         return self.finish(tag, node, ok, value, started, duration)
@@ -233,9 +239,7 @@ class _Worker:
         try:
             node, index, attempt, name, args, kwargs, inputs, timeout = (  # (see Fields)
                 data if data.__class__ is tuple else loads(data, segments))  # type: ignore[arg-type]
-            func = self.functions[fid]
-            if func.__class__ is tuple:  # still pickled
-                func = self.function(fid)
+            func = self.function(fid)
             if previous is not None and inputs is not None:
                 inputs = fed(inputs, previous[0])
         except BaseException as e:
@@ -286,11 +290,12 @@ class _Worker:
                 _end_nested_pool()
             awaiting.clear()
 
+        coroutines = self.coroutines
         for tag, fid, data, segments, links in entries:
             if links:
                 answer_awaiting()
                 self.run_chain(tag, fid, data, segments, links)
-            elif self.is_async(fid):
+            elif coroutines.get(fid) is not False and self.is_async(fid):
                 fields = self.load(fid, data, segments, None)
                 if isinstance(fields, BaseException):
                     answer_awaiting()
