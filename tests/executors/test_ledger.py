@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 from webber.executors._ledger import SIZE, Ledger, recover
@@ -56,6 +57,42 @@ def test_a_torn_tail_leaves_the_records_before_it(tmp_path: Path) -> None:
     ledger.add((2, True, b"b", [], 0.0, 0.0, None, 0))
     # a worker killed while writing record 2: the head still says `used`
     ledger.map[0:8] = used.to_bytes(8, "little")
+    fd = _open(path)
+    try:
+        assert [r[0] for r in recover(fd, [1, 2])] == [1]
+    finally:
+        os.close(fd)
+
+
+def test_the_kept_records_are_the_answer_as_sent_each_result_pickled_once(
+    tmp_path: Path,
+) -> None:
+    ledger = Ledger(str(tmp_path / "ledger"))
+    name = "the same str object twice"  # a pickler with a memo would refer back to it
+    kept = [
+        (1, True, None, None, 1.5, 0.25, None, 0),
+        (2, False, b"error", [], 1.5, 0.25, (name, name, "trace"), 0),
+        (3, True, "text", None, 1.5, 0.25, None, 7),
+        (4, True, b"y" * 100_000, ["webber-1-seg"], 1.5, 0.25, None, 0),  # several frames
+    ]
+    for result in kept:
+        assert ledger.add(result)
+    assert not ledger.add((5, True, b"x" * SIZE, [], 0.0, 0.0, None, 0))  # refused...
+    assert pickle.loads(ledger.message()) == ("done", kept)  # ...and not half kept
+    ledger.clear()
+    assert ledger.add(kept[0])
+    assert pickle.loads(ledger.message()) == ("done", kept[:1])
+
+
+def test_a_record_torn_over_the_last_ones_end_leaves_the_records_before_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ledger"
+    ledger = Ledger(str(path))
+    ledger.add((1, True, None, None, 0.0, 0.0, None, 0))
+    # a worker killed after writing the first bytes of record 2 over the
+    # STOP of record 1, before the head moved
+    ledger.map[ledger.used:ledger.used + 3] = b"\x80\x05\x95"
     fd = _open(path)
     try:
         assert [r[0] for r in recover(fd, [1, 2])] == [1]
