@@ -26,6 +26,7 @@ from webber.executors._shm import (
     Holder,
     Segment,
     map_segment,
+    map_span,
     remove_segments,
     write_segment,
 )
@@ -143,13 +144,13 @@ def loads(data: bytes, segments: list[Segment], holder: Holder | None = None) ->
         for segment in segments:
             if isinstance(segment, tuple):
                 name, offset, length = segment
-                buffers.append(map_segment(name, unlink=False)[offset:offset + length])
+                buffers.append(map_span(name, offset, length))
             elif holder is not None:
                 view = map_segment(segment, unlink=False)
                 holder.keep(segment, view)
                 buffers.append(view)
             else:
-                buffers.append(map_segment(segment, unlink=True))
+                buffers.append(map_segment(segment, unlink=True, populate=True))
     except BaseException:
         remove_segments(segments)
         raise
