@@ -26,7 +26,6 @@ from webber.executors._shm import (
     Holder,
     Segment,
     map_segment,
-    map_span,
     remove_segments,
     write_segment,
 )
@@ -144,13 +143,13 @@ def loads(data: bytes, segments: list[Segment], holder: Holder | None = None) ->
         for segment in segments:
             if isinstance(segment, tuple):
                 name, offset, length = segment
-                buffers.append(map_span(name, offset, length))
+                buffers.append(map_segment(name, unlink=False)[offset:offset + length])
             elif holder is not None:
                 view = map_segment(segment, unlink=False)
                 holder.keep(segment, view)
                 buffers.append(view)
             else:
-                buffers.append(map_segment(segment, unlink=True, populate=True))
+                buffers.append(map_segment(segment, unlink=True))
     except BaseException:
         remove_segments(segments)
         raise
