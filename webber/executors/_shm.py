@@ -39,6 +39,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 __all__ = [
     "SPLIT",
@@ -244,28 +245,33 @@ def _map(paths: list[str]) -> mmap.mmap | None:
             os.close(fd)
 
 
+#: libc's mmap through ctypes, set up on first use
+_libc_mmap: Any = None
+
+
 def _map_fixed(mm: mmap.mmap, offset: int, size: int, fd: int) -> None:
     """Map file ``fd`` (privately, read and write) over ``size`` bytes of
-    ``mm`` at ``offset``, a page boundary: the mmap module cannot map at an
-    address, so this one call goes through ctypes."""
+    ``mm`` at ``offset``, a page boundary. The mmap module cannot map at an
+    address, so this one call goes through ctypes; MAP_FIXED replaces only
+    pages of ``mm``, which this process reserved for it."""
     import ctypes
 
-    assert offset % mmap.PAGESIZE == 0
-    libc = ctypes.CDLL(None, use_errno=True)
-    call = libc.mmap
-    call.restype = ctypes.c_void_p
-    call.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
-                     ctypes.c_int, ctypes.c_ssize_t]
-    anchor = ctypes.c_char.from_buffer(mm)  # only for the address: nothing read
-    try:
-        address = ctypes.addressof(anchor) + offset
-    finally:
-        del anchor  # mm may be closed again
-    got = call(address, size, mmap.PROT_READ | mmap.PROT_WRITE,
-               mmap.MAP_PRIVATE | _MAP_FIXED, fd, 0)
+    global _libc_mmap
+    if _libc_mmap is None:
+        call = ctypes.CDLL(None, use_errno=True).mmap
+        call.restype = ctypes.c_void_p
+        call.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                         ctypes.c_int, ctypes.c_ssize_t]  # off_t: 64 bits on these machines
+        _libc_mmap = call
+    with memoryview(mm) as view:
+        start = _address(view)
+    assert start is not None  # mm is writable
+    address = start + offset
+    got = _libc_mmap(address, size, mmap.PROT_READ | mmap.PROT_WRITE,
+                     mmap.MAP_PRIVATE | _MAP_FIXED, fd, 0)
     if got != address:  # MAP_FAILED: nothing of mm was replaced
         errno = ctypes.get_errno()
-        raise OSError(errno, f"mmap of a shared-memory part: {os.strerror(errno)}")
+        raise OSError(errno, f"mapping a part of a shared-memory segment: {os.strerror(errno)}")
 
 
 def _address(view: memoryview) -> int | None:
