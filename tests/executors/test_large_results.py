@@ -88,6 +88,22 @@ def test_a_consumer_that_writes_to_its_input_changes_nobody_elses(
     assert _digest(run[made]) == _digest(_made(BIG))
 
 
+def _blob(n: int) -> bytes:
+    return hashlib.shake_256(b"webber").digest(n)
+
+
+def _blob_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_a_large_bytes_result_arrives_whole(segments_left: set[str]) -> None:
+    dag = DAG()
+    made = dag.add_node(_blob, 20 << 20)
+    seen = [dag.add_node(_blob_digest, Promise(made)) for _ in range(2)]
+    run = dag.run(executor="processes")
+    assert [run[s] for s in seen] == [_blob_digest(_blob(20 << 20))] * 2
+
+
 def test_a_large_buffer_is_written_in_two_parts_and_read_as_one(
         monkeypatch: pytest.MonkeyPatch, segments_left: set[str]) -> None:
     monkeypatch.setattr(_shm, "_splits", lambda: True)
