@@ -200,13 +200,11 @@ def _write_file(path: str, raw: memoryview) -> None:
 
 def map_segment(name: str, unlink: bool) -> memoryview:
     """Map segment ``name`` privately (copy on write); unlink it when asked."""
-    paths = [_segment_path(part) for part in _parts(name)]
     try:
-        mm = _map(paths)
+        mm = _map([_segment_path(part) for part in _parts(name)])
     finally:
         if unlink:
-            for path in paths:
-                os.unlink(path)
+            remove_segments([name])
     return memoryview(mm) if mm is not None else memoryview(b"")
 
 
