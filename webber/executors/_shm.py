@@ -259,7 +259,7 @@ def _map_fixed(mm: mmap.mmap, offset: int, size: int, fd: int) -> None:
         call = ctypes.CDLL(None, use_errno=True).mmap
         call.restype = ctypes.c_void_p
         call.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
-                         ctypes.c_int, ctypes.c_ssize_t]  # off_t: 64 bits on these machines
+                         ctypes.c_int, ctypes.c_ssize_t]  # off_t: as wide as ssize_t here
         _libc_mmap = call
     with memoryview(mm) as view:
         start = _address(view)
