@@ -5,7 +5,6 @@ consumer, private to each, and every file removed afterwards."""
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -169,10 +168,3 @@ def test_where_buffers_are_not_split_they_arrive_the_same(
     (name,) = segments
     assert isinstance(name, str) and not name.endswith("+2")
     assert _digest(_pickling.loads(data, segments)) == _digest(_made(BIG))
-
-
-def test_large_results_are_split_only_where_the_parts_can_be_mapped() -> None:
-    expected = (os.name == "posix" and os.uname().sysname == "Linux"
-                and os.uname().machine in ("x86_64", "aarch64")
-                and len(os.sched_getaffinity(0)) > 1)
-    assert _shm._splits() == expected
