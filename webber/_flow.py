@@ -329,7 +329,8 @@ class DAG(GraphEdits):
         if self._plan is not None and self._plan[0] == key:
             return self._plan[1]
         store = self._store
-        plan = compile_graph(self.name, store.nodes, store.pred, self.node_id, store.succ)
+        pred, succ = store.raw()
+        plan = compile_graph(self.name, store.nodes, pred, self.node_id, succ)
         self._plan = (key, plan)
         return plan
 
