@@ -162,7 +162,10 @@ def _lower(
     """``node``'s arguments with each Promise replaced by a Ref to its
     parent's id (``ids``: key -> id; None: each key is an id)."""
     if not node.kwargs:  # each argument a Promise or a value that holds none: no walk
-        args = []  # (chains, lattices)
+        if len(node.args) == 1 and node.args[0].__class__ is Promise:  # a chain's link
+            key = node.args[0].key
+            return (Ref(key if ids is None else ids[key]),), node.kwargs  # type: ignore[arg-type]
+        args = []  # (lattices)
         for a in node.args:
             if a.__class__ is Promise:
                 a = Ref(a.key if ids is None else ids[a.key])  # type: ignore[arg-type]

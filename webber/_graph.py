@@ -455,8 +455,10 @@ def _unwrap(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def display_name(func: Callable[..., Any]) -> str:
     """The name a task shows in logs and diagrams: ``load``, ``lambda``, ``print``."""
-    func = _unwrap(func)
-    name = getattr(func, "__name__", None) or type(func).__name__
+    name = getattr(func, "__name__", None)  # (the common case: one lookup)
+    if not name:
+        func = _unwrap(func)
+        name = getattr(func, "__name__", None) or type(func).__name__
     return name.strip("<>") or "task"
 
 
