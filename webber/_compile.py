@@ -226,9 +226,13 @@ def _children(
     children (the stored edges first) and their chain link, if any."""
     for u in (*succ, *more) if more else succ:
         parent = plan[u]
-        stored = succ.get(u, ())
-        kids = (*stored, *parent.children, *more.get(u, ())) if stored else (
-            *parent.children, *more.get(u, ()))
+        stored = succ.get(u)
+        if parent.children or u in more:
+            kids = (*(stored or ()), *parent.children, *more.get(u, ()))
+        elif stored:  # (the common case: every edge stored)
+            kids = tuple(stored)
+        else:
+            continue
         parent.children = kids
         parent.next_link = None
         if len(kids) == 1:

@@ -133,7 +133,8 @@ class DAG(GraphEdits):
             pu, pv = store.nodes.get(parent), store.nodes.get(child)
             if pu is not None and pv is not None:
                 u, v = pu.id, pv.id  # plain strings: the dicts' fast path from here on
-                if u != v and v not in store.succ[u] and store.order.agrees(u, v):
+                succ, order = store.succ, store.order  # (each stores the pending edges first)
+                if u != v and v not in succ[u] and order.agrees(u, v):
                     store.link(u, v, continue_on)  # agrees with the order: no cycle
                     return (parent, child)
         check_condition(continue_on, "add_edge")

@@ -264,10 +264,13 @@ class GraphStore:
     def link(self, u: str, v: str, condition: Condition) -> None:
         """Set the condition of the edge ``u -> v`` (checked: use connect() for a new edge)."""
         self.version += 1
-        index = self.order.index
+        if self.pending:
+            self.settle()
+        order = self._order
+        index = order.index
         if u not in index or v not in index:  # a first edge (one that cannot close a cycle)
-            self.order.agrees(u, v)
-        succ, pred = self.succ, self.pred
+            order.agrees(u, v)
+        succ, pred = self._succ, self._pred
         if u in succ:
             succ[u][v] = condition
         else:
