@@ -45,7 +45,7 @@ import threading
 import time
 import traceback
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from webber._dashboard_http import Handler, Server, Server6, batch, column, page
@@ -305,7 +305,7 @@ class Board(Listener):
         self.plan = plan
         self.started = time.time()
         self.thread = threading.current_thread()
-        self._capture = _Capture(self, frozenset(plan.nodes))
+        self._capture = _Capture(self, plan.nodes)
         logging.getLogger("webber").addHandler(self._capture)
         if self.dashboard is not None:
             self.dashboard.show(self)
@@ -329,8 +329,10 @@ class Board(Listener):
     def on_run_end(self, run: Run) -> None:
         self.detach()
         self.running.clear()
-        self.tracebacks.extend((n, _traceback(run.error(n))) for n in run.failed)
-        self.outcome = (run.duration, run.ok)
+        ok = run.ok
+        if not ok:  # a scan of every state: only when there is something to find
+            self.tracebacks.extend((n, _traceback(run.error(n))) for n in run.failed)
+        self.outcome = (run.duration, ok)
         self.finished = True  # last: a page that sees it has all the rest
         _watched[run] = self
         self._ended()
@@ -375,7 +377,7 @@ class _Capture(logging.Handler):
     """Printed lines (records with ``stream``) and failures' tracebacks (records
     with ``exc_info``) from the ``"webber"`` logger, into a Board."""
 
-    def __init__(self, board: Board, nodes: frozenset[str]) -> None:
+    def __init__(self, board: Board, nodes: Container[str]) -> None:
         super().__init__(logging.DEBUG)
         self.board = board
         self.nodes = nodes
