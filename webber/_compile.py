@@ -67,7 +67,8 @@ def _compile(
     # sets the levels after). A Promise edge the graph does not hold (see
     # GraphStore.raw) gives its parent that child at once, and a chain's link
     # when it is the only one; _children() puts the stored edges first.
-    plan: dict[str, PlanNode] = {}
+    # sized once (a node not made yet reads as None, as a missing one would)
+    plan: dict[str, PlanNode] = dict.fromkeys(nodes)  # type: ignore[assignment]
     # such edges beyond a parent's first one (or all, when the parent came
     # later): parent -> children, in order
     more: dict[str, list[str]] = {}
