@@ -91,7 +91,9 @@ def _compile(
         level = 1
         for u in incoming:
             parent = plan.get(u)
-            if parent is None:  # a parent added later (or a cycle)
+            if parent is None:  # a parent added later (or a cycle), or no such node
+                if u not in nodes:
+                    _unknown(n, u, node_id)
                 ordered = False
             elif parent.level >= level:
                 level = parent.level + 1
@@ -132,29 +134,50 @@ def _resolve(
     """The ids of the parents whose results ``node``'s arguments take, and the
     arguments with a Ref for each Promise. A Promise argument is an edge even
     if the graph does not hold it (pending, never added, or removed): added
-    to ``incoming``."""
-    named = False  # whether some key is not an id (a callable): then ``ids`` maps each
+    to ``incoming``. A key that is an id is taken at its word here: _compile
+    raises, reading its parent, if no node has it."""
+    deps = node.deps
+    for key in deps:
+        if key.__class__ is not str:  # a callable: each key looked up, in order
+            return _resolve_named(n, node, incoming, nodes, node_id)
+        if key not in incoming:
+            incoming[key] = _SUCCESS
+    if len(deps) > 1 and len(set(deps)) < len(deps):
+        deps = tuple(dict.fromkeys(deps))
+    args, kwargs = _lower(node, None)
+    return deps, args, kwargs  # type: ignore[return-value]  # each key an id
+
+
+def _resolve_named(
+    n: str,
+    node: Node,
+    incoming: dict[str, Condition],
+    nodes: Mapping[str, Node],
+    node_id: Callable[[Any], str],
+) -> tuple[tuple[str, ...], tuple[Any, ...], Mapping[str, Any]]:
+    """_resolve() where some key is a callable (the node that runs it)."""
+    ids: dict[Any, str] = {}
     for key in node.deps:
         if key.__class__ is str and key in nodes:
-            parent: str = key  # an id: the common case
+            parent: str = key
         else:
             try:
                 parent = node_id(key)
             except UnknownNodeError as e:
                 raise UnknownNodeError(f"task {n!r} takes {Promise(key)!r}, but {e}", e.key) from e
-            named = True
+        ids[key] = parent
         if parent not in incoming:
             incoming[parent] = _SUCCESS
-    found = node.deps
-    ids = None
-    if named:
-        ids = {key: key if key.__class__ is str and key in nodes else node_id(key)
-               for key in found}
-        found = tuple(dict.fromkeys(ids.values()))
-    elif len(found) > 1 and len(set(found)) < len(found):
-        found = tuple(dict.fromkeys(found))
     args, kwargs = _lower(node, ids)
-    return found, args, kwargs  # type: ignore[return-value]  # each key an id by now
+    return tuple(dict.fromkeys(ids.values())), args, kwargs
+
+
+def _unknown(n: str, key: str, node_id: Callable[[Any], str]) -> None:
+    """Raise UnknownNodeError for ``n``'s Promise of ``key``, which no node has."""
+    try:
+        node_id(key)
+    except UnknownNodeError as e:
+        raise UnknownNodeError(f"task {n!r} takes {Promise(key)!r}, but {e}", e.key) from e
 
 
 def _lower(
