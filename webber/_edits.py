@@ -16,6 +16,7 @@ from dataclasses import fields
 from typing import Any
 
 from webber._checks import check_node
+from webber._drafts import make_node
 from webber._errors import (
     DuplicateEdgeError,
     TaskDefinitionError,
@@ -23,7 +24,7 @@ from webber._errors import (
     UnknownPromiseError,
     WebberError,
 )
-from webber._graph import Condition, Edge, Node, TaskOptions, display_name, make_node
+from webber._graph import Condition, Edge, Node, TaskOptions, display_name
 from webber._promise import IterPromise, Promise, find_promises, lower_iter_promise
 from webber._query import GraphView, NodeRef, spread
 from webber._refs import WALKED, substitute

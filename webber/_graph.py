@@ -27,7 +27,6 @@ __all__ = [
     "TaskOptions",
     "display_name",
     "find_id",
-    "make_node",
     "node_key",
     "plain_options",
     "qualified_name",
@@ -347,63 +346,6 @@ def slot_setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
 
 _NODE_SLOTS = tuple(Node.__dict__[name].__set__ for name in _NODE_SLOTTED)
 _set = object.__setattr__
-
-
-def make_node(
-    id: str,
-    options: TaskOptions,
-    func: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: Mapping[str, Any],
-    deps: tuple[str | Callable[..., Any], ...],
-    fan_out: bool = False,
-) -> Node:
-    """``Node(id, options, func, args, kwargs, fan_out=fan_out, deps=deps)``,
-    the other flags at their defaults: what ``add_node`` makes per call, for
-    a third of the cost (see :class:`_Draft`). Each
-    node keeps the ``kwargs`` it is given: no dict is shared between nodes,
-    even an empty one, since a record's dict can be changed in place
-    (``get_node(n)["kwargs"]``, as in webber 0.4.0) and that must not reach
-    another node.
-
-    >>> from webber._graph import plain_options
-    >>> make_node("len-1", plain_options("len"), len, ("ab",), {}, ()) == Node(
-    ...     "len-1", plain_options("len"), len, ("ab",))
-    True
-    """
-    node = _new_object(_Draft)
-    node.id = id
-    node.options = options
-    node.func = func
-    node.args = args
-    node.kwargs = kwargs
-    node.skip = False
-    node.fan_out = fan_out
-    node.deps = deps
-    node.__class__ = Node  # type: ignore[assignment]
-    return node  # type: ignore[return-value]
-
-
-class _Draft(_Record):
-    """A Node under construction: the same slots, without the frozen check.
-
-    A frozen record's slots can only be set through their descriptors, a
-    call each (about 50 ns); this class's plain stores are a few ns each, and
-    the finished draft becomes a Node (same layout, so ``__class__`` may be
-    set): make_node() costs half as much, and graphs have 100,000 nodes."""
-
-    __slots__ = Node.__slots__
-    id: str
-    options: TaskOptions
-    func: Callable[..., Any]
-    args: tuple[Any, ...]
-    kwargs: Mapping[str, Any]
-    skip: bool
-    fan_out: bool
-    deps: tuple[str | Callable[..., Any], ...]
-
-
-_new_object = object.__new__
 
 
 # The frozen check that dataclass generates breaks for names that are not
