@@ -248,7 +248,7 @@ def _children(
 ) -> None:
     """Give the parents with stored edges, or more than one child, all their
     children (the stored edges first) and their chain link, if any."""
-    for u in (*succ, *more) if more else succ:
+    for u in dict.fromkeys((*succ, *more)) if more else succ:  # (each parent once)
         parent = plan[u]
         stored = succ.get(u)
         if parent.children or u in more:
