@@ -30,6 +30,7 @@ imports nothing of the authoring layer.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
@@ -45,6 +46,8 @@ __all__ = ["Adjacency", "GraphStore"]
 
 #: (read once: an enum member read from its class costs 0.1 us on Python 3.11)
 _SUCCESS = Condition.Success
+#: held while a store stores its pending edges (rare: once per build, mostly)
+_SETTLING = threading.Lock()
 #: the edges of a node that has none: read-only, so that no caller can fill it
 _NO_EDGES: Any = MappingProxyType({})
 
@@ -120,12 +123,23 @@ class GraphStore:
         return self._implied
 
     def settle(self) -> None:
-        """Store the pending nodes' edges, as insert() would have."""
-        pending, self.pending = self.pending, []
-        nodes = self.nodes
-        for n in pending:
-            self._order.add(n)
-            self._link_deps(nodes[n], new=True)
+        """Store the pending nodes' edges, as insert() would have. Their deps
+        are ids of nodes present: removing a node stores what is pending first.
+        Under a lock, and ``pending`` emptied last, so that a thread reading the
+        edges meanwhile waits for all of them."""
+        with _SETTLING:
+            pending = self.pending
+            if not pending:
+                return
+            nodes, pred, implied = self.nodes, self._pred, self._implied
+            for n in pending:
+                self._order.add(n)
+                for key in nodes[n].deps:
+                    parent: str = key  # type: ignore[assignment]  # (an id: see insert)
+                    if parent not in pred.get(n, ()):
+                        self._put(parent, n, _SUCCESS)
+                        implied.add((parent, n))
+            self.pending = []
 
     def raw(self) -> tuple[Adjacency, Adjacency]:
         """``(pred, succ)`` for compile(): the stored edges, and only the
@@ -266,6 +280,9 @@ class GraphStore:
         self.version += 1
         if self.pending:
             self.settle()
+        self._put(u, v, condition)
+
+    def _put(self, u: str, v: str, condition: Condition) -> None:
         order = self._order
         index = order.index
         if u not in index or v not in index:  # a first edge (one that cannot close a cycle)
