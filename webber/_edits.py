@@ -140,14 +140,20 @@ class GraphEdits(GraphView):
         if not args and not kwargs:
             return args, kwargs, None, []
         promises: list[Promise] = []
+        kin, nodes = self._kin, self._store.nodes
+        check = False  # whether a Promise needs _check_promises (the rare case)
         for arg in (*args, *kwargs.values()) if kwargs else args:
             kind = arg.__class__
             if kind is Promise:
                 promises.append(arg)
+                origin, key = arg._origin, arg.key
+                if (origin is not None and origin[0] not in kin) or (
+                        known and not (key.__class__ is str and key in nodes)):
+                    check = True
             elif kind in WALKED or isinstance(arg, IterPromise):
                 break
         else:  # atoms and Promises only (the common case): nothing to walk or lower
-            if promises:
+            if check:
                 self._check_promises(promises, where, known)
             return args, kwargs, None, promises
         args, kwargs, fan = lower_iter_promise(args, kwargs, where)
