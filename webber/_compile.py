@@ -61,17 +61,14 @@ def _compile(
     node_id: Callable[[Any], str],
     succ: Mapping[str, Mapping[str, Condition]],
 ) -> Plan:
-    # One pass in insertion order makes each PlanNode while its record is at
-    # hand (100,000 records read again later cost a cache miss each), with its
-    # level when its parents came first (the usual case; else Kahn's algorithm
-    # sets the levels after). A Promise edge the graph does not hold (see
-    # GraphStore.raw) gives its parent that child at once, and a chain's link
-    # when it is the only one; _children() puts the stored edges first.
-    # sized once (a node not made yet reads as None, as a missing one would)
+    # One pass in insertion order makes each PlanNode while its record is at hand,
+    # with its level if its parents came first (else _kahn sets levels after). A
+    # Promise edge not stored (GraphStore.raw) gives its parent the child (and
+    # chain link) at once, or waits in ``more``; _children puts stored edges first.
+    # The plan is sized once (a node not made yet reads as None, as a missing one).
     plan: dict[str, PlanNode] = dict.fromkeys(nodes)  # type: ignore[assignment]
-    # such edges beyond a parent's first one (or all, when the parent came
-    # later): parent -> children, in order
     more: dict[str, list[str]] = {}
+    levels: dict[str, int] = {}  # the level of each node made so far that has parents
     checked: set[int] = set()  # ids of the TaskOptions already validated
     unlinkable = _Unlinkable()
     ordered = True  # every node's parents came before it
@@ -84,26 +81,34 @@ def _compile(
             plan[n] = PlanNode(node, node.args, node.kwargs, _NO_PARENTS, (), (), 0)
             continue
         unlinkable.note(n, node)
-        incoming = _incoming(n, edges) if edges else {}
-        deps, args, kwargs = _resolve(n, node, incoming, nodes, node_id) if node.deps else (
+        fresh = node.deps  # (Promises: some of their edges may not be stored)
+        incoming = {}
+        if edges:
+            incoming = dict(edges)
+            for condition in incoming.values():
+                if condition.__class__ is not Condition:
+                    _bad_condition(n, incoming, condition)
+        deps, args, kwargs = _resolve(n, node, incoming, nodes, node_id) if fresh else (
             (), node.args, node.kwargs)
         me = PlanNode(node, args, kwargs, incoming, (), deps, 0)
         level = 1
         for u in incoming:
-            parent = plan.get(u)
-            if parent is None:  # a parent added later (or a cycle), or no such node
-                if u not in nodes:
-                    _unknown(n, u, node_id)
-                ordered = False
-            elif parent.level >= level:
-                level = parent.level + 1
-            if edges is None or u not in edges:  # its edge is not stored: give it the child
+            above = levels.get(u)
+            if above is None:  # a root (made: level 0), a parent added later (or a
+                if plan.get(u) is None:  # cycle), or no such node
+                    if u not in nodes:
+                        _unknown(n, u, node_id)
+                    ordered = False
+            elif above >= level:
+                level = above + 1
+            if fresh and (edges is None or u not in edges):  # not stored: give it the child
+                parent = plan[u]
                 if parent is not None and not parent.children and u not in more:
                     parent.children = (n,)
                     _link(parent, me, unlinkable)
                 else:
                     more.setdefault(u, []).append(n)
-        me.level = level
+        me.level = levels[n] = level
         plan[n] = me  # (after its parents: a node that takes its own result is not one)
     _children(plan, succ, more, unlinkable)
     if not ordered:
@@ -111,17 +116,12 @@ def _compile(
     return Plan(name, plan)
 
 
-def _incoming(n: str, edges: Mapping[str, Condition]) -> dict[str, Condition]:
-    """The stored edges into ``n``, checked: parent -> condition."""
-    incoming = dict(edges)
-    for condition in incoming.values():
-        if condition.__class__ is not Condition:
-            u = next(u for u, c in incoming.items() if c is condition)
-            raise TaskDefinitionError(
-                f"edge {u} -> {n}: continue_on={condition!r} is not a Condition; "
-                f"use Condition.Success, Condition.Failure or Condition.AnyCase"
-            )
-    return incoming
+def _bad_condition(n: str, incoming: Mapping[str, object], condition: object) -> None:
+    u = next(u for u, c in incoming.items() if c is condition)
+    raise TaskDefinitionError(
+        f"edge {u} -> {n}: continue_on={condition!r} is not a Condition; "
+        f"use Condition.Success, Condition.Failure or Condition.AnyCase"
+    )
 
 
 def _resolve(

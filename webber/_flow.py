@@ -131,12 +131,9 @@ class DAG(GraphEdits):
             # new edge that agrees with the topological order (parent added first).
             store = self._store
             pu, pv = store.nodes.get(parent), store.nodes.get(child)
-            if pu is not None and pv is not None:
-                u, v = pu.id, pv.id  # plain strings: the dicts' fast path from here on
-                succ, order = store.succ, store.order  # (each stores the pending edges first)
-                if u != v and v not in succ[u] and order.agrees(u, v):
-                    store.link(u, v, continue_on)  # agrees with the order: no cycle
-                    return (parent, child)
+            # (the records' ids: plain strings, the dicts' fast path from here on)
+            if pu is not None and pv is not None and store.add_agreeing(pu.id, pv.id, continue_on):
+                return (parent, child)
         check_condition(continue_on, "add_edge")
         new = [callable(ref) and not isinstance(ref, (str, Promise, Mapping))
                and not self._runs(ref) for ref in (parent, child)]
