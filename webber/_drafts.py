@@ -45,7 +45,11 @@ def make_node(
     node.args = args
     node.kwargs = kwargs
     node.skip = False
+    node.skip_as_failure = False
     node.fan_out = fan_out
+    node.partial = False
+    node.fan_out_slot = 0
+    node.fan_out_zip = False
     node.deps = deps
     node.__class__ = Node  # type: ignore[assignment]
     return node  # type: ignore[return-value]
@@ -53,7 +57,8 @@ def make_node(
 
 class _Draft(_Record):
     """A Node under construction: the same slots (so that ``__class__`` may
-    be set to Node), without the frozen check (see the module's doc)."""
+    be set to Node, which allocates nothing: a Node has no ``__dict__``),
+    without the frozen check (see the module's doc)."""
 
     __slots__ = Node.__slots__
     id: str
@@ -62,5 +67,9 @@ class _Draft(_Record):
     args: tuple[Any, ...]
     kwargs: Mapping[str, Any]
     skip: bool
+    skip_as_failure: bool
     fan_out: bool
+    partial: bool
+    fan_out_slot: int | str
+    fan_out_zip: bool
     deps: tuple[str | Callable[..., Any], ...]

@@ -15,7 +15,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import FrozenInstanceError, dataclass, field, fields
-from typing import Any, Protocol, TypeAlias, TypeVar
+from typing import Any, Protocol, TypeAlias
 
 from webber._errors import TaskDefinitionError, UnknownNodeError
 
@@ -192,30 +192,7 @@ class _Record(Mapping[str, Any]):
         return len(self._KEYS)
 
 
-_R = TypeVar("_R")
-
-#: the fields of a Node that every node sets, held in slots; the others
-#: (rarely set) are read from the class's defaults, or from the record's own
-#: ``__dict__`` where a node sets them: four slots fewer make a node 24 bytes
-#: smaller and a fifth faster to create, and graphs have 100,000 nodes
-_NODE_SLOTTED = ("id", "options", "func", "args", "kwargs", "skip", "fan_out", "deps")
-
-
-def _slotted(cls: type[_R]) -> type[_R]:
-    """``cls`` (a dataclass) made again with slots for ``_NODE_SLOTTED`` and a
-    ``__dict__`` for its other fields, as ``dataclass(slots=True)`` does for all."""
-    body = dict(cls.__dict__)
-    for name in (*_NODE_SLOTTED, "__dict__", "__weakref__"):
-        body.pop(name, None)
-    body["__slots__"] = (*_NODE_SLOTTED, "__dict__")
-    meta: Any = type(cls)  # (Node's is ABCMeta, through Mapping)
-    made: type[_R] = meta(cls.__name__, cls.__bases__, body)
-    made.__qualname__ = cls.__qualname__
-    return made
-
-
-@_slotted
-@dataclass(frozen=True, eq=True, init=False)
+@dataclass(frozen=True, slots=True, eq=True, init=False)
 class Node(_Record):
     """One task of a graph, as ``dag.get_node(id)`` returns it.
 
@@ -278,24 +255,12 @@ class Node(_Record):
         s[3](self, args)
         s[4](self, {} if kwargs is None else kwargs)
         s[5](self, skip)
-        s[6](self, fan_out)
-        s[7](self, deps)
-        # the others only where they differ from the defaults (see _NODE_SLOTTED)
-        if skip_as_failure is not False:
-            _set(self, "skip_as_failure", skip_as_failure)
-        if partial is not False:
-            _set(self, "partial", partial)
-        if fan_out_slot.__class__ is not int or fan_out_slot != 0:
-            _set(self, "fan_out_slot", fan_out_slot)
-        if fan_out_zip is not False:
-            _set(self, "fan_out_zip", fan_out_zip)
-
-    def __getstate__(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, f.name) for f in fields(self))
-
-    def __setstate__(self, state: tuple[Any, ...]) -> None:
-        for f, value in zip(fields(self), state, strict=True):
-            _set(self, f.name, value)
+        s[6](self, skip_as_failure)
+        s[7](self, fan_out)
+        s[8](self, partial)
+        s[9](self, fan_out_slot)
+        s[10](self, fan_out_zip)
+        s[11](self, deps)
 
     @property
     def name(self) -> str:
@@ -344,8 +309,7 @@ def slot_setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
     return tuple(cls.__dict__[f.name].__set__ for f in fields(cls))
 
 
-_NODE_SLOTS = tuple(Node.__dict__[name].__set__ for name in _NODE_SLOTTED)
-_set = object.__setattr__
+_NODE_SLOTS = slot_setters(Node)
 
 
 # The frozen check that dataclass generates breaks for names that are not
