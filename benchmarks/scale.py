@@ -34,7 +34,8 @@ from _workloads import build_chain, build_noops
 
 shape, size = {shape!r}, {size}
 warm = DAG()
-warm.add_node(int, 1)
+for _ in range(4):  # long enough that the pool grows to all its workers (one a time)
+    warm.add_node(time.sleep, 0.05)
 warm.run()  # the pool is started: what is measured is the flow, not the pool
 cpu, wall = time.process_time, time.perf_counter
 t0, c0 = wall(), cpu()

@@ -168,6 +168,41 @@ def test_what_exists_is_frozen_while_a_run_goes_on_and_given_back_after() -> Non
     assert gc.get_freeze_count() == 0
 
 
+def test_a_wide_flows_jobs_are_frozen_as_they_are_made_and_its_tasks_run_with_the_collector_on(
+) -> None:
+    import gc
+
+    from webber import Listener
+    from webber._gc import MANY, frozen
+
+    class AtStart(Listener):
+        count = 0
+
+        def on_run_start(self, plan: object) -> None:
+            self.count = gc.get_freeze_count()  # the graph and the plan: frozen already
+
+    def during() -> tuple[int, bool]:
+        return gc.get_freeze_count(), gc.isenabled()
+
+    dag = DAG()
+    nodes = [dag.add_node(during) for _ in range(MANY)]
+    start = AtStart()
+    run = dag.run(executor="inline", listeners=[start])
+    count, enabled = run[nodes[-1]]
+    assert enabled  # off only while the engine decided
+    assert count >= start.count + MANY  # each job it made meanwhile (they are still running)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    with frozen, frozen.adding():
+        assert not gc.isenabled()
+    gc.disable()  # (a compile in another thread): left as it is
+    try:
+        with frozen, frozen.adding():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_runs_in_two_threads_share_one_freeze_until_the_last_ends() -> None:
     import gc
 

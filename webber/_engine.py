@@ -4,7 +4,8 @@ State, all in the caller's thread (no locks; executors only enqueue)::
 
     waiting[n]   parents of n not yet final; n is decided when it reaches 0
     seen[n]      what n's children see: success | failed | skipped
-                 (skip_node counts as success, or failed with as_failure=True)
+                 (skip_node counts as success, or failed with as_failure=True);
+                 kept only for nodes with children (children[n])
     running      job key -> the Job in flight (its attempt number rejects
                  late outcomes of timed-out attempts)
     linked       nodes already on their way as links of a chain (Job.links):
@@ -37,14 +38,14 @@ from typing import Any
 from webber import _output
 from webber._cache import Cache
 from webber._cache_session import CacheSession
-from webber._errors import TaskTimeoutError, add_note
+from webber._errors import TaskTimeoutError
 from webber._events import Hooks, Listener
-from webber._gc import frozen
+from webber._fanout import FanOut, items_of
+from webber._gc import MANY, frozen
 from webber._graph import Condition
 from webber._inbox import Inbox
 from webber._limits import Limits
 from webber._plan import Plan, PlanNode
-from webber._refs import Ref
 from webber._run import Attempt, Recorder, Run, State
 from webber.executors._base import Executor, Job, Outcome, Started, fetch
 
@@ -59,14 +60,6 @@ _NO_CHAIN: tuple[tuple[Job, ...], int] = ((), 0)  # a job outside any chain
 
 
 @dataclass(slots=True)
-class _FanOut:
-    results: list[Any]
-    remaining: int
-    error: BaseException | None = None
-    error_index: int = -1
-
-
-@dataclass(slots=True)
 class _Engine:
     plan: Plan
     executor: Executor
@@ -74,6 +67,9 @@ class _Engine:
     listeners: list[Listener]
     inbox: Inbox = field(default_factory=Inbox)
     waiting: dict[str, int] = field(default_factory=dict)
+    #: n -> its children, for the nodes that have some (most of a wide flow's
+    #: have none: it is looked up once per task, and a small dict stays in cache)
+    children: dict[str, tuple[str, ...]] = field(default_factory=dict)
     seen: dict[str, State] = field(default_factory=dict)
     states: dict[str, State] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
@@ -84,7 +80,7 @@ class _Engine:
     chain_of: dict[tuple[str, int | None], tuple[tuple[Job, ...], int]] = field(
         default_factory=dict
     )
-    fan_outs: dict[str, _FanOut] = field(default_factory=dict)
+    fan_outs: dict[str, FanOut] = field(default_factory=dict)
     decide: deque[str] = field(default_factory=deque)
     batch: list[Job] | None = None  # jobs of the current decision pass
     record: Recorder = field(default_factory=Recorder)
@@ -105,6 +101,7 @@ class _Engine:
         started, t0 = time.time(), time.perf_counter()
         nodes = self.plan.nodes
         self.waiting = {n: len(node.parents) for n, node in nodes.items()}
+        self.children = {n: node.children for n, node in nodes.items() if node.children}
         self.hooks = Hooks(self.listeners)
         self.hooks.emit("on_run_start", self.plan)
         # Starts only matter to timeouts (always sent for those) and to listeners.
@@ -139,7 +136,11 @@ class _Engine:
     def _decide_all(self) -> None:
         """Decide every node whose parents are final; submit the jobs in one go."""
         self.batch = []
-        self._decide_each()
+        if len(self.decide) < MANY:
+            self._decide_each()
+        else:  # (a wide flow's roots) see _gc.frozen.adding
+            with frozen.adding():
+                self._decide_each()
         batch, self.batch = self.batch, None
         if batch:
             self.executor.submit_many(batch)
@@ -180,12 +181,8 @@ class _Engine:
         if self.limits.caps and not self.limits.acquire(node.options.limit, (node, index, attempt)):
             return  # submitted when a job of its tag hands its slot on
         record, args, kwargs = node.node, node.args, node.kwargs
-        if index is not None:  # the element goes where the items were (fan_out_slot)
-            element, slot = self.fan_outs[record.id].results[index], record.fan_out_slot
-            if isinstance(slot, int):
-                args = (*args[:slot], element, *args[slot + 1:])
-            else:
-                kwargs = {**kwargs, slot: element}
+        if index is not None:
+            args, kwargs = self.fan_outs[record.id].arguments(node, index)
         links = self._chain(node) if index is None and node.next_link is not None else ()
         options = record.options
         job = Job(
@@ -223,35 +220,16 @@ class _Engine:
         return tuple(links)
 
     def _fan_out(self, node: PlanNode) -> None:
-        slot = node.node.fan_out_slot
-        source = node.args[slot] if isinstance(slot, int) else node.kwargs[slot]
-        try:
-            if node.node.fan_out_zip:  # IterPromise(a, b, zip=True): tuples, the shortest wins
-                items = list(zip(*(list(self._source(s)) for s in source), strict=False))
-            else:
-                items = list(self._source(source))
-        except Exception as e:
-            error = TypeError(
-                f"task {node.id!r}: .map() needs an iterable, got "
-                f"{type(self._source(source)).__name__}: {e} (an IterPromise's source too)"
-            )
-            self._record(node.id, None, 1, False, error, time.time(), 0.0, "engine")
-            self._final(node.id, FAILED, error, FAILED)
-            return
-        if not items:
+        items = items_of(node, self.values)
+        if isinstance(items, TypeError):
+            self._record(node.id, None, 1, False, items, time.time(), 0.0, "engine")
+            self._final(node.id, FAILED, items, FAILED)
+        elif not items:
             self._final(node.id, SUCCESS, [], SUCCESS)
-            return
-        # results holds the items until each element's result replaces it.
-        self.fan_outs[node.id] = _FanOut(items, len(items))
-        for index in range(len(items)):
-            self._submit(node, index, 1)
-
-    def _source(self, source: Any) -> Any:
-        """A fan-out's items: a parent's result, or the items themselves."""
-        if isinstance(source, Ref):
-            # The list is known only now; a result kept remote is needed here.
-            return fetch(self.values[source.id])
-        return source
+        else:
+            self.fan_outs[node.id] = FanOut(items, len(items))
+            for index in range(len(items)):
+                self._submit(node, index, 1)
 
     # -- outcomes ---------------------------------------------------------------------
     def _current(self, job: Job) -> Job | None:
@@ -338,9 +316,8 @@ class _Engine:
             self._keep(job.node, value)
             self._final(job.node, SUCCESS, value, SUCCESS)
             return
-        fan = self.fan_outs[job.node]
-        fan.results[job.index] = value
-        self._element_done(job.node, fan)
+        if self.fan_outs[job.node].succeeded(job.index, value):
+            self._fan_out_done(job.node)
 
     def _attempt_failed(self, job: Job, error: BaseException) -> None:
         node = self.plan.nodes[job.node]
@@ -381,40 +358,42 @@ class _Engine:
         if job.index is None:
             self._final(job.node, FAILED, error, FAILED)
             return
-        add_note(error, f"webber: element {job.index} (counting from 0) of the fan-out of "
-                        f"task {job.node!r} failed after {job.attempt} attempt"
-                        f"{'s' * (job.attempt != 1)}")
-        fan = self.fan_outs[job.node]
-        if node.node.partial:
-            fan.results[job.index] = error  # the node succeeds with the rest
-        elif fan.error is None or job.index < fan.error_index:
-            fan.error, fan.error_index = error, job.index
-        self._element_done(job.node, fan)
+        if self.fan_outs[job.node].failed(node, job.index, job.attempt, error):
+            self._fan_out_done(job.node)
 
-    def _element_done(self, n: str, fan: _FanOut) -> None:
-        fan.remaining -= 1
-        if fan.remaining == 0:
-            del self.fan_outs[n]
-            if fan.error is None:
-                self._keep(n, fan.results)
-                self._final(n, SUCCESS, fan.results, SUCCESS)
-            else:
-                self._final(n, FAILED, fan.error, FAILED)
+    def _fan_out_done(self, n: str) -> None:
+        fan = self.fan_outs.pop(n)
+        if fan.error is None:
+            self._keep(n, fan.results)
+            self._final(n, SUCCESS, fan.results, SUCCESS)
+        else:
+            self._final(n, FAILED, fan.error, FAILED)
 
     def _record(self, n: str, index: int | None, number: int, ok: bool, value: Any,
                 started: float, duration: float, worker: str) -> None:
         error = None if ok else f"{type(value).__name__}: {value}"
         row = (n, number, index, ok, started, duration, worker, error)
         self.record.rows.append(row)
-        if self.hooks.on_task_end:
-            self.tried.setdefault(n, []).append(row)
-        if self.hooks.on_attempt_end:
-            self.hooks.attempt_end(Attempt(n, number, index, ok, started, duration, worker, error))
+        if self.hooks.attempts:
+            if self.hooks.on_task_end:
+                self.tried.setdefault(n, []).append(row)
+            if self.hooks.on_attempt_end:
+                self.hooks.attempt_end(Attempt(*row))
 
     def _final(self, n: str, state: State, value: Any, seen: State) -> None:
         self.states[n] = state
-        self.seen[n] = seen
         self.values[n] = value
+        if self.hooks.finals:
+            self._tell_final(n, state, value)
+        children = self.children.get(n)
+        if children is not None:
+            self.seen[n] = seen
+            for child in children:
+                self.waiting[child] -= 1
+                if self.waiting[child] == 0:
+                    self.decide.append(child)
+
+    def _tell_final(self, n: str, state: State, value: Any) -> None:
         if self.hooks.on_batch:
             self.hooks.ended.append((n, state))
         if self.hooks.on_task_result:
@@ -430,10 +409,6 @@ class _Engine:
                 number, worker = max(r[1] for r in rows), rows[-1][6]
                 duration = max(r[4] + r[5] for r in rows) - min(r[4] for r in rows)
             self.hooks.task_end(n, state, number, duration, worker)
-        for child in self.plan.nodes[n].children:
-            self.waiting[child] -= 1
-            if self.waiting[child] == 0:
-                self.decide.append(child)
 
     def _result(self, started: float, duration: float) -> Run:
         hits = list(self.session.hits) if self.session is not None else []

@@ -118,6 +118,8 @@ class Hooks:
     on_task_end: list[tuple[Listener, Callable[..., None]]]
     on_batch: list[tuple[Listener, Callable[..., None]]]
     on_run_end: list[tuple[Listener, Callable[..., None]]]
+    attempts: bool
+    finals: bool
 
     def __init__(self, listeners: Sequence[Listener]) -> None:
         self._listeners = list(listeners)
@@ -140,6 +142,10 @@ class Hooks:
         self.on_task_end = calls["on_task_end"]
         self.on_batch = calls["on_batch"]
         self.on_run_end = calls["on_run_end"]
+        #: whether a listener wants each attempt's end, or each task's final
+        #: state (the engine tests one flag per task instead of two or three)
+        self.attempts = bool(self.on_task_end or self.on_attempt_end)
+        self.finals = bool(self.on_batch or self.on_task_result or self.on_task_end)
 
     def _drop(self, listener: Listener, event: str) -> None:
         """(In the handler of the exception ``listener`` raised.)"""

@@ -80,25 +80,26 @@ def plain(fields: tuple[Any, ...]) -> bool:
     return True
 
 
-#: what :func:`dumps_value` makes of a result: a pickle, or -- for what is plain --
-#: the object itself in a 1-tuple, which the message that carries it pickles (by
-#: the C pickler, in the same call); :func:`unpack` reads both. (A job's fields
-#: travel the same way, as the tuple of fields itself: ``_worker.Fields``.)
-Packed = bytes | tuple[Any]
+#: what :func:`dumps_value` makes of a result: its pickle and segments, or -- for
+#: what is plain -- the object itself and None, which the message that carries
+#: it pickles (by the C pickler, in the same call; no wrapper to make and take
+#: apart on each side); :func:`unpack` reads both. (A job's fields travel the
+#: same way, as the tuple of fields itself: ``_worker.Fields``.)
+Packed = tuple[Any, "list[Segment] | None"]
 
 
-def dumps_value(obj: Any) -> tuple[Packed, list[Segment]]:
+def dumps_value(obj: Any) -> Packed:
     """A task's result, packed (see :data:`Packed`): as it is when a plain scalar."""
     if type(obj) in _PLAIN:
-        return (obj,), []
+        return obj, None
     return dumps(obj)
 
 
-def unpack(data: Packed, segments: list[Segment], holder: Holder | None = None) -> Any:
+def unpack(data: Any, segments: list[Segment] | None, holder: Holder | None = None) -> Any:
     """What was packed (see :data:`Packed`)."""
-    if data.__class__ is tuple:
-        return data[0]
-    return loads(data, segments, holder)  # type: ignore[arg-type]  # (bytes)
+    if segments is None:
+        return data
+    return loads(data, segments, holder)
 
 
 def dumps(

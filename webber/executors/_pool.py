@@ -136,8 +136,7 @@ class Pool:
                     "the process pool was shut down (webber.shutdown(), or Ctrl-C in "
                     "another run) while this run still used it; run the flow again"
                 )
-            tags = self.tags
-            session.pending.extend([Sent(next(tags), job, session) for job in jobs])
+            session.pending.extend(jobs)
             self._dispatch()
 
     def _busy(self, session: Session) -> int:
@@ -163,7 +162,7 @@ class Pool:
                     return  # (a worker coming up dispatches again)
                 idle = [self._spawn()]
             pending = session.pending
-            proc = self._near(pending[0], idle)
+            proc = self._near(pending[0], session, idle)
             # Share the run's queue among the workers it may use now (an async batch runs at once)
             free = min(session.limit - self._busy(session), len(idle) + self.size - len(self.procs))
             want = max(1, min(session.batch, -(-len(pending) // max(1, free))))
@@ -171,7 +170,7 @@ class Pool:
                 want = max(1, min(want, session.max_tasks - proc.tasks))
             if session.memory_limit is not None:
                 want = 1  # its memory is measured after each job: none may follow blindly
-            self._send(proc, take(pending, want))
+            self._send(proc, session, take(pending, want))
             self._prefetch(proc)
         surplus = len(self.procs) - self.size
         for proc in [p for p in self.procs if not p.inflight][: max(0, surplus)]:
@@ -189,21 +188,21 @@ class Pool:
         if (pending and len(proc.inflight) <= size and len(pending) >= 2 * size * len(self.procs)
                 and head.job.timeout is None
                 and session.max_tasks is None and session.memory_limit is None
-                and pending[0].job.timeout is None
+                and pending[0].timeout is None
                 and not any(s.pending for s in self.sessions if s is not session)):
-            self._send(proc, take(pending, size))
+            self._send(proc, session, take(pending, size))
 
-    def _near(self, task: Sent, idle: list[Proc]) -> Proc:
-        """An idle worker that made one of ``task``'s inputs, if there is one:
+    def _near(self, job: Job, session: Session, idle: list[Proc]) -> Proc:
+        """An idle worker that made one of ``job``'s inputs, if there is one:
         its functions are loaded and its caches warm."""
-        for parent in task.job.inputs or ():
-            proc = task.session.where.get(parent)
+        for parent in job.inputs or ():
+            proc = session.where.get(parent)
             if proc is not None and proc in idle:
                 return proc
         return idle[0]
 
-    def _send(self, proc: Proc, batch: list[Sent]) -> None:
-        send_batch(proc, batch, self.tags, self.fids)
+    def _send(self, proc: Proc, session: Session, batch: list[Job]) -> None:
+        send_batch(proc, session, batch, self.tags, self.fids)
 
     def _stop(self, proc: Proc, sweep: bool = True) -> None:
         """Stop idle ``proc``; ``sweep``: remove the segments it left (not yet
@@ -291,18 +290,19 @@ class Pool:
     def _finished(self, proc: Proc, results: list[tuple[Any, ...]]) -> None:
         if results:
             with self.lock:
-                finished = self._settle(proc, results)
-            self._deliver(proc, finished)
+                tasks = self._settle(proc, results)
+            self._deliver(proc, tasks, results)
             if proc not in self.procs:  # recycled meanwhile: now what it left can go
                 remove_segments_of(proc.pid)
 
-    def _settle(self, proc: Proc, results: list[tuple[Any, ...]]) -> list[tuple[Sent, Any]]:
+    def _settle(self, proc: Proc, results: list[tuple[Any, ...]]) -> list[Sent]:
         """Take ``results`` off ``proc``'s queue (under the lock); feed it anew when
-        empty. Each result is returned with its task, as the worker sent it."""
-        finished = []
+        empty. Returns the tasks of the results, in their order."""
+        tasks = []
         inflight, where = proc.inflight, None
         for result in results:
             task = inflight.popleft()
+            tasks.append(task)
             assert task.tag == result[0], "worker answered out of order"
             if result[1]:
                 if task.session.where is not where:
@@ -312,34 +312,37 @@ class Pool:
                 # The worker stopped the chain here; the engine drops the rest.
                 for _ in range(task.links_after):
                     remove_segments(inflight.popleft().segments)
-            finished.append((task, result))
         proc.tasks += len(results)
         proc.rss = results[-1][7]
-        finished[-1][0].session.pace(results)
+        tasks[-1].session.pace(results)
         if inflight:
             announce(inflight[0], proc)
             self._prefetch(proc)
         else:
-            if proc in self.procs and self._worn(proc, finished[-1][0].session):
+            if proc in self.procs and self._worn(proc, tasks[-1].session):
                 self._stop(proc, sweep=False)  # recycled: a fresh one replaces it on demand
             self._dispatch()
-        return finished
+        return tasks
 
-    def _deliver(self, proc: Proc, finished: list[tuple[Sent, Any]]) -> None:
+    def _deliver(self, proc: Proc, tasks: list[Sent], results: list[tuple[Any, ...]]) -> None:
         """Report settled results to their runs (outside the lock), each run's
         in one hand-over: the engine wakes once for a batch."""
         reports: dict[Session, list[Started | Outcome]] = {}
         session, messages, name = None, [], proc.name
-        for task, (_, ok, payload, segments, started, duration, info, _) in finished:
+        for task, result in zip(tasks, results, strict=True):
+            _, ok, payload, segments, started, duration, info, _ = result
             if task.abandoned:
-                remove_segments(segments)
+                remove_segments(segments or ())
                 continue
             if task.session is not session:  # (a batch is one run's)
                 session = task.session
                 messages = reports.setdefault(session, [])
-            value = decode(task.job, ok, payload, segments, info, session.holder)
-            if value.__class__ is Undecodable:
-                ok, value = False, value.error
+            if segments is None and ok:
+                value = payload  # a plain value (see _pickling.Packed)
+            else:
+                value = decode(task.job, ok, payload, segments, info, session.holder)
+                if value.__class__ is Undecodable:
+                    ok, value = False, value.error
             messages.append(Outcome(task.job, ok, value, started, duration, name))
         for each, sent in reports.items():
             each.report(sent)
@@ -354,7 +357,7 @@ class Pool:
             # What it finished but had not sent: those jobs succeeded (or failed) on their own.
             kept = recover(self.ledgers.get(proc), [task.tag for task in proc.inflight])
             if kept:  # delivered before its segments are removed below
-                self._deliver(proc, self._settle(proc, kept))
+                self._deliver(proc, self._settle(proc, kept), kept)
             for session in self.sessions:
                 session.where = {n: p for n, p in session.where.items() if p is not proc}
             remove_segments_of(proc.pid)
@@ -367,7 +370,7 @@ class Pool:
             later = tasks[1 + tasks[0].links_after:] if tasks else []
             for task in reversed(later):
                 if not task.abandoned and not task.link:  # a head brings its links again
-                    task.session.pending.appendleft(task)
+                    task.session.pending.appendleft(task.job)
             if self.closed:
                 return
             had = min(self.size, len(self.procs) + 1)

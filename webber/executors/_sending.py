@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from webber._errors import JobSendError
-from webber.executors._base import Outcome
+from webber.executors._base import Job, Outcome
 from webber.executors._frames import send_frame
 from webber.executors._pickling import dumps, plain
 from webber.executors._process import Proc
-from webber.executors._session import Sent, announce
+from webber.executors._session import Sent, Session, announce
 from webber.executors._shm import remove_segments
 from webber.executors._source import with_source
 
@@ -56,15 +56,19 @@ def _pack(task: Sent, fid: str, links: list[Any] | None) -> tuple[Any, ...]:
 
 
 def send_batch(
-    proc: Proc, batch: list[Sent], tags: Iterator[int], fids: Iterator[int]
+    proc: Proc, session: Session, batch: list[Job], tags: Iterator[int], fids: Iterator[int]
 ) -> None:
-    """Send ``batch`` (each job's chain links behind it) to ``proc`` in one
-    message; a job that cannot be packed fails alone (JobSendError)."""
+    """Send ``batch``, jobs of ``session`` (each job's chain links behind it),
+    to ``proc`` in one message; a job that cannot be packed fails alone
+    (JobSendError). Each job becomes a Sent here, as it leaves: a run's
+    queue holds its jobs as the engine made them (none made per job for a
+    wide flow's whole queue)."""
     entries = []
     inflight = proc.inflight
     func: Any = None  # the last job's function, and its id: most batches have one
     fid = ""
-    for task in batch:
+    for job in batch:
+        task = Sent(next(tags), job, session)
         links: list[Sent] = []  # (not None: _unsendable reads it)
         try:
             if task.job.func is not func:
@@ -91,7 +95,7 @@ def send_batch(
         return
     forget, proc.forget = proc.forget, []
     try:
-        measure = batch[0].session.memory_limit is not None
+        measure = session.memory_limit is not None
         send_frame(proc.conn_in,
                    pickle.dumps(("run", entries, forget, measure), pickle.HIGHEST_PROTOCOL))
     except OSError:
@@ -114,12 +118,12 @@ def _unsendable(task: Sent, links: list[Sent], e: Exception) -> None:
     task.session.report(Outcome(task.job, False, error, time.time(), 0.0, ""))
 
 
-def take(pending: deque[Sent], want: int) -> list[Sent]:
+def take(pending: deque[Job], want: int) -> list[Job]:
     """Up to ``want`` jobs from the front of ``pending``; one with a timeout
     goes alone (its clock starts when it is sent)."""
-    batch: list[Sent] = []
+    batch: list[Job] = []
     for _ in range(min(want, len(pending))):
-        if pending[0].job.timeout is not None:
+        if pending[0].timeout is not None:
             if not batch:
                 batch.append(pending.popleft())
             break

@@ -12,7 +12,7 @@ from typing import Any
 from webber._errors import ResultLoadError
 from webber.executors._base import Job, Report, Started
 from webber.executors._codec import decode_failure
-from webber.executors._pickling import Packed, unpack
+from webber.executors._pickling import unpack
 from webber.executors._process import Proc
 from webber.executors._shm import Holder, Segment
 
@@ -46,7 +46,7 @@ class Session:
     #: recycle a worker whose RSS passed this many bytes after a task (None: never)
     memory_limit: int | None = None
     #: jobs submitted, not yet sent to a worker
-    pending: deque[Sent] = field(default_factory=deque)
+    pending: deque[Job] = field(default_factory=deque)
     #: node id -> the worker that made its result (where its children run best)
     where: dict[str, Proc] = field(default_factory=dict)
     #: most jobs in one message to a worker (see pace)
@@ -100,13 +100,13 @@ class Undecodable:
     error: BaseException
 
 
-def decode(job: Job, ok: bool, payload: Packed, segments: list[Segment], info: Any,
+def decode(job: Job, ok: bool, payload: Any, segments: list[Segment] | None, info: Any,
             holder: Holder) -> Any:
     """The value or exception a worker sent, rebuilt here."""
     if not ok:
-        return decode_failure(job.node, payload, info)  # type: ignore[arg-type]  # (bytes)
-    if payload.__class__ is tuple:
-        return payload[0]  # a plain value (see dumps_value)
+        return decode_failure(job.node, payload, info)
+    if segments is None:
+        return payload  # a plain value (see dumps_value)
     try:
         value = unpack(payload, segments, holder) if payload else None
     except Exception as e:

@@ -17,6 +17,7 @@ runs jobs one at a time, in the order they arrive::
                                     ("note", text)   shared memory was short (once)
                                     ("done", [(tag, ok, pickle, segments, started, duration,
                                                info, rss or 0), ...])
+                                    (a plain result as it is, segments None: _pickling.Packed)
                                     the results of a batch together: at its end, before a
                                     line is printed, or FLUSH seconds after the first
                                     waiting one; each kept meanwhile in the worker's
@@ -149,8 +150,8 @@ class _Worker:
     def emit(self, name: str, line: str, stream: str, node: str) -> None:
         self.send(("out", name, node, stream, line))
 
-    def done(self, tag: int, ok: bool, payload: Any, segments: list[Segment], started: float,
-             duration: float, info: Any) -> None:
+    def done(self, tag: int, ok: bool, payload: Any, segments: list[Segment] | None,
+             started: float, duration: float, info: Any) -> None:
         entry = (tag, ok, payload, segments, started, duration, info,
                  _rss() if self.measure else 0)
         with self.lock:

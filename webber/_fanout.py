@@ -1,0 +1,82 @@
+"""A fan-out node's run (``task.map``, ``IterPromise``): its items, each
+element's arguments, and its elements' results gathered into the node's.
+
+The engine submits one job per element and hands each element's end here;
+the node is final when the last element is (:meth:`FanOut.done`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from webber._errors import add_note
+from webber._plan import PlanNode
+from webber._refs import Ref
+from webber.executors._base import fetch
+
+__all__ = ["FanOut", "items_of"]
+
+
+@dataclass(slots=True)
+class FanOut:
+    """The elements of one fan-out node still coming in."""
+
+    #: the items, each replaced by its element's result as it comes in
+    results: list[Any]
+    remaining: int
+    #: the first element's error, by index (the node fails with it unless partial)
+    error: BaseException | None = None
+    error_index: int = -1
+
+    def arguments(self, node: PlanNode, index: int) -> tuple[tuple[Any, ...], Mapping[str, Any]]:
+        """Element ``index``'s arguments: its item where the items were
+        (``fan_out_slot``)."""
+        args, kwargs = node.args, node.kwargs
+        element, slot = self.results[index], node.node.fan_out_slot
+        if isinstance(slot, int):
+            return (*args[:slot], element, *args[slot + 1:]), kwargs
+        return args, {**kwargs, slot: element}
+
+    def succeeded(self, index: int, value: Any) -> bool:
+        """Element ``index`` succeeded; whether it was the last."""
+        self.results[index] = value
+        self.remaining -= 1
+        return self.remaining == 0
+
+    def failed(self, node: PlanNode, index: int, attempt: int, error: BaseException) -> bool:
+        """Element ``index`` failed for good; whether it was the last. With
+        ``partial=True`` its exception takes its place among the results."""
+        add_note(error, f"webber: element {index} (counting from 0) of the fan-out of "
+                        f"task {node.id!r} failed after {attempt} attempt"
+                        f"{'s' * (attempt != 1)}")
+        if node.node.partial:
+            self.results[index] = error  # the node succeeds with the rest
+        elif self.error is None or index < self.error_index:
+            self.error, self.error_index = error, index
+        self.remaining -= 1
+        return self.remaining == 0
+
+
+def items_of(node: PlanNode, values: Mapping[str, Any]) -> list[Any] | TypeError:
+    """The items fan-out ``node`` runs over, its parents' results in ``values``;
+    or the error to fail it with when they are not iterable."""
+    slot = node.node.fan_out_slot
+    source = node.args[slot] if isinstance(slot, int) else node.kwargs[slot]
+
+    def items(source: Any) -> Any:
+        if isinstance(source, Ref):
+            # The list is known only now; a result kept remote is needed here.
+            return fetch(values[source.id])
+        return source
+
+    try:
+        if node.node.fan_out_zip:  # IterPromise(a, b, zip=True): tuples, the shortest wins
+            return list(zip(*(list(items(s)) for s in source), strict=False))
+        return list(items(source))
+    except Exception as e:
+        return TypeError(
+            f"task {node.id!r}: .map() needs an iterable, got "
+            f"{type(items(source)).__name__}: {e} (an IterPromise's source too)"
+        )
