@@ -278,8 +278,7 @@ class GraphStore:
             self.settle()
         if u == v or v in self._succ[u] or not self._order.agrees(u, v):
             return False
-        self.version += 1
-        self._put(u, v, condition)
+        self.link(u, v, condition)  # (a subclass's link may check more: QueueDAG's)
         return True
 
     def connect(self, u: str, v: str, condition: Condition) -> None:
