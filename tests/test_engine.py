@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import operator
 import threading
 from pathlib import Path
+
+import pytest
 
 from webber import DAG, Promise
 from webber.executors import Executor, Job
@@ -201,6 +204,35 @@ def test_a_wide_flows_jobs_are_frozen_as_they_are_made_and_its_tasks_run_with_th
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_long_chain_is_sent_to_worker_processes_with_the_collector_off(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its links go in one message: what that makes is frozen as it is made
+    # (no task runs in this process); a short batch leaves the collector alone.
+    import gc
+
+    from webber._gc import MANY
+    from webber.executors._pool import Pool
+
+    sends: list[tuple[int, bool]] = []
+    submit = Pool.submit
+
+    def watched(self: Pool, jobs: list[Job], session: object) -> None:
+        sends.append((len(jobs) + sum(len(job.links) for job in jobs), gc.isenabled()))
+        submit(self, jobs, session)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Pool, "submit", watched)
+    dag = DAG()
+    last = dag.add_node(int, 0)
+    for _ in range(MANY):
+        last = dag.add_node(operator.add, Promise(last), 1)
+    short = dag.add_node(int, 5)
+    run = dag.run(executor="processes")
+    assert run.ok and run[last] == MANY and run[short] == 5
+    assert any(jobs > MANY and not enabled for jobs, enabled in sends)  # the chain's
+    assert all(enabled for jobs, enabled in sends if jobs < MANY)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
 def test_runs_in_two_threads_share_one_freeze_until_the_last_ends() -> None:

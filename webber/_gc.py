@@ -16,7 +16,9 @@ flow of 100,000 tasks. That made the cost per node grow with the graph.
   gives it back (2.3 us per task less at 100,000 tasks, 1.3 at 10,000).
   ``frozen.adding()`` freezes what the engine makes while it decides many
   tasks at once (a wide flow's jobs: else dozens of young collections walk
-  them and the full ones again, 0.5-1.3 us per task), the collector off
+  them and the full ones again, 0.5-1.3 us per task), and what the processes
+  executor makes sending a long chain (its links go in one message: about
+  2 us per link at 100,000), the collector off
   meanwhile; tasks do not run in it, and it is rare (:data:`MANY` tasks at
   once), so the garbage of other threads it may freeze is little.
 
@@ -119,10 +121,11 @@ class _Frozen(_Shared):
         gc.unfreeze()
 
     @contextlib.contextmanager
-    def adding(self) -> Iterator[None]:
+    def adding(self, many: bool = True) -> Iterator[None]:
         """Inside a run (``with frozen``): what is made in the block is frozen
-        too, the collector off meanwhile -- when the freeze is webber's and the
-        collector on; else nothing changes.
+        too, the collector off meanwhile -- when the block makes ``many``
+        objects, the freeze is webber's and the collector on; else nothing
+        changes.
 
         >>> with frozen, frozen.adding():
         ...     gc.isenabled()
@@ -130,7 +133,7 @@ class _Frozen(_Shared):
         >>> gc.isenabled()
         True
         """
-        if not (self._done and gc.isenabled()):
+        if not (many and self._done and gc.isenabled()):
             yield
             return
         gc.disable()

@@ -20,6 +20,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from webber._errors import ExecutorError
+from webber._gc import MANY, frozen
 from webber.executors._base import Executor, Job, Report
 from webber.executors._picklable import check_plan
 from webber.executors._pool import MAX_BATCH, Pool, Session
@@ -182,7 +183,11 @@ class ProcessExecutor(Executor):
     def submit_many(self, jobs: list[Job]) -> None:
         assert self._pool is not None, "submit_many() before start()"
         assert self._session is not None
-        self._pool.submit(jobs, self._session)
+        # What sending MANY jobs at once makes (a long chain's links go in one
+        # message) is frozen as it is made: no task runs in this process.
+        links = sum(len(job.links) for job in jobs if job.links)
+        with frozen.adding(len(jobs) + links >= MANY):
+            self._pool.submit(jobs, self._session)
 
     def abandon(self, job: Job) -> None:
         if self._pool is not None:

@@ -1,0 +1,170 @@
+"""A large result between processes: written once to shared memory (in two
+parts when it is large enough, ``_shm.SPLIT``), read whole and alike by every
+consumer, private to each, and every file removed afterwards."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import webber
+from benchmarks._common import our_segments
+from webber import DAG, Promise
+from webber.executors import _pickling, _shm
+
+np = pytest.importorskip("numpy")
+
+#: elements of the large array: 24 MB of float64, above _shm.SPLIT
+BIG = 3 << 20
+#: 2 MB: shared memory, one file
+SMALL = 1 << 18
+
+
+def _ours() -> set[str]:
+    """Segments of this process, its workers or dead processes (not the
+    workers' ledgers: another program's dying worker may leave one)."""
+    pytest.importorskip("psutil")
+    return {name for name in our_segments(_shm.directory()) if not name.endswith("-ledger")}
+
+
+@pytest.fixture
+def segments_left() -> Iterator[set[str]]:
+    """The segments a test left behind once every worker has stopped (the
+    set is filled in after the test body)."""
+    before = _ours()
+    left: set[str] = set()
+    yield left
+    webber.shutdown()
+    left.update(_ours() - before)
+    assert not left, f"segments left behind: {sorted(left)}"
+
+
+def _made(n: int) -> Any:
+    return np.arange(n, dtype=np.float64) * 3 + 1  # every element its own value
+
+
+def _digest(a: Any) -> str:
+    return hashlib.sha256(memoryview(np.ascontiguousarray(a)).cast("B")).hexdigest()
+
+
+def _seen(a: Any) -> tuple[int, str]:
+    return len(a), _digest(a)
+
+
+def _spoil(a: Any) -> str:
+    a[:] = -1.0  # in place: this task's copy only
+    return _digest(a)
+
+
+def _seen_after(a: Any, _: Any) -> tuple[int, str]:
+    return _seen(a)
+
+
+@pytest.mark.parametrize("n", [BIG, SMALL], ids=["two parts", "one file"])
+def test_both_consumers_read_the_whole_array_alike(n: int, segments_left: set[str]) -> None:
+    dag = DAG()
+    made = dag.add_node(_made, n)
+    seen = [dag.add_node(_seen, Promise(made)) for _ in range(2)]
+    run = dag.run(executor="processes")
+    expected = (n, _digest(_made(n)))
+    assert [run[s] for s in seen] == [expected, expected]
+    assert _digest(run[made]) == expected[1]  # the caller's copy too
+
+
+def test_a_consumer_that_writes_to_its_input_changes_nobody_elses(
+        segments_left: set[str]) -> None:
+    dag = DAG()
+    made = dag.add_node(_made, BIG)
+    spoiled = dag.add_node(_spoil, Promise(made))
+    # runs after the spoiler has written to its input
+    after = dag.add_node(_seen_after, Promise(made), Promise(spoiled))
+    run = dag.run(executor="processes")
+    assert run[spoiled] == _digest(np.full(BIG, -1.0))
+    assert run[after] == (BIG, _digest(_made(BIG)))
+    assert _digest(run[made]) == _digest(_made(BIG))
+
+
+def _blob(n: int) -> bytes:
+    return hashlib.shake_256(b"webber").digest(n)
+
+
+def _blob_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_a_large_bytes_result_arrives_whole(segments_left: set[str]) -> None:
+    dag = DAG()
+    made = dag.add_node(_blob, 20 << 20)
+    seen = [dag.add_node(_blob_digest, Promise(made)) for _ in range(2)]
+    run = dag.run(executor="processes")
+    assert [run[s] for s in seen] == [_blob_digest(_blob(20 << 20))] * 2
+
+
+def test_a_large_buffer_is_written_in_two_parts_and_read_as_one(
+        monkeypatch: pytest.MonkeyPatch, segments_left: set[str]) -> None:
+    monkeypatch.setattr(_shm, "_splits", lambda: True)
+    array = _made(BIG)
+    before = _ours()
+    data, segments = _pickling.dumps(array)
+    (name,) = segments
+    assert isinstance(name, str) and name.endswith("+2")
+    assert _ours() - before == {name + ".0", name + ".1"}
+    out = _pickling.loads(data, segments)
+    assert _ours() == before  # both parts unlinked once mapped
+    assert _digest(out) == _digest(array) and out.flags.writeable
+    out[:] = 0.0  # copy on write: the writer's buffer is not touched
+    assert _digest(array) == _digest(_made(BIG))
+
+
+def test_a_held_split_segment_is_passed_on_by_reference_and_released(
+        monkeypatch: pytest.MonkeyPatch, segments_left: set[str]) -> None:
+    monkeypatch.setattr(_shm, "_splits", lambda: True)
+    before = _ours()
+    data, segments = _pickling.dumps(_made(BIG))
+    holder = _shm.Holder()
+    held = _pickling.loads(data, segments, holder)  # as the caller keeps a result
+    (mine,) = holder.names
+    assert _ours() - before == {mine + ".0", mine + ".1"}
+    # a slice across both parts (2 MB) goes on as a span of the held segment
+    low, high = BIG // 2 - (1 << 17), BIG // 2 + (1 << 17)
+    data, spans = _pickling.dumps(held[low:high], holder=holder)
+    assert spans == [(mine, low * 8, (high - low) * 8)]
+    assert _digest(_pickling.loads(data, spans)) == _digest(_made(BIG)[low:high])
+    assert _ours() - before == {mine + ".0", mine + ".1"}  # a span is only borrowed
+    holder.release()
+    assert _ours() == before
+    assert _digest(held) == _digest(_made(BIG))  # the map outlives the names
+
+
+def test_a_part_that_cannot_be_written_leaves_no_file_and_goes_in_band(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        segments_left: set[str]) -> None:
+    monkeypatch.setattr(_shm, "_splits", lambda: True)
+    monkeypatch.setattr(_shm, "_warned", False)
+    write_file = _shm._write_file
+
+    def full_second(path: str, raw: memoryview) -> None:
+        if path.endswith(".1"):
+            raise OSError(28, "No space left on device")
+        write_file(path, raw)
+
+    monkeypatch.setattr(_shm, "_write_file", full_second)
+    before = _ours()
+    array = _made(BIG)
+    data, segments = _pickling.dumps(array)
+    assert segments == [] and len(data) > array.nbytes  # in the pickle instead
+    assert _ours() == before
+    assert _digest(_pickling.loads(data, segments)) == _digest(array)
+    assert "No space left on device" in caplog.text
+
+
+def test_where_buffers_are_not_split_they_arrive_the_same(
+        monkeypatch: pytest.MonkeyPatch, segments_left: set[str]) -> None:
+    monkeypatch.setattr(_shm, "_splits", lambda: False)
+    data, segments = _pickling.dumps(_made(BIG))
+    (name,) = segments
+    assert isinstance(name, str) and not name.endswith("+2")
+    assert _digest(_pickling.loads(data, segments)) == _digest(_made(BIG))
