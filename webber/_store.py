@@ -76,6 +76,13 @@ class GraphStore:
     #: whether a new node's Promise edges may wait in ``pending`` (a store whose
     #: ``link`` checks each edge as it comes says no)
     defer = True
+    #: whether a subclass overrides link() (to check each edge): then every
+    #: edge goes through it; else add_agreeing() stores an edge one call sooner
+    _checks_links = False
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        cls._checks_links = cls.link is not GraphStore.link
 
     def __init__(self, label: Callable[[], str]) -> None:
         #: names the graph in errors ("dag 'etl'"); the facade's, read when needed
@@ -278,7 +285,11 @@ class GraphStore:
             self.settle()
         if u == v or v in self._succ[u] or not self._order.agrees(u, v):
             return False
-        self.link(u, v, condition)  # (a subclass's link may check more: QueueDAG's)
+        if self._checks_links:
+            self.link(u, v, condition)  # (a subclass's link checks more: QueueDAG's)
+        else:
+            self.version += 1
+            self._put(u, v, condition)
         return True
 
     def connect(self, u: str, v: str, condition: Condition) -> None:
