@@ -132,21 +132,23 @@ class GraphStore:
     def settle(self) -> None:
         """Store the pending nodes' edges, as insert() would have. Their deps
         are ids of nodes present: removing a node stores what is pending first.
-        Under a lock, and ``pending`` emptied last, so that a thread reading the
-        edges meanwhile waits for all of them."""
+        Under a lock, and what was stored taken off ``pending`` last, so that
+        a thread reading the edges meanwhile waits for all of them (and a node
+        another thread adds meanwhile is stored too, or stays pending)."""
         with _SETTLING:
             pending = self.pending
-            if not pending:
-                return
             nodes, pred, implied = self.nodes, self._pred, self._implied
-            for n in pending:
+            done = 0
+            while done < len(pending):
+                n = pending[done]
                 self._order.add(n)
                 for key in nodes[n].deps:
                     parent: str = key  # type: ignore[assignment]  # (an id: see insert)
                     if parent not in pred.get(n, ()):
                         self._put(parent, n, _SUCCESS)
                         implied.add((parent, n))
-            self.pending = []
+                done += 1
+            del pending[:done]
 
     def raw(self) -> tuple[Adjacency, Adjacency]:
         """``(pred, succ)`` for compile(): the stored edges, and only the
