@@ -104,3 +104,4 @@ def test_random_edits_read_and_compile_as_the_model_says(seed: int) -> None:
     run = dag.run(executor="inline")
     assert run.ok
     assert {n: run[n] for n in inputs} == value
+

@@ -26,7 +26,7 @@ from webber._gc import paused
 from webber._graph import Condition, Node
 from webber._plan import Plan, PlanNode
 from webber._promise import Promise
-from webber._refs import Ref, substitute, walked
+from webber._refs import WALKED, Ref, substitute
 
 __all__ = ["compile_graph"]
 
@@ -48,6 +48,8 @@ def compile_graph(
         return _compile(name, nodes, pred, node_id, succ)
 
 
+#: (read once: an enum member read from its class costs 0.1 us on Python 3.11)
+_SUCCESS = Condition.Success
 #: the parents of every node that has none: one mapping, shared, so refusing changes
 _NO_PARENTS: Mapping[str, Condition] = MappingProxyType({})
 
@@ -59,98 +61,155 @@ def _compile(
     node_id: Callable[[Any], str],
     succ: Mapping[str, Mapping[str, Condition]],
 ) -> Plan:
-    # Only nodes with parents (or Promise arguments) get entries here: most
-    # nodes of a wide graph have neither, and each dict slot costs (see _store).
-    parents: dict[str, dict[str, Condition]] = {}
-    unlisted: list[tuple[str, str]] = []  # Promise edges the graph does not hold
-    deps: dict[str, tuple[str, ...]] = {}
+    # One pass in insertion order makes each PlanNode while its record is at hand,
+    # with its level if its parents came first (else _kahn sets levels after). A
+    # Promise edge not stored (GraphStore.raw) gives its parent the child (and
+    # chain link) at once, or waits in ``more``; _children puts stored edges first.
+    # The plan is sized once (a node not made yet reads as None, as a missing one).
+    plan: dict[str, PlanNode] = dict.fromkeys(nodes)  # type: ignore[assignment]
+    more: dict[str, list[str]] = {}
+    levels: dict[str, int] = {}  # the level of each node made so far that has parents
     checked: set[int] = set()  # ids of the TaskOptions already validated
-    arguments: dict[str, tuple[tuple[Any, ...], Mapping[str, Any]]] = {}
-    # Nodes that cannot be a chain's link, found while each record is at hand
-    # (read again later, 100,000 records scattered in memory cost a cache miss each).
     unlinkable = _Unlinkable()
+    ordered = True  # every node's parents came before it
     for n, node in nodes.items():
         check_node(node, checked)
         edges = pred.get(n)
+        if not (edges or node.deps):
+            if n in succ:
+                unlinkable.note(n, node)
+            plan[n] = PlanNode(node, node.args, node.kwargs, _NO_PARENTS, (), (), 0)
+            continue
+        unlinkable.note(n, node)
+        fresh = node.deps  # (Promises: some of their edges may not be stored)
+        incoming = {}
         if edges:
-            incoming = parents[n] = dict(edges)
+            incoming = dict(edges)
             for condition in incoming.values():
                 if condition.__class__ is not Condition:
-                    u = next(u for u, c in incoming.items() if c is condition)
-                    raise TaskDefinitionError(
-                        f"edge {u} -> {n}: continue_on={condition!r} is not a Condition; "
-                        f"use Condition.Success, Condition.Failure or Condition.AnyCase"
-                    )
-        if edges or node.deps or n in succ:
-            unlinkable.note(n, node)
-        if node.deps:
-            incoming = parents.setdefault(n, {})
-            deps[n], arguments[n] = _resolve(n, node, incoming, unlisted, nodes, node_id)
+                    _bad_condition(n, incoming, condition)
+        deps, args, kwargs = _resolve(n, node, incoming, nodes, node_id) if fresh else (
+            (), node.args, node.kwargs)
+        me = PlanNode(node, args, kwargs, incoming, (), deps, 0)
+        level = 1
+        for u in incoming:
+            above = levels.get(u)
+            if above is None:  # a root (made: level 0), a parent added later (or a
+                if plan.get(u) is None:  # cycle), or no such node
+                    if u not in nodes:
+                        _unknown(n, u, node_id)
+                    ordered = False
+            elif above >= level:
+                level = above + 1
+            if fresh and (edges is None or u not in edges):  # not stored: give it the child
+                parent = plan[u]
+                if parent is not None and not parent.children and u not in more:
+                    parent.children = (n,)
+                    _link(parent, me, unlinkable)
+                else:
+                    more.setdefault(u, []).append(n)
+        me.level = levels[n] = level
+        plan[n] = me  # (after its parents: a node that takes its own result is not one)
+    _children(plan, succ, more, unlinkable)
+    if not ordered:
+        _kahn(plan, nodes)
+    return Plan(name, plan)
 
-    children = {u: tuple(kids) for u, kids in succ.items() if kids}
-    for u, n in unlisted:
-        children[u] = (*children.get(u, ()), n)
-    levels, level_of = _levels(nodes, parents, children, deps)
-    chains = _chains(parents, children, unlinkable.nodes)
-    plan_nodes: dict[str, PlanNode] = dict.fromkeys(nodes)  # type: ignore[assignment]  # sized once
-    for n, node in nodes.items():
-        lowered = arguments.get(n)
-        args, kwargs = (node.args, node.kwargs) if lowered is None else lowered
-        plan_nodes[n] = PlanNode(
-            node, args, kwargs, parents.get(n, _NO_PARENTS), children.get(n, ()),
-            deps.get(n, ()), level_of.get(n, 0), chains.get(n),
-        )
-    return Plan(name, plan_nodes, levels)
+
+def _bad_condition(n: str, incoming: Mapping[str, object], condition: object) -> None:
+    u = next(u for u, c in incoming.items() if c is condition)
+    raise TaskDefinitionError(
+        f"edge {u} -> {n}: continue_on={condition!r} is not a Condition; "
+        f"use Condition.Success, Condition.Failure or Condition.AnyCase"
+    )
 
 
 def _resolve(
     n: str,
     node: Node,
     incoming: dict[str, Condition],
-    unlisted: list[tuple[str, str]],
     nodes: Mapping[str, Node],
     node_id: Callable[[Any], str],
-) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], Mapping[str, Any]]]:
+) -> tuple[tuple[str, ...], tuple[Any, ...], Mapping[str, Any]]:
     """The ids of the parents whose results ``node``'s arguments take, and the
     arguments with a Ref for each Promise. A Promise argument is an edge even
-    if the graph does not hold it (never added, or removed): added to
-    ``incoming`` and to ``unlisted``."""
+    if the graph does not hold it (pending, never added, or removed): added
+    to ``incoming``. A key that is an id is taken at its word here: _compile
+    raises, reading its parent, if no node has it."""
+    deps = node.deps
+    for key in deps:
+        if key.__class__ is not str:  # a callable: each key looked up, in order
+            return _resolve_named(n, node, incoming, nodes, node_id)
+        if key not in incoming:
+            incoming[key] = _SUCCESS
+    if len(deps) > 1 and len(set(deps)) < len(deps):
+        deps = tuple(dict.fromkeys(deps))
+    args, kwargs = _lower(node, None)
+    return deps, args, kwargs  # type: ignore[return-value]  # each key an id
+
+
+def _resolve_named(
+    n: str,
+    node: Node,
+    incoming: dict[str, Condition],
+    nodes: Mapping[str, Node],
+    node_id: Callable[[Any], str],
+) -> tuple[tuple[str, ...], tuple[Any, ...], Mapping[str, Any]]:
+    """_resolve() where some key is a callable (the node that runs it)."""
     ids: dict[Any, str] = {}
     for key in node.deps:
         if key.__class__ is str and key in nodes:
-            ids[key] = parent = key  # an id (the common case: no lookup by callable)
+            parent: str = key
         else:
             try:
-                ids[key] = parent = node_id(key)
+                parent = node_id(key)
             except UnknownNodeError as e:
                 raise UnknownNodeError(f"task {n!r} takes {Promise(key)!r}, but {e}", e.key) from e
+        ids[key] = parent
         if parent not in incoming:
-            incoming[parent] = Condition.Success
-            unlisted.append((parent, n))
-    found = (parent,) if len(ids) == 1 else tuple(dict.fromkeys(ids.values()))
-    return found, _lower(node, ids)
+            incoming[parent] = _SUCCESS
+    args, kwargs = _lower(node, ids)
+    return tuple(dict.fromkeys(ids.values())), args, kwargs
 
 
-def _lower(node: Node, ids: Mapping[Any, str]) -> tuple[tuple[Any, ...], Mapping[str, Any]]:
-    """``node``'s arguments with each Promise replaced by a Ref to its parent's id."""
+def _unknown(n: str, key: str, node_id: Callable[[Any], str]) -> None:
+    """Raise UnknownNodeError for ``n``'s Promise of ``key``, which no node has."""
+    try:
+        node_id(key)
+    except UnknownNodeError as e:
+        raise UnknownNodeError(f"task {n!r} takes {Promise(key)!r}, but {e}", e.key) from e
+
+
+def _lower(
+    node: Node, ids: Mapping[Any, str] | None
+) -> tuple[tuple[Any, ...], Mapping[str, Any]]:
+    """``node``'s arguments with each Promise replaced by a Ref to its
+    parent's id (``ids``: key -> id; None: each key is an id)."""
     if not node.kwargs:  # each argument a Promise or a value that holds none: no walk
-        args = []  # (chains, lattices)
+        if len(node.args) == 1 and node.args[0].__class__ is Promise:  # a chain's link
+            key = node.args[0].key
+            return (Ref(key if ids is None else ids[key]),), node.kwargs  # type: ignore[arg-type]
+        args = []  # (lattices)
         for a in node.args:
             if a.__class__ is Promise:
-                a = Ref(ids[a.key])
-            elif walked(a):
+                a = Ref(a.key if ids is None else ids[a.key])  # type: ignore[arg-type]
+            elif a.__class__ in WALKED:
                 break
             args.append(a)
         else:
             return tuple(args), node.kwargs
-    args, kwargs = substitute((node.args, dict(node.kwargs)), Promise, lambda p: Ref(ids[p.key]))
+    args, kwargs = substitute(
+        (node.args, dict(node.kwargs)), Promise,
+        lambda p: Ref(p.key if ids is None else ids[p.key]),  # type: ignore[arg-type]
+    )
     return args, kwargs
 
 
 class _Unlinkable:
     """The nodes that cannot be a link of a chain: a fan-out, a skip, a task
     with a timeout (those need the engine between links), or an ``async def``
-    task (it runs on an event loop, not a worker's thread)."""
+    task (it runs on an event loop, not a worker's thread). Only the nodes
+    that have edges are noted."""
 
     def __init__(self) -> None:
         self.nodes: set[str] = set()
@@ -168,58 +227,51 @@ class _Unlinkable:
             self.nodes.add(n)
 
 
-def _chains(
-    parents: Mapping[str, Mapping[str, Condition]],
-    children: Mapping[str, tuple[str, ...]],
-    unlinkable: set[str],
-) -> dict[str, str]:
-    """parent -> child for every edge that links a chain: the child's only
-    parent, the parent's only child, a Success edge, and neither end
-    ``unlinkable`` (see :class:`_Unlinkable`)."""
-    links = {}
-    for n, kids in children.items():
+def _link(parent: PlanNode, child: PlanNode, unlinkable: _Unlinkable) -> None:
+    """Make ``child`` the next link of ``parent``'s chain if it can be: the
+    child's only parent, the parent's only child (so far: see _children), a
+    Success edge, and neither end unlinkable."""
+    incoming = child.parents
+    u = parent.node.id
+    if len(incoming) == 1 and incoming.get(u) is _SUCCESS:
+        if not parent.parents:  # a root is noted with its first child
+            unlinkable.note(u, parent.node)
+        if u not in unlinkable.nodes and child.node.id not in unlinkable.nodes:
+            parent.next_link = child.node.id
+
+
+def _children(
+    plan: Mapping[str, PlanNode],
+    succ: Mapping[str, Mapping[str, Condition]],
+    more: Mapping[str, list[str]],
+    unlinkable: _Unlinkable,
+) -> None:
+    """Give the parents with stored edges, or more than one child, all their
+    children (the stored edges first) and their chain link, if any."""
+    for u in dict.fromkeys((*succ, *more)) if more else succ:  # (each parent once)
+        parent = plan[u]
+        stored = succ.get(u)
+        if parent.children or u in more:
+            kids = (*(stored or ()), *parent.children, *more.get(u, ()))
+        elif stored:  # (the common case: every edge stored)
+            kids = tuple(stored)
+        else:
+            continue
+        parent.children = kids
+        parent.next_link = None
         if len(kids) == 1:
-            child = kids[0]
-            incoming = parents[child]  # a child has a parent: it has an entry
-            if (len(incoming) == 1 and incoming.get(n) is Condition.Success
-                    and n not in unlinkable and child not in unlinkable):
-                links[n] = child
-    return links
+            _link(parent, plan[kids[0]], unlinkable)
 
 
-def _levels(
-    nodes: Mapping[str, Node],
-    parents: Mapping[str, Mapping[str, Condition]],
-    children: Mapping[str, tuple[str, ...]],
-    deps: Mapping[str, tuple[str, ...]],
-) -> tuple[list[list[str]], dict[str, int]]:
-    """The levels, and the level of each node above level 0: a node's level
-    is one more than its parents' highest (0 without any); in insertion order
-    within a level. ``parents`` and ``children`` hold only the nodes that have
-    some, ``parents`` in the order of ``nodes``.
-
-    Graphs are usually built parents first, so one pass in insertion order
-    computes every level; only when a node comes before one of its parents
-    does Kahn's algorithm (a level at a time) take over.
-    """
-    above: dict[str, int] = {}  # level of each node with parents, once computed
-    for n, incoming in parents.items():
-        level = 1
-        for u in incoming:
-            if u in parents:  # not a root: its level must be known by now
-                parent_level = above.get(u)
-                if parent_level is None:  # a parent added later (or a cycle)
-                    kahn = _kahn_levels(nodes, parents, children, deps)
-                    return kahn, {n: k for k, ids in enumerate(kahn) for n in ids if k}
-                if parent_level >= level:
-                    level = parent_level + 1
-        above[n] = level
-    if not above:  # one level (or none): nothing to sort out
-        return ([list(nodes)] if nodes else []), above
-    levels: list[list[str]] = [[] for _ in range(max(above.values()) + 1)]
-    for n in nodes:
-        levels[above.get(n, 0)].append(n)
-    return levels, above
+def _kahn(plan: Mapping[str, PlanNode], nodes: Mapping[str, Node]) -> None:
+    """Set each node's level with Kahn's algorithm (some parent came after its
+    child); raise CycleError naming a cycle if there is one."""
+    parents = {n: node.parents for n, node in plan.items() if node.parents}
+    children = {n: node.children for n, node in plan.items() if node.children}
+    deps = {n: node.deps for n, node in plan.items()}
+    for k, level in enumerate(_kahn_levels(nodes, parents, children, deps)):
+        for n in level:
+            plan[n].level = k
 
 
 def _kahn_levels(

@@ -16,6 +16,7 @@ from dataclasses import fields
 from typing import Any
 
 from webber._checks import check_node
+from webber._drafts import make_node
 from webber._errors import (
     DuplicateEdgeError,
     TaskDefinitionError,
@@ -23,10 +24,10 @@ from webber._errors import (
     UnknownPromiseError,
     WebberError,
 )
-from webber._graph import Condition, Edge, Node, TaskOptions, display_name, make_node
+from webber._graph import Condition, Edge, Node, TaskOptions, display_name
 from webber._promise import IterPromise, Promise, find_promises, lower_iter_promise
 from webber._query import GraphView, NodeRef, spread
-from webber._refs import substitute, walked
+from webber._refs import WALKED, substitute
 
 __all__ = ["GraphEdits", "check_condition"]
 
@@ -138,9 +139,21 @@ class GraphEdits(GraphView):
         checked (see :meth:`_check_promises`). Plain values are not walked."""
         if not args and not kwargs:
             return args, kwargs, None, []
-        promises = _top_promises(args, kwargs)
-        if promises is not None:  # atoms and Promises only: nothing to walk or lower
-            if promises:
+        promises: list[Promise] = []
+        kin, nodes = self._kin, self._store.nodes
+        check = False  # whether a Promise needs _check_promises (the rare case)
+        for arg in (*args, *kwargs.values()) if kwargs else args:
+            kind = arg.__class__
+            if kind is Promise:
+                promises.append(arg)
+                origin, key = arg._origin, arg.key
+                if (origin is not None and origin[0] not in kin) or (
+                        known and not (key.__class__ is str and key in nodes)):
+                    check = True
+            elif kind in WALKED or isinstance(arg, IterPromise):
+                break
+        else:  # atoms and Promises only (the common case): nothing to walk or lower
+            if check:
                 self._check_promises(promises, where, known)
             return args, kwargs, None, promises
         args, kwargs, fan = lower_iter_promise(args, kwargs, where)
@@ -151,12 +164,15 @@ class GraphEdits(GraphView):
     def _check_promises(self, promises: list[Promise], where: str, known: bool) -> None:
         """Refuse a Promise of another flow; with ``known``, also one of a node
         that is not here yet (the DAG API; the DSL may name a node to come)."""
+        kin, nodes = self._kin, self._store.nodes
         for promise in promises:
-            if self._is_foreign(promise):
+            origin = promise._origin
+            if origin is not None and origin[0] not in kin:
                 raise self._foreign(promise, f"task {where!r}")
-            if known:
+            key = promise.key
+            if known and not (key.__class__ is str and key in nodes):
                 try:
-                    self._store.node_id(promise.key)
+                    self._store.node_id(key)
                 except UnknownNodeError as e:
                     raise UnknownPromiseError(
                         f"task {where!r} takes {promise!r}, but {e}", promise.key
@@ -178,12 +194,19 @@ class GraphEdits(GraphView):
             promises = find_promises((args, kwargs)) if args or kwargs else []
         store = self._store
         n = store.new_id(options.name)
+        if not promises:
+            deps: tuple[Any, ...] = ()
+            conditioned = False
+        elif len(promises) == 1:
+            deps, conditioned = (promises[0].key,), promises[0].condition is not None
+        else:  # each parent once, in order (callables hash by identity)
+            deps, conditioned = tuple(dict.fromkeys(p.key for p in promises)), True
         if fan is None:
-            node = make_node(n, options, fn, args, kwargs, _deps(promises), fan_out)
+            node = make_node(n, options, fn, args, kwargs, deps, fan_out)
         else:  # an IterPromise argument brings its fan-out settings
-            node = Node(n, options, fn, args, kwargs, deps=_deps(promises), **fan, fan_out=True)
+            node = Node(n, options, fn, args, kwargs, deps=deps, **fan, fan_out=True)
         store.insert(node)
-        if promises:
+        if conditioned:
             self._conditions(n, promises)
         return n
 
@@ -349,19 +372,6 @@ class GraphEdits(GraphView):
             condition = _condition_in(data, f"DAG(graph): edge {u!r} -> {v!r}", None)
             self._check_edge(ids[u], ids[v])
             self._store.link(ids[u], ids[v], condition or Condition.Success)
-
-
-def _top_promises(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> list[Promise] | None:
-    """The Promises among the arguments when none is a container the walker
-    looks into (``_refs.walked``) or an IterPromise: the common case, read
-    without a walk; None otherwise."""
-    found: list[Promise] = []
-    for arg in (*args, *kwargs.values()) if kwargs else args:
-        if arg.__class__ is Promise:
-            found.append(arg)
-        elif walked(arg) or isinstance(arg, IterPromise):
-            return None
-    return found
 
 
 def _deps(promises: list[Promise]) -> tuple[Any, ...]:

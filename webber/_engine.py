@@ -422,10 +422,14 @@ class _Engine:
         return run
 
 
+#: (read once: an enum member read from its class costs 0.1 us on Python 3.11)
+_ANY_CASE, _ON_SUCCESS = Condition.AnyCase, Condition.Success
+
+
 def _holds(condition: Condition, parent: State) -> bool:
-    if condition is Condition.AnyCase:
+    if condition is _ANY_CASE:
         return True
-    return parent == (SUCCESS if condition is Condition.Success else FAILED)
+    return parent == (SUCCESS if condition is _ON_SUCCESS else FAILED)
 
 
 def _timeout_error(job: Job) -> TaskTimeoutError:

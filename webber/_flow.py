@@ -131,11 +131,9 @@ class DAG(GraphEdits):
             # new edge that agrees with the topological order (parent added first).
             store = self._store
             pu, pv = store.nodes.get(parent), store.nodes.get(child)
-            if pu is not None and pv is not None:
-                u, v = pu.id, pv.id  # plain strings: the dicts' fast path from here on
-                if u != v and v not in store.succ[u] and store.order.agrees(u, v):
-                    store.link(u, v, continue_on)  # agrees with the order: no cycle
-                    return (parent, child)
+            # (the records' ids: plain strings, the dicts' fast path from here on)
+            if pu is not None and pv is not None and store.add_agreeing(pu.id, pv.id, continue_on):
+                return (parent, child)
         check_condition(continue_on, "add_edge")
         new = [callable(ref) and not isinstance(ref, (str, Promise, Mapping))
                and not self._runs(ref) for ref in (parent, child)]
@@ -329,7 +327,8 @@ class DAG(GraphEdits):
         if self._plan is not None and self._plan[0] == key:
             return self._plan[1]
         store = self._store
-        plan = compile_graph(self.name, store.nodes, store.pred, self.node_id, store.succ)
+        pred, succ = store.raw()
+        plan = compile_graph(self.name, store.nodes, pred, self.node_id, succ)
         self._plan = (key, plan)
         return plan
 

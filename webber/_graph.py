@@ -27,7 +27,6 @@ __all__ = [
     "TaskOptions",
     "display_name",
     "find_id",
-    "make_node",
     "node_key",
     "plain_options",
     "qualified_name",
@@ -313,48 +312,6 @@ def slot_setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
 _NODE_SLOTS = slot_setters(Node)
 
 
-def make_node(
-    id: str,
-    options: TaskOptions,
-    func: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: Mapping[str, Any],
-    deps: tuple[str | Callable[..., Any], ...],
-    fan_out: bool = False,
-) -> Node:
-    """``Node(id, options, func, args, kwargs, fan_out=fan_out, deps=deps)``,
-    the other flags at their defaults: what ``add_node`` makes per call, for
-    a fifth of the cost (no ``__init__`` frame, no keyword matching). Each
-    node keeps the ``kwargs`` it is given: no dict is shared between nodes,
-    even an empty one, since a record's dict can be changed in place
-    (``get_node(n)["kwargs"]``, as in webber 0.4.0) and that must not reach
-    another node.
-
-    >>> from webber._graph import plain_options
-    >>> make_node("len-1", plain_options("len"), len, ("ab",), {}, ()) == Node(
-    ...     "len-1", plain_options("len"), len, ("ab",))
-    True
-    """
-    node = _new_object(Node)
-    s = _NODE_SLOTS
-    s[0](node, id)
-    s[1](node, options)
-    s[2](node, func)
-    s[3](node, args)
-    s[4](node, kwargs)
-    s[5](node, False)
-    s[6](node, False)
-    s[7](node, fan_out)
-    s[8](node, False)
-    s[9](node, 0)
-    s[10](node, False)
-    s[11](node, deps)
-    return node
-
-
-_new_object = object.__new__
-
-
 # The frozen check that dataclass generates breaks for names that are not
 # fields (the read-through settings) in a slotted class: assigning one raised
 # TypeError from super(). Every assignment is refused plainly instead.
@@ -423,8 +380,10 @@ def _unwrap(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def display_name(func: Callable[..., Any]) -> str:
     """The name a task shows in logs and diagrams: ``load``, ``lambda``, ``print``."""
-    func = _unwrap(func)
-    name = getattr(func, "__name__", None) or type(func).__name__
+    name = getattr(func, "__name__", None)  # (the common case: one lookup)
+    if not name:
+        func = _unwrap(func)
+        name = getattr(func, "__name__", None) or type(func).__name__
     return name.strip("<>") or "task"
 
 

@@ -8,12 +8,14 @@ objects: arguments name their parents with :class:`~webber._refs.Ref`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError, dataclass
 from typing import Any
 
 from webber._graph import Condition, Node, TaskOptions
 
 __all__ = ["Plan", "PlanNode"]
+
+_set = object.__setattr__
 
 
 @dataclass(slots=True)
@@ -59,12 +61,11 @@ class PlanNode:
         return self.node.options
 
 
-@dataclass(frozen=True, slots=True)
 class Plan:
     """A validated graph, in topological levels: what the engine runs.
 
     ``levels[k]`` lists the ids of the nodes whose parents all sit in earlier
-    levels. ``print(plan)`` shows one line per level.
+    levels (in the order they were added). ``print(plan)`` shows one line per level.
 
     >>> from webber import DAG, Promise
     >>> dag = DAG("p")
@@ -79,12 +80,49 @@ class Plan:
       level 1: max-1
     """
 
+    __slots__ = ("_levels", "name", "nodes")
     name: str
     nodes: Mapping[str, PlanNode]
-    levels: list[list[str]]
+    _levels: list[list[str]] | None
+
+    def __init__(self, name: str, nodes: Mapping[str, PlanNode]) -> None:
+        _set(self, "name", name)
+        _set(self, "nodes", nodes)
+        _set(self, "_levels", None)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    @property
+    def levels(self) -> list[list[str]]:
+        """The ids by level, made from the nodes' levels when first read: the
+        engine does not need them (a chain of 100,000 would make as many lists)."""
+        if self._levels is None:
+            levels: list[list[str]] = []
+            for n, node in self.nodes.items():
+                k = node.level
+                while len(levels) <= k:
+                    levels.append([])
+                levels[k].append(n)
+            _set(self, "_levels", levels)
+            return levels
+        return self._levels
 
     def __len__(self) -> int:
         return len(self.nodes)
+
+    def __repr__(self) -> str:
+        return f"Plan(name={self.name!r}, nodes={self.nodes!r}, levels={self.levels!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Plan:
+            return NotImplemented
+        return (self.name, self.nodes, self.levels) == (other.name, other.nodes, other.levels)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Plan, (self.name, self.nodes))
+
+    __hash__ = None  # type: ignore[assignment]  # (as the dataclass it was: eq, not hashable)
 
     def __str__(self) -> str:
         lines = [

@@ -62,12 +62,12 @@ class Promise:
 
     def __init__(self, key: str | Callable[..., Any] | Promise) -> None:
         self.condition = None
-        if isinstance(key, Promise):
-            self.key, self._flow, self._origin = key.key, key._flow, key._origin
-            self.condition = key.condition
-        elif isinstance(key, NodeId):  # an id add_node returned: bound to its DAG
+        if isinstance(key, NodeId):  # an id add_node returned: bound to its DAG
             owner = key._owner
             self.key, self._flow, self._origin = str(key), owner.ref, owner.origin
+        elif isinstance(key, Promise):
+            self.key, self._flow, self._origin = key.key, key._flow, key._origin
+            self.condition = key.condition
         elif isinstance(key, str) or callable(key):
             self.key, self._flow, self._origin = key, None, None
         else:

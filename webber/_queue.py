@@ -185,7 +185,10 @@ class QueueDAG(DAG):
 
 class _ChainStore(GraphStore):
     """A QueueDAG's graph store: every edge passes through ``link`` -- add_edge(),
-    a Promise argument of add_node(), update_edges() -- and is checked there."""
+    a Promise argument of add_node(), update_edges() -- and is checked there
+    (so none waits in ``pending``)."""
+
+    defer = False
 
     def link(self, u: str, v: str, condition: Condition) -> None:
         _check_link(self, u, v, f"{self.label()}: edge {u!r} -> {v!r}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["Ref", "find", "substitute", "walked"]
+__all__ = ["WALKED", "Ref", "find", "substitute", "walked"]
 
 T = TypeVar("T")
 
@@ -49,12 +49,13 @@ class Ref:
 
 
 _SEQUENCES = (list, tuple, set, frozenset)
+#: the exact types :func:`find` and :func:`substitute` look inside
+WALKED = frozenset((*_SEQUENCES, dict))
 
 
 def walked(value: Any) -> bool:
     """Whether :func:`find` and :func:`substitute` look inside ``value``."""
-    kind = value.__class__
-    return kind in _SEQUENCES or kind is dict
+    return value.__class__ in WALKED
 
 
 def _children(obj: Any) -> Iterator[Any]:
