@@ -94,6 +94,20 @@ class _Paused(_Shared):
         gc.enable()
 
 
+@contextlib.contextmanager
+def _adding() -> Iterator[None]:
+    """frozen.adding(), when it freezes."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
+_UNCHANGED = contextlib.nullcontext()
+
+
 class _Frozen(_Shared):
     """What exists is frozen while any run goes on.
 
@@ -120,12 +134,11 @@ class _Frozen(_Shared):
     def _end(self) -> None:
         gc.unfreeze()
 
-    @contextlib.contextmanager
-    def adding(self, many: bool = True) -> Iterator[None]:
+    def adding(self, many: bool = True) -> contextlib.AbstractContextManager[None]:
         """Inside a run (``with frozen``): what is made in the block is frozen
         too, the collector off meanwhile -- when the block makes ``many``
         objects, the freeze is webber's and the collector on; else nothing
-        changes.
+        changes (and costs next to nothing: the engine asks on every pass).
 
         >>> with frozen, frozen.adding():
         ...     gc.isenabled()
@@ -134,14 +147,8 @@ class _Frozen(_Shared):
         True
         """
         if not (many and self._done and gc.isenabled()):
-            yield
-            return
-        gc.disable()
-        try:
-            yield
-        finally:
-            gc.freeze()
-            gc.enable()
+            return _UNCHANGED
+        return _adding()
 
     def _forked(self) -> None:
         """In a child forked while a run went on (in another thread, or by a

@@ -185,8 +185,8 @@ class ProcessExecutor(Executor):
         assert self._session is not None
         # What sending MANY jobs at once makes (a long chain's links go in one
         # message) is frozen as it is made: no task runs in this process.
-        links = sum(len(job.links) for job in jobs if job.links)
-        with frozen.adding(len(jobs) + links >= MANY):
+        many = len(jobs) >= MANY or len(jobs) + sum(len(job.links) for job in jobs) >= MANY
+        with frozen.adding(many):
             self._pool.submit(jobs, self._session)
 
     def abandon(self, job: Job) -> None:
