@@ -17,6 +17,7 @@ from typing import Any
 from webber._errors import JobSendError
 from webber.executors._base import Job, Outcome
 from webber.executors._frames import send_frame
+from webber._refs import Ref
 from webber.executors._pickling import dumps, plain
 from webber.executors._process import Proc
 from webber.executors._session import Sent, Session, announce
@@ -55,6 +56,19 @@ def _pack(task: Sent, fid: str, links: list[Any] | None) -> tuple[Any, ...]:
     return (task.tag, fid, data, task.segments, links)
 
 
+def _pack_link(link: Sent, fid: str) -> tuple[Any, ...]:
+    """A chain link as its head's entry carries it (4 fields: no links of its
+    own). One that takes its predecessor's result as its only argument (most
+    links) travels as ``(node, name)``: the worker calls it with that result,
+    so no Ref is pickled per link, nor substituted there."""
+    job = link.job
+    args, inputs = job.args, job.inputs
+    if (len(args) == 1 and not job.kwargs and inputs is not None and len(inputs) == 1
+            and args[0].__class__ is Ref and args[0].id in inputs):
+        return (link.tag, fid, (job.node, job.name), ())
+    return _pack(link, fid, None)[:4]
+
+
 def send_batch(
     proc: Proc, session: Session, batch: list[Job], tags: Iterator[int], fids: Iterator[int]
 ) -> None:
@@ -79,8 +93,9 @@ def send_batch(
                 inflight.append(task)
                 continue
             links = [Sent(next(tags), job, task.session, link=True) for job in task.job.links]
-            entry = _pack(task, fid, [  # (a link's entry is 4 fields: no links of its own)
-                _pack(link, _function_id(proc, link, fids), None)[:4] for link in links
+            entry = _pack(task, fid, [
+                _pack_link(link, fid if link.job.func is func else _function_id(proc, link, fids))
+                for link in links
             ])
         except Exception as e:
             _unsendable(task, links, e)

@@ -65,7 +65,8 @@ from webber.executors._work import call, fed, run_links, start_async
 __all__ = ["FLUSH", "main", "share"]
 
 #: a job's fields as the caller sends them: the 8 fields themselves when
-#: plain (the message's pickle carries them), else their pickle (see _sending)
+#: plain (the message's pickle carries them), else their pickle; a chain link
+#: that takes its predecessor's result alone, ``(node, name)`` (see _sending)
 Fields = bytes | tuple[Any, ...]
 
 #: seconds a result may wait to share a message with the next ones
@@ -237,9 +238,12 @@ class _Worker:
         be loaded (to report as its failure). Not a Job: none is needed to
         run it (the cost of making one is a worker's to pay per task)."""
         try:
+            func = self.function(fid)
+            if previous is not None and data.__class__ is tuple and len(data) == 2:
+                # a link fed its predecessor's result alone (_sending._pack_link)
+                return data[0], None, 1, data[1], func, previous, {}, None, None
             node, index, attempt, name, args, kwargs, inputs, timeout = (  # (see Fields)
                 data if data.__class__ is tuple else loads(data, segments))  # type: ignore[arg-type]
-            func = self.function(fid)
             if previous is not None and inputs is not None:
                 inputs = fed(inputs, previous[0])
         except BaseException as e:
