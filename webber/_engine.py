@@ -7,11 +7,12 @@ State, all in the caller's thread (no locks; executors only enqueue)::
                  (skip_node counts as success, or failed with as_failure=True);
                  kept only for nodes with children (children[n])
     running      job key -> the Job in flight (its attempt number rejects
-                 late outcomes of timed-out attempts)
-    linked       nodes already on their way as links of a chain (Job.links):
-                 when their parent is final they are not submitted again
-    chain_of     job key -> (its chain's links, where the links after it start);
-                 those are dropped if it fails
+                 late outcomes of timed-out attempts); a chain's links
+                 (Job.links) are in it from the start, so when their parent
+                 is final they are not submitted again
+    chains       head's key -> the links of a chain in flight, and ends:
+                 its last link's key -> the head's; a job that fails drops
+                 the links after it (found by looking: failures are rare)
     inbox        the executors' messages, and timers: retry delays and timeouts
     fan_outs     n -> results of a fan-out node's elements still coming in
     session      run(cache=...)'s keys, hits and misses (_cache_session)
@@ -56,7 +57,6 @@ log = logging.getLogger("webber")
 SUCCESS: State = "success"
 FAILED: State = "failed"
 SKIPPED: State = "skipped"
-_NO_CHAIN: tuple[tuple[Job, ...], int] = ((), 0)  # a job outside any chain
 
 
 @dataclass(slots=True)
@@ -76,10 +76,8 @@ class _Engine:
     running: dict[tuple[str, int | None], Job] = field(default_factory=dict)
     #: when, and on which worker, each running attempt started
     began: dict[tuple[str, int | None], tuple[float, str]] = field(default_factory=dict)
-    linked: set[str] = field(default_factory=set)
-    chain_of: dict[tuple[str, int | None], tuple[tuple[Job, ...], int]] = field(
-        default_factory=dict
-    )
+    chains: dict[tuple[str, int | None], tuple[Job, ...]] = field(default_factory=dict)
+    ends: dict[tuple[str, int | None], tuple[str, int | None]] = field(default_factory=dict)
     fan_outs: dict[str, FanOut] = field(default_factory=dict)
     decide: deque[str] = field(default_factory=deque)
     batch: list[Job] | None = None  # jobs of the current decision pass
@@ -148,9 +146,9 @@ class _Engine:
     def _decide_each(self) -> None:
         while self.decide:
             n = self.decide.popleft()
-            if n in self.linked or n in self.states or (n, None) in self.running:
-                # Already taken care of: its chain runs it, it is final, or it is
-                # in flight (a chain link that failed and is being retried: its
+            if n in self.states or (n, None) in self.running:
+                # Already taken care of: it is final, or in flight (a link of
+                # a chain; or one that failed and is being retried: its
                 # parent's success queued it here before its failure came in).
                 continue
             node = self.plan.nodes[n]
@@ -193,11 +191,11 @@ class _Engine:
         )
         self.running[(record.id, index)] = job
         if links:
-            self.chain_of[job.key] = (links, 0)
-            for i, link in enumerate(links):  # one shared tuple: O(chain), not O(chain^2)
-                self.running[link.key] = link
-                self.chain_of[link.key] = (links, i + 1)
-                self.linked.add(link.node)
+            self.chains[record.id, None] = links
+            self.ends[links[-1].node, None] = (record.id, None)
+            running = self.running
+            for link in links:
+                running[link.node, None] = link
         if self.batch is not None:
             self.batch.append(job)  # submitted at the end of the decision pass
         else:
@@ -267,26 +265,38 @@ class _Engine:
             self.hooks.task_start(job.node, job.attempt, job.index, outcome.worker)
         if self.limits.caps:
             self._release(job)
-        links, after = self.chain_of.pop(key, _NO_CHAIN) if self.chain_of else _NO_CHAIN
+        if self.ends:  # a chain in flight: over when its last link is
+            head = self.ends.pop(key, None)
+            if head is not None:
+                del self.chains[head]
         ok, value = outcome.ok, outcome.value
         if ok and job.timeout is not None and outcome.duration > job.timeout:
             # Only the inline executor gets here: it cannot interrupt a task.
             ok, value = False, _timeout_error(job)
         self._record(job.node, job.index, job.attempt, ok, value, outcome.started,
                      outcome.duration, outcome.worker)
-        if self.linked:
-            self.linked.discard(job.node)
         if not ok:
-            # The executor stopped the chain here: its links are decided anew.
-            for link in links[after:]:
-                self.running.pop(link.key, None)
-                self.chain_of.pop(link.key, None)
-                self.linked.discard(link.node)
+            if self.chains:
+                self._drop_links(job)
             self._attempt_failed(job, value)
         elif job.index is None and self.session is None:
             self._final(job.node, SUCCESS, value, SUCCESS)  # (_succeeded's common case)
         else:
             self._succeeded(job, value)
+
+    def _drop_links(self, job: Job) -> None:
+        """``job`` failed: if it is in a chain, the executor stopped the chain
+        there, and the links after it are decided anew (when their parent is)."""
+        for head, links in self.chains.items():
+            if head == job.key:
+                after = 0
+            elif (after := next((i + 1 for i, link in enumerate(links) if link is job), 0)) == 0:
+                continue
+            for link in links[after:]:
+                self.running.pop(link.key, None)
+            del self.chains[head]
+            self.ends.pop(links[-1].key, None)
+            return
 
     def _time_out(self, job: Job) -> None:
         if self.running.get(job.key) is not job:
