@@ -6,21 +6,19 @@ State, all in the caller's thread (no locks; executors only enqueue)::
     seen[n]      what n's children see: success | failed | skipped
                  (skip_node counts as success, or failed with as_failure=True);
                  kept only for nodes with children (children[n])
-    running      job key -> the Job in flight (its attempt number rejects
-                 late outcomes of timed-out attempts); a chain's links
-                 (Job.links) are in it from the start, so when their parent
-                 is final they are not submitted again
-    chains       head's key -> the links of a chain in flight, and ends:
-                 its last link's key -> the head's; a job that fails drops
-                 the links after it (found by looking: failures are rare)
+    running      job key -> the Job in flight (its attempt rejects late outcomes
+                 of timed-out attempts); a chain's links (Job.links) from the
+                 start: when their parent is final they are not submitted again
+    chains       head's key -> the links of a chain in flight; ends: its last
+                 link's key -> the head's (a job that fails drops the links after it)
     inbox        the executors' messages, and timers: retry delays and timeouts
     fan_outs     n -> results of a fan-out node's elements still coming in
     session      run(cache=...)'s keys, hits and misses (_cache_session)
     limits       run(limits=...)'s slots per concurrency tag (_limits): a job
                  waits there for a slot; a finished job hands its slot on
 
-The loop blocks in its Inbox (``_inbox.py``) until an outcome arrives or
-a timer is due, so it never polls for work. A node is decided as soon as its own parents are
+The loop blocks in its Inbox (``_inbox.py``) until outcomes arrive or a timer
+is due: it never polls for work. A node is decided as soon as its own parents are
 final (never level by level): it is skipped (skip_node, or an edge whose
 condition its parent's outcome does not meet -- which then spreads by the
 same rule) or submitted. Deciding runs from a work list, not recursion, so a
@@ -48,7 +46,7 @@ from webber._inbox import Inbox
 from webber._limits import Limits
 from webber._plan import Plan, PlanNode
 from webber._run import Attempt, Recorder, Run, State
-from webber.executors._base import Executor, Job, Outcome, Started, fetch
+from webber.executors._base import Executor, Job, Outcome, Outcomes, Started, fetch
 
 __all__ = ["run_plan"]
 
@@ -122,7 +120,7 @@ class _Engine:
     # -- waiting ------------------------------------------------------------------
     def _wait(self) -> None:
         """Handle what arrives (and due timers), then decide once."""
-        self.inbox.wait(self._started, self._finish_attempt)
+        self.inbox.wait(self._started, self._finish_one, self._finish_many)
         self._decide_all()
         if self.hooks.on_batch:
             self.hooks.batch(self.record.rows)
@@ -144,16 +142,16 @@ class _Engine:
             self.executor.submit_many(batch)
 
     def _decide_each(self) -> None:
-        while self.decide:
-            n = self.decide.popleft()
-            if n in self.states or (n, None) in self.running:
-                # Already taken care of: it is final, or in flight (a link of
-                # a chain; or one that failed and is being retried: its
-                # parent's success queued it here before its failure came in).
-                continue
-            node = self.plan.nodes[n]
-            if n in self.reuse:
-                self._final(n, SUCCESS, self.reuse[n], SUCCESS)
+        decide, states, running, nodes, reuse = (
+            self.decide, self.states, self.running, self.plan.nodes, self.reuse
+        )
+        while decide:
+            n = decide.popleft()
+            if n in states or (n, None) in running:
+                continue  # already taken care of: final, or in flight
+            node = nodes[n]
+            if n in reuse:
+                self._final(n, SUCCESS, reuse[n], SUCCESS)
             elif node.node.skip:
                 self._final(n, SKIPPED, None, FAILED if node.node.skip_as_failure else SUCCESS)
             elif node.parents and not all(
@@ -204,15 +202,18 @@ class _Engine:
     def _chain(self, node: PlanNode) -> tuple[Job, ...]:
         """The links of the chain ``node`` heads, as jobs fed by their predecessor."""
         links = []
+        nodes, caps, session = self.plan.nodes, self.limits.caps, self.session
         previous, n = node.id, node.next_link
         while n is not None:
-            link = self.plan.nodes[n]
-            if self.limits.limited(link.options.limit):
+            link = nodes[n]
+            record = link.node
+            options = record.options
+            if caps and self.limits.limited(options.limit):
                 break  # it waits for a slot: the engine submits it
-            if self.session is not None and self.session.ends_chain(n):
+            if session is not None and session.ends_chain(n):
                 break  # decided when its parent is final: loaded, not run
             inputs = {previous: None} if link.deps else None  # filled in by the executor
-            links.append(Job(n, None, 1, link.name, link.func, link.args, link.kwargs,
+            links.append(Job(n, None, 1, options.name, record.func, link.args, link.kwargs,
                              inputs, None))
             previous, n = n, link.next_link
         return tuple(links)
@@ -252,29 +253,37 @@ class _Engine:
             self.hooks.started.append((job.node, job.attempt, job.index, message.worker,
                                        message.at))
 
-    def _finish_attempt(self, outcome: Outcome) -> None:
+    def _finish_one(self, o: Outcome) -> None:
+        self._finish_attempt(o.job, o.ok, o.value, o.started, o.duration, o.worker)
+
+    def _finish_many(self, done: Outcomes) -> None:
+        ok, value, started, duration = done.at
+        worker, finish = done.worker, self._finish_attempt
+        for job, row in zip(done.jobs, done.rows, strict=True):
+            finish(job, row[ok], row[value], row[started], row[duration], worker)
+
+    def _finish_attempt(self, sent: Job, ok: bool, value: Any, started: float,
+                        duration: float, worker: str) -> None:
         # (once per task: _current inlined)
-        key = (outcome.job.node, outcome.job.index)
+        key = (sent.node, sent.index)
         job = self.running.get(key)
-        if job is None or job.attempt != outcome.job.attempt:
+        if job is None or job.attempt != sent.attempt:
             return  # a late outcome of an attempt that timed out
         del self.running[key]
         if self.began.pop(key, None) is None and self.hooks.on_task_start:
             # It started and ended between two looks of the executor (a batch
             # of results): its start event comes with its end.
-            self.hooks.task_start(job.node, job.attempt, job.index, outcome.worker)
+            self.hooks.task_start(job.node, job.attempt, job.index, worker)
         if self.limits.caps:
             self._release(job)
         if self.ends:  # a chain in flight: over when its last link is
             head = self.ends.pop(key, None)
             if head is not None:
                 del self.chains[head]
-        ok, value = outcome.ok, outcome.value
-        if ok and job.timeout is not None and outcome.duration > job.timeout:
+        if ok and job.timeout is not None and duration > job.timeout:
             # Only the inline executor gets here: it cannot interrupt a task.
             ok, value = False, _timeout_error(job)
-        self._record(job.node, job.index, job.attempt, ok, value, outcome.started,
-                     outcome.duration, outcome.worker)
+        self._record(job.node, job.index, job.attempt, ok, value, started, duration, worker)
         if not ok:
             if self.chains:
                 self._drop_links(job)
@@ -398,9 +407,12 @@ class _Engine:
         children = self.children.get(n)
         if children is not None:
             self.seen[n] = seen
+            waiting, running = self.waiting, self.running
             for child in children:
-                self.waiting[child] -= 1
-                if self.waiting[child] == 0:
+                waiting[child] -= 1
+                if waiting[child] == 0 and (child, None) not in running:
+                    # (one in flight -- a chain's link, or a retry -- is
+                    # decided by its own outcome)
                     self.decide.append(child)
 
     def _tell_final(self, n: str, state: State, value: Any) -> None:

@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from webber.executors._base import Outcome, Report, Started
+from webber.executors._base import Outcome, Outcomes, Report, Started
 
 __all__ = ["HEARTBEAT", "STARTS", "Inbox"]
 
@@ -33,9 +33,9 @@ class Inbox:
     """Executor messages and timers, for one loop in one thread."""
 
     def __init__(self) -> None:
-        self.messages: queue.SimpleQueue[Started | Outcome | list[Started | Outcome]] = (
-            queue.SimpleQueue()
-        )
+        self.messages: queue.SimpleQueue[
+            Started | Outcome | Outcomes | list[Started | Outcome]
+        ] = queue.SimpleQueue()
         self.put = self.messages.put
         """What executors report to (any thread)."""
         #: starts that wait for the owner (see report), with when they came
@@ -71,7 +71,7 @@ class Inbox:
         put, starts, now = self.messages.put, self.starts, time.monotonic
         self.held, self._look = held, now() + STARTS
 
-        def report(message: Started | Outcome | list[Started | Outcome]) -> None:
+        def report(message: Started | Outcome | Outcomes | list[Started | Outcome]) -> None:
             if type(message) is Started:
                 if threading.get_ident() == owner:
                     started(message)
@@ -99,10 +99,12 @@ class Inbox:
         heapq.heappush(self.timers, (time.monotonic() + delay, next(self._seq), action))
 
     def wait(
-        self, started: Callable[[Started], None], finished: Callable[[Outcome], None]
+        self, started: Callable[[Started], None], finished: Callable[[Outcome], None],
+        finished_many: Callable[[Outcomes], None] | None = None,
     ) -> None:
         """Block until a message arrives or the next timer is due; handle every
-        message already queued, then every due timer."""
+        message already queued, then every due timer. A batch of outcomes goes
+        to ``finished_many`` as it is, else to ``finished`` one by one."""
         timeout = max(0.0, self.timers[0][0] - time.monotonic()) if self.timers else None
         if self._main_thread:
             # A lock wait is not interrupted by a *simulated* Ctrl-C
@@ -118,11 +120,18 @@ class Inbox:
         try:
             message = self.messages.get(timeout=timeout)
             while True:
-                for one in message if isinstance(message, list) else (message,):
-                    if isinstance(one, Started):
-                        started(one)
+                if isinstance(message, Outcomes):
+                    if finished_many is not None:
+                        finished_many(message)
                     else:
-                        finished(one)
+                        for outcome in message.each():
+                            finished(outcome)
+                else:
+                    for one in message if isinstance(message, list) else (message,):
+                        if isinstance(one, Started):
+                            started(one)
+                        else:
+                            finished(one)
                 message = self.messages.get_nowait()
         except queue.Empty:
             pass

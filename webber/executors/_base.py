@@ -8,7 +8,8 @@ of the task itself::
 
     engine --submit(Job)--> executor --runs--> task
     engine <--report(Started)-- executor            (when the task begins)
-    engine <--report(Outcome)-- executor            (one per Job)
+    engine <--report(Outcome)-- executor            (one per Job; or one
+                                                     Outcomes for several)
 
 A Started is needed only for a job with a timeout, or for every job when
 ``report_starts`` is set; an executor that learns of a start only with its
@@ -48,7 +49,7 @@ from webber._errors import ExecutorError
 if TYPE_CHECKING:
     from webber._plan import Plan
 
-__all__ = ["Executor", "Job", "Outcome", "Remote", "Report", "Started", "fetch"]
+__all__ = ["Executor", "Job", "Outcome", "Outcomes", "Remote", "Report", "Started", "fetch"]
 
 
 @dataclass(slots=True, eq=False)
@@ -103,6 +104,28 @@ class Outcome:
 
 
 @dataclass(slots=True, eq=False)
+class Outcomes:
+    """The outcomes of several jobs that ran on one worker, as columns: one
+    object for a batch of results, not an :class:`Outcome` per job (a
+    worker process answers hundreds of tiny jobs at once). ``rows[i]`` is
+    ``jobs[i]``'s, a tuple with its ``ok``, ``value``, ``started`` and
+    ``duration`` at the positions ``at`` names (the rows are the worker's
+    answers as they came: no tuple is made anew for them)."""
+
+    jobs: list[Job]
+    rows: list[tuple[Any, ...]]
+    worker: str
+    #: where ok, value, started and duration are in a row
+    at: tuple[int, int, int, int]
+
+    def each(self) -> list[Outcome]:
+        """One Outcome per job (for a reader that takes them one by one)."""
+        ok, value, started, duration = self.at
+        return [Outcome(job, row[ok], row[value], row[started], row[duration], self.worker)
+                for job, row in zip(self.jobs, self.rows, strict=True)]
+
+
+@dataclass(slots=True, eq=False)
 class Started:
     """A Job began to run (on ``worker``, at ``time.time()`` ``at``)."""
 
@@ -112,8 +135,8 @@ class Started:
 
 
 #: where an executor sends what happens: one message, or several in order
-#: (one hand-over for a batch of results)
-Report = Callable[["Started | Outcome | list[Started | Outcome]"], None]
+#: (one hand-over for a batch of results), or a batch of Outcomes in columns
+Report = Callable[["Started | Outcome | Outcomes | list[Started | Outcome]"], None]
 
 
 class Remote(abc.ABC):

@@ -9,7 +9,7 @@ Data flow (one pool per Python process, shared by every run on it)::
                                       next: _prefetch), bigger while
                                       they prove tiny (Session.pace);
                                       _sending packs them, functions once
-    engine queue <-- report(Outcome) <-- receiver thread <--fd_out-- "out" lines, "done" results
+    engine queue <-- report(Outcomes) <- receiver thread <--fd_out-- "out" lines, "done" results
                                         (waits on every worker's pipe
                                          and its death: never polls)
 
@@ -55,7 +55,7 @@ from typing import Any
 from webber._errors import PoolClosedError
 from webber._output import emit_line
 from webber.executors import _shm, _spawn
-from webber.executors._base import Job, Outcome, Started
+from webber.executors._base import Job, Outcome, Outcomes, Started
 from webber.executors._frames import send_frame
 from webber.executors._ledger import hold, recover, release
 from webber.executors._process import Proc, crash_error, reap, spawn
@@ -79,6 +79,8 @@ GRACE = 1.0
 BOOTING = max(1, (os.cpu_count() or 1) - 1)
 #: seconds after a worker is up before the next one starts (see Pool._ready)
 GROW_AFTER = 0.01
+#: where a worker's answer has ok, the value, started and duration (see _worker)
+_AT = (1, 2, 4, 5)
 
 
 class Pool:
@@ -305,6 +307,8 @@ class Pool:
             tasks.append(task)
             assert task.tag == result[0], "worker answered out of order"
             if result[1]:
+                if task.links_after:
+                    continue  # its one child is its chain's next link, here already
                 if task.session.where is not where:
                     where = task.session.where
                 where[task.job.node] = proc
@@ -326,26 +330,29 @@ class Pool:
 
     def _deliver(self, proc: Proc, tasks: list[Sent], results: list[tuple[Any, ...]]) -> None:
         """Report settled results to their runs (outside the lock), each run's
-        in one hand-over: the engine wakes once for a batch."""
-        reports: dict[Session, list[Started | Outcome]] = {}
-        session, messages, name = None, [], proc.name
+        in one hand-over: the engine wakes once for a batch, and reads the
+        results as they came (Outcomes: no object made per job)."""
+        reports: dict[Session, Outcomes] = {}
+        session, jobs, rows = None, [], []
         for task, result in zip(tasks, results, strict=True):
-            _, ok, payload, segments, started, duration, info, _ = result
             if task.abandoned:
-                remove_segments(segments or ())
+                remove_segments(result[3] or ())
                 continue
             if task.session is not session:  # (a batch is one run's)
                 session = task.session
-                messages = reports.setdefault(session, [])
-            if segments is None and ok:
-                value = payload  # a plain value (see _pickling.Packed)
-            else:
+                if session not in reports:
+                    reports[session] = Outcomes([], [], proc.name, _AT)
+                jobs, rows = reports[session].jobs, reports[session].rows
+            if result[3] is not None or not result[1]:  # not a plain value: rebuilt here
+                tag, ok, payload, segments, started, duration, info, rss = result
                 value = decode(task.job, ok, payload, segments, info, session.holder)
                 if value.__class__ is Undecodable:
                     ok, value = False, value.error
-            messages.append(Outcome(task.job, ok, value, started, duration, name))
-        for each, sent in reports.items():
-            each.report(sent)
+                result = (tag, ok, value, None, started, duration, None, rss)
+            jobs.append(task.job)
+            rows.append(result)
+        for each, done in reports.items():
+            each.report(done)
 
     def _lost(self, proc: Proc) -> None:
         """``proc`` died: fail the job it ran, requeue the rest, replace it."""

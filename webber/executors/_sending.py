@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from webber._errors import JobSendError
+from webber._refs import Ref
 from webber.executors._base import Job, Outcome
 from webber.executors._frames import send_frame
-from webber._refs import Ref
 from webber.executors._pickling import dumps, plain
 from webber.executors._process import Proc
 from webber.executors._session import Sent, Session, announce
