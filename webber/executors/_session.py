@@ -23,7 +23,7 @@ __all__ = ["BIG_BATCH", "MAX_BATCH", "PACE", "Sent", "Session", "Undecodable", "
 MAX_BATCH = 64
 #: most jobs in one message once a run's tasks proved tiny: the costs of a
 #: message (pipe writes, wake-ups, locks, on both sides) shared by more jobs
-BIG_BATCH = 256
+BIG_BATCH = 1024
 #: seconds of work a batch of tiny tasks is sized to (see Session.pace): at
 #: most the worker's FLUSH, after which it answers anyway
 PACE = 0.002
