@@ -117,8 +117,8 @@ class Run:
     def __init__(
         self,
         plan: Plan,
-        states: Mapping[str, State],
-        values: Mapping[str, Any],
+        states: dict[str, State],
+        values: dict[str, Any],
         attempts: Callable[[], Mapping[str, Sequence[Attempt]]],
         started: float,
         duration: float,
@@ -128,8 +128,11 @@ class Run:
     ) -> None:
         self.plan = plan
         """The :class:`~webber.Plan` that ran."""
-        self._states = dict(states)
-        self._values = dict(values)
+        # (its own: the Recorder hands them over, a run of 100,000 tasks copies
+        # none; the states in the order the tasks ended until _ordered is asked)
+        self._states = states
+        self._in_order = False
+        self._values = values
         # what makes node id -> its attempts (none: did not run); the per-node
         # tables below are made on first use, not at the end of every run
         self._tries = attempts
@@ -165,7 +168,7 @@ class Run:
             self._refuse_foreign(ref, *self._owner)
 
         def listing(_: str) -> str:
-            ids = list(self._states)
+            ids = list(self._ordered())
             return f"its nodes: {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}"
 
         try:
@@ -186,6 +189,15 @@ class Run:
                 f"run of {label}: {key!r} belongs to {origin[1]}, not to {label}; it may "
                 f"name an unrelated node here: read this run with the ids of the graph that ran"
             )
+
+    def _ordered(self) -> dict[str, State]:
+        """Node id -> state, in plan order (put in order on first use: the
+        engine records the states as the tasks end; most reads need no order)."""
+        if not self._in_order:
+            nodes = self.plan.nodes
+            self._states = dict(zip(nodes, map(self._states.__getitem__, nodes)))
+            self._in_order = True
+        return self._states
 
     def __getitem__(self, ref: Any) -> Any:
         n = self._id(ref)
@@ -234,7 +246,7 @@ class Run:
     @property
     def states(self) -> dict[Any, State]:
         """Node id -> final state, in plan order."""
-        return _ByNode(self._states, self._id)
+        return _ByNode(self._ordered(), self._id)
 
     @property
     def ok(self) -> bool:
@@ -244,7 +256,7 @@ class Run:
     @property
     def succeeded(self) -> list[str]:
         """Ids of the nodes that succeeded, in plan order."""
-        return [n for n, s in self._states.items() if s == "success"]
+        return [n for n, s in self._ordered().items() if s == "success"]
 
     @property
     def completed(self) -> list[str]:
@@ -254,12 +266,12 @@ class Run:
     @property
     def failed(self) -> list[str]:
         """Ids of the nodes that failed, in plan order."""
-        return [n for n, s in self._states.items() if s == "failed"]
+        return [n for n, s in self._ordered().items() if s == "failed"]
 
     @property
     def skipped(self) -> list[str]:
         """Ids of the nodes that were skipped, in plan order."""
-        return [n for n, s in self._states.items() if s == "skipped"]
+        return [n for n, s in self._ordered().items() if s == "skipped"]
 
     @property
     def durations(self) -> dict[Any, float]:
@@ -269,10 +281,10 @@ class Run:
     def _tables(self) -> tuple[dict[str, float], dict[str, tuple[Attempt, ...]]]:
         """Node id -> duration, and -> attempts, for every node in plan order."""
         if self._by_node is None:
-            tries = self._tries()
+            tries, ordered = self._tries(), self._ordered()
             self._by_node = (
-                {n: span(tries.get(n, ())) for n in self._states},
-                {n: tuple(tries.get(n, ())) for n in self._states},
+                {n: span(tries.get(n, ())) for n in ordered},
+                {n: tuple(tries.get(n, ())) for n in ordered},
             )
         return self._by_node
 
@@ -383,17 +395,18 @@ class Recorder:
     def run(
         self,
         plan: Plan,
-        states: Mapping[str, State],
-        values: Mapping[str, Any],
+        states: dict[str, State],
+        values: dict[str, Any],
         started: float,
         duration: float,
         reused: Sequence[str],
         cached: Sequence[str] = (),
         cache_stats: CacheStats | None = None,
     ) -> Run:
+        """The Run of this record; it keeps ``states`` and ``values`` as they are."""
         return Run(
             plan,
-            states={n: states[n] for n in plan.nodes},
+            states=states,
             values=values,
             attempts=self.attempts,
             started=started,
