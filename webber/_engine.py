@@ -2,7 +2,7 @@
 
 State, all in the caller's thread (no locks; executors only enqueue)::
 
-    waiting[n]   parents of n not yet final; n is decided when it reaches 0
+    waiting[n]   parents of n not yet final; n is decided when it reaches 0 (roots first)
     seen[n]      what n's children see: success | failed | skipped
                  (skip_node counts as success, or failed with as_failure=True);
                  kept only for nodes with children (children[n])
@@ -96,7 +96,7 @@ class _Engine:
     def run(self) -> Run:
         started, t0 = time.time(), time.perf_counter()
         nodes = self.plan.nodes
-        self.waiting = {n: len(node.parents) for n, node in nodes.items()}
+        self.waiting = {n: len(node.parents) for n, node in nodes.items() if node.parents}
         self.children = {n: node.children for n, node in nodes.items() if node.children}
         self.hooks = Hooks(self.listeners)
         self.hooks.emit("on_run_start", self.plan)
@@ -106,7 +106,7 @@ class _Engine:
         self.executor.start(self.inbox.report(self._started, held))
         finished = False
         try:
-            self.decide.extend(n for n, count in self.waiting.items() if count == 0)
+            self.decide.extend(n for n, node in nodes.items() if not node.parents)
             self._decide_all()
             while len(self.states) < len(nodes):
                 self._wait()
@@ -264,13 +264,13 @@ class _Engine:
 
     def _finish_attempt(self, sent: Job, ok: bool, value: Any, started: float,
                         duration: float, worker: str) -> None:
-        # (once per task: _current inlined)
-        key = (sent.node, sent.index)
-        job = self.running.get(key)
+        key = (sent.node, sent.index)  # (once per task: _current inlined)
+        job = self.running.pop(key, None)
         if job is None or job.attempt != sent.attempt:
-            return  # a late outcome of an attempt that timed out
-        del self.running[key]
-        if self.began.pop(key, None) is None and self.hooks.on_task_start:
+            if job is not None:
+                self.running[key] = job  # a late outcome of an attempt that timed out
+            return
+        if (not self.began or self.began.pop(key, None) is None) and self.hooks.on_task_start:
             # It started and ended between two looks of the executor (a batch
             # of results): its start event comes with its end.
             self.hooks.task_start(job.node, job.attempt, job.index, worker)

@@ -195,7 +195,7 @@ class Run:
         engine records the states as the tasks end; most reads need no order)."""
         if not self._in_order:
             nodes = self.plan.nodes
-            self._states = dict(zip(nodes, map(self._states.__getitem__, nodes)))
+            self._states = {n: self._states[n] for n in nodes}
             self._in_order = True
         return self._states
 
