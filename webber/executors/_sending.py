@@ -92,7 +92,9 @@ def send_batch(
                 entries.append(_pack(task, fid, None))
                 inflight.append(task)
                 continue
-            links = [Sent(next(tags), job, task.session, link=True) for job in task.job.links]
+            after = len(task.job.links)  # (each link: how many follow it)
+            links = [Sent(next(tags), link, session, (), False, after - i, True)
+                     for i, link in enumerate(task.job.links, 1)]
             entry = _pack(task, fid, [
                 _pack_link(link, fid if link.job.func is func else _function_id(proc, link, fids))
                 for link in links
@@ -103,9 +105,7 @@ def send_batch(
         entries.append(entry)
         task.links_after = len(links)
         inflight.append(task)
-        for i, link in enumerate(links):
-            link.links_after = len(links) - i - 1
-            inflight.append(link)
+        inflight.extend(links)
     if not entries:
         return
     forget, proc.forget = proc.forget, []
