@@ -2,10 +2,10 @@
 
 State, all in the caller's thread (no locks; executors only enqueue)::
 
-    waiting[n]   parents of n not yet final; n is decided when it reaches 0 (roots first)
+    waiting[n]   parents of n not yet final, once one is (none: n is decided)
     seen[n]      what n's children see: success | failed | skipped
                  (skip_node counts as success, or failed with as_failure=True);
-                 kept only for nodes with children (children[n])
+                 kept only for nodes with children
     running      job key -> the Job in flight (its attempt rejects late outcomes
                  of timed-out attempts); a chain's links (Job.links) from the
                  start: when their parent is final they are not submitted again
@@ -65,9 +65,6 @@ class _Engine:
     listeners: list[Listener]
     inbox: Inbox = field(default_factory=Inbox)
     waiting: dict[str, int] = field(default_factory=dict)
-    #: n -> its children, for the nodes that have some (most of a wide flow's
-    #: have none: it is looked up once per task, and a small dict stays in cache)
-    children: dict[str, tuple[str, ...]] = field(default_factory=dict)
     seen: dict[str, State] = field(default_factory=dict)
     states: dict[str, State] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
@@ -96,8 +93,6 @@ class _Engine:
     def run(self) -> Run:
         started, t0 = time.time(), time.perf_counter()
         nodes = self.plan.nodes
-        self.waiting = {n: len(node.parents) for n, node in nodes.items() if node.parents}
-        self.children = {n: node.children for n, node in nodes.items() if node.children}
         self.hooks = Hooks(self.listeners)
         self.hooks.emit("on_run_start", self.plan)
         # Starts only matter to timeouts (always sent for those) and to listeners.
@@ -404,13 +399,18 @@ class _Engine:
         self.values[n] = value
         if self.hooks.finals:
             self._tell_final(n, state, value)
-        children = self.children.get(n)
-        if children is not None:
+        nodes = self.plan.nodes
+        children = nodes[n].children
+        if children:
             self.seen[n] = seen
             waiting, running = self.waiting, self.running
             for child in children:
-                waiting[child] -= 1
-                if waiting[child] == 0 and (child, None) not in running:
+                left = waiting.pop(child, None)
+                if left is None:  # its first parent to be final
+                    left = len(nodes[child].parents)
+                if left > 1:
+                    waiting[child] = left - 1
+                elif (child, None) not in running:
                     # (one in flight -- a chain's link, or a retry -- is
                     # decided by its own outcome)
                     self.decide.append(child)
