@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,9 +120,6 @@ class _Engine:
         if self.hooks.on_batch:
             self.hooks.batch(self.record.rows)
 
-    def _after(self, delay: float, action: Callable[[], None]) -> None:
-        self.inbox.after(delay, action)
-
     # -- deciding: skip, or submit --------------------------------------------------
     def _decide_all(self) -> None:
         """Decide every node whose parents are final; submit the jobs in one go."""
@@ -196,22 +193,30 @@ class _Engine:
 
     def _chain(self, node: PlanNode) -> tuple[Job, ...]:
         """The links of the chain ``node`` heads, as jobs fed by their predecessor."""
-        links = []
+        links: list[Job] = []
+        n = self._links(node.id, node.next_link, links, MANY)
+        if n is not None:  # a long chain: the rest frozen as it is made (see _gc)
+            with frozen.adding():
+                self._links(links[-1].node, n, links, None)
+        return tuple(links)
+
+    def _links(self, previous: str, n: str | None, links: list[Job], most: int | None
+               ) -> str | None:
+        """Add the chain's links from ``n`` on (``most`` at most); the next, if any."""
         nodes, caps, session = self.plan.nodes, self.limits.caps, self.session
-        previous, n = node.id, node.next_link
-        while n is not None:
+        while n is not None and len(links) != most:
             link = nodes[n]
             record = link.node
             options = record.options
             if caps and self.limits.limited(options.limit):
-                break  # it waits for a slot: the engine submits it
+                return None  # it waits for a slot: the engine submits it
             if session is not None and session.ends_chain(n):
-                break  # decided when its parent is final: loaded, not run
+                return None  # decided when its parent is final: loaded, not run
             inputs = {previous: None} if link.deps else None  # filled in by the executor
             links.append(Job(n, None, 1, options.name, record.func, link.args, link.kwargs,
                              inputs, None))
             previous, n = n, link.next_link
-        return tuple(links)
+        return n
 
     def _fan_out(self, node: PlanNode) -> None:
         items = items_of(node, self.values)
@@ -226,22 +231,17 @@ class _Engine:
                 self._submit(node, index, 1)
 
     # -- outcomes ---------------------------------------------------------------------
-    def _current(self, job: Job) -> Job | None:
-        """The engine's own Job for this attempt, or None if the attempt is over.
-
-        Compared by key and attempt, not identity: executors may copy jobs."""
-        current = self.running.get((job.node, job.index))
-        return current if current is not None and current.attempt == job.attempt else None
-
     def _started(self, message: Started) -> None:
-        job = self._current(message.job)
-        if job is None:
+        # The engine's own Job for this attempt, if it is not over: compared
+        # by key and attempt, not identity (executors may copy jobs).
+        job = self.running.get((message.job.node, message.job.index))
+        if job is None or job.attempt != message.job.attempt:
             return
         self.began[job.node, job.index] = (message.at, message.worker)
         if job.timeout is not None:
             # Count from the start the executor saw, not from now (the queue may lag).
             delay = job.timeout - (time.time() - message.at)
-            self._after(delay, lambda: self._time_out(job))
+            self.inbox.after(delay, lambda: self._time_out(job))
         if self.hooks.on_task_start:
             self.hooks.task_start(job.node, job.attempt, job.index, message.worker)
         if self.hooks.on_batch:
@@ -259,7 +259,7 @@ class _Engine:
 
     def _finish_attempt(self, sent: Job, ok: bool, value: Any, started: float,
                         duration: float, worker: str) -> None:
-        key = (sent.node, sent.index)  # (once per task: _current inlined)
+        key = (sent.node, sent.index)  # (as in _started)
         job = self.running.pop(key, None)
         if job is None or job.attempt != sent.attempt:
             if job is not None:
@@ -350,7 +350,7 @@ class _Engine:
                 self._submit(node, job.index, job.attempt + 1)
 
             if delay > 0:
-                self._after(delay, retry)
+                self.inbox.after(delay, retry)
             else:
                 retry()
             return
