@@ -5,7 +5,7 @@ State, all in the caller's thread (no locks; executors only enqueue)::
     waiting[n]   parents of n not yet final, once one is (none: n is decided)
     seen[n]      what n's children see: success | failed | skipped
                  (skip_node counts as success, or failed with as_failure=True);
-                 kept only for nodes with children
+                 kept only for nodes with children that may read it
     running      job key -> the Job in flight (its attempt rejects late outcomes
                  of timed-out attempts); a chain's links (Job.links) from the
                  start: when their parent is final they are not submitted again
@@ -401,19 +401,18 @@ class _Engine:
             self._tell_final(n, state, value)
         nodes = self.plan.nodes
         children = nodes[n].children
-        if children:
+        waiting, running = self.waiting, self.running
+        for child in children:
+            if (child, None) in running:
+                continue  # in flight (a chain's link, a retry): its outcome decides it
             self.seen[n] = seen
-            waiting, running = self.waiting, self.running
-            for child in children:
-                left = waiting.pop(child, None)
-                if left is None:  # its first parent to be final
-                    left = len(nodes[child].parents)
-                if left > 1:
-                    waiting[child] = left - 1
-                elif (child, None) not in running:
-                    # (one in flight -- a chain's link, or a retry -- is
-                    # decided by its own outcome)
-                    self.decide.append(child)
+            left = waiting.pop(child, None)
+            if left is None:  # its first parent to be final
+                left = len(nodes[child].parents)
+            if left > 1:
+                waiting[child] = left - 1
+            else:
+                self.decide.append(child)
 
     def _tell_final(self, n: str, state: State, value: Any) -> None:
         if self.hooks.on_batch:
