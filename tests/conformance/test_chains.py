@@ -78,6 +78,32 @@ def test_retry_mid_chain_resumes_the_chain(executor: str, tmp_path: Path) -> Non
     assert [len(run.attempts[n]) for n in ids] == [1] * 6 + [2] + [1] * 4
 
 
+def fail_first_call_at(x: int, bad: int, calls: str) -> int:
+    if x == bad:
+        with open(calls, "a") as f:
+            f.write("x")
+        if Path(calls).read_text() == "x":
+            raise ValueError(f"bad {x}")
+    return x + 1
+
+
+def test_link_retried_later_runs_only_as_its_retry(executor: str, tmp_path: Path) -> None:
+    # Its parent's success and its failure come in together: the parent's
+    # success must not submit it anew while its retry waits for its delay.
+    dag = DAG()
+    calls = tmp_path / "calls"
+    ids = chain(dag, 6, fail_first_call_at, 3, str(calls))
+    dag.update_nodes(*ids[1:], retries=1, retry_delay=0.3)
+    run = dag.run(executor=executor)
+    assert run.ok
+    assert run[ids[-1]] == 6
+    assert calls.read_text() == "xx"  # its first attempt and its retry, no more
+    assert [len(run.attempts[n]) for n in ids] == [1] * 4 + [2] + [1] * 2
+    first, retry = run.attempts[ids[4]]
+    assert (first.number, retry.number) == (1, 2)
+    assert retry.started >= first.started + first.duration + 0.25  # after its delay
+
+
 def _crash_at(x: int, bad: int) -> int:
     import os
 
