@@ -22,7 +22,7 @@ from typing import Any
 
 from webber._checks import check_node, cycle_error
 from webber._errors import TaskDefinitionError, UnknownNodeError
-from webber._gc import paused
+from webber._gc import EVERY, paused
 from webber._graph import Condition, Node
 from webber._plan import Plan, PlanNode
 from webber._promise import Promise
@@ -45,7 +45,10 @@ def compile_graph(
     UnknownNodeError when it names none.
     """
     with paused:
-        return _compile(name, nodes, pred, node_id, succ)
+        plan = _compile(name, nodes, pred, node_id, succ)
+        if len(nodes) >= EVERY:  # what it made frozen, not walked by the next young collection
+            paused.hold()
+        return plan
 
 
 #: (read once: an enum member read from its class costs 0.1 us on Python 3.11)

@@ -39,6 +39,7 @@ from typing import Any
 
 from webber._checks import cycle_error
 from webber._errors import UnknownNodeError
+from webber._gc import EVERY, frozen
 from webber._graph import OPTION_FIELDS, Condition, Edge, Node, find_id, slug
 from webber._order import TopoOrder
 
@@ -48,6 +49,8 @@ __all__ = ["Adjacency", "GraphStore"]
 _SUCCESS = Condition.Success
 #: held while a store stores its pending edges (rare: once per build, mostly)
 _SETTLING = threading.Lock()
+#: ``len(nodes) & _HOLD_MASK == 0`` every EVERY nodes
+_HOLD_MASK = EVERY - 1
 #: the edges of a node that has none: read-only, so that no caller can fill it
 _NO_EDGES: Any = MappingProxyType({})
 
@@ -234,6 +237,8 @@ class GraphStore:
         self.version += 1
         nodes = self.nodes
         nodes[node.id] = node
+        if not len(nodes) & _HOLD_MASK:
+            frozen.hold()  # (what the build made so far: see _gc)
         deps = node.deps
         if deps:
             if self.defer:
