@@ -149,6 +149,7 @@ class GraphEdits(GraphView):
         lowered to its fan-out settings (``fan``: see lower_iter_promise).
         Plain values are not walked. One call for the common case (a chain's
         links, 100,000 of them): atoms and Promises of nodes here."""
+        present = False  # whether each Promise was found to name a node here
         if promises is None:
             promises = []
             kin, nodes = self._kin, self._store.nodes
@@ -167,6 +168,7 @@ class GraphEdits(GraphView):
                     break
             if check:
                 self._check_promises(promises, options.name, known)
+            present = known and not check  # (the DAG API's common case)
         store = self._store
         n = store.new_id(options.name)
         conditioned = False
@@ -180,7 +182,7 @@ class GraphEdits(GraphView):
             node = make_node(n, options, fn, args, kwargs, deps, fan_out)
         else:  # an IterPromise argument brings its fan-out settings
             node = Node(n, options, fn, args, kwargs, deps=deps, **fan, fan_out=True)
-        store.insert(node)
+        store.insert(node, present)
         if conditioned:
             self._conditions(n, promises)
         return n

@@ -230,10 +230,11 @@ class GraphStore:
         return keep
 
     # -- editing ----------------------------------------------------------------------
-    def insert(self, node: Node) -> None:
+    def insert(self, node: Node, present: bool = False) -> None:
         """Add ``node`` (its id from :meth:`new_id`), with an edge from each
         parent its Promise arguments name that is present already (edges
-        into a new node close no cycle)."""
+        into a new node close no cycle). ``present``: the caller found each
+        of its deps to be the id of a node here."""
         self.version += 1
         nodes = self.nodes
         nodes[node.id] = node
@@ -242,6 +243,9 @@ class GraphStore:
         deps = node.deps
         if deps:
             if self.defer:
+                if present:
+                    self.pending.append(node.id)
+                    return
                 for key in deps:
                     if key.__class__ is not str or key not in nodes:
                         break
