@@ -101,3 +101,23 @@ def test_a_collector_switched_off_is_left_off() -> None:
         assert not gc.isenabled() and gc.get_freeze_count() == 0
     finally:
         gc.enable()
+
+
+def test_a_finalizer_that_makes_a_graph_in_a_holds_collection_does_not_deadlock() -> None:
+    made: list[DAG] = []
+
+    class Makes:
+        me: object
+
+        def __del__(self) -> None:
+            made.append(DAG())  # (asks the freeze to be given back)
+
+    dag = DAG()
+    _chain(dag, EVERY - 1)
+    gc.collect(0)
+    garbage = Makes()
+    garbage.me = garbage
+    del garbage
+    dag.add_node(print)  # a hold: its young collection runs the finalizer
+    assert len(made) == 1
+    DAG()

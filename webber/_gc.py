@@ -176,9 +176,11 @@ class _Frozen(_Shared):
         >>> gc.get_freeze_count()
         0
         """
+        if not (paused or gc.isenabled()):
+            return
+        if collect:  # (not under the lock: finalizers run in it, and may make a graph)
+            gc.collect(1)
         with self._lock:
-            if not (paused or gc.isenabled()):
-                return
             self._watch_forks()
             if not self._count:  # (else a run goes on: its freeze, if any, is webber's)
                 if not self._held and gc.get_freeze_count():
@@ -186,8 +188,6 @@ class _Frozen(_Shared):
                 self._held = True
             elif not self._done:
                 return
-            if collect:
-                gc.collect(1)
             gc.freeze()
 
     def release(self) -> None:
