@@ -22,7 +22,7 @@ from typing import Any
 
 from webber._checks import check_node, cycle_error
 from webber._errors import TaskDefinitionError, UnknownNodeError
-from webber._gc import EVERY, paused
+from webber._gc import HOLD_FROM, paused
 from webber._graph import Condition, Node
 from webber._plan import Plan, PlanNode
 from webber._promise import Promise
@@ -46,8 +46,8 @@ def compile_graph(
     """
     with paused:
         plan = _compile(name, nodes, pred, node_id, succ)
-        if len(nodes) >= EVERY:  # what it made frozen, not walked by the next young collection
-            paused.hold()
+        if len(nodes) >= HOLD_FROM:  # what it made frozen (if its build's is held), not
+            paused.hold()  # walked by the next young collection
         return plan
 
 

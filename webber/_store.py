@@ -39,7 +39,7 @@ from typing import Any
 
 from webber._checks import cycle_error
 from webber._errors import UnknownNodeError
-from webber._gc import EVERY, frozen
+from webber._gc import EVERY, HOLD_FROM, frozen
 from webber._graph import OPTION_FIELDS, Condition, Edge, Node, find_id, slug
 from webber._order import TopoOrder
 
@@ -49,7 +49,7 @@ __all__ = ["Adjacency", "GraphStore"]
 _SUCCESS = Condition.Success
 #: held while a store stores its pending edges (rare: once per build, mostly)
 _SETTLING = threading.Lock()
-#: ``len(nodes) & _HOLD_MASK == 0`` every EVERY nodes
+#: ``len(nodes) & _HOLD_MASK == 0`` every EVERY nodes (from HOLD_FROM on, a hold)
 _HOLD_MASK = EVERY - 1
 #: the edges of a node that has none: read-only, so that no caller can fill it
 _NO_EDGES: Any = MappingProxyType({})
@@ -238,7 +238,7 @@ class GraphStore:
         self.version += 1
         nodes = self.nodes
         nodes[node.id] = node
-        if not len(nodes) & _HOLD_MASK:
+        if not len(nodes) & _HOLD_MASK and len(nodes) >= HOLD_FROM:
             frozen.hold()  # (what the build made so far: see _gc)
         deps = node.deps
         if deps:
