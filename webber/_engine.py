@@ -2,7 +2,7 @@
 
 State, all in the caller's thread (no locks; executors only enqueue)::
 
-    waiting[n]   parents of n not yet final, once one is (none: n is decided)
+    waiting[n]   parents of n not yet final, kept from its first parent's end to its last
     seen[n]      what n's children see: success | failed | skipped
                  (skip_node counts as success, or failed with as_failure=True);
                  kept only for nodes with children that may read it
