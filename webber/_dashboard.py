@@ -4,6 +4,7 @@ shows a run live -- and ``run.to_html()``, the same page as one file.
 How the pieces fit::
 
     engine --on_batch--> Board (a Listener) --extend--> board.attempts, .ends, .running
+                                  |  while a page is open: --pack--> board.columns (arrays)
     logger "webber" --printed lines, tracebacks--> Board._Capture --> board.lines, ...
     browser <--SSE: what is new, at most every 100 ms-- Handler (one thread per page,
                                                        in _dashboard_http.py)
@@ -11,18 +12,19 @@ How the pieces fit::
 Printed lines reach the Board as the ``"webber"`` logger's records, so the
 page has the lines the log has (none when that logger is set above INFO).
 The Board hears a run through ``on_batch``, once per wake-up of the engine
-rather than several times per task, and only extends lists with what it is
-given (the run record's own attempt rows, not copies) and keeps the attempts
-going on now in a dict, in the engine's thread and in the threads that log
-task output: no lock, no serialising, no I/O, no wake-up of the server per
-event (only at the run's start and end), so a run pays almost nothing for
-them. The page's records are built only
-when a page asks: each browser's handler thread looks every 100 ms and sends
-one batch of what it has not sent yet (in columns, plus the attempts running
-now) as a server-sent event, on one stream that stays open from run to run
-(a ``run`` event brings the next run's graph); the page
-(``_assets/dashboard.js``) applies the same batches, so a file written by
-``to_html`` is the page with one batch of the whole run embedded.
+rather than several times per task, and extends lists with what it is given
+(the run record's own attempt rows, not copies) and keeps the attempts going
+on now in a dict; while a page is open it also packs the new rows into the
+page's columns (``_dashboard_http.Columns``: arrays of numbers), right then,
+while the rows are fresh in the CPU's cache. No serialising, no I/O, and no
+wake-up of a page's thread per event: a page looks every 100 ms, and is woken
+only at a run's end (and when a run is shown while it sleeps, after 10 s
+without runs). Each browser's handler thread sends one batch of what it has
+not sent yet (slices of the columns, plus the attempts running now) as a
+server-sent event, on one stream that stays open from run to run (a ``run``
+event brings the next run's graph); the page (``_assets/dashboard.js``)
+applies the same batches, so a file written by ``to_html`` is the page with
+one batch of the whole run embedded.
 
 Safe by default: the server binds 127.0.0.1 on a free port; every request
 needs the random token in the URL and a ``Host`` header naming this machine
@@ -48,7 +50,7 @@ import weakref
 from collections.abc import Container, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from webber._dashboard_http import Handler, Server, Server6, batch, column, page
+from webber._dashboard_http import Columns, Handler, Server, Server6, batch, column, page
 from webber._events import AttemptRow, Listener
 
 if TYPE_CHECKING:
@@ -114,8 +116,12 @@ class Dashboard:
         self.board: Board | None = None
         self._server: Server | None = None
         self._stopped = threading.Event()
-        #: notified when another run is shown, a run ends, or the server stops (pages wait on it)
+        #: notified when a run ends or the server stops, and when another run is
+        #: shown while a page sleeps (pages wait on it; see _dashboard_http._idle)
         self.changed = threading.Condition()
+        #: the pages open, and those asleep until a run is shown (guarded by ``changed``)
+        self.pages = 0
+        self.asleep = 0
         self._opened = False
 
     @property
@@ -155,7 +161,10 @@ class Dashboard:
             board.nodes_json, board._positions = previous.nodes_json, previous._positions
         with self.changed:
             self.board = board
-            self.changed.notify_all()
+            if self.asleep:
+                # Pages awake look every BATCH: a short run is not interrupted
+                # by them (they take it at its end, in one go).
+                self.changed.notify_all()
 
     def stop(self) -> None:
         """Stop serving: open pages stop updating, the port is freed."""
@@ -237,9 +246,10 @@ def watch(dashboard: bool | Dashboard) -> Board:
 
 
 class Board(Listener):
-    """What one run's page shows, collected as the run goes: ``on_batch`` only
-    extends lists (and keeps a dict of the attempts running), in the engine's thread; the page's
-    records are built from them when a page asks (``_dashboard_http.batch``).
+    """What one run's page shows, collected as the run goes: ``on_batch``
+    extends lists (and keeps a dict of the attempts running), in the engine's
+    thread, and packs them into ``columns`` while a page is open; a page's
+    batches are slices of those (``_dashboard_http.batch``).
 
     ``attempts`` (the run's attempts as rows: :class:`~webber.Attempt`'s fields), ``ends``
     (``(node, state)``), ``lines`` (``(node, stream, text)``), ``tracebacks``
@@ -267,6 +277,9 @@ class Board(Listener):
         self._lines: dict[str, int] = {}
         self._total = 0
         self._capture: _Capture | None = None
+        #: the attempts and ends as a page takes them (see pack)
+        self.columns = Columns()
+        self._packing = threading.Lock()
 
     @classmethod
     def of_run(cls, run: Run, dashboard: Dashboard | None = None) -> Board:
@@ -325,6 +338,21 @@ class Board(Listener):
                 running.pop((row[0], row[2]), None)
         self.attempts.extend(attempts)
         self.ends.extend(ended)
+        if self.dashboard is not None and self.dashboard.pages:
+            self.pack()
+
+    def pack(self) -> Columns:
+        """Bring ``columns`` up to ``attempts`` and ``ends``: in the engine's
+        thread as they come while a page is open (the rows are fresh in the
+        CPU's cache then: taking them apart later, in the page's thread,
+        costs twice as much, and the run's thread more again), or when a page
+        asks for a run that had none."""
+        with self._packing:
+            columns = self.columns
+            ends, attempts = columns.to
+            if ends < len(self.ends) or attempts < len(self.attempts):
+                columns.add(self.attempts[attempts:], self.ends[ends:], self.positions())
+        return columns
 
     def on_run_end(self, run: Run) -> None:
         self.detach()
@@ -423,7 +451,7 @@ def report(run: Run) -> str:
     """The page of a finished run as one file: its live record if a dashboard
     watched it (printed lines included), else one rebuilt from the Run."""
     board = _watched.get(run) or Board.of_run(run)
-    return page({**board.head(), "live": False, "batch": batch(board)}, board.graph())
+    return page({**board.head(), "live": False}, board.graph(), batch(board)[2].decode())
 
 
 def show_run(run: Run, dashboard: Dashboard | None) -> Dashboard:
