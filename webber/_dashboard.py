@@ -5,7 +5,7 @@ How the pieces fit::
 
     engine --on_batch--> Board (a Listener) --extend--> board.attempts, .ends, .running
                                   |  while a page is open: --pack--> board.columns (arrays)
-    logger "webber" --printed lines, tracebacks--> Board._Capture --> board.lines, ...
+    logger "webber" --printed lines, tracebacks--> _Capture (one) --> board.lines, ...
     browser <--SSE: what is new, at most every 100 ms-- Handler (one thread per page,
                                                        in _dashboard_http.py)
 
@@ -47,7 +47,7 @@ import threading
 import time
 import traceback
 import weakref
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from webber._dashboard_http import Columns, Handler, Server, Server6, batch, column, page
@@ -176,6 +176,8 @@ class Dashboard:
         if self.board is not None:
             self.board.detach()
         _running.discard(self)
+        if not _running:
+            _Capture.release()
         if server is not None:
             server.stop()
 
@@ -318,8 +320,7 @@ class Board(Listener):
         self.plan = plan
         self.started = time.time()
         self.thread = threading.current_thread()
-        self._capture = _Capture(self, plan.nodes)
-        logging.getLogger("webber").addHandler(self._capture)
+        self._capture = _Capture.watch(self)
         if self.dashboard is not None:
             self.dashboard.show(self)
 
@@ -397,28 +398,59 @@ class Board(Listener):
     def detach(self) -> None:
         """Stop collecting printed lines (at the run's end, or when it was cut short)."""
         if self._capture is not None:
-            logging.getLogger("webber").removeHandler(self._capture)
+            self._capture.forget(self)
             self._capture = None
 
 
 class _Capture(logging.Handler):
     """Printed lines (records with ``stream``) and failures' tracebacks (records
-    with ``exc_info``) from the ``"webber"`` logger, into a Board."""
+    with ``exc_info``) from the ``"webber"`` logger, into the Boards of the
+    runs going on. One for the process, on that logger from the first watched
+    run until every dashboard stopped (a handler made, added and removed per
+    run cost a short run about as much as the rest of its Board)."""
 
-    def __init__(self, board: Board, nodes: Container[str]) -> None:
+    _one: _Capture | None = None
+    _guard = threading.Lock()
+
+    def __init__(self) -> None:
         super().__init__(logging.DEBUG)
-        self.board = board
-        self.nodes = nodes
+        #: the Boards collecting now (replaced, never changed: emit reads it from any thread)
+        self.boards: tuple[Board, ...] = ()
+
+    @classmethod
+    def watch(cls, board: Board) -> _Capture:
+        """Collect for ``board`` from now on (until :meth:`forget`)."""
+        with cls._guard:
+            if cls._one is None:
+                cls._one = cls()
+                logging.getLogger("webber").addHandler(cls._one)
+            cls._one.boards = (*cls._one.boards, board)
+            return cls._one
+
+    def forget(self, board: Board) -> None:
+        with self._guard:
+            self.boards = tuple(b for b in self.boards if b is not board)
+
+    @classmethod
+    def release(cls) -> None:
+        """Off the logger, unless a run is being watched (every dashboard stopped)."""
+        with cls._guard:
+            if cls._one is not None and not cls._one.boards:
+                logging.getLogger("webber").removeHandler(cls._one)
+                cls._one = None
 
     def emit(self, record: logging.LogRecord) -> None:
         node = getattr(record, "node", "") or getattr(record, "task", "")
-        if node not in self.nodes:
-            return  # another run's, going on at the same time
+        for board in self.boards:
+            if board.plan is not None and node in board.plan.nodes:
+                break
+        else:
+            return  # a run no dashboard watches
         stream = getattr(record, "stream", None)
         if stream is not None:
-            self.board.line(node, stream, record.getMessage())
+            board.line(node, stream, record.getMessage())
         elif record.exc_info and record.exc_info[1] is not None and node:
-            self.board.tracebacks.append((node, _traceback(record.exc_info[1])))
+            board.tracebacks.append((node, _traceback(record.exc_info[1])))
 
 
 def _traceback(error: BaseException | None) -> str:
