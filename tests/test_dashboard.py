@@ -621,3 +621,31 @@ def test_a_sleeping_page_wakes_up_when_a_run_is_shown(
         finally:
             release.set()
             runner.join(WAIT)
+
+
+def test_printed_lines_of_tasks_on_many_threads_reach_the_page_run_after_run(
+    dashboard: Dashboard,
+) -> None:
+    from webber import Flow, task
+
+    @task
+    def say(n: int) -> int:
+        print(f"line {n}")
+        return n
+
+    boards = []
+
+    def runs() -> None:
+        for size in (4, 6):  # the second run's lines go through the same handler
+            with Flow(f"lines-{size}") as flow:
+                say.map(list(range(size)))
+            flow.run(executor="threads", dashboard=dashboard)
+            boards.append(dashboard.board)
+
+    runner = threading.Thread(target=runs, daemon=True)
+    runner.start()
+    runner.join(WAIT)
+    assert not runner.is_alive(), "a run with printing tasks hung"
+    for board, size in zip(boards, (4, 6), strict=True):
+        assert board is not None
+        assert sorted(line[2] for line in board.lines) == sorted(f"line {n}" for n in range(size))

@@ -177,7 +177,7 @@ class Dashboard:
             self.board.detach()
         _running.discard(self)
         if not _running:
-            _Capture.release()
+            _Capture.unhook()
         if server is not None:
             server.stop()
 
@@ -432,8 +432,10 @@ class _Capture(logging.Handler):
             self.boards = tuple(b for b in self.boards if b is not board)
 
     @classmethod
-    def release(cls) -> None:
-        """Off the logger, unless a run is being watched (every dashboard stopped)."""
+    def unhook(cls) -> None:
+        """Off the logger, unless a run is being watched (every dashboard
+        stopped). (Not ``release``: that is logging.Handler's, called after
+        each record.)"""
         with cls._guard:
             if cls._one is not None and not cls._one.boards:
                 logging.getLogger("webber").removeHandler(cls._one)
