@@ -581,8 +581,12 @@ def test_a_page_opened_in_the_middle_of_a_run_gets_all_of_it(dashboard: Dashboar
         events = dashboard.url.replace("/?", "/events?")
         with urllib.request.urlopen(events, timeout=WAIT) as stream:
             read_until(stream, b"event: run")
+            ids = list(board.plan.nodes) if board.plan is not None else []
+            news = [next(batches(stream))]
+            # The attempt that ended before the page came, while the run goes on
+            # (and nothing else happens in it).
+            assert [ids[p] for p in news[0]["node"]] == [first] and news[0]["done"] is None
             release.set()
-            news = []
             for batch in batches(stream):
                 news.append(batch)
                 if batch["done"] is not None:
@@ -590,7 +594,6 @@ def test_a_page_opened_in_the_middle_of_a_run_gets_all_of_it(dashboard: Dashboar
     finally:
         release.set()
         runner.join(WAIT)
-    ids = list(board.plan.nodes) if board.plan is not None else []
     assert sorted(ids[p] for batch in news for p in batch["node"]) == sorted([first, second])
     assert sorted(ids[p] for batch in news for p in batch["end"]) == sorted([first, second])
 

@@ -346,13 +346,18 @@ class Board(Listener):
         """Bring ``columns`` up to ``attempts`` and ``ends``: in the engine's
         thread as they come while a page is open (the rows are fresh in the
         CPU's cache then: taking them apart later, in the page's thread,
-        costs twice as much, and the run's thread more again), or when a page
-        asks for a run that had none."""
+        costs twice as much, and the run's thread more again), and in a
+        page's thread for what is not in them yet (a page opened in the
+        middle of a run, or after it)."""
         with self._packing:
             columns = self.columns
             ends, attempts = columns.to
-            if ends < len(self.ends) or attempts < len(self.attempts):
-                columns.add(self.attempts[attempts:], self.ends[ends:], self.positions())
+            # The ends first: on_batch adds attempts before ends, so every end
+            # taken has its attempts taken too.
+            new_ends = self.ends[ends:]
+            new_rows = self.attempts[attempts:]
+            if new_ends or new_rows:
+                columns.add(new_rows, new_ends, self.positions())
         return columns
 
     def on_run_end(self, run: Run) -> None:

@@ -182,8 +182,8 @@ def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> tuple[Seen, bool, bytes]:
     task's end never comes before its attempts.
     """
     finished = board.finished
-    columns = board.pack() if finished else board.columns
-    to = _lengths(board, finished)
+    columns = board.pack()
+    to = (*columns.to, len(board.lines), len(board.tracebacks))
     running = board.running.copy()
     ends, attempts = slice(since[0], to[0]), slice(since[1], to[1])
     head = json.dumps({
@@ -348,7 +348,7 @@ class Handler(BaseHTTPRequestHandler):
                         seen = (0, 0, 0, 0)
                 if board is not None and not done and (header or board.finished or
                                                        board.running != running or
-                                                       seen != _lengths(board, board.finished)):
+                                                       seen != _lengths(board)):
                     if header and not board.finished:
                         _look(dashboard)  # wait for something to show
                     running = board.running.copy()
@@ -393,15 +393,12 @@ def _idle(dashboard: Dashboard, board: Board | None, *, asleep: bool) -> None:
             dashboard.asleep -= 1
 
 
-def _lengths(board: Board, finished: bool) -> Seen:
-    """How far a batch of ``board`` goes now: as far as its columns, or to
-    the end of a ``finished`` one."""
-    ends, attempts = (len(board.ends), len(board.attempts)) if finished else board.columns.to
-    return ends, attempts, len(board.lines), len(board.tracebacks)
+def _lengths(board: Board) -> Seen:
+    return len(board.ends), len(board.attempts), len(board.lines), len(board.tracebacks)
 
 
 def _fits(seen: Seen, board: Board) -> bool:
-    return all(s <= h for s, h in zip(seen, _lengths(board, board.finished), strict=True))
+    return all(s <= h for s, h in zip(seen, _lengths(board), strict=True))
 
 
 def _resumed(last: str, run: str) -> tuple[str, Seen]:
