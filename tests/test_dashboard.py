@@ -7,7 +7,6 @@ page is looked at wait on a threading.Event the test sets: no sleeps as sync.
 
 from __future__ import annotations
 
-import base64
 import os
 import runpy
 import shutil
@@ -18,7 +17,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from array import array
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from typing import Any
 import pytest
 
 import webber
+from tests.conftest import decoded
 from webber import DAG, Dashboard, Promise
 
 pytestmark = pytest.mark.timeout(120)
@@ -52,26 +51,6 @@ def dashboard() -> Iterator[Dashboard]:
     board = Dashboard()
     yield board
     board.stop()
-
-
-def decoded(news: bytes) -> dict[str, Any]:
-    """A batch (``_dashboard_http.batch``) as the page reads it: its JSON, with
-    the numbers of ``bin`` as lists (``node``, ``worker``, ``started``,
-    ``duration`` per attempt, ``end`` per end)."""
-    import json
-
-    data = dict(json.loads(news))
-    raw, at = base64.b64decode(data.pop("bin")), 0
-    for name, code, count in (("node", "I", data["att"]["n"]), ("worker", "I", data["att"]["n"]),
-                              ("started", "d", data["att"]["n"]),
-                              ("duration", "d", data["att"]["n"]), ("end", "I", data["end"]["n"])):
-        column = array(code)
-        column.frombytes(raw[at:at + count * column.itemsize])
-        if sys.byteorder == "big":
-            column.byteswap()
-        data[name], at = list(column), at + count * column.itemsize
-    assert at == len(raw)
-    return data
 
 
 def wait_for(driver: Any, condition: Callable[[], Any], what: str) -> Any:
@@ -507,7 +486,7 @@ def test_a_retried_attempt_and_a_fan_out_reach_the_page(browser: Any, tmp_path: 
     workers = [att["workers"][w] for w in news["worker"]]
     assert sorted(zip(nodes, news["started"], news["duration"], workers, strict=True)) == sorted(
         (a.node, a.started, a.duration, a.worker) for tries in run.attempts.values() for a in tries)
-    assert sorted(ids[p] for p in news["end"]) == sorted([f, m])
+    assert sorted(ids[p] for p in news["ended"]) == sorted([f, m])
     path = tmp_path / "columns.html"
     run.to_html(str(path))
     browser.get(path.as_uri())
@@ -537,7 +516,7 @@ def test_a_reconnecting_page_gets_only_what_it_has_not_seen(dashboard: Dashboard
     assert whole["from"] == [0, 0, 0, 0] and whole["to"] == [2, 2, 1, 0]
     assert len(whole["node"]) == 2 and whole["done"][1] is True
     rest = first_batch({"Last-Event-ID": f"{board.number}:2.1.1.0"})
-    assert rest["from"] == [2, 1, 1, 0] and len(rest["end"]) == 0
+    assert rest["from"] == [2, 1, 1, 0] and len(rest["ended"]) == 0
     (position,) = rest["node"]
     assert board.plan is not None
     assert list(board.plan.nodes)[position] == board.attempts[1][0] and rest["line"] == []
@@ -595,7 +574,7 @@ def test_a_page_opened_in_the_middle_of_a_run_gets_all_of_it(dashboard: Dashboar
         release.set()
         runner.join(WAIT)
     assert sorted(ids[p] for batch in news for p in batch["node"]) == sorted([first, second])
-    assert sorted(ids[p] for batch in news for p in batch["end"]) == sorted([first, second])
+    assert sorted(ids[p] for batch in news for p in batch["ended"]) == sorted([first, second])
 
 
 def test_a_sleeping_page_wakes_up_when_a_run_is_shown(
