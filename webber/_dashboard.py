@@ -50,20 +50,18 @@ import weakref
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from webber._dashboard_http import Columns, Handler, Server, Server6, batch, column, page
+from webber._dashboard_http import NO_GRAPH, Columns, Handler, Server, Server6, batch, graph, page
 from webber._events import AttemptRow, Listener
 
 if TYPE_CHECKING:
     from webber._plan import Plan
     from webber._run import Run, State
 
-__all__ = ["Board", "Dashboard", "graph", "page", "report", "show_run", "stop_all", "watch"]
+__all__ = ["Board", "Dashboard", "page", "report", "show_run", "stop_all", "watch"]
 
 #: printed lines kept per task, and in all; the rest are only in the log
 LINES_PER_TASK = 1000
 LINES_PER_RUN = 100_000
-#: the graph of a page that waits for a run (see graph())
-NO_GRAPH = '{"id":[],"name":[],"level":[],"map":[],"parents":{}}'
 #: the host names a browser on this machine sends
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -464,26 +462,6 @@ def _traceback(error: BaseException | None) -> str:
     if error is None:
         return ""
     return "".join(traceback.format_exception(type(error), error, error.__traceback__))
-
-
-def graph(plan: Plan) -> dict[str, Any]:
-    """The graph for the page, as columns (a column whose values are all the
-    same is that value; a few times cheaper to make and encode than a list per
-    node)::
-
-        {"id": [...], "name": [...], "level": [...],
-         "map": [positions of the fan-out nodes],
-         "parents": {position: [[parent, condition, passes_data], ...]}}
-    """
-    nodes = list(plan.nodes.values())
-    return {
-        "id": list(plan.nodes),
-        "name": column([n.node.options.name for n in nodes]),
-        "level": column([n.level for n in nodes]),
-        "map": [i for i, n in enumerate(nodes) if n.node.fan_out],
-        "parents": {i: [[u, c.name, u in n.deps] for u, c in n.parents.items()]
-                    for i, n in enumerate(nodes) if n.parents},
-    }
 
 
 def report(run: Run) -> str:

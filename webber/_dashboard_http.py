@@ -32,10 +32,11 @@ from urllib.parse import parse_qs, urlsplit
 if TYPE_CHECKING:
     from webber._dashboard import Board, Dashboard
     from webber._events import AttemptRow
+    from webber._plan import Plan
 
 __all__ = [
-    "AWAKE", "BATCH", "KEEP_ALIVE", "Columns", "Handler", "Seen", "Server", "Server6", "batch",
-    "column", "page", "with_nodes",
+    "AWAKE", "BATCH", "KEEP_ALIVE", "NO_GRAPH", "Columns", "Handler", "Seen", "Server", "Server6",
+    "batch", "column", "graph", "page", "with_nodes",
 ]
 
 #: seconds between two batches sent to one browser (the page redraws per batch)
@@ -97,6 +98,8 @@ def _csp(script_digest: str) -> str:
 # -- what the page is sent -----------------------------------------------------------
 #: where a page is in a Board's lists: ends, attempts, lines, tracebacks
 Seen = tuple[int, int, int, int]
+#: the graph of a page that waits for a run (see graph())
+NO_GRAPH = '{"id":[],"name":[],"level":[],"map":[],"parents":{}}'
 
 
 class Columns:
@@ -206,6 +209,26 @@ def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> tuple[Seen, bool, bytes]:
     # base64 needs no escaping in JSON: put in as it is (json.dumps would scan it).
     return to, finished, b"%s,\"bin\":\"%s\"}" % (
         head[:-1].encode(), base64.b64encode(b"".join(numbers)))
+
+
+def graph(plan: Plan) -> dict[str, Any]:
+    """The graph for the page, as columns (a column whose values are all the
+    same is that value; a few times cheaper to make and encode than a list per
+    node)::
+
+        {"id": [...], "name": [...], "level": [...],
+         "map": [positions of the fan-out nodes],
+         "parents": {position: [[parent, condition, passes_data], ...]}}
+    """
+    nodes = list(plan.nodes.values())
+    return {
+        "id": list(plan.nodes),
+        "name": column([n.node.options.name for n in nodes]),
+        "level": column([n.level for n in nodes]),
+        "map": [i for i, n in enumerate(nodes) if n.node.fan_out],
+        "parents": {i: [[u, c.name, u in n.deps] for u, c in n.parents.items()]
+                    for i, n in enumerate(nodes) if n.parents},
+    }
 
 
 def column(values: Sequence[Any]) -> Any:
