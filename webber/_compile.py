@@ -22,7 +22,7 @@ from typing import Any
 
 from webber._checks import check_node, cycle_error
 from webber._errors import TaskDefinitionError, UnknownNodeError
-from webber._gc import paused
+from webber._gc import HOLD_FROM, paused
 from webber._graph import Condition, Node
 from webber._plan import Plan, PlanNode
 from webber._promise import Promise
@@ -45,11 +45,15 @@ def compile_graph(
     UnknownNodeError when it names none.
     """
     with paused:
-        return _compile(name, nodes, pred, node_id, succ)
+        plan = _compile(name, nodes, pred, node_id, succ)
+        if len(nodes) >= HOLD_FROM:  # what it made frozen (if its build's is held), not
+            paused.hold()  # walked by the next young collection
+        return plan
 
 
 #: (read once: an enum member read from its class costs 0.1 us on Python 3.11)
 _SUCCESS = Condition.Success
+_new = object.__new__
 #: the parents of every node that has none: one mapping, shared, so refusing changes
 _NO_PARENTS: Mapping[str, Condition] = MappingProxyType({})
 
@@ -68,7 +72,6 @@ def _compile(
     # The plan is sized once (a node not made yet reads as None, as a missing one).
     plan: dict[str, PlanNode] = dict.fromkeys(nodes)  # type: ignore[assignment]
     more: dict[str, list[str]] = {}
-    levels: dict[str, int] = {}  # the level of each node made so far that has parents
     checked: set[int] = set()  # ids of the TaskOptions already validated
     unlinkable = _Unlinkable()
     ordered = True  # every node's parents came before it
@@ -93,22 +96,20 @@ def _compile(
         me = PlanNode(node, args, kwargs, incoming, (), deps, 0)
         level = 1
         for u in incoming:
-            above = levels.get(u)
-            if above is None:  # a root (made: level 0), a parent added later (or a
-                if plan.get(u) is None:  # cycle), or no such node
-                    if u not in nodes:
-                        _unknown(n, u, node_id)
-                    ordered = False
-            elif above >= level:
-                level = above + 1
+            parent = plan.get(u)
+            if parent is None:  # a parent added later (or a cycle), or no such node
+                if u not in nodes:
+                    _unknown(n, u, node_id)
+                ordered = False
+            elif parent.level >= level:
+                level = parent.level + 1
             if fresh and (edges is None or u not in edges):  # not stored: give it the child
-                parent = plan[u]
                 if parent is not None and not parent.children and u not in more:
                     parent.children = (n,)
                     _link(parent, me, unlinkable)
                 else:
                     more.setdefault(u, []).append(n)
-        me.level = levels[n] = level
+        me.level = level
         plan[n] = me  # (after its parents: a node that takes its own result is not one)
     _children(plan, succ, more, unlinkable)
     if not ordered:
@@ -188,7 +189,9 @@ def _lower(
     if not node.kwargs:  # each argument a Promise or a value that holds none: no walk
         if len(node.args) == 1 and node.args[0].__class__ is Promise:  # a chain's link
             key = node.args[0].key
-            return (Ref(key if ids is None else ids[key]),), node.kwargs  # type: ignore[arg-type]
+            ref = _new(Ref)  # (Ref(key) without its __init__: a chain has 100,000 links)
+            ref.id = key if ids is None else ids[key]  # type: ignore[assignment]
+            return (ref,), node.kwargs
         args = []  # (lattices)
         for a in node.args:
             if a.__class__ is Promise:

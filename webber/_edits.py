@@ -131,35 +131,61 @@ class GraphEdits(GraphView):
         return [(self._mine(u), self._mine(v)) for (u, v), _ in plans]
 
     # -- internals --------------------------------------------------------------------
-    def _scan(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any], where: str, known: bool
-    ) -> tuple[tuple[Any, ...], dict[str, Any], dict[str, Any] | None, list[Promise]]:
-        """The arguments of a new node, read once: an IterPromise lowered to its
-        fan-out settings (see lower_iter_promise), and the Promises found,
-        checked (see :meth:`_check_promises`). Plain values are not walked."""
-        if not args and not kwargs:
-            return args, kwargs, None, []
-        promises: list[Promise] = []
-        kin, nodes = self._kin, self._store.nodes
-        check = False  # whether a Promise needs _check_promises (the rare case)
-        for arg in (*args, *kwargs.values()) if kwargs else args:
-            kind = arg.__class__
-            if kind is Promise:
-                promises.append(arg)
-                origin, key = arg._origin, arg.key
-                if (origin is not None and origin[0] not in kin) or (
-                        known and not (key.__class__ is str and key in nodes)):
-                    check = True
-            elif kind in WALKED or isinstance(arg, IterPromise):
-                break
-        else:  # atoms and Promises only (the common case): nothing to walk or lower
+    def _add(
+        self,
+        fn: Callable[..., Any],
+        options: TaskOptions,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        known: bool,
+        fan_out: bool = False,
+        promises: list[Promise] | None = None,
+        fan: dict[str, Any] | None = None,
+    ) -> str:
+        """Add a node that calls ``fn(*args, **kwargs)``; returns its id.
+
+        The arguments are read once, unless ``promises`` (those in them) is
+        given: Promises checked (see :meth:`_check_promises`), an IterPromise
+        lowered to its fan-out settings (``fan``: see lower_iter_promise).
+        Plain values are not walked. One call for the common case (a chain's
+        links, 100,000 of them): atoms and Promises of nodes here."""
+        present = False  # whether each Promise was found to name a node here
+        if promises is None:
+            promises = []
+            kin, nodes = self._kin, self._store.nodes
+            check = False  # whether a Promise needs _check_promises (the rare case)
+            for arg in (*args, *kwargs.values()) if kwargs else args:
+                kind = arg.__class__
+                if kind is Promise:
+                    promises.append(arg)
+                    origin, key = arg._origin, arg.key
+                    if (origin is not None and origin[0] not in kin) or (
+                            known and not (key.__class__ is str and key in nodes)):
+                        check = True
+                elif kind in WALKED or isinstance(arg, IterPromise):
+                    args, kwargs, fan = lower_iter_promise(args, kwargs, options.name)
+                    promises, check = find_promises((args, kwargs)), True
+                    break
             if check:
-                self._check_promises(promises, where, known)
-            return args, kwargs, None, promises
-        args, kwargs, fan = lower_iter_promise(args, kwargs, where)
-        promises = find_promises((args, kwargs))
-        self._check_promises(promises, where, known)
-        return args, kwargs, fan, promises
+                self._check_promises(promises, options.name, known)
+            present = known and not check  # (the DAG API's common case)
+        store = self._store
+        n = store.new_id(options.name)
+        conditioned = False
+        if not promises:
+            deps: tuple[Any, ...] = ()
+        elif len(promises) == 1:
+            deps, conditioned = (promises[0].key,), promises[0].condition is not None
+        else:  # each parent once, in order (callables hash by identity)
+            deps, conditioned = tuple(dict.fromkeys(p.key for p in promises)), True
+        if fan is None:
+            node = make_node(n, options, fn, args, kwargs, deps, fan_out)
+        else:  # an IterPromise argument brings its fan-out settings
+            node = Node(n, options, fn, args, kwargs, deps=deps, **fan, fan_out=True)
+        store.insert(node, present)
+        if conditioned:
+            self._conditions(n, promises)
+        return n
 
     def _check_promises(self, promises: list[Promise], where: str, known: bool) -> None:
         """Refuse a Promise of another flow; with ``known``, also one of a node
@@ -185,30 +211,11 @@ class GraphEdits(GraphView):
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         fan_out: bool,
-        fan: dict[str, Any] | None = None,
-        promises: list[Promise] | None = None,
     ) -> str:
-        """Add a node for arguments already read by :meth:`_scan` (its
-        ``promises``; None: read them here)."""
-        if promises is None:
-            promises = find_promises((args, kwargs)) if args or kwargs else []
-        store = self._store
-        n = store.new_id(options.name)
-        if not promises:
-            deps: tuple[Any, ...] = ()
-            conditioned = False
-        elif len(promises) == 1:
-            deps, conditioned = (promises[0].key,), promises[0].condition is not None
-        else:  # each parent once, in order (callables hash by identity)
-            deps, conditioned = tuple(dict.fromkeys(p.key for p in promises)), True
-        if fan is None:
-            node = make_node(n, options, fn, args, kwargs, deps, fan_out)
-        else:  # an IterPromise argument brings its fan-out settings
-            node = Node(n, options, fn, args, kwargs, deps=deps, **fan, fan_out=True)
-        store.insert(node)
-        if conditioned:
-            self._conditions(n, promises)
-        return n
+        """Add a node whose arguments are taken as they are (their Promises
+        found, not checked: the caller did)."""
+        promises = find_promises((args, kwargs)) if args or kwargs else []
+        return self._add(fn, options, args, kwargs, False, fan_out, promises)
 
     def _conditions(self, n: str, promises: list[Promise]) -> None:
         """Set the condition of each edge an argument marked with

@@ -29,6 +29,7 @@ from webber._errors import (
     TaskDefinitionError,
     WebberError,
 )
+from webber._gc import frozen
 from webber._graph import Condition, RetryOn, display_name, plain_options
 from webber._nodeid import Owner
 from webber._promise import IterPromise, Promise
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
 __all__ = ["DAG", "Flow", "NodeRef"]
 
 _uids = itertools.count(1)
+#: DAG._plain before add_node() took a plain callable (nothing is these)
+_NO_PLAIN: tuple[Any, Any, Any] = (object(), object(), None)
 
 
 class DAG(GraphEdits):
@@ -75,6 +78,7 @@ class DAG(GraphEdits):
     def __init__(self, graph: Any = None, *, name: str | None = None) -> None:
         if isinstance(graph, str):  # DAG("etl"): the name
             graph, name = None, graph
+        frozen.release()  # (an earlier graph's build may have held a freeze: see _gc)
         self.name = "dag" if name is None else name
         """The graph's name, shown in plans, logs and diagrams."""
         self._uid = next(_uids)
@@ -86,6 +90,8 @@ class DAG(GraphEdits):
         # The last Plan and the store version it was compiled from: flows are
         # often run again unchanged.
         self._plan: tuple[tuple[str, int], Plan] | None = None
+        #: the last plain callable add_node() took, its ``__name__`` and its options
+        self._plain: tuple[Any, Any, Any] = _NO_PLAIN
         if graph is not None:
             self._load(graph)
 
@@ -99,6 +105,9 @@ class DAG(GraphEdits):
         ``@task`` function brings its settings (name, retries, timeout). The id
         is a ``str`` that remembers this DAG: another DAG refuses it.
         """
+        plain = self._plain
+        if fn is plain[0] and getattr(fn, "__name__", None) is plain[1]:  # (as last time)
+            return self._owner.cls(self._add(fn, plain[2], args, kwargs, True))
         if not callable(fn):
             raise TaskDefinitionError(
                 f"add_node(): {type(fn).__name__} {fn!r} is not callable; add_node() takes "
@@ -108,10 +117,10 @@ class DAG(GraphEdits):
             func, options = fn.fn, fn.options
         else:
             func, options = fn, plain_options(display_name(fn))
-        if not (args or kwargs):  # nothing to scan (the call costs as much as the rest)
-            return self._owner.cls(self._insert(func, options, args, kwargs, False, None, []))
-        args, kwargs, fan, promises = self._scan(args, kwargs, options.name, True)
-        return self._owner.cls(self._insert(func, options, args, kwargs, False, fan, promises))
+            name = getattr(fn, "__name__", None)
+            if name:  # (its options follow from its name alone: see display_name)
+                self._plain = (fn, name, options)
+        return self._owner.cls(self._add(func, options, args, kwargs, True))
 
     def add_edge(
         self, parent: NodeRef, child: NodeRef, continue_on: Condition = Condition.Success
@@ -444,8 +453,7 @@ class DAG(GraphEdits):
         if fan_out and not isinstance(args[0], (Promise, IterPromise, list, tuple)):
             # Materialize generators and other one-shot iterables now, once.
             args = (list(args[0]), *args[1:])
-        args, kwargs, fan, promises = self._scan(args, kwargs, task.options.name, False)
-        n = self._insert(task.fn, task.options, args, kwargs, fan_out, fan, promises)
+        n = self._add(task.fn, task.options, args, kwargs, False, fan_out)
         return Promise._bound(n, self)
 
     def _runs(self, func: Callable[..., Any]) -> bool:

@@ -22,6 +22,21 @@ flow of 100,000 tasks. That made the cost per node grow with the graph.
   meanwhile; tasks do not run in it, and it is rare (:data:`MANY` tasks at
   once), so the garbage of other threads it may freeze is little.
 
+- ``frozen.hold()`` (a large build, and its compile): a graph of 100,000
+  nodes is a few hundred thousand objects made in the user's own loop of
+  ``add_node`` calls, where nothing can be switched off for the loop; full
+  collections meanwhile walked each of them about five times (1.1-1.8 us per
+  node at 100,000). From :data:`HOLD_FROM` nodes on, the store holds every
+  :data:`EVERY` nodes: a collection, then a freeze. The first hold's
+  collection is a full one (what an earlier run gave back, or a graph
+  dropped unrun, goes now: frozen again without one, the garbage of a loop
+  of builds and runs would pile up); later ones are young collections. A
+  compile of a graph whose build holds freezes what it made instead of
+  letting the next young collection walk it all. Held freezes are webber's:
+  the next run takes them over (and gives everything back at its end); a
+  new graph, made with no run going on, gives them back too
+  (``frozen.release()``).
+
 The collector is global: compiles (runs) in several threads share one pause
 (freeze), made by the first and undone by the last, which puts back what the
 first found, also on error. A thread that switches the collector off while a
@@ -39,11 +54,17 @@ import os
 import threading
 from collections.abc import Iterator
 
-__all__ = ["MANY", "frozen", "paused"]
+__all__ = ["EVERY", "HOLD_FROM", "MANY", "frozen", "paused"]
 
 #: tasks decided (jobs queued) at once from which what that makes is frozen
 #: (see ``frozen.adding``)
 MANY = 1000
+#: nodes added to a graph between two freezes of what its build made (see
+#: ``frozen.hold``; a power of two: the store tests its count with a mask)
+EVERY = 8192
+#: the nodes of a graph from which its build holds (a multiple of EVERY): the
+#: first hold's full collection costs 5-15 ms, as much as a smaller build saves
+HOLD_FROM = 2 * EVERY
 
 
 class _Shared:
@@ -85,12 +106,26 @@ class _Paused(_Shared):
     True
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._hold = False
+
+    def hold(self) -> None:
+        """What is made in the pause is frozen at its end if a freeze is held
+        (``frozen.hold``: a large build's), before the collector is back on:
+        else its first young collection walks all of it (a large compile)."""
+        with self._lock:
+            self._hold = self._done
+
     def _start(self) -> bool:
         was_enabled = gc.isenabled()
         gc.disable()
         return was_enabled
 
     def _end(self) -> None:
+        if self._hold:
+            self._hold = False
+            frozen.hold(collect=False, paused=True)
         gc.enable()
 
 
@@ -121,15 +156,54 @@ class _Frozen(_Shared):
     def __init__(self) -> None:
         super().__init__()
         self._forks = False
+        #: whether webber froze what a build or compile made, no run going on
+        self._held = False
 
     def _start(self) -> bool:
-        if not self._forks and hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._forked)
-            self._forks = True
-        if not gc.isenabled() or gc.get_freeze_count():
+        self._watch_forks()
+        if not gc.isenabled() or (not self._held and gc.get_freeze_count()):
             return False
+        self._held = False  # (a held freeze is the run's now: its end gives it back)
         gc.freeze()
         return True
+
+    def hold(self, collect: bool = True, paused: bool = False) -> None:
+        """Freeze what exists (webber made most of it: a large build), after
+        a collection when ``collect`` -- a full one if nothing is held yet --
+        or else only if a freeze is held (or a run's: a compile extends it).
+        The next run takes the freeze over, :meth:`release` undoes it.
+        Changes nothing when the collector is off (but for webber's own
+        ``paused``), or the program froze objects itself.
+
+        >>> frozen.hold()
+        >>> gc.get_freeze_count() > 0
+        True
+        >>> frozen.release()
+        >>> gc.get_freeze_count()
+        0
+        """
+        if not (paused or gc.isenabled()):
+            return
+        if collect:  # (not under the lock: finalizers run in it, and may make a graph)
+            gc.collect(1 if self._held or self._count else 2)
+        with self._lock:
+            self._watch_forks()
+            if not self._count:  # (else a run goes on: its freeze, if any, is webber's)
+                if not self._held:
+                    if not collect or gc.get_freeze_count():
+                        return
+                    self._held = True
+            elif not self._done:
+                return
+            gc.freeze()
+
+    def release(self) -> None:
+        """Give back a held freeze (see :meth:`hold`), unless a run goes on."""
+        if self._held:
+            with self._lock:
+                if self._held and not self._count:
+                    self._held = False
+                    gc.unfreeze()
 
     def _end(self) -> None:
         gc.unfreeze()
@@ -150,13 +224,19 @@ class _Frozen(_Shared):
             return _UNCHANGED
         return _adding()
 
+    def _watch_forks(self) -> None:
+        if not self._forks and hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._forked)
+            self._forks = True
+
     def _forked(self) -> None:
         """In a child forked while a run went on (in another thread, or by a
-        task): that run is not in the child, so neither is its freeze."""
+        task), or a freeze was held: that run is not in the child, so neither
+        is its freeze."""
         self._lock = threading.Lock()
         self._count = 0
-        if self._done:
-            self._done = False
+        if self._done or self._held:
+            self._done = self._held = False
             gc.unfreeze()
 
 

@@ -39,6 +39,7 @@ from typing import Any
 
 from webber._checks import cycle_error
 from webber._errors import UnknownNodeError
+from webber._gc import EVERY, HOLD_FROM, frozen
 from webber._graph import OPTION_FIELDS, Condition, Edge, Node, find_id, slug
 from webber._order import TopoOrder
 
@@ -48,6 +49,8 @@ __all__ = ["Adjacency", "GraphStore"]
 _SUCCESS = Condition.Success
 #: held while a store stores its pending edges (rare: once per build, mostly)
 _SETTLING = threading.Lock()
+#: ``len(nodes) & _HOLD_MASK == 0`` every EVERY nodes (from HOLD_FROM on, a hold)
+_HOLD_MASK = EVERY - 1
 #: the edges of a node that has none: read-only, so that no caller can fill it
 _NO_EDGES: Any = MappingProxyType({})
 
@@ -227,16 +230,22 @@ class GraphStore:
         return keep
 
     # -- editing ----------------------------------------------------------------------
-    def insert(self, node: Node) -> None:
+    def insert(self, node: Node, present: bool = False) -> None:
         """Add ``node`` (its id from :meth:`new_id`), with an edge from each
         parent its Promise arguments name that is present already (edges
-        into a new node close no cycle)."""
+        into a new node close no cycle). ``present``: the caller found each
+        of its deps to be the id of a node here."""
         self.version += 1
         nodes = self.nodes
         nodes[node.id] = node
+        if not len(nodes) & _HOLD_MASK and len(nodes) >= HOLD_FROM:
+            frozen.hold()  # (what the build made so far: see _gc)
         deps = node.deps
         if deps:
             if self.defer:
+                if present:
+                    self.pending.append(node.id)
+                    return
                 for key in deps:
                     if key.__class__ is not str or key not in nodes:
                         break

@@ -1,0 +1,158 @@
+"""The collector around large builds and compiles (``frozen.hold`` in webber/_gc.py):
+what a large build or its compile makes is frozen, and given back by the next
+run or the next graph; nothing webber freezes keeps garbage from the collector
+for long."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+from webber import DAG, Promise
+from webber._gc import EVERY, HOLD_FROM
+
+
+def _freeze_count() -> int:
+    return gc.get_freeze_count()
+
+
+def _chain(dag: DAG, length: int) -> str:
+    last = dag.add_node(int, 0)
+    for _ in range(length - 1):
+        last = dag.add_node(abs, Promise(last))
+    return last
+
+
+def test_a_large_build_freezes_what_it_made_until_its_run_ends() -> None:
+    dag = DAG()  # (gives back what an earlier test's graph may have held)
+    assert gc.get_freeze_count() == 0
+    last = _chain(dag, HOLD_FROM - 1)
+    assert gc.get_freeze_count() == 0  # (a smaller build holds nothing)
+    last = dag.add_node(abs, Promise(last))
+    held = gc.get_freeze_count()
+    assert held > HOLD_FROM  # the nodes, their arguments and Promises at least
+    assert gc.isenabled()
+    count = dag.add_node(_freeze_count)
+    run = dag.run(executor="inline")
+    assert run.ok and run[last] == 0
+    assert run[count] >= held  # the run took the freeze over ...
+    assert gc.get_freeze_count() == 0  # ... and gave it all back at its end
+
+
+def test_a_held_freeze_is_given_back_by_the_next_graph() -> None:
+    dag = DAG()
+    for _ in range(HOLD_FROM):
+        dag.add_node(print)
+    assert gc.get_freeze_count() > 0
+    del dag
+    DAG()
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_large_compile_freezes_what_it_made_while_its_build_is_held() -> None:
+    # Else the first young collection after it walks every PlanNode it made.
+    dag = DAG()
+    _chain(dag, HOLD_FROM + 10)
+    before = gc.get_freeze_count()
+    plan = dag.compile()
+    assert gc.isenabled()
+    assert gc.get_freeze_count() >= before + len(plan)
+    dag.run(executor="inline")
+    assert gc.get_freeze_count() == 0
+    dag.add_node(print)
+    dag.compile()  # nothing held now: nothing frozen
+    assert gc.get_freeze_count() == 0
+
+
+def test_garbage_is_collected_before_each_hold() -> None:
+    class Cycle:
+        me: object
+
+    def garbage() -> weakref.ref[Cycle]:
+        made = Cycle()
+        made.me = made
+        return weakref.ref(made)
+
+    dag = DAG()
+    _chain(dag, HOLD_FROM - 1)
+    # before the first hold: a full collection (garbage of the oldest generation
+    # too: what an earlier run gave back, say)
+    old = Cycle()
+    old.me = old
+    gc.collect()  # (now in the oldest generation, and no collection comes before the hold)
+    gone_old = weakref.ref(old)
+    del old
+    gone_young = garbage()
+    dag.add_node(print)  # the graph's HOLD_FROM-th node: the first hold
+    assert gc.get_freeze_count() > 0
+    assert gone_old() is None and gone_young() is None  # collected, not frozen
+    for _ in range(EVERY - 1):
+        dag.add_node(print)
+    gc.collect(0)
+    gone_young = garbage()
+    dag.add_node(print)  # the next hold: a young collection
+    assert gone_young() is None
+    DAG()
+
+
+def test_graphs_dropped_in_a_loop_of_large_builds_do_not_pile_up() -> None:
+    # Each graph is in reference cycles (only the collector frees it); frozen
+    # again by the next build's holds without a full collection, they would stay.
+    gone: list[weakref.ref[DAG]] = []
+    for ran in (True, False, True):
+        dag = DAG()
+        _chain(dag, HOLD_FROM)
+        if ran:
+            dag.run(executor="inline")
+        gone.append(weakref.ref(dag))
+        del dag
+    assert all(ref() is None for ref in gone[:-1])
+    DAG()
+
+
+def test_a_finalizer_that_makes_a_graph_in_a_holds_collection_does_not_deadlock() -> None:
+    made: list[DAG] = []
+
+    class Makes:
+        me: object
+
+        def __del__(self) -> None:
+            made.append(DAG())  # (asks the freeze to be given back)
+
+    dag = DAG()
+    _chain(dag, HOLD_FROM + EVERY - 1)
+    gc.collect(0)
+    garbage = Makes()
+    garbage.me = garbage
+    del garbage
+    dag.add_node(print)  # a hold: its young collection runs the finalizer
+    assert len(made) == 1
+    DAG()
+
+
+def test_a_program_that_froze_objects_itself_keeps_its_freeze_through_a_large_build() -> None:
+    DAG()
+    gc.freeze()
+    try:
+        theirs = gc.get_freeze_count()
+        dag = DAG()
+        _chain(dag, HOLD_FROM + 10)
+        dag.compile()
+        # (the count of frozen objects only falls as some of them are freed)
+        assert gc.get_freeze_count() <= theirs  # nothing of ours added
+        DAG()
+        assert gc.get_freeze_count() > theirs // 2  # nor undone
+    finally:
+        gc.unfreeze()
+
+
+def test_a_collector_switched_off_is_left_off() -> None:
+    DAG()
+    gc.disable()
+    try:
+        dag = DAG()
+        _chain(dag, HOLD_FROM + 10)
+        dag.compile()
+        assert not gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        gc.enable()
