@@ -631,3 +631,17 @@ def test_printed_lines_of_tasks_on_many_threads_reach_the_page_run_after_run(
     for board, size in zip(boards, (4, 6), strict=True):
         assert board is not None
         assert sorted(line[2] for line in board.lines) == sorted(f"line {n}" for n in range(size))
+
+
+def test_a_retry_that_starts_in_the_batch_of_its_failed_attempt_stays_running() -> None:
+    from webber import _dashboard
+
+    board = _dashboard.Board()
+    board.on_batch([("a", 1, None, "w1", 1.0)], [], [])
+    # One wake-up of the engine brings attempt 1's end and attempt 2's start.
+    failed = ("a", 1, None, False, 1.0, 0.5, "w1", "ValueError: no")
+    board.on_batch([("a", 2, None, "w2", 2.0)], [failed], [])
+    assert board.running == {("a", None): (2, "w2", 2.0)}
+    done = ("a", 2, None, True, 2.0, 0.5, "w2", None)
+    board.on_batch([], [done], [("a", "success")])
+    assert board.running == {}

@@ -334,7 +334,9 @@ class Board(Listener):
         if running:
             # Gone from running before it is in attempts: a page never misses it.
             for row in attempts:
-                running.pop((row[0], row[2]), None)
+                going = running.pop((row[0], row[2]), None)
+                if going is not None and going[0] > row[1]:
+                    running[row[0], row[2]] = going  # its retry, started in this batch too
         self.attempts.extend(attempts)
         self.ends.extend(ended)
         if self.dashboard is not None and self.dashboard.pages:
