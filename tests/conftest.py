@@ -1,11 +1,15 @@
-"""Shared fixtures: the executors every conformance test runs on, and log capture."""
+"""Shared fixtures: the executors every conformance test runs on, log capture, and
+the dashboard's batches as the page reads them."""
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import logging
 import os
+import sys
+from array import array
 from typing import Any
 
 import pytest
@@ -99,3 +103,21 @@ def appears(marker: str) -> bool:
             return False
         time.sleep(0.01)
     return True
+
+
+def decoded(news: bytes) -> dict[str, Any]:
+    """A batch (``_dashboard_http.batch``) as the page reads it: its JSON, with
+    the numbers of ``bin`` as lists (``node``, ``worker``, ``started``,
+    ``duration`` per attempt, ``ended``: the nodes of the ends)."""
+    data = dict(json.loads(news))
+    raw, at = base64.b64decode(data.pop("bin")), 0
+    n, ends = data["att"]["n"], data["end"]["n"]
+    for name, code, count in (("node", "I", n), ("worker", "I", n), ("started", "d", n),
+                              ("duration", "d", n), ("ended", "I", ends)):
+        column = array(code)
+        column.frombytes(raw[at:at + count * column.itemsize])
+        if sys.byteorder == "big":
+            column.byteswap()
+        data[name], at = list(column), at + count * column.itemsize
+    assert at == len(raw)
+    return data

@@ -7,7 +7,6 @@ page is looked at wait on a threading.Event the test sets: no sleeps as sync.
 
 from __future__ import annotations
 
-import base64
 import os
 import runpy
 import shutil
@@ -15,9 +14,9 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
-from array import array
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 
 import webber
+from tests.conftest import decoded
 from webber import DAG, Dashboard, Promise
 
 pytestmark = pytest.mark.timeout(120)
@@ -475,12 +475,18 @@ def test_a_retried_attempt_and_a_fan_out_reach_the_page(browser: Any, tmp_path: 
     from webber._dashboard import Board
 
     board = Board.of_run(run)
-    att = batch(board)["att"]
+    news = decoded(batch(board)[2])
+    att = news["att"]
     ids = list(board.plan.nodes) if board.plan is not None else []
-    nodes = [ids[p] for p in array("I", base64.b64decode(att["node"]))]
+    nodes = [ids[p] for p in news["node"]]
     rows = set(zip(nodes, att["index"], att["number"], att["ok"], att["error"], strict=True))
     assert rows == {(f, None, 1, False, "OSError: first try fails"), (f, None, 2, True, None),
                     (m, 0, 1, True, None), (m, 1, 1, True, None), (m, 2, 1, True, None)}
+    # Every attempt's start, duration and worker, exactly as the run has them.
+    workers = [att["workers"][w] for w in news["worker"]]
+    assert sorted(zip(nodes, news["started"], news["duration"], workers, strict=True)) == sorted(
+        (a.node, a.started, a.duration, a.worker) for tries in run.attempts.values() for a in tries)
+    assert sorted(ids[p] for p in news["ended"]) == sorted([f, m])
     path = tmp_path / "columns.html"
     run.to_html(str(path))
     browser.get(path.as_uri())
@@ -490,8 +496,6 @@ def test_a_retried_attempt_and_a_fan_out_reach_the_page(browser: Any, tmp_path: 
 
 
 def test_a_reconnecting_page_gets_only_what_it_has_not_seen(dashboard: Dashboard) -> None:
-    import json
-
     dag = DAG("resume")
     dag.add_node(print, "one line")
     dag.add_node(sum, [1])
@@ -505,14 +509,139 @@ def test_a_reconnecting_page_gets_only_what_it_has_not_seen(dashboard: Dashboard
         with urllib.request.urlopen(request, timeout=WAIT) as stream:
             for raw in stream:
                 if raw.startswith(b"data: "):
-                    return dict(json.loads(raw[6:]))
+                    return decoded(raw[6:].rstrip(b"\n"))
         raise AssertionError("the stream ended without a batch")
 
     whole = first_batch({})
     assert whole["from"] == [0, 0, 0, 0] and whole["to"] == [2, 2, 1, 0]
-    assert len(base64.b64decode(whole["att"]["node"])) == 2 * 4 and whole["done"][1] is True
+    assert len(whole["node"]) == 2 and whole["done"][1] is True
     rest = first_batch({"Last-Event-ID": f"{board.number}:2.1.1.0"})
-    assert rest["from"] == [2, 1, 1, 0]
-    (position,) = array("I", base64.b64decode(rest["att"]["node"]))
+    assert rest["from"] == [2, 1, 1, 0] and len(rest["ended"]) == 0
+    (position,) = rest["node"]
     assert board.plan is not None
     assert list(board.plan.nodes)[position] == board.attempts[1][0] and rest["line"] == []
+
+
+def read_until(stream: Any, want: bytes) -> list[bytes]:
+    """The stream's lines up to the first that starts with ``want`` (the
+    stream's timeout, WAIT, fails the test if it never comes)."""
+    lines = []
+    for raw in stream:
+        lines.append(raw)
+        if raw.startswith(want):
+            return lines
+    raise AssertionError(f"the stream ended before {want!r}")
+
+
+def batches(stream: Any) -> Iterator[dict[str, Any]]:
+    """The batches on an event stream (the data line after each ``id:``), decoded."""
+    for raw in stream:
+        if raw.startswith(b"id: "):
+            yield decoded(next(stream)[6:].rstrip(b"\n"))
+
+
+def test_a_page_opened_in_the_middle_of_a_run_gets_all_of_it(dashboard: Dashboard) -> None:
+    release = threading.Event()
+    dag = DAG("midway")
+    first = dag.add_node(sum, [1, 2])
+    second = dag.add_node(release.wait, WAIT * 2)
+    dag.add_edge(first, second)
+    runner = threading.Thread(target=dag.run, kwargs={"executor": "threads",
+                                                      "dashboard": dashboard})
+    runner.start()
+    try:
+        # The first task ended with no page open: nothing was put in columns for it.
+        deadline = time.monotonic() + WAIT
+        while (dashboard.board is None or not dashboard.board.attempts) \
+                and time.monotonic() < deadline:
+            time.sleep(0.01)
+        board = dashboard.board
+        assert board is not None and board.attempts and board.columns.to == (0, 0)
+        events = dashboard.url.replace("/?", "/events?")
+        with urllib.request.urlopen(events, timeout=WAIT) as stream:
+            read_until(stream, b"event: run")
+            ids = list(board.plan.nodes) if board.plan is not None else []
+            news = [next(batches(stream))]
+            # The attempt that ended before the page came, while the run goes on
+            # (and nothing else happens in it).
+            assert [ids[p] for p in news[0]["node"]] == [first] and news[0]["done"] is None
+            release.set()
+            for batch in batches(stream):
+                news.append(batch)
+                if batch["done"] is not None:
+                    break
+    finally:
+        release.set()
+        runner.join(WAIT)
+    assert sorted(ids[p] for batch in news for p in batch["node"]) == sorted([first, second])
+    assert sorted(ids[p] for batch in news for p in batch["ended"]) == sorted([first, second])
+
+
+def test_a_sleeping_page_wakes_up_when_a_run_is_shown(
+    dashboard: Dashboard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webber import _dashboard_http
+
+    # Asleep at once (not looking every BATCH), and no keep-alive to wake it.
+    monkeypatch.setattr(_dashboard_http, "AWAKE", 0.0)
+    monkeypatch.setattr(_dashboard_http, "KEEP_ALIVE", 3600.0)
+    release = threading.Event()
+    dag = DAG("sleeper")
+    dag.add_node(release.wait, WAIT * 2)
+    runner = threading.Thread(target=dag.run, kwargs={"executor": "threads",
+                                                      "dashboard": dashboard})
+    events = dashboard.url.replace("/?", "/events?")
+    with urllib.request.urlopen(events, timeout=WAIT) as stream:
+        deadline = time.monotonic() + WAIT
+        while dashboard.asleep == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert dashboard.asleep == 1
+        runner.start()
+        try:
+            read_until(stream, b"event: run")  # while the run goes on
+            assert runner.is_alive()
+        finally:
+            release.set()
+            runner.join(WAIT)
+
+
+def test_printed_lines_of_tasks_on_many_threads_reach_the_page_run_after_run(
+    dashboard: Dashboard,
+) -> None:
+    from webber import Flow, task
+
+    @task
+    def say(n: int) -> int:
+        print(f"line {n}")
+        return n
+
+    boards = []
+
+    def runs() -> None:
+        for size in (4, 6):  # the second run's lines go through the same handler
+            with Flow(f"lines-{size}") as flow:
+                say.map(list(range(size)))
+            flow.run(executor="threads", dashboard=dashboard)
+            boards.append(dashboard.board)
+
+    runner = threading.Thread(target=runs, daemon=True)
+    runner.start()
+    runner.join(WAIT)
+    assert not runner.is_alive(), "a run with printing tasks hung"
+    for board, size in zip(boards, (4, 6), strict=True):
+        assert board is not None
+        assert sorted(line[2] for line in board.lines) == sorted(f"line {n}" for n in range(size))
+
+
+def test_a_retry_that_starts_in_the_batch_of_its_failed_attempt_stays_running() -> None:
+    from webber import _dashboard
+
+    board = _dashboard.Board()
+    board.on_batch([("a", 1, None, "w1", 1.0)], [], [])
+    # One wake-up of the engine brings attempt 1's end and attempt 2's start.
+    failed = ("a", 1, None, False, 1.0, 0.5, "w1", "ValueError: no")
+    board.on_batch([("a", 2, None, "w2", 2.0)], [failed], [])
+    assert board.running == {("a", None): (2, "w2", 2.0)}
+    done = ("a", 2, None, True, 2.0, 0.5, "w2", None)
+    board.on_batch([], [done], [("a", "success")])
+    assert board.running == {}

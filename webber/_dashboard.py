@@ -4,25 +4,27 @@ shows a run live -- and ``run.to_html()``, the same page as one file.
 How the pieces fit::
 
     engine --on_batch--> Board (a Listener) --extend--> board.attempts, .ends, .running
-    logger "webber" --printed lines, tracebacks--> Board._Capture --> board.lines, ...
+                                  |  while a page is open: --pack--> board.columns (arrays)
+    logger "webber" --printed lines, tracebacks--> _Capture (one) --> board.lines, ...
     browser <--SSE: what is new, at most every 100 ms-- Handler (one thread per page,
                                                        in _dashboard_http.py)
 
 Printed lines reach the Board as the ``"webber"`` logger's records, so the
 page has the lines the log has (none when that logger is set above INFO).
 The Board hears a run through ``on_batch``, once per wake-up of the engine
-rather than several times per task, and only extends lists with what it is
-given (the run record's own attempt rows, not copies) and keeps the attempts
-going on now in a dict, in the engine's thread and in the threads that log
-task output: no lock, no serialising, no I/O, no wake-up of the server per
-event (only at the run's start and end), so a run pays almost nothing for
-them. The page's records are built only
-when a page asks: each browser's handler thread looks every 100 ms and sends
-one batch of what it has not sent yet (in columns, plus the attempts running
-now) as a server-sent event, on one stream that stays open from run to run
-(a ``run`` event brings the next run's graph); the page
-(``_assets/dashboard.js``) applies the same batches, so a file written by
-``to_html`` is the page with one batch of the whole run embedded.
+rather than several times per task, and extends lists with what it is given
+(the run record's own attempt rows, not copies) and keeps the attempts going
+on now in a dict; while a page is open it also packs the new rows into the
+page's columns (``_dashboard_http.Columns``: arrays of numbers), right then,
+while the rows are fresh in the CPU's cache. No serialising, no I/O, and no
+wake-up of a page's thread per event: a page looks every 100 ms, and is woken
+only at a run's end (and when a run is shown while it sleeps, after 10 s
+without runs). Each browser's handler thread sends one batch of what it has
+not sent yet (slices of the columns, plus the attempts running now) as a
+server-sent event, on one stream that stays open from run to run (a ``run``
+event brings the next run's graph); the page (``_assets/dashboard.js``)
+applies the same batches, so a file written by ``to_html`` is the page with
+one batch of the whole run embedded.
 
 Safe by default: the server binds 127.0.0.1 on a free port; every request
 needs the random token in the URL and a ``Host`` header naming this machine
@@ -45,23 +47,21 @@ import threading
 import time
 import traceback
 import weakref
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from webber._dashboard_http import Handler, Server, Server6, batch, column, page
+from webber._dashboard_http import NO_GRAPH, Columns, Handler, Server, Server6, batch, graph, page
 from webber._events import AttemptRow, Listener
 
 if TYPE_CHECKING:
     from webber._plan import Plan
     from webber._run import Run, State
 
-__all__ = ["Board", "Dashboard", "graph", "page", "report", "show_run", "stop_all", "watch"]
+__all__ = ["Board", "Dashboard", "page", "report", "show_run", "stop_all", "watch"]
 
 #: printed lines kept per task, and in all; the rest are only in the log
 LINES_PER_TASK = 1000
 LINES_PER_RUN = 100_000
-#: the graph of a page that waits for a run (see graph())
-NO_GRAPH = '{"id":[],"name":[],"level":[],"map":[],"parents":{}}'
 #: the host names a browser on this machine sends
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -114,8 +114,12 @@ class Dashboard:
         self.board: Board | None = None
         self._server: Server | None = None
         self._stopped = threading.Event()
-        #: notified when another run is shown, a run ends, or the server stops (pages wait on it)
+        #: notified when a run ends or the server stops, and when another run is
+        #: shown while a page sleeps (pages wait on it; see _dashboard_http._idle)
         self.changed = threading.Condition()
+        #: the pages open, and those asleep until a run is shown (guarded by ``changed``)
+        self.pages = 0
+        self.asleep = 0
         self._opened = False
 
     @property
@@ -155,7 +159,10 @@ class Dashboard:
             board.nodes_json, board._positions = previous.nodes_json, previous._positions
         with self.changed:
             self.board = board
-            self.changed.notify_all()
+            if self.asleep:
+                # Pages awake look every BATCH: a short run is not interrupted
+                # by them (they take it at its end, in one go).
+                self.changed.notify_all()
 
     def stop(self) -> None:
         """Stop serving: open pages stop updating, the port is freed."""
@@ -167,6 +174,8 @@ class Dashboard:
         if self.board is not None:
             self.board.detach()
         _running.discard(self)
+        if not _running:
+            _Capture.unhook()
         if server is not None:
             server.stop()
 
@@ -237,9 +246,10 @@ def watch(dashboard: bool | Dashboard) -> Board:
 
 
 class Board(Listener):
-    """What one run's page shows, collected as the run goes: ``on_batch`` only
-    extends lists (and keeps a dict of the attempts running), in the engine's thread; the page's
-    records are built from them when a page asks (``_dashboard_http.batch``).
+    """What one run's page shows, collected as the run goes: ``on_batch``
+    extends lists (and keeps a dict of the attempts running), in the engine's
+    thread, and packs them into ``columns`` while a page is open; a page's
+    batches are slices of those (``_dashboard_http.batch``).
 
     ``attempts`` (the run's attempts as rows: :class:`~webber.Attempt`'s fields), ``ends``
     (``(node, state)``), ``lines`` (``(node, stream, text)``), ``tracebacks``
@@ -267,6 +277,9 @@ class Board(Listener):
         self._lines: dict[str, int] = {}
         self._total = 0
         self._capture: _Capture | None = None
+        #: the attempts and ends as a page takes them (see pack)
+        self.columns = Columns()
+        self._packing = threading.Lock()
 
     @classmethod
     def of_run(cls, run: Run, dashboard: Dashboard | None = None) -> Board:
@@ -305,8 +318,7 @@ class Board(Listener):
         self.plan = plan
         self.started = time.time()
         self.thread = threading.current_thread()
-        self._capture = _Capture(self, plan.nodes)
-        logging.getLogger("webber").addHandler(self._capture)
+        self._capture = _Capture.watch(self)
         if self.dashboard is not None:
             self.dashboard.show(self)
 
@@ -322,9 +334,31 @@ class Board(Listener):
         if running:
             # Gone from running before it is in attempts: a page never misses it.
             for row in attempts:
-                running.pop((row[0], row[2]), None)
+                going = running.pop((row[0], row[2]), None)
+                if going is not None and going[0] > row[1]:
+                    running[row[0], row[2]] = going  # its retry, started in this batch too
         self.attempts.extend(attempts)
         self.ends.extend(ended)
+        if self.dashboard is not None and self.dashboard.pages:
+            self.pack()
+
+    def pack(self) -> Columns:
+        """Bring ``columns`` up to ``attempts`` and ``ends``: in the engine's
+        thread as they come while a page is open (the rows are fresh in the
+        CPU's cache then: taking them apart later, in the page's thread,
+        costs twice as much, and the run's thread more again), and in a
+        page's thread for what is not in them yet (a page opened in the
+        middle of a run, or after it)."""
+        with self._packing:
+            columns = self.columns
+            ends, attempts = columns.to
+            # The ends first: on_batch adds attempts before ends, so every end
+            # taken has its attempts taken too.
+            new_ends = self.ends[ends:]
+            new_rows = self.attempts[attempts:]
+            if new_ends or new_rows:
+                columns.add(new_rows, new_ends, self.positions())
+        return columns
 
     def on_run_end(self, run: Run) -> None:
         self.detach()
@@ -369,28 +403,61 @@ class Board(Listener):
     def detach(self) -> None:
         """Stop collecting printed lines (at the run's end, or when it was cut short)."""
         if self._capture is not None:
-            logging.getLogger("webber").removeHandler(self._capture)
+            self._capture.forget(self)
             self._capture = None
 
 
 class _Capture(logging.Handler):
     """Printed lines (records with ``stream``) and failures' tracebacks (records
-    with ``exc_info``) from the ``"webber"`` logger, into a Board."""
+    with ``exc_info``) from the ``"webber"`` logger, into the Boards of the
+    runs going on. One for the process, on that logger from the first watched
+    run until every dashboard stopped (a handler made, added and removed per
+    run cost a short run about as much as the rest of its Board)."""
 
-    def __init__(self, board: Board, nodes: Container[str]) -> None:
+    _one: _Capture | None = None
+    _guard = threading.Lock()
+
+    def __init__(self) -> None:
         super().__init__(logging.DEBUG)
-        self.board = board
-        self.nodes = nodes
+        #: the Boards collecting now (replaced, never changed: emit reads it from any thread)
+        self.boards: tuple[Board, ...] = ()
+
+    @classmethod
+    def watch(cls, board: Board) -> _Capture:
+        """Collect for ``board`` from now on (until :meth:`forget`)."""
+        with cls._guard:
+            if cls._one is None:
+                cls._one = cls()
+                logging.getLogger("webber").addHandler(cls._one)
+            cls._one.boards = (*cls._one.boards, board)
+            return cls._one
+
+    def forget(self, board: Board) -> None:
+        with self._guard:
+            self.boards = tuple(b for b in self.boards if b is not board)
+
+    @classmethod
+    def unhook(cls) -> None:
+        """Off the logger, unless a run is being watched (every dashboard
+        stopped). (Not ``release``: that is logging.Handler's, called after
+        each record.)"""
+        with cls._guard:
+            if cls._one is not None and not cls._one.boards:
+                logging.getLogger("webber").removeHandler(cls._one)
+                cls._one = None
 
     def emit(self, record: logging.LogRecord) -> None:
         node = getattr(record, "node", "") or getattr(record, "task", "")
-        if node not in self.nodes:
-            return  # another run's, going on at the same time
+        for board in self.boards:
+            if board.plan is not None and node in board.plan.nodes:
+                break
+        else:
+            return  # a run no dashboard watches
         stream = getattr(record, "stream", None)
         if stream is not None:
-            self.board.line(node, stream, record.getMessage())
+            board.line(node, stream, record.getMessage())
         elif record.exc_info and record.exc_info[1] is not None and node:
-            self.board.tracebacks.append((node, _traceback(record.exc_info[1])))
+            board.tracebacks.append((node, _traceback(record.exc_info[1])))
 
 
 def _traceback(error: BaseException | None) -> str:
@@ -399,31 +466,11 @@ def _traceback(error: BaseException | None) -> str:
     return "".join(traceback.format_exception(type(error), error, error.__traceback__))
 
 
-def graph(plan: Plan) -> dict[str, Any]:
-    """The graph for the page, as columns (a column whose values are all the
-    same is that value; a few times cheaper to make and encode than a list per
-    node)::
-
-        {"id": [...], "name": [...], "level": [...],
-         "map": [positions of the fan-out nodes],
-         "parents": {position: [[parent, condition, passes_data], ...]}}
-    """
-    nodes = list(plan.nodes.values())
-    return {
-        "id": list(plan.nodes),
-        "name": column([n.node.options.name for n in nodes]),
-        "level": column([n.level for n in nodes]),
-        "map": [i for i, n in enumerate(nodes) if n.node.fan_out],
-        "parents": {i: [[u, c.name, u in n.deps] for u, c in n.parents.items()]
-                    for i, n in enumerate(nodes) if n.parents},
-    }
-
-
 def report(run: Run) -> str:
     """The page of a finished run as one file: its live record if a dashboard
     watched it (printed lines included), else one rebuilt from the Run."""
     board = _watched.get(run) or Board.of_run(run)
-    return page({**board.head(), "live": False, "batch": batch(board)}, board.graph())
+    return page({**board.head(), "live": False}, board.graph(), batch(board)[2].decode())
 
 
 def show_run(run: Run, dashboard: Dashboard | None) -> Dashboard:

@@ -13,15 +13,16 @@ import base64
 import functools
 import hashlib
 import json
+import operator
 import re
 import secrets
 import selectors
 import socket
-import struct
 import sys
 import threading
+import time
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from socketserver import TCPServer
@@ -30,13 +31,21 @@ from urllib.parse import parse_qs, urlsplit
 
 if TYPE_CHECKING:
     from webber._dashboard import Board, Dashboard
+    from webber._events import AttemptRow
+    from webber._plan import Plan
 
 __all__ = [
-    "BATCH", "Handler", "Seen", "Server", "Server6", "batch", "column", "page", "with_nodes",
+    "AWAKE", "BATCH", "KEEP_ALIVE", "NO_GRAPH", "Columns", "Handler", "Seen", "Server", "Server6",
+    "batch", "column", "graph", "page", "with_nodes",
 ]
 
 #: seconds between two batches sent to one browser (the page redraws per batch)
 BATCH = 0.1
+#: seconds a page's thread keeps looking for the next run every BATCH after
+#: the last one, before it sleeps until one is shown (see ``_idle``)
+AWAKE = 10.0
+#: seconds of silence after which a page is sent a comment (to find out it left)
+KEEP_ALIVE = 15.0
 
 
 # -- the page ---------------------------------------------------------------------------
@@ -54,11 +63,12 @@ def _script_digest() -> str:
     return base64.b64encode(hashlib.sha256(_asset("dashboard.js").encode()).digest()).decode()
 
 
-def page(data: dict[str, Any], nodes: str) -> str:
-    """The page with ``data`` and the graph ``nodes`` (already JSON, see
-    ``Board.graph``) embedded, its script and style inline: one file that needs
-    no network. The JSON is made safe to sit in a <script> element."""
-    payload = _safe(with_nodes(data, nodes))
+def page(data: dict[str, Any], nodes: str, news: str | None = None) -> str:
+    """The page with ``data``, the graph ``nodes`` (already JSON, see
+    ``Board.graph``) and, in a report, the whole run's ``news`` (a
+    :func:`batch`'s JSON) embedded, its script and style inline: one file that
+    needs no network. The JSON is made safe to sit in a <script> element."""
+    payload = _safe(with_nodes(data, nodes, news))
     parts = {
         "csp": _csp(_script_digest()),
         "style": _asset("dashboard.css"),
@@ -69,9 +79,11 @@ def page(data: dict[str, Any], nodes: str) -> str:
     return _PLACEHOLDER.sub(lambda m: parts[m.group(1)], _asset("dashboard.html"))
 
 
-def with_nodes(data: dict[str, Any], nodes: str) -> str:
-    """``data`` as JSON, with the graph ``nodes`` (JSON already) as its ``"nodes"``."""
-    return json.dumps(data, separators=(",", ":"), allow_nan=False)[:-1] + ',"nodes":' + nodes + "}"
+def with_nodes(data: dict[str, Any], nodes: str, news: str | None = None) -> str:
+    """``data`` as JSON, with the graph ``nodes`` (JSON already) as its
+    ``"nodes"``, and ``news`` (JSON too) as its ``"batch"``."""
+    text = json.dumps(data, separators=(",", ":"), allow_nan=False)[:-1] + ',"nodes":' + nodes
+    return text + (',"batch":' + news + "}" if news is not None else "}")
 
 
 def _safe(text: str) -> str:
@@ -86,60 +98,136 @@ def _csp(script_digest: str) -> str:
 # -- what the page is sent -----------------------------------------------------------
 #: where a page is in a Board's lists: ends, attempts, lines, tracebacks
 Seen = tuple[int, int, int, int]
+#: the graph of a page that waits for a run (see graph())
+NO_GRAPH = '{"id":[],"name":[],"level":[],"map":[],"parents":{}}'
 
 
-def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> dict[str, Any]:
-    """What ``board`` has that a page at ``since`` has not, as the page takes it::
+class Columns:
+    """A run's attempts and ends as the page takes them, grown by :meth:`add`
+    (``Board.pack``: in the engine's thread as they come, while a page is
+    open), so that a page's batch is only slices of them. ``to`` says how far
+    they go, as ``(ends, attempts)``.
+
+    Per attempt: ``node`` (its position in the graph's ``id``: three times
+    cheaper to encode than its name), ``worker`` (a position in ``workers``),
+    ``started`` and ``duration`` as numbers in arrays (bytes for the page:
+    a float in JSON costs more than the rest of its attempt); ``index``,
+    ``number``, ``ok`` and ``error`` as lists of values that are nearly
+    always the same (sent as one value then); per end ``end`` (its node's
+    position) and ``state``."""
+
+    def __init__(self) -> None:
+        self.to = (0, 0)
+        self.node, self.worker = array("I"), array("I")
+        self.started, self.duration = array("d"), array("d")
+        self.index: list[int | None] = []
+        self.number: list[int] = []
+        self.ok: list[bool] = []
+        self.error: list[str | None] = []
+        self.end = array("I")
+        self.state: list[str] = []
+        self.workers: list[str] = []
+        self.lanes: dict[str, int] = {}
+
+    def add(self, rows: Sequence[AttemptRow], ends: Sequence[tuple[str, str]],
+            positions: dict[str, int]) -> None:
+        """Add ``rows`` and ``ends``, the next ones (from one thread at a time)."""
+        node: tuple[str, ...] = ()
+        if rows:
+            # Attempt's fields in order, transposed in one go (not strict: every
+            # row has them all, and strict=True costs 40% more).
+            node, number, index, ok, started, duration, workers, error = zip(*rows)  # noqa: B905
+            where = array("I", _get(positions, node))
+            self.node += where
+            try:
+                lanes = _get(self.lanes, workers)
+            except KeyError:  # a worker not seen before
+                for worker in dict.fromkeys(workers):
+                    if worker not in self.lanes:
+                        self.lanes[worker] = len(self.workers)
+                        self.workers.append(worker)
+                lanes = _get(self.lanes, workers)
+            self.worker += array("I", lanes)
+            self.started += array("d", started)
+            self.duration += array("d", duration)
+            self.index += index
+            self.number += number
+            self.ok += ok
+            self.error += error
+        if ends:
+            nodes, states = zip(*ends)  # noqa: B905
+            # Each task's end right after its one attempt, the usual case: the
+            # same nodes (compared by identity, mostly), looked up once.
+            self.end += where if nodes == node else array("I", _get(positions, nodes))
+            self.state += states
+        # Last: a page reads ``to`` first, and the columns up to it are whole.
+        self.to = (self.to[0] + len(ends), self.to[1] + len(rows))
+
+
+def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> tuple[Seen, bool, bytes]:
+    """What ``board`` has that a page at ``since`` has not, as the page takes
+    it: where the page is then, whether that is the run's end, and the JSON::
 
         {"from": since, "to": [ends, attempts, lines, tracebacks],
-         "att": {"node": I, "index": [...], "number": [...], "ok": [...],
-                 "workers": [names], "worker": I (positions in workers),
-                 "error": [...], "started": F, "duration": F},
-         "end": {"node": I or true (the same as att's), "state": [...]},
+         "att": {"n": attempts, "index": C, "number": C, "ok": C, "error": C,
+                 "workers": [names]},
+         "end": {"n": ends, "state": C},
          "line": [[node, stream, text], ...], "tb": [[node, text], ...],
          "run": [[node, index, number, worker, started], ...],  (all running now)
-         "done": [duration, ok] or null}
+         "done": [duration, ok] or null,
+         "bin": base64 of the numbers, little-endian, one column after another:
+                the attempts' nodes (uint32), their workers (uint32), started
+                (doubles) and durations (doubles); the ends' nodes (uint32)}
 
-    Columns (a third cheaper to make and encode than a list per attempt): a
-    column whose values are all the same is sent as that value; F is the
-    floats as little-endian doubles in base64 (a float in JSON costs more than
-    the rest of its attempt), I whole numbers as little-endian uint32 in
-    base64 (a node as its position in the graph's ``id``: three times cheaper
-    to encode than its name). Read in the order the engine writes,
-    backwards (an end after its attempts, an attempt after it left
-    ``running``), so what is sent is whole: a task's end never comes before
-    its attempts.
+    A column C whose values are all the same is sent as that value (see
+    :class:`Columns` for the rest). The attempts and ends are what the
+    board's columns have (``Board.pack``), so what is sent is whole: a
+    task's end never comes before its attempts.
     """
     finished = board.finished
-    to = _lengths(board)
+    columns = board.pack()
+    to = (*columns.to, len(board.lines), len(board.tracebacks))
     running = board.running.copy()
-    rows, ends = board.attempts[since[1]:to[1]], board.ends[since[0]:to[0]]
-    # The rows' columns (Attempt's fields in order), transposed in one go.
-    node, number, index, ok, started, duration, workers, error = (
-        zip(*rows, strict=True) if rows else [()] * 8)
-    ended, states = zip(*ends, strict=True) if ends else [(), ()]
-    lanes = {w: i for i, w in enumerate(dict.fromkeys(workers))}
-    position = board.positions().__getitem__
-    return {
+    ends, attempts = slice(since[0], to[0]), slice(since[1], to[1])
+    head = json.dumps({
         "from": since, "to": to,
-        "att": {
-            "node": _uint32(map(position, node)),
-            "index": column(index),
-            "number": column(number),
-            "ok": column(ok),
-            "workers": list(lanes),
-            "worker": 0 if len(lanes) == 1 else _uint32(map(lanes.__getitem__, workers)),
-            "error": column(error),
-            "started": _doubles(started),
-            "duration": _doubles(duration),
-        },
-        # Each task's end right after its one attempt, the usual case: said in one word.
-        "end": {"node": True if ended and ended == node else _uint32(map(position, ended)),
-                "state": column(states)},
+        "att": {"n": to[1] - since[1], "index": column(columns.index[attempts]),
+                "number": column(columns.number[attempts]), "ok": column(columns.ok[attempts]),
+                "error": column(columns.error[attempts]), "workers": columns.workers[:]},
+        "end": {"n": to[0] - since[0], "state": column(columns.state[ends])},
         "line": board.lines[since[2]:to[2]],
         "tb": board.tracebacks[since[3]:to[3]],
         "run": [[n, i, number, worker, at] for (n, i), (number, worker, at) in running.items()],
         "done": board.outcome if finished else None,
+    }, separators=(",", ":"), allow_nan=False)
+    numbers: list[array[Any]] = [
+        columns.node[attempts], columns.worker[attempts], columns.started[attempts],
+        columns.duration[attempts], columns.end[ends]]
+    if sys.byteorder == "big":
+        for part in numbers:
+            part.byteswap()
+    # base64 needs no escaping in JSON: put in as it is (json.dumps would scan it).
+    return to, finished, b"%s,\"bin\":\"%s\"}" % (
+        head[:-1].encode(), base64.b64encode(b"".join(numbers)))
+
+
+def graph(plan: Plan) -> dict[str, Any]:
+    """The graph for the page, as columns (a column whose values are all the
+    same is that value; a few times cheaper to make and encode than a list per
+    node)::
+
+        {"id": [...], "name": [...], "level": [...],
+         "map": [positions of the fan-out nodes],
+         "parents": {position: [[parent, condition, passes_data], ...]}}
+    """
+    nodes = list(plan.nodes.values())
+    return {
+        "id": list(plan.nodes),
+        "name": column([n.node.options.name for n in nodes]),
+        "level": column([n.level for n in nodes]),
+        "map": [i for i, n in enumerate(nodes) if n.node.fan_out],
+        "parents": {i: [[u, c.name, u in n.deps] for u, c in n.parents.items()]
+                    for i, n in enumerate(nodes) if n.parents},
     }
 
 
@@ -151,17 +239,12 @@ def column(values: Sequence[Any]) -> Any:
     return values
 
 
-def _doubles(values: Sequence[float]) -> str:
-    """Little-endian doubles in base64, as the page reads them (``DataView``)."""
-    return base64.b64encode(struct.pack(f"<{len(values)}d", *values)).decode("ascii")
-
-
-def _uint32(values: Iterable[int]) -> str:
-    """Little-endian uint32 in base64, as the page reads them (``DataView``)."""
-    packed = array("I", values)
-    if sys.byteorder == "big":
-        packed.byteswap()
-    return base64.b64encode(packed.tobytes()).decode("ascii")
+def _get(mapping: dict[str, int], keys: Sequence[str]) -> Sequence[int]:
+    """``mapping``'s values of ``keys``, looked up in one call (a third of
+    ``map(mapping.__getitem__, keys)``'s time)."""
+    if len(keys) > 1:
+        return operator.itemgetter(*keys)(mapping)  # type: ignore[no-any-return]
+    return [mapping[k] for k in keys]
 
 
 # -- the server ---------------------------------------------------------------------------
@@ -257,15 +340,26 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         # A reconnecting EventSource says where it was: "run:ends.attempts.lines.tracebacks".
         page_run, seen = _resumed(self.headers.get("Last-Event-ID", ""), run)
+        with dashboard.changed:
+            dashboard.pages += 1  # the runs shown fill their columns as they go
+        try:
+            self._stream(dashboard, page_run, seen)
+        finally:
+            with dashboard.changed:
+                dashboard.pages -= 1
+
+    def _stream(self, dashboard: Dashboard, page_run: str, seen: Seen) -> None:
         board: Board | None = None
         running: dict[Any, Any] = {}
-        done, quiet, header = False, 0.0, b""
+        done, header = False, b""
+        wrote = shown_at = time.monotonic()  # the last write; when a run was last going on
         try:
             while not dashboard._stopped.is_set():
                 shown = dashboard.board
                 if shown is not board:
                     graph = board.nodes_json if board is not None else None
                     board, running, done = shown, {}, False
+                    shown_at = time.monotonic()
                     if board is not None and not (str(board.number) == page_run
                                                   and _fits(seen, board)):
                         data, nodes = dashboard.shown(board)
@@ -279,39 +373,47 @@ class Handler(BaseHTTPRequestHandler):
                                                        board.running != running or
                                                        seen != _lengths(board)):
                     if header and not board.finished:
-                        quiet = _look(dashboard, quiet)  # wait for something to show
+                        _look(dashboard)  # wait for something to show
                     running = board.running.copy()
-                    news = batch(board, seen)
-                    seen, done, quiet = news["to"], news["done"] is not None, 0.0
+                    seen, done, news = batch(board, seen)
                     self.wfile.write(header + b"id: %d:%d.%d.%d.%d\ndata: %s\n\n" % (
-                        board.number, *seen, json.dumps(news, separators=(",", ":")).encode()))
-                    header = b""
-                elif quiet >= 15:
+                        board.number, *seen, news))
+                    header, wrote, shown_at = b"", time.monotonic(), time.monotonic()
+                elif time.monotonic() - wrote >= KEEP_ALIVE:
                     self.wfile.write(b": keep-alive\n\n")  # find out if the page left
-                    quiet = 0.0
+                    wrote = time.monotonic()
                 if board is None or done:
-                    _idle(self, dashboard, board)
+                    _idle(dashboard, board, asleep=time.monotonic() - shown_at >= AWAKE)
                 else:
-                    quiet = _look(dashboard, quiet)
+                    _look(dashboard)
         except (BrokenPipeError, ConnectionResetError):
             return  # the page was closed
 
 
-def _look(dashboard: Dashboard, quiet: float) -> float:
-    """Wait for the next look (BATCH seconds), or the run's end; how long
-    the stream has been quiet then."""
+def _look(dashboard: Dashboard) -> None:
+    """Wait for the next look (BATCH seconds), or the run's end."""
     with dashboard.changed:
         dashboard.changed.wait(BATCH)
-    return quiet + BATCH
 
 
-def _idle(handler: Handler, dashboard: Dashboard, board: Board | None) -> None:
-    """Wait for another run to be shown (or the end); a comment now and then
-    finds out whether the page is still there."""
-    with dashboard.changed:
-        if not dashboard.changed.wait_for(
-                lambda: dashboard.board is not board or dashboard._stopped.is_set(), timeout=15):
-            handler.wfile.write(b": keep-alive\n\n")
+def _idle(dashboard: Dashboard, board: Board | None, *, asleep: bool) -> None:
+    """Wait for another run to be shown, or the server's stop: a look every
+    BATCH seconds while runs come one after another (showing a run does not
+    wake this thread then: a short run costs its caller no switch to it but
+    the one at its end), else ``asleep`` until ``Dashboard.show`` wakes it
+    (or KEEP_ALIVE seconds pass)."""
+    changed = dashboard.changed
+    with changed:
+        if not asleep:
+            changed.wait_for(lambda: dashboard.board is not board or dashboard._stopped.is_set(),
+                             timeout=BATCH)
+            return
+        dashboard.asleep += 1
+        try:
+            changed.wait_for(lambda: dashboard.board is not board or dashboard._stopped.is_set(),
+                             timeout=KEEP_ALIVE)
+        finally:
+            dashboard.asleep -= 1
 
 
 def _lengths(board: Board) -> Seen:

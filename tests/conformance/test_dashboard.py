@@ -4,12 +4,12 @@ tested in a browser in tests/test_dashboard.py)."""
 
 from __future__ import annotations
 
-import base64
-import struct
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from tests.conftest import decoded
 from webber import DAG, Dashboard, Promise
 from webber._dashboard_http import batch
 
@@ -21,6 +21,11 @@ def shout(word: str) -> str:
 
 def parse(text: str) -> int:
     return int(text)
+
+
+def column(values: Any, count: int) -> list[Any]:
+    """A batch's column: a list, or one value for all ``count``."""
+    return list(values) if isinstance(values, list) else [values] * count
 
 
 @pytest.fixture
@@ -38,43 +43,33 @@ def test_the_page_gets_each_state_line_and_traceback(executor: str, dashboard: D
     after = dag.add_node(shout, Promise(bad))
     run = dag.run(executor=executor, dashboard=dashboard)
     assert dashboard.board is not None
-    fed = batch(dashboard.board)  # all of it, as a page that opens now gets it
-    assert fed["done"][1] is False and fed["run"] == []  # the run's end, not ok
+    to, done, news = batch(dashboard.board)  # all of it, as a page that opens now gets it
+    fed = decoded(news)
+    assert done and fed["done"][1] is False and fed["run"] == []  # the run's end, not ok
     ids = list(run.plan.nodes)
-
-    def nodes(packed: str) -> list[str]:  # positions in the graph, little-endian uint32
-        raw = base64.b64decode(packed)
-        return [ids[p] for p in struct.unpack(f"<{len(raw) // 4}I", raw)]
-
-    ends = dict(zip(nodes(fed["end"]["node"]), fed["end"]["state"], strict=True))  # not att's
+    ends = dict(zip([ids[p] for p in fed["ended"]], column(fed["end"]["state"], 3), strict=True))
     assert ends == {ok: "success", bad: "failed", after: "skipped"}
-    assert (ok, "stdout", "<hi>") in fed["line"]
+    assert [ok, "stdout", "<hi>"] in fed["line"]
     tracebacks = [text for node, text in fed["tb"] if node == bad]
     assert tracebacks and "ValueError: invalid literal for int()" in tracebacks[-1]
     # Each task that ran has its attempt, in columns; a column with one value
     # for all is that value.
     att = fed["att"]
-    assert sorted(nodes(att["node"])) == sorted([ok, bad])
-    row = {name: list(att[name]) if isinstance(att[name], (list, tuple)) else [att[name]] * 2
-           for name in ("number", "ok", "error")}
-    row["node"] = nodes(att["node"])
-    lanes = (struct.unpack("<2I", base64.b64decode(att["worker"]))
-             if isinstance(att["worker"], str) else [att["worker"]] * 2)
-    row["worker"] = [att["workers"][i] for i in lanes]
+    row = {name: column(att[name], 2) for name in ("number", "ok", "error")}
+    row["node"] = [ids[p] for p in fed["node"]]
+    assert sorted(row["node"]) == sorted([ok, bad])
+    row["worker"] = [att["workers"][i] for i in fed["worker"]]
     by_node = {n: i for i, n in enumerate(row["node"])}
     assert row["ok"][by_node[ok]] is True and row["ok"][by_node[bad]] is False
     assert row["error"][by_node[bad]] == "ValueError: invalid literal for int() with base 10: 'x'"
     assert att["number"] == 1 and all(row["worker"])
-    # Start times and durations: little-endian doubles, in base64.
-    started = struct.unpack("<2d", base64.b64decode(att["started"]))
-    durations = struct.unpack("<2d", base64.b64decode(att["duration"]))
+    # Start times and durations: exactly the run's (doubles).
     by_attempt = {a.node: a for tries in run.attempts.values() for a in tries}
     for node in (ok, bad):
-        assert started[by_node[node]] == by_attempt[node].started
-        assert durations[by_node[node]] == by_attempt[node].duration
-    assert fed["to"] == (3, 2, len(fed["line"]), len(fed["tb"]))
+        assert fed["started"][by_node[node]] == by_attempt[node].started
+        assert fed["duration"][by_node[node]] == by_attempt[node].duration
+    assert to == (3, 2, len(fed["line"]), len(fed["tb"])) and fed["to"] == list(to)
     # A page that has seen it all gets nothing more.
-    again = batch(dashboard.board, fed["to"])
-    assert again["att"]["node"] == again["end"]["node"] == ""
-    assert again["line"] == again["tb"] == []
+    again = decoded(batch(dashboard.board, to)[2])
+    assert again["node"] == again["ended"] == [] and again["line"] == again["tb"] == []
     assert run.to_html().count('"\\u003chi\\u003e"') == 1  # the line, escaped, in the report

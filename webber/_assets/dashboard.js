@@ -52,34 +52,37 @@
 
   // A column of a batch: a list, or one value for all.
   function col(c, i) { return Array.isArray(c) ? c[i] : c; }
-  // Little-endian numbers in base64: doubles (size 8) or uint32 (size 4).
-  function unpack(text, size) {
-    var bytes = atob(text), view = new DataView(new ArrayBuffer(bytes.length)), out = [];
+  // A batch's numbers: little-endian, in base64, read one column after another.
+  function reader(text) {
+    var bytes = atob(text), view = new DataView(new ArrayBuffer(bytes.length)), at = 0;
     for (var i = 0; i < bytes.length; i++) view.setUint8(i, bytes.charCodeAt(i));
-    for (var j = 0; j < bytes.length; j += size) {
-      out.push(size === 8 ? view.getFloat64(j, true) : view.getUint32(j, true));
-    }
-    return out;
+    // the next count numbers, of size 8 (doubles) or 4 (uint32)
+    return function (count, size) {
+      var out = new Array(count);
+      for (var j = 0; j < count; j++, at += size) {
+        out[j] = size === 8 ? view.getFloat64(at, true) : view.getUint32(at, true);
+      }
+      return out;
+    };
   }
   // Nodes come as their positions in the graph's ids.
-  function nodesOf(text) { return unpack(text, 4).map(function (p) { return ids[p]; }); }
+  function nodesOf(positions) { return positions.map(function (p) { return ids[p]; }); }
 
   // One batch of what happened, in columns (see batch() in webber/_dashboard_http.py).
   function apply(b) {
-    var at = b.att, started = unpack(at.started, 8), took = unpack(at.duration, 8);
-    var nodes = nodesOf(at.node);
-    var worker = typeof at.worker === "string" ? unpack(at.worker, 4) : at.worker;
+    var at = b.att, n = at.n, take = reader(b.bin);
+    var nodes = nodesOf(take(n, 4)), worker = take(n, 4), started = take(n, 8), took = take(n, 8);
     started.forEach(function (since, i) {
       var node = nodes[i], t = tasks.get(node);
       if (!t) return;
       var a = [node, col(at.index, i), col(at.number, i), col(at.ok, i), since, took[i],
-               at.workers[col(worker, i)], col(at.error, i)];
+               at.workers[worker[i]], col(at.error, i)];
       attempts.push(a);
       lane(a[6]);
       if (!a[3]) { t.retried = true; t.error = a[7]; } else if (a[1] !== null) t.items += 1;
       if (t.state === "pending") t.state = "running";
     });
-    (b.end.node === true ? nodes : nodesOf(b.end.node)).forEach(function (node, i) {
+    nodesOf(take(b.end.n, 4)).forEach(function (node, i) {
       var t = tasks.get(node), state = col(b.end.state, i);
       if (!t) return;
       t.state = state === "success" && t.retried ? "retried" : state;
