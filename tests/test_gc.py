@@ -156,3 +156,21 @@ def test_a_collector_switched_off_is_left_off() -> None:
         assert not gc.isenabled() and gc.get_freeze_count() == 0
     finally:
         gc.enable()
+
+
+def test_a_run_started_with_the_collector_off_still_gives_back_a_held_freeze() -> None:
+    # The collector is off at a run's start when the program switched it off,
+    # or when another thread compiles (webber's pause): the held freeze is
+    # webber's all the same, and the run's end must give it back (it stayed,
+    # keeping the program's garbage from the collector until the next graph).
+    dag = DAG()
+    for _ in range(HOLD_FROM):
+        dag.add_node(print, end="")
+    assert gc.get_freeze_count() > 0
+    gc.disable()
+    try:
+        run = dag.run(executor="inline")
+    finally:
+        gc.enable()
+    assert run.ok
+    assert gc.get_freeze_count() == 0

@@ -161,10 +161,12 @@ class _Frozen(_Shared):
 
     def _start(self) -> bool:
         self._watch_forks()
-        if not gc.isenabled() or (not self._held and gc.get_freeze_count()):
+        if self._held:  # webber's: the run's now, its end gives it back -- also with
+            self._held = False  # the collector off (the program's, or a compile's pause)
+        elif not gc.isenabled() or gc.get_freeze_count():
             return False
-        self._held = False  # (a held freeze is the run's now: its end gives it back)
-        gc.freeze()
+        if gc.isenabled():
+            gc.freeze()
         return True
 
     def hold(self, collect: bool = True, paused: bool = False) -> None:
