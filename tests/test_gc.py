@@ -236,3 +236,38 @@ def test_the_objects_the_interpreter_starts_with_frozen_do_not_switch_freezes_of
     assert at_start <= _STARTUP
     assert during > at_start + _STARTUP  # the run froze what exists
     assert after == 0
+
+
+def test_a_thread_allocating_while_a_build_holds_does_not_pass_for_the_programs_freeze() -> None:
+    # Its objects, frozen between the count of a hold and its freeze, made the
+    # held freeze look like the program's own: never given back, and no run
+    # froze anything after (9 builds in 10).
+    import sys
+    import threading
+
+    DAG()
+    stop, kept = threading.Event(), list[list[list[int]]]()
+
+    def allocate() -> None:
+        while not stop.is_set():
+            if len(kept) < 3000:
+                kept.append([[] for _ in range(100)])
+            else:
+                stop.wait(0.0001)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # (the threads take turns often: the race is likely)
+    thread = threading.Thread(target=allocate)
+    thread.start()
+    try:
+        for _ in range(3):
+            dag = DAG()
+            for _ in range(5 * EVERY - 1):  # (holds at 2, 3 and 4 x EVERY)
+                dag.add_node(int)
+            run = dag.run(executor="inline")
+            assert run.ok
+            assert gc.get_freeze_count() == 0
+    finally:
+        stop.set()
+        thread.join(30)
+        sys.setswitchinterval(interval)
