@@ -9,7 +9,7 @@ only when pyproject.toml changed), and runs the command with the venv's tools.
                                         pytest; then, without pytest args, the package and
                                         the other Pythons
     python3 dev.py package              build the sdist and wheel; run the examples on the wheel
-    python3 dev.py pythons              the conformance suite and examples on every other
+    python3 dev.py pythons              the conformance suite, examples and gc tests on every other
                                         supported Python found (3.10-3.13), and the
                                         conformance and fault suites on the portable pool
     python3 dev.py bench [name]         benchmarks/<name>.py (default: all)
@@ -202,10 +202,11 @@ def find_python(version: str) -> str | None:
 
 
 def pythons() -> None:
-    """The conformance suite and the examples' tests on every other supported Python,
-    and (on the starting one) the conformance and fault suites on the process
-    pool's portable path (``WEBBER_POOL=portable``, see webber/executors/_spawn.py;
-    the conformance suite then runs on the processes executor only).
+    """The conformance suite, the examples' and the collector's tests on every
+    other supported Python, and (on the starting one) the conformance and
+    fault suites on the process pool's portable path (``WEBBER_POOL=portable``,
+    see webber/executors/_spawn.py; the conformance suite then runs on the
+    processes executor only).
 
     Cheapest form that still proves each version: a venv ``.venv-3.X`` with
     webber (editable) and only the ``conformance`` extra (pytest,
@@ -230,8 +231,9 @@ def pythons() -> None:
     failed = []
     with contextlib.ExitStack() as logs:
         suites = {
-            f"Python {version}": ([str(python), "tests/conformance", "tests/test_examples.py"],
-                                  env)
+            # (test_gc: the collector's freeze counts differ between versions)
+            f"Python {version}": ([str(python), "tests/conformance", "tests/test_examples.py",
+                                   "tests/test_gc.py"], env)
             for version, python in found.items()
         }
         suites[f"Python {current}, portable pool"] = (
