@@ -176,6 +176,14 @@ def test_a_run_started_with_the_collector_off_still_gives_back_a_held_freeze() -
     assert gc.get_freeze_count() == 0
 
 
+def _own_state() -> list[list[int]]:
+    """What a program sets up to share with the workers it forks, frozen with
+    gc.freeze(): its freeze is told from webber's by the objects it adds (a
+    freeze of almost nothing new right after a hold cannot be: the frozen
+    objects that died since lower the count as much, in a large process)."""
+    return [[i] for i in range(20_000)]
+
+
 def test_a_program_that_froze_objects_after_a_large_build_keeps_its_freeze() -> None:
     # gc.freeze() after the build (as Python's docs advise before forking
     # workers): the freeze is the program's too, and neither the run's end nor
@@ -183,6 +191,7 @@ def test_a_program_that_froze_objects_after_a_large_build_keeps_its_freeze() -> 
     DAG()
     dag = DAG()
     last = _chain(dag, HOLD_FROM + 10)
+    state = _own_state()
     gc.freeze()
     try:
         theirs = gc.get_freeze_count()
@@ -194,6 +203,7 @@ def test_a_program_that_froze_objects_after_a_large_build_keeps_its_freeze() -> 
         assert gc.get_freeze_count() > theirs // 2
     finally:
         gc.unfreeze()
+        del state
 
 
 def test_a_child_forked_after_a_large_build_keeps_the_programs_own_freeze() -> None:
@@ -202,6 +212,7 @@ def test_a_child_forked_after_a_large_build_keeps_the_programs_own_freeze() -> N
     DAG()
     dag = DAG()
     _chain(dag, HOLD_FROM + 10)
+    state = _own_state()
     gc.freeze()  # the program's, before forking (else the child's collections touch it all)
     try:
         theirs = gc.get_freeze_count()
@@ -212,6 +223,7 @@ def test_a_child_forked_after_a_large_build_keeps_the_programs_own_freeze() -> N
         assert os.waitstatus_to_exitcode(status) == 0
     finally:
         gc.unfreeze()
+        del state
         DAG()
 
 

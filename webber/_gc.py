@@ -247,7 +247,11 @@ class _Frozen(_Shared):
     def _theirs(self) -> bool:
         """Whether the program froze objects itself since webber's holds
         (``gc.freeze()`` before forking workers, as Python's docs advise): the
-        freeze is the program's then, and webber gives none of it back."""
+        freeze is the program's then, and webber gives none of it back.
+        Told by the count: frozen objects that die lower it, so a program's
+        freeze of fewer new objects than died since webber's last hold is
+        taken for webber's (and given back with it: what it costs is the
+        program's copy-on-write sharing, not a result)."""
         return gc.get_freeze_count() > self._mine
 
     def release(self) -> None:
