@@ -171,13 +171,12 @@ class GraphEdits(GraphView):
             present = known and not check  # (the DAG API's common case)
         store = self._store
         n = store.new_id(options.name)
+        deps: tuple[Any, ...] = ()
         conditioned = False
-        if not promises:
-            deps: tuple[Any, ...] = ()
-        elif len(promises) == 1:
-            deps, conditioned = (promises[0].key,), promises[0].condition is not None
-        else:  # each parent once, in order (callables hash by identity)
-            deps, conditioned = tuple(dict.fromkeys(p.key for p in promises)), True
+        if promises:
+            deps = _deps(promises)
+            # (several Promises: one of them may carry a condition, or name a parent twice)
+            conditioned = len(promises) > 1 or promises[0].condition is not None
         if fan is None:
             node = make_node(n, options, fn, args, kwargs, deps, fan_out)
         else:  # an IterPromise argument brings its fan-out settings
@@ -190,15 +189,12 @@ class GraphEdits(GraphView):
     def _check_promises(self, promises: list[Promise], where: str, known: bool) -> None:
         """Refuse a Promise of another flow; with ``known``, also one of a node
         that is not here yet (the DAG API; the DSL may name a node to come)."""
-        kin, nodes = self._kin, self._store.nodes
         for promise in promises:
-            origin = promise._origin
-            if origin is not None and origin[0] not in kin:
+            if self._is_foreign(promise):
                 raise self._foreign(promise, f"task {where!r}")
-            key = promise.key
-            if known and not (key.__class__ is str and key in nodes):
+            if known:
                 try:
-                    self._store.node_id(key)
+                    self._store.node_id(promise.key)
                 except UnknownNodeError as e:
                     raise UnknownPromiseError(
                         f"task {where!r} takes {promise!r}, but {e}", promise.key
