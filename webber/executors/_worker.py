@@ -61,7 +61,7 @@ from webber.executors._base import Job, Outcome
 from webber.executors._codec import encode_failure
 from webber.executors._frames import Frames, send_frame
 from webber.executors._ledger import Ledger, ledger_path
-from webber.executors._pickling import dumps_value, loads
+from webber.executors._pickling import PLAIN, dumps_value, loads
 from webber.executors._shm import Segment, remove_segments
 from webber.executors._work import call, fed, run_links, start_async
 
@@ -359,11 +359,15 @@ class _Worker:
                    argses: list[tuple[Any, ...]]) -> None:
         """Run a column of jobs (tagged ``tag``, ``tag + 1``, ...), each
         reported as it ends: :meth:`run` without a tuple of fields per job."""
-        func, finish, now, empty = self.function(fid), self.finish, time.time, _EMPTY
+        func, finish, done, now = self.function(fid), self.finish, self.done, time.time
+        empty, scalars = _EMPTY, PLAIN
         for k, node in enumerate(nodes):
             ok, value, started, duration = call(name, node, func, argses[k], empty, None, now())
             _end_nested_pool()
-            finish(tag + k, node, ok, value, started, duration)
+            if ok and value.__class__ in scalars:  # (finish() of a plain value, written out)
+                done(tag + k, True, value, None, started, duration, None)
+            else:
+                finish(tag + k, node, ok, value, started, duration)
 
     def is_async(self, fid: Any) -> bool:
         known = self.coroutines.get(fid)
