@@ -205,10 +205,7 @@ class Pool:
         return idle[0]
 
     def _send(self, proc: Proc, session: Session, batch: list[Job]) -> None:
-        # A large batch (a wide flow's, once its tasks proved tiny) makes an
-        # entry per job, frozen as made (see _gc.frozen.adding): else young
-        # collections here walk them, 0.1-0.2 us per job on this thread.
-        with frozen.adding(len(batch) >= MANY):
+        with frozen.adding(len(batch) >= MANY):  # (what it makes: a wide flow's Sents; see _gc)
             send_batch(proc, session, batch, self.tags, self.fids)
 
     def _stop(self, proc: Proc, sweep: bool = True) -> None:
