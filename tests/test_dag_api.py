@@ -37,6 +37,24 @@ def test_ids_are_readable_and_deterministic(dag: DAG) -> None:
     assert "f-1" in dag and Promise("g-1") in dag and "x" not in dag
 
 
+def test_nodes_without_arguments_take_the_short_path_and_keep_every_rule() -> None:
+    # add_node(f) again, and add_node(f, 1) (atoms only): no Promise to read,
+    # no edge; still a fresh id past a clash, an own kwargs dict, a new plan.
+    dag = DAG()
+    first = dag.add_node(len, "ab")
+    dag.remove_node(dag.add_node(len))  # a gap: its id is not handed out again
+    plan = dag.compile()
+    ids = [dag.add_node(len) for _ in range(3)] + [dag.add_node(len, "x")]
+    assert len(set(ids)) == 4 and all(i.startswith("len-") and i in dag for i in ids)
+    assert first not in ids and "len-2" not in ids
+    records = [dag.get_node(i) for i in ids]
+    assert all(r.args == () and r.kwargs == {} and r.deps == () for r in records[:3])
+    assert records[3].args == ("x",)
+    assert len({id(r.kwargs) for r in records}) == 4  # no dict shared between nodes
+    assert dag.compile() is not plan and len(dag.compile().nodes) == 5
+    assert dag.edges == []
+
+
 def test_add_node_records_data_edges(dag: DAG) -> None:
     assert dag.get_edge("f-1", "f-2") == Edge("f-1", "f-2", Condition.Success, data=True)
     assert dag.get_edge("f-1", "g-1").data is False

@@ -150,6 +150,8 @@ class GraphEdits(GraphView):
         Plain values are not walked. One call for the common case (a chain's
         links, 100,000 of them): atoms and Promises of nodes here."""
         present = False  # whether each Promise was found to name a node here
+        if promises is None and not (args or kwargs):
+            return self._store.add_plain(options, fn, args, kwargs, fan_out)  # (nothing to read)
         if promises is None:
             promises = []
             kin, nodes = self._kin, self._store.nodes
@@ -170,6 +172,8 @@ class GraphEdits(GraphView):
                 self._check_promises(promises, options.name, known)
             present = known and not check  # (the DAG API's common case)
         store = self._store
+        if not promises and fan is None:
+            return store.add_plain(options, fn, args, kwargs, fan_out)
         n = store.new_id(options.name)
         deps: tuple[Any, ...] = ()
         conditioned = False

@@ -107,6 +107,8 @@ class DAG(GraphEdits):
         """
         plain = self._plain
         if fn is plain[0] and getattr(fn, "__name__", None) is plain[1]:  # (as last time)
+            if not (args or kwargs):  # (nothing to read: a wide flow's tasks)
+                return self._owner.cls(self._store.add_plain(plain[2], fn, args, kwargs))
             return self._owner.cls(self._add(fn, plain[2], args, kwargs, True))
         if not callable(fn):
             raise TaskDefinitionError(

@@ -30,6 +30,7 @@ imports nothing of the authoring layer.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -38,9 +39,10 @@ from types import MappingProxyType
 from typing import Any
 
 from webber._checks import cycle_error
+from webber._drafts import make_node
 from webber._errors import UnknownNodeError
 from webber._gc import EVERY, HOLD_FROM, frozen
-from webber._graph import OPTION_FIELDS, Condition, Edge, Node, find_id, slug
+from webber._graph import OPTION_FIELDS, Condition, Edge, Node, TaskOptions, find_id, slug
 from webber._order import TopoOrder
 
 __all__ = ["Adjacency", "GraphStore"]
@@ -49,6 +51,8 @@ __all__ = ["Adjacency", "GraphStore"]
 _SUCCESS = Condition.Success
 #: held while a store stores its pending edges (rare: once per build, mostly)
 _SETTLING = threading.Lock()
+#: ``slug`` of the names nodes were given lately (most builds add many nodes of few names)
+_slug = functools.lru_cache(maxsize=256)(slug)
 #: ``len(nodes) & _HOLD_MASK == 0`` every EVERY nodes (from HOLD_FROM on, a hold)
 _HOLD_MASK = EVERY - 1
 #: the edges of a node that has none: read-only, so that no caller can fill it
@@ -179,7 +183,7 @@ class GraphStore:
 
     def new_id(self, name: str) -> str:
         """A fresh readable id for a node named ``name``: ``clean-3``."""
-        base = slug(name)
+        base = _slug(name)
         count = self.counts.get(base, 0) + 1
         n = f"{base}-{count}"
         while n in self.nodes:  # a relabelled or removed node may have left a gap or a clash
@@ -230,6 +234,19 @@ class GraphStore:
         return keep
 
     # -- editing ----------------------------------------------------------------------
+    def add_plain(self, options: TaskOptions, func: Callable[..., Any], args: tuple[Any, ...],
+                  kwargs: dict[str, Any], fan_out: bool = False) -> str:
+        """Add a node whose arguments name no other node (so it has no edges:
+        a wide flow's tasks); returns its fresh id. :meth:`insert` of its
+        record, without a Node made first to be read back."""
+        n = self.new_id(options.name)
+        nodes = self.nodes
+        nodes[n] = make_node(n, options, func, args, kwargs, (), fan_out)
+        self.version += 1
+        if not len(nodes) & _HOLD_MASK and len(nodes) >= HOLD_FROM:
+            frozen.hold()  # (what the build made so far: see _gc)
+        return n
+
     def insert(self, node: Node, present: bool = False) -> None:
         """Add ``node`` (its id from :meth:`new_id`), with an edge from each
         parent its Promise arguments name that is present already (edges
