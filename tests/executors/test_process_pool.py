@@ -576,3 +576,36 @@ def test_jobs_of_one_function_with_plain_arguments_travel_as_one_column() -> Non
     assert entries[3] == (4, fid, "_add", ["e", "f"], [(), (4,)])
     assert [task.tag for task in proc.inflight] == list(range(6))
     assert [task.job for task in proc.inflight] == batch
+
+
+def _speak(k: int) -> int:
+    if k == 2:
+        raise ValueError("two")
+    if k == 3:
+        raise SystemExit(3)
+    print(f"line of {k}")
+    print(f"rest of {k}", end="")  # no newline: still this task's line, not the next one's
+    from webber import _context
+
+    assert _context.active_flow.get() is None  # a task calls tasks, no flow is active
+    return k * 10
+
+
+def test_a_column_keeps_each_jobs_output_failure_and_result_its_own(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Jobs of one column run in one context (see _work.call_column): each
+    line still names its own node, an unfinished last line ends with its
+    job, a failure (also a SystemExit) is that job's alone."""
+    caplog.set_level(logging.INFO, logger="webber")
+    dag = DAG()
+    nodes = [dag.add_node(_speak, k) for k in range(6)]
+    run = dag.run(executor="processes", max_workers=1)  # one worker: one column
+    assert run.failed == [nodes[2], nodes[3]]
+    assert isinstance(run.error(nodes[2]), ValueError)
+    assert isinstance(run.error(nodes[3]), webber.TaskExitError)
+    assert [run[n] for n in nodes if n not in run.failed] == [0, 10, 40, 50]
+    said = [(r.node, r.getMessage()) for r in caplog.records if hasattr(r, "stream")]  # type: ignore[attr-defined]
+    assert said == [
+        (nodes[k], text) for k in (0, 1, 4, 5) for text in (f"line of {k}", f"rest of {k}")
+    ]

@@ -16,7 +16,7 @@ import inspect
 import os
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextvars import Token
 from types import CoroutineType
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "call",
+    "call_column",
     "event_loop",
     "fed",
     "feed",
@@ -136,6 +137,42 @@ def call(
         finally:
             _context.active_flow.reset(token)
     return ok, value, started, time.perf_counter() - t0
+
+
+def call_column(
+    name: str, nodes: Sequence[str], func: Callable[..., Any], argses: Sequence[tuple[Any, ...]],
+) -> Iterator[tuple[bool, Any, float, float]]:
+    """:func:`call` for a column of jobs (a worker process's, see
+    ``_worker.run_column``): ``func(*argses[k])`` for each of ``nodes`` in
+    turn, no inputs nor keyword arguments, each attempt's ``(ok, value,
+    started, duration)`` yielded as it ends. The context is entered once for
+    them all -- one sink, naming each node in turn, whose unfinished line is
+    each job's own at its end -- not a sink made and two context variables set
+    per job. What the consumer does between two yields counts as the last
+    job's (its output too)."""
+    perf, now = time.perf_counter, time.time
+    token = _context.active_flow.set(None)
+    sink = capture(name, "")
+    sink.__enter__()
+    try:
+        for node, args in zip(nodes, argses, strict=True):
+            sink.node = node
+            started, t0 = now(), perf()
+            try:
+                value = func(*args)
+                if type(value) is CoroutineType:
+                    value = _await_here(value)
+                ok = True
+            except BaseException as error:
+                ok, value = False, _failure(node, error)
+            if sink.partial is not None:
+                sink.close()
+            yield ok, value, started, perf() - t0
+    finally:
+        try:
+            sink.__exit__()
+        finally:
+            _context.active_flow.reset(token)
 
 
 def _failure(node: str, error: BaseException) -> BaseException:

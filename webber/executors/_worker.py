@@ -63,7 +63,7 @@ from webber.executors._frames import Frames, send_frame
 from webber.executors._ledger import Ledger, ledger_path
 from webber.executors._pickling import PLAIN, dumps_value, loads
 from webber.executors._shm import Segment, remove_segments
-from webber.executors._work import call, fed, run_links, start_async
+from webber.executors._work import call, call_column, fed, run_links, start_async
 
 __all__ = ["FLUSH", "main", "share"]
 
@@ -74,9 +74,6 @@ Fields = bytes | tuple[Any, ...]
 
 #: seconds a result may wait to share a message with the next ones
 FLUSH = 0.002
-
-#: the keyword arguments of a column's jobs (``call`` copies them: ``f(**kw)``)
-_EMPTY: dict[str, Any] = {}
 
 #: the default max_workers of a process run inside this worker: its share of
 #: the cores (cores // the pool's size when it was started), never below 1
@@ -359,15 +356,14 @@ class _Worker:
                    argses: list[tuple[Any, ...]]) -> None:
         """Run a column of jobs (tagged ``tag``, ``tag + 1``, ...), each
         reported as it ends: :meth:`run` without a tuple of fields per job."""
-        func, finish, done, now = self.function(fid), self.finish, self.done, time.time
-        empty, scalars = _EMPTY, PLAIN
-        for k, node in enumerate(nodes):
-            ok, value, started, duration = call(name, node, func, argses[k], empty, None, now())
+        finish, done, scalars = self.finish, self.done, PLAIN
+        attempts = call_column(name, nodes, self.function(fid), argses)
+        for k, (ok, value, started, duration) in enumerate(attempts):
             _end_nested_pool()
             if ok and value.__class__ in scalars:  # (finish() of a plain value, written out)
                 done(tag + k, True, value, None, started, duration, None)
             else:
-                finish(tag + k, node, ok, value, started, duration)
+                finish(tag + k, nodes[k], ok, value, started, duration)
 
     def is_async(self, fid: Any) -> bool:
         known = self.coroutines.get(fid)
