@@ -520,3 +520,26 @@ def test_a_chain_of_promises_is_linked_and_its_edges_read_back() -> None:
     plan = dag.compile()
     assert plan.nodes[ids[0]].next_link is None
     assert plan.nodes[ids[0]].children == (ids[1], ids[2])
+
+
+def test_compile_checks_each_node_of_a_run_of_one_function() -> None:
+    """Nodes that call the function of the node before, with its options (a
+    wide flow's), are checked in short (see _compile._check_nodes): a bad
+    flag or function among them is still refused, naming its node."""
+    import dataclasses
+
+    dag = DAG()
+    ids = [dag.add_node(f) for _ in range(3)]
+    store = dag._store
+    good = store.nodes[ids[2]]
+    store.nodes[ids[2]] = dataclasses.replace(good, skip="yes")
+    store.version += 1
+    with pytest.raises(webber.TaskDefinitionError, match=r"task 'f-3': skip='yes' must be True"):
+        dag.compile()
+    store.nodes[ids[2]] = dataclasses.replace(good, func="not a function")
+    store.version += 1
+    with pytest.raises(webber.TaskDefinitionError, match="task 'f-3': str 'not a function'"):
+        dag.compile()
+    store.nodes[ids[2]] = good
+    store.version += 1
+    assert dag.compile().levels == [ids]

@@ -72,11 +72,10 @@ def _compile(
     # The plan is sized once (a node not made yet reads as None, as a missing one).
     plan: dict[str, PlanNode] = dict.fromkeys(nodes)  # type: ignore[assignment]
     more: dict[str, list[str]] = {}
-    checked: set[int] = set()  # ids of the TaskOptions already validated
     unlinkable = _Unlinkable()
     ordered = True  # every node's parents came before it
+    _check_nodes(nodes)
     for n, node in nodes.items():
-        check_node(node, checked)
         edges = pred.get(n)
         if not (edges or node.deps):
             if n in succ:
@@ -115,6 +114,20 @@ def _compile(
     if not ordered:
         _kahn(plan, nodes)
     return Plan(name, plan)
+
+
+def _check_nodes(nodes: Mapping[str, Node]) -> None:
+    """check_node() of each node; of one that calls the function of the node
+    before it, with its options (a wide flow's), its flags alone."""
+    checked: set[int] = set()  # ids of the TaskOptions already validated
+    func: object = None
+    options: object = None
+    for node in nodes.values():
+        if (node.func is not func or node.options is not options or not (
+                node.skip.__class__ is node.skip_as_failure.__class__ is node.fan_out.__class__
+                is bool)):
+            check_node(node, checked)
+            func, options = node.func, node.options
 
 
 def _bad_condition(n: str, incoming: Mapping[str, object], condition: object) -> None:
