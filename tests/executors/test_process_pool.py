@@ -609,3 +609,48 @@ def test_a_column_keeps_each_jobs_output_failure_and_result_its_own(
     assert said == [
         (nodes[k], text) for k in (0, 1, 4, 5) for text in (f"line of {k}", f"rest of {k}")
     ]
+
+
+def test_a_job_whose_function_cannot_be_sent_fails_alone_between_columns() -> None:
+    """send_batch: a job whose function does not pickle fails alone
+    (JobSendError); the columns before and after it go, tagged in order."""
+    import itertools
+    import pickle
+    import types
+    from collections import deque
+
+    from webber.executors._base import Job, Outcome
+    from webber.executors._frames import Frames
+    from webber.executors._sending import send_batch
+    from webber.executors._session import Session
+
+    lock = threading.Lock()
+
+    def holds_a_lock() -> bool:
+        return lock.locked()
+
+    def job(node: str, func: Any, *args: object) -> Job:
+        return Job(node, None, 1, func.__name__, func, args, {}, None, None)
+
+    reported: list[Any] = []
+    read, write = os.pipe()
+    proc = types.SimpleNamespace(conn_in=write, fids=set(), forget=[], inflight=deque(),
+                                 up=False, name="fake")
+    batch = [job("a", _add, 1), job("b", _add, 2), job("c", holds_a_lock),
+             job("d", _add, 3), job("e", _add, 4)]
+    try:
+        send_batch(proc, Session(reported.append), batch,  # type: ignore[arg-type]
+                   itertools.count(), itertools.count())
+        frames = Frames(read).read()
+    finally:
+        os.close(read)
+        os.close(write)
+    run = pickle.loads(frames[-1])
+    fid = run[1][0][1]
+    assert run[1] == [(0, fid, "_add", ["a", "b"], [(1,), (2,)]),
+                      (3, fid, "_add", ["d", "e"], [(3,), (4,)])]
+    assert [(task.tag, task.job.node) for task in proc.inflight] == [
+        (0, "a"), (1, "b"), (3, "d"), (4, "e")]
+    (failed,) = reported
+    assert isinstance(failed, Outcome) and failed.job is batch[2] and not failed.ok
+    assert isinstance(failed.value, webber.JobSendError)

@@ -17,6 +17,7 @@ import pickle
 import time
 from collections import deque
 from collections.abc import Iterator
+from itertools import islice, repeat
 from typing import Any
 
 from webber._errors import JobSendError
@@ -86,25 +87,26 @@ def send_batch(
     inflight = proc.inflight
     func: Any = None  # the last job's function, and its id: most batches have one
     fid = ""
-    #: the column being filled: (name, nodes, their arguments), see the module doc
-    column: tuple[str, list[str], list[tuple[Any, ...]]] | None = None
-    for job in batch:
+    k = 0
+    while k < len(batch):
+        start, job = k, batch[k]
+        k += 1
         task = Sent(next(tags), job, session)
         links: list[Sent] = []  # (not None: _unsendable reads it)
         try:
             if job.func is not func:
                 fid = _function_id(proc, task, fids)
-                func, column = job.func, None
-            if (job.inputs is None and not job.kwargs and not job.links and job.timeout is None
-                    and (not job.args or plain((job.args,)))):
-                if column is None or column[0] is not job.name:  # (a column is one name's)
-                    column = (job.name, [], [])
-                    entries.append((task.tag, fid, *column))
-                column[1].append(job.node)
-                column[2].append(job.args)
+                func = job.func
+            end = _column_end(batch, start, func, job.name)
+            if end > start:  # (a column: see the module doc; its jobs' tags follow each other)
+                rest = batch[k:end]
                 inflight.append(task)
+                inflight.extend(map(Sent, islice(tags, len(rest)), rest, repeat(session)))
+                column = batch[start:end]
+                entries.append((task.tag, fid, job.name, [j.node for j in column],
+                                [j.args for j in column]))
+                k = end
                 continue
-            column = None  # (the jobs of a column have consecutive tags)
             if not job.links:
                 entries.append(_pack(task, fid, None))
                 inflight.append(task)
@@ -118,7 +120,6 @@ def send_batch(
             ])
         except Exception as e:
             _unsendable(task, links, e)
-            column = None
             continue
         entries.append(entry)
         task.links_after = len(links)
@@ -134,6 +135,19 @@ def send_batch(
     except OSError:
         return  # it died; the receiver sees it and requeues the batch
     announce(inflight[0], proc)
+
+
+def _column_end(batch: list[Job], start: int, func: Any, name: str) -> int:
+    """Where the column ``batch[start]`` begins ends: past the jobs from it
+    on that call ``func`` as ``name`` with plain positional arguments alone
+    (``start`` when it begins none)."""
+    for end in range(start, len(batch)):
+        job = batch[end]
+        if (job.func is not func or job.name is not name or job.inputs is not None
+                or job.kwargs or job.links or job.timeout is not None
+                or (job.args and not plain((job.args,)))):
+            return end
+    return len(batch)
 
 
 def _unsendable(task: Sent, links: list[Sent], e: Exception) -> None:
