@@ -1,7 +1,8 @@
 """Running jobs where the executor runs them: substitute, capture, call, time.
 
 :func:`call` runs one attempt of a task from its fields (a worker process
-calls it per task, with no Job or Outcome made); :func:`run_job` runs a Job
+calls it per task, with no Job or Outcome made; :func:`call_column` runs a
+column of them, the jobs of one function with plain arguments); :func:`run_job` runs a Job
 with it and describes the attempt as an Outcome; :func:`run_chain` is the one chain runner of
 every executor: a job, then its links (``Job.links``) in order, each fed the
 previous one's result, stopping at the first failure. How a link is run and
