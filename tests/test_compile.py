@@ -542,4 +542,11 @@ def test_compile_checks_each_node_of_a_run_of_one_function() -> None:
         dag.compile()
     store.nodes[ids[2]] = good
     store.version += 1
-    assert dag.compile().levels == [ids]
+    plan = dag.compile()
+    assert plan.levels == [ids]
+    # a root's PlanNode is made without its __init__: the same record
+    from webber._plan import PlanNode
+
+    assert [plan.nodes[n] for n in ids] == [
+        PlanNode(store.nodes[n], (), {}, {}, (), (), 0, None) for n in ids]
+    assert all(plan.nodes[n].parents == {} for n in ids)
