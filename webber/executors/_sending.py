@@ -97,7 +97,8 @@ def send_batch(
             if job.func is not func:
                 fid = _function_id(proc, task, fids)
                 func = job.func
-            end = _column_end(batch, start, func, job.name)
+            # (a job with inputs, most of a graph's, begins no column: no call to tell)
+            end = start if job.inputs is not None else _column_end(batch, start, func, job.name)
             if end > start:  # (a column: see the module doc; its jobs' tags follow each other)
                 rest = batch[k:end]
                 inflight.append(task)
