@@ -3,8 +3,9 @@ shows a run live -- and ``run.to_html()``, the same page as one file.
 
 How the pieces fit::
 
-    engine --on_batch--> Board (a Listener) --extend--> board.attempts, .ends, .running
+    engine --on_batch--> Board (a Listener) --while no page is open--> board.attempts, .ends
                                   |  while a page is open: --pack--> board.columns (arrays)
+                                  +--> board.running
     logger "webber" --printed lines, tracebacks--> _Capture (one) --> board.lines, ...
     browser <--SSE: what is new, at most every 100 ms-- Handler (one thread per page,
                                                        in _dashboard_http.py)
@@ -12,11 +13,12 @@ How the pieces fit::
 Printed lines reach the Board as the ``"webber"`` logger's records, so the
 page has the lines the log has (none when that logger is set above INFO).
 The Board hears a run through ``on_batch``, once per wake-up of the engine
-rather than several times per task, and extends lists with what it is given
-(the run record's own attempt rows, not copies) and keeps the attempts going
-on now in a dict; while a page is open it also packs the new rows into the
-page's columns (``_dashboard_http.Columns``: arrays of numbers), right then,
-while the rows are fresh in the CPU's cache. No serialising, no I/O, and no
+rather than several times per task, and keeps the attempts going on now in
+a dict; while a page is open it packs the new attempt rows into the page's
+columns (``_dashboard_http.Columns``: arrays of numbers, a column at a time),
+right then, while the rows are fresh in the CPU's cache, and keeps no rows
+(they are the run record's own: they die with the Run); while none is, it
+holds the rows it is given (not copies) until a page asks. No serialising, no I/O, and no
 wake-up of a page's thread per event: a page looks every 100 ms, and is woken
 only at a run's end (and when a run is shown while it sleeps, after 10 s
 without runs). Each browser's handler thread sends one batch of what it has
@@ -251,11 +253,12 @@ class Board(Listener):
     thread, and packs them into ``columns`` while a page is open; a page's
     batches are slices of those (``_dashboard_http.batch``).
 
-    ``attempts`` (the run's attempts as rows: :class:`~webber.Attempt`'s fields), ``ends``
-    (``(node, state)``), ``lines`` (``(node, stream, text)``), ``tracebacks``
-    (``(node, text)``), ``running`` (``(node, index) -> (attempt, worker,
-    started)`` of the attempts going on now) and ``outcome`` (``(duration,
-    ok)`` once finished; ``(None, None)``: the run was cut short).
+    ``attempts`` (the run's attempts as rows: :class:`~webber.Attempt`'s
+    fields) and ``ends`` (``(node, state)``) not in ``columns`` yet, ``lines``
+    (``(node, stream, text)``), ``tracebacks`` (``(node, text)``), ``running``
+    (``(node, index) -> (attempt, worker, started)`` of the attempts going on
+    now) and ``outcome`` (``(duration, ok)`` once finished; ``(None, None)``:
+    the run was cut short).
     """
 
     def __init__(self, dashboard: Dashboard | None = None) -> None:
@@ -337,28 +340,39 @@ class Board(Listener):
                 going = running.pop((row[0], row[2]), None)
                 if going is not None and going[0] > row[1]:
                     running[row[0], row[2]] = going  # its retry, started in this batch too
-        self.attempts.extend(attempts)
-        self.ends.extend(ended)
-        if self.dashboard is not None and self.dashboard.pages:
-            self.pack()
+        with self._packing:
+            if self.dashboard is not None and self.dashboard.pages:
+                self._pack(attempts, ended)
+            else:  # held until a page asks
+                self.attempts.extend(attempts)
+                self.ends.extend(ended)
 
     def pack(self) -> Columns:
-        """Bring ``columns`` up to ``attempts`` and ``ends``: in the engine's
-        thread as they come while a page is open (the rows are fresh in the
-        CPU's cache then: taking them apart later, in the page's thread,
-        costs twice as much, and the run's thread more again), and in a
-        page's thread for what is not in them yet (a page opened in the
-        middle of a run, or after it)."""
+        """Put the attempts and ends held in ``attempts`` and ``ends`` into
+        ``columns``, in a page's thread (a page opened in the middle of a run,
+        or after it); while a page is open, ``on_batch`` puts them there as
+        they come, in the engine's thread (the rows are fresh in the CPU's
+        cache then: taking them apart later costs more)."""
         with self._packing:
-            columns = self.columns
-            ends, attempts = columns.to
-            # The ends first: on_batch adds attempts before ends, so every end
-            # taken has its attempts taken too.
-            new_ends = self.ends[ends:]
-            new_rows = self.attempts[attempts:]
-            if new_ends or new_rows:
-                columns.add(new_rows, new_ends, self.positions())
-        return columns
+            self._pack((), ())
+        return self.columns
+
+    def _pack(self, rows: Sequence[AttemptRow], ends: Sequence[tuple[str, str]]) -> None:
+        """(Holding ``_packing``.) The rows are not kept once in the columns:
+        they die with the Run (the dashboard does not make a run's record
+        outlive it, nor pay for freeing it at the next run's start)."""
+        if self.attempts or self.ends:
+            rows, ends = [*self.attempts, *rows], [*self.ends, *ends]
+            self.attempts, self.ends = [], []
+        if rows or ends:
+            self.columns.add(rows, ends, self.positions())
+
+    def lengths(self) -> tuple[int, int, int, int]:
+        """How many ends, attempts, printed lines and tracebacks it has so far."""
+        with self._packing:
+            ends, attempts = self.columns.to
+            return (ends + len(self.ends), attempts + len(self.attempts), len(self.lines),
+                    len(self.tracebacks))
 
     def on_run_end(self, run: Run) -> None:
         self.detach()

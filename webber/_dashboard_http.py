@@ -131,37 +131,67 @@ class Columns:
 
     def add(self, rows: Sequence[AttemptRow], ends: Sequence[tuple[str, str]],
             positions: dict[str, int]) -> None:
-        """Add ``rows`` and ``ends``, the next ones (from one thread at a time)."""
+        """Add ``rows`` and ``ends``, the next ones (from one thread at a time).
+
+        A column at a time, each in one call (no Python code per row): what a
+        batch nearly always is (one worker, first attempts that succeeded, each
+        task's end right after its attempt) is found by counting, and put in
+        as one value repeated."""
         node: tuple[str, ...] = ()
         if rows:
-            # Attempt's fields in order, transposed in one go (not strict: every
-            # row has them all, and strict=True costs 40% more).
-            node, number, index, ok, started, duration, workers, error = zip(*rows)  # noqa: B905
+            n = len(rows)
+            node = tuple(map(_NODE, rows))
             where = array("I", _get(positions, node))
             self.node += where
-            try:
-                lanes = _get(self.lanes, workers)
-            except KeyError:  # a worker not seen before
-                for worker in dict.fromkeys(workers):
-                    if worker not in self.lanes:
-                        self.lanes[worker] = len(self.workers)
-                        self.workers.append(worker)
-                lanes = _get(self.lanes, workers)
-            self.worker += array("I", lanes)
-            self.started += array("d", started)
-            self.duration += array("d", duration)
-            self.index += index
-            self.number += number
-            self.ok += ok
-            self.error += error
+            self._workers(rows, n)
+            self.started += array("d", map(_STARTED, rows))
+            self.duration += array("d", map(_DURATION, rows))
+            if operator.countOf(map(_USUAL, rows), _FIRST_TRY) == n:
+                self.index += [None] * n
+                self.number += [1] * n
+                self.ok += [True] * n
+                self.error += [None] * n
+            else:
+                self.index += map(_INDEX, rows)
+                self.number += map(_NUMBER, rows)
+                self.ok += map(_OK, rows)
+                self.error += map(_ERROR, rows)
         if ends:
-            nodes, states = zip(*ends)  # noqa: B905
+            nodes = tuple(map(_NODE, ends))
             # Each task's end right after its one attempt, the usual case: the
             # same nodes (compared by identity, mostly), looked up once.
             self.end += where if nodes == node else array("I", _get(positions, nodes))
-            self.state += states
+            state = ends[0][1]
+            if operator.countOf(map(_STATE, ends), state) == len(ends):
+                self.state += [state] * len(ends)
+            else:
+                self.state += map(_STATE, ends)
         # Last: a page reads ``to`` first, and the columns up to it are whole.
         self.to = (self.to[0] + len(ends), self.to[1] + len(rows))
+
+    def _workers(self, rows: Sequence[AttemptRow], n: int) -> None:
+        """The lanes of ``rows``' workers (a new worker gets the next lane)."""
+        first = rows[0][6]
+        lane = self.lanes.get(first)
+        if lane is not None and operator.countOf(map(_WORKER, rows), first) == n:
+            self.worker += array("I", (lane,)) * n  # one worker ran them all
+            return
+        workers = tuple(map(_WORKER, rows))
+        for worker in dict.fromkeys(workers):
+            if worker not in self.lanes:
+                self.lanes[worker] = len(self.workers)
+                self.workers.append(worker)
+        self.worker += array("I", _get(self.lanes, workers))
+
+
+#: an attempt row's fields (see AttemptRow), and an end's state
+_NODE, _NUMBER, _INDEX, _OK, _STARTED, _DURATION, _WORKER, _ERROR = map(
+    operator.itemgetter, range(8))
+_STATE = operator.itemgetter(1)
+#: (number, index, ok, error) of nearly every attempt: the first, of no
+#: fan-out, and it succeeded
+_USUAL = operator.itemgetter(1, 2, 3, 7)
+_FIRST_TRY = (1, None, True, None)
 
 
 def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> tuple[Seen, bool, bytes]:
@@ -371,7 +401,7 @@ class Handler(BaseHTTPRequestHandler):
                         seen = (0, 0, 0, 0)
                 if board is not None and not done and (header or board.finished or
                                                        board.running != running or
-                                                       seen != _lengths(board)):
+                                                       seen != board.lengths()):
                     if header and not board.finished:
                         _look(dashboard)  # wait for something to show
                     running = board.running.copy()
@@ -416,12 +446,8 @@ def _idle(dashboard: Dashboard, board: Board | None, *, asleep: bool) -> None:
             dashboard.asleep -= 1
 
 
-def _lengths(board: Board) -> Seen:
-    return len(board.ends), len(board.attempts), len(board.lines), len(board.tracebacks)
-
-
 def _fits(seen: Seen, board: Board) -> bool:
-    return all(s <= h for s, h in zip(seen, _lengths(board), strict=True))
+    return all(s <= h for s, h in zip(seen, board.lengths(), strict=True))
 
 
 def _resumed(last: str, run: str) -> tuple[str, Seen]:
