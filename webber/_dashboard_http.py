@@ -144,9 +144,13 @@ class Columns:
             where = array("I", _get(positions, node))
             self.node += where
             self._workers(rows, n)
-            self.started += array("d", map(_STARTED, rows))
-            self.duration += array("d", map(_DURATION, rows))
-            if operator.countOf(map(_USUAL, rows), _FIRST_TRY) == n:
+            # (From a list: a third cheaper than from the map.)
+            self.started.fromlist([*map(_STARTED, rows)])
+            self.duration.fromlist([*map(_DURATION, rows)])
+            # First tries (numbers are 1 and up), of no fan-out, that succeeded
+            # (an attempt's error is None when, and only when, it did).
+            if sum(map(_NUMBER, rows)) == n and operator.countOf(map(_INDEX, rows), None) == n \
+                    and operator.countOf(map(_ERROR, rows), None) == n:
                 self.index += [None] * n
                 self.number += [1] * n
                 self.ok += [True] * n
@@ -188,10 +192,6 @@ class Columns:
 _NODE, _NUMBER, _INDEX, _OK, _STARTED, _DURATION, _WORKER, _ERROR = map(
     operator.itemgetter, range(8))
 _STATE = operator.itemgetter(1)
-#: (number, index, ok, error) of nearly every attempt: the first, of no
-#: fan-out, and it succeeded
-_USUAL = operator.itemgetter(1, 2, 3, 7)
-_FIRST_TRY = (1, None, True, None)
 
 
 def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> tuple[Seen, bool, bytes]:
