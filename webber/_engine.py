@@ -117,8 +117,7 @@ class _Engine:
         """Handle what arrives (and due timers), then decide once."""
         self.inbox.wait(self._started, self._finish_one, self._finish_many)
         self._decide_all()
-        if self.hooks.on_batch:
-            self.hooks.batch(self.record.rows)
+        self.hooks.batch(self.record.rows)
 
     # -- deciding: skip, or submit --------------------------------------------------
     def _decide_all(self) -> None:
@@ -398,7 +397,10 @@ class _Engine:
         self.states[n] = state
         self.values[n] = value
         if self.hooks.finals:
-            self._tell_final(n, state, value)
+            if self.hooks.batch_only:  # (a live view: no call per task)
+                self.hooks.ended.append((n, state))
+            else:
+                self._tell_final(n, state, value)
         nodes = self.plan.nodes
         children = nodes[n].children
         waiting, running = self.waiting, self.running
@@ -437,8 +439,7 @@ class _Engine:
             self.plan, self.states, self.values, started, duration, [*self.reuse, *hits],
             hits, self.session.stats() if self.session is not None else None,
         )
-        if self.hooks.on_batch:
-            self.hooks.batch(self.record.rows)
+        self.hooks.batch(self.record.rows)
         self.hooks.emit("on_run_end", run)
         return run
 

@@ -120,6 +120,7 @@ class Hooks:
     on_run_end: list[tuple[Listener, Callable[..., None]]]
     attempts: bool
     finals: bool
+    batch_only: bool
 
     def __init__(self, listeners: Sequence[Listener]) -> None:
         self._listeners = list(listeners)
@@ -146,6 +147,9 @@ class Hooks:
         #: state (the engine tests one flag per task instead of two or three)
         self.attempts = bool(self.on_task_end or self.on_attempt_end)
         self.finals = bool(self.on_batch or self.on_task_result or self.on_task_end)
+        #: whether on_batch is the only listener of final states (the engine
+        #: then appends to ``ended`` itself, with no call per task)
+        self.batch_only = bool(self.on_batch) and not (self.on_task_result or self.on_task_end)
 
     def _drop(self, listener: Listener, event: str) -> None:
         """(In the handler of the exception ``listener`` raised.)"""
@@ -188,7 +192,10 @@ class Hooks:
     def batch(self, rows: list[AttemptRow]) -> None:
         """Tell on_batch what happened since the last call: the starts and final
         states collected in ``started`` and ``ended``, and the attempt rows of
-        ``rows`` (the run record's, appended to as attempts end) not told yet."""
+        ``rows`` (the run record's, appended to as attempts end) not told yet
+        (nothing when no listener overrides on_batch)."""
+        if not self.on_batch:
+            return
         attempts = rows[self._told:]
         if not (attempts or self.started or self.ended):
             return
