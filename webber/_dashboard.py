@@ -3,9 +3,8 @@ shows a run live -- and ``run.to_html()``, the same page as one file.
 
 How the pieces fit::
 
-    engine --on_batch--> Board (a Listener) --while no page is open--> board.attempts, .ends
+    engine --on_batch--> Board (a Listener) --> board.running; no page open: board.attempts, .ends
                                   |  while a page is open: --pack--> board.columns (arrays)
-                                  +--> board.running
     logger "webber" --printed lines, tracebacks--> _Capture (one) --> board.lines, ...
     browser <--SSE: what is new, at most every 100 ms-- Handler (one thread per page,
                                                        in _dashboard_http.py)
@@ -15,11 +14,11 @@ page has the lines the log has (none when that logger is set above INFO).
 The Board hears a run through ``on_batch``, once per wake-up of the engine
 rather than several times per task, and keeps the attempts going on now in
 a dict; while a page is open it packs the new attempt rows into the page's
-columns (``_dashboard_http.Columns``: arrays of numbers, a column at a time),
+columns (``_dashboard_columns.Columns``: arrays of numbers, a column at a time),
 right then, while the rows are fresh in the CPU's cache, and keeps no rows
-(they are the run record's own: they die with the Run); while none is, it
-holds the rows it is given (not copies) until a page asks. No serialising, no I/O, and no
-wake-up of a page's thread per event: a page looks every 100 ms, and is woken
+(they die with the Run); while none is, it holds the rows it is given (not
+copies) until a page asks. No serialising, no I/O, and no wake-up of a
+page's thread per event: a page looks every 100 ms, and is woken
 only at a run's end (and when a run is shown while it sleeps, after 10 s
 without runs). Each browser's handler thread sends one batch of what it has
 not sent yet (slices of the columns, plus the attempts running now) as a
@@ -52,7 +51,8 @@ import weakref
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from webber._dashboard_http import NO_GRAPH, Columns, Handler, Server, Server6, batch, graph, page
+from webber._dashboard_columns import Columns, settle
+from webber._dashboard_http import NO_GRAPH, Handler, Server, Server6, batch, graph, page
 from webber._events import AttemptRow, Listener
 
 if TYPE_CHECKING:
@@ -331,15 +331,8 @@ class Board(Listener):
         attempts: Sequence[AttemptRow],
         ended: Sequence[tuple[str, State]],
     ) -> None:
-        running = self.running
-        for node, attempt, index, worker, at in started:
-            running[node, index] = (attempt, worker, at)
-        if running:
-            # Gone from running before it is in attempts: a page never misses it.
-            for row in attempts:
-                going = running.pop((row[0], row[2]), None)
-                if going is not None and going[0] > row[1]:
-                    running[row[0], row[2]] = going  # its retry, started in this batch too
+        # Gone from running before it is in the columns: a page never misses it.
+        settle(self.running, started, attempts)
         with self._packing:
             if self.dashboard is not None and self.dashboard.pages:
                 self._pack(attempts, ended)
@@ -348,19 +341,15 @@ class Board(Listener):
                 self.ends.extend(ended)
 
     def pack(self) -> Columns:
-        """Put the attempts and ends held in ``attempts`` and ``ends`` into
-        ``columns``, in a page's thread (a page opened in the middle of a run,
-        or after it); while a page is open, ``on_batch`` puts them there as
-        they come, in the engine's thread (the rows are fresh in the CPU's
-        cache then: taking them apart later costs more)."""
+        """Put what ``attempts`` and ``ends`` hold into ``columns`` (for a page
+        opened in the middle of a run, or after it)."""
         with self._packing:
             self._pack((), ())
         return self.columns
 
     def _pack(self, rows: Sequence[AttemptRow], ends: Sequence[tuple[str, str]]) -> None:
-        """(Holding ``_packing``.) The rows are not kept once in the columns:
-        they die with the Run (the dashboard does not make a run's record
-        outlive it, nor pay for freeing it at the next run's start)."""
+        """(Holding ``_packing``.) Rows in the columns are not kept: they die
+        with the Run, not at the next run's start."""
         if self.attempts or self.ends:
             rows, ends = [*self.attempts, *rows], [*self.ends, *ends]
             self.attempts, self.ends = [], []

@@ -13,7 +13,6 @@ import base64
 import functools
 import hashlib
 import json
-import operator
 import re
 import secrets
 import selectors
@@ -31,11 +30,10 @@ from urllib.parse import parse_qs, urlsplit
 
 if TYPE_CHECKING:
     from webber._dashboard import Board, Dashboard
-    from webber._events import AttemptRow
     from webber._plan import Plan
 
 __all__ = [
-    "AWAKE", "BATCH", "KEEP_ALIVE", "NO_GRAPH", "Columns", "Handler", "Seen", "Server", "Server6",
+    "AWAKE", "BATCH", "KEEP_ALIVE", "NO_GRAPH", "Handler", "Seen", "Server", "Server6",
     "batch", "column", "graph", "page", "with_nodes",
 ]
 
@@ -102,98 +100,6 @@ Seen = tuple[int, int, int, int]
 NO_GRAPH = '{"id":[],"name":[],"level":[],"map":[],"parents":{}}'
 
 
-class Columns:
-    """A run's attempts and ends as the page takes them, grown by :meth:`add`
-    (``Board.pack``: in the engine's thread as they come, while a page is
-    open), so that a page's batch is only slices of them. ``to`` says how far
-    they go, as ``(ends, attempts)``.
-
-    Per attempt: ``node`` (its position in the graph's ``id``: three times
-    cheaper to encode than its name), ``worker`` (a position in ``workers``),
-    ``started`` and ``duration`` as numbers in arrays (bytes for the page:
-    a float in JSON costs more than the rest of its attempt); ``index``,
-    ``number``, ``ok`` and ``error`` as lists of values that are nearly
-    always the same (sent as one value then); per end ``end`` (its node's
-    position) and ``state``."""
-
-    def __init__(self) -> None:
-        self.to = (0, 0)
-        self.node, self.worker = array("I"), array("I")
-        self.started, self.duration = array("d"), array("d")
-        self.index: list[int | None] = []
-        self.number: list[int] = []
-        self.ok: list[bool] = []
-        self.error: list[str | None] = []
-        self.end = array("I")
-        self.state: list[str] = []
-        self.workers: list[str] = []
-        self.lanes: dict[str, int] = {}
-
-    def add(self, rows: Sequence[AttemptRow], ends: Sequence[tuple[str, str]],
-            positions: dict[str, int]) -> None:
-        """Add ``rows`` and ``ends``, the next ones (from one thread at a time).
-
-        A column at a time, each in one call (no Python code per row): what a
-        batch nearly always is (one worker, first attempts that succeeded, each
-        task's end right after its attempt) is found by counting, and put in
-        as one value repeated."""
-        node: tuple[str, ...] = ()
-        if rows:
-            n = len(rows)
-            node = tuple(map(_NODE, rows))
-            where = array("I", _get(positions, node))
-            self.node += where
-            self._workers(rows, n)
-            # (From a list: a third cheaper than from the map.)
-            self.started.fromlist([*map(_STARTED, rows)])
-            self.duration.fromlist([*map(_DURATION, rows)])
-            # First tries (numbers are 1 and up), of no fan-out, that succeeded
-            # (an attempt's error is None when, and only when, it did).
-            if sum(map(_NUMBER, rows)) == n and operator.countOf(map(_INDEX, rows), None) == n \
-                    and operator.countOf(map(_ERROR, rows), None) == n:
-                self.index += [None] * n
-                self.number += [1] * n
-                self.ok += [True] * n
-                self.error += [None] * n
-            else:
-                self.index += map(_INDEX, rows)
-                self.number += map(_NUMBER, rows)
-                self.ok += map(_OK, rows)
-                self.error += map(_ERROR, rows)
-        if ends:
-            nodes = tuple(map(_NODE, ends))
-            # Each task's end right after its one attempt, the usual case: the
-            # same nodes (compared by identity, mostly), looked up once.
-            self.end += where if nodes == node else array("I", _get(positions, nodes))
-            state = ends[0][1]
-            if operator.countOf(map(_STATE, ends), state) == len(ends):
-                self.state += [state] * len(ends)
-            else:
-                self.state += map(_STATE, ends)
-        # Last: a page reads ``to`` first, and the columns up to it are whole.
-        self.to = (self.to[0] + len(ends), self.to[1] + len(rows))
-
-    def _workers(self, rows: Sequence[AttemptRow], n: int) -> None:
-        """The lanes of ``rows``' workers (a new worker gets the next lane)."""
-        first = rows[0][6]
-        lane = self.lanes.get(first)
-        if lane is not None and operator.countOf(map(_WORKER, rows), first) == n:
-            self.worker += array("I", (lane,)) * n  # one worker ran them all
-            return
-        workers = tuple(map(_WORKER, rows))
-        for worker in dict.fromkeys(workers):
-            if worker not in self.lanes:
-                self.lanes[worker] = len(self.workers)
-                self.workers.append(worker)
-        self.worker += array("I", _get(self.lanes, workers))
-
-
-#: an attempt row's fields (see AttemptRow), and an end's state
-_NODE, _NUMBER, _INDEX, _OK, _STARTED, _DURATION, _WORKER, _ERROR = map(
-    operator.itemgetter, range(8))
-_STATE = operator.itemgetter(1)
-
-
 def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> tuple[Seen, bool, bytes]:
     """What ``board`` has that a page at ``since`` has not, as the page takes
     it: where the page is then, whether that is the run's end, and the JSON::
@@ -210,7 +116,7 @@ def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> tuple[Seen, bool, bytes]:
                 (doubles) and durations (doubles); the ends' nodes (uint32)}
 
     A column C whose values are all the same is sent as that value (see
-    :class:`Columns` for the rest). The attempts and ends are what the
+    ``_dashboard_columns.Columns`` for the rest). The attempts and ends are what the
     board's columns have (``Board.pack``), so what is sent is whole: a
     task's end never comes before its attempts.
     """
@@ -221,10 +127,11 @@ def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> tuple[Seen, bool, bytes]:
     ends, attempts = slice(since[0], to[0]), slice(since[1], to[1])
     head = json.dumps({
         "from": since, "to": to,
-        "att": {"n": to[1] - since[1], "index": column(columns.index[attempts]),
-                "number": column(columns.number[attempts]), "ok": column(columns.ok[attempts]),
-                "error": column(columns.error[attempts]), "workers": columns.workers[:]},
-        "end": {"n": to[0] - since[0], "state": column(columns.state[ends])},
+        "att": {"n": to[1] - since[1], "index": columns.index.slice(since[1], to[1]),
+                "number": columns.number.slice(since[1], to[1]),
+                "ok": columns.ok.slice(since[1], to[1]),
+                "error": columns.error.slice(since[1], to[1]), "workers": columns.workers[:]},
+        "end": {"n": to[0] - since[0], "state": columns.state.slice(since[0], to[0])},
         "line": board.lines[since[2]:to[2]],
         "tb": board.tracebacks[since[3]:to[3]],
         "run": [[n, i, number, worker, at] for (n, i), (number, worker, at) in running.items()],
@@ -267,14 +174,6 @@ def column(values: Sequence[Any]) -> Any:
     if values and values.count(values[0]) == len(values):
         return values[0]
     return values
-
-
-def _get(mapping: dict[str, int], keys: Sequence[str]) -> Sequence[int]:
-    """``mapping``'s values of ``keys``, looked up in one call (a third of
-    ``map(mapping.__getitem__, keys)``'s time)."""
-    if len(keys) > 1:
-        return operator.itemgetter(*keys)(mapping)  # type: ignore[no-any-return]
-    return [mapping[k] for k in keys]
 
 
 # -- the server ---------------------------------------------------------------------------

@@ -1,0 +1,152 @@
+"""The dashboard's columns (``_dashboard_columns``): what a page is sent is
+exactly the run's attempts and ends, whatever a batch holds."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from webber import DAG, Listener
+from webber._dashboard import Board
+from webber._dashboard_columns import Columns, Runs, settle
+
+
+def expand(runs: Runs) -> list[Any]:
+    value = runs.slice(0, runs.size)
+    return value if isinstance(value, list) else [value] * runs.size
+
+
+def test_runs_give_one_value_for_a_slice_of_one_run_else_every_value() -> None:
+    runs = Runs()
+    runs.add(None, 3)
+    runs.add(None, 2)  # the same value: the same run
+    runs.extend([4, None])
+    runs.add(True, 2)
+    runs.add(1, 1)  # equal to True, but another value
+    assert runs.starts == [0, 5, 6, 7, 9] and runs.size == 10
+    assert runs.slice(0, 5) is None and runs.slice(1, 3) is None and runs.slice(7, 9) is True
+    assert runs.slice(3, 7) == [None, None, 4, None]
+    assert runs.slice(8, 10) == [True, 1] and type(runs.slice(8, 10)[1]) is int
+    assert runs.slice(4, 4) == [] and runs.slice(9, 10) == 1
+    assert expand(runs) == [None] * 5 + [4, None, True, True, 1]
+
+
+def rows_of(count: int, seed: int) -> tuple[list[Any], list[tuple[str, str]]]:
+    """Attempt rows and ends as a run makes them, some of them unusual."""
+    rng = random.Random(seed)
+    rows, ends = [], []
+    for i in range(count):
+        node = f"n{rng.randrange(50)}"
+        ok = rng.random() > 0.1
+        rows.append((node, rng.choice([1, 1, 1, 2]), rng.choice([None, None, 0, 3]), ok,
+                     1.7e9 + rng.random(), rng.random(), rng.choice(["w1", "w2", "w3"]),
+                     None if ok else f"ValueError: {i}"))
+        if rng.random() > 0.2:
+            ends.append((node, rng.choice(["success", "success", "failed", "skipped"])))
+    return rows, ends
+
+
+def check(columns: Columns, rows: list[Any], ends: list[tuple[str, str]],
+          ids: list[str]) -> None:
+    n = len(rows)
+    assert columns.to == (len(ends), n)
+    assert [ids[p] for p in columns.node] == [r[0] for r in rows]
+    assert expand(columns.number) == [r[1] for r in rows]
+    assert expand(columns.index) == [r[2] for r in rows]
+    assert expand(columns.ok) == [r[3] for r in rows]
+    assert list(columns.started) == [r[4] for r in rows]
+    assert list(columns.duration) == [r[5] for r in rows]
+    assert [columns.workers[w] for w in columns.worker] == [r[6] for r in rows]
+    assert expand(columns.error) == [r[7] for r in rows]
+    assert [ids[p] for p in columns.end] == [e[0] for e in ends]
+    assert expand(columns.state) == [e[1] for e in ends]
+
+
+def test_columns_hold_every_attempt_and_end_exactly_however_they_come() -> None:
+    ids = [f"n{i}" for i in range(50)]
+    positions = {n: i for i, n in enumerate(ids)}
+    for seed in range(20):
+        rows, ends = rows_of(200, seed)
+        columns = Columns()
+        # In batches of every kind: usual ones (one worker, first tries that
+        # succeeded, their ends right after), and mixed ones.
+        usual = [(r[0], 1, None, True, r[4], r[5], "w1", None) for r in rows[:60]]
+        usual_ends = [(r[0], "success") for r in usual]
+        columns.add(usual, usual_ends, positions)
+        columns.add(usual[:1], [], positions)  # a worker seen before, alone
+        at = 0
+        for size in (1, 7, 0, 50, 142):
+            columns.add(rows[at:at + size], ends[at:at + size], positions)
+            at += size
+        columns.add([], ends[at:], positions)
+        check(columns, usual + usual[:1] + rows, usual_ends + ends, ids)
+
+
+def test_settle_keeps_what_still_runs() -> None:
+    running: dict[tuple[str, int | None], tuple[int, str, float]] = {}
+    settle(running, [("a", 1, None, "w", 1.0), ("m", 1, 0, "w", 1.0), ("m", 1, 1, "w", 1.0),
+                     ("b", 2, None, "w", 1.0)], [])
+    # m's element 1 ended, not its element 0; b's first try ended (its retry is on).
+    rows = [("m", 1, 1, True, 1.0, 0.1, "w", None), ("b", 1, None, False, 0.5, 0.1, "w", "E"),
+            ("c", 1, None, True, 1.0, 0.1, "w", None)]
+    settle(running, [], rows)
+    assert running == {("a", None): (1, "w", 1.0), ("m", 0): (1, "w", 1.0),
+                       ("b", None): (2, "w", 1.0)}
+    settle(running, [], [("b", 2, None, True, 1.0, 0.1, "w", None),
+                         ("m", 1, 0, True, 1.0, 0.1, "w", None)])
+    assert running == {("a", None): (1, "w", 1.0)}
+
+
+class _Open:
+    """A dashboard with a page open (what Board reads of one)."""
+
+    pages = 1
+
+
+def test_a_board_with_a_page_open_keeps_no_rows_and_one_without_holds_them() -> None:
+    dag = DAG("kept")
+    for _ in range(3):
+        dag.add_node(int)
+    run = dag.run(executor="inline")
+    rows = [(a.node, a.number, a.index, a.ok, a.started, a.duration, a.worker, a.error)
+            for tries in run.attempts.values() for a in tries]
+    ends = list(run.states.items())
+    watched, held = Board(_Open()), Board()  # type: ignore[arg-type]
+    for board in (watched, held):
+        board.plan = run.plan
+        board.on_batch([], rows[:1], ends[:1])
+        board.on_batch([], rows[1:], ends[1:])
+    assert watched.attempts == [] and watched.ends == [] and watched.columns.to == (3, 3)
+    assert held.attempts == rows and held.ends == ends and held.columns.to == (0, 0)
+    assert watched.lengths() == held.lengths() == (3, 3, 0, 0)
+    held.pack()
+    assert held.attempts == [] and held.columns.to == (3, 3)
+    check(held.columns, rows, ends, list(run.plan.nodes))
+    check(watched.columns, rows, ends, list(run.plan.nodes))
+
+
+def test_on_batch_gets_every_final_state_alone_or_beside_per_task_listeners() -> None:
+    class Batches(Listener):
+        def __init__(self) -> None:
+            self.ended: list[tuple[str, str]] = []
+
+        def on_batch(self, started: Any, attempts: Any, ended: Any) -> None:
+            self.ended += ended
+
+    class Ends(Listener):
+        def __init__(self) -> None:
+            self.ended: list[tuple[str, str]] = []
+
+        def on_task_end(self, node: str, state: Any, attempt: int, duration: float,
+                        worker: str) -> None:
+            self.ended.append((node, state))
+
+    dag = DAG("finals")
+    ok = dag.add_node(int, "1")
+    bad = dag.add_node(int, "x")
+    dag.add_edge(bad, dag.add_node(int, "2"))
+    alone, beside, ends = Batches(), Batches(), Ends()
+    first = dag.run(executor="inline", listeners=[alone])
+    dag.run(executor="inline", listeners=[beside, ends])
+    assert alone.ended == beside.ended == ends.ended == list(first.states.items())
+    assert (ok, "success") in alone.ended and (bad, "failed") in alone.ended
