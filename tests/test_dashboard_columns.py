@@ -6,9 +6,10 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from webber import DAG, Listener
+from webber import DAG, Flow, Listener
 from webber._dashboard import Board
-from webber._dashboard_columns import Columns, Runs, settle
+from webber._dashboard_columns import Columns, Layout, Runs, settle
+from webber._task import task
 
 
 def expand(runs: Runs) -> list[Any]:
@@ -64,7 +65,7 @@ def check(columns: Columns, rows: list[Any], ends: list[tuple[str, str]],
 
 def test_columns_hold_every_attempt_and_end_exactly_however_they_come() -> None:
     ids = [f"n{i}" for i in range(50)]
-    positions = {n: i for i, n in enumerate(ids)}
+    positions = Layout({n: i for i, n in enumerate(ids)}, False)
     for seed in range(20):
         rows, ends = rows_of(200, seed)
         columns = Columns()
@@ -80,6 +81,26 @@ def test_columns_hold_every_attempt_and_end_exactly_however_they_come() -> None:
             at += size
         columns.add([], ends[at:], positions)
         check(columns, usual + usual[:1] + rows, usual_ends + ends, ids)
+        # A plan where no node retries or fans out: only whether they succeeded is looked at.
+        plain = Columns()
+        failed = [(*r[:3], False, *r[4:7], "E: no") for r in usual[:5]]
+        for batch in (usual, failed, usual):
+            plain.add(batch, [], Layout(positions.positions, True))
+        check(plain, usual + failed + usual, [], ids)
+
+
+def test_a_plan_with_retries_or_a_fan_out_is_not_all_first_tries() -> None:
+    def layout(**options: Any) -> Layout:
+        dag = DAG()
+        dag.add_node(int)
+        dag.add_node(task(len, **options) if options else len, "ab")
+        return Layout.of(dag.compile())
+
+    assert layout().firsts and not layout(retries=1).firsts
+    with Flow("mapped") as flow:
+        task(len).map(["ab", "c"])
+    fanned = Layout.of(flow.compile())
+    assert not fanned.firsts and len(fanned.positions) == 1
 
 
 def test_settle_keeps_what_still_runs() -> None:

@@ -51,7 +51,7 @@ import weakref
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from webber._dashboard_columns import Columns, settle
+from webber._dashboard_columns import Columns, Layout, settle
 from webber._dashboard_http import NO_GRAPH, Handler, Server, Server6, batch, graph, page
 from webber._events import AttemptRow, Listener
 
@@ -158,7 +158,7 @@ class Dashboard:
             previous.cut()  # this thread starts another run: that one was cut short
         if previous is not None and previous.plan is board.plan:
             # the same graph: made once
-            board.nodes_json, board._positions = previous.nodes_json, previous._positions
+            board.nodes_json, board._layout = previous.nodes_json, previous._layout
         with self.changed:
             self.board = board
             if self.asleep:
@@ -276,7 +276,7 @@ class Board(Listener):
         self.outcome: tuple[float | None, bool | None] = (None, None)
         #: the graph as the page's JSON, made once (and reused by the next run of the same plan)
         self.nodes_json: str | None = None
-        self._positions: dict[str, int] | None = None
+        self._layout: Layout | None = None
         self._lines: dict[str, int] = {}
         self._total = 0
         self._capture: _Capture | None = None
@@ -310,12 +310,12 @@ class Board(Listener):
             self.nodes_json = json.dumps(graph(self.plan), separators=(",", ":"))
         return self.nodes_json
 
-    def positions(self) -> dict[str, int]:
-        """Node id -> its position in the graph's ``id`` (how a batch names a node)."""
-        if self._positions is None:
+    def layout(self) -> Layout:
+        """Where each node is in the graph's ``id`` (how a batch names a node)."""
+        if self._layout is None:
             assert self.plan is not None
-            self._positions = {n: i for i, n in enumerate(self.plan.nodes)}
-        return self._positions
+            self._layout = Layout.of(self.plan)
+        return self._layout
 
     def on_run_start(self, plan: Plan) -> None:
         self.plan = plan
@@ -354,7 +354,7 @@ class Board(Listener):
             rows, ends = [*self.attempts, *rows], [*self.ends, *ends]
             self.attempts, self.ends = [], []
         if rows or ends:
-            self.columns.add(rows, ends, self.positions())
+            self.columns.add(rows, ends, self.layout())
 
     def lengths(self) -> tuple[int, int, int, int]:
         """How many ends, attempts, printed lines and tracebacks it has so far."""

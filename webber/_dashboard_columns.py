@@ -9,17 +9,32 @@ import bisect
 import operator
 from array import array
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from webber._events import AttemptRow
+    from webber._plan import Plan
 
-__all__ = ["Columns", "Runs", "settle"]
+__all__ = ["Columns", "Layout", "Runs", "settle"]
 
 #: an attempt row's fields (see AttemptRow), and an end's state
 _NODE, _NUMBER, _INDEX, _OK, _STARTED, _DURATION, _WORKER, _ERROR = map(
     operator.itemgetter, range(8))
 _STATE = operator.itemgetter(1)
+
+
+class Layout(NamedTuple):
+    """What the columns need to know of a plan, made once per plan."""
+
+    #: node id -> its position in the graph's ``id`` (how a batch names a node)
+    positions: dict[str, int]
+    #: no node retries or fans out: every attempt is a first try, of no fan-out
+    firsts: bool
+
+    @classmethod
+    def of(cls, plan: Plan) -> Layout:
+        return cls({n: i for i, n in enumerate(plan.nodes)},
+                   not any(p.node.fan_out or p.node.options.retries for p in plan.nodes.values()))
 
 
 class Runs:
@@ -86,13 +101,14 @@ class Columns:
         self.lanes: dict[str, int] = {}
 
     def add(self, rows: Sequence[AttemptRow], ends: Sequence[tuple[str, str]],
-            positions: dict[str, int]) -> None:
+            layout: Layout) -> None:
         """Add ``rows`` and ``ends``, the next ones (from one thread at a time).
 
         A column at a time, each in one call (no Python code per row): what a
         batch nearly always is (first tries that succeeded, each task's end
         right after its attempt, one state) is found by counting."""
         node: tuple[str, ...] = ()
+        positions = layout.positions
         if rows:
             n = len(rows)
             node = tuple(map(_NODE, rows))
@@ -102,10 +118,12 @@ class Columns:
             # (From a list: a third cheaper than from the map.)
             self.started.fromlist([*map(_STARTED, rows)])
             self.duration.fromlist([*map(_DURATION, rows)])
-            # First tries (numbers are 1 and up), of no fan-out, that succeeded
-            # (an attempt's error is None when, and only when, it did).
-            if sum(map(_NUMBER, rows)) == n and operator.countOf(map(_INDEX, rows), None) == n \
-                    and operator.countOf(map(_ERROR, rows), None) == n:
+            # First tries (numbers are 1 and up), of no fan-out (known of a
+            # plan where no node retries or fans out), that succeeded (an
+            # attempt's error is None when, and only when, it did).
+            firsts = layout.firsts or (sum(map(_NUMBER, rows)) == n
+                                       and operator.countOf(map(_INDEX, rows), None) == n)
+            if firsts and operator.countOf(map(_ERROR, rows), None) == n:
                 for runs, value in ((self.index, None), (self.number, 1), (self.ok, True),
                                     (self.error, None)):
                     runs.add(value, n)
@@ -129,8 +147,11 @@ class Columns:
     def _workers(self, rows: Sequence[AttemptRow], n: int) -> None:
         """The lanes of ``rows``' workers (a new worker gets the next lane)."""
         first = rows[0][6]
-        lane = self.lanes.get(first)
-        if lane is not None and operator.countOf(map(_WORKER, rows), first) == n:
+        if rows[-1][6] == first and operator.countOf(map(_WORKER, rows), first) == n:
+            lane = self.lanes.get(first)
+            if lane is None:
+                lane = self.lanes[first] = len(self.workers)
+                self.workers.append(first)
             self.worker += array("I", (lane,)) * n  # one worker ran them all
             return
         workers = tuple(map(_WORKER, rows))
