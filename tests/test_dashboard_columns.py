@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from webber import DAG, Flow, Listener
+from webber import DAG, Flow, Listener, Promise
 from webber._dashboard import Board
 from webber._dashboard_columns import Columns, Layout, Runs, settle
 from webber._task import task
@@ -150,9 +150,11 @@ def test_on_batch_gets_every_final_state_alone_or_beside_per_task_listeners() ->
     class Batches(Listener):
         def __init__(self) -> None:
             self.ended: list[tuple[str, str]] = []
+            self.batches = 0
 
         def on_batch(self, started: Any, attempts: Any, ended: Any) -> None:
             self.ended += ended
+            self.batches += 1
 
     class Ends(Listener):
         def __init__(self) -> None:
@@ -166,8 +168,48 @@ def test_on_batch_gets_every_final_state_alone_or_beside_per_task_listeners() ->
     ok = dag.add_node(int, "1")
     bad = dag.add_node(int, "x")
     dag.add_edge(bad, dag.add_node(int, "2"))
-    alone, beside, ends = Batches(), Batches(), Ends()
-    first = dag.run(executor="inline", listeners=[alone])
-    dag.run(executor="inline", listeners=[beside, ends])
-    assert alone.ended == beside.ended == ends.ended == list(first.states.items())
-    assert (ok, "success") in alone.ended and (bad, "failed") in alone.ended
+    previous = ok
+    for _ in range(5):  # a chain: one batch per link, at least
+        previous = dag.add_node(abs, Promise(previous))
+    for executor in ("inline", "threads"):
+        alone, beside, ends = Batches(), Batches(), Ends()
+        first = dag.run(executor=executor, listeners=[alone])
+        dag.run(executor=executor, listeners=[beside, ends])
+        assert alone.batches >= 1 and beside.batches >= 1
+        # In the order the tasks ended (the same run's on_task_end says it).
+        assert beside.ended == ends.ended
+        assert sorted(alone.ended) == sorted(ends.ended) == sorted(first.states.items())
+        assert len(alone.ended) == 8
+        assert (ok, "success") in alone.ended and (bad, "failed") in alone.ended
+
+
+def test_hooks_tell_on_batch_the_states_and_rows_each_batch_added() -> None:
+    from webber._events import Hooks
+
+    class Batches(Listener):
+        def __init__(self) -> None:
+            self.calls: list[tuple[Any, Any, Any]] = []
+
+        def on_batch(self, started: Any, attempts: Any, ended: Any) -> None:
+            self.calls.append((list(started), list(attempts), list(ended)))
+
+    seen = Batches()
+    hooks = Hooks([seen])
+    rows: list[Any] = []
+    states: dict[str, Any] = {}
+    hooks.batch(rows, states)  # nothing yet: no call
+    rows.append(("a", 1, None, True, 1.0, 0.1, "w", None))
+    states["a"] = "success"
+    hooks.started.append(("b", 1, None, "w", 1.0))
+    hooks.batch(rows, states)
+    hooks.started.append(("c", 1, None, "w", 2.0))
+    hooks.batch(rows, states)  # a start alone
+    rows += [("b", 1, None, True, 1.0, 0.1, "w", None), ("c", 1, None, True, 2.0, 0.1, "w", None)]
+    states.update(c="success", b="skipped", d="skipped")
+    hooks.batch(rows, states)
+    hooks.batch(rows, states)  # nothing new: no call
+    assert seen.calls == [
+        ([("b", 1, None, "w", 1.0)], [rows[0]], [("a", "success")]),
+        ([("c", 1, None, "w", 2.0)], [], []),
+        ([], rows[1:], [("c", "success"), ("b", "skipped"), ("d", "skipped")]),
+    ]

@@ -117,7 +117,7 @@ class _Engine:
         """Handle what arrives (and due timers), then decide once."""
         self.inbox.wait(self._started, self._finish_one, self._finish_many)
         self._decide_all()
-        self.hooks.batch(self.record.rows)
+        self.hooks.batch(self.record.rows, self.states)
 
     # -- deciding: skip, or submit --------------------------------------------------
     def _decide_all(self) -> None:
@@ -397,10 +397,7 @@ class _Engine:
         self.states[n] = state
         self.values[n] = value
         if self.hooks.finals:
-            if self.hooks.batch_only:  # (a live view: no call per task)
-                self.hooks.ended.append((n, state))
-            else:
-                self._tell_final(n, state, value)
+            self._tell_final(n, state, value)
         nodes = self.plan.nodes
         children = nodes[n].children
         waiting, running = self.waiting, self.running
@@ -417,8 +414,6 @@ class _Engine:
                 self.decide.append(child)
 
     def _tell_final(self, n: str, state: State, value: Any) -> None:
-        if self.hooks.on_batch:
-            self.hooks.ended.append((n, state))
         if self.hooks.on_task_result:
             self.hooks.emit("on_task_result", n, state, fetch(value) if state == SUCCESS else value)
         if self.hooks.on_task_end:
@@ -439,7 +434,7 @@ class _Engine:
             self.plan, self.states, self.values, started, duration, [*self.reuse, *hits],
             hits, self.session.stats() if self.session is not None else None,
         )
-        self.hooks.batch(self.record.rows)
+        self.hooks.batch(self.record.rows, self.states)
         self.hooks.emit("on_run_end", run)
         return run
 

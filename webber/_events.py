@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -120,16 +121,14 @@ class Hooks:
     on_run_end: list[tuple[Listener, Callable[..., None]]]
     attempts: bool
     finals: bool
-    batch_only: bool
 
     def __init__(self, listeners: Sequence[Listener]) -> None:
         self._listeners = list(listeners)
         self._wire()
         #: for on_batch (filled by the engine only when a listener wants it): the
-        #: starts and final states since the last call, and the attempt rows told so far
+        #: starts since the last call; the attempt rows and final states told so far
         self.started: list[tuple[str, int, int | None, str, float]] = []
-        self.ended: list[tuple[str, State]] = []
-        self._told = 0
+        self._told = self._ended = 0
 
     def _wire(self) -> None:
         calls = {
@@ -146,10 +145,7 @@ class Hooks:
         #: whether a listener wants each attempt's end, or each task's final
         #: state (the engine tests one flag per task instead of two or three)
         self.attempts = bool(self.on_task_end or self.on_attempt_end)
-        self.finals = bool(self.on_batch or self.on_task_result or self.on_task_end)
-        #: whether on_batch is the only listener of final states (the engine
-        #: then appends to ``ended`` itself, with no call per task)
-        self.batch_only = bool(self.on_batch) and not (self.on_task_result or self.on_task_end)
+        self.finals = bool(self.on_task_result or self.on_task_end)
 
     def _drop(self, listener: Listener, event: str) -> None:
         """(In the handler of the exception ``listener`` raised.)"""
@@ -189,18 +185,22 @@ class Hooks:
             except Exception:
                 self._drop(listener, "on_task_end")
 
-    def batch(self, rows: list[AttemptRow]) -> None:
-        """Tell on_batch what happened since the last call: the starts and final
-        states collected in ``started`` and ``ended``, and the attempt rows of
-        ``rows`` (the run record's, appended to as attempts end) not told yet
-        (nothing when no listener overrides on_batch)."""
+    def batch(self, rows: list[AttemptRow], states: dict[str, State]) -> None:
+        """Tell on_batch what happened since the last call: the starts collected
+        in ``started``, and what ``rows`` (the run record's attempt rows) and
+        ``states`` (the final states) got since (both only grow, in order).
+        Nothing when no listener overrides on_batch."""
         if not self.on_batch:
             return
-        attempts = rows[self._told:]
-        if not (attempts or self.started or self.ended):
+        attempts, new = rows[self._told:], len(states) - self._ended
+        if not (attempts or self.started or new):
             return
-        started, ended = self.started, self.ended
-        self.started, self.ended, self._told = [], [], len(rows)
+        # The last ``new`` entries, read from the end (a dict has no slices):
+        # nothing done per task as it ends, and no walk over the older ones.
+        ended = list(itertools.islice(reversed(states.items()), new))
+        ended.reverse()
+        started, self.started = self.started, []
+        self._told, self._ended = len(rows), len(states)
         for listener, call in self.on_batch:
             try:
                 call(started, attempts, ended)
