@@ -213,3 +213,36 @@ def test_hooks_tell_on_batch_the_states_and_rows_each_batch_added() -> None:
         ([("c", 1, None, "w", 2.0)], [], []),
         ([], rows[1:], [("c", "success"), ("b", "skipped"), ("d", "skipped")]),
     ]
+
+
+def test_positions_and_lanes_are_16_bits_until_they_need_more() -> None:
+    ids = [f"n{i}" for i in range(3)]
+    rows = [(ids[i % 3], 1, None, True, 1.0, 0.5, f"w{i}", None) for i in range(70_000)]
+    columns = Columns()
+    columns.add(rows[:10], [], Layout({n: i for i, n in enumerate(ids)}, True))
+    assert columns.node.typecode == columns.worker.typecode == "H"
+    columns.add(rows[10:], [(ids[0], "success")], Layout({n: i for i, n in enumerate(ids)}, True))
+    assert columns.worker.typecode == "I" and len(columns.workers) == 70_000
+    check(columns, rows, [(ids[0], "success")], ids)
+    wide = Columns()
+    wide.add(rows[:5], rows_of(0, 0)[1], Layout({n: i for i, n in enumerate(ids)}, True, "I"))
+    assert wide.node.typecode == wide.end.typecode == "I"
+    check(wide, rows[:5], [], ids)
+
+
+def test_a_batch_leaves_out_the_ends_nodes_when_they_are_the_attempts() -> None:
+    from tests.conftest import decoded
+    from webber._dashboard_http import batch
+
+    dag = DAG("same")
+    first = dag.add_node(int, "1")
+    dag.add_edge(first, dag.add_node(int, "x"))
+    run = dag.run(executor="inline")
+    board = Board.of_run(run)
+    whole = decoded(batch(board)[2])
+    assert whole["end"]["same"] and whole["size"] == [2, 2]
+    assert whole["ended"] == whole["node"] and len(whole["node"]) == 2
+    # From the middle of the attempts, the ends' own nodes are sent.
+    board.columns.add([], [], board.layout())
+    part = decoded(batch(board, (0, 1, 0, 0))[2])
+    assert not part["end"]["same"] and len(part["node"]) == 1 and len(part["ended"]) == 2

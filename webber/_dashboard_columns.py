@@ -30,11 +30,14 @@ class Layout(NamedTuple):
     positions: dict[str, int]
     #: no node retries or fans out: every attempt is a first try, of no fan-out
     firsts: bool
+    #: the array type of a position: 16 bits, unless the plan has more nodes
+    code: str = "H"
 
     @classmethod
     def of(cls, plan: Plan) -> Layout:
         return cls({n: i for i, n in enumerate(plan.nodes)},
-                   not any(p.node.fan_out or p.node.options.retries for p in plan.nodes.values()))
+                   not any(p.node.fan_out or p.node.options.retries for p in plan.nodes.values()),
+                   "H" if len(plan.nodes) <= 1 << 16 else "I")
 
 
 class Runs:
@@ -83,7 +86,9 @@ class Columns:
     go, as ``(ends, attempts)``.
 
     Per attempt: ``node`` (its position in the graph's ``id``: three times
-    cheaper to encode than its name), ``worker`` (a position in ``workers``),
+    cheaper to encode than its name; 16 bits unless the plan has more than
+    65,536 nodes), ``worker`` (a position in ``workers``; 16 bits too, unless
+    there are more workers),
     ``started`` and ``duration`` as numbers in arrays (bytes for the page:
     a float in JSON costs more than the rest of its attempt); ``index``,
     ``number``, ``ok`` and ``error``, values that are nearly always the same,
@@ -92,10 +97,10 @@ class Columns:
 
     def __init__(self) -> None:
         self.to = (0, 0)
-        self.node, self.worker = array("I"), array("I")
+        self.node, self.worker = array("H"), array("H")
         self.started, self.duration = array("d"), array("d")
         self.index, self.number, self.ok, self.error = Runs(), Runs(), Runs(), Runs()
-        self.end = array("I")
+        self.end = array("H")
         self.state = Runs()
         self.workers: list[str] = []
         self.lanes: dict[str, int] = {}
@@ -109,10 +114,12 @@ class Columns:
         right after its attempt, one state) is found by counting."""
         node: tuple[str, ...] = ()
         positions = layout.positions
+        if self.node.typecode != layout.code:  # (before the first row: the plan's size says)
+            self.node, self.end = array(layout.code), array(layout.code)
         if rows:
             n = len(rows)
             node = tuple(map(_NODE, rows))
-            where = array("I", _get(positions, node))
+            where = array(layout.code, _get(positions, node))
             self.node += where
             self._workers(rows, n)
             # (From a list: a third cheaper than from the map.)
@@ -135,7 +142,7 @@ class Columns:
             nodes = tuple(map(_NODE, ends))
             # Each task's end right after its one attempt, the usual case: the
             # same nodes (compared by identity, mostly), looked up once.
-            self.end += where if nodes == node else array("I", _get(positions, nodes))
+            self.end += where if nodes == node else array(layout.code, _get(positions, nodes))
             state = ends[0][1]
             if operator.countOf(map(_STATE, ends), state) == len(ends):
                 self.state.add(state, len(ends))
@@ -150,16 +157,22 @@ class Columns:
         if rows[-1][6] == first and operator.countOf(map(_WORKER, rows), first) == n:
             lane = self.lanes.get(first)
             if lane is None:
-                lane = self.lanes[first] = len(self.workers)
-                self.workers.append(first)
-            self.worker += array("I", (lane,)) * n  # one worker ran them all
+                lane = self._lane(first)
+            self.worker += array(self.worker.typecode, (lane,)) * n  # one worker ran them all
             return
         workers = tuple(map(_WORKER, rows))
         for worker in dict.fromkeys(workers):
             if worker not in self.lanes:
-                self.lanes[worker] = len(self.workers)
-                self.workers.append(worker)
-        self.worker += array("I", _get(self.lanes, workers))
+                self._lane(worker)
+        self.worker += array(self.worker.typecode, _get(self.lanes, workers))
+
+    def _lane(self, worker: str) -> int:
+        """A lane for a new ``worker`` (the column gets wider past 65,536)."""
+        lane = self.lanes[worker] = len(self.workers)
+        self.workers.append(worker)
+        if lane == 1 << 16:
+            self.worker = array("I", self.worker)
+        return lane
 
 
 def settle(running: dict[tuple[str, int | None], tuple[int, str, float]],

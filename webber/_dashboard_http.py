@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 
 if TYPE_CHECKING:
     from webber._dashboard import Board, Dashboard
+    from webber._dashboard_columns import Columns
     from webber._plan import Plan
 
 __all__ = [
@@ -107,13 +108,16 @@ def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> tuple[Seen, bool, bytes]:
         {"from": since, "to": [ends, attempts, lines, tracebacks],
          "att": {"n": attempts, "index": C, "number": C, "ok": C, "error": C,
                  "workers": [names]},
-         "end": {"n": ends, "state": C},
+         "end": {"n": ends, "state": C, "same": true when the ends' nodes are
+                 the attempts' (each task's end right after its one attempt)},
          "line": [[node, stream, text], ...], "tb": [[node, text], ...],
          "run": [[node, index, number, worker, started], ...],  (all running now)
          "done": [duration, ok] or null,
+         "size": [bytes of a node's position, of a worker's],
          "bin": base64 of the numbers, little-endian, one column after another:
-                the attempts' nodes (uint32), their workers (uint32), started
-                (doubles) and durations (doubles); the ends' nodes (uint32)}
+                the attempts' nodes (unsigned, of "size"), their workers (the
+                same), started (doubles) and durations (doubles); the ends'
+                nodes (unless "same")}
 
     A column C whose values are all the same is sent as that value (see
     ``_dashboard_columns.Columns`` for the rest). The attempts and ends are what the
@@ -124,28 +128,41 @@ def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> tuple[Seen, bool, bytes]:
     columns = board.pack()
     to = (*columns.to, len(board.lines), len(board.tracebacks))
     running = board.running.copy()
-    ends, attempts = slice(since[0], to[0]), slice(since[1], to[1])
+    sizes, same, numbers = _numbers(columns, since, to)
     head = json.dumps({
         "from": since, "to": to,
         "att": {"n": to[1] - since[1], "index": columns.index.slice(since[1], to[1]),
                 "number": columns.number.slice(since[1], to[1]),
                 "ok": columns.ok.slice(since[1], to[1]),
                 "error": columns.error.slice(since[1], to[1]), "workers": columns.workers[:]},
-        "end": {"n": to[0] - since[0], "state": columns.state.slice(since[0], to[0])},
+        "end": {"n": to[0] - since[0], "state": columns.state.slice(since[0], to[0]),
+                "same": same},
         "line": board.lines[since[2]:to[2]],
         "tb": board.tracebacks[since[3]:to[3]],
         "run": [[n, i, number, worker, at] for (n, i), (number, worker, at) in running.items()],
         "done": board.outcome if finished else None,
+        "size": sizes,
     }, separators=(",", ":"), allow_nan=False)
-    numbers: list[array[Any]] = [
-        columns.node[attempts], columns.worker[attempts], columns.started[attempts],
-        columns.duration[attempts], columns.end[ends]]
+    # base64 needs no escaping in JSON: put in as it is (json.dumps would scan it).
+    return to, finished, b"%s,\"bin\":\"%s\"}" % (head[:-1].encode(), base64.b64encode(numbers))
+
+
+def _numbers(columns: Columns, since: Seen, to: Seen) -> tuple[list[int], bool, bytes]:
+    """The sizes, whether the ends' nodes are left out (the attempts' are
+    theirs), and the bytes of ``batch``'s ``bin``."""
+    # Each column read once: the engine's thread may put a wider one in its place.
+    node, worker, end = columns.node, columns.worker, columns.end
+    ends, attempts = slice(since[0], to[0]), slice(since[1], to[1])
+    nodes, ended = node[attempts], end[ends]
+    same = since[0] == since[1] and to[0] == to[1] and nodes == ended
+    numbers: list[array[Any]] = [nodes, worker[attempts], columns.started[attempts],
+                                 columns.duration[attempts]]
+    if not same:
+        numbers.append(ended)
     if sys.byteorder == "big":
         for part in numbers:
             part.byteswap()
-    # base64 needs no escaping in JSON: put in as it is (json.dumps would scan it).
-    return to, finished, b"%s,\"bin\":\"%s\"}" % (
-        head[:-1].encode(), base64.b64encode(b"".join(numbers)))
+    return [node.itemsize, worker.itemsize], same, b"".join(numbers)
 
 
 def graph(plan: Plan) -> dict[str, Any]:
