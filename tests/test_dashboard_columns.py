@@ -8,8 +8,12 @@ from typing import Any
 
 from webber import DAG, Flow, Listener, Promise
 from webber._dashboard import Board
-from webber._dashboard_columns import Columns, Layout, Runs, settle
+from webber._dashboard_columns import Columns, Layout, Runs, nodes_of, settle
 from webber._task import task
+
+
+def add(columns: Columns, rows: list[Any], ends: list[tuple[str, str]], layout: Layout) -> None:
+    columns.add(rows, nodes_of(rows), [e[0] for e in ends], [e[1] for e in ends], layout)
 
 
 def expand(runs: Runs) -> list[Any]:
@@ -73,19 +77,19 @@ def test_columns_hold_every_attempt_and_end_exactly_however_they_come() -> None:
         # succeeded, their ends right after), and mixed ones.
         usual = [(r[0], 1, None, True, r[4], r[5], "w1", None) for r in rows[:60]]
         usual_ends = [(r[0], "success") for r in usual]
-        columns.add(usual, usual_ends, positions)
-        columns.add(usual[:1], [], positions)  # a worker seen before, alone
+        add(columns, usual, usual_ends, positions)
+        add(columns, usual[:1], [], positions)  # a worker seen before, alone
         at = 0
         for size in (1, 7, 0, 50, 142):
-            columns.add(rows[at:at + size], ends[at:at + size], positions)
+            add(columns, rows[at:at + size], ends[at:at + size], positions)
             at += size
-        columns.add([], ends[at:], positions)
+        add(columns, [], ends[at:], positions)
         check(columns, usual + usual[:1] + rows, usual_ends + ends, ids)
         # A plan where no node retries or fans out: only whether they succeeded is looked at.
         plain = Columns()
         failed = [(*r[:3], False, *r[4:7], "E: no") for r in usual[:5]]
         for batch in (usual, failed, usual):
-            plain.add(batch, [], Layout(positions.positions, True))
+            add(plain, batch, [], Layout(positions.positions, True))
         check(plain, usual + failed + usual, [], ids)
 
 
@@ -106,15 +110,15 @@ def test_a_plan_with_retries_or_a_fan_out_is_not_all_first_tries() -> None:
 def test_settle_keeps_what_still_runs() -> None:
     running: dict[tuple[str, int | None], tuple[int, str, float]] = {}
     settle(running, [("a", 1, None, "w", 1.0), ("m", 1, 0, "w", 1.0), ("m", 1, 1, "w", 1.0),
-                     ("b", 2, None, "w", 1.0)], [])
+                     ("b", 2, None, "w", 1.0)], [], [])
     # m's element 1 ended, not its element 0; b's first try ended (its retry is on).
     rows = [("m", 1, 1, True, 1.0, 0.1, "w", None), ("b", 1, None, False, 0.5, 0.1, "w", "E"),
             ("c", 1, None, True, 1.0, 0.1, "w", None)]
-    settle(running, [], rows)
+    settle(running, [], rows, nodes_of(rows))
     assert running == {("a", None): (1, "w", 1.0), ("m", 0): (1, "w", 1.0),
                        ("b", None): (2, "w", 1.0)}
-    settle(running, [], [("b", 2, None, True, 1.0, 0.1, "w", None),
-                         ("m", 1, 0, True, 1.0, 0.1, "w", None)])
+    last = [("b", 2, None, True, 1.0, 0.1, "w", None), ("m", 1, 0, True, 1.0, 0.1, "w", None)]
+    settle(running, [], last, nodes_of(last))
     assert running == {("a", None): (1, "w", 1.0)}
 
 
@@ -137,8 +141,9 @@ def test_a_board_with_a_page_open_keeps_no_rows_and_one_without_holds_them() -> 
         board.plan = run.plan
         board.on_batch([], rows[:1], ends[:1])
         board.on_batch([], rows[1:], ends[1:])
-    assert watched.attempts == [] and watched.ends == [] and watched.columns.to == (3, 3)
-    assert held.attempts == rows and held.ends == ends and held.columns.to == (0, 0)
+    assert watched.attempts == [] and watched.ends == ([], []) and watched.columns.to == (3, 3)
+    assert held.attempts == rows and held.columns.to == (0, 0)
+    assert held.ends == ([e[0] for e in ends], [e[1] for e in ends])
     assert watched.lengths() == held.lengths() == (3, 3, 0, 0)
     held.pack()
     assert held.attempts == [] and held.columns.to == (3, 3)
@@ -193,8 +198,21 @@ def test_hooks_tell_on_batch_the_states_and_rows_each_batch_added() -> None:
         def on_batch(self, started: Any, attempts: Any, ended: Any) -> None:
             self.calls.append((list(started), list(attempts), list(ended)))
 
-    seen = Batches()
-    hooks = Hooks([seen])
+    class Columnar(Listener):
+        """Takes the ended tasks as two lists (as the dashboard's Board does)."""
+
+        def __init__(self) -> None:
+            self.calls: list[tuple[Any, Any, Any]] = []
+
+        def on_batch(self, started: Any, attempts: Any, ended: Any) -> None:
+            raise AssertionError("on_batch_columns is called instead")
+
+        def on_batch_columns(self, started: Any, attempts: Any, nodes: Any, states: Any) -> None:
+            ended = list(zip(nodes, states, strict=True))
+            self.calls.append((list(started), list(attempts), ended))
+
+    seen, columnar = Batches(), Columnar()
+    hooks = Hooks([columnar, seen])
     rows: list[Any] = []
     states: dict[str, Any] = {}
     hooks.batch(rows, states)  # nothing yet: no call
@@ -213,19 +231,20 @@ def test_hooks_tell_on_batch_the_states_and_rows_each_batch_added() -> None:
         ([("c", 1, None, "w", 2.0)], [], []),
         ([], rows[1:], [("c", "success"), ("b", "skipped"), ("d", "skipped")]),
     ]
+    assert columnar.calls == seen.calls
 
 
 def test_positions_and_lanes_are_16_bits_until_they_need_more() -> None:
     ids = [f"n{i}" for i in range(3)]
     rows = [(ids[i % 3], 1, None, True, 1.0, 0.5, f"w{i}", None) for i in range(70_000)]
     columns = Columns()
-    columns.add(rows[:10], [], Layout({n: i for i, n in enumerate(ids)}, True))
+    add(columns, rows[:10], [], Layout({n: i for i, n in enumerate(ids)}, True))
     assert columns.node.typecode == columns.worker.typecode == "H"
-    columns.add(rows[10:], [(ids[0], "success")], Layout({n: i for i, n in enumerate(ids)}, True))
+    add(columns, rows[10:], [(ids[0], "success")], Layout({n: i for i, n in enumerate(ids)}, True))
     assert columns.worker.typecode == "I" and len(columns.workers) == 70_000
     check(columns, rows, [(ids[0], "success")], ids)
     wide = Columns()
-    wide.add(rows[:5], rows_of(0, 0)[1], Layout({n: i for i, n in enumerate(ids)}, True, "I"))
+    add(wide, rows[:5], [], Layout({n: i for i, n in enumerate(ids)}, True, "I"))
     assert wide.node.typecode == wide.end.typecode == "I"
     check(wide, rows[:5], [], ids)
 
@@ -243,6 +262,5 @@ def test_a_batch_leaves_out_the_ends_nodes_when_they_are_the_attempts() -> None:
     assert whole["end"]["same"] and whole["size"] == [2, 2]
     assert whole["ended"] == whole["node"] and len(whole["node"]) == 2
     # From the middle of the attempts, the ends' own nodes are sent.
-    board.columns.add([], [], board.layout())
     part = decoded(batch(board, (0, 1, 0, 0))[2])
     assert not part["end"]["same"] and len(part["node"]) == 1 and len(part["ended"]) == 2

@@ -5,7 +5,7 @@ How the pieces fit::
 
     engine --on_batch--> Board (a Listener) --> board.running; no page open: board.attempts, .ends
                                   |  while a page is open: --pack--> board.columns (arrays)
-    logger "webber" --printed lines, tracebacks--> _Capture (one) --> board.lines, ...
+    logger "webber" --printed lines, tracebacks--> Capture (one) --> board.lines, ...
     browser <--SSE: what is new, at most every 100 ms-- Handler (one thread per page,
                                                        in _dashboard_http.py)
 
@@ -41,17 +41,16 @@ from __future__ import annotations
 import atexit
 import itertools
 import json
-import logging
 import secrets
 import sys
 import threading
 import time
-import traceback
 import weakref
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from webber._dashboard_columns import Columns, Layout, settle
+from webber._dashboard_capture import Capture, traceback_of
+from webber._dashboard_columns import Columns, Layout, nodes_of, settle
 from webber._dashboard_http import NO_GRAPH, Handler, Server, Server6, batch, graph, page
 from webber._events import AttemptRow, Listener
 
@@ -177,7 +176,7 @@ class Dashboard:
             self.board.detach()
         _running.discard(self)
         if not _running:
-            _Capture.unhook()
+            Capture.unhook()
         if server is not None:
             server.stop()
 
@@ -254,7 +253,7 @@ class Board(Listener):
     batches are slices of those (``_dashboard_http.batch``).
 
     ``attempts`` (the run's attempts as rows: :class:`~webber.Attempt`'s
-    fields) and ``ends`` (``(node, state)``) not in ``columns`` yet, ``lines``
+    fields) and ``ends`` (the tasks' nodes, and their states) not in ``columns`` yet, ``lines``
     (``(node, stream, text)``), ``tracebacks`` (``(node, text)``), ``running``
     (``(node, index) -> (attempt, worker, started)`` of the attempts going on
     now) and ``outcome`` (``(duration, ok)`` once finished; ``(None, None)``:
@@ -269,7 +268,7 @@ class Board(Listener):
         self.finished = False
         self.thread: threading.Thread | None = None
         self.attempts: list[AttemptRow] = []
-        self.ends: list[tuple[str, str]] = []
+        self.ends: tuple[list[str], list[str]] = ([], [])
         self.lines: list[tuple[str, str, str]] = []
         self.tracebacks: list[tuple[str, str]] = []
         self.running: dict[tuple[str, int | None], tuple[int, str, float]] = {}
@@ -279,7 +278,7 @@ class Board(Listener):
         self._layout: Layout | None = None
         self._lines: dict[str, int] = {}
         self._total = 0
-        self._capture: _Capture | None = None
+        self._capture: Capture | None = None
         #: the attempts and ends as a page takes them (see pack)
         self.columns = Columns()
         self._packing = threading.Lock()
@@ -293,8 +292,8 @@ class Board(Listener):
             (a.node, a.number, a.index, a.ok, a.started, a.duration, a.worker, a.error)
             for tries in run.attempts.values() for a in tries
         ]
-        board.ends = list(run.states.items())
-        board.tracebacks = [(n, _traceback(run.error(n))) for n in run.failed]
+        board.ends = (list(run.states), list(run.states.values()))
+        board.tracebacks = [(n, traceback_of(run.error(n))) for n in run.failed]
         board.outcome = (run.duration, run.ok)
         return board
 
@@ -321,7 +320,7 @@ class Board(Listener):
         self.plan = plan
         self.started = time.time()
         self.thread = threading.current_thread()
-        self._capture = _Capture.watch(self)
+        self._capture = Capture.watch(self)
         if self.dashboard is not None:
             self.dashboard.show(self)
 
@@ -331,36 +330,52 @@ class Board(Listener):
         attempts: Sequence[AttemptRow],
         ended: Sequence[tuple[str, State]],
     ) -> None:
+        self.on_batch_columns(started, attempts, [e[0] for e in ended], [e[1] for e in ended])
+
+    def on_batch_columns(
+        self,
+        started: Sequence[tuple[str, int, int | None, str, float]],
+        attempts: Sequence[AttemptRow],
+        ended: list[str],
+        states: list[str],
+    ) -> None:
+        """on_batch, with the ended tasks and their states as two lists (how
+        the engine calls it: see ``Hooks.batch``)."""
+        page = self.dashboard is not None and self.dashboard.pages
+        nodes = nodes_of(attempts) if attempts and (page or self.running or started) else []
         # Gone from running before it is in the columns: a page never misses it.
-        settle(self.running, started, attempts)
+        settle(self.running, started, attempts, nodes)
         with self._packing:
-            if self.dashboard is not None and self.dashboard.pages:
-                self._pack(attempts, ended)
+            if page:
+                self._pack(attempts, nodes, ended, states)
             else:  # held until a page asks
                 self.attempts.extend(attempts)
-                self.ends.extend(ended)
+                self.ends[0].extend(ended)
+                self.ends[1].extend(states)
 
     def pack(self) -> Columns:
         """Put what ``attempts`` and ``ends`` hold into ``columns`` (for a page
         opened in the middle of a run, or after it)."""
         with self._packing:
-            self._pack((), ())
+            self._pack([], [], [], [])
         return self.columns
 
-    def _pack(self, rows: Sequence[AttemptRow], ends: Sequence[tuple[str, str]]) -> None:
+    def _pack(self, rows: Sequence[AttemptRow], nodes: list[str], ended: list[str],
+              states: list[str]) -> None:
         """(Holding ``_packing``.) Rows in the columns are not kept: they die
         with the Run, not at the next run's start."""
-        if self.attempts or self.ends:
-            rows, ends = [*self.attempts, *rows], [*self.ends, *ends]
-            self.attempts, self.ends = [], []
-        if rows or ends:
-            self.columns.add(rows, ends, self.layout())
+        if self.attempts or self.ends[0]:
+            rows = [*self.attempts, *rows]
+            nodes, ended, states = nodes_of(rows), [*self.ends[0], *ended], [*self.ends[1], *states]
+            self.attempts, self.ends = [], ([], [])
+        if rows or ended:
+            self.columns.add(rows, nodes, ended, states, self.layout())
 
     def lengths(self) -> tuple[int, int, int, int]:
         """How many ends, attempts, printed lines and tracebacks it has so far."""
         with self._packing:
             ends, attempts = self.columns.to
-            return (ends + len(self.ends), attempts + len(self.attempts), len(self.lines),
+            return (ends + len(self.ends[0]), attempts + len(self.attempts), len(self.lines),
                     len(self.tracebacks))
 
     def on_run_end(self, run: Run) -> None:
@@ -368,7 +383,7 @@ class Board(Listener):
         self.running.clear()
         ok = run.ok
         if not ok:  # a scan of every state: only when there is something to find
-            self.tracebacks.extend((n, _traceback(run.error(n))) for n in run.failed)
+            self.tracebacks.extend((n, traceback_of(run.error(n))) for n in run.failed)
         self.outcome = (run.duration, ok)
         self.finished = True  # last: a page that sees it has all the rest
         _watched[run] = self
@@ -408,65 +423,6 @@ class Board(Listener):
         if self._capture is not None:
             self._capture.forget(self)
             self._capture = None
-
-
-class _Capture(logging.Handler):
-    """Printed lines (records with ``stream``) and failures' tracebacks (records
-    with ``exc_info``) from the ``"webber"`` logger, into the Boards of the
-    runs going on. One for the process, on that logger from the first watched
-    run until every dashboard stopped (a handler made, added and removed per
-    run cost a short run about as much as the rest of its Board)."""
-
-    _one: _Capture | None = None
-    _guard = threading.Lock()
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        #: the Boards collecting now (replaced, never changed: emit reads it from any thread)
-        self.boards: tuple[Board, ...] = ()
-
-    @classmethod
-    def watch(cls, board: Board) -> _Capture:
-        """Collect for ``board`` from now on (until :meth:`forget`)."""
-        with cls._guard:
-            if cls._one is None:
-                cls._one = cls()
-                logging.getLogger("webber").addHandler(cls._one)
-            cls._one.boards = (*cls._one.boards, board)
-            return cls._one
-
-    def forget(self, board: Board) -> None:
-        with self._guard:
-            self.boards = tuple(b for b in self.boards if b is not board)
-
-    @classmethod
-    def unhook(cls) -> None:
-        """Off the logger, unless a run is being watched (every dashboard
-        stopped). (Not ``release``: that is logging.Handler's, called after
-        each record.)"""
-        with cls._guard:
-            if cls._one is not None and not cls._one.boards:
-                logging.getLogger("webber").removeHandler(cls._one)
-                cls._one = None
-
-    def emit(self, record: logging.LogRecord) -> None:
-        node = getattr(record, "node", "") or getattr(record, "task", "")
-        for board in self.boards:
-            if board.plan is not None and node in board.plan.nodes:
-                break
-        else:
-            return  # a run no dashboard watches
-        stream = getattr(record, "stream", None)
-        if stream is not None:
-            board.line(node, stream, record.getMessage())
-        elif record.exc_info and record.exc_info[1] is not None and node:
-            board.tracebacks.append((node, _traceback(record.exc_info[1])))
-
-
-def _traceback(error: BaseException | None) -> str:
-    if error is None:
-        return ""
-    return "".join(traceback.format_exception(type(error), error, error.__traceback__))
 
 
 def report(run: Run) -> str:

@@ -15,12 +15,11 @@ if TYPE_CHECKING:
     from webber._events import AttemptRow
     from webber._plan import Plan
 
-__all__ = ["Columns", "Layout", "Runs", "settle"]
+__all__ = ["Columns", "Layout", "Runs", "nodes_of", "settle"]
 
-#: an attempt row's fields (see AttemptRow), and an end's state
+#: an attempt row's fields (see AttemptRow)
 _NODE, _NUMBER, _INDEX, _OK, _STARTED, _DURATION, _WORKER, _ERROR = map(
     operator.itemgetter, range(8))
-_STATE = operator.itemgetter(1)
 
 
 class Layout(NamedTuple):
@@ -105,20 +104,19 @@ class Columns:
         self.workers: list[str] = []
         self.lanes: dict[str, int] = {}
 
-    def add(self, rows: Sequence[AttemptRow], ends: Sequence[tuple[str, str]],
-            layout: Layout) -> None:
-        """Add ``rows`` and ``ends``, the next ones (from one thread at a time).
+    def add(self, rows: Sequence[AttemptRow], node: list[str], ended: list[str],
+            states: list[str], layout: Layout) -> None:
+        """Add ``rows`` (whose nodes are ``node``) and the ends of the tasks
+        ``ended`` in ``states``: the next ones (from one thread at a time).
 
         A column at a time, each in one call (no Python code per row): what a
         batch nearly always is (first tries that succeeded, each task's end
         right after its attempt, one state) is found by counting."""
-        node: tuple[str, ...] = ()
         positions = layout.positions
         if self.node.typecode != layout.code:  # (before the first row: the plan's size says)
             self.node, self.end = array(layout.code), array(layout.code)
         if rows:
             n = len(rows)
-            node = tuple(map(_NODE, rows))
             where = array(layout.code, _get(positions, node))
             self.node += where
             self._workers(rows, n)
@@ -138,18 +136,17 @@ class Columns:
                 for runs, field in ((self.index, _INDEX), (self.number, _NUMBER),
                                     (self.ok, _OK), (self.error, _ERROR)):
                     runs.extend(map(field, rows))
-        if ends:
-            nodes = tuple(map(_NODE, ends))
+        if ended:
             # Each task's end right after its one attempt, the usual case: the
             # same nodes (compared by identity, mostly), looked up once.
-            self.end += where if nodes == node else array(layout.code, _get(positions, nodes))
-            state = ends[0][1]
-            if operator.countOf(map(_STATE, ends), state) == len(ends):
-                self.state.add(state, len(ends))
+            self.end += where if ended == node else array(layout.code, _get(positions, ended))
+            state = states[0]
+            if states.count(state) == len(states):
+                self.state.add(state, len(states))
             else:
-                self.state.extend(map(_STATE, ends))
+                self.state.extend(states)
         # Last: a page reads ``to`` first, and the columns up to it are whole.
-        self.to = (self.to[0] + len(ends), self.to[1] + len(rows))
+        self.to = (self.to[0] + len(ended), self.to[1] + len(rows))
 
     def _workers(self, rows: Sequence[AttemptRow], n: int) -> None:
         """The lanes of ``rows``' workers (a new worker gets the next lane)."""
@@ -177,9 +174,9 @@ class Columns:
 
 def settle(running: dict[tuple[str, int | None], tuple[int, str, float]],
            started: Sequence[tuple[str, int, int | None, str, float]],
-           rows: Sequence[AttemptRow]) -> None:
+           rows: Sequence[AttemptRow], nodes: Sequence[str]) -> None:
     """Bring ``running`` (``(node, index) -> (attempt, worker, started)``) up
-    to an on_batch's ``started`` and ended ``rows``: an attempt whose row is
+    to an on_batch's ``started`` and ended ``rows`` (of ``nodes``): an attempt whose row is
     in ``rows`` is gone from it, unless its retry started in the batch too.
     Few attempts are told as started (those that ran long enough): each is
     looked for among the rows' nodes, not each row in ``running``."""
@@ -187,7 +184,6 @@ def settle(running: dict[tuple[str, int | None], tuple[int, str, float]],
         running[node, index] = (attempt, worker, at)
     if not running or not rows:
         return
-    nodes = tuple(map(_NODE, rows))
     for key, (attempt, _, _) in list(running.items()):
         node, index = key
         at = -1
@@ -199,6 +195,11 @@ def settle(running: dict[tuple[str, int | None], tuple[int, str, float]],
             if rows[at][2] == index and rows[at][1] >= attempt:
                 del running[key]
                 break
+
+
+def nodes_of(rows: Sequence[AttemptRow]) -> list[str]:
+    """The nodes of attempt ``rows``, in one call."""
+    return [*map(_NODE, rows)]
 
 
 def _get(mapping: dict[str, int], keys: Sequence[str]) -> Sequence[int]:

@@ -189,7 +189,11 @@ class Hooks:
         """Tell on_batch what happened since the last call: the starts collected
         in ``started``, and what ``rows`` (the run record's attempt rows) and
         ``states`` (the final states) got since (both only grow, in order).
-        Nothing when no listener overrides on_batch."""
+        Nothing when no listener overrides on_batch.
+
+        A listener with an ``on_batch_columns(started, attempts, nodes,
+        states)`` method (the dashboard's Board) gets the ended tasks as two
+        lists instead of pairs: no tuple made per task for it."""
         if not self.on_batch:
             return
         attempts, new = rows[self._told:], len(states) - self._ended
@@ -197,12 +201,21 @@ class Hooks:
             return
         # The last ``new`` entries, read from the end (a dict has no slices):
         # nothing done per task as it ends, and no walk over the older ones.
-        ended = list(itertools.islice(reversed(states.items()), new))
-        ended.reverse()
+        nodes = list(itertools.islice(reversed(states), new))
+        nodes.reverse()
+        finals = list(itertools.islice(reversed(states.values()), new))
+        finals.reverse()
         started, self.started = self.started, []
         self._told, self._ended = len(rows), len(states)
+        ended: list[tuple[str, State]] | None = None
         for listener, call in self.on_batch:
             try:
+                columns = getattr(listener, "on_batch_columns", None)
+                if columns is not None:
+                    columns(started, attempts, nodes, finals)
+                    continue
+                if ended is None:
+                    ended = list(zip(nodes, finals, strict=False))  # (as long: see above)
                 call(started, attempts, ended)
             except Exception:
                 self._drop(listener, "on_batch")
