@@ -264,3 +264,45 @@ def test_a_batch_leaves_out_the_ends_nodes_when_they_are_the_attempts() -> None:
     # From the middle of the attempts, the ends' own nodes are sent.
     part = decoded(batch(board, (0, 1, 0, 0))[2])
     assert not part["end"]["same"] and len(part["node"]) == 1 and len(part["ended"]) == 2
+
+
+def test_a_page_that_keeps_its_graph_gets_the_events_made_at_the_runs_end(
+    monkeypatch: Any,
+) -> None:
+    import urllib.request
+
+    from webber import Dashboard, _dashboard_http
+
+    # A page looks only when woken (at a run's end): nothing is sent in the middle.
+    monkeypatch.setattr(_dashboard_http, "BATCH", 3600.0)
+    dashboard = Dashboard()
+    dag = DAG("whole")
+    dag.add_node(sum, [1, 2])
+    dag.add_node(int, "x")
+    try:
+        dag.run(executor="inline", dashboard=dashboard)
+        first = dashboard.board
+        events = dashboard.url.replace("/?", "/events?")
+        with urllib.request.urlopen(events, timeout=60) as stream:
+
+            def run_events() -> bytes:
+                lines = [next(stream) for _ in range(3)]  # event: run, data, blank
+                return b"".join(lines + [next(stream) for _ in range(3)])  # id, data, blank
+
+            assert b'"nodes":{"id":' in run_events()  # the first run, with its graph
+            assert first is not None and first.whole is None  # no page when it ended
+            dag.run(executor="threads", dashboard=dashboard)
+            board = dashboard.board
+            assert board is not None and board.whole is not None
+            sent = run_events()
+        assert sent == board.whole[1] and b'"nodes":"same"' in sent
+        assert board.whole[0] == board.lengths() and board.whole[0][:3] == (2, 2, 0)
+        assert decoded_last(sent)["done"][1] is False
+    finally:
+        dashboard.stop()
+
+
+def decoded_last(events: bytes) -> dict[str, Any]:
+    from tests.conftest import decoded
+
+    return decoded(events.rstrip(b"\n").rsplit(b"\ndata: ", 1)[1])

@@ -51,7 +51,18 @@ from typing import TYPE_CHECKING, Any
 
 from webber._dashboard_capture import Capture, traceback_of
 from webber._dashboard_columns import Columns, Layout, nodes_of, settle
-from webber._dashboard_http import NO_GRAPH, Handler, Server, Server6, batch, graph, page
+from webber._dashboard_http import (
+    NO_GRAPH,
+    Handler,
+    Seen,
+    Server,
+    Server6,
+    batch,
+    batch_event,
+    graph,
+    page,
+    run_event,
+)
 from webber._events import AttemptRow, Listener
 
 if TYPE_CHECKING:
@@ -273,6 +284,9 @@ class Board(Listener):
         self.tracebacks: list[tuple[str, str]] = []
         self.running: dict[tuple[str, int | None], tuple[int, str, float]] = {}
         self.outcome: tuple[float | None, bool | None] = (None, None)
+        #: once finished: where a page is after it, and the run's events for a page
+        #: that saw none of it and has its graph (see ``_whole``)
+        self.whole: tuple[Seen, bytes] | None = None
         #: the graph as the page's JSON, made once (and reused by the next run of the same plan)
         self.nodes_json: str | None = None
         self._layout: Layout | None = None
@@ -387,7 +401,18 @@ class Board(Listener):
         self.outcome = (run.duration, ok)
         self.finished = True  # last: a page that sees it has all the rest
         _watched[run] = self
+        if self.dashboard is not None and self.dashboard.pages:
+            self._whole()
         self._ended()
+
+    def _whole(self) -> None:
+        """The finished run as a page that saw none of it and keeps its graph
+        is sent it (the usual page of a short run): made here, in the
+        engine's thread, while the columns are fresh in this CPU's cache
+        (a page's thread would take them in cold, at twice the cost)."""
+        to, _, news = batch(self)
+        data, _ = Dashboard.shown(self)
+        self.whole = (to, run_event(data, '"same"') + batch_event(self.number, to, news))
 
     def _ended(self) -> None:
         """Wake the pages of this run: the end goes out now, not at their next look."""

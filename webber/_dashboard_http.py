@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AWAKE", "BATCH", "KEEP_ALIVE", "NO_GRAPH", "Handler", "Seen", "Server", "Server6",
-    "batch", "column", "graph", "page", "with_nodes",
+    "batch", "batch_event", "column", "graph", "page", "run_event", "with_nodes",
 ]
 
 #: seconds between two batches sent to one browser (the page redraws per batch)
@@ -83,6 +83,16 @@ def with_nodes(data: dict[str, Any], nodes: str, news: str | None = None) -> str
     ``"nodes"``, and ``news`` (JSON too) as its ``"batch"``."""
     text = json.dumps(data, separators=(",", ":"), allow_nan=False)[:-1] + ',"nodes":' + nodes
     return text + (',"batch":' + news + "}" if news is not None else "}")
+
+
+def run_event(data: dict[str, Any], nodes: str) -> bytes:
+    """The ``run`` event that starts a page over with a run (see ``with_nodes``)."""
+    return b"event: run\ndata: %s\n\n" % with_nodes(data, nodes).encode()
+
+
+def batch_event(number: int, seen: Seen, news: bytes) -> bytes:
+    """A :func:`batch` of run ``number`` as an event (its id says where the page is)."""
+    return b"id: %d:%d.%d.%d.%d\ndata: %s\n\n" % (number, *seen, news)
 
 
 def _safe(text: str) -> str:
@@ -297,7 +307,7 @@ class Handler(BaseHTTPRequestHandler):
     def _stream(self, dashboard: Dashboard, page_run: str, seen: Seen) -> None:
         board: Board | None = None
         running: dict[Any, Any] = {}
-        done, header = False, b""
+        done, same, header = False, False, b""
         wrote = shown_at = time.monotonic()  # the last write; when a run was last going on
         try:
             while not dashboard._stopped.is_set():
@@ -309,21 +319,24 @@ class Handler(BaseHTTPRequestHandler):
                     if board is not None and not (str(board.number) == page_run
                                                   and _fits(seen, board)):
                         data, nodes = dashboard.shown(board)
-                        if nodes is graph:  # the same flow again: the page keeps its graph
-                            nodes = '"same"'
+                        same = nodes is graph  # the same flow again: the page keeps its graph
                         # Sent with the run's first batch, after BATCH or at its end:
                         # one write (and one wake-up of the page) for a short run.
-                        header = b"event: run\ndata: %s\n\n" % with_nodes(data, nodes).encode()
+                        header = run_event(data, '"same"' if same else nodes)
                         seen = (0, 0, 0, 0)
                 if board is not None and not done and (header or board.finished or
                                                        board.running != running or
                                                        seen != board.lengths()):
                     if header and not board.finished:
                         _look(dashboard)  # wait for something to show
-                    running = board.running.copy()
-                    seen, done, news = batch(board, seen)
-                    self.wfile.write(header + b"id: %d:%d.%d.%d.%d\ndata: %s\n\n" % (
-                        board.number, *seen, news))
+                    if header and same and board.whole is not None:
+                        seen, message = board.whole  # (made at the run's end: see Board)
+                        done = True
+                    else:
+                        running = board.running.copy()
+                        seen, done, news = batch(board, seen)
+                        message = header + batch_event(board.number, seen, news)
+                    self.wfile.write(message)
                     header, wrote, shown_at = b"", time.monotonic(), time.monotonic()
                 elif time.monotonic() - wrote >= KEEP_ALIVE:
                     self.wfile.write(b": keep-alive\n\n")  # find out if the page left
