@@ -110,25 +110,19 @@ def test_a_plan_with_retries_or_a_fan_out_is_not_all_first_tries() -> None:
 def test_settle_keeps_what_still_runs() -> None:
     running: dict[tuple[str, int | None], tuple[int, str, float]] = {}
     settle(running, [("a", 1, None, "w", 1.0), ("m", 1, 0, "w", 1.0), ("m", 1, 1, "w", 1.0),
-                     ("b", 2, None, "w", 1.0)], [], [])
+                     ("b", 2, None, "w", 1.0)], [])
     # m's element 1 ended, not its element 0; b's first try ended (its retry is on).
     rows = [("m", 1, 1, True, 1.0, 0.1, "w", None), ("b", 1, None, False, 0.5, 0.1, "w", "E"),
             ("c", 1, None, True, 1.0, 0.1, "w", None)]
-    settle(running, [], rows, nodes_of(rows))
+    settle(running, [], rows)
     assert running == {("a", None): (1, "w", 1.0), ("m", 0): (1, "w", 1.0),
                        ("b", None): (2, "w", 1.0)}
     last = [("b", 2, None, True, 1.0, 0.1, "w", None), ("m", 1, 0, True, 1.0, 0.1, "w", None)]
-    settle(running, [], last, nodes_of(last))
+    settle(running, [], last)
     assert running == {("a", None): (1, "w", 1.0)}
 
 
-class _Open:
-    """A dashboard with a page open (what Board reads of one)."""
-
-    pages = 1
-
-
-def test_a_board_with_a_page_open_keeps_no_rows_and_one_without_holds_them() -> None:
+def test_a_board_holds_the_rows_until_they_are_packed_and_keeps_none_after() -> None:
     dag = DAG("kept")
     for _ in range(3):
         dag.add_node(int)
@@ -136,19 +130,17 @@ def test_a_board_with_a_page_open_keeps_no_rows_and_one_without_holds_them() -> 
     rows = [(a.node, a.number, a.index, a.ok, a.started, a.duration, a.worker, a.error)
             for tries in run.attempts.values() for a in tries]
     ends = list(run.states.items())
-    watched, held = Board(_Open()), Board()  # type: ignore[arg-type]
-    for board in (watched, held):
-        board.plan = run.plan
-        board.on_batch([], rows[:1], ends[:1])
-        board.on_batch([], rows[1:], ends[1:])
-    assert watched.attempts == [] and watched.ends == ([], []) and watched.columns.to == (3, 3)
-    assert held.attempts == rows and held.columns.to == (0, 0)
-    assert held.ends == ([e[0] for e in ends], [e[1] for e in ends])
-    assert watched.lengths() == held.lengths() == (3, 3, 0, 0)
-    held.pack()
-    assert held.attempts == [] and held.columns.to == (3, 3)
-    check(held.columns, rows, ends, list(run.plan.nodes))
-    check(watched.columns, rows, ends, list(run.plan.nodes))
+    board = Board()
+    board.plan = run.plan
+    board.on_batch([], rows[:1], ends[:1])
+    board.on_batch([], rows[1:], ends[1:])
+    assert board.attempts == rows and board.columns.to == (0, 0)
+    assert board.ends == ([e[0] for e in ends], [e[1] for e in ends])
+    assert board.lengths() == (3, 3, 0, 0)
+    board.pack()
+    assert board.attempts == [] and board.ends == ([], []) and board.columns.to == (3, 3)
+    assert board.lengths() == (3, 3, 0, 0)
+    check(board.columns, rows, ends, list(run.plan.nodes))
 
 
 def test_on_batch_gets_every_final_state_alone_or_beside_per_task_listeners() -> None:

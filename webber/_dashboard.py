@@ -3,8 +3,8 @@ shows a run live -- and ``run.to_html()``, the same page as one file.
 
 How the pieces fit::
 
-    engine --on_batch--> Board (a Listener) --> board.running; no page open: board.attempts, .ends
-                                  |  while a page is open: --pack--> board.columns (arrays)
+    engine --on_batch--> Board (a Listener) --> board.running, and the rows: board.attempts, .ends
+                          a page's look, or the run's end with a page open: --pack--> board.columns
     logger "webber" --printed lines, tracebacks--> Capture (one) --> board.lines, ...
     browser <--SSE: what is new, at most every 100 ms-- Handler (one thread per page,
                                                        in _dashboard_http.py)
@@ -12,15 +12,17 @@ How the pieces fit::
 Printed lines reach the Board as the ``"webber"`` logger's records, so the
 page has the lines the log has (none when that logger is set above INFO).
 The Board hears a run through ``on_batch``, once per wake-up of the engine
-rather than several times per task, and keeps the attempts going on now in
-a dict; while a page is open it packs the new attempt rows into the page's
-columns (``_dashboard_columns.Columns``: arrays of numbers, a column at a time),
-right then, while the rows are fresh in the CPU's cache, and keeps no rows
-(they die with the Run); while none is, it holds the rows it is given (not
-copies) until a page asks. No serialising, no I/O, and no wake-up of a
-page's thread per event: a page looks every 100 ms, and is woken
-only at a run's end (and when a run is shown while it sleeps, after 10 s
-without runs). Each browser's handler thread sends one batch of what it has
+rather than several times per task, keeps the attempts going on now in a
+dict and holds the attempt rows and ends it is given (the run record's own
+rows, not copies). They are packed into the page's columns
+(``_dashboard_columns.Columns``: arrays of numbers, a column at a time, in
+one call each) when a page looks, and at the run's end with a page open, and
+not kept once packed (they die with the Run). No serialising, no I/O, and
+no wake-up of a page's thread per event: a page looks every 100 ms, and is
+woken only at a run's end (and when a run is shown while it sleeps, after
+10 s without runs); the run's end, as the usual page takes it, is made
+then, in the engine's thread (``Board._whole``), so the page's thread only
+writes it. Each browser's handler thread sends one batch of what it has
 not sent yet (slices of the columns, plus the attempts running now) as a
 server-sent event, on one stream that stays open from run to run (a ``run``
 event brings the next run's graph); the page (``_assets/dashboard.js``)
@@ -260,11 +262,11 @@ def watch(dashboard: bool | Dashboard) -> Board:
 class Board(Listener):
     """What one run's page shows, collected as the run goes: ``on_batch``
     extends lists (and keeps a dict of the attempts running), in the engine's
-    thread, and packs them into ``columns`` while a page is open; a page's
-    batches are slices of those (``_dashboard_http.batch``).
+    thread; :meth:`pack` puts them into ``columns``, and a page's batches are
+    slices of those (``_dashboard_http.batch``).
 
     ``attempts`` (the run's attempts as rows: :class:`~webber.Attempt`'s
-    fields) and ``ends`` (the tasks' nodes, and their states) not in ``columns`` yet, ``lines``
+    fields) and ``ends`` (the tasks' nodes, and their states) not packed yet, ``lines``
     (``(node, stream, text)``), ``tracebacks`` (``(node, text)``), ``running``
     (``(node, index) -> (attempt, worker, started)`` of the attempts going on
     now) and ``outcome`` (``(duration, ok)`` once finished; ``(None, None)``:
@@ -355,35 +357,25 @@ class Board(Listener):
     ) -> None:
         """on_batch, with the ended tasks and their states as two lists (how
         the engine calls it: see ``Hooks.batch``)."""
-        page = self.dashboard is not None and self.dashboard.pages
-        nodes = nodes_of(attempts) if attempts and (page or self.running or started) else []
         # Gone from running before it is in the columns: a page never misses it.
-        settle(self.running, started, attempts, nodes)
+        settle(self.running, started, attempts)
         with self._packing:
-            if page:
-                self._pack(attempts, nodes, ended, states)
-            else:  # held until a page asks
-                self.attempts.extend(attempts)
-                self.ends[0].extend(ended)
-                self.ends[1].extend(states)
+            self.attempts.extend(attempts)
+            self.ends[0].extend(ended)
+            self.ends[1].extend(states)
 
     def pack(self) -> Columns:
-        """Put what ``attempts`` and ``ends`` hold into ``columns`` (for a page
-        opened in the middle of a run, or after it)."""
+        """Put what ``attempts`` and ``ends`` hold into ``columns``: in a
+        page's thread as it looks (every BATCH seconds, while a run goes on),
+        and in the engine's thread at a run's end with a page open (see
+        ``_whole``); the rows put in are not kept (they die with the Run, not
+        at the next run's start)."""
         with self._packing:
-            self._pack([], [], [], [])
+            rows, (ended, states) = self.attempts, self.ends
+            if rows or ended:
+                self.attempts, self.ends = [], ([], [])
+                self.columns.add(rows, nodes_of(rows), ended, states, self.layout())
         return self.columns
-
-    def _pack(self, rows: Sequence[AttemptRow], nodes: list[str], ended: list[str],
-              states: list[str]) -> None:
-        """(Holding ``_packing``.) Rows in the columns are not kept: they die
-        with the Run, not at the next run's start."""
-        if self.attempts or self.ends[0]:
-            rows = [*self.attempts, *rows]
-            nodes, ended, states = nodes_of(rows), [*self.ends[0], *ended], [*self.ends[1], *states]
-            self.attempts, self.ends = [], ([], [])
-        if rows or ended:
-            self.columns.add(rows, nodes, ended, states, self.layout())
 
     def lengths(self) -> tuple[int, int, int, int]:
         """How many ends, attempts, printed lines and tracebacks it has so far."""

@@ -6,6 +6,7 @@ slices of them)."""
 from __future__ import annotations
 
 import bisect
+import itertools
 import operator
 from array import array
 from collections.abc import Iterable, Sequence
@@ -174,27 +175,28 @@ class Columns:
 
 def settle(running: dict[tuple[str, int | None], tuple[int, str, float]],
            started: Sequence[tuple[str, int, int | None, str, float]],
-           rows: Sequence[AttemptRow], nodes: Sequence[str]) -> None:
+           rows: Sequence[AttemptRow]) -> None:
     """Bring ``running`` (``(node, index) -> (attempt, worker, started)``) up
-    to an on_batch's ``started`` and ended ``rows`` (of ``nodes``): an attempt whose row is
+    to an on_batch's ``started`` and ended ``rows``: an attempt whose row is
     in ``rows`` is gone from it, unless its retry started in the batch too.
     Few attempts are told as started (those that ran long enough): each is
-    looked for among the rows' nodes, not each row in ``running``."""
+    looked for among the rows (a search in one call), not each row in ``running``."""
     for node, attempt, index, worker, at in started:
         running[node, index] = (attempt, worker, at)
     if not running or not rows:
         return
     for key, (attempt, _, _) in list(running.items()):
         node, index = key
-        at = -1
+        at = 0
         while True:
             try:
-                at = nodes.index(node, at + 1)
+                at += operator.indexOf(map(_NODE, itertools.islice(rows, at, None)), node)
             except ValueError:
                 break  # still going
             if rows[at][2] == index and rows[at][1] >= attempt:
                 del running[key]
                 break
+            at += 1
 
 
 def nodes_of(rows: Sequence[AttemptRow]) -> list[str]:
