@@ -298,3 +298,16 @@ def decoded_last(events: bytes) -> dict[str, Any]:
     from tests.conftest import decoded
 
     return decoded(events.rstrip(b"\n").rsplit(b"\ndata: ", 1)[1])
+
+
+def test_runs_of_one_worker_and_workers_taking_turns_get_their_lanes() -> None:
+    ids = ["a"]
+    layout = Layout({"a": 0}, True)
+    order = ["p1"] * 40 + ["p2"] * 40 + ["t1", "t2", "t1"] + ["p2"] * 50 + ["p3"] * 33
+    rows = [("a", 1, None, True, float(i), 0.5, w, None) for i, w in enumerate(order)]
+    columns = Columns()
+    add(columns, rows[:80], [], layout)  # two runs
+    add(columns, rows[80:], [], layout)  # turns, then runs: one lookup per row
+    add(columns, rows[-33:], [], layout)  # one run, to the end
+    check(columns, rows + rows[-33:], [], ids)
+    assert columns.workers == ["p1", "p2", "t1", "t2", "p3"]
