@@ -311,3 +311,17 @@ def test_runs_of_one_worker_and_workers_taking_turns_get_their_lanes() -> None:
     add(columns, rows[-33:], [], layout)  # one run, to the end
     check(columns, rows + rows[-33:], [], ids)
     assert columns.workers == ["p1", "p2", "t1", "t2", "p3"]
+
+
+def test_positions_of_tasks_in_the_plans_order_or_not_are_exact() -> None:
+    ids = [f"n{i}" for i in range(200)]
+    layout = Layout({n: i for i, n in enumerate(ids)}, True)
+    shuffled = ids[100:140]
+    random.Random(1).shuffle(shuffled)
+    nodes = ids[:40] + ids[60:100] + shuffled + ["n5", "n7", "n5"] + ids[150:200]
+    order = ["p1"] * 40 + ["p2"] * 40 + ["p1"] * 40 + ["t1", "t2", "t1"] + ["p3"] * 50
+    rows = [(n, 1, None, True, float(i), 0.5, w, None)
+            for i, (n, w) in enumerate(zip(nodes, order, strict=True))]
+    columns = Columns()
+    add(columns, rows, [(n, "success") for n in nodes], layout)
+    check(columns, rows, [(n, "success") for n in nodes], ids)
