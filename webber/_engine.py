@@ -117,7 +117,8 @@ class _Engine:
         """Handle what arrives (and due timers), then decide once."""
         self.inbox.wait(self._started, self._finish_one, self._finish_many)
         self._decide_all()
-        self.hooks.batch(self.record.rows, self.states)
+        if self.hooks.on_batch:
+            self.hooks.batch(self.record.rows, self.states)
 
     # -- deciding: skip, or submit --------------------------------------------------
     def _decide_all(self) -> None:
@@ -434,7 +435,8 @@ class _Engine:
             self.plan, self.states, self.values, started, duration, [*self.reuse, *hits],
             hits, self.session.stats() if self.session is not None else None,
         )
-        self.hooks.batch(self.record.rows, self.states)
+        if self.hooks.on_batch:
+            self.hooks.batch(self.record.rows, self.states)
         self.hooks.emit("on_run_end", run)
         return run
 
