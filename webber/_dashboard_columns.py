@@ -21,7 +21,7 @@ __all__ = ["Columns", "Layout", "Runs", "nodes_of", "settle"]
 #: an attempt row's fields (see AttemptRow)
 _NODE, _NUMBER, _INDEX, _OK, _STARTED, _DURATION, _WORKER, _ERROR = map(
     operator.itemgetter, range(8))
-#: rows of one worker in a row, at least, that are put in as one value repeated
+#: runs of rows of one worker, at most, that are put in as one lane repeated each
 _RUN = 32
 
 
@@ -153,28 +153,21 @@ class Columns:
 
     def _workers(self, rows: Sequence[AttemptRow], n: int) -> None:
         """The lanes of ``rows``' workers (a new worker gets the next lane):
-        a run of rows from one worker (a worker process answers a batch at
-        once) as one value repeated; rows of workers taking turns (a pool
-        of threads) one lookup each."""
-        at = 0
-        while at < n:
-            first = rows[at][6]
-            try:  # where the run of ``first`` ends, in one call
-                stop = at + operator.indexOf(
-                    map(operator.ne, map(_WORKER, itertools.islice(rows, at, None)),
-                        itertools.repeat(first)), True)
-            except ValueError:
-                stop = n
-            if stop - at < _RUN and stop < n:
-                break  # short runs: workers taking turns
-            lane = self.lanes.get(first)
-            if lane is None:
-                lane = self._lane(first)
-            self.worker += array(self.worker.typecode, (lane,)) * (stop - at)
-            at = stop
-        if at == n:
+        each run of rows from one worker (a worker process answers a batch at
+        once) as one lane repeated; rows of workers taking turns (a pool of
+        threads) one lookup each."""
+        workers = [*map(_WORKER, rows)]
+        runs: list[tuple[str, int]] = []
+        for worker, run in itertools.groupby(workers):
+            runs.append((worker, len(list(run))))
+            if len(runs) > _RUN:
+                break
+        else:
+            code = self.worker.typecode
+            for worker, count in runs:
+                lane = self.lanes.get(worker)
+                self.worker += array(code, (self._lane(worker) if lane is None else lane,)) * count
             return
-        workers = tuple(map(_WORKER, itertools.islice(rows, at, None)))
         for worker in dict.fromkeys(workers):
             if worker not in self.lanes:
                 self._lane(worker)
