@@ -214,6 +214,61 @@ def test_row02_a_batch_of_several_functions_and_a_chain_keeps_each_result_once(
     then_works()
 
 
+def _count_or_die(path: str, i: int) -> int:
+    if i == 10:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _count_run(path, i)
+
+
+def test_row02_a_crash_inside_a_column_of_one_function_blames_its_own_task(
+    tmp_path: Path,
+) -> None:
+    """Jobs of one function with plain arguments travel to the worker as a
+    column; one of them kills the worker: the crash is blamed on it alone,
+    the jobs of the column before it keep their results (run once), and
+    those after it run once, on the replacement."""
+    log = tmp_path / "ran"
+    dag = DAG()
+    nodes = [dag.add_node(_count_or_die, str(log), i) for i in range(30)]
+    run = dag.run(executor="processes", max_workers=1)  # one worker, one column
+    with pytest.raises(webber.WorkerCrashedError, match=f"task '{nodes[10]}'"):
+        run[nodes[10]]
+    assert run.failed == [nodes[10]]
+    assert [run[n] for n in nodes[:10] + nodes[11:]] == [*range(10), *range(11, 30)]
+    ran = sorted(map(int, log.read_text().split()))
+    assert ran == [*range(10), *range(11, 30)]  # each exactly once
+    assert all(len(run.attempts[n]) == 1 for n in nodes)
+    then_works()
+
+
+def _refuse_load() -> None:
+    raise ImportError("no such module here")
+
+
+class LoadsNowhere:
+    """A task that pickles, but cannot be unpickled in a worker."""
+
+    def __call__(self, i: int) -> int:
+        return i
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_refuse_load, ())
+
+
+def test_a_column_whose_function_does_not_load_fails_each_of_its_tasks_alone() -> None:
+    dag = DAG()
+    bad = LoadsNowhere()
+    nodes = [dag.add_node(bad, i) for i in range(3)]
+    fine = [dag.add_node(str, i) for i in range(3)]
+    run = dag.run(executor="processes", max_workers=1)
+    assert sorted(run.failed) == sorted(nodes)
+    for n in nodes:
+        with pytest.raises(webber.JobLoadError, match="no such module here"):
+            run[n]
+    assert [run[n] for n in fine] == ["0", "1", "2"]
+    then_works()
+
+
 def _big_result(n: int) -> bytes:
     return bytes([n]) * (3 << 20)  # out of band: a shared-memory segment of the worker's
 

@@ -531,3 +531,48 @@ def test_a_wide_run_of_tiny_tasks_gets_every_result_once() -> None:
     run = dag.run(executor="processes", max_workers=2)
     assert [run[n] for n in nodes] == [str(i) for i in range(3000)]
     assert all(len(run.attempts[n]) == 1 for n in nodes)
+
+
+def _add(a: int, b: int = 0) -> int:
+    return a + b
+
+
+def test_jobs_of_one_function_with_plain_arguments_travel_as_one_column() -> None:
+    """A column: the function's id and name once, then the nodes and their
+    arguments in two lists, tagged one after the other; a job with keyword
+    arguments, inputs or arguments that are not plain goes as its own entry,
+    and ends the column (the next one starts anew)."""
+    import itertools
+    import pickle
+    import types
+    from collections import deque
+
+    from webber.executors._base import Job
+    from webber.executors._frames import Frames
+    from webber.executors._sending import send_batch
+    from webber.executors._session import Session
+
+    def job(node: str, *args: object, **kwargs: object) -> Job:
+        return Job(node, None, 1, "_add", _add, args, kwargs, None, None)
+
+    read, write = os.pipe()
+    proc = types.SimpleNamespace(conn_in=write, fids=set(), forget=[], inflight=deque(),
+                                 up=False, name="fake")
+    batch = [job("a", 1), job("b", 2, 3), job("c", 1, b=2), job("d", [1]), job("e"), job("f", 4)]
+    try:
+        send_batch(proc, Session(lambda message: None), batch,  # type: ignore[arg-type]
+                   itertools.count(), itertools.count())
+        frames = Frames(read).read()
+    finally:
+        os.close(read)
+        os.close(write)
+    fn, run = (pickle.loads(frame) for frame in frames)
+    assert fn[0] == "fn" and run[0] == "run"
+    fid = fn[1]
+    entries = run[1]
+    assert entries[0] == (0, fid, "_add", ["a", "b"], [(1,), (2, 3)])
+    assert entries[1][:2] == (2, fid) and entries[1][2][0] == "c"  # its own: keywords
+    assert entries[2][:2] == (3, fid) and entries[2][2].__class__ is bytes  # a list: pickled
+    assert entries[3] == (4, fid, "_add", ["e", "f"], [(), (4,)])
+    assert [task.tag for task in proc.inflight] == list(range(6))
+    assert [task.job for task in proc.inflight] == batch

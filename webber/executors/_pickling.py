@@ -30,7 +30,7 @@ from webber.executors._shm import (
     write_segment,
 )
 
-__all__ = ["Packed", "dumps", "dumps_value", "loads", "plain", "unpack"]
+__all__ = ["PLAIN", "Packed", "dumps", "dumps_value", "loads", "plain", "unpack"]
 
 
 class _BigBytes:
@@ -57,13 +57,13 @@ def _wrap_big_bytes(obj: Any) -> Any:
 
 #: what the C pickler sends safely: nothing here can be a function or a
 #: ``__main__`` object (a Ref reduces to its id)
-_PLAIN = frozenset({type(None), bool, int, float, str, Ref})
+PLAIN = frozenset({type(None), bool, int, float, str, Ref})
 
 
 def plain(fields: tuple[Any, ...]) -> bool:
     """Whether every field, and every item of a tuple or dict field, is plain:
     then the C pickler sends ``fields``, several times faster, and surely."""
-    kinds = _PLAIN
+    kinds = PLAIN
     for field in fields:  # plain loops, no generators: this runs once per job
         kind = type(field)
         if kind in kinds:
@@ -90,7 +90,7 @@ Packed = tuple[Any, "list[Segment] | None"]
 
 def dumps_value(obj: Any) -> Packed:
     """A task's result, packed (see :data:`Packed`): as it is when a plain scalar."""
-    if type(obj) in _PLAIN:
+    if type(obj) in PLAIN:
         return obj, None
     return dumps(obj)
 

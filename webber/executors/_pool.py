@@ -53,6 +53,7 @@ import time
 from typing import Any
 
 from webber._errors import PoolClosedError
+from webber._gc import MANY, frozen
 from webber._output import emit_line
 from webber.executors import _shm, _spawn
 from webber.executors._base import Job, Outcome, Outcomes, Started
@@ -204,7 +205,8 @@ class Pool:
         return idle[0]
 
     def _send(self, proc: Proc, session: Session, batch: list[Job]) -> None:
-        send_batch(proc, session, batch, self.tags, self.fids)
+        with frozen.adding(len(batch) >= MANY):  # (what it makes: a wide flow's Sents; see _gc)
+            send_batch(proc, session, batch, self.tags, self.fids)
 
     def _stop(self, proc: Proc, sweep: bool = True) -> None:
         """Stop idle ``proc``; ``sweep``: remove the segments it left (not yet

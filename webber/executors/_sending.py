@@ -4,6 +4,11 @@ The pool (``_pool.py``) decides which jobs go to which worker; this module
 turns a batch into the worker's "run" message (see ``_worker.py``): each
 job's function travels once per worker as an "fn" message and is named by
 its id afterwards; plain fields travel inside the message (``_pickling``).
+Jobs one after the other that call the same function with plain positional
+arguments alone (a wide flow's tasks, a fan-out's elements) travel as one
+column: the function's id and the name once, then each job's node and
+arguments, in two lists (no tuple of fields per job to make, pickle and
+take apart).
 """
 
 from __future__ import annotations
@@ -77,18 +82,30 @@ def send_batch(
     (JobSendError). Each job becomes a Sent here, as it leaves: a run's
     queue holds its jobs as the engine made them (none made per job for a
     wide flow's whole queue)."""
-    entries = []
+    entries: list[tuple[Any, ...]] = []
     inflight = proc.inflight
     func: Any = None  # the last job's function, and its id: most batches have one
     fid = ""
+    #: the column being filled: (name, nodes, their arguments), see the module doc
+    column: tuple[str, list[str], list[tuple[Any, ...]]] | None = None
     for job in batch:
         task = Sent(next(tags), job, session)
         links: list[Sent] = []  # (not None: _unsendable reads it)
         try:
-            if task.job.func is not func:
+            if job.func is not func:
                 fid = _function_id(proc, task, fids)
-                func = task.job.func
-            if not task.job.links:  # (most jobs: one entry, no chain behind it)
+                func, column = job.func, None
+            if (job.inputs is None and not job.kwargs and not job.links and job.timeout is None
+                    and (not job.args or plain((job.args,)))):
+                if column is None or column[0] is not job.name:  # (a column is one name's)
+                    column = (job.name, [], [])
+                    entries.append((task.tag, fid, *column))
+                column[1].append(job.node)
+                column[2].append(job.args)
+                inflight.append(task)
+                continue
+            column = None  # (the jobs of a column have consecutive tags)
+            if not job.links:
                 entries.append(_pack(task, fid, None))
                 inflight.append(task)
                 continue
@@ -101,6 +118,7 @@ def send_batch(
             ])
         except Exception as e:
             _unsendable(task, links, e)
+            column = None
             continue
         entries.append(entry)
         task.links_after = len(links)

@@ -11,6 +11,9 @@ runs jobs one at a time, in the order they arrive::
                                     fields: the job's 8 fields, or their pickle (:data:`Fields`)
                                     links: the rest of a chain, [(tag, fid, fields, segments), ...],
                                     or None
+                                    or a column of jobs (tags tag, tag + 1, ...) calling one
+                                    function with plain arguments: (tag, fid, name, [node, ...],
+                                    [args, ...]) (see _sending)
     caller <--(fd_out)-- worker     ("ready", ledger path or None)   once, when it is up
                                     ("out", name, node, stream, line)   each printed line, at once
                                     ("start", tag, time)   a job with a timeout begins, at once
@@ -58,7 +61,7 @@ from webber.executors._base import Job, Outcome
 from webber.executors._codec import encode_failure
 from webber.executors._frames import Frames, send_frame
 from webber.executors._ledger import Ledger, ledger_path
-from webber.executors._pickling import dumps_value, loads
+from webber.executors._pickling import PLAIN, dumps_value, loads
 from webber.executors._shm import Segment, remove_segments
 from webber.executors._work import call, fed, run_links, start_async
 
@@ -71,6 +74,9 @@ Fields = bytes | tuple[Any, ...]
 
 #: seconds a result may wait to share a message with the next ones
 FLUSH = 0.002
+
+#: the keyword arguments of a column's jobs (``call`` copies them: ``f(**kw)``)
+_EMPTY: dict[str, Any] = {}
 
 #: the default max_workers of a process run inside this worker: its share of
 #: the cores (cores // the pool's size when it was started), never below 1
@@ -295,8 +301,12 @@ class _Worker:
             awaiting.clear()
 
         coroutines = self.coroutines
-        for tag, fid, data, segments, links in entries:
-            if links:
+        for tag, fid, data, segments, links in self.expanded(entries):
+            if data.__class__ is str:  # a column: (name, nodes, args)
+                if awaiting:
+                    answer_awaiting()
+                self.run_column(tag, fid, data, segments, links)
+            elif links:
                 answer_awaiting()
                 self.run_chain(tag, fid, data, segments, links)
             elif coroutines.get(fid) is not False and self.is_async(fid):
@@ -315,6 +325,49 @@ class _Worker:
                 self.run(tag, fid, data, segments, None)
         answer_awaiting()
         self.flush()
+
+    def expanded(self, entries: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """``entries`` with each column this worker cannot run as one (its
+        function is ``async def``, or does not load: each job then says why)
+        made into jobs of their own."""
+
+        def apart(entry: tuple[Any, ...]) -> bool:
+            fid = entry[1]
+            return entry[2].__class__ is str and (self.is_async(fid) or not self.loads(fid))
+
+        if not any(map(apart, entries)):
+            return entries  # (every batch but the rarest)
+        out: list[tuple[Any, ...]] = []
+        for entry in entries:
+            if apart(entry):
+                tag, fid, name, nodes, argses = entry
+                out.extend((tag + k, fid, (node, None, 1, name, args, {}, None, None), (), None)
+                           for k, (node, args) in enumerate(zip(nodes, argses, strict=True)))
+            else:
+                out.append(entry)
+        return out
+
+    def loads(self, fid: Any) -> bool:
+        """Whether the function ``fid`` loads (a job's ``load`` says why not)."""
+        try:
+            self.function(fid)
+        except BaseException:
+            return False
+        return True
+
+    def run_column(self, tag: int, fid: Any, name: str, nodes: list[str],
+                   argses: list[tuple[Any, ...]]) -> None:
+        """Run a column of jobs (tagged ``tag``, ``tag + 1``, ...), each
+        reported as it ends: :meth:`run` without a tuple of fields per job."""
+        func, finish, done, now = self.function(fid), self.finish, self.done, time.time
+        empty, scalars = _EMPTY, PLAIN
+        for k, node in enumerate(nodes):
+            ok, value, started, duration = call(name, node, func, argses[k], empty, None, now())
+            _end_nested_pool()
+            if ok and value.__class__ in scalars:  # (finish() of a plain value, written out)
+                done(tag + k, True, value, None, started, duration, None)
+            else:
+                finish(tag + k, node, ok, value, started, duration)
 
     def is_async(self, fid: Any) -> bool:
         known = self.coroutines.get(fid)
