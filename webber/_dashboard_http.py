@@ -307,7 +307,9 @@ class Handler(BaseHTTPRequestHandler):
     def _stream(self, dashboard: Dashboard, page_run: str, seen: Seen) -> None:
         board: Board | None = None
         running: dict[Any, Any] = {}
-        done, same, header = False, False, b""
+        #: a run event goes before the next batch: "graph", or "same" (the same
+        #: flow again: the page keeps its graph); "": none
+        done, starting = False, ""
         wrote = shown_at = time.monotonic()  # the last write; when a run was last going on
         try:
             while not dashboard._stopped.is_set():
@@ -318,26 +320,28 @@ class Handler(BaseHTTPRequestHandler):
                     shown_at = time.monotonic()
                     if board is not None and not (str(board.number) == page_run
                                                   and _fits(seen, board)):
-                        data, nodes = dashboard.shown(board)
-                        same = nodes is graph  # the same flow again: the page keeps its graph
                         # Sent with the run's first batch, after BATCH or at its end:
                         # one write (and one wake-up of the page) for a short run.
-                        header = run_event(data, '"same"' if same else nodes)
+                        starting = "same" if board.graph() is graph else "graph"
                         seen = (0, 0, 0, 0)
-                if board is not None and not done and (header or board.finished or
+                if board is not None and not done and (starting or board.finished or
                                                        board.running != running or
                                                        seen != board.lengths()):
-                    if header and not board.finished:
+                    if starting and not board.finished:
                         _look(dashboard)  # wait for something to show
-                    if header and same and board.whole is not None:
+                    if starting == "same" and board.whole is not None:
                         seen, message = board.whole  # (made at the run's end: see Board)
                         done = True
                     else:
+                        header = b""
+                        if starting:
+                            data, nodes = dashboard.shown(board)
+                            header = run_event(data, '"same"' if starting == "same" else nodes)
                         running = board.running.copy()
                         seen, done, news = batch(board, seen)
                         message = header + batch_event(board.number, seen, news)
                     self.wfile.write(message)
-                    header, wrote, shown_at = b"", time.monotonic(), time.monotonic()
+                    starting, wrote, shown_at = "", time.monotonic(), time.monotonic()
                 elif time.monotonic() - wrote >= KEEP_ALIVE:
                     self.wfile.write(b": keep-alive\n\n")  # find out if the page left
                     wrote = time.monotonic()
