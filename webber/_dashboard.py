@@ -61,6 +61,7 @@ from webber._dashboard_http import (
     Server6,
     batch,
     batch_event,
+    batch_parts,
     graph,
     page,
     run_event,
@@ -399,12 +400,11 @@ class Board(Listener):
 
     def _whole(self) -> None:
         """The finished run as a page that saw none of it and keeps its graph
-        is sent it (the usual page of a short run): made here, in the
-        engine's thread, while the columns are fresh in this CPU's cache
-        (a page's thread would take them in cold, at twice the cost)."""
-        to, _, news = batch(self)
+        is sent it (the usual page of a short run), made once, here: the
+        page's thread, woken at the run's end, only writes it."""
+        to, _, news = batch_parts(self)
         data, _ = Dashboard.shown(self)
-        self.whole = (to, run_event(data, '"same"') + batch_event(self.number, to, news))
+        self.whole = (to, batch_event(self.number, to, news, run_event(data, '"same"')))
 
     def _ended(self) -> None:
         """Wake the pages of this run: the end goes out now, not at their next look."""

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AWAKE", "BATCH", "KEEP_ALIVE", "NO_GRAPH", "Handler", "Seen", "Server", "Server6",
-    "batch", "batch_event", "column", "graph", "page", "run_event", "with_nodes",
+    "batch", "batch_event", "batch_parts", "column", "graph", "page", "run_event", "with_nodes",
 ]
 
 #: seconds between two batches sent to one browser (the page redraws per batch)
@@ -45,6 +45,8 @@ BATCH = 0.1
 AWAKE = 10.0
 #: seconds of silence after which a page is sent a comment (to find out it left)
 KEEP_ALIVE = 15.0
+#: JSON as the page takes it (no spaces; NaN refused)
+_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
 # -- the page ---------------------------------------------------------------------------
@@ -81,7 +83,7 @@ def page(data: dict[str, Any], nodes: str, news: str | None = None) -> str:
 def with_nodes(data: dict[str, Any], nodes: str, news: str | None = None) -> str:
     """``data`` as JSON, with the graph ``nodes`` (JSON already) as its
     ``"nodes"``, and ``news`` (JSON too) as its ``"batch"``."""
-    text = json.dumps(data, separators=(",", ":"), allow_nan=False)[:-1] + ',"nodes":' + nodes
+    text = _json(data)[:-1] + ',"nodes":' + nodes
     return text + (',"batch":' + news + "}" if news is not None else "}")
 
 
@@ -90,9 +92,10 @@ def run_event(data: dict[str, Any], nodes: str) -> bytes:
     return b"event: run\ndata: %s\n\n" % with_nodes(data, nodes).encode()
 
 
-def batch_event(number: int, seen: Seen, news: bytes) -> bytes:
-    """A :func:`batch` of run ``number`` as an event (its id says where the page is)."""
-    return b"id: %d:%d.%d.%d.%d\ndata: %s\n\n" % (number, *seen, news)
+def batch_event(number: int, seen: Seen, news: list[bytes], before: bytes = b"") -> bytes:
+    """A batch of run ``number`` (``news``: :func:`batch_parts`) as an event
+    (its id says where the page is), after ``before``: one copy of it all."""
+    return b"".join([before, b"id: %d:%d.%d.%d.%d\ndata: " % (number, *seen), *news, b"\n\n"])
 
 
 def _safe(text: str) -> str:
@@ -134,12 +137,18 @@ def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> tuple[Seen, bool, bytes]:
     board's columns have (``Board.pack``), so what is sent is whole: a
     task's end never comes before its attempts.
     """
+    to, finished, parts = batch_parts(board, since)
+    return to, finished, b"".join(parts)
+
+
+def batch_parts(board: Board, since: Seen = (0, 0, 0, 0)) -> tuple[Seen, bool, list[bytes]]:
+    """:func:`batch`, its JSON in parts (joined once, into what is sent)."""
     finished = board.finished
     columns = board.pack()
     to = (*columns.to, len(board.lines), len(board.tracebacks))
     running = board.running.copy()
     sizes, same, numbers = _numbers(columns, since, to)
-    head = json.dumps({
+    head = _json({
         "from": since, "to": to,
         "att": {"n": to[1] - since[1], "index": columns.index.slice(since[1], to[1]),
                 "number": columns.number.slice(since[1], to[1]),
@@ -152,9 +161,9 @@ def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> tuple[Seen, bool, bytes]:
         "run": [[n, i, number, worker, at] for (n, i), (number, worker, at) in running.items()],
         "done": board.outcome if finished else None,
         "size": sizes,
-    }, separators=(",", ":"), allow_nan=False)
+    })
     # base64 needs no escaping in JSON: put in as it is (json.dumps would scan it).
-    return to, finished, b"%s,\"bin\":\"%s\"}" % (head[:-1].encode(), base64.b64encode(numbers))
+    return to, finished, [head[:-1].encode(), b',"bin":"', base64.b64encode(numbers), b'"}']
 
 
 def _numbers(columns: Columns, since: Seen, to: Seen) -> tuple[list[int], bool, bytes]:
@@ -338,8 +347,8 @@ class Handler(BaseHTTPRequestHandler):
                             data, nodes = dashboard.shown(board)
                             header = run_event(data, '"same"' if starting == "same" else nodes)
                         running = board.running.copy()
-                        seen, done, news = batch(board, seen)
-                        message = header + batch_event(board.number, seen, news)
+                        seen, done, news = batch_parts(board, seen)
+                        message = batch_event(board.number, seen, news, header)
                     self.wfile.write(message)
                     starting, wrote, shown_at = "", time.monotonic(), time.monotonic()
                 elif time.monotonic() - wrote >= KEEP_ALIVE:
