@@ -189,23 +189,23 @@ def settle(running: dict[tuple[str, int | None], tuple[int, str, float]],
     to an on_batch's ``started`` and ended ``rows``: an attempt whose row is
     in ``rows`` is gone from it, unless its retry started in the batch too.
     Few attempts are told as started (those that ran long enough): each is
-    looked for among the rows (a search in one call), not each row in ``running``."""
+    looked for among the rows' nodes (a search in one call), not each row in ``running``."""
     for node, attempt, index, worker, at in started:
         running[node, index] = (attempt, worker, at)
     if not running or not rows:
         return
+    nodes = nodes_of(rows)
     for key, (attempt, _, _) in list(running.items()):
         node, index = key
-        at = 0
+        at = -1
         while True:
             try:
-                at += operator.indexOf(map(_NODE, itertools.islice(rows, at, None)), node)
+                at = nodes.index(node, at + 1)
             except ValueError:
                 break  # still going
             if rows[at][2] == index and rows[at][1] >= attempt:
                 del running[key]
                 break
-            at += 1
 
 
 def nodes_of(rows: Sequence[AttemptRow]) -> list[str]:
