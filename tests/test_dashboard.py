@@ -553,11 +553,11 @@ def test_a_page_opened_in_the_middle_of_a_run_gets_all_of_it(dashboard: Dashboar
     try:
         # The first task ended with no page open: nothing was put in columns for it.
         deadline = time.monotonic() + WAIT
-        while (dashboard.board is None or not dashboard.board.attempts) \
+        while (dashboard.board is None or not dashboard.board.told) \
                 and time.monotonic() < deadline:
             time.sleep(0.01)
         board = dashboard.board
-        assert board is not None and board.attempts and board.columns.to == (0, 0)
+        assert board is not None and board.told and board.columns.to == (0, 0)
         events = dashboard.url.replace("/?", "/events?")
         with urllib.request.urlopen(events, timeout=WAIT) as stream:
             read_until(stream, b"event: run")

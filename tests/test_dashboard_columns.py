@@ -122,7 +122,10 @@ def test_settle_keeps_what_still_runs() -> None:
     assert running == {("a", None): (1, "w", 1.0)}
 
 
-def test_a_board_holds_the_rows_until_they_are_packed_and_keeps_none_after() -> None:
+def test_a_board_packs_what_it_was_told_and_lets_the_record_go_at_the_end() -> None:
+    from webber import Dashboard
+    from webber._events import Hooks
+
     dag = DAG("kept")
     for _ in range(3):
         dag.add_node(int)
@@ -134,13 +137,39 @@ def test_a_board_holds_the_rows_until_they_are_packed_and_keeps_none_after() -> 
     board.plan = run.plan
     board.on_batch([], rows[:1], ends[:1])
     board.on_batch([], rows[1:], ends[1:])
-    assert board.attempts == rows and board.columns.to == (0, 0)
-    assert board.ends == ([e[0] for e in ends], [e[1] for e in ends])
+    assert board.rows == rows and board.states == dict(ends) and board.columns.to == (0, 0)
     assert board.lengths() == (3, 3, 0, 0)
     board.pack()
-    assert board.attempts == [] and board.ends == ([], []) and board.columns.to == (3, 3)
-    assert board.lengths() == (3, 3, 0, 0)
+    assert board.columns.to == (3, 3) and board.lengths() == (3, 3, 0, 0)
     check(board.columns, rows, ends, list(run.plan.nodes))
+    # The engine's record, handed over as it grows: only what was told is packed.
+    record: list[Any] = []
+    states: dict[str, str] = {}
+    live = Board()
+    live.plan = run.plan
+    hooks = Hooks([live])
+    record += rows[:2]
+    states.update(ends[:1])
+    hooks.batch(record, states)
+    record.append(rows[2])  # not told yet
+    states.update(ends[1:])
+    assert live.rows is record and live.states is states and live.pack().to == (1, 2)
+    hooks.batch(record, states)
+    assert live.pack().to == (3, 3)
+    check(live.columns, rows, ends, list(run.plan.nodes))
+    # At a run's end with a page open, all is packed and the record let go.
+    dashboard = Dashboard()
+    try:
+        watched = Board(dashboard)
+        dashboard.pages = 1
+        watched.plan = run.plan
+        watched.on_batch([], rows, ends)
+        watched.on_run_end(run)
+        assert watched.rows is None and watched.states is None and watched.whole is not None
+        assert watched.columns.to == (3, 3) and watched.lengths() == (3, 3, 0, 0)
+    finally:
+        dashboard.pages = 0
+        dashboard.stop()
 
 
 def test_on_batch_gets_every_final_state_alone_or_beside_per_task_listeners() -> None:
@@ -191,17 +220,20 @@ def test_hooks_tell_on_batch_the_states_and_rows_each_batch_added() -> None:
             self.calls.append((list(started), list(attempts), list(ended)))
 
     class Columnar(Listener):
-        """Takes the ended tasks as two lists (as the dashboard's Board does)."""
+        """Is handed the record itself (as the dashboard's Board is)."""
 
         def __init__(self) -> None:
             self.calls: list[tuple[Any, Any, Any]] = []
+            self.told = self.ended = 0
 
         def on_batch(self, started: Any, attempts: Any, ended: Any) -> None:
             raise AssertionError("on_batch_columns is called instead")
 
-        def on_batch_columns(self, started: Any, attempts: Any, nodes: Any, states: Any) -> None:
-            ended = list(zip(nodes, states, strict=True))
-            self.calls.append((list(started), list(attempts), ended))
+        def on_batch_columns(self, started: Any, rows: Any, told: int, states: Any,
+                             ended: int) -> None:
+            finals = list(states.items())[self.ended:ended]
+            self.calls.append((list(started), rows[self.told:told], finals))
+            self.told, self.ended = told, ended
 
     seen, columnar = Batches(), Columnar()
     hooks = Hooks([columnar, seen])

@@ -3,7 +3,7 @@ shows a run live -- and ``run.to_html()``, the same page as one file.
 
 How the pieces fit::
 
-    engine --on_batch--> Board (a Listener) --> board.running, and the rows: board.attempts, .ends
+    engine --on_batch--> Board (a Listener) --> board.running, and the record: board.rows, .states
                           a page's look, or the run's end with a page open: --pack--> board.columns
     logger "webber" --printed lines, tracebacks--> Capture (one) --> board.lines, ...
     browser <--SSE: what is new, at most every 100 ms-- Handler (one thread per page,
@@ -13,11 +13,11 @@ Printed lines reach the Board as the ``"webber"`` logger's records, so the
 page has the lines the log has (none when that logger is set above INFO).
 The Board hears a run through ``on_batch``, once per wake-up of the engine
 rather than several times per task, keeps the attempts going on now in a
-dict and holds the attempt rows and ends it is given (the run record's own
-rows, not copies). They are packed into the page's columns
-(``_dashboard_columns.Columns``: arrays of numbers, a column at a time, in
-one call each) when a page looks, and at the run's end with a page open, and
-not kept once packed (they die with the Run). No serialising, no I/O, and
+dict and is handed the run record itself (its attempt rows and final
+states, and how far they go: nothing copied). What it was told is packed
+into the page's columns (``_dashboard_columns.Columns``: arrays of numbers,
+a column at a time, in one call each) when a page looks, and at the run's
+end with a page open, when the record is let go (it dies with the Run). No serialising, no I/O, and
 no wake-up of a page's thread per event: a page looks every 100 ms, and is
 woken only at a run's end (and when a run is shown while it sleeps, after
 10 s without runs); the run's end, as the usual page takes it, is made
@@ -262,12 +262,13 @@ def watch(dashboard: bool | Dashboard) -> Board:
 
 class Board(Listener):
     """What one run's page shows, collected as the run goes: ``on_batch``
-    extends lists (and keeps a dict of the attempts running), in the engine's
-    thread; :meth:`pack` puts them into ``columns``, and a page's batches are
-    slices of those (``_dashboard_http.batch``).
+    keeps the run record it is handed (and a dict of the attempts running),
+    in the engine's thread; :meth:`pack` puts what it was told into
+    ``columns``, and a page's batches are slices of those
+    (``_dashboard_http.batch``).
 
-    ``attempts`` (the run's attempts as rows: :class:`~webber.Attempt`'s
-    fields) and ``ends`` (the tasks' nodes, and their states) not packed yet, ``lines``
+    ``rows`` (the run's attempts as rows: :class:`~webber.Attempt`'s fields)
+    and ``states`` (node -> final state), ``lines``
     (``(node, stream, text)``), ``tracebacks`` (``(node, text)``), ``running``
     (``(node, index) -> (attempt, worker, started)`` of the attempts going on
     now) and ``outcome`` (``(duration, ok)`` once finished; ``(None, None)``:
@@ -281,8 +282,12 @@ class Board(Listener):
         self.started = time.time()
         self.finished = False
         self.thread: threading.Thread | None = None
-        self.attempts: list[AttemptRow] = []
-        self.ends: tuple[list[str], list[str]] = ([], [])
+        #: the run record's attempt rows and final states (the engine's own: both only
+        #: grow), how far on_batch was told they go, and how far they are packed;
+        #: let go once all is packed at the run's end (they die with the Run)
+        self.rows: list[AttemptRow] | None = None
+        self.states: dict[str, str] | None = None
+        self.told = self.ended = 0
         self.lines: list[tuple[str, str, str]] = []
         self.tracebacks: list[tuple[str, str]] = []
         self.running: dict[tuple[str, int | None], tuple[int, str, float]] = {}
@@ -305,11 +310,12 @@ class Board(Listener):
         """A finished Board rebuilt from ``run`` (a run no dashboard watched)."""
         board = cls(dashboard)
         board.plan, board.started, board.finished = run.plan, run.started, True
-        board.attempts = [
+        board.rows = [
             (a.node, a.number, a.index, a.ok, a.started, a.duration, a.worker, a.error)
             for tries in run.attempts.values() for a in tries
         ]
-        board.ends = (list(run.states), list(run.states.values()))
+        board.states = dict(run.states)
+        board.told, board.ended = len(board.rows), len(board.states)
         board.tracebacks = [(n, traceback_of(run.error(n))) for n in run.failed]
         board.outcome = (run.duration, run.ok)
         return board
@@ -347,43 +353,48 @@ class Board(Listener):
         attempts: Sequence[AttemptRow],
         ended: Sequence[tuple[str, State]],
     ) -> None:
-        self.on_batch_columns(started, attempts, [e[0] for e in ended], [e[1] for e in ended])
+        rows = self.rows if self.rows is not None else []
+        states = self.states if self.states is not None else {}
+        rows.extend(attempts)
+        states.update(ended)
+        self.on_batch_columns(started, rows, len(rows), states, len(states))
 
     def on_batch_columns(
         self,
         started: Sequence[tuple[str, int, int | None, str, float]],
-        attempts: Sequence[AttemptRow],
-        ended: list[str],
-        states: list[str],
+        rows: list[AttemptRow],
+        told: int,
+        states: dict[str, str],
+        ended: int,
     ) -> None:
-        """on_batch, with the ended tasks and their states as two lists (how
-        the engine calls it: see ``Hooks.batch``)."""
-        # Gone from running before it is in the columns: a page never misses it.
-        settle(self.running, started, attempts)
+        """on_batch, handed the run record itself (how the engine calls it:
+        see ``Hooks.batch``): ``rows[:told]`` and the first ``ended`` of
+        ``states`` are what happened so far; kept, not copied."""
+        if self.running or started:
+            # Gone from running before it is in the columns: a page never misses it.
+            settle(self.running, started, rows[self.told:told])
         with self._packing:
-            self.attempts.extend(attempts)
-            self.ends[0].extend(ended)
-            self.ends[1].extend(states)
+            self.rows, self.states, self.told, self.ended = rows, states, told, ended
 
     def pack(self) -> Columns:
-        """Put what ``attempts`` and ``ends`` hold into ``columns``: in a
+        """Put what the record has that ``columns`` have not into them: in a
         page's thread as it looks (every BATCH seconds, while a run goes on),
         and in the engine's thread at a run's end with a page open (see
-        ``_whole``); the rows put in are not kept (they die with the Run, not
-        at the next run's start)."""
+        ``_whole``)."""
         with self._packing:
-            rows, (ended, states) = self.attempts, self.ends
-            if rows or ended:
-                self.attempts, self.ends = [], ([], [])
-                self.columns.add(rows, nodes_of(rows), ended, states, self.layout())
+            ends, attempts = self.columns.to
+            if self.rows is not None and self.states is not None and (
+                    attempts < self.told or ends < self.ended):
+                rows, states = self.rows[attempts:self.told], self.states
+                self.columns.add(rows, nodes_of(rows),
+                                 list(itertools.islice(states, ends, self.ended)),
+                                 list(itertools.islice(states.values(), ends, self.ended)),
+                                 self.layout())
         return self.columns
 
     def lengths(self) -> tuple[int, int, int, int]:
         """How many ends, attempts, printed lines and tracebacks it has so far."""
-        with self._packing:
-            ends, attempts = self.columns.to
-            return (ends + len(self.ends[0]), attempts + len(self.attempts), len(self.lines),
-                    len(self.tracebacks))
+        return self.ended, self.told, len(self.lines), len(self.tracebacks)
 
     def on_run_end(self, run: Run) -> None:
         self.detach()
@@ -396,6 +407,8 @@ class Board(Listener):
         _watched[run] = self
         if self.dashboard is not None and self.dashboard.pages:
             self._whole()
+            with self._packing:  # all packed: let the record go (it dies with the Run)
+                self.rows = self.states = None
         self._ended()
 
     def _whole(self) -> None:

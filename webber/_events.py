@@ -191,31 +191,31 @@ class Hooks:
         ``states`` (the final states) got since (both only grow, in order).
         Nothing when no listener overrides on_batch.
 
-        A listener with an ``on_batch_columns(started, attempts, nodes,
-        states)`` method (the dashboard's Board) gets the ended tasks as two
-        lists instead of pairs: no tuple made per task for it."""
+        A listener with an ``on_batch_columns(started, rows, told, states,
+        ended)`` method (the dashboard's Board) is handed the record itself
+        and how far it goes now (``rows[:told]``, the first ``ended`` of
+        ``states``): nothing copied, and no tuple made per task, for it."""
         if not self.on_batch:
             return
-        attempts, new = rows[self._told:], len(states) - self._ended
-        if not (attempts or self.started or new):
+        told, ended = len(rows), len(states)
+        if told == self._told and ended == self._ended and not self.started:
             return
-        # The last ``new`` entries, read from the end (a dict has no slices):
-        # nothing done per task as it ends, and no walk over the older ones.
-        nodes = list(itertools.islice(reversed(states), new))
-        nodes.reverse()
-        finals = list(itertools.islice(reversed(states.values()), new))
-        finals.reverse()
         started, self.started = self.started, []
-        self._told, self._ended = len(rows), len(states)
-        ended: list[tuple[str, State]] | None = None
+        since, new = self._told, ended - self._ended
+        self._told, self._ended = told, ended
+        pairs: tuple[list[AttemptRow], list[tuple[str, State]]] | None = None
         for listener, call in self.on_batch:
             try:
                 columns = getattr(listener, "on_batch_columns", None)
                 if columns is not None:
-                    columns(started, attempts, nodes, finals)
+                    columns(started, rows, told, states, ended)
                     continue
-                if ended is None:
-                    ended = list(zip(nodes, finals, strict=False))  # (as long: see above)
-                call(started, attempts, ended)
+                if pairs is None:
+                    # The last ``new`` entries, read from the end (a dict has no
+                    # slices): nothing done per task as it ends.
+                    finals = list(itertools.islice(reversed(states.items()), new))
+                    finals.reverse()
+                    pairs = (rows[since:told], finals)
+                call(started, *pairs)
             except Exception:
                 self._drop(listener, "on_batch")
