@@ -646,3 +646,21 @@ def test_a_retry_that_starts_in_the_batch_of_its_failed_attempt_stays_running() 
     done = ("a", 2, None, True, 2.0, 0.5, "w2", None)
     board.on_batch([], [done], [("a", "success")])
     assert board.running == {}
+
+
+@pytest.mark.parametrize("executor", ["threads", "processes"])
+def test_a_failed_tasks_traceback_reaches_the_page_once(
+    dashboard: Dashboard, executor: str
+) -> None:
+    from webber._dashboard import _watched
+
+    def parse(text: str) -> int:
+        return int(text)
+
+    dag = DAG("fails once")
+    bad = dag.add_node(parse, "x1")
+    run = dag.run(executor=executor, dashboard=dashboard)
+    assert not run.ok
+    tracebacks = _watched[run].tracebacks
+    assert [node for node, _ in tracebacks] == [bad]
+    assert "invalid literal for int()" in tracebacks[0][1]

@@ -401,7 +401,10 @@ class Board(Listener):
         self.running.clear()
         ok = run.ok
         if not ok:  # a scan of every state: only when there is something to find
-            self.tracebacks.extend((n, traceback_of(run.error(n))) for n in run.failed)
+            # (the log's capture told most as they failed: the rest, once each)
+            told = {n for n, _ in self.tracebacks}
+            self.tracebacks.extend((n, traceback_of(run.error(n))) for n in run.failed
+                                   if n not in told)
         self.outcome = (run.duration, ok)
         self.finished = True  # last: a page that sees it has all the rest
         _watched[run] = self
