@@ -108,16 +108,21 @@ def appears(marker: str) -> bool:
 def decoded(news: bytes) -> dict[str, Any]:
     """A batch (``_dashboard_http.batch``) as the page reads it: its JSON, with
     the numbers of ``bin`` as lists (``node``, ``worker``, ``started``,
-    ``duration`` per attempt, ``ended``: the nodes of the ends)."""
+    ``duration`` per attempt, ``ended``: the nodes of the ends, which are the
+    attempts' when the batch says ``same``)."""
     data = dict(json.loads(news))
     raw, at = base64.b64decode(data.pop("bin")), 0
     n, ends = data["att"]["n"], data["end"]["n"]
-    for name, code, count in (("node", "I", n), ("worker", "I", n), ("started", "d", n),
-                              ("duration", "d", n), ("ended", "I", ends)):
+    node, worker = ({2: "H", 4: "I"}[size] for size in data["size"])
+    same = data["end"]["same"]
+    for name, code, count in (("node", node, n), ("worker", worker, n), ("started", "d", n),
+                              ("duration", "d", n), ("ended", node, 0 if same else ends)):
         column = array(code)
         column.frombytes(raw[at:at + count * column.itemsize])
         if sys.byteorder == "big":
             column.byteswap()
         data[name], at = list(column), at + count * column.itemsize
+    if same:  # each task's end right after its one attempt: the attempts' nodes
+        data["ended"] = list(data["node"])
     assert at == len(raw)
     return data

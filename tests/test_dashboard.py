@@ -499,7 +499,7 @@ def test_a_reconnecting_page_gets_only_what_it_has_not_seen(dashboard: Dashboard
     dag = DAG("resume")
     dag.add_node(print, "one line")
     dag.add_node(sum, [1])
-    dag.run(executor="inline", dashboard=dashboard)
+    run = dag.run(executor="inline", dashboard=dashboard)
     board = dashboard.board
     assert board is not None
     events = dashboard.url.replace("/?", "/events?") + f"&run={board.number}"
@@ -519,7 +519,8 @@ def test_a_reconnecting_page_gets_only_what_it_has_not_seen(dashboard: Dashboard
     assert rest["from"] == [2, 1, 1, 0] and len(rest["ended"]) == 0
     (position,) = rest["node"]
     assert board.plan is not None
-    assert list(board.plan.nodes)[position] == board.attempts[1][0] and rest["line"] == []
+    second = [a.node for tries in run.attempts.values() for a in tries][1]
+    assert list(board.plan.nodes)[position] == second and rest["line"] == []
 
 
 def read_until(stream: Any, want: bytes) -> list[bytes]:
@@ -552,11 +553,11 @@ def test_a_page_opened_in_the_middle_of_a_run_gets_all_of_it(dashboard: Dashboar
     try:
         # The first task ended with no page open: nothing was put in columns for it.
         deadline = time.monotonic() + WAIT
-        while (dashboard.board is None or not dashboard.board.attempts) \
+        while (dashboard.board is None or not dashboard.board.told) \
                 and time.monotonic() < deadline:
             time.sleep(0.01)
         board = dashboard.board
-        assert board is not None and board.attempts and board.columns.to == (0, 0)
+        assert board is not None and board.told and board.columns.to == (0, 0)
         events = dashboard.url.replace("/?", "/events?")
         with urllib.request.urlopen(events, timeout=WAIT) as stream:
             read_until(stream, b"event: run")
@@ -645,3 +646,21 @@ def test_a_retry_that_starts_in_the_batch_of_its_failed_attempt_stays_running() 
     done = ("a", 2, None, True, 2.0, 0.5, "w2", None)
     board.on_batch([], [done], [("a", "success")])
     assert board.running == {}
+
+
+@pytest.mark.parametrize("executor", ["threads", "processes"])
+def test_a_failed_tasks_traceback_reaches_the_page_once(
+    dashboard: Dashboard, executor: str
+) -> None:
+    from webber._dashboard import _watched
+
+    def parse(text: str) -> int:
+        return int(text)
+
+    dag = DAG("fails once")
+    bad = dag.add_node(parse, "x1")
+    run = dag.run(executor=executor, dashboard=dashboard)
+    assert not run.ok
+    tracebacks = _watched[run].tracebacks
+    assert [node for node, _ in tracebacks] == [bad]
+    assert "invalid literal for int()" in tracebacks[0][1]

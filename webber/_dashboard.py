@@ -3,23 +3,26 @@ shows a run live -- and ``run.to_html()``, the same page as one file.
 
 How the pieces fit::
 
-    engine --on_batch--> Board (a Listener) --extend--> board.attempts, .ends, .running
-                                  |  while a page is open: --pack--> board.columns (arrays)
-    logger "webber" --printed lines, tracebacks--> _Capture (one) --> board.lines, ...
+    engine --on_batch--> Board (a Listener) --> board.running, and the record: board.rows, .states
+                          a page's look, or the run's end with a page open: --pack--> board.columns
+    logger "webber" --printed lines, tracebacks--> Capture (one) --> board.lines, ...
     browser <--SSE: what is new, at most every 100 ms-- Handler (one thread per page,
                                                        in _dashboard_http.py)
 
 Printed lines reach the Board as the ``"webber"`` logger's records, so the
 page has the lines the log has (none when that logger is set above INFO).
 The Board hears a run through ``on_batch``, once per wake-up of the engine
-rather than several times per task, and extends lists with what it is given
-(the run record's own attempt rows, not copies) and keeps the attempts going
-on now in a dict; while a page is open it also packs the new rows into the
-page's columns (``_dashboard_http.Columns``: arrays of numbers), right then,
-while the rows are fresh in the CPU's cache. No serialising, no I/O, and no
-wake-up of a page's thread per event: a page looks every 100 ms, and is woken
-only at a run's end (and when a run is shown while it sleeps, after 10 s
-without runs). Each browser's handler thread sends one batch of what it has
+rather than several times per task, keeps the attempts going on now in a
+dict and is handed the run record itself (its attempt rows and final
+states, and how far they go: nothing copied). What it was told is packed
+into the page's columns (``_dashboard_columns.Columns``: arrays of numbers,
+a column at a time, in one call each) when a page looks, and at the run's
+end with a page open, when the record is let go (it dies with the Run). No serialising, no I/O, and
+no wake-up of a page's thread per event: a page looks every 100 ms, and is
+woken only at a run's end (and when a run is shown while it sleeps, after
+10 s without runs); the run's end, as the usual page takes it, is made
+then, in the engine's thread (``Board._whole``), so the page's thread only
+writes it. Each browser's handler thread sends one batch of what it has
 not sent yet (slices of the columns, plus the attempts running now) as a
 server-sent event, on one stream that stays open from run to run (a ``run``
 event brings the next run's graph); the page (``_assets/dashboard.js``)
@@ -40,17 +43,29 @@ from __future__ import annotations
 import atexit
 import itertools
 import json
-import logging
 import secrets
 import sys
 import threading
 import time
-import traceback
 import weakref
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from webber._dashboard_http import NO_GRAPH, Columns, Handler, Server, Server6, batch, graph, page
+from webber._dashboard_capture import Capture, traceback_of
+from webber._dashboard_columns import Columns, Layout, nodes_of, settle
+from webber._dashboard_http import (
+    NO_GRAPH,
+    Handler,
+    Seen,
+    Server,
+    Server6,
+    batch,
+    batch_event,
+    batch_parts,
+    graph,
+    page,
+    run_event,
+)
 from webber._events import AttemptRow, Listener
 
 if TYPE_CHECKING:
@@ -156,7 +171,7 @@ class Dashboard:
             previous.cut()  # this thread starts another run: that one was cut short
         if previous is not None and previous.plan is board.plan:
             # the same graph: made once
-            board.nodes_json, board._positions = previous.nodes_json, previous._positions
+            board.nodes_json, board._layout = previous.nodes_json, previous._layout
         with self.changed:
             self.board = board
             if self.asleep:
@@ -175,7 +190,7 @@ class Dashboard:
             self.board.detach()
         _running.discard(self)
         if not _running:
-            _Capture.unhook()
+            Capture.unhook()
         if server is not None:
             server.stop()
 
@@ -247,15 +262,17 @@ def watch(dashboard: bool | Dashboard) -> Board:
 
 class Board(Listener):
     """What one run's page shows, collected as the run goes: ``on_batch``
-    extends lists (and keeps a dict of the attempts running), in the engine's
-    thread, and packs them into ``columns`` while a page is open; a page's
-    batches are slices of those (``_dashboard_http.batch``).
+    keeps the run record it is handed (and a dict of the attempts running),
+    in the engine's thread; :meth:`pack` puts what it was told into
+    ``columns``, and a page's batches are slices of those
+    (``_dashboard_http.batch``).
 
-    ``attempts`` (the run's attempts as rows: :class:`~webber.Attempt`'s fields), ``ends``
-    (``(node, state)``), ``lines`` (``(node, stream, text)``), ``tracebacks``
-    (``(node, text)``), ``running`` (``(node, index) -> (attempt, worker,
-    started)`` of the attempts going on now) and ``outcome`` (``(duration,
-    ok)`` once finished; ``(None, None)``: the run was cut short).
+    ``rows`` (the run's attempts as rows: :class:`~webber.Attempt`'s fields)
+    and ``states`` (node -> final state), ``lines``
+    (``(node, stream, text)``), ``tracebacks`` (``(node, text)``), ``running``
+    (``(node, index) -> (attempt, worker, started)`` of the attempts going on
+    now) and ``outcome`` (``(duration, ok)`` once finished; ``(None, None)``:
+    the run was cut short).
     """
 
     def __init__(self, dashboard: Dashboard | None = None) -> None:
@@ -265,18 +282,25 @@ class Board(Listener):
         self.started = time.time()
         self.finished = False
         self.thread: threading.Thread | None = None
-        self.attempts: list[AttemptRow] = []
-        self.ends: list[tuple[str, str]] = []
+        #: the run record's attempt rows and final states (the engine's own: both only
+        #: grow), how far on_batch was told they go, and how far they are packed;
+        #: let go once all is packed at the run's end (they die with the Run)
+        self.rows: list[AttemptRow] | None = None
+        self.states: dict[str, str] | None = None
+        self.told = self.ended = 0
         self.lines: list[tuple[str, str, str]] = []
         self.tracebacks: list[tuple[str, str]] = []
         self.running: dict[tuple[str, int | None], tuple[int, str, float]] = {}
         self.outcome: tuple[float | None, bool | None] = (None, None)
+        #: once finished: where a page is after it, and the run's events for a page
+        #: that saw none of it and has its graph (see ``_whole``)
+        self.whole: tuple[Seen, bytes] | None = None
         #: the graph as the page's JSON, made once (and reused by the next run of the same plan)
         self.nodes_json: str | None = None
-        self._positions: dict[str, int] | None = None
+        self._layout: Layout | None = None
         self._lines: dict[str, int] = {}
         self._total = 0
-        self._capture: _Capture | None = None
+        self._capture: Capture | None = None
         #: the attempts and ends as a page takes them (see pack)
         self.columns = Columns()
         self._packing = threading.Lock()
@@ -286,12 +310,13 @@ class Board(Listener):
         """A finished Board rebuilt from ``run`` (a run no dashboard watched)."""
         board = cls(dashboard)
         board.plan, board.started, board.finished = run.plan, run.started, True
-        board.attempts = [
+        board.rows = [
             (a.node, a.number, a.index, a.ok, a.started, a.duration, a.worker, a.error)
             for tries in run.attempts.values() for a in tries
         ]
-        board.ends = list(run.states.items())
-        board.tracebacks = [(n, _traceback(run.error(n))) for n in run.failed]
+        board.states = dict(run.states)
+        board.told, board.ended = len(board.rows), len(board.states)
+        board.tracebacks = [(n, traceback_of(run.error(n))) for n in run.failed]
         board.outcome = (run.duration, run.ok)
         return board
 
@@ -307,18 +332,18 @@ class Board(Listener):
             self.nodes_json = json.dumps(graph(self.plan), separators=(",", ":"))
         return self.nodes_json
 
-    def positions(self) -> dict[str, int]:
-        """Node id -> its position in the graph's ``id`` (how a batch names a node)."""
-        if self._positions is None:
+    def layout(self) -> Layout:
+        """Where each node is in the graph's ``id`` (how a batch names a node)."""
+        if self._layout is None:
             assert self.plan is not None
-            self._positions = {n: i for i, n in enumerate(self.plan.nodes)}
-        return self._positions
+            self._layout = Layout.of(self.plan)
+        return self._layout
 
     def on_run_start(self, plan: Plan) -> None:
         self.plan = plan
         self.started = time.time()
         self.thread = threading.current_thread()
-        self._capture = _Capture.watch(self)
+        self._capture = Capture.watch(self)
         if self.dashboard is not None:
             self.dashboard.show(self)
 
@@ -328,48 +353,74 @@ class Board(Listener):
         attempts: Sequence[AttemptRow],
         ended: Sequence[tuple[str, State]],
     ) -> None:
-        running = self.running
-        for node, attempt, index, worker, at in started:
-            running[node, index] = (attempt, worker, at)
-        if running:
-            # Gone from running before it is in attempts: a page never misses it.
-            for row in attempts:
-                going = running.pop((row[0], row[2]), None)
-                if going is not None and going[0] > row[1]:
-                    running[row[0], row[2]] = going  # its retry, started in this batch too
-        self.attempts.extend(attempts)
-        self.ends.extend(ended)
-        if self.dashboard is not None and self.dashboard.pages:
-            self.pack()
+        rows = self.rows if self.rows is not None else []
+        states = self.states if self.states is not None else {}
+        rows.extend(attempts)
+        states.update(ended)
+        self.on_batch_columns(started, rows, len(rows), states, len(states))
+
+    def on_batch_columns(
+        self,
+        started: Sequence[tuple[str, int, int | None, str, float]],
+        rows: list[AttemptRow],
+        told: int,
+        states: dict[str, str],
+        ended: int,
+    ) -> None:
+        """on_batch, handed the run record itself (how the engine calls it:
+        see ``Hooks.batch``): ``rows[:told]`` and the first ``ended`` of
+        ``states`` are what happened so far; kept, not copied."""
+        if self.running or started:
+            # Gone from running before it is in the columns: a page never misses it.
+            settle(self.running, started, rows[self.told:told])
+        with self._packing:
+            self.rows, self.states, self.told, self.ended = rows, states, told, ended
 
     def pack(self) -> Columns:
-        """Bring ``columns`` up to ``attempts`` and ``ends``: in the engine's
-        thread as they come while a page is open (the rows are fresh in the
-        CPU's cache then: taking them apart later, in the page's thread,
-        costs twice as much, and the run's thread more again), and in a
-        page's thread for what is not in them yet (a page opened in the
-        middle of a run, or after it)."""
+        """Put what the record has that ``columns`` have not into them: in a
+        page's thread as it looks (every BATCH seconds, while a run goes on),
+        and in the engine's thread at a run's end with a page open (see
+        ``_whole``)."""
         with self._packing:
-            columns = self.columns
-            ends, attempts = columns.to
-            # The ends first: on_batch adds attempts before ends, so every end
-            # taken has its attempts taken too.
-            new_ends = self.ends[ends:]
-            new_rows = self.attempts[attempts:]
-            if new_ends or new_rows:
-                columns.add(new_rows, new_ends, self.positions())
-        return columns
+            ends, attempts = self.columns.to
+            if self.rows is not None and self.states is not None and (
+                    attempts < self.told or ends < self.ended):
+                rows, states = self.rows[attempts:self.told], self.states
+                self.columns.add(rows, nodes_of(rows),
+                                 list(itertools.islice(states, ends, self.ended)),
+                                 list(itertools.islice(states.values(), ends, self.ended)),
+                                 self.layout())
+        return self.columns
+
+    def lengths(self) -> tuple[int, int, int, int]:
+        """How many ends, attempts, printed lines and tracebacks it has so far."""
+        return self.ended, self.told, len(self.lines), len(self.tracebacks)
 
     def on_run_end(self, run: Run) -> None:
         self.detach()
         self.running.clear()
         ok = run.ok
         if not ok:  # a scan of every state: only when there is something to find
-            self.tracebacks.extend((n, _traceback(run.error(n))) for n in run.failed)
+            # (the log's capture told most as they failed: the rest, once each)
+            told = {n for n, _ in self.tracebacks}
+            self.tracebacks.extend((n, traceback_of(run.error(n))) for n in run.failed
+                                   if n not in told)
         self.outcome = (run.duration, ok)
         self.finished = True  # last: a page that sees it has all the rest
         _watched[run] = self
+        if self.dashboard is not None and self.dashboard.pages:
+            self._whole()
+            with self._packing:  # all packed: let the record go (it dies with the Run)
+                self.rows = self.states = None
         self._ended()
+
+    def _whole(self) -> None:
+        """The finished run as a page that saw none of it and keeps its graph
+        is sent it (the usual page of a short run), made once, here: the
+        page's thread, woken at the run's end, only writes it."""
+        to, _, news = batch_parts(self)
+        data, _ = Dashboard.shown(self)
+        self.whole = (to, batch_event(self.number, to, news, run_event(data, '"same"')))
 
     def _ended(self) -> None:
         """Wake the pages of this run: the end goes out now, not at their next look."""
@@ -405,65 +456,6 @@ class Board(Listener):
         if self._capture is not None:
             self._capture.forget(self)
             self._capture = None
-
-
-class _Capture(logging.Handler):
-    """Printed lines (records with ``stream``) and failures' tracebacks (records
-    with ``exc_info``) from the ``"webber"`` logger, into the Boards of the
-    runs going on. One for the process, on that logger from the first watched
-    run until every dashboard stopped (a handler made, added and removed per
-    run cost a short run about as much as the rest of its Board)."""
-
-    _one: _Capture | None = None
-    _guard = threading.Lock()
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        #: the Boards collecting now (replaced, never changed: emit reads it from any thread)
-        self.boards: tuple[Board, ...] = ()
-
-    @classmethod
-    def watch(cls, board: Board) -> _Capture:
-        """Collect for ``board`` from now on (until :meth:`forget`)."""
-        with cls._guard:
-            if cls._one is None:
-                cls._one = cls()
-                logging.getLogger("webber").addHandler(cls._one)
-            cls._one.boards = (*cls._one.boards, board)
-            return cls._one
-
-    def forget(self, board: Board) -> None:
-        with self._guard:
-            self.boards = tuple(b for b in self.boards if b is not board)
-
-    @classmethod
-    def unhook(cls) -> None:
-        """Off the logger, unless a run is being watched (every dashboard
-        stopped). (Not ``release``: that is logging.Handler's, called after
-        each record.)"""
-        with cls._guard:
-            if cls._one is not None and not cls._one.boards:
-                logging.getLogger("webber").removeHandler(cls._one)
-                cls._one = None
-
-    def emit(self, record: logging.LogRecord) -> None:
-        node = getattr(record, "node", "") or getattr(record, "task", "")
-        for board in self.boards:
-            if board.plan is not None and node in board.plan.nodes:
-                break
-        else:
-            return  # a run no dashboard watches
-        stream = getattr(record, "stream", None)
-        if stream is not None:
-            board.line(node, stream, record.getMessage())
-        elif record.exc_info and record.exc_info[1] is not None and node:
-            board.tracebacks.append((node, _traceback(record.exc_info[1])))
-
-
-def _traceback(error: BaseException | None) -> str:
-    if error is None:
-        return ""
-    return "".join(traceback.format_exception(type(error), error, error.__traceback__))
 
 
 def report(run: Run) -> str:

@@ -13,7 +13,6 @@ import base64
 import functools
 import hashlib
 import json
-import operator
 import re
 import secrets
 import selectors
@@ -31,12 +30,12 @@ from urllib.parse import parse_qs, urlsplit
 
 if TYPE_CHECKING:
     from webber._dashboard import Board, Dashboard
-    from webber._events import AttemptRow
+    from webber._dashboard_columns import Columns
     from webber._plan import Plan
 
 __all__ = [
-    "AWAKE", "BATCH", "KEEP_ALIVE", "NO_GRAPH", "Columns", "Handler", "Seen", "Server", "Server6",
-    "batch", "column", "graph", "page", "with_nodes",
+    "AWAKE", "BATCH", "KEEP_ALIVE", "NO_GRAPH", "Handler", "Seen", "Server", "Server6",
+    "batch", "batch_event", "batch_parts", "column", "graph", "page", "run_event", "with_nodes",
 ]
 
 #: seconds between two batches sent to one browser (the page redraws per batch)
@@ -46,6 +45,8 @@ BATCH = 0.1
 AWAKE = 10.0
 #: seconds of silence after which a page is sent a comment (to find out it left)
 KEEP_ALIVE = 15.0
+#: JSON as the page takes it (no spaces; NaN refused)
+_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
 # -- the page ---------------------------------------------------------------------------
@@ -82,8 +83,19 @@ def page(data: dict[str, Any], nodes: str, news: str | None = None) -> str:
 def with_nodes(data: dict[str, Any], nodes: str, news: str | None = None) -> str:
     """``data`` as JSON, with the graph ``nodes`` (JSON already) as its
     ``"nodes"``, and ``news`` (JSON too) as its ``"batch"``."""
-    text = json.dumps(data, separators=(",", ":"), allow_nan=False)[:-1] + ',"nodes":' + nodes
+    text = _json(data)[:-1] + ',"nodes":' + nodes
     return text + (',"batch":' + news + "}" if news is not None else "}")
+
+
+def run_event(data: dict[str, Any], nodes: str) -> bytes:
+    """The ``run`` event that starts a page over with a run (see ``with_nodes``)."""
+    return b"event: run\ndata: %s\n\n" % with_nodes(data, nodes).encode()
+
+
+def batch_event(number: int, seen: Seen, news: list[bytes], before: bytes = b"") -> bytes:
+    """A batch of run ``number`` (``news``: :func:`batch_parts`) as an event
+    (its id says where the page is), after ``before``: one copy of it all."""
+    return b"".join([before, b"id: %d:%d.%d.%d.%d\ndata: " % (number, *seen), *news, b"\n\n"])
 
 
 def _safe(text: str) -> str:
@@ -102,68 +114,6 @@ Seen = tuple[int, int, int, int]
 NO_GRAPH = '{"id":[],"name":[],"level":[],"map":[],"parents":{}}'
 
 
-class Columns:
-    """A run's attempts and ends as the page takes them, grown by :meth:`add`
-    (``Board.pack``: in the engine's thread as they come, while a page is
-    open), so that a page's batch is only slices of them. ``to`` says how far
-    they go, as ``(ends, attempts)``.
-
-    Per attempt: ``node`` (its position in the graph's ``id``: three times
-    cheaper to encode than its name), ``worker`` (a position in ``workers``),
-    ``started`` and ``duration`` as numbers in arrays (bytes for the page:
-    a float in JSON costs more than the rest of its attempt); ``index``,
-    ``number``, ``ok`` and ``error`` as lists of values that are nearly
-    always the same (sent as one value then); per end ``end`` (its node's
-    position) and ``state``."""
-
-    def __init__(self) -> None:
-        self.to = (0, 0)
-        self.node, self.worker = array("I"), array("I")
-        self.started, self.duration = array("d"), array("d")
-        self.index: list[int | None] = []
-        self.number: list[int] = []
-        self.ok: list[bool] = []
-        self.error: list[str | None] = []
-        self.end = array("I")
-        self.state: list[str] = []
-        self.workers: list[str] = []
-        self.lanes: dict[str, int] = {}
-
-    def add(self, rows: Sequence[AttemptRow], ends: Sequence[tuple[str, str]],
-            positions: dict[str, int]) -> None:
-        """Add ``rows`` and ``ends``, the next ones (from one thread at a time)."""
-        node: tuple[str, ...] = ()
-        if rows:
-            # Attempt's fields in order, transposed in one go (not strict: every
-            # row has them all, and strict=True costs 40% more).
-            node, number, index, ok, started, duration, workers, error = zip(*rows)  # noqa: B905
-            where = array("I", _get(positions, node))
-            self.node += where
-            try:
-                lanes = _get(self.lanes, workers)
-            except KeyError:  # a worker not seen before
-                for worker in dict.fromkeys(workers):
-                    if worker not in self.lanes:
-                        self.lanes[worker] = len(self.workers)
-                        self.workers.append(worker)
-                lanes = _get(self.lanes, workers)
-            self.worker += array("I", lanes)
-            self.started += array("d", started)
-            self.duration += array("d", duration)
-            self.index += index
-            self.number += number
-            self.ok += ok
-            self.error += error
-        if ends:
-            nodes, states = zip(*ends)  # noqa: B905
-            # Each task's end right after its one attempt, the usual case: the
-            # same nodes (compared by identity, mostly), looked up once.
-            self.end += where if nodes == node else array("I", _get(positions, nodes))
-            self.state += states
-        # Last: a page reads ``to`` first, and the columns up to it are whole.
-        self.to = (self.to[0] + len(ends), self.to[1] + len(rows))
-
-
 def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> tuple[Seen, bool, bytes]:
     """What ``board`` has that a page at ``since`` has not, as the page takes
     it: where the page is then, whether that is the run's end, and the JSON::
@@ -171,44 +121,67 @@ def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> tuple[Seen, bool, bytes]:
         {"from": since, "to": [ends, attempts, lines, tracebacks],
          "att": {"n": attempts, "index": C, "number": C, "ok": C, "error": C,
                  "workers": [names]},
-         "end": {"n": ends, "state": C},
+         "end": {"n": ends, "state": C, "same": true when the ends' nodes are
+                 the attempts' (each task's end right after its one attempt)},
          "line": [[node, stream, text], ...], "tb": [[node, text], ...],
          "run": [[node, index, number, worker, started], ...],  (all running now)
          "done": [duration, ok] or null,
+         "size": [bytes of a node's position, of a worker's],
          "bin": base64 of the numbers, little-endian, one column after another:
-                the attempts' nodes (uint32), their workers (uint32), started
-                (doubles) and durations (doubles); the ends' nodes (uint32)}
+                the attempts' nodes (unsigned, of "size"), their workers (the
+                same), started (doubles) and durations (doubles); the ends'
+                nodes (unless "same")}
 
     A column C whose values are all the same is sent as that value (see
-    :class:`Columns` for the rest). The attempts and ends are what the
+    ``_dashboard_columns.Columns`` for the rest). The attempts and ends are what the
     board's columns have (``Board.pack``), so what is sent is whole: a
     task's end never comes before its attempts.
     """
+    to, finished, parts = batch_parts(board, since)
+    return to, finished, b"".join(parts)
+
+
+def batch_parts(board: Board, since: Seen = (0, 0, 0, 0)) -> tuple[Seen, bool, list[bytes]]:
+    """:func:`batch`, its JSON in parts (joined once, into what is sent)."""
     finished = board.finished
     columns = board.pack()
     to = (*columns.to, len(board.lines), len(board.tracebacks))
     running = board.running.copy()
-    ends, attempts = slice(since[0], to[0]), slice(since[1], to[1])
-    head = json.dumps({
+    sizes, same, numbers = _numbers(columns, since, to)
+    head = _json({
         "from": since, "to": to,
-        "att": {"n": to[1] - since[1], "index": column(columns.index[attempts]),
-                "number": column(columns.number[attempts]), "ok": column(columns.ok[attempts]),
-                "error": column(columns.error[attempts]), "workers": columns.workers[:]},
-        "end": {"n": to[0] - since[0], "state": column(columns.state[ends])},
+        "att": {"n": to[1] - since[1], "index": columns.index.slice(since[1], to[1]),
+                "number": columns.number.slice(since[1], to[1]),
+                "ok": columns.ok.slice(since[1], to[1]),
+                "error": columns.error.slice(since[1], to[1]), "workers": columns.workers[:]},
+        "end": {"n": to[0] - since[0], "state": columns.state.slice(since[0], to[0]),
+                "same": same},
         "line": board.lines[since[2]:to[2]],
         "tb": board.tracebacks[since[3]:to[3]],
         "run": [[n, i, number, worker, at] for (n, i), (number, worker, at) in running.items()],
         "done": board.outcome if finished else None,
-    }, separators=(",", ":"), allow_nan=False)
-    numbers: list[array[Any]] = [
-        columns.node[attempts], columns.worker[attempts], columns.started[attempts],
-        columns.duration[attempts], columns.end[ends]]
+        "size": sizes,
+    })
+    # base64 needs no escaping in JSON: put in as it is (json.dumps would scan it).
+    return to, finished, [head[:-1].encode(), b',"bin":"', base64.b64encode(numbers), b'"}']
+
+
+def _numbers(columns: Columns, since: Seen, to: Seen) -> tuple[list[int], bool, bytes]:
+    """The sizes, whether the ends' nodes are left out (the attempts' are
+    theirs), and the bytes of ``batch``'s ``bin``."""
+    # Each column read once: the engine's thread may put a wider one in its place.
+    node, worker, end = columns.node, columns.worker, columns.end
+    ends, attempts = slice(since[0], to[0]), slice(since[1], to[1])
+    nodes, ended = node[attempts], end[ends]
+    same = since[0] == since[1] and to[0] == to[1] and nodes == ended
+    numbers: list[array[Any]] = [nodes, worker[attempts], columns.started[attempts],
+                                 columns.duration[attempts]]
+    if not same:
+        numbers.append(ended)
     if sys.byteorder == "big":
         for part in numbers:
             part.byteswap()
-    # base64 needs no escaping in JSON: put in as it is (json.dumps would scan it).
-    return to, finished, b"%s,\"bin\":\"%s\"}" % (
-        head[:-1].encode(), base64.b64encode(b"".join(numbers)))
+    return [node.itemsize, worker.itemsize], same, b"".join(numbers)
 
 
 def graph(plan: Plan) -> dict[str, Any]:
@@ -237,14 +210,6 @@ def column(values: Sequence[Any]) -> Any:
     if values and values.count(values[0]) == len(values):
         return values[0]
     return values
-
-
-def _get(mapping: dict[str, int], keys: Sequence[str]) -> Sequence[int]:
-    """``mapping``'s values of ``keys``, looked up in one call (a third of
-    ``map(mapping.__getitem__, keys)``'s time)."""
-    if len(keys) > 1:
-        return operator.itemgetter(*keys)(mapping)  # type: ignore[no-any-return]
-    return [mapping[k] for k in keys]
 
 
 # -- the server ---------------------------------------------------------------------------
@@ -351,7 +316,9 @@ class Handler(BaseHTTPRequestHandler):
     def _stream(self, dashboard: Dashboard, page_run: str, seen: Seen) -> None:
         board: Board | None = None
         running: dict[Any, Any] = {}
-        done, header = False, b""
+        #: a run event goes before the next batch: "graph", or "same" (the same
+        #: flow again: the page keeps its graph); "": none
+        done, starting = False, ""
         wrote = shown_at = time.monotonic()  # the last write; when a run was last going on
         try:
             while not dashboard._stopped.is_set():
@@ -362,23 +329,28 @@ class Handler(BaseHTTPRequestHandler):
                     shown_at = time.monotonic()
                     if board is not None and not (str(board.number) == page_run
                                                   and _fits(seen, board)):
-                        data, nodes = dashboard.shown(board)
-                        if nodes is graph:  # the same flow again: the page keeps its graph
-                            nodes = '"same"'
                         # Sent with the run's first batch, after BATCH or at its end:
                         # one write (and one wake-up of the page) for a short run.
-                        header = b"event: run\ndata: %s\n\n" % with_nodes(data, nodes).encode()
+                        starting = "same" if board.graph() is graph else "graph"
                         seen = (0, 0, 0, 0)
-                if board is not None and not done and (header or board.finished or
+                if board is not None and not done and (starting or board.finished or
                                                        board.running != running or
-                                                       seen != _lengths(board)):
-                    if header and not board.finished:
+                                                       seen != board.lengths()):
+                    if starting and not board.finished:
                         _look(dashboard)  # wait for something to show
-                    running = board.running.copy()
-                    seen, done, news = batch(board, seen)
-                    self.wfile.write(header + b"id: %d:%d.%d.%d.%d\ndata: %s\n\n" % (
-                        board.number, *seen, news))
-                    header, wrote, shown_at = b"", time.monotonic(), time.monotonic()
+                    if starting == "same" and board.whole is not None:
+                        seen, message = board.whole  # (made at the run's end: see Board)
+                        done = True
+                    else:
+                        header = b""
+                        if starting:
+                            data, nodes = dashboard.shown(board)
+                            header = run_event(data, '"same"' if starting == "same" else nodes)
+                        running = board.running.copy()
+                        seen, done, news = batch_parts(board, seen)
+                        message = batch_event(board.number, seen, news, header)
+                    self.wfile.write(message)
+                    starting, wrote, shown_at = "", time.monotonic(), time.monotonic()
                 elif time.monotonic() - wrote >= KEEP_ALIVE:
                     self.wfile.write(b": keep-alive\n\n")  # find out if the page left
                     wrote = time.monotonic()
@@ -416,12 +388,8 @@ def _idle(dashboard: Dashboard, board: Board | None, *, asleep: bool) -> None:
             dashboard.asleep -= 1
 
 
-def _lengths(board: Board) -> Seen:
-    return len(board.ends), len(board.attempts), len(board.lines), len(board.tracebacks)
-
-
 def _fits(seen: Seen, board: Board) -> bool:
-    return all(s <= h for s, h in zip(seen, _lengths(board), strict=True))
+    return all(s <= h for s, h in zip(seen, board.lengths(), strict=True))
 
 
 def _resumed(last: str, run: str) -> tuple[str, Seen]:

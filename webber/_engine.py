@@ -118,7 +118,7 @@ class _Engine:
         self.inbox.wait(self._started, self._finish_one, self._finish_many)
         self._decide_all()
         if self.hooks.on_batch:
-            self.hooks.batch(self.record.rows)
+            self.hooks.batch(self.record.rows, self.states)
 
     # -- deciding: skip, or submit --------------------------------------------------
     def _decide_all(self) -> None:
@@ -415,8 +415,6 @@ class _Engine:
                 self.decide.append(child)
 
     def _tell_final(self, n: str, state: State, value: Any) -> None:
-        if self.hooks.on_batch:
-            self.hooks.ended.append((n, state))
         if self.hooks.on_task_result:
             self.hooks.emit("on_task_result", n, state, fetch(value) if state == SUCCESS else value)
         if self.hooks.on_task_end:
@@ -438,7 +436,7 @@ class _Engine:
             hits, self.session.stats() if self.session is not None else None,
         )
         if self.hooks.on_batch:
-            self.hooks.batch(self.record.rows)
+            self.hooks.batch(self.record.rows, self.states)
         self.hooks.emit("on_run_end", run)
         return run
 

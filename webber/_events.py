@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -125,10 +126,9 @@ class Hooks:
         self._listeners = list(listeners)
         self._wire()
         #: for on_batch (filled by the engine only when a listener wants it): the
-        #: starts and final states since the last call, and the attempt rows told so far
+        #: starts since the last call; the attempt rows and final states told so far
         self.started: list[tuple[str, int, int | None, str, float]] = []
-        self.ended: list[tuple[str, State]] = []
-        self._told = 0
+        self._told = self._ended = 0
 
     def _wire(self) -> None:
         calls = {
@@ -145,7 +145,7 @@ class Hooks:
         #: whether a listener wants each attempt's end, or each task's final
         #: state (the engine tests one flag per task instead of two or three)
         self.attempts = bool(self.on_task_end or self.on_attempt_end)
-        self.finals = bool(self.on_batch or self.on_task_result or self.on_task_end)
+        self.finals = bool(self.on_task_result or self.on_task_end)
 
     def _drop(self, listener: Listener, event: str) -> None:
         """(In the handler of the exception ``listener`` raised.)"""
@@ -185,17 +185,37 @@ class Hooks:
             except Exception:
                 self._drop(listener, "on_task_end")
 
-    def batch(self, rows: list[AttemptRow]) -> None:
-        """Tell on_batch what happened since the last call: the starts and final
-        states collected in ``started`` and ``ended``, and the attempt rows of
-        ``rows`` (the run record's, appended to as attempts end) not told yet."""
-        attempts = rows[self._told:]
-        if not (attempts or self.started or self.ended):
+    def batch(self, rows: list[AttemptRow], states: dict[str, State]) -> None:
+        """Tell on_batch what happened since the last call: the starts collected
+        in ``started``, and what ``rows`` (the run record's attempt rows) and
+        ``states`` (the final states) got since (both only grow, in order).
+        Nothing when no listener overrides on_batch.
+
+        A listener with an ``on_batch_columns(started, rows, told, states,
+        ended)`` method (the dashboard's Board) is handed the record itself
+        and how far it goes now (``rows[:told]``, the first ``ended`` of
+        ``states``): nothing copied, and no tuple made per task, for it."""
+        if not self.on_batch:
             return
-        started, ended = self.started, self.ended
-        self.started, self.ended, self._told = [], [], len(rows)
+        told, ended = len(rows), len(states)
+        if told == self._told and ended == self._ended and not self.started:
+            return
+        started, self.started = self.started, []
+        since, new = self._told, ended - self._ended
+        self._told, self._ended = told, ended
+        pairs: tuple[list[AttemptRow], list[tuple[str, State]]] | None = None
         for listener, call in self.on_batch:
             try:
-                call(started, attempts, ended)
+                columns = getattr(listener, "on_batch_columns", None)
+                if columns is not None:
+                    columns(started, rows, told, states, ended)
+                    continue
+                if pairs is None:
+                    # The last ``new`` entries, read from the end (a dict has no
+                    # slices): nothing done per task as it ends.
+                    finals = list(itertools.islice(reversed(states.items()), new))
+                    finals.reverse()
+                    pairs = (rows[since:told], finals)
+                call(started, *pairs)
             except Exception:
                 self._drop(listener, "on_batch")

@@ -56,11 +56,12 @@
   function reader(text) {
     var bytes = atob(text), view = new DataView(new ArrayBuffer(bytes.length)), at = 0;
     for (var i = 0; i < bytes.length; i++) view.setUint8(i, bytes.charCodeAt(i));
-    // the next count numbers, of size 8 (doubles) or 4 (uint32)
+    // the next count numbers, of size 8 (doubles), 4 (uint32) or 2 (uint16)
     return function (count, size) {
       var out = new Array(count);
       for (var j = 0; j < count; j++, at += size) {
-        out[j] = size === 8 ? view.getFloat64(at, true) : view.getUint32(at, true);
+        out[j] = size === 8 ? view.getFloat64(at, true)
+          : size === 4 ? view.getUint32(at, true) : view.getUint16(at, true);
       }
       return out;
     };
@@ -70,8 +71,9 @@
 
   // One batch of what happened, in columns (see batch() in webber/_dashboard_http.py).
   function apply(b) {
-    var at = b.att, n = at.n, take = reader(b.bin);
-    var nodes = nodesOf(take(n, 4)), worker = take(n, 4), started = take(n, 8), took = take(n, 8);
+    var at = b.att, n = at.n, take = reader(b.bin), size = b.size;
+    var nodes = nodesOf(take(n, size[0])), worker = take(n, size[1]);
+    var started = take(n, 8), took = take(n, 8);
     started.forEach(function (since, i) {
       var node = nodes[i], t = tasks.get(node);
       if (!t) return;
@@ -82,7 +84,8 @@
       if (!a[3]) { t.retried = true; t.error = a[7]; } else if (a[1] !== null) t.items += 1;
       if (t.state === "pending") t.state = "running";
     });
-    nodesOf(take(b.end.n, 4)).forEach(function (node, i) {
+    // (Each task's end right after its one attempt: the attempts' nodes.)
+    (b.end.same ? nodes : nodesOf(take(b.end.n, size[0]))).forEach(function (node, i) {
       var t = tasks.get(node), state = col(b.end.state, i);
       if (!t) return;
       t.state = state === "success" && t.retried ? "retried" : state;
