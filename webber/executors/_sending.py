@@ -89,8 +89,7 @@ def send_batch(
     fid = ""
     k = 0
     while k < len(batch):
-        start, job = k, batch[k]
-        k += 1
+        start, job, k = k, batch[k], k + 1
         task = Sent(next(tags), job, session)
         links: list[Sent] = []  # (not None: _unsendable reads it)
         try:
