@@ -23,6 +23,9 @@ _NODE, _NUMBER, _INDEX, _OK, _STARTED, _DURATION, _WORKER, _ERROR = map(
     operator.itemgetter, range(8))
 #: runs of rows of one worker, at most, that are put in as one lane repeated each
 _RUN = 32
+#: attempts told as started, at most, that settle() looks for among the rows
+#: one by one (more: it reads every row once)
+_SEARCHED = 32
 
 
 class Layout(NamedTuple):
@@ -193,6 +196,18 @@ def settle(running: dict[tuple[str, int | None], tuple[int, str, float]],
     for node, attempt, index, worker, at in started:
         running[node, index] = (attempt, worker, at)
     if not running or not rows:
+        return
+    if len(running) > _SEARCHED:
+        # Many told as started (every attempt, inline): a search each would be
+        # quadratic; the last attempt of each task in the rows, found once.
+        last: dict[tuple[str, int | None], int] = {}
+        for row in rows:
+            key = (row[0], row[2])
+            if last.get(key, 0) < row[1]:
+                last[key] = row[1]
+        for key, (attempt, _, _) in list(running.items()):
+            if last.get(key, 0) >= attempt:
+                del running[key]
         return
     nodes = nodes_of(rows)
     for key, (attempt, _, _) in list(running.items()):
