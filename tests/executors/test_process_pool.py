@@ -190,6 +190,16 @@ def test_row25_max_tasks_per_worker_gives_each_task_a_fresh_process() -> None:
     assert len({run[n][0] for n in nodes}) == 1
 
 
+def test_row25_max_tasks_per_worker_replaces_a_worker_an_earlier_run_wore_out() -> None:
+    # A run without the option leaves its workers in the pool, each having run
+    # tasks: a run with max_tasks_per_worker=1 must not hand them one more.
+    dag, nodes = _independent(4, _poison)
+    worn = {dag.run(executor=ProcessExecutor(1))[n][0] for n in nodes}
+    run = dag.run(executor=ProcessExecutor(1, max_tasks_per_worker=1))
+    assert not worn & {run[n][0] for n in nodes}
+    assert [run[n][1] for n in nodes] == [None] * 4  # nothing of an earlier task
+
+
 def test_row25_max_tasks_per_worker_recycles_after_n() -> None:
     dag, nodes = _independent(6, _poison)
     run = dag.run(executor=ProcessExecutor(1, max_tasks_per_worker=2))

@@ -34,8 +34,8 @@ Runs share the pool, each within its own limit: a run (a :class:`Session`)
 never has more than ``limit`` workers busy with its jobs, and the pool grows
 to the largest limit among the runs under way (idle workers beyond it are
 stopped). Runs with work waiting take turns at each free worker. A worker
-is recycled (stopped when idle) once it has run a run's ``max_tasks`` tasks,
-or when its RSS after a task passed the run's ``memory_limit``.
+is recycled (stopped when idle) once it has run a run's ``max_tasks`` tasks
+(earlier runs' count), or when its RSS after a task passed its ``memory_limit``.
 
 After ``os.fork()`` the child must not touch this pool: :meth:`Pool.forget`
 closes the child's copies of its pipes and nothing else.
@@ -61,14 +61,7 @@ from webber.executors._frames import send_frame
 from webber.executors._ledger import hold, recover, release
 from webber.executors._process import Proc, crash_error, reap, spawn
 from webber.executors._sending import send_batch, take
-from webber.executors._session import (
-    MAX_BATCH,
-    Sent,
-    Session,
-    Undecodable,
-    announce,
-    decode,
-)
+from webber.executors._session import MAX_BATCH, Sent, Session, Undecodable, announce, decode
 from webber.executors._shm import remove_segments, remove_segments_of
 
 __all__ = ["BOOTING", "GRACE", "GROW_AFTER", "MAX_BATCH", "Pool", "Session"]
@@ -159,7 +152,7 @@ class Pool:
 
     def _dispatch(self) -> None:
         while (session := self._next_session()) is not None:
-            idle = [p for p in self.procs if len(p.inflight) < self.depth]
+            idle = self._takers(session)
             if not idle:
                 if len(self.procs) >= self.size or len(self.booting) >= BOOTING:
                     return  # (a worker coming up dispatches again)
@@ -221,6 +214,14 @@ class Pool:
         release(self.ledgers.pop(proc, None))
         for session in self.sessions:
             session.where = {n: p for n, p in session.where.items() if p is not proc}
+
+    def _takers(self, session: Session) -> list[Proc]:
+        """Workers that may take ``session``'s jobs (idle ones its limits wore out: replaced)."""
+        if session.max_tasks is not None or session.memory_limit is not None:
+            for proc in [p for p in self.procs if not p.inflight and self._worn(p, session)]:
+                self._stop(proc)
+        return [p for p in self.procs
+                if len(p.inflight) < self.depth and not self._worn(p, session)]
 
     def _worn(self, proc: Proc, session: Session) -> bool:
         """Whether ``proc``, now idle after ``session``'s tasks, must be recycled."""
