@@ -39,7 +39,7 @@ from webber._cache import Cache
 from webber._cache_session import CacheSession
 from webber._errors import TaskTimeoutError
 from webber._events import Hooks, Listener
-from webber._fanout import FanOut, items_of
+from webber._fanout import FanOut, element_deps, items_of
 from webber._gc import MANY, frozen
 from webber._graph import Condition
 from webber._inbox import Inbox
@@ -168,15 +168,17 @@ class _Engine:
     def _submit(self, node: PlanNode, index: int | None, attempt: int) -> None:
         if self.limits.caps and not self.limits.acquire(node.options.limit, (node, index, attempt)):
             return  # submitted when a job of its tag hands its slot on
-        record, args, kwargs = node.node, node.args, node.kwargs
+        record, args, kwargs, deps = node.node, node.args, node.kwargs, node.deps
         if index is not None:
-            args, kwargs = self.fan_outs[record.id].arguments(node, index)
+            fan_out = self.fan_outs[record.id]
+            args, kwargs = fan_out.arguments(node, index)
+            deps = fan_out.deps
         links = self._chain(node) if index is None and node.next_link is not None else ()
         options = record.options
         job = Job(
             record.id, index, attempt, options.name, record.func, args, kwargs,
             # a failed parent's value is its exception; a skipped one's is None
-            {u: self.values.get(u) for u in node.deps} if node.deps else None,
+            {u: self.values.get(u) for u in deps} if deps else None,
             options.timeout, links,
         )
         self.running[(record.id, index)] = job
@@ -226,7 +228,7 @@ class _Engine:
         elif not items:
             self._final(node.id, SUCCESS, [], SUCCESS)
         else:
-            self.fan_outs[node.id] = FanOut(items, len(items))
+            self.fan_outs[node.id] = FanOut(items, len(items), deps=element_deps(node))
             for index in range(len(items)):
                 self._submit(node, index, 1)
 

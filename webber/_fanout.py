@@ -13,10 +13,10 @@ from typing import Any
 
 from webber._errors import add_note
 from webber._plan import PlanNode
-from webber._refs import Ref
+from webber._refs import Ref, find
 from webber.executors._base import fetch
 
-__all__ = ["FanOut", "items_of"]
+__all__ = ["FanOut", "element_deps", "items_of"]
 
 
 @dataclass(slots=True)
@@ -29,6 +29,8 @@ class FanOut:
     #: the first element's error, by index (the node fails with it unless partial)
     error: BaseException | None = None
     error_index: int = -1
+    #: the parents whose results an element's arguments take (element_deps)
+    deps: tuple[str, ...] = ()
 
     def arguments(self, node: PlanNode, index: int) -> tuple[tuple[Any, ...], Mapping[str, Any]]:
         """Element ``index``'s arguments: its item where the items were
@@ -57,6 +59,19 @@ class FanOut:
             self.error, self.error_index = error, index
         self.remaining -= 1
         return self.remaining == 0
+
+
+def element_deps(node: PlanNode) -> tuple[str, ...]:
+    """The parents whose results each element of fan-out ``node`` takes: not
+    the items' (an element gets its item, not the list: sent with every job,
+    the list made a wide fan-out quadratic), unless another argument takes it."""
+    slot = node.node.fan_out_slot
+    if isinstance(slot, int):
+        rest: Any = (node.args[:slot], node.args[slot + 1:], node.kwargs)
+    else:
+        rest = (node.args, [v for k, v in node.kwargs.items() if k != slot])
+    taken = {ref.id for ref in find(rest, Ref)}
+    return tuple(u for u in node.deps if u in taken)
 
 
 def items_of(node: PlanNode, values: Mapping[str, Any]) -> list[Any] | TypeError:
