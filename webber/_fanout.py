@@ -66,11 +66,14 @@ def element_deps(node: PlanNode) -> tuple[str, ...]:
     the items' (an element gets its item, not the list: sent with every job,
     the list made a wide fan-out quadratic), unless another argument takes it."""
     slot = node.node.fan_out_slot
+    rest: Any
     if isinstance(slot, int):
-        rest: Any = (node.args[:slot], node.args[slot + 1:], node.kwargs)
+        source, rest = node.args[slot], (node.args[:slot], node.args[slot + 1:], node.kwargs)
     else:
-        rest = (node.args, [v for k, v in node.kwargs.items() if k != slot])
-    taken = {ref.id for ref in find(rest, Ref)}
+        source, rest = node.kwargs[slot], (node.args, {**node.kwargs, slot: None})
+    # Items listed in the flow may be Promises themselves: an element takes those.
+    listed = [s for s in (source if node.node.fan_out_zip else (source,)) if s.__class__ is not Ref]
+    taken = {ref.id for ref in find((rest, listed), Ref)}
     return tuple(u for u in node.deps if u in taken)
 
 
