@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import pickle
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from webber.executors._ledger import SIZE, Ledger, recover
@@ -98,3 +101,51 @@ def test_a_record_torn_over_the_last_ones_end_leaves_the_records_before_it(
         assert [r[0] for r in recover(fd, [1, 2])] == [1]
     finally:
         os.close(fd)
+
+
+def test_a_ledger_no_worker_holds_is_swept_and_a_held_or_young_one_is_kept(
+    tmp_path: Path,
+) -> None:
+    from webber.executors import _ledger
+
+    old = time.time() - 2 * _ledger.YOUNG
+    left = tmp_path / "webber-999991-ledger"  # its worker was killed with its caller
+    left.write_bytes(b"")
+    held = tmp_path / "webber-999992-ledger"  # a worker that lives holds its ledger
+    ledger = Ledger(str(held))
+    young = tmp_path / "webber-999993-ledger"  # made just now: its worker may not hold it yet
+    young.write_bytes(b"")
+    segment = tmp_path / "webber-999991-0-abcdef"  # not a ledger: not the sweep's
+    segment.write_bytes(b"x")
+    for path in (left, held, segment):
+        os.utime(path, (old, old))
+    _ledger._swept.discard(str(tmp_path))
+    _ledger.sweep(str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        p.name for p in (held, young, segment)
+    )
+    assert ledger.add((1, True, b"", [], 0.0, 0.0, None, 0))  # still its worker's
+
+
+def test_the_first_worker_of_a_process_removes_ledgers_left_by_killed_workers(
+    tmp_path: Path,
+) -> None:
+    from webber.executors import _ledger, _shm
+
+    left = Path(_ledger.ledger_path(_shm.directory(), 4_000_000 + os.getpid()))
+    left.write_bytes(b"")
+    old = time.time() - 2 * _ledger.YOUNG
+    os.utime(left, (old, old))
+    script = tmp_path / "flow.py"
+    script.write_text(
+        "import webber\n"
+        "dag = webber.DAG()\n"
+        "dag.add_node(abs, -1)\n"
+        "assert dag.run(executor='processes').ok\n"
+    )
+    try:
+        subprocess.run([sys.executable, str(script)], check=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+        assert not left.exists()
+    finally:
+        left.unlink(missing_ok=True)

@@ -14,6 +14,13 @@ whoever outlives the worker reads it back (:func:`recover`)::
              add(result) ... add(result)  -> one "done" message, then clear()
     caller:  the worker died: recover(fd) -> the results it had not sent
 
+A worker holds a shared lock on its ledger while it lives. A worker killed
+with its caller (a process group killed at once) leaves its ledger behind,
+with nobody to remove it: the first worker a process starts first removes
+such files, those it can lock exclusively at once (:func:`sweep`). A lock
+says more than a pid here: ``/dev/shm`` may be shared with processes of
+another pid namespace (containers), whose pids mean nothing here.
+
 The size at the head of the file is written after the record it covers, so
 a worker killed while writing leaves the records before it. A record that
 does not fit (a large result) is sent at once instead, as is everything when
@@ -36,12 +43,22 @@ import mmap
 import os
 import pickle
 import struct
+import sys
+import time
 from typing import Any
 
-__all__ = ["Ledger", "hold", "ledger_path", "recover", "release"]
+if sys.platform != "win32":  # (no ledger there: see _shm.USABLE)
+    import fcntl
+
+__all__ = ["Ledger", "hold", "ledger_path", "recover", "release", "sweep"]
 
 #: bytes of results that may wait in the ledger
 SIZE = 1 << 20
+#: seconds a ledger is left alone by :func:`sweep` after it was last changed
+#: (between its worker's open and lock it is a ledger nobody locks)
+YOUNG = 60.0
+#: the directories swept by this process
+_swept: set[str] = set()
 _HEAD = struct.Struct("<Q")  # the bytes used, head included
 _PROTO = pickle.HIGHEST_PROTOCOL.to_bytes(1, "little")
 #: pickle opcodes around the kept records: the message ("done", [record, ...])
@@ -64,6 +81,8 @@ class Ledger:
     def __init__(self, path: str) -> None:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
+            # Held as long as the map (which keeps the open file): until this worker ends.
+            fcntl.flock(fd, fcntl.LOCK_SH)
             os.ftruncate(fd, SIZE)
             self.map = mmap.mmap(fd, SIZE)
         finally:
@@ -98,6 +117,31 @@ class Ledger:
         self.used = _HEAD.size
         self.empty = True
         _HEAD.pack_into(self.map, 0, self.used)
+
+
+def sweep(directory: str) -> None:
+    """Remove the ledgers in ``directory`` that no worker holds: left by
+    workers killed together with their caller (once per directory and
+    process; see the module doc)."""
+    if directory in _swept or sys.platform == "win32":
+        return
+    _swept.add(directory)
+    now = time.time()
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.name.startswith("webber-") and entry.name.endswith("-ledger"):
+                with contextlib.suppress(OSError):
+                    if now - entry.stat().st_mtime >= YOUNG:
+                        _remove_unheld(entry.path)
+
+
+def _remove_unheld(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # OSError: its worker lives
+        os.unlink(path)
+    finally:
+        os.close(fd)
 
 
 def hold(path: str) -> int | None:

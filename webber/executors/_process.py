@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from webber._errors import WorkerCrashedError
 from webber.executors._frames import Frames, send_frame
+from webber.executors._ledger import sweep
 from webber.executors._spawn import End, close_end, signal_tree, start
 
 if TYPE_CHECKING:
@@ -110,6 +111,7 @@ def why(code: int | None) -> str:
 def spawn(shm_directory: str, share: int, posix: bool) -> Proc:
     """Start a worker, tell it the caller's ``sys.path``, where shared memory
     is, and the default size of a pool that a task starts there; returns it."""
+    sweep(shm_directory)  # (once: what workers killed with their caller left)
     ends = start(_BOOT, posix)
     proc = Proc(*ends, posix=posix)
     path = [os.getcwd() if entry == "" else entry for entry in sys.path]
