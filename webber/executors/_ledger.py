@@ -81,8 +81,11 @@ class Ledger:
     def __init__(self, path: str) -> None:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            # Held as long as the map (which keeps the open file): until this worker ends.
-            fcntl.flock(fd, fcntl.LOCK_SH)
+            # Held as long as the map (which keeps the open file): until this
+            # worker ends. (Where locks fail, the caller's hold() still
+            # unlinks it long before a sweep would look.)
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_SH)
             os.ftruncate(fd, SIZE)
             self.map = mmap.mmap(fd, SIZE)
         finally:
