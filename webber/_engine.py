@@ -16,6 +16,9 @@ State, all in the caller's thread (no locks; executors only enqueue)::
     session      run(cache=...)'s keys, hits and misses (_cache_session)
     limits       run(limits=...)'s slots per concurrency tag (_limits): a job
                  waits there for a slot; a finished job hands its slot on
+    column       with no listener, cache or limit, plain tasks (Column.takes) go in
+                 Columns: no Job, no entry in running; their ends come as
+                 ColumnOutcomes, finished in one pass when all succeeded
 
 The loop blocks in its Inbox (``_inbox.py``) until outcomes arrive or a timer
 is due: it never polls for work. A node is decided as soon as its own parents are
@@ -27,7 +30,6 @@ same rule) or submitted. Deciding runs from a work list, not recursion, so a
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -37,20 +39,17 @@ from typing import Any
 from webber import _output
 from webber._cache import Cache
 from webber._cache_session import CacheSession
-from webber._errors import TaskTimeoutError
 from webber._events import Hooks, Listener
 from webber._fanout import FanOut, element_deps, items_of
 from webber._gc import MANY, frozen
-from webber._graph import Condition
 from webber._inbox import Inbox
 from webber._limits import Limits
 from webber._plan import Plan, PlanNode
 from webber._run import Attempt, Recorder, Run, State
-from webber.executors._base import Executor, Job, Outcome, Outcomes, Started, fetch
+from webber._verdicts import holds, log_failure, log_retry, tell_final, timeout_error
+from webber.executors._base import Column, ColumnOutcomes, Executor, Job, Outcome, Outcomes, Started
 
 __all__ = ["run_plan"]
-
-log = logging.getLogger("webber")
 
 SUCCESS: State = "success"
 FAILED: State = "failed"
@@ -75,7 +74,10 @@ class _Engine:
     ends: dict[tuple[str, int | None], tuple[str, int | None]] = field(default_factory=dict)
     fan_outs: dict[str, FanOut] = field(default_factory=dict)
     decide: deque[str] = field(default_factory=deque)
-    batch: list[Job] | None = None  # jobs of the current decision pass
+    batch: list[Job | Column] | None = None  # jobs of the current decision pass
+    #: whether plain tasks go as columns (see Column.takes), and the one the pass adds to
+    columns: bool = False
+    column: Column | None = None
     record: Recorder = field(default_factory=Recorder)
     #: node id -> its attempts' rows, for on_task_end (kept only when a listener wants it)
     tried: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
@@ -98,6 +100,8 @@ class _Engine:
         # Starts only matter to timeouts (always sent for those) and to listeners.
         self.executor.report_starts = bool(self.hooks.on_task_start or self.hooks.on_batch)
         held = self.executor.held_starts if self.executor.report_starts else None
+        self.columns = (self.executor.columns and not self.listeners and self.session is None
+                        and not self.limits.caps)
         self.executor.start(self.inbox.report(self._started, held))
         finished = False
         try:
@@ -129,7 +133,7 @@ class _Engine:
         else:  # (a wide flow's roots) see _gc.frozen.adding
             with frozen.adding():
                 self._decide_each()
-        batch, self.batch = self.batch, None
+        batch, self.batch, self.column = self.batch, None, None
         if batch:
             self.executor.submit_many(batch)
 
@@ -147,15 +151,30 @@ class _Engine:
             elif node.node.skip:
                 self._final(n, SKIPPED, None, FAILED if node.node.skip_as_failure else SUCCESS)
             elif node.parents and not all(
-                _holds(c, self.seen[u]) for u, c in node.parents.items()
+                holds(c, self.seen[u]) for u, c in node.parents.items()
             ):
                 self._final(n, SKIPPED, None, SKIPPED)
             elif self.session is not None and self._from_cache(node):
                 pass  # final already: loaded from the store
             elif node.node.fan_out:
                 self._fan_out(node)
+            elif self.columns and Column.takes(node):
+                self._add_to_column(node)
             else:
                 self._submit(node, None, 1)
+
+    def _add_to_column(self, node: PlanNode) -> None:
+        """Submit plain ``node`` in a column: no Job made for it (see Column)."""
+        record, column = node.node, self.column
+        name = record.options.name
+        if column is None or column.func is not record.func or column.name is not name:
+            column = self.column = Column(record.func, name, [], [])
+            assert self.batch is not None
+            self.batch.append(column)
+        column.nodes.append(node.id)
+        column.args.append(node.args)
+        if node.children:
+            column.leaves = False
 
     def _from_cache(self, node: PlanNode) -> bool:
         assert self.session is not None
@@ -253,11 +272,31 @@ class _Engine:
     def _finish_one(self, o: Outcome) -> None:
         self._finish_attempt(o.job, o.ok, o.value, o.started, o.duration, o.worker)
 
-    def _finish_many(self, done: Outcomes) -> None:
+    def _finish_many(self, done: Outcomes | ColumnOutcomes) -> None:
+        if done.__class__ is ColumnOutcomes:
+            self._finish_column(done)
+            return
+        assert isinstance(done, Outcomes)
         ok, value, started, duration = done.at
         worker, finish = done.worker, self._finish_attempt
         for job, row in zip(done.jobs, done.rows, strict=True):
             finish(job, row[ok], row[value], row[started], row[duration], worker)
+
+    def _finish_column(self, done: ColumnOutcomes) -> None:
+        """The ends of tasks of a column: in one pass when they all succeeded."""
+        column, first, oks, worker = done.column, done.first, done.oks, done.worker
+        nodes = column.nodes[first:first + len(oks)]
+        if not all(oks):
+            for k, (ok, value) in enumerate(zip(oks, done.values, strict=True)):
+                self._ended(column.job(first + k), ok, value, done.starts[k],
+                            done.durations[k], worker)
+            return
+        self.states.update(dict.fromkeys(nodes, SUCCESS))
+        self.values.update(zip(nodes, done.values, strict=True))
+        self.record.column(nodes, done.starts, done.durations, worker)
+        if not column.leaves:
+            for n in nodes:
+                self._children(n, SUCCESS)
 
     def _finish_attempt(self, sent: Job, ok: bool, value: Any, started: float,
                         duration: float, worker: str) -> None:
@@ -267,6 +306,12 @@ class _Engine:
             if job is not None:
                 self.running[key] = job  # a late outcome of an attempt that timed out
             return
+        self._ended(job, ok, value, started, duration, worker)
+
+    def _ended(self, job: Job, ok: bool, value: Any, started: float, duration: float,
+               worker: str) -> None:
+        """``job``, the engine's attempt in flight, ended."""
+        key = (job.node, job.index)
         if (not self.began or self.began.pop(key, None) is None) and self.hooks.on_task_start:
             # It started and ended between two looks of the executor (a batch
             # of results): its start event comes with its end.
@@ -279,7 +324,7 @@ class _Engine:
                 del self.chains[head]
         if ok and job.timeout is not None and duration > job.timeout:
             # Only the inline executor gets here: it cannot interrupt a task.
-            ok, value = False, _timeout_error(job)
+            ok, value = False, timeout_error(job)
         self._record(job.node, job.index, job.attempt, ok, value, started, duration, worker)
         if not ok:
             if self.chains:
@@ -311,7 +356,7 @@ class _Engine:
         self.executor.abandon(job)
         if self.limits.caps:
             self._release(job)
-        error = _timeout_error(job)
+        error = timeout_error(job)
         began, worker = self.began.pop(job.key, (time.time(), ""))
         self._record(job.node, job.index, job.attempt, False, error, began,
                      time.time() - began, worker)
@@ -337,16 +382,11 @@ class _Engine:
 
     def _attempt_failed(self, job: Job, error: BaseException) -> None:
         node = self.plan.nodes[job.node]
-        where = job.node if job.index is None else f"{job.node}[{job.index}]"
         options = node.options
         if job.attempt <= options.retries and options.retries_on(error, node.id):
             delay = options.retry_delay * options.retry_backoff ** (job.attempt - 1)
             if self.verbose:
-                log.warning(
-                    "attempt %d of %d failed (%s: %s); retrying %s in %.3g s",
-                    job.attempt, options.retries + 1, type(error).__name__, error, where,
-                    delay, extra={"task": node.name, "node": node.id},
-                )
+                log_retry(node, job, error, delay)
 
             def retry() -> None:
                 self._submit(node, job.index, job.attempt + 1)
@@ -356,21 +396,7 @@ class _Engine:
             else:
                 retry()
             return
-        if job.index is not None and node.node.partial:
-            # Expected by the flow's author: the exception takes the element's place.
-            log.warning(
-                "task %s failed after %d attempt%s (partial=True: its exception stays in "
-                "the results): %s: %s",
-                where, job.attempt, "s" * (job.attempt != 1), type(error).__name__, error,
-                extra={"task": node.name, "node": node.id},
-            )
-        else:
-            log.error(
-                "task %s failed after %d attempt%s: %s: %s",
-                where, job.attempt, "s" * (job.attempt != 1), type(error).__name__, error,
-                exc_info=error if self.tracebacks else None,
-                extra={"task": node.name, "node": node.id},
-            )
+        log_failure(node, job, error, self.tracebacks)
         if job.index is None:
             self._final(job.node, FAILED, error, FAILED)
             return
@@ -400,7 +426,12 @@ class _Engine:
         self.states[n] = state
         self.values[n] = value
         if self.hooks.finals:
-            self._tell_final(n, state, value)
+            hit = self.session is not None and n in self.session.hits
+            tell_final(self.hooks, n, state, value, self.tried.pop(n, None), hit)
+        self._children(n, seen)
+
+    def _children(self, n: str, seen: State) -> None:
+        """``n`` is final (its children see ``seen``): decide those it was the last parent of."""
         nodes = self.plan.nodes
         children = nodes[n].children
         waiting, running = self.waiting, self.running
@@ -416,21 +447,6 @@ class _Engine:
             else:
                 self.decide.append(child)
 
-    def _tell_final(self, n: str, state: State, value: Any) -> None:
-        if self.hooks.on_task_result:
-            self.hooks.emit("on_task_result", n, state, fetch(value) if state == SUCCESS else value)
-        if self.hooks.on_task_end:
-            rows = self.tried.pop(n, None)
-            if rows is None:  # did not run: skipped, reused, or loaded from the cache
-                hit = self.session is not None and n in self.session.hits
-                number, duration, worker = 0, 0.0, "cache" if hit else ""
-            elif len(rows) == 1:
-                number, duration, worker = rows[0][1], rows[0][5], rows[0][6]
-            else:  # (a fan-out's elements, retries): from the first start to the last end
-                number, worker = max(r[1] for r in rows), rows[-1][6]
-                duration = max(r[4] + r[5] for r in rows) - min(r[4] for r in rows)
-            self.hooks.task_end(n, state, number, duration, worker)
-
     def _result(self, started: float, duration: float) -> Run:
         hits = list(self.session.hits) if self.session is not None else []
         run = self.record.run(
@@ -441,24 +457,6 @@ class _Engine:
             self.hooks.batch(self.record.rows, self.states)
         self.hooks.emit("on_run_end", run)
         return run
-
-
-#: (read once: an enum member read from its class costs 0.1 us on Python 3.11)
-_ANY_CASE, _ON_SUCCESS = Condition.AnyCase, Condition.Success
-
-
-def _holds(condition: Condition, parent: State) -> bool:
-    if condition is _ANY_CASE:
-        return True
-    return parent == (SUCCESS if condition is _ON_SUCCESS else FAILED)
-
-
-def _timeout_error(job: Job) -> TaskTimeoutError:
-    return TaskTimeoutError(
-        f"task {job.node!r} timed out after {job.timeout:g} s (attempt {job.attempt}); "
-        f"raise its timeout=, or make it faster",
-        job.node,
-    )
 
 
 def run_plan(

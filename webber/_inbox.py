@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from webber.executors._base import Outcome, Outcomes, Report, Started
+from webber.executors._base import ColumnOutcomes, Outcome, Outcomes, Report, Started
 
 __all__ = ["HEARTBEAT", "STARTS", "Inbox"]
 
@@ -34,7 +34,7 @@ class Inbox:
 
     def __init__(self) -> None:
         self.messages: queue.SimpleQueue[
-            Started | Outcome | Outcomes | list[Started | Outcome]
+            Started | Outcome | Outcomes | ColumnOutcomes | list[Started | Outcome]
         ] = queue.SimpleQueue()
         self.put = self.messages.put
         """What executors report to (any thread)."""
@@ -71,7 +71,9 @@ class Inbox:
         put, starts, now = self.messages.put, self.starts, time.monotonic
         self.held, self._look = held, now() + STARTS
 
-        def report(message: Started | Outcome | Outcomes | list[Started | Outcome]) -> None:
+        def report(
+            message: Started | Outcome | Outcomes | ColumnOutcomes | list[Started | Outcome],
+        ) -> None:
             if type(message) is Started:
                 if threading.get_ident() == owner:
                     started(message)
@@ -100,11 +102,12 @@ class Inbox:
 
     def wait(
         self, started: Callable[[Started], None], finished: Callable[[Outcome], None],
-        finished_many: Callable[[Outcomes], None] | None = None,
+        finished_many: Callable[[Outcomes | ColumnOutcomes], None] | None = None,
     ) -> None:
         """Block until a message arrives or the next timer is due; handle every
         message already queued, then every due timer. A batch of outcomes goes
-        to ``finished_many`` as it is, else to ``finished`` one by one."""
+        to ``finished_many`` as it is, else to ``finished`` one by one (only
+        the engine submits columns, and it reads their outcomes there)."""
         timeout = max(0.0, self.timers[0][0] - time.monotonic()) if self.timers else None
         if self._main_thread:
             # A lock wait is not interrupted by a *simulated* Ctrl-C
@@ -120,10 +123,11 @@ class Inbox:
         try:
             message = self.messages.get(timeout=timeout)
             while True:
-                if isinstance(message, Outcomes):
+                if isinstance(message, (Outcomes, ColumnOutcomes)):
                     if finished_many is not None:
                         finished_many(message)
                     else:
+                        assert isinstance(message, Outcomes), "columns for a loop that takes none"
                         for outcome in message.each():
                             finished(outcome)
                 else:

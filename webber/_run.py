@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, Literal
 
 from webber._errors import ForeignPromiseError, TaskSkippedError, UnknownNodeError
@@ -380,13 +381,36 @@ class Recorder:
 
     def __init__(self) -> None:
         #: (node, number, index, ok, started, duration, worker, error), in order
+        #: (with the columns' rows left out until asked for: see column)
         self.rows: list[tuple[str, int, int | None, bool, float, float, str, str | None]] = []
+        #: first attempts that succeeded, kept as columns: (where in rows they
+        #: go, nodes, starts, durations, worker)
+        self.columns: list[tuple[int, list[str], Sequence[float], Sequence[float], str]] = []
         self._by_node: dict[str, list[Attempt]] = {}
         self._made = 0
 
+    def column(self, nodes: list[str], starts: Sequence[float], durations: Sequence[float],
+               worker: str) -> None:
+        """Record the first attempts of ``nodes``, which succeeded on ``worker``,
+        as they are: their rows are made only when read (:meth:`all_rows`)."""
+        self.columns.append((len(self.rows), nodes, starts, durations, worker))
+
+    def all_rows(self) -> list[tuple[str, int, int | None, bool, float, float, str, str | None]]:
+        """``rows`` with the columns' rows in their places."""
+        if self.columns:
+            rows, done = [], 0
+            for at, nodes, starts, durations, worker in self.columns:
+                rows += self.rows[done:at]
+                rows += zip(nodes, repeat(1), repeat(None), repeat(True), starts, durations,
+                            repeat(worker), repeat(None))
+                done = at
+            rows += self.rows[done:]
+            self.rows, self.columns = rows, []
+        return self.rows
+
     def attempts(self) -> dict[str, list[Attempt]]:
         """Node id -> its attempts so far (made from the rows not made yet)."""
-        rows, by_node = self.rows, self._by_node
+        rows, by_node = self.all_rows(), self._by_node
         for row in rows[self._made:]:
             by_node.setdefault(row[0], []).append(Attempt(*row))
         self._made = len(rows)

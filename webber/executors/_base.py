@@ -42,14 +42,16 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from webber._errors import ExecutorError
+from webber.executors._pickling import plain
 
 if TYPE_CHECKING:
-    from webber._plan import Plan
+    from webber._plan import Plan, PlanNode
 
-__all__ = ["Executor", "Job", "Outcome", "Outcomes", "Remote", "Report", "Started", "fetch"]
+__all__ = ["Column", "ColumnOutcomes", "Executor", "Job", "Outcome", "Outcomes", "Remote", "Report",
+           "Started", "fetch"]
 
 
 @dataclass(slots=True, eq=False)
@@ -126,6 +128,70 @@ class Outcomes:
 
 
 @dataclass(slots=True, eq=False)
+class Column:
+    """First attempts at several plain tasks of one function, as one object:
+    a wide flow's roots, submitted without a Job per task to an executor that
+    takes them (:attr:`Executor.columns`), and reported back as
+    :class:`ColumnOutcomes`. Plain: positional arguments with no Ref, no
+    keyword arguments, no inputs, no chain, no timeout, no fan-out element
+    (so the fields a reader of a Job looks at are constants here)."""
+
+    func: Callable[..., Any]
+    name: str
+    nodes: list[str]
+    """The tasks' node ids, in order."""
+    args: list[tuple[Any, ...]]
+    """Each task's positional arguments."""
+    #: the engine's: none of these nodes has children (their ends decide nothing)
+    leaves: bool = True
+
+    index: ClassVar[None] = None
+    attempt: ClassVar[int] = 1
+    kwargs: ClassVar[Mapping[str, Any]] = {}
+    inputs: ClassVar[None] = None
+    timeout: ClassVar[None] = None
+    links: ClassVar[tuple[Job, ...]] = ()
+
+    @staticmethod
+    def takes(node: PlanNode) -> bool:
+        """Whether ``node``'s task may go in a Column: positional arguments
+        alone, plain ones (the pickle of a message carries them), no input,
+        chain or timeout."""
+        args = node.args
+        return (not node.deps and not node.kwargs and node.next_link is None
+                and node.options.timeout is None and (not args or plain((args,))))
+
+    @property
+    def node(self) -> str:
+        """The first task's node id (what a message about the whole column names)."""
+        return self.nodes[0]
+
+    def part(self, start: int, stop: int | None = None) -> Column:
+        """The tasks from ``start`` to ``stop``, as a column of their own."""
+        return Column(self.func, self.name, self.nodes[start:stop], self.args[start:stop],
+                      self.leaves)
+
+    def job(self, k: int) -> Job:
+        """Task ``k`` as a Job (for the rare path that needs one: a failure)."""
+        return Job(self.nodes[k], None, 1, self.name, self.func, self.args[k], {}, None, None)
+
+
+@dataclass(slots=True, eq=False)
+class ColumnOutcomes:
+    """What became of the tasks of ``column`` from ``first`` on, one worker's,
+    as columns (``oks[i]`` is task ``first + i``'s)."""
+
+    column: Column
+    first: int
+    oks: Sequence[bool]
+    values: Sequence[Any]
+    """Results, or the BaseExceptions raised."""
+    starts: Sequence[float]
+    durations: Sequence[float]
+    worker: str
+
+
+@dataclass(slots=True, eq=False)
 class Started:
     """A Job began to run (on ``worker``, at ``time.time()`` ``at``)."""
 
@@ -136,7 +202,8 @@ class Started:
 
 #: where an executor sends what happens: one message, or several in order
 #: (one hand-over for a batch of results), or a batch of Outcomes in columns
-Report = Callable[["Started | Outcome | Outcomes | list[Started | Outcome]"], None]
+Report = Callable[["Started | Outcome | Outcomes | ColumnOutcomes | list[Started | Outcome]"],
+                  None]
 
 
 class Remote(abc.ABC):
@@ -222,10 +289,15 @@ class Executor(abc.ABC):
     def submit(self, job: Job) -> None:
         """Run ``job`` (now or when a worker is free) and report its Outcome."""
 
-    def submit_many(self, jobs: list[Job]) -> None:
+    columns: bool = False
+    """Whether ``submit_many`` takes a :class:`Column` among the jobs (and
+    reports a :class:`ColumnOutcomes` for each part of it that ends)."""
+
+    def submit_many(self, jobs: Sequence[Job | Column]) -> None:
         """Submit several jobs at once (the engine's whole decision pass);
         an executor with a lock or a pipe to feed overrides it to pay once."""
         for job in jobs:
+            assert isinstance(job, Job), "a Column for an executor without columns"
             self.submit(job)
 
     def abandon(self, job: Job) -> None:  # noqa: B027 (optional hook)

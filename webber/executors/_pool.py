@@ -49,19 +49,28 @@ import logging
 import os
 import pickle
 import threading
-import time
+from collections.abc import Sequence
 from typing import Any
 
 from webber._errors import PoolClosedError
 from webber._gc import MANY, frozen
 from webber._output import emit_line
 from webber.executors import _shm, _spawn
-from webber.executors._base import Job, Outcome, Outcomes, Started
+from webber.executors._answers import (
+    Span,
+    crashed_node,
+    deliver,
+    match,
+    report_crash,
+    requeue,
+    waiting,
+)
+from webber.executors._base import Column, Job, Started
 from webber.executors._frames import send_frame
 from webber.executors._ledger import hold, recover, release
 from webber.executors._process import Proc, crash_error, reap, spawn
 from webber.executors._sending import send_batch, take
-from webber.executors._session import MAX_BATCH, Sent, Session, Undecodable, announce, decode
+from webber.executors._session import MAX_BATCH, Session, announce
 from webber.executors._shm import remove_segments, remove_segments_of
 
 __all__ = ["BOOTING", "GRACE", "GROW_AFTER", "MAX_BATCH", "Pool", "Session"]
@@ -73,8 +82,6 @@ GRACE = 1.0
 BOOTING = max(1, (os.cpu_count() or 1) - 1)
 #: seconds after a worker is up before the next one starts (see Pool._ready)
 GROW_AFTER = 0.01
-#: where a worker's answer has ok, the value, started and duration (see _worker)
-_AT = (1, 2, 4, 5)
 
 
 class Pool:
@@ -125,7 +132,7 @@ class Pool:
             self.sessions.append(session)
             self.size = max(s.limit for s in self.sessions)
 
-    def submit(self, jobs: list[Job], session: Session) -> None:
+    def submit(self, jobs: Sequence[Job | Column], session: Session) -> None:
         with self.lock:
             if self.closed:
                 raise PoolClosedError(
@@ -133,6 +140,7 @@ class Pool:
                     "another run) while this run still used it; run the flow again"
                 )
             session.pending.extend(jobs)
+            session.extra += sum(len(c.nodes) - 1 for c in jobs if c.__class__ is Column)
             self._dispatch()
 
     def _busy(self, session: Session) -> int:
@@ -161,12 +169,13 @@ class Pool:
             proc = self._near(pending[0], session, idle)
             # Share the run's queue among the workers it may use now (an async batch runs at once)
             free = min(session.limit - self._busy(session), len(idle) + self.size - len(self.procs))
-            want = max(1, min(session.batch, -(-len(pending) // max(1, free))))
+            queued = len(pending) + session.extra
+            want = max(1, min(session.batch, -(-queued // max(1, free))))
             if session.max_tasks is not None:  # no more than it may still run
                 want = max(1, min(want, session.max_tasks - proc.tasks))
             if session.memory_limit is not None:
                 want = 1  # its memory is measured after each job: none may follow blindly
-            self._send(proc, session, take(pending, want))
+            self._send(proc, session, take(session, want))
             self._prefetch(proc)
         surplus = len(self.procs) - self.size
         for proc in [p for p in self.procs if not p.inflight][: max(0, surplus)]:
@@ -181,14 +190,15 @@ class Pool:
             return
         head = proc.inflight[0]
         session, pending, size = head.session, head.session.pending, head.session.batch
-        if (pending and len(proc.inflight) <= size and len(pending) >= 2 * size * len(self.procs)
+        if (pending and len(proc.inflight) <= size
+                and len(pending) + session.extra >= 2 * size * len(self.procs)
                 and head.job.timeout is None
                 and session.max_tasks is None and session.memory_limit is None
                 and pending[0].timeout is None
                 and not any(s.pending for s in self.sessions if s is not session)):
-            self._send(proc, session, take(pending, size))
+            self._send(proc, session, take(session, size))
 
-    def _near(self, job: Job, session: Session, idle: list[Proc]) -> Proc:
+    def _near(self, job: Job | Column, session: Session, idle: list[Proc]) -> Proc:
         """An idle worker that made one of ``job``'s inputs, if there is one:
         its functions are loaded and its caches warm."""
         for parent in job.inputs or ():
@@ -197,7 +207,7 @@ class Pool:
                 return proc
         return idle[0]
 
-    def _send(self, proc: Proc, session: Session, batch: list[Job]) -> None:
+    def _send(self, proc: Proc, session: Session, batch: list[Job | Column]) -> None:
         with frozen.adding(len(batch) >= MANY):  # (what it makes: a wide flow's Sents; see _gc)
             send_batch(proc, session, batch, self.tags, self.fids)
 
@@ -296,66 +306,26 @@ class Pool:
         if results:
             with self.lock:
                 tasks = self._settle(proc, results)
-            self._deliver(proc, tasks, results)
+            deliver(proc.name, tasks, results)
             if proc not in self.procs:  # recycled meanwhile: now what it left can go
                 remove_segments_of(proc.pid)
 
-    def _settle(self, proc: Proc, results: list[tuple[Any, ...]]) -> list[Sent]:
+    def _settle(self, proc: Proc, results: list[tuple[Any, ...]]) -> list[Span]:
         """Take ``results`` off ``proc``'s queue (under the lock); feed it anew when
-        empty. Returns the tasks of the results, in their order."""
-        tasks = []
-        inflight, where = proc.inflight, None
-        for result in results:
-            task = inflight.popleft()
-            tasks.append(task)
-            assert task.tag == result[0], "worker answered out of order"
-            if result[1]:
-                if task.links_after:
-                    continue  # its one child is its chain's next link, here already
-                if task.session.where is not where:
-                    where = task.session.where
-                where[task.job.node] = proc
-            else:
-                # The worker stopped the chain here; the engine drops the rest.
-                for _ in range(task.links_after):
-                    remove_segments(inflight.popleft().segments)
+        empty. Returns the tasks of the results, in their order (see _answers)."""
+        spans = match(proc, results)
         proc.tasks += len(results)
         proc.rss = results[-1][7]
-        tasks[-1].session.pace(results)
-        if inflight:
-            announce(inflight[0], proc)
+        last = spans[-1][0].session
+        last.pace(results)
+        if proc.inflight:
+            announce(proc.inflight[0], proc)
             self._prefetch(proc)
         else:
-            if proc in self.procs and self._worn(proc, tasks[-1].session):
+            if proc in self.procs and self._worn(proc, last):
                 self._stop(proc, sweep=False)  # recycled: a fresh one replaces it on demand
             self._dispatch()
-        return tasks
-
-    def _deliver(self, proc: Proc, tasks: list[Sent], results: list[tuple[Any, ...]]) -> None:
-        """Report settled results to their runs (outside the lock), each run's
-        in one hand-over: the engine wakes once for a batch, and reads the
-        results as they came (Outcomes: no object made per job)."""
-        reports: dict[Session, Outcomes] = {}
-        session, jobs, rows = None, [], []
-        for task, result in zip(tasks, results, strict=True):
-            if task.abandoned:
-                remove_segments(result[3] or ())
-                continue
-            if task.session is not session:  # (a batch is one run's)
-                session = task.session
-                if session not in reports:
-                    reports[session] = Outcomes([], [], proc.name, _AT)
-                jobs, rows = reports[session].jobs, reports[session].rows
-            if result[3] is not None or not result[1]:  # not a plain value: rebuilt here
-                tag, ok, payload, segments, started, duration, info, rss = result
-                value = decode(task.job, ok, payload, segments, info, session.holder)
-                if value.__class__ is Undecodable:
-                    ok, value = False, value.error
-                result = (tag, ok, value, None, started, duration, None, rss)
-            jobs.append(task.job)
-            rows.append(result)
-        for each, done in reports.items():
-            each.report(done)
+        return spans
 
     def _lost(self, proc: Proc) -> None:
         """``proc`` died: fail the job it ran, requeue the rest, replace it."""
@@ -365,9 +335,9 @@ class Pool:
             self._close(proc)
             code = reap(proc)
             # What it finished but had not sent: those jobs succeeded (or failed) on their own.
-            kept = recover(self.ledgers.get(proc), [task.tag for task in proc.inflight])
+            kept = recover(self.ledgers.get(proc), waiting(proc.inflight))
             if kept:  # delivered before its segments are removed below
-                self._deliver(proc, self._settle(proc, kept), kept)
+                deliver(proc.name, self._settle(proc, kept), kept)
             for session in self.sessions:
                 session.where = {n: p for n, p in session.where.items() if p is not proc}
             remove_segments_of(proc.pid)
@@ -375,12 +345,8 @@ class Pool:
             tasks = list(proc.inflight)
             for task in tasks:
                 remove_segments(task.segments)
-            # The first task crashed (and with it the rest of its chain, which
-            # the engine drops); the others never started: no retry spent.
-            later = tasks[1 + tasks[0].links_after:] if tasks else []
-            for task in reversed(later):
-                if not task.abandoned and not task.link:  # a head brings its links again
-                    task.session.pending.appendleft(task.job)
+            if tasks:  # the first task crashed; the others never started
+                requeue(tasks)
             if self.closed:
                 return
             had = min(self.size, len(self.procs) + 1)
@@ -392,9 +358,9 @@ class Pool:
                 with contextlib.suppress(OSError):
                     self._spawn()
         if tasks and not tasks[0].abandoned:
-            job, session = tasks[0].job, tasks[0].session
-            error = crash_error(job.node, proc.pid, code, session.memory_limit)
-            session.report(Outcome(job, False, error, time.time(), 0.0, proc.name))
+            task = tasks[0]
+            error = crash_error(crashed_node(task), proc.pid, code, task.session.memory_limit)
+            report_crash(task, error, proc.name)
 
     def _ready(self, proc: Proc, ledger: str | None) -> None:
         """``proc`` is up: hold its ledger open, the name gone (read if it dies,
@@ -417,8 +383,8 @@ class Pool:
         """The job ``tag`` (one with a timeout) began on ``proc`` at ``at``."""
         with self.lock:
             task = proc.inflight[0] if proc.inflight else None
-            if task is None or task.tag != tag or task.abandoned:
-                return
+            if task is None or task.tag != tag or task.abandoned or task.job.__class__ is not Job:
+                return  # (a column has no timeout: never)
         task.session.report(Started(task.job, at, proc.name))
 
     def _grow(self) -> None:

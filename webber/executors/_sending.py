@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import pickle
 import time
-from collections import deque
 from collections.abc import Iterator
 from itertools import islice, repeat
 from typing import Any
 
 from webber._errors import JobSendError
 from webber._refs import Ref
-from webber.executors._base import Job, Outcome
+from webber.executors._base import Column, ColumnOutcomes, Job, Outcome
 from webber.executors._frames import send_frame
 from webber.executors._pickling import dumps, plain
 from webber.executors._process import Proc
@@ -76,7 +75,8 @@ def _pack_link(link: Sent, fid: str) -> tuple[Any, ...]:
 
 
 def send_batch(
-    proc: Proc, session: Session, batch: list[Job], tags: Iterator[int], fids: Iterator[int]
+    proc: Proc, session: Session, batch: list[Job | Column], tags: Iterator[int],
+    fids: Iterator[int],
 ) -> None:
     """Send ``batch``, jobs of ``session`` (each job's chain links behind it),
     to ``proc`` in one message; a job that cannot be packed fails alone
@@ -91,6 +91,20 @@ def send_batch(
     while k < len(batch):
         start, job, k = k, batch[k], k + 1
         task = Sent(next(tags), job, session)
+        if job.__class__ is Column:  # the engine's own column (see module doc)
+            assert isinstance(job, Column)
+            if len(job.nodes) > 1:
+                next(islice(tags, len(job.nodes) - 2, None))  # its other tasks' tags
+            try:
+                fid = _function_id(proc, task, fids)
+            except Exception as e:
+                _unsendable_column(job, session, e)
+                continue
+            func = job.func
+            entries.append((task.tag, fid, job.name, job.nodes, job.args))
+            inflight.append(task)
+            continue
+        assert isinstance(job, Job)
         links: list[Sent] = []  # (not None: _unsendable reads it)
         try:
             if job.func is not func:
@@ -137,14 +151,14 @@ def send_batch(
     announce(inflight[0], proc)
 
 
-def _column_end(batch: list[Job], start: int, func: Any, name: str) -> int:
+def _column_end(batch: list[Job | Column], start: int, func: Any, name: str) -> int:
     """Where the column ``batch[start]`` begins ends: past the jobs from it
     on that call ``func`` as ``name`` with plain positional arguments alone
     (``start`` when it begins none)."""
     for end in range(start, len(batch)):
         job = batch[end]
-        if (job.func is not func or job.name is not name or job.inputs is not None
-                or job.kwargs or job.links or job.timeout is not None
+        if (job.__class__ is Column or job.func is not func or job.name is not name
+                or job.inputs is not None or job.kwargs or job.links or job.timeout is not None
                 or (job.args and not plain((job.args,)))):
             return end
     return len(batch)
@@ -155,24 +169,53 @@ def _unsendable(task: Sent, links: list[Sent], e: Exception) -> None:
     remove_segments(task.segments)
     for link in links:
         remove_segments(link.segments)
+    assert isinstance(task.job, Job)
+    task.session.report(Outcome(task.job, False, _send_error(task.job.node, e), time.time(),
+                                0.0, ""))
+
+
+def _unsendable_column(column: Column, session: Session, e: Exception) -> None:
+    """The function of ``column`` cannot be sent: each of its tasks fails."""
+    count = len(column.nodes)
+    session.report(ColumnOutcomes(column, 0, [False] * count,
+                                  [_send_error(n, e) for n in column.nodes],
+                                  [time.time()] * count, [0.0] * count, ""))
+
+
+def _send_error(node: str, e: Exception) -> JobSendError:
     error = JobSendError(
-        f"task {task.job.node!r} cannot be sent to a worker process: "
+        f"task {node!r} cannot be sent to a worker process: "
         f"{type(e).__name__}: {e}; use executor='threads' for tasks that "
         f"hold locks, sockets or open files",
-        task.job.node,
+        node,
     )
     error.__cause__ = e
-    task.session.report(Outcome(task.job, False, error, time.time(), 0.0, ""))
+    return error
 
 
-def take(pending: deque[Job], want: int) -> list[Job]:
-    """Up to ``want`` jobs from the front of ``pending``; one with a timeout
-    goes alone (its clock starts when it is sent)."""
-    batch: list[Job] = []
-    for _ in range(min(want, len(pending))):
-        if pending[0].timeout is not None:
+def take(session: Session, want: int) -> list[Job | Column]:
+    """Up to ``want`` tasks from the front of ``session``'s queue (a column
+    there is split if need be); one with a timeout goes alone (its clock
+    starts when it is sent)."""
+    batch: list[Job | Column] = []
+    pending = session.pending
+    while want > 0 and pending:
+        head = pending[0]
+        if head.timeout is not None:
             if not batch:
                 batch.append(pending.popleft())
             break
+        if head.__class__ is Column:
+            assert isinstance(head, Column)
+            count = len(head.nodes)
+            if count > want:  # the rest stays at the front
+                batch.append(head.part(0, want))
+                pending[0] = head.part(want)
+                session.extra -= want
+                break
+            session.extra -= count - 1
+            want -= count
+        else:
+            want -= 1
         batch.append(pending.popleft())
     return batch

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webber._errors import ResultLoadError
-from webber.executors._base import Job, Report, Started
+from webber.executors._base import Column, Job, Report, Started
 from webber.executors._codec import decode_failure
 from webber.executors._pickling import unpack
 from webber.executors._process import Proc
@@ -46,7 +46,9 @@ class Session:
     #: recycle a worker whose RSS passed this many bytes after a task (None: never)
     memory_limit: int | None = None
     #: jobs submitted, not yet sent to a worker
-    pending: deque[Job] = field(default_factory=deque)
+    pending: deque[Job | Column] = field(default_factory=deque)
+    #: the tasks in ``pending`` beyond one per entry (a Column of n counts n - 1)
+    extra: int = 0
     #: node id -> the worker that made its result (where its children run best)
     where: dict[str, Proc] = field(default_factory=dict)
     #: most jobs in one message to a worker (see pace)
@@ -71,7 +73,8 @@ class Sent:
     """One job handed to the pool: its tag, its segments, where it stands."""
 
     tag: int
-    job: Job
+    """Its tag (a column's tasks: tag, tag + 1, ...)."""
+    job: Job | Column
     session: Session
     #: its shared-memory segments, once packed (see _pool's _pack)
     segments: list[Segment] | tuple[()] = ()
@@ -81,6 +84,8 @@ class Sent:
     link: bool = False  # a chain link: re-created from its head, never requeued alone
     #: whether the engine was told it started (see announce)
     announced: bool = False
+    #: a column's tasks answered (they come in order)
+    answered: int = 0
 
 
 def announce(task: Sent, proc: Proc) -> None:
@@ -88,9 +93,11 @@ def announce(task: Sent, proc: Proc) -> None:
     the queue of a worker that is up. A job with a timeout is not told here:
     its worker says when it begins (the pool's ``_begun``), so its clock does
     not count its wait."""
-    if not task.announced and proc.up and task.session.starts and task.job.timeout is None:
+    job = task.job
+    if not task.announced and proc.up and task.session.starts and job.timeout is None:
         task.announced = True
-        task.session.report(Started(task.job, time.time(), proc.name))
+        assert isinstance(job, Job), "a Column in a run that wants starts"
+        task.session.report(Started(job, time.time(), proc.name))
 
 
 @dataclass(slots=True)

@@ -17,11 +17,12 @@ import os
 import re
 import sys
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from webber._errors import ExecutorError
 from webber._gc import MANY, frozen
-from webber.executors._base import Executor, Job, Report
+from webber.executors._base import Column, Executor, Job, Report
 from webber.executors._picklable import check_plan
 from webber.executors._pool import MAX_BATCH, Pool, Session
 
@@ -146,6 +147,7 @@ class ProcessExecutor(Executor):
     """
 
     name = "processes"
+    columns = True
 
     def __init__(self, max_workers: int | None = None, *,
                  max_tasks_per_worker: int | None = None,
@@ -180,7 +182,7 @@ class ProcessExecutor(Executor):
         assert self._session is not None
         self._pool.submit([job], self._session)
 
-    def submit_many(self, jobs: list[Job]) -> None:
+    def submit_many(self, jobs: Sequence[Job | Column]) -> None:
         assert self._pool is not None, "submit_many() before start()"
         assert self._session is not None
         # What sending MANY jobs at once makes (a long chain's links go in one
