@@ -1,0 +1,177 @@
+"""A flow's plain tasks travel as Columns from the engine to the process pool
+and back (``_base.Column``, ``_answers.py``): no Job, Sent or Outcome per
+task. What a user sees stays exact: values, states, the Run record,
+failures, retries, children, events when a listener is there."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import webber
+from webber import DAG, Condition, Listener, Promise, task
+from webber._run import Recorder
+from webber.executors import ProcessExecutor
+from webber.executors._base import Column, Job
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def submitted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """What the engine hands the process executor, as it hands it over."""
+    seen: list[Any] = []
+    original = ProcessExecutor.submit_many
+
+    def spy(self: ProcessExecutor, jobs: Any) -> None:
+        seen.extend(jobs)
+        original(self, jobs)
+
+    monkeypatch.setattr(ProcessExecutor, "submit_many", spy)
+    yield seen
+
+
+def _double(x: int) -> int:
+    return 2 * x
+
+
+def _value(i: int) -> Any:
+    return {"i": i, "blob": b"x" * (i % 3) * 1000} if i % 2 else i  # plain and not
+
+
+def test_plain_tasks_go_as_columns_and_the_run_record_stays_exact(
+    submitted: list[Any],
+) -> None:
+    dag = DAG()
+    nodes = [dag.add_node(_double, i) for i in range(500)]
+    run = dag.run(executor="processes", max_workers=2)
+    assert submitted and all(isinstance(c, Column) for c in submitted)
+    assert sum(len(c.nodes) for c in submitted) == 500
+    assert run.ok and [run[n] for n in nodes] == [2 * i for i in range(500)]
+    assert set(run.succeeded) == set(nodes)
+    for n in nodes:
+        (attempt,) = run.attempts[n]
+        assert (attempt.node, attempt.number, attempt.index, attempt.ok, attempt.error) == (
+            n, 1, None, True, None)
+        assert attempt.worker.startswith("process") and attempt.duration >= 0
+        assert abs(attempt.started - run.started) < 60
+    assert run.durations[nodes[7]] == run.attempts[nodes[7]][0].duration
+    assert run.timeline().svg.count(nodes[499]) >= 1  # drawn from the record
+
+
+def test_a_column_rebuilds_results_that_are_not_plain_values() -> None:
+    dag = DAG()
+    nodes = [dag.add_node(_value, i) for i in range(40)]
+    run = dag.run(executor="processes", max_workers=1)
+    assert [run[n] for n in nodes] == [_value(i) for i in range(40)]
+
+
+@task(retries=1)
+def _flaky(marks: str, i: int) -> int:
+    if i % 7 == 3:  # fails once, then succeeds
+        mark = Path(marks, str(i))
+        if not mark.exists():
+            mark.touch()
+            raise ValueError(f"first try of {i}")
+    if i == 5:
+        raise KeyError(i)  # every time
+    return i
+
+
+def test_a_task_of_a_column_that_fails_is_retried_and_recorded_alone(
+    tmp_path: Path, submitted: list[Any], caplog: pytest.LogCaptureFixture,
+) -> None:
+    dag = DAG()
+    nodes = [dag.add_node(_flaky, str(tmp_path), i) for i in range(30)]
+    run = dag.run(executor="processes", max_workers=2)
+    assert isinstance(submitted[0], Column)
+    assert [isinstance(j, Job) for j in submitted[1:]] == [True] * (len(submitted) - 1)
+    assert run.failed == [nodes[5]]
+    assert isinstance(run.error(nodes[5]), KeyError)
+    assert [run[n] for n in nodes if n != nodes[5]] == [i for i in range(30) if i != 5]
+    for i, n in enumerate(nodes):
+        tries = run.attempts[n]
+        if i % 7 == 3 or i == 5:
+            assert [(a.number, a.ok) for a in tries] == [(1, False), (2, i != 5)]
+            assert tries[0].error == (f"ValueError: first try of {i}" if i != 5 else "KeyError: 5")
+        else:
+            assert [(a.number, a.ok) for a in tries] == [(1, True)]
+    assert sum("retrying" in r.getMessage() for r in caplog.records) == 5  # 3, 10, 17, 24, 5
+
+
+def _total(*values: int) -> int:
+    return sum(values)
+
+
+def _boom(i: int) -> int:
+    if i == 2:
+        raise ValueError("two")
+    return i
+
+
+def test_the_children_of_a_column_run_when_their_parents_end(submitted: list[Any]) -> None:
+    dag = DAG()
+    roots = [dag.add_node(_boom, i) for i in range(100)]
+    total = dag.add_node(_total, *(Promise(r) for r in roots[3:]))
+    rescue = dag.add_node(_double, 21)
+    dag.add_edge(roots[2], rescue, continue_on=Condition.Failure)
+    after = dag.add_node(_double, 1)
+    dag.add_edge(roots[0], after)  # an ordering edge: plain, a column of its own later
+    run = dag.run(executor="processes", max_workers=2)
+    assert any(isinstance(c, Column) and not c.leaves for c in submitted)
+    assert run[total] == sum(range(3, 100)) and run[rescue] == 42 and run[after] == 2
+    assert run.failed == [roots[2]]
+
+
+def test_a_run_with_a_listener_sends_no_column(submitted: list[Any]) -> None:
+    class Ends(Listener):
+        def __init__(self) -> None:
+            self.ends: list[str] = []
+
+        def on_task_end(self, node: str, state: str, attempts: int, duration: float,
+                        worker: str) -> None:
+            self.ends.append(node)
+
+    ends = Ends()
+    dag = DAG()
+    nodes = [dag.add_node(_double, i) for i in range(50)]
+    dag.run(executor="processes", max_workers=2, listeners=[ends])
+    assert all(isinstance(j, Job) for j in submitted)
+    assert sorted(ends.ends) == sorted(nodes)
+
+
+def test_the_record_puts_a_columns_rows_in_their_place() -> None:
+    record = Recorder()
+    record.rows.append(("a", 1, None, False, 1.0, 0.5, "w1", "ValueError: x"))
+    record.column(["b", "c"], [2.0, 3.0], [0.1, 0.2], "w2")
+    record.rows.append(("a", 2, None, True, 4.0, 0.5, "w1", None))
+    record.column(["d"], (5.0,), (0.3,), "w3")
+    assert record.all_rows() == [
+        ("a", 1, None, False, 1.0, 0.5, "w1", "ValueError: x"),
+        ("b", 1, None, True, 2.0, 0.1, "w2", None),
+        ("c", 1, None, True, 3.0, 0.2, "w2", None),
+        ("a", 2, None, True, 4.0, 0.5, "w1", None),
+        ("d", 1, None, True, 5.0, 0.3, "w3", None),
+    ]
+    attempts = record.attempts()
+    assert [a.number for a in attempts["a"]] == [1, 2] and attempts["c"][0].duration == 0.2
+
+
+def test_a_column_splits_at_any_batch_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pool takes a column apart to fit a batch (here 3 tasks a worker
+    message, then each worker's max_tasks): every task runs once."""
+    from webber.executors import _session
+
+    monkeypatch.setattr(_session, "MAX_BATCH", 3)
+    monkeypatch.setattr(_session, "BIG_BATCH", 3)
+    dag = DAG()
+    nodes = [dag.add_node(os.getpid) for _ in range(20)]
+    run = dag.run(executor=ProcessExecutor(max_workers=2, max_tasks_per_worker=4))
+    pids = [run[n] for n in nodes]
+    assert run.ok and len(pids) == 20
+    assert all(pids.count(p) <= 4 for p in set(pids))  # each worker recycled after 4
+    webber.shutdown()
