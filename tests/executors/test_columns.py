@@ -6,7 +6,6 @@ failures, retries, children, events when a listener is there."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
-def submitted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+def submitted(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """What the engine hands the process executor, as it hands it over."""
     seen: list[Any] = []
     original = ProcessExecutor.submit_many
@@ -32,7 +31,7 @@ def submitted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
         original(self, jobs)
 
     monkeypatch.setattr(ProcessExecutor, "submit_many", spy)
-    yield seen
+    return seen
 
 
 def _double(x: int) -> int:
