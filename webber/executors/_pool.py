@@ -57,6 +57,7 @@ from webber._gc import MANY, frozen
 from webber._output import emit_line
 from webber.executors import _shm, _spawn
 from webber.executors._base import Job, Outcome, Outcomes, Started
+from webber.executors._context import tell
 from webber.executors._frames import send_frame
 from webber.executors._ledger import hold, recover, release
 from webber.executors._process import Proc, crash_error, reap, spawn
@@ -198,6 +199,7 @@ class Pool:
         return idle[0]
 
     def _send(self, proc: Proc, session: Session, batch: list[Job]) -> None:
+        tell(proc, session.context)
         with frozen.adding(len(batch) >= MANY):  # (what it makes: a wide flow's Sents; see _gc)
             send_batch(proc, session, batch, self.tags, self.fids)
 
