@@ -66,6 +66,7 @@ from webber.executors._answers import (
     waiting,
 )
 from webber.executors._base import Column, Job, Started
+from webber.executors._context import tell
 from webber.executors._frames import send_frame
 from webber.executors._ledger import hold, recover, release
 from webber.executors._process import Proc, crash_error, reap, spawn
@@ -208,6 +209,7 @@ class Pool:
         return idle[0]
 
     def _send(self, proc: Proc, session: Session, batch: list[Job | Column]) -> None:
+        tell(proc, session.context)
         with frozen.adding(len(batch) >= MANY):  # (what it makes: a wide flow's Sents; see _gc)
             send_batch(proc, session, batch, self.tags, self.fids)
 
