@@ -16,9 +16,8 @@ State, all in the caller's thread (no locks; executors only enqueue)::
     session      run(cache=...)'s keys, hits and misses (_cache_session)
     limits       run(limits=...)'s slots per concurrency tag (_limits): a job
                  waits there for a slot; a finished job hands its slot on
-    column       with no listener, cache or limit, plain tasks (Column.takes) go in
-                 Columns: no Job, no entry in running; their ends come as
-                 ColumnOutcomes, finished in one pass when all succeeded
+    column       plain tasks (_to_column) go in Columns when no listener, cache or limit
+                 is there: no Job or entry in running; ColumnOutcomes end them in one pass
 
 The loop blocks in its Inbox (``_inbox.py``) until outcomes arrive or a timer
 is due: it never polls for work. A node is decided as soon as its own parents are
@@ -42,12 +41,14 @@ from webber._cache_session import CacheSession
 from webber._events import Hooks, Listener
 from webber._fanout import FanOut, element_deps, items_of
 from webber._gc import MANY, frozen
+from webber._graph import TaskOptions
 from webber._inbox import Inbox
 from webber._limits import Limits
 from webber._plan import Plan, PlanNode
 from webber._run import Attempt, Recorder, Run, State
 from webber._verdicts import holds, log_failure, log_retry, tell_final, timeout_error
 from webber.executors._base import Column, ColumnOutcomes, Executor, Job, Outcome, Outcomes, Started
+from webber.executors._pickling import plain
 
 __all__ = ["run_plan"]
 
@@ -75,9 +76,10 @@ class _Engine:
     fan_outs: dict[str, FanOut] = field(default_factory=dict)
     decide: deque[str] = field(default_factory=deque)
     batch: list[Job | Column] | None = None  # jobs of the current decision pass
-    #: whether plain tasks go as columns (see Column.takes), and the one the pass adds to
+    #: whether plain tasks go as columns (see _to_column); the pass's, and its options
     columns: bool = False
     column: Column | None = None
+    options: TaskOptions | None = None
     record: Recorder = field(default_factory=Recorder)
     #: node id -> its attempts' rows, for on_task_end (kept only when a listener wants it)
     tried: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
@@ -158,23 +160,28 @@ class _Engine:
                 pass  # final already: loaded from the store
             elif node.node.fan_out:
                 self._fan_out(node)
-            elif self.columns and Column.takes(node):
-                self._add_to_column(node)
-            else:
+            elif not (self.columns and self._to_column(node)):
                 self._submit(node, None, 1)
 
-    def _add_to_column(self, node: PlanNode) -> None:
-        """Submit plain ``node`` in a column: no Job made for it (see Column)."""
-        record, column = node.node, self.column
-        name = record.options.name
-        if column is None or column.func is not record.func or column.name is not name:
-            column = self.column = Column(record.func, name, [], [])
+    def _to_column(self, node: PlanNode) -> bool:
+        """Submit ``node`` in the pass's column (no Job made: see Column) if it is plain:
+        plain positional arguments alone, no input, chain or timeout. Else False."""
+        args, record, column = node.args, node.node, self.column
+        if node.deps or node.kwargs or node.next_link is not None or (args and not plain((args,))):
+            return False
+        options = record.options
+        if column is None or column.func is not record.func or self.options is not options:
+            if options.timeout is not None:
+                return False
+            column = self.column = Column(record.func, options.name, [], [])
+            self.options = options  # (the next node's are most often the same object)
             assert self.batch is not None
             self.batch.append(column)
-        column.nodes.append(node.id)
-        column.args.append(node.args)
+        column.nodes.append(record.id)
+        column.args.append(args)
         if node.children:
             column.leaves = False
+        return True
 
     def _from_cache(self, node: PlanNode) -> bool:
         assert self.session is not None
@@ -269,14 +276,13 @@ class _Engine:
             self.hooks.started.append((job.node, job.attempt, job.index, message.worker,
                                        message.at))
 
-    def _finish_one(self, o: Outcome) -> None:
+    def _finish_one(self, o: Outcome) -> None:  # (a column's come as ColumnOutcomes)
         self._finish_attempt(o.job, o.ok, o.value, o.started, o.duration, o.worker)
 
     def _finish_many(self, done: Outcomes | ColumnOutcomes) -> None:
-        if done.__class__ is ColumnOutcomes:
+        if isinstance(done, ColumnOutcomes):
             self._finish_column(done)
             return
-        assert isinstance(done, Outcomes)
         ok, value, started, duration = done.at
         worker, finish = done.worker, self._finish_attempt
         for job, row in zip(done.jobs, done.rows, strict=True):
@@ -368,13 +374,10 @@ class _Engine:
         if waiting is not None:
             self._submit(*waiting)
 
-    def _keep(self, n: str, value: Any) -> None:
-        if self.session is not None:
-            self.session.keep(n, value, self.states)
-
     def _succeeded(self, job: Job, value: Any) -> None:
         if job.index is None:
-            self._keep(job.node, value)
+            if self.session is not None:
+                self.session.keep(job.node, value, self.states)
             self._final(job.node, SUCCESS, value, SUCCESS)
             return
         if self.fan_outs[job.node].succeeded(job.index, value):
@@ -406,7 +409,8 @@ class _Engine:
     def _fan_out_done(self, n: str) -> None:
         fan = self.fan_outs.pop(n)
         if fan.error is None:
-            self._keep(n, fan.results)
+            if self.session is not None:
+                self.session.keep(n, fan.results, self.states)
             self._final(n, SUCCESS, fan.results, SUCCESS)
         else:
             self._final(n, FAILED, fan.error, FAILED)
@@ -480,8 +484,6 @@ def run_plan(
     loads and stores results (``run(cache=...)``); ``limits`` caps how many
     jobs of a concurrency tag run at once (``run(limits=...)``).
     """
-    slots = Limits(limits)
-    record = Recorder()
     everyone: list[Listener] = []
     if progress:
         from webber._progress import progress_bar
@@ -492,6 +494,6 @@ def run_plan(
     with _output.redirected(), frozen:
         session = CacheSession(cache, plan) if cache is not None else None
         return _Engine(
-            plan, executor, everyone, record=record, reuse=dict(reuse or {}),
-            tracebacks=tracebacks, verbose=verbose, session=session, limits=slots,
+            plan, executor, everyone, record=Recorder(), reuse=dict(reuse or {}),
+            tracebacks=tracebacks, verbose=verbose, session=session, limits=Limits(limits),
         ).run()

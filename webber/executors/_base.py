@@ -45,10 +45,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from webber._errors import ExecutorError
-from webber.executors._pickling import plain
 
 if TYPE_CHECKING:
-    from webber._plan import Plan, PlanNode
+    from webber._plan import Plan
 
 __all__ = ["Column", "ColumnOutcomes", "Executor", "Job", "Outcome", "Outcomes", "Remote", "Report",
            "Started", "fetch"]
@@ -151,15 +150,6 @@ class Column:
     inputs: ClassVar[None] = None
     timeout: ClassVar[None] = None
     links: ClassVar[tuple[Job, ...]] = ()
-
-    @staticmethod
-    def takes(node: PlanNode) -> bool:
-        """Whether ``node``'s task may go in a Column: positional arguments
-        alone, plain ones (the pickle of a message carries them), no input,
-        chain or timeout."""
-        args = node.args
-        return (not node.deps and not node.kwargs and node.next_link is None
-                and node.options.timeout is None and (not args or plain((args,))))
 
     @property
     def node(self) -> str:
