@@ -174,3 +174,28 @@ def test_a_column_splits_at_any_batch_size(monkeypatch: pytest.MonkeyPatch) -> N
     assert run.ok and len(pids) == 20
     assert all(pids.count(p) <= 4 for p in set(pids))  # each worker recycled after 4
     webber.shutdown()
+
+
+def test_a_workers_queue_knows_each_task_of_a_column() -> None:
+    """A worker's queue holds one entry per column: what it still owes, the
+    tags it waits for, and what goes back to the run when it dies are still
+    counted task by task (the task it ran fails, nothing else is lost)."""
+    from collections import deque
+
+    from webber.executors._answers import crashed_node, requeue, unanswered, waiting
+    from webber.executors._session import Sent, Session
+
+    session = Session(lambda message: None)
+    column = Column(_double, "_double", ["a", "b", "c"], [(1,), (2,), (3,)])
+    job = Job("d", None, 1, "_double", _double, (4,), {}, None, None)
+    head = Sent(10, column, session)
+    head.answered = 1  # "a" answered; "b" runs
+    inflight = deque([head, Sent(13, job, session), Sent(14, column.part(0, 2), session)])
+    assert unanswered(inflight, 100) == 2 + 1 + 1  # (past a job, an entry counts one)
+    assert unanswered(inflight, 1) == 2  # (counted to past 1)
+    assert waiting(inflight) == [11, 12, 13, 14, 15]
+    assert crashed_node(head) == "b"
+    requeue(list(inflight))
+    assert [j.nodes if isinstance(j, Column) else j.node for j in session.pending] == [
+        ["c"], "d", ["a", "b"]]
+    assert session.extra == 1  # 4 tasks in 3 entries

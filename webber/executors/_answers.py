@@ -17,6 +17,7 @@ column's position of the task that crashed: :func:`crashed_node`).
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Iterable
 from itertools import repeat
 from operator import is_not
@@ -140,6 +141,20 @@ def waiting(inflight: Iterable[Sent]) -> list[int]:
         else:
             tags.append(task.tag)
     return tags
+
+
+def unanswered(inflight: deque[Sent], most: int) -> int:
+    """How many tasks wait in ``inflight``, counted to past ``most`` (the
+    columns that lead it, then one per entry: a queue of jobs is not walked)."""
+    count = 0
+    for k, task in enumerate(inflight):
+        job = task.job
+        if not isinstance(job, Column):
+            return count + len(inflight) - k
+        count += len(job.nodes) - task.answered
+        if count > most:
+            break
+    return count
 
 
 def crashed_node(task: Sent) -> str:

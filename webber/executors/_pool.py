@@ -63,6 +63,7 @@ from webber.executors._answers import (
     match,
     report_crash,
     requeue,
+    unanswered,
     waiting,
 )
 from webber.executors._base import Column, Job, Started
@@ -191,7 +192,7 @@ class Pool:
             return
         head = proc.inflight[0]
         session, pending, size = head.session, head.session.pending, head.session.batch
-        if (pending and len(proc.inflight) <= size
+        if (pending and len(proc.inflight) <= size and unanswered(proc.inflight, size) <= size
                 and len(pending) + session.extra >= 2 * size * len(self.procs)
                 and head.job.timeout is None
                 and session.max_tasks is None and session.memory_limit is None
