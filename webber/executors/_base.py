@@ -26,6 +26,13 @@ knows the rest did not run.
 Timeouts count from ``Started``, not from ``submit``: a job waiting for a
 free worker is not running late.
 
+An executor that says so (``columns``, the process executor) may be handed
+a :class:`Column` among the jobs: first attempts at plain tasks of one
+function (a wide flow's), one object for all of them, when no listener
+wants each task's events. It reports them as :class:`ColumnOutcomes`, one
+per part of the column that ends together; the engine finishes those in one
+pass (a task that failed goes the way of a Job: its retry is a Job).
+
 A Job carries the arguments as compiled (a :class:`~webber._refs.Ref` where a
 parent's result goes) plus ``inputs``, the parents' results by node id; the
 executor substitutes them where it runs the task (``_work.run_job``), so an

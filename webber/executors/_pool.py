@@ -3,15 +3,16 @@
 Data flow (one pool per Python process, shared by every run on it)::
 
     engine thread                     pool                      worker processes
-    submit(job) --> the Session's --> _dispatch(): batches small --fd_in--> run the batch,
-                    pending deque     jobs of one run to an idle            one job at a time
-                                      worker (a busy one gets its
-                                      next: _prefetch), bigger while
+    submit(job, --> the Session's --> _dispatch(): batches small --fd_in--> run the batch,
+      Column)       pending deque     jobs of one run to an idle            one job at a time
+                    (a Column is      worker (a busy one gets its
+                    split to fit)     next: _prefetch), bigger while
                                       they prove tiny (Session.pace);
                                       _sending packs them, functions once
-    engine queue <-- report(Outcomes) <- receiver thread <--fd_out-- "out" lines, "done" results
-                                        (waits on every worker's pipe
-                                         and its death: never polls)
+    engine queue <-- report(Outcomes, <- receiver thread <--fd_out-- "out" lines, "done" results
+                     ColumnOutcomes)    (waits on every worker's pipe
+                                         and its death: never polls;
+                                         _answers matches the answers)
 
 Workers are fresh interpreters (no ``fork()`` of this process, so threads
 holding locks here cannot deadlock a child, and the caller's ``__main__`` is
