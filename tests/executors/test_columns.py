@@ -199,3 +199,25 @@ def test_a_workers_queue_knows_each_task_of_a_column() -> None:
     assert [j.nodes if isinstance(j, Column) else j.node for j in session.pending] == [
         ["c"], "d", ["a", "b"]]
     assert session.extra == 1  # 4 tasks in 3 entries
+
+
+def test_a_batch_takes_the_head_of_a_column_and_leaves_the_rest_in_parts() -> None:
+    from webber.executors._sending import take
+    from webber.executors._session import BIG_BATCH, Session
+
+    session = Session(lambda message: None)
+    nodes = [f"n{i}" for i in range(3000)]
+    session.pending.append(Column(_double, "_double", nodes, [(i,) for i in range(3000)]))
+    session.extra = 2999
+    def nodes_of(entries: Any) -> list[list[str]]:
+        assert all(isinstance(c, Column) for c in entries)
+        return [c.nodes for c in entries]
+
+    assert nodes_of(take(session, 10)) == [nodes[:10]]
+    parts = nodes_of(session.pending)
+    assert [len(part) for part in parts] == [BIG_BATCH, BIG_BATCH, 2990 - 2 * BIG_BATCH]
+    assert [n for part in parts for n in part] == nodes[10:]
+    assert len(session.pending) + session.extra == 2990
+    batch = take(session, 2 * BIG_BATCH + 5)
+    assert [len(part) for part in nodes_of(batch)] == [BIG_BATCH, BIG_BATCH, 5]
+    assert len(session.pending) + session.extra == 2990 - 2 * BIG_BATCH - 5

@@ -25,7 +25,7 @@ from webber.executors._base import Column, ColumnOutcomes, Job, Outcome
 from webber.executors._frames import send_frame
 from webber.executors._pickling import dumps, plain
 from webber.executors._process import Proc
-from webber.executors._session import Sent, Session, announce
+from webber.executors._session import BIG_BATCH, Sent, Session, announce
 from webber.executors._shm import remove_segments
 from webber.executors._source import with_source
 
@@ -208,10 +208,14 @@ def take(session: Session, want: int) -> list[Job | Column]:
         if head.__class__ is Column:
             assert isinstance(head, Column)
             count = len(head.nodes)
-            if count > want:  # the rest stays at the front
+            if count > want:  # the rest stays at the front, in parts of BIG_BATCH at
+                # most: a part is copied again at each split, not the whole column
+                step = max(want, BIG_BATCH)
+                pending.popleft()
+                pending.extendleft(head.part(k, k + step)
+                                   for k in reversed(range(want, count, step)))
+                session.extra -= want - 1 + -(-(count - want) // step)  # (the parts: 1 each)
                 batch.append(head.part(0, want))
-                pending[0] = head.part(want)
-                session.extra -= want
                 break
             session.extra -= count - 1
             want -= count
