@@ -6,8 +6,8 @@ runs jobs one at a time, in the order they arrive::
 
     caller --(fd_in)-->  worker     ("init", sys.path, shm directory, share of cores) once, then
                                     ("fn", fid, pickle, segments)   a function, once per worker
-                                    ("ctx", cwd, sys.path, environ)   the caller's, when it
-                                    changed (_context)
+                                    ("ctx", cwd, sys.path, environ, reloads)   the caller's,
+                                    when it changed (_caller)
                                     ("run", [(tag, fid, fields, segments, links), ...], forget,
                                      measure: whether to report the RSS after each job)
                                     fields: the job's 8 fields, or their pickle (:data:`Fields`)
@@ -60,8 +60,8 @@ from webber import _output
 from webber._errors import JobLoadError, ResultSendError
 from webber.executors import _shm, _spawn
 from webber.executors._base import Job, Outcome
+from webber.executors._caller import follow
 from webber.executors._codec import encode_failure
-from webber.executors._context import follow
 from webber.executors._frames import Frames, send_frame
 from webber.executors._ledger import Ledger, ledger_path
 from webber.executors._pickling import PLAIN, dumps_value, loads
