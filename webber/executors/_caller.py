@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import os
 import pickle
 import sys
@@ -45,6 +46,8 @@ class Context:
     raw: dict[Any, Any] | None
     #: module name -> how many times the caller reloaded it
     reloads: dict[str, int]
+    #: the root logger's level (a worker sends the records it passes: ``_logs``)
+    level: int
 
 
 _last: Context | None = None
@@ -65,12 +68,13 @@ def current() -> Context:
         cwd = None
     path = [cwd if entry == "" and cwd is not None else entry for entry in sys.path]
     raw = getattr(os.environ, "_data", None)
-    last, reloaded = _last, _reloaded()
+    last, reloaded, level = _last, _reloaded(), logging.root.level
     if (last is not None and last.cwd == cwd and last.path == path and not reloaded
+            and last.level == level
             and (raw == last.raw if raw is not None else dict(os.environ) == last.environ)):
         return last
     _last = Context(cwd, path, dict(os.environ), dict(raw) if raw is not None else None,
-                    dict(_reloads))
+                    dict(_reloads), level)
     return _last
 
 
@@ -107,7 +111,8 @@ def _spec(module: Any) -> Any:
 def tell(proc: Proc, context: Context) -> None:
     """Send ``context`` to ``proc`` unless it was the last one it was sent."""
     if proc.context is not context:
-        message = ("ctx", context.cwd, context.path, context.environ, context.reloads)
+        message = ("ctx", context.cwd, context.path, context.environ, context.reloads,
+                   context.level)
         send_frame(proc.conn_in, pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
         proc.context = context
 
@@ -117,7 +122,7 @@ _followed: dict[str, int] = {}
 
 
 def follow(cwd: str | None, path: list[str], environ: dict[str, str],
-           reloads: dict[str, int]) -> None:
+           reloads: dict[str, int], level: int) -> None:
     """(In a worker) take on the caller's context: its directory, its
     ``sys.path``, its environment variables exactly (each variable set or
     removed on its own: a thread a task left running never sees them all
@@ -128,6 +133,7 @@ def follow(cwd: str | None, path: list[str], environ: dict[str, str],
         with contextlib.suppress(OSError):
             os.chdir(cwd)
     sys.path[:] = path
+    logging.root.setLevel(level)
     for name in [name for name in os.environ if name not in environ]:
         del os.environ[name]
     for name, value in environ.items():
