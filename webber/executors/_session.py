@@ -11,8 +11,8 @@ from typing import Any
 
 from webber._errors import ResultLoadError
 from webber.executors._base import Column, Job, Report, Started
+from webber.executors._caller import Context, current
 from webber.executors._codec import decode_failure
-from webber.executors._context import Context, current
 from webber.executors._pickling import unpack
 from webber.executors._process import Proc
 from webber.executors._shm import Holder, Segment

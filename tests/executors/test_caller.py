@@ -8,6 +8,7 @@ inline: a wrong result without an error.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 
 from webber import DAG
 from webber.executors import ProcessExecutor
-from webber.executors._context import current
+from webber.executors._caller import current
 
 
 def where_am_i() -> tuple[str, str | None, str | None, bool, str]:
@@ -93,3 +94,21 @@ def test_a_caller_whose_directory_was_removed_still_runs(
     gone.rmdir()
     assert current().cwd is None
     assert run_one(os.getpid, ProcessExecutor(max_workers=1)) > 0
+
+
+def test_a_module_the_caller_reloaded_is_reloaded_in_its_workers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # (as after editing mylib.py with IPython's %autoreload on)
+    (tmp_path / "webber_test_mylib.py").write_text("def f():\n    return 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "webber_test_mylib", raising=False)
+    import webber_test_mylib as mylib  # type: ignore[import-not-found]
+
+    def calls_it() -> int:  # (a notebook function: sent by value, mylib by reference)
+        return int(mylib.f())
+
+    assert run_one(mylib.f) == run_one(calls_it) == 1
+    (tmp_path / "webber_test_mylib.py").write_text("def f():\n    return 222\n")
+    importlib.reload(mylib)
+    assert run_one(mylib.f) == run_one(calls_it) == 222
+    assert current().reloads["webber_test_mylib"] == 1
