@@ -92,17 +92,10 @@ def send_batch(
         start, job, k = k, batch[k], k + 1
         task = Sent(next(tags), job, session)
         if job.__class__ is Column:  # the engine's own column (see module doc)
-            assert isinstance(job, Column)
-            if len(job.nodes) > 1:
-                next(islice(tags, len(job.nodes) - 2, None))  # its other tasks' tags
-            try:
-                fid = _function_id(proc, task, fids)
-            except Exception as e:
-                _unsendable_column(job, session, e)
-                continue
-            func = job.func
-            entries.append((task.tag, fid, job.name, job.nodes, job.args))
-            inflight.append(task)
+            entry = _column_entry(proc, task, tags, fids)
+            if entry is not None:
+                entries.append(entry)
+                inflight.append(task)
             continue
         assert isinstance(job, Job)
         links: list[Sent] = []  # (not None: _unsendable reads it)
@@ -139,8 +132,12 @@ def send_batch(
         task.links_after = len(links)
         inflight.append(task)
         inflight.extend(links)
-    if not entries:
-        return
+    if entries:
+        _send_run(proc, session, entries)
+
+
+def _send_run(proc: Proc, session: Session, entries: list[tuple[Any, ...]]) -> None:
+    """Send the "run" message of ``entries`` to ``proc``."""
     forget, proc.forget = proc.forget, []
     try:
         measure = session.memory_limit is not None
@@ -148,7 +145,24 @@ def send_batch(
                    pickle.dumps(("run", entries, forget, measure), pickle.HIGHEST_PROTOCOL))
     except OSError:
         return  # it died; the receiver sees it and requeues the batch
-    announce(inflight[0], proc)
+    announce(proc.inflight[0], proc)
+
+
+def _column_entry(proc: Proc, task: Sent, tags: Iterator[int], fids: Iterator[int]
+                  ) -> tuple[Any, ...] | None:
+    """The engine's column ``task`` as the worker's column entry, its tasks
+    tagged ``task.tag``, ``task.tag + 1``, ...; None when its function
+    cannot be sent (then each of its tasks fails)."""
+    column = task.job
+    assert isinstance(column, Column)
+    if len(column.nodes) > 1:
+        next(islice(tags, len(column.nodes) - 2, None))  # its other tasks' tags
+    try:
+        fid = _function_id(proc, task, fids)
+    except Exception as e:
+        _unsendable_column(column, task.session, e)
+        return None
+    return (task.tag, fid, column.name, column.nodes, column.args)
 
 
 def _column_end(batch: list[Job | Column], start: int, func: Any, name: str) -> int:
