@@ -292,17 +292,18 @@ class _Engine:
         """The ends of tasks of a column: in one pass when they all succeeded."""
         column, first, oks, worker = done.column, done.first, done.oks, done.worker
         nodes = column.nodes[first:first + len(oks)]
-        if not all(oks):
+        if not all(oks):  # each as a Job's (the rare path)
             for k, (ok, value) in enumerate(zip(oks, done.values, strict=True)):
-                self._ended(column.job(first + k), ok, value, done.starts[k],
-                            done.durations[k], worker)
+                job = self.running[nodes[k], None] = column.job(first + k)
+                self._finish_attempt(job, ok, value, done.starts[k], done.durations[k], worker)
             return
-        self.states.update(dict.fromkeys(nodes, SUCCESS))
-        self.values.update(zip(nodes, done.values, strict=True))
         self.record.column(nodes, done.starts, done.durations, worker)
-        if not column.leaves:
-            for n in nodes:
-                self._children(n, SUCCESS)
+        if column.leaves:
+            self.states.update(dict.fromkeys(nodes, SUCCESS))
+            self.values.update(zip(nodes, done.values, strict=True))
+        else:  # (their children to decide)
+            for n, value in zip(nodes, done.values, strict=True):
+                self._final(n, SUCCESS, value, SUCCESS)
 
     def _finish_attempt(self, sent: Job, ok: bool, value: Any, started: float,
                         duration: float, worker: str) -> None:
@@ -312,12 +313,6 @@ class _Engine:
             if job is not None:
                 self.running[key] = job  # a late outcome of an attempt that timed out
             return
-        self._ended(job, ok, value, started, duration, worker)
-
-    def _ended(self, job: Job, ok: bool, value: Any, started: float, duration: float,
-               worker: str) -> None:
-        """``job``, the engine's attempt in flight, ended."""
-        key = (job.node, job.index)
         if (not self.began or self.began.pop(key, None) is None) and self.hooks.on_task_start:
             # It started and ended between two looks of the executor (a batch
             # of results): its start event comes with its end.
@@ -432,10 +427,6 @@ class _Engine:
         if self.hooks.finals:
             hit = self.session is not None and n in self.session.hits
             tell_final(self.hooks, n, state, value, self.tried.pop(n, None), hit)
-        self._children(n, seen)
-
-    def _children(self, n: str, seen: State) -> None:
-        """``n`` is final (its children see ``seen``): decide those it was the last parent of."""
         nodes = self.plan.nodes
         children = nodes[n].children
         waiting, running = self.waiting, self.running
