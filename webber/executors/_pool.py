@@ -417,6 +417,7 @@ class Pool:
                 proc.fids -= gone
                 proc.forget.extend(gone)
             session.pending.clear()
+            session.extra = 0
             session.where.clear()
             if session in self.sessions:
                 self.sessions.remove(session)
