@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import pickle
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import pytest
 
 from webber import DAG
 from webber.executors import ProcessExecutor
-from webber.executors._caller import current
+from webber.executors._caller import _pickled, current
 
 
 def where_am_i() -> tuple[str, str | None, str | None, bool, str]:
@@ -112,3 +114,39 @@ def test_a_module_the_caller_reloaded_is_reloaded_in_its_workers(
     importlib.reload(mylib)
     assert run_one(mylib.f) == run_one(calls_it) == 222
     assert current().reloads["webber_test_mylib"] == 1
+
+
+def warns() -> int:
+    warnings.warn("careful", UserWarning, stacklevel=1)
+    return 1
+
+
+class MainWarning(UserWarning):
+    pass
+
+
+MainWarning.__module__ = "__main__"  # (as a script's own category is)
+
+
+def test_the_callers_warning_filters_hold_in_its_workers() -> None:
+    # (`python -W error`, pytest's filterwarnings = error)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for executor in ("inline", ProcessExecutor(max_workers=1)):
+            flow = DAG()
+            node = flow.add_node(warns)
+            run = flow.run(executor=executor)
+            assert not run.ok and isinstance(run.error(node), UserWarning)
+    flow = DAG()
+    node = flow.add_node(warns)
+    assert flow.run(executor=ProcessExecutor(max_workers=1))[node] == 1
+
+
+def test_a_filter_of_a_category_a_worker_cannot_import_is_left_out() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MainWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        sent = _pickled(tuple(warnings.filters))
+    assert sent is not None
+    categories = [f[2] for f in pickle.loads(sent)]
+    assert MainWarning not in categories and DeprecationWarning in categories

@@ -23,6 +23,7 @@ import logging
 import os
 import pickle
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,8 @@ class Context:
     reloads: dict[str, int]
     #: the root logger's level (a worker sends the records it passes: ``_logs``)
     level: int
+    #: ``warnings.filters`` (``-W error``, pytest's ``filterwarnings``)
+    filters: tuple[Any, ...]
 
 
 _last: Context | None = None
@@ -69,12 +72,13 @@ def current() -> Context:
     path = [cwd if entry == "" and cwd is not None else entry for entry in sys.path]
     raw = getattr(os.environ, "_data", None)
     last, reloaded, level = _last, _reloaded(), logging.root.level
+    filters = tuple(warnings.filters)
     if (last is not None and last.cwd == cwd and last.path == path and not reloaded
-            and last.level == level
+            and last.level == level and last.filters == filters
             and (raw == last.raw if raw is not None else dict(os.environ) == last.environ)):
         return last
     _last = Context(cwd, path, dict(os.environ), dict(raw) if raw is not None else None,
-                    dict(_reloads), level)
+                    dict(_reloads), level, filters)
     return _last
 
 
@@ -112,9 +116,18 @@ def tell(proc: Proc, context: Context) -> None:
     """Send ``context`` to ``proc`` unless it was the last one it was sent."""
     if proc.context is not context:
         message = ("ctx", context.cwd, context.path, context.environ, context.reloads,
-                   context.level)
+                   context.level, _pickled(context.filters))
         send_frame(proc.conn_in, pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
         proc.context = context
+
+
+def _pickled(filters: tuple[Any, ...]) -> bytes | None:
+    """The warning filters whose category a worker can import (not one of
+    ``__main__``'s), pickled; None if they do not pickle."""
+    try:
+        return pickle.dumps([f for f in filters if f[2].__module__ != "__main__"])
+    except Exception:
+        return None
 
 
 #: (in a worker) module name -> the caller's reloads of it this worker followed
@@ -122,18 +135,23 @@ _followed: dict[str, int] = {}
 
 
 def follow(cwd: str | None, path: list[str], environ: dict[str, str],
-           reloads: dict[str, int], level: int) -> None:
+           reloads: dict[str, int], level: int, filters: bytes | None) -> None:
     """(In a worker) take on the caller's context: its directory, its
     ``sys.path``, its environment variables exactly (each variable set or
     removed on its own: a thread a task left running never sees them all
-    gone at once), and a reload of each module the caller reloaded since
-    this worker imported it (one it has not imported it gets new anyway)."""
+    gone at once), its root log level and warning filters, and a reload of
+    each module the caller reloaded since this worker imported it (one it
+    has not imported gets the new code anyway)."""
     if cwd is not None:
         # (gone since: the caller's own relative paths fail as well)
         with contextlib.suppress(OSError):
             os.chdir(cwd)
     sys.path[:] = path
     logging.root.setLevel(level)
+    if filters is not None:
+        with contextlib.suppress(Exception):  # (a category it cannot import: its own stay)
+            warnings.filters[:] = pickle.loads(filters)  # type: ignore[index]
+            warnings._filters_mutated()  # type: ignore[attr-defined]  # (forget what was shown)
     for name in [name for name in os.environ if name not in environ]:
         del os.environ[name]
     for name, value in environ.items():
