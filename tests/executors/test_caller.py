@@ -23,9 +23,9 @@ from webber.executors import ProcessExecutor
 from webber.executors._caller import _pickled, current
 
 
-def where_am_i() -> tuple[str, str | None, str | None, bool, str]:
+def where_am_i() -> tuple[str, str | None, str | None, bool, str, list[str]]:
     return (os.getcwd(), os.environ.get("WEBBER_TEST_SET"), os.environ.get("WEBBER_TEST_GONE"),
-            "/webber-test-entry" in sys.path, Path("data.txt").read_text())
+            "/webber-test-entry" in sys.path, Path("data.txt").read_text(), sys.argv[1:])
 
 
 def set_in_worker() -> int:
@@ -54,14 +54,16 @@ def test_a_run_sees_what_the_caller_changed_since_the_workers_started(
     monkeypatch.chdir(tmp_path / "a")
     monkeypatch.setenv("WEBBER_TEST_GONE", "here")
     executor = ProcessExecutor(max_workers=1)
+    monkeypatch.setattr(sys, "argv", ["script.py", "input.csv"])
     first = run_one(where_am_i, executor)
-    assert first == (str(tmp_path / "a"), None, "here", False, "a")
+    assert first == (str(tmp_path / "a"), None, "here", False, "a", ["input.csv"])
 
     monkeypatch.chdir(tmp_path / "b")
     monkeypatch.setenv("WEBBER_TEST_SET", "set later")
     monkeypatch.delenv("WEBBER_TEST_GONE")
     monkeypatch.syspath_prepend("/webber-test-entry")
-    expected = (str(tmp_path / "b"), "set later", None, True, "b")
+    sys.argv.append("--fast")
+    expected = (str(tmp_path / "b"), "set later", None, True, "b", ["input.csv", "--fast"])
     assert run_one(where_am_i, "inline") == expected
     assert run_one(where_am_i, executor) == expected
 

@@ -41,6 +41,8 @@ class Context:
     cwd: str | None
     #: ``sys.path``, its ``""`` (the working directory) spelled out
     path: list[str]
+    #: ``sys.argv`` (a task that reads the script's arguments)
+    argv: list[str]
     environ: dict[str, str]
     #: ``os.environ``'s own mapping as it was (encoded keys and values), to
     #: tell at C speed that it did not change; None where it has none
@@ -72,13 +74,13 @@ def current() -> Context:
     path = [cwd if entry == "" and cwd is not None else entry for entry in sys.path]
     raw = getattr(os.environ, "_data", None)
     last, reloaded, level = _last, _reloaded(), logging.root.level
-    filters = tuple(warnings.filters)
-    if (last is not None and last.cwd == cwd and last.path == path and not reloaded
-            and last.level == level and last.filters == filters
+    filters, argv = tuple(warnings.filters), sys.argv
+    if (last is not None and last.cwd == cwd and last.path == path and last.argv == argv
+            and not reloaded and last.level == level and last.filters == filters
             and (raw == last.raw if raw is not None else dict(os.environ) == last.environ)):
         return last
-    _last = Context(cwd, path, dict(os.environ), dict(raw) if raw is not None else None,
-                    dict(_reloads), level, filters)
+    _last = Context(cwd, path, list(argv), dict(os.environ),
+                    dict(raw) if raw is not None else None, dict(_reloads), level, filters)
     return _last
 
 
@@ -115,8 +117,8 @@ def _spec(module: Any) -> Any:
 def tell(proc: Proc, context: Context) -> None:
     """Send ``context`` to ``proc`` unless it was the last one it was sent."""
     if proc.context is not context:
-        message = ("ctx", context.cwd, context.path, context.environ, context.reloads,
-                   context.level, _pickled(context.filters))
+        message = ("ctx", context.cwd, context.path, context.argv, context.environ,
+                   context.reloads, context.level, _pickled(context.filters))
         send_frame(proc.conn_in, pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
         proc.context = context
 
@@ -134,10 +136,10 @@ def _pickled(filters: tuple[Any, ...]) -> bytes | None:
 _followed: dict[str, int] = {}
 
 
-def follow(cwd: str | None, path: list[str], environ: dict[str, str],
+def follow(cwd: str | None, path: list[str], argv: list[str], environ: dict[str, str],
            reloads: dict[str, int], level: int, filters: bytes | None) -> None:
     """(In a worker) take on the caller's context: its directory, its
-    ``sys.path``, its environment variables exactly (each variable set or
+    ``sys.path`` and ``sys.argv``, its environment variables exactly (each variable set or
     removed on its own: a thread a task left running never sees them all
     gone at once), its root log level and warning filters, and a reload of
     each module the caller reloaded since this worker imported it (one it
@@ -147,6 +149,7 @@ def follow(cwd: str | None, path: list[str], environ: dict[str, str],
         with contextlib.suppress(OSError):
             os.chdir(cwd)
     sys.path[:] = path
+    sys.argv[:] = argv
     logging.root.setLevel(level)
     if filters is not None:
         with contextlib.suppress(Exception):  # (a category it cannot import: its own stay)
