@@ -12,7 +12,9 @@ import importlib
 import os
 import pickle
 import sys
+import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +25,10 @@ from webber.executors import ProcessExecutor
 from webber.executors._caller import _pickled, current
 
 
-def where_am_i() -> tuple[str, str | None, str | None, bool, str, list[str]]:
+def where_am_i() -> tuple[str, str | None, str | None, bool, str, list[str], int, int]:
     return (os.getcwd(), os.environ.get("WEBBER_TEST_SET"), os.environ.get("WEBBER_TEST_GONE"),
-            "/webber-test-entry" in sys.path, Path("data.txt").read_text(), sys.argv[1:])
+            "/webber-test-entry" in sys.path, Path("data.txt").read_text(), sys.argv[1:],
+            sys.getrecursionlimit(), time.localtime(0).tm_hour)
 
 
 def set_in_worker() -> int:
@@ -45,6 +48,21 @@ def run_one(func: Any, executor: Any = "processes") -> Any:
     return run[node]
 
 
+@pytest.fixture
+def zone_and_limit() -> Iterator[None]:
+    """TZ and the recursion limit as they were, after the test (monkeypatch
+    would restore TZ without putting it in force)."""
+    zone, limit = os.environ.get("TZ"), sys.getrecursionlimit()
+    yield
+    if zone is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = zone
+    time.tzset()
+    sys.setrecursionlimit(limit)
+
+
+@pytest.mark.usefixtures("zone_and_limit")
 def test_a_run_sees_what_the_caller_changed_since_the_workers_started(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "a").mkdir()
@@ -53,17 +71,24 @@ def test_a_run_sees_what_the_caller_changed_since_the_workers_started(
     (tmp_path / "b" / "data.txt").write_text("b")
     monkeypatch.chdir(tmp_path / "a")
     monkeypatch.setenv("WEBBER_TEST_GONE", "here")
-    executor = ProcessExecutor(max_workers=1)
     monkeypatch.setattr(sys, "argv", ["script.py", "input.csv"])
+    os.environ["TZ"] = "UTC0"  # (POSIX zones: no tz database needed)
+    time.tzset()
+    limit = sys.getrecursionlimit()
+    executor = ProcessExecutor(max_workers=1)
     first = run_one(where_am_i, executor)
-    assert first == (str(tmp_path / "a"), None, "here", False, "a", ["input.csv"])
+    assert first == (str(tmp_path / "a"), None, "here", False, "a", ["input.csv"], limit, 0)
 
     monkeypatch.chdir(tmp_path / "b")
     monkeypatch.setenv("WEBBER_TEST_SET", "set later")
     monkeypatch.delenv("WEBBER_TEST_GONE")
     monkeypatch.syspath_prepend("/webber-test-entry")
     sys.argv.append("--fast")
-    expected = (str(tmp_path / "b"), "set later", None, True, "b", ["input.csv", "--fast"])
+    os.environ["TZ"] = "JST-9"
+    time.tzset()
+    sys.setrecursionlimit(limit + 1000)
+    expected = (str(tmp_path / "b"), "set later", None, True, "b", ["input.csv", "--fast"],
+                limit + 1000, 9)
     assert run_one(where_am_i, "inline") == expected
     assert run_one(where_am_i, executor) == expected
 

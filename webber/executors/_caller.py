@@ -23,8 +23,9 @@ import logging
 import os
 import pickle
 import sys
+import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from webber.executors._frames import send_frame
@@ -53,6 +54,8 @@ class Context:
     level: int
     #: ``warnings.filters`` (``-W error``, pytest's ``filterwarnings``)
     filters: tuple[Any, ...]
+    #: ``sys.getrecursionlimit()`` (raised for a deep recursion)
+    recursion: int
 
 
 _last: Context | None = None
@@ -74,13 +77,15 @@ def current() -> Context:
     path = [cwd if entry == "" and cwd is not None else entry for entry in sys.path]
     raw = getattr(os.environ, "_data", None)
     last, reloaded, level = _last, _reloaded(), logging.root.level
-    filters, argv = tuple(warnings.filters), sys.argv
+    filters, argv, recursion = tuple(warnings.filters), sys.argv, sys.getrecursionlimit()
     if (last is not None and last.cwd == cwd and last.path == path and last.argv == argv
             and not reloaded and last.level == level and last.filters == filters
+            and last.recursion == recursion
             and (raw == last.raw if raw is not None else dict(os.environ) == last.environ)):
         return last
     _last = Context(cwd, path, list(argv), dict(os.environ),
-                    dict(raw) if raw is not None else None, dict(_reloads), level, filters)
+                    dict(raw) if raw is not None else None, dict(_reloads), level, filters,
+                    recursion)
     return _last
 
 
@@ -117,8 +122,9 @@ def _spec(module: Any) -> Any:
 def tell(proc: Proc, context: Context) -> None:
     """Send ``context`` to ``proc`` unless it was the last one it was sent."""
     if proc.context is not context:
-        message = ("ctx", context.cwd, context.path, context.argv, context.environ,
-                   context.reloads, context.level, _pickled(context.filters))
+        # (the filters apart: a worker may not be able to load them all)
+        sent = replace(context, raw=None, filters=())
+        message = ("ctx", sent, _pickled(context.filters))
         send_frame(proc.conn_in, pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
         proc.context = context
 
@@ -136,30 +142,39 @@ def _pickled(filters: tuple[Any, ...]) -> bytes | None:
 _followed: dict[str, int] = {}
 
 
-def follow(cwd: str | None, path: list[str], argv: list[str], environ: dict[str, str],
-           reloads: dict[str, int], level: int, filters: bytes | None) -> None:
-    """(In a worker) take on the caller's context: its directory, its
-    ``sys.path`` and ``sys.argv``, its environment variables exactly (each variable set or
-    removed on its own: a thread a task left running never sees them all
-    gone at once), its root log level and warning filters, and a reload of
-    each module the caller reloaded since this worker imported it (one it
-    has not imported gets the new code anyway)."""
-    if cwd is not None:
+def follow(context: Context, filters: bytes | None) -> None:
+    """(In a worker) take on the caller's context: its directory, ``sys.path``,
+    ``sys.argv``, root log level, recursion limit, warning filters, its
+    environment variables exactly (each variable set or removed on its own:
+    a thread a task left running never sees them all gone at once; a new
+    ``TZ`` is put in force), and a reload of each module the caller reloaded
+    since this worker imported it (one it has not imported gets the new
+    code anyway)."""
+    if context.cwd is not None:
         # (gone since: the caller's own relative paths fail as well)
         with contextlib.suppress(OSError):
-            os.chdir(cwd)
-    sys.path[:] = path
-    sys.argv[:] = argv
-    logging.root.setLevel(level)
+            os.chdir(context.cwd)
+    sys.path[:] = context.path
+    sys.argv[:] = context.argv
+    logging.root.setLevel(context.level)
+    sys.setrecursionlimit(context.recursion)
     if filters is not None:
         with contextlib.suppress(Exception):  # (a category it cannot import: its own stay)
             warnings.filters[:] = pickle.loads(filters)  # type: ignore[index]
             warnings._filters_mutated()  # type: ignore[attr-defined]  # (forget what was shown)
+    environ, zone = context.environ, os.environ.get("TZ")
     for name in [name for name in os.environ if name not in environ]:
         del os.environ[name]
     for name, value in environ.items():
         if os.environ.get(name) != value:
             os.environ[name] = value
+    if os.environ.get("TZ") != zone and hasattr(time, "tzset"):
+        time.tzset()
+    _reload(context.reloads)
+
+
+def _reload(reloads: dict[str, int]) -> None:
+    """(In a worker) reload each module the caller reloaded since this worker last did."""
     for name, count in reloads.items():
         if count > _followed.get(name, 0):
             _followed[name] = count
