@@ -1,5 +1,6 @@
-"""The caller's working directory, ``sys.path``, environment and reloaded
-modules, as workers follow them.
+"""The caller's surroundings, as workers follow them: its working directory,
+``sys.path`` and ``sys.argv``, environment, reloaded modules, root log level,
+warning filters and recursion limit.
 
 A worker process lives across runs, so what the caller changes between two
 runs (``os.chdir``, ``%cd`` in a notebook, ``os.environ[...] = ...``,
@@ -7,7 +8,7 @@ runs (``os.chdir``, ``%cd`` in a notebook, ``os.environ[...] = ...``,
 after editing ``mylib.py``) would not reach it: a task reading ``"data.csv"``
 would read another file than the same task run inline, and one calling
 ``mylib`` would run the code from before the edit. Each run takes a snapshot
-(:func:`current`, a few hundred nanoseconds when nothing changed: the last
+(:func:`current`, about two microseconds when nothing changed: the last
 snapshot is reused); the pool tells a worker a snapshot it has not seen
 before sending it jobs (:func:`tell`), and the worker takes it on
 (:func:`follow`). Only a change is sent, so what a task changes in its own
