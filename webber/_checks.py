@@ -3,8 +3,9 @@
 ``compile()`` applies them to the whole graph; the DAG API and the graph store
 apply the same ones to each node and edge they change, so a bad call fails at
 its own line. Whether a task's function can take the arguments it is given is
-told where the task is added (:func:`check_call`), not when it runs, possibly
-hours later, in a worker: Python's own rules decide (``Signature.bind``), but
+told where the task is added (:func:`check_call`; a DAG API node added without
+arguments, which ``update_nodes()`` may give it later, at ``compile()``), not
+when it runs, possibly hours later, in a worker: Python's own rules decide (``Signature.bind``), but
 only after a sub-microsecond look at a plain function's code object says the
 call does not fit. A call that fits, or a callable whose shape cannot be read
 that cheaply (a builtin, a class, a callable object), costs one comparison or
@@ -23,7 +24,7 @@ from typing import Any
 from webber._errors import CycleError, TaskDefinitionError
 from webber._graph import Node, TaskOptions
 
-__all__ = ["check_call", "check_node", "cycle_error", "takes_nothing"]
+__all__ = ["check_call", "check_node", "cycle_error"]
 
 
 def check_node(node: Node, checked: set[int] | None = None) -> None:
@@ -110,7 +111,7 @@ _VARARGS, _VARKEYWORDS = 0x04, 0x08  # (inspect.CO_VARARGS, CO_VARKEYWORDS)
 _fitted: tuple[Any, int] = (None, -1)
 
 
-def check_call(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], name: str) -> None:
+def check_call(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], name: str) -> None:
     """Raise TaskDefinitionError if ``func(*args, **kwargs)`` cannot bind."""
     global _fitted
     if not kwargs and _fitted[0] is func and _fitted[1] == len(args):
@@ -140,7 +141,7 @@ def check_call(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], name: s
         ) from None
 
 
-def _fits(func: Any, n: int, kwargs: dict[str, Any]) -> bool:
+def _fits(func: Any, n: int, kwargs: Mapping[str, Any]) -> bool:
     """False only if ``func`` is a plain function (or a method of one) whose
     code says it cannot take ``n`` positional arguments and ``kwargs``."""
     if func.__class__ is MethodType:
@@ -168,8 +169,3 @@ def _fits(func: Any, n: int, kwargs: dict[str, Any]) -> bool:
                for key in names[count:count + code.co_kwonlyargcount]):
             return False
     return True
-
-
-def takes_nothing(func: Any) -> bool:
-    """Whether ``func()`` surely binds (add_node's shortcut for a wide flow's tasks)."""
-    return _fits(func, 0, {})

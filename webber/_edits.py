@@ -151,7 +151,10 @@ class GraphEdits(GraphView):
         links, 100,000 of them): atoms and Promises of nodes here."""
         present = False  # whether each Promise was found to name a node here
         if promises is None and not (args or kwargs):
-            check_call(fn, args, kwargs, options.name)
+            # (the DAG API's node without arguments may get them from update_nodes(),
+            # as in webber 0.4.0: compile() checks it)
+            if not known:
+                check_call(fn, args, kwargs, options.name)
             return self._store.add_plain(options, fn, args, kwargs, fan_out)  # (nothing to read)
         given = (args, kwargs)  # (as called: an IterPromise is lowered below)
         if promises is None:

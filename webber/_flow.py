@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from webber import _context
-from webber._checks import takes_nothing
 from webber._edits import GraphEdits, check_condition
 from webber._errors import (
     TaskDefinitionError,
@@ -54,7 +53,7 @@ __all__ = ["DAG", "Flow", "NodeRef"]
 
 _uids = itertools.count(1)
 #: DAG._plain before add_node() took a plain callable (nothing is these)
-_NO_PLAIN: tuple[Any, Any, Any, bool] = (object(), object(), None, False)
+_NO_PLAIN: tuple[Any, Any, Any] = (object(), object(), None)
 
 
 class DAG(GraphEdits):
@@ -92,7 +91,7 @@ class DAG(GraphEdits):
         # often run again unchanged.
         self._plan: tuple[tuple[str, int], Plan] | None = None
         #: the last plain callable add_node() took, its ``__name__`` and its options
-        self._plain: tuple[Any, Any, Any, bool] = _NO_PLAIN
+        self._plain: tuple[Any, Any, Any] = _NO_PLAIN
         if graph is not None:
             self._load(graph)
 
@@ -108,7 +107,7 @@ class DAG(GraphEdits):
         """
         plain = self._plain
         if fn is plain[0] and getattr(fn, "__name__", None) is plain[1]:  # (as last time)
-            if not (args or kwargs) and plain[3]:  # (nothing to read: a wide flow's tasks)
+            if not (args or kwargs):  # (nothing to read: a wide flow's tasks)
                 return self._owner.cls(self._store.add_plain(plain[2], fn, args, kwargs))
             return self._owner.cls(self._add(fn, plain[2], args, kwargs, True))
         if not callable(fn):
@@ -122,7 +121,7 @@ class DAG(GraphEdits):
             func, options = fn, plain_options(display_name(fn))
             name = getattr(fn, "__name__", None)
             if name:  # (its options follow from its name alone: see display_name)
-                self._plain = (fn, name, options, takes_nothing(fn))
+                self._plain = (fn, name, options)
         return self._owner.cls(self._add(func, options, args, kwargs, True))
 
     def add_edge(
