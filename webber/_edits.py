@@ -132,15 +132,9 @@ class GraphEdits(GraphView):
 
     # -- internals --------------------------------------------------------------------
     def _add(
-        self,
-        fn: Callable[..., Any],
-        options: TaskOptions,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        known: bool,
-        fan_out: bool = False,
-        promises: list[Promise] | None = None,
-        fan: dict[str, Any] | None = None,
+        self, fn: Callable[..., Any], options: TaskOptions, args: tuple[Any, ...],
+        kwargs: dict[str, Any], known: bool, fan_out: bool = False,
+        promises: list[Promise] | None = None, fan: dict[str, Any] | None = None,
     ) -> str:
         """Add a node that calls ``fn(*args, **kwargs)``; returns its id.
 
