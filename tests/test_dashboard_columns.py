@@ -15,7 +15,7 @@ from webber._task import task
 
 
 def add(columns: Columns, rows: list[Any], ends: list[tuple[str, str]], layout: Layout) -> None:
-    columns.add(rows, nodes_of(rows), [e[0] for e in ends], [e[1] for e in ends], layout)
+    columns.add(rows, [e[0] for e in ends], [e[1] for e in ends], layout)
 
 
 def expand(runs: Runs) -> list[Any]:
@@ -122,6 +122,32 @@ def test_settle_keeps_what_still_runs() -> None:
     last = [("b", 2, None, True, 1.0, 0.1, "w", None), ("m", 1, 0, True, 1.0, 0.1, "w", None)]
     settle(running, [], last)
     assert running == {("a", None): (1, "w", 1.0)}
+
+
+def test_settle_drops_the_attempts_of_final_tasks_without_searching_the_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from webber import _dashboard_columns
+
+    searched: list[int] = []
+
+    def counted(rows: Any) -> list[str]:
+        searched.append(len(rows))
+        return nodes_of(rows)
+
+    monkeypatch.setattr(_dashboard_columns, "nodes_of", counted)
+    running: dict[tuple[str, int | None], tuple[int, str, float]] = {}
+    started = [("a", 1, None, "w", 1.0), ("m", 1, 0, "w", 1.0), ("m", 1, 1, "w", 1.0)]
+    rows: list[Any] = [(f"t{i}", 1, None, True, 1.0, 0.1, "w", None) for i in range(100)]
+    rows += [("a", 1, None, True, 1.0, 0.1, "w", None), ("m", 1, 0, True, 1.0, 0.1, "w", None),
+             ("m", 1, 1, True, 1.0, 0.1, "w", None)]
+    # a and the fan-out m are final: every attempt of theirs ended
+    settle(running, started, rows, {"a": "success", "m": "success", "t0": "success"})
+    assert running == {} and searched == []
+    # b is not final (its retry may follow): its row is looked for
+    settle(running, [("b", 1, None, "w", 1.0), ("c", 1, None, "w", 1.0)],
+           [*rows, ("b", 1, None, False, 1.0, 0.1, "w", "E")], {"a": "success"})
+    assert running == {("c", None): (1, "w", 1.0)} and searched == [104]
 
 
 def test_settle_of_a_batch_where_every_task_started_and_ended_is_not_quadratic(

@@ -52,13 +52,14 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from webber._dashboard_capture import Capture, traceback_of
-from webber._dashboard_columns import Columns, Layout, nodes_of, settle
+from webber._dashboard_columns import Columns, Layout, settle
 from webber._dashboard_http import (
     NO_GRAPH,
     Handler,
     Seen,
     Server,
     Server6,
+    Stream,
     batch,
     batch_event,
     batch_parts,
@@ -135,6 +136,8 @@ class Dashboard:
         #: the pages open, and those asleep until a run is shown (guarded by ``changed``)
         self.pages = 0
         self.asleep = 0
+        #: the open pages' streams (replaced, not changed: read without the lock)
+        self.streams: tuple[Stream, ...] = ()
         self._opened = False
 
     @property
@@ -372,7 +375,8 @@ class Board(Listener):
         ``states`` are what happened so far; kept, not copied."""
         if self.running or started:
             # Gone from running before it is in the columns: a page never misses it.
-            settle(self.running, started, rows[self.told:told])
+            # (The engine's thread: ``states`` has the first ``ended`` only.)
+            settle(self.running, started, rows[self.told:told], states)
         with self._packing:
             self.rows, self.states, self.told, self.ended = rows, states, told, ended
 
@@ -385,9 +389,9 @@ class Board(Listener):
             ends, attempts = self.columns.to
             if self.rows is not None and self.states is not None and (
                     attempts < self.told or ends < self.ended):
-                rows, states = self.rows[attempts:self.told], self.states
-                self.columns.add(rows, nodes_of(rows),
-                                 list(itertools.islice(states, ends, self.ended)),
+                states = self.states
+                self.columns.add(self.rows[attempts:self.told],
+                                 tuple(itertools.islice(states, ends, self.ended)),
                                  list(itertools.islice(states.values(), ends, self.ended)),
                                  self.layout())
         return self.columns
@@ -423,10 +427,17 @@ class Board(Listener):
         self.whole = (to, batch_event(self.number, to, news, run_event(data, '"same"')))
 
     def _ended(self) -> None:
-        """Wake the pages of this run: the end goes out now, not at their next look."""
-        if self.dashboard is not None:
-            with self.dashboard.changed:
-                self.dashboard.changed.notify_all()
+        """The end goes out now, not at the pages' next look: written here to
+        the pages that wait for it (``Stream.hand``), else their threads woken."""
+        dashboard = self.dashboard
+        if dashboard is None:
+            return
+        streams = dashboard.streams
+        if streams and self.whole is not None and dashboard.board is self \
+                and all([stream.hand(self) for stream in streams]):
+            return
+        with dashboard.changed:
+            dashboard.changed.notify_all()
 
     def line(self, node: str, stream: str, text: str) -> None:
         """One printed line of ``node`` (called from any thread)."""

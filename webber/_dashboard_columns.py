@@ -8,8 +8,9 @@ from __future__ import annotations
 import bisect
 import itertools
 import operator
+import struct
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -19,8 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["Columns", "Layout", "Runs", "nodes_of", "settle"]
 
 #: an attempt row's fields (see AttemptRow)
-_NODE, _NUMBER, _INDEX, _OK, _STARTED, _DURATION, _WORKER, _ERROR = map(
-    operator.itemgetter, range(8))
+_NODE, _NUMBER, _INDEX, _OK, _ERROR = map(operator.itemgetter, (0, 1, 2, 3, 7))
 #: runs of rows of one worker, at most, that are put in as one lane repeated each
 _RUN = 32
 #: attempts told as started, at most, that settle() looks for among the rows
@@ -110,31 +110,33 @@ class Columns:
         self.workers: list[str] = []
         self.lanes: dict[str, int] = {}
 
-    def add(self, rows: Sequence[AttemptRow], node: list[str], ended: list[str],
-            states: list[str], layout: Layout) -> None:
-        """Add ``rows`` (whose nodes are ``node``) and the ends of the tasks
-        ``ended`` in ``states``: the next ones (from one thread at a time).
+    def add(self, rows: Sequence[AttemptRow], ended: Sequence[str], states: Sequence[str],
+            layout: Layout) -> None:
+        """Add ``rows`` and the ends of the tasks ``ended`` in ``states``: the
+        next ones (from one thread at a time).
 
-        A column at a time, each in one call (no Python code per row): what a
+        A column at a time, each in one call (no Python code per row): the
+        rows turned into columns at once (``zip``), numbers put in arrays as
+        bytes (``struct``: a third of an array's own conversion); what a
         batch nearly always is (first tries that succeeded, each task's end
         right after its attempt, one state) is found by counting."""
-        positions = layout.positions
         if self.node.typecode != layout.code:  # (before the first row: the plan's size says)
             self.node, self.end = array(layout.code), array(layout.code)
+        code, n = layout.code, len(rows)
+        node: tuple[str, ...] = ()
+        where = b""
         if rows:
-            n = len(rows)
-            where = array(layout.code, _get(positions, node))
-            self.node += where
-            self._workers(rows, n)
-            # (From a list: a third cheaper than from the map.)
-            self.started.fromlist([*map(_STARTED, rows)])
-            self.duration.fromlist([*map(_DURATION, rows)])
+            node, number, index, _, started, duration, worker, error = zip(*rows, strict=True)
+            where = _pack(code, _get(layout.positions, node))
+            self.node.frombytes(where)
+            self._workers(worker)
+            self.started.frombytes(_pack("d", started))
+            self.duration.frombytes(_pack("d", duration))
             # First tries (numbers are 1 and up), of no fan-out (known of a
             # plan where no node retries or fans out), that succeeded (an
             # attempt's error is None when, and only when, it did).
-            firsts = layout.firsts or (sum(map(_NUMBER, rows)) == n
-                                       and operator.countOf(map(_INDEX, rows), None) == n)
-            if firsts and operator.countOf(map(_ERROR, rows), None) == n:
+            if error.count(None) == n and (layout.firsts or (
+                    number.count(1) == n and index.count(None) == n)):
                 for runs, value in ((self.index, None), (self.number, 1), (self.ok, True),
                                     (self.error, None)):
                     runs.add(value, n)
@@ -145,21 +147,21 @@ class Columns:
         if ended:
             # Each task's end right after its one attempt, the usual case: the
             # same nodes (compared by identity, mostly), looked up once.
-            self.end += where if ended == node else array(layout.code, _get(positions, ended))
+            self.end.frombytes(where if tuple(ended) == node
+                               else _pack(code, _get(layout.positions, ended)))
             state = states[0]
             if states.count(state) == len(states):
                 self.state.add(state, len(states))
             else:
                 self.state.extend(states)
         # Last: a page reads ``to`` first, and the columns up to it are whole.
-        self.to = (self.to[0] + len(ended), self.to[1] + len(rows))
+        self.to = (self.to[0] + len(ended), self.to[1] + n)
 
-    def _workers(self, rows: Sequence[AttemptRow], n: int) -> None:
-        """The lanes of ``rows``' workers (a new worker gets the next lane):
-        each run of rows from one worker (a worker process answers a batch at
+    def _workers(self, workers: Sequence[str]) -> None:
+        """The lanes of ``workers`` (a new worker gets the next lane): each
+        run of rows from one worker (a worker process answers a batch at
         once) as one lane repeated; rows of workers taking turns (a pool of
         threads) one lookup each."""
-        workers = [*map(_WORKER, rows)]
         runs: list[tuple[str, int]] = []
         for worker, run in itertools.groupby(workers):
             runs.append((worker, len(list(run))))
@@ -174,7 +176,7 @@ class Columns:
         for worker in dict.fromkeys(workers):
             if worker not in self.lanes:
                 self._lane(worker)
-        self.worker += array(self.worker.typecode, _get(self.lanes, workers))
+        self.worker.frombytes(_pack(self.worker.typecode, _get(self.lanes, workers)))
 
     def _lane(self, worker: str) -> int:
         """A lane for a new ``worker`` (the column gets wider past 65,536)."""
@@ -187,14 +189,19 @@ class Columns:
 
 def settle(running: dict[tuple[str, int | None], tuple[int, str, float]],
            started: Sequence[tuple[str, int, int | None, str, float]],
-           rows: Sequence[AttemptRow]) -> None:
+           rows: Sequence[AttemptRow], final: Container[str] = ()) -> None:
     """Bring ``running`` (``(node, index) -> (attempt, worker, started)``) up
     to an on_batch's ``started`` and ended ``rows``: an attempt whose row is
     in ``rows`` is gone from it, unless its retry started in the batch too.
-    Few attempts are told as started (those that ran long enough): each is
-    looked for among the rows' nodes (a search in one call), not each row in ``running``."""
+    Few attempts are told as started (those that ran long enough): those of
+    a task in ``final`` (the tasks that reached their final state: all their
+    attempts ended) go at once, the others are each looked for among the
+    rows' nodes (a search in one call), not each row in ``running``."""
     for node, attempt, index, worker, at in started:
         running[node, index] = (attempt, worker, at)
+    if running and final:
+        for key in [key for key in running if key[0] in final]:
+            del running[key]
     if not running or not rows:
         return
     if len(running) > _SEARCHED:
@@ -226,6 +233,11 @@ def settle(running: dict[tuple[str, int | None], tuple[int, str, float]],
 def nodes_of(rows: Sequence[AttemptRow]) -> list[str]:
     """The nodes of attempt ``rows``, in one call."""
     return [*map(_NODE, rows)]
+
+
+def _pack(code: str, numbers: Sequence[Any]) -> bytes:
+    """``numbers`` as the bytes of an ``array(code)``, in one call."""
+    return struct.pack(f"{len(numbers)}{code}", *numbers)
 
 
 def _get(mapping: dict[str, int], keys: Sequence[str]) -> Sequence[int]:
