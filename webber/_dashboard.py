@@ -376,7 +376,7 @@ class Board(Listener):
         if self.running or started:
             # Gone from running before it is in the columns: a page never misses it.
             # (The engine's thread: ``states`` has the first ``ended`` only.)
-            settle(self.running, started, rows[self.told:told], states)
+            settle(self.running, started, rows, states, self.told)
         with self._packing:
             self.rows, self.states, self.told, self.ended = rows, states, told, ended
 

@@ -189,21 +189,25 @@ class Columns:
 
 def settle(running: dict[tuple[str, int | None], tuple[int, str, float]],
            started: Sequence[tuple[str, int, int | None, str, float]],
-           rows: Sequence[AttemptRow], final: Container[str] = ()) -> None:
+           rows: Sequence[AttemptRow], final: Container[str] = (),
+           since: int = 0) -> None:
     """Bring ``running`` (``(node, index) -> (attempt, worker, started)``) up
     to an on_batch's ``started`` and ended ``rows``: an attempt whose row is
     in ``rows`` is gone from it, unless its retry started in the batch too.
     Few attempts are told as started (those that ran long enough): those of
     a task in ``final`` (the tasks that reached their final state: all their
     attempts ended) go at once, the others are each looked for among the
-    rows' nodes (a search in one call), not each row in ``running``."""
+    rows' nodes (a search in one call), not each row in ``running``. Only
+    ``rows[since:]`` are the batch's (sliced only when searched)."""
     for node, attempt, index, worker, at in started:
         running[node, index] = (attempt, worker, at)
     if running and final:
         for key in [key for key in running if key[0] in final]:
             del running[key]
-    if not running or not rows:
+    if not running or len(rows) <= since:
         return
+    if since:
+        rows = rows[since:]
     if len(running) > _SEARCHED:
         # Many told as started (every attempt, inline): a search each would be
         # quadratic; the last attempt of each task in the rows, found once.
