@@ -32,6 +32,7 @@ __all__ = [
     "TaskFormatter",
     "capture",
     "collecting",
+    "current_task",
     "emit_line",
     "ensure_handler",
     "logger",
@@ -111,7 +112,13 @@ def ensure_handler() -> None:
 
 
 def emit_line(task: str, line: str, stream: str = "stdout", node: str = "") -> None:
-    """Log one line of task output (also used for lines from worker processes)."""
+    """Log one line of task output (also used for lines from worker processes,
+    and for their tasks' log records: see ``_logs``)."""
+    if stream == "log":
+        from webber import _logs
+
+        _logs.handle(line, task, node)
+        return
     token = _current.set(None)  # a handler printing to sys.stdout must not loop back
     try:
         logger.info(line, extra={"task": task, "node": node, "stream": stream})
@@ -125,6 +132,13 @@ _emit: Emitter = emit_line
 #: (stream, line) of each line completed in this context, when a caller asked
 #: to keep them (see collecting)
 _kept: ContextVar[list[tuple[str, str]] | None] = ContextVar("webber_kept_lines", default=None)
+
+
+def current_task() -> tuple[str, str]:
+    """The name and node id of the task whose output this context collects
+    (``("", "")`` outside one)."""
+    sink = _current.get()
+    return ("", "") if sink is None else (sink.name, sink.node)
 
 
 def set_emitter(emit: Emitter) -> None:

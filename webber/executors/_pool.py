@@ -13,14 +13,13 @@ Data flow (one pool per Python process, shared by every run on it)::
                                         (waits on every worker's pipe
                                          and its death: never polls)
 
-Workers are fresh interpreters (no ``fork()`` of this process, so threads
-holding locks here cannot deadlock a child, and the caller's ``__main__`` is
-never re-imported), at most ``BOOTING`` at a time and the next ``GROW_AFTER``
-s after one is up, so that workers coming up on few cores do not slow down
-the first jobs. How one is started, talked to, watched and killed is
-``_spawn.py``'s: pipes and process groups on POSIX, or the portable path
-(sockets, psutil; ``WEBBER_POOL=portable``). One lock guards everything the
-pool knows; the receiver thread is the only reader of the workers' pipes.
+Workers are fresh interpreters (no ``fork()`` of this process, so threads holding locks here
+cannot deadlock a child, and the caller's ``__main__`` is never re-imported), at most
+``BOOTING`` at a time and the next ``GROW_AFTER`` s after one is up, so that workers coming up
+on few cores do not slow down the first jobs. How one is started, talked to, watched and killed
+is ``_spawn.py``'s: pipes and process groups on POSIX, or the portable path (sockets, psutil;
+``WEBBER_POOL=portable``). One lock guards everything the pool knows; the receiver thread is the
+only reader of the workers' pipes.
 
 Faults: a worker that dies (exit code or signal) fails only the job it was
 running (:class:`~webber.WorkerCrashedError`); the results it had not sent
@@ -55,7 +54,7 @@ from typing import Any
 from webber._errors import PoolClosedError
 from webber._gc import MANY, frozen
 from webber._output import emit_line
-from webber.executors import _shm, _spawn
+from webber.executors import _caller, _shm, _spawn
 from webber.executors._base import Job, Outcome, Outcomes, Started
 from webber.executors._frames import send_frame
 from webber.executors._ledger import hold, recover, release
@@ -198,6 +197,7 @@ class Pool:
         return idle[0]
 
     def _send(self, proc: Proc, session: Session, batch: list[Job]) -> None:
+        _caller.tell(proc, session.context)
         with frozen.adding(len(batch) >= MANY):  # (what it makes: a wide flow's Sents; see _gc)
             send_batch(proc, session, batch, self.tags, self.fids)
 

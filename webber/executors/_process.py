@@ -62,6 +62,8 @@ class Proc:
     up: bool = False
     #: the processes below it that the portable path signalled (see signal_tree)
     signalled: list[Any] = field(default_factory=list)
+    #: the caller's surroundings it was last told (see _caller.tell)
+    context: object = None
     #: "process <pid>", made once: it names the worker in every Started/Outcome
     name: str = field(init=False)
 

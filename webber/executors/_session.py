@@ -11,6 +11,7 @@ from typing import Any
 
 from webber._errors import ResultLoadError
 from webber.executors._base import Job, Report, Started
+from webber.executors._caller import Context, current
 from webber.executors._codec import decode_failure
 from webber.executors._pickling import unpack
 from webber.executors._process import Proc
@@ -51,6 +52,8 @@ class Session:
     where: dict[str, Proc] = field(default_factory=dict)
     #: most jobs in one message to a worker (see pace)
     batch: int = MAX_BATCH
+    #: the caller's directory, sys.path and environment, for its workers
+    context: Context = field(default_factory=current)
 
     def pace(self, results: list[tuple[Any, ...]]) -> None:
         """Size the next batches by the answered ``results`` (a worker's, in

@@ -6,6 +6,8 @@ runs jobs one at a time, in the order they arrive::
 
     caller --(fd_in)-->  worker     ("init", sys.path, shm directory, share of cores) once, then
                                     ("fn", fid, pickle, segments)   a function, once per worker
+                                    ("ctx", cwd, sys.path, environ, reloads, root log level)
+                                    the caller's, when it changed (_caller)
                                     ("run", [(tag, fid, fields, segments, links), ...], forget,
                                      measure: whether to report the RSS after each job)
                                     fields: the job's 8 fields, or their pickle (:data:`Fields`)
@@ -54,10 +56,11 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import Any
 
-from webber import _output
+from webber import _logs, _output
 from webber._errors import JobLoadError, ResultSendError
 from webber.executors import _shm, _spawn
 from webber.executors._base import Job, Outcome
+from webber.executors._caller import follow
 from webber.executors._codec import encode_failure
 from webber.executors._frames import Frames, send_frame
 from webber.executors._ledger import Ledger, ledger_path
@@ -400,6 +403,8 @@ class _Worker:
             self.run_batch(message[1])
         elif kind == "fn":
             self.functions[message[1]] = (message[2], message[3])
+        elif kind == "ctx":
+            follow(*message[1:])
         elif kind == "init":
             global share
             sys.path[:], directory, share = message[1:]
@@ -418,6 +423,7 @@ def main() -> None:
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=worker.forked)
     _output.set_emitter(worker.emit)
+    _logs.forward(worker.emit)
     _shm.notify = lambda text: worker.send(("note", text))  # the caller logs it
     with _output.redirected():
         worker.serve()

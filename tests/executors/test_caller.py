@@ -1,0 +1,114 @@
+"""Workers follow the caller's working directory, sys.path and environment.
+
+A pool's workers live across runs; what the caller changes between runs
+(``os.chdir``, ``%cd``, ``os.environ``, ``sys.path``) must reach the tasks
+of the next run, or a task would read another file than the same task run
+inline: a wrong result without an error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from webber import DAG
+from webber.executors import ProcessExecutor
+from webber.executors._caller import current
+
+
+def where_am_i() -> tuple[str, str | None, str | None, bool, str]:
+    return (os.getcwd(), os.environ.get("WEBBER_TEST_SET"), os.environ.get("WEBBER_TEST_GONE"),
+            "/webber-test-entry" in sys.path, Path("data.txt").read_text())
+
+
+def set_in_worker() -> int:
+    os.environ["WEBBER_TEST_TASK"] = "mine"
+    return os.getpid()
+
+
+def read_in_worker() -> tuple[int, str | None]:
+    return os.getpid(), os.environ.get("WEBBER_TEST_TASK")
+
+
+def run_one(func: Any, executor: Any = "processes") -> Any:
+    flow = DAG()
+    node = flow.add_node(func)
+    run = flow.run(executor=executor)
+    assert run.ok, run.error
+    return run[node]
+
+
+def test_a_run_sees_what_the_caller_changed_since_the_workers_started(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "data.txt").write_text("a")
+    (tmp_path / "b" / "data.txt").write_text("b")
+    monkeypatch.chdir(tmp_path / "a")
+    monkeypatch.setenv("WEBBER_TEST_GONE", "here")
+    executor = ProcessExecutor(max_workers=1)
+    first = run_one(where_am_i, executor)
+    assert first == (str(tmp_path / "a"), None, "here", False, "a")
+
+    monkeypatch.chdir(tmp_path / "b")
+    monkeypatch.setenv("WEBBER_TEST_SET", "set later")
+    monkeypatch.delenv("WEBBER_TEST_GONE")
+    monkeypatch.syspath_prepend("/webber-test-entry")
+    expected = (str(tmp_path / "b"), "set later", None, True, "b")
+    assert run_one(where_am_i, "inline") == expected
+    assert run_one(where_am_i, executor) == expected
+
+
+def test_what_a_task_changes_in_its_worker_stays_until_the_caller_changes_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WEBBER_TEST_TASK", raising=False)
+    executor = ProcessExecutor(max_workers=1)
+    pid = run_one(set_in_worker, executor)
+    # (as the executors guide says; the pool's other worker, if it gets the run, has none)
+    seen = [run_one(read_in_worker, executor) for _ in range(5)]
+    assert (pid, "mine") in seen and all(v is None for p, v in seen if p != pid)
+    assert "WEBBER_TEST_TASK" not in os.environ
+    monkeypatch.setenv("WEBBER_TEST_OTHER", "x")  # the caller changes: its context is sent
+    assert run_one(read_in_worker, executor) == (pid, None)
+
+
+def test_a_snapshot_is_reused_while_nothing_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = current()
+    assert current() is first
+    monkeypatch.setenv("WEBBER_TEST_SET", "1")
+    second = current()
+    assert second is not first and second.environ["WEBBER_TEST_SET"] == "1"
+    assert current() is second
+
+
+def test_a_caller_whose_directory_was_removed_still_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    assert current().cwd is None
+    assert run_one(os.getpid, ProcessExecutor(max_workers=1)) > 0
+
+
+def test_a_module_the_caller_reloaded_is_reloaded_in_its_workers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # (as after editing mylib.py with IPython's %autoreload on)
+    (tmp_path / "webber_test_mylib.py").write_text("def f():\n    return 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "webber_test_mylib", raising=False)
+    import webber_test_mylib as mylib  # type: ignore[import-not-found]
+
+    def calls_it() -> int:  # (a notebook function: sent by value, mylib by reference)
+        return int(mylib.f())
+
+    assert run_one(mylib.f) == run_one(calls_it) == 1
+    (tmp_path / "webber_test_mylib.py").write_text("def f():\n    return 222\n")
+    importlib.reload(mylib)
+    assert run_one(mylib.f) == run_one(calls_it) == 222
+    assert current().reloads["webber_test_mylib"] == 1

@@ -1,0 +1,150 @@
+"""The caller's working directory, ``sys.path``, environment and reloaded
+modules, as workers follow them.
+
+A worker process lives across runs, so what the caller changes between two
+runs (``os.chdir``, ``%cd`` in a notebook, ``os.environ[...] = ...``,
+``sys.path.append``, ``importlib.reload(mylib)`` or IPython's ``%autoreload``
+after editing ``mylib.py``) would not reach it: a task reading ``"data.csv"``
+would read another file than the same task run inline, and one calling
+``mylib`` would run the code from before the edit. Each run takes a snapshot
+(:func:`current`, a few hundred nanoseconds when nothing changed: the last
+snapshot is reused); the pool tells a worker a snapshot it has not seen
+before sending it jobs (:func:`tell`), and the worker takes it on
+(:func:`follow`). Only a change is sent, so what a task changes in its own
+worker (see "Workers are reused" in the executors guide) stays until the
+caller changes that too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+import pickle
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from webber.executors._frames import send_frame
+from webber.executors._process import Proc
+
+__all__ = ["Context", "current", "follow", "tell"]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Where the caller is when a run starts."""
+
+    #: None when the caller's working directory was removed
+    cwd: str | None
+    #: ``sys.path``, its ``""`` (the working directory) spelled out
+    path: list[str]
+    environ: dict[str, str]
+    #: ``os.environ``'s own mapping as it was (encoded keys and values), to
+    #: tell at C speed that it did not change; None where it has none
+    raw: dict[Any, Any] | None
+    #: module name -> how many times the caller reloaded it
+    reloads: dict[str, int]
+    #: the root logger's level (a worker sends the records it passes: ``_logs``)
+    level: int
+
+
+_last: Context | None = None
+#: module name -> its ``__spec__`` when last looked at (a reload makes a new one)
+_specs: dict[str, Any] = {}
+_reloads: dict[str, int] = {}
+#: sys.modules as last looked at: its size, its last name, that module's spec
+#: (a reload moves its module to the end of sys.modules)
+_mark: tuple[int, str, Any] = (0, "", None)
+
+
+def current() -> Context:
+    """The caller's context now: the last one if nothing changed since."""
+    global _last
+    try:
+        cwd: str | None = os.getcwd()
+    except OSError:
+        cwd = None
+    path = [cwd if entry == "" and cwd is not None else entry for entry in sys.path]
+    raw = getattr(os.environ, "_data", None)
+    last, reloaded, level = _last, _reloaded(), logging.root.level
+    if (last is not None and last.cwd == cwd and last.path == path and not reloaded
+            and last.level == level
+            and (raw == last.raw if raw is not None else dict(os.environ) == last.environ)):
+        return last
+    _last = Context(cwd, path, dict(os.environ), dict(raw) if raw is not None else None,
+                    dict(_reloads), level)
+    return _last
+
+
+def _reloaded() -> bool:
+    """Whether the caller reloaded a module since the last look (counted in
+    ``_reloads``). Sub-microsecond when no module was imported or reloaded
+    since; else one pass over ``sys.modules``."""
+    global _mark
+    modules = sys.modules
+    name = next(reversed(modules), "")
+    mark = (len(modules), name, _spec(modules.get(name)))
+    if mark[:2] == _mark[:2] and mark[2] is _mark[2]:
+        return False
+    _mark = mark
+    found = False
+    for name, module in list(modules.items()):  # (a list: another thread may import)
+        spec = _spec(module)
+        seen = _specs.get(name)
+        if seen is not spec:
+            # (webber itself is not reloaded in a worker: its workings are there)
+            if seen is not None and spec is not None and name.partition(".")[0] != "webber":
+                _reloads[name] = _reloads.get(name, 0) + 1
+                found = True
+            _specs[name] = spec
+    return found
+
+
+def _spec(module: Any) -> Any:
+    """``module.__spec__`` as the import system set it (no property or
+    module ``__getattr__`` asked: only a reload replaces it)."""
+    return getattr(module, "__dict__", {}).get("__spec__")
+
+
+def tell(proc: Proc, context: Context) -> None:
+    """Send ``context`` to ``proc`` unless it was the last one it was sent."""
+    if proc.context is not context:
+        message = ("ctx", context.cwd, context.path, context.environ, context.reloads,
+                   context.level)
+        send_frame(proc.conn_in, pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+        proc.context = context
+
+
+#: (in a worker) module name -> the caller's reloads of it this worker followed
+_followed: dict[str, int] = {}
+
+
+def follow(cwd: str | None, path: list[str], environ: dict[str, str],
+           reloads: dict[str, int], level: int) -> None:
+    """(In a worker) take on the caller's context: its directory, its
+    ``sys.path``, its environment variables exactly (each variable set or
+    removed on its own: a thread a task left running never sees them all
+    gone at once), and a reload of each module the caller reloaded since
+    this worker imported it (one it has not imported it gets new anyway)."""
+    if cwd is not None:
+        # (gone since: the caller's own relative paths fail as well)
+        with contextlib.suppress(OSError):
+            os.chdir(cwd)
+    sys.path[:] = path
+    logging.root.setLevel(level)
+    for name in [name for name in os.environ if name not in environ]:
+        del os.environ[name]
+    for name, value in environ.items():
+        if os.environ.get(name) != value:
+            os.environ[name] = value
+    for name, count in reloads.items():
+        if count > _followed.get(name, 0):
+            _followed[name] = count
+            module = sys.modules.get(name)
+            if module is not None:
+                # (one that fails to reload here failed in the caller too: its
+                # tasks fail as they would there, on what it left)
+                with contextlib.suppress(Exception):
+                    importlib.reload(module)
