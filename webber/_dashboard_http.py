@@ -45,8 +45,10 @@ BATCH = 0.1
 AWAKE = 10.0
 #: seconds of silence after which a page is sent a comment (to find out it left)
 KEEP_ALIVE = 15.0
-#: send() that never blocks (0 where there is none: Windows; pages' threads write then)
-_DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
+#: send() that never blocks (0 where there is none: Windows; pages' threads write
+#: then), nor raises SIGPIPE in a program that restored its default action
+_DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0) and (
+    socket.MSG_DONTWAIT | getattr(socket, "MSG_NOSIGNAL", 0))
 #: JSON as the page takes it (no spaces; NaN refused)
 _json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
