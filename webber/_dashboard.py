@@ -17,17 +17,18 @@ dict and is handed the run record itself (its attempt rows and final
 states, and how far they go: nothing copied). What it was told is packed
 into the page's columns (``_dashboard_columns.Columns``: arrays of numbers,
 a column at a time, in one call each) when a page looks, and at the run's
-end with a page open, when the record is let go (it dies with the Run). No serialising, no I/O, and
-no wake-up of a page's thread per event: a page looks every 100 ms, and is
-woken only at a run's end (and when a run is shown while it sleeps, after
-10 s without runs); the run's end, as the usual page takes it, is made
-then, in the engine's thread (``Board._whole``), so the page's thread only
-writes it. Each browser's handler thread sends one batch of what it has
-not sent yet (slices of the columns, plus the attempts running now) as a
-server-sent event, on one stream that stays open from run to run (a ``run``
-event brings the next run's graph); the page (``_assets/dashboard.js``)
-applies the same batches, so a file written by ``to_html`` is the page with
-one batch of the whole run embedded.
+end with a page open, when the record is let go (it dies with the Run). No
+serialising, no I/O, and no wake-up of a page's thread per event: a page
+looks every 100 ms; the run's end, as the usual page takes it, is made in
+the engine's thread (``Board._whole``), which also writes it to each page
+waiting for it (``Stream.hand``: no wake-up at all); a page that is not
+(it is sending, or needs the run's graph) is woken for it, as is one asleep
+after 10 s without runs when a run is shown. Each browser's handler thread
+sends one batch of what it has not sent yet (slices of the columns, plus
+the attempts running now) as a server-sent event, on one stream that stays
+open from run to run (a ``run`` event brings the next run's graph); the
+page (``_assets/dashboard.js``) applies the same batches, so a file written
+by ``to_html`` is the page with one batch of the whole run embedded.
 
 Safe by default: the server binds 127.0.0.1 on a free port; every request
 needs the random token in the URL and a ``Host`` header naming this machine
@@ -427,8 +428,7 @@ class Board(Listener):
         self.whole = (to, batch_event(self.number, to, news, run_event(data, '"same"')))
 
     def _ended(self) -> None:
-        """The end goes out now, not at the pages' next look: written here to
-        the pages that wait for it (``Stream.hand``), else their threads woken."""
+        """The end goes out now: written to the pages waiting for it, or they are woken."""
         dashboard = self.dashboard
         if dashboard is None:
             return
