@@ -95,6 +95,29 @@ def test_columns_hold_every_attempt_and_end_exactly_however_they_come() -> None:
         check(plain, usual + failed + usual, [], ids)
 
 
+def test_catching_up_with_a_record_in_steps_or_whole_gives_the_same_columns() -> None:
+    ids = [f"n{i}" for i in range(50)]
+    layout = Layout({n: i for i, n in enumerate(ids)}, False)
+    for seed in range(5):
+        rows, ends = rows_of(300, seed)
+        states = dict(ends)
+        ends = list(states.items())  # (a record's states: one per task)
+        growing: list[Any] = []
+        grown: dict[str, str] = {}
+        steps = Columns()
+        for told, ended in ((0, 0), (10, 4), (10, 4), (150, len(ends) // 2), (300, len(ends))):
+            growing += rows[len(growing):told]
+            grown.update(ends[len(grown):ended])
+            steps.catch_up(growing, told, grown, ended, layout)
+            assert steps.to == (ended, told)
+        check(steps, rows, ends, ids)
+        whole = Columns()
+        whole.catch_up(rows, len(rows), states, len(states), layout, whole=True)
+        check(whole, rows, ends, ids)
+        whole.catch_up(rows, len(rows), states, len(states), layout, whole=True)
+        assert whole.to == (len(ends), len(rows))  # nothing twice
+
+
 def test_a_plan_with_retries_or_a_fan_out_is_not_all_first_tries() -> None:
     def layout(**options: Any) -> Layout:
         dag = DAG()

@@ -387,14 +387,9 @@ class Board(Listener):
         and in the engine's thread at a run's end with a page open (see
         ``_whole``)."""
         with self._packing:
-            ends, attempts = self.columns.to
-            if self.rows is not None and self.states is not None and (
-                    attempts < self.told or ends < self.ended):
-                states = self.states
-                self.columns.add(self.rows[attempts:self.told],
-                                 tuple(itertools.islice(states, ends, self.ended)),
-                                 list(itertools.islice(states.values(), ends, self.ended)),
-                                 self.layout())
+            if self.rows is not None and self.states is not None:
+                self.columns.catch_up(self.rows, self.told, self.states, self.ended,
+                                      self.layout(), whole=self.finished)
         return self.columns
 
     def lengths(self) -> tuple[int, int, int, int]:

@@ -110,6 +110,20 @@ class Columns:
         self.workers: list[str] = []
         self.lanes: dict[str, int] = {}
 
+    def catch_up(self, rows: list[AttemptRow], told: int, states: dict[str, str], ended: int,
+                 layout: Layout, *, whole: bool = False) -> None:
+        """:meth:`add` what ``rows[:told]`` and the first ``ended`` of
+        ``states`` (a run record) have that these columns have not; ``whole``:
+        the record grows no more (all of it is read without copies then)."""
+        ends, attempts = self.to
+        if attempts >= told and ends >= ended:
+            return
+        if whole and attempts == ends == 0 and told == len(rows) and ended == len(states):
+            self.add(rows, tuple(states), [*states.values()], layout)
+        else:
+            self.add(rows[attempts:told], tuple(itertools.islice(states, ends, ended)),
+                     list(itertools.islice(states.values(), ends, ended)), layout)
+
     def add(self, rows: Sequence[AttemptRow], ended: Sequence[str], states: Sequence[str],
             layout: Layout) -> None:
         """Add ``rows`` and the ends of the tasks ``ended`` in ``states``: the
