@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from typing import Any
 
-from webber._checks import check_node
+from webber._checks import check_call, check_node
 from webber._drafts import make_node
 from webber._errors import (
     DuplicateEdgeError,
@@ -151,7 +151,12 @@ class GraphEdits(GraphView):
         links, 100,000 of them): atoms and Promises of nodes here."""
         present = False  # whether each Promise was found to name a node here
         if promises is None and not (args or kwargs):
+            # (the DAG API's node without arguments may get them from update_nodes(),
+            # as in webber 0.4.0: compile() checks it)
+            if not known:
+                check_call(fn, args, kwargs, options.name)
             return self._store.add_plain(options, fn, args, kwargs, fan_out)  # (nothing to read)
+        given = (args, kwargs)  # (as called: an IterPromise is lowered below)
         if promises is None:
             promises = []
             kin, nodes = self._kin, self._store.nodes
@@ -171,6 +176,7 @@ class GraphEdits(GraphView):
             if check:
                 self._check_promises(promises, options.name, known)
             present = known and not check  # (the DAG API's common case)
+        check_call(fn, *given, options.name)  # (after the Promises: a foreign one says more)
         store = self._store
         if not promises and fan is None:
             return store.add_plain(options, fn, args, kwargs, fan_out)

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import importlib
 import os
+import pickle
 import sys
+import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +22,13 @@ import pytest
 
 from webber import DAG
 from webber.executors import ProcessExecutor
-from webber.executors._caller import current
+from webber.executors._caller import _pickled, current
 
 
-def where_am_i() -> tuple[str, str | None, str | None, bool, str]:
+def where_am_i() -> tuple[str, str | None, str | None, bool, str, list[str], int, int]:
     return (os.getcwd(), os.environ.get("WEBBER_TEST_SET"), os.environ.get("WEBBER_TEST_GONE"),
-            "/webber-test-entry" in sys.path, Path("data.txt").read_text())
+            "/webber-test-entry" in sys.path, Path("data.txt").read_text(), sys.argv[1:],
+            sys.getrecursionlimit(), time.localtime(0).tm_hour)
 
 
 def set_in_worker() -> int:
@@ -43,6 +48,21 @@ def run_one(func: Any, executor: Any = "processes") -> Any:
     return run[node]
 
 
+@pytest.fixture
+def zone_and_limit() -> Iterator[None]:
+    """TZ and the recursion limit as they were, after the test (monkeypatch
+    would restore TZ without putting it in force)."""
+    zone, limit = os.environ.get("TZ"), sys.getrecursionlimit()
+    yield
+    if zone is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = zone
+    time.tzset()
+    sys.setrecursionlimit(limit)
+
+
+@pytest.mark.usefixtures("zone_and_limit")
 def test_a_run_sees_what_the_caller_changed_since_the_workers_started(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "a").mkdir()
@@ -51,15 +71,24 @@ def test_a_run_sees_what_the_caller_changed_since_the_workers_started(
     (tmp_path / "b" / "data.txt").write_text("b")
     monkeypatch.chdir(tmp_path / "a")
     monkeypatch.setenv("WEBBER_TEST_GONE", "here")
+    monkeypatch.setattr(sys, "argv", ["script.py", "input.csv"])
+    os.environ["TZ"] = "UTC0"  # (POSIX zones: no tz database needed)
+    time.tzset()
+    limit = sys.getrecursionlimit()
     executor = ProcessExecutor(max_workers=1)
     first = run_one(where_am_i, executor)
-    assert first == (str(tmp_path / "a"), None, "here", False, "a")
+    assert first == (str(tmp_path / "a"), None, "here", False, "a", ["input.csv"], limit, 0)
 
     monkeypatch.chdir(tmp_path / "b")
     monkeypatch.setenv("WEBBER_TEST_SET", "set later")
     monkeypatch.delenv("WEBBER_TEST_GONE")
     monkeypatch.syspath_prepend("/webber-test-entry")
-    expected = (str(tmp_path / "b"), "set later", None, True, "b")
+    sys.argv.append("--fast")
+    os.environ["TZ"] = "JST-9"
+    time.tzset()
+    sys.setrecursionlimit(limit + 1000)
+    expected = (str(tmp_path / "b"), "set later", None, True, "b", ["input.csv", "--fast"],
+                limit + 1000, 9)
     assert run_one(where_am_i, "inline") == expected
     assert run_one(where_am_i, executor) == expected
 
@@ -112,3 +141,39 @@ def test_a_module_the_caller_reloaded_is_reloaded_in_its_workers(
     importlib.reload(mylib)
     assert run_one(mylib.f) == run_one(calls_it) == 222
     assert current().reloads["webber_test_mylib"] == 1
+
+
+def warns() -> int:
+    warnings.warn("careful", UserWarning, stacklevel=1)
+    return 1
+
+
+class MainWarning(UserWarning):
+    pass
+
+
+MainWarning.__module__ = "__main__"  # (as a script's own category is)
+
+
+def test_the_callers_warning_filters_hold_in_its_workers() -> None:
+    # (`python -W error`, pytest's filterwarnings = error)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for executor in ("inline", ProcessExecutor(max_workers=1)):
+            flow = DAG()
+            node = flow.add_node(warns)
+            run = flow.run(executor=executor)
+            assert not run.ok and isinstance(run.error(node), UserWarning)
+    flow = DAG()
+    node = flow.add_node(warns)
+    assert flow.run(executor=ProcessExecutor(max_workers=1))[node] == 1
+
+
+def test_a_filter_of_a_category_a_worker_cannot_import_is_left_out() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MainWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        sent = _pickled(tuple(warnings.filters))
+    assert sent is not None
+    categories = [f[2] for f in pickle.loads(sent)]
+    assert MainWarning not in categories and DeprecationWarning in categories

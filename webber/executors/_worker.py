@@ -6,8 +6,8 @@ runs jobs one at a time, in the order they arrive::
 
     caller --(fd_in)-->  worker     ("init", sys.path, shm directory, share of cores) once, then
                                     ("fn", fid, pickle, segments)   a function, once per worker
-                                    ("ctx", cwd, sys.path, environ, reloads, root log level)
-                                    the caller's, when it changed (_caller)
+                                    ("ctx", Context, warning filters)   the caller's cwd,
+                                    environment and more, when they changed (_caller)
                                     ("run", [(tag, fid, fields, segments, links), ...], forget,
                                      measure: whether to report the RSS after each job)
                                     fields: the job's 8 fields, or their pickle (:data:`Fields`)
@@ -404,7 +404,7 @@ class _Worker:
         elif kind == "fn":
             self.functions[message[1]] = (message[2], message[3])
         elif kind == "ctx":
-            follow(*message[1:])
+            follow(message[1], message[2])
         elif kind == "init":
             global share
             sys.path[:], directory, share = message[1:]
