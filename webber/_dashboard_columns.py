@@ -153,7 +153,8 @@ class Columns:
             # plan where no node retries or fans out), that succeeded (an
             # attempt's error is None when, and only when, it did).
             if operator.countOf(map(_ERROR, rows), None) == n and (layout.firsts or (
-                    sum(map(_NUMBER, rows)) == n and operator.countOf(map(_INDEX, rows), None) == n)):
+                    sum(map(_NUMBER, rows)) == n
+                    and operator.countOf(map(_INDEX, rows), None) == n)):
                 for runs, value in ((self.index, None), (self.number, 1), (self.ok, True),
                                     (self.error, None)):
                     runs.add(value, n)
