@@ -132,28 +132,19 @@ class GraphEdits(GraphView):
 
     # -- internals --------------------------------------------------------------------
     def _add(
-        self,
-        fn: Callable[..., Any],
-        options: TaskOptions,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        known: bool,
-        fan_out: bool = False,
-        promises: list[Promise] | None = None,
-        fan: dict[str, Any] | None = None,
+        self, fn: Callable[..., Any], options: TaskOptions, args: tuple[Any, ...],
+        kwargs: dict[str, Any], known: bool, fan_out: bool = False,
+        promises: list[Promise] | None = None, fan: dict[str, Any] | None = None,
     ) -> str:
         """Add a node that calls ``fn(*args, **kwargs)``; returns its id.
 
-        The arguments are read once, unless ``promises`` (those in them) is
-        given: Promises checked (see :meth:`_check_promises`), an IterPromise
-        lowered to its fan-out settings (``fan``: see lower_iter_promise).
-        Plain values are not walked. One call for the common case (a chain's
-        links, 100,000 of them): atoms and Promises of nodes here."""
+        The arguments are read once, unless ``promises`` (those in them) is given: Promises
+        checked (see :meth:`_check_promises`), an IterPromise lowered to its fan-out settings
+        (``fan``: see lower_iter_promise). Plain values are not walked. One call for the
+        common case (a chain's links, 100,000 of them): atoms and Promises of nodes here."""
         present = False  # whether each Promise was found to name a node here
         if promises is None and not (args or kwargs):
-            # (the DAG API's node without arguments may get them from update_nodes(),
-            # as in webber 0.4.0: compile() checks it)
-            if not known:
+            if not known:  # (a DAG API node may get them from update_nodes(): compile() checks)
                 check_call(fn, args, kwargs, options.name)
             return self._store.add_plain(options, fn, args, kwargs, fan_out)  # (nothing to read)
         given = (args, kwargs)  # (as called: an IterPromise is lowered below)
