@@ -664,3 +664,96 @@ def test_a_failed_tasks_traceback_reaches_the_page_once(
     tracebacks = _watched[run].tracebacks
     assert [node for node, _ in tracebacks] == [bad]
     assert "invalid literal for int()" in tracebacks[0][1]
+
+
+def wait_file(path: str) -> str:
+    """A task that runs until ``path`` exists (the test makes it: the task is
+    in a worker process, where no threading.Event of the test reaches)."""
+    while not os.path.exists(path):
+        time.sleep(0.01)
+    return path
+
+
+@pytest.fixture
+def columns_used(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The nodes of each span the run record got (plain tasks that went as columns)."""
+    from webber._run import Recorder
+
+    spans: list[list[str]] = []
+    column = Recorder.column
+
+    def counted(self: Recorder, nodes: list[str], *args: Any) -> None:
+        spans.append(list(nodes))
+        column(self, nodes, *args)
+
+    monkeypatch.setattr(Recorder, "column", counted)
+    return spans
+
+
+def test_on_processes_each_task_of_a_workers_column_runs_then_succeeds_in_turn(
+    browser: Any, dashboard: Dashboard, tmp_path: Path, columns_used: list[list[str]]
+) -> None:
+    from webber.executors import ProcessExecutor
+
+    dag = DAG("column")
+    first = dag.add_node(wait_file, str(tmp_path / "first"))
+    second = dag.add_node(wait_file, str(tmp_path / "second"))
+    browser.get(dashboard.url)
+    runs: list[webber.Run] = []
+    executor = ProcessExecutor(max_workers=1)  # one worker: the two tasks in one column
+    runner = threading.Thread(
+        target=lambda: runs.append(dag.run(executor=executor, dashboard=dashboard)))
+    runner.start()
+    try:
+        wait_for(browser, lambda: state(browser, first) == "running", "the first to run")
+        assert state(browser, second) == "pending"  # behind it in its worker's column
+        (tmp_path / "first").touch()
+        wait_for(browser, lambda: state(browser, first) == "success", "the first to succeed")
+        wait_for(browser, lambda: state(browser, second) == "running", "the second to run")
+        assert status(browser) == "running"
+        (tmp_path / "second").touch()
+        wait_for(browser, lambda: status(browser).startswith("finished"), "the run to finish")
+    finally:
+        (tmp_path / "first").touch()
+        (tmp_path / "second").touch()
+        runner.join(WAIT * 2)
+    assert state(browser, second) == "success"
+    assert runs and runs[0].ok and [first] in columns_used and [second] in columns_used
+    counts = browser.find_element("id", "counts").text
+    assert "2/2 done" in counts and "0 failed" in counts
+    assert browser.execute_script("return document.getElementById('lanes').height") > 0
+
+
+def test_on_processes_a_columns_attempts_lines_and_failures_reach_the_report(
+    dashboard: Dashboard, columns_used: list[list[str]]
+) -> None:
+    from webber._dashboard import _watched
+
+    def say(n: int) -> int:
+        print(f"line {n}")
+        if n == 7:
+            raise ValueError("seven")
+        return n
+
+    dag = DAG("wide")
+    nodes = [dag.add_node(say, n) for n in range(40)]
+    run = dag.run(executor="processes", dashboard=dashboard)
+    assert run.failed == [nodes[7]] and sum(map(len, columns_used)) >= 30
+    board = _watched[run]
+    assert board.lengths()[:2] == (40, 40)
+    assert sorted(line[2] for line in board.lines) == sorted(f"line {n}" for n in range(40))
+    assert [node for node, _ in board.tracebacks] == [nodes[7]]
+    assert "ValueError: seven" in board.tracebacks[0][1]
+    # The page's columns are the run's attempts, each in its place.
+    columns = board.pack()
+    ids = list(run.plan.nodes)
+    attempts = sorted((a.node, a.started, a.duration, a.worker, a.ok)
+                      for tries in run.attempts.values() for a in tries)
+    packed = sorted(zip([ids[p] for p in columns.node], columns.started, columns.duration,
+                        [columns.workers[w] for w in columns.worker],
+                        [columns.ok.slice(i, i + 1) for i in range(len(columns.node))],
+                        strict=True))
+    assert packed == attempts
+    html = run.to_html()
+    assert '"line 39"' in html and "ValueError: seven" in html
+    assert run.dashboard() is dashboard

@@ -309,7 +309,7 @@ def test_hooks_tell_on_batch_the_states_and_rows_each_batch_added() -> None:
             raise AssertionError("on_batch_columns is called instead")
 
         def on_batch_columns(self, started: Any, rows: Any, told: int, states: Any,
-                             ended: int) -> None:
+                             ended: int, spans: Any, counted: int) -> None:
             finals = list(states.items())[self.ended:ended]
             self.calls.append((list(started), rows[self.told:told], finals))
             self.told, self.ended = told, ended
@@ -436,3 +436,88 @@ def test_positions_of_tasks_in_the_plans_order_or_not_are_exact() -> None:
     columns = Columns()
     add(columns, rows, [(n, "success") for n in nodes], layout)
     check(columns, rows, [(n, "success") for n in nodes], ids)
+
+
+def test_the_engine_keeps_columns_only_for_listeners_that_take_the_record() -> None:
+    from webber._events import Hooks
+
+    class Ends(Listener):
+        def on_task_end(self, node: str, state: Any, attempt: int, duration: float,
+                        worker: str) -> None:
+            pass
+
+    class Batches(Listener):
+        def on_batch(self, started: Any, attempts: Any, ended: Any) -> None:
+            pass
+
+    class Results(Listener):
+        def on_task_result(self, node: str, state: Any, value: Any) -> None:
+            pass
+
+    assert Hooks([]).columns and Hooks([Board()]).columns
+    for other in (Ends(), Batches(), Results()):
+        assert not Hooks([Board(), other]).columns and not Hooks([other]).columns
+
+
+def test_spans_of_the_record_are_packed_in_their_places_among_the_rows() -> None:
+    from webber._run import Recorder
+
+    ids = [f"n{i}" for i in range(300)]
+    layout = Layout({n: i for i, n in enumerate(ids)}, False)
+    for seed in range(5):
+        rng = random.Random(seed)
+        rows, _ = rows_of(120, seed)
+        record, states = Recorder(), {}
+        steps = Columns()
+        free = iter(ids[50:])  # a span's nodes: first attempts of their own
+        for row in rows:
+            record.rows.append(row)
+            if rng.random() < 0.2:
+                nodes = [next(free) for _ in range(rng.randrange(1, 5))]
+                record.column(nodes, [rng.random() for _ in nodes], [rng.random() for _ in nodes],
+                              rng.choice(["w1", "w4"]))
+                states.update(dict.fromkeys(nodes, "success"))
+            if rng.random() < 0.3:  # the record told so far
+                steps.catch_up(record.rows, len(record.rows), states, len(states), layout,
+                               spans=record.columns, counted=len(record.columns))
+        spans, told = list(record.columns), len(record.rows)
+        whole = Columns()
+        whole.catch_up(record.rows, told, states, len(states), layout, whole=True,
+                       spans=spans, counted=len(spans))
+        steps.catch_up(record.rows, told, states, len(states), layout,
+                       spans=spans, counted=len(spans))
+        every = record.all_rows()
+        assert len(every) == told + sum(len(s[1]) for s in spans)
+        for columns in (steps, whole):
+            check(columns, every, list(states.items()), ids)
+
+
+def test_the_task_at_the_head_of_each_workers_column_is_the_one_running() -> None:
+    from webber._events import Hooks
+    from webber.executors._base import Column
+
+    board = Board()
+    hooks = Hooks([board])
+    rows: list[Any] = []
+    states: dict[str, str] = {}
+    spans: list[Any] = []
+    one = Column(len, "len", ["a", "b", "c"], [("x",)] * 3)
+    two = Column(len, "len", ["d", "e"], [("x",)] * 2)
+    # Each worker got to its column: its first task runs.
+    hooks.started += [("a", 1, None, "w1", 1.0), ("d", 1, None, "w2", 1.0)]
+    hooks.batch(rows, states, spans)
+    assert board.running == {("a", None): (1, "w1", 1.0), ("d", None): (1, "w2", 1.0)}
+    # w1 answered a and b: c runs there since b ended; w2 is still on d.
+    spans.append((0, ["a", "b"], [1.0, 1.5], [0.5, 0.5], "w1"))
+    states.update(a="success", b="success")
+    hooks.column_on(one, 2, "w1", 2.0)
+    hooks.batch(rows, states, spans)
+    assert board.running == {("c", None): (1, "w1", 2.0), ("d", None): (1, "w2", 1.0)}
+    assert board.lengths() == (2, 2, 0, 0)
+    # Both columns done: nothing runs.
+    spans += [(0, ["c"], [2.0], [0.1], "w1"), (0, ["d", "e"], [1.0, 1.2], [0.2, 0.2], "w2")]
+    states.update(c="success", d="success", e="success")
+    hooks.column_on(one, 3, "w1", 2.1)
+    hooks.column_on(two, 2, "w2", 1.4)
+    hooks.batch(rows, states, spans)
+    assert board.running == {} and board.lengths() == (5, 5, 0, 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import operator
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,6 +94,38 @@ def test_a_start_waits_for_the_next_wake_up_and_a_stale_one_is_dropped() -> None
     start = Started(timed, time.time(), "w")
     _in_a_thread(report, start)
     assert not inbox.messages.empty()
+
+
+def test_a_start_that_comes_while_the_owner_sleeps_is_handled_when_due() -> None:
+    import time
+
+    from webber._inbox import STARTS, Inbox
+    from webber.executors import Started
+
+    handled: list[object] = []
+    ready = threading.Event()
+
+    def owner() -> None:  # (not the main thread: no heartbeat wakes it)
+        inbox = Inbox()
+        inboxes.append(inbox)
+        inboxes.append(inbox.report(handled.append))
+        ready.set()
+        while not handled:  # the engine's loop: nothing else arrives
+            inbox.wait(handled.append, handled.append)
+
+    inboxes: list[Any] = []
+    thread = threading.Thread(target=owner, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    deadline = time.monotonic() + 10
+    while not inboxes[0].sleeping and time.monotonic() < deadline:
+        time.sleep(0.001)  # until it sleeps with nothing due
+    job = Job("a", None, 1, "a", int, (), {}, None, None)
+    start = Started(job, time.time(), "w")
+    begun = time.monotonic()
+    _in_a_thread(inboxes[1], start)
+    thread.join(10)
+    assert handled == [start] and time.monotonic() - begun >= STARTS * 0.5
 
 
 def test_starts_an_executor_holds_are_asked_for_while_the_owner_waits() -> None:

@@ -72,7 +72,7 @@ from webber._events import AttemptRow, Listener
 
 if TYPE_CHECKING:
     from webber._plan import Plan
-    from webber._run import Run, State
+    from webber._run import Run, Span, State
 
 __all__ = ["Board", "Dashboard", "page", "report", "show_run", "stop_all", "watch"]
 
@@ -286,12 +286,14 @@ class Board(Listener):
         self.started = time.time()
         self.finished = False
         self.thread: threading.Thread | None = None
-        #: the run record's attempt rows and final states (the engine's own: both only
-        #: grow), how far on_batch was told they go, and how far they are packed;
-        #: let go once all is packed at the run's end (they die with the Run)
+        #: the run record (the engine's own: all only grow): attempt rows, spans
+        #: (first attempts as columns: Recorder.columns) and final states, and how
+        #: far on_batch was told they go (``attempts``: in rows and spans); let go
+        #: once all is packed at the run's end (they die with the Run)
         self.rows: list[AttemptRow] | None = None
+        self.spans: list[Span] = []
         self.states: dict[str, str] | None = None
-        self.told = self.ended = 0
+        self.told = self.counted = self.ended = self.attempts = 0
         self.lines: list[tuple[str, str, str]] = []
         self.tracebacks: list[tuple[str, str]] = []
         self.running: dict[tuple[str, int | None], tuple[int, str, float]] = {}
@@ -319,7 +321,8 @@ class Board(Listener):
             for tries in run.attempts.values() for a in tries
         ]
         board.states = dict(run.states)
-        board.told, board.ended = len(board.rows), len(board.states)
+        board.told = board.attempts = len(board.rows)
+        board.ended = len(board.states)
         board.tracebacks = [(n, traceback_of(run.error(n))) for n in run.failed]
         board.outcome = (run.duration, run.ok)
         return board
@@ -351,35 +354,32 @@ class Board(Listener):
         if self.dashboard is not None:
             self.dashboard.show(self)
 
-    def on_batch(
-        self,
-        started: Sequence[tuple[str, int, int | None, str, float]],
-        attempts: Sequence[AttemptRow],
-        ended: Sequence[tuple[str, State]],
-    ) -> None:
+    def on_batch(self, started: Sequence[tuple[str, int, int | None, str, float]],
+                 attempts: Sequence[AttemptRow], ended: Sequence[tuple[str, State]]) -> None:
         rows = self.rows if self.rows is not None else []
         states = self.states if self.states is not None else {}
         rows.extend(attempts)
         states.update(ended)
-        self.on_batch_columns(started, rows, len(rows), states, len(states))
+        self.on_batch_columns(started, rows, len(rows), states, len(states), [], 0)
 
-    def on_batch_columns(
-        self,
-        started: Sequence[tuple[str, int, int | None, str, float]],
-        rows: list[AttemptRow],
-        told: int,
-        states: dict[str, str],
-        ended: int,
-    ) -> None:
+    def on_batch_columns(self, started: Sequence[tuple[str, int, int | None, str, float]],
+                         rows: list[AttemptRow], told: int, states: dict[str, str],
+                         ended: int, spans: list[Span], counted: int) -> None:
         """on_batch, handed the run record itself (how the engine calls it:
-        see ``Hooks.batch``): ``rows[:told]`` and the first ``ended`` of
-        ``states`` are what happened so far; kept, not copied."""
+        see ``Hooks.batch``): ``rows[:told]``, ``spans[:counted]`` and the
+        first ``ended`` of ``states`` are what happened so far; kept, not copied.
+        A column's tasks are told as started each when the one before it on
+        its worker ended (``Hooks.column_on``; the first when its worker got
+        to it): running is the task at the head of each worker's column."""
         if self.running or started:
             # Gone from running before it is in the columns: a page never misses it.
             # (The engine's thread: ``states`` has the first ``ended`` only.)
             settle(self.running, started, rows, states, self.told)
+        attempts = self.attempts + told - self.told + sum(
+            len(span[1]) for span in spans[self.counted:counted])
         with self._packing:
             self.rows, self.states, self.told, self.ended = rows, states, told, ended
+            self.spans, self.counted, self.attempts = spans, counted, attempts
 
     def pack(self) -> Columns:
         """Put what the record has that ``columns`` have not into them: in a
@@ -389,12 +389,13 @@ class Board(Listener):
         with self._packing:
             if self.rows is not None and self.states is not None:
                 self.columns.catch_up(self.rows, self.told, self.states, self.ended,
-                                      self.layout(), whole=self.finished)
+                                      self.layout(), whole=self.finished, spans=self.spans,
+                                      counted=self.counted)
         return self.columns
 
     def lengths(self) -> tuple[int, int, int, int]:
         """How many ends, attempts, printed lines and tracebacks it has so far."""
-        return self.ended, self.told, len(self.lines), len(self.tracebacks)
+        return self.ended, self.attempts, len(self.lines), len(self.tracebacks)
 
     def on_run_end(self, run: Run) -> None:
         self.detach()
@@ -412,6 +413,7 @@ class Board(Listener):
             self._whole()
             with self._packing:  # all packed: let the record go (it dies with the Run)
                 self.rows = self.states = None
+                self.spans = []
         self._ended()
 
     def _whole(self) -> None:

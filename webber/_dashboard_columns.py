@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 if TYPE_CHECKING:
     from webber._events import AttemptRow
     from webber._plan import Plan
+    from webber._run import Span
 
 __all__ = ["Columns", "Layout", "Runs", "nodes_of", "settle"]
 
@@ -103,6 +104,8 @@ class Columns:
 
     def __init__(self) -> None:
         self.to = (0, 0)
+        #: how far the record is read: its rows, its spans (see catch_up)
+        self.read = (0, 0)
         self.node, self.worker = array("H"), array("H")
         self.started, self.duration = array("d"), array("d")
         self.index, self.number, self.ok, self.error = Runs(), Runs(), Runs(), Runs()
@@ -112,23 +115,31 @@ class Columns:
         self.lanes: dict[str, int] = {}
 
     def catch_up(self, rows: list[AttemptRow], told: int, states: dict[str, str], ended: int,
-                 layout: Layout, *, whole: bool = False) -> None:
-        """:meth:`add` what ``rows[:told]`` and the first ``ended`` of
-        ``states`` (a run record) have that these columns have not; ``whole``:
-        the record grows no more (all of it is read without copies then)."""
-        ends, attempts = self.to
-        if attempts >= told and ends >= ended:
+                 layout: Layout, *, whole: bool = False, spans: Sequence[Span] = (),
+                 counted: int = 0) -> None:
+        """:meth:`add` what ``rows[:told]``, ``spans[:counted]`` (the columns
+        of first attempts that succeeded, each with where in the rows it
+        goes) and the first ``ended`` of ``states`` (a run record) have that
+        these columns have not; ``whole``: the record grows no more (all of
+        it is read without copies then)."""
+        ends, _ = self.to
+        read, parts = self.read
+        if read >= told and parts >= counted and ends >= ended:
             return
-        if whole and attempts == ends == 0 and told == len(rows) and ended == len(states):
+        if whole and read == parts == ends == 0 and not counted and told == len(rows) \
+                and ended == len(states):
             self.add(rows, [*states], [*states.values()], layout)
         else:
-            self.add(rows[attempts:told], list(itertools.islice(states, ends, ended)),
-                     list(itertools.islice(states.values(), ends, ended)), layout)
+            self.add(rows[read:told], list(itertools.islice(states, ends, ended)),
+                     list(itertools.islice(states.values(), ends, ended)), layout,
+                     spans[parts:counted], read)
+        self.read = (told, counted)
 
     def add(self, rows: Sequence[AttemptRow], ended: Sequence[str], states: Sequence[str],
-            layout: Layout) -> None:
+            layout: Layout, spans: Sequence[Span] = (), read: int = 0) -> None:
         """Add ``rows`` and the ends of the tasks ``ended`` in ``states``: the
-        next ones (from one thread at a time).
+        next ones (from one thread at a time); ``spans`` go among the rows,
+        each where it says (``rows`` begin at ``read`` of the record).
 
         A column at a time, each in one call (no Python code per row; not
         all at once with ``zip(*rows)``, which reads every field of every
@@ -139,41 +150,77 @@ class Columns:
         after its attempt, one state) is found by counting."""
         if self.node.typecode != layout.code:  # (before the first row: the plan's size says)
             self.node, self.end = array(layout.code), array(layout.code)
-        code, n = layout.code, len(rows)
-        node: list[str] = []
-        where = b""
-        if rows:
-            node = nodes_of(rows)
-            where = _pack(code, _get(layout.positions, node))
-            self.node.frombytes(where)
-            self._workers([*map(_WORKER, rows)])
-            self.started.frombytes(_pack("d", [*map(_STARTED, rows)]))
-            self.duration.frombytes(_pack("d", [*map(_DURATION, rows)]))
-            # First tries (numbers are 1 and up), of no fan-out (known of a
-            # plan where no node retries or fans out), that succeeded (an
-            # attempt's error is None when, and only when, it did).
-            if operator.countOf(map(_ERROR, rows), None) == n and (layout.firsts or (
-                    sum(map(_NUMBER, rows)) == n
-                    and operator.countOf(map(_INDEX, rows), None) == n)):
-                for runs, value in ((self.index, None), (self.number, 1), (self.ok, True),
-                                    (self.error, None)):
-                    runs.add(value, n)
-            else:
-                for runs, field in ((self.index, _INDEX), (self.number, _NUMBER),
-                                    (self.ok, _OK), (self.error, _ERROR)):
-                    runs.extend(map(field, rows))
+        nodes: list[str] = []
+        wheres: list[bytes] = []
+        done = 0
+        for at, span_nodes, starts, durations, worker in spans:
+            if at - read > done:
+                self._rows(rows[done:at - read], layout, nodes, wheres)
+                done = at - read
+            self._span(span_nodes, starts, durations, worker, layout, nodes, wheres)
+        self._rows(rows[done:] if done else rows, layout, nodes, wheres)
         if ended:
             # Each task's end right after its one attempt, the usual case: the
             # same nodes (compared by identity, mostly), looked up once.
-            self.end.frombytes(where if list(ended) == node
-                               else _pack(code, _get(layout.positions, ended)))
+            self.end.frombytes(b"".join(wheres) if list(ended) == nodes
+                               else _pack(layout.code, _get(layout.positions, ended)))
             state = states[0]
             if states.count(state) == len(states):
                 self.state.add(state, len(states))
             else:
                 self.state.extend(states)
         # Last: a page reads ``to`` first, and the columns up to it are whole.
-        self.to = (self.to[0] + len(ended), self.to[1] + n)
+        self.to = (self.to[0] + len(ended), self.to[1] + len(nodes))
+
+    def _rows(self, rows: Sequence[AttemptRow], layout: Layout, nodes: list[str],
+              wheres: list[bytes]) -> None:
+        """Add attempt ``rows``; their nodes go on ``nodes``, their positions'
+        bytes on ``wheres``."""
+        n = len(rows)
+        if not n:
+            return
+        node = nodes_of(rows)
+        where = _pack(layout.code, _get(layout.positions, node))
+        nodes += node
+        wheres.append(where)
+        self.node.frombytes(where)
+        self._workers([*map(_WORKER, rows)])
+        self.started.frombytes(_pack("d", [*map(_STARTED, rows)]))
+        self.duration.frombytes(_pack("d", [*map(_DURATION, rows)]))
+        # First tries (numbers are 1 and up), of no fan-out (known of a
+        # plan where no node retries or fans out), that succeeded (an
+        # attempt's error is None when, and only when, it did).
+        if operator.countOf(map(_ERROR, rows), None) == n and (layout.firsts or (
+                sum(map(_NUMBER, rows)) == n
+                and operator.countOf(map(_INDEX, rows), None) == n)):
+            self._firsts(n)
+        else:
+            for runs, field in ((self.index, _INDEX), (self.number, _NUMBER),
+                                (self.ok, _OK), (self.error, _ERROR)):
+                runs.extend(map(field, rows))
+
+    def _span(self, node: list[str], starts: Sequence[float], durations: Sequence[float],
+              worker: str, layout: Layout, nodes: list[str], wheres: list[bytes]) -> None:
+        """Add a span of the record (first attempts that succeeded on ``worker``):
+        each column in one call, the worker's lane repeated."""
+        n = len(node)
+        where = _pack(layout.code, _get(layout.positions, node))
+        nodes += node
+        wheres.append(where)
+        self.node.frombytes(where)
+        lane = self.lanes.get(worker)
+        if lane is None:
+            lane = self._lane(worker)  # (first: the column may get wider)
+        self.worker += array(self.worker.typecode, (lane,)) * n
+        self.started.frombytes(_pack("d", starts))
+        self.duration.frombytes(_pack("d", durations))
+        self._firsts(n)
+
+    def _firsts(self, n: int) -> None:
+        """``n`` first tries, of no fan-out, that succeeded."""
+        for runs, value in ((self.index, None), (self.number, 1), (self.ok, True),
+                            (self.error, None)):
+            runs.add(value, n)
 
     def _workers(self, workers: Sequence[str]) -> None:
         """The lanes of ``workers`` (a new worker gets the next lane): each

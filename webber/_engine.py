@@ -16,8 +16,9 @@ State, all in the caller's thread (no locks; executors only enqueue)::
     session      run(cache=...)'s keys, hits and misses (_cache_session)
     limits       run(limits=...)'s slots per concurrency tag (_limits): a job
                  waits there for a slot; a finished job hands its slot on
-    column       plain tasks (_to_column) go in Columns when no listener, cache or limit
-                 is there: no Job or entry in running; ColumnOutcomes end them in one pass
+    column       plain tasks (_to_column) go in Columns when no cache, limit or listener
+                 of each task is there (Hooks.columns): no Job or entry in running;
+                 ColumnOutcomes end them in one pass
 
 The loop blocks in its Inbox (``_inbox.py``) until outcomes arrive or a timer
 is due: it never polls for work. A node is decided as soon as its own parents are
@@ -102,7 +103,7 @@ class _Engine:
         # Starts only matter to timeouts (always sent for those) and to listeners.
         self.executor.report_starts = bool(self.hooks.on_task_start or self.hooks.on_batch)
         held = self.executor.held_starts if self.executor.report_starts else None
-        self.columns = (self.executor.columns and not self.listeners and self.session is None
+        self.columns = (self.executor.columns and self.hooks.columns and self.session is None
                         and not self.limits.caps)
         self.executor.start(self.inbox.report(self._started, held))
         finished = False
@@ -120,11 +121,12 @@ class _Engine:
 
     # -- waiting ------------------------------------------------------------------
     def _wait(self) -> None:
-        """Handle what arrives (and due timers), then decide once."""
+        """Tell on_batch what the last pass did (the first one's starts too), then
+        handle what arrives (and due timers), then decide once."""
+        if self.hooks.on_batch:
+            self.hooks.batch(self.record.rows, self.states, self.record.columns)
         self.inbox.wait(self._started, self._finish_one, self._finish_many)
         self._decide_all()
-        if self.hooks.on_batch:
-            self.hooks.batch(self.record.rows, self.states)
 
     # -- deciding: skip, or submit --------------------------------------------------
     def _decide_all(self) -> None:
@@ -260,6 +262,10 @@ class _Engine:
 
     # -- outcomes ---------------------------------------------------------------------
     def _started(self, message: Started) -> None:
+        if message.job.__class__ is Column:  # its worker got to it: its first task runs
+            if self.hooks.on_batch and message.job.node not in self.states:  # (not over yet)
+                self.hooks.started.append((message.job.node, 1, None, message.worker, message.at))
+            return
         # The engine's own Job for this attempt, if it is not over: compared
         # by key and attempt, not identity (executors may copy jobs).
         job = self.running.get((message.job.node, message.job.index))
@@ -291,6 +297,9 @@ class _Engine:
     def _finish_column(self, done: ColumnOutcomes) -> None:
         """The ends of tasks of a column: in one pass when they all succeeded."""
         column, first, oks, worker = done.column, done.first, done.oks, done.worker
+        if self.hooks.on_batch:  # (its next task runs now)
+            self.hooks.column_on(column, first + len(oks), worker,
+                                 done.starts[-1] + done.durations[-1])
         nodes = column.nodes[first:first + len(oks)]
         if not all(oks):  # each as a Job's (the rare path)
             for k, (ok, value) in enumerate(zip(oks, done.values, strict=True)):
@@ -449,7 +458,7 @@ class _Engine:
             hits, self.session.stats() if self.session is not None else None,
         )
         if self.hooks.on_batch:
-            self.hooks.batch(self.record.rows, self.states)
+            self.hooks.batch(self.record.rows, self.states, self.record.columns)
         self.hooks.emit("on_run_end", run)
         return run
 

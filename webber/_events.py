@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from webber._plan import Plan
-    from webber._run import Attempt, Run, State
+    from webber._run import Attempt, Run, Span, State
+    from webber.executors._base import Column
 
 __all__ = ["EVENTS", "AttemptRow", "Hooks", "Listener", "overrides"]
 
@@ -128,7 +129,7 @@ class Hooks:
         #: for on_batch (filled by the engine only when a listener wants it): the
         #: starts since the last call; the attempt rows and final states told so far
         self.started: list[tuple[str, int, int | None, str, float]] = []
-        self._told = self._ended = 0
+        self._told = self._ended = self._counted = 0
 
     def _wire(self) -> None:
         calls = {
@@ -185,30 +186,52 @@ class Hooks:
             except Exception:
                 self._drop(listener, "on_task_end")
 
-    def batch(self, rows: list[AttemptRow], states: dict[str, State]) -> None:
+    @property
+    def columns(self) -> bool:
+        """Whether the engine may send plain tasks as columns (no event per
+        task): no listener wants each task's events, and every ``on_batch``
+        one takes the record itself (``on_batch_columns``: the dashboard's
+        Board), column entries included."""
+        return not (self.on_task_start or self.attempts or self.finals) and all(
+            hasattr(listener, "on_batch_columns") for listener, _ in self.on_batch)
+
+    def column_on(self, column: Column, answered: int, worker: str, at: float) -> None:
+        """(for on_batch) ``worker`` answered the first ``answered`` tasks of
+        ``column``, the last ending at ``at``: the next one runs there now (a
+        worker runs its column in order), told as started at ``at``."""
+        if answered < len(column.nodes):
+            self.started.append((column.nodes[answered], 1, None, worker, at))
+
+    def batch(self, rows: list[AttemptRow], states: dict[str, State],
+              spans: list[Span] | None = None) -> None:
         """Tell on_batch what happened since the last call: the starts collected
-        in ``started``, and what ``rows`` (the run record's attempt rows) and
-        ``states`` (the final states) got since (both only grow, in order).
-        Nothing when no listener overrides on_batch.
+        in ``started``, and what ``rows`` (the run record's attempt rows),
+        ``spans`` (its columns: see ``Recorder.columns``) and ``states`` (the
+        final states) got since (all only grow, in order). Nothing when no
+        listener overrides on_batch.
 
         A listener with an ``on_batch_columns(started, rows, told, states,
-        ended)`` method (the dashboard's Board) is handed the record itself
-        and how far it goes now (``rows[:told]``, the first ``ended`` of
-        ``states``): nothing copied, and no tuple made per task, for it."""
+        ended, spans, counted)`` method (the dashboard's Board) is handed the
+        record itself and how far it goes now (``rows[:told]``,
+        ``spans[:counted]``, the first ``ended`` of ``states``): nothing
+        copied, and no tuple made per task, for it. A listener without it
+        turns the columns off (see :attr:`columns`): ``spans`` stays empty."""
         if not self.on_batch:
             return
-        told, ended = len(rows), len(states)
-        if told == self._told and ended == self._ended and not self.started:
+        spans = spans if spans is not None else []
+        told, ended, counted = len(rows), len(states), len(spans)
+        if (told == self._told and ended == self._ended and counted == self._counted
+                and not self.started):
             return
         started, self.started = self.started, []
         since, new = self._told, ended - self._ended
-        self._told, self._ended = told, ended
+        self._told, self._ended, self._counted = told, ended, counted
         pairs: tuple[list[AttemptRow], list[tuple[str, State]]] | None = None
         for listener, call in self.on_batch:
             try:
                 columns = getattr(listener, "on_batch_columns", None)
                 if columns is not None:
-                    columns(started, rows, told, states, ended)
+                    columns(started, rows, told, states, ended, spans, counted)
                     continue
                 if pairs is None:
                     # The last ``new`` entries, read from the end (a dict has no

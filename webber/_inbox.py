@@ -46,6 +46,8 @@ class Inbox:
         self._look = 0.0
         self._seq = itertools.count()
         self._main_thread = threading.current_thread() is threading.main_thread()
+        #: the owner waits with no timeout (no start, timer or heartbeat due)
+        self.sleeping = False
 
     def report(
         self,
@@ -58,7 +60,8 @@ class Inbox:
         ``held``: an executor's ``held_starts``, asked every ``STARTS``
         seconds while the owner waits (threads keep their starts there).
 
-        A start of a job without a timeout does not wake the owner: it waits
+        A start of a job without a timeout does not wake the owner (unless it
+        sleeps with nothing due, then once to set its clock): it waits
         in ``starts`` and is handled ``STARTS`` seconds after it came (by this
         machine's clock: a remote worker's may be off).
         Most tasks are shorter than that: their end comes first, which tells
@@ -80,6 +83,8 @@ class Inbox:
                     return
                 if message.job.timeout is None:
                     starts.append((now(), message))
+                    if self.sleeping:  # (after the append: see wait)
+                        put([])  # it may not see this start: wake it to set its clock
                     return
             put(message)
 
@@ -114,14 +119,19 @@ class Inbox:
             # (_thread.interrupt_main, as IDEs send it), only by a real
             # signal: wake up now and then, doing nothing, to let it through.
             timeout = HEARTBEAT if timeout is None else min(timeout, HEARTBEAT)
+        # Set before ``starts`` is read (a reporter appends, then reads it): a
+        # start this wait does not see wakes it.
+        self.sleeping = timeout is None
         starts = self.starts
         if starts or self.held is not None:
             first = min(starts[0][0] + STARTS if starts else math.inf,
                         self._look if self.held is not None else math.inf)
             due = max(0.0, first - time.monotonic())
             timeout = due if timeout is None else min(timeout, due)
+            self.sleeping = False
         try:
             message = self.messages.get(timeout=timeout)
+            self.sleeping = False
             while True:
                 if isinstance(message, (Outcomes, ColumnOutcomes)):
                     if finished_many is not None:

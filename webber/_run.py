@@ -20,9 +20,12 @@ if TYPE_CHECKING:
     from webber._plan import Plan
     from webber._timeline import Timeline
 
-__all__ = ["Attempt", "Recorder", "Run", "State", "span"]
+__all__ = ["Attempt", "Recorder", "Run", "Span", "State", "span"]
 
 State = Literal["success", "failed", "skipped"]
+#: first attempts that succeeded, as the record keeps them (``Recorder.columns``):
+#: (where in its rows they go, nodes, starts, durations, worker)
+Span = tuple[int, list[str], Sequence[float], Sequence[float], str]
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -383,9 +386,10 @@ class Recorder:
         #: (node, number, index, ok, started, duration, worker, error), in order
         #: (with the columns' rows left out until asked for: see column)
         self.rows: list[tuple[str, int, int | None, bool, float, float, str, str | None]] = []
-        #: first attempts that succeeded, kept as columns: (where in rows they
-        #: go, nodes, starts, durations, worker)
-        self.columns: list[tuple[int, list[str], Sequence[float], Sequence[float], str]] = []
+        #: first attempts that succeeded, kept as columns (Span); all_rows puts
+        #: them in new lists: whoever kept these (the dashboard's Board) still
+        #: reads them as they were
+        self.columns: list[Span] = []
         self._by_node: dict[str, list[Attempt]] = {}
         self._made = 0
 

@@ -32,7 +32,7 @@ from webber import _output
 from webber._errors import TaskDefinitionError, TaskTimeoutError, add_note
 from webber._inbox import Inbox
 from webber.executors import Executor, resolve_executor
-from webber.executors._base import Job, Outcome, Started, fetch
+from webber.executors._base import Column, Job, Outcome, Started, fetch
 
 __all__ = ["DEFAULT_MAXSIZE", "Stage", "check_repeat", "name_failure", "run_stream"]
 
@@ -244,7 +244,7 @@ class _Stream:
         self.batch.setdefault(id(ex), (ex, []))[1].append(job)
 
     # -- outcomes -------------------------------------------------------------------
-    def _current(self, job: Job) -> tuple[int, Job] | None:
+    def _current(self, job: Job | Column) -> tuple[int, Job] | None:
         k = self.index[job.node]
         current = self.inflight[k].get(job.index)  # type: ignore[arg-type]
         if current is None or current.attempt != job.attempt:

@@ -190,9 +190,10 @@ class ColumnOutcomes:
 
 @dataclass(slots=True, eq=False)
 class Started:
-    """A Job began to run (on ``worker``, at ``time.time()`` ``at``)."""
+    """A Job began to run (on ``worker``, at ``time.time()`` ``at``); for a
+    Column, its first task did (the engine follows the rest by its answers)."""
 
-    job: Job
+    job: Job | Column
     at: float
     worker: str
 

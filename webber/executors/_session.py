@@ -93,13 +93,12 @@ class Sent:
 
 def announce(task: Sent, proc: Proc) -> None:
     """Tell the engine ``task`` started, for its listeners: it is at the head of
-    the queue of a worker that is up. A job with a timeout is not told here:
-    its worker says when it begins (the pool's ``_begun``), so its clock does
-    not count its wait."""
+    the queue of a worker that is up (a column: its first task is). A job
+    with a timeout is not told here: its worker says when it begins (the
+    pool's ``_begun``), so its clock does not count its wait."""
     job = task.job
     if not task.announced and proc.up and task.session.starts and job.timeout is None:
         task.announced = True
-        assert isinstance(job, Job), "a Column in a run that wants starts"
         task.session.report(Started(job, time.time(), proc.name))
 
 
