@@ -126,13 +126,14 @@ class Columns:
         read, parts = self.read
         if read >= told and parts >= counted and ends >= ended:
             return
-        if whole and read == parts == ends == 0 and not counted and told == len(rows) \
-                and ended == len(states):
-            self.add(rows, [*states], [*states.values()], layout)
+        if whole and ends == 0 and ended == len(states):
+            nodes, values = [*states], [*states.values()]
         else:
-            self.add(rows[read:told], list(itertools.islice(states, ends, ended)),
-                     list(itertools.islice(states.values(), ends, ended)), layout,
-                     spans[parts:counted], read)
+            nodes = list(itertools.islice(states, ends, ended))
+            values = list(itertools.islice(states.values(), ends, ended))
+        self.add(rows if whole and read == 0 and told == len(rows) else rows[read:told],
+                 nodes, values, layout, spans[parts:counted] if parts else spans[:counted],
+                 read)
         self.read = (told, counted)
 
     def add(self, rows: Sequence[AttemptRow], ended: Sequence[str], states: Sequence[str],
