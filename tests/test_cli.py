@@ -313,3 +313,38 @@ def test_ctrl_c_stops_the_run_with_one_line_and_status_130(tmp_path: Path) -> No
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 130
     assert proc.stderr.read().splitlines()[-1:] == ["webber: interrupted"]
+
+
+ARGV = textwrap.dedent('''
+    import sys
+    from webber import Flow, task
+
+    N = int(sys.argv[1])  # (read while the file loads, as a script does)
+
+    @task
+    def echo(n):
+        print("got", n, sys.argv[2:])  # (read where the task runs: a worker process)
+
+    with Flow("argv") as flow:
+        echo(N)
+''')
+
+
+@pytest.mark.parametrize("executor", ["processes", "inline"])
+def test_the_files_own_arguments_are_its_sys_argv_while_it_loads_and_runs(
+        tmp_path: Path, executor: str) -> None:
+    path = tmp_path / "argv.py"
+    path.write_text(ARGV)
+    result = webber_cli("run", str(path), "3", "-e", executor, "x", "--", "--fast")
+    assert result.returncode == 0, result.stderr
+    assert "echo: got 3 ['x', '--fast']" in result.stdout + result.stderr
+    shown = webber_cli("show", str(path), "4", "--json")
+    assert shown.returncode == 0 and '"argv"' in shown.stdout
+    assert webber_cli("show", str(path)).returncode == 2  # (its sys.argv[1] is missing)
+
+
+def test_an_unknown_option_is_refused_not_passed_to_the_file(pipeline: Path) -> None:
+    result = webber_cli("run", str(pipeline), "7", "--dashbord")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "unrecognized arguments: --dashbord (the file's own options go after `--`)" in (
+        result.stderr)

@@ -15,7 +15,7 @@ from webber._task import task
 
 
 def add(columns: Columns, rows: list[Any], ends: list[tuple[str, str]], layout: Layout) -> None:
-    columns.add(rows, nodes_of(rows), [e[0] for e in ends], [e[1] for e in ends], layout)
+    columns.add(rows, [e[0] for e in ends], [e[1] for e in ends], layout)
 
 
 def expand(runs: Runs) -> list[Any]:
@@ -95,6 +95,29 @@ def test_columns_hold_every_attempt_and_end_exactly_however_they_come() -> None:
         check(plain, usual + failed + usual, [], ids)
 
 
+def test_catching_up_with_a_record_in_steps_or_whole_gives_the_same_columns() -> None:
+    ids = [f"n{i}" for i in range(50)]
+    layout = Layout({n: i for i, n in enumerate(ids)}, False)
+    for seed in range(5):
+        rows, ends = rows_of(300, seed)
+        states = dict(ends)
+        ends = list(states.items())  # (a record's states: one per task)
+        growing: list[Any] = []
+        grown: dict[str, str] = {}
+        steps = Columns()
+        for told, ended in ((0, 0), (10, 4), (10, 4), (150, len(ends) // 2), (300, len(ends))):
+            growing += rows[len(growing):told]
+            grown.update(ends[len(grown):ended])
+            steps.catch_up(growing, told, grown, ended, layout)
+            assert steps.to == (ended, told)
+        check(steps, rows, ends, ids)
+        whole = Columns()
+        whole.catch_up(rows, len(rows), states, len(states), layout, whole=True)
+        check(whole, rows, ends, ids)
+        whole.catch_up(rows, len(rows), states, len(states), layout, whole=True)
+        assert whole.to == (len(ends), len(rows))  # nothing twice
+
+
 def test_a_plan_with_retries_or_a_fan_out_is_not_all_first_tries() -> None:
     def layout(**options: Any) -> Layout:
         dag = DAG()
@@ -122,6 +145,32 @@ def test_settle_keeps_what_still_runs() -> None:
     last = [("b", 2, None, True, 1.0, 0.1, "w", None), ("m", 1, 0, True, 1.0, 0.1, "w", None)]
     settle(running, [], last)
     assert running == {("a", None): (1, "w", 1.0)}
+
+
+def test_settle_drops_the_attempts_of_final_tasks_without_searching_the_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from webber import _dashboard_columns
+
+    searched: list[int] = []
+
+    def counted(rows: Any) -> list[str]:
+        searched.append(len(rows))
+        return nodes_of(rows)
+
+    monkeypatch.setattr(_dashboard_columns, "nodes_of", counted)
+    running: dict[tuple[str, int | None], tuple[int, str, float]] = {}
+    started = [("a", 1, None, "w", 1.0), ("m", 1, 0, "w", 1.0), ("m", 1, 1, "w", 1.0)]
+    rows: list[Any] = [(f"t{i}", 1, None, True, 1.0, 0.1, "w", None) for i in range(100)]
+    rows += [("a", 1, None, True, 1.0, 0.1, "w", None), ("m", 1, 0, True, 1.0, 0.1, "w", None),
+             ("m", 1, 1, True, 1.0, 0.1, "w", None)]
+    # a and the fan-out m are final: every attempt of theirs ended
+    settle(running, started, rows, {"a": "success", "m": "success", "t0": "success"})
+    assert running == {} and searched == []
+    # b is not final (its retry may follow): its row is looked for
+    settle(running, [("b", 1, None, "w", 1.0), ("c", 1, None, "w", 1.0)],
+           [*rows, ("b", 1, None, False, 1.0, 0.1, "w", "E")], {"a": "success"})
+    assert running == {("c", None): (1, "w", 1.0)} and searched == [104]
 
 
 def test_settle_of_a_batch_where_every_task_started_and_ended_is_not_quadratic(

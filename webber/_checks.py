@@ -2,18 +2,29 @@
 
 ``compile()`` applies them to the whole graph; the DAG API and the graph store
 apply the same ones to each node and edge they change, so a bad call fails at
-its own line.
+its own line. Whether a task's function can take the arguments it is given is
+told where the task is added (:func:`check_call`; a DAG API node added without
+arguments, which ``update_nodes()`` may give it later, at ``compile()``), not
+when it runs, possibly hours later, in a worker: Python's own rules decide (``Signature.bind``), but
+only after a sub-microsecond look at a plain function's code object says the
+call does not fit. A call that fits, or a callable whose shape cannot be read
+that cheaply (a builtin, a class, a callable object), costs one comparison or
+is left to the run. A wrapper's own signature is the one checked
+(``follow_wrapped=False``): a decorator may pass its function arguments the
+caller does not.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
+from types import FunctionType, MethodType
+from typing import Any
 
 from webber._errors import CycleError, TaskDefinitionError
 from webber._graph import Node, TaskOptions
 
-__all__ = ["check_node", "cycle_error"]
+__all__ = ["check_call", "check_node", "cycle_error"]
 
 
 def check_node(node: Node, checked: set[int] | None = None) -> None:
@@ -91,3 +102,70 @@ def _cycle_message(ring: list[str], path: list[str], deps: Mapping[str, tuple[st
         fix = ("every edge here comes from a Promise argument (each task takes the "
                "previous one's result): change one task's arguments so that it does not")
     return f"the graph has a cycle: {names}; a task cannot wait for its own result: {fix}"
+
+
+_VARARGS, _VARKEYWORDS = 0x04, 0x08  # (inspect.CO_VARARGS, CO_VARKEYWORDS)
+
+#: the last call found to fit: (function, number of positional arguments)
+#: (a chain adds the same function with one argument 100,000 times)
+_fitted: tuple[Any, int] = (None, -1)
+
+
+def check_call(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], name: str) -> None:
+    """Raise TaskDefinitionError if ``func(*args, **kwargs)`` cannot bind."""
+    global _fitted
+    if not kwargs and _fitted[0] is func and _fitted[1] == len(args):
+        return
+    if _fits(func, len(args), kwargs):
+        if not kwargs:
+            _fitted = (func, len(args))
+        return
+    import inspect  # (only for a call that does not fit: a second to import)
+
+    try:
+        signature = inspect.signature(func, follow_wrapped=False)
+    except (TypeError, ValueError):
+        return  # (no signature to read: the run tells)
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as e:
+        given = f"{len(args)} positional argument{'s' * (len(args) != 1)}"
+        if kwargs:
+            given += f" and {', '.join(f'{key}=' for key in kwargs)}"
+        bare = signature.replace(  # (annotations are noise here, and may be strings)
+            parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()],
+            return_annotation=signature.empty)
+        raise TaskDefinitionError(
+            f"task {name!r}: {getattr(func, '__qualname__', func)!s}{bare} cannot take "
+            f"{given}: {e}; pass the arguments its signature takes"
+        ) from None
+
+
+def _fits(func: Any, n: int, kwargs: Mapping[str, Any]) -> bool:
+    """False only if ``func`` is a plain function (or a method of one) whose
+    code says it cannot take ``n`` positional arguments and ``kwargs``."""
+    if func.__class__ is MethodType:
+        func, n = func.__func__, n + 1
+    if func.__class__ is not FunctionType or "__signature__" in func.__dict__:
+        return True
+    code = func.__code__
+    count, flags = code.co_argcount, code.co_flags
+    if n > count and not flags & _VARARGS:
+        return False
+    names = code.co_varnames
+    if kwargs:
+        if any(key in names[:min(n, count)] for key in kwargs):
+            return False  # (given twice)
+        accepted = names[code.co_posonlyargcount:count + code.co_kwonlyargcount]
+        if not flags & _VARKEYWORDS and any(key not in accepted for key in kwargs):
+            return False
+    defaults = func.__defaults__
+    required = count - (len(defaults) if defaults else 0)
+    if any(names[i] not in kwargs for i in range(n, required)):
+        return False
+    if code.co_kwonlyargcount:
+        given = func.__kwdefaults__ or {}
+        if any(key not in given and key not in kwargs
+               for key in names[count:count + code.co_kwonlyargcount]):
+            return False
+    return True

@@ -34,6 +34,7 @@ examples:
   python -m webber show pipeline.py:flow -o flow.svg
   python -m webber show pipeline.py --json
   python -m webber run pipeline.py --cache .webber-cache
+  python -m webber run pipeline.py -- input.csv --fast   (the file's sys.argv[1:])
   python -m webber cache ls .webber-cache
   python -m webber cache prune --max-size 5GB --older-than 7d .webber-cache
 """
@@ -74,6 +75,9 @@ def parser() -> argparse.ArgumentParser:
         description="Run a flow and print a summary; exit status 1 if a task failed.",
     )
     run.add_argument("target", help=target_help)
+    argv_help = ("arguments for the file, after `--` if one starts with `-`: its sys.argv[1:] "
+                 "while it loads and runs, as with `python FILE.py ARG ...`")
+    run.add_argument("argv", nargs="*", metavar="ARG", help=argv_help)
     run.add_argument("--executor", "-e", default=None, choices=NAMES,
                      help=f"where tasks run (default: $WEBBER_EXECUTOR, else {NAMES[0]})")
     run.add_argument("--workers", "-w", type=int, default=None, metavar="N",
@@ -96,6 +100,7 @@ def parser() -> argparse.ArgumentParser:
         description="Draw a flow without running it: DOT source on stdout, or a file.",
     )
     show.add_argument("target", help=target_help)
+    show.add_argument("argv", nargs="*", metavar="ARG", help=argv_help)
     show.add_argument("-o", "--output", metavar="PATH",
                       help="write the diagram (.svg, .png, .pdf; needs Graphviz's dot)")
     show.add_argument("--json", action="store_true",
@@ -273,9 +278,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    args = parser().parse_args(argv)
+    top = parser()
+    args, extra = top.parse_known_args(argv)
+    # (the file's arguments may come after webber's options: `run x.py -e threads 7`;
+    # an unknown option is not taken for one: it may be a typo of webber's own)
+    cut = extra.index("--") if "--" in extra else len(extra)
+    if extra and (args.verb == "cache" or any(arg.startswith("-") for arg in extra[:cut])):
+        hint = "" if args.verb == "cache" else " (the file's own options go after `--`)"
+        top.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
     if args.verb == "cache":
         return _cache(args)
+    args.argv += extra[:cut] + extra[cut + 1:]
+    own, sys.argv = sys.argv, [split_target(args.target)[0], *args.argv]
+    try:
+        return _load_and_act(args)
+    finally:
+        sys.argv = own
+
+
+def _load_and_act(args: argparse.Namespace) -> int:
     try:
         if args.verb == "show" and args.output:
             check_output("-o", args.output, suffixes=DIAGRAM_SUFFIXES)

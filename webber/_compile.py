@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from webber._checks import check_node, cycle_error
+from webber._checks import check_call, check_node, cycle_error
 from webber._errors import TaskDefinitionError, UnknownNodeError
 from webber._gc import HOLD_FROM, paused
 from webber._graph import Condition, Node
@@ -121,17 +121,21 @@ def _compile(
 
 
 def _check_nodes(nodes: Mapping[str, Node]) -> None:
-    """check_node() of each node; of one that calls the function of the node
-    before it, with its options (a wide flow's), its flags alone."""
+    """check_node() and check_call() of each node; of one that calls the
+    function of the node before it, with its options and as many positional
+    arguments alone (a wide flow's, a chain's), its flags alone."""
     checked: set[int] = set()  # ids of the TaskOptions already validated
     func: object = None
     options: object = None
+    count = -1
     for node in nodes.values():
-        if (node.func is not func or node.options is not options or not (
+        if (node.func is not func or node.options is not options or node.kwargs
+                or len(node.args) != count or not (
                 node.skip.__class__ is node.skip_as_failure.__class__ is node.fan_out.__class__
                 is bool)):
             check_node(node, checked)
-            func, options = node.func, node.options
+            check_call(node.func, node.args, node.kwargs, node.id)
+            func, options, count = node.func, node.options, len(node.args)
 
 
 def _bad_condition(n: str, incoming: Mapping[str, object], condition: object) -> None:

@@ -17,17 +17,18 @@ dict and is handed the run record itself (its attempt rows and final
 states, and how far they go: nothing copied). What it was told is packed
 into the page's columns (``_dashboard_columns.Columns``: arrays of numbers,
 a column at a time, in one call each) when a page looks, and at the run's
-end with a page open, when the record is let go (it dies with the Run). No serialising, no I/O, and
-no wake-up of a page's thread per event: a page looks every 100 ms, and is
-woken only at a run's end (and when a run is shown while it sleeps, after
-10 s without runs); the run's end, as the usual page takes it, is made
-then, in the engine's thread (``Board._whole``), so the page's thread only
-writes it. Each browser's handler thread sends one batch of what it has
-not sent yet (slices of the columns, plus the attempts running now) as a
-server-sent event, on one stream that stays open from run to run (a ``run``
-event brings the next run's graph); the page (``_assets/dashboard.js``)
-applies the same batches, so a file written by ``to_html`` is the page with
-one batch of the whole run embedded.
+end with a page open, when the record is let go (it dies with the Run). No
+serialising, no I/O, and no wake-up of a page's thread per event: a page
+looks every 100 ms; the run's end, as the usual page takes it, is made in
+the engine's thread (``Board._whole``), which also writes it to each page
+waiting for it (``Stream.hand``: no wake-up at all); a page that is not
+(it is sending, or needs the run's graph) is woken for it, as is one asleep
+after 10 s without runs when a run is shown. Each browser's handler thread
+sends one batch of what it has not sent yet (slices of the columns, plus
+the attempts running now) as a server-sent event, on one stream that stays
+open from run to run (a ``run`` event brings the next run's graph); the
+page (``_assets/dashboard.js``) applies the same batches, so a file written
+by ``to_html`` is the page with one batch of the whole run embedded.
 
 Safe by default: the server binds 127.0.0.1 on a free port; every request
 needs the random token in the URL and a ``Host`` header naming this machine
@@ -52,13 +53,14 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from webber._dashboard_capture import Capture, traceback_of
-from webber._dashboard_columns import Columns, Layout, nodes_of, settle
+from webber._dashboard_columns import Columns, Layout, settle
 from webber._dashboard_http import (
     NO_GRAPH,
     Handler,
     Seen,
     Server,
     Server6,
+    Stream,
     batch,
     batch_event,
     batch_parts,
@@ -135,6 +137,8 @@ class Dashboard:
         #: the pages open, and those asleep until a run is shown (guarded by ``changed``)
         self.pages = 0
         self.asleep = 0
+        #: the open pages' streams (replaced, not changed: read without the lock)
+        self.streams: tuple[Stream, ...] = ()
         self._opened = False
 
     @property
@@ -372,7 +376,8 @@ class Board(Listener):
         ``states`` are what happened so far; kept, not copied."""
         if self.running or started:
             # Gone from running before it is in the columns: a page never misses it.
-            settle(self.running, started, rows[self.told:told])
+            # (The engine's thread: ``states`` has the first ``ended`` only.)
+            settle(self.running, started, rows, states, self.told)
         with self._packing:
             self.rows, self.states, self.told, self.ended = rows, states, told, ended
 
@@ -382,14 +387,9 @@ class Board(Listener):
         and in the engine's thread at a run's end with a page open (see
         ``_whole``)."""
         with self._packing:
-            ends, attempts = self.columns.to
-            if self.rows is not None and self.states is not None and (
-                    attempts < self.told or ends < self.ended):
-                rows, states = self.rows[attempts:self.told], self.states
-                self.columns.add(rows, nodes_of(rows),
-                                 list(itertools.islice(states, ends, self.ended)),
-                                 list(itertools.islice(states.values(), ends, self.ended)),
-                                 self.layout())
+            if self.rows is not None and self.states is not None:
+                self.columns.catch_up(self.rows, self.told, self.states, self.ended,
+                                      self.layout(), whole=self.finished)
         return self.columns
 
     def lengths(self) -> tuple[int, int, int, int]:
@@ -423,10 +423,16 @@ class Board(Listener):
         self.whole = (to, batch_event(self.number, to, news, run_event(data, '"same"')))
 
     def _ended(self) -> None:
-        """Wake the pages of this run: the end goes out now, not at their next look."""
-        if self.dashboard is not None:
-            with self.dashboard.changed:
-                self.dashboard.changed.notify_all()
+        """The end goes out now: written to the pages waiting for it, or they are woken."""
+        dashboard = self.dashboard
+        if dashboard is None:
+            return
+        streams = dashboard.streams
+        if streams and self.whole is not None and dashboard.board is self \
+                and all([stream.hand(self) for stream in streams]):
+            return
+        with dashboard.changed:
+            dashboard.changed.notify_all()
 
     def line(self, node: str, stream: str, text: str) -> None:
         """One printed line of ``node`` (called from any thread)."""

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from webber._plan import Plan
 
 __all__ = [
-    "AWAKE", "BATCH", "KEEP_ALIVE", "NO_GRAPH", "Handler", "Seen", "Server", "Server6",
+    "AWAKE", "BATCH", "KEEP_ALIVE", "NO_GRAPH", "Handler", "Seen", "Server", "Server6", "Stream",
     "batch", "batch_event", "batch_parts", "column", "graph", "page", "run_event", "with_nodes",
 ]
 
@@ -45,6 +45,10 @@ BATCH = 0.1
 AWAKE = 10.0
 #: seconds of silence after which a page is sent a comment (to find out it left)
 KEEP_ALIVE = 15.0
+#: send() that never blocks (0 where there is none: Windows; pages' threads write
+#: then), nor raises SIGPIPE in a program that restored its default action
+_DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0) and (
+    socket.MSG_DONTWAIT | getattr(socket, "MSG_NOSIGNAL", 0))
 #: JSON as the page takes it (no spaces; NaN refused)
 _json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
@@ -257,6 +261,10 @@ class Server6(Server):
 
 class Handler(BaseHTTPRequestHandler):
     server: Server
+    #: each event goes out as it is written: with Nagle's algorithm on, a run's
+    #: end written while the page has not yet acknowledged the last one waited
+    #: for that acknowledgement (a delayed ACK: up to 40 ms on Linux)
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the caller's stderr is theirs."""
@@ -304,62 +312,118 @@ class Handler(BaseHTTPRequestHandler):
         self._common_headers()
         self.end_headers()
         # A reconnecting EventSource says where it was: "run:ends.attempts.lines.tracebacks".
-        page_run, seen = _resumed(self.headers.get("Last-Event-ID", ""), run)
+        stream = Stream(self.connection, *_resumed(self.headers.get("Last-Event-ID", ""), run))
         with dashboard.changed:
             dashboard.pages += 1  # the runs shown fill their columns as they go
-        try:
-            self._stream(dashboard, page_run, seen)
-        finally:
-            with dashboard.changed:
-                dashboard.pages -= 1
-
-    def _stream(self, dashboard: Dashboard, page_run: str, seen: Seen) -> None:
-        board: Board | None = None
-        running: dict[Any, Any] = {}
-        #: a run event goes before the next batch: "graph", or "same" (the same
-        #: flow again: the page keeps its graph); "": none
-        done, starting = False, ""
-        wrote = shown_at = time.monotonic()  # the last write; when a run was last going on
+            dashboard.streams = (*dashboard.streams, stream)
         try:
             while not dashboard._stopped.is_set():
-                shown = dashboard.board
-                if shown is not board:
-                    graph = board.nodes_json if board is not None else None
-                    board, running, done = shown, {}, False
-                    shown_at = time.monotonic()
-                    if board is not None and not (str(board.number) == page_run
-                                                  and _fits(seen, board)):
-                        # Sent with the run's first batch, after BATCH or at its end:
-                        # one write (and one wake-up of the page) for a short run.
-                        starting = "same" if board.graph() is graph else "graph"
-                        seen = (0, 0, 0, 0)
-                if board is not None and not done and (starting or board.finished or
-                                                       board.running != running or
-                                                       seen != board.lengths()):
-                    if starting and not board.finished:
-                        _look(dashboard)  # wait for something to show
-                    if starting == "same" and board.whole is not None:
-                        seen, message = board.whole  # (made at the run's end: see Board)
-                        done = True
-                    else:
-                        header = b""
-                        if starting:
-                            data, nodes = dashboard.shown(board)
-                            header = run_event(data, '"same"' if starting == "same" else nodes)
-                        running = board.running.copy()
-                        seen, done, news = batch_parts(board, seen)
-                        message = batch_event(board.number, seen, news, header)
-                    self.wfile.write(message)
-                    starting, wrote, shown_at = "", time.monotonic(), time.monotonic()
-                elif time.monotonic() - wrote >= KEEP_ALIVE:
-                    self.wfile.write(b": keep-alive\n\n")  # find out if the page left
-                    wrote = time.monotonic()
-                if board is None or done:
-                    _idle(dashboard, board, asleep=time.monotonic() - shown_at >= AWAKE)
+                with stream.lock:
+                    idle = self._step(dashboard, stream)
+                if idle:
+                    _idle(dashboard, stream.board,
+                          asleep=time.monotonic() - stream.shown_at >= AWAKE)
                 else:
                     _look(dashboard)
         except (BrokenPipeError, ConnectionResetError):
             return  # the page was closed
+        finally:
+            with dashboard.changed:
+                dashboard.pages -= 1
+                dashboard.streams = tuple(s for s in dashboard.streams if s is not stream)
+
+    def _step(self, dashboard: Dashboard, stream: Stream) -> bool:
+        """Write what ``stream``'s page has not seen, if anything (under its
+        lock); whether it is idle then (no run, or the run's end sent)."""
+        if stream.rest:  # what the engine's thread could not write at once
+            rest, stream.rest = stream.rest, b""
+            self.wfile.write(rest)
+        shown, board = dashboard.board, stream.board
+        if shown is not board:
+            graph = board.nodes_json if board is not None else None
+            stream.board, stream.running, stream.done = shown, {}, False
+            board = shown
+            stream.shown_at = time.monotonic()
+            if board is not None and not (str(board.number) == stream.run
+                                          and _fits(stream.seen, board)):
+                # Sent with the run's first batch, after BATCH or at its end:
+                # one write (and one wake-up of the page) for a short run.
+                stream.starting = "same" if board.graph() is graph else "graph"
+                stream.seen = (0, 0, 0, 0)
+        if board is not None and not stream.done and (
+                stream.starting or board.finished or board.running != stream.running
+                or stream.seen != board.lengths()):
+            if stream.starting and not board.finished:
+                _look(dashboard)  # wait for something to show
+            if stream.starting == "same" and board.whole is not None:
+                stream.seen, message = board.whole  # (made at the run's end: see Board)
+                stream.done = True
+            else:
+                header = b""
+                if stream.starting:
+                    data, nodes = dashboard.shown(board)
+                    header = run_event(data, '"same"' if stream.starting == "same" else nodes)
+                stream.running = board.running.copy()
+                stream.seen, stream.done, news = batch_parts(board, stream.seen)
+                message = batch_event(board.number, stream.seen, news, header)
+            self.wfile.write(message)
+            stream.starting, stream.wrote = "", time.monotonic()
+            stream.shown_at = stream.wrote
+        elif time.monotonic() - stream.wrote >= KEEP_ALIVE:
+            self.wfile.write(b": keep-alive\n\n")  # find out if the page left
+            stream.wrote = time.monotonic()
+        return board is None or stream.done
+
+
+class Stream:
+    """One open page's event stream: the run it shows (``board``), how far it
+    got (``seen``, ``done``: sent the run's end) and its socket. Its handler
+    thread writes to it (``Handler._step``), holding ``lock``; at a run's end,
+    the engine's thread writes the end itself to a page that waits for the
+    next run of the same flow (:meth:`hand`), instead of waking that thread
+    to do it (a wake-up and a GIL hand-over cost more than the write)."""
+
+    def __init__(self, sock: socket.socket, run: str, seen: Seen) -> None:
+        self.lock = threading.Lock()
+        self.sock = sock
+        #: the run the page asked for (a reconnecting page: where it was)
+        self.run = run
+        self.seen = seen
+        self.board: Board | None = None
+        self.running: dict[Any, Any] = {}
+        #: a run event goes before the next batch: "graph", or "same" (the same
+        #: flow again: the page keeps its graph); "": none
+        self.starting = ""
+        self.done = False
+        #: what a write of the engine's thread left unsent (its thread sends it first)
+        self.rest = b""
+        #: the last write; when a run was last going on
+        self.wrote = self.shown_at = time.monotonic()
+
+    def hand(self, board: Board) -> bool:
+        """(In the engine's thread at the end of ``board``'s run, its end
+        made: ``board.whole``.) Write that end to this page if it is idle
+        after another run of the same graph and its thread is not writing;
+        never blocks (what the socket does not take at once, its thread
+        sends). Whether the page has it all (else its thread must be woken)."""
+        if not _DONTWAIT or not self.lock.acquire(blocking=False):
+            return False
+        try:
+            before, whole = self.board, board.whole
+            if (before is None or before is board or not self.done or self.rest
+                    or whole is None or board.nodes_json is None
+                    or before.nodes_json is not board.nodes_json):
+                return False
+            try:
+                sent = self.sock.send(whole[1], _DONTWAIT)
+            except OSError:  # its buffer is full, or the page left: its thread finds out
+                return False
+            self.board, self.running, self.seen, self.done = board, {}, whole[0], True
+            self.rest, self.starting = whole[1][sent:], ""
+            self.wrote = self.shown_at = time.monotonic()
+            return not self.rest
+        finally:
+            self.lock.release()
 
 
 def _look(dashboard: Dashboard) -> None:

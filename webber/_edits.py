@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from typing import Any
 
-from webber._checks import check_node
+from webber._checks import check_call, check_node
 from webber._drafts import make_node
 from webber._errors import (
     DuplicateEdgeError,
@@ -132,26 +132,22 @@ class GraphEdits(GraphView):
 
     # -- internals --------------------------------------------------------------------
     def _add(
-        self,
-        fn: Callable[..., Any],
-        options: TaskOptions,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        known: bool,
-        fan_out: bool = False,
-        promises: list[Promise] | None = None,
-        fan: dict[str, Any] | None = None,
+        self, fn: Callable[..., Any], options: TaskOptions, args: tuple[Any, ...],
+        kwargs: dict[str, Any], known: bool, fan_out: bool = False,
+        promises: list[Promise] | None = None, fan: dict[str, Any] | None = None,
     ) -> str:
         """Add a node that calls ``fn(*args, **kwargs)``; returns its id.
 
-        The arguments are read once, unless ``promises`` (those in them) is
-        given: Promises checked (see :meth:`_check_promises`), an IterPromise
-        lowered to its fan-out settings (``fan``: see lower_iter_promise).
-        Plain values are not walked. One call for the common case (a chain's
-        links, 100,000 of them): atoms and Promises of nodes here."""
+        The arguments are read once, unless ``promises`` (those in them) is given: Promises
+        checked (see :meth:`_check_promises`), an IterPromise lowered to its fan-out settings
+        (``fan``: see lower_iter_promise). Plain values are not walked. One call for the
+        common case (a chain's links, 100,000 of them): atoms and Promises of nodes here."""
         present = False  # whether each Promise was found to name a node here
         if promises is None and not (args or kwargs):
+            if not known:  # (a DAG API node may get them from update_nodes(): compile() checks)
+                check_call(fn, args, kwargs, options.name)
             return self._store.add_plain(options, fn, args, kwargs, fan_out)  # (nothing to read)
+        given = (args, kwargs)  # (as called: an IterPromise is lowered below)
         if promises is None:
             promises = []
             kin, nodes = self._kin, self._store.nodes
@@ -171,6 +167,7 @@ class GraphEdits(GraphView):
             if check:
                 self._check_promises(promises, options.name, known)
             present = known and not check  # (the DAG API's common case)
+        check_call(fn, *given, options.name)  # (after the Promises: a foreign one says more)
         store = self._store
         if not promises and fan is None:
             return store.add_plain(options, fn, args, kwargs, fan_out)

@@ -13,7 +13,7 @@ bad graph, ``KeyError`` for an unknown id, ``TimeoutError`` for a timeout)::
      │    ├── InvalidPromiseError          a Promise argument naming no node here
      │    │    ├── UnknownPromiseError (also UnknownNodeError)  of a missing node
      │    │    └── ForeignPromiseError     of another flow (or another flow's id)
-     │    ├── TaskDefinitionError          not callable, bad retries, bad condition
+     │    ├── TaskDefinitionError          not callable, wrong arguments, bad retries
      │    └── UnpicklableTaskError         cannot be sent to a worker process
      ├── TaskError                         raised *for* a task, not *by* it
      │    ├── TaskTimeoutError (TimeoutError)  the task ran past its timeout
@@ -206,7 +206,7 @@ class ForeignPromiseError(InvalidPromiseError):
 
 
 class TaskDefinitionError(GraphError, TypeError):
-    """A task is not callable, or one of its settings is out of range.
+    """A task is not callable, cannot take its arguments, or has a setting out of range.
 
     >>> from webber import TaskDefinitionError, task
     >>> try:

@@ -1,0 +1,184 @@
+"""A page's event stream: who writes a run's end to it, and when (no browser
+needed: the stream is read as the page's EventSource reads it)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import decoded
+from webber import DAG, Dashboard
+
+pytestmark = pytest.mark.timeout(120)
+
+WAIT = 30  # seconds a page may take under load (2 shared cores)
+
+
+@pytest.fixture
+def dashboard() -> Iterator[Dashboard]:
+    board = Dashboard()
+    yield board
+    board.stop()
+
+
+def events(stream: Any) -> Iterator[tuple[str, bytes]]:
+    """The stream's events as (its ``id:`` or ``event:`` line, its data)."""
+    head = ""
+    for raw in stream:
+        if raw.startswith((b"id: ", b"event: ")):
+            head = raw.decode().strip()
+        elif raw.startswith(b"data: "):
+            yield head, raw[6:].rstrip(b"\n")
+
+
+def next_batch(found: Iterator[tuple[str, bytes]]) -> tuple[int, dict[str, Any]]:
+    """The next batch (skipping a run event before it): its run's number and data."""
+    for head, data in found:
+        if head.startswith("id: "):
+            return int(head[4:].partition(":")[0]), decoded(data)
+    raise AssertionError("the stream ended")
+
+
+def open_page(dashboard: Dashboard) -> Any:
+    stream = urllib.request.urlopen(dashboard.url.replace("/?", "/events?"), timeout=WAIT)
+    deadline = time.monotonic() + WAIT
+    while not dashboard.streams and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return stream
+
+
+def noops(name: str, n: int = 20) -> DAG:
+    dag = DAG(name)
+    for i in range(n):
+        dag.add_node(abs, i)
+    return dag
+
+
+def test_the_next_runs_end_is_written_by_the_engines_thread_to_a_page_waiting_for_it(
+    dashboard: Dashboard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webber import _dashboard_http
+
+    dag = noops("same")
+    dag.run(executor="threads", dashboard=dashboard)
+    # The page's thread looks again only when woken (no look every BATCH, no
+    # sleep after AWAKE): what reaches the page unwoken was written by the run.
+    monkeypatch.setattr(_dashboard_http, "BATCH", 3600.0)
+    monkeypatch.setattr(_dashboard_http, "AWAKE", 3600.0)
+    with open_page(dashboard) as stream:
+        found = events(stream)
+        number, first = next_batch(found)
+        assert first["done"] is not None and first["to"][:2] == [20, 20]
+        (page,) = dashboard.streams
+        for _ in range(3):
+            dag.run(executor="processes", dashboard=dashboard)
+            board = dashboard.board
+            assert board is not None and page.board is board and page.done
+            number_next, batch = next_batch(found)
+            assert number_next == board.number > number
+            assert batch["from"] == [0, 0, 0, 0] and batch["to"][:2] == [20, 20]
+            assert batch["done"][1] is True and batch["att"]["n"] == 20
+            number = number_next
+        # Another flow: the page needs its graph; its thread is woken to send it.
+        other = noops("other", 3)
+        other.run(executor="threads", dashboard=dashboard)
+        head, data = next(found)
+        assert head == "event: run" and b'"nodes":{"id":' in data
+        number_next, batch = next_batch(found)
+        assert number_next > number and batch["to"][:2] == [3, 3]
+
+
+def test_a_page_gets_each_runs_end_once_whoever_writes_it(dashboard: Dashboard) -> None:
+    dag = noops("once")
+    dag.run(executor="threads", dashboard=dashboard)
+    with open_page(dashboard) as stream:
+        found = events(stream)
+        numbers = [next_batch(found)[0]]
+        for _ in range(4):
+            dag.run(executor="threads", dashboard=dashboard)
+            board = dashboard.board
+            assert board is not None
+            number, batch = next_batch(found)
+            numbers.append(number)
+            assert number == board.number and batch["done"] is not None
+            time.sleep(0.25)  # (the page's thread looks in between: it sends nothing again)
+        assert numbers == sorted(set(numbers))
+
+
+def _boards(dashboard: Dashboard) -> tuple[Any, Any]:
+    """Two finished Boards of one flow, shown on ``dashboard``, the second's end made."""
+    from webber._dashboard import Board
+
+    run = noops("pair", 5).run(executor="inline")
+    first, second = Board.of_run(run, dashboard), Board.of_run(run, dashboard)
+    first.graph()
+    second.nodes_json = first.nodes_json  # (as Dashboard.show does for the same plan)
+    second._whole()
+    return first, second
+
+
+def test_stream_hand_writes_only_to_an_idle_page_of_the_same_graph(
+    dashboard: Dashboard,
+) -> None:
+    from webber._dashboard_http import Stream
+
+    first, second = _boards(dashboard)
+    near, far = socket.socketpair()
+    with near, far:
+        page = Stream(near, "", (0, 0, 0, 0))
+        assert not page.hand(second)  # it shows no run yet
+        page.board, page.done = first, False
+        assert not page.hand(second)  # still sending the run before
+        page.done = True
+        with page.lock:  # its thread is writing
+            assert not page.hand(second)
+        other = type(second).of_run(noops("other", 2).run(executor="inline"), dashboard)
+        other._whole()
+        assert not page.hand(other)  # another graph: its thread sends it
+        assert page.board is first
+        assert page.hand(second)
+        assert page.board is second and page.done and page.seen == second.whole[0]
+        far.settimeout(WAIT)
+        got = b""
+        while len(got) < len(second.whole[1]):
+            got += far.recv(1 << 16)
+        assert got == second.whole[1]
+        assert not page.hand(second)  # once
+
+
+def test_stream_hand_leaves_what_the_socket_does_not_take_to_the_pages_thread(
+    dashboard: Dashboard,
+) -> None:
+    from webber._dashboard_http import Stream
+
+    first, second = _boards(dashboard)
+    seen, message = second.whole
+    second.whole = (seen, message + b": " + b"x" * (4 << 20) + b"\n\n")  # more than a buffer
+    near, far = socket.socketpair()
+    with near, far:
+        page = Stream(near, "", (0, 0, 0, 0))
+        page.board, page.done = first, True
+        assert not page.hand(second)  # (so its thread is woken)
+        assert page.board is second and page.rest and page.seen == seen
+        got: list[bytes] = []
+        reader = threading.Thread(target=lambda: got.extend(iter(lambda: far.recv(1 << 20), b"")))
+        reader.start()
+        near.sendall(page.rest)  # what its thread does first
+        near.shutdown(socket.SHUT_WR)
+        reader.join(WAIT)
+        assert b"".join(got) == second.whole[1]
+
+
+def test_a_pages_connection_sends_each_event_at_once(dashboard: Dashboard) -> None:
+    noops("nodelay", 2).run(executor="inline", dashboard=dashboard)
+    with open_page(dashboard):
+        (page,) = dashboard.streams
+        # Nagle's algorithm would hold a run's end until the page acknowledged
+        # the last one (a delayed ACK: up to 40 ms).
+        assert page.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
