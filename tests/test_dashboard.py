@@ -757,3 +757,27 @@ def test_on_processes_a_columns_attempts_lines_and_failures_reach_the_report(
     html = run.to_html()
     assert '"line 39"' in html and "ValueError: seven" in html
     assert run.dashboard() is dashboard
+
+
+def test_on_processes_a_listener_of_each_task_beside_the_page_turns_the_columns_off(
+    dashboard: Dashboard, columns_used: list[list[str]]
+) -> None:
+    from webber import Listener
+    from webber._dashboard import _watched
+
+    class Ends(Listener):
+        def __init__(self) -> None:
+            self.ended: list[str] = []
+
+        def on_task_end(self, node: str, state: Any, attempt: int, duration: float,
+                        worker: str) -> None:
+            self.ended.append(node)
+
+    dag = DAG("beside")
+    nodes = [dag.add_node(abs, -n) for n in range(20)]
+    ends = Ends()
+    run = dag.run(executor="processes", dashboard=dashboard, listeners=[ends])
+    assert run.ok and columns_used == [] and sorted(ends.ended) == sorted(nodes)
+    assert _watched[run].lengths()[:2] == (20, 20)
+    dag.run(executor="processes", dashboard=dashboard)  # the dashboard alone: columns
+    assert sum(map(len, columns_used)) == 20
