@@ -226,16 +226,10 @@ def test_a_batch_takes_the_head_of_a_column_and_leaves_the_rest_in_parts() -> No
 def test_a_column_whose_function_cannot_be_sent_fails_each_of_its_tasks() -> None:
     """send_batch: each task of a column whose function does not pickle fails
     with its own JobSendError; the column after it goes, tagged after it."""
-    import itertools
-    import pickle
     import threading
-    import types
-    from collections import deque
 
+    from tests.executors.test_process_pool import send_to_a_stand_in
     from webber.executors._base import ColumnOutcomes
-    from webber.executors._frames import Frames
-    from webber.executors._sending import send_batch
-    from webber.executors._session import Session
 
     lock = threading.Lock()
 
@@ -243,23 +237,14 @@ def test_a_column_whose_function_cannot_be_sent_fails_each_of_its_tasks() -> Non
         return lock.locked()
 
     reported: list[Any] = []
-    read, write = os.pipe()
-    proc = types.SimpleNamespace(conn_in=write, fids=set(), forget=[], inflight=deque(),
-                                 up=False, name="fake")
     batch: list[Any] = [Column(holds_a_lock, "holds_a_lock", ["a", "b"], [(1,), (2,)]),
                         Column(_double, "_double", ["c", "d"], [(3,), (4,)])]
-    try:
-        send_batch(proc, Session(reported.append), batch,  # type: ignore[arg-type]
-                   itertools.count(), itertools.count())
-        frames = Frames(read).read()
-    finally:
-        os.close(read)
-        os.close(write)
+    messages, proc = send_to_a_stand_in(batch, reported.append)
     (failed,) = reported
     assert isinstance(failed, ColumnOutcomes) and failed.column is batch[0]
     assert list(failed.oks) == [False, False]
     assert [(type(e), e.args[0].split(" cannot")[0]) for e in failed.values] == [
         (webber.JobSendError, "task 'a'"), (webber.JobSendError, "task 'b'")]
-    run = pickle.loads(frames[-1])
+    run = messages[-1]
     assert run[1] == [(2, run[1][0][1], "_double", ["c", "d"], [(3,), (4,)])]
     assert [task.tag for task in proc.inflight] == [2]

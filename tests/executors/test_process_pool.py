@@ -547,36 +547,43 @@ def _add(a: int, b: int = 0) -> int:
     return a + b
 
 
-def test_jobs_of_one_function_with_plain_arguments_travel_as_one_column() -> None:
-    """A column: the function's id and name once, then the nodes and their
-    arguments in two lists, tagged one after the other; a job with keyword
-    arguments, inputs or arguments that are not plain goes as its own entry,
-    and ends the column (the next one starts anew)."""
+def send_to_a_stand_in(batch: list[Any], report: Any = None) -> tuple[list[Any], Any]:
+    """``send_batch`` of ``batch`` to a stand-in worker (a pipe): the messages
+    it got, unpickled, and the stand-in (its ``inflight``)."""
     import itertools
     import pickle
     import types
     from collections import deque
 
-    from webber.executors._base import Job
     from webber.executors._frames import Frames
     from webber.executors._sending import send_batch
     from webber.executors._session import Session
 
-    def job(node: str, *args: object, **kwargs: object) -> Job:
-        return Job(node, None, 1, "_add", _add, args, kwargs, None, None)
-
     read, write = os.pipe()
     proc = types.SimpleNamespace(conn_in=write, fids=set(), forget=[], inflight=deque(),
                                  up=False, name="fake")
-    batch = [job("a", 1), job("b", 2, 3), job("c", 1, b=2), job("d", [1]), job("e"), job("f", 4)]
     try:
-        send_batch(proc, Session(lambda message: None), batch,  # type: ignore[arg-type]
+        send_batch(proc, Session(report or (lambda message: None)), batch,  # type: ignore[arg-type]
                    itertools.count(), itertools.count())
         frames = Frames(read).read()
     finally:
         os.close(read)
         os.close(write)
-    fn, run = (pickle.loads(frame) for frame in frames)
+    return [pickle.loads(frame) for frame in frames], proc
+
+
+def test_jobs_of_one_function_with_plain_arguments_travel_as_one_column() -> None:
+    """A column: the function's id and name once, then the nodes and their
+    arguments in two lists, tagged one after the other; a job with keyword
+    arguments, inputs or arguments that are not plain goes as its own entry,
+    and ends the column (the next one starts anew)."""
+    from webber.executors._base import Job
+
+    def job(node: str, *args: object, **kwargs: object) -> Job:
+        return Job(node, None, 1, "_add", _add, args, kwargs, None, None)
+
+    batch = [job("a", 1), job("b", 2, 3), job("c", 1, b=2), job("d", [1]), job("e"), job("f", 4)]
+    (fn, run), proc = send_to_a_stand_in(batch)
     assert fn[0] == "fn" and run[0] == "run"
     fid = fn[1]
     entries = run[1]
@@ -624,15 +631,7 @@ def test_a_column_keeps_each_jobs_output_failure_and_result_its_own(
 def test_a_job_whose_function_cannot_be_sent_fails_alone_between_columns() -> None:
     """send_batch: a job whose function does not pickle fails alone
     (JobSendError); the columns before and after it go, tagged in order."""
-    import itertools
-    import pickle
-    import types
-    from collections import deque
-
     from webber.executors._base import Job, Outcome
-    from webber.executors._frames import Frames
-    from webber.executors._sending import send_batch
-    from webber.executors._session import Session
 
     lock = threading.Lock()
 
@@ -643,19 +642,10 @@ def test_a_job_whose_function_cannot_be_sent_fails_alone_between_columns() -> No
         return Job(node, None, 1, func.__name__, func, args, {}, None, None)
 
     reported: list[Any] = []
-    read, write = os.pipe()
-    proc = types.SimpleNamespace(conn_in=write, fids=set(), forget=[], inflight=deque(),
-                                 up=False, name="fake")
     batch = [job("a", _add, 1), job("b", _add, 2), job("c", holds_a_lock),
              job("d", _add, 3), job("e", _add, 4)]
-    try:
-        send_batch(proc, Session(reported.append), batch,  # type: ignore[arg-type]
-                   itertools.count(), itertools.count())
-        frames = Frames(read).read()
-    finally:
-        os.close(read)
-        os.close(write)
-    run = pickle.loads(frames[-1])
+    messages, proc = send_to_a_stand_in(batch, reported.append)
+    run = messages[-1]
     fid = run[1][0][1]
     assert run[1] == [(0, fid, "_add", ["a", "b"], [(1,), (2,)]),
                       (3, fid, "_add", ["d", "e"], [(3,), (4,)])]
