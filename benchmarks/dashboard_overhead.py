@@ -11,7 +11,10 @@ Four ways, on the threads and on the processes executor:
 4. the same with a page open: a separate process, like a browser, that
    loaded the page once and reads its event stream for the whole benchmark
    (the stream moves on to each new run, as an open page does); each run is
-   timed until that reader has read the run's end.
+   timed until that reader has read the run's end (for a run that went
+   well: every task's end and the outcome, its attempts to follow with the
+   page's next look, which runs that follow at once leave out: see the
+   dashboard guide).
 
 A dashboard is made once, as ``dashboard=True`` makes one per program: a
 run pays for its server's start once, and a page is loaded once, however
@@ -53,13 +56,18 @@ MODES = ("off", "listener", "on", "page")
 
 def read_events(url: str) -> None:
     """Load the page, then read its event stream like the browser does, for
-    as long as it is open: say "done" at each run's end."""
+    as long as it is open: say "done" at each run's end (once: the run's
+    attempts may follow its end, in a batch that says "done" again)."""
     with urllib.request.urlopen(url, timeout=60) as page:
         page.read()
     with urllib.request.urlopen(url.replace("/?", "/events?"), timeout=600) as stream:
         print("connected", flush=True)
+        run = ended = b""
         for raw in stream:
-            if raw.startswith(b"data: ") and b'"done":[' in raw:
+            if raw.startswith(b"id: "):
+                run = raw[4:].partition(b":")[0]
+            elif raw.startswith(b"data: ") and b'"done":[' in raw and run != ended:
+                ended = run
                 print("done", flush=True)
 
 
