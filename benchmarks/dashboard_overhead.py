@@ -21,9 +21,9 @@ run pays for its server's start once, and a page is loaded once, however
 many runs it shows. Those one-off costs are printed apart: the wall time of
 starting a server, and the caller's CPU time of serving one page load.
 
-Two measures, each the best of 15 runs after a warm-up (modes interleaved),
+Two measures, each the best of 50 runs after a warm-up (modes interleaved),
 as ratios with / without (the target: at most 1.20 for 3 and 4; the medians
-of the 15 are printed too):
+of the 50 are printed too):
 
 - wall: the time ``run()`` takes (for 4: until the page has the run's end);
 - CPU: the CPU time of this process (the caller: engine, listeners, the
@@ -50,7 +50,7 @@ from _common import import_webber_from_checkout, table
 from _workloads import build_noops
 
 TARGET = 1.20
-REPEAT = 15
+REPEAT = 50
 MODES = ("off", "listener", "on", "page")
 
 

@@ -178,9 +178,10 @@ class Handler(BaseHTTPRequestHandler):
                 or stream.seen != board.lengths()):
             if stream.starting and not board.finished:
                 _look(dashboard)  # wait for something to show
-            if stream.starting == "same" and board.whole is not None and not board.later:
-                stream.seen, message = board.whole  # (made at the run's end: see Board)
-                stream.done = True
+            if stream.starting == "same" and board.whole is not None:
+                # Made at the run's end (see Board); attempts it left go at the next look.
+                stream.seen, message = board.whole
+                stream.done, stream.later = True, board.later
             else:
                 header = b""
                 if stream.starting:
