@@ -21,7 +21,7 @@ __all__ = ["run_graph"]
 
 
 def run_graph(
-dag: DAG,
+    dag: DAG,
     executor: str | Executor | None,
     max_workers: int | None,
     progress: bool,
@@ -58,17 +58,24 @@ dag: DAG,
 
         store = resolve_cache(cache)
     listening = list(listeners)
+    board = None
     if dashboard:
         from webber._dashboard import watch
 
-        listening.insert(0, watch(dashboard))
+        board = watch(dashboard)
+        listening.insert(0, board)
     if callbacks is not None:
         from webber._callbacks import listener_for
 
         listening.append(listener_for(callbacks))
-    run = run_plan(
-        plan, chosen, progress=progress, listeners=listening, reuse=reuse,
-        tracebacks=tracebacks, verbose=verbose, cache=store, limits=limits,
-    )
+    try:
+        run = run_plan(
+            plan, chosen, progress=progress, listeners=listening, reuse=reuse,
+            tracebacks=tracebacks, verbose=verbose, cache=store, limits=limits,
+        )
+    except BaseException:
+        if board is not None:  # Ctrl-C: the page says the run stopped before its end
+            board.cut()
+        raise
     run._owner = (dag._kin, dag._label())  # to refuse ids and Promises of other graphs
     return run
