@@ -12,8 +12,10 @@ if TYPE_CHECKING:
     from webber._cache import Cache
     from webber._callbacks import DAGCallbacks
     from webber._dashboard import Dashboard
+    from webber._dashboard_board import Board
     from webber._events import Listener
     from webber._flow import DAG
+    from webber._progress import Bar
     from webber._run import Run
     from webber.executors import Executor
 
@@ -58,24 +60,28 @@ def run_graph(
 
         store = resolve_cache(cache)
     listening = list(listeners)
-    board = None
+    shown: list[Board | Bar] = []  # what shows the run: told when it stops before its end
     if dashboard:
         from webber._dashboard import watch
 
-        board = watch(dashboard)
-        listening.insert(0, board)
+        shown.append(watch(dashboard))
+    if progress:
+        from webber._progress import progress_bar
+
+        shown.append(progress_bar())
+    listening[:0] = shown[::-1]
     if callbacks is not None:
         from webber._callbacks import listener_for
 
         listening.append(listener_for(callbacks))
     try:
         run = run_plan(
-            plan, chosen, progress=progress, listeners=listening, reuse=reuse,
-            tracebacks=tracebacks, verbose=verbose, cache=store, limits=limits,
+            plan, chosen, listeners=listening, reuse=reuse, tracebacks=tracebacks,
+            verbose=verbose, cache=store, limits=limits,
         )
     except BaseException:
-        if board is not None:  # Ctrl-C: the page says the run stopped before its end
-            board.cut()
+        for each in shown:  # Ctrl-C: the page and the bar say the run stopped there
+            each.cut()
         raise
     run._owner = (dag._kin, dag._label())  # to refuse ids and Promises of other graphs
     return run
