@@ -436,6 +436,21 @@ def test_a_run_interrupted_is_marked_at_once(dashboard: Dashboard) -> None:
                 break
 
 
+def test_what_cannot_be_a_dashboard_is_refused_at_the_call() -> None:
+    dag = DAG("wrong")
+    dag.add_node(sum, [1])
+    for wrong in ("yes", "0.0.0.0:8000", 8000):
+        with pytest.raises(webber.DashboardError, match="dashboard= takes True, False or a"):
+            dag.run(executor="inline", dashboard=wrong)  # type: ignore[arg-type]
+    for kwargs, what in (({"port": "8000"}, "port"), ({"port": 70000}, "port"),
+                         ({"port": True}, "port"), ({"host": 127}, "host"),
+                         ({"allow_hosts": "myhost"}, "allow_hosts")):
+        with pytest.raises(webber.DashboardError, match=rf"Dashboard\({what}="):
+            Dashboard(**kwargs)  # type: ignore[arg-type]
+    assert dag.run(executor="inline", dashboard=False).ok  # off, as None is
+    assert dag.run(executor="inline", dashboard=None).ok  # type: ignore[arg-type]
+
+
 def test_open_browser_opens_the_page_once(monkeypatch: pytest.MonkeyPatch) -> None:
     import webbrowser
 
