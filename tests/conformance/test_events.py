@@ -411,7 +411,7 @@ def test_what_hears_no_event_is_refused_at_the_call() -> None:
     dag = DAG()
     dag.add_node(abs, -1)
     for wrong in (print, "a listener", [print], [object()], [Listener()]):
-        with pytest.raises(webber.ListenerError, match="listeners= takes webber.Listener"):
+        with pytest.raises(webber.ListenerError, match=r"listeners= takes webber\.Listener"):
             dag.run(executor="inline", listeners=wrong)  # type: ignore[arg-type]
     with pytest.raises(TypeError):  # (a ListenerError is a TypeError too)
         dag.run(executor="inline", listeners=[len])  # type: ignore[list-item]
