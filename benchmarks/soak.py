@@ -10,8 +10,10 @@ soak runs in a mount namespace of its own with a 64 MB ``/dev/shm`` (Docker's
 default): the first 50 MB result fills it, so the second goes through the
 pipe. After a warm-up run, it measures the caller's child processes, open
 file descriptors, threads, ``/dev/shm`` segments and memory (RSS); after
-RUNS runs it measures them again and prints both. Growth fails the script
-(exit status 1).
+RUNS runs it measures them again and prints both. Both are measured with the
+pool shut down (its workers come and go); after the runs, the caller must
+have no more processes under it than the pool's 2 workers. Growth fails the
+script (exit status 1).
 
     python3 dev.py bench soak            # 100 runs
     python benchmarks/soak.py 10         # a short one (tests/test_soak.py runs this)
@@ -152,8 +154,11 @@ def soak(runs: int) -> tuple[dict[str, float], dict[str, float], float]:
     flow = build()
     want = expected_states()
     executor = ProcessExecutor(2, max_tasks_per_worker=MAX_TASKS)
-    flow.run(executor=executor)  # warm-up: the pool is up, imports done
+    flow.run(executor=executor)  # warm-up: imports done
     fork_and_run()
+    # Measured without a pool: its workers come and go (recycled, replaced), so
+    # how many are up at a given moment says nothing; how many at most, below.
+    webber.shutdown()
     before = measure()
     t0 = time.perf_counter()
     for i in range(runs):
@@ -166,6 +171,10 @@ def soak(runs: int) -> tuple[dict[str, float], dict[str, float], float]:
         del run
         fork_and_run()
     elapsed = time.perf_counter() - t0
+    time.sleep(GRACE + 0.5)  # (as in measure: a timed-out worker ends on its own)
+    workers = len(psutil.Process().children(recursive=True))
+    assert workers <= 2, f"{workers} processes under the caller after the runs: the pool has 2"
+    webber.shutdown()
     after = measure()
     return before, after, elapsed
 
