@@ -46,7 +46,7 @@ def _function_id(proc: Proc, task: Sent, fids: Iterator[int]) -> str:
     return fid
 
 
-def _pack(task: Sent, fid: str, links: list[Any] | None) -> tuple[Any, ...]:
+def _pack(task: Sent, fid: str, links: list[Any] | tuple[Any, ...] | None) -> tuple[Any, ...]:
     """``task`` as an entry of the "run" message, ``links`` (packed) behind it:
     its fields as they are when plain (the message's pickle carries them), else
     their own pickle (cloudpickle, large buffers in shared memory)."""
@@ -114,6 +114,11 @@ def send_batch(
                                 [j.args for j in column]))
                 k = end
                 continue
+            if job.chain is not None:
+                entries.append(_chained(proc, task, job.chain, fid, tags, fids))
+                inflight.append(task)
+                inflight.append(Sent(task.tag + 1, job.chain, session, link=True))
+                continue
             if not job.links:
                 entries.append(_pack(task, fid, None))
                 inflight.append(task)
@@ -134,6 +139,18 @@ def send_batch(
         inflight.extend(links)
     if entries:
         _send_run(proc, session, entries)
+
+
+def _chained(proc: Proc, task: Sent, chain: Column, fid: str, tags: Iterator[int],
+             fids: Iterator[int]) -> tuple[Any, ...]:
+    """The entry of ``task``, a chain's head, with its chained column of links
+    behind it as ``(tag, fid, name, nodes)``: each link's tag follows the one
+    before, and each takes the one before's result alone (see _chains)."""
+    next(islice(tags, len(chain.nodes) - 1, None))  # the links' tags (the first: tag + 1)
+    link_fid = fid if chain.func is task.job.func else _function_id(proc, Sent(0, chain,
+                                                                              task.session), fids)
+    task.links_after = 1
+    return _pack(task, fid, (task.tag + 1, link_fid, chain.name, chain.nodes))
 
 
 def _send_run(proc: Proc, session: Session, entries: list[tuple[Any, ...]]) -> None:
@@ -172,7 +189,8 @@ def _column_end(batch: list[Job | Column], start: int, func: Any, name: str) -> 
     for end in range(start, len(batch)):
         job = batch[end]
         if (job.__class__ is Column or job.func is not func or job.name is not name
-                or job.inputs is not None or job.kwargs or job.links or job.timeout is not None
+                or job.inputs is not None or job.kwargs or job.links or job.chain is not None
+                or job.timeout is not None
                 or (job.args and not plain((job.args,)))):
             return end
     return len(batch)
