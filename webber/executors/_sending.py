@@ -114,43 +114,44 @@ def send_batch(
                                 [j.args for j in column]))
                 k = end
                 continue
-            if job.chain is not None:
-                entries.append(_chained(proc, task, job.chain, fid, tags, fids))
-                inflight.append(task)
-                inflight.append(Sent(task.tag + 1, job.chain, session, link=True))
-                continue
-            if not job.links:
+            if job.chain is None and not job.links:
                 entries.append(_pack(task, fid, None))
                 inflight.append(task)
                 continue
-            after = len(task.job.links)  # (each link: how many follow it)
-            links = [Sent(next(tags), link, session, (), False, after - i, True)
-                     for i, link in enumerate(task.job.links, 1)]
-            entry = _pack(task, fid, [
-                _pack_link(link, fid if link.job.func is func else _function_id(proc, link, fids))
-                for link in links
-            ])
+            entry = _chain_entry(proc, task, fid, links, tags, fids)
         except Exception as e:
             _unsendable(task, links, e)
             continue
         entries.append(entry)
-        task.links_after = len(links)
         inflight.append(task)
         inflight.extend(links)
     if entries:
         _send_run(proc, session, entries)
 
 
-def _chained(proc: Proc, task: Sent, chain: Column, fid: str, tags: Iterator[int],
-             fids: Iterator[int]) -> tuple[Any, ...]:
-    """The entry of ``task``, a chain's head, with its chained column of links
-    behind it as ``(tag, fid, name, nodes)``: each link's tag follows the one
-    before, and each takes the one before's result alone (see _chains)."""
-    next(islice(tags, len(chain.nodes) - 1, None))  # the links' tags (the first: tag + 1)
-    link_fid = fid if chain.func is task.job.func else _function_id(proc, Sent(0, chain,
-                                                                              task.session), fids)
-    task.links_after = 1
-    return _pack(task, fid, (task.tag + 1, link_fid, chain.name, chain.nodes))
+def _chain_entry(proc: Proc, task: Sent, fid: str, links: list[Sent], tags: Iterator[int],
+                 fids: Iterator[int]) -> tuple[Any, ...]:
+    """The entry of ``task``, a chain's head, with its links behind it (their
+    Sents added to ``links``, each link's tag following the one before's): a
+    chained column as ``(tag, fid, name, nodes)`` (each link takes the one
+    before's result alone: see _chains), else each link packed."""
+    job = task.job
+    assert isinstance(job, Job)
+    chain, session = job.chain, task.session
+    if chain is not None:
+        next(islice(tags, len(chain.nodes) - 1, None))  # the links' tags (the first: tag + 1)
+        links.append(Sent(task.tag + 1, chain, session, link=True))
+        chain_fid = fid if chain.func is job.func else _function_id(proc, links[0], fids)
+        task.links_after = 1
+        return _pack(task, fid, (task.tag + 1, chain_fid, chain.name, chain.nodes))
+    after = len(job.links)  # (each link: how many follow it)
+    links += [Sent(next(tags), link, session, (), False, after - i, True)
+              for i, link in enumerate(job.links, 1)]
+    task.links_after = after
+    return _pack(task, fid, [
+        _pack_link(link, fid if link.job.func is job.func else _function_id(proc, link, fids))
+        for link in links
+    ])
 
 
 def _send_run(proc: Proc, session: Session, entries: list[tuple[Any, ...]]) -> None:
