@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import webber
-from webber import DAG, Promise
+from webber import DAG, Listener, Promise
 from webber.executors import ProcessExecutor
 from webber.executors._base import Column, Job
 
@@ -246,3 +246,29 @@ def test_a_link_whose_result_cannot_come_back_fails_and_the_rest_is_skipped(
     assert all(len(run.attempts[n]) == 1 for n in ids[:5])
     assert all(not run.attempts[n] for n in ids[5:])
     assert _ran() == [-1, 0, 1, 2, 3, 4, 5, 6]  # (its own worker went on: not counted)
+
+
+def test_a_listener_of_batches_in_columns_sees_every_link(submitted: list[Any]) -> None:
+    class Board(Listener):  # takes the record itself, as the dashboard's does
+        def __init__(self) -> None:
+            self.started: set[str] = set()
+            self.rows = self.ended = self.spanned = 0
+
+        def on_batch(self, started: Any, attempts: Any, ended: Any) -> None:
+            raise AssertionError("on_batch_columns is called instead")
+
+        def on_batch_columns(self, started: Any, rows: Any, told: int, states: Any,
+                             ended: int, spans: Any, counted: int) -> None:
+            self.started.update(s[0] for s in started)
+            self.rows, self.ended = told, ended
+            self.spanned = sum(len(span[1]) for span in spans[:counted])
+
+    board = Board()
+    dag = DAG()
+    ids = _chain(dag, 500)
+    run = dag.run(executor="processes", max_workers=2, listeners=[board])
+    (head,) = submitted
+    assert isinstance(head.chain, Column)  # the listener keeps the columns on
+    assert run.ok and run[ids[-1]] == 500
+    assert board.ended == len(ids) and board.rows + board.spanned == len(ids)
+    assert board.started <= set(ids) and ids[0] in board.started

@@ -145,7 +145,9 @@ class Column:
     takes them (:attr:`Executor.columns`), and reported back as
     :class:`ColumnOutcomes`. Plain: positional arguments with no Ref, no
     keyword arguments, no inputs, no chain, no timeout, no fan-out element
-    (so the fields a reader of a Job looks at are constants here)."""
+    (so the fields a reader of a Job looks at are constants here). Or, when
+    ``chained``, the links of a chain (``Job.chain``): each takes the result
+    of the one before, which the executor passes on where it runs them."""
 
     func: Callable[..., Any]
     name: str
