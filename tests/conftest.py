@@ -106,7 +106,7 @@ def appears(marker: str) -> bool:
 
 
 def decoded(news: bytes) -> dict[str, Any]:
-    """A batch (``_dashboard_http.batch``) as the page reads it: its JSON, with
+    """A batch (``_dashboard_page.batch``) as the page reads it: its JSON, with
     the numbers of ``bin`` as lists (``node``, ``worker``, ``started``,
     ``duration`` per attempt, ``ended``: the nodes of the ends, which are the
     attempts' when the batch says ``same``)."""

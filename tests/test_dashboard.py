@@ -116,6 +116,42 @@ def test_a_node_turns_from_running_to_success_while_the_run_goes_on(
     assert browser.execute_script("return document.getElementById('lanes').height") > 0
 
 
+def timeline(driver: Any) -> str:
+    """What the timeline says it shows (its canvas's label)."""
+    return str(driver.execute_script(
+        "return document.getElementById('lanes').getAttribute('aria-label')"))
+
+
+def test_the_next_run_shows_every_tasks_end_at_once_and_its_timeline_at_the_next_look(
+    browser: Any, dashboard: Dashboard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webber import _dashboard_http
+
+    dag = DAG("again")
+    nodes = [dag.add_node(abs, -i) for i in range(3)]
+    dag.run(executor="inline", dashboard=dashboard)
+    # The page's thread looks only when woken: what the page shows of the next
+    # run came with the run's end, written by the run's own thread.
+    monkeypatch.setattr(_dashboard_http, "BATCH", 3600.0)
+    monkeypatch.setattr(_dashboard_http, "AWAKE", 3600.0)
+    browser.get(dashboard.url)
+    wait_for(browser, lambda: timeline(browser) == "timeline: 3 attempts on 1 lanes",
+             "the first run's timeline")
+    (page,) = dashboard.streams
+    second = dashboard.board
+    dag.run(executor="inline", dashboard=dashboard)
+    assert dashboard.board is not second and page.board is dashboard.board and page.later
+    wait_for(browser, lambda: [state(browser, n) for n in nodes] == ["success"] * 3
+             and timeline(browser) == "timeline: 0 attempts on 0 lanes", "the next run's end")
+    assert status(browser).startswith("finished")
+    assert "3/3 done" in browser.find_element("id", "counts").text
+    with dashboard.changed:  # the page's next look
+        dashboard.changed.notify_all()
+    wait_for(browser, lambda: timeline(browser) == "timeline: 3 attempts on 1 lanes",
+             "the next run's attempts")
+    assert [state(browser, n) for n in nodes] == ["success"] * 3
+
+
 def test_a_failed_task_shows_its_error_and_traceback(
     browser: Any, dashboard: Dashboard
 ) -> None:
@@ -347,11 +383,11 @@ def test_clicking_a_task_shows_only_its_lines(browser: Any, dashboard: Dashboard
 
 
 def test_printed_lines_are_capped_per_task_and_per_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    from webber import _dashboard
+    from webber import _dashboard_board
 
-    monkeypatch.setattr(_dashboard, "LINES_PER_TASK", 3)
-    monkeypatch.setattr(_dashboard, "LINES_PER_RUN", 6)  # lines printed, kept or not
-    board = _dashboard.Board()
+    monkeypatch.setattr(_dashboard_board, "LINES_PER_TASK", 3)
+    monkeypatch.setattr(_dashboard_board, "LINES_PER_RUN", 6)  # lines printed, kept or not
+    board = _dashboard_board.Board()
     for i in range(5):
         board.line("a", "stdout", f"a{i}")
     for i in range(4):
@@ -365,14 +401,14 @@ def test_printed_lines_are_capped_per_task_and_per_run(monkeypatch: pytest.Monke
 
 
 def test_a_run_cut_short_is_marked_when_the_next_one_starts(dashboard: Dashboard) -> None:
-    from webber import _dashboard
+    from webber import _dashboard_board
 
     dag = DAG("cut")
     dag.add_node(sum, [1])
     plan = dag.compile()
-    first = _dashboard.Board(dashboard)
+    first = _dashboard_board.Board(dashboard)
     first.on_run_start(plan)  # ... and Ctrl-C: no on_run_end
-    _dashboard.Board(dashboard).on_run_start(plan)
+    _dashboard_board.Board(dashboard).on_run_start(plan)
     assert first.finished and first.outcome == (None, None)
     assert first._capture is None  # no longer collects printed lines
 
@@ -452,7 +488,7 @@ def test_the_next_run_of_the_same_flow_keeps_the_graph_the_page_has(
 
 def test_a_retried_attempt_and_a_fan_out_reach_the_page(browser: Any, tmp_path: Path) -> None:
     from webber import Flow, task
-    from webber._dashboard_http import batch
+    from webber._dashboard_page import batch
 
     tries: list[int] = []
 
@@ -472,7 +508,7 @@ def test_a_retried_attempt_and_a_fan_out_reach_the_page(browser: Any, tmp_path: 
     run = flow.run(executor="inline")
     assert run.ok
     f, m = str(made.key), str(mapped.key)
-    from webber._dashboard import Board
+    from webber._dashboard_board import Board
 
     board = Board.of_run(run)
     news = decoded(batch(board)[2])
@@ -635,9 +671,9 @@ def test_printed_lines_of_tasks_on_many_threads_reach_the_page_run_after_run(
 
 
 def test_a_retry_that_starts_in_the_batch_of_its_failed_attempt_stays_running() -> None:
-    from webber import _dashboard
+    from webber import _dashboard_board
 
-    board = _dashboard.Board()
+    board = _dashboard_board.Board()
     board.on_batch([("a", 1, None, "w1", 1.0)], [], [])
     # One wake-up of the engine brings attempt 1's end and attempt 2's start.
     failed = ("a", 1, None, False, 1.0, 0.5, "w1", "ValueError: no")
@@ -652,7 +688,7 @@ def test_a_retry_that_starts_in_the_batch_of_its_failed_attempt_stays_running() 
 def test_a_failed_tasks_traceback_reaches_the_page_once(
     dashboard: Dashboard, executor: str
 ) -> None:
-    from webber._dashboard import _watched
+    from webber._dashboard_board import watched as _watched
 
     def parse(text: str) -> int:
         return int(text)
@@ -727,7 +763,7 @@ def test_on_processes_each_task_of_a_workers_column_runs_then_succeeds_in_turn(
 def test_on_processes_a_columns_attempts_lines_and_failures_reach_the_report(
     dashboard: Dashboard, columns_used: list[list[str]]
 ) -> None:
-    from webber._dashboard import _watched
+    from webber._dashboard_board import watched as _watched
 
     def say(n: int) -> int:
         print(f"line {n}")
@@ -763,7 +799,7 @@ def test_on_processes_a_listener_of_each_task_beside_the_page_turns_the_columns_
     dashboard: Dashboard, columns_used: list[list[str]]
 ) -> None:
     from webber import Listener
-    from webber._dashboard import _watched
+    from webber._dashboard_board import watched as _watched
 
     class Ends(Listener):
         def __init__(self) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from webber import DAG, Flow, Listener, Promise
-from webber._dashboard import Board
+from webber._dashboard_board import Board
 from webber._dashboard_columns import Columns, Layout, Runs, nodes_of, settle
 from webber._task import task
 
@@ -236,7 +236,9 @@ def test_a_board_packs_what_it_was_told_and_lets_the_record_go_at_the_end() -> N
     hooks.batch(record, states)
     assert live.pack().to == (3, 3)
     check(live.columns, rows, ends, list(run.plan.nodes))
-    # At a run's end with a page open, all is packed and the record let go.
+    # At a run's end with a page open, its end is made; a run that went well
+    # leaves its attempts to the page's next look, which packs all of them
+    # and lets the record go.
     dashboard = Dashboard()
     try:
         watched = Board(dashboard)
@@ -244,8 +246,10 @@ def test_a_board_packs_what_it_was_told_and_lets_the_record_go_at_the_end() -> N
         watched.plan = run.plan
         watched.on_batch([], rows, ends)
         watched.on_run_end(run)
-        assert watched.rows is None and watched.states is None and watched.whole is not None
-        assert watched.columns.to == (3, 3) and watched.lengths() == (3, 3, 0, 0)
+        assert watched.whole is not None and watched.later
+        assert watched.rows is not None and watched.columns.to == (0, 0)
+        assert watched.pack().to == (3, 3) and watched.lengths() == (3, 3, 0, 0)
+        assert watched.rows is None and watched.states is None
     finally:
         dashboard.pages = 0
         dashboard.stop()
@@ -354,7 +358,7 @@ def test_positions_and_lanes_are_16_bits_until_they_need_more() -> None:
 
 def test_a_batch_leaves_out_the_ends_nodes_when_they_are_the_attempts() -> None:
     from tests.conftest import decoded
-    from webber._dashboard_http import batch
+    from webber._dashboard_page import batch
 
     dag = DAG("same")
     first = dag.add_node(int, "1")

@@ -3,6 +3,7 @@ needed: the stream is read as the page's EventSource reads it)."""
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 import time
@@ -60,7 +61,7 @@ def noops(name: str, n: int = 20) -> DAG:
     return dag
 
 
-def test_the_next_runs_end_is_written_by_the_engines_thread_to_a_page_waiting_for_it(
+def test_the_next_runs_end_is_written_by_the_engines_thread_its_attempts_by_the_pages(
     dashboard: Dashboard, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from webber import _dashboard_http
@@ -79,12 +80,22 @@ def test_the_next_runs_end_is_written_by_the_engines_thread_to_a_page_waiting_fo
         for _ in range(3):
             dag.run(executor="processes", dashboard=dashboard)
             board = dashboard.board
-            assert board is not None and page.board is board and page.done
+            # The run went well: its end says so of every task, without the
+            # attempts (the page had those of the run before: it moved on).
+            assert board is not None and page.board is board and page.done and page.later
             number_next, batch = next_batch(found)
             assert number_next == board.number > number
-            assert batch["from"] == [0, 0, 0, 0] and batch["to"][:2] == [20, 20]
-            assert batch["done"][1] is True and batch["att"]["n"] == 20
+            assert batch["from"] == [0, 0, 0, 0] and batch["to"][:2] == [20, 0]
+            assert batch["done"][1] is True and batch["att"]["n"] == 0
+            assert batch["end"]["all"] == "success"
             number = number_next
+        # The page's next look sends the attempts of the run it shows.
+        with dashboard.changed:
+            dashboard.changed.notify_all()
+        number_next, batch = next_batch(found)
+        assert number_next == number and batch["from"][:2] == [20, 0]
+        assert batch["to"][:2] == [20, 20] and batch["att"]["n"] == 20 and batch["done"]
+        assert page.done and not page.later
         # Another flow: the page needs its graph; its thread is woken to send it.
         other = noops("other", 3)
         other.run(executor="threads", dashboard=dashboard)
@@ -92,28 +103,70 @@ def test_the_next_runs_end_is_written_by_the_engines_thread_to_a_page_waiting_fo
         assert head == "event: run" and b'"nodes":{"id":' in data
         number_next, batch = next_batch(found)
         assert number_next > number and batch["to"][:2] == [3, 3]
+        # A task failed: the end has every attempt, at once.
+        dag.add_node(int, "not a number")
+        dag.run(executor="threads", dashboard=dashboard)
+        while True:
+            number_next, batch = next_batch(found)
+            if batch["done"] is not None:
+                break
+        assert batch["to"][:2] == [21, 21] and batch["done"][1] is False
+        assert "all" not in batch["end"]
 
 
-def test_a_page_gets_each_runs_end_once_whoever_writes_it(dashboard: Dashboard) -> None:
+def test_a_page_gets_each_runs_end_once_and_its_attempts_at_most_once_after(
+    dashboard: Dashboard,
+) -> None:
     dag = noops("once")
     dag.run(executor="threads", dashboard=dashboard)
     with open_page(dashboard) as stream:
         found = events(stream)
-        numbers = [next_batch(found)[0]]
+        next_batch(found)
         for _ in range(4):
             dag.run(executor="threads", dashboard=dashboard)
             board = dashboard.board
             assert board is not None
-            number, batch = next_batch(found)
-            numbers.append(number)
-            assert number == board.number and batch["done"] is not None
+            batches = [next_batch(found)]
+            while batches[-1][1]["to"][:2] != [20, 20]:
+                batches.append(next_batch(found))
+            assert {number for number, _ in batches} == {board.number}
+            assert batches[0][1]["from"] == [0, 0, 0, 0]
+            assert all(b["from"] == a["to"] for (_, a), (_, b) in itertools.pairwise(batches))
+            done = [batch["done"] is not None for _, batch in batches]
+            assert done[-1] and done == sorted(done)  # once the end is sent, every batch says so
+            assert len(done) - done.index(True) <= 2  # the end, then its attempts (or with them)
             time.sleep(0.25)  # (the page's thread looks in between: it sends nothing again)
-        assert numbers == sorted(set(numbers))
+
+
+def test_a_page_is_sent_the_attempts_left_for_later_when_the_dashboard_stops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from webber import _dashboard_http
+
+    dashboard = Dashboard()
+    try:
+        dag = noops("last")
+        dag.run(executor="threads", dashboard=dashboard)
+        monkeypatch.setattr(_dashboard_http, "BATCH", 3600.0)
+        monkeypatch.setattr(_dashboard_http, "AWAKE", 3600.0)
+        with open_page(dashboard) as stream:
+            found = events(stream)
+            next_batch(found)
+            dag.run(executor="threads", dashboard=dashboard)
+            (page,) = dashboard.streams
+            number, end = next_batch(found)
+            assert page.later and end["to"][:2] == [20, 0]
+            dashboard.stop()  # (the program's end: its exit stops every dashboard)
+            number_next, rest = next_batch(found)
+            assert number_next == number and rest["to"][:2] == [20, 20]
+            assert rest["att"]["n"] == 20
+    finally:
+        dashboard.stop()
 
 
 def _boards(dashboard: Dashboard) -> tuple[Any, Any]:
     """Two finished Boards of one flow, shown on ``dashboard``, the second's end made."""
-    from webber._dashboard import Board
+    from webber._dashboard_board import Board
 
     run = noops("pair", 5).run(executor="inline")
     first, second = Board.of_run(run, dashboard), Board.of_run(run, dashboard)
@@ -144,12 +197,18 @@ def test_stream_hand_writes_only_to_an_idle_page_of_the_same_graph(
         assert page.board is first
         assert page.hand(second)
         assert page.board is second and page.done and page.seen == second.whole[0]
+        assert second.later and page.later  # (a run that went well: its attempts later)
         far.settimeout(WAIT)
         got = b""
         while len(got) < len(second.whole[1]):
             got += far.recv(1 << 16)
         assert got == second.whole[1]
         assert not page.hand(second)  # once
+        # A page waiting for the attempts of that run moves on to the next one.
+        third = type(second).of_run(noops("pair", 5).run(executor="inline"), dashboard)
+        third.nodes_json = first.nodes_json
+        third._whole()
+        assert page.hand(third) and page.board is third
 
 
 def test_stream_hand_leaves_what_the_socket_does_not_take_to_the_pages_thread(

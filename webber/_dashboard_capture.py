@@ -9,7 +9,7 @@ import traceback
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from webber._dashboard import Board
+    from webber._dashboard_board import Board
 
 __all__ = ["Capture", "traceback_of"]
 

@@ -1,6 +1,6 @@
 """A run's attempts and ends as the dashboard's page takes them: columns of
 numbers, grown a batch at a time with no Python code per attempt (see
-``Board`` in ``_dashboard.py``; ``batch`` in ``_dashboard_http.py`` sends
+``Board`` in ``_dashboard.py``; ``batch`` in ``_dashboard_page.py`` sends
 slices of them)."""
 
 from __future__ import annotations

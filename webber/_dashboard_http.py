@@ -1,42 +1,31 @@
-"""The dashboard's page and its HTTP server (``_dashboard.py`` holds the rest).
+"""The dashboard's HTTP server (``_dashboard.py`` holds the rest).
 
-``page(data, nodes)`` is the one HTML file (script and style inline, the graph
-and, in a report, a ``batch`` of the whole run embedded as JSON); the server
-answers ``/`` with it and ``/events`` with server-sent events: a ``batch`` of
-what a browser has not seen yet, at most every ``BATCH`` seconds. Every request needs the
-dashboard's token and a local ``Host`` header (see ``_dashboard.py``).
+It answers ``/`` with the page (``_dashboard_page.page``) and ``/events``
+with server-sent events: a ``batch`` of what a browser has not seen yet, at
+most every ``BATCH`` seconds, on one stream per page (:class:`Stream`).
+Every request needs the dashboard's token and a local ``Host`` header (see
+``_dashboard.py``).
 """
 
 from __future__ import annotations
 
-import base64
-import functools
-import hashlib
-import json
-import re
 import secrets
 import selectors
 import socket
-import sys
 import threading
 import time
-from array import array
-from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
 from socketserver import TCPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-if TYPE_CHECKING:
-    from webber._dashboard import Board, Dashboard
-    from webber._dashboard_columns import Columns
-    from webber._plan import Plan
+from webber._dashboard_page import Seen, batch_event, batch_parts, run_event, shown
 
-__all__ = [
-    "AWAKE", "BATCH", "KEEP_ALIVE", "NO_GRAPH", "Handler", "Seen", "Server", "Server6", "Stream",
-    "batch", "batch_event", "batch_parts", "column", "graph", "page", "run_event", "with_nodes",
-]
+if TYPE_CHECKING:
+    from webber._dashboard import Dashboard
+    from webber._dashboard_board import Board
+
+__all__ = ["AWAKE", "BATCH", "KEEP_ALIVE", "Handler", "Server", "Server6", "Stream"]
 
 #: seconds between two batches sent to one browser (the page redraws per batch)
 BATCH = 0.1
@@ -49,172 +38,6 @@ KEEP_ALIVE = 15.0
 #: then), nor raises SIGPIPE in a program that restored its default action
 _DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0) and (
     socket.MSG_DONTWAIT | getattr(socket, "MSG_NOSIGNAL", 0))
-#: JSON as the page takes it (no spaces; NaN refused)
-_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
-
-
-# -- the page ---------------------------------------------------------------------------
-_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
-
-
-@functools.cache
-def _asset(name: str) -> str:
-    return (resources.files("webber") / "_assets" / name).read_text(encoding="utf-8")
-
-
-@functools.cache
-def _script_digest() -> str:
-    """The page script's sha256, which the page's Content-Security-Policy allows."""
-    return base64.b64encode(hashlib.sha256(_asset("dashboard.js").encode()).digest()).decode()
-
-
-def page(data: dict[str, Any], nodes: str, news: str | None = None) -> str:
-    """The page with ``data``, the graph ``nodes`` (already JSON, see
-    ``Board.graph``) and, in a report, the whole run's ``news`` (a
-    :func:`batch`'s JSON) embedded, its script and style inline: one file that
-    needs no network. The JSON is made safe to sit in a <script> element."""
-    payload = _safe(with_nodes(data, nodes, news))
-    parts = {
-        "csp": _csp(_script_digest()),
-        "style": _asset("dashboard.css"),
-        "data": payload,
-        "script": _asset("dashboard.js"),
-    }
-    # One pass: text put in is never searched for placeholders again.
-    return _PLACEHOLDER.sub(lambda m: parts[m.group(1)], _asset("dashboard.html"))
-
-
-def with_nodes(data: dict[str, Any], nodes: str, news: str | None = None) -> str:
-    """``data`` as JSON, with the graph ``nodes`` (JSON already) as its
-    ``"nodes"``, and ``news`` (JSON too) as its ``"batch"``."""
-    text = _json(data)[:-1] + ',"nodes":' + nodes
-    return text + (',"batch":' + news + "}" if news is not None else "}")
-
-
-def run_event(data: dict[str, Any], nodes: str) -> bytes:
-    """The ``run`` event that starts a page over with a run (see ``with_nodes``)."""
-    return b"event: run\ndata: %s\n\n" % with_nodes(data, nodes).encode()
-
-
-def batch_event(number: int, seen: Seen, news: list[bytes], before: bytes = b"") -> bytes:
-    """A batch of run ``number`` (``news``: :func:`batch_parts`) as an event
-    (its id says where the page is), after ``before``: one copy of it all."""
-    return b"".join([before, b"id: %d:%d.%d.%d.%d\ndata: " % (number, *seen), *news, b"\n\n"])
-
-
-def _safe(text: str) -> str:
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def _csp(script_digest: str) -> str:
-    return (f"default-src 'none'; script-src 'sha256-{script_digest}'; "
-            f"style-src 'unsafe-inline'; connect-src 'self'; img-src data:")
-
-
-# -- what the page is sent -----------------------------------------------------------
-#: where a page is in a Board's lists: ends, attempts, lines, tracebacks
-Seen = tuple[int, int, int, int]
-#: the graph of a page that waits for a run (see graph())
-NO_GRAPH = '{"id":[],"name":[],"level":[],"map":[],"parents":{}}'
-
-
-def batch(board: Board, since: Seen = (0, 0, 0, 0)) -> tuple[Seen, bool, bytes]:
-    """What ``board`` has that a page at ``since`` has not, as the page takes
-    it: where the page is then, whether that is the run's end, and the JSON::
-
-        {"from": since, "to": [ends, attempts, lines, tracebacks],
-         "att": {"n": attempts, "index": C, "number": C, "ok": C, "error": C,
-                 "workers": [names]},
-         "end": {"n": ends, "state": C, "same": true when the ends' nodes are
-                 the attempts' (each task's end right after its one attempt)},
-         "line": [[node, stream, text], ...], "tb": [[node, text], ...],
-         "run": [[node, index, number, worker, started], ...],  (all running now)
-         "done": [duration, ok] or null,
-         "size": [bytes of a node's position, of a worker's],
-         "bin": base64 of the numbers, little-endian, one column after another:
-                the attempts' nodes (unsigned, of "size"), their workers (the
-                same), started (doubles) and durations (doubles); the ends'
-                nodes (unless "same")}
-
-    A column C whose values are all the same is sent as that value (see
-    ``_dashboard_columns.Columns`` for the rest). The attempts and ends are what the
-    board's columns have (``Board.pack``), so what is sent is whole: a
-    task's end never comes before its attempts.
-    """
-    to, finished, parts = batch_parts(board, since)
-    return to, finished, b"".join(parts)
-
-
-def batch_parts(board: Board, since: Seen = (0, 0, 0, 0)) -> tuple[Seen, bool, list[bytes]]:
-    """:func:`batch`, its JSON in parts (joined once, into what is sent)."""
-    finished = board.finished
-    columns = board.pack()
-    to = (*columns.to, len(board.lines), len(board.tracebacks))
-    running = board.running.copy()
-    sizes, same, numbers = _numbers(columns, since, to)
-    head = _json({
-        "from": since, "to": to,
-        "att": {"n": to[1] - since[1], "index": columns.index.slice(since[1], to[1]),
-                "number": columns.number.slice(since[1], to[1]),
-                "ok": columns.ok.slice(since[1], to[1]),
-                "error": columns.error.slice(since[1], to[1]), "workers": columns.workers[:]},
-        "end": {"n": to[0] - since[0], "state": columns.state.slice(since[0], to[0]),
-                "same": same},
-        "line": board.lines[since[2]:to[2]],
-        "tb": board.tracebacks[since[3]:to[3]],
-        "run": [[n, i, number, worker, at] for (n, i), (number, worker, at) in running.items()],
-        "done": board.outcome if finished else None,
-        "size": sizes,
-    })
-    # base64 needs no escaping in JSON: put in as it is (json.dumps would scan it).
-    return to, finished, [head[:-1].encode(), b',"bin":"', base64.b64encode(numbers), b'"}']
-
-
-def _numbers(columns: Columns, since: Seen, to: Seen) -> tuple[list[int], bool, bytes]:
-    """The sizes, whether the ends' nodes are left out (the attempts' are
-    theirs), and the bytes of ``batch``'s ``bin``."""
-    # Each column read once: the engine's thread may put a wider one in its place.
-    node, worker, end = columns.node, columns.worker, columns.end
-    ends, attempts = slice(since[0], to[0]), slice(since[1], to[1])
-    nodes, ended = node[attempts], end[ends]
-    same = since[0] == since[1] and to[0] == to[1] and nodes == ended
-    numbers: list[array[Any]] = [nodes, worker[attempts], columns.started[attempts],
-                                 columns.duration[attempts]]
-    if not same:
-        numbers.append(ended)
-    if sys.byteorder == "big":
-        for part in numbers:
-            part.byteswap()
-    return [node.itemsize, worker.itemsize], same, b"".join(numbers)
-
-
-def graph(plan: Plan) -> dict[str, Any]:
-    """The graph for the page, as columns (a column whose values are all the
-    same is that value; a few times cheaper to make and encode than a list per
-    node)::
-
-        {"id": [...], "name": [...], "level": [...],
-         "map": [positions of the fan-out nodes],
-         "parents": {position: [[parent, condition, passes_data], ...]}}
-    """
-    nodes = list(plan.nodes.values())
-    return {
-        "id": list(plan.nodes),
-        "name": column([n.node.options.name for n in nodes]),
-        "level": column([n.level for n in nodes]),
-        "map": [i for i, n in enumerate(nodes) if n.node.fan_out],
-        "parents": {i: [[u, c.name, u in n.deps] for u, c in n.parents.items()]
-                    for i, n in enumerate(nodes) if n.parents},
-    }
-
-
-def column(values: Sequence[Any]) -> Any:
-    """``values``, or its one value when all are the same (ok: all True, say);
-    the page reads either (``col()`` in dashboard.js)."""
-    if values and values.count(values[0]) == len(values):
-        return values[0]
-    return values
-
 
 # -- the server ---------------------------------------------------------------------------
 class Server(ThreadingHTTPServer):
@@ -338,11 +161,11 @@ class Handler(BaseHTTPRequestHandler):
         if stream.rest:  # what the engine's thread could not write at once
             rest, stream.rest = stream.rest, b""
             self.wfile.write(rest)
-        shown, board = dashboard.board, stream.board
-        if shown is not board:
+        current, board = dashboard.board, stream.board
+        if current is not board:
             graph = board.nodes_json if board is not None else None
-            stream.board, stream.running, stream.done = shown, {}, False
-            board = shown
+            stream.board, stream.running, stream.done, stream.later = current, {}, False, False
+            board = current
             stream.shown_at = time.monotonic()
             if board is not None and not (str(board.number) == stream.run
                                           and _fits(stream.seen, board)):
@@ -350,21 +173,23 @@ class Handler(BaseHTTPRequestHandler):
                 # one write (and one wake-up of the page) for a short run.
                 stream.starting = "same" if board.graph() is graph else "graph"
                 stream.seen = (0, 0, 0, 0)
-        if board is not None and not stream.done and (
+        if board is not None and (not stream.done or stream.later) and (
                 stream.starting or board.finished or board.running != stream.running
                 or stream.seen != board.lengths()):
             if stream.starting and not board.finished:
                 _look(dashboard)  # wait for something to show
             if stream.starting == "same" and board.whole is not None:
-                stream.seen, message = board.whole  # (made at the run's end: see Board)
-                stream.done = True
+                # Made at the run's end (see Board); attempts it left go at the next look.
+                stream.seen, message = board.whole
+                stream.done, stream.later = True, board.later
             else:
                 header = b""
                 if stream.starting:
-                    data, nodes = dashboard.shown(board)
+                    data, nodes = shown(board)
                     header = run_event(data, '"same"' if stream.starting == "same" else nodes)
                 stream.running = board.running.copy()
                 stream.seen, stream.done, news = batch_parts(board, stream.seen)
+                stream.later = False
                 message = batch_event(board.number, stream.seen, news, header)
             self.wfile.write(message)
             stream.starting, stream.wrote = "", time.monotonic()
@@ -372,7 +197,7 @@ class Handler(BaseHTTPRequestHandler):
         elif time.monotonic() - stream.wrote >= KEEP_ALIVE:
             self.wfile.write(b": keep-alive\n\n")  # find out if the page left
             stream.wrote = time.monotonic()
-        return board is None or stream.done
+        return board is None or (stream.done and not stream.later)
 
 
 class Stream:
@@ -395,6 +220,9 @@ class Stream:
         #: flow again: the page keeps its graph); "": none
         self.starting = ""
         self.done = False
+        #: its end was sent without the attempts (``Board.later``): its thread
+        #: sends them at its next look, unless another run is shown by then
+        self.later = False
         #: what a write of the engine's thread left unsent (its thread sends it first)
         self.rest = b""
         #: the last write; when a run was last going on
@@ -405,7 +233,9 @@ class Stream:
         made: ``board.whole``.) Write that end to this page if it is idle
         after another run of the same graph and its thread is not writing;
         never blocks (what the socket does not take at once, its thread
-        sends). Whether the page has it all (else its thread must be woken)."""
+        sends). Whether the page has it (else its thread must be woken); an
+        end that leaves the attempts for later (``board.later``) leaves them
+        to its thread's next look."""
         if not _DONTWAIT or not self.lock.acquire(blocking=False):
             return False
         try:
@@ -418,10 +248,32 @@ class Stream:
                 sent = self.sock.send(whole[1], _DONTWAIT)
             except OSError:  # its buffer is full, or the page left: its thread finds out
                 return False
-            self.board, self.running, self.seen, self.done = board, {}, whole[0], True
+            self.board, self.running, self.seen = board, {}, whole[0]
+            self.done, self.later = True, board.later
             self.rest, self.starting = whole[1][sent:], ""
             self.wrote = self.shown_at = time.monotonic()
             return not self.rest
+        finally:
+            self.lock.release()
+
+    def finish(self) -> None:
+        """(At the server's stop: the program's end, or ``webber.shutdown()``.)
+        Write what this page's next look would have sent of the finished run
+        it shows (the attempts an end left for later), as far as the socket
+        takes it at once: a page that outlives the program keeps the whole
+        run. Never blocks for long: the page's thread may be writing."""
+        if not _DONTWAIT or not self.lock.acquire(timeout=1.0):
+            return
+        try:
+            board = self.board
+            if board is None or (self.done and not self.later) or not board.finished:
+                return
+            rest, self.rest = self.rest, b""
+            self.seen, self.done, news = batch_parts(board, self.seen)
+            self.later = False
+            self.sock.send(rest + batch_event(board.number, self.seen, news), _DONTWAIT)
+        except OSError:
+            pass  # the page left, or does not read: nothing to wait for at the end
         finally:
             self.lock.release()
 

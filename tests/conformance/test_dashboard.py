@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import decoded
 from webber import DAG, Dashboard, Promise
-from webber._dashboard_http import batch
+from webber._dashboard_page import batch
 
 
 def shout(word: str) -> str:

@@ -69,7 +69,7 @@
   // Nodes come as their positions in the graph's ids.
   function nodesOf(positions) { return positions.map(function (p) { return ids[p]; }); }
 
-  // One batch of what happened, in columns (see batch() in webber/_dashboard_http.py).
+  // One batch of what happened, in columns (see batch() in webber/_dashboard_page.py).
   function apply(b) {
     var at = b.att, n = at.n, take = reader(b.bin), size = b.size;
     var nodes = nodesOf(take(n, size[0])), worker = take(n, size[1]);
@@ -90,6 +90,8 @@
       if (!t) return;
       t.state = state === "success" && t.retried ? "retried" : state;
     });
+    // Every task's end, one state for all (a run that went well, its attempts to follow).
+    if (b.end.all) tasks.forEach(function (t) { t.state = b.end.all; });
     live.forEach(function (r) { var t = tasks.get(r[0]); if (t) t.running = 0; });
     live.clear();
     if (!b.done) {
@@ -381,6 +383,9 @@
     var ratio = window.devicePixelRatio || 1;
     cv.width = width * ratio; cv.height = height * ratio;
     cv.style.width = width + "px"; cv.style.height = height + "px";
+    // What the canvas shows, for a screen reader (a canvas has no text of its own).
+    cv.setAttribute("aria-label", "timeline: " + attempts.length + " attempts on " +
+                    lanes.length + " lanes" + (live.size ? ", " + live.size + " running" : ""));
     var c = cv.getContext("2d");
     c.scale(ratio, ratio);
     c.font = "11px Helvetica, Arial, sans-serif";
