@@ -15,24 +15,9 @@ import pytest
 
 import webber
 from webber import DAG, Listener, Promise
-from webber.executors import ProcessExecutor
 from webber.executors._base import Column, Job
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def submitted(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """What the engine hands the process executor, as it hands it over."""
-    seen: list[Any] = []
-    original = ProcessExecutor.submit_many
-
-    def spy(self: ProcessExecutor, jobs: Any) -> None:
-        seen.extend(jobs)
-        original(self, jobs)
-
-    monkeypatch.setattr(ProcessExecutor, "submit_many", spy)
-    return seen
 
 
 def _inc(x: int) -> int:
