@@ -282,7 +282,8 @@ class _Engine:
     def _finish_column(self, done: ColumnOutcomes) -> None:
         """The ends of tasks of a column: in one pass when they all succeeded."""
         column, first, oks, worker = done.column, done.first, done.oks, done.worker
-        if self.hooks.on_batch and (not column.chained or all(oks)):  # (its next runs now)
+        if self.hooks.on_batch and (not column.chained or (column.stop is None and all(oks))):
+            # (its next task runs now)
             self.hooks.column_on(column, first + len(oks), worker,
                                  done.starts[-1] + done.durations[-1])
         if column.chained:
