@@ -413,6 +413,44 @@ def test_a_run_cut_short_is_marked_when_the_next_one_starts(dashboard: Dashboard
     assert first._capture is None  # no longer collects printed lines
 
 
+def test_a_run_interrupted_is_marked_at_once(dashboard: Dashboard) -> None:
+    from webber import Listener
+
+    class Interrupt(Listener):  # Ctrl-C while the engine tells a listener
+        def on_task_end(self, *args: Any) -> None:
+            raise KeyboardInterrupt
+
+    dag = DAG("interrupted")
+    dag.add_node(sum, [1])
+    with pytest.raises(KeyboardInterrupt):
+        dag.run(executor="inline", dashboard=dashboard, listeners=[Interrupt()])
+    board = dashboard.board
+    assert board is not None and board.finished and board.outcome == (None, None)
+    assert board._capture is None  # no longer collects printed lines
+    with urllib.request.urlopen(dashboard.url.replace("/?", "/events?"), timeout=WAIT) as events:
+        batch = False
+        for raw in events:  # the page says so: the run's end, with no outcome
+            batch = raw.startswith(b"id: ") or (batch and not raw.startswith(b"event: "))
+            if batch and raw.startswith(b"data: "):
+                assert decoded(raw[6:].rstrip(b"\n"))["done"] == [None, None]
+                break
+
+
+def test_what_cannot_be_a_dashboard_is_refused_at_the_call() -> None:
+    dag = DAG("wrong")
+    dag.add_node(sum, [1])
+    for wrong in ("yes", "0.0.0.0:8000", 8000):
+        with pytest.raises(webber.DashboardError, match="dashboard= takes True, False or a"):
+            dag.run(executor="inline", dashboard=wrong)  # type: ignore[arg-type]
+    for kwargs, what in (({"port": "8000"}, "port"), ({"port": 70000}, "port"),
+                         ({"port": True}, "port"), ({"host": 127}, "host"),
+                         ({"allow_hosts": "myhost"}, "allow_hosts")):
+        with pytest.raises(webber.DashboardError, match=rf"Dashboard\({what}="):
+            Dashboard(**kwargs)  # type: ignore[arg-type]
+    assert dag.run(executor="inline", dashboard=False).ok  # off, as None is
+    assert dag.run(executor="inline", dashboard=None).ok  # type: ignore[arg-type]
+
+
 def test_open_browser_opens_the_page_once(monkeypatch: pytest.MonkeyPatch) -> None:
     import webbrowser
 

@@ -10,7 +10,7 @@ import pytest
 
 from webber import Promise, QueueDAG, WorkerCrashedError, stream, task
 from webber import shutdown as webber_shutdown
-from webber._errors import TaskTimeoutError
+from webber._task_errors import TaskTimeoutError
 
 _loaded = 0
 

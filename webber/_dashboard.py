@@ -105,6 +105,7 @@ class Dashboard:
         allow_hosts: Iterable[str] = (),
         open_browser: bool = False,
     ) -> None:
+        _check_address(host, port, allow_hosts)
         self.host = host
         self.port = port
         self.allow_hosts = frozenset(h.lower() for h in allow_hosts)
@@ -265,6 +266,22 @@ def stop_all() -> None:
     """Stop every dashboard (``webber.shutdown()`` and the interpreter's exit)."""
     for dashboard in list(_running):
         dashboard.stop()
+
+
+def _check_address(host: object, port: object, allow_hosts: object) -> None:
+    """A Dashboard's address as it is given, not when the server starts."""
+    from webber._errors import DashboardError
+
+    if not isinstance(host, str) or not host:
+        raise DashboardError(f"Dashboard(host={host!r}): the host is a name or an address, "
+                             f"e.g. '127.0.0.1' (this machine only) or '0.0.0.0' (any)")
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise DashboardError(f"Dashboard(port={port!r}): the port is a whole number from 0 "
+                             f"to 65535 (0: any free port)")
+    if isinstance(allow_hosts, (str, bytes)) or not isinstance(allow_hosts, Iterable) or \
+            not all(isinstance(h, str) for h in allow_hosts):
+        raise DashboardError(f"Dashboard(allow_hosts={allow_hosts!r}): allow_hosts is a list "
+                             f"of host names, e.g. ['myhost.example'], or ['*'] for any")
 
 
 def _in_jupyter() -> bool:

@@ -242,6 +242,8 @@ class Board(Listener):
 
     def cut(self) -> None:
         """The run ended without its on_run_end (Ctrl-C, an error in the engine)."""
+        if self.finished:
+            return
         self.detach()
         self.running.clear()
         self.outcome = (None, None)

@@ -260,7 +260,7 @@ class GraphEdits(GraphView):
         if isinstance(ref, Mapping):
             ref = ref["id"] if "id" in ref else (ref["parent"], ref["child"])
         if not (isinstance(ref, tuple) and len(ref) == 2):
-            raise TypeError(
+            raise TaskDefinitionError(
                 f"expected an edge as a (parent, child) pair, got {type(ref).__name__} {ref!r}"
             )
         edge = self.get_edge(*ref)
@@ -359,7 +359,7 @@ class GraphEdits(GraphView):
         nodes that are callables, or ids whose data holds ``"callable"``."""
         nodes, edges = getattr(graph, "nodes", None), getattr(graph, "edges", None)
         if nodes is None or edges is None:
-            raise TypeError(
+            raise TaskDefinitionError(
                 f"DAG() takes a name (str) or a graph with .nodes and .edges (such as a "
                 f"networkx.DiGraph whose nodes are callables), not {type(graph).__name__} "
                 f"{graph!r}"

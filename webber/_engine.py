@@ -466,7 +466,6 @@ def run_plan(
     plan: Plan,
     executor: Executor,
     *,
-    progress: bool = False,
     listeners: Sequence[Listener] = (),
     reuse: Mapping[str, Any] | None = None,
     cache: Cache | None = None,
@@ -483,16 +482,10 @@ def run_plan(
     loads and stores results (``run(cache=...)``); ``limits`` caps how many
     jobs of a concurrency tag run at once (``run(limits=...)``).
     """
-    everyone: list[Listener] = []
-    if progress:
-        from webber._progress import progress_bar
-
-        everyone.append(progress_bar())
-    everyone.extend(listeners)
     _output.ensure_handler()
     with _output.redirected(), frozen:
         session = CacheSession(cache, plan) if cache is not None else None
         return _Engine(
-            plan, executor, everyone, record=Recorder(), reuse=dict(reuse or {}),
+            plan, executor, list(listeners), record=Recorder(), reuse=dict(reuse or {}),
             tracebacks=tracebacks, verbose=verbose, session=session, limits=Limits(limits),
         ).run()

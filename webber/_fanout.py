@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from webber._errors import add_note
 from webber._plan import PlanNode
 from webber._refs import Ref, find
+from webber._task_errors import add_note
 from webber.executors._base import fetch
 
 __all__ = ["FanOut", "element_deps", "items_of"]

@@ -451,4 +451,5 @@ def find_id(
             f"name one by its id",
             ref,
         )
-    raise TypeError(f"expected a node id (str) or a Promise, got {type(ref).__name__} {ref!r}")
+    raise TaskDefinitionError(
+        f"expected a node id (str) or a Promise, got {type(ref).__name__} {ref!r}")

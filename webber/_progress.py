@@ -16,10 +16,10 @@ from webber._events import Listener
 from webber._plan import Plan
 from webber._run import Run, State
 
-__all__ = ["PlainBar", "TqdmBar", "progress_bar"]
+__all__ = ["Bar", "PlainBar", "TqdmBar", "progress_bar"]
 
 
-def progress_bar() -> Listener:
+def progress_bar() -> Bar:
     """tqdm's bar if tqdm is installed, else the plain one. Both write to the
     ``sys.stderr`` of now: during the run it is webber's output router."""
     try:
@@ -33,7 +33,9 @@ def progress_bar() -> Listener:
     return TqdmBar(tqdm, sys.stderr)
 
 
-class _Counts(Listener):
+class Bar(Listener):
+    """A progress bar: counts of ended tasks, shown as they change."""
+
     def __init__(self) -> None:
         self.total = 0
         self.counts: dict[State, int] = {"success": 0, "failed": 0, "skipped": 0}
@@ -54,11 +56,14 @@ class _Counts(Listener):
     def update(self) -> None:
         """Show the new counts."""
 
+    def cut(self) -> None:
+        """The run stopped before its end (Ctrl-C): the bar as it stood, closed."""
+
     def summary(self) -> str:
         return f"{self.counts['failed']} failed, {self.counts['skipped']} skipped"
 
 
-class TqdmBar(_Counts):
+class TqdmBar(Bar):
     """tqdm.auto's bar: ``webber: 100%|####| 10/10 [00:01, 1 failed, 0 skipped]``."""
 
     def __init__(self, tqdm: Any, stream: TextIO) -> None:
@@ -83,8 +88,12 @@ class TqdmBar(_Counts):
         self.bar.set_postfix_str(self.summary(), refresh=False)
         self.bar.close()
 
+    def cut(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
-class PlainBar(_Counts):
+
+class PlainBar(Bar):
     """``webber: [#####     ] 5/10 done (1 failed, 0 skipped)`` on stderr.
 
     In a terminal the line redraws in place (at most 10 times a second);
@@ -104,6 +113,9 @@ class PlainBar(_Counts):
             self._draw("\r")
 
     def on_run_end(self, run: Run) -> None:
+        self.cut()
+
+    def cut(self) -> None:
         self._draw("\r" if self._tty() else "")
         self.stream.write("\n")
         self.stream.flush()

@@ -71,7 +71,7 @@ class Promise:
         elif isinstance(key, str) or callable(key):
             self.key, self._flow, self._origin = key, None, None
         else:
-            raise TypeError(
+            raise TaskDefinitionError(
                 f"Promise() takes a node id (str), a callable or a Promise, not "
                 f"{type(key).__name__} {key!r}; pass the id that add_node() returned"
             )
@@ -119,25 +119,25 @@ class Promise:
 
     # -- refuse what a value would do, with a hint -------------------------------
     def __bool__(self) -> NoReturn:
-        raise TypeError(
+        raise TaskDefinitionError(
             f"{self!r} has no value yet: the flow is being built, not run. To branch "
             f"on a result, put the `if` inside a task, or use edges with "
             f"continue_on=Condition.Failure / AnyCase"
         )
 
     def __iter__(self) -> NoReturn:
-        raise TypeError(
+        raise TaskDefinitionError(
             f"{self!r} cannot be iterated while the flow is being built; to run a task "
             f"per element, use my_task.map({self!r})"
         )
 
     def __len__(self) -> NoReturn:
-        raise TypeError(f"{self!r} has no length while the flow is being built")
+        raise TaskDefinitionError(f"{self!r} has no length while the flow is being built")
 
 
 def _conditioned(value: Any, condition: Condition, word: str) -> Promise:
     if not isinstance(value, Promise):
-        raise TypeError(
+        raise TaskDefinitionError(
             f"webber.{word}() takes the result of a task call inside `with Flow():` (or a "
             f"Promise), not {type(value).__name__} {value!r}; it marks the edge from that "
             f"task as Condition.{condition.name}"
@@ -219,9 +219,9 @@ class IterPromise(Promise):
         zip: bool = False,
     ) -> None:
         if not sources:
-            raise TypeError("IterPromise() needs a source: IterPromise(node_id)")
+            raise TaskDefinitionError("IterPromise() needs a source: IterPromise(node_id)")
         if len(sources) > 1 and not zip:
-            raise TypeError(
+            raise TaskDefinitionError(
                 f"IterPromise of {len(sources)} sources needs zip=True: it runs once per "
                 f"tuple of their elements"
             )
@@ -264,7 +264,7 @@ def _flow_for(*objs: Any) -> DAG:
                 return item.flow
     flow = _context.active_flow.get()
     if flow is None:
-        raise TypeError(
+        raise TaskDefinitionError(
             "`a >> b` with Promise(id) needs an active flow: use it inside `with Flow():`"
         )
     return flow

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from itertools import repeat
 from typing import TYPE_CHECKING, Any, Literal
 
-from webber._errors import ForeignPromiseError, TaskSkippedError, UnknownNodeError
+from webber._errors import ForeignPromiseError, UnknownNodeError
 from webber._graph import find_id, slot_setters
+from webber._task_errors import TaskSkippedError
 from webber.executors._base import fetch
 
 if TYPE_CHECKING:

@@ -12,8 +12,10 @@ if TYPE_CHECKING:
     from webber._cache import Cache
     from webber._callbacks import DAGCallbacks
     from webber._dashboard import Dashboard
+    from webber._dashboard_board import Board
     from webber._events import Listener
     from webber._flow import DAG
+    from webber._progress import Bar
     from webber._run import Run
     from webber.executors import Executor
 
@@ -21,7 +23,7 @@ __all__ = ["run_graph"]
 
 
 def run_graph(
-dag: DAG,
+    dag: DAG,
     executor: str | Executor | None,
     max_workers: int | None,
     progress: bool,
@@ -57,18 +59,59 @@ dag: DAG,
         from webber._cache import resolve_cache
 
         store = resolve_cache(cache)
-    listening = list(listeners)
-    if dashboard:
-        from webber._dashboard import watch
-
-        listening.insert(0, watch(dashboard))
+    listening, shown = _listeners(listeners, dashboard, progress)
     if callbacks is not None:
         from webber._callbacks import listener_for
 
         listening.append(listener_for(callbacks))
-    run = run_plan(
-        plan, chosen, progress=progress, listeners=listening, reuse=reuse,
-        tracebacks=tracebacks, verbose=verbose, cache=store, limits=limits,
-    )
+    try:
+        run = run_plan(
+            plan, chosen, listeners=listening, reuse=reuse, tracebacks=tracebacks,
+            verbose=verbose, cache=store, limits=limits,
+        )
+    except BaseException:
+        for each in shown:  # Ctrl-C: the page and the bar say the run stopped there
+            each.cut()
+        raise
     run._owner = (dag._kin, dag._label())  # to refuse ids and Promises of other graphs
     return run
+
+
+def _listeners(
+    listeners: Iterable[Listener], dashboard: bool | Dashboard, progress: bool
+) -> tuple[list[Listener], list[Board | Bar]]:
+    """The run's listeners: the progress bar and the dashboard's Board (what
+    shows the run, also the second list: told when it stops before its end)
+    before ``listeners``, checked (an object that hears no event is a mistake
+    at the call, not a run nobody hears)."""
+    from webber._errors import DashboardError, ListenerError
+    from webber._events import EVENTS, overrides
+
+    if isinstance(listeners, (str, bytes)) or not isinstance(listeners, Iterable):
+        raise ListenerError(f"listeners= takes webber.Listener objects, in a list: got "
+                            f"{listeners!r}; e.g. run(listeners=[MyListener()])")
+    listening = list(listeners)
+    for listener in listening:
+        if not any(overrides(listener, event) for event in EVENTS):
+            raise ListenerError(
+                f"listeners= takes webber.Listener objects, in a list: {listener!r} has "
+                f"none of its on_... methods (on_task_end, on_batch, ...), so it would hear "
+                f"nothing; subclass webber.Listener and override the events you want")
+    shown: list[Board | Bar] = []
+    if dashboard is not True and dashboard is not False and dashboard is not None:
+        from webber._dashboard import Dashboard
+
+        if not isinstance(dashboard, Dashboard):
+            raise DashboardError(
+                f"run(dashboard={dashboard!r}): dashboard= takes True, False or a "
+                f"webber.Dashboard; to choose its address, pass "
+                f"dashboard=webber.Dashboard(host=..., port=...)")
+    if dashboard:
+        from webber._dashboard import watch
+
+        shown.append(watch(dashboard))
+    if progress:
+        from webber._progress import progress_bar
+
+        shown.append(progress_bar())
+    return [*shown[::-1], *listening], shown

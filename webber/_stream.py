@@ -29,8 +29,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from webber import _output
-from webber._errors import TaskDefinitionError, TaskTimeoutError, add_note
+from webber._errors import TaskDefinitionError
 from webber._inbox import Inbox
+from webber._task_errors import TaskTimeoutError, add_note
 from webber.executors import Executor, resolve_executor
 from webber.executors._base import Column, Job, Outcome, Started, fetch
 

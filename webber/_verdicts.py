@@ -8,11 +8,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from webber._errors import TaskTimeoutError
 from webber._events import Hooks
 from webber._graph import Condition
 from webber._plan import PlanNode
 from webber._run import State
+from webber._task_errors import TaskTimeoutError
 from webber.executors._base import Job, fetch
 
 __all__ = ["holds", "log_failure", "log_retry", "tell_final", "timeout_error"]

@@ -254,6 +254,25 @@ def test_progress_bar_uses_tqdm_when_installed(
     assert "6/6" in final and "1 failed, 1 skipped" in final
 
 
+def test_progress_bar_shows_where_a_run_stopped(
+    executor: str, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # the plain bar: its lines are plain
+
+    class Interrupt(Listener):  # Ctrl-C while the engine tells a listener
+        def on_task_end(self, *args: Any) -> None:
+            raise KeyboardInterrupt
+
+    dag = DAG()
+    dag.add_node(abs, -1)
+    dag.add_node(abs, -2)
+    with pytest.raises(KeyboardInterrupt):
+        dag.run(executor=executor, progress=True, listeners=[Interrupt()])
+    err = capfd.readouterr().err
+    # The bar as it stood, on a line of its own: what is printed next starts a new line.
+    assert err.count("webber: [") == 1 and err.endswith(" 1/2 done (0 failed, 0 skipped)\n")
+
+
 def test_progress_off_creates_no_bar(executor: str, capfd: pytest.CaptureFixture[str]) -> None:
     dag = DAG()
     dag.add_node(abs, -1)
@@ -386,6 +405,16 @@ def test_a_plain_object_with_some_callbacks_is_a_listener_too(executor: str) -> 
     ends = Ends()
     dag.run(executor=executor, listeners=[ends])  # type: ignore[list-item]
     assert ends.ended == [(a, "success")]
+
+
+def test_what_hears_no_event_is_refused_at_the_call() -> None:
+    dag = DAG()
+    dag.add_node(abs, -1)
+    for wrong in (print, "a listener", [print], [object()], [Listener()]):
+        with pytest.raises(webber.ListenerError, match=r"listeners= takes webber\.Listener"):
+            dag.run(executor="inline", listeners=wrong)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):  # (a ListenerError is a TypeError too)
+        dag.run(executor="inline", listeners=[len])  # type: ignore[list-item]
 
 
 class MarksStarts(Listener):

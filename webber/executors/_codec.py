@@ -25,7 +25,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from webber._errors import TaskError
+from webber._task_errors import TaskError
 
 __all__ = ["RemoteTraceback", "decode_failure", "encode_failure", "failure_info"]
 

@@ -20,7 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from webber._errors import WorkerCrashedError
+from webber._task_errors import WorkerCrashedError
 from webber.executors._frames import Frames, send_frame
 from webber.executors._ledger import sweep
 from webber.executors._spawn import End, close_end, signal_tree, start

@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from itertools import islice, repeat
 from typing import Any
 
-from webber._errors import JobSendError
 from webber._refs import Ref
+from webber._task_errors import JobSendError
 from webber.executors._base import Column, ColumnOutcomes, Job, Outcome
 from webber.executors._frames import send_frame
 from webber.executors._pickling import dumps, plain

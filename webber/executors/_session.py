@@ -9,7 +9,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from webber._errors import ResultLoadError
+from webber._task_errors import ResultLoadError
 from webber.executors._base import Column, Job, Report, Started
 from webber.executors._caller import Context, current
 from webber.executors._codec import decode_failure

@@ -24,9 +24,9 @@ from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from webber import _context
-from webber._errors import TaskExitError
 from webber._output import capture
 from webber._refs import Ref, substitute
+from webber._task_errors import TaskExitError
 from webber.executors._base import Job, Outcome, Remote, Report, Started
 
 if TYPE_CHECKING:

@@ -58,7 +58,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from webber import _logs, _output
-from webber._errors import JobLoadError, ResultSendError
+from webber._task_errors import JobLoadError, ResultSendError
 from webber.executors import _shm, _spawn
 from webber.executors._base import Job, Outcome
 from webber.executors._caller import follow

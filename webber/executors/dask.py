@@ -52,13 +52,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from webber import _output
-from webber._errors import (
-    CacheError,
-    ExecutorError,
-    JobSendError,
-    TaskError,
-    WorkerCrashedError,
-)
+from webber._errors import CacheError, ExecutorError
+from webber._task_errors import JobSendError, TaskError, WorkerCrashedError
 from webber.executors._base import Executor, Job, Outcome, Report, Started
 from webber.executors._codec import decode_failure
 from webber.executors._dask_remote import Slot, Spec, run_remote
