@@ -18,20 +18,25 @@ def import_webber_from_checkout() -> None:
 
 
 def our_segments(directory: str) -> list[str]:
-    """webber's shared-memory segments in ``directory`` ("webber-<creator pid>-...")
-    made by this process, its workers, or processes now dead: not those of
-    another webber program running beside this one."""
+    """webber's shared-memory segments in ``directory``
+    ("webber-<creator pid>.<its pid namespace>-...") made by this process, its
+    workers, or processes now dead: not those of another webber program
+    running beside this one, nor another container's."""
     import psutil
+
+    from webber.executors._shm import owner
 
     if not os.path.isdir(directory):
         return []
     me = psutil.Process()
     family = {me.pid, *(c.pid for c in me.children(recursive=True))}
+    here = owner(0)[1:]  # ".<namespace>"
     found = []
     for name in os.listdir(directory):
-        if name.startswith("webber-"):
-            creator = int(name.split("-")[1])
-            if creator in family or not psutil.pid_exists(creator):
+        creator = name.split("-")[1] if name.startswith("webber-") else ""
+        if creator.endswith(here) and creator[:-len(here)].isdigit():
+            pid = int(creator[:-len(here)])
+            if pid in family or not psutil.pid_exists(pid):
                 found.append(name)
     return found
 

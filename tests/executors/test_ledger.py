@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from webber.executors._ledger import SIZE, Ledger, recover
 
 
@@ -125,6 +127,31 @@ def test_a_ledger_no_worker_holds_is_swept_and_a_held_or_young_one_is_kept(
         p.name for p in (held, young, segment)
     )
     assert ledger.add((1, True, b"", [], 0.0, 0.0, None, 0))  # still its worker's
+
+
+def test_segments_of_processes_gone_are_removed_those_of_the_living_and_other_namespaces_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webber.executors import _shm
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    gone = int(ended.stdout)  # a process of this namespace that is gone
+    monkeypatch.setattr(_shm, "_DIR", str(tmp_path))
+    monkeypatch.setattr(_shm, "_swept", False)
+    names = {
+        f"webber-{_shm.owner(gone)}-0-aaaa": False,  # its creator is gone
+        f"webber-{_shm.owner(gone)}-1-bbbb+2.0": False,
+        f"webber-{_shm.owner(os.getpid())}-0-cccc": True,  # its creator lives
+        f"webber-{gone}.1-0-dddd": True,  # another pid namespace's: its pids mean nothing here
+        f"webber-{gone}-0-eeee": True,  # not named by an owner
+        f"webber-{_shm.owner(gone)}-ledger": True,  # a ledger: the ledger sweep's
+    }
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+    _shm.remove_orphans()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(n for n, kept in names.items()
+                                                               if kept)
 
 
 def test_the_first_worker_of_a_process_removes_ledgers_left_by_killed_workers(

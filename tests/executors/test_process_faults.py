@@ -26,6 +26,7 @@ import pytest
 import webber
 from tests.conftest import task_lines
 from webber import DAG, Condition, Flow, Promise, task
+from webber.executors import _shm
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -512,7 +513,8 @@ def test_row09_200mb_argument_and_result_arrive_intact() -> None:
     run = dag.run()
     assert run[digest] == hashlib.sha256(run[big]).hexdigest()
     assert len(run[big]) == 200 << 20
-    leftovers = [f for f in os.listdir("/dev/shm") if f.startswith(f"webber-{os.getpid()}-")]
+    mine = f"webber-{_shm.owner(os.getpid())}-"
+    leftovers = [f for f in os.listdir("/dev/shm") if f.startswith(mine)]
     assert leftovers == []
 
 
@@ -645,6 +647,39 @@ def test_row12_caller_killed_workers_exit(tmp_path: Path) -> None:
     caller.wait()
     _, alive = psutil.wait_procs(workers, timeout=10)
     assert alive == []
+
+
+def test_row12_what_a_killed_caller_held_in_shared_memory_is_removed(tmp_path: Path) -> None:
+    script = _script(tmp_path, """
+        import time, webber
+        def make():
+            return bytes(4 << 20)  # (through shared memory: over 1 MB)
+        def hold(data):
+            time.sleep(60)
+        dag = webber.DAG()
+        for _ in range(2):
+            dag.add_node(hold, webber.Promise(dag.add_node(make)))
+        dag.run()
+    """)
+    caller = subprocess.Popen([sys.executable, str(script)])
+    held = f"webber-{_shm.owner(caller.pid)}-"
+    deadline = time.monotonic() + 30
+    while not _segments(held) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _segments(held)  # the results it passes on: kept as its own until the run ends
+    workers = psutil.Process(caller.pid).children(recursive=True)
+    caller.kill()  # (as the kernel's OOM killer, or a notebook's restart, does)
+    caller.wait()
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert alive == []
+    assert _segments(held) == []  # its workers removed them as they ended
+    # (A ledger, of a worker killed before its caller took it, is the ledger sweep's.)
+    left = [name for w in workers for name in _segments(f"webber-{_shm.owner(w.pid)}-")]
+    assert [name for name in left if not name.endswith("-ledger")] == []
+
+
+def _segments(prefix: str) -> list[str]:
+    return [f for f in os.listdir(_shm.directory()) if f.startswith(prefix)]
 
 
 def test_row13_script_ends_without_shutdown(tmp_path: Path) -> None:

@@ -654,3 +654,27 @@ def test_a_job_whose_function_cannot_be_sent_fails_alone_between_columns() -> No
     (failed,) = reported
     assert isinstance(failed, Outcome) and failed.job is batch[2] and not failed.ok
     assert isinstance(failed.value, webber.JobSendError)
+
+
+# -- dispatch: tasks that took long go one at a time -----------------------------------
+def slow() -> int:
+    time.sleep(1.0)
+    return os.getpid()
+
+
+def quick() -> int:
+    time.sleep(0.001)
+    return os.getpid()
+
+
+def test_tasks_that_took_long_go_one_at_a_time_to_the_first_worker_free() -> None:
+    dag = DAG()
+    long = dag.add_node(slow)
+    shorts = [dag.add_node(quick) for _ in range(5)]
+    dag.run(executor="processes", max_workers=2)  # the pool learns how long each took
+    run = dag.run(executor="processes", max_workers=2)
+    # Shared out up front, the slow task's worker would hold quick ones behind it;
+    # sent one at a time, the other worker runs them all meanwhile.
+    assert run.ok
+    assert run[long] not in {run[n] for n in shorts}
+    assert len({run[n] for n in shorts}) == 1

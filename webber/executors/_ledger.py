@@ -47,6 +47,8 @@ import sys
 import time
 from typing import Any
 
+from webber.executors import _shm
+
 if sys.platform != "win32":  # (no ledger there: see _shm.USABLE)
     import fcntl
 
@@ -70,7 +72,7 @@ _LIST = b"\x80" + _PROTO + b"]("  # (recover: the list alone)
 def ledger_path(directory: str, pid: int) -> str:
     """Where worker ``pid`` keeps its ledger (named so that removing what a
     dead worker left, ``_shm.remove_segments_of``, removes it too)."""
-    return os.path.join(directory, f"webber-{pid}-ledger")
+    return os.path.join(directory, f"webber-{_shm.owner(pid)}-ledger")
 
 
 class Ledger:

@@ -71,7 +71,7 @@ from webber.executors._frames import send_frame
 from webber.executors._ledger import hold, recover, release
 from webber.executors._process import Proc, crash_error, reap, spawn
 from webber.executors._sending import send_batch, take
-from webber.executors._session import MAX_BATCH, Session, announce
+from webber.executors._session import LONG, MAX_BATCH, Session, announce
 from webber.executors._shm import remove_segments, remove_segments_of
 
 __all__ = ["BOOTING", "GRACE", "GROW_AFTER", "MAX_BATCH", "Pool", "Session"]
@@ -103,6 +103,8 @@ class Pool:
         self.sessions: list[Session] = []
         self.tags = itertools.count()
         self.fids = itertools.count()
+        #: a task name -> about how long its tasks took, the last ones (see _dispatch)
+        self.seconds: dict[str, float] = {}
         self.closed = False
         self.posix = _spawn.mode() == "posix"
         self.waker = _spawn.Waker()
@@ -176,7 +178,9 @@ class Pool:
                 want = max(1, min(want, session.max_tasks - proc.tasks))
             if session.memory_limit is not None:
                 want = 1  # its memory is measured after each job: none may follow blindly
-            self._send(proc, session, take(session, want))
+            # Tasks of a name that took long go one at a time, each to the first
+            # worker free (not shared out up front, to wait behind a slow one).
+            self._send(proc, session, take(session, want, self.seconds))
             self._prefetch(proc)
         surplus = len(self.procs) - self.size
         for proc in [p for p in self.procs if not p.inflight][: max(0, surplus)]:
@@ -184,20 +188,26 @@ class Pool:
 
     def _prefetch(self, proc: Proc) -> None:
         """A second full batch behind the one ``proc`` runs, while its run has
-        many small jobs queued and no other run waits: the worker goes on
-        without waiting for the round trip (recycling and timeouts need a
-        worker that comes back idle, so not for those)."""
+        many small jobs queued (or a second task, of tasks that take long) and
+        no other run waits: the worker goes on without waiting for the round
+        trip (recycling and timeouts need a worker that comes back idle, so
+        not for those)."""
         if not proc.inflight or proc not in self.procs:
             return
         head = proc.inflight[0]
         session, pending, size = head.session, head.session.pending, head.session.batch
-        if (pending and len(proc.inflight) <= size and unanswered(proc.inflight, size) <= size
-                and len(pending) + session.extra >= 2 * size * len(self.procs)
-                and head.job.timeout is None
+        if not (pending and head.job.timeout is None and pending[0].timeout is None
                 and session.max_tasks is None and session.memory_limit is None
-                and pending[0].timeout is None
                 and not any(s.pending for s in self.sessions if s is not session)):
-            self._send(proc, session, take(session, size))
+            return
+        seconds = self.seconds
+        if (len(proc.inflight) <= size and unanswered(proc.inflight, size) <= size
+                and len(pending) + session.extra >= 2 * size * len(self.procs)):
+            self._send(proc, session, take(session, size, seconds))
+        elif len(proc.inflight) == 1 and seconds.get(pending[0].name, 0) >= LONG:
+            # Tasks that take long go one at a time: one more, to start as
+            # this one ends (a worker that is slow holds back one, no more).
+            self._send(proc, session, take(session, 1, seconds))
 
     def _near(self, job: Job | Column, session: Session, idle: list[Proc]) -> Proc:
         """An idle worker that made one of ``job``'s inputs, if there is one:
@@ -320,6 +330,11 @@ class Pool:
         proc.rss = results[-1][7]
         last = spans[-1][0].session
         last.pace(results)
+        # How long tasks of a name take, from the first and last answered (not
+        # a look per task: a long one is rarely answered among many others).
+        self._took(spans[0][0].job.name, results[spans[0][2] - 1][5])
+        if len(spans) > 1:
+            self._took(spans[-1][0].job.name, results[-1][5])
         if proc.inflight:
             announce(proc.inflight[0], proc)
             self._prefetch(proc)
@@ -328,6 +343,14 @@ class Pool:
                 self._stop(proc, sweep=False)  # recycled: a fresh one replaces it on demand
             self._dispatch()
         return spans
+
+    def _took(self, name: str, seconds: float) -> None:
+        """A task of ``name`` took ``seconds``: about how long its tasks take,
+        halfway between the last ones and this one (one look per answer)."""
+        known = self.seconds.get(name)
+        if known is None and len(self.seconds) >= 4096:
+            self.seconds.clear()  # (names come and go: a bound, not a cache policy)
+        self.seconds[name] = seconds if known is None else (known + seconds) / 2
 
     def _lost(self, proc: Proc) -> None:
         """``proc`` died: fail the job it ran, requeue the rest, replace it."""

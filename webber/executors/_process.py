@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from webber._task_errors import WorkerCrashedError
+from webber.executors import _shm
 from webber.executors._frames import Frames, send_frame
 from webber.executors._ledger import sweep
 from webber.executors._spawn import End, close_end, signal_tree, start
@@ -114,6 +115,7 @@ def spawn(shm_directory: str, share: int, posix: bool) -> Proc:
     """Start a worker, tell it the caller's ``sys.path``, where shared memory
     is, and the default size of a pool that a task starts there; returns it."""
     sweep(shm_directory)  # (once: what workers killed with their caller left)
+    _shm.remove_orphans()  # (once, too)
     ends = start(_BOOT, posix)
     proc = Proc(*ends, posix=posix)
     path = [os.getcwd() if entry == "" else entry for entry in sys.path]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pickle
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from itertools import islice, repeat
 from typing import Any
 
@@ -25,7 +25,7 @@ from webber.executors._base import Column, ColumnOutcomes, Job, Outcome
 from webber.executors._frames import send_frame
 from webber.executors._pickling import dumps, plain
 from webber.executors._process import Proc
-from webber.executors._session import BIG_BATCH, Sent, Session, announce
+from webber.executors._session import BIG_BATCH, LONG, Sent, Session, announce
 from webber.executors._shm import remove_segments
 from webber.executors._source import with_source
 
@@ -226,18 +226,22 @@ def _send_error(node: str, e: Exception) -> JobSendError:
     return error
 
 
-def take(session: Session, want: int) -> list[Job | Column]:
+def take(session: Session, want: int,
+         seconds: Mapping[str, float] | None = None) -> list[Job | Column]:
     """Up to ``want`` tasks from the front of ``session``'s queue (a column
     there is split if need be); one with a timeout goes alone (its clock
-    starts when it is sent)."""
+    starts when it is sent), as does one whose tasks took long (``seconds``:
+    a task name -> about how long its tasks took; see ``Pool._dispatch``)."""
     batch: list[Job | Column] = []
     pending = session.pending
     while want > 0 and pending:
         head = pending[0]
-        if head.timeout is not None:
-            if not batch:
-                batch.append(pending.popleft())
-            break
+        alone = head.timeout is not None or (
+            seconds is not None and seconds.get(head.name, 0.0) >= LONG)
+        if alone:
+            if batch:
+                break
+            want = 1
         if head.__class__ is Column:
             assert isinstance(head, Column)
             count = len(head.nodes)
@@ -255,4 +259,6 @@ def take(session: Session, want: int) -> list[Job | Column]:
         else:
             want -= 1
         batch.append(pending.popleft())
+        if alone:
+            break
     return batch

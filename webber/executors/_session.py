@@ -17,7 +17,7 @@ from webber.executors._pickling import unpack
 from webber.executors._process import Proc
 from webber.executors._shm import Holder, Segment
 
-__all__ = ["BIG_BATCH", "MAX_BATCH", "PACE", "Sent", "Session", "Undecodable", "announce",
+__all__ = ["BIG_BATCH", "LONG", "MAX_BATCH", "PACE", "Sent", "Session", "Undecodable", "announce",
            "decode"]
 
 #: most jobs sent to a worker in one message, at first
@@ -28,6 +28,10 @@ BIG_BATCH = 1024
 #: seconds of work a batch of tiny tasks is sized to (see Session.pace): at
 #: most the worker's FLUSH, after which it answers anyway
 PACE = 0.002
+#: seconds a task of a name took, about, past which its tasks go to workers one
+#: at a time (``Pool._dispatch``): a round trip per task costs them under 1%,
+#: and a worker that is slow, or got the longest, holds none back
+LONG = 0.02
 
 
 @dataclass(eq=False, slots=True)

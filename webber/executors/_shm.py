@@ -17,8 +17,12 @@ gone whatever happens next. The caller passes results on to other tasks, so
 it keeps what it maps in a :class:`Holder` instead: the segment is renamed as
 its own and stays linked until the run ends, and a buffer inside it is sent on
 by reference ``(name, offset, length)`` -- one copy from a producer to any
-number of consumers. Names carry the creator's pid, so whoever outlives a
-crashed process can remove what it left (:func:`remove_segments_of`).
+number of consumers. Names carry the creator's pid and pid namespace
+(:func:`owner`), so whoever outlives a crashed process can remove what it
+left (:func:`remove_segments_of`): a worker whose caller died removes the
+caller's and its own, a caller a dead worker's, and the first worker a
+process starts those of processes that are gone (:func:`remove_orphans`:
+both killed at once), never another container's.
 
 When the directory has no room (Docker gives containers 64 MB of ``/dev/shm``)
 or cannot be written, :func:`write_segment` returns None and the buffer
@@ -32,6 +36,7 @@ mapped file cannot be unlinked there, and this scheme unlinks at once.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import logging
 import mmap
@@ -49,6 +54,8 @@ __all__ = [
     "Segment",
     "directory",
     "map_segment",
+    "owner",
+    "remove_orphans",
     "remove_segments",
     "remove_segments_of",
     "use_directory",
@@ -68,6 +75,8 @@ USABLE = os.name == "posix"
 _counter = itertools.count()
 #: whether this process said (or sent word) that a buffer went through the pipe
 _warned = False
+#: whether this process removed the segments of processes that are gone
+_swept = False
 #: where a notice goes: the ``webber`` logger here; a worker sends it to the caller
 notify: Callable[[str], None] = logging.getLogger("webber").warning
 
@@ -100,7 +109,23 @@ def _splits() -> bool:
 
 
 def _new_name() -> str:
-    return f"webber-{os.getpid()}-{next(_counter)}-{os.urandom(4).hex()}"
+    return f"webber-{owner(os.getpid())}-{next(_counter)}-{os.urandom(4).hex()}"
+
+
+@functools.cache
+def _namespace() -> int:
+    """This process's pid namespace (0 where there are none to tell): the
+    same pid in two containers that share ``/dev/shm`` is two processes."""
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return 0
+
+
+def owner(pid: int) -> str:
+    """How the names of what process ``pid`` (of this pid namespace) creates
+    here begin, after ``webber-``: its pid and its namespace."""
+    return f"{pid}.{_namespace()}"
 
 
 def directory() -> str:
@@ -327,7 +352,7 @@ def remove_segments(segments: Sequence[Segment]) -> None:
 
 
 def _segments_of(pid: int) -> Iterator[str]:
-    prefix = f"webber-{pid}-"
+    prefix = f"webber-{owner(pid)}-"
     with contextlib.suppress(OSError):
         for entry in os.scandir(directory()):
             if entry.name.startswith(prefix):
@@ -337,3 +362,38 @@ def _segments_of(pid: int) -> Iterator[str]:
 def remove_segments_of(pid: int) -> None:
     """Unlink every segment that process ``pid`` created and nobody loaded."""
     remove_segments(list(_segments_of(pid)))
+
+
+def remove_orphans() -> None:
+    """Unlink the segments of processes of this pid namespace that are gone
+    (a caller killed together with its workers left what both held): once
+    per process, as its first worker starts. A pid that lives again, in
+    another process, keeps its segments (they may be that one's); another
+    namespace's (a container sharing ``/dev/shm``) are never looked at."""
+    global _swept
+    if _swept or not USABLE:
+        return
+    _swept = True
+    gone: dict[str, bool] = {}
+    here = f".{_namespace()}"
+    with contextlib.suppress(OSError), os.scandir(directory()) as entries:
+        for entry in entries:
+            parts = entry.name.split("-")
+            if len(parts) < 4 or parts[0] != "webber" or not parts[1].endswith(here):
+                continue  # (a segment is "webber-<owner>-<n>-<random>": of this namespace)
+            pid = parts[1][:-len(here)]
+            if pid not in gone:
+                gone[pid] = pid.isdigit() and not _alive(int(pid))
+            if gone[pid]:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # (another user's)
+    return True

@@ -105,11 +105,26 @@ def _end_nested_pool() -> None:
         processes.shutdown()
 
 
-def _watch_caller(life: _spawn.End) -> None:
+#: set when the caller said stop (it closes the lifeline then too: it lives on)
+_stopping = threading.Event()
+#: seconds a worker whose caller closed the lifeline unasked waits to be sure it
+#: died (it is given another parent a moment after its files are closed)
+_ORPHANED = 2.0
+
+
+def _watch_caller(life: _spawn.End, caller: int) -> None:
     _spawn.wait_closed(life)
-    # The caller is gone: end this worker and whatever its task started.
+    # The caller is gone: end this worker and whatever its task started, and
+    # remove what shared memory the two left (RAM, in /dev/shm, until a reboot):
+    # the caller's own only once it is sure the caller died.
+    deadline = time.monotonic() + _ORPHANED
+    while not _stopping.is_set() and os.getppid() == caller and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if os.getppid() != caller:
+        _shm.remove_segments_of(caller)
     with contextlib.suppress(OSError):
         os.unlink(ledger_path(_shm.directory(), os.getpid()))
+    _shm.remove_segments_of(os.getpid())  # (last: its task may be writing one till now)
     _spawn.end_tree(life)
 
 
@@ -416,6 +431,7 @@ class _Worker:
             _shm.use_directory(directory)
             self.send(("ready", self.start_ledger()))  # up: the caller may start the next
         elif kind == "stop":
+            _stopping.set()
             return False
         return True
 
@@ -423,7 +439,7 @@ class _Worker:
 def main() -> None:
     frames, out, life = _spawn.connect(sys.argv[1:])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle
-    threading.Thread(target=_watch_caller, args=(life,), daemon=True).start()
+    threading.Thread(target=_watch_caller, args=(life, os.getppid()), daemon=True).start()
     worker = _Worker(frames, out)
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=worker.forked)
