@@ -142,6 +142,8 @@ class GraphEdits(GraphView):
         checked (see :meth:`_check_promises`), an IterPromise lowered to its fan-out settings
         (``fan``: see lower_iter_promise). Plain values are not walked. One call for the
         common case (a chain's links, 100,000 of them): atoms and Promises of nodes here."""
+        if promises is None and (n := self._add_link(fn, options, args, kwargs, known, fan_out)):
+            return n
         present = False  # whether each Promise was found to name a node here
         if promises is None and not (args or kwargs):
             if not known:  # (a DAG API node may get them from update_nodes(): compile() checks)
@@ -185,6 +187,22 @@ class GraphEdits(GraphView):
         store.insert(node, present)
         if conditioned:
             self._conditions(n, promises)
+        return n
+
+    def _add_link(self, fn: Callable[..., Any], options: TaskOptions, args: tuple[Any, ...],
+                  kwargs: dict[str, Any], known: bool = True, fan_out: bool = False) -> str | None:
+        """:meth:`_add` in short for a node whose one argument is a Promise, with no
+        condition, of a node here (a chain's link: 100,000 of them); else None."""
+        if len(args) != 1 or kwargs or args[0].__class__ is not Promise:
+            return None
+        promise = args[0]
+        origin, key, store = promise._origin, promise.key, self._store
+        if ((origin is not None and origin[0] not in self._kin) or promise.condition is not None
+                or key.__class__ is not str or key not in store.nodes):
+            return None  # (the rare cases: _add tells)
+        check_call(fn, args, kwargs, options.name)
+        n = store.new_id(options.name)
+        store.insert(make_node(n, options, fn, args, kwargs, (key,), fan_out), known)
         return n
 
     def _check_promises(self, promises: list[Promise], where: str, known: bool) -> None:

@@ -11,6 +11,8 @@ State, all in the caller's thread (no locks; executors only enqueue)::
                  start: when their parent is final they are not submitted again
     chains       head's key -> the links of a chain in flight; ends: its last
                  link's key -> the head's (a job that fails drops the links after it)
+    linked       head's id -> the links of its chain as a chained Column (_chains:
+                 no Job or entry in running per link), until the head is final
     inbox        the executors' messages, and timers: retry delays and timeouts
     fan_outs     n -> results of a fan-out node's elements still coming in
     session      run(cache=...)'s keys, hits and misses (_cache_session)
@@ -39,6 +41,7 @@ from typing import Any
 from webber import _output
 from webber._cache import Cache
 from webber._cache_session import CacheSession
+from webber._chains import drop_links, link_column, link_jobs
 from webber._events import Hooks, Listener
 from webber._fanout import FanOut, element_deps, items_of
 from webber._gc import MANY, frozen
@@ -73,6 +76,7 @@ class _Engine:
     #: when, and on which worker, each running attempt started
     began: dict[tuple[str, int | None], tuple[float, str]] = field(default_factory=dict)
     chains: dict[tuple[str, int | None], tuple[Job, ...]] = field(default_factory=dict)
+    linked: dict[str, Column] = field(default_factory=dict)
     ends: dict[tuple[str, int | None], tuple[str, int | None]] = field(default_factory=dict)
     fan_outs: dict[str, FanOut] = field(default_factory=dict)
     decide: deque[str] = field(default_factory=deque)
@@ -201,13 +205,21 @@ class _Engine:
             fan_out = self.fan_outs[record.id]
             args, kwargs = fan_out.arguments(node, index)
             deps = fan_out.deps
-        links = self._chain(node) if index is None and node.next_link is not None else ()
+        links: tuple[Job, ...] = ()
+        chain = None
+        if index is None and node.next_link is not None:
+            nodes = self.plan.nodes
+            chain = link_column(nodes, node) if self.columns else None
+            if chain is None:
+                links = link_jobs(nodes, node, self.limits, self.session)
+            else:
+                self.linked[record.id] = chain
         options = record.options
         job = Job(
             record.id, index, attempt, options.name, record.func, args, kwargs,
             # a failed parent's value is its exception; a skipped one's is None
             {u: self.values.get(u) for u in deps} if deps else None,
-            options.timeout, links,
+            options.timeout, links, chain,
         )
         self.running[(record.id, index)] = job
         if links:
@@ -220,33 +232,6 @@ class _Engine:
             self.batch.append(job)  # submitted at the end of the decision pass
         else:
             self.executor.submit(job)
-
-    def _chain(self, node: PlanNode) -> tuple[Job, ...]:
-        """The links of the chain ``node`` heads, as jobs fed by their predecessor."""
-        links: list[Job] = []
-        n = self._links(node.id, node.next_link, links, MANY)
-        if n is not None:  # a long chain: the rest frozen as it is made (see _gc)
-            with frozen.adding():
-                self._links(links[-1].node, n, links, None)
-        return tuple(links)
-
-    def _links(self, previous: str, n: str | None, links: list[Job], most: int | None
-               ) -> str | None:
-        """Add the chain's links from ``n`` on (``most`` at most); the next, if any."""
-        nodes, caps, session = self.plan.nodes, self.limits.caps, self.session
-        while n is not None and len(links) != most:
-            link = nodes[n]
-            record = link.node
-            options = record.options
-            if caps and self.limits.limited(options.limit):
-                return None  # it waits for a slot: the engine submits it
-            if session is not None and session.ends_chain(n):
-                return None  # decided when its parent is final: loaded, not run
-            inputs = {previous: None} if link.deps else None  # filled in by the executor
-            links.append(Job(n, None, 1, options.name, record.func, link.args, link.kwargs,
-                             inputs, None))
-            previous, n = n, link.next_link
-        return n
 
     def _fan_out(self, node: PlanNode) -> None:
         items = items_of(node, self.values)
@@ -297,9 +282,13 @@ class _Engine:
     def _finish_column(self, done: ColumnOutcomes) -> None:
         """The ends of tasks of a column: in one pass when they all succeeded."""
         column, first, oks, worker = done.column, done.first, done.oks, done.worker
-        if self.hooks.on_batch:  # (its next task runs now)
+        if self.hooks.on_batch and (not column.chained or (column.stop is None and all(oks))):
+            # (its next task runs now)
             self.hooks.column_on(column, first + len(oks), worker,
                                  done.starts[-1] + done.durations[-1])
+        if column.chained:
+            self._finish_links(done)
+            return
         nodes = column.nodes[first:first + len(oks)]
         if not all(oks):  # each as a Job's (the rare path)
             for k, (ok, value) in enumerate(zip(oks, done.values, strict=True)):
@@ -313,6 +302,26 @@ class _Engine:
         else:  # (their children to decide)
             for n, value in zip(nodes, done.values, strict=True):
                 self._final(n, SUCCESS, value, SUCCESS)
+
+    def _finish_links(self, done: ColumnOutcomes) -> None:
+        """The ends of links of a chain (a chained column): those that succeeded
+        in one pass (each link's one child is the next: none to decide but the
+        last's), then the first that failed as a Job's; the rest were dropped."""
+        column, first, oks, values = done.column, done.first, done.oks, done.values
+        count = len(oks) if column.stop is None else min(len(oks), column.stop - first)
+        good = count if all(oks) else min(count, list(oks).index(False))
+        if good > 0:
+            nodes = column.nodes[first:first + good]
+            self.record.column(nodes, done.starts[:good], done.durations[:good], done.worker)
+            self.states.update(dict.fromkeys(nodes, SUCCESS))
+            self.values.update(zip(nodes, values[:good], strict=True))
+            if first + good == len(column.nodes):  # the chain's end: its children now
+                self._final(nodes[-1], SUCCESS, values[good - 1], SUCCESS)
+        if good < count:
+            column.stop = k = first + good
+            job = self.running[column.nodes[k], None] = column.job(k)
+            self._finish_attempt(job, False, values[good], done.starts[good],
+                                 done.durations[good], done.worker)
 
     def _finish_attempt(self, sent: Job, ok: bool, value: Any, started: float,
                         duration: float, worker: str) -> None:
@@ -338,26 +347,14 @@ class _Engine:
         self._record(job.node, job.index, job.attempt, ok, value, started, duration, worker)
         if not ok:
             if self.chains:
-                self._drop_links(job)
+                drop_links(self.chains, self.ends, self.running, job)
+            if self.linked and (chain := self.linked.pop(job.node, None)) is not None:
+                chain.stop = 0  # the executor ran none of its links, or none counts
             self._attempt_failed(job, value)
         elif job.index is None and self.session is None:
             self._final(job.node, SUCCESS, value, SUCCESS)  # (_succeeded's common case)
         else:
             self._succeeded(job, value)
-
-    def _drop_links(self, job: Job) -> None:
-        """``job`` failed: if it is in a chain, the executor stopped the chain
-        there, and the links after it are decided anew (when their parent is)."""
-        for head, links in self.chains.items():
-            if head == job.key:
-                after = 0
-            elif (after := next((i + 1 for i, link in enumerate(links) if link is job), 0)) == 0:
-                continue
-            for link in links[after:]:
-                self.running.pop(link.key, None)
-            del self.chains[head]
-            self.ends.pop(links[-1].key, None)
-            return
 
     def _time_out(self, job: Job) -> None:
         if self.running.get(job.key) is not job:
@@ -436,6 +433,8 @@ class _Engine:
         if self.hooks.finals:
             hit = self.session is not None and n in self.session.hits
             tell_final(self.hooks, n, state, value, self.tried.pop(n, None), hit)
+        if self.linked and self.linked.pop(n, None) is not None:
+            return  # its one child, its chain's first link, runs already (Job.chain)
         nodes = self.plan.nodes
         children = nodes[n].children
         waiting, running = self.waiting, self.running

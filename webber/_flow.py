@@ -109,7 +109,8 @@ class DAG(GraphEdits):
         if fn is plain[0] and getattr(fn, "__name__", None) is plain[1]:  # (as last time)
             if not (args or kwargs):  # (nothing to read: a wide flow's tasks)
                 return self._owner.cls(self._store.add_plain(plain[2], fn, args, kwargs))
-            return self._owner.cls(self._add(fn, plain[2], args, kwargs, True))
+            return self._owner.cls(self._add_link(fn, plain[2], args, kwargs)  # (a chain's)
+                                   or self._add(fn, plain[2], args, kwargs, True))
         if not callable(fn):
             raise TaskDefinitionError(
                 f"add_node(): {type(fn).__name__} {fn!r} is not callable; add_node() takes "

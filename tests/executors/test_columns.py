@@ -20,20 +20,6 @@ from webber.executors._base import Column, Job
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture
-def submitted(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """What the engine hands the process executor, as it hands it over."""
-    seen: list[Any] = []
-    original = ProcessExecutor.submit_many
-
-    def spy(self: ProcessExecutor, jobs: Any) -> None:
-        seen.extend(jobs)
-        original(self, jobs)
-
-    monkeypatch.setattr(ProcessExecutor, "submit_many", spy)
-    return seen
-
-
 def _double(x: int) -> int:
     return 2 * x
 

@@ -51,12 +51,19 @@ def match(proc: Proc, results: list[tuple[Any, ...]]) -> list[Span]:
             assert isinstance(job, Column)
             first = task.answered
             j = i + min(len(job.nodes) - first, count - i)
+            if job.chained and results[j - 1][0] != task.tag + first + j - i - 1:
+                # (the worker stopped the chain at a failure: what follows is the next task's)
+                j = next(k for k in range(i, j) if not results[k][1]) + 1
             assert results[i][0] == task.tag + first, "worker answered out of order"
             assert results[j - 1][0] == task.tag + first + j - i - 1, "answered out of order"
             task.answered = first + j - i
-            if task.answered == len(job.nodes):
+            if job.chained:  # the worker stopped the chain at a failure, or ran it all
+                if not results[j - 1][1] or task.answered == len(job.nodes):
+                    inflight.popleft()
+                    task.session.where[job.nodes[task.answered - 1]] = proc
+            elif task.answered == len(job.nodes):
                 inflight.popleft()
-            if not job.leaves:
+            if not job.leaves and not job.chained:
                 task.session.where.update(zip(job.nodes[first:task.answered], repeat(proc)))
             spans.append((task, i, j, first))
             i = j
@@ -179,7 +186,8 @@ def requeue(tasks: list[Sent]) -> None:
     retry spent): the ones behind it, and the rest of its column."""
     head = tasks[0]
     back: list[tuple[Session, Job | Column]] = []
-    if isinstance(head.job, Column) and head.answered + 1 < len(head.job.nodes):
+    if (isinstance(head.job, Column) and head.answered + 1 < len(head.job.nodes)
+            and not head.job.chained):  # (a chain's rest crashed with its link: dropped)
         back.append((head.session, head.job.part(head.answered + 1)))
     # (the rest of a chain crashed with its head: the engine drops it)
     for task in tasks[1 + head.links_after:]:

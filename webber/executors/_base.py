@@ -21,7 +21,9 @@ A Job may head a chain: its ``links`` are jobs the executor runs right
 after it, where it ran, each fed the previous result -- one hand-off instead
 of one per task (``_work.run_links`` is the one chain runner). The executor
 reports each link as it finishes and stops at the first failure; the engine
-knows the rest did not run.
+knows the rest did not run. To an executor with ``columns`` the links of
+one function come as a chained :class:`Column` (``Job.chain``) instead,
+reported as ColumnOutcomes.
 
 Timeouts count from ``Started``, not from ``submit``: a job waiting for a
 free worker is not running late.
@@ -88,6 +90,9 @@ class Job:
     """The rest of the chain this job heads: jobs to run right after it, in
     order, each taking the previous one's result; an executor stops at the
     first failure and reports nothing for the rest."""
+    chain: Column | None = None
+    """The same as one chained :class:`Column` instead (``links`` empty),
+    for an executor with ``columns``: no Job per link."""
 
     @property
     def key(self) -> tuple[str, int | None]:
@@ -140,7 +145,9 @@ class Column:
     takes them (:attr:`Executor.columns`), and reported back as
     :class:`ColumnOutcomes`. Plain: positional arguments with no Ref, no
     keyword arguments, no inputs, no chain, no timeout, no fan-out element
-    (so the fields a reader of a Job looks at are constants here)."""
+    (so the fields a reader of a Job looks at are constants here). Or, when
+    ``chained``, the links of a chain (``Job.chain``): each takes the result
+    of the one before, which the executor passes on where it runs them."""
 
     func: Callable[..., Any]
     name: str
@@ -150,6 +157,12 @@ class Column:
     """Each task's positional arguments."""
     #: the engine's: none of these nodes has children (their ends decide nothing)
     leaves: bool = True
+    #: a chain's links (Job.chain): each task takes the one before's result as
+    #: its only argument (the first, its head's); ``args`` are the compiled ones
+    chained: bool = False
+    #: the engine's, for a chained column: its tasks from here on were dropped
+    #: (a task before failed), so their answers, if any come, are ignored
+    stop: int | None = None
 
     index: ClassVar[None] = None
     attempt: ClassVar[int] = 1
@@ -157,6 +170,7 @@ class Column:
     inputs: ClassVar[None] = None
     timeout: ClassVar[None] = None
     links: ClassVar[tuple[Job, ...]] = ()
+    chain: ClassVar[None] = None
 
     @property
     def node(self) -> str:
@@ -166,7 +180,7 @@ class Column:
     def part(self, start: int, stop: int | None = None) -> Column:
         """The tasks from ``start`` to ``stop``, as a column of their own."""
         return Column(self.func, self.name, self.nodes[start:stop], self.args[start:stop],
-                      self.leaves)
+                      self.leaves, self.chained)
 
     def job(self, k: int) -> Job:
         """Task ``k`` as a Job (for the rare path that needs one: a failure)."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from webber._errors import UnpicklableTaskError
 from webber._graph import display_name
-from webber.executors._pickling import plain
+from webber.executors._pickling import PLAIN, plain
 
 if TYPE_CHECKING:
     from webber._plan import Plan
@@ -41,7 +41,10 @@ def check_plan(plan: Plan) -> None:
                                       f"refers to: closure, globals)", e) from e
             tried.add(id(func))
         last = func
-        if (not node.args and not node.kwargs) or plain((node.args, node.kwargs)):
+        args, kwargs = node.args, node.kwargs
+        if not kwargs and (not args or (len(args) == 1 and type(args[0]) in PLAIN)):
+            continue  # (in short: a wide flow's task, a chain's link)
+        if plain((args, kwargs)):
             continue  # what the C pickler sends surely (no arguments, numbers, Refs...)
         try:
             _dumps((node.args, node.kwargs))

@@ -46,7 +46,7 @@ def _function_id(proc: Proc, task: Sent, fids: Iterator[int]) -> str:
     return fid
 
 
-def _pack(task: Sent, fid: str, links: list[Any] | None) -> tuple[Any, ...]:
+def _pack(task: Sent, fid: str, links: list[Any] | tuple[Any, ...] | None) -> tuple[Any, ...]:
     """``task`` as an entry of the "run" message, ``links`` (packed) behind it:
     its fields as they are when plain (the message's pickle carries them), else
     their own pickle (cloudpickle, large buffers in shared memory)."""
@@ -114,26 +114,44 @@ def send_batch(
                                 [j.args for j in column]))
                 k = end
                 continue
-            if not job.links:
+            if job.chain is None and not job.links:
                 entries.append(_pack(task, fid, None))
                 inflight.append(task)
                 continue
-            after = len(task.job.links)  # (each link: how many follow it)
-            links = [Sent(next(tags), link, session, (), False, after - i, True)
-                     for i, link in enumerate(task.job.links, 1)]
-            entry = _pack(task, fid, [
-                _pack_link(link, fid if link.job.func is func else _function_id(proc, link, fids))
-                for link in links
-            ])
+            entry = _chain_entry(proc, task, fid, links, tags, fids)
         except Exception as e:
             _unsendable(task, links, e)
             continue
         entries.append(entry)
-        task.links_after = len(links)
         inflight.append(task)
         inflight.extend(links)
     if entries:
         _send_run(proc, session, entries)
+
+
+def _chain_entry(proc: Proc, task: Sent, fid: str, links: list[Sent], tags: Iterator[int],
+                 fids: Iterator[int]) -> tuple[Any, ...]:
+    """The entry of ``task``, a chain's head, with its links behind it (their
+    Sents added to ``links``, each link's tag following the one before's): a
+    chained column as ``(tag, fid, name, nodes)`` (each link takes the one
+    before's result alone: see _chains), else each link packed."""
+    job = task.job
+    assert isinstance(job, Job)
+    chain, session = job.chain, task.session
+    if chain is not None:
+        next(islice(tags, len(chain.nodes) - 1, None))  # the links' tags (the first: tag + 1)
+        links.append(Sent(task.tag + 1, chain, session, link=True))
+        chain_fid = fid if chain.func is job.func else _function_id(proc, links[0], fids)
+        task.links_after = 1
+        return _pack(task, fid, (task.tag + 1, chain_fid, chain.name, chain.nodes))
+    after = len(job.links)  # (each link: how many follow it)
+    links += [Sent(next(tags), link, session, (), False, after - i, True)
+              for i, link in enumerate(job.links, 1)]
+    task.links_after = after
+    return _pack(task, fid, [
+        _pack_link(link, fid if link.job.func is job.func else _function_id(proc, link, fids))
+        for link in links
+    ])
 
 
 def _send_run(proc: Proc, session: Session, entries: list[tuple[Any, ...]]) -> None:
@@ -172,7 +190,8 @@ def _column_end(batch: list[Job | Column], start: int, func: Any, name: str) -> 
     for end in range(start, len(batch)):
         job = batch[end]
         if (job.__class__ is Column or job.func is not func or job.name is not name
-                or job.inputs is not None or job.kwargs or job.links or job.timeout is not None
+                or job.inputs is not None or job.kwargs or job.links or job.chain is not None
+                or job.timeout is not None
                 or (job.args and not plain((job.args,)))):
             return end
     return len(batch)

@@ -12,7 +12,8 @@ runs jobs one at a time, in the order they arrive::
                                      measure: whether to report the RSS after each job)
                                     fields: the job's 8 fields, or their pickle (:data:`Fields`)
                                     links: the rest of a chain, [(tag, fid, fields, segments), ...],
-                                    or None
+                                    or (first tag, fid, name, [node, ...]) for links that each
+                                    take the one before's result alone (a chained column), or None
                                     or a column of jobs (tags tag, tag + 1, ...) calling one
                                     function with plain arguments: (tag, fid, name, [node, ...],
                                     [args, ...]) (see _sending)
@@ -216,8 +217,12 @@ class _Worker:
         return entry
 
     def run_chain(self, tag: int, fid: Any, data: Fields, segments: list[Segment],
-                  links: list[tuple[int, Any, Fields, list[Segment]]]) -> None:
+                  links: list[tuple[int, Any, Fields, list[Segment]]] | tuple[Any, ...]
+                  ) -> None:
         """Run a job, then its links while they succeed, each fed the last result."""
+        if links.__class__ is tuple:  # a chained column: (first tag, fid, name, nodes)
+            first, link_fid, name, nodes = links
+            links = [(first + k, link_fid, (node, name), []) for k, node in enumerate(nodes)]
         if not links:
             self.run(tag, fid, data, segments, None)
             return
