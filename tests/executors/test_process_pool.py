@@ -678,3 +678,19 @@ def test_tasks_that_took_long_go_one_at_a_time_to_the_first_worker_free() -> Non
     assert run.ok
     assert run[long] not in {run[n] for n in shorts}
     assert len({run[n] for n in shorts}) == 1
+
+
+def slow_of(_: int) -> int:
+    time.sleep(0.3)
+    return os.getpid()
+
+
+def test_tasks_that_took_long_and_are_ready_together_go_to_idle_workers_first() -> None:
+    dag = DAG()
+    made = dag.add_node(quick)
+    both = [dag.add_node(slow_of, webber.Promise(made)) for _ in range(2)]
+    dag.run(executor="processes", max_workers=2)  # the pool learns how long each took
+    run = dag.run(executor="processes", max_workers=2)
+    # The second is not queued behind the first (where their input was made):
+    # the other worker is idle.
+    assert run.ok and len({run[n] for n in both}) == 2

@@ -204,9 +204,11 @@ class Pool:
         if (len(proc.inflight) <= size and unanswered(proc.inflight, size) <= size
                 and len(pending) + session.extra >= 2 * size * len(self.procs)):
             self._send(proc, session, take(session, size, seconds))
-        elif len(proc.inflight) == 1 and seconds.get(pending[0].name, 0) >= LONG:
-            # Tasks that take long go one at a time: one more, to start as
-            # this one ends (a worker that is slow holds back one, no more).
+        elif (len(proc.inflight) == 1 and seconds.get(pending[0].name, 0) >= LONG
+              and len(self.procs) >= self.size and all(p.inflight for p in self.procs)):
+            # Tasks that take long go one at a time: one more, to start as this
+            # one ends, once every worker has one (a worker that is slow holds
+            # back one, no more; an idle one, or one to come, takes it first).
             self._send(proc, session, take(session, 1, seconds))
 
     def _near(self, job: Job | Column, session: Session, idle: list[Proc]) -> Proc:
