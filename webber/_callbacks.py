@@ -53,6 +53,14 @@ class DAGCallbacks:
 def listener_for(callbacks: DAGCallbacks) -> Listener:
     """A Listener that overrides only the events ``callbacks`` needs, so the
     engine calls nothing for the hooks left unset."""
+    hooks = ("on_task_start", "on_task_complete", "on_task_error", "on_progress",
+             "on_dag_complete")
+    if not all(hasattr(callbacks, hook) for hook in hooks):
+        from webber._errors import ListenerError
+
+        raise ListenerError(
+            f"callbacks= takes a webber.DAGCallbacks, not {type(callbacks).__name__} "
+            f"{callbacks!r}; e.g. run(callbacks=DAGCallbacks(on_task_complete=...))")
     # Only overridden events cost anything (the engine skips the others, and
     # executors report task starts only when someone listens to them).
     wanted: dict[str, Any] = {"on_run_start": _Adapter._run_start}  # names, total

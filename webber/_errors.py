@@ -31,7 +31,7 @@ bad graph, ``KeyError`` for an unknown id, ``TimeoutError`` for a timeout)::
      ├── ResumeError (ValueError)          run(resume=...) got something it cannot use
      ├── CacheError (ValueError)           run(cache=...) got something it cannot use
      ├── LimitError (ValueError)           run(limits=...) got something it cannot use
-     ├── ListenerError (TypeError)         run(listeners=...) got something that hears no event
+     ├── ListenerError (TypeError)         run(listeners=... or callbacks=...) hears nothing
      ├── DashboardError (ValueError)       run(dashboard=...) or a Dashboard's address is unusable
      ├── DiagramError (RuntimeError)       a diagram cannot be drawn or written
      └── FormatError (ValueError)          a graph cannot be written to JSON or read from it
@@ -328,7 +328,7 @@ class LimitError(WebberError, ValueError):
 class ListenerError(WebberError, TypeError):
     """``run(listeners=...)`` got something that hears no event: listeners are
     :class:`~webber.Listener` objects (or objects with some of its ``on_...``
-    methods), in a list.
+    methods), in a list; or ``callbacks=`` is not a :class:`~webber.DAGCallbacks`.
 
     >>> import webber
     >>> dag = webber.DAG()

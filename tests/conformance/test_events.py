@@ -415,6 +415,9 @@ def test_what_hears_no_event_is_refused_at_the_call() -> None:
             dag.run(executor="inline", listeners=wrong)  # type: ignore[arg-type]
     with pytest.raises(TypeError):  # (a ListenerError is a TypeError too)
         dag.run(executor="inline", listeners=[len])  # type: ignore[list-item]
+    for wrong in (print, 5):  # 0.4.0's hooks come in a DAGCallbacks
+        with pytest.raises(webber.ListenerError, match=r"callbacks= takes a webber\.DAGCallbacks"):
+            dag.execute(executor="inline", callbacks=wrong)  # type: ignore[arg-type]
 
 
 class MarksStarts(Listener):
