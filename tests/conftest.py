@@ -105,6 +105,16 @@ def appears(marker: str) -> bool:
     return True
 
 
+def looks_only_when_woken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dashboard page's thread looks again only when woken (no look every
+    BATCH, no sleep after AWAKE): what reaches a page unwoken was written by
+    the run's own thread."""
+    from webber import _dashboard_http
+
+    monkeypatch.setattr(_dashboard_http, "BATCH", 3600.0)
+    monkeypatch.setattr(_dashboard_http, "AWAKE", 3600.0)
+
+
 def decoded(news: bytes) -> dict[str, Any]:
     """A batch (``_dashboard_page.batch``) as the page reads it: its JSON, with
     the numbers of ``bin`` as lists (``node``, ``worker``, ``started``,

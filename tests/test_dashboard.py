@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 import webber
-from tests.conftest import decoded
+from tests.conftest import decoded, looks_only_when_woken
 from webber import DAG, Dashboard, Promise
 
 pytestmark = pytest.mark.timeout(120)
@@ -125,15 +125,11 @@ def timeline(driver: Any) -> str:
 def test_the_next_run_shows_every_tasks_end_at_once_and_its_timeline_at_the_next_look(
     browser: Any, dashboard: Dashboard, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from webber import _dashboard_http
-
     dag = DAG("again")
     nodes = [dag.add_node(abs, -i) for i in range(3)]
     dag.run(executor="inline", dashboard=dashboard)
-    # The page's thread looks only when woken: what the page shows of the next
-    # run came with the run's end, written by the run's own thread.
-    monkeypatch.setattr(_dashboard_http, "BATCH", 3600.0)
-    monkeypatch.setattr(_dashboard_http, "AWAKE", 3600.0)
+    # What the page shows of the next run came with the run's end.
+    looks_only_when_woken(monkeypatch)
     browser.get(dashboard.url)
     wait_for(browser, lambda: timeline(browser) == "timeline: 3 attempts on 1 lanes",
              "the first run's timeline")

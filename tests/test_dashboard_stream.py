@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import decoded
+from tests.conftest import decoded, looks_only_when_woken
 from webber import DAG, Dashboard
 
 pytestmark = pytest.mark.timeout(120)
@@ -64,14 +64,9 @@ def noops(name: str, n: int = 20) -> DAG:
 def test_the_next_runs_end_is_written_by_the_engines_thread_its_attempts_by_the_pages(
     dashboard: Dashboard, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from webber import _dashboard_http
-
     dag = noops("same")
     dag.run(executor="threads", dashboard=dashboard)
-    # The page's thread looks again only when woken (no look every BATCH, no
-    # sleep after AWAKE): what reaches the page unwoken was written by the run.
-    monkeypatch.setattr(_dashboard_http, "BATCH", 3600.0)
-    monkeypatch.setattr(_dashboard_http, "AWAKE", 3600.0)
+    looks_only_when_woken(monkeypatch)
     with open_page(dashboard) as stream:
         found = events(stream)
         number, first = next_batch(found)
@@ -141,14 +136,11 @@ def test_a_page_gets_each_runs_end_once_and_its_attempts_at_most_once_after(
 def test_a_page_is_sent_the_attempts_left_for_later_when_the_dashboard_stops(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from webber import _dashboard_http
-
     dashboard = Dashboard()
     try:
         dag = noops("last")
         dag.run(executor="threads", dashboard=dashboard)
-        monkeypatch.setattr(_dashboard_http, "BATCH", 3600.0)
-        monkeypatch.setattr(_dashboard_http, "AWAKE", 3600.0)
+        looks_only_when_woken(monkeypatch)
         with open_page(dashboard) as stream:
             found = events(stream)
             next_batch(found)

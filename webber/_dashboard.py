@@ -153,9 +153,9 @@ class Dashboard:
     def show(self, board: Board) -> None:
         """Serve ``board`` from now on (an open page reloads to it)."""
         previous = self.board
-        if previous is not None and previous is not board and not previous.finished \
+        if previous is not None and previous is not board \
                 and previous.thread is threading.current_thread():
-            previous.cut()  # this thread starts another run: that one was cut short
+            previous.cut()  # this thread starts another run: one not ended was cut short
         if previous is not None and previous.plan is board.plan:
             # the same graph: made once
             board.nodes_json, board._layout = previous.nodes_json, previous._layout
