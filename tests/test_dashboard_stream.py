@@ -72,6 +72,9 @@ def test_the_next_runs_end_is_written_by_the_engines_thread_its_attempts_by_the_
         number, first = next_batch(found)
         assert first["done"] is not None and first["to"][:2] == [20, 20]
         (page,) = dashboard.streams
+        deadline = time.monotonic() + WAIT
+        while page.lock.locked() and time.monotonic() < deadline:
+            time.sleep(0.01)  # its thread, done writing that batch, lets go of the page
         for _ in range(3):
             dag.run(executor="processes", dashboard=dashboard)
             board = dashboard.board
