@@ -89,3 +89,28 @@ def test_substitute_of_a_self_containing_list_does_not_loop() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(("ok 5 True", "refused")), result.stdout
+
+
+def test_a_promise_in_a_tuple_that_contains_itself_is_refused_at_the_call() -> None:
+    # compile() could not rebuild such an argument with the result in place:
+    # the error comes from add_node / update_nodes, names the task and the fix.
+    import webber
+    from webber import DAG, Promise
+
+    dag = DAG()
+    x = dag.add_node(int, 1)
+    inner: list[object] = []
+    looped = (inner, Promise(x))
+    inner.append(looped)
+    with pytest.raises(webber.TaskDefinitionError,
+                       match=r"task 'len': an argument contains itself through a tuple.*"
+                             r"make the cycle go through lists or dicts only"):
+        dag.add_node(len, looped)
+    n = dag.add_node(len, [1])
+    with pytest.raises(webber.TaskDefinitionError, match=rf"task {n!r}: an argument contains"):
+        dag.update_nodes(n, args=(looped,))
+    assert dag.run(executor="inline")[n] == 1  # refused whole: the node is as it was
+    ok: list[object] = [Promise(x)]
+    ok.append(ok)  # a cycle through lists alone is rebuilt
+    m = dag.add_node(len, ok)
+    assert dag.run(executor="inline")[m] == 2

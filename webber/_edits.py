@@ -165,6 +165,8 @@ class GraphEdits(GraphView):
                 elif kind in WALKED or isinstance(arg, IterPromise):
                     args, kwargs, fan = lower_iter_promise(args, kwargs, options.name)
                     promises, check = find_promises((args, kwargs)), True
+                    if promises:
+                        _rebuildable(args, kwargs, options.name)
                     break
             if check:
                 self._check_promises(promises, options.name, known)
@@ -319,6 +321,8 @@ class GraphEdits(GraphView):
                     kwargs = changes.get("kwargs", node.kwargs)
                     promises = find_promises((args, kwargs))
                     self._check_promises(promises, n, known=True)
+                    if promises:
+                        _rebuildable(args, kwargs, n)
                     changes = {**changes, "deps": _deps(promises)}
                 try:
                     added.extend(store.update(n, **changes))
@@ -394,6 +398,15 @@ class GraphEdits(GraphView):
             condition = _condition_in(data, f"DAG(graph): edge {u!r} -> {v!r}", None)
             self._check_edge(ids[u], ids[v])
             self._store.link(ids[u], ids[v], condition or Condition.Success)
+
+
+def _rebuildable(args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str) -> None:
+    """Refuse, at the call, arguments that compile() could not rebuild with
+    each Promise's result in place (a cycle through a tuple or a set)."""
+    try:
+        substitute((args, kwargs), Promise, lambda p: p)
+    except TaskDefinitionError as e:
+        raise TaskDefinitionError(f"task {where!r}: {e}") from None
 
 
 def _deps(promises: list[Promise]) -> tuple[Any, ...]:

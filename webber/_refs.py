@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+from webber._errors import TaskDefinitionError
+
 __all__ = ["WALKED", "Ref", "find", "substitute", "walked"]
 
 T = TypeVar("T")
@@ -112,8 +114,8 @@ def substitute(obj: Any, kind: type[T], replace: Callable[[T], Any]) -> Any:
                     built.append(copies[id(item)])
                     continue
                 if id(item) in open_ids:
-                    raise ValueError(
-                        f"an argument contains itself through a {item_kind.__name__}, and "
+                    raise TaskDefinitionError(
+                        f"an argument contains itself through a {item_kind.__name__} and "
                         f"holds a {kind.__name__}: webber cannot rebuild it with the value in "
                         f"place; make the cycle go through lists or dicts only"
                     )
