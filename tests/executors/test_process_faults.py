@@ -17,6 +17,7 @@ import sys
 import textwrap
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -367,6 +368,10 @@ def test_row04_unpicklable_result_fails_its_node_naming_the_type() -> None:
         run[n]
     assert n in str(info.value)
     assert "dict" in str(info.value) and "lock" in str(info.value)
+    # The worker's frames end at the pickling error; the task's error is said once, below.
+    shown = "".join(traceback.format_exception(info.value))
+    assert shown.count("cannot be pickled to send back") == 1, shown
+    assert "TypeError: cannot pickle '_thread.lock' object" in str(info.value.__cause__)
     then_works()
 
 

@@ -36,7 +36,10 @@ def failure_info(error: BaseException) -> tuple[str, str, str]:
     name = kind.__qualname__
     if kind.__module__ != "builtins":
         name = f"{kind.__module__}.{name}"
-    return name, str(error), "".join(traceback.format_exception(error))
+    # An error the worker made about a task (a result that cannot be sent back) was
+    # never raised: its cause holds the frames, and the caller shows the error below them.
+    shown = error.__cause__ if error.__traceback__ is None and error.__cause__ else error
+    return name, str(error), "".join(traceback.format_exception(shown))
 
 
 def encode_failure(error: BaseException) -> tuple[bytes, tuple[str, str, str]]:
