@@ -119,6 +119,10 @@ class _Engine:
             if self.session is not None:
                 self.session.flush(self.states)
             finished = True
+        except BaseException:  # (Ctrl-C) the bar and the page show where the run stopped
+            if self.hooks.on_batch:
+                self.hooks.batch(self.record.rows, self.states, self.record.columns)
+            raise
         finally:
             self.executor.stop(cancel=not finished)
         return self._result(started, time.perf_counter() - t0)

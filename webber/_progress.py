@@ -7,14 +7,16 @@ it, a plain line on stderr. Nothing here is imported unless progress is on.
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from typing import Any, TextIO
 
-from webber._events import Listener
+from webber._events import AttemptRow, Listener
 from webber._plan import Plan
-from webber._run import Run, State
+from webber._run import Run, Span, State
 
 __all__ = ["Bar", "PlainBar", "TqdmBar", "progress_bar"]
 
@@ -39,6 +41,7 @@ class Bar(Listener):
     def __init__(self) -> None:
         self.total = 0
         self.counts: dict[State, int] = {"success": 0, "failed": 0, "skipped": 0}
+        self._counted = 0  # final states counted so far (on_batch_columns)
 
     @property
     def done(self) -> int:
@@ -46,11 +49,33 @@ class Bar(Listener):
 
     def on_run_start(self, plan: Plan) -> None:
         self.total = len(plan)
+        self._counted = 0
 
-    def on_task_end(
-        self, node: str, state: State, attempt: int, duration: float, worker: str
-    ) -> None:
-        self.counts[state] += 1
+    def on_batch(self, started: Sequence[tuple[str, int, int | None, str, float]],
+                 attempts: Sequence[AttemptRow], ended: Sequence[tuple[str, State]]) -> None:
+        for _, state in ended:
+            self.counts[state] += 1
+        self._counted += len(ended)
+        self.update()
+
+    def on_batch_columns(self, started: Sequence[tuple[str, int, int | None, str, float]],
+                         rows: list[AttemptRow], told: int, states: dict[str, State],
+                         ended: int, spans: list[Span], counted: int) -> None:
+        """on_batch, handed the run record (see ``Hooks.batch``): a bar counts
+        the tasks that ended by the batch, so the engine may still send plain
+        tasks as columns (no event per task) while it is shown."""
+        new = ended - self._counted
+        if new <= 0:
+            return
+        # The newest ``new``, read from the end when ``states`` is as long as ``ended``
+        # (as the engine calls on_batch_columns): nothing done per task but counting.
+        if len(states) == ended:
+            for state in itertools.islice(reversed(states.values()), new):
+                self.counts[state] += 1
+        else:
+            for state in itertools.islice(states.values(), self._counted, ended):
+                self.counts[state] += 1
+        self._counted = ended
         self.update()
 
     def update(self) -> None:

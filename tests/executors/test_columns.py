@@ -6,6 +6,7 @@ failures, retries, children, events when a listener is there."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,23 @@ def test_a_run_with_a_listener_sends_no_column(submitted: list[Any]) -> None:
     dag.run(executor="processes", max_workers=2, listeners=[ends])
     assert all(isinstance(j, Job) for j in submitted)
     assert sorted(ends.ends) == sorted(nodes)
+
+
+def test_a_progress_bar_keeps_the_columns_and_counts_every_task(
+    submitted: list[Any], capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The bar counts the tasks that ended by the batch: no event per task, so a wide
+    # flow still travels as columns while it is shown.
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # the plain bar
+    dag = DAG()
+    nodes = [dag.add_node(_boom, i) for i in range(300)]
+    dag.add_edge(nodes[2], dag.add_node(_double, 1))  # skipped: its parent fails
+    run = dag.run(executor="processes", max_workers=2, progress=True)
+    assert submitted and any(isinstance(c, Column) for c in submitted)
+    assert run.failed == [nodes[2]]
+    err = capfd.readouterr().err
+    assert err.count("webber: [") == 1
+    assert err.endswith("webber: [####################] 301/301 done (1 failed, 1 skipped)\n")
 
 
 def test_the_record_puts_a_columns_rows_in_their_place() -> None:
