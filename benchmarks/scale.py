@@ -2,7 +2,8 @@
 
 For wide flows (independent no-ops) and chains of 1,000, 10,000 and 100,000
 tasks on the process executor, each size in a fresh Python process (so the
-caller's peak RSS is that size's), prints per task:
+caller's peak RSS is that size's), three times (the median of each number),
+prints per task:
 
 - wall microseconds end to end (build + compile + run, the pool warm: a
   first tiny run starts it, as a script's earlier runs would have);
@@ -16,6 +17,7 @@ to 100k). Run: ``python3 dev.py bench scale`` (``--quick`` stops at 10,000).
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -53,12 +55,20 @@ print(json.dumps({{"wall": t1 - t0, "build": c1 - c0, "compile": c2 - c1, "run":
 """
 
 
+#: fresh processes per flow; each number is their median (one script's run is one
+#: sample, and one sample on a busy machine says more about the machine)
+PROCESSES = 3
+
+
 def measure(shape: str, size: int) -> dict[str, float]:
     code = CHILD.format(root=str(ROOT), bench=str(Path(__file__).parent), shape=shape,
                         size=size)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=1800)
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    samples = []
+    for _ in range(PROCESSES):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True, timeout=1800)
+        samples.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return {key: statistics.median(s[key] for s in samples) for key in samples[0]}
 
 
 def main() -> None:
