@@ -26,6 +26,38 @@ def test_truth_iteration_and_len_are_refused_with_a_hint() -> None:
             len(p)
 
 
+def test_arithmetic_ordering_conversion_and_indexing_are_refused_with_a_hint() -> None:
+    # `total = load() + 1` inside a flow: a WebberError saying where the value comes
+    # from, not "unsupported operand type(s)"; still a TypeError for code that catches it.
+    import math
+    import operator
+
+    with Flow():
+        p = one()
+        uses = {
+            "`+`": [lambda: p + 1, lambda: 1 + p], "`*`": [lambda: p * 2, lambda: 2 * p],
+            "`/`": [lambda: p / 2], "`**`": [lambda: 2 ** p], "`@`": [lambda: p @ p],
+            "`<`": [lambda: p < 3], "`>=`": [lambda: p >= 3], "`-`": [lambda: -p],
+            "abs()": [lambda: abs(p)], "int()": [lambda: int(p)],
+            "float()": [lambda: float(p)], "round()": [lambda: round(p)],
+            "math.floor()": [lambda: math.floor(p)], "an index": [lambda: operator.index(p)],
+        }
+        for symbol, calls in uses.items():
+            for use in calls:
+                with pytest.raises(webber.TaskDefinitionError) as info:
+                    use()
+                assert isinstance(info.value, TypeError)
+                assert str(info.value) == (
+                    f"Promise('one-1') has no value yet: the flow is being built, not run, so "
+                    f"{symbol} cannot apply to it; do it in a task that takes the Promise as "
+                    f"an argument (the task gets the value)")
+        with pytest.raises(webber.TaskDefinitionError, match=r"Promise\('one-1'\)\[0\]: .* "
+                           r"cannot be indexed; take the item in a task"):
+            p[0]
+        assert p == p and p != one() and len({p, p}) == 1  # identity, as before
+        assert (p >> one()) is not None  # >> still records an edge
+
+
 def test_promise_of_another_flow_is_refused_naming_both() -> None:
     with Flow("first"):
         p = one()

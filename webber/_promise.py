@@ -134,6 +134,44 @@ class Promise:
     def __len__(self) -> NoReturn:
         raise TaskDefinitionError(f"{self!r} has no length while the flow is being built")
 
+    def __getitem__(self, key: object) -> NoReturn:
+        raise TaskDefinitionError(
+            f"{self!r}[{key!r}]: a Promise has no value yet (the flow is being built, not "
+            f"run), so it cannot be indexed; take the item in a task that gets the value"
+        )
+
+
+def _refusal(name: str, symbol: str) -> Callable[..., NoReturn]:
+    """A Promise's ``name`` operator: refused, with a hint (Python's own error,
+    "unsupported operand type(s)", would not say that the value comes later)."""
+
+    def refuse(self: Promise, *args: object) -> NoReturn:
+        raise TaskDefinitionError(
+            f"{self!r} has no value yet: the flow is being built, not run, so {symbol} "
+            f"cannot apply to it; do it in a task that takes the Promise as an argument "
+            f"(the task gets the value)"
+        )
+
+    refuse.__name__ = refuse.__qualname__ = name
+    return refuse
+
+
+# Arithmetic, ordering and conversions of a Promise (>> records an edge; == and
+# hashing stay identity's: Promises are kept in sets and dicts while a flow is built).
+for _name, _symbol in {
+    "add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%",
+    "pow": "**", "matmul": "@", "and": "&", "or": "|", "xor": "^", "lshift": "<<",
+}.items():
+    setattr(Promise, f"__{_name}__", _refusal(f"__{_name}__", f"`{_symbol}`"))
+    setattr(Promise, f"__r{_name}__", _refusal(f"__r{_name}__", f"`{_symbol}`"))
+for _name, _symbol in {
+    "lt": "`<`", "le": "`<=`", "gt": "`>`", "ge": "`>=`", "neg": "`-`", "pos": "`+`",
+    "invert": "`~`", "abs": "abs()", "int": "int()", "float": "float()",
+    "complex": "complex()", "index": "an index", "round": "round()", "trunc": "math.trunc()",
+    "floor": "math.floor()", "ceil": "math.ceil()",
+}.items():
+    setattr(Promise, f"__{_name}__", _refusal(f"__{_name}__", _symbol))
+
 
 def _conditioned(value: Any, condition: Condition, word: str) -> Promise:
     if not isinstance(value, Promise):
