@@ -54,6 +54,10 @@ def test_arithmetic_ordering_conversion_and_indexing_are_refused_with_a_hint() -
         with pytest.raises(webber.TaskDefinitionError, match=r"Promise\('one-1'\)\[0\]: .* "
                            r"cannot be indexed; take the item in a task"):
             p[0]
+        with pytest.raises(webber.TaskDefinitionError, match=r"cannot be formatted into a "
+                           r"string .*; build the string in a task that gets the value"):
+            f"out/{p}.csv"  # (the task would have been given "out/Promise('one-1').csv")
+        assert str(p) == repr(p) == "Promise('one-1')" and f"{p!r}" == "Promise('one-1')"
         assert p == p and p != one() and len({p, p}) == 1  # identity, as before
         assert (p >> one()) is not None  # >> still records an edge
 

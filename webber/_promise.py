@@ -134,6 +134,13 @@ class Promise:
     def __len__(self) -> NoReturn:
         raise TaskDefinitionError(f"{self!r} has no length while the flow is being built")
 
+    def __format__(self, spec: str) -> NoReturn:
+        raise TaskDefinitionError(
+            f"{self!r} has no value yet (the flow is being built, not run), so it cannot "
+            f"be formatted into a string (an f-string or str.format would put "
+            f"\"{self!r}\" in it); build the string in a task that gets the value"
+        )
+
     def __getitem__(self, key: object) -> NoReturn:
         raise TaskDefinitionError(
             f"{self!r}[{key!r}]: a Promise has no value yet (the flow is being built, not "
