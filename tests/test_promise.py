@@ -254,3 +254,40 @@ def test_condition_words_take_only_promises_and_show_in_repr() -> None:
         marked = webber.any_case(p)
     assert repr(marked) == "any_case(Promise('len-1'))"
     assert repr(p) == "Promise('len-1')"  # the original is unchanged
+
+
+def test_a_promise_inside_a_namedtuple_or_dataclass_is_refused_at_the_call() -> None:
+    # Results take the place of Promises in lists, tuples, sets and dicts only: a
+    # task given a record would get the Promise itself (and not wait for it).
+    import dataclasses
+    from typing import Any, NamedTuple
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Config:
+        path: Any
+
+    class Pair(NamedTuple):
+        a: Any
+        b: Any
+
+    show = task(repr, name="show")
+    for make in (lambda p: Config(p), lambda p: [1, {"k": Pair(2, (p,))}],
+                 lambda p: Pair(Config(p), 1)):
+        with Flow():
+            p = one()
+            with pytest.raises(webber.TaskDefinitionError,
+                               match=r"task 'show': Promise\('one-1'\) is inside a (Config|Pair); "
+                                     r".* pass the Promise as an argument of its own"):
+                show(make(p))
+            with pytest.raises(webber.TaskDefinitionError, match="is inside a"):
+                show(1, x=make(p))
+    dag = DAG()
+    n = dag.add_node(int, 5)
+    with pytest.raises(webber.TaskDefinitionError, match=r"Promise\('int-1'\) is inside a Config"):
+        dag.add_node(repr, Config(Promise(n)))
+    m = dag.add_node(repr, Config(1))  # a record without a Promise is a plain value
+    with pytest.raises(webber.TaskDefinitionError, match="is inside a Pair"):
+        dag.update_nodes(m, args=(Pair(Promise(n), 0),))
+    both = dag.add_node(list, (Promise(n), Promise(n)))  # a plain tuple gets the results
+    run = dag.run(executor="inline")
+    assert run[m].endswith("Config(path=1)") and run[both] == [5, 5]

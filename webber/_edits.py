@@ -25,9 +25,16 @@ from webber._errors import (
     WebberError,
 )
 from webber._graph import Condition, Edge, Node, TaskOptions, display_name
-from webber._promise import IterPromise, Promise, find_promises, lower_iter_promise
+from webber._promise import (
+    LOOKED,
+    Promise,
+    find_promises,
+    looked_into,
+    lower_iter_promise,
+    promise_in_record,
+)
 from webber._query import GraphView, NodeRef, spread
-from webber._refs import WALKED, substitute
+from webber._refs import substitute
 
 __all__ = ["GraphEdits", "check_condition"]
 
@@ -162,11 +169,12 @@ class GraphEdits(GraphView):
                     if (origin is not None and origin[0] not in kin) or (
                             known and not (key.__class__ is str and key in nodes)):
                         check = True
-                elif kind in WALKED or isinstance(arg, IterPromise):
+                elif (looked := LOOKED.get(kind)) or (looked is None and looked_into(kind)):
                     args, kwargs, fan = lower_iter_promise(args, kwargs, options.name)
                     promises, check = find_promises((args, kwargs)), True
                     if promises:
                         _rebuildable(args, kwargs, options.name)
+                    _no_promise_in_record(args, kwargs, options.name)
                     break
             if check:
                 self._check_promises(promises, options.name, known)
@@ -323,6 +331,7 @@ class GraphEdits(GraphView):
                     self._check_promises(promises, n, known=True)
                     if promises:
                         _rebuildable(args, kwargs, n)
+                    _no_promise_in_record(args, kwargs, n)
                     changes = {**changes, "deps": _deps(promises)}
                 try:
                     added.extend(store.update(n, **changes))
@@ -407,6 +416,21 @@ def _rebuildable(args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str) -
         substitute((args, kwargs), Promise, lambda p: p)
     except TaskDefinitionError as e:
         raise TaskDefinitionError(f"task {where!r}: {e}") from None
+
+
+def _no_promise_in_record(args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str) -> None:
+    """Refuse a Promise inside a namedtuple or a dataclass: the task would get
+    the Promise itself, not the result (and would not wait for it)."""
+    found = promise_in_record((args, kwargs))
+    if found is not None:
+        record, promise = found
+        name = type(record).__name__
+        raise TaskDefinitionError(
+            f"task {where!r}: {promise!r} is inside a {name}; a result takes the place of "
+            f"a Promise in lists, tuples, sets and dicts only, so the task would get the "
+            f"Promise itself: pass the Promise as an argument of its own and make the "
+            f"{name} in the task"
+        )
 
 
 def _deps(promises: list[Promise]) -> tuple[Any, ...]:

@@ -18,18 +18,21 @@ from webber import _context
 from webber._errors import TaskDefinitionError
 from webber._graph import Condition
 from webber._nodeid import NodeId
-from webber._refs import find, walked
+from webber._refs import WALKED, find, walked
 
 if TYPE_CHECKING:
     from webber._flow import DAG
 
 __all__ = [
     "IterPromise",
+    "LOOKED",
     "Promise",
     "any_case",
     "find_promises",
+    "looked_into",
     "lower_iter_promise",
     "on_failure",
+    "promise_in_record",
 ]
 
 T = TypeVar("T")
@@ -318,6 +321,58 @@ def _flow_for(*objs: Any) -> DAG:
 def find_promises(obj: Any) -> list[Promise]:
     """Every Promise inside ``obj`` (lists, tuples, sets, dicts), in order found."""
     return find(obj, Promise)
+
+
+#: argument type -> whether add_node looks inside it (see :func:`looked_into`; read
+#: directly on add_node's path, which asks it of every argument)
+LOOKED: dict[type, bool] = {}
+
+
+def looked_into(kind: type) -> bool:
+    """Whether an argument of type ``kind`` is looked into as a node is added:
+    a container whose Promises get results (lists, tuples, sets, dicts), an
+    IterPromise, or a record (a namedtuple, a dataclass) that may hide a
+    Promise (see :func:`promise_in_record`). Asked once per type."""
+    known = LOOKED.get(kind)
+    if known is None:
+        if len(LOOKED) >= 4096:
+            LOOKED.clear()  # (classes made on the fly: a bound, not a cache policy)
+        known = LOOKED[kind] = kind in WALKED or issubclass(kind, IterPromise) or _record(kind)
+    return known
+
+
+def _record(kind: type) -> bool:
+    return (issubclass(kind, tuple) and hasattr(kind, "_fields")) or hasattr(
+        kind, "__dataclass_fields__")
+
+
+def promise_in_record(obj: Any) -> tuple[Any, Promise] | None:
+    """The first Promise inside a namedtuple or dataclass in ``obj`` (through
+    lists, tuples, sets, dicts and records), with the outermost such record.
+    Results take the place of Promises in the walked containers only: a task
+    given a record would get the Promise itself."""
+    stack: list[tuple[Any, Any]] = [(obj, None)]
+    seen: set[int] = set()
+    while stack:
+        item, record = stack.pop()
+        kind = item.__class__
+        if isinstance(item, Promise):
+            if record is not None:
+                return record, item
+        elif id(item) in seen:
+            continue
+        elif kind in WALKED:
+            seen.add(id(item))
+            stack.extend((child, record) for child in (
+                item.values() if kind is dict else item))
+        elif _record(kind):
+            seen.add(id(item))
+            if isinstance(item, tuple):
+                values: Any = iter(item)
+            else:
+                values = (getattr(item, f, None) for f in kind.__dataclass_fields__)
+            stack.extend((child, item if record is None else record) for child in values)
+    return None
 
 
 def lower_iter_promise(
