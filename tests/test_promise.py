@@ -241,6 +241,13 @@ def test_two_flows_with_the_same_name_are_told_apart_in_the_error() -> None:
     with Flow(), pytest.raises(webber.ForeignPromiseError) as info:
         one() >> p
     assert "a different flow with the same name" in str(info.value)
+    with Flow() as f:
+        mine = one()
+    run = f.run(executor="inline")
+    with pytest.raises(webber.ForeignPromiseError, match=r"run of flow 'flow': 'one-1' belongs "
+                       r"to another flow 'flow' \(a different flow with the same name\)"):
+        run[p]  # the other flow's Promise, of the same id
+    assert run[mine] == 1
 
 
 def test_condition_words_take_only_promises_and_show_in_repr() -> None:

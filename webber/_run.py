@@ -190,8 +190,11 @@ class Run:
         origin = (owner.uid, owner.label) if owner is not None else getattr(ref, "_origin", None)
         if origin is not None and origin[0] not in kin:
             key = str(getattr(ref, "key", ref))
+            other = origin[1]
+            if other == label:
+                other = f"another {other} (a different flow with the same name)"
             raise ForeignPromiseError(
-                f"run of {label}: {key!r} belongs to {origin[1]}, not to {label}; it may "
+                f"run of {label}: {key!r} belongs to {other}, not to {label}; it may "
                 f"name an unrelated node here: read this run with the ids of the graph that ran"
             )
 
