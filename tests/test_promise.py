@@ -263,7 +263,7 @@ def test_condition_words_take_only_promises_and_show_in_repr() -> None:
     assert repr(p) == "Promise('len-1')"  # the original is unchanged
 
 
-def test_a_promise_inside_a_namedtuple_or_dataclass_is_refused_at_the_call() -> None:
+def test_a_promise_in_a_record_or_a_dict_key_is_refused_at_the_call() -> None:
     # Results take the place of Promises in lists, tuples, sets and dicts only: a
     # task given a record would get the Promise itself (and not wait for it).
     import dataclasses
@@ -284,7 +284,8 @@ def test_a_promise_inside_a_namedtuple_or_dataclass_is_refused_at_the_call() -> 
             p = one()
             with pytest.raises(webber.TaskDefinitionError,
                                match=r"task 'show': Promise\('one-1'\) is inside a (Config|Pair); "
-                                     r".* pass the Promise as an argument of its own"):
+                                     r".* pass the Promise as an argument of its own and build "
+                                     r"what holds it in the task"):
                 show(make(p))
             with pytest.raises(webber.TaskDefinitionError, match="is inside a"):
                 show(1, x=make(p))
@@ -295,6 +296,9 @@ def test_a_promise_inside_a_namedtuple_or_dataclass_is_refused_at_the_call() -> 
     m = dag.add_node(repr, Config(1))  # a record without a Promise is a plain value
     with pytest.raises(webber.TaskDefinitionError, match="is inside a Pair"):
         dag.update_nodes(m, args=(Pair(Promise(n), 0),))
+    with pytest.raises(webber.TaskDefinitionError,
+                       match=r"Promise\('int-1'\) is a key of a dict; .* dicts' values only"):
+        dag.add_node(repr, [{Promise(n): 1}])
     both = dag.add_node(list, (Promise(n), Promise(n)))  # a plain tuple gets the results
     run = dag.run(executor="inline")
     assert run[m].endswith("Config(path=1)") and run[both] == [5, 5]

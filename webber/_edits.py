@@ -29,9 +29,9 @@ from webber._promise import (
     LOOKED,
     Promise,
     find_promises,
+    hidden_promise,
     looked_into,
     lower_iter_promise,
-    promise_in_record,
 )
 from webber._query import GraphView, NodeRef, spread
 from webber._refs import substitute
@@ -174,7 +174,7 @@ class GraphEdits(GraphView):
                     promises, check = find_promises((args, kwargs)), True
                     if promises:
                         _rebuildable(args, kwargs, options.name)
-                    _no_promise_in_record(args, kwargs, options.name)
+                    _no_hidden_promise(args, kwargs, options.name)
                     break
             if check:
                 self._check_promises(promises, options.name, known)
@@ -331,7 +331,7 @@ class GraphEdits(GraphView):
                     self._check_promises(promises, n, known=True)
                     if promises:
                         _rebuildable(args, kwargs, n)
-                    _no_promise_in_record(args, kwargs, n)
+                    _no_hidden_promise(args, kwargs, n)
                     changes = {**changes, "deps": _deps(promises)}
                 try:
                     added.extend(store.update(n, **changes))
@@ -418,18 +418,18 @@ def _rebuildable(args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str) -
         raise TaskDefinitionError(f"task {where!r}: {e}") from None
 
 
-def _no_promise_in_record(args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str) -> None:
-    """Refuse a Promise inside a namedtuple or a dataclass: the task would get
-    the Promise itself, not the result (and would not wait for it)."""
-    found = promise_in_record((args, kwargs))
+def _no_hidden_promise(args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str) -> None:
+    """Refuse a Promise inside a namedtuple or a dataclass, or as a dict's key:
+    the task would get the Promise itself, not the result (and would not wait
+    for it)."""
+    found = hidden_promise((args, kwargs))
     if found is not None:
-        record, promise = found
-        name = type(record).__name__
+        place, promise = found
         raise TaskDefinitionError(
-            f"task {where!r}: {promise!r} is inside a {name}; a result takes the place of "
-            f"a Promise in lists, tuples, sets and dicts only, so the task would get the "
-            f"Promise itself: pass the Promise as an argument of its own and make the "
-            f"{name} in the task"
+            f"task {where!r}: {promise!r} is {place}; a result takes the place of a Promise "
+            f"in lists, tuples, sets and dicts' values only, so the task would get the "
+            f"Promise itself: pass the Promise as an argument of its own and build what "
+            f"holds it in the task"
         )
 
 

@@ -29,10 +29,10 @@ __all__ = [
     "Promise",
     "any_case",
     "find_promises",
+    "hidden_promise",
     "looked_into",
     "lower_iter_promise",
     "on_failure",
-    "promise_in_record",
 ]
 
 T = TypeVar("T")
@@ -332,7 +332,7 @@ def looked_into(kind: type) -> bool:
     """Whether an argument of type ``kind`` is looked into as a node is added:
     a container whose Promises get results (lists, tuples, sets, dicts), an
     IterPromise, or a record (a namedtuple, a dataclass) that may hide a
-    Promise (see :func:`promise_in_record`). Asked once per type."""
+    Promise (see :func:`hidden_promise`). Asked once per type."""
     known = LOOKED.get(kind)
     if known is None:
         if len(LOOKED) >= 4096:
@@ -346,11 +346,12 @@ def _record(kind: type) -> bool:
         kind, "__dataclass_fields__")
 
 
-def promise_in_record(obj: Any) -> tuple[Any, Promise] | None:
-    """The first Promise inside a namedtuple or dataclass in ``obj`` (through
-    lists, tuples, sets, dicts and records), with the outermost such record.
-    Results take the place of Promises in the walked containers only: a task
-    given a record would get the Promise itself."""
+def hidden_promise(obj: Any) -> tuple[str, Promise] | None:
+    """The first Promise in ``obj`` that no result would take the place of,
+    and what it is ("inside a Config", "a key of a dict"): inside a
+    namedtuple or a dataclass, or a dict's key (results take the place of
+    Promises in lists, tuples, sets and dicts' values only: a task would get
+    the Promise itself). Looks through all of those."""
     stack: list[tuple[Any, Any]] = [(obj, None)]
     seen: set[int] = set()
     while stack:
@@ -358,13 +359,18 @@ def promise_in_record(obj: Any) -> tuple[Any, Promise] | None:
         kind = item.__class__
         if isinstance(item, Promise):
             if record is not None:
-                return record, item
+                return f"inside a {type(record).__name__}", item
         elif id(item) in seen:
             continue
+        elif kind is dict:
+            seen.add(id(item))
+            for key in item:
+                if isinstance(key, Promise):
+                    return "a key of a dict", key
+            stack.extend((child, record) for child in item.values())
         elif kind in WALKED:
             seen.add(id(item))
-            stack.extend((child, record) for child in (
-                item.values() if kind is dict else item))
+            stack.extend((child, record) for child in item)
         elif _record(kind):
             seen.add(id(item))
             if isinstance(item, tuple):
