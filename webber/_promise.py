@@ -181,6 +181,7 @@ for _name, _symbol in {
     "floor": "math.floor()", "ceil": "math.ceil()",
 }.items():
     setattr(Promise, f"__{_name}__", _refusal(f"__{_name}__", _symbol))
+del _name, _symbol
 
 
 def _conditioned(value: Any, condition: Condition, word: str) -> Promise:
