@@ -72,13 +72,15 @@ def _compile(
     plan: dict[str, PlanNode] = dict.fromkeys(nodes)  # type: ignore[assignment]
     more: dict[str, list[str]] = {}
     unlinkable = _Unlinkable()
+    note, bad = unlinkable.note, unlinkable.nodes
     ordered = True  # every node's parents came before it
     _check_nodes(nodes)
     for n, node in nodes.items():
         edges = pred.get(n)
-        if not (edges or node.deps):
+        deps = node.deps
+        if not (edges or deps):
             if n in succ:
-                unlinkable.note(n, node)
+                note(n, node)
             # PlanNode(node, node.args, node.kwargs, _NO_PARENTS, (), (), 0), in stores:
             me = _new(PlanNode)  # (no call of its __init__: half the cost, for every root)
             me.node, me.args, me.kwargs, me.parents = node, node.args, node.kwargs, _NO_PARENTS
@@ -86,38 +88,78 @@ def _compile(
             me.level, me.next_link = 0, None
             plan[n] = me
             continue
-        unlinkable.note(n, node)
-        fresh = node.deps  # (Promises: some of their edges may not be stored)
-        incoming = {}
-        if edges:
-            incoming = dict(edges)
-            for condition in incoming.values():
-                if condition.__class__ is not Condition:
-                    _bad_condition(n, incoming, condition)
-        deps, args, kwargs = _resolve(n, node, incoming, nodes, node_id) if fresh else (
-            (), node.args, node.kwargs)
-        me = PlanNode(node, args, kwargs, incoming, (), deps, 0)
-        level = 1
-        for u in incoming:
-            parent = plan.get(u)
-            if parent is None:  # a parent added later (or a cycle), or no such node
-                if u not in nodes:
-                    _unknown(n, u, node_id)
-                ordered = False
-            elif parent.level >= level:
-                level = parent.level + 1
-            if fresh and (edges is None or u not in edges):  # not stored: give it the child
-                if parent is not None and not parent.children and u not in more:
-                    parent.children = (n,)
-                    _link(parent, me, unlinkable)
-                else:
-                    more.setdefault(u, []).append(n)
-        me.level = level
-        plan[n] = me  # (after its parents: a node that takes its own result is not one)
+        args = node.args
+        if (edges or len(deps) != 1 or len(args) != 1 or node.kwargs
+                or args[0].__class__ is not Promise or (u := deps[0]).__class__ is not str
+                or (parent := plan.get(u)) is None):
+            ordered &= _general(n, node, edges, plan, more, unlinkable, nodes, node_id)
+            continue
+        # A chain's link (one Promise argument, of a parent made already, its edge not
+        # stored): what _general does for it, without its dicts and calls (100,000 links).
+        note(n, node)
+        ref = _new(Ref)  # (as _lower makes it)
+        ref.id = args[0].key  # type: ignore[assignment]  # (its key is u: an id)
+        me = _new(PlanNode)
+        me.node, me.args, me.kwargs, me.parents = node, (ref,), node.kwargs, {u: _SUCCESS}
+        me.children, me.level, me.next_link = (), parent.level + 1, None
+        me.deps = deps  # type: ignore[assignment]  # (u, an id)
+        if parent.children or u in more:
+            more.setdefault(u, []).append(n)
+        else:  # (as _link: its only parent, by a Success edge; the parent's first child)
+            parent.children = (n,)
+            if not parent.parents:  # a root is noted with its first child
+                note(u, parent.node)
+            if u not in bad and n not in bad:
+                parent.next_link = n
+        plan[n] = me
     _children(plan, succ, more, unlinkable)
     if not ordered:
         _kahn(plan, nodes)
     return Plan(name, plan)
+
+
+def _general(
+    n: str,
+    node: Node,
+    edges: Mapping[str, Condition] | None,
+    plan: dict[str, PlanNode],
+    more: dict[str, list[str]],
+    unlinkable: _Unlinkable,
+    nodes: Mapping[str, Node],
+    node_id: Callable[[Any], str],
+) -> bool:
+    """Plan ``n``, a node with parents (stored ``edges``, or Promises in its
+    arguments); False if some parent is not planned yet (_kahn then sets levels)."""
+    unlinkable.note(n, node)
+    ordered = True
+    fresh = node.deps  # (Promises: some of their edges may not be stored)
+    incoming = {}
+    if edges:
+        incoming = dict(edges)
+        for condition in incoming.values():
+            if condition.__class__ is not Condition:
+                _bad_condition(n, incoming, condition)
+    deps, args, kwargs = _resolve(n, node, incoming, nodes, node_id) if fresh else (
+        (), node.args, node.kwargs)
+    me = PlanNode(node, args, kwargs, incoming, (), deps, 0)
+    level = 1
+    for u in incoming:
+        parent = plan.get(u)
+        if parent is None:  # a parent added later (or a cycle), or no such node
+            if u not in nodes:
+                _unknown(n, u, node_id)
+            ordered = False
+        elif parent.level >= level:
+            level = parent.level + 1
+        if fresh and (edges is None or u not in edges):  # not stored: give it the child
+            if parent is not None and not parent.children and u not in more:
+                parent.children = (n,)
+                _link(parent, me, unlinkable)
+            else:
+                more.setdefault(u, []).append(n)
+    me.level = level
+    plan[n] = me  # (after its parents: a node that takes its own result is not one)
+    return ordered
 
 
 def _check_nodes(nodes: Mapping[str, Node]) -> None:
