@@ -147,3 +147,22 @@ def test_a_link_whose_parent_comes_after_it() -> None:
 
     plan = _both_ways(build)
     assert [fields[3] for fields in plan.values()] == [0, 2, 3, 4, 1, 5]
+
+
+def test_unlinkable_links_among_links_of_one_function() -> None:
+    # The short path notes a link as the last linkable one was when it runs the same
+    # function with the same options: one of them with a skip (set in place, its edge
+    # still pending) or a timeout, or an async one, between them is still unlinkable.
+    import dataclasses
+
+    def build(dag: DAG) -> None:
+        ids = _chain(dag, length=4)
+        store = dag._store
+        store.nodes[ids[2]] = dataclasses.replace(store.nodes[ids[2]], skip=True)
+        store.version += 1
+        for link in (f, timed, f, f, slow, f):
+            ids.append(dag.add_node(link, Promise(ids[-1])))
+
+    plan = _both_ways(build)
+    links = [fields[4] is not None for fields in plan.values()]
+    assert links == [True, False, False, True, False, False, True, False, False, False]

@@ -45,6 +45,7 @@ def compile_graph(
     UnknownNodeError when it names none.
     """
     with paused:
+        _check_nodes(nodes)
         plan = _compile(name, nodes, pred, node_id, succ)
         if len(nodes) >= HOLD_FROM:  # what it made frozen (if its build's is held), not
             paused.hold()  # walked by the next young collection
@@ -56,6 +57,7 @@ _SUCCESS = Condition.Success
 _new = object.__new__
 #: the parents of every node that has none: one mapping, shared, so refusing changes
 _NO_PARENTS: Mapping[str, Condition] = MappingProxyType({})
+_NONE = object()
 
 
 def _compile(
@@ -65,27 +67,25 @@ def _compile(
     node_id: Callable[[Any], str],
     succ: Mapping[str, Mapping[str, Condition]],
 ) -> Plan:
-    # One pass in insertion order makes each PlanNode, with its level if its parents
-    # came first (else _kahn). A Promise edge not stored (GraphStore.raw) gives its
-    # parent the child (and chain link) at once, or waits in ``more``; _children puts
-    # stored edges first. A node not made yet reads as None in the plan (sized once).
+    # One pass in insertion order makes each PlanNode, with its level if its parents came
+    # first (else _kahn). A Promise edge not stored (GraphStore.raw) gives its parent the
+    # child (and chain link) at once, or waits in ``more``; _children puts stored edges
+    # first. A node not made yet reads as None in the plan (sized once). (_check_nodes ran.)
     plan: dict[str, PlanNode] = dict.fromkeys(nodes)  # type: ignore[assignment]
     more: dict[str, list[str]] = {}
     unlinkable = _Unlinkable()
     note, bad = unlinkable.note, unlinkable.nodes
     ordered = True  # every node's parents came before it
-    _check_nodes(nodes)
+    func = options = _NONE  # of the last node noted as linkable
     for n, node in nodes.items():
         edges = pred.get(n)
         deps = node.deps
         if not (edges or deps):
             if n in succ:
                 note(n, node)
-            # PlanNode(node, node.args, node.kwargs, _NO_PARENTS, (), (), 0), in stores:
-            me = _new(PlanNode)  # (no call of its __init__: half the cost, for every root)
+            me = _new(PlanNode)  # (its __init__ not called: half the cost, for every root)
             me.node, me.args, me.kwargs, me.parents = node, node.args, node.kwargs, _NO_PARENTS
-            me.children = me.deps = ()
-            me.level, me.next_link = 0, None
+            me.children, me.deps, me.level, me.next_link = (), (), 0, None
             plan[n] = me
             continue
         args = node.args
@@ -96,7 +96,11 @@ def _compile(
             continue
         # A chain's link (one Promise argument, of a parent made already, its edge not
         # stored): what _general does for it, without its dicts and calls (100,000 links).
-        note(n, node)
+        # (noted as the last linkable node was if it runs its function with its options)
+        if node.func is not func or node.options is not options or node.fan_out or node.skip:
+            note(n, node)
+            if n not in bad:
+                func, options = node.func, node.options
         ref = _new(Ref)  # (as _lower makes it)
         ref.id = args[0].key  # type: ignore[assignment]  # (its key is u: an id)
         me = _new(PlanNode)
