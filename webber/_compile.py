@@ -57,7 +57,6 @@ _SUCCESS = Condition.Success
 _new = object.__new__
 #: the parents of every node that has none: one mapping, shared, so refusing changes
 _NO_PARENTS: Mapping[str, Condition] = MappingProxyType({})
-_NONE = object()
 
 
 def _compile(
@@ -76,7 +75,6 @@ def _compile(
     unlinkable = _Unlinkable()
     note, bad = unlinkable.note, unlinkable.nodes
     ordered = True  # every node's parents came before it
-    func = options = _NONE  # of the last node noted as linkable
     for n, node in nodes.items():
         edges = pred.get(n)
         deps = node.deps
@@ -97,10 +95,9 @@ def _compile(
         # A chain's link (one Promise argument, of a parent made already, its edge not
         # stored): what _general does for it, without its dicts and calls (100,000 links).
         # (noted as the last linkable node was if it runs its function with its options)
-        if node.func is not func or node.options is not options or node.fan_out or node.skip:
+        if (node.func is not unlinkable.func or node.options is not unlinkable.options
+                or node.fan_out or node.skip):
             note(n, node)
-            if n not in bad:
-                func, options = node.func, node.options
         ref = _new(Ref)  # (as _lower makes it)
         ref.id = args[0].key  # type: ignore[assignment]  # (its key is u: an id)
         me = _new(PlanNode)
@@ -134,7 +131,9 @@ def _general(
 ) -> bool:
     """Plan ``n``, a node with parents (stored ``edges``, or Promises in its
     arguments); False if some parent is not planned yet (_kahn then sets levels)."""
-    unlinkable.note(n, node)
+    if (node.func is not unlinkable.func or node.options is not unlinkable.options
+            or node.fan_out or node.skip):  # (else noted as the last linkable node was)
+        unlinkable.note(n, node)
     ordered = True
     fresh = node.deps  # (Promises: some of their edges may not be stored)
     incoming = {}
@@ -284,6 +283,10 @@ class _Unlinkable:
     def __init__(self) -> None:
         self.nodes: set[str] = set()
         self._coroutines: dict[int, bool] = {}  # id(func) -> async def? (asked once each)
+        #: the function and options of the last node noted as linkable: a node
+        #: with both, and no fan-out or skip, is linkable too (no note needed)
+        self.func: object = None
+        self.options: object = None
 
     def note(self, n: str, node: Node) -> None:
         if node.fan_out or node.skip or node.options.timeout is not None:
@@ -295,6 +298,8 @@ class _Unlinkable:
             is_async = self._coroutines[id(func)] = inspect.iscoroutinefunction(func)
         if is_async:
             self.nodes.add(n)
+        else:
+            self.func, self.options = func, node.options
 
 
 def _link(parent: PlanNode, child: PlanNode, unlinkable: _Unlinkable) -> None:
