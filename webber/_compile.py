@@ -66,10 +66,10 @@ def _compile(
     node_id: Callable[[Any], str],
     succ: Mapping[str, Mapping[str, Condition]],
 ) -> Plan:
-    # One pass in insertion order makes each PlanNode, with its level if its parents came
-    # first (else _kahn). A Promise edge not stored (GraphStore.raw) gives its parent the
-    # child (and chain link) at once, or waits in ``more``; _children puts stored edges
-    # first. A node not made yet reads as None in the plan (sized once). (_check_nodes ran.)
+    # (The nodes are checked: compile_graph.) One pass in insertion order makes each PlanNode,
+    # with its level if its parents came first (else _kahn). A Promise edge not stored
+    # (GraphStore.raw) gives its parent the child (and chain link) at once, or waits in
+    # ``more``; _children puts stored edges first. A node not made yet reads as None.
     plan: dict[str, PlanNode] = dict.fromkeys(nodes)  # type: ignore[assignment]
     more: dict[str, list[str]] = {}
     unlinkable = _Unlinkable()
