@@ -45,6 +45,7 @@ def compile_graph(
     UnknownNodeError when it names none.
     """
     with paused:
+        _check_nodes(nodes)
         plan = _compile(name, nodes, pred, node_id, succ)
         if len(nodes) >= HOLD_FROM:  # what it made frozen (if its build's is held), not
             paused.hold()  # walked by the next young collection
@@ -65,74 +66,119 @@ def _compile(
     node_id: Callable[[Any], str],
     succ: Mapping[str, Mapping[str, Condition]],
 ) -> Plan:
-    # One pass in insertion order makes each PlanNode, with its level if its parents
-    # came first (else _kahn). A Promise edge not stored (GraphStore.raw) gives its
-    # parent the child (and chain link) at once, or waits in ``more``; _children puts
-    # stored edges first. A node not made yet reads as None in the plan (sized once).
+    # (The nodes are checked: compile_graph.) One pass in insertion order makes each PlanNode,
+    # with its level if its parents came first (else _kahn). A Promise edge not stored
+    # (GraphStore.raw) gives its parent the child (and chain link) at once, or waits in
+    # ``more``; _children puts stored edges first. A node not made yet reads as None.
     plan: dict[str, PlanNode] = dict.fromkeys(nodes)  # type: ignore[assignment]
     more: dict[str, list[str]] = {}
     unlinkable = _Unlinkable()
+    note, bad = unlinkable.note, unlinkable.nodes
     ordered = True  # every node's parents came before it
-    _check_nodes(nodes)
     for n, node in nodes.items():
         edges = pred.get(n)
-        if not (edges or node.deps):
+        deps = node.deps
+        if not (edges or deps):
             if n in succ:
-                unlinkable.note(n, node)
-            # PlanNode(node, node.args, node.kwargs, _NO_PARENTS, (), (), 0), in stores:
-            me = _new(PlanNode)  # (no call of its __init__: half the cost, for every root)
+                note(n, node)
+            me = _new(PlanNode)  # (its __init__ not called: half the cost, for every root)
             me.node, me.args, me.kwargs, me.parents = node, node.args, node.kwargs, _NO_PARENTS
-            me.children = me.deps = ()
-            me.level, me.next_link = 0, None
+            me.children, me.deps, me.level, me.next_link = (), (), 0, None
             plan[n] = me
             continue
-        unlinkable.note(n, node)
-        fresh = node.deps  # (Promises: some of their edges may not be stored)
-        incoming = {}
-        if edges:
-            incoming = dict(edges)
-            for condition in incoming.values():
-                if condition.__class__ is not Condition:
-                    _bad_condition(n, incoming, condition)
-        deps, args, kwargs = _resolve(n, node, incoming, nodes, node_id) if fresh else (
-            (), node.args, node.kwargs)
-        me = PlanNode(node, args, kwargs, incoming, (), deps, 0)
-        level = 1
-        for u in incoming:
-            parent = plan.get(u)
-            if parent is None:  # a parent added later (or a cycle), or no such node
-                if u not in nodes:
-                    _unknown(n, u, node_id)
-                ordered = False
-            elif parent.level >= level:
-                level = parent.level + 1
-            if fresh and (edges is None or u not in edges):  # not stored: give it the child
-                if parent is not None and not parent.children and u not in more:
-                    parent.children = (n,)
-                    _link(parent, me, unlinkable)
-                else:
-                    more.setdefault(u, []).append(n)
-        me.level = level
-        plan[n] = me  # (after its parents: a node that takes its own result is not one)
+        args = node.args
+        if (edges or len(deps) != 1 or len(args) != 1 or node.kwargs
+                or args[0].__class__ is not Promise or (u := deps[0]).__class__ is not str
+                or (parent := plan.get(u)) is None):
+            ordered &= _general(n, node, edges, plan, more, unlinkable, nodes, node_id)
+            continue
+        # A chain's link (one Promise argument, of a parent made already, its edge not
+        # stored): what _general does for it, without its dicts and calls (100,000 links).
+        # (noted as the last linkable node was if it runs its function with its options)
+        if (node.func is not unlinkable.func or node.options is not unlinkable.options
+                or node.fan_out or node.skip):
+            note(n, node)
+        ref = _new(Ref)  # (as _lower makes it)
+        ref.id = args[0].key  # type: ignore[assignment]  # (its key is u: an id)
+        me = _new(PlanNode)
+        me.node, me.args, me.kwargs, me.parents = node, (ref,), node.kwargs, {u: _SUCCESS}
+        me.children, me.level, me.next_link = (), parent.level + 1, None
+        me.deps = deps  # type: ignore[assignment]  # (u, an id)
+        if parent.children or u in more:
+            more.setdefault(u, []).append(n)
+        else:  # (as _link: its only parent, by a Success edge; the parent's first child)
+            parent.children = (n,)
+            if not parent.parents:  # a root is noted with its first child
+                note(u, parent.node)
+            if u not in bad and n not in bad:
+                parent.next_link = n
+        plan[n] = me
     _children(plan, succ, more, unlinkable)
     if not ordered:
         _kahn(plan, nodes)
     return Plan(name, plan)
 
 
+def _general(
+    n: str,
+    node: Node,
+    edges: Mapping[str, Condition] | None,
+    plan: dict[str, PlanNode],
+    more: dict[str, list[str]],
+    unlinkable: _Unlinkable,
+    nodes: Mapping[str, Node],
+    node_id: Callable[[Any], str],
+) -> bool:
+    """Plan ``n``, a node with parents (stored ``edges``, or Promises in its
+    arguments); False if some parent is not planned yet (_kahn then sets levels)."""
+    if (node.func is not unlinkable.func or node.options is not unlinkable.options
+            or node.fan_out or node.skip):  # (else noted as the last linkable node was)
+        unlinkable.note(n, node)
+    ordered = True
+    fresh = node.deps  # (Promises: some of their edges may not be stored)
+    incoming = {}
+    if edges:
+        incoming = dict(edges)
+        for condition in incoming.values():
+            if condition.__class__ is not Condition:
+                _bad_condition(n, incoming, condition)
+    deps, args, kwargs = _resolve(n, node, incoming, nodes, node_id) if fresh else (
+        (), node.args, node.kwargs)
+    me = PlanNode(node, args, kwargs, incoming, (), deps, 0)
+    level = 1
+    for u in incoming:
+        parent = plan.get(u)
+        if parent is None:  # a parent added later (or a cycle), or no such node
+            if u not in nodes:
+                _unknown(n, u, node_id)
+            ordered = False
+        elif parent.level >= level:
+            level = parent.level + 1
+        if fresh and (edges is None or u not in edges):  # not stored: give it the child
+            if parent is not None and not parent.children and u not in more:
+                parent.children = (n,)
+                _link(parent, me, unlinkable)
+            else:
+                more.setdefault(u, []).append(n)
+    me.level = level
+    plan[n] = me  # (after its parents: a node that takes its own result is not one)
+    return ordered
+
+
 def _check_nodes(nodes: Mapping[str, Node]) -> None:
-    """check_node() and check_call() of each node; of one that calls the
+    """check_node() and check_call() of each node, but of one that calls the
     function of the node before it, with its options and as many positional
-    arguments alone (a wide flow's, a chain's), its flags alone."""
+    arguments alone, and its flags all False (a wide flow's, a chain's): that
+    one is valid as the node before was. (A flag compared with ``is False``
+    is not read for its class: about 140 instructions less a node.)"""
     checked: set[int] = set()  # ids of the TaskOptions already validated
     func: object = None
     options: object = None
     count = -1
     for node in nodes.values():
         if (node.func is not func or node.options is not options or node.kwargs
-                or len(node.args) != count or not (
-                node.skip.__class__ is node.skip_as_failure.__class__ is node.fan_out.__class__
-                is bool)):
+                or len(node.args) != count or node.skip is not False
+                or node.skip_as_failure is not False or node.fan_out is not False):
             check_node(node, checked)
             check_call(node.func, node.args, node.kwargs, node.id)
             func, options, count = node.func, node.options, len(node.args)
@@ -238,6 +284,10 @@ class _Unlinkable:
     def __init__(self) -> None:
         self.nodes: set[str] = set()
         self._coroutines: dict[int, bool] = {}  # id(func) -> async def? (asked once each)
+        #: the function and options of the last node noted as linkable: a node
+        #: with both, and no fan-out or skip, is linkable too (no note needed)
+        self.func: object = None
+        self.options: object = None
 
     def note(self, n: str, node: Node) -> None:
         if node.fan_out or node.skip or node.options.timeout is not None:
@@ -249,6 +299,8 @@ class _Unlinkable:
             is_async = self._coroutines[id(func)] = inspect.iscoroutinefunction(func)
         if is_async:
             self.nodes.add(n)
+        else:
+            self.func, self.options = func, node.options
 
 
 def _link(parent: PlanNode, child: PlanNode, unlinkable: _Unlinkable) -> None:

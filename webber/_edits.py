@@ -49,6 +49,9 @@ _SEED_NODE_KEYS = {"callable": "func", "retry": "retries"}
 class GraphEdits(GraphView):
     """The methods that change a DAG in bulk (see :class:`~webber.DAG`)."""
 
+    #: the function last added as a chain's link: it takes one positional argument
+    _linked: Any = None
+
     def update_nodes(
         self,
         *refs: NodeRef,
@@ -149,7 +152,7 @@ class GraphEdits(GraphView):
         checked (see :meth:`_check_promises`), an IterPromise lowered to its fan-out settings
         (``fan``: see lower_iter_promise). Plain values are not walked. One call for the
         common case (a chain's links, 100,000 of them): atoms and Promises of nodes here."""
-        if promises is None and (n := self._add_link(fn, options, args, kwargs, known, fan_out)):
+        if promises is None and (n := self._add_link(fn, options, args, kwargs, fan_out)):
             return n
         present = False  # whether each Promise was found to name a node here
         if promises is None and not (args or kwargs):
@@ -200,7 +203,7 @@ class GraphEdits(GraphView):
         return n
 
     def _add_link(self, fn: Callable[..., Any], options: TaskOptions, args: tuple[Any, ...],
-                  kwargs: dict[str, Any], known: bool = True, fan_out: bool = False) -> str | None:
+                  kwargs: dict[str, Any], fan_out: bool = False) -> str | None:
         """:meth:`_add` in short for a node whose one argument is a Promise, with no
         condition, of a node here (a chain's link: 100,000 of them); else None."""
         if len(args) != 1 or kwargs or args[0].__class__ is not Promise:
@@ -210,10 +213,10 @@ class GraphEdits(GraphView):
         if ((origin is not None and origin[0] not in self._kin) or promise.condition is not None
                 or key.__class__ is not str or key not in store.nodes):
             return None  # (the rare cases: _add tells)
-        check_call(fn, args, kwargs, options.name)
-        n = store.new_id(options.name)
-        store.insert(make_node(n, options, fn, args, kwargs, (key,), fan_out), known)
-        return n
+        if fn is not self._linked:  # (a chain's links run one function: checked once)
+            check_call(fn, args, kwargs, options.name)
+            self._linked = fn
+        return store.add_link(options, fn, args, kwargs, key, fan_out)
 
     def _check_promises(self, promises: list[Promise], where: str, known: bool) -> None:
         """Refuse a Promise of another flow; with ``known``, also one of a node

@@ -108,6 +108,8 @@ class GraphStore:
         #: stored for it (removed, or its node came later): compile() then
         #: cannot tell those from the pending edges, and the edges are stored first
         self.loose = False
+        #: (name, slug(name)) of the last link add_link() named
+        self._named: tuple[str | None, str] = (None, "")
 
     # -- the edges, stored before they are read ----------------------------------------
     @property
@@ -246,6 +248,38 @@ class GraphStore:
         if not len(nodes) & _HOLD_MASK and len(nodes) >= HOLD_FROM:
             frozen.hold()  # (what the build made so far: see _gc)
         return n
+
+    def add_link(self, options: TaskOptions, func: Callable[..., Any], args: tuple[Any, ...],
+                 kwargs: dict[str, Any], parent: str, fan_out: bool = False) -> str:
+        """Add a node whose one Promise argument names ``parent``, the id of a
+        node here (a chain's link: 100,000 of them); returns its fresh id.
+        :meth:`new_id` and :meth:`insert` in one call, its edge pending."""
+        if not self.defer:
+            n = self.new_id(options.name)
+            self.insert(make_node(n, options, func, args, kwargs, (parent,), fan_out), True)
+            return n
+        name = options.name
+        named = self._named  # (a chain's links share one name: slugged once)
+        base = named[1] if named[0] is name else self._slugged(name)
+        count = self.counts.get(base, 0) + 1
+        n = f"{base}-{count}"
+        nodes = self.nodes
+        while n in nodes:  # (as new_id)
+            count += 1
+            n = f"{base}-{count}"
+        self.counts[base] = count
+        nodes[n] = make_node(n, options, func, args, kwargs, (parent,), fan_out)
+        self.version += 1
+        if not len(nodes) & _HOLD_MASK and len(nodes) >= HOLD_FROM:
+            frozen.hold()  # (what the build made so far: see _gc)
+        self.pending.append(n)
+        return n
+
+    def _slugged(self, name: str) -> str:
+        """``slug(name)``, remembered for the next link of the same name."""
+        base = _slug(name)
+        self._named = (name, base)
+        return base
 
     def insert(self, node: Node, present: bool = False) -> None:
         """Add ``node`` (its id from :meth:`new_id`), with an edge from each
