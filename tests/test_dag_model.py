@@ -105,3 +105,44 @@ def test_random_edits_read_and_compile_as_the_model_says(seed: int) -> None:
     assert run.ok
     assert {n: run[n] for n in inputs} == value
 
+
+
+def test_threads_adding_nodes_to_one_graph_at_once_lose_none() -> None:
+    # Two threads may be given one id: the first to store its node keeps it, the
+    # other's gets a fresh one (an id taken meanwhile used to replace a node).
+    import sys
+    import threading
+
+    from webber import DAG, Promise
+
+    dag = DAG()
+    root = dag.add_node(int, 1)
+    added: list[list[tuple[str, str, str]]] = [[] for _ in range(4)]
+
+    def add(k: int) -> None:
+        previous = root
+        for i in range(1000):
+            plain = dag.add_node(abs, -i)
+            link = dag.add_node(pow, Promise(previous), 1)
+            other = dag.add_node(str, i)
+            dag.add_edge(plain, other)
+            added[k].append((plain, link, other))
+            previous = link
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns often, as on a busy machine
+    try:
+        threads = [threading.Thread(target=add, args=(k,)) for k in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    ids = [n for each in added for triple in each for n in triple]
+    assert len(set(ids)) == len(ids) == 12_000
+    run = dag.run(executor="inline")
+    assert len(run.succeeded) == 12_001
+    for each in added:
+        for i, (plain, link, other) in enumerate(each):
+            assert (run[plain], run[link], run[other]) == (i, 1, str(i))

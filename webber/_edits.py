@@ -197,7 +197,7 @@ class GraphEdits(GraphView):
             node = make_node(n, options, fn, args, kwargs, deps, fan_out)
         else:  # an IterPromise argument brings its fan-out settings
             node = Node(n, options, fn, args, kwargs, deps=deps, **fan, fan_out=True)
-        store.insert(node, present)
+        n = store.insert(node, present)  # (another id if a thread took this one meanwhile)
         if conditioned:
             self._conditions(n, promises)
         return n

@@ -243,7 +243,10 @@ class GraphStore:
         record, without a Node made first to be read back."""
         n = self.new_id(options.name)
         nodes = self.nodes
-        nodes[n] = make_node(n, options, func, args, kwargs, (), fan_out)
+        node = make_node(n, options, func, args, kwargs, (), fan_out)
+        while nodes.setdefault(n, node) is not node:  # (see insert: the id was taken)
+            n = self.new_id(options.name)
+            node = make_node(n, options, func, args, kwargs, (), fan_out)
         self.version += 1
         if not len(nodes) & _HOLD_MASK and len(nodes) >= HOLD_FROM:
             frozen.hold()  # (what the build made so far: see _gc)
@@ -256,8 +259,7 @@ class GraphStore:
         :meth:`new_id` and :meth:`insert` in one call, its edge pending."""
         if not self.defer:
             n = self.new_id(options.name)
-            self.insert(make_node(n, options, func, args, kwargs, (parent,), fan_out), True)
-            return n
+            return self.insert(make_node(n, options, func, args, kwargs, (parent,), fan_out), True)
         name = options.name
         named = self._named  # (a chain's links share one name: slugged once)
         base = named[1] if named[0] is name else self._slugged(name)
@@ -268,7 +270,9 @@ class GraphStore:
             count += 1
             n = f"{base}-{count}"
         self.counts[base] = count
-        nodes[n] = make_node(n, options, func, args, kwargs, (parent,), fan_out)
+        node = make_node(n, options, func, args, kwargs, (parent,), fan_out)
+        if nodes.setdefault(n, node) is not node:  # (see insert: the id was taken)
+            return self.insert(replace(node, id=self.new_id(name)), True)
         self.version += 1
         if not len(nodes) & _HOLD_MASK and len(nodes) >= HOLD_FROM:
             frozen.hold()  # (what the build made so far: see _gc)
@@ -281,14 +285,19 @@ class GraphStore:
         self._named = (name, base)
         return base
 
-    def insert(self, node: Node, present: bool = False) -> None:
+    def insert(self, node: Node, present: bool = False) -> str:
         """Add ``node`` (its id from :meth:`new_id`), with an edge from each
         parent its Promise arguments name that is present already (edges
-        into a new node close no cycle). ``present``: the caller found each
-        of its deps to be the id of a node here."""
+        into a new node close no cycle); returns its id. ``present``: the
+        caller found each of its deps to be the id of a node here.
+
+        Threads adding nodes to one graph at once may be given one id: the
+        first to store its node keeps it, and the other's node gets a fresh
+        one (each id is claimed with one ``setdefault``, no lock per node)."""
         self.version += 1
         nodes = self.nodes
-        nodes[node.id] = node
+        while nodes.setdefault(node.id, node) is not node:
+            node = replace(node, id=self.new_id(node.options.name))
         if not len(nodes) & _HOLD_MASK and len(nodes) >= HOLD_FROM:
             frozen.hold()  # (what the build made so far: see _gc)
         deps = node.deps
@@ -296,16 +305,17 @@ class GraphStore:
             if self.defer:
                 if present:
                     self.pending.append(node.id)
-                    return
+                    return node.id
                 for key in deps:
                     if key.__class__ is not str or key not in nodes:
                         break
                 else:
                     self.pending.append(node.id)
-                    return
+                    return node.id
             order = self.order
             order.add(node.id)  # after its parents (the parents link() places)
             self._link_deps(node, new=True)
+        return node.id
 
     def _link_deps(self, node: Node, new: bool = False) -> list[tuple[str, str]]:
         """The edges for ``node``'s Promise arguments that name a node present;
