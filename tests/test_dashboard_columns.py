@@ -442,7 +442,7 @@ def test_positions_of_tasks_in_the_plans_order_or_not_are_exact() -> None:
     check(columns, rows, [(n, "success") for n in nodes], ids)
 
 
-def test_the_engine_keeps_columns_only_for_listeners_that_take_the_record() -> None:
+def test_the_engine_keeps_columns_only_for_listeners_of_batches() -> None:
     from webber._events import Hooks
 
     class Ends(Listener):
@@ -459,7 +459,8 @@ def test_the_engine_keeps_columns_only_for_listeners_that_take_the_record() -> N
             pass
 
     assert Hooks([]).columns and Hooks([Board()]).columns
-    for other in (Ends(), Batches(), Results()):
+    assert Hooks([Batches()]).columns and Hooks([Board(), Batches()]).columns  # (rows by batch)
+    for other in (Ends(), Results()):
         assert not Hooks([Board(), other]).columns and not Hooks([other]).columns
 
 

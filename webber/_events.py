@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from webber._run import Attempt, Run, Span, State
     from webber.executors._base import Column
 
-__all__ = ["EVENTS", "AttemptRow", "Hooks", "Listener", "overrides"]
+__all__ = ["EVENTS", "AttemptRow", "Hooks", "Listener", "overrides", "rows_with"]
 
 EVENTS = (
     "on_run_start", "on_task_start", "on_attempt_end", "on_task_result", "on_task_end",
@@ -103,6 +104,22 @@ def overrides(listener: Listener, event: str) -> bool:
     return own is not None and own is not getattr(Listener, event)
 
 
+def rows_with(rows: list[AttemptRow], start: int, end: int,
+              spans: Sequence[Span]) -> list[AttemptRow]:
+    """``rows[start:end]`` with the first attempts that ``spans`` hold (a
+    column's, kept as columns: see ``Recorder.column``) as rows in their
+    places: each span goes before the row at its position."""
+    merged: list[AttemptRow] = []
+    done = start
+    for at, nodes, starts, durations, worker in spans:
+        merged += rows[done:at]
+        merged += zip(nodes, repeat(1), repeat(None), repeat(True), starts, durations,
+                      repeat(worker), repeat(None))
+        done = at
+    merged += rows[done:end]
+    return merged
+
+
 class Hooks:
     """The listeners of one run, as the engine calls them: per event, only the
     listeners that override it (an event nobody wants costs the engine one
@@ -189,11 +206,9 @@ class Hooks:
     @property
     def columns(self) -> bool:
         """Whether the engine may send plain tasks as columns (no event per
-        task): no listener wants each task's events, and every ``on_batch``
-        one takes the record itself (``on_batch_columns``: the dashboard's
-        Board), column entries included."""
-        return not (self.on_task_start or self.attempts or self.finals) and all(
-            hasattr(listener, "on_batch_columns") for listener, _ in self.on_batch)
+        task): no listener wants each task's events (``on_batch`` ones get a
+        column's attempts as rows, made by the batch: see :meth:`batch`)."""
+        return not (self.on_task_start or self.attempts or self.finals)
 
     def column_on(self, column: Column, answered: int, worker: str, at: float) -> None:
         """(for on_batch) ``worker`` answered the first ``answered`` tasks of
@@ -211,11 +226,12 @@ class Hooks:
         listener overrides on_batch.
 
         A listener with an ``on_batch_columns(started, rows, told, states,
-        ended, spans, counted)`` method (the dashboard's Board) is handed the
-        record itself and how far it goes now (``rows[:told]``,
-        ``spans[:counted]``, the first ``ended`` of ``states``): nothing
-        copied, and no tuple made per task, for it. A listener without it
-        turns the columns off (see :attr:`columns`): ``spans`` stays empty."""
+        ended, spans, counted)`` method (the dashboard's Board, the progress
+        bar) is handed the record itself and how far it goes now
+        (``rows[:told]``, ``spans[:counted]``, the first ``ended`` of
+        ``states``): nothing copied, and no tuple made per task, for it. The
+        others get the attempts since the last call as rows, the columns'
+        among them in their places (:func:`rows_with`)."""
         if not self.on_batch:
             return
         spans = spans if spans is not None else []
@@ -224,7 +240,7 @@ class Hooks:
                 and not self.started):
             return
         started, self.started = self.started, []
-        since, new = self._told, ended - self._ended
+        since, new, first = self._told, ended - self._ended, self._counted
         self._told, self._ended, self._counted = told, ended, counted
         pairs: tuple[list[AttemptRow], list[tuple[str, State]]] | None = None
         for listener, call in self.on_batch:
@@ -238,7 +254,9 @@ class Hooks:
                     # slices): nothing done per task as it ends.
                     finals = list(itertools.islice(reversed(states.items()), new))
                     finals.reverse()
-                    pairs = (rows[since:told], finals)
+                    attempts = rows[since:told] if first == counted else rows_with(
+                        rows, since, told, spans[first:counted])
+                    pairs = (attempts, finals)
                 call(started, *pairs)
             except Exception:
                 self._drop(listener, "on_batch")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import repeat
 from typing import TYPE_CHECKING, Any, Literal
 
 from webber._errors import ForeignPromiseError, UnknownNodeError
+from webber._events import rows_with
 from webber._graph import find_id, slot_setters
 from webber._task_errors import TaskSkippedError
 from webber.executors._base import fetch
@@ -406,14 +406,7 @@ class Recorder:
     def all_rows(self) -> list[tuple[str, int, int | None, bool, float, float, str, str | None]]:
         """``rows`` with the columns' rows in their places."""
         if self.columns:
-            rows, done = [], 0
-            for at, nodes, starts, durations, worker in self.columns:
-                rows += self.rows[done:at]
-                rows += zip(nodes, repeat(1), repeat(None), repeat(True), starts, durations,
-                            repeat(worker), repeat(None))
-                done = at
-            rows += self.rows[done:]
-            self.rows, self.columns = rows, []
+            self.rows, self.columns = rows_with(self.rows, 0, len(self.rows), self.columns), []
         return self.rows
 
     def attempts(self) -> dict[str, list[Attempt]]:

@@ -147,6 +147,42 @@ def test_a_progress_bar_keeps_the_columns_and_counts_every_task(
     assert err.endswith("webber: [####################] 301/301 done (1 failed, 1 skipped)\n")
 
 
+def test_a_listener_of_batches_keeps_the_columns_and_is_told_every_attempt_in_order(
+    submitted: list[Any],
+) -> None:
+    # A column's attempts reach on_batch as rows made by the batch, in their
+    # places among the others: the same rows as the record's, each once.
+    class Batches(Listener):
+        def __init__(self) -> None:
+            self.calls: list[tuple[list[Any], list[Any], list[Any]]] = []
+
+        def on_batch(self, started: Any, attempts: Any, ended: Any) -> None:
+            self.calls.append((list(started), list(attempts), list(ended)))
+
+    batches = Batches()
+    dag = DAG()
+    roots = [dag.add_node(_boom, i) for i in range(400)]
+    total = dag.add_node(_total, *(Promise(r) for r in roots[3:]))
+    run = dag.run(executor="processes", max_workers=2, listeners=[batches])
+    assert any(isinstance(c, Column) for c in submitted)
+    assert run[total] == sum(range(3, 400)) and run.failed == [roots[2]]
+    told = [row for _, attempts, _ in batches.calls for row in attempts]
+    by_node: dict[str, list[Any]] = {}
+    for row in told:  # (each attempt once, in the order of its node's attempts)
+        by_node.setdefault(row[0], []).append(webber.Attempt(*row))
+    assert by_node == {n: list(tries) for n, tries in run.attempts.items()}
+    position = {}
+    for k, (_, attempts, ends) in enumerate(batches.calls):
+        for row in attempts:
+            position[row[0]] = k
+        for node, _ in ends:
+            assert position[node] <= k  # a task's end comes with or after its attempt
+    for k, (started, _, _) in enumerate(batches.calls):
+        for node, attempt, _, worker, _ in started:
+            assert attempt == 1 and worker and position[node] >= k  # never after its end
+    assert sorted(e for _, _, ends in batches.calls for e in ends) == sorted(run.states.items())
+
+
 def test_the_record_puts_a_columns_rows_in_their_place() -> None:
     record = Recorder()
     record.rows.append(("a", 1, None, False, 1.0, 0.5, "w1", "ValueError: x"))
