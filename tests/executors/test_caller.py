@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from webber import DAG
+from webber import DAG, Promise
 from webber.executors import ProcessExecutor
 from webber.executors._caller import _pickled, current
 
@@ -33,11 +33,18 @@ def where_am_i() -> tuple[str, str | None, str | None, bool, str, list[str], int
 
 def set_in_worker() -> int:
     os.environ["WEBBER_TEST_TASK"] = "mine"
+    os.chdir("/")
+    sys.path.append("/webber-test-task-entry")
+    sys.argv.append("--task")
+    sys.setrecursionlimit(sys.getrecursionlimit() + 7)
+    warnings.simplefilter("error", UserWarning)
     return os.getpid()
 
 
-def read_in_worker() -> tuple[int, str | None]:
-    return os.getpid(), os.environ.get("WEBBER_TEST_TASK")
+def read_in_worker(*_: Any) -> tuple[int, str | None, str, bool, list[str], int, bool]:
+    return (os.getpid(), os.environ.get("WEBBER_TEST_TASK"), os.getcwd(),
+            "/webber-test-task-entry" in sys.path, sys.argv[1:], sys.getrecursionlimit(),
+            any(f[0] == "error" and f[2] is UserWarning for f in warnings.filters))
 
 
 def run_one(func: Any, executor: Any = "processes") -> Any:
@@ -93,17 +100,26 @@ def test_a_run_sees_what_the_caller_changed_since_the_workers_started(
     assert run_one(where_am_i, executor) == expected
 
 
-def test_what_a_task_changes_in_its_worker_stays_until_the_caller_changes_it(
+def test_what_a_task_changes_in_its_worker_lasts_until_its_run_ends(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WEBBER_TEST_TASK", raising=False)
+    monkeypatch.setattr(sys, "argv", ["script.py"])
     executor = ProcessExecutor(max_workers=1)
-    pid = run_one(set_in_worker, executor)
-    # (as the executors guide says; the pool's other worker, if it gets the run, has none)
-    seen = [run_one(read_in_worker, executor) for _ in range(5)]
-    assert (pid, "mine") in seen and all(v is None for p, v in seen if p != pid)
+    flow = DAG()
+    changed = flow.add_node(set_in_worker)
+    after = flow.add_node(read_in_worker, Promise(changed))
+    run = flow.run(executor=executor)
+    assert run.ok, run.error
+    limit = run[after][5]
+    # (the tasks after it in the same run, on the same worker, see what it changed)
+    assert run[after] == (run[changed], "mine", "/", True, ["--task"], limit, True)
+    # (the next run starts where the caller is, as a fresh worker would)
+    here = (os.getcwd(), False, [], sys.getrecursionlimit())
+    for _ in range(3):
+        pid, key, cwd, entry, argv, recursion, error = run_one(read_in_worker, executor)
+        assert pid == run[changed]
+        assert (key, (cwd, entry, argv, recursion), error) == (None, here, False)
     assert "WEBBER_TEST_TASK" not in os.environ
-    monkeypatch.setenv("WEBBER_TEST_OTHER", "x")  # the caller changes: its context is sent
-    assert run_one(read_in_worker, executor) == (pid, None)
 
 
 def test_a_snapshot_is_reused_while_nothing_changes(monkeypatch: pytest.MonkeyPatch) -> None:

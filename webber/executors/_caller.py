@@ -11,9 +11,11 @@ would read another file than the same task run inline, and one calling
 (:func:`current`, about two microseconds when nothing changed: the last
 snapshot is reused); the pool tells a worker a snapshot it has not seen
 before sending it jobs (:func:`tell`), and the worker takes it on
-(:func:`follow`). Only a change is sent, so what a task changes in its own
-worker (see "Workers are reused" in the executors guide) stays until the
-caller changes that too.
+(:func:`follow`). Only a change is sent; what a task changes of these in its
+own worker stays for the tasks after it in the same run, and the first batch
+of the next run puts the snapshot back (:func:`restore`): each run starts
+where its caller is, whatever an earlier run's tasks did (see "Workers are
+reused" in the executors guide).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Any
 from webber.executors._frames import send_frame
 from webber.executors._process import Proc
 
-__all__ = ["Context", "current", "follow", "tell"]
+__all__ = ["Context", "current", "follow", "restore", "tell"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +143,8 @@ def _pickled(filters: tuple[Any, ...]) -> bytes | None:
 
 #: (in a worker) module name -> the caller's reloads of it this worker followed
 _followed: dict[str, int] = {}
+#: (in a worker) the context it followed last, its warning filters as loaded
+_following: tuple[Context, bytes | None, list[Any]] | None = None
 
 
 def follow(context: Context, filters: bytes | None) -> None:
@@ -163,6 +167,8 @@ def follow(context: Context, filters: bytes | None) -> None:
         with contextlib.suppress(Exception):  # (a category it cannot import: its own stay)
             warnings.filters[:] = pickle.loads(filters)  # type: ignore[index]
             warnings._filters_mutated()  # type: ignore[attr-defined]  # (forget what was shown)
+    global _following
+    _following = (context, filters, list(warnings.filters))
     environ, zone = context.environ, os.environ.get("TZ")
     for name in [name for name in os.environ if name not in environ]:
         del os.environ[name]
@@ -172,6 +178,25 @@ def follow(context: Context, filters: bytes | None) -> None:
     if os.environ.get("TZ") != zone and hasattr(time, "tzset"):
         time.tzset()
     _reload(context.reloads)
+
+
+def restore() -> None:
+    """(In a worker, as a run's first batch arrives) follow the last context
+    again if a task of an earlier run changed any of it: the directory,
+    environment, ``sys.path``, ``sys.argv``, root log level, recursion limit
+    or warning filters (a few microseconds when none did)."""
+    if _following is None:
+        return
+    context, filters, loaded = _following
+    try:
+        cwd: str | None = os.getcwd()
+    except OSError:
+        cwd = None
+    if ((context.cwd is not None and cwd != context.cwd) or sys.path != context.path
+            or sys.argv != context.argv or logging.root.level != context.level
+            or sys.getrecursionlimit() != context.recursion or warnings.filters != loaded
+            or os.environ != context.environ):
+        follow(context, filters)
 
 
 def _reload(reloads: dict[str, int]) -> None:

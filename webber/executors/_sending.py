@@ -157,10 +157,12 @@ def _chain_entry(proc: Proc, task: Sent, fid: str, links: list[Sent], tags: Iter
 def _send_run(proc: Proc, session: Session, entries: list[tuple[Any, ...]]) -> None:
     """Send the "run" message of ``entries`` to ``proc``."""
     forget, proc.forget = proc.forget, []
+    first = proc.served is not session
+    proc.served = session
     try:
         measure = session.memory_limit is not None
-        send_frame(proc.conn_in,
-                   pickle.dumps(("run", entries, forget, measure), pickle.HIGHEST_PROTOCOL))
+        message = ("run", entries, forget, measure, first)
+        send_frame(proc.conn_in, pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
     except OSError:
         return  # it died; the receiver sees it and requeues the batch
     announce(proc.inflight[0], proc)

@@ -9,7 +9,9 @@ runs jobs one at a time, in the order they arrive::
                                     ("ctx", Context, warning filters)   the caller's cwd,
                                     environment and more, when they changed (_caller)
                                     ("run", [(tag, fid, fields, segments, links), ...], forget,
-                                     measure: whether to report the RSS after each job)
+                                     measure: whether to report the RSS after each job,
+                                     first: the run's first batch here: put the caller's
+                                     context back where tasks of earlier runs changed it)
                                     fields: the job's 8 fields, or their pickle (:data:`Fields`)
                                     links: the rest of a chain, [(tag, fid, fields, segments), ...],
                                     or (first tag, fid, name, [node, ...]) for links that each
@@ -61,7 +63,7 @@ from webber import _logs, _output
 from webber._task_errors import JobLoadError, ResultSendError
 from webber.executors import _shm, _spawn
 from webber.executors._base import Job, Outcome
-from webber.executors._caller import follow
+from webber.executors._caller import follow, restore
 from webber.executors._codec import encode_failure
 from webber.executors._frames import Frames, send_frame
 from webber.executors._ledger import Ledger, ledger_path
@@ -420,6 +422,8 @@ class _Worker:
                 self.functions.pop(fid, None)
                 self.coroutines.pop(fid, None)
             self.measure = message[3]
+            if message[4]:
+                restore()
             self.run_batch(message[1])
         elif kind == "fn":
             self.functions[message[1]] = (message[2], message[3])
