@@ -158,6 +158,13 @@ def test_help_lists_every_option() -> None:
     assert bad.returncode == 2 and "target" in bad.stderr
 
 
+def test_version_prints_the_packages() -> None:
+    import webber
+
+    result = webber_cli("--version")
+    assert (result.returncode, result.stdout) == (0, f"webber {webber.__version__}\n")
+
+
 def test_show_into_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
     big = tmp_path / "big.py"  # DOT source far larger than a pipe's buffer
     big.write_text("from webber import DAG\ndag = DAG()\nfor i in range(3000):\n"

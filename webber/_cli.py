@@ -64,6 +64,9 @@ def parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    from webber import __version__  # (loaded already: this module is the package's)
+
+    top.add_argument("--version", action="version", version=f"webber {__version__}")
     verbs = top.add_subparsers(dest="verb", required=True, metavar="{run,show,cache}",
                                parser_class=_Parser)
     target_help = (
