@@ -55,12 +55,20 @@ class Task(Generic[P, R]):
         self.options = options
         functools.update_wrapper(self, fn)  # __name__, __doc__, __wrapped__ (signature)
 
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+    # A task whose function returns None is called for its effect, and its
+    # Promise is used for ordering (``done >> up``): typed Any, not None, which
+    # has no ``>>`` and may not be passed as a node.
+    @overload
+    def __call__(self: Task[P, None], *args: P.args, **kwargs: P.kwargs) -> Any: ...
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Any:
         flow = _context.active_flow.get()
         if flow is None:
             return self.fn(*args, **kwargs)
         # Inside a flow the call stands in for its value: a Promise (see module doc).
-        return flow._record(self, args, kwargs, fan_out=False)  # type: ignore[return-value]
+        return flow._record(self, args, kwargs, fan_out=False)
 
     def map(
         self, items: Iterable[Any], /, *args: Any, partial: bool = False, **kwargs: Any

@@ -1,0 +1,50 @@
+"""What type checkers see of the DSL: ``mypy --strict`` checks this file in
+``python3 dev.py test`` (beside webber and examples), and pytest runs it.
+
+A task call is typed as its function's value, so that data flows between
+tasks type-check as they read; the call of a task whose function returns
+None is Any, so that its Promise can order others (``done >> up``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from typing_extensions import assert_type
+
+from webber import Flow, task
+
+
+@task
+def migrate() -> None:
+    pass
+
+
+@task
+def serve() -> str:
+    return "serving"
+
+
+@task
+def double(x: int) -> int:
+    return 2 * x
+
+
+@task
+async def fetch(n: int) -> list[int]:
+    return list(range(n))
+
+
+def test_a_task_call_is_typed_as_its_value_and_a_none_task_can_order() -> None:
+    with Flow("typed") as flow:
+        done = migrate()
+        up = serve()
+        done >> up
+        assert_type(done, Any)
+        assert_type(up, str)
+        four = assert_type(double(2), int)
+        eight = double(four)
+        rows = assert_type(fetch(3), list[int])
+        doubled = assert_type(double.map(rows), list[int])
+    run = flow.run(executor="inline")
+    assert (run[eight], run[doubled]) == (8, [0, 2, 4])
+    assert flow.get_edge(done, up).data is False
