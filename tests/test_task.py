@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 
 import pytest
@@ -26,6 +27,29 @@ def test_wraps_keep_name_doc_and_signature() -> None:
 
 def test_plain_call_outside_a_flow() -> None:
     assert documented(1, "y") == "1y"
+    assert documented.map([1, 2], "y") == ["1y", "2y"]
+
+
+def test_a_promise_passed_outside_any_flow_is_refused_with_the_fix() -> None:
+    # (most often a line left outside the with block: the function would get a
+    # Promise, and fail on it far from the mistake, or return it as a value)
+    with Flow("f"):
+        one = documented(1)
+    for call in (lambda: documented(one), lambda: documented(1, b=one),  # type: ignore[arg-type]
+                 lambda: documented.map(one), lambda: documented.map([1], one)):
+        with pytest.raises(webber.TaskDefinitionError,
+                           match=r"task 'documented' was called with Promise\('documented-1'\) "
+                                 r"outside a 'with Flow\(\):' block.*indent it"):
+            call()
+
+
+def test_map_of_what_is_not_iterable_is_refused_at_the_line() -> None:
+    refused = pytest.raises(webber.TaskDefinitionError,
+                            match=r"task 'documented': map\(\) takes the elements .* not "
+                                  r"int 5; e.g. documented.map\(\[1, 2, 3\]\)")
+    for inside in (False, True):
+        with Flow("f") if inside else contextlib.nullcontext(), refused:
+            documented.map(5)  # type: ignore[arg-type]
 
 
 def test_call_inside_a_flow_records_a_node() -> None:

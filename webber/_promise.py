@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
 from webber import _context
 from webber._errors import TaskDefinitionError
@@ -62,6 +62,9 @@ class Promise:
     _flow: weakref.ReferenceType[DAG] | None
     #: (uid, label) of the recording flow: outlives the flow, for error messages
     _origin: tuple[int, str] | None
+    #: what a Task called outside a flow looks for in its arguments (it may not
+    #: import this module: see _task)
+    _webber_promise: ClassVar[bool] = True
 
     def __init__(self, key: str | Callable[..., Any] | Promise) -> None:
         self.condition = None
