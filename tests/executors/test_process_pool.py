@@ -561,7 +561,7 @@ def send_to_a_stand_in(batch: list[Any], report: Any = None) -> tuple[list[Any],
 
     read, write = os.pipe()
     proc = types.SimpleNamespace(conn_in=write, fids=set(), forget=[], inflight=deque(),
-                                 up=False, name="fake", served=None)
+                                 up=False, name="fake", served=0)
     try:
         send_batch(proc, Session(report or (lambda message: None)), batch,  # type: ignore[arg-type]
                    itertools.count(), itertools.count())

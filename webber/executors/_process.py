@@ -65,9 +65,10 @@ class Proc:
     signalled: list[Any] = field(default_factory=list)
     #: the caller's surroundings it was last told (see _caller.tell)
     context: object = None
-    #: the run (Session) it was last sent jobs of: its first batch of a run
-    #: has it put back what tasks of earlier runs changed (_caller.restore)
-    served: object = None
+    #: the serial of the run (Session) it was last sent jobs of: its first
+    #: batch of a run has it put back what tasks of earlier runs changed
+    #: (_caller.restore); a number, so that no ended run is kept alive here
+    served: int = 0
     #: "process <pid>", made once: it names the worker in every Started/Outcome
     name: str = field(init=False)
 

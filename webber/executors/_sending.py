@@ -157,8 +157,8 @@ def _chain_entry(proc: Proc, task: Sent, fid: str, links: list[Sent], tags: Iter
 def _send_run(proc: Proc, session: Session, entries: list[tuple[Any, ...]]) -> None:
     """Send the "run" message of ``entries`` to ``proc``."""
     forget, proc.forget = proc.forget, []
-    first = proc.served is not session
-    proc.served = session
+    first = proc.served != session.serial
+    proc.served = session.serial
     try:
         measure = session.memory_limit is not None
         message = ("run", entries, forget, measure, first)

@@ -4,6 +4,7 @@ queue), a ``Sent`` per job, and the rebuilding of a worker's answer."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -34,6 +35,10 @@ PACE = 0.002
 LONG = 0.02
 
 
+#: numbers for runs (Session.serial), from 1
+_serials = itertools.count(1)
+
+
 @dataclass(eq=False, slots=True)
 class Session:
     """One run's link to the pool: where its outcomes go, which functions it sent."""
@@ -60,6 +65,8 @@ class Session:
     batch: int = MAX_BATCH
     #: the caller's directory, sys.path and environment, for its workers
     context: Context = field(default_factory=current)
+    #: this run's number in the process (what a worker was last sent: Proc.served)
+    serial: int = field(default_factory=lambda: next(_serials))
 
     def pace(self, results: list[tuple[Any, ...]]) -> None:
         """Size the next batches by the answered ``results`` (a worker's, in
