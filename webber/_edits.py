@@ -175,9 +175,7 @@ class GraphEdits(GraphView):
                 elif (looked := LOOKED.get(kind)) or (looked is None and looked_into(kind)):
                     args, kwargs, fan = lower_iter_promise(args, kwargs, options.name)
                     promises, check = find_promises((args, kwargs)), True
-                    if promises:
-                        _rebuildable(args, kwargs, options.name)
-                    _no_hidden_promise(args, kwargs, options.name)
+                    _check_containers(args, kwargs, options.name, promises)
                     break
             if check:
                 self._check_promises(promises, options.name, known)
@@ -332,9 +330,7 @@ class GraphEdits(GraphView):
                     kwargs = changes.get("kwargs", node.kwargs)
                     promises = find_promises((args, kwargs))
                     self._check_promises(promises, n, known=True)
-                    if promises:
-                        _rebuildable(args, kwargs, n)
-                    _no_hidden_promise(args, kwargs, n)
+                    _check_containers(args, kwargs, n, promises)
                     changes = {**changes, "deps": _deps(promises)}
                 try:
                     added.extend(store.update(n, **changes))
@@ -412,19 +408,18 @@ class GraphEdits(GraphView):
             self._store.link(ids[u], ids[v], condition or Condition.Success)
 
 
-def _rebuildable(args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str) -> None:
-    """Refuse, at the call, arguments that compile() could not rebuild with
-    each Promise's result in place (a cycle through a tuple or a set)."""
-    try:
-        substitute((args, kwargs), Promise, lambda p: p)
-    except TaskDefinitionError as e:
-        raise TaskDefinitionError(f"task {where!r}: {e}") from None
-
-
-def _no_hidden_promise(args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str) -> None:
-    """Refuse a Promise inside a namedtuple or a dataclass, or as a dict's key:
-    the task would get the Promise itself, not the result (and would not wait
-    for it)."""
+def _check_containers(args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str,
+                      promises: list[Promise]) -> None:
+    """Refuse, at the call, arguments whose Promises no result could take the
+    place of: a cycle through a tuple or a set that compile() could not
+    rebuild with each result in place, or a Promise inside a namedtuple or a
+    dataclass, or as a dict's key (the task would get the Promise itself, and
+    would not wait for it)."""
+    if promises:
+        try:
+            substitute((args, kwargs), Promise, lambda p: p)
+        except TaskDefinitionError as e:
+            raise TaskDefinitionError(f"task {where!r}: {e}") from None
     found = hidden_promise((args, kwargs))
     if found is not None:
         place, promise = found

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Sequence
-from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -113,8 +112,9 @@ def rows_with(rows: list[AttemptRow], start: int, end: int,
     done = start
     for at, nodes, starts, durations, worker in spans:
         merged += rows[done:at]
-        merged += zip(nodes, repeat(1), repeat(None), repeat(True), starts, durations,
-                      repeat(worker), repeat(None))
+        merged += zip(nodes, itertools.repeat(1), itertools.repeat(None),
+                      itertools.repeat(True), starts, durations, itertools.repeat(worker),
+                      itertools.repeat(None))
         done = at
     merged += rows[done:end]
     return merged

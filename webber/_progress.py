@@ -67,14 +67,10 @@ class Bar(Listener):
         new = ended - self._counted
         if new <= 0:
             return
-        # The newest ``new``, read from the end when ``states`` is as long as ``ended``
-        # (as the engine calls on_batch_columns): nothing done per task but counting.
-        if len(states) == ended:
-            for state in itertools.islice(reversed(states.values()), new):
-                self.counts[state] += 1
-        else:
-            for state in itertools.islice(states.values(), self._counted, ended):
-                self.counts[state] += 1
+        # The newest ``new``, read from the end: the engine calls this with ``states``
+        # as long as ``ended`` (nothing done per task but counting).
+        for state in itertools.islice(reversed(states.values()), new):
+            self.counts[state] += 1
         self._counted = ended
         self.update()
 

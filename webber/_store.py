@@ -244,9 +244,8 @@ class GraphStore:
         n = self.new_id(options.name)
         nodes = self.nodes
         node = make_node(n, options, func, args, kwargs, (), fan_out)
-        while nodes.setdefault(n, node) is not node:  # (see insert: the id was taken)
-            n = self.new_id(options.name)
-            node = make_node(n, options, func, args, kwargs, (), fan_out)
+        if nodes.setdefault(n, node) is not node:  # (see insert: the id was taken)
+            return self.insert(replace(node, id=self.new_id(options.name)))
         self.version += 1
         if not len(nodes) & _HOLD_MASK and len(nodes) >= HOLD_FROM:
             frozen.hold()  # (what the build made so far: see _gc)

@@ -66,9 +66,7 @@ class Task(Generic[P, R]):
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Any:
         flow = _context.active_flow.get()
         if flow is None:
-            for arg in (*args, *kwargs.values()):
-                if getattr(type(arg), "_webber_promise", False):
-                    raise self._outside(arg)
+            self._no_promise((*args, *kwargs.values()))
             return self.fn(*args, **kwargs)
         # Inside a flow the call stands in for its value: a Promise (see module doc).
         return flow._record(self, args, kwargs, fan_out=False)
@@ -102,24 +100,24 @@ class Task(Generic[P, R]):
             )
         flow = _context.active_flow.get()
         if flow is None:
-            for arg in (items, *args, *kwargs.values()):
-                if getattr(type(arg), "_webber_promise", False):
-                    raise self._outside(arg)
+            self._no_promise((items, *args, *kwargs.values()))
             return [self.fn(item, *args, **kwargs) for item in items]  # type: ignore[arg-type,unused-ignore]
         promise = flow._record(self, (items, *args), kwargs, fan_out=True)
         if partial:
             flow._update(promise.key, partial=True)  # type: ignore[arg-type]
         return promise  # type: ignore[return-value]
 
-    def _outside(self, promise: Any) -> TaskDefinitionError:
-        """The error of a call outside any flow that passes a Promise (most
-        often a line left outside the ``with Flow():`` block)."""
-        return TaskDefinitionError(
-            f"task {self.options.name!r} was called with {promise!r} outside a "
-            f"'with Flow():' block, where a task call is a plain call and a Promise "
-            f"has no value; move the call into the block (indent it), or run the "
-            f"flow and pass run[promise]"
-        )
+    def _no_promise(self, arguments: tuple[Any, ...]) -> None:
+        """Refuse a Promise among the arguments of a call outside any flow
+        (most often a line left outside the ``with Flow():`` block)."""
+        for arg in arguments:
+            if getattr(type(arg), "_webber_promise", False):
+                raise TaskDefinitionError(
+                    f"task {self.options.name!r} was called with {arg!r} outside a "
+                    f"'with Flow():' block, where a task call is a plain call and a Promise "
+                    f"has no value; move the call into the block (indent it), or run the "
+                    f"flow and pass run[promise]"
+                )
 
     @property
     def _webber_key(self) -> Callable[..., Any]:

@@ -66,7 +66,7 @@ class Session:
     #: the caller's directory, sys.path and environment, for its workers
     context: Context = field(default_factory=current)
     #: this run's number in the process (what a worker was last sent: Proc.served)
-    serial: int = field(default_factory=lambda: next(_serials))
+    serial: int = field(default_factory=_serials.__next__)
 
     def pace(self, results: list[tuple[Any, ...]]) -> None:
         """Size the next batches by the answered ``results`` (a worker's, in
