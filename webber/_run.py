@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from webber._errors import ForeignPromiseError, UnknownNodeError
 from webber._events import rows_with
-from webber._graph import find_id, slot_setters
+from webber._graph import Condition, find_id, slot_setters
 from webber._task_errors import TaskSkippedError
 from webber.executors._base import fetch
 
@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 __all__ = ["Attempt", "Recorder", "Run", "Span", "State", "span"]
 
 State = Literal["success", "failed", "skipped"]
+#: the parent's state an edge of each condition needs (AnyCase: any)
+_WANTED = {Condition.Success: "success", Condition.Failure: "failed"}
+_VERB = {"success": "succeed", "failed": "fail"}
+_SAID = {"success": "succeeded", "failed": "failed", "skipped": "was skipped", None: "did not end"}
 #: first attempts that succeeded, as the record keeps them (``Recorder.columns``):
 #: (where in its rows they go, nodes, starts, durations, worker)
 Span = tuple[int, list[str], Sequence[float], Sequence[float], str]
@@ -214,14 +218,26 @@ class Run:
             error: BaseException = self._values[n]
             raise error.with_traceback(error.__traceback__)
         if state == "skipped":
-            node = self.plan.nodes[n]
-            why = "skip_node()" if node.node.skip else "an edge condition was not met"
             raise TaskSkippedError(
-                f"task {n!r} was skipped ({why}), so it has no result; check "
+                f"task {n!r} was skipped ({self._why_skipped(n)}), so it has no result; check "
                 f"run.state({n!r}) before reading it",
                 n,
             )
         return self._value(n)
+
+    def _why_skipped(self, n: str) -> str:
+        """Why skipped task ``n`` did not run: the first parent whose edge's
+        condition its state did not meet, or skip_node()."""
+        node = self.plan.nodes[n]
+        if node.node.skip:
+            return "skip_node()"
+        for parent, condition in node.parents.items():
+            wanted = _WANTED.get(condition)
+            state = self._states.get(parent)
+            if wanted is not None and state != wanted:
+                return (f"its parent {parent!r} {_SAID[state]}, and the edge from it needs it "
+                        f"to {_VERB[wanted]}")
+        return "an edge condition was not met"
 
     def _value(self, n: str) -> Any:
         """A successful node's value, fetched (once) if the executor kept it remote."""

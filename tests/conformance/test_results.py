@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import webber
@@ -249,12 +251,32 @@ def test_get_error_and_skipped_reads(executor: str) -> None:
         run[skipped]
     assert isinstance(info.value, webber.WebberError)
     assert info.value.task == skipped
-    assert skipped in str(info.value) and "an edge condition was not met" in str(info.value)
+    assert str(info.value).startswith(
+        f"task {skipped!r} was skipped (its parent {bad!r} failed, and the edge from it needs "
+        f"it to succeed)")
     for ref in ("str-9", Promise("nope")):
         with pytest.raises(webber.UnknownNodeError):
             run.state(ref)
         with pytest.raises(webber.UnknownNodeError):
             run.get(ref, "d")
+
+
+def test_a_skip_names_the_parent_whose_edge_did_not_hold(executor: str) -> None:
+    dag = DAG("why")
+    good = dag.add_node(str, "fine")
+    handler = dag.add_node(str, "handled")
+    dag.add_edge(good, handler, continue_on=webber.Condition.Failure)
+    after = dag.add_node(str, Promise(handler))
+    dropped = dag.add_node(str, "never")
+    dag.skip_node(dropped)
+    run = dag.run(executor=executor)
+    for n, why in ((handler, f"its parent {good!r} succeeded, and the edge from it needs it "
+                             f"to fail"),
+                   (after, f"its parent {handler!r} was skipped, and the edge from it needs "
+                           f"it to succeed"),
+                   (dropped, "skip_node()")):
+        with pytest.raises(webber.TaskSkippedError, match=re.escape(f"skipped ({why})")):
+            run[n]
 
 
 def test_run_by_task_object_and_promise_of_a_callable(executor: str) -> None:
