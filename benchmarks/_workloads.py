@@ -35,6 +35,17 @@ def consume(a: Any) -> float:
     return float(a.sum())
 
 
+def held_reader(n: int = ARRAY) -> Any:
+    """A function holding a 100 MB array in its closure, as a notebook's
+    function holds a global: it travels by value, the array with it."""
+    held = make_array(n)
+
+    def read(i: int) -> float:
+        return float(held[i])
+
+    return read
+
+
 def build_noops(dag: Any, count: int = 1000) -> Any:
     """``count`` independent no-op tasks in ``dag`` (a webber DAG, this one's or 0.4.0's)."""
     for _ in range(count):

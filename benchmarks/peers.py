@@ -15,7 +15,9 @@ best of 3 after a warm-up. Workloads (``_workloads.py``):
    end to end.
 4. a 100 MB numpy array made by one task and summed by two others: time as a
    multiple of doing the same serially in one process.
-5. the seed's hello example as a whole process (``python examples/hello.py``
+5. 50 tasks of a function that holds a 100 MB array (a closure's, as a
+   notebook function's global): ms, on webber and joblib.
+6. the seed's hello example as a whole process (``python examples/hello.py``
    without its last line, ``dag.visualize()``, which in 0.4.0 opens a GUI).
 
 Run: ``python3 dev.py bench peers``.
@@ -39,6 +41,7 @@ from _workloads import (
     build_noops,
     burn,
     consume,
+    held_reader,
     inc,
     join,
     make_array,
@@ -72,6 +75,10 @@ def webber_workloads() -> dict[str, float]:
     data = DAG()
     array = data.add_node(make_array)
     sums = [data.add_node(consume, Promise(array)) for _ in range(2)]
+    read = held_reader()
+    held = DAG()
+    for i in range(50):
+        held.add_node(read, i)
 
     def run_data() -> None:
         run = data.run()
@@ -82,6 +89,7 @@ def webber_workloads() -> dict[str, float]:
         "noop1000": best(lambda: many.run()),
         "chain300": best(lambda: chain.run()),
         "array": best(run_data),
+        "held": best(lambda: held.run()),
         # end to end: a fresh flow each time, as a script builds it
         "noop1000 fresh": best(lambda: build_noops(DAG()).run()),
         "noop10000 fresh": best(lambda: build_noops(DAG(), 10_000).run()),
@@ -164,7 +172,9 @@ def joblib_workloads() -> dict[str, float]:
     from joblib import Parallel, delayed
 
     parallel = Parallel(n_jobs=WORKERS)
+    read = held_reader()
     return {
+        "held": best(lambda: parallel(delayed(read)(i) for i in range(50))),
         "cpu": best(lambda: parallel(delayed(burn)() for _ in range(8))),
         "noop1000": best(lambda: parallel(delayed(noop)() for _ in range(1000))),
         "noop1000 fresh": best(lambda: parallel(delayed(noop)() for _ in range(1000))),
@@ -236,6 +246,7 @@ def main() -> None:
     rows.append(["  end to end (fresh flow)", *(cell(e, "chain300 fresh") for e in engines)])
     rows.append(["lattice 20x100, end to end", *(cell(e, "lattice fresh") for e in engines)])
     rows.append(["100 MB array, 2 consumers", *(cell(e, "array") for e in engines)])
+    rows.append(["50 tasks of a function holding 100 MB", *(cell(e, "held") for e in engines)])
     rows.append(["hello example, whole process",
                  *(f"{hello[e] * 1e3:.0f} ms" if e in hello else "-" for e in engines)])
     print(f"{WORKERS} workers; serial: 8 CPU tasks {serial_cpu:.2f} s, "

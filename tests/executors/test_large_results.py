@@ -168,3 +168,45 @@ def test_where_buffers_are_not_split_they_arrive_the_same(
     (name,) = segments
     assert isinstance(name, str) and not name.endswith("+2")
     assert _digest(_pickling.loads(data, segments)) == _digest(_made(BIG))
+
+
+def _reader_of(n: int) -> Any:
+    """A function that holds a large array in its closure, as a notebook's
+    function holds a global: pickled by value, the array with it."""
+    held = _made(n)
+
+    def read(k: int, spoil: bool = False) -> tuple[int, str, float]:
+        seen = (len(held), _digest(held), float(held[k]))
+        if spoil:
+            held[:] = -1.0  # in place: in its worker, not in the caller nor later runs
+        return seen
+
+    return read
+
+
+@pytest.mark.parametrize("n", [BIG, SMALL], ids=["two parts", "one file"])
+def test_what_a_function_holds_is_written_once_a_run_and_read_alike_by_every_worker(
+        n: int, monkeypatch: pytest.MonkeyPatch, segments_left: set[str]) -> None:
+    writes: list[int] = []
+    write_segment = _pickling.write_segment
+
+    def counted(raw: memoryview) -> Any:
+        writes.append(raw.nbytes)
+        return write_segment(raw)
+
+    monkeypatch.setattr(_pickling, "write_segment", counted)
+    read = _reader_of(n)
+    expected = _digest(_made(n))
+    spoiler = DAG()
+    spoiler.add_node(read, 0, spoil=True)
+    assert spoiler.run(executor="processes").ok
+    dag = DAG()
+    tasks = [dag.add_node(read, k) for k in range(4)]
+    before = _ours()
+    for _ in range(2):  # the second run writes it again: the first one's is gone
+        del writes[:]
+        run = dag.run(executor="processes", max_workers=2)
+        assert [run[t] for t in tasks] == [(n, expected, 3.0 * k + 1) for k in range(4)]
+        assert writes == [n * 8]  # one copy for both workers, not one per pipe
+        assert _ours() == before  # the run's copy went with the run
+    assert _digest(read.__closure__[0].cell_contents) == expected  # the caller's untouched

@@ -35,7 +35,7 @@ def check_plan(plan: Plan) -> None:
         func = node.node.func
         if func is not last and id(func) not in tried:
             try:
-                cloudpickle.dumps(func)
+                cloudpickle.dumps(func, protocol=5, buffer_callback=_aside)
             except Exception as e:
                 raise _unpicklable(n, f"its function {display_name(func)!r} (or what it "
                                       f"refers to: closure, globals)", e) from e
@@ -56,7 +56,12 @@ def _dumps(obj: Any) -> None:
     """Pickle ``obj`` as a worker would get it, refusing open files: cloudpickle
     would send a snapshot of a file's text (a StringIO), not the file, so the
     task would silently read stale data and write nowhere."""
-    _strict_pickler()(io.BytesIO(), protocol=5).dump(obj)
+    _strict_pickler()(io.BytesIO(), protocol=5, buffer_callback=_aside).dump(obj)
+
+
+def _aside(buffer: Any) -> bool:
+    """Out of band, and dropped: a check need not copy an array's data."""
+    return False
 
 
 @functools.cache

@@ -103,13 +103,16 @@ def unpack(data: Any, segments: list[Segment] | None, holder: Holder | None = No
 
 
 def dumps(
-    obj: Any, out_of_band: bool = True, holder: Holder | None = None
+    obj: Any, out_of_band: bool = True, holder: Holder | None = None, lend: bool = False
 ) -> tuple[bytes, list[Segment]]:
     """Pickle ``obj``; returns the pickle and the names of its segments.
 
-    ``out_of_band=False`` keeps every buffer in the pickle: for what is sent
-    to several processes (a segment is unlinked by its first reader). A buffer
-    that lies in a segment ``holder`` keeps is sent by reference.
+    ``out_of_band=False`` keeps every buffer in the pickle. A buffer that lies
+    in a segment ``holder`` keeps is sent by reference. ``lend``: for what is
+    sent to several processes (an owned segment is unlinked by its first
+    reader), each new segment goes to ``holder`` and is sent as a span, which
+    its readers map without unlinking it: one copy for them all, until the
+    holder is released.
     """
     import cloudpickle  # only the process executor pays for it
 
@@ -123,6 +126,9 @@ def dumps(
         segment = held if held is not None else write_segment(raw)
         if segment is None:
             return True  # shared memory has no room: in the pickle, through the pipe
+        if lend and holder is not None and isinstance(segment, str):
+            holder.names.append(segment)
+            segment = (segment, 0, raw.nbytes)
         segments.append(segment)
         return False
 

@@ -37,11 +37,14 @@ def _function_id(proc: Proc, task: Sent, fids: Iterator[int]) -> str:
     func = task.job.func
     known = task.session.functions.get(id(func))
     if known is None:
-        data, _ = dumps(with_source(func), out_of_band=False)
-        known = task.session.functions[id(func)] = (f"f{next(fids)}", func, data)
-    fid, _, data = known
+        # What the function holds in large buffers (a closure's or a __main__
+        # global's array) every worker maps from one copy in shared memory
+        # while the run lasts, instead of a copy through each worker's pipe.
+        data, segments = dumps(with_source(func), holder=task.session.holder, lend=True)
+        known = task.session.functions[id(func)] = (f"f{next(fids)}", func, (data, segments))
+    fid, _, packed = known
     if fid not in proc.fids:
-        send_frame(proc.conn_in, pickle.dumps(("fn", fid, data, []), pickle.HIGHEST_PROTOCOL))
+        send_frame(proc.conn_in, pickle.dumps(("fn", fid, *packed), pickle.HIGHEST_PROTOCOL))
         proc.fids.add(fid)
     return fid
 

@@ -44,7 +44,9 @@ class Session:
     """One run's link to the pool: where its outcomes go, which functions it sent."""
 
     report: Report
-    functions: dict[int, tuple[str, Any, bytes]] = field(default_factory=dict)
+    #: id(function) -> its id in the workers, the function, its pickle and segments
+    functions: dict[int, tuple[str, Any, tuple[bytes, list[Segment]]]] = field(
+        default_factory=dict)
     #: results' segments, kept to pass on to later tasks by reference
     holder: Holder = field(default_factory=Holder)
     #: Started for every job, or only for those with a timeout (Executor.report_starts)
