@@ -210,3 +210,39 @@ def test_what_a_function_holds_is_written_once_a_run_and_read_alike_by_every_wor
         assert writes == [n * 8]  # one copy for both workers, not one per pipe
         assert _ours() == before  # the run's copy went with the run
     assert _digest(read.__closure__[0].cell_contents) == expected  # the caller's untouched
+
+
+def _read_then_spoil(a: Any, k: int) -> tuple[int, str, float]:
+    seen = (len(a), _digest(a), float(a[k]))
+    a[:] = -1.0  # in place: this task's copy only
+    return seen
+
+
+def test_one_array_passed_to_many_tasks_is_written_twice_a_run_and_private_to_each(
+        monkeypatch: pytest.MonkeyPatch, segments_left: set[str]) -> None:
+    writes: list[int] = []
+    write_segment = _pickling.write_segment
+
+    def counted(raw: memoryview) -> Any:
+        writes.append(raw.nbytes)
+        return write_segment(raw)
+
+    monkeypatch.setattr(_pickling, "write_segment", counted)
+    array = _made(BIG)
+    expected = _digest(array)
+    dag = DAG()
+    tasks = [dag.add_node(_read_then_spoil, array, k) for k in range(6)]
+    # a slice of it (two parts of 2 MB, across the array's middle) and a copy of it
+    low, high = BIG // 2 - (1 << 17), BIG // 2 + (1 << 17)
+    part = dag.add_node(_seen, array[low:high])
+    twin = dag.add_node(_seen, array.copy())
+    before = _ours()
+    run = dag.run(executor="processes", max_workers=2)
+    assert [run[t] for t in tasks] == [(BIG, expected, 3.0 * k + 1) for k in range(6)]
+    assert run[part] == (high - low, _digest(_made(BIG)[low:high]))
+    assert run[twin] == (BIG, expected)
+    # the first task's copy (its reader unlinks it), one lent to the rest and to
+    # the slice (sent after them: a span of the lent copy), and the twin's own
+    assert writes == [BIG * 8] * 3
+    assert _ours() == before  # the lent copy went with the run
+    assert _digest(array) == expected

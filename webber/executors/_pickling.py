@@ -108,11 +108,12 @@ def dumps(
     """Pickle ``obj``; returns the pickle and the names of its segments.
 
     ``out_of_band=False`` keeps every buffer in the pickle. A buffer that lies
-    in a segment ``holder`` keeps is sent by reference. ``lend``: for what is
-    sent to several processes (an owned segment is unlinked by its first
-    reader), each new segment goes to ``holder`` and is sent as a span, which
-    its readers map without unlinking it: one copy for them all, until the
-    holder is released.
+    in a segment ``holder`` keeps is sent by reference; one that ``holder``
+    saw written before is lent (see :class:`~webber.executors._shm.Holder`).
+    ``lend``: for what is sent to several processes (an owned segment is
+    unlinked by its first reader), each new segment is lent at once: a span
+    that its readers map without unlinking it, one copy for them all until
+    the holder is released.
     """
     import cloudpickle  # only the process executor pays for it
 
@@ -123,13 +124,14 @@ def dumps(
         if raw.nbytes < THRESHOLD or not out_of_band:
             return True  # small: keep it in the pickle
         held = holder.find(raw) if holder is not None else None
-        segment = held if held is not None else write_segment(raw)
+        if held is not None:
+            segments.append(held)
+            return False
+        lent = holder is not None and (lend or holder.again(raw))
+        segment = write_segment(raw)
         if segment is None:
             return True  # shared memory has no room: in the pickle, through the pipe
-        if lend and holder is not None and isinstance(segment, str):
-            holder.names.append(segment)
-            segment = (segment, 0, raw.nbytes)
-        segments.append(segment)
+        segments.append(holder.lend(segment, raw) if lent and holder is not None else segment)
         return False
 
     try:

@@ -308,11 +308,21 @@ def _address(view: memoryview) -> int | None:
 
 
 class Holder:
-    """Segments this process keeps mapped and linked, to pass on without copying."""
+    """Segments this process keeps mapped and linked, to pass on without copying.
+
+    A run's holder also lends what it sends more than once: a large buffer
+    written a second time in the run (one array passed to many tasks, what a
+    function holds) stays linked for every later reader, found by where it
+    lies in memory. The buffers it saw are kept alive until :meth:`release`,
+    so that an address names the same bytes all along.
+    """
 
     def __init__(self) -> None:
         self.spans: list[tuple[int, int, str]] = []
         self.names: list[str] = []
+        #: (address, size) -> a buffer written once in this run, kept alive
+        self._seen: dict[tuple[int, int], memoryview] = {}
+        self._lent: list[memoryview] = []
 
     def keep(self, name: str, view: memoryview) -> str:
         """Take over segment ``name`` (mapped as ``view``); returns its new name."""
@@ -334,11 +344,36 @@ class Holder:
                     return (name, start - low, raw.nbytes)
         return None
 
+    def again(self, raw: memoryview) -> bool:
+        """Whether ``raw`` was written before while this holder lasts (then it
+        is worth lending: :meth:`lend`); remembered otherwise."""
+        start = _address(raw)
+        if start is None:
+            return False  # (read-only: no address to find it by)
+        key = (start, raw.nbytes)
+        if key in self._seen:
+            return True
+        self._seen[key] = raw
+        return False
+
+    def lend(self, name: str, raw: memoryview) -> tuple[str, int, int]:
+        """Keep segment ``name``, just written from ``raw``, linked for every
+        reader until :meth:`release`, and found by ``raw``'s address; returns
+        the span its readers map without unlinking it."""
+        self.names.append(name)
+        start = _address(raw)
+        if start is not None:
+            self.spans.append((start, start + raw.nbytes, name))
+            self._lent.append(raw)
+        return (name, 0, raw.nbytes)
+
     def release(self) -> None:
         """Unlink every held segment (the maps live on while objects use them)."""
         remove_segments(self.names)
         self.spans.clear()
         self.names.clear()
+        self._seen.clear()
+        self._lent.clear()
 
 
 def remove_segments(segments: Sequence[Segment]) -> None:
