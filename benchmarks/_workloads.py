@@ -35,6 +35,10 @@ def consume(a: Any) -> float:
     return float(a.sum())
 
 
+def pick(a: Any, i: int) -> float:
+    return float(a[i])
+
+
 def held_reader(n: int = ARRAY) -> Any:
     """A function holding a 100 MB array in its closure, as a notebook's
     function holds a global: it travels by value, the array with it."""

@@ -16,7 +16,8 @@ best of 3 after a warm-up. Workloads (``_workloads.py``):
 4. a 100 MB numpy array made by one task and summed by two others: time as a
    multiple of doing the same serially in one process.
 5. 50 tasks of a function that holds a 100 MB array (a closure's, as a
-   notebook function's global): ms, on webber and joblib.
+   notebook function's global), and 50 tasks each taking one 100 MB array
+   as an argument: ms, on webber and joblib.
 6. the seed's hello example as a whole process (``python examples/hello.py``
    without its last line, ``dag.visualize()``, which in 0.4.0 opens a GUI).
 
@@ -46,6 +47,7 @@ from _workloads import (
     join,
     make_array,
     noop,
+    pick,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -76,9 +78,12 @@ def webber_workloads() -> dict[str, float]:
     array = data.add_node(make_array)
     sums = [data.add_node(consume, Promise(array)) for _ in range(2)]
     read = held_reader()
+    big = make_array()
     held = DAG()
+    shared = DAG()
     for i in range(50):
         held.add_node(read, i)
+        shared.add_node(pick, big, i)
 
     def run_data() -> None:
         run = data.run()
@@ -90,6 +95,7 @@ def webber_workloads() -> dict[str, float]:
         "chain300": best(lambda: chain.run()),
         "array": best(run_data),
         "held": best(lambda: held.run()),
+        "shared": best(lambda: shared.run()),
         # end to end: a fresh flow each time, as a script builds it
         "noop1000 fresh": best(lambda: build_noops(DAG()).run()),
         "noop10000 fresh": best(lambda: build_noops(DAG(), 10_000).run()),
@@ -173,8 +179,10 @@ def joblib_workloads() -> dict[str, float]:
 
     parallel = Parallel(n_jobs=WORKERS)
     read = held_reader()
+    big = make_array()
     return {
         "held": best(lambda: parallel(delayed(read)(i) for i in range(50))),
+        "shared": best(lambda: parallel(delayed(pick)(big, i) for i in range(50))),
         "cpu": best(lambda: parallel(delayed(burn)() for _ in range(8))),
         "noop1000": best(lambda: parallel(delayed(noop)() for _ in range(1000))),
         "noop1000 fresh": best(lambda: parallel(delayed(noop)() for _ in range(1000))),
@@ -247,6 +255,7 @@ def main() -> None:
     rows.append(["lattice 20x100, end to end", *(cell(e, "lattice fresh") for e in engines)])
     rows.append(["100 MB array, 2 consumers", *(cell(e, "array") for e in engines)])
     rows.append(["50 tasks of a function holding 100 MB", *(cell(e, "held") for e in engines)])
+    rows.append(["50 tasks taking one 100 MB array", *(cell(e, "shared") for e in engines)])
     rows.append(["hello example, whole process",
                  *(f"{hello[e] * 1e3:.0f} ms" if e in hello else "-" for e in engines)])
     print(f"{WORKERS} workers; serial: 8 CPU tasks {serial_cpu:.2f} s, "
