@@ -14,7 +14,7 @@ State, all in the caller's thread (no locks; executors only enqueue)::
     linked       head's id -> the links of its chain as a chained Column (_chains:
                  no Job or entry in running per link), until the head is final
     inbox        the executors' messages, and timers: retry delays and timeouts
-    fan_outs     n -> results of a fan-out node's elements still coming in
+    fan_outs     n -> results of a fan-out's elements still coming in (a Column when plain)
     session      run(cache=...)'s keys, hits and misses (_cache_session)
     limits       run(limits=...)'s slots per concurrency tag (_limits): a job
                  waits there for a slot; a finished job hands its slot on
@@ -43,7 +43,7 @@ from webber._cache import Cache
 from webber._cache_session import CacheSession
 from webber._chains import drop_links, link_column, link_jobs
 from webber._events import Hooks, Listener
-from webber._fanout import FanOut, element_deps, items_of
+from webber._fanout import FanOut, element_column, element_deps, items_of
 from webber._gc import MANY, frozen
 from webber._graph import TaskOptions
 from webber._inbox import Inbox
@@ -166,8 +166,8 @@ class _Engine:
                 holds(c, self.seen[u]) for u, c in node.parents.items()
             ):
                 self._final(n, SKIPPED, None, SKIPPED)
-            elif self.session is not None and self._from_cache(node):
-                pass  # final already: loaded from the store
+            elif self.session is not None and (hit := self.session.load(node, self.states))[0]:
+                self._final(n, SUCCESS, hit[1], SUCCESS)  # loaded from the store
             elif node.node.fan_out:
                 self._fan_out(node)
             elif not (self.columns and self._to_column(node)):
@@ -192,13 +192,6 @@ class _Engine:
         if node.children:
             column.leaves = False
         return True
-
-    def _from_cache(self, node: PlanNode) -> bool:
-        assert self.session is not None
-        found, value = self.session.load(node, self.states)
-        if found:
-            self._final(node.id, SUCCESS, value, SUCCESS)
-        return found
 
     # -- submitting ---------------------------------------------------------------------
     def _submit(self, node: PlanNode, index: int | None, attempt: int) -> None:
@@ -245,15 +238,22 @@ class _Engine:
         elif not items:
             self._final(node.id, SUCCESS, [], SUCCESS)
         else:
-            self.fan_outs[node.id] = FanOut(items, len(items), deps=element_deps(node))
-            for index in range(len(items)):
-                self._submit(node, index, 1)
+            fan = self.fan_outs[node.id] = FanOut(items, len(items), deps=element_deps(node))
+            column = element_column(node, fan) if self.columns else None
+            if column is None:
+                for index in range(len(items)):
+                    self._submit(node, index, 1)
+            else:
+                assert self.batch is not None  # (deciding: see _decide_each)
+                self.batch.append(column)
+                self.column = None  # (the pass's next plain tasks: a column after it)
 
     # -- outcomes ---------------------------------------------------------------------
     def _started(self, message: Started) -> None:
         if message.job.__class__ is Column:  # its worker got to it: its first task runs
             if self.hooks.on_batch and message.job.node not in self.states:  # (not over yet)
-                self.hooks.started.append((message.job.node, 1, None, message.worker, message.at))
+                self.hooks.started.append((message.job.node, 1, message.job.element,
+                                           message.worker, message.at))
             return
         # The engine's own Job for this attempt, if it is not over: compared
         # by key and attempt, not identity (executors may copy jobs).
@@ -296,8 +296,15 @@ class _Engine:
         nodes = column.nodes[first:first + len(oks)]
         if not all(oks):  # each as a Job's (the rare path)
             for k, (ok, value) in enumerate(zip(oks, done.values, strict=True)):
-                job = self.running[nodes[k], None] = column.job(first + k)
+                job = column.job(first + k)
+                self.running[job.key] = job
                 self._finish_attempt(job, ok, value, done.starts[k], done.durations[k], worker)
+            return
+        if column.element is not None:  # a fan-out's elements
+            n, index = column.nodes[0], column.element + first
+            self.record.elements(n, index, done.starts, done.durations, worker)
+            if self.fan_outs[n].succeeded_from(index, done.values):
+                self._fan_out_done(n)
             return
         self.record.column(nodes, done.starts, done.durations, worker)
         if column.leaves:
@@ -422,9 +429,7 @@ class _Engine:
 
     def _record(self, n: str, index: int | None, number: int, ok: bool, value: Any,
                 started: float, duration: float, worker: str) -> None:
-        error = None if ok else f"{type(value).__name__}: {value}"
-        row = (n, number, index, ok, started, duration, worker, error)
-        self.record.rows.append(row)
+        row = self.record.attempt(n, number, index, ok, value, started, duration, worker)
         if self.hooks.attempts:
             if self.hooks.on_task_end:
                 self.tried.setdefault(n, []).append(row)

@@ -215,7 +215,8 @@ class Hooks:
         ``column``, the last ending at ``at``: the next one runs there now (a
         worker runs its column in order), told as started at ``at``."""
         if answered < len(column.nodes):
-            self.started.append((column.nodes[answered], 1, None, worker, at))
+            self.started.append((column.nodes[answered], 1, column.index_of(answered), worker,
+                                 at))
 
     def batch(self, rows: list[AttemptRow], states: dict[str, State],
               spans: list[Span] | None = None) -> None:

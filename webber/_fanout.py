@@ -1,22 +1,24 @@
 """A fan-out node's run (``task.map``, ``IterPromise``): its items, each
 element's arguments, and its elements' results gathered into the node's.
 
-The engine submits one job per element and hands each element's end here;
-the node is final when the last element is (:meth:`FanOut.done`).
+The engine submits one job per element, or all of them as one column when
+each takes plain positional arguments alone (:func:`element_column`), and
+hands each element's end here; the node is final when the last element is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from webber._plan import PlanNode
 from webber._refs import Ref, find
 from webber._task_errors import add_note
-from webber.executors._base import fetch
+from webber.executors._base import Column, fetch
+from webber.executors._pickling import plain
 
-__all__ = ["FanOut", "element_deps", "items_of"]
+__all__ = ["FanOut", "element_column", "element_deps", "items_of"]
 
 
 @dataclass(slots=True)
@@ -47,6 +49,13 @@ class FanOut:
         self.remaining -= 1
         return self.remaining == 0
 
+    def succeeded_from(self, first: int, values: Sequence[Any]) -> bool:
+        """Elements ``first``, ``first + 1``, ... succeeded with ``values``
+        (a column's); whether they were the last."""
+        self.results[first:first + len(values)] = values
+        self.remaining -= len(values)
+        return self.remaining == 0
+
     def failed(self, node: PlanNode, index: int, attempt: int, error: BaseException) -> bool:
         """Element ``index`` failed for good; whether it was the last. With
         ``partial=True`` its exception takes its place among the results."""
@@ -59,6 +68,23 @@ class FanOut:
             self.error, self.error_index = error, index
         self.remaining -= 1
         return self.remaining == 0
+
+
+def element_column(node: PlanNode, fan: FanOut) -> Column | None:
+    """Fan-out ``node``'s elements as one Column (no Job per element: a
+    ``map`` over 100,000 items) when each takes plain positional arguments
+    alone, with no input and no timeout; else None."""
+    slot = node.node.fan_out_slot
+    if fan.deps or node.kwargs or node.options.timeout is not None or not isinstance(slot, int):
+        return None
+    if len(node.args) == 1:  # (most maps: the items are the only argument)
+        rows = [(item,) for item in fan.results]
+    else:
+        before, after = node.args[:slot], node.args[slot + 1:]
+        rows = [(*before, item, *after) for item in fan.results]
+    if not plain(tuple(rows)):
+        return None
+    return Column(node.func, node.name, [node.id] * len(rows), rows, element=0)
 
 
 def element_deps(node: PlanNode) -> tuple[str, ...]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import count, repeat
 from typing import TYPE_CHECKING, Any, Literal
 
 from webber._errors import ForeignPromiseError, UnknownNodeError
-from webber._events import rows_with
+from webber._events import AttemptRow, rows_with
 from webber._graph import Condition, find_id, slot_setters
 from webber._task_errors import TaskSkippedError
 from webber.executors._base import fetch
@@ -418,6 +419,21 @@ class Recorder:
         """Record the first attempts of ``nodes``, which succeeded on ``worker``,
         as they are: their rows are made only when read (:meth:`all_rows`)."""
         self.columns.append((len(self.rows), nodes, starts, durations, worker))
+
+    def attempt(self, n: str, number: int, index: int | None, ok: bool, value: Any,
+                started: float, duration: float, worker: str) -> AttemptRow:
+        """Record an attempt (``value``: its result, or the exception it raised)."""
+        error = None if ok else f"{type(value).__name__}: {value}"
+        row = (n, number, index, ok, started, duration, worker, error)
+        self.rows.append(row)
+        return row
+
+    def elements(self, n: str, first: int, starts: Sequence[float], durations: Sequence[float],
+                 worker: str) -> None:
+        """Record the first attempts of elements ``first``, ``first + 1``, ...
+        of fan-out ``n``, which succeeded on ``worker``."""
+        self.rows += zip(repeat(n), repeat(1), count(first), repeat(True), starts, durations,
+                         repeat(worker), repeat(None))
 
     def all_rows(self) -> list[tuple[str, int, int | None, bool, float, float, str, str | None]]:
         """``rows`` with the columns' rows in their places."""

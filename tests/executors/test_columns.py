@@ -288,3 +288,100 @@ def test_a_column_whose_function_cannot_be_sent_fails_each_of_its_tasks() -> Non
     run = messages[-1]
     assert run[1] == [(2, run[1][0][1], "_double", ["c", "d"], [(3,), (4,)])]
     assert [task.tag for task in proc.inflight] == [2]
+
+
+# -- a fan-out's elements ----------------------------------------------------------------
+def _element(i: int, marks: str) -> int:
+    if i % 7 == 3:  # fails once, then succeeds
+        mark = Path(marks, str(i))
+        if not mark.exists():
+            mark.touch()
+            raise ValueError(f"first try of {i}")
+    if i == 5:
+        raise KeyError(i)  # every time
+    return 10 * i
+
+
+def test_a_maps_plain_elements_go_as_one_column_and_the_run_record_stays_exact(
+    submitted: list[Any], tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    flaky = task(_element, retries=1)
+    with webber.Flow("elements") as flow:
+        ten = flaky.map(range(40), str(tmp_path), partial=True)  # (one more argument)
+        total = task(lambda values: sum(v for v in values if isinstance(v, int)))(ten)
+    run = flow.run(executor="processes", max_workers=2)
+    (column,) = [c for c in submitted if isinstance(c, Column)]
+    assert column.element == 0 and column.nodes == [ten.key] * 40
+    assert column.args == [(i, str(tmp_path)) for i in range(40)]
+    values = run[ten]
+    assert isinstance(values[5], KeyError)
+    assert [v for i, v in enumerate(values) if i != 5] == [10 * i for i in range(40) if i != 5]
+    assert run[total] == sum(10 * i for i in range(40) if i != 5)
+    tries = run.attempts[ten.key]
+    assert sorted(a.index for a in tries if a.ok) == [i for i in range(40) if i != 5]
+    for i in range(40):
+        mine = [(a.number, a.ok) for a in tries if a.index == i]
+        expected = [(1, False), (2, i != 5)] if i % 7 == 3 or i == 5 else [(1, True)]
+        assert mine == expected, i
+    assert all(a.worker.startswith("process") for a in tries)
+
+
+def _crash_at(i: int, pid: int) -> int:
+    if i == 30 and os.getpid() != pid:
+        mark = Path(f"/tmp/webber-crash-{pid}")
+        if not mark.exists():
+            mark.touch()
+            os._exit(9)  # the worker dies running element 30
+    return i
+
+
+def test_an_element_whose_worker_dies_fails_alone_and_the_rest_of_its_column_runs(
+    submitted: list[Any],
+) -> None:
+    with webber.Flow("crash") as flow:
+        out = task(_crash_at).map(range(60), os.getpid(), partial=True)
+    try:
+        run = flow.run(executor="processes", max_workers=1)
+    finally:
+        Path(f"/tmp/webber-crash-{os.getpid()}").unlink(missing_ok=True)
+    assert any(isinstance(c, Column) and c.element == 0 for c in submitted)
+    values = run[out]
+    assert isinstance(values[30], webber.WorkerCrashedError)
+    assert [v for i, v in enumerate(values) if i != 30] == [i for i in range(60) if i != 30]
+    failed = [a for a in run.attempts[out.key] if not a.ok]
+    assert [(a.index, a.number) for a in failed] == [(30, 1)]
+    assert len(run.attempts[out.key]) == 60
+
+
+def test_a_map_whose_items_are_not_plain_goes_as_jobs(submitted: list[Any]) -> None:
+    with webber.Flow("jobs") as flow:
+        out = task(len).map([b"ab", b"cde", [1]])
+    run = flow.run(executor="processes", max_workers=2)
+    assert run[out] == [2, 3, 1]
+    assert [j.index for j in submitted if isinstance(j, Job)] == [0, 1, 2]
+    assert not any(isinstance(c, Column) for c in submitted)
+
+
+def test_a_listener_of_batches_is_told_each_element_of_a_column_with_its_index(
+    submitted: list[Any],
+) -> None:
+    class Batches(Listener):
+        def __init__(self) -> None:
+            self.started: list[Any] = []
+            self.attempts: list[Any] = []
+
+        def on_batch(self, started: Any, attempts: Any, ended: Any) -> None:
+            self.started += started
+            self.attempts += attempts
+
+    batches = Batches()
+    with webber.Flow("told") as flow:
+        out = task(_double).map(range(300))
+    run = flow.run(executor="processes", max_workers=2, listeners=[batches])
+    assert any(isinstance(c, Column) and c.element == 0 for c in submitted)
+    assert run[out] == [2 * i for i in range(300)]
+    assert [webber.Attempt(*row) for row in batches.attempts] == list(run.attempts[out.key])
+    assert sorted(a.index for a in run.attempts[out.key]) == list(range(300))
+    assert batches.started and all(  # a column's next element, told as it starts
+        node == out.key and attempt == 1 and isinstance(index, int) and 0 <= index < 300
+        for node, attempt, index, _, _ in batches.started)

@@ -144,8 +144,9 @@ class Column:
     a wide flow's roots, submitted without a Job per task to an executor that
     takes them (:attr:`Executor.columns`), and reported back as
     :class:`ColumnOutcomes`. Plain: positional arguments with no Ref, no
-    keyword arguments, no inputs, no chain, no timeout, no fan-out element
-    (so the fields a reader of a Job looks at are constants here). Or, when
+    keyword arguments, no inputs, no chain, no timeout (so the fields a
+    reader of a Job looks at are constants here), and either each a node or
+    each an element of one fan-out (``element``). Or, when
     ``chained``, the links of a chain (``Job.chain``): each takes the result
     of the one before, which the executor passes on where it runs them."""
 
@@ -163,6 +164,9 @@ class Column:
     #: the engine's, for a chained column: its tasks from here on were dropped
     #: (a task before failed), so their answers, if any come, are ignored
     stop: int | None = None
+    #: a fan-out's elements: task ``k`` is element ``element + k`` of the one
+    #: node ``nodes`` names (None: each task is a node of its own)
+    element: int | None = None
 
     index: ClassVar[None] = None
     attempt: ClassVar[int] = 1
@@ -180,11 +184,17 @@ class Column:
     def part(self, start: int, stop: int | None = None) -> Column:
         """The tasks from ``start`` to ``stop``, as a column of their own."""
         return Column(self.func, self.name, self.nodes[start:stop], self.args[start:stop],
-                      self.leaves, self.chained)
+                      self.leaves, self.chained,
+                      element=None if self.element is None else self.element + start)
 
     def job(self, k: int) -> Job:
         """Task ``k`` as a Job (for the rare path that needs one: a failure)."""
-        return Job(self.nodes[k], None, 1, self.name, self.func, self.args[k], {}, None, None)
+        return Job(self.nodes[k], self.index_of(k), 1, self.name, self.func, self.args[k], {},
+                   None, None)
+
+    def index_of(self, k: int) -> int | None:
+        """Task ``k``'s element index (None: it is a node, not an element)."""
+        return None if self.element is None else self.element + k
 
 
 @dataclass(slots=True, eq=False)
