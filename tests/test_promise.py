@@ -302,3 +302,32 @@ def test_a_promise_in_a_record_or_a_dict_key_is_refused_at_the_call() -> None:
     both = dag.add_node(list, (Promise(n), Promise(n)))  # a plain tuple gets the results
     run = dag.run(executor="inline")
     assert run[m].endswith("Config(path=1)") and run[both] == [5, 5]
+
+
+def test_a_promise_among_many_scalars_is_found_and_many_scalars_alone_are_passed_over() -> None:
+    # A large container of scalars alone is passed over whole (its types read
+    # at once): one that also holds a Promise, or a record hiding one, is not.
+    import dataclasses
+    from typing import Any
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        path: Any
+
+    with Flow() as flow:
+        p = one()
+        listed = task(len, name="listed")([*range(100), p, *"abc"])
+        valued = task(sorted, name="valued")({**{str(i): i for i in range(50)}, "p": p})
+        mapped = task(lambda x, extra: x + len(extra), name="mapped").map(
+            [*range(40), p], [0.5] * 40)
+        scalars = task(sum, name="scalars")(list(range(10_000)))
+        with pytest.raises(webber.TaskDefinitionError, match="is inside a Config"):
+            task(len, name="hidden")([*range(100), Config(p)])
+    plan = flow.compile()
+    for promise in (listed, valued, mapped):
+        assert plan.nodes[promise.key].deps == (p.key,)
+    assert plan.nodes[scalars.key].deps == ()
+    run = flow.run(executor="inline")
+    assert run[listed] == 104 and run[valued] == sorted([*map(str, range(50)), "p"])
+    assert run[mapped] == [i + 40 for i in range(40)] + [1 + 40]
+    assert run[scalars] == sum(range(10_000))

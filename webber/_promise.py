@@ -18,7 +18,7 @@ from webber import _context
 from webber._errors import TaskDefinitionError
 from webber._graph import Condition
 from webber._nodeid import NodeId
-from webber._refs import WALKED, find, walked
+from webber._refs import MANY_ITEMS, WALKED, find, scalars_only, walked
 
 if TYPE_CHECKING:
     from webber._flow import DAG
@@ -371,10 +371,12 @@ def hidden_promise(obj: Any) -> tuple[str, Promise] | None:
             for key in item:
                 if isinstance(key, Promise):
                     return "a key of a dict", key
-            stack.extend((child, record) for child in item.values())
+            if len(item) < MANY_ITEMS or not scalars_only(item.values()):
+                stack.extend((child, record) for child in item.values())
         elif kind in WALKED:
             seen.add(id(item))
-            stack.extend((child, record) for child in item)
+            if len(item) < MANY_ITEMS or not scalars_only(item):
+                stack.extend((child, record) for child in item)
         elif _record(kind):
             seen.add(id(item))
             if isinstance(item, tuple):

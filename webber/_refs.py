@@ -14,12 +14,12 @@ Refs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from webber._errors import TaskDefinitionError
 
-__all__ = ["WALKED", "Ref", "find", "substitute", "walked"]
+__all__ = ["MANY_ITEMS", "SCALARS", "WALKED", "Ref", "find", "scalars_only", "substitute", "walked"]
 
 T = TypeVar("T")
 
@@ -53,6 +53,16 @@ class Ref:
 _SEQUENCES = (list, tuple, set, frozenset)
 #: the exact types :func:`find` and :func:`substitute` look inside
 WALKED = frozenset((*_SEQUENCES, dict))
+#: what holds nothing to find: a large container of these alone is passed over
+#: whole (its types read in C), not item by item (``map(range(100_000))``)
+SCALARS = frozenset((int, float, complex, str, bytes, bool, type(None)))
+#: containers from this many items on are first checked for scalars alone
+MANY_ITEMS = 16
+
+
+def scalars_only(items: Iterable[Any]) -> bool:
+    """Whether every item of ``items`` (a container's) is a plain scalar."""
+    return set(map(type, items)) <= SCALARS
 
 
 def walked(value: Any) -> bool:
@@ -69,6 +79,7 @@ def find(obj: Any, kind: type[T]) -> list[T]:
     found: list[T] = []
     stack = [obj]
     seen: set[int] = set()
+    passed = kind not in SCALARS  # (whether a container of scalars can be passed over)
     while stack:
         item = stack.pop()
         item_kind = type(item)
@@ -76,7 +87,9 @@ def find(obj: Any, kind: type[T]) -> list[T]:
             found.append(item)
         elif (item_kind in _SEQUENCES or item_kind is dict) and id(item) not in seen:
             seen.add(id(item))  # a self-containing list must not loop
-            stack.extend(reversed(list(_children(item))))
+            children = list(_children(item))
+            if not (passed and len(children) >= MANY_ITEMS and scalars_only(children)):
+                stack.extend(reversed(children))
     return found
 
 
