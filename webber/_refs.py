@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 
 from webber._errors import TaskDefinitionError
 
-__all__ = ["MANY_ITEMS", "SCALARS", "WALKED", "Ref", "find", "scalars_only", "substitute", "walked"]
+__all__ = ["MANY_ITEMS", "SCALARS", "WALKED", "Ref", "find", "made_of", "scalars_only",
+           "substitute", "walked"]
 
 T = TypeVar("T")
 
@@ -55,7 +56,7 @@ _SEQUENCES = (list, tuple, set, frozenset)
 WALKED = frozenset((*_SEQUENCES, dict))
 #: what holds nothing to find: a large container of these alone is passed over
 #: whole (its types read in C), not item by item (``map(range(100_000))``)
-SCALARS = frozenset((int, float, complex, str, bytes, bool, type(None)))
+SCALARS: frozenset[type] = frozenset((int, float, complex, str, bytes, bool, type(None)))
 #: containers from this many items on are first checked for scalars alone
 MANY_ITEMS = 16
 
@@ -63,6 +64,30 @@ MANY_ITEMS = 16
 def scalars_only(items: Iterable[Any]) -> bool:
     """Whether every item of ``items`` (a container's) is a plain scalar."""
     return set(map(type, items)) <= SCALARS
+
+
+def made_of(obj: Any, kinds: frozenset[type], most: int = 256) -> bool:
+    """Whether ``obj`` is of ``kinds``, or a list, tuple, dict (keys too), set
+    or frozenset of such values or of such containers, with ``most`` items at
+    most in all (``[1, 2]``, ``{"a": [1.5]}``: arguments as users most often
+    write them). A container that holds itself exceeds the count."""
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind in kinds:
+            continue
+        if kind not in WALKED:
+            return False
+        most -= len(item)
+        if most < 0:
+            return False
+        if kind is dict:
+            stack += item
+            stack += item.values()
+        else:
+            stack += item
+    return True
 
 
 def walked(value: Any) -> bool:

@@ -67,3 +67,40 @@ def test_arrays_between_tasks_on_processes() -> None:
     assert run[a].shape == (n,)
     webber.shutdown()
     assert set(_ours()) == before
+
+
+def test_small_containers_of_plain_values_are_plain_and_others_are_not() -> None:
+    from webber._refs import Ref
+    from webber.executors._pickling import NESTED_ITEMS, dumps_value, plain, plain_nested
+
+    for value in ([1, 2.5, "a", None, True], {"a": [1, (2, 3)], 4: {5}}, (), frozenset({1}),
+                  [Ref("a-1")], [[[[1]]]], list(range(NESTED_ITEMS))):
+        assert plain_nested(value) and plain((1, (value,), {"k": value})), value
+        assert dumps_value(value) == (value, None)  # a result: as it is, in the message
+    looped: list[object] = [1]
+    looped.append(looped)
+    for value in ([lambda: 1], {"a": object()}, [b"bytes"], {(1, object()): 2}, looped,
+                  list(range(NESTED_ITEMS + 1)), [1.0j], _Point(1, 2)):
+        assert not plain_nested(value) and not plain(((value,),)), value
+    assert dumps_value([lambda: 1])[1] == []  # cloudpickle's: the pickle, no segment
+
+
+class _Point(tuple):  # type: ignore[type-arg]  # (a tuple subclass is not plain)
+    def __new__(cls, x: int, y: int) -> _Point:
+        return super().__new__(cls, (x, y))
+
+
+def _echo(value: object) -> object:
+    return value
+
+
+def test_tasks_given_and_returning_containers_get_their_own_copies_on_processes() -> None:
+    looped: list[object] = [1]
+    looped.append(looped)
+    values = [[1, 2], {"a": [1.5, None], "b": (2, "x")}, {1, 2}, [[[]]], looped]
+    dag = DAG()
+    nodes = [dag.add_node(_echo, value) for value in values]
+    run = dag.run(executor="processes", max_workers=2)
+    out = [run[n] for n in nodes]
+    assert out[:4] == values[:4] and all(o is not v for o, v in zip(out, values, strict=True))
+    assert out[4][0] == 1 and out[4][1] is out[4]  # rebuilt as it was: it holds itself

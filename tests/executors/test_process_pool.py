@@ -582,16 +582,18 @@ def test_jobs_of_one_function_with_plain_arguments_travel_as_one_column() -> Non
     def job(node: str, *args: object, **kwargs: object) -> Job:
         return Job(node, None, 1, "_add", _add, args, kwargs, None, None)
 
-    batch = [job("a", 1), job("b", 2, 3), job("c", 1, b=2), job("d", [1]), job("e"), job("f", 4)]
+    batch = [job("a", 1), job("b", 2, 3), job("c", 1, b=2), job("d", [1j]), job("e"), job("f", 4),
+             job("g", [1, {"x": (2.5, None)}])]
     (fn, run), proc = send_to_a_stand_in(batch)
     assert fn[0] == "fn" and run[0] == "run"
     fid = fn[1]
     entries = run[1]
     assert entries[0] == (0, fid, "_add", ["a", "b"], [(1,), (2, 3)])
     assert entries[1][:2] == (2, fid) and entries[1][2][0] == "c"  # its own: keywords
-    assert entries[2][:2] == (3, fid) and entries[2][2].__class__ is bytes  # a list: pickled
-    assert entries[3] == (4, fid, "_add", ["e", "f"], [(), (4,)])
-    assert [task.tag for task in proc.inflight] == list(range(6))
+    assert entries[2][:2] == (3, fid) and entries[2][2].__class__ is bytes  # not plain: pickled
+    # (a small container of plain values is as plain as a number)
+    assert entries[3] == (4, fid, "_add", ["e", "f", "g"], [(), (4,), ([1, {"x": (2.5, None)}],)])
+    assert [task.tag for task in proc.inflight] == list(range(7))
     assert [task.job for task in proc.inflight] == batch
 
 

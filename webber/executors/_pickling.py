@@ -20,7 +20,7 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
-from webber._refs import Ref
+from webber._refs import Ref, made_of
 from webber.executors._shm import (
     THRESHOLD,
     Holder,
@@ -30,7 +30,8 @@ from webber.executors._shm import (
     write_segment,
 )
 
-__all__ = ["PLAIN", "Packed", "dumps", "dumps_value", "loads", "plain", "unpack"]
+__all__ = ["NESTED_ITEMS", "PLAIN", "Packed", "dumps", "dumps_value", "loads", "plain",
+           "plain_nested", "unpack"]
 
 
 class _BigBytes:
@@ -61,8 +62,9 @@ PLAIN = frozenset({type(None), bool, int, float, str, Ref})
 
 
 def plain(fields: tuple[Any, ...]) -> bool:
-    """Whether every field, and every item of a tuple or dict field, is plain:
-    then the C pickler sends ``fields``, several times faster, and surely."""
+    """Whether every field, and every item of a tuple or dict field, is plain,
+    or a small container of plain values (:func:`plain_nested`): then the C
+    pickler sends ``fields``, several times faster, and surely."""
     kinds = PLAIN
     for field in fields:  # plain loops, no generators: this runs once per job
         kind = type(field)
@@ -75,9 +77,21 @@ def plain(fields: tuple[Any, ...]) -> bool:
         else:
             return False
         for item in items:
-            if type(item) not in kinds:
+            if type(item) not in kinds and not plain_nested(item):
                 return False
     return True
+
+
+#: most items :func:`plain_nested` reads before it gives up (then cloudpickle
+#: sends the value: as surely, only slower)
+NESTED_ITEMS = 256
+
+
+def plain_nested(obj: Any) -> bool:
+    """Whether ``obj`` is a list, tuple, dict (keys too) or set of plain values
+    or of such containers, with :data:`NESTED_ITEMS` items at most in all: a
+    task's arguments as users most often write them (see ``_refs.made_of``)."""
+    return made_of(obj, PLAIN, NESTED_ITEMS)
 
 
 #: what :func:`dumps_value` makes of a result: its pickle and segments, or -- for
@@ -89,8 +103,9 @@ Packed = tuple[Any, "list[Segment] | None"]
 
 
 def dumps_value(obj: Any) -> Packed:
-    """A task's result, packed (see :data:`Packed`): as it is when a plain scalar."""
-    if type(obj) in PLAIN:
+    """A task's result, packed (see :data:`Packed`): as it is when a plain
+    scalar, or a small container of them (:func:`plain_nested`)."""
+    if type(obj) in PLAIN or plain_nested(obj):
         return obj, None
     return dumps(obj)
 
