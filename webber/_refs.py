@@ -15,6 +15,7 @@ Refs.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from typing import Any, TypeVar
 
 from webber._errors import TaskDefinitionError
@@ -66,7 +67,7 @@ def scalars_only(items: Iterable[Any]) -> bool:
     return set(map(type, items)) <= SCALARS
 
 
-def made_of(obj: Any, kinds: frozenset[type], most: int = 256) -> bool:
+def made_of(obj: Any, kinds: AbstractSet[type], most: int = 256) -> bool:
     """Whether ``obj`` is of ``kinds``, or a list, tuple, dict (keys too), set
     or frozenset of such values or of such containers, with ``most`` items at
     most in all (``[1, 2]``, ``{"a": [1.5]}``: arguments as users most often
