@@ -182,7 +182,10 @@ def joblib_workloads() -> dict[str, float]:
     big = make_array()
     return {
         "held": best(lambda: parallel(delayed(read)(i) for i in range(50))),
-        "shared": best(lambda: parallel(delayed(pick)(big, i) for i in range(50))),
+        # (a Parallel per call: one reused with one array lost its memmap between
+        # calls, "FileNotFoundError ... joblib_memmapping_folder", joblib 1.6)
+        "shared": best(lambda: Parallel(n_jobs=WORKERS)(delayed(pick)(big, i)
+                                                        for i in range(50))),
         "cpu": best(lambda: parallel(delayed(burn)() for _ in range(8))),
         "noop1000": best(lambda: parallel(delayed(noop)() for _ in range(1000))),
         "noop1000 fresh": best(lambda: parallel(delayed(noop)() for _ in range(1000))),
