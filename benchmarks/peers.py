@@ -180,17 +180,28 @@ def joblib_workloads() -> dict[str, float]:
     parallel = Parallel(n_jobs=WORKERS)
     read = held_reader()
     big = make_array()
-    return {
-        "held": best(lambda: parallel(delayed(read)(i) for i in range(50))),
-        # (a Parallel per call: one reused with one array lost its memmap between
-        # calls, "FileNotFoundError ... joblib_memmapping_folder", joblib 1.6)
-        "shared": best(lambda: Parallel(n_jobs=WORKERS)(delayed(pick)(big, i)
-                                                        for i in range(50))),
+
+    def fresh(func: Callable[..., Any], *args: Any) -> float | None:
+        # A Parallel per call: one reused with a large array lost its memmap
+        # between calls now and then ("FileNotFoundError ...
+        # joblib_memmapping_folder", joblib 1.6), in either workload; a run
+        # that fails anyway is shown as "-".
+        try:
+            return best(lambda: Parallel(n_jobs=WORKERS)(
+                delayed(func)(*args, i) for i in range(50)))
+        except Exception as e:  # (joblib's BrokenProcessPool)
+            print(f"joblib failed: {type(e).__name__}: {e}", file=sys.stderr)
+            return None
+
+    result = {
+        "held": fresh(read),
+        "shared": fresh(pick, big),
         "cpu": best(lambda: parallel(delayed(burn)() for _ in range(8))),
         "noop1000": best(lambda: parallel(delayed(noop)() for _ in range(1000))),
         "noop1000 fresh": best(lambda: parallel(delayed(noop)() for _ in range(1000))),
         "noop10000 fresh": best(lambda: parallel(delayed(noop)() for _ in range(10_000))),
     }
+    return {key: value for key, value in result.items() if value is not None}
 
 
 def upstream_workloads() -> dict[str, float]:
