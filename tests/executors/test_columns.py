@@ -292,14 +292,7 @@ def test_a_column_whose_function_cannot_be_sent_fails_each_of_its_tasks() -> Non
 
 # -- a fan-out's elements ----------------------------------------------------------------
 def _element(i: int, marks: str) -> int:
-    if i % 7 == 3:  # fails once, then succeeds
-        mark = Path(marks, str(i))
-        if not mark.exists():
-            mark.touch()
-            raise ValueError(f"first try of {i}")
-    if i == 5:
-        raise KeyError(i)  # every time
-    return 10 * i
+    return 10 * _flaky(marks, i)  # (a task called outside a flow: a plain call)
 
 
 def test_a_maps_plain_elements_go_as_one_column_and_the_run_record_stays_exact(

@@ -170,6 +170,20 @@ def test_where_buffers_are_not_split_they_arrive_the_same(
     assert _digest(_pickling.loads(data, segments)) == _digest(_made(BIG))
 
 
+@pytest.fixture
+def writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the buffers written to shared memory by this process, in order."""
+    sizes: list[int] = []
+    write_segment = _pickling.write_segment
+
+    def counted(raw: memoryview) -> Any:
+        sizes.append(raw.nbytes)
+        return write_segment(raw)
+
+    monkeypatch.setattr(_pickling, "write_segment", counted)
+    return sizes
+
+
 def _reader_of(n: int) -> Any:
     """A function that holds a large array in its closure, as a notebook's
     function holds a global: pickled by value, the array with it."""
@@ -186,15 +200,7 @@ def _reader_of(n: int) -> Any:
 
 @pytest.mark.parametrize("n", [BIG, SMALL], ids=["two parts", "one file"])
 def test_what_a_function_holds_is_written_once_a_run_and_read_alike_by_every_worker(
-        n: int, monkeypatch: pytest.MonkeyPatch, segments_left: set[str]) -> None:
-    writes: list[int] = []
-    write_segment = _pickling.write_segment
-
-    def counted(raw: memoryview) -> Any:
-        writes.append(raw.nbytes)
-        return write_segment(raw)
-
-    monkeypatch.setattr(_pickling, "write_segment", counted)
+        n: int, writes: list[int], segments_left: set[str]) -> None:
     read = _reader_of(n)
     expected = _digest(_made(n))
     spoiler = DAG()
@@ -219,15 +225,7 @@ def _read_then_spoil(a: Any, k: int) -> tuple[int, str, float]:
 
 
 def test_one_array_passed_to_many_tasks_is_written_twice_a_run_and_private_to_each(
-        monkeypatch: pytest.MonkeyPatch, segments_left: set[str]) -> None:
-    writes: list[int] = []
-    write_segment = _pickling.write_segment
-
-    def counted(raw: memoryview) -> Any:
-        writes.append(raw.nbytes)
-        return write_segment(raw)
-
-    monkeypatch.setattr(_pickling, "write_segment", counted)
+        writes: list[int], segments_left: set[str]) -> None:
     array = _made(BIG)
     expected = _digest(array)
     dag = DAG()
