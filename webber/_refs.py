@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 from webber._errors import TaskDefinitionError
 
-__all__ = ["MANY_ITEMS", "SCALARS", "WALKED", "Ref", "find", "made_of", "scalars_only",
-           "substitute", "walked"]
+__all__ = ["MANY_ITEMS", "NESTED_ITEMS", "SCALARS", "WALKED", "Ref", "find", "made_of",
+           "scalars_only", "substitute", "walked"]
 
 T = TypeVar("T")
 
@@ -67,7 +67,12 @@ def scalars_only(items: Iterable[Any]) -> bool:
     return set(map(type, items)) <= SCALARS
 
 
-def made_of(obj: Any, kinds: AbstractSet[type], most: int = 256) -> bool:
+#: most items :func:`made_of` reads before it gives up (a value then takes the
+#: general path: as surely, only slower)
+NESTED_ITEMS = 256
+
+
+def made_of(obj: Any, kinds: AbstractSet[type], most: int = NESTED_ITEMS) -> bool:
     """Whether ``obj`` is of ``kinds``, or a list, tuple, dict (keys too), set
     or frozenset of such values or of such containers, with ``most`` items at
     most in all (``[1, 2]``, ``{"a": [1.5]}``: arguments as users most often

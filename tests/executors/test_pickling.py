@@ -70,8 +70,8 @@ def test_arrays_between_tasks_on_processes() -> None:
 
 
 def test_small_containers_of_plain_values_are_plain_and_others_are_not() -> None:
-    from webber._refs import Ref
-    from webber.executors._pickling import NESTED_ITEMS, dumps_value, plain, plain_nested
+    from webber._refs import NESTED_ITEMS, Ref
+    from webber.executors._pickling import dumps_value, plain, plain_nested
 
     for value in ([1, 2.5, "a", None, True], {"a": [1, (2, 3)], 4: {5}}, (), frozenset({1}),
                   [Ref("a-1")], [[[[1]]]], list(range(NESTED_ITEMS))):

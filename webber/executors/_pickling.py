@@ -31,7 +31,7 @@ from webber.executors._shm import (
     write_segment,
 )
 
-__all__ = ["NESTED_ITEMS", "PLAIN", "Packed", "dumps", "dumps_value", "loads", "plain",
+__all__ = ["PLAIN", "Packed", "dumps", "dumps_value", "loads", "plain",
            "plain_nested", "unpack"]
 
 
@@ -116,16 +116,12 @@ def _plain(fields: tuple[Any, ...]) -> bool:
     return True
 
 
-#: most items :func:`plain_nested` reads before it gives up (then cloudpickle
-#: sends the value: as surely, only slower)
-NESTED_ITEMS = 256
-
-
 def plain_nested(obj: Any) -> bool:
     """Whether ``obj`` is a list, tuple, dict (keys too) or set of plain values
-    or of such containers, with :data:`NESTED_ITEMS` items at most in all: a
-    task's arguments as users most often write them (see ``_refs.made_of``)."""
-    return made_of(obj, PLAIN, NESTED_ITEMS)
+    or of such containers, with ``_refs.NESTED_ITEMS`` items at most in all
+    (else cloudpickle sends it): a task's arguments as users most often
+    write them (see ``_refs.made_of``)."""
+    return made_of(obj, PLAIN)
 
 
 #: what :func:`dumps_value` makes of a result: its pickle and segments, or -- for

@@ -320,9 +320,9 @@ class Holder:
     def __init__(self) -> None:
         self.spans: list[tuple[int, int, str]] = []
         self.names: list[str] = []
-        #: (address, size) -> a buffer written once in this run, kept alive
+        #: (address, size) -> a buffer written in this run, kept alive so that
+        #: its address names the same bytes until :meth:`release`
         self._seen: dict[tuple[int, int], memoryview] = {}
-        self._lent: list[memoryview] = []
 
     def keep(self, name: str, view: memoryview) -> str:
         """Take over segment ``name`` (mapped as ``view``); returns its new name."""
@@ -364,7 +364,7 @@ class Holder:
         start = _address(raw)
         if start is not None:
             self.spans.append((start, start + raw.nbytes, name))
-            self._lent.append(raw)
+            self._seen[(start, raw.nbytes)] = raw
         return (name, 0, raw.nbytes)
 
     def release(self) -> None:
@@ -373,7 +373,6 @@ class Holder:
         self.spans.clear()
         self.names.clear()
         self._seen.clear()
-        self._lent.clear()
 
 
 def remove_segments(segments: Sequence[Segment]) -> None:
