@@ -244,3 +244,80 @@ def test_one_array_passed_to_many_tasks_is_written_twice_a_run_and_private_to_ea
     assert writes == [BIG * 8] * 3
     assert _ours() == before  # the lent copy went with the run
     assert _digest(array) == expected
+
+
+def _read_copy(a: Any, k: int) -> tuple[str, int, str, float]:
+    seen = (type(a).__name__, len(a), _digest(a), float(a[k]))
+    a = np.array(a)  # (a read-only array arrives as one the task may read, not write)
+    a[:] = -1.0
+    return seen
+
+
+def test_a_read_only_array_passed_to_many_tasks_is_written_twice_a_run(
+        writes: list[int], segments_left: set[str]) -> None:
+    array = _made(SMALL)
+    array.setflags(write=False)
+    dag = DAG()
+    tasks = [dag.add_node(_read_copy, array, k) for k in range(6)]
+    run = dag.run(executor="processes", max_workers=2)
+    assert [run[t] for t in tasks] == [("ndarray", SMALL, _digest(array), 3.0 * k + 1)
+                                       for k in range(6)]
+    assert writes == [SMALL * 8] * 2  # the first task's copy, and one lent to the rest
+
+
+def test_an_array_of_a_file_mapped_read_only_travels_as_its_data_not_through_the_pipe(
+        tmp_path: Any, writes: list[int], segments_left: set[str]) -> None:
+    path = tmp_path / "big.npy"
+    np.save(path, _made(SMALL))
+    mapped = np.load(path, mmap_mode="r")
+    low, high = SMALL // 4, SMALL // 4 + SMALL // 2  # a part of it: an offset into the file
+    dag = DAG()
+    tasks = [dag.add_node(_read_copy, mapped, k) for k in range(4)]
+    part = dag.add_node(_read_copy, mapped[low:high], 0)
+    run = dag.run(executor="processes", max_workers=2)
+    expected = _digest(_made(SMALL))
+    assert [run[t] for t in tasks] == [("ndarray", SMALL, expected, 3.0 * k + 1)
+                                       for k in range(4)]
+    assert run[part] == ("ndarray", high - low, _digest(_made(SMALL)[low:high]), 3.0 * low + 1)
+    # the whole file's data: the first task's copy and one lent to the others; the part,
+    # a span of that one (not the pickle: numpy keeps a memmap's data in band)
+    assert writes == [SMALL * 8] * 2
+
+
+def _blobs_seen(blobs: list[bytes], k: int) -> tuple[int, str, int]:
+    return len(blobs), _blob_digest(blobs[0]), blobs[1][k]
+
+
+def test_large_bytes_inside_an_argument_go_through_shared_memory_once_a_run(
+        writes: list[int], segments_left: set[str]) -> None:
+    blob = _blob(SMALL * 8)
+    blobs = [blob, bytes(range(256)) * (SMALL * 8 // 256)]
+    dag = DAG()
+    tasks = [dag.add_node(_blobs_seen, blobs, k) for k in range(5)]
+    run = dag.run(executor="processes", max_workers=2)
+    assert [run[t] for t in tasks] == [(2, _blob_digest(blob), k) for k in range(5)]
+    assert writes == [SMALL * 8] * 4  # each bytes twice: not once per task, nor in band
+
+
+def test_apart_lifts_large_bytes_and_mapped_arrays_out_of_containers_and_no_more(
+        tmp_path: Any) -> None:
+    big = bytes(_shm.THRESHOLD)
+    np.save(tmp_path / "a.npy", np.ones(_shm.THRESHOLD))
+    mapped = np.load(tmp_path / "a.npy", mmap_mode="r")
+    small = [1, b"x", {"k": (2, 3)}]
+    assert _pickling.apart(small) is small  # nothing to lift: the same object
+    lifted = _pickling.apart(((1, [big]), {"m": mapped}))
+    assert type(lifted[0][1][0]).__name__ == "_BigBytes"
+    assert type(lifted[1]["m"]) is np.ndarray and np.shares_memory(lifted[1]["m"], mapped)
+    deep = [[[[[big]]]]]  # deeper than apart looks
+    assert _pickling.apart(deep) is deep
+    long = [0] * 2000 + [big]  # longer than apart reads
+    assert _pickling.apart(long) is long
+
+
+def test_a_read_only_buffer_has_an_address() -> None:
+    data = _blob(1 << 10)
+    array = _made(8)
+    array.setflags(write=False)
+    assert _shm._address(memoryview(array)) == array.ctypes.data
+    assert _shm._address(memoryview(data)[16:]) == _shm._address(memoryview(data)) + 16

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from webber._errors import UnpicklableTaskError
 from webber._graph import display_name
-from webber.executors._pickling import PLAIN, plain
+from webber.executors._pickling import PLAIN, apart, plain
 
 if TYPE_CHECKING:
     from webber._plan import Plan
@@ -47,7 +47,7 @@ def check_plan(plan: Plan) -> None:
         if plain((args, kwargs)):
             continue  # what the C pickler sends surely (no arguments, numbers, Refs...)
         try:
-            _dumps((node.args, node.kwargs))
+            _dumps(apart((node.args, node.kwargs)))
         except Exception as e:
             raise _unpicklable(n, _culprit(node.args, node.kwargs), e) from e
 

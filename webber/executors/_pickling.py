@@ -31,7 +31,7 @@ from webber.executors._shm import (
     write_segment,
 )
 
-__all__ = ["PLAIN", "Packed", "dumps", "dumps_value", "loads", "plain",
+__all__ = ["PLAIN", "Packed", "apart", "dumps", "dumps_value", "loads", "plain",
            "plain_nested", "unpack"]
 
 
@@ -47,14 +47,50 @@ class _BigBytes:
         return (bytes, (pickle.PickleBuffer(self.data),))
 
 
-def _wrap_big_bytes(obj: Any) -> Any:
-    if type(obj) is bytes and len(obj) >= THRESHOLD:
-        return _BigBytes(obj)
-    if type(obj) in (tuple, list) and any(type(x) is bytes and len(x) >= THRESHOLD for x in obj):
-        return type(obj)(_wrap_big_bytes(x) for x in obj)
-    if type(obj) is dict and any(type(v) is bytes and len(v) >= THRESHOLD for v in obj.values()):
-        return {k: _wrap_big_bytes(v) for k, v in obj.items()}
+#: how deep :func:`apart` looks for large bytes and mapped files (a
+#: job's fields hold its arguments, which may hold a list of them), and into
+#: containers of how many items at most (a longer one goes as it is: surely)
+_DEPTH = 4
+_ITEMS = 1024
+
+
+def apart(obj: Any, depth: int = _DEPTH) -> Any:
+    """``obj``, its large ``bytes`` and numpy arrays of files (``np.memmap``)
+    made to travel out of band, as shared memory, and not in the pickle:
+    pickle keeps bytes in band, and numpy a memmap (an ndarray subclass),
+    through the pipe, once for each task. Containers (tuples, lists, dicts)
+    are looked into ``depth`` levels deep (:data:`_ITEMS` items at most), and
+    made anew only if they hold one.
+    A memmap arrives as an ndarray with its data."""
+    kind = type(obj)
+    if kind is bytes:
+        return _BigBytes(obj) if len(obj) >= THRESHOLD else obj
+    if kind is tuple or kind is list or kind is dict:
+        if _travels_apart(obj, depth):
+            if kind is dict:
+                return {k: apart(v, depth - 1) for k, v in obj.items()}
+            return kind(apart(x, depth - 1) for x in obj)
+    elif _memmap(obj):
+        return sys.modules["numpy"].asarray(obj)  # (a view: its data out of band)
     return obj
+
+
+def _travels_apart(obj: Any, depth: int) -> bool:
+    """Whether :func:`apart` changes ``obj``."""
+    kind = type(obj)
+    if kind is bytes:
+        return len(obj) >= THRESHOLD
+    if kind is tuple or kind is list or kind is dict:
+        if not depth or len(obj) > _ITEMS:
+            return False
+        items = obj.values() if kind is dict else obj
+        return any(_travels_apart(x, depth - 1) for x in items)
+    return _memmap(obj)
+
+
+def _memmap(obj: Any) -> bool:
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(obj, np.memmap) and obj.nbytes >= THRESHOLD
 
 
 #: what the C pickler sends safely: nothing here can be a function or a
@@ -183,7 +219,7 @@ def dumps(
 
     try:
         if out_of_band:
-            obj = _wrap_big_bytes(obj)
+            obj = apart(obj)
         data = cloudpickle.dumps(obj, protocol=5, buffer_callback=callback)
     except BaseException:
         remove_segments(segments)

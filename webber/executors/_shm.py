@@ -298,13 +298,49 @@ def _map_fixed(mm: mmap.mmap, offset: int, size: int, fd: int) -> None:
 
 
 def _address(view: memoryview) -> int | None:
-    """Where a writable buffer starts in memory (None for read-only ones)."""
-    import ctypes
-
+    """Where a buffer starts in memory, read-only ones too (bytes, an array of
+    a file mapped read-only); None where the C API cannot tell."""
     try:
-        return ctypes.addressof(ctypes.c_char.from_buffer(view))
-    except (TypeError, ValueError):
+        getter = _buffer_getter()
+        info = getter.struct()
+        if getter.get(view, info, 0) != 0:  # PyBUF_SIMPLE: (a flat view of its bytes)
+            return None
+        try:
+            return int(info.buf or 0) or None
+        finally:
+            getter.release(info)
+    except (AttributeError, OSError, TypeError, ValueError, BufferError):
         return None
+
+
+class _BufferGetter:
+    """``PyObject_GetBuffer`` through ctypes: the start of any buffer, which
+    ``ctypes.c_char.from_buffer`` gives only for writable ones."""
+
+    def __init__(self) -> None:
+        import ctypes
+
+        class PyBuffer(ctypes.Structure):  # (Py_buffer, as the C API lays it out)
+            _fields_ = [("buf", ctypes.c_void_p), ("obj", ctypes.c_void_p),
+                        ("len", ctypes.c_ssize_t), ("itemsize", ctypes.c_ssize_t),
+                        ("readonly", ctypes.c_int), ("ndim", ctypes.c_int),
+                        ("format", ctypes.c_char_p), ("shape", ctypes.c_void_p),
+                        ("strides", ctypes.c_void_p), ("suboffsets", ctypes.c_void_p),
+                        ("internal", ctypes.c_void_p)]
+
+        api = ctypes.pythonapi
+        self.struct = PyBuffer
+        self.get = api.PyObject_GetBuffer
+        self.get.argtypes = [ctypes.py_object, ctypes.POINTER(PyBuffer), ctypes.c_int]
+        self.get.restype = ctypes.c_int
+        self.release = api.PyBuffer_Release
+        self.release.argtypes = [ctypes.POINTER(PyBuffer)]
+        self.release.restype = None
+
+
+@functools.cache
+def _buffer_getter() -> _BufferGetter:
+    return _BufferGetter()
 
 
 class Holder:
@@ -349,7 +385,7 @@ class Holder:
         is worth lending: :meth:`lend`); remembered otherwise."""
         start = _address(raw)
         if start is None:
-            return False  # (read-only: no address to find it by)
+            return False  # (no address to find it by: see _address)
         key = (start, raw.nbytes)
         if key in self._seen:
             return True
