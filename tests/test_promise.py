@@ -331,3 +331,28 @@ def test_a_promise_among_many_scalars_is_found_and_many_scalars_alone_are_passed
     assert run[listed] == 104 and run[valued] == sorted([*map(str, range(50)), "p"])
     assert run[mapped] == [i + 40 for i in range(40)] + [1 + 40]
     assert run[scalars] == sum(range(10_000))
+
+
+def test_a_record_of_scalars_alone_is_passed_over_and_one_holding_a_promise_is_not() -> None:
+    import dataclasses
+    from typing import NamedTuple
+
+    from webber._promise import scalar_record
+
+    @dataclasses.dataclass
+    class Config:
+        name: str
+        size: object = 3
+
+    class Pair(NamedTuple):
+        a: object
+        b: object
+
+    assert scalar_record(Config("a")) and scalar_record(Pair(1, b"x"))
+    assert not scalar_record(Config("a", Promise("p-1"))) and not scalar_record(Pair(1, [2]))
+    assert not scalar_record((1, 2)) and not scalar_record(object())
+    dag = DAG()
+    p = dag.add_node(int, 1)
+    with pytest.raises(webber.TaskDefinitionError, match=r"Promise\('int-1'\) is inside a Config"):
+        dag.add_node(print, Config("a", Promise(p)))
+    assert dag.get_node(dag.add_node(print, Config("a"), Pair(1, 2))).deps == ()

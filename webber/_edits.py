@@ -32,6 +32,7 @@ from webber._promise import (
     hidden_promise,
     looked_into,
     lower_iter_promise,
+    scalar_record,
 )
 from webber._query import GraphView, NodeRef, spread
 from webber._refs import SCALARS, made_of, substitute
@@ -173,8 +174,8 @@ class GraphEdits(GraphView):
                             known and not (key.__class__ is str and key in nodes)):
                         check = True
                 elif (looked := LOOKED.get(kind)) or (looked is None and looked_into(kind)):
-                    if made_of(arg, SCALARS):
-                        continue  # (a list of numbers, a dict of strings: nothing to find)
+                    if made_of(arg, SCALARS) or scalar_record(arg):
+                        continue  # (a list of numbers, a Config of strings: nothing to find)
                     args, kwargs, fan = lower_iter_promise(args, kwargs, options.name)
                     promises, check = find_promises((args, kwargs)), True
                     _check_containers(args, kwargs, options.name, promises)

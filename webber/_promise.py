@@ -18,7 +18,7 @@ from webber import _context
 from webber._errors import TaskDefinitionError
 from webber._graph import Condition
 from webber._nodeid import NodeId
-from webber._refs import MANY_ITEMS, WALKED, find, scalars_only, walked
+from webber._refs import MANY_ITEMS, SCALARS, WALKED, find, scalars_only, walked
 
 if TYPE_CHECKING:
     from webber._flow import DAG
@@ -33,6 +33,7 @@ __all__ = [
     "looked_into",
     "lower_iter_promise",
     "on_failure",
+    "scalar_record",
 ]
 
 T = TypeVar("T")
@@ -348,6 +349,17 @@ def looked_into(kind: type) -> bool:
 def _record(kind: type) -> bool:
     return (issubclass(kind, tuple) and hasattr(kind, "_fields")) or hasattr(
         kind, "__dataclass_fields__")
+
+
+def scalar_record(obj: Any) -> bool:
+    """Whether ``obj`` is a namedtuple or a dataclass whose fields all hold
+    plain scalars: no Promise can hide in it (a task's ``Config(...)``)."""
+    kind = obj.__class__
+    if not _record(kind):
+        return False
+    if isinstance(obj, tuple):
+        return set(map(type, obj)) <= SCALARS
+    return all(type(getattr(obj, f, None)) in SCALARS for f in kind.__dataclass_fields__)
 
 
 def hidden_promise(obj: Any) -> tuple[str, Promise] | None:

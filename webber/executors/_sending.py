@@ -23,7 +23,7 @@ from webber._refs import Ref
 from webber._task_errors import JobSendError
 from webber.executors._base import Column, ColumnOutcomes, Job, Outcome
 from webber.executors._frames import send_frame
-from webber.executors._pickling import dumps, plain
+from webber.executors._pickling import Packer, dumps, plain
 from webber.executors._process import Proc
 from webber.executors._session import BIG_BATCH, LONG, Sent, Session, announce
 from webber.executors._shm import remove_segments
@@ -34,14 +34,19 @@ __all__ = ["send_batch", "take"]
 
 def _function_id(proc: Proc, task: Sent, fids: Iterator[int]) -> str:
     """The id ``proc`` knows ``task``'s function by, sending it first if needed."""
-    func = task.job.func
-    known = task.session.functions.get(id(func))
+    return _sent_id(proc, task.session, task.job.func, fids)
+
+
+def _sent_id(proc: Proc, session: Session, func: Any, fids: Iterator[int]) -> str:
+    """The id ``proc`` knows ``func`` (a function, or a class sent by value) by
+    in this run, sending it first if needed."""
+    known = session.functions.get(id(func))
     if known is None:
         # What the function holds in large buffers (a closure's or a __main__
         # global's array) every worker maps from one copy in shared memory
         # while the run lasts, instead of a copy through each worker's pipe.
-        data, segments = dumps(with_source(func), holder=task.session.holder, lend=True)
-        known = task.session.functions[id(func)] = (f"f{next(fids)}", func, (data, segments))
+        data, segments = dumps(with_source(func), holder=session.holder, lend=True)
+        known = session.functions[id(func)] = (f"f{next(fids)}", func, (data, segments))
     fid, _, packed = known
     if fid not in proc.fids:
         send_frame(proc.conn_in, pickle.dumps(("fn", fid, *packed), pickle.HIGHEST_PROTOCOL))
@@ -49,10 +54,18 @@ def _function_id(proc: Proc, task: Sent, fids: Iterator[int]) -> str:
     return fid
 
 
-def _pack(task: Sent, fid: str, links: list[Any] | tuple[Any, ...] | None) -> tuple[Any, ...]:
+def _packer(proc: Proc, session: Session, fids: Iterator[int]) -> Packer:
+    """What pickles the jobs of a batch for ``proc``, naming each class sent by
+    value by its id: the class sent to ``proc`` once in the run, as functions
+    are (see _pickling.known)."""
+    return Packer(session.holder, lambda cls: _sent_id(proc, session, cls, fids))
+
+
+def _pack(task: Sent, fid: str, links: list[Any] | tuple[Any, ...] | None,
+          packer: Packer) -> tuple[Any, ...]:
     """``task`` as an entry of the "run" message, ``links`` (packed) behind it:
     its fields as they are when plain (the message's pickle carries them), else
-    their own pickle (cloudpickle, large buffers in shared memory)."""
+    their own pickle by ``packer`` (cloudpickle, large buffers in shared memory)."""
     job = task.job
     kwargs = dict(job.kwargs) if job.kwargs else {}
     inputs = None if job.inputs is None else dict(job.inputs)
@@ -60,11 +73,11 @@ def _pack(task: Sent, fid: str, links: list[Any] | tuple[Any, ...] | None) -> tu
     # (the other fields are a str, ints and None: only these can be anything)
     if (inputs is None and not kwargs and not job.args) or plain((job.args, kwargs, inputs)):
         return (task.tag, fid, fields, (), links)
-    data, task.segments = dumps(fields, holder=task.session.holder)
+    data, task.segments = packer.dumps(fields)
     return (task.tag, fid, data, task.segments, links)
 
 
-def _pack_link(link: Sent, fid: str) -> tuple[Any, ...]:
+def _pack_link(link: Sent, fid: str, packer: Packer) -> tuple[Any, ...]:
     """A chain link as its head's entry carries it (4 fields: no links of its
     own). One that takes its predecessor's result as its only argument (most
     links) travels as ``(node, name)``: the worker calls it with that result,
@@ -74,7 +87,7 @@ def _pack_link(link: Sent, fid: str) -> tuple[Any, ...]:
     if (len(args) == 1 and not job.kwargs and inputs is not None and len(inputs) == 1
             and args[0].__class__ is Ref and args[0].id in inputs):
         return (link.tag, fid, (job.node, job.name), ())
-    return _pack(link, fid, None)[:4]
+    return _pack(link, fid, None, packer)[:4]
 
 
 def send_batch(
@@ -87,6 +100,7 @@ def send_batch(
     queue holds its jobs as the engine made them (none made per job for a
     wide flow's whole queue)."""
     entries: list[tuple[Any, ...]] = []
+    packer = _packer(proc, session, fids)
     inflight = proc.inflight
     func: Any = None  # the last job's function, and its id: most batches have one
     fid = ""
@@ -118,10 +132,10 @@ def send_batch(
                 k = end
                 continue
             if job.chain is None and not job.links:
-                entries.append(_pack(task, fid, None))
+                entries.append(_pack(task, fid, None, packer))
                 inflight.append(task)
                 continue
-            entry = _chain_entry(proc, task, fid, links, tags, fids)
+            entry = _chain_entry(proc, task, fid, links, tags, fids, packer)
         except Exception as e:
             _unsendable(task, links, e)
             continue
@@ -133,7 +147,7 @@ def send_batch(
 
 
 def _chain_entry(proc: Proc, task: Sent, fid: str, links: list[Sent], tags: Iterator[int],
-                 fids: Iterator[int]) -> tuple[Any, ...]:
+                 fids: Iterator[int], packer: Packer) -> tuple[Any, ...]:
     """The entry of ``task``, a chain's head, with its links behind it (their
     Sents added to ``links``, each link's tag following the one before's): a
     chained column as ``(tag, fid, name, nodes)`` (each link takes the one
@@ -146,15 +160,16 @@ def _chain_entry(proc: Proc, task: Sent, fid: str, links: list[Sent], tags: Iter
         links.append(Sent(task.tag + 1, chain, session, link=True))
         chain_fid = fid if chain.func is job.func else _function_id(proc, links[0], fids)
         task.links_after = 1
-        return _pack(task, fid, (task.tag + 1, chain_fid, chain.name, chain.nodes))
+        return _pack(task, fid, (task.tag + 1, chain_fid, chain.name, chain.nodes), packer)
     after = len(job.links)  # (each link: how many follow it)
     links += [Sent(next(tags), link, session, (), False, after - i, True)
               for i, link in enumerate(job.links, 1)]
     task.links_after = after
     return _pack(task, fid, [
-        _pack_link(link, fid if link.job.func is job.func else _function_id(proc, link, fids))
+        _pack_link(link, fid if link.job.func is job.func else _function_id(proc, link, fids),
+                   packer)
         for link in links
-    ])
+    ], packer)
 
 
 def _send_run(proc: Proc, session: Session, entries: list[tuple[Any, ...]]) -> None:

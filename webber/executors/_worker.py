@@ -61,7 +61,7 @@ from typing import Any
 
 from webber import _logs, _output
 from webber._task_errors import JobLoadError, ResultSendError
-from webber.executors import _shm, _spawn
+from webber.executors import _pickling, _shm, _spawn
 from webber.executors._base import Job, Outcome
 from webber.executors._caller import follow, restore
 from webber.executors._codec import encode_failure
@@ -445,6 +445,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle
     threading.Thread(target=_watch_caller, args=(life, os.getppid()), daemon=True).start()
     worker = _Worker(frames, out)
+    _pickling.lookup = worker.function  # (classes sent once, named in jobs' pickles)
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=worker.forked)
     _output.set_emitter(worker.emit)
