@@ -216,3 +216,14 @@ def test_the_plan_check_reads_every_instance_of_a_class_it_checked_once() -> Non
     dag.add_node(_doubled, bad, cls("y", 0))
     with pytest.raises(webber.UnpicklableTaskError, match=r"task .doubled-4. .* its argument 0"):
         dag.run(executor="processes")
+
+
+def test_a_result_of_a_class_sent_by_value_carries_it_pickled_once_and_loads_it_once() -> None:
+    cls = _record_class()
+    first, _ = _pickling.dumps_value(cls("a", 1))
+    second, _ = _pickling.dumps_value(cls("b", 2))
+    digest, data = _pickling._SENT[cls]
+    assert data in first and data in second  # the same pickle of it: made once
+    a, b = _pickling.loads(first, []), _pickling.loads(second, [])
+    assert type(a) is type(b) is cls and (a.n, b.name) == (1, "b")
+    assert _pickling._RECEIVED[digest] is cls  # loaded once, then looked up

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copyreg
 import functools
+import hashlib
 import io
 import pickle
 import sys
@@ -185,7 +186,12 @@ def dumps_value(obj: Any) -> Packed:
     if (type(obj) in PLAIN or plain_nested(obj) or _small_array(obj)
             or (_learned() and plain_nested(obj))):
         return obj, None
-    return dumps(obj)
+    return dumps(obj, name_of=_unnamed)
+
+
+def _unnamed(cls: type) -> None:
+    """No id for ``cls`` (a worker's result): see :func:`_by_digest`."""
+    return None
 
 
 def unpack(data: Any, segments: list[Segment] | None, holder: Holder | None = None) -> Any:
@@ -225,16 +231,52 @@ def _naming_pickler() -> type[Any]:
         a dataclass of ``__main__`` costs 0.3-0.7 ms to pickle by value, and
         its instances as the arguments of 10,000 tasks would pay that each."""
 
-        name_of: Callable[[type], str]
+        name_of: Callable[[type], str | None]
 
         def reducer_override(self, obj: Any) -> Any:
             if isinstance(obj, type) and by_value(obj):
-                return (known, (self.name_of(obj),))
+                name = self.name_of(obj)
+                return (known, (name,)) if name is not None else _by_digest(obj)
             if obj.__class__ is FunctionType and obj in _BY_NAME:
                 return NotImplemented  # (as cloudpickle decides, in 1/10 the time)
             return super().reducer_override(obj)
 
     return Naming
+
+
+#: class -> (digest, pickle by value): what this process sent of each class
+#: that has no id at its receiver (see :func:`_by_digest`)
+_SENT: dict[type, tuple[bytes, bytes]] = {}
+#: digest -> class: each class received by value, loaded once
+_RECEIVED: dict[bytes, type] = {}
+
+
+def _by_digest(cls: type) -> tuple[Any, ...]:
+    """The reduce of a class sent by value with no id at the receiver (a class
+    of the caller's ``__main__`` in a worker's results): pickled once here,
+    loaded once there (see :func:`_class_of`), its pickle's digest naming it.
+    A class pickled by value twice loads as one class anyway (cloudpickle
+    tracks it), so it is the same class, for 1/100 the time."""
+    sent = _SENT.get(cls)
+    if sent is None:
+        import cloudpickle
+
+        data = cloudpickle.dumps(cls, protocol=5)
+        if len(_SENT) >= 256:
+            _SENT.clear()  # (classes made on the fly: a bound, not a cache policy)
+        sent = _SENT[cls] = (hashlib.blake2b(data, digest_size=16).digest(), data)
+    return (_class_of, sent)
+
+
+def _class_of(digest: bytes, data: bytes) -> type:
+    """The class whose pickle is ``data``: see :func:`_by_digest`."""
+    cls = _RECEIVED.get(digest)
+    if cls is None:
+        cls = pickle.loads(data)
+        if len(_RECEIVED) >= 256:
+            _RECEIVED.clear()
+        _RECEIVED[digest] = cls
+    return cls
 
 
 #: what pickle saves each object by: the module and name that the pickle of
@@ -268,7 +310,8 @@ class _Buffers:
 
 
 def dumps(
-    obj: Any, out_of_band: bool = True, holder: Holder | None = None, lend: bool = False
+    obj: Any, out_of_band: bool = True, holder: Holder | None = None, lend: bool = False,
+    name_of: Callable[[type], str | None] | None = None,
 ) -> tuple[bytes, list[Segment]]:
     """Pickle ``obj``; returns the pickle and the names of its segments.
 
@@ -278,14 +321,23 @@ def dumps(
     ``lend``: for what is sent to several processes (an owned segment is
     unlinked by its first reader), each new segment is lent at once: a span
     that its readers map without unlinking it, one copy for them all until
-    the holder is released.
+    the holder is released. ``name_of``: see :class:`Packer` (a class with no
+    name goes by :func:`_by_digest`).
     """
     import cloudpickle  # only the process executor pays for it
 
     buffers = _Buffers(out_of_band, holder, lend)
     try:
-        data = cloudpickle.dumps(apart(obj) if out_of_band else obj, protocol=5,
-                                 buffer_callback=buffers)
+        if out_of_band:
+            obj = apart(obj)
+        if name_of is None:
+            data = cloudpickle.dumps(obj, protocol=5, buffer_callback=buffers)
+        else:
+            with io.BytesIO() as file:
+                pickler = _naming_pickler()(file, protocol=5, buffer_callback=buffers)
+                pickler.name_of = name_of
+                pickler.dump(obj)
+                data = file.getvalue()
     except BaseException:
         remove_segments(buffers.segments)
         raise
