@@ -39,6 +39,33 @@ def pick(a: Any, i: int) -> float:
     return float(a[i])
 
 
+def mapped_array(path: str, n: int = ARRAY) -> Any:
+    """A 100 MB array of a file that numpy maps read-only (``np.load(...,
+    mmap_mode="r")``: a dataset too large to load), written first."""
+    import numpy as np
+
+    np.save(path, make_array(n))
+    return np.load(path, mmap_mode="r")
+
+
+def record_class() -> Any:
+    """A dataclass that travels by value, as one of a script's ``__main__`` or
+    of a notebook does (cloudpickle sends its methods' code along)."""
+    from dataclasses import dataclass
+
+    @dataclass
+    class Record:
+        name: str
+        n: int
+
+    return Record
+
+
+def next_record(record: Any) -> Any:
+    """A task that takes a record and returns one (of the same class)."""
+    return type(record)(record.name, record.n + 1)
+
+
 def held_reader(n: int = ARRAY) -> Any:
     """A function holding a 100 MB array in its closure, as a notebook's
     function holds a global: it travels by value, the array with it."""

@@ -16,8 +16,10 @@ best of 3 after a warm-up. Workloads (``_workloads.py``):
 4. a 100 MB numpy array made by one task and summed by two others: time as a
    multiple of doing the same serially in one process.
 5. 50 tasks of a function that holds a 100 MB array (a closure's, as a
-   notebook function's global), and 50 tasks each taking one 100 MB array
-   as an argument: ms, on webber and joblib.
+   notebook function's global), 50 tasks each taking one 100 MB array as an
+   argument, the same of an array of a file mapped read-only, and 5,000 tasks
+   each taking and returning a record (a dataclass sent by value, as one of
+   ``__main__`` or a notebook is): ms, on webber and joblib.
 6. the seed's hello example as a whole process (``python examples/hello.py``
    without its last line, ``dag.visualize()``, which in 0.4.0 opens a GUI).
 
@@ -30,6 +32,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -46,13 +49,20 @@ from _workloads import (
     inc,
     join,
     make_array,
+    mapped_array,
+    next_record,
     noop,
     pick,
+    record_class,
 )
 
 HERE = Path(__file__).resolve().parent
 VENV_040 = HERE / ".venv-040"
 WORKERS = os.cpu_count() or 2
+#: tasks of the records workload
+RECORDS = 5_000
+#: the file of the mapped-array workload (100 MB; removed at the end)
+MAPPED = Path(tempfile.gettempdir()) / f"webber-peers-{os.getpid()}.npy"
 
 
 def python_040() -> Path:
@@ -79,11 +89,21 @@ def webber_workloads() -> dict[str, float]:
     sums = [data.add_node(consume, Promise(array)) for _ in range(2)]
     read = held_reader()
     big = make_array()
+    mapped = mapped_array(str(MAPPED))
+    record = record_class()
     held = DAG()
     shared = DAG()
+    on_file = DAG()
     for i in range(50):
         held.add_node(read, i)
         shared.add_node(pick, big, i)
+        on_file.add_node(pick, mapped, i)
+
+    def records() -> None:
+        dag = DAG()
+        for i in range(RECORDS):
+            dag.add_node(next_record, record("r", i))
+        assert dag.run().ok
 
     def run_data() -> None:
         run = data.run()
@@ -96,6 +116,8 @@ def webber_workloads() -> dict[str, float]:
         "array": best(run_data),
         "held": best(lambda: held.run()),
         "shared": best(lambda: shared.run()),
+        "mapped": best(lambda: on_file.run()),
+        "records": best(records),
         # end to end: a fresh flow each time, as a script builds it
         "noop1000 fresh": best(lambda: build_noops(DAG()).run()),
         "noop10000 fresh": best(lambda: build_noops(DAG(), 10_000).run()),
@@ -193,9 +215,14 @@ def joblib_workloads() -> dict[str, float]:
             print(f"joblib failed: {type(e).__name__}: {e}", file=sys.stderr)
             return None
 
+    mapped = mapped_array(str(MAPPED))
+    record = record_class()
     result = {
         "held": fresh(read),
         "shared": fresh(pick, big),
+        "mapped": fresh(pick, mapped),
+        "records": best(lambda: parallel(
+            delayed(next_record)(record("r", i)) for i in range(RECORDS))),
         "cpu": best(lambda: parallel(delayed(burn)() for _ in range(8))),
         "noop1000": best(lambda: parallel(delayed(noop)() for _ in range(1000))),
         "noop1000 fresh": best(lambda: parallel(delayed(noop)() for _ in range(1000))),
@@ -240,13 +267,16 @@ def main() -> None:
         consume(a)
 
     serial_data = best(serial_array)
-    engines = {
-        "webber": webber_workloads(),
-        "webber 0.4.0": upstream_workloads(),
-        "ProcessPool": ppe_workloads(),
-        "dask processes": dask_workloads(),
-        "joblib": joblib_workloads(),
-    }
+    try:
+        engines = {
+            "webber": webber_workloads(),
+            "webber 0.4.0": upstream_workloads(),
+            "ProcessPool": ppe_workloads(),
+            "dask processes": dask_workloads(),
+            "joblib": joblib_workloads(),
+        }
+    finally:
+        MAPPED.unlink(missing_ok=True)
     hello = {"webber": hello_process(sys.executable), "webber 0.4.0": hello_process(python_040())}
 
     def cell(name: str, key: str) -> str:
@@ -270,6 +300,9 @@ def main() -> None:
     rows.append(["100 MB array, 2 consumers", *(cell(e, "array") for e in engines)])
     rows.append(["50 tasks of a function holding 100 MB", *(cell(e, "held") for e in engines)])
     rows.append(["50 tasks taking one 100 MB array", *(cell(e, "shared") for e in engines)])
+    rows.append(["  of a file mapped read-only", *(cell(e, "mapped") for e in engines)])
+    rows.append([f"{RECORDS:,} tasks taking and returning a record",
+                 *(cell(e, "records") for e in engines)])
     rows.append(["hello example, whole process",
                  *(f"{hello[e] * 1e3:.0f} ms" if e in hello else "-" for e in engines)])
     print(f"{WORKERS} workers; serial: 8 CPU tasks {serial_cpu:.2f} s, "
