@@ -227,3 +227,12 @@ def test_a_result_of_a_class_sent_by_value_carries_it_pickled_once_and_loads_it_
     a, b = _pickling.loads(first, []), _pickling.loads(second, [])
     assert type(a) is type(b) is cls and (a.n, b.name) == (1, "b")
     assert _pickling._RECEIVED[digest] is cls  # loaded once, then looked up
+
+
+def test_by_value_follows_cloudpickle_for_a_class_that_arrived_by_value() -> None:
+    cls = _record_class()
+    # as a worker gets it: its module kept, its name without "<locals>", and
+    # the module holding no such name
+    arrived = type("Cfg", (), {"__module__": __name__})
+    assert _pickling.by_value(cls) and _pickling.by_value(arrived)
+    assert not _pickling.by_value(DAG) and not _pickling.by_value(int)

@@ -203,10 +203,17 @@ def unpack(data: Any, segments: list[Segment] | None, holder: Holder | None = No
 
 def by_value(cls: type) -> bool:
     """Whether cloudpickle sends class ``cls`` by value (its methods' code and
-    all): one of ``__main__`` (a script's, a notebook's) or of a function."""
-    module = getattr(cls, "__module__", None)
-    return (module == "__main__" or module not in sys.modules
-            or "<locals>" in getattr(cls, "__qualname__", ""))
+    all), as it decides: one of ``__main__`` (a script's, a notebook's), or
+    that its module does not hold by its name (one of a function, or one that
+    arrived by value: it keeps its module, not its ``<locals>`` name)."""
+    module_name = getattr(cls, "__module__", None)
+    module = sys.modules.get(module_name) if isinstance(module_name, str) else None
+    if module is None or module_name == "__main__":
+        return True
+    found: Any = module
+    for part in getattr(cls, "__qualname__", "<locals>").split("."):
+        found = getattr(found, part, None)
+    return found is not cls
 
 
 #: how this process looks up what the caller sent it by id (see :func:`known`):
