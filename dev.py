@@ -231,9 +231,10 @@ def pythons() -> None:
     failed = []
     with contextlib.ExitStack() as logs:
         suites = {
-            # (test_gc: the collector's freeze counts differ between versions)
+            # (test_gc: the collector's freeze counts differ between versions; test_sending:
+            # the C API's buffers through ctypes, and how cloudpickle names classes)
             f"Python {version}": ([str(python), "tests/conformance", "tests/test_examples.py",
-                                   "tests/test_gc.py"], env)
+                                   "tests/test_gc.py", "tests/executors/test_sending.py"], env)
             for version, python in found.items()
         }
         suites[f"Python {current}, portable pool"] = (
