@@ -202,8 +202,8 @@ def find_python(version: str) -> str | None:
 
 
 def pythons() -> None:
-    """The conformance suite, the examples' and the collector's tests on every
-    other supported Python, and (on the starting one) the conformance and
+    """The conformance suite, the examples', the collector's and the sending
+    tests on every other supported Python, and (on the starting one) the conformance and
     fault suites on the process pool's portable path (``WEBBER_POOL=portable``,
     see webber/executors/_spawn.py; the conformance suite then runs on the
     processes executor only).
