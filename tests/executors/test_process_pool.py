@@ -696,3 +696,20 @@ def test_tasks_that_took_long_and_are_ready_together_go_to_idle_workers_first() 
     # The second is not queued behind the first (where their input was made):
     # the other worker is idle.
     assert run.ok and len({run[n] for n in both}) == 2
+
+
+def _rotated(data: bytes, k: int) -> bytes:
+    return data[k:] + data[:k]
+
+
+@pytest.mark.timeout(60)
+def test_batches_and_results_larger_than_a_pipe_holds_do_not_stall_the_pool() -> None:
+    # 2,000 tasks taking and returning 3 KB each (in the pickles, not shared memory):
+    # a batch fills the worker's pipe while its results fill the caller's. The
+    # caller writing under its lock, and its receiver waiting for that lock to read,
+    # stalled both for good until a worker read its messages as they came.
+    payload = bytes(range(256)) * 12
+    dag = DAG()
+    tasks = [dag.add_node(_rotated, payload, k % 7) for k in range(2000)]
+    run = dag.run(executor="processes", max_workers=2)
+    assert [run[t] for t in tasks] == [_rotated(payload, k % 7) for k in range(2000)]

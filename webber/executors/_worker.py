@@ -51,6 +51,7 @@ import contextlib
 import inspect
 import os
 import pickle
+import queue
 import signal
 import sys
 import threading
@@ -405,14 +406,25 @@ class _Worker:
         self.done(tag, False, data, [], started, duration, info)
 
     def serve(self) -> None:
-        while True:
-            try:
-                frames = self.frames.read()
-            except EOFError:
+        # A thread reads the caller's messages as they come, whatever the jobs
+        # do: the caller, writing a batch larger than the pipe holds, must
+        # never wait on a worker that waits in turn for the caller to read its
+        # results (both pipes full: both stuck for good).
+        inbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        threading.Thread(target=self.read, args=(inbox,), name="webber-read",
+                         daemon=True).start()
+        while (frame := inbox.get()) is not None:
+            if not self.handle(pickle.loads(frame)):
                 return
-            for frame in frames:
-                if not self.handle(pickle.loads(frame)):
-                    return
+
+    def read(self, inbox: queue.SimpleQueue[bytes | None]) -> None:
+        """Put each message of the caller in ``inbox``, then None at its end."""
+        try:
+            while True:
+                for frame in self.frames.read():
+                    inbox.put(frame)
+        except (EOFError, OSError):
+            inbox.put(None)
 
     def handle(self, message: tuple[Any, ...]) -> bool:
         """Act on one message from the caller; False means stop."""
