@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copyreg
 import functools
-import hashlib
 import io
 import pickle
 import sys
@@ -266,6 +265,8 @@ def _by_digest(cls: type) -> tuple[Any, ...]:
     tracks it), so it is the same class, for 1/100 the time."""
     sent = _SENT.get(cls)
     if sent is None:
+        import hashlib  # (here: OpenSSL's 3-4 MB in every worker otherwise)
+
         import cloudpickle
 
         data = cloudpickle.dumps(cls, protocol=5)
