@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from webber.executors import ProcessExecutor
+from webber.executors import ProcessExecutor, _pickling
 
 
 @pytest.fixture
@@ -21,3 +21,17 @@ def submitted(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
     monkeypatch.setattr(ProcessExecutor, "submit_many", spy)
     return seen
+
+
+@pytest.fixture
+def writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the buffers written to shared memory by this process, in order."""
+    sizes: list[int] = []
+    write_segment = _pickling.write_segment
+
+    def counted(raw: memoryview) -> Any:
+        sizes.append(raw.nbytes)
+        return write_segment(raw)
+
+    monkeypatch.setattr(_pickling, "write_segment", counted)
+    return sizes

@@ -170,20 +170,6 @@ def test_where_buffers_are_not_split_they_arrive_the_same(
     assert _digest(_pickling.loads(data, segments)) == _digest(_made(BIG))
 
 
-@pytest.fixture
-def writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The sizes of the buffers written to shared memory by this process, in order."""
-    sizes: list[int] = []
-    write_segment = _pickling.write_segment
-
-    def counted(raw: memoryview) -> Any:
-        sizes.append(raw.nbytes)
-        return write_segment(raw)
-
-    monkeypatch.setattr(_pickling, "write_segment", counted)
-    return sizes
-
-
 def _reader_of(n: int) -> Any:
     """A function that holds a large array in its closure, as a notebook's
     function holds a global: pickled by value, the array with it."""

@@ -129,18 +129,10 @@ def _sizes(blobs: list[bytes], k: int) -> tuple[int, int]:
 
 
 def test_one_large_bytes_inside_the_arguments_of_many_tasks_is_written_twice_a_run(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    sizes: list[int] = []
-    write_segment = _pickling.write_segment
-
-    def counted(raw: memoryview) -> Any:
-        sizes.append(raw.nbytes)
-        return write_segment(raw)
-
-    monkeypatch.setattr(_pickling, "write_segment", counted)
+        writes: list[int]) -> None:
     blob = bytes(range(256)) * (_shm.THRESHOLD // 256)
     dag = DAG()
     tasks = [dag.add_node(_sizes, [blob], k) for k in range(5)]
     run = dag.run(executor="processes", max_workers=2)
     assert [run[t] for t in tasks] == [(len(blob), k) for k in range(5)]
-    assert sizes == [len(blob)] * 2  # the first task's copy, one lent to the rest
+    assert writes == [len(blob)] * 2  # the first task's copy, one lent to the rest
