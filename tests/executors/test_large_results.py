@@ -5,6 +5,7 @@ consumer, private to each, and every file removed afterwards."""
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -251,22 +252,69 @@ def test_a_read_only_array_passed_to_many_tasks_is_written_twice_a_run(
     assert writes == [SMALL * 8] * 2  # the first task's copy, and one lent to the rest
 
 
-def test_an_array_of_a_file_mapped_read_only_travels_as_its_data_not_through_the_pipe(
+def _mapped_seen(a: Any, k: int) -> tuple[str, bool, int, str, float]:
+    return type(a).__name__, bool(a.flags.writeable), len(a), _digest(a), float(a[k])
+
+
+def test_an_array_of_a_file_mapped_read_only_travels_as_its_place_in_the_file(
         tmp_path: Any, writes: list[int], segments_left: set[str]) -> None:
     path = tmp_path / "big.npy"
     np.save(path, _made(SMALL))
     mapped = np.load(path, mmap_mode="r")
     low, high = SMALL // 4, SMALL // 4 + SMALL // 2  # a part of it: an offset into the file
+    grid = mapped[: SMALL // 2].reshape(-1, 4).T  # Fortran order: a transposed view
     dag = DAG()
-    tasks = [dag.add_node(_read_copy, mapped, k) for k in range(4)]
-    part = dag.add_node(_read_copy, mapped[low:high], 0)
+    tasks = [dag.add_node(_mapped_seen, mapped, k) for k in range(4)]
+    part = dag.add_node(_mapped_seen, mapped[low:high], 0)
+    columns = dag.add_node(_digest, grid)
     run = dag.run(executor="processes", max_workers=2)
     expected = _digest(_made(SMALL))
-    assert [run[t] for t in tasks] == [("ndarray", SMALL, expected, 3.0 * k + 1)
+    # each task maps the file itself, read-only as the caller's: no copy, in shared
+    # memory or in the pipe
+    assert [run[t] for t in tasks] == [("memmap", False, SMALL, expected, 3.0 * k + 1)
                                        for k in range(4)]
-    assert run[part] == ("ndarray", high - low, _digest(_made(SMALL)[low:high]), 3.0 * low + 1)
-    # the whole file's data: the first task's copy and one lent to the others; the part,
-    # a span of that one (not the pickle: numpy keeps a memmap's data in band)
+    assert run[part] == ("memmap", False, high - low, _digest(_made(SMALL)[low:high]),
+                         3.0 * low + 1)
+    assert run[columns] == _digest(_made(SMALL)[: SMALL // 2].reshape(-1, 4).T)
+    assert writes == []
+
+
+def _replace(path: str) -> None:
+    np.save(path + ".new.npy", _made(SMALL) * 0)
+    os.replace(path + ".new.npy", path)
+
+
+def test_a_mapped_file_replaced_during_the_run_fails_the_task_that_would_read_it(
+        tmp_path: Any, segments_left: set[str]) -> None:
+    path = tmp_path / "big.npy"
+    np.save(path, _made(SMALL))
+    mapped = np.load(path, mmap_mode="r")
+    dag = DAG()
+    first = dag.add_node(_replace, str(path))
+    reader = dag.add_node(_mapped_seen, mapped, 1)
+    # one worker, both jobs sent at once: the reader's sent before the file is replaced
+    run = dag.run(executor="processes", max_workers=1)
+    assert run.failed == [reader] and run[first] is None
+    with pytest.raises(webber.JobLoadError, match="changed or was replaced") as caught:
+        run[reader]
+    assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize("mode", ["r+", "c"])
+def test_an_array_of_a_file_mapped_writable_travels_as_its_data(
+        tmp_path: Any, mode: str, writes: list[int], segments_left: set[str]) -> None:
+    path = tmp_path / "big.npy"
+    np.save(path, _made(SMALL))
+    mapped = np.load(path, mmap_mode=mode)
+    mapped[0] = -5.0  # the caller's array, not (with "c") the file's: what the task must see
+    dag = DAG()
+    tasks = [dag.add_node(_read_copy, mapped, k) for k in range(3)]
+    run = dag.run(executor="processes", max_workers=2)
+    expected = _made(SMALL)
+    expected[0] = -5.0
+    assert [run[t] for t in tasks] == [("ndarray", SMALL, _digest(expected), float(expected[k]))
+                                       for k in range(3)]
+    # the first task's copy, and one lent to the rest
     assert writes == [SMALL * 8] * 2
 
 
@@ -294,7 +342,8 @@ def test_apart_lifts_large_bytes_and_mapped_arrays_out_of_containers_and_no_more
     assert _pickling.apart(small) is small  # nothing to lift: the same object
     lifted = _pickling.apart(((1, [big]), {"m": mapped}))
     assert type(lifted[0][1][0]).__name__ == "_BigBytes"
-    assert type(lifted[1]["m"]) is np.ndarray and np.shares_memory(lifted[1]["m"], mapped)
+    assert type(lifted[1]["m"]).__name__ == "_MappedFile"  # (its place in the file)
+    assert type(_pickling.apart(np.load(tmp_path / "a.npy", mmap_mode="c"))) is np.ndarray
     deep = [[[[[big]]]]]  # deeper than apart looks
     assert _pickling.apart(deep) is deep
     long = [0] * 2000 + [big]  # longer than apart reads
@@ -305,5 +354,5 @@ def test_a_read_only_buffer_has_an_address() -> None:
     data = _blob(1 << 10)
     array = _made(8)
     array.setflags(write=False)
-    assert _shm._address(memoryview(array)) == array.ctypes.data
-    assert _shm._address(memoryview(data)[16:]) == _shm._address(memoryview(data)) + 16
+    assert _shm.address(memoryview(array)) == array.ctypes.data
+    assert _shm.address(memoryview(data)[16:]) == _shm.address(memoryview(data)) + 16

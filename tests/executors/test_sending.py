@@ -117,10 +117,10 @@ def test_a_read_only_buffer_has_its_address() -> None:
     import ctypes
 
     data = bytes(range(256)) * 4
-    start = _shm._address(memoryview(data))
-    assert start is not None and _shm._address(memoryview(data)[16:]) == start + 16
+    start = _shm.address(memoryview(data))
+    assert start is not None and _shm.address(memoryview(data)[16:]) == start + 16
     writable = bytearray(data)
-    assert _shm._address(memoryview(writable)) == ctypes.addressof(
+    assert _shm.address(memoryview(writable)) == ctypes.addressof(
         ctypes.c_char.from_buffer(writable))
 
 

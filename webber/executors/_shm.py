@@ -52,6 +52,7 @@ __all__ = [
     "USABLE",
     "Holder",
     "Segment",
+    "address",
     "directory",
     "map_segment",
     "owner",
@@ -287,17 +288,17 @@ def _map_fixed(mm: mmap.mmap, offset: int, size: int, fd: int) -> None:
                          ctypes.c_int, ctypes.c_ssize_t]  # off_t: as wide as ssize_t here
         _libc_mmap = call
     with memoryview(mm) as view:
-        start = _address(view)
+        start = address(view)
     assert start is not None  # mm is writable
-    address = start + offset
-    got = _libc_mmap(address, size, mmap.PROT_READ | mmap.PROT_WRITE,
+    place = start + offset
+    got = _libc_mmap(place, size, mmap.PROT_READ | mmap.PROT_WRITE,
                      mmap.MAP_PRIVATE | _MAP_FIXED, fd, 0)
-    if got != address:  # MAP_FAILED: nothing of mm was replaced
+    if got != place:  # MAP_FAILED: nothing of mm was replaced
         errno = ctypes.get_errno()
         raise OSError(errno, f"mapping a part of a shared-memory segment: {os.strerror(errno)}")
 
 
-def _address(view: memoryview) -> int | None:
+def address(view: memoryview) -> int | None:
     """Where a buffer starts in memory, read-only ones too (bytes, an array of
     a file mapped read-only); None where the C API cannot tell."""
     try:
@@ -366,14 +367,14 @@ class Holder:
         for part, new in zip(_parts(name), _parts(mine), strict=True):
             os.rename(_segment_path(part), _segment_path(new))  # no longer its creator's
         self.names.append(mine)
-        start = _address(view)
+        start = address(view)
         if start is not None:
             self.spans.append((start, start + view.nbytes, mine))
         return mine
 
     def find(self, raw: memoryview) -> tuple[str, int, int] | None:
         """The span of a held segment that ``raw`` lies in, if any."""
-        start = _address(raw) if self.spans else None
+        start = address(raw) if self.spans else None
         if start is not None:
             for low, high, name in self.spans:
                 if low <= start and start + raw.nbytes <= high:
@@ -383,9 +384,9 @@ class Holder:
     def again(self, raw: memoryview) -> bool:
         """Whether ``raw`` was written before while this holder lasts (then it
         is worth lending: :meth:`lend`); remembered otherwise."""
-        start = _address(raw)
+        start = address(raw)
         if start is None:
-            return False  # (no address to find it by: see _address)
+            return False  # (no address to find it by: see address())
         key = (start, raw.nbytes)
         if key in self._seen:
             return True
@@ -397,7 +398,7 @@ class Holder:
         reader until :meth:`release`, and found by ``raw``'s address; returns
         the span its readers map without unlinking it."""
         self.names.append(name)
-        start = _address(raw)
+        start = address(raw)
         if start is not None:
             self.spans.append((start, start + raw.nbytes, name))
             self._seen[(start, raw.nbytes)] = raw
