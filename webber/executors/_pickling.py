@@ -26,6 +26,7 @@ import mmap
 import os
 import pickle
 import sys
+import threading
 from collections.abc import Callable
 from types import FunctionType
 from typing import Any, Literal
@@ -251,7 +252,15 @@ def dumps_value(obj: Any) -> Packed:
     if (type(obj) in PLAIN or plain_nested(obj) or _small_array(obj)
             or (_learned() and plain_nested(obj))):
         return obj, None
-    return dumps(obj, name_of=_unnamed)
+    packer = getattr(_results, "packer", None)
+    if packer is None:
+        packer = _results.packer = Packer(None, _unnamed)
+    return packer.dumps(obj)
+
+
+#: each thread's Packer of results (a worker's tasks may end in threads of
+#: their own: a timed or async one)
+_results = threading.local()
 
 
 def _unnamed(cls: type) -> None:
@@ -385,7 +394,6 @@ class _Buffers:
 
 def dumps(
     obj: Any, out_of_band: bool = True, holder: Holder | None = None, lend: bool = False,
-    name_of: Callable[[type], str | None] | None = None,
 ) -> tuple[bytes, list[Segment]]:
     """Pickle ``obj``; returns the pickle and the names of its segments.
 
@@ -395,8 +403,7 @@ def dumps(
     ``lend``: for what is sent to several processes (an owned segment is
     unlinked by its first reader), each new segment is lent at once: a span
     that its readers map without unlinking it, one copy for them all until
-    the holder is released. ``name_of``: see :class:`Packer` (a class with no
-    name goes by :func:`_by_digest`).
+    the holder is released.
     """
     import cloudpickle  # only the process executor pays for it
 
@@ -404,14 +411,7 @@ def dumps(
     try:
         if out_of_band:
             obj = apart(obj)
-        if name_of is None:
-            data = cloudpickle.dumps(obj, protocol=5, buffer_callback=buffers)
-        else:
-            with io.BytesIO() as file:
-                pickler = _naming_pickler()(file, protocol=5, buffer_callback=buffers)
-                pickler.name_of = name_of
-                pickler.dump(obj)
-                data = file.getvalue()
+        data = cloudpickle.dumps(obj, protocol=5, buffer_callback=buffers)
     except BaseException:
         remove_segments(buffers.segments)
         raise
@@ -422,13 +422,14 @@ class Packer:
     """:func:`dumps` for the objects of a batch in turn (each job's fields), by
     one pickler (making one costs more than a small job's pickle) that names
     each class sent by value with ``name_of(cls)``, the id its receiver knows
-    it by (see :func:`known`). Each pickle loads on its own."""
+    it by (see :func:`known`; None: by :func:`_by_digest`). Each pickle loads
+    on its own. ``holder``: see :func:`dumps`."""
 
-    def __init__(self, holder: Holder, name_of: Callable[[type], str]) -> None:
+    def __init__(self, holder: Holder | None, name_of: Callable[[type], str | None]) -> None:
         self._holder, self._name_of = holder, name_of
         self._file = io.BytesIO()
         self._pickler: Any = None
-        self._buffers = _Buffers(True, holder, False)
+        self._buffers: _Buffers  # (each pickle's own: see dumps)
 
     def dumps(self, obj: Any) -> tuple[bytes, list[Segment]]:
         buffers = self._buffers = _Buffers(True, self._holder, False)
