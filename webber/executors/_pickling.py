@@ -312,15 +312,32 @@ def _naming_pickler() -> type[Any]:
         a dataclass of ``__main__`` costs 0.3-0.7 ms to pickle by value, and
         its instances as the arguments of 10,000 tasks would pay that each."""
 
-        name_of: Callable[[type], str | None]
+        def __init__(self, file: io.BytesIO, name_of: Callable[[type], str | None],
+                     buffer_callback: Callable[[pickle.PickleBuffer], bool]) -> None:
+            super().__init__(file, protocol=5, buffer_callback=buffer_callback)
+            self.name_of = name_of
+            #: class -> how it is pickled here (the jobs of a batch, the results
+            #: of a worker, hold the same few classes again and again)
+            self.classes: dict[type, Any] = {}
 
         def reducer_override(self, obj: Any) -> Any:
-            if isinstance(obj, type) and by_value(obj):
-                name = self.name_of(obj)
-                return (known, (name,)) if name is not None else _by_digest(obj)
+            if isinstance(obj, type):
+                classes = self.classes
+                reduced = classes.get(obj)
+                if reduced is None:
+                    if len(classes) >= 256:
+                        classes.clear()  # (classes made on the fly: a bound, not a cache policy)
+                    reduced = classes[obj] = self._class_reduce(obj)
+                return reduced
             if obj.__class__ is FunctionType and obj in _BY_NAME:
                 return NotImplemented  # (as cloudpickle decides, in 1/10 the time)
             return super().reducer_override(obj)
+
+        def _class_reduce(self, cls: type) -> Any:
+            if by_value(cls):
+                name = self.name_of(cls)
+                return (known, (name,)) if name is not None else _by_digest(cls)
+            return super().reducer_override(cls)
 
     return Naming
 
@@ -362,10 +379,11 @@ def _class_of(digest: bytes, data: bytes) -> type:
     return cls
 
 
-#: what pickle saves each object by: the module and name that the pickle of
-#: every instance holds (its class's reduce gives them)
-_BY_NAME = frozenset(getattr(copyreg, name) for name in
-                     ("__newobj__", "__newobj_ex__", "_reconstructor"))
+#: functions that pickles name by module and name: what pickle saves each
+#: object by (its class's reduce gives them), and the loaders here
+_BY_NAME = frozenset((*(getattr(copyreg, name) for name in
+                        ("__newobj__", "__newobj_ex__", "_reconstructor")),
+                      known, _class_of, _mapped))
 
 
 class _Buffers:
@@ -436,8 +454,7 @@ class Packer:
         pickler, file = self._pickler, self._file
         if pickler is None:
             pickler = self._pickler = _naming_pickler()(
-                file, protocol=5, buffer_callback=lambda buffer: self._buffers(buffer))
-            pickler.name_of = self._name_of
+                file, self._name_of, lambda buffer: self._buffers(buffer))
         file.seek(0)
         file.truncate()
         try:
