@@ -300,6 +300,21 @@ def test_a_mapped_file_replaced_during_the_run_fails_the_task_that_would_read_it
     assert str(path) in str(caught.value)
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="Linux lists its maps there")
+def test_a_mapped_file_replaced_under_its_path_before_the_run_travels_as_its_data(
+        tmp_path: Any, writes: list[int], segments_left: set[str]) -> None:
+    path = tmp_path / "big.npy"
+    np.save(path, _made(SMALL))
+    mapped = np.load(path, mmap_mode="r")
+    _replace(str(path))  # the path names another file now; the caller's map, the first
+    dag = DAG()
+    tasks = [dag.add_node(_mapped_seen, mapped, k) for k in range(2)]
+    run = dag.run(executor="processes", max_workers=2)
+    assert [run[t] for t in tasks] == [("ndarray", False, SMALL, _digest(_made(SMALL)),
+                                        3.0 * k + 1) for k in range(2)]
+    assert writes == [SMALL * 8] * 2  # (its data: the first task's copy, one lent to the next)
+
+
 @pytest.mark.parametrize("mode", ["r+", "c"])
 def test_an_array_of_a_file_mapped_writable_travels_as_its_data(
         tmp_path: Any, mode: str, writes: list[int], segments_left: set[str]) -> None:
@@ -342,7 +357,7 @@ def test_apart_lifts_large_bytes_and_mapped_arrays_out_of_containers_and_no_more
     assert _pickling.apart(small) is small  # nothing to lift: the same object
     lifted = _pickling.apart(((1, [big]), {"m": mapped}))
     assert type(lifted[0][1][0]).__name__ == "_BigBytes"
-    assert type(lifted[1]["m"]).__name__ == "_MappedFile"  # (its place in the file)
+    assert type(lifted[1]["m"]).__name__ == "_Place"  # (its place in the file)
     assert type(_pickling.apart(np.load(tmp_path / "a.npy", mmap_mode="c"))) is np.ndarray
     deep = [[[[[big]]]]]  # deeper than apart looks
     assert _pickling.apart(deep) is deep

@@ -11,7 +11,7 @@ the pipe::
 
 (a buffer that finds no room in shared memory stays in the pickle). An array
 of a file mapped read-only travels as its place in the file, which the
-receiver maps too (:class:`_MappedFile`).
+receiver maps too (``_mapped.py``).
 
 Only what needs cloudpickle pays for it: job fields and results made of
 plain scalars go through the C pickler.
@@ -22,21 +22,19 @@ from __future__ import annotations
 import copyreg
 import functools
 import io
-import mmap
-import os
 import pickle
 import sys
 import threading
 from collections.abc import Callable
 from types import FunctionType
-from typing import Any, Literal
+from typing import Any
 
 from webber._refs import Ref, made_of
+from webber.executors._mapped import by_place, mapped
 from webber.executors._shm import (
     THRESHOLD,
     Holder,
     Segment,
-    address,
     map_segment,
     remove_segments,
     write_segment,
@@ -72,7 +70,7 @@ def apart(obj: Any, depth: int = _DEPTH) -> Any:
     through the pipe, once for each task. Containers (tuples, lists, dicts)
     are looked into ``depth`` levels deep (:data:`_ITEMS` items at most), and
     made anew only if they hold one. A contiguous memmap mapped read-only
-    travels as its place in its file (:class:`_MappedFile`), another one as
+    travels as its place in its file (:func:`~webber.executors._mapped.by_place`), another one as
     an ndarray of its data."""
     kind = type(obj)
     if kind is bytes:
@@ -83,7 +81,7 @@ def apart(obj: Any, depth: int = _DEPTH) -> Any:
                 return {k: apart(v, depth - 1) for k, v in obj.items()}
             return kind(apart(x, depth - 1) for x in obj)
     elif _memmap(obj):
-        return _MappedFile.of(obj) or sys.modules["numpy"].asarray(obj)  # (its data out of band)
+        return by_place(obj) or sys.modules["numpy"].asarray(obj)  # (its data out of band)
     return obj
 
 
@@ -108,66 +106,6 @@ _ATOMS = frozenset((int, float, str, bool, type(None)))
 def _memmap(obj: Any) -> bool:
     np = sys.modules.get("numpy")
     return np is not None and isinstance(obj, np.memmap) and obj.nbytes >= THRESHOLD
-
-
-class _MappedFile:
-    """A contiguous numpy array of a file mapped read-only, travelling as its
-    place in the file, which the receiver maps in turn: no copy at all (as
-    joblib sends one). The file's identity travels along, so that a file
-    replaced or rewritten meanwhile fails the task that would read it,
-    rather than give it other data."""
-
-    __slots__ = ("args",)
-
-    def __init__(self, args: tuple[Any, ...]) -> None:
-        self.args = args
-
-    @classmethod
-    def of(cls, array: Any) -> _MappedFile | None:
-        """``array`` (an ``np.memmap``) by reference; None when it must travel
-        as its data: mapped writable or copy-on-write (what the file holds
-        may not be what the array holds), not contiguous, or not of a file
-        with a name."""
-        base = array.base
-        while base is not None and not isinstance(base, mmap.mmap):
-            base = getattr(base, "base", None)  # (a view's: its array's, down to the map)
-        path = getattr(array, "filename", None)  # (a str, or a Path: see np.memmap)
-        path = os.fspath(path) if isinstance(path, os.PathLike) else path
-        if (array.mode != "r" or not isinstance(base, mmap.mmap) or not isinstance(path, str)
-                or not (array.flags.c_contiguous or array.flags.f_contiguous)):
-            return None
-        with memoryview(base) as view:
-            start = address(view)  # (numpy maps from the offset rounded down, as mmap asks)
-        try:
-            stat = os.stat(path)
-        except OSError:
-            return None
-        if start is None:
-            return None
-        offset = array.offset - array.offset % mmap.ALLOCATIONGRANULARITY
-        offset += array.ctypes.data - start
-        if not 0 <= offset <= stat.st_size - array.nbytes:
-            return None
-        order = "C" if array.flags.c_contiguous else "F"
-        identity = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
-        return cls((path, array.dtype, offset, array.shape, order, identity))
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_mapped, self.args)
-
-
-def _mapped(path: str, dtype: Any, offset: int, shape: tuple[int, ...], order: Literal["C", "F"],
-            identity: tuple[int, ...]) -> Any:
-    """The array :class:`_MappedFile` sent: of the same file, mapped read-only."""
-    import numpy as np
-
-    with open(path, "rb") as file:
-        stat = os.fstat(file.fileno())
-        if (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns) != identity:
-            raise pickle.UnpicklingError(
-                f"the file {path!r}, mapped read-only by an argument (np.memmap), changed "
-                f"or was replaced after the caller sent it; do not change it during a run")
-        return np.memmap(file, dtype=dtype, mode="r", offset=offset, shape=shape, order=order)
 
 
 #: what the C pickler sends safely: nothing here can be a function or a
@@ -383,7 +321,7 @@ def _class_of(digest: bytes, data: bytes) -> type:
 #: object by (its class's reduce gives them), and the loaders here
 _BY_NAME = frozenset((*(getattr(copyreg, name) for name in
                         ("__newobj__", "__newobj_ex__", "_reconstructor")),
-                      known, _class_of, _mapped))
+                      known, _class_of, mapped))
 
 
 class _Buffers:
