@@ -105,6 +105,48 @@ def test_a_result_of_a_class_sent_by_value_carries_it_pickled_once_and_loads_it_
     assert _pickling._RECEIVED[digest] is cls  # loaded once, then looked up
 
 
+def test_a_worker_tells_its_caller_a_class_once_and_names_it_by_digest_after(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    cls = _record_class()
+    told: list[bytes] = []
+    monkeypatch.setattr(_pickling, "tell", lambda digest, data: told.append(data))
+    monkeypatch.setattr(_pickling, "_TOLD", set())
+    monkeypatch.setattr(_pickling, "_HEARD", {})
+    first, _ = _pickling.dumps_value(cls("a", 1))
+    second, _ = _pickling.dumps_value(cls("b", 2))
+    digest, data = _pickling._SENT[cls]
+    assert told == [data]  # once, ahead of the results
+    assert data not in first and data not in second and len(first) < 300
+    _pickling._RECEIVED.pop(digest, None)  # (as a caller that never loaded it)
+    with pytest.raises(pickle.UnpicklingError, match="did not send"):
+        _pickling.loads(first, [])
+    _pickling.told(digest, data)
+    a, b = _pickling.loads(first, []), _pickling.loads(second, [])
+    assert type(a) is type(b) is cls and (a.n, b.name) == (1, "b")
+    # past the bound (classes made on the fly), each result carries its class again
+    monkeypatch.setattr(_pickling, "_TELLS", 0)
+    other = _record_class()
+    third, _ = _pickling.dumps_value(other("c", 3))
+    assert _pickling._SENT[other][1] in third and len(told) == 1
+
+
+def test_results_of_a_class_sent_by_value_reach_the_caller_told_once_a_worker(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from webber.executors import _pool
+
+    cls = _record_class()
+    heard: list[bytes] = []
+    monkeypatch.setattr(_pool, "told", lambda digest, data: (heard.append(digest),
+                                                              _pickling.told(digest, data)))
+    webber.shutdown()  # (fresh workers: none told the caller of anything yet)
+    dag = DAG()
+    tasks = [dag.add_node(_doubled, cls("x", k), cls("y", 0)) for k in range(200)]
+    run = dag.run(executor="processes", max_workers=2)
+    assert [(run[t][3].n, type(run[t][3]) is cls) for t in tasks] == [(k, True)
+                                                                      for k in range(200)]
+    assert 1 <= len(heard) <= 2 and len(set(heard)) == 1  # once a worker, one class
+
+
 def test_by_value_follows_cloudpickle_for_a_class_that_arrived_by_value() -> None:
     cls = _record_class()
     # as a worker gets it: its module kept, its name without "<locals>", and

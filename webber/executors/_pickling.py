@@ -41,7 +41,7 @@ from webber.executors._shm import (
 )
 
 __all__ = ["PLAIN", "Packed", "Packer", "apart", "by_value", "dumps", "dumps_value", "known",
-           "loads", "plain", "plain_nested", "unpack"]
+           "loads", "plain", "plain_nested", "tell", "told", "unpack"]
 
 
 class _BigBytes:
@@ -286,13 +286,29 @@ _SENT: dict[type, tuple[bytes, bytes]] = {}
 #: digest -> class: each class received by value, loaded once
 _RECEIVED: dict[bytes, type] = {}
 
+#: how a worker tells its caller a class's pickle once, ahead of the results
+#: that name it by its digest alone (see :func:`_by_digest`): a message of its
+#: own, which the caller takes in as it comes (:func:`told`), whatever becomes
+#: of the result; None where nobody listens (the caller, a dask worker)
+tell: Callable[[bytes, bytes], None] | None = None
+#: the digests this worker told its caller (at most :data:`_TELLS`)
+_TOLD: set[bytes] = set()
+#: digest -> the class's pickle, as a worker told it (see :func:`told`)
+_HEARD: dict[bytes, bytes] = {}
+#: classes a worker tells at most; later ones go in each result, as they are
+#: made on the fly (a class a task makes for each result), and the caller must
+#: keep what it was told for good (a worker may name it in any later result)
+_TELLS = 1024
+
 
 def _by_digest(cls: type) -> tuple[Any, ...]:
     """The reduce of a class sent by value with no id at the receiver (a class
     of the caller's ``__main__`` in a worker's results): pickled once here,
     loaded once there (see :func:`_class_of`), its pickle's digest naming it.
     A class pickled by value twice loads as one class anyway (cloudpickle
-    tracks it), so it is the same class, for 1/100 the time."""
+    tracks it), so it is the same class, for 1/100 the time. A worker tells
+    its caller the pickle once (:data:`tell`); its results then hold the
+    digest alone (a dataclass's pickle is 3 KB, its instance's 40 bytes)."""
     sent = _SENT.get(cls)
     if sent is None:
         import hashlib  # (here: OpenSSL's 3-4 MB in every worker otherwise)
@@ -303,13 +319,29 @@ def _by_digest(cls: type) -> tuple[Any, ...]:
         if len(_SENT) >= 256:
             _SENT.clear()  # (classes made on the fly: a bound, not a cache policy)
         sent = _SENT[cls] = (hashlib.blake2b(data, digest_size=16).digest(), data)
-    return (_class_of, sent)
+    digest = sent[0]
+    if tell is not None and digest not in _TOLD and len(_TOLD) < _TELLS:
+        tell(*sent)  # (sent before any result naming it: in order, on the same pipe)
+        _TOLD.add(digest)
+    return (_class_of, (digest, None) if digest in _TOLD else sent)
 
 
-def _class_of(digest: bytes, data: bytes) -> type:
-    """The class whose pickle is ``data``: see :func:`_by_digest`."""
+def told(digest: bytes, data: bytes) -> None:
+    """Take in a class's pickle that a worker told (see :data:`tell`)."""
+    _HEARD[digest] = data
+
+
+def _class_of(digest: bytes, data: bytes | None) -> type:
+    """The class whose pickle is ``data`` (None: the one a worker told, see
+    :func:`_by_digest`)."""
     cls = _RECEIVED.get(digest)
     if cls is None:
+        if data is None:
+            data = _HEARD.get(digest)
+            if data is None:
+                raise pickle.UnpicklingError(
+                    f"a result names a class (digest {digest.hex()}) that its worker "
+                    f"process did not send")
         cls = pickle.loads(data)
         if len(_RECEIVED) >= 256:
             _RECEIVED.clear()

@@ -69,6 +69,7 @@ from webber.executors._answers import (
 from webber.executors._base import Column, Job, Started
 from webber.executors._frames import send_frame
 from webber.executors._ledger import hold, recover, release
+from webber.executors._pickling import told
 from webber.executors._process import Proc, crash_error, reap, spawn
 from webber.executors._sending import send_batch, take
 from webber.executors._session import LONG, MAX_BATCH, Session, announce
@@ -298,6 +299,8 @@ class Pool:
                         emit_line(name, line, stream, node)
                     elif message[0] == "note":
                         _shm.warn_once(message[1])
+                    elif message[0] == "cls":
+                        told(message[1], message[2])
                     elif message[0] == "ready":
                         self._ready(proc, message[1])
                     elif message[0] == "start":

@@ -23,6 +23,10 @@ runs jobs one at a time, in the order they arrive::
                                     ("out", name, node, stream, line)   each printed line, at once
                                     ("start", tag, time)   a job with a timeout begins, at once
                                     ("note", text)   shared memory was short (once)
+                                    ("cls", digest, pickle)   a class of the caller's
+                                    ``__main__`` (or made in a function), once, before
+                                    the results that name it by its digest
+                                    (_pickling._by_digest)
                                     ("done", [(tag, ok, pickle, segments, started, duration,
                                                info, rss or 0), ...])
                                     (a plain result as it is, segments None: _pickling.Packed)
@@ -165,6 +169,12 @@ class _Worker:
         with self.lock:
             self.flush_locked()  # the results before it come first
             send_frame(self.out, data)
+
+    def tell(self, digest: bytes, data: bytes) -> None:
+        """Send a class's pickle ahead of the results that name it by digest."""
+        message = pickle.dumps(("cls", digest, data), pickle.HIGHEST_PROTOCOL)
+        with self.lock:
+            send_frame(self.out, message)
 
     def emit(self, name: str, line: str, stream: str, node: str) -> None:
         self.send(("out", name, node, stream, line))
@@ -458,6 +468,7 @@ def main() -> None:
     threading.Thread(target=_watch_caller, args=(life, os.getppid()), daemon=True).start()
     worker = _Worker(frames, out)
     _pickling.lookup = worker.function  # (classes sent once, named in jobs' pickles)
+    _pickling.tell = worker.tell  # (and those of results, told once)
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=worker.forked)
     _output.set_emitter(worker.emit)
