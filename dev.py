@@ -101,23 +101,30 @@ def outer_pip_can_target() -> bool:
     return tuple(int(p) for p in __version__.split(".")[:2] if p.isdigit()) >= (22, 3)
 
 
-def ensure_chromium() -> None:
-    """The dashboard's tests drive a real headless browser: Debian's chromium and
-    its driver. Installed here when missing and we are root (as on CI); else
+#: what some tests drive, by command: Debian's package that installs it
+SYSTEM_TOOLS = {"chromium": "chromium", "chromedriver": "chromium-driver", "dot": "graphviz"}
+
+
+def ensure_system_tools() -> None:
+    """Debian's chromium and its driver (the dashboard's tests drive a real
+    headless browser) and Graphviz's dot (diagrams, and the notebooks that
+    draw them). Installed here when missing and we are root (as on CI); else
     those tests skip and say why."""
-    if shutil.which("chromium") and shutil.which("chromedriver"):
+    missing = sorted({package for command, package in SYSTEM_TOOLS.items()
+                      if not shutil.which(command)})
+    if not missing:
         return
     if os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get"):
-        step("install chromium", "sh", "-c",
-             "apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null")
+        step(f"install {' '.join(missing)}", "sh", "-c",
+             f"apt-get update -qq && apt-get install -y -qq {' '.join(missing)} >/dev/null")
     else:
-        print("=== warning: chromium and chromedriver are missing and this is not root: "
-              "the dashboard's browser tests will skip", flush=True)
+        print(f"=== warning: {', '.join(missing)} missing and this is not root: the tests "
+              f"that need them will skip", flush=True)
 
 
 def test(args: list[str]) -> None:
     ensure_venv(VENV, "-e .[test]")
-    ensure_chromium()
+    ensure_system_tools()
     step("ruff", PYTHON, "-m", "ruff", "check", ".")
     step("mypy", PYTHON, "-m", "mypy", "--strict", "webber", "examples", "tests/test_typing.py")
     # The layers contract in pyproject.toml (see ARCHITECTURE.md).

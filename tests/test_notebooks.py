@@ -60,6 +60,8 @@ def test_there_are_four_notebooks() -> None:
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_to_completion(path: Path, tmp_path: Path) -> None:
+    if shutil.which("dot") is None and path.stem != "03-performance":
+        pytest.skip("Graphviz's dot is not installed (this notebook draws diagrams)")
     notebook = execute(path, tmp_path)
     code = [c for c in notebook.cells if c.cell_type == "code"]
     assert all(c.outputs or not c.source.strip() for c in code[:1])
