@@ -89,14 +89,14 @@ def mapped(path: str, dtype: Any, offset: int, shape: tuple[int, ...], order: Li
 
 #: map -> (device, inode) of the file it maps, None where that cannot be read
 #: (read once per map: one array passed to many tasks)
-_FILES: weakref.WeakKeyDictionary[mmap.mmap, tuple[int, int] | None] = (
+_INODES: weakref.WeakKeyDictionary[mmap.mmap, tuple[int, int] | None] = (
     weakref.WeakKeyDictionary())
 
 
 def _file_of(base: mmap.mmap, start: int) -> tuple[int, int] | None:
     """The device and inode of the file ``base`` (starting at ``start``) maps."""
     try:
-        return _FILES[base]
+        return _INODES[base]
     except KeyError:
         pass
     found = None
@@ -111,5 +111,5 @@ def _file_of(base: mmap.mmap, start: int) -> tuple[int, int] | None:
                     break
     except (OSError, ValueError, IndexError, AttributeError):  # (no such file: not Linux)
         found = None
-    _FILES[base] = found
+    _INODES[base] = found
     return found

@@ -31,9 +31,7 @@ def check_plan(plan: Plan) -> None:
     import cloudpickle
 
     tried: set[int] = set()
-    pickler = _strict_pickler()(_Sink(), protocol=5, buffer_callback=_aside)
-    pickler.classes = set()  # (each class sent by value checked once: see _strict_pickler)
-    pickler.records = set()  # (see _plain_records)
+    pickler = _checker()
     last = None  # (most tasks run the function of the task before)
     for n, node in plan.nodes.items():
         func = node.node.func
@@ -105,8 +103,7 @@ def _dumps(obj: Any, pickler: Any = None) -> None:
     task would silently read stale data and write nowhere. ``pickler``: one
     made for many objects (making one costs more than a small object's pickle)."""
     if pickler is None:
-        pickler = _strict_pickler()(_Sink(), protocol=5, buffer_callback=_aside)
-        pickler.classes = set()
+        pickler = _checker()
     try:
         pickler.dump(obj)
     finally:
@@ -125,12 +122,23 @@ def _aside(buffer: Any) -> bool:
     return False
 
 
+def _checker() -> Any:
+    """A pickler that checks what it pickles, and writes it nowhere."""
+    return _strict_pickler()(_Sink(), protocol=5, buffer_callback=_aside)
+
+
 @functools.cache
 def _strict_pickler() -> Any:
     import cloudpickle
 
     class Strict(cloudpickle.Pickler):  # type: ignore[misc]
-        classes: set[type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            #: each class sent by value, checked once (see reducer_override)
+            self.classes: set[type] = set()
+            #: each class whose instances pickle as their __dict__, checked once
+            #: (see _plain_records)
+            self.records: set[type] = set()
 
         def reducer_override(self, obj: Any) -> Any:
             if isinstance(obj, _FILES):

@@ -359,13 +359,13 @@ _BY_NAME = frozenset((*(getattr(copyreg, name) for name in
 class _Buffers:
     """Where a pickle's large buffers go (its ``buffer_callback``): see :func:`dumps`."""
 
-    def __init__(self, out_of_band: bool, holder: Holder | None, lend: bool) -> None:
-        self.out_of_band, self.holder, self.lend = out_of_band, holder, lend
+    def __init__(self, holder: Holder | None, lend: bool) -> None:
+        self.holder, self.lend = holder, lend
         self.segments: list[Segment] = []
 
     def __call__(self, buffer: pickle.PickleBuffer) -> bool:
         raw = buffer.raw()
-        if raw.nbytes < THRESHOLD or not self.out_of_band:
+        if raw.nbytes < THRESHOLD:
             return True  # small: keep it in the pickle
         holder, segments = self.holder, self.segments
         held = holder.find(raw) if holder is not None else None
@@ -381,25 +381,22 @@ class _Buffers:
 
 
 def dumps(
-    obj: Any, out_of_band: bool = True, holder: Holder | None = None, lend: bool = False,
+    obj: Any, holder: Holder | None = None, lend: bool = False,
 ) -> tuple[bytes, list[Segment]]:
     """Pickle ``obj``; returns the pickle and the names of its segments.
 
-    ``out_of_band=False`` keeps every buffer in the pickle. A buffer that lies
-    in a segment ``holder`` keeps is sent by reference; one that ``holder``
-    saw written before is lent (see :class:`~webber.executors._shm.Holder`).
-    ``lend``: for what is sent to several processes (an owned segment is
+    A buffer that lies in a segment ``holder`` keeps is sent by reference;
+    one that ``holder`` saw written before is lent (see
+    :class:`~webber.executors._shm.Holder`). ``lend``: for what is sent to several processes (an owned segment is
     unlinked by its first reader), each new segment is lent at once: a span
     that its readers map without unlinking it, one copy for them all until
     the holder is released.
     """
     import cloudpickle  # only the process executor pays for it
 
-    buffers = _Buffers(out_of_band, holder, lend)
+    buffers = _Buffers(holder, lend)
     try:
-        if out_of_band:
-            obj = apart(obj)
-        data = cloudpickle.dumps(obj, protocol=5, buffer_callback=buffers)
+        data = cloudpickle.dumps(apart(obj), protocol=5, buffer_callback=buffers)
     except BaseException:
         remove_segments(buffers.segments)
         raise
@@ -420,7 +417,7 @@ class Packer:
         self._buffers: _Buffers  # (each pickle's own: see dumps)
 
     def dumps(self, obj: Any) -> tuple[bytes, list[Segment]]:
-        buffers = self._buffers = _Buffers(True, self._holder, False)
+        buffers = self._buffers = _Buffers(self._holder, False)
         pickler, file = self._pickler, self._file
         if pickler is None:
             pickler = self._pickler = _naming_pickler()(
