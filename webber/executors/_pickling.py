@@ -387,8 +387,9 @@ def dumps(
 
     A buffer that lies in a segment ``holder`` keeps is sent by reference;
     one that ``holder`` saw written before is lent (see
-    :class:`~webber.executors._shm.Holder`). ``lend``: for what is sent to several processes (an owned segment is
-    unlinked by its first reader), each new segment is lent at once: a span
+    :class:`~webber.executors._shm.Holder`). ``lend``: for what is sent to
+    several processes (an owned segment is unlinked by its first reader),
+    each new segment is lent at once: a span
     that its readers map without unlinking it, one copy for them all until
     the holder is released.
     """
