@@ -16,7 +16,9 @@ show --json``) also writes what cannot be read back: lambdas by their
 ``<lambda>`` name, and other arguments as ``{"$repr": "..."}``.
 
 Functions are found again by name: ``registry[node name]``, ``registry[node
-id]``, ``registry[function path]``, else by importing the dotted path.
+id]``, ``registry[function path]`` (a ``module``'s functions count as a
+registry of their names, after ``registry``), else by importing the dotted
+path. A graph webber 0.4.0 wrote is read by ``_describe_040``.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from webber._describe_040 import is_040, load_040
 from webber._errors import FormatError, WebberError
 from webber._graph import OPTION_FIELDS, Condition, Node, TaskOptions, qualified_name
 from webber._promise import Promise
@@ -37,7 +41,7 @@ from webber._promise import Promise
 if TYPE_CHECKING:
     from webber._flow import DAG
 
-__all__ = ["FORMAT", "VERSION", "describe", "load", "read_text", "schema_path"]
+__all__ = ["FORMAT", "VERSION", "describe", "load", "read_text", "schema_path", "write_json"]
 
 FORMAT = "webber.dag"
 VERSION = 1
@@ -169,11 +173,17 @@ def _short(value: Any) -> str:
 
 # -- reading ------------------------------------------------------------------------------
 def load(
-    cls: type[D], data: Any, registry: Mapping[str, Callable[..., Any]] | None = None
+    cls: type[D], data: Any, registry: Mapping[str, Callable[..., Any]] | None = None,
+    module: ModuleType | None = None,
 ) -> D:
     """What :meth:`DAG.from_dict <webber.DAG.from_dict>` returns."""
     if not isinstance(data, dict):
         raise FormatError(f"expected a JSON object (a dict), got {type(data).__name__}")
+    if is_040(data):
+        return load_040(cls, data, registry, module)
+    if module is not None:  # (its functions by name; the registry's first)
+        found = {k: v for k, v in vars(module).items() if callable(v)}
+        registry = {**found, **(registry or {})}
     if data.get("format") != FORMAT or "version" not in data:
         raise FormatError(
             f"not a webber graph: expected \"format\": {FORMAT!r} and a \"version\"; "
@@ -307,6 +317,16 @@ def _decode(n: str, value: Any) -> Any:
                 n,
             )
     return {k: _decode(n, v) for k, v in value.items()}
+
+
+def write_json(dag: DAG, path: str | os.PathLike[str] | None, indent: int | None,
+               strict: bool) -> str:
+    """What :meth:`DAG.to_json <webber.DAG.to_json>` returns (and writes to ``path``)."""
+    text = json.dumps(describe(dag, strict), indent=indent, allow_nan=False)
+    if path is not None:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+    return text
 
 
 def read_text(source: str | os.PathLike[str]) -> Any:

@@ -38,6 +38,8 @@ from webber._store import GraphStore
 from webber._task import Task
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     import graphviz
     from typing_extensions import Self
 
@@ -276,28 +278,26 @@ class DAG(GraphEdits):
 
     def to_json(
         self, path: str | os.PathLike[str] | None = None, *, indent: int | None = 2,
-        strict: bool = True,
+        strict: bool = True, file: str | os.PathLike[str] | None = None,
     ) -> str:
-        """:meth:`to_dict` as JSON text. With ``path``, also written to that file."""
-        import json
+        """:meth:`to_dict` as JSON text. With ``path``, also written to that
+        file (``file``: webber 0.4.0's name for it)."""
+        from webber._describe import write_json
 
-        text = json.dumps(self.to_dict(strict=strict), indent=indent, allow_nan=False)
-        if path is not None:
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
-        return text
+        return write_json(self, file if path is None else path, indent, strict)
 
     @classmethod
     def from_dict(
-        cls, data: dict[str, Any], registry: Mapping[str, Callable[..., Any]] | None = None
+        cls, data: dict[str, Any], registry: Mapping[str, Callable[..., Any]] | None = None,
+        module: ModuleType | None = None,
     ) -> Self:
         """The graph that :meth:`to_dict` described, with the same ids, settings,
         arguments and edges.
 
         Each node's function is ``registry[node name]`` (or ``[node id]``, or
-        ``[function path]``), else imported by its dotted path. Raises
-        :class:`~webber.FormatError` naming the node whose function cannot
-        be found, and for a document of another format version.
+        ``[function path]``), else ``module``'s of that name, else imported by
+        its dotted path; else :class:`~webber.FormatError`, as for a document
+        of another version. A graph webber 0.4.0 wrote gets fresh ids, as there.
 
         >>> from webber import DAG
         >>> def shout(text: str) -> str:
@@ -310,18 +310,19 @@ class DAG(GraphEdits):
         """
         from webber._describe import load
 
-        return load(cls, data, registry)
+        return load(cls, data, registry, module)
 
     @classmethod
     def from_json(
         cls,
         path_or_text: str | os.PathLike[str],
         registry: Mapping[str, Callable[..., Any]] | None = None,
+        module: ModuleType | None = None,
     ) -> Self:
         """:meth:`from_dict` of JSON text, or of the JSON file at a path."""
         from webber._describe import load, read_text
 
-        return load(cls, read_text(path_or_text), registry)
+        return load(cls, read_text(path_or_text), registry, module)
 
     # -- compiling, running, drawing -----------------------------------------------
     def compile(self) -> Plan:
