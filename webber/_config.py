@@ -50,8 +50,18 @@ class Config:
     """
 
     def __init__(self) -> None:
-        self.executor: str | Executor | None = None
-        """The executor ``run()`` uses when called without one (None: see above)."""
+        self._executor: str | Executor | None = None
+
+    @property
+    def executor(self) -> str | Executor | None:
+        """The executor ``run()`` uses when called without one (None: see above).
+        Checked when set: a misspelt name raises at that line."""
+        return self._executor
+
+    @executor.setter
+    def executor(self, executor: str | Executor | None) -> None:
+        _check(executor, "webber.config.executor")
+        self._executor = executor
 
     def __repr__(self) -> str:
         return f"webber.config(executor={self.executor!r}, resolved={self.default_executor()!r})"
@@ -61,19 +71,18 @@ class Config:
         try:
             yield self
         finally:
-            self.executor = saved
+            self._executor = saved
 
     def set(self, *, executor: str | Executor | None = None) -> AbstractContextManager[Config]:
         """Set ``executor`` now; as a context manager, restore it on exit."""
         _check(executor, "webber.config.set(executor=...)")
-        saved, self.executor = self.executor, executor
+        saved, self._executor = self._executor, executor
         return self._restoring(saved)
 
     def default_executor(self) -> str | Executor:
         """The executor a run without ``executor=`` uses (see the module's doc)."""
-        if self.executor is not None:
-            _check(self.executor, "webber.config.executor")
-            return self.executor
+        if self._executor is not None:
+            return self._executor
         name = os.environ.get(ENV_EXECUTOR, "").strip()
         if name:
             _check(name, f"the environment variable {ENV_EXECUTOR}")

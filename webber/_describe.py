@@ -6,7 +6,8 @@ The format (version 1; its JSON Schema is ``webber/schema/dag-v1.json``)::
      "nodes": [{"id", "name", "function": "package.module.function",
                 "args": [...], "kwargs": {...}, "inputs": [parent ids],
                 "fan_out", "partial", "fan_out_slot", "fan_out_zip", "retries", "retry_delay",
-                "retry_backoff", "timeout", "skip", "skip_as_failure"}, ...],
+                "retry_backoff", "timeout", "retry_on", "cache", "version", "limit",
+                "skip", "skip_as_failure"}, ...],
      "edges": [{"parent", "child", "continue_on": "Success", "data": bool}, ...]}
 
 Arguments are JSON values, with three tagged forms: ``{"$promise": id}`` (a

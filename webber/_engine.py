@@ -496,5 +496,5 @@ def run_plan(
         session = CacheSession(cache, plan) if cache is not None else None
         return _Engine(
             plan, executor, list(listeners), record=Recorder(), reuse=dict(reuse or {}),
-            tracebacks=tracebacks, verbose=verbose, session=session, limits=Limits(limits),
+            tracebacks=tracebacks, verbose=verbose, session=session, limits=Limits(limits, plan),
         ).run()

@@ -203,7 +203,7 @@ class DAG(GraphEdits):
 
     def skip_node(self, ref: NodeRef, skip: bool = True, as_failure: bool = False) -> None:
         """Don't run the node; its children see it as a success (or a failure
-        with ``as_failure=True``). Its state in the Run is ``"skipped"``."""
+        with ``as_failure=True``), and get None for its value. Its state is ``"skipped"``."""
         self._update(self.node_id(ref), skip=skip, skip_as_failure=as_failure)
 
     def relabel_node(self, ref: NodeRef, label: str) -> str:

@@ -8,11 +8,15 @@ next one. Nothing here runs anything, so it holds on every executor.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from webber._errors import LimitError
+
+if TYPE_CHECKING:
+    from webber._plan import Plan
 
 __all__ = ["Limits"]
 
@@ -20,8 +24,10 @@ __all__ = ["Limits"]
 class Limits:
     """The slots of one run's concurrency tags."""
 
-    def __init__(self, limits: Mapping[str, int] | None) -> None:
+    def __init__(self, limits: Mapping[str, int] | None, plan: Plan | None = None) -> None:
         self.caps = _check(limits)
+        if plan is not None and self.caps:
+            _warn_unused(self.caps, {p.options.limit for p in plan.nodes.values()})
         self.active = dict.fromkeys(self.caps, 0)
         self.held: dict[str, deque[Any]] = {tag: deque() for tag in self.caps}
 
@@ -45,6 +51,18 @@ class Limits:
             return None
         self.active[tag] -= 1
         return self.held[tag].popleft() if self.held[tag] else None
+
+
+def _warn_unused(caps: Mapping[str, int], tags: set[str | None]) -> None:
+    """Say which tags of ``limits`` no task has: a misspelt one limits nothing."""
+    unused = [tag for tag in caps if tag not in tags]
+    if unused:
+        known = sorted(t for t in tags if t is not None)
+        logging.getLogger("webber").warning(
+            "run(limits=...): no task of this flow has the tag %s, so it limits nothing "
+            "(the tags here: %s); tasks name theirs with @task(limit=...)",
+            ", ".join(map(repr, unused)), ", ".join(map(repr, known)) or "none",
+        )
 
 
 def _check(limits: Mapping[str, int] | None) -> dict[str, int]:

@@ -74,7 +74,7 @@ class QueueDAG(DAG):
         after the first output ``out`` with ``f(out)`` true (that output still
         flows on); ``max_iter=N`` caps the calls.
         """
-        where = f"queue_dag {self.name!r}: node of {display_name(fn) if callable(fn) else fn!r}"
+        where = f"{self._label()}: node of {display_name(fn) if callable(fn) else fn!r}"
         if any(isinstance(a, IterPromise) for a in (*args, *kwargs.values())):
             raise TaskDefinitionError(
                 f"{where} takes an IterPromise; a stream stage runs once per item already: "

@@ -98,7 +98,8 @@ def check_repeat(
 def name_failure(error: BaseException, note: str) -> BaseException:
     """``error`` noted with which item and stage failed, and logged."""
     add_note(error, note)
-    log.error("%s: %s: %s", note, type(error).__name__, error)
+    # (the logger's name says webber: a format showing it would say it twice)
+    log.error("%s: %s: %s", note.removeprefix("webber: "), type(error).__name__, error)
     return error
 
 

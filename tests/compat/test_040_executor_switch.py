@@ -91,3 +91,7 @@ def test_config_set_is_a_setting_and_a_context_manager(monkeypatch: pytest.Monke
     with pytest.raises(ExecutorError, match=r"webber\.config"):
         webber.config.set(executor="thread")
     assert webber.config.executor is None
+    # Set directly, a misspelt name raises at that line too, not at the next run.
+    with pytest.raises(ExecutorError, match=r"webber\.config\.executor is 'thread': use one of"):
+        webber.config.executor = "thread"
+    assert webber.config.executor is None

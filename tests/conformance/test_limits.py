@@ -77,3 +77,19 @@ def test_limits_are_checked() -> None:
         task(len, limit="")
     # A tag without a limit runs unlimited.
     assert flow.run(executor="inline", limits={"other": 1}).ok
+
+
+def test_a_tag_no_task_has_is_named_in_a_warning(
+    executor: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Flow() as flow:
+        task(limit="db")(abs)(-1)
+    with caplog.at_level("WARNING", logger="webber"):
+        run = flow.run(executor=executor, limits={"dbb": 1, "db": 1})
+    assert run.ok  # it ran: a tag kept for other flows is no error
+    (warning,) = [r.getMessage() for r in caplog.records if "limits nothing" in r.getMessage()]
+    assert "the tag 'dbb'" in warning and "(the tags here: 'db')" in warning
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="webber"):
+        flow.run(executor=executor, limits={"db": 1})
+    assert not [r for r in caplog.records if "limits nothing" in r.getMessage()]
