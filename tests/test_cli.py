@@ -142,6 +142,12 @@ def test_targets_name_a_flow_or_a_builder(tmp_path: Path) -> None:
     assert result.returncode == 2 and "has no name 'nothing'" in result.stderr
     result = webber_cli("run", str(tmp_path / "missing.py"))
     assert result.returncode == 2 and "no such file" in result.stderr
+    other = tmp_path / "other.py"
+    other.write_text("def build():\n    return 3\n\nlimit = 'x'\n")
+    result = webber_cli("run", f"{other}:build")
+    assert result.returncode == 2 and "build() returned an int, not a DAG or Flow" in result.stderr
+    result = webber_cli("run", f"{other}:limit")
+    assert result.returncode == 2 and "limit is a str, not a DAG or Flow" in result.stderr
 
 
 def test_help_lists_every_option() -> None:

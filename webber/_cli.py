@@ -200,6 +200,11 @@ def _run_file(path: str) -> dict[str, Any]:
         ) from None
 
 
+def _a(noun: str) -> str:
+    """``noun`` with its article: "an int", "a str"."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
 def _where(path: str, error: BaseException, line: int | None = None) -> str:
     """``FILE.py:LINE``: the innermost line of ``path`` in the error's traceback."""
     full = os.path.abspath(path)
@@ -248,10 +253,10 @@ def _pick(namespace: dict[str, Any], path: str, name: str) -> Any:
                 f"{_where(path, e)}: {name}() failed: {type(e).__name__}: {e}"
             ) from None
         if not isinstance(found, DAG):
-            raise UsageError(f"{path}:{name}() returned a {type(found).__name__}, "
+            raise UsageError(f"{path}:{name}() returned {_a(type(found).__name__)}, "
                              f"not a DAG or Flow")
     if not isinstance(found, DAG):
-        raise UsageError(f"{path}:{name} is a {type(found).__name__}, not a DAG or Flow "
+        raise UsageError(f"{path}:{name} is {_a(type(found).__name__)}, not a DAG or Flow "
                          f"(or a function returning one)")
     return found
 

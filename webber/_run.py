@@ -182,7 +182,7 @@ class Run:
             return f"its nodes: {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}"
 
         try:
-            return find_id(ref, self.plan.nodes, f"run of {self.plan.name!r}", listing)
+            return find_id(ref, self.plan.nodes, f"the run of {self.plan.name!r}", listing)
         except TypeError:
             raise UnknownNodeError(
                 f"run of {self.plan.name!r} has no node {ref!r}; {listing('')}", ref

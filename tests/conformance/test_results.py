@@ -259,6 +259,8 @@ def test_get_error_and_skipped_reads(executor: str) -> None:
             run.state(ref)
         with pytest.raises(webber.UnknownNodeError):
             run.get(ref, "d")
+    with pytest.raises(webber.UnknownNodeError, match=r"nodes of the run of '.*' run 'str' \("):
+        run[str]  # a function several nodes run
 
 
 def test_a_skip_names_the_parent_whose_edge_did_not_hold(executor: str) -> None:
