@@ -64,7 +64,7 @@ def log_failure(node: PlanNode, job: Job, error: BaseException, tracebacks: bool
 
 def timeout_error(job: Job) -> TaskTimeoutError:
     return TaskTimeoutError(
-        f"task {job.node!r} timed out after {job.timeout:g} s (attempt {job.attempt}); "
+        f"task {_where(job)!r} timed out after {job.timeout:g} s (attempt {job.attempt}); "
         f"raise its timeout=, or make it faster",
         job.node,
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
+import webber
 from webber import Flow, task
 
 
@@ -216,3 +218,18 @@ def test_partial_leaves_each_failed_elements_exception_in_place(executor: str) -
     assert [type(r) for r in results[1::2]] == [ValueError, ValueError]
     assert "element 1 (counting from 0)" in results[1].__notes__[0]
     assert run[kept] == [0, 2]
+
+
+def test_an_element_past_its_timeout_is_named_with_its_index(executor: str) -> None:
+    @task(timeout=0.1)
+    def late(x: int) -> int:
+        if x == 2:
+            time.sleep(0.4)
+        return x
+
+    with Flow() as flow:
+        out = late.map([0, 1, 2])
+    error = flow.run(executor=executor).error(out)
+    assert isinstance(error, webber.TaskTimeoutError)
+    assert str(error).startswith("task 'late-1[2]' timed out after 0.1 s (attempt 1)")
+    assert error.task == "late-1"  # the node's id, as for every failure of a node
