@@ -283,3 +283,51 @@ def test_each_asyncio_task_sees_its_own_flow() -> None:
     one, two = asyncio.run(main())
     assert list(one.nodes) == list(two.nodes) == ["documented-1", "documented-2"]
     assert documented(3) == "3x"
+
+
+# -- a task on a method -----------------------------------------------------------------
+
+
+class Model:
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    @task(name="predict", retries=2)
+    def predict(self, x: int) -> int:
+        """k times x."""
+        return self.k * x
+
+    dumped = task(print)  # a builtin does not bind: neither does its task
+
+
+def test_a_task_on_a_method_binds_as_the_method_would() -> None:
+    model = Model(2)
+    assert model.predict(3) == 6  # outside a flow: the method's call
+    assert model.predict.map([1, 2]) == [2, 4]
+    assert Model.predict(model, 3) == 6
+    in_class = Model.__dict__["predict"]
+    assert Model.predict is in_class  # through the class: the task itself
+    bound = model.predict
+    assert isinstance(bound, webber.Task) and bound is not in_class
+    assert bound.options is in_class.options  # name, retries, ...
+    assert bound.fn == in_class.fn.__get__(model)  # the bound method: model travels with it
+    assert (bound.__name__, bound.__doc__) == ("predict", "k times x.")
+    assert repr(bound) == "<task predict>"
+    assert list(inspect.signature(bound).parameters) == ["x"]
+    assert Model.dumped is Model(1).dumped
+
+
+def test_a_bound_task_records_nodes_of_its_instance() -> None:
+    one, ten = Model(1), Model(10)
+    with Flow() as flow:
+        a = one.predict(3)
+        b = ten.predict(a)
+        c = ten.predict.map([a, b])
+    assert [a.key, b.key, c.key] == ["predict-1", "predict-2", "predict-3"]
+    assert flow.get_node(b).retries == 2 and flow.get_edge(a, b).data is True
+    refused = pytest.raises(webber.TaskDefinitionError,
+                            match=r"task 'predict': Model.predict\(x\) cannot take 2 positional")
+    with Flow(), refused:
+        one.predict(1, 2)  # type: ignore[call-arg]
+    run = flow.run(executor="inline")
+    assert (run[a], run[b], run[c]) == (3, 30, [30, 300])

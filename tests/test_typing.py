@@ -11,7 +11,7 @@ from typing import Any
 
 from typing_extensions import assert_type
 
-from webber import Flow, task
+from webber import Flow, Task, task
 
 
 @task
@@ -34,6 +34,19 @@ async def fetch(n: int) -> list[int]:
     return list(range(n))
 
 
+class Model:
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    @task
+    def predict(self, x: int) -> int:
+        return self.k * x
+
+    @task
+    def reset(self) -> None:
+        self.k = 0
+
+
 def test_a_task_call_is_typed_as_its_value_and_a_none_task_can_order() -> None:
     with Flow("typed") as flow:
         done = migrate()
@@ -48,3 +61,21 @@ def test_a_task_call_is_typed_as_its_value_and_a_none_task_can_order() -> None:
     run = flow.run(executor="inline")
     assert (run[eight], run[doubled]) == (8, [0, 2, 4])
     assert flow.get_edge(done, up).data is False
+
+
+def test_a_task_on_a_method_is_typed_as_the_bound_method() -> None:
+    # Through an instance the task is of the bound method (self dropped);
+    # through the class, the task of the function.
+    model = Model(3)
+    assert_type(model.predict(2), int)
+    assert_type(Model.predict(model, 2), int)
+    assert_type(model.predict.map([1, 2]), list[int])
+    bound: Task[[int], int] = model.predict
+    assert bound(1) == 3
+    with Flow("methods") as flow:
+        six = assert_type(model.predict(2), int)
+        eighteen = model.predict(six)
+        done = Model(1).reset()  # (its own instance: k = 0 must not race the others)
+        assert_type(done, Any)
+    run = flow.run(executor="inline")
+    assert (run[six], run[eighteen]) == (6, 18)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Coroutine, Iterable
-from typing import Any, Generic, ParamSpec, Protocol, TypeVar, overload
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from webber import _context
 from webber._errors import TaskDefinitionError
@@ -20,7 +20,9 @@ from webber._graph import RetryOn, TaskOptions, display_name
 __all__ = ["Task", "task"]
 
 P = ParamSpec("P")
+Q = ParamSpec("Q")
 R = TypeVar("R")
+S = TypeVar("S")
 
 
 class Task(Generic[P, R]):
@@ -70,6 +72,23 @@ class Task(Generic[P, R]):
             return self.fn(*args, **kwargs)
         # Inside a flow the call stands in for its value: a Promise (see module doc).
         return flow._record(self, args, kwargs, fan_out=False)
+
+    # A task is a descriptor as its function is: ``@task`` on a method in a
+    # class body, read through an instance, is a task of the bound method (its
+    # node's function then carries the instance to the worker); read through
+    # the class, it is the task itself (``Model.predict(model, 3)``).
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> Task[P, R]: ...
+    @overload
+    def __get__(
+        self: Task[Concatenate[S, Q], R], instance: S, owner: type[Any] | None = None
+    ) -> Task[Q, R]: ...
+
+    def __get__(self, instance: Any, owner: type[Any] | None = None) -> Any:
+        bind = getattr(type(self.fn), "__get__", None)
+        if instance is None or bind is None:
+            return self  # (a builtin or a partial does not bind: nor does its task)
+        return Task(bind(self.fn, instance, owner), self.options)
 
     def map(
         self, items: Iterable[Any], /, *args: Any, partial: bool = False, **kwargs: Any

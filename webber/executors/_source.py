@@ -6,7 +6,8 @@ worker then shows ``File "<dynamic-code>", line 7`` and no source. So such a
 function travels with its file name and that file's lines (as the caller's
 ``linecache`` has them: a notebook registers its cells there), and the worker,
 on unpickling it, gives the code its file name back and registers the lines
-with its own ``linecache``: the worker's traceback shows the task's lines::
+with its own ``linecache``: the worker's traceback shows the task's lines (a
+method's code is its ``__func__``'s: a method has no ``__code__`` of its own)::
 
     caller:  with_source(func) --pickle--> (func, filename, lines)   (process pool)
              source_of(func) beside the job                       (dask: its own pickling)
@@ -24,6 +25,7 @@ __all__ = ["restore", "source_of", "with_source"]
 
 def source_of(func: Any) -> tuple[str, list[str]] | None:
     """``(file name, lines)`` of ``func`` when it will travel by value, else None."""
+    func = _function(func)
     code = getattr(func, "__code__", None)
     if not isinstance(code, types.CodeType) or getattr(func, "__module__", None) != "__main__":
         return None  # pickled by reference: the worker imports it, file and all
@@ -55,9 +57,17 @@ def restore(func: Any, filename: str, lines: list[str]) -> Any:
     # mtime None: linecache.checkcache() keeps the entry (there may be no such
     # file here, as for a notebook cell).
     linecache.cache[filename] = (sum(map(len, lines)), None, lines, filename)
-    if isinstance(getattr(func, "__code__", None), types.CodeType):
-        func.__code__ = _named(func.__code__, filename)
+    inner = _function(func)
+    if isinstance(getattr(inner, "__code__", None), types.CodeType):
+        inner.__code__ = _named(inner.__code__, filename)
     return func
+
+
+def _function(func: Any) -> Any:
+    """The function whose code runs when ``func`` is called: a bound method's
+    or a classmethod's ``__func__`` (a method reads ``__code__`` through to it,
+    but has none of its own to set), else ``func``."""
+    return func.__func__ if isinstance(func, types.MethodType) else func
 
 
 def _named(code: types.CodeType, filename: str) -> types.CodeType:
