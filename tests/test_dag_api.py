@@ -503,3 +503,22 @@ def test_a_nodes_keyword_arguments_changed_in_place_stay_its_own() -> None:
     b = dag.add_node(print, 2)
     dag.get_node(a)["kwargs"]["sep"] = "-"
     assert dag.get_node(b).kwargs == {}
+
+
+def test_a_bound_method_names_the_node_that_runs_it() -> None:
+    class Steps:
+        def load(self) -> int:
+            return 1
+
+        def save(self) -> int:
+            return 2
+
+    steps, other = Steps(), Steps()
+    dag = DAG()
+    first, second = dag.add_node(steps.load), dag.add_node(steps.save)
+    # Each read of steps.load is a new method object: the same method of the same object.
+    assert dag.get_node(steps.load).id == first
+    assert dag.add_edge(steps.load, steps.save) == (first, second)
+    assert len(dag.nodes) == 2  # no second node made for a method already run
+    with pytest.raises(webber.UnknownNodeError, match=r"no node of dag 'dag' runs 'load'"):
+        dag.get_node(other.load)  # another object's method is another callable

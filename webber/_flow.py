@@ -30,7 +30,7 @@ from webber._errors import (
     WebberError,
 )
 from webber._gc import frozen
-from webber._graph import Condition, RetryOn, display_name, plain_options
+from webber._graph import Condition, RetryOn, display_name, plain_options, runs
 from webber._nodeid import Owner
 from webber._promise import IterPromise, Promise
 from webber._query import NodeRef
@@ -463,7 +463,7 @@ class DAG(GraphEdits):
     def _runs(self, func: Callable[..., Any]) -> bool:
         """Whether some node runs ``func`` (add_edge adds those that none runs)."""
         func = func.fn if isinstance(func, Task) else func
-        return any(n.func is func for n in self._store.nodes.values())
+        return any(runs(n.func, func) for n in self._store.nodes.values())
 
 
 class Flow(DAG):

@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import FrozenInstanceError, dataclass, field, fields
+from types import MethodType
 from typing import Any, Protocol, TypeAlias
 
 from webber._errors import TaskDefinitionError, UnknownNodeError
@@ -30,6 +31,7 @@ __all__ = [
     "node_key",
     "plain_options",
     "qualified_name",
+    "runs",
     "slot_setters",
     "slug",
 ]
@@ -425,6 +427,12 @@ def node_key(ref: Any) -> Any:
     return ref
 
 
+def runs(func: Any, key: Any) -> bool:
+    """Whether a node that runs ``func`` runs ``key``: the same object, or the
+    same method of the same object (each ``obj.method`` read makes a new one)."""
+    return func is key or (func.__class__ is MethodType and func == key)
+
+
 def find_id(
     ref: Any, nodes: Mapping[str, _Runs], label: str, hint: Callable[[str], str] | None = None
 ) -> str:
@@ -438,7 +446,7 @@ def find_id(
         extra = hint(key) if hint is not None else "use an id that add_node() returned"
         raise UnknownNodeError(f"{label} has no node {key!r}; {extra}", key)
     if callable(key):
-        found = [n for n, node in nodes.items() if node.func is key]
+        found = [n for n, node in nodes.items() if runs(node.func, key)]
         if len(found) == 1:
             return found[0]
         name = display_name(key)
