@@ -103,3 +103,20 @@ def test_arun_does_not_block_the_event_loop(executor: str, tmp_path: Path) -> No
 
     # (Inline runs the task in arun's thread: the loop is free all the same.)
     assert asyncio.run(main()) is True
+
+
+def test_an_async_failure_is_the_task_s_own_exception(executor: str) -> None:
+    @task
+    async def refuse() -> None:
+        raise ValueError("nope")
+
+    with Flow() as flow:
+        p = refuse()
+    error = flow.run(executor=executor).error(p)
+    assert type(error) is ValueError and str(error) == "nope"
+    # Nothing of webber's in its chain (a traceback would show it: "During handling
+    # ..."); from a worker process, the cause is the worker's traceback, as text.
+    assert error.__context__ is None
+    cause = error.__cause__
+    assert cause is None or type(cause).__name__ == "RemoteTraceback"
+    assert "no running event loop" not in str(cause)

@@ -220,6 +220,10 @@ def _await_here(coroutine: Coroutine[Any, Any, Any]) -> Any:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        running = False
+    else:
+        running = True
+    if not running:  # (run outside the except: its error would have this one as __context__)
         return asyncio.run(coroutine)
     # This thread runs a loop (inline in a notebook cell): it cannot wait on itself.
     return asyncio.run_coroutine_threadsafe(coroutine, event_loop()).result()
