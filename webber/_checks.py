@@ -16,9 +16,10 @@ caller does not.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Mapping
-from types import FunctionType, MethodType
+from types import BuiltinFunctionType, FunctionType, MethodType
 from typing import Any
 
 from webber._errors import CycleError, TaskDefinitionError
@@ -106,6 +107,11 @@ def _cycle_message(ring: list[str], path: list[str], deps: Mapping[str, tuple[st
 
 _VARARGS, _VARKEYWORDS = 0x04, 0x08  # (inspect.CO_VARARGS, CO_VARKEYWORDS)
 
+#: callables whose signature ``inspect`` reads (their code does not say it)
+_READ = frozenset({BuiltinFunctionType, functools.partial})
+#: (builtin or partial, number of positional arguments) found to fit: reading a
+#: signature costs 20-50 us, and builds alternate a few such functions
+_read_fit: set[tuple[Any, int]] = set()
 #: the last call found to fit: (function, number of positional arguments)
 #: (a chain adds the same function with one argument 100,000 times)
 _fitted: tuple[Any, int] = (None, -1)
@@ -115,6 +121,8 @@ def check_call(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], name
     """Raise TaskDefinitionError if ``func(*args, **kwargs)`` cannot bind."""
     global _fitted
     if not kwargs and _fitted[0] is func and _fitted[1] == len(args):
+        return
+    if not kwargs and func.__class__ in _READ and (func, len(args)) in _read_fit:
         return
     if _fits(func, len(args), kwargs):
         if not kwargs:
@@ -128,6 +136,10 @@ def check_call(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], name
         return  # (no signature to read: the run tells)
     try:
         signature.bind(*args, **kwargs)
+        if not kwargs and func.__class__ in _READ:
+            if len(_read_fit) >= 256:
+                _read_fit.clear()  # (a bound, not a cache policy: builds use few of them)
+            _read_fit.add((func, len(args)))
     except TypeError as e:
         given = f"{len(args)} positional argument{'s' * (len(args) != 1)}"
         if kwargs:
@@ -136,16 +148,26 @@ def check_call(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], name
             parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()],
             return_annotation=signature.empty)
         raise TaskDefinitionError(
-            f"task {name!r}: {getattr(func, '__qualname__', func)!s}{bare} cannot take "
+            f"task {name!r}: {_shown(func)}{bare} cannot take "
             f"{given}: {e}; pass the arguments its signature takes"
         ) from None
 
 
+def _shown(func: Any) -> str:
+    """``func`` as its signature's message names it: ``add``, ``partial(add, ...)``."""
+    if isinstance(func, functools.partial):
+        return f"partial({_shown(func.func)}, ...)"
+    return str(getattr(func, "__qualname__", func))
+
+
 def _fits(func: Any, n: int, kwargs: Mapping[str, Any]) -> bool:
-    """False only if ``func`` is a plain function (or a method of one) whose
-    code says it cannot take ``n`` positional arguments and ``kwargs``."""
+    """False if ``func`` is a plain function (or a method of one) whose code
+    says it cannot take ``n`` positional arguments and ``kwargs``, or a
+    builtin or a ``functools.partial``: their signatures are read instead."""
     if func.__class__ is MethodType:
         func, n = func.__func__, n + 1
+    if func.__class__ in _READ:
+        return False
     if func.__class__ is not FunctionType or "__signature__" in func.__dict__:
         return True
     code = func.__code__
