@@ -498,3 +498,13 @@ def test_a_promise_in_a_numpy_object_array_is_refused_and_numeric_arrays_are_not
     run = dag.run(executor="inline")
     assert (run[plain], run[mixed], run[kept]) == (15.0, 20.0, [1, "a", None])
 
+
+def test_update_nodes_takes_keyword_arguments_in_any_mapping() -> None:
+    # Keyword arguments are unpacked: an OrderedDict of them is taken as a dict,
+    # so its Promises record edges and get results.
+    dag = DAG()
+    n = dag.add_node(int, 5)
+    m = dag.add_node(lambda x=0: x * 2)
+    dag.update_nodes(m, kwargs=collections.OrderedDict(x=Promise(n)))
+    assert dag.get_node(m).deps == ("int-1",) and type(dag.get_node(m).kwargs) is dict
+    assert dag.run(executor="inline")[m] == 10

@@ -299,10 +299,12 @@ class GraphEdits(GraphView):
                     f"arguments (for one string argument: args=[{args!r}])"
                 )
             out["args"] = tuple(args)
-        if "kwargs" in out and not isinstance(out["kwargs"], Mapping):
-            raise TaskDefinitionError(
-                f"task {n!r}: kwargs={out['kwargs']!r} must be a dict of keyword arguments"
-            )
+        if "kwargs" in out:
+            if not isinstance(out["kwargs"], Mapping):
+                raise TaskDefinitionError(
+                    f"task {n!r}: kwargs={out['kwargs']!r} must be a dict of keyword arguments"
+                )
+            out["kwargs"] = dict(out["kwargs"])  # (an OrderedDict's Promises get results too)
         if "name" in out and (not isinstance(out["name"], str) or not out["name"]):
             raise TaskDefinitionError(f"task {n!r}: name={out['name']!r} must be a non-empty str")
         if "func" in out and "name" not in out and builtins.callable(out["func"]):
