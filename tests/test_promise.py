@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import pickle
+from typing import Any
 
 import pytest
 
@@ -267,7 +269,7 @@ def test_a_promise_in_a_record_or_a_dict_key_is_refused_at_the_call() -> None:
     # Results take the place of Promises in lists, tuples, sets and dicts only: a
     # task given a record would get the Promise itself (and not wait for it).
     import dataclasses
-    from typing import Any, NamedTuple
+    from typing import NamedTuple
 
     @dataclasses.dataclass(frozen=True, slots=True)
     class Config:
@@ -308,7 +310,6 @@ def test_a_promise_among_many_scalars_is_found_and_many_scalars_alone_are_passed
     # A large container of scalars alone is passed over whole (its types read
     # at once): one that also holds a Promise, or a record hiding one, is not.
     import dataclasses
-    from typing import Any
 
     @dataclasses.dataclass(frozen=True)
     class Config:
@@ -337,7 +338,7 @@ def test_a_record_of_scalars_alone_is_passed_over_and_one_holding_a_promise_is_n
     import dataclasses
     from typing import NamedTuple
 
-    from webber._promise import scalar_record
+    from webber._hidden import scalar_record
 
     @dataclasses.dataclass
     class Config:
@@ -356,3 +357,154 @@ def test_a_record_of_scalars_alone_is_passed_over_and_one_holding_a_promise_is_n
     with pytest.raises(webber.TaskDefinitionError, match=r"Promise\('int-1'\) is inside a Config"):
         dag.add_node(print, Config("a", Promise(p)))
     assert dag.get_node(dag.add_node(print, Config("a"), Pair(1, 2))).deps == ()
+
+
+class _Items(list[object]):
+    """A list subclass: its Promises would reach the task as they are."""
+
+
+class _Pair(tuple[object, ...]):
+    """A tuple subclass that is not a namedtuple."""
+
+
+class _Set(set[object]):
+    pass
+
+
+class _Frozen(frozenset[object]):
+    pass
+
+
+# (make the container around a Promise, its type's name, the plain type to pass)
+_CONTAINERS: list[tuple[Any, str, str]] = [
+    (lambda p: collections.deque([1, p]), "deque", "list"),
+    (lambda p: _Items([p]), "_Items", "list"),
+    (lambda p: _Pair((0, p)), "_Pair", "tuple"),
+    (lambda p: collections.OrderedDict(a=p), "OrderedDict", "dict"),
+    (lambda p: collections.defaultdict(list, a=[p]), "defaultdict", "dict"),
+    (lambda p: collections.Counter({p: 2}), "Counter", "dict"),  # (a key)
+    (lambda p: _Set({p}), "_Set", "set"),
+    (lambda p: _Frozen({p}), "_Frozen", "frozenset"),
+    (lambda p: collections.UserList([p]), "UserList", "list"),
+    (lambda p: collections.UserDict(a=p), "UserDict", "dict"),
+    # nested in plain containers, also past MANY_ITEMS scalars
+    (lambda p: [1, {"k": (collections.deque([[p]]),)}], "deque", "list"),
+    (lambda p: {"a": [*range(40), collections.OrderedDict(b={"c": p})]}, "OrderedDict", "dict"),
+]
+
+
+def _hidden_message(task_name: str, key: str, name: str, plain: str) -> str:
+    return (
+        rf"^task '{task_name}': Promise\('{key}'\) is inside a container of type {name}; a "
+        rf"result takes the place of a Promise in plain lists, tuples, sets and dicts' values "
+        rf"only, so the task would get the Promise itself \(and not wait for it\): pass a "
+        rf"plain {plain} \({plain}\(\.\.\.\)\) and make the {name} in the task$"
+    )
+
+
+@pytest.mark.parametrize(("make", "name", "plain"), _CONTAINERS,
+                         ids=[f"{c[1]}-{i}" for i, c in enumerate(_CONTAINERS)])
+def test_a_promise_in_another_container_is_refused_at_the_call(
+    make: Any, name: str, plain: str
+) -> None:
+    # A result takes the place of a Promise in plain lists, tuples, sets and
+    # dicts only: in a deque, an OrderedDict or a list subclass the task would
+    # get the Promise itself, and would not wait for its node.
+    show = task(repr, name="show")
+    with Flow() as flow:
+        p = one()
+        with pytest.raises(webber.TaskDefinitionError,
+                           match=_hidden_message("show", "one-1", name, plain)):
+            show(make(p))
+        with pytest.raises(webber.TaskDefinitionError,
+                           match=_hidden_message("show", "one-1", name, plain)):
+            show(1, x=make(p))
+        with pytest.raises(webber.TaskDefinitionError,
+                           match=_hidden_message("show", "one-1", name, plain)):
+            show.map([make(p)])
+    assert list(flow.graph.nodes) == ["one-1"]  # refused: no node made
+    dag = DAG()
+    n = dag.add_node(int, 5)
+    with pytest.raises(webber.TaskDefinitionError,
+                       match=_hidden_message("repr", "int-1", name, plain)):
+        dag.add_node(repr, make(Promise(n)))
+    m = dag.add_node(repr, 1)
+    with pytest.raises(webber.TaskDefinitionError,
+                       match=_hidden_message("repr-1", "int-1", name, plain)):
+        dag.update_nodes(m, args=(make(Promise(n)),))
+    assert dag.get_node(m).args == (1,) and list(dag.graph.nodes) == ["int-1", "repr-1"]
+
+
+def test_the_reproducer_an_ordered_dict_holding_a_task_call_is_refused() -> None:
+    @task
+    def show(x: object) -> str:
+        return repr(x)
+
+    with Flow(), pytest.raises(webber.TaskDefinitionError,
+                               match=r"Promise\('one-1'\) is inside a container of type "
+                                     r"OrderedDict; .*: pass a plain dict \(dict\(\.\.\.\)\)"):
+        show(collections.OrderedDict(a=one()))
+
+
+def test_other_containers_without_promises_pass_as_they_are() -> None:
+    # Without a Promise they are plain values: the task gets them, type and all.
+    values = [
+        collections.deque([1, "a"], maxlen=5), collections.deque([[1], {"a": (2,)}]),
+        _Items([1, [2]]), _Pair((1, 2)), collections.OrderedDict(a=1, b=[2]),
+        collections.defaultdict(list, a=[1]), collections.Counter("abca"), _Set({1}),
+        _Frozen({"a"}), collections.UserList([1]), collections.UserDict(a=1),
+        [*range(40), collections.deque([1])],
+    ]
+    with Flow() as flow:
+        got = [task(lambda v: v, name="same")(v) for v in values]
+    run = flow.run(executor="inline")
+    for promise, value in zip(got, values, strict=True):
+        assert flow.get_node(promise.key).deps == ()
+        assert run[promise] == value and type(run[promise]) is type(value)
+    assert run[got[0]].maxlen == 5 and run[got[5]].default_factory is list
+
+
+def test_a_promise_in_a_numpy_object_array_is_refused_and_numeric_arrays_are_not_read() -> None:
+    np = pytest.importorskip("numpy")
+
+    class Unread(np.ndarray):
+        """An array whose items must not be read while the node is added."""
+
+        def __iter__(self) -> Any:
+            raise AssertionError("a numeric array was iterated")
+
+        def ravel(self, *args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("a numeric array was read")
+
+        tolist = ravel
+
+    dag = DAG()
+    n = dag.add_node(int, 5)
+    held = np.empty((2, 2), dtype=object)
+    held[:] = 0
+    held[1, 1] = Promise(n)
+    for value in (held, [np.arange(3), {"a": held}]):
+        with pytest.raises(webber.TaskDefinitionError,
+                           match=r"^task 'repr': Promise\('int-1'\) is inside a container of type "
+                                 r"ndarray; .*: pass a plain list \(array\.tolist\(\)\) and make "
+                                 r"the ndarray in the task$"):
+            dag.add_node(repr, value)
+    numbers = np.arange(6.0).view(Unread)
+    plain = dag.add_node(lambda a: float(a.sum()), numbers)
+    mixed = dag.add_node(lambda a, b: a + float(np.asarray(b).sum()), Promise(n), [numbers])
+    objects = np.array([1, "a", None], dtype=object)
+    kept = dag.add_node(list, objects)
+    assert [dag.get_node(x).deps for x in (plain, mixed, kept)] == [(), ("int-1",), ()]
+    run = dag.run(executor="inline")
+    assert (run[plain], run[mixed], run[kept]) == (15.0, 20.0, [1, "a", None])
+
+
+def test_update_nodes_takes_keyword_arguments_in_any_mapping() -> None:
+    # Keyword arguments are unpacked: an OrderedDict of them is taken as a dict,
+    # so its Promises record edges and get results.
+    dag = DAG()
+    n = dag.add_node(int, 5)
+    m = dag.add_node(lambda x=0: x * 2)
+    dag.update_nodes(m, kwargs=collections.OrderedDict(x=Promise(n)))
+    assert dag.get_node(m).deps == ("int-1",) and type(dag.get_node(m).kwargs) is dict
+    assert dag.run(executor="inline")[m] == 10

@@ -25,15 +25,8 @@ from webber._errors import (
     WebberError,
 )
 from webber._graph import Condition, Edge, Node, TaskOptions, display_name
-from webber._promise import (
-    LOOKED,
-    Promise,
-    find_promises,
-    hidden_promise,
-    looked_into,
-    lower_iter_promise,
-    scalar_record,
-)
+from webber._hidden import LOOKED, hidden_promise, looked_into, nothing_hidden
+from webber._promise import Promise, find_promises, lower_iter_promise
 from webber._query import GraphView, NodeRef, spread
 from webber._refs import SCALARS, made_of, substitute
 
@@ -174,8 +167,8 @@ class GraphEdits(GraphView):
                             known and not (key.__class__ is str and key in nodes)):
                         check = True
                 elif (looked := LOOKED.get(kind)) or (looked is None and looked_into(kind)):
-                    if made_of(arg, SCALARS) or scalar_record(arg):
-                        continue  # (a list of numbers, a Config of strings: nothing to find)
+                    if made_of(arg, SCALARS) or nothing_hidden(arg):
+                        continue  # (a list of numbers, a Config of strings, an array: nothing)
                     args, kwargs, fan = lower_iter_promise(args, kwargs, options.name)
                     promises, check = find_promises((args, kwargs)), True
                     _check_containers(args, kwargs, options.name, promises)
@@ -306,10 +299,12 @@ class GraphEdits(GraphView):
                     f"arguments (for one string argument: args=[{args!r}])"
                 )
             out["args"] = tuple(args)
-        if "kwargs" in out and not isinstance(out["kwargs"], Mapping):
-            raise TaskDefinitionError(
-                f"task {n!r}: kwargs={out['kwargs']!r} must be a dict of keyword arguments"
-            )
+        if "kwargs" in out:
+            if not isinstance(out["kwargs"], Mapping):
+                raise TaskDefinitionError(
+                    f"task {n!r}: kwargs={out['kwargs']!r} must be a dict of keyword arguments"
+                )
+            out["kwargs"] = dict(out["kwargs"])  # (an OrderedDict's Promises get results too)
         if "name" in out and (not isinstance(out["name"], str) or not out["name"]):
             raise TaskDefinitionError(f"task {n!r}: name={out['name']!r} must be a non-empty str")
         if "func" in out and "name" not in out and builtins.callable(out["func"]):
@@ -415,9 +410,10 @@ def _check_containers(args: tuple[Any, ...], kwargs: Mapping[str, Any], where: s
                       promises: list[Promise]) -> None:
     """Refuse, at the call, arguments whose Promises no result could take the
     place of: a cycle through a tuple or a set that compile() could not
-    rebuild with each result in place, or a Promise inside a namedtuple or a
-    dataclass, or as a dict's key (the task would get the Promise itself, and
-    would not wait for it)."""
+    rebuild with each result in place, or a Promise inside a namedtuple, a
+    dataclass, a deque, a subclass of list, tuple, set or dict (an
+    OrderedDict, a Counter), a numpy object array, or as a dict's key (the
+    task would get the Promise itself, and would not wait for it)."""
     if promises:
         try:
             substitute((args, kwargs), Promise, lambda p: p)
@@ -425,12 +421,11 @@ def _check_containers(args: tuple[Any, ...], kwargs: Mapping[str, Any], where: s
             raise TaskDefinitionError(f"task {where!r}: {e}") from None
     found = hidden_promise((args, kwargs))
     if found is not None:
-        place, promise = found
+        place, promise, fix = found
         raise TaskDefinitionError(
             f"task {where!r}: {promise!r} is {place}; a result takes the place of a Promise "
-            f"in lists, tuples, sets and dicts' values only, so the task would get the "
-            f"Promise itself: pass the Promise as an argument of its own and build what "
-            f"holds it in the task"
+            f"in plain lists, tuples, sets and dicts' values only, so the task would get the "
+            f"Promise itself (and not wait for it): {fix}"
         )
 
 

@@ -101,9 +101,9 @@ class DAG(GraphEdits):
     def add_node(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> str:
         """Add a node that will call ``fn(*args, **kwargs)``; returns its id.
 
-        A ``Promise`` among the arguments (also inside lists, tuples, sets and
-        dicts) is replaced by that node's result and records the edge; it must
-        name a node of this DAG (else :class:`~webber.InvalidPromiseError`). A
+        A ``Promise`` among the arguments (also inside plain lists, tuples, sets and
+        dicts' values; refused elsewhere) is replaced by that node's result and records
+        the edge; it must name a node of this DAG (else :class:`~webber.InvalidPromiseError`). A
         ``@task`` function brings its settings (name, retries, timeout). The id
         is a ``str`` that remembers this DAG: another DAG refuses it.
         """

@@ -18,22 +18,18 @@ from webber import _context
 from webber._errors import TaskDefinitionError
 from webber._graph import Condition
 from webber._nodeid import NodeId
-from webber._refs import MANY_ITEMS, SCALARS, WALKED, find, scalars_only, walked
+from webber._refs import find, walked
 
 if TYPE_CHECKING:
     from webber._flow import DAG
 
 __all__ = [
     "IterPromise",
-    "LOOKED",
     "Promise",
     "any_case",
     "find_promises",
-    "hidden_promise",
-    "looked_into",
     "lower_iter_promise",
     "on_failure",
-    "scalar_record",
 ]
 
 T = TypeVar("T")
@@ -326,77 +322,6 @@ def _flow_for(*objs: Any) -> DAG:
 def find_promises(obj: Any) -> list[Promise]:
     """Every Promise inside ``obj`` (lists, tuples, sets, dicts), in order found."""
     return find(obj, Promise)
-
-
-#: argument type -> whether add_node looks inside it (see :func:`looked_into`; read
-#: directly on add_node's path, which asks it of every argument)
-LOOKED: dict[type, bool] = {}
-
-
-def looked_into(kind: type) -> bool:
-    """Whether an argument of type ``kind`` is looked into as a node is added:
-    a container whose Promises get results (lists, tuples, sets, dicts), an
-    IterPromise, or a record (a namedtuple, a dataclass) that may hide a
-    Promise (see :func:`hidden_promise`). Asked once per type."""
-    known = LOOKED.get(kind)
-    if known is None:
-        if len(LOOKED) >= 4096:
-            LOOKED.clear()  # (classes made on the fly: a bound, not a cache policy)
-        known = LOOKED[kind] = kind in WALKED or issubclass(kind, IterPromise) or _record(kind)
-    return known
-
-
-def _record(kind: type) -> bool:
-    return (issubclass(kind, tuple) and hasattr(kind, "_fields")) or hasattr(
-        kind, "__dataclass_fields__")
-
-
-def scalar_record(obj: Any) -> bool:
-    """Whether ``obj`` is a namedtuple or a dataclass whose fields all hold
-    plain scalars: no Promise can hide in it (a task's ``Config(...)``)."""
-    kind = obj.__class__
-    if not _record(kind):
-        return False
-    if isinstance(obj, tuple):
-        return set(map(type, obj)) <= SCALARS
-    return all(type(getattr(obj, f, None)) in SCALARS for f in kind.__dataclass_fields__)
-
-
-def hidden_promise(obj: Any) -> tuple[str, Promise] | None:
-    """The first Promise in ``obj`` that no result would take the place of,
-    and what it is ("inside a Config", "a key of a dict"): inside a
-    namedtuple or a dataclass, or a dict's key (results take the place of
-    Promises in lists, tuples, sets and dicts' values only: a task would get
-    the Promise itself). Looks through all of those."""
-    stack: list[tuple[Any, Any]] = [(obj, None)]
-    seen: set[int] = set()
-    while stack:
-        item, record = stack.pop()
-        kind = item.__class__
-        if isinstance(item, Promise):
-            if record is not None:
-                return f"inside a {type(record).__name__}", item
-        elif id(item) in seen:
-            continue
-        elif kind is dict:
-            seen.add(id(item))
-            for key in item:
-                if isinstance(key, Promise):
-                    return "a key of a dict", key
-            if len(item) < MANY_ITEMS or not scalars_only(item.values()):
-                stack.extend((child, record) for child in item.values())
-        elif kind in WALKED:
-            seen.add(id(item))
-            if len(item) < MANY_ITEMS or not scalars_only(item):
-                stack.extend((child, record) for child in item)
-        elif _record(kind):
-            seen.add(id(item))
-            if isinstance(item, tuple):
-                values: Any = iter(item)
-            else:
-                values = (getattr(item, f, None) for f in kind.__dataclass_fields__)
-            stack.extend((child, item if record is None else record) for child in values)
-    return None
 
 
 def lower_iter_promise(
