@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from webber._errors import ForeignPromiseError, UnknownNodeError
+from webber._errors import ForeignPromiseError, UnknownNodeError, UnknownPromiseError
 from webber._graph import Edge, Node
 from webber._nodeid import NodeId, Owner
-from webber._promise import Promise
+from webber._promise import IterPromise, Promise
 
 if TYPE_CHECKING:
     from webber._store import GraphStore
@@ -100,6 +100,19 @@ class GraphView:
         if isinstance(ref, Mapping) and "id" in ref:  # a record (0.4.0 passed its dicts)
             return self.node_id(ref["id"])
         return self._store.node_id(ref)
+
+    def resolve_promise(self, promise: Promise) -> Promise:
+        """webber 0.4.0's: ``promise`` with its node named by id (a Promise may
+        name it by the callable it runs), an IterPromise keeping its flags.
+        Raises :class:`~webber.UnknownPromiseError` (0.4.0's
+        ``InvalidCallable``) when it names no node here."""
+        try:
+            if isinstance(promise, IterPromise):
+                return IterPromise(*(self.node_id(k) for k in promise.keys),
+                                   partial=promise.partial, zip=promise.zip)
+            return Promise(self.node_id(promise.key))
+        except UnknownNodeError as e:
+            raise UnknownPromiseError(f"{promise!r} names no node: {e}", e.key) from None
 
     def get_node(self, ref: NodeRef) -> Node:
         """The record of one node (``.name``, ``.retries``; or ``["name"]``, ``["callable"]``)."""

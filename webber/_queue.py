@@ -99,16 +99,21 @@ class QueueDAG(DAG):
         return n
 
     def execute(  # type: ignore[override]  # 0.4.0's QueueDAG.execute returns the outputs
-        self, executor: str | Executor = "processes", *, maxsize: int = DEFAULT_MAXSIZE
+        self, executor: str | Executor | None = None, *, maxsize: int = DEFAULT_MAXSIZE,
+        return_ref: bool = False, print_exc: bool = False,
     ) -> list[Any]:
         """Run the stream; the last stage's outputs, in order.
 
         ``executor``: ``"processes"`` (a worker process per stage),
         ``"threads"`` (a thread per stage), ``"inline"`` (in this thread, one
-        item at a time), ``"dask"`` or an Executor. ``maxsize``: how many
-        items may wait or run between two stages.
+        item at a time), ``"dask"`` or an Executor; None: the configured
+        default (``webber.config.executor``, ``WEBBER_EXECUTOR``, processes).
+        ``maxsize``: how many items may wait or run between two stages.
+        ``return_ref`` and ``print_exc`` are webber 0.4.0's, taken as there:
+        the outputs are returned either way, and a failure raises with its
+        traceback either way.
         """
-        stages, (halt, iterator, max_iter) = self._stages(executor)
+        stages, (halt, iterator, max_iter) = self._stages()
         if not stages:
             return []
         limits = [n for n in (iterator, max_iter) if n is not None]
@@ -120,7 +125,7 @@ class QueueDAG(DAG):
     run = execute  # type: ignore[assignment]
 
     def _stages(
-        self, executor: str | Executor
+        self,
     ) -> tuple[list[Stage], tuple[Callable[[Any], object] | None, int | None, int | None]]:
         if not len(self):
             return [], (None, None, None)
@@ -220,14 +225,15 @@ def stream(
     items: Iterable[Any],
     /,
     *stages: Callable[..., Any],
-    executor: str | Executor = "processes",
+    executor: str | Executor | None = None,
     maxsize: int = DEFAULT_MAXSIZE,
 ) -> list[Any]:
     """Stream ``items`` through ``stages`` (``@task`` functions or plain
     callables), each called with the previous one's output; the last stage's
     outputs, in order. All stages work at once, with at most ``maxsize``
     items between two stages; a task's ``retries``, ``retry_delay`` and
-    ``timeout`` apply per item.
+    ``timeout`` apply per item. ``executor``: as for ``run()`` (None: the
+    configured default, else processes).
 
     Outside a flow it runs now. Inside ``with Flow():`` it records one node
     (``items`` may be a Promise) and returns the Promise of that list.

@@ -129,7 +129,7 @@ def stage_executors(executor: str | Executor, count: int, local_root: bool) -> l
 
 def run_stream(
     stages: Sequence[Stage],
-    executor: str | Executor = "processes",
+    executor: str | Executor | None = None,
     *,
     items: Iterable[Any] | None = None,
     halt_condition: Callable[[Any], object] | None = None,
@@ -141,8 +141,13 @@ def run_stream(
 
     Without ``items`` the root stage runs until its output meets
     ``halt_condition`` (that output still flows on) or it ran ``iterations``
-    times, whichever comes first.
+    times, whichever comes first. ``executor`` None: the configured default
+    (``webber.config.executor``, ``WEBBER_EXECUTOR``, processes), as for a run.
     """
+    if executor is None:
+        from webber._config import config
+
+        executor = config.default_executor()
     if not isinstance(maxsize, int) or isinstance(maxsize, bool) or maxsize < 1:
         raise TaskDefinitionError(f"maxsize={maxsize!r} must be a whole number >= 1")
     if not stages:

@@ -11,8 +11,9 @@ from webber._graph import Condition
 __all__ = ["Condition", "DAG"]
 
 #: 0.4.0 names that webber provides at its top level when they exist there
-#: (DAGCallbacks and DAGMetrics come with ``execute(callbacks=...)``)
-_FORWARDED = ("DAGCallbacks", "DAGMetrics")
+#: (DAGCallbacks and DAGMetrics come with ``execute(callbacks=...)``; QueueDAG
+#: with streaming)
+_FORWARDED = ("DAGCallbacks", "DAGMetrics", "QueueDAG")
 
 
 def __getattr__(name: str) -> Any:

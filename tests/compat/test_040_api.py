@@ -1,0 +1,64 @@
+"""The 0.4.0 drop-in, the rest of its public API: ``resolve_promise``,
+``webber.core.QueueDAG``, ``QueueDAG.execute(return_ref=..., print_exc=...)``,
+and the executor switch (``WEBBER_EXECUTOR``, ``webber.config``) for streams too."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import webber
+from webber import DAG, IterPromise, Promise, QueueDAG, UnknownPromiseError, stream
+from webber.xcoms import InvalidCallable
+
+
+def test_resolve_promise_names_the_node_by_id() -> None:
+    dag = DAG()
+    a = dag.add_node(len, "ab")
+    assert dag.resolve_promise(Promise(len)).key == a  # by the callable it runs
+    assert dag.resolve_promise(Promise(a)).key == a
+    fanned = dag.resolve_promise(IterPromise(len, partial=True))
+    assert isinstance(fanned, IterPromise) and fanned.keys == (a,) and fanned.partial
+    with pytest.raises(InvalidCallable) as caught:  # 0.4.0's name for it
+        dag.resolve_promise(Promise(print))
+    assert isinstance(caught.value, UnknownPromiseError)
+    assert "Promise('print') names no node: no node of dag 'dag' runs 'print'" in str(
+        caught.value)
+
+
+def test_queue_dag_is_found_where_0_4_0_had_it() -> None:
+    from webber.core import QueueDAG as Core
+
+    assert Core is QueueDAG
+
+
+def squares_of(count: int) -> QueueDAG:
+    qdag = QueueDAG()
+    n = qdag.add_node(lambda: 3, iterator=count)
+    qdag.add_node(lambda x: x * x, Promise(n))
+    return qdag
+
+
+def test_execute_takes_0_4_0_s_keywords() -> None:
+    assert squares_of(2).execute(return_ref=True, print_exc=True) == [9, 9]
+
+
+def where() -> int:
+    return os.getpid()
+
+
+def test_streams_follow_the_executor_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 0.4.0 ran a QueueDAG on threads: the one-line switch must reach it too.
+    here = os.getpid()
+    monkeypatch.setenv("WEBBER_EXECUTOR", "threads")
+    qdag = QueueDAG()
+    root = qdag.add_node(where, iterator=2)
+    qdag.add_node(lambda pid: (pid, os.getpid()), Promise(root))
+    assert qdag.execute() == [(here, here)] * 2
+    assert stream([1, 2], abs, lambda _: os.getpid()) == [here, here]
+    monkeypatch.delenv("WEBBER_EXECUTOR")
+    with webber.config.set(executor="inline"):
+        assert qdag.execute() == [(here, here)] * 2
+    # Without either: the stages run in worker processes.
+    assert all(pid != here for _, pid in qdag.execute())
