@@ -31,6 +31,7 @@ from webber._errors import (
 )
 from webber._gc import frozen
 from webber._graph import Condition, RetryOn, display_name, plain_options, runs
+from webber._keywords_040 import takes_040_keywords
 from webber._nodeid import Owner
 from webber._promise import IterPromise, Promise
 from webber._query import NodeRef
@@ -58,6 +59,7 @@ _uids = itertools.count(1)
 _NO_PLAIN: tuple[Any, Any, Any] = (object(), object(), None)
 
 
+@takes_040_keywords
 class DAG(GraphEdits):
     """A directed acyclic graph of Python callables: webber 0.4.0's explicit API.
 
@@ -68,13 +70,10 @@ class DAG(GraphEdits):
     >>> import webber
     >>> from webber import Promise
     >>> dag = webber.DAG()
-    >>> hello = dag.add_node(lambda: "Hello")
-    >>> world = dag.add_node(lambda: "World!")
+    >>> hello, world = dag.add_node(lambda: "Hello"), dag.add_node(lambda: "World!")
     >>> both = dag.add_node(" ".join, [Promise(hello), Promise(world)])
-    >>> hello, both
-    ('lambda-1', 'join-1')
-    >>> dag.run(executor="inline")[both]
-    'Hello World!'
+    >>> hello, both, dag.run(executor="inline")[both]
+    ('lambda-1', 'join-1', 'Hello World!')
     """
 
     def __init__(self, graph: Any = None, *, name: str | None = None) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from webber._errors import ForeignPromiseError, UnknownNodeError, UnknownPromiseError
 from webber._graph import Edge, Node
+from webber._keywords_040 import takes_040_keywords
 from webber._nodeid import NodeId, Owner
 from webber._promise import IterPromise, Promise
 
@@ -28,6 +29,7 @@ __all__ = ["DiGraphView", "EdgesView", "GraphView", "NodeRef", "NodesView", "spr
 NodeRef: TypeAlias = Any
 
 
+@takes_040_keywords
 class GraphView:
     """The read-only methods every DAG and Flow has (see :class:`~webber.DAG`)."""
 

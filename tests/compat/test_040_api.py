@@ -62,3 +62,23 @@ def test_streams_follow_the_executor_switch(monkeypatch: pytest.MonkeyPatch) -> 
         assert qdag.execute() == [(here, here)] * 2
     # Without either: the stages run in worker processes.
     assert all(pid != here for _, pid in qdag.execute())
+
+
+def test_methods_take_0_4_0_s_keyword_names() -> None:
+    dag = DAG()
+    a, b = dag.add_node(print, "a"), dag.add_node(print, "b")
+    dag.add_edge(a, b)
+    assert dag.get_node(n=a).id == a
+    assert dag.get_edge(outgoing_node=a, incoming_node=b).child == b
+    assert dag.filter_nodes(filter=lambda node: node.id == b) == [b]
+    assert dag.filter_edges(filter=lambda edge: True) == [(a, b)]
+    dag.retry_node(identifier=a, count=2)
+    dag.skip_node(identifier=b, skip=True, as_failure=False)
+    assert dag.relabel_node(node=a, label="first") == "first"
+    assert dag.get_node(a).retries == 2 and dag.get_node(b).skip
+    assert list(dag.critical_path(nodes=[b]).nodes) == [a, b]
+    assert dag.remove_edge(u_of_edge=a, v_of_edge=b) == (a, b)
+    # This webber's names still work, and two names of one argument are refused.
+    assert dag.get_node(ref=a).name == "first"
+    with pytest.raises(TypeError, match=r"got n= and ref=, two names of one argument"):
+        dag.get_node(n=a, ref=a)
