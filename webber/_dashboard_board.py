@@ -24,6 +24,7 @@ from webber._dashboard_page import (
     shown,
 )
 from webber._events import AttemptRow, Listener
+from webber._output import current_run
 
 if TYPE_CHECKING:
     from webber._dashboard import Dashboard
@@ -60,6 +61,8 @@ class Board(Listener):
         self.dashboard = dashboard
         self.number = next(_numbers)
         self.plan: Plan | None = None
+        #: the token of its run (see _output.this_run): its lines carry it
+        self.run: object | None = None
         self.started = time.time()
         self.finished = False
         self.thread: threading.Thread | None = None
@@ -127,6 +130,7 @@ class Board(Listener):
 
     def on_run_start(self, plan: Plan) -> None:
         self.plan = plan
+        self.run = current_run()  # (told in the engine's context: see _output.this_run)
         self.started = time.time()
         self.thread = threading.current_thread()
         self._capture = Capture.watch(self)

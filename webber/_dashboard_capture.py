@@ -55,8 +55,12 @@ class Capture(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         node = getattr(record, "node", "") or getattr(record, "task", "")
+        run = getattr(record, "run", None)
         for board in self.boards:
-            if board.plan is not None and node in board.plan.nodes:
+            # Its run's, when the record says which (two runs of flows with the
+            # same ids at once); else the first run watched that has the node.
+            if board.plan is not None and node in board.plan.nodes and (
+                    run is None or board.run is None or board.run is run):
                 break
         else:
             return  # a run no dashboard watches

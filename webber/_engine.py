@@ -492,7 +492,7 @@ def run_plan(
     jobs of a concurrency tag run at once (``run(limits=...)``).
     """
     _output.ensure_handler()
-    with _output.redirected(), frozen:
+    with _output.redirected(), _output.this_run(), frozen:
         session = CacheSession(cache, plan) if cache is not None else None
         return _Engine(
             plan, executor, list(listeners), record=Recorder(), reuse=dict(reuse or {}),

@@ -32,12 +32,14 @@ __all__ = [
     "TaskFormatter",
     "capture",
     "collecting",
+    "current_run",
     "current_task",
     "emit_line",
     "ensure_handler",
     "logger",
     "redirected",
     "set_emitter",
+    "this_run",
 ]
 
 logger = logging.getLogger("webber")
@@ -48,6 +50,8 @@ FORMAT = "%(asctime)s %(task)15s: %(message)s"
 WIDTH = 15
 
 _current: ContextVar[_Sink | None] = ContextVar("webber_task_output", default=None)
+#: the token of the run going on in this context (see this_run)
+_run: ContextVar[object | None] = ContextVar("webber_run", default=None)
 
 
 class TaskFormatter(logging.Formatter):
@@ -111,9 +115,11 @@ def ensure_handler() -> None:
     logger.addHandler(handler)
 
 
-def emit_line(task: str, line: str, stream: str = "stdout", node: str = "") -> None:
+def emit_line(task: str, line: str, stream: str = "stdout", node: str = "",
+              run: object | None = None) -> None:
     """Log one line of task output (also used for lines from worker processes,
-    and for their tasks' log records: see ``_logs``)."""
+    and for their tasks' log records: see ``_logs``); ``record.run`` is ``run``,
+    else this context's (see :func:`this_run`)."""
     if stream == "log":
         from webber import _logs
 
@@ -121,7 +127,8 @@ def emit_line(task: str, line: str, stream: str = "stdout", node: str = "") -> N
         return
     token = _current.set(None)  # a handler printing to sys.stdout must not loop back
     try:
-        logger.info(line, extra={"task": task, "node": node, "stream": stream})
+        logger.info(line, extra={"task": task, "node": node, "stream": stream,
+                                 "run": _run.get() if run is None else run})
     finally:
         _current.reset(token)
 
@@ -132,6 +139,26 @@ _emit: Emitter = emit_line
 #: (stream, line) of each line completed in this context, when a caller asked
 #: to keep them (see collecting)
 _kept: ContextVar[list[tuple[str, str]] | None] = ContextVar("webber_kept_lines", default=None)
+
+
+@contextmanager
+def this_run() -> Iterator[None]:
+    """A run goes on in this context, and in the threads its executor starts
+    from it: its tasks' lines are logged with a ``record.run`` of its own, so
+    that a dashboard tells them from the lines of another run of a flow whose
+    ids are the same (ids alone would not). Executors whose lines arrive in
+    another thread (worker processes, dask) read :func:`current_run` when the
+    run starts them and pass it to :func:`emit_line`."""
+    token = _run.set(object())
+    try:
+        yield
+    finally:
+        _run.reset(token)
+
+
+def current_run() -> object | None:
+    """The token of the run going on in this context (see :func:`this_run`)."""
+    return _run.get()
 
 
 def current_task() -> tuple[str, str]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from webber._events import Hooks
 from webber._graph import Condition
+from webber._output import current_run
 from webber._plan import PlanNode
 from webber._run import State
 from webber._task_errors import TaskTimeoutError
@@ -39,7 +40,7 @@ def log_retry(node: PlanNode, job: Job, error: BaseException, delay: float) -> N
     log.warning(
         "attempt %d of %d failed (%s: %s); retrying %s in %.3g s",
         job.attempt, node.options.retries + 1, type(error).__name__, error, _where(job),
-        delay, extra={"task": node.name, "node": node.id},
+        delay, extra={"task": node.name, "node": node.id, "run": current_run()},
     )
 
 
@@ -51,14 +52,14 @@ def log_failure(node: PlanNode, job: Job, error: BaseException, tracebacks: bool
             "task %s failed after %d attempt%s (partial=True: its exception stays in "
             "the results): %s: %s",
             _where(job), job.attempt, "s" * (job.attempt != 1), type(error).__name__, error,
-            extra={"task": node.name, "node": node.id},
+            extra={"task": node.name, "node": node.id, "run": current_run()},
         )
     else:
         log.error(
             "task %s failed after %d attempt%s: %s: %s",
             _where(job), job.attempt, "s" * (job.attempt != 1), type(error).__name__, error,
             exc_info=error if tracebacks else None,
-            extra={"task": node.name, "node": node.id},
+            extra={"task": node.name, "node": node.id, "run": current_run()},
         )
 
 

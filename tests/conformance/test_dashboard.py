@@ -73,3 +73,49 @@ def test_the_page_gets_each_state_line_and_traceback(executor: str, dashboard: D
     again = decoded(batch(dashboard.board, to)[2])
     assert again["node"] == again["ended"] == [] and again["line"] == again["tb"] == []
     assert run.to_html().count('"\\u003chi\\u003e"') == 1  # the line, escaped, in the report
+
+
+def meet(folder: str, me: str, other: str) -> str:
+    """Print, then wait (up to 60 s) until ``other``'s task has started too, so
+    that two runs' tasks print at the same time; print again."""
+    import pathlib
+    import time
+
+    print(f"{me} first")
+    here = pathlib.Path(folder)
+    (here / me).touch()
+    deadline = time.monotonic() + 60
+    while not (here / other).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)  # (a handshake, not a timing: both runs are under way)
+    print(f"{me} second")
+    return me
+
+
+@pytest.mark.timeout(180)
+def test_two_runs_of_one_flow_at_once_keep_their_own_lines(
+    executor: str, tmp_path: Any
+) -> None:
+    import threading
+
+    # Two flows with the same ids ("meet-1"), run at the same time, each watched.
+    flows = {label: DAG(label) for label in ("left", "right")}
+    for label, dag in flows.items():
+        dag.add_node(meet, str(tmp_path), label, "right" if label == "left" else "left")
+    boards = {label: Dashboard() for label in flows}
+    runs: dict[str, Any] = {}
+    threads = [threading.Thread(
+        target=lambda label=label: runs.__setitem__(label, flows[label].run(
+            executor=executor, dashboard=boards[label]))) for label in flows]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for label, board in boards.items():
+            assert runs[label].ok
+            assert board.board is not None
+            texts = [text for _, stream, text in board.board.lines if stream == "stdout"]
+            assert texts == [f"{label} first", f"{label} second"], (label, texts)
+    finally:
+        for board in boards.values():
+            board.stop()

@@ -295,8 +295,9 @@ class Pool:
                     if message[0] == "out":
                         self._finished(proc, results)  # keep lines and results in order
                         results = []
-                        _, name, node, stream, line = message
-                        emit_line(name, line, stream, node)
+                        _, name, node, stream, line = message  # (the head's task prints)
+                        emit_line(name, line, stream, node,
+                                  proc.inflight[0].session.run if proc.inflight else None)
                     elif message[0] == "note":
                         _shm.warn_once(message[1])
                     elif message[0] == "cls":

@@ -261,6 +261,7 @@ class _Session:
         self.close = close  # closes the cluster webber started for this run
         self.killed_worker: type[BaseException] = _distributed().KilledWorker
         self.token = uuid.uuid4().hex
+        self.run = _output.current_run()  # (made in the run's engine: its lines are its own)
         self.tags = itertools.count()
         self.boxes: dict[int, Box] = {}
         self.by_job: dict[tuple[tuple[str, int | None], int], Box] = {}
@@ -404,7 +405,7 @@ class _Session:
             box.succeeded += ok
             box.failed = not ok
         for stream, line in lines:
-            _output.emit_line(job.name, line, stream, job.node)
+            _output.emit_line(job.name, line, stream, job.node, self.run)
         value = (Handle(box, position if box.chain else None) if ok
                  else decode_failure(job.node, error, info))
         self.report(Outcome(job, ok, value, started, duration, where))

@@ -15,6 +15,7 @@ exiting. An async task is cancelled instead.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import os
 import queue
@@ -56,8 +57,10 @@ class _Threads:
                 return
             if len(self.threads) >= self.size:
                 return
+            # In a copy of the run's context (submit is the engine's call): what
+            # its tasks print is its run's (_output.this_run), as inline.
             thread = threading.Thread(
-                target=self._work, args=(len(self.threads),),
+                target=contextvars.copy_context().run, args=(self._work, len(self.threads)),
                 name=f"webber_{len(self.threads)}", daemon=True,
             )
             self.threads.append(thread)
