@@ -224,3 +224,31 @@ def test_timeline_marks_failed_attempts_and_the_critical_path() -> None:
     assert chart.critical_path in ([a, b], [bad])
     assert webber._timeline.FAILED_COLOR in chart.svg
     assert "ValueError: bad" in chart.svg  # in the failed bar's tooltip
+
+
+def test_a_file_of_a_format_that_cannot_be_written_is_refused_by_name(tmp_path: Path) -> None:
+    dag = DAG("files")
+    dag.add_node(abs, -1)
+    run = dag.run(executor="inline")
+    for call in (lambda p: dag.visualize(p), lambda p: run.visualize(p)):
+        with pytest.raises(webber.DiagramError, match=r"cannot write a \.html file .*end it in "
+                                                      r"\.svg, \.png, \.pdf"):
+            call(str(tmp_path / "out.html"))
+        with pytest.raises(webber.DiagramError, match="the format of a file without a suffix"):
+            call(str(tmp_path / "noext"))
+    for path in ("t.png", "t.pdf"):  # SVG text in a .png was written before
+        with pytest.raises(webber.DiagramError, match=r"a timeline is written as SVG: end .* in "
+                                                      r"\.svg"):
+            run.timeline(str(tmp_path / path))
+        assert not (tmp_path / path).exists()
+    run.timeline(str(tmp_path / "t.svg"))
+    assert (tmp_path / "t.svg").read_text().startswith("<svg")
+
+
+def test_a_run_is_not_iterable_and_says_what_to_use() -> None:
+    dag = DAG("iter")
+    dag.add_node(abs, -1)
+    run = dag.run(executor="inline")
+    with pytest.raises(TypeError, match=r"a Run is not iterable: use run\.states"):
+        list(run)
+    assert "abs-1" in run  # membership is still a lookup

@@ -274,7 +274,6 @@ def check_output(option: str, path: str, *, suffixes: tuple[str, ...] | None) ->
 
 
 #: what Graphviz's dot writes that a user asks for (dot knows more; these are the usual)
-DIAGRAM_SUFFIXES = (".svg", ".png", ".pdf", ".jpg", ".jpeg", ".gif", ".dot", ".gv", ".ps")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -305,6 +304,8 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def _load_and_act(args: argparse.Namespace) -> int:
+    from webber.viz import DIAGRAM_SUFFIXES
+
     try:
         if args.verb == "show" and args.output:
             check_output("-o", args.output, suffixes=DIAGRAM_SUFFIXES)

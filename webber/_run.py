@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import count, repeat
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from webber._errors import ForeignPromiseError, UnknownNodeError
 from webber._events import AttemptRow, rows_with
@@ -247,6 +247,13 @@ class Run:
         if fetched is not value:
             self._values[n] = fetched
         return fetched
+
+    def __iter__(self) -> NoReturn:
+        # Without it, Python would iterate by run[0], run[1], ... (an unknown node).
+        raise TypeError(
+            "a Run is not iterable: use run.states (each node's state), run.completed "
+            "(the nodes that succeeded) and run[node] (a node's value)"
+        )
 
     def __contains__(self, ref: Any) -> bool:
         try:

@@ -13,6 +13,8 @@ import math
 from html import escape
 from typing import TYPE_CHECKING
 
+from webber._errors import DiagramError
+
 if TYPE_CHECKING:
     from webber._run import Attempt, Run
 
@@ -59,7 +61,11 @@ class Timeline:
         return self.svg
 
     def save(self, path: str) -> None:
-        """Write the chart as an SVG file (``path`` should end in ``.svg``)."""
+        """Write the chart as an SVG file (``path`` ends in ``.svg``: else
+        :class:`~webber.DiagramError`, not SVG text in a ``.png``)."""
+        if not str(path).lower().endswith(".svg"):
+            raise DiagramError(f"a timeline is written as SVG: end {str(path)!r} in .svg "
+                               f"(a browser opens it, and prints it to PDF)")
         with open(path, "w", encoding="utf-8") as f:
             f.write(self.svg)
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from webber._plan import Plan
     from webber._run import Run
 
-__all__ = ["to_graphviz", "visualize", "visualize_run"]
+__all__ = ["DIAGRAM_SUFFIXES", "to_graphviz", "visualize", "visualize_run"]
 
 #: edge condition -> graphviz edge attributes
 EDGE_STYLES: dict[str, dict[str, str]] = {
@@ -138,10 +138,17 @@ def _timing(run: Run, n: str) -> str:
     return text
 
 
+#: the files a diagram is written as (Graphviz's formats that draw it)
+DIAGRAM_SUFFIXES = (".svg", ".png", ".pdf", ".jpg", ".jpeg", ".gif", ".dot", ".gv", ".ps")
+
+
 def _write(dot: graphviz.Digraph, path: str) -> None:
     gv = _graphviz()
-    if not os.path.splitext(path)[1]:
-        raise DiagramError(f"cannot tell the format of {path!r}: end it in .svg, .png or .pdf")
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in DIAGRAM_SUFFIXES:
+        told = f"a {suffix} file" if suffix else "the format of a file without a suffix"
+        raise DiagramError(f"cannot write {told} ({path!r}): end it in "
+                           f"{', '.join(DIAGRAM_SUFFIXES)}")
     try:
         dot.render(outfile=path, cleanup=True)
     except gv.ExecutableNotFound as e:
