@@ -36,11 +36,9 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from webber import _output
-from webber._cache import Cache
-from webber._cache_session import CacheSession
 from webber._chains import drop_links, link_column, link_jobs
 from webber._events import Hooks, Listener
 from webber._fanout import FanOut, element_column, element_deps, items_of
@@ -53,6 +51,9 @@ from webber._run import Attempt, Recorder, Run, State
 from webber._verdicts import holds, log_failure, log_retry, tell_final, timeout_error
 from webber.executors._base import Column, ColumnOutcomes, Executor, Job, Outcome, Outcomes, Started
 from webber.executors._pickling import plain
+
+if TYPE_CHECKING:  # (run(cache=...) alone makes one: its imports cost a first run ~5 ms)
+    from webber._cache_session import CacheSession
 
 __all__ = ["run_plan"]
 
@@ -477,7 +478,7 @@ def run_plan(
     *,
     listeners: Sequence[Listener] = (),
     reuse: Mapping[str, Any] | None = None,
-    cache: Cache | None = None,
+    session: CacheSession | None = None,
     limits: Mapping[str, int] | None = None,
     tracebacks: bool = True,
     verbose: bool = True,
@@ -487,13 +488,12 @@ def run_plan(
     ``reuse`` maps node ids to values of an earlier run: those nodes count as
     succeeded with that value and do not run (``run(resume=...)``).
     ``tracebacks=False`` logs failures without their traceback, ``verbose=False``
-    leaves retries unlogged (0.4.0's ``print_exc`` and ``verbose``). ``cache``
+    leaves retries unlogged (0.4.0's ``print_exc`` and ``verbose``). ``session``
     loads and stores results (``run(cache=...)``); ``limits`` caps how many
     jobs of a concurrency tag run at once (``run(limits=...)``).
     """
     _output.ensure_handler()
     with _output.redirected(), _output.this_run(), frozen:
-        session = CacheSession(cache, plan) if cache is not None else None
         return _Engine(
             plan, executor, list(listeners), record=Recorder(), reuse=dict(reuse or {}),
             tracebacks=tracebacks, verbose=verbose, session=session, limits=Limits(limits, plan),

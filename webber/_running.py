@@ -54,11 +54,16 @@ def run_graph(
         from webber._resume import reusable
 
         reuse = reusable(plan, resume)
-    store = None
-    if cache is not None:
+    session = None
+    if cache is not None:  # (imported here: a run without a cache does not pay for them)
         from webber._cache import resolve_cache
+        from webber._cache_session import CacheSession
+        from webber._gc import frozen
 
         store = resolve_cache(cache)
+        if store is not None:
+            with frozen:  # (its keys are objects per node, as the run's are: see _gc)
+                session = CacheSession(store, plan)
     listening, shown = _listeners(listeners, dashboard, progress)
     if callbacks is not None:
         from webber._callbacks import listener_for
@@ -67,7 +72,7 @@ def run_graph(
     try:
         run = run_plan(
             plan, chosen, listeners=listening, reuse=reuse, tracebacks=tracebacks,
-            verbose=verbose, cache=store, limits=limits,
+            verbose=verbose, session=session, limits=limits,
         )
     except BaseException:
         for each in shown:  # Ctrl-C: the page and the bar say the run stopped there
