@@ -7,9 +7,12 @@ from __future__ import annotations
 import _thread
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -282,3 +285,45 @@ def test_a_cache_hit_goes_as_a_value_when_workers_cannot_see_the_store(
     pid, total = run[used]
     assert total == 45 and pid != os.getpid()
     assert loads == [False]  # loaded here (its checksum read once, by the check) and sent
+
+
+UNPICKLABLE_RESULT = """\
+import threading
+from webber import Flow, task
+
+@task
+def make_lock():
+    return threading.Lock()
+
+@task
+def child(lock):
+    return "ran"
+
+if __name__ == "__main__":
+    with Flow() as flow:
+        lock = make_lock()
+        after = child(lock)
+    run = flow.run(executor="dask")
+    print(run.ok, run.states)
+    print(type(run.error(lock)).__name__)
+"""
+
+
+@pytest.mark.timeout(180)
+def test_a_result_that_cannot_be_pickled_fails_without_dasks_tracebacks(
+    tmp_path: Path,
+) -> None:
+    # It used to succeed, and reading it printed ~150 lines of distributed's
+    # serialization tracebacks (its workers' logs, on stderr).
+    script = tmp_path / "unpicklable_result.py"
+    script.write_text(UNPICKLABLE_RESULT)
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=150,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[-2:] == [
+        "False {'make_lock-1': 'failed', 'child-1': 'skipped'}", "ResultSendError",
+    ], result.stdout
+    assert "Could not serialize" not in result.stderr + result.stdout
+    assert len((result.stderr + result.stdout).splitlines()) < 40, result.stderr
