@@ -255,3 +255,34 @@ def test_traceback_of_a_task_defined_in_a_script_shows_its_lines(
     assert f'File "{script}", line 5, in parse' in result.stdout, result.stdout
     assert "number = int(text)  # the line that fails" in result.stdout, result.stdout
     assert "<dynamic-code>" not in result.stdout
+
+
+def make_lock() -> Any:
+    import threading
+
+    return threading.Lock()
+
+
+@pytest.mark.parametrize("chained", [False, True], ids=["alone", "in_a_chain"])
+def test_a_result_that_cannot_be_pickled_fails_its_task_where_results_travel(
+    executor: str, chained: bool
+) -> None:
+    # On dask it used to count as a success: dask keeps a result on its worker
+    # and only found out it could not serialize it when a child or the Run
+    # asked for it (a ResultLostError, and a wall of dask's tracebacks).
+    if executor in ("inline", "threads"):
+        pytest.skip("a result stays in the caller's process there: nothing to pickle")
+    with Flow() as flow:
+        lock = task(make_lock, name="make_lock")()
+        child = task(noop, name="child")(lock)
+        if not chained:  # a second child: no chain, each is a task of its own
+            task(noop, name="other")(lock)
+    run = flow.run(executor=executor)
+    assert not run.ok
+    assert run.state(lock) == "failed" and run.state(child) == "skipped"
+    error = run.error(lock)
+    assert type(error) is webber.ResultSendError and error.task == lock.key
+    assert str(error).startswith(
+        f"task {lock.key!r} returned a lock that cannot be pickled to send back (TypeError: "
+    ), str(error)
+    assert str(error).endswith("; return plain data, or run it with executor='threads'")

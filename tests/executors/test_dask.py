@@ -7,15 +7,19 @@ from __future__ import annotations
 import _thread
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import webber
 from webber import DAG, Flow, Promise, task
+from webber.executors._dask_main import UNGUARDED
 
 distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")
@@ -67,6 +71,7 @@ def test_executor_dask_starts_a_cluster_for_the_run_and_leaves_none(client: Any)
     b = dag.add_node(add, Promise(a), 10)
     run = dag.run(executor="dask", max_workers=1)
     assert run[b] == 13 and run[a] == 3  # fetched before the cluster closed
+    assert "WEBBER_DASK_UNGUARDED" not in os.environ  # (its workers' only: _dask_main)
     deadline = time.monotonic() + 10
     while _children() - before and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -282,3 +287,96 @@ def test_a_cache_hit_goes_as_a_value_when_workers_cannot_see_the_store(
     pid, total = run[used]
     assert total == 45 and pid != os.getpid()
     assert loads == [False]  # loaded here (its checksum read once, by the check) and sent
+
+
+UNPICKLABLE_RESULT = """\
+import threading
+from webber import Flow, task
+
+@task
+def make_lock():
+    return threading.Lock()
+
+@task
+def child(lock):
+    return "ran"
+
+if __name__ == "__main__":
+    with Flow() as flow:
+        lock = make_lock()
+        after = child(lock)
+    run = flow.run(executor="dask")
+    print(run.ok, run.states)
+    print(type(run.error(lock)).__name__)
+"""
+
+
+@pytest.mark.timeout(180)
+def test_a_result_that_cannot_be_pickled_fails_without_dasks_tracebacks(
+    tmp_path: Path,
+) -> None:
+    # It used to succeed, and reading it printed ~150 lines of distributed's
+    # serialization tracebacks (its workers' logs, on stderr).
+    script = tmp_path / "unpicklable_result.py"
+    script.write_text(UNPICKLABLE_RESULT)
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=150,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[-2:] == [
+        "False {'make_lock-1': 'failed', 'child-1': 'skipped'}", "ResultSendError",
+    ], result.stdout
+    assert "Could not serialize" not in result.stderr + result.stdout
+    assert len((result.stderr + result.stdout).splitlines()) < 40, result.stderr
+
+
+UNGUARDED_SCRIPT = """\
+from webber import Flow, task
+
+@task
+def double(x):
+    return 2 * x
+
+print("top level")
+with Flow() as flow:
+    d = double(21)
+run = flow.run(executor="dask")
+print(run[d])
+"""
+
+
+@pytest.mark.timeout(180)
+def test_a_script_without_a_main_guard_gets_one_clear_error(tmp_path: Path) -> None:
+    # Its workers import it again and each tried to start a cluster: hundreds of
+    # lines of "distributed.nanny - ERROR - Failed to start process", then
+    # "RuntimeError: Nanny failed to start."
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED_SCRIPT)
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=150,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, check=False,
+    )
+    assert result.returncode == 1
+    assert "top level" in result.stdout and "42" not in result.stdout
+    last = result.stderr.splitlines()[-1]
+    assert last == f"webber.ExecutorError: {UNGUARDED}"
+    assert 'under `if __name__ == "__main__":`' in last and "'processes' needs no guard" in last
+    assert "Nanny" not in result.stderr and "bootstrapping" not in result.stderr
+    assert len(result.stderr.splitlines()) < 40, result.stderr
+
+
+def test_a_spawned_process_importing_main_again_cannot_start_a_cluster(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Not a worker of webber's cluster (another spawn child): it says so itself.
+    import multiprocessing.process
+
+    monkeypatch.setattr(multiprocessing.process.current_process(), "_inheriting", True,
+                        raising=False)
+    monkeypatch.delenv("WEBBER_DASK_UNGUARDED", raising=False)
+    dag = DAG()
+    dag.add_node(add, 1, 2)
+    with pytest.raises(webber.ExecutorError) as info:
+        dag.run(executor="dask")
+    assert str(info.value) == UNGUARDED

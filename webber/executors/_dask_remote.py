@@ -16,6 +16,7 @@ from typing import Any
 from webber import _output
 from webber.executors._base import Job, Started
 from webber.executors._codec import encode_failure
+from webber.executors._sendable import unsendable
 from webber.executors._source import restore
 from webber.executors._work import feed, run_job, run_links
 
@@ -89,6 +90,10 @@ def run_remote(spec: Spec, *deps: Any) -> Any:
             link = feed(link, previous[0])
         with _output.collecting() as lines:
             outcome = run_job(link, started if link.timeout is not None or spec.starts else None)
+        if outcome.ok and (unsent := unsendable(link.node, outcome.value)) is not None:
+            # Fail it now, as webber's pool does: kept here, it would pass for a
+            # success until something asked dask to move it.
+            outcome = replace(outcome, ok=False, value=unsent)
         error, info = encode_failure(outcome.value) if not outcome.ok else (b"", None)
         message = ("done", spec.token, spec.tag, position, outcome.ok, outcome.started,
                    outcome.duration, where, lines, error, info)

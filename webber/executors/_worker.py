@@ -65,7 +65,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from webber import _logs, _output
-from webber._task_errors import JobLoadError, ResultSendError
+from webber._task_errors import JobLoadError
 from webber.executors import _pickling, _shm, _spawn
 from webber.executors._base import Job, Outcome
 from webber.executors._caller import follow, restore
@@ -73,6 +73,7 @@ from webber.executors._codec import encode_failure
 from webber.executors._frames import Frames, send_frame
 from webber.executors._ledger import Ledger, ledger_path
 from webber.executors._pickling import PLAIN, dumps_value, loads
+from webber.executors._sendable import result_send_error
 from webber.executors._shm import Segment, remove_segments
 from webber.executors._work import call, call_column, fed, run_links, start_async
 
@@ -304,14 +305,7 @@ class _Worker:
         try:
             result, result_segments = dumps_value(value)
         except BaseException as e:
-            error = ResultSendError(
-                f"task {node!r} returned a {type(value).__name__} that cannot be "
-                f"pickled to send back ({type(e).__name__}: {e}); return plain data, or run "
-                f"it with executor='threads'",
-                node,
-            )
-            error.__cause__ = e
-            self.fail(tag, error, started, duration)
+            self.fail(tag, result_send_error(node, value, e), started, duration)
             return False, None
         self.done(tag, True, result, result_segments, started, duration, None)
         return True, value

@@ -56,6 +56,7 @@ from webber._errors import CacheError, ExecutorError
 from webber._task_errors import JobSendError, TaskError, WorkerCrashedError
 from webber.executors._base import Executor, Job, Outcome, Report, Started
 from webber.executors._codec import decode_failure
+from webber.executors._dask_main import starting_cluster
 from webber.executors._dask_remote import Slot, Spec, run_remote
 from webber.executors._dask_results import Box, Handle, gather
 from webber.executors._picklable import check_plan
@@ -97,7 +98,7 @@ def _local_cluster(n_workers: int) -> tuple[_Client, Callable[[], None]]:
 
     # Non-daemonic workers, as in webber's own pool: a task may start processes
     # (a ProcessPoolExecutor, a nested flow); daemonic ones may not have children.
-    with dask.config.set({"distributed.worker.daemon": False}):
+    with dask.config.set({"distributed.worker.daemon": False}), starting_cluster():
         cluster = distributed.LocalCluster(
             n_workers=n_workers, threads_per_worker=1, processes=True,
             # Any free port: the default 8787 may be taken (another cluster), which
@@ -175,7 +176,8 @@ class DaskExecutor(Executor):
 
     Like any ``LocalCluster``, ``executor="dask"`` in a script needs the
     script's code under ``if __name__ == "__main__":`` (workers are spawned
-    processes that import the main module).
+    processes that import the main module); without it the run raises an
+    ExecutorError that says so.
 
     >>> from dask.distributed import Client, LocalCluster  # doctest: +SKIP
     >>> import webber
