@@ -14,13 +14,12 @@ State, all in the caller's thread (no locks; executors only enqueue)::
     linked       head's id -> the links of its chain as a chained Column (_chains:
                  no Job or entry in running per link), until the head is final
     inbox        the executors' messages, and timers: retry delays and timeouts
-    fan_outs     n -> results of a fan-out's elements still coming in (a Column when plain)
+    fan_outs     n -> a fan-out's elements' results as they come (a Column when plain)
     session      run(cache=...)'s keys, hits and misses (_cache_session)
     limits       run(limits=...)'s slots per concurrency tag (_limits): a job
                  waits there for a slot; a finished job hands its slot on
     column       plain tasks (_to_column) go in Columns when no cache, limit or listener
-                 of each task is there (Hooks.columns): no Job or entry in running;
-                 ColumnOutcomes end them in one pass
+                 of each task is there (Hooks.columns): no Job or running entry, one pass
 
 The loop blocks in its Inbox (``_inbox.py``) until outcomes arrive or a timer
 is due: it never polls for work. A node is decided as soon as its own parents are
@@ -412,7 +411,8 @@ class _Engine:
             else:
                 retry()
             return
-        log_failure(node, job, error, self.tracebacks)
+        fan = self.fan_outs.get(job.node) if job.index is not None else None
+        log_failure(node, job, error, self.tracebacks, 0 if fan is None else fan.failures)
         if job.index is None:
             self._final(job.node, FAILED, error, FAILED)
             return

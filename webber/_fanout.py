@@ -33,6 +33,8 @@ class FanOut:
     error_index: int = -1
     #: the parents whose results an element's arguments take (element_deps)
     deps: tuple[str, ...] = ()
+    #: elements that failed for good so far (past a few, their failures are not logged)
+    failures: int = 0
 
     def arguments(self, node: PlanNode, index: int) -> tuple[tuple[Any, ...], Mapping[str, Any]]:
         """Element ``index``'s arguments: its item where the items were
@@ -62,6 +64,7 @@ class FanOut:
         add_note(error, f"webber: element {index} (counting from 0) of the fan-out of "
                         f"task {node.id!r} failed after {attempt} attempt"
                         f"{'s' * (attempt != 1)}")
+        self.failures += 1
         if node.node.partial:
             self.results[index] = error  # the node succeeds with the rest
         elif self.error is None or index < self.error_index:

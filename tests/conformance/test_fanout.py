@@ -233,3 +233,31 @@ def test_an_element_past_its_timeout_is_named_with_its_index(executor: str) -> N
     assert isinstance(error, webber.TaskTimeoutError)
     assert str(error).startswith("task 'late-1[2]' timed out after 0.1 s (attempt 1)")
     assert error.task == "late-1"  # the node's id, as for every failure of a node
+
+
+@task
+def refuse(x: int) -> int:
+    raise ValueError(f"no {x}")
+
+
+@pytest.mark.parametrize("partial", [False, True])
+def test_many_failing_elements_are_logged_a_few_then_counted(
+    executor: str, partial: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    from webber._verdicts import SHOWN
+
+    with Flow() as flow:
+        out = refuse.map(range(10), partial=partial)
+    with caplog.at_level("WARNING", logger="webber"):
+        run = flow.run(executor=executor)
+    told = [r.getMessage() for r in caplog.records if r.name == "webber"]
+    one_by_one = [m for m in told if m.startswith("task refuse-1[")]
+    assert len(one_by_one) == SHOWN  # not 10 tracebacks (100,000 logged 52 MB)
+    (more,) = [m for m in told if "the others are not logged" in m]
+    assert more.startswith(f"task refuse-1: more than {SHOWN} of its elements failed")
+    if partial:
+        assert [str(e) for e in run[out]] == [f"no {i}" for i in range(10)]
+        assert "its results hold their exceptions" in more
+    else:
+        assert str(run.error(out)) == "no 0"  # the first element's, as always
+        assert "fails with the first one's error" in more
