@@ -286,3 +286,20 @@ def test_a_result_that_cannot_be_pickled_fails_its_task_where_results_travel(
         f"task {lock.key!r} returned a lock that cannot be pickled to send back (TypeError: "
     ), str(error)
     assert str(error).endswith("; return plain data, or run it with executor='threads'")
+
+
+def count_to(n: int) -> Any:
+    yield from range(n)
+
+
+def test_a_generator_result_is_told_to_return_its_items(executor: str) -> None:
+    # Not "run it on threads": there two children would share one generator,
+    # and the second would find it empty.
+    if executor in ("inline", "threads"):
+        pytest.skip("a result stays in the caller's process there: nothing to pickle")
+    with Flow() as flow:
+        items = task(count_to)(3)
+    error = flow.run(executor=executor).error(items)
+    assert type(error) is webber.ResultSendError
+    assert str(error).endswith("; return the items instead (list(...)): a generator is "
+                               "read once, so children could not each read it"), str(error)

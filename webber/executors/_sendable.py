@@ -12,6 +12,7 @@ tracebacks. So the dask task checks its results before it reports them
 from __future__ import annotations
 
 import pickle
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from webber._task_errors import ResultSendError
@@ -21,10 +22,16 @@ __all__ = ["result_send_error", "unsendable"]
 
 def result_send_error(node: str, value: Any, cause: BaseException) -> ResultSendError:
     """The error of task ``node``, whose result ``value`` failed to pickle with ``cause``."""
+    if isinstance(value, (Iterator, AsyncIterator)):
+        # Not "use threads": there, each child that reads it would take items
+        # the others then miss (a generator is read once).
+        fix = (f"return the items instead (list(...)): a {type(value).__name__} is read once, "
+               f"so children could not each read it")
+    else:
+        fix = "return plain data, or run it with executor='threads'"
     error = ResultSendError(
         f"task {node!r} returned a {type(value).__name__} that cannot be "
-        f"pickled to send back ({type(cause).__name__}: {cause}); return plain data, or run "
-        f"it with executor='threads'",
+        f"pickled to send back ({type(cause).__name__}: {cause}); {fix}",
         node,
     )
     error.__cause__ = cause
