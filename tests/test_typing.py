@@ -79,3 +79,19 @@ def test_a_task_on_a_method_is_typed_as_the_bound_method() -> None:
         assert_type(done, Any)
     run = flow.run(executor="inline")
     assert (run[six], run[eighteen]) == (6, 18)
+
+
+def test_an_async_task_s_function_is_typed_as_a_coroutine_function() -> None:
+    # In a flow its call stands for the awaited value; its function, awaited
+    # outside a flow, gives that value too (the docs' `await fetch.fn(1)`).
+    import asyncio
+
+    from webber._task import AsyncTask
+
+    assert isinstance(fetch, AsyncTask) and isinstance(fetch, Task)
+    assert not isinstance(double, AsyncTask)
+
+    async def outside() -> list[int]:
+        return assert_type(await fetch.fn(2), list[int])
+
+    assert asyncio.run(outside()) == [0, 1]

@@ -10,6 +10,7 @@ value it will become.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
@@ -17,7 +18,7 @@ from webber import _context
 from webber._errors import TaskDefinitionError
 from webber._graph import RetryOn, TaskOptions, display_name
 
-__all__ = ["Task", "task"]
+__all__ = ["AsyncTask", "Task", "task"]
 
 P = ParamSpec("P")
 Q = ParamSpec("Q")
@@ -88,7 +89,7 @@ class Task(Generic[P, R]):
         bind = getattr(type(self.fn), "__get__", None)
         if instance is None or bind is None:
             return self  # (a builtin or a partial does not bind: nor does its task)
-        return Task(bind(self.fn, instance, owner), self.options)
+        return type(self)(bind(self.fn, instance, owner), self.options)
 
     def map(
         self, items: Iterable[Any], /, *args: Any, partial: bool = False, **kwargs: Any
@@ -148,14 +149,22 @@ class Task(Generic[P, R]):
         return f"<task {self.options.name}>"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Task, (self.fn, self.options))
+        return (type(self), (self.fn, self.options))
+
+
+class AsyncTask(Task[P, R]):
+    """What ``@task`` makes of an ``async def`` function: a Task whose calls in
+    a flow stand for the awaited value, and whose ``fn`` returns the coroutine
+    (``await fetch.fn(1)`` type-checks as the value)."""
+
+    fn: Callable[P, Coroutine[Any, Any, R]]  # type: ignore[assignment]
 
 
 class _Decorator(Protocol):
     """What ``task(name=...)`` returns: ``@task`` with those settings."""
 
     @overload
-    def __call__(self, fn: Callable[P, Coroutine[Any, Any, R]], /) -> Task[P, R]: ...
+    def __call__(self, fn: Callable[P, Coroutine[Any, Any, R]], /) -> AsyncTask[P, R]: ...
     @overload
     def __call__(self, fn: Callable[P, R], /) -> Task[P, R]: ...
 
@@ -164,7 +173,7 @@ class _Decorator(Protocol):
 # awaits it: Task[P, R], not Task[P, Coroutine[..., R]] (the first overload
 # wins for an async function).
 @overload
-def task(fn: Callable[P, Coroutine[Any, Any, R]], /) -> Task[P, R]: ...
+def task(fn: Callable[P, Coroutine[Any, Any, R]], /) -> AsyncTask[P, R]: ...
 
 
 @overload
@@ -233,6 +242,6 @@ def task(  # type: ignore[misc]  # (the async overload's R is the awaited value)
             cache, version, limit,
         )
         options.check(label)
-        return Task(func, options)
+        return (AsyncTask if inspect.iscoroutinefunction(func) else Task)(func, options)
 
     return wrap if fn is None else wrap(fn)  # type: ignore[return-value]
