@@ -170,6 +170,16 @@ class Cache:
     def store(self, key: str, value: Any, task: str, node: str) -> bool:
         """Write ``value`` under ``key`` atomically; False (with a warning naming
         ``task``) when it cannot be pickled or written."""
+        staged = self.stage(key, value, task, node)
+        return staged is not None and self.commit(staged, key, task)
+
+    def stage(self, key: str, value: Any, task: str, node: str) -> str | None:
+        """Pickle ``value`` and write it to a temporary file beside ``key``'s
+        entry: :meth:`store` but the rename, which :meth:`commit` does (or
+        :meth:`discard` drops it). A run stages a result as its task returns,
+        so the entry holds what the task returned even if a task downstream
+        then changes that object in place. None (with a warning naming
+        ``task``) when it cannot be pickled or written."""
         buffers: list[pickle.PickleBuffer] = []
         try:
             payload = _dumps(value, buffers)
@@ -179,7 +189,7 @@ class Cache:
                 "(%s: %s); return a picklable value, or give the task cache=False",
                 task, type(value).__name__, type(e).__name__, e, extra={"task": task},
             )
-            return False
+            return None
         path = self._file(key)
         try:
             if key[:2] not in self._made:
@@ -187,24 +197,38 @@ class Cache:
                 self._made.add(key[:2])
             fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=path.parent)
         except OSError as e:
-            log.warning("task %r: cannot write to the cache at %s (%s)", task, self.path, e,
-                        extra={"task": task})
-            return False
+            _unwritable(task, self.path, e)
+            return None
         try:
             with os.fdopen(fd, "wb") as f:
                 # No fsync: a file that power loss leaves damaged fails its
                 # checksum and is a miss; an fsync per result costs ~5 ms.
                 _write(f, payload, buffers, {"task": task, "node": node})
-            os.replace(temporary, path)
         except BaseException as e:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
+            self.discard(temporary)
             if not isinstance(e, Exception):
                 raise  # Ctrl-C: no entry, and the run stops
-            log.warning("task %r: cannot write to the cache at %s (%s)", task, self.path, e,
-                        extra={"task": task})
+            _unwritable(task, self.path, e)
+            return None
+        return temporary
+
+    def commit(self, staged: str, key: str, task: str) -> bool:
+        """Rename the file :meth:`stage` wrote into place as ``key``'s entry."""
+        try:
+            os.replace(staged, self._file(key))
+        except BaseException as e:
+            self.discard(staged)
+            if not isinstance(e, Exception):
+                raise
+            _unwritable(task, self.path, e)
             return False
         return True
+
+    @staticmethod
+    def discard(staged: str) -> None:
+        """Remove a file :meth:`stage` wrote (its result is not to be stored)."""
+        with contextlib.suppress(OSError):
+            os.unlink(staged)
 
     # -- housekeeping --------------------------------------------------------------
     def entries(self, _headers: bool = True) -> list[Entry]:
@@ -283,6 +307,11 @@ class Cache:
             with contextlib.suppress(OSError):
                 if now - path.stat().st_mtime >= age:
                     path.unlink()
+
+
+def _unwritable(task: str, root: Path, error: BaseException) -> None:
+    log.warning("task %r: cannot write to the cache at %s (%s)", task, root, error,
+                extra={"task": task})
 
 
 def _damaged(task: str, error: Exception, path: Path) -> None:
