@@ -421,7 +421,7 @@ class _Engine:
     def _fan_out_done(self, n: str) -> None:
         fan = self.fan_outs.pop(n)
         if fan.error is None:
-            if self.session is not None:
+            if self.session is not None and not fan.failures:  # (a failed element runs again)
                 self.session.keep(n, fan.results, self.states)
             self._final(n, SUCCESS, fan.results, SUCCESS)
         else:

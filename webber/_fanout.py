@@ -31,6 +31,8 @@ class FanOut:
     #: the first element's error, by index (the node fails with it unless partial)
     error: BaseException | None = None
     error_index: int = -1
+    #: elements that failed for good with ``partial=True`` (their exceptions are results)
+    failures: int = 0
     #: the parents whose results an element's arguments take (element_deps)
     deps: tuple[str, ...] = ()
 
@@ -64,6 +66,7 @@ class FanOut:
                         f"{'s' * (attempt != 1)}")
         if node.node.partial:
             self.results[index] = error  # the node succeeds with the rest
+            self.failures += 1
         elif self.error is None or index < self.error_index:
             self.error, self.error_index = error, index
         self.remaining -= 1

@@ -258,6 +258,29 @@ def test_fan_out_is_cached_as_one_result(executor: str, tmp_path: Path) -> None:
     assert again[squares] == [1, 4, 9] and again.cached == [squares.key] and calls(log) == 3
 
 
+def price(item: str, flag: str) -> int:
+    if item == "caviar" and os.path.exists(flag):
+        raise KeyError(item)
+    return len(item)
+
+
+def test_a_partial_fan_out_with_a_failed_element_is_not_stored(
+    executor: str, tmp_path: Path
+) -> None:
+    flag = tmp_path / "flag"
+    flag.touch()
+    dag = webber.DAG()
+    items = dag.add_node(list, ["apple", "caviar"])
+    prices = dag.add_node(price, webber.IterPromise(items, partial=True), str(flag))
+    first = dag.run(executor=executor, cache=tmp_path / "s")
+    assert first[prices][0] == 5 and isinstance(first[prices][1], KeyError)
+    assert [e.task for e in Cache(tmp_path / "s").entries()] == ["list"]
+    flag.unlink()  # the failed element would succeed now: it runs again
+    second = dag.run(executor=executor, cache=tmp_path / "s")
+    assert second.cached == [items] and second[prices] == [5, 6]
+    assert dag.run(executor=executor, cache=tmp_path / "s").cached == [items, prices]
+
+
 def test_unpicklable_result_is_not_cached_with_a_warning(
     executor: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
