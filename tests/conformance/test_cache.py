@@ -466,3 +466,38 @@ def test_key_survives_set_order_and_sees_version(tmp_path: Path) -> None:
 
     # Each process hashes strings with its own seed: a set's order differs.
     assert [go("1"), go("1"), go("2")] == ["[]", "['count-1']", "[]"]
+
+
+def test_keys_of_nested_sets_are_the_same_in_every_process() -> None:
+    """Sets at any depth (in a set, a tuple, a list, a dict, a dataclass) are
+    written in one order whatever the process's string hash seed."""
+    script = textwrap.dedent("""
+        import dataclasses
+        from webber._fingerprint import key_pickler, node_key
+
+        @dataclasses.dataclass(frozen=True)
+        class Config:
+            tags: frozenset
+
+        def t(x):
+            return x
+
+        values = [
+            frozenset({frozenset({"a", "b"}), frozenset({"c", "d"})}),
+            ({"x", "y", "z"}, [{"p", "q"}], {"k": frozenset({"m", "n", "o"})}),
+            {frozenset({"e", "f"}): {"g", "h"}},
+            Config(frozenset({"u", "v", "w"})),
+            {"a", "b", "c", "d"},
+        ]
+        for value in values:
+            print(node_key(key_pickler({}), t, None, (value,), {}, False, {}))
+    """)
+
+    def keys(seed: str) -> list[str]:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "PYTHONHASHSEED": seed}
+        return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              env=env, check=True).stdout.split()
+
+    first = keys("1")
+    assert len(set(first)) == 5
+    assert keys("2") == first and keys("3") == first
