@@ -29,7 +29,6 @@ import logging
 import mmap
 import os
 import pickle
-import re
 import struct
 import tempfile
 import time
@@ -38,12 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from webber._cache_limits import prune_limits
 from webber._errors import CacheError
 
-__all__ = [
-    "Cache", "CacheStats", "Entry", "Stamp", "load_entry", "parse_age", "parse_size",
-    "resolve_cache",
-]
+__all__ = ["Cache", "CacheStats", "Entry", "Stamp", "load_entry", "resolve_cache"]
 
 log = logging.getLogger("webber")
 
@@ -268,16 +265,19 @@ class Cache:
         self._sweep(0.0)
         return removed
 
-    def prune(self, max_size: int | None = None, older_than: float | None = None) -> list[Entry]:
+    def prune(self, max_size: float | str | None = None,
+              older_than: float | str | None = None) -> list[Entry]:
         """Remove entries not used for ``older_than`` seconds, then the least
         recently used ones until the store holds at most ``max_size`` bytes.
-        Returns what was removed.
+        Each is a number >= 0 or, as the CLI takes them, a text: ``"5GB"``,
+        ``"7d"``. Returns what was removed.
 
         >>> import tempfile
         >>> from webber import Cache
-        >>> Cache(tempfile.mkdtemp()).prune(max_size=0, older_than=7 * 86400)
+        >>> Cache(tempfile.mkdtemp()).prune(max_size="5GB", older_than=7 * 86400)
         []
         """
+        max_size, older_than = prune_limits(max_size, older_than)
         now = time.time()
         entries = self.entries()
         removed = []
@@ -442,34 +442,3 @@ def _padding_run(offset: int, lengths: list[int]) -> list[int]:
         out.append(pad + length)
         offset += pad + length
     return out
-
-
-_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9,
-          "gb": 10**9, "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30,
-          "tib": 2**40}
-_AGES = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_size(text: str) -> int:
-    """``"5GB"`` -> 5_000_000_000 (also B, KB, MB, TB and KiB, MiB, GiB).
-
-    >>> parse_size("5GB"), parse_size("512 MiB")
-    (5000000000, 536870912)
-    """
-    match = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]*)\s*", text)
-    unit = match.group(2).lower() if match else None
-    if match is None or unit not in _UNITS:
-        raise ValueError(f"{text!r} is not a size; write e.g. 500MB, 5GB or 1.5GiB")
-    return int(float(match.group(1)) * _UNITS[unit])
-
-
-def parse_age(text: str) -> float:
-    """``"7d"`` -> seconds (units s, m, h, d, w).
-
-    >>> parse_age("7d"), parse_age("90m")
-    (604800.0, 5400.0)
-    """
-    match = re.fullmatch(r"\s*([0-9.]+)\s*([smhdw])\s*", text)
-    if match is None:
-        raise ValueError(f"{text!r} is not an age; write e.g. 30m, 12h, 7d or 2w")
-    return float(match.group(1)) * _AGES[match.group(2)]

@@ -133,7 +133,7 @@ def _cache_parser(verbs: Any) -> None:
 
 
 def _size(text: str) -> int:
-    from webber._cache import parse_size
+    from webber._cache_limits import parse_size
 
     try:
         return parse_size(text)
@@ -142,7 +142,7 @@ def _size(text: str) -> int:
 
 
 def _age(text: str) -> float:
-    from webber._cache import parse_age
+    from webber._cache_limits import parse_age
 
     try:
         return parse_age(text)

@@ -1,0 +1,43 @@
+"""The store on disk from Python and through ``python -m webber cache``:
+prune's arguments, and stores it cannot change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from webber import Cache, CacheError
+
+
+def filled(path: Path, n: int = 2) -> Cache:
+    store = Cache(path)
+    for i in range(n):
+        assert store.store(f"{i:02x}" * 20, list(range(100)), "t", f"t-{i}")
+    return store
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    ({}, r"^Cache\.prune\(\) needs max_size and/or older_than .*prune\(max_size=\"5GB\"\)"),
+    ({"max_size": -5}, r"^Cache\.prune\(max_size=-5\): give a number of bytes >= 0, or a "
+                       r"text such as 500MB or 5GB$"),
+    ({"older_than": -1}, r"^Cache\.prune\(older_than=-1\): give a number of seconds >= 0"),
+    ({"max_size": "5 gallons"}, r"^Cache\.prune\(max_size='5 gallons'\): '5 gallons' is not "
+                                r"a size; write e.g\. 500MB"),
+    ({"older_than": "a week"}, r"^Cache\.prune\(older_than='a week'\): 'a week' is not an age"),
+    ({"older_than": [7]}, r"^Cache\.prune\(older_than=\[7\]\): give a number of seconds"),
+    ({"max_size": True}, r"^Cache\.prune\(max_size=True\): give a number of bytes"),
+])
+def test_prune_refuses_arguments_it_cannot_use(
+    tmp_path: Path, arguments: dict[str, object], message: str
+) -> None:
+    store = filled(tmp_path / "s")
+    with pytest.raises(CacheError, match=message):
+        store.prune(**arguments)  # type: ignore[arg-type]
+    assert len(store.entries()) == 2  # nothing removed
+
+
+def test_prune_takes_the_texts_the_cli_takes(tmp_path: Path) -> None:
+    store = filled(tmp_path / "s")
+    assert store.prune(max_size="5GB", older_than="7d") == []
+    assert len(store.prune(max_size="0B")) == 2 and store.entries() == []
