@@ -3,11 +3,15 @@ prune's arguments, and stores it cannot change."""
 
 from __future__ import annotations
 
+import errno
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from webber import Cache, CacheError
+from webber._cli import main
 
 
 def filled(path: Path, n: int = 2) -> Cache:
@@ -41,3 +45,39 @@ def test_prune_takes_the_texts_the_cli_takes(tmp_path: Path) -> None:
     store = filled(tmp_path / "s")
     assert store.prune(max_size="5GB", older_than="7d") == []
     assert len(store.prune(max_size="0B")) == 2 and store.entries() == []
+
+
+@pytest.fixture
+def read_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A store whose entries cannot be removed: its folders read-only, or (as
+    root, whom permission bits do not stop) unlink failing as on a read-only
+    file system."""
+    filled(tmp_path / "s")
+    folders = [tmp_path / "s", *(tmp_path / "s").iterdir()]
+    if os.geteuid() == 0:
+        def refuse(self: Path, missing_ok: bool = False) -> None:
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+
+        monkeypatch.setattr(Path, "unlink", refuse)
+    else:
+        for folder in folders:
+            folder.chmod(0o555)
+    yield tmp_path / "s"
+    for folder in folders:
+        folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("action", [["clear"], ["prune", "--max-size", "0"]])
+def test_cli_on_a_store_it_cannot_change_fails_with_one_line(
+    read_only: Path, action: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["cache", *action, str(read_only)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"webber: cannot remove entries of the cache at {str(read_only)!r} (")
+    assert err.endswith("; use a store you may write to\n") and err.count("\n") == 1
+    assert len(Cache(read_only).entries()) == 2
+
+
+def test_clear_on_a_store_it_cannot_change_raises_cache_error(read_only: Path) -> None:
+    with pytest.raises(CacheError, match="cannot remove entries of the cache at"):
+        Cache(read_only).clear()

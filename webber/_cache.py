@@ -256,12 +256,9 @@ class Cache:
         return sum(e.size for e in self.entries(_headers=False))
 
     def clear(self) -> int:
-        """Remove every entry (and leftovers of interrupted writes); returns how many."""
-        removed = 0
-        for entry in self.entries():
-            with contextlib.suppress(FileNotFoundError):
-                entry.path.unlink()
-                removed += 1
+        """Remove every entry (and leftovers of interrupted writes); returns how
+        many. CacheError when the store cannot be changed (read-only)."""
+        removed = sum(self._remove(entry.path) for entry in self.entries())
         self._sweep(0.0)
         return removed
 
@@ -270,7 +267,8 @@ class Cache:
         """Remove entries not used for ``older_than`` seconds, then the least
         recently used ones until the store holds at most ``max_size`` bytes.
         Each is a number >= 0 or, as the CLI takes them, a text: ``"5GB"``,
-        ``"7d"``. Returns what was removed.
+        ``"7d"``. Returns what was removed; CacheError when the store cannot
+        be changed (read-only).
 
         >>> import tempfile
         >>> from webber import Cache
@@ -292,10 +290,23 @@ class Cache:
                 removed.append(entry)
                 total -= entry.size
         for entry in removed:
-            with contextlib.suppress(FileNotFoundError):
-                entry.path.unlink()
+            self._remove(entry.path)
         self._sweep(3600.0)
         return removed
+
+    def _remove(self, path: Path) -> bool:
+        """Remove an entry's file: False if it is gone already, CacheError if it
+        cannot be removed."""
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as e:
+            raise CacheError(
+                f"cannot remove entries of the cache at {str(self.path)!r} "
+                f"({type(e).__name__}: {e}); use a store you may write to"
+            ) from e
+        return True
 
     def _sweep(self, age: float) -> None:
         """Remove temporary files of writes interrupted more than ``age`` s ago
