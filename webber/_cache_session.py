@@ -66,11 +66,8 @@ class CacheSession:
                     keys[n] = node_key(pickler, node.func, options.version, node.args,
                                        node.kwargs, node.node.fan_out, node.parents)
                 except Unkeyable as e:
-                    log.warning(
-                        "task %r is not cached: %s; give it version=\"...\" (the key then "
-                        "uses that instead of its function) or cache=False",
-                        n, e, extra={"task": node.name, "node": n},
-                    )
+                    log.warning("task %r is not cached: %s; %s", n, e, e.hint,
+                                extra={"task": node.name, "node": n})
 
     def _cacheable(self, node: PlanNode, states: Mapping[str, str]) -> bool:
         return node.id in self.keys and all(states[u] == "success" for u in node.parents)

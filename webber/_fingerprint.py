@@ -44,7 +44,12 @@ _installed: dict[str, bool] = {}
 
 
 class Unkeyable(Exception):
-    """The key cannot be computed (an unpicklable argument or global)."""
+    """The key cannot be computed (an unpicklable argument or global);
+    ``hint`` says what the user can do about it."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 def _is_installed(module: str | None) -> bool:
@@ -204,7 +209,11 @@ def function_token(func: Callable[..., Any], pickler: _KeyPickler) -> str:
         known = pickler.functions[id(func)] = _digest(pickler.dumps(func))
         return known
     except Exception as e:
-        raise Unkeyable(f"its function cannot be described ({type(e).__name__}: {e})") from e
+        raise Unkeyable(
+            f"its function cannot be described ({type(e).__name__}: {e})",
+            "give it version=\"...\" (the key then uses that instead of its function) "
+            "or cache=False",
+        ) from e
 
 
 def node_key(
@@ -224,7 +233,11 @@ def node_key(
     try:
         data = pickler.dumps((RECIPE, what, args, sorted(kwargs.items()), fan_out, parent_keys))
     except Exception as e:
-        raise Unkeyable(f"its arguments cannot be pickled ({type(e).__name__}: {e})") from e
+        # (version= would not help: the key holds the arguments whatever it is)
+        raise Unkeyable(
+            f"its arguments cannot be pickled ({type(e).__name__}: {e})",
+            "pass it arguments that pickle, or give it cache=False",
+        ) from e
     return _digest(data)
 
 

@@ -300,6 +300,33 @@ def test_unpicklable_result_is_not_cached_with_a_warning(
     assert Cache(tmp_path / "s").entries() == []
 
 
+def test_what_cannot_be_keyed_is_not_cached_with_a_fitting_hint(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    lock = threading.Lock()
+
+    def guarded() -> int:
+        with lock:  # a closure the key cannot describe: version= stands in for it
+            return 1
+
+    with Flow() as flow:
+        by_argument = task(len, name="by_argument")([lock])
+        by_function = task(guarded)()
+    run = flow.run(executor="inline", cache=tmp_path / "s")
+    assert run[by_argument] == 1 and run[by_function] == 1
+    assert Cache(tmp_path / "s").entries() == []
+    warned = {r.task: r.getMessage() for r in caplog.records  # type: ignore[attr-defined]
+              if "is not cached" in r.getMessage()}
+    assert warned["by_argument"].endswith(
+        "; pass it arguments that pickle, or give it cache=False")
+    assert "its arguments cannot be pickled" in warned["by_argument"]
+    assert "version=" not in warned["by_argument"]
+    assert "its function cannot be described" in warned["guarded"]
+    assert warned["guarded"].endswith(
+        "; give it version=\"...\" (the key then uses that instead of its function) "
+        "or cache=False")
+
+
 def test_a_damaged_entry_is_a_miss_with_a_warning(
     executor: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
