@@ -81,3 +81,14 @@ def test_cli_on_a_store_it_cannot_change_fails_with_one_line(
 def test_clear_on_a_store_it_cannot_change_raises_cache_error(read_only: Path) -> None:
     with pytest.raises(CacheError, match="cannot remove entries of the cache at"):
         Cache(read_only).clear()
+
+
+def test_clear_and_prune_remove_the_folders_they_empty(tmp_path: Path) -> None:
+    store = filled(tmp_path / "s", 3)  # keys 00..., 01..., 02...: a folder each
+    oldest = store.entries()[0]
+    os.utime(oldest.path, (1, 1))
+    assert [e.key for e in store.prune(older_than="1d")] == [oldest.key]
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["01", "02"]
+    assert store.clear() == 2 and list((tmp_path / "s").iterdir()) == []
+    # The same Cache writes again into a folder it had made before.
+    assert store.store("00" * 20, [1], "t", "t-1") and store.load("00" * 20, "t") == (True, [1])

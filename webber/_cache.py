@@ -192,7 +192,11 @@ class Cache:
             if key[:2] not in self._made:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self._made.add(key[:2])
-            fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=path.parent)
+            try:
+                fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=path.parent)
+            except FileNotFoundError:  # a clear or prune removed the empty folder meanwhile
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=path.parent)
         except OSError as e:
             _unwritable(task, self.path, e)
             return None
@@ -310,7 +314,8 @@ class Cache:
 
     def _sweep(self, age: float) -> None:
         """Remove temporary files of writes interrupted more than ``age`` s ago
-        (a younger one may be a write in progress in another process)."""
+        (a younger one may be a write in progress in another process), then
+        the folders left empty."""
         if not self.path.is_dir():
             return
         now = time.time()
@@ -318,6 +323,9 @@ class Cache:
             with contextlib.suppress(OSError):
                 if now - path.stat().st_mtime >= age:
                     path.unlink()
+        for folder in self.path.glob("??"):
+            with contextlib.suppress(OSError):  # not empty, or not a folder
+                folder.rmdir()  # (a writer meanwhile makes it anew: see stage)
 
 
 def _unwritable(task: str, root: Path, error: BaseException) -> None:
