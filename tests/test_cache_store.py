@@ -92,3 +92,15 @@ def test_clear_and_prune_remove_the_folders_they_empty(tmp_path: Path) -> None:
     assert store.clear() == 2 and list((tmp_path / "s").iterdir()) == []
     # The same Cache writes again into a folder it had made before.
     assert store.store("00" * 20, [1], "t", "t-1") and store.load("00" * 20, "t") == (True, [1])
+
+
+def test_cli_expands_a_tilde_as_run_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    filled(tmp_path / "store", 1)
+    assert main(["cache", "ls", "~/store"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("1 entry, ")
+    assert main(["cache", "clear", "~/store"]) == 0 and Cache("~/store").entries() == []
+    assert main(["cache", "ls", "~/missing"]) == 2
+    assert capsys.readouterr().err == "webber: no cache directory at '~/missing'\n"

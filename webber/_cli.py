@@ -352,11 +352,12 @@ def _cache(args: argparse.Namespace) -> int:
     from webber._cache import Cache
     from webber._errors import CacheError
 
-    if not os.path.isdir(args.path):
+    path = os.path.expanduser(args.path)  # as run(cache="~/...") does
+    if not os.path.isdir(path):
         print(f"webber: no cache directory at {args.path!r}", file=sys.stderr)
         return 2
     try:
-        return _cache_action(Cache(args.path), args)
+        return _cache_action(Cache(path), args)
     except CacheError as e:  # a store it may not change
         print(f"webber: {e}", file=sys.stderr)
         return 2
