@@ -29,7 +29,6 @@ import logging
 import mmap
 import os
 import pickle
-import re
 import struct
 import tempfile
 import time
@@ -38,12 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from webber._cache_limits import prune_limits
 from webber._errors import CacheError
 
-__all__ = [
-    "Cache", "CacheStats", "Entry", "Stamp", "load_entry", "parse_age", "parse_size",
-    "resolve_cache",
-]
+__all__ = ["Cache", "CacheStats", "Entry", "Stamp", "load_entry", "resolve_cache"]
 
 log = logging.getLogger("webber")
 
@@ -170,6 +167,16 @@ class Cache:
     def store(self, key: str, value: Any, task: str, node: str) -> bool:
         """Write ``value`` under ``key`` atomically; False (with a warning naming
         ``task``) when it cannot be pickled or written."""
+        staged = self.stage(key, value, task, node)
+        return staged is not None and self.commit(staged, key, task)
+
+    def stage(self, key: str, value: Any, task: str, node: str) -> str | None:
+        """Pickle ``value`` and write it to a temporary file beside ``key``'s
+        entry: :meth:`store` but the rename, which :meth:`commit` does (or
+        :meth:`discard` drops it). A run stages a result as its task returns,
+        so the entry holds what the task returned even if a task downstream
+        then changes that object in place. None (with a warning naming
+        ``task``) when it cannot be pickled or written."""
         buffers: list[pickle.PickleBuffer] = []
         try:
             payload = _dumps(value, buffers)
@@ -179,32 +186,50 @@ class Cache:
                 "(%s: %s); return a picklable value, or give the task cache=False",
                 task, type(value).__name__, type(e).__name__, e, extra={"task": task},
             )
-            return False
+            return None
         path = self._file(key)
         try:
             if key[:2] not in self._made:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self._made.add(key[:2])
-            fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=path.parent)
+            try:
+                fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=path.parent)
+            except FileNotFoundError:  # a clear or prune removed the empty folder meanwhile
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=path.parent)
         except OSError as e:
-            log.warning("task %r: cannot write to the cache at %s (%s)", task, self.path, e,
-                        extra={"task": task})
-            return False
+            _unwritable(task, self.path, e)
+            return None
         try:
             with os.fdopen(fd, "wb") as f:
                 # No fsync: a file that power loss leaves damaged fails its
                 # checksum and is a miss; an fsync per result costs ~5 ms.
                 _write(f, payload, buffers, {"task": task, "node": node})
-            os.replace(temporary, path)
         except BaseException as e:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
+            self.discard(temporary)
             if not isinstance(e, Exception):
                 raise  # Ctrl-C: no entry, and the run stops
-            log.warning("task %r: cannot write to the cache at %s (%s)", task, self.path, e,
-                        extra={"task": task})
+            _unwritable(task, self.path, e)
+            return None
+        return temporary
+
+    def commit(self, staged: str, key: str, task: str) -> bool:
+        """Rename the file :meth:`stage` wrote into place as ``key``'s entry."""
+        try:
+            os.replace(staged, self._file(key))
+        except BaseException as e:
+            self.discard(staged)
+            if not isinstance(e, Exception):
+                raise
+            _unwritable(task, self.path, e)
             return False
         return True
+
+    @staticmethod
+    def discard(staged: str) -> None:
+        """Remove a file :meth:`stage` wrote (its result is not to be stored)."""
+        with contextlib.suppress(OSError):
+            os.unlink(staged)
 
     # -- housekeeping --------------------------------------------------------------
     def entries(self, _headers: bool = True) -> list[Entry]:
@@ -235,25 +260,26 @@ class Cache:
         return sum(e.size for e in self.entries(_headers=False))
 
     def clear(self) -> int:
-        """Remove every entry (and leftovers of interrupted writes); returns how many."""
-        removed = 0
-        for entry in self.entries():
-            with contextlib.suppress(FileNotFoundError):
-                entry.path.unlink()
-                removed += 1
+        """Remove every entry (and leftovers of interrupted writes); returns how
+        many. CacheError when the store cannot be changed (read-only)."""
+        removed = sum(self._remove(entry.path) for entry in self.entries())
         self._sweep(0.0)
         return removed
 
-    def prune(self, max_size: int | None = None, older_than: float | None = None) -> list[Entry]:
+    def prune(self, max_size: float | str | None = None,
+              older_than: float | str | None = None) -> list[Entry]:
         """Remove entries not used for ``older_than`` seconds, then the least
         recently used ones until the store holds at most ``max_size`` bytes.
-        Returns what was removed.
+        Each is a number >= 0 or, as the CLI takes them, a text: ``"5GB"``,
+        ``"7d"``. Returns what was removed; CacheError when the store cannot
+        be changed (read-only).
 
         >>> import tempfile
         >>> from webber import Cache
-        >>> Cache(tempfile.mkdtemp()).prune(max_size=0, older_than=7 * 86400)
+        >>> Cache(tempfile.mkdtemp()).prune(max_size="5GB", older_than=7 * 86400)
         []
         """
+        max_size, older_than = prune_limits(max_size, older_than)
         now = time.time()
         entries = self.entries()
         removed = []
@@ -268,14 +294,28 @@ class Cache:
                 removed.append(entry)
                 total -= entry.size
         for entry in removed:
-            with contextlib.suppress(FileNotFoundError):
-                entry.path.unlink()
+            self._remove(entry.path)
         self._sweep(3600.0)
         return removed
 
+    def _remove(self, path: Path) -> bool:
+        """Remove an entry's file: False if it is gone already, CacheError if it
+        cannot be removed."""
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as e:
+            raise CacheError(
+                f"cannot remove entries of the cache at {str(self.path)!r} "
+                f"({type(e).__name__}: {e}); use a store you may write to"
+            ) from e
+        return True
+
     def _sweep(self, age: float) -> None:
         """Remove temporary files of writes interrupted more than ``age`` s ago
-        (a younger one may be a write in progress in another process)."""
+        (a younger one may be a write in progress in another process), then
+        the folders left empty."""
         if not self.path.is_dir():
             return
         now = time.time()
@@ -283,6 +323,14 @@ class Cache:
             with contextlib.suppress(OSError):
                 if now - path.stat().st_mtime >= age:
                     path.unlink()
+        for folder in self.path.glob("??"):
+            with contextlib.suppress(OSError):  # not empty, or not a folder
+                folder.rmdir()  # (a writer meanwhile makes it anew: see stage)
+
+
+def _unwritable(task: str, root: Path, error: BaseException) -> None:
+    log.warning("task %r: cannot write to the cache at %s (%s)", task, root, error,
+                extra={"task": task})
 
 
 def _damaged(task: str, error: Exception, path: Path) -> None:
@@ -413,34 +461,3 @@ def _padding_run(offset: int, lengths: list[int]) -> list[int]:
         out.append(pad + length)
         offset += pad + length
     return out
-
-
-_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9,
-          "gb": 10**9, "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30,
-          "tib": 2**40}
-_AGES = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_size(text: str) -> int:
-    """``"5GB"`` -> 5_000_000_000 (also B, KB, MB, TB and KiB, MiB, GiB).
-
-    >>> parse_size("5GB"), parse_size("512 MiB")
-    (5000000000, 536870912)
-    """
-    match = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]*)\s*", text)
-    unit = match.group(2).lower() if match else None
-    if match is None or unit not in _UNITS:
-        raise ValueError(f"{text!r} is not a size; write e.g. 500MB, 5GB or 1.5GiB")
-    return int(float(match.group(1)) * _UNITS[unit])
-
-
-def parse_age(text: str) -> float:
-    """``"7d"`` -> seconds (units s, m, h, d, w).
-
-    >>> parse_age("7d"), parse_age("90m")
-    (604800.0, 5400.0)
-    """
-    match = re.fullmatch(r"\s*([0-9.]+)\s*([smhdw])\s*", text)
-    if match is None:
-        raise ValueError(f"{text!r} is not an age; write e.g. 30m, 12h, 7d or 2w")
-    return float(match.group(1)) * _AGES[match.group(2)]

@@ -6,6 +6,12 @@ arguments and parents' keys only (``_fingerprint``), so a hit needs no value
 of its parents. A node is looked up, and stored, only when every parent
 succeeded: the key describes its inputs then (a ``Failure`` or ``AnyCase``
 child of a failed parent got an exception, which it does not describe).
+
+A result is staged (pickled and written to a temporary file) as its task
+returns, in the thread that reports it (see :meth:`CacheSession.staging`),
+and renamed into place when the engine takes the outcome: a chain's next
+link, which runs before that on the inline and threads executors, may
+change the object in place, and the entry must hold what the task returned.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 
 from webber._cache import Cache, CacheStats
 from webber._plan import Plan, PlanNode
-from webber.executors._base import Remote, fetch
+from webber.executors._base import Outcome, Remote, Report, fetch
 from webber.executors._stored import Stored
 
 __all__ = ["CacheSession"]
@@ -37,6 +43,9 @@ class CacheSession:
         self.stored = 0
         #: (node, value) of results kept remote, stored at the end (see keep)
         self.remote: list[tuple[str, Any]] = []
+        #: (node, attempt) -> its result's file staged as it returned (None: not storable)
+        self.staged: dict[tuple[str, int], str | None] = {}
+        self.closed = False  # the run is over: a late outcome stages nothing
         self._compute_keys()
 
     def _compute_keys(self) -> None:
@@ -57,11 +66,8 @@ class CacheSession:
                     keys[n] = node_key(pickler, node.func, options.version, node.args,
                                        node.kwargs, node.node.fan_out, node.parents)
                 except Unkeyable as e:
-                    log.warning(
-                        "task %r is not cached: %s; give it version=\"...\" (the key then "
-                        "uses that instead of its function) or cache=False",
-                        n, e, extra={"task": node.name, "node": n},
-                    )
+                    log.warning("task %r is not cached: %s; %s", n, e, e.hint,
+                                extra={"task": node.name, "node": n})
 
     def _cacheable(self, node: PlanNode, states: Mapping[str, str]) -> bool:
         return node.id in self.keys and all(states[u] == "success" for u in node.parents)
@@ -92,12 +98,39 @@ class CacheSession:
         self.misses += 1
         return False
 
-    def keep(self, n: str, value: Any, states: Mapping[str, str], now: bool = False) -> None:
-        """Store a successful node's value, when it is cached.
+    def staging(self, report: Report, states: Mapping[str, str]) -> Report:
+        """``report`` for the executor, staging each cached task's result first
+        (see the module doc); a value kept remote (dask) is left to :meth:`flush`."""
+        keys, staged, stage = self.keys, self.staged, self.cache.stage
+
+        def staging_report(message: Any) -> None:
+            if type(message) is Outcome and message.ok and message.job.index is None:
+                job = message.job
+                if (job.node in keys and not self.closed and not _is_remote(message.value)
+                        and (job.timeout is None or message.duration <= job.timeout)
+                        # (a chain's link runs before the engine hears of its
+                        # parent, which succeeded: else the link would not run)
+                        and all(states.get(u, "success") == "success"
+                                for u in self.plan.nodes[job.node].parents)):
+                    staged[job.node, job.attempt] = stage(
+                        keys[job.node], message.value, job.name, job.node)
+            report(message)
+
+        return staging_report
+
+    def keep(self, n: str, value: Any, states: Mapping[str, str], attempt: int = 0,
+             now: bool = False) -> None:
+        """Store a successful node's value, when it is cached: the file staged
+        for that ``attempt`` when there is one, else ``value`` now.
 
         A value kept remote (dask) is stored by :meth:`flush`, once the last
         task is final: fetching a chain link's result waits for the whole
         chain (one dask task), which would hold up the engine's thread meanwhile."""
+        if (n, attempt) in self.staged:
+            path = self.staged.pop((n, attempt))
+            if path is not None and self.cache.commit(path, self.keys[n], self.plan.nodes[n].name):
+                self.stored += 1
+            return
         if not now and _is_remote(value):
             self.remote.append((n, value))
             return
@@ -108,9 +141,20 @@ class CacheSession:
 
     def flush(self, states: Mapping[str, str]) -> None:
         """Store the results kept remote (the run is over)."""
+        self.closed = True
         for n, value in self.remote:
             self.keep(n, value, states, now=True)
         self.remote = []
+        self.discard()
+
+    def discard(self) -> None:
+        """Drop what was staged and not stored (attempts that timed out, or a
+        run stopped by Ctrl-C or an error)."""
+        self.closed = True
+        while self.staged:  # (popitem: a worker thread may still add one)
+            path = self.staged.popitem()[1]
+            if path is not None:
+                self.cache.discard(path)
 
     def stats(self) -> CacheStats:
         return CacheStats(len(self.hits), self.misses, self.stored, self.cache.size())

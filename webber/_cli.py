@@ -19,9 +19,12 @@ import os
 import runpy
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from webber.executors import NAMES
+
+if TYPE_CHECKING:
+    from webber._cache import Cache
 
 __all__ = ["main"]
 
@@ -133,7 +136,7 @@ def _cache_parser(verbs: Any) -> None:
 
 
 def _size(text: str) -> int:
-    from webber._cache import parse_size
+    from webber._cache_limits import parse_size
 
     try:
         return parse_size(text)
@@ -142,7 +145,7 @@ def _size(text: str) -> int:
 
 
 def _age(text: str) -> float:
-    from webber._cache import parse_age
+    from webber._cache_limits import parse_age
 
     try:
         return parse_age(text)
@@ -348,11 +351,20 @@ def _show(flow: Any, args: argparse.Namespace) -> int:
 
 def _cache(args: argparse.Namespace) -> int:
     from webber._cache import Cache
+    from webber._errors import CacheError
 
-    if not os.path.isdir(args.path):
+    path = os.path.expanduser(args.path)  # as run(cache="~/...") does
+    if not os.path.isdir(path):
         print(f"webber: no cache directory at {args.path!r}", file=sys.stderr)
         return 2
-    store = Cache(args.path)
+    try:
+        return _cache_action(Cache(path), args)
+    except CacheError as e:  # a store it may not change
+        print(f"webber: {e}", file=sys.stderr)
+        return 2
+
+
+def _cache_action(store: Cache, args: argparse.Namespace) -> int:
     if args.action == "ls":
         entries = store.entries()
         for e in entries:

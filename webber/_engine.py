@@ -109,7 +109,8 @@ class _Engine:
         held = self.executor.held_starts if self.executor.report_starts else None
         self.columns = (self.executor.columns and self.hooks.columns and self.session is None
                         and not self.limits.caps)
-        self.executor.start(self.inbox.report(self._started, held))
+        report = self.inbox.report(self._started, held)
+        self.executor.start(self.session.staging(report, self.states) if self.session else report)
         finished = False
         try:
             self.decide.extend(n for n, node in nodes.items() if not node.parents)
@@ -125,6 +126,8 @@ class _Engine:
             raise
         finally:
             self.executor.stop(cancel=not finished)
+            if self.session is not None:
+                self.session.discard()  # what was staged and not stored (see _cache_session)
         return self._result(started, time.perf_counter() - t0)
 
     # -- waiting ------------------------------------------------------------------
@@ -150,9 +153,8 @@ class _Engine:
             self.executor.submit_many(batch)
 
     def _decide_each(self) -> None:
-        decide, states, running, nodes, reuse = (
-            self.decide, self.states, self.running, self.plan.nodes, self.reuse
-        )
+        decide, states, running = self.decide, self.states, self.running
+        nodes, reuse = self.plan.nodes, self.reuse
         while decide:
             n = decide.popleft()
             if n in states or (n, None) in running:
@@ -162,9 +164,7 @@ class _Engine:
                 self._final(n, SUCCESS, reuse[n], SUCCESS)
             elif node.node.skip:
                 self._final(n, SKIPPED, None, FAILED if node.node.skip_as_failure else SUCCESS)
-            elif node.parents and not all(
-                holds(c, self.seen[u]) for u, c in node.parents.items()
-            ):
+            elif node.parents and not all(holds(c, self.seen[u]) for u, c in node.parents.items()):
                 self._final(n, SKIPPED, None, SKIPPED)
             elif self.session is not None and (hit := self.session.load(node, self.states))[0]:
                 self._final(n, SUCCESS, hit[1], SUCCESS)  # loaded from the store
@@ -389,7 +389,7 @@ class _Engine:
     def _succeeded(self, job: Job, value: Any) -> None:
         if job.index is None:
             if self.session is not None:
-                self.session.keep(job.node, value, self.states)
+                self.session.keep(job.node, value, self.states, job.attempt)
             self._final(job.node, SUCCESS, value, SUCCESS)
             return
         if self.fan_outs[job.node].succeeded(job.index, value):
@@ -422,7 +422,7 @@ class _Engine:
     def _fan_out_done(self, n: str) -> None:
         fan = self.fan_outs.pop(n)
         if fan.error is None:
-            if self.session is not None:
+            if self.session is not None and not fan.failures:  # (a failed element runs again)
                 self.session.keep(n, fan.results, self.states)
             self._final(n, SUCCESS, fan.results, SUCCESS)
         else:

@@ -31,6 +31,8 @@ class FanOut:
     #: the first element's error, by index (the node fails with it unless partial)
     error: BaseException | None = None
     error_index: int = -1
+    #: elements that failed for good with ``partial=True`` (their exceptions are results)
+    failures: int = 0
     #: the parents whose results an element's arguments take (element_deps)
     deps: tuple[str, ...] = ()
     #: elements that failed for good so far (past a few, their failures are not logged)
@@ -67,6 +69,7 @@ class FanOut:
         self.failures += 1
         if node.node.partial:
             self.results[index] = error  # the node succeeds with the rest
+            self.failures += 1
         elif self.error is None or index < self.error_index:
             self.error, self.error_index = error, index
         self.remaining -= 1

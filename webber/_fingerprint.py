@@ -8,8 +8,9 @@ change upstream changes every key downstream, and nothing else):
   change), defaults, closure values and the globals its body names, each
   recursively; a function or class of an installed package (the standard
   library, site-packages) is its module and name only;
-- every other value is its cloudpickle bytes, with sets (in lists, tuples
-  and dicts) sorted, and
+- every other value is its cloudpickle bytes, with every set and frozenset,
+  at any depth (in a set, a tuple, a dict, a dataclass, any object), written
+  as its items' own key bytes, sorted, and
   classes defined in ``__main__`` described by their contents (cloudpickle
   tags those with a random id per process);
 - a :class:`~webber._refs.Ref` to a parent is that parent's key.
@@ -27,10 +28,9 @@ import sys
 import sysconfig
 import types
 from collections.abc import Callable, Mapping
-from collections.abc import Set as AbstractSet
 from typing import Any
 
-from webber._refs import Ref, find, substitute
+from webber._refs import Ref
 
 __all__ = ["Unkeyable", "node_key"]
 
@@ -44,7 +44,12 @@ _installed: dict[str, bool] = {}
 
 
 class Unkeyable(Exception):
-    """The key cannot be computed (an unpicklable argument or global)."""
+    """The key cannot be computed (an unpicklable argument or global);
+    ``hint`` says what the user can do about it."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 def _is_installed(module: str | None) -> bool:
@@ -91,19 +96,26 @@ class _KeyPickler:
         self.active: set[int] = set()  # functions being described (recursion)
 
     def dumps(self, value: Any) -> bytes:
+        data = self._pickle(value, canonical=False)
         # pickle writes a set in iteration order, which for strings differs
-        # between processes (hash randomisation): sort them first.
-        for kind in (set, frozenset):
-            if find(value, kind):
-                value = substitute(value, kind, self._ordered)
+        # between processes (hash randomisation). Where the bytes may hold
+        # one (a set opcode; in data too, which only costs a second pickle),
+        # pickle again writing each set as its items' sorted bytes.
+        if _EMPTY_SET in data or _FROZENSET in data:
+            data = self._pickle(value, canonical=True)
+        return data
+
+    def _pickle(self, value: Any, canonical: bool) -> bytes:
         buffer = io.BytesIO()
-        pickler = _pickler_class()(buffer, protocol=5)
+        pickler = _picklers()[canonical](buffer, protocol=5)
         pickler.keys = self
         pickler.dump(value)
         return buffer.getvalue()
 
-    def _ordered(self, items: AbstractSet[Any]) -> tuple[Any, ...]:
-        return (type(items).__name__, sorted(items, key=self.dumps))
+    def set_id(self, items: set[Any] | frozenset[Any]) -> tuple[str, tuple[bytes, ...]]:
+        """What stands for a set in a key: its kind and its items' key bytes,
+        sorted (each item's own sets are written so in turn)."""
+        return (type(items).__name__, tuple(sorted(self.dumps(item) for item in items)))
 
     def _token(self, obj: Any) -> str | None:
         if type(obj) is Ref:
@@ -153,11 +165,15 @@ class _KeyPickler:
 
 
 _PICKLER: list[type[Any]] = []
+#: the pickle opcodes that start a set (protocol 4 on) and end a frozenset
+_EMPTY_SET, _FROZENSET = pickle.EMPTY_SET, pickle.FROZENSET
+_SETS = (set, frozenset)
 
 
-def _pickler_class() -> type[Any]:
-    """cloudpickle's Pickler, asking the _KeyPickler first (made on first use:
-    importing cloudpickle is not free)."""
+def _picklers() -> list[type[Any]]:
+    """cloudpickle's Pickler asking the _KeyPickler first, and the same writing
+    sets in a canonical order (made on first use: importing cloudpickle is
+    not free)."""
     if not _PICKLER:
         import cloudpickle
 
@@ -170,8 +186,14 @@ def _pickler_class() -> type[Any]:
                     return (str, (token,))
                 return super().reducer_override(obj)
 
-        _PICKLER.append(Pickler)
-    return _PICKLER[0]
+        class Canonical(Pickler):
+            # pickle asks persistent_id of every object, sets too (which
+            # reducer_override never sees): its answer is written instead.
+            def persistent_id(self, obj: Any) -> Any:
+                return self.keys.set_id(obj) if obj.__class__ in _SETS else None
+
+        _PICKLER.extend((Pickler, Canonical))
+    return _PICKLER
 
 
 def _digest(data: bytes) -> str:
@@ -187,7 +209,11 @@ def function_token(func: Callable[..., Any], pickler: _KeyPickler) -> str:
         known = pickler.functions[id(func)] = _digest(pickler.dumps(func))
         return known
     except Exception as e:
-        raise Unkeyable(f"its function cannot be described ({type(e).__name__}: {e})") from e
+        raise Unkeyable(
+            f"its function cannot be described ({type(e).__name__}: {e})",
+            "give it version=\"...\" (the key then uses that instead of its function) "
+            "or cache=False",
+        ) from e
 
 
 def node_key(
@@ -207,7 +233,11 @@ def node_key(
     try:
         data = pickler.dumps((RECIPE, what, args, sorted(kwargs.items()), fan_out, parent_keys))
     except Exception as e:
-        raise Unkeyable(f"its arguments cannot be pickled ({type(e).__name__}: {e})") from e
+        # (version= would not help: the key holds the arguments whatever it is)
+        raise Unkeyable(
+            f"its arguments cannot be pickled ({type(e).__name__}: {e})",
+            "pass it arguments that pickle, or give it cache=False",
+        ) from e
     return _digest(data)
 
 

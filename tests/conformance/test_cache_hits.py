@@ -115,9 +115,23 @@ def test_an_entry_removed_mid_run_fails_its_consumer_clearly(
 
     flow.run(executor=executor, cache=store)
     run = flow.run(executor=executor, cache=store, listeners=[Clear()])
-    failed_clearly(run, array, child, "removed or changed during the run")
+    failed_clearly(run, array, child, "removed or changed since the run checked it")
     again = flow.run(executor=executor, cache=store)  # computed and stored anew
     assert again.cached == [] and again[child][1] == crc(1000)
+
+
+def test_a_hit_read_after_its_entry_was_removed_says_so(tmp_path: Path) -> None:
+    store = Cache(tmp_path / "store")
+    with Flow() as flow:
+        array = task(make)(1000)
+    flow.run(executor="inline", cache=store)
+    run = flow.run(executor="inline", cache=store)  # the hit is checked, not loaded
+    store.clear()
+    with pytest.raises(CacheError, match=(
+        rf"^the cached result of task {array.key!r} could not be loaded from .*: it was "
+        r"removed or changed since the run checked it \(a cache clear or prune\?\); run the "
+        r"flow again")):
+        run[array]
 
 
 def _explode() -> None:

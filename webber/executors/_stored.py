@@ -60,7 +60,8 @@ class Stored(Remote):
         try:
             return load_entry(self.path, self.stamp)
         except (OSError, MemoryError) as e:
-            why = "it was removed or changed during the run (a cache clear or prune?)"
+            # (during the run, or after it: a Run loads a hit when it is read)
+            why = "it was removed or changed since the run checked it (a cache clear or prune?)"
             error: Exception = e
         except Exception as e:
             # Checked, yet it does not load here: it holds something the code now

@@ -1,0 +1,106 @@
+"""The store on disk from Python and through ``python -m webber cache``:
+prune's arguments, and stores it cannot change."""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from webber import Cache, CacheError
+from webber._cli import main
+
+
+def filled(path: Path, n: int = 2) -> Cache:
+    store = Cache(path)
+    for i in range(n):
+        assert store.store(f"{i:02x}" * 20, list(range(100)), "t", f"t-{i}")
+    return store
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    ({}, r"^Cache\.prune\(\) needs max_size and/or older_than .*prune\(max_size=\"5GB\"\)"),
+    ({"max_size": -5}, r"^Cache\.prune\(max_size=-5\): give a number of bytes >= 0, or a "
+                       r"text such as 500MB or 5GB$"),
+    ({"older_than": -1}, r"^Cache\.prune\(older_than=-1\): give a number of seconds >= 0"),
+    ({"max_size": "5 gallons"}, r"^Cache\.prune\(max_size='5 gallons'\): '5 gallons' is not "
+                                r"a size; write e.g\. 500MB"),
+    ({"older_than": "a week"}, r"^Cache\.prune\(older_than='a week'\): 'a week' is not an age"),
+    ({"older_than": [7]}, r"^Cache\.prune\(older_than=\[7\]\): give a number of seconds"),
+    ({"max_size": True}, r"^Cache\.prune\(max_size=True\): give a number of bytes"),
+])
+def test_prune_refuses_arguments_it_cannot_use(
+    tmp_path: Path, arguments: dict[str, object], message: str
+) -> None:
+    store = filled(tmp_path / "s")
+    with pytest.raises(CacheError, match=message):
+        store.prune(**arguments)  # type: ignore[arg-type]
+    assert len(store.entries()) == 2  # nothing removed
+
+
+def test_prune_takes_the_texts_the_cli_takes(tmp_path: Path) -> None:
+    store = filled(tmp_path / "s")
+    assert store.prune(max_size="5GB", older_than="7d") == []
+    assert len(store.prune(max_size="0B")) == 2 and store.entries() == []
+
+
+@pytest.fixture
+def read_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A store whose entries cannot be removed: its folders read-only, or (as
+    root, whom permission bits do not stop) unlink failing as on a read-only
+    file system."""
+    filled(tmp_path / "s")
+    folders = [tmp_path / "s", *(tmp_path / "s").iterdir()]
+    if os.geteuid() == 0:
+        def refuse(self: Path, missing_ok: bool = False) -> None:
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+
+        monkeypatch.setattr(Path, "unlink", refuse)
+    else:
+        for folder in folders:
+            folder.chmod(0o555)
+    yield tmp_path / "s"
+    for folder in folders:
+        folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("action", [["clear"], ["prune", "--max-size", "0"]])
+def test_cli_on_a_store_it_cannot_change_fails_with_one_line(
+    read_only: Path, action: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["cache", *action, str(read_only)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"webber: cannot remove entries of the cache at {str(read_only)!r} (")
+    assert err.endswith("; use a store you may write to\n") and err.count("\n") == 1
+    assert len(Cache(read_only).entries()) == 2
+
+
+def test_clear_on_a_store_it_cannot_change_raises_cache_error(read_only: Path) -> None:
+    with pytest.raises(CacheError, match="cannot remove entries of the cache at"):
+        Cache(read_only).clear()
+
+
+def test_clear_and_prune_remove_the_folders_they_empty(tmp_path: Path) -> None:
+    store = filled(tmp_path / "s", 3)  # keys 00..., 01..., 02...: a folder each
+    oldest = store.entries()[0]
+    os.utime(oldest.path, (1, 1))
+    assert [e.key for e in store.prune(older_than="1d")] == [oldest.key]
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["01", "02"]
+    assert store.clear() == 2 and list((tmp_path / "s").iterdir()) == []
+    # The same Cache writes again into a folder it had made before.
+    assert store.store("00" * 20, [1], "t", "t-1") and store.load("00" * 20, "t") == (True, [1])
+
+
+def test_cli_expands_a_tilde_as_run_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    filled(tmp_path / "store", 1)
+    assert main(["cache", "ls", "~/store"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("1 entry, ")
+    assert main(["cache", "clear", "~/store"]) == 0 and Cache("~/store").entries() == []
+    assert main(["cache", "ls", "~/missing"]) == 2
+    assert capsys.readouterr().err == "webber: no cache directory at '~/missing'\n"
