@@ -31,12 +31,11 @@ class FanOut:
     #: the first element's error, by index (the node fails with it unless partial)
     error: BaseException | None = None
     error_index: int = -1
-    #: elements that failed for good with ``partial=True`` (their exceptions are results)
+    #: elements that failed for good so far: past a few, their failures are not
+    #: logged; with ``partial=True``, any keeps the node out of the cache
     failures: int = 0
     #: the parents whose results an element's arguments take (element_deps)
     deps: tuple[str, ...] = ()
-    #: elements that failed for good so far (past a few, their failures are not logged)
-    failures: int = 0
 
     def arguments(self, node: PlanNode, index: int) -> tuple[tuple[Any, ...], Mapping[str, Any]]:
         """Element ``index``'s arguments: its item where the items were
@@ -69,7 +68,6 @@ class FanOut:
         self.failures += 1
         if node.node.partial:
             self.results[index] = error  # the node succeeds with the rest
-            self.failures += 1
         elif self.error is None or index < self.error_index:
             self.error, self.error_index = error, index
         self.remaining -= 1
