@@ -361,3 +361,34 @@ def test_an_unknown_option_is_refused_not_passed_to_the_file(pipeline: Path) -> 
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "unrecognized arguments: --dashbord (the file's own options go after `--`)" in (
         result.stderr)
+
+
+NAMES = textwrap.dedent('''
+    from webber import Flow, task
+
+    @task
+    def greet():
+        print("grüße ✓")
+
+    @task
+    def refuse():
+        raise ValueError("zu groß")
+
+    def build2():
+        with Flow("flöw ✓") as flow:
+            greet()
+            refuse()
+        return flow
+''')
+
+
+def test_output_the_terminal_cannot_encode_is_escaped_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "names.py"
+    path.write_text(NAMES, encoding="utf-8")
+    result = webber_cli("run", f"{path}:build2", "-e", "threads",
+                        env={"PYTHONIOENCODING": "ascii"})
+    assert "Traceback" not in result.stderr and "Logging error" not in result.stderr
+    assert result.returncode == 1  # the task that failed, not the CLI
+    assert "greet: gr\\xfc\\xdfe \\u2713\n" in result.stdout  # through the log handler
+    assert "fl\\xf6w \\u2713: 1 succeeded, 1 failed, 0 skipped" in result.stdout
+    assert "  failed: refuse-1: ValueError: zu gro\\xdf\n" in result.stdout

@@ -15,10 +15,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import inspect
+import io
 import os
 import runpy
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 from webber.executors import NAMES
@@ -278,10 +279,30 @@ def check_output(option: str, path: str, *, suffixes: tuple[str, ...] | None) ->
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        return _main(argv)
+        with _forgiving_output():
+            return _main(argv)
     except KeyboardInterrupt:  # Ctrl-C: the run (and its workers) stopped already
         print("webber: interrupted", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def _forgiving_output() -> Iterator[None]:
+    """Write what stdout and stderr cannot encode as escapes (a flow named
+    "flöw" on an ASCII terminal): the summary and the task lines that the
+    default log handler prints there must not end the CLI with a traceback
+    and exit status 1, which says that a task failed."""
+    changed = []
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="backslashreplace")
+            changed.append(stream)
+    try:
+        yield
+    finally:
+        for stream in changed:  # main() may be called in a program: give its streams back
+            with contextlib.suppress(ValueError):  # (closed meanwhile)
+                stream.reconfigure(errors="strict")
 
 
 def _main(argv: Sequence[str] | None) -> int:
