@@ -160,8 +160,14 @@ def test_help_lists_every_option() -> None:
     show_help = webber_cli("show", "--help").stdout
     for option in ("--output", "--json"):
         assert option in show_help
-    bad = webber_cli("run")
-    assert bad.returncode == 2 and "target" in bad.stderr
+
+
+@pytest.mark.parametrize("verb", ["run", "show"])
+def test_a_missing_target_is_the_only_argument_named(verb: str) -> None:
+    bad = webber_cli(verb)  # the file's own ARGs are optional: not "required: target, ARG"
+    assert bad.returncode == 2
+    assert bad.stderr == (f"webber: the following arguments are required: target "
+                          f"(see: python -m webber {verb} --help)\n")
 
 
 def test_version_prints_the_packages() -> None:

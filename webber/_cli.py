@@ -79,9 +79,11 @@ def parser() -> argparse.ArgumentParser:
         description="Run a flow and print a summary; exit status 1 if a task failed.",
     )
     run.add_argument("target", help=target_help)
+    # default=[]: without a default, argparse counts an nargs="*" positional as
+    # required, and `run` alone said "required: target, ARG".
     argv_help = ("arguments for the file, after `--` if one starts with `-`: its sys.argv[1:] "
                  "while it loads and runs, as with `python FILE.py ARG ...`")
-    run.add_argument("argv", nargs="*", metavar="ARG", help=argv_help)
+    run.add_argument("argv", nargs="*", metavar="ARG", default=[], help=argv_help)
     run.add_argument("--executor", "-e", default=None, choices=NAMES,
                      help=f"where tasks run (default: $WEBBER_EXECUTOR, else {NAMES[0]})")
     run.add_argument("--workers", "-w", type=int, default=None, metavar="N",
@@ -104,7 +106,7 @@ def parser() -> argparse.ArgumentParser:
         description="Draw a flow without running it: DOT source on stdout, or a file.",
     )
     show.add_argument("target", help=target_help)
-    show.add_argument("argv", nargs="*", metavar="ARG", help=argv_help)
+    show.add_argument("argv", nargs="*", metavar="ARG", default=[], help=argv_help)
     show.add_argument("-o", "--output", metavar="PATH",
                       help="write the diagram (.svg, .png, .pdf; needs Graphviz's dot)")
     show.add_argument("--json", action="store_true",
@@ -316,7 +318,7 @@ def _main(argv: Sequence[str] | None) -> int:
         top.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
     if args.verb == "cache":
         return _cache(args)
-    args.argv += extra[:cut] + extra[cut + 1:]
+    args.argv = [*args.argv, *extra[:cut], *extra[cut + 1:]]
     own, sys.argv = sys.argv, [split_target(args.target)[0], *args.argv]
     try:
         return _load_and_act(args)
