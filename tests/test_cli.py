@@ -398,3 +398,11 @@ def test_output_the_terminal_cannot_encode_is_escaped_not_a_crash(tmp_path: Path
     assert "greet: gr\\xfc\\xdfe \\u2713\n" in result.stdout  # through the log handler
     assert "fl\\xf6w \\u2713: 1 succeeded, 1 failed, 0 skipped" in result.stdout
     assert "  failed: refuse-1: ValueError: zu gro\\xdf\n" in result.stdout
+
+
+@pytest.mark.parametrize("workers", ["0", "-2"])
+def test_workers_below_one_are_refused_in_the_clis_terms(pipeline: Path, workers: str) -> None:
+    result = webber_cli("run", str(pipeline), "--workers", workers)
+    assert result.returncode == 2
+    assert result.stderr == (f"webber: --workers {workers}: give a number >= 1, or leave "
+                             f"--workers out for one per core\n")

@@ -332,6 +332,10 @@ def _load_and_act(args: argparse.Namespace) -> int:
     try:
         if args.verb == "show" and args.output:
             check_output("-o", args.output, suffixes=DIAGRAM_SUFFIXES)
+        if args.verb == "run" and args.workers is not None and args.workers < 1:
+            # (refused here, not by the executor, whose words are max_workers=)
+            raise UsageError(f"--workers {args.workers}: give a number >= 1, or leave "
+                             f"--workers out for one per core")
         if args.verb == "run" and args.timeline:
             check_output("--timeline", args.timeline, suffixes=(".svg",))
         if args.verb == "run" and args.diagram:
