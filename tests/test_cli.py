@@ -160,8 +160,14 @@ def test_help_lists_every_option() -> None:
     show_help = webber_cli("show", "--help").stdout
     for option in ("--output", "--json"):
         assert option in show_help
-    bad = webber_cli("run")
-    assert bad.returncode == 2 and "target" in bad.stderr
+
+
+@pytest.mark.parametrize("verb", ["run", "show"])
+def test_a_missing_target_is_the_only_argument_named(verb: str) -> None:
+    bad = webber_cli(verb)  # the file's own ARGs are optional: not "required: target, ARG"
+    assert bad.returncode == 2
+    assert bad.stderr == (f"webber: the following arguments are required: target "
+                          f"(see: python -m webber {verb} --help)\n")
 
 
 def test_version_prints_the_packages() -> None:
@@ -361,3 +367,42 @@ def test_an_unknown_option_is_refused_not_passed_to_the_file(pipeline: Path) -> 
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "unrecognized arguments: --dashbord (the file's own options go after `--`)" in (
         result.stderr)
+
+
+NAMES = textwrap.dedent('''
+    from webber import Flow, task
+
+    @task
+    def greet():
+        print("grüße ✓")
+
+    @task
+    def refuse():
+        raise ValueError("zu groß")
+
+    def build2():
+        with Flow("flöw ✓") as flow:
+            greet()
+            refuse()
+        return flow
+''')
+
+
+def test_output_the_terminal_cannot_encode_is_escaped_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "names.py"
+    path.write_text(NAMES, encoding="utf-8")
+    result = webber_cli("run", f"{path}:build2", "-e", "threads",
+                        env={"PYTHONIOENCODING": "ascii"})
+    assert "Traceback" not in result.stderr and "Logging error" not in result.stderr
+    assert result.returncode == 1  # the task that failed, not the CLI
+    assert "greet: gr\\xfc\\xdfe \\u2713\n" in result.stdout  # through the log handler
+    assert "fl\\xf6w \\u2713: 1 succeeded, 1 failed, 0 skipped" in result.stdout
+    assert "  failed: refuse-1: ValueError: zu gro\\xdf\n" in result.stdout
+
+
+@pytest.mark.parametrize("workers", ["0", "-2"])
+def test_workers_below_one_are_refused_in_the_clis_terms(pipeline: Path, workers: str) -> None:
+    result = webber_cli("run", str(pipeline), "--workers", workers)
+    assert result.returncode == 2
+    assert result.stderr == (f"webber: --workers {workers}: give a number >= 1, or leave "
+                             f"--workers out for one per core\n")

@@ -85,6 +85,29 @@ def test_the_cli_page_mentions_every_option() -> None:
                 assert option in page, f"{verb} {option}"
 
 
+def _subparser(top: argparse.ArgumentParser, words: list[str]) -> argparse.ArgumentParser:
+    for word in words:
+        verbs = next(a for a in top._actions if isinstance(a, argparse._SubParsersAction))
+        top = verbs.choices[word]
+    return top
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 13), reason="argparse 3.13 prints metavars once")
+def test_the_cli_pages_help_texts_are_the_real_help(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each ```text block of cli.md that starts with a usage line is what --help
+    prints at 80 columns, word for word. (Checking that each option appears
+    somewhere on the page let a usage without `[ARG ...]` through.)"""
+    from webber._cli import parser
+
+    monkeypatch.setenv("COLUMNS", "80")  # argparse reads it when it formats
+    page = (DOCS / "guide" / "cli.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```text\n(usage: python -m webber ([a-z ]+?) \[-h\].*?)^```$",
+                        page, re.MULTILINE | re.DOTALL)
+    assert [verb for _, verb in blocks] == ["run", "show", "cache prune"]
+    for text, verb in blocks:
+        assert text == _subparser(parser(), verb.split()).format_help(), verb
+
+
 def test_the_griffe_extension_turns_rest_into_markdown() -> None:
     """docs/griffe_rest.py, as mkdocstrings loads it: doctests fenced, roles linked."""
     griffe = pytest.importorskip("griffe")

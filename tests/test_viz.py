@@ -252,3 +252,52 @@ def test_a_run_is_not_iterable_and_says_what_to_use() -> None:
     with pytest.raises(TypeError, match=r"a Run is not iterable: use run\.states"):
         list(run)
     assert "abs-1" in run  # membership is still a lookup
+
+
+def _edge_styles(src: str, child: str) -> dict[str, bool]:
+    """parent -> whether its edge into ``child`` is dashed, from the DOT source."""
+    styles = {}
+    for line in src.splitlines():
+        parent, arrow, rest = line.strip().partition(" -> ")
+        if arrow and rest.startswith(f'"{child}"'):
+            styles[parent.strip('"')] = "style=dashed" in rest
+    return styles
+
+
+@pytest.mark.parametrize("width", [3, 40])  # few parents, and a wide fan-in
+def test_fan_in_draws_data_edges_solid_and_ordering_edges_dashed(width: int) -> None:
+    dag = DAG("fan")
+    data = [dag.add_node(abs, -i) for i in range(width)]
+    order = [dag.add_node(abs, i) for i in range(width)]
+    total = dag.add_node(lambda *xs: sum(xs), *map(Promise, data))
+    for u in order:
+        dag.add_edge(u, total)
+    styles = _edge_styles(dag.visualize().source, total)
+    assert styles == {**dict.fromkeys(data, False), **dict.fromkeys(order, True)}
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+@pytest.mark.parametrize("name", ["flow.svg", "flow.gv", "flow.dot"])
+def test_writing_a_diagram_leaves_only_the_file(tmp_path: Path, name: str) -> None:
+    build().visualize(str(tmp_path / name))
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no flow.gv source beside it
+    assert "digraph" in (tmp_path / name).read_text() or name.endswith(".svg")
+
+
+@pytest.mark.parametrize("how", ["echo 'Error: syntax' >&2; exit 1", "kill -9 $$"])
+def test_a_failing_dot_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    bin_dir, out = tmp_path / "bin", tmp_path / "out"
+    bin_dir.mkdir()
+    out.mkdir()
+    fake = bin_dir / "dot"  # stands for a dot that fails, or is killed on a huge graph
+    fake.write_text(f"#!/bin/sh\ncat >/dev/null\n{how}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    with pytest.raises(webber.DiagramError, match=r"`dot` failed writing .*flow\.svg.* \((exit 1"
+                                                  r"\): Error: syntax|killed by signal 9\)); "
+                                                  r"nothing was written") as info:
+        build().visualize(str(out / "flow.svg"))
+    assert ".visualize().source" in str(info.value)
+    assert list(out.iterdir()) == []

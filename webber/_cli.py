@@ -15,10 +15,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import inspect
+import io
 import os
 import runpy
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from webber.executors import NAMES
@@ -81,9 +82,11 @@ def parser() -> argparse.ArgumentParser:
         description="Run a flow and print a summary; exit status 1 if a task failed.",
     )
     run.add_argument("target", help=target_help)
+    # default=[]: without a default, argparse counts an nargs="*" positional as
+    # required, and `run` alone said "required: target, ARG".
     argv_help = ("arguments for the file, after `--` if one starts with `-`: its sys.argv[1:] "
                  "while it loads and runs, as with `python FILE.py ARG ...`")
-    run.add_argument("argv", nargs="*", metavar="ARG", help=argv_help)
+    run.add_argument("argv", nargs="*", metavar="ARG", default=[], help=argv_help)
     run.add_argument("--executor", "-e", default=None, choices=NAMES,
                      help=f"where tasks run (default: $WEBBER_EXECUTOR, else {NAMES[0]})")
     run.add_argument("--workers", "-w", type=int, default=None, metavar="N",
@@ -106,7 +109,7 @@ def parser() -> argparse.ArgumentParser:
         description="Draw a flow without running it: DOT source on stdout, or a file.",
     )
     show.add_argument("target", help=target_help)
-    show.add_argument("argv", nargs="*", metavar="ARG", help=argv_help)
+    show.add_argument("argv", nargs="*", metavar="ARG", default=[], help=argv_help)
     show.add_argument("-o", "--output", metavar="PATH",
                       help="write the diagram (.svg, .png, .pdf; needs Graphviz's dot)")
     show.add_argument("--json", action="store_true",
@@ -281,10 +284,30 @@ def check_output(option: str, path: str, *, suffixes: tuple[str, ...] | None) ->
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        return _main(argv)
+        with _forgiving_output():
+            return _main(argv)
     except KeyboardInterrupt:  # Ctrl-C: the run (and its workers) stopped already
         print("webber: interrupted", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def _forgiving_output() -> Iterator[None]:
+    """Write what stdout and stderr cannot encode as escapes (a flow named
+    "flöw" on an ASCII terminal): the summary and the task lines that the
+    default log handler prints there must not end the CLI with a traceback
+    and exit status 1, which says that a task failed."""
+    changed = []
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="backslashreplace")
+            changed.append(stream)
+    try:
+        yield
+    finally:
+        for stream in changed:  # main() may be called in a program: give its streams back
+            with contextlib.suppress(ValueError):  # (closed meanwhile)
+                stream.reconfigure(errors="strict")
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -298,7 +321,7 @@ def _main(argv: Sequence[str] | None) -> int:
         top.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
     if args.verb == "cache":
         return _cache(args)
-    args.argv += extra[:cut] + extra[cut + 1:]
+    args.argv = [*args.argv, *extra[:cut], *extra[cut + 1:]]
     own, sys.argv = sys.argv, [split_target(args.target)[0], *args.argv]
     try:
         return _load_and_act(args)
@@ -312,6 +335,10 @@ def _load_and_act(args: argparse.Namespace) -> int:
     try:
         if args.verb == "show" and args.output:
             check_output("-o", args.output, suffixes=DIAGRAM_SUFFIXES)
+        if args.verb == "run" and args.workers is not None and args.workers < 1:
+            # (refused here, not by the executor, whose words are max_workers=)
+            raise UsageError(f"--workers {args.workers}: give a number >= 1, or leave "
+                             f"--workers out for one per core")
         if args.verb == "run" and args.timeline:
             check_output("--timeline", args.timeline, suffixes=(".svg",))
         if args.verb == "run" and args.diagram:

@@ -7,7 +7,9 @@ call names none. Where it comes from, first match wins:
 2. ``webber.config.executor`` (set directly, or for a block with
    ``with webber.config.set(executor="threads"):``);
 3. the environment variable ``WEBBER_EXECUTOR`` (read at each run, so a
-   notebook can set ``os.environ`` too);
+   notebook can set ``os.environ`` too); typed by hand, it is forgiven its
+   case and surrounding spaces (``" Threads "`` is ``"threads"``), and a blank
+   value is as if it were unset;
 4. ``"processes"``.
 
 That is dask's manner (``dask.config.set``, ``DASK_*`` variables): code
@@ -83,8 +85,10 @@ class Config:
         """The executor a run without ``executor=`` uses (see the module's doc)."""
         if self._executor is not None:
             return self._executor
-        name = os.environ.get(ENV_EXECUTOR, "").strip()
-        if name:
+        # Forgiving here only: the names in code (executor=, webber.config) are
+        # exact, as elsewhere in Python; a shell's variable is typed by hand.
+        name = os.environ.get(ENV_EXECUTOR, "").strip().lower()
+        if name:  # (blank: unset, as `WEBBER_EXECUTOR= python x.py` means)
             _check(name, f"the environment variable {ENV_EXECUTOR}")
             return name
         return NAMES[0]  # the registry's default

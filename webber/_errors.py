@@ -355,8 +355,8 @@ class DashboardError(WebberError, ValueError):
 
 
 class DiagramError(WebberError, RuntimeError):
-    """A diagram cannot be drawn or written: Graphviz's ``dot`` is missing, the
-    file's format is unknown, or ``type=`` names no way of showing it.
+    """A diagram cannot be drawn or written: Graphviz's ``dot`` is missing or
+    fails, the file's format is unknown, or ``type=`` names no way of showing it.
 
     >>> import webber
     >>> dag = webber.DAG()

@@ -252,6 +252,14 @@ class _Router:
     def isatty(self) -> bool:
         return _current.get() is None and self._original.isatty()
 
+    def close(self) -> None:
+        # A task's sys.stdout is the process's stream, which is not the task's
+        # to close: on inline and threads it is the caller's own, which later
+        # tasks and the caller still print to (their lines were lost and the
+        # caller's next print() raised). Outside a task, close as asked.
+        if _current.get() is None:
+            self._original.close()
+
     def __getattr__(self, name: str) -> Any:
         # Only reached for attributes the router lacks (encoding, fileno,
         # buffer, ...): a proxy must look like the stream it wraps.

@@ -81,9 +81,12 @@ def to_graphviz(plan: Plan, run: Run | None = None, legend: bool = True) -> grap
                 )
                 rank.node(n, f"<{escape(node.name)}{detail}>", **attrs)
     for n, node in plan.nodes.items():
+        # A set when there are many parents: `in` on the tuple made a wide
+        # fan-in (N tasks into one sum) quadratic.
+        deps = node.deps if len(node.deps) < 8 else set(node.deps)
         for u, condition in node.parents.items():
             attrs = dict(EDGE_STYLES[condition.name])
-            if u not in node.deps:
+            if u not in deps:
                 attrs.update(ORDER_STYLE)
             dot.edge(u, n, **attrs)
     if legend:
@@ -150,13 +153,24 @@ def _write(dot: graphviz.Digraph, path: str) -> None:
         raise DiagramError(f"cannot write {told} ({path!r}): end it in "
                            f"{', '.join(DIAGRAM_SUFFIXES)}")
     try:
-        dot.render(outfile=path, cleanup=True)
+        # Piped, not render(): render writes the source beside the target first,
+        # and left it there when dot was interrupted or killed on a large graph.
+        image = dot.pipe(format=suffix[1:])
     except gv.ExecutableNotFound as e:
         raise DiagramError(
             f"writing {path!r} needs Graphviz's `dot` program, which is not installed: "
             f"apt-get install graphviz, brew install graphviz, or conda install graphviz "
             f"(the diagram's source is available without it: .visualize().source)"
         ) from e
+    except gv.CalledProcessError as e:
+        how = f"killed by signal {-e.returncode}" if e.returncode < 0 else f"exit {e.returncode}"
+        said = (e.stderr or b"").decode(errors="replace").strip()
+        raise DiagramError(
+            f"Graphviz's `dot` failed writing {path!r} ({how}){': ' + said if said else ''}; "
+            f"nothing was written (the diagram's source: .visualize().source)"
+        ) from e
+    with open(path, "wb") as f:
+        f.write(image)
 
 
 #: what ``visualize(type=...)`` accepts (webber 0.4.0's argument): "browser"

@@ -52,6 +52,36 @@ def test_an_unknown_value_names_the_variable(tmp_path: Path) -> None:
     assert "'threads'" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(" threads ", "threads"), ("THREADS", "threads"), ("Inline\n", "inline"),
+     ("", "processes"), ("  ", "processes")],  # blank: as if unset
+)
+def test_the_environment_variable_is_forgiven_case_and_spaces(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: str
+) -> None:
+    monkeypatch.setenv("WEBBER_EXECUTOR", value)
+    assert webber.config.default_executor() == expected
+
+
+def test_names_in_code_stay_exact() -> None:
+    for name in (" threads ", "THREADS", " "):
+        with pytest.raises(ExecutorError, match=r"webber\.config\.executor is .*: use one of"):
+            webber.config.executor = name
+        with pytest.raises(ExecutorError, match=r"unknown executor .*; use one of"):
+            DAG().run(executor=name)
+    assert webber.config.executor is None
+
+
+def test_an_unknown_value_is_named_after_forgiving(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBBER_EXECUTOR", " Thread ")
+    with pytest.raises(ExecutorError) as info:
+        webber.config.default_executor()
+    assert str(info.value).startswith(
+        "the environment variable WEBBER_EXECUTOR is 'thread': use one of 'processes', "
+    )
+
+
 def test_the_cli_uses_it_too(tmp_path: Path) -> None:
     (tmp_path / "flow.py").write_text(
         "import threading, webber\n"

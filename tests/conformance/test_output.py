@@ -9,7 +9,7 @@ import pytest
 
 import webber
 from tests.conftest import task_lines
-from webber import DAG, Flow, Promise, task
+from webber import DAG, Flow, Promise, _output, task
 
 
 @task
@@ -223,3 +223,71 @@ def test_a_configured_root_logger_wins_over_the_default_handler(executor: str) -
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["ROOT print|stdout|hi there", "handlers on webber: 0"]
+
+
+# -- a task that closes sys.stdout ---------------------------------------------------
+
+
+@task
+def closes_stdout() -> None:
+    sys.stdout.close()
+    print("after close")
+
+
+@task
+def prints_later() -> None:
+    print("later line")
+
+
+def test_a_task_closing_stdout_closes_nothing(
+    executor: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logger = logging.getLogger("webber")
+    handler = _output._StdoutHandler()  # the default handler: writes to sys.stdout
+    handler.setFormatter(logging.Formatter("%(task)s: %(message)s"))
+    logger.addHandler(handler)
+    try:
+        with Flow() as flow:
+            closing = closes_stdout()
+            later = prints_later()
+            closing >> later
+        flow.run(executor=executor)
+        print("the caller still prints")
+    finally:
+        logger.removeHandler(handler)
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        "closes_stdout: after close", "prints_later: later line", "the caller still prints",
+    ]
+    assert "Logging error" not in err and "closed file" not in err
+
+
+CLOSER = """
+import sys
+import webber
+
+def closes(stream):
+    getattr(sys, stream).close()
+    print("after close")
+
+dag = webber.DAG()
+dag.add_node(closes, {stream!r})
+dag.run(executor="processes", max_workers=1)
+print("the caller still prints")
+"""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("stream", ["stdout", "__stdout__"])  # the router, the worker's own
+def test_a_worker_whose_task_closed_stdout_exits_cleanly(stream: str) -> None:
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    result = subprocess.run(
+        [sys.executable, "-c", CLOSER.format(stream=stream)],
+        capture_output=True, text=True, env=env, timeout=50, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # no traceback from the worker's exit
+    assert result.stdout.endswith("the caller still prints\n")

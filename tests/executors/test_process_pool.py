@@ -261,16 +261,28 @@ def test_row25_a_worker_killed_for_memory_fails_its_node_clearly() -> None:
 @pytest.mark.parametrize(
     "options",
     [{"max_tasks_per_worker": 0}, {"max_tasks_per_worker": 1.5}, {"memory_limit": "lots"},
-     {"memory_limit": -1}, {"memory_limit": "0GB"}],
+     {"memory_limit": -1}, {"memory_limit": "0GB"}, {"memory_limit": 0.0},
+     {"memory_limit": 0.5}, {"memory_limit": -1.5e9}, {"memory_limit": True},
+     {"memory_limit": float("nan")}, {"memory_limit": float("inf")}],
 )
 def test_row25_bad_hygiene_options_are_refused(options: dict[str, object]) -> None:
     with pytest.raises(webber.ExecutorError, match=next(iter(options))):
         ProcessExecutor(**options)  # type: ignore[arg-type]
 
 
+def test_a_bad_memory_limit_says_what_it_takes() -> None:
+    with pytest.raises(webber.ExecutorError) as info:
+        ProcessExecutor(memory_limit=float("nan"))
+    assert str(info.value) == (
+        "memory_limit=nan: must be a number of bytes >= 1 (such as 2_000_000_000 or 1.5e9) "
+        "or a string such as '2GB' or '512MiB', or None for no limit"
+    )
+
+
 @pytest.mark.parametrize(("text", "size"), [("2GB", 2 * 10**9), ("512 MiB", 512 * 2**20),
-                                            (1000, 1000), ("1.5gb", 15 * 10**8)])
-def test_memory_limit_takes_bytes_or_units(text: int | str, size: int) -> None:
+                                            (1000, 1000), ("1.5gb", 15 * 10**8),
+                                            (1.5e9, 15 * 10**8), (1000.9, 1000)])
+def test_memory_limit_takes_bytes_or_units(text: float | str, size: int) -> None:
     assert ProcessExecutor(memory_limit=text).memory_limit == size
 
 

@@ -470,6 +470,7 @@ def main() -> None:
     _shm.notify = lambda text: worker.send(("note", text))  # the caller logs it
     with _output.redirected():
         worker.serve()
-    sys.stdout.flush()
+    with contextlib.suppress(ValueError, OSError):  # a task may have closed the real stdout
+        sys.stdout.flush()
     # Skip interpreter teardown: nothing to flush, and it could print noise.
     os._exit(0)

@@ -13,6 +13,7 @@ pool never hears of it.
 from __future__ import annotations
 
 import atexit
+import math
 import os
 import re
 import sys
@@ -88,19 +89,21 @@ _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
 
-def _memory(value: int | str | None) -> int | None:
-    """``memory_limit`` in bytes: an int, or a string such as ``"2GB"``/``"512 MiB"``."""
+def _memory(value: float | str | None) -> int | None:
+    """``memory_limit`` in bytes: a number (``1.5e9`` rounded down), or a string
+    such as ``"2GB"``/``"512 MiB"``."""
     if value is None:
         return None
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
+    if (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and int(value) > 0):
+        return int(value)
     if isinstance(value, str):
         match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
         if match and match[2].lower() in _UNITS and float(match[1]) > 0:
             return int(float(match[1]) * _UNITS[match[2].lower()])
     raise ExecutorError(
-        f"memory_limit={value!r}: must be a number of bytes > 0 or a string such as "
-        "'2GB' or '512MiB', or None for no limit"
+        f"memory_limit={value!r}: must be a number of bytes >= 1 (such as 2_000_000_000 "
+        "or 1.5e9) or a string such as '2GB' or '512MiB', or None for no limit"
     )
 
 
@@ -134,7 +137,7 @@ class ProcessExecutor(Executor):
     Workers are reused by later tasks and runs, so what a task changes in its
     process (environment, resource limits, module globals, threads, memory)
     stays for the next. ``max_tasks_per_worker=N`` replaces a worker once it
-    has run N tasks; ``memory_limit`` (bytes, or a string such as ``"2GB"``)
+    has run N tasks; ``memory_limit`` (bytes, ``1.5e9`` too, or a string such as ``"2GB"``)
     replaces one whose resident memory passed it after a task.
 
     >>> from webber import DAG
@@ -151,7 +154,7 @@ class ProcessExecutor(Executor):
 
     def __init__(self, max_workers: int | None = None, *,
                  max_tasks_per_worker: int | None = None,
-                 memory_limit: int | str | None = None) -> None:
+                 memory_limit: float | str | None = None) -> None:
         super().__init__(max_workers)
         if max_tasks_per_worker is not None and (
             not isinstance(max_tasks_per_worker, int) or isinstance(max_tasks_per_worker, bool)
