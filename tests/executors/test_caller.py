@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from webber import DAG, Promise
-from webber.executors import ProcessExecutor
+from webber.executors import ProcessExecutor, _inplace
 from webber.executors._caller import _pickled, current
 
 
@@ -157,6 +157,93 @@ def test_a_module_the_caller_reloaded_is_reloaded_in_its_workers(
     importlib.reload(mylib)
     assert run_one(mylib.f) == run_one(calls_it) == 222
     assert current().reloads["webber_test_mylib"] == 1
+
+
+LIB = ("LIMIT = 1\n\n\ndef f():\n    return LIMIT\n\n\n"
+       "class Box:\n    def get(self):\n        return 10\n")
+
+
+def rewrite(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, its mtime a second on (a test is quicker
+    than the file system's clock tick)."""
+    before = path.stat().st_mtime_ns
+    path.write_text(text)
+    os.utime(path, ns=(before + 10**9, before + 10**9))
+
+
+def patch_in_place(module: Any, text: str) -> None:
+    """Reload ``module`` from ``text`` as IPython 9's ``%autoreload 2``
+    ("deduperreload") does: the new definitions compiled in the module's
+    globals, their code put into the functions and methods it has, a changed
+    constant bound again (the same module object and ``__spec__``)."""
+    fresh: dict[str, Any] = {}
+    # (dont_inherit: this file's ``from __future__ import annotations`` is not the module's)
+    exec(compile(text, module.__file__, "exec", dont_inherit=True), dict(vars(module)), fresh)
+    for name, new in fresh.items():
+        if isinstance(new, type):  # (its methods)
+            for key, method in vars(new).items():
+                if callable(method):
+                    getattr(module, name).__dict__[key].__code__ = method.__code__
+        elif callable(new):
+            getattr(module, name).__code__ = new.__code__
+        elif getattr(module, name) != new:
+            setattr(module, name, new)
+
+
+def import_lib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> Any:
+    (tmp_path / f"{name}.py").write_text(LIB)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    return importlib.import_module(name)
+
+
+def test_a_module_patched_in_place_is_reloaded_in_its_workers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # (IPython 9's %autoreload 2 after editing mylib.py: no new module, no new spec)
+    mylib = import_lib(tmp_path, monkeypatch, "webber_test_inplace")
+    spec = mylib.__spec__
+
+    def calls_it() -> tuple[int, int]:
+        return int(mylib.f()), int(mylib.Box().get())
+
+    executor = ProcessExecutor(max_workers=1)
+    assert run_one(calls_it, executor) == (1, 10)
+    edited = LIB.replace("LIMIT = 1", "LIMIT = 5001").replace("return 10", "return 20")
+    rewrite(tmp_path / "webber_test_inplace.py", edited)
+    patch_in_place(mylib, edited)  # (a constant bound again, a method's code replaced)
+    assert calls_it() == (5001, 20) and mylib.__spec__ is spec
+    assert run_one(calls_it, executor) == (5001, 20)
+    assert run_one(mylib.f, executor) == 5001
+    assert current().reloads["webber_test_inplace"] == 1
+
+
+def test_a_module_is_reloaded_in_workers_only_once_the_caller_runs_its_new_code(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mylib = import_lib(tmp_path, monkeypatch, "webber_test_edited")
+    path = tmp_path / "webber_test_edited.py"
+    executor = ProcessExecutor(max_workers=1)
+    assert run_one(mylib.f, executor) == 1
+    rewrite(path, LIB)  # (saved as it was, and reloaded in place: the same code)
+    patch_in_place(mylib, LIB)
+    assert run_one(mylib.f, executor) == 1
+    assert "webber_test_edited" not in current().reloads
+    edited = LIB.replace("return LIMIT", "return LIMIT + 332")
+    rewrite(path, edited)  # (edited, not reloaded yet: the caller runs its old code)
+    for _ in range(2):
+        assert run_one(mylib.f, executor) == mylib.f() == 1
+    assert "webber_test_edited" not in current().reloads
+    patch_in_place(mylib, edited)  # (a function's code replaced)
+    assert run_one(mylib.f, executor) == mylib.f() == 333
+    assert current().reloads["webber_test_edited"] == 1
+
+
+def test_modules_of_the_standard_library_and_installed_packages_are_not_watched(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # (one os.stat per watched module at each run's start: only the caller's own)
+    import_lib(tmp_path, monkeypatch, "webber_test_watched")
+    current()
+    assert "webber_test_watched" in _inplace._sources
+    assert not {"json", "os", "pytest", "cloudpickle", "webber._flow"} & set(_inplace._sources)
 
 
 def warns() -> int:

@@ -5,17 +5,18 @@ warning filters and recursion limit.
 A worker process lives across runs, so what the caller changes between two
 runs (``os.chdir``, ``%cd`` in a notebook, ``os.environ[...] = ...``,
 ``sys.path.append``, ``importlib.reload(mylib)`` or IPython's ``%autoreload``
-after editing ``mylib.py``) would not reach it: a task reading ``"data.csv"``
-would read another file than the same task run inline, and one calling
-``mylib`` would run the code from before the edit. Each run takes a snapshot
-(:func:`current`, about two microseconds when nothing changed: the last
-snapshot is reused); the pool tells a worker a snapshot it has not seen
-before sending it jobs (:func:`tell`), and the worker takes it on
-(:func:`follow`). Only a change is sent; what a task changes of these in its
-own worker stays for the tasks after it in the same run, and the first batch
-of the next run puts the snapshot back (:func:`restore`): each run starts
-where its caller is, whatever an earlier run's tasks did (see "Workers are
-reused" in the executors guide).
+after editing ``mylib.py``, which may patch ``mylib``'s functions in place:
+``_inplace``) would not reach it: a task reading ``"data.csv"`` would read
+another file than the same task run inline, and one calling ``mylib`` would
+run the code from before the edit. Each run takes a snapshot (:func:`current`,
+about two microseconds when nothing changed, plus one ``os.stat`` per module
+of the caller's own: the last snapshot is reused); the pool tells a worker a
+snapshot it has not seen before sending it jobs (:func:`tell`), and the worker
+takes it on (:func:`follow`). Only a change is sent; what a task changes of
+these in its own worker stays for the tasks after it in the same run, and the
+first batch of the next run puts the snapshot back (:func:`restore`): each run
+starts where its caller is, whatever an earlier run's tasks did (see "Workers
+are reused" in the executors guide).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import warnings
 from dataclasses import dataclass, replace
 from typing import Any
 
+from webber.executors import _inplace
 from webber.executors._frames import send_frame
 from webber.executors._process import Proc
 
@@ -94,24 +96,41 @@ def current() -> Context:
 
 def _reloaded() -> bool:
     """Whether the caller reloaded a module since the last look (counted in
-    ``_reloads``). Sub-microsecond when no module was imported or reloaded
-    since; else one pass over ``sys.modules``."""
+    ``_reloads``): a new ``__spec__`` (``importlib.reload``, IPython's
+    ``%autoreload`` when it re-runs a module), or its own module's code
+    changed in place with its file (IPython 9's ``%autoreload``: ``_inplace``).
+    Sub-microsecond when no module was imported or reloaded since, plus one
+    ``os.stat`` per module of the caller's own (not the standard library's or
+    an installed package's); else one pass over ``sys.modules``."""
     global _mark
     modules = sys.modules
     name = next(reversed(modules), "")
     mark = (len(modules), name, _spec(modules.get(name)))
-    if mark[:2] == _mark[:2] and mark[2] is _mark[2]:
-        return False
-    _mark = mark
+    found = False
+    if mark[:2] != _mark[:2] or mark[2] is not _mark[2]:
+        _mark = mark
+        found = _look(modules)
+    for name in _inplace.edited():
+        _reloads[name] = _reloads.get(name, 0) + 1
+        found = True
+    return found
+
+
+def _look(modules: dict[str, Any]) -> bool:
+    """One pass over ``modules``: count each one whose spec is new since the
+    last pass as reloaded, and watch each new or reloaded one (``_inplace``)."""
     found = False
     for name, module in list(modules.items()):  # (a list: another thread may import)
         spec = _spec(module)
         seen = _specs.get(name)
         if seen is not spec:
             # (webber itself is not reloaded in a worker: its workings are there)
-            if seen is not None and spec is not None and name.partition(".")[0] != "webber":
+            followed = name.partition(".")[0] != "webber"
+            if seen is not None and spec is not None and followed:
                 _reloads[name] = _reloads.get(name, 0) + 1
                 found = True
+            if spec is not None and followed:
+                _inplace.watch(name, module)  # (recorded as it is now: no reload in place)
             _specs[name] = spec
     return found
 
