@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 import sys
 
 import pytest
@@ -211,16 +213,16 @@ print("handlers on webber:", len(logging.getLogger("webber").handlers))
 """
 
 
+def run_code(code: str) -> subprocess.CompletedProcess[str]:
+    """``code`` run by a fresh interpreter that imports this webber."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=50, check=False)
+
+
 @pytest.mark.timeout(60)
 def test_a_configured_root_logger_wins_over_the_default_handler(executor: str) -> None:
-    import os
-    import subprocess
-
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    result = subprocess.run(
-        [sys.executable, "-c", CONFIGURED.format(executor=executor)],
-        capture_output=True, text=True, env=env, timeout=50, check=False,
-    )
+    result = run_code(CONFIGURED.format(executor=executor))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["ROOT print|stdout|hi there", "handlers on webber: 0"]
 
@@ -280,14 +282,7 @@ print("the caller still prints")
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("stream", ["stdout", "__stdout__"])  # the router, the worker's own
 def test_a_worker_whose_task_closed_stdout_exits_cleanly(stream: str) -> None:
-    import os
-    import subprocess
-
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    result = subprocess.run(
-        [sys.executable, "-c", CLOSER.format(stream=stream)],
-        capture_output=True, text=True, env=env, timeout=50, check=False,
-    )
+    result = run_code(CLOSER.format(stream=stream))
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # no traceback from the worker's exit
     assert result.stdout.endswith("the caller still prints\n")
