@@ -61,8 +61,8 @@ class Board(Listener):
         self.dashboard = dashboard
         self.number = next(_numbers)
         self.plan: Plan | None = None
-        #: the token of its run (see _output.this_run): its lines carry it
-        self.run: object | None = None
+        #: the number of its run (see _output.this_run): its lines carry it
+        self.run: int | None = None
         self.started = time.time()
         self.finished = False
         self.thread: threading.Thread | None = None

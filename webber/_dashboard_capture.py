@@ -60,7 +60,7 @@ class Capture(logging.Handler):
             # Its run's, when the record says which (two runs of flows with the
             # same ids at once); else the first run watched that has the node.
             if board.plan is not None and node in board.plan.nodes and (
-                    run is None or board.run is None or board.run is run):
+                    run is None or board.run is None or board.run == run):
                 break
         else:
             return  # a run no dashboard watches

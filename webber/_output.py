@@ -20,6 +20,7 @@ task is cleared, so a handler writing to ``sys.stdout`` cannot loop back.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sys
 import threading
@@ -50,8 +51,10 @@ FORMAT = "%(asctime)s %(task)15s: %(message)s"
 WIDTH = 15
 
 _current: ContextVar[_Sink | None] = ContextVar("webber_task_output", default=None)
-#: the token of the run going on in this context (see this_run)
-_run: ContextVar[object | None] = ContextVar("webber_run", default=None)
+#: the number of the run going on in this context (see this_run)
+_run: ContextVar[int | None] = ContextVar("webber_run", default=None)
+#: run numbers (an int: a log record's ``run`` may be written out as JSON)
+_runs = itertools.count(1)
 
 
 class TaskFormatter(logging.Formatter):
@@ -116,7 +119,7 @@ def ensure_handler() -> None:
 
 
 def emit_line(task: str, line: str, stream: str = "stdout", node: str = "",
-              run: object | None = None) -> None:
+              run: int | None = None) -> None:
     """Log one line of task output (also used for lines from worker processes,
     and for their tasks' log records: see ``_logs``); ``record.run`` is ``run``,
     else this context's (see :func:`this_run`)."""
@@ -144,20 +147,21 @@ _kept: ContextVar[list[tuple[str, str]] | None] = ContextVar("webber_kept_lines"
 @contextmanager
 def this_run() -> Iterator[None]:
     """A run goes on in this context, and in the threads its executor starts
-    from it: its tasks' lines are logged with a ``record.run`` of its own, so
+    from it: its tasks' lines are logged with a ``record.run`` of its own (a
+    number, unique in the process), so
     that a dashboard tells them from the lines of another run of a flow whose
     ids are the same (ids alone would not). Executors whose lines arrive in
     another thread (worker processes, dask) read :func:`current_run` when the
     run starts them and pass it to :func:`emit_line`."""
-    token = _run.set(object())
+    token = _run.set(next(_runs))
     try:
         yield
     finally:
         _run.reset(token)
 
 
-def current_run() -> object | None:
-    """The token of the run going on in this context (see :func:`this_run`)."""
+def current_run() -> int | None:
+    """The number of the run going on in this context (see :func:`this_run`)."""
     return _run.get()
 
 

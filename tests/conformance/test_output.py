@@ -37,6 +37,9 @@ def test_lines_are_attributed_and_split(executor: str, caplog: pytest.LogCapture
     assert streams == ["stdout", "stdout", "stderr", "stdout"]
     nodes = {r.node for r in caplog.records if hasattr(r, "stream")}  # type: ignore[attr-defined]
     assert nodes == {"chatty-1"}
+    # Each line says which run printed it: one number (JSON log formatters write it out).
+    runs = {r.run for r in caplog.records if hasattr(r, "stream")}  # type: ignore[attr-defined]
+    assert len(runs) == 1 and isinstance(runs.pop(), int)
 
 
 def test_relabelled_task_logs_under_its_label(

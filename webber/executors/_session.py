@@ -70,8 +70,8 @@ class Session:
     context: Context = field(default_factory=current)
     #: this run's number in the process (what a worker was last sent: Proc.served)
     serial: int = field(default_factory=_serials.__next__)
-    #: the run's token (made in its engine's context): what its tasks print is its own
-    run: object | None = field(default_factory=current_run)
+    #: the run's number (made in its engine's context): what its tasks print is its own
+    run: int | None = field(default_factory=current_run)
 
     def pace(self, results: list[tuple[Any, ...]]) -> None:
         """Size the next batches by the answered ``results`` (a worker's, in
