@@ -255,7 +255,11 @@ def test_row25_a_worker_killed_for_memory_fails_its_node_clearly() -> None:
     run = dag.run(executor=ProcessExecutor(1, memory_limit=2**30))
     with pytest.raises(webber.WorkerCrashedError, match="SIGKILL") as info:
         run[n]
-    assert n in str(info.value) and "memory_limit is 1024 MB" in str(info.value)
+    assert n in str(info.value) and "memory_limit is 1,024 MiB" in str(info.value)
+    # In the unit it was given in: "100MB" is 100 MB, not 95 (its MiB).
+    from webber.executors._process import crash_error
+
+    assert "memory_limit is 100 MB:" in str(crash_error("t-1", 1, -9, 100_000_000))
 
 
 @pytest.mark.parametrize(

@@ -136,11 +136,16 @@ def reap(proc: Proc, timeout: float = 2.0) -> int | None:
         return proc.popen.wait()
 
 
+def _size(n: int) -> str:
+    """``n`` bytes in the unit family they were likely given in ("512MiB", "100MB")."""
+    return f"{n / 2**20:,.0f} MiB" if n % 2**20 == 0 else f"{n / 1e6:,.0f} MB"
+
+
 def crash_error(
     node: str, pid: int, code: int | None, memory_limit: int | None
 ) -> WorkerCrashedError:
     """The failure of the job that worker ``pid`` was running when it exited with ``code``."""
-    memory = (f" (the run's memory_limit is {memory_limit / 2**20:.0f} MB: the worker is "
+    memory = (f" (the run's memory_limit is {_size(memory_limit)}: the worker is "
               f"recycled after a task that passed it, not during one)"
               if memory_limit is not None and code == KILLED else "")
     return WorkerCrashedError(
