@@ -699,6 +699,36 @@ def test_row13_script_ends_without_shutdown(tmp_path: Path) -> None:
     assert out.stderr == ""
 
 
+def test_row13_what_a_task_left_running_ends_with_the_program(tmp_path: Path) -> None:
+    # A task's child outlives the task (its worker's process group outlives the
+    # worker): the pool's shutdown at exit ends it, as recycling a worker does.
+    script = _script(tmp_path, """
+        import subprocess
+        import webber
+
+        def leave() -> int:
+            return subprocess.Popen(["sleep", "300"]).pid
+
+        dag = webber.DAG()
+        n = dag.add_node(leave)
+        print(dag.run()[n])
+    """)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    pid = int(out.stdout.split()[-1])
+    deadline = time.monotonic() + 20  # (the kill is sent before exit; reaping may lag)
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(pid)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE  # (a zombie has ended)
+    except psutil.Error:
+        return False
+
+
 # -- rows 14, 15: tasks that start processes or flows ---------------------------------
 def _pool_in_task() -> list[int]:
     from concurrent.futures import ProcessPoolExecutor

@@ -227,8 +227,8 @@ class Pool:
             send_batch(proc, session, batch, self.tags, self.fids)
 
     def _stop(self, proc: Proc, sweep: bool = True) -> None:
-        """Stop idle ``proc``; ``sweep``: remove the segments it left (not yet
-        when its last results are still to be read: the caller does it then)."""
+        """Stop idle ``proc``; ``sweep``: remove its segments (not while its results wait)."""
+        proc.note_tree()
         with contextlib.suppress(OSError):
             send_frame(proc.conn_in, pickle.dumps(("stop",)))
         self._close(proc, kill=False)
@@ -466,12 +466,14 @@ class Pool:
                 if kill or proc in self.booting:  # (one still importing would finish first)
                     self._close(proc)
                 else:
+                    proc.note_tree()
                     with contextlib.suppress(OSError):
                         send_frame(proc.conn_in, pickle.dumps(("stop",)))
                     self._close(proc, kill=False)
             self.waker.wake()
         for proc in procs:
             reap(proc)
+            proc.signal_tree()  # what its tasks left running (see _stop)
             remove_segments_of(proc.pid)
             release(self.ledgers.pop(proc, None))
         if threading.current_thread() is not self.thread:

@@ -24,7 +24,7 @@ from webber._task_errors import WorkerCrashedError
 from webber.executors import _shm
 from webber.executors._frames import Frames, send_frame
 from webber.executors._ledger import sweep
-from webber.executors._spawn import End, close_end, signal_tree, start
+from webber.executors._spawn import End, close_end, descendants, signal_tree, start
 
 if TYPE_CHECKING:
     from webber.executors._session import Sent
@@ -87,6 +87,11 @@ class Proc:
     def signal_tree(self, kill: bool = True) -> None:
         """SIGTERM (``kill=False``) or SIGKILL the worker and what its tasks started."""
         self.signalled = signal_tree(self.popen, self.posix, kill, self.signalled)
+
+    def note_tree(self) -> None:
+        """Before it is asked to stop: remember what its tasks started, so that
+        :meth:`signal_tree` reaches them after it exited (the portable path)."""
+        self.signalled = [*self.signalled, *descendants(self.popen, self.posix)]
 
     def close(self, kill: bool = True) -> None:
         """Close the caller's ends; kill its tree first when ``kill``."""

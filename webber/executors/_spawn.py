@@ -56,6 +56,7 @@ __all__ = [
     "Waker",
     "close_end",
     "connect",
+    "descendants",
     "end_tree",
     "mode",
     "signal_tree",
@@ -228,6 +229,13 @@ def signal_tree(popen: subprocess.Popen[bytes], posix: bool, kill: bool,
         popen.kill() if kill else popen.terminate()
     _end_all(descendants, kill)
     return descendants
+
+
+def descendants(popen: subprocess.Popen[bytes], posix: bool) -> list[Any]:
+    """What a live worker started, for :func:`signal_tree`'s ``known`` once it
+    has exited (the portable path finds them below it only while it lives);
+    none on posix, where its process group outlives it."""
+    return [] if posix or popen.returncode is not None else _descendants(popen.pid)
 
 
 def _descendants(pid: int) -> list[Any]:
