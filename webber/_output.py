@@ -264,6 +264,15 @@ class _Router:
         if _current.get() is None:
             self._original.close()
 
+    # A stream is its own context manager (``with sys.stdout as out:``), which
+    # closes it at the end: as close() above. (Special methods are looked up
+    # on the type, so __getattr__ below cannot lend them.)
+    def __enter__(self) -> _Router:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def __getattr__(self, name: str) -> Any:
         # Only reached for attributes the router lacks (encoding, fileno,
         # buffer, ...): a proxy must look like the stream it wraps.

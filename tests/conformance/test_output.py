@@ -237,6 +237,9 @@ def test_a_configured_root_logger_wins_over_the_default_handler(executor: str) -
 def closes_stdout() -> None:
     sys.stdout.close()
     print("after close")
+    with sys.stdout as out:  # a stream is a context manager, which closes it too
+        out.write("inside with\n")
+    print("after with")
 
 
 @task
@@ -262,7 +265,8 @@ def test_a_task_closing_stdout_closes_nothing(
         logger.removeHandler(handler)
     out, err = capsys.readouterr()
     assert out.splitlines() == [
-        "closes_stdout: after close", "prints_later: later line", "the caller still prints",
+        "closes_stdout: after close", "closes_stdout: inside with", "closes_stdout: after with",
+        "prints_later: later line", "the caller still prints",
     ]
     assert "Logging error" not in err and "closed file" not in err
 
