@@ -272,8 +272,8 @@ class PoolClosedError(ExecutorError):
 
 
 class ResultLostError(ExecutorError):
-    """A result kept on a dask cluster could not be fetched (its client or
-    workers are gone).
+    """A result kept on a dask cluster could not be fetched: its client or
+    workers are gone, or dask could not move it (its message says which).
 
     >>> import webber
     >>> issubclass(webber.ResultLostError, webber.ExecutorError)
