@@ -749,6 +749,41 @@ def test_row14_task_starts_its_own_process_pool() -> None:
     assert dag.run()[n] == [1, 2, 3]
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="a fork-started pool: Linux's default")
+def test_row14_a_pool_a_task_starts_takes_the_scripts_own_functions(tmp_path: Path) -> None:
+    # In a worker, __main__ is webber's: the script's functions a task refers
+    # to are lent to it, so that the pool pickles them by reference as in the
+    # script (they failed with "attribute lookup sq on __main__ failed").
+    script = _script(tmp_path, """
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        import webber
+
+        class Box:
+            def __init__(self, v):
+                self.v = v
+
+        def square(x):
+            return Box(x * x)
+
+        def pool():
+            fork = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(2, mp_context=fork) as p:
+                return [box.v for box in p.map(square, range(4))]
+
+        def main():
+            return 1  # (a name the worker's own __main__ has: not replaced)
+
+        dag = webber.DAG()
+        n, m = dag.add_node(pool), dag.add_node(main)
+        run = dag.run()
+        print(run[n], run[m])
+    """)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[-2] == "[0, 1, 4, 9] 1"
+
+
 def test_row15_task_runs_a_flow() -> None:
     dag = DAG()
     n = dag.add_node(_flow_in_task)

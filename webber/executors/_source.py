@@ -17,6 +17,7 @@ method's code is its ``__func__``'s: a method has no ``__code__`` of its own)::
 from __future__ import annotations
 
 import linecache
+import sys
 import types
 from typing import Any
 
@@ -60,7 +61,37 @@ def restore(func: Any, filename: str, lines: list[str]) -> Any:
     inner = _function(func)
     if isinstance(getattr(inner, "__code__", None), types.CodeType):
         inner.__code__ = _named(inner.__code__, filename)
+        _lend(inner)
     return func
+
+
+#: the names this process put in its own ``__main__`` (see _lend): those it may replace
+_lent: set[str] = set()
+
+
+def _lend(func: types.FunctionType) -> None:
+    """Make ``func`` and the functions and classes of the caller's ``__main__``
+    it refers to importable here as ``__main__.<name>``, as they are in the
+    caller: a process pool the task starts pickles them by reference
+    (``concurrent.futures``, ``multiprocessing``), and a worker's own
+    ``__main__`` is webber's, where the lookup failed. A forked child of the
+    worker finds them there. A name already there and not lent here is left
+    alone (in the caller's own process, the script's)."""
+    main = sys.modules.get("__main__")
+    if main is None:
+        return
+    todo, seen = [func], set()
+    while todo:  # (and what those refer to: a pool's function may return a class of it)
+        one = todo.pop()
+        for name, value in (*one.__globals__.items(), (one.__name__, one)):
+            if (id(value) not in seen and getattr(value, "__module__", None) == "__main__"
+                    and getattr(value, "__qualname__", None) == name
+                    and (name in _lent or not hasattr(main, name))):
+                seen.add(id(value))
+                setattr(main, name, value)
+                _lent.add(name)
+                if type(value) is types.FunctionType:
+                    todo.append(value)
 
 
 def _function(func: Any) -> Any:
