@@ -51,7 +51,7 @@ from webber._verdicts import holds, log_failure, log_retry, tell_final, timeout_
 from webber.executors._base import Column, ColumnOutcomes, Executor, Job, Outcome, Outcomes, Started
 from webber.executors._pickling import plain
 
-if TYPE_CHECKING:  # (run(cache=...) alone makes one: its imports cost a first run ~5 ms)
+if TYPE_CHECKING:  # (run(cache=...) alone makes one: its imports cost a first run ~10 ms)
     from webber._cache_session import CacheSession
 
 __all__ = ["run_plan"]
