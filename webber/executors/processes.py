@@ -13,14 +13,15 @@ pool never hears of it.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import math
 import os
-import re
 import sys
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from webber._cache_limits import parse_size
 from webber._errors import ExecutorError
 from webber._gc import MANY, frozen
 from webber.executors._base import Column, Executor, Job, Report
@@ -85,10 +86,6 @@ def _default_workers() -> int:
     return share or os.cpu_count() or 1
 
 
-_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
-
-
 def _memory(value: float | str | None) -> int | None:
     """``memory_limit`` in bytes: a number (``1.5e9`` rounded down), or a string
     such as ``"2GB"``/``"512 MiB"``."""
@@ -98,9 +95,9 @@ def _memory(value: float | str | None) -> int | None:
             and math.isfinite(value) and int(value) > 0):
         return int(value)
     if isinstance(value, str):
-        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
-        if match and match[2].lower() in _UNITS and float(match[1]) > 0:
-            return int(float(match[1]) * _UNITS[match[2].lower()])
+        with contextlib.suppress(ValueError):  # (the units of `webber cache prune`'s sizes)
+            if (size := parse_size(value)) > 0:
+                return size
     raise ExecutorError(
         f"memory_limit={value!r}: must be a number of bytes >= 1 (such as 2_000_000_000 "
         "or 1.5e9) or a string such as '2GB' or '512MiB', or None for no limit"
