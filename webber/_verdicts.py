@@ -32,6 +32,11 @@ def holds(condition: Condition, parent: State) -> bool:
     return parent == ("success" if condition is _ON_SUCCESS else "failed")
 
 
+def _about(node: PlanNode) -> dict[str, Any]:
+    """A log record's extras for ``node``: its name, its id, and this run."""
+    return {"task": node.name, "node": node.id, "run": current_run()}
+
+
 def _where(job: Job) -> str:
     return job.node if job.index is None else f"{job.node}[{job.index}]"
 
@@ -40,7 +45,7 @@ def log_retry(node: PlanNode, job: Job, error: BaseException, delay: float) -> N
     log.warning(
         "attempt %d of %d failed (%s: %s); retrying %s in %.3g s",
         job.attempt, node.options.retries + 1, type(error).__name__, error, _where(job),
-        delay, extra={"task": node.name, "node": node.id, "run": current_run()},
+        delay, extra=_about(node),
     )
 
 
@@ -60,7 +65,7 @@ def log_failure(node: PlanNode, job: Job, error: BaseException, tracebacks: bool
                 "task %s: more than %d of its elements failed; the others are not logged "
                 "one by one (%s)", job.node, SHOWN, "its results hold their exceptions"
                 if node.node.partial else "the node fails with the first one's error",
-                extra={"task": node.name, "node": node.id, "run": current_run()},
+                extra=_about(node),
             )
         return
     if job.index is not None and node.node.partial:
@@ -69,14 +74,14 @@ def log_failure(node: PlanNode, job: Job, error: BaseException, tracebacks: bool
             "task %s failed after %d attempt%s (partial=True: its exception stays in "
             "the results): %s: %s",
             _where(job), job.attempt, "s" * (job.attempt != 1), type(error).__name__, error,
-            extra={"task": node.name, "node": node.id, "run": current_run()},
+            extra=_about(node),
         )
     else:
         log.error(
             "task %s failed after %d attempt%s: %s: %s",
             _where(job), job.attempt, "s" * (job.attempt != 1), type(error).__name__, error,
             exc_info=error if tracebacks else None,
-            extra={"task": node.name, "node": node.id, "run": current_run()},
+            extra=_about(node),
         )
 
 
