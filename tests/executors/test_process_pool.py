@@ -517,6 +517,32 @@ def test_a_large_result_of_a_worker_recycled_after_it_arrives_intact() -> None:
     assert [run[n] for n in nodes] == [bytes([i]) * (3 << 20) for i in range(4)]
 
 
+@pytest.mark.parametrize("told_to_stop", [True, False])
+def test_a_worker_told_to_stop_leaves_its_segments_to_the_caller(
+    monkeypatch: pytest.MonkeyPatch, told_to_stop: bool,
+) -> None:
+    """The caller closes a worker's lifeline when it stops it, and may read
+    that worker's last results after it exited (a worker recycled after its
+    last task); so only a worker whose caller went away unasked removes its
+    own segments."""
+    from webber.executors import _worker
+
+    removed: list[int] = []
+    monkeypatch.setattr(_worker._shm, "remove_segments_of", removed.append)
+    monkeypatch.setattr(_worker._spawn, "end_tree", lambda life: None)
+    monkeypatch.setattr(_worker, "_ORPHANED", 0.0)
+    if told_to_stop:
+        monkeypatch.setattr(_worker, "_stopping", threading.Event())
+        _worker._stopping.set()
+    read, write = os.pipe()
+    os.close(write)  # the lifeline closed
+    try:
+        _worker._watch_caller(read, os.getppid())
+    finally:
+        os.close(read)
+    assert removed == ([] if told_to_stop else [os.getpid()])
+
+
 def _answers(count: int, each: float, first_started: float = 1000.0) -> list[tuple[Any, ...]]:
     """A worker's answers to ``count`` jobs of ``each`` seconds, back to back."""
     return [(tag, True, (None,), [], first_started + tag * each, each, None, 0)

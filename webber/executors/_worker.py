@@ -130,9 +130,12 @@ def _watch_caller(life: _spawn.End, caller: int) -> None:
         time.sleep(0.01)
     if os.getppid() != caller:
         _shm.remove_segments_of(caller)
-    with contextlib.suppress(OSError):
-        os.unlink(ledger_path(_shm.directory(), os.getpid()))
-    _shm.remove_segments_of(os.getpid())  # (last: its task may be writing one till now)
+    if not _stopping.is_set():
+        # Unasked. Told to stop, the caller removes them itself once it has read
+        # the results they hold (a worker recycled after its last task).
+        with contextlib.suppress(OSError):
+            os.unlink(ledger_path(_shm.directory(), os.getpid()))
+        _shm.remove_segments_of(os.getpid())  # (last: its task may be writing one till now)
     _spawn.end_tree(life)
 
 
