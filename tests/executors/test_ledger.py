@@ -142,6 +142,9 @@ def test_segments_of_processes_gone_are_removed_those_of_the_living_and_other_na
     names = {
         f"webber-{_shm.owner(gone)}-0-aaaa": False,  # its creator is gone
         f"webber-{_shm.owner(gone)}-1-bbbb+2.0": False,
+        # a worker's: its caller may still read it after the worker exited
+        f"webber-{_shm.owner(gone)}-2.{os.getpid()}-ffff": True,
+        f"webber-{_shm.owner(gone)}-3.{gone}-gggg": False,  # the worker and its caller gone
         f"webber-{_shm.owner(os.getpid())}-0-cccc": True,  # its creator lives
         f"webber-{gone}.1-0-dddd": True,  # another pid namespace's: its pids mean nothing here
         f"webber-{gone}-0-eeee": True,  # not named by an owner

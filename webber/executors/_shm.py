@@ -4,6 +4,7 @@ A segment is a file in ``/dev/shm`` (the temp directory where there is none)
 that one process writes and another maps::
 
     sender:    write(buffer) -> segment file "webber-<pid>-<n>-<random>"
+               (a worker's <n>: "<count>.<its caller's pid>")
     receiver:  map it, unlink it at once; the memory lives as long as the map
 
 A buffer of :data:`SPLIT` bytes or more is written by two threads as two
@@ -78,6 +79,10 @@ _counter = itertools.count()
 _warned = False
 #: whether this process removed the segments of processes that are gone
 _swept = False
+#: in a worker, its caller's pid: named in its segments, which are not
+#: orphans while the caller lives (it reads a recycled worker's last results
+#: after that worker exited)
+_reader: int | None = None
 #: where a notice goes: the ``webber`` logger here; a worker sends it to the caller
 notify: Callable[[str], None] = logging.getLogger("webber").warning
 
@@ -110,7 +115,8 @@ def _splits() -> bool:
 
 
 def _new_name() -> str:
-    return f"webber-{owner(os.getpid())}-{next(_counter)}-{os.urandom(4).hex()}"
+    n = next(_counter) if _reader is None else f"{next(_counter)}.{_reader}"
+    return f"webber-{owner(os.getpid())}-{n}-{os.urandom(4).hex()}"
 
 
 @functools.cache
@@ -139,10 +145,10 @@ def directory() -> str:
     return _DIR
 
 
-def use_directory(path: str) -> None:
-    """Write segments to ``path`` from now on."""
-    global _DIR
-    _DIR = path
+def use_directory(path: str, reader: int) -> None:
+    """In a worker: write segments to ``path`` from now on, for caller ``reader``."""
+    global _DIR, _reader
+    _DIR, _reader = path, reader
 
 
 def warn_once(text: str) -> None:
@@ -438,7 +444,8 @@ def remove_segments_of(pid: int) -> None:
 def remove_orphans() -> None:
     """Unlink the segments of processes of this pid namespace that are gone
     (a caller killed together with its workers left what both held): once
-    per process, as its first worker starts. A pid that lives again, in
+    per process, as its first worker starts. A worker's are left while its
+    caller lives (the caller reads them, or removes them itself). A pid that lives again, in
     another process, keeps its segments (they may be that one's); another
     namespace's (a container sharing ``/dev/shm``) are never looked at."""
     global _swept
@@ -446,16 +453,21 @@ def remove_orphans() -> None:
         return
     _swept = True
     gone: dict[str, bool] = {}
+
+    def is_gone(pid: str) -> bool:
+        if pid not in gone:
+            gone[pid] = pid.isdigit() and not _alive(int(pid))
+        return gone[pid]
+
     here = f".{_namespace()}"
     with contextlib.suppress(OSError), os.scandir(directory()) as entries:
         for entry in entries:
+            # (a segment is "webber-<owner>-<n>-<random>", <n> "<count>.<caller>" a worker's)
             parts = entry.name.split("-")
             if len(parts) < 4 or parts[0] != "webber" or not parts[1].endswith(here):
-                continue  # (a segment is "webber-<owner>-<n>-<random>": of this namespace)
-            pid = parts[1][:-len(here)]
-            if pid not in gone:
-                gone[pid] = pid.isdigit() and not _alive(int(pid))
-            if gone[pid]:
+                continue  # (not one of this namespace's)
+            reader = parts[2].partition(".")[2]
+            if is_gone(parts[1][:-len(here)]) and (not reader or is_gone(reader)):
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
 

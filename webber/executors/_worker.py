@@ -451,7 +451,7 @@ class _Worker:
         elif kind == "init":
             global share
             sys.path[:], directory, share = message[1:]
-            _shm.use_directory(directory)
+            _shm.use_directory(directory, os.getppid())
             self.send(("ready", self.start_ledger()))  # up: the caller may start the next
         elif kind == "stop":
             _stopping.set()
