@@ -230,9 +230,12 @@ def parse(text):
     number = int(text)  # the line that fails
     return number
 
+def word():
+    return "x"
+
 if __name__ == "__main__":
     dag = webber.DAG()
-    n = dag.add_node(parse, "x")
+    n = dag.add_node(parse, webber.Promise(dag.add_node(word)))  # (a chain: parse runs second)
     run = dag.run(executor=sys.argv[1])
     print("".join(traceback.format_exception(run.error(n))))
 """
@@ -243,7 +246,8 @@ def test_traceback_of_a_task_defined_in_a_script_shows_its_lines(
     executor: str, tmp_path: Path
 ) -> None:
     # A function of a script's __main__ travels by value to worker processes;
-    # its traceback used to say File "<dynamic-code>" with no source line.
+    # its traceback must still show its file and line, also as a chain's
+    # second link (dask sends a chain as one job).
     script = tmp_path / "my_script.py"
     script.write_text(SCRIPT_TRACEBACK)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}

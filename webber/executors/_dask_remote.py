@@ -42,8 +42,9 @@ class Spec:
     tag: int  # the dask task within that run
     job: Job  # its inputs and Remote arguments replaced by Slots
     starts: bool = False  # report every job's start when it starts (Executor.report_starts)
-    #: the function's file name and lines when it travels by value (``_source``)
-    source: tuple[str, list[str]] | None = None
+    #: the file name and lines of each function of the job and its links that
+    #: travels by value (``_source``), in order; None: none does
+    sources: tuple[tuple[str, list[str]] | None, ...] | None = None
 
 
 def fill(value: Any, deps: Sequence[Any]) -> Any:
@@ -65,8 +66,10 @@ def run_remote(spec: Spec, *deps: Any) -> Any:
     worker = get_worker()
     where = f"dask {worker.address}"
     job = spec.job
-    if spec.source is not None:  # its traceback shows its lines
-        job = replace(job, func=restore(job.func, *spec.source))
+    if spec.sources is not None:  # their tracebacks show their lines
+        for link, source in zip((job, *job.links), spec.sources, strict=True):
+            if source is not None:
+                restore(link.func, *source)  # (the function itself is renamed)
     if job.inputs is not None:
         job = replace(job, inputs={k: fill(v, deps) for k, v in job.inputs.items()})
     if job.index is not None and job.args:  # a fan-out element: its item may be remote

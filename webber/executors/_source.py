@@ -10,7 +10,7 @@ with its own ``linecache``: the worker's traceback shows the task's lines (a
 method's code is its ``__func__``'s: a method has no ``__code__`` of its own)::
 
     caller:  with_source(func) --pickle--> (func, filename, lines)   (process pool)
-             source_of(func) beside the job                       (dask: its own pickling)
+             sources_of(job's and links' functions) beside the job (dask: its own pickling)
     worker:  restore(func, filename, lines): its code named filename, lines in linecache
 """
 
@@ -19,9 +19,10 @@ from __future__ import annotations
 import linecache
 import sys
 import types
+from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["restore", "source_of", "with_source"]
+__all__ = ["restore", "source_of", "sources_of", "with_source"]
 
 
 def source_of(func: Any) -> tuple[str, list[str]] | None:
@@ -32,6 +33,13 @@ def source_of(func: Any) -> tuple[str, list[str]] | None:
         return None  # pickled by reference: the worker imports it, file and all
     lines = linecache.getlines(code.co_filename)
     return (code.co_filename, lines) if lines else None
+
+
+def sources_of(funcs: Iterable[Any]) -> tuple[tuple[str, list[str]] | None, ...] | None:
+    """:func:`source_of` each of ``funcs`` (a job's and its links'); None when
+    none travels by value."""
+    sources = tuple(map(source_of, funcs))
+    return sources if any(s is not None for s in sources) else None
 
 
 def with_source(func: Any) -> Any:

@@ -60,7 +60,7 @@ from webber.executors._dask_main import starting_cluster
 from webber.executors._dask_remote import Slot, Spec, run_remote
 from webber.executors._dask_results import Box, Handle, gather
 from webber.executors._picklable import check_plan
-from webber.executors._source import source_of
+from webber.executors._source import sources_of
 from webber.executors._stored import Stored
 
 if TYPE_CHECKING:
@@ -306,7 +306,7 @@ class _Session:
         try:
             future = self.client.submit(
                 run_remote, Spec(self.topic, self.token, tag, remote, self.starts,
-                                 source_of(job.func)), *deps,
+                                 sources_of(j.func for j in (job, *job.links))), *deps,
                 key=f"{job.name}-{uuid.uuid4().hex}", pure=False,
             )
             if job.links:
