@@ -301,3 +301,14 @@ def test_a_failing_dot_leaves_nothing_behind(
         build().visualize(str(out / "flow.svg"))
     assert ".visualize().source" in str(info.value)
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("table", ["states", "durations", "attempts"])
+def test_a_runs_tables_by_node_say_they_are_read_with_brackets(table: str) -> None:
+    dag = DAG("tables")
+    n = dag.add_node(abs, -1)
+    run = dag.run(executor="inline")
+    with pytest.raises(TypeError, match=rf"run\.{table} is a dict by node, not a method: "
+                                        rf"write run\.{table}\[node\]"):
+        getattr(run, table)(n)
+    assert getattr(run, table)[n] == getattr(run, table)["abs-1"]

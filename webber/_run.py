@@ -95,9 +95,15 @@ class _ByNode(dict[str, Any]):
     Typed with ``Any`` keys: inside a flow a task call is typed as its value,
     and ``run.attempts[that]`` must type-check like ``run[that]`` does."""
 
-    def __init__(self, data: Mapping[str, Any], node_id: Callable[[Any], str]) -> None:
+    def __init__(self, data: Mapping[str, Any], node_id: Callable[[Any], str],
+                 name: str) -> None:
         super().__init__(data)
         self._node_id = node_id
+        self._name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError(f"run.{self._name} is a dict by node, not a method: write "
+                        f"run.{self._name}[node]")
 
     def __missing__(self, key: Any) -> Any:
         if isinstance(key, str):
@@ -278,7 +284,7 @@ class Run:
     @property
     def states(self) -> dict[Any, State]:
         """Node id -> final state, in plan order."""
-        return _ByNode(self._ordered(), self._id)
+        return _ByNode(self._ordered(), self._id, "states")
 
     @property
     def ok(self) -> bool:
@@ -308,7 +314,7 @@ class Run:
     @property
     def durations(self) -> dict[Any, float]:
         """Node id -> seconds from its first start to its last end (0.0 if skipped)."""
-        return _ByNode(self._tables()[0], self._id)
+        return _ByNode(self._tables()[0], self._id, "durations")
 
     def _tables(self) -> tuple[dict[str, float], dict[str, tuple[Attempt, ...]]]:
         """Node id -> duration, and -> attempts, for every node in plan order."""
@@ -332,7 +338,7 @@ class Run:
     @property
     def attempts(self) -> dict[Any, tuple[Attempt, ...]]:
         """Node id -> every attempt, in order (empty for a skipped node)."""
-        return _ByNode(self._tables()[1], self._id)
+        return _ByNode(self._tables()[1], self._id, "attempts")
 
     def visualize(
         self, path: str | None = None, *, type: str | None = None, legend: bool = True
