@@ -29,6 +29,7 @@ from collections.abc import Callable
 from types import FunctionType
 from typing import Any
 
+from webber._bounded import remember
 from webber._refs import Ref, made_of
 from webber.executors._mapped import by_place, mapped
 from webber.executors._shm import (
@@ -263,9 +264,7 @@ def _naming_pickler() -> type[Any]:
                 classes = self.classes
                 reduced = classes.get(obj)
                 if reduced is None:
-                    if len(classes) >= 256:
-                        classes.clear()  # (classes made on the fly: a bound, not a cache policy)
-                    reduced = classes[obj] = self._class_reduce(obj)
+                    reduced = remember(classes, obj, self._class_reduce(obj), 256)
                 return reduced
             if obj.__class__ is FunctionType and obj in _BY_NAME:
                 return NotImplemented  # (as cloudpickle decides, in 1/10 the time)
@@ -316,9 +315,7 @@ def _by_digest(cls: type) -> tuple[Any, ...]:
         import cloudpickle
 
         data = cloudpickle.dumps(cls, protocol=5)
-        if len(_SENT) >= 256:
-            _SENT.clear()  # (classes made on the fly: a bound, not a cache policy)
-        sent = _SENT[cls] = (hashlib.blake2b(data, digest_size=16).digest(), data)
+        sent = remember(_SENT, cls, (hashlib.blake2b(data, digest_size=16).digest(), data), 256)
     digest = sent[0]
     if tell is not None and digest not in _TOLD and len(_TOLD) < _TELLS:
         tell(*sent)  # (sent before any result naming it: in order, on the same pipe)
@@ -342,10 +339,7 @@ def _class_of(digest: bytes, data: bytes | None) -> type:
                 raise pickle.UnpicklingError(
                     f"a result names a class (digest {digest.hex()}) that its worker "
                     f"process did not send")
-        cls = pickle.loads(data)
-        if len(_RECEIVED) >= 256:
-            _RECEIVED.clear()
-        _RECEIVED[digest] = cls
+        cls = remember(_RECEIVED, digest, pickle.loads(data), 256)
     return cls
 
 

@@ -71,7 +71,7 @@ from webber.executors._frames import send_frame
 from webber.executors._ledger import hold, recover, release
 from webber.executors._pickling import told
 from webber.executors._process import Proc, crash_error, reap, spawn
-from webber.executors._sending import send_batch, take
+from webber.executors._sending import send_batch, take, took
 from webber.executors._session import LONG, MAX_BATCH, Session, announce
 from webber.executors._shm import remove_segments, remove_segments_of
 
@@ -338,9 +338,9 @@ class Pool:
         last.pace(results)
         # How long tasks of a name take, from the first and last answered (not
         # a look per task: a long one is rarely answered among many others).
-        self._took(spans[0][0].job.name, results[spans[0][2] - 1][5])
+        took(self.seconds, spans[0][0].job.name, results[spans[0][2] - 1][5])
         if len(spans) > 1:
-            self._took(spans[-1][0].job.name, results[-1][5])
+            took(self.seconds, spans[-1][0].job.name, results[-1][5])
         if proc.inflight:
             announce(proc.inflight[0], proc)
             self._prefetch(proc)
@@ -349,14 +349,6 @@ class Pool:
                 self._stop(proc, sweep=False)  # recycled: a fresh one replaces it on demand
             self._dispatch()
         return spans
-
-    def _took(self, name: str, seconds: float) -> None:
-        """A task of ``name`` took ``seconds``: about how long its tasks take,
-        halfway between the last ones and this one (one look per answer)."""
-        known = self.seconds.get(name)
-        if known is None and len(self.seconds) >= 4096:
-            self.seconds.clear()  # (names come and go: a bound, not a cache policy)
-        self.seconds[name] = seconds if known is None else (known + seconds) / 2
 
     def _lost(self, proc: Proc) -> None:
         """``proc`` died: fail the job it ran, requeue the rest, replace it."""
