@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from webber import DAG, FormatError
+
 pytestmark = pytest.mark.timeout(120)
 
 PIPELINE = textwrap.dedent('''
@@ -111,6 +113,42 @@ def test_show_prints_dot_source_and_json(pipeline: Path) -> None:
     assert [n["id"] for n in structure["nodes"]] == ["numbers-1", "total-1", "check-1", "lambda-1"]
     assert {"parent": "lambda-1", "child": "check-1", "continue_on": "Success",
             "data": False} in structure["edges"]
+
+
+RETRYING = textwrap.dedent('''
+    import json
+    from webber import Flow, task
+
+    class Flaky(Exception):
+        pass
+
+    @task(retries=2, retry_on=Flaky)
+    def fetch(url):
+        return url
+
+    with Flow("retrying") as dag:
+        task(json.dumps)(fetch("https://example.com"))
+''')
+
+
+def test_show_json_names_the_files_own_functions_as_the_cli_takes_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "retrying.py").write_text(RETRYING)
+    result = webber_cli("show", "retrying.py", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "__webber_cli__" not in result.stdout  # (no module a user can import)
+    fetch, dumps = json.loads(result.stdout)["nodes"]
+    assert (fetch["function"], fetch["retry_on"]) == ("retrying.py:fetch", ["retrying.py:Flaky"])
+    assert dumps["function"] == "json.dumps"  # (an importable one as it was)
+    monkeypatch.syspath_prepend(str(tmp_path))  # (where `import retrying` would run the file)
+    with pytest.raises(FormatError, match=r"cannot import its function 'retrying\.py:fetch'"):
+        DAG.from_json(result.stdout)
+    with pytest.raises(FormatError, match=r"its exception class 'retrying\.py:Flaky'"):
+        DAG.from_json(result.stdout, registry={"fetch": len})
+    assert "retrying" not in sys.modules
+    path = tmp_path / "retrying.py"
+    shown = json.loads(webber_cli("show", f"{path}:dag", "--json").stdout)
+    assert shown["nodes"][0]["function"] == f"{path}:fetch"
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")

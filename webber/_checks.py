@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from types import BuiltinFunctionType, FunctionType, MethodType
 from typing import Any
 
+from webber._bounded import remember
 from webber._errors import CycleError, TaskDefinitionError
 from webber._graph import Node, TaskOptions
 
@@ -111,7 +112,7 @@ _VARARGS, _VARKEYWORDS = 0x04, 0x08  # (inspect.CO_VARARGS, CO_VARKEYWORDS)
 _READ = frozenset({BuiltinFunctionType, functools.partial})
 #: (builtin or partial, number of positional arguments) found to fit: reading a
 #: signature costs 20-50 us, and builds alternate a few such functions
-_read_fit: set[tuple[Any, int]] = set()
+_read_fit: dict[tuple[Any, int], bool] = {}
 #: the last call found to fit: (function, number of positional arguments)
 #: (a chain adds the same function with one argument 100,000 times)
 _fitted: tuple[Any, int] = (None, -1)
@@ -137,9 +138,7 @@ def check_call(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], name
     try:
         signature.bind(*args, **kwargs)
         if not kwargs and func.__class__ in _READ:
-            if len(_read_fit) >= 256:
-                _read_fit.clear()  # (a bound, not a cache policy: builds use few of them)
-            _read_fit.add((func, len(args)))
+            remember(_read_fit, (func, len(args)), True, 256)
     except TypeError as e:
         given = f"{len(args)} positional argument{'s' * (len(args) != 1)}"
         if kwargs:

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
+#: the module name the file runs as (see the module doc)
+MODULE = "__webber_cli__"
+
 EXAMPLES = """\
 examples:
   python -m webber run examples/quickstart.py --progress
@@ -198,7 +201,7 @@ def split_target(target: str) -> tuple[str, str]:
 
 def _run_file(path: str) -> dict[str, Any]:
     try:
-        return runpy.run_path(path, run_name="__webber_cli__")
+        return runpy.run_path(path, run_name=MODULE)
     except (Exception, SystemExit) as e:
         line = e.lineno if isinstance(e, SyntaxError) else None
         raise UsageError(
@@ -235,7 +238,7 @@ def _pick(namespace: dict[str, Any], path: str, name: str) -> Any:
             return namespace[flows[0]]
         builders = sorted(
             k for k, v in namespace.items()
-            if inspect.isfunction(v) and v.__module__ == "__webber_cli__"
+            if inspect.isfunction(v) and v.__module__ == MODULE
         )
         if "build" not in builders:
             named = f" (its functions: {', '.join(builders)})" if builders else ""
@@ -367,13 +370,32 @@ def _load_and_act(args: argparse.Namespace) -> int:
 
 def _show(flow: Any, args: argparse.Namespace) -> int:
     if args.json:
-        print(flow.to_json(strict=False))
+        import json
+
+        structure = _as_named(flow.to_dict(strict=False), split_target(args.target)[0])
+        print(json.dumps(structure, indent=2, allow_nan=False))  # (as flow.to_json() writes)
     elif args.output:
         flow.visualize(args.output)
         print(f"wrote {args.output}")
     else:
         print(flow.visualize().source)
     return 0
+
+
+def _as_named(structure: dict[str, Any], path: str) -> dict[str, Any]:
+    """``structure`` (``flow.to_dict()``) with the functions and classes of
+    the file at ``path`` named as the CLI names them, ``FILE.py:NAME``: their
+    module, :data:`MODULE`, is nothing a user can import."""
+
+    def named(text: Any) -> Any:
+        if isinstance(text, str) and text.startswith(f"{MODULE}."):
+            return f"{path}:{text[len(MODULE) + 1:]}"
+        return [named(t) for t in text] if isinstance(text, list) else text
+
+    for node in structure["nodes"]:
+        for field in ("function", "retry_on", "inputs"):
+            node[field] = named(node[field])
+    return structure
 
 
 def _cache(args: argparse.Namespace) -> int:

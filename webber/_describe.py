@@ -274,8 +274,10 @@ def _function(
 
 
 def _import(n: str, path: Any, what: str) -> Any:
-    """The object at dotted ``path`` (``package.module.qualified.name``)."""
-    parts = str(path).split(".")
+    """The object at dotted ``path`` (``package.module.qualified.name``); not
+    a ``FILE.py:NAME`` (``python -m webber show --json``'s name for what a file
+    defines), which would import a module named after the file, running it."""
+    parts = [] if ":" in str(path) else str(path).split(".")
     for cut in range(len(parts) - 1, 0, -1):
         try:
             found: Any = importlib.import_module(".".join(parts[:cut]))

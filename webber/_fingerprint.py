@@ -8,9 +8,10 @@ change upstream changes every key downstream, and nothing else):
   change), defaults, closure values and the globals its body names, each
   recursively; a function or class of an installed package (the standard
   library, site-packages) is its module and name only;
-- every other value is its cloudpickle bytes, with every set and frozenset,
-  at any depth (in a set, a tuple, a dict, a dataclass, any object), written
-  as its items' own key bytes, sorted, and
+- every other value is its cloudpickle bytes, with every set and frozenset
+  and every subclass of them, at any depth (in a set, a tuple, a dict, a
+  dataclass, any object), written as its items' own key bytes, sorted (a
+  subclass's with its class and state), and
   classes defined in ``__main__`` described by their contents (cloudpickle
   tags those with a random id per process);
 - a :class:`~webber._refs.Ref` to a parent is that parent's key.
@@ -117,6 +118,15 @@ class _KeyPickler:
         sorted (each item's own sets are written so in turn)."""
         return (type(items).__name__, tuple(sorted(self.dumps(item) for item in items)))
 
+    def set_reduce(self, items: set[Any] | frozenset[Any]) -> tuple[Any, ...]:
+        """What stands for a subclass of set or frozenset in a key: its class,
+        :meth:`set_id`, and its state (attributes, slots). Its own reduce
+        lists its items in iteration order, which for strings differs between
+        processes, and holds no set opcode that would call for a second pickle."""
+        reduced = items.__reduce_ex__(5)
+        state = reduced[2] if isinstance(reduced, tuple) and len(reduced) > 2 else None
+        return (type(items), (self.set_id(items),), state)
+
     def _token(self, obj: Any) -> str | None:
         if type(obj) is Ref:
             return f"parent:{self.parents[obj.id]}"
@@ -184,6 +194,8 @@ def _picklers() -> list[type[Any]]:
                 token = self.keys._token(obj)
                 if token is not None:
                     return (str, (token,))
+                if isinstance(obj, _SETS):  # (a subclass: pickle writes sets themselves)
+                    return self.keys.set_reduce(obj)
                 return super().reducer_override(obj)
 
         class Canonical(Pickler):

@@ -15,6 +15,7 @@ import sys
 from collections import UserDict, UserList, deque
 from typing import Any, Literal
 
+from webber._bounded import remember
 from webber._promise import IterPromise, Promise
 from webber._refs import MANY_ITEMS, SCALARS, WALKED, scalars_only
 
@@ -33,10 +34,8 @@ def looked_into(kind: type) -> bool:
     :func:`hidden_promise`). Asked once per type."""
     known = LOOKED.get(kind)
     if known is None:
-        if len(LOOKED) >= 4096:
-            LOOKED.clear()  # (classes made on the fly: a bound, not a cache policy)
-        known = LOOKED[kind] = (kind in WALKED or issubclass(kind, IterPromise)
-                                or bool(_shape(kind)))
+        known = remember(LOOKED, kind, kind in WALKED or issubclass(kind, IterPromise)
+                         or bool(_shape(kind)), 4096)
     return known
 
 
@@ -63,8 +62,6 @@ def _shape(kind: type) -> _Shape:
     (a WALKED type, or a value that holds none)."""
     shape = _SHAPES.get(kind)
     if shape is None:
-        if len(_SHAPES) >= 4096:
-            _SHAPES.clear()  # (as LOOKED)
         numpy = sys.modules.get("numpy")
         if kind in WALKED:
             shape = ""
@@ -76,7 +73,7 @@ def _shape(kind: type) -> _Shape:
             shape = "items"
         else:
             shape = "array" if numpy is not None and issubclass(kind, numpy.ndarray) else ""
-        _SHAPES[kind] = shape
+        remember(_SHAPES, kind, shape, 4096)
     return shape
 
 

@@ -112,6 +112,7 @@ def test_a_worker_tells_its_caller_a_class_once_and_names_it_by_digest_after(
     monkeypatch.setattr(_pickling, "tell", lambda digest, data: told.append(data))
     monkeypatch.setattr(_pickling, "_TOLD", set())
     monkeypatch.setattr(_pickling, "_HEARD", {})
+    monkeypatch.setattr(_pickling, "_TOLD_BY", {})
     first, _ = _pickling.dumps_value(cls("a", 1))
     second, _ = _pickling.dumps_value(cls("b", 2))
     digest, data = _pickling._SENT[cls]
@@ -120,7 +121,7 @@ def test_a_worker_tells_its_caller_a_class_once_and_names_it_by_digest_after(
     _pickling._RECEIVED.pop(digest, None)  # (as a caller that never loaded it)
     with pytest.raises(pickle.UnpicklingError, match="did not send"):
         _pickling.loads(first, [])
-    _pickling.told(digest, data)
+    _pickling.told(digest, data, "worker")
     a, b = _pickling.loads(first, []), _pickling.loads(second, [])
     assert type(a) is type(b) is cls and (a.n, b.name) == (1, "b")
     # past the bound (classes made on the fly), each result carries its class again
@@ -136,8 +137,8 @@ def test_results_of_a_class_sent_by_value_reach_the_caller_told_once_a_worker(
 
     cls = _record_class()
     heard: list[bytes] = []
-    monkeypatch.setattr(_pool, "told", lambda digest, data: (heard.append(digest),
-                                                              _pickling.told(digest, data)))
+    monkeypatch.setattr(_pool, "told", lambda digest, data, by: (heard.append(digest),
+                                                                  _pickling.told(digest, data, by)))
     webber.shutdown()  # (fresh workers: none told the caller of anything yet)
     dag = DAG()
     tasks = [dag.add_node(_doubled, cls("x", k), cls("y", 0)) for k in range(200)]
@@ -145,6 +146,47 @@ def test_results_of_a_class_sent_by_value_reach_the_caller_told_once_a_worker(
     assert [(run[t][3].n, type(run[t][3]) is cls) for t in tasks] == [(k, True)
                                                                       for k in range(200)]
     assert 1 <= len(heard) <= 2 and len(set(heard)) == 1  # once a worker, one class
+
+
+def test_a_class_told_is_kept_while_a_worker_that_told_it_may_name_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_pickling, "_HEARD", {})
+    monkeypatch.setattr(_pickling, "_TOLD_BY", {})
+    cls = _record_class()
+    digest, data = _pickling._by_digest(cls)[1]
+    _pickling.told(digest, data, "one")
+    _pickling.told(digest, data, "two")
+    _pickling.forget_told("one")  # gone, but "two" may still name it
+    _pickling._RECEIVED.pop(digest, None)
+    assert type(_pickling._class_of(digest, None)) is type and digest in _pickling._HEARD
+    _pickling.forget_told("two")
+    _pickling._RECEIVED.pop(digest, None)
+    assert _pickling._HEARD == {} and _pickling._TOLD_BY == {}
+    with pytest.raises(pickle.UnpicklingError, match="did not send"):
+        _pickling._class_of(digest, None)
+
+
+def _made_here(k: int) -> Any:
+    return _record_class()("made", k)  # a class of its own, made in the worker
+
+
+def test_classes_workers_told_are_forgotten_with_the_workers_not_before(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from webber.executors import _pool
+    from webber.executors.processes import ProcessExecutor
+
+    heard: list[bytes] = []
+    monkeypatch.setattr(_pool, "told", lambda digest, data, by: (heard.append(digest),
+                                                                  _pickling.told(digest, data, by)))
+    webber.shutdown()
+    dag = DAG()
+    tasks = [dag.add_node(_made_here, k) for k in range(60)]
+    run = dag.run(executor=ProcessExecutor(max_workers=2, max_tasks_per_worker=7))
+    # each worker recycled after 7 tasks: every result still found its class
+    assert [(type(run[t]).__name__, run[t].n) for t in tasks] == [("Cfg", k) for k in range(60)]
+    assert len(set(heard)) == 60
+    webber.shutdown()
+    assert _pickling._HEARD == {} and _pickling._TOLD_BY == {}
 
 
 def test_by_value_follows_cloudpickle_for_a_class_that_arrived_by_value() -> None:

@@ -13,6 +13,7 @@ import reprlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from webber._bounded import remember
 from webber._errors import UnpicklableTaskError
 from webber._graph import display_name
 from webber.executors._pickling import PLAIN, apart, by_value, plain, plain_nested
@@ -86,14 +87,12 @@ def _as_dict(kind: type) -> bool:
     ``__dict__``: nothing of its own changes how (reduce, state, slots)."""
     known = _AS_DICT.get(kind)
     if known is None:
-        if len(_AS_DICT) >= 1024:
-            _AS_DICT.clear()  # (classes made on the fly: a bound, not a cache policy)
-        known = _AS_DICT[kind] = (
+        known = remember(_AS_DICT, kind, (
             type(kind) is type
             and all(getattr(kind, name, None) is own for name, own in _OBJECT.items())
             and not hasattr(kind, "__getnewargs_ex__") and not hasattr(kind, "__getnewargs__")
             and all("__slots__" not in vars(base) for base in kind.__mro__[:-1])
-            and kind not in copyreg.dispatch_table)
+            and kind not in copyreg.dispatch_table), 1024)
     return known
 
 

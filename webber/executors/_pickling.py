@@ -29,6 +29,7 @@ from collections.abc import Callable
 from types import FunctionType
 from typing import Any
 
+from webber._bounded import remember
 from webber._refs import Ref, made_of
 from webber.executors._mapped import by_place, mapped
 from webber.executors._shm import (
@@ -40,8 +41,8 @@ from webber.executors._shm import (
     write_segment,
 )
 
-__all__ = ["PLAIN", "Packed", "Packer", "apart", "by_value", "dumps", "dumps_value", "known",
-           "loads", "plain", "plain_nested", "tell", "told", "unpack"]
+__all__ = ["PLAIN", "Packed", "Packer", "apart", "by_value", "dumps", "dumps_value", "forget_told",
+           "known", "loads", "plain", "plain_nested", "tell", "told", "unpack"]
 
 
 class _BigBytes:
@@ -263,9 +264,7 @@ def _naming_pickler() -> type[Any]:
                 classes = self.classes
                 reduced = classes.get(obj)
                 if reduced is None:
-                    if len(classes) >= 256:
-                        classes.clear()  # (classes made on the fly: a bound, not a cache policy)
-                    reduced = classes[obj] = self._class_reduce(obj)
+                    reduced = remember(classes, obj, self._class_reduce(obj), 256)
                 return reduced
             if obj.__class__ is FunctionType and obj in _BY_NAME:
                 return NotImplemented  # (as cloudpickle decides, in 1/10 the time)
@@ -293,11 +292,17 @@ _RECEIVED: dict[bytes, type] = {}
 tell: Callable[[bytes, bytes], None] | None = None
 #: the digests this worker told its caller (at most :data:`_TELLS`)
 _TOLD: set[bytes] = set()
-#: digest -> the class's pickle, as a worker told it (see :func:`told`)
-_HEARD: dict[bytes, bytes] = {}
+#: digest -> the class's pickle, as workers told it, and those workers (see
+#: :func:`told`): a worker may name it in any later result, so it is kept
+#: while one of them may still answer, and no bound can drop it sooner
+#: (:func:`forget_told`): at most :data:`_TELLS` a worker
+_HEARD: dict[bytes, tuple[bytes, set[object]]] = {}
+#: worker -> the digests it told (see :func:`forget_told`)
+_TOLD_BY: dict[object, list[bytes]] = {}
+#: (each pool's receiver thread hears and forgets; shutdown forgets in its caller's)
+_HEARING = threading.Lock()
 #: classes a worker tells at most; later ones go in each result, as they are
-#: made on the fly (a class a task makes for each result), and the caller must
-#: keep what it was told for good (a worker may name it in any later result)
+#: made on the fly (a class a task makes for each result)
 _TELLS = 1024
 
 
@@ -316,9 +321,7 @@ def _by_digest(cls: type) -> tuple[Any, ...]:
         import cloudpickle
 
         data = cloudpickle.dumps(cls, protocol=5)
-        if len(_SENT) >= 256:
-            _SENT.clear()  # (classes made on the fly: a bound, not a cache policy)
-        sent = _SENT[cls] = (hashlib.blake2b(data, digest_size=16).digest(), data)
+        sent = remember(_SENT, cls, (hashlib.blake2b(data, digest_size=16).digest(), data), 256)
     digest = sent[0]
     if tell is not None and digest not in _TOLD and len(_TOLD) < _TELLS:
         tell(*sent)  # (sent before any result naming it: in order, on the same pipe)
@@ -326,9 +329,27 @@ def _by_digest(cls: type) -> tuple[Any, ...]:
     return (_class_of, (digest, None) if digest in _TOLD else sent)
 
 
-def told(digest: bytes, data: bytes) -> None:
-    """Take in a class's pickle that a worker told (see :data:`tell`)."""
-    _HEARD[digest] = data
+def told(digest: bytes, data: bytes, by: object) -> None:
+    """Take in a class's pickle that worker ``by`` told (see :data:`tell`)."""
+    with _HEARING:
+        heard = _HEARD.get(digest)
+        if heard is None:
+            heard = _HEARD[digest] = (data, set())
+        if by not in heard[1]:
+            heard[1].add(by)
+            _TOLD_BY.setdefault(by, []).append(digest)
+
+
+def forget_told(by: object) -> None:
+    """Worker ``by`` is gone and its results are read: the classes no other
+    worker told go (it told at most :data:`_TELLS`, and was the last to name
+    them)."""
+    with _HEARING:
+        for digest in _TOLD_BY.pop(by, ()):
+            tellers = _HEARD[digest][1]
+            tellers.discard(by)
+            if not tellers:
+                del _HEARD[digest]
 
 
 def _class_of(digest: bytes, data: bytes | None) -> type:
@@ -337,15 +358,13 @@ def _class_of(digest: bytes, data: bytes | None) -> type:
     cls = _RECEIVED.get(digest)
     if cls is None:
         if data is None:
-            data = _HEARD.get(digest)
-            if data is None:
+            heard = _HEARD.get(digest)
+            if heard is None:
                 raise pickle.UnpicklingError(
                     f"a result names a class (digest {digest.hex()}) that its worker "
                     f"process did not send")
-        cls = pickle.loads(data)
-        if len(_RECEIVED) >= 256:
-            _RECEIVED.clear()
-        _RECEIVED[digest] = cls
+            data = heard[0]
+        cls = remember(_RECEIVED, digest, pickle.loads(data), 256)
     return cls
 
 

@@ -69,9 +69,9 @@ from webber.executors._answers import (
 from webber.executors._base import Column, Job, Started
 from webber.executors._frames import send_frame
 from webber.executors._ledger import hold, recover, release
-from webber.executors._pickling import told
+from webber.executors._pickling import forget_told, told
 from webber.executors._process import Proc, crash_error, reap, spawn
-from webber.executors._sending import send_batch, take
+from webber.executors._sending import send_batch, take, took
 from webber.executors._session import LONG, MAX_BATCH, Session, announce
 from webber.executors._shm import remove_segments, remove_segments_of
 
@@ -100,6 +100,8 @@ class Pool:
         self.ledgers: dict[Proc, int] = {}
         #: workers started that are not up yet (importing)
         self.booting: set[Proc] = set()
+        #: workers stopped, whose told classes the receiver forgets once it read their last results
+        self.left: list[Proc] = []
         #: the runs under way, in the order they take turns at a free worker
         self.sessions: list[Session] = []
         self.tags = itertools.count()
@@ -236,6 +238,7 @@ class Pool:
         proc.signal_tree()  # what its tasks left running (a group outlives its leader)
         if sweep:
             remove_segments_of(proc.pid)
+        self.left.append(proc)
         release(self.ledgers.pop(proc, None))
         for session in self.sessions:
             session.where = {n: p for n, p in session.where.items() if p is not proc}
@@ -260,6 +263,8 @@ class Pool:
             with self.lock:
                 if self.closed:
                     return
+                while self.left:  # (no result of theirs is being read: only this thread reads)
+                    forget_told(self.left.pop())
                 # fd -> (worker, whether it says the worker exited)
                 watched: dict[int, tuple[Proc, bool]] = {}
                 for proc in self.procs:
@@ -301,7 +306,7 @@ class Pool:
                     elif message[0] == "note":
                         _shm.warn_once(message[1])
                     elif message[0] == "cls":
-                        told(message[1], message[2])
+                        told(message[1], message[2], proc)
                     elif message[0] == "ready":
                         self._ready(proc, message[1])
                     elif message[0] == "start":
@@ -338,9 +343,9 @@ class Pool:
         last.pace(results)
         # How long tasks of a name take, from the first and last answered (not
         # a look per task: a long one is rarely answered among many others).
-        self._took(spans[0][0].job.name, results[spans[0][2] - 1][5])
+        took(self.seconds, spans[0][0].job.name, results[spans[0][2] - 1][5])
         if len(spans) > 1:
-            self._took(spans[-1][0].job.name, results[-1][5])
+            took(self.seconds, spans[-1][0].job.name, results[-1][5])
         if proc.inflight:
             announce(proc.inflight[0], proc)
             self._prefetch(proc)
@@ -349,14 +354,6 @@ class Pool:
                 self._stop(proc, sweep=False)  # recycled: a fresh one replaces it on demand
             self._dispatch()
         return spans
-
-    def _took(self, name: str, seconds: float) -> None:
-        """A task of ``name`` took ``seconds``: about how long its tasks take,
-        halfway between the last ones and this one (one look per answer)."""
-        known = self.seconds.get(name)
-        if known is None and len(self.seconds) >= 4096:
-            self.seconds.clear()  # (names come and go: a bound, not a cache policy)
-        self.seconds[name] = seconds if known is None else (known + seconds) / 2
 
     def _lost(self, proc: Proc) -> None:
         """``proc`` died: fail the job it ran, requeue the rest, replace it."""
@@ -372,6 +369,7 @@ class Pool:
             for session in self.sessions:
                 session.where = {n: p for n, p in session.where.items() if p is not proc}
             remove_segments_of(proc.pid)
+            forget_told(proc)  # (its results are read: this is the thread that reads them)
             release(self.ledgers.pop(proc, None))
             tasks = list(proc.inflight)
             for task in tasks:
@@ -478,6 +476,8 @@ class Pool:
             release(self.ledgers.pop(proc, None))
         if threading.current_thread() is not self.thread:
             self.thread.join(timeout=5)
+        for proc in [*procs, *self.left]:
+            forget_told(proc)
         self.waker.close()
 
     def forget(self) -> None:

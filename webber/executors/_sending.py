@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from itertools import islice, repeat
 from typing import Any
 
+from webber._bounded import remember
 from webber._refs import Ref
 from webber._task_errors import JobSendError
 from webber.executors._base import Column, ColumnOutcomes, Job, Outcome
@@ -29,7 +30,7 @@ from webber.executors._session import BIG_BATCH, LONG, Sent, Session, announce
 from webber.executors._shm import remove_segments
 from webber.executors._source import with_source
 
-__all__ = ["send_batch", "take"]
+__all__ = ["send_batch", "take", "took"]
 
 
 def _function_id(proc: Proc, task: Sent, fids: Iterator[int]) -> str:
@@ -246,12 +247,23 @@ def _send_error(node: str, e: Exception) -> JobSendError:
     return error
 
 
+def took(seconds: dict[str, float], name: str, duration: float) -> None:
+    """A task of ``name`` took ``duration``: ``seconds[name]``, about how long
+    its tasks take (read by :func:`take`), is halfway between the last ones
+    and this one (one look per answer)."""
+    known = seconds.get(name)
+    if known is None:
+        remember(seconds, name, duration, 4096)  # (names come and go)
+    else:
+        seconds[name] = (known + duration) / 2
+
+
 def take(session: Session, want: int,
          seconds: Mapping[str, float] | None = None) -> list[Job | Column]:
     """Up to ``want`` tasks from the front of ``session``'s queue (a column
     there is split if need be); one with a timeout goes alone (its clock
     starts when it is sent), as does one whose tasks took long (``seconds``:
-    a task name -> about how long its tasks took; see ``Pool._dispatch``)."""
+    a task name -> about how long its tasks took, see :func:`took`; ``Pool._dispatch``)."""
     batch: list[Job | Column] = []
     pending = session.pending
     while want > 0 and pending:
