@@ -17,7 +17,7 @@ from webber import _output
 from webber.executors._base import Job, Started
 from webber.executors._codec import encode_failure
 from webber.executors._sendable import unsendable
-from webber.executors._source import restore
+from webber.executors._source import restore_each
 from webber.executors._work import feed, run_job, run_links
 
 __all__ = ["Slot", "Spec", "fill", "run_remote"]
@@ -67,9 +67,7 @@ def run_remote(spec: Spec, *deps: Any) -> Any:
     where = f"dask {worker.address}"
     job = spec.job
     if spec.sources is not None:  # their tracebacks show their lines
-        for link, source in zip((job, *job.links), spec.sources, strict=True):
-            if source is not None:
-                restore(link.func, *source)  # (the function itself is renamed)
+        restore_each([link.func for link in (job, *job.links)], spec.sources)
     if job.inputs is not None:
         job = replace(job, inputs={k: fill(v, deps) for k, v in job.inputs.items()})
     if job.index is not None and job.args:  # a fan-out element: its item may be remote

@@ -22,7 +22,7 @@ import types
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["restore", "source_of", "sources_of", "with_source"]
+__all__ = ["restore", "restore_each", "source_of", "sources_of", "with_source"]
 
 
 def source_of(func: Any) -> tuple[str, list[str]] | None:
@@ -71,6 +71,13 @@ def restore(func: Any, filename: str, lines: list[str]) -> Any:
         inner.__code__ = _named(inner.__code__, filename)
         _lend(inner)
     return func
+
+
+def restore_each(funcs: Iterable[Any], sources: Iterable[tuple[str, list[str]] | None]) -> None:
+    """:func:`restore` each of ``funcs`` (in place) whose source came along."""
+    for func, source in zip(funcs, sources, strict=True):
+        if source is not None:
+            restore(func, *source)
 
 
 #: the names this process put in its own ``__main__`` (see _lend): those it may replace
