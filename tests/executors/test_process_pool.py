@@ -517,6 +517,34 @@ def test_a_large_result_of_a_worker_recycled_after_it_arrives_intact() -> None:
     assert [run[n] for n in nodes] == [bytes([i]) * (3 << 20) for i in range(4)]
 
 
+def test_a_large_result_of_a_worker_stopped_before_it_is_read_arrives_intact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another thread may stop an idle worker (the pool resized down as
+    another run ended) while the receiver thread has matched that worker's
+    last results and not yet read them: its segments go only after."""
+    from webber.executors import _pool, processes
+
+    real = _pool.deliver
+
+    def stopped_first(name: str, spans: Any, results: Any) -> None:
+        pool = processes._pool
+        assert pool is not None
+        with pool.lock:  # as _dispatch does, in another thread, just now
+            for proc in [p for p in pool.procs if p.name == name and not p.inflight]:
+                pool._stop(proc)
+        real(name, spans, results)
+
+    monkeypatch.setattr(_pool, "deliver", stopped_first)
+    webber.shutdown()
+    dag = DAG()
+    nodes = [dag.add_node(_big, i) for i in range(4)]
+    run = dag.run(executor="processes", max_workers=1)
+    assert run.ok, {n: run.error(n) for n in run.failed}
+    assert [run[n] for n in nodes] == [bytes([i]) * (3 << 20) for i in range(4)]
+    webber.shutdown()
+
+
 @pytest.mark.parametrize("told_to_stop", [True, False])
 def test_a_worker_told_to_stop_leaves_its_segments_to_the_caller(
     monkeypatch: pytest.MonkeyPatch, told_to_stop: bool,

@@ -228,17 +228,17 @@ class Pool:
         with frozen.adding(len(batch) >= MANY):  # (what it makes: a wide flow's Sents; see _gc)
             send_batch(proc, session, batch, self.tags, self.fids)
 
-    def _stop(self, proc: Proc, sweep: bool = True) -> None:
-        """Stop idle ``proc``; ``sweep``: remove its segments (not while its results wait)."""
+    def _stop(self, proc: Proc) -> None:
+        """Stop idle ``proc``. What it left in shared memory goes once the receiver
+        thread is past its last results (they may be read just now: see _receive)."""
         proc.note_tree()
         with contextlib.suppress(OSError):
             send_frame(proc.conn_in, pickle.dumps(("stop",)))
         self._close(proc, kill=False)
         reap(proc)
         proc.signal_tree()  # what its tasks left running (a group outlives its leader)
-        if sweep:
-            remove_segments_of(proc.pid)
         self.left.append(proc)
+        self.waker.wake()
         release(self.ledgers.pop(proc, None))
         for session in self.sessions:
             session.where = {n: p for n, p in session.where.items() if p is not proc}
@@ -264,7 +264,9 @@ class Pool:
                 if self.closed:
                     return
                 while self.left:  # (no result of theirs is being read: only this thread reads)
-                    forget_told(self.left.pop())
+                    proc = self.left.pop()
+                    remove_segments_of(proc.pid)
+                    forget_told(proc)
                 # fd -> (worker, whether it says the worker exited)
                 watched: dict[int, tuple[Proc, bool]] = {}
                 for proc in self.procs:
@@ -330,8 +332,6 @@ class Pool:
             with self.lock:
                 tasks = self._settle(proc, results)
             deliver(proc.name, tasks, results)
-            if proc not in self.procs:  # recycled meanwhile: now what it left can go
-                remove_segments_of(proc.pid)
 
     def _settle(self, proc: Proc, results: list[tuple[Any, ...]]) -> list[Span]:
         """Take ``results`` off ``proc``'s queue (under the lock); feed it anew when
@@ -351,7 +351,7 @@ class Pool:
             self._prefetch(proc)
         else:
             if proc in self.procs and self._worn(proc, last):
-                self._stop(proc, sweep=False)  # recycled: a fresh one replaces it on demand
+                self._stop(proc)  # recycled: a fresh one replaces it on demand
             self._dispatch()
         return spans
 
@@ -472,11 +472,11 @@ class Pool:
         for proc in procs:
             reap(proc)
             proc.signal_tree()  # what its tasks left running (see _stop)
-            remove_segments_of(proc.pid)
             release(self.ledgers.pop(proc, None))
         if threading.current_thread() is not self.thread:
             self.thread.join(timeout=5)
-        for proc in [*procs, *self.left]:
+        for proc in [*procs, *self.left]:  # (stopped ones the receiver thread did not get to)
+            remove_segments_of(proc.pid)
             forget_told(proc)
         self.waker.close()
 
