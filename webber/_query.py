@@ -86,12 +86,18 @@ class GraphView:
         ``DAG(dag.graph)`` copies the DAG."""
         return DiGraphView(self)
 
-    def node_id(self, ref: NodeRef) -> str:
+    def node_id(self, ref: NodeRef = None, *, identifier: NodeRef = None) -> str:
         """The id of the node ``ref`` names: an id, a Promise, a node record, or a
-        callable run by one node. An id that another DAG returned raises."""
+        callable run by one node. An id that another DAG returned raises.
+        ``identifier=`` is webber 0.4.0's keyword for ``ref``."""
         cls = ref.__class__
         if cls is str and ref in self._store.nodes:
             return ref  # type: ignore[no-any-return]  # the common case first (large graphs)
+        if identifier is not None:  # (not in takes_040_keywords: add_edge calls this)
+            if ref is not None:
+                raise TypeError("node_id() got ref and identifier=, two names of one "
+                                "argument (identifier is webber 0.4.0's): pass one")
+            return self.node_id(identifier)
         if isinstance(ref, NodeId):
             owner = ref._owner
             if owner is not self._owner and owner.uid not in self._kin:

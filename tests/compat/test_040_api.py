@@ -82,3 +82,16 @@ def test_methods_take_0_4_0_s_keyword_names() -> None:
     assert dag.get_node(ref=a).name == "first"
     with pytest.raises(TypeError, match=r"got n= and ref=, two names of one argument"):
         dag.get_node(n=a, ref=a)
+
+
+def test_node_id_and_from_json_take_0_4_0_s_keyword_names() -> None:
+    dag = DAG()
+    a = dag.add_node(print, "a")
+    assert dag.node_id(identifier=a) == a == dag.node_id(print)
+    with pytest.raises(TypeError, match="got ref and identifier=, two names of one argument"):
+        dag.node_id(a, identifier=a)
+    text = dag.to_json()
+    assert DAG.from_json(source=text).node_id(identifier="print-1") == "print-1"
+    assert len(DAG.from_json(text)) == 1
+    with pytest.raises(TypeError, match="takes one path or JSON text"):
+        DAG.from_json(text, source=text)
