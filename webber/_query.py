@@ -51,6 +51,19 @@ class GraphView:
     def __len__(self) -> int:
         return len(self._store)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled (saved, or sent to a worker: qdag.execute as a node of a
+        # graph): without the cached Plan (rebuilt on use) and the id owner,
+        # which holds a weak reference to this graph; the copy makes its own.
+        state = self.__dict__.copy()
+        state["_plan"] = None
+        del state["_owner"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._owner = Owner(self)  # type: ignore[arg-type]  # a DAG: only DAGs are made
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._store)
 

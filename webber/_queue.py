@@ -14,7 +14,6 @@ from webber import _context
 from webber._errors import ChainError, GraphError, TaskDefinitionError, WebberError
 from webber._flow import DAG
 from webber._graph import Condition, TaskOptions, display_name, slug
-from webber._nodeid import Owner
 from webber._promise import IterPromise, Promise, find_promises
 from webber._store import GraphStore
 from webber._stream import DEFAULT_MAXSIZE, Stage, check_repeat, run_stream
@@ -186,18 +185,6 @@ class QueueDAG(DAG):
             return self.node_id(key)
         except (WebberError, TypeError):
             return None  # a forward reference: compile() reports it
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Shipped to a worker (qdag.execute as a node of a graph): without the
-        # cached Plan (rebuilt there) and the id owner (a weak reference to self).
-        state = self.__dict__.copy()
-        state["_plan"] = None
-        del state["_owner"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._owner = Owner(self)
 
 
 class _ChainStore(GraphStore):
