@@ -8,7 +8,7 @@ bad graph, ``KeyError`` for an unknown id, ``TimeoutError`` for a timeout)::
     WebberError
      ├── GraphError (ValueError)           the graph cannot run; raised as it is built
      │    ├── ChainError (AssertionError)  a QueueDAG node given a second parent or child
- │    ├── CycleError                   a -> b -> a; lists the cycle in order
+     │    ├── CycleError                   a -> b -> a; lists the cycle in order
      │    ├── DuplicateEdgeError           add_edge(a, b) when a -> b exists
      │    ├── UnknownNodeError (KeyError)  an id that is not in the graph
      │    ├── InvalidPromiseError          a Promise argument naming no node here

@@ -238,6 +238,12 @@ class DiGraphView:
         """id -> {parent id: edge record}."""
         return _Adjacency(self._dag, out=False)
 
+    # networkx's algorithms read its graphs' private names too (the weakly
+    # connected components read _succ and _pred): the same read-only views
+    _succ = _adj = succ
+    _pred = pred
+    _node = nodes
+
     @property
     def graph(self) -> dict[str, Any]:
         """networkx's graph attributes: the DAG's name."""

@@ -78,6 +78,14 @@ def test_the_view_follows_edits(dag: DAG) -> None:
     assert list(g.successors("double-1")) == ["add-1"] and g.in_degree("print-1") == 0
 
 
+def test_networkx_s_algorithms_read_it(dag: DAG) -> None:
+    nx = pytest.importorskip("networkx")
+    assert list(nx.topological_sort(dag.graph)) == ["double-1", "add-1", "print-1"]
+    assert nx.ancestors(dag.graph, "add-1") == {"double-1"}
+    assert nx.number_weakly_connected_components(dag.graph) == 1  # (reads g._succ)
+    assert nx.shortest_path(dag.graph, "double-1", "print-1") == ["double-1", "print-1"]
+
+
 def test_networkx_builds_a_graph_of_it_for_its_algorithms(dag: DAG) -> None:
     nx = pytest.importorskip("networkx")
     g = nx.DiGraph(dag.graph)
