@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from webber._dashboard import Dashboard
     from webber._errors import (
         CacheError,
+        ChainError,
         CycleError,
         DashboardError,
         DiagramError,
@@ -71,6 +72,7 @@ __all__ = [
     "Attempt",
     "Cache",
     "CacheError",
+    "ChainError",
     "Condition",
     "Config",
     "CycleError",
@@ -139,6 +141,7 @@ _HOME = {
     "Attempt": "webber._run",
     "Cache": "webber._cache",
     "CacheError": "webber._errors",
+    "ChainError": "webber._errors",
     "Condition": "webber._graph",
     "Config": "webber._config",
     "CycleError": "webber._errors",

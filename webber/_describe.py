@@ -332,8 +332,16 @@ def write_json(dag: DAG, path: str | os.PathLike[str] | None, indent: int | None
     return text
 
 
-def read_text(source: str | os.PathLike[str]) -> Any:
-    """The JSON document in ``source``: JSON text, or the path of a file of it."""
+def read_text(
+    source: str | os.PathLike[str] | None, source_040: str | os.PathLike[str] | None = None
+) -> Any:
+    """The JSON document in ``source``: JSON text, or the path of a file of it.
+    ``source_040``: the same, given by webber 0.4.0's keyword ``source=``."""
+    if (source is None) == (source_040 is None):
+        raise TypeError("from_json() takes one path or JSON text: path_or_text, or "
+                        "source= (webber 0.4.0's name for it)")
+    source = source if source_040 is None else source_040
+    assert source is not None  # (checked above)
     if isinstance(source, str) and source.lstrip().startswith("{"):
         text = source
     else:

@@ -384,7 +384,8 @@ class GraphEdits(GraphView):
                     f"'callable'; the graph's nodes must be the functions to run"
                 )
             options = TaskOptions(data.get("name") or display_name(func))
-            ids[key] = self._insert(func, options, (), {}, bool(data.get("fan_out", False)))
+            # known=True: its arguments come below, and are checked with them there
+            ids[key] = self._add(func, options, (), {}, True, bool(data.get("fan_out", False)))
         for key, n in ids.items():  # arguments last: their Promises name the new ids
             data = _item(nodes, key)
             args, kwargs = substitute(

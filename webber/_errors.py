@@ -7,6 +7,7 @@ bad graph, ``KeyError`` for an unknown id, ``TimeoutError`` for a timeout)::
 
     WebberError
      ├── GraphError (ValueError)           the graph cannot run; raised as it is built
+     │    ├── ChainError (AssertionError)  a QueueDAG node given a second parent or child
      │    ├── CycleError                   a -> b -> a; lists the cycle in order
      │    ├── DuplicateEdgeError           add_edge(a, b) when a -> b exists
      │    ├── UnknownNodeError (KeyError)  an id that is not in the graph
@@ -48,6 +49,7 @@ from __future__ import annotations
 
 __all__ = [
     "CacheError",
+    "ChainError",
     "CycleError",
     "DashboardError",
     "DiagramError",
@@ -90,6 +92,23 @@ class GraphError(WebberError, ValueError):
     ... except ValueError as e:  # every GraphError is a ValueError
     ...     print(type(e).__name__)
     UnknownNodeError
+    """
+
+
+class ChainError(GraphError, AssertionError):
+    """A QueueDAG edge or Promise that would give a node a second parent or
+    a second child: a stream is a chain. Also an ``AssertionError``, which
+    webber 0.4.0's ``QueueDAG.add_edge`` raised here.
+
+    >>> import webber
+    >>> qdag = webber.QueueDAG()
+    >>> root = qdag.add_node(lambda: 1, iterator=2)
+    >>> a, b = qdag.add_node(abs, webber.Promise(root)), qdag.add_node(print)
+    >>> try:
+    ...     qdag.add_edge(root, b)
+    ... except AssertionError as e:  # 0.4.0's type
+    ...     print(type(e).__name__)
+    ChainError
     """
 
 

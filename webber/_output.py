@@ -87,11 +87,20 @@ else:  # not subscriptable at run time on Python 3.10
 
 class _StdoutHandler(_StreamHandler):
     """Writes to whatever ``sys.stdout`` is at the time of each record (a
-    notebook replaces it per cell), like the print() it stands in for."""
+    notebook replaces it per cell), like the print() it stands in for; a line
+    a task wrote to stderr goes to ``sys.stderr``, where the task sent it
+    (``python job.py 2> errors.log`` keeps working as it did in 0.4.0)."""
+
+    _to_stderr = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # (Handler.handle() holds this handler's lock around emit())
+        self._to_stderr = getattr(record, "stream", None) == "stderr"
+        super().emit(record)
 
     @property
     def stream(self) -> TextIO:
-        return sys.stdout
+        return sys.stderr if self._to_stderr else sys.stdout
 
     @stream.setter
     def stream(self, _value: object) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from webber._errors import ForeignPromiseError, UnknownNodeError, UnknownPromiseError
 from webber._graph import Edge, Node
+from webber._graphview import DiGraphView, EdgesView, NodesView
 from webber._keywords_040 import takes_040_keywords
 from webber._nodeid import NodeId, Owner
 from webber._promise import IterPromise, Promise
@@ -50,6 +51,19 @@ class GraphView:
     def __len__(self) -> int:
         return len(self._store)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled (saved, or sent to a worker: qdag.execute as a node of a
+        # graph): without the cached Plan (rebuilt on use) and the id owner,
+        # which holds a weak reference to this graph; the copy makes its own.
+        state = self.__dict__.copy()
+        state["_plan"] = None
+        del state["_owner"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._owner = Owner(self)  # type: ignore[arg-type]  # a DAG: only DAGs are made
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._store)
 
@@ -79,17 +93,24 @@ class GraphView:
 
     @property
     def graph(self) -> DiGraphView:
-        """A read-only view of the graph in networkx's shape, without networkx:
-        ``.nodes`` (id -> node record) and ``.edges`` (``(parent, child)`` ->
-        edge record). ``DAG(dag.graph)`` copies the DAG."""
+        """A read-only view of the graph with networkx's read API, without
+        networkx: ``.nodes`` (id -> node record), ``.edges`` (``(parent,
+        child)`` -> edge record), ``successors(n)``, ``in_degree(n)``, ...
+        ``DAG(dag.graph)`` copies the DAG."""
         return DiGraphView(self)
 
-    def node_id(self, ref: NodeRef) -> str:
+    def node_id(self, ref: NodeRef = None, *, identifier: NodeRef = None) -> str:
         """The id of the node ``ref`` names: an id, a Promise, a node record, or a
-        callable run by one node. An id that another DAG returned raises."""
+        callable run by one node. An id that another DAG returned raises.
+        ``identifier=`` is webber 0.4.0's keyword for ``ref``."""
         cls = ref.__class__
         if cls is str and ref in self._store.nodes:
             return ref  # type: ignore[no-any-return]  # the common case first (large graphs)
+        if identifier is not None:  # (not in takes_040_keywords: add_edge calls this)
+            if ref is not None:
+                raise TypeError("node_id() got ref and identifier=, two names of one "
+                                "argument (identifier is webber 0.4.0's): pass one")
+            return self.node_id(identifier)
         if isinstance(ref, NodeId):
             owner = ref._owner
             if owner is not self._owner and owner.uid not in self._kin:
@@ -210,101 +231,6 @@ class GraphView:
         if isinstance(ref, NodeId) and ref._owner is self._owner:
             return ref
         return self._owner.cls(n if n is not None else str(ref))
-
-
-class NodesView(Mapping[str, Node]):
-    """``dag.nodes``: id -> node record, read-only, in the order the nodes were
-    added (``len``, ``in``, iteration over ids; ``[ref]`` takes any node reference).
-
-    >>> from webber import DAG
-    >>> dag = DAG()
-    >>> n = dag.add_node(print, "hi")
-    >>> len(dag.nodes), n in dag.nodes, list(dag.nodes), dag.nodes[n]["args"]
-    (1, True, ['print-1'], ('hi',))
-    """
-
-    __slots__ = ("_dag",)
-
-    def __init__(self, dag: GraphView) -> None:
-        self._dag = dag
-
-    def __getitem__(self, ref: Any) -> Node:
-        return self._dag.get_node(ref)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._dag._store)
-
-    def __len__(self) -> int:
-        return len(self._dag._store)
-
-    def __contains__(self, ref: object) -> bool:
-        return ref in self._dag
-
-    def __repr__(self) -> str:
-        return f"NodesView({list(self._dag._store)!r})"
-
-
-class EdgesView(Mapping[tuple[str, str], Edge]):
-    """``dag.graph.edges``: ``(parent, child)`` -> edge record, read-only."""
-
-    __slots__ = ("_dag",)
-
-    def __init__(self, dag: GraphView) -> None:
-        self._dag = dag
-
-    def __getitem__(self, pair: tuple[Any, Any]) -> Edge:
-        if not (isinstance(pair, tuple) and len(pair) == 2):
-            raise KeyError(pair)
-        return self._dag.get_edge(*pair)  # type: ignore[no-any-return]
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self._dag.edges)
-
-    def __len__(self) -> int:
-        return self._dag._store.edge_count()
-
-    def __contains__(self, pair: object) -> bool:
-        if not (isinstance(pair, tuple) and len(pair) == 2):
-            return False
-        try:
-            self._dag.get_edge(*pair)
-        except (UnknownNodeError, ForeignPromiseError, TypeError):
-            return False
-        return True
-
-    def __repr__(self) -> str:
-        return f"EdgesView({self._dag.edges!r})"
-
-
-class DiGraphView:
-    """``dag.graph``: the graph in networkx's shape (``.nodes``, ``.edges``),
-    read-only and without networkx. ``DAG(dag.graph)`` copies a DAG.
-
-    >>> from webber import DAG, Promise
-    >>> dag = DAG()
-    >>> a = dag.add_node(len, "abc")
-    >>> b = dag.add_node(print, Promise(a))
-    >>> list(dag.graph.edges), dag.graph.edges[a, b]["Condition"]
-    ([('len-1', 'print-1')], Condition.Success)
-    """
-
-    __slots__ = ("_dag",)
-
-    def __init__(self, dag: GraphView) -> None:
-        self._dag = dag
-
-    @property
-    def nodes(self) -> NodesView:
-        """id -> node record."""
-        return NodesView(self._dag)
-
-    @property
-    def edges(self) -> EdgesView:
-        """``(parent, child)`` -> edge record."""
-        return EdgesView(self._dag)
-
-    def __repr__(self) -> str:
-        return f"<graph of {self._dag!r}>"
 
 
 def spread(refs: tuple[Any, ...]) -> list[Any]:

@@ -11,10 +11,9 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from webber import _context
-from webber._errors import GraphError, TaskDefinitionError, WebberError
+from webber._errors import ChainError, GraphError, TaskDefinitionError, WebberError
 from webber._flow import DAG
 from webber._graph import Condition, TaskOptions, display_name, slug
-from webber._nodeid import Owner
 from webber._promise import IterPromise, Promise, find_promises
 from webber._store import GraphStore
 from webber._stream import DEFAULT_MAXSIZE, Stage, check_repeat, run_stream
@@ -84,7 +83,7 @@ class QueueDAG(DAG):
             {n for n in (self._dep_id(p.key) for p in find_promises((args, kwargs))) if n}
         )
         if len(parents) > 1:
-            raise GraphError(
+            raise ChainError(
                 f"{where} takes the outputs of {len(parents)} nodes ({', '.join(parents)}); "
                 f"a QueueDAG node has at most one parent: take one Promise"
             )
@@ -123,6 +122,18 @@ class QueueDAG(DAG):
         )
 
     run = execute  # type: ignore[assignment]
+
+    @property
+    def conditions(self) -> dict[str, dict[str, Any]]:
+        """webber 0.4.0's record of each node's repeat settings, read-only:
+        ``{id: {"halt_condition": f, "iter_limit": n}}``, where ``iter_limit``
+        is ``max_iter`` if given, else ``iterator`` (None: unlimited)."""
+        found: dict[str, dict[str, Any]] = {}
+        for n in self.nodes:
+            halt, iterator, max_iter = self._repeat.get(n, (None, None, None))
+            limit = max_iter if max_iter is not None else iterator
+            found[self._mine(n)] = {"halt_condition": halt, "iter_limit": limit}
+        return found
 
     def _stages(
         self,
@@ -175,18 +186,6 @@ class QueueDAG(DAG):
         except (WebberError, TypeError):
             return None  # a forward reference: compile() reports it
 
-    def __getstate__(self) -> dict[str, Any]:
-        # Shipped to a worker (qdag.execute as a node of a graph): without the
-        # cached Plan (rebuilt there) and the id owner (a weak reference to self).
-        state = self.__dict__.copy()
-        state["_plan"] = None
-        del state["_owner"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._owner = Owner(self)
-
 
 class _ChainStore(GraphStore):
     """A QueueDAG's graph store: every edge passes through ``link`` -- add_edge(),
@@ -208,14 +207,14 @@ class _ChainStore(GraphStore):
 def _check_link(store: GraphStore, u: str, v: str | None, where: str) -> None:
     others = [c for c in store.succ[u] if c != v]
     if others:
-        raise GraphError(
+        raise ChainError(
             f"{where}: {u!r} already feeds {others[0]!r}; a QueueDAG node has at most "
             f"one child (a stream is a chain); build a second QueueDAG for a branch"
         )
     if v is not None:
         parents = [p for p in store.pred[v] if p != u]
         if parents:
-            raise GraphError(
+            raise ChainError(
                 f"{where}: {v!r} already takes the output of {parents[0]!r}; a QueueDAG "
                 f"node has at most one parent (a stream is a chain)"
             )

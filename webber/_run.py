@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn
 from webber._errors import ForeignPromiseError, UnknownNodeError
 from webber._events import AttemptRow, rows_with
 from webber._graph import Condition, find_id, slot_setters
+from webber._run_040 import IdList, Run040
 from webber._task_errors import TaskSkippedError
 from webber.executors._base import fetch
 
@@ -115,7 +116,7 @@ class _ByNode(dict[str, Any]):
         return self[n]
 
 
-class Run:
+class Run(Run040):
     """The outcome of ``flow.run()``: values, states, durations, attempts.
 
     ``run[node]`` is the node's value (an id, a Promise, or the callable of a
@@ -292,24 +293,19 @@ class Run:
         return "failed" not in self._states.values()
 
     @property
-    def succeeded(self) -> list[str]:
-        """Ids of the nodes that succeeded, in plan order."""
-        return [n for n, s in self._ordered().items() if s == "success"]
+    def succeeded(self) -> IdList:
+        """Ids of the nodes that succeeded, in plan order (compared with a set as a set)."""
+        return IdList(n for n, s in self._ordered().items() if s == "success")
 
     @property
-    def completed(self) -> list[str]:
-        """webber 0.4.0's name for :attr:`succeeded` (its executor's ``completed``)."""
-        return self.succeeded
+    def failed(self) -> IdList:
+        """Ids of the nodes that failed, in plan order (compared with a set as a set)."""
+        return IdList(n for n, s in self._ordered().items() if s == "failed")
 
     @property
-    def failed(self) -> list[str]:
-        """Ids of the nodes that failed, in plan order."""
-        return [n for n, s in self._ordered().items() if s == "failed"]
-
-    @property
-    def skipped(self) -> list[str]:
-        """Ids of the nodes that were skipped, in plan order."""
-        return [n for n, s in self._ordered().items() if s == "skipped"]
+    def skipped(self) -> IdList:
+        """Ids of the nodes that were skipped, in plan order (compared with a set as a set)."""
+        return IdList(n for n, s in self._ordered().items() if s == "skipped")
 
     @property
     def durations(self) -> dict[Any, float]:

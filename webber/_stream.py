@@ -83,10 +83,11 @@ def check_repeat(
         )
     for what, value in (("iterator", iterator), ("max_iter", max_iter)):
         if value is not None and (
-            not isinstance(value, int) or isinstance(value, bool) or value < 1
+            not isinstance(value, int) or isinstance(value, bool) or value < 0
         ):
             raise TaskDefinitionError(
-                f"{where}: {what}={value!r} is not valid; it must be a whole number >= 1"
+                f"{where}: {what}={value!r} is not valid; it must be a whole number >= 0 "
+                f"(0: the root does not run, as for a count of no items)"
             )
     if halt_condition is None and iterator is None and max_iter is None:
         raise TaskDefinitionError(
@@ -183,7 +184,7 @@ class _Stream:
         #: stage -> the next item it takes from the stage before
         self.taken = [0] * count
         self.produced = 0  # items the source gave (or root calls begun)
-        self.exhausted = False
+        self.exhausted = self.limit == 0
         self.results: list[Any] = []
         self.batch: dict[int, tuple[Executor, list[Job]]] = {}
 

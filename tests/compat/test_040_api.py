@@ -4,7 +4,9 @@ and the executor switch (``WEBBER_EXECUTOR``, ``webber.config``) for streams too
 
 from __future__ import annotations
 
+import copy
 import os
+import pickle
 
 import pytest
 
@@ -82,3 +84,32 @@ def test_methods_take_0_4_0_s_keyword_names() -> None:
     assert dag.get_node(ref=a).name == "first"
     with pytest.raises(TypeError, match=r"got n= and ref=, two names of one argument"):
         dag.get_node(n=a, ref=a)
+
+
+def test_node_id_and_from_json_take_0_4_0_s_keyword_names() -> None:
+    dag = DAG()
+    a = dag.add_node(print, "a")
+    assert dag.node_id(identifier=a) == a == dag.node_id(print)
+    with pytest.raises(TypeError, match="got ref and identifier=, two names of one argument"):
+        dag.node_id(a, identifier=a)
+    text = dag.to_json()
+    assert DAG.from_json(source=text).node_id(identifier="print-1") == "print-1"
+    assert len(DAG.from_json(text)) == 1
+    with pytest.raises(TypeError, match="takes one path or JSON text"):
+        DAG.from_json(text, source=text)
+
+
+def test_a_dag_pickles_and_the_copy_runs(executor: str) -> None:
+    # 0.4.0's DAG (a networkx graph of plain functions) pickled: saved, or sent
+    # to another process
+    dag = DAG()
+    text = dag.add_node(str, 21)
+    doubled = dag.add_node(int, Promise(text))
+    copied = pickle.loads(pickle.dumps(dag))
+    assert copied.edges == dag.edges and copied.get_node(doubled).callable is int
+    assert copied.node_id(doubled) == doubled  # the ids the original returned
+    assert copied.execute(executor)[doubled] == 21
+    later = copied.add_node(abs, Promise(doubled))  # the copy keeps building
+    assert copied.execute(executor)[later] == 21
+    assert dag.execute(executor)[doubled] == 21  # the original is untouched
+    assert len(copy.deepcopy(dag)) == 2

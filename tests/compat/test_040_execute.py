@@ -97,3 +97,38 @@ def test_visualize_types() -> None:
     assert dag.execute("inline").visualize(type="plt").source.startswith("digraph")
     with pytest.raises(webber.WebberError, match="'browser', 'gui', 'plt'"):
         dag.visualize(type="bogus")
+
+
+def fail() -> None:
+    raise ValueError("no")
+
+
+def test_the_outcome_lists_answer_as_0_4_0_s_sets(executor: str) -> None:
+    dag = DAG()
+    a = dag.add_node(hello)
+    b = dag.add_node(fail)
+    c = dag.add_node(str.upper, Promise(b))
+    run = dag.execute(executor, return_ref=True, print_exc=False)
+    # 0.4.0 code compared them with sets: a list would silently never be equal
+    assert run.completed == {a} and run.failed == {b} and run.skipped == {c}
+    assert run.failed != set() and run.completed != {a, b}
+    assert run.completed | run.failed == {a, b} and {c} | run.failed == {b, c}
+    assert run.completed - {a} == set() and {a, b} - run.failed == {a}
+    assert run.failed & {a, b} == {b} and run.failed ^ {a, b} == {a}
+    assert run.completed <= {a, b} and run.completed < {a, b} and not run.completed >= {a, b}
+    assert run.completed.union(run.failed) == {a, b} and run.failed.isdisjoint(run.completed)
+    assert run.completed.issubset([a, b]) and run.skipped.issuperset(set())
+    assert run.completed.intersection({a}) == {a} and run.completed.difference({a}) == set()
+    # and they are still the lists, in plan order, that this webber documents
+    assert run.completed == [a] and run.completed[0] == a and run.failed + run.skipped == [b, c]
+
+
+def test_the_executor_s_timing_attributes(executor: str) -> None:
+    dag = DAG()
+    a = dag.add_node(hello)
+    b = dag.add_node(fail)
+    run = dag.execute(executor, return_ref=True, print_exc=False)
+    assert set(run.task_durations) == set(run.task_start_times) == {a, b}
+    assert run.task_durations == run.metrics.task_durations
+    assert run.dag_start_time == run.started
+    assert run.dag_end_time - run.dag_start_time == pytest.approx(run.duration, abs=1e-6)

@@ -67,6 +67,28 @@ def test_without_logging_setup_output_is_in_the_seed_format(
     assert result.stderr == ""
 
 
+STREAMS = """
+import sys, webber
+
+def warn(text):
+    print(text, file=sys.stderr)
+
+dag = webber.DAG()
+dag.add_node(print, "to stdout")
+dag.add_node(warn, "to stderr")
+run = dag.execute({executor!r})
+assert run.ok
+"""
+
+
+def test_what_a_task_writes_to_stderr_stays_on_stderr(executor: str, tmp_path: Path) -> None:
+    # 0.4.0 left a task's stderr alone: `python job.py 2> errors.log` split them
+    result = run_script(STREAMS.format(executor=executor), tmp_path)
+    assert result.returncode == 0, result.stderr
+    (out,), (err,) = result.stdout.splitlines(), result.stderr.splitlines()
+    assert out.endswith("print: to stdout") and err.endswith(" warn: to stderr")
+
+
 @pytest.fixture
 def quiet_webber_logger() -> Iterator[logging.Logger]:
     logger = logging.getLogger("webber")

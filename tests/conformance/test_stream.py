@@ -170,5 +170,5 @@ def test_a_root_that_would_run_forever_is_refused() -> None:
     qdag.add_node(Counter())
     with pytest.raises(TaskDefinitionError, match="would run forever; give it iterator=N"):
         qdag.execute(executor="inline")
-    with pytest.raises(TaskDefinitionError, match="iterator=0 is not valid"):
-        QueueDAG().add_node(Counter(), iterator=0)
+    with pytest.raises(TaskDefinitionError, match="iterator=-1 is not valid; it must be a whole"):
+        QueueDAG().add_node(Counter(), iterator=-1)

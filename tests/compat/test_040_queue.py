@@ -1,0 +1,48 @@
+"""0.4.0's QueueDAG: its record of repeat settings, a root told to run 0 times, its error type."""
+
+from __future__ import annotations
+
+import pytest
+
+import webber
+from webber import Promise, QueueDAG
+
+
+def halt(out: int) -> bool:
+    return out >= 3
+
+
+def test_conditions_records_each_nodes_repeat_settings() -> None:
+    qdag = QueueDAG()
+    counted = qdag.add_node(int, "7", iterator=5)
+    child = qdag.add_node(abs, Promise(counted))
+    assert qdag.conditions[counted] == {"halt_condition": None, "iter_limit": 5}
+    assert qdag.conditions[child] == {"halt_condition": None, "iter_limit": None}
+    other = QueueDAG()
+    watched = other.add_node(int, "1", halt_condition=halt, max_iter=10)
+    assert other.conditions == {watched: {"halt_condition": halt, "iter_limit": 10}}
+    assert len(qdag.conditions) == 2  # its own nodes only (0.4.0 shared one dict)
+
+
+def test_a_root_told_to_run_zero_times_runs_nothing(executor: str) -> None:
+    # a count computed from data (iterator=len(jobs)) may be 0: 0.4.0 returned []
+    qdag = QueueDAG()
+    root = qdag.add_node(int, "7", iterator=0)
+    qdag.add_node(abs, Promise(root))
+    assert qdag.execute(executor) == []
+    capped = QueueDAG()
+    capped.add_node(int, "7", halt_condition=halt, max_iter=0)
+    assert capped.execute(executor) == []
+
+
+def test_a_branch_raises_0_4_0_s_assertion_error() -> None:
+    qdag = QueueDAG()
+    root = qdag.add_node(int, "7", iterator=1)
+    qdag.add_node(abs, Promise(root))
+    other = qdag.add_node(abs, 3)
+    with pytest.raises(AssertionError, match="at most one child") as caught:
+        qdag.add_edge(root, other)
+    assert isinstance(caught.value, webber.ChainError)
+    assert isinstance(caught.value, webber.GraphError)
+    with pytest.raises(webber.ChainError, match="at most one parent"):
+        qdag.add_node(print, Promise(root), Promise(other))
