@@ -3,11 +3,13 @@
 A node's key covers its function, its arguments and its parents' keys (so a
 change upstream changes every key downstream, and nothing else):
 
-- a function (the task's, or one it refers to) is its compiled body (not its
-  line numbers or file name: moving it, or a new notebook kernel, is no
-  change), defaults, closure values and the globals its body names, each
-  recursively; a function or class of an installed package (the standard
-  library, site-packages) is its module and name only;
+- a function (the task's, or one it refers to) is its name, compiled body
+  (not its line numbers, file or module name: moving it, a new notebook
+  kernel, or running the script as ``__main__``, through ``python -m webber
+  run`` or by importing it, is no change), defaults, closure values and the
+  globals its body names, each recursively; a function or class of an
+  installed package (the standard library, site-packages) is its module and
+  name only;
 - every other value is its cloudpickle bytes, with every set and frozenset
   and every subclass of them, at any depth (in a set, a tuple, a dict, a
   dataclass, any object), written as its items' own key bytes, sorted (a
@@ -36,7 +38,7 @@ from webber._refs import Ref
 __all__ = ["Unkeyable", "node_key"]
 
 #: bump when the key's recipe changes: old entries then simply miss
-RECIPE = "webber-cache-1"
+RECIPE = "webber-cache-2"
 
 _INSTALLED_ROOTS = tuple(
     {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
@@ -157,7 +159,7 @@ class _KeyPickler:
                 body = self.dumps(members)
             except Exception:
                 body = repr(sorted(members)).encode()
-            parts: tuple[Any, ...] = ("class", obj.__module__, obj.__qualname__, body)
+            parts: tuple[Any, ...] = ("class", obj.__qualname__, body)
             return "class:" + _digest(pickle.dumps(parts, protocol=5))
         f = obj
         code = f.__code__
@@ -167,8 +169,10 @@ class _KeyPickler:
             closure = tuple(cell.cell_contents for cell in f.__closure__ or ())
         except ValueError:  # an empty cell (a name assigned after the def)
             closure = ()
+        # Not f.__module__: the same script is __main__, __webber_cli__ (the
+        # CLI) or its file's name (imported), and its results are the same.
         described = (
-            "function", f.__module__, f.__qualname__, _code_token(code),
+            "function", f.__qualname__, _code_token(code),
             f.__defaults__, f.__kwdefaults__, closure, referenced,
         )
         return "function:" + _digest(self.dumps(described))

@@ -1,0 +1,65 @@
+"""A cache key does not depend on the name of the module a task's function
+lives in: one script shares its store whether it runs as ``python FILE.py``,
+through ``python -m webber run FILE.py`` or imported by another module."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from webber._cli import main
+
+SCRIPT = textwrap.dedent('''
+    import dataclasses
+    from webber import Flow, task
+
+
+    @dataclasses.dataclass
+    class Config:
+        factor: int
+
+
+    @task
+    def load(n: int) -> list[int]:
+        return list(range(n))
+
+
+    @task
+    def scale(rows: list[int], config: Config) -> list[int]:
+        return [r * config.factor for r in rows]
+
+
+    with Flow("daily") as flow:
+        scaled = scale(load(4), Config(3))
+
+    if __name__ == "__main__":
+        import sys
+        print(flow.run(executor="inline", cache=sys.argv[1]).cached)
+''')
+
+
+def test_a_script_run_three_ways_shares_its_cache(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script, store = tmp_path / "pipeline.py", tmp_path / "store"
+    script.write_text(SCRIPT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    as_main = subprocess.run([sys.executable, str(script), str(store)], capture_output=True,
+                             text=True, env=env, check=True)
+    assert as_main.stdout.strip() == "[]"  # the first run fills the store
+
+    assert main(["run", str(script), "--cache", str(store), "--executor", "inline"]) == 0
+    assert "2 loaded from the cache" in capsys.readouterr().out
+
+    spec = importlib.util.spec_from_file_location("pipeline_imported", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    run = module.flow.run(executor="inline", cache=store)
+    assert sorted(run.cached) == ["load-1", "scale-1"]
