@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from webber import Cache, CacheError
+from webber import Cache, CacheError, Flow, task
 from webber._cli import main
 
 
@@ -104,3 +104,50 @@ def test_cli_expands_a_tilde_as_run_does(
     assert main(["cache", "clear", "~/store"]) == 0 and Cache("~/store").entries() == []
     assert main(["cache", "ls", "~/missing"]) == 2
     assert capsys.readouterr().err == "webber: no cache directory at '~/missing'\n"
+
+
+def test_a_store_that_cannot_be_written_is_named_once_a_run_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:  # as root, bits do not stop writes
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr("webber._cache.tempfile.mkstemp", refuse)
+    with Flow() as flow:
+        for i in range(5):
+            task(len)([0] * i)
+    store = Cache(tmp_path / "s")
+    for _ in range(2):  # each run says it once
+        caplog.clear()
+        run = flow.run(executor="inline", cache=store)
+        assert run.ok and run.cache_stats.stored == 0
+        warned = [r.getMessage() for r in caplog.records if "cannot write" in r.getMessage()]
+        assert len(warned) == 1, warned
+        assert warned[0].startswith("task 'len': cannot write to the cache at ")
+        assert "nor those of this run's other tasks" in warned[0]
+        assert warned[0].endswith("make the directory writable, or pass cache= one you may "
+                                  "write to")
+
+
+def test_a_store_that_cannot_be_reached_raises_cache_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder on the way this user may not enter (as root, stat is refused here)."""
+    hidden = tmp_path / "private" / "store"
+    real_stat = Path.stat
+
+    def stat(self: Path, **kwargs: bool) -> os.stat_result:
+        if self == hidden:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_stat(self, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    with Flow() as flow:
+        task(len)("x")
+    with pytest.raises(CacheError, match=r"^cache='.*store' cannot be reached \(PermissionError: "
+                                         r".*\); pass a directory you may read and write"):
+        flow.run(executor="inline", cache=str(hidden))
+    script = tmp_path / "pipeline.py"
+    script.write_text("from webber import Flow, task\nwith Flow() as flow:\n    task(len)('x')\n")
+    assert main(["run", str(script), "--cache", str(hidden), "-e", "inline"]) == 2
+    assert "cannot be reached (PermissionError" in capsys.readouterr().err

@@ -116,6 +116,9 @@ class Cache:
         self.path = Path(path).expanduser()
         """The store's directory (made on first write)."""
         self._made: set[str] = set()  # subdirectories known to exist
+        # A write that failed was warned of: a read-only store fails every
+        # task's write alike, so one warning a run says it (see CacheSession).
+        self._told_unwritable = False
         self._absolute = self.path.is_absolute()
 
     def __repr__(self) -> str:
@@ -198,7 +201,7 @@ class Cache:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=path.parent)
         except OSError as e:
-            _unwritable(task, self.path, e)
+            self._unwritable(task, e)
             return None
         try:
             with os.fdopen(fd, "wb") as f:
@@ -209,7 +212,7 @@ class Cache:
             self.discard(temporary)
             if not isinstance(e, Exception):
                 raise  # Ctrl-C: no entry, and the run stops
-            _unwritable(task, self.path, e)
+            self._unwritable(task, e)
             return None
         return temporary
 
@@ -221,7 +224,7 @@ class Cache:
             self.discard(staged)
             if not isinstance(e, Exception):
                 raise
-            _unwritable(task, self.path, e)
+            self._unwritable(task, e)
             return False
         return True
 
@@ -230,6 +233,17 @@ class Cache:
         """Remove a file :meth:`stage` wrote (its result is not to be stored)."""
         with contextlib.suppress(OSError):
             os.unlink(staged)
+
+    def _unwritable(self, task: str, error: BaseException) -> None:
+        if self._told_unwritable:
+            return
+        self._told_unwritable = True
+        log.warning(
+            "task %r: cannot write to the cache at %s (%s: %s), so its result is not "
+            "stored, nor those of this run's other tasks that fail so (not named); make "
+            "the directory writable, or pass cache= one you may write to",
+            task, self.path, type(error).__name__, error, extra={"task": task},
+        )
 
     # -- housekeeping --------------------------------------------------------------
     def entries(self, _headers: bool = True) -> list[Entry]:
@@ -328,11 +342,6 @@ class Cache:
                 folder.rmdir()  # (a writer meanwhile makes it anew: see stage)
 
 
-def _unwritable(task: str, root: Path, error: BaseException) -> None:
-    log.warning("task %r: cannot write to the cache at %s (%s)", task, root, error,
-                extra={"task": task})
-
-
 def _damaged(task: str, error: Exception, path: Path) -> None:
     log.warning(
         "cache entry of task %r is damaged (%s: %s); running the task instead: "
@@ -347,7 +356,14 @@ def resolve_cache(cache: object) -> Cache | None:
         return cache
     if isinstance(cache, (str, os.PathLike)):
         store = Cache(cache)
-        if store.path.exists() and not store.path.is_dir():
+        try:
+            is_file = store.path.exists() and not store.path.is_dir()
+        except OSError as e:  # a folder on the way that this user may not enter
+            raise CacheError(
+                f"cache={str(cache)!r} cannot be reached ({type(e).__name__}: {e}); pass "
+                f"a directory you may read and write (it is made if missing)"
+            ) from e
+        if is_file:
             raise CacheError(
                 f"cache={str(cache)!r} is a file, not a directory; pass a directory "
                 f"for the store (it is made if missing)"

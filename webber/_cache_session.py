@@ -35,6 +35,7 @@ class CacheSession:
 
     def __init__(self, cache: Cache, plan: Plan) -> None:
         self.cache = cache
+        cache._told_unwritable = False  # a store that cannot be written: warned once a run
         self.plan = plan
         self.keys: dict[str, str] = {}
         #: nodes loaded from the store, in the order they were
