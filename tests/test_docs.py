@@ -122,3 +122,20 @@ def test_the_griffe_extension_turns_rest_into_markdown() -> None:
     assert "\n```text\nWebberError\n" in errors  # the `::` literal block
     substitute = package["_refs.substitute"].docstring.value
     assert "Like `copy.deepcopy`," in substitute  # not webber's: plain code, no link
+
+
+def test_the_errors_guide_shows_the_whole_exception_tree() -> None:
+    """docs/guide/results-and-errors.md's tree is webber._errors' docstring's,
+    and names every exception webber exports (it once lacked eight)."""
+    from webber import _errors
+
+    page = (DOCS / "guide" / "results-and-errors.md").read_text(encoding="utf-8")
+    tree = re.search(r"^```text\n(WebberError\n.*?)^```$", page, re.MULTILINE | re.DOTALL)
+    assert tree is not None
+    doc = _errors.__doc__ or ""
+    start, end = doc.index("    WebberError\n"), doc.index("\n\nErrors that cross")
+    assert tree.group(1) == "".join(line[4:] + "\n" for line in doc[start:end].splitlines())
+    names = set(re.findall(r"\b(\w+Error)\b", tree.group(1)))
+    exported = {n for n in webber.__all__ if isinstance(getattr(webber, n), type)
+                and issubclass(getattr(webber, n), webber.WebberError)}
+    assert exported - names == set()

@@ -13,7 +13,7 @@ bad graph, ``KeyError`` for an unknown id, ``TimeoutError`` for a timeout)::
      │    ├── UnknownNodeError (KeyError)  an id that is not in the graph
      │    ├── InvalidPromiseError          a Promise argument naming no node here
      │    │    ├── UnknownPromiseError (also UnknownNodeError)  of a missing node
-     │    │    └── ForeignPromiseError     of another flow (or another flow's id)
+     │    │    └── ForeignPromiseError     of another flow (or another DAG's id)
      │    ├── TaskDefinitionError          not callable, wrong arguments, bad retries
      │    └── UnpicklableTaskError         cannot be sent to a worker process
      ├── TaskError                         raised *for* a task, not *by* it
@@ -26,7 +26,7 @@ bad graph, ``KeyError`` for an unknown id, ``TimeoutError`` for a timeout)::
      │         ├── JobLoadError (RuntimeError)  its function or arguments, in the worker
      │         ├── ResultSendError (TypeError)  its result, leaving the worker
      │         └── ResultLoadError (TypeError)  its result, arriving in the caller
-     ├── ExecutorError                     an executor cannot start or was misused
+     ├── ExecutorError (RuntimeError)      an executor cannot start or was misused
      │    ├── PoolClosedError              the process pool was shut down mid-use
      │    └── ResultLostError              a result kept on a cluster cannot be fetched
      ├── ResumeError (ValueError)          run(resume=...) got something it cannot use
