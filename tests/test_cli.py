@@ -336,12 +336,22 @@ def test_without_a_name_a_build_function_is_used(tmp_path: Path) -> None:
 
         def broken():
             return {}["missing"]
+
+        def sized(n):
+            return build(n)
     '''))
     result = webber_cli("run", str(path), "-e", "inline")
     assert result.returncode == 0 and "built: 1 succeeded, 0 failed" in result.stdout
     result = webber_cli("show", f"{path}:broken")
     assert result.returncode == 2
     assert result.stderr == f"webber: {path}:10: broken() failed: KeyError: 'missing'\n"
+    result = webber_cli("show", f"{path}:sized")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"webber: {path}:sized() needs arguments, and python -m webber calls it with none; "
+        f"give its parameters defaults, or have it read the file's arguments from sys.argv "
+        f"(python -m webber run {path} -- ARG ...)\n"
+    )
     result = webber_cli("show", f"{path}:helper")
     assert result.returncode == 2 and "has no name 'helper'" in result.stderr
 

@@ -255,12 +255,7 @@ def _pick(namespace: dict[str, Any], path: str, name: str) -> Any:
         raise UsageError(f"{path}:{name} is a task, not a flow; name the DAG/Flow that uses "
                          f"it or a function that returns one")
     if not isinstance(found, DAG) and callable(found):
-        try:
-            found = found()
-        except (Exception, SystemExit) as e:
-            raise UsageError(
-                f"{_where(path, e)}: {name}() failed: {type(e).__name__}: {e}"
-            ) from None
+        found = _build(found, path, name)
         if not isinstance(found, DAG):
             raise UsageError(f"{path}:{name}() returned {_a(type(found).__name__)}, "
                              f"not a DAG or Flow")
@@ -268,6 +263,26 @@ def _pick(namespace: dict[str, Any], path: str, name: str) -> Any:
         raise UsageError(f"{path}:{name} is {_a(type(found).__name__)}, not a DAG or Flow "
                          f"(or a function returning one)")
     return found
+
+
+def _build(builder: Any, path: str, name: str) -> Any:
+    """What ``builder()`` returns: NAME is called with no arguments."""
+    try:
+        inspect.signature(builder).bind()
+    except TypeError:
+        raise UsageError(
+            f"{path}:{name}() needs arguments, and python -m webber calls it with none; "
+            f"give its parameters defaults, or have it read the file's arguments from "
+            f"sys.argv (python -m webber run {path} -- ARG ...)"
+        ) from None
+    except ValueError:  # no signature to read (a builtin): the call tells
+        pass
+    try:
+        return builder()
+    except (Exception, SystemExit) as e:
+        raise UsageError(
+            f"{_where(path, e)}: {name}() failed: {type(e).__name__}: {e}"
+        ) from None
 
 
 def check_output(option: str, path: str, *, suffixes: tuple[str, ...] | None) -> None:
