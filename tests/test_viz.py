@@ -243,6 +243,12 @@ def test_a_file_of_a_format_that_cannot_be_written_is_refused_by_name(tmp_path: 
         assert not (tmp_path / path).exists()
     run.timeline(str(tmp_path / "t.svg"))
     assert (tmp_path / "t.svg").read_text().startswith("<svg")
+    for path in ("r.svg", "report"):  # the report's HTML was written under any name
+        with pytest.raises(webber.DiagramError, match=r"a run's report is an HTML page: end "
+                                                      r".* in \.html"):
+            run.to_html(str(tmp_path / path))
+        assert not (tmp_path / path).exists()
+    assert run.to_html(str(tmp_path / "r.HTML")) == (tmp_path / "r.HTML").read_text()
 
 
 def test_a_run_is_not_iterable_and_says_what_to_use() -> None:

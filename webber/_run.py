@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from itertools import count, repeat
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
-from webber._errors import ForeignPromiseError, UnknownNodeError
+from webber._errors import DiagramError, ForeignPromiseError, UnknownNodeError
 from webber._events import AttemptRow, rows_with
 from webber._graph import Condition, find_id, slot_setters
 from webber._run_040 import IdList, Run040
@@ -388,8 +388,9 @@ class Run(Run040):
     def to_html(self, path: str | None = None) -> str:
         """The dashboard's report of this run as one self-contained HTML page
         (no network needed: attach it to a CI job or an email); also written to
-        ``path`` when given. Printed lines are in it when the run was watched
-        with ``dashboard=``.
+        ``path`` when given (ending in ``.html``: else
+        :class:`~webber.DiagramError`). Printed lines are in it when the run
+        was watched with ``dashboard=``.
 
         >>> from webber import DAG
         >>> dag = DAG()
@@ -400,6 +401,9 @@ class Run(Run040):
         """
         from webber._dashboard import report
 
+        if path is not None and not str(path).lower().endswith((".html", ".htm")):
+            raise DiagramError(f"a run's report is an HTML page: end {str(path)!r} in .html "
+                               f"(a browser opens it, offline)")
         text = report(self)
         if path is not None:
             with open(path, "w", encoding="utf-8") as f:
