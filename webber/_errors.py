@@ -310,7 +310,7 @@ class ResumeError(WebberError, ValueError):
     ...     dag.run(executor="inline", resume="yesterday")
     ... except webber.ResumeError as e:
     ...     print(str(e).split(",")[0])
-    resume= takes the Run an earlier run() returned
+    resume= takes the Run an earlier run() of this process returned
     """
 
 

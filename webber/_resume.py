@@ -26,7 +26,9 @@ def reusable(plan: Plan, previous: Run) -> dict[str, Any]:
 
     if not isinstance(previous, Run):
         raise ResumeError(
-            f"resume= takes the Run an earlier run() returned, not {type(previous).__name__}"
+            f"resume= takes the Run an earlier run() of this process returned, not "
+            f"{type(previous).__name__}; to reuse the results of another process (a file, "
+            f"yesterday's script), run with cache=DIR, e.g. run(cache=\".webber-cache\")"
         )
     old_nodes = previous.plan.nodes
     if not set(old_nodes) & set(plan.nodes):

@@ -382,7 +382,9 @@ def test_resume_of_a_rebuilt_flow_compares_functions_and_arguments(
 def test_resume_refuses_what_is_not_a_run_of_this_flow() -> None:
     dag = DAG()
     dag.add_node(abs, -1)
-    with pytest.raises(webber.WebberError, match="resume= takes the Run"):
+    with pytest.raises(webber.ResumeError, match=r"^resume= takes the Run an earlier run\(\) of "
+                       r"this process returned, not str; to reuse the results of another "
+                       r"process .*run with cache=DIR"):
         dag.run(executor="inline", resume="last time")  # type: ignore[arg-type]
     other = DAG("other")
     other.add_node(len, "x")
