@@ -251,6 +251,14 @@ def stream(
     >>> flow.run(executor="inline")[doubled]
     [8, 10]
     """
+    if not isinstance(items, Promise):
+        try:
+            iter(items)
+        except TypeError:
+            raise TaskDefinitionError(
+                f"stream(): the items are {type(items).__name__} {items!r}, not an iterable; "
+                f"pass the items first, then the stages: stream(lines, parse, ...)"
+            ) from None
     steps = _stages_of(stages)
     flow = _context.active_flow.get()
     if flow is None:

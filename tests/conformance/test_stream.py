@@ -172,3 +172,17 @@ def test_a_root_that_would_run_forever_is_refused() -> None:
         qdag.execute(executor="inline")
     with pytest.raises(TaskDefinitionError, match="iterator=-1 is not valid; it must be a whole"):
         QueueDAG().add_node(Counter(), iterator=-1)
+
+
+def test_stream_says_what_is_wrong_with_its_arguments() -> None:
+    with pytest.raises(TaskDefinitionError, match=r"^stream\(\) needs at least one stage"):
+        stream([1, 2])
+    with pytest.raises(TaskDefinitionError, match=r"^stream\(\): stage 1 is str 'abs', not a "):
+        stream([1], "abs")  # type: ignore[arg-type]
+    # the stages first, the items last: it said 'Task' object is not iterable
+    with pytest.raises(TaskDefinitionError, match=r"^stream\(\): the items are Task .* not an "
+                                                  r"iterable; pass the items first, then the "
+                                                  r"stages: stream\(lines, parse, \.\.\.\)$"):
+        stream(task(abs), [1, 2], executor="inline")  # type: ignore[arg-type]
+    with Flow(), pytest.raises(TaskDefinitionError, match=r"the items are int 5, not an "):
+        stream(5, abs)  # type: ignore[arg-type]
