@@ -17,7 +17,10 @@ from webber._cli import main
 
 SCRIPT = textwrap.dedent('''
     import dataclasses
+    import logging
     from webber import Flow, task
+
+    log = logging.getLogger(__name__)  # __main__, __webber_cli__ or the module's name
 
 
     @dataclasses.dataclass
@@ -27,6 +30,7 @@ SCRIPT = textwrap.dedent('''
 
     @task
     def load(n: int) -> list[int]:
+        log.info("loading %d rows", n)
         return list(range(n))
 
 

@@ -10,6 +10,7 @@ change upstream changes every key downstream, and nothing else):
   globals its body names, each recursively; a function or class of an
   installed package (the standard library, site-packages) is its module and
   name only;
+- a logger is the same whatever its name (see :meth:`_KeyPickler._token`);
 - every other value is its cloudpickle bytes, with every set and frozenset
   and every subclass of them, at any depth (in a set, a tuple, a dict, a
   dataclass, any object), written as its items' own key bytes, sorted (a
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import pickle
 import sys
 import sysconfig
@@ -134,6 +136,10 @@ class _KeyPickler:
             return f"parent:{self.parents[obj.id]}"
         if isinstance(obj, types.ModuleType):
             return f"module:{obj.__name__}"
+        if isinstance(obj, logging.Logger):
+            # Where a task logs is not what it computes, and getLogger(__name__)
+            # differs between a script run as __main__, by the CLI or imported.
+            return "logger"
         if isinstance(obj, (types.FunctionType, type)):
             if _is_installed(getattr(obj, "__module__", None)):
                 return None if isinstance(obj, type) else f"ref:{obj.__module__}.{obj.__qualname__}"
