@@ -331,3 +331,22 @@ def test_a_bound_task_records_nodes_of_its_instance() -> None:
         one.predict(1, 2)  # type: ignore[call-arg]
     run = flow.run(executor="inline")
     assert (run[a], run[b], run[c]) == (3, 30, [30, 300])
+
+
+def test_tasks_called_before_the_with_block_leave_an_empty_run_that_says_why() -> None:
+    @task
+    def load(n: int) -> list[int]:
+        return list(range(n))
+
+    flow = Flow("forgot")  # no `with`: the call below runs at once
+    rows = load(3)
+    run = flow.run(executor="inline")
+    with pytest.raises(webber.UnknownNodeError) as info:
+        run[rows]
+    assert str(info.value) == (
+        "run of 'forgot' has no node [0, 1, 2]: name a node by its id, its Promise or its "
+        "task, not list (a task called outside 'with Flow():' returns its value, not a "
+        "Promise); it has no nodes: a task call records one only inside 'with Flow():'"
+    )
+    with pytest.raises(webber.UnknownNodeError, match=r"has no node 'load-1'; it has no nodes"):
+        run["load-1"]

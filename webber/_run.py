@@ -186,13 +186,17 @@ class Run(Run040):
 
         def listing(_: str) -> str:
             ids = list(self._ordered())
+            if not ids:  # most often: the tasks were called outside the with block
+                return "it has no nodes: a task call records one only inside 'with Flow():'"
             return f"its nodes: {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}"
 
         try:
             return find_id(ref, self.plan.nodes, f"the run of {self.plan.name!r}", listing)
         except TypeError:
             raise UnknownNodeError(
-                f"run of {self.plan.name!r} has no node {ref!r}; {listing('')}", ref
+                f"run of {self.plan.name!r} has no node {ref!r}: name a node by its id, its "
+                f"Promise or its task, not {type(ref).__name__} (a task called outside "
+                f"'with Flow():' returns its value, not a Promise); {listing('')}", ref
             ) from None
 
     @staticmethod
