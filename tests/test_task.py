@@ -333,7 +333,9 @@ def test_a_bound_task_records_nodes_of_its_instance() -> None:
     assert (run[a], run[b], run[c]) == (3, 30, [30, 300])
 
 
-def test_tasks_called_before_the_with_block_leave_an_empty_run_that_says_why() -> None:
+def test_tasks_called_before_the_with_block_leave_an_empty_run_that_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     @task
     def load(n: int) -> list[int]:
         return list(range(n))
@@ -341,6 +343,10 @@ def test_tasks_called_before_the_with_block_leave_an_empty_run_that_says_why() -
     flow = Flow("forgot")  # no `with`: the call below runs at once
     rows = load(3)
     run = flow.run(executor="inline")
+    assert [r.getMessage() for r in caplog.records] == [
+        "'forgot' has no tasks to run: a task call records one only inside "
+        "'with Flow(...) as flow:' (outside, it runs at once), add_node() adds one"
+    ]
     with pytest.raises(webber.UnknownNodeError) as info:
         run[rows]
     assert str(info.value) == (

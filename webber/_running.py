@@ -48,6 +48,14 @@ def run_graph(
         executor = config.default_executor()
     chosen = resolve_executor(executor, max_workers)
     plan = dag.compile()
+    if not plan.nodes:
+        import logging
+
+        logging.getLogger("webber").warning(
+            "%r has no tasks to run: a task call records one only inside "
+            "'with Flow(...) as flow:' (outside, it runs at once), add_node() adds one",
+            plan.name,
+        )
     chosen.check(plan)
     reuse = None
     if resume is not None:
