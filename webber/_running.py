@@ -49,13 +49,7 @@ def run_graph(
     chosen = resolve_executor(executor, max_workers)
     plan = dag.compile()
     if not plan.nodes:
-        import logging
-
-        logging.getLogger("webber").warning(
-            "%r has no tasks to run: a task call records one only inside "
-            "'with Flow(...) as flow:' (outside, it runs at once), add_node() adds one",
-            plan.name,
-        )
+        _nothing_to_run(plan.name)
     chosen.check(plan)
     reuse = None
     if resume is not None:
@@ -128,3 +122,13 @@ def _listeners(
 
         shown.append(progress_bar())
     return [*shown[::-1], *listening], shown
+
+
+def _nothing_to_run(name: str) -> None:
+    """Warn of a run without tasks: most often, tasks called before the with block."""
+    import logging
+
+    logging.getLogger("webber").warning(
+        "%r has no tasks to run: a task call records one only inside "
+        "'with Flow(...) as flow:' (outside, it runs at once), add_node() adds one", name,
+    )
