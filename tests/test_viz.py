@@ -140,6 +140,21 @@ def test_type_browser_renders_svg_and_opens_it(monkeypatch: pytest.MonkeyPatch) 
     assert len(opened) == 2
 
 
+@pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
+def test_type_browser_without_a_browser_says_where_the_file_is(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import webbrowser
+
+    monkeypatch.setattr(webbrowser, "open", lambda url, *a, **k: False)  # none found
+    build().visualize(type="browser")
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message.startswith("no browser could be opened here to show the diagram; it is "
+                              "written to ")
+    path = message.split("written to ")[1].split(" (")[0]
+    assert path.endswith(".svg") and "<svg" in Path(path).read_text()
+
+
 def test_unknown_visualize_type_is_refused_with_the_choices() -> None:
     with pytest.raises(webber.WebberError, match=r"type='svg'.*'browser', 'gui', 'plt'.*a path"):
         build().visualize(type="svg")

@@ -222,5 +222,11 @@ def open_in_browser(dot: graphviz.Digraph) -> str:
     folder = tempfile.mkdtemp(prefix="webber-")
     path = os.path.join(folder, f"{dot.name or 'flow'}.svg")
     _write(dot, path)
-    webbrowser.open("file://" + path)
+    if not webbrowser.open("file://" + path):  # a server without a browser: say where it is
+        import logging
+
+        logging.getLogger("webber").warning(
+            "no browser could be opened here to show the diagram; it is written to %s "
+            "(or write it where you like: visualize('flow.svg'))", path,
+        )
     return path
