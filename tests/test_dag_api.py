@@ -523,3 +523,12 @@ def test_a_bound_method_names_the_node_that_runs_it() -> None:
     assert len(dag.nodes) == 2  # no second node made for a method already run
     with pytest.raises(webber.UnknownNodeError, match=r"no node of dag 'dag' runs 'load'"):
         dag.get_node(other.load)  # another object's method is another callable
+
+
+def test_a_node_named_by_something_else_says_what_to_pass() -> None:
+    dag = DAG()
+    a = dag.add_node(abs, -1)
+    with pytest.raises(webber.TaskDefinitionError, match=r"^expected a node id \(str\) or a "
+                       r"Promise, got int 3; pass what add_node\(\) or a task call inside "
+                       r"'with Flow\(\):' returned$"):
+        dag.add_edge(a, 3)

@@ -460,4 +460,5 @@ def find_id(
             ref,
         )
     raise TaskDefinitionError(
-        f"expected a node id (str) or a Promise, got {type(ref).__name__} {ref!r}")
+        f"expected a node id (str) or a Promise, got {type(ref).__name__} {ref!r}; pass "
+        f"what add_node() or a task call inside 'with Flow():' returned")
