@@ -166,6 +166,9 @@ def load(target: str) -> Any:
     from webber import _engine
 
     path, name = split_target(target)
+    if os.path.isdir(path):
+        raise UsageError(f"{path!r} is a folder; name the file that defines the flow: "
+                         f"FILE.py or FILE.py:NAME")
     if not os.path.isfile(path):
         raise UsageError(f"no such file: {path!r} (expected FILE.py or FILE.py:NAME)")
     folder = os.path.dirname(os.path.abspath(path))
