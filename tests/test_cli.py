@@ -180,7 +180,7 @@ def test_targets_name_a_flow_or_a_builder(tmp_path: Path) -> None:
     assert result.returncode == 2 and "has no name 'nothing'" in result.stderr
     result = webber_cli("run", str(tmp_path / "missing.py"))
     assert result.returncode == 2 and "no such file" in result.stderr
-    result = webber_cli("show", str(tmp_path))  # a folder: it said "no such file"
+    result = webber_cli("show", str(tmp_path))  # a folder, not a missing file
     assert result.returncode == 2 and result.stderr == (
         f"webber: {str(tmp_path)!r} is a folder; name the file that defines the flow: "
         f"FILE.py or FILE.py:NAME\n")

@@ -126,7 +126,7 @@ def test_the_griffe_extension_turns_rest_into_markdown() -> None:
 
 def test_the_errors_guide_shows_the_whole_exception_tree() -> None:
     """docs/guide/results-and-errors.md's tree is webber._errors' docstring's,
-    and names every exception webber exports (it once lacked eight)."""
+    and names every exception webber exports."""
     from webber import _errors
 
     page = (DOCS / "guide" / "results-and-errors.md").read_text(encoding="utf-8")

@@ -258,7 +258,7 @@ def test_a_file_of_a_format_that_cannot_be_written_is_refused_by_name(tmp_path: 
         assert not (tmp_path / path).exists()
     run.timeline(str(tmp_path / "t.svg"))
     assert (tmp_path / "t.svg").read_text().startswith("<svg")
-    for path in ("r.svg", "report"):  # the report's HTML was written under any name
+    for path in ("r.svg", "report"):  # not HTML text under another format's name
         with pytest.raises(webber.DiagramError, match=r"a run's report is an HTML page: end "
                                                       r".* in \.html"):
             run.to_html(str(tmp_path / path))

@@ -179,7 +179,7 @@ def test_stream_says_what_is_wrong_with_its_arguments() -> None:
         stream([1, 2])
     with pytest.raises(TaskDefinitionError, match=r"^stream\(\): stage 1 is str 'abs', not a "):
         stream([1], "abs")  # type: ignore[arg-type]
-    # the stages first, the items last: it said 'Task' object is not iterable
+    # the stages first, the items last: the error says which comes first
     with pytest.raises(TaskDefinitionError, match=r"^stream\(\): the items are Task .* not an "
                                                   r"iterable; pass the items first, then the "
                                                   r"stages: stream\(lines, parse, \.\.\.\)$"):
