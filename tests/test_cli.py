@@ -458,3 +458,17 @@ def test_workers_below_one_are_refused_in_the_clis_terms(pipeline: Path, workers
     assert result.returncode == 2
     assert result.stderr == (f"webber: --workers {workers}: give a number >= 1, or leave "
                              f"--workers out for one per core\n")
+
+
+@pytest.mark.parametrize("verb", [["run", "--diagram"], ["show", "-o"]])
+def test_a_diagram_without_dot_is_refused_before_anything_runs(
+    pipeline: Path, tmp_path: Path, verb: list[str]
+) -> None:
+    env = {"PATH": os.path.dirname(sys.executable)}  # python, and no `dot`
+    out = tmp_path / "d.svg"
+    result = webber_cli(verb[0], str(pipeline), verb[1], str(out), env=env)
+    assert result.returncode == 2 and result.stdout == ""  # no task ran, nothing drawn
+    assert result.stderr == (
+        f"webber: {verb[1]} {out} needs Graphviz's `dot` program, which is not installed: "
+        f"apt-get install graphviz, brew install graphviz, or conda install graphviz\n"
+    )

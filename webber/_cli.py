@@ -18,6 +18,7 @@ import inspect
 import io
 import os
 import runpy
+import shutil
 import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -288,9 +289,11 @@ def _build(builder: Any, path: str, name: str) -> Any:
         ) from None
 
 
-def check_output(option: str, path: str, *, suffixes: tuple[str, ...] | None) -> None:
+def check_output(option: str, path: str, *, suffixes: tuple[str, ...] | None,
+                 needs_dot: bool = False) -> None:
     """Fail before anything runs if ``path`` cannot be written: its folder is
-    missing, or (``suffixes``: the formats allowed) its suffix is not one of them."""
+    missing, (``suffixes``: the formats allowed) its suffix is not one of them,
+    or (``needs_dot``) Graphviz's ``dot``, which draws it, is not installed."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UsageError(f"{option} {path}: no such directory {folder!r}")
@@ -298,6 +301,10 @@ def check_output(option: str, path: str, *, suffixes: tuple[str, ...] | None) ->
     if suffixes is not None and suffix not in suffixes:
         raise UsageError(f"{option} {path}: cannot write {suffix or 'a file without a suffix'}"
                          f"; use {', '.join(suffixes)}")
+    if needs_dot and shutil.which("dot") is None:
+        raise UsageError(f"{option} {path} needs Graphviz's `dot` program, which is not "
+                         f"installed: apt-get install graphviz, brew install graphviz, or "
+                         f"conda install graphviz")
 
 
 #: what Graphviz's dot writes that a user asks for (dot knows more; these are the usual)
@@ -355,7 +362,7 @@ def _load_and_act(args: argparse.Namespace) -> int:
 
     try:
         if args.verb == "show" and args.output:
-            check_output("-o", args.output, suffixes=DIAGRAM_SUFFIXES)
+            check_output("-o", args.output, suffixes=DIAGRAM_SUFFIXES, needs_dot=True)
         if args.verb == "run" and args.workers is not None and args.workers < 1:
             # (refused here, not by the executor, whose words are max_workers=)
             raise UsageError(f"--workers {args.workers}: give a number >= 1, or leave "
@@ -363,7 +370,8 @@ def _load_and_act(args: argparse.Namespace) -> int:
         if args.verb == "run" and args.timeline:
             check_output("--timeline", args.timeline, suffixes=(".svg",))
         if args.verb == "run" and args.diagram:
-            check_output("--diagram", args.diagram, suffixes=DIAGRAM_SUFFIXES)
+            check_output("--diagram", args.diagram, suffixes=DIAGRAM_SUFFIXES,
+                         needs_dot=True)
         if args.verb == "run" and args.report:
             check_output("--report", args.report, suffixes=(".html",))
         flow = load(args.target)
