@@ -169,7 +169,8 @@ class Cache:
 
     def store(self, key: str, value: Any, task: str, node: str) -> bool:
         """Write ``value`` under ``key`` atomically; False (with a warning naming
-        ``task``) when it cannot be pickled or written."""
+        ``task``) when it cannot be pickled or written (a store that cannot be
+        written is warned of once a run)."""
         staged = self.stage(key, value, task, node)
         return staged is not None and self.commit(staged, key, task)
 
