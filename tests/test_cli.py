@@ -182,8 +182,8 @@ def test_targets_name_a_flow_or_a_builder(tmp_path: Path) -> None:
     assert result.returncode == 2 and "no such file" in result.stderr
     result = webber_cli("show", str(tmp_path))  # a folder, not a missing file
     assert result.returncode == 2 and result.stderr == (
-        f"webber: {str(tmp_path)!r} is a folder; name the file that defines the flow: "
-        f"FILE.py or FILE.py:NAME\n")
+        f"webber: a folder, not a file: {str(tmp_path)!r} (expected FILE.py or "
+        f"FILE.py:NAME)\n")
     other = tmp_path / "other.py"
     other.write_text("def build():\n    return 3\n\nlimit = 'x'\n")
     result = webber_cli("run", f"{other}:build")

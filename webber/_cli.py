@@ -167,11 +167,9 @@ def load(target: str) -> Any:
     from webber import _engine
 
     path, name = split_target(target)
-    if os.path.isdir(path):
-        raise UsageError(f"{path!r} is a folder; name the file that defines the flow: "
-                         f"FILE.py or FILE.py:NAME")
     if not os.path.isfile(path):
-        raise UsageError(f"no such file: {path!r} (expected FILE.py or FILE.py:NAME)")
+        kind = "a folder, not a file" if os.path.isdir(path) else "no such file"
+        raise UsageError(f"{kind}: {path!r} (expected FILE.py or FILE.py:NAME)")
     folder = os.path.dirname(os.path.abspath(path))
     if folder not in sys.path:
         sys.path.insert(0, folder)  # its sibling modules import, as with `python FILE.py`
@@ -271,16 +269,15 @@ def _pick(namespace: dict[str, Any], path: str, name: str) -> Any:
 
 def _build(builder: Any, path: str, name: str) -> Any:
     """What ``builder()`` returns: NAME is called with no arguments."""
-    try:
-        inspect.signature(builder).bind()
-    except TypeError:
-        raise UsageError(
-            f"{path}:{name}() needs arguments, and python -m webber calls it with none; "
-            f"give its parameters defaults, or have it read the file's arguments from "
-            f"sys.argv (python -m webber run {path} -- ARG ...)"
-        ) from None
-    except ValueError:  # no signature to read (a builtin): the call tells
-        pass
+    with contextlib.suppress(ValueError):  # no signature to read (a builtin): the call tells
+        try:
+            inspect.signature(builder).bind()
+        except TypeError:
+            raise UsageError(
+                f"{path}:{name}() needs arguments, and python -m webber calls it with none; "
+                f"give its parameters defaults, or have it read the file's arguments from "
+                f"sys.argv (python -m webber run {path} -- ARG ...)"
+            ) from None
     try:
         return builder()
     except (Exception, SystemExit) as e:
@@ -291,9 +288,8 @@ def _build(builder: Any, path: str, name: str) -> Any:
 
 def check_output(option: str, path: str, *, suffixes: tuple[str, ...] | None,
                  needs_dot: bool = False) -> None:
-    """Fail before anything runs if ``path`` cannot be written: its folder is
-    missing, (``suffixes``: the formats allowed) its suffix is not one of them,
-    or (``needs_dot``) Graphviz's ``dot``, which draws it, is not installed."""
+    """Fail before anything runs if ``path`` cannot be written: its folder is missing,
+    its suffix is not one of ``suffixes`` or (``needs_dot``) ``dot`` is not installed."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UsageError(f"{option} {path}: no such directory {folder!r}")
