@@ -97,6 +97,17 @@ def test_run_with_a_failed_task_exits_1_and_names_it(pipeline: Path, tmp_path: P
         assert "<svg" in diagram.read_text()
 
 
+@pytest.mark.parametrize("executor", ["processes", "threads"])
+def test_a_failed_tasks_traceback_shows_the_files_lines(pipeline: Path, executor: str) -> None:
+    # The file runs as a module no worker can import: its functions travel by
+    # value, and must keep their file name and lines.
+    result = webber_cli("run", str(pipeline), "-e", executor, env={"LIMIT": "3"})
+    assert result.returncode == 1, result.stderr
+    line = next(i for i, text in enumerate(PIPELINE.splitlines(), 1) if "is over" in text)
+    assert f'File "{pipeline}", line {line}, in check' in result.stdout, result.stdout
+    assert "<dynamic-code>" not in result.stdout + result.stderr
+
+
 def test_run_progress_draws_a_bar_on_stderr(pipeline: Path) -> None:
     result = webber_cli("run", str(pipeline), "--progress", "-e", "threads")
     assert result.returncode == 0

@@ -1,8 +1,9 @@
 """A task function's source lines, sent along when the function travels by value.
 
-cloudpickle sends a function defined in a script's ``__main__`` or a notebook
-cell by value, and names its code ``<dynamic-code>``: a traceback from the
-worker then shows ``File "<dynamic-code>", line 7`` and no source. So such a
+cloudpickle sends a function defined in a script's ``__main__``, a notebook
+cell or a module it cannot import (a file ``python -m webber run`` ran) by
+value, and names its code ``<dynamic-code>``: a traceback from the worker
+then shows ``File "<dynamic-code>", line 7`` and no source. So such a
 function travels with its file name and that file's lines (as the caller's
 ``linecache`` has them: a notebook registers its cells there), and the worker,
 on unpickling it, gives the code its file name back and registers the lines
@@ -29,7 +30,8 @@ def source_of(func: Any) -> tuple[str, list[str]] | None:
     """``(file name, lines)`` of ``func`` when it will travel by value, else None."""
     func = _function(func)
     code = getattr(func, "__code__", None)
-    if not isinstance(code, types.CodeType) or getattr(func, "__module__", None) != "__main__":
+    module = getattr(func, "__module__", None)
+    if not isinstance(code, types.CodeType) or (module != "__main__" and module in sys.modules):
         return None  # pickled by reference: the worker imports it, file and all
     lines = linecache.getlines(code.co_filename)
     return (code.co_filename, lines) if lines else None
