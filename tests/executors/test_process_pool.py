@@ -402,6 +402,30 @@ def test_row30_flows_run_inside_workers_leave_no_pool_behind() -> None:
         w.children(recursive=True) for w in workers]
 
 
+def _prints(x: int) -> int:
+    print(f"inner {x}")
+    return x
+
+
+def _inner_flow_that_prints() -> int:
+    inner = DAG("inner")
+    inner.add_node(task(name="printer")(_prints), 5)
+    return inner.run(executor="processes", max_workers=1).ok
+
+
+def test_row30_lines_of_a_flow_run_inside_a_worker_keep_their_tasks_name(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # They reached the worker's logging on a pool thread, outside any task,
+    # and arrived nameless ("                : inner 5").
+    caplog.set_level(logging.INFO)
+    dag = DAG()
+    dag.add_node(_inner_flow_that_prints)
+    assert dag.run(executor="processes", max_workers=1).ok
+    lines = [r for r in caplog.records if r.getMessage() == "inner 5"]
+    assert [(vars(r)["task"], vars(r)["stream"]) for r in lines] == [("printer", "stdout")]
+    assert vars(lines[0])["node"].startswith("printer")
+
+
 # -- row 31: runs at once, each with its own max_workers ----------------------------------
 def _span() -> tuple[float, float]:
     start = time.time()
