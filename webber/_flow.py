@@ -389,9 +389,8 @@ class DAG(GraphEdits):
 
     async def arun(self, executor: str | Executor | None = None, **options: Any) -> Run:
         """:meth:`run` (same arguments) without blocking the caller's event loop
-        (Jupyter, FastAPI): the run goes on in a thread of its own. Cancelling
-        the ``await`` (a notebook's interrupt) stops the run, as Ctrl-C stops
-        :meth:`run`.
+        (Jupyter, FastAPI): the run goes on in a thread of its own; cancelling
+        the ``await`` (a notebook's interrupt) stops it, as Ctrl-C stops :meth:`run`.
 
         >>> import asyncio, webber
         >>> dag = webber.DAG()
@@ -399,18 +398,9 @@ class DAG(GraphEdits):
         >>> asyncio.run(dag.arun(executor="threads"))[n]
         6
         """
-        from asyncio import CancelledError, to_thread
+        from webber._running import in_thread
 
-        from webber._inbox import Stop
-
-        stop = Stop()
-        try:
-            run: Run = await to_thread(
-                stop.within, functools.partial(self.run, executor, **options))
-        except CancelledError:
-            stop.stop()
-            raise
-        return run
+        return await in_thread(functools.partial(self.run, executor, **options))
 
     def execute(
         self,

@@ -5,7 +5,7 @@ store, listeners -- then the engine."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from webber._run import Run
     from webber.executors import Executor
 
-__all__ = ["run_graph"]
+__all__ = ["in_thread", "run_graph"]
 
 
 def run_graph(
@@ -120,3 +120,20 @@ def _listeners(
 
         shown.append(progress_bar())
     return [*shown[::-1], *listening], shown
+
+
+async def in_thread(run: Callable[[], Run]) -> Run:
+    """``DAG.arun``: ``run()`` in a thread of its own. Cancelling the await
+    stops the run (see ``_inbox.Stop``): else it went on in the background,
+    its later tasks too, holding the workers, and ``asyncio.run()`` or the
+    kernel waited for it."""
+    from asyncio import CancelledError, to_thread
+
+    from webber._inbox import Stop
+
+    stop = Stop()
+    try:
+        return await to_thread(stop.within, run)
+    except CancelledError:
+        stop.stop()
+        raise
