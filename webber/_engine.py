@@ -47,7 +47,7 @@ from webber._inbox import Inbox
 from webber._limits import Limits
 from webber._plan import Plan, PlanNode
 from webber._run import Attempt, Recorder, Run, State
-from webber._verdicts import holds, log_failure, log_retry, tell_final, timeout_error
+from webber._verdicts import holds, log_failure, log_retry, ran_late, tell_final, timeout_error
 from webber.executors._base import Column, ColumnOutcomes, Executor, Job, Outcome, Outcomes, Started
 from webber.executors._pickling import plain
 
@@ -352,8 +352,7 @@ class _Engine:
             head = self.ends.pop(key, None)
             if head is not None:
                 del self.chains[head]
-        if ok and job.timeout is not None and duration > job.timeout:
-            # Only the inline executor gets here: it cannot interrupt a task.
+        if ran_late(job, ok, value, duration):  # (inline only)
             ok, value = False, timeout_error(job)
         self._record(job.node, job.index, job.attempt, ok, value, started, duration, worker)
         if not ok:

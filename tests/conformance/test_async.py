@@ -74,15 +74,11 @@ def test_row24_awaits_overlap_beyond_the_worker_count(executor: str) -> None:
 
 @pytest.mark.timeout(120)
 def test_async_task_timeout(executor: str) -> None:
-    if executor == "inline":
-        pytest.skip("inline cannot interrupt a task (documented): it would wait it out")
-    # Threads cancel the awaiting task, processes kill the worker; a dask worker
-    # finishes it (documented), so there the nap is short: the shared cluster
-    # must not stay busy after the test.
-    seconds = 3.0 if executor == "dask" else 300.0
+    # Threads, inline and a dask worker cancel the awaiting task (inline and
+    # dask waited it out, 300 s), processes kill the worker.
     limited = task(timeout=0.5)(nap.fn)
     with Flow() as flow:
-        n = limited(seconds)
+        n = limited(300.0)
         other = add(1, 2)
     run = flow.run(executor=executor)
     assert isinstance(run.error(n), webber.TaskTimeoutError)
