@@ -32,6 +32,7 @@ bad graph, ``KeyError`` for an unknown id, ``TimeoutError`` for a timeout)::
      ├── CacheError (ValueError)           run(cache=...) got something it cannot use
      ├── LimitError (ValueError)           run(limits=...) got something it cannot use
      ├── ListenerError (TypeError)         run(listeners=... or callbacks=...) hears nothing
+     ├── OptionError (TypeError)           run(), execute() or task() got a keyword it lacks
      ├── DashboardError (ValueError)       run(dashboard=...) or a Dashboard's address is unusable
      ├── DiagramError (RuntimeError)       a diagram cannot be drawn or written
      └── FormatError (ValueError)          a graph cannot be written to JSON or read from it
@@ -59,6 +60,7 @@ __all__ = [
     "InvalidPromiseError",
     "LimitError",
     "ListenerError",
+    "OptionError",
     "PoolClosedError",
     "ResultLostError",
     "ResumeError",
@@ -338,6 +340,20 @@ class ListenerError(WebberError, TypeError):
     ... except webber.ListenerError as e:
     ...     print(str(e).split(":")[0])
     listeners= takes webber.Listener objects, in a list
+    """
+
+
+class OptionError(WebberError, TypeError):
+    """``run()``, ``execute()`` or ``task()`` got a keyword it does not take (a
+    misspelled option): the message names the closest one it takes.
+
+    >>> import webber
+    >>> dag = webber.DAG()
+    >>> try:
+    ...     dag.run(exector="inline")
+    ... except webber.OptionError as e:
+    ...     print(str(e).split(";")[0])
+    DAG 'dag': run() takes no exector=
     """
 
 
