@@ -8,6 +8,8 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from webber._task_errors import add_note
+
 if TYPE_CHECKING:
     from webber._cache import Cache
     from webber._callbacks import DAGCallbacks
@@ -74,9 +76,11 @@ def run_graph(
             plan, chosen, listeners=listening, reuse=reuse, tracebacks=tracebacks,
             verbose=verbose, session=session, limits=limits,
         )
-    except BaseException:
+    except BaseException as stopped:
         for each in shown:  # Ctrl-C: the page and the bar say the run stopped there
             each.cut()
+        if isinstance(stopped, KeyboardInterrupt):  # (its traceback ends in webber's loop)
+            add_note(stopped, f"webber: run {dag.name!r} stopped by Ctrl-C; no more tasks start")
         raise
     run._owner = (dag._kin, dag._label())  # to refuse ids and Promises of other graphs
     return run
