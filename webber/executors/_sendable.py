@@ -17,7 +17,7 @@ from typing import Any
 
 from webber._task_errors import ResultSendError
 
-__all__ = ["result_send_error", "unsendable"]
+__all__ = ["one_shot_error", "result_send_error", "unsendable"]
 
 
 def result_send_error(node: str, value: Any, cause: BaseException) -> ResultSendError:
@@ -36,6 +36,17 @@ def result_send_error(node: str, value: Any, cause: BaseException) -> ResultSend
     )
     error.__cause__ = cause
     return error
+
+
+def one_shot_error(node: str, value: Any) -> ResultSendError:
+    """The error of task ``node``, whose result ``value`` is a generator: on
+    every executor, as a worker process cannot pickle it."""
+    return ResultSendError(
+        f"task {node!r} returned a {type(value).__name__}, which is read once: children "
+        f"could not each read it, nor a worker process send it back; return the items "
+        f"instead (list(...))",
+        node,
+    )
 
 
 class _Nowhere:

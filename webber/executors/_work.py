@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextvars import Token
-from types import CoroutineType
+from types import AsyncGeneratorType, CoroutineType, GeneratorType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from webber import _context
@@ -28,6 +28,7 @@ from webber._output import capture
 from webber._refs import Ref, substitute
 from webber._task_errors import TaskExitError
 from webber.executors._base import Job, Outcome, Remote, Report, Started
+from webber.executors._sendable import one_shot_error
 
 if TYPE_CHECKING:
     import asyncio
@@ -131,7 +132,9 @@ def call(
         value = func(*args, **kwargs)
         if type(value) is CoroutineType:  # (inspect.iscoroutine, without its call)
             value = _await_here(value, timeout)
-        ok = True
+        ok = type(value) not in _ONE_SHOT
+        if not ok:
+            value = one_shot_error(node, value)
     except BaseException as error:
         ok, value = False, _failure(node, error)
     finally:
@@ -140,6 +143,12 @@ def call(
         finally:
             _context.active_flow.reset(token)
     return ok, value, started, time.perf_counter() - t0
+
+
+#: results read once: children sharing one in this process each took items the
+#: others then missed (silently: a second child of a generator saw it empty);
+#: failed here as a worker process fails them (they cannot be pickled)
+_ONE_SHOT = frozenset((GeneratorType, AsyncGeneratorType))
 
 
 def call_column(
