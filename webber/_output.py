@@ -30,6 +30,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TextIO
 
 __all__ = [
+    "Observer",
     "TaskFormatter",
     "capture",
     "collecting",
@@ -133,12 +134,17 @@ _handler_lock = threading.Lock()
 _default: logging.Handler | None = None
 
 
+class Observer(logging.Handler):
+    """A handler of webber's own that reads the records (the dashboard's):
+    not a configuration of the user's, so task output still needs a handler."""
+
+
 def _configured(besides: list[logging.Handler]) -> bool:
     """Whether a record of ``webber`` reaches a handler other than ``besides``
-    (``Logger.hasHandlers``, those left out)."""
+    and webber's observers (``Logger.hasHandlers``, those left out)."""
     current: logging.Logger | None = logger
     while current is not None:
-        if any(h not in besides for h in current.handlers):
+        if any(h not in besides and not isinstance(h, Observer) for h in current.handlers):
             return True
         if not current.propagate:
             return False

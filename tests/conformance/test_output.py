@@ -120,6 +120,11 @@ def test_a_configuration_made_after_a_run_takes_the_default_handlers_place() -> 
         root.handlers.clear()  # the configuration undone: output must still reach someone
         webber._output.ensure_handler()
         assert [type(h) for h in logger.handlers] == [webber._output._StdoutHandler]
+        watching = webber._output.Observer()  # the dashboard's: not the user's configuration
+        logger.addHandler(watching)
+        webber._output.ensure_handler()
+        assert [type(h) for h in logger.handlers] == [webber._output._StdoutHandler, type(watching)]
+        logger.removeHandler(watching)
         mine = logging.NullHandler()
         logger.addHandler(mine)  # a handler of the user's on "webber" itself
         webber._output.ensure_handler()
