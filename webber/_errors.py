@@ -265,12 +265,19 @@ class FormatError(WebberError, ValueError):
 
 
 class PoolClosedError(ExecutorError):
-    """The process pool was shut down while a run still used it.
+    """The process pool was shut down while a run still used it (its message,
+    unless given, says how that happens and what to do).
 
     >>> import webber
     >>> issubclass(webber.PoolClosedError, RuntimeError)
     True
     """
+
+    def __init__(self, message: str = (
+            "the process pool was shut down (webber.shutdown(), or Ctrl-C or an error in "
+            "another run going on at the same time) while this run used it; run the flow "
+            "again")) -> None:
+        super().__init__(message)
 
 
 class ResultLostError(ExecutorError):

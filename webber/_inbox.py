@@ -31,13 +31,6 @@ HEARTBEAT = 0.25
 STARTS = 0.05
 
 
-class _Stopped:
-    """The message that stops a loop (see Stop)."""
-
-
-_STOPPED = _Stopped()
-
-
 class Stop:
     """Stops the runs going on in a thread when the caller no longer waits
     for them: ``await flow.arun()`` cancelled (a notebook's interrupt, a
@@ -62,7 +55,7 @@ class Stop:
         with self._lock:
             self._inboxes.append(inbox)
             if self._stopped:
-                inbox.put(_STOPPED)
+                inbox.put(_cancelled())
 
     def stop(self) -> None:
         """Make each loop raise ``asyncio.CancelledError`` at its next wait
@@ -70,7 +63,13 @@ class Stop:
         with self._lock:
             self._stopped = True
             for inbox in self._inboxes:
-                inbox.put(_STOPPED)
+                inbox.put(_cancelled())
+
+
+def _cancelled() -> BaseException:
+    from asyncio import CancelledError  # (rare: not at every import)
+
+    return CancelledError("the caller stopped waiting for the run")
 
 
 _stop: ContextVar[Stop | None] = ContextVar("webber_stop", default=None)
@@ -81,7 +80,7 @@ class Inbox:
 
     def __init__(self) -> None:
         self.messages: queue.SimpleQueue[
-            Started | Outcome | Outcomes | ColumnOutcomes | list[Started | Outcome] | _Stopped
+            Started | Outcome | Outcomes | ColumnOutcomes | list[Started | Outcome] | BaseException
         ] = queue.SimpleQueue()
         self.put = self.messages.put
         """What executors report to (any thread)."""
@@ -125,7 +124,8 @@ class Inbox:
         self.held, self._look = held, now() + STARTS
 
         def report(
-            message: Started | Outcome | Outcomes | ColumnOutcomes | list[Started | Outcome],
+            message: (Started | Outcome | Outcomes | ColumnOutcomes | list[Started | Outcome]
+                      | BaseException),
         ) -> None:
             if type(message) is Started:
                 if threading.get_ident() == owner:
@@ -190,10 +190,8 @@ class Inbox:
                         assert isinstance(message, Outcomes), "columns for a loop that takes none"
                         for outcome in message.each():
                             finished(outcome)
-                elif isinstance(message, _Stopped):
-                    from asyncio import CancelledError  # (rare: not at every import)
-
-                    raise CancelledError("the caller stopped waiting for the run")
+                elif isinstance(message, BaseException):
+                    raise message  # the loop cannot go on (Stop, a pool shut down)
                 else:
                     for one in message if isinstance(message, list) else (message,):
                         if isinstance(one, Started):
