@@ -351,8 +351,9 @@ class ListenerError(WebberError, TypeError):
 
 
 class OptionError(WebberError, TypeError):
-    """``run()``, ``execute()`` or ``task()`` got a keyword it does not take (a
-    misspelled option): the message names the closest one it takes.
+    """``run()``, ``execute()``, ``task()`` or ``webber.config`` got a keyword or
+    setting it does not have (a misspelled option): the message names the ones
+    it has (the closest first).
 
     >>> import webber
     >>> dag = webber.DAG()
