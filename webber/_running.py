@@ -101,6 +101,7 @@ def _listeners(
                             f"{listeners!r}; e.g. run(listeners=[MyListener()])")
     listening = list(listeners)
     for listener in listening:
+        _warn_unknown_events(listener, EVENTS)
         if not any(overrides(listener, event) for event in EVENTS):
             raise ListenerError(
                 f"listeners= takes webber.Listener objects, in a list: {listener!r} has "
@@ -124,6 +125,21 @@ def _listeners(
 
         shown.append(progress_bar())
     return [*shown[::-1], *listening], shown
+
+
+def _warn_unknown_events(listener: object, events: tuple[str, ...]) -> None:
+    """Say which ``on_...`` methods of ``listener`` are no event: a misspelt one
+    (``on_task_finish``) is never called, and its listener heard nothing of it."""
+    import difflib
+    import logging
+
+    for name in dir(type(listener)):
+        if name.startswith("on_") and name not in events and callable(getattr(listener, name)):
+            close = difflib.get_close_matches(name, events, n=1)
+            logging.getLogger("webber").warning(
+                "listener %s has %s(), which is no event, so it is never called%s; "
+                "the events: %s", type(listener).__name__, name,
+                f" (did you mean {close[0]}?)" if close else "", ", ".join(events))
 
 
 async def in_thread(run: Callable[[], Run]) -> Run:
