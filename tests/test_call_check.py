@@ -147,3 +147,18 @@ def test_a_node_added_without_arguments_may_get_them_later_and_is_checked_at_com
 
 def test_a_signature_that_cannot_be_read_is_left_to_the_run() -> None:
     check_call(int.__add__, (1, 2, 3), {}, "add")  # (no error here: the run tells)
+
+
+def test_a_task_setting_passed_as_an_argument_says_where_it_goes() -> None:
+    # webber 0.4.0 users write dag.add_node(f, retries=2): the function never
+    # takes it, and "pass the arguments its signature takes" did not say so.
+    dag = DAG()
+    with pytest.raises(TaskDefinitionError) as refused:
+        dag.add_node(one, 1, retries=2)
+    message = str(refused.value)
+    assert "retries= is a task setting" in message
+    assert "dag.add_node(task(one, retries=2), ...)" in message
+    with pytest.raises(TaskDefinitionError, match="pass the arguments its signature takes"):
+        dag.add_node(one, 1, scale=2)  # not a setting: the usual advice
+    n = dag.add_node(many, 1, retries=2)  # a function that takes it gets it
+    assert dag.run(executor="inline")[n] == 2

@@ -82,6 +82,7 @@ def test_the_error_tree() -> None:
         "TaskSkippedError": ("TaskError", Exception),
         "WorkerCrashedError": ("TaskError", Exception),
         "ExecutorError": ("WebberError", RuntimeError),
+        "OptionError": ("WebberError", TypeError),
     }
     for name, (parent, builtin) in tree.items():
         cls = getattr(webber, name)

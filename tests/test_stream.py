@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from webber import Promise, QueueDAG, WorkerCrashedError, stream, task
+from webber import Promise, QueueDAG, TaskDefinitionError, WorkerCrashedError, stream, task
 from webber import shutdown as webber_shutdown
 from webber._task_errors import TaskTimeoutError
 
@@ -107,3 +107,19 @@ def test_ctrl_c_stops_the_stream_and_its_workers() -> None:
         if p.pid not in before and p.is_running() and p.status() != psutil.STATUS_ZOMBIE
     }
     assert not left, left  # the stage workers were killed, not kept as spares
+
+
+def _pair(a: int, b: int) -> int:
+    return a + b
+
+
+def test_a_stage_that_cannot_take_the_item_and_items_that_are_not_iterable_are_refused() -> None:
+    # Both ran: the first failed every item at run time, the second raised a
+    # bare TypeError ("'int' object is not iterable") from inside the loop.
+    with pytest.raises(TaskDefinitionError, match=(
+            r"stream\(\): stage 2, task '_pair': _pair\(a, b\) cannot take 1 positional "
+            r"argument.*called with one argument, the item.*functools\.partial\(_pair, ")):
+        stream([1, 2], abs, _pair, executor="inline")
+    with pytest.raises(TaskDefinitionError, match=r"items must be iterable, got int 5; pass a"):
+        stream(5, abs, executor="inline")  # type: ignore[arg-type]
+    assert stream(iter([1, -2]), abs, executor="inline") == [1, 2]  # an iterator is read once

@@ -356,3 +356,25 @@ def test_tasks_called_before_the_with_block_leave_an_empty_run_that_says_why(
     )
     with pytest.raises(webber.UnknownNodeError, match=r"has no node 'load-1'; it has no nodes"):
         run["load-1"]
+
+
+def test_a_misspelled_setting_or_option_names_the_one_meant() -> None:
+    # Python's "got an unexpected keyword argument 'retires'" named neither
+    # the setting meant nor those there are.
+    with pytest.raises(webber.OptionError, match=r"task\(\) takes no retires=; did you mean "
+                                                 r"retries=\? its settings: name=, retries="):
+        task(retires=2)  # type: ignore[call-overload]
+    with pytest.raises(webber.OptionError, match="did you mean timeout="):
+        task(print, timout=1)  # type: ignore[call-overload]
+    with Flow("typo") as flow:
+        n = task(len)("abc")
+    for method in (flow.run, flow.execute):
+        with pytest.raises(TypeError, match=(  # (OptionError is one: code catching it still does)
+                r"Flow 'typo': \w+\(\) takes no exector=; did you mean executor=\?")):
+            method(exector="inline")  # type: ignore[call-arg]
+    with pytest.raises(webber.OptionError, match=r"run\(\) takes no colour=; its options: "):
+        flow.run(colour=True)  # type: ignore[call-arg]
+    # A TypeError raised inside, or a call that binds, is left alone.
+    assert flow.run(executor="inline")[n] == 3
+    with pytest.raises(webber.ListenerError):
+        flow.run(executor="inline", listeners=print)  # type: ignore[arg-type]

@@ -148,8 +148,25 @@ def check_call(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], name
             return_annotation=signature.empty)
         raise TaskDefinitionError(
             f"task {name!r}: {_shown(func)}{bare} cannot take "
-            f"{given}: {e}; pass the arguments its signature takes"
+            f"{given}: {e}; {_fix(kwargs, signature.parameters, func)}"
         ) from None
+
+
+def _fix(kwargs: Mapping[str, Any], parameters: Mapping[str, Any], func: Any) -> str:
+    """What to do about a call that does not bind. A task setting passed as an
+    argument (``dag.add_node(f, retries=2)``) is told as one: the generic advice
+    sent users to the function's signature, which never takes it."""
+    import dataclasses
+
+    settings = {f.name for f in dataclasses.fields(TaskOptions)}
+    misplaced = [key for key in kwargs if key in settings and key not in parameters]
+    if not misplaced:
+        return "pass the arguments its signature takes"
+    named = ", ".join(f"{key}=" for key in misplaced)
+    setting = f"{misplaced[0]}={kwargs[misplaced[0]]!r}"
+    return (f"{named} {'is a task setting' if len(misplaced) == 1 else 'are task settings'}, "
+            f"not an argument of the function: give it to task(), as in "
+            f"dag.add_node(task({_shown(func)}, {setting}), ...) or @task({setting})")
 
 
 def _shown(func: Any) -> str:

@@ -23,7 +23,8 @@ import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-from webber._errors import ExecutorError
+from webber._errors import ExecutorError, OptionError
+from webber._keywords import tells_keywords
 from webber.executors import NAMES, Executor
 
 __all__ = ["ENV_EXECUTOR", "Config", "config"]
@@ -51,8 +52,18 @@ class Config:
     >>> webber.config.executor = None               # back to WEBBER_EXECUTOR or processes
     """
 
+    __slots__ = ("_executor",)
+
     def __init__(self) -> None:
         self._executor: str | Executor | None = None
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # A misspelt setting (webber.config.exector = ...) was kept as a new
+        # attribute, and changed nothing, silently.
+        if name not in ("executor", "_executor"):
+            raise OptionError(f"webber.config has no setting {name!r}; its one setting is "
+                              f"executor: webber.config.executor = 'threads'")
+        object.__setattr__(self, name, value)
 
     @property
     def executor(self) -> str | Executor | None:
@@ -75,6 +86,7 @@ class Config:
         finally:
             self._executor = saved
 
+    @tells_keywords("setting")
     def set(self, *, executor: str | Executor | None = None) -> AbstractContextManager[Config]:
         """Set ``executor`` now; as a context manager, restore it on exit."""
         _check(executor, "webber.config.set(executor=...)")

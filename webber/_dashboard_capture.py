@@ -8,13 +8,15 @@ import threading
 import traceback
 from typing import TYPE_CHECKING
 
+from webber._output import Observer
+
 if TYPE_CHECKING:
     from webber._dashboard_board import Board
 
 __all__ = ["Capture", "traceback_of"]
 
 
-class Capture(logging.Handler):
+class Capture(Observer):
     """Printed lines (records with ``stream``) and failures' tracebacks (records
     with ``exc_info``) from the ``"webber"`` logger, into the Boards of the
     runs going on. One for the process, on that logger from the first watched

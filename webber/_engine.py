@@ -16,8 +16,7 @@ State, all in the caller's thread (no locks; executors only enqueue)::
     inbox        the executors' messages, and timers: retry delays and timeouts
     fan_outs     n -> a fan-out's elements' results as they come (a Column when plain)
     session      run(cache=...)'s keys, hits and misses (_cache_session)
-    limits       run(limits=...)'s slots per concurrency tag (_limits): a job
-                 waits there for a slot; a finished job hands its slot on
+    limits       run(limits=...)'s slots per tag (_limits); a finished job hands its slot on
     column       plain tasks (_to_column) go in Columns when no cache, limit or listener
                  of each task is there (Hooks.columns): no Job or running entry, one pass
 
@@ -47,9 +46,10 @@ from webber._inbox import Inbox
 from webber._limits import Limits
 from webber._plan import Plan, PlanNode
 from webber._run import Attempt, Recorder, Run, State
-from webber._verdicts import holds, log_failure, log_retry, tell_final, timeout_error
+from webber._verdicts import holds, log_failure, log_retry, ran_late, tell_final, timeout_error
 from webber.executors._base import Column, ColumnOutcomes, Executor, Job, Outcome, Outcomes, Started
 from webber.executors._pickling import plain
+from webber.executors._sendable import ONE_SHOT, one_shot_error
 
 if TYPE_CHECKING:  # (run(cache=...) alone makes one: its imports cost a first run ~10 ms)
     from webber._cache_session import CacheSession
@@ -343,8 +343,7 @@ class _Engine:
                 self.running[key] = job  # a late outcome of an attempt that timed out
             return
         if (not self.began or self.began.pop(key, None) is None) and self.hooks.on_task_start:
-            # It started and ended between two looks of the executor (a batch
-            # of results): its start event comes with its end.
+            # (started and ended between two looks of the executor: its start comes with its end)
             self.hooks.task_start(job.node, job.attempt, job.index, worker)
         if self.limits.caps:
             self._release(job)
@@ -352,9 +351,10 @@ class _Engine:
             head = self.ends.pop(key, None)
             if head is not None:
                 del self.chains[head]
-        if ok and job.timeout is not None and duration > job.timeout:
-            # Only the inline executor gets here: it cannot interrupt a task.
+        if ran_late(job, ok, value, duration):  # (inline only)
             ok, value = False, timeout_error(job)
+        elif ok and value.__class__ in ONE_SHOT and len(self.plan.nodes[job.node].children) > 1:
+            ok, value = False, one_shot_error(job.node, value)
         self._record(job.node, job.index, job.attempt, ok, value, started, duration, worker)
         if not ok:
             if self.chains:

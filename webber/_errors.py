@@ -33,6 +33,7 @@ bad graph, ``KeyError`` for an unknown id, ``TimeoutError`` for a timeout)::
      ├── CacheError (ValueError)           run(cache=...) got something it cannot use
      ├── LimitError (ValueError)           run(limits=...) got something it cannot use
      ├── ListenerError (TypeError)         run(listeners=... or callbacks=...) hears nothing
+     ├── OptionError (TypeError)           run(), execute() or task() got a keyword it lacks
      ├── DashboardError (ValueError)       run(dashboard=...) or a Dashboard's address is unusable
      ├── DiagramError (RuntimeError)       a diagram cannot be drawn or written
      └── FormatError (ValueError)          a graph cannot be written to JSON or read from it
@@ -61,6 +62,7 @@ __all__ = [
     "InvalidPromiseError",
     "LimitError",
     "ListenerError",
+    "OptionError",
     "PoolClosedError",
     "ResultLostError",
     "ResumeError",
@@ -282,12 +284,19 @@ class FormatError(WebberError, ValueError):
 
 
 class PoolClosedError(ExecutorError):
-    """The process pool was shut down while a run still used it.
+    """The process pool was shut down while a run still used it (its message,
+    unless given, says how that happens and what to do).
 
     >>> import webber
     >>> issubclass(webber.PoolClosedError, RuntimeError)
     True
     """
+
+    def __init__(self, message: str = (
+            "the process pool was shut down (webber.shutdown(), or Ctrl-C or an error in "
+            "another run going on at the same time) while this run used it; run the flow "
+            "again")) -> None:
+        super().__init__(message)
 
 
 class ResultLostError(ExecutorError):
@@ -357,6 +366,21 @@ class ListenerError(WebberError, TypeError):
     ... except webber.ListenerError as e:
     ...     print(str(e).split(":")[0])
     listeners= takes webber.Listener objects, in a list
+    """
+
+
+class OptionError(WebberError, TypeError):
+    """``run()``, ``execute()``, ``task()`` or ``webber.config`` got a keyword or
+    setting it does not have (a misspelled option): the message names the ones
+    it has (the closest first).
+
+    >>> import webber
+    >>> dag = webber.DAG()
+    >>> try:
+    ...     dag.run(exector="inline")
+    ... except webber.OptionError as e:
+    ...     print(str(e).split(";")[0])
+    DAG 'dag': run() takes no exector=
     """
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from webber._errors import TaskDefinitionError
 from webber._plan import PlanNode
 from webber._refs import Ref, find
 from webber._task_errors import add_note
@@ -107,7 +108,7 @@ def element_deps(node: PlanNode) -> tuple[str, ...]:
     return tuple(u for u in node.deps if u in taken)
 
 
-def items_of(node: PlanNode, values: Mapping[str, Any]) -> list[Any] | TypeError:
+def items_of(node: PlanNode, values: Mapping[str, Any]) -> list[Any] | TaskDefinitionError:
     """The items fan-out ``node`` runs over, its parents' results in ``values``;
     or the error to fail it with when they are not iterable."""
     slot = node.node.fan_out_slot
@@ -124,7 +125,11 @@ def items_of(node: PlanNode, values: Mapping[str, Any]) -> list[Any] | TypeError
             return list(zip(*(list(items(s)) for s in source), strict=False))
         return list(items(source))
     except Exception as e:
-        return TypeError(
+        parents = [s.id for s in (source if node.node.fan_out_zip else (source,))
+                   if isinstance(s, Ref)]
+        made = f"make {', '.join(map(repr, parents))} return one" if parents else "pass one"
+        return TaskDefinitionError(
             f"task {node.id!r}: .map() needs an iterable, got "
-            f"{type(items(source)).__name__}: {e} (an IterPromise's source too)"
+            f"{type(items(source)).__name__}: {e} (an IterPromise's source too); "
+            f"{made}, such as a list"
         )

@@ -25,10 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from webber import _context
 from webber._edits import GraphEdits, check_condition
-from webber._errors import (
-    TaskDefinitionError,
-    WebberError,
-)
+from webber._errors import TaskDefinitionError, WebberError
 from webber._gc import frozen
 from webber._graph import Condition, RetryOn, display_name, plain_options, runs
 from webber._keywords_040 import takes_040_keywords
@@ -390,7 +387,8 @@ class DAG(GraphEdits):
 
     async def arun(self, executor: str | Executor | None = None, **options: Any) -> Run:
         """:meth:`run` (same arguments) without blocking the caller's event loop
-        (Jupyter, FastAPI): the run goes on in a thread of its own.
+        (Jupyter, FastAPI), in a thread of its own; cancelling the ``await``
+        (a notebook's interrupt) stops it as Ctrl-C stops :meth:`run`.
 
         >>> import asyncio, webber
         >>> dag = webber.DAG()
@@ -398,9 +396,9 @@ class DAG(GraphEdits):
         >>> asyncio.run(dag.arun(executor="threads"))[n]
         6
         """
-        from asyncio import to_thread
+        from webber._running import in_thread
 
-        return await to_thread(functools.partial(self.run, executor, **options))
+        return await in_thread(functools.partial(self.run, executor, **options))
 
     def execute(
         self,

@@ -18,10 +18,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
 
 from webber.executors._base import ColumnOutcomes, Outcome, Outcomes, Report, Started
 
-__all__ = ["HEARTBEAT", "STARTS", "Inbox"]
+__all__ = ["HEARTBEAT", "STARTS", "Inbox", "Stop"]
 
 #: seconds between wake-ups of an idle loop in the main thread (see Inbox.wait)
 HEARTBEAT = 0.25
@@ -29,12 +31,56 @@ HEARTBEAT = 0.25
 STARTS = 0.05
 
 
+class Stop:
+    """Stops the runs going on in a thread when the caller no longer waits
+    for them: ``await flow.arun()`` cancelled (a notebook's interrupt, a
+    request's timeout) stops its run as Ctrl-C stops ``run()``. Left alone,
+    the run went on to its end in the background, holding the workers, and
+    ``asyncio.run()`` (or the kernel) waited for it at exit."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inboxes: list[Inbox] = []
+        self._stopped = False
+
+    def within(self, call: Callable[[], Any]) -> Any:
+        """``call()``, with the loops it starts in this thread stopped by :meth:`stop`."""
+        token = _stop.set(self)
+        try:
+            return call()
+        finally:
+            _stop.reset(token)
+
+    def join(self, inbox: Inbox) -> None:
+        with self._lock:
+            self._inboxes.append(inbox)
+            if self._stopped:
+                inbox.put(_cancelled())
+
+    def stop(self) -> None:
+        """Make each loop raise ``asyncio.CancelledError`` at its next wait
+        (its executors then stop, as after Ctrl-C)."""
+        with self._lock:
+            self._stopped = True
+            for inbox in self._inboxes:
+                inbox.put(_cancelled())
+
+
+def _cancelled() -> BaseException:
+    from asyncio import CancelledError  # (rare: not at every import)
+
+    return CancelledError("the caller stopped waiting for the run")
+
+
+_stop: ContextVar[Stop | None] = ContextVar("webber_stop", default=None)
+
+
 class Inbox:
     """Executor messages and timers, for one loop in one thread."""
 
     def __init__(self) -> None:
         self.messages: queue.SimpleQueue[
-            Started | Outcome | Outcomes | ColumnOutcomes | list[Started | Outcome]
+            Started | Outcome | Outcomes | ColumnOutcomes | list[Started | Outcome] | BaseException
         ] = queue.SimpleQueue()
         self.put = self.messages.put
         """What executors report to (any thread)."""
@@ -48,6 +94,9 @@ class Inbox:
         self._main_thread = threading.current_thread() is threading.main_thread()
         #: the owner waits with no timeout (no start, timer or heartbeat due)
         self.sleeping = False
+        stop = _stop.get()
+        if stop is not None:
+            stop.join(self)
 
     def report(
         self,
@@ -75,7 +124,8 @@ class Inbox:
         self.held, self._look = held, now() + STARTS
 
         def report(
-            message: Started | Outcome | Outcomes | ColumnOutcomes | list[Started | Outcome],
+            message: (Started | Outcome | Outcomes | ColumnOutcomes | list[Started | Outcome]
+                      | BaseException),
         ) -> None:
             if type(message) is Started:
                 if threading.get_ident() == owner:
@@ -140,6 +190,8 @@ class Inbox:
                         assert isinstance(message, Outcomes), "columns for a loop that takes none"
                         for outcome in message.each():
                             finished(outcome)
+                elif isinstance(message, BaseException):
+                    raise message  # the loop cannot go on (Stop, a pool shut down)
                 else:
                     for one in message if isinstance(message, list) else (message,):
                         if isinstance(one, Started):

@@ -8,6 +8,9 @@ webber names them for what they are (``parent``, ``child``, ``predicate``,
 one dictionary of names for every class that has those methods. Passing both
 names is the error Python gives for an argument passed twice.
 
+The same class decorator makes ``run`` and ``execute`` tell a misspelled
+option (``run(exector=...)``) with the one meant (see ``_keywords``).
+
 Not ``add_edge``: it is called once per edge of 100,000-edge builds, and the
 wrapper costs 0.4-0.65 us a call (11-15% of a link's build); 0.4.0 code passes
 its two nodes by position there, as its README does.
@@ -19,7 +22,9 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-__all__ = ["RENAMED", "takes_040_keywords"]
+from webber._keywords import tells_keywords
+
+__all__ = ["RENAMED", "TOLD", "takes_040_keywords"]
 
 C = TypeVar("C", bound=type)
 
@@ -37,6 +42,10 @@ RENAMED: Mapping[str, Mapping[str, str]] = {
 }
 
 
+#: the methods whose misspelled keywords are told (the ways to run a graph)
+TOLD = ("execute", "run")
+
+
 def takes_040_keywords(cls: C) -> C:
     """``cls`` with each of its own methods named in :data:`RENAMED` taking
     0.4.0's keywords too (a class decorator)."""
@@ -44,6 +53,10 @@ def takes_040_keywords(cls: C) -> C:
         method = cls.__dict__.get(name)
         if method is not None:
             setattr(cls, name, _renamed(method, names))
+    for name in TOLD:
+        method = cls.__dict__.get(name)
+        if method is not None:
+            setattr(cls, name, tells_keywords("option")(method))
     return cls
 
 

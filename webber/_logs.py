@@ -28,6 +28,10 @@ _FIELDS = ("name", "levelno", "levelname", "pathname", "filename", "module", "li
            "funcName", "created", "msecs", "thread", "threadName", "process", "processName")
 
 
+#: what webber's own records of task output carry (``_output.emit_line``)
+_WEBBER = ("task", "node", "stream")
+
+
 class _Forward(logging.Handler):
     def __init__(self, emit: Callable[[str, str, str, str], None]) -> None:
         super().__init__()
@@ -38,6 +42,11 @@ class _Forward(logging.Handler):
         try:
             fields: dict[str, Any] = {k: getattr(record, k, None) for k in _FIELDS}
             fields["msg"] = record.getMessage()
+            # A line of a flow run inside this task (on processes of its own)
+            # reaches this worker's logging as a record that names its task:
+            # that name, not this task's, is the line's (it arrived on a pool
+            # thread, outside any task, and was logged nameless).
+            fields.update({k: v for k in _WEBBER if (v := getattr(record, k, None)) is not None})
             if record.exc_info:
                 fields["exc_text"] = self.exceptions.formatException(record.exc_info)
             if record.stack_info:

@@ -30,6 +30,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TextIO
 
 __all__ = [
+    "Observer",
     "TaskFormatter",
     "capture",
     "collecting",
@@ -117,14 +118,47 @@ def ensure_handler() -> None:
     WARNING, and a ``"webber"`` logger that inherits it would drop every
     printed line (INFO) -- output would vanish because of an unrelated setting.
     Setting the ``"webber"`` logger's own level (to WARNING, say) still silences it.
+    A configuration made after webber added its handler (``logging.basicConfig()``
+    in a notebook's later cell) wins too: the handler is taken away, else every
+    line would be written twice, once by each.
     """
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.INFO)
-    if logger.hasHandlers():
-        return
-    handler = _StdoutHandler()
-    handler.setFormatter(TaskFormatter())
-    logger.addHandler(handler)
+    global _default
+    with _handler_lock:  # two runs starting at once must not add it twice
+        ours = [h for h in logger.handlers if h is _default]
+        if _configured(besides=ours):
+            for handler in ours:
+                logger.removeHandler(handler)
+        elif not ours:
+            if _default is None:
+                _default = _StdoutHandler()
+                _default.setFormatter(TaskFormatter())
+            logger.addHandler(_default)
+
+
+_handler_lock = threading.Lock()
+#: the handler webber adds when logging is not configured (only this one is
+#: taken away when it is: a _StdoutHandler the user added is theirs)
+_default: logging.Handler | None = None
+
+
+class Observer(logging.Handler):
+    """A handler of webber's own that reads the records (the dashboard's):
+    not a configuration of the user's, so task output still needs a handler."""
+
+
+def _configured(besides: list[logging.Handler]) -> bool:
+    """Whether a record of ``webber`` reaches a handler other than ``besides``
+    and webber's observers (``Logger.hasHandlers``, those left out)."""
+    current: logging.Logger | None = logger
+    while current is not None:
+        if any(h not in besides and not isinstance(h, Observer) for h in current.handlers):
+            return True
+        if not current.propagate:
+            return False
+        current = current.parent
+    return False
 
 
 def emit_line(task: str, line: str, stream: str = "stdout", node: str = "",

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from webber import _context
+from webber._checks import check_call
 from webber._errors import ChainError, GraphError, TaskDefinitionError, WebberError
 from webber._flow import DAG
 from webber._graph import Condition, TaskOptions, display_name, slug
@@ -296,7 +297,21 @@ def _stages_of(funcs: tuple[Callable[..., Any], ...]) -> list[Stage]:
             func = func.fn
         else:
             name, settings = display_name(func), (0, 0.0, 1.0, None)
+        _takes_one(func, name, position)
         base = slug(name)
         counts[base] = counts.get(base, 0) + 1
         stages.append(Stage(f"{base}-{counts[base]}", name, func, (), {}, "first", "", *settings))
     return stages
+
+
+def _takes_one(func: Callable[..., Any], name: str, position: int) -> None:
+    """Refuse, at the stream() call, a stage that cannot take one argument (the
+    item): else each item failed in it at run time."""
+    try:
+        check_call(func, (None,), {}, name)
+    except TaskDefinitionError as e:
+        reason = str(e).rsplit(";", 1)[0]
+        raise TaskDefinitionError(
+            f"stream(): stage {position}, {reason}; a stage is called with one argument, "
+            f"the item (bind the others first: functools.partial({name}, ...))"
+        ) from None

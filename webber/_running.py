@@ -5,21 +5,25 @@ store, listeners -- then the engine."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
+
+from webber._task_errors import add_note
 
 if TYPE_CHECKING:
     from webber._cache import Cache
+    from webber._cache_session import CacheSession
     from webber._callbacks import DAGCallbacks
     from webber._dashboard import Dashboard
     from webber._dashboard_board import Board
     from webber._events import Listener
     from webber._flow import DAG
+    from webber._plan import Plan
     from webber._progress import Bar
     from webber._run import Run
     from webber.executors import Executor
 
-__all__ = ["run_graph"]
+__all__ = ["in_thread", "run_graph"]
 
 
 def run_graph(
@@ -56,16 +60,7 @@ def run_graph(
         from webber._resume import reusable
 
         reuse = reusable(plan, resume)
-    session = None
-    if cache is not None:  # (imported here: a run without a cache does not pay for them)
-        from webber._cache import resolve_cache
-        from webber._cache_session import CacheSession
-        from webber._gc import frozen
-
-        store = resolve_cache(cache)
-        if store is not None:
-            with frozen:  # (its keys are objects per node, as the run's are: see _gc)
-                session = CacheSession(store, plan)
+    session = None if cache is None else _cache_session(cache, plan)
     listening, shown = _listeners(listeners, dashboard, progress)
     if callbacks is not None:
         from webber._callbacks import listener_for
@@ -76,12 +71,28 @@ def run_graph(
             plan, chosen, listeners=listening, reuse=reuse, tracebacks=tracebacks,
             verbose=verbose, session=session, limits=limits,
         )
-    except BaseException:
+    except BaseException as stopped:
         for each in shown:  # Ctrl-C: the page and the bar say the run stopped there
             each.cut()
+        if isinstance(stopped, KeyboardInterrupt):  # (its traceback ends in webber's loop)
+            add_note(stopped, f"webber: run {dag.name!r} stopped by Ctrl-C; no more tasks start")
         raise
     run._owner = (dag._kin, dag._label())  # to refuse ids and Promises of other graphs
     return run
+
+
+def _cache_session(cache: str | os.PathLike[str] | Cache, plan: Plan) -> CacheSession | None:
+    """The run's side of the ``cache=`` store (imported here: a run without a
+    cache does not pay for the store's modules)."""
+    from webber._cache import resolve_cache
+    from webber._cache_session import CacheSession
+    from webber._gc import frozen
+
+    store = resolve_cache(cache)
+    if store is None:
+        return None
+    with frozen:  # (its keys are objects per node, as the run's are: see _gc)
+        return CacheSession(store, plan)
 
 
 def _listeners(
@@ -99,6 +110,7 @@ def _listeners(
                             f"{listeners!r}; e.g. run(listeners=[MyListener()])")
     listening = list(listeners)
     for listener in listening:
+        _warn_unknown_events(listener, EVENTS)
         if not any(overrides(listener, event) for event in EVENTS):
             raise ListenerError(
                 f"listeners= takes webber.Listener objects, in a list: {listener!r} has "
@@ -132,3 +144,35 @@ def _nothing_to_run(name: str) -> None:
         "%r has no tasks to run: a task call records one only inside "
         "'with Flow(...) as flow:' (outside, it runs at once), add_node() adds one", name,
     )
+
+
+def _warn_unknown_events(listener: object, events: tuple[str, ...]) -> None:
+    """Say which ``on_...`` methods of ``listener`` are no event: a misspelt one
+    (``on_task_finish``) is never called, and its listener heard nothing of it."""
+    import difflib
+    import logging
+
+    for name in dir(type(listener)):
+        if name.startswith("on_") and name not in events and callable(getattr(listener, name)):
+            close = difflib.get_close_matches(name, events, n=1)
+            logging.getLogger("webber").warning(
+                "listener %s has %s(), which is no event, so it is never called%s; "
+                "the events: %s", type(listener).__name__, name,
+                f" (did you mean {close[0]}?)" if close else "", ", ".join(events))
+
+
+async def in_thread(run: Callable[[], Run]) -> Run:
+    """``DAG.arun``: ``run()`` in a thread of its own. Cancelling the await
+    stops the run (see ``_inbox.Stop``): else it went on in the background,
+    its later tasks too, holding the workers, and ``asyncio.run()`` or the
+    kernel waited for it."""
+    from asyncio import CancelledError, to_thread
+
+    from webber._inbox import Stop
+
+    stop = Stop()
+    try:
+        return await to_thread(stop.within, run)
+    except CancelledError:
+        stop.stop()
+        raise

@@ -17,6 +17,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, over
 from webber import _context
 from webber._errors import TaskDefinitionError
 from webber._graph import RetryOn, TaskOptions, display_name
+from webber._keywords import tells_keywords
 
 __all__ = ["AsyncTask", "Task", "task"]
 
@@ -195,7 +196,8 @@ def task(
 ) -> _Decorator: ...
 
 
-def task(  # type: ignore[misc]  # (the async overload's R is the awaited value)
+@tells_keywords("setting")  # type: ignore[misc]  # (the async overload's R is the awaited value)
+def task(
     fn: Callable[P, R] | None = None,
     /,
     *,

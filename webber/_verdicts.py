@@ -16,7 +16,7 @@ from webber._run import State
 from webber._task_errors import TaskTimeoutError
 from webber.executors._base import Job, fetch
 
-__all__ = ["holds", "log_failure", "log_retry", "tell_final", "timeout_error"]
+__all__ = ["holds", "log_failure", "log_retry", "ran_late", "tell_final", "timeout_error"]
 
 log = logging.getLogger("webber")
 
@@ -83,6 +83,14 @@ def log_failure(node: PlanNode, job: Job, error: BaseException, tracebacks: bool
             exc_info=error if tracebacks else None,
             extra=_about(node),
         )
+
+
+def ran_late(job: Job, ok: bool, value: Any, duration: float) -> bool:
+    """Whether an attempt that ended ran past its timeout, so it failed of it:
+    only the inline executor's can, which cannot interrupt a task (an async
+    one it cancels at the limit, a TimeoutError: see ``executors/_work``)."""
+    return (job.timeout is not None and duration > job.timeout
+            and (ok or isinstance(value, TimeoutError)))
 
 
 def timeout_error(job: Job) -> TaskTimeoutError:

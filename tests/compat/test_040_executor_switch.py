@@ -125,3 +125,14 @@ def test_config_set_is_a_setting_and_a_context_manager(monkeypatch: pytest.Monke
     with pytest.raises(ExecutorError, match=r"webber\.config\.executor is 'thread': use one of"):
         webber.config.executor = "thread"
     assert webber.config.executor is None
+
+
+def test_a_misspelt_setting_of_webber_config_is_refused() -> None:
+    # webber.config.exector = "threads" was kept as a new attribute and changed
+    # nothing: the runs went on on processes, silently.
+    with pytest.raises(webber.OptionError, match="no setting 'exector'; its one setting is "
+                                                 "executor"):
+        webber.config.exector = "threads"  # type: ignore[attr-defined]
+    with pytest.raises(webber.OptionError, match="did you mean executor="):
+        webber.config.set(exector="threads")  # type: ignore[call-arg]
+    assert webber.config.executor is None

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pytest
 
 import webber
 from tests.conftest import appears
-from webber import DAG, Flow, task
+from webber import DAG, Flow, Listener, task
 
 
 @task
@@ -73,15 +74,11 @@ def test_row24_awaits_overlap_beyond_the_worker_count(executor: str) -> None:
 
 @pytest.mark.timeout(120)
 def test_async_task_timeout(executor: str) -> None:
-    if executor == "inline":
-        pytest.skip("inline cannot interrupt a task (documented): it would wait it out")
-    # Threads cancel the awaiting task, processes kill the worker; a dask worker
-    # finishes it (documented), so there the nap is short: the shared cluster
-    # must not stay busy after the test.
-    seconds = 3.0 if executor == "dask" else 300.0
+    # Threads, inline and a dask worker cancel the awaiting task (inline and
+    # dask waited it out, 300 s), processes kill the worker.
     limited = task(timeout=0.5)(nap.fn)
     with Flow() as flow:
-        n = limited(seconds)
+        n = limited(300.0)
         other = add(1, 2)
     run = flow.run(executor=executor)
     assert isinstance(run.error(n), webber.TaskTimeoutError)
@@ -103,6 +100,42 @@ def test_arun_does_not_block_the_event_loop(executor: str, tmp_path: Path) -> No
 
     # (Inline runs the task in arun's thread: the loop is free all the same.)
     assert asyncio.run(main()) is True
+
+
+def touch(path: str) -> None:
+    Path(path).touch()
+
+
+@pytest.mark.timeout(120)
+def test_cancelling_arun_stops_the_run(executor: str, tmp_path: Path) -> None:
+    # A notebook's interrupt of `await flow.arun()`: the run went on in the
+    # background, its later tasks too, and asyncio.run() (the kernel) waited for it.
+    if executor == "inline":
+        pytest.skip("its tasks run in arun's thread: the run stops after the one running")
+    release, after = tmp_path / "release", tmp_path / "after"
+    started = threading.Event()
+
+    class Started(Listener):
+        def on_task_start(self, node: str, attempt: int, index: int | None,
+                          worker: str) -> None:
+            started.set()
+
+    dag = DAG()
+    first = dag.add_node(appears, str(release))
+    dag.add_edge(first, dag.add_node(touch, str(after)))
+
+    async def main() -> None:
+        running = asyncio.ensure_future(dag.arun(executor=executor, listeners=[Started()]))
+        assert await asyncio.to_thread(started.wait, 60)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+    try:
+        asyncio.run(main())  # returns once arun's thread ends: its run stopped
+        assert not after.exists()
+    finally:
+        release.touch()
 
 
 def test_an_async_failure_is_the_task_s_own_exception(executor: str) -> None:

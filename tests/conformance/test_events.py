@@ -422,6 +422,25 @@ def test_what_hears_no_event_is_refused_at_the_call() -> None:
             dag.execute(executor="inline", callbacks=wrong)  # type: ignore[arg-type]
 
 
+def test_a_misspelt_event_of_a_listener_is_named(caplog: pytest.LogCaptureFixture) -> None:
+    # on_task_finish is no event: it was never called, and nothing said so.
+    class Finishes(Listener):
+        def on_task_start(self, node: str, attempt: int, index: int | None,
+                          worker: str) -> None:
+            pass
+
+        def on_task_finish(self, *args: Any) -> None:
+            raise AssertionError("never called")
+
+    dag = DAG()
+    dag.add_node(abs, -1)
+    assert dag.run(executor="inline", listeners=[Finishes()]).ok
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1, warned
+    assert warned[0].startswith("listener Finishes has on_task_finish(), which is no event, so "
+                                "it is never called (did you mean on_task_end?); the events: ")
+
+
 class MarksStarts(Listener):
     """Creates ``<dir>/<node>`` when the node's start event arrives."""
 

@@ -102,6 +102,10 @@ def test_map_over_a_non_iterable_fails_clearly(executor: str) -> None:
     run = flow.run(executor=executor)
     with pytest.raises(TypeError, match=r"square-1.*\.map\(\) needs an iterable, got int"):
         run[out]
+    # One of webber's own errors (it was a bare TypeError), saying what to change.
+    error = run.error(out)
+    assert isinstance(error, webber.TaskDefinitionError), type(error)
+    assert str(error).endswith("make 'total-1' return one, such as a list")
 
 
 # -- which failure wins, Promises among the items, one-shot iterables ---------------

@@ -103,6 +103,37 @@ def test_default_handler_only_without_configuration() -> None:
         logger.setLevel(saved[2])
 
 
+def test_a_configuration_made_after_a_run_takes_the_default_handlers_place() -> None:
+    # logging.basicConfig() in a notebook's cell after a first run: each line
+    # was written twice, by webber's handler (stdout) and by the root's (stderr).
+    logger = logging.getLogger("webber")
+    root = logging.getLogger()
+    saved = (logger.handlers[:], root.handlers[:], logger.level)
+    try:
+        logger.handlers.clear()
+        root.handlers.clear()
+        webber._output.ensure_handler()
+        assert [type(h) for h in logger.handlers] == [webber._output._StdoutHandler]
+        root.addHandler(logging.NullHandler())  # what basicConfig() does
+        webber._output.ensure_handler()
+        assert logger.handlers == []
+        root.handlers.clear()  # the configuration undone: output must still reach someone
+        webber._output.ensure_handler()
+        assert [type(h) for h in logger.handlers] == [webber._output._StdoutHandler]
+        watching = webber._output.Observer()  # the dashboard's: not the user's configuration
+        logger.addHandler(watching)
+        webber._output.ensure_handler()
+        assert [type(h) for h in logger.handlers] == [webber._output._StdoutHandler, type(watching)]
+        logger.removeHandler(watching)
+        mine = logging.NullHandler()
+        logger.addHandler(mine)  # a handler of the user's on "webber" itself
+        webber._output.ensure_handler()
+        assert logger.handlers == [mine]
+    finally:
+        logger.handlers[:], root.handlers[:] = saved[0], saved[1]
+        logger.setLevel(saved[2])
+
+
 # -- record fields, partial lines, failures, fan-outs -------------------------------
 
 

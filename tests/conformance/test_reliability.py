@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 import webber
-from webber import DAG, Condition, Promise
+from webber import DAG, Condition, Listener, Promise
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -233,6 +233,23 @@ def test_row11_ctrl_c_in_the_caller_stops_the_run(executor: str) -> None:
     assert "interrupted after" in out.stdout, out.stdout + out.stderr
     seconds = float(out.stdout.split("interrupted after")[1].split()[0])
     assert seconds < 3.5  # the Ctrl-C comes at 1 s; webber answers within ~2 s
+
+
+def test_row11_ctrl_c_says_which_run_it_stopped(executor: str) -> None:
+    # A Ctrl-C's traceback ends in webber's loop (_inbox.py), which tells
+    # nothing: a note under it names the run. (The Ctrl-C lands here in a
+    # listener, in the caller's loop, as a real one would.)
+    class CtrlC(Listener):
+        def on_task_end(self, node: str, state: str, attempt: int, duration: float,
+                        worker: str) -> None:
+            raise KeyboardInterrupt
+
+    dag = webber.DAG("nightly")
+    dag.add_node(abs, -1)
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        dag.run(executor=executor, listeners=[CtrlC()])
+    assert getattr(stopped.value, "__notes__", None) == [
+        "webber: run 'nightly' stopped by Ctrl-C; no more tasks start"]
 
 
 # -- rows 14, 15 ------------------------------------------------------------------------

@@ -402,6 +402,30 @@ def test_row30_flows_run_inside_workers_leave_no_pool_behind() -> None:
         w.children(recursive=True) for w in workers]
 
 
+def _prints(x: int) -> int:
+    print(f"inner {x}")
+    return x
+
+
+def _inner_flow_that_prints() -> int:
+    inner = DAG("inner")
+    inner.add_node(task(name="printer")(_prints), 5)
+    return inner.run(executor="processes", max_workers=1).ok
+
+
+def test_row30_lines_of_a_flow_run_inside_a_worker_keep_their_tasks_name(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # They reached the worker's logging on a pool thread, outside any task,
+    # and arrived nameless ("                : inner 5").
+    caplog.set_level(logging.INFO)
+    dag = DAG()
+    dag.add_node(_inner_flow_that_prints)
+    assert dag.run(executor="processes", max_workers=1).ok
+    lines = [r for r in caplog.records if r.getMessage() == "inner 5"]
+    assert [(vars(r)["task"], vars(r)["stream"]) for r in lines] == [("printer", "stdout")]
+    assert vars(lines[0])["node"].startswith("printer")
+
+
 # -- row 31: runs at once, each with its own max_workers ----------------------------------
 def _span() -> tuple[float, float]:
     start = time.time()
@@ -783,3 +807,54 @@ def test_batches_and_results_larger_than_a_pipe_holds_do_not_stall_the_pool() ->
     tasks = [dag.add_node(_rotated, payload, k % 7) for k in range(2000)]
     run = dag.run(executor="processes", max_workers=2)
     assert [run[t] for t in tasks] == [_rotated(payload, k % 7) for k in range(2000)]
+
+
+# -- the pool shut down under a run of another thread --------------------------------------
+def test_a_run_whose_pool_another_thread_shuts_down_fails_instead_of_waiting_forever(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    # webber.shutdown(), or Ctrl-C or an error in a run of another thread
+    # (its executor shuts the pool down): this run waited for answers no
+    # worker would send, for ever, and each worker's flusher thread printed
+    # a BrokenPipeError traceback when its task ended.
+    from tests.conftest import appears
+    from webber.executors import processes
+
+    release = tmp_path / "release"
+    started = threading.Event()
+
+    class Started(Listener):
+        def on_task_start(self, node: str, attempt: int, index: int | None,
+                          worker: str) -> None:
+            started.set()
+
+    dag = DAG()
+    dag.add_node(appears, str(release))
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            dag.run(executor="processes", max_workers=1, listeners=[Started()])
+            outcome.append(None)
+        except BaseException as e:
+            outcome.append(e)
+
+    running = threading.Thread(target=run)
+    running.start()
+    try:
+        assert started.wait(60)
+        pool = processes._pool
+        assert pool is not None
+        stopping = threading.Thread(target=webber.shutdown)  # it waits for the worker
+        stopping.start()
+        deadline = time.monotonic() + 60
+        while not pool.closed and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        release.touch()  # the task ends: after the pool closed, its answer goes nowhere
+    stopping.join(60)
+    running.join(60)
+    assert not running.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], webber.PoolClosedError), outcome
+    assert "run the flow again" in str(outcome[0])
+    err = capfd.readouterr().err
+    assert "BrokenPipeError" not in err, err

@@ -223,9 +223,11 @@ class Started:
 
 
 #: where an executor sends what happens: one message, or several in order
-#: (one hand-over for a batch of results), or a batch of Outcomes in columns
-Report = Callable[["Started | Outcome | Outcomes | ColumnOutcomes | list[Started | Outcome]"],
-                  None]
+#: (one hand-over for a batch of results), or a batch of Outcomes in columns;
+#: an exception when the run cannot go on (the loop raises it)
+Report = Callable[
+    ["Started | Outcome | Outcomes | ColumnOutcomes | list[Started | Outcome] | BaseException"],
+    None]
 
 
 class Remote(abc.ABC):

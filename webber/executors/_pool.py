@@ -141,10 +141,7 @@ class Pool:
     def submit(self, jobs: Sequence[Job | Column], session: Session) -> None:
         with self.lock:
             if self.closed:
-                raise PoolClosedError(
-                    "the process pool was shut down (webber.shutdown(), or Ctrl-C in "
-                    "another run) while this run still used it; run the flow again"
-                )
+                raise PoolClosedError()
             session.pending.extend(jobs)
             session.extra += sum(len(c.nodes) - 1 for c in jobs if c.__class__ is Column)
             self._dispatch()
@@ -459,7 +456,7 @@ class Pool:
             if self.closed:
                 return
             self.closed = True
-            procs = list(self.procs)
+            procs, runs = list(self.procs), list(self.sessions)
             for proc in procs:
                 if kill or proc in self.booting:  # (one still importing would finish first)
                     self._close(proc)
@@ -479,6 +476,8 @@ class Pool:
             remove_segments_of(proc.pid)
             forget_told(proc)
         self.waker.close()
+        for session in runs:  # (another thread's run waited forever for its answers)
+            session.report(PoolClosedError())
 
     def forget(self) -> None:
         """In the child of an ``os.fork()``: drop this (the parent's) pool.

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import AsyncIterator, Iterator
+from types import AsyncGeneratorType, GeneratorType
 from typing import Any
 
 from webber._task_errors import ResultSendError
 
-__all__ = ["result_send_error", "unsendable"]
+__all__ = ["ONE_SHOT", "one_shot_error", "result_send_error", "unsendable"]
 
 
 def result_send_error(node: str, value: Any, cause: BaseException) -> ResultSendError:
@@ -36,6 +37,22 @@ def result_send_error(node: str, value: Any, cause: BaseException) -> ResultSend
     )
     error.__cause__ = cause
     return error
+
+
+#: results read once: children sharing one in the caller's process (inline,
+#: threads) would each take items the others then miss (silently: a second
+#: child of a generator found it empty); a worker process cannot pickle them
+ONE_SHOT = frozenset((GeneratorType, AsyncGeneratorType))
+
+
+def one_shot_error(node: str, value: Any) -> ResultSendError:
+    """The error of task ``node``, whose result ``value`` (of :data:`ONE_SHOT`)
+    two or more children would share (one child reads it as in plain Python)."""
+    return ResultSendError(
+        f"task {node!r} returned a {type(value).__name__}, which is read once, and "
+        f"its children could not each read it; return the items instead (list(...))",
+        node,
+    )
 
 
 class _Nowhere:

@@ -107,6 +107,7 @@ def _leave(entered: tuple[Token[Any], capture]) -> None:
 def call(
     name: str, node: str, func: Callable[..., Any], args: tuple[Any, ...],
     kwargs: Mapping[str, Any], inputs: Mapping[Any, Any] | None, started: float,
+    timeout: float | None = None,
 ) -> tuple[bool, Any, float, float]:
     """One attempt of a task that begins now (``started``, by ``time.time()``),
     as it happens: ``(ok, value, started, duration)``.
@@ -115,7 +116,8 @@ def call(
     captured, and whatever it raises is its failure (:func:`_failure`);
     never raises for the task's sake. A coroutine the task returns (an
     ``async def`` task run here, not on the event loop: inline, a dask
-    worker) is awaited in this thread. The one runner of a sync attempt on
+    worker) is awaited in this thread, and cancelled at ``timeout`` (nothing
+    else here can stop it: inline waited for it to its end). The one runner of a sync attempt on
     every executor, in fields rather than a Job: a worker process runs it
     per task and builds no Job."""
     t0 = time.perf_counter()
@@ -128,7 +130,7 @@ def call(
             args, kwargs = _substituted(args, kwargs, inputs)
         value = func(*args, **kwargs)
         if type(value) is CoroutineType:  # (inspect.iscoroutine, without its call)
-            value = _await_here(value)
+            value = _await_here(value, timeout)
         ok = True
     except BaseException as error:
         ok, value = False, _failure(node, error)
@@ -209,14 +211,17 @@ def run_job(job: Job, report: Callable[[Started], None] | None = None) -> Outcom
     if report is not None:
         report(Started(job, started, worker))
     ok, value, started, duration = call(
-        job.name, job.node, job.func, job.args, job.kwargs, job.inputs, started
+        job.name, job.node, job.func, job.args, job.kwargs, job.inputs, started, job.timeout
     )
     return Outcome(job, ok, value, started, duration, worker)
 
 
-def _await_here(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run ``coroutine`` to its end, blocking this thread."""
+def _await_here(coroutine: Coroutine[Any, Any, Any], timeout: float | None = None) -> Any:
+    """Run ``coroutine`` to its end, or cancel it after ``timeout`` seconds
+    (then it fails: the engine tells a timeout by its duration), blocking this thread."""
     import asyncio  # here and below, on first use: 30 ms a worker would pay at start
+    if timeout is not None:
+        coroutine = _limited(coroutine, timeout)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -227,6 +232,15 @@ def _await_here(coroutine: Coroutine[Any, Any, Any]) -> Any:
         return asyncio.run(coroutine)
     # This thread runs a loop (inline in a notebook cell): it cannot wait on itself.
     return asyncio.run_coroutine_threadsafe(coroutine, event_loop()).result()
+
+
+async def _limited(coroutine: Coroutine[Any, Any, Any], timeout: float) -> Any:
+    import asyncio
+
+    try:
+        return await asyncio.wait_for(coroutine, timeout)
+    except asyncio.TimeoutError:  # (on 3.10 not the built-in one, which the engine tells)
+        raise TimeoutError(f"cancelled after its timeout={timeout:g}") from None
 
 
 async def run_job_async(

@@ -224,7 +224,10 @@ class _Worker:
             time.sleep(FLUSH)  # what finishes meanwhile shares the message
             with self.lock:
                 self.due.clear()
-                self.flush_locked()
+                try:
+                    self.flush_locked()
+                except BrokenPipeError:  # (see main)
+                    return
 
     def function(self, fid: Any) -> Any:
         entry = self.functions[fid]
@@ -471,7 +474,10 @@ def main() -> None:
     _output.set_emitter(worker.emit)
     _logs.forward(worker.emit)
     _shm.notify = lambda text: worker.send(("note", text))  # the caller logs it
-    with _output.redirected():
+    # A broken pipe: the caller closed it (its pool shut down with tasks still
+    # running here), so nobody reads what is left to send; exit quietly (each
+    # worker printed a BrokenPipeError traceback).
+    with _output.redirected(), contextlib.suppress(BrokenPipeError):
         worker.serve()
     with contextlib.suppress(ValueError, OSError):  # a task may have closed the real stdout
         sys.stdout.flush()
