@@ -122,6 +122,39 @@ def timeline(driver: Any) -> str:
         "return document.getElementById('lanes').getAttribute('aria-label')"))
 
 
+def look(driver: Any, nodes: list[str]) -> dict[str, Any]:
+    """The states of ``nodes``, the timeline's label, the status and the counts,
+    read in one script: the page cannot change between them (reads in separate
+    calls can mix what it showed of two runs)."""
+    return dict(driver.execute_script(
+        "var of = function (n) {"
+        "  var g = document.querySelector('g.node[data-node=\"' + n + '\"]');"
+        "  return g ? g.getAttribute('data-state') : null; };"
+        "return {states: arguments[0].map(of),"
+        "  timeline: document.getElementById('lanes').getAttribute('aria-label'),"
+        "  status: document.getElementById('status').textContent,"
+        "  counts: document.getElementById('counts').textContent};", nodes))
+
+
+def waiting_for_a_run(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The boards whose page's thread went to wait for another run
+    (``_dashboard_http._idle``), each put in under the dashboard's ``changed``,
+    which that thread keeps until its wait lets go of it: a board seen in the
+    list under ``changed`` has its thread waiting, done writing -- so the next
+    run's own thread writes that run's end to the page (``Stream.hand``)."""
+    from webber import _dashboard_http
+
+    idle, waiting = _dashboard_http._idle, []
+
+    def recorded(dashboard: Dashboard, board: Any, *, asleep: bool) -> None:
+        with dashboard.changed:
+            waiting.append(board)
+            idle(dashboard, board, asleep=asleep)
+
+    monkeypatch.setattr(_dashboard_http, "_idle", recorded)
+    return waiting
+
+
 def test_the_next_run_shows_every_tasks_end_at_once_and_its_timeline_at_the_next_look(
     browser: Any, dashboard: Dashboard, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -130,17 +163,29 @@ def test_the_next_run_shows_every_tasks_end_at_once_and_its_timeline_at_the_next
     dag.run(executor="inline", dashboard=dashboard)
     # What the page shows of the next run came with the run's end.
     looks_only_when_woken(monkeypatch)
+    waiting = waiting_for_a_run(monkeypatch)
     browser.get(dashboard.url)
     wait_for(browser, lambda: timeline(browser) == "timeline: 3 attempts on 1 lanes",
              "the first run's timeline")
     (page,) = dashboard.streams
     second = dashboard.board
+
+    def page_waits() -> bool:
+        with dashboard.changed:
+            return second in waiting
+
+    wait_for(browser, page_waits, "the page's thread to wait for the next run")
     dag.run(executor="inline", dashboard=dashboard)
     assert dashboard.board is not second and page.board is dashboard.board and page.later
-    wait_for(browser, lambda: [state(browser, n) for n in nodes] == ["success"] * 3
-             and timeline(browser) == "timeline: 0 attempts on 0 lanes", "the next run's end")
-    assert status(browser).startswith("finished")
-    assert "3/3 done" in browser.find_element("id", "counts").text
+
+    def ended() -> dict[str, Any] | None:
+        shown = look(browser, nodes)
+        return shown if shown["states"] == ["success"] * 3 \
+            and shown["timeline"] == "timeline: 0 attempts on 0 lanes" else None
+
+    end = wait_for(browser, ended, "the next run's end")
+    assert end["status"].startswith("finished")
+    assert "3/3 done" in end["counts"]
     with dashboard.changed:  # the page's next look
         dashboard.changed.notify_all()
     wait_for(browser, lambda: timeline(browser) == "timeline: 3 attempts on 1 lanes",

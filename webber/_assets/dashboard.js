@@ -440,8 +440,14 @@
   })();
 
   var timer = null;
+  // A run loaded and not drawn yet; a run event's run waits for its first batch
+  // (sent with it, in one write) to be drawn: the page never shows that run
+  // without it (every task pending, "running", for a run that ended).
+  var fresh = false, unbatched = false;
   function render() {
     timer = null;
+    if (unbatched) return;
+    if (fresh) { clear(); drawGraph(); fresh = false; }
     updateGraph(); updateHeader(); updateFailures(); updateOutput(); drawTimeline();
   }
   function schedule() { if (timer === null) timer = setTimeout(render, 16); }
@@ -452,21 +458,24 @@
     DATA = data;
     model(DATA.nodes);
     build();
-    selected = null;
     failureEls = new Map();
+    shownLines = 0;
+    if (DATA.batch) apply(DATA.batch);
+    fresh = true;
+  }
+  // The page's parts that show one run, emptied for the run loaded.
+  function clear() {
+    selected = null;
     var failures = document.getElementById("failures");
     failures.textContent = "";
     html("p", "none", failures, "none");
     document.getElementById("output").textContent = "";
     document.getElementById("filter").textContent = "";
-    shownLines = 0;
     document.title = "webber: " + DATA.name;
     document.getElementById("title").textContent = DATA.name;
-    if (DATA.batch) apply(DATA.batch);
-    drawGraph();
-    render();
   }
   load(DATA);
+  render();
   window.addEventListener("resize", schedule);
 
   if (LIVE) {
@@ -478,10 +487,12 @@
       var batch = JSON.parse(m.data);
       if (String(batch.from) !== String(seen)) { events.close(); location.reload(); return; }  // a gap: start over
       apply(batch);
-      lost = false;
+      lost = unbatched = false;
       schedule();
     };
-    events.addEventListener("run", function (m) { lost = false; load(JSON.parse(m.data)); });
+    events.addEventListener("run", function (m) {
+      lost = false; unbatched = true; load(JSON.parse(m.data));
+    });
     events.onerror = function () { if (!finished) { lost = true; schedule(); } };
     // Running bars grow while nothing else happens.
     setInterval(function () { if (!finished && live.size) schedule(); }, 250);
