@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from webber import Listener
+
 #: dask is optional: without it the "dask" entries are left out, not failed.
 HAVE_DASK = importlib.util.find_spec("distributed") is not None
 
@@ -88,6 +90,17 @@ def task_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
         for r in caplog.records
         if r.name == "webber" and hasattr(r, "stream")
     ]
+
+
+class Starts(Listener):
+    """A listener (``listeners=[Starts(event)]``) that sets ``event`` when a
+    task starts: a test waits for it, not for a time."""
+
+    def __init__(self, event: Any) -> None:
+        self.event = event
+
+    def on_task_start(self, node: str, attempt: int, index: int | None, worker: str) -> None:
+        self.event.set()
 
 
 def appears(marker: str) -> bool:

@@ -5,25 +5,13 @@ from __future__ import annotations
 import pytest
 
 import webber
-from webber import DAG, Condition, Promise
-
-
-def double(x: int) -> int:
-    return 2 * x
-
-
-def add(x: int, y: int = 0) -> int:
-    return x + y
+from tests.compat._small import add, small_dag
+from webber import DAG, Condition
 
 
 @pytest.fixture
 def dag() -> DAG:
-    d = DAG()
-    a = d.add_node(double, 2)
-    d.add_node(add, Promise(a), y=1)
-    c = d.add_node(print, "side")
-    d.add_edge(a, c, continue_on=Condition.AnyCase)
-    return d
+    return small_dag()
 
 
 def test_neighbours_degrees_and_membership(dag: DAG) -> None:

@@ -6,25 +6,13 @@ from typing import Any
 
 import pytest
 
+from tests.compat._small import add, double, small_dag
 from webber import DAG, Condition, Promise
-
-
-def double(x: int) -> int:
-    return 2 * x
-
-
-def add(x: int, y: int = 0) -> int:
-    return x + y
 
 
 @pytest.fixture
 def dag() -> DAG:
-    d = DAG()
-    a = d.add_node(double, 2)
-    d.add_node(add, Promise(a), y=1)
-    c = d.add_node(print, "side")
-    d.add_edge(a, c, continue_on=Condition.AnyCase)
-    return d
+    return small_dag()
 
 
 def test_node_records_answer_0_4_0_field_names(dag: DAG) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import webber
-from tests.conftest import appears
-from webber import DAG, Flow, Listener, task
+from tests.conftest import Starts, appears
+from webber import DAG, Flow, task
 
 
 @task
@@ -115,17 +115,12 @@ def test_cancelling_arun_stops_the_run(executor: str, tmp_path: Path) -> None:
     release, after = tmp_path / "release", tmp_path / "after"
     started = threading.Event()
 
-    class Started(Listener):
-        def on_task_start(self, node: str, attempt: int, index: int | None,
-                          worker: str) -> None:
-            started.set()
-
     dag = DAG()
     first = dag.add_node(appears, str(release))
     dag.add_edge(first, dag.add_node(touch, str(after)))
 
     async def main() -> None:
-        running = asyncio.ensure_future(dag.arun(executor=executor, listeners=[Started()]))
+        running = asyncio.ensure_future(dag.arun(executor=executor, listeners=[Starts(started)]))
         assert await asyncio.to_thread(started.wait, 60)
         running.cancel()
         with pytest.raises(asyncio.CancelledError):

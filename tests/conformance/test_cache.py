@@ -520,14 +520,9 @@ def test_keys_of_nested_sets_are_the_same_in_every_process() -> None:
             print(node_key(key_pickler({}), t, None, (value,), {}, False, {}))
     """)
 
-    def keys(seed: str) -> list[str]:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "PYTHONHASHSEED": seed}
-        return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                              env=env, check=True).stdout.split()
-
-    first = keys("1")
+    first = _keys(script, "1")
     assert len(set(first)) == 5
-    assert keys("2") == first and keys("3") == first
+    assert _keys(script, "2") == first and _keys(script, "3") == first
 
 
 def test_keys_of_subclasses_of_sets_are_the_same_in_every_process() -> None:
@@ -564,11 +559,13 @@ def test_keys_of_subclasses_of_sets_are_the_same_in_every_process() -> None:
             print(node_key(key_pickler({}), t, None, (value,), {}, False, {}))
     """)
 
-    def keys(seed: str) -> list[str]:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "PYTHONHASHSEED": seed}
-        return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                              env=env, check=True).stdout.split()
-
-    first = keys("1")
+    first = _keys(script, "1")
     assert len(set(first)) == 6  # (the class and the state count: no two alike)
-    assert keys("2") == first and keys("3") == first
+    assert _keys(script, "2") == first and _keys(script, "3") == first
+
+
+def _keys(script: str, seed: str) -> list[str]:
+    """What ``script`` prints (keys), run in a process of its own with ``PYTHONHASHSEED=seed``."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "PYTHONHASHSEED": seed}
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, check=True).stdout.split()

@@ -24,8 +24,9 @@ import psutil
 import pytest
 
 import webber
+from tests.conftest import Starts
 from tests.executors.test_process_faults import _children, _script
-from webber import DAG, Listener, task
+from webber import DAG, task
 from webber.executors import ProcessExecutor, _shm
 
 pytestmark = pytest.mark.timeout(120)
@@ -448,14 +449,9 @@ def test_row31_two_runs_at_once_each_keep_to_their_max_workers() -> None:
         big_nodes.append(big.add_node(_LIMITED_SPAN))
     started = threading.Event()
 
-    class Started(Listener):
-        def on_task_start(self, node: str, attempt: int, index: int | None,
-                          worker: str) -> None:
-            started.set()
-
     runs: dict[str, webber.Run] = {}
     first = threading.Thread(target=lambda: runs.update(
-        small=small.run(executor="processes", max_workers=2, listeners=[Started()])))
+        small=small.run(executor="processes", max_workers=2, listeners=[Starts(started)])))
     first.start()
     assert started.wait(30)  # the small run is under way when the big one starts
     runs["big"] = big.run(executor="processes", max_workers=6)
@@ -822,18 +818,13 @@ def test_a_run_whose_pool_another_thread_shuts_down_fails_instead_of_waiting_for
     release = tmp_path / "release"
     started = threading.Event()
 
-    class Started(Listener):
-        def on_task_start(self, node: str, attempt: int, index: int | None,
-                          worker: str) -> None:
-            started.set()
-
     dag = DAG()
     dag.add_node(appears, str(release))
     outcome: list[BaseException | None] = []
 
     def run() -> None:
         try:
-            dag.run(executor="processes", max_workers=1, listeners=[Started()])
+            dag.run(executor="processes", max_workers=1, listeners=[Starts(started)])
             outcome.append(None)
         except BaseException as e:
             outcome.append(e)
