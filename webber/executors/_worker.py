@@ -122,9 +122,10 @@ _ORPHANED = 2.0
 
 def _watch_caller(life: _spawn.End, caller: int) -> None:
     _spawn.wait_closed(life)
-    # The caller is gone: end this worker and whatever its task started, and
-    # remove what shared memory the two left (RAM, in /dev/shm, until a reboot):
-    # the caller's own only once it is sure the caller died.
+    # The caller told this worker to stop, or is gone: end this worker and
+    # whatever its task started; if gone, remove what shared memory the two
+    # left (RAM, in /dev/shm, until a reboot), the caller's own only once it
+    # is sure the caller died.
     deadline = time.monotonic() + _ORPHANED
     while not _stopping.is_set() and os.getppid() == caller and time.monotonic() < deadline:
         time.sleep(0.01)
