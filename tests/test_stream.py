@@ -120,6 +120,6 @@ def test_a_stage_that_cannot_take_the_item_and_items_that_are_not_iterable_are_r
             r"stream\(\): stage 2, task '_pair': _pair\(a, b\) cannot take 1 positional "
             r"argument.*called with one argument, the item.*functools\.partial\(_pair, ")):
         stream([1, 2], abs, _pair, executor="inline")
-    with pytest.raises(TaskDefinitionError, match=r"items must be iterable, got int 5; pass a"):
+    with pytest.raises(TaskDefinitionError, match=r"the items are int 5, not an iterable; pass"):
         stream(5, abs, executor="inline")  # type: ignore[arg-type]
     assert stream(iter([1, -2]), abs, executor="inline") == [1, 2]  # an iterator is read once
