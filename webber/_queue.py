@@ -15,6 +15,7 @@ from webber._checks import check_call
 from webber._errors import ChainError, GraphError, TaskDefinitionError, WebberError
 from webber._flow import DAG
 from webber._graph import Condition, TaskOptions, display_name, slug
+from webber._keywords import tells_keywords
 from webber._promise import IterPromise, Promise, find_promises
 from webber._store import GraphStore
 from webber._stream import DEFAULT_MAXSIZE, Stage, check_repeat, run_stream
@@ -98,6 +99,7 @@ class QueueDAG(DAG):
             self._repeat[n] = repeat
         return n
 
+    @tells_keywords("option")
     def execute(  # type: ignore[override]  # 0.4.0's QueueDAG.execute returns the outputs
         self, executor: str | Executor | None = None, *, maxsize: int = DEFAULT_MAXSIZE,
         return_ref: bool = False, print_exc: bool = False,

@@ -46,3 +46,13 @@ def test_a_branch_raises_0_4_0_s_assertion_error() -> None:
     assert isinstance(caught.value, webber.GraphError)
     with pytest.raises(webber.ChainError, match="at most one parent"):
         qdag.add_node(print, Promise(root), Promise(other))
+
+
+def test_a_misspelt_option_of_execute_names_the_one_meant() -> None:
+    qdag = webber.QueueDAG()
+    qdag.add_node(abs, -1, iterator=2)
+    for method in (qdag.execute, qdag.run):
+        with pytest.raises(webber.OptionError, match=r"execute\(\) takes no exector=; did you "
+                                                     r"mean executor=\?"):
+            method(exector="inline")  # type: ignore[call-arg]
+    assert qdag.execute(executor="inline") == [1, 1]
