@@ -6,6 +6,7 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -81,57 +82,63 @@ def test_output_outside_tasks_is_untouched(
     assert capsys.readouterr().out == "before\nafter\n"
 
 
-def test_default_handler_only_without_configuration() -> None:
+@pytest.fixture
+def bare_logging() -> Iterator[tuple[logging.Logger, logging.Logger]]:
+    """The ``webber`` and root loggers, their handlers and level put back after
+    (a test clears them itself: pytest adds its own to the root after setup)."""
     logger = logging.getLogger("webber")
     root = logging.getLogger()
     saved = (logger.handlers[:], root.handlers[:], logger.level)
     try:
-        logger.handlers.clear()
-        root.handlers.clear()
-        logger.setLevel(logging.NOTSET)
-        webber._output.ensure_handler()
-        assert len(logger.handlers) == 1
-        assert logger.level == logging.INFO
-        webber._output.ensure_handler()
-        assert len(logger.handlers) == 1  # idempotent
-        logger.handlers.clear()
-        root.addHandler(logging.NullHandler())
-        webber._output.ensure_handler()
-        assert logger.handlers == []  # the user's configuration wins
+        yield logger, root
     finally:
         logger.handlers[:], root.handlers[:] = saved[0], saved[1]
         logger.setLevel(saved[2])
 
 
-def test_a_configuration_made_after_a_run_takes_the_default_handlers_place() -> None:
+def test_default_handler_only_without_configuration(
+    bare_logging: tuple[logging.Logger, logging.Logger],
+) -> None:
+    logger, root = bare_logging
+    logger.handlers.clear()
+    root.handlers.clear()
+    logger.setLevel(logging.NOTSET)
+    webber._output.ensure_handler()
+    assert len(logger.handlers) == 1
+    assert logger.level == logging.INFO
+    webber._output.ensure_handler()
+    assert len(logger.handlers) == 1  # idempotent
+    logger.handlers.clear()
+    root.addHandler(logging.NullHandler())
+    webber._output.ensure_handler()
+    assert logger.handlers == []  # the user's configuration wins
+
+
+def test_a_configuration_made_after_a_run_takes_the_default_handlers_place(
+    bare_logging: tuple[logging.Logger, logging.Logger],
+) -> None:
     # logging.basicConfig() in a notebook's cell after a first run: each line
     # was written twice, by webber's handler (stdout) and by the root's (stderr).
-    logger = logging.getLogger("webber")
-    root = logging.getLogger()
-    saved = (logger.handlers[:], root.handlers[:], logger.level)
-    try:
-        logger.handlers.clear()
-        root.handlers.clear()
-        webber._output.ensure_handler()
-        assert [type(h) for h in logger.handlers] == [webber._output._StdoutHandler]
-        root.addHandler(logging.NullHandler())  # what basicConfig() does
-        webber._output.ensure_handler()
-        assert logger.handlers == []
-        root.handlers.clear()  # the configuration undone: output must still reach someone
-        webber._output.ensure_handler()
-        assert [type(h) for h in logger.handlers] == [webber._output._StdoutHandler]
-        watching = webber._output.Observer()  # the dashboard's: not the user's configuration
-        logger.addHandler(watching)
-        webber._output.ensure_handler()
-        assert [type(h) for h in logger.handlers] == [webber._output._StdoutHandler, type(watching)]
-        logger.removeHandler(watching)
-        mine = logging.NullHandler()
-        logger.addHandler(mine)  # a handler of the user's on "webber" itself
-        webber._output.ensure_handler()
-        assert logger.handlers == [mine]
-    finally:
-        logger.handlers[:], root.handlers[:] = saved[0], saved[1]
-        logger.setLevel(saved[2])
+    logger, root = bare_logging
+    logger.handlers.clear()
+    root.handlers.clear()
+    webber._output.ensure_handler()
+    assert [type(h) for h in logger.handlers] == [webber._output._StdoutHandler]
+    root.addHandler(logging.NullHandler())  # what basicConfig() does
+    webber._output.ensure_handler()
+    assert logger.handlers == []
+    root.handlers.clear()  # the configuration undone: output must still reach someone
+    webber._output.ensure_handler()
+    assert [type(h) for h in logger.handlers] == [webber._output._StdoutHandler]
+    watching = webber._output.Observer()  # the dashboard's: not the user's configuration
+    logger.addHandler(watching)
+    webber._output.ensure_handler()
+    assert [type(h) for h in logger.handlers] == [webber._output._StdoutHandler, type(watching)]
+    logger.removeHandler(watching)
+    mine = logging.NullHandler()
+    logger.addHandler(mine)  # a handler of the user's on "webber" itself
+    webber._output.ensure_handler()
+    assert logger.handlers == [mine]
 
 
 # -- record fields, partial lines, failures, fan-outs -------------------------------
