@@ -164,6 +164,46 @@ def test_a_script_without_the_main_guard_runs_once(tmp_path: Path, kind: str) ->
     assert lines[-1] == "result HELLO!"
 
 
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_a_flow_runs_in_a_child_that_multiprocessing_started_without_fork(
+        tmp_path: Path, method: str) -> None:
+    """In such a child the script is the module ``__mp_main__``: its functions
+    and classes must travel by value, as ``__main__``'s do (named by
+    reference, every task failed with JobLoadError: no worker can import it)."""
+    script = tmp_path / "in_pool.py"
+    script.write_text(textwrap.dedent(f"""
+        import dataclasses
+        import multiprocessing
+        from webber import DAG, Promise
+
+        @dataclasses.dataclass
+        class Box:
+            n: int
+
+        def make(n):
+            return Box(n)
+
+        def grow(box):
+            return Box(box.n + 1)
+
+        def job(i):
+            dag = DAG()
+            first = dag.add_node(make, i)
+            second = dag.add_node(grow, Promise(first))
+            run = dag.run(executor="processes", max_workers=2)
+            assert run.ok
+            return type(run[second]).__name__, run[second].n
+
+        if __name__ == "__main__":
+            with multiprocessing.get_context({method!r}).Pool(1) as pool:
+                print(pool.map(job, [1, 5]))
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[('Box', 2), ('Box', 6)]"
+
+
 def test_the_portable_path_takes_only_connections_that_bring_its_token() -> None:
     """Another local program that connects to the pool's port first is turned
     away; the worker's own connection, with the token, is taken."""

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 from webber._bounded import remember
 from webber._errors import UnpicklableTaskError
 from webber._graph import display_name
-from webber.executors._pickling import PLAIN, apart, by_value, plain, plain_nested
+from webber.executors._pickling import (
+    PLAIN,
+    apart,
+    by_value,
+    mp_main_by_value,
+    plain,
+    plain_nested,
+)
 
 if TYPE_CHECKING:
     from webber._plan import Plan
@@ -31,6 +38,7 @@ def check_plan(plan: Plan) -> None:
     """Raise UnpicklableTaskError for the first task that cannot travel."""
     import cloudpickle
 
+    mp_main_by_value()
     tried: set[int] = set()
     pickler = _checker()
     last = None  # (most tasks run the function of the task before)

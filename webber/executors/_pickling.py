@@ -19,6 +19,7 @@ plain scalars go through the C pickler.
 
 from __future__ import annotations
 
+import contextlib
 import copyreg
 import functools
 import io
@@ -41,8 +42,9 @@ from webber.executors._shm import (
     write_segment,
 )
 
-__all__ = ["PLAIN", "Packed", "Packer", "apart", "by_value", "dumps", "dumps_value", "forget_told",
-           "known", "loads", "plain", "plain_nested", "tell", "told", "unpack"]
+__all__ = ["MP_MAIN", "PLAIN", "Packed", "Packer", "apart", "by_value", "dumps", "dumps_value",
+           "forget_told", "known", "loads", "mp_main_by_value", "plain", "plain_nested", "tell",
+           "told", "unpack"]
 
 
 class _BigBytes:
@@ -214,14 +216,34 @@ def unpack(data: Any, segments: list[Segment] | None, holder: Holder | None = No
     return loads(data, segments, holder)
 
 
+#: the name of a script's main module in a child that multiprocessing spawned
+#: (a ``Pool`` worker, on macOS and Windows by default; ``forkserver``): its
+#: functions and classes say they are of it, and no other process can import it
+MP_MAIN = "__mp_main__"
+
+
+def mp_main_by_value() -> None:
+    """In a child that multiprocessing spawned, have cloudpickle send what the
+    script defined by value, as it sends a ``__main__``'s: it would name it
+    ``__mp_main__.<name>``, which a worker process cannot import (every task
+    failed with JobLoadError). Cheap when there is no such module."""
+    module = sys.modules.get(MP_MAIN)
+    if module is not None:
+        import cloudpickle
+
+        with contextlib.suppress(ValueError):  # (a module of that name made by hand)
+            cloudpickle.register_pickle_by_value(module)
+
+
 def by_value(cls: type) -> bool:
     """Whether cloudpickle sends class ``cls`` by value (its methods' code and
-    all), as it decides: one of ``__main__`` (a script's, a notebook's), or
-    that its module does not hold by its name (one of a function, or one that
+    all), as it decides: one of ``__main__`` (a script's, a notebook's, or a
+    spawned child's ``__mp_main__``: see :func:`mp_main_by_value`), or that
+    its module does not hold by its name (one of a function, or one that
     arrived by value: it keeps its module, not its ``<locals>`` name)."""
     module_name = getattr(cls, "__module__", None)
     module = sys.modules.get(module_name) if isinstance(module_name, str) else None
-    if module is None or module_name == "__main__":
+    if module is None or module_name == "__main__" or module_name == MP_MAIN:
         return True
     found: Any = module
     for part in getattr(cls, "__qualname__", "<locals>").split("."):

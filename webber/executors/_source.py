@@ -23,6 +23,8 @@ import types
 from collections.abc import Iterable
 from typing import Any
 
+from webber.executors._pickling import MP_MAIN
+
 __all__ = ["restore", "restore_each", "source_of", "sources_of", "with_source"]
 
 
@@ -31,7 +33,8 @@ def source_of(func: Any) -> tuple[str, list[str]] | None:
     func = _function(func)
     code = getattr(func, "__code__", None)
     module = getattr(func, "__module__", None)
-    if not isinstance(code, types.CodeType) or (module != "__main__" and module in sys.modules):
+    by_reference = module not in ("__main__", MP_MAIN) and module in sys.modules
+    if not isinstance(code, types.CodeType) or by_reference:
         return None  # pickled by reference: the worker imports it, file and all
     lines = linecache.getlines(code.co_filename)
     return (code.co_filename, lines) if lines else None
