@@ -293,9 +293,8 @@ class PoolClosedError(ExecutorError):
     """
 
     def __init__(self, message: str = (
-            "the process pool was shut down (webber.shutdown(), or Ctrl-C or an error in "
-            "another run going on at the same time) while this run used it; run the flow "
-            "again")) -> None:
+            "the process pool was shut down (webber.shutdown(), or Ctrl-C in another run "
+            "going on at the same time) while this run used it; run the flow again")) -> None:
         super().__init__(message)
 
 

@@ -808,7 +808,7 @@ def test_batches_and_results_larger_than_a_pipe_holds_do_not_stall_the_pool() ->
 # -- the pool shut down under a run of another thread --------------------------------------
 def test_a_run_whose_pool_another_thread_shuts_down_fails_instead_of_waiting_forever(
         tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    # webber.shutdown(), or Ctrl-C or an error in a run of another thread
+    # webber.shutdown(), or Ctrl-C in a run of another thread
     # (its executor shuts the pool down): this run waited for answers no
     # worker would send, for ever, and each worker's flusher thread printed
     # a BrokenPipeError traceback when its task ended.
@@ -849,3 +849,69 @@ def test_a_run_whose_pool_another_thread_shuts_down_fails_instead_of_waiting_for
     assert "run the flow again" in str(outcome[0])
     err = capfd.readouterr().err
     assert "BrokenPipeError" not in err, err
+
+
+# -- a run called off while another goes on ---------------------------------------------
+def _pid_then_wait(pidfile: str, marker: str) -> bool:
+    from tests.conftest import appears
+
+    Path(pidfile).write_text(str(os.getpid()))
+    return appears(marker)
+
+
+def test_a_cancelled_arun_kills_its_own_workers_and_another_run_goes_on(tmp_path: Path) -> None:
+    # An asyncio server's request timing out (wait_for) cancels its run: that
+    # killed the whole pool, and a run of another request going on at the same
+    # time failed with PoolClosedError.
+    import asyncio
+
+    from tests.conftest import appears
+
+    pidfile, never, release = (str(tmp_path / name) for name in ("pid", "never", "release"))
+    other = DAG()
+    waits = other.add_node(appears, release)
+    called_off = DAG()
+    called_off.add_node(_pid_then_wait, pidfile, never)
+
+    async def main() -> tuple[webber.Run, int]:
+        going_on = asyncio.create_task(other.arun(executor="processes", max_workers=2))
+        cancelled = asyncio.create_task(called_off.arun(executor="processes", max_workers=2))
+        deadline = time.monotonic() + 60
+        while not (os.path.exists(pidfile) and os.path.getsize(pidfile)):
+            assert time.monotonic() < deadline, "the task never started"
+            await asyncio.sleep(0.01)
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        pid = int(Path(pidfile).read_text())
+        while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline, "the cancelled run's worker was not killed"
+            await asyncio.sleep(0.01)
+        Path(release).touch()
+        return await going_on, pid
+
+    run, pid = asyncio.run(main())
+    assert run.ok and run[waits] is True
+    assert pid not in [w.pid for w in _children()]
+
+
+def test_a_run_called_off_while_the_pool_changed_shuts_the_pool_down(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A Ctrl-C (or an error) that cut a change to the pool short may have left
+    # any run's jobs in no queue: only shutting the pool down is safe then.
+    from webber.executors import _pool, processes
+
+    def cut_short(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("cut short")
+
+    dag = DAG()
+    dag.add_node(int, 1)
+    dag.run(executor="processes")
+    pool = processes._pool
+    assert pool is not None
+    monkeypatch.setattr(_pool, "send_batch", cut_short)
+    with pytest.raises(RuntimeError, match="cut short"):
+        dag.run(executor="processes")
+    assert pool.torn and pool.closed and processes._pool is not pool
+    monkeypatch.undo()
+    assert dag.run(executor="processes").ok  # on a new pool

@@ -133,11 +133,11 @@ def test_a_worker_tells_its_caller_a_class_once_and_names_it_by_digest_after(
 
 def test_results_of_a_class_sent_by_value_reach_the_caller_told_once_a_worker(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from webber.executors import _pool
+    from webber.executors import _receiver
 
     cls = _record_class()
     heard: list[bytes] = []
-    monkeypatch.setattr(_pool, "told", lambda digest, data, by: (heard.append(digest),
+    monkeypatch.setattr(_receiver, "told", lambda digest, data, by: (heard.append(digest),
                                                                   _pickling.told(digest, data, by)))
     webber.shutdown()  # (fresh workers: none told the caller of anything yet)
     dag = DAG()
@@ -172,11 +172,11 @@ def _made_here(k: int) -> Any:
 
 def test_classes_workers_told_are_forgotten_with_the_workers_not_before(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from webber.executors import _pool
+    from webber.executors import _receiver
     from webber.executors.processes import ProcessExecutor
 
     heard: list[bytes] = []
-    monkeypatch.setattr(_pool, "told", lambda digest, data, by: (heard.append(digest),
+    monkeypatch.setattr(_receiver, "told", lambda digest, data, by: (heard.append(digest),
                                                                   _pickling.told(digest, data, by)))
     webber.shutdown()
     dag = DAG()

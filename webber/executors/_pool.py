@@ -19,16 +19,18 @@ cannot deadlock a child, and the caller's ``__main__`` is never re-imported), at
 ``BOOTING`` at a time and the next ``GROW_AFTER`` s after one is up, so that workers coming up
 on few cores do not slow down the first jobs. How one is started, talked to, watched and killed
 is ``_spawn.py``'s: pipes and process groups on POSIX, or the portable path (sockets, psutil;
-``WEBBER_POOL=portable``). One lock guards everything the pool knows; the receiver thread is the
-only reader of the workers' pipes.
+``WEBBER_POOL=portable``). One lock guards everything the pool knows; the receiver thread
+(``_receiver.py``) is the only reader of the workers' pipes.
 
 Faults: a worker that dies (exit code or signal) fails only the job it was
 running (:class:`~webber.WorkerCrashedError`); the results it had not sent
 are read back from its ledger (``_ledger.py``), and the jobs queued behind
 it go back to the front of the queue without spending a retry. A timeout
 kills the worker's process tree (SIGTERM, then SIGKILL after ``GRACE``
-seconds). Ctrl-C in the caller kills the pool; if the caller dies, every
-worker sees its lifeline close and kills its own tree.
+seconds). Ctrl-C in the caller kills the pool; a run called off otherwise (an error in
+its engine, its ``arun`` cancelled) kills only the workers busy with its jobs
+(:meth:`Pool.cancel`). If the caller dies, every worker sees its lifeline close and kills
+its own tree.
 
 Runs share the pool, each within its own limit: a run (a :class:`Session`)
 never has more than ``limit`` workers busy with its jobs, and the pool grows
@@ -45,7 +47,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import logging
 import os
 import pickle
 import threading
@@ -54,7 +55,6 @@ from typing import Any
 
 from webber._errors import PoolClosedError
 from webber._gc import MANY, frozen
-from webber._output import emit_line
 from webber.executors import _caller, _shm, _spawn
 from webber.executors._answers import (
     Span,
@@ -69,10 +69,11 @@ from webber.executors._answers import (
 from webber.executors._base import Column, Job, Started
 from webber.executors._frames import send_frame
 from webber.executors._ledger import hold, recover, release
-from webber.executors._pickling import forget_told, told
+from webber.executors._pickling import forget_told
 from webber.executors._process import Proc, crash_error, reap, spawn
+from webber.executors._receiver import receive
 from webber.executors._sending import send_batch, take, took
-from webber.executors._session import LONG, MAX_BATCH, Session, announce
+from webber.executors._session import LONG, MAX_BATCH, Session, announce, near, worn
 from webber.executors._shm import remove_segments, remove_segments_of
 
 __all__ = ["BOOTING", "GRACE", "GROW_AFTER", "MAX_BATCH", "Pool", "Session"]
@@ -82,7 +83,7 @@ GRACE = 1.0
 #: most workers starting at once: one core stays with the caller, so workers
 #: coming up do not slow each other (or the first tasks) down on few cores
 BOOTING = max(1, (os.cpu_count() or 1) - 1)
-#: seconds after a worker is up before the next one starts (see Pool._ready)
+#: seconds after a worker is up before the next one starts (see Pool.ready)
 GROW_AFTER = 0.01
 
 
@@ -109,9 +110,12 @@ class Pool:
         #: a task name -> about how long its tasks took, the last ones (see _dispatch)
         self.seconds: dict[str, float] = {}
         self.closed = False
+        #: whether a change to the pool was cut short (see submit): only shutdown is safe
+        self.torn = False
         self.posix = _spawn.mode() == "posix"
         self.waker = _spawn.Waker()
-        self.thread = threading.Thread(target=self._receive, name="webber-pool", daemon=True)
+        self.thread = threading.Thread(target=receive, args=(self,), name="webber-pool",
+                                       daemon=True)
         self.thread.start()
 
     # -- workers -------------------------------------------------------------------
@@ -142,9 +146,15 @@ class Pool:
         with self.lock:
             if self.closed:
                 raise PoolClosedError()
-            session.pending.extend(jobs)
-            session.extra += sum(len(c.nodes) - 1 for c in jobs if c.__class__ is Column)
-            self._dispatch()
+            try:
+                session.pending.extend(jobs)
+                session.extra += sum(len(c.nodes) - 1 for c in jobs if c.__class__ is Column)
+                self._dispatch()
+            except BaseException:
+                # (Ctrl-C lands anywhere in the main thread: a batch of any run may be
+                # half sent, taken off its queue and in no worker's; see cancel)
+                self.torn = True
+                raise
 
     def _busy(self, session: Session) -> int:
         """How many workers run ``session``'s jobs (a worker serves one run at a time)."""
@@ -169,7 +179,7 @@ class Pool:
                     return  # (a worker coming up dispatches again)
                 idle = [self._spawn()]
             pending = session.pending
-            proc = self._near(pending[0], session, idle)
+            proc = near(pending[0], session, idle)
             # Share the run's queue among the workers it may use now (an async batch runs at once)
             free = min(session.limit - self._busy(session), len(idle) + self.size - len(self.procs))
             queued = len(pending) + session.extra
@@ -211,15 +221,6 @@ class Pool:
             # back one, no more; an idle one, or one to come, takes it first).
             self._send(proc, session, take(session, 1, seconds))
 
-    def _near(self, job: Job | Column, session: Session, idle: list[Proc]) -> Proc:
-        """An idle worker that made one of ``job``'s inputs, if there is one:
-        its functions are loaded and its caches warm."""
-        for parent in job.inputs or ():
-            proc = session.where.get(parent)
-            if proc is not None and proc in idle:
-                return proc
-        return idle[0]
-
     def _send(self, proc: Proc, session: Session, batch: list[Job | Column]) -> None:
         _caller.tell(proc, session.context)
         with frozen.adding(len(batch) >= MANY):  # (what it makes: a wide flow's Sents; see _gc)
@@ -227,13 +228,18 @@ class Pool:
 
     def _stop(self, proc: Proc) -> None:
         """Stop idle ``proc``. What it left in shared memory goes once the receiver
-        thread is past its last results (they may be read just now: see _receive)."""
+        thread is past its last results (they may be read just now: see _receiver)."""
         proc.note_tree()
         with contextlib.suppress(OSError):
             send_frame(proc.conn_in, pickle.dumps(("stop",)))
         self._close(proc, kill=False)
         reap(proc)
         proc.signal_tree()  # what its tasks left running (a group outlives its leader)
+        self._gone(proc)
+
+    def _gone(self, proc: Proc) -> None:
+        """Forget ``proc``, closed and reaped; the receiver thread removes its
+        segments once it is past its last results."""
         self.left.append(proc)
         self.waker.wake()
         release(self.ledgers.pop(proc, None))
@@ -243,88 +249,13 @@ class Pool:
     def _takers(self, session: Session) -> list[Proc]:
         """Workers that may take ``session``'s jobs (idle ones its limits wore out: replaced)."""
         if session.max_tasks is not None or session.memory_limit is not None:
-            for proc in [p for p in self.procs if not p.inflight and self._worn(p, session)]:
+            for proc in [p for p in self.procs if not p.inflight and worn(p, session)]:
                 self._stop(proc)
         return [p for p in self.procs
-                if len(p.inflight) < self.depth and not self._worn(p, session)]
-
-    def _worn(self, proc: Proc, session: Session) -> bool:
-        """Whether ``proc``, now idle after ``session``'s tasks, must be recycled."""
-        return (session.max_tasks is not None and proc.tasks >= session.max_tasks) or (
-            session.memory_limit is not None and proc.rss > session.memory_limit
-        )
+                if len(p.inflight) < self.depth and not worn(p, session)]
 
     # -- receiving -----------------------------------------------------------------
-    def _receive(self) -> None:
-        while True:
-            with self.lock:
-                if self.closed:
-                    return
-                while self.left:  # (no result of theirs is being read: only this thread reads)
-                    proc = self.left.pop()
-                    remove_segments_of(proc.pid)
-                    forget_told(proc)
-                # fd -> (worker, whether it says the worker exited)
-                watched: dict[int, tuple[Proc, bool]] = {}
-                for proc in self.procs:
-                    watched[proc.conn_out.fd] = (proc, False)
-                    death = proc.death_fd
-                    if death is not None:
-                        watched[death] = (proc, True)
-            wake = self.waker.fileno()
-            for fd in _spawn.wait_readable([*watched, wake]):
-                if fd == wake:
-                    self.waker.clear()
-                    continue
-                proc, exited = watched[fd]
-                if proc not in self.procs:
-                    continue  # closed while we waited
-                try:  # its death is ready when it exited: then read its last words
-                    self._drain(proc, until_eof=exited)
-                except Exception:  # a bug here must not leave a run waiting forever
-                    logging.getLogger("webber").exception(
-                        "the process pool failed on a message of its worker %s; the worker "
-                        "is replaced, and its current task fails unless it had finished "
-                        "(please report this)", proc.name,
-                    )
-                    self._lost(proc)
-
-    def _drain(self, proc: Proc, until_eof: bool) -> None:
-        """Read every message ``proc`` has sent; results are handled together."""
-        results: list[tuple[Any, ...]] = []
-        try:
-            while True:
-                for data in proc.conn_out.read():
-                    message = pickle.loads(data)
-                    if message[0] == "out":
-                        self._finished(proc, results)  # keep lines and results in order
-                        results = []
-                        _, name, node, stream, line = message  # (the head's task prints)
-                        emit_line(name, line, stream, node,
-                                  proc.inflight[0].session.run if proc.inflight else None)
-                    elif message[0] == "note":
-                        _shm.warn_once(message[1])
-                    elif message[0] == "cls":
-                        told(message[1], message[2], proc)
-                    elif message[0] == "ready":
-                        self._ready(proc, message[1])
-                    elif message[0] == "start":
-                        self._finished(proc, results)  # it is at the head of the queue now
-                        results = []
-                        self._begun(proc, message[1], message[2])
-                    else:
-                        results += message[1]
-                if not until_eof or proc not in self.procs:
-                    # (recycled meanwhile: its pipe is closed, and its fd number
-                    # may already belong to a new worker's pipe)
-                    break
-        except (EOFError, OSError):
-            self._finished(proc, results)
-            self._lost(proc)
-            return
-        self._finished(proc, results)
-
-    def _finished(self, proc: Proc, results: list[tuple[Any, ...]]) -> None:
+    def finished(self, proc: Proc, results: list[tuple[Any, ...]]) -> None:
         if results:
             with self.lock:
                 tasks = self._settle(proc, results)
@@ -347,12 +278,12 @@ class Pool:
             announce(proc.inflight[0], proc)
             self._prefetch(proc)
         else:
-            if proc in self.procs and self._worn(proc, last):
+            if proc in self.procs and worn(proc, last):
                 self._stop(proc)  # recycled: a fresh one replaces it on demand
             self._dispatch()
         return spans
 
-    def _lost(self, proc: Proc) -> None:
+    def lost(self, proc: Proc) -> None:
         """``proc`` died: fail the job it ran, requeue the rest, replace it."""
         with self.lock:
             if proc not in self.procs:
@@ -363,11 +294,7 @@ class Pool:
             kept = recover(self.ledgers.get(proc), waiting(proc.inflight))
             if kept:  # delivered before its segments are removed below
                 deliver(proc.name, self._settle(proc, kept), kept)
-            for session in self.sessions:
-                session.where = {n: p for n, p in session.where.items() if p is not proc}
-            remove_segments_of(proc.pid)
-            forget_told(proc)  # (its results are read: this is the thread that reads them)
-            release(self.ledgers.pop(proc, None))
+            self._gone(proc)
             tasks = list(proc.inflight)
             for task in tasks:
                 remove_segments(task.segments)
@@ -388,7 +315,7 @@ class Pool:
             error = crash_error(crashed_node(task), proc.pid, code, task.session.memory_limit)
             report_crash(task, error, proc.name)
 
-    def _ready(self, proc: Proc, ledger: str | None) -> None:
+    def ready(self, proc: Proc, ledger: str | None) -> None:
         """``proc`` is up: hold its ledger open, the name gone (read if it dies,
         see _ledger); the next worker may start. Not at once: if its first
         jobs are small it may take the rest itself (a short first run on few
@@ -405,7 +332,7 @@ class Pool:
         timer.daemon = True
         timer.start()
 
-    def _begun(self, proc: Proc, tag: int, at: float) -> None:
+    def begun(self, proc: Proc, tag: int, at: float) -> None:
         """The job ``tag`` (one with a timeout) began on ``proc`` at ``at``."""
         with self.lock:
             task = proc.inflight[0] if proc.inflight else None
@@ -431,6 +358,25 @@ class Pool:
                     timer.daemon = True
                     timer.start()
                     return
+
+    def cancel(self, session: Session) -> bool:
+        """A run is called off (an error in its engine, its ``arun`` cancelled):
+        the workers busy with its jobs are killed, with what their tasks started
+        (fresh ones replace them on demand), and its queued jobs dropped; the
+        other runs on the pool go on. Returns False, changing nothing, when
+        only shutting the pool down is safe: a change to it was cut short
+        (``torn``), which may have left any run's jobs in no queue."""
+        with self.lock:
+            if self.torn:
+                return False
+            for proc in [p for p in self.procs if p.inflight and p.inflight[0].session is session]:
+                self._close(proc)
+                reap(proc)
+                for task in proc.inflight:
+                    remove_segments(task.segments)
+                self._gone(proc)
+            self.end(session)
+        return True
 
     def end(self, session: Session) -> None:
         """A run is over: its functions may be dropped by the workers."""

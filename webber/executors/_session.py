@@ -20,7 +20,7 @@ from webber.executors._process import Proc
 from webber.executors._shm import Holder, Segment
 
 __all__ = ["BIG_BATCH", "LONG", "MAX_BATCH", "PACE", "Sent", "Session", "Undecodable", "announce",
-           "decode"]
+           "decode", "near", "worn"]
 
 #: most jobs sent to a worker in one message, at first
 MAX_BATCH = 64
@@ -85,6 +85,23 @@ class Session:
         each = (last[4] + last[5] - first[4]) / len(results)  # (started, duration)
         # (a job that could not load says it started at 0: then no telling)
         self.batch = MAX_BATCH if each <= 0 else max(MAX_BATCH, min(BIG_BATCH, int(PACE / each)))
+
+
+def near(job: Job | Column, session: Session, idle: list[Proc]) -> Proc:
+    """An idle worker that made one of ``job``'s inputs, if there is one:
+    its functions are loaded and its caches warm."""
+    for parent in job.inputs or ():
+        proc = session.where.get(parent)
+        if proc is not None and proc in idle:
+            return proc
+    return idle[0]
+
+
+def worn(proc: Proc, session: Session) -> bool:
+    """Whether ``proc``, now idle after ``session``'s tasks, must be recycled."""
+    return (session.max_tasks is not None and proc.tasks >= session.max_tasks) or (
+        session.memory_limit is not None and proc.rss > session.memory_limit
+    )
 
 
 @dataclass(eq=False, slots=True)

@@ -200,13 +200,16 @@ class ProcessExecutor(Executor):
         if pool is None or session is None:
             return
         if cancel:
-            # Ctrl-C or an error in the engine: nothing of this run may keep running.
-            global _pool
-            with _pool_lock:
-                if _pool is pool:
-                    _pool = None
-            pool.shutdown(kill=True)
-            session.holder.release()
+            # Nothing of this run may keep running. Ctrl-C (its KeyboardInterrupt on the way
+            # out of the run) stops every worker, as the user stops everything; an error in
+            # the engine, or arun cancelled, only this run's: other threads' runs go on.
+            if isinstance(sys.exc_info()[1], KeyboardInterrupt) or not pool.cancel(session):
+                global _pool
+                with _pool_lock:
+                    if _pool is pool:
+                        _pool = None
+                pool.shutdown(kill=True)
+                session.holder.release()
         else:
             pool.end(session)
 
