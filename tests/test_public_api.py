@@ -81,6 +81,7 @@ def test_the_error_tree() -> None:
         "TaskTimeoutError": ("TaskError", TimeoutError),
         "TaskSkippedError": ("TaskError", Exception),
         "WorkerCrashedError": ("TaskError", Exception),
+        "TaskStdinError": ("TaskError", EOFError),
         "ExecutorError": ("WebberError", RuntimeError),
         "OptionError": ("WebberError", TypeError),
     }

@@ -21,6 +21,7 @@ bad graph, ``KeyError`` for an unknown id, ``TimeoutError`` for a timeout)::
      │    ├── TaskSkippedError             reading the result of a skipped task
      │    ├── WorkerCrashedError           the process running the task died
      │    ├── TaskExitError                the task raised SystemExit / KeyboardInterrupt
+     │    ├── TaskStdinError (EOFError)    the task read stdin in a worker process
      │    └── TransportError               something of the task could not travel
      │         ├── JobSendError (TypeError)     its arguments, leaving the caller
      │         ├── JobLoadError (RuntimeError)  its function or arguments, in the worker

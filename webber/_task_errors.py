@@ -13,6 +13,7 @@ __all__ = [
     "TaskError",
     "TaskExitError",
     "TaskSkippedError",
+    "TaskStdinError",
     "TaskTimeoutError",
     "TransportError",
     "WorkerCrashedError",
@@ -100,6 +101,24 @@ class TaskExitError(TaskError):
     def __reduce__(self) -> tuple[object, ...]:
         # The original travels too (from a worker process): it is the point.
         return (_with_cause, (*super().__reduce__(), self.__cause__))
+
+
+class TaskStdinError(TaskError, EOFError):
+    """The task read its standard input (``input()``, ``sys.stdin.read()``) in a
+    worker process, whose stdin is not the caller's: it has no data to read.
+    Also an ``EOFError``, which ``input()`` raised there before, so code that
+    catches that keeps working. Pass the data as an argument, or run the flow
+    on threads or inline, where stdin is the caller's.
+
+    >>> import webber
+    >>> dag = webber.DAG()
+    >>> n = dag.add_node(input, "name? ")
+    >>> error = dag.run(executor="processes").error(n)  # doctest: +SKIP
+    >>> isinstance(error, EOFError), error.task  # doctest: +SKIP
+    (True, 'input-1')
+    >>> issubclass(webber.TaskStdinError, EOFError)
+    True
+    """
 
 
 def add_note(error: BaseException, note: str) -> BaseException:

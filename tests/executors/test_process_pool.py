@@ -1,4 +1,4 @@
-"""How the process pool is shared and kept clean (reliability rows 23, 25, 27, 30, 31).
+"""How the process pool is shared and kept clean (reliability rows 23, 25, 27, 30, 31, 36).
 
 Forks of the caller, workers that a task changed, shared memory without
 room, flows run inside workers, and runs with different ``max_workers`` at
@@ -915,3 +915,48 @@ def test_a_run_called_off_while_the_pool_changed_shuts_the_pool_down(
     assert pool.torn and pool.closed and processes._pool is not pool
     monkeypatch.undo()
     assert dag.run(executor="processes").ok  # on a new pool
+
+
+# -- row 36: a task reads its standard input -----------------------------------------------
+
+
+def asks() -> str:
+    return input("name? ")
+
+
+def reads_all() -> str:
+    return sys.stdin.read()
+
+
+def reads_lines() -> list[str]:
+    return list(sys.stdin)
+
+
+def reads_bytes() -> bytes:
+    return sys.stdin.buffer.read()
+
+
+def asks_or_default() -> str:
+    try:
+        return input()
+    except EOFError:  # TaskStdinError is one: code written for input()'s EOF still works
+        return "default"
+
+
+def test_row36_a_task_reading_stdin_in_a_worker_fails_saying_which_and_what_to_do() -> None:
+    dag = DAG()
+    nodes = {how: dag.add_node(func) for how, func in [
+        ("input()", asks), ("sys.stdin.read()", reads_all),
+        ("for line in sys.stdin", reads_lines), ("sys.stdin.buffer.read()", reads_bytes)]}
+    caught = dag.add_node(asks_or_default)
+    run = dag.run(executor="processes")
+    for how, node in nodes.items():
+        error = run.error(node)
+        assert isinstance(error, webber.TaskStdinError), (how, error)
+        assert isinstance(error, EOFError) and isinstance(error, webber.TaskError)
+        assert error.task == node
+        assert f"task {node!r}" in str(error) and how in str(error)
+        assert "as an argument" in str(error) and "executor='threads'" in str(error)
+    with pytest.raises(EOFError):
+        run[nodes["input()"]]
+    assert run[caught] == "default"

@@ -66,7 +66,7 @@ from typing import Any
 
 from webber import _logs, _output
 from webber._task_errors import JobLoadError
-from webber.executors import _pickling, _shm, _spawn
+from webber.executors import _pickling, _shm, _spawn, _stdin
 from webber.executors._base import Job, Outcome
 from webber.executors._caller import follow, restore
 from webber.executors._codec import encode_failure
@@ -474,6 +474,7 @@ def main() -> None:
         os.register_at_fork(after_in_child=worker.forked)
     _output.set_emitter(worker.emit)
     _logs.forward(worker.emit)
+    _stdin.install()  # input() in a task: an error saying why it has no data, and what to do
     _shm.notify = lambda text: worker.send(("note", text))  # the caller logs it
     # A broken pipe: the caller closed it (its pool shut down with tasks still
     # running here), so nobody reads what is left to send; exit quietly (each
