@@ -329,8 +329,9 @@ _saved: dict[str, Any] = {}
 
 @contextmanager
 def redirected() -> Iterator[None]:
-    """Route task output to the logger while the block runs (re-entrant,
-    thread-safe: the outermost block installs and removes the routers)."""
+    """Route task output to the logger while the block runs, and give the log
+    records tasks make their ``task`` and ``node`` (re-entrant, thread-safe:
+    the outermost block installs and removes the routers and the tagging)."""
     global _active
     with _lock:
         if _active == 0:
@@ -339,6 +340,7 @@ def redirected() -> Iterator[None]:
                 _saved[name] = router = None if original is None else _Router(original, name)
                 if router is not None:
                     setattr(sys, name, router)
+            _tag_records()
         _active += 1
     try:
         yield
@@ -351,6 +353,43 @@ def redirected() -> Iterator[None]:
                     if router is not None and getattr(sys, name) is router:
                         setattr(sys, name, router._original)
                 _saved.clear()
+                _untag_records()
+
+
+#: what ``Logger.makeRecord`` was when the runs began (called by _make_record)
+_made: Callable[..., logging.LogRecord] = logging.Logger.makeRecord
+
+
+def _make_record(self: logging.Logger, *args: Any, **kwargs: Any) -> logging.LogRecord:
+    """``Logger.makeRecord`` while runs are active: a record made in a task
+    carries its ``task`` and ``node``, as a record a task makes in a worker
+    process does (``_logs``), so a ``%(task)s`` format works on every
+    executor. What ``extra=`` set is kept."""
+    record = _made(self, *args, **kwargs)
+    sink = _current.get()
+    if sink is not None:
+        fields = record.__dict__
+        fields.setdefault("task", sink.name)
+        fields.setdefault("node", sink.node)
+    return record
+
+
+def _tag_records() -> None:
+    # On the class, not a record factory: a factory's attributes collide with
+    # a user's extra={"task": ...} (makeRecord refuses to overwrite them), and
+    # a factory of the user's own would have to be wrapped and found again.
+    global _made
+    if logging.Logger.makeRecord is not _make_record:
+        _made = logging.Logger.makeRecord
+        logging.Logger.makeRecord = _make_record  # type: ignore[method-assign]
+
+
+def _untag_records() -> None:
+    # Put back what was there, unless someone replaced ours meanwhile (theirs
+    # may call ours, which adds nothing outside a task). _made stays set: a
+    # thread may be inside _make_record now.
+    if logging.Logger.makeRecord is _make_record:
+        logging.Logger.makeRecord = _made  # type: ignore[method-assign]
 
 
 class capture(_Sink):  # a context manager, named as one is used
