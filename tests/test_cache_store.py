@@ -47,6 +47,24 @@ def test_prune_takes_the_texts_the_cli_takes(tmp_path: Path) -> None:
     assert len(store.prune(max_size="0B")) == 2 and store.entries() == []
 
 
+def test_prune_older_than_0_removes_every_entry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Age 0, the one without a unit: everything a run just stored goes."""
+    with Flow() as flow:
+        for i in range(3):
+            task(len)([0] * i)
+    assert flow.run(executor="inline", cache=tmp_path / "s").cache_stats.stored == 3
+    assert main(["cache", "prune", "--older-than", "0", str(tmp_path / "s")]) == 0
+    assert capsys.readouterr().out.startswith("removed 3 entries (")
+    assert Cache(tmp_path / "s").entries() == []
+    rerun = flow.run(executor="inline", cache=tmp_path / "s")
+    assert (rerun.cache_stats.hits, rerun.cache_stats.stored) == (0, 3)
+    assert len(Cache(tmp_path / "s").prune(older_than="0")) == 3  # Python takes it too
+    with pytest.raises(CacheError, match=r"'7' is not an age; write e\.g\. 30m"):
+        Cache(tmp_path / "s").prune(older_than="7")  # seconds or days? a unit is needed
+
+
 @pytest.fixture
 def read_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A store whose entries cannot be removed: its folders read-only, or (as

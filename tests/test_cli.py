@@ -1,7 +1,8 @@
-"""``python -m webber run|show``, through a real subprocess."""
+"""``python -m webber run|show``, through a real subprocess; the ``webber`` command in-process."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -221,6 +222,32 @@ def test_a_missing_target_is_the_only_argument_named(verb: str) -> None:
     assert bad.returncode == 2
     assert bad.stderr == (f"webber: the following arguments are required: target "
                           f"(see: python -m webber {verb} --help)\n")
+
+
+def test_the_webber_command_is_the_cli_named_webber(
+    pipeline: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`pip install webber` makes a `webber` command: pyproject declares it, and
+    the function it names is python -m webber's, its help and errors naming `webber`."""
+    tomllib = pytest.importorskip("tomllib")
+    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    module, _, name = pyproject["project"]["scripts"]["webber"].partition(":")
+    command = getattr(importlib.import_module(module), name)
+    assert command(["run", str(pipeline), "--executor", "inline"]) == 0
+    assert "pipeline: 4 succeeded, 0 failed, 0 skipped" in capsys.readouterr().out
+    (tmp_path / "store").mkdir()
+    assert command(["cache", "ls", str(tmp_path / "store")]) == 0
+    assert capsys.readouterr().out == "0 entries, 0 B\n"
+    with pytest.raises(SystemExit) as info:
+        command(["run"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err == ("webber: the following arguments are required: target "
+                                       "(see: webber run --help)\n")
+    with pytest.raises(SystemExit) as info:
+        command(["--help"])
+    assert info.value.code == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("usage: webber [-h]") and "\n  webber cache ls .webber-cache\n" in shown
 
 
 def test_version_prints_the_packages() -> None:

@@ -299,8 +299,9 @@ class Cache:
         entries = self.entries()
         removed = []
         if older_than is not None:
-            removed = [e for e in entries if now - e.modified > older_than]
-            entries = [e for e in entries if now - e.modified <= older_than]
+            # (>=: with older_than 0, an entry used at this very tick goes too)
+            removed = [e for e in entries if now - e.modified >= older_than]
+            entries = [e for e in entries if now - e.modified < older_than]
         if max_size is not None:
             total = sum(e.size for e in entries)
             for entry in entries:  # oldest first

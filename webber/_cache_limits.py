@@ -31,15 +31,17 @@ def parse_size(text: str) -> int:
 
 
 def parse_age(text: str) -> float:
-    """``"7d"`` -> seconds (units s, m, h, d, w).
+    """``"7d"`` -> seconds (units s, m, h, d, w); ``"0"``, the one age that
+    needs no unit, is 0 (``--older-than 0``: every entry).
 
-    >>> parse_age("7d"), parse_age("90m")
-    (604800.0, 5400.0)
+    >>> parse_age("7d"), parse_age("90m"), parse_age("0")
+    (604800.0, 5400.0, 0.0)
     """
-    match = re.fullmatch(r"\s*([0-9]+\.?[0-9]*|\.[0-9]+)\s*([smhdw])\s*", text)
-    if match is None:
-        raise ValueError(f"{text!r} is not an age; write e.g. 30m, 12h, 7d or 2w")
-    return float(match.group(1)) * _AGES[match.group(2)]
+    match = re.fullmatch(r"\s*([0-9]+\.?[0-9]*|\.[0-9]+)\s*([smhdw]?)\s*", text)
+    # (any other number without a unit is refused: is "7" seconds or days?)
+    if match is None or not (match.group(2) or float(match.group(1)) == 0):
+        raise ValueError(f"{text!r} is not an age; write e.g. 30m, 12h, 7d or 2w (or 0)")
+    return float(match.group(1)) * _AGES.get(match.group(2), 1)
 
 
 def prune_limits(max_size: float | str | None, older_than: float | str | None

@@ -1,5 +1,6 @@
 """``python -m webber run|show FILE.py[:flow]``: run or draw a flow defined in a file;
-``python -m webber cache ls|clear|prune PATH``: look after a result store.
+``python -m webber cache ls|clear|prune PATH``: look after a result store. The
+``webber`` command that installing the package makes is the same (:func:`command`).
 
 The file is run as a module named ``__webber_cli__`` (so its
 ``if __name__ == "__main__":`` block does not run, and worker processes get
@@ -23,12 +24,13 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from webber._cache_limits import parse_age, parse_size
 from webber.executors import NAMES
 
 if TYPE_CHECKING:
     from webber._cache import Cache
 
-__all__ = ["main"]
+__all__ = ["command", "main"]
 
 #: the module name the file runs as (see the module doc)
 MODULE = "__webber_cli__"
@@ -65,11 +67,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"webber: {message} (see: {self.prog} --help)\n")
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(prog: str = "python -m webber") -> argparse.ArgumentParser:
     top = _Parser(
-        prog="python -m webber",
+        prog=prog,
         description="Run or draw a webber flow defined in a Python file.",
-        epilog=EXAMPLES,
+        epilog=EXAMPLES.replace("python -m webber", prog),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     from webber import __version__  # (loaded already: this module is the package's)
@@ -143,8 +145,6 @@ def _cache_parser(verbs: Any) -> None:
 
 
 def _size(text: str) -> int:
-    from webber._cache_limits import parse_size
-
     try:
         return parse_size(text)
     except ValueError as e:
@@ -152,8 +152,6 @@ def _size(text: str) -> int:
 
 
 def _age(text: str) -> float:
-    from webber._cache_limits import parse_age
-
     try:
         return parse_age(text)
     except ValueError as e:
@@ -303,13 +301,15 @@ def check_output(option: str, path: str, *, suffixes: tuple[str, ...] | None,
                          f"conda install graphviz")
 
 
-#: what Graphviz's dot writes that a user asks for (dot knows more; these are the usual)
+def command(argv: Sequence[str] | None = None) -> int:
+    """The ``webber`` command (pyproject's [project.scripts]): :func:`main`, named ``webber``."""
+    return main(argv, prog="webber")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m webber") -> int:
     try:
         with _forgiving_output():
-            return _main(argv)
+            return _main(argv, prog)
     except KeyboardInterrupt:  # Ctrl-C: the run (and its workers) stopped already
         print("webber: interrupted", file=sys.stderr)
         return 130
@@ -334,8 +334,8 @@ def _forgiving_output() -> Iterator[None]:
                 stream.reconfigure(errors="strict")
 
 
-def _main(argv: Sequence[str] | None) -> int:
-    top = parser()
+def _main(argv: Sequence[str] | None, prog: str) -> int:
+    top = parser(prog)
     args, extra = top.parse_known_args(argv)
     # (the file's arguments may come after webber's options: `run x.py -e threads 7`;
     # an unknown option is not taken for one: it may be a typo of webber's own)

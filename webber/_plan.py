@@ -40,6 +40,13 @@ class PlanNode:
     #: parent; the executor may run it right after this one, where this one ran
     next_link: str | None = None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The parents of a root are compile's shared read-only mapping, a
+        # mappingproxy, which the standard pickle cannot write: sent as a dict.
+        parents = self.parents if self.parents.__class__ is dict else dict(self.parents)
+        return (PlanNode, (self.node, self.args, self.kwargs, parents, self.children,
+                           self.deps, self.level, self.next_link))
+
     @property
     def id(self) -> str:
         """The node's id."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 
 import pytest
@@ -379,3 +380,33 @@ def test_run_mappings_take_the_task_itself_like_run_does(executor: str) -> None:
     assert run.durations[only] == run.durations["only-1"]
     with pytest.raises(KeyError):
         run.attempts["nope-1"]
+
+
+def _numbers(n: int) -> list[int]:
+    return list(range(n))
+
+
+def test_a_finished_run_pickles_with_the_standard_pickle(executor: str) -> None:
+    # Module-level functions, not @task ones (their module's name for them is the
+    # Task, so the standard pickle cannot find the function by its name); every
+    # root has compile's shared read-only mapping as its parents.
+    with Flow("pickled") as flow:
+        items = task(_numbers)(3)
+        total = task(sum)(task(abs).map(items))
+        bad = task(_raise_value_error)()
+        after = task(str)(bad)
+    run = flow.run(executor=executor)
+    again = pickle.loads(pickle.dumps(run))
+    assert again.states == run.states == {
+        "numbers-1": "success", "abs-1": "success", "sum-1": "success",
+        "raise_value_error-1": "failed", "str-1": "skipped",
+    }
+    assert (again[items], again[total], again["abs-1"]) == ([0, 1, 2], 3, [0, 1, 2])
+    error = again.error(bad)
+    assert type(error) is ValueError and str(error) == "fast failure"
+    with pytest.raises(webber.TaskSkippedError):
+        again[after]
+    assert again.attempts == run.attempts and again.durations == run.durations
+    assert (again.started, again.duration, again.plan.levels) == (
+        run.started, run.duration, run.plan.levels)
+    assert repr(again) == repr(run)

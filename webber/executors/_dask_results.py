@@ -105,6 +105,10 @@ class Handle(Remote):
     def fetch(self) -> Any:
         return self.box.result(self.position)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # (a Run pickled with results not read yet: its Box holds locks and a Future)
+        return (_as_is, (self.fetch(),))
+
     @classmethod
     def fetch_many(cls, remotes: Sequence[Remote]) -> list[Any]:
         handles = [r for r in remotes if isinstance(r, Handle)]
@@ -114,6 +118,11 @@ class Handle(Remote):
     def __repr__(self) -> str:
         job = self.box.jobs[self.position or 0]
         return f"<result of {job.node!r} on the dask cluster>"
+
+
+def _as_is(value: Any) -> Any:
+    """What an unpickled Handle becomes: the value it had fetched."""
+    return value
 
 
 def gather(boxes: Any) -> None:

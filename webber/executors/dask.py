@@ -75,18 +75,23 @@ _Future = Any
 
 __all__ = ["DaskExecutor"]
 
-INSTALL = (
-    "the dask executor needs dask.distributed, which is not installed; install it with\n"
-    "    pip install 'webber[dask]'"
-)
+INSTALL = ("the dask executor needs dask.distributed, which is not installed: "
+           "pip install 'webber[dask]'")
 
 
 def _distributed() -> Any:
-    """The ``distributed`` module, or an ExecutorError that says how to install it."""
+    """The ``distributed`` module, or a one-line ExecutorError that says how to
+    install it (or, installed, why it cannot be imported)."""
     try:
         import distributed
     except ImportError as e:
-        raise ExecutorError(f"{INSTALL}\n({type(e).__name__}: {e})") from e
+        if isinstance(e, ModuleNotFoundError) and e.name in ("distributed", "dask"):
+            raise ExecutorError(INSTALL) from None  # (the ImportError says no more)
+        why = (str(e).splitlines() or [""])[0]  # (its first line: one line in all)
+        raise ExecutorError(
+            f"the dask executor needs dask.distributed, which is installed but fails to "
+            f"import ({type(e).__name__}: {why}); reinstall it: pip install 'webber[dask]'"
+        ) from e
     return distributed
 
 
