@@ -9,7 +9,9 @@ import json
 import logging
 import os
 import sys
+import threading
 from array import array
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -126,6 +128,40 @@ def looks_only_when_woken(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(_dashboard_http, "BATCH", 3600.0)
     monkeypatch.setattr(_dashboard_http, "AWAKE", 3600.0)
+
+
+def waiting_for_a_run(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any, Any, float], bool]:
+    """``waits(dashboard, board, timeout)``: whether, within ``timeout``
+    seconds, the thread of a page that shows ``board`` waits for another run
+    (``_dashboard_http._idle``), done writing -- so the next run's own thread
+    writes that run's end to the page (``Stream.hand``). (With
+    :func:`looks_only_when_woken`: nothing else wakes it from that wait.)
+
+    That its lock is free is not enough: between letting go of it and its wait,
+    the thread can still see the next run shown and take its end itself. It
+    says it goes to wait under the dashboard's ``changed``, which it keeps until
+    the wait lets go of it: once the test holds ``changed`` after hearing it,
+    the thread is in its wait."""
+    from webber import _dashboard_http
+
+    idle, said, waiting = _dashboard_http._idle, threading.Condition(), []
+
+    def recorded(dashboard: Any, board: Any, *, asleep: bool) -> None:
+        with dashboard.changed:
+            with said:
+                waiting.append(board)
+                said.notify_all()
+            idle(dashboard, board, asleep=asleep)
+
+    def waits(dashboard: Any, board: Any, timeout: float) -> bool:
+        with said:
+            if not said.wait_for(lambda: board in waiting, timeout):
+                return False
+        with dashboard.changed:
+            return True
+
+    monkeypatch.setattr(_dashboard_http, "_idle", recorded)
+    return waits
 
 
 def decoded(news: bytes) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 import webber
-from tests.conftest import decoded, looks_only_when_woken
+from tests.conftest import decoded, looks_only_when_woken, waiting_for_a_run
 from webber import DAG, Dashboard, Promise
 
 pytestmark = pytest.mark.timeout(120)
@@ -136,23 +136,16 @@ def look(driver: Any, nodes: list[str]) -> dict[str, Any]:
         "  counts: document.getElementById('counts').textContent};", nodes))
 
 
-def waiting_for_a_run(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """The boards whose page's thread went to wait for another run
-    (``_dashboard_http._idle``), each put in under the dashboard's ``changed``,
-    which that thread keeps until its wait lets go of it: a board seen in the
-    list under ``changed`` has its thread waiting, done writing -- so the next
-    run's own thread writes that run's end to the page (``Stream.hand``)."""
-    from webber import _dashboard_http
+def look_until(driver: Any, nodes: list[str], ready: Callable[[dict[str, Any]], bool],
+               what: str) -> dict[str, Any]:
+    """The first :func:`look` at the page for which ``ready`` holds: what the
+    test asserts next is read from that same moment."""
 
-    idle, waiting = _dashboard_http._idle, []
+    def seen() -> dict[str, Any] | None:
+        shown = look(driver, nodes)
+        return shown if ready(shown) else None
 
-    def recorded(dashboard: Dashboard, board: Any, *, asleep: bool) -> None:
-        with dashboard.changed:
-            waiting.append(board)
-            idle(dashboard, board, asleep=asleep)
-
-    monkeypatch.setattr(_dashboard_http, "_idle", recorded)
-    return waiting
+    return dict(wait_for(driver, seen, what))
 
 
 def test_the_next_run_shows_every_tasks_end_at_once_and_its_timeline_at_the_next_look(
@@ -163,34 +156,27 @@ def test_the_next_run_shows_every_tasks_end_at_once_and_its_timeline_at_the_next
     dag.run(executor="inline", dashboard=dashboard)
     # What the page shows of the next run came with the run's end.
     looks_only_when_woken(monkeypatch)
-    waiting = waiting_for_a_run(monkeypatch)
+    waits = waiting_for_a_run(monkeypatch)
     browser.get(dashboard.url)
     wait_for(browser, lambda: timeline(browser) == "timeline: 3 attempts on 1 lanes",
              "the first run's timeline")
     (page,) = dashboard.streams
-    second = dashboard.board
-
-    def page_waits() -> bool:
-        with dashboard.changed:
-            return second in waiting
-
-    wait_for(browser, page_waits, "the page's thread to wait for the next run")
+    first = dashboard.board
+    assert waits(dashboard, first, WAIT), "the page's thread did not wait for the next run"
     dag.run(executor="inline", dashboard=dashboard)
-    assert dashboard.board is not second and page.board is dashboard.board and page.later
+    assert dashboard.board is not first and page.board is dashboard.board and page.later
 
-    def ended() -> dict[str, Any] | None:
-        shown = look(browser, nodes)
-        return shown if shown["states"] == ["success"] * 3 \
-            and shown["timeline"] == "timeline: 0 attempts on 0 lanes" else None
-
-    end = wait_for(browser, ended, "the next run's end")
+    end = look_until(browser, nodes, lambda shown: shown["states"] == ["success"] * 3
+                     and shown["timeline"] == "timeline: 0 attempts on 0 lanes",
+                     "the next run's end")
     assert end["status"].startswith("finished")
     assert "3/3 done" in end["counts"]
     with dashboard.changed:  # the page's next look
         dashboard.changed.notify_all()
-    wait_for(browser, lambda: timeline(browser) == "timeline: 3 attempts on 1 lanes",
-             "the next run's attempts")
-    assert [state(browser, n) for n in nodes] == ["success"] * 3
+    rest = look_until(browser, nodes,
+                      lambda shown: shown["timeline"] == "timeline: 3 attempts on 1 lanes",
+                      "the next run's attempts")
+    assert rest["states"] == ["success"] * 3 and rest["status"].startswith("finished")
 
 
 def test_a_failed_task_shows_its_error_and_traceback(
@@ -543,11 +529,13 @@ def test_the_next_run_of_the_same_flow_keeps_the_graph_the_page_has(
     browser.get(dashboard.url)
     wait_for(browser, lambda: state(browser, b) == "success", "the first run")
     graphs: list[bytes] = []
+    first_graph = threading.Event()
 
     def listen(stream: Any) -> None:  # a second page's stream: the graph of each run shown
         for line in stream:
             if line.startswith(b"data: ") and b'"nodes":' in line:
                 graphs.append(line)
+                first_graph.set()
                 if len(graphs) == 2:
                     return
 
@@ -555,11 +543,17 @@ def test_the_next_run_of_the_same_flow_keeps_the_graph_the_page_has(
     with urllib.request.urlopen(events, timeout=WAIT) as stream:
         reader = threading.Thread(target=listen, args=(stream,), daemon=True)
         reader.start()
+        # Its thread takes the run shown at its first look: were the next run
+        # shown before, that would be the only graph it ever sends.
+        assert first_graph.wait(WAIT), "the second page got no graph"
         browser.execute_script("window.sameDocument = true")
         dag.run(executor="threads", dashboard=dashboard)
-        wait_for(browser, lambda: state(browser, b) == "failed", "the second run")
+        # The run's end, in one look: a batch sent while it went on can show b
+        # failed and a still running (the two are not ordered).
+        end = look_until(browser, [a, b], lambda shown: shown["status"].startswith("failed"),
+                         "the second run's end")
         reader.join(WAIT)
-    assert state(browser, a) == "success"
+    assert end["states"] == ["success", "failed"]
     assert browser.execute_script("return window.sameDocument") is True  # not reloaded
     assert len(graphs) == 2 and b'"nodes":{"id":' in graphs[0]
     assert b'"nodes":"same"' in graphs[1]  # the graph went once: the page keeps it

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import decoded, looks_only_when_woken
+from tests.conftest import decoded, looks_only_when_woken, waiting_for_a_run
 from webber import DAG, Dashboard
 
 pytestmark = pytest.mark.timeout(120)
@@ -67,14 +67,13 @@ def test_the_next_runs_end_is_written_by_the_engines_thread_its_attempts_by_the_
     dag = noops("same")
     dag.run(executor="threads", dashboard=dashboard)
     looks_only_when_woken(monkeypatch)
+    waits = waiting_for_a_run(monkeypatch)
     with open_page(dashboard) as stream:
         found = events(stream)
         number, first = next_batch(found)
         assert first["done"] is not None and first["to"][:2] == [20, 20]
         (page,) = dashboard.streams
-        deadline = time.monotonic() + WAIT
-        while page.lock.locked() and time.monotonic() < deadline:
-            time.sleep(0.01)  # its thread, done writing that batch, lets go of the page
+        assert waits(dashboard, dashboard.board, WAIT), "the page's thread did not wait"
         for _ in range(3):
             dag.run(executor="processes", dashboard=dashboard)
             board = dashboard.board
