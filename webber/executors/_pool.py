@@ -292,7 +292,7 @@ class Pool:
             code = reap(proc)
             # What it finished but had not sent: those jobs succeeded (or failed) on their own.
             kept = recover(self.ledgers.get(proc), waiting(proc.inflight))
-            if kept:  # delivered before its segments are removed below
+            if kept:  # delivered now: its segments go once the receiver is past them (_gone)
                 deliver(proc.name, self._settle(proc, kept), kept)
             self._gone(proc)
             tasks = list(proc.inflight)
