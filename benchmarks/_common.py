@@ -58,3 +58,22 @@ def best(fn: Callable[[], Any], repeat: int = 3) -> float:
         fn()
         fastest = min(fastest, time.perf_counter() - t0)
     return fastest
+
+
+def paired(serial: Callable[[], Any], fn: Callable[[], Any], repeat: int = 3) -> dict[str, float]:
+    """Best wall-clock seconds of ``fn`` and of ``serial`` (the same work in
+    one process), measured in turn -- serial, fn, serial, fn, ... -- after a
+    warm-up of each: ``{"": fn's, "serial": serial's}``.
+
+    A ratio of the two is then of the same stretch of time. This VM's speed
+    drifts within a run: a serial baseline measured once, at the start, made
+    an engine 2.41x faster than serial on 2 cores (2026-12-02)."""
+    serial()
+    fn()
+    fastest = {"": float("inf"), "serial": float("inf")}
+    for _ in range(repeat):
+        for key, call in (("serial", serial), ("", fn)):
+            t0 = time.perf_counter()
+            call()
+            fastest[key] = min(fastest[key], time.perf_counter() - t0)
+    return fastest

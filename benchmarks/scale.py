@@ -2,7 +2,7 @@
 
 For wide flows (independent no-ops) and chains of 1,000, 10,000 and 100,000
 tasks on the process executor, each size in a fresh Python process (so the
-caller's peak RSS is that size's), three times (the median of each number),
+caller's peak RSS is that size's), five times (the median of each number),
 prints per task:
 
 - wall microseconds end to end (build + compile + run, the pool warm: a
@@ -57,7 +57,7 @@ print(json.dumps({{"wall": t1 - t0, "build": c1 - c0, "compile": c2 - c1, "run":
 
 #: fresh processes per flow; each number is their median (one script's run is one
 #: sample, and one sample on a busy machine says more about the machine)
-PROCESSES = 3
+PROCESSES = 5
 
 
 def measure(shape: str, size: int) -> dict[str, float]:
