@@ -190,6 +190,16 @@ def _freeze_count() -> int:
     return gc.get_freeze_count()
 
 
+def _many() -> DAG:
+    """A graph of as many tasks as a run freezes for (a smaller run freezes nothing)."""
+    from webber._gc import MANY
+
+    dag = DAG()
+    for _ in range(MANY):
+        dag.add_node(int)
+    return dag
+
+
 def test_what_exists_is_frozen_while_a_run_goes_on_and_given_back_after() -> None:
     import gc
 
@@ -197,7 +207,7 @@ def test_what_exists_is_frozen_while_a_run_goes_on_and_given_back_after() -> Non
 
     assert frozen._count == 0, "a run of an earlier test is still going on"
     assert gc.get_freeze_count() == 0
-    dag = DAG()
+    dag = _many()
     during = dag.add_node(_freeze_count)
     run = dag.run(executor="inline")
     assert run[during] > 0  # the graph and the plan, left out of full collections
@@ -276,12 +286,12 @@ def test_runs_in_two_threads_share_one_freeze_until_the_last_ends() -> None:
     import gc
 
     release = threading.Event()
-    inner = DAG()
+    inner = _many()
     waiting = inner.add_node(release.wait, 30)
     thread_run: dict[str, object] = {}
     thread = threading.Thread(target=lambda: thread_run.update(run=inner.run(executor="threads")))
     thread.start()
-    outer = DAG()
+    outer = _many()
     count = outer.add_node(_freeze_count)
     assert outer.run(executor="inline")[count] > 0
     assert gc.get_freeze_count() > 0  # the other run goes on: still frozen
@@ -297,7 +307,7 @@ def test_a_program_that_froze_objects_itself_keeps_its_freeze() -> None:
     gc.freeze()
     try:
         theirs = gc.get_freeze_count()
-        dag = DAG()
+        dag = _many()
         during = dag.add_node(_freeze_count)
         # (the count of frozen objects only falls as some of them are freed)
         assert dag.run(executor="inline")[during] <= theirs  # nothing of ours added
@@ -311,7 +321,7 @@ def test_a_child_forked_during_a_run_is_not_left_frozen() -> None:
     import os
 
     release = threading.Event()
-    dag = DAG()
+    dag = _many()
     dag.add_node(release.wait, 30)
     thread = threading.Thread(target=lambda: dag.run(executor="threads"))
     thread.start()
@@ -321,7 +331,7 @@ def test_a_child_forked_during_a_run_is_not_left_frozen() -> None:
         pid = os.fork()
         if pid == 0:  # the child: the run is not here, and neither is its freeze
             code = 0 if gc.get_freeze_count() == 0 else 3
-            inner = DAG()
+            inner = _many()
             count = inner.add_node(_freeze_count)
             code = code or (0 if inner.run(executor="inline")[count] > 0 else 4)
             os._exit(code or (0 if gc.get_freeze_count() == 0 else 5))

@@ -493,7 +493,7 @@ def run_plan(
     jobs of a concurrency tag run at once (``run(limits=...)``).
     """
     _output.ensure_handler()
-    with _output.redirected(), _output.this_run(), frozen:
+    with _output.redirected(), _output.this_run(), frozen.running(len(plan)):
         return _Engine(
             plan, executor, list(listeners), record=Recorder(), reuse=dict(reuse or {}),
             tracebacks=tracebacks, verbose=verbose, session=session, limits=Limits(limits, plan),

@@ -10,10 +10,13 @@ flow of 100,000 tasks. That made the cost per node grow with the graph.
 - ``paused`` (compile): compiling makes no reference cycles, so the
   collector is simply off (a 100,000-node chain: 8.3 us per node against 13.9
   with it on, counting the young collection that follows).
-- ``frozen`` (a run): the run's tasks may run here (inline, threads) and make
-  garbage of their own, so the collector stays on; ``gc.freeze()`` moves what
-  exists into a generation it does not walk, and ``gc.unfreeze()`` at the end
-  gives it back (2.3 us per task less at 100,000 tasks, 1.3 at 10,000).
+- ``frozen.running(tasks)`` (a run of :data:`MANY` tasks or more): the run's
+  tasks may run here (inline, threads) and make garbage of their own, so the
+  collector stays on; ``gc.freeze()`` moves what exists into a generation it
+  does not walk, and ``gc.unfreeze()`` at the end gives it back (2.3 us per
+  task less at 100,000 tasks, 1.3 at 10,000). A smaller run freezes nothing
+  (see ``running``: frozen at each run, a loop of them kept the collector
+  from running at all).
   ``frozen.adding()`` freezes what the engine makes while it decides many
   tasks at once (a wide flow's jobs: else dozens of young collections walk
   them and the full ones again, 0.5-1.3 us per task), and what the processes
@@ -151,6 +154,12 @@ def _adding() -> Iterator[None]:
 _UNCHANGED = contextlib.nullcontext()
 
 
+def _collections() -> tuple[int, int]:
+    """How many middle and full collections ran so far."""
+    stats = gc.get_stats()
+    return stats[1]["collections"], stats[2]["collections"]
+
+
 def _freeze_counted() -> int:
     """``gc.freeze()``, and how many objects it froze at most: counted and
     frozen in one step of the interpreter (the map is consumed in C), so that
@@ -195,9 +204,13 @@ class _Frozen(_Shared):
         #: how many objects webber's holds froze at most: more frozen when a
         #: freeze is given back, and the program froze objects itself since
         self._mine = 0
+        #: at the start of the freeze: the oldest generation's count, and how
+        #: many middle and full collections had run (see _recount)
+        self._before = (0, 0, 0)
 
     def _start(self) -> bool:
         self._watch_forks()
+        self._before = (gc.get_count()[2], *_collections())
         if self._held:  # webber's: the run's now, its end gives it back -- also with
             self._held = False  # the collector off (the program's, or a compile's pause)
             if self._theirs():
@@ -265,6 +278,49 @@ class _Frozen(_Shared):
 
     def _end(self) -> None:
         gc.unfreeze()
+        self._recount()
+
+    def _recount(self) -> None:
+        """Give the oldest generation back the count that the freezes took.
+
+        Each ``gc.freeze()`` sets the three counts to 0, and a full collection
+        runs only once the oldest count (middle collections since the last
+        full one) passes its threshold: a loop of runs, each freezing and
+        making fewer than that, never ran one, and what the runs gave back
+        stayed (2,000 objects a run of 1,000 tasks, without end). Middle
+        collections add one each: the count is as if nothing was frozen, and
+        the collector's own rule (new long-lived objects against the ones it
+        walked last) says when it runs."""
+        count, middle, full = self._before
+        now_middle, now_full = _collections()
+        if now_full != full or not gc.isenabled():
+            return  # (a full collection ran meanwhile: its count is right)
+        wanted = min(count + now_middle - middle, gc.get_threshold()[2] + 1)
+        for _ in range(wanted - gc.get_count()[2]):
+            gc.collect(1)  # (young and middle: all but the first find next to nothing)
+
+    def running(self, tasks: int) -> contextlib.AbstractContextManager[None]:
+        """The freeze of a run of ``tasks`` tasks (or of what prepares it): this
+        freeze, after a young collection, for :data:`MANY` tasks or more, or to
+        take a held freeze over; else nothing changes.
+
+        A freeze sets the count of allocations that starts the next young
+        collection back to 0, and what it froze goes, given back, to the
+        oldest generation, which only a full collection walks: frozen at each
+        run, a loop of small runs (a service running a flow a request) kept
+        the collector from ever running -- its own garbage and the program's
+        stayed, 5 KB a run without end. The young collection first keeps what
+        a large run's freeze moves there to what is alive.
+
+        >>> with frozen.running(1):
+        ...     gc.get_freeze_count() > 0
+        False
+        """
+        if tasks < MANY and not self._held:
+            return _UNCHANGED
+        if not self._count and gc.isenabled():  # (not under the lock: see hold)
+            gc.collect(1)
+        return self
 
     def adding(self, many: bool = True) -> contextlib.AbstractContextManager[None]:
         """Inside a run (``with frozen``): what is made in the block is frozen

@@ -91,7 +91,7 @@ def _cache_session(cache: str | os.PathLike[str] | Cache, plan: Plan) -> CacheSe
     store = resolve_cache(cache)
     if store is None:
         return None
-    with frozen:  # (its keys are objects per node, as the run's are: see _gc)
+    with frozen.running(len(plan)):  # (its keys are objects per node, as the run's: see _gc)
         return CacheSession(store, plan)
 
 
