@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import pickle
 
 import pytest
 
@@ -378,3 +379,16 @@ def test_a_misspelled_setting_or_option_names_the_one_meant() -> None:
     assert flow.run(executor="inline")[n] == 3
     with pytest.raises(webber.ListenerError):
         flow.run(executor="inline", listeners=print)  # type: ignore[arg-type]
+
+
+def test_a_task_of_a_module_and_a_run_of_it_pickle_with_the_standard_pickle() -> None:
+    # The task stands where its function was: the standard pickle, writing
+    # either by name, found the task and failed ("it's not the same object as
+    # tests.test_task.documented"), so ProcessPoolExecutor().submit(documented)
+    # and pickle.dump(run) could not write them.
+    assert pickle.loads(pickle.dumps(documented)) is documented
+    with Flow("pickled") as flow:
+        joined = documented(2)
+    again = pickle.loads(pickle.dumps(flow.run(executor="inline")))
+    assert again[joined] == "2x"
+    assert again.plan.nodes[joined.key].node.func is documented.fn

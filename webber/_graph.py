@@ -18,6 +18,7 @@ from dataclasses import FrozenInstanceError, dataclass, field, fields
 from types import MethodType
 from typing import Any, Protocol, TypeAlias
 
+from webber import _byname
 from webber._errors import TaskDefinitionError, UnknownNodeError
 
 __all__ = [
@@ -263,6 +264,17 @@ class Node(_Record):
         s[9](self, fan_out_slot)
         s[10](self, fan_out_zip)
         s[11](self, deps)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The function of a task of an importable module goes by the task's
+        # name: by its own, the standard pickle finds the task there and fails.
+        func: Any = self.func
+        task = _byname.task_of(func)
+        if task is not None:
+            func = _byname.FunctionOf(task)
+        return (Node, (self.id, self.options, func, self.args, self.kwargs, self.skip,
+                       self.skip_as_failure, self.fan_out, self.partial, self.fan_out_slot,
+                       self.fan_out_zip, self.deps))
 
     @property
     def name(self) -> str:
