@@ -83,6 +83,8 @@ def test_configured_decorator_and_name() -> None:
         ({"retries": True}, "retries=True"),
         ({"retry_delay": -0.1}, "retry_delay"),
         ({"retry_backoff": float("nan")}, "retry_backoff"),
+        # (a factor, not seconds: the message said "a number of seconds")
+        ({"retry_backoff": -2}, r"retry_backoff=-2.0 .* factor that multiplies retry_delay"),
         ({"timeout": 0}, "timeout=0"),
         ({"timeout": "5"}, "timeout='5'"),
     ],

@@ -125,10 +125,12 @@ class TaskOptions:
         retries = self.retries
         if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
             raise bad("retries", retries, "a whole number >= 0 (how many extra attempts)")
-        for what in ("retry_delay", "retry_backoff"):
+        for what, want in (("retry_delay", "a finite number of seconds >= 0"),
+                           ("retry_backoff", "a finite number >= 0, the factor that "
+                            "multiplies retry_delay after each retry (1: a fixed delay)")):
             value = getattr(self, what)
             if not _is_number(value) or value < 0 or not math.isfinite(value):
-                raise bad(what, value, "a finite number of seconds >= 0")
+                raise bad(what, value, want)
         if self.timeout is not None and (not _is_number(self.timeout) or not self.timeout > 0):
             raise bad("timeout", self.timeout, "None or a number of seconds > 0")
         retry_on = self.retry_on
