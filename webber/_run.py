@@ -11,7 +11,7 @@ from webber._errors import DiagramError, ForeignPromiseError, UnknownNodeError
 from webber._events import AttemptRow, rows_with
 from webber._graph import Condition, find_id, slot_setters
 from webber._run_040 import IdList, Run040
-from webber._task_errors import TaskSkippedError
+from webber._task_errors import TaskSkippedError, message_of
 from webber.executors._base import fetch
 
 if TYPE_CHECKING:
@@ -440,7 +440,7 @@ class Recorder:
     def attempt(self, n: str, number: int, index: int | None, ok: bool, value: Any,
                 started: float, duration: float, worker: str) -> AttemptRow:
         """Record an attempt (``value``: its result, or the exception it raised)."""
-        error = None if ok else f"{type(value).__name__}: {value}"
+        error = None if ok else f"{type(value).__name__}: {message_of(value)}"
         row = (n, number, index, ok, started, duration, worker, error)
         self.rows.append(row)
         return row
