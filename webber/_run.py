@@ -106,14 +106,11 @@ class _ByNode(dict[str, Any]):
         raise TypeError(f"run.{self._name} is a dict by node, not a method: write "
                         f"run.{self._name}[node]")
 
-    def __missing__(self, key: Any) -> Any:
-        if isinstance(key, str):
-            raise KeyError(key)
-        try:
-            n = self._node_id(key)
+    def __getitem__(self, key: Any) -> Any:
+        try:  # (not by its text: an id add_node returned is a str, maybe of another DAG)
+            return super().__getitem__(key if key.__class__ is str else self._node_id(key))
         except UnknownNodeError:
             raise KeyError(key) from None
-        return self[n]
 
 
 class Run(Run040):
