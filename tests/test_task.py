@@ -391,6 +391,8 @@ def test_a_task_of_a_module_and_a_run_of_it_pickle_with_the_standard_pickle() ->
     assert pickle.loads(pickle.dumps(documented)) is documented
     with Flow("pickled") as flow:
         joined = documented(2)
+        twice = documented(joined)  # (a chain's link: the flow keeps its function aside)
     again = pickle.loads(pickle.dumps(flow.run(executor="inline")))
-    assert again[joined] == "2x"
+    assert again[joined] == "2x" and again[twice] == "2xx"
     assert again.plan.nodes[joined.key].node.func is documented.fn
+    assert pickle.loads(pickle.dumps(flow)).run(executor="inline")[twice] == "2xx"
