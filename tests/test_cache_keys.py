@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from webber import task
 from webber._cli import main
+from webber._fingerprint import function_token, key_pickler
 
 SCRIPT = textwrap.dedent('''
     import dataclasses
@@ -67,3 +69,26 @@ def test_a_script_run_three_ways_shares_its_cache(
     spec.loader.exec_module(module)
     run = module.flow.run(executor="inline", cache=store)
     assert sorted(run.cached) == ["load-1", "scale-1"]
+
+
+@task
+def _add_one(x: int) -> int:
+    return x + 1
+
+
+def _calls_add_one(x: int) -> int:
+    return _add_one(x) * 10
+
+
+def test_editing_a_task_of_a_module_changes_the_key_of_a_function_calling_it() -> None:
+    # A task of an importable module pickles by its name (so that the standard
+    # pickle can write it): the key must still describe its body.
+    before = function_token(_calls_add_one, key_pickler({}))
+    code = _add_one.fn.__code__
+    _add_one.fn.__code__ = (lambda x: x + 2).__code__
+    try:
+        after = function_token(_calls_add_one, key_pickler({}))
+    finally:
+        _add_one.fn.__code__ = code
+    assert after != before
+    assert function_token(_calls_add_one, key_pickler({})) == before

@@ -532,3 +532,18 @@ def test_a_node_named_by_something_else_says_what_to_pass() -> None:
                        r"Promise, got int 3; pass what add_node\(\) or a task call inside "
                        r"'with Flow\(\):' returned$"):
         dag.add_edge(a, 3)
+
+
+def test_from_json_refuses_what_is_no_json_text_nor_path_naming_it() -> None:
+    # A dict (json.load's result) or a number failed inside pathlib with
+    # "expected str, bytes or os.PathLike object"; JSON text of a list was
+    # taken for a path ("No such file or directory: '[1, 2]'"), bytes too.
+    dag = DAG()
+    dag.add_node(len, "abc")
+    assert len(DAG.from_json(dag.to_json().encode())) == 1
+    with pytest.raises(webber.FormatError, match=r"not dict .*DAG\.from_dict\(d\)"):
+        DAG.from_json(dag.to_dict())  # type: ignore[arg-type]
+    with pytest.raises(webber.FormatError, match="JSON text or the path of a JSON file, not int"):
+        DAG.from_json(5)  # type: ignore[arg-type]
+    with pytest.raises(webber.FormatError, match="expected a JSON object"):
+        DAG.from_json("[1, 2]")

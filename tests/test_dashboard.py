@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import runpy
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -476,6 +477,24 @@ def test_what_cannot_be_a_dashboard_is_refused_at_the_call() -> None:
             Dashboard(**kwargs)  # type: ignore[arg-type]
     assert dag.run(executor="inline", dashboard=False).ok  # off, as None is
     assert dag.run(executor="inline", dashboard=None).ok  # type: ignore[arg-type]
+
+
+def test_a_port_in_use_or_a_host_not_of_this_machine_is_a_dashboard_error() -> None:
+    # They raised a bare OSError ("Address already in use"), naming neither
+    # the dashboard nor the fix.
+    dag = DAG("taken")
+    dag.add_node(sum, [1])
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(webber.DashboardError,
+                           match=rf"Dashboard\(host='127.0.0.1', port={port}\).*port=0") as info:
+            dag.run(executor="inline", dashboard=Dashboard(port=port))
+        assert isinstance(info.value.__cause__, OSError)
+    with pytest.raises(webber.DashboardError, match="an address of this machine"):
+        dag.run(executor="inline", dashboard=Dashboard(host="192.0.2.1"))  # (TEST-NET-1)
+    assert dag.run(executor="inline", dashboard=Dashboard(port=0)).ok
 
 
 def test_open_browser_opens_the_page_once(monkeypatch: pytest.MonkeyPatch) -> None:

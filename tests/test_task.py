@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import pickle
 
 import pytest
 
@@ -82,6 +83,8 @@ def test_configured_decorator_and_name() -> None:
         ({"retries": True}, "retries=True"),
         ({"retry_delay": -0.1}, "retry_delay"),
         ({"retry_backoff": float("nan")}, "retry_backoff"),
+        # (a factor, not seconds: the message said "a number of seconds")
+        ({"retry_backoff": -2}, r"retry_backoff=-2.0 .* factor that multiplies retry_delay"),
         ({"timeout": 0}, "timeout=0"),
         ({"timeout": "5"}, "timeout='5'"),
     ],
@@ -378,3 +381,18 @@ def test_a_misspelled_setting_or_option_names_the_one_meant() -> None:
     assert flow.run(executor="inline")[n] == 3
     with pytest.raises(webber.ListenerError):
         flow.run(executor="inline", listeners=print)  # type: ignore[arg-type]
+
+
+def test_a_task_of_a_module_and_a_run_of_it_pickle_with_the_standard_pickle() -> None:
+    # The task stands where its function was: the standard pickle, writing
+    # either by name, found the task and failed ("it's not the same object as
+    # tests.test_task.documented"), so ProcessPoolExecutor().submit(documented)
+    # and pickle.dump(run) could not write them.
+    assert pickle.loads(pickle.dumps(documented)) is documented
+    with Flow("pickled") as flow:
+        joined = documented(2)
+        twice = documented(joined)  # (a chain's link: the flow keeps its function aside)
+    again = pickle.loads(pickle.dumps(flow.run(executor="inline")))
+    assert again[joined] == "2x" and again[twice] == "2xx"
+    assert again.plan.nodes[joined.key].node.func is documented.fn
+    assert pickle.loads(pickle.dumps(flow)).run(executor="inline")[twice] == "2xx"

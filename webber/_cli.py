@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from webber._cache_limits import parse_age, parse_size
+from webber._task_errors import message_of
 from webber.executors import NAMES
 
 if TYPE_CHECKING:
@@ -482,8 +483,7 @@ def _run(flow: Any, args: argparse.Namespace) -> int:
         + (f", {len(run.cached)} loaded from the cache" if run.cache_stats else "")
     )
     for n in run.failed:
-        error = run.error(n)
-        print(f"  failed: {n}: {type(error).__name__}: {error}")
+        print(f"  failed: {n}: {type(run.error(n)).__name__}: {message_of(run.error(n))}")
     if args.timeline:
         run.timeline(args.timeline)
         print(f"wrote {args.timeline}")

@@ -188,7 +188,15 @@ class Dashboard:
         if self._server is not None:
             return
         self._stopped.clear()
-        server = (Server6 if ":" in self.host else Server)((self.host, self.port), Handler)
+        try:
+            server = (Server6 if ":" in self.host else Server)((self.host, self.port), Handler)
+        except OSError as e:  # (in use, not this machine's, a name that does not resolve)
+            from webber._errors import DashboardError
+
+            raise DashboardError(
+                f"Dashboard(host={self.host!r}, port={self.port!r}): cannot serve the page "
+                f"there ({type(e).__name__}: {e.strerror or e}); pass another port, port=0 "
+                f"for any free one, or a host that is an address of this machine") from e
         server.dashboard = self
         self._server = server
         _running.add(self)

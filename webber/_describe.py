@@ -333,7 +333,8 @@ def write_json(dag: DAG, path: str | os.PathLike[str] | None, indent: int | None
 
 
 def read_text(
-    source: str | os.PathLike[str] | None, source_040: str | os.PathLike[str] | None = None
+    source: str | bytes | os.PathLike[str] | None,
+    source_040: str | bytes | os.PathLike[str] | None = None,
 ) -> Any:
     """The JSON document in ``source``: JSON text, or the path of a file of it.
     ``source_040``: the same, given by webber 0.4.0's keyword ``source=``."""
@@ -342,10 +343,17 @@ def read_text(
                         "source= (webber 0.4.0's name for it)")
     source = source if source_040 is None else source_040
     assert source is not None  # (checked above)
-    if isinstance(source, str) and source.lstrip().startswith("{"):
-        text = source
-    else:
+    text: str | bytes
+    if isinstance(source, (bytes, bytearray)):  # (what a response or a file opened "rb" gives)
+        text = bytes(source)
+    elif isinstance(source, str) and source.lstrip()[:1] in ("{", "["):
+        text = source  # (a list is JSON too: read, it is refused as no graph, not as no file)
+    elif isinstance(source, (str, os.PathLike)):
         text = Path(source).read_text(encoding="utf-8")
+    else:
+        hint = "; a dict goes to DAG.from_dict(d)" if isinstance(source, Mapping) else ""
+        raise FormatError(f"from_json() takes JSON text or the path of a JSON file, not "
+                          f"{type(source).__name__} {source!r:.60}{hint}")
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:

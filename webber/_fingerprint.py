@@ -197,6 +197,8 @@ def _picklers() -> list[type[Any]]:
     if not _PICKLER:
         import cloudpickle
 
+        from webber._task import Task
+
         class Pickler(cloudpickle.Pickler):  # type: ignore[misc]
             keys: _KeyPickler
 
@@ -206,6 +208,11 @@ def _picklers() -> list[type[Any]]:
                     return (str, (token,))
                 if isinstance(obj, _SETS):  # (a subclass: pickle writes sets themselves)
                     return self.keys.set_reduce(obj)
+                if isinstance(obj, Task):
+                    # By its function, described as the key describes one: a
+                    # task of a module pickles by its name (see _byname), which
+                    # would leave an edit of its body out of its callers' keys.
+                    return (type(obj), (obj.fn, obj.options))
                 return super().reducer_override(obj)
 
         class Canonical(Pickler):

@@ -311,12 +311,12 @@ class DAG(GraphEdits):
     @classmethod
     def from_json(
         cls,
-        path_or_text: str | os.PathLike[str] | None = None,
+        path_or_text: str | bytes | os.PathLike[str] | None = None,
         registry: Mapping[str, Callable[..., Any]] | None = None,
         module: ModuleType | None = None,
-        *, source: str | os.PathLike[str] | None = None,
+        *, source: str | bytes | os.PathLike[str] | None = None,
     ) -> Self:
-        """:meth:`from_dict` of JSON text or a JSON file's path (0.4.0: ``source=``)."""
+        """:meth:`from_dict` of JSON text (or bytes) or a JSON file's path (0.4.0: ``source=``)."""
         from webber._describe import load, read_text
 
         return load(cls, read_text(path_or_text, source), registry, module)

@@ -18,6 +18,7 @@ from dataclasses import FrozenInstanceError, dataclass, field, fields
 from types import MethodType
 from typing import Any, Protocol, TypeAlias
 
+from webber import _byname
 from webber._errors import TaskDefinitionError, UnknownNodeError
 
 __all__ = [
@@ -124,10 +125,12 @@ class TaskOptions:
         retries = self.retries
         if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
             raise bad("retries", retries, "a whole number >= 0 (how many extra attempts)")
-        for what in ("retry_delay", "retry_backoff"):
+        for what, want in (("retry_delay", "a finite number of seconds >= 0"),
+                           ("retry_backoff", "a finite number >= 0, the factor that "
+                            "multiplies retry_delay after each retry (1: a fixed delay)")):
             value = getattr(self, what)
             if not _is_number(value) or value < 0 or not math.isfinite(value):
-                raise bad(what, value, "a finite number of seconds >= 0")
+                raise bad(what, value, want)
         if self.timeout is not None and (not _is_number(self.timeout) or not self.timeout > 0):
             raise bad("timeout", self.timeout, "None or a number of seconds > 0")
         retry_on = self.retry_on
@@ -263,6 +266,17 @@ class Node(_Record):
         s[9](self, fan_out_slot)
         s[10](self, fan_out_zip)
         s[11](self, deps)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The function of a task of an importable module goes by the task's
+        # name: by its own, the standard pickle finds the task there and fails.
+        func: Any = self.func
+        task = _byname.task_of(func)
+        if task is not None:
+            func = _byname.FunctionOf(task)
+        return (Node, (self.id, self.options, func, self.args, self.kwargs, self.skip,
+                       self.skip_as_failure, self.fan_out, self.partial, self.fan_out_slot,
+                       self.fan_out_zip, self.deps))
 
     @property
     def name(self) -> str:

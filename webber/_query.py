@@ -53,11 +53,14 @@ class GraphView:
 
     def __getstate__(self) -> dict[str, Any]:
         # Pickled (saved, or sent to a worker: qdag.execute as a node of a
-        # graph): without the cached Plan (rebuilt on use) and the id owner,
-        # which holds a weak reference to this graph; the copy makes its own.
+        # graph): without the cached Plan (rebuilt on use), the id owner,
+        # which holds a weak reference to this graph (the copy makes its own),
+        # and the last chain link's function checked (a task's, which only its
+        # Node knows how to pickle by the task's name).
         state = self.__dict__.copy()
         state["_plan"] = None
         del state["_owner"]
+        state.pop("_linked", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from webber._errors import DiagramError, ForeignPromiseError, UnknownNodeError
 from webber._events import AttemptRow, rows_with
 from webber._graph import Condition, find_id, slot_setters
 from webber._run_040 import IdList, Run040
-from webber._task_errors import TaskSkippedError
+from webber._task_errors import TaskSkippedError, message_of
 from webber.executors._base import fetch
 
 if TYPE_CHECKING:
@@ -106,14 +106,11 @@ class _ByNode(dict[str, Any]):
         raise TypeError(f"run.{self._name} is a dict by node, not a method: write "
                         f"run.{self._name}[node]")
 
-    def __missing__(self, key: Any) -> Any:
-        if isinstance(key, str):
-            raise KeyError(key)
-        try:
-            n = self._node_id(key)
+    def __getitem__(self, key: Any) -> Any:
+        try:  # (not by its text: an id add_node returned is a str, maybe of another DAG)
+            return super().__getitem__(key if key.__class__ is str else self._node_id(key))
         except UnknownNodeError:
             raise KeyError(key) from None
-        return self[n]
 
 
 class Run(Run040):
@@ -440,7 +437,7 @@ class Recorder:
     def attempt(self, n: str, number: int, index: int | None, ok: bool, value: Any,
                 started: float, duration: float, worker: str) -> AttemptRow:
         """Record an attempt (``value``: its result, or the exception it raised)."""
-        error = None if ok else f"{type(value).__name__}: {value}"
+        error = None if ok else f"{type(value).__name__}: {message_of(value)}"
         row = (n, number, index, ok, started, duration, worker, error)
         self.rows.append(row)
         return row

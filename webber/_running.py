@@ -110,6 +110,10 @@ def _listeners(
                             f"{listeners!r}; e.g. run(listeners=[MyListener()])")
     listening = list(listeners)
     for listener in listening:
+        if isinstance(listener, type):  # (its events are looked up on its type: `type`)
+            raise ListenerError(
+                f"listeners= takes webber.Listener objects, not classes: got the class "
+                f"{listener.__name__}; make one, e.g. run(listeners=[{listener.__name__}()])")
         _warn_unknown_events(listener, EVENTS)
         if not any(overrides(listener, event) for event in EVENTS):
             raise ListenerError(

@@ -31,7 +31,7 @@ from typing import Any
 from webber import _output
 from webber._errors import TaskDefinitionError
 from webber._inbox import Inbox
-from webber._task_errors import TaskTimeoutError, add_note
+from webber._task_errors import TaskTimeoutError, add_note, message_of
 from webber.executors import Executor, resolve_executor
 from webber.executors._base import Column, Job, Outcome, Started, fetch
 
@@ -100,7 +100,8 @@ def name_failure(error: BaseException, note: str) -> BaseException:
     """``error`` noted with which item and stage failed, and logged."""
     add_note(error, note)
     # (the logger's name says webber: a format showing it would say it twice)
-    log.error("%s: %s: %s", note.removeprefix("webber: "), type(error).__name__, error)
+    log.error("%s: %s: %s", note.removeprefix("webber: "), type(error).__name__,
+              message_of(error))
     return error
 
 

@@ -14,7 +14,7 @@ import inspect
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
-from webber import _context
+from webber import _byname, _context
 from webber._errors import TaskDefinitionError
 from webber._graph import RetryOn, TaskOptions, display_name
 from webber._keywords import tells_keywords
@@ -149,7 +149,10 @@ class Task(Generic[P, R]):
     def __repr__(self) -> str:
         return f"<task {self.options.name}>"
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        # At the top of an importable module, by its name (see _byname).
+        if _byname.task_of(self.fn) is self:
+            return str(self.__qualname__)
         return (type(self), (self.fn, self.options))
 
 

@@ -191,3 +191,13 @@ def _with_cause(
     error = cls(*args)
     error.__cause__ = cause
     return error
+
+
+def message_of(error: BaseException) -> str:
+    """``str(error)``, or what the traceback module shows when that raises: a
+    task's exception class may format its message badly, and telling how the
+    task failed must not fail the run (or kill the worker) with it."""
+    try:
+        return str(error)
+    except Exception:
+        return "<exception str() failed>"

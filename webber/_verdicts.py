@@ -13,7 +13,7 @@ from webber._graph import Condition
 from webber._output import current_run
 from webber._plan import PlanNode
 from webber._run import State
-from webber._task_errors import TaskTimeoutError
+from webber._task_errors import TaskTimeoutError, message_of
 from webber.executors._base import Job, fetch
 
 __all__ = ["holds", "log_failure", "log_retry", "ran_late", "tell_final", "timeout_error"]
@@ -44,7 +44,7 @@ def _where(job: Job) -> str:
 def log_retry(node: PlanNode, job: Job, error: BaseException, delay: float) -> None:
     log.warning(
         "attempt %d of %d failed (%s: %s); retrying %s in %.3g s",
-        job.attempt, node.options.retries + 1, type(error).__name__, error, _where(job),
+        job.attempt, node.options.retries + 1, type(error).__name__, message_of(error), _where(job),
         delay, extra=_about(node),
     )
 
@@ -73,13 +73,15 @@ def log_failure(node: PlanNode, job: Job, error: BaseException, tracebacks: bool
         log.warning(
             "task %s failed after %d attempt%s (partial=True: its exception stays in "
             "the results): %s: %s",
-            _where(job), job.attempt, "s" * (job.attempt != 1), type(error).__name__, error,
+            _where(job), job.attempt, "s" * (job.attempt != 1), type(error).__name__,
+            message_of(error),
             extra=_about(node),
         )
     else:
         log.error(
             "task %s failed after %d attempt%s: %s: %s",
-            _where(job), job.attempt, "s" * (job.attempt != 1), type(error).__name__, error,
+            _where(job), job.attempt, "s" * (job.attempt != 1), type(error).__name__,
+            message_of(error),
             exc_info=error if tracebacks else None,
             extra=_about(node),
         )

@@ -221,6 +221,12 @@ def test_a_run_refuses_an_id_or_promise_of_another_flow(executor: str) -> None:
     with pytest.raises(webber.ForeignPromiseError, match="first"):
         run[a]
     assert run["lambda-1"] == "second's"  # a plain string still reads it
+    # run.states, .attempts and .durations took the id by its text alone, and
+    # gave second's "lambda-1" for first's.
+    for table in (run.states, run.attempts, run.durations):
+        with pytest.raises(webber.ForeignPromiseError, match="first"):
+            table[a]
+    assert run.states["lambda-1"] == "success" and len(run.attempts["lambda-1"]) == 1
 
     one = task(lambda: 1, name="one")
     with Flow("f1"):

@@ -422,6 +422,18 @@ def test_what_hears_no_event_is_refused_at_the_call() -> None:
             dag.execute(executor="inline", callbacks=wrong)  # type: ignore[arg-type]
 
 
+def test_a_listener_class_passed_for_an_instance_is_told_to_make_one() -> None:
+    # listeners=[Ends] (no parentheses) said Ends had "none of its on_...
+    # methods" and to "subclass webber.Listener and override", which it did.
+    class Ends(Listener):
+        def on_task_end(self, *args: object) -> None: ...
+
+    dag = DAG()
+    dag.add_node(abs, -1)
+    with pytest.raises(webber.ListenerError, match=r"not classes.*listeners=\[Ends\(\)\]"):
+        dag.run(executor="inline", listeners=[Ends])  # type: ignore[list-item]
+
+
 def test_a_misspelt_event_of_a_listener_is_named(caplog: pytest.LogCaptureFixture) -> None:
     # on_task_finish is no event: it was never called, and nothing said so.
     class Finishes(Listener):

@@ -161,6 +161,35 @@ def test_row26_exception_with_an_unpicklable_attribute_keeps_its_class(executor:
     next_run_works(executor)
 
 
+# -- row 37 --------------------------------------------------------------------------
+class UnprintableError(ValueError):
+    def __str__(self) -> str:
+        raise RuntimeError("this message cannot be made")
+
+
+def raises_unprintable(x: int) -> None:
+    raise UnprintableError(x)
+
+
+def test_row37_an_exception_whose_str_raises_fails_only_its_task(
+    executor: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Telling how the task failed called str() of its exception: the run
+    # crashed with the RuntimeError on inline and threads, and the worker
+    # died on processes (WorkerCrashedError instead of the task's error).
+    dag = DAG()
+    n = dag.add_node(raises_unprintable, 1)
+    dag.update_nodes(n, retries=1)
+    other = dag.add_node(str, "fine")
+    run = dag.run(executor=executor)
+    assert type(run.error(n)).__name__ == "UnprintableError"
+    assert [a.ok for a in run.attempts[n]] == [False, False]
+    assert run.attempts[n][0].error == "UnprintableError: <exception str() failed>"
+    assert "failed after 2 attempts: UnprintableError: <exception str() failed>" in caplog.text
+    assert run[other] == "fine"
+    next_run_works(executor)
+
+
 # -- row 10 (every executor fails the node at its limit; killing is processes') ---------
 def test_row10_timeout_names_the_limit_and_retries(executor: str) -> None:
     dag = DAG()

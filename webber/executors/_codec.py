@@ -25,7 +25,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from webber._task_errors import TaskError
+from webber._task_errors import TaskError, message_of
 
 __all__ = ["RemoteTraceback", "decode_failure", "encode_failure", "failure_info"]
 
@@ -39,7 +39,7 @@ def failure_info(error: BaseException) -> tuple[str, str, str]:
     # An error the worker made about a task (a result that cannot be sent back) was
     # never raised: its cause holds the frames, and the caller shows the error below them.
     shown = error.__cause__ if error.__traceback__ is None and error.__cause__ else error
-    return name, str(error), "".join(traceback.format_exception(shown))
+    return name, message_of(error), "".join(traceback.format_exception(shown))
 
 
 def encode_failure(error: BaseException) -> tuple[bytes, tuple[str, str, str]]:
