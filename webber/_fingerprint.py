@@ -197,8 +197,6 @@ def _picklers() -> list[type[Any]]:
     if not _PICKLER:
         import cloudpickle
 
-        from webber._task import Task
-
         class Pickler(cloudpickle.Pickler):  # type: ignore[misc]
             keys: _KeyPickler
 
@@ -208,7 +206,7 @@ def _picklers() -> list[type[Any]]:
                     return (str, (token,))
                 if isinstance(obj, _SETS):  # (a subclass: pickle writes sets themselves)
                     return self.keys.set_reduce(obj)
-                if isinstance(obj, Task):
+                if getattr(type(obj), "_webber_task", False):  # (a Task: a layer above)
                     # By its function, described as the key describes one: a
                     # task of a module pickles by its name (see _byname), which
                     # would leave an edit of its body out of its callers' keys.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Coroutine, Iterable
-from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
+from typing import Any, ClassVar, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from webber import _byname, _context
 from webber._errors import TaskDefinitionError
@@ -139,6 +139,9 @@ class Task(Generic[P, R]):
                     f"has no value; move the call into the block (indent it), or run the "
                     f"flow and pass run[promise]"
                 )
+
+    #: what the cache keys' pickler looks for (it may not import this module)
+    _webber_task: ClassVar[bool] = True
 
     @property
     def _webber_key(self) -> Callable[..., Any]:
