@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn
 from webber._errors import DiagramError, ForeignPromiseError, UnknownNodeError
 from webber._events import AttemptRow, rows_with
 from webber._graph import Condition, find_id, slot_setters
-from webber._run_040 import IdList, Run040
+from webber._run_040 import ByNode, IdList, Run040
 from webber._task_errors import TaskSkippedError, message_of
 from webber.executors._base import fetch
 
@@ -87,30 +87,6 @@ class Attempt:
 
 
 _ATTEMPT_SLOTS = slot_setters(Attempt)
-
-
-class _ByNode(dict[str, Any]):
-    """A dict keyed by node id that also takes what ``run[...]`` takes: the
-    Promise of a node, or the task/callable a single node runs.
-
-    Typed with ``Any`` keys: inside a flow a task call is typed as its value,
-    and ``run.attempts[that]`` must type-check like ``run[that]`` does."""
-
-    def __init__(self, data: Mapping[str, Any], node_id: Callable[[Any], str],
-                 name: str) -> None:
-        super().__init__(data)
-        self._node_id = node_id
-        self._name = name
-
-    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise TypeError(f"run.{self._name} is a dict by node, not a method: write "
-                        f"run.{self._name}[node]")
-
-    def __getitem__(self, key: Any) -> Any:
-        try:  # (not by its text: an id add_node returned is a str, maybe of another DAG)
-            return super().__getitem__(key if key.__class__ is str else self._node_id(key))
-        except UnknownNodeError:
-            raise KeyError(key) from None
 
 
 class Run(Run040):
@@ -286,7 +262,7 @@ class Run(Run040):
     @property
     def states(self) -> dict[Any, State]:
         """Node id -> final state, in plan order."""
-        return _ByNode(self._ordered(), self._id, "states")
+        return ByNode(self._ordered(), self._id, "states")
 
     @property
     def ok(self) -> bool:
@@ -311,7 +287,7 @@ class Run(Run040):
     @property
     def durations(self) -> dict[Any, float]:
         """Node id -> seconds from its first start to its last end (0.0 if skipped)."""
-        return _ByNode(self._tables()[0], self._id, "durations")
+        return ByNode(self._tables()[0], self._id, "durations")
 
     def _tables(self) -> tuple[dict[str, float], dict[str, tuple[Attempt, ...]]]:
         """Node id -> duration, and -> attempts, for every node in plan order."""
@@ -335,7 +311,7 @@ class Run(Run040):
     @property
     def attempts(self) -> dict[Any, tuple[Attempt, ...]]:
         """Node id -> every attempt, in order (empty for a skipped node)."""
-        return _ByNode(self._tables()[1], self._id, "attempts")
+        return ByNode(self._tables()[1], self._id, "attempts")
 
     def visualize(
         self, path: str | None = None, *, type: str | None = None, legend: bool = True

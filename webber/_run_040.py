@@ -6,19 +6,62 @@ sets of ids, next to ``task_durations``, ``task_start_times``,
 plan order; :class:`IdList` is that list, answering set comparisons and set
 operations as the sets did (``run.failed == set()`` is True when nothing
 failed, not False), and :class:`Run040` gives the Run the timing attributes.
+:class:`ByNode` is the dict of ``run.states``, ``run.durations`` and
+``run.attempts``, keyed by node as ``run[...]`` is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from webber._errors import UnknownNodeError
 
 if TYPE_CHECKING:
     from webber._metrics import DAGMetrics
 
-__all__ = ["IdList", "Run040"]
+__all__ = ["ByNode", "IdList", "Run040"]
 
 _SETS = (set, frozenset)
+
+
+class ByNode(dict[str, Any]):
+    """A dict keyed by node id that also takes what ``run[...]`` takes: the
+    Promise of a node, or the task/callable a single node runs -- and, as
+    ``run[...]``, refuses an id of another graph, in ``get`` and ``in`` too
+    (by its text alone, it found this graph's node of the same id).
+
+    Typed with ``Any`` keys: inside a flow a task call is typed as its value,
+    and ``run.attempts[that]`` must type-check like ``run[that]`` does."""
+
+    def __init__(self, data: Mapping[str, Any], node_id: Callable[[Any], str],
+                 name: str) -> None:
+        super().__init__(data)
+        self._node_id = node_id
+        self._name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError(f"run.{self._name} is a dict by node, not a method: write "
+                        f"run.{self._name}[node]")
+
+    def __getitem__(self, key: Any) -> Any:
+        try:  # (not by its text: an id add_node returned is a str, maybe of another DAG)
+            return super().__getitem__(key if key.__class__ is str else self._node_id(key))
+        except UnknownNodeError:
+            raise KeyError(key) from None
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            self[key]
+        except KeyError:
+            return False
+        return True
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
 
 
 class IdList(list[str]):

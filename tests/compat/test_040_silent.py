@@ -226,7 +226,13 @@ def test_a_run_refuses_an_id_or_promise_of_another_flow(executor: str) -> None:
     for table in (run.states, run.attempts, run.durations):
         with pytest.raises(webber.ForeignPromiseError, match="first"):
             table[a]
+        with pytest.raises(webber.ForeignPromiseError, match="first"):
+            table.get(a)
+        with pytest.raises(webber.ForeignPromiseError, match="first"):
+            a in table  # noqa: B015  (what `in` says is the point)
     assert run.states["lambda-1"] == "success" and len(run.attempts["lambda-1"]) == 1
+    assert run.states.get("nothing", "none") == "none" and "nothing" not in run.states
+    assert "lambda-1" in run.states and run.states.get("lambda-1") == "success"
 
     one = task(lambda: 1, name="one")
     with Flow("f1"):
