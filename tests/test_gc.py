@@ -26,6 +26,17 @@ def _chain(dag: DAG, length: int) -> str:
     return last
 
 
+class _Cycle:
+    me: object
+
+
+def _garbage() -> weakref.ref[_Cycle]:
+    """A reference cycle that nothing else holds: only the collector frees it."""
+    made = _Cycle()
+    made.me = made
+    return weakref.ref(made)
+
+
 def test_a_large_build_freezes_what_it_made_until_its_run_ends() -> None:
     dag = DAG()  # (gives back what an earlier test's graph may have held)
     assert gc.get_freeze_count() <= _STARTUP  # (CPython 3.12 starts with a few frozen)
@@ -68,31 +79,23 @@ def test_a_large_compile_freezes_what_it_made_while_its_build_is_held() -> None:
 
 
 def test_garbage_is_collected_before_each_hold() -> None:
-    class Cycle:
-        me: object
-
-    def garbage() -> weakref.ref[Cycle]:
-        made = Cycle()
-        made.me = made
-        return weakref.ref(made)
-
     dag = DAG()
     _chain(dag, HOLD_FROM - 1)
     # before the first hold: a full collection (garbage of the oldest generation
     # too: what an earlier run gave back, say)
-    old = Cycle()
+    old = _Cycle()
     old.me = old
     gc.collect()  # (now in the oldest generation, and no collection comes before the hold)
     gone_old = weakref.ref(old)
     del old
-    gone_young = garbage()
+    gone_young = _garbage()
     dag.add_node(print)  # the graph's HOLD_FROM-th node: the first hold
     assert gc.get_freeze_count() > 0
     assert gone_old() is None and gone_young() is None  # collected, not frozen
     for _ in range(EVERY - 1):
         dag.add_node(print)
     gc.collect(0)
-    gone_young = garbage()
+    gone_young = _garbage()
     dag.add_node(print)  # the next hold: a young collection
     assert gone_young() is None
     DAG()
@@ -288,17 +291,6 @@ def test_a_thread_allocating_while_a_build_holds_does_not_pass_for_the_programs_
         stop.set()
         thread.join(30)
         sys.setswitchinterval(interval)
-
-
-class _Cycle:
-    me: object
-
-
-def _garbage() -> weakref.ref[_Cycle]:
-    """A reference cycle that nothing else holds: only the collector frees it."""
-    made = _Cycle()
-    made.me = made
-    return weakref.ref(made)
 
 
 def _noops(count: int) -> DAG:
