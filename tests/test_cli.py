@@ -318,6 +318,26 @@ def test_a_file_that_fails_to_load_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.startswith(f"webber: {broken}:2 failed while loading: SyntaxError:")
 
 
+def test_a_file_that_fails_in_a_module_it_imports_says_where_in_it(tmp_path: Path) -> None:
+    # The one line named only the file's own import; the error was the helper's.
+    (tmp_path / "helper_setup.py").write_text("def setup():\n    return 1 / 0\n\n\nX = setup()\n")
+    (tmp_path / "helper_json.py").write_text("import json\n\njson.loads('{bad')\n")
+    flow = tmp_path / "flow.py"
+    flow.write_text("from webber import DAG\nimport helper_setup\ndag = DAG()\n")
+    result = webber_cli("run", str(flow))
+    assert result.returncode == 2
+    assert result.stderr == (f"webber: {flow}:2 failed while loading: ZeroDivisionError: "
+                             f"division by zero (at {tmp_path / 'helper_setup.py'}:2, in setup)\n")
+    flow.write_text("import helper_json\n")  # (the innermost line that is the user's)
+    result = webber_cli("show", str(flow))
+    assert result.stderr.startswith(f"webber: {flow}:1 failed while loading: JSONDecodeError: ")
+    assert result.stderr.endswith(f" (at {tmp_path / 'helper_json.py'}:3)\n")
+    flow.write_text("def build():\n    import helper_setup\n")
+    result = webber_cli("show", f"{flow}:build")
+    assert result.stderr == (f"webber: {flow}:2: build() failed: ZeroDivisionError: division "
+                             f"by zero (at {tmp_path / 'helper_setup.py'}:2, in setup)\n")
+
+
 def test_bad_output_paths_fail_before_anything_runs(pipeline: Path, tmp_path: Path) -> None:
     result = webber_cli("show", str(pipeline), "-o", str(tmp_path / "flow.txt"))
     assert result.returncode == 2
