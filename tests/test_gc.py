@@ -347,3 +347,35 @@ def test_a_loop_of_large_runs_still_gets_full_collections() -> None:
         assert dag.run(executor="inline").ok
         del dag
     assert all(ref() is None for ref in gone[:10])
+
+
+def test_a_finalizer_that_runs_a_flow_as_a_large_run_ends_does_not_deadlock() -> None:
+    # The collections that give the collector its counts back ran under the
+    # freeze's lock, and a finalizer they ran that runs a large flow waited for
+    # that lock for good. (In a child: a deadlock here would stop the suite.)
+    import subprocess
+    import sys
+
+    code = (
+        "import gc\n"
+        "from webber import DAG\n"
+        "from webber._gc import MANY\n"
+        "ran = []\n"
+        "class Runs:\n"
+        "    def __del__(self):\n"
+        "        dag = DAG()\n"
+        "        for _ in range(MANY): dag.add_node(int)\n"
+        "        ran.append(dag.run(executor='inline').ok)\n"
+        "def make_garbage():\n"  # (a task: what it makes is young as the run ends)
+        "    made = Runs(); made.me = made\n"
+        "dag = DAG()\n"
+        "for _ in range(MANY): dag.add_node(int)\n"
+        "dag.add_node(make_garbage)\n"
+        "assert dag.run(executor='inline').ok\n"
+        "gc.collect()\n"
+        "print(ran)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[True]"

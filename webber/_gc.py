@@ -207,6 +207,8 @@ class _Frozen(_Shared):
         #: at the start of the freeze: the oldest generation's count, and how
         #: many middle and full collections had run (see _recount)
         self._before = (0, 0, 0)
+        #: middle collections that the last exit owes (see _recount)
+        self._owed = 0
 
     def _start(self) -> bool:
         self._watch_forks()
@@ -278,26 +280,33 @@ class _Frozen(_Shared):
 
     def _end(self) -> None:
         gc.unfreeze()
-        self._recount()
+        self._owed = self._recount()
 
-    def _recount(self) -> None:
-        """Give the oldest generation back the count that the freezes took.
+    def __exit__(self, *exc_info: object) -> None:
+        super().__exit__(*exc_info)
+        # (not under the lock: a finalizer the collections run may run a flow)
+        owed, self._owed = self._owed, 0
+        for _ in range(owed):
+            gc.collect(1)  # (young and middle: all but the first find next to nothing)
+
+    def _recount(self) -> int:
+        """How many middle collections give the oldest generation back the
+        count that the freezes took (each adds one).
 
         Each ``gc.freeze()`` sets the three counts to 0, and a full collection
         runs only once the oldest count (middle collections since the last
         full one) passes its threshold: a loop of runs, each freezing and
         making fewer than that, never ran one, and what the runs gave back
-        stayed (2,000 objects a run of 1,000 tasks, without end). Middle
-        collections add one each: the count is as if nothing was frozen, and
-        the collector's own rule (new long-lived objects against the ones it
-        walked last) says when it runs."""
+        stayed (2,000 objects a run of 1,000 tasks, without end). Given back,
+        the count is as if nothing was frozen, and the collector's own rule
+        (new long-lived objects against the ones it walked last) says when
+        a full collection runs."""
         count, middle, full = self._before
         now_middle, now_full = _collections()
         if now_full != full or not gc.isenabled():
-            return  # (a full collection ran meanwhile: its count is right)
+            return 0  # (a full collection ran meanwhile: its count is right)
         wanted = min(count + now_middle - middle, gc.get_threshold()[2] + 1)
-        for _ in range(wanted - gc.get_count()[2]):
-            gc.collect(1)  # (young and middle: all but the first find next to nothing)
+        return max(0, wanted - gc.get_count()[2])
 
     def running(self, tasks: int) -> contextlib.AbstractContextManager[None]:
         """The freeze of a run of ``tasks`` tasks (or of what prepares it): this
