@@ -6,6 +6,7 @@ what it defines picked (see :mod:`webber._cli`). A problem is a
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import os
 import runpy
@@ -89,15 +90,7 @@ def _origin(path: str, error: BaseException) -> str:
     the user's that the error passed through below ``path``'s own last line (a
     module it imports, a function of one it calls; not Python's library, an
     installed package or webber); else "". A SyntaxError names its file itself."""
-    if isinstance(error, SyntaxError):
-        return ""
-    full, spot = os.path.abspath(path), None
-    for frame, line in traceback.walk_tb(error.__traceback__):
-        file = os.path.abspath(frame.f_code.co_filename)
-        if file == full:
-            spot = None  # (only what path's last line called counts)
-        elif _users(file):
-            spot = (file, line, frame.f_code.co_name)
+    spot = None if isinstance(error, SyntaxError) else _lines(path, error)[1]
     if spot is None:
         return ""
     file, line, function = spot
@@ -105,16 +98,33 @@ def _origin(path: str, error: BaseException) -> str:
     return f" (at {shown}:{line}" + (")" if function == "<module>" else f", in {function})")
 
 
+def _lines(path: str, error: BaseException) -> tuple[int | None, tuple[str, int, str] | None]:
+    """The innermost line of ``path`` in the error's traceback, and the
+    innermost line of a file of the user's below it (file, line, function)."""
+    full, last, spot = os.path.abspath(path), None, None
+    for frame, line in traceback.walk_tb(error.__traceback__):
+        file = os.path.abspath(frame.f_code.co_filename)
+        if file == full:
+            last, spot = line, None  # (only what path's last line called counts)
+        elif _users(file):
+            spot = (file, line, frame.f_code.co_name)
+    return last, spot
+
+
 def _users(file: str) -> bool:
     """Whether ``file`` is the user's: not Python's library, an installed
     package's, webber's own or the import system's (``<frozen ...>``)."""
+    return os.path.isfile(file) and not file.startswith(_theirs())
+
+
+@functools.cache
+def _theirs() -> tuple[str, ...]:
+    """The folders of Python's library, installed packages and webber."""
     import sysconfig
 
-    if not os.path.isfile(file):
-        return False
-    theirs = {os.path.dirname(os.path.abspath(__file__))}
-    theirs.update(sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib"))
-    return not any(file.startswith(os.path.abspath(d) + os.sep) for d in theirs)
+    paths = [os.path.dirname(os.path.abspath(__file__)), *(
+        sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib"))]
+    return tuple(os.path.abspath(d) + os.sep for d in paths)
 
 
 def _a(noun: str) -> str:
@@ -124,12 +134,7 @@ def _a(noun: str) -> str:
 
 def _where(path: str, error: BaseException, line: int | None = None) -> str:
     """``FILE.py:LINE``: the innermost line of ``path`` in the error's traceback."""
-    full = os.path.abspath(path)
-    tb = error.__traceback__
-    while tb is not None:
-        if os.path.abspath(tb.tb_frame.f_code.co_filename) == full:
-            line = tb.tb_lineno
-        tb = tb.tb_next
+    line = _lines(path, error)[0] or line
     return f"{path}:{line}" if line else path
 
 

@@ -343,9 +343,9 @@ def read_text(
                         "source= (webber 0.4.0's name for it)")
     source = source if source_040 is None else source_040
     assert source is not None  # (checked above)
-    text: str | bytes
+    text: str | bytes | bytearray
     if isinstance(source, (bytes, bytearray)):  # (what a response or a file opened "rb" gives)
-        text = bytes(source)
+        text = source  # (json.loads reads both)
     elif isinstance(source, str) and source.lstrip()[:1] in ("{", "["):
         text = source  # (a list is JSON too: read, it is refused as no graph, not as no file)
     elif isinstance(source, (str, os.PathLike)):
