@@ -380,3 +380,47 @@ def test_a_finalizer_that_runs_a_flow_as_a_large_run_ends_does_not_deadlock() ->
                          timeout=60, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[True]"
+
+
+@pytest.mark.parametrize("executor", ["inline", "threads", "processes"])
+def test_graphs_dropped_after_their_runs_are_freed_without_the_collector(executor: str) -> None:
+    # The graph's store named the graph through a bound method, a reference
+    # cycle: a dropped graph (1,000 tasks: 2,000 objects) waited for a full
+    # collection, which a loop of runs then called every dozen runs.
+    from webber import Flow, QueueDAG, task
+
+    @task
+    def inc(x: int) -> int:
+        return x + 1
+
+    def dsl() -> DAG:
+        with Flow("f") as flow:
+            inc(inc(1))
+        return flow
+
+    def chain() -> DAG:
+        dag = DAG()
+        _chain(dag, 20)
+        return dag
+
+    def queue() -> DAG:
+        qdag = QueueDAG()
+        first = qdag.add_node(int, 1, iterator=2)
+        qdag.add_node(abs, Promise(first))
+        return qdag
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for make in (lambda: _noops(20), chain, dsl, queue):
+            dag = make()
+            ran = dag.run(executor=executor)
+            assert ran == [1, 1] if isinstance(dag, QueueDAG) else ran.ok
+            del ran
+            part = dag.critical_path(list(dag.nodes)[-1])
+            gone = [weakref.ref(dag), weakref.ref(part), weakref.ref(dag._store)]
+            del dag, part
+            assert [ref() for ref in gone] == [None, None, None]
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -83,7 +83,7 @@ class DAG(GraphEdits):
         # The flows whose Promises name the same nodes here: this one, and the
         # flows a critical_path() was cut from (it keeps their ids).
         self._kin: frozenset[int] = frozenset((self._uid,))
-        self._store = GraphStore(self._label)
+        self._store = GraphStore(self._label_weakly())
         self._owner = Owner(self)
         # The last Plan and the store version it was compiled from: flows are
         # often run again unchanged.
@@ -241,7 +241,7 @@ class DAG(GraphEdits):
         keep = self._store.ancestors(self.node_id(ref) for ref in refs)
         sub = type(self)(self.name)
         sub._kin = self._kin | sub._kin
-        sub._store = self._store.subgraph(keep, sub._label)
+        sub._store = self._store.subgraph(keep, sub._label_weakly())
         return sub
 
     # -- describing --------------------------------------------------------------

@@ -54,7 +54,7 @@ class QueueDAG(DAG):
 
     def __init__(self, name: str = "queue_dag") -> None:
         super().__init__(name=name)
-        self._store = _ChainStore(self._label)
+        self._store = _ChainStore(self._label_weakly())
         #: node id -> (halt_condition, iterator, max_iter) given to add_node
         self._repeat: dict[str, tuple[Callable[[Any], object] | None, int | None, int | None]] = {}
 

@@ -111,6 +111,12 @@ class GraphStore:
         #: (name, slug(name)) of the last link add_link() named
         self._named: tuple[str | None, str] = (None, "")
 
+    def __getstate__(self) -> dict[str, Any]:
+        # (its label holds the graph weakly: the graph unpickled gives it a new one)
+        state = self.__dict__.copy()
+        del state["label"]
+        return state
+
     # -- the edges, stored before they are read ----------------------------------------
     @property
     def pred(self) -> Adjacency:
