@@ -51,6 +51,23 @@ def test_adjacency_and_data_views(dag: DAG) -> None:
     assert g.in_edges("print-1") == [("double-1", "print-1")]
 
 
+def test_edge_data_neighbour_checks_nbunch_and_adjacency(dag: DAG) -> None:
+    g = dag.graph
+    assert g.get_edge_data("double-1", "print-1")["Condition"] is Condition.AnyCase
+    assert g.get_edge_data("add-1", "double-1") is None  # no such edge: the default
+    assert g.get_edge_data("nope", "add-1", default={}) == {}  # nor such a node
+    assert g.has_successor("double-1", "add-1") and not g.has_successor("add-1", "double-1")
+    assert g.has_predecessor("add-1", "double-1") and not g.has_predecessor("double-1", "add-1")
+    assert list(g.nbunch_iter()) == ["double-1", "add-1", "print-1"]
+    assert list(g.nbunch_iter("add-1")) == ["add-1"]
+    assert list(g.nbunch_iter(["print-1", "nope"])) == ["print-1"]  # non-nodes left out
+    with pytest.raises(webber.UnknownNodeError, match="nope"):
+        g.nbunch_iter("nope")
+    assert [(n, list(children)) for n, children in g.adjacency()] == [
+        ("double-1", ["add-1", "print-1"]), ("add-1", []), ("print-1", []),
+    ]
+
+
 def test_unknown_nodes_raise_a_key_error_naming_them(dag: DAG) -> None:
     for read in (lambda: list(dag.graph.successors("nope")), lambda: dag.graph.in_degree("nope"),
                  lambda: dag.graph["nope"]):
@@ -72,6 +89,7 @@ def test_networkx_s_algorithms_read_it(dag: DAG) -> None:
     assert nx.ancestors(dag.graph, "add-1") == {"double-1"}
     assert nx.number_weakly_connected_components(dag.graph) == 1  # (reads g._succ)
     assert nx.shortest_path(dag.graph, "double-1", "print-1") == ["double-1", "print-1"]
+    assert len(list(nx.edge_bfs(dag.graph, "double-1"))) == 2  # (reads g.nbunch_iter)
 
 
 def test_networkx_builds_a_graph_of_it_for_its_algorithms(dag: DAG) -> None:
