@@ -76,7 +76,7 @@ class GraphEdits(GraphView):
             if value is not None:
                 given[key] = value
         given.update(changes)
-        named = spread(refs)
+        named = spread(refs, nodes=True)
         if not given and named and all(isinstance(r, Mapping) for r in named):
             # 0.4.0's update_nodes(record, ...): each record holds its own changes
             plans = [(self.node_id(r), {k: v for k, v in r.items() if k != "deps"})
@@ -268,7 +268,8 @@ class GraphEdits(GraphView):
             ref = ref["id"] if "id" in ref else (ref["parent"], ref["child"])
         if not (isinstance(ref, tuple) and len(ref) == 2):
             raise TaskDefinitionError(
-                f"expected an edge as a (parent, child) pair, got {type(ref).__name__} {ref!r}"
+                f"expected an edge as a (parent, child) pair, got {type(ref).__name__} "
+                f"{ref!r}; name each edge as (parent, child), or choose them with filter="
             )
         edge = self.get_edge(*ref)
         return (edge.parent, edge.child)
