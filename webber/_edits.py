@@ -375,6 +375,12 @@ class GraphEdits(GraphView):
                 f"networkx.DiGraph whose nodes are callables), not {type(graph).__name__} "
                 f"{graph!r}"
             )
+        is_directed = getattr(graph, "is_directed", None)
+        if callable(is_directed) and not is_directed():  # (an edge u - v has no parent)
+            raise TaskDefinitionError(
+                f"DAG(graph): {type(graph).__name__} is undirected, so no edge says which "
+                f"node runs first; build a networkx.DiGraph (edges parent -> child)"
+            )
         ids: dict[Any, str] = {}
         for key in list(nodes):
             data = _item(nodes, key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import webber
-from tests.compat._small import add, small_dag
+from tests.compat._small import add, double, small_dag
 from webber import DAG, Condition
 
 
@@ -106,3 +106,12 @@ def test_a_dag_of_a_dags_graph_keeps_arguments_and_runs(dag: DAG) -> None:
     assert [p.key for p in copy.get_node("add-1").args] == ["double-1"]
     assert copy.edges == dag.edges
     assert copy.execute("inline")["add-1"] == 5
+
+
+def test_an_undirected_graph_is_refused_as_0_4_0_refused_it() -> None:
+    nx = pytest.importorskip("networkx")
+    g = nx.Graph()
+    g.add_edge(double, add)  # no direction: which runs first is not said
+    with pytest.raises(TypeError, match=r"Graph is undirected.*networkx\.DiGraph") as caught:
+        DAG(g)
+    assert isinstance(caught.value, webber.TaskDefinitionError)
