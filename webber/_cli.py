@@ -312,6 +312,10 @@ def _when(t: float) -> str:
 
 
 def _run(flow: Any, args: argparse.Namespace) -> int:
+    from webber._queue import QueueDAG
+
+    if isinstance(flow, QueueDAG):
+        return _run_stream(flow, args)
     dashboard: Any = False
     if args.dashboard or args.browser:
         from webber._dashboard import Dashboard
@@ -340,3 +344,33 @@ def _run(flow: Any, args: argparse.Namespace) -> int:
         with contextlib.suppress(KeyboardInterrupt, EOFError):
             input()
     return 0 if run.ok else 1
+
+
+def _run_stream(qdag: Any, args: argparse.Namespace) -> int:
+    """A QueueDAG streams its items through its stages: it has no Run to time,
+    draw, cache or watch, and one worker per stage, so those options are refused."""
+    import time
+    import traceback
+
+    given = [flag for flag, value in (
+        ("--workers", args.workers), ("--progress", args.progress), ("--cache", args.cache),
+        ("--timeline", args.timeline), ("--diagram", args.diagram),
+        ("--dashboard", args.dashboard), ("--browser", args.browser), ("--report", args.report),
+    ) if value]
+    if given:
+        print(f"webber: {qdag.name} is a QueueDAG (a stream: one worker per stage, and no "
+              f"Run to draw, store or watch); leave out {', '.join(given)} (of run's options, "
+              f"it takes --executor)", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    try:
+        outputs = qdag.execute(args.executor)
+    except Exception as e:  # the stage's own error, noted with the item and the stage
+        traceback.print_exc()
+        print(f"{qdag.name}: failed after {time.perf_counter() - start:.3f} s: "
+              f"{type(e).__name__}: {message_of(e)}")
+        return 1
+    print(f"{qdag.name}: {len(outputs)} item{'' if len(outputs) == 1 else 's'} through "
+          f"{len(qdag)} stage{'' if len(qdag) == 1 else 's'} in "
+          f"{time.perf_counter() - start:.3f} s")
+    return 0
