@@ -216,6 +216,15 @@ def test_help_lists_every_option() -> None:
         assert option in show_help
 
 
+def test_show_takes_one_output_a_file_or_json(pipeline: Path, tmp_path: Path) -> None:
+    # both were taken, and -o was dropped without a word (JSON printed, no file written)
+    out = tmp_path / "flow.svg"
+    result = webber_cli("show", str(pipeline), "--json", "-o", str(out))
+    assert result.returncode == 2 and result.stdout == "" and not out.exists()
+    assert result.stderr == ("webber: argument -o/--output: not allowed with argument --json "
+                             "(see: python -m webber show --help)\n")
+
+
 @pytest.mark.parametrize("verb", ["run", "show"])
 def test_a_missing_target_is_the_only_argument_named(verb: str) -> None:
     bad = webber_cli(verb)  # the file's own ARGs are optional: not "required: target, ARG"

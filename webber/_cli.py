@@ -102,9 +102,11 @@ def parser(prog: str = "python -m webber") -> argparse.ArgumentParser:
     )
     show.add_argument("target", help=target_help)
     show.add_argument("argv", nargs="*", metavar="ARG", default=[], help=argv_help)
-    show.add_argument("-o", "--output", metavar="PATH",
+    # one output: a file, or JSON on stdout (given both, one would be dropped unsaid)
+    what = show.add_mutually_exclusive_group()
+    what.add_argument("-o", "--output", metavar="PATH",
                       help="write the diagram (.svg, .png, .pdf; needs Graphviz's dot)")
-    show.add_argument("--json", action="store_true",
+    what.add_argument("--json", action="store_true",
                       help="print the flow's structure as JSON instead (flow.to_json())")
     _cache_parser(verbs)
     return top
