@@ -486,6 +486,11 @@ def test_an_unknown_option_is_refused_not_passed_to_the_file(pipeline: Path) -> 
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "unrecognized arguments: --dashbord (the file's own options go after `--`)" in (
         result.stderr)
+    # the help to read is run's, which lists --dashboard (the top's pointed at the verbs)
+    assert result.stderr.endswith(" (see: python -m webber run --help)\n")
+    result = webber_cli("cache", "ls", "--bogus", str(pipeline.parent))
+    assert result.stderr == ("webber: unrecognized arguments: --bogus "
+                             "(see: python -m webber cache --help)\n")
 
 
 NAMES = textwrap.dedent('''

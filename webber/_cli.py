@@ -187,7 +187,9 @@ def _main(argv: Sequence[str] | None, prog: str) -> int:
     cut = extra.index("--") if "--" in extra else len(extra)
     if extra and (args.verb == "cache" or any(arg.startswith("-") for arg in extra[:cut])):
         hint = "" if args.verb == "cache" else " (the file's own options go after `--`)"
-        top.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
+        # (the verb's help lists the options the typo was meant for, not the top's)
+        top.exit(2, f"webber: unrecognized arguments: {' '.join(extra)}{hint} "
+                    f"(see: {prog} {args.verb} --help)\n")
     if args.verb == "cache":
         return _cache(args)
     args.argv = [*args.argv, *extra[:cut], *extra[cut + 1:]]
