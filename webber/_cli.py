@@ -80,7 +80,8 @@ def parser(prog: str = "python -m webber") -> argparse.ArgumentParser:
                  "while it loads and runs, as with `python FILE.py ARG ...`")
     run.add_argument("argv", nargs="*", metavar="ARG", default=[], help=argv_help)
     run.add_argument("--executor", "-e", default=None, choices=NAMES,
-                     help=f"where tasks run (default: $WEBBER_EXECUTOR, else {NAMES[0]})")
+                     help=f"where tasks run (default: webber.config.executor if the file "
+                          f"sets it, else $WEBBER_EXECUTOR, else {NAMES[0]})")
     run.add_argument("--workers", "-w", type=int, default=None, metavar="N",
                      help="number of workers (default: one per core)")
     run.add_argument("--progress", "-p", action="store_true", help="show a progress bar")

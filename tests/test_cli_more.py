@@ -1,4 +1,4 @@
-"""``python -m webber run`` of a file whose flow is a QueueDAG (a stream)."""
+"""``python -m webber run`` of a QueueDAG (a stream), and of a file that sets the executor."""
 
 from __future__ import annotations
 
@@ -55,3 +55,31 @@ def test_options_a_stream_has_no_use_for_are_refused_by_name(tmp_path: Path) -> 
         "store or watch); leave out --workers, --progress (of run's options, it takes "
         "--executor)\n"
     )
+
+
+CONFIGURED = textwrap.dedent('''
+    import os
+    import webber
+    from webber import Flow, task
+
+    webber.config.executor = "threads"
+    CALLER = os.getpid()  # (the CLI's process, which loads the file)
+
+    @task
+    def report():
+        print("in the caller" if os.getpid() == CALLER else "in a worker process")
+
+    with Flow("configured") as flow:
+        report()
+''')
+
+
+def test_the_files_own_executor_setting_wins_over_the_variable(tmp_path: Path) -> None:
+    # as run --help says: webber.config.executor set by the file, then $WEBBER_EXECUTOR
+    (tmp_path / "configured.py").write_text(CONFIGURED)
+    result = webber_cli("run", "configured.py", cwd=tmp_path,
+                        env={"WEBBER_EXECUTOR": "processes"})
+    assert result.returncode == 0, result.stderr
+    assert "report: in the caller" in result.stdout
+    result = webber_cli("run", "configured.py", "--executor", "processes", cwd=tmp_path)
+    assert "report: in a worker process" in result.stdout  # --executor wins over both
