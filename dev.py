@@ -1,4 +1,4 @@
-"""The project's one entry point: ``python3 dev.py test | demo | bench [script]``.
+"""The project's one entry point: ``python3 dev.py COMMAND``, one of those below.
 
 Needs only Python (>= 3.10) and pip: it creates a venv beside this file,
 installs webber there in editable mode with what the command needs (again
@@ -319,8 +319,12 @@ def main() -> None:
         figures()
     elif command == "docs":
         docs(args)
-    else:
+    elif command in ("-h", "--help", "help"):
         print(__doc__)
+    else:
+        # (a typo says which word was not understood, before the list of those that are)
+        said = f"unknown command {command!r}" if command else "no command given"
+        print(f"dev.py: {said}; the commands:\n{__doc__}", file=sys.stderr)
         sys.exit(2)
 
 

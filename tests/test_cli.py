@@ -216,6 +216,15 @@ def test_help_lists_every_option() -> None:
         assert option in show_help
 
 
+def test_show_takes_one_output_a_file_or_json(pipeline: Path, tmp_path: Path) -> None:
+    # both were taken, and -o was dropped without a word (JSON printed, no file written)
+    out = tmp_path / "flow.svg"
+    result = webber_cli("show", str(pipeline), "--json", "-o", str(out))
+    assert result.returncode == 2 and result.stdout == "" and not out.exists()
+    assert result.stderr == ("webber: argument -o/--output: not allowed with argument --json "
+                             "(see: python -m webber show --help)\n")
+
+
 @pytest.mark.parametrize("verb", ["run", "show"])
 def test_a_missing_target_is_the_only_argument_named(verb: str) -> None:
     bad = webber_cli(verb)  # the file's own ARGs are optional: not "required: target, ARG"
@@ -477,6 +486,11 @@ def test_an_unknown_option_is_refused_not_passed_to_the_file(pipeline: Path) -> 
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "unrecognized arguments: --dashbord (the file's own options go after `--`)" in (
         result.stderr)
+    # the help to read is run's, which lists --dashboard (the top's pointed at the verbs)
+    assert result.stderr.endswith(" (see: python -m webber run --help)\n")
+    result = webber_cli("cache", "ls", "--bogus", str(pipeline.parent))
+    assert result.stderr == ("webber: unrecognized arguments: --bogus "
+                             "(see: python -m webber cache --help)\n")
 
 
 NAMES = textwrap.dedent('''

@@ -80,7 +80,8 @@ def parser(prog: str = "python -m webber") -> argparse.ArgumentParser:
                  "while it loads and runs, as with `python FILE.py ARG ...`")
     run.add_argument("argv", nargs="*", metavar="ARG", default=[], help=argv_help)
     run.add_argument("--executor", "-e", default=None, choices=NAMES,
-                     help=f"where tasks run (default: $WEBBER_EXECUTOR, else {NAMES[0]})")
+                     help=f"where tasks run (default: webber.config.executor if the file "
+                          f"sets it, else $WEBBER_EXECUTOR, else {NAMES[0]})")
     run.add_argument("--workers", "-w", type=int, default=None, metavar="N",
                      help="number of workers (default: one per core)")
     run.add_argument("--progress", "-p", action="store_true", help="show a progress bar")
@@ -102,9 +103,11 @@ def parser(prog: str = "python -m webber") -> argparse.ArgumentParser:
     )
     show.add_argument("target", help=target_help)
     show.add_argument("argv", nargs="*", metavar="ARG", default=[], help=argv_help)
-    show.add_argument("-o", "--output", metavar="PATH",
+    # one output: a file, or JSON on stdout (given both, one would be dropped unsaid)
+    what = show.add_mutually_exclusive_group()
+    what.add_argument("-o", "--output", metavar="PATH",
                       help="write the diagram (.svg, .png, .pdf; needs Graphviz's dot)")
-    show.add_argument("--json", action="store_true",
+    what.add_argument("--json", action="store_true",
                       help="print the flow's structure as JSON instead (flow.to_json())")
     _cache_parser(verbs)
     return top
@@ -185,7 +188,9 @@ def _main(argv: Sequence[str] | None, prog: str) -> int:
     cut = extra.index("--") if "--" in extra else len(extra)
     if extra and (args.verb == "cache" or any(arg.startswith("-") for arg in extra[:cut])):
         hint = "" if args.verb == "cache" else " (the file's own options go after `--`)"
-        top.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
+        # (the verb's help lists the options the typo was meant for, not the top's)
+        top.exit(2, f"webber: unrecognized arguments: {' '.join(extra)}{hint} "
+                    f"(see: {prog} {args.verb} --help)\n")
     if args.verb == "cache":
         return _cache(args)
     args.argv = [*args.argv, *extra[:cut], *extra[cut + 1:]]
@@ -312,6 +317,10 @@ def _when(t: float) -> str:
 
 
 def _run(flow: Any, args: argparse.Namespace) -> int:
+    from webber._queue import QueueDAG
+
+    if isinstance(flow, QueueDAG):
+        return _run_stream(flow, args)
     dashboard: Any = False
     if args.dashboard or args.browser:
         from webber._dashboard import Dashboard
@@ -340,3 +349,33 @@ def _run(flow: Any, args: argparse.Namespace) -> int:
         with contextlib.suppress(KeyboardInterrupt, EOFError):
             input()
     return 0 if run.ok else 1
+
+
+def _run_stream(qdag: Any, args: argparse.Namespace) -> int:
+    """A QueueDAG streams its items through its stages: it has no Run to time,
+    draw, cache or watch, and one worker per stage, so those options are refused."""
+    import time
+    import traceback
+
+    given = [flag for flag, value in (
+        ("--workers", args.workers), ("--progress", args.progress), ("--cache", args.cache),
+        ("--timeline", args.timeline), ("--diagram", args.diagram),
+        ("--dashboard", args.dashboard), ("--browser", args.browser), ("--report", args.report),
+    ) if value]
+    if given:
+        print(f"webber: {qdag.name} is a QueueDAG (a stream: one worker per stage, and no "
+              f"Run to draw, store or watch); leave out {', '.join(given)} (of run's options, "
+              f"it takes --executor)", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    try:
+        outputs = qdag.execute(args.executor)
+    except Exception as e:  # the stage's own error, noted with the item and the stage
+        traceback.print_exc()
+        print(f"{qdag.name}: failed after {time.perf_counter() - start:.3f} s: "
+              f"{type(e).__name__}: {message_of(e)}")
+        return 1
+    print(f"{qdag.name}: {len(outputs)} item{'' if len(outputs) == 1 else 's'} through "
+          f"{len(qdag)} stage{'' if len(qdag) == 1 else 's'} in "
+          f"{time.perf_counter() - start:.3f} s")
+    return 0

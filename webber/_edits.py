@@ -76,7 +76,7 @@ class GraphEdits(GraphView):
             if value is not None:
                 given[key] = value
         given.update(changes)
-        named = spread(refs)
+        named = spread(refs, nodes=True)
         if not given and named and all(isinstance(r, Mapping) for r in named):
             # 0.4.0's update_nodes(record, ...): each record holds its own changes
             plans = [(self.node_id(r), {k: v for k, v in r.items() if k != "deps"})
@@ -268,7 +268,8 @@ class GraphEdits(GraphView):
             ref = ref["id"] if "id" in ref else (ref["parent"], ref["child"])
         if not (isinstance(ref, tuple) and len(ref) == 2):
             raise TaskDefinitionError(
-                f"expected an edge as a (parent, child) pair, got {type(ref).__name__} {ref!r}"
+                f"expected an edge as a (parent, child) pair, got {type(ref).__name__} "
+                f"{ref!r}; name each edge as (parent, child), or choose them with filter="
             )
         edge = self.get_edge(*ref)
         return (edge.parent, edge.child)
@@ -373,6 +374,12 @@ class GraphEdits(GraphView):
                 f"DAG() takes a name (str) or a graph with .nodes and .edges (such as a "
                 f"networkx.DiGraph whose nodes are callables), not {type(graph).__name__} "
                 f"{graph!r}"
+            )
+        is_directed = getattr(graph, "is_directed", None)
+        if callable(is_directed) and not is_directed():  # (an edge u - v has no parent)
+            raise TaskDefinitionError(
+                f"DAG(graph): {type(graph).__name__} is undirected, so no edge says which "
+                f"node runs first; build a networkx.DiGraph (edges parent -> child)"
             )
         ids: dict[Any, str] = {}
         for key in list(nodes):

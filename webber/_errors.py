@@ -189,6 +189,11 @@ class InvalidPromiseError(GraphError):
     UnknownPromiseError
     """
 
+    @property
+    def message(self) -> str | None:
+        """The message: 0.4.0 code reads ``InvalidCallable``'s ``e.message``."""
+        return str(self) if self.args else None
+
 
 class UnknownPromiseError(InvalidPromiseError, UnknownNodeError):
     """A Promise of a node the graph does not hold (``except KeyError`` catches it too).

@@ -279,6 +279,36 @@ class DiGraphView:
     def has_edge(self, u: Any, v: Any) -> bool:
         return (u, v) in self.edges
 
+    def has_successor(self, u: Any, v: Any) -> bool:
+        return (u, v) in self.edges
+
+    def has_predecessor(self, u: Any, v: Any) -> bool:
+        return (v, u) in self.edges
+
+    def get_edge_data(self, u: Any, v: Any, default: Any = None) -> Any:
+        """The record of the edge ``u -> v``; ``default`` when there is none
+        (or ``u`` or ``v`` is not a node here, an id of another DAG included:
+        ``in`` answers False for those, where ``edges.get`` would raise)."""
+        if (u, v) not in self.edges:
+            return default
+        return self.edges[u, v]
+
+    def nbunch_iter(self, nbunch: Any = None) -> Iterator[str]:
+        """networkx's ``nbunch``: every node (None), the one node given, or
+        those of an iterable that are nodes here (the others left out, as
+        networkx leaves them); anything else raises, naming it."""
+        if nbunch is None:
+            return iter(self)
+        if nbunch in self._dag:
+            return iter([self._dag.node_id(nbunch)])
+        if not isinstance(nbunch, Iterable) or isinstance(nbunch, str):
+            self._dag.node_id(nbunch)  # raises, naming it
+        return (self._dag.node_id(n) for n in list(nbunch) if n in self._dag)
+
+    def adjacency(self) -> Iterator[tuple[str, _Neighbors]]:
+        """``(id, {child id: edge record})`` for every node."""
+        return ((n, self.succ[n]) for n in list(self._dag._store))
+
     def out_edges(self, nbunch: Any = None, data: bool | str = False, default: Any = None) -> Any:
         return self.edges(nbunch, data, default)
 

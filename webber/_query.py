@@ -15,7 +15,12 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from webber._errors import ForeignPromiseError, UnknownNodeError, UnknownPromiseError
+from webber._errors import (
+    ForeignPromiseError,
+    TaskDefinitionError,
+    UnknownNodeError,
+    UnknownPromiseError,
+)
 from webber._graph import Edge, Node
 from webber._graphview import DiGraphView, EdgesView, NodesView
 from webber._keywords_040 import takes_040_keywords
@@ -150,7 +155,7 @@ class GraphView:
     def get_nodes(self, *refs: NodeRef) -> list[Node]:
         """The records of the named nodes (as arguments or one list), or of
         every node when none is named."""
-        named = spread(refs)
+        named = spread(refs, nodes=True)
         if not named:
             return list(self._store.nodes.values())
         return [self.get_node(ref) for ref in named]
@@ -177,6 +182,11 @@ class GraphView:
             pairs = dict.fromkeys(self.edges)
         for ref in named:
             if isinstance(ref, tuple):
+                if len(ref) != 2:
+                    raise TaskDefinitionError(
+                        f"get_edges() got a tuple of {len(ref)}, {ref!r}; name an edge as a "
+                        f"(parent, child) pair, or a node (not in a tuple) for all its edges"
+                    )
                 edge = self.get_edge(*ref)
                 pairs[(edge.parent, edge.child)] = None
                 continue
@@ -247,10 +257,13 @@ class GraphView:
         return self._owner.cls(n if n is not None else str(ref))
 
 
-def spread(refs: tuple[Any, ...]) -> list[Any]:
-    """0.4.0's two spellings of several refs: as arguments, or as one list."""
-    if len(refs) == 1 and isinstance(refs[0], (list, set, frozenset)):
-        return list(refs[0])
+def spread(refs: tuple[Any, ...], nodes: bool = False) -> list[Any]:
+    """0.4.0's two spellings of several refs: as arguments, or as one list
+    (``nodes=True``: or one tuple, which 0.4.0 took for nodes too; for edges
+    a tuple is one ``(parent, child)`` pair)."""
+    one = refs[0] if len(refs) == 1 else None
+    if isinstance(one, (list, set, frozenset)) or (nodes and isinstance(one, tuple)):
+        return list(one)
     return list(refs)
 
 

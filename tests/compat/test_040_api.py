@@ -27,6 +27,13 @@ def test_resolve_promise_names_the_node_by_id() -> None:
     assert isinstance(caught.value, UnknownPromiseError)
     assert "Promise('print') names no node: no node of dag 'dag' runs 'print'" in str(
         caught.value)
+    assert caught.value.message == str(caught.value)  # 0.4.0 code prints e.message
+
+
+def test_invalid_callable_has_0_4_0_s_message_attribute() -> None:
+    # it raised AttributeError: 0.4.0's InvalidCallable kept its argument as .message
+    assert InvalidCallable("no such node").message == "no such node"
+    assert InvalidCallable().message is None
 
 
 def test_queue_dag_is_found_where_0_4_0_had_it() -> None:

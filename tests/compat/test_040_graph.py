@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import webber
-from tests.compat._small import add, small_dag
+from tests.compat._small import add, double, small_dag
 from webber import DAG, Condition
 
 
@@ -51,6 +51,23 @@ def test_adjacency_and_data_views(dag: DAG) -> None:
     assert g.in_edges("print-1") == [("double-1", "print-1")]
 
 
+def test_edge_data_neighbour_checks_nbunch_and_adjacency(dag: DAG) -> None:
+    g = dag.graph
+    assert g.get_edge_data("double-1", "print-1")["Condition"] is Condition.AnyCase
+    assert g.get_edge_data("add-1", "double-1") is None  # no such edge: the default
+    assert g.get_edge_data("nope", "add-1", default={}) == {}  # nor such a node
+    assert g.has_successor("double-1", "add-1") and not g.has_successor("add-1", "double-1")
+    assert g.has_predecessor("add-1", "double-1") and not g.has_predecessor("double-1", "add-1")
+    assert list(g.nbunch_iter()) == ["double-1", "add-1", "print-1"]
+    assert list(g.nbunch_iter("add-1")) == ["add-1"]
+    assert list(g.nbunch_iter(["print-1", "nope"])) == ["print-1"]  # non-nodes left out
+    with pytest.raises(webber.UnknownNodeError, match="nope"):
+        g.nbunch_iter("nope")
+    assert [(n, list(children)) for n, children in g.adjacency()] == [
+        ("double-1", ["add-1", "print-1"]), ("add-1", []), ("print-1", []),
+    ]
+
+
 def test_unknown_nodes_raise_a_key_error_naming_them(dag: DAG) -> None:
     for read in (lambda: list(dag.graph.successors("nope")), lambda: dag.graph.in_degree("nope"),
                  lambda: dag.graph["nope"]):
@@ -72,6 +89,7 @@ def test_networkx_s_algorithms_read_it(dag: DAG) -> None:
     assert nx.ancestors(dag.graph, "add-1") == {"double-1"}
     assert nx.number_weakly_connected_components(dag.graph) == 1  # (reads g._succ)
     assert nx.shortest_path(dag.graph, "double-1", "print-1") == ["double-1", "print-1"]
+    assert len(list(nx.edge_bfs(dag.graph, "double-1"))) == 2  # (reads g.nbunch_iter)
 
 
 def test_networkx_builds_a_graph_of_it_for_its_algorithms(dag: DAG) -> None:
@@ -88,3 +106,12 @@ def test_a_dag_of_a_dags_graph_keeps_arguments_and_runs(dag: DAG) -> None:
     assert [p.key for p in copy.get_node("add-1").args] == ["double-1"]
     assert copy.edges == dag.edges
     assert copy.execute("inline")["add-1"] == 5
+
+
+def test_an_undirected_graph_is_refused_as_0_4_0_refused_it() -> None:
+    nx = pytest.importorskip("networkx")
+    g = nx.Graph()
+    g.add_edge(double, add)  # no direction: which runs first is not said
+    with pytest.raises(TypeError, match=r"Graph is undirected.*networkx\.DiGraph") as caught:
+        DAG(g)
+    assert isinstance(caught.value, webber.TaskDefinitionError)

@@ -58,6 +58,20 @@ def test_get_nodes_takes_ids_or_one_list(dag: DAG) -> None:
     assert [n["id"] for n in dag.get_nodes(double, print)] == ["double-1", "print-1"]
     assert [n["id"] for n in dag.get_nodes([double, "add-1"])] == ["double-1", "add-1"]
     assert len(dag.get_nodes()) == 3
+    assert [n["id"] for n in dag.get_nodes(tuple(ids))] == ids  # one tuple, as 0.4.0 took it
+
+
+def test_update_nodes_takes_one_tuple_of_ids(dag: DAG) -> None:
+    assert dag.update_nodes(("double-1", "add-1"), data={"retry": 2}) == ["double-1", "add-1"]
+    assert [n.retries for n in dag.get_nodes()] == [2, 2, 0]
+
+
+@pytest.mark.parametrize("bad", [("double-1",), ("double-1", "add-1", "print-1")])
+def test_get_edges_refuses_a_tuple_that_is_not_a_pair(dag: DAG, bad: tuple[str, ...]) -> None:
+    # a third item was taken for get_edge's data= (and the edge given back without it);
+    # one item failed with get_edge()'s missing-argument TypeError
+    with pytest.raises(ValueError, match=rf"tuple of {len(bad)}.*\(parent, child\) pair"):
+        dag.get_edges(bad)
 
 
 def test_data_keyword_of_the_queries(dag: DAG) -> None:
