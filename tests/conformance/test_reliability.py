@@ -9,13 +9,16 @@ every row to its tests.
 
 from __future__ import annotations
 
+import gc
 import itertools
+import logging
 import os
 import subprocess
 import sys
 import textwrap
 import time
 import traceback
+import weakref
 from pathlib import Path
 
 import pytest
@@ -187,6 +190,48 @@ def test_row37_an_exception_whose_str_raises_fails_only_its_task(
     assert run.attempts[n][0].error == "UnprintableError: <exception str() failed>"
     assert "failed after 2 attempts: UnprintableError: <exception str() failed>" in caplog.text
     assert run[other] == "fine"
+    next_run_works(executor)
+
+
+# -- row 39 --------------------------------------------------------------------------
+class Held:
+    """What a failed task's frames hold (in life, a 100 MB array argument)."""
+
+
+def make_held() -> Held:
+    return Held()
+
+
+def fails_holding(value: Held) -> None:
+    raise ValueError("bad input")
+
+
+def test_row39_a_failed_tasks_arguments_go_with_its_run(
+    executor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A traceback's frames hold their callers', up the stack that ran the
+    # task, and the executor's frames there held the failure: a reference
+    # cycle kept the task's arguments and the run until a full collection,
+    # which a loop of runs may not call for long. (pytest keeps the records
+    # it captures, the failure in them: they are left out.)
+    monkeypatch.setattr(logging.getLogger("webber"), "propagate", False)
+    dag = DAG()
+    made = dag.add_node(make_held)
+    n = dag.add_node(fails_holding, Promise(made))
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        run = dag.run(executor=executor)
+        assert isinstance(run.error(n), ValueError)
+        assert "fails_holding" in "".join(traceback.format_exception(run.error(n)))
+        gone = weakref.ref(run[made])
+        del run
+        if executor == "inline":  # its frames are the caller's own stack (for pdb,
+            gc.collect()  # post-mortem): the collector frees them, as in Python
+        assert gone() is None
+    finally:
+        if was_enabled:
+            gc.enable()
     next_run_works(executor)
 
 

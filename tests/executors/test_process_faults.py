@@ -436,6 +436,49 @@ def test_row06_an_exception_that_cannot_travel_at_all_keeps_its_name_and_text() 
     assert "gone" in str(error.__cause__)
 
 
+# -- row 39: a failed task's arguments in the worker ----------------------------------
+class _Held:
+    """What a failed task's frames hold (in life, a 100 MB array argument)."""
+
+
+def _fails_holding(value: _Held) -> None:
+    try:
+        {}["key"]
+    except KeyError:
+        raise ValueError(f"bad input: {type(value).__name__}")  # noqa: B904  # (its context)
+
+
+def test_row39_a_worker_keeps_no_frames_of_a_failure_it_sent() -> None:
+    # The worker's side of the conformance row: a failure's frames held the
+    # task's arguments in a reference cycle until the worker's next full
+    # collection; its caller gets the traceback's text, not the frames.
+    import gc
+    import weakref
+
+    from webber.executors._codec import decode_failure, encode_failure
+    from webber.executors._work import call_column
+
+    held = _Held()
+    gone = weakref.ref(held)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        [(ok, error, _, _)] = list(call_column("fails", ["fails-1"], _fails_holding, [(held,)]))
+        assert not ok and isinstance(error, ValueError)
+        data, info = encode_failure(error)
+        text = info[2]
+        assert "in _fails_holding" in text and "KeyError" in text  # its text, frames and all
+        assert error.__traceback__ is None and error.__context__.__traceback__ is None
+        del error, held
+        assert gone() is None
+        arrived = decode_failure("fails-1", data, info)
+        assert isinstance(arrived, ValueError) and arrived.__traceback__ is None
+        assert "in _fails_holding" in str(arrived.__cause__)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 # -- row 7: refused before anything runs ---------------------------------------------
 def test_row07_unpicklable_task_or_argument_refused_before_running(tmp_path: Path) -> None:
     lock = threading.Lock()

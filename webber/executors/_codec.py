@@ -48,6 +48,7 @@ def encode_failure(error: BaseException) -> tuple[bytes, tuple[str, str, str]]:
     import cloudpickle
 
     info = failure_info(error)
+    _let_frames_go(error)  # (the caller gets their text, in info)
     for candidate in (error, _RebuiltException(error)):
         try:
             data = cloudpickle.dumps(candidate)
@@ -57,6 +58,24 @@ def encode_failure(error: BaseException) -> tuple[bytes, tuple[str, str, str]]:
             continue
         return data, info
     return b"", info
+
+
+def _let_frames_go(error: BaseException) -> None:
+    """Drop the tracebacks of ``error`` and the exceptions chained to it: a
+    failure from a worker shows its text instead (its RemoteTraceback cause).
+    Each frame holds its caller's, up the stack that ran the task or
+    unpickled the error (the tblib that dask installs makes frames), and one
+    of those held the error: a reference cycle that kept the task's
+    arguments in the worker, and the run in the caller, until a full
+    collection."""
+    seen: set[int] = set()
+    chained: list[BaseException | None] = [error]
+    while chained:
+        one = chained.pop()
+        if one is not None and id(one) not in seen:
+            seen.add(id(one))
+            one.__traceback__ = None
+            chained += (one.__cause__, one.__context__)
 
 
 class _RebuiltException:
@@ -127,6 +146,7 @@ def decode_failure(node: str, data: bytes, info: Sequence[str]) -> BaseException
             loaded = pickle.loads(data)
     if isinstance(loaded, BaseException):
         error = loaded
+        _let_frames_go(error)
         _restore_init_fields(error)
         if isinstance(error, TaskError) and not error.task:
             # Raised for the task by a worker that could not tell which it was.

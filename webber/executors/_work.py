@@ -13,6 +13,7 @@ passes its own ``step``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import threading
@@ -40,6 +41,7 @@ __all__ = [
     "feed",
     "is_async",
     "materialize",
+    "release",
     "run_chain",
     "run_job",
     "run_job_async",
@@ -213,7 +215,46 @@ def run_job(job: Job, report: Callable[[Started], None] | None = None) -> Outcom
     ok, value, started, duration = call(
         job.name, job.node, job.func, job.args, job.kwargs, job.inputs, started, job.timeout
     )
+    if not ok:
+        _trim(value)
     return Outcome(job, ok, value, started, duration, worker)
+
+
+def _trim(failure: BaseException) -> None:
+    """Take :func:`call`'s own frame out of a failure's traceback: it starts
+    at the task's function, as a worker process's does."""
+    for error in (failure, failure.__cause__):
+        tb = None if error is None else error.__traceback__
+        if tb is not None and tb.tb_frame.f_code is call.__code__:
+            error.__traceback__ = tb.tb_next  # type: ignore[union-attr]
+
+
+def release(failures: list[BaseException]) -> None:
+    """Clear the frames of this module that ran the failed tasks, now ended
+    (:func:`run_chain` and below); empties ``failures``.
+
+    A traceback's frames hold the frames that called them (``f_back``), each
+    with its locals as it ended: up from the task's function, :func:`call`
+    (which held the failure), :func:`run_job`, the chain's step, and
+    ``run_chain`` (which held the engine's report, and through it the run's
+    tables). The failure was part of a reference cycle, and with it the
+    task's arguments and the run: a dropped Run's memory (a 100 MB array
+    argument of a failed task) waited for a full collection. Cleared, those
+    frames hold nothing; the task's own frames keep their locals, for a
+    post-mortem. Called where ``run_chain`` returned: the frames above still
+    run (a thread's loop; inline, the engine, whose own frames keep the cycle:
+    see docs/guide/executors.md)."""
+    while failures:
+        failure = failures.pop()
+        for error in (failure, failure.__cause__):
+            tb = None if error is None else error.__traceback__
+            frame = None if tb is None else tb.tb_frame.f_back
+            while frame is not None and frame.f_code.co_filename == __file__:
+                try:
+                    frame.clear()
+                except RuntimeError:  # (still running)
+                    break
+                frame = frame.f_back
 
 
 def _await_here(coroutine: Coroutine[Any, Any, Any], timeout: float | None = None) -> Any:
@@ -343,19 +384,30 @@ def run_links(
         previous = (value,)
 
 
-def run_chain(job: Job, report: Report, begun: Callable[[Started], None] | None) -> None:
+def _step(report: Report, begun: Callable[[Started], None] | None, failed: list[BaseException],
+          link: Job, previous: tuple[Any] | None) -> tuple[bool, Any]:
+    """One link of :func:`run_chain`."""
+    if previous is not None:
+        link = feed(link, previous[0])
+    outcome = run_job(link, report if link.timeout is not None else begun)
+    report(outcome)
+    if not outcome.ok:
+        failed.append(outcome.value)
+    return outcome.ok, outcome.value
+
+
+def run_chain(job: Job, report: Report,
+              begun: Callable[[Started], None] | None) -> list[BaseException]:
     """Run ``job`` and its links in this thread, reporting an Outcome for each,
     and its Started: to ``report`` for a job with a timeout (its clock starts
-    there), else to ``begun`` (None: the engine wants no starts)."""
+    there), else to ``begun`` (None: the engine wants no starts). Returns the
+    failures, for the caller to :func:`release` the frames that ran them."""
 
-    def step(link: Job, previous: tuple[Any] | None) -> tuple[bool, Any]:
-        if previous is not None:
-            link = feed(link, previous[0])
-        outcome = run_job(link, report if link.timeout is not None else begun)
-        report(outcome)
-        return outcome.ok, outcome.value
-
+    failed: list[BaseException] = []
+    # (not a closure: a frame holds its function, a closure its cells -- see release)
+    step = functools.partial(_step, report, begun, failed)
     if job.links:
         run_links((job, *job.links), step)
     else:
         step(job, None)
+    return failed

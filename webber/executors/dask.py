@@ -253,6 +253,10 @@ class DaskExecutor(Executor):
             session.stop(cancel)
 
 
+def _nowhere(message: object) -> None:
+    """A stopped session's report."""
+
+
 class _Session:
     """One run on the cluster: its dask tasks and where their reports go.
 
@@ -349,14 +353,16 @@ class _Session:
             return hit  # it fails to load there too: the job fails with a CacheError
 
     def redoer(self, remote: Job, deps: list[_Future]) -> Callable[[int], _Future]:
-        client = self.client
+        # (not self: the Run holds this through its results, and the session
+        # holds the engine's report -- a reference cycle with the whole run)
+        client, topic = self.client, self.topic
 
         def redo(n: int) -> _Future:
             # Its reports go nowhere (no run has the empty token): the engine
             # is done with these jobs.
             again = replace(remote, links=remote.links[: n - 1])
             return client.submit(
-                run_remote, Spec(self.topic, "", -1, again), *deps,
+                run_remote, Spec(topic, "", -1, again), *deps,
                 key=f"{remote.name}-{uuid.uuid4().hex}", pure=False,
             )
 
@@ -374,6 +380,10 @@ class _Session:
     def stop(self, cancel: bool) -> None:
         boxes = list(self.boxes.values())
         self.boxes, self.by_job = {}, {}
+        # The engine is done: a late report goes nowhere. (Each Future's callback
+        # holds this session, and the Run holds the Futures: with the engine's
+        # report kept, the run held itself in a reference cycle.)
+        self.report = _nowhere
         try:
             _unsubscribe(self.client, self.topic, self.token)
             if cancel:

@@ -19,7 +19,7 @@ from types import FrameType
 from typing import Any
 
 from webber.executors._base import Executor, Job, Report
-from webber.executors._work import run_chain
+from webber.executors._work import release, run_chain
 
 __all__ = ["InlineExecutor"]
 
@@ -59,7 +59,7 @@ class InlineExecutor(Executor):
     def submit(self, job: Job) -> None:
         assert self._report is not None, "InlineExecutor.submit() before start()"
         # The engine only enqueues outcomes, so running here cannot recurse.
-        run_chain(job, self._report, self._report if self.report_starts else None)
+        release(run_chain(job, self._report, self._report if self.report_starts else None))
         if self._signalled:
             raise KeyboardInterrupt  # the user's Ctrl-C landed in a task: stop the run
 

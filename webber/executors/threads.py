@@ -23,7 +23,7 @@ import threading
 from concurrent.futures import Future
 
 from webber.executors._base import Executor, Job, Outcome, Report, Started
-from webber.executors._work import is_async, run_chain, start_async
+from webber.executors._work import is_async, release, run_chain, start_async
 
 __all__ = ["ThreadExecutor"]
 
@@ -73,7 +73,7 @@ class _Threads:
             if job is None:
                 return
             # run_chain reports every outcome itself and never raises for a task.
-            run_chain(job, self.report, hold)
+            release(run_chain(job, self.report, hold))
             with self.lock:
                 self.idle += 1
 
@@ -102,6 +102,9 @@ class _Threads:
         if wait:
             for thread in threads:
                 thread.join()
+            # (each thread's last frame, kept by a failed task's traceback, holds
+            # this: the engine's report would hold the run in a reference cycle)
+            del self.report
 
 
 class ThreadExecutor(Executor):
