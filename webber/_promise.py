@@ -76,7 +76,7 @@ class Promise:
         else:
             raise TaskDefinitionError(
                 f"Promise() cannot take {type(key).__name__} {key!r}. Keys must be string IDs "
-                f"or callables (or a Promise): pass the id that add_node() returned"
+                f"or callables (or a Promise): pass the node id that add_node() returned"
             )
 
     @classmethod
