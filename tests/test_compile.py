@@ -100,7 +100,7 @@ def test_forward_references_are_fine_in_a_flow() -> None:
 
 def test_not_callable() -> None:
     dag = DAG()
-    with pytest.raises(webber.TaskDefinitionError, match="str 'not a function' is not callable"):
+    with pytest.raises(webber.TaskDefinitionError, match="str 'not a function' is not a callable"):
         dag.add_node("not a function")  # type: ignore[arg-type]
 
 
@@ -300,7 +300,7 @@ def test_bad_retries_through_update_nodes(count: object) -> None:
     a = dag.add_node(f)
     with pytest.raises(webber.TaskDefinitionError, match=rf"task 'f-1': retries={count!r}") as info:
         dag.update_nodes(a, retries=count)
-    assert "whole number >= 0" in str(info.value)
+    assert "must be a non-negative integer" in str(info.value)
     assert dag.get_node(a).retries == 0  # refused: nothing changed
     dag.retry_node(a, 2)
     assert dag.compile().nodes[a].options.retries == 2
@@ -534,11 +534,12 @@ def test_compile_checks_each_node_of_a_run_of_one_function() -> None:
     good = store.nodes[ids[2]]
     store.nodes[ids[2]] = dataclasses.replace(good, skip="yes")
     store.version += 1
-    with pytest.raises(webber.TaskDefinitionError, match=r"task 'f-3': skip='yes' must be True"):
+    with pytest.raises(webber.TaskDefinitionError, match="task 'f-3': skip='yes' must be a bool"):
         dag.compile()
     store.nodes[ids[2]] = dataclasses.replace(good, func="not a function")
     store.version += 1
-    with pytest.raises(webber.TaskDefinitionError, match="task 'f-3': str 'not a function'"):
+    with pytest.raises(webber.TaskDefinitionError,
+                       match="task 'f-3' is not assigned a callable Python function: str 'not a"):
         dag.compile()
     store.nodes[ids[2]] = good
     store.version += 1

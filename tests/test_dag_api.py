@@ -98,7 +98,7 @@ def test_get_nodes_and_edges(dag: DAG) -> None:
     assert [(e.parent, e.child) for e in dag.get_edges("g-1")] == [("f-1", "g-1"), ("f-2", "g-1")]
     assert [(e.parent, e.child) for e in dag.get_edges(("f-1", "f-2"))] == [("f-1", "f-2")]
     assert len(dag.get_edges()) == 3
-    with pytest.raises(webber.UnknownNodeError, match="no edge f-2 -> f-1"):
+    with pytest.raises(webber.UnknownNodeError, match="No match found for the edge f-2 -> f-1"):
         dag.get_edge("f-2", "f-1")
 
 
@@ -303,7 +303,7 @@ def test_update_edges_selection_rules() -> None:
             dag.update_edges(*pairs, filter=chooser, continue_on=Condition.Failure)
     assert dag.update_edges([(b, c)], continue_on=Condition.Failure) == [(b, c)]
     assert dag.get_edge(a, b).continue_on is Condition.AnyCase
-    with pytest.raises(webber.UnknownNodeError, match="no edge g-3 -> g-1"):
+    with pytest.raises(webber.UnknownNodeError, match="No match found for the edge g-3 -> g-1"):
         dag.update_edges((c, a), continue_on=Condition.Success)
 
 
@@ -528,8 +528,9 @@ def test_a_bound_method_names_the_node_that_runs_it() -> None:
 def test_a_node_named_by_something_else_says_what_to_pass() -> None:
     dag = DAG()
     a = dag.add_node(abs, -1)
-    with pytest.raises(webber.TaskDefinitionError, match=r"^expected a node id \(str\) or a "
-                       r"Promise, got int 3; pass what add_node\(\) or a task call inside "
+    with pytest.raises(webber.TaskDefinitionError, match=r"^int 3 names no node: a node must be "
+                       r"a string or a Python callable \(its id, a Promise of it, or its "
+                       r"function\); pass what add_node\(\) or a task call inside "
                        r"'with Flow\(\):' returned$"):
         dag.add_edge(a, 3)
 

@@ -34,7 +34,8 @@ def check_node(node: Node, checked: set[int] | None = None) -> None:
     ``checked`` holds the ids of TaskOptions records already checked."""
     if not callable(node.func):
         raise TaskDefinitionError(
-            f"task {node.id!r}: {type(node.func).__name__} {node.func!r} is not callable; "
+            f"task {node.id!r} is not assigned a callable Python function: "
+            f"{type(node.func).__name__} {node.func!r} is not callable; "
             f"add_node() takes the function first, then its arguments"
         )
     options = node.options
@@ -50,7 +51,7 @@ def check_node(node: Node, checked: set[int] | None = None) -> None:
     for flag in ("skip", "skip_as_failure", "fan_out"):
         if not isinstance(getattr(node, flag), bool):
             raise TaskDefinitionError(
-                f"task {node.id!r}: {flag}={getattr(node, flag)!r} must be True or False"
+                f"task {node.id!r}: {flag}={getattr(node, flag)!r} must be a boolean, True or False"
             )
 
 
@@ -75,12 +76,12 @@ def cycle_error(
     if edge is not None and len(ring) == 1:
         message = (
             f"edge {edge[0]} -> {edge[1]} would make task {ring[0]!r} depend on itself "
-            f"({names}); the edge was not added"
+            f"({names}); tasks with circular dependencies never run, so the edge was not added"
         )
     elif edge is not None:
         message = (
-            f"edge {edge[0]} -> {edge[1]} would close the cycle {names}: a task cannot "
-            f"wait for its own result; the edge was not added"
+            f"edge {edge[0]} -> {edge[1]} would close the cycle {names} (circular "
+            f"dependencies): a task cannot wait for its own result; the edge was not added"
         )
     else:
         message = _cycle_message(ring, path, deps or {})
@@ -95,7 +96,8 @@ def _cycle_message(ring: list[str], path: list[str], deps: Mapping[str, tuple[st
     if len(ring) == 1:
         fix = ("remove the self-edge" if plain else
                f"task {ring[0]!r} takes its own result as an argument: pass it something else")
-        return f"task {ring[0]!r} depends on itself ({names}); {fix}"
+        return (f"task {ring[0]!r} depends on itself ({names}); tasks with circular "
+                f"dependencies never run: {fix}")
     if plain:
         fix = "remove one of the edges added with add_edge or >>: " + ", ".join(
             f"remove_edge({u!r}, {v!r})" for u, v in plain
@@ -103,7 +105,8 @@ def _cycle_message(ring: list[str], path: list[str], deps: Mapping[str, tuple[st
     else:
         fix = ("every edge here comes from a Promise argument (each task takes the "
                "previous one's result): change one task's arguments so that it does not")
-    return f"the graph has a cycle: {names}; a task cannot wait for its own result: {fix}"
+    return (f"the graph has a cycle (circular dependencies): {names}; a task cannot wait "
+            f"for its own result: {fix}")
 
 
 _VARARGS, _VARKEYWORDS = 0x04, 0x08  # (inspect.CO_VARARGS, CO_VARKEYWORDS)

@@ -257,7 +257,7 @@ class GraphEdits(GraphView):
             if (u, v) in store.implied:
                 return  # made by a Promise: add_edge may name it, once
             raise DuplicateEdgeError(
-                f"edge {u} -> {v} exists already in {self._label()}; to change its "
+                f"{self._label()} already has the edge {u} -> {v}; to change its "
                 f"condition use update_edges(({u!r}, {v!r}), continue_on=...)"
             )
         store.check_new_edge(u, v)

@@ -111,8 +111,8 @@ class DAG(GraphEdits):
                                    or self._add(fn, plain[2], args, kwargs, True))
         if not callable(fn):
             raise TaskDefinitionError(
-                f"add_node(): {type(fn).__name__} {fn!r} is not callable; add_node() takes "
-                f"the function first, then its arguments"
+                f"add_node(): {type(fn).__name__} {fn!r} is not a callable Python function; "
+                f"add_node() takes the function first, then its arguments"
             )
         if isinstance(fn, Task):
             func, options = fn.fn, fn.options
@@ -208,7 +208,8 @@ class DAG(GraphEdits):
         n = self.node_id(ref)
         if not isinstance(label, str) or not label:
             raise TaskDefinitionError(
-                f"relabel_node({n!r}, {label!r}): the label must be a non-empty str"
+                f"relabel_node({n!r}, {label!r}): the label must be a Python string of one or "
+                f"more characters"
             )
         self._update(n, name=label)
         return label

@@ -124,7 +124,7 @@ class TaskOptions:
             raise bad("name", self.name, "a str")
         retries = self.retries
         if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
-            raise bad("retries", retries, "a whole number >= 0 (how many extra attempts)")
+            raise bad("retries", retries, "a non-negative integer (how many extra attempts)")
         for what, want in (("retry_delay", "a finite number of seconds >= 0"),
                            ("retry_backoff", "a finite number >= 0, the factor that "
                             "multiplies retry_delay after each retry (1: a fixed delay)")):
@@ -474,5 +474,6 @@ def find_id(
             ref,
         )
     raise TaskDefinitionError(
-        f"expected a node id (str) or a Promise, got {type(ref).__name__} {ref!r}; pass "
-        f"what add_node() or a task call inside 'with Flow():' returned")
+        f"{type(ref).__name__} {ref!r} names no node: a node must be a string or a Python "
+        f"callable (its id, a Promise of it, or its function); pass what add_node() or a "
+        f"task call inside 'with Flow():' returned")

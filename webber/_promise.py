@@ -75,8 +75,8 @@ class Promise:
             self.key, self._flow, self._origin = key, None, None
         else:
             raise TaskDefinitionError(
-                f"Promise() takes a node id (str), a callable or a Promise, not "
-                f"{type(key).__name__} {key!r}; pass the id that add_node() returned"
+                f"Promise() cannot take {type(key).__name__} {key!r}. Keys must be string IDs "
+                f"or callables (or a Promise): pass the node id that add_node() returned"
             )
 
     @classmethod
@@ -268,7 +268,9 @@ class IterPromise(Promise):
         zip: bool = False,
     ) -> None:
         if not sources:
-            raise TaskDefinitionError("IterPromise() needs a source: IterPromise(node_id)")
+            raise TaskDefinitionError(
+                "IterPromise() needs at least one source: IterPromise(node_id)"
+            )
         if len(sources) > 1 and not zip:
             raise TaskDefinitionError(
                 f"IterPromise of {len(sources)} sources needs zip=True: it runs once per "

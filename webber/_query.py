@@ -165,7 +165,8 @@ class GraphView:
         u, v = self.node_id(parent), self.node_id(child)
         if not self._store.has_edge(u, v):
             raise UnknownNodeError(
-                f"{self._label()} has no edge {u} -> {v}; add it with add_edge({u!r}, {v!r})",
+                f"No match found for the edge {u} -> {v}: it does not exist in "
+                f"{self._label()}; add it with add_edge({u!r}, {v!r})",
                 (u, v),
             )
         if not data:

@@ -78,8 +78,9 @@ class QueueDAG(DAG):
         where = f"{self._label()}: node of {display_name(fn) if callable(fn) else fn!r}"
         if any(isinstance(a, IterPromise) for a in (*args, *kwargs.values())):
             raise TaskDefinitionError(
-                f"{where} takes an IterPromise; a stream stage runs once per item already: "
-                f"take the parent's output with Promise(parent), or fan out in a DAG"
+                f"{where} takes an IterPromise, but IterPromise is not supported in a stream: "
+                f"a stage runs once per item already; take the parent's output with "
+                f"Promise(parent), or fan out in a DAG"
             )
         parents = sorted(
             {n for n in (self._dep_id(p.key) for p in find_promises((args, kwargs))) if n}
@@ -87,7 +88,7 @@ class QueueDAG(DAG):
         if len(parents) > 1:
             raise ChainError(
                 f"{where} takes the outputs of {len(parents)} nodes ({', '.join(parents)}); "
-                f"a QueueDAG node has at most one parent: take one Promise"
+                f"a QueueDAG node has a maximum of one child and one parent: take one Promise"
             )
         for parent in parents:
             _check_link(self._store, parent, None, where)
@@ -211,15 +212,16 @@ def _check_link(store: GraphStore, u: str, v: str | None, where: str) -> None:
     others = [c for c in store.succ[u] if c != v]
     if others:
         raise ChainError(
-            f"{where}: {u!r} already feeds {others[0]!r}; a QueueDAG node has at most "
-            f"one child (a stream is a chain); build a second QueueDAG for a branch"
+            f"{where}: {u!r} already feeds {others[0]!r}; a QueueDAG node has a maximum "
+            f"of one child and one parent (a stream is a chain); build a second QueueDAG "
+            f"for a branch"
         )
     if v is not None:
         parents = [p for p in store.pred[v] if p != u]
         if parents:
             raise ChainError(
                 f"{where}: {v!r} already takes the output of {parents[0]!r}; a QueueDAG "
-                f"node has at most one parent (a stream is a chain)"
+                f"node has a maximum of one child and one parent (a stream is a chain)"
             )
 
 

@@ -103,7 +103,7 @@ def test_messages_name_the_task_and_the_fix() -> None:
     assert "f-1" in str(cycle.value) and "g-1" in str(cycle.value)
     with pytest.raises(webber.DuplicateEdgeError, match="update_edges"):
         dag.add_edge(a, b)
-    with pytest.raises(webber.TaskDefinitionError, match=r"f-1.*>= 0"):
+    with pytest.raises(webber.TaskDefinitionError, match=r"f-1.*non-negative integer"):
         dag.retry_node(a, -1)
 
 

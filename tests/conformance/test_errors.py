@@ -63,7 +63,7 @@ BAD_GRAPHS: list[tuple[Any, type[Exception], str]] = [
     (_cycle, webber.CycleError, r"would close the cycle noop-1 -> noop-2 -> noop-1"),
     (_self_edge, webber.CycleError, r"'noop-1' depend on itself \(noop-1 -> noop-1\)"),
     (_unknown_promise, webber.UnknownNodeError, r"Promise\('lod-1'\).*did you mean 'load-1'\?"),
-    (_not_callable, webber.TaskDefinitionError, r"int 42 is not callable"),
+    (_not_callable, webber.TaskDefinitionError, r"int 42 is not a callable Python function"),
     (_negative_retries, webber.TaskDefinitionError, r"retries=-1 is not valid"),
     (_fractional_retries, webber.TaskDefinitionError, r"retries=1\.5 is not valid"),
     (_bad_condition, webber.TaskDefinitionError, r"continue_on='Failure' is not a Condition"),
