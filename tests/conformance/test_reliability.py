@@ -206,6 +206,10 @@ def fails_holding(value: Held) -> None:
     raise ValueError("bad input")
 
 
+async def fails_holding_async(value: Held) -> None:
+    raise ValueError("bad input")
+
+
 def test_row39_a_failed_tasks_arguments_go_with_its_run(
     executor: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -215,20 +219,23 @@ def test_row39_a_failed_tasks_arguments_go_with_its_run(
     # which a loop of runs may not call for long. (pytest keeps the records
     # it captures, the failure in them: they are left out.)
     monkeypatch.setattr(logging.getLogger("webber"), "propagate", False)
-    dag = DAG()
-    made = dag.add_node(make_held)
-    n = dag.add_node(fails_holding, Promise(made))
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        run = dag.run(executor=executor)
-        assert isinstance(run.error(n), ValueError)
-        assert "fails_holding" in "".join(traceback.format_exception(run.error(n)))
-        gone = weakref.ref(run[made])
-        del run
-        if executor == "inline":  # its frames are the caller's own stack (for pdb,
-            gc.collect()  # post-mortem): the collector frees them, as in Python
-        assert gone() is None
+        # (a retry sends the argument again: on processes, its pickler held the run too)
+        for func, retries in ((fails_holding, 0), (fails_holding, 1), (fails_holding_async, 0)):
+            dag = DAG()
+            made = dag.add_node(make_held)
+            n = dag.add_node(func, Promise(made))
+            dag.update_nodes(n, retries=retries)
+            run = dag.run(executor=executor)
+            assert isinstance(run.error(n), ValueError)
+            assert func.__name__ in "".join(traceback.format_exception(run.error(n)))
+            gone = weakref.ref(run[made])
+            del run
+            if executor == "inline":  # its frames are the caller's own stack (for pdb,
+                gc.collect()  # post-mortem): the collector frees them, as in Python
+            assert gone() is None, (func.__name__, retries)
     finally:
         if was_enabled:
             gc.enable()

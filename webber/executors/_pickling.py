@@ -445,6 +445,22 @@ def dumps(
     return data, buffers.segments
 
 
+class _Sink:
+    """A Packer's pickler's buffer callback: the buffers of the pickle being
+    made. (Not a callable holding the Packer: the pickler, which the Packer
+    holds, would hold it back -- a reference cycle, and through the packer's
+    ``name_of`` the run's session and engine stayed until a full collection.)"""
+
+    __slots__ = ("buffers",)
+
+    def __init__(self) -> None:
+        self.buffers: _Buffers | None = None
+
+    def __call__(self, buffer: pickle.PickleBuffer) -> bool:
+        assert self.buffers is not None
+        return self.buffers(buffer)
+
+
 class Packer:
     """:func:`dumps` for the objects of a batch in turn (each job's fields), by
     one pickler (making one costs more than a small job's pickle) that names
@@ -456,14 +472,13 @@ class Packer:
         self._holder, self._name_of = holder, name_of
         self._file = io.BytesIO()
         self._pickler: Any = None
-        self._buffers: _Buffers  # (each pickle's own: see dumps)
+        self._sink = _Sink()
 
     def dumps(self, obj: Any) -> tuple[bytes, list[Segment]]:
-        buffers = self._buffers = _Buffers(self._holder, False)
+        buffers = self._sink.buffers = _Buffers(self._holder, False)
         pickler, file = self._pickler, self._file
         if pickler is None:
-            pickler = self._pickler = _naming_pickler()(
-                file, self._name_of, lambda buffer: self._buffers(buffer))
+            pickler = self._pickler = _naming_pickler()(file, self._name_of, self._sink)
         file.seek(0)
         file.truncate()
         try:

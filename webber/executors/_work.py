@@ -221,11 +221,12 @@ def run_job(job: Job, report: Callable[[Started], None] | None = None) -> Outcom
 
 
 def _trim(failure: BaseException) -> None:
-    """Take :func:`call`'s own frame out of a failure's traceback: it starts
-    at the task's function, as a worker process's does."""
+    """Take this module's own frame (:func:`call`'s, :func:`run_job_async`'s)
+    out of a failure's traceback: it starts at the task's function, as a
+    worker process's does."""
     for error in (failure, failure.__cause__):
         tb = None if error is None else error.__traceback__
-        if tb is not None and tb.tb_frame.f_code is call.__code__:
+        if tb is not None and tb.tb_frame.f_code.co_filename == __file__:
             error.__traceback__ = tb.tb_next  # type: ignore[union-attr]
 
 
@@ -241,9 +242,10 @@ def release(failures: list[BaseException]) -> None:
     task's arguments and the run: a dropped Run's memory (a 100 MB array
     argument of a failed task) waited for a full collection. Cleared, those
     frames hold nothing; the task's own frames keep their locals, for a
-    post-mortem. Called where ``run_chain`` returned: the frames above still
-    run (a thread's loop; inline, the engine, whose own frames keep the cycle:
-    see docs/guide/executors.md)."""
+    post-mortem. Called where ``run_chain`` returned (or an async task's
+    coroutine, :func:`run_job_async`): the frames above still run (a thread's
+    loop; inline, the engine, whose own frames keep the cycle: see
+    docs/guide/executors.md)."""
     while failures:
         failure = failures.pop()
         for error in (failure, failure.__cause__):
@@ -299,6 +301,7 @@ async def run_job_async(
         ok, value = True, await job.func(*args, **kwargs)
     except BaseException as error:
         ok, value = False, _failure(job.node, error)
+        _trim(value)  # (and its frame cleared once it ended: see release)
     finally:
         _leave(entered)
     return Outcome(job, ok, value, started, time.perf_counter() - t0, worker)

@@ -332,7 +332,9 @@ class _Session:
             self.report(Outcome(job, False, error, time.time(), 0.0, ""))
             return
         box.future = future
-        future.add_done_callback(lambda _: self.on_done(box))
+        # (by its tag, not the Box: dask may call back after the run, and the Box
+        # holds the result the Run was dropped with)
+        future.add_done_callback(lambda _: self.on_done(self.boxes.get(tag)))
 
     def stored(self, hit: Stored) -> Any:
         """A cache hit as a job's input: itself, loaded by the worker that needs
@@ -427,11 +429,12 @@ class _Session:
                  else decode_failure(job.node, error, info))
         self.report(Outcome(job, ok, value, started, duration, where))
 
-    def on_done(self, box: Box) -> None:
+    def on_done(self, box: Box | None) -> None:
         """The dask task is over (on dask's callback thread): report the job that
-        its events did not, because its worker died or dask could not run it."""
-        future = box.future
-        if future is None or box.abandoned:
+        its events did not, because its worker died or dask could not run it
+        (None: the run is over)."""
+        future = None if box is None else box.future
+        if box is None or future is None or box.abandoned:
             return
         with box.lock:
             if box.failed or box.reported == len(box.jobs):

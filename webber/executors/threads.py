@@ -151,7 +151,10 @@ class ThreadExecutor(Executor):
         def done(future: Future[Outcome]) -> None:
             awaiting.pop(key, None)
             if not future.cancelled():
-                report(future.result())
+                outcome = future.result()
+                report(outcome)
+                if not outcome.ok:
+                    release([outcome.value])
 
         future.add_done_callback(done)
 
