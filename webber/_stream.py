@@ -21,6 +21,7 @@ and the stage. Items reach the next stage in order even when one is retried.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -28,9 +29,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from webber import _output
+from webber import _inbox, _output
 from webber._errors import TaskDefinitionError
-from webber._inbox import Inbox
 from webber._task_errors import TaskTimeoutError, add_note, message_of
 from webber.executors import Executor, resolve_executor
 from webber.executors._base import Column, Job, Outcome, Started, fetch
@@ -156,7 +156,25 @@ def run_stream(
         return list(items) if items is not None else []
     _output.ensure_handler()
     with _output.redirected():
-        return _Stream(stages, executor, items, halt_condition, iterations, maxsize).run()
+        stream = _Stream(stages, executor, items, halt_condition, iterations, maxsize)
+        try:
+            return stream.run()
+        except BaseException as error:
+            _let_go(error)
+            raise
+
+
+def _let_go(error: BaseException) -> None:
+    """Clear the stream's frames in ``error``'s traceback, ended by now: the
+    one that raised it held it, and each held the stream -- a reference cycle
+    that kept the items in flight (and the error) until a full collection."""
+    own = (__file__, _inbox.__file__)
+    tb = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename in own:
+            with contextlib.suppress(RuntimeError):  # (one still running: none should be)
+                tb.tb_frame.clear()
+        tb = tb.tb_next
 
 
 class _Stream:
@@ -176,7 +194,7 @@ class _Stream:
         self.halt = halt_condition
         self.limit = math.inf if iterations is None else iterations
         self.maxsize = maxsize
-        self.inbox = Inbox()
+        self.inbox = _inbox.Inbox()
         count = len(stages)
         #: stage -> item -> its Job in flight (or waiting for a retry)
         self.inflight: list[dict[int, Job]] = [{} for _ in range(count)]
