@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import count, repeat
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from webber._errors import DiagramError, ForeignPromiseError, UnknownNodeError
@@ -123,6 +124,8 @@ class Run(Run040):
         self._states = states
         self._in_order = False
         self._values = values
+        #: failed node -> its exception's traceback as the run left it (see _raise)
+        self._tracebacks: dict[str, TracebackType | None] = {}
         # what makes node id -> its attempts (none: did not run); the per-node
         # tables below are made on first use, not at the end of every run
         self._tries = attempts
@@ -200,8 +203,12 @@ class Run(Run040):
         n = self._id(ref)
         state = self._states[n]
         if state == "failed":
-            error: BaseException = self._values[n]
-            raise error.with_traceback(error.__traceback__)
+            error = self._failure(n)
+            del self  # (see _failure)
+            try:
+                raise error
+            finally:
+                del error
         if state == "skipped":
             raise TaskSkippedError(
                 f"task {n!r} was skipped ({self._why_skipped(n)}), so it has no result; check "
@@ -209,6 +216,22 @@ class Run(Run040):
                 n,
             )
         return self._value(n)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_tracebacks"] = {}  # (tracebacks do not pickle; the exceptions go without)
+        return state
+
+    def _failure(self, n: str) -> BaseException:
+        """Failed node ``n``'s exception, with its traceback as the run left
+        it, to raise: each raise adds the frames it passes through to the
+        exception's (a hundred reads made it a hundred frames longer). The
+        frame that raises it must hold neither the exception nor this Run as it
+        leaves: kept by the traceback, it held both, a reference cycle that
+        kept the run until a full collection (``concurrent.futures`` lets go
+        of its Future the same way)."""
+        error: BaseException = self._values[n]
+        return error.with_traceback(self._tracebacks.setdefault(n, error.__traceback__))
 
     def _why_skipped(self, n: str) -> str:
         """Why skipped task ``n`` did not run: the first parent whose edge's

@@ -82,6 +82,25 @@ def test_failure_raises_its_own_exception_with_worker_traceback(executor: str) -
         run[after]
 
 
+def test_a_failure_read_again_shows_its_traceback_once(executor: str) -> None:
+    # Each read raised the stored exception, and each raise added the reader's
+    # frames to its traceback: the third read printed them three times.
+    import traceback
+
+    with Flow() as flow:
+        bad = fail("row 7 is broken")
+    run = flow.run(executor=executor)
+    shown = []
+    for _ in range(3):
+        with pytest.raises(ValueError, match="row 7 is broken") as info:
+            run[bad]
+        shown.append([f.name for f in traceback.extract_tb(info.value.__traceback__)])
+    assert shown[0] == shown[1] == shown[2]
+    assert shown[0].count("__getitem__") == 1
+    # (in this process, its own frames, from the task's function on; from a worker, text)
+    assert shown[0][-1] == ("fail" if executor in ("inline", "threads") else "__getitem__")
+
+
 def test_failure_is_logged_with_task_name_and_traceback(
     executor: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -396,6 +415,9 @@ def test_a_finished_run_pickles_with_the_standard_pickle(executor: str) -> None:
         bad = task(_raise_value_error)()
         after = task(str)(bad)
     run = flow.run(executor=executor)
+    # (read first: the Run keeps the traceback it raises with, which must not stop a pickle)
+    with pytest.raises(ValueError, match="fast failure"):
+        run[bad]
     again = pickle.loads(pickle.dumps(run))
     assert again.states == run.states == {
         "numbers-1": "success", "abs-1": "success", "sum-1": "success",
