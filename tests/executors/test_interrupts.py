@@ -64,6 +64,9 @@ known = {p.pid for p in processes._pool.procs} if processes._pool else set()
 print("strays", [c for c in children() if c[0] not in known])
 print("second run", run_once())
 print("receiver threads", sum(t.name == "webber-pool" for t in threading.enumerate()))
+time.sleep(1.5)
+runs = [t.name for t in threading.enumerate() if t.name.startswith("webber_")]
+print("threads of runs left", runs)
 webber.shutdown()
 time.sleep(0.2)
 print("left", children())
@@ -184,3 +187,32 @@ def test_a_second_ctrl_c_while_the_pool_shuts_down_still_ends_another_threads_ru
     """)
     assert "other run PoolClosedError False" in out, out
     assert "strays []" in out, out
+
+
+def test_a_second_ctrl_c_while_threads_stop_leaves_no_thread_waiting(tmp_path: Path) -> None:
+    # The first Ctrl-C stops a threads run: its queue is emptied, then each
+    # thread told to end. Before, a second one while the queue was emptied
+    # left the run's threads waiting on it for good (with what the run held).
+    out = _run(tmp_path, """
+        from webber.executors import threads as threads_module
+        class Jobs(type(threads_module.queue.SimpleQueue())):
+            def get_nowait(self):
+                if not getattr(Jobs, "done", False):
+                    Jobs.done = True
+                    interrupt()
+                return super().get_nowait()
+        threads_module.queue = type(threading)("queue")
+        threads_module.queue.__dict__.update(vars(__import__("queue")), SimpleQueue=Jobs)
+        first = run_once
+        def run_once():
+            global run_once
+            run_once = first
+            with Flow("slow") as flow:
+                for _ in range(4):
+                    task(time.sleep)(1.0)
+            threading.Timer(0.5, interrupt).start()
+            flow.run(executor="threads", max_workers=2)
+    """)
+    assert "second run" in out
+    # (the sleeping tasks end within 1 s; then no thread of the run is left)
+    assert "threads of runs left []" in out, out
