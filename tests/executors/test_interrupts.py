@@ -216,3 +216,30 @@ def test_a_second_ctrl_c_while_threads_stop_leaves_no_thread_waiting(tmp_path: P
     assert "second run" in out
     # (the sleeping tasks end within 1 s; then no thread of the run is left)
     assert "threads of runs left []" in out, out
+
+
+def test_ctrl_c_as_an_executor_starts_is_undone_by_its_stop() -> None:
+    # Inline swaps in its own SIGINT handler as it starts. Before, a Ctrl-C
+    # right after the swap skipped the run's stop: the handler of that dead
+    # run stayed installed for good, and each such Ctrl-C stacked another.
+    out = subprocess.run([sys.executable, "-c", HEADER + textwrap.dedent("""
+        from webber.executors import inline
+        swap = inline.signal.signal
+        def interrupted(*args):
+            previous = swap(*args)
+            if not getattr(interrupted, "done", False):
+                interrupted.done = True
+                interrupt()
+            return previous
+        inline.signal = type(signal)("signal")
+        inline.signal.__dict__.update(vars(signal), signal=interrupted)
+        with Flow("f") as flow:
+            inc(1)
+        try:
+            flow.run(executor="inline")
+        except KeyboardInterrupt:
+            print("interrupted")
+        print("handler restored", signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    """)], capture_output=True, text=True, timeout=60)
+    assert "interrupted" in out.stdout, out.stdout + out.stderr
+    assert "handler restored True" in out.stdout, out.stdout + out.stderr
