@@ -41,7 +41,8 @@ DIST = ROOT / ".dist"  # the package check's sdist and wheel (ignored by git)
 #: the process pool's fault tests, run a second time on its portable path
 PORTABLE_FAULT_SUITES = ("tests/executors/test_process_faults.py",
                          "tests/executors/test_process_pool.py",
-                         "tests/executors/test_processes_platform.py")
+                         "tests/executors/test_processes_platform.py",
+                         "tests/executors/test_interrupts.py")
 
 
 def bin_dir(venv: Path) -> Path:

@@ -396,3 +396,9 @@ def test_a_task_of_a_module_and_a_run_of_it_pickle_with_the_standard_pickle() ->
     assert again[joined] == "2x" and again[twice] == "2xx"
     assert again.plan.nodes[joined.key].node.func is documented.fn
     assert pickle.loads(pickle.dumps(flow)).run(executor="inline")[twice] == "2xx"
+
+
+def test_a_flow_given_what_is_not_a_name_says_flow() -> None:
+    # Flow is a DAG underneath; its error named DAG(), which the user never called.
+    with pytest.raises(webber.TaskDefinitionError, match=r"^Flow\(\) takes a name \(str\)"):
+        Flow(5)  # type: ignore[arg-type]

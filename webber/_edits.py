@@ -371,9 +371,9 @@ class GraphEdits(GraphView):
         nodes, edges = getattr(graph, "nodes", None), getattr(graph, "edges", None)
         if nodes is None or edges is None:
             raise TaskDefinitionError(
-                f"DAG() takes a name (str) or a graph with .nodes and .edges (such as a "
-                f"networkx.DiGraph whose nodes are callables), not {type(graph).__name__} "
-                f"{graph!r}"
+                f"{type(self).__name__}() takes a name (str) or a graph with .nodes and .edges "
+                f"(such as a networkx.DiGraph whose nodes are callables), not "
+                f"{type(graph).__name__} {graph!r}"
             )
         is_directed = getattr(graph, "is_directed", None)
         if callable(is_directed) and not is_directed():  # (an edge u - v has no parent)

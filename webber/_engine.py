@@ -6,9 +6,8 @@ State, all in the caller's thread (no locks; executors only enqueue)::
     seen[n]      what n's children see: success | failed | skipped
                  (skip_node counts as success, or failed with as_failure=True);
                  kept only for nodes with children that may read it
-    running      job key -> the Job in flight (its attempt rejects late outcomes
-                 of timed-out attempts); a chain's links (Job.links) from the
-                 start: when their parent is final they are not submitted again
+    running      job key -> the Job in flight (its attempt rejects late outcomes of timed-out
+                 attempts); a chain's links (Job.links) from the start: never submitted again
     chains       head's key -> the links of a chain in flight; ends: its last
                  link's key -> the head's (a job that fails drops the links after it)
     linked       head's id -> the links of its chain as a chained Column (_chains:
@@ -110,9 +109,10 @@ class _Engine:
         self.columns = (self.executor.columns and self.hooks.columns and self.session is None
                         and not self.limits.caps)
         report = self.inbox.report(self._started, held)
-        self.executor.start(self.session.staging(report, self.states) if self.session else report)
         finished = False
-        try:
+        try:  # (a Ctrl-C inside start too: stop undoes what of it was done)
+            self.executor.start(self.session.staging(report, self.states) if self.session
+                                else report)
             self.decide.extend(n for n, node in nodes.items() if not node.parents)
             self._decide_all()
             while len(self.states) < len(nodes):

@@ -147,7 +147,8 @@ def tell(proc: Proc, context: Context) -> None:
         # (the filters apart: a worker may not be able to load them all)
         sent = replace(context, raw=None, filters=())
         message = ("ctx", sent, _pickled(context.filters))
-        send_frame(proc.conn_in, pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+        with contextlib.suppress(OSError):  # it died: the receiver sees it (see _send_run)
+            send_frame(proc.conn_in, pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
         proc.context = context
 
 

@@ -68,6 +68,7 @@ from webber.executors._answers import (
 )
 from webber.executors._base import Column, Job, Started
 from webber.executors._frames import send_frame
+from webber.executors._interrupts import held
 from webber.executors._ledger import hold, recover, release
 from webber.executors._pickling import forget_told
 from webber.executors._process import Proc, crash_error, reap, spawn
@@ -122,9 +123,10 @@ class Pool:
     def _spawn(self) -> Proc:
         # A run inside the worker defaults to its share of the cores (see _worker).
         share = max(1, (os.cpu_count() or 1) // max(1, self.size))
-        proc = spawn(_shm.directory(), share, self.posix)
-        self.procs.append(proc)
-        self.booting.add(proc)
+        with held():  # (a worker started is in procs before a Ctrl-C: shutdown reaches it)
+            proc = spawn(_shm.directory(), share, self.posix)
+            self.procs.append(proc)
+            self.booting.add(proc)
         self.waker.wake()  # the receiver must start watching it
         return proc
 
@@ -229,13 +231,14 @@ class Pool:
     def _stop(self, proc: Proc) -> None:
         """Stop idle ``proc``. What it left in shared memory goes once the receiver
         thread is past its last results (they may be read just now: see _receiver)."""
-        proc.note_tree()
-        with contextlib.suppress(OSError):
-            send_frame(proc.conn_in, pickle.dumps(("stop",)))
-        self._close(proc, kill=False)
-        reap(proc)
-        proc.signal_tree()  # what its tasks left running (a group outlives its leader)
-        self._gone(proc)
+        with held():  # (out of procs, it must be reaped and gone: nothing else would)
+            proc.note_tree()
+            with contextlib.suppress(OSError):
+                send_frame(proc.conn_in, pickle.dumps(("stop",)))
+            self._close(proc, kill=False)
+            reap(proc)
+            proc.signal_tree()  # what its tasks left running (a group outlives its leader)
+            self._gone(proc)
 
     def _gone(self, proc: Proc) -> None:
         """Forget ``proc``, closed and reaped; the receiver thread removes its
@@ -366,7 +369,7 @@ class Pool:
         other runs on the pool go on. Returns False, changing nothing, when
         only shutting the pool down is safe: a change to it was cut short
         (``torn``), which may have left any run's jobs in no queue."""
-        with self.lock:
+        with self.lock, held():
             if self.torn:
                 return False
             for proc in [p for p in self.procs if p.inflight and p.inflight[0].session is session]:
@@ -398,6 +401,12 @@ class Pool:
         session.holder.release()
 
     def shutdown(self, kill: bool = False) -> None:
+        # Whole, even under a second Ctrl-C: a worker closed and not reaped
+        # would stay a zombie, its segments and the receiver thread's fds kept.
+        with held():
+            self._shut(kill)
+
+    def _shut(self, kill: bool) -> None:
         with self.lock:
             if self.closed:
                 return

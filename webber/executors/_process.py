@@ -11,6 +11,7 @@ lifeline it never reads until the caller dies (see ``_worker.py``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
@@ -128,7 +129,11 @@ def spawn(shm_directory: str, share: int, posix: bool) -> Proc:
     ends = start(_BOOT, posix)
     proc = Proc(*ends, posix=posix)
     path = [os.getcwd() if entry == "" else entry for entry in sys.path]
-    send_frame(proc.conn_in, pickle.dumps(("init", path, shm_directory, share)))
+    # It may be dead already: a Ctrl-C to the caller's process group that came
+    # between its fork and its own session kills it as it starts. The pool
+    # still takes it, so that the receiver thread reaps and replaces it.
+    with contextlib.suppress(OSError):
+        send_frame(proc.conn_in, pickle.dumps(("init", path, shm_directory, share)))
     return proc
 
 

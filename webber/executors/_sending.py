@@ -13,6 +13,7 @@ take apart).
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import time
 from collections.abc import Iterator, Mapping
@@ -50,7 +51,9 @@ def _sent_id(proc: Proc, session: Session, func: Any, fids: Iterator[int]) -> st
         known = session.functions[id(func)] = (f"f{next(fids)}", func, (data, segments))
     fid, _, packed = known
     if fid not in proc.fids:
-        send_frame(proc.conn_in, pickle.dumps(("fn", fid, *packed), pickle.HIGHEST_PROTOCOL))
+        # A dead worker's pipe: not the job's fault (see _send_run), so no JobSendError
+        with contextlib.suppress(OSError):
+            send_frame(proc.conn_in, pickle.dumps(("fn", fid, *packed), pickle.HIGHEST_PROTOCOL))
         proc.fids.add(fid)
     return fid
 

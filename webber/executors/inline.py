@@ -47,7 +47,10 @@ class InlineExecutor(Executor):
         self._report = report
         self._signalled = False
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+            # Noted before the swap: a Ctrl-C right after it is this run's,
+            # and the run's stop (see _engine) must find what to put back.
+            self._previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._on_sigint)
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         self._signalled = True

@@ -25,6 +25,7 @@ from webber._cache_limits import parse_size
 from webber._errors import ExecutorError
 from webber._gc import MANY, frozen
 from webber.executors._base import Column, Executor, Job, Report
+from webber.executors._interrupts import held
 from webber.executors._picklable import check_plan
 from webber.executors._pool import MAX_BATCH, Pool, Session
 
@@ -50,7 +51,8 @@ def _get_pool(size: int) -> Pool:
     with _pool_lock:
         if _pool is None or _pool.closed:
             _hook()
-            _pool = Pool(size)
+            with held():  # (a Pool cut short by Ctrl-C would keep its thread for good)
+                _pool = Pool(size)
         return _pool
 
 
@@ -228,7 +230,8 @@ class DedicatedProcesses(ProcessExecutor):
             _hook()
             while _spares and _spares[-1].closed:
                 _spares.pop()
-            self._pool = _spares.pop() if _spares else Pool(1, depth=MAX_BATCH)
+            with held():  # (as in _get_pool)
+                self._pool = _spares.pop() if _spares else Pool(1, depth=MAX_BATCH)
         self._session = Session(report, starts=self.report_starts)
         self._pool.begin(self._session)
 

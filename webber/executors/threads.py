@@ -15,6 +15,7 @@ exiting. An async task is cancelled instead.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import os
@@ -71,6 +72,7 @@ class _Threads:
         while True:
             job = self.jobs.get()
             if job is None:
+                self.jobs.put(None)  # (for the next thread: see stop)
                 return
             # run_chain reports every outcome itself and never raises for a task.
             release(run_chain(job, self.report, hold))
@@ -88,18 +90,19 @@ class _Threads:
         return fresh
 
     def stop(self, wait: bool) -> None:
-        if not wait:
-            # Drop what has not started (Ctrl-C, or an abandoned task's run).
-            try:
-                while True:
-                    self.jobs.get_nowait()
-            except queue.Empty:
-                pass
-        with self.lock:
-            threads = list(self.threads)
-        for _ in threads:
+        try:
+            if not wait:
+                # Drop what has not started (Ctrl-C, or an abandoned task's run).
+                with contextlib.suppress(queue.Empty):
+                    while True:
+                        self.jobs.get_nowait()
+        finally:
+            # One None, even under a second Ctrl-C: each thread that takes it
+            # puts it back for the next (else the run's threads waited for good).
             self.jobs.put(None)
         if wait:
+            with self.lock:
+                threads = list(self.threads)
             for thread in threads:
                 thread.join()
             # (each thread's last frame, kept by a failed task's traceback, holds
@@ -172,11 +175,13 @@ class ThreadExecutor(Executor):
 
     def stop(self, cancel: bool = False) -> None:
         threads, self._threads, self._report = self._threads, None, None
-        if cancel:
-            for future in list(self._awaiting.values()):
-                future.cancel()
-        self._awaiting = {}
-        if threads is not None:
-            # Don't wait for a thread that is still running an abandoned
-            # (timed-out) task, or for queued work after Ctrl-C.
-            threads.stop(wait=not (cancel or self._abandoned))
+        try:
+            if cancel:
+                for future in list(self._awaiting.values()):
+                    future.cancel()
+            self._awaiting = {}
+        finally:  # (a second Ctrl-C during the cancels: the threads still end)
+            if threads is not None:
+                # Don't wait for a thread that is still running an abandoned
+                # (timed-out) task, or for queued work after Ctrl-C.
+                threads.stop(wait=not (cancel or self._abandoned))
