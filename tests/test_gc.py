@@ -6,6 +6,7 @@ leaves the collector running as it would without webber."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import weakref
 
@@ -424,3 +425,55 @@ def test_graphs_dropped_after_their_runs_are_freed_without_the_collector(executo
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _cut_short(enter: bool) -> None:
+    """A run's freeze entered and a Ctrl-C landing in its entry (after the
+    freeze) or at the start of its exit: its ``with`` never gets to undo it."""
+    from webber._gc import frozen
+
+    try:
+        holding = frozen.running(MANY)
+        holding.__enter__()
+        if enter:
+            raise KeyboardInterrupt
+        with pytest.MonkeyPatch.context() as patch:  # (the first bytecode of the exit)
+            patch.setattr(type(frozen), "_exit", _interrupted)
+            holding.__exit__(None, None, None)
+    except KeyboardInterrupt:
+        pass  # (the exception, its frames and the holding go here, as at a prompt)
+
+
+def _interrupted(self: object, holding: object) -> None:
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("enter", [True, False], ids=["in-its-entry", "in-its-exit"])
+def test_a_freeze_whose_run_a_ctrl_c_cut_short_is_undone_by_the_next_run(enter: bool) -> None:
+    # Counted, the cut-short run stayed counted for good: no later run gave
+    # its freeze back, and each froze more (90,000 objects to a million).
+    from webber._gc import frozen
+
+    DAG()
+    _cut_short(enter)
+    assert gc.get_freeze_count() > 0  # (left frozen, until...)
+    with frozen.running(MANY):
+        pass
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_pause_whose_compile_a_ctrl_c_cut_short_is_undone_by_the_next_compile() -> None:
+    from webber._gc import paused
+
+    def compile_cut_short() -> None:
+        holding = paused.holding()
+        holding.__enter__()
+        raise KeyboardInterrupt
+
+    with contextlib.suppress(KeyboardInterrupt):
+        compile_cut_short()
+    assert not gc.isenabled()  # (left off, until...)
+    dag = DAG()
+    dag.add_node(int)
+    dag.compile()
+    assert gc.isenabled()

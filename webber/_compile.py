@@ -44,7 +44,7 @@ def compile_graph(
     ``node_id`` maps a Promise key (an id or a callable) to a node id, raising
     UnknownNodeError when it names none.
     """
-    with paused:
+    with paused.holding():
         _check_nodes(nodes)
         plan = _compile(name, nodes, pred, node_id, succ)
         if len(nodes) >= HOLD_FROM:  # what it made frozen (if its build's is held), not

@@ -42,7 +42,8 @@ flow of 100,000 tasks. That made the cost per node grow with the graph.
 
 The collector is global: compiles (runs) in several threads share one pause
 (freeze), made by the first and undone by the last, which puts back what the
-first found, also on error. A thread that switches the collector off while a
+first found, also on error -- and, when a Ctrl-C cut an entry or an exit
+short, by the next entry (see ``_Holding``). A thread that switches the collector off while a
 compile goes on sees it back on after (the one case a count cannot tell
 apart); a program that froze objects itself (``gc.freeze()`` after start-up,
 before forking workers) is left as it is: no freeze is made then, so none of
@@ -57,6 +58,7 @@ import functools
 import gc
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from operator import methodcaller
 
@@ -78,25 +80,67 @@ HOLD_FROM = 2 * EVERY
 _STARTUP = 1000
 
 
+class _Holding:
+    """One entry into a :class:`_Shared` (a run's, a compile's): the shared
+    state counts the entries whose object is alive, so that one a Ctrl-C cut
+    short between its entry and its exit -- the object dropped with the
+    interrupted frame -- does not count for good (a count left at 1 kept
+    every later run's freeze, and the collector off after a compile)."""
+
+    __slots__ = ("__weakref__", "shared")
+
+    def __init__(self, shared: _Shared) -> None:
+        self.shared = shared
+
+    def __enter__(self) -> None:
+        self.shared._enter(self)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shared._exit(self)
+
+
 class _Shared:
     """A context manager whose first entry does something to the collector and
-    whose last exit undoes it (a count under a lock)."""
+    whose last exit undoes it (its holders, under a lock).
+
+    ``with shared.holding():`` is one entry; ``with shared:`` too, held by its
+    thread until its exit (tests, doctests)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._count = 0
+        self._holders: weakref.WeakSet[_Holding] = weakref.WeakSet()
         self._done = False  # whether the first entry did something (the last undoes it)
+        self._local = threading.local()
+
+    @property
+    def _count(self) -> int:
+        return len(self._holders)
+
+    def holding(self) -> _Holding:
+        return _Holding(self)
 
     def __enter__(self) -> None:
-        with self._lock:
-            if not self._count:
-                self._done = self._start()
-            self._count += 1
+        holding = _Holding(self)
+        stack = self._local.__dict__.setdefault("stack", [])
+        stack.append(holding)
+        holding.__enter__()
 
     def __exit__(self, *exc_info: object) -> None:
+        self._local.stack.pop().__exit__(*exc_info)
+
+    def _enter(self, holding: _Holding) -> None:
         with self._lock:
-            self._count = max(0, self._count - 1)  # (not below 0 in a forked child)
-            if not self._count and self._done:
+            if not self._holders:
+                if self._done:  # (undone by none: an exit that a Ctrl-C cut short)
+                    self._done = False
+                    self._end()
+                self._done = self._start()
+            self._holders.add(holding)
+
+    def _exit(self, holding: _Holding) -> None:
+        with self._lock:
+            self._holders.discard(holding)
+            if not self._holders and self._done:
                 self._done = False
                 self._end()
 
@@ -282,8 +326,8 @@ class _Frozen(_Shared):
         gc.unfreeze()
         self._owed = self._recount()
 
-    def __exit__(self, *exc_info: object) -> None:
-        super().__exit__(*exc_info)
+    def _exit(self, holding: _Holding) -> None:
+        super()._exit(holding)
         # (not under the lock: a finalizer the collections run may run a flow)
         owed, self._owed = self._owed, 0
         for _ in range(owed):
@@ -329,7 +373,7 @@ class _Frozen(_Shared):
             return _UNCHANGED
         if not self._count and gc.isenabled():  # (not under the lock: see hold)
             gc.collect(1)
-        return self
+        return self.holding()
 
     def adding(self, many: bool = True) -> contextlib.AbstractContextManager[None]:
         """Inside a run (``with frozen``): what is made in the block is frozen
@@ -357,7 +401,8 @@ class _Frozen(_Shared):
         task), or a freeze was held: that run is not in the child, so neither
         is its freeze."""
         self._lock = threading.Lock()
-        self._count = 0
+        self._holders = weakref.WeakSet()
+        self._local = threading.local()
         if self._done or (self._held and not self._theirs()):
             gc.unfreeze()
         self._done = self._held = False
