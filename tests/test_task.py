@@ -53,6 +53,16 @@ def test_map_of_what_is_not_iterable_is_refused_at_the_line() -> None:
             documented.map(5)  # type: ignore[arg-type]
 
 
+def test_map_without_its_elements_says_they_come_first() -> None:
+    # (Python's own "missing 1 required positional argument: 'items'" before)
+    refused = pytest.raises(webber.TaskDefinitionError,
+                            match=r"task 'documented': map\(\) takes the elements .* first, by "
+                                  r"position \(given by name: x\); e.g. documented.map")
+    for inside in (False, True):
+        with Flow("f") if inside else contextlib.nullcontext(), refused:
+            documented.map(x=[1, 2])
+
+
 def test_call_inside_a_flow_records_a_node() -> None:
     with Flow("f") as flow:
         p = documented(1)

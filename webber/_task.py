@@ -27,6 +27,10 @@ R = TypeVar("R")
 S = TypeVar("S")
 
 
+#: map() called without its elements (see Task.map)
+_NO_ITEMS: Any = object()
+
+
 class Task(Generic[P, R]):
     """A function that records a node when called inside ``with Flow():``.
 
@@ -93,7 +97,8 @@ class Task(Generic[P, R]):
         return type(self)(bind(self.fn, instance, owner), self.options)
 
     def map(
-        self, items: Iterable[Any], /, *args: Any, partial: bool = False, **kwargs: Any
+        self, items: Iterable[Any] = _NO_ITEMS, /, *args: Any, partial: bool = False,
+        **kwargs: Any,
     ) -> list[R]:
         """Run the task once per element of ``items``; one Promise of the list of results.
 
@@ -113,6 +118,12 @@ class Task(Generic[P, R]):
         >>> flow.run(executor="inline")[squares]
         [1, 4, 9]
         """
+        if items is _NO_ITEMS:
+            named = f" (given by name: {', '.join(kwargs)})" if kwargs else ""
+            raise TaskDefinitionError(
+                f"task {self.options.name!r}: map() takes the elements to run the task on "
+                f"first, by position{named}; e.g. {self.options.name}.map([1, 2, 3])"
+            )
         if not isinstance(items, Iterable) and not hasattr(type(items), "__getitem__"):
             raise TaskDefinitionError(
                 f"task {self.options.name!r}: map() takes the elements to run the task "

@@ -154,6 +154,17 @@ def test_unknown_executor_name() -> None:
     assert "'threads'" in str(e.value) and "'inline'" in str(e.value)
 
 
+def test_an_executor_class_is_told_to_be_an_instance() -> None:
+    from webber.executors import ThreadExecutor
+
+    dag = DAG()
+    dag.add_node(noop)
+    with pytest.raises(webber.ExecutorError, match=r"executor=ThreadExecutor is the class; pass "
+                       r"an instance, executor=ThreadExecutor\(\), or its name, "
+                       r"executor='threads'"):
+        dag.run(executor=ThreadExecutor)  # type: ignore[arg-type]
+
+
 SELF_CONTAINING = """
 import resource, sys
 resource.setrlimit(resource.RLIMIT_AS, ({limit} << 20, {limit} << 20))  # a loop fails fast

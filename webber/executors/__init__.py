@@ -89,6 +89,11 @@ def resolve_executor(executor: str | Executor, max_workers: int | None = None) -
         module, cls = _BY_NAME[runs_here(executor)]
         factory: type[Executor] = getattr(importlib.import_module(module), cls)
         return factory(max_workers=max_workers)  # by keyword: DaskExecutor takes a client first
+    if isinstance(executor, type) and issubclass(executor, Executor):
+        raise ExecutorError(
+            f"executor={executor.__name__} is the class; pass an instance, "
+            f"executor={executor.__name__}(), or its name, executor={executor.name!r}"
+        )
     raise ExecutorError(
         f"unknown executor {executor!r}; use one of {', '.join(map(repr, _BY_NAME))} "
         f"or an Executor instance"
