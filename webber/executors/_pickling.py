@@ -445,22 +445,6 @@ def dumps(
     return data, buffers.segments
 
 
-class _Sink:
-    """A Packer's pickler's buffer callback: the buffers of the pickle being
-    made. (Not a callable holding the Packer: the pickler, which the Packer
-    holds, would hold it back -- a reference cycle, and through the packer's
-    ``name_of`` the run's session and engine stayed until a full collection.)"""
-
-    __slots__ = ("buffers",)
-
-    def __init__(self) -> None:
-        self.buffers: _Buffers | None = None
-
-    def __call__(self, buffer: pickle.PickleBuffer) -> bool:
-        assert self.buffers is not None
-        return self.buffers(buffer)
-
-
 class Packer:
     """:func:`dumps` for the objects of a batch in turn (each job's fields), by
     one pickler (making one costs more than a small job's pickle) that names
@@ -472,13 +456,16 @@ class Packer:
         self._holder, self._name_of = holder, name_of
         self._file = io.BytesIO()
         self._pickler: Any = None
-        self._sink = _Sink()
+        # (the pickler's callback: a closure over this Packer was held back by the
+        # pickler, a cycle that kept name_of's session and engine too)
+        self._buffers = _Buffers(holder, False)
 
     def dumps(self, obj: Any) -> tuple[bytes, list[Segment]]:
-        buffers = self._sink.buffers = _Buffers(self._holder, False)
+        buffers = self._buffers
+        buffers.segments = []
         pickler, file = self._pickler, self._file
         if pickler is None:
-            pickler = self._pickler = _naming_pickler()(file, self._name_of, self._sink)
+            pickler = self._pickler = _naming_pickler()(file, self._name_of, buffers)
         file.seek(0)
         file.truncate()
         try:
