@@ -196,6 +196,22 @@ def test_ctrl_c_cancels_the_runs_tasks_and_keeps_the_client(client: Any) -> None
 
 
 @pytest.mark.timeout(60)
+def test_a_task_past_its_timeout_holds_up_no_task_of_its_worker(client: Any) -> None:
+    """The task runs on in the background (a thread cannot be stopped) for far
+    longer than this test may take; the tasks dask gives its worker meanwhile
+    run at once, and the run ends."""
+    dag = DAG()
+    stuck = dag.add_node(_sleep, 300.0)
+    dag.update_nodes(stuck, timeout=0.5)
+    quick = [dag.add_node(_sleep, 0.1) for _ in range(20)]  # 1 s of work a worker
+    run = dag.run(executor=webber.DaskExecutor(client))
+    assert isinstance(run.error(stuck), webber.TaskTimeoutError)
+    assert all(run.state(n) == "success" for n in quick)
+    workers = {run.attempts[n][0].worker for n in quick}
+    assert workers == {f"dask {w}" for w in client.scheduler_info()["workers"]}
+
+
+@pytest.mark.timeout(60)
 def test_max_workers_belongs_to_the_cluster_webber_starts(client: Any) -> None:
     with pytest.raises(webber.ExecutorError, match="size your own cluster"):
         webber.DaskExecutor(client, max_workers=2)

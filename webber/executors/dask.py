@@ -367,8 +367,9 @@ class _Session:
         if box is None or box.future is None:
             return
         box.abandoned = True
-        # Frees the worker only if the task has not started: a running thread
-        # cannot be stopped, so it finishes and its result is dropped.
+        # A running thread cannot be stopped: a timed-out task's dask thread
+        # stops waiting for it at its limit (_dask_remote._run_job), and its
+        # result is dropped.
         self.client.cancel([box.future])
 
     def stop(self, cancel: bool) -> None:
