@@ -395,9 +395,13 @@ class _Session:
         """A job started or ended on a worker (on the client's event-loop thread)."""
         kind, _, tag, position = message[:4]
         box = self.boxes.get(tag)
-        if box is None or box.abandoned:
+        if box is None:
             return
         job = box.jobs[position]
+        if box.abandoned:  # timed out: what it printed until then is still its output
+            for stream, line in message[8] if kind == "done" else ():
+                _output.emit_line(job.name, line, stream, job.node, self.run)
+            return
         if kind == "start":
             at, where = message[4:6]
             with box.lock:
