@@ -193,7 +193,7 @@ def test_lines_a_task_printed_before_its_timeout_are_not_lost(
 ) -> None:
     """They say where it got stuck (inline, which cannot interrupt it, fails it
     when it returns). The sibling keeps the run going: on dask the lines come
-    when the worker stops waiting for the task, just after its limit."""
+    when the task ends."""
     dag = DAG()
     stuck = dag.add_node(print_then_hang, 1.5)
     dag.update_nodes(stuck, timeout=0.5)

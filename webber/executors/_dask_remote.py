@@ -9,25 +9,18 @@ machine even, and needs nothing of the caller's.
 
 from __future__ import annotations
 
-import contextvars
-import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from webber import _output
-from webber.executors._base import Job, Outcome, Started
+from webber.executors._base import Job, Started
 from webber.executors._codec import encode_failure
 from webber.executors._sendable import unsendable
 from webber.executors._source import restore_each
-from webber.executors._work import feed, run_job, run_links, worker_name
+from webber.executors._work import feed, run_job, run_links
 
 __all__ = ["Slot", "Spec", "fill", "run_remote"]
-
-#: how long past its timeout a task's dask thread waits for it: the engine's own
-#: timer, at the limit, normally decides first
-OVERTIME = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,29 +54,6 @@ def fill(value: Any, deps: Sequence[Any]) -> Any:
     if type(value) is list and value and any(isinstance(v, Slot) for v in value):
         return [fill(v, deps) for v in value]  # a fan-out's results (partial: and errors)
     return value
-
-
-def _run_job(job: Job, report: Callable[[Started], None] | None) -> Outcome:
-    """``run_job``; a job with a timeout on a thread of its own, waited for
-    until its limit only. A dask worker's thread cannot be stopped, and the
-    tasks dask gave that worker wait for it: one still running past its limit
-    (a task that never returns) would hold them up for as long, and the run
-    with them. The task runs on in the background, its result discarded, as
-    on the threads executor; this thread reports the timeout and moves on."""
-    if job.timeout is None:
-        return run_job(job, report)
-    done: list[Outcome] = []
-    context = contextvars.copy_context()  # (its output lines, get_worker(): context variables)
-    thread = threading.Thread(target=lambda: done.append(context.run(run_job, job, report)),
-                              name=f"webber {job.node}", daemon=True)
-    started, t0 = time.time(), time.perf_counter()
-    thread.start()
-    thread.join(job.timeout + OVERTIME)
-    if done:
-        return done[0]
-    # (the engine tells a timeout by the duration: TaskTimeoutError, as at its own limit)
-    late = TimeoutError(f"task {job.node!r} still ran at its timeout ({job.timeout:g} s)")
-    return Outcome(job, False, late, started, time.perf_counter() - t0, worker_name())
 
 
 def run_remote(spec: Spec, *deps: Any) -> Any:
@@ -120,7 +90,7 @@ def run_remote(spec: Spec, *deps: Any) -> Any:
         if previous is not None:
             link = feed(link, previous[0])
         with _output.collecting() as lines:
-            outcome = _run_job(link, started if link.timeout is not None or spec.starts else None)
+            outcome = run_job(link, started if link.timeout is not None or spec.starts else None)
         if outcome.ok and (unsent := unsendable(link.node, outcome.value)) is not None:
             # Fail it now, as webber's pool does: kept here, it would pass for a
             # success until something asked dask to move it.

@@ -129,6 +129,8 @@ def _local_cluster(n_workers: int) -> tuple[_Client, Callable[[], None]]:
 # Each client's webber events come on one topic ("webber-<client id>"), routed
 # here to the run they belong to by its token. One topic per client, not per
 # run: the scheduler keeps a topic's last events, and runs come and go.
+#: the dask tasks of attempts that timed out, still running (see abandon)
+_lingering: set[_Future] = set()
 _routes_lock = threading.Lock()
 _routes: dict[str, dict[str, Callable[[Any], None]]] = {}
 
@@ -367,10 +369,12 @@ class _Session:
         if box is None or box.future is None:
             return
         box.abandoned = True
-        # A running thread cannot be stopped: a timed-out task's dask thread
-        # stops waiting for it at its limit (_dask_remote._run_job), and its
-        # result is dropped.
-        self.client.cancel([box.future])
+        # A running thread cannot be stopped. Cancelled, its dask task would
+        # leave the worker's thread free in the scheduler's eyes, and the next
+        # task dask gave that worker would wait for it (for ever, for a task
+        # that never returns). Kept until it ends, its result dropped then.
+        _lingering.add(box.future)
+        box.future.add_done_callback(_lingering.discard)
 
     def stop(self, cancel: bool) -> None:
         boxes = list(self.boxes.values())
