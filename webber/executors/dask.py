@@ -126,11 +126,12 @@ def _local_cluster(n_workers: int) -> tuple[_Client, Callable[[], None]]:
     return client, close
 
 
+#: the dask tasks of attempts that timed out, still running (see abandon)
+_lingering: set[_Future] = set()
+
 # Each client's webber events come on one topic ("webber-<client id>"), routed
 # here to the run they belong to by its token. One topic per client, not per
 # run: the scheduler keeps a topic's last events, and runs come and go.
-#: the dask tasks of attempts that timed out, still running (see abandon)
-_lingering: set[_Future] = set()
 _routes_lock = threading.Lock()
 _routes: dict[str, dict[str, Callable[[Any], None]]] = {}
 
