@@ -112,6 +112,31 @@ def test_clear_and_prune_remove_the_folders_they_empty(tmp_path: Path) -> None:
     assert store.store("00" * 20, [1], "t", "t-1") and store.load("00" * 20, "t") == (True, [1])
 
 
+def test_ls_and_prune_tell_the_disk_that_unfinished_writes_take(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A process killed while it wrote a result leaves its temporary file (as
+    large as the result), which a write going on looks like: not an entry, but
+    disk the store takes. ls and prune say so; prune removes it once an hour
+    old (a write takes less), clear at once."""
+    store = filled(tmp_path / "s", 1)
+    left = tmp_path / "s" / "ab" / ".tmp-k1ll3d.wbc"
+    left.parent.mkdir()
+    left.write_bytes(b"\0" * 5000)
+    assert store.unfinished() == (1, 5000) and len(store.entries()) == 1
+    assert main(["cache", "ls", str(tmp_path / "s")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2].startswith("1 entry, ")
+    assert out[-1].startswith("and 1 unfinished write (5.0 KB): going on, or left by a process")
+    assert main(["cache", "prune", "--max-size", "0", str(tmp_path / "s")]) == 0
+    assert capsys.readouterr().out.endswith(
+        "; 0 B left, and 1 unfinished write (5.0 KB) (see cache ls)\n")
+    os.utime(left, (1, 1))  # an hour old and more: no write takes that long
+    assert main(["cache", "prune", "--max-size", "0", str(tmp_path / "s")]) == 0
+    assert capsys.readouterr().out.endswith("; 0 B left\n") and not left.exists()
+    assert store.unfinished() == (0, 0)
+
+
 def test_cli_expands_a_tilde_as_run_does(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

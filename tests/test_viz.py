@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import shutil
 from pathlib import Path
 
@@ -74,6 +75,20 @@ def test_writes_files(tmp_path: Path, ext: str) -> None:
     assert path.stat().st_size > 100
     if ext == "svg":
         assert "<svg" in path.read_text()
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+@pytest.mark.parametrize("name", ["C:\\exports\\", "<nightly>", 'quoted "name"'])
+def test_a_flow_of_any_name_is_drawn(tmp_path: Path, name: str) -> None:
+    """The flow's name is the graph's DOT id: a backslash at its end, angle
+    brackets or quotes keep dot from failing, and the name shows as written."""
+    with Flow(name) as flow:
+        task(len, name=name)("ab")
+    flow.visualize(str(tmp_path / "flow.svg"))
+    flow.run(executor="inline").visualize(str(tmp_path / "run.svg"))
+    shown = html.escape(name)  # the task's box: its name as written
+    assert shown in (tmp_path / "flow.svg").read_text()
+    assert shown in (tmp_path / "run.svg").read_text()
 
 
 def test_missing_dot_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

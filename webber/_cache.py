@@ -274,6 +274,18 @@ class Cache:
         """Bytes the entries take on disk."""
         return sum(e.size for e in self.entries(_headers=False))
 
+    def unfinished(self) -> tuple[int, int]:
+        """How many files of writes not finished the store holds, and their
+        bytes: writes going on in some process, or left by one stopped in the
+        middle of one (killed, or the power cut). They are not entries; a
+        prune removes those an hour old, :meth:`clear` all of them."""
+        count = size = 0
+        for path in self.path.glob(f"??/.tmp-*{SUFFIX}"):
+            with contextlib.suppress(OSError):  # (renamed or removed meanwhile)
+                size += path.stat().st_size
+                count += 1
+        return count, size
+
     def clear(self) -> int:
         """Remove every entry (and leftovers of interrupted writes); returns how
         many. CacheError when the store cannot be changed (read-only)."""

@@ -148,6 +148,22 @@ class CacheSession:
         self.remote = []
         self.discard()
 
+    def salvage(self, states: Mapping[str, str]) -> None:
+        """The run was stopped (Ctrl-C, an error in the engine): store the
+        results kept remote whose tasks have ended, as the results of a local
+        run are stored as they come, so the next run loads them instead of
+        running them again. One whose dask task still runs (a chain's link
+        before the links after it) is left out: fetching it would wait for
+        them. One that cannot be fetched is left out too: the run is over."""
+        remote, self.remote = self.remote, []
+        for n, value in remote:
+            if all(v.ready() for v in (value if type(value) is list else [value])
+                   if isinstance(v, Remote)):
+                try:
+                    self.keep(n, value, states, now=True)
+                except Exception as e:  # a worker gone: the stop goes on
+                    log.debug("result of %r not stored: %r", n, e)
+
     def discard(self) -> None:
         """Drop what was staged and not stored (attempts that timed out, or a
         run stopped by Ctrl-C or an error)."""

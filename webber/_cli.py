@@ -290,6 +290,9 @@ def _cache_action(store: Cache, args: argparse.Namespace) -> int:
             print(f"{e.key[:12]}  {_bytes(e.size):>9}  {_when(e.modified)}  {e.task} ({e.node})")
         total = sum(e.size for e in entries)
         print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, {_bytes(total)}")
+        if unfinished := _unfinished(store):
+            print(f"and {unfinished}: going on, or left by a process stopped mid-write; "
+                  f"cache prune removes them once an hour old, cache clear at once")
     elif args.action == "clear":
         print(f"removed {store.clear()} entries")
     else:
@@ -297,9 +300,17 @@ def _cache_action(store: Cache, args: argparse.Namespace) -> int:
             print("webber: cache prune needs --max-size and/or --older-than", file=sys.stderr)
             return 2
         removed = store.prune(args.max_size, args.older_than)
+        unfinished = _unfinished(store)
         print(f"removed {len(removed)} entries ({_bytes(sum(e.size for e in removed))}); "
-              f"{_bytes(store.size())} left")
+              f"{_bytes(store.size())} left" + (f", and {unfinished} (see cache ls)"
+                                                 if unfinished else ""))
     return 0
+
+
+def _unfinished(store: Cache) -> str:
+    """The store's files of unfinished writes, in words ("" for none)."""
+    count, size = store.unfinished()
+    return f"{count} unfinished write{'s' * (count != 1)} ({_bytes(size)})" if count else ""
 
 
 def _bytes(n: int) -> str:

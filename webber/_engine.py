@@ -121,6 +121,8 @@ class _Engine:
                 self.session.flush(self.states)
             finished = True
         except BaseException:  # (Ctrl-C) the bar and the page show where the run stopped
+            if self.session is not None:
+                self.session.salvage(self.states)  # before a cluster of its own closes
             if self.hooks.on_batch:
                 self.hooks.batch(self.record.rows, self.states, self.record.columns)
             raise
@@ -472,17 +474,10 @@ class _Engine:
         return run
 
 
-def run_plan(
-    plan: Plan,
-    executor: Executor,
-    *,
-    listeners: Sequence[Listener] = (),
-    reuse: Mapping[str, Any] | None = None,
-    session: CacheSession | None = None,
-    limits: Mapping[str, int] | None = None,
-    tracebacks: bool = True,
-    verbose: bool = True,
-) -> Run:
+def run_plan(plan: Plan, executor: Executor, *, listeners: Sequence[Listener] = (),
+             reuse: Mapping[str, Any] | None = None, session: CacheSession | None = None,
+             limits: Mapping[str, int] | None = None, tracebacks: bool = True,
+             verbose: bool = True) -> Run:
     """Run ``plan`` on ``executor`` (started and stopped here); return the Run.
 
     ``reuse`` maps node ids to values of an earlier run: those nodes count as

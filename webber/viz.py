@@ -52,7 +52,7 @@ def to_graphviz(plan: Plan, run: Run | None = None, legend: bool = True) -> grap
     """The plan as a Digraph: a box per task, levels as ranks, edges by condition,
     and (``legend=True``) a legend of the edge styles and, for a run, the colours."""
     gv = _graphviz()
-    dot = gv.Digraph(plan.name, graph_attr={"rankdir": "TB"}, node_attr={
+    dot = gv.Digraph(_dot_id(plan.name), graph_attr={"rankdir": "TB"}, node_attr={
         "shape": "box", "style": "rounded,filled", "fillcolor": "white", "fontname": "Helvetica",
     }, edge_attr={"fontname": "Helvetica", "fontsize": "10"})
     for level in plan.levels:
@@ -79,7 +79,7 @@ def to_graphviz(plan: Plan, run: Run | None = None, legend: bool = True) -> grap
                     f'<BR/><FONT POINT-SIZE="9" COLOR="#616161">{escape(line)}</FONT>'
                     for line in small
                 )
-                rank.node(n, f"<{escape(node.name)}{detail}>", **attrs)
+                rank.node(_dot_id(n), f"<{escape(node.name)}{detail}>", **attrs)
     for n, node in plan.nodes.items():
         # A set when there are many parents: `in` on the tuple made a wide
         # fan-in (N tasks into one sum) quadratic.
@@ -88,10 +88,20 @@ def to_graphviz(plan: Plan, run: Run | None = None, legend: bool = True) -> grap
             attrs = dict(EDGE_STYLES[condition.name])
             if u not in deps:
                 attrs.update(ORDER_STYLE)
-            dot.edge(u, n, **attrs)
+            dot.edge(_dot_id(u), _dot_id(n), **attrs)
     if legend:
         _legend(dot, run is not None)
     return dot
+
+
+def _dot_id(name: str) -> str:
+    """``name`` as a DOT id (the graph's, a box's; labels are apart). graphviz
+    quotes it but leaves its backslashes: one at its end would escape the
+    closing quote, and dot would fail on the whole diagram. Doubled, they
+    stay as written in the id (one id for each name); and a name in angle
+    brackets is not taken for an HTML label."""
+    dot_id: str = _graphviz().nohtml(name.replace("\\", "\\\\"))
+    return dot_id
 
 
 def _state(run: Run, n: str) -> str:

@@ -205,6 +205,31 @@ def test_an_entry_holds_what_the_task_returned(
     assert [p.name for p in (tmp_path / "s").rglob(".tmp-*")] == []  # nothing staged is left
 
 
+def test_a_run_stopped_by_ctrl_c_keeps_what_finished(executor: str, tmp_path: Path) -> None:
+    """Ctrl-C in the middle of a run: the tasks that had finished are stored,
+    and the next run loads them instead of running them again (on dask too,
+    whose results stay on the cluster until the run's end)."""
+    log = tmp_path / "calls"
+    with Flow() as flow:
+        a = task(count, name="a")(str(log), [1])
+        b = task(count, name="b")(str(log), [2])
+        last = task(count, name="last")(str(log), [a, b])
+
+    class CtrlC(Listener):
+        def on_task_start(self, node: str, attempt: int, index: int | None,
+                          worker: str) -> None:
+            if node == last.key:  # a and b have finished: last takes their results
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        flow.run(executor=executor, cache=tmp_path / "s", listeners=[CtrlC()])
+    ran = calls(log)
+    again = flow.run(executor=executor, cache=tmp_path / "s")
+    assert {a.key, b.key} <= set(again.cached) and again[last] == [[1], [2]]
+    assert calls(log) - ran == (0 if last.key in again.cached else 1)  # only last ran
+    assert [p.name for p in (tmp_path / "s").rglob(".tmp-*")] == []
+
+
 def test_a_result_that_came_too_late_is_not_stored(tmp_path: Path) -> None:
     """The inline executor cannot interrupt a task: one that returns after its
     timeout fails, and what was staged as it returned is dropped."""

@@ -6,6 +6,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -180,6 +181,26 @@ def test_partial_lines_of_a_failing_task_are_not_lost(
         ("crlf_then_fail", "partial out"),
         ("crlf_then_fail", "windows line"),
     ]
+
+
+def print_then_hang(seconds: float) -> None:
+    print("started, then stuck", flush=True)
+    time.sleep(seconds)
+
+
+def test_lines_a_task_printed_before_its_timeout_are_not_lost(
+    executor: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """They say where it got stuck (inline, which cannot interrupt it, fails it
+    when it returns). The sibling keeps the run going: on dask the lines come
+    when the task ends."""
+    dag = DAG()
+    stuck = dag.add_node(print_then_hang, 1.5)
+    dag.update_nodes(stuck, timeout=0.5)
+    dag.add_node(time.sleep, 3.0)
+    run = dag.run(executor=executor)
+    assert isinstance(run.error(stuck), webber.TaskTimeoutError)
+    assert ("print_then_hang", "started, then stuck") in task_lines(caplog)
 
 
 def test_a_failure_is_logged_at_error_with_its_traceback(

@@ -67,6 +67,30 @@ def test_row01_task_raises_beside_a_slow_sibling(executor: str) -> None:
     next_run_works(executor)
 
 
+def raises_from() -> None:
+    try:
+        {}["row 1"]
+    except KeyError as e:
+        raise ValueError("bad row 1") from e
+
+
+def test_row01_a_failure_shows_each_frame_of_the_task_once(executor: str) -> None:
+    """A task's error read from the Run shows where it was raised once, as
+    raised: dask's workers pickle exceptions with their traceback, cause and
+    context (distributed installs tblib's pickling for every exception class),
+    which the worker's traceback text (the ``__cause__``) already shows."""
+    dag = DAG()
+    plain = dag.add_node(bad)
+    chained = dag.add_node(raises_from)
+    run = dag.run(executor=executor)
+    for node, frames in ((plain, 1), (chained, 2)):
+        with pytest.raises(ValueError, match="bad row") as info:
+            run[node]
+        shown = "".join(traceback.format_exception(info.value))
+        assert shown.count(", in bad\n") + shown.count(", in raises_from\n") == frames, shown
+    assert run.attempts[chained][0].error == "ValueError: bad row 1"
+
+
 # -- row 3 ------------------------------------------------------------------------------
 def exits() -> None:
     sys.exit(3)

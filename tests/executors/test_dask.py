@@ -195,6 +195,44 @@ def test_ctrl_c_cancels_the_runs_tasks_and_keeps_the_client(client: Any) -> None
     assert client.run_on_scheduler(_pending) == []
 
 
+def _wait_for_event(event: str) -> str:
+    distributed.Event(event).wait()
+    return "released"
+
+
+@pytest.mark.timeout(60)
+def test_a_task_past_its_timeout_holds_up_no_task_of_its_worker(client: Any) -> None:
+    """A running thread cannot be stopped: the stuck task keeps its worker's
+    thread, and dask counts it busy, until it returns (here, once the run is
+    over). No task is given that thread meanwhile: the run ends."""
+    release = distributed.Event(f"release-{os.getpid()}-{time.time()}", client=client)
+    dag = DAG()
+    stuck = dag.add_node(_wait_for_event, release.name)
+    dag.update_nodes(stuck, timeout=0.5)
+    quick = [dag.add_node(_sleep, 0.1) for _ in range(20)]  # 2 s of work
+    try:
+        run = dag.run(executor=webber.DaskExecutor(client))
+    finally:
+        release.set()
+    assert isinstance(run.error(stuck), webber.TaskTimeoutError)
+    assert all(run.state(n) == "success" for n in quick)
+
+
+def _submits(x: int) -> int:
+    with distributed.worker_client() as inner:
+        return int(inner.submit(add, x, 1).result())
+
+
+@pytest.mark.timeout(60)
+def test_a_task_with_a_timeout_runs_on_its_dask_thread(client: Any) -> None:
+    """So it may leave the thread pool to wait for tasks it submits itself
+    (worker_client, secede), as one without a timeout may."""
+    dag = DAG()
+    n = dag.add_node(_submits, 41)
+    dag.update_nodes(n, timeout=30)
+    assert dag.run(executor=webber.DaskExecutor(client))[n] == 42
+
+
 @pytest.mark.timeout(60)
 def test_max_workers_belongs_to_the_cluster_webber_starts(client: Any) -> None:
     with pytest.raises(webber.ExecutorError, match="size your own cluster"):

@@ -251,6 +251,12 @@ class Remote(abc.ABC):
         override to fetch them in one round trip."""
         return [remote.fetch() for remote in remotes]
 
+    def ready(self) -> bool:
+        """Whether the task that computes it has ended, so :meth:`fetch` waits
+        for nothing but the transfer: a run with ``cache=`` stopped by Ctrl-C
+        stores those. Override it where that is known (False: not stored)."""
+        return False
+
 
 def fetch(value: Any) -> Any:
     """``value`` with its Remote handles fetched: a Remote itself, or the list

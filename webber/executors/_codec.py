@@ -20,9 +20,12 @@ arrive, as a :class:`~webber.TaskError`.
 from __future__ import annotations
 
 import contextlib
+import functools
+import io
 import pickle
 import traceback
-from collections.abc import Sequence
+import types
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from webber._task_errors import TaskError, message_of
@@ -51,7 +54,7 @@ def encode_failure(error: BaseException) -> tuple[bytes, tuple[str, str, str]]:
     _let_frames_go(error)  # (the caller gets their text, in info)
     for candidate in (error, _RebuiltException(error)):
         try:
-            data = cloudpickle.dumps(candidate)
+            data = _dumps(candidate)
             # The worker may run the class's code; the caller must not fail.
             cloudpickle.loads(data)
         except Exception:
@@ -76,6 +79,46 @@ def _let_frames_go(error: BaseException) -> None:
             seen.add(id(one))
             one.__traceback__ = None
             chained += (one.__cause__, one.__context__)
+
+
+def _dumps(value: object) -> bytes:
+    """cloudpickle, with exceptions pickled by their own reduce: on a dask
+    worker, distributed has registered tblib's pickling for exception classes
+    (``copyreg``), which adds the traceback (rebuilt in the caller as frames
+    of no real source, their carets at the wrong columns), the cause and the
+    context: all of it already in the traceback's text (``RemoteTraceback``)."""
+    buffer = io.BytesIO()
+    _pickler()(buffer).dump(value)
+    return buffer.getvalue()
+
+
+@functools.cache
+def _pickler() -> type[Any]:
+    import cloudpickle
+
+    class OwnReduce(cloudpickle.Pickler):  # type: ignore[misc]
+        dispatch_table = _WithoutExceptions(cloudpickle.Pickler.dispatch_table)
+
+    return OwnReduce
+
+
+class _WithoutExceptions(Mapping[type, Any]):
+    """A pickler's dispatch table without its entries for exceptions and
+    tracebacks (see _dumps)."""
+
+    def __init__(self, table: Mapping[type, Any]) -> None:
+        self.table = table
+
+    def __getitem__(self, cls: type) -> Any:
+        if issubclass(cls, (BaseException, types.TracebackType)):
+            raise KeyError(cls)
+        return self.table[cls]
+
+    def __iter__(self) -> Iterator[type]:
+        return iter(self.table)
+
+    def __len__(self) -> int:
+        return len(self.table)
 
 
 class _RebuiltException:

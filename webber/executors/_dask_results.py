@@ -105,6 +105,12 @@ class Handle(Remote):
     def fetch(self) -> Any:
         return self.box.result(self.position)
 
+    def ready(self) -> bool:
+        # Every job of its dask task reported success (a chain's link waits
+        # for the links after it: they share one dask task and one fetch).
+        box = self.box
+        return box.fetched or (box.reported == len(box.jobs) and not box.failed)
+
     def __reduce__(self) -> tuple[Any, ...]:
         # (a Run pickled with results not read yet: its Box holds locks and a Future)
         return (_as_is, (self.fetch(),))

@@ -126,6 +126,9 @@ def _local_cluster(n_workers: int) -> tuple[_Client, Callable[[], None]]:
     return client, close
 
 
+#: the dask tasks of attempts that timed out, still running (see abandon)
+_lingering: set[_Future] = set()
+
 # Each client's webber events come on one topic ("webber-<client id>"), routed
 # here to the run they belong to by its token. One topic per client, not per
 # run: the scheduler keeps a topic's last events, and runs come and go.
@@ -375,9 +378,12 @@ class _Session:
         if box is None or box.future is None:
             return
         box.abandoned = True
-        # Frees the worker only if the task has not started: a running thread
-        # cannot be stopped, so it finishes and its result is dropped.
-        self.client.cancel([box.future])
+        # A running thread cannot be stopped. Cancelled, its dask task would
+        # leave the worker's thread free in the scheduler's eyes, and the next
+        # task dask gave that worker would wait for it (for ever, for a task
+        # that never returns). Kept until it ends, its result dropped then.
+        _lingering.add(box.future)
+        box.future.add_done_callback(_lingering.discard)
 
     def stop(self, cancel: bool) -> None:
         boxes = list(self.boxes.values())
@@ -406,9 +412,13 @@ class _Session:
         """A job started or ended on a worker (on the client's event-loop thread)."""
         kind, _, tag, position = message[:4]
         box = self.boxes.get(tag)
-        if box is None or box.abandoned:
+        if box is None:
             return
         job = box.jobs[position]
+        if box.abandoned:  # timed out: what it printed until then is still its output
+            for stream, line in message[8] if kind == "done" else ():
+                _output.emit_line(job.name, line, stream, job.node, self.run)
+            return
         if kind == "start":
             at, where = message[4:6]
             with box.lock:
