@@ -124,7 +124,7 @@ class Run(Run040):
         self._states = states
         self._in_order = False
         self._values = values
-        #: failed node -> its exception's traceback as the run left it (see _raise)
+        #: failed node -> its exception's traceback as the run left it (see _failure)
         self._tracebacks: dict[str, TracebackType | None] = {}
         # what makes node id -> its attempts (none: did not run); the per-node
         # tables below are made on first use, not at the end of every run
