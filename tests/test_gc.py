@@ -31,10 +31,11 @@ class _Cycle:
     me: object
 
 
-def _garbage() -> weakref.ref[_Cycle]:
-    """A reference cycle that nothing else holds: only the collector frees it."""
+def _garbage(size: int = 0) -> weakref.ref[_Cycle]:
+    """A reference cycle that nothing else holds: only the collector frees it
+    (with ``size`` more objects the collector counts)."""
     made = _Cycle()
-    made.me = made
+    made.me = [made, *([] for _ in range(size))]
     return weakref.ref(made)
 
 
@@ -306,11 +307,13 @@ def test_a_loop_of_small_runs_leaves_the_collector_running(executor: str) -> Non
     # Frozen at each run, the count that starts a young collection went back
     # to 0 every time: no collection ran again, the program's garbage and the
     # runs' own stayed (5 KB a run, without end: a service running a flow a request).
+    # The program's garbage is 4 times what starts a young collection (a run
+    # frees what it makes: without webber, this loop runs a few).
     DAG()
     young = gc.get_stats()[0]["collections"]
     gone = []
     for _ in range(200):
-        gone.append(_garbage())
+        gone.append(_garbage(gc.get_threshold()[0] // 50))
         assert _noops(3).run(executor=executor).ok
     assert gc.get_stats()[0]["collections"] > young
     assert all(ref() is None for ref in gone[:100])
