@@ -43,7 +43,6 @@ def run_graph(
     """``dag.run(...)`` and ``dag.execute(...)``: choose the executor (the
     configured default for None), compile, let the executor check the plan,
     gather the listeners, and run the plan on the engine."""
-    from webber._engine import run_plan
     from webber.executors import resolve_executor
 
     if executor is None:  # webber.config's, or WEBBER_EXECUTOR, or processes
@@ -51,6 +50,8 @@ def run_graph(
 
         executor = config.default_executor()
     chosen = resolve_executor(executor, max_workers)
+    if resume is None and cache is None:
+        chosen._prepare()  # (the processes' first worker comes up while this compiles)
     plan = dag.compile()
     if not plan.nodes:
         _nothing_to_run(plan.name)
@@ -66,6 +67,8 @@ def run_graph(
         from webber._callbacks import listener_for
 
         listening.append(listener_for(callbacks))
+    from webber._engine import run_plan
+
     try:
         run = run_plan(
             plan, chosen, listeners=listening, reuse=reuse, tracebacks=tracebacks,

@@ -960,3 +960,43 @@ def test_row36_a_task_reading_stdin_in_a_worker_fails_saying_which_and_what_to_d
     with pytest.raises(EOFError):
         run[nodes["input()"]]
     assert run[caught] == "default"
+
+
+# -- a first run's first worker ------------------------------------------------------------
+def _pool_at_compile(monkeypatch: pytest.MonkeyPatch, dag: DAG) -> list[int]:
+    """The pool's workers when ``dag`` starts compiling (the test runs it after)."""
+    from webber.executors import processes
+
+    seen: list[int] = []
+    compile_ = DAG.compile
+
+    def watched(self: DAG) -> Any:
+        pool = processes._pool
+        seen.append(len(pool.procs) if pool is not None else 0)
+        return compile_(self)
+
+    monkeypatch.setattr(DAG, "compile", watched)
+    return seen
+
+
+def test_a_first_runs_worker_starts_before_the_flow_compiles(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # (it comes up while the flow compiles: a script's first run waits less)
+    dag = DAG()
+    n = dag.add_node(sum, [1, 2])
+    seen = _pool_at_compile(monkeypatch, dag)
+    assert dag.run()[n] == 3
+    assert seen == [1]
+
+
+def test_a_first_run_that_may_run_nothing_starts_no_worker_before_it_compiles(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # cache= and resume= may find every result already: no worker for nothing
+    dag = DAG()
+    n = dag.add_node(sum, [1, 2])
+    first = dag.run(executor="inline", cache=str(tmp_path))
+    seen = _pool_at_compile(monkeypatch, dag)
+    assert dag.run(cache=str(tmp_path))[n] == 3
+    assert dag.run(resume=first)[n] == 3
+    assert seen == [0, 0]
+    assert _workers() == []

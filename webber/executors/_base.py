@@ -307,6 +307,11 @@ class Executor(abc.ABC):
             )
         self.max_workers = max_workers
 
+    def _prepare(self) -> None:  # noqa: B027 (optional hook)
+        """Start now what takes long to start (a worker process), before the
+        flow compiles, so that it comes up meanwhile. Called only when the
+        run will run tasks (not for ``resume=`` or ``cache=``: they may run none)."""
+
     def check(self, plan: Plan) -> None:  # noqa: B027 (optional hook)
         """Refuse, before anything runs, a plan this executor cannot run
         (raise a :class:`~webber.GraphError` naming the task)."""

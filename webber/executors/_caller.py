@@ -30,11 +30,13 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from webber.executors import _inplace
 from webber.executors._frames import send_frame
-from webber.executors._process import Proc
+
+if TYPE_CHECKING:  # (a worker imports this module: not _process, nor its subprocess)
+    from webber.executors._process import Proc
 
 __all__ = ["Context", "current", "follow", "restore", "tell"]
 

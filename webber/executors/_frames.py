@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import struct
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # (a worker on the posix path needs no socket: 2 ms of its start)
+    import socket
 
 __all__ = ["Frames", "send_frame"]
 

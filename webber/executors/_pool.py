@@ -123,12 +123,20 @@ class Pool:
     def _spawn(self) -> Proc:
         # A run inside the worker defaults to its share of the cores (see _worker).
         share = max(1, (os.cpu_count() or 1) // max(1, self.size))
-        with held():  # (a worker started is in procs before a Ctrl-C: shutdown reaches it)
+        # Whole before a Ctrl-C: the worker in procs (shutdown reaches it) and
+        # watched by the receiver (else a run would wait for it for ever).
+        with held():
             proc = spawn(_shm.directory(), share, self.posix)
             self.procs.append(proc)
             self.booting.add(proc)
-        self.waker.wake()  # the receiver must start watching it
+            self.waker.wake()
         return proc
+
+    def warm(self) -> None:
+        """Start a worker if there is none, before any job (see ProcessExecutor._prepare)."""
+        with self.lock:
+            if not (self.procs or self.closed):
+                self._spawn()
 
     def _close(self, proc: Proc, kill: bool = True) -> None:
         """Forget ``proc``; kill its tree first when ``kill``."""

@@ -25,10 +25,11 @@ from webber._task_errors import WorkerCrashedError
 from webber.executors import _shm
 from webber.executors._frames import Frames, send_frame
 from webber.executors._ledger import sweep
-from webber.executors._spawn import End, close_end, descendants, signal_tree, start
+from webber.executors._spawn import close_end, descendants, signal_tree, start
 
 if TYPE_CHECKING:
     from webber.executors._session import Sent
+    from webber.executors._spawn import End
 
 __all__ = ["KILLED", "Proc", "crash_error", "reap", "spawn", "why"]
 

@@ -19,7 +19,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
-from concurrent.futures import Future
 from contextvars import Token
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -32,6 +31,7 @@ from webber.executors._base import Job, Outcome, Remote, Report, Started
 
 if TYPE_CHECKING:
     import asyncio
+    from concurrent.futures import Future
 
 __all__ = [
     "call",

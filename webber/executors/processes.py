@@ -168,6 +168,11 @@ class ProcessExecutor(Executor):
         self._pool: Pool | None = None
         self._session: Session | None = None
 
+    def _prepare(self) -> None:
+        # A fresh interpreter importing webber's worker and cloudpickle takes
+        # tens of ms: a first run's first worker comes up while the flow compiles.
+        _get_pool(self.max_workers or _default_workers()).warm()
+
     def check(self, plan: Plan) -> None:
         check_plan(plan)
 
@@ -224,6 +229,9 @@ class DedicatedProcesses(ProcessExecutor):
 
     def __init__(self) -> None:
         super().__init__(1)
+
+    def _prepare(self) -> None:
+        pass  # (a spare pool of its own is taken at start)
 
     def start(self, report: Report) -> None:
         with _pool_lock:
