@@ -84,8 +84,7 @@ def run_graph(
 def _cache_session(cache: str | os.PathLike[str] | Cache, plan: Plan) -> CacheSession | None:
     """The run's side of the ``cache=`` store (imported here: a run without a
     cache does not pay for the store's modules)."""
-    from webber._cache import resolve_cache
-    from webber._cache_session import CacheSession
+    from webber._cache_session import CacheSession, resolve_cache
     from webber._gc import frozen
 
     store = resolve_cache(cache)
