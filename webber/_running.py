@@ -46,6 +46,7 @@ def run_graph(
     from webber._engine import run_plan
     from webber.executors import resolve_executor
 
+    _check_flag(dag, "progress", progress, "draw a progress bar")
     if executor is None:  # webber.config's, or WEBBER_EXECUTOR, or processes
         from webber._config import config
 
@@ -79,6 +80,17 @@ def run_graph(
         raise
     run._owner = (dag._kin, dag._label())  # to refuse ids and Promises of other graphs
     return run
+
+
+def _check_flag(dag: DAG, name: str, value: object, does: str) -> None:
+    """Refuse a flag that is not a bool (or None): ``progress="no"`` is a
+    non-empty str, so true, and would have done as its truth said, silently."""
+    if value is not None and not isinstance(value, bool):
+        from webber._errors import OptionError
+
+        raise OptionError(
+            f"{dag._label()}: {name}={value!r} is not a bool; {name}= takes True "
+            f"({does}) or False, e.g. run({name}=True)")
 
 
 def _cache_session(cache: str | os.PathLike[str] | Cache, plan: Plan) -> CacheSession | None:
