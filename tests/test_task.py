@@ -63,6 +63,30 @@ def test_map_without_its_elements_says_they_come_first() -> None:
             documented.map(x=[1, 2])
 
 
+def test_map_with_a_partial_that_is_not_a_bool_is_refused_at_the_line() -> None:
+    # map(partial="no") made a partial fan-out (a non-empty str is true), whose
+    # failed elements then sat in the results as exceptions, silently.
+    refused = pytest.raises(webber.TaskDefinitionError,
+                            match=r"^task 'documented': map\(partial='no'\) is not a bool; "
+                                  r"partial= takes True \(a failed element leaves its "
+                                  r"exception in its place\) or False$")
+    for inside in (False, True):
+        with Flow("f") if inside else contextlib.nullcontext() as flow, refused:
+            documented.map([1, 2], partial="no")  # type: ignore[arg-type]
+        assert flow is None or len(flow.graph.nodes) == 0  # nothing recorded
+
+
+def test_update_nodes_refuses_fan_out_flags_that_are_not_bools() -> None:
+    with Flow() as dag:
+        n = documented.map([1, 2])
+    for flag in ("partial", "fan_out_zip"):
+        with pytest.raises(webber.TaskDefinitionError,
+                           match=rf"^task 'documented-1': {flag}='yes' must be a boolean, True "
+                                 rf"or False$"):
+            dag.update_nodes(n, **{flag: "yes"})
+        assert getattr(dag.get_node(n), flag) is False  # left as it was
+
+
 def test_call_inside_a_flow_records_a_node() -> None:
     with Flow("f") as flow:
         p = documented(1)

@@ -306,6 +306,10 @@ class GraphEdits(GraphView):
                     f"task {n!r}: kwargs={out['kwargs']!r} must be a dict of keyword arguments"
                 )
             out["kwargs"] = dict(out["kwargs"])  # (an OrderedDict's Promises get results too)
+        for flag in ("partial", "fan_out_zip"):  # (compile checks skip and fan_out)
+            if flag in out and not isinstance(out[flag], bool):
+                raise TaskDefinitionError(
+                    f"task {n!r}: {flag}={out[flag]!r} must be a boolean, True or False")
         if "name" in out and (not isinstance(out["name"], str) or not out["name"]):
             raise TaskDefinitionError(f"task {n!r}: name={out['name']!r} must be a non-empty str")
         if "func" in out and "name" not in out and builtins.callable(out["func"]):
