@@ -9,7 +9,7 @@ import pickle
 import pytest
 
 import webber
-from webber import Flow, Promise, task
+from webber import DAG, Flow, Promise, task
 
 
 @task
@@ -436,3 +436,20 @@ def test_a_flow_given_what_is_not_a_name_says_flow() -> None:
     # Flow is a DAG underneath; its error named DAG(), which the user never called.
     with pytest.raises(webber.TaskDefinitionError, match=r"^Flow\(\) takes a name \(str\)"):
         Flow(5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("make", [DAG, webber.QueueDAG])
+def test_a_name_that_is_not_a_str_is_refused_at_the_line(make: type[DAG]) -> None:
+    # DAG(name=5) was kept, and its diagram failed later with AttributeError
+    # ("'int' object has no attribute 'replace'"), far from the line.
+    what = make.__name__
+    with pytest.raises(webber.TaskDefinitionError,
+                       match=rf"^{what}\(name=5\): a name is a str, e\.g\. "
+                             rf"{what}\(name=\"etl\"\)$"):
+        make(name=5)  # type: ignore[arg-type]
+
+
+def test_a_flow_without_a_name_is_called_flow() -> None:
+    # Flow(None) was named "dag", as DAG() is.
+    assert Flow(None).name == Flow().name == "flow"  # type: ignore[arg-type]
+    assert DAG(None).name == DAG().name == "dag"
