@@ -41,6 +41,23 @@ def test_prune_refuses_arguments_it_cannot_use(
     assert len(store.entries()) == 2  # nothing removed
 
 
+@pytest.mark.parametrize(("path", "message"), [
+    ("", r"^Cache\(''\): '' is an empty path; name the store's directory, e\.g\. "
+         r"Cache\(\"\.webber-cache\"\) \(Cache\(\"\.\"\) for the current one\)$"),
+    (3, r"^Cache\(3\): Cache\(\) takes a directory path \(a str or a pathlib\.Path\), not "
+        r"int; e\.g\. Cache\(\"\.webber-cache\"\)$"),
+])
+def test_a_store_refuses_a_path_that_names_no_directory(
+    path: object, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Cache("") was the current directory, which it then filled with entries;
+    # Cache(3) raised pathlib's TypeError, naming no store.
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CacheError, match=message):
+        Cache(path)  # type: ignore[arg-type]
+    assert Cache(".").path == Path(".")  # the current directory, said so, is one
+
+
 def test_prune_takes_the_texts_the_cli_takes(tmp_path: Path) -> None:
     store = filled(tmp_path / "s")
     assert store.prune(max_size="5GB", older_than="7d") == []

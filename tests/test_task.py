@@ -9,7 +9,7 @@ import pickle
 import pytest
 
 import webber
-from webber import Flow, Promise, task
+from webber import DAG, Flow, Promise, task
 
 
 @task
@@ -61,6 +61,30 @@ def test_map_without_its_elements_says_they_come_first() -> None:
     for inside in (False, True):
         with Flow("f") if inside else contextlib.nullcontext(), refused:
             documented.map(x=[1, 2])
+
+
+def test_map_with_a_partial_that_is_not_a_bool_is_refused_at_the_line() -> None:
+    # map(partial="no") made a partial fan-out (a non-empty str is true), whose
+    # failed elements then sat in the results as exceptions, silently.
+    refused = pytest.raises(webber.TaskDefinitionError,
+                            match=r"^task 'documented': map\(partial='no'\) is not a bool; "
+                                  r"partial= takes True \(a failed element leaves its "
+                                  r"exception in its place\) or False$")
+    for inside in (False, True):
+        with Flow("f") if inside else contextlib.nullcontext() as flow, refused:
+            documented.map([1, 2], partial="no")  # type: ignore[arg-type]
+        assert flow is None or len(flow.graph.nodes) == 0  # nothing recorded
+
+
+def test_update_nodes_refuses_fan_out_flags_that_are_not_bools() -> None:
+    with Flow() as dag:
+        n = documented.map([1, 2])
+    for flag in ("partial", "fan_out_zip"):
+        with pytest.raises(webber.TaskDefinitionError,
+                           match=rf"^task 'documented-1': {flag}='yes' must be a boolean, True "
+                                 rf"or False$"):
+            dag.update_nodes(n, **{flag: "yes"})
+        assert getattr(dag.get_node(n), flag) is False  # left as it was
 
 
 def test_call_inside_a_flow_records_a_node() -> None:
@@ -412,3 +436,20 @@ def test_a_flow_given_what_is_not_a_name_says_flow() -> None:
     # Flow is a DAG underneath; its error named DAG(), which the user never called.
     with pytest.raises(webber.TaskDefinitionError, match=r"^Flow\(\) takes a name \(str\)"):
         Flow(5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("make", [DAG, webber.QueueDAG])
+def test_a_name_that_is_not_a_str_is_refused_at_the_line(make: type[DAG]) -> None:
+    # DAG(name=5) was kept, and its diagram failed later with AttributeError
+    # ("'int' object has no attribute 'replace'"), far from the line.
+    what = make.__name__
+    with pytest.raises(webber.TaskDefinitionError,
+                       match=rf"^{what}\(name=5\): a name is a str, e\.g\. "
+                             rf"{what}\(name=\"etl\"\)$"):
+        make(name=5)  # type: ignore[arg-type]
+
+
+def test_a_flow_without_a_name_is_called_flow() -> None:
+    # Flow(None) was named "dag", as DAG() is.
+    assert Flow(None).name == Flow().name == "flow"  # type: ignore[arg-type]
+    assert DAG(None).name == DAG().name == "dag"

@@ -40,7 +40,7 @@ from typing import Any
 from webber._cache_limits import prune_limits
 from webber._errors import CacheError
 
-__all__ = ["Cache", "CacheStats", "Entry", "Stamp", "load_entry", "resolve_cache"]
+__all__ = ["Cache", "CacheStats", "Entry", "Stamp", "load_entry"]
 
 log = logging.getLogger("webber")
 
@@ -113,6 +113,14 @@ class Cache:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        if not isinstance(path, (str, os.PathLike)):  # (pathlib's TypeError named no store)
+            raise CacheError(
+                f"Cache({path!r}): Cache() takes a directory path (a str or a pathlib.Path), "
+                f"not {type(path).__name__}; e.g. Cache(\".webber-cache\")")
+        if not os.fspath(path):  # Path("") is ".": the store's files among the user's
+            raise CacheError(
+                f"Cache({path!r}): '' is an empty path; name the store's directory, e.g. "
+                f"Cache(\".webber-cache\") (Cache(\".\") for the current one)")
         self.path = Path(path).expanduser()
         """The store's directory (made on first write)."""
         self._made: set[str] = set()  # subdirectories known to exist
@@ -361,31 +369,6 @@ def _damaged(task: str, error: Exception, path: Path) -> None:
         "cache entry of task %r is damaged (%s: %s); running the task instead: "
         "its result will replace the entry (%s)",
         task, type(error).__name__, error, path, extra={"task": task},
-    )
-
-
-def resolve_cache(cache: object) -> Cache | None:
-    """``run(cache=...)``'s argument as a Cache (None: no caching)."""
-    if cache is None or isinstance(cache, Cache):
-        return cache
-    if isinstance(cache, (str, os.PathLike)):
-        store = Cache(cache)
-        try:
-            is_file = store.path.exists() and not store.path.is_dir()
-        except OSError as e:  # a folder on the way that this user may not enter
-            raise CacheError(
-                f"cache={str(cache)!r} cannot be reached ({type(e).__name__}: {e}); pass "
-                f"a directory you may read and write (it is made if missing)"
-            ) from e
-        if is_file:
-            raise CacheError(
-                f"cache={str(cache)!r} is a file, not a directory; pass a directory "
-                f"for the store (it is made if missing)"
-            )
-        return store
-    raise CacheError(
-        f"cache= takes a directory path or a webber.Cache, not {type(cache).__name__} "
-        f"{cache!r}; e.g. run(cache=\".webber-cache\")"
     )
 
 

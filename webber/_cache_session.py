@@ -1,4 +1,5 @@
-"""One run's use of the result store: keys, hits, misses and what to store.
+"""One run's use of the result store: its ``cache=`` argument, keys, hits,
+misses and what to store.
 
 The engine holds a :class:`CacheSession` when ``run(cache=...)`` is given.
 Keys are computed for every node before the first job, from functions,
@@ -17,15 +18,17 @@ change the object in place, and the entry must hold what the task returned.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any
 
 from webber._cache import Cache, CacheStats
+from webber._errors import CacheError
 from webber._plan import Plan, PlanNode
 from webber.executors._base import Outcome, Remote, Report, fetch
 from webber.executors._stored import Stored
 
-__all__ = ["CacheSession"]
+__all__ = ["CacheSession", "resolve_cache"]
 
 log = logging.getLogger("webber")
 
@@ -180,4 +183,34 @@ class CacheSession:
 def _is_remote(value: Any) -> bool:
     return isinstance(value, Remote) or (
         type(value) is list and bool(value) and isinstance(value[0], Remote)
+    )
+
+
+def resolve_cache(cache: object) -> Cache | None:
+    """``run(cache=...)``'s argument as a Cache (None: no caching)."""
+    if cache is None or isinstance(cache, Cache):
+        return cache
+    if isinstance(cache, (str, os.PathLike)):
+        if not os.fspath(cache):  # Path("") is ".": the store's files among the user's
+            raise CacheError(
+                "cache='' is an empty path; name the store's directory, e.g. "
+                "cache=\".webber-cache\" (cache=\".\" for the current one), or leave "
+                "cache= out for no store")
+        store = Cache(cache)
+        try:
+            is_file = store.path.exists() and not store.path.is_dir()
+        except OSError as e:  # a folder on the way that this user may not enter
+            raise CacheError(
+                f"cache={str(cache)!r} cannot be reached ({type(e).__name__}: {e}); pass "
+                f"a directory you may read and write (it is made if missing)"
+            ) from e
+        if is_file:
+            raise CacheError(
+                f"cache={str(cache)!r} is a file, not a directory; pass a directory "
+                f"for the store (it is made if missing)"
+            )
+        return store
+    raise CacheError(
+        f"cache= takes a directory path or a webber.Cache, not {type(cache).__name__} "
+        f"{cache!r}; e.g. run(cache=\".webber-cache\")"
     )

@@ -30,7 +30,7 @@ from webber._promise import Promise, find_promises, lower_iter_promise
 from webber._query import GraphView, NodeRef, spread
 from webber._refs import SCALARS, made_of, substitute
 
-__all__ = ["GraphEdits", "check_condition"]
+__all__ = ["GraphEdits", "check_condition", "graph_and_name"]
 
 #: what update_nodes() may set: the node's own fields and its task settings
 _UPDATABLE = (
@@ -306,6 +306,10 @@ class GraphEdits(GraphView):
                     f"task {n!r}: kwargs={out['kwargs']!r} must be a dict of keyword arguments"
                 )
             out["kwargs"] = dict(out["kwargs"])  # (an OrderedDict's Promises get results too)
+        for flag in ("partial", "fan_out_zip"):  # (compile checks skip and fan_out)
+            if flag in out and not isinstance(out[flag], bool):
+                raise TaskDefinitionError(
+                    f"task {n!r}: {flag}={out[flag]!r} must be a boolean, True or False")
         if "name" in out and (not isinstance(out["name"], str) or not out["name"]):
             raise TaskDefinitionError(f"task {n!r}: name={out['name']!r} must be a non-empty str")
         if "func" in out and "name" not in out and builtins.callable(out["func"]):
@@ -412,6 +416,18 @@ class GraphEdits(GraphView):
             condition = _condition_in(data, f"DAG(graph): edge {u!r} -> {v!r}", None)
             self._check_edge(ids[u], ids[v])
             self._store.link(ids[u], ids[v], condition or Condition.Success)
+
+
+def graph_and_name(kind: str, graph: Any, name: object) -> tuple[Any, str]:
+    """``DAG(graph, name=...)`` read: ``DAG("etl")`` is the name (a graph is
+    read by ``_load``); a name that is not a str is refused at the line, not
+    by the diagram that would fail on it later."""
+    if isinstance(graph, str):  # DAG("etl"): the name
+        graph, name = None, graph
+    if name is not None and not isinstance(name, str):
+        raise TaskDefinitionError(
+            f"{kind}(name={name!r}): a name is a str, e.g. {kind}(name=\"etl\")")
+    return graph, "dag" if name is None else name
 
 
 def _check_containers(args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str,

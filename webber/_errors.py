@@ -34,7 +34,8 @@ bad graph, ``KeyError`` for an unknown id, ``TimeoutError`` for a timeout)::
      ├── CacheError (ValueError)           run(cache=...) got something it cannot use
      ├── LimitError (ValueError)           run(limits=...) got something it cannot use
      ├── ListenerError (TypeError)         run(listeners=... or callbacks=...) hears nothing
-     ├── OptionError (TypeError)           run(), execute() or task() got a keyword it lacks
+     ├── OptionError (TypeError)           run(), execute() or task() got a keyword it lacks,
+     │                                     or a flag that is not a bool (progress="yes")
      ├── DashboardError (ValueError)       run(dashboard=...) or a Dashboard's address is unusable
      ├── DiagramError (RuntimeError)       a diagram cannot be drawn or written
      └── FormatError (ValueError)          a graph cannot be written to JSON or read from it
@@ -377,7 +378,8 @@ class ListenerError(WebberError, TypeError):
 class OptionError(WebberError, TypeError):
     """``run()``, ``execute()``, ``task()`` or ``webber.config`` got a keyword or
     setting it does not have (a misspelled option): the message names the ones
-    it has (the closest first).
+    it has (the closest first). Also a flag of ``run()`` given what is not
+    True or False (``progress="yes"``, which would have counted as true).
 
     >>> import webber
     >>> dag = webber.DAG()

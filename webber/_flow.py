@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from webber import _context
-from webber._edits import GraphEdits, check_condition
+from webber._edits import GraphEdits, check_condition, graph_and_name
 from webber._errors import TaskDefinitionError, WebberError
 from webber._gc import frozen
 from webber._graph import Condition, RetryOn, display_name, plain_options, runs
@@ -74,10 +74,9 @@ class DAG(GraphEdits):
     """
 
     def __init__(self, graph: Any = None, *, name: str | None = None) -> None:
-        if isinstance(graph, str):  # DAG("etl"): the name
-            graph, name = None, graph
+        graph, name = graph_and_name(type(self).__name__, graph, name)
         frozen.release()  # (an earlier graph's build may have held a freeze: see _gc)
-        self.name = "dag" if name is None else name
+        self.name = name
         """The graph's name, shown in plans, logs and diagrams."""
         self._uid = next(_uids)
         # The flows whose Promises name the same nodes here: this one, and the
@@ -488,7 +487,7 @@ class Flow(DAG):
     """
 
     def __init__(self, name: str = "flow") -> None:
-        super().__init__(name)
+        super().__init__("flow" if name is None else name)  # (Flow(None): not "dag")
         self._tokens: list[Any] = []
 
     def __enter__(self) -> Flow:

@@ -6,8 +6,9 @@ dropped, WARNING ones printed bare by logging's last resort. A worker's root
 logger instead has one handler that sends each record, as JSON, along the
 worker's output lines (so in order with what the task prints); the caller
 hands it to its own logger of that name, as if the task had run there. The
-worker's root level is the caller's (``executors/_caller``), so a record the
-caller would drop is not sent.
+worker's log levels are the caller's (the root's, and those of the loggers
+given one of their own: ``executors/_caller``), so a record the caller would
+drop is not sent, and one it would take is.
 """
 
 from __future__ import annotations

@@ -245,33 +245,46 @@ def _send(name: str, line: str, stream: str, node: str) -> None:
 
 
 class _Sink:
-    """The output of one task attempt, cut into lines."""
+    """The output of one task attempt, cut into lines. A line redrawn with
+    ``"\\r"`` (a progress bar) is kept and logged as last drawn, as a terminal
+    shows it: not as every state it drew, grown for as long as the task ran."""
 
     __slots__ = ("name", "node", "partial")
 
     def __init__(self, name: str, node: str = "") -> None:
         self.name = name
         self.node = node
-        #: each stream's unfinished last line; made at the first write (most
-        #: tasks print nothing, and a sink is made for every task run)
-        self.partial: dict[str, str] | None = None
+        #: each stream's unfinished last line, in the pieces written (joined
+        #: once: ``print(".", end="")`` in a loop copied the line at each
+        #: write); made at the first write (most tasks print nothing)
+        self.partial: dict[str, list[str]] | None = None
 
     def write(self, stream: str, text: str) -> None:
         partial = self.partial
         if partial is None:
-            partial = self.partial = {"stdout": "", "stderr": ""}
-        text = partial[stream] + text
-        *lines, partial[stream] = text.split("\n")
+            partial = self.partial = {"stdout": [], "stderr": []}
+        pieces = partial[stream]
+        if "\n" not in text and "\r" not in text:
+            pieces.append(text)
+            return
+        *lines, rest = "".join((*pieces, text)).split("\n")
         for line in lines:
-            _send(self.name, line.rstrip("\r"), stream, self.node)
+            _send(self.name, _drawn(line.rstrip("\r")), stream, self.node)
+        # (a "\r" last may be half of a "\r\n": the next write tells)
+        pieces[:] = [rest[rest.rfind("\r", 0, len(rest) - 1) + 1:]] if rest else []
 
     def close(self) -> None:
         if self.partial is None:
             return
-        for stream, rest in self.partial.items():
-            if rest:
-                self.partial[stream] = ""
+        for stream, pieces in self.partial.items():
+            if rest := _drawn("".join(pieces).rstrip("\r")):
                 _send(self.name, rest, stream, self.node)
+            pieces.clear()
+
+
+def _drawn(line: str) -> str:
+    """What a terminal shows of ``line``: the text after its last ``"\\r"``."""
+    return line[line.rfind("\r") + 1:]
 
 
 class _Router:

@@ -45,6 +45,7 @@ def run_graph(
     gather the listeners, and run the plan on the engine."""
     from webber.executors import resolve_executor
 
+    _check_flag(dag, "progress", progress, "draw a progress bar")
     if executor is None:  # webber.config's, or WEBBER_EXECUTOR, or processes
         from webber._config import config
 
@@ -84,11 +85,21 @@ def run_graph(
     return run
 
 
+def _check_flag(dag: DAG, name: str, value: object, does: str) -> None:
+    """Refuse a flag that is not a bool (or None): ``progress="no"`` is a
+    non-empty str, so true, and would have done as its truth said, silently."""
+    if value is not None and not isinstance(value, bool):
+        from webber._errors import OptionError
+
+        raise OptionError(
+            f"{dag._label()}: {name}={value!r} is not a bool; {name}= takes True "
+            f"({does}) or False, e.g. run({name}=True)")
+
+
 def _cache_session(cache: str | os.PathLike[str] | Cache, plan: Plan) -> CacheSession | None:
     """The run's side of the ``cache=`` store (imported here: a run without a
     cache does not pay for the store's modules)."""
-    from webber._cache import resolve_cache
-    from webber._cache_session import CacheSession
+    from webber._cache_session import CacheSession, resolve_cache
     from webber._gc import frozen
 
     store = resolve_cache(cache)

@@ -130,6 +130,11 @@ class Task(Generic[P, R]):
                 f"on, an iterable or a Promise of one, not {type(items).__name__} "
                 f"{items!r}; e.g. {self.options.name}.map([1, 2, 3])"
             )
+        if not isinstance(partial, bool):  # (partial="no" is true: a silent partial fan-out)
+            raise TaskDefinitionError(
+                f"task {self.options.name!r}: map(partial={partial!r}) is not a bool; partial= "
+                f"takes True (a failed element leaves its exception in its place) or False"
+            )
         flow = _context.active_flow.get()
         if flow is None:
             self._no_promise((items, *args, *kwargs.values()))

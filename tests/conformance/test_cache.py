@@ -499,6 +499,22 @@ def test_bad_cache_argument() -> None:
         flow.run(executor="inline", cache=3)  # type: ignore[arg-type]
 
 
+def test_an_empty_cache_path_is_refused_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # cache="" was Path(""), the current directory: the run wrote its entries
+    # (a folder per key prefix) among the user's files, and said nothing.
+    monkeypatch.chdir(tmp_path)
+    with Flow() as flow:
+        task(len)("x")
+    with pytest.raises(webber.CacheError, match=(
+            r"^cache='' is an empty path; name the store's directory, e\.g\. "
+            r"cache=\"\.webber-cache\" \(cache=\"\.\" for the current one\), or leave "
+            r"cache= out for no store$")):
+        flow.run(executor="inline", cache="")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_key_survives_set_order_and_sees_version(tmp_path: Path) -> None:
     log = tmp_path / "calls"
     script = textwrap.dedent("""

@@ -154,6 +154,17 @@ def test_unknown_executor_name() -> None:
     assert "'threads'" in str(e.value) and "'inline'" in str(e.value)
 
 
+@pytest.mark.parametrize(("name", "meant"), [
+    ("proceses", "processes"), ("thread", "threads"), ("Inline", "inline"), ("THREADS", "threads")])
+def test_a_misspelt_executor_name_is_told_the_one_meant(name: str, meant: str) -> None:
+    dag = DAG()
+    dag.add_node(noop)
+    with pytest.raises(webber.ExecutorError, match=(
+            rf"^unknown executor '{name}'; use one of 'processes', 'threads', 'inline', 'dask' "
+            rf"or an Executor instance; did you mean executor='{meant}'\?$")):
+        dag.run(executor=name)
+
+
 def test_an_executor_class_is_told_to_be_an_instance() -> None:
     from webber.executors import ThreadExecutor
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 import sys
 import threading
 from pathlib import Path
@@ -420,6 +422,24 @@ def test_what_hears_no_event_is_refused_at_the_call() -> None:
     for wrong in (print, 5):  # 0.4.0's hooks come in a DAGCallbacks
         with pytest.raises(webber.ListenerError, match=r"callbacks= takes a webber\.DAGCallbacks"):
             dag.execute(executor="inline", callbacks=wrong)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("wrong", ["yes", "no", 1, 0, [], "False"])
+def test_a_progress_that_is_not_a_bool_is_refused_at_the_call(
+    wrong: object, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # progress="no" (a non-empty str, so true) drew a bar, progress=0 none:
+    # a typo'd flag did as its truth said, silently.
+    dag = DAG("flagged")
+    dag.add_node(abs, -1)
+    pattern = rf"^dag 'flagged': progress={re.escape(repr(wrong))} is not a bool; progress= "
+    fix = r"takes True \(draw a progress bar\) or False, e\.g\. run\(progress=True\)$"
+    for call in (dag.run, dag.execute):
+        with pytest.raises(webber.OptionError, match=pattern + fix):
+            call(executor="inline", progress=wrong)  # type: ignore[operator]
+    with pytest.raises(webber.OptionError, match=pattern):
+        asyncio.run(dag.arun(executor="inline", progress=wrong))
+    assert "webber" not in capfd.readouterr().err  # no bar was drawn
 
 
 def test_a_listener_class_passed_for_an_instance_is_told_to_make_one() -> None:

@@ -139,3 +139,34 @@ def test_records_are_tagged_only_while_runs_are_active(
 def _tags(record: logging.LogRecord) -> tuple[Any, Any]:
     fields = vars(record)
     return fields.get("task"), fields.get("node")
+
+
+def own_level(name: str) -> int:
+    log = logging.getLogger(name)
+    log.debug("not wanted")
+    log.info("info of a logger with a level of its own")
+    logging.getLogger(f"{name}.child").info("and of its child")
+    return log.getEffectiveLevel()
+
+
+def test_a_logger_with_a_level_of_its_own_passes_a_tasks_records_as_in_the_caller(
+        executor: str, caplog: pytest.LogCaptureFixture) -> None:
+    """``logging.getLogger("app").setLevel(logging.INFO)``, the root left at
+    WARNING: a task's INFO records of "app" reach the caller. On processes the
+    worker knew the root's level alone, dropped them, and said nothing."""
+    if executor == "dask":
+        pytest.skip("a dask worker's logging is dask's own (documented): client.get_worker_logs()")
+    name = "webber_test.own"
+    assert logging.getLogger().getEffectiveLevel() == logging.WARNING
+    caplog.set_level(logging.INFO, logger=name)  # (the root's level stays WARNING)
+    flow = DAG()
+    node = flow.add_node(own_level, name)
+    run = flow.run(executor=executor, max_workers=1)
+    assert run[node] == logging.INFO  # the task saw the caller's level
+    assert [(r.name, r.getMessage()) for r in caplog.records if r.name.startswith(name)] == [
+        (name, "info of a logger with a level of its own"), (f"{name}.child", "and of its child")]
+    caplog.clear()
+    logging.getLogger(name).setLevel(logging.NOTSET)  # the caller takes its level back
+    run = flow.run(executor=executor, max_workers=1)  # (the same worker, on processes)
+    assert run[node] == logging.WARNING
+    assert not [r for r in caplog.records if r.name.startswith(name)]

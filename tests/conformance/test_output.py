@@ -183,6 +183,43 @@ def test_partial_lines_of_a_failing_task_are_not_lost(
     ]
 
 
+def redraws() -> None:
+    for i in range(1, 2001):  # a progress bar (tqdm's, say) redrawing its line
+        sys.stderr.write(f"\r{i}/2000")
+    sys.stderr.write("\n")
+    print("first\rsecond")  # a line redrawn within one write
+    sys.stdout.write("kept\r")  # (a "\r\n" cut in two by the writes)
+    sys.stdout.write("\n")
+    sys.stdout.write("old\rnew")  # unfinished when the task ends
+
+
+def test_a_line_redrawn_with_carriage_returns_is_logged_as_last_drawn(
+    executor: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As a terminal shows it. Before, a progress bar in a task was one line
+    of every state it drew (2,000 here: 20,000 made a line of 810 KB), grown
+    in memory for as long as the task ran."""
+    dag = DAG()
+    dag.add_node(redraws)
+    assert dag.run(executor=executor).ok
+    assert sorted(task_lines(caplog)) == [
+        ("redraws", "2000/2000"), ("redraws", "kept"), ("redraws", "new"),
+        ("redraws", "second")]
+
+
+def test_a_line_written_a_character_at_a_time_arrives_whole() -> None:
+    """``print(".", end="")`` in a loop: the unfinished line is kept as its
+    pieces and joined once (each write copied all the line before it: 80,000
+    dots took 2 s, and 10 times as many 100 times as long)."""
+    with _output.collecting() as lines:
+        sink = _output._Sink("dots")
+        for _ in range(100_000):
+            sink.write("stdout", ".")
+        sink.write("stdout", "!\n")
+        sink.close()
+    assert lines == [("stdout", "." * 100_000 + "!")]
+
+
 def print_then_hang(seconds: float) -> None:
     print("started, then stuck", flush=True)
     time.sleep(seconds)

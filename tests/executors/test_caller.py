@@ -9,6 +9,7 @@ inline: a wrong result without an error.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import pickle
 import sys
@@ -120,6 +121,26 @@ def test_what_a_task_changes_in_its_worker_lasts_until_its_run_ends(
         assert pid == run[changed]
         assert (key, (cwd, entry, argv, recursion), error) == (None, here, False)
     assert "WEBBER_TEST_TASK" not in os.environ
+
+
+def quiet_app() -> tuple[int, int]:
+    app = logging.getLogger("webber_test.app")
+    seen = app.level
+    app.setLevel(logging.ERROR)  # (a task's own change, in its worker)
+    return os.getpid(), seen
+
+
+def test_a_loggers_own_level_is_the_callers_again_in_the_next_run() -> None:
+    app = logging.getLogger("webber_test.app")
+    app.setLevel(logging.INFO)
+    try:
+        executor = ProcessExecutor(max_workers=1)
+        first, level = run_one(quiet_app, executor)
+        assert level == logging.INFO
+        again, level = run_one(quiet_app, executor)
+        assert (again, level) == (first, logging.INFO)  # the same worker, put back
+    finally:
+        app.setLevel(logging.NOTSET)
 
 
 def test_a_snapshot_is_reused_while_nothing_changes(monkeypatch: pytest.MonkeyPatch) -> None:

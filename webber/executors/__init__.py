@@ -94,9 +94,13 @@ def resolve_executor(executor: str | Executor, max_workers: int | None = None) -
             f"executor={executor.__name__} is the class; pass an instance, "
             f"executor={executor.__name__}(), or its name, executor={executor.name!r}"
         )
+    import difflib
+
+    close = difflib.get_close_matches(executor.lower(), _BY_NAME, n=1, cutoff=0.7) if (
+        isinstance(executor, str)) else []
     raise ExecutorError(
         f"unknown executor {executor!r}; use one of {', '.join(map(repr, _BY_NAME))} "
-        f"or an Executor instance"
+        f"or an Executor instance" + "".join(f"; did you mean executor={c!r}?" for c in close)
     )
 
 

@@ -1,6 +1,7 @@
 """The caller's surroundings, as workers follow them: its working directory,
-``sys.path`` and ``sys.argv``, environment, reloaded modules, root log level,
-warning filters and recursion limit.
+``sys.path`` and ``sys.argv``, environment, reloaded modules, log levels (the
+root's and those of the loggers given one of their own), warning filters and
+recursion limit.
 
 A worker process lives across runs, so what the caller changes between two
 runs (``os.chdir``, ``%cd`` in a notebook, ``os.environ[...] = ...``,
@@ -59,6 +60,9 @@ class Context:
     reloads: dict[str, int]
     #: the root logger's level (a worker sends the records it passes: ``_logs``)
     level: int
+    #: logger name -> its level, for the loggers with one of their own
+    #: (``getLogger("app").setLevel(logging.INFO)``, the root at WARNING)
+    levels: dict[str, int]
     #: ``warnings.filters`` (``-W error``, pytest's ``filterwarnings``)
     filters: tuple[Any, ...]
     #: ``sys.getrecursionlimit()`` (raised for a deep recursion)
@@ -83,17 +87,26 @@ def current() -> Context:
         cwd = None
     path = [cwd if entry == "" and cwd is not None else entry for entry in sys.path]
     raw = getattr(os.environ, "_data", None)
-    last, reloaded, level = _last, _reloaded(), logging.root.level
+    last, reloaded, level, levels = _last, _reloaded(), logging.root.level, _levels()
     filters, argv, recursion = tuple(warnings.filters), sys.argv, sys.getrecursionlimit()
     if (last is not None and last.cwd == cwd and last.path == path and last.argv == argv
-            and not reloaded and last.level == level and last.filters == filters
-            and last.recursion == recursion
+            and not reloaded and last.level == level and last.levels == levels
+            and last.filters == filters and last.recursion == recursion
             and (raw == last.raw if raw is not None else dict(os.environ) == last.environ)):
         return last
     _last = Context(cwd, path, list(argv), dict(os.environ),
-                    dict(raw) if raw is not None else None, dict(_reloads), level, filters,
-                    recursion)
+                    dict(raw) if raw is not None else None, dict(_reloads), level, levels,
+                    filters, recursion)
     return _last
+
+
+def _levels() -> dict[str, int]:
+    """The caller's loggers with a level of their own, and their levels (a few
+    microseconds for a hundred loggers): a worker whose logger knew only the
+    root's level dropped their records below it, where the caller took them."""
+    loggers = list(logging.root.manager.loggerDict.items())  # (another thread may add one)
+    return {name: level for name, logger in loggers
+            if (level := getattr(logger, "level", 0))}  # (a PlaceHolder has none)
 
 
 def _reloaded() -> bool:
@@ -171,7 +184,7 @@ _following: tuple[Context, bytes | None, list[Any]] | None = None
 
 def follow(context: Context, filters: bytes | None) -> None:
     """(In a worker) take on the caller's context: its directory, ``sys.path``,
-    ``sys.argv``, root log level, recursion limit, warning filters, its
+    ``sys.argv``, log levels, recursion limit, warning filters, its
     environment variables exactly (each variable set or removed on its own:
     a thread a task left running never sees them all gone at once; a new
     ``TZ`` is put in force), and a reload of each module the caller reloaded
@@ -184,6 +197,7 @@ def follow(context: Context, filters: bytes | None) -> None:
     sys.path[:] = context.path
     sys.argv[:] = context.argv
     logging.root.setLevel(context.level)
+    _set_levels(context.levels)
     sys.setrecursionlimit(context.recursion)
     if filters is not None:
         with contextlib.suppress(Exception):  # (a category it cannot import: its own stay)
@@ -205,7 +219,7 @@ def follow(context: Context, filters: bytes | None) -> None:
 def restore() -> None:
     """(In a worker, as a run's first batch arrives) follow the last context
     again if a task of an earlier run changed any of it: the directory,
-    environment, ``sys.path``, ``sys.argv``, root log level, recursion limit
+    environment, ``sys.path``, ``sys.argv``, log levels, recursion limit
     or warning filters (a few microseconds when none did)."""
     if _following is None:
         return
@@ -216,9 +230,29 @@ def restore() -> None:
         cwd = None
     if ((context.cwd is not None and cwd != context.cwd) or sys.path != context.path
             or sys.argv != context.argv or logging.root.level != context.level
+            or any(logging.getLogger(name).level != level
+                   for name, level in context.levels.items())
             or sys.getrecursionlimit() != context.recursion or warnings.filters != loaded
             or os.environ != context.environ):
         follow(context, filters)
+
+
+#: (in a worker) the loggers whose level it set, following the caller
+_leveled: set[str] = set()
+
+
+def _set_levels(levels: dict[str, int]) -> None:
+    """(In a worker) the caller's loggers' levels; one the caller no longer
+    sets goes back to NOTSET (only those it set: not a level a module of the
+    worker's set itself as it was imported)."""
+    for name in _leveled - levels.keys():
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    for name, level in levels.items():
+        logger = logging.getLogger(name)
+        if logger.level != level:
+            logger.setLevel(level)
+    _leveled.clear()
+    _leveled.update(levels)
 
 
 def _reload(reloads: dict[str, int]) -> None:
