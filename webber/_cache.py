@@ -113,6 +113,11 @@ class Cache:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        if os.fspath(path) == "":  # (Path("") is "."; an unset variable, more likely)
+            raise CacheError(
+                "cache='' is an empty path; pass a directory (made if missing), such as "
+                "cache=\".webber-cache\", or cache=None for no caching"
+            )
         self.path = Path(path).expanduser()
         """The store's directory (made on first write)."""
         self._made: set[str] = set()  # subdirectories known to exist
