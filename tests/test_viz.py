@@ -111,6 +111,34 @@ def test_a_name_with_control_characters_is_drawn_and_shows_them(tmp_path: Path, 
         assert shown.split(" ")[0] in text, drawing
 
 
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_a_diagram_or_timeline_into_a_folder_that_does_not_exist_raises_diagram_error(
+    tmp_path: Path,
+) -> None:
+    # Before: FileNotFoundError from open(), after dot had drawn it all.
+    run = build().run(executor="inline")
+    missing = tmp_path / "no" / "such"
+    message = (r"^cannot write .*flow\.svg' \(FileNotFoundError: No such file or directory\): "
+               r"pass a path in a folder that exists and you may write to$")
+    with pytest.raises(webber.DiagramError, match=message):
+        build().visualize(str(missing / "flow.svg"))
+    with pytest.raises(webber.DiagramError, match=message):
+        run.visualize(str(missing / "flow.svg"))
+    with pytest.raises(webber.DiagramError, match=message.replace("flow", "timeline")):
+        run.timeline(str(missing / "timeline.svg"))
+    assert not missing.exists()
+
+
+@pytest.mark.parametrize("path", [123, ["flow.svg"]])
+def test_a_path_that_is_no_path_raises_diagram_error(path: object) -> None:
+    # Before: TypeError from os.path ("expected str, bytes or os.PathLike object").
+    message = r"^visualize\(path=.*\): give a file path such as 'flow\.svg', or type='browser'"
+    with pytest.raises(webber.DiagramError, match=message):
+        build().visualize(path)  # type: ignore[arg-type]
+    with pytest.raises(webber.DiagramError, match=message):
+        build().run(executor="inline").visualize(path)  # type: ignore[arg-type]
+
+
 def test_missing_dot_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no dot on this PATH
     with pytest.raises(webber.WebberError, match="apt-get install graphviz") as info:

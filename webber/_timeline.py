@@ -75,8 +75,14 @@ class Timeline:
         if not str(path).lower().endswith(".svg"):
             raise DiagramError(f"a timeline is written as SVG: end {str(path)!r} in .svg "
                                f"(a browser opens it, and prints it to PDF)")
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(self.svg)
+        try:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(self.svg)
+        except OSError as e:  # (a folder that does not exist, or is not ours)
+            raise DiagramError(
+                f"cannot write {str(path)!r} ({type(e).__name__}: {e.strerror or e}): "
+                f"pass a path in a folder that exists and you may write to"
+            ) from e
 
     def _draw(self) -> str:
         run = self.run

@@ -193,8 +193,14 @@ def _write(dot: graphviz.Digraph, path: str) -> None:
             f"Graphviz's `dot` failed writing {path!r} ({how}){': ' + said if said else ''}; "
             f"nothing was written (the diagram's source: .visualize().source)"
         ) from e
-    with open(path, "wb") as f:
-        f.write(image)
+    try:
+        with open(path, "wb") as f:
+            f.write(image)
+    except OSError as e:  # (a folder that does not exist, or is not ours)
+        raise DiagramError(
+            f"cannot write {os.fspath(path)!r} ({type(e).__name__}: {e.strerror or e}): "
+            f"pass a path in a folder that exists and you may write to"
+        ) from e
 
 
 #: what ``visualize(type=...)`` accepts (webber 0.4.0's argument): "browser"
@@ -231,6 +237,11 @@ def _deliver(dot: graphviz.Digraph, path: str | None, type: str | None) -> graph
             f"the graphviz.Digraph (Jupyter shows it inline)"
         )
     if path is not None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise DiagramError(
+                f"visualize(path={path!r}): give a file path such as 'flow.svg', or "
+                f"type='browser' to open the diagram (a {path.__class__.__name__} is no path)"
+            )
         _write(dot, path)
     if type in OPENS:
         open_in_browser(dot)
