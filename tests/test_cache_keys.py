@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,40 @@ def test_editing_a_task_of_a_module_changes_the_key_of_a_function_calling_it() -
         _add_one.fn.__code__ = code
     assert after != before
     assert function_token(_calls_add_one, key_pickler({})) == before
+
+
+def test_editing_a_function_of_ones_own_module_changes_the_key_of_a_task_calling_it_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `import helpers; helpers.clean(rows)`: before, the key saw `helpers` as
+    # the module's name alone, so editing clean() (or a constant it reads
+    # there) loaded the stale result of the task calling it from the store.
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # (each edit compiled anew)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    source = tmp_path / "own_helpers_for_keys.py"
+    source.write_text("FACTOR = 10\n\ndef h(y):\n    return y * FACTOR\n")
+    helpers = importlib.import_module("own_helpers_for_keys")
+    try:
+        _edit_a_helper(source, helpers)
+    finally:
+        del sys.modules["own_helpers_for_keys"]
+
+
+def _edit_a_helper(source: Path, helpers: types.ModuleType) -> None:
+    namespace: dict[str, object] = {"helpers": helpers, "os": os}
+    exec("def calls(y):\n    return os.path.basename(str(helpers.h(y)))\n", namespace)
+    calls = namespace["calls"]
+    assert callable(calls)
+
+    def token() -> str:
+        return function_token(calls, key_pickler({}))
+
+    first = token()
+    assert token() == first  # (stable)
+    source.write_text("FACTOR = 10\n\ndef h(y):\n    return y * FACTOR + 1\n")
+    importlib.reload(helpers)
+    edited = token()
+    assert edited != first
+    source.write_text("FACTOR = 11\n\ndef h(y):\n    return y * FACTOR + 1\n")
+    importlib.reload(helpers)
+    assert token() not in (first, edited)

@@ -211,3 +211,20 @@ def test_a_store_that_cannot_be_reached_raises_cache_error(
     script.write_text("from webber import Flow, task\nwith Flow() as flow:\n    task(len)('x')\n")
     assert main(["run", str(script), "--cache", str(hidden), "-e", "inline"]) == 2
     assert "cannot be reached (PermissionError" in capsys.readouterr().err
+
+
+def test_an_empty_path_is_refused_not_taken_for_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # run(cache=os.environ.get("CACHE", "")): before, "" was ".", and the
+    # run filled the current directory with the store's two-letter folders.
+    monkeypatch.chdir(tmp_path)
+    with Flow() as flow:
+        task(len)("x")
+    with pytest.raises(CacheError, match=r"^cache='' is an empty path; name the store's"):
+        flow.run(executor="inline", cache="")
+    with pytest.raises(CacheError, match=r"^Cache\(''\): '' is an empty path; name the"):
+        Cache("")
+    assert main(["cache", "clear", ""]) == 2
+    assert capsys.readouterr().err == "webber: no cache directory at ''\n"
+    assert list(tmp_path.iterdir()) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import shutil
 from pathlib import Path
+from xml.etree import ElementTree
 
 import graphviz
 import pytest
@@ -89,6 +90,53 @@ def test_a_flow_of_any_name_is_drawn(tmp_path: Path, name: str) -> None:
     shown = html.escape(name)  # the task's box: its name as written
     assert shown in (tmp_path / "flow.svg").read_text()
     assert shown in (tmp_path / "run.svg").read_text()
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+@pytest.mark.parametrize("name", ["\x1b[31mred\x1b[0m", "nul\x00", "bell\x07 line\nbreak"])
+def test_a_name_with_control_characters_is_drawn_and_shows_them(tmp_path: Path, name: str) -> None:
+    """A name made of coloured terminal text, or holding a NUL: before, dot
+    failed on the whole diagram (a syntax error), and the timeline was an
+    SVG no browser or XML parser would open. They show as Python writes them."""
+    with Flow(name) as flow:
+        task(len, name=name)("ab")
+    run = flow.run(executor="inline")
+    flow.visualize(str(tmp_path / "flow.svg"))
+    run.visualize(str(tmp_path / "run.svg"))
+    run.timeline(str(tmp_path / "timeline.svg"))
+    shown = html.escape(repr(name)[1:-1].replace("\\n", " "))
+    for drawing in ("flow.svg", "run.svg", "timeline.svg"):
+        text = (tmp_path / drawing).read_text()
+        ElementTree.fromstring(text)  # well-formed XML
+        assert shown.split(" ")[0] in text, drawing
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_a_diagram_or_timeline_into_a_folder_that_does_not_exist_raises_diagram_error(
+    tmp_path: Path,
+) -> None:
+    # Before: FileNotFoundError from open(), after dot had drawn it all.
+    run = build().run(executor="inline")
+    missing = tmp_path / "no" / "such"
+    message = (r"^cannot write .*flow\.svg' \(FileNotFoundError: No such file or directory\): "
+               r"pass a path in a folder that exists and you may write to$")
+    with pytest.raises(webber.DiagramError, match=message):
+        build().visualize(str(missing / "flow.svg"))
+    with pytest.raises(webber.DiagramError, match=message):
+        run.visualize(str(missing / "flow.svg"))
+    with pytest.raises(webber.DiagramError, match=message.replace("flow", "timeline")):
+        run.timeline(str(missing / "timeline.svg"))
+    assert not missing.exists()
+
+
+@pytest.mark.parametrize("path", [123, ["flow.svg"]])
+def test_a_path_that_is_no_path_raises_diagram_error(path: object) -> None:
+    # Before: TypeError from os.path ("expected str, bytes or os.PathLike object").
+    message = r"^visualize\(path=.*\): give a file path such as 'flow\.svg', or type='browser'"
+    with pytest.raises(webber.DiagramError, match=message):
+        build().visualize(path)  # type: ignore[arg-type]
+    with pytest.raises(webber.DiagramError, match=message):
+        build().run(executor="inline").visualize(path)  # type: ignore[arg-type]
 
 
 def test_missing_dot_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

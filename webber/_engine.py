@@ -262,12 +262,13 @@ class _Engine:
         job = self.running.get((message.job.node, message.job.index))
         if job is None or job.attempt != message.job.attempt:
             return
+        again = (job.node, job.index) in self.began  # (its worker died before it began it)
         self.began[job.node, job.index] = (message.at, message.worker)
-        if job.timeout is not None:
+        if job.timeout is not None and not again:
             # Count from the start the executor saw, not from now (the queue may lag).
             delay = job.timeout - (time.time() - message.at)
             self.inbox.after(delay, lambda: self._time_out(job))
-        if self.hooks.on_task_start:
+        if self.hooks.on_task_start and not again:
             self.hooks.task_start(job.node, job.attempt, job.index, message.worker)
         if self.hooks.on_batch:
             self.hooks.started.append((job.node, job.attempt, job.index, message.worker,

@@ -7,9 +7,10 @@ change upstream changes every key downstream, and nothing else):
   (not its line numbers, file or module name: moving it, a new notebook
   kernel, or running the script as ``__main__``, through ``python -m webber
   run`` or by importing it, is no change), defaults, closure values and the
-  globals its body names, each recursively; a function or class of an
-  installed package (the standard library, site-packages) is its module and
-  name only;
+  globals its body names, each recursively -- and of a module of one's own
+  it names (``helpers.clean(rows)``), the functions, classes, tasks and
+  constants the body names there; a function or class of an installed
+  package (the standard library, site-packages) is its module and name only;
 - a logger is the same whatever its name (see :meth:`_KeyPickler._token`);
 - every other value is its cloudpickle bytes, with every set and frozenset
   and every subclass of them, at any depth (in a set, a tuple, a dict, a
@@ -46,6 +47,8 @@ _INSTALLED_ROOTS = tuple(
     {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
 )
 _installed: dict[str, bool] = {}
+#: what a key describes of a module of one's own that a function names
+_MODULE_PARTS = (types.FunctionType, type, int, float, complex, str, bytes)
 
 
 class Unkeyable(Exception):
@@ -180,8 +183,39 @@ class _KeyPickler:
         described = (
             "function", f.__qualname__, _code_token(code),
             f.__defaults__, f.__kwdefaults__, closure, referenced,
+            self._read_of_modules(referenced, _global_names(code)),
         )
         return "function:" + _digest(self.dumps(described))
+
+
+    def _read_of_modules(self, referenced: Mapping[str, Any],
+                         names: set[str]) -> list[tuple[str, bytes]]:
+        """What a function reads by attribute of modules of one's own
+        (``helpers.clean``, ``config.THRESHOLD``, ``pkg.sub.f``): each such
+        function, class, task or constant its body names, described (the
+        module stands in the key by its name alone). One that cannot be
+        described counts by its name: the key is still made."""
+        parts: list[tuple[str, bytes]] = []
+        modules = [m for m in referenced.values() if isinstance(m, types.ModuleType)]
+        seen: set[str] = set()
+        while modules:
+            module = modules.pop()
+            if module.__name__ in seen or _is_installed(module.__name__):
+                continue
+            seen.add(module.__name__)
+            space = vars(module)
+            for name in sorted(names & space.keys()):
+                value = space[name]
+                if isinstance(value, types.ModuleType):
+                    modules.append(value)
+                elif (isinstance(value, _MODULE_PARTS)
+                      or getattr(type(value), "_webber_task", False)):
+                    try:
+                        part = self.dumps(value)
+                    except Exception:
+                        part = b"?"
+                    parts.append((f"{module.__name__}.{name}", part))
+        return parts
 
 
 _PICKLER: list[type[Any]] = []

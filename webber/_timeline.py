@@ -10,7 +10,8 @@ did not run: they have no bar, and the title counts them.
 from __future__ import annotations
 
 import math
-from html import escape
+import re
+from html import escape as _escape
 from typing import TYPE_CHECKING
 
 from webber._errors import DiagramError
@@ -23,6 +24,14 @@ __all__ = ["Timeline"]
 OK_COLOR, FAILED_COLOR = "#81c784", "#e57373"
 WIDTH, LEFT, RIGHT, TOP, ROW, BAR = 960, 150, 20, 34, 30, 22
 CHAR = 6.6  # average glyph width of 11px sans-serif, to decide if a label fits
+#: control characters, which XML refuses (but tab and newline): shown as Python writes them
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape(text: str) -> str:
+    """``text`` for SVG: a task's name, its error (colours of a terminal, a
+    NUL) never make the whole drawing one that no browser opens."""
+    return _escape(_CONTROL.sub(lambda m: repr(m.group())[1:-1], text))
 
 
 class Timeline:
@@ -66,8 +75,14 @@ class Timeline:
         if not str(path).lower().endswith(".svg"):
             raise DiagramError(f"a timeline is written as SVG: end {str(path)!r} in .svg "
                                f"(a browser opens it, and prints it to PDF)")
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(self.svg)
+        try:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(self.svg)
+        except OSError as e:  # (a folder that does not exist, or is not ours)
+            raise DiagramError(
+                f"cannot write {str(path)!r} ({type(e).__name__}: {e.strerror or e}): "
+                f"pass a path in a folder that exists and you may write to"
+            ) from e
 
     def _draw(self) -> str:
         run = self.run

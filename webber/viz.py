@@ -9,7 +9,8 @@ first use.
 from __future__ import annotations
 
 import os
-from html import escape
+import re
+from html import escape as _escape
 from typing import TYPE_CHECKING, Any
 
 from webber._errors import DiagramError
@@ -35,6 +36,19 @@ ORDER_STYLE = {"style": "dashed"}
 STATE_COLORS = {
     "success": "#c8e6c9", "retried": "#ffe082", "failed": "#ffcdd2", "skipped": "#eeeeee",
 }
+#: control characters, which dot refuses (but tab and newline): shown as Python writes them
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _shown(text: str) -> str:
+    """``text`` with its control characters written out (a name made of a
+    terminal's coloured text, a NUL: dot failed on the whole diagram)."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def escape(text: str) -> str:
+    """``text`` for an HTML label."""
+    return _escape(_shown(text))
 
 
 def _graphviz() -> Any:
@@ -100,7 +114,7 @@ def _dot_id(name: str) -> str:
     closing quote, and dot would fail on the whole diagram. Doubled, they
     stay as written in the id (one id for each name); and a name in angle
     brackets is not taken for an HTML label."""
-    dot_id: str = _graphviz().nohtml(name.replace("\\", "\\\\"))
+    dot_id: str = _graphviz().nohtml(_shown(name).replace("\\", "\\\\"))
     return dot_id
 
 
@@ -179,8 +193,14 @@ def _write(dot: graphviz.Digraph, path: str) -> None:
             f"Graphviz's `dot` failed writing {path!r} ({how}){': ' + said if said else ''}; "
             f"nothing was written (the diagram's source: .visualize().source)"
         ) from e
-    with open(path, "wb") as f:
-        f.write(image)
+    try:
+        with open(path, "wb") as f:
+            f.write(image)
+    except OSError as e:  # (a folder that does not exist, or is not ours)
+        raise DiagramError(
+            f"cannot write {os.fspath(path)!r} ({type(e).__name__}: {e.strerror or e}): "
+            f"pass a path in a folder that exists and you may write to"
+        ) from e
 
 
 #: what ``visualize(type=...)`` accepts (webber 0.4.0's argument): "browser"
@@ -217,6 +237,11 @@ def _deliver(dot: graphviz.Digraph, path: str | None, type: str | None) -> graph
             f"the graphviz.Digraph (Jupyter shows it inline)"
         )
     if path is not None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise DiagramError(
+                f"visualize(path={path!r}): give a file path such as 'flow.svg', or "
+                f"type='browser' to open the diagram (a {path.__class__.__name__} is no path)"
+            )
         _write(dot, path)
     if type in OPENS:
         open_in_browser(dot)

@@ -7,6 +7,7 @@ works, and -- after ``webber.shutdown()`` -- that no child process is left.
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import hashlib
 import io
@@ -20,6 +21,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -27,7 +29,7 @@ import pytest
 import webber
 from tests.conftest import task_lines
 from webber import DAG, Condition, Flow, Promise, task
-from webber.executors import _shm
+from webber.executors import _pool, _process, _shm, processes
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -304,6 +306,113 @@ def test_row02_crash_with_retries_counts_attempts(tmp_path: Path) -> None:
     assert run[n] == "recovered"
     assert [a.ok for a in run.attempts[n]] == [False, True]
     assert "WorkerCrashedError" in (run.attempts[n][0].error or "")
+
+
+# -- row 2: a worker killed before it read its batch ---------------------------------
+def _dead(pid: int) -> None:
+    """Wait until child ``pid`` is dead (not reaping it: the pool does)."""
+    with contextlib.suppress(ChildProcessError):  # reaped already: the portable pool's watcher
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+
+
+def _kill_workers_as_they_start(monkeypatch: pytest.MonkeyPatch, count: int) -> list[int]:
+    """The next ``count`` workers the pool starts are killed (SIGKILL) before
+    they read anything, and are dead before the pool hears of them; their pids."""
+    start, killed = _process.start, []
+
+    def starts_dead(*args: object) -> object:
+        ends = start(*args)  # type: ignore[arg-type]
+        if len(killed) < count:
+            killed.append(ends.popen.pid)
+            os.kill(ends.popen.pid, signal.SIGKILL)
+            _dead(ends.popen.pid)
+        return ends
+
+    monkeypatch.setattr(_process, "start", starts_dead)
+    return killed
+
+
+def test_row02_a_worker_killed_as_it_starts_blames_no_task(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Killed before it read its batch (SIGKILL as it starts, as the OOM
+    killer may): no task ran there, so none fails or spends a retry; each
+    runs once, on its replacement."""
+    webber.shutdown()  # (a fresh pool: its first worker is the one killed)
+    killed = _kill_workers_as_they_start(monkeypatch, 1)
+    log = tmp_path / "ran"
+    dag = DAG()
+    nodes = [dag.add_node(_count_run, str(log), i) for i in range(10)]
+    run = dag.run(executor="processes", max_workers=1)
+    assert len(killed) == 1
+    assert run.failed == []
+    assert [run[n] for n in nodes] == list(range(10))
+    assert all(len(run.attempts[n]) == 1 for n in nodes)
+    assert all(str(killed[0]) not in run.attempts[n][0].worker for n in nodes)
+    assert sorted(map(int, log.read_text().split())) == list(range(10))  # each once
+    then_works()
+
+
+def test_row02_an_idle_worker_killed_before_it_read_its_batch_blames_no_task(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A worker that is up (its ledger open) and idle is stopped, sent a batch
+    it never reads, then killed: no task of the batch is blamed, none spends a
+    retry, each runs once, and its listeners hear of one start per task."""
+    webber.shutdown()
+    then_works()  # one worker, up and idle
+    (worker,) = processes._pool.procs  # type: ignore[union-attr]
+    os.kill(worker.pid, signal.SIGSTOP)
+    os.waitid(os.P_PID, worker.pid, os.WSTOPPED | os.WNOWAIT)
+    send_batch = _pool.send_batch
+
+    def sent_then_killed(proc: Any, *args: Any) -> None:
+        send_batch(proc, *args)
+        if proc is worker:
+            os.kill(worker.pid, signal.SIGKILL)
+
+    monkeypatch.setattr(_pool, "send_batch", sent_then_killed)
+    starts: list[str] = []
+
+    class Starts(webber.Listener):
+        def on_task_start(self, node: str, attempt: int, index: int | None,
+                          worker: str) -> None:
+            starts.append(node)
+
+    log = tmp_path / "ran"
+    dag = DAG()
+    nodes = [dag.add_node(_count_run, str(log), i) for i in range(10)]
+    run = dag.run(executor="processes", max_workers=1, listeners=[Starts()])
+    assert run.failed == []
+    assert [run[n] for n in nodes] == list(range(10))
+    assert all(len(run.attempts[n]) == 1 for n in nodes)
+    assert all(run.attempts[n][0].worker != worker.name for n in nodes)
+    assert sorted(map(int, log.read_text().split())) == list(range(10))  # each once
+    assert sorted(starts) == sorted(nodes)  # (one each, not one more for the dead worker)
+    then_works()
+
+
+def test_row02_workers_that_keep_dying_as_they_start_fail_the_task_and_the_run_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker that never gets to its batch is not the task's fault, but one
+    dying after another as they start (a broken environment) must not send
+    the batch round for ever: after a few, the task fails, saying so."""
+    webber.shutdown()
+    killed = _kill_workers_as_they_start(monkeypatch, 6)
+    dag = DAG()
+    n = dag.add_node(str, "never")
+    run = dag.run(executor="processes", max_workers=1)
+    assert run.failed == [n]
+    with pytest.raises(webber.WorkerCrashedError, match="before it began") as info:
+        run[n]
+    assert "workers in a row" in str(info.value)
+    pool = processes._pool
+    assert pool is not None
+    while not any(p.up for p in pool.procs):  # (its replacements, started at once, die too)
+        time.sleep(0.01)
+    assert len(killed) == 6
+    then_works()
 
 
 # -- row 3: sys.exit / KeyboardInterrupt inside a task --------------------------------

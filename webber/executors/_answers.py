@@ -180,17 +180,18 @@ def report_crash(task: Sent, error: BaseException, name: str) -> None:
         task.session.report(Outcome(job, False, error, time.time(), 0.0, name))
 
 
-def requeue(tasks: list[Sent]) -> None:
-    """``tasks`` were queued on a worker that died running the first: put
-    back, at the front of their runs' queues, those that never started (no
-    retry spent): the ones behind it, and the rest of its column."""
+def requeue(tasks: list[Sent], crashed: bool = True) -> None:
+    """``tasks`` were queued on a worker that died: put back, at the front of
+    their runs' queues, those that never started (no retry spent). When it
+    died running the first (``crashed``), the ones behind it and the rest of
+    its column; else (it died before it read them) all of them."""
     head = tasks[0]
     back: list[tuple[Session, Job | Column]] = []
-    if (isinstance(head.job, Column) and head.answered + 1 < len(head.job.nodes)
+    if (crashed and isinstance(head.job, Column) and head.answered + 1 < len(head.job.nodes)
             and not head.job.chained):  # (a chain's rest crashed with its link: dropped)
         back.append((head.session, head.job.part(head.answered + 1)))
     # (the rest of a chain crashed with its head: the engine drops it)
-    for task in tasks[1 + head.links_after:]:
+    for task in tasks[1 + head.links_after:] if crashed else tasks:
         if not task.abandoned and not task.link:  # a head brings its links again
             job = task.job
             back.append((task.session, job.part(task.answered) if isinstance(job, Column) else job))

@@ -12,7 +12,10 @@ whoever outlives the worker reads it back (:func:`recover`)::
     worker:  Ledger(path)  -> ("ledger", path) to the caller, which opens the
                               file and unlinks it (nothing is left behind)
              add(result) ... add(result)  -> one "done" message, then clear()
-    caller:  the worker died: recover(fd) -> the results it had not sent
+             begin(last tag) as it begins each batch of jobs
+    caller:  the worker died: recover(fd) -> the results it had not sent;
+             began(fd, tag) -> whether job ``tag`` may have run (else the
+             worker died before it read that job's batch: nobody to blame)
 
 A worker holds a shared lock on its ledger while it lives. A worker killed
 with its caller (a process group killed at once) leaves its ledger behind,
@@ -22,7 +25,10 @@ says more than a pid here: ``/dev/shm`` may be shared with processes of
 another pid namespace (containers), whose pids mean nothing here.
 
 The size at the head of the file is written after the record it covers, so
-a worker killed while writing leaves the records before it. A record that
+a worker killed while writing leaves the records before it. Beside it, the
+last tag of the latest batch the worker began (one write a batch, no
+message): a worker killed before it read a batch -- as it starts, or by the
+OOM killer between batches -- ran none of its jobs, and none is blamed. A record that
 does not fit (a large result) is sent at once instead, as is everything when
 the directory cannot be written (then nothing waits).
 
@@ -52,7 +58,7 @@ from webber.executors import _shm
 if sys.platform != "win32":  # (no ledger there: see _shm.USABLE)
     import fcntl
 
-__all__ = ["Ledger", "hold", "ledger_path", "recover", "release", "sweep"]
+__all__ = ["Ledger", "began", "hold", "last_tag", "ledger_path", "recover", "release", "sweep"]
 
 #: bytes of results that may wait in the ledger
 SIZE = 1 << 20
@@ -62,6 +68,9 @@ YOUNG = 60.0
 #: the directories swept by this process
 _swept: set[str] = set()
 _HEAD = struct.Struct("<Q")  # the bytes used, head included
+#: after it: 1 + the last tag of the latest batch begun (0: none yet)
+_BEGUN = struct.Struct("<Q")
+_START = _HEAD.size + _BEGUN.size  # where the records begin
 _PROTO = pickle.HIGHEST_PROTOCOL.to_bytes(1, "little")
 #: pickle opcodes around the kept records: the message ("done", [record, ...])
 OPEN = b"\x80" + _PROTO + b"\x8c\x04done](" # PROTO, "done", EMPTY_LIST, MARK
@@ -95,9 +104,13 @@ class Ledger:
         # It writes each record into the map itself, at the map's position.
         self.pickler = pickle.Pickler(self.map, pickle.HIGHEST_PROTOCOL)
         self.pickler.fast = True  # no memo: each record stands alone (see the module doc)
-        self.used = _HEAD.size
+        self.used = _START
         self.empty = True
         _HEAD.pack_into(self.map, 0, self.used)
+
+    def begin(self, last: int) -> None:
+        """A batch begins, whose last job is tagged ``last``."""
+        _BEGUN.pack_into(self.map, _HEAD.size, last + 1)
 
     def add(self, result: tuple[Any, ...]) -> bool:
         """Keep ``result``; False when it does not fit (send it now instead)."""
@@ -115,13 +128,24 @@ class Ledger:
 
     def message(self) -> bytes:
         """The pickle of ``("done", [every result kept])``."""
-        return b"".join((OPEN, self.map[_HEAD.size:self.used], CLOSE))
+        return b"".join((OPEN, self.map[_START:self.used], CLOSE))
 
     def clear(self) -> None:
         """Everything kept was sent."""
-        self.used = _HEAD.size
+        self.used = _START
         self.empty = True
         _HEAD.pack_into(self.map, 0, self.used)
+
+
+def last_tag(entry: tuple[Any, ...]) -> int:
+    """The tag of the last job of an entry of a "run" message (see _worker):
+    a column's last task, or a chain's last link."""
+    tag, _, data, _, rest = entry
+    if data.__class__ is str:  # a column: (tag, fid, name, nodes, args)
+        return int(tag + len(rest) - 1)
+    if rest.__class__ is tuple:  # a chained column: (first tag, fid, name, nodes)
+        return int(rest[0] + len(rest[3]) - 1)
+    return int(rest[-1][0]) if rest else int(tag)
 
 
 def sweep(directory: str) -> None:
@@ -178,14 +202,27 @@ def recover(fd: int | None, waiting: list[int]) -> list[tuple[Any, ...]]:
     return kept
 
 
+def began(fd: int | None, tag: int) -> bool:
+    """Whether the dead worker whose ledger is open as ``fd`` may have begun the
+    job tagged ``tag``: False only if it never began a batch holding it (None,
+    no ledger: it may have)."""
+    if fd is None:
+        return True
+    with contextlib.suppress(OSError):
+        data = os.pread(fd, _BEGUN.size, _HEAD.size)
+        if len(data) == _BEGUN.size:
+            return bool(_BEGUN.unpack(data)[0] > tag)
+    return True
+
+
 def _records(fd: int) -> list[tuple[Any, ...]]:
     with contextlib.suppress(OSError):
         data = os.pread(fd, SIZE, 0)
-        if len(data) >= _HEAD.size:
+        if len(data) >= _START:
             used = min(_HEAD.unpack_from(data)[0], len(data))
             with contextlib.suppress(Exception):  # not ours to read: nothing to recover
                 kept: list[tuple[Any, ...]] = pickle.loads(
-                    b"".join((_LIST, data[_HEAD.size:used], b"e."))
+                    b"".join((_LIST, data[_START:used], b"e."))
                 )
                 return kept
     return []

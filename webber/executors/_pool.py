@@ -23,7 +23,8 @@ is ``_spawn.py``'s: pipes and process groups on POSIX, or the portable path (soc
 (``_receiver.py``) is the only reader of the workers' pipes.
 
 Faults: a worker that dies (exit code or signal) fails only the job it was
-running (:class:`~webber.WorkerCrashedError`); the results it had not sent
+running (:class:`~webber.WorkerCrashedError`), none if it died before it read
+that job's batch (its ledger says which it began); the results it had not sent
 are read back from its ledger (``_ledger.py``), and the jobs queued behind
 it go back to the front of the queue without spending a retry. A timeout
 kills the worker's process tree (SIGTERM, then SIGKILL after ``GRACE``
@@ -69,7 +70,7 @@ from webber.executors._answers import (
 from webber.executors._base import Column, Job, Started
 from webber.executors._frames import send_frame
 from webber.executors._interrupts import held
-from webber.executors._ledger import hold, recover, release
+from webber.executors._ledger import began, hold, recover, release
 from webber.executors._pickling import forget_told
 from webber.executors._process import Proc, crash_error, reap, spawn
 from webber.executors._receiver import receive
@@ -77,7 +78,7 @@ from webber.executors._sending import send_batch, take, took
 from webber.executors._session import LONG, MAX_BATCH, Session, announce, near, worn
 from webber.executors._shm import remove_segments, remove_segments_of
 
-__all__ = ["BOOTING", "GRACE", "GROW_AFTER", "MAX_BATCH", "Pool", "Session"]
+__all__ = ["BOOTING", "GRACE", "GROW_AFTER", "MAX_BATCH", "Pool", "STRIKES", "Session"]
 
 #: seconds between SIGTERM and SIGKILL when a task times out
 GRACE = 1.0
@@ -86,6 +87,9 @@ GRACE = 1.0
 BOOTING = max(1, (os.cpu_count() or 1) - 1)
 #: seconds after a worker is up before the next one starts (see Pool.ready)
 GROW_AFTER = 0.01
+#: workers dying in a row before they read their batch after which its first
+#: job is blamed all the same (a broken environment must not loop for ever)
+STRIKES = 3
 
 
 class Pool:
@@ -111,6 +115,8 @@ class Pool:
         #: a task name -> about how long its tasks took, the last ones (see _dispatch)
         self.seconds: dict[str, float] = {}
         self.closed = False
+        #: workers that died before they read their batch, in a row (see _blamed)
+        self.strikes = 0
         #: whether a change to the pool was cut short (see submit): only shutdown is safe
         self.torn = False
         self.posix = _spawn.mode() == "posix"
@@ -277,6 +283,7 @@ class Pool:
         empty. Returns the tasks of the results, in their order (see _answers)."""
         spans = match(proc, results)
         proc.tasks += len(results)
+        self.strikes = 0  # a worker answers: workers do not all die before their first job
         proc.rss = results[-1][7]
         last = spans[-1][0].session
         last.pace(results)
@@ -305,12 +312,13 @@ class Pool:
             kept = recover(self.ledgers.get(proc), waiting(proc.inflight))
             if kept:  # delivered now: its segments go once the receiver is past them (_gone)
                 deliver(proc.name, self._settle(proc, kept), kept)
-            self._gone(proc)
             tasks = list(proc.inflight)
+            blamed = bool(tasks) and self._blamed(proc)
+            self._gone(proc)
             for task in tasks:
                 remove_segments(task.segments)
-            if tasks:  # the first task crashed; the others never started
-                requeue(tasks)
+            if tasks:  # the first task crashed (if blamed); the others never started
+                requeue(tasks, blamed)
             if self.closed:
                 return
             had = min(self.size, len(self.procs) + 1)
@@ -321,10 +329,22 @@ class Pool:
                 # fails (no fds, no memory), the next task spawns one instead.
                 with contextlib.suppress(OSError):
                     self._spawn()
-        if tasks and not tasks[0].abandoned:
+        if blamed and not tasks[0].abandoned:
             task = tasks[0]
-            error = crash_error(crashed_node(task), proc.pid, code, task.session.memory_limit)
+            error = crash_error(crashed_node(task), proc.pid, code, task.session.memory_limit,
+                                self.strikes)
             report_crash(task, error, proc.name)
+
+    def _blamed(self, proc: Proc) -> bool:
+        """Whether dead ``proc``'s first unanswered job is to blame: it may have
+        run it. Not if it died before it read that job's batch (as it started,
+        or killed between batches): then every job of it goes again, unless
+        workers kept dying so, STRIKES in a row (no worker will run them)."""
+        if proc.up and began(self.ledgers.get(proc), waiting(proc.inflight)[0]):
+            self.strikes = 0  # (this one got to a job: they do not all die as they start)
+            return True
+        self.strikes += 1
+        return self.strikes > STRIKES
 
     def ready(self, proc: Proc, ledger: str | None) -> None:
         """``proc`` is up: hold its ledger open, the name gone (read if it dies,

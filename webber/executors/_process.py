@@ -153,9 +153,20 @@ def _size(n: int) -> str:
 
 
 def crash_error(
-    node: str, pid: int, code: int | None, memory_limit: int | None
+    node: str, pid: int, code: int | None, memory_limit: int | None, strikes: int = 0
 ) -> WorkerCrashedError:
-    """The failure of the job that worker ``pid`` was running when it exited with ``code``."""
+    """The failure of the job that worker ``pid`` was running when it exited
+    with ``code``; ``strikes``: how many workers in a row died before they
+    began it or any other job (see ``Pool._blamed``)."""
+    if strikes:
+        return WorkerCrashedError(
+            f"task {node!r}: its worker process (pid {pid}) {why(code)} before it began "
+            f"it, and so did the {strikes - 1} workers before it, {strikes} workers in a "
+            f"row that ran no task at all: something kills worker processes as they start "
+            f"(memory, a limit on processes, the environment); run with "
+            f"executor='threads' to run without them",
+            node,
+        )
     memory = (f" (the run's memory_limit is {_size(memory_limit)}: the worker is "
               f"recycled after a task that passed it, not during one)"
               if memory_limit is not None and code == KILLED else "")

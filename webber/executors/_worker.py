@@ -70,7 +70,7 @@ from webber.executors._base import Job, Outcome
 from webber.executors._caller import follow, restore
 from webber.executors._codec import encode_failure
 from webber.executors._frames import Frames, send_frame
-from webber.executors._ledger import Ledger, ledger_path
+from webber.executors._ledger import Ledger, last_tag, ledger_path
 from webber.executors._pickling import PLAIN, dumps_value, loads
 from webber.executors._sendable import result_send_error
 from webber.executors._shm import Segment, remove_segments
@@ -327,6 +327,8 @@ class _Worker:
         loop as they come and run there together, while the jobs between them
         wait their turn; each answer is sent once the ones before it are."""
         awaiting: list[tuple[int, Job, Future[Outcome]]] = []
+        if self.ledger is not None and entries:  # (if it dies now, these may be to blame)
+            self.ledger.begin(last_tag(entries[-1]))
 
         def answer_awaiting() -> None:
             for tag, job, future in awaiting:
