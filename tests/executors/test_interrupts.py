@@ -246,3 +246,27 @@ def test_ctrl_c_as_an_executor_starts_is_undone_by_its_stop() -> None:
     """)], capture_output=True, text=True, timeout=60)
     assert "interrupted" in out.stdout, out.stdout + out.stderr
     assert "handler restored True" in out.stdout, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("executor", ["inline", "threads", "processes"])
+def test_a_sigterm_handler_that_exits_ends_the_run_and_the_program(executor: str) -> None:
+    # A service's `signal.signal(SIGTERM, lambda *_: sys.exit(3))`: the signal
+    # comes while a task runs. Before, on inline (the task runs in the main
+    # thread, where the handler raises) the task failed with TaskExitError and
+    # the run went on: the program did not exit.
+    out = subprocess.run([sys.executable, "-c", HEADER + textwrap.dedent(f"""
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
+
+        def terminated(caller):
+            os.kill(caller, signal.SIGTERM)
+            time.sleep(5)
+            return "slept"
+
+        dag = webber.DAG()
+        first = dag.add_node(terminated, os.getpid())
+        dag.add_node(print, "second ran", webber.Promise(first))
+        dag.run(executor={executor!r})
+        print("after the run")
+    """)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert "second ran" not in out.stdout and "after the run" not in out.stdout, out.stdout

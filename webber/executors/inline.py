@@ -5,10 +5,13 @@ exceptions keep their full local traceback, and nothing runs in parallel.
 A ``timeout`` cannot interrupt a task here; a task that returns after its
 limit is marked failed with TaskTimeoutError (its result is discarded).
 
-Ctrl-C: a task that *raises* KeyboardInterrupt fails like any task, but the
-user's Ctrl-C stops the run. Both arrive as a KeyboardInterrupt in this thread;
-to tell them apart, a run in the main thread wraps Python's SIGINT handler
-with one that notes the signal first.
+Signals: a task that *raises* KeyboardInterrupt or SystemExit fails like any
+task, but the user's Ctrl-C stops the run, and so does a SIGTERM handler that
+raises (``signal.signal(SIGTERM, lambda *_: sys.exit(0))``, as services
+install): the program ends as it asked. Each arrives as an exception in
+this thread, inside the task; to tell them apart, a run in the main thread
+wraps the handlers of SIGINT and (when it is Python's) SIGTERM with one that
+notes what the handler raised, and raises it again once the task returns.
 """
 
 from __future__ import annotations
@@ -40,34 +43,53 @@ class InlineExecutor(Executor):
     def __init__(self, max_workers: int | None = None) -> None:
         super().__init__(max_workers)
         self._report: Report | None = None
-        self._signalled = False
-        self._previous: Any = None
+        #: what a signal's handler raised during this run (see the module doc)
+        self._raised: BaseException | None = None
+        #: the handlers this run wrapped, to put back at its stop
+        self._previous: dict[int, Any] = {}
 
     def start(self, report: Report) -> None:
         self._report = report
-        self._signalled = False
-        if threading.current_thread() is threading.main_thread():
-            # Noted before the swap: a Ctrl-C right after it is this run's,
-            # and the run's stop (see _engine) must find what to put back.
-            self._previous = signal.getsignal(signal.SIGINT)
-            signal.signal(signal.SIGINT, self._on_sigint)
+        self._raised = None
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in _WRAPPED:
+            previous = signal.getsignal(signum)
+            if signum == signal.SIGINT or callable(previous):  # (else it raises nothing)
+                # Noted before the swap: a signal right after it is this run's,
+                # and the run's stop (see _engine) must find what to put back.
+                self._previous[signum] = previous
+                signal.signal(signum, self._on_signal)
 
-    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
-        self._signalled = True
-        if callable(self._previous):
-            self._previous(signum, frame)  # Python's own raises KeyboardInterrupt
-        elif self._previous != signal.SIG_IGN:
-            raise KeyboardInterrupt
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        previous = self._previous.get(signum)
+        try:
+            if callable(previous):
+                previous(signum, frame)  # Python's own SIGINT handler raises KeyboardInterrupt
+            elif previous != signal.SIG_IGN:
+                raise KeyboardInterrupt
+        except BaseException as raised:
+            self._raised = raised
+            raise
 
     def submit(self, job: Job) -> None:
         assert self._report is not None, "InlineExecutor.submit() before start()"
         # The engine only enqueues outcomes, so running here cannot recurse.
         release(run_chain(job, self._report, self._report if self.report_starts else None))
-        if self._signalled:
-            raise KeyboardInterrupt  # the user's Ctrl-C landed in a task: stop the run
+        raised, self._raised = self._raised, None
+        if raised is not None:
+            # A signal's handler raised in the task (Ctrl-C, or a SIGTERM handler's
+            # sys.exit): the run stops with it, not the task alone (its traceback
+            # shows where the task was).
+            raise raised
 
     def stop(self, cancel: bool = False) -> None:
         self._report = None
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+        self._raised = None
+        previous, self._previous = self._previous, {}
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+#: the signals whose handlers a run in the main thread wraps (see the module doc)
+_WRAPPED = (signal.SIGINT, signal.SIGTERM)
