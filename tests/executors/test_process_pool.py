@@ -985,7 +985,7 @@ def test_a_first_runs_worker_starts_before_the_flow_compiles(
     dag = DAG()
     n = dag.add_node(sum, [1, 2])
     seen = _pool_at_compile(monkeypatch, dag)
-    assert dag.run()[n] == 3
+    assert dag.run(executor="processes")[n] == 3
     assert seen == [1]
 
 
@@ -996,7 +996,7 @@ def test_a_first_run_that_may_run_nothing_starts_no_worker_before_it_compiles(
     n = dag.add_node(sum, [1, 2])
     first = dag.run(executor="inline", cache=str(tmp_path))
     seen = _pool_at_compile(monkeypatch, dag)
-    assert dag.run(cache=str(tmp_path))[n] == 3
-    assert dag.run(resume=first)[n] == 3
+    assert dag.run(executor="processes", cache=str(tmp_path))[n] == 3
+    assert dag.run(executor="processes", resume=first)[n] == 3
     assert seen == [0, 0]
     assert _workers() == []
