@@ -32,6 +32,7 @@ from typing import Any
 from webber import _inbox, _output
 from webber._errors import TaskDefinitionError
 from webber._task_errors import TaskTimeoutError, add_note, message_of
+from webber._verdicts import ran_late
 from webber.executors import Executor, resolve_executor
 from webber.executors._base import Column, Job, Outcome, Started, fetch
 
@@ -291,18 +292,17 @@ class _Stream:
         if found is None:
             return  # it finished in time
         self.executors[found[0]].abandon(job)
-        error = TaskTimeoutError(
-            f"task {job.node!r} timed out after {job.timeout:g} s on item {job.index} "
-            f"(attempt {job.attempt}); raise its timeout=, or make it faster",
-            job.node,
-        )
-        self._failed(found[0], job, error)
+        self._failed(found[0], job, _timeout_error(job))
 
     def _finished(self, outcome: Outcome) -> None:
         found = self._current(outcome.job)
         if found is None:
             return
         k, job = found
+        if ran_late(job, outcome.ok, outcome.value, outcome.duration):
+            # (inline, which cannot cut a task short: it fails once it returns, as in a run)
+            self._failed(k, job, _timeout_error(job))
+            return
         if not outcome.ok:
             self._failed(k, job, outcome.value)
             return
@@ -343,3 +343,11 @@ class _Stream:
             f"webber: item {job.index} of the stream (counting from 0) failed in stage "
             f"{k + 1} of {len(self.stages)}, {stage.id!r}, after {attempts}",
         )
+
+
+def _timeout_error(job: Job) -> TaskTimeoutError:
+    return TaskTimeoutError(
+        f"task {job.node!r} timed out after {job.timeout:g} s on item {job.index} "
+        f"(attempt {job.attempt}); raise its timeout=, or make it faster",
+        job.node,
+    )

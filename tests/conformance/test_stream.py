@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import IN_PROCESS
 from webber import DAG, Flow, GraphError, Promise, QueueDAG, TaskDefinitionError, stream, task
+from webber._task_errors import TaskTimeoutError
 
 
 class Counter:
@@ -234,3 +235,21 @@ def test_a_failed_stream_lets_its_items_go(executor: str, monkeypatch: pytest.Mo
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _late_on_one(x: int) -> int:
+    import time
+
+    if x == 1:
+        time.sleep(1.0)  # past its limit: cut short where a task can be, else returns late
+    return x
+
+
+def test_an_item_past_its_stage_timeout_fails_on_every_executor(executor: str) -> None:
+    # Inline cannot cut a task short, but, as in a run, one that returns past
+    # its limit fails with TaskTimeoutError: the stream returned it as if in time.
+    limited = task(timeout=0.3)(_late_on_one)
+    with pytest.raises(TaskTimeoutError, match=r"timed out after 0\.3 s on item 1") as caught:
+        stream(range(3), limited, executor=executor)
+    assert "item 1 of the stream" in caught.value.__notes__[0]
+    assert stream([0, 2], limited, executor=executor) == [0, 2]
