@@ -12,13 +12,26 @@ from typing import TYPE_CHECKING, Any
 
 from webber import _context
 from webber._checks import check_call
-from webber._errors import ChainError, GraphError, TaskDefinitionError, WebberError
+from webber._errors import (
+    ChainError,
+    GraphError,
+    OptionError,
+    TaskDefinitionError,
+    WebberError,
+)
 from webber._flow import DAG
 from webber._graph import Condition, TaskOptions, display_name, slug
 from webber._keywords import tells_keywords
 from webber._promise import IterPromise, Promise, find_promises
 from webber._store import GraphStore
-from webber._stream import DEFAULT_MAXSIZE, Stage, check_repeat, run_stream
+from webber._stream import (
+    DEFAULT_MAXSIZE,
+    Stage,
+    check_executor,
+    check_maxsize,
+    check_repeat,
+    run_stream,
+)
 from webber._task import Task
 
 if TYPE_CHECKING:
@@ -116,6 +129,14 @@ class QueueDAG(DAG):
         the outputs are returned either way, and a failure raises with its
         traceback either way.
         """
+        where = f"{self._label()}: execute()"
+        check_maxsize(where, maxsize)
+        for flag, value in (("return_ref", return_ref), ("print_exc", print_exc)):
+            if not isinstance(value, bool):
+                raise OptionError(
+                    f"{where}: {flag}={value!r} is not a bool; {flag}= takes True or False "
+                    f"(webber 0.4.0's: the outputs are returned, and a failure raised, either way)"
+                )
         stages, (halt, iterator, max_iter) = self._stages()
         if not stages:
             return []
@@ -225,6 +246,7 @@ def _check_link(store: GraphStore, u: str, v: str | None, where: str) -> None:
             )
 
 
+@tells_keywords("option")
 def stream(
     items: Iterable[Any],
     /,
@@ -257,17 +279,19 @@ def stream(
     [8, 10]
     """
     if not isinstance(items, Promise):
-        try:
-            iter(items)
-        except TypeError:
-            raise TaskDefinitionError(
-                f"stream(): the items are {type(items).__name__} {items!r}, not an iterable; "
-                f"pass the items first, then the stages: stream(lines, parse, ...)"
-            ) from None
+        _check_items(items)
     steps = _stages_of(stages)
+    check_maxsize("stream()", maxsize)
     flow = _context.active_flow.get()
     if flow is None:
+        if isinstance(items, Promise):
+            raise TaskDefinitionError(
+                f"stream(): the items are {items!r}, the result of a task of a flow; call "
+                f"stream() inside `with Flow():` to stream it when the flow runs, or pass "
+                f"the result: stream(run[promise], ...)"
+            )
         return run_stream(steps, executor, items=items, maxsize=maxsize)
+    check_executor(executor)  # (else told only when the flow runs)
     name = "stream(" + ", ".join(stage.name for stage in steps) + ")"
     flow._check_promises(find_promises(items), name, False)
     if not isinstance(items, Promise):
@@ -282,7 +306,27 @@ def _stream_node(
     items: Iterable[Any], stages: tuple[Stage, ...], executor: str | Executor, maxsize: int
 ) -> list[Any]:
     """The function of a node that ``stream()`` recorded in a flow."""
+    _check_items(items)  # (a Promise's result: a str, say)
     return run_stream(stages, executor, items=items, maxsize=maxsize)
+
+
+def _check_items(items: object) -> None:
+    """Refuse items that are no iterable, or a str or bytes: streamed, they
+    were one character (or byte) at a time."""
+    if isinstance(items, (str, bytes, bytearray)):
+        shown = repr(items[:40]) + ("..." if len(items) > 40 else "")
+        raise TaskDefinitionError(
+            f"stream(): the items are a {type(items).__name__} {shown}; a "
+            f"{type(items).__name__} would stream one character at a time: pass a list of "
+            f"items (stream([text], ...) for one, stream(text.splitlines(), ...) for its lines)"
+        )
+    try:
+        iter(items)  # type: ignore[call-overload]
+    except TypeError:
+        raise TaskDefinitionError(
+            f"stream(): the items are {type(items).__name__} {items!r}, not an iterable; "
+            f"pass the items first, then the stages: stream(lines, parse, ...)"
+        ) from None
 
 
 def _stages_of(funcs: tuple[Callable[..., Any], ...]) -> list[Stage]:

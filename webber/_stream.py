@@ -36,7 +36,15 @@ from webber._verdicts import ran_late
 from webber.executors import Executor, resolve_executor
 from webber.executors._base import Column, Job, Outcome, Started, fetch
 
-__all__ = ["DEFAULT_MAXSIZE", "Stage", "check_repeat", "name_failure", "run_stream"]
+__all__ = [
+    "DEFAULT_MAXSIZE",
+    "Stage",
+    "check_executor",
+    "check_maxsize",
+    "check_repeat",
+    "name_failure",
+    "run_stream",
+]
 
 log = logging.getLogger("webber")
 
@@ -97,6 +105,29 @@ def check_repeat(
         )
 
 
+def check_maxsize(where: str, maxsize: object) -> None:
+    """Raise TaskDefinitionError naming ``where`` for a ``maxsize`` that is no
+    whole number >= 1."""
+    if not isinstance(maxsize, int) or isinstance(maxsize, bool) or maxsize < 1:
+        raise TaskDefinitionError(
+            f"{where}: maxsize={maxsize!r} is not valid; it must be a whole number >= 1 (how "
+            f"many items may wait or run between two stages; the default is {DEFAULT_MAXSIZE})"
+        )
+
+
+def check_executor(executor: object) -> None:
+    """Raise ExecutorError, saying what to pass, for what names no executor:
+    a stream recorded in a flow is told at the call, not when the flow runs.
+    Starts no executor."""
+    from webber.executors import NAMES
+
+    if executor is None or isinstance(executor, Executor) or (
+        isinstance(executor, str) and executor in NAMES
+    ):
+        return
+    resolve_executor(executor)  # type: ignore[arg-type]  # raises, naming the fix
+
+
 def name_failure(error: BaseException, note: str) -> BaseException:
     """``error`` noted with which item and stage failed, and logged."""
     add_note(error, note)
@@ -151,8 +182,7 @@ def run_stream(
         from webber._config import config
 
         executor = config.default_executor()
-    if not isinstance(maxsize, int) or isinstance(maxsize, bool) or maxsize < 1:
-        raise TaskDefinitionError(f"maxsize={maxsize!r} must be a whole number >= 1")
+    check_maxsize("stream()", maxsize)
     if not stages:
         return list(items) if items is not None else []
     _output.ensure_handler()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,18 @@ from typing import Any
 import pytest
 
 from tests.conftest import IN_PROCESS
-from webber import DAG, Flow, GraphError, Promise, QueueDAG, TaskDefinitionError, stream, task
+from webber import (
+    DAG,
+    ExecutorError,
+    Flow,
+    GraphError,
+    OptionError,
+    Promise,
+    QueueDAG,
+    TaskDefinitionError,
+    stream,
+    task,
+)
 from webber._task_errors import TaskTimeoutError
 
 
@@ -187,6 +199,66 @@ def test_stream_says_what_is_wrong_with_its_arguments() -> None:
         stream(task(abs), [1, 2], executor="inline")  # type: ignore[arg-type]
     with Flow(), pytest.raises(TaskDefinitionError, match=r"the items are int 5, not an "):
         stream(5, abs)  # type: ignore[arg-type]
+
+
+def test_stream_refuses_bad_values_at_the_call_naming_the_argument() -> None:
+    # Before: a str streamed its characters, a misspelt keyword raised Python's
+    # bare TypeError, maxsize=0 said neither which call nor what it is, and in a
+    # flow a bad maxsize or executor was recorded and failed the run later.
+    with pytest.raises(TaskDefinitionError, match=r"^stream\(\): the items are a str 'ab c'; a "
+                                                  r"str would stream one character at a "
+                                                  r"time: pass a list.*splitlines\(\)"):
+        stream("ab c", str.upper, executor="inline")
+    with pytest.raises(TaskDefinitionError, match=r"the items are a bytes b'12'; a bytes "):
+        stream(b"12", abs, executor="inline")
+    for bad in (0, -1, 2.5, "8", None, True):
+        with pytest.raises(TaskDefinitionError, match=(
+                rf"^stream\(\): maxsize={re.escape(repr(bad))} is not valid; it must be a "
+                rf"whole number >= 1 \(how many items may wait or run between two stages; "
+                rf"the default is 16\)$")):
+            stream([1], abs, executor="inline", maxsize=bad)  # type: ignore[arg-type]
+    with pytest.raises(OptionError, match=r"^stream\(\) takes no max_size=; did you mean "
+                                          r"maxsize=\? its options: executor=, maxsize=$"):
+        stream([1], abs, executor="inline", max_size=2)  # type: ignore[call-arg]
+    promised = Flow()
+    with promised:
+        rows = task(list)(range(3))
+    with pytest.raises(TaskDefinitionError, match=(
+            r"^stream\(\): the items are Promise\('list-1'\), the result of a task of a flow; "
+            r"call stream\(\) inside `with Flow\(\):` to stream it when the flow runs, or "
+            r"pass the result: stream\(run\[promise\], \.\.\.\)$")):
+        stream(rows, abs, executor="inline")
+    with Flow() as flow:
+        with pytest.raises(TaskDefinitionError, match=r"^stream\(\): maxsize=0 is not valid"):
+            stream([1], abs, executor="inline", maxsize=0)
+        with pytest.raises(ExecutorError, match=r"unknown executor 'thread'.*executor='threads'"):
+            stream([1], abs, executor="thread")
+        with pytest.raises(TaskDefinitionError, match=r"the items are a str 'abc'"):
+            stream("abc", abs, executor="inline")
+    assert len(flow) == 0  # nothing recorded
+
+
+def test_a_promised_str_is_refused_when_the_stream_runs() -> None:
+    with Flow() as flow:
+        text = task(str)(123)
+        streamed = stream(text, int, executor="inline")
+    run = flow.run(executor="inline")
+    with pytest.raises(TaskDefinitionError, match=r"^stream\(\): the items are a str '123'"):
+        run[streamed]
+
+
+def test_queue_dag_execute_refuses_bad_values_naming_the_argument() -> None:
+    qdag = chain(2)
+    with pytest.raises(TaskDefinitionError, match=(
+            r"^queuedag 'queue_dag': execute\(\): maxsize=0 is not valid; it must be a whole "
+            r"number >= 1")):
+        qdag.execute("inline", maxsize=0)
+    for flag in ("return_ref", "print_exc"):
+        with pytest.raises(OptionError, match=(
+                rf"^queuedag 'queue_dag': execute\(\): {flag}='yes' is not a bool; "
+                rf"{flag}= takes True or False")):
+            qdag.execute("inline", **{flag: "yes"})
+    assert qdag.execute("inline", return_ref=True, print_exc=False) == ["#0", "#1"]
 
 
 class _Item:
