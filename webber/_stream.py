@@ -284,6 +284,11 @@ class _Stream:
                 except StopIteration:
                     self.exhausted = True
                     break
+                except Exception as e:
+                    raise name_failure(
+                        e, f"webber: the stream's items raised as item {self.produced} "
+                           f"(counting from 0) was read; every stage was stopped",
+                    ) from None
                 self._submit(0, self.stages[0].job(self.produced, 1, value))
             else:
                 if self.halt is not None and self.inflight[0]:

@@ -261,6 +261,25 @@ def test_queue_dag_execute_refuses_bad_values_naming_the_argument() -> None:
     assert qdag.execute("inline", return_ref=True, print_exc=False) == ["#0", "#1"]
 
 
+def _breaks_after_two() -> Any:
+    yield 1
+    yield 2
+    raise OSError("source broke")
+
+
+def test_items_that_raise_halfway_stop_the_stream_saying_so(
+    executor: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Before: the error came bare, unlike a stage's: no note, nothing logged.
+    with pytest.raises(OSError, match="source broke") as caught:
+        stream(_breaks_after_two(), square, label, executor=executor)
+    assert caught.value.__notes__ == [
+        "webber: the stream's items raised as item 2 (counting from 0) was read; "
+        "every stage was stopped"
+    ]
+    assert "the stream's items raised as item 2" in caplog.text
+
+
 class _Item:
     """An item in flight (in life, a 100 MB array)."""
 
