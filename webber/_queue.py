@@ -195,10 +195,9 @@ class QueueDAG(DAG):
                     f"but only the root ({roots[0]!r}) repeats; remove them from {n!r}"
                 )
             feed = "none" if previous is None else ("inputs" if previous in node.deps else "none")
-            o = node.options
             stages.append(Stage(
                 n, node.name, node.func, node.args, dict(node.kwargs), feed, previous or "",
-                o.retries, o.retry_delay, o.retry_backoff, o.timeout,
+                node.options,
             ))
             previous, n = n, (node.children[0] if node.children else None)
         repeat = self._repeat.get(roots[0], (None, None, None))
@@ -257,8 +256,8 @@ def stream(
     """Stream ``items`` through ``stages`` (``@task`` functions or plain
     callables), each called with the previous one's output; the last stage's
     outputs, in order. All stages work at once, with at most ``maxsize``
-    items between two stages; a task's ``retries``, ``retry_delay`` and
-    ``timeout`` apply per item. ``executor``: as for ``run()`` (None: the
+    items between two stages; a task's ``retries`` (on what its ``retry_on``
+    names), ``retry_delay`` and ``timeout`` apply per item. ``executor``: as for ``run()`` (None: the
     configured default, else processes).
 
     Outside a flow it runs now. Inside ``with Flow():`` it records one node
@@ -340,15 +339,15 @@ def _stages_of(funcs: tuple[Callable[..., Any], ...]) -> list[Stage]:
                 f"stream(): stage {position} is {type(func).__name__} {func!r}, not a function"
             )
         if isinstance(func, Task):
-            o = func.options
-            name, settings = o.name, (o.retries, o.retry_delay, o.retry_backoff, o.timeout)
+            options = func.options
             func = func.fn
         else:
-            name, settings = display_name(func), (0, 0.0, 1.0, None)
+            options = TaskOptions(display_name(func))
+        name = options.name
         _takes_one(func, name, position)
         base = slug(name)
         counts[base] = counts.get(base, 0) + 1
-        stages.append(Stage(f"{base}-{counts[base]}", name, func, (), {}, "first", "", *settings))
+        stages.append(Stage(f"{base}-{counts[base]}", name, func, (), {}, "first", "", options))
     return stages
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from webber import _inbox, _output
 from webber._errors import TaskDefinitionError
+from webber._graph import TaskOptions
 from webber._task_errors import TaskTimeoutError, add_note, message_of
 from webber._verdicts import ran_late
 from webber.executors import Executor, resolve_executor
@@ -65,10 +66,13 @@ class Stage:
     #: Promise of ``parent`` in the arguments; "none": the stage does not take it
     feed: str = "first"
     parent: str = ""
-    retries: int = 0
-    retry_delay: float = 0.0
-    retry_backoff: float = 1.0
-    timeout: float | None = None
+    #: its task's settings: retries (with retry_on, delay and backoff) and
+    #: timeout apply per item
+    options: TaskOptions = field(default_factory=lambda: TaskOptions(""))
+
+    @property
+    def timeout(self) -> float | None:
+        return self.options.timeout
 
     def job(self, item: int, attempt: int, value: Any) -> Job:
         if self.feed == "first":
@@ -358,8 +362,9 @@ class _Stream:
 
     def _failed(self, k: int, job: Job, error: BaseException) -> None:
         stage = self.stages[k]
-        if job.attempt <= stage.retries:
-            delay = stage.retry_delay * stage.retry_backoff ** (job.attempt - 1)
+        o = stage.options
+        if job.attempt <= o.retries and o.retries_on(error, stage.id):
+            delay = o.retry_delay * o.retry_backoff ** (job.attempt - 1)
             again = replace(job, attempt=job.attempt + 1)
             self.inflight[k][job.index] = again  # type: ignore[index]  # holds its place
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from pathlib import Path
@@ -278,6 +279,28 @@ def test_items_that_raise_halfway_stop_the_stream_saying_so(
         "every stage was stopped"
     ]
     assert "the stream's items raised as item 2" in caplog.text
+
+
+@task(retries=3, retry_on=ConnectionError)
+def _refuses_for_good(x: int) -> int:
+    raise ValueError(f"item {x} is malformed")
+
+
+def test_a_stage_retries_only_what_its_retry_on_names(executor: str, tmp_path: Path) -> None:
+    # Before: a stream retried every failure, retry_on= or not (4 attempts here).
+    with pytest.raises(ValueError, match="item 0 is malformed") as caught:
+        stream([0], _refuses_for_good, executor=executor)
+    assert caught.value.__notes__[0].endswith("'refuses_for_good-1', after 1 attempt")
+    qdag = QueueDAG()
+    numbers = qdag.add_node(Counter(), iterator=1)
+    qdag.add_node(_refuses_for_good, Promise(numbers))
+    with pytest.raises(ValueError, match="item 0 is malformed") as caught:
+        qdag.execute(executor=executor)
+    assert caught.value.__notes__[0].endswith("after 1 attempt")
+    flaky = functools.partial(flaky_on, item=2, folder=str(tmp_path))
+    retried = task(retries=1, retry_on=lambda e: "first try" in str(e))(flaky)
+    assert stream(range(4), retried, executor=executor) == [0, 1, 2, 3]
+    assert (tmp_path / "tried-2").exists()
 
 
 class _Item:
