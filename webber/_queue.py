@@ -108,6 +108,15 @@ class QueueDAG(DAG):
         repeat = (halt_condition, iterator, max_iter)
         if repeat != (None, None, None):
             check_repeat(where, halt_condition, iterator, max_iter)
+            if parents:
+                given, value = next((k, v) for k, v in zip(
+                    ("halt_condition", "iterator", "max_iter"), repeat, strict=True
+                ) if v is not None)
+                raise TaskDefinitionError(
+                    f"{where}: {given}={value!r} is given, but this node takes the output of "
+                    f"{parents[0]!r}, so it is no root: only the root repeats; remove {given}= "
+                    f"here"
+                )
         n = super().add_node(fn, *args, **kwargs)
         if repeat != (None, None, None):
             self._repeat[n] = repeat
@@ -257,8 +266,8 @@ def stream(
     callables), each called with the previous one's output; the last stage's
     outputs, in order. All stages work at once, with at most ``maxsize``
     items between two stages; a task's ``retries`` (on what its ``retry_on``
-    names), ``retry_delay`` and ``timeout`` apply per item. ``executor``: as for ``run()`` (None: the
-    configured default, else processes).
+    names), ``retry_delay`` and ``timeout`` apply per item. ``executor``: as
+    for ``run()`` (None: the configured default, else processes).
 
     Outside a flow it runs now. Inside ``with Flow():`` it records one node
     (``items`` may be a Promise) and returns the Promise of that list.

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from webber import _inbox, _output
+from webber._checks import check_call
 from webber._errors import TaskDefinitionError
 from webber._graph import TaskOptions
 from webber._task_errors import TaskTimeoutError, add_note, message_of
@@ -94,6 +95,15 @@ def check_repeat(
             f"{where}: halt_condition={halt_condition!r} is not callable; pass a function "
             f"of the root's output, e.g. halt_condition=lambda out: out is None"
         )
+    if halt_condition is not None:
+        try:
+            check_call(halt_condition, (None,), {}, "halt_condition")
+        except TaskDefinitionError as e:
+            reason = str(e).rsplit(";", 1)[0].removeprefix("task 'halt_condition': ")
+            raise TaskDefinitionError(
+                f"{where}: halt_condition={halt_condition!r}: {reason}; it is called with the "
+                f"root's output: halt_condition=lambda out: out is None"
+            ) from None
     for what, value in (("iterator", iterator), ("max_iter", max_iter)):
         if value is not None and (
             not isinstance(value, int) or isinstance(value, bool) or value < 0

@@ -188,6 +188,26 @@ def test_a_root_that_would_run_forever_is_refused() -> None:
         QueueDAG().add_node(Counter(), iterator=-1)
 
 
+def test_add_node_refuses_repeat_settings_it_can_tell_are_wrong() -> None:
+    # Before: both were taken, and told only by execute() (the first) or by
+    # the root's first output, as the stream ran (the second).
+    qdag = QueueDAG()
+    root = qdag.add_node(Counter(), iterator=3)
+    with pytest.raises(TaskDefinitionError, match=(
+            r"^queuedag 'queue_dag': node of 'square': iterator=3 is given, but this node takes "
+            r"the output of 'Counter-1', so it is no root: only the root repeats; remove "
+            r"iterator= here")):
+        qdag.add_node(square, Promise(root), iterator=3)
+    with pytest.raises(TaskDefinitionError, match=(
+            r"^queuedag 'queue_dag': node of 'Counter': halt_condition=.*<lambda>\(\) cannot "
+            r"take 1 positional argument.*; it is called with the root's output: "
+            r"halt_condition=lambda out: out is None")):
+        QueueDAG().add_node(Counter(), halt_condition=lambda: True, max_iter=3)
+    assert len(qdag) == 1  # nothing half-added
+    qdag.add_node(square, Promise(root))
+    assert qdag.execute(executor="inline") == [0, 1, 4]
+
+
 def test_stream_says_what_is_wrong_with_its_arguments() -> None:
     with pytest.raises(TaskDefinitionError, match=r"^stream\(\) needs at least one stage"):
         stream([1, 2])
