@@ -323,6 +323,28 @@ def test_a_stage_retries_only_what_its_retry_on_names(executor: str, tmp_path: P
     assert (tmp_path / "tried-2").exists()
 
 
+@pytest.mark.timeout(60)  # (a hang guard: before, the retry waited behind the stuck attempt)
+def test_a_thread_stage_past_its_timeout_retries_on_a_new_thread() -> None:
+    # A stage on threads has one thread; the attempt past its limit keeps it
+    # (a thread cannot be killed). Before, the retry and the items behind it
+    # waited for that attempt to end: for good, for a call that never returns.
+    release = threading.Event()
+    tries: list[int] = []
+
+    @task(timeout=0.2, retries=1)
+    def stuck_once(x: int) -> int:
+        tries.append(x)
+        if x == 1 and tries.count(1) == 1:
+            release.wait()  # returns only once the stream is over
+        return x
+
+    try:
+        assert stream(range(5), stuck_once, square, executor="threads") == [0, 1, 4, 9, 16]
+    finally:
+        release.set()
+    assert tries.count(1) == 2
+
+
 class _Item:
     """An item in flight (in life, a 100 MB array)."""
 
