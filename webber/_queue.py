@@ -12,13 +12,26 @@ from typing import TYPE_CHECKING, Any
 
 from webber import _context
 from webber._checks import check_call
-from webber._errors import ChainError, GraphError, TaskDefinitionError, WebberError
+from webber._errors import (
+    ChainError,
+    GraphError,
+    OptionError,
+    TaskDefinitionError,
+    WebberError,
+)
 from webber._flow import DAG
 from webber._graph import Condition, TaskOptions, display_name, slug
 from webber._keywords import tells_keywords
 from webber._promise import IterPromise, Promise, find_promises
 from webber._store import GraphStore
-from webber._stream import DEFAULT_MAXSIZE, Stage, check_repeat, run_stream
+from webber._stream import (
+    DEFAULT_MAXSIZE,
+    Stage,
+    check_executor,
+    check_maxsize,
+    check_repeat,
+    run_stream,
+)
 from webber._task import Task
 
 if TYPE_CHECKING:
@@ -95,6 +108,15 @@ class QueueDAG(DAG):
         repeat = (halt_condition, iterator, max_iter)
         if repeat != (None, None, None):
             check_repeat(where, halt_condition, iterator, max_iter)
+            if parents:
+                given, value = next((k, v) for k, v in zip(
+                    ("halt_condition", "iterator", "max_iter"), repeat, strict=True
+                ) if v is not None)
+                raise TaskDefinitionError(
+                    f"{where}: {given}={value!r} is given, but this node takes the output of "
+                    f"{parents[0]!r}, so it is no root: only the root repeats; remove {given}= "
+                    f"here"
+                )
         n = super().add_node(fn, *args, **kwargs)
         if repeat != (None, None, None):
             self._repeat[n] = repeat
@@ -116,6 +138,14 @@ class QueueDAG(DAG):
         the outputs are returned either way, and a failure raises with its
         traceback either way.
         """
+        where = f"{self._label()}: execute()"
+        check_maxsize(where, maxsize)
+        for flag, value in (("return_ref", return_ref), ("print_exc", print_exc)):
+            if not isinstance(value, bool):
+                raise OptionError(
+                    f"{where}: {flag}={value!r} is not a bool; {flag}= takes True or False "
+                    f"(webber 0.4.0's: the outputs are returned, and a failure raised, either way)"
+                )
         stages, (halt, iterator, max_iter) = self._stages()
         if not stages:
             return []
@@ -174,10 +204,9 @@ class QueueDAG(DAG):
                     f"but only the root ({roots[0]!r}) repeats; remove them from {n!r}"
                 )
             feed = "none" if previous is None else ("inputs" if previous in node.deps else "none")
-            o = node.options
             stages.append(Stage(
                 n, node.name, node.func, node.args, dict(node.kwargs), feed, previous or "",
-                o.retries, o.retry_delay, o.retry_backoff, o.timeout,
+                node.options,
             ))
             previous, n = n, (node.children[0] if node.children else None)
         repeat = self._repeat.get(roots[0], (None, None, None))
@@ -225,6 +254,7 @@ def _check_link(store: GraphStore, u: str, v: str | None, where: str) -> None:
             )
 
 
+@tells_keywords("option")
 def stream(
     items: Iterable[Any],
     /,
@@ -235,9 +265,9 @@ def stream(
     """Stream ``items`` through ``stages`` (``@task`` functions or plain
     callables), each called with the previous one's output; the last stage's
     outputs, in order. All stages work at once, with at most ``maxsize``
-    items between two stages; a task's ``retries``, ``retry_delay`` and
-    ``timeout`` apply per item. ``executor``: as for ``run()`` (None: the
-    configured default, else processes).
+    items between two stages; a task's ``retries`` (on what its ``retry_on``
+    names), ``retry_delay`` and ``timeout`` apply per item. ``executor``: as
+    for ``run()`` (None: the configured default, else processes).
 
     Outside a flow it runs now. Inside ``with Flow():`` it records one node
     (``items`` may be a Promise) and returns the Promise of that list.
@@ -257,17 +287,19 @@ def stream(
     [8, 10]
     """
     if not isinstance(items, Promise):
-        try:
-            iter(items)
-        except TypeError:
-            raise TaskDefinitionError(
-                f"stream(): the items are {type(items).__name__} {items!r}, not an iterable; "
-                f"pass the items first, then the stages: stream(lines, parse, ...)"
-            ) from None
+        _check_items(items)
     steps = _stages_of(stages)
+    check_maxsize("stream()", maxsize)
     flow = _context.active_flow.get()
     if flow is None:
+        if isinstance(items, Promise):
+            raise TaskDefinitionError(
+                f"stream(): the items are {items!r}, the result of a task of a flow; call "
+                f"stream() inside `with Flow():` to stream it when the flow runs, or pass "
+                f"the result: stream(run[promise], ...)"
+            )
         return run_stream(steps, executor, items=items, maxsize=maxsize)
+    check_executor(executor)  # (else told only when the flow runs)
     name = "stream(" + ", ".join(stage.name for stage in steps) + ")"
     flow._check_promises(find_promises(items), name, False)
     if not isinstance(items, Promise):
@@ -282,7 +314,27 @@ def _stream_node(
     items: Iterable[Any], stages: tuple[Stage, ...], executor: str | Executor, maxsize: int
 ) -> list[Any]:
     """The function of a node that ``stream()`` recorded in a flow."""
+    _check_items(items)  # (a Promise's result: a str, say)
     return run_stream(stages, executor, items=items, maxsize=maxsize)
+
+
+def _check_items(items: object) -> None:
+    """Refuse items that are no iterable, or a str or bytes: streamed, they
+    were one character (or byte) at a time."""
+    if isinstance(items, (str, bytes, bytearray)):
+        shown = repr(items[:40]) + ("..." if len(items) > 40 else "")
+        raise TaskDefinitionError(
+            f"stream(): the items are a {type(items).__name__} {shown}; a "
+            f"{type(items).__name__} would stream one character at a time: pass a list of "
+            f"items (stream([text], ...) for one, stream(text.splitlines(), ...) for its lines)"
+        )
+    try:
+        iter(items)  # type: ignore[call-overload]
+    except TypeError:
+        raise TaskDefinitionError(
+            f"stream(): the items are {type(items).__name__} {items!r}, not an iterable; "
+            f"pass the items first, then the stages: stream(lines, parse, ...)"
+        ) from None
 
 
 def _stages_of(funcs: tuple[Callable[..., Any], ...]) -> list[Stage]:
@@ -296,15 +348,15 @@ def _stages_of(funcs: tuple[Callable[..., Any], ...]) -> list[Stage]:
                 f"stream(): stage {position} is {type(func).__name__} {func!r}, not a function"
             )
         if isinstance(func, Task):
-            o = func.options
-            name, settings = o.name, (o.retries, o.retry_delay, o.retry_backoff, o.timeout)
+            options = func.options
             func = func.fn
         else:
-            name, settings = display_name(func), (0, 0.0, 1.0, None)
+            options = TaskOptions(display_name(func))
+        name = options.name
         _takes_one(func, name, position)
         base = slug(name)
         counts[base] = counts.get(base, 0) + 1
-        stages.append(Stage(f"{base}-{counts[base]}", name, func, (), {}, "first", "", *settings))
+        stages.append(Stage(f"{base}-{counts[base]}", name, func, (), {}, "first", "", options))
     return stages
 
 

@@ -30,12 +30,23 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from webber import _inbox, _output
+from webber._checks import check_call
 from webber._errors import TaskDefinitionError
+from webber._graph import TaskOptions
 from webber._task_errors import TaskTimeoutError, add_note, message_of
+from webber._verdicts import ran_late
 from webber.executors import Executor, resolve_executor
 from webber.executors._base import Column, Job, Outcome, Started, fetch
 
-__all__ = ["DEFAULT_MAXSIZE", "Stage", "check_repeat", "name_failure", "run_stream"]
+__all__ = [
+    "DEFAULT_MAXSIZE",
+    "Stage",
+    "check_executor",
+    "check_maxsize",
+    "check_repeat",
+    "name_failure",
+    "run_stream",
+]
 
 log = logging.getLogger("webber")
 
@@ -56,10 +67,13 @@ class Stage:
     #: Promise of ``parent`` in the arguments; "none": the stage does not take it
     feed: str = "first"
     parent: str = ""
-    retries: int = 0
-    retry_delay: float = 0.0
-    retry_backoff: float = 1.0
-    timeout: float | None = None
+    #: its task's settings: retries (with retry_on, delay and backoff) and
+    #: timeout apply per item
+    options: TaskOptions = field(default_factory=lambda: TaskOptions(""))
+
+    @property
+    def timeout(self) -> float | None:
+        return self.options.timeout
 
     def job(self, item: int, attempt: int, value: Any) -> Job:
         if self.feed == "first":
@@ -81,6 +95,15 @@ def check_repeat(
             f"{where}: halt_condition={halt_condition!r} is not callable; pass a function "
             f"of the root's output, e.g. halt_condition=lambda out: out is None"
         )
+    if halt_condition is not None:
+        try:
+            check_call(halt_condition, (None,), {}, "halt_condition")
+        except TaskDefinitionError as e:
+            reason = str(e).rsplit(";", 1)[0].removeprefix("task 'halt_condition': ")
+            raise TaskDefinitionError(
+                f"{where}: halt_condition={halt_condition!r}: {reason}; it is called with the "
+                f"root's output: halt_condition=lambda out: out is None"
+            ) from None
     for what, value in (("iterator", iterator), ("max_iter", max_iter)):
         if value is not None and (
             not isinstance(value, int) or isinstance(value, bool) or value < 0
@@ -94,6 +117,29 @@ def check_repeat(
             f"{where}: the root would run forever; give it iterator=N (run N times), "
             f"or halt_condition=... with max_iter=N as a safety limit"
         )
+
+
+def check_maxsize(where: str, maxsize: object) -> None:
+    """Raise TaskDefinitionError naming ``where`` for a ``maxsize`` that is no
+    whole number >= 1."""
+    if not isinstance(maxsize, int) or isinstance(maxsize, bool) or maxsize < 1:
+        raise TaskDefinitionError(
+            f"{where}: maxsize={maxsize!r} is not valid; it must be a whole number >= 1 (how "
+            f"many items may wait or run between two stages; the default is {DEFAULT_MAXSIZE})"
+        )
+
+
+def check_executor(executor: object) -> None:
+    """Raise ExecutorError, saying what to pass, for what names no executor:
+    a stream recorded in a flow is told at the call, not when the flow runs.
+    Starts no executor."""
+    from webber.executors import NAMES
+
+    if executor is None or isinstance(executor, Executor) or (
+        isinstance(executor, str) and executor in NAMES
+    ):
+        return
+    resolve_executor(executor)  # type: ignore[arg-type]  # raises, naming the fix
 
 
 def name_failure(error: BaseException, note: str) -> BaseException:
@@ -150,8 +196,7 @@ def run_stream(
         from webber._config import config
 
         executor = config.default_executor()
-    if not isinstance(maxsize, int) or isinstance(maxsize, bool) or maxsize < 1:
-        raise TaskDefinitionError(f"maxsize={maxsize!r} must be a whole number >= 1")
+    check_maxsize("stream()", maxsize)
     if not stages:
         return list(items) if items is not None else []
     _output.ensure_handler()
@@ -253,6 +298,11 @@ class _Stream:
                 except StopIteration:
                     self.exhausted = True
                     break
+                except Exception as e:
+                    raise name_failure(
+                        e, f"webber: the stream's items raised as item {self.produced} "
+                           f"(counting from 0) was read; every stage was stopped",
+                    ) from None
                 self._submit(0, self.stages[0].job(self.produced, 1, value))
             else:
                 if self.halt is not None and self.inflight[0]:
@@ -291,18 +341,17 @@ class _Stream:
         if found is None:
             return  # it finished in time
         self.executors[found[0]].abandon(job)
-        error = TaskTimeoutError(
-            f"task {job.node!r} timed out after {job.timeout:g} s on item {job.index} "
-            f"(attempt {job.attempt}); raise its timeout=, or make it faster",
-            job.node,
-        )
-        self._failed(found[0], job, error)
+        self._failed(found[0], job, _timeout_error(job))
 
     def _finished(self, outcome: Outcome) -> None:
         found = self._current(outcome.job)
         if found is None:
             return
         k, job = found
+        if ran_late(job, outcome.ok, outcome.value, outcome.duration):
+            # (inline, which cannot cut a task short: it fails once it returns, as in a run)
+            self._failed(k, job, _timeout_error(job))
+            return
         if not outcome.ok:
             self._failed(k, job, outcome.value)
             return
@@ -323,8 +372,9 @@ class _Stream:
 
     def _failed(self, k: int, job: Job, error: BaseException) -> None:
         stage = self.stages[k]
-        if job.attempt <= stage.retries:
-            delay = stage.retry_delay * stage.retry_backoff ** (job.attempt - 1)
+        o = stage.options
+        if job.attempt <= o.retries and o.retries_on(error, stage.id):
+            delay = o.retry_delay * o.retry_backoff ** (job.attempt - 1)
             again = replace(job, attempt=job.attempt + 1)
             self.inflight[k][job.index] = again  # type: ignore[index]  # holds its place
 
@@ -343,3 +393,11 @@ class _Stream:
             f"webber: item {job.index} of the stream (counting from 0) failed in stage "
             f"{k + 1} of {len(self.stages)}, {stage.id!r}, after {attempts}",
         )
+
+
+def _timeout_error(job: Job) -> TaskTimeoutError:
+    return TaskTimeoutError(
+        f"task {job.node!r} timed out after {job.timeout:g} s on item {job.index} "
+        f"(attempt {job.attempt}); raise its timeout=, or make it faster",
+        job.node,
+    )

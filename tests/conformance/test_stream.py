@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -9,7 +11,19 @@ from typing import Any
 import pytest
 
 from tests.conftest import IN_PROCESS
-from webber import DAG, Flow, GraphError, Promise, QueueDAG, TaskDefinitionError, stream, task
+from webber import (
+    DAG,
+    ExecutorError,
+    Flow,
+    GraphError,
+    OptionError,
+    Promise,
+    QueueDAG,
+    TaskDefinitionError,
+    stream,
+    task,
+)
+from webber._task_errors import TaskTimeoutError
 
 
 class Counter:
@@ -174,6 +188,26 @@ def test_a_root_that_would_run_forever_is_refused() -> None:
         QueueDAG().add_node(Counter(), iterator=-1)
 
 
+def test_add_node_refuses_repeat_settings_it_can_tell_are_wrong() -> None:
+    # Before: both were taken, and told only by execute() (the first) or by
+    # the root's first output, as the stream ran (the second).
+    qdag = QueueDAG()
+    root = qdag.add_node(Counter(), iterator=3)
+    with pytest.raises(TaskDefinitionError, match=(
+            r"^queuedag 'queue_dag': node of 'square': iterator=3 is given, but this node takes "
+            r"the output of 'Counter-1', so it is no root: only the root repeats; remove "
+            r"iterator= here")):
+        qdag.add_node(square, Promise(root), iterator=3)
+    with pytest.raises(TaskDefinitionError, match=(
+            r"^queuedag 'queue_dag': node of 'Counter': halt_condition=.*<lambda>\(\) cannot "
+            r"take 1 positional argument.*; it is called with the root's output: "
+            r"halt_condition=lambda out: out is None")):
+        QueueDAG().add_node(Counter(), halt_condition=lambda: True, max_iter=3)
+    assert len(qdag) == 1  # nothing half-added
+    qdag.add_node(square, Promise(root))
+    assert qdag.execute(executor="inline") == [0, 1, 4]
+
+
 def test_stream_says_what_is_wrong_with_its_arguments() -> None:
     with pytest.raises(TaskDefinitionError, match=r"^stream\(\) needs at least one stage"):
         stream([1, 2])
@@ -186,6 +220,129 @@ def test_stream_says_what_is_wrong_with_its_arguments() -> None:
         stream(task(abs), [1, 2], executor="inline")  # type: ignore[arg-type]
     with Flow(), pytest.raises(TaskDefinitionError, match=r"the items are int 5, not an "):
         stream(5, abs)  # type: ignore[arg-type]
+
+
+def test_stream_refuses_bad_values_at_the_call_naming_the_argument() -> None:
+    # Before: a str streamed its characters, a misspelt keyword raised Python's
+    # bare TypeError, maxsize=0 said neither which call nor what it is, and in a
+    # flow a bad maxsize or executor was recorded and failed the run later.
+    with pytest.raises(TaskDefinitionError, match=r"^stream\(\): the items are a str 'ab c'; a "
+                                                  r"str would stream one character at a "
+                                                  r"time: pass a list.*splitlines\(\)"):
+        stream("ab c", str.upper, executor="inline")
+    with pytest.raises(TaskDefinitionError, match=r"the items are a bytes b'12'; a bytes "):
+        stream(b"12", abs, executor="inline")
+    for bad in (0, -1, 2.5, "8", None, True):
+        with pytest.raises(TaskDefinitionError, match=(
+                rf"^stream\(\): maxsize={re.escape(repr(bad))} is not valid; it must be a "
+                rf"whole number >= 1 \(how many items may wait or run between two stages; "
+                rf"the default is 16\)$")):
+            stream([1], abs, executor="inline", maxsize=bad)  # type: ignore[arg-type]
+    with pytest.raises(OptionError, match=r"^stream\(\) takes no max_size=; did you mean "
+                                          r"maxsize=\? its options: executor=, maxsize=$"):
+        stream([1], abs, executor="inline", max_size=2)  # type: ignore[call-arg]
+    promised = Flow()
+    with promised:
+        rows = task(list)(range(3))
+    with pytest.raises(TaskDefinitionError, match=(
+            r"^stream\(\): the items are Promise\('list-1'\), the result of a task of a flow; "
+            r"call stream\(\) inside `with Flow\(\):` to stream it when the flow runs, or "
+            r"pass the result: stream\(run\[promise\], \.\.\.\)$")):
+        stream(rows, abs, executor="inline")
+    with Flow() as flow:
+        with pytest.raises(TaskDefinitionError, match=r"^stream\(\): maxsize=0 is not valid"):
+            stream([1], abs, executor="inline", maxsize=0)
+        with pytest.raises(ExecutorError, match=r"unknown executor 'thread'.*executor='threads'"):
+            stream([1], abs, executor="thread")
+        with pytest.raises(TaskDefinitionError, match=r"the items are a str 'abc'"):
+            stream("abc", abs, executor="inline")
+    assert len(flow) == 0  # nothing recorded
+
+
+def test_a_promised_str_is_refused_when_the_stream_runs() -> None:
+    with Flow() as flow:
+        text = task(str)(123)
+        streamed = stream(text, int, executor="inline")
+    run = flow.run(executor="inline")
+    with pytest.raises(TaskDefinitionError, match=r"^stream\(\): the items are a str '123'"):
+        run[streamed]
+
+
+def test_queue_dag_execute_refuses_bad_values_naming_the_argument() -> None:
+    qdag = chain(2)
+    with pytest.raises(TaskDefinitionError, match=(
+            r"^queuedag 'queue_dag': execute\(\): maxsize=0 is not valid; it must be a whole "
+            r"number >= 1")):
+        qdag.execute("inline", maxsize=0)
+    for flag in ("return_ref", "print_exc"):
+        with pytest.raises(OptionError, match=(
+                rf"^queuedag 'queue_dag': execute\(\): {flag}='yes' is not a bool; "
+                rf"{flag}= takes True or False")):
+            qdag.execute("inline", **{flag: "yes"})
+    assert qdag.execute("inline", return_ref=True, print_exc=False) == ["#0", "#1"]
+
+
+def _breaks_after_two() -> Any:
+    yield 1
+    yield 2
+    raise OSError("source broke")
+
+
+def test_items_that_raise_halfway_stop_the_stream_saying_so(
+    executor: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Before: the error came bare, unlike a stage's: no note, nothing logged.
+    with pytest.raises(OSError, match="source broke") as caught:
+        stream(_breaks_after_two(), square, label, executor=executor)
+    assert caught.value.__notes__ == [
+        "webber: the stream's items raised as item 2 (counting from 0) was read; "
+        "every stage was stopped"
+    ]
+    assert "the stream's items raised as item 2" in caplog.text
+
+
+@task(retries=3, retry_on=ConnectionError)
+def _refuses_for_good(x: int) -> int:
+    raise ValueError(f"item {x} is malformed")
+
+
+def test_a_stage_retries_only_what_its_retry_on_names(executor: str, tmp_path: Path) -> None:
+    # Before: a stream retried every failure, retry_on= or not (4 attempts here).
+    with pytest.raises(ValueError, match="item 0 is malformed") as caught:
+        stream([0], _refuses_for_good, executor=executor)
+    assert caught.value.__notes__[0].endswith("'refuses_for_good-1', after 1 attempt")
+    qdag = QueueDAG()
+    numbers = qdag.add_node(Counter(), iterator=1)
+    qdag.add_node(_refuses_for_good, Promise(numbers))
+    with pytest.raises(ValueError, match="item 0 is malformed") as caught:
+        qdag.execute(executor=executor)
+    assert caught.value.__notes__[0].endswith("after 1 attempt")
+    flaky = functools.partial(flaky_on, item=2, folder=str(tmp_path))
+    retried = task(retries=1, retry_on=lambda e: "first try" in str(e))(flaky)
+    assert stream(range(4), retried, executor=executor) == [0, 1, 2, 3]
+    assert (tmp_path / "tried-2").exists()
+
+
+@pytest.mark.timeout(60)  # (a hang guard: before, the retry waited behind the stuck attempt)
+def test_a_thread_stage_past_its_timeout_retries_on_a_new_thread() -> None:
+    # A stage on threads has one thread; the attempt past its limit keeps it
+    # (a thread cannot be killed). Before, the retry and the items behind it
+    # waited for that attempt to end: for good, for a call that never returns.
+    release = threading.Event()
+    tries: list[int] = []
+
+    @task(timeout=0.2, retries=1)
+    def stuck_once(x: int) -> int:
+        tries.append(x)
+        if x == 1 and tries.count(1) == 1:
+            release.wait()  # returns only once the stream is over
+        return x
+
+    try:
+        assert stream(range(5), stuck_once, square, executor="threads") == [0, 1, 4, 9, 16]
+    finally:
+        release.set()
+    assert tries.count(1) == 2
 
 
 class _Item:
@@ -234,3 +391,21 @@ def test_a_failed_stream_lets_its_items_go(executor: str, monkeypatch: pytest.Mo
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _late_on_one(x: int) -> int:
+    import time
+
+    if x == 1:
+        time.sleep(1.0)  # past its limit: cut short where a task can be, else returns late
+    return x
+
+
+def test_an_item_past_its_stage_timeout_fails_on_every_executor(executor: str) -> None:
+    # Inline cannot cut a task short, but, as in a run, one that returns past
+    # its limit fails with TaskTimeoutError: the stream returned it as if in time.
+    limited = task(timeout=0.3)(_late_on_one)
+    with pytest.raises(TaskTimeoutError, match=r"timed out after 0\.3 s on item 1") as caught:
+        stream(range(3), limited, executor=executor)
+    assert "item 1 of the stream" in caught.value.__notes__[0]
+    assert stream([0, 2], limited, executor=executor) == [0, 2]

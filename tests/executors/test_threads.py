@@ -75,3 +75,30 @@ def test_row28_ctrl_c_on_threads_stops_the_run_and_the_interpreter_exits() -> No
     )
     assert "interrupted" in out.stdout, out.stdout + out.stderr
     assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.timeout(60)  # (a hang guard: before, the retry waited behind the stuck attempt)
+def test_a_timed_out_task_frees_its_thread_for_the_retry_and_the_rest() -> None:
+    # A thread cannot be killed: the attempt past its limit runs on, its
+    # result discarded. Before, it also kept its thread, so with max_workers=1
+    # the retry and every other task waited for it to end (for good, here).
+    from webber import Flow, task
+
+    release = threading.Event()
+    tries: list[int] = []
+
+    @task(timeout=0.2, retries=1)
+    def stuck_once(x: int) -> int:
+        tries.append(x)
+        if x == 1 and tries.count(1) == 1:
+            release.wait()  # returns only once the run is over
+        return x
+
+    with Flow() as flow:
+        out = stuck_once.map(range(4))
+    try:
+        run = flow.run(executor="threads", max_workers=1)
+    finally:
+        release.set()
+    assert run[out] == [0, 1, 2, 3]
+    assert [a.ok for a in run.attempts[out] if "TaskTimeoutError" in (a.error or "")] == [False]

@@ -7,7 +7,8 @@ tasks do not take a thread: they run on the process's event loop
 
 A thread cannot be killed: when a task passes its ``timeout``, or the user
 presses Ctrl-C, the engine stops waiting for it at once, but the thread runs
-the task to its end in the background, its result discarded. The threads are
+the task to its end in the background, its result discarded; past a timeout,
+a new thread takes its place meanwhile, and it ends with its task. The threads are
 daemon threads of webber's own (not ``concurrent.futures``', which the
 interpreter joins at exit), so such a thread never keeps the program from
 exiting. An async task is cancelled instead.
@@ -44,11 +45,15 @@ class _Threads:
         self.starts = starts
         self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self.threads: list[threading.Thread] = []
+        self.live = 0  # threads started and not retired
         self.idle = 0
         self.lock = threading.Lock()
         #: per thread: the Started of its current (or last) job, and the last one handed over
         self.held: list[Started | None] = [None] * size
         self._told: list[Started | None] = [None] * size
+        #: the jobs the engine gave up on (past their timeout), as (key, attempt):
+        #: each holds a thread beyond ``size`` until it ends, and its thread then retires
+        self.abandoned: set[tuple[tuple[str, int | None], int]] = set()
 
     def submit(self, job: Job) -> None:
         self.jobs.put(job)
@@ -56,15 +61,37 @@ class _Threads:
             if self.idle > 0:
                 self.idle -= 1  # that thread takes it
                 return
-            if len(self.threads) >= self.size:
+            if self.live < self.size:
+                thread = self._add()
+            else:
                 return
-            # In a copy of the run's context (submit is the engine's call): what
-            # its tasks print is its run's (_output.this_run), as inline.
-            thread = threading.Thread(
-                target=contextvars.copy_context().run, args=(self._work, len(self.threads)),
-                name=f"webber_{len(self.threads)}", daemon=True,
-            )
-            self.threads.append(thread)
+        thread.start()
+
+    def _add(self) -> threading.Thread:
+        """A new thread (under the lock; the caller starts it)."""
+        slot = len(self.threads)
+        if slot >= len(self.held):  # (one taking an abandoned job's place)
+            self.held.append(None)
+            self._told.append(None)
+        # In a copy of the run's context (submit is the engine's call): what
+        # its tasks print is its run's (_output.this_run), as inline.
+        thread = threading.Thread(
+            target=contextvars.copy_context().run, args=(self._work, slot),
+            name=f"webber_{slot}", daemon=True,
+        )
+        self.threads.append(thread)
+        self.live += 1
+        return thread
+
+    def abandon(self, job: Job) -> None:
+        """Give ``job`` (running past its timeout) a thread of its own: a new
+        one takes its place for the retry and the jobs waiting, so that a
+        task that never returns holds up none of them (with one thread, as a
+        stream's stage has, they waited for it for good)."""
+        with self.lock:
+            self.abandoned.add((job.key, job.attempt))
+            self.size += 1
+            thread = self._add()  # (it takes what waits, or waits for the next)
         thread.start()
 
     def _work(self, slot: int) -> None:
@@ -77,6 +104,11 @@ class _Threads:
             # run_chain reports every outcome itself and never raises for a task.
             release(run_chain(job, self.report, hold))
             with self.lock:
+                if self.abandoned and (job.key, job.attempt) in self.abandoned:
+                    self.abandoned.discard((job.key, job.attempt))
+                    self.size -= 1  # its place was taken: this thread ends
+                    self.live -= 1
+                    return
                 self.idle += 1
 
     def due(self) -> list[Started]:
@@ -172,6 +204,8 @@ class ThreadExecutor(Executor):
             future.cancel()  # an async task can be stopped: cancel it
         else:
             self._abandoned = True
+            if self._threads is not None:
+                self._threads.abandon(job)
 
     def stop(self, cancel: bool = False) -> None:
         threads, self._threads, self._report = self._threads, None, None
