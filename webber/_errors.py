@@ -34,6 +34,7 @@ bad graph, ``KeyError`` for an unknown id, ``TimeoutError`` for a timeout)::
      ├── CacheError (ValueError)           run(cache=...) got something it cannot use
      ├── LimitError (ValueError)           run(limits=...) got something it cannot use
      ├── ListenerError (TypeError)         run(listeners=... or callbacks=...) hears nothing
+     │                                     or has an event that cannot take its arguments
      ├── OptionError (TypeError)           run(), execute() or task() got a keyword it lacks,
      │                                     or a flag that is not a bool (progress="yes")
      ├── DashboardError (ValueError)       run(dashboard=...) or a Dashboard's address is unusable
@@ -363,6 +364,8 @@ class ListenerError(WebberError, TypeError):
     """``run(listeners=...)`` got something that hears no event: listeners are
     :class:`~webber.Listener` objects (or objects with some of its ``on_...``
     methods), in a list; or ``callbacks=`` is not a :class:`~webber.DAGCallbacks`.
+    Also a listener's event that could not take the event's arguments, or is
+    ``async def``: refused before anything runs.
 
     >>> import webber
     >>> dag = webber.DAG()

@@ -117,7 +117,7 @@ def _listeners(
     before ``listeners``, checked (an object that hears no event is a mistake
     at the call, not a run nobody hears)."""
     from webber._errors import DashboardError, ListenerError
-    from webber._events import EVENTS, overrides
+    from webber._events import EVENTS, check_events, overrides
 
     if isinstance(listeners, (str, bytes)) or not isinstance(listeners, Iterable):
         raise ListenerError(f"listeners= takes webber.Listener objects, in a list: got "
@@ -134,6 +134,7 @@ def _listeners(
                 f"listeners= takes webber.Listener objects, in a list: {listener!r} has "
                 f"none of its on_... methods (on_task_end, on_batch, ...), so it would hear "
                 f"nothing; subclass webber.Listener and override the events you want")
+        check_events(listener)
     shown: list[Board | Bar] = []
     if dashboard is not True and dashboard is not False and dashboard is not None:
         from webber._dashboard import Dashboard

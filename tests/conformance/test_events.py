@@ -495,3 +495,59 @@ def test_start_events_come_before_the_task_runs(executor: str, tmp_path: Path) -
     dag.add_edge(first, second)
     run = dag.run(executor=executor, listeners=[MarksStarts(tmp_path)])
     assert (run[first], run[second]) == (True, True)
+
+
+def test_a_listener_whose_event_cannot_take_its_arguments_is_refused_at_the_call() -> None:
+    # on_task_end(self, node, state) was called with five arguments, raised
+    # TypeError at the first task's end, and was dropped: the run went on, and
+    # the listener heard nothing, its only word a log line.
+    class TwoArguments(Listener):
+        def on_task_end(self, node: str, state: str) -> None:  # type: ignore[override]
+            raise AssertionError("never called")
+
+    class OneMore(Listener):
+        def on_batch(self, started: Any, attempts: Any, ended: Any, extra: Any) -> None:
+            raise AssertionError("never called")
+
+    dag = DAG()
+    dag.add_node(abs, -1)
+    with pytest.raises(webber.ListenerError,
+                       match=r"^listener TwoArguments: on_task_end\(node, state\) cannot take "
+                             r"the event's arguments \(too many positional arguments\); define "
+                             r"it as on_task_end\(self, node, state, attempt, duration, "
+                             r"worker\)$"):
+        dag.run(executor="inline", listeners=[TwoArguments()])
+    with pytest.raises(webber.ListenerError,
+                       match=r"^listener OneMore: on_batch\(started, attempts, ended, extra\) "
+                             r"cannot take the event's arguments \(missing a required argument: "
+                             r"'extra'\); define it as on_batch\(self, started, attempts, "
+                             r"ended\)$"):
+        dag.run(executor="inline", listeners=[OneMore()])
+
+    class Loose(Listener):  # what binds is taken: *args, defaults, a staticmethod
+        def on_task_end(self, *args: Any, **kwargs: Any) -> None: ...
+
+        def on_run_end(self, run: Any, extra: int = 0) -> None: ...
+
+        @staticmethod
+        def on_run_start(plan: Any) -> None: ...
+
+    assert dag.run(executor="inline", listeners=[Loose()]).ok
+
+
+def test_an_async_listener_event_is_refused_at_the_call() -> None:
+    # An async def event made a coroutine no one awaited: nothing ran, and the
+    # only sign was Python's "coroutine was never awaited" warning.
+    class Awaits(Listener):
+        async def on_task_end(  # type: ignore[override]
+            self, node: str, state: str, attempt: int, duration: float, worker: str
+        ) -> None:
+            raise AssertionError("never called")
+
+    dag = DAG()
+    dag.add_node(abs, -1)
+    with pytest.raises(webber.ListenerError,
+                       match=r"^listener Awaits: on_task_end is async def, but events are "
+                             r"called, not awaited, in the thread that called run\(\): its "
+                             r"body would never run; make it a plain def"):
+        dag.run(executor="inline", listeners=[Awaits()])
