@@ -8,6 +8,7 @@ page is looked at wait on a threading.Event the test sets: no sleeps as sync.
 from __future__ import annotations
 
 import os
+import re
 import runpy
 import shutil
 import socket
@@ -909,3 +910,18 @@ def test_on_processes_a_listener_of_each_task_beside_the_page_turns_the_columns_
     assert _watched[run].lengths()[:2] == (20, 20)
     dag.run(executor="processes", dashboard=dashboard)  # the dashboard alone: columns
     assert sum(map(len, columns_used)) == 20
+
+
+def test_to_html_into_a_folder_that_does_not_exist_is_a_diagram_error(tmp_path: Path) -> None:
+    # It raised FileNotFoundError from open(), after the report was made.
+    dag = DAG("report")
+    dag.add_node(sum, [1])
+    run = dag.run(executor="inline")
+    path = tmp_path / "no" / "such" / "run.html"
+    with pytest.raises(webber.DiagramError,
+                       match=rf"^cannot write {re.escape(repr(str(path)))} \(FileNotFoundError: "
+                             r"No such file or directory\): pass a path in a folder that exists "
+                             r"and you may write to$") as info:
+        run.to_html(str(path))
+    assert isinstance(info.value.__cause__, FileNotFoundError)
+    assert not path.parent.exists()

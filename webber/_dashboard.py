@@ -250,11 +250,26 @@ def watch(dashboard: bool | Dashboard) -> Board:
     return Board(chosen)
 
 
-def report(run: Run) -> str:
-    """The page of a finished run as one file: its live record if a dashboard
-    watched it (printed lines included), else one rebuilt from the Run."""
+def report(run: Run, path: str | None = None) -> str:
+    """The page of a finished run as one file (``run.to_html(path)``): its live
+    record if a dashboard watched it (printed lines included), else one rebuilt
+    from the Run; also written to ``path`` when given."""
+    from webber._errors import DiagramError
+
+    if path is not None and not str(path).lower().endswith((".html", ".htm")):
+        raise DiagramError(f"a run's report is an HTML page: end {str(path)!r} in .html "
+                           f"(a browser opens it, offline)")
     board = watched.get(run) or Board.of_run(run)
-    return page({**board.head(), "live": False}, board.graph(), batch(board)[2].decode())
+    text = page({**board.head(), "live": False}, board.graph(), batch(board)[2].decode())
+    if path is not None:
+        try:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as e:  # (a folder that does not exist, or is not ours)
+            raise DiagramError(
+                f"cannot write {str(path)!r} ({type(e).__name__}: {e.strerror or e}): "
+                f"pass a path in a folder that exists and you may write to") from e
+    return text
 
 
 def show_run(run: Run, dashboard: Dashboard | None) -> Dashboard:
