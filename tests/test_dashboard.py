@@ -912,6 +912,28 @@ def test_on_processes_a_listener_of_each_task_beside_the_page_turns_the_columns_
     assert sum(map(len, columns_used)) == 20
 
 
+def test_a_flag_or_a_host_a_dashboard_cannot_use_is_refused_at_the_line() -> None:
+    # open_browser="no" (a non-empty str, so true) opened the browser; a host
+    # written as a URL or with its port failed only when the first run started
+    # the server, told "Name or service not known" and to pass "another port".
+    for wrong in ("no", 1, None):
+        with pytest.raises(webber.DashboardError,
+                           match=rf"^Dashboard\(open_browser={re.escape(repr(wrong))}\): "
+                                 r"open_browser is True or False"):
+            Dashboard(open_browser=wrong)  # type: ignore[arg-type]
+    for host, fix in (("http://127.0.0.1", r"host='127\.0\.0\.1'"),
+                      ("http://localhost:8000/", r"host='localhost', port=8000"),
+                      ("127.0.0.1:8000", r"host='127\.0\.0\.1', port=8000"),
+                      (" 127.0.0.1", r"host='127\.0\.0\.1'")):
+        with pytest.raises(webber.DashboardError,
+                           match=rf"^Dashboard\(host={re.escape(repr(host))}\): the host is a "
+                                 rf"name or an address alone, without a scheme, port, path or "
+                                 rf"spaces: pass {fix}$"):
+            Dashboard(host=host)
+    for host in ("::1", "localhost", "0.0.0.0"):  # (an IPv6 address has colons of its own)
+        Dashboard(host=host).stop()
+
+
 def test_to_html_into_a_folder_that_does_not_exist_is_a_diagram_error(tmp_path: Path) -> None:
     # It raised FileNotFoundError from open(), after the report was made.
     dag = DAG("report")

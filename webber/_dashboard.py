@@ -106,6 +106,11 @@ class Dashboard:
         open_browser: bool = False,
     ) -> None:
         _check_address(host, port, allow_hosts)
+        if not isinstance(open_browser, bool):  # ("no" is true: it would open it)
+            from webber._errors import DashboardError
+
+            raise DashboardError(f"Dashboard(open_browser={open_browser!r}): open_browser is "
+                                 f"True or False, e.g. Dashboard(open_browser=True)")
         self.host = host
         self.port = port
         self.allow_hosts = frozenset(h.lower() for h in allow_hosts)
@@ -292,12 +297,19 @@ def stop_all() -> None:
 
 
 def _check_address(host: object, port: object, allow_hosts: object) -> None:
-    """A Dashboard's address as it is given, not when the server starts."""
+    """A Dashboard's address as it is given, not when the server starts: a
+    host written as a URL, with its port or spaces failed there as a name that
+    does not resolve, told to pass "another port"."""
     from webber._errors import DashboardError
 
     if not isinstance(host, str) or not host:
         raise DashboardError(f"Dashboard(host={host!r}): the host is a name or an address, "
                              f"e.g. '127.0.0.1' (this machine only) or '0.0.0.0' (any)")
+    bare = _bare_host(host)
+    if bare != (host, None):
+        told = f"host={bare[0]!r}" + (f", port={bare[1]}" if bare[1] is not None else "")
+        raise DashboardError(f"Dashboard(host={host!r}): the host is a name or an address "
+                             f"alone, without a scheme, port, path or spaces: pass {told}")
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise DashboardError(f"Dashboard(port={port!r}): the port is a whole number from 0 "
                              f"to 65535 (0: any free port)")
@@ -305,6 +317,22 @@ def _check_address(host: object, port: object, allow_hosts: object) -> None:
             not all(isinstance(h, str) for h in allow_hosts):
         raise DashboardError(f"Dashboard(allow_hosts={allow_hosts!r}): allow_hosts is a list "
                              f"of host names, e.g. ['myhost.example'], or ['*'] for any")
+
+
+def _bare_host(host: str) -> tuple[str, int | None]:
+    """The host (and port) that ``host`` names when written as a URL, with its
+    port or with spaces (``"http://localhost:8000/"``: localhost, 8000); an
+    IPv6 address has colons of its own (``"::1"``), and in brackets a port
+    (``"[::1]:8000"``)."""
+    rest = host.strip()
+    rest = rest.partition("://")[2] if "://" in rest else rest
+    rest, port = rest.split("/")[0], ""
+    if rest.startswith("["):
+        rest, _, port = rest[1:].partition("]")
+        port = port.lstrip(":")
+    elif rest.count(":") == 1:
+        rest, port = rest.split(":")
+    return rest.strip(), int(port) if port.isdigit() else None
 
 
 def _in_jupyter() -> bool:

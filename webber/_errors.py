@@ -37,7 +37,7 @@ bad graph, ``KeyError`` for an unknown id, ``TimeoutError`` for a timeout)::
      │                                     or has an event that cannot take its arguments
      ├── OptionError (TypeError)           run(), execute() or task() got a keyword it lacks,
      │                                     or a flag that is not a bool (progress="yes")
-     ├── DashboardError (ValueError)       run(dashboard=...) or a Dashboard's address is unusable
+     ├── DashboardError (ValueError)       run(dashboard=...) or a Dashboard's setting is unusable
      ├── DiagramError (RuntimeError)       a diagram cannot be drawn or written
      └── FormatError (ValueError)          a graph cannot be written to JSON or read from it
 
@@ -396,7 +396,9 @@ class OptionError(WebberError, TypeError):
 
 class DashboardError(WebberError, ValueError):
     """``run(dashboard=...)`` is neither True, False nor a :class:`~webber.Dashboard`,
-    or a Dashboard was given a host, port or allowed hosts it cannot use.
+    or a Dashboard was given a host, port or allowed hosts it cannot use (a
+    host written as a URL or with its port: the message says what to pass), or
+    an ``open_browser`` that is not True or False.
 
     >>> import webber
     >>> try:
