@@ -947,3 +947,48 @@ def test_to_html_into_a_folder_that_does_not_exist_is_a_diagram_error(tmp_path: 
         run.to_html(str(path))
     assert isinstance(info.value.__cause__, FileNotFoundError)
     assert not path.parent.exists()
+
+
+def test_tasks_running_when_a_run_is_stopped_show_as_stopped(
+    browser: Any, dashboard: Dashboard
+) -> None:
+    # After Ctrl-C the page said "stopped before the end" and, beside it,
+    # "2 running", the tasks blue: they had been stopped with the run.
+    from webber import Listener
+
+    class CtrlC(Listener):  # Ctrl-C as the engine tells a listener that `quick` ended
+        def on_task_end(self, node: str, state: str, attempt: int, duration: float,
+                        worker: str) -> None:
+            raise KeyboardInterrupt
+
+    held, quick_gate = threading.Event(), threading.Event()
+    dag = DAG("stopped")
+    slow = dag.add_node(held.wait, WAIT * 2)
+    quick = dag.add_node(quick_gate.wait, WAIT * 2)
+    after = dag.add_node(print, Promise(slow))
+    stopped: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            dag.run(executor="threads", dashboard=dashboard, listeners=[CtrlC()])
+        except KeyboardInterrupt as e:
+            stopped.append(e)
+
+    browser.get(dashboard.url)
+    runner = threading.Thread(target=run)
+    runner.start()
+    try:
+        wait_for(browser, lambda: state(browser, slow) == state(browser, quick) == "running",
+                 "both tasks to run")
+        quick_gate.set()
+        runner.join(WAIT)
+        assert stopped
+        wait_for(browser, lambda: status(browser) == "stopped before the end", "the stop")
+        wait_for(browser, lambda: state(browser, slow) == "stopped", "slow to show stopped")
+        assert state(browser, after) == "pending"
+        counts = browser.find_element("id", "counts").text
+        assert "0 running" in counts and "1 stopped" in counts, counts
+    finally:
+        held.set()
+        quick_gate.set()
+        runner.join(WAIT)
