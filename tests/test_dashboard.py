@@ -992,3 +992,25 @@ def test_tasks_running_when_a_run_is_stopped_show_as_stopped(
         held.set()
         quick_gate.set()
         runner.join(WAIT)
+
+
+def test_allow_hosts_that_no_host_header_can_match_are_refused_at_the_line() -> None:
+    # A browser's Host header is compared without its port: "box.lan:8000",
+    # "http://box.lan" or a pattern "*.lan" matched nothing, and the page
+    # answered 403, "this Host is not allowed", to the host the user had allowed.
+    for entry, fix in (("box.lan:8000", r"\['box\.lan'\]"), ("http://box.lan/", r"\['box\.lan'\]"),
+                       ("[::1]:8000", r"\['::1'\]")):
+        with pytest.raises(webber.DashboardError,
+                           match=rf"^Dashboard\(allow_hosts=\[{re.escape(repr(entry))}\]\): "
+                                 rf"{re.escape(repr(entry))} is not a host name alone \(a "
+                                 rf"browser's Host is compared without its scheme or port\): "
+                                 rf"pass allow_hosts={fix}$"):
+            Dashboard(allow_hosts=[entry])
+    for entry in ("*.lan", "box*", ""):
+        with pytest.raises(webber.DashboardError,
+                           match=rf"^Dashboard\(allow_hosts=\[{re.escape(repr(entry))}\]\): "
+                                 r"allow_hosts takes exact host names, or '\*' alone for any"):
+            Dashboard(allow_hosts=[entry])
+    Dashboard(allow_hosts=["box.lan", "*", "::1", "10.0.0.7"]).stop()
+    # A generator was read by the check, and the Dashboard allowed no host.
+    assert Dashboard(allow_hosts=(h for h in ["Box.lan"])).allow_hosts == {"box.lan"}

@@ -105,7 +105,7 @@ class Dashboard:
         allow_hosts: Iterable[str] = (),
         open_browser: bool = False,
     ) -> None:
-        _check_address(host, port, allow_hosts)
+        allowed = _check_address(host, port, allow_hosts)
         if not isinstance(open_browser, bool):  # ("no" is true: it would open it)
             from webber._errors import DashboardError
 
@@ -113,7 +113,7 @@ class Dashboard:
                                  f"True or False, e.g. Dashboard(open_browser=True)")
         self.host = host
         self.port = port
-        self.allow_hosts = frozenset(h.lower() for h in allow_hosts)
+        self.allow_hosts = frozenset(h.lower() for h in allowed)
         self.open_browser = open_browser
         self.token = secrets.token_urlsafe(24)
         self.board: Board | None = None
@@ -296,7 +296,7 @@ def stop_all() -> None:
         dashboard.stop()
 
 
-def _check_address(host: object, port: object, allow_hosts: object) -> None:
+def _check_address(host: object, port: object, allow_hosts: object) -> tuple[str, ...]:
     """A Dashboard's address as it is given, not when the server starts: a
     host written as a URL, with its port or spaces failed there as a name that
     does not resolve, told to pass "another port"."""
@@ -313,10 +313,21 @@ def _check_address(host: object, port: object, allow_hosts: object) -> None:
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise DashboardError(f"Dashboard(port={port!r}): the port is a whole number from 0 "
                              f"to 65535 (0: any free port)")
-    if isinstance(allow_hosts, (str, bytes)) or not isinstance(allow_hosts, Iterable) or \
-            not all(isinstance(h, str) for h in allow_hosts):
+    if not isinstance(allow_hosts, (str, bytes)) and isinstance(allow_hosts, Iterable):
+        allow_hosts = tuple(allow_hosts)  # (a generator is read once: here)
+    if not isinstance(allow_hosts, tuple) or not all(isinstance(h, str) for h in allow_hosts):
         raise DashboardError(f"Dashboard(allow_hosts={allow_hosts!r}): allow_hosts is a list "
                              f"of host names, e.g. ['myhost.example'], or ['*'] for any")
+    for entry in allow_hosts:
+        where = f"Dashboard(allow_hosts=[{entry!r}])"
+        if entry != "*" and ("*" in entry or not entry.strip()):
+            raise DashboardError(f"{where}: allow_hosts takes exact host names, or '*' alone "
+                                 f"for any, e.g. ['box.lan', 'box.lan.example']")
+        if _bare_host(entry) != (entry, None):
+            raise DashboardError(f"{where}: {entry!r} is not a host name alone (a browser's "
+                                 f"Host is compared without its scheme or port): pass "
+                                 f"allow_hosts=[{_bare_host(entry)[0]!r}]")
+    return allow_hosts
 
 
 def _bare_host(host: str) -> tuple[str, int | None]:
