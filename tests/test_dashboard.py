@@ -1014,3 +1014,17 @@ def test_allow_hosts_that_no_host_header_can_match_are_refused_at_the_line() -> 
     Dashboard(allow_hosts=["box.lan", "*", "::1", "10.0.0.7"]).stop()
     # A generator was read by the check, and the Dashboard allowed no host.
     assert Dashboard(allow_hosts=(h for h in ["Box.lan"])).allow_hosts == {"box.lan"}
+
+
+def test_run_dashboard_given_what_is_no_dashboard_says_what_to_pass() -> None:
+    # run.dashboard(8000) raised AttributeError: 'int' object has no attribute 'show'.
+    dag = DAG("after")
+    dag.add_node(sum, [1])
+    run = dag.run(executor="inline")
+    for wrong in (8000, "127.0.0.1", True):
+        with pytest.raises(webber.DashboardError,
+                           match=rf"^run\.dashboard\({re.escape(repr(wrong))}\): takes a "
+                                 r"webber\.Dashboard, or nothing \(a new one on a free port\); "
+                                 r"to choose where it listens: "
+                                 r"run\.dashboard\(webber\.Dashboard\(port=8000\)\)$"):
+            run.dashboard(wrong)  # type: ignore[arg-type]

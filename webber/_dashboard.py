@@ -279,6 +279,13 @@ def report(run: Run, path: str | None = None) -> str:
 
 def show_run(run: Run, dashboard: Dashboard | None) -> Dashboard:
     """``run.dashboard()``: the page that watched it if still served, else a new one."""
+    if dashboard is not None and not isinstance(dashboard, Dashboard):
+        from webber._errors import DashboardError
+
+        raise DashboardError(
+            f"run.dashboard({dashboard!r}): takes a webber.Dashboard, or nothing (a new one "
+            f"on a free port); to choose where it listens: "
+            f"run.dashboard(webber.Dashboard(port=8000))")
     board = watched.get(run)
     if dashboard is None and board is not None and board.dashboard is not None \
             and board.dashboard.serving and board.dashboard.board is board:
