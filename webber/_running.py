@@ -165,6 +165,16 @@ def _nothing_to_run(name: str) -> None:
     )
 
 
+#: webber 0.4.0's DAGCallbacks hooks, and the Listener event each one is
+_HOOKS_040 = {
+    "on_dag_start": "on_run_start(plan)",
+    "on_task_complete": "on_task_result(node, state, value), state 'success'",
+    "on_task_error": "on_task_result(node, state, value), state 'failed'",
+    "on_progress": "on_task_end(node, state, attempt, duration, worker)",
+    "on_dag_complete": "on_run_end(run)",
+}
+
+
 def _warn_unknown_events(listener: object, events: tuple[str, ...]) -> None:
     """Say which ``on_...`` methods of ``listener`` are no event: a misspelt one
     (``on_task_finish``) is never called, and its listener heard nothing of it."""
@@ -173,6 +183,13 @@ def _warn_unknown_events(listener: object, events: tuple[str, ...]) -> None:
 
     for name in dir(type(listener)):
         if name.startswith("on_") and name not in events and callable(getattr(listener, name)):
+            if name in _HOOKS_040:
+                logging.getLogger("webber").warning(
+                    "listener %s has %s(), a hook of webber.DAGCallbacks (0.4.0's callbacks), "
+                    "not a Listener event, so it is never called: on a Listener, %s; or pass "
+                    "the hook as run(callbacks=DAGCallbacks(%s=...))", type(listener).__name__,
+                    name, _HOOKS_040[name], name)
+                continue
             close = difflib.get_close_matches(name, events, n=1)
             logging.getLogger("webber").warning(
                 "listener %s has %s(), which is no event, so it is never called%s; "

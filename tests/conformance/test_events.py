@@ -551,3 +551,38 @@ def test_an_async_listener_event_is_refused_at_the_call() -> None:
                              r"called, not awaited, in the thread that called run\(\): its "
                              r"body would never run; make it a plain def"):
         dag.run(executor="inline", listeners=[Awaits()])
+
+
+def test_a_dag_callbacks_hook_on_a_listener_is_named_with_its_event(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # 0.4.0's hook names on a Listener were told as misspelt events, with the
+    # wrong one meant: on_dag_start "did you mean on_task_start?", on_task_error
+    # "did you mean on_task_end?", on_dag_complete with none.
+    class Hooks040(Listener):
+        def on_dag_start(self, total: int) -> None: ...
+
+        def on_task_complete(self, node: str, name: str, result: Any) -> None: ...
+
+        def on_task_error(self, node: str, name: str, exc: BaseException) -> None: ...
+
+        def on_progress(self, *counts: int) -> None: ...
+
+        def on_dag_complete(self, *counts: Any) -> None: ...
+
+        def on_task_end(self, *args: Any) -> None: ...
+
+    dag = DAG()
+    dag.add_node(abs, -1)
+    assert dag.run(executor="inline", listeners=[Hooks040()]).ok
+    warned = sorted(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    meant = {"on_dag_complete": "on_run_end(run)", "on_dag_start": "on_run_start(plan)",
+             "on_progress": "on_task_end(node, state, attempt, duration, worker)",
+             "on_task_complete": "on_task_result(node, state, value), state 'success'",
+             "on_task_error": "on_task_result(node, state, value), state 'failed'"}
+    assert len(warned) == len(meant), warned
+    for message, (hook, event) in zip(warned, sorted(meant.items()), strict=True):
+        assert message == (
+            f"listener Hooks040 has {hook}(), a hook of webber.DAGCallbacks (0.4.0's "
+            f"callbacks), not a Listener event, so it is never called: on a Listener, "
+            f"{event}; or pass the hook as run(callbacks=DAGCallbacks({hook}=...))")
