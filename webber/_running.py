@@ -181,8 +181,11 @@ def _warn_unknown_events(listener: object, events: tuple[str, ...]) -> None:
     import difflib
     import logging
 
+    squashed = {event.replace("_", ""): event for event in events}  # onTaskEnd, ontaskend
     for name in dir(type(listener)):
-        if name.startswith("on_") and name not in events and callable(getattr(listener, name)):
+        written = squashed.get(name.lower().replace("_", ""))
+        if (name.startswith("on_") or written) and name not in events \
+                and callable(getattr(listener, name)):
             if name in _HOOKS_040:
                 logging.getLogger("webber").warning(
                     "listener %s has %s(), a hook of webber.DAGCallbacks (0.4.0's callbacks), "
@@ -190,7 +193,7 @@ def _warn_unknown_events(listener: object, events: tuple[str, ...]) -> None:
                     "the hook as run(callbacks=DAGCallbacks(%s=...))", type(listener).__name__,
                     name, _HOOKS_040[name], name)
                 continue
-            close = difflib.get_close_matches(name, events, n=1)
+            close = [written] if written else difflib.get_close_matches(name, events, n=1)
             logging.getLogger("webber").warning(
                 "listener %s has %s(), which is no event, so it is never called%s; "
                 "the events: %s", type(listener).__name__, name,

@@ -586,3 +586,31 @@ def test_a_dag_callbacks_hook_on_a_listener_is_named_with_its_event(
             f"listener Hooks040 has {hook}(), a hook of webber.DAGCallbacks (0.4.0's "
             f"callbacks), not a Listener event, so it is never called: on a Listener, "
             f"{event}; or pass the hook as run(callbacks=DAGCallbacks({hook}=...))")
+
+
+def test_an_event_written_in_another_case_or_without_underscores_is_named(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # onTaskEnd and ontaskend are on_task_end as a newcomer may write it; only
+    # names starting with "on_" were looked at, so nothing said they were never called.
+    class Camel(Listener):
+        def onTaskEnd(self, *args: Any) -> None:
+            raise AssertionError("never called")
+
+        def ontaskstart(self, *args: Any) -> None:
+            raise AssertionError("never called")
+
+        def on_run_end(self, run: Any) -> None: ...
+
+        def only_a_helper(self) -> None: ...
+
+    dag = DAG()
+    dag.add_node(abs, -1)
+    assert dag.run(executor="inline", listeners=[Camel()]).ok
+    warned = sorted(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert [w.split("; the events")[0] for w in warned] == [
+        "listener Camel has onTaskEnd(), which is no event, so it is never called (did you "
+        "mean on_task_end?)",
+        "listener Camel has ontaskstart(), which is no event, so it is never called (did you "
+        "mean on_task_start?)",
+    ]
