@@ -8,6 +8,7 @@ page is looked at wait on a threading.Event the test sets: no sleeps as sync.
 from __future__ import annotations
 
 import os
+import re
 import runpy
 import shutil
 import socket
@@ -909,3 +910,121 @@ def test_on_processes_a_listener_of_each_task_beside_the_page_turns_the_columns_
     assert _watched[run].lengths()[:2] == (20, 20)
     dag.run(executor="processes", dashboard=dashboard)  # the dashboard alone: columns
     assert sum(map(len, columns_used)) == 20
+
+
+def test_a_flag_or_a_host_a_dashboard_cannot_use_is_refused_at_the_line() -> None:
+    # open_browser="no" (a non-empty str, so true) opened the browser; a host
+    # written as a URL or with its port failed only when the first run started
+    # the server, told "Name or service not known" and to pass "another port".
+    for wrong in ("no", 1, None):
+        with pytest.raises(webber.DashboardError,
+                           match=rf"^Dashboard\(open_browser={re.escape(repr(wrong))}\): "
+                                 r"open_browser is True or False"):
+            Dashboard(open_browser=wrong)  # type: ignore[arg-type]
+    for host, fix in (("http://127.0.0.1", r"host='127\.0\.0\.1'"),
+                      ("http://localhost:8000/", r"host='localhost', port=8000"),
+                      ("127.0.0.1:8000", r"host='127\.0\.0\.1', port=8000"),
+                      (" 127.0.0.1", r"host='127\.0\.0\.1'")):
+        with pytest.raises(webber.DashboardError,
+                           match=rf"^Dashboard\(host={re.escape(repr(host))}\): the host is a "
+                                 rf"name or an address alone, without a scheme, port, path or "
+                                 rf"spaces: pass {fix}$"):
+            Dashboard(host=host)
+    for host in ("::1", "localhost", "0.0.0.0"):  # (an IPv6 address has colons of its own)
+        Dashboard(host=host).stop()
+
+
+def test_to_html_into_a_folder_that_does_not_exist_is_a_diagram_error(tmp_path: Path) -> None:
+    # It raised FileNotFoundError from open(), after the report was made.
+    dag = DAG("report")
+    dag.add_node(sum, [1])
+    run = dag.run(executor="inline")
+    path = tmp_path / "no" / "such" / "run.html"
+    with pytest.raises(webber.DiagramError,
+                       match=rf"^cannot write {re.escape(repr(str(path)))} \(FileNotFoundError: "
+                             r"No such file or directory\): pass a path in a folder that exists "
+                             r"and you may write to$") as info:
+        run.to_html(str(path))
+    assert isinstance(info.value.__cause__, FileNotFoundError)
+    assert not path.parent.exists()
+
+
+def test_tasks_running_when_a_run_is_stopped_show_as_stopped(
+    browser: Any, dashboard: Dashboard
+) -> None:
+    # After Ctrl-C the page said "stopped before the end" and, beside it,
+    # "2 running", the tasks blue: they had been stopped with the run.
+    from webber import Listener
+
+    class CtrlC(Listener):  # Ctrl-C as the engine tells a listener that `quick` ended
+        def on_task_end(self, node: str, state: str, attempt: int, duration: float,
+                        worker: str) -> None:
+            raise KeyboardInterrupt
+
+    held, quick_gate = threading.Event(), threading.Event()
+    dag = DAG("stopped")
+    slow = dag.add_node(held.wait, WAIT * 2)
+    quick = dag.add_node(quick_gate.wait, WAIT * 2)
+    after = dag.add_node(print, Promise(slow))
+    stopped: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            dag.run(executor="threads", dashboard=dashboard, listeners=[CtrlC()])
+        except KeyboardInterrupt as e:
+            stopped.append(e)
+
+    browser.get(dashboard.url)
+    runner = threading.Thread(target=run)
+    runner.start()
+    try:
+        wait_for(browser, lambda: state(browser, slow) == state(browser, quick) == "running",
+                 "both tasks to run")
+        quick_gate.set()
+        runner.join(WAIT)
+        assert stopped
+        wait_for(browser, lambda: status(browser) == "stopped before the end", "the stop")
+        wait_for(browser, lambda: state(browser, slow) == "stopped", "slow to show stopped")
+        assert state(browser, after) == "pending"
+        counts = browser.find_element("id", "counts").text
+        assert "0 running" in counts and "1 stopped" in counts, counts
+    finally:
+        held.set()
+        quick_gate.set()
+        runner.join(WAIT)
+
+
+def test_allow_hosts_that_no_host_header_can_match_are_refused_at_the_line() -> None:
+    # A browser's Host header is compared without its port: "box.lan:8000",
+    # "http://box.lan" or a pattern "*.lan" matched nothing, and the page
+    # answered 403, "this Host is not allowed", to the host the user had allowed.
+    for entry, fix in (("box.lan:8000", r"\['box\.lan'\]"), ("http://box.lan/", r"\['box\.lan'\]"),
+                       ("[::1]:8000", r"\['::1'\]")):
+        with pytest.raises(webber.DashboardError,
+                           match=rf"^Dashboard\(allow_hosts=\[{re.escape(repr(entry))}\]\): "
+                                 rf"{re.escape(repr(entry))} is not a host name alone \(a "
+                                 rf"browser's Host is compared without its scheme or port\): "
+                                 rf"pass allow_hosts={fix}$"):
+            Dashboard(allow_hosts=[entry])
+    for entry in ("*.lan", "box*", ""):
+        with pytest.raises(webber.DashboardError,
+                           match=rf"^Dashboard\(allow_hosts=\[{re.escape(repr(entry))}\]\): "
+                                 r"allow_hosts takes exact host names, or '\*' alone for any"):
+            Dashboard(allow_hosts=[entry])
+    Dashboard(allow_hosts=["box.lan", "*", "::1", "10.0.0.7"]).stop()
+    # A generator was read by the check, and the Dashboard allowed no host.
+    assert Dashboard(allow_hosts=(h for h in ["Box.lan"])).allow_hosts == {"box.lan"}
+
+
+def test_run_dashboard_given_what_is_no_dashboard_says_what_to_pass() -> None:
+    # run.dashboard(8000) raised AttributeError: 'int' object has no attribute 'show'.
+    dag = DAG("after")
+    dag.add_node(sum, [1])
+    run = dag.run(executor="inline")
+    for wrong in (8000, "127.0.0.1", True):
+        with pytest.raises(webber.DashboardError,
+                           match=rf"^run\.dashboard\({re.escape(repr(wrong))}\): takes a "
+                                 r"webber\.Dashboard, or nothing \(a new one on a free port\); "
+                                 r"to choose where it listens: "
+                                 r"run\.dashboard\(webber\.Dashboard\(port=8000\)\)$"):
+            run.dashboard(wrong)  # type: ignore[arg-type]

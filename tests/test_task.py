@@ -453,3 +453,29 @@ def test_a_flow_without_a_name_is_called_flow() -> None:
     # Flow(None) was named "dag", as DAG() is.
     assert Flow(None).name == Flow().name == "flow"  # type: ignore[arg-type]
     assert DAG(None).name == DAG().name == "dag"
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_task_or_flow_with_an_empty_name_is_refused_at_the_line(blank: str) -> None:
+    # @task(name="") made nodes with ids like task-1 and log lines with no name;
+    # Flow("") a flow with none. Both are new (0.4.0 had neither): refused here.
+    with pytest.raises(webber.TaskDefinitionError,
+                       match=rf"^@task\(name={blank!r}\) on 'len': a task's name shows in its "
+                             r"ids, log lines and diagrams; leave name= out to use the "
+                             r"function's name \('len'\), or give one"):
+        task(name=blank)(len)
+    with pytest.raises(webber.TaskDefinitionError,
+                       match=rf"^Flow\({blank!r}\): a flow's name shows in its plans, logs, "
+                             r"diagrams and dashboard; leave it out \(Flow\(\) is 'flow'\) "
+                             r"or give one, e.g. Flow\(\"etl\"\)$"):
+        Flow(blank)
+    with pytest.raises(webber.TaskDefinitionError, match=r"^Flow\(''\)"):
+        Flow(name="")
+
+
+@pytest.mark.parametrize("make", [DAG, webber.QueueDAG])
+def test_an_empty_name_of_a_dag_is_its_default_name(make: type[DAG]) -> None:
+    # webber 0.4.0 took DAG(name="") (it ignored the keyword): the drop-in
+    # promise keeps it working, and the DAG is named as if no name were given.
+    assert make(name="").name == make(name=" ").name == make().name
+    assert make("").name == make().name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ class DAGCallbacks:
     ``execute(callbacks=...)``. Every field is optional; a hook left as None
     costs nothing. Like every :class:`~webber.Listener` event, each hook is
     called in the caller's thread, whatever the executor; one that raises is
-    logged and gets no more calls in that run.
+    logged, naming it, and gets no more calls in that run (the other hooks go on).
 
     >>> from webber import DAG, DAGCallbacks
     >>> dag = DAG()
@@ -78,47 +79,62 @@ def listener_for(callbacks: DAGCallbacks) -> Listener:
 
 
 class _Adapter(Listener):
+    """The hooks of one DAGCallbacks as Listener events. Each hook is called
+    through :meth:`_call`, which logs a raising hook by its own name (not the
+    event behind it: on_task_complete, not on_task_result) and drops that hook
+    alone: a bug in on_progress does not silence on_dag_complete."""
+
     def __init__(self, callbacks: DAGCallbacks) -> None:
         self.callbacks = callbacks
         self.names: dict[str, str] = {}
         self.total = 0
         self.counts = {"success": 0, "failed": 0, "skipped": 0}
         self.mapped: set[str] = set()
+        self.dropped: set[str] = set()
 
     def __repr__(self) -> str:
         return f"<listener for {self.callbacks!r}>"
+
+    def _call(self, hook: str, *args: Any) -> None:
+        if hook in self.dropped:
+            return
+        call = getattr(self.callbacks, hook)
+        try:
+            call(*args)
+        except Exception:
+            self.dropped.add(hook)
+            logging.getLogger("webber").exception(
+                "DAGCallbacks hook %s (%s) raised; it gets no more calls in this run, "
+                "the other hooks go on", hook, getattr(call, "__qualname__", None) or repr(call),
+            )
 
     def _run_start(self, plan: Plan) -> None:
         self.names = {n: node.name for n, node in plan.nodes.items()}
         self.total = len(plan)
         if self.callbacks.on_dag_start is not None:
-            self.callbacks.on_dag_start(self.total)
+            self._call("on_dag_start", self.total)
 
     def _task_start(self, node: str, attempt: int, index: int | None, worker: str) -> None:
         if index is not None:  # a fan-out node starts once, at its first element
             if node in self.mapped:
                 return
             self.mapped.add(node)
-        assert self.callbacks.on_task_start is not None
-        self.callbacks.on_task_start(node, self.names.get(node, node))
+        self._call("on_task_start", node, self.names.get(node, node))
 
     def _task_result(self, node: str, state: State, value: Any) -> None:
         name = self.names.get(node, node)
         if state == "success" and self.callbacks.on_task_complete is not None:
-            self.callbacks.on_task_complete(node, name, value)
+            self._call("on_task_complete", node, name, value)
         elif state == "failed" and self.callbacks.on_task_error is not None:
-            self.callbacks.on_task_error(node, name, value)
+            self._call("on_task_error", node, name, value)
 
     def _task_end(
         self, node: str, state: State, attempt: int, duration: float, worker: str
     ) -> None:
         self.counts[state] += 1
-        assert self.callbacks.on_progress is not None
         c = self.counts
-        self.callbacks.on_progress(c["success"], c["failed"], c["skipped"], self.total)
+        self._call("on_progress", c["success"], c["failed"], c["skipped"], self.total)
 
     def _run_end(self, run: Run) -> None:
-        assert self.callbacks.on_dag_complete is not None
-        self.callbacks.on_dag_complete(
-            len(run.succeeded), len(run.failed), len(run.skipped), run.duration
-        )
+        self._call("on_dag_complete", len(run.succeeded), len(run.failed), len(run.skipped),
+                   run.duration)

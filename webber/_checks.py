@@ -1,4 +1,5 @@
-"""The rules a node and the edges between nodes must follow, in one place.
+"""The rules a node and the edges between nodes must follow, in one place
+(and a graph's name).
 
 ``compile()`` applies them to the whole graph; the DAG API and the graph store
 apply the same ones to each node and edge they change, so a bad call fails at
@@ -26,7 +27,7 @@ from webber._bounded import remember
 from webber._errors import CycleError, TaskDefinitionError
 from webber._graph import Node, TaskOptions
 
-__all__ = ["check_call", "check_node", "cycle_error"]
+__all__ = ["check_call", "check_node", "cycle_error", "graph_and_name"]
 
 
 def check_node(node: Node, checked: set[int] | None = None) -> None:
@@ -210,3 +211,23 @@ def _fits(func: Any, n: int, kwargs: Mapping[str, Any]) -> bool:
                for key in names[count:count + code.co_kwonlyargcount]):
             return False
     return True
+
+
+def graph_and_name(kind: str, graph: Any, name: object, flow: bool) -> tuple[Any, str]:
+    """``DAG(graph, name=...)`` read: ``DAG("etl")`` is the name (a graph is
+    read by ``_load``); a name that is not a str is refused at the line, not
+    by the diagram that would fail on it later. A blank name is no name
+    (``"dag"``) for a DAG, as webber 0.4.0 took ``DAG(name="")`` (and ignored
+    it: the drop-in promise), and refused for a ``flow`` (new: no code relies on it)."""
+    if isinstance(graph, str):  # DAG("etl"): the name
+        graph, name = None, graph
+    if name is not None and not isinstance(name, str):
+        raise TaskDefinitionError(
+            f"{kind}(name={name!r}): a name is a str, e.g. {kind}(name=\"etl\")")
+    if name is not None and not name.strip():
+        if flow:
+            raise TaskDefinitionError(
+                f"{kind}({name!r}): a flow's name shows in its plans, logs, diagrams and "
+                f"dashboard; leave it out ({kind}() is 'flow') or give one, e.g. {kind}(\"etl\")")
+        name = None
+    return graph, "dag" if name is None else name

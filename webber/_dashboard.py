@@ -105,10 +105,15 @@ class Dashboard:
         allow_hosts: Iterable[str] = (),
         open_browser: bool = False,
     ) -> None:
-        _check_address(host, port, allow_hosts)
+        allowed = _check_address(host, port, allow_hosts)
+        if not isinstance(open_browser, bool):  # ("no" is true: it would open it)
+            from webber._errors import DashboardError
+
+            raise DashboardError(f"Dashboard(open_browser={open_browser!r}): open_browser is "
+                                 f"True or False, e.g. Dashboard(open_browser=True)")
         self.host = host
         self.port = port
-        self.allow_hosts = frozenset(h.lower() for h in allow_hosts)
+        self.allow_hosts = frozenset(h.lower() for h in allowed)
         self.open_browser = open_browser
         self.token = secrets.token_urlsafe(24)
         self.board: Board | None = None
@@ -250,15 +255,37 @@ def watch(dashboard: bool | Dashboard) -> Board:
     return Board(chosen)
 
 
-def report(run: Run) -> str:
-    """The page of a finished run as one file: its live record if a dashboard
-    watched it (printed lines included), else one rebuilt from the Run."""
+def report(run: Run, path: str | None = None) -> str:
+    """The page of a finished run as one file (``run.to_html(path)``): its live
+    record if a dashboard watched it (printed lines included), else one rebuilt
+    from the Run; also written to ``path`` when given."""
+    from webber._errors import DiagramError
+
+    if path is not None and not str(path).lower().endswith((".html", ".htm")):
+        raise DiagramError(f"a run's report is an HTML page: end {str(path)!r} in .html "
+                           f"(a browser opens it, offline)")
     board = watched.get(run) or Board.of_run(run)
-    return page({**board.head(), "live": False}, board.graph(), batch(board)[2].decode())
+    text = page({**board.head(), "live": False}, board.graph(), batch(board)[2].decode())
+    if path is not None:
+        try:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as e:  # (a folder that does not exist, or is not ours)
+            raise DiagramError(
+                f"cannot write {str(path)!r} ({type(e).__name__}: {e.strerror or e}): "
+                f"pass a path in a folder that exists and you may write to") from e
+    return text
 
 
 def show_run(run: Run, dashboard: Dashboard | None) -> Dashboard:
     """``run.dashboard()``: the page that watched it if still served, else a new one."""
+    if dashboard is not None and not isinstance(dashboard, Dashboard):
+        from webber._errors import DashboardError
+
+        raise DashboardError(
+            f"run.dashboard({dashboard!r}): takes a webber.Dashboard, or nothing (a new one "
+            f"on a free port); to choose where it listens: "
+            f"run.dashboard(webber.Dashboard(port=8000))")
     board = watched.get(run)
     if dashboard is None and board is not None and board.dashboard is not None \
             and board.dashboard.serving and board.dashboard.board is board:
@@ -276,20 +303,54 @@ def stop_all() -> None:
         dashboard.stop()
 
 
-def _check_address(host: object, port: object, allow_hosts: object) -> None:
-    """A Dashboard's address as it is given, not when the server starts."""
+def _check_address(host: object, port: object, allow_hosts: object) -> tuple[str, ...]:
+    """A Dashboard's address as it is given, not when the server starts: a
+    host written as a URL, with its port or spaces failed there as a name that
+    does not resolve, told to pass "another port"."""
     from webber._errors import DashboardError
 
     if not isinstance(host, str) or not host:
         raise DashboardError(f"Dashboard(host={host!r}): the host is a name or an address, "
                              f"e.g. '127.0.0.1' (this machine only) or '0.0.0.0' (any)")
+    bare = _bare_host(host)
+    if bare != (host, None):
+        told = f"host={bare[0]!r}" + (f", port={bare[1]}" if bare[1] is not None else "")
+        raise DashboardError(f"Dashboard(host={host!r}): the host is a name or an address "
+                             f"alone, without a scheme, port, path or spaces: pass {told}")
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise DashboardError(f"Dashboard(port={port!r}): the port is a whole number from 0 "
                              f"to 65535 (0: any free port)")
-    if isinstance(allow_hosts, (str, bytes)) or not isinstance(allow_hosts, Iterable) or \
-            not all(isinstance(h, str) for h in allow_hosts):
+    if not isinstance(allow_hosts, (str, bytes)) and isinstance(allow_hosts, Iterable):
+        allow_hosts = tuple(allow_hosts)  # (a generator is read once: here)
+    if not isinstance(allow_hosts, tuple) or not all(isinstance(h, str) for h in allow_hosts):
         raise DashboardError(f"Dashboard(allow_hosts={allow_hosts!r}): allow_hosts is a list "
                              f"of host names, e.g. ['myhost.example'], or ['*'] for any")
+    for entry in allow_hosts:
+        where = f"Dashboard(allow_hosts=[{entry!r}])"
+        if entry != "*" and ("*" in entry or not entry.strip()):
+            raise DashboardError(f"{where}: allow_hosts takes exact host names, or '*' alone "
+                                 f"for any, e.g. ['box.lan', 'box.lan.example']")
+        if _bare_host(entry) != (entry, None):
+            raise DashboardError(f"{where}: {entry!r} is not a host name alone (a browser's "
+                                 f"Host is compared without its scheme or port): pass "
+                                 f"allow_hosts=[{_bare_host(entry)[0]!r}]")
+    return allow_hosts
+
+
+def _bare_host(host: str) -> tuple[str, int | None]:
+    """The host (and port) that ``host`` names when written as a URL, with its
+    port or with spaces (``"http://localhost:8000/"``: localhost, 8000); an
+    IPv6 address has colons of its own (``"::1"``), and in brackets a port
+    (``"[::1]:8000"``)."""
+    rest = host.strip()
+    rest = rest.partition("://")[2] if "://" in rest else rest
+    rest, port = rest.split("/")[0], ""
+    if rest.startswith("["):
+        rest, _, port = rest[1:].partition("]")
+        port = port.lstrip(":")
+    elif rest.count(":") == 1:
+        rest, port = rest.split(":")
+    return rest.strip(), int(port) if port.isdigit() else None
 
 
 def _in_jupyter() -> bool:

@@ -30,7 +30,7 @@ from webber._promise import Promise, find_promises, lower_iter_promise
 from webber._query import GraphView, NodeRef, spread
 from webber._refs import SCALARS, made_of, substitute
 
-__all__ = ["GraphEdits", "check_condition", "graph_and_name"]
+__all__ = ["GraphEdits", "check_condition"]
 
 #: what update_nodes() may set: the node's own fields and its task settings
 _UPDATABLE = (
@@ -310,6 +310,10 @@ class GraphEdits(GraphView):
             if flag in out and not isinstance(out[flag], bool):
                 raise TaskDefinitionError(
                     f"task {n!r}: {flag}={out[flag]!r} must be a boolean, True or False")
+        if "name" in out and (out["name"] is None or out["name"] == ""):
+            del out["name"]  # 0.4.0: the name goes back to the function's
+            if "func" not in out:
+                out["name"] = display_name(self._store.nodes[n].func)
         if "name" in out and (not isinstance(out["name"], str) or not out["name"]):
             raise TaskDefinitionError(f"task {n!r}: name={out['name']!r} must be a non-empty str")
         if "func" in out and "name" not in out and builtins.callable(out["func"]):
@@ -416,18 +420,6 @@ class GraphEdits(GraphView):
             condition = _condition_in(data, f"DAG(graph): edge {u!r} -> {v!r}", None)
             self._check_edge(ids[u], ids[v])
             self._store.link(ids[u], ids[v], condition or Condition.Success)
-
-
-def graph_and_name(kind: str, graph: Any, name: object) -> tuple[Any, str]:
-    """``DAG(graph, name=...)`` read: ``DAG("etl")`` is the name (a graph is
-    read by ``_load``); a name that is not a str is refused at the line, not
-    by the diagram that would fail on it later."""
-    if isinstance(graph, str):  # DAG("etl"): the name
-        graph, name = None, graph
-    if name is not None and not isinstance(name, str):
-        raise TaskDefinitionError(
-            f"{kind}(name={name!r}): a name is a str, e.g. {kind}(name=\"etl\")")
-    return graph, "dag" if name is None else name
 
 
 def _check_containers(args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str,

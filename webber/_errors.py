@@ -34,9 +34,10 @@ bad graph, ``KeyError`` for an unknown id, ``TimeoutError`` for a timeout)::
      ├── CacheError (ValueError)           run(cache=...) got something it cannot use
      ├── LimitError (ValueError)           run(limits=...) got something it cannot use
      ├── ListenerError (TypeError)         run(listeners=... or callbacks=...) hears nothing
+     │                                     or has an event that cannot take its arguments
      ├── OptionError (TypeError)           run(), execute() or task() got a keyword it lacks,
      │                                     or a flag that is not a bool (progress="yes")
-     ├── DashboardError (ValueError)       run(dashboard=...) or a Dashboard's address is unusable
+     ├── DashboardError (ValueError)       run(dashboard=...) or a Dashboard's setting is unusable
      ├── DiagramError (RuntimeError)       a diagram cannot be drawn or written
      └── FormatError (ValueError)          a graph cannot be written to JSON or read from it
 
@@ -363,6 +364,8 @@ class ListenerError(WebberError, TypeError):
     """``run(listeners=...)`` got something that hears no event: listeners are
     :class:`~webber.Listener` objects (or objects with some of its ``on_...``
     methods), in a list; or ``callbacks=`` is not a :class:`~webber.DAGCallbacks`.
+    Also a listener's event that could not take the event's arguments, or is
+    ``async def``: refused before anything runs.
 
     >>> import webber
     >>> dag = webber.DAG()
@@ -393,7 +396,9 @@ class OptionError(WebberError, TypeError):
 
 class DashboardError(WebberError, ValueError):
     """``run(dashboard=...)`` is neither True, False nor a :class:`~webber.Dashboard`,
-    or a Dashboard was given a host, port or allowed hosts it cannot use.
+    or a Dashboard was given a host, port or allowed hosts it cannot use (a
+    host written as a URL or with its port: the message says what to pass), or
+    an ``open_browser`` that is not True or False.
 
     >>> import webber
     >>> try:

@@ -12,7 +12,8 @@ if TYPE_CHECKING:
     from webber._run import Attempt, Run, Span, State
     from webber.executors._base import Column
 
-__all__ = ["EVENTS", "AttemptRow", "Hooks", "Listener", "overrides", "rows_with"]
+__all__ = ["EVENTS", "AttemptRow", "Hooks", "Listener", "check_events", "overrides",
+           "rows_with"]
 
 EVENTS = (
     "on_run_start", "on_task_start", "on_attempt_end", "on_task_result", "on_task_end",
@@ -101,6 +102,42 @@ def overrides(listener: Listener, event: str) -> bool:
     that is no Listener may define only some): only those are called."""
     own = getattr(type(listener), event, None)
     return own is not None and own is not getattr(Listener, event)
+
+
+def check_events(listener: Listener) -> None:
+    """Refuse, before anything runs, an event of ``listener`` that could not
+    take the event's arguments (``on_task_end(self, node, state)``), or that
+    is ``async def`` (called, never awaited: its body would never run). Else
+    the first call raised, and the listener was dropped, heard nothing, with
+    only a log line to say so."""
+    import inspect
+
+    from webber._errors import ListenerError
+
+    who = type(listener).__name__
+    for event in EVENTS:
+        if not overrides(listener, event):
+            continue
+        call = getattr(listener, event)
+        wanted = list(inspect.signature(getattr(Listener, event)).parameters)
+        if inspect.iscoroutinefunction(call):
+            raise ListenerError(
+                f"listener {who}: {event} is async def, but events are called, not awaited, "
+                f"in the thread that called run(): its body would never run; make it a plain "
+                f"def (it may hand the event to a loop of yours: loop.call_soon_threadsafe)")
+        try:
+            signature = inspect.signature(call)
+        except (TypeError, ValueError):  # (a callable whose signature cannot be read)
+            continue
+        try:
+            signature.bind(*[None] * (len(wanted) - 1))
+        except TypeError as e:
+            plain = signature.replace(
+                parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()],
+                return_annotation=signature.empty)
+            raise ListenerError(
+                f"listener {who}: {event}{plain} cannot take the event's arguments ({e}); "
+                f"define it as {event}({', '.join(wanted)})") from None
 
 
 def rows_with(rows: list[AttemptRow], start: int, end: int,

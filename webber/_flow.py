@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from webber import _context
-from webber._edits import GraphEdits, check_condition, graph_and_name
+from webber._checks import graph_and_name
+from webber._edits import GraphEdits, check_condition
 from webber._errors import TaskDefinitionError, WebberError
 from webber._gc import frozen
 from webber._graph import Condition, RetryOn, display_name, plain_options, runs
@@ -74,7 +75,7 @@ class DAG(GraphEdits):
     """
 
     def __init__(self, graph: Any = None, *, name: str | None = None) -> None:
-        graph, name = graph_and_name(type(self).__name__, graph, name)
+        graph, name = graph_and_name(type(self).__name__, graph, name, isinstance(self, Flow))
         frozen.release()  # (an earlier graph's build may have held a freeze: see _gc)
         self.name = name
         """The graph's name, shown in plans, logs and diagrams."""

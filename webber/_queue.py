@@ -66,6 +66,8 @@ class QueueDAG(DAG):
     """
 
     def __init__(self, name: str = "queue_dag") -> None:
+        if isinstance(name, str) and not name.strip():  # (as DAG(name=""): no name)
+            name = "queue_dag"
         super().__init__(name=name)
         self._store = _ChainStore(self._label_weakly())
         #: node id -> (halt_condition, iterator, max_iter) given to add_node

@@ -8,7 +8,7 @@ from itertools import count, repeat
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
-from webber._errors import DiagramError, ForeignPromiseError, UnknownNodeError
+from webber._errors import ForeignPromiseError, UnknownNodeError
 from webber._events import AttemptRow, rows_with
 from webber._graph import Condition, find_id, slot_setters
 from webber._run_040 import ByNode, IdList, Run040
@@ -401,14 +401,7 @@ class Run(Run040):
         """
         from webber._dashboard import report
 
-        if path is not None and not str(path).lower().endswith((".html", ".htm")):
-            raise DiagramError(f"a run's report is an HTML page: end {str(path)!r} in .html "
-                               f"(a browser opens it, offline)")
-        text = report(self)
-        if path is not None:
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(text)
-        return text
+        return report(self, path)
 
 
 class Recorder:

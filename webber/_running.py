@@ -117,7 +117,7 @@ def _listeners(
     before ``listeners``, checked (an object that hears no event is a mistake
     at the call, not a run nobody hears)."""
     from webber._errors import DashboardError, ListenerError
-    from webber._events import EVENTS, overrides
+    from webber._events import EVENTS, check_events, overrides
 
     if isinstance(listeners, (str, bytes)) or not isinstance(listeners, Iterable):
         raise ListenerError(f"listeners= takes webber.Listener objects, in a list: got "
@@ -134,6 +134,7 @@ def _listeners(
                 f"listeners= takes webber.Listener objects, in a list: {listener!r} has "
                 f"none of its on_... methods (on_task_end, on_batch, ...), so it would hear "
                 f"nothing; subclass webber.Listener and override the events you want")
+        check_events(listener)
     shown: list[Board | Bar] = []
     if dashboard is not True and dashboard is not False and dashboard is not None:
         from webber._dashboard import Dashboard
@@ -164,15 +165,35 @@ def _nothing_to_run(name: str) -> None:
     )
 
 
+#: webber 0.4.0's DAGCallbacks hooks, and the Listener event each one is
+_HOOKS_040 = {
+    "on_dag_start": "on_run_start(plan)",
+    "on_task_complete": "on_task_result(node, state, value), state 'success'",
+    "on_task_error": "on_task_result(node, state, value), state 'failed'",
+    "on_progress": "on_task_end(node, state, attempt, duration, worker)",
+    "on_dag_complete": "on_run_end(run)",
+}
+
+
 def _warn_unknown_events(listener: object, events: tuple[str, ...]) -> None:
     """Say which ``on_...`` methods of ``listener`` are no event: a misspelt one
     (``on_task_finish``) is never called, and its listener heard nothing of it."""
     import difflib
     import logging
 
+    squashed = {event.replace("_", ""): event for event in events}  # onTaskEnd, ontaskend
     for name in dir(type(listener)):
-        if name.startswith("on_") and name not in events and callable(getattr(listener, name)):
-            close = difflib.get_close_matches(name, events, n=1)
+        written = squashed.get(name.lower().replace("_", ""))
+        if (name.startswith("on_") or written) and name not in events \
+                and callable(getattr(listener, name)):
+            if name in _HOOKS_040:
+                logging.getLogger("webber").warning(
+                    "listener %s has %s(), a hook of webber.DAGCallbacks (0.4.0's callbacks), "
+                    "not a Listener event, so it is never called: on a Listener, %s; or pass "
+                    "the hook as run(callbacks=DAGCallbacks(%s=...))", type(listener).__name__,
+                    name, _HOOKS_040[name], name)
+                continue
+            close = [written] if written else difflib.get_close_matches(name, events, n=1)
             logging.getLogger("webber").warning(
                 "listener %s has %s(), which is no event, so it is never called%s; "
                 "the events: %s", type(listener).__name__, name,

@@ -260,6 +260,11 @@ def task(
                 f"decorate a def or pass a callable: task(my_function)"
             )
         label = name if name is not None else display_name(func)
+        if isinstance(name, str) and not name.strip():  # (new: 0.4.0 had no @task)
+            raise TaskDefinitionError(
+                f"@task(name={name!r}) on {display_name(func)!r}: a task's name shows in its "
+                f"ids, log lines and diagrams; leave name= out to use the function's name "
+                f"({display_name(func)!r}), or give one, e.g. @task(name=\"clean\")")
         options = TaskOptions(
             label, retries, retry_delay, retry_backoff, timeout,
             retry_on,  # a single class: __post_init__ makes it a tuple

@@ -102,3 +102,20 @@ def test_condition_is_an_int_enum_with_0_4_0_values() -> None:
     assert Condition(3) is Condition.AnyCase and Condition.Failure == 1
     assert isinstance(Condition.Success, int)
     assert repr(Condition.Failure) == "Condition.Failure"
+
+
+def test_update_nodes_with_an_empty_name_gives_back_the_functions_name() -> None:
+    # 0.4.0: "Requested node name must be a non-null Python string, will default
+    # to callable when not set": a name of "" or None is reset to the callable's.
+    dag = DAG()
+    a = dag.add_node(first)
+    dag.relabel_node(a, "one")
+    dag.update_nodes(a, data={"name": ""})
+    assert dag.get_node(a)["name"] == "first"
+    dag.relabel_node(a, "one")
+    dag.update_nodes(a, data={"name": None})
+    assert dag.get_node(a)["name"] == "first"
+    dag.update_nodes(a, data={"name": "", "callable": second})
+    assert dag.get_node(a)["name"] == "second"
+    with pytest.raises(TypeError, match="name=5 must be a non-empty str"):
+        dag.update_nodes(a, data={"name": 5})

@@ -116,3 +116,41 @@ def test_metrics_come_from_the_runs_record(executor: str) -> None:
         n: run.attempts[n][0].started for n in (a, b)
     }
     assert run.started <= metrics.task_start_times[a] <= run.started + run.duration
+
+
+HOOKS = ("on_dag_start", "on_task_start", "on_task_complete", "on_task_error", "on_progress",
+         "on_dag_complete")
+
+
+def test_a_raising_hook_is_logged_by_its_own_name_and_the_other_hooks_go_on(
+    executor: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Every hook raises on its first call. Each is logged naming the hook the
+    # user wrote (not the Listener event behind it, on_task_result), and each is
+    # dropped alone: before, the first to raise silenced the other five.
+    dag = DAG()
+    dag.add_node(len, "ab")
+    dag.add_node(fail)
+    calls: dict[str, int] = {}
+
+    def raising(hook: str) -> Any:
+        def call(*args: Any) -> None:
+            calls[hook] = calls.get(hook, 0) + 1
+            raise ValueError(f"bug in my {hook}")
+
+        call.__qualname__ = f"my_{hook}"
+        return call
+
+    callbacks = DAGCallbacks(**{hook: raising(hook) for hook in HOOKS})
+    run = dag.run(executor=executor, callbacks=callbacks)
+
+    assert run.states == {"len-1": "success", "fail-1": "failed"}
+    assert calls == dict.fromkeys(HOOKS, 1)  # each called until it raised, and no more
+    logged = [r for r in caplog.records if r.name == "webber" and "DAGCallbacks" in r.message]
+    assert len(logged) == len(HOOKS)
+    by_message = sorted(logged, key=lambda r: r.message)
+    for hook, record in zip(sorted(HOOKS), by_message, strict=True):
+        assert record.message.startswith(f"DAGCallbacks hook {hook} (my_{hook}) raised")
+        assert "it gets no more calls in this run" in record.message
+        assert record.exc_info is not None and f"bug in my {hook}" in str(record.exc_info[1])
+    assert "on_task_result" not in caplog.text and "on_run_start" not in caplog.text

@@ -495,3 +495,122 @@ def test_start_events_come_before_the_task_runs(executor: str, tmp_path: Path) -
     dag.add_edge(first, second)
     run = dag.run(executor=executor, listeners=[MarksStarts(tmp_path)])
     assert (run[first], run[second]) == (True, True)
+
+
+def test_a_listener_whose_event_cannot_take_its_arguments_is_refused_at_the_call() -> None:
+    # on_task_end(self, node, state) was called with five arguments, raised
+    # TypeError at the first task's end, and was dropped: the run went on, and
+    # the listener heard nothing, its only word a log line.
+    class TwoArguments(Listener):
+        def on_task_end(self, node: str, state: str) -> None:  # type: ignore[override]
+            raise AssertionError("never called")
+
+    class OneMore(Listener):
+        def on_batch(self, started: Any, attempts: Any, ended: Any, extra: Any) -> None:
+            raise AssertionError("never called")
+
+    dag = DAG()
+    dag.add_node(abs, -1)
+    with pytest.raises(webber.ListenerError,
+                       match=r"^listener TwoArguments: on_task_end\(node, state\) cannot take "
+                             r"the event's arguments \(too many positional arguments\); define "
+                             r"it as on_task_end\(self, node, state, attempt, duration, "
+                             r"worker\)$"):
+        dag.run(executor="inline", listeners=[TwoArguments()])
+    with pytest.raises(webber.ListenerError,
+                       match=r"^listener OneMore: on_batch\(started, attempts, ended, extra\) "
+                             r"cannot take the event's arguments \(missing a required argument: "
+                             r"'extra'\); define it as on_batch\(self, started, attempts, "
+                             r"ended\)$"):
+        dag.run(executor="inline", listeners=[OneMore()])
+
+    class Loose(Listener):  # what binds is taken: *args, defaults, a staticmethod
+        def on_task_end(self, *args: Any, **kwargs: Any) -> None: ...
+
+        def on_run_end(self, run: Any, extra: int = 0) -> None: ...
+
+        @staticmethod
+        def on_run_start(plan: Any) -> None: ...
+
+    assert dag.run(executor="inline", listeners=[Loose()]).ok
+
+
+def test_an_async_listener_event_is_refused_at_the_call() -> None:
+    # An async def event made a coroutine no one awaited: nothing ran, and the
+    # only sign was Python's "coroutine was never awaited" warning.
+    class Awaits(Listener):
+        async def on_task_end(  # type: ignore[override]
+            self, node: str, state: str, attempt: int, duration: float, worker: str
+        ) -> None:
+            raise AssertionError("never called")
+
+    dag = DAG()
+    dag.add_node(abs, -1)
+    with pytest.raises(webber.ListenerError,
+                       match=r"^listener Awaits: on_task_end is async def, but events are "
+                             r"called, not awaited, in the thread that called run\(\): its "
+                             r"body would never run; make it a plain def"):
+        dag.run(executor="inline", listeners=[Awaits()])
+
+
+def test_a_dag_callbacks_hook_on_a_listener_is_named_with_its_event(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # 0.4.0's hook names on a Listener were told as misspelt events, with the
+    # wrong one meant: on_dag_start "did you mean on_task_start?", on_task_error
+    # "did you mean on_task_end?", on_dag_complete with none.
+    class Hooks040(Listener):
+        def on_dag_start(self, total: int) -> None: ...
+
+        def on_task_complete(self, node: str, name: str, result: Any) -> None: ...
+
+        def on_task_error(self, node: str, name: str, exc: BaseException) -> None: ...
+
+        def on_progress(self, *counts: int) -> None: ...
+
+        def on_dag_complete(self, *counts: Any) -> None: ...
+
+        def on_task_end(self, *args: Any) -> None: ...
+
+    dag = DAG()
+    dag.add_node(abs, -1)
+    assert dag.run(executor="inline", listeners=[Hooks040()]).ok
+    warned = sorted(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    meant = {"on_dag_complete": "on_run_end(run)", "on_dag_start": "on_run_start(plan)",
+             "on_progress": "on_task_end(node, state, attempt, duration, worker)",
+             "on_task_complete": "on_task_result(node, state, value), state 'success'",
+             "on_task_error": "on_task_result(node, state, value), state 'failed'"}
+    assert len(warned) == len(meant), warned
+    for message, (hook, event) in zip(warned, sorted(meant.items()), strict=True):
+        assert message == (
+            f"listener Hooks040 has {hook}(), a hook of webber.DAGCallbacks (0.4.0's "
+            f"callbacks), not a Listener event, so it is never called: on a Listener, "
+            f"{event}; or pass the hook as run(callbacks=DAGCallbacks({hook}=...))")
+
+
+def test_an_event_written_in_another_case_or_without_underscores_is_named(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # onTaskEnd and ontaskend are on_task_end as a newcomer may write it; only
+    # names starting with "on_" were looked at, so nothing said they were never called.
+    class Camel(Listener):
+        def onTaskEnd(self, *args: Any) -> None:
+            raise AssertionError("never called")
+
+        def ontaskstart(self, *args: Any) -> None:
+            raise AssertionError("never called")
+
+        def on_run_end(self, run: Any) -> None: ...
+
+        def only_a_helper(self) -> None: ...
+
+    dag = DAG()
+    dag.add_node(abs, -1)
+    assert dag.run(executor="inline", listeners=[Camel()]).ok
+    warned = sorted(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert [w.split("; the events")[0] for w in warned] == [
+        "listener Camel has onTaskEnd(), which is no event, so it is never called (did you "
+        "mean on_task_end?)",
+        "listener Camel has ontaskstart(), which is no event, so it is never called (did you "
+        "mean on_task_start?)",
+    ]

@@ -7,14 +7,16 @@
   var DATA = JSON.parse(document.getElementById("webber-data").textContent);
   var LIVE = DATA.live;
   var NS = "http://www.w3.org/2000/svg";
-  // The same colours as run.visualize() (webber/viz.py), plus "running".
+  // The same colours as run.visualize() (webber/viz.py), plus "running", and
+  // "stopped": running when the run was stopped (Ctrl-C), so never done.
   var COLORS = {
     pending: "#ffffff", running: "#bbdefb", success: "#c8e6c9", retried: "#ffe082",
-    failed: "#ffcdd2", skipped: "#eeeeee"
+    failed: "#ffcdd2", skipped: "#eeeeee", stopped: "#ffe0b2"
   };
   var EDGES = { Success: "#2e7d32", Failure: "#c62828", AnyCase: "#1565c0" };
   var OK = "#81c784", BAD = "#e57373", NOW = "#64b5f6";
-  var STRIP = { success: OK, retried: "#ffca28", failed: BAD, skipped: "#bdbdbd", running: NOW };
+  var STRIP = { success: OK, retried: "#ffca28", failed: BAD, skipped: "#bdbdbd", running: NOW,
+                stopped: "#ffb74d" };
   var COLLAPSE = 6;      // more tasks than this of one name on one level: one box
   var MAX_LINES = 2000;  // printed lines kept in the output panel
   var W = 170, H = 46, GX = 22, GY = 56, PAD = 16;
@@ -107,6 +109,9 @@
     b.line.forEach(function (l) { lines.push(l); });
     b.tb.forEach(function (e) { var t = tasks.get(e[0]); if (t) t.tb = e[1]; });
     if (b.done) { duration = b.done[0]; allOk = b.done[1]; finished = true; }
+    if (b.done && b.done[1] === null) {  // stopped: what ran then will never end
+      tasks.forEach(function (t) { if (t.state === "running") t.state = "stopped"; });
+    }
     seen = b.to;
   }
 
@@ -230,7 +235,7 @@
   }
 
   function tally(members) {
-    var c = { pending: 0, running: 0, success: 0, retried: 0, failed: 0, skipped: 0 };
+    var c = { pending: 0, running: 0, success: 0, retried: 0, failed: 0, skipped: 0, stopped: 0 };
     members.forEach(function (t) { c[t.state] += 1; });
     return c;
   }
@@ -238,7 +243,8 @@
   function stateOf(g, c) {
     if (g.members.length === 1) return g.members[0].state;
     if (c.failed) return "failed";
-    if (c.running || (c.pending && c.pending < g.members.length)) return "running";
+    if (c.running || (!finished && c.pending && c.pending < g.members.length)) return "running";
+    if (c.stopped) return "stopped";
     if (c.pending) return "pending";
     if (c.retried) return "retried";
     return c.success ? "success" : "skipped";
@@ -253,7 +259,7 @@
         if (one.map) small += " \u00b7 " + one.items + " items";
         tip = one.name + " (" + one.id + "): " + state + (one.error ? "\n" + one.error : "");
       } else {
-        var done = g.members.length - c.pending - c.running;
+        var done = g.members.length - c.pending - c.running - c.stopped;
         small = done + "/" + g.members.length + " done" + (c.failed ? ", " + c.failed + " failed" : "");
         tip = g.name + ": " + g.members.length + " tasks, " + small;
       }
@@ -267,7 +273,7 @@
       if (!one) {  // a strip of the members' states along the box's bottom
         g.strip.textContent = "";
         var x = 0;
-        ["success", "retried", "failed", "skipped", "running"].forEach(function (s) {
+        ["success", "retried", "failed", "skipped", "running", "stopped"].forEach(function (s) {
           var w = (W - 12) * c[s] / g.members.length;
           if (w > 0) svg("rect", { x: 6 + x, y: H - 7, width: w, height: 4, fill: STRIP[s] }, g.strip);
           x += w;
@@ -293,7 +299,8 @@
     counts.textContent = "";
     [[done + "/" + total + " done", "done"], [c.running + " running", "running"],
      [c.success + c.retried + " succeeded", "success"], [c.failed + " failed", "failed"],
-     [c.skipped + " skipped", "skipped"]].forEach(function (p) {
+     [c.skipped + " skipped", "skipped"]].concat(c.stopped ? [[c.stopped + " stopped", "stopped"]] : [])
+     .forEach(function (p) {
       html("span", p[0], counts).setAttribute("data-count", p[1]);
     });
     var bar = document.getElementById("bar");
@@ -301,7 +308,7 @@
     bar.setAttribute("aria-valuenow", String(done));
     bar.setAttribute("aria-valuemax", String(total));
     [["success", c.success + c.retried, OK], ["failed", c.failed, BAD], ["skipped", c.skipped, "#bdbdbd"],
-     ["running", c.running, NOW]].forEach(function (p) {
+     ["running", c.running, NOW], ["stopped", c.stopped, STRIP.stopped]].forEach(function (p) {
       if (!p[1]) return;
       var d = html("div", null, bar);
       d.style.width = (100 * p[1] / Math.max(total, 1)) + "%";
