@@ -95,3 +95,13 @@ def test_an_async_task_s_function_is_typed_as_a_coroutine_function() -> None:
         return assert_type(await fetch.fn(2), list[int])
 
     assert asyncio.run(outside()) == [0, 1]
+
+
+def test_a_lazy_stream_is_typed_as_an_iterator_and_the_other_as_a_list() -> None:
+    from collections.abc import Iterator
+
+    from webber import stream
+
+    outputs = assert_type(stream([1, 2], double, executor="inline", lazy=True), Iterator[Any])
+    assert list(outputs) == [2, 4]
+    assert assert_type(stream([1, 2], double, executor="inline"), list[Any]) == [2, 4]

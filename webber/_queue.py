@@ -7,8 +7,8 @@ iterable and a sequence of tasks.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from webber import _context
 from webber._checks import check_call
@@ -30,6 +30,7 @@ from webber._stream import (
     check_executor,
     check_maxsize,
     check_repeat,
+    iter_stream,
     run_stream,
 )
 from webber._task import Task
@@ -256,6 +257,18 @@ def _check_link(store: GraphStore, u: str, v: str | None, where: str) -> None:
             )
 
 
+@overload
+def stream(items: Iterable[Any], /, *stages: Callable[..., Any],
+           executor: str | Executor | None = None, maxsize: int = DEFAULT_MAXSIZE,
+           lazy: Literal[False] = False) -> list[Any]: ...
+
+
+@overload
+def stream(items: Iterable[Any], /, *stages: Callable[..., Any],
+           executor: str | Executor | None = None, maxsize: int = DEFAULT_MAXSIZE,
+           lazy: Literal[True]) -> Iterator[Any]: ...
+
+
 @tells_keywords("option")
 def stream(
     items: Iterable[Any],
@@ -263,7 +276,8 @@ def stream(
     *stages: Callable[..., Any],
     executor: str | Executor | None = None,
     maxsize: int = DEFAULT_MAXSIZE,
-) -> list[Any]:
+    lazy: bool = False,
+) -> list[Any] | Iterator[Any]:
     """Stream ``items`` through ``stages`` (``@task`` functions or plain
     callables), each called with the previous one's output; the last stage's
     outputs, in order. All stages work at once, with at most ``maxsize``
@@ -273,6 +287,10 @@ def stream(
 
     Outside a flow it runs now. Inside ``with Flow():`` it records one node
     (``items`` may be a Promise) and returns the Promise of that list.
+
+    ``lazy=True`` (outside a flow) returns an iterator of the outputs, each as
+    soon as it is out: ``items`` are read as the first stage takes them (they
+    may be endless), and a ``break`` out of the loop over it stops every stage.
 
     >>> from webber import Flow, stream, task
     >>> @task
@@ -292,15 +310,17 @@ def stream(
         _check_items(items)
     steps = _stages_of(stages)
     check_maxsize("stream()", maxsize)
+    if not isinstance(lazy, bool):
+        raise OptionError(f"stream(): lazy={lazy!r} is not a bool; lazy= takes True (an "
+                          f"iterator of the outputs as they come) or False (their list)")
     flow = _context.active_flow.get()
     if flow is None:
-        if isinstance(items, Promise):
-            raise TaskDefinitionError(
-                f"stream(): the items are {items!r}, the result of a task of a flow; call "
-                f"stream() inside `with Flow():` to stream it when the flow runs, or pass "
-                f"the result: stream(run[promise], ...)"
-            )
-        return run_stream(steps, executor, items=items, maxsize=maxsize)
+        return _stream_now(items, steps, executor, maxsize, lazy)
+    if lazy:
+        raise TaskDefinitionError(
+            "stream(lazy=True) inside `with Flow():`: a flow's node holds its result, the "
+            "list of outputs; call it without lazy= here, or lazily outside the flow"
+        )
     check_executor(executor)  # (else told only when the flow runs)
     name = "stream(" + ", ".join(stage.name for stage in steps) + ")"
     flow._check_promises(find_promises(items), name, False)
@@ -310,6 +330,20 @@ def stream(
         _stream_node, TaskOptions(name), (items, tuple(steps), executor, maxsize), {}, False
     )
     return Promise._bound(n, flow)  # type: ignore[return-value]  # stands in for the list
+
+
+def _stream_now(items: Iterable[Any], steps: list[Stage], executor: str | Executor | None,
+                maxsize: int, lazy: bool) -> list[Any] | Iterator[Any]:
+    """stream() outside a flow: the outputs now (or, lazily, as they come)."""
+    if isinstance(items, Promise):
+        raise TaskDefinitionError(
+            f"stream(): the items are {items!r}, the result of a task of a flow; call "
+            f"stream() inside `with Flow():` to stream it when the flow runs, or pass "
+            f"the result: stream(run[promise], ...)"
+        )
+    if lazy:
+        return iter_stream(steps, executor, items=items, maxsize=maxsize)
+    return run_stream(steps, executor, items=items, maxsize=maxsize)
 
 
 def _stream_node(

@@ -25,6 +25,7 @@ import contextlib
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -44,6 +45,7 @@ __all__ = [
     "check_executor",
     "check_maxsize",
     "check_repeat",
+    "iter_stream",
     "name_failure",
     "run_stream",
 ]
@@ -192,18 +194,39 @@ def run_stream(
     times, whichever comes first. ``executor`` None: the configured default
     (``webber.config.executor``, ``WEBBER_EXECUTOR``, processes), as for a run.
     """
+    return list(iter_stream(stages, executor, items=items, halt_condition=halt_condition,
+                            iterations=iterations, maxsize=maxsize))
+
+
+def iter_stream(
+    stages: Sequence[Stage],
+    executor: str | Executor | None = None,
+    *,
+    items: Iterable[Any] | None = None,
+    halt_condition: Callable[[Any], object] | None = None,
+    iterations: int | None = None,
+    maxsize: int = DEFAULT_MAXSIZE,
+) -> Iterator[Any]:
+    """:func:`run_stream`'s outputs one at a time, in order, each as soon as it
+    is out: the items are read only as stage 0 takes them (an endless source
+    is fine), and closing it (a ``break`` out of the loop over it) stops
+    every stage. The stream's loop runs while the caller waits for the next
+    output: a timeout is noticed then."""
     if executor is None:
         from webber._config import config
 
         executor = config.default_executor()
     check_maxsize("stream()", maxsize)
     if not stages:
-        return list(items) if items is not None else []
+        return iter(items if items is not None else ())
     _output.ensure_handler()
+    return _outputs(_Stream(stages, executor, items, halt_condition, iterations, maxsize))
+
+
+def _outputs(stream: _Stream) -> Iterator[Any]:
     with _output.redirected():
-        stream = _Stream(stages, executor, items, halt_condition, iterations, maxsize)
         try:
-            return stream.run()
+            yield from stream.each()
         except BaseException as error:
             _let_go(error)
             raise
@@ -249,13 +272,18 @@ class _Stream:
         self.taken = [0] * count
         self.produced = 0  # items the source gave (or root calls begun)
         self.exhausted = self.limit == 0
-        self.results: list[Any] = []
+        #: the last stage's outputs, in order, not yet handed out; and how many were
+        self.results: deque[Any] = deque()
+        self.delivered = 0
         self.batch: dict[int, tuple[Executor, list[Job]]] = {}
 
     # -- the loop -------------------------------------------------------------------
-    def run(self) -> list[Any]:
+    def each(self) -> Iterator[Any]:
+        """The outputs, in order, as they come out; a failure is raised after
+        the outputs that came out before it, every stage stopped."""
         started: list[Executor] = []
         finished = False
+        failure: Exception | None = None
         try:
             for ex in self.executors:
                 if not any(ex is s for s in started):
@@ -263,14 +291,24 @@ class _Stream:
                     ex.start(self.inbox.put)
                     started.append(ex)
             self._pump()
-            while not self._done():
+            while True:
+                while self.results:
+                    yield self.results.popleft()
+                if self._done():
+                    break
                 self.inbox.wait(self._started, self._finished)
                 self._pump()
             finished = True
-        finally:
+        except Exception as error:
+            failure = error
+        finally:  # (also when the caller stops early: GeneratorExit at the yield)
             for ex in started:
                 ex.stop(cancel=not finished)
-        return self.results
+        if failure is not None:
+            self._deliver()
+            yield from self.results
+            self.results.clear()
+            raise failure
 
     def _done(self) -> bool:
         return self.exhausted and not any(self.inflight) and not any(self.ready)
@@ -282,9 +320,8 @@ class _Stream:
     def _pump(self) -> None:
         """Move every item that can move (downstream first, to free room), then
         submit the jobs of this pass together, per executor."""
+        self._deliver()
         last = len(self.stages) - 1
-        while self.ready[last] and len(self.results) in self.ready[last]:
-            self.results.append(fetch(self.ready[last].pop(len(self.results))))
         for k in range(last, 0, -1):
             ready = self.ready[k - 1]
             while self._room(k) and self.taken[k] in ready:
@@ -314,6 +351,13 @@ class _Stream:
         batch, self.batch = self.batch, {}
         for ex, jobs in batch.values():
             ex.submit_many(jobs)
+
+    def _deliver(self) -> None:
+        """The last stage's outputs that are next in order, to hand out."""
+        outputs = self.ready[-1]
+        while outputs and self.delivered in outputs:
+            self.results.append(fetch(outputs.pop(self.delivered)))
+            self.delivered += 1
 
     def _submit(self, k: int, job: Job) -> None:
         self.inflight[k][job.index] = job  # type: ignore[index]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import threading
 from pathlib import Path
@@ -239,7 +240,7 @@ def test_stream_refuses_bad_values_at_the_call_naming_the_argument() -> None:
                 rf"the default is 16\)$")):
             stream([1], abs, executor="inline", maxsize=bad)  # type: ignore[arg-type]
     with pytest.raises(OptionError, match=r"^stream\(\) takes no max_size=; did you mean "
-                                          r"maxsize=\? its options: executor=, maxsize=$"):
+                                          r"maxsize=\? its options: executor=, maxsize=, lazy=$"):
         stream([1], abs, executor="inline", max_size=2)  # type: ignore[call-arg]
     promised = Flow()
     with promised:
@@ -409,3 +410,45 @@ def test_an_item_past_its_stage_timeout_fails_on_every_executor(executor: str) -
         stream(range(3), limited, executor=executor)
     assert "item 1 of the stream" in caught.value.__notes__[0]
     assert stream([0, 2], limited, executor=executor) == [0, 2]
+
+
+def test_a_lazy_stream_gives_the_outputs_in_order_as_the_list_would(executor: str) -> None:
+    outputs = stream(["1", "2", "3"], parse, double, executor=executor, lazy=True)
+    assert not isinstance(outputs, list)
+    assert list(outputs) == stream(["1", "2", "3"], parse, double, executor=executor) == [2, 4, 6]
+
+
+def test_leaving_a_lazy_stream_of_an_endless_source_stops_every_stage(executor: str) -> None:
+    # (an endless source is what a lazy stream is for: a list would never be made)
+    pulled: list[int] = []
+
+    def endless() -> Any:
+        for i in itertools.count():
+            pulled.append(i)
+            yield i
+
+    taken = []
+    for output in stream(endless(), square, abs, executor=executor, lazy=True, maxsize=4):
+        taken.append(output)
+        if len(taken) == 5:
+            break
+    assert taken == [0, 1, 4, 9, 16]
+    # read only as the stages took them: each holds 4 at most, and the outputs in hand
+    assert len(pulled) <= 5 + 4 * 3
+    # the next stream runs (nothing of this one holds its executor or workers)
+    assert stream([3], square, executor=executor) == [9]
+
+
+def test_a_lazy_stream_raises_a_failure_where_the_loop_reads_it(executor: str) -> None:
+    outputs = stream(range(10), bad_on_three, executor=executor, lazy=True)
+    assert [next(outputs) for _ in range(3)] == [0, 1, 2]
+    with pytest.raises(ValueError, match="bad item") as caught:
+        next(outputs)
+    assert "item 3 of the stream" in caught.value.__notes__[0]
+
+
+def test_a_lazy_stream_is_refused_in_a_flow_and_lazy_must_be_a_bool() -> None:
+    with Flow(), pytest.raises(TaskDefinitionError, match=r"stream\(lazy=True\) inside"):
+        stream(["1"], parse, lazy=True)
+    with pytest.raises(OptionError, match=r"^stream\(\): lazy='yes' is not a bool"):
+        stream(["1"], parse, lazy="yes")  # type: ignore[call-overload]
