@@ -9,9 +9,11 @@ there every time.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -270,3 +272,54 @@ def test_a_sigterm_handler_that_exits_ends_the_run_and_the_program(executor: str
     """)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 3, out.stdout + out.stderr
     assert "second ran" not in out.stdout and "after the run" not in out.stdout, out.stdout
+
+
+def test_lazy_inline_streams_closed_in_any_order_put_the_handlers_back() -> None:
+    # Each inline run wraps SIGINT's handler (and SIGTERM's, when it is
+    # Python's); two lazy streams end in any order, unlike runs. Before one
+    # wrapper was shared, the one closed last put back the other's wrapper:
+    # a stopped stream's handler stayed for good.
+    import webber
+
+    def on_term(signum: int, frame: object) -> None:
+        raise SystemExit(3)
+
+    before = signal.signal(signal.SIGTERM, on_term)
+    try:
+        first = webber.stream(range(100), abs, executor="inline", lazy=True)
+        second = webber.stream(range(100), abs, executor="inline", lazy=True)
+        assert (next(first), next(second)) == (0, 0)
+        assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        first.close()
+        assert next(second) == 1
+        second.close()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGTERM) is on_term
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def test_a_signal_handled_in_the_loop_over_a_lazy_inline_stream_is_not_raised_again() -> None:
+    # It landed in the caller's own code, between two outputs, not in a task.
+    import os
+
+    import webber
+
+    def on_term(signum: int, frame: object) -> None:
+        raise SystemExit(3)
+
+    before = signal.signal(signal.SIGTERM, on_term)
+    try:
+        outputs = webber.stream(range(5), abs, executor="inline", lazy=True)
+        taken = []
+        for output in outputs:
+            taken.append(output)
+            if output == 1:
+                try:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    time.sleep(1)  # (the handler runs at the next bytecode: not this long)
+                except SystemExit:
+                    pass
+        assert taken == [0, 1, 2, 3, 4]
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -9,9 +9,10 @@ Signals: a task that *raises* KeyboardInterrupt or SystemExit fails like any
 task, but the user's Ctrl-C stops the run, and so does a SIGTERM handler that
 raises (``signal.signal(SIGTERM, lambda *_: sys.exit(0))``, as services
 install): the program ends as it asked. Each arrives as an exception in
-this thread, inside the task; to tell them apart, a run in the main thread
-wraps the handlers of SIGINT and (when it is Python's) SIGTERM with one that
-notes what the handler raised, and raises it again once the task returns.
+this thread, inside the task; to tell them apart, while inline runs go on in
+the main thread the handlers of SIGINT and (when it is Python's) SIGTERM are
+wrapped with one that notes what the handler raised in each run whose task
+it landed in, which raises it again once the task returns (:class:`_Signals`).
 """
 
 from __future__ import annotations
@@ -43,39 +44,26 @@ class InlineExecutor(Executor):
     def __init__(self, max_workers: int | None = None) -> None:
         super().__init__(max_workers)
         self._report: Report | None = None
-        #: what a signal's handler raised during this run (see the module doc)
+        #: what a signal's handler raised in this run's task (see the module doc)
         self._raised: BaseException | None = None
-        #: the handlers this run wrapped, to put back at its stop
-        self._previous: dict[int, Any] = {}
 
     def start(self, report: Report) -> None:
         self._report = report
         self._raised = None
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for signum in _WRAPPED:
-            previous = signal.getsignal(signum)
-            if signum == signal.SIGINT or callable(previous):  # (else it raises nothing)
-                # Noted before the swap: a signal right after it is this run's,
-                # and the run's stop (see _engine) must find what to put back.
-                self._previous[signum] = previous
-                signal.signal(signum, self._on_signal)
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        previous = self._previous.get(signum)
-        try:
-            if callable(previous):
-                previous(signum, frame)  # Python's own SIGINT handler raises KeyboardInterrupt
-            elif previous != signal.SIG_IGN:
-                raise KeyboardInterrupt
-        except BaseException as raised:
-            self._raised = raised
-            raise
+        if threading.current_thread() is threading.main_thread():
+            _signals.join(self)
 
     def submit(self, job: Job) -> None:
         assert self._report is not None, "InlineExecutor.submit() before start()"
-        # The engine only enqueues outcomes, so running here cannot recurse.
-        release(run_chain(job, self._report, self._report if self.report_starts else None))
+        tasks = _signals.tasks if self in _signals.users else None
+        if tasks is not None:
+            tasks.append(self)
+        try:
+            # The engine only enqueues outcomes, so running here cannot recurse.
+            release(run_chain(job, self._report, self._report if self.report_starts else None))
+        finally:
+            if tasks is not None:
+                tasks.remove(self)
         raised, self._raised = self._raised, None
         if raised is not None:
             # A signal's handler raised in the task (Ctrl-C, or a SIGTERM handler's
@@ -86,10 +74,55 @@ class InlineExecutor(Executor):
     def stop(self, cancel: bool = False) -> None:
         self._report = None
         self._raised = None
-        previous, self._previous = self._previous, {}
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        _signals.leave(self)
 
 
-#: the signals whose handlers a run in the main thread wraps (see the module doc)
-_WRAPPED = (signal.SIGINT, signal.SIGTERM)
+class _Signals:
+    """The one wrapper of the SIGINT and SIGTERM handlers that the inline
+    executors in use in the main thread share: put in by the first to start,
+    the handlers it wrapped put back by the last to stop. One for all, not
+    one each: a lazy stream's executors stop in any order, and each putting
+    back what it found would put back a stopped one's."""
+
+    def __init__(self) -> None:
+        #: the executors started in the main thread and not stopped
+        self.users: set[InlineExecutor] = set()
+        #: the executors whose task runs now, innermost last (a task may run a flow)
+        self.tasks: list[InlineExecutor] = []
+        #: signal -> the handler wrapped
+        self.previous: dict[int, Any] = {}
+
+    def join(self, executor: InlineExecutor) -> None:
+        first = not self.users
+        self.users.add(executor)  # (before the swap: a Ctrl-C right after it stops this run)
+        if first:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                previous = signal.getsignal(signum)
+                if signum == signal.SIGINT or callable(previous):  # (else it raises nothing)
+                    self.previous[signum] = previous
+                    signal.signal(signum, self.handle)
+
+    def leave(self, executor: InlineExecutor) -> None:
+        if executor not in self.users:
+            return
+        self.users.discard(executor)
+        if not self.users:
+            previous, self.previous = self.previous, {}
+            for signum, handler in previous.items():
+                if signal.getsignal(signum) == self.handle:  # (else the program's own since)
+                    signal.signal(signum, handler)
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        previous = self.previous.get(signum)
+        try:
+            if callable(previous):
+                previous(signum, frame)  # Python's own SIGINT handler raises KeyboardInterrupt
+            elif previous != signal.SIG_IGN:
+                raise KeyboardInterrupt
+        except BaseException as raised:
+            for executor in self.tasks:
+                executor._raised = raised
+            raise
+
+
+_signals = _Signals()
