@@ -338,6 +338,27 @@ class _Router:
 _lock = threading.Lock()
 _active = 0
 _saved: dict[str, Any] = {}
+#: every router made, by its stream's name and the stream it stands in for, kept
+#: while that stream is open and used again for it: print() holds sys.stdout
+#: without a reference of its own between the writes of its arguments (Python
+#: before 3.12.10 and 3.13.3), so a router that a run ending in another thread
+#: put away must outlive that print (freed, the process died of a SIGSEGV)
+_routers: dict[tuple[str, int], _Router] = {}
+
+
+def _router(original: TextIO, name: str) -> _Router:
+    """The router standing in for ``original``: made once, then kept (see _routers)."""
+    for key, router in list(_routers.items()):
+        try:
+            closed = bool(router._original.closed)
+        except Exception:  # a stream of the user's own, without .closed
+            closed = False
+        if closed:  # nothing can write through it any more: let it go
+            del _routers[key]
+    key = (name, id(original))  # the router holds original: its id stays its own
+    if key not in _routers:
+        _routers[key] = _Router(original, name)
+    return _routers[key]
 
 
 @contextmanager
@@ -350,7 +371,7 @@ def redirected() -> Iterator[None]:
         if _active == 0:
             for name in ("stdout", "stderr"):
                 original = getattr(sys, name)
-                _saved[name] = router = None if original is None else _Router(original, name)
+                _saved[name] = router = None if original is None else _router(original, name)
                 if router is not None:
                     setattr(sys, name, router)
             _tag_records()
