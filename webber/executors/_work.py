@@ -388,9 +388,12 @@ def run_links(
 
 
 def _step(report: Report, begun: Callable[[Started], None] | None, failed: list[BaseException],
-          link: Job, previous: tuple[Any] | None) -> tuple[bool, Any]:
+          cancelled: threading.Event | None, link: Job,
+          previous: tuple[Any] | None) -> tuple[bool, Any]:
     """One link of :func:`run_chain`."""
     if previous is not None:
+        if cancelled is not None and cancelled.is_set():
+            return False, None  # (the run was called off: its engine hears no more)
         link = feed(link, previous[0])
     outcome = run_job(link, report if link.timeout is not None else begun)
     report(outcome)
@@ -399,16 +402,17 @@ def _step(report: Report, begun: Callable[[Started], None] | None, failed: list[
     return outcome.ok, outcome.value
 
 
-def run_chain(job: Job, report: Report,
-              begun: Callable[[Started], None] | None) -> list[BaseException]:
+def run_chain(job: Job, report: Report, begun: Callable[[Started], None] | None,
+              cancelled: threading.Event | None = None) -> list[BaseException]:
     """Run ``job`` and its links in this thread, reporting an Outcome for each,
     and its Started: to ``report`` for a job with a timeout (its clock starts
-    there), else to ``begun`` (None: the engine wants no starts). Returns the
-    failures, for the caller to :func:`release` the frames that ran them."""
+    there), else to ``begun`` (None: the engine wants no starts); no link
+    starts once ``cancelled`` is set. Returns the failures, for the caller to
+    :func:`release` the frames that ran them."""
 
     failed: list[BaseException] = []
     # (not a closure: a frame holds its function, a closure its cells -- see release)
-    step = functools.partial(_step, report, begun, failed)
+    step = functools.partial(_step, report, begun, failed, cancelled)
     if job.links:
         run_links((job, *job.links), step)
     else:

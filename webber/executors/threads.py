@@ -54,6 +54,8 @@ class _Threads:
         #: the jobs the engine gave up on (past their timeout), as (key, attempt):
         #: each holds a thread beyond ``size`` until it ends, and its thread then retires
         self.abandoned: set[tuple[tuple[str, int | None], int]] = set()
+        #: set when the run is called off (Ctrl-C, its arun cancelled)
+        self.cancelled = threading.Event()
 
     def submit(self, job: Job) -> None:
         self.jobs.put(job)
@@ -102,7 +104,7 @@ class _Threads:
                 self.jobs.put(None)  # (for the next thread: see stop)
                 return
             # run_chain reports every outcome itself and never raises for a task.
-            release(run_chain(job, self.report, hold))
+            release(run_chain(job, self.report, hold, self.cancelled))
             with self.lock:
                 if self.abandoned and (job.key, job.attempt) in self.abandoned:
                     self.abandoned.discard((job.key, job.attempt))
@@ -121,7 +123,9 @@ class _Threads:
                 fresh.append(started)
         return fresh
 
-    def stop(self, wait: bool) -> None:
+    def stop(self, wait: bool, cancel: bool = False) -> None:
+        if cancel:
+            self.cancelled.set()  # (a chain being run starts no more links)
         try:
             if not wait:
                 # Drop what has not started (Ctrl-C, or an abandoned task's run).
@@ -218,4 +222,4 @@ class ThreadExecutor(Executor):
             if threads is not None:
                 # Don't wait for a thread that is still running an abandoned
                 # (timed-out) task, or for queued work after Ctrl-C.
-                threads.stop(wait=not (cancel or self._abandoned))
+                threads.stop(wait=not (cancel or self._abandoned), cancel=cancel)
