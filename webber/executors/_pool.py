@@ -188,6 +188,8 @@ class Pool:
         return None
 
     def _dispatch(self) -> None:
+        if self.closed:  # (results read as it shut down: a worker now would be nobody's)
+            return
         while (session := self._next_session()) is not None:
             idle = self._takers(session)
             if not idle:
