@@ -1060,3 +1060,15 @@ def test_a_first_run_that_may_run_nothing_starts_no_worker_before_it_compiles(
     assert dag.run(executor="processes", resume=first)[n] == 3
     assert seen == [0, 0]
     assert _workers() == []
+
+
+def test_a_first_run_of_an_empty_flow_starts_no_worker(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    # It runs nothing: a worker started for it stayed for the rest of the script.
+    dag = DAG()
+    seen = _pool_at_compile(monkeypatch, dag)
+    with caplog.at_level(logging.WARNING, logger="webber"):
+        assert dag.run(executor="processes").ok
+    assert "has no tasks to run" in caplog.text
+    assert seen == [0]
+    assert _workers() == []
