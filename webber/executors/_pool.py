@@ -325,10 +325,12 @@ class Pool:
                 return
             had = min(self.size, len(self.procs) + 1)
             self._dispatch()
-            if len(self.procs) < had:
+            if len(self.procs) < had and proc.up:
                 # Replace it now, not at the next run's first task: the pool
                 # keeps its size (and the next run its warm start). If that
                 # fails (no fds, no memory), the next task spawns one instead.
+                # Not one that died as it started: where each does (a broken
+                # environment), replacing it at once would start them for ever.
                 with contextlib.suppress(OSError):
                     self._spawn()
         if blamed and not tasks[0].abandoned:
