@@ -392,6 +392,40 @@ def test_row02_an_idle_worker_killed_before_it_read_its_batch_blames_no_task(
     then_works()
 
 
+def test_row02_a_portable_worker_killed_before_it_connects_fails_no_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The portable path: the first run's first worker (started before its
+    flow compiles) killed before it read its token. The run failed with the
+    BrokenPipeError of writing the token, raised from that early start; now
+    a worker comes up when a job needs one and each task runs once."""
+    import subprocess as sp
+
+    webber.shutdown()
+    monkeypatch.setenv("WEBBER_POOL", "portable")
+    popen, killed = sp.Popen, []
+
+    def dies_at_once(*args: Any, **kwargs: Any) -> Any:
+        started = popen(*args, **kwargs)
+        if not killed:
+            killed.append(started.pid)
+            os.kill(started.pid, signal.SIGKILL)
+            _dead(started.pid)
+        return started
+
+    monkeypatch.setattr(sp, "Popen", dies_at_once)
+    log = tmp_path / "ran"
+    dag = DAG()
+    nodes = [dag.add_node(_count_run, str(log), i) for i in range(10)]
+    run = dag.run(executor="processes", max_workers=1)
+    assert len(killed) == 1
+    assert run.failed == [] and [run[n] for n in nodes] == list(range(10))
+    assert all(len(run.attempts[n]) == 1 for n in nodes)
+    assert sorted(map(int, log.read_text().split())) == list(range(10))
+    monkeypatch.undo()
+    webber.shutdown()
+
+
 def _settled(pool: Any) -> list[Any]:
     """``pool``'s workers once none is starting (the receiver thread had
     each death; a replacement joins the pool in the same step)."""

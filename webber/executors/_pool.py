@@ -142,7 +142,10 @@ class Pool:
         """Start a worker if there is none, before any job (see ProcessExecutor._prepare)."""
         with self.lock:
             if not (self.procs or self.closed):
-                self._spawn()
+                # Only a head start: if it fails (the portable path's worker
+                # killed before it connected, no fds), a job starts one.
+                with contextlib.suppress(OSError):
+                    self._spawn()
 
     def _close(self, proc: Proc, kill: bool = True) -> None:
         """Forget ``proc``; kill its tree first when ``kill``."""
