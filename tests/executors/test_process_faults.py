@@ -426,6 +426,41 @@ def test_row02_a_portable_worker_killed_before_it_connects_fails_no_run(
     webber.shutdown()
 
 
+def test_row02_a_portable_worker_killed_before_it_connects_as_the_pool_grows_is_no_error(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The portable path: the second worker, started as the pool grows to the
+    run's max_workers, killed before it read its token. Its BrokenPipeError
+    came out of the pool's grow timer as a thread's traceback on stderr (or
+    failed the run, when the pool grew as jobs were submitted); the worker
+    there takes the jobs instead."""
+    import subprocess as sp
+
+    webber.shutdown()
+    monkeypatch.setenv("WEBBER_POOL", "portable")
+    popen, started = sp.Popen, []
+
+    def second_dies(*args: Any, **kwargs: Any) -> Any:
+        worker = popen(*args, **kwargs)
+        started.append(worker.pid)
+        if len(started) == 2:
+            os.kill(worker.pid, signal.SIGKILL)
+            _dead(worker.pid)
+        return worker
+
+    monkeypatch.setattr(sp, "Popen", second_dies)
+    dag = DAG()
+    nodes = [dag.add_node(str, i) for i in range(2000)]
+    run = dag.run(executor="processes", max_workers=2)
+    assert len(started) >= 2
+    assert run.failed == [] and [run[n] for n in nodes] == [str(i) for i in range(2000)]
+    assert all(len(run.attempts[n]) == 1 for n in nodes)
+    monkeypatch.undo()
+    webber.shutdown()
+    err = capfd.readouterr().err
+    assert "Traceback" not in err, err
+
+
 def _settled(pool: Any) -> list[Any]:
     """``pool``'s workers once none is starting (the receiver thread had
     each death; a replacement joins the pool in the same step)."""

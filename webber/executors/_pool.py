@@ -198,7 +198,12 @@ class Pool:
             if not idle:
                 if len(self.procs) >= self.size or len(self.booting) >= BOOTING:
                     return  # (a worker coming up dispatches again)
-                idle = [self._spawn()]
+                try:
+                    idle = [self._spawn()]
+                except OSError:  # (the portable path's worker dead before it connected)
+                    if not self.procs:
+                        raise  # nobody to run them: the run fails with it
+                    return  # the workers there take the jobs; a later dispatch tries again
             pending = session.pending
             proc = near(pending[0], session, idle)
             # Share the run's queue among the workers it may use now (an async batch runs at once)
