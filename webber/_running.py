@@ -51,7 +51,7 @@ def run_graph(
 
         executor = config.default_executor()
     chosen = resolve_executor(executor, max_workers)
-    if resume is None and cache is None:
+    if resume is None and cache is None and len(dag):  # (an empty flow runs nothing)
         chosen._prepare()  # (the processes' first worker comes up while this compiles)
     plan = dag.compile()
     if not plan.nodes:

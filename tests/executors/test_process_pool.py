@@ -851,6 +851,66 @@ def test_a_run_whose_pool_another_thread_shuts_down_fails_instead_of_waiting_for
     assert "BrokenPipeError" not in err, err
 
 
+
+def test_results_read_as_the_pool_shuts_down_start_no_worker_it_would_not_stop(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ctrl-C (or webber.shutdown() in another thread) while a worker's results
+    # were being read: once the pool had closed, the receiver handed them over
+    # and dispatched the run's next queued job, to a worker it started for it
+    # -- in a closed pool, which nothing stopped after a Ctrl-C: it outlived
+    # webber.shutdown(), for good.
+    from tests.conftest import appears
+    from webber.executors import _pool, processes
+
+    release = tmp_path / "release"
+    arrived, go = threading.Event(), threading.Event()
+    finished = _pool.Pool.finished
+
+    def held_back(self: _pool.Pool, proc: Any, results: list[Any]) -> None:
+        if results and not arrived.is_set():
+            arrived.set()  # read off the pipe; handed over once the pool closed
+            assert go.wait(60)
+        finished(self, proc, results)
+        if self.closed:
+            started.extend(p.pid for p in self.procs)
+
+    started: list[int] = []
+    monkeypatch.setattr(_pool.Pool, "finished", held_back)
+    dag = DAG()
+    dag.add_node(appears, str(release))
+    dag.add_node(int, 2)  # queued behind it (a memory limit sends one job at a time)
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            dag.run(executor=ProcessExecutor(1, memory_limit="1TB"))
+            outcome.append(None)
+        except BaseException as e:
+            outcome.append(e)
+
+    running = threading.Thread(target=run)
+    running.start()
+    try:
+        deadline = time.monotonic() + 60
+        while processes._pool is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        pool = processes._pool
+        assert pool is not None
+    finally:
+        release.touch()
+    assert arrived.wait(60)
+    stopping = threading.Thread(target=webber.shutdown)
+    stopping.start()
+    while not pool.closed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.set()
+    stopping.join(60)
+    running.join(60)
+    assert len(outcome) == 1 and isinstance(outcome[0], webber.PoolClosedError), outcome
+    # (here the run, called off, kills its worker; a Ctrl-C's shutdown had come first)
+    assert started == []
+    assert pool.procs == [] and _workers() == []
+
 # -- a run called off while another goes on ---------------------------------------------
 def _pid_then_wait(pidfile: str, marker: str) -> bool:
     from tests.conftest import appears
@@ -999,4 +1059,16 @@ def test_a_first_run_that_may_run_nothing_starts_no_worker_before_it_compiles(
     assert dag.run(executor="processes", cache=str(tmp_path))[n] == 3
     assert dag.run(executor="processes", resume=first)[n] == 3
     assert seen == [0, 0]
+    assert _workers() == []
+
+
+def test_a_first_run_of_an_empty_flow_starts_no_worker(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    # It runs nothing: a worker started for it stayed for the rest of the script.
+    dag = DAG()
+    seen = _pool_at_compile(monkeypatch, dag)
+    with caplog.at_level(logging.WARNING, logger="webber"):
+        assert dag.run(executor="processes").ok
+    assert "has no tasks to run" in caplog.text
+    assert seen == [0]
     assert _workers() == []

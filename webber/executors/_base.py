@@ -310,7 +310,8 @@ class Executor(abc.ABC):
     def _prepare(self) -> None:  # noqa: B027 (optional hook)
         """Start now what takes long to start (a worker process), before the
         flow compiles, so that it comes up meanwhile. Called only when the
-        run will run tasks (not for ``resume=`` or ``cache=``: they may run none)."""
+        run will run tasks (not for ``resume=`` or ``cache=``: they may run none; nor for
+        a flow without tasks)."""
 
     def check(self, plan: Plan) -> None:  # noqa: B027 (optional hook)
         """Refuse, before anything runs, a plan this executor cannot run

@@ -142,7 +142,10 @@ class Pool:
         """Start a worker if there is none, before any job (see ProcessExecutor._prepare)."""
         with self.lock:
             if not (self.procs or self.closed):
-                self._spawn()
+                # Only a head start: if it fails (the portable path's worker
+                # killed before it connected, no fds), a job starts one.
+                with contextlib.suppress(OSError):
+                    self._spawn()
 
     def _close(self, proc: Proc, kill: bool = True) -> None:
         """Forget ``proc``; kill its tree first when ``kill``."""
@@ -188,12 +191,19 @@ class Pool:
         return None
 
     def _dispatch(self) -> None:
+        if self.closed:  # (results read as it shut down: a worker now would be nobody's)
+            return
         while (session := self._next_session()) is not None:
             idle = self._takers(session)
             if not idle:
                 if len(self.procs) >= self.size or len(self.booting) >= BOOTING:
                     return  # (a worker coming up dispatches again)
-                idle = [self._spawn()]
+                try:
+                    idle = [self._spawn()]
+                except OSError:  # (the portable path's worker dead before it connected)
+                    if not self.procs:
+                        raise  # nobody to run them: the run fails with it
+                    return  # the workers there take the jobs; a later dispatch tries again
             pending = session.pending
             proc = near(pending[0], session, idle)
             # Share the run's queue among the workers it may use now (an async batch runs at once)
@@ -323,10 +333,12 @@ class Pool:
                 return
             had = min(self.size, len(self.procs) + 1)
             self._dispatch()
-            if len(self.procs) < had:
+            if len(self.procs) < had and proc.up:
                 # Replace it now, not at the next run's first task: the pool
                 # keeps its size (and the next run its warm start). If that
                 # fails (no fds, no memory), the next task spawns one instead.
+                # Not one that died as it started: where each does (a broken
+                # environment), replacing it at once would start them for ever.
                 with contextlib.suppress(OSError):
                     self._spawn()
         if blamed and not tasks[0].abandoned:
