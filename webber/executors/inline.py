@@ -80,7 +80,8 @@ class InlineExecutor(Executor):
 class _Signals:
     """The one wrapper of the SIGINT and SIGTERM handlers that the inline
     executors in use in the main thread share: put in by the first to start,
-    the handlers it wrapped put back by the last to stop. One for all, not
+    the handlers it wrapped put back by the last to stop (or, stopped in another
+    thread, by the main thread later: see ``leave``). One for all, not
     one each: a lazy stream's executors stop in any order, and each putting
     back what it found would put back a stopped one's."""
 
@@ -96,6 +97,7 @@ class _Signals:
         first = not self.users
         self.users.add(executor)  # (before the swap: a Ctrl-C right after it stops this run)
         if first:
+            self._unwrap()  # (one left in by an executor stopped in another thread)
             for signum in (signal.SIGINT, signal.SIGTERM):
                 previous = signal.getsignal(signum)
                 if signum == signal.SIGINT or callable(previous):  # (else it raises nothing)
@@ -106,14 +108,24 @@ class _Signals:
         if executor not in self.users:
             return
         self.users.discard(executor)
-        if not self.users:
-            previous, self.previous = self.previous, {}
-            for signum, handler in previous.items():
-                if signal.getsignal(signum) == self.handle:  # (else the program's own since)
-                    signal.signal(signum, handler)
+        if not self.users and threading.current_thread() is threading.main_thread():
+            self._unwrap()
+        # Else only the main thread may set a handler (an executor is stopped
+        # where its lazy stream is dropped: a gc.collect() in another thread):
+        # the wrapper stays in, passing each signal on to the handler it
+        # wrapped, until the main thread's next inline run or the next signal.
+
+    def _unwrap(self) -> None:
+        """Put back the handlers wrapped (in the main thread)."""
+        previous, self.previous = self.previous, {}
+        for signum, handler in previous.items():
+            if signal.getsignal(signum) == self.handle:  # (else the program's own since)
+                signal.signal(signum, handler)
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         previous = self.previous.get(signum)
+        if not self.users:
+            self._unwrap()  # left in by an executor stopped in another thread
         try:
             if callable(previous):
                 previous(signum, frame)  # Python's own SIGINT handler raises KeyboardInterrupt
