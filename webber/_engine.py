@@ -46,6 +46,7 @@ from webber._limits import Limits
 from webber._plan import Plan, PlanNode
 from webber._run import Attempt, Recorder, Run, State
 from webber._verdicts import holds, log_failure, log_retry, ran_late, tell_final, timeout_error
+from webber.executors import _base
 from webber.executors._base import Column, ColumnOutcomes, Executor, Job, Outcome, Outcomes, Started
 from webber.executors._pickling import plain
 from webber.executors._sendable import ONE_SHOT, one_shot_error
@@ -110,26 +111,27 @@ class _Engine:
                         and not self.limits.caps)
         report = self.inbox.report(self._started, held)
         finished = False
-        try:  # (a Ctrl-C inside start too: stop undoes what of it was done)
-            self.executor.start(self.session.staging(report, self.states) if self.session
-                                else report)
-            self.decide.extend(n for n, node in nodes.items() if not node.parents)
-            self._decide_all()
-            while len(self.states) < len(nodes):
-                self._wait()
-            if self.session is not None:
-                self.session.flush(self.states)
-            finished = True
-        except BaseException:  # (Ctrl-C) the bar and the page show where the run stopped
-            if self.session is not None:
-                self.session.salvage(self.states)  # before a cluster of its own closes
-            if self.hooks.on_batch:
-                self.hooks.batch(self.record.rows, self.states, self.record.columns)
-            raise
-        finally:
-            self.executor.stop(cancel=not finished)
-            if self.session is not None:
-                self.session.discard()  # what was staged and not stored (see _cache_session)
+        with _base.in_use(self.executor):  # (before the try: refused, it stops nothing)
+            try:  # (a Ctrl-C inside start too: stop undoes what of it was done)
+                self.executor.start(self.session.staging(report, self.states) if self.session
+                                    else report)
+                self.decide.extend(n for n, node in nodes.items() if not node.parents)
+                self._decide_all()
+                while len(self.states) < len(nodes):
+                    self._wait()
+                if self.session is not None:
+                    self.session.flush(self.states)
+                finished = True
+            except BaseException:  # (Ctrl-C) the bar and the page show where the run stopped
+                if self.session is not None:
+                    self.session.salvage(self.states)  # before a cluster of its own closes
+                if self.hooks.on_batch:
+                    self.hooks.batch(self.record.rows, self.states, self.record.columns)
+                raise
+            finally:
+                self.executor.stop(cancel=not finished)
+                if self.session is not None:
+                    self.session.discard()  # what was staged and not stored (see _cache_session)
         return self._result(started, time.perf_counter() - t0)
 
     # -- waiting ------------------------------------------------------------------

@@ -37,7 +37,7 @@ from webber._graph import TaskOptions
 from webber._task_errors import TaskTimeoutError, add_note, message_of
 from webber._verdicts import ran_late
 from webber.executors import Executor, resolve_executor
-from webber.executors._base import Column, Job, Outcome, Started, fetch
+from webber.executors._base import Column, Job, Outcome, Started, fetch, in_use
 
 __all__ = [
     "DEFAULT_MAXSIZE",
@@ -282,11 +282,13 @@ class _Stream:
         """The outputs, in order, as they come out; a failure is raised after
         the outputs that came out before it, every stage stopped."""
         started: list[Executor] = []
+        holding = contextlib.ExitStack()  # each executor, held for this stream (in_use)
         finished = False
         failure: Exception | None = None
         try:
             for ex in self.executors:
                 if not any(ex is s for s in started):
+                    holding.enter_context(in_use(ex))  # (refused: not started, nor stopped)
                     ex.report_starts = False  # only jobs with a timeout need theirs
                     ex.start(self.inbox.put)
                     started.append(ex)
@@ -302,8 +304,9 @@ class _Stream:
         except Exception as error:
             failure = error
         finally:  # (also when the caller stops early: GeneratorExit at the yield)
-            for ex in started:
-                ex.stop(cancel=not finished)
+            with holding:
+                for ex in started:
+                    ex.stop(cancel=not finished)
         if failure is not None:
             self._deliver()
             yield from self.results

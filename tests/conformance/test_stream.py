@@ -452,3 +452,28 @@ def test_a_lazy_stream_is_refused_in_a_flow_and_lazy_must_be_a_bool() -> None:
         stream(["1"], parse, lazy=True)
     with pytest.raises(OptionError, match=r"^stream\(\): lazy='yes' is not a bool"):
         stream(["1"], parse, lazy="yes")  # type: ignore[call-overload]
+
+
+def test_an_executor_in_use_by_a_lazy_stream_is_refused_by_another_stream_or_run(
+    executor: str,
+) -> None:
+    # An executor instance serves one run at a time (its start() replaces the
+    # last one's session). Before, a second lazy stream on it, taken in turn
+    # with the first (zip), hung for good; a stream or run in the loop's body
+    # failed the first stream with "AssertionError: submit() before start()".
+    from webber.executors import resolve_executor
+
+    shared = resolve_executor(executor)
+    first = stream(range(12), square, abs, executor=shared, lazy=True, maxsize=2)
+    assert next(first) == 0
+    second = stream(range(12), abs, square, executor=shared, lazy=True, maxsize=2)
+    with pytest.raises(ExecutorError, match=r"in use by another run or stream"):
+        next(second)
+    with Flow() as flow:
+        doubled = double(1)
+    with pytest.raises(ExecutorError, match=r"in use by another run or stream"):
+        flow.run(executor=shared)
+    assert list(first) == [x * x for x in range(1, 12)]  # (it went on unharmed)
+    # once it ended, the executor serves the next, one after another
+    assert flow.run(executor=shared)[doubled] == 2
+    assert stream([3], square, executor=shared) == [9]
