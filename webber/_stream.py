@@ -276,6 +276,11 @@ class _Stream:
         self.results: deque[Any] = deque()
         self.delivered = 0
         self.batch: dict[int, tuple[Executor, list[Job]]] = {}
+        #: inline runs each job in this thread as it is submitted: one job a pass,
+        #: and an output handed out before the next (else item 0 waited for a
+        #: batch in every stage, and a lazy stream read items no one asked for)
+        self.one_by_one = any(ex.name == "inline" for ex in self.executors)
+        self.held_back = False  # (the last pass moved nothing: see _pump)
 
     # -- the loop -------------------------------------------------------------------
     def each(self) -> Iterator[Any]:
@@ -298,7 +303,8 @@ class _Stream:
                     yield self.results.popleft()
                 if self._done():
                     break
-                self.inbox.wait(self._started, self._finished)
+                if not self.held_back:  # (else nothing was submitted: none to wait for)
+                    self.inbox.wait(self._started, self._finished)
                 self._pump()
             finished = True
         except Exception as error:
@@ -322,16 +328,27 @@ class _Stream:
 
     def _pump(self) -> None:
         """Move every item that can move (downstream first, to free room), then
-        submit the jobs of this pass together, per executor."""
+        submit the jobs of this pass together, per executor. Inline: one job a
+        pass, none while an output waits to be handed out (see one_by_one)."""
         self._deliver()
+        self.held_back = self.one_by_one and bool(self.results)
+        if not self.held_back:
+            self._move()
+        batch, self.batch = self.batch, {}
+        for ex, jobs in batch.values():
+            ex.submit_many(jobs)
+
+    def _move(self) -> None:
+        budget = 1 if self.one_by_one else math.inf
         last = len(self.stages) - 1
         for k in range(last, 0, -1):
             ready = self.ready[k - 1]
-            while self._room(k) and self.taken[k] in ready:
+            while budget and self._room(k) and self.taken[k] in ready:
                 item = self.taken[k]
                 self.taken[k] += 1
                 self._submit(k, self.stages[k].job(item, 1, ready.pop(item)))
-        while self._room(0) and not self.exhausted:
+                budget -= 1
+        while budget and self._room(0) and not self.exhausted:
             if self.source is not None:
                 try:
                     value = next(self.source)
@@ -348,12 +365,10 @@ class _Stream:
                 if self.halt is not None and self.inflight[0]:
                     break  # whether to call the root again depends on this output
                 self._submit(0, self.stages[0].job(self.produced, 1, None))
+            budget -= 1
             self.produced += 1
             if self.produced >= self.limit:
                 self.exhausted = True
-        batch, self.batch = self.batch, {}
-        for ex, jobs in batch.values():
-            ex.submit_many(jobs)
 
     def _deliver(self) -> None:
         """The last stage's outputs that are next in order, to hand out."""

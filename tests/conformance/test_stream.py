@@ -477,3 +477,28 @@ def test_an_executor_in_use_by_a_lazy_stream_is_refused_by_another_stream_or_run
     # once it ended, the executor serves the next, one after another
     assert flow.run(executor=shared)[doubled] == 2
     assert stream([3], square, executor=shared) == [9]
+
+
+def test_a_lazy_inline_stream_hands_out_each_output_before_running_more() -> None:
+    # Inline runs each task in the consumer's thread, as it is submitted.
+    # Before, the first output of an endless two-stage stream came after 80
+    # calls (5 x maxsize: the loop filled every stage before handing it out),
+    # and a `break` after it had read 48 items for nothing.
+    calls: list[tuple[str, int]] = []
+
+    def first(x: int) -> int:
+        calls.append(("first", x))
+        return x
+
+    def second(x: int) -> int:
+        calls.append(("second", x))
+        return x
+
+    outputs = stream(itertools.count(), first, second, executor="inline", lazy=True)
+    assert next(outputs) == 0
+    assert calls == [("first", 0), ("second", 0)]
+    assert next(outputs) == 1
+    assert calls[2:] == [("first", 1), ("second", 1)]
+    outputs.close()
+    # (the list form gives the same outputs, in order)
+    assert stream(range(40), first, second, executor="inline") == list(range(40))
