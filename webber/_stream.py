@@ -14,9 +14,10 @@ two stages at most ``maxsize`` items wait or run, so a fast source cannot
 fill memory: the loop takes the next item only when stage 0 has room.
 
 An item that fails is retried if its stage has retries; after the last
-attempt the stream stops (every stage's executor is stopped, so nothing
-hangs) and the item's own exception is raised, with a note naming the item
-and the stage. Items reach the next stage in order even when one is retried.
+attempt the items before it finish, then the stream stops (every stage's
+executor is stopped, so nothing hangs) and the item's own exception is
+raised, with a note naming the item and the stage. Items reach the next
+stage in order even when one is retried.
 """
 
 from __future__ import annotations
@@ -281,11 +282,14 @@ class _Stream:
         #: batch in every stage, and a lazy stream read items no one asked for)
         self.one_by_one = any(ex.name == "inline" for ex in self.executors)
         self.held_back = False  # (the last pass moved nothing: see _pump)
+        #: the first item (in order) that failed for good, and its error: raised
+        #: once the items before it are handed out; none after it moves on
+        self.failure: tuple[int, BaseException] | None = None
 
     # -- the loop -------------------------------------------------------------------
     def each(self) -> Iterator[Any]:
         """The outputs, in order, as they come out; a failure is raised after
-        the outputs that came out before it, every stage stopped."""
+        the outputs of the items before it, every stage stopped."""
         started: list[Executor] = []
         holding = contextlib.ExitStack()  # each executor, held for this stream (in_use)
         finished = False
@@ -301,6 +305,9 @@ class _Stream:
             while True:
                 while self.results:
                     yield self.results.popleft()
+                if self.failure is not None and self.delivered >= self.failure[0]:
+                    error, self.failure = self.failure[1], None  # (else a cycle: see _let_go)
+                    raise error
                 if self._done():
                     break
                 if not self.held_back:  # (else nothing was submitted: none to wait for)
@@ -343,7 +350,9 @@ class _Stream:
         last = len(self.stages) - 1
         for k in range(last, 0, -1):
             ready = self.ready[k - 1]
-            while budget and self._room(k) and self.taken[k] in ready:
+            while budget and self._room(k) and self.taken[k] in ready and (
+                self.failure is None or self.taken[k] < self.failure[0]
+            ):
                 item = self.taken[k]
                 self.taken[k] += 1
                 self._submit(k, self.stages[k].job(item, 1, ready.pop(item)))
@@ -356,10 +365,11 @@ class _Stream:
                     self.exhausted = True
                     break
                 except Exception as e:
-                    raise name_failure(
+                    self._fail(self.produced, name_failure(
                         e, f"webber: the stream's items raised as item {self.produced} "
                            f"(counting from 0) was read; every stage was stopped",
-                    ) from None
+                    ))
+                    break
                 self._submit(0, self.stages[0].job(self.produced, 1, value))
             else:
                 if self.halt is not None and self.inflight[0]:
@@ -433,6 +443,10 @@ class _Stream:
                 self.exhausted = True
 
     def _failed(self, k: int, job: Job, error: BaseException) -> None:
+        assert job.index is not None
+        if self.failure is not None and job.index > self.failure[0]:
+            del self.inflight[k][job.index]  # (it would never be handed out)
+            return
         stage = self.stages[k]
         o = stage.options
         if job.attempt <= o.retries and o.retries_on(error, stage.id):
@@ -450,11 +464,20 @@ class _Stream:
                 retry()
             return
         attempts = f"{job.attempt} attempt{'s' * (job.attempt != 1)}"
-        raise name_failure(
+        del self.inflight[k][job.index]
+        self._fail(job.index, name_failure(
             error,
             f"webber: item {job.index} of the stream (counting from 0) failed in stage "
             f"{k + 1} of {len(self.stages)}, {stage.id!r}, after {attempts}",
-        )
+        ))
+
+    def _fail(self, item: int, error: BaseException) -> None:
+        """Item ``item`` failed: no item is read any more, none after it moves
+        on, and ``error`` is raised once the items before it are handed out
+        (the outputs a loop over the items one by one had made)."""
+        if self.failure is None or item < self.failure[0]:
+            self.failure = (item, error)
+        self.exhausted = True
 
 
 def _timeout_error(job: Job) -> TaskTimeoutError:

@@ -502,3 +502,41 @@ def test_a_lazy_inline_stream_hands_out_each_output_before_running_more() -> Non
     outputs.close()
     # (the list form gives the same outputs, in order)
     assert stream(range(40), first, second, executor="inline") == list(range(40))
+
+
+def test_a_failure_comes_after_the_outputs_of_the_items_before_it_still_running() -> None:
+    # Item 1 fails in the first stage while item 0 is still in the second.
+    # Before, the failure was raised at once: item 0's output, which would
+    # have come, was lost -- on dask (items of a stage run side by side) the
+    # outputs before a failure changed from run to run.
+    import logging
+
+    failed = threading.Event()
+
+    class Tells(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "item 1 of the stream" in record.getMessage():
+                failed.set()  # (the loop learned of the failure)
+
+    def first(x: int) -> int:
+        if x == 1:
+            raise ValueError("bad item 1")
+        return x
+
+    def second(x: int) -> int:
+        if x == 0:
+            assert failed.wait(30)
+        return x
+
+    tells = Tells()
+    logging.getLogger("webber").addHandler(tells)
+    try:
+        outputs = stream(range(6), first, second, executor="threads", lazy=True)
+        assert next(outputs) == 0
+        with pytest.raises(ValueError, match="bad item 1") as caught:
+            next(outputs)
+        assert "item 1 of the stream" in caught.value.__notes__[0]
+        with pytest.raises(StopIteration):
+            next(outputs)
+    finally:
+        logging.getLogger("webber").removeHandler(tells)
