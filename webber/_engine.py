@@ -111,27 +111,26 @@ class _Engine:
                         and not self.limits.caps)
         report = self.inbox.report(self._started, held)
         finished = False
-        with _base.in_use(self.executor):  # (before the try: refused, it stops nothing)
-            try:  # (a Ctrl-C inside start too: stop undoes what of it was done)
-                self.executor.start(self.session.staging(report, self.states) if self.session
-                                    else report)
-                self.decide.extend(n for n, node in nodes.items() if not node.parents)
-                self._decide_all()
-                while len(self.states) < len(nodes):
-                    self._wait()
-                if self.session is not None:
-                    self.session.flush(self.states)
-                finished = True
-            except BaseException:  # (Ctrl-C) the bar and the page show where the run stopped
-                if self.session is not None:
-                    self.session.salvage(self.states)  # before a cluster of its own closes
-                if self.hooks.on_batch:
-                    self.hooks.batch(self.record.rows, self.states, self.record.columns)
-                raise
-            finally:
-                self.executor.stop(cancel=not finished)
-                if self.session is not None:
-                    self.session.discard()  # what was staged and not stored (see _cache_session)
+        try:  # (a Ctrl-C inside start too: stop undoes what of it was done)
+            self.executor.start(self.session.staging(report, self.states) if self.session
+                                else report)
+            self.decide.extend(n for n, node in nodes.items() if not node.parents)
+            self._decide_all()
+            while len(self.states) < len(nodes):
+                self._wait()
+            if self.session is not None:
+                self.session.flush(self.states)
+            finished = True
+        except BaseException:  # (Ctrl-C) the bar and the page show where the run stopped
+            if self.session is not None:
+                self.session.salvage(self.states)  # before a cluster of its own closes
+            if self.hooks.on_batch:
+                self.hooks.batch(self.record.rows, self.states, self.record.columns)
+            raise
+        finally:
+            self.executor.stop(cancel=not finished)
+            if self.session is not None:
+                self.session.discard()  # what was staged and not stored (see _cache_session)
         return self._result(started, time.perf_counter() - t0)
 
     # -- waiting ------------------------------------------------------------------
@@ -491,7 +490,9 @@ def run_plan(plan: Plan, executor: Executor, *, listeners: Sequence[Listener] = 
     jobs of a concurrency tag run at once (``run(limits=...)``).
     """
     _output.ensure_handler()
-    with _output.redirected(), _output.this_run(), frozen.running(len(plan)):
+    # (refused before the run begins: another run or stream has the executor)
+    with _base.in_use(executor), _output.redirected(), _output.this_run(), \
+            frozen.running(len(plan)):
         return _Engine(
             plan, executor, list(listeners), record=Recorder(), reuse=dict(reuse or {}),
             tracebacks=tracebacks, verbose=verbose, session=session, limits=Limits(limits, plan),
