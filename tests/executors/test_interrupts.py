@@ -366,3 +366,38 @@ def test_a_lazy_inline_stream_closed_in_another_thread_leaves_the_handlers_worki
             signal.raise_signal(signal.SIGINT)
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+@pytest.mark.parametrize("where", ["a task before", "the loop over a lazy stream"])
+def test_a_sigterm_handler_set_during_an_inline_run_still_ends_it(where: str) -> None:
+    # The handler that exits is set once the run began: by an earlier task, or
+    # in the loop over a lazy stream, between two outputs. Before, only the
+    # handler found when the run started was wrapped: the task that the
+    # SIGTERM landed in failed with TaskExitError and the run went on (the
+    # program did not exit; a lazy stream raised TaskExitError, exit status 1).
+    script = HEADER + textwrap.dedent("""
+        def install():
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
+            return 1
+
+        def terminated(x):
+            if x >= 1:  # (item 0 comes out first: the loop sets the handler then)
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)
+            return x
+
+        if sys.argv[1] == "a task before":
+            dag = webber.DAG()
+            first = dag.add_node(install)
+            second = dag.add_node(terminated, webber.Promise(first))
+            dag.add_node(print, "third ran", webber.Promise(second))
+            dag.run(executor="inline")
+        else:
+            for output in webber.stream(range(3), abs, terminated, executor="inline", lazy=True):
+                install()
+        print("after the run")
+    """)
+    out = subprocess.run([sys.executable, "-c", script, where], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert "third ran" not in out.stdout and "after the run" not in out.stdout, out.stdout

@@ -55,12 +55,16 @@ class InlineExecutor(Executor):
 
     def submit(self, job: Job) -> None:
         assert self._report is not None, "InlineExecutor.submit() before start()"
+        report = self._report
         tasks = _signals.tasks if self in _signals.users else None
         if tasks is not None:
+            _signals.wrap()  # (a handler the program or a task set since)
             tasks.append(self)
+            if job.links:
+                report = _Rewrapping(report)  # (one a link sets, before the next)
         try:
             # The engine only enqueues outcomes, so running here cannot recurse.
-            release(run_chain(job, self._report, self._report if self.report_starts else None))
+            release(run_chain(job, report, self._report if self.report_starts else None))
         finally:
             if tasks is not None:
                 tasks.remove(self)
@@ -75,6 +79,19 @@ class InlineExecutor(Executor):
         self._report = None
         self._raised = None
         _signals.leave(self)
+
+
+class _Rewrapping:
+    """A chain's report that wraps, after each link, a handler the link set."""
+
+    __slots__ = ("report",)
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+
+    def __call__(self, message: Any) -> None:
+        self.report(message)
+        _signals.wrap()
 
 
 class _Signals:
@@ -98,11 +115,19 @@ class _Signals:
         self.users.add(executor)  # (before the swap: a Ctrl-C right after it stops this run)
         if first:
             self._unwrap()  # (one left in by an executor stopped in another thread)
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                previous = signal.getsignal(signum)
-                if signum == signal.SIGINT or callable(previous):  # (else it raises nothing)
-                    self.previous[signum] = previous
-                    signal.signal(signum, self.handle)
+            self.wrap()
+
+    def wrap(self) -> None:
+        """Wrap SIGINT's handler, and SIGTERM's if it is Python's (else it raises
+        nothing), unless wrapped already: before each task too, for one set
+        since the last (by a task, or in the loop over a lazy stream)."""
+        if threading.current_thread() is not threading.main_thread():
+            return  # (a lazy stream's loop moved to another thread: it may set none)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.getsignal(signum)
+            if previous != self.handle and (signum == signal.SIGINT or callable(previous)):
+                self.previous[signum] = previous
+                signal.signal(signum, self.handle)
 
     def leave(self, executor: InlineExecutor) -> None:
         if executor not in self.users:
