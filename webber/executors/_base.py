@@ -280,7 +280,7 @@ class Executor(abc.ABC):
 
     Lifecycle per run: ``start(report)``, any number of ``submit(job)`` and
     ``abandon(job)``, then ``stop(cancel)``. An executor instance may serve
-    several runs one after another.
+    several runs one after another, one at a time (:func:`in_use`).
     """
 
     name: str = ""
