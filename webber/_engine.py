@@ -46,6 +46,7 @@ from webber._limits import Limits
 from webber._plan import Plan, PlanNode
 from webber._run import Attempt, Recorder, Run, State
 from webber._verdicts import holds, log_failure, log_retry, ran_late, tell_final, timeout_error
+from webber.executors import _base
 from webber.executors._base import Column, ColumnOutcomes, Executor, Job, Outcome, Outcomes, Started
 from webber.executors._pickling import plain
 from webber.executors._sendable import ONE_SHOT, one_shot_error
@@ -489,7 +490,9 @@ def run_plan(plan: Plan, executor: Executor, *, listeners: Sequence[Listener] = 
     jobs of a concurrency tag run at once (``run(limits=...)``).
     """
     _output.ensure_handler()
-    with _output.redirected(), _output.this_run(), frozen.running(len(plan)):
+    # (refused before the run begins: another run or stream has the executor)
+    with _base.in_use(executor), _output.redirected(), _output.this_run(), \
+            frozen.running(len(plan)):
         return _Engine(
             plan, executor, list(listeners), record=Recorder(), reuse=dict(reuse or {}),
             tracebacks=tracebacks, verbose=verbose, session=session, limits=Limits(limits, plan),

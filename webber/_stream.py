@@ -14,9 +14,10 @@ two stages at most ``maxsize`` items wait or run, so a fast source cannot
 fill memory: the loop takes the next item only when stage 0 has room.
 
 An item that fails is retried if its stage has retries; after the last
-attempt the stream stops (every stage's executor is stopped, so nothing
-hangs) and the item's own exception is raised, with a note naming the item
-and the stage. Items reach the next stage in order even when one is retried.
+attempt the items before it finish, then the stream stops (every stage's
+executor is stopped, so nothing hangs) and the item's own exception is
+raised, with a note naming the item and the stage. Items reach the next
+stage in order even when one is retried.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from webber._graph import TaskOptions
 from webber._task_errors import TaskTimeoutError, add_note, message_of
 from webber._verdicts import ran_late
 from webber.executors import Executor, resolve_executor
-from webber.executors._base import Column, Job, Outcome, Started, fetch
+from webber.executors._base import Column, Job, Outcome, Started, fetch, in_use
 
 __all__ = [
     "DEFAULT_MAXSIZE",
@@ -276,17 +277,27 @@ class _Stream:
         self.results: deque[Any] = deque()
         self.delivered = 0
         self.batch: dict[int, tuple[Executor, list[Job]]] = {}
+        #: inline runs each job in this thread as it is submitted: one job a pass,
+        #: and an output handed out before the next (else item 0 waited for a
+        #: batch in every stage, and a lazy stream read items no one asked for)
+        self.one_by_one = any(ex.name == "inline" for ex in self.executors)
+        self.held_back = False  # (the last pass moved nothing: see _pump)
+        #: the first item (in order) that failed for good, and its error: raised
+        #: once the items before it are handed out; none after it moves on
+        self.failure: tuple[int, BaseException] | None = None
 
     # -- the loop -------------------------------------------------------------------
     def each(self) -> Iterator[Any]:
         """The outputs, in order, as they come out; a failure is raised after
-        the outputs that came out before it, every stage stopped."""
+        the outputs of the items before it, every stage stopped."""
         started: list[Executor] = []
+        holding = contextlib.ExitStack()  # each executor, held for this stream (in_use)
         finished = False
         failure: Exception | None = None
         try:
             for ex in self.executors:
                 if not any(ex is s for s in started):
+                    holding.enter_context(in_use(ex))  # (refused: not started, nor stopped)
                     ex.report_starts = False  # only jobs with a timeout need theirs
                     ex.start(self.inbox.put)
                     started.append(ex)
@@ -294,16 +305,21 @@ class _Stream:
             while True:
                 while self.results:
                     yield self.results.popleft()
+                if self.failure is not None and self.delivered >= self.failure[0]:
+                    error, self.failure = self.failure[1], None  # (else a cycle: see _let_go)
+                    raise error
                 if self._done():
                     break
-                self.inbox.wait(self._started, self._finished)
+                if not self.held_back:  # (else nothing was submitted: none to wait for)
+                    self.inbox.wait(self._started, self._finished)
                 self._pump()
             finished = True
         except Exception as error:
             failure = error
         finally:  # (also when the caller stops early: GeneratorExit at the yield)
-            for ex in started:
-                ex.stop(cancel=not finished)
+            with holding:
+                for ex in started:
+                    ex.stop(cancel=not finished)
         if failure is not None:
             self._deliver()
             yield from self.results
@@ -319,16 +335,29 @@ class _Stream:
 
     def _pump(self) -> None:
         """Move every item that can move (downstream first, to free room), then
-        submit the jobs of this pass together, per executor."""
+        submit the jobs of this pass together, per executor. Inline: one job a
+        pass, none while an output waits to be handed out (see one_by_one)."""
         self._deliver()
+        self.held_back = self.one_by_one and bool(self.results)
+        if not self.held_back:
+            self._move()
+        batch, self.batch = self.batch, {}
+        for ex, jobs in batch.values():
+            ex.submit_many(jobs)
+
+    def _move(self) -> None:
+        budget = 1 if self.one_by_one else math.inf
         last = len(self.stages) - 1
         for k in range(last, 0, -1):
             ready = self.ready[k - 1]
-            while self._room(k) and self.taken[k] in ready:
+            while budget and self._room(k) and self.taken[k] in ready and (
+                self.failure is None or self.taken[k] < self.failure[0]
+            ):
                 item = self.taken[k]
                 self.taken[k] += 1
                 self._submit(k, self.stages[k].job(item, 1, ready.pop(item)))
-        while self._room(0) and not self.exhausted:
+                budget -= 1
+        while budget and self._room(0) and not self.exhausted:
             if self.source is not None:
                 try:
                     value = next(self.source)
@@ -336,21 +365,20 @@ class _Stream:
                     self.exhausted = True
                     break
                 except Exception as e:
-                    raise name_failure(
+                    self._fail(self.produced, name_failure(
                         e, f"webber: the stream's items raised as item {self.produced} "
                            f"(counting from 0) was read; every stage was stopped",
-                    ) from None
+                    ))
+                    break
                 self._submit(0, self.stages[0].job(self.produced, 1, value))
             else:
                 if self.halt is not None and self.inflight[0]:
                     break  # whether to call the root again depends on this output
                 self._submit(0, self.stages[0].job(self.produced, 1, None))
+            budget -= 1
             self.produced += 1
             if self.produced >= self.limit:
                 self.exhausted = True
-        batch, self.batch = self.batch, {}
-        for ex, jobs in batch.values():
-            ex.submit_many(jobs)
 
     def _deliver(self) -> None:
         """The last stage's outputs that are next in order, to hand out."""
@@ -415,6 +443,10 @@ class _Stream:
                 self.exhausted = True
 
     def _failed(self, k: int, job: Job, error: BaseException) -> None:
+        assert job.index is not None
+        if self.failure is not None and job.index > self.failure[0]:
+            del self.inflight[k][job.index]  # (it would never be handed out)
+            return
         stage = self.stages[k]
         o = stage.options
         if job.attempt <= o.retries and o.retries_on(error, stage.id):
@@ -432,11 +464,20 @@ class _Stream:
                 retry()
             return
         attempts = f"{job.attempt} attempt{'s' * (job.attempt != 1)}"
-        raise name_failure(
+        del self.inflight[k][job.index]
+        self._fail(job.index, name_failure(
             error,
             f"webber: item {job.index} of the stream (counting from 0) failed in stage "
             f"{k + 1} of {len(self.stages)}, {stage.id!r}, after {attempts}",
-        )
+        ))
+
+    def _fail(self, item: int, error: BaseException) -> None:
+        """Item ``item`` failed: no item is read any more, none after it moves
+        on, and ``error`` is raised once the items before it are handed out
+        (the outputs a loop over the items one by one had made)."""
+        if self.failure is None or item < self.failure[0]:
+            self.failure = (item, error)
+        self.exhausted = True
 
 
 def _timeout_error(job: Job) -> TaskTimeoutError:

@@ -455,3 +455,91 @@ def test_a_lazy_stream_is_refused_in_a_flow_and_lazy_must_be_a_bool() -> None:
         stream(["1"], parse, lazy=True)
     with pytest.raises(OptionError, match=r"^stream\(\): lazy='yes' is not a bool"):
         stream(["1"], parse, lazy="yes")  # type: ignore[call-overload]
+
+
+def test_an_executor_in_use_by_a_lazy_stream_is_refused_by_another_stream_or_run(
+    executor: str,
+) -> None:
+    # An executor instance serves one run at a time (its start() replaces the
+    # last one's session). Before, a second lazy stream on it, taken in turn
+    # with the first (zip), hung for good; a stream or run in the loop's body
+    # failed the first stream with "AssertionError: submit() before start()".
+    from webber.executors import resolve_executor
+
+    shared = resolve_executor(executor)
+    first = stream(range(12), square, abs, executor=shared, lazy=True, maxsize=2)
+    assert next(first) == 0
+    second = stream(range(12), abs, square, executor=shared, lazy=True, maxsize=2)
+    with pytest.raises(ExecutorError, match=r"in use by another run or stream"):
+        next(second)
+    with Flow() as flow:
+        doubled = double(1)
+    with pytest.raises(ExecutorError, match=r"in use by another run or stream"):
+        flow.run(executor=shared)
+    assert list(first) == [x * x for x in range(1, 12)]  # (it went on unharmed)
+    # once it ended, the executor serves the next, one after another
+    assert flow.run(executor=shared)[doubled] == 2
+    assert stream([3], square, executor=shared) == [9]
+
+
+def test_a_lazy_inline_stream_hands_out_each_output_before_running_more() -> None:
+    # Inline runs each task in the consumer's thread, as it is submitted.
+    # Before, the first output of an endless two-stage stream came after 80
+    # calls (5 x maxsize: the loop filled every stage before handing it out),
+    # and a `break` after it had read 48 items for nothing.
+    calls: list[tuple[str, int]] = []
+
+    def first(x: int) -> int:
+        calls.append(("first", x))
+        return x
+
+    def second(x: int) -> int:
+        calls.append(("second", x))
+        return x
+
+    outputs = stream(itertools.count(), first, second, executor="inline", lazy=True)
+    assert next(outputs) == 0
+    assert calls == [("first", 0), ("second", 0)]
+    assert next(outputs) == 1
+    assert calls[2:] == [("first", 1), ("second", 1)]
+    outputs.close()
+    # (the list form gives the same outputs, in order)
+    assert stream(range(40), first, second, executor="inline") == list(range(40))
+
+
+def test_a_failure_comes_after_the_outputs_of_the_items_before_it_still_running() -> None:
+    # Item 1 fails in the first stage while item 0 is still in the second.
+    # Before, the failure was raised at once: item 0's output, which would
+    # have come, was lost -- on dask (items of a stage run side by side) the
+    # outputs before a failure changed from run to run.
+    import logging
+
+    failed = threading.Event()
+
+    class Tells(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "item 1 of the stream" in record.getMessage():
+                failed.set()  # (the loop learned of the failure)
+
+    def first(x: int) -> int:
+        if x == 1:
+            raise ValueError("bad item 1")
+        return x
+
+    def second(x: int) -> int:
+        if x == 0:
+            assert failed.wait(30)
+        return x
+
+    tells = Tells()
+    logging.getLogger("webber").addHandler(tells)
+    try:
+        outputs = stream(range(6), first, second, executor="threads", lazy=True)
+        assert next(outputs) == 0
+        with pytest.raises(ValueError, match="bad item 1") as caught:
+            next(outputs)
+        assert "item 1 of the stream" in caught.value.__notes__[0]
+        with pytest.raises(StopIteration):
+            next(outputs)
+    finally:
+        logging.getLogger("webber").removeHandler(tells)

@@ -323,3 +323,81 @@ def test_a_signal_handled_in_the_loop_over_a_lazy_inline_stream_is_not_raised_ag
         assert taken == [0, 1, 2, 3, 4]
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def test_a_lazy_inline_stream_closed_in_another_thread_leaves_the_handlers_working() -> None:
+    # Only the main thread may set a handler, and a lazy stream is closed where
+    # it is dropped: a gc.collect() in another thread, say. Before, its stop
+    # raised ValueError there (so the stream's other executors were not
+    # stopped), forgot the handlers it had wrapped, and left its wrapper in:
+    # SIGTERM raised KeyboardInterrupt instead of calling the program's
+    # handler, and the next inline run wrapped the wrapper (Ctrl-C: RecursionError).
+    import threading
+
+    import webber
+
+    def on_term(signum: int, frame: object) -> None:
+        raise SystemExit(3)
+
+    before = signal.signal(signal.SIGTERM, on_term)
+    try:
+        outputs = webber.stream(range(100), abs, executor="inline", lazy=True)
+        assert next(outputs) == 0
+        errors: list[BaseException] = []
+
+        def close() -> None:
+            try:
+                outputs.close()
+            except BaseException as e:
+                errors.append(e)
+
+        closer = threading.Thread(target=close)
+        closer.start()
+        closer.join()
+        assert errors == []
+        with pytest.raises(SystemExit, match="3"):
+            signal.raise_signal(signal.SIGTERM)
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+        assert webber.stream([-1], abs, executor="inline") == [1]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGTERM) is on_term
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+@pytest.mark.parametrize("where", ["a task before", "the loop over a lazy stream"])
+def test_a_sigterm_handler_set_during_an_inline_run_still_ends_it(where: str) -> None:
+    # The handler that exits is set once the run began: by an earlier task, or
+    # in the loop over a lazy stream, between two outputs. Before, only the
+    # handler found when the run started was wrapped: the task that the
+    # SIGTERM landed in failed with TaskExitError and the run went on (the
+    # program did not exit; a lazy stream raised TaskExitError, exit status 1).
+    script = HEADER + textwrap.dedent("""
+        def install():
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
+            return 1
+
+        def terminated(x):
+            if x >= 1:  # (item 0 comes out first: the loop sets the handler then)
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)
+            return x
+
+        if sys.argv[1] == "a task before":
+            dag = webber.DAG()
+            first = dag.add_node(install)
+            second = dag.add_node(terminated, webber.Promise(first))
+            dag.add_node(print, "third ran", webber.Promise(second))
+            dag.run(executor="inline")
+        else:
+            for output in webber.stream(range(3), abs, terminated, executor="inline", lazy=True):
+                install()
+        print("after the run")
+    """)
+    out = subprocess.run([sys.executable, "-c", script, where], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert "third ran" not in out.stdout and "after the run" not in out.stdout, out.stdout

@@ -49,7 +49,9 @@ loaded where the job that needs it runs.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -59,7 +61,7 @@ if TYPE_CHECKING:
     from webber._plan import Plan
 
 __all__ = ["Column", "ColumnOutcomes", "Executor", "Job", "Outcome", "Outcomes", "Remote", "Report",
-           "Started", "fetch"]
+           "Started", "fetch", "in_use"]
 
 
 @dataclass(slots=True, eq=False)
@@ -278,7 +280,7 @@ class Executor(abc.ABC):
 
     Lifecycle per run: ``start(report)``, any number of ``submit(job)`` and
     ``abandon(job)``, then ``stop(cancel)``. An executor instance may serve
-    several runs one after another.
+    several runs one after another, one at a time (:func:`in_use`).
     """
 
     name: str = ""
@@ -348,3 +350,31 @@ class Executor(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(max_workers={self.max_workers!r})"
+
+    #: whether a run or stream has it now (see in_use)
+    _busy: bool = False
+
+
+_busy_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def in_use(executor: Executor) -> Iterator[None]:
+    """Hold ``executor`` for one run or stream, or raise ExecutorError if
+    another has it: an instance serves one at a time (its ``start`` takes
+    the run's report in place of the last one's), and a second one at once
+    -- a lazy stream not ended, or the run a task that runs a flow is part
+    of -- hung, or failed both with an AssertionError."""
+    with _busy_lock:
+        if executor._busy:
+            raise ExecutorError(
+                f"{executor!r} is in use by another run or stream that has not ended (a lazy "
+                f"stream not exhausted or closed, or the run whose task this is); an executor "
+                f"serves one at a time: pass a new one for this (a DaskExecutor of the same "
+                f"Client, say), or its name (executor={executor.name!r})"
+            )
+        executor._busy = True
+    try:
+        yield
+    finally:
+        executor._busy = False

@@ -55,12 +55,16 @@ class InlineExecutor(Executor):
 
     def submit(self, job: Job) -> None:
         assert self._report is not None, "InlineExecutor.submit() before start()"
+        report = self._report
         tasks = _signals.tasks if self in _signals.users else None
         if tasks is not None:
+            _signals.wrap()  # (a handler the program or a task set since)
             tasks.append(self)
+            if job.links:
+                report = _Rewrapping(report)  # (one a link sets, before the next)
         try:
             # The engine only enqueues outcomes, so running here cannot recurse.
-            release(run_chain(job, self._report, self._report if self.report_starts else None))
+            release(run_chain(job, report, self._report if self.report_starts else None))
         finally:
             if tasks is not None:
                 tasks.remove(self)
@@ -77,10 +81,24 @@ class InlineExecutor(Executor):
         _signals.leave(self)
 
 
+class _Rewrapping:
+    """A chain's report that wraps, after each link, a handler the link set."""
+
+    __slots__ = ("report",)
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+
+    def __call__(self, message: Any) -> None:
+        self.report(message)
+        _signals.wrap()
+
+
 class _Signals:
     """The one wrapper of the SIGINT and SIGTERM handlers that the inline
     executors in use in the main thread share: put in by the first to start,
-    the handlers it wrapped put back by the last to stop. One for all, not
+    the handlers it wrapped put back by the last to stop (or, stopped in another
+    thread, by the main thread later: see ``leave``). One for all, not
     one each: a lazy stream's executors stop in any order, and each putting
     back what it found would put back a stopped one's."""
 
@@ -96,24 +114,43 @@ class _Signals:
         first = not self.users
         self.users.add(executor)  # (before the swap: a Ctrl-C right after it stops this run)
         if first:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                previous = signal.getsignal(signum)
-                if signum == signal.SIGINT or callable(previous):  # (else it raises nothing)
-                    self.previous[signum] = previous
-                    signal.signal(signum, self.handle)
+            self._unwrap()  # (one left in by an executor stopped in another thread)
+            self.wrap()
+
+    def wrap(self) -> None:
+        """Wrap SIGINT's handler, and SIGTERM's if it is Python's (else it raises
+        nothing), unless wrapped already: before each task too, for one set
+        since the last (by a task, or in the loop over a lazy stream)."""
+        if threading.current_thread() is not threading.main_thread():
+            return  # (a lazy stream's loop moved to another thread: it may set none)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.getsignal(signum)
+            if previous != self.handle and (signum == signal.SIGINT or callable(previous)):
+                self.previous[signum] = previous
+                signal.signal(signum, self.handle)
 
     def leave(self, executor: InlineExecutor) -> None:
         if executor not in self.users:
             return
         self.users.discard(executor)
-        if not self.users:
-            previous, self.previous = self.previous, {}
-            for signum, handler in previous.items():
-                if signal.getsignal(signum) == self.handle:  # (else the program's own since)
-                    signal.signal(signum, handler)
+        if not self.users and threading.current_thread() is threading.main_thread():
+            self._unwrap()
+        # Else only the main thread may set a handler (an executor is stopped
+        # where its lazy stream is dropped: a gc.collect() in another thread):
+        # the wrapper stays in, passing each signal on to the handler it
+        # wrapped, until the main thread's next inline run or the next signal.
+
+    def _unwrap(self) -> None:
+        """Put back the handlers wrapped (in the main thread)."""
+        previous, self.previous = self.previous, {}
+        for signum, handler in previous.items():
+            if signal.getsignal(signum) == self.handle:  # (else the program's own since)
+                signal.signal(signum, handler)
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         previous = self.previous.get(signum)
+        if not self.users:
+            self._unwrap()  # left in by an executor stopped in another thread
         try:
             if callable(previous):
                 previous(signum, frame)  # Python's own SIGINT handler raises KeyboardInterrupt
