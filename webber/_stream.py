@@ -452,7 +452,7 @@ class _Stream:
         if job.attempt <= o.retries and o.retries_on(error, stage.id):
             delay = o.retry_delay * o.retry_backoff ** (job.attempt - 1)
             again = replace(job, attempt=job.attempt + 1)
-            self.inflight[k][job.index] = again  # type: ignore[index]  # holds its place
+            self.inflight[k][job.index] = again  # (holds its place)
 
             def retry() -> None:
                 ex = self.executors[k]
