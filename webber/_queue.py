@@ -1,6 +1,6 @@
 """QueueDAG (0.4.0's streaming graph) and ``stream()`` (the Flow DSL's form).
 
-Both build a list of stages for ``_stream.run_stream``; they only differ in
+Both build a list of stages for ``_stream.iter_stream``; they only differ in
 how a stream is written down: a chain of nodes with a repeating root, or an
 iterable and a sequence of tasks.
 """
@@ -31,7 +31,6 @@ from webber._stream import (
     check_maxsize,
     check_repeat,
     iter_stream,
-    run_stream,
 )
 from webber._task import Task
 
@@ -153,10 +152,10 @@ class QueueDAG(DAG):
         if not stages:
             return []
         limits = [n for n in (iterator, max_iter) if n is not None]
-        return run_stream(
+        return list(iter_stream(
             stages, executor, halt_condition=halt,
             iterations=min(limits) if limits else None, maxsize=maxsize,
-        )
+        ))
 
     run = execute  # type: ignore[assignment]
 
@@ -343,7 +342,7 @@ def _stream_now(items: Iterable[Any], steps: list[Stage], executor: str | Execut
         )
     if lazy:
         return iter_stream(steps, executor, items=items, maxsize=maxsize)
-    return run_stream(steps, executor, items=items, maxsize=maxsize)
+    return list(iter_stream(steps, executor, items=items, maxsize=maxsize))
 
 
 def _stream_node(
@@ -351,7 +350,7 @@ def _stream_node(
 ) -> list[Any]:
     """The function of a node that ``stream()`` recorded in a flow."""
     _check_items(items)  # (a Promise's result: a str, say)
-    return run_stream(stages, executor, items=items, maxsize=maxsize)
+    return list(iter_stream(stages, executor, items=items, maxsize=maxsize))
 
 
 def _check_items(items: object) -> None:

@@ -48,7 +48,6 @@ __all__ = [
     "check_repeat",
     "iter_stream",
     "name_failure",
-    "run_stream",
 ]
 
 log = logging.getLogger("webber")
@@ -178,27 +177,6 @@ def stage_executors(executor: str | Executor, count: int, local_root: bool) -> l
     return chosen
 
 
-def run_stream(
-    stages: Sequence[Stage],
-    executor: str | Executor | None = None,
-    *,
-    items: Iterable[Any] | None = None,
-    halt_condition: Callable[[Any], object] | None = None,
-    iterations: int | None = None,
-    maxsize: int = DEFAULT_MAXSIZE,
-) -> list[Any]:
-    """Stream ``items`` (or, without them, the outputs of ``stages[0]`` called
-    again and again) through ``stages``; the last stage's outputs, in order.
-
-    Without ``items`` the root stage runs until its output meets
-    ``halt_condition`` (that output still flows on) or it ran ``iterations``
-    times, whichever comes first. ``executor`` None: the configured default
-    (``webber.config.executor``, ``WEBBER_EXECUTOR``, processes), as for a run.
-    """
-    return list(iter_stream(stages, executor, items=items, halt_condition=halt_condition,
-                            iterations=iterations, maxsize=maxsize))
-
-
 def iter_stream(
     stages: Sequence[Stage],
     executor: str | Executor | None = None,
@@ -208,8 +186,15 @@ def iter_stream(
     iterations: int | None = None,
     maxsize: int = DEFAULT_MAXSIZE,
 ) -> Iterator[Any]:
-    """:func:`run_stream`'s outputs one at a time, in order, each as soon as it
-    is out: the items are read only as stage 0 takes them (an endless source
+    """Stream ``items`` (or, without them, the outputs of ``stages[0]`` called
+    again and again) through ``stages``: the last stage's outputs, in order,
+    each as soon as it is out (``list()`` of it, for a list).
+
+    Without ``items`` the root stage runs until its output meets
+    ``halt_condition`` (that output still flows on) or it ran ``iterations``
+    times, whichever comes first. ``executor`` None: the configured default
+    (``webber.config.executor``, ``WEBBER_EXECUTOR``, processes), as for a run.
+    The items are read only as stage 0 takes them (an endless source
     is fine), and closing it (a ``break`` out of the loop over it) stops
     every stage. The stream's loop runs while the caller waits for the next
     output: a timeout is noticed then."""
