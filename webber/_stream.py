@@ -214,6 +214,8 @@ def _outputs(stream: _Stream) -> Iterator[Any]:
         try:
             yield from stream.each()
         except BaseException as error:
+            if isinstance(error, KeyboardInterrupt):  # (its traceback ends in webber's loop)
+                add_note(error, "webber: stream stopped by Ctrl-C; every stage was stopped")
             _let_go(error)
             raise
 
